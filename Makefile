@@ -1,0 +1,108 @@
+# ipw - GNU Makefile. Dependencies come from the system through pkg-config.
+#   make                      build build/ipw
+#   make test                 unit tests (Criterion) + command-line tests
+#   make SANITIZE=address,undefined test   the same under sanitizers (in build-san/)
+#   make install PREFIX=/usr/local
+#   make V=1                  show the commands
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS := libcurl sqlite3 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifdef SANITIZE
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT ?= -O1
+else
+BUILD ?= build
+SAN_FLAGS :=
+OPT ?= -O2
+endif
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN_FLAGS) -Isrc $(PKG_CFLAGS) \
+	-DIPW_VERSION='"$(VERSION)"'
+ALL_LDFLAGS := -pthread $(LDFLAGS) $(SAN_FLAGS)
+LIBS := $(PKG_LIBS) -ldl -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/telemetry/*.c src/client/*.c src/store/*.c src/grade/*.c))
+LIB_ASM := $(wildcard src/*.S)
+CMD_SRCS := src/main.c $(wildcard src/cmd/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
+CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRCS := $(wildcard tests/unit/helper_*.c)
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
+FAKE_LIB_SRCS := $(wildcard tests/fakes/lib*.c)
+FAKE_LIBS := $(FAKE_LIB_SRCS:tests/fakes/%.c=$(BUILD)/fakes/%.so)
+FAKE_BIN_SRCS := $(wildcard tests/fakes/bin_*.c)
+FAKE_BINS := $(FAKE_BIN_SRCS:tests/fakes/bin_%.c=$(BUILD)/fakes/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test unit cli install clean bench fakes
+all: $(BUILD)/ipw
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -I. -c $< -o $@
+
+$(BUILD)/libipw.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ipw: $(CMD_OBJS) $(BUILD)/libipw.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CMD_OBJS) $(BUILD)/libipw.a $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libipw.a $(TEST_HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST-CC $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJS) $(BUILD)/libipw.a \
+		$(ALL_LDFLAGS) $(LIBS) $$(pkg-config --libs criterion)
+
+# Fake vendor libraries (dlopen'ed by the back-ends under test): no sanitizer runtime in them.
+$(BUILD)/fakes/%.so: tests/fakes/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FAKE    $@")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fPIC -shared -pthread -o $@ $< -lm
+
+$(BUILD)/fakes/%: tests/fakes/bin_%.c $(BUILD)/libipw.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FAKE    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libipw.a $(ALL_LDFLAGS) $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libipw.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libipw.a $(ALL_LDFLAGS) $(LIBS)
+
+fakes: $(FAKE_LIBS) $(FAKE_BINS)
+bench: $(BUILD)/ipw $(BENCH_BINS)
+
+test: $(BUILD)/ipw $(TEST_BINS) $(FAKE_LIBS) $(FAKE_BINS)
+	$(Q)IPW_BUILD=$(abspath $(BUILD)) tests/run.sh $(TEST_BINS)
+
+install: $(BUILD)/ipw
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/ipw $(DESTDIR)$(PREFIX)/bin/ipw
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJS:.o=.d) $(CMD_OBJS:.o=.d)

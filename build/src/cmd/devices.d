@@ -1,0 +1,2 @@
+build/src/cmd/devices.o: src/cmd/devices.c src/cmd/cmd.h
+src/cmd/cmd.h:

@@ -1,0 +1,2 @@
+build/src/cmd/monitor.o: src/cmd/monitor.c src/cmd/cmd.h
+src/cmd/cmd.h:

@@ -1,0 +1,2 @@
+build/src/cmd/show.o: src/cmd/show.c src/cmd/cmd.h
+src/cmd/cmd.h:

@@ -1,0 +1,22 @@
+/*
+ * cmd.h - the subcommands. Each lives in src/cmd/<name>.c, takes argc/argv
+ * with argv[0] = the subcommand's name, and returns the process exit status.
+ */
+#ifndef IPW_CMD_H
+#define IPW_CMD_H
+
+int cmd_devices(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* Exit statuses shared by the commands. */
+#define EXIT_USAGE 2    /* bad flags or arguments */
+#define EXIT_INPUT 3    /* bad input: dataset, store, run id */
+#define EXIT_ENV 4      /* missing server, library, permission */
+#define EXIT_PARTIAL 5  /* finished, but some queries failed */
+#define EXIT_INTERRUPTED 130
+
+#endif
