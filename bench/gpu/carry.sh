@@ -1,0 +1,17 @@
+#!/bin/sh
+# Builds ipw here and copies it, with the shared libraries it needs beyond
+# glibc, into .gpu/ (ignored by git) so the device tool can carry it to a GPU
+# machine that has no -dev packages. Usage: bench/gpu/carry.sh
+set -eu
+cd "$(dirname "$0")/../.."
+make -j2 >/dev/null
+rm -rf .gpu && mkdir -p .gpu/lib
+cp build/ipw .gpu/ipw
+ldd build/ipw | awk '/=> \//{print $3}' | while read -r lib; do
+	case "$(basename "$lib")" in
+	libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*) ;;
+	*) cp -L "$lib" .gpu/lib/ ;;
+	esac
+done
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+du -sh .gpu
