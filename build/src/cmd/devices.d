@@ -1,2 +1,0 @@
-build/src/cmd/devices.o: src/cmd/devices.c src/cmd/cmd.h
-src/cmd/cmd.h:

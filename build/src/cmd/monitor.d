@@ -1,2 +1,0 @@
-build/src/cmd/monitor.o: src/cmd/monitor.c src/cmd/cmd.h
-src/cmd/cmd.h:
