@@ -115,7 +115,7 @@ Test(amd, amdsmi_counter_times_resolution)
 	cr_assert_eq(in->nsources, 2);
 	for (int i = 0; i < 2; i++) {
 		const struct source_info *s = &in->sources[i];
-		char name[16], pci[32];
+		char name[32], pci[32];
 		snprintf(name, sizeof(name), "amd:%d", i);
 		snprintf(pci, sizeof(pci), "0000:%02x:00.0", 0xc1 + 0x10 * i);
 		cr_expect_str_eq(s->name, name);

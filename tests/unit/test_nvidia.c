@@ -300,7 +300,7 @@ Test(nvidia, probe_fills_source_info)
 	cr_assert_eq(in->nsources, 2);
 	for (int i = 0; i < 2; i++) {
 		const struct source_info *s = &in->sources[i];
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof(name), "nvidia:%d", i);
 		cr_expect_str_eq(s->name, name);
 		cr_expect_str_eq(s->backend, "nvidia");
