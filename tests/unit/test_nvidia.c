@@ -1,0 +1,537 @@
+/*
+ * test_nvidia.c - the NVML back-end against build/fakes/libfake_nvml.so, through
+ * the public telemetry API: interpolated window energy versus the fake's exact
+ * integral, conservation over tiled windows, absent reasons, degraded power,
+ * and device selection by index, UUID and CUDA_VISIBLE_DEVICES.
+ */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "telemetry.h"
+
+struct fake_nvml {
+	void *dl;
+	double (*exact)(unsigned, double);
+	void (*range)(unsigned, double, double, double *, double *);
+	double (*init_s)(void);
+	double (*period_s)(void);
+};
+
+static char *fake_path(void)
+{
+	const char *b = getenv("IPW_BUILD");
+	return xasprintf("%s/fakes/libfake_nvml.so", b ? b : "build");
+}
+
+static void use_fake(const char *ndev, const char *profile)
+{
+	char *p = fake_path();
+	setenv("IPW_NVML_LIBRARY", p, 1);
+	free(p);
+	setenv("FAKE_NVML_DEVICES", ndev, 1);
+	if (profile)
+		setenv("FAKE_NVML_PROFILE", profile, 1);
+	unsetenv("FAKE_NVML_FAIL");
+	unsetenv("CUDA_VISIBLE_DEVICES");
+}
+
+/* Opens the same fake the back-end loaded (dlopen is refcounted: one instance). */
+static void open_fake(struct fake_nvml *f)
+{
+	char *p = fake_path();
+	f->dl = dlopen(p, RTLD_NOW);
+	free(p);
+	cr_assert_not_null(f->dl, "dlopen fake: %s", dlerror());
+	*(void **)&f->exact = dlsym(f->dl, "fake_nvml_exact_energy_j");
+	*(void **)&f->range = dlsym(f->dl, "fake_nvml_power_range");
+	*(void **)&f->init_s = dlsym(f->dl, "fake_nvml_init_time_s");
+	*(void **)&f->period_s = dlsym(f->dl, "fake_nvml_update_period_s");
+	cr_assert(f->exact && f->range && f->init_s && f->period_s);
+}
+
+static struct backend_instance *find_inst(struct telemetry *t, const char *name)
+{
+	for (int b = 0; b < t->ninsts; b++)
+		if (!strcmp(t->insts[b].ops->name, name))
+			return &t->insts[b];
+	return NULL;
+}
+
+static void init_nvidia(struct telemetry *t, const char *devices)
+{
+	struct telemetry_opts o = {0};
+	struct telemetry_select sel = {.backends = "nvidia", .devices = devices};
+	char err[IPW_ERRLEN] = "";
+	cr_assert_eq(telemetry_init(t, &o, &sel, err, sizeof(err)), 0, "init: %s", err);
+}
+
+/* Timing the sampler actually achieved for one source (all in seconds). */
+struct timing {
+	double max_gap;     /* G: largest gap between consecutive samples */
+	double jitter;      /* J: bound on how much the step-placement offset varies */
+};
+
+static double wrap_half(double x, double period)
+{
+	x = fmod(x, period);
+	if (x < 0)
+		x += period;
+	return x > period / 2 ? x - period : x;
+}
+
+static struct timing measure_timing(const struct timeline *tl, double interval_s)
+{
+	struct timing tm = {0, 0};
+	double gap_dev = 0, rmin = INFINITY, rmax = 0, phmin = INFINITY, phmax = -INFINITY;
+	for (size_t i = 0; i < tl->n; i++) {
+		const struct sample *s = &tl->samples[i];
+		double ph = wrap_half((double)(s->t_ns - tl->samples[0].t_ns) / 1e9, interval_s);
+		phmin = fmin(phmin, ph);
+		phmax = fmax(phmax, ph);
+		rmin = fmin(rmin, (double)s->read_ns / 1e9);
+		rmax = fmax(rmax, (double)s->read_ns / 1e9);
+		if (i) {
+			double g = (double)(s->t_ns - tl->samples[i - 1].t_ns) / 1e9;
+			tm.max_gap = fmax(tm.max_gap, g);
+			gap_dev = fmax(gap_dev, fabs(g - interval_s));
+		}
+	}
+	/*
+	 * The counter updates on a fixed 100 ms grid and the sampler reads on a
+	 * fixed 20 ms grid, so the offset between a step and where the timeline
+	 * places it stays constant except for the sampler's phase wander, changes
+	 * in the gap (the midpoint rule moves by half of one) and where inside a
+	 * read the value was taken (within the read's duration).
+	 */
+	tm.jitter = (phmax - phmin) + gap_dev + (rmax - rmin) + 1e-3;
+	return tm;
+}
+
+/*
+ * Error bound for the energy of [a, b] (seconds) on device dev. Let L be the
+ * line through the counter's true (update time, value) points and delta(t) the
+ * timeline's placement error (|delta| <= G, one gap). Then
+ *   E_est(t) ~= L(t - delta(t)), and
+ *   |L - E| <= (Pmax - Pmin near t) * h / 4   (h = knot spacing <= U + G),
+ * so the window's error is at most
+ *   sum over edges of dP_edge * ((U + G)/4 + G)    P varying around an edge
+ * + |P(b) - P(a)| * G                                 different levels at the edges
+ * + Pmax * J                                          delta differing between the edges
+ * + 2 mJ (the counter is in whole mJ) + 1e-9 relative.
+ * For a constant-power stretch only Pmax * J remains: ~0.5 J at 300 W idle load.
+ */
+static double error_bound(const struct fake_nvml *f, unsigned dev, double a, double b, double U,
+			  const struct timing *tm, double exact)
+{
+	double G = tm->max_gap, reach = U + 2 * G;
+	double amin, amax, bmin, bmax;
+	f->range(dev, a - reach, a + reach, &amin, &amax);
+	f->range(dev, b - reach, b + reach, &bmin, &bmax);
+	return (amax - amin + bmax - bmin) * ((U + G) / 4 + G) + fmax(bmax - amin, amax - bmin) * G +
+	       fmax(amax, bmax) * tm->jitter + 2e-3 + 1e-9 * fabs(exact);
+}
+
+struct check {
+	int n, fails;
+	double worst_ratio;
+};
+
+static void check_window(struct telemetry *t, const struct fake_nvml *f, double U,
+			 const struct timing *tms, double a, double b, const char *kind, struct check *c)
+{
+	double e[8];
+	int64_t ta = (int64_t)llround(a * 1e9), tb = (int64_t)llround(b * 1e9);
+	telemetry_window(t, ta, tb, e);
+	for (int s = 0; s < t->nsrcs; s++) {
+		unsigned dev = (unsigned)t->srcs[s].info->index;
+		/* the exact integral over the same nanosecond instants the window used */
+		double exact = f->exact(dev, (double)tb / 1e9) - f->exact(dev, (double)ta / 1e9);
+		double bound = error_bound(f, dev, a, b, U, &tms[s], exact);
+		double err = e[s] - exact;
+		c->n++;
+		cr_expect(isfinite(e[s]), "%s window [%.4f, %.4f] on %s not covered", kind, a, b,
+			  t->srcs[s].info->name);
+		if (!(fabs(err) <= bound)) {
+			c->fails++;
+			cr_expect(0, "%s window [%.4f, %.4f] (%.3f s) on %s: measured %.4f J, exact %.4f J, "
+				  "error %.4f J > bound %.4f J (G %.4f s, J %.4f s)", kind, a - f->init_s(),
+				  b - f->init_s(), b - a, t->srcs[s].info->name, e[s], exact, err, bound,
+				  tms[s].max_gap, tms[s].jitter);
+		}
+		if (bound > 0)
+			c->worst_ratio = fmax(c->worst_ratio, fabs(err) / bound);
+	}
+}
+
+static double urand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (double)((*seed >> 8) & 0xffffff) / (double)0x1000000;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return (a > b) - (a < b);
+}
+
+/* Samples for `seconds`, then checks many windows against the fake's exact energy. */
+static void run_accuracy(const char *profile, double seconds, int constant)
+{
+	struct telemetry t;
+	struct fake_nvml f;
+	struct timing tms[8];
+	struct check c = {0, 0, 0};
+	char err[IPW_ERRLEN] = "";
+	double U, lo = -INFINITY, hi = INFINITY, I = telemetry_nvidia.default_interval_ms / 1000.0;
+	unsigned seed = 12345;
+
+	use_fake("2", profile);
+	init_nvidia(&t, NULL);
+	cr_assert_eq(t.nsrcs, 2);
+	open_fake(&f);
+	U = f.period_s();
+	cr_assert_eq(telemetry_start(&t, NULL, NULL, err, sizeof(err)), 0, "%s", err);
+	clock_sleep_ns((int64_t)(seconds * 1e9));
+	telemetry_stop(&t);
+
+	for (int s = 0; s < t.nsrcs; s++) {
+		int64_t a, b;
+		const struct timeline *tl = &t.srcs[s].tl;
+		cr_assert_eq(tl->mode, TL_COUNTER);
+		cr_assert_eq(timeline_span(tl, &a, &b), 0, "%s: nothing covered", t.srcs[s].info->name);
+		lo = fmax(lo, (double)a / 1e9);
+		hi = fmin(hi, (double)b / 1e9);
+		tms[s] = measure_timing(tl, I);
+		/* every sample is stamped around its own blocking energy read (4 ms in the fake) */
+		for (size_t i = 0; i < tl->n; i++)
+			cr_assert_geq(tl->samples[i].read_ns, 4 * NS_PER_MS, "sample %zu read_ns %lld", i,
+				      (long long)tl->samples[i].read_ns);
+	}
+	/* keep a margin so every window's neighbourhood is covered */
+	lo += U + 2 * fmax(tms[0].max_gap, tms[1].max_gap);
+	hi -= U + 2 * fmax(tms[0].max_gap, tms[1].max_gap);
+	cr_assert_gt(hi - lo, 1.2, "covered span too short: %.3f s", hi - lo);
+
+	/* long windows */
+	check_window(&t, &f, U, tms, lo, lo + 1.0, "long", &c);
+	check_window(&t, &f, U, tms, hi - 1.1, hi, "long", &c);
+	check_window(&t, &f, U, tms, lo, hi, "whole", &c);
+	/* windows straddling counter steps (the fake updates at init + k*U) */
+	for (double k = ceil((lo - f.init_s()) / U) + 1; f.init_s() + k * U + 0.06 < hi; k++) {
+		double step = f.init_s() + k * U;
+		check_window(&t, &f, U, tms, step - 0.010, step + 0.010, "straddle-20ms", &c);
+		check_window(&t, &f, U, tms, step - 0.001, step + 0.002, "straddle-3ms", &c);
+		check_window(&t, &f, U, tms, step - 0.045, step + 0.055, "straddle-100ms", &c);
+	}
+	/* short and random windows */
+	for (int i = 0; i < 60; i++) {
+		double a = lo + urand(&seed) * (hi - lo - 0.05);
+		check_window(&t, &f, U, tms, a, a + 0.05, "short-50ms", &c);
+	}
+	for (int i = 0; i < 200; i++) {
+		double len = 0.001 + urand(&seed) * fmin(1.5, hi - lo - 0.001);
+		double a = lo + urand(&seed) * (hi - lo - len);
+		check_window(&t, &f, U, tms, a, a + len, "random", &c);
+	}
+	cr_assert_eq(c.fails, 0, "%d of %d window checks outside their bound", c.fails, c.n);
+	cr_log_info("%s: %d windows, worst |error|/bound %.3f, G %.4f s, J %.4f s", profile, c.n,
+		    c.worst_ratio, tms[0].max_gap, tms[0].jitter);
+
+	if (constant) {
+		/* a constant 300 W (device 0) or 330 W (device 1): the bound is Pmax * J only */
+		double e[8], a = lo, b = lo + 1.0;
+		telemetry_window(&t, (int64_t)(a * 1e9), (int64_t)(b * 1e9), e);
+		for (int s = 0; s < t.nsrcs; s++) {
+			double p = 300.0 * (1 + 0.1 * t.srcs[s].info->index);
+			cr_expect(fabs(e[s] - p * (b - a)) <= p * tms[s].jitter + 1e-2,
+				  "constant power: %.4f J over 1 s, expected %.1f J +- %.4f", e[s], p * (b - a),
+				  p * tms[s].jitter);
+		}
+	}
+
+	/* conservation: 37 random pieces of [lo, hi] sum to the whole */
+	{
+		double cuts[38], whole[8], sum[8] = {0};
+		int64_t ta = (int64_t)(lo * 1e9), tb = (int64_t)(hi * 1e9);
+		cuts[0] = (double)ta;
+		cuts[37] = (double)tb;
+		for (int i = 1; i < 37; i++)
+			cuts[i] = (double)ta + urand(&seed) * (double)(tb - ta);
+		qsort(cuts, 38, sizeof(double), cmp_double);
+		telemetry_window(&t, ta, tb, whole);
+		for (int i = 0; i < 37; i++) {
+			double e[8];
+			telemetry_window(&t, (int64_t)cuts[i], (int64_t)cuts[i + 1], e);
+			for (int s = 0; s < t.nsrcs; s++)
+				sum[s] += e[s];
+		}
+		for (int s = 0; s < t.nsrcs; s++)
+			cr_expect(fabs(sum[s] - whole[s]) <= 1e-9 * fabs(whole[s]),
+				  "tiles sum %.12f J, whole %.12f J", sum[s], whole[s]);
+	}
+	telemetry_release(&t);
+	dlclose(f.dl);
+}
+
+Test(nvidia, energy_matches_exact_integral, .timeout = 60)
+{
+	run_accuracy("default", 3.0, 0);
+}
+
+Test(nvidia, constant_power_has_near_zero_error, .timeout = 60)
+{
+	run_accuracy("constant", 2.0, 1);
+}
+
+Test(nvidia, probe_fills_source_info)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	use_fake("2", NULL);
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in && in->present, "reason: %s", in ? in->reason : "?");
+	cr_assert_eq(in->nsources, 2);
+	for (int i = 0; i < 2; i++) {
+		const struct source_info *s = &in->sources[i];
+		char name[32];
+		snprintf(name, sizeof(name), "nvidia:%d", i);
+		cr_expect_str_eq(s->name, name);
+		cr_expect_str_eq(s->backend, "nvidia");
+		cr_expect_eq(s->kind, SOURCE_GPU);
+		cr_expect_eq(s->scope, SCOPE_ACCELERATOR);
+		cr_expect_eq(s->caps, CAP_ENERGY | CAP_POWER | CAP_TEMPERATURE | CAP_MEMORY);
+		cr_expect_eq(s->power_kind, POWER_INSTANT);
+		cr_expect_str_eq(s->model, "Fake NVIDIA H200");
+		cr_expect(!strncmp(s->uuid, "GPU-fa4e", 8), "uuid %s", s->uuid);
+		cr_expect_str_eq(s->pci_bus_id, i ? "00000000:28:00.0" : "00000000:18:00.0");
+		cr_expect(strstr(s->driver, "999.99-fake") != NULL, "driver %s", s->driver);
+		cr_expect_float_eq(s->power_limit_w, 700.0, 1e-9);
+		cr_expect_float_eq(s->mem_total_bytes, (double)(141ULL << 30), 1);
+		cr_expect_eq(s->energy_wrap_j, 0);
+		cr_expect_float_eq(s->counter_update_s, 0.1, 1e-12);
+		cr_expect_str_eq(s->notes, "");
+	}
+	telemetry_release(&t);
+}
+
+Test(nvidia, sample_fields_are_valid_and_in_units)
+{
+	struct telemetry t;
+	char err[IPW_ERRLEN];
+	use_fake("1", "constant");
+	init_nvidia(&t, NULL);
+	cr_assert_eq(telemetry_start(&t, NULL, NULL, err, sizeof(err)), 0);
+	clock_sleep_ns(150 * NS_PER_MS);
+	telemetry_stop(&t);
+	cr_assert_gt(t.srcs[0].nsamples, 0);
+	{
+		const struct sample *s = &t.srcs[0].last;
+		cr_expect_eq(s->valid, SAMPLE_ENERGY | SAMPLE_POWER | SAMPLE_TEMP | SAMPLE_MEM_USED |
+					       SAMPLE_MEM_TOTAL);
+		cr_expect_float_eq(s->power_w, 300.0, 1e-3, "power %f W (mW -> W)", s->power_w);
+		cr_expect_float_eq(s->temp_c, 55.0, 1e-9);
+		cr_expect_float_eq(s->mem_used_bytes, (double)(10ULL << 30), 1);
+		/* counter offset 1e6 mJ = 1000 J for device 0, plus < 1 s at 300 W */
+		cr_expect(s->energy_j >= 1000.0 && s->energy_j < 1300.0, "energy %f J (mJ -> J)", s->energy_j);
+	}
+	telemetry_release(&t);
+}
+
+Test(nvidia, missing_library_is_absent_with_reason)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	setenv("IPW_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in && !in->present);
+	cr_expect(strstr(in->reason, "/nonexistent/libnvidia-ml.so.1 not found (dlopen: ") != NULL,
+		  "reason: %s", in->reason);
+	cr_expect(strstr(in->reason, "install the NVIDIA driver, or set IPW_NVML_LIBRARY") != NULL,
+		  "reason: %s", in->reason);
+	cr_expect_eq(t.nsrcs, 0);
+	telemetry_release(&t);
+}
+
+Test(nvidia, default_library_name_in_reason)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	unsetenv("IPW_NVML_LIBRARY");
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in);
+	if (in->present) /* a real driver on this machine */
+		cr_skip_test("a real NVML is installed here");
+	cr_expect(strstr(in->reason, "libnvidia-ml.so.1 not found (dlopen: ") != NULL, "reason: %s",
+		  in->reason);
+	telemetry_release(&t);
+}
+
+static void expect_absent(const char *fail, const char *ndev, const char *want1, const char *want2)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	use_fake(ndev, NULL);
+	if (fail)
+		setenv("FAKE_NVML_FAIL", fail, 1);
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in && !in->present, "expected absent");
+	cr_expect(strstr(in->reason, want1) != NULL, "reason: %s", in->reason);
+	if (want2)
+		cr_expect(strstr(in->reason, want2) != NULL, "reason: %s", in->reason);
+	telemetry_release(&t);
+}
+
+Test(nvidia, init_failure_gives_nvml_error_string)
+{
+	expect_absent("init", "2", "nvmlInit failed: ", "Driver Not Loaded");
+}
+
+Test(nvidia, count_failure_is_absent)
+{
+	expect_absent("count", "2", "nvmlDeviceGetCount failed: ", "Unknown Error");
+}
+
+Test(nvidia, zero_devices_is_absent)
+{
+	expect_absent(NULL, "0", "no NVIDIA GPU", NULL);
+}
+
+Test(nvidia, not_nvml_library_is_absent)
+{
+	/* a shared object without NVML's symbols (the AMD fake) */
+	struct telemetry t;
+	struct backend_instance *in;
+	const char *b = getenv("IPW_BUILD");
+	char *p = xasprintf("%s/fakes/libfake_amdsmi.so", b ? b : "build");
+	setenv("IPW_NVML_LIBRARY", p, 1);
+	free(p);
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in && !in->present);
+	cr_expect(strstr(in->reason, "has no nvmlInit_v2") != NULL, "reason: %s", in->reason);
+	telemetry_release(&t);
+}
+
+Test(nvidia, no_field_186_falls_back_to_average_power)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	use_fake("1", NULL);
+	setenv("FAKE_NVML_FAIL", "field186", 1);
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in && in->present);
+	cr_expect_eq(in->sources[0].power_kind, POWER_AVERAGE);
+	cr_expect(in->sources[0].caps & CAP_POWER);
+	cr_expect(strstr(in->sources[0].notes, "1 s average") != NULL, "notes: %s", in->sources[0].notes);
+	/* energy still comes from the counter */
+	cr_expect_eq(t.srcs[0].tl.mode, TL_COUNTER);
+	telemetry_release(&t);
+}
+
+Test(nvidia, no_counter_integrates_instant_power)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	use_fake("1", NULL);
+	setenv("FAKE_NVML_FAIL", "energy", 1);
+	init_nvidia(&t, NULL);
+	in = find_inst(&t, "nvidia");
+	cr_assert(in && in->present);
+	cr_expect_eq(in->sources[0].caps & CAP_ENERGY, 0);
+	cr_expect(strstr(in->sources[0].notes, "no energy counter (Not Supported)") != NULL, "notes: %s",
+		  in->sources[0].notes);
+	cr_expect_eq(t.srcs[0].tl.mode, TL_POWER);
+	telemetry_release(&t);
+}
+
+/* Names of the selected sources, comma-joined. */
+static void selected_names(struct telemetry *t, char *out, size_t n)
+{
+	out[0] = 0;
+	for (int s = 0; s < t->nsrcs; s++)
+		snprintf(out + strlen(out), n - strlen(out), "%s%s", s ? "," : "", t->srcs[s].info->name);
+}
+
+Test(nvidia, select_by_index_and_uuid)
+{
+	struct telemetry t;
+	char names[256];
+	use_fake("3", NULL);
+	init_nvidia(&t, "1");
+	selected_names(&t, names, sizeof(names));
+	cr_expect_str_eq(names, "nvidia:1");
+	telemetry_release(&t);
+
+	init_nvidia(&t, "GPU-fa4e0002-0000-4000-8000-000000abc002,0");
+	selected_names(&t, names, sizeof(names));
+	cr_expect_str_eq(names, "nvidia:0,nvidia:2");
+	telemetry_release(&t);
+
+	init_nvidia(&t, "GPU-fa4e0001"); /* a UUID prefix */
+	selected_names(&t, names, sizeof(names));
+	cr_expect_str_eq(names, "nvidia:1");
+	telemetry_release(&t);
+
+	init_nvidia(&t, "28:00.0"); /* a PCI bus id */
+	selected_names(&t, names, sizeof(names));
+	cr_expect_str_eq(names, "nvidia:1");
+	telemetry_release(&t);
+}
+
+Test(nvidia, cuda_visible_devices_selects)
+{
+	struct telemetry t;
+	char names[256];
+	use_fake("3", NULL);
+	setenv("CUDA_VISIBLE_DEVICES", "2,0", 1);
+	init_nvidia(&t, NULL);
+	selected_names(&t, names, sizeof(names));
+	cr_expect_str_eq(names, "nvidia:0,nvidia:2");
+	telemetry_release(&t);
+
+	setenv("CUDA_VISIBLE_DEVICES", "GPU-fa4e0001-0000-4000-8000-000000abc001", 1);
+	init_nvidia(&t, NULL);
+	selected_names(&t, names, sizeof(names));
+	cr_expect_str_eq(names, "nvidia:1");
+	telemetry_release(&t);
+}
+
+Test(nvidia, unknown_device_token_is_an_error)
+{
+	struct telemetry t;
+	struct telemetry_opts o = {0};
+	struct telemetry_select sel = {.backends = "nvidia", .devices = "0,7"};
+	char err[IPW_ERRLEN] = "";
+	use_fake("2", NULL);
+	cr_assert_eq(telemetry_init(&t, &o, &sel, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "'7'") != NULL, "err: %s", err);
+}
+
+Test(nvidia, only_selected_sources_are_read)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	struct sample out[3];
+	char err[IPW_ERRLEN];
+	use_fake("3", NULL);
+	init_nvidia(&t, "1");
+	in = find_inst(&t, "nvidia");
+	memset(out, 0, sizeof(out));
+	cr_assert_eq(in->ops->read(in, out, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(out[0].valid, 0);
+	cr_expect_neq(out[1].valid & SAMPLE_ENERGY, 0);
+	cr_expect_eq(out[2].valid, 0);
+	cr_expect_geq(out[1].read_ns, 4 * NS_PER_MS);
+	telemetry_release(&t);
+}
