@@ -70,7 +70,7 @@ static const char *or_dash(const char *s)
 static void print_json_text(const char *title, const char *text)
 {
 	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
-	char *pretty = v ? json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
+	char *pretty = v ? json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) : NULL;
 	const char *body = pretty ? pretty : text ? text : "(none recorded)";
 
 	printf("%s\n", title);
