@@ -635,5 +635,7 @@ char *item_prompt(const struct item *it)
 	case TASK_JUDGE_PAIRWISE:
 		break;
 	}
-	return buf_detach(&b);
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
 }

@@ -179,7 +179,9 @@ static char *col_list(const struct col *c, size_t n, const char *prefix)
 	buf_init(&b, 0);
 	for (size_t i = 0; i < n; i++)
 		buf_appendf(&b, "%s%s%s", i ? ", " : "", prefix, c[i].name);
-	return buf_detach(&b);
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
 }
 
 static char *placeholders(size_t n)
@@ -188,7 +190,9 @@ static char *placeholders(size_t n)
 	buf_init(&b, 0);
 	for (size_t i = 0; i < n; i++)
 		buf_appends(&b, i ? ", ?" : "?");
-	return buf_detach(&b);
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
