@@ -267,6 +267,15 @@ Test(dataset, builtin_loads_and_hashes)
 	sha256_hex(ipw_builtin_dataset, (size_t)(ipw_builtin_dataset_end - ipw_builtin_dataset), sha);
 	cr_assert_str_eq(a.sha256, sha);
 	cr_assert_eq(strlen(a.sha256), 64);
+	/* the binary embeds the current data/builtin.jsonl (the Makefile rebuilds it) */
+	char path[512], *data;
+	size_t len;
+	const char *t = getenv("IPW_TESTS");
+	snprintf(path, sizeof(path), "%s/../data/builtin.jsonl", t ? t : "tests");
+	cr_assert_eq(read_file(path, &data, &len, err, sizeof(err)), 0, "%s", err);
+	sha256_hex(data, len, sha);
+	free(data);
+	cr_assert_str_eq(a.sha256, sha, "the embedded set differs from %s", path);
 	for (size_t i = 0; i < a.n; i++) {
 		cr_assert_eq(a.items[i].line, 0, "built-in items have no file line");
 		char *p = item_prompt(&a.items[i]);
