@@ -119,8 +119,9 @@ int store_run_create(struct store *s, struct run_record *r, char *err, size_t er
 int store_run_set_sources(struct store *s, const char *run_id, const struct run_source *src, int n,
 			  char *err, size_t errlen);
 /*
- * Updates the mutable fields of run r->id: status, server_model, ended_at,
- * idle_seconds, n_items, hardware_json, and, for each of r->sources, the idle
+ * Updates the mutable fields of run r->id: status, server_model, n_items and
+ * hardware_json (NULL / -1 keep the stored value), ended_at and idle_seconds
+ * (always written; NAN stores NULL), and, for each of r->sources, the idle
  * baselines of the source with that idx. Other fields are fixed at creation.
  */
 int store_run_update(struct store *s, const struct run_record *r, char *err, size_t errlen);
