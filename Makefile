@@ -63,6 +63,9 @@ $(BUILD)/%.o: %.S
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -I. -c $< -o $@
 
+# .incbin'ed data is not seen by -MMD: name it here.
+$(BUILD)/src/dataset_builtin.o: data/builtin.jsonl
+
 $(BUILD)/libipw.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^

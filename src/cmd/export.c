@@ -1,14 +1,303 @@
 /*
- * cmd/export.c - placeholder for 'ipw export' until it lands.
+ * cmd/export.c - 'ipw export RUN --format csv|jsonl': one row per recorded
+ * query in plan order, with latency, tokens, energy, power, errors and the
+ * latest score. CSV quotes per RFC 4180 and leaves unmeasured cells empty;
+ * JSONL writes null for them and adds the texts.
  */
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
 
 #include "cmd.h"
+#include "store.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ipw export RUN --format csv|jsonl [--store PATH] [--out FILE]\n"
+		"  RUN            a run id, a run name that only one run has, or 'last'\n"
+		"  --format F     csv (one header line, then one line per query) or jsonl\n"
+		"  --store PATH   the store to read (default ./ipw.db)\n"
+		"  --out FILE     write there instead of standard output\n"
+		"Columns: docs/store.md (Exports). Unmeasured values are empty (csv) or null (jsonl).\n");
+}
+
+/* The latest score of each item, sorted by item id for bsearch. */
+struct score_entry {
+	char *item_id;
+	int correct;
+};
+
+struct scores {
+	struct score_entry *v;
+	size_t n, cap;
+};
+
+static int add_score(const char *item_id, int correct, void *ctx)
+{
+	struct scores *s = ctx;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n].item_id = xstrdup(item_id);
+	s->v[s->n].correct = correct;
+	s->n++;
+	return 0;
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+	return strcmp(((const struct score_entry *)a)->item_id, ((const struct score_entry *)b)->item_id);
+}
+
+/* 1, 0, or -1 when the item has no usable score. */
+static int lookup_correct(const struct scores *s, const char *item_id)
+{
+	struct score_entry key = {(char *)item_id, 0}, *e;
+	if (!s->n)
+		return -1;
+	e = bsearch(&key, s->v, s->n, sizeof(*s->v), cmp_score);
+	return e ? e->correct : -1;
+}
+
+struct export_ctx {
+	FILE *out;
+	int jsonl;
+	struct scores scores;
+};
+
+static const char *const csv_header[] = {
+	"seq", "item_id", "subject", "task", "status", "finish_reason", "latency_s", "ttft_s", "tpot_s",
+	"prompt_tokens", "completion_tokens", "reasoning_tokens", "energy_j", "energy_dynamic_j",
+	"host_energy_j", "total_energy_j", "avg_power_w", "peak_power_w", "temp_max_c", "attempts",
+	"error_kind", "http_status", "correct",
+};
+
+/* Writes one CSV field, quoted when it holds a comma, quote, CR, LF or edge spaces. */
+static void csv_field(FILE *f, int first, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	int quote = n && (strpbrk(s, ",\"\r\n") || s[0] == ' ' || s[n - 1] == ' ');
+
+	if (!first)
+		fputc(',', f);
+	if (!s)
+		return;
+	if (!quote) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			fputc('"', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_real(FILE *f, double v)
+{
+	fputc(',', f);
+	if (!isnan(v))
+		fprintf(f, "%.10g", v);
+}
+
+static void csv_int(FILE *f, long long v)
+{
+	fputc(',', f);
+	if (v >= 0)
+		fprintf(f, "%lld", v);
+}
+
+static json_t *jreal(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *jint(long long v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static int write_csv_row(const struct query_record *q, struct export_ctx *c)
+{
+	FILE *f = c->out;
+	int correct = lookup_correct(&c->scores, q->item_id);
+
+	fprintf(f, "%lld", q->seq);
+	csv_field(f, 0, q->item_id);
+	csv_field(f, 0, q->subject);
+	csv_field(f, 0, q->task);
+	csv_field(f, 0, q->status);
+	csv_field(f, 0, q->finish_reason);
+	csv_real(f, q->e2e_s);
+	csv_real(f, q->ttft_s);
+	csv_real(f, q->tpot_s);
+	csv_int(f, q->prompt_tokens);
+	csv_int(f, q->completion_tokens);
+	csv_int(f, q->reasoning_tokens);
+	csv_real(f, q->accel_j);
+	csv_real(f, q->accel_dyn_j);
+	csv_real(f, q->host_j);
+	csv_real(f, q->total_j);
+	csv_real(f, q->avg_power_w);
+	csv_real(f, q->peak_power_w);
+	csv_real(f, q->temp_max_c);
+	csv_int(f, q->nattempts);
+	csv_field(f, 0, q->error_kind);
+	csv_int(f, q->http_status);
+	csv_int(f, correct);
+	fputc('\n', f);
+	return 0;
+}
+
+static int write_jsonl_row(const struct query_record *q, struct export_ctx *c)
+{
+	json_t *o = json_object(), *en = json_array();
+	int correct = lookup_correct(&c->scores, q->item_id), rc;
+
+	json_object_set_new(o, "seq", json_integer(q->seq));
+	json_object_set_new(o, "item_id", jstr(q->item_id));
+	json_object_set_new(o, "subject", jstr(q->subject));
+	json_object_set_new(o, "task", jstr(q->task));
+	json_object_set_new(o, "status", jstr(q->status));
+	json_object_set_new(o, "finish_reason", jstr(q->finish_reason));
+	json_object_set_new(o, "latency_s", jreal(q->e2e_s));
+	json_object_set_new(o, "ttft_s", jreal(q->ttft_s));
+	json_object_set_new(o, "tpot_s", jreal(q->tpot_s));
+	json_object_set_new(o, "itl_p50_s", jreal(q->itl_p50_s));
+	json_object_set_new(o, "itl_p90_s", jreal(q->itl_p90_s));
+	json_object_set_new(o, "itl_p99_s", jreal(q->itl_p99_s));
+	json_object_set_new(o, "t_send_s", jreal(q->t_send_s));
+	json_object_set_new(o, "prompt_tokens", jint(q->prompt_tokens));
+	json_object_set_new(o, "completion_tokens", jint(q->completion_tokens));
+	json_object_set_new(o, "reasoning_tokens", jint(q->reasoning_tokens));
+	json_object_set_new(o, "energy_j", jreal(q->accel_j));
+	json_object_set_new(o, "energy_dynamic_j", jreal(q->accel_dyn_j));
+	json_object_set_new(o, "host_energy_j", jreal(q->host_j));
+	json_object_set_new(o, "host_energy_dynamic_j", jreal(q->host_dyn_j));
+	json_object_set_new(o, "total_energy_j", jreal(q->total_j));
+	json_object_set_new(o, "avg_power_w", jreal(q->avg_power_w));
+	json_object_set_new(o, "peak_power_w", jreal(q->peak_power_w));
+	json_object_set_new(o, "temp_max_c", jreal(q->temp_max_c));
+	json_object_set_new(o, "mem_max_bytes", jreal(q->mem_max_bytes));
+	for (int i = 0; i < q->nenergy; i++)
+		json_array_append_new(en, json_pack("{s:i, s:o, s:o}", "source_idx", q->energy[i].source_idx,
+						    "gross_j", jreal(q->energy[i].gross_j),
+						    "dynamic_j", jreal(q->energy[i].dynamic_j)));
+	json_object_set_new(o, "energy_by_source", en);
+	json_object_set_new(o, "attempts", json_integer(q->nattempts));
+	json_object_set_new(o, "error_kind", jstr(q->error_kind));
+	json_object_set_new(o, "error_message", jstr(q->error_message));
+	json_object_set_new(o, "http_status", jint(q->http_status));
+	json_object_set_new(o, "correct", correct < 0 ? json_null() : json_boolean(correct));
+	json_object_set_new(o, "answer", jstr(q->answer));
+	json_object_set_new(o, "reference", jstr(q->reference));
+	rc = json_dumpf(o, c->out, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	fputc('\n', c->out);
+	json_decref(o);
+	return rc;
+}
+
+static int write_row(const struct query_record *q, void *vctx)
+{
+	struct export_ctx *c = vctx;
+	return c->jsonl ? write_jsonl_row(q, c) : write_csv_row(q, c);
+}
 
 int cmd_export(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "ipw export: not available in this build yet\n");
-	return EXIT_ENV;
+	static const struct option opts[] = {
+		{"store", required_argument, NULL, 's'},
+		{"format", required_argument, NULL, 'f'},
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL, *format = NULL, *outpath = NULL;
+	char err[IPW_ERRLEN];
+	struct store st;
+	struct run_record r;
+	struct export_ctx c;
+	int ch, rc = EXIT_INPUT, opened = 0;
+
+	memset(&r, 0, sizeof(r));
+	memset(&c, 0, sizeof(c));
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "hf:o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'f': format = optarg; break;
+		case 'o': outpath = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "ipw export: %s\n", optind >= argc ? "name one run" : "name only one run");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl"))) {
+		fprintf(stderr, "ipw export: %s (use --format csv or --format jsonl)\n",
+			format ? "unknown format" : "no format given");
+		return EXIT_USAGE;
+	}
+	c.jsonl = !strcmp(format, "jsonl");
+	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw export: %s\n", err);
+		goto out;
+	}
+	opened = 1;
+	if (store_run_get(&st, argv[optind], &r, err, sizeof(err)) < 0 ||
+	    store_scores_latest(&st, r.id, add_score, &c.scores, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw export: %s\n", err);
+		goto out;
+	}
+	qsort(c.scores.v, c.scores.n, sizeof(*c.scores.v), cmp_score);
+	c.out = outpath ? fopen(outpath, "w") : stdout;
+	if (!c.out) {
+		fprintf(stderr, "ipw export: cannot write '%s': %m (choose another --out)\n", outpath);
+		rc = EXIT_ENV;
+		goto out;
+	}
+	if (!c.jsonl) {
+		for (size_t i = 0; i < sizeof(csv_header) / sizeof(csv_header[0]); i++)
+			fprintf(c.out, "%s%s", i ? "," : "", csv_header[i]);
+		fputc('\n', c.out);
+	}
+	err[0] = 0;
+	if (store_queries_iter(&st, r.id, write_row, &c, err, sizeof(err)) != 0 || ferror(c.out)) {
+		fprintf(stderr, "ipw export: %s\n", err[0] ? err : "writing the export failed");
+		rc = EXIT_ENV;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (c.out && c.out != stdout) {
+		if (fclose(c.out) != 0 && rc == 0) {
+			fprintf(stderr, "ipw export: writing '%s' failed: %m\n", outpath);
+			rc = EXIT_ENV;
+		}
+	} else if (fflush(stdout) != 0 && rc == 0) {
+		rc = EXIT_ENV;
+	}
+	for (size_t i = 0; i < c.scores.n; i++)
+		free(c.scores.v[i].item_id);
+	free(c.scores.v);
+	run_record_release(&r);
+	if (opened)
+		store_close(&st);
+	return rc;
 }

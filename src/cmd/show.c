@@ -1,14 +1,299 @@
 /*
- * cmd/show.c - placeholder for 'ipw show' until it lands.
+ * cmd/show.c - 'ipw show RUN': one run's configuration, hardware, idle
+ * baselines, dataset and totals (energy, power, latency, tokens), as text
+ * or JSON. Accuracy, IPW and IPJ come from scoring: see show_scoring().
  */
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <jansson.h>
+
+#include "clock.h"
 #include "cmd.h"
+#include "store.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ipw show RUN [--store PATH] [--json]\n"
+		"  RUN            a run id, a run name that only one run has, or 'last'\n"
+		"  --store PATH   the store to read (default ./ipw.db)\n"
+		"  --json         one JSON object instead of text\n");
+}
+
+static json_t *jreal(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *jint(long long v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* A JSON text as a value (or the raw text as a string if it does not parse). */
+static json_t *jparsed(const char *text)
+{
+	json_t *v;
+	if (!text)
+		return json_null();
+	v = json_loads(text, JSON_DECODE_ANY, NULL);
+	return v ? v : json_string(text);
+}
+
+/* "12.3 unit" with the given format, or "not measured". */
+static const char *fmt(char *out, size_t n, const char *f, double v, const char *unit)
+{
+	if (isnan(v)) {
+		snprintf(out, n, "not measured");
+	} else {
+		int k = snprintf(out, n, f, v);
+		if (*unit && k > 0 && (size_t)k < n)
+			snprintf(out + k, n - (size_t)k, " %s", unit);
+	}
+	return out;
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void print_json_text(const char *title, const char *text)
+{
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	char *pretty = v ? json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) : NULL;
+	const char *body = pretty ? pretty : text ? text : "(none recorded)";
+
+	printf("%s\n", title);
+	for (const char *p = body; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		printf("  %.*s\n", len, p);
+		p += len + (nl ? 1 : 0);
+	}
+	free(pretty);
+	json_decref(v);
+}
+
+/*
+ * SCORING HOOK: accuracy, IPW (accuracy / mean power) and IPJ (accuracy /
+ * mean energy) need scores, which the scoring step adds. Until it lands this
+ * says so and reports nothing in their place. The scoring issue replaces the
+ * body (text into stdout when json is NULL, else members of json).
+ */
+static void show_scoring(struct store *st, const struct run_record *r, const struct run_totals *t, json_t *json)
+{
+	(void)st;
+	(void)r;
+	(void)t;
+	if (json) {
+		json_object_set_new(json, "scoring", json_null());
+		return;
+	}
+	printf("scoring\n  accuracy, IPW, IPJ: not computed (this run is not scored; scoring is not in this build)\n");
+}
+
+static json_t *sources_json(const struct run_record *r)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < r->nsources; i++) {
+		const struct run_source *s = &r->sources[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "idx", json_integer(s->idx));
+		json_object_set_new(o, "name", jstr(s->name));
+		json_object_set_new(o, "backend", jstr(s->backend));
+		json_object_set_new(o, "kind", jstr(s->kind));
+		json_object_set_new(o, "scope", jstr(s->scope));
+		json_object_set_new(o, "model", jstr(s->model));
+		json_object_set_new(o, "uuid", jstr(s->uuid));
+		json_object_set_new(o, "pci_bus_id", jstr(s->pci_bus_id));
+		json_object_set_new(o, "driver", jstr(s->driver));
+		json_object_set_new(o, "power_limit_w", jreal(s->power_limit_w));
+		json_object_set_new(o, "idle_before_w", jreal(s->idle_before_w));
+		json_object_set_new(o, "idle_after_w", jreal(s->idle_after_w));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *totals_json(const struct run_totals *t)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "queries", json_integer(t->n_queries));
+	json_object_set_new(o, "ok", json_integer(t->n_ok));
+	json_object_set_new(o, "failed", json_integer(t->n_failed));
+	json_object_set_new(o, "ok_with_energy", json_integer(t->n_energy));
+	json_object_set_new(o, "accel_energy_total_j", jreal(t->accel_j_total));
+	json_object_set_new(o, "host_energy_total_j", jreal(t->host_j_total));
+	json_object_set_new(o, "accel_energy_mean_j", jreal(t->accel_j_mean));
+	json_object_set_new(o, "accel_energy_dynamic_mean_j", jreal(t->accel_dyn_j_mean));
+	json_object_set_new(o, "host_energy_mean_j", jreal(t->host_j_mean));
+	json_object_set_new(o, "total_energy_mean_j", jreal(t->total_j_mean));
+	json_object_set_new(o, "power_mean_w", jreal(t->power_mean_w));
+	json_object_set_new(o, "latency_mean_s", jreal(t->e2e_mean_s));
+	json_object_set_new(o, "latency_p50_s", jreal(t->e2e_p50_s));
+	json_object_set_new(o, "latency_p99_s", jreal(t->e2e_p99_s));
+	json_object_set_new(o, "ttft_mean_s", jreal(t->ttft_mean_s));
+	json_object_set_new(o, "ttft_p50_s", jreal(t->ttft_p50_s));
+	json_object_set_new(o, "ttft_p99_s", jreal(t->ttft_p99_s));
+	json_object_set_new(o, "tpot_mean_s", jreal(t->tpot_mean_s));
+	json_object_set_new(o, "prompt_tokens", jint(t->prompt_tokens));
+	json_object_set_new(o, "completion_tokens", jint(t->completion_tokens));
+	json_object_set_new(o, "reasoning_tokens", jint(t->reasoning_tokens));
+	json_object_set_new(o, "prompt_tokens_mean", jreal(t->prompt_tokens_mean));
+	json_object_set_new(o, "completion_tokens_mean", jreal(t->completion_tokens_mean));
+	json_object_set_new(o, "reasoning_tokens_mean", jreal(t->reasoning_tokens_mean));
+	return o;
+}
+
+static void show_json(struct store *st, const struct run_record *r, const struct run_totals *t)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(strtoll(r->id, NULL, 10)));
+	json_object_set_new(o, "name", jstr(r->name));
+	json_object_set_new(o, "status", jstr(r->status));
+	json_object_set_new(o, "model", jstr(r->model));
+	json_object_set_new(o, "server_model", jstr(r->server_model));
+	json_object_set_new(o, "api", jstr(r->api));
+	json_object_set_new(o, "url", jstr(r->url));
+	json_object_set_new(o, "engine", jstr(r->engine));
+	json_object_set_new(o, "version", jstr(r->version));
+	json_object_set_new(o, "started_at", jreal(r->started_at));
+	json_object_set_new(o, "ended_at", jreal(r->ended_at));
+	json_object_set_new(o, "idle_seconds", jreal(r->idle_seconds));
+	json_object_set_new(o, "items_planned", jint(r->n_items));
+	json_object_set_new(o, "dataset", json_pack("{s:o, s:o, s:o}", "path", jstr(r->dataset_path),
+						     "sha256", jstr(r->dataset_sha256),
+						     "format", jstr(r->dataset_format)));
+	json_object_set_new(o, "config", jparsed(r->config_json));
+	json_object_set_new(o, "hardware", jparsed(r->hardware_json));
+	json_object_set_new(o, "sources", sources_json(r));
+	json_object_set_new(o, "totals", totals_json(t));
+	show_scoring(st, r, t, o);
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	putchar('\n');
+	json_decref(o);
+}
+
+static void show_text(struct store *st, const struct run_record *r, const struct run_totals *t)
+{
+	char a[64], b[64], c[64], started[32] = "-", ended[32] = "-", planned[32] = "?";
+
+	if (!isnan(r->started_at))
+		clock_format_iso(r->started_at, started, sizeof(started));
+	if (!isnan(r->ended_at))
+		clock_format_iso(r->ended_at, ended, sizeof(ended));
+	if (r->n_items >= 0)
+		snprintf(planned, sizeof(planned), "%lld", r->n_items);
+	printf("run %s  %s  (%s)\n", r->id, or_dash(r->name), or_dash(r->status));
+	printf("  model            %s (server reports: %s)\n", or_dash(r->model), or_dash(r->server_model));
+	printf("  api / engine     %s / %s at %s\n", or_dash(r->api), or_dash(r->engine), or_dash(r->url));
+	printf("  started / ended  %s / %s\n", started, ended);
+	printf("  ipw version      %s\n", or_dash(r->version));
+	printf("dataset\n");
+	printf("  path             %s (%s)\n", or_dash(r->dataset_path), or_dash(r->dataset_format));
+	printf("  sha256           %s\n", or_dash(r->dataset_sha256));
+	printf("  items planned    %s\n", planned);
+	printf("hardware\n");
+	if (r->nsources == 0)
+		printf("  (no measured sources recorded)\n");
+	for (int i = 0; i < r->nsources; i++) {
+		const struct run_source *s = &r->sources[i];
+		printf("  source %d         %s (%s, %s, %s)\n", s->idx, or_dash(s->name), or_dash(s->backend),
+		       or_dash(s->kind), or_dash(s->scope));
+		printf("    model %s, uuid %s, pci %s, driver %s, power limit %s\n", or_dash(s->model),
+		       or_dash(s->uuid), or_dash(s->pci_bus_id), or_dash(s->driver),
+		       fmt(a, sizeof(a), "%.1f", s->power_limit_w, "W"));
+		printf("    idle power     before %s, after %s\n", fmt(b, sizeof(b), "%.2f", s->idle_before_w, "W"),
+		       fmt(c, sizeof(c), "%.2f", s->idle_after_w, "W"));
+	}
+	printf("  idle measured    %s\n", fmt(a, sizeof(a), "%.1f", r->idle_seconds, "s"));
+	print_json_text("  host and devices", r->hardware_json);
+	print_json_text("configuration", r->config_json);
+	printf("totals\n");
+	printf("  queries          %lld ok, %lld failed (of %s planned)\n", t->n_ok, t->n_failed, planned);
+	printf("  accel energy     total %s (all queries); mean %s per ok query (%lld with energy)\n",
+	       fmt(a, sizeof(a), "%.1f", t->accel_j_total, "J"), fmt(b, sizeof(b), "%.3f", t->accel_j_mean, "J"),
+	       t->n_energy);
+	printf("  dynamic energy   mean %s per ok query (gross minus idle power x duration)\n",
+	       fmt(a, sizeof(a), "%.3f", t->accel_dyn_j_mean, "J"));
+	printf("  host energy      total %s; mean %s\n", fmt(a, sizeof(a), "%.1f", t->host_j_total, "J"),
+	       fmt(b, sizeof(b), "%.3f", t->host_j_mean, "J"));
+	printf("  mean power       %s (mean over ok queries of energy / latency)\n",
+	       fmt(a, sizeof(a), "%.2f", t->power_mean_w, "W"));
+	printf("  latency          mean %s, p50 %s, p99 %s\n", fmt(a, sizeof(a), "%.3f", t->e2e_mean_s, "s"),
+	       fmt(b, sizeof(b), "%.3f", t->e2e_p50_s, "s"), fmt(c, sizeof(c), "%.3f", t->e2e_p99_s, "s"));
+	printf("  TTFT             mean %s, p50 %s, p99 %s\n", fmt(a, sizeof(a), "%.3f", t->ttft_mean_s, "s"),
+	       fmt(b, sizeof(b), "%.3f", t->ttft_p50_s, "s"), fmt(c, sizeof(c), "%.3f", t->ttft_p99_s, "s"));
+	printf("  TPOT             mean %s\n", fmt(a, sizeof(a), "%.4f", t->tpot_mean_s, "s"));
+	printf("  tokens           prompt %s, completion %s, reasoning %s (means per ok query)\n",
+	       fmt(a, sizeof(a), "%.1f", t->prompt_tokens_mean, ""), fmt(b, sizeof(b), "%.1f",
+	       t->completion_tokens_mean, ""), fmt(c, sizeof(c), "%.1f", t->reasoning_tokens_mean, ""));
+	if (t->completion_tokens >= 0)
+		printf("  token sums       prompt %lld, completion %lld, reasoning %lld\n",
+		       t->prompt_tokens, t->completion_tokens, t->reasoning_tokens);
+	show_scoring(st, r, t, NULL);
+}
 
 int cmd_show(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "ipw show: not available in this build yet\n");
-	return EXIT_ENV;
+	static const struct option opts[] = {
+		{"store", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL, *ref;
+	char err[IPW_ERRLEN];
+	struct store st;
+	struct run_record r;
+	struct run_totals t;
+	int json = 0, ch, rc = EXIT_INPUT, opened = 0;
+
+	memset(&r, 0, sizeof(r));
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "ipw show: %s\n", optind >= argc ? "name one run" : "name only one run");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	ref = argv[optind];
+	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw show: %s\n", err);
+		goto out;
+	}
+	opened = 1;
+	if (store_run_get(&st, ref, &r, err, sizeof(err)) < 0 ||
+	    store_run_totals(&st, r.id, &t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw show: %s\n", err);
+		goto out;
+	}
+	if (json)
+		show_json(&st, &r, &t);
+	else
+		show_text(&st, &r, &t);
+	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;
+out:
+	run_record_release(&r);
+	if (opened)
+		store_close(&st);
+	return rc;
 }

@@ -1,0 +1,169 @@
+/*
+ * store.h - the run store: runs, their sources, every finished query with its
+ * energies and attempts, telemetry samples and scores. One ops struct per
+ * back-end (src/store/sqlite.c; PostgreSQL later); store.c dispatches and
+ * holds the back-end-independent checks. Schema and durability: docs/store.md.
+ */
+#ifndef IPW_STORE_H
+#define IPW_STORE_H
+
+#include <stddef.h>
+
+#include "record.h"
+
+/* Returned (besides -1) when a run, or another looked-up thing, does not exist. */
+#define STORE_ENOTFOUND (-2)
+/* Returned when an item of a run is already recorded (the UNIQUE(run_id, item_id) rule). */
+#define STORE_EDUPLICATE (-3)
+
+/* store_open flags */
+#define STORE_CREATE 1    /* create the store if it does not exist (profile); read commands pass 0 */
+
+/* One telemetry sample of one source; NAN where not measured. */
+struct store_sample {
+	int source_idx;
+	double t_s;               /* seconds since the run's start (monotonic clock) */
+	double energy_j;          /* cumulative energy since the run's start */
+	double power_w;
+	double temp_c;
+	double mem_used_bytes;
+};
+
+/*
+ * Aggregates over one run's recorded queries. Counts cover all queries;
+ * accel_j_total covers all queries whose energy was measured (failed ones
+ * spent energy too); every mean and percentile covers the ok queries only
+ * (failed queries are excluded, as in the paper), and only those where the
+ * value was measured. NAN where nothing was measured, -1 where unknown.
+ */
+struct run_totals {
+	long long n_queries, n_ok, n_failed;
+	long long n_energy;                  /* ok queries with a measured accelerator energy */
+	double accel_j_total;                /* J, all queries */
+	double host_j_total;                 /* J, all queries */
+	double accel_j_mean, accel_dyn_j_mean, host_j_mean, total_j_mean; /* J */
+	double power_mean_w;                 /* mean of the per-query average power (W) */
+	double e2e_mean_s, e2e_p50_s, e2e_p99_s;
+	double ttft_mean_s, ttft_p50_s, ttft_p99_s;
+	double tpot_mean_s;
+	long long prompt_tokens, completion_tokens, reasoning_tokens; /* sums over ok queries where known, -1 if none */
+	double prompt_tokens_mean, completion_tokens_mean, reasoning_tokens_mean;
+};
+
+/* One score of one item (the scoring step adds these; the latest per item wins). */
+struct store_score {
+	const char *item_id;
+	const char *grader;
+	const char *settings_json;
+	int correct;              /* 1, 0, or -1 = could not be scored (stored as NULL) */
+	const char *reason;
+	double scored_at;         /* wall clock, Unix seconds */
+};
+
+struct store;
+
+/* The operations a back-end implements; run ids are the store's decimal strings. */
+struct store_backend {
+	const char *name;
+	int (*open)(struct store *s, const char *path, int flags, char *err, size_t errlen);
+	void (*close)(struct store *s);
+	int (*run_create)(struct store *s, struct run_record *r, char *err, size_t errlen);
+	int (*run_set_sources)(struct store *s, const char *run_id, const struct run_source *src, int n,
+			       char *err, size_t errlen);
+	int (*run_update)(struct store *s, const struct run_record *r, char *err, size_t errlen);
+	int (*run_get)(struct store *s, const char *ref, struct run_record *out, char *err, size_t errlen);
+	int (*runs_list)(struct store *s, int (*cb)(const struct run_record *r, void *ctx), void *ctx,
+			 char *err, size_t errlen);
+	int (*query_insert)(struct store *s, const char *run_id, const struct query_record *q,
+			    char *err, size_t errlen);
+	int (*queries_iter)(struct store *s, const char *run_id,
+			    int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			    char *err, size_t errlen);
+	int (*items_done)(struct store *s, const char *run_id, char ***ids, size_t *n,
+			  char *err, size_t errlen);
+	int (*samples_append)(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
+			      char *err, size_t errlen);
+	int (*run_totals)(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen);
+	int (*score_add)(struct store *s, const char *run_id, const struct store_score *sc,
+			 char *err, size_t errlen);
+	int (*scores_latest)(struct store *s, const char *run_id,
+			     int (*cb)(const char *item_id, int correct, void *ctx), void *ctx,
+			     char *err, size_t errlen);
+};
+
+extern const struct store_backend store_sqlite;
+
+struct store {
+	const struct store_backend *ops;
+	char *path;               /* as the user named it (for messages) */
+	void *impl;               /* the back-end's state */
+};
+
+/*
+ * Opens a store. uri is a file path (SQLite) or "sqlite:PATH"; NULL means
+ * ./ipw.db. Without STORE_CREATE a missing file is an error (read commands
+ * never create an empty store). The schema is created or migrated as needed.
+ * Returns 0, or -1 with the reason in err.
+ */
+int store_open(struct store *s, const char *uri, int flags, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/*
+ * Inserts a new run (and its sources, if any) and sets r->id to the id the
+ * store assigned (increasing, never reused). Runs are never overwritten or
+ * deleted; names need not be unique. Refuses a run whose text fields contain
+ * the value of IPW_API_KEY or OPENAI_API_KEY.
+ */
+int store_run_create(struct store *s, struct run_record *r, char *err, size_t errlen);
+/* Replaces the run's sources (idx, identity, idle baselines). */
+int store_run_set_sources(struct store *s, const char *run_id, const struct run_source *src, int n,
+			  char *err, size_t errlen);
+/*
+ * Updates the mutable fields of run r->id: status, server_model, n_items and
+ * hardware_json (NULL / -1 keep the stored value), ended_at and idle_seconds
+ * (always written; NAN stores NULL), and, for each of r->sources, the idle
+ * baselines of the source with that idx. Other fields are fixed at creation.
+ */
+int store_run_update(struct store *s, const struct run_record *r, char *err, size_t errlen);
+/*
+ * Reads a run (with its sources) into out, which the caller releases with
+ * run_record_release. ref is an id, "last"/"latest" (the newest run), or a
+ * name that only one run has. STORE_ENOTFOUND with a message if none matches
+ * or the name is ambiguous.
+ */
+int store_run_get(struct store *s, const char *ref, struct run_record *out, char *err, size_t errlen);
+/* Calls cb for every run, oldest first; a non-zero return from cb stops and is returned. */
+int store_runs_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), void *ctx,
+		    char *err, size_t errlen);
+
+/*
+ * Records one finished query (ok or failed) with its energies and attempts in
+ * one transaction, committed before returning. STORE_EDUPLICATE if the item is
+ * already recorded for the run (nothing is written then).
+ */
+int store_query_insert(struct store *s, const char *run_id, const struct query_record *q,
+		       char *err, size_t errlen);
+/* Calls cb for every query of the run in seq order (the record is valid during the call only). */
+int store_queries_iter(struct store *s, const char *run_id,
+		       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+		       char *err, size_t errlen);
+/* The item ids already recorded for a run (for --resume); the caller frees with free_list. */
+int store_items_done(struct store *s, const char *run_id, char ***ids, size_t *n,
+		     char *err, size_t errlen);
+/* Appends n samples in one transaction. */
+int store_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
+			 char *err, size_t errlen);
+int store_run_totals(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen);
+
+/* Adds one score row (scores are appended, never replaced). */
+int store_score_add(struct store *s, const char *run_id, const struct store_score *sc,
+		    char *err, size_t errlen);
+/* Calls cb with the latest score of every scored item of the run (correct: 1, 0 or -1). */
+int store_scores_latest(struct store *s, const char *run_id,
+			int (*cb)(const char *item_id, int correct, void *ctx), void *ctx,
+			char *err, size_t errlen);
+
+/* Percentile p (0..100) of v[0..n-1] by linear interpolation between ranks; sorts v. NAN if n == 0. */
+double store_percentile(double *v, size_t n, double p);
+
+#endif

@@ -1,0 +1,1188 @@
+/*
+ * store/sqlite.c - the SQLite store back-end: one file, WAL journal,
+ * synchronous=FULL, every finished query committed in its own transaction.
+ * Columns are described once in tables (name, type, offset in the record)
+ * that drive both the SQL text and the binding. Schema: docs/store.md.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "clock.h"
+#include "store.h"
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+/* Column types: text (char *), real (double, NULL = NAN), int64 and int (NULL = -1). */
+enum col_type { COL_TEXT, COL_REAL, COL_I64, COL_INT };
+
+struct col {
+	const char *name;
+	enum col_type type;
+	size_t off;
+};
+
+#define RC(f, t) {#f, t, offsetof(struct run_record, f)}
+static const struct col run_cols[] = {
+	RC(name, COL_TEXT), RC(status, COL_TEXT), RC(model, COL_TEXT), RC(server_model, COL_TEXT),
+	RC(api, COL_TEXT), RC(url, COL_TEXT), RC(engine, COL_TEXT), RC(config_json, COL_TEXT),
+	RC(dataset_path, COL_TEXT), RC(dataset_sha256, COL_TEXT), RC(dataset_format, COL_TEXT),
+	RC(n_items, COL_I64), RC(hardware_json, COL_TEXT), RC(version, COL_TEXT),
+	RC(started_at, COL_REAL), RC(ended_at, COL_REAL), RC(idle_seconds, COL_REAL),
+};
+#undef RC
+
+#define SC(f, t) {#f, t, offsetof(struct run_source, f)}
+static const struct col source_cols[] = {
+	SC(idx, COL_INT), SC(name, COL_TEXT), SC(backend, COL_TEXT), SC(kind, COL_TEXT),
+	SC(scope, COL_TEXT), SC(model, COL_TEXT), SC(uuid, COL_TEXT), SC(pci_bus_id, COL_TEXT),
+	SC(driver, COL_TEXT), SC(power_limit_w, COL_REAL), SC(idle_before_w, COL_REAL),
+	SC(idle_after_w, COL_REAL),
+};
+#undef SC
+
+#define QC(f, t) {#f, t, offsetof(struct query_record, f)}
+static const struct col query_cols[] = {
+	QC(seq, COL_I64), QC(item_id, COL_TEXT), QC(subject, COL_TEXT), QC(task, COL_TEXT),
+	QC(prompt, COL_TEXT), QC(answer, COL_TEXT), QC(thinking, COL_TEXT),
+	QC(finish_reason, COL_TEXT), QC(status, COL_TEXT), QC(reference, COL_TEXT),
+	QC(t_send_s, COL_REAL), QC(t_first_s, COL_REAL), QC(t_end_s, COL_REAL),
+	QC(ttft_s, COL_REAL), QC(e2e_s, COL_REAL), QC(tpot_s, COL_REAL),
+	QC(itl_p50_s, COL_REAL), QC(itl_p90_s, COL_REAL), QC(itl_p99_s, COL_REAL),
+	QC(prompt_tokens, COL_I64), QC(completion_tokens, COL_I64), QC(reasoning_tokens, COL_I64),
+	QC(prompt_tokens_src, COL_TEXT), QC(completion_tokens_src, COL_TEXT),
+	QC(reasoning_tokens_src, COL_TEXT),
+	QC(accel_j, COL_REAL), QC(host_j, COL_REAL), QC(total_j, COL_REAL),
+	QC(accel_dyn_j, COL_REAL), QC(host_dyn_j, COL_REAL), QC(total_dyn_j, COL_REAL),
+	QC(avg_power_w, COL_REAL), QC(peak_power_w, COL_REAL), QC(temp_max_c, COL_REAL),
+	QC(mem_max_bytes, COL_REAL),
+	QC(error_kind, COL_TEXT), QC(error_message, COL_TEXT), QC(http_status, COL_INT),
+	QC(extra_json, COL_TEXT),
+};
+#undef QC
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Migrations: migrations[i] takes the schema from version i to i + 1. Never
+ * edit a released one; append a new one instead.
+ */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE runs ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL, status TEXT NOT NULL, model TEXT, server_model TEXT,"
+	" api TEXT, url TEXT, engine TEXT, config_json TEXT,"
+	" dataset_path TEXT, dataset_sha256 TEXT, dataset_format TEXT, n_items INTEGER,"
+	" hardware_json TEXT, version TEXT,"
+	" started_at REAL, ended_at REAL, idle_seconds REAL);"
+	"CREATE INDEX runs_by_name ON runs(name);"
+	"CREATE TRIGGER runs_never_deleted BEFORE DELETE ON runs"
+	" BEGIN SELECT RAISE(ABORT, 'runs are never deleted'); END;"
+	"CREATE TABLE run_sources ("
+	" run_id INTEGER NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,"
+	" name TEXT, backend TEXT, kind TEXT, scope TEXT, model TEXT, uuid TEXT,"
+	" pci_bus_id TEXT, driver TEXT,"
+	" power_limit_w REAL, idle_before_w REAL, idle_after_w REAL,"
+	" PRIMARY KEY (run_id, idx));"
+	"CREATE TABLE queries ("
+	" id INTEGER PRIMARY KEY,"
+	" run_id INTEGER NOT NULL REFERENCES runs(id),"
+	" seq INTEGER NOT NULL, item_id TEXT NOT NULL, subject TEXT, task TEXT, prompt TEXT,"
+	" answer TEXT, thinking TEXT, finish_reason TEXT, status TEXT NOT NULL, reference TEXT,"
+	" t_send_s REAL, t_first_s REAL, t_end_s REAL,"
+	" ttft_s REAL, e2e_s REAL, tpot_s REAL, itl_p50_s REAL, itl_p90_s REAL, itl_p99_s REAL,"
+	" prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,"
+	" prompt_tokens_src TEXT, completion_tokens_src TEXT, reasoning_tokens_src TEXT,"
+	" accel_j REAL, host_j REAL, total_j REAL,"
+	" accel_dyn_j REAL, host_dyn_j REAL, total_dyn_j REAL,"
+	" avg_power_w REAL, peak_power_w REAL, temp_max_c REAL, mem_max_bytes REAL,"
+	" error_kind TEXT, error_message TEXT, http_status INTEGER, extra_json TEXT,"
+	" recorded_at REAL NOT NULL,"
+	" UNIQUE (run_id, item_id));"
+	"CREATE INDEX queries_by_seq ON queries(run_id, seq);"
+	"CREATE TRIGGER queries_never_deleted BEFORE DELETE ON queries"
+	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never deleted'); END;"
+	"CREATE TRIGGER queries_never_updated BEFORE UPDATE ON queries"
+	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END;"
+	"CREATE TABLE query_energy ("
+	" query_id INTEGER NOT NULL REFERENCES queries(id), source_idx INTEGER NOT NULL,"
+	" gross_j REAL, dynamic_j REAL,"
+	" PRIMARY KEY (query_id, source_idx));"
+	"CREATE TABLE query_attempts ("
+	" query_id INTEGER NOT NULL REFERENCES queries(id), n INTEGER NOT NULL,"
+	" t_start_s REAL, duration_s REAL, error_kind TEXT, http_status INTEGER, message TEXT,"
+	" PRIMARY KEY (query_id, n));"
+	"CREATE TABLE samples ("
+	" run_id INTEGER NOT NULL REFERENCES runs(id), source_idx INTEGER NOT NULL,"
+	" t_s REAL NOT NULL, energy_j REAL, power_w REAL, temp_c REAL, mem_used_bytes REAL);"
+	"CREATE INDEX samples_by_time ON samples(run_id, source_idx, t_s);"
+	"CREATE TABLE scores ("
+	" id INTEGER PRIMARY KEY,"
+	" run_id INTEGER NOT NULL REFERENCES runs(id), item_id TEXT NOT NULL,"
+	" grader TEXT NOT NULL, settings_json TEXT,"
+	" correct INTEGER CHECK (correct IN (0, 1)), reason TEXT, scored_at REAL NOT NULL);"
+	"CREATE INDEX scores_by_item ON scores(run_id, item_id, id);"
+	"CREATE TABLE judgements ("
+	" prompt_sha256 TEXT NOT NULL, judge_model TEXT NOT NULL,"
+	" verdict TEXT, raw_text TEXT, created_at REAL NOT NULL,"
+	" PRIMARY KEY (prompt_sha256, judge_model));",
+};
+
+#define SCHEMA_VERSION ((int)NCOLS(migrations))
+
+static sqlite3 *DB(struct store *s)
+{
+	return s->impl;
+}
+
+static int db_err(struct store *s, char *err, size_t errlen, const char *what)
+{
+	return err_set(err, errlen, "store '%s': %s: %s", s->path, what, sqlite3_errmsg(DB(s)));
+}
+
+static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(DB(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(err, errlen, "store '%s': %s", s->path, msg ? msg : sqlite3_errmsg(DB(s)));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
+{
+	if (sqlite3_prepare_v2(DB(s), sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return db_err(s, err, errlen, "preparing a statement");
+	}
+	return 0;
+}
+
+static void rollback(struct store *s)
+{
+	sqlite3_exec(DB(s), "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* "a, b, c" (with prefix before each name) and "?, ?, ?" for a column table. */
+static char *col_list(const struct col *c, size_t n, const char *prefix)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++)
+		buf_appendf(&b, "%s%s%s", i ? ", " : "", prefix, c[i].name);
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
+}
+
+static char *placeholders(size_t n)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++)
+		buf_appends(&b, i ? ", ?" : "?");
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+	if (isnan(v))
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
+static void bind_i64(sqlite3_stmt *st, int i, long long v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static double col_real(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static long long col_i64(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : (long long)sqlite3_column_int64(st, i);
+}
+
+/* Binds the fields of rec described by c[0..n-1] to parameters first, first + 1, ... */
+static void bind_cols(sqlite3_stmt *st, int first, const struct col *c, size_t n, const void *rec)
+{
+	const char *p = rec;
+	for (size_t i = 0; i < n; i++) {
+		int k = first + (int)i;
+		switch (c[i].type) {
+		case COL_TEXT: bind_text(st, k, *(char *const *)(p + c[i].off)); break;
+		case COL_REAL: bind_real(st, k, *(const double *)(p + c[i].off)); break;
+		case COL_I64: bind_i64(st, k, *(const long long *)(p + c[i].off)); break;
+		case COL_INT: bind_i64(st, k, *(const int *)(p + c[i].off)); break;
+		}
+	}
+}
+
+/* Reads result columns first, first + 1, ... into the fields of rec. */
+static void read_cols(sqlite3_stmt *st, int first, const struct col *c, size_t n, void *rec)
+{
+	char *p = rec;
+	for (size_t i = 0; i < n; i++) {
+		int k = first + (int)i;
+		switch (c[i].type) {
+		case COL_TEXT: *(char **)(p + c[i].off) = col_text(st, k); break;
+		case COL_REAL: *(double *)(p + c[i].off) = col_real(st, k); break;
+		case COL_I64: *(long long *)(p + c[i].off) = col_i64(st, k); break;
+		case COL_INT: *(int *)(p + c[i].off) = (int)col_i64(st, k); break;
+		}
+	}
+}
+
+/* Parses a run id as the store assigned it. */
+static int parse_run_id(struct store *s, const char *run_id, sqlite3_int64 *out, char *err, size_t errlen)
+{
+	char *end;
+	long long v;
+
+	if (!run_id || !*run_id)
+		return err_set(err, errlen, "store '%s': no run id given", s->path);
+	errno = 0;
+	v = strtoll(run_id, &end, 10);
+	if (errno || *end || v <= 0)
+		return err_set(err, errlen, "store '%s': '%s' is not a run id (ids are 1, 2, ...)",
+			       s->path, run_id);
+	*out = v;
+	return 0;
+}
+
+/* Creates the schema or brings it up to SCHEMA_VERSION, in one transaction. */
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, have_table = 0, ntables = 0, version = 0;
+
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (prepare(s, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+		    &st, err, errlen) < 0)
+		goto out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		ntables++;
+		if (!strcmp((const char *)sqlite3_column_text(st, 0), "schema_version"))
+			have_table = 1;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!have_table && ntables > 0) {
+		err_set(err, errlen, "'%s' is a SQLite database but not an ipw store "
+			"(name another file with --store PATH)", s->path);
+		goto out;
+	}
+	if (have_table) {
+		if (prepare(s, "SELECT coalesce(max(version), 0) FROM schema_version", &st, err, errlen) < 0)
+			goto out;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+	} else if (exec(s, "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL NOT NULL)",
+			err, errlen) < 0) {
+		goto out;
+	}
+	if (version > SCHEMA_VERSION) {
+		err_set(err, errlen, "store '%s' has schema version %d, newer than this ipw knows (%d): "
+			"use a newer ipw", s->path, version, SCHEMA_VERSION);
+		goto out;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		if (exec(s, migrations[v], err, errlen) < 0)
+			goto out;
+		if (prepare(s, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+			    &st, err, errlen) < 0)
+			goto out;
+		sqlite3_bind_int(st, 1, v + 1);
+		sqlite3_bind_double(st, 2, clock_wall_s());
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_err(s, err, errlen, "recording the schema version");
+			goto out;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	rc = exec(s, "COMMIT", err, errlen);
+out:
+	sqlite3_finalize(st);
+	if (rc < 0)
+		rollback(s);
+	return rc;
+}
+
+static int sq_open(struct store *s, const char *path, int flags, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	struct stat sb;
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+	int rc = -1;
+
+	if (!(flags & STORE_CREATE) && stat(path, &sb) < 0) {
+		err_set(err, errlen, "no store at '%s' (run 'ipw profile' first, or name the store with "
+			"--store PATH)", path);
+		goto out;
+	}
+	if (flags & STORE_CREATE)
+		oflags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &db, oflags, NULL) != SQLITE_OK) {
+		err_set(err, errlen, "cannot open store '%s': %s", path,
+			db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	s->impl = db;
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	/*
+	 * WAL: a commit is one append to the log, readers never block the writer,
+	 * and a killed process leaves every committed transaction intact.
+	 * synchronous=FULL syncs the log at each commit, so a power loss cannot
+	 * lose a finished query either; it costs one fsync per query, small next
+	 * to a query's duration.
+	 */
+	if (exec(s, "PRAGMA journal_mode=WAL", err, errlen) < 0) {
+		if (err && strstr(err, "not a database"))
+			err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", path);
+		goto out;
+	}
+	if (exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err, errlen) < 0)
+		goto out;
+	if (migrate(s, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0) {
+		sqlite3_close(db);
+		s->impl = NULL;
+	}
+	return rc;
+}
+
+static void sq_close(struct store *s)
+{
+	sqlite3_close(DB(s));
+	s->impl = NULL;
+}
+
+static int insert_sources(struct store *s, sqlite3_int64 id, const struct run_source *src, int n,
+			  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *cols = col_list(source_cols, NCOLS(source_cols), "");
+	char *ph = placeholders(NCOLS(source_cols));
+	char *sql = xasprintf("INSERT INTO run_sources (run_id, %s) VALUES (?, %s)", cols, ph);
+	int rc = -1;
+
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		bind_cols(st, 2, source_cols, NCOLS(source_cols), &src[i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_err(s, err, errlen, "recording the run's sources");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(cols);
+	free(ph);
+	free(sql);
+	return rc;
+}
+
+static int sq_run_create(struct store *s, struct run_record *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *cols = col_list(run_cols, NCOLS(run_cols), "");
+	char *ph = placeholders(NCOLS(run_cols));
+	char *sql = xasprintf("INSERT INTO runs (%s) VALUES (%s)", cols, ph);
+	sqlite3_int64 id;
+	int rc = -1;
+
+	if (!r->name || !r->status) {
+		err_set(err, errlen, "store_run_create: a run needs a name and a status");
+		goto out;
+	}
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		goto out;
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto fail;
+	bind_cols(st, 1, run_cols, NCOLS(run_cols), r);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_err(s, err, errlen, "creating the run");
+		goto fail;
+	}
+	id = sqlite3_last_insert_rowid(DB(s));
+	if (insert_sources(s, id, r->sources, r->nsources, err, errlen) < 0)
+		goto fail;
+	if (exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	free(r->id);
+	r->id = xasprintf("%lld", (long long)id);
+	rc = 0;
+	goto out;
+fail:
+	rollback(s);
+out:
+	sqlite3_finalize(st);
+	free(cols);
+	free(ph);
+	free(sql);
+	return rc;
+}
+
+/* Checks that run id exists: 0, STORE_ENOTFOUND or -1. */
+static int run_exists(struct store *s, sqlite3_int64 id, const char *ref, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (prepare(s, "SELECT 1 FROM runs WHERE id = ?", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = 0;
+	else if (step == SQLITE_DONE)
+		rc = STORE_ENOTFOUND, err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)",
+					      ref, s->path);
+	else
+		db_err(s, err, errlen, "looking up a run");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_run_set_sources(struct store *s, const char *run_id, const struct run_source *src, int n,
+			      char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		goto fail;
+	rc = -1;
+	if (prepare(s, "DELETE FROM run_sources WHERE run_id = ?", &st, err, errlen) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_err(s, err, errlen, "replacing the run's sources");
+		goto fail;
+	}
+	if (insert_sources(s, id, src, n, err, errlen) < 0 || exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	rollback(s);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_run_update(struct store *s, const struct run_record *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1;
+
+	if (parse_run_id(s, r->id, &id, err, errlen) < 0)
+		return -1;
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (prepare(s, "UPDATE runs SET status = coalesce(?, status), server_model = coalesce(?, server_model),"
+		    " ended_at = ?, idle_seconds = ?, n_items = coalesce(?, n_items),"
+		    " hardware_json = coalesce(?, hardware_json) WHERE id = ?", &st, err, errlen) < 0)
+		goto fail;
+	bind_text(st, 1, r->status);
+	bind_text(st, 2, r->server_model);
+	bind_real(st, 3, r->ended_at);
+	bind_real(st, 4, r->idle_seconds);
+	bind_i64(st, 5, r->n_items);
+	bind_text(st, 6, r->hardware_json);
+	sqlite3_bind_int64(st, 7, id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_err(s, err, errlen, "updating the run");
+		goto fail;
+	}
+	if (sqlite3_changes(DB(s)) == 0) {
+		rc = STORE_ENOTFOUND;
+		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", r->id, s->path);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	if (prepare(s, "UPDATE run_sources SET idle_before_w = ?, idle_after_w = ? WHERE run_id = ? AND idx = ?",
+		    &st, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < r->nsources; i++) {
+		sqlite3_reset(st);
+		bind_real(st, 1, r->sources[i].idle_before_w);
+		bind_real(st, 2, r->sources[i].idle_after_w);
+		sqlite3_bind_int64(st, 3, id);
+		sqlite3_bind_int(st, 4, r->sources[i].idx);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_err(s, err, errlen, "updating the idle baselines");
+			goto fail;
+		}
+	}
+	if (exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	rollback(s);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Loads the sources of run id into r. */
+static int load_sources(struct store *s, sqlite3_int64 id, struct run_record *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *cols = col_list(source_cols, NCOLS(source_cols), "");
+	char *sql = xasprintf("SELECT %s FROM run_sources WHERE run_id = ? ORDER BY idx", cols);
+	int rc = -1, step, cap = 0;
+
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (r->nsources == cap) {
+			cap = cap ? 2 * cap : 4;
+			r->sources = xrealloc(r->sources, (size_t)cap * sizeof(*r->sources));
+		}
+		memset(&r->sources[r->nsources], 0, sizeof(*r->sources));
+		read_cols(st, 0, source_cols, NCOLS(source_cols), &r->sources[r->nsources]);
+		r->nsources++;
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "reading the run's sources");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(cols);
+	free(sql);
+	return rc;
+}
+
+static char *run_select_sql(const char *where)
+{
+	char *cols = col_list(run_cols, NCOLS(run_cols), "");
+	char *sql = xasprintf("SELECT id, %s FROM runs %s", cols, where);
+	free(cols);
+	return sql;
+}
+
+/* Reads the current row of a run_select_sql statement, with the run's sources. */
+static int read_run(struct store *s, sqlite3_stmt *st, struct run_record *r, char *err, size_t errlen)
+{
+	sqlite3_int64 id = sqlite3_column_int64(st, 0);
+
+	memset(r, 0, sizeof(*r));
+	r->id = xasprintf("%lld", (long long)id);
+	read_cols(st, 1, run_cols, NCOLS(run_cols), r);
+	return load_sources(s, id, r, err, errlen);
+}
+
+static int all_digits(const char *p)
+{
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+static int sq_run_get(struct store *s, const char *ref, struct run_record *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql;
+	int rc = -1, step, by_name = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!ref || !*ref)
+		return err_set(err, errlen, "no run named (give an id, a name, or 'last')");
+	if (all_digits(ref))
+		sql = run_select_sql("WHERE id = ?");
+	else if (!strcmp(ref, "last") || !strcmp(ref, "latest"))
+		sql = run_select_sql("ORDER BY id DESC LIMIT 1");
+	else
+		sql = run_select_sql("WHERE name = ? ORDER BY id LIMIT 2"), by_name = 1;
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto out;
+	if (all_digits(ref))
+		sqlite3_bind_int64(st, 1, strtoll(ref, NULL, 10));
+	else if (by_name)
+		bind_text(st, 1, ref);
+	step = sqlite3_step(st);
+	if (step == SQLITE_DONE) {
+		rc = STORE_ENOTFOUND;
+		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", ref, s->path);
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		db_err(s, err, errlen, "looking up a run");
+		goto out;
+	}
+	if (read_run(s, st, out, err, errlen) < 0)
+		goto out;
+	if (by_name && sqlite3_step(st) == SQLITE_ROW) {
+		rc = STORE_ENOTFOUND;
+		err_set(err, errlen, "several runs in %s are named '%s' (refer to one by its id; "
+			"ipw runs lists them)", s->path, ref);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		run_record_release(out);
+	sqlite3_finalize(st);
+	free(sql);
+	return rc;
+}
+
+static int sq_runs_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), void *ctx,
+			char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql = run_select_sql("ORDER BY id");
+	struct run_record *runs = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, step;
+
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			runs = xrealloc(runs, cap * sizeof(*runs));
+		}
+		if (read_run(s, st, &runs[n++], err, errlen) < 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "listing runs");
+		goto out;
+	}
+	/* Callbacks run after the statement is done, so they may use the store. */
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = cb(&runs[i], ctx);
+out:
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++)
+		run_record_release(&runs[i]);
+	free(runs);
+	free(sql);
+	return rc;
+}
+
+static int sq_query_insert(struct store *s, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *cols = col_list(query_cols, NCOLS(query_cols), "");
+	char *ph = placeholders(NCOLS(query_cols));
+	char *sql = xasprintf("INSERT INTO queries (run_id, recorded_at, %s) VALUES (?, ?, %s)", cols, ph);
+	sqlite3_int64 id, qid;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		goto out;
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		goto out;
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_double(st, 2, clock_wall_s());
+	bind_cols(st, 3, query_cols, NCOLS(query_cols), q);
+	step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		rc = STORE_EDUPLICATE;
+		err_set(err, errlen, "item '%s' is already recorded in run %s of %s (each item is recorded "
+			"once; --resume skips recorded items)", q->item_id, run_id, s->path);
+		goto fail;
+	}
+	if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		rc = STORE_ENOTFOUND;
+		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", run_id, s->path);
+		goto fail;
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "recording a query");
+		goto fail;
+	}
+	qid = sqlite3_last_insert_rowid(DB(s));
+	sqlite3_finalize(st);
+	if (prepare(s, "INSERT INTO query_energy (query_id, source_idx, gross_j, dynamic_j) VALUES (?, ?, ?, ?)",
+		    &st, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < q->nenergy; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, qid);
+		sqlite3_bind_int(st, 2, q->energy[i].source_idx);
+		bind_real(st, 3, q->energy[i].gross_j);
+		bind_real(st, 4, q->energy[i].dynamic_j);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_err(s, err, errlen, "recording a query's energy");
+			goto fail;
+		}
+	}
+	sqlite3_finalize(st);
+	if (prepare(s, "INSERT INTO query_attempts (query_id, n, t_start_s, duration_s, error_kind,"
+		    " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < q->nattempts; i++) {
+		const struct query_attempt *a = &q->attempts[i];
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, qid);
+		sqlite3_bind_int(st, 2, a->n);
+		bind_real(st, 3, a->t_start_s);
+		bind_real(st, 4, a->duration_s);
+		bind_text(st, 5, a->error_kind);
+		bind_i64(st, 6, a->http_status);
+		bind_text(st, 7, a->message);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_err(s, err, errlen, "recording a query's attempts");
+			goto fail;
+		}
+	}
+	if (exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	rollback(s);
+out:
+	sqlite3_finalize(st);
+	free(cols);
+	free(ph);
+	free(sql);
+	return rc;
+}
+
+/* Loads the energies and attempts of query qid into q. */
+static int load_query_children(struct store *s, sqlite3_stmt *en, sqlite3_stmt *at, sqlite3_int64 qid,
+			       struct query_record *q, char *err, size_t errlen)
+{
+	int step, cap = 0;
+
+	sqlite3_reset(en);
+	sqlite3_bind_int64(en, 1, qid);
+	while ((step = sqlite3_step(en)) == SQLITE_ROW) {
+		if (q->nenergy == cap) {
+			cap = cap ? 2 * cap : 4;
+			q->energy = xrealloc(q->energy, (size_t)cap * sizeof(*q->energy));
+		}
+		q->energy[q->nenergy].source_idx = sqlite3_column_int(en, 0);
+		q->energy[q->nenergy].gross_j = col_real(en, 1);
+		q->energy[q->nenergy].dynamic_j = col_real(en, 2);
+		q->nenergy++;
+	}
+	if (step != SQLITE_DONE)
+		return db_err(s, err, errlen, "reading a query's energy");
+	cap = 0;
+	sqlite3_reset(at);
+	sqlite3_bind_int64(at, 1, qid);
+	while ((step = sqlite3_step(at)) == SQLITE_ROW) {
+		struct query_attempt *a;
+		if (q->nattempts == cap) {
+			cap = cap ? 2 * cap : 2;
+			q->attempts = xrealloc(q->attempts, (size_t)cap * sizeof(*q->attempts));
+		}
+		a = &q->attempts[q->nattempts++];
+		a->n = sqlite3_column_int(at, 0);
+		a->t_start_s = col_real(at, 1);
+		a->duration_s = col_real(at, 2);
+		a->error_kind = col_text(at, 3);
+		a->http_status = (int)col_i64(at, 4);
+		a->message = col_text(at, 5);
+	}
+	if (step != SQLITE_DONE)
+		return db_err(s, err, errlen, "reading a query's attempts");
+	return 0;
+}
+
+static int sq_queries_iter(struct store *s, const char *run_id,
+			   int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL, *en = NULL, *at = NULL;
+	char *cols = col_list(query_cols, NCOLS(query_cols), "");
+	char *sql = xasprintf("SELECT id, %s FROM queries WHERE run_id = ? ORDER BY seq, id", cols);
+	struct query_record q;
+	sqlite3_int64 id;
+	int rc = -1, step;
+
+	memset(&q, 0, sizeof(q));
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		goto out;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		goto out;
+	rc = -1;
+	if (prepare(s, sql, &st, err, errlen) < 0 ||
+	    prepare(s, "SELECT source_idx, gross_j, dynamic_j FROM query_energy WHERE query_id = ?"
+		    " ORDER BY source_idx", &en, err, errlen) < 0 ||
+	    prepare(s, "SELECT n, t_start_s, duration_s, error_kind, http_status, message FROM query_attempts"
+		    " WHERE query_id = ? ORDER BY n", &at, err, errlen) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int cbrc;
+		read_cols(st, 1, query_cols, NCOLS(query_cols), &q);
+		if (load_query_children(s, en, at, sqlite3_column_int64(st, 0), &q, err, errlen) < 0)
+			goto out;
+		cbrc = cb(&q, ctx);
+		query_record_release(&q);
+		if (cbrc) {
+			rc = cbrc;
+			goto out;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "reading queries");
+		goto out;
+	}
+	rc = 0;
+out:
+	query_record_release(&q);
+	sqlite3_finalize(st);
+	sqlite3_finalize(en);
+	sqlite3_finalize(at);
+	free(cols);
+	free(sql);
+	return rc;
+}
+
+static int sq_items_done(struct store *s, const char *run_id, char ***ids, size_t *n,
+			 char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = -1, step;
+
+	*ids = NULL;
+	*n = 0;
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		goto out;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		goto out;
+	rc = -1;
+	if (prepare(s, "SELECT item_id FROM queries WHERE run_id = ? ORDER BY seq, id", &st, err, errlen) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	v = xcalloc(1, sizeof(*v));
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt + 1 >= cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[cnt++] = col_text(st, 0);
+		v[cnt] = NULL;
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "reading recorded items");
+		goto out;
+	}
+	*ids = v;
+	*n = cnt;
+	v = NULL;
+	rc = 0;
+out:
+	if (v)
+		free_list(v);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
+			     char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (prepare(s, "INSERT INTO samples (run_id, source_idx, t_s, energy_j, power_w, temp_c,"
+		    " mem_used_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, v[i].source_idx);
+		sqlite3_bind_double(st, 3, v[i].t_s);
+		bind_real(st, 4, v[i].energy_j);
+		bind_real(st, 5, v[i].power_w);
+		bind_real(st, 6, v[i].temp_c);
+		bind_real(st, 7, v[i].mem_used_bytes);
+		step = sqlite3_step(st);
+		if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
+			rc = STORE_ENOTFOUND;
+			err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", run_id, s->path);
+			goto fail;
+		}
+		if (step != SQLITE_DONE) {
+			db_err(s, err, errlen, "recording samples");
+			goto fail;
+		}
+	}
+	if (exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	rollback(s);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A running mean and sum over measured values. */
+struct acc {
+	double sum;
+	long long n;
+};
+
+static void acc_add(struct acc *a, double v)
+{
+	if (!isnan(v)) {
+		a->sum += v;
+		a->n++;
+	}
+}
+
+static double acc_mean(const struct acc *a)
+{
+	return a->n ? a->sum / (double)a->n : NAN;
+}
+
+static double acc_sum(const struct acc *a)
+{
+	return a->n ? a->sum : NAN;
+}
+
+static int sq_run_totals(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	struct acc accel_all = {0}, host_all = {0}, accel = {0}, dyn = {0}, host = {0}, total = {0};
+	struct acc power = {0}, e2e = {0}, ttft = {0}, tpot = {0}, ptok = {0}, ctok = {0}, rtok = {0};
+	double *e2e_v = NULL, *ttft_v = NULL;
+	size_t cap = 0;
+	int rc = -1, step;
+
+	memset(t, 0, sizeof(*t));
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		goto out;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		goto out;
+	rc = -1;
+	if (prepare(s, "SELECT status, accel_j, host_j, accel_dyn_j, total_j, avg_power_w, e2e_s, ttft_s,"
+		    " tpot_s, prompt_tokens, completion_tokens, reasoning_tokens FROM queries"
+		    " WHERE run_id = ?", &st, err, errlen) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(st, 0);
+		double v;
+		long long k;
+
+		t->n_queries++;
+		acc_add(&accel_all, col_real(st, 1));
+		acc_add(&host_all, col_real(st, 2));
+		if (!status || strcmp(status, "ok")) {
+			t->n_failed++;
+			continue;
+		}
+		t->n_ok++;
+		if ((size_t)e2e.n >= cap || (size_t)ttft.n >= cap) {
+			cap = cap ? 2 * cap : 64;
+			e2e_v = xrealloc(e2e_v, cap * sizeof(*e2e_v));
+			ttft_v = xrealloc(ttft_v, cap * sizeof(*ttft_v));
+		}
+		acc_add(&accel, col_real(st, 1));
+		acc_add(&host, col_real(st, 2));
+		acc_add(&dyn, col_real(st, 3));
+		acc_add(&total, col_real(st, 4));
+		acc_add(&power, col_real(st, 5));
+		if (!isnan(v = col_real(st, 6)))
+			e2e_v[e2e.n] = v;
+		acc_add(&e2e, v);
+		if (!isnan(v = col_real(st, 7)))
+			ttft_v[ttft.n] = v;
+		acc_add(&ttft, v);
+		acc_add(&tpot, col_real(st, 8));
+		if ((k = col_i64(st, 9)) >= 0)
+			acc_add(&ptok, (double)k);
+		if ((k = col_i64(st, 10)) >= 0)
+			acc_add(&ctok, (double)k);
+		if ((k = col_i64(st, 11)) >= 0)
+			acc_add(&rtok, (double)k);
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "summing the run's queries");
+		goto out;
+	}
+	t->n_energy = accel.n;
+	t->accel_j_total = acc_sum(&accel_all);
+	t->host_j_total = acc_sum(&host_all);
+	t->accel_j_mean = acc_mean(&accel);
+	t->accel_dyn_j_mean = acc_mean(&dyn);
+	t->host_j_mean = acc_mean(&host);
+	t->total_j_mean = acc_mean(&total);
+	t->power_mean_w = acc_mean(&power);
+	t->e2e_mean_s = acc_mean(&e2e);
+	t->e2e_p50_s = store_percentile(e2e_v, (size_t)e2e.n, 50);
+	t->e2e_p99_s = store_percentile(e2e_v, (size_t)e2e.n, 99);
+	t->ttft_mean_s = acc_mean(&ttft);
+	t->ttft_p50_s = store_percentile(ttft_v, (size_t)ttft.n, 50);
+	t->ttft_p99_s = store_percentile(ttft_v, (size_t)ttft.n, 99);
+	t->tpot_mean_s = acc_mean(&tpot);
+	t->prompt_tokens = ptok.n ? (long long)ptok.sum : -1;
+	t->completion_tokens = ctok.n ? (long long)ctok.sum : -1;
+	t->reasoning_tokens = rtok.n ? (long long)rtok.sum : -1;
+	t->prompt_tokens_mean = acc_mean(&ptok);
+	t->completion_tokens_mean = acc_mean(&ctok);
+	t->reasoning_tokens_mean = acc_mean(&rtok);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(e2e_v);
+	free(ttft_v);
+	return rc;
+}
+
+static int sq_score_add(struct store *s, const char *run_id, const struct store_score *sc,
+			char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "INSERT INTO scores (run_id, item_id, grader, settings_json, correct, reason, scored_at)"
+		    " VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, sc->item_id);
+	bind_text(st, 3, sc->grader);
+	bind_text(st, 4, sc->settings_json);
+	if (sc->correct == 0 || sc->correct == 1)
+		sqlite3_bind_int(st, 5, sc->correct);
+	else
+		sqlite3_bind_null(st, 5);
+	bind_text(st, 6, sc->reason);
+	sqlite3_bind_double(st, 7, isnan(sc->scored_at) || sc->scored_at <= 0 ? clock_wall_s() : sc->scored_at);
+	step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		rc = STORE_ENOTFOUND;
+		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", run_id, s->path);
+	} else if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "recording a score");
+	} else {
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_scores_latest(struct store *s, const char *run_id,
+			    int (*cb)(const char *item_id, int correct, void *ctx), void *ctx,
+			    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "SELECT item_id, correct FROM scores AS a WHERE run_id = ?1 AND id ="
+		    " (SELECT max(id) FROM scores AS b WHERE b.run_id = ?1 AND b.item_id = a.item_id)"
+		    " ORDER BY item_id", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int c = (int)col_i64(st, 1);
+		rc = cb((const char *)sqlite3_column_text(st, 0), c, ctx);
+		if (rc)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		rc = db_err(s, err, errlen, "reading scores");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+const struct store_backend store_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.run_create = sq_run_create,
+	.run_set_sources = sq_run_set_sources,
+	.run_update = sq_run_update,
+	.run_get = sq_run_get,
+	.runs_list = sq_runs_list,
+	.query_insert = sq_query_insert,
+	.queries_iter = sq_queries_iter,
+	.items_done = sq_items_done,
+	.samples_append = sq_samples_append,
+	.run_totals = sq_run_totals,
+	.score_add = sq_score_add,
+	.scores_latest = sq_scores_latest,
+};

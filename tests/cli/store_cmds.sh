@@ -1,0 +1,104 @@
+#!/bin/sh
+# ipw runs / show / export against a store built by build/fakes/mkstore with
+# known runs: table and JSON listings, show's totals and "not measured",
+# CSV header/values/quoting, JSONL that parses, exit 3 for unknown runs and
+# missing stores (which must not be created).
+set -u
+: "${IPW:?}" "${IPW_BUILD:?}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+DB="$T/s.db"
+"$IPW_BUILD/fakes/mkstore" "$DB" || fail "mkstore"
+
+# runs: three runs, alpha with 3/3 done, 1 failed, 150.8 J
+out=$("$IPW" runs --store "$DB") || fail "ipw runs exit $?"
+echo "$out"
+[ "$(echo "$out" | wc -l)" = 4 ] || fail "runs: expected header + 3 lines"
+echo "$out" | grep -Eq '^1 +alpha +completed +qwen3:4b +2023-11-14T22:13:20Z +3/3 +1 +150\.8$' || fail "runs: alpha line"
+echo "$out" | grep -Eq '^3 +dup +interrupted .* 0/\? +0 +-$' || fail "runs: run 3 line"
+
+# runs --json parses and holds the numbers (python3 checks when present)
+"$IPW" runs --store "$DB" --json >"$T/runs.json" || fail "runs --json"
+if command -v python3 >/dev/null; then
+	python3 - "$T/runs.json" <<'PY' || fail "runs --json content"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [x["id"] for x in r] == [1, 2, 3], r
+assert r[0]["items_done"] == 3 and r[0]["failed"] == 1 and r[0]["ok"] == 2
+assert abs(r[0]["accel_energy_j"] - 150.75) < 1e-9
+assert r[2]["accel_energy_j"] is None and r[2]["items_planned"] is None
+PY
+fi
+
+# show: by id, by unique name, by "last"
+out=$("$IPW" show alpha --store "$DB") || fail "show alpha exit $?"
+echo "$out" | grep -q 'queries          2 ok, 1 failed (of 3 planned)' || fail "show: counts"
+echo "$out" | grep -q 'total 150.8 J (all queries); mean 75.375 J' || fail "show: energy"
+echo "$out" | grep -q 'latency          mean 1.500 s, p50 1.500 s, p99 1.990 s' || fail "show: latency"
+echo "$out" | grep -q 'host energy      total not measured' || fail "show: not measured"
+echo "$out" | grep -q 'uuid GPU-0001' || fail "show: uuid"
+echo "$out" | grep -q 'before 70.50 W, after 71.50 W' || fail "show: idle baselines"
+echo "$out" | grep -q '"top_p": 0.95' || fail "show: configuration"
+echo "$out" | grep -q 'accuracy, IPW, IPJ: not computed' || fail "show: scoring placeholder"
+"$IPW" show last --store "$DB" | grep -q '^run 3 ' || fail "show last"
+"$IPW" show 3 --store "$DB" | grep -q 'mean power       not measured' || fail "show 3: power not measured"
+if command -v python3 >/dev/null; then
+	"$IPW" show 1 --store "$DB" --json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+t = o["totals"]
+assert o["id"] == 1 and o["config"]["max_tokens"] == 32768
+assert t["ok"] == 2 and t["failed"] == 1 and t["host_energy_total_j"] is None
+assert abs(t["accel_energy_mean_j"] - 75.375) < 1e-9
+assert o["sources"][1]["uuid"] == "GPU-0001" and o["scoring"] is None
+' || fail "show --json"
+fi
+
+# export csv: header, values, RFC 4180 quoting, empty cells for NAN, latest score
+"$IPW" export 1 --store "$DB" --format csv --out "$T/q.csv" || fail "export csv"
+head -1 "$T/q.csv" | grep -q '^seq,item_id,subject,task,status,finish_reason,latency_s,ttft_s,tpot_s,prompt_tokens,completion_tokens,reasoning_tokens,energy_j,energy_dynamic_j,host_energy_j,total_energy_j,avg_power_w,peak_power_w,temp_max_c,attempts,error_kind,http_status,correct$' || fail "csv header"
+[ "$(wc -l <"$T/q.csv")" = 4 ] || fail "csv: 3 rows"
+sed -n 2p "$T/q.csv" | grep -qx '0,q0,science,mcq,ok,stop,2,0.25,0.01,100,175,0,100.5,50.25,,,50.25,80,,2,,200,1' || fail "csv row q0"
+sed -n 3p "$T/q.csv" | grep -q '^1,"q1,""odd""",science,mcq,failed,' || fail "csv quoting"
+sed -n 4p "$T/q.csv" | grep -q ',200,0$' || fail "csv: latest score wins"
+
+# export jsonl: every line parses; texts included; null for unmeasured
+"$IPW" export alpha --store "$DB" --format jsonl >"$T/q.jsonl" || fail "export jsonl"
+[ "$(wc -l <"$T/q.jsonl")" = 3 ] || fail "jsonl: 3 lines"
+if command -v python3 >/dev/null; then
+	python3 - "$T/q.jsonl" <<'PY' || fail "jsonl content"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["seq"] for r in rows] == [0, 1, 2]
+assert rows[0]["answer"] == "The answer is B.\nAnswer: B" and rows[0]["correct"] is True
+assert rows[1]["item_id"] == 'q1,"odd"' and rows[1]["energy_j"] is None and rows[1]["correct"] is None
+assert rows[2]["correct"] is False and rows[0]["energy_by_source"][1]["gross_j"] == 40.0
+PY
+fi
+
+# errors: unknown run -> 3 with the message; ambiguous name -> 3; bad format -> 2
+"$IPW" show 42 --store "$DB" 2>"$T/err"; rc=$?
+[ $rc = 3 ] || fail "unknown run: exit $rc, want 3"
+grep -q "no run '42' in $DB (ipw runs lists them)" "$T/err" || fail "unknown run message: $(cat "$T/err")"
+"$IPW" export nosuch --store "$DB" --format csv 2>"$T/err"; rc=$?
+[ $rc = 3 ] || fail "export unknown run: exit $rc"
+grep -q "no run 'nosuch'" "$T/err" || fail "export unknown run message"
+"$IPW" show dup --store "$DB" 2>"$T/err"; rc=$?
+[ $rc = 3 ] && grep -q "several runs" "$T/err" || fail "ambiguous name: exit $rc"
+"$IPW" export 1 --store "$DB" --format xml 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "bad format: exit $rc"
+
+# missing store: exit 3, clear message, nothing created
+for c in "runs" "show 1" "export 1 --format csv"; do
+	# shellcheck disable=SC2086
+	"$IPW" $c --store "$T/none.db" 2>"$T/err"; rc=$?
+	[ $rc = 3 ] || fail "$c on a missing store: exit $rc"
+	grep -q "no store at '$T/none.db'" "$T/err" || fail "$c: missing-store message"
+	[ ! -e "$T/none.db" ] || fail "$c created the store"
+done
+# a file that is not a store
+echo "hello" >"$T/text.db"
+"$IPW" runs --store "$T/text.db" 2>"$T/err"; rc=$?
+[ $rc = 3 ] && grep -q "not an ipw store" "$T/err" || fail "non-store file: exit $rc $(cat "$T/err")"
+echo "ok"

@@ -1,0 +1,383 @@
+/*
+ * test_dataset.c - dataset loading: the native format (valid file, and each
+ * malformed case with its exact "FILE:LINE: ..." message), the released
+ * harness's schema, the built-in set and its hash, shuffle, limit, prompts.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "util.h"
+
+extern const char ipw_builtin_dataset[];
+extern const char ipw_builtin_dataset_end[];
+
+static char dir[64];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/ipw-test-ds-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(dataset, .init = setup, .fini = teardown);
+
+/* Writes text to a new file in the test folder; returns its path (static buffer). */
+static const char *write_tmp(const char *name, const char *text)
+{
+	static char path[160];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static const char *fixture(const char *name)
+{
+	static char path[512];
+	const char *t = getenv("IPW_TESTS");
+	snprintf(path, sizeof(path), "%s/data/datasets/%s", t ? t : "tests", name);
+	return path;
+}
+
+static const struct item *find(const struct dataset *ds, const char *id)
+{
+	for (size_t i = 0; i < ds->n; i++)
+		if (!strcmp(ds->items[i].id, id))
+			return &ds->items[i];
+	cr_assert_fail("no item '%s'", id);
+	return NULL;
+}
+
+Test(dataset, native_valid_file)
+{
+	struct dataset ds;
+	char err[IPW_ERRLEN], *data, sha[65];
+	size_t len;
+	const struct item *it;
+
+	cr_assert_eq(dataset_load(&ds, fixture("native_valid.jsonl"), err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(ds.format, "native");
+	cr_assert_eq(ds.n, 6);
+	cr_assert_eq(read_file(fixture("native_valid.jsonl"), &data, &len, err, sizeof(err)), 0);
+	sha256_hex(data, len, sha);
+	free(data);
+	cr_assert_str_eq(ds.sha256, sha);
+
+	it = find(&ds, "sci-1");
+	cr_assert_eq(it->task, TASK_MCQ);
+	cr_assert_str_eq(it->answer, "B", "a lower-case letter is normalised");
+	cr_assert_eq(it->nchoices, 3);
+	cr_assert_str_eq(it->choices[1], "Mercury");
+	cr_assert_str_eq(it->subject, "astronomy");
+	cr_assert_str_eq(it->metadata, "{\"source\":\"written for ipw\",\"level\":1}");
+	cr_assert_eq(it->line, 1);
+	it = find(&ds, "7");
+	cr_assert_eq(it->task, TASK_NUMERIC);
+	cr_assert_str_eq(it->answer, "42", "a numeric answer becomes text");
+	cr_assert_eq(it->line, 3, "blank lines still count");
+	cr_assert_null(it->choices);
+	cr_assert_null(it->metadata);
+	it = find(&ds, "chem-1");
+	cr_assert_str_eq(it->subject, "", "no subject is \"\"");
+	cr_assert_eq(find(&ds, "re-1")->task, TASK_REGEX);
+	cr_assert_eq(find(&ds, "nr-1")->task, TASK_JUDGE_REFERENCE);
+	it = find(&ds, "wc-1");
+	cr_assert_eq(it->task, TASK_JUDGE_PAIRWISE);
+	cr_assert_str_eq(it->reference_response, "Hello! How can I help you today?");
+	cr_assert_eq(it->line, 8);
+	dataset_release(&ds);
+}
+
+struct bad_case {
+	const char *what;
+	const char *line;       /* written as line 2, after a valid line 1 */
+	const char *message;    /* after "FILE:" */
+	int prefix;             /* message is only a prefix (library wording follows) */
+};
+
+#define OK_LINE "{\"id\": \"ok\", \"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}\n"
+
+static const struct bad_case bad_cases[] = {
+	{"missing id", "{\"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}",
+	 "2: missing field 'id' (every item needs a unique id: a string or an integer)", 0},
+	{"id of the wrong type", "{\"id\": [1], \"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}",
+	 "2: field 'id' must be a non-empty string or an integer, not an array", 0},
+	{"missing problem", "{\"id\": 2, \"answer\": \"a\", \"task\": \"exact\"}",
+	 "2: missing field 'problem' (the question to ask)", 0},
+	{"problem of the wrong type", "{\"id\": 2, \"problem\": 5, \"answer\": \"a\", \"task\": \"exact\"}",
+	 "2: field 'problem' must be a string, not an integer (the question to ask)", 0},
+	{"missing answer", "{\"id\": 2, \"problem\": \"p\", \"task\": \"exact\"}",
+	 "2: missing field 'answer' (the reference answer; a letter for mcq)", 0},
+	{"subject of the wrong type", "{\"id\": 2, \"problem\": \"p\", \"answer\": \"a\", \"subject\": 3, \"task\": \"exact\"}",
+	 "2: field 'subject' must be a string, not an integer (a subject or domain name)", 0},
+	{"missing task", "{\"id\": 2, \"problem\": \"p\", \"answer\": \"a\"}",
+	 "2: missing field 'task' (one of mcq, numeric, exact, regex, judge_reference, judge_pairwise)", 0},
+	{"unknown task", "{\"id\": 2, \"problem\": \"p\", \"answer\": \"a\", \"task\": \"essay\"}",
+	 "2: unknown task 'essay' (use one of mcq, numeric, exact, regex, judge_reference, judge_pairwise)", 0},
+	{"mcq without choices", "{\"id\": 2, \"problem\": \"p\", \"answer\": \"A\", \"task\": \"mcq\"}",
+	 "2: task 'mcq' needs 'choices' (an array of 2 to 26 option strings, in letter order)", 0},
+	{"mcq answer beyond the choices",
+	 "{\"id\": 2, \"problem\": \"p\", \"choices\": [\"w\", \"x\", \"y\", \"z\"], \"answer\": \"E\", \"task\": \"mcq\"}",
+	 "2: mcq answer 'E' is beyond the 4 choices (use a letter from A to D)", 0},
+	{"mcq answer not a letter",
+	 "{\"id\": 2, \"problem\": \"p\", \"choices\": [\"x\", \"y\", \"z\"], \"answer\": \"Paris\", \"task\": \"mcq\"}",
+	 "2: mcq answer 'Paris' is not a choice letter (give the letter of the correct option, A to C)", 0},
+	{"choices not strings",
+	 "{\"id\": 2, \"problem\": \"p\", \"choices\": [\"x\", 2], \"answer\": \"A\", \"task\": \"mcq\"}",
+	 "2: field 'choices' must hold strings, but entry 2 is an integer (write each option as a string)", 0},
+	{"one choice only", "{\"id\": 2, \"problem\": \"p\", \"choices\": [\"x\"], \"answer\": \"A\", \"task\": \"mcq\"}",
+	 "2: field 'choices' has 1 entries (an mcq item needs 2 to 26 options)", 0},
+	{"empty problem", "{\"id\": 2, \"problem\": \"\", \"answer\": \"a\", \"task\": \"exact\"}",
+	 "2: field 'problem' is empty (write the question)", 0},
+	{"pairwise without a reference", "{\"id\": 2, \"problem\": \"p\", \"answer\": \"\", \"task\": \"judge_pairwise\"}",
+	 "2: task 'judge_pairwise' needs 'reference_response' (the answer the model is compared against)", 0},
+	{"regex that does not compile", "{\"id\": 2, \"problem\": \"p\", \"answer\": \"(ab\", \"task\": \"regex\"}",
+	 "2: regex answer '(ab' does not compile: ", 1},
+	{"invalid JSON", "{\"id\": 2, \"problem\": ",
+	 "2: invalid JSON: ", 1},
+	{"a key twice", "{\"id\": 2, \"id\": 3, \"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}",
+	 "2: invalid JSON: ", 1},
+	{"not an object", "[1, 2]",
+	 "2: the line is an array, not a JSON object (write one object per line)", 0},
+	{"duplicate id", "{\"id\": \"ok\", \"problem\": \"q\", \"answer\": \"b\", \"task\": \"exact\"}",
+	 "2: duplicate id 'ok' (line 1 has it too; ids must be unique)", 0},
+};
+
+Test(dataset, malformed_lines_name_file_and_line)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		char text[1024], want[1024], err[IPW_ERRLEN], path[200];
+		struct dataset ds;
+
+		snprintf(text, sizeof(text), OK_LINE "%s\n", c->line);
+		snprintf(path, sizeof(path), "%s", write_tmp("bad.jsonl", text));
+		snprintf(want, sizeof(want), "%s:%s", path, c->message);
+		err[0] = 0;
+		cr_expect_eq(dataset_load(&ds, path, err, sizeof(err)), -1, "%s: accepted", c->what);
+		if (c->prefix)
+			cr_expect(!strncmp(err, want, strlen(want)) &&
+				  (strstr(c->what, "JSON") ? strstr(err, "(each line must be one JSON object)") != NULL : 1),
+				  "%s:\n  got  %s\n  want %s...", c->what, err, want);
+		else
+			cr_expect_str_eq(err, want, "%s", c->what);
+		cr_expect_eq(ds.n, 0, "%s: a failed load leaves no items", c->what);
+	}
+}
+
+Test(dataset, duplicate_reported_at_its_second_line_and_empty_file)
+{
+	char err[IPW_ERRLEN], want[300];
+	struct dataset ds;
+	const char *p = write_tmp("dup.jsonl", OK_LINE "\n"
+				   "{\"id\": \"x\", \"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}\n"
+				   "{\"id\": \"x\", \"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}\n"
+				   "{\"id\": \"ok\", \"problem\": \"p\", \"answer\": \"a\", \"task\": \"exact\"}\n");
+	cr_assert_eq(dataset_load(&ds, p, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:4: duplicate id 'x' (line 3 has it too; ids must be unique)", p);
+	cr_assert_str_eq(err, want);
+
+	p = write_tmp("empty.jsonl", "\n  \n");
+	cr_assert_eq(dataset_load(&ds, p, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: no items (the file holds no JSON lines; write one item per line)", p);
+	cr_assert_str_eq(err, want);
+
+	snprintf(want, sizeof(want), "%s/none.jsonl", dir);
+	cr_assert_eq(dataset_load(&ds, want, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "none.jsonl"), "a missing file is named: %s", err);
+}
+
+Test(dataset, harness_schema)
+{
+	struct dataset ds;
+	char err[IPW_ERRLEN];
+	const struct item *it;
+
+	cr_assert_eq(dataset_load(&ds, fixture("harness_sample.jsonl"), err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(ds.format, "harness");
+	cr_assert_eq(ds.n, 4);
+	it = &ds.items[0];
+	cr_assert_str_eq(it->id, "1", "no id: the line number");
+	cr_assert_eq(it->task, TASK_MCQ);
+	cr_assert_eq(it->nchoices, 4);
+	cr_assert_str_eq(it->choices[0], "4");
+	cr_assert_str_eq(it->choices[2], "7");
+	cr_assert_str_eq(it->problem, "Which of these is a prime number?", "options cut from the problem");
+	cr_assert_str_eq(it->answer, "C");
+	cr_assert_str_eq(it->subject, "math");
+	cr_assert(strstr(it->metadata, "mmlu-pro"));
+	it = &ds.items[1];
+	cr_assert_str_eq(it->id, "nr-17");
+	cr_assert_eq(it->task, TASK_JUDGE_REFERENCE);
+	it = &ds.items[2];
+	cr_assert_str_eq(it->id, "3");
+	cr_assert_eq(it->task, TASK_JUDGE_PAIRWISE);
+	cr_assert_str_eq(it->reference_response, "Crisp leaves drift and fall / ...");
+	it = &ds.items[3];
+	cr_assert_eq(it->task, TASK_MCQ, "dataset name supergpqa without a method: mcq");
+	cr_assert_eq(it->nchoices, 3);
+	cr_assert_str_eq(it->choices[1], "Carbon dioxide");
+	cr_assert_str_eq(it->problem, "Which gas do plants absorb?");
+	dataset_release(&ds);
+}
+
+Test(dataset, harness_mcq_without_options_is_an_error)
+{
+	char err[IPW_ERRLEN], want[400];
+	struct dataset ds;
+	const char *p = write_tmp("h.jsonl",
+		"{\"problem\": \"p\", \"answer\": \"x\", \"dataset_metadata\": \"{}\"}\n"
+		"{\"problem\": \"Pick one\", \"answer\": \"A\", \"dataset_metadata\": "
+		"\"{\\\"config\\\": {\\\"dataset_name\\\": \\\"mmlu-pro\\\"}}\"}\n");
+	cr_assert_eq(dataset_load(&ds, p, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: multiple-choice item without options: none in dataset_metadata and "
+		 "no 'A) ...' lines in the problem (add the options)", p);
+	cr_assert_str_eq(err, want);
+	p = write_tmp("h2.jsonl", "{\"problem\": \"p\", \"answer\": \"x\", \"dataset_metadata\": \"{oops\"}\n");
+	cr_assert_eq(dataset_load(&ds, p, err, sizeof(err)), -1);
+	cr_assert(strstr(err, ":1: field 'dataset_metadata' does not hold valid JSON"), "%s", err);
+}
+
+Test(dataset, builtin_loads_and_hashes)
+{
+	struct dataset a, b;
+	char err[IPW_ERRLEN], sha[65];
+
+	cr_assert_eq(dataset_load(&a, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dataset_load(&b, "builtin", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(a.path, "builtin");
+	cr_assert_str_eq(a.format, "native");
+	cr_assert_geq(a.n, 5);
+	cr_assert_eq(a.n, b.n);
+	sha256_hex(ipw_builtin_dataset, (size_t)(ipw_builtin_dataset_end - ipw_builtin_dataset), sha);
+	cr_assert_str_eq(a.sha256, sha);
+	cr_assert_eq(strlen(a.sha256), 64);
+	/* the binary embeds the current data/builtin.jsonl (the Makefile rebuilds it) */
+	char path[512], *data;
+	size_t len;
+	const char *t = getenv("IPW_TESTS");
+	snprintf(path, sizeof(path), "%s/../data/builtin.jsonl", t ? t : "tests");
+	cr_assert_eq(read_file(path, &data, &len, err, sizeof(err)), 0, "%s", err);
+	sha256_hex(data, len, sha);
+	free(data);
+	cr_assert_str_eq(a.sha256, sha, "the embedded set differs from %s", path);
+	for (size_t i = 0; i < a.n; i++) {
+		cr_assert_eq(a.items[i].line, 0, "built-in items have no file line");
+		char *p = item_prompt(&a.items[i]);
+		cr_assert(strlen(p) >= strlen(a.items[i].problem));
+		free(p);
+	}
+	dataset_release(&a);
+	dataset_release(&b);
+}
+
+static void load_numbered(struct dataset *ds, int n)
+{
+	struct buf b;
+	char err[IPW_ERRLEN];
+	buf_init(&b, 0);
+	for (int i = 0; i < n; i++)
+		buf_appendf(&b, "{\"id\": %d, \"problem\": \"p%d\", \"answer\": \"%d\", \"task\": \"numeric\"}\n", i, i, i);
+	cr_assert_eq(dataset_load(ds, write_tmp("n.jsonl", b.data), err, sizeof(err)), 0, "%s", err);
+	buf_release(&b);
+}
+
+static void ids_of(const struct dataset *ds, char *out, size_t n)
+{
+	out[0] = 0;
+	for (size_t i = 0; i < ds->n; i++)
+		snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? "," : "", ds->items[i].id);
+}
+
+Test(dataset, shuffle_is_deterministic_and_a_permutation)
+{
+	struct dataset a, b;
+	char ia[512], ib[512];
+	int seen[100] = {0};
+
+	load_numbered(&a, 100);
+	load_numbered(&b, 100);
+	dataset_shuffle(&a, 42);
+	dataset_shuffle(&b, 42);
+	ids_of(&a, ia, sizeof(ia));
+	ids_of(&b, ib, sizeof(ib));
+	cr_assert_str_eq(ia, ib, "same seed, same order");
+	for (size_t i = 0; i < a.n; i++)
+		seen[atoi(a.items[i].id)]++;
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(seen[i], 1, "item %d seen %d times", i, seen[i]);
+	dataset_release(&b);
+	load_numbered(&b, 100);
+	dataset_shuffle(&b, 43);
+	ids_of(&b, ib, sizeof(ib));
+	cr_assert_str_neq(ia, ib, "another seed, another order");
+	dataset_release(&a);
+	dataset_release(&b);
+
+	/* pinned: the documented generator (splitmix64, Fisher-Yates from the end) */
+	load_numbered(&a, 10);
+	dataset_shuffle(&a, 1);
+	ids_of(&a, ia, sizeof(ia));
+	cr_assert_str_eq(ia, "9,0,1,4,8,2,3,7,6,5");
+	dataset_release(&a);
+}
+
+Test(dataset, limit_keeps_the_first_n)
+{
+	struct dataset a;
+	char ia[512];
+
+	load_numbered(&a, 10);
+	dataset_limit(&a, 20);
+	cr_assert_eq(a.n, 10);
+	dataset_limit(&a, 3);
+	cr_assert_eq(a.n, 3);
+	ids_of(&a, ia, sizeof(ia));
+	cr_assert_str_eq(ia, "0,1,2");
+	dataset_release(&a);
+}
+
+Test(dataset, prompts)
+{
+	char *choices[] = {"Oxygen", "Nitrogen", "Argon"};
+	struct item it = {.id = "x", .problem = "Which gas?", .answer = "B", .subject = "", .task = TASK_MCQ,
+			  .choices = choices, .nchoices = 3};
+	char *p = item_prompt(&it);
+
+	cr_assert_str_eq(p, "Which gas?\n\nA) Oxygen\nB) Nitrogen\nC) Argon\n\n"
+			 "Choose the correct option. End your response with a last line of the form "
+			 "'Answer: <letter>', where <letter> is one of A to C.");
+	free(p);
+	it.task = TASK_NUMERIC;
+	p = item_prompt(&it);
+	cr_assert_str_eq(p, "Which gas?\n\nGive the final answer as a number on the last line as 'Answer: <number>'.");
+	free(p);
+	it.task = TASK_EXACT;
+	p = item_prompt(&it);
+	cr_assert(strstr(p, "'Answer: <answer>'"));
+	free(p);
+	it.task = TASK_JUDGE_REFERENCE;
+	p = item_prompt(&it);
+	cr_assert_str_eq(p, "Which gas?", "judge tasks send the problem as is");
+	free(p);
+	enum task t;
+	cr_assert_eq(task_parse("judge_pairwise", &t), 0);
+	cr_assert_eq(t, TASK_JUDGE_PAIRWISE);
+	cr_assert_eq(task_parse("essay", &t), -1);
+	cr_assert_str_eq(task_name(TASK_REGEX), "regex");
+}
