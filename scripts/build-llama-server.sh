@@ -113,4 +113,4 @@ end=$(date +%s)
 
 printf '%s\n%s\n' "$PKG@$VERSION" "llama.cpp $INFO commit $COMMIT" >"$STAMP"
 say "built $BIN in $((end - bstart)) s (compile) / $((end - start)) s (total)"
-say "$("$BIN" --version 2>&1 | tr '\n' ' ')"
+say "llama-server $("$BIN" --version 2>&1 | grep -o 'version: .*' | head -1)"
