@@ -16,7 +16,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; [ -n "${TMP:-}" ] && [ -f "$TMP/server.log" ] &&
 	{ echo "--- llama-server log (tail)"; tail -20 "$TMP/server.log"; }; exit 1; }
 
-[ -x "$SERVER" ] || skip "llama-server not built ($SERVER missing); build it with scripts/build-llama-server.sh (about 15 min on 2 cores; see docs/testing-llama.md)"
+[ -x "$SERVER" ] || skip "llama-server not built ($SERVER missing); build it with scripts/build-llama-server.sh (4 to 15 minutes on 2 cores; see docs/testing-llama.md)"
 [ -d "$SRC/gguf-py" ] || skip "llama.cpp source with gguf-py/ not found at $SRC; rerun scripts/build-llama-server.sh"
 command -v curl >/dev/null 2>&1 || skip "curl not installed (apt-get install curl)"
 PY=""
