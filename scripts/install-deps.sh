@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-
 libcriterion-dev sqlite3 curl python3"
 if [ "${1:-}" = "--with-llama" ]; then
 	# the real-server test builds llama.cpp's server from the node-llama-cpp package
-	PKGS="$PKGS cmake git nodejs npm python3-numpy"
+	PKGS="$PKGS cmake git nodejs npm python3-numpy python3-yaml"
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
