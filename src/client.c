@@ -898,13 +898,20 @@ static int probe_port(const struct probe_port *pp, struct curl_slist *h, struct 
 	}
 	free(url);
 	url = xasprintf("%s/v1/models", d->url);
-	if (http_get(url, h, 300, &body, &status, cerr) == CURLE_OK && status) {
+	if (http_get(url, h, 300, &body, &status, cerr) != CURLE_OK)
+		goto out;
+	/* A model list, or a refusal for want of a key; any other web server on the port is not ours. */
+	if (is_2xx(status) && api_openai.parse_models(body.data, &models, &n, NULL, 0) == 0) {
+		if (n > 0)
+			snprintf(d->model, sizeof d->model, "%s", models[0]);
+		found = 1;
+	} else if (status == 401 || status == 403) {
+		found = 1;
+	}
+	if (found) {
 		d->api = API_OPENAI;
 		eng = is_2xx(status) ? engine_from_owner(body.data) : NULL;
 		snprintf(d->engine, sizeof d->engine, "%s", eng ? eng : pp->engine);
-		if (is_2xx(status) && api_openai.parse_models(body.data, &models, &n, NULL, 0) == 0 && n > 0)
-			snprintf(d->model, sizeof d->model, "%s", models[0]);
-		found = 1;
 	}
 out:
 	free_list(models);

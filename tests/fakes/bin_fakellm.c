@@ -523,7 +523,7 @@ static void *conn_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: fakellm [--port N] [--port-file F] [--api openai|ollama|both] [--tokens N]\n"
+	fprintf(stderr, "usage: fakellm [--port N] [--port-file F] [--api openai|ollama|both|none] [--tokens N]\n"
 			"               [--token-delay-ms D] [--ttft-ms T] [--model NAME] [--scenario NAME]\n"
 			"               [--max-requests N] [--lifetime-s S]\n");
 	exit(2);
@@ -549,7 +549,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--port-file"))
 			opt.port_file = v;
 		else if (!strcmp(a, "--api"))
-			opt.apis = !strcmp(v, "openai") ? API_O : !strcmp(v, "ollama") ? API_L : API_O | API_L;
+			opt.apis = !strcmp(v, "openai") ? API_O : !strcmp(v, "ollama") ? API_L : !strcmp(v, "none") ? 0 : API_O | API_L;
 		else if (!strcmp(a, "--tokens"))
 			opt.tokens = atoi(v);
 		else if (!strcmp(a, "--token-delay-ms"))

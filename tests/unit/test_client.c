@@ -725,6 +725,20 @@ Test(client, discovery_with_nothing_listening_says_how_to_start)
 	cr_assert(strstr(err, "llama-server -m model.gguf --port 8080"), "%s", err);
 }
 
+Test(client, discovery_ignores_other_web_servers)
+{
+	struct discovered d;
+	char env[64], err[IPW_ERRLEN] = "";
+	const char *const a[] = { "--api", "none", NULL }; /* answers 404 to every API path */
+
+	fake_stop(&F);
+	fake_start(&F, a);
+	snprintf(env, sizeof env, "%d:llama.cpp", F.port);
+	setenv("IPW_DISCOVER_PORTS", env, 1);
+	cr_assert_eq(client_discover(&d, err, sizeof err), -1, "took %s for a server", d.url);
+	cr_assert(strstr(err, "no inference server found"), "%s", err);
+}
+
 Test(client, api_key_sent_but_never_in_error_text)
 {
 	const char *key = "sk-test-SECRET-0123456789";
