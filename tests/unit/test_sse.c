@@ -264,3 +264,65 @@ Test(errmsg, extracted_from_common_bodies)
 	api_error_message(b4, strlen(b4), out, 12);
 	cr_assert_str_eq(out, "<html> <...");
 }
+
+/* A small deterministic generator, so a failure can be replayed. */
+static unsigned rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 16) & 0x7fff;
+}
+
+Test(sse, random_splits_always_give_the_same_result)
+{
+	unsigned seed = 1;
+	size_t n = strlen(SSE);
+	for (int round = 0; round < 300; round++) {
+		struct stream_parser p;
+		struct chat_result r;
+		size_t i = 0;
+		int rc = 0;
+		chat_result_init(&r);
+		stream_parser_init(&p, &api_openai, &r, CLIENT_MAX_RESPONSE);
+		while (i < n && !rc) {
+			size_t k = 1 + rnd(&seed) % 40;
+			if (k > n - i)
+				k = n - i;
+			rc = stream_parser_feed(&p, SSE + i, k, (int64_t)i + 1);
+			i += k;
+		}
+		cr_assert_eq(rc, 0, "round %d: %s", round, r.errmsg);
+		cr_assert_eq(stream_parser_finish(&p, (int64_t)n + 1), 0, "round %d", round);
+		check_sse_result(&r);
+		stream_parser_release(&p);
+		chat_result_release(&r);
+	}
+}
+
+Test(sse, garbage_never_crashes_and_never_passes_as_complete)
+{
+	static const char alphabet[] = "data: {}[]\",:\\n\r\n0123456789abcdeDONE ";
+	unsigned seed = 7;
+	char junk[512];
+	for (int round = 0; round < 500; round++) {
+		const struct api_ops *ops = round % 2 ? &api_ollama : &api_openai;
+		struct stream_parser p;
+		struct chat_result r;
+		size_t n = 1 + rnd(&seed) % sizeof junk, i;
+		int rc;
+		for (i = 0; i < n; i++)
+			junk[i] = round % 3 ? alphabet[rnd(&seed) % (sizeof alphabet - 1)] : (char)rnd(&seed);
+		chat_result_init(&r);
+		stream_parser_init(&p, ops, &r, 4096);
+		rc = stream_parser_feed(&p, junk, n, 1);
+		if (!rc)
+			rc = stream_parser_finish(&p, 2);
+		/* either it failed with a reason, or it really saw an end of stream */
+		if (rc)
+			cr_assert(r.err != ERR_NONE && r.errmsg[0], "round %d", round);
+		else
+			cr_assert(p.done || p.finished, "round %d", round);
+		cr_assert_leq(r.answer.len + r.thinking.len, n);
+		stream_parser_release(&p);
+		chat_result_release(&r);
+	}
+}
