@@ -389,29 +389,22 @@ static int json_has_array(const char *body, const char *key)
 
 /* ---- client ------------------------------------------------------------- */
 
-/* "host:8000/v1/" -> "http://host:8000"; strips trailing "/", "/v1" and "/api". */
+/*
+ * "host:8000/v1/" -> "http://host:8000": adds http:// when no scheme is given,
+ * strips trailing "/" and one trailing "/v1" (a prefix before it stays, e.g.
+ * "https://host/api/v1" -> "https://host/api").
+ */
 static char *normalise_url(const char *url)
 {
 	char *u = strstr(url, "://") ? xstrdup(url) : xasprintf("http://%s", url);
 	size_t n = strlen(u);
-	int again = 1;
 
-	while (again) {
-		again = 0;
-		while (n > 0 && u[n - 1] == '/') {
-			u[--n] = 0;
-			again = 1;
-		}
-		if (n >= 3 && !strcmp(u + n - 3, "/v1")) {
-			n -= 3;
-			u[n] = 0;
-			again = 1;
-		} else if (n >= 4 && !strcmp(u + n - 4, "/api")) {
-			n -= 4;
-			u[n] = 0;
-			again = 1;
-		}
-	}
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = 0;
+	if (n >= 3 && !strcmp(u + n - 3, "/v1"))
+		u[n -= 3] = 0;
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = 0;
 	return u;
 }
 

@@ -588,6 +588,10 @@ Test(client, base_url_normalised)
 	cr_assert_not_null(c, "%s", err);
 	cr_assert_str_eq(client_url(c), F.url);
 	client_free(c);
+	c = client_new("https://example.invalid/api/v1//", API_OPENAI, err, sizeof err);
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_str_eq(client_url(c), "https://example.invalid/api");
+	client_free(c);
 }
 
 Test(client, cancel_all_ends_streams_as_cancelled)
