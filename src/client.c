@@ -32,6 +32,7 @@ struct stream {
 	long status;
 	int status_known;
 	CURLcode rc;
+	double timeout_s;
 	char curlerr[CURL_ERROR_SIZE];
 	struct stream *next;
 };
@@ -530,6 +531,7 @@ int client_submit(struct client *c, const struct chat_request *req, struct chat_
 	int rc = -1;
 
 	s->c = c;
+	s->timeout_s = req->timeout_s;
 	s->res = res;
 	s->done = done;
 	s->arg = arg;
@@ -625,8 +627,8 @@ static void stream_conclude(struct stream *s, int64_t now)
 		enum err_kind k = curl_kind(s->rc);
 		const char *ce = s->curlerr[0] ? s->curlerr : curl_easy_strerror(s->rc);
 		if (k == ERR_TIMEOUT)
-			stream_fail(p, k, "no complete answer from %s%s within the %.1f s timeout (%zu output events so far): %s",
-				    url, path, (double)(now - r->t_send_ns) / 1e9, r->ntoken, ce);
+			stream_fail(p, k, "no complete answer from %s%s within the %g s timeout (%zu output events so far); "
+				    "raise the timeout if the server is just slow", url, path, s->timeout_s, r->ntoken);
 		else if (k == ERR_CONNECT)
 			stream_fail(p, k, "could not connect to %s: %s; check the URL and that the server is running",
 				    url, ce);
