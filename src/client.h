@@ -63,6 +63,11 @@ struct chat_result {
 	char errmsg[IPW_ERRLEN];
 	/* server-side timings where the API gives them (Ollama), seconds; NAN = unknown */
 	double server_load_s, server_prompt_s, server_eval_s, server_total_s;
+	/* added: Retry-After of an HTTP error reply in seconds (NAN if none), for the retry policy */
+	double retry_after_s;
+	/* added: the server's own CLOCK_MONOTONIC send time of the first output event, when it
+	 * reports one ("x_server_t_ns", only the fake test server does); 0 = not reported */
+	int64_t server_t_first_ns;
 };
 
 void chat_result_init(struct chat_result *r);

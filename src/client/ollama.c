@@ -1,0 +1,191 @@
+/*
+ * client/ollama.c - Ollama's native chat API: POST /api/chat with
+ * {"model","messages","stream":true,"options":{...}}, answered by
+ * newline-delimited JSON objects, the last with "done":true, token counts and
+ * server-side durations in ns; models come from GET /api/tags. See docs/client.md.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client/api.h"
+
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	return j ? j : json_string_nocheck(s);
+}
+
+static void ol_build_body(const struct chat_request *req, struct buf *out)
+{
+	const struct sampling *s = &req->s;
+	json_t *o = json_object(), *msgs = json_array(), *m, *opt = json_object();
+	char *txt;
+
+	json_object_set_new(o, "model", jstr(req->model));
+	if (s->system && *s->system) {
+		m = json_object();
+		json_object_set_new(m, "role", json_string("system"));
+		json_object_set_new(m, "content", jstr(s->system));
+		json_array_append_new(msgs, m);
+	}
+	m = json_object();
+	json_object_set_new(m, "role", json_string("user"));
+	json_object_set_new(m, "content", jstr(req->prompt));
+	json_array_append_new(msgs, m);
+	json_object_set_new(o, "messages", msgs);
+	json_object_set_new(o, "stream", json_true());
+	if (s->max_tokens > 0)
+		json_object_set_new(opt, "num_predict", json_integer(s->max_tokens));
+	if (isfinite(s->temperature) && s->temperature >= 0)
+		json_object_set_new(opt, "temperature", json_real(s->temperature));
+	if (isfinite(s->top_p) && s->top_p > 0)
+		json_object_set_new(opt, "top_p", json_real(s->top_p));
+	if (s->top_k > 0)
+		json_object_set_new(opt, "top_k", json_integer(s->top_k));
+	if (s->has_seed)
+		json_object_set_new(opt, "seed", json_integer(s->seed));
+	json_object_set_new(o, "options", opt);
+	txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	buf_appends(out, txt ? txt : "{}");
+	free(txt);
+	json_decref(o);
+}
+
+/* A duration in ns as seconds, NAN when absent. */
+static double jdur(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_integer(v) ? (double)json_integer_value(v) / 1e9 : NAN;
+}
+
+static void ol_final(struct stream_parser *p, json_t *o)
+{
+	struct chat_result *r = p->res;
+	json_t *v;
+
+	p->done = 1;
+	v = json_object_get(o, "done_reason");
+	if (json_is_string(v)) {
+		snprintf(r->finish_reason, sizeof r->finish_reason, "%s", json_string_value(v));
+		p->finished = 1;
+	}
+	v = json_object_get(o, "prompt_eval_count");
+	if (json_is_integer(v)) {
+		r->prompt_tokens = json_integer_value(v);
+		r->prompt_src = COUNT_SERVER;
+	}
+	v = json_object_get(o, "eval_count");
+	if (json_is_integer(v)) {
+		r->completion_tokens = json_integer_value(v);
+		r->completion_src = COUNT_SERVER;
+	}
+	r->server_total_s = jdur(o, "total_duration");
+	r->server_load_s = jdur(o, "load_duration");
+	r->server_prompt_s = jdur(o, "prompt_eval_duration");
+	r->server_eval_s = jdur(o, "eval_duration");
+}
+
+static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_t now_ns)
+{
+	struct chat_result *r = p->res;
+	json_error_t je;
+	json_t *o = NULL, *e, *msg, *v;
+	const char *ans = NULL, *th = NULL;
+	size_t alen = 0, tlen = 0, i;
+	int64_t st = 0;
+	int rc = 0;
+	char emsg[IPW_ERRLEN / 2];
+
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	if (i == len || p->done)
+		return 0;
+	o = json_loadb(line, len, JSON_ALLOW_NUL, &je);
+	if (!json_is_object(o)) {
+		rc = stream_fail(p, ERR_PROTOCOL, "malformed JSON line in the stream (%s): %.60s%s",
+				 o ? "not an object" : je.text, line, len > 60 ? "..." : "");
+		goto out;
+	}
+	e = json_object_get(o, "error");
+	if (e && !json_is_null(e)) {
+		api_error_message(line, len, emsg, sizeof emsg);
+		rc = stream_fail(p, ERR_SERVER, "the server reported an error mid-stream: %s", emsg);
+		goto out;
+	}
+	v = json_object_get(o, "model");
+	if (json_is_string(v) && json_string_length(v))
+		snprintf(r->model, sizeof r->model, "%s", json_string_value(v));
+	v = json_object_get(o, "x_server_t_ns");
+	if (json_is_integer(v))
+		st = (int64_t)json_integer_value(v);
+	msg = json_object_get(o, "message");
+	if (json_is_object(msg)) {
+		v = json_object_get(msg, "content");
+		if (json_is_string(v)) {
+			ans = json_string_value(v);
+			alen = json_string_length(v);
+		}
+		v = json_object_get(msg, "thinking");
+		if (json_is_string(v)) {
+			th = json_string_value(v);
+			tlen = json_string_length(v);
+		}
+	}
+	if (alen || tlen) {
+		rc = stream_output(p, ans, alen, th, tlen, st, now_ns);
+		if (rc)
+			goto out;
+	}
+	if (json_is_true(json_object_get(o, "done")))
+		ol_final(p, o);
+out:
+	json_decref(o);
+	return rc;
+}
+
+static int ol_end(struct stream_parser *p, int64_t now_ns)
+{
+	return 0;
+}
+
+static int ol_parse_models(const char *body, char ***models, int *n, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loads(body, 0, &je), *arr, *m;
+	size_t i, k = 0;
+	int rc = -1;
+
+	*models = NULL;
+	*n = 0;
+	arr = json_is_object(o) ? json_object_get(o, "models") : NULL;
+	if (!json_is_array(arr)) {
+		err_set(err, errlen, "the model list is not {\"models\":[...]} JSON: %.80s", body);
+		goto out;
+	}
+	*models = xcalloc(json_array_size(arr) + 1, sizeof(char *));
+	json_array_foreach(arr, i, m) {
+		json_t *name = json_object_get(m, "name");
+		if (!json_is_string(name))
+			name = json_object_get(m, "model");
+		if (json_is_string(name))
+			(*models)[k++] = xstrdup(json_string_value(name));
+	}
+	*n = (int)k;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+const struct api_ops api_ollama = {
+	.name = "ollama",
+	.chat_path = "/api/chat",
+	.models_path = "/api/tags",
+	.accept = "application/x-ndjson",
+	.build_body = ol_build_body,
+	.line = ol_line,
+	.end = ol_end,
+	.parse_models = ol_parse_models,
+};

@@ -1,0 +1,630 @@
+/*
+ * bin_fakellm.c - a loopback fake LLM server for tests and benchmarks: real
+ * HTTP/1.1 on 127.0.0.1 serving /v1/models, /api/tags, /health, OpenAI SSE
+ * /v1/chat/completions and Ollama NDJSON /api/chat, streaming generated tokens
+ * with set delays, plus failure scenarios chosen per request (model
+ * "fake-<scenario>" or header X-Fake-Scenario). Flags: docs/client.md.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "util.h"
+
+enum { API_O = 1, API_L = 2 };
+
+static struct {
+	int port;
+	const char *port_file;
+	int apis;
+	int tokens;
+	int token_delay_ms;
+	int ttft_ms;
+	const char *model;
+	const char *scenario;
+	long max_requests;
+	int lifetime_s;
+} opt = { 0, NULL, API_O | API_L, 16, 0, 0, "fake-model", "normal", 0, 600 };
+
+static atomic_long nrequests;
+static volatile sig_atomic_t stopping;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static long n429;            /* requests seen by the "429" scenario */
+static char *last_body;      /* the last chat request body, for GET /x/last-request */
+
+struct request {
+	char method[16];
+	char path[1024];
+	char scenario[64];
+	char auth[512];
+	int close_after;
+	char *body;
+};
+
+struct gen {
+	int fd;
+	int openai;                  /* else Ollama NDJSON */
+	int split;                   /* send each event in many tiny writes, CRLF lines */
+	const char *model;
+	int64_t t_start, t_first;
+	long nsent;                  /* output tokens sent */
+	unsigned piece;              /* split: index into the piece-size cycle */
+};
+
+static void on_signal(int sig)
+{
+	stopping = 1;
+}
+
+static int send_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static const char *reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	default: return "Status";
+	}
+}
+
+static int send_simple(int fd, int status, const char *ctype, const char *body, const char *extra)
+{
+	struct buf b;
+	int rc;
+	buf_init(&b, 0);
+	buf_appendf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n%s", status,
+		    reason_of(status), ctype, strlen(body), extra ? extra : "", body);
+	rc = send_all(fd, b.data, b.len);
+	buf_release(&b);
+	return rc;
+}
+
+static int send_chunk(int fd, const char *p, size_t n)
+{
+	struct buf b;
+	int rc;
+	if (!n)
+		return 0;
+	buf_init(&b, 0);
+	buf_appendf(&b, "%zx\r\n", n);
+	buf_append(&b, p, n);
+	buf_append(&b, "\r\n", 2);
+	rc = send_all(fd, b.data, b.len);
+	buf_release(&b);
+	return rc;
+}
+
+/* One event's bytes: one chunk, or (split) many small chunks sent apart. */
+static int send_event(struct gen *g, const char *p, size_t n)
+{
+	static const size_t sizes[] = { 1, 1, 2, 1, 3, 5, 1, 8, 13, 1, 21, 300 };
+	size_t off = 0, k;
+	if (!g->split)
+		return send_chunk(g->fd, p, n);
+	while (off < n) {
+		k = sizes[g->piece++ % (sizeof sizes / sizeof sizes[0])];
+		if (k > n - off)
+			k = n - off;
+		if (send_chunk(g->fd, p + off, k))
+			return -1;
+		off += k;
+		usleep(200);
+	}
+	return 0;
+}
+
+/* Sends a JSON object as one SSE event or NDJSON line (takes the reference). */
+static int send_json(struct gen *g, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	struct buf b;
+	int rc;
+	json_decref(o);
+	buf_init(&b, 0);
+	if (g->openai) {
+		if (g->split)
+			buf_appends(&b, ": a comment line\r\nevent: message\r\n");
+		buf_appendf(&b, "data: %s%s", s, g->split ? "\r\n\r\n" : "\n\n");
+	} else {
+		buf_appendf(&b, "%s\n", s);
+	}
+	rc = send_event(g, b.data, b.len);
+	buf_release(&b);
+	free(s);
+	return rc;
+}
+
+static int send_raw_event(struct gen *g, const char *text)
+{
+	return send_event(g, text, strlen(text));
+}
+
+static void token_text(int i, char *out, size_t n)
+{
+	if (i % 7 == 6)
+		snprintf(out, n, "\"q%d\"\n", i);
+	else if (i % 4 == 3)
+		snprintf(out, n, "\xc3\xa9%d ", i);
+	else
+		snprintf(out, n, "t%d ", i);
+}
+
+static json_t *oa_chunk(struct gen *g)
+{
+	return json_pack("{s:s, s:s, s:i, s:s}", "id", "chatcmpl-fake", "object", "chat.completion.chunk",
+			 "created", 0, "model", g->model);
+}
+
+/* One output token: answer text, or reasoning text in field rfield ("reasoning_content"/"reasoning"). */
+static int send_token(struct gen *g, const char *text, const char *rfield)
+{
+	json_t *o, *delta;
+	int64_t now;
+
+	if (g->nsent == 0 && opt.ttft_ms > 0)
+		usleep((useconds_t)opt.ttft_ms * 1000);
+	else if (g->nsent > 0 && opt.token_delay_ms > 0)
+		usleep((useconds_t)opt.token_delay_ms * 1000);
+	now = clock_now_ns();
+	if (!g->t_first)
+		g->t_first = now;
+	g->nsent++;
+	if (g->openai) {
+		o = oa_chunk(g);
+		delta = json_object();
+		json_object_set_new(delta, rfield ? rfield : "content", json_string(text));
+		json_object_set_new(o, "choices",
+				    json_pack("[{s:i, s:o, s:n}]", "index", 0, "delta", delta, "finish_reason"));
+	} else {
+		o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b}", "model", g->model, "created_at",
+			      "2026-01-01T00:00:00Z", "message", "role", "assistant", rfield ? "thinking" : "content",
+			      text, "done", 0);
+	}
+	json_object_set_new(o, "x_server_t_ns", json_integer(now));
+	return send_json(g, o);
+}
+
+/* Whitespace-separated words in every message's content, plus 3: the fake prompt token count. */
+static long prompt_tokens(json_t *req)
+{
+	json_t *msgs = json_object_get(req, "messages"), *m;
+	size_t i;
+	long n = 3;
+	json_array_foreach(msgs, i, m) {
+		const char *s = json_string_value(json_object_get(m, "content"));
+		int in = 0;
+		for (; s && *s; s++) {
+			int sp = *s == ' ' || *s == '\n' || *s == '\t';
+			if (!sp && !in)
+				n++;
+			in = !sp;
+		}
+	}
+	return n;
+}
+
+/* Streams a chat answer for scenario sc. Returns 1 to keep the connection, 0 to close it. */
+static int stream_chat(int fd, int openai, const char *sc, json_t *req)
+{
+	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split") };
+	json_t *o, *u;
+	const char *m = json_string_value(json_object_get(req, "model"));
+	long ntok = opt.tokens, nreason = 0, limit, i, stop_after = -1;
+	long ptok = prompt_tokens(req);
+	const char *finish = "stop", *rfield = NULL;
+	int reasoning = !strcmp(sc, "reasoning") || !strcmp(sc, "reasoning2");
+	int no_usage = !strcmp(sc, "no_usage");
+	char text[64], hdr[256];
+	struct linger lg = { 1, 0 };
+
+	g.model = m && *m ? m : opt.model;
+	g.t_start = clock_now_ns();
+	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
+		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
+	if (limit > 0 && limit < ntok) {
+		ntok = limit;
+		finish = "length";
+	}
+	if (reasoning) {
+		nreason = ntok / 2 > 0 ? ntok / 2 : 1;
+		rfield = openai ? (!strcmp(sc, "reasoning") ? "reasoning_content" : "reasoning") : "thinking";
+	}
+	if (!strcmp(sc, "error_midstream"))
+		stop_after = 3;
+	else if (!strcmp(sc, "stall") || !strcmp(sc, "malformed") || !strcmp(sc, "reset") || !strcmp(sc, "truncate"))
+		stop_after = 2;
+	snprintf(hdr, sizeof hdr,
+		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n\r\n",
+		 openai ? "text/event-stream" : "application/x-ndjson");
+	if (send_all(fd, hdr, strlen(hdr)))
+		return 0;
+	if (openai) {
+		o = oa_chunk(&g);
+		json_object_set_new(o, "choices", json_pack("[{s:i, s:{s:s, s:s}, s:n}]", "index", 0, "delta", "role",
+							     "assistant", "content", "", "finish_reason"));
+		if (send_json(&g, o))
+			return 0;
+	}
+	for (i = 0; i < nreason + ntok; i++) {
+		if (stop_after >= 0 && i == stop_after)
+			break;
+		if (i < nreason)
+			snprintf(text, sizeof text, "r%ld ", i);
+		else
+			token_text((int)(i - nreason), text, sizeof text);
+		if (send_token(&g, text, i < nreason ? rfield : NULL))
+			return 0;
+	}
+	if (!strcmp(sc, "error_midstream")) {
+		if (openai)
+			send_raw_event(&g, "data: {\"error\":{\"message\":\"fake failure mid-stream\",\"type\":\"server_error\",\"code\":500}}\n\n"
+					   "data: [DONE]\n\n");
+		else
+			send_raw_event(&g, "{\"error\":\"fake failure mid-stream\"}\n");
+		send_all(fd, "0\r\n\r\n", 5);
+		return 1;
+	}
+	if (!strcmp(sc, "malformed")) {
+		send_raw_event(&g, openai ? "data: {\"choices\":[{\"delta\":{\"content\": oops}\n\n" : "{\"message\": oops\n");
+		send_all(fd, "0\r\n\r\n", 5);
+		return 1;
+	}
+	if (!strcmp(sc, "truncate")) {
+		send_all(fd, "0\r\n\r\n", 5);
+		return 1;
+	}
+	if (!strcmp(sc, "reset")) {
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		return 0;
+	}
+	if (!strcmp(sc, "stall")) {
+		/* wait until the client gives up (or a long time passes) */
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		char tmp[256];
+		int64_t end = clock_now_ns() + 120 * NS_PER_S;
+		while (!stopping && clock_now_ns() < end) {
+			if (poll(&pf, 1, 200) > 0 && recv(fd, tmp, sizeof tmp, 0) <= 0)
+				break;
+		}
+		return 0;
+	}
+	if (openai) {
+		o = oa_chunk(&g);
+		json_object_set_new(o, "choices", json_pack("[{s:i, s:{}, s:s}]", "index", 0, "delta", "finish_reason",
+							     finish));
+		if (send_json(&g, o))
+			return 0;
+		if (!no_usage) {
+			o = oa_chunk(&g);
+			json_object_set_new(o, "choices", json_array());
+			u = json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)ptok, "completion_tokens",
+				      (json_int_t)(nreason + ntok), "total_tokens", (json_int_t)(ptok + nreason + ntok));
+			if (strcmp(sc, "reasoning2"))
+				json_object_set_new(u, "completion_tokens_details",
+						    json_pack("{s:I}", "reasoning_tokens", (json_int_t)nreason));
+			json_object_set_new(o, "usage", u);
+			if (send_json(&g, o))
+				return 0;
+		}
+		if (send_raw_event(&g, g.split ? "data: [DONE]\r\n\r\n" : "data: [DONE]\n\n"))
+			return 0;
+	} else {
+		int64_t now = clock_now_ns();
+		o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s}", "model", g.model, "created_at",
+			      "2026-01-01T00:00:00Z", "message", "role", "assistant", "content", "", "done", 1,
+			      "done_reason", finish);
+		if (!no_usage) {
+			json_object_set_new(o, "total_duration", json_integer(now - g.t_start + 1234567 + 2345678));
+			json_object_set_new(o, "load_duration", json_integer(1234567));
+			json_object_set_new(o, "prompt_eval_count", json_integer(ptok));
+			json_object_set_new(o, "prompt_eval_duration", json_integer(2345678));
+			json_object_set_new(o, "eval_count", json_integer(nreason + ntok));
+			json_object_set_new(o, "eval_duration", json_integer(g.t_first ? now - g.t_first : 0));
+		}
+		if (send_json(&g, o))
+			return 0;
+	}
+	return send_all(fd, "0\r\n\r\n", 5) ? 0 : 1;
+}
+
+static int send_error(int fd, int openai, int status, const char *msg, const char *extra)
+{
+	json_t *o = openai ? json_pack("{s:{s:s, s:s, s:i}}", "error", "message", msg, "type", "fake_error", "code", status)
+			   : json_pack("{s:s}", "error", msg);
+	char *s = json_dumps(o, JSON_COMPACT);
+	int rc = send_simple(fd, status, "application/json", s, extra);
+	free(s);
+	json_decref(o);
+	return rc ? 0 : 1;
+}
+
+/* Handles a chat request on either API. Returns 1 to keep the connection. */
+static int handle_chat(int fd, int openai, struct request *r)
+{
+	json_error_t je;
+	json_t *req = json_loads(r->body ? r->body : "", 0, &je);
+	const char *model, *sc = opt.scenario;
+	char msg[600];
+	int keep = 0;
+	long k;
+
+	if (!json_is_object(req)) {
+		keep = send_error(fd, openai, 400, "the request body is not a JSON object", NULL);
+		goto out;
+	}
+	pthread_mutex_lock(&mu);
+	free(last_body);
+	last_body = xstrdup(r->body);
+	pthread_mutex_unlock(&mu);
+	model = json_string_value(json_object_get(req, "model"));
+	if (r->scenario[0])
+		sc = r->scenario;
+	else if (model && !strncmp(model, "fake-", 5) && strcmp(model, opt.model))
+		sc = model + 5;
+	if (!strcmp(sc, "429")) {
+		pthread_mutex_lock(&mu);
+		k = ++n429;
+		pthread_mutex_unlock(&mu);
+		if (k % 2 == 1) {
+			keep = send_error(fd, openai, 429, "fake rate limit: slow down", "Retry-After: 1\r\n");
+			goto out;
+		}
+		sc = "normal";
+	}
+	if (!strcmp(sc, "500")) {
+		keep = send_error(fd, openai, 500, "fake internal error", NULL);
+	} else if (!strcmp(sc, "404")) {
+		snprintf(msg, sizeof msg, "model \"%s\" not found, try pulling it first", model ? model : "");
+		keep = send_error(fd, openai, 404, msg, NULL);
+	} else if (!strcmp(sc, "echo_auth")) {
+		snprintf(msg, sizeof msg, "Incorrect API key provided: %s", r->auth[0] ? r->auth : "(none)");
+		keep = send_error(fd, openai, 401, msg, NULL);
+	} else {
+		keep = stream_chat(fd, openai, sc, req);
+	}
+out:
+	json_decref(req);
+	return keep;
+}
+
+static int handle(int fd, struct request *r)
+{
+	char *s;
+	int keep;
+	json_t *o;
+
+	if (!strcmp(r->path, "/health"))
+		return send_simple(fd, 200, "application/json", "{\"status\":\"ok\"}", NULL) ? 0 : 1;
+	if (!strcmp(r->path, "/x/last-request")) {
+		pthread_mutex_lock(&mu);
+		s = xstrdup(last_body ? last_body : "{}");
+		pthread_mutex_unlock(&mu);
+		keep = send_simple(fd, 200, "application/json", s, NULL) ? 0 : 1;
+		free(s);
+		return keep;
+	}
+	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/models")) {
+		o = json_pack("{s:s, s:[{s:s, s:s, s:i, s:s}]}", "object", "list", "data", "id", opt.model, "object",
+			      "model", "created", 0, "owned_by", "fakellm");
+		goto json;
+	}
+	if ((opt.apis & API_L) && !strcmp(r->path, "/api/tags")) {
+		o = json_pack("{s:[{s:s, s:s, s:i}]}", "models", "name", opt.model, "model", opt.model, "size", 1);
+		goto json;
+	}
+	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/chat/completions") && !strcmp(r->method, "POST"))
+		return handle_chat(fd, 1, r);
+	if ((opt.apis & API_L) && !strcmp(r->path, "/api/chat") && !strcmp(r->method, "POST"))
+		return handle_chat(fd, 0, r);
+	return send_simple(fd, 404, "text/plain", "404 page not found", NULL) ? 0 : 1;
+json:
+	s = json_dumps(o, JSON_COMPACT);
+	keep = send_simple(fd, 200, "application/json", s, NULL) ? 0 : 1;
+	free(s);
+	json_decref(o);
+	return keep;
+}
+
+/* Reads one request from fd (in carries bytes between requests). 0, or -1 at EOF / error. */
+static int read_request(int fd, struct buf *in, struct request *r)
+{
+	char tmp[16384], *end, *line, *next;
+	size_t hlen, clen = 0;
+	ssize_t n;
+
+	memset(r, 0, sizeof *r);
+	while (!(end = memmem(in->data, in->len, "\r\n\r\n", 4))) {
+		n = recv(fd, tmp, sizeof tmp, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || buf_append(in, tmp, (size_t)n))
+			return -1;
+	}
+	hlen = (size_t)(end - in->data) + 4;
+	*end = 0;
+	if (sscanf(in->data, "%15s %1023s", r->method, r->path) != 2)
+		return -1;
+	for (line = strstr(in->data, "\r\n"); line; line = next) {
+		line += 2;
+		next = strstr(line, "\r\n");
+		if (next)
+			*next = 0;
+		if (!strncasecmp(line, "Content-Length:", 15))
+			clen = strtoul(line + 15, NULL, 10);
+		else if (!strncasecmp(line, "X-Fake-Scenario:", 16))
+			sscanf(line + 16, " %63s", r->scenario);
+		else if (!strncasecmp(line, "Authorization:", 14))
+			snprintf(r->auth, sizeof r->auth, "%s", line + 14 + strspn(line + 14, " "));
+		else if (!strncasecmp(line, "Connection:", 11) && strcasestr(line, "close"))
+			r->close_after = 1;
+	}
+	while (in->len < hlen + clen) {
+		n = recv(fd, tmp, sizeof tmp, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || buf_append(in, tmp, (size_t)n))
+			return -1;
+	}
+	r->body = xmalloc(clen + 1);
+	memcpy(r->body, in->data + hlen, clen);
+	r->body[clen] = 0;
+	buf_consume(in, hlen + clen);
+	return 0;
+}
+
+static void *conn_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg, one = 1, keep = 1;
+	struct buf in;
+	struct request r;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	buf_init(&in, 64u << 20);
+	while (keep && read_request(fd, &in, &r) == 0) {
+		keep = handle(fd, &r) && !r.close_after;
+		free(r.body);
+		atomic_fetch_add(&nrequests, 1);
+	}
+	buf_release(&in);
+	close(fd);
+	return NULL;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fakellm [--port N] [--port-file F] [--api openai|ollama|both|none] [--tokens N]\n"
+			"               [--token-delay-ms D] [--ttft-ms T] [--model NAME] [--scenario NAME]\n"
+			"               [--max-requests N] [--lifetime-s S]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in sa = { 0 };
+	socklen_t sl = sizeof sa;
+	struct sigaction sig = { 0 };
+	struct stat st;
+	struct pollfd pf[2];
+	int lfd, one = 1, i, npf = 1, watch_stdin;
+	int64_t deadline;
+	pthread_attr_t attr;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			usage();
+		if (!strcmp(a, "--port"))
+			opt.port = atoi(v);
+		else if (!strcmp(a, "--port-file"))
+			opt.port_file = v;
+		else if (!strcmp(a, "--api"))
+			opt.apis = !strcmp(v, "openai") ? API_O : !strcmp(v, "ollama") ? API_L : !strcmp(v, "none") ? 0 : API_O | API_L;
+		else if (!strcmp(a, "--tokens"))
+			opt.tokens = atoi(v);
+		else if (!strcmp(a, "--token-delay-ms"))
+			opt.token_delay_ms = atoi(v);
+		else if (!strcmp(a, "--ttft-ms"))
+			opt.ttft_ms = atoi(v);
+		else if (!strcmp(a, "--model"))
+			opt.model = v;
+		else if (!strcmp(a, "--scenario"))
+			opt.scenario = v;
+		else if (!strcmp(a, "--max-requests"))
+			opt.max_requests = atol(v);
+		else if (!strcmp(a, "--lifetime-s"))
+			opt.lifetime_s = atoi(v);
+		else
+			usage();
+		i++;
+	}
+	sig.sa_handler = on_signal;
+	sigaction(SIGTERM, &sig, NULL);
+	sigaction(SIGINT, &sig, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)opt.port);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, 128) ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl)) {
+		fprintf(stderr, "fakellm: cannot listen on 127.0.0.1:%d: %s\n", opt.port, strerror(errno));
+		return 1;
+	}
+	if (opt.port_file) {
+		char *tmp = xasprintf("%s.tmp", opt.port_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%d\n", ntohs(sa.sin_port)) < 0 || fclose(f) || rename(tmp, opt.port_file)) {
+			fprintf(stderr, "fakellm: cannot write %s: %s\n", opt.port_file, strerror(errno));
+			return 1;
+		}
+		free(tmp);
+	} else {
+		fprintf(stderr, "fakellm: listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
+	}
+
+	/* Exit when stdin closes, but only if it is a pipe or socket (not /dev/null or a terminal). */
+	watch_stdin = fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	pf[0].fd = lfd;
+	pf[0].events = POLLIN;
+	if (watch_stdin) {
+		pf[1].fd = 0;
+		pf[1].events = POLLIN;
+		npf = 2;
+	}
+	deadline = opt.lifetime_s > 0 ? clock_now_ns() + (int64_t)opt.lifetime_s * NS_PER_S : INT64_MAX;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	while (!stopping && clock_now_ns() < deadline &&
+	       (opt.max_requests <= 0 || atomic_load(&nrequests) < opt.max_requests)) {
+		if (poll(pf, (nfds_t)npf, 100) <= 0)
+			continue;
+		if (npf == 2 && pf[1].revents) {
+			char tmp[256];
+			if (read(0, tmp, sizeof tmp) <= 0)
+				break;
+		}
+		if (pf[0].revents & POLLIN) {
+			int cfd = accept(lfd, NULL, NULL);
+			pthread_t th;
+			if (cfd < 0)
+				continue;
+			if (pthread_create(&th, &attr, conn_main, (void *)(intptr_t)cfd))
+				close(cfd);
+		}
+	}
+	close(lfd);
+	return 0;
+}

@@ -1,0 +1,328 @@
+/*
+ * test_sse.c - the stream parsers alone (src/client/api.h), without a
+ * network: SSE and NDJSON fed byte by byte and in odd splits, line endings,
+ * comments, [DONE], usage, error objects, malformed input and the size cap.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "client.h"
+#include "client/api.h"
+
+static const char *SSE =
+	": a comment\n"
+	"data: {\"model\":\"m1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n"
+	"\n"
+	"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"think \"}}]}\r\n"
+	"\r\n"
+	"event: message\n"
+	"id: 3\n"
+	"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\r"
+	"data:{\"choices\":[{\"delta\":{\"content\":\"lo \\u00e9\\n\\\"x\\\"\"}}]}\n\n"
+	"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+	"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3,\"total_tokens\":14,"
+	"\"completion_tokens_details\":{\"reasoning_tokens\":1}}}\n\n"
+	"data: [DONE]\n\n";
+
+static void check_sse_result(struct chat_result *r)
+{
+	cr_assert_eq(r->err, ERR_NONE, "%s", r->errmsg);
+	cr_assert_str_eq(r->answer.data, "Hello \xc3\xa9\n\"x\"");
+	cr_assert_str_eq(r->thinking.data, "think ");
+	cr_assert_str_eq(r->model, "m1");
+	cr_assert_str_eq(r->finish_reason, "stop");
+	cr_assert_eq(r->ntoken, 3);
+	cr_assert_eq(r->prompt_tokens, 11);
+	cr_assert_eq(r->completion_tokens, 3);
+	cr_assert_eq(r->reasoning_tokens, 1);
+	cr_assert_eq(r->prompt_src, COUNT_SERVER);
+	cr_assert_eq(r->completion_src, COUNT_SERVER);
+	cr_assert_eq(r->reasoning_src, COUNT_SERVER);
+}
+
+/* Feeds s in pieces of size step (time = byte offset + 1), then finishes. */
+static int feed(const struct api_ops *ops, const char *s, size_t step, struct chat_result *r)
+{
+	struct stream_parser p;
+	size_t n = strlen(s), i;
+	int rc = 0;
+
+	stream_parser_init(&p, ops, r, CLIENT_MAX_RESPONSE);
+	for (i = 0; i < n && !rc; i += step)
+		rc = stream_parser_feed(&p, s + i, i + step <= n ? step : n - i, (int64_t)i + 1);
+	if (!rc)
+		rc = stream_parser_finish(&p, (int64_t)n + 1);
+	stream_parser_release(&p);
+	return rc;
+}
+
+Test(sse, byte_by_byte_equals_whole)
+{
+	size_t steps[] = { 1, 2, 3, 7, 64, 100000 };
+	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+		struct chat_result r;
+		chat_result_init(&r);
+		cr_assert_eq(feed(&api_openai, SSE, steps[k], &r), 0, "step %zu: %s", steps[k], r.errmsg);
+		check_sse_result(&r);
+		chat_result_release(&r);
+	}
+}
+
+Test(sse, event_times_are_when_the_event_completed)
+{
+	struct chat_result r;
+	const char *think = strstr(SSE, "\r\n\r\n") + 2; /* the blank line ending the reasoning event */
+	chat_result_init(&r);
+	cr_assert_eq(feed(&api_openai, SSE, 1, &r), 0);
+	/* fed byte by byte with time = offset + 1: the event fires on its blank line's byte */
+	cr_assert_eq(r.t_first_ns, (int64_t)(think - SSE) + 1);
+	cr_assert_gt(r.t_first_answer_ns, r.t_first_ns);
+	cr_assert_eq(r.token_ns[1], r.t_first_answer_ns);
+	chat_result_release(&r);
+}
+
+Test(sse, all_in_one_read)
+{
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_eq(feed(&api_openai, SSE, strlen(SSE), &r), 0);
+	check_sse_result(&r);
+	/* one read: every event carries the same arrival time */
+	cr_assert_eq(r.token_ns[0], r.token_ns[2]);
+	chat_result_release(&r);
+}
+
+Test(sse, multiline_data_joined_with_newline)
+{
+	/* data lines of one event join with "\n": here that splits the JSON over two lines */
+	const char *s = "data: {\"choices\":[{\"delta\":\n"
+			"data: {\"content\":\"ab\"},\"finish_reason\":\"stop\"}]}\n\n";
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_eq(feed(&api_openai, s, 1, &r), 0, "%s", r.errmsg);
+	cr_assert_str_eq(r.answer.data, "ab");
+	cr_assert_eq(r.completion_src, COUNT_EVENTS);
+	cr_assert_eq(r.completion_tokens, 1);
+	cr_assert_eq(r.prompt_tokens, -1);
+	chat_result_release(&r);
+	/* the same with CRLF split between reads: a CR then LF is one line end, not two */
+	s = "data: {\"choices\":[{\"delta\":\r\n"
+	    "data: {\"content\":\"cd\"},\"finish_reason\":\"stop\"}]}\r\n\r\n";
+	chat_result_init(&r);
+	cr_assert_eq(feed(&api_openai, s, 1, &r), 0, "%s", r.errmsg);
+	cr_assert_str_eq(r.answer.data, "cd");
+	chat_result_release(&r);
+}
+
+Test(sse, finish_without_done_is_complete_last_event_without_blank_line_flushed)
+{
+	const char *s = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+			"data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"length\"}]}";
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_eq(feed(&api_openai, s, 5, &r), 0, "%s", r.errmsg);
+	cr_assert_str_eq(r.answer.data, "ab");
+	cr_assert_str_eq(r.finish_reason, "length");
+	chat_result_release(&r);
+}
+
+Test(sse, no_finish_no_done_is_reset)
+{
+	const char *s = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_openai, s, 1, &r), 0);
+	cr_assert_eq(r.err, ERR_RESET);
+	cr_assert_str_eq(r.answer.data, "a");
+	chat_result_release(&r);
+}
+
+Test(sse, error_object_is_server_error)
+{
+	const char *s = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+			"data: {\"error\":{\"message\":\"out of memory\",\"code\":500}}\n\n";
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_openai, s, 3, &r), 0);
+	cr_assert_eq(r.err, ERR_SERVER);
+	cr_assert(strstr(r.errmsg, "out of memory"), "%s", r.errmsg);
+	cr_assert_str_eq(r.answer.data, "a");
+	chat_result_release(&r);
+	/* vLLM's {"object":"error","message":...} form */
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_openai, "data: {\"object\":\"error\",\"message\":\"bad request\"}\n\n", 1, &r), 0);
+	cr_assert_eq(r.err, ERR_SERVER);
+	cr_assert(strstr(r.errmsg, "bad request"), "%s", r.errmsg);
+	chat_result_release(&r);
+}
+
+Test(sse, malformed_json_is_protocol_error)
+{
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_openai, "data: {\"choices\":[oops\n\n", 1, &r), 0);
+	cr_assert_eq(r.err, ERR_PROTOCOL);
+	chat_result_release(&r);
+	/* a plain JSON body where events were expected */
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_openai, "{\"id\":\"x\",\"choices\":[]}\n", 4, &r), 0);
+	cr_assert_eq(r.err, ERR_PROTOCOL);
+	chat_result_release(&r);
+}
+
+Test(sse, size_cap_gives_protocol_error)
+{
+	struct stream_parser p;
+	struct chat_result r;
+	char big[300];
+	memset(big, 'x', sizeof big);
+	chat_result_init(&r);
+	stream_parser_init(&p, &api_openai, &r, 256);
+	cr_assert_eq(stream_parser_feed(&p, "data: ", 6, 1), 0);
+	cr_assert_neq(stream_parser_feed(&p, big, sizeof big, 2), 0);
+	cr_assert_eq(r.err, ERR_PROTOCOL);
+	cr_assert(strstr(r.errmsg, "response too large"), "%s", r.errmsg);
+	/* further input is refused, the error stays */
+	cr_assert_neq(stream_parser_feed(&p, "\n\n", 2, 3), 0);
+	cr_assert_eq(r.err, ERR_PROTOCOL);
+	stream_parser_release(&p);
+	chat_result_release(&r);
+}
+
+static const char *NDJSON =
+	"{\"model\":\"q\",\"created_at\":\"x\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"thinking\":\"hm \"},\"done\":false}\n"
+	"{\"model\":\"q\",\"created_at\":\"x\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"done\":false}\r\n"
+	"\n"
+	"{\"model\":\"q\",\"created_at\":\"x\",\"message\":{\"role\":\"assistant\",\"content\":\" there\"},\"done\":false}\n"
+	"{\"model\":\"q\",\"created_at\":\"x\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+	"\"done_reason\":\"stop\",\"total_duration\":5000000000,\"load_duration\":1000000000,"
+	"\"prompt_eval_count\":26,\"prompt_eval_duration\":250000000,\"eval_count\":3,\"eval_duration\":1500000000}\n";
+
+Test(ndjson, byte_by_byte_counts_and_durations)
+{
+	size_t steps[] = { 1, 5, 100000 };
+	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+		struct chat_result r;
+		chat_result_init(&r);
+		cr_assert_eq(feed(&api_ollama, NDJSON, steps[k], &r), 0, "%s", r.errmsg);
+		cr_assert_str_eq(r.answer.data, "Hi there");
+		cr_assert_str_eq(r.thinking.data, "hm ");
+		cr_assert_str_eq(r.model, "q");
+		cr_assert_str_eq(r.finish_reason, "stop");
+		cr_assert_eq(r.ntoken, 3);
+		cr_assert_eq(r.prompt_tokens, 26);
+		cr_assert_eq(r.completion_tokens, 3);
+		cr_assert_eq(r.completion_src, COUNT_SERVER);
+		cr_assert_eq(r.reasoning_tokens, 1);
+		cr_assert_eq(r.reasoning_src, COUNT_EVENTS);
+		cr_assert_float_eq(r.server_total_s, 5.0, 1e-9);
+		cr_assert_float_eq(r.server_load_s, 1.0, 1e-9);
+		cr_assert_float_eq(r.server_prompt_s, 0.25, 1e-9);
+		cr_assert_float_eq(r.server_eval_s, 1.5, 1e-9);
+		chat_result_release(&r);
+	}
+}
+
+Test(ndjson, error_line_and_truncation)
+{
+	struct chat_result r;
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_ollama, "{\"error\":\"model 'x' not found\"}\n", 1, &r), 0);
+	cr_assert_eq(r.err, ERR_SERVER);
+	cr_assert(strstr(r.errmsg, "model 'x' not found"), "%s", r.errmsg);
+	chat_result_release(&r);
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_ollama, "{\"message\":{\"content\":\"a\"},\"done\":false}\n", 1, &r), 0);
+	cr_assert_eq(r.err, ERR_RESET);
+	cr_assert_eq(r.completion_tokens, 1);
+	cr_assert_eq(r.completion_src, COUNT_EVENTS);
+	chat_result_release(&r);
+	chat_result_init(&r);
+	cr_assert_neq(feed(&api_ollama, "{\"message\":{\"content\":\"a\"},\n", 1, &r), 0);
+	cr_assert_eq(r.err, ERR_PROTOCOL);
+	chat_result_release(&r);
+}
+
+Test(errmsg, extracted_from_common_bodies)
+{
+	char out[128];
+	const char *b1 = "{\"error\":{\"message\":\"The model `x` does not exist.\",\"type\":\"NotFoundError\"}}";
+	const char *b2 = "{\"error\":\"model \\\"y\\\" not found\"}";
+	const char *b3 = "{\"detail\":\"Not Found\"}";
+	const char *b4 = "  <html>\n<body>Bad Gateway</body></html>\n";
+	api_error_message(b1, strlen(b1), out, sizeof out);
+	cr_assert_str_eq(out, "The model `x` does not exist.");
+	api_error_message(b2, strlen(b2), out, sizeof out);
+	cr_assert_str_eq(out, "model \"y\" not found");
+	api_error_message(b3, strlen(b3), out, sizeof out);
+	cr_assert_str_eq(out, "Not Found");
+	api_error_message(b4, strlen(b4), out, sizeof out);
+	cr_assert_str_eq(out, "<html> <body>Bad Gateway</body></html>");
+	api_error_message("", 0, out, sizeof out);
+	cr_assert_str_eq(out, "(empty body)");
+	api_error_message(b4, strlen(b4), out, 12);
+	cr_assert_str_eq(out, "<html> <...");
+}
+
+/* A small deterministic generator, so a failure can be replayed. */
+static unsigned rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 16) & 0x7fff;
+}
+
+Test(sse, random_splits_always_give_the_same_result)
+{
+	unsigned seed = 1;
+	size_t n = strlen(SSE);
+	for (int round = 0; round < 300; round++) {
+		struct stream_parser p;
+		struct chat_result r;
+		size_t i = 0;
+		int rc = 0;
+		chat_result_init(&r);
+		stream_parser_init(&p, &api_openai, &r, CLIENT_MAX_RESPONSE);
+		while (i < n && !rc) {
+			size_t k = 1 + rnd(&seed) % 40;
+			if (k > n - i)
+				k = n - i;
+			rc = stream_parser_feed(&p, SSE + i, k, (int64_t)i + 1);
+			i += k;
+		}
+		cr_assert_eq(rc, 0, "round %d: %s", round, r.errmsg);
+		cr_assert_eq(stream_parser_finish(&p, (int64_t)n + 1), 0, "round %d", round);
+		check_sse_result(&r);
+		stream_parser_release(&p);
+		chat_result_release(&r);
+	}
+}
+
+Test(sse, garbage_never_crashes_and_never_passes_as_complete)
+{
+	static const char alphabet[] = "data: {}[]\",:\\n\r\n0123456789abcdeDONE ";
+	unsigned seed = 7;
+	char junk[512];
+	for (int round = 0; round < 500; round++) {
+		const struct api_ops *ops = round % 2 ? &api_ollama : &api_openai;
+		struct stream_parser p;
+		struct chat_result r;
+		size_t n = 1 + rnd(&seed) % sizeof junk, i;
+		int rc;
+		for (i = 0; i < n; i++)
+			junk[i] = round % 3 ? alphabet[rnd(&seed) % (sizeof alphabet - 1)] : (char)rnd(&seed);
+		chat_result_init(&r);
+		stream_parser_init(&p, ops, &r, 4096);
+		rc = stream_parser_feed(&p, junk, n, 1);
+		if (!rc)
+			rc = stream_parser_finish(&p, 2);
+		/* either it failed with a reason, or it really saw an end of stream */
+		if (rc)
+			cr_assert(r.err != ERR_NONE && r.errmsg[0], "round %d", round);
+		else
+			cr_assert(p.done || p.finished, "round %d", round);
+		cr_assert_leq(r.answer.len + r.thinking.len, n);
+		stream_parser_release(&p);
+		chat_result_release(&r);
+	}
+}
