@@ -109,3 +109,12 @@ clean:
 	rm -rf build build-san
 
 -include $(LIB_OBJS:.o=.d) $(CMD_OBJS:.o=.d)
+
+# Everything CI runs: the real-server build (cached; its test is skipped with
+# the reason if it cannot be built), the tests, then the tests again under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+check:
+	-scripts/build-llama-server.sh
+	$(MAKE) test
+	$(MAKE) SANITIZE=address,undefined test
+.PHONY: check

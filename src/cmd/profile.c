@@ -1,14 +1,297 @@
 /*
- * cmd/profile.c - placeholder for 'ipw profile' until it lands.
+ * cmd/profile.c - 'ipw profile': parses options, prints the configuration,
+ * shows progress on a terminal, runs the profile (src/runner.c) and prints
+ * the closing summary. Ctrl-C stops cleanly; a second Ctrl-C exits at once.
  */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "../runner.h"
 #include "cmd.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	if (stop_flag) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ipw profile [--url U] [--api openai|ollama] [--model M] [--dataset PATH] [--limit N]\n"
+"                   [--store PATH] [--name NAME] [--resume RUN] [options]\n"
+"Streams each dataset item to an inference server, one query at a time, and records\n"
+"its answer, latency, tokens and energy in the store (default ./ipw.db).\n\n"
+"server:\n"
+"  --url URL            server base URL (default: look for one on the usual local ports)\n"
+"  --api API            openai | ollama | auto (default auto: detected)\n"
+"  --model NAME         model to query (default: the one model the server serves)\n"
+"  --timeout S          per-attempt timeout in seconds (default 600)\n"
+"  --retries N          retries after 429, 5xx, connection failures (default 2)\n"
+"  --backoff S          first retry delay, doubled each retry (default 1)\n"
+"  --warmup N           requests before the run, not recorded (default 1)\n"
+"sampling (defaults from the paper):\n"
+"  --max-tokens N       (default 32768)   --temperature T (default 0.6)\n"
+"  --top-p P            (default 0.95)    --top-k K (default 20; 0 = not sent)\n"
+"  --sample-seed N      seed sent to the server (default: none)\n"
+"  --system TEXT        system prompt (default: none)\n"
+"data:\n"
+"  --dataset PATH       JSONL dataset (default: the built-in set)\n"
+"  --limit N            first N items (after --shuffle)\n"
+"  --shuffle            shuffle the items   --seed N  shuffle seed (default 0)\n"
+"store:\n"
+"  --store PATH         SQLite store (default ./ipw.db)\n"
+"  --name NAME          a name for the run (default: generated)\n"
+"  --resume RUN         continue an interrupted run (id or name); its recorded options apply\n"
+"telemetry:\n"
+"  --devices LIST       GPU indices or UUIDs (default: *_VISIBLE_DEVICES, else all)\n"
+"  --no-host            do not measure host CPU/DRAM energy\n"
+"  --backends LIST      telemetry back-ends to probe (default: all)\n"
+"  --interval MS        sampling period (default: each back-end's own)\n"
+"  --idle-seconds S     idle baseline before and after the queries (default 10)\n"
+"  --fake-profile SPEC  use the fake back-end with a synthetic profile (tests)\n"
+"  --fake-trace FILE    use the fake back-end replaying a trace (tests)\n"
+"  --quiet              no progress bar or per-query lines\n"
+"The API key, if the server needs one, comes from IPW_API_KEY or OPENAI_API_KEY.\n");
+}
+
+struct ui {
+	int tty;
+	int quiet;
+	int bar_shown;
+};
+
+static void clear_bar(struct ui *u)
+{
+	if (u->bar_shown) {
+		fprintf(stderr, "\r\033[K");
+		u->bar_shown = 0;
+	}
+}
+
+static void on_message(void *arg, enum runner_level lv, const char *text)
+{
+	struct ui *u = arg;
+	clear_bar(u);
+	fprintf(stderr, "ipw: %s%s\n", lv == RUNNER_WARN ? "warning: " : "", text);
+}
+
+static void fmt_duration(double s, char *out, size_t n)
+{
+	if (!isfinite(s))
+		snprintf(out, n, "--");
+	else if (s < 60)
+		snprintf(out, n, "%.0fs", s);
+	else if (s < 3600)
+		snprintf(out, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(out, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+static void on_progress(void *arg, const struct runner_progress *p)
+{
+	struct ui *u = arg;
+	char eta[32], el[32], mj[32];
+	int width = 30, fill;
+	double frac = p->total ? (double)p->done / (double)p->total : 1;
+	if (!u->tty || u->quiet)
+		return;
+	fill = (int)(frac * width);
+	fmt_duration(p->elapsed_s, el, sizeof(el));
+	fmt_duration(p->rate_qps > 0 ? (double)(p->total - p->done) / p->rate_qps : NAN, eta, sizeof(eta));
+	if (isnan(p->mean_accel_j))
+		snprintf(mj, sizeof(mj), "not measured");
+	else
+		snprintf(mj, sizeof(mj), "%.1f J/query", p->mean_accel_j);
+	fprintf(stderr, "\r\033[K[%.*s%*s] %lld/%lld  %.2f q/s  elapsed %s  ETA %s  %s%s",
+		fill, "##############################", width - fill, "", p->done, p->total, p->rate_qps,
+		el, eta, mj, p->failed ? "" : "");
+	if (p->failed)
+		fprintf(stderr, "  failed %lld", p->failed);
+	fflush(stderr);
+	u->bar_shown = 1;
+}
+
+static void on_query(void *arg, const struct query_record *q)
+{
+	struct ui *u = arg;
+	if (u->quiet || u->tty)
+		return;
+	/* not a terminal: one line per query on stderr, so logs show progress */
+	if (!strcmp(q->status, "ok"))
+		fprintf(stderr, "ipw: %lld %s ok  %.2f s  %lld tokens  %s%.1f%s\n", q->seq + 1, q->item_id,
+			q->e2e_s, q->completion_tokens, isnan(q->accel_j) ? "energy not measured" : "",
+			isnan(q->accel_j) ? 0.0 : q->accel_j, isnan(q->accel_j) ? "" : " J");
+	else
+		fprintf(stderr, "ipw: %lld %s failed: %s %s\n", q->seq + 1, q->item_id, q->error_kind,
+			q->error_message ? q->error_message : "");
+}
+
+static void print_value(const char *label, double v, const char *unit)
+{
+	if (isnan(v))
+		printf("  %-28s not measured\n", label);
+	else
+		printf("  %-28s %.4g %s\n", label, v, unit);
+}
+
+static void print_config(const struct runner_opts *o)
+{
+	fprintf(stderr, "ipw profile: model=%s url=%s api=%s dataset=%s limit=%lld%s store=%s\n",
+		o->model ? o->model : "(from server)", o->url ? o->url : "(discover)",
+		o->api == API_OLLAMA ? "ollama" : o->api == API_OPENAI ? "openai" : "auto",
+		o->dataset ? o->dataset : "builtin", o->limit, o->shuffle ? " shuffled" : "", o->store);
+	fprintf(stderr, "ipw profile: sampling max_tokens=%d temperature=%g top_p=%g top_k=%d seed=%s%lld "
+		"system=%s; timeout=%gs attempts=%d warmup=%d idle=%gs concurrency=1\n",
+		o->s.max_tokens, o->s.temperature, o->s.top_p, o->s.top_k, o->s.has_seed ? "" : "none",
+		o->s.has_seed ? o->s.seed : 0LL, o->s.system ? "given" : "none", o->timeout_s,
+		o->max_attempts, o->warmup, o->idle_s);
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	*out = strtod(s, &end);
+	return end != s && !*end && isfinite(*out) ? 0 : -1;
+}
+
+static int parse_ll(const char *s, long long *out)
+{
+	char *end;
+	*out = strtoll(s, &end, 10);
+	return end != s && !*end ? 0 : -1;
+}
+
+enum {
+	O_URL = 256, O_API, O_MODEL, O_TIMEOUT, O_RETRIES, O_BACKOFF, O_WARMUP, O_MAXTOK, O_TEMP,
+	O_TOPP, O_TOPK, O_SSEED, O_SYSTEM, O_DATASET, O_LIMIT, O_SHUFFLE, O_SEED, O_STORE, O_NAME,
+	O_RESUME, O_DEVICES, O_NOHOST, O_BACKENDS, O_INTERVAL, O_IDLE, O_FPROF, O_FTRACE, O_QUIET, O_HELP,
+};
+
+static const struct option longopts[] = {
+	{"url", 1, 0, O_URL}, {"api", 1, 0, O_API}, {"model", 1, 0, O_MODEL},
+	{"timeout", 1, 0, O_TIMEOUT}, {"retries", 1, 0, O_RETRIES}, {"backoff", 1, 0, O_BACKOFF},
+	{"warmup", 1, 0, O_WARMUP}, {"max-tokens", 1, 0, O_MAXTOK}, {"temperature", 1, 0, O_TEMP},
+	{"top-p", 1, 0, O_TOPP}, {"top-k", 1, 0, O_TOPK}, {"sample-seed", 1, 0, O_SSEED},
+	{"system", 1, 0, O_SYSTEM}, {"dataset", 1, 0, O_DATASET}, {"limit", 1, 0, O_LIMIT},
+	{"shuffle", 0, 0, O_SHUFFLE}, {"seed", 1, 0, O_SEED}, {"store", 1, 0, O_STORE},
+	{"name", 1, 0, O_NAME}, {"resume", 1, 0, O_RESUME}, {"devices", 1, 0, O_DEVICES},
+	{"no-host", 0, 0, O_NOHOST}, {"backends", 1, 0, O_BACKENDS}, {"interval", 1, 0, O_INTERVAL},
+	{"idle-seconds", 1, 0, O_IDLE}, {"fake-profile", 1, 0, O_FPROF}, {"fake-trace", 1, 0, O_FTRACE},
+	{"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+};
 
 int cmd_profile(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "ipw profile: not available in this build yet\n");
-	return EXIT_ENV;
+	struct runner_opts o;
+	struct runner_hooks h;
+	struct runner_report rep;
+	struct ui u = {0};
+	char err[IPW_ERRLEN] = "";
+	int c, rc;
+	long long v;
+	double d;
+
+	runner_opts_init(&o);
+	o.store = "ipw.db";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		const char *bad = NULL;
+		switch (c) {
+		case O_URL: o.url = optarg; break;
+		case O_API:
+			if (!strcmp(optarg, "openai")) o.api = API_OPENAI;
+			else if (!strcmp(optarg, "ollama")) o.api = API_OLLAMA;
+			else if (!strcmp(optarg, "auto")) o.api = API_AUTO;
+			else bad = "--api takes openai, ollama or auto";
+			break;
+		case O_MODEL: o.model = optarg; break;
+		case O_TIMEOUT: if (parse_double(optarg, &o.timeout_s) || o.timeout_s <= 0) bad = "--timeout takes seconds > 0"; break;
+		case O_RETRIES: if (parse_ll(optarg, &v) || v < 0 || v > 100) bad = "--retries takes 0..100"; else o.max_attempts = (int)v + 1; break;
+		case O_BACKOFF: if (parse_double(optarg, &o.backoff_s) || o.backoff_s < 0) bad = "--backoff takes seconds >= 0"; break;
+		case O_WARMUP: if (parse_ll(optarg, &v) || v < 0) bad = "--warmup takes a count >= 0"; else o.warmup = (int)v; break;
+		case O_MAXTOK: if (parse_ll(optarg, &v) || v <= 0) bad = "--max-tokens takes a count > 0"; else o.s.max_tokens = (int)v; break;
+		case O_TEMP: if (parse_double(optarg, &o.s.temperature) || o.s.temperature < 0) bad = "--temperature takes a number >= 0"; break;
+		case O_TOPP: if (parse_double(optarg, &o.s.top_p) || o.s.top_p <= 0 || o.s.top_p > 1) bad = "--top-p takes (0, 1]"; break;
+		case O_TOPK: if (parse_ll(optarg, &v) || v < 0) bad = "--top-k takes a count >= 0"; else o.s.top_k = (int)v; break;
+		case O_SSEED: if (parse_ll(optarg, &v)) bad = "--sample-seed takes an integer"; else { o.s.seed = v; o.s.has_seed = 1; } break;
+		case O_SYSTEM: o.s.system = optarg; break;
+		case O_DATASET: o.dataset = optarg; break;
+		case O_LIMIT: if (parse_ll(optarg, &v) || v <= 0) bad = "--limit takes a count > 0"; else o.limit = v; break;
+		case O_SHUFFLE: o.shuffle = 1; break;
+		case O_SEED: if (parse_ll(optarg, &v)) bad = "--seed takes an integer"; else o.shuffle_seed = (unsigned long long)v; break;
+		case O_STORE: o.store = optarg; break;
+		case O_NAME: o.name = optarg; break;
+		case O_RESUME: o.resume = optarg; break;
+		case O_DEVICES: o.devices = optarg; break;
+		case O_NOHOST: o.host = 0; break;
+		case O_BACKENDS: o.backends = optarg; break;
+		case O_INTERVAL: if (parse_ll(optarg, &v) || v <= 0) bad = "--interval takes milliseconds > 0"; else o.interval_ms = (int)v; break;
+		case O_IDLE: if (parse_double(optarg, &d) || d < 0) bad = "--idle-seconds takes seconds >= 0"; else o.idle_s = d; break;
+		case O_FPROF: o.fake_profile = optarg; break;
+		case O_FTRACE: o.fake_trace = optarg; break;
+		case O_QUIET: u.quiet = 1; break;
+		case O_HELP: usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+		if (bad) {
+			fprintf(stderr, "ipw profile: %s (got '%s')\n", bad, optarg);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipw profile: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.stop = &stop_flag;
+	u.tty = isatty(STDERR_FILENO);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (!o.resume)
+		print_config(&o);
+	memset(&h, 0, sizeof(h));
+	h.arg = &u;
+	h.message = on_message;
+	h.progress = on_progress;
+	h.query_done = on_query;
+	rc = runner_run(&o, &h, &rep, err, sizeof(err));
+	clear_bar(&u);
+	if (rc < 0) {
+		fprintf(stderr, "ipw profile: %s\n", err);
+		if (rep.run_id[0])
+			fprintf(stderr, "ipw profile: what was measured is kept: run %s (ipw profile --resume %s "
+				"continues it)\n", rep.run_id, rep.run_id);
+		return stop_flag ? EXIT_INTERRUPTED : EXIT_ENV;
+	}
+	printf("run %s: %s\n", rep.run_id, rep.status);
+	printf("  %-28s %lld ok, %lld failed, %lld already recorded, of %lld\n", "queries", rep.ok,
+	       rep.failed, rep.skipped, rep.total);
+	printf("  %-28s %.1f s\n", "wall time", rep.wall_s);
+	print_value("accelerator energy (queries)", rep.accel_j, "J");
+	print_value("accelerator energy (span)", rep.span_accel_j, "J");
+	print_value("mean energy per query", rep.ok && !isnan(rep.accel_j) ? rep.accel_j / (double)rep.ok : NAN, "J");
+	print_value("host energy (queries)", rep.host_j, "J");
+	print_value("idle accelerator power", rep.idle_accel_w, "W");
+	print_value("mean latency (E2E)", rep.mean_e2e_s, "s");
+	print_value("mean TTFT", rep.mean_ttft_s, "s");
+	printf("  %-28s %lld\n", "completion tokens", rep.completion_tokens);
+	print_value("energy per output token", rep.completion_tokens > 0 ? rep.accel_j / (double)rep.completion_tokens : NAN, "J/token");
+	if (!strcmp(rep.status, "interrupted"))
+		printf("interrupted: ipw profile --resume %s --store %s continues it\n", rep.run_id, o.store);
+	printf("details: ipw show %s --store %s; per query: ipw export %s --format csv --store %s\n",
+	       rep.run_id, o.store, rep.run_id, o.store);
+	if (!strcmp(rep.status, "interrupted"))
+		return EXIT_INTERRUPTED;
+	return rep.failed ? EXIT_PARTIAL : 0;
 }

@@ -1,0 +1,954 @@
+/*
+ * runner.c - one profiling run: discover/connect the server, probe telemetry,
+ * warm up, measure the idle baseline, stream the items one at a time with
+ * retries, attribute each query its window's energy, commit each query to the
+ * store as soon as it ends, measure the closing idle baseline. See
+ * docs/profile.md and docs/attribution.md.
+ */
+#include "runner.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "dataset.h"
+#include "store.h"
+#include "telemetry.h"
+#include "util.h"
+
+#define COVER_TIMEOUT_NS (3 * NS_PER_S) /* wait at most this for telemetry to cover a window's end */
+
+void runner_opts_init(struct runner_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->api = API_AUTO;
+	o->timeout_s = 600;
+	o->max_attempts = 3;
+	o->backoff_s = 1.0;
+	o->warmup = 1;
+	/* decoding defaults from the paper (PAPER.md, "Metrics") */
+	o->s.max_tokens = 32768;
+	o->s.temperature = 0.6;
+	o->s.top_p = 0.95;
+	o->s.top_k = 20;
+	o->host = 1;
+	o->idle_s = 10;
+}
+
+double percentile_sorted(const double *v, size_t n, double pct)
+{
+	double pos, frac;
+	size_t i;
+	if (!n)
+		return NAN;
+	pos = pct / 100.0 * (double)(n - 1);
+	i = (size_t)pos;
+	frac = pos - (double)i;
+	if (i + 1 >= n)
+		return v[n - 1];
+	return v[i] + (v[i + 1] - v[i]) * frac;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void say(const struct runner_hooks *h, enum runner_level lv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(const struct runner_hooks *h, enum runner_level lv, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[2048];
+	if (!h || !h->message)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	h->message(h->arg, lv, msg);
+}
+
+static char *dupnull(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* ---- the run's state ---- */
+
+struct run {
+	const struct runner_opts *o;
+	const struct runner_hooks *h;
+	struct telemetry tel;
+	int tel_ok;
+	struct client *cl;
+	struct store store;
+	struct store *st;             /* &store once open */
+	struct dataset ds;
+	struct run_record rec;
+	int64_t t0_ns;               /* the run's time origin (monotonic) */
+	double *idle_w;              /* per selected source, before the first query */
+	double *idle_after_w;
+	size_t *flushed;             /* samples already written to the store, per source */
+	char model[128];
+	char engine[32];
+	char *owned[16];             /* strings restored from a resumed run's configuration */
+	int nowned;
+};
+
+static const char *own(struct run *r, const char *s)
+{
+	char *p = xstrdup(s);
+	if (r->nowned < (int)(sizeof(r->owned) / sizeof(r->owned[0])))
+		r->owned[r->nowned++] = p;
+	return p;
+}
+
+static double rel_s(const struct run *r, int64_t t)
+{
+	return t ? (double)(t - r->t0_ns) / 1e9 : NAN;
+}
+
+/* Writes the samples gathered since the last flush to the store. */
+static int flush_samples(struct run *r, char *err, size_t errlen)
+{
+	struct store_sample *buf = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	pthread_mutex_lock(&r->tel.lock);
+	for (int s = 0; s < r->tel.nsrcs; s++) {
+		struct timeline *tl = &r->tel.srcs[s].tl;
+		for (size_t i = r->flushed[s]; i < tl->n; i++) {
+			const struct sample *sm = &tl->samples[i];
+			struct store_sample *o;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				buf = xrealloc(buf, cap * sizeof(*buf));
+			}
+			o = &buf[n++];
+			o->source_idx = s;
+			o->t_s = rel_s(r, sm->t_ns);
+			o->energy_j = (sm->valid & SAMPLE_ENERGY) ? sm->energy_j : NAN;
+			o->power_w = (sm->valid & SAMPLE_POWER) ? sm->power_w : NAN;
+			o->temp_c = (sm->valid & SAMPLE_TEMP) ? sm->temp_c : NAN;
+			o->mem_used_bytes = (sm->valid & SAMPLE_MEM_USED) ? sm->mem_used_bytes : NAN;
+		}
+		r->flushed[s] = tl->n;
+	}
+	pthread_mutex_unlock(&r->tel.lock);
+	rc = n ? store_samples_append(r->st, r->rec.id, buf, n, err, errlen) : 0;
+	free(buf);
+	return rc;
+}
+
+/* ---- configuration as recorded ---- */
+
+static char *config_json(const struct runner_opts *o, const char *url, const char *api,
+			 const char *model)
+{
+	json_t *c = json_object(), *s = json_object();
+	char *out;
+	json_object_set_new(c, "url", json_string(url));
+	json_object_set_new(c, "api", json_string(api));
+	json_object_set_new(c, "model", json_string(model));
+	json_object_set_new(c, "dataset", json_string(o->dataset ? o->dataset : "builtin"));
+	json_object_set_new(c, "limit", json_integer(o->limit));
+	json_object_set_new(c, "shuffle", json_boolean(o->shuffle));
+	json_object_set_new(c, "shuffle_seed", json_integer((json_int_t)o->shuffle_seed));
+	json_object_set_new(c, "concurrency", json_integer(1));
+	json_object_set_new(c, "timeout_s", json_real(o->timeout_s));
+	json_object_set_new(c, "max_attempts", json_integer(o->max_attempts));
+	json_object_set_new(c, "backoff_s", json_real(o->backoff_s));
+	json_object_set_new(c, "warmup", json_integer(o->warmup));
+	json_object_set_new(c, "idle_seconds", json_real(o->idle_s));
+	json_object_set_new(c, "devices", o->devices ? json_string(o->devices) : json_null());
+	json_object_set_new(c, "backends", o->backends ? json_string(o->backends) : json_null());
+	json_object_set_new(c, "host", json_boolean(o->host));
+	json_object_set_new(c, "interval_ms", json_integer(o->interval_ms));
+	json_object_set_new(s, "max_tokens", json_integer(o->s.max_tokens));
+	json_object_set_new(s, "temperature", json_real(o->s.temperature));
+	json_object_set_new(s, "top_p", json_real(o->s.top_p));
+	json_object_set_new(s, "top_k", json_integer(o->s.top_k));
+	json_object_set_new(s, "seed", o->s.has_seed ? json_integer(o->s.seed) : json_null());
+	json_object_set_new(s, "system", o->s.system ? json_string(o->s.system) : json_null());
+	json_object_set_new(c, "sampling", s);
+	out = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(c);
+	return out;
+}
+
+/* Restores the options a resumed run was started with (its recorded config wins). */
+static int options_from_config(struct run *r, struct runner_opts *o, const char *cfg, char *err,
+			       size_t errlen)
+{
+	json_error_t je;
+	json_t *c = json_loads(cfg, 0, &je), *s, *v;
+	if (!c)
+		return err_set(err, errlen, "the run's recorded configuration is not valid JSON: %s", je.text);
+#define STR(key, field) if ((v = json_object_get(c, key)) && json_is_string(v)) o->field = own(r, json_string_value(v))
+	STR("url", url);
+	STR("model", model);
+	STR("devices", devices);
+	STR("backends", backends);
+	if ((v = json_object_get(c, "dataset")) && json_is_string(v))
+		o->dataset = strcmp(json_string_value(v), "builtin") ? own(r, json_string_value(v)) : NULL;
+	if ((v = json_object_get(c, "api")) && json_is_string(v))
+		o->api = !strcmp(json_string_value(v), "ollama") ? API_OLLAMA : API_OPENAI;
+#undef STR
+	if ((v = json_object_get(c, "limit")))
+		o->limit = json_integer_value(v);
+	if ((v = json_object_get(c, "shuffle")))
+		o->shuffle = json_is_true(v);
+	if ((v = json_object_get(c, "shuffle_seed")))
+		o->shuffle_seed = (unsigned long long)json_integer_value(v);
+	if ((v = json_object_get(c, "timeout_s")))
+		o->timeout_s = json_number_value(v);
+	if ((v = json_object_get(c, "max_attempts")))
+		o->max_attempts = (int)json_integer_value(v);
+	if ((v = json_object_get(c, "host")))
+		o->host = json_is_true(v);
+	if ((s = json_object_get(c, "sampling"))) {
+		if ((v = json_object_get(s, "max_tokens")))
+			o->s.max_tokens = (int)json_integer_value(v);
+		if ((v = json_object_get(s, "temperature")))
+			o->s.temperature = json_number_value(v);
+		if ((v = json_object_get(s, "top_p")))
+			o->s.top_p = json_number_value(v);
+		if ((v = json_object_get(s, "top_k")))
+			o->s.top_k = (int)json_integer_value(v);
+		if ((v = json_object_get(s, "seed")) && json_is_integer(v)) {
+			o->s.seed = json_integer_value(v);
+			o->s.has_seed = 1;
+		}
+		if ((v = json_object_get(s, "system")) && json_is_string(v))
+			o->s.system = own(r, json_string_value(v));
+	}
+	json_decref(c);
+	return 0;
+}
+
+static char *hardware_json(struct run *r)
+{
+	json_t *hw = json_object(), *arr = json_array();
+	char host[256] = "";
+	char *out;
+	gethostname(host, sizeof(host) - 1);
+	json_object_set_new(hw, "hostname", json_string(host));
+	for (int s = 0; s < r->tel.nsrcs; s++) {
+		const struct source_info *si = r->tel.srcs[s].info;
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(si->name));
+		json_object_set_new(o, "backend", json_string(si->backend));
+		json_object_set_new(o, "kind", json_string(source_kind_name(si->kind)));
+		json_object_set_new(o, "scope", json_string(source_scope_name(si->scope)));
+		json_object_set_new(o, "model", json_string(si->model));
+		json_object_set_new(o, "uuid", json_string(si->uuid));
+		json_object_set_new(o, "pci_bus_id", json_string(si->pci_bus_id));
+		json_object_set_new(o, "driver", json_string(si->driver));
+		json_object_set_new(o, "power", json_string(power_kind_name(si->power_kind)));
+		json_object_set_new(o, "energy_counter", json_boolean(si->caps & CAP_ENERGY));
+		if (si->notes[0])
+			json_object_set_new(o, "notes", json_string(si->notes));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(hw, "sources", arr);
+	arr = json_array();
+	for (int b = 0; b < r->tel.ninsts; b++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(r->tel.insts[b].ops->name));
+		json_object_set_new(o, "present", json_boolean(r->tel.insts[b].present));
+		if (!r->tel.insts[b].present)
+			json_object_set_new(o, "reason", json_string(r->tel.insts[b].reason));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(hw, "backends", arr);
+	out = json_dumps(hw, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(hw);
+	return out;
+}
+
+/* A run's name when --name is not given: "<model>-<UTC date>-<time>". */
+static char *default_name(const char *model)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+	return xasprintf("%s-%s", model, when);
+}
+
+/* ---- idle baseline ---- */
+
+/*
+ * Measures each source's mean power over idle_s seconds with nothing in
+ * flight. Warns when the accelerators' power moves a lot while idle (another
+ * process is likely using the device).
+ */
+static void idle_baseline(struct run *r, double *out_w, const char *when)
+{
+	int64_t a, b;
+	double acc = 0, lo = INFINITY, hi = -INFINITY;
+	int nacc = 0;
+	for (int s = 0; s < r->tel.nsrcs; s++)
+		out_w[s] = NAN;
+	if (!r->tel.nsrcs || r->o->idle_s <= 0)
+		return;
+	say(r->h, RUNNER_INFO, "measuring idle power %s the queries for %.1f s", when, r->o->idle_s);
+	a = clock_now_ns();
+	telemetry_wait_covered(&r->tel, a, COVER_TIMEOUT_NS);
+	a = clock_now_ns();
+	b = a + (int64_t)(r->o->idle_s * 1e9);
+	while (clock_now_ns() < b && !(r->o->stop && *r->o->stop))
+		clock_sleep_ns(50 * NS_PER_MS);
+	b = clock_now_ns();
+	telemetry_wait_covered(&r->tel, b, COVER_TIMEOUT_NS);
+	telemetry_mean_power(&r->tel, a, b, out_w);
+	/* variability of the accelerators' power over 1 s slices */
+	for (int64_t t = a; t + NS_PER_S <= b; t += NS_PER_S) {
+		double *e = xcalloc((size_t)r->tel.nsrcs, sizeof(double)), sum = 0;
+		int ok = 0;
+		telemetry_window(&r->tel, t, t + NS_PER_S, e);
+		for (int s = 0; s < r->tel.nsrcs; s++)
+			if (r->tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(e[s])) {
+				sum += e[s];
+				ok = 1;
+			}
+		if (ok) {
+			lo = sum < lo ? sum : lo;
+			hi = sum > hi ? sum : hi;
+		}
+		free(e);
+	}
+	for (int s = 0; s < r->tel.nsrcs; s++)
+		if (r->tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(out_w[s])) {
+			acc += out_w[s];
+			nacc++;
+		}
+	if (nacc)
+		say(r->h, RUNNER_INFO, "idle accelerator power %s: %.1f W", when, acc);
+	if (nacc && isfinite(lo) && hi - lo > 0.25 * acc && hi - lo > 20)
+		say(r->h, RUNNER_WARN,
+		    "accelerator power varied from %.0f W to %.0f W while idle %s: another process may be "
+		    "using the device; its energy will be counted in this run's queries", lo, hi, when);
+}
+
+/* ---- one query ---- */
+
+static int retriable(const struct chat_result *res)
+{
+	if (res->err == ERR_CONNECT || res->err == ERR_RESET)
+		return 1;
+	if (res->err == ERR_HTTP && (res->http_status == 429 || res->http_status >= 500))
+		return 1;
+	return 0;
+}
+
+struct done_flag {
+	int done;
+};
+
+static void on_done(void *arg, struct chat_result *res)
+{
+	(void)res;
+	((struct done_flag *)arg)->done = 1;
+}
+
+/* Runs one attempt; returns 1 if the user interrupted it (nothing to record). */
+static int attempt(struct run *r, const struct chat_request *req, struct chat_result *res)
+{
+	struct done_flag f = {0};
+	if (client_submit(r->cl, req, res, on_done, &f) < 0) {
+		if (res->err == ERR_NONE) {
+			res->err = ERR_CONNECT;
+			snprintf(res->errmsg, sizeof(res->errmsg), "could not start the request");
+		}
+		return 0;
+	}
+	while (!f.done) {
+		client_poll(r->cl, 100);
+		if (r->o->stop && *r->o->stop && !f.done) {
+			client_cancel_all(r->cl);
+			while (!f.done)
+				client_poll(r->cl, 10);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void fill_latency(struct query_record *q, const struct run *r, const struct chat_result *res)
+{
+	size_t n = res->ntoken;
+	q->t_send_s = rel_s(r, res->t_send_ns);
+	q->t_first_s = rel_s(r, res->t_first_ns);
+	q->t_end_s = rel_s(r, res->t_end_ns);
+	q->e2e_s = res->t_end_ns && res->t_send_ns ? (double)(res->t_end_ns - res->t_send_ns) / 1e9 : NAN;
+	q->ttft_s = res->t_first_ns ? (double)(res->t_first_ns - res->t_send_ns) / 1e9 : NAN;
+	q->tpot_s = NAN;
+	if (!isnan(q->ttft_s) && res->completion_tokens > 1)
+		q->tpot_s = (q->e2e_s - q->ttft_s) / (double)(res->completion_tokens - 1);
+	q->itl_p50_s = q->itl_p90_s = q->itl_p99_s = NAN;
+	if (n >= 2) {
+		double *gaps = xmalloc((n - 1) * sizeof(double));
+		for (size_t i = 1; i < n; i++)
+			gaps[i - 1] = (double)(res->token_ns[i] - res->token_ns[i - 1]) / 1e9;
+		qsort(gaps, n - 1, sizeof(double), cmp_double);
+		q->itl_p50_s = percentile_sorted(gaps, n - 1, 50);
+		q->itl_p90_s = percentile_sorted(gaps, n - 1, 90);
+		q->itl_p99_s = percentile_sorted(gaps, n - 1, 99);
+		free(gaps);
+	}
+}
+
+/*
+ * Sequential attribution: the query's energy is its window's, send -> end
+ * (docs/attribution.md). Dynamic energy subtracts the idle power over the same
+ * duration. Sources not covered stay NAN.
+ */
+static void fill_energy(struct query_record *q, struct run *r, int64_t t0, int64_t t1)
+{
+	struct window_energy w;
+	double *e, dur = (double)(t1 - t0) / 1e9;
+	double adyn = 0, hdyn = 0;
+	int abad = 0, hbad = 0, na = 0, nh = 0;
+	q->accel_j = q->host_j = q->total_j = NAN;
+	q->accel_dyn_j = q->host_dyn_j = q->total_dyn_j = NAN;
+	q->avg_power_w = q->peak_power_w = q->temp_max_c = q->mem_max_bytes = NAN;
+	if (!r->tel.nsrcs)
+		return;
+	if (telemetry_wait_covered(&r->tel, t1, COVER_TIMEOUT_NS) < 0)
+		say(r->h, RUNNER_WARN, "telemetry did not cover the end of query %s within 3 s: "
+		    "its energy is not measured", q->item_id);
+	e = xcalloc((size_t)r->tel.nsrcs, sizeof(double));
+	telemetry_window(&r->tel, t0, t1, e);
+	q->energy = xcalloc((size_t)r->tel.nsrcs, sizeof(*q->energy));
+	q->nenergy = 0;
+	for (int s = 0; s < r->tel.nsrcs; s++) {
+		const struct source_info *si = r->tel.srcs[s].info;
+		struct query_energy *qe;
+		double dyn = isnan(e[s]) || isnan(r->idle_w[s]) ? NAN : e[s] - r->idle_w[s] * dur;
+		if (si->scope == SCOPE_ACCELERATOR) {
+			na++;
+			if (isnan(dyn))
+				abad = 1;
+			else
+				adyn += dyn;
+		} else if (si->scope == SCOPE_HOST) {
+			nh++;
+			if (isnan(dyn))
+				hbad = 1;
+			else
+				hdyn += dyn;
+		}
+		if (isnan(e[s]))
+			continue;
+		qe = &q->energy[q->nenergy++];
+		qe->source_idx = s;
+		qe->gross_j = e[s];
+		qe->dynamic_j = dyn;
+	}
+	free(e);
+	telemetry_window_summary(&r->tel, t0, t1, &w);
+	q->accel_j = w.accel_j;
+	q->host_j = w.host_j;
+	q->total_j = w.total_j;
+	q->accel_dyn_j = na && !abad ? adyn : NAN;
+	q->host_dyn_j = nh && !hbad ? hdyn : NAN;
+	if (!isnan(q->accel_dyn_j) || !isnan(q->host_dyn_j))
+		q->total_dyn_j = (isnan(q->accel_dyn_j) ? 0 : q->accel_dyn_j) +
+				 (isnan(q->host_dyn_j) ? 0 : q->host_dyn_j);
+	q->avg_power_w = dur > 0 ? q->accel_j / dur : NAN;
+	q->peak_power_w = w.accel_peak_w;
+	q->temp_max_c = w.temp_max_c;
+	q->mem_max_bytes = w.mem_max_bytes;
+}
+
+static void count_fields(struct query_record *q, const struct chat_result *res)
+{
+	q->prompt_tokens = res->prompt_tokens;
+	q->completion_tokens = res->completion_tokens;
+	q->reasoning_tokens = res->reasoning_tokens;
+	q->prompt_tokens_src = xstrdup(count_src_name(res->prompt_src));
+	q->completion_tokens_src = xstrdup(count_src_name(res->completion_src));
+	q->reasoning_tokens_src = xstrdup(count_src_name(res->reasoning_src));
+}
+
+static char *extra_json(const struct chat_result *res)
+{
+	json_t *o;
+	char *out;
+	if (isnan(res->server_total_s) && isnan(res->server_eval_s))
+		return NULL;
+	o = json_object();
+#define NUM(k, v) if (!isnan(v)) json_object_set_new(o, k, json_real(v))
+	NUM("server_load_s", res->server_load_s);
+	NUM("server_prompt_s", res->server_prompt_s);
+	NUM("server_eval_s", res->server_eval_s);
+	NUM("server_total_s", res->server_total_s);
+#undef NUM
+	out = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(o);
+	return out;
+}
+
+/*
+ * Runs one item to its end (with retries) and fills q. Returns 1 when the
+ * user interrupted it (q is not to be recorded), else 0.
+ */
+static int run_item(struct run *r, const struct item *it, long long seq, struct query_record *q)
+{
+	struct chat_request req;
+	struct chat_result res;
+	char *prompt = item_prompt(it);
+	double delay = r->o->backoff_s;
+	int interrupted = 0;
+	memset(q, 0, sizeof(*q));
+	q->seq = seq;
+	q->item_id = xstrdup(it->id);
+	q->subject = xstrdup(it->subject ? it->subject : "");
+	q->task = xstrdup(task_name(it->task));
+	q->prompt = prompt;
+	q->reference = dupnull(it->answer);
+	memset(&req, 0, sizeof(req));
+	req.model = r->model;
+	req.prompt = prompt;
+	req.s = r->o->s;
+	req.timeout_s = r->o->timeout_s;
+	for (int n = 1;; n++) {
+		struct query_attempt *a;
+		chat_result_init(&res);
+		interrupted = attempt(r, &req, &res);
+		if (interrupted) {
+			chat_result_release(&res);
+			break;
+		}
+		q->attempts = xrealloc(q->attempts, (size_t)n * sizeof(*q->attempts));
+		a = &q->attempts[n - 1];
+		q->nattempts = n;
+		a->n = n;
+		a->t_start_s = rel_s(r, res.t_send_ns);
+		a->duration_s = res.t_end_ns ? (double)(res.t_end_ns - res.t_send_ns) / 1e9 : NAN;
+		a->error_kind = xstrdup(err_kind_name(res.err));
+		a->http_status = res.http_status;
+		a->message = res.err ? xstrdup(res.errmsg) : NULL;
+		if (res.err == ERR_NONE || !retriable(&res) || n >= r->o->max_attempts) {
+			/* the final attempt is the query */
+			q->status = xstrdup(res.err == ERR_NONE ? "ok" : "failed");
+			q->answer = xstrdup(res.answer.data ? res.answer.data : "");
+			q->thinking = xstrdup(res.thinking.data ? res.thinking.data : "");
+			q->finish_reason = res.finish_reason[0] ? xstrdup(res.finish_reason) : NULL;
+			q->error_kind = xstrdup(err_kind_name(res.err));
+			q->error_message = res.err ? xstrdup(res.errmsg) : NULL;
+			q->http_status = res.http_status;
+			fill_latency(q, r, &res);
+			count_fields(q, &res);
+			q->extra_json = extra_json(&res);
+			if (res.t_send_ns && res.t_end_ns)
+				fill_energy(q, r, res.t_send_ns, res.t_end_ns);
+			else
+				fill_energy(q, r, 0, 0);
+			if (res.model[0] && strcmp(res.model, r->model) && !r->rec.server_model) {
+				r->rec.server_model = xstrdup(res.model);
+			}
+			chat_result_release(&res);
+			break;
+		}
+		say(r->h, RUNNER_WARN, "item %s attempt %d: %s%s%s; retrying in %.1f s", it->id, n,
+		    err_kind_name(res.err), res.errmsg[0] ? ": " : "", res.errmsg, delay);
+		chat_result_release(&res);
+		for (int64_t end = clock_now_ns() + (int64_t)(delay * 1e9); clock_now_ns() < end;) {
+			if (r->o->stop && *r->o->stop) {
+				interrupted = 1;
+				break;
+			}
+			clock_sleep_ns(20 * NS_PER_MS);
+		}
+		if (interrupted)
+			break;
+		delay = delay * 2 > 60 ? 60 : delay * 2;
+	}
+	return interrupted;
+}
+
+/* ---- setup ---- */
+
+static int connect_server(struct run *r, struct runner_opts *o, char *err, size_t errlen)
+{
+	char **models = NULL;
+	int nmodels = 0, rc = -1;
+	const char *url = o->url;
+	struct discovered d;
+	memset(&d, 0, sizeof(d));
+	if (!url) {
+		if (client_discover(&d, err, errlen) < 0)
+			return -1;
+		url = d.url;
+		say(r->h, RUNNER_INFO, "found %s at %s%s%s", d.engine, d.url,
+		    d.model[0] ? " serving " : "", d.model);
+		snprintf(r->engine, sizeof(r->engine), "%s", d.engine);
+		if (o->api == API_AUTO)
+			o->api = d.api;
+	}
+	r->cl = client_new(url, o->api, err, errlen);
+	if (!r->cl)
+		return -1;
+	if (client_list_models(r->cl, &models, &nmodels, err, errlen) < 0) {
+		char inner[IPW_ERRLEN];
+		snprintf(inner, sizeof(inner), "%s", err);
+		err_set(err, errlen, "the server at %s does not answer its model list: %s "
+			"(is it running? check --url and --api)", url, inner);
+		goto out;
+	}
+	if (o->model) {
+		int found = 0;
+		for (int i = 0; i < nmodels; i++)
+			if (!strcmp(models[i], o->model))
+				found = 1;
+		if (!found && nmodels)
+			say(r->h, RUNNER_WARN, "the server does not list model '%s' (it lists: %s%s); "
+			    "sending it anyway", o->model, models[0], nmodels > 1 ? ", ..." : "");
+		snprintf(r->model, sizeof(r->model), "%s", o->model);
+	} else if (nmodels == 1) {
+		snprintf(r->model, sizeof(r->model), "%s", models[0]);
+		say(r->h, RUNNER_INFO, "using the model the server serves: %s", r->model);
+	} else if (!nmodels) {
+		err_set(err, errlen, "the server at %s lists no models: give one with --model", url);
+		goto out;
+	} else {
+		struct buf b;
+		buf_init(&b, 0);
+		for (int i = 0; i < nmodels && i < 8; i++)
+			buf_appendf(&b, "%s%s", i ? ", " : "", models[i]);
+		err_set(err, errlen, "the server serves several models (%s): choose one with --model", b.data);
+		buf_release(&b);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (models)
+		free_list(models);
+	return rc;
+}
+
+static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err, size_t errlen)
+{
+	struct telemetry_opts to;
+	struct telemetry_select sel;
+	int nacc = 0;
+	memset(&to, 0, sizeof(to));
+	memset(&sel, 0, sizeof(sel));
+	to.interval_ms = o->interval_ms;
+	to.fake_profile = o->fake_profile;
+	to.fake_trace = o->fake_trace;
+	sel.backends = o->backends;
+	sel.devices = o->devices;
+	sel.host = o->host;
+	if (telemetry_init(&r->tel, &to, &sel, err, errlen) < 0)
+		return -1;
+	r->tel_ok = 1;
+	for (int b = 0; b < r->tel.ninsts; b++)
+		if (!r->tel.insts[b].present && strcmp(r->tel.insts[b].ops->name, "fake"))
+			say(r->h, RUNNER_INFO, "telemetry %s: absent (%s)", r->tel.insts[b].ops->name,
+			    r->tel.insts[b].reason);
+	for (int s = 0; s < r->tel.nsrcs; s++) {
+		const struct source_info *si = r->tel.srcs[s].info;
+		say(r->h, RUNNER_INFO, "measuring %s (%s, %s%s%s)", si->name, si->model,
+		    source_scope_name(si->scope), si->notes[0] ? "; " : "", si->notes);
+		if (si->scope == SCOPE_ACCELERATOR)
+			nacc++;
+	}
+	if (r->tel.last_error[0])
+		say(r->h, RUNNER_WARN, "%s", r->tel.last_error);
+	if (!nacc)
+		say(r->h, RUNNER_WARN, "no accelerator energy source was found: every query's accelerator "
+		    "energy will be recorded as not measured (ipw devices says why)");
+	r->idle_w = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(double));
+	r->idle_after_w = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(double));
+	r->flushed = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(size_t));
+	return telemetry_start(&r->tel, NULL, NULL, err, errlen);
+}
+
+static void fill_sources(struct run *r)
+{
+	r->rec.nsources = r->tel.nsrcs;
+	r->rec.sources = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(*r->rec.sources));
+	for (int s = 0; s < r->tel.nsrcs; s++) {
+		const struct source_info *si = r->tel.srcs[s].info;
+		struct run_source *rs = &r->rec.sources[s];
+		rs->idx = s;
+		rs->name = xstrdup(si->name);
+		rs->backend = xstrdup(si->backend);
+		rs->kind = xstrdup(source_kind_name(si->kind));
+		rs->scope = xstrdup(source_scope_name(si->scope));
+		rs->model = xstrdup(si->model);
+		rs->uuid = xstrdup(si->uuid);
+		rs->pci_bus_id = xstrdup(si->pci_bus_id);
+		rs->driver = xstrdup(si->driver);
+		rs->power_limit_w = si->power_limit_w;
+		rs->idle_before_w = r->idle_w[s];
+		rs->idle_after_w = NAN;
+	}
+}
+
+static void warm_up(struct run *r)
+{
+	struct chat_request req;
+	for (int i = 0; i < r->o->warmup && r->ds.n && !(r->o->stop && *r->o->stop); i++) {
+		struct chat_result res;
+		char *prompt = item_prompt(&r->ds.items[0]);
+		memset(&req, 0, sizeof(req));
+		req.model = r->model;
+		req.prompt = prompt;
+		req.s = r->o->s;
+		if (req.s.max_tokens > 64)
+			req.s.max_tokens = 64; /* warm-up only needs the model loaded and kernels compiled */
+		req.timeout_s = r->o->timeout_s;
+		chat_result_init(&res);
+		attempt(r, &req, &res);
+		if (res.err)
+			say(r->h, RUNNER_WARN, "warm-up request %d failed: %s: %s", i + 1, err_kind_name(res.err),
+			    res.errmsg);
+		if (res.model[0] && !r->rec.server_model)
+			r->rec.server_model = xstrdup(res.model);
+		chat_result_release(&res);
+		free(prompt);
+	}
+}
+
+/* Item ids already in the store for a resumed run, as a sorted array for bsearch. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
+	       struct runner_report *rep, char *err, size_t errlen)
+{
+	struct runner_opts o = *opts;
+	struct run r;
+	char **done_ids = NULL;
+	size_t ndone = 0;
+	int rc = -1;
+	long long seq;
+	int64_t t_first_send = 0, t_last_end = 0;
+	double sum_accel = 0, sum_host = 0, sum_e2e = 0, sum_ttft = 0;
+	long long n_accel = 0, n_host = 0, n_e2e = 0, n_ttft = 0;
+	char *api_s = NULL;
+
+	memset(&r, 0, sizeof(r));
+	memset(rep, 0, sizeof(*rep));
+	rep->accel_j = rep->host_j = rep->span_accel_j = rep->idle_accel_w = NAN;
+	r.o = &o;
+	r.h = h;
+	if (store_open(&r.store, o.store, STORE_CREATE, err, errlen) < 0)
+		goto out;
+	r.st = &r.store;
+	if (o.resume) {
+		if (store_run_get(r.st, o.resume, &r.rec, err, errlen) < 0)
+			goto out;
+		if (!strcmp(r.rec.status, "completed")) {
+			err_set(err, errlen, "run %s (%s) is already complete: nothing to resume", r.rec.id,
+				r.rec.name);
+			goto out;
+		}
+		if (options_from_config(&r, &o, r.rec.config_json, err, errlen) < 0)
+			goto out;
+		say(h, RUNNER_INFO, "resuming run %s (%s): the options it was started with apply", r.rec.id,
+		    r.rec.name);
+	}
+	if (dataset_load(&r.ds, o.dataset, err, errlen) < 0)
+		goto out;
+	if (o.shuffle)
+		dataset_shuffle(&r.ds, o.shuffle_seed);
+	if (o.limit > 0)
+		dataset_limit(&r.ds, (size_t)o.limit);
+	if (o.resume) {
+		if (strcmp(r.ds.sha256, r.rec.dataset_sha256)) {
+			err_set(err, errlen, "the dataset %s has changed since run %s was started (sha256 %.12s... "
+				"then, %.12s... now): resuming would mix items", r.ds.path, r.rec.id,
+				r.rec.dataset_sha256, r.ds.sha256);
+			goto out;
+		}
+		if (store_items_done(r.st, r.rec.id, &done_ids, &ndone, err, errlen) < 0)
+			goto out;
+		qsort(done_ids, ndone, sizeof(char *), cmp_str);
+	}
+	if (connect_server(&r, &o, err, errlen) < 0)
+		goto out;
+	if (setup_telemetry(&r, &o, err, errlen) < 0)
+		goto out;
+	api_s = xstrdup(api_name(client_api(r.cl)));
+	r.t0_ns = clock_now_ns();
+	if (!o.resume) {
+		r.rec.name = o.name ? xstrdup(o.name) : default_name(r.model);
+		r.rec.status = xstrdup("running");
+		r.rec.model = xstrdup(r.model);
+		r.rec.api = xstrdup(api_s);
+		r.rec.url = xstrdup(client_url(r.cl));
+		r.rec.engine = xstrdup(r.engine[0] ? r.engine : "unknown");
+		r.rec.config_json = config_json(&o, client_url(r.cl), api_s, r.model);
+		r.rec.dataset_path = xstrdup(r.ds.path);
+		r.rec.dataset_sha256 = xstrdup(r.ds.sha256);
+		r.rec.dataset_format = xstrdup(r.ds.format);
+		r.rec.n_items = (long long)r.ds.n;
+		r.rec.version = xstrdup(IPW_VERSION);
+		r.rec.started_at = clock_wall_s();
+		r.rec.ended_at = NAN;
+		r.rec.idle_seconds = o.idle_s;
+	}
+	free(r.rec.hardware_json);
+	r.rec.hardware_json = hardware_json(&r);
+
+	warm_up(&r);
+	idle_baseline(&r, r.idle_w, "before");
+	fill_sources(&r);
+	if (!o.resume) {
+		if (store_run_create(r.st, &r.rec, err, errlen) < 0)
+			goto out;
+	} else {
+		free(r.rec.status);
+		r.rec.status = xstrdup("running");
+		if (store_run_update(r.st, &r.rec, err, errlen) < 0)
+			goto out;
+	}
+	snprintf(rep->run_id, sizeof(rep->run_id), "%s", r.rec.id);
+	rep->total = (long long)r.ds.n;
+	rep->skipped = (long long)ndone;
+	{
+		double idle = 0;
+		int n = 0;
+		for (int s = 0; s < r.tel.nsrcs; s++)
+			if (r.tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(r.idle_w[s])) {
+				idle += r.idle_w[s];
+				n++;
+			}
+		rep->idle_accel_w = n ? idle : NAN;
+	}
+	if (flush_samples(&r, err, errlen) < 0)
+		goto out;
+
+	for (seq = 0; seq < (long long)r.ds.n; seq++) {
+		const struct item *it = &r.ds.items[seq];
+		struct query_record q;
+		struct runner_progress p;
+		const char *key = it->id;
+		if (o.stop && *o.stop)
+			break;
+		if (ndone && bsearch(&key, done_ids, ndone, sizeof(char *), cmp_str))
+			continue;
+		if (run_item(&r, it, seq, &q)) {
+			query_record_release(&q);
+			break; /* interrupted: not recorded, a resume runs it again */
+		}
+		if (!t_first_send)
+			t_first_send = r.t0_ns + (int64_t)(q.t_send_s * 1e9);
+		if (!isnan(q.t_end_s))
+			t_last_end = r.t0_ns + (int64_t)(q.t_end_s * 1e9);
+		if (store_query_insert(r.st, r.rec.id, &q, err, errlen) < 0) {
+			query_record_release(&q);
+			goto out; /* the store is broken: stop, what was committed stays */
+		}
+		if (flush_samples(&r, err, errlen) < 0) {
+			query_record_release(&q);
+			goto out;
+		}
+		if (!strcmp(q.status, "ok")) {
+			rep->ok++;
+			if (!isnan(q.accel_j)) {
+				sum_accel += q.accel_j;
+				n_accel++;
+			}
+			if (!isnan(q.host_j)) {
+				sum_host += q.host_j;
+				n_host++;
+			}
+			if (!isnan(q.e2e_s)) {
+				sum_e2e += q.e2e_s;
+				n_e2e++;
+			}
+			if (!isnan(q.ttft_s)) {
+				sum_ttft += q.ttft_s;
+				n_ttft++;
+			}
+			if (q.completion_tokens > 0)
+				rep->completion_tokens += q.completion_tokens;
+		} else {
+			rep->failed++;
+		}
+		if (h && h->query_done)
+			h->query_done(h->arg, &q);
+		query_record_release(&q);
+		memset(&p, 0, sizeof(p));
+		p.done = rep->ok + rep->failed;
+		p.total = rep->total - rep->skipped;
+		p.failed = rep->failed;
+		p.skipped = rep->skipped;
+		p.elapsed_s = (double)(clock_now_ns() - r.t0_ns) / 1e9;
+		p.mean_accel_j = n_accel ? sum_accel / (double)n_accel : NAN;
+		p.rate_qps = p.elapsed_s > 0 ? (double)p.done / p.elapsed_s : NAN;
+		if (h && h->progress)
+			h->progress(h->arg, &p);
+	}
+	rep->accel_j = n_accel ? sum_accel : NAN;
+	rep->host_j = n_host ? sum_host : NAN;
+	rep->mean_e2e_s = n_e2e ? sum_e2e / (double)n_e2e : NAN;
+	rep->mean_ttft_s = n_ttft ? sum_ttft / (double)n_ttft : NAN;
+	if (t_first_send && t_last_end > t_first_send) {
+		struct window_energy w;
+		telemetry_wait_covered(&r.tel, t_last_end, COVER_TIMEOUT_NS);
+		telemetry_window_summary(&r.tel, t_first_send, t_last_end, &w);
+		rep->span_accel_j = w.accel_j;
+	}
+	{
+		int interrupted = o.stop && *o.stop;
+		if (!interrupted) {
+			idle_baseline(&r, r.idle_after_w, "after");
+			for (int s = 0; s < r.rec.nsources; s++)
+				r.rec.sources[s].idle_after_w = r.idle_after_w[s];
+		}
+		free(r.rec.status);
+		r.rec.status = xstrdup(interrupted ? "interrupted" : "completed");
+		r.rec.ended_at = clock_wall_s();
+		snprintf(rep->status, sizeof(rep->status), "%s", r.rec.status);
+	}
+	if (flush_samples(&r, err, errlen) < 0 || store_run_update(r.st, &r.rec, err, errlen) < 0)
+		goto out;
+	rep->wall_s = (double)(clock_now_ns() - r.t0_ns) / 1e9;
+	rc = 0;
+out:
+	if (rc < 0 && r.st && r.rec.id && r.rec.status && !strcmp(r.rec.status, "running")) {
+		/* leave the run resumable, with what stopped it in the log */
+		char e2[IPW_ERRLEN];
+		free(r.rec.status);
+		r.rec.status = xstrdup("interrupted");
+		r.rec.ended_at = clock_wall_s();
+		store_run_update(r.st, &r.rec, e2, sizeof(e2));
+	}
+	if (r.tel_ok)
+		telemetry_release(&r.tel);
+	if (r.cl)
+		client_free(r.cl);
+	if (r.st)
+		store_close(r.st);
+	dataset_release(&r.ds);
+	run_record_release(&r.rec);
+	free(r.idle_w);
+	free(r.idle_after_w);
+	free(r.flushed);
+	free(api_s);
+	for (int i = 0; i < r.nowned; i++)
+		free(r.owned[i]);
+	if (done_ids) {
+		for (size_t i = 0; i < ndone; i++)
+			free(done_ids[i]);
+		free(done_ids);
+	}
+	return rc;
+}

@@ -1,0 +1,89 @@
+/*
+ * runner.h - the profiling run: dataset items streamed to an inference
+ * server one query at a time (the paper's method), each query's energy taken
+ * from the telemetry timelines over its window and committed to the store at
+ * once. Warm-up, idle baselines, retries and resume live here. Never prints:
+ * progress and messages go through the hooks.
+ */
+#ifndef IPW_RUNNER_H
+#define IPW_RUNNER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "client.h"
+#include "record.h"
+
+struct runner_opts {
+	/* server */
+	const char *url;           /* NULL = discover a local server */
+	enum api_kind api;
+	const char *model;         /* NULL = the one model the server serves */
+	double timeout_s;          /* per attempt */
+	int max_attempts;          /* 1 + retries */
+	double backoff_s;          /* first retry delay; doubles each time */
+	int warmup;                /* requests before the run, not recorded */
+	struct sampling s;
+	/* data */
+	const char *dataset;       /* NULL = built-in */
+	long long limit;           /* <= 0: all */
+	int shuffle;
+	unsigned long long shuffle_seed;
+	/* store */
+	const char *store;
+	const char *name;
+	const char *resume;        /* run id or name to continue */
+	/* telemetry */
+	const char *devices;
+	const char *backends;
+	int host;                  /* measure host CPU/DRAM too */
+	int interval_ms;
+	double idle_s;             /* idle baseline length, before and after */
+	const char *fake_profile, *fake_trace;
+	/* control */
+	volatile sig_atomic_t *stop; /* set by a signal handler: stop after cleanup */
+};
+
+void runner_opts_init(struct runner_opts *o);
+
+struct runner_progress {
+	long long done, total, failed, skipped; /* skipped = already recorded (resume) */
+	double elapsed_s;
+	double mean_accel_j;        /* mean accelerator energy per ok query so far, NAN if none */
+	double rate_qps;
+};
+
+enum runner_level { RUNNER_INFO, RUNNER_WARN };
+
+struct runner_hooks {
+	void *arg;
+	void (*message)(void *arg, enum runner_level level, const char *text);
+	void (*progress)(void *arg, const struct runner_progress *p);
+	void (*query_done)(void *arg, const struct query_record *q);
+};
+
+/* What the run did, for the closing summary. */
+struct runner_report {
+	char run_id[32];
+	char status[16];             /* completed / interrupted / failed */
+	long long ok, failed, skipped, total;
+	double wall_s;
+	double accel_j, host_j;      /* summed over recorded ok queries (NAN if not measured) */
+	double span_accel_j;         /* accelerator energy over the whole query phase */
+	double idle_accel_w;         /* idle baseline before, summed over accelerators */
+	double mean_e2e_s, mean_ttft_s;
+	long long completion_tokens;
+};
+
+/*
+ * Runs (or resumes) a profile. Returns 0 when every query was attempted
+ * (some may have failed: see report), -1 with err for what stopped it before
+ * or outside the query loop (no server, bad dataset, store error).
+ */
+int runner_run(const struct runner_opts *o, const struct runner_hooks *h,
+	       struct runner_report *rep, char *err, size_t errlen);
+
+/* Percentile (0..100) of a sorted array, linear interpolation; NAN when n == 0. */
+double percentile_sorted(const double *v, size_t n, double pct);
+
+#endif
