@@ -560,6 +560,8 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 			chat_result_release(&res);
 			break;
 		}
+		if (!isnan(res.retry_after_s) && res.retry_after_s > delay)
+			delay = res.retry_after_s > 300 ? 300 : res.retry_after_s; /* the server asked */
 		say(r->h, RUNNER_WARN, "item %s attempt %d: %s%s%s; retrying in %.1f s", it->id, n,
 		    err_kind_name(res.err), res.errmsg[0] ? ": " : "", res.errmsg, delay);
 		chat_result_release(&res);

@@ -128,10 +128,15 @@ static void on_query(void *arg, const struct query_record *q)
 	if (u->quiet || u->tty)
 		return;
 	/* not a terminal: one line per query on stderr, so logs show progress */
-	if (!strcmp(q->status, "ok"))
-		fprintf(stderr, "ipw: %lld %s ok  %.2f s  %lld tokens  %s%.1f%s\n", q->seq + 1, q->item_id,
-			q->e2e_s, q->completion_tokens, isnan(q->accel_j) ? "energy not measured" : "",
-			isnan(q->accel_j) ? 0.0 : q->accel_j, isnan(q->accel_j) ? "" : " J");
+	if (!strcmp(q->status, "ok")) {
+		char e[48];
+		if (isnan(q->accel_j))
+			snprintf(e, sizeof(e), "energy not measured");
+		else
+			snprintf(e, sizeof(e), "%.2f J", q->accel_j);
+		fprintf(stderr, "ipw: %lld %s ok  %.2f s  %lld tokens  %s\n", q->seq + 1, q->item_id,
+			q->e2e_s, q->completion_tokens, e);
+	}
 	else
 		fprintf(stderr, "ipw: %lld %s failed: %s %s\n", q->seq + 1, q->item_id, q->error_kind,
 			q->error_message ? q->error_message : "");
@@ -151,10 +156,15 @@ static void print_config(const struct runner_opts *o)
 		o->model ? o->model : "(from server)", o->url ? o->url : "(discover)",
 		o->api == API_OLLAMA ? "ollama" : o->api == API_OPENAI ? "openai" : "auto",
 		o->dataset ? o->dataset : "builtin", o->limit, o->shuffle ? " shuffled" : "", o->store);
-	fprintf(stderr, "ipw profile: sampling max_tokens=%d temperature=%g top_p=%g top_k=%d seed=%s%lld "
+	char seed[32];
+	if (o->s.has_seed)
+		snprintf(seed, sizeof(seed), "%lld", o->s.seed);
+	else
+		snprintf(seed, sizeof(seed), "none");
+	fprintf(stderr, "ipw profile: sampling max_tokens=%d temperature=%g top_p=%g top_k=%d seed=%s "
 		"system=%s; timeout=%gs attempts=%d warmup=%d idle=%gs concurrency=1\n",
-		o->s.max_tokens, o->s.temperature, o->s.top_p, o->s.top_k, o->s.has_seed ? "" : "none",
-		o->s.has_seed ? o->s.seed : 0LL, o->s.system ? "given" : "none", o->timeout_s,
+		o->s.max_tokens, o->s.temperature, o->s.top_p, o->s.top_k, seed,
+		o->s.system ? "given" : "none", o->timeout_s,
 		o->max_attempts, o->warmup, o->idle_s);
 }
 
