@@ -1,0 +1,42 @@
+# Shared helpers for the command-line tests (sourced, not run).
+# Needs IPW (the binary) and IPW_BUILD (the build folder) from tests/run.sh.
+
+TMP=$(mktemp -d)
+SERVER_PIDS=""
+cleanup() {
+	for p in $SERVER_PIDS; do kill "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# start_fakellm NAME [fakellm flags...]: starts the fake server; its URL goes in $URL
+start_fakellm() {
+	name=$1; shift
+	"$IPW_BUILD/fakes/fakellm" --port 0 --port-file "$TMP/$name.port" --lifetime-s 300 "$@" \
+		</dev/null >"$TMP/$name.log" 2>&1 &
+	SERVER_PIDS="$SERVER_PIDS $!"
+	i=0
+	while [ ! -s "$TMP/$name.port" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && fail "fakellm did not start: $(cat "$TMP/$name.log")"
+		sleep 0.05
+	done
+	URL="http://127.0.0.1:$(cat "$TMP/$name.port")"
+}
+
+# csv_query FILE PYTHON-EXPR: evaluates EXPR with rows = list of dicts from the CSV; prints the result
+csv_query() {
+	python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
