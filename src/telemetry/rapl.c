@@ -50,7 +50,7 @@ static int parse_zone_dir(const char *name, struct zone_id *z)
 	}
 	if (*end)
 		return -1;
-	snprintf(z->dir, sizeof(z->dir), "%s", name);
+	snprintf(z->dir, sizeof(z->dir), "%.63s", name);
 	z->n = (int)n;
 	z->m = (int)m;
 	return 0;
@@ -232,7 +232,7 @@ static int probe(struct backend_instance *inst, const struct telemetry_opts *opt
 			snprintf(s->model, sizeof(s->model), "%.60s/%.60s", parent, names[i]);
 		else
 			snprintf(s->model, sizeof(s->model), "%.120s", names[i]);
-		snprintf(s->driver, sizeof(s->driver), "powercap %s", z->dir);
+		snprintf(s->driver, sizeof(s->driver), "powercap %.54s", z->dir);
 		path = xasprintf("%s/%s/constraint_0_power_limit_uw", base, z->dir);
 		s->power_limit_w = read_file_ll(path, &limit) == 0 && limit > 0 ? (double)limit / 1e6 : NAN;
 		free(path);
