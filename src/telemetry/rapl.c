@@ -303,9 +303,9 @@ static void release(struct backend_instance *inst)
 
 /*
  * 50 ms: a counter read is one pread() (a few µs), so this is cheap; the
- * counter itself ticks every ~1 ms, and 50 ms is well inside the shortest
- * wrap period (a 32-bit µJ range, ~4295 J, lasts over 10 s even at 400 W;
- * many parts report 2^38 µJ or more) while resolving per-query windows.
+ * counter itself ticks every ~1 ms, and 50 ms resolves per-query windows
+ * while staying far inside the shortest wrap period (the smallest common
+ * range, 65.7 kJ, lasts over two minutes even at 500 W).
  */
 const struct telemetry_backend telemetry_rapl = {
 	.name = "rapl",
