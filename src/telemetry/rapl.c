@@ -206,11 +206,12 @@ static int probe(struct backend_instance *inst, const struct telemetry_opts *opt
 			free(path);
 			goto out;
 		}
+		errno = 0;
 		if (fd < 0 || read_uj(fd, &uj) < 0) {
 			/* some zones (psys on some boards) exist but have no counter */
 			size_t l = strlen(skipped);
 			snprintf(skipped + l, sizeof(skipped) - l, "%s%s: %s", l ? "; " : "", z->dir,
-				 fd < 0 ? strerror(errno) : "energy_uj unreadable");
+				 errno ? strerror(errno) : "energy_uj is not a number");
 			if (fd >= 0)
 				close(fd);
 			free(path);
@@ -283,6 +284,7 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 		if (!inst->sources[i].selected)
 			continue;
 		t0 = clock_now_ns();
+		errno = 0;
 		if (read_uj(p->fds[i], &uj) < 0) {
 			rc = err_set(err, errlen, "%s: cannot read energy_uj: %s", inst->sources[i].name,
 				     errno ? strerror(errno) : "bad value");
