@@ -244,6 +244,8 @@ static void *sampler_main(void *p)
 	struct backend_instance *in = a->inst;
 	struct sample *out = xcalloc((size_t)in->nsources, sizeof(*out));
 	int interval_ms = t->interval_ms > 0 ? t->interval_ms : in->ops->default_interval_ms;
+	if (in->ops->self_paced)
+		interval_ms = 0; /* read() waits for the device's own next sample */
 	int64_t next = clock_now_ns();
 	char err[IPW_ERRLEN];
 	while (!t->stopping) {

@@ -122,6 +122,12 @@ struct telemetry_backend {
 	void (*release)(struct backend_instance *inst);
 	/* Optional: wake a blocking read() so the sampler can stop; may be NULL. */
 	void (*interrupt)(struct backend_instance *inst);
+	/*
+	 * Nonzero when the device paces the samples itself (read() blocks until
+	 * the next one, e.g. powermetrics -i): the sampler never sleeps between
+	 * reads, even with --interval (the back-end passes the interval on).
+	 */
+	int self_paced;
 };
 
 struct backend_instance {
