@@ -421,7 +421,7 @@ static void fill_energy(struct query_record *q, struct run *r, int64_t t0, int64
 	q->accel_j = q->host_j = q->total_j = NAN;
 	q->accel_dyn_j = q->host_dyn_j = q->total_dyn_j = NAN;
 	q->avg_power_w = q->peak_power_w = q->temp_max_c = q->mem_max_bytes = NAN;
-	if (!r->tel.nsrcs)
+	if (!r->tel.nsrcs || !t0 || !t1)
 		return;
 	if (telemetry_wait_covered(&r->tel, t1, COVER_TIMEOUT_NS) < 0)
 		say(r->h, RUNNER_WARN, "telemetry did not cover the end of query %s within 3 s: "
@@ -502,7 +502,8 @@ static char *extra_json(const struct chat_result *res)
  * Runs one item to its end (with retries) and fills q. Returns 1 when the
  * user interrupted it (q is not to be recorded), else 0.
  */
-static int run_item(struct run *r, const struct item *it, long long seq, struct query_record *q)
+static int run_item(struct run *r, const struct item *it, long long seq, struct query_record *q,
+		    int64_t *t0, int64_t *t1)
 {
 	struct chat_request req;
 	struct chat_result res;
@@ -510,6 +511,7 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 	double delay = r->o->backoff_s;
 	int interrupted = 0;
 	memset(q, 0, sizeof(*q));
+	*t0 = *t1 = 0;
 	q->seq = seq;
 	q->item_id = xstrdup(it->id);
 	q->subject = xstrdup(it->subject ? it->subject : "");
@@ -550,10 +552,8 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 			fill_latency(q, r, &res);
 			count_fields(q, &res);
 			q->extra_json = extra_json(&res);
-			if (res.t_send_ns && res.t_end_ns)
-				fill_energy(q, r, res.t_send_ns, res.t_end_ns);
-			else
-				fill_energy(q, r, 0, 0);
+			*t0 = res.t_send_ns;
+			*t1 = res.t_end_ns;
 			if (res.model[0] && strcmp(res.model, r->model) && !r->rec.server_model) {
 				r->rec.server_model = xstrdup(res.model);
 			}
@@ -577,6 +577,87 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 		delay = delay * 2 > 60 ? 60 : delay * 2;
 	}
 	return interrupted;
+}
+
+/* ---- committing finished queries ---- */
+
+#define MAX_PENDING 64
+
+/* A finished query whose energy waits for telemetry to cover its end. */
+struct pending {
+	struct query_record q;
+	int64_t t0, t1;
+};
+
+/* Running sums for progress and the closing summary. */
+struct tally {
+	long long ok, failed, total, skipped, completion_tokens;
+	double sum_accel, sum_host, sum_e2e, sum_ttft;
+	long long n_accel, n_host, n_e2e, n_ttft;
+	int64_t t0_ns;
+};
+
+static void tally_add(struct tally *a, const struct query_record *q)
+{
+	if (strcmp(q->status, "ok")) {
+		a->failed++;
+		return;
+	}
+	a->ok++;
+#define ADD(v, sum, n) if (!isnan(v)) { a->sum += (v); a->n++; }
+	ADD(q->accel_j, sum_accel, n_accel);
+	ADD(q->host_j, sum_host, n_host);
+	ADD(q->e2e_s, sum_e2e, n_e2e);
+	ADD(q->ttft_s, sum_ttft, n_ttft);
+#undef ADD
+	if (q->completion_tokens > 0)
+		a->completion_tokens += q->completion_tokens;
+}
+
+/*
+ * Attributes energy to the pending queries in order and commits each in its
+ * own transaction, with the samples gathered so far. Without force it stops at
+ * the first query whose end telemetry does not cover yet; with force it waits
+ * (at most COVER_TIMEOUT_NS each). Returns 0, or -1 when the store fails.
+ */
+static int commit_pending(struct run *r, struct pending *pend, int *npend, int force, struct tally *a,
+			  char *err, size_t errlen)
+{
+	int done = 0, rc = 0;
+	for (; done < *npend; done++) {
+		struct pending *p = &pend[done];
+		struct runner_progress pr;
+		if (!force && r->tel.nsrcs && p->t1 && telemetry_wait_covered(&r->tel, p->t1, 0) < 0)
+			break;
+		fill_energy(&p->q, r, p->t0, p->t1);
+		if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
+		    flush_samples(r, err, errlen) < 0) {
+			rc = -1; /* the store is broken: stop; what was committed stays */
+			break;
+		}
+		tally_add(a, &p->q);
+		if (r->h && r->h->query_done)
+			r->h->query_done(r->h->arg, &p->q);
+		query_record_release(&p->q);
+		memset(&pr, 0, sizeof(pr));
+		pr.done = a->ok + a->failed;
+		pr.total = a->total - a->skipped;
+		pr.failed = a->failed;
+		pr.skipped = a->skipped;
+		pr.elapsed_s = (double)(clock_now_ns() - a->t0_ns) / 1e9;
+		pr.mean_accel_j = a->n_accel ? a->sum_accel / (double)a->n_accel : NAN;
+		pr.rate_qps = pr.elapsed_s > 0 ? (double)pr.done / pr.elapsed_s : NAN;
+		if (r->h && r->h->progress)
+			r->h->progress(r->h->arg, &pr);
+	}
+	if (rc < 0)
+		for (int i = done; i < *npend; i++)
+			query_record_release(&pend[i].q);
+	memmove(pend, pend + done, (size_t)(*npend - done) * sizeof(*pend));
+	*npend -= done;
+	if (rc < 0)
+		*npend = 0;
+	return rc;
 }
 
 /* ---- setup ---- */
@@ -743,7 +824,11 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 	double sum_accel = 0, sum_host = 0, sum_e2e = 0, sum_ttft = 0;
 	long long n_accel = 0, n_host = 0, n_e2e = 0, n_ttft = 0;
 	char *api_s = NULL;
+	struct pending *pend = xcalloc(MAX_PENDING, sizeof(*pend));
+	int npend = 0;
+	struct tally acc;
 
+	memset(&acc, 0, sizeof(acc));
 	memset(&r, 0, sizeof(r));
 	memset(rep, 0, sizeof(*rep));
 	rep->accel_j = rep->host_j = rep->span_accel_j = rep->idle_accel_w = NAN;
@@ -823,6 +908,9 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 	snprintf(rep->run_id, sizeof(rep->run_id), "%s", r.rec.id);
 	rep->total = (long long)r.ds.n;
 	rep->skipped = (long long)ndone;
+	acc.total = rep->total;
+	acc.skipped = rep->skipped;
+	acc.t0_ns = r.t0_ns;
 	{
 		double idle = 0;
 		int n = 0;
@@ -838,66 +926,37 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 
 	for (seq = 0; seq < (long long)r.ds.n; seq++) {
 		const struct item *it = &r.ds.items[seq];
-		struct query_record q;
-		struct runner_progress p;
+		struct pending *pq;
 		const char *key = it->id;
 		if (o.stop && *o.stop)
 			break;
 		if (ndone && bsearch(&key, done_ids, ndone, sizeof(char *), cmp_str))
 			continue;
-		if (run_item(&r, it, seq, &q)) {
-			query_record_release(&q);
+		if (npend == MAX_PENDING && commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)
+			goto out;
+		pq = &pend[npend];
+		if (run_item(&r, it, seq, &pq->q, &pq->t0, &pq->t1)) {
+			query_record_release(&pq->q);
 			break; /* interrupted: not recorded, a resume runs it again */
 		}
+		npend++;
 		if (!t_first_send)
-			t_first_send = r.t0_ns + (int64_t)(q.t_send_s * 1e9);
-		if (!isnan(q.t_end_s))
-			t_last_end = r.t0_ns + (int64_t)(q.t_end_s * 1e9);
-		if (store_query_insert(r.st, r.rec.id, &q, err, errlen) < 0) {
-			query_record_release(&q);
-			goto out; /* the store is broken: stop, what was committed stays */
-		}
-		if (flush_samples(&r, err, errlen) < 0) {
-			query_record_release(&q);
+			t_first_send = pq->t0;
+		if (pq->t1)
+			t_last_end = pq->t1;
+		/* commit what telemetry already covers; the rest waits, the next query does not */
+		if (commit_pending(&r, pend, &npend, 0, &acc, err, errlen) < 0)
 			goto out;
-		}
-		if (!strcmp(q.status, "ok")) {
-			rep->ok++;
-			if (!isnan(q.accel_j)) {
-				sum_accel += q.accel_j;
-				n_accel++;
-			}
-			if (!isnan(q.host_j)) {
-				sum_host += q.host_j;
-				n_host++;
-			}
-			if (!isnan(q.e2e_s)) {
-				sum_e2e += q.e2e_s;
-				n_e2e++;
-			}
-			if (!isnan(q.ttft_s)) {
-				sum_ttft += q.ttft_s;
-				n_ttft++;
-			}
-			if (q.completion_tokens > 0)
-				rep->completion_tokens += q.completion_tokens;
-		} else {
-			rep->failed++;
-		}
-		if (h && h->query_done)
-			h->query_done(h->arg, &q);
-		query_record_release(&q);
-		memset(&p, 0, sizeof(p));
-		p.done = rep->ok + rep->failed;
-		p.total = rep->total - rep->skipped;
-		p.failed = rep->failed;
-		p.skipped = rep->skipped;
-		p.elapsed_s = (double)(clock_now_ns() - r.t0_ns) / 1e9;
-		p.mean_accel_j = n_accel ? sum_accel / (double)n_accel : NAN;
-		p.rate_qps = p.elapsed_s > 0 ? (double)p.done / p.elapsed_s : NAN;
-		if (h && h->progress)
-			h->progress(h->arg, &p);
 	}
+	if (commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)
+		goto out;
+	rep->ok = acc.ok;
+	rep->failed = acc.failed;
+	rep->completion_tokens = acc.completion_tokens;
+	sum_accel = acc.sum_accel; n_accel = acc.n_accel;
+	sum_host = acc.sum_host; n_host = acc.n_host;
+	sum_e2e = acc.sum_e2e; n_e2e = acc.n_e2e;
+	sum_ttft = acc.sum_ttft; n_ttft = acc.n_ttft;
 	rep->accel_j = n_accel ? sum_accel : NAN;
 	rep->host_j = n_host ? sum_host : NAN;
 	rep->mean_e2e_s = n_e2e ? sum_e2e / (double)n_e2e : NAN;
@@ -945,6 +1004,9 @@ out:
 	free(r.idle_after_w);
 	free(r.flushed);
 	free(api_s);
+	for (int i = 0; i < npend; i++)
+		query_record_release(&pend[i].q);
+	free(pend);
 	for (int i = 0; i < r.nowned; i++)
 		free(r.owned[i]);
 	if (done_ids) {
