@@ -256,7 +256,7 @@ static void *sampler_main(void *p)
 		pthread_mutex_lock(&t->lock);
 		if (rc < 0) {
 			t->sampler_errors++;
-			snprintf(t->last_error, sizeof(t->last_error), "%s: %s", in->ops->name, err);
+			snprintf(t->last_error, sizeof(t->last_error), "%s: %.400s", in->ops->name, err);
 		}
 		for (int s = 0; s < t->nsrcs; s++) {
 			struct source_state *st = &t->srcs[s];
