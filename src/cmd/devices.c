@@ -209,7 +209,7 @@ int cmd_devices(int argc, char **argv)
 	struct telemetry_select sel = {.host = 1};
 	struct telemetry t;
 	char err[IPW_ERRLEN];
-	int json = 0, c, rc = 0;
+	int json = 0, c, rc = 0, have_t = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -220,22 +220,26 @@ int cmd_devices(int argc, char **argv)
 		case 'b': sel.backends = optarg; break;
 		case 'p': opts.fake_profile = optarg; break;
 		case 'T': opts.fake_trace = optarg; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); goto out;
 		default:
 			fprintf(stderr, "ipw devices: unknown option or missing value: %s\n", argv[optind - 1]);
 			usage(stderr);
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ipw devices: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (telemetry_init(&t, &opts, &sel, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw devices: %s\n", err);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
+	have_t = 1;
 	if (t.last_error[0])
 		fprintf(stderr, "ipw devices: warning: %s\n", t.last_error);
 	if (json) {
@@ -247,6 +251,8 @@ int cmd_devices(int argc, char **argv)
 		print_human(&t);
 	}
 	report_no_energy(&t);
-	telemetry_release(&t);
+out:
+	if (have_t)
+		telemetry_release(&t);
 	return rc;
 }

@@ -79,7 +79,7 @@ s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 assert s["summary"] is True and s["interrupted"] is True, s
 assert 0.5 < s["duration_s"] < 10, s["duration_s"]
 x = s["sources"]["fake:gpu0"]
-assert abs(x["mean_power_w"] - 150) <= 3, x
+assert abs(x["mean_power_w"] - 150) <= 7.5, x   # a short span: allow 5%
 PY
 
 # errors
