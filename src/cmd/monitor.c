@@ -318,13 +318,22 @@ static struct span_energy scope_span(struct monitor *m, enum source_scope scope,
 	return r;
 }
 
-static double sample_rate(const struct timeline *tl)
+/* Samples read within [t_begin, t_stop] (not those taken while waiting for coverage), and their rate. */
+static uint64_t samples_in_run(const struct monitor *m, const struct timeline *tl, double *rate_hz)
 {
-	double dt;
-	if (tl->n < 2)
-		return NAN;
-	dt = (double)(tl->samples[tl->n - 1].t_ns - tl->samples[0].t_ns) / 1e9;
-	return dt > 0 ? (double)(tl->n - 1) / dt : NAN;
+	uint64_t n = 0;
+	int64_t first = 0, last = 0;
+	for (size_t i = 0; i < tl->n; i++) {
+		int64_t t = tl->samples[i].t_ns;
+		if (t < m->t_begin || t > m->t_stop)
+			continue;
+		if (!n)
+			first = t;
+		last = t;
+		n++;
+	}
+	*rate_hz = n >= 2 && last > first ? (double)(n - 1) / ((double)(last - first) / 1e9) : NAN;
+	return n;
 }
 
 static json_t *scope_json(struct span_energy *x, int n)
@@ -351,12 +360,14 @@ static void summary_json(struct monitor *m, double duration_s, double cpu_per_s)
 		const struct source_state *st = &m->t.srcs[s];
 		struct span_energy x = source_span(m, s);
 		json_t *o = json_object();
+		double rate;
 		json_object_set_new(o, "scope", json_string(source_scope_name(st->info->scope)));
 		json_object_set_new(o, "energy_j", num_or_null(x.energy_j));
 		json_object_set_new(o, "mean_power_w", num_or_null(x.mean_w));
 		json_object_set_new(o, "span_s", num_or_null(x.span_s));
-		json_object_set_new(o, "samples", json_integer((json_int_t)st->nsamples));
-		json_object_set_new(o, "sample_rate_hz", num_or_null(sample_rate(&st->tl)));
+		uint64_t n = samples_in_run(m, &st->tl, &rate);
+		json_object_set_new(o, "samples", json_integer((json_int_t)n));
+		json_object_set_new(o, "sample_rate_hz", num_or_null(rate));
 		json_object_set_new(o, "power_max_w",
 				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_POWER)));
 		json_object_set_new(o, "temp_max_c",
@@ -399,12 +410,14 @@ static void summary_text(struct monitor *m, FILE *f, double duration_s, double c
 	for (int s = 0; s < m->t.nsrcs; s++) {
 		const struct source_state *st = &m->t.srcs[s];
 		struct span_energy x = source_span(m, s);
+		double rate;
+		uint64_t n = samples_in_run(m, &st->tl, &rate);
 		fmt_num(e, sizeof(e), "%.3f", x.energy_j);
 		fmt_num(w, sizeof(w), "%.2f", x.mean_w);
 		fmt_num(sp, sizeof(sp), "%.3f", x.span_s);
-		fmt_num(hz, sizeof(hz), "%.1f", sample_rate(&st->tl));
+		fmt_num(hz, sizeof(hz), "%.1f", rate);
 		fprintf(f, "%-24s %-11s %12s %10s %8s %8llu %9s\n", st->info->name,
-			source_scope_name(st->info->scope), e, w, sp, (unsigned long long)st->nsamples, hz);
+			source_scope_name(st->info->scope), e, w, sp, (unsigned long long)n, hz);
 	}
 	acc = scope_span(m, SCOPE_ACCELERATOR, &nacc);
 	host = scope_span(m, SCOPE_HOST, &nhost);

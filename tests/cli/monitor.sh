@@ -34,6 +34,8 @@ for name, p in (("fake:gpu0", 200.0), ("fake:host", 50.0)):
     assert abs(x["energy_j"] - p * x["span_s"]) <= 0.05 * p * x["span_s"], (name, x)
     assert abs(x["mean_power_w"] - p) <= 0.02 * p, (name, x)
     assert x["samples"] > 20 and x["sample_rate_hz"] > 5, x
+    # the sampler never bursts: at most one read per 20 ms period of the 1.5 s run
+    assert x["samples"] <= 1.5 / 0.020 + 2, x
 a = s["accelerator"]
 assert a["sources"] == 1 and abs(a["mean_power_w"] - 200) <= 4, a
 assert s["host"]["sources"] == 1 and abs(s["host"]["mean_power_w"] - 50) <= 1, s["host"]
