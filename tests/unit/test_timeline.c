@@ -353,3 +353,18 @@ Test(timeline, field_max_and_mean)
 	cr_assert(isnan(timeline_field_mean(&tl, 500 * MS, 900 * MS, SAMPLE_TEMP)));
 	timeline_release(&tl);
 }
+
+Test(timeline, non_finite_counter_reading_is_skipped)
+{
+	struct timeline tl;
+	double raw[] = {0, 10, NAN, 20, INFINITY, 30}, e;
+	timeline_init(&tl, TL_COUNTER, 0, 0);
+	for (int i = 0; i < 6; i++) {
+		struct sample s = counter_sample(i * 100 * MS, raw[i]);
+		timeline_add(&tl, &s);
+	}
+	cr_assert_eq(tl.nk, 3, "a NaN or infinite reading must not become a knot (%zu knots)", tl.nk);
+	cr_assert_eq(timeline_energy(&tl, 100 * MS, 500 * MS, &e), 0);
+	cr_assert(close_rel(e, 20.0, 1e-12), "energy %.15g across bad readings, expected 20", e);
+	timeline_release(&tl);
+}
