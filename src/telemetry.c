@@ -102,8 +102,8 @@ static int cmp_pci(const void *a, const void *b)
  * ordinals in PCI bus order, which is what CUDA does when the GPUs are alike,
  * and warn when they are not (docs/telemetry.md, "Which GPUs").
  */
-static void select_gpus(struct telemetry *t, const char *vendor, const char *list, int from_env,
-			char *warn, size_t warnlen)
+static int select_gpus(struct telemetry *t, const char *vendor, const char *list, int from_env,
+		       int *hits, char *warn, size_t warnlen)
 {
 	struct source_info **gpus = NULL;
 	int ng = 0, n, mixed = 0;
@@ -136,7 +136,9 @@ static void select_gpus(struct telemetry *t, const char *vendor, const char *lis
 				gpus[i]->selected = 1;
 				hit = 1;
 			}
-		if (!hit && warn && !warn[0])
+		if (hits && hit)
+			hits[k] = 1; /* --devices spans vendors: the caller warns about tokens no vendor matched */
+		if (!hits && !hit && warn && !warn[0])
 			snprintf(warn, warnlen, "device '%s' matches no %s GPU (have %d)", toks[k], vendor, ng);
 		if (from_env && is_uint(toks[k]) && mixed && warn && !warn[0] &&
 		    !getenv("CUDA_DEVICE_ORDER"))
@@ -147,6 +149,7 @@ static void select_gpus(struct telemetry *t, const char *vendor, const char *lis
 	free_list(toks);
 out:
 	free(gpus);
+	return ng;
 }
 
 int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
@@ -190,14 +193,22 @@ int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
 		if (!hip)
 			hip = getenv("ROCR_VISIBLE_DEVICES");
 		if (sel && sel->devices) {
-			select_gpus(t, "nvidia", sel->devices, 0, warn, sizeof(warn));
-			select_gpus(t, "amd", sel->devices, 0, warn, sizeof(warn));
-			select_gpus(t, "fake", sel->devices, 0, warn, sizeof(warn));
+			int n, ng = 0;
+			char **toks = split_list(sel->devices, ',', &n);
+			int *hits = xcalloc((size_t)(n ? n : 1), sizeof(int));
+			ng += select_gpus(t, "nvidia", sel->devices, 0, hits, warn, sizeof(warn));
+			ng += select_gpus(t, "amd", sel->devices, 0, hits, warn, sizeof(warn));
+			ng += select_gpus(t, "fake", sel->devices, 0, hits, warn, sizeof(warn));
+			for (int k = 0; k < n && ng; k++)
+				if (!hits[k] && !warn[0])
+					snprintf(warn, sizeof(warn), "device '%s' matches no GPU (have %d)", toks[k], ng);
+			free(hits);
+			free_list(toks);
 		} else {
 			if (cuda)
-				select_gpus(t, "nvidia", cuda, 1, warn, sizeof(warn));
+				select_gpus(t, "nvidia", cuda, 1, NULL, warn, sizeof(warn));
 			if (hip)
-				select_gpus(t, "amd", hip, 1, warn, sizeof(warn));
+				select_gpus(t, "amd", hip, 1, NULL, warn, sizeof(warn));
 		}
 		if (warn[0]) {
 			if (sel && sel->devices) {

@@ -104,7 +104,7 @@ void timeline_add(struct timeline *tl, const struct sample *s)
 		tl->samples = xrealloc(tl->samples, tl->cap * sizeof(*tl->samples));
 	}
 	tl->samples[tl->n++] = *s;
-	if (tl->mode == TL_COUNTER && (s->valid & SAMPLE_ENERGY))
+	if (tl->mode == TL_COUNTER && (s->valid & SAMPLE_ENERGY) && isfinite(s->energy_j))
 		add_counter(tl, s);
 	else if (tl->mode == TL_POWER && (s->valid & SAMPLE_POWER) && isfinite(s->power_w))
 		add_power(tl, s);

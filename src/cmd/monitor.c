@@ -1,14 +1,639 @@
 /*
- * cmd/monitor.c - placeholder for 'ipw monitor' until it lands.
+ * cmd/monitor.c - 'ipw monitor': runs the telemetry samplers and shows every
+ * selected source live (a refreshed table on a terminal, else one JSONL or CSV
+ * record per sample), then summarises energy and mean power per source and per
+ * scope over the measured span. The samplers never print: their sink queues
+ * samples that the main thread drains. docs/monitor.md explains the output.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "cmd.h"
+#include "telemetry.h"
+
+enum format { FMT_TABLE, FMT_JSONL, FMT_CSV };
+
+#define QUEUE_MAX (1u << 20) /* samples held for printing before new ones are dropped */
+
+struct queued {
+	int src;                 /* index into telemetry.srcs */
+	struct sample s;
+};
+
+struct monitor {
+	struct telemetry t;
+	pthread_mutex_t qlock;
+	struct queued *q;
+	size_t qn, qcap;
+	uint64_t dropped;
+	enum format fmt;
+	int live;                /* redraw the table in place (a terminal) */
+	int64_t t_begin, t_stop;
+	struct sample *last;     /* per source: the latest sample printed or shown */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	if (stop_signal)
+		_exit(EXIT_INTERRUPTED); /* a second Ctrl-C: leave at once */
+	stop_signal = sig;
+}
+
+/* Runs in sampler threads with the telemetry lock held: queue only, never print. */
+static void sink(void *arg, const struct source_state *src, const struct sample *s)
+{
+	struct monitor *m = arg;
+	pthread_mutex_lock(&m->qlock);
+	if (m->qn >= QUEUE_MAX) {
+		m->dropped++;
+	} else {
+		if (m->qn == m->qcap) {
+			m->qcap = m->qcap ? m->qcap * 2 : 256;
+			m->q = xrealloc(m->q, m->qcap * sizeof(*m->q));
+		}
+		m->q[m->qn].src = (int)(src - m->t.srcs);
+		m->q[m->qn].s = *s;
+		m->qn++;
+	}
+	pthread_mutex_unlock(&m->qlock);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ipw monitor [--duration S] [--interval MS] [--format table|jsonl|csv]\n"
+		"                   [--devices LIST] [--no-host] [--backends LIST]\n"
+		"                   [--fake-profile SPEC | --fake-trace FILE]\n"
+		"  --duration S      stop after S seconds (default: at Ctrl-C)\n"
+		"  --interval MS     sampling period in milliseconds (default: each back-end's own)\n"
+		"  --format F        table (live, the default on a terminal), jsonl (the default otherwise) or csv\n"
+		"  --devices LIST    GPUs to measure: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated\n"
+		"  --no-host         leave out host sources (CPU package, DRAM)\n"
+		"  --backends LIST   use only these back-ends (nvidia,amd,rapl,apple,fake)\n"
+		"  --fake-profile S  enable the fake back-end with a synthetic profile (docs/fake-backend.md)\n"
+		"  --fake-trace F    enable the fake back-end replaying a trace file\n"
+		"Ends at --duration or Ctrl-C (SIGINT/SIGTERM), then prints a summary (docs/monitor.md).\n");
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return NAN;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* ---- records ---- */
+
+static void print_record(struct monitor *m, const struct queued *r)
+{
+	const struct sample *s = &r->s;
+	const char *name = m->t.srcs[r->src].info->name;
+	double t_s = (double)(s->t_ns - m->t_begin) / 1e9;
+	if (m->fmt == FMT_JSONL) {
+		json_t *o = json_object();
+		char *text;
+		json_object_set_new(o, "t_s", json_real(t_s));
+		json_object_set_new(o, "source", json_string(name));
+		if ((s->valid & SAMPLE_ENERGY) && isfinite(s->energy_j))
+			json_object_set_new(o, "energy_j", json_real(s->energy_j));
+		if ((s->valid & SAMPLE_POWER) && isfinite(s->power_w))
+			json_object_set_new(o, "power_w", json_real(s->power_w));
+		if ((s->valid & SAMPLE_TEMP) && isfinite(s->temp_c))
+			json_object_set_new(o, "temp_c", json_real(s->temp_c));
+		if ((s->valid & SAMPLE_MEM_USED) && isfinite(s->mem_used_bytes))
+			json_object_set_new(o, "mem_used_bytes", json_real(s->mem_used_bytes));
+		text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		json_decref(o);
+	} else {
+		printf("%.6f,%s,", t_s, name);
+		if ((s->valid & SAMPLE_ENERGY) && isfinite(s->energy_j))
+			printf("%.12g", s->energy_j);
+		putchar(',');
+		if ((s->valid & SAMPLE_POWER) && isfinite(s->power_w))
+			printf("%.6g", s->power_w);
+		putchar(',');
+		if ((s->valid & SAMPLE_TEMP) && isfinite(s->temp_c))
+			printf("%.4g", s->temp_c);
+		putchar(',');
+		if ((s->valid & SAMPLE_MEM_USED) && isfinite(s->mem_used_bytes))
+			printf("%.0f", s->mem_used_bytes);
+		putchar('\n');
+	}
+}
+
+/* Takes what the samplers queued; prints it as records or keeps the latest per source. */
+static void drain(struct monitor *m)
+{
+	struct queued *q;
+	size_t n;
+	pthread_mutex_lock(&m->qlock);
+	q = m->q;
+	n = m->qn;
+	m->q = NULL;
+	m->qn = m->qcap = 0;
+	pthread_mutex_unlock(&m->qlock);
+	for (size_t i = 0; i < n; i++) {
+		if (m->t_stop && q[i].s.t_ns > m->t_stop)
+			continue; /* read while waiting for the end to be covered: past the span shown */
+		m->last[q[i].src] = q[i].s;
+		if (m->fmt != FMT_TABLE)
+			print_record(m, &q[i]);
+	}
+	free(q);
+	fflush(stdout);
+}
+
+/* ---- the live table ---- */
+
+/* Energy a source's timeline covers so far, and its mean power over the last second. */
+static void so_far(struct monitor *m, int s, double *energy, double *recent_w)
+{
+	const struct timeline *tl = &m->t.srcs[s].tl;
+	int64_t a, b;
+	*energy = *recent_w = NAN;
+	pthread_mutex_lock(&m->t.lock);
+	if (timeline_span(tl, &a, &b) == 0) {
+		int64_t r = b - NS_PER_S > a ? b - NS_PER_S : a;
+		double e;
+		if (timeline_energy(tl, a, b, &e) == 0)
+			*energy = e;
+		if (b > r && timeline_energy(tl, r, b, &e) == 0)
+			*recent_w = e / ((double)(b - r) / 1e9);
+	}
+	pthread_mutex_unlock(&m->t.lock);
+}
+
+static void cell(char *out, size_t n, const char *fmt, double v)
+{
+	if (isfinite(v))
+		snprintf(out, n, fmt, v);
+	else
+		snprintf(out, n, "-");
+}
+
+static void draw_table(struct monitor *m, int64_t now)
+{
+	double accel_w = 0, host_w = 0;
+	int accel_n = 0, host_n = 0;
+	if (m->live)
+		printf("\033[H\033[2J");
+	printf("ipw monitor  %.1f s  %s\n", (double)(now - m->t_begin) / 1e9,
+	       m->live ? "(Ctrl-C to stop)" : "");
+	printf("%-24s %-11s %10s %12s %7s %10s %8s\n", "SOURCE", "SCOPE", "POWER_W", "ENERGY_J", "TEMP_C",
+	       "MEM_GIB", "SAMPLES");
+	for (int s = 0; s < m->t.nsrcs; s++) {
+		const struct source_state *st = &m->t.srcs[s];
+		const struct sample *l = &m->last[s];
+		char pw[32], ej[32], tc[32], mem[32];
+		double e, recent, p = NAN;
+		uint64_t n;
+		so_far(m, s, &e, &recent);
+		pthread_mutex_lock(&m->t.lock);
+		n = st->nsamples;
+		pthread_mutex_unlock(&m->t.lock);
+		if ((l->valid & SAMPLE_POWER) && st->info->power_kind != POWER_NONE) {
+			p = l->power_w;
+			cell(pw, sizeof(pw), "%.1f", p);
+		} else if (isfinite(recent)) {
+			p = recent;
+			snprintf(pw, sizeof(pw), "~%.1f", recent); /* from the energy counter, last second */
+		} else {
+			snprintf(pw, sizeof(pw), "-");
+		}
+		cell(ej, sizeof(ej), "%.1f", e);
+		cell(tc, sizeof(tc), "%.0f", (l->valid & SAMPLE_TEMP) ? l->temp_c : NAN);
+		cell(mem, sizeof(mem), "%.2f", (l->valid & SAMPLE_MEM_USED) ? l->mem_used_bytes / 1073741824.0 : NAN);
+		printf("%-24s %-11s %10s %12s %7s %10s %8llu\n", st->info->name, source_scope_name(st->info->scope),
+		       pw, ej, tc, mem, (unsigned long long)n);
+		if (isfinite(p) && st->info->scope == SCOPE_ACCELERATOR) {
+			accel_w += p;
+			accel_n++;
+		} else if (isfinite(p) && st->info->scope == SCOPE_HOST) {
+			host_w += p;
+			host_n++;
+		}
+	}
+	if (accel_n)
+		printf("%-24s %-11s %10.1f\n", "accelerator (sum)", "", accel_w);
+	if (host_n)
+		printf("%-24s %-11s %10.1f\n", "host (sum)", "", host_w);
+	if (!m->live)
+		putchar('\n');
+	fflush(stdout);
+}
+
+/* ---- the summary ---- */
+
+struct span_energy {
+	double energy_j, span_s, mean_w;
+	int64_t a, b;
+	int ok;
+};
+
+/* Energy of a source over its covered span, clipped to [t_begin, t_stop]. */
+static struct span_energy source_span(struct monitor *m, int s)
+{
+	struct span_energy r = {NAN, NAN, NAN, 0, 0, 0};
+	const struct timeline *tl = &m->t.srcs[s].tl;
+	int64_t a, b;
+	double e;
+	if (timeline_span(tl, &a, &b) < 0)
+		return r;
+	if (a < m->t_begin && b > m->t_begin)
+		a = m->t_begin;
+	if (b > m->t_stop && m->t_stop > a)
+		b = m->t_stop;
+	if (b <= a || timeline_energy(tl, a, b, &e) < 0)
+		return r;
+	r.energy_j = e;
+	r.a = a;
+	r.b = b;
+	r.span_s = (double)(b - a) / 1e9;
+	r.mean_w = e / r.span_s;
+	r.ok = 1;
+	return r;
+}
+
+/*
+ * A scope's energy over the span all its sources cover (the intersection), so
+ * the sum is over one common window; NAN when any source of the scope has no
+ * energy or the spans do not overlap.
+ */
+static struct span_energy scope_span(struct monitor *m, enum source_scope scope, int *nsrc)
+{
+	struct span_energy r = {NAN, NAN, NAN, 0, 0, 0};
+	int64_t a = INT64_MIN, b = INT64_MAX;
+	double sum = 0;
+	*nsrc = 0;
+	for (int s = 0; s < m->t.nsrcs; s++) {
+		struct span_energy x;
+		if (m->t.srcs[s].info->scope != scope)
+			continue;
+		(*nsrc)++;
+		x = source_span(m, s);
+		if (!x.ok)
+			return r;
+		a = x.a > a ? x.a : a;
+		b = x.b < b ? x.b : b;
+	}
+	if (!*nsrc || b <= a)
+		return r;
+	for (int s = 0; s < m->t.nsrcs; s++) {
+		double e;
+		if (m->t.srcs[s].info->scope != scope)
+			continue;
+		if (timeline_energy(&m->t.srcs[s].tl, a, b, &e) < 0)
+			return r;
+		sum += e;
+	}
+	r.energy_j = sum;
+	r.a = a;
+	r.b = b;
+	r.span_s = (double)(b - a) / 1e9;
+	r.mean_w = sum / r.span_s;
+	r.ok = 1;
+	return r;
+}
+
+/* Samples read within [t_begin, t_stop] (not those taken while waiting for coverage), and their rate. */
+static uint64_t samples_in_run(const struct monitor *m, const struct timeline *tl, double *rate_hz)
+{
+	uint64_t n = 0;
+	int64_t first = 0, last = 0;
+	for (size_t i = 0; i < tl->n; i++) {
+		int64_t t = tl->samples[i].t_ns;
+		if (t < m->t_begin || t > m->t_stop)
+			continue;
+		if (!n)
+			first = t;
+		last = t;
+		n++;
+	}
+	*rate_hz = n >= 2 && last > first ? (double)(n - 1) / ((double)(last - first) / 1e9) : NAN;
+	return n;
+}
+
+static json_t *scope_json(struct span_energy *x, int n)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "energy_j", num_or_null(x->energy_j));
+	json_object_set_new(o, "mean_power_w", num_or_null(x->mean_w));
+	json_object_set_new(o, "span_s", num_or_null(x->span_s));
+	json_object_set_new(o, "sources", json_integer(n));
+	return o;
+}
+
+static void summary_json(struct monitor *m, double duration_s, double cpu_per_s)
+{
+	json_t *root = json_object(), *srcs = json_object();
+	struct span_energy acc, host;
+	int nacc, nhost;
+	char *text;
+	json_object_set_new(root, "summary", json_true());
+	json_object_set_new(root, "duration_s", json_real(duration_s));
+	json_object_set_new(root, "interrupted", json_boolean(stop_signal != 0));
+	json_object_set_new(root, "cpu_s_per_s", num_or_null(cpu_per_s));
+	for (int s = 0; s < m->t.nsrcs; s++) {
+		const struct source_state *st = &m->t.srcs[s];
+		struct span_energy x = source_span(m, s);
+		json_t *o = json_object();
+		double rate;
+		json_object_set_new(o, "scope", json_string(source_scope_name(st->info->scope)));
+		json_object_set_new(o, "energy_j", num_or_null(x.energy_j));
+		json_object_set_new(o, "mean_power_w", num_or_null(x.mean_w));
+		json_object_set_new(o, "span_s", num_or_null(x.span_s));
+		uint64_t n = samples_in_run(m, &st->tl, &rate);
+		json_object_set_new(o, "samples", json_integer((json_int_t)n));
+		json_object_set_new(o, "sample_rate_hz", num_or_null(rate));
+		json_object_set_new(o, "power_max_w",
+				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_POWER)));
+		json_object_set_new(o, "temp_max_c",
+				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_TEMP)));
+		json_object_set_new(o, "mem_used_max_bytes",
+				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_MEM_USED)));
+		json_object_set_new(srcs, st->info->name, o);
+	}
+	json_object_set_new(root, "sources", srcs);
+	acc = scope_span(m, SCOPE_ACCELERATOR, &nacc);
+	host = scope_span(m, SCOPE_HOST, &nhost);
+	json_object_set_new(root, "accelerator", scope_json(&acc, nacc));
+	json_object_set_new(root, "host", scope_json(&host, nhost));
+	json_object_set_new(root, "sampler_errors", json_integer((json_int_t)m->t.sampler_errors));
+	json_object_set_new(root, "dropped_records", json_integer((json_int_t)m->dropped));
+	text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(root);
+}
+
+static void fmt_num(char *out, size_t n, const char *fmt, double v)
+{
+	if (isfinite(v))
+		snprintf(out, n, fmt, v);
+	else
+		snprintf(out, n, "null");
+}
+
+static void summary_text(struct monitor *m, FILE *f, double duration_s, double cpu_per_s)
+{
+	struct span_energy acc, host;
+	int nacc, nhost;
+	char e[32], w[32], sp[32], hz[32];
+	fprintf(f, "\nsummary: %.2f s%s, sampler CPU cost %.4f CPU-s per s\n", duration_s,
+		stop_signal ? " (interrupted)" : "", cpu_per_s);
+	fprintf(f, "%-24s %-11s %12s %10s %8s %8s %9s\n", "SOURCE", "SCOPE", "ENERGY_J", "MEAN_W", "SPAN_S",
+		"SAMPLES", "RATE_HZ");
+	for (int s = 0; s < m->t.nsrcs; s++) {
+		const struct source_state *st = &m->t.srcs[s];
+		struct span_energy x = source_span(m, s);
+		double rate;
+		uint64_t n = samples_in_run(m, &st->tl, &rate);
+		fmt_num(e, sizeof(e), "%.3f", x.energy_j);
+		fmt_num(w, sizeof(w), "%.2f", x.mean_w);
+		fmt_num(sp, sizeof(sp), "%.3f", x.span_s);
+		fmt_num(hz, sizeof(hz), "%.1f", rate);
+		fprintf(f, "%-24s %-11s %12s %10s %8s %8llu %9s\n", st->info->name,
+			source_scope_name(st->info->scope), e, w, sp, (unsigned long long)n, hz);
+	}
+	acc = scope_span(m, SCOPE_ACCELERATOR, &nacc);
+	host = scope_span(m, SCOPE_HOST, &nhost);
+	if (nacc) {
+		fmt_num(e, sizeof(e), "%.3f", acc.energy_j);
+		fmt_num(w, sizeof(w), "%.2f", acc.mean_w);
+		fmt_num(sp, sizeof(sp), "%.3f", acc.span_s);
+		fprintf(f, "%-24s %-11s %12s %10s %8s\n", "accelerator (sum)", "", e, w, sp);
+	}
+	if (nhost) {
+		fmt_num(e, sizeof(e), "%.3f", host.energy_j);
+		fmt_num(w, sizeof(w), "%.2f", host.mean_w);
+		fmt_num(sp, sizeof(sp), "%.3f", host.span_s);
+		fprintf(f, "%-24s %-11s %12s %10s %8s\n", "host (sum)", "", e, w, sp);
+	}
+	if (m->dropped)
+		fprintf(f, "warning: %llu records dropped (output too slow)\n", (unsigned long long)m->dropped);
+	fflush(f);
+}
+
+/* ---- the command ---- */
+
+static void report_absent(const struct telemetry *t)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	for (int i = 0; i < t->ninsts; i++)
+		buf_appendf(&b, "%s%s: %s", b.len ? "; " : "", t->insts[i].ops->name,
+			    t->insts[i].present ? "no selected source" : t->insts[i].reason);
+	fprintf(stderr, "ipw monitor: no energy source found: %s\n", b.data);
+	buf_release(&b);
+}
+
+static int parse_args(int argc, char **argv, struct telemetry_opts *opts, struct telemetry_select *sel,
+		      double *duration, int *fmt)
+{
+	static const struct option longopts[] = {
+		{"duration", required_argument, NULL, 'D'},
+		{"interval", required_argument, NULL, 'i'},
+		{"format", required_argument, NULL, 'f'},
+		{"devices", required_argument, NULL, 'd'},
+		{"no-host", no_argument, NULL, 'H'},
+		{"backends", required_argument, NULL, 'b'},
+		{"fake-profile", required_argument, NULL, 'p'},
+		{"fake-trace", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	char *end;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			errno = 0;
+			*duration = strtod(optarg, &end);
+			if (errno || *end || !isfinite(*duration) || *duration <= 0) {
+				fprintf(stderr, "ipw monitor: --duration %s: expected seconds > 0\n", optarg);
+				return -1;
+			}
+			break;
+		case 'i': {
+			long v;
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 60000) {
+				fprintf(stderr, "ipw monitor: --interval %s: expected milliseconds in [1, 60000]\n",
+					optarg);
+				return -1;
+			}
+			opts->interval_ms = (int)v;
+			break;
+		}
+		case 'f':
+			if (!strcmp(optarg, "table"))
+				*fmt = FMT_TABLE;
+			else if (!strcmp(optarg, "jsonl"))
+				*fmt = FMT_JSONL;
+			else if (!strcmp(optarg, "csv"))
+				*fmt = FMT_CSV;
+			else {
+				fprintf(stderr, "ipw monitor: --format %s: expected table, jsonl or csv\n", optarg);
+				return -1;
+			}
+			break;
+		case 'd': sel->devices = optarg; break;
+		case 'H': sel->host = 0; break;
+		case 'b': sel->backends = optarg; break;
+		case 'p': opts->fake_profile = optarg; break;
+		case 'T': opts->fake_trace = optarg; break;
+		case 'h': usage(stdout); return 1;
+		default:
+			fprintf(stderr, "ipw monitor: unknown option or missing value: %s\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipw monitor: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
 
 int cmd_monitor(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "ipw monitor: not available in this build yet\n");
-	return EXIT_ENV;
+	struct telemetry_opts opts = {0};
+	struct telemetry_select sel = {.host = 1};
+	struct monitor m;
+	struct sigaction sa, old_int, old_term;
+	sigset_t block, old_mask;
+	double duration = 0, cpu0, cpu1, dur_s;
+	int fmt = -1, rc = 0, have_t = 0, have_sig = 0, prc;
+	int64_t deadline, period, wait_ns;
+	char err[IPW_ERRLEN];
+
+	memset(&m, 0, sizeof(m));
+	pthread_mutex_init(&m.qlock, NULL);
+	prc = parse_args(argc, argv, &opts, &sel, &duration, &fmt);
+	if (prc) {
+		if (prc < 0)
+			usage(stderr);
+		rc = prc < 0 ? EXIT_USAGE : 0;
+		goto out;
+	}
+	m.live = fmt < 0 && isatty(STDOUT_FILENO);
+	m.fmt = fmt >= 0 ? (enum format)fmt : m.live ? FMT_TABLE : FMT_JSONL;
+	if (telemetry_init(&m.t, &opts, &sel, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw monitor: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	have_t = 1;
+	if (m.t.last_error[0])
+		fprintf(stderr, "ipw monitor: warning: %s\n", m.t.last_error);
+	if (!m.t.nsrcs) {
+		report_absent(&m.t);
+		rc = EXIT_ENV;
+		goto out;
+	}
+	m.last = xcalloc((size_t)m.t.nsrcs, sizeof(*m.last));
+
+	/* SIGINT/SIGTERM go to this thread only: the samplers start with them blocked */
+	stop_signal = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	have_sig = 1;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+	cpu0 = cpu_seconds();
+	if (telemetry_start(&m.t, sink, &m, err, sizeof(err)) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+		fprintf(stderr, "ipw monitor: %s\n", err);
+		rc = EXIT_ENV;
+		goto out;
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	m.t_begin = m.t.t_start_ns;
+	if (m.fmt == FMT_CSV)
+		printf("t_s,source,energy_j,power_w,temp_c,mem_used_bytes\n");
+
+	deadline = duration > 0 ? m.t_begin + (int64_t)(duration * 1e9) : INT64_MAX;
+	period = (m.fmt == FMT_TABLE ? 500 : 100) * NS_PER_MS;
+	for (;;) {
+		int64_t now = clock_now_ns(), wake;
+		if (stop_signal || now >= deadline)
+			break;
+		wake = now + period < deadline ? now + period : deadline;
+		clock_sleep_until_ns(wake); /* a signal ends the sleep early */
+		drain(&m);
+		if (m.fmt == FMT_TABLE && !stop_signal)
+			draw_table(&m, clock_now_ns());
+	}
+	m.t_stop = clock_now_ns();
+	if (m.t_stop > deadline)
+		m.t_stop = deadline;
+	/* let every counter step past the end so the last instant is covered, but not for long */
+	wait_ns = 1500 * NS_PER_MS + 3 * (int64_t)opts.interval_ms * NS_PER_MS;
+	if (telemetry_wait_covered(&m.t, m.t_stop, wait_ns) < 0)
+		fprintf(stderr, "ipw monitor: note: not every source covers the end instant; its span ends "
+			"at its last counter step\n");
+	telemetry_stop(&m.t);
+	cpu1 = cpu_seconds();
+	drain(&m);
+	dur_s = (double)(m.t_stop - m.t_begin) / 1e9;
+	{
+		double wall = (double)(clock_now_ns() - m.t_begin) / 1e9;
+		double per_s = wall > 0 ? (cpu1 - cpu0) / wall : NAN;
+		if (m.fmt == FMT_JSONL)
+			summary_json(&m, dur_s, per_s);
+		else if (m.fmt == FMT_CSV)
+			summary_text(&m, stderr, dur_s, per_s);
+		else
+			summary_text(&m, stdout, dur_s, per_s);
+	}
+	if (m.t.sampler_errors)
+		fprintf(stderr, "ipw monitor: %llu sampler errors; last: %s\n",
+			(unsigned long long)m.t.sampler_errors, m.t.last_error);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ipw monitor: cannot write the output: %s\n", strerror(errno));
+		rc = EXIT_ENV;
+	}
+out:
+	if (have_sig) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	if (have_t)
+		telemetry_release(&m.t);
+	free(m.q);
+	free(m.last);
+	pthread_mutex_destroy(&m.qlock);
+	return rc;
 }
