@@ -9,9 +9,9 @@ rm -rf .gpu && mkdir -p .gpu/lib
 cp build/ipw .gpu/ipw
 ldd build/ipw | awk '/=> \//{print $3}' | while read -r lib; do
 	case "$(basename "$lib")" in
-	libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*) ;;
+	libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libresolv.so*|ld-linux*) ;; # glibc: use the host's
 	*) cp -L "$lib" .gpu/lib/ ;;
 	esac
 done
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+# .gitignore keeps .gpu/ out of commits
 du -sh .gpu
