@@ -14,6 +14,7 @@
 #define GRADE_REL_TOL 1e-6
 #define GRADE_ABS_TOL 1e-9
 #define GRADE_REASON_LEN 256
+#define GRADE_BOX_MAX 4096 /* longest \boxed{} content looked at */
 
 /* Grader settings. grade_settings_init() fills the defaults. */
 struct grade_settings {
@@ -30,7 +31,8 @@ struct grade_input {
 	const char *answer;            /* the model's answer text (may hold thinking sections) */
 	const char *reference;         /* reference answer (a letter for mcq) */
 	int nchoices;                  /* mcq: number of options; <= 0 = unknown (A-J assumed) */
-	const char *const *choices;    /* mcq: option texts in letter order, or NULL */
+	const char *const *choices;    /* mcq: option texts in letter order (nchoices of them;
+					  NULL-terminated when nchoices <= 0), or NULL */
 	const struct grade_settings *settings; /* NULL = defaults */
 };
 

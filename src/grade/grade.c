@@ -151,7 +151,9 @@ char *grade_strip_thinking(const char *text, int *had_thinking)
 	buf_appends(&b, p);
 	if (had_thinking)
 		*had_thinking = had;
-	return buf_detach(&b);
+	char *r = buf_detach(&b);
+	buf_release(&b); /* buf_detach leaves a fresh buffer behind */
+	return r;
 }
 
 /* ---- lines, boxes, normalising ---- */
@@ -202,7 +204,9 @@ static char *braced(const char *p)
 	int depth = 0;
 	const char *q;
 
-	for (q = p; *q; q++) {
+	/* A box that does not close within GRADE_BOX_MAX bytes holds no answer; the cap
+	   also keeps many unclosed boxes from making this quadratic. */
+	for (q = p; *q && q - p < GRADE_BOX_MAX; q++) {
 		if (*q == '{')
 			depth++;
 		else if (*q == '}' && --depth == 0)
@@ -213,72 +217,44 @@ static char *braced(const char *p)
 
 char *grade_last_boxed(const char *text)
 {
-	static const char *const names[] = { "\\boxed", "\\fbox" };
-	const char *best = NULL;
+	const char *pos[64];
+	size_t n = 0;
 	char *r = NULL;
 
 	if (!text)
 		return NULL;
-	/* Walk the boxes from the last one back; take the last that is well formed. */
-	for (const char *end = text + strlen(text);;) {
-		best = NULL;
-		for (size_t i = 0; i < 2; i++) {
-			for (const char *p = text; (p = strstr(p, names[i])) && p < end; p++)
-				if (!best || p > best)
-					best = p;
-		}
-		if (!best)
-			return NULL;
-		const char *q = best + (best[1] == 'b' ? 6 : 5);
+	/* Remember the last 64 boxes (a ring), then take the last well-formed one. */
+	for (const char *p = text; (p = strchr(p, '\\')); p++) {
+		if (strncmp(p, "\\boxed", 6) && strncmp(p, "\\fbox", 5))
+			continue;
+		pos[n++ % 64] = p;
+	}
+	for (size_t k = 0; k < n && k < 64 && !r; k++) {
+		const char *b = pos[(n - 1 - k) % 64];
+		const char *q = b + (b[1] == 'b' ? 6 : 5);
 		while (*q == ' ')
 			q++;
-		if (*q == '{' && (r = braced(q)))
-			return r;
-		end = best;
+		if (*q == '{')
+			r = braced(q);
 	}
-}
-
-/* Strips one surrounding pair of quotes (ASCII or UTF-8 curly); 1 if it did. */
-static int strip_quotes(char *s, size_t *n)
-{
-	static const char *const pairs[][2] = {
-		{ "\"", "\"" }, { "'", "'" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" },
-		{ "\xe2\x80\x98", "\xe2\x80\x99" }, { "\xc2\xab", "\xc2\xbb" },
-	};
-	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		size_t a = strlen(pairs[i][0]), b = strlen(pairs[i][1]);
-		if (*n >= a + b && !memcmp(s, pairs[i][0], a) && !memcmp(s + *n - b, pairs[i][1], b)) {
-			memmove(s, s + a, *n - a - b);
-			*n -= a + b;
-			s[*n] = '\0';
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void trim_in_place(char *s, size_t *n)
-{
-	size_t i = 0;
-	while (i < *n && isspace((unsigned char)s[i]))
-		i++;
-	memmove(s, s + i, *n - i);
-	*n -= i;
-	while (*n && isspace((unsigned char)s[*n - 1]))
-		(*n)--;
-	s[*n] = '\0';
+	return r;
 }
 
 char *grade_normalise(const char *text)
 {
 	static const char *const prefixes[] = {
 		"the final answer is", "final answer is", "the answer is", "answer is",
-		"final answer:", "answer:", "final answer", 
+		"final answer:", "answer:", "final answer",
+	};
+	static const char *const quotes[][2] = {
+		{ "\"", "\"" }, { "'", "'" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" },
+		{ "\xe2\x80\x98", "\xe2\x80\x99" }, { "\xc2\xab", "\xc2\xbb" },
 	};
 	char *s = xstrdup(text ? text : "");
-	size_t n = 0, changed;
+	size_t n = 0, lo = 0, hi, w = 0;
+	int changed, prefixed = 0;
 
-	/* Markdown bold / italics markers and code ticks go; so does "#" heading. */
+	/* Markdown bold markers and code ticks go. */
 	for (const char *p = s; *p; p++) {
 		if ((p[0] == '*' && p[1] == '*') || (p[0] == '_' && p[1] == '_')) {
 			p++;
@@ -289,27 +265,41 @@ char *grade_normalise(const char *text)
 		s[n++] = *p;
 	}
 	s[n] = '\0';
+	hi = n;
+	/* Peel, on the window [lo, hi): spaces, one answer prefix, trailing punctuation, quotes. */
 	do {
-		changed = n;
-		trim_in_place(s, &n);
-		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		changed = 0;
+		while (lo < hi && isspace((unsigned char)s[lo]))
+			lo++;
+		while (hi > lo && isspace((unsigned char)s[hi - 1]))
+			hi--;
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !prefixed; i++) {
 			size_t k = strlen(prefixes[i]);
-			if (n >= k && !strncasecmp(s, prefixes[i], k)) {
-				memmove(s, s + k, n - k + 1);
-				n -= k;
-				trim_in_place(s, &n);
+			if (hi - lo >= k && !strncasecmp(s + lo, prefixes[i], k)) {
+				lo += k;
+				prefixed = changed = 1;
+			}
+		}
+		while (hi > lo && strchr(".,;:!?", s[hi - 1])) {
+			hi--;
+			changed = 1;
+		}
+		while (hi > lo && isspace((unsigned char)s[hi - 1]))
+			hi--;
+		for (size_t i = 0; i < sizeof(quotes) / sizeof(quotes[0]); i++) {
+			size_t a = strlen(quotes[i][0]), b = strlen(quotes[i][1]);
+			if (hi - lo >= a + b && !memcmp(s + lo, quotes[i][0], a) &&
+			    !memcmp(s + hi - b, quotes[i][1], b)) {
+				lo += a;
+				hi -= b;
+				changed = 1;
 				break;
 			}
 		}
-		while (n && strchr(".,;:!?", s[n - 1]))
-			s[--n] = '\0';
-		trim_in_place(s, &n);
-		strip_quotes(s, &n);
-	} while (n != changed);
+	} while (changed);
 
 	/* Case-fold ASCII and collapse whitespace runs to one space. */
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = lo; i < hi; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (isspace(c)) {
 			if (w && s[w - 1] != ' ')

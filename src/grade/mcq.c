@@ -36,6 +36,7 @@ struct mcq {
 	int nopt;
 	const char *const *choices; /* may be NULL */
 	char **norm_choices;        /* normalised option texts (NULL entries when absent) */
+	size_t max_choice;          /* length of the longest option text */
 	struct cand *c;
 	size_t n, cap;
 };
@@ -103,7 +104,8 @@ static int text_opt(const struct mcq *m, const char *s, size_t n)
 	char *tmp, *norm;
 	int r = -1;
 
-	if (!m->norm_choices || n == 0)
+	/* Much longer than every option text: cannot normalise to one (and keeps this linear). */
+	if (!m->norm_choices || n == 0 || n > 4 * m->max_choice + 64)
 		return -1;
 	tmp = xmalloc(n + 1);
 	memcpy(tmp, s, n);
@@ -233,9 +235,9 @@ static void statement_at(struct mcq *m, const char *cue, const char *p)
 		add(m, TIER_STATEMENT, pos, opt, "answer statement");
 		return;
 	}
-	e = strchr(p, '\n');
-	if (!e)
-		e = p + strlen(p);
+	/* The rest of the line, as far as an option text could reach. */
+	for (e = p; *e && *e != '\n' && (size_t)(e - p) <= 4 * m->max_choice + 64; e++)
+		;
 	add(m, TIER_STATEMENT, pos, text_opt(m, p, (size_t)(e - p)), "answer statement (option text)");
 }
 
@@ -331,13 +333,13 @@ static void find_boxes(struct mcq *m)
 			/* The content of this box alone: cut the text after its closing brace. */
 			int depth = 0;
 			const char *e = q;
-			for (; *e; e++) {
+			for (; *e && e - q < GRADE_BOX_MAX; e++) {
 				if (*e == '{')
 					depth++;
 				else if (*e == '}' && --depth == 0)
 					break;
 			}
-			if (!*e)
+			if (*e != '}')
 				continue;
 			in = xmalloc((size_t)(e - q));
 			memcpy(in, q + 1, (size_t)(e - q - 1));
@@ -421,6 +423,15 @@ static void find_final_line(struct mcq *m)
 	free(line);
 }
 
+/* "not C.": a negation is no commitment. */
+static int preceded_by_not(const char *t, const char *p)
+{
+	const char *q = p;
+	while (q > t && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	return q - t >= 3 && !strncasecmp(q - 3, "not", 3) && (q - t == 3 || !is_word(q[-4]));
+}
+
 /* Bare mentions anywhere: weakest evidence, used only when nothing else is found. */
 static void find_mentions(struct mcq *m)
 {
@@ -450,7 +461,7 @@ static void find_mentions(struct mcq *m)
 			add(m, TIER_MENTION, pos, letter_at(m, skip_blank(p + len, 0)), "mention");
 		/* "... so it is C." at a line's end */
 		if (p > t && p[-1] == ' ' && (opt = letter_opt(m, p[0], 0)) >= 0 && p[1] == '.' &&
-		    (p[2] == '\0' || p[2] == '\n' || p[2] == '\r'))
+		    (p[2] == '\0' || p[2] == '\n' || p[2] == '\r') && !preceded_by_not(t, p))
 			add(m, TIER_MENTION, pos, opt, "mention");
 	}
 }
@@ -499,10 +510,14 @@ static int mcq_grade(const struct grade_input *in, struct grade_result *out)
 	m.nopt = option_count(in);
 	m.choices = in->choices;
 	if (in->choices) {
+		/* With a count, exactly that many texts; without one, up to a NULL entry. */
 		m.norm_choices = xcalloc((size_t)m.nopt, sizeof(char *));
-		for (int i = 0; i < m.nopt; i++)
-			if (in->choices[i])
+		for (int i = 0; i < m.nopt && (in->nchoices > 0 || in->choices[i]); i++)
+			if (in->choices[i]) {
 				m.norm_choices[i] = grade_normalise(in->choices[i]);
+				if (strlen(in->choices[i]) > m.max_choice)
+					m.max_choice = strlen(in->choices[i]);
+			}
 	}
 	ref = in->reference ? reference_opt(&m, in->reference) : -1;
 	if (ref < 0) {

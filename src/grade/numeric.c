@@ -16,6 +16,8 @@
 
 #include "util.h"
 
+#define CUE_REACH 200
+
 struct num {
 	double v;
 	int percent;       /* written with %, \% or "percent" */
@@ -305,9 +307,10 @@ static int find_after_cue(const char *t, struct num *out)
 		q += k;
 		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '*' || *q == ':')
 			q++;
-		const char *e = strchr(q, '\n');
-		if (!e)
-			e = q + strlen(q);
+		/* The value follows its cue closely: look at most CUE_REACH bytes on. */
+		const char *e = q;
+		while (*e && *e != '\n' && e - q < CUE_REACH)
+			e++;
 		struct num n;
 		if (find_number(q, e, 0, &n)) {
 			*out = n;
