@@ -79,8 +79,10 @@ int grade_item(const struct item *it, const char *answer,
 /*
  * Removes thinking sections: <think>...</think> and <thinking>...</thinking>
  * (tags case-insensitive), an unterminated opening tag (everything after it is
- * thinking), and text before a closing tag that has no opening tag (chat
- * templates that put <think> in the prompt). Returns a newly allocated string
+ * thinking), text before a closing tag that has no opening tag (chat
+ * templates that put <think> in the prompt), and in raw harmony output
+ * (<|channel|>analysis ... <|channel|>final<|message|>) all but the final
+ * channel. Returns a newly allocated string
  * (caller frees). *had_thinking is set to 1 when anything was removed.
  */
 char *grade_strip_thinking(const char *text, int *had_thinking);

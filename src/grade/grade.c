@@ -114,6 +114,31 @@ static const char *find_tag(const char *p, enum tag_kind *kind, size_t *len)
 	return NULL;
 }
 
+#define HARMONY_FINAL "<|channel|>final<|message|>"
+
+/*
+ * Raw harmony-format output (GPT-OSS without a server-side parser): only the
+ * final channel is the answer. Returns a copy of it, "" when there is only
+ * analysis, or NULL when the text is not in that format.
+ */
+static char *harmony_final(const char *text)
+{
+	const char *f = NULL, *e;
+
+	for (const char *p = text; (p = strstr(p, HARMONY_FINAL)); p++)
+		f = p;
+	if (!f)
+		return strstr(text, "<|channel|>") ? xstrdup("") : NULL;
+	f += strlen(HARMONY_FINAL);
+	e = strstr(f, "<|");
+	if (!e)
+		e = f + strlen(f);
+	char *r = xmalloc((size_t)(e - f) + 1);
+	memcpy(r, f, (size_t)(e - f));
+	r[e - f] = '\0';
+	return r;
+}
+
 char *grade_strip_thinking(const char *text, int *had_thinking)
 {
 	struct buf b;
@@ -122,7 +147,12 @@ char *grade_strip_thinking(const char *text, int *had_thinking)
 	enum tag_kind kind;
 	size_t len;
 	int had = 0;
+	char *harmony = harmony_final(p);
 
+	if (harmony) {
+		p = harmony;
+		had = 1;
+	}
 	buf_init(&b, 0);
 	/* A closing tag before any opening one: the opening tag was in the prompt. */
 	t = find_tag(p, &kind, &len);
@@ -153,6 +183,7 @@ char *grade_strip_thinking(const char *text, int *had_thinking)
 		*had_thinking = had;
 	char *r = buf_detach(&b);
 	buf_release(&b); /* buf_detach leaves a fresh buffer behind */
+	free(harmony);
 	return r;
 }
 

@@ -29,6 +29,9 @@ Test(grade_text, strip_thinking_forms)
 		{ "prompt-side open tag</think>answer", "answer", 1 },
 		{ "<think>a<think>b</think>c", "c", 1 },
 		{ "no tags at all", "no tags at all", 0 },
+		{ "<|channel|>analysis<|message|>think B<|end|><|start|>assistant<|channel|>final"
+		  "<|message|>Answer: C<|return|>", "Answer: C", 1 },
+		{ "<|channel|>analysis<|message|>still thinking", "", 1 },
 		{ "", "", 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
