@@ -241,6 +241,37 @@ static void statement_at(struct mcq *m, const char *cue, const char *p)
 	add(m, TIER_STATEMENT, pos, text_opt(m, p, (size_t)(e - p)), "answer statement (option text)");
 }
 
+/* What may follow an option to make it a statement: "C is the correct answer". */
+static const char *const verdicts[] = {
+	"is the correct answer", "is the right answer", "is the best answer", "is the answer",
+	"is the final answer", "is the correct option", "is the correct choice",
+	"is the best option", "is the best choice", "is the most likely answer",
+	"is the most appropriate answer", "is correct", "is right", "would be the answer",
+	"would be the correct answer",
+};
+
+/* "C is the correct answer", "(C) is correct": an option at p followed by a verdict. */
+static void verdict_at(struct mcq *m, const char *p)
+{
+	int bracket = *p == '(' || *p == '[';
+	const char *q = p + bracket;
+	int opt = letter_opt(m, *q, bracket);
+
+	if (opt < 0)
+		return;
+	q++;
+	if (bracket && *q++ != (*p == '(' ? ')' : ']'))
+		return;
+	if (is_word(*q) || (*q != ' ' && *q != '\t'))
+		return;
+	q = skip_blank(q, 0);
+	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+		if (match_phrase(q, verdicts[i])) {
+			add(m, TIER_STATEMENT, (size_t)(p - m->text), opt, "answer statement");
+			return;
+		}
+}
+
 static void find_statements(struct mcq *m)
 {
 	const char *t = m->text;
@@ -248,6 +279,7 @@ static void find_statements(struct mcq *m)
 	for (const char *p = t; *p; p++) {
 		if (p > t && is_word(p[-1]))
 			continue;
+		verdict_at(m, p);
 		for (size_t i = 0; i < sizeof(statement_cues) / sizeof(statement_cues[0]); i++) {
 			size_t len = match_phrase(p, statement_cues[i]);
 			if (!len)

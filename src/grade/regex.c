@@ -51,23 +51,24 @@ static char *final_answer(const char *text)
 static int regex_grade(const struct grade_input *in, struct grade_result *out)
 {
 	const char *pattern = in->settings && in->settings->pattern ? in->settings->pattern : in->reference;
-	int flags = REG_EXTENDED | REG_NOSUB, rc = 0, had_thinking = 0, e;
+	int flags = REG_EXTENDED | REG_NOSUB, rc = -1, had_thinking = 0, compiled = 0, e;
 	char *text = NULL, *fin = NULL;
 	char msg[128];
 	regex_t re;
 
 	if (!pattern || !*pattern) {
 		grade_set(out, -1, "", "no pattern: set one or give the reference as a pattern");
-		return -1;
+		goto out;
 	}
 	if (in->settings && in->settings->regex_icase)
 		flags |= REG_ICASE;
 	if ((e = regcomp(&re, pattern, flags))) {
 		regerror(e, &re, msg, sizeof(msg));
 		grade_set(out, -1, "", "pattern '%.60s' does not compile: %s", pattern, msg);
-		regfree(&re);
-		return -1;
+		goto out;
 	}
+	compiled = 1;
+	rc = 0;
 	text = grade_strip_thinking(in->answer, &had_thinking);
 	fin = final_answer(text);
 	if (!*fin)
@@ -76,7 +77,9 @@ static int regex_grade(const struct grade_input *in, struct grade_result *out)
 		grade_set(out, 1, fin, "final answer '%.60s' matches /%.60s/", fin, pattern);
 	else
 		grade_set(out, 0, fin, "final answer '%.60s' does not match /%.60s/", fin, pattern);
-	regfree(&re);
+out:
+	if (compiled)
+		regfree(&re);
 	free(fin);
 	free(text);
 	return rc;
