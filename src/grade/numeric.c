@@ -274,6 +274,36 @@ static int value_of(const char *s, struct num *out)
 	return find_number(s, s + strlen(s), 0, out);
 }
 
+/*
+ * A reference must be one plain number: nothing symbolic around it
+ * ("2\sqrt{3}", "3\pi") and no second number after it ("3, 4"); units and
+ * \text{...} are fine. 1 if s is, with its value in *out.
+ */
+static int reference_value(const char *s, struct num *out)
+{
+	static const char *const ok[] = {
+		"text", "textrm", "mathrm", "mbox", "frac", "dfrac", "tfrac", "times", "cdot", "approx",
+	};
+	if (!value_of(s, out))
+		return 0;
+	for (const char *p = s; *p; p++) {
+		if (*p != '\\' || !isalpha((unsigned char)p[1]))
+			continue;
+		size_t n = 1, good = 0;
+		while (isalpha((unsigned char)p[n]))
+			n++;
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]) && !good; i++)
+			good = strlen(ok[i]) == n - 1 && !strncmp(p + 1, ok[i], n - 1);
+		if (!good)
+			return 0;
+		p += n - 1;
+	}
+	for (const char *p = out->start + out->len; *p; p++)
+		if (isdigit((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
 static const char *const cues[] = { "final answer", "answer", "####" };
 static const char *const seps[] = { "is:", ":", "=", "is", "would be", "should be", "will be", "####", "" };
 
@@ -335,8 +365,8 @@ static int numeric_grade(const struct grade_input *in, struct grade_result *out)
 		grade_settings_init(&defs);
 		s = &defs;
 	}
-	if (!in->reference || !value_of(in->reference, &ref)) {
-		grade_set(out, -1, "", "reference '%.60s' is not a number",
+	if (!in->reference || !reference_value(in->reference, &ref)) {
+		grade_set(out, -1, "", "reference '%.60s' is not a single number",
 			  in->reference ? in->reference : "(none)");
 		rc = -1;
 		goto out;
