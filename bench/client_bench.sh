@@ -1,7 +1,7 @@
 #!/bin/sh
 # client_bench.sh - benchmarks the streaming client against the fake server
 # (tokens sent with no delay), sequential and with 8 and 32 concurrent streams,
-# for both APIs, and writes bench/RESULTS-client.md.
+# for both APIs, and writes bench/RESULTS.md.
 #   bench/client_bench.sh [N_QUERIES] [TOKENS_PER_QUERY]
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ start_fake paced 5
 PACED=$LAST
 PACED_URL=$URL
 
-OUT=bench/RESULTS-client.md
+OUT=bench/RESULTS.md
 {
 	echo "# Client benchmark"
 	echo
