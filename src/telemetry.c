@@ -239,6 +239,7 @@ int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
 			else if ((s->caps & CAP_POWER) && s->power_kind == POWER_INSTANT)
 				mode = TL_POWER;
 			timeline_init(&st->tl, mode, s->energy_wrap_j, s->counter_update_s);
+			timeline_set_shape(&st->tl, s->shape_with_power && mode == TL_COUNTER);
 		}
 	return 0;
 }

@@ -77,6 +77,11 @@ struct source_info {
 	 * derived itself), NAN when unknown (the step-midpoint rule is used).
 	 */
 	double counter_update_s;
+	/*
+	 * Between two counter knots, spread the energy in proportion to the
+	 * instantaneous power samples rather than linearly (for sparse counter reads).
+	 */
+	int shape_with_power;
 	char notes[256];      /* caveats shown to users, e.g. "instant power unavailable: 1 s average" */
 	int selected;         /* set by telemetry_select(); back-ends read only selected sources */
 };
@@ -87,6 +92,13 @@ struct sample {
 	int64_t read_ns;      /* how long the read took (t_end - t_start) */
 	unsigned valid;       /* SAMPLE_* */
 	double energy_j;      /* raw cumulative counter in joules (may wrap; see energy_wrap_j) */
+	/*
+	 * When nonzero, the instant (CLOCK_MONOTONIC ns) at which energy_j was the
+	 * exact cumulative energy: a back-end that knows when its counter last
+	 * stepped says so, and the timeline puts the knot there. 0 = unknown: the
+	 * step-midpoint rule applies.
+	 */
+	int64_t energy_t_ns;
 	double power_w;
 	double temp_c;
 	double mem_used_bytes;

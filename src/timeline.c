@@ -27,6 +27,11 @@ void timeline_release(struct timeline *tl)
 	memset(tl, 0, sizeof(*tl));
 }
 
+void timeline_set_shape(struct timeline *tl, int on)
+{
+	tl->shape = on;
+}
+
 static void add_knot(struct timeline *tl, int64_t t, double e, double p)
 {
 	if (tl->nk && t <= tl->knots[tl->nk - 1].t)
@@ -62,7 +67,13 @@ static void add_counter(struct timeline *tl, const struct sample *s)
 		}
 	}
 	u = raw + tl->offset;
-	if (u != tl->prev_unwrapped) {
+	if (u != tl->prev_unwrapped && s->energy_t_ns) {
+		/* the back-end knows when this value was exact */
+		if (!tl->nk)
+			tl->origin = u;
+		if (!tl->nk || s->energy_t_ns > tl->knots[tl->nk - 1].t)
+			add_knot(tl, s->energy_t_ns, u - tl->origin, NAN);
+	} else if (u != tl->prev_unwrapped) {
 		/*
 		 * The step happened after the previous read and by this one. Without
 		 * more knowledge the midpoint is the unbiased guess; a counter that
@@ -133,6 +144,80 @@ static size_t knot_floor(const struct timeline *tl, int64_t x)
 	return lo;
 }
 
+/* Index of the first sample with t >= x (n if none). */
+static size_t sample_ceil(const struct timeline *tl, int64_t x);
+
+/* Integral over [x, y] of a straight segment from (t0, p0) to (t1, p1), clipped to the segment. */
+static double seg_integral(int64_t t0, double p0, int64_t t1, double p1, int64_t x, int64_t y)
+{
+	int64_t lo = x > t0 ? x : t0, hi = y < t1 ? y : t1;
+	double plo, phi;
+	if (hi <= lo || t1 <= t0)
+		return 0;
+	plo = p0 + (p1 - p0) * (double)(lo - t0) / (double)(t1 - t0);
+	phi = p0 + (p1 - p0) * (double)(hi - t0) / (double)(t1 - t0);
+	return (double)(hi - lo) * (plo + phi) / 2;
+}
+
+/*
+ * Integral (W x ns) over [x, y] of the power samples joined by straight lines,
+ * held constant before the first and after the last; NAN without power samples.
+ */
+static double power_integral(const struct timeline *tl, int64_t x, int64_t y)
+{
+	size_t i = sample_ceil(tl, x), a, b;
+	double acc = 0;
+	int found = 0;
+	/* start from the last power sample before x, else the first one after it */
+	a = i;
+	while (a > 0) {
+		a--;
+		if (tl->samples[a].valid & SAMPLE_POWER) {
+			found = 1;
+			break;
+		}
+	}
+	if (!found) {
+		for (a = i; a < tl->n && !(tl->samples[a].valid & SAMPLE_POWER); a++)
+			;
+		if (a == tl->n)
+			return NAN;
+	}
+	if (tl->samples[a].t_ns > x)
+		acc += (double)((tl->samples[a].t_ns < y ? tl->samples[a].t_ns : y) - x) *
+		       tl->samples[a].power_w;
+	while (1) {
+		const struct sample *sa = &tl->samples[a];
+		for (b = a + 1; b < tl->n && !(tl->samples[b].valid & SAMPLE_POWER); b++)
+			;
+		if (b >= tl->n) {
+			int64_t from = sa->t_ns > x ? sa->t_ns : x;
+			if (y > from)
+				acc += (double)(y - from) * sa->power_w;
+			break;
+		}
+		acc += seg_integral(sa->t_ns, sa->power_w, tl->samples[b].t_ns, tl->samples[b].power_w, x, y);
+		if (tl->samples[b].t_ns >= y)
+			break;
+		a = b;
+	}
+	return acc;
+}
+
+/* Energy at t between knots a and b, spread by the power's shape; 0 if it cannot be. */
+static int shaped(const struct timeline *tl, const struct tl_knot *a, const struct tl_knot *b, int64_t t,
+		  double *e)
+{
+	double whole = power_integral(tl, a->t, b->t), part;
+	if (!(whole > 0) || !isfinite(whole))
+		return 0;
+	part = power_integral(tl, a->t, t);
+	if (!isfinite(part))
+		return 0;
+	*e = a->e + (b->e - a->e) * part / whole;
+	return 1;
+}
+
 int timeline_energy_at(const struct timeline *tl, int64_t t, double *e)
 {
 	const struct tl_knot *a, *b;
@@ -153,6 +238,8 @@ int timeline_energy_at(const struct timeline *tl, int64_t t, double *e)
 		/* power linear between knots: integrate the trapezoid up to t */
 		double pt = a->p + (b->p - a->p) * dt / span;
 		*e = a->e + dt / 1e9 * (a->p + pt) / 2;
+	} else if (tl->shape && shaped(tl, a, b, t, e)) {
+		/* done: energy spread by the power's shape */
 	} else {
 		*e = a->e + (b->e - a->e) * dt / span;
 	}

@@ -28,6 +28,7 @@ struct tl_knot {
 
 struct timeline {
 	enum timeline_mode mode;
+	int shape;               /* TL_COUNTER: shape energy between knots by instantaneous power */
 	double wrap_j;
 	double update_s;
 	struct sample *samples;  /* every sample added, in time order */
@@ -44,6 +45,12 @@ struct timeline {
 /* update_s: counter update period (see source_info.counter_update_s). */
 void timeline_init(struct timeline *tl, enum timeline_mode mode, double wrap_j, double update_s);
 void timeline_release(struct timeline *tl);
+/*
+ * TL_COUNTER only: between two knots, energy follows the integral of the
+ * instantaneous power samples (linear between samples) instead of a straight
+ * line; the knots themselves, and so every conservation property, are kept.
+ */
+void timeline_set_shape(struct timeline *tl, int on);
 /* Adds a sample (must not be earlier than the previous one; earlier ones are ignored). */
 void timeline_add(struct timeline *tl, const struct sample *s);
 /* The covered span [first knot, last knot]; -1 when nothing is covered yet. */

@@ -78,10 +78,34 @@ struct nvml_api {
 	nvml_return (*get_enforced_limit)(nvml_device, unsigned int *);
 };
 
+/* How the energy counter is read (docs/platform-nvidia.md, "When the counter is read"). */
+enum nv_policy {
+	NV_EVERY,   /* at every sample, steps placed by the midpoint rule */
+	NV_SEARCH,  /* looking for the counter's step phase */
+	NV_LOCKED,  /* sparse reads at instants locked to the step phase */
+};
+
 struct nv_dev {
 	nvml_device handle;
 	int has_energy, has_instant, has_average, has_temp, has_memory;
+	enum nv_policy policy;
+	int64_t phase_ns;       /* time of an observed counter step */
+	int64_t phase_unc_ns;   /* half-width of its uncertainty (half a read) */
+	int64_t period_ns;      /* estimated step period */
+	int64_t period_unc_ns;  /* half-width of the period's uncertainty */
+	int64_t ref_step_ns;    /* the earliest observed step: the period is measured from it */
+	int64_t ref_unc_ns;
+	int64_t next_read_ns;   /* next scheduled sparse read */
+	int64_t next_sync_ns;   /* next re-synchronisation on a step */
+	int failures;           /* searches / re-synchronisations that found no step */
+	unsigned long long last_mj;
+	int have_last;
+	unsigned long energy_reads;
 };
+
+#define NV_READ_INTERVAL_NS (500 * NS_PER_MS) /* sparse counter reads: 2/s, ~0.8% of a core */
+#define SYNC_MAX_NS (10 * NS_PER_S)   /* re-synchronise at least this often */
+#define MAX_FAILURES 3
 
 struct nv_priv {
 	void *dl;
@@ -175,6 +199,13 @@ static int read_instant(const struct nvml_api *api, nvml_device d, double *w)
 }
 
 /* Fills one source from device i, probing each reading once. */
+/* IPW_NVML_ENERGY_READS=every reads the counter at every sample instead of locking to its steps. */
+static int policy_every(void)
+{
+	const char *e = getenv("IPW_NVML_ENERGY_READS");
+	return e && !strcmp(e, "every");
+}
+
 static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const char *driver,
 			 struct source_info *s, struct nv_dev *dev)
 {
@@ -238,6 +269,20 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	}
 	if (!dev->has_energy && !dev->has_instant)
 		add_note(s, "no energy: neither the counter nor instantaneous power works");
+	/*
+	 * A counter read costs ~4 ms of CPU (it spins). With instantaneous power to
+	 * shape the energy between reads, read the counter sparsely at instants
+	 * locked to its steps; otherwise (or when asked) at every sample.
+	 */
+	dev->policy = NV_EVERY;
+	if (dev->has_energy && dev->has_instant && !policy_every()) {
+		dev->policy = NV_SEARCH;
+		s->shape_with_power = 1;
+		add_note(s, "counter read every 0.5 s at instants locked to its ~100 ms steps; "
+			    "instantaneous power shapes the energy between reads");
+	} else if (dev->has_energy && !dev->has_instant) {
+		add_note(s, "counter read at every sample (each read costs ~4 ms of CPU)");
+	}
 
 	if (api->get_temp && api->get_temp(d, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
 		dev->has_temp = 1;
@@ -253,6 +298,208 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		s->power_limit_w = u / 1000.0;
 	else if (api->get_limit && api->get_limit(d, &u) == NVML_SUCCESS)
 		s->power_limit_w = u / 1000.0;
+}
+
+/* One counter read, with the midpoint of the call's wall time. */
+static nvml_return energy_read(const struct nvml_api *api, struct nv_dev *dev, unsigned long long *mj,
+			       int64_t *mid)
+{
+	int64_t t0 = clock_now_ns(), t1;
+	nvml_return rc = api->get_energy(dev->handle, mj);
+	t1 = clock_now_ns();
+	*mid = t0 + (t1 - t0) / 2;
+	dev->energy_reads++;
+	return rc;
+}
+
+/*
+ * Reads the counter back to back until its value changes or the deadline
+ * passes. On a change, *step_ns is the midpoint between the two reads'
+ * midpoints (within about half a read, ~2 ms) and *mj the new value.
+ * Returns 0, or -1 when no step was seen (or a read failed).
+ */
+static int find_step(const struct nvml_api *api, struct nv_dev *dev, int64_t deadline, int64_t *step_ns,
+		     int64_t *unc_ns, unsigned long long *mj)
+{
+	unsigned long long prev, cur;
+	int64_t tprev, tcur;
+	if (energy_read(api, dev, &prev, &tprev) != NVML_SUCCESS)
+		return -1;
+	while (tprev < deadline) {
+		if (energy_read(api, dev, &cur, &tcur) != NVML_SUCCESS)
+			return -1;
+		if (cur != prev) {
+			*step_ns = tprev + (tcur - tprev) / 2;
+			*unc_ns = (tcur - tprev) / 2;
+			*mj = cur;
+			return 0;
+		}
+		prev = cur;
+		tprev = tcur;
+	}
+	return -1;
+}
+
+/* Gives up locking: read at every sample from now on, and say so. */
+static void fall_back_to_every(struct nv_dev *dev, struct source_info *si, const char *why)
+{
+	dev->policy = NV_EVERY;
+	si->shape_with_power = 0;
+	add_note(si, why);
+}
+
+/* How far off a step predicted n periods after the phase may be (half-width, ns). */
+static int64_t prediction_unc(const struct nv_dev *dev, int64_t n)
+{
+	return n * dev->period_unc_ns + dev->phase_unc_ns + 2 * NS_PER_MS;
+}
+
+/*
+ * Plans the next re-synchronisation as far ahead as the period estimate
+ * allows: while a predicted step is still good to 8 ms (or a quarter
+ * period), which keeps the knots of sparse reads within a few ms of their
+ * steps. Each re-synchronisation lengthens the baseline the period is measured
+ * over, so the horizon grows about 1.5x each time, up to SYNC_MAX_NS.
+ */
+static void schedule_sync(struct nv_dev *dev)
+{
+	int64_t n = 1, limit = dev->period_ns / 4 < 8 * NS_PER_MS ? dev->period_ns / 4 : 8 * NS_PER_MS;
+	while (n * dev->period_ns < SYNC_MAX_NS && prediction_unc(dev, n + 1) < limit)
+		n++;
+	dev->next_sync_ns = dev->phase_ns + n * dev->period_ns - dev->period_ns / 2;
+}
+
+/*
+ * Finds the counter's step phase and period: one step, then the next. Costs
+ * about two step periods of back-to-back reads, once.
+ */
+static int search_phase(const struct nvml_api *api, struct nv_dev *dev, struct sample *s)
+{
+	int64_t s1, s2, u1, u2, period;
+	unsigned long long mj;
+	if (find_step(api, dev, clock_now_ns() + 300 * NS_PER_MS, &s1, &u1, &mj) < 0)
+		return -1;
+	/* sleep to just before the next step (if the period is the usual ~100 ms), then watch for it */
+	clock_sleep_until_ns(s1 + 60 * NS_PER_MS);
+	if (find_step(api, dev, s1 + 1100 * NS_PER_MS, &s2, &u2, &mj) < 0)
+		return -1;
+	period = s2 - s1;
+	if (period < 5 * NS_PER_MS || period > NS_PER_S)
+		return -1;
+	dev->period_ns = period;
+	dev->period_unc_ns = u1 + u2;
+	dev->ref_step_ns = s1;
+	dev->ref_unc_ns = u1;
+	dev->phase_ns = s2;
+	dev->phase_unc_ns = u2;
+	dev->policy = NV_LOCKED;
+	schedule_sync(dev);
+	dev->next_read_ns = s2 + NV_READ_INTERVAL_NS;
+	s->energy_j = (double)mj / 1000.0;
+	s->energy_t_ns = s2;
+	s->valid |= SAMPLE_ENERGY;
+	dev->last_mj = mj;
+	dev->have_last = 1;
+	return 0;
+}
+
+/* The time of the last predicted step at or before t. */
+static int64_t step_before(const struct nv_dev *dev, int64_t t)
+{
+	int64_t k = (t - dev->phase_ns) / dev->period_ns;
+	if (t < dev->phase_ns + k * dev->period_ns)
+		k--;
+	return dev->phase_ns + k * dev->period_ns;
+}
+
+/*
+ * Re-synchronises on the next predicted step: sleeps to just before it and
+ * watches it happen. The observed step refines the phase and, measured from
+ * the first step seen, the period.
+ */
+static int resync(const struct nvml_api *api, struct nv_dev *dev, struct sample *s)
+{
+	int64_t now = clock_now_ns(), pred, obs, u, n, margin;
+	unsigned long long mj;
+	pred = step_before(dev, now) + dev->period_ns;
+	n = (pred - dev->phase_ns + dev->period_ns / 2) / dev->period_ns;
+	margin = prediction_unc(dev, n) + 4 * NS_PER_MS;
+	if (pred - now < margin) {
+		pred += dev->period_ns;
+		n++;
+		margin = prediction_unc(dev, n) + 4 * NS_PER_MS;
+	}
+	for (int tries = 0;; tries++) {
+		if (margin > dev->period_ns / 2 || tries == 4)
+			return -1; /* the estimate cannot say which step is which any more */
+		clock_sleep_until_ns(pred - margin);
+		if (clock_now_ns() < pred - margin / 2)
+			break;
+		/* woke too late (a loaded machine): watch the step after instead */
+		pred += dev->period_ns;
+		n++;
+		margin = prediction_unc(dev, n) + 4 * NS_PER_MS;
+	}
+	if (find_step(api, dev, pred + margin, &obs, &u, &mj) < 0)
+		return -1;
+	n = (obs - dev->ref_step_ns + dev->period_ns / 2) / dev->period_ns;
+	if (n > 0) {
+		dev->period_ns = (obs - dev->ref_step_ns) / n;
+		dev->period_unc_ns = (dev->ref_unc_ns + u) / n;
+	}
+	dev->phase_ns = obs;
+	dev->phase_unc_ns = u;
+	dev->failures = 0;
+	schedule_sync(dev);
+	if (!dev->have_last || mj != dev->last_mj) {
+		s->energy_j = (double)mj / 1000.0;
+		s->energy_t_ns = obs;
+		s->valid |= SAMPLE_ENERGY;
+	}
+	dev->last_mj = mj;
+	dev->have_last = 1;
+	return 0;
+}
+
+/*
+ * A sparse read, when one is due and the read will land well inside a step
+ * interval (so its value is the one set at that interval's starting step).
+ */
+static int locked_read(const struct nvml_api *api, struct nv_dev *dev, struct sample *s)
+{
+	int64_t now = clock_now_ns(), guard, step, mid;
+	unsigned long long mj;
+	nvml_return rc;
+	if (now < dev->next_read_ns)
+		return 0;
+	step = step_before(dev, now);
+	guard = prediction_unc(dev, (step - dev->phase_ns) / dev->period_ns + 1) + 3 * NS_PER_MS;
+	if (guard < dev->period_ns / 8)
+		guard = dev->period_ns / 8;
+	if (2 * guard + 5 * NS_PER_MS > dev->period_ns) {
+		dev->next_sync_ns = now; /* predictions too loose to place a read: re-synchronise first */
+		return 0;
+	}
+	if (now - step < guard || step + dev->period_ns - now < guard + 5 * NS_PER_MS)
+		return 0; /* too near a step: the next sample will be better placed */
+	rc = energy_read(api, dev, &mj, &mid);
+	if (rc != NVML_SUCCESS)
+		return -1;
+	if (mid - step < guard / 2 || step + dev->period_ns - mid < guard / 2)
+		return 0; /* the read took longer than planned: its instant is ambiguous, skip it */
+	if (dev->have_last && mj == dev->last_mj) {
+		dev->policy = NV_SEARCH; /* the counter did not move: we lost the phase */
+		return 0;
+	}
+	s->energy_j = (double)mj / 1000.0;
+	s->energy_t_ns = step;
+	s->valid |= SAMPLE_ENERGY;
+	dev->last_mj = mj;
+	dev->have_last = 1;
+	dev->next_read_ns += NV_READ_INTERVAL_NS;
+	if (dev->next_read_ns < now)
+		dev->next_read_ns = now + NV_READ_INTERVAL_NS;
+	return 0;
 }
 
 static void release(struct backend_instance *inst)
@@ -343,7 +590,7 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 	const struct nvml_api *api = &p->api;
 	int ret = 0;
 	for (int i = 0; i < inst->nsources; i++) {
-		const struct nv_dev *dev = &p->devs[i];
+		struct nv_dev *dev = &p->devs[i];
 		struct sample *s = &out[i];
 		unsigned long long mj;
 		unsigned int u;
@@ -352,10 +599,23 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 		nvml_return rc = NVML_SUCCESS;
 		if (!inst->sources[i].selected)
 			continue;
+		if (dev->policy == NV_SEARCH && search_phase(api, dev, s) < 0 && ++dev->failures >= MAX_FAILURES)
+			fall_back_to_every(dev, &inst->sources[i],
+					   "no regular counter steps found: counter read at every sample");
+		else if (dev->policy == NV_LOCKED && clock_now_ns() >= dev->next_sync_ns &&
+			 resync(api, dev, s) < 0) {
+			dev->policy = NV_SEARCH; /* the steps moved away from the prediction: search again */
+			if (++dev->failures >= MAX_FAILURES)
+				fall_back_to_every(dev, &inst->sources[i],
+						   "counter steps irregular: counter read at every sample");
+		} else if (dev->policy == NV_LOCKED && !(s->valid & SAMPLE_ENERGY)) {
+			rc = locked_read(api, dev, s) < 0 ? -1 : NVML_SUCCESS;
+		}
 		t0 = clock_now_ns();
-		if (dev->has_energy) {
+		if (dev->has_energy && dev->policy == NV_EVERY) {
 			rc = api->get_energy(dev->handle, &mj);
 			t1 = clock_now_ns();
+			dev->energy_reads++;
 			if (rc == NVML_SUCCESS) {
 				s->energy_j = (double)mj / 1000.0;
 				s->valid |= SAMPLE_ENERGY;
@@ -368,8 +628,8 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 			s->power_w = u / 1000.0;
 			s->valid |= SAMPLE_POWER;
 		}
-		if (!dev->has_energy)
-			t1 = clock_now_ns(); /* no counter: the power read is the sample */
+		if (!dev->has_energy || dev->policy != NV_EVERY)
+			t1 = clock_now_ns(); /* the power read is what this sample's time stamps */
 		sample_stamp(s, t0, t1);
 		if (dev->has_temp && api->get_temp(dev->handle, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
 			s->temp_c = u;

@@ -38,6 +38,8 @@ static void use_fake(const char *ndev, const char *profile)
 		setenv("FAKE_NVML_PROFILE", profile, 1);
 	unsetenv("FAKE_NVML_FAIL");
 	unsetenv("CUDA_VISIBLE_DEVICES");
+	/* these tests check the every-sample policy; test_nvidia_locked.c checks the default one */
+	setenv("IPW_NVML_ENERGY_READS", "every", 1);
 }
 
 /* Opens the same fake the back-end loaded (dlopen is refcounted: one instance). */

@@ -1,0 +1,201 @@
+/*
+ * test_nvidia_locked.c - the NVIDIA back-end's default energy policy against
+ * the fake NVML library: the counter (a ~4 ms read) is read sparsely at
+ * instants locked to its 100 ms steps, each reading becomes a knot at the step
+ * that set it, and instantaneous power shapes the energy between knots.
+ */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "telemetry.h"
+
+struct fake {
+	void *dl;
+	double (*exact)(unsigned dev, double t_mono_s);
+	double (*power)(unsigned dev, double t_mono_s);
+	double (*init_s)(void);
+	double (*period_s)(void);
+	unsigned long (*calls)(void);
+};
+
+static void start(struct telemetry *t, const char *profile, struct fake *f)
+{
+	struct telemetry_opts o = {0};
+	struct telemetry_select sel = {.backends = "nvidia"};
+	char err[IPW_ERRLEN] = "";
+	char *p = xasprintf("%s/fakes/libfake_nvml.so", getenv("IPW_BUILD") ? getenv("IPW_BUILD") : "build");
+	setenv("IPW_NVML_LIBRARY", p, 1);
+	setenv("FAKE_NVML_DEVICES", "1", 1);
+	setenv("FAKE_NVML_PROFILE", profile, 1);
+	unsetenv("FAKE_NVML_FAIL");
+	unsetenv("CUDA_VISIBLE_DEVICES");
+	unsetenv("IPW_NVML_ENERGY_READS");
+	cr_assert_eq(telemetry_init(t, &o, &sel, err, sizeof(err)), 0, "init: %s", err);
+	f->dl = dlopen(p, RTLD_NOW);
+	free(p);
+	cr_assert(f->dl);
+	*(void **)&f->exact = dlsym(f->dl, "fake_nvml_exact_energy_j");
+	*(void **)&f->power = dlsym(f->dl, "fake_nvml_power_w");
+	*(void **)&f->init_s = dlsym(f->dl, "fake_nvml_init_time_s");
+	*(void **)&f->period_s = dlsym(f->dl, "fake_nvml_update_period_s");
+	*(void **)&f->calls = dlsym(f->dl, "fake_nvml_energy_calls");
+	cr_assert(f->exact && f->power && f->init_s && f->period_s && f->calls);
+	cr_assert_eq(telemetry_start(t, NULL, NULL, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(nvidia_locked, reads_sparsely_and_knots_sit_on_steps, .timeout = 60)
+{
+	struct telemetry t;
+	struct fake f;
+	const struct timeline *tl;
+	unsigned long calls0;
+	double U, seconds = 4.0;
+	start(&t, "step", &f);
+	calls0 = f.calls(); /* the probe's own reads */
+	clock_sleep_ns((int64_t)(seconds * 1e9));
+	telemetry_stop(&t);
+	U = f.period_s();
+	tl = &t.srcs[0].tl;
+	cr_assert(strstr(t.srcs[0].info->notes, "locked"), "notes: %s", t.srcs[0].info->notes);
+	/*
+	 * Reading at every 20 ms sample would be 200 reads in 4 s. Locked: the
+	 * phase search (~40 reads), re-synchronisations at +1 s and +3 s (a few
+	 * reads each) and two sparse reads a second.
+	 */
+	cr_assert_leq(f.calls() - calls0, 90, "%lu counter reads in %.0f s", f.calls() - calls0, seconds);
+	cr_assert_geq(t.srcs[0].nsamples, 120, "power samples: %llu", (unsigned long long)t.srcs[0].nsamples);
+	cr_assert_geq(tl->nk, 8, "knots: %zu", tl->nk);
+	/*
+	 * Every knot sits on a counter update instant and carries that instant's
+	 * exact energy. Placement: within the back-end's prediction limit (8 ms)
+	 * each, and within 3 ms on average.
+	 */
+	double off_sum = 0;
+	for (size_t k = 0; k < tl->nk; k++) {
+		double tk = (double)tl->knots[k].t / 1e9, u = f.init_s() + round((tk - f.init_s()) / U) * U;
+		double u0 = f.init_s() + round(((double)tl->knots[0].t / 1e9 - f.init_s()) / U) * U;
+		cr_expect_leq(fabs(tk - u), 0.008, "knot %zu at %.4f s, update at %.4f s", k, tk - f.init_s(),
+			      u - f.init_s());
+		off_sum += fabs(tk - u);
+		/* the counter is in whole mJ: 2 mJ of rounding at most between two knots */
+		cr_expect_leq(fabs(tl->knots[k].e - (f.exact(0, u) - f.exact(0, u0))), 0.002,
+			      "knot %zu: %.4f J, exact %.4f J", k, tl->knots[k].e, f.exact(0, u) - f.exact(0, u0));
+	}
+	cr_expect_leq(off_sum / (double)tl->nk, 0.003, "mean knot offset %.4f s", off_sum / (double)tl->nk);
+	telemetry_release(&t);
+	dlclose(f.dl);
+}
+
+static unsigned lcg(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+Test(nvidia_locked, windows_match_exact_integral_and_tile, .timeout = 60)
+{
+	struct telemetry t;
+	struct fake f;
+	const struct timeline *tl;
+	double lo, hi, G = 0, worst = 0;
+	int64_t a, b;
+	unsigned seed = 7;
+	int n = 0;
+	start(&t, "step", &f);
+	clock_sleep_ns(4500 * NS_PER_MS);
+	telemetry_stop(&t);
+	tl = &t.srcs[0].tl;
+	cr_assert_eq(timeline_span(tl, &a, &b), 0);
+	for (size_t i = 1; i < tl->n; i++)
+		G = fmax(G, (double)(tl->samples[i].t_ns - tl->samples[i - 1].t_ns) / 1e9);
+	lo = (double)a / 1e9;
+	hi = (double)b / 1e9;
+	cr_assert_gt(hi - lo, 2.5, "covered %.2f s", hi - lo);
+	for (int i = 0; i < 300; i++) {
+		double len = 0.02 + (lcg(&seed) % 10000) / 10000.0 * fmin(2.0, hi - lo - 0.03);
+		double x = lo + (lcg(&seed) % 10000) / 10000.0 * (hi - lo - len), y = x + len, e, exact, bound;
+		int64_t tx = (int64_t)llround(x * 1e9), ty = (int64_t)llround(y * 1e9);
+		cr_assert_eq(timeline_energy(tl, tx, ty, &e), 0);
+		exact = f.exact(0, (double)ty / 1e9) - f.exact(0, (double)tx / 1e9);
+		/*
+		 * Power is 100 or 500 W, switching each second. At an edge within one
+		 * sample gap (plus a read) of a switch, the straight line between the
+		 * two power samples around it misplaces up to 400 W x (G + 5 ms); each
+		 * knot is placed within 8 ms of its update, which moves at most
+		 * 500 W x 8 ms between neighbouring knot intervals, per edge; plus mJ rounding.
+		 */
+		bound = 0.01;
+		for (int edge = 0; edge < 2; edge++) {
+			double te = edge ? y : x, cyc = fmod(te - f.init_s(), 1.0);
+			double dist = fmin(cyc, 1.0 - cyc);
+			bound += 500 * 0.008 * 2;
+			if (dist <= G + 0.005 + 0.1)
+				bound += 400 * (G + 0.005);
+		}
+		worst = fmax(worst, fabs(e - exact) / bound);
+		cr_expect_leq(fabs(e - exact), bound, "[%.3f, %.3f] (%.3f s): %.3f J, exact %.3f J, bound %.3f J",
+			      x - f.init_s(), y - f.init_s(), len, e, exact, bound);
+		n++;
+	}
+	cr_log_info("locked: %d windows, worst |error|/bound %.3f, max sample gap %.4f s", n, worst, G);
+	/* conservation: 41 random tiles of the covered span sum to the whole */
+	{
+		int64_t cuts[42];
+		double whole, sum = 0;
+		cuts[0] = a;
+		cuts[41] = b;
+		for (int i = 1; i < 41; i++)
+			cuts[i] = a + (int64_t)((double)(b - a) * ((lcg(&seed) % 100000) / 100000.0));
+		for (int i = 1; i < 41; i++)
+			for (int j = i; j > 1 && cuts[j] < cuts[j - 1]; j--) {
+				int64_t tmp = cuts[j];
+				cuts[j] = cuts[j - 1];
+				cuts[j - 1] = tmp;
+			}
+		cr_assert_eq(timeline_energy(tl, a, b, &whole), 0);
+		for (int i = 0; i < 41; i++) {
+			double e;
+			cr_assert_eq(timeline_energy(tl, cuts[i], cuts[i + 1], &e), 0);
+			sum += e;
+		}
+		cr_expect_leq(fabs(sum - whole), 1e-9 * whole, "tiles %.12f J, whole %.12f J", sum, whole);
+	}
+	telemetry_release(&t);
+	dlclose(f.dl);
+}
+
+Test(nvidia_locked, every_sample_policy_on_request, .timeout = 30)
+{
+	struct telemetry t;
+	struct fake f;
+	unsigned long c0;
+	start(&t, "constant", &f); /* reset below: probe once more with the policy asked for */
+	telemetry_release(&t);
+	dlclose(f.dl);
+	{
+		struct telemetry_opts o = {0};
+		struct telemetry_select sel = {.backends = "nvidia"};
+		char err[IPW_ERRLEN] = "";
+		setenv("IPW_NVML_ENERGY_READS", "every", 1);
+		cr_assert_eq(telemetry_init(&t, &o, &sel, err, sizeof(err)), 0, "%s", err);
+		cr_assert_null(strstr(t.srcs[0].info->notes, "locked"), "notes: %s", t.srcs[0].info->notes);
+		cr_assert_eq(t.srcs[0].tl.shape, 0);
+		f.dl = dlopen(getenv("IPW_NVML_LIBRARY"), RTLD_NOW);
+		*(void **)&f.calls = dlsym(f.dl, "fake_nvml_energy_calls");
+		c0 = f.calls();
+		cr_assert_eq(telemetry_start(&t, NULL, NULL, err, sizeof(err)), 0, "%s", err);
+		clock_sleep_ns(1000 * NS_PER_MS);
+		telemetry_stop(&t);
+		/* one read per 20 ms sample (give or take the machine's load) */
+		cr_assert_geq(f.calls() - c0, 25, "%lu reads in 1 s", f.calls() - c0);
+		/* a read in flight when the sampler stops is not kept */
+		cr_assert_leq(f.calls() - c0 - t.srcs[0].nsamples, 2, "%lu reads, %llu samples", f.calls() - c0, (unsigned long long)t.srcs[0].nsamples);
+		unsetenv("IPW_NVML_ENERGY_READS");
+		telemetry_release(&t);
+		dlclose(f.dl);
+	}
+}
