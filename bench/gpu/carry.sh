@@ -6,7 +6,9 @@ set -eu
 cd "$(dirname "$0")/../.."
 make -j2 >/dev/null
 rm -rf .gpu && mkdir -p .gpu/lib
+make -j2 build/bench/gpu_window >/dev/null
 cp build/ipw .gpu/ipw
+cp build/bench/gpu_window .gpu/gpu_window
 ldd build/ipw | awk '/=> \//{print $3}' | while read -r lib; do
 	case "$(basename "$lib")" in
 	libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libresolv.so*|ld-linux*) ;; # glibc: use the host's

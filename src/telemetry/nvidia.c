@@ -99,11 +99,14 @@ struct nv_dev {
 	int64_t next_sync_ns;   /* next re-synchronisation on a step */
 	int failures;           /* searches / re-synchronisations that found no step */
 	unsigned long long last_mj;
+	int64_t last_step_ns;   /* the step whose value last_mj is */
 	int have_last;
 	unsigned long energy_reads;
+	int64_t read_interval_ns; /* between sparse reads */
 };
 
 #define NV_READ_INTERVAL_NS (500 * NS_PER_MS) /* sparse counter reads: 2/s, ~0.8% of a core */
+#define NV_READ_INTERVAL_MAX_NS (10 * NS_PER_S)
 #define SYNC_MAX_NS (10 * NS_PER_S)   /* re-synchronise at least this often */
 #define MAX_FAILURES 3
 
@@ -206,6 +209,19 @@ static int policy_every(void)
 	return e && !strcmp(e, "every");
 }
 
+/* IPW_NVML_ENERGY_READS=locked:MS sets the sparse reads' interval (default 500 ms). */
+static int64_t policy_interval(void)
+{
+	const char *e = getenv("IPW_NVML_ENERGY_READS");
+	long long ms;
+	if (!e || strncmp(e, "locked:", 7))
+		return NV_READ_INTERVAL_NS;
+	ms = atoll(e + 7);
+	if (ms < 100 || ms * NS_PER_MS > NV_READ_INTERVAL_MAX_NS)
+		return NV_READ_INTERVAL_NS;
+	return ms * NS_PER_MS;
+}
+
 static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const char *driver,
 			 struct source_info *s, struct nv_dev *dev)
 {
@@ -275,11 +291,14 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	 * locked to its steps; otherwise (or when asked) at every sample.
 	 */
 	dev->policy = NV_EVERY;
+	dev->read_interval_ns = policy_interval();
 	if (dev->has_energy && dev->has_instant && !policy_every()) {
+		char note[160];
 		dev->policy = NV_SEARCH;
 		s->shape_with_power = 1;
-		add_note(s, "counter read every 0.5 s at instants locked to its ~100 ms steps; "
-			    "instantaneous power shapes the energy between reads");
+		snprintf(note, sizeof(note), "counter read every %.1f s at instants locked to its ~100 ms steps; "
+			 "instantaneous power shapes the energy between reads", dev->read_interval_ns / 1e9);
+		add_note(s, note);
 	} else if (dev->has_energy && !dev->has_instant) {
 		add_note(s, "counter read at every sample (each read costs ~4 ms of CPU)");
 	}
@@ -394,11 +413,12 @@ static int search_phase(const struct nvml_api *api, struct nv_dev *dev, struct s
 	dev->phase_unc_ns = u2;
 	dev->policy = NV_LOCKED;
 	schedule_sync(dev);
-	dev->next_read_ns = s2 + NV_READ_INTERVAL_NS;
+	dev->next_read_ns = s2 + dev->read_interval_ns;
 	s->energy_j = (double)mj / 1000.0;
 	s->energy_t_ns = s2;
 	s->valid |= SAMPLE_ENERGY;
 	dev->last_mj = mj;
+	dev->last_step_ns = s2;
 	dev->have_last = 1;
 	return 0;
 }
@@ -457,7 +477,10 @@ static int resync(const struct nvml_api *api, struct nv_dev *dev, struct sample 
 		s->valid |= SAMPLE_ENERGY;
 	}
 	dev->last_mj = mj;
+	dev->last_step_ns = obs;
 	dev->have_last = 1;
+	if (dev->next_read_ns < obs + dev->period_ns)
+		dev->next_read_ns = obs + dev->period_ns; /* this step is already a knot */
 	return 0;
 }
 
@@ -482,23 +505,26 @@ static int locked_read(const struct nvml_api *api, struct nv_dev *dev, struct sa
 	}
 	if (now - step < guard || step + dev->period_ns - now < guard + 5 * NS_PER_MS)
 		return 0; /* too near a step: the next sample will be better placed */
+	if (dev->have_last && step < dev->last_step_ns + dev->period_ns / 2)
+		return 0; /* that step's value is already a knot */
 	rc = energy_read(api, dev, &mj, &mid);
 	if (rc != NVML_SUCCESS)
 		return -1;
 	if (mid - step < guard / 2 || step + dev->period_ns - mid < guard / 2)
 		return 0; /* the read took longer than planned: its instant is ambiguous, skip it */
 	if (dev->have_last && mj == dev->last_mj) {
-		dev->policy = NV_SEARCH; /* the counter did not move: we lost the phase */
+		dev->policy = NV_SEARCH; /* a later step, yet the counter did not move: phase lost */
 		return 0;
 	}
 	s->energy_j = (double)mj / 1000.0;
 	s->energy_t_ns = step;
 	s->valid |= SAMPLE_ENERGY;
 	dev->last_mj = mj;
+	dev->last_step_ns = step;
 	dev->have_last = 1;
-	dev->next_read_ns += NV_READ_INTERVAL_NS;
+	dev->next_read_ns += dev->read_interval_ns;
 	if (dev->next_read_ns < now)
-		dev->next_read_ns = now + NV_READ_INTERVAL_NS;
+		dev->next_read_ns = now + dev->read_interval_ns;
 	return 0;
 }
 
