@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{"runs", cmd_runs, "list stored runs"},
 	{"show", cmd_show, "show one run: configuration, hardware, totals"},
 	{"export", cmd_export, "export one run's queries as CSV or JSONL"},
+	{"score", cmd_score, "score a run's answers (offline graders or an LLM judge), resumable"},
 };
 
 static void usage(FILE *f)
