@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "dataset.h"
+#include "score.h"
 #include "store.h"
 #include "telemetry.h"
 #include "util.h"
@@ -631,6 +632,7 @@ static int commit_pending(struct run *r, struct pending *pend, int *npend, int f
 			break;
 		fill_energy(&p->q, r, p->t0, p->t1);
 		if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
+		    score_query(r->st, r->rec.id, &p->q, &r->ds.items[p->q.seq], err, errlen) < 0 ||
 		    flush_samples(r, err, errlen) < 0) {
 			rc = -1; /* the store is broken: stop; what was committed stays */
 			break;
