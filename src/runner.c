@@ -852,7 +852,7 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		say(h, RUNNER_INFO, "resuming run %s (%s): the options it was started with apply", r.rec.id,
 		    r.rec.name);
 	}
-	if (dataset_load(&r.ds, o.dataset, err, errlen) < 0)
+	if (dataset_load_format(&r.ds, o.dataset, o.resume ? r.rec.dataset_format : o.dataset_format, err, errlen) < 0)
 		goto out;
 	if (o.shuffle)
 		dataset_shuffle(&r.ds, o.shuffle_seed);
