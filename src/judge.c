@@ -246,6 +246,12 @@ static int post(struct judge *j, const char *body, char **reply, char *err, size
 				cerr[0] ? cerr : curl_easy_strerror(cc));
 			retry = cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
 				cc == CURLE_PARTIAL_FILE;
+		} else if (status == 401 || status == 403) {
+			char m[256];
+			body_message(in.data, m, sizeof(m));
+			rc = JUDGE_EAUTH;
+			err_set(err, errlen, "judge at %s refused the request (HTTP %ld: %s): put the judge's API key in "
+				"%s (or name another variable with --judge-key-env)", j->chat_url, status, m, j->o.key_env);
 		} else if (status < 200 || status > 299) {
 			char m[256];
 			body_message(in.data, m, sizeof(m));

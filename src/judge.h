@@ -24,6 +24,7 @@
 #define JUDGE_EREQUEST (-1)  /* the request failed after its retries (HTTP error, timeout, bad body) */
 #define JUDGE_ECONNECT (-2)  /* the endpoint cannot be reached at all */
 #define JUDGE_ESTORE (-3)    /* the cache could not be read or written */
+#define JUDGE_EAUTH (-4)     /* the endpoint refused the key (HTTP 401/403) */
 
 struct judge_opts {
 	const char *url;          /* base URL: "http://host:port", with or without "/v1" */
@@ -67,7 +68,7 @@ typedef int (*judge_parse_fn)(const char *reply, char *verdict, size_t n);
  * (SHA-256 of the prompt, model) is returned without a request (*cached = 1);
  * else the judge is asked, and a reply that parses is cached. Returns 0 with
  * verdict set, JUDGE_UNPARSED (reply not cached; err says why), or
- * JUDGE_EREQUEST / JUDGE_ECONNECT / JUDGE_ESTORE with err set. The key never
+ * JUDGE_EREQUEST / JUDGE_ECONNECT / JUDGE_EAUTH / JUDGE_ESTORE with err set. The key never
  * appears in err.
  */
 int judge_ask(struct judge *j, const char *system, const char *user, judge_parse_fn parse,
@@ -83,8 +84,8 @@ int judge_reference_parse(const char *reply, char *verdict, size_t n);
 /*
  * Grades answer (thinking removed first) against reference. Fills out with
  * 1/0, or -1 (unscored) when the reply has no verdict or the request failed,
- * with the reason. Returns 0, or JUDGE_ECONNECT / JUDGE_ESTORE (err set),
- * when scoring should stop.
+ * with the reason. Returns 0, or JUDGE_ECONNECT / JUDGE_EAUTH / JUDGE_ESTORE
+ * (err set) when scoring should stop.
  */
 int judge_reference_grade(struct judge *j, const char *question, const char *reference, const char *answer,
 			  struct grade_result *out, char *err, size_t errlen);

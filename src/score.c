@@ -141,8 +141,11 @@ static int add_latest(const struct store_score *sc, void *ctx)
 
 static int add_reference(const struct query_record *q, void *ctx)
 {
-	if (q->status && !strcmp(q->status, "ok"))
-		table_add(ctx, q->item_id, q->answer ? q->answer : "", NULL, 0);
+	if (q->status && !strcmp(q->status, "ok")) {
+		char *a = grade_strip_thinking(q->answer ? q->answer : "", NULL);
+		table_add(ctx, q->item_id, a, NULL, 0);
+		free(a);
+	}
 	return 0;
 }
 

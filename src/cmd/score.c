@@ -31,6 +31,7 @@ static void usage(FILE *f)
 "                       (default IPW_JUDGE_API_KEY; the key is never stored or printed)\n"
 "  --judge-timeout S    per judge request (default 300)\n"
 "  --judge-retries N    retries after 429, 5xx, timeouts (default 2)\n"
+"  --judge-backoff S    first retry delay, doubled each retry (default 1)\n"
 "  --pairwise-rule R    either (default: win or tie in either order) | both\n"
 "  --reference-run RUN  judge_pairwise: compare with this run's answers to the same items\n"
 "                       (default: the item's reference_response)\n"
@@ -53,14 +54,14 @@ static void on_progress(void *arg, long done, long total)
 }
 
 enum {
-	O_GRADER = 256, O_TOL, O_JURL, O_JMODEL, O_JKEY, O_JTIMEOUT, O_JRETRIES, O_RULE, O_REFRUN, O_DATASET,
+	O_GRADER = 256, O_TOL, O_JURL, O_JMODEL, O_JKEY, O_JTIMEOUT, O_JRETRIES, O_JBACKOFF, O_RULE, O_REFRUN, O_DATASET,
 	O_FORMAT, O_RESCORE, O_STORE, O_QUIET, O_HELP,
 };
 
 static const struct option longopts[] = {
 	{"grader", 1, 0, O_GRADER}, {"tolerance", 1, 0, O_TOL}, {"judge-url", 1, 0, O_JURL},
 	{"judge-model", 1, 0, O_JMODEL}, {"judge-key-env", 1, 0, O_JKEY}, {"judge-timeout", 1, 0, O_JTIMEOUT},
-	{"judge-retries", 1, 0, O_JRETRIES}, {"pairwise-rule", 1, 0, O_RULE}, {"reference-run", 1, 0, O_REFRUN},
+	{"judge-retries", 1, 0, O_JRETRIES}, {"judge-backoff", 1, 0, O_JBACKOFF}, {"pairwise-rule", 1, 0, O_RULE}, {"reference-run", 1, 0, O_REFRUN},
 	{"dataset", 1, 0, O_DATASET}, {"format", 1, 0, O_FORMAT}, {"rescore", 0, 0, O_RESCORE},
 	{"store", 1, 0, O_STORE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
 };
@@ -154,6 +155,10 @@ int cmd_score(int argc, char **argv)
 			if (end == optarg || *end || v < 0 || v > 100) bad = "--judge-retries takes 0..100";
 			else jo.max_attempts = (int)v + 1;
 			break;
+		case O_JBACKOFF:
+			jo.backoff_s = strtod(optarg, &end);
+			if (end == optarg || *end || jo.backoff_s < 0) bad = "--judge-backoff takes seconds >= 0";
+			break;
 		case O_RULE: if (pairwise_rule_parse(optarg, &o.rule) < 0) bad = "--pairwise-rule takes either or both"; break;
 		case O_REFRUN: refrun = optarg; break;
 		case O_DATASET: dataset = optarg; break;
@@ -232,9 +237,7 @@ int cmd_score(int argc, char **argv)
 	if (score_run(&st, r.id, &o, &rep, err, sizeof(err)) < 0) {
 		fprintf(stderr, "\nipw score: %s\nipw score: the scores written so far are kept; run the same "
 			"command again to continue\n", err);
-		rc = judged && judge.n_requests ? EXIT_ENV : EXIT_INPUT;
-		if (strstr(err, "cannot be reached"))
-			rc = EXIT_ENV;
+		rc = judged ? EXIT_ENV : EXIT_INPUT;
 		goto out;
 	}
 	printf("run %s: %ld queries; scored %ld (%ld correct), unscored %ld, already scored %ld, "
