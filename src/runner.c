@@ -762,6 +762,8 @@ static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err
 
 static void fill_sources(struct run *r)
 {
+	struct run_record old = {.sources = r->rec.sources, .nsources = r->rec.nsources};
+	run_record_release(&old);  /* a resumed run arrives with its stored sources: replace them */
 	r->rec.nsources = r->tel.nsrcs;
 	r->rec.sources = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(*r->rec.sources));
 	for (int s = 0; s < r->tel.nsrcs; s++) {
