@@ -1,6 +1,6 @@
 /*
  * adapters.c - one reader per public evaluation set's JSONL export, mapping a
- * line to a native item: MMLU-Pro and SuperGPQA to mcq (options A..), 
+ * line to a native item: MMLU-Pro and SuperGPQA to mcq (options A..),
  * NaturalReasoning to judge_reference, WildChat's first user turn to
  * judge_pairwise. Export recipes: docs/datasets.md.
  */

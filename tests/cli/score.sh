@@ -161,4 +161,21 @@ expect_eq "pairwise against run ref" "$(csv_query "$TMP/e.csv" '",".join(r["item
 	"m1=1,m2=1,m3=,n1=1,n2=1,r1=1,r2=1,r3=,r4=1,p1=1,p2=1,p3=1,p4=1"
 $IPW score say --store "$DB" --judge-url "$JURL" --judge-model jm --reference-run say >/dev/null 2>&1
 expect_eq "reference run = the run itself" "$?" 2
+
+# 10. profile --format: an MMLU-Pro export is detected, recorded as such, and scored as it is recorded
+$IPW profile --url "$LLM" --dataset "$IPW_TESTS/data/adapters/mmlu_pro.jsonl" --store "$DB" --name mmlu \
+	--backends fake --idle-seconds 0.2 --warmup 0 --quiet >/dev/null 2>"$TMP/p10.err" || fail "mmlu profile: $(cat "$TMP/p10.err")"
+$IPW show mmlu --store "$DB" --json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["dataset"]["format"] == "mmlu_pro", o["dataset"]
+assert o["scoring"]["graders"] == {"mcq": 3} and o["n_scored"] == 3, o["scoring"]
+assert {s["subject"] for s in o["by_subject"]} == {"other", "math", "health"}
+' || fail "mmlu run: format, scores or subjects"
+$IPW profile --url "$LLM" --dataset "$IPW_TESTS/data/adapters/mmlu_pro.jsonl" --format wildchat --store "$DB" \
+	--backends fake --idle-seconds 0.2 --warmup 0 --quiet >/dev/null 2>"$TMP/p11.err"
+[ $? != 0 ] || fail "--format wildchat on an MMLU-Pro file was accepted"
+grep -q "mmlu_pro.jsonl:1: WildChat 'conversation' has no user turn" "$TMP/p11.err" || fail "forced format error: $(cat "$TMP/p11.err")"
+$IPW profile --format csv --store "$DB" >/dev/null 2>&1
+expect_eq "unknown --format" "$?" 2
 exit 0
