@@ -176,11 +176,12 @@ static void show_scoring(struct store *st, const struct run_record *r, const str
 	}
 	printf("scoring (latest score per item; accelerator energy; %.0f%% bootstrap intervals, %d resamples)\n",
 	       mo.level * 100, mo.bootstrap);
-	if (m.n_scored == 0 && m.n_unscored == m.n - m.n_failed) {
-		printf("  not scored yet: ipw score %s scores it (a judge is needed for judge tasks)\n", r->id);
-		if (m.n == 0)
-			goto out;
+	if (m.n == 0) {
+		printf("  no queries recorded\n");
+		goto out;
 	}
+	if (m.n_scored == 0 && m.n_unscored == m.n - m.n_failed)
+		printf("  not scored yet: ipw score %s scores it (a judge is needed for judge tasks)\n", r->id);
 	{
 		const char *key;
 		json_t *v;
