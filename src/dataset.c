@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "adapters.h"
 #include "dataset.h"
 #include "util.h"
 
@@ -487,10 +488,11 @@ static int check_duplicates(const struct dataset *ds, const char *file, char *er
 
 /* Parses the JSONL bytes of a dataset into ds. */
 static int parse_jsonl(struct dataset *ds, const char *file, const char *data, size_t len,
-		       char *err, size_t errlen)
+		       const char *format, char *err, size_t errlen)
 {
 	size_t pos = 0, cap = 0;
 	int lineno = 0, rc = -1, harness = -1;
+	const struct adapter *ad = NULL;
 	json_t *o = NULL;
 	json_error_t jerr;
 
@@ -517,8 +519,14 @@ static int parse_jsonl(struct dataset *ds, const char *file, const char *data, s
 			goto out;
 		}
 		if (harness < 0) {
-			harness = json_object_get(o, "dataset_metadata") != NULL;
-			ds->format = xstrdup(harness ? "harness" : "native");
+			if (format && strcmp(format, "auto")) {
+				harness = !strcmp(format, "harness");
+				ad = adapter_find(format);
+			} else {
+				harness = json_object_get(o, "dataset_metadata") != NULL;
+				ad = harness ? NULL : adapter_detect(o);
+			}
+			ds->format = xstrdup(ad ? ad->name : harness ? "harness" : "native");
 		}
 		if (ds->n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -527,7 +535,8 @@ static int parse_jsonl(struct dataset *ds, const char *file, const char *data, s
 		it = &ds->items[ds->n];
 		memset(it, 0, sizeof(*it));
 		it->line = lineno;
-		if ((harness ? parse_harness(o, it, at, err, errlen) : parse_native(o, it, at, err, errlen)) < 0) {
+		if ((ad ? ad->parse(o, it, file, lineno, err, errlen)
+			: harness ? parse_harness(o, it, at, err, errlen) : parse_native(o, it, at, err, errlen)) < 0) {
 			item_release(it);
 			goto out;
 		}
@@ -545,7 +554,18 @@ out:
 	return rc;
 }
 
+int dataset_format_valid(const char *name)
+{
+	return name && (!strcmp(name, "auto") || !strcmp(name, "native") || !strcmp(name, "harness") ||
+			adapter_find(name)) ? 0 : -1;
+}
+
 int dataset_load(struct dataset *ds, const char *path, char *err, size_t errlen)
+{
+	return dataset_load_format(ds, path, NULL, err, errlen);
+}
+
+int dataset_load_format(struct dataset *ds, const char *path, const char *format, char *err, size_t errlen)
 {
 	char *data = NULL;
 	const char *bytes;
@@ -553,6 +573,8 @@ int dataset_load(struct dataset *ds, const char *path, char *err, size_t errlen)
 	int rc = -1;
 
 	memset(ds, 0, sizeof(*ds));
+	if (format && dataset_format_valid(format) < 0)
+		return err_set(err, errlen, "unknown dataset format '%s' (use %s)", format, DATASET_FORMATS);
 	if (!path || !strcmp(path, "builtin")) {
 		bytes = ipw_builtin_dataset;
 		len = (size_t)(ipw_builtin_dataset_end - ipw_builtin_dataset);
@@ -564,7 +586,7 @@ int dataset_load(struct dataset *ds, const char *path, char *err, size_t errlen)
 		ds->path = xstrdup(path);
 	}
 	sha256_hex(bytes, len, ds->sha256);
-	if (parse_jsonl(ds, ds->path, bytes, len, err, errlen) < 0)
+	if (parse_jsonl(ds, ds->path, bytes, len, format, err, errlen) < 0)
 		goto out;
 	if (!strcmp(ds->path, "builtin")) {
 		/* Built-in items carry no file line (dataset.h); errors above still named one. */

@@ -45,6 +45,16 @@ struct dataset {
  * "FILE:LINE: what is wrong" in err. Returns 0 or -1.
  */
 int dataset_load(struct dataset *ds, const char *path, char *err, size_t errlen);
+/*
+ * Loads a dataset in a given format: NULL or "auto" detects it from the first
+ * line (harness schema, an adapter's keys, else native); "native",
+ * "harness" or an adapter name ("mmlu_pro", "supergpqa", "natural_reasoning",
+ * "wildchat", src/adapters.h) forces one. ds->format records which was used.
+ */
+int dataset_load_format(struct dataset *ds, const char *path, const char *format, char *err, size_t errlen);
+/* 0 when name is a format dataset_load_format accepts, else -1. */
+int dataset_format_valid(const char *name);
+#define DATASET_FORMATS "auto, native, harness, mmlu_pro, supergpqa, natural_reasoning, wildchat"
 void dataset_release(struct dataset *ds);
 /* Deterministic Fisher-Yates shuffle seeded by seed. */
 void dataset_shuffle(struct dataset *ds, unsigned long long seed);

@@ -18,8 +18,9 @@ static const struct command commands[] = {
 	{"monitor", cmd_monitor, "sample power and energy live, then summarise"},
 	{"profile", cmd_profile, "stream a dataset to an inference server and record every query"},
 	{"runs", cmd_runs, "list stored runs"},
-	{"show", cmd_show, "show one run: configuration, hardware, totals"},
+	{"show", cmd_show, "show one run: configuration, hardware, totals, accuracy, IPW, IPJ"},
 	{"export", cmd_export, "export one run's queries as CSV or JSONL"},
+	{"score", cmd_score, "score a run's answers (offline graders or an LLM judge), resumable"},
 };
 
 static void usage(FILE *f)

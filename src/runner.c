@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "dataset.h"
+#include "score.h"
 #include "store.h"
 #include "telemetry.h"
 #include "util.h"
@@ -631,6 +632,7 @@ static int commit_pending(struct run *r, struct pending *pend, int *npend, int f
 			break;
 		fill_energy(&p->q, r, p->t0, p->t1);
 		if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
+		    score_query(r->st, r->rec.id, &p->q, &r->ds.items[p->q.seq], err, errlen) < 0 ||
 		    flush_samples(r, err, errlen) < 0) {
 			rc = -1; /* the store is broken: stop; what was committed stays */
 			break;
@@ -760,6 +762,8 @@ static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err
 
 static void fill_sources(struct run *r)
 {
+	struct run_record old = {.sources = r->rec.sources, .nsources = r->rec.nsources};
+	run_record_release(&old);  /* a resumed run arrives with its stored sources: replace them */
 	r->rec.nsources = r->tel.nsrcs;
 	r->rec.sources = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(*r->rec.sources));
 	for (int s = 0; s < r->tel.nsrcs; s++) {
@@ -850,7 +854,7 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		say(h, RUNNER_INFO, "resuming run %s (%s): the options it was started with apply", r.rec.id,
 		    r.rec.name);
 	}
-	if (dataset_load(&r.ds, o.dataset, err, errlen) < 0)
+	if (dataset_load_format(&r.ds, o.dataset, o.resume ? r.rec.dataset_format : o.dataset_format, err, errlen) < 0)
 		goto out;
 	if (o.shuffle)
 		dataset_shuffle(&r.ds, o.shuffle_seed);

@@ -26,6 +26,7 @@ struct runner_opts {
 	struct sampling s;
 	/* data */
 	const char *dataset;       /* NULL = built-in */
+	const char *dataset_format; /* NULL = detect (see dataset_load_format) */
 	long long limit;           /* <= 0: all */
 	int shuffle;
 	unsigned long long shuffle_seed;

@@ -161,6 +161,38 @@ int store_scores_latest(struct store *s, const char *run_id,
 	return s->ops->scores_latest(s, run_id, cb, ctx, err, errlen);
 }
 
+int store_score_rows_latest(struct store *s, const char *run_id,
+			    int (*cb)(const struct store_score *sc, void *ctx), void *ctx,
+			    char *err, size_t errlen)
+{
+	return s->ops->score_rows_latest(s, run_id, cb, ctx, err, errlen);
+}
+
+int store_judgement_get(struct store *s, const char *prompt_sha256, const char *judge_model,
+			char **verdict, char **raw_text, char *err, size_t errlen)
+{
+	*verdict = *raw_text = NULL;
+	if (!prompt_sha256 || !judge_model)
+		return err_set(err, errlen, "store_judgement_get: needs a prompt hash and a judge model");
+	return s->ops->judgement_get(s, prompt_sha256, judge_model, verdict, raw_text, err, errlen);
+}
+
+int store_judgement_put(struct store *s, const struct store_judgement *j, char *err, size_t errlen)
+{
+	static const char *const vars[] = {"IPW_JUDGE_API_KEY", "IPW_API_KEY", "OPENAI_API_KEY"};
+
+	if (!j->prompt_sha256 || !j->judge_model)
+		return err_set(err, errlen, "store_judgement_put: needs a prompt hash and a judge model");
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+		if (v && strlen(v) >= SECRET_MIN_LEN &&
+		    ((j->raw_text && strstr(j->raw_text, v)) || (j->verdict && strstr(j->verdict, v))))
+			return err_set(err, errlen, "refusing to cache a judgement that contains the value of %s "
+				       "(API keys are never stored)", vars[i]);
+	}
+	return s->ops->judgement_put(s, j, err, errlen);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

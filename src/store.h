@@ -60,6 +60,15 @@ struct store_score {
 	double scored_at;         /* wall clock, Unix seconds */
 };
 
+/* One cached judge call (the judgements table), keyed by prompt hash and judge model. */
+struct store_judgement {
+	const char *prompt_sha256; /* SHA-256 of the full judge prompt, 64 hex digits */
+	const char *judge_model;
+	const char *verdict;       /* the parsed verdict ("TRUE", "A>B", ...) */
+	const char *raw_text;      /* the judge's full reply */
+	double created_at;         /* wall clock, Unix seconds (<= 0 or NAN: now) */
+};
+
 struct store;
 
 /* The operations a back-end implements; run ids are the store's decimal strings. */
@@ -89,6 +98,13 @@ struct store_backend {
 	int (*scores_latest)(struct store *s, const char *run_id,
 			     int (*cb)(const char *item_id, int correct, void *ctx), void *ctx,
 			     char *err, size_t errlen);
+	/* added by the scoring issue */
+	int (*score_rows_latest)(struct store *s, const char *run_id,
+				 int (*cb)(const struct store_score *sc, void *ctx), void *ctx,
+				 char *err, size_t errlen);
+	int (*judgement_get)(struct store *s, const char *prompt_sha256, const char *judge_model,
+			     char **verdict, char **raw_text, char *err, size_t errlen);
+	int (*judgement_put)(struct store *s, const struct store_judgement *j, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -162,6 +178,29 @@ int store_score_add(struct store *s, const char *run_id, const struct store_scor
 int store_scores_latest(struct store *s, const char *run_id,
 			int (*cb)(const char *item_id, int correct, void *ctx), void *ctx,
 			char *err, size_t errlen);
+
+/*
+ * Calls cb with the latest score row of every scored item of the run, in
+ * item id order (grader, settings and reason included; the record is valid
+ * during the call only). A non-zero return from cb stops and is returned.
+ */
+int store_score_rows_latest(struct store *s, const char *run_id,
+			    int (*cb)(const struct store_score *sc, void *ctx), void *ctx,
+			    char *err, size_t errlen);
+
+/*
+ * Looks up the cached judgement for (prompt_sha256, judge_model). 0 with
+ * *verdict and *raw_text newly allocated (caller frees; either may be NULL
+ * if stored so), STORE_ENOTFOUND if none is cached, -1 on a store error.
+ */
+int store_judgement_get(struct store *s, const char *prompt_sha256, const char *judge_model,
+			char **verdict, char **raw_text, char *err, size_t errlen);
+/*
+ * Caches a judgement. A key already cached keeps its first judgement (the
+ * cache is never overwritten). Refuses text holding the value of
+ * IPW_JUDGE_API_KEY, IPW_API_KEY or OPENAI_API_KEY.
+ */
+int store_judgement_put(struct store *s, const struct store_judgement *j, char *err, size_t errlen);
 
 /* Percentile p (0..100) of v[0..n-1] by linear interpolation between ranks; sorts v. NAN if n == 0. */
 double store_percentile(double *v, size_t n, double p);

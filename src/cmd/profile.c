@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../dataset.h"
 #include "../runner.h"
 #include "cmd.h"
 
@@ -47,6 +48,8 @@ static void usage(FILE *f)
 "  --system TEXT        system prompt (default: none)\n"
 "data:\n"
 "  --dataset PATH       JSONL dataset (default: the built-in set)\n"
+"  --format F           dataset format: auto (default: detected from the first line), native,\n"
+"                       harness, mmlu_pro, supergpqa, natural_reasoning, wildchat\n"
 "  --limit N            first N items (after --shuffle)\n"
 "  --shuffle            shuffle the items   --seed N  shuffle seed (default 0)\n"
 "store:\n"
@@ -185,7 +188,7 @@ static int parse_ll(const char *s, long long *out)
 enum {
 	O_URL = 256, O_API, O_MODEL, O_TIMEOUT, O_RETRIES, O_BACKOFF, O_WARMUP, O_MAXTOK, O_TEMP,
 	O_TOPP, O_TOPK, O_SSEED, O_SYSTEM, O_DATASET, O_LIMIT, O_SHUFFLE, O_SEED, O_STORE, O_NAME,
-	O_RESUME, O_DEVICES, O_NOHOST, O_BACKENDS, O_INTERVAL, O_IDLE, O_FPROF, O_FTRACE, O_QUIET, O_HELP,
+	O_RESUME, O_FORMAT, O_DEVICES, O_NOHOST, O_BACKENDS, O_INTERVAL, O_IDLE, O_FPROF, O_FTRACE, O_QUIET, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -195,7 +198,7 @@ static const struct option longopts[] = {
 	{"top-p", 1, 0, O_TOPP}, {"top-k", 1, 0, O_TOPK}, {"sample-seed", 1, 0, O_SSEED},
 	{"system", 1, 0, O_SYSTEM}, {"dataset", 1, 0, O_DATASET}, {"limit", 1, 0, O_LIMIT},
 	{"shuffle", 0, 0, O_SHUFFLE}, {"seed", 1, 0, O_SEED}, {"store", 1, 0, O_STORE},
-	{"name", 1, 0, O_NAME}, {"resume", 1, 0, O_RESUME}, {"devices", 1, 0, O_DEVICES},
+	{"name", 1, 0, O_NAME}, {"resume", 1, 0, O_RESUME}, {"format", 1, 0, O_FORMAT}, {"devices", 1, 0, O_DEVICES},
 	{"no-host", 0, 0, O_NOHOST}, {"backends", 1, 0, O_BACKENDS}, {"interval", 1, 0, O_INTERVAL},
 	{"idle-seconds", 1, 0, O_IDLE}, {"fake-profile", 1, 0, O_FPROF}, {"fake-trace", 1, 0, O_FTRACE},
 	{"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
@@ -237,6 +240,7 @@ int cmd_profile(int argc, char **argv)
 		case O_SSEED: if (parse_ll(optarg, &v)) bad = "--sample-seed takes an integer"; else { o.s.seed = v; o.s.has_seed = 1; } break;
 		case O_SYSTEM: o.s.system = optarg; break;
 		case O_DATASET: o.dataset = optarg; break;
+		case O_FORMAT: if (dataset_format_valid(optarg) < 0) bad = "--format takes " DATASET_FORMATS; else o.dataset_format = optarg; break;
 		case O_LIMIT: if (parse_ll(optarg, &v) || v <= 0) bad = "--limit takes a count > 0"; else o.limit = v; break;
 		case O_SHUFFLE: o.shuffle = 1; break;
 		case O_SEED: if (parse_ll(optarg, &v)) bad = "--seed takes an integer"; else o.shuffle_seed = (unsigned long long)v; break;

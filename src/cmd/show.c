@@ -1,7 +1,8 @@
 /*
  * cmd/show.c - 'ipw show RUN': one run's configuration, hardware, idle
  * baselines, dataset and totals (energy, power, latency, tokens), as text
- * or JSON. Accuracy, IPW and IPJ come from scoring: see show_scoring().
+ * or JSON, and its metrics (accuracy, IPW, IPJ with intervals, overall and
+ * per subject) from the latest scores: see show_scoring().
  */
 #include <getopt.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "../score.h"
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
@@ -84,22 +86,145 @@ static void print_json_text(const char *title, const char *text)
 	json_decref(v);
 }
 
+/* {"value", "ci_low", "ci_high"}, null members where not computable. */
+static json_t *jmetric(const struct metric_value *v)
+{
+	return json_pack("{s:o, s:o, s:o}", "value", jreal(v->value), "ci_low", jreal(v->ci_low), "ci_high",
+			 jreal(v->ci_high));
+}
+
+static void metrics_members(json_t *o, const struct metrics *m)
+{
+	json_object_set_new(o, "n_scored", json_integer(m->n_scored));
+	json_object_set_new(o, "n_failed", json_integer(m->n_failed));
+	json_object_set_new(o, "n_unscored", json_integer(m->n_unscored));
+	json_object_set_new(o, "n_correct", json_integer(m->n_correct));
+	json_object_set_new(o, "n_energy", json_integer(m->n_energy));
+	json_object_set_new(o, "n_dynamic", json_integer(m->n_dynamic));
+	json_object_set_new(o, "n_tokens", json_integer(m->n_tokens));
+	json_object_set_new(o, "accuracy", jmetric(&m->accuracy));
+	json_object_set_new(o, "ipw", jmetric(&m->ipw));
+	json_object_set_new(o, "ipj", jmetric(&m->ipj));
+	json_object_set_new(o, "ipw_dynamic", jmetric(&m->ipw_dynamic));
+	json_object_set_new(o, "ipj_dynamic", jmetric(&m->ipj_dynamic));
+	json_object_set_new(o, "j_per_token", jmetric(&m->j_per_token));
+	json_object_set_new(o, "tokens_per_j", jmetric(&m->tokens_per_j));
+	json_object_set_new(o, "power_w", jmetric(&m->power_w));
+	json_object_set_new(o, "energy_j", jmetric(&m->energy_j));
+}
+
+/* How many latest scores each grader gave (for the reader to trace where accuracy comes from). */
+static int count_grader(const struct store_score *sc, void *ctx)
+{
+	json_t *g = ctx;
+	json_t *n = json_object_get(g, sc->grader);
+	json_object_set_new(g, sc->grader, json_integer(n ? json_integer_value(n) + 1 : 1));
+	return 0;
+}
+
+/* "0.1234 [0.1000, 0.1500]" with %.4g, or "not computed". */
+static const char *fmt_metric(char *out, size_t n, const struct metric_value *v, const char *unit)
+{
+	if (isnan(v->value))
+		snprintf(out, n, "not computed");
+	else if (isnan(v->ci_low))
+		snprintf(out, n, "%-10.4g %-4s", v->value, unit);
+	else
+		snprintf(out, n, "%-10.4g %-4s [%.4g, %.4g]", v->value, unit, v->ci_low, v->ci_high);
+	return out;
+}
+
 /*
- * SCORING HOOK: accuracy, IPW (accuracy / mean power) and IPJ (accuracy /
- * mean energy) need scores, which the scoring step adds. Until it lands this
- * says so and reports nothing in their place. The scoring issue replaces the
- * body (text into stdout when json is NULL, else members of json).
+ * Accuracy, IPW (accuracy / mean power) and IPJ (accuracy / mean energy) on
+ * gross and dynamic accelerator energy, J/token and tokens/J, each with a 95%
+ * bootstrap interval, overall and per subject, from the run's queries and
+ * their latest scores (src/score.c, src/metrics.c). Text into stdout when
+ * json is NULL, else members of json.
  */
 static void show_scoring(struct store *st, const struct run_record *r, const struct run_totals *t, json_t *json)
 {
-	(void)st;
-	(void)r;
+	struct metrics_options mo;
+	struct metrics m;
+	struct subject_metrics *sm = NULL;
+	size_t nsm = 0;
+	char err[IPW_ERRLEN], a[96];
+	json_t *by_grader = json_object();
+
 	(void)t;
-	if (json) {
-		json_object_set_new(json, "scoring", json_null());
-		return;
+	metrics_options_init(&mo);
+	if (store_score_rows_latest(st, r->id, count_grader, by_grader, err, sizeof(err)) < 0 ||
+	    score_metrics(st, r->id, &mo, &m, &sm, &nsm, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw show: metrics: %s\n", err);
+		if (json)
+			json_object_set_new(json, "scoring", json_null());
+		goto out;
 	}
-	printf("scoring\n  accuracy, IPW, IPJ: not computed (this run is not scored; scoring is not in this build)\n");
+	if (json) {
+		json_t *subj = json_array();
+		metrics_members(json, &m);
+		for (size_t i = 0; i < nsm; i++) {
+			json_t *o = json_object();
+			json_object_set_new(o, "subject", json_string(sm[i].subject));
+			metrics_members(o, &sm[i].m);
+			json_array_append_new(subj, o);
+		}
+		json_object_set_new(json, "by_subject", subj);
+		json_object_set_new(json, "scoring", json_pack("{s:O, s:i, s:f, s:s}", "graders", by_grader, "bootstrap",
+							       mo.bootstrap, "level", mo.level, "energy",
+							       "accelerator (accel_j, accel_dyn_j)"));
+		goto out;
+	}
+	printf("scoring (latest score per item; accelerator energy; %.0f%% bootstrap intervals, %d resamples)\n",
+	       mo.level * 100, mo.bootstrap);
+	if (m.n == 0) {
+		printf("  no queries recorded\n");
+		goto out;
+	}
+	if (m.n_scored == 0 && m.n_unscored == m.n - m.n_failed)
+		printf("  not scored yet: ipw score %s scores it (a judge is needed for judge tasks)\n", r->id);
+	{
+		const char *key;
+		json_t *v;
+		int first = 1;
+		printf("  graders          ");
+		json_object_foreach(by_grader, key, v) {
+			printf("%s%s %lld", first ? "" : ", ", key, (long long)json_integer_value(v));
+			first = 0;
+		}
+		printf("%s\n", first ? "none" : "");
+	}
+	printf("  queries          %d scored (%d correct), %d failed and %d unscored excluded; %d with energy\n",
+	       m.n_scored, m.n_correct, m.n_failed, m.n_unscored, m.n_energy);
+	printf("  accuracy         %s\n", fmt_metric(a, sizeof(a), &m.accuracy, ""));
+	printf("  IPW              %s  (accuracy / mean power)\n", fmt_metric(a, sizeof(a), &m.ipw, "/W"));
+	printf("  IPJ              %s  (accuracy / mean energy)\n", fmt_metric(a, sizeof(a), &m.ipj, "/J"));
+	printf("  IPW dynamic      %s\n", fmt_metric(a, sizeof(a), &m.ipw_dynamic, "/W"));
+	printf("  IPJ dynamic      %s\n", fmt_metric(a, sizeof(a), &m.ipj_dynamic, "/J"));
+	printf("  J/token          %s\n", fmt_metric(a, sizeof(a), &m.j_per_token, "J"));
+	printf("  tokens/J         %s\n", fmt_metric(a, sizeof(a), &m.tokens_per_j, "/J"));
+	printf("  mean power       %s\n", fmt_metric(a, sizeof(a), &m.power_w, "W"));
+	printf("  mean energy      %s\n", fmt_metric(a, sizeof(a), &m.energy_j, "J"));
+	if (nsm > 1 || (nsm == 1 && sm[0].subject[0])) {
+		printf("per subject        %-6s %-8s %-26s %-26s %s\n", "scored", "accuracy", "IPW [95% CI] /W",
+		       "IPJ [95% CI] /J", "failed/unscored");
+		for (size_t i = 0; i < nsm; i++) {
+			const struct metrics *x = &sm[i].m;
+			char w[64], j[64];
+			if (isnan(x->ipw.value))
+				snprintf(w, sizeof(w), "-");
+			else
+				snprintf(w, sizeof(w), "%.3g [%.3g, %.3g]", x->ipw.value, x->ipw.ci_low, x->ipw.ci_high);
+			if (isnan(x->ipj.value))
+				snprintf(j, sizeof(j), "-");
+			else
+				snprintf(j, sizeof(j), "%.3g [%.3g, %.3g]", x->ipj.value, x->ipj.ci_low, x->ipj.ci_high);
+			printf("  %-16.16s %-6d %-8.4g %-26s %-26s %d/%d\n", sm[i].subject[0] ? sm[i].subject : "(none)",
+			       x->n_scored, x->accuracy.value, w, j, x->n_failed, x->n_unscored);
+		}
+	}
+out:
+	json_decref(by_grader);
+	subject_metrics_free(sm, nsm);
 }
 
 static json_t *sources_json(const struct run_record *r)

@@ -1169,6 +1169,91 @@ out:
 	return rc;
 }
 
+static int sq_score_rows_latest(struct store *s, const char *run_id,
+				int (*cb)(const struct store_score *sc, void *ctx), void *ctx,
+				char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "SELECT item_id, grader, settings_json, correct, reason, scored_at FROM scores AS a"
+		    " WHERE run_id = ?1 AND id ="
+		    " (SELECT max(id) FROM scores AS b WHERE b.run_id = ?1 AND b.item_id = a.item_id)"
+		    " ORDER BY item_id", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_score sc = {
+			.item_id = (const char *)sqlite3_column_text(st, 0),
+			.grader = (const char *)sqlite3_column_text(st, 1),
+			.settings_json = (const char *)sqlite3_column_text(st, 2),
+			.correct = (int)col_i64(st, 3),
+			.reason = (const char *)sqlite3_column_text(st, 4),
+			.scored_at = col_real(st, 5),
+		};
+		rc = cb(&sc, ctx);
+		if (rc)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		rc = db_err(s, err, errlen, "reading scores");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_judgement_get(struct store *s, const char *prompt_sha256, const char *judge_model,
+			    char **verdict, char **raw_text, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (prepare(s, "SELECT verdict, raw_text FROM judgements WHERE prompt_sha256 = ? AND judge_model = ?",
+		    &st, err, errlen) < 0)
+		return -1;
+	bind_text(st, 1, prompt_sha256);
+	bind_text(st, 2, judge_model);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*verdict = col_text(st, 0);
+		*raw_text = col_text(st, 1);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = STORE_ENOTFOUND;
+	} else {
+		db_err(s, err, errlen, "reading a cached judgement");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_judgement_put(struct store *s, const struct store_judgement *j, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (prepare(s, "INSERT OR IGNORE INTO judgements (prompt_sha256, judge_model, verdict, raw_text, created_at)"
+		    " VALUES (?, ?, ?, ?, ?)", &st, err, errlen) < 0)
+		return -1;
+	bind_text(st, 1, j->prompt_sha256);
+	bind_text(st, 2, j->judge_model);
+	bind_text(st, 3, j->verdict);
+	bind_text(st, 4, j->raw_text);
+	sqlite3_bind_double(st, 5, isnan(j->created_at) || j->created_at <= 0 ? clock_wall_s() : j->created_at);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		db_err(s, err, errlen, "caching a judgement");
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const struct store_backend store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1185,4 +1270,7 @@ const struct store_backend store_sqlite = {
 	.run_totals = sq_run_totals,
 	.score_add = sq_score_add,
 	.scores_latest = sq_scores_latest,
+	.score_rows_latest = sq_score_rows_latest,
+	.judgement_get = sq_judgement_get,
+	.judgement_put = sq_judgement_put,
 };

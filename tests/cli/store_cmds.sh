@@ -40,7 +40,9 @@ echo "$out" | grep -q 'host energy      total not measured' || fail "show: not m
 echo "$out" | grep -q 'uuid GPU-0001' || fail "show: uuid"
 echo "$out" | grep -q 'before 70.50 W, after 71.50 W' || fail "show: idle baselines"
 echo "$out" | grep -q '"top_p": 0.95' || fail "show: configuration"
-echo "$out" | grep -q 'accuracy, IPW, IPJ: not computed' || fail "show: scoring placeholder"
+echo "$out" | grep -q 'queries          2 scored (1 correct), 1 failed and 0 unscored excluded' || fail "show: scoring counts"
+echo "$out" | grep -Eq 'accuracy +0\.5 +\[0, 1\]' || fail "show: accuracy"
+echo "$out" | grep -Eq 'IPW +0\.00995 +/W' || fail "show: IPW = 0.5 / 50.25 W"
 "$IPW" show last --store "$DB" | grep -q '^run 3 ' || fail "show last"
 "$IPW" show 3 --store "$DB" | grep -q 'mean power       not measured' || fail "show 3: power not measured"
 if command -v python3 >/dev/null; then
@@ -51,7 +53,10 @@ t = o["totals"]
 assert o["id"] == 1 and o["config"]["max_tokens"] == 32768
 assert t["ok"] == 2 and t["failed"] == 1 and t["host_energy_total_j"] is None
 assert abs(t["accel_energy_mean_j"] - 75.375) < 1e-9
-assert o["sources"][1]["uuid"] == "GPU-0001" and o["scoring"] is None
+assert o["sources"][1]["uuid"] == "GPU-0001" and o["scoring"]["graders"] == {"mcq": 2}
+assert o["n_scored"] == 2 and o["n_failed"] == 1 and o["n_unscored"] == 0
+assert o["accuracy"]["value"] == 0.5 and abs(o["ipw"]["value"] - 0.5 / 50.25) < 1e-9
+assert o["ipw"]["ci_low"] <= o["ipw"]["value"] <= o["ipw"]["ci_high"]
 ' || fail "show --json"
 fi
 

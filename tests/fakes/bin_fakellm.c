@@ -234,6 +234,46 @@ static long prompt_tokens(json_t *req)
 	return n;
 }
 
+/*
+ * Scenario "say": the answer is the text after the last "SAY:" in the last
+ * message, up to the end of its line, sent one word per token ("\n" stands
+ * for a line break). Sets *n to the number of words; NULL when there is none.
+ */
+static char **say_words(json_t *req, long *n)
+{
+	json_t *msgs = json_object_get(req, "messages");
+	const char *s = json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1),
+							   "content"));
+	const char *p = NULL, *q;
+	char **w = NULL;
+
+	*n = 0;
+	for (q = s; q && (q = strstr(q, "SAY:")); q += 4)
+		p = q + 4;
+	while (p && *p && *p != '\n') {
+		size_t k;
+		while (*p == ' ')
+			p++;
+		k = strcspn(p, " \n");
+		if (!k)
+			break;
+		w = xrealloc(w, (size_t)(*n + 1) * sizeof(*w));
+		w[*n] = xasprintf("%.*s ", (int)k, p);
+		if (!strncmp(w[*n], "\\n ", 3))
+			strcpy(w[*n], "\n");
+		(*n)++;
+		p += k;
+	}
+	return w;
+}
+
+static void free_words(char **w, long n)
+{
+	for (long i = 0; i < n; i++)
+		free(w[i]);
+	free(w);
+}
+
 /* Streams a chat answer for scenario sc. Returns 1 to keep the connection, 0 to close it. */
 static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 {
@@ -245,6 +285,8 @@ static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 	const char *finish = "stop", *rfield = NULL;
 	int reasoning = !strcmp(sc, "reasoning") || !strcmp(sc, "reasoning2");
 	int no_usage = !strcmp(sc, "no_usage");
+	long nsay = 0;
+	char **say = !strcmp(sc, "say") ? say_words(req, &nsay) : NULL;
 	char text[64], hdr[256];
 	struct linger lg = { 1, 0 };
 
@@ -252,6 +294,8 @@ static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 	g.t_start = clock_now_ns();
 	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
 		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
+	if (say)
+		ntok = nsay;
 	if (limit > 0 && limit < ntok) {
 		ntok = limit;
 		finish = "length";
@@ -281,11 +325,17 @@ static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 			break;
 		if (i < nreason)
 			snprintf(text, sizeof text, "r%ld ", i);
+		else if (say)
+			snprintf(text, sizeof text, "%s", say[i - nreason]);
 		else
 			token_text((int)(i - nreason), text, sizeof text);
-		if (send_token(&g, text, i < nreason ? rfield : NULL))
+		if (send_token(&g, text, i < nreason ? rfield : NULL)) {
+			free_words(say, nsay);
 			return 0;
+		}
 	}
+	free_words(say, nsay);
+	say = NULL;
 	if (!strcmp(sc, "error_midstream")) {
 		if (openai)
 			send_raw_event(&g, "data: {\"error\":{\"message\":\"fake failure mid-stream\",\"type\":\"server_error\",\"code\":500}}\n\n"
@@ -392,6 +442,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 		sc = r->scenario;
 	else if (model && !strncmp(model, "fake-", 5) && strcmp(model, opt.model))
 		sc = model + 5;
+	if (!strcmp(sc, "say") && strstr(r->body, "SAY: FAIL500"))
+		sc = "500";     /* "say" items can ask to fail */
 	if (!strcmp(sc, "429")) {
 		pthread_mutex_lock(&mu);
 		k = ++n429;
