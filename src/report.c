@@ -542,7 +542,7 @@ static int section_routing(struct store *s, const struct report_options *o, char
 	}
 	buf_appendf(b, "<p>%lld items; local runs:", res.n_items);
 	for (size_t i = 0; i < nl; i++) {
-		buf_appendf(b, " %s%s (", i ? "," : "", local[i]);
+		buf_appendf(b, "%s %s (", i ? "," : "", local[i]);
 		html_esc(b, runs[i].name);
 		buf_appendf(b, ", oracle sends %lld)", res.oracle_chosen[i]);
 	}

@@ -202,7 +202,7 @@ int cmd_analyze(int argc, char **argv)
 			json_object_set_new(wo, "weighted_subjects_absent", list_json(wr.absent));
 			json_object_set_new(o, "weighted", wo);
 		}
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 		json_decref(o);
 	} else {

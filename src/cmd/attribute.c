@@ -141,7 +141,7 @@ int cmd_attribute(int argc, char **argv)
 		json_object_set_new(o, "energy_factor", jmv(at.energy_factor));
 		json_object_set_new(o, "accuracy_share_of_ipw_change", jreal(at.acc_share_ipw));
 		json_object_set_new(o, "accuracy_share_of_ipj_change", jreal(at.acc_share_ipj));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 		json_decref(o);
 	} else {

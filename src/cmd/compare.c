@@ -256,7 +256,7 @@ int cmd_compare(int argc, char **argv)
 		       "latency. Failed and unscored queries are excluded.\n", (int)(mo.level * 100 + 0.5),
 		       mo.bootstrap);
 	if (json) {
-		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 	}
 	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;

@@ -170,7 +170,7 @@ int cmd_coverage(int argc, char **argv)
 		for (int i = 0; i < u.n; i++)
 			json_array_append_new(ua, json_string(u.first[i]));
 		json_object_set_new(o, "uncovered_first", ua);
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 		json_decref(o);
 	} else {

@@ -300,7 +300,7 @@ int cmd_route(int argc, char **argv)
 			json_array_append_new(rows, r);
 		}
 		json_object_set_new(root, "rows", rows);
-		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 		json_decref(root);
 	} else if (csv) {
