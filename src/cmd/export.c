@@ -265,7 +265,8 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, "ipw export: %s\n", err);
 		goto out;
 	}
-	qsort(c.scores.v, c.scores.n, sizeof(*c.scores.v), cmp_score);
+	if (c.scores.n)  /* qsort(NULL, 0, ...) is undefined behaviour (a run without scores) */
+		qsort(c.scores.v, c.scores.n, sizeof(*c.scores.v), cmp_score);
 	c.out = outpath ? fopen(outpath, "w") : stdout;
 	if (!c.out) {
 		fprintf(stderr, "ipw export: cannot write '%s': %m (choose another --out)\n", outpath);
