@@ -750,14 +750,17 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	int rc = -1, have_base = 0;
 	FILE *f = NULL;
 
-	buf_init(&b, 0);
 	memset(&base, 0, sizeof(base));
 	if (n == 0)
 		return err_set(err, errlen, "the report needs at least one run");
-	if (mkdir(o->out_dir, 0777) < 0 && errno != EEXIST)
-		return err_set(err, errlen, "cannot create the folder '%s': %s", o->out_dir, strerror(errno));
 	if ((rc = analysis_resolve_runs(s, o->runs, n, &ids, err, errlen)) < 0)
 		return rc;
+	if (mkdir(o->out_dir, 0777) < 0 && errno != EEXIST) {
+		err_set(err, errlen, "cannot create the folder '%s': %s", o->out_dir, strerror(errno));
+		free_list(ids);
+		return -1;
+	}
+	buf_init(&b, 0);
 	rc = -1;
 	metrics_options_init(&mo);
 	mo.bootstrap = o->bootstrap;
