@@ -442,6 +442,96 @@ void run_data_metrics_input(const struct run_data *d, struct metrics_input *in)
 	in->tokens = d->output_tokens;
 }
 
+/* ---- delta-method intervals ---- */
+
+/* Running sums for means, variances and covariances of two variables. */
+struct mom {
+	double n, sx, sy, sxx, syy, sxy;
+};
+
+static void mom_add(struct mom *m, double x, double y)
+{
+	m->n++;
+	m->sx += x;
+	m->sy += y;
+	m->sxx += x * x;
+	m->syy += y * y;
+	m->sxy += x * y;
+}
+
+/* Mean of x with its interval half-width z * s / sqrt(n). */
+static struct metric_value mean_ci(const struct mom *m, double z, double value)
+{
+	struct metric_value v = {value, NAN, NAN};
+	double mx, var;
+	if (m->n < 2 || !isfinite(value))
+		return v;
+	mx = m->sx / m->n;
+	var = (m->sxx - m->n * mx * mx) / (m->n - 1);
+	if (var < 0)
+		var = 0;
+	v.ci_low = value - z * sqrt(var / m->n);
+	v.ci_high = value + z * sqrt(var / m->n);
+	return v;
+}
+
+/* Ratio mean(x) / mean(y): Var ~ (s_x² - 2 R s_xy + R² s_y²) / (n mean(y)²). */
+static struct metric_value ratio_ci(const struct mom *m, double z, double value)
+{
+	struct metric_value v = {value, NAN, NAN};
+	double mx, my, vx, vy, cxy, r, var;
+	if (m->n < 2 || !isfinite(value))
+		return v;
+	mx = m->sx / m->n;
+	my = m->sy / m->n;
+	if (!(my > 0))
+		return v;
+	vx = (m->sxx - m->n * mx * mx) / (m->n - 1);
+	vy = (m->syy - m->n * my * my) / (m->n - 1);
+	cxy = (m->sxy - m->n * mx * my) / (m->n - 1);
+	r = mx / my;
+	var = (vx - 2 * r * cxy + r * r * vy) / (m->n * my * my);
+	if (var < 0)
+		var = 0;
+	v.ci_low = value - z * sqrt(var);
+	v.ci_high = value + z * sqrt(var);
+	return v;
+}
+
+void analysis_delta_ci(const struct metrics_input *in, double level, struct metrics *m)
+{
+	struct mom acc = {0}, ap = {0}, ae = {0}, et = {0}, te = {0};
+	double z = norm_quantile(1 - (1 - level) / 2);
+
+	for (size_t i = 0; i < in->n; i++) {
+		double e = in->energy_j[i], lat = in->latency_s[i];
+		if ((in->failed && in->failed[i]) || (in->acc[i] != 0 && in->acc[i] != 1))
+			continue;
+		mom_add(&acc, in->acc[i], 0);
+		if (!(isfinite(e) && e >= 0 && isfinite(lat) && lat > 0))
+			continue;
+		mom_add(&ap, in->acc[i], e / lat);
+		mom_add(&ae, in->acc[i], e);
+		if (in->tokens && isfinite(in->tokens[i]) && in->tokens[i] >= 0) {
+			mom_add(&et, e, in->tokens[i]);
+			mom_add(&te, in->tokens[i], e);
+		}
+	}
+	m->accuracy = mean_ci(&acc, z, m->accuracy.value);
+	m->ipw = ratio_ci(&ap, z, m->ipw.value);
+	m->ipj = ratio_ci(&ae, z, m->ipj.value);
+	m->j_per_token = ratio_ci(&et, z, m->j_per_token.value);
+	m->tokens_per_j = ratio_ci(&te, z, m->tokens_per_j.value);
+	{
+		/* power and energy means: the y of ap and ae */
+		struct mom p = {ap.n, ap.sy, 0, ap.syy, 0, 0}, en = {ae.n, ae.sy, 0, ae.syy, 0, 0};
+		m->power_w = mean_ci(&p, z, m->power_w.value);
+		m->energy_j = mean_ci(&en, z, m->energy_j.value);
+	}
+	m->ipw_dynamic.ci_low = m->ipw_dynamic.ci_high = NAN;
+	m->ipj_dynamic.ci_low = m->ipj_dynamic.ci_high = NAN;
+}
+
 /* ---- comparison ---- */
 
 int analysis_resolve_runs(struct store *s, char *const *refs, size_t n, char ***ids, char *err, size_t errlen)
@@ -512,9 +602,10 @@ static char *dup_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
-int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
-			 struct compare_row *out, char *err, size_t errlen)
+static int compare_row(struct store *s, const char *ref, const struct metrics_options *o, int delta,
+		       struct compare_row *out, char *err, size_t errlen)
 {
+	struct metrics_options point;
 	struct run_record r;
 	struct run_data d;
 	struct metrics_input in;
@@ -536,8 +627,18 @@ int analysis_compare_row(struct store *s, const char *ref, const struct metrics_
 	if ((rc = run_data_load(s, r.id, &d, err, errlen)) < 0)
 		goto out;
 	run_data_metrics_input(&d, &in);
+	if (delta) {
+		if (o)
+			point = *o;
+		else
+			metrics_options_init(&point);
+		point.bootstrap = 0;
+		o = &point;
+	}
 	if ((rc = metrics_compute(&in, o, &out->m, err, errlen)) < 0)
 		goto out_data;
+	if (delta)
+		analysis_delta_ci(&in, o->level, &out->m);
 	lat = xmalloc((d.n ? d.n : 1) * sizeof(*lat));
 	for (size_t i = 0; i < d.n; i++)
 		if (!d.failed[i] && isfinite(d.latency_s[i]))
@@ -552,6 +653,18 @@ out:
 	if (rc < 0)
 		compare_row_release(out);
 	return rc;
+}
+
+int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
+			 struct compare_row *out, char *err, size_t errlen)
+{
+	return compare_row(s, ref, o, 0, out, err, errlen);
+}
+
+int analysis_compare_row_delta(struct store *s, const char *ref, const struct metrics_options *o,
+			       struct compare_row *out, char *err, size_t errlen)
+{
+	return compare_row(s, ref, o, 1, out, err, errlen);
 }
 
 void compare_row_release(struct compare_row *r)

@@ -70,6 +70,15 @@ void run_data_metrics_input(const struct run_data *d, struct metrics_input *in);
  */
 struct metric_value analysis_percentile_ci(double *v, size_t n, double p, double level);
 
+/*
+ * Replaces the intervals of m (computed from in by metrics_compute) with
+ * normal-approximation (delta method) intervals at level: accuracy, power
+ * and J/query as means, IPW, IPJ, J/token and tokens/J as ratios of means.
+ * The same queries count as in metrics_compute; the dynamic-energy metrics'
+ * intervals become NAN. O(n), for runs too large to resample quickly.
+ */
+void analysis_delta_ci(const struct metrics_input *in, double level, struct metrics *m);
+
 /* ---- one row of a comparison ---- */
 
 struct compare_row {
@@ -86,6 +95,9 @@ struct compare_row {
  */
 int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
 			 struct compare_row *out, char *err, size_t errlen);
+/* The same with delta-method intervals (o->bootstrap is ignored). */
+int analysis_compare_row_delta(struct store *s, const char *ref, const struct metrics_options *o,
+			       struct compare_row *out, char *err, size_t errlen);
 void compare_row_release(struct compare_row *r);
 
 /* Resolves run references to the ids the store assigned (newly allocated list, free_list). */

@@ -19,11 +19,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw compare RUN... [--store PATH] [--csv | --json] [--bootstrap N] [--seed N]\n"
+	fprintf(f, "usage: ipw compare RUN... [--store PATH] [--csv | --json] [--ci bootstrap|delta] [--bootstrap N]\n"
 		"  RUN            run ids, names only one run has, or 'last'\n"
 		"  --store PATH   the store to read (default ./ipw.db)\n"
 		"  --csv          one CSV row per run (value, ci_low, ci_high columns)\n"
 		"  --json         a JSON array, one object per run\n"
+		"  --ci METHOD    intervals by 'bootstrap' (default: percentile bootstrap over queries) or\n"
+		"                 'delta' (normal approximation, O(n): for runs of hundreds of thousands)\n"
 		"  --bootstrap N  resamples for the intervals (default %d; 0 = none)\n"
 		"  --seed N       seed of the resampling\n", METRICS_BOOTSTRAP);
 }
@@ -184,6 +186,7 @@ int cmd_compare(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"bootstrap", required_argument, NULL, 'b'},
 		{"seed", required_argument, NULL, 'S'},
+		{"ci", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -192,7 +195,7 @@ int cmd_compare(int argc, char **argv)
 	struct store st;
 	struct metrics_options mo;
 	json_t *arr = NULL;
-	int csv = 0, json = 0, ch, rc = EXIT_INPUT, opened = 0;
+	int csv = 0, json = 0, delta = 0, ch, rc = EXIT_INPUT, opened = 0;
 
 	metrics_options_init(&mo);
 	optind = 0;
@@ -214,6 +217,13 @@ int cmd_compare(int argc, char **argv)
 				fprintf(stderr, "ipw compare: --seed wants a number, not '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'C':
+			if (strcmp(optarg, "bootstrap") && strcmp(optarg, "delta")) {
+				fprintf(stderr, "ipw compare: --ci is 'bootstrap' or 'delta', not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			delta = !strcmp(optarg, "delta");
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -238,7 +248,8 @@ int cmd_compare(int argc, char **argv)
 		print_text_header();
 	for (int i = optind; i < argc; i++) {
 		struct compare_row r;
-		if (analysis_compare_row(&st, argv[i], &mo, &r, err, sizeof(err)) < 0) {
+		if ((delta ? analysis_compare_row_delta : analysis_compare_row)(&st, argv[i], &mo, &r, err,
+									      sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
 			goto out;
 		}
@@ -251,11 +262,21 @@ int cmd_compare(int argc, char **argv)
 		compare_row_release(&r);
 		fflush(stdout);
 	}
-	if (!json && !csv)
-		printf("intervals: %d%% bootstrap (%d resamples) for accuracy..J/token; order statistics for "
-		       "latency. Failed and unscored queries are excluded.\n", (int)(mo.level * 100 + 0.5),
-		       mo.bootstrap);
+	if (!json && !csv) {
+		char how[64];
+		if (delta)
+			snprintf(how, sizeof(how), "normal approximation (delta method)");
+		else
+			snprintf(how, sizeof(how), "bootstrap (%d resamples)", mo.bootstrap);
+		printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
+		       "unscored queries are excluded.\n", (int)(mo.level * 100 + 0.5), how);
+	}
 	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "interval_method", json_string(delta ? "delta" : "bootstrap"));
+		json_object_set_new(o, "bootstrap", json_integer(delta ? 0 : mo.bootstrap));
+		json_object_set_new(o, "runs", arr);
+		arr = o;
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 	}

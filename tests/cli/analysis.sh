@@ -22,12 +22,16 @@ expect_eq "csv J/query" "$(csv_query "$TMP/c.csv" 'rows[1]["j_per_query"]')" 34
 expect_eq "csv no interval" "$(csv_query "$TMP/c.csv" 'rows[0]["accuracy_ci_low"]')" ""
 "$IPW" compare 1 3 --store "$DB" --json --bootstrap 100 | python3 -c '
 import json, sys
-r = json.load(sys.stdin)
+o = json.load(sys.stdin)
+assert o["interval_method"] == "bootstrap" and o["bootstrap"] == 100
+r = o["runs"]
 assert [x["run"] for x in r] == [1, 3], r
 assert abs(r[0]["ipw"]["value"] - 0.4 / 14) < 1e-9 and abs(r[1]["ipj"]["value"] - 0.8 / 100) < 1e-9
 assert r[0]["ipw"]["ci_low"] <= r[0]["ipw"]["value"] <= r[0]["ipw"]["ci_high"]
 assert r[1]["latency_p50_s"]["value"] == 4 and r[0]["concurrency"] == 1
 ' || fail "compare --json"
+"$IPW" compare 1 --store "$DB" --ci delta | grep -q 'intervals: 95% normal approximation (delta method)' || fail "compare --ci delta"
+"$IPW" compare 1 --store "$DB" --ci jackknife 2>/dev/null; expect_eq "compare --ci bad" $? 2
 
 # coverage: per run, best-of-N, subjects, uncovered items, JSON
 out=$("$IPW" coverage 1 2 --store "$DB" --uncovered "$TMP/unc.tsv") || fail "coverage exit $?"

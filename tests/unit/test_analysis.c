@@ -510,3 +510,51 @@ Test(analysis, compare_row_of_a_run)
 	compare_row_release(&r);
 	cr_assert_eq(analysis_compare_row(&st, "nope", &o, &r, err, sizeof(err)), STORE_ENOTFOUND);
 }
+
+/* acc 1, 0, 1, 0: mean 0.5, s² = 1/3, half-width 1.959964 x sqrt(1/12). */
+Test(analysis, delta_method_by_hand_and_against_the_bootstrap)
+{
+	char err[IPW_ERRLEN];
+	int acc4[] = {1, 0, 1, 0};
+	double e4[] = {10, 20, 30, 40}, l4[] = {1, 1, 1, 1};
+	struct metrics_input in = {.n = 4, .acc = acc4, .energy_j = e4, .latency_s = l4};
+	struct metrics_options o;
+	struct metrics m, b;
+	enum { N = 6000 };
+	static int acc[N];
+	static double e[N], lat[N], tok[N];
+	uint64_t s = 12345;
+
+	metrics_options_init(&o);
+	o.bootstrap = 0;
+	cr_assert_eq(metrics_compute(&in, &o, &m, err, sizeof(err)), 0);
+	analysis_delta_ci(&in, 0.95, &m);
+	cr_assert_float_eq(m.accuracy.ci_high - 0.5, 1.959963985 * sqrt(1.0 / 12), 1e-8);
+	cr_assert_float_eq(m.energy_j.ci_high - 25, 1.959963985 * sqrt((500.0 / 3) / 4), 1e-8);
+
+	/* a large sample: delta and percentile-bootstrap intervals nearly agree */
+	for (int i = 0; i < N; i++) {
+		double u = (double)(metrics_splitmix64(&s) >> 11) * 0x1.0p-53;
+		double v = (double)(metrics_splitmix64(&s) >> 11) * 0x1.0p-53;
+		tok[i] = 20 + floor(500 * u);
+		e[i] = 0.5 * tok[i] + 30 * v;
+		lat[i] = 0.1 + 0.01 * tok[i];
+		acc[i] = v < 0.3 + 0.5 * u;
+	}
+	struct metrics_input big = {.n = N, .acc = acc, .energy_j = e, .latency_s = lat, .tokens = tok};
+	o.bootstrap = 2000;
+	cr_assert_eq(metrics_compute(&big, &o, &b, err, sizeof(err)), 0);
+	o.bootstrap = 0;
+	cr_assert_eq(metrics_compute(&big, &o, &m, err, sizeof(err)), 0);
+	analysis_delta_ci(&big, 0.95, &m);
+	const struct metric_value *dv[] = {&m.accuracy, &m.ipw, &m.ipj, &m.j_per_token, &m.energy_j};
+	const struct metric_value *bv[] = {&b.accuracy, &b.ipw, &b.ipj, &b.j_per_token, &b.energy_j};
+	for (int k = 0; k < 5; k++) {
+		double half = (bv[k]->ci_high - bv[k]->ci_low) / 2;
+		cr_assert_gt(half, 0);
+		cr_expect(fabs(dv[k]->ci_low - bv[k]->ci_low) < 0.15 * half, "metric %d low %g vs %g", k,
+			  dv[k]->ci_low, bv[k]->ci_low);
+		cr_expect(fabs(dv[k]->ci_high - bv[k]->ci_high) < 0.15 * half, "metric %d high %g vs %g", k,
+			  dv[k]->ci_high, bv[k]->ci_high);
+	}
+}
