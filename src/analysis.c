@@ -602,10 +602,10 @@ static char *dup_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
-static int compare_row(struct store *s, const char *ref, const struct metrics_options *o, int delta,
-		       struct compare_row *out, char *err, size_t errlen)
+int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
+			 enum ci_method method, struct compare_row *out, char *err, size_t errlen)
 {
-	struct metrics_options point;
+	struct metrics_options defs, point;
 	struct run_record r;
 	struct run_data d;
 	struct metrics_input in;
@@ -627,24 +627,26 @@ static int compare_row(struct store *s, const char *ref, const struct metrics_op
 	if ((rc = run_data_load(s, r.id, &d, err, errlen)) < 0)
 		goto out;
 	run_data_metrics_input(&d, &in);
-	if (delta) {
-		if (o)
-			point = *o;
-		else
-			metrics_options_init(&point);
-		point.bootstrap = 0;
-		o = &point;
+	if (!o) {
+		metrics_options_init(&defs);
+		o = &defs;
 	}
-	if ((rc = metrics_compute(&in, o, &out->m, err, errlen)) < 0)
+	point = *o;
+	point.bootstrap = 0;
+	/* the point estimates first; they say how many queries the intervals rest on */
+	if ((rc = metrics_compute(&in, &point, &out->m, err, errlen)) < 0)
 		goto out_data;
-	if (delta)
+	out->delta = method == CI_DELTA || (method == CI_AUTO && out->m.n_scored > CI_AUTO_MAX);
+	if (out->delta)
 		analysis_delta_ci(&in, o->level, &out->m);
+	else if (o->bootstrap > 0 && (rc = metrics_compute(&in, o, &out->m, err, errlen)) < 0)
+		goto out_data;
 	lat = xmalloc((d.n ? d.n : 1) * sizeof(*lat));
 	for (size_t i = 0; i < d.n; i++)
 		if (!d.failed[i] && isfinite(d.latency_s[i]))
 			lat[nl++] = d.latency_s[i];
-	out->latency_p50 = analysis_percentile_ci(lat, nl, 50, o ? o->level : METRICS_LEVEL);
-	out->latency_p99 = analysis_percentile_ci(lat, nl, 99, o ? o->level : METRICS_LEVEL);
+	out->latency_p50 = analysis_percentile_ci(lat, nl, 50, o->level);
+	out->latency_p99 = analysis_percentile_ci(lat, nl, 99, o->level);
 	free(lat);
 out_data:
 	run_data_release(&d);
@@ -653,18 +655,6 @@ out:
 	if (rc < 0)
 		compare_row_release(out);
 	return rc;
-}
-
-int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
-			 struct compare_row *out, char *err, size_t errlen)
-{
-	return compare_row(s, ref, o, 0, out, err, errlen);
-}
-
-int analysis_compare_row_delta(struct store *s, const char *ref, const struct metrics_options *o,
-			       struct compare_row *out, char *err, size_t errlen)
-{
-	return compare_row(s, ref, o, 1, out, err, errlen);
 }
 
 void compare_row_release(struct compare_row *r)

@@ -793,7 +793,7 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 			size_t stride, have = 0;
 
 			memset(&r, 0, sizeof(r));
-			if (analysis_compare_row(s, ids[i], &mo, &rs[i].row, err, errlen) < 0 ||
+			if (analysis_compare_row(s, ids[i], &mo, CI_AUTO, &rs[i].row, err, errlen) < 0 ||
 			    store_run_get(s, ids[i], &r, err, errlen) < 0 ||
 			    run_data_load(s, ids[i], &d, err, errlen) < 0) {
 				run_record_release(&r);
@@ -841,6 +841,12 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 
 		buf_appends(&b, "<h2 id=compare-section>Comparison</h2>\n");
 		table_compare(&b, rs, n);
+		for (size_t i = 0; i < n; i++)
+			if (rs[i].row.delta) {
+				buf_appendf(&b, "<p class=note>Runs of more than %d scored queries: intervals by the normal "
+					    "approximation (delta method) instead of the bootstrap.</p>\n", CI_AUTO_MAX);
+				break;
+			}
 		if (plot_pareto(&b, rs, n, o->out_dir, err, errlen) < 0 ||
 		    plot_eff(&b, rs, n, 0, o->out_dir, err, errlen) < 0 ||
 		    plot_eff(&b, rs, n, 1, o->out_dir, err, errlen) < 0) {

@@ -24,10 +24,11 @@ static void usage(FILE *f)
 		"  --store PATH   the store to read (default ./ipw.db)\n"
 		"  --csv          one CSV row per run (value, ci_low, ci_high columns)\n"
 		"  --json         a JSON array, one object per run\n"
-		"  --ci METHOD    intervals by 'bootstrap' (default: percentile bootstrap over queries) or\n"
-		"                 'delta' (normal approximation, O(n): for runs of hundreds of thousands)\n"
+		"  --ci METHOD    'bootstrap' (percentile bootstrap over queries), 'delta' (normal\n"
+		"                 approximation, O(n)), or 'auto' (default: bootstrap up to %d scored\n"
+		"                 queries, delta above, where resampling would take seconds per run)\n"
 		"  --bootstrap N  resamples for the intervals (default %d; 0 = none)\n"
-		"  --seed N       seed of the resampling\n", METRICS_BOOTSTRAP);
+		"  --seed N       seed of the resampling\n", CI_AUTO_MAX, METRICS_BOOTSTRAP);
 }
 
 static json_t *jreal(double v)
@@ -102,7 +103,7 @@ static const char *const csv_metrics[] = {"accuracy", "ipw", "ipj", "j_per_query
 
 static void print_csv_header(void)
 {
-	printf("run,name,model,accelerator,engine,concurrency,scored,failed,unscored");
+	printf("run,name,model,accelerator,engine,concurrency,scored,failed,unscored,interval_method");
 	for (size_t i = 0; i < sizeof(csv_metrics) / sizeof(csv_metrics[0]); i++)
 		printf(",%s,%s_ci_low,%s_ci_high", csv_metrics[i], csv_metrics[i], csv_metrics[i]);
 	putchar('\n');
@@ -122,7 +123,7 @@ static void print_csv(const struct compare_row *r)
 	putchar(',');
 	if (r->concurrency >= 0)
 		printf("%d", r->concurrency);
-	printf(",%d,%d,%d", r->m.n_scored, r->m.n_failed, r->m.n_unscored);
+	printf(",%d,%d,%d,%s", r->m.n_scored, r->m.n_failed, r->m.n_unscored, r->delta ? "delta" : "bootstrap");
 	csv_mv(r->m.accuracy);
 	csv_mv(r->m.ipw);
 	csv_mv(r->m.ipj);
@@ -147,6 +148,7 @@ static json_t *row_json(const struct compare_row *r)
 	json_object_set_new(o, "failed", json_integer(r->m.n_failed));
 	json_object_set_new(o, "unscored", json_integer(r->m.n_unscored));
 	json_object_set_new(o, "with_energy", json_integer(r->m.n_energy));
+	json_object_set_new(o, "interval_method", json_string(r->delta ? "delta" : "bootstrap"));
 	json_object_set_new(o, "accuracy", jmv(r->m.accuracy));
 	json_object_set_new(o, "ipw", jmv(r->m.ipw));
 	json_object_set_new(o, "ipj", jmv(r->m.ipj));
@@ -195,7 +197,8 @@ int cmd_compare(int argc, char **argv)
 	struct store st;
 	struct metrics_options mo;
 	json_t *arr = NULL;
-	int csv = 0, json = 0, delta = 0, ch, rc = EXIT_INPUT, opened = 0;
+	enum ci_method method = CI_AUTO;
+	int csv = 0, json = 0, ch, rc = EXIT_INPUT, opened = 0, n_delta = 0, n_boot = 0;
 
 	metrics_options_init(&mo);
 	optind = 0;
@@ -219,11 +222,16 @@ int cmd_compare(int argc, char **argv)
 			}
 			break;
 		case 'C':
-			if (strcmp(optarg, "bootstrap") && strcmp(optarg, "delta")) {
-				fprintf(stderr, "ipw compare: --ci is 'bootstrap' or 'delta', not '%s'\n", optarg);
+			if (!strcmp(optarg, "auto"))
+				method = CI_AUTO;
+			else if (!strcmp(optarg, "bootstrap"))
+				method = CI_BOOTSTRAP;
+			else if (!strcmp(optarg, "delta"))
+				method = CI_DELTA;
+			else {
+				fprintf(stderr, "ipw compare: --ci is 'auto', 'bootstrap' or 'delta', not '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
-			delta = !strcmp(optarg, "delta");
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -248,8 +256,7 @@ int cmd_compare(int argc, char **argv)
 		print_text_header();
 	for (int i = optind; i < argc; i++) {
 		struct compare_row r;
-		if ((delta ? analysis_compare_row_delta : analysis_compare_row)(&st, argv[i], &mo, &r, err,
-									      sizeof(err)) < 0) {
+		if (analysis_compare_row(&st, argv[i], &mo, method, &r, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
 			goto out;
 		}
@@ -259,12 +266,19 @@ int cmd_compare(int argc, char **argv)
 			print_csv(&r);
 		else
 			print_text(&r);
+		if (r.delta)
+			n_delta++;
+		else
+			n_boot++;
 		compare_row_release(&r);
 		fflush(stdout);
 	}
 	if (!json && !csv) {
-		char how[64];
-		if (delta)
+		char how[160];
+		if (n_delta && n_boot)
+			snprintf(how, sizeof(how), "bootstrap (%d resamples) for runs of up to %d scored queries, "
+				 "normal approximation (delta method) above,", mo.bootstrap, CI_AUTO_MAX);
+		else if (n_delta)
 			snprintf(how, sizeof(how), "normal approximation (delta method)");
 		else
 			snprintf(how, sizeof(how), "bootstrap (%d resamples)", mo.bootstrap);
@@ -273,8 +287,7 @@ int cmd_compare(int argc, char **argv)
 	}
 	if (json) {
 		json_t *o = json_object();
-		json_object_set_new(o, "interval_method", json_string(delta ? "delta" : "bootstrap"));
-		json_object_set_new(o, "bootstrap", json_integer(delta ? 0 : mo.bootstrap));
+		json_object_set_new(o, "bootstrap", json_integer(mo.bootstrap));
 		json_object_set_new(o, "runs", arr);
 		arr = o;
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));

@@ -20,11 +20,13 @@ expect_eq "csv rows" "$(csv_query "$TMP/c.csv" 'len(rows)')" 2
 expect_eq "csv accuracy" "$(csv_query "$TMP/c.csv" 'rows[0]["accuracy"]')" 0.4
 expect_eq "csv J/query" "$(csv_query "$TMP/c.csv" 'rows[1]["j_per_query"]')" 34
 expect_eq "csv no interval" "$(csv_query "$TMP/c.csv" 'rows[0]["accuracy_ci_low"]')" ""
+expect_eq "csv interval method" "$(csv_query "$TMP/c.csv" 'rows[0]["interval_method"]')" bootstrap
 "$IPW" compare 1 3 --store "$DB" --json --bootstrap 100 | python3 -c '
 import json, sys
 o = json.load(sys.stdin)
-assert o["interval_method"] == "bootstrap" and o["bootstrap"] == 100
+assert o["bootstrap"] == 100
 r = o["runs"]
+assert r[0]["interval_method"] == "bootstrap"
 assert [x["run"] for x in r] == [1, 3], r
 assert abs(r[0]["ipw"]["value"] - 0.4 / 14) < 1e-9 and abs(r[1]["ipj"]["value"] - 0.8 / 100) < 1e-9
 assert r[0]["ipw"]["ci_low"] <= r[0]["ipw"]["value"] <= r[0]["ipw"]["ci_high"]
