@@ -116,7 +116,23 @@ struct frame {
 	double x0, x1, y0, y1;   /* data range */
 	double px0, px1, py0, py1; /* plot area in device units (py0 top) */
 	int nbars;               /* bar series (for grouping) */
+	int rotate;              /* category labels drawn slanted (they would overlap) */
 };
+
+/* Widest category label as drawn (truncated to 20 characters). */
+static double category_width(cairo_t *cr, const struct plot *p)
+{
+	cairo_text_extents_t e;
+	double w = 0;
+	char name[24];
+	cairo_set_font_size(cr, 11);
+	for (size_t i = 0; i < p->ncat; i++) {
+		snprintf(name, sizeof(name), strlen(p->categories[i]) > 20 ? "%.18s.." : "%s", p->categories[i]);
+		cairo_text_extents(cr, name, &e);
+		w = fmax(w, e.x_advance);
+	}
+	return w;
+}
 
 static void grow(double *lo, double *hi, double v)
 {
@@ -204,6 +220,15 @@ static void fit_frame(cairo_t *cr, const struct plot *p, struct frame *f)
 	f->px1 = p->width - MR - legend_width(cr, p);
 	f->py0 = MT;
 	f->py1 = p->height - MB;
+	f->rotate = 0;
+	if (p->ncat) {
+		double w = category_width(cr, p), slot = (f->px1 - f->px0) / (double)p->ncat;
+		if (w > slot - 6) {
+			/* slanted at 60 degrees: the labels need w sin 60 below the axis */
+			f->rotate = 1;
+			f->py1 -= fmin(w * 0.87, p->height / 3.0) - 12;
+		}
+	}
 }
 
 static double X(const struct frame *f, double x)
@@ -264,12 +289,17 @@ static void draw_axes(cairo_t *cr, const struct plot *p, const struct frame *f)
 	if (p->ncat) {
 		for (size_t i = 0; i < p->ncat; i++) {
 			char name[24];
-			if (strlen(p->categories[i]) > 20)
-				snprintf(name, sizeof(name), "%.18s..", p->categories[i]);
-			else
-				snprintf(name, sizeof(name), "%s", p->categories[i]);
+			snprintf(name, sizeof(name), strlen(p->categories[i]) > 20 ? "%.18s.." : "%s", p->categories[i]);
 			cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-			text_at(cr, name, X(f, (double)i), f->py1 + 6, 0.5, 0);
+			if (f->rotate) {
+				cairo_save(cr);
+				cairo_translate(cr, X(f, (double)i) + 4, f->py1 + 6);
+				cairo_rotate(cr, -M_PI / 3);
+				text_at(cr, name, 0, 0, 1, 0.5);
+				cairo_restore(cr);
+			} else {
+				text_at(cr, name, X(f, (double)i), f->py1 + 6, 0.5, 0);
+			}
 		}
 	} else {
 		step = nice_step(f->x1 - f->x0, 8);
