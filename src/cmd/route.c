@@ -270,7 +270,7 @@ int cmd_route(int argc, char **argv)
 	}
 	have = 1;
 	if (json) {
-		json_t *root = json_object(), *rows = json_array(), *ch_ = json_array();
+		json_t *root = json_object(), *rows = json_array(), *lr = json_array();
 		json_object_set_new(root, "items", json_integer(res.n_items));
 		json_object_set_new(root, "dropped_missing", json_integer(res.n_dropped));
 		json_object_set_new(root, "dropped_unmeasured", json_integer(res.n_unmeasured));
@@ -280,9 +280,9 @@ int cmd_route(int argc, char **argv)
 		json_object_set_new(root, "trials", json_integer(o.trials));
 		json_object_set_new(root, "seed", json_integer((json_int_t)o.seed));
 		for (size_t i = 0; i < nlocal; i++)
-			json_array_append_new(ch_, json_pack("{s:I, s:I}", "run", (json_int_t)strtoll(ids[i], NULL, 10),
+			json_array_append_new(lr, json_pack("{s:I, s:I}", "run", (json_int_t)strtoll(ids[i], NULL, 10),
 							     "oracle_items", (json_int_t)res.oracle_chosen[i]));
-		json_object_set_new(root, "local_runs", ch_);
+		json_object_set_new(root, "local_runs", lr);
 		for (size_t i = 0; i < res.nrows; i++) {
 			const struct route_row *w = &res.rows[i];
 			json_t *r = json_object();
