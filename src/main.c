@@ -21,6 +21,12 @@ static const struct command commands[] = {
 	{"show", cmd_show, "show one run: configuration, hardware, totals, accuracy, IPW, IPJ"},
 	{"export", cmd_export, "export one run's queries as CSV or JSONL"},
 	{"score", cmd_score, "score a run's answers (offline graders or an LLM judge), resumable"},
+	{"compare", cmd_compare, "one row per run: accuracy, IPW, IPJ, energy, latency with intervals"},
+	{"coverage", cmd_coverage, "coverage per run and best-of-N over runs, per subject"},
+	{"route", cmd_route, "simulate hybrid local/cloud routing: oracle, router of accuracy p, cascade"},
+	{"analyze", cmd_analyze, "regressions of energy, latency, TTFT on tokens; weighted metrics"},
+	{"attribute", cmd_attribute, "split an IPW/IPJ change between two runs into accuracy and power"},
+	{"report", cmd_report, "a self-contained HTML report with tables and plots"},
 };
 
 static void usage(FILE *f)

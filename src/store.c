@@ -218,3 +218,30 @@ double store_percentile(double *v, size_t n, double p)
 		return v[n - 1];
 	return v[lo] + frac * (v[lo + 1] - v[lo]);
 }
+
+int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
+{
+	c->s = s;
+	c->impl = NULL;
+	return s->ops->items_open(s, run_id, c, err, errlen);
+}
+
+int store_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)
+{
+	return c->s->ops->items_next(c, it, err, errlen);
+}
+
+void store_items_close(struct store_cursor *c)
+{
+	if (c && c->s && c->impl)
+		c->s->ops->items_close(c);
+	if (c)
+		c->impl = NULL;
+}
+
+int store_samples_iter(struct store *s, const char *run_id,
+		       int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
+		       char *err, size_t errlen)
+{
+	return s->ops->samples_iter(s, run_id, cb, ctx, err, errlen);
+}

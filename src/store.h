@@ -69,7 +69,28 @@ struct store_judgement {
 	double created_at;         /* wall clock, Unix seconds (<= 0 or NAN: now) */
 };
 
+/*
+ * One recorded query of a run as the analyses read it, with the latest score
+ * of its item. Strings are valid until the next store_items_next call.
+ */
+struct store_item {
+	const char *item_id;
+	const char *subject;      /* "" when the item has none */
+	int ok;                   /* 1: status ok; 0: the request failed */
+	int correct;              /* latest score: 1, 0, or -1 = unscored or not scored yet */
+	double accel_j, accel_dyn_j;  /* J, gross and dynamic accelerator energy; NAN unmeasured */
+	double e2e_s, ttft_s;     /* s; NAN unmeasured */
+	double t_send_s, t_end_s; /* run seconds */
+	long long prompt_tokens, completion_tokens, reasoning_tokens; /* -1 unknown */
+};
+
 struct store;
+
+/* A read cursor over one run's items (store_items_open). */
+struct store_cursor {
+	struct store *s;
+	void *impl;               /* the back-end's statement */
+};
 
 /* The operations a back-end implements; run ids are the store's decimal strings. */
 struct store_backend {
@@ -105,6 +126,12 @@ struct store_backend {
 	int (*judgement_get)(struct store *s, const char *prompt_sha256, const char *judge_model,
 			     char **verdict, char **raw_text, char *err, size_t errlen);
 	int (*judgement_put)(struct store *s, const struct store_judgement *j, char *err, size_t errlen);
+	int (*items_open)(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen);
+	int (*items_next)(struct store_cursor *c, struct store_item *it, char *err, size_t errlen);
+	void (*items_close)(struct store_cursor *c);
+	int (*samples_iter)(struct store *s, const char *run_id,
+			    int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
+			    char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -201,6 +228,22 @@ int store_judgement_get(struct store *s, const char *prompt_sha256, const char *
  * IPW_JUDGE_API_KEY, IPW_API_KEY or OPENAI_API_KEY.
  */
 int store_judgement_put(struct store *s, const struct store_judgement *j, char *err, size_t errlen);
+
+/*
+ * Opens a cursor over the run's recorded queries in item_id order (byte
+ * order, as strcmp compares), each with its item's latest score. Several
+ * cursors may be open on one store at once (to merge runs by item id);
+ * memory per cursor does not depend on the run's size. STORE_ENOTFOUND if
+ * the run does not exist. Close with store_items_close.
+ */
+int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen);
+/* Reads the next item into *it: 1, 0 at the end, or -1 (err set). */
+int store_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen);
+void store_items_close(struct store_cursor *c);
+/* Calls cb for every telemetry sample of the run, ordered by source, then time. */
+int store_samples_iter(struct store *s, const char *run_id,
+		       int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
+		       char *err, size_t errlen);
 
 /* Percentile p (0..100) of v[0..n-1] by linear interpolation between ranks; sorts v. NAN if n == 0. */
 double store_percentile(double *v, size_t n, double p);

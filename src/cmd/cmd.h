@@ -12,6 +12,12 @@ int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_coverage(int argc, char **argv);
+int cmd_route(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_attribute(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Exit statuses shared by the commands. */
 #define EXIT_USAGE 2    /* bad flags or arguments */

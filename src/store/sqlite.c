@@ -1254,6 +1254,106 @@ static int sq_judgement_put(struct store *s, const struct store_judgement *j, ch
 	return rc;
 }
 
+static int sq_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc;
+
+	c->impl = NULL;
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		return rc;
+	/*
+	 * Ordered by the UNIQUE (run_id, item_id) index, so no sort and no
+	 * memory that grows with the run; the latest score is one seek in
+	 * scores_by_item.
+	 */
+	if (prepare(s, "SELECT q.item_id, q.subject, q.status, q.accel_j, q.accel_dyn_j, q.e2e_s, q.ttft_s,"
+		    " q.t_send_s, q.t_end_s, q.prompt_tokens, q.completion_tokens, q.reasoning_tokens,"
+		    " (SELECT sc.correct FROM scores AS sc WHERE sc.run_id = q.run_id AND sc.item_id = q.item_id"
+		    "  ORDER BY sc.id DESC LIMIT 1)"
+		    " FROM queries AS q WHERE q.run_id = ? ORDER BY q.item_id", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	c->impl = st;
+	return 0;
+}
+
+static int sq_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = c->impl;
+	const char *status, *subject;
+	int step = sqlite3_step(st);
+
+	if (step == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW)
+		return db_err(c->s, err, errlen, "reading a run's items");
+	it->item_id = (const char *)sqlite3_column_text(st, 0);
+	subject = (const char *)sqlite3_column_text(st, 1);
+	it->subject = subject ? subject : "";
+	status = (const char *)sqlite3_column_text(st, 2);
+	it->ok = status && !strcmp(status, "ok");
+	it->accel_j = col_real(st, 3);
+	it->accel_dyn_j = col_real(st, 4);
+	it->e2e_s = col_real(st, 5);
+	it->ttft_s = col_real(st, 6);
+	it->t_send_s = col_real(st, 7);
+	it->t_end_s = col_real(st, 8);
+	it->prompt_tokens = col_i64(st, 9);
+	it->completion_tokens = col_i64(st, 10);
+	it->reasoning_tokens = col_i64(st, 11);
+	it->correct = (int)col_i64(st, 12);
+	return 1;
+}
+
+static void sq_items_close(struct store_cursor *c)
+{
+	sqlite3_finalize(c->impl);
+	c->impl = NULL;
+}
+
+static int sq_samples_iter(struct store *s, const char *run_id,
+			   int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	struct store_sample v;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		return rc;
+	rc = -1;
+	if (prepare(s, "SELECT source_idx, t_s, energy_j, power_w, temp_c, mem_used_bytes FROM samples"
+		    " WHERE run_id = ? ORDER BY source_idx, t_s", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		v.source_idx = sqlite3_column_int(st, 0);
+		v.t_s = col_real(st, 1);
+		v.energy_j = col_real(st, 2);
+		v.power_w = col_real(st, 3);
+		v.temp_c = col_real(st, 4);
+		v.mem_used_bytes = col_real(st, 5);
+		if ((rc = cb(&v, ctx)) != 0)
+			goto out;
+		rc = -1;
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "reading samples");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const struct store_backend store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1273,4 +1373,8 @@ const struct store_backend store_sqlite = {
 	.score_rows_latest = sq_score_rows_latest,
 	.judgement_get = sq_judgement_get,
 	.judgement_put = sq_judgement_put,
+	.items_open = sq_items_open,
+	.items_next = sq_items_next,
+	.items_close = sq_items_close,
+	.samples_iter = sq_samples_iter,
 };

@@ -1,0 +1,905 @@
+/*
+ * report.c - writes the HTML report of report.h: one page with inline CSS,
+ * tables, and every plot embedded as a base64 PNG (so the page needs
+ * nothing beside it), plus each plot as PNG and SVG files in the folder.
+ * Runs are loaded one at a time; what is kept across runs is a few numbers
+ * and at most SCATTER_MAX points per run.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "analysis.h"
+#include "clock.h"
+#include "metrics.h"
+#include "plot.h"
+#include "util.h"
+
+#define SCATTER_MAX 2000   /* points per run in the energy scatter */
+#define TL_BUCKETS 800     /* columns of a power timeline */
+#define MAX_BAR_RUNS 8     /* runs drawn in the per-subject coverage bars */
+#define MAX_SOURCES 16
+
+void report_options_init(struct report_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->bootstrap = METRICS_BOOTSTRAP;
+	o->seed = METRICS_SEED;
+	o->trials = 200;
+	o->max_timelines = 6;
+}
+
+/* ---- HTML helpers ---- */
+
+static void html_esc(struct buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': buf_appends(b, "&lt;"); break;
+		case '>': buf_appends(b, "&gt;"); break;
+		case '&': buf_appends(b, "&amp;"); break;
+		case '"': buf_appends(b, "&quot;"); break;
+		default: buf_append(b, s, 1);
+		}
+	}
+}
+
+static void base64(struct buf *b, const unsigned char *d, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char q[4];
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)d[i] << 16 | (i + 1 < n ? (unsigned)d[i + 1] << 8 : 0) |
+			     (i + 2 < n ? d[i + 2] : 0);
+		q[0] = tab[v >> 18 & 63];
+		q[1] = tab[v >> 12 & 63];
+		q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		q[3] = i + 2 < n ? tab[v & 63] : '=';
+		buf_append(b, q, 4);
+	}
+}
+
+/* "v [lo, hi]" in a table cell. */
+static void cell_mv(struct buf *b, const char *f, struct metric_value v)
+{
+	char x[48], y[48], z[48];
+	buf_appends(b, "<td>");
+	if (isfinite(v.value)) {
+		snprintf(x, sizeof(x), f, v.value);
+		buf_appends(b, x);
+		if (isfinite(v.ci_low)) {
+			snprintf(y, sizeof(y), f, v.ci_low);
+			snprintf(z, sizeof(z), f, v.ci_high);
+			buf_appendf(b, " <span class=ci>[%s, %s]</span>", y, z);
+		}
+	} else {
+		buf_appends(b, "&ndash;");
+	}
+	buf_appends(b, "</td>");
+}
+
+static void cell_s(struct buf *b, const char *s)
+{
+	buf_appends(b, "<td>");
+	if (s && *s)
+		html_esc(b, s);
+	else
+		buf_appends(b, "&ndash;");
+	buf_appends(b, "</td>");
+}
+
+static void cell_pct(struct buf *b, double v, double lo, double hi)
+{
+	if (!isfinite(v))
+		buf_appends(b, "<td>&ndash;</td>");
+	else if (isfinite(lo))
+		buf_appendf(b, "<td>%.1f%% <span class=ci>[%.1f, %.1f]</span></td>", 100 * v, 100 * lo, 100 * hi);
+	else
+		buf_appendf(b, "<td>%.1f%%</td>", 100 * v);
+}
+
+static void note(struct buf *b, const char *fmt, const char *arg)
+{
+	buf_appends(b, "<p class=note>");
+	{
+		char *t = xasprintf(fmt, arg);
+		html_esc(b, t);
+		free(t);
+	}
+	buf_appends(b, "</p>\n");
+}
+
+/* Renders p into the page (base64 PNG) and writes DIR/name.png and .svg. */
+static int emit_plot(struct buf *b, const struct plot *p, const char *dir, const char *name, const char *alt,
+		     char *err, size_t errlen)
+{
+	unsigned char *png = NULL;
+	size_t len = 0;
+	char *path;
+	int rc;
+
+	path = xasprintf("%s/%s.png", dir, name);
+	rc = plot_write_png(p, path, err, errlen);
+	free(path);
+	if (rc < 0)
+		return rc;
+	path = xasprintf("%s/%s.svg", dir, name);
+	rc = plot_write_svg(p, path, err, errlen);
+	free(path);
+	if (rc < 0)
+		return rc;
+	if ((rc = plot_png_data(p, &png, &len, err, errlen)) < 0)
+		return rc;
+	buf_appendf(b, "<figure id=\"plot-%s\"><img class=plot alt=\"", name);
+	html_esc(b, alt);
+	buf_appends(b, "\" src=\"data:image/png;base64,");
+	base64(b, png, len);
+	buf_appendf(b, "\"><figcaption>");
+	html_esc(b, alt);
+	buf_appendf(b, " (<a href=\"%s.svg\">SVG</a>, <a href=\"%s.png\">PNG</a>)</figcaption></figure>\n", name, name);
+	free(png);
+	return 0;
+}
+
+/* ---- per-run summaries kept across the report ---- */
+
+struct run_sum {
+	char *id, *label;          /* label: "3 name" */
+	struct compare_row row;
+	double *sx, *sy;           /* energy scatter (output tokens, J), at most SCATTER_MAX */
+	size_t ns;
+	struct regression fit;     /* energy ~ output tokens */
+	int fit_ok;
+};
+
+/* ---- power timeline ---- */
+
+struct timeline {
+	double t0, t1;
+	int pass;                  /* 0: find the range; 1: bucket */
+	int nsrc;
+	int src_idx[MAX_SOURCES];
+	double sum[MAX_SOURCES][TL_BUCKETS];
+	long cnt[MAX_SOURCES][TL_BUCKETS];
+	double last_t[MAX_SOURCES], last_e[MAX_SOURCES];
+	long long nsamples;
+};
+
+static int tl_source(struct timeline *t, int idx)
+{
+	for (int i = 0; i < t->nsrc; i++)
+		if (t->src_idx[i] == idx)
+			return i;
+	if (t->nsrc == MAX_SOURCES)
+		return -1;
+	t->src_idx[t->nsrc] = idx;
+	t->last_t[t->nsrc] = NAN;
+	t->last_e[t->nsrc] = NAN;
+	return t->nsrc++;
+}
+
+static int tl_sample(const struct store_sample *v, void *ctx)
+{
+	struct timeline *t = ctx;
+	int s;
+	double p = v->power_w;
+
+	if (!isfinite(v->t_s))
+		return 0;
+	if (t->pass == 0) {
+		if (isnan(t->t0) || v->t_s < t->t0)
+			t->t0 = v->t_s;
+		if (isnan(t->t1) || v->t_s > t->t1)
+			t->t1 = v->t_s;
+		t->nsamples++;
+		return 0;
+	}
+	if ((s = tl_source(t, v->source_idx)) < 0)
+		return 0;
+	/* a source with only an energy counter: power from successive readings */
+	if (!isfinite(p) && isfinite(v->energy_j) && isfinite(t->last_e[s]) && v->t_s > t->last_t[s])
+		p = (v->energy_j - t->last_e[s]) / (v->t_s - t->last_t[s]);
+	t->last_t[s] = v->t_s;
+	t->last_e[s] = v->energy_j;
+	if (isfinite(p)) {
+		long k = (long)((v->t_s - t->t0) / (t->t1 - t->t0) * TL_BUCKETS);
+		if (k >= TL_BUCKETS)
+			k = TL_BUCKETS - 1;
+		if (k < 0)
+			k = 0;
+		t->sum[s][k] += p;
+		t->cnt[s][k]++;
+	}
+	return 0;
+}
+
+static const char *source_name(const struct run_record *r, int idx)
+{
+	for (int i = 0; i < r->nsources; i++)
+		if (r->sources[i].idx == idx)
+			return r->sources[i].name;
+	return NULL;
+}
+
+/* Draws one run's power per source over time, with the query windows shaded. */
+static int timeline_plot(struct store *s, const struct run_record *r, const struct run_data *d, struct buf *b,
+			 const char *dir, char *err, size_t errlen)
+{
+	struct timeline *t = xcalloc(1, sizeof(*t));
+	struct plot p;
+	char *title = NULL, *name = NULL;
+	int rc = -1, diff[TL_BUCKETS + 1];
+	double xs[TL_BUCKETS], ys[TL_BUCKETS], span0[TL_BUCKETS], span1[TL_BUCKETS];
+	size_t nspan = 0;
+
+	plot_init(&p, NULL, "time since the run's start (s)", "power (W)");
+	t->t0 = t->t1 = NAN;
+	if (store_samples_iter(s, r->id, tl_sample, t, err, errlen) < 0)
+		goto out;
+	buf_appendf(b, "<h3>Run %s power timeline</h3>\n", r->id);
+	if (t->nsamples == 0 || !(t->t1 > t->t0)) {
+		note(b, "Run %s has no stored telemetry samples: no timeline.", r->id);
+		rc = 0;
+		goto out;
+	}
+	t->pass = 1;
+	if (store_samples_iter(s, r->id, tl_sample, t, err, errlen) < 0)
+		goto out;
+	/* query windows: a bucket is shaded when some query was in flight in it */
+	memset(diff, 0, sizeof(diff));
+	for (size_t i = 0; i < d->n; i++) {
+		double a = d->t_send_s[i], e = d->t_end_s[i];
+		long ka, ke;
+		if (!isfinite(a) || !isfinite(e) || e < t->t0 || a > t->t1)
+			continue;
+		ka = (long)((fmax(a, t->t0) - t->t0) / (t->t1 - t->t0) * TL_BUCKETS);
+		ke = (long)((fmin(e, t->t1) - t->t0) / (t->t1 - t->t0) * TL_BUCKETS);
+		ka = ka >= TL_BUCKETS ? TL_BUCKETS - 1 : ka;
+		ke = ke >= TL_BUCKETS ? TL_BUCKETS - 1 : ke;
+		diff[ka]++;
+		diff[ke + 1]--;
+	}
+	for (int k = 0, run = 0, open = -1; k <= TL_BUCKETS; k++) {
+		run += k < TL_BUCKETS ? diff[k] : 0;
+		if (k < TL_BUCKETS && run > 0 && open < 0)
+			open = k;
+		if ((k == TL_BUCKETS || run <= 0) && open >= 0) {
+			double w = (t->t1 - t->t0) / TL_BUCKETS;
+			span0[nspan] = t->t0 + open * w;
+			span1[nspan] = t->t0 + k * w;
+			nspan++;
+			open = -1;
+		}
+	}
+	if (nspan)
+		plot_add(&p, PLOT_SPANS, "query in flight", nspan, span0, span1, NULL, NULL)->color = 7;
+	for (int sidx = 0; sidx < t->nsrc; sidx++) {
+		const char *sn = source_name(r, t->src_idx[sidx]);
+		char label[96];
+		size_t np = 0;
+		/* buckets without a sample are skipped: the line joins its neighbours */
+		for (int k = 0; k < TL_BUCKETS; k++)
+			if (t->cnt[sidx][k]) {
+				xs[np] = t->t0 + (k + 0.5) * (t->t1 - t->t0) / TL_BUCKETS;
+				ys[np] = t->sum[sidx][k] / (double)t->cnt[sidx][k];
+				np++;
+			}
+		snprintf(label, sizeof(label), "%s", sn ? sn : "source");
+		plot_add(&p, PLOT_LINE, label, np, xs, ys, NULL, NULL)->color = sidx;
+	}
+	title = xasprintf("Run %s (%s): power, query windows shaded", r->id, r->name ? r->name : "-");
+	free(p.title);
+	p.title = xstrdup(title);
+	name = xasprintf("timeline_run%s", r->id);
+	rc = emit_plot(b, &p, dir, name, title, err, errlen);
+out:
+	plot_release(&p);
+	free(title);
+	free(name);
+	free(t);
+	return rc;
+}
+
+/* ---- sections ---- */
+
+static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
+{
+	buf_appends(b, "<table id=compare><thead><tr><th>run</th><th>model</th><th>accelerator</th><th>engine</th>"
+		    "<th>conc.</th><th>scored</th><th>accuracy</th><th>IPW (1/W)</th><th>IPJ (1/J)</th>"
+		    "<th>J/query</th><th>J/token</th><th>latency p50 (s)</th><th>latency p99 (s)</th></tr></thead>"
+		    "<tbody>\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct compare_row *r = &rs[i].row;
+		buf_appends(b, "<tr>");
+		cell_s(b, rs[i].label);
+		cell_s(b, r->model);
+		cell_s(b, r->accelerator);
+		cell_s(b, r->engine);
+		if (r->concurrency >= 0)
+			buf_appendf(b, "<td>%d</td>", r->concurrency);
+		else
+			buf_appends(b, "<td>&ndash;</td>");
+		buf_appendf(b, "<td>%d</td>", r->m.n_scored);
+		cell_mv(b, "%.4f", r->m.accuracy);
+		cell_mv(b, "%.3e", r->m.ipw);
+		cell_mv(b, "%.3e", r->m.ipj);
+		cell_mv(b, "%.4g", r->m.energy_j);
+		cell_mv(b, "%.4g", r->m.j_per_token);
+		cell_mv(b, "%.4g", r->latency_p50);
+		cell_mv(b, "%.4g", r->latency_p99);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+}
+
+/* Accuracy against J/query per run, the Pareto front (least energy for its accuracy) joined. */
+static int plot_pareto(struct buf *b, struct run_sum *rs, size_t n, const char *dir, char *err, size_t errlen)
+{
+	struct plot p;
+	double *x = xcalloc(n, sizeof(double)), *y = xcalloc(n, sizeof(double));
+	double *lo = xcalloc(n, sizeof(double)), *hi = xcalloc(n, sizeof(double));
+	double *fx = xcalloc(n, sizeof(double)), *fy = xcalloc(n, sizeof(double));
+	const char **lab = xcalloc(n, sizeof(char *));
+	size_t *ord = xcalloc(n, sizeof(size_t)), nf = 0, no = 0;
+	int rc;
+
+	plot_init(&p, "Accuracy vs energy per query (Pareto front)", "energy per query (J)", "accuracy");
+	p.y_percent = 1;
+	for (size_t i = 0; i < n; i++) {
+		x[i] = rs[i].row.m.energy_j.value;
+		y[i] = rs[i].row.m.accuracy.value;
+		lo[i] = rs[i].row.m.accuracy.ci_low;
+		hi[i] = rs[i].row.m.accuracy.ci_high;
+		lab[i] = rs[i].label;
+		if (isfinite(x[i]) && isfinite(y[i]))
+			ord[no++] = i;
+	}
+	/* sort by energy; a run is on the front if it is more accurate than every cheaper one */
+	for (size_t i = 1; i < no; i++)
+		for (size_t j = i; j > 0 && (x[ord[j]] < x[ord[j - 1]] ||
+					     (x[ord[j]] == x[ord[j - 1]] && y[ord[j]] > y[ord[j - 1]])); j--) {
+			size_t t = ord[j];
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+	for (size_t i = 0; i < no; i++)
+		if (nf == 0 || y[ord[i]] > fy[nf - 1]) {
+			fx[nf] = x[ord[i]];
+			fy[nf] = y[ord[i]];
+			nf++;
+		}
+	plot_add(&p, PLOT_LINE, "Pareto front", nf, fx, fy, NULL, NULL)->dashed = 1;
+	plot_series_text(plot_add(&p, PLOT_POINTS, "runs", n, x, y, lo, hi), lab);
+	p.s[1].color = 0;
+	p.s[0].color = 3;
+	rc = emit_plot(b, &p, dir, "pareto", "Accuracy vs energy per query per run, with the Pareto front", err, errlen);
+	plot_release(&p);
+	free(x), free(y), free(lo), free(hi), free(fx), free(fy), free(lab), free(ord);
+	return rc;
+}
+
+/* IPW or IPJ per run with its interval. */
+static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const char *dir, char *err, size_t errlen)
+{
+	struct plot p;
+	double *x = xcalloc(n, sizeof(double)), *y = xcalloc(n, sizeof(double));
+	double *lo = xcalloc(n, sizeof(double)), *hi = xcalloc(n, sizeof(double));
+	const char **names = xcalloc(n, sizeof(char *));
+	int rc;
+
+	plot_init(&p, ipj ? "Intelligence per joule (95% interval)" : "Intelligence per watt (95% interval)", "run",
+		  ipj ? "IPJ (1/J)" : "IPW (1/W)");
+	for (size_t i = 0; i < n; i++) {
+		const struct metric_value *v = ipj ? &rs[i].row.m.ipj : &rs[i].row.m.ipw;
+		x[i] = (double)i;
+		y[i] = v->value;
+		lo[i] = v->ci_low;
+		hi[i] = v->ci_high;
+		names[i] = rs[i].label;
+	}
+	plot_set_categories(&p, names, n);
+	plot_add(&p, PLOT_BARS, ipj ? "IPJ" : "IPW", n, x, y, lo, hi)->color = ipj ? 2 : 0;
+	rc = emit_plot(b, &p, dir, ipj ? "ipj" : "ipw", ipj ? "IPJ per run with 95% bootstrap interval" :
+		       "IPW per run with 95% bootstrap interval", err, errlen);
+	plot_release(&p);
+	free(x), free(y), free(lo), free(hi), free(names);
+	return rc;
+}
+
+static int section_coverage(struct store *s, const struct report_options *o, char **ids, struct run_sum *rs,
+			    size_t n, struct buf *b, char *err, size_t errlen)
+{
+	struct coverage_result cr;
+	char why[IPW_ERRLEN];
+	int rc = 0;
+
+	buf_appends(b, "<h2 id=coverage-section>Coverage</h2>\n");
+	if (analysis_coverage(s, (const char *const *)ids, n, o->intersect, NULL, NULL, &cr, why, sizeof(why)) != 0) {
+		note(b, "Coverage not computed: %s", why);
+		return 0;
+	}
+	buf_appendf(b, "<p>%lld items%s; an item is covered by a run that answered it right (failed and unscored "
+		    "queries do not count as wrong: coverage = correct / scored). Best-of-N: some run right.</p>\n",
+		    cr.n_items, o->intersect ? " (items not in every run dropped)" : "");
+	buf_appends(b, "<table id=coverage><thead><tr><th>subject</th><th>items</th>");
+	for (size_t i = 0; i < n; i++) {
+		buf_appends(b, "<th>");
+		html_esc(b, rs[i].label);
+		buf_appends(b, "</th>");
+	}
+	buf_appends(b, "<th>best-of-N</th></tr></thead><tbody>\n<tr><td><b>all</b></td>");
+	buf_appendf(b, "<td>%lld</td>", cr.n_items);
+	for (size_t i = 0; i < n; i++)
+		cell_pct(b, coverage_value(&cr.run[i]), NAN, NAN);
+	cell_pct(b, coverage_value(&cr.best), NAN, NAN);
+	buf_appends(b, "</tr>\n");
+	for (size_t j = 0; j < cr.nsubj; j++) {
+		buf_appends(b, "<tr>");
+		cell_s(b, *cr.subj[j].subject ? cr.subj[j].subject : "(none)");
+		buf_appendf(b, "<td>%lld</td>", cr.subj[j].best.items);
+		for (size_t i = 0; i < n; i++)
+			cell_pct(b, coverage_value(&cr.subj[j].run[i]), NAN, NAN);
+		cell_pct(b, coverage_value(&cr.subj[j].best), NAN, NAN);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appendf(b, "</tbody></table>\n<p>Items some run scored and no run answered right: %lld.</p>\n",
+		    cr.n_uncovered);
+	{
+		struct plot p;
+		size_t ns = cr.nsubj, nb = n < MAX_BAR_RUNS ? n : MAX_BAR_RUNS;
+		const char **names = xcalloc(ns ? ns : 1, sizeof(char *));
+		double *x = xcalloc(ns ? ns : 1, sizeof(double)), *y = xcalloc(ns ? ns : 1, sizeof(double));
+
+		plot_init(&p, "Coverage per subject", "subject", "coverage (correct / scored)");
+		p.y_percent = 1;
+		p.ymin = 0;
+		p.ymax = 1.12;
+		for (size_t j = 0; j < ns; j++) {
+			names[j] = *cr.subj[j].subject ? cr.subj[j].subject : "(none)";
+			x[j] = (double)j;
+		}
+		plot_set_categories(&p, names, ns);
+		for (size_t i = 0; i < nb; i++) {
+			for (size_t j = 0; j < ns; j++)
+				y[j] = coverage_value(&cr.subj[j].run[i]);
+			plot_add(&p, PLOT_BARS, rs[i].label, ns, x, y, NULL, NULL);
+		}
+		for (size_t j = 0; j < ns; j++)
+			y[j] = coverage_value(&cr.subj[j].best);
+		plot_add(&p, PLOT_BARS, "best-of-N", ns, x, y, NULL, NULL)->color = 7;
+		if (n > nb)
+			buf_appendf(b, "<p class=note>The plot shows the first %zu runs and best-of-N over all %zu.</p>\n",
+				    nb, n);
+		rc = emit_plot(b, &p, o->out_dir, "coverage", "Coverage per subject, per run and best-of-N", err, errlen);
+		plot_release(&p);
+		free(names), free(x), free(y);
+	}
+	coverage_result_release(&cr);
+	return rc;
+}
+
+static int section_routing(struct store *s, const struct report_options *o, char **ids, size_t n,
+			   struct buf *b, char *err, size_t errlen)
+{
+	struct run_record cloud;
+	struct run_record *runs = NULL;
+	struct route_model *model = NULL;
+	struct route_options ro;
+	struct route_result res;
+	const char **local = NULL;
+	size_t nl = 0;
+	char why[IPW_ERRLEN];
+	static const double table_p[] = {1, 0.8, 0.6};
+	double grid[11];
+	int rc = 0;
+
+	buf_appends(b, "<h2 id=routing-section>Hybrid routing</h2>\n");
+	if (!o->cloud) {
+		buf_appends(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
+			    "are the local models).</p>\n");
+		return 0;
+	}
+	memset(&cloud, 0, sizeof(cloud));
+	if (store_run_get(s, o->cloud, &cloud, why, sizeof(why)) < 0) {
+		err_set(err, errlen, "%s", why);
+		return -1;
+	}
+	local = xcalloc(n + 1, sizeof(*local));
+	runs = xcalloc(n + 1, sizeof(*runs));
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], cloud.id))
+			local[nl++] = ids[i];
+	model = xcalloc(nl + 1, sizeof(*model));
+	for (size_t i = 0; i <= nl; i++)
+		if (store_run_get(s, i < nl ? local[i] : cloud.id, &runs[i], why, sizeof(why)) < 0) {
+			note(b, "Routing not computed: %s", why);
+			goto out;
+		}
+	if (nl == 0) {
+		note(b, "Routing not computed: %s", "the report names no local run besides the cloud run");
+		goto out;
+	}
+	if (analysis_route_models(runs, nl + 1, o->prices, o->params, model, why, sizeof(why)) < 0) {
+		note(b, "Routing not computed: %s", why);
+		goto out;
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.objective = ROUTE_ENERGY;
+	ro.p = table_p;
+	ro.np = 3;
+	ro.trials = o->trials;
+	ro.seed = o->seed;
+	ro.level = METRICS_LEVEL;
+	ro.intersect = o->intersect;
+	if (analysis_route(s, local, nl, cloud.id, model, &ro, &res, why, sizeof(why)) < 0) {
+		note(b, "Routing not computed: %s", why);
+		goto out;
+	}
+	buf_appendf(b, "<p>%lld items; local runs:", res.n_items);
+	for (size_t i = 0; i < nl; i++) {
+		buf_appendf(b, "%s %s (", i ? "," : "", local[i]);
+		html_esc(b, runs[i].name);
+		buf_appendf(b, ", oracle sends %lld)", res.oracle_chosen[i]);
+	}
+	buf_appendf(b, "; cloud run %s (", cloud.id);
+	html_esc(b, cloud.name);
+	buf_appendf(b, "). Locally answerable: %lld. The oracle picks the local run with the least energy that "
+		    "answered right; a router of accuracy p routes such an item right with probability p, otherwise "
+		    "to the cloud; the cascade also pays a failed attempt on run %s.</p>\n", res.n_answerable, local[0]);
+	buf_appends(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
+		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th></tr></thead>"
+		    "<tbody>\n");
+	for (size_t i = 0; i < res.nrows; i++) {
+		const struct route_row *w = &res.rows[i];
+		buf_appendf(b, "<tr><td>%s</td>", w->scheme);
+		if (isfinite(w->p))
+			buf_appendf(b, "<td>%.2f</td>", w->p);
+		else
+			buf_appends(b, "<td>&ndash;</td>");
+		buf_appendf(b, "<td>%s</td>", w->monte_carlo ? "Monte Carlo" : "exact");
+		cell_pct(b, w->saved_energy.value, w->saved_energy.lo, w->saved_energy.hi);
+		cell_pct(b, w->saved_compute.value, w->saved_compute.lo, w->saved_compute.hi);
+		cell_pct(b, w->saved_cost.value, w->saved_cost.lo, w->saved_cost.hi);
+		cell_pct(b, w->local_share.value, w->local_share.lo, w->local_share.hi);
+		cell_pct(b, w->accuracy.value, w->accuracy.lo, w->accuracy.hi);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	route_result_release(&res);
+	/* savings against router accuracy: exact expectations on a grid of p */
+	for (int i = 0; i <= 10; i++)
+		grid[i] = i / 10.0;
+	ro.p = grid;
+	ro.np = 11;
+	ro.trials = 0;
+	if (analysis_route(s, local, nl, cloud.id, model, &ro, &res, why, sizeof(why)) < 0) {
+		note(b, "Routing plot not drawn: %s", why);
+		goto out;
+	}
+	{
+		struct plot p;
+		double y[6][11];
+		const char *lab[6] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
+				      "compute, cascade", "cost, cascade"};
+		/* rows: cloud-only, oracle, then per p: router, cascade */
+		for (int i = 0; i <= 10; i++) {
+			const struct route_row *rr = &res.rows[2 + 2 * i], *cc = &res.rows[3 + 2 * i];
+			y[0][i] = rr->saved_energy.value;
+			y[1][i] = rr->saved_compute.value;
+			y[2][i] = rr->saved_cost.value;
+			y[3][i] = cc->saved_energy.value;
+			y[4][i] = cc->saved_compute.value;
+			y[5][i] = cc->saved_cost.value;
+		}
+		plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p",
+			  "saved against cloud-only");
+		p.y_percent = 1;
+		for (int k = 0; k < 6; k++) {
+			int any = 0;
+			for (int i = 0; i <= 10; i++)
+				any |= isfinite(y[k][i]);
+			if (!any)
+				continue;
+			struct plot_series *sr = plot_add(&p, PLOT_LINE, lab[k], 11, grid, y[k], NULL, NULL);
+			sr->color = k % 3;
+			sr->dashed = k >= 3;
+		}
+		rc = emit_plot(b, &p, o->out_dir, "routing", "Energy, compute and cost saved vs router accuracy "
+			       "(solid: router, dashed: cascade)", err, errlen);
+		plot_release(&p);
+	}
+	route_result_release(&res);
+out:
+	for (size_t i = 0; i <= n; i++)
+		run_record_release(&runs[i]);
+	run_record_release(&cloud);
+	free(runs);
+	free(local);
+	free(model);
+	return rc;
+}
+
+static int plot_energy_tokens(struct buf *b, struct run_sum *rs, size_t n, const char *dir, char *err,
+			      size_t errlen)
+{
+	struct plot p;
+	int rc, any = 0;
+
+	plot_init(&p, "Energy vs output tokens, with least-squares fits", "output tokens", "energy per query (J)");
+	for (size_t i = 0; i < n; i++) {
+		struct plot_series *sr;
+		if (!rs[i].ns)
+			continue;
+		any = 1;
+		sr = plot_add(&p, PLOT_POINTS, rs[i].label, rs[i].ns, rs[i].sx, rs[i].sy, NULL, NULL);
+		sr->color = (int)i;
+		if (rs[i].fit_ok) {
+			double lo = INFINITY, hi = -INFINITY, fx[2], fy[2];
+			for (size_t j = 0; j < rs[i].ns; j++) {
+				lo = fmin(lo, rs[i].sx[j]);
+				hi = fmax(hi, rs[i].sx[j]);
+			}
+			fx[0] = lo, fx[1] = hi;
+			fy[0] = rs[i].fit.coef[0] + rs[i].fit.coef[1] * lo;
+			fy[1] = rs[i].fit.coef[0] + rs[i].fit.coef[1] * hi;
+			sr = plot_add(&p, PLOT_LINE, NULL, 2, fx, fy, NULL, NULL);
+			sr->color = (int)i;
+		}
+	}
+	if (!any) {
+		plot_release(&p);
+		note(b, "%s", "No query has both a measured energy and an output token count: no energy plot.");
+		return 0;
+	}
+	/* a scatter of thousands of points: markers smaller (plot.c does it past 500 points) */
+	rc = emit_plot(b, &p, dir, "energy_tokens", "Energy per query vs output tokens with the fitted lines",
+		       err, errlen);
+	plot_release(&p);
+	return rc;
+}
+
+static void table_regressions(struct buf *b, const char *label, const struct run_regressions *rg)
+{
+	for (int k = 0; k < REG_COUNT; k++) {
+		const struct reg_spec *sp = &analysis_reg_specs[k];
+		buf_appends(b, "<tr>");
+		cell_s(b, label);
+		cell_s(b, sp->name);
+		if (!rg->ok[k]) {
+			buf_appendf(b, "<td colspan=4 class=note>");
+			html_esc(b, rg->why[k]);
+			buf_appends(b, "</td></tr>\n");
+			continue;
+		}
+		buf_appendf(b, "<td>%lld</td><td>%.4f</td>", rg->r[k].n, rg->r[k].r2);
+		cell_mv(b, "%.5g", rg->r[k].ci[0]);
+		buf_appends(b, "<td>");
+		for (int j = 0; j < sp->k; j++) {
+			buf_appendf(b, "%s%s: %.5g <span class=ci>[%.5g, %.5g]</span>", j ? "<br>" : "", sp->x[j],
+				    rg->r[k].ci[j + 1].value, rg->r[k].ci[j + 1].ci_low, rg->r[k].ci[j + 1].ci_high);
+		}
+		buf_appends(b, "</td></tr>\n");
+	}
+}
+
+static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
+			      const struct report_options *o, struct run_data *base)
+{
+	struct metrics_options mo;
+	metrics_options_init(&mo);
+	mo.bootstrap = o->bootstrap;
+	mo.seed = o->seed;
+	buf_appendf(b, "<h2 id=attribution-section>Attribution against run ");
+	html_esc(b, rs[0].label);
+	buf_appends(b, "</h2>\n<p>IPW<sub>B</sub>/IPW<sub>A</sub> = (acc<sub>B</sub>/acc<sub>A</sub>) &times; "
+		    "(P<sub>A</sub>/P<sub>B</sub>); IPJ the same with energy in place of power.</p>\n"
+		    "<table id=attribution><thead><tr><th>run B</th><th>IPW ratio</th><th>accuracy factor</th>"
+		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
+		    "change</th></tr></thead><tbody>\n");
+	for (size_t i = 1; i < n; i++) {
+		struct run_data d;
+		struct attribution at;
+		char why[IPW_ERRLEN];
+		buf_appends(b, "<tr>");
+		cell_s(b, rs[i].label);
+		if (run_data_load(s, ids[i], &d, why, sizeof(why)) < 0) {
+			buf_appends(b, "<td colspan=6 class=note>");
+			html_esc(b, why);
+			buf_appends(b, "</td></tr>\n");
+			continue;
+		}
+		if (analysis_attribute(base, &d, &mo, &at, why, sizeof(why)) < 0) {
+			buf_appends(b, "<td colspan=6 class=note>");
+			html_esc(b, why);
+			buf_appends(b, "</td></tr>\n");
+		} else {
+			cell_mv(b, "%.3f", at.ipw_ratio);
+			cell_mv(b, "%.3f", at.acc_factor);
+			cell_mv(b, "%.3f", at.power_factor);
+			cell_mv(b, "%.3f", at.ipj_ratio);
+			cell_mv(b, "%.3f", at.energy_factor);
+			cell_pct(b, at.acc_share_ipw, NAN, NAN);
+			buf_appends(b, "</tr>\n");
+		}
+		run_data_release(&d);
+	}
+	buf_appends(b, "</tbody></table>\n");
+}
+
+static const char *css =
+	"body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}"
+	"table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
+	"th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}"
+	"th{background:#f0f0f0}.ci{color:#777;font-size:11px}.note{color:#a40}"
+	"figure{margin:12px 0}img.plot{max-width:100%;border:1px solid #ddd}"
+	"figcaption{font-size:12px;color:#555}";
+
+int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
+{
+	struct buf b;
+	struct run_sum *rs = NULL;
+	struct metrics_options mo;
+	struct run_data base;
+	char **ids = NULL, *path = NULL, when[40];
+	size_t n = o->nruns;
+	int rc = -1, have_base = 0;
+	FILE *f = NULL;
+
+	memset(&base, 0, sizeof(base));
+	if (n == 0)
+		return err_set(err, errlen, "the report needs at least one run");
+	if ((rc = analysis_resolve_runs(s, o->runs, n, &ids, err, errlen)) < 0)
+		return rc;
+	if (mkdir(o->out_dir, 0777) < 0 && errno != EEXIST) {
+		err_set(err, errlen, "cannot create the folder '%s': %s", o->out_dir, strerror(errno));
+		free_list(ids);
+		return -1;
+	}
+	buf_init(&b, 0);
+	rc = -1;
+	metrics_options_init(&mo);
+	mo.bootstrap = o->bootstrap;
+	mo.seed = o->seed;
+	rs = xcalloc(n, sizeof(*rs));
+	clock_format_iso(clock_wall_s(), when, sizeof(when));
+	buf_appends(&b, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>");
+	html_esc(&b, o->title ? o->title : "ipw report");
+	buf_appendf(&b, "</title><style>%s</style></head><body>\n<h1>", css);
+	html_esc(&b, o->title ? o->title : "ipw report");
+	buf_appendf(&b, "</h1>\n<p>Generated %s by ipw %s from the store ", when, IPW_VERSION);
+	html_esc(&b, o->store_label ? o->store_label : "");
+	buf_appendf(&b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). Intervals: 95%%, "
+		    "bootstrap over queries (%d resamples) unless said otherwise. Failed and unscored queries are "
+		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
+
+	/* per run: comparison row, regressions, scatter sample, timeline */
+	{
+		struct buf reg, tl;
+		buf_init(&reg, 0);
+		buf_init(&tl, 0);
+		buf_appends(&reg, "<h2 id=regression-section>Regressions on token counts</h2>\n<table id=regressions>"
+			    "<thead><tr><th>run</th><th>model</th><th>n</th><th>R&sup2;</th><th>intercept</th>"
+			    "<th>slopes (per token)</th></tr></thead><tbody>\n");
+		buf_appends(&tl, "<h2 id=timeline-section>Power timelines</h2>\n");
+		for (size_t i = 0; i < n; i++) {
+			struct run_data d;
+			struct run_record r;
+			struct run_regressions rg;
+			size_t stride, have = 0;
+
+			memset(&r, 0, sizeof(r));
+			if (analysis_compare_row(s, ids[i], &mo, CI_AUTO, &rs[i].row, err, errlen) < 0 ||
+			    store_run_get(s, ids[i], &r, err, errlen) < 0 ||
+			    run_data_load(s, ids[i], &d, err, errlen) < 0) {
+				run_record_release(&r);
+				buf_release(&reg);
+				buf_release(&tl);
+				goto out;
+			}
+			rs[i].id = xstrdup(ids[i]);
+			rs[i].label = xasprintf("%s %s", ids[i], r.name ? r.name : "");
+			analysis_run_regressions(&d, mo.level, &rg);
+			table_regressions(&reg, rs[i].label, &rg);
+			rs[i].fit = rg.r[REG_ENERGY_OUT];
+			rs[i].fit_ok = rg.ok[REG_ENERGY_OUT];
+			for (size_t j = 0; j < d.n; j++)
+				have += !d.failed[j] && isfinite(d.energy_j[j]) && isfinite(d.output_tokens[j]);
+			stride = have > SCATTER_MAX ? (have + SCATTER_MAX - 1) / SCATTER_MAX : 1;
+			rs[i].sx = xmalloc((have / stride + 1) * sizeof(double));
+			rs[i].sy = xmalloc((have / stride + 1) * sizeof(double));
+			for (size_t j = 0, k = 0; j < d.n; j++)
+				if (!d.failed[j] && isfinite(d.energy_j[j]) && isfinite(d.output_tokens[j]) &&
+				    k++ % stride == 0) {
+					rs[i].sx[rs[i].ns] = d.output_tokens[j];
+					rs[i].sy[rs[i].ns] = d.energy_j[j];
+					rs[i].ns++;
+				}
+			if ((int)i < o->max_timelines &&
+			    timeline_plot(s, &r, &d, &tl, o->out_dir, err, errlen) < 0) {
+				run_data_release(&d);
+				run_record_release(&r);
+				buf_release(&reg);
+				buf_release(&tl);
+				goto out;
+			}
+			if (i == 0) {
+				base = d;   /* kept for the attribution section */
+				have_base = 1;
+			} else {
+				run_data_release(&d);
+			}
+			run_record_release(&r);
+		}
+		if ((int)n > o->max_timelines)
+			buf_appendf(&tl, "<p class=note>Timelines of the first %d runs only.</p>\n", o->max_timelines);
+		buf_appends(&reg, "</tbody></table>\n");
+
+		buf_appends(&b, "<h2 id=compare-section>Comparison</h2>\n");
+		table_compare(&b, rs, n);
+		for (size_t i = 0; i < n; i++)
+			if (rs[i].row.delta) {
+				buf_appendf(&b, "<p class=note>Runs of more than %d scored queries: intervals by the normal "
+					    "approximation (delta method) instead of the bootstrap.</p>\n", CI_AUTO_MAX);
+				break;
+			}
+		if (plot_pareto(&b, rs, n, o->out_dir, err, errlen) < 0 ||
+		    plot_eff(&b, rs, n, 0, o->out_dir, err, errlen) < 0 ||
+		    plot_eff(&b, rs, n, 1, o->out_dir, err, errlen) < 0) {
+			buf_release(&reg);
+			buf_release(&tl);
+			goto out;
+		}
+		if (section_coverage(s, o, ids, rs, n, &b, err, errlen) < 0 ||
+		    section_routing(s, o, ids, n, &b, err, errlen) < 0) {
+			buf_release(&reg);
+			buf_release(&tl);
+			goto out;
+		}
+		buf_append(&b, reg.data, reg.len);
+		buf_release(&reg);
+		if (plot_energy_tokens(&b, rs, n, o->out_dir, err, errlen) < 0) {
+			buf_release(&tl);
+			goto out;
+		}
+		if (n > 1)
+			table_attribution(&b, s, ids, rs, n, o, &base);
+		buf_append(&b, tl.data, tl.len);
+		buf_release(&tl);
+	}
+	buf_appends(&b, "</body></html>\n");
+	path = xasprintf("%s/index.html", o->out_dir);
+	if (!(f = fopen(path, "w")) || fwrite(b.data, 1, b.len, f) != b.len) {
+		err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	if (have_base)
+		run_data_release(&base);
+	for (size_t i = 0; rs && i < n; i++) {
+		compare_row_release(&rs[i].row);
+		free(rs[i].id);
+		free(rs[i].label);
+		free(rs[i].sx);
+		free(rs[i].sy);
+	}
+	free(rs);
+	if (ids)
+		free_list(ids);
+	free(path);
+	buf_release(&b);
+	return rc;
+}

@@ -1,0 +1,39 @@
+/*
+ * report.h - a self-contained HTML report over stored runs: the comparison,
+ * coverage, routing, regression and attribution tables and their plots
+ * (embedded as base64 PNG; also written beside the page as PNG and SVG).
+ */
+#ifndef IPW_REPORT_H
+#define IPW_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct report_options {
+	char *const *runs;        /* run references, as the user gave them */
+	size_t nruns;
+	const char *cloud;        /* cloud run for the routing section, or NULL (no routing) */
+	const char *prices, *params; /* routing's prices and parameters files, or NULL */
+	const char *out_dir;      /* created if missing; index.html and the plots go there */
+	const char *store_label;  /* the store's name, shown in the page */
+	const char *title;        /* page title, or NULL */
+	int bootstrap;            /* resamples for intervals */
+	uint64_t seed;
+	int trials;               /* routing Monte Carlo trials */
+	int intersect;            /* drop items missing from a run (coverage, routing) */
+	int max_timelines;        /* power timelines drawn (first runs); default 6 */
+};
+
+void report_options_init(struct report_options *o);
+
+/*
+ * Writes OUT_DIR/index.html and OUT_DIR/<plot>.png and .svg. A section whose
+ * inputs are missing (no scores, runs on different items, no samples) says
+ * why in the page instead of failing the report. Returns 0, or negative with
+ * err set (unknown run, unwritable folder).
+ */
+int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen);
+
+#endif

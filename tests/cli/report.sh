@@ -1,0 +1,84 @@
+#!/bin/sh
+# ipw report on the analysis test store: the folder holds index.html and
+# every plot as PNG and SVG; the page is self-contained (images embedded, no
+# external references) and has every section's table. Then headless Chromium
+# opens it: the DOM it renders has the tables and images, the images decoded
+# (non-zero natural width), and a screenshot is a real picture. Without
+# Chromium (Debian's 'chromium') that part is skipped with exit 77 and why.
+set -u
+: "${IPW:?}" "${IPW_BUILD:?}"
+. "$IPW_TESTS/cli/lib/common.sh"
+# fontconfig (under cairo's text) keeps a cache it never frees: not ours to report
+export LSAN_OPTIONS="suppressions=$IPW_TESTS/data/lsan-fontconfig.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+DB="$TMP/a.db"
+OUT="$TMP/report"
+"$IPW_BUILD/fakes/mkanalysis" "$DB" || fail "mkanalysis"
+printf '{"qwen3-1b": [0, 0], "qwen3-2b": [0.1, 0.2], "qwen3-235b": [1, 2]}' >"$TMP/prices.json"
+
+"$IPW" report 1 2 3 --cloud 3 --store "$DB" --out "$OUT" --prices "$TMP/prices.json" --bootstrap 200 \
+	--trials 100 --title "fixture report" || fail "report exit $?"
+for p in pareto ipw ipj coverage routing energy_tokens timeline_run1; do
+	[ -s "$OUT/$p.png" ] || fail "missing $p.png"
+	[ -s "$OUT/$p.svg" ] || fail "missing $p.svg"
+	head -c 8 "$OUT/$p.png" | od -An -c | grep -q 'P   N   G' || fail "$p.png is not a PNG"
+	grep -q '<svg' "$OUT/$p.svg" || fail "$p.svg is not SVG"
+done
+H="$OUT/index.html"
+for id in compare coverage routing regressions attribution; do
+	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
+done
+[ "$(grep -o 'src="data:image/png;base64,' "$H" | wc -l)" -ge 7 ] || fail "fewer than 7 embedded plots"
+if grep -Eo '(src|href)="(https?:|//)[^"]*' "$H"; then fail "the page refers to something outside itself"; fi
+grep -q 'run 3 (cloud)\|cloud run 3 (cloud)' "$H" || fail "routing names the cloud run"
+grep -q '<td>48.0%</td>' "$H" || fail "routing: oracle energy saved 48.0%"
+# a report without --cloud says how to get the routing section; a missing item set says why
+"$IPW" report 1 4 --store "$DB" --out "$TMP/r2" --bootstrap 0 || fail "report 1 4"
+grep -q 'name the cloud baseline with --cloud RUN' "$TMP/r2/index.html" || fail "no-cloud note"
+grep -q "Coverage not computed: item 'i5' of run 1 is not in run 4" "$TMP/r2/index.html" || fail "coverage note"
+"$IPW" report 1 --store "$DB" 2>/dev/null; expect_eq "report without --out" $? 2
+"$IPW" report 1 99 --store "$DB" --out "$TMP/r3" 2>/dev/null; expect_eq "report unknown run" $? 3
+
+BROWSER=""
+for b in chromium chromium-browser; do
+	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
+done
+if [ -z "$BROWSER" ]; then
+	echo "SKIP: the report was written and checked, but no headless browser to open it: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
+	exit 77
+fi
+browse() {
+	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" "$@" 2>>"$TMP/browser.log"
+}
+# the images must decode: a script in a copy of the page records each image's natural width
+sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
+	"$H" >"$OUT/probe.html"
+browse --virtual-time-budget=5000 --dump-dom "file://$OUT/probe.html" >"$TMP/dom.html" || fail "chromium --dump-dom failed: $(tail -5 "$TMP/browser.log")"
+for id in compare coverage routing regressions attribution; do
+	grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
+done
+[ "$(grep -o '<img ' "$TMP/dom.html" | wc -l)" -ge 7 ] || fail "rendered DOM has fewer than 7 images"
+widths=$(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$TMP/dom.html")
+echo "image widths: $widths"
+[ -n "$widths" ] || fail "the probe script did not run"
+echo "$widths" | tr ',' '\n' | grep -qx 0 && fail "an image did not decode: $widths"
+browse --window-size=1400,2400 --screenshot="$TMP/shot.png" "file://$H" >/dev/null || fail "chromium --screenshot failed"
+python3 - "$TMP/shot.png" <<'PY' || fail "screenshot check"
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+assert d[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+w, h = struct.unpack(">II", d[16:24])
+assert (w, h) == (1400, 2400), (w, h)
+# decompress the image data and count distinct bytes: a blank page has almost none
+i, idat = 8, b""
+while i < len(d):
+    n, t = struct.unpack(">I4s", d[i:i + 8])
+    if t == b"IDAT":
+        idat += d[i + 8:i + 8 + n]
+    i += 12 + n
+raw = zlib.decompress(idat)
+distinct = len(set(raw))
+print("screenshot", w, "x", h, len(d), "bytes,", distinct, "distinct byte values")
+assert len(d) > 60000 and distinct > 100, "the screenshot looks blank"
+PY
+echo "report ok"
