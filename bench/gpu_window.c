@@ -3,7 +3,7 @@
  * samples for D seconds with the back-end's default policy (or the one in
  * IPW_NVML_ENERGY_READS), then prints "t_ns energy_j" every 10 ms over the
  * covered span (CLOCK_MONOTONIC, the clock Python's time.monotonic_ns reads),
- * the knots, and the process's CPU time. bench/gpu/window_compare.py compares
+ * the knots, the power samples (P t_ns W) and the process's CPU time. bench/gpu/window_compare.py compares
  * windows of it with an independent dense trace of the counter.
  * usage: gpu_window SECONDS > out.txt
  */
@@ -39,6 +39,9 @@ int main(int argc, char **argv)
 	printf("# cpu_s %.6f wall_s %.6f samples %llu knots %zu\n",
 	       ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 	       (double)(clock_now_ns() - t0) / 1e9, (unsigned long long)t.srcs[0].nsamples, t.srcs[0].tl.nk);
+	for (size_t i = 0; i < t.srcs[0].tl.n; i++)
+		if (t.srcs[0].tl.samples[i].valid & SAMPLE_POWER)
+			printf("P %lld %.3f\n", (long long)t.srcs[0].tl.samples[i].t_ns, t.srcs[0].tl.samples[i].power_w);
 	for (size_t k = 0; k < t.srcs[0].tl.nk; k++)
 		printf("K %lld %.6f\n", (long long)t.srcs[0].tl.knots[k].t, t.srcs[0].tl.knots[k].e);
 	if (timeline_span(&t.srcs[0].tl, &a, &b) == 0)

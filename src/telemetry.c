@@ -240,6 +240,8 @@ int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
 				mode = TL_POWER;
 			timeline_init(&st->tl, mode, s->energy_wrap_j, s->counter_update_s);
 			timeline_set_shape(&st->tl, s->shape_with_power && mode == TL_COUNTER);
+			if (isfinite(s->power_lag_s) && s->power_lag_s > 0)
+				timeline_set_power_lag(&st->tl, (int64_t)(s->power_lag_s * 1e9));
 		}
 	return 0;
 }
@@ -366,7 +368,8 @@ static int covered_locked(struct telemetry *t, int64_t t_ns)
 		int64_t a, b;
 		if (t->srcs[s].tl.mode == TL_NONE)
 			continue;
-		if (timeline_span(&t->srcs[s].tl, &a, &b) < 0 || b < t_ns)
+		(void)a;
+		if (timeline_settled(&t->srcs[s].tl, &b) < 0 || b < t_ns)
 			return 0;
 	}
 	return 1;

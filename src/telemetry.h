@@ -82,6 +82,11 @@ struct source_info {
 	 * instantaneous power samples rather than linearly (for sparse counter reads).
 	 */
 	int shape_with_power;
+	/*
+	 * The power readings describe the power this long before their time stamp
+	 * (NVML's field 186 on an H200: ~65 ms, bench/RESULTS.md); 0 = no lag.
+	 */
+	double power_lag_s;
 	char notes[256];      /* caveats shown to users, e.g. "instant power unavailable: 1 s average" */
 	int selected;         /* set by telemetry_select(); back-ends read only selected sources */
 };

@@ -32,6 +32,11 @@ void timeline_set_shape(struct timeline *tl, int on)
 	tl->shape = on;
 }
 
+void timeline_set_power_lag(struct timeline *tl, int64_t lag_ns)
+{
+	tl->lag_ns = lag_ns > 0 ? lag_ns : 0;
+}
+
 static void add_knot(struct timeline *tl, int64_t t, double e, double p)
 {
 	if (tl->nk && t <= tl->knots[tl->nk - 1].t)
@@ -97,13 +102,14 @@ static void add_counter(struct timeline *tl, const struct sample *s)
 static void add_power(struct timeline *tl, const struct sample *s)
 {
 	double e = 0;
+	int64_t t = s->t_ns - tl->lag_ns; /* when the reading's power was drawn */
 	if (tl->nk) {
 		const struct tl_knot *k = &tl->knots[tl->nk - 1];
-		if (s->t_ns <= k->t)
+		if (t <= k->t)
 			return;
-		e = k->e + (double)(s->t_ns - k->t) / 1e9 * (k->p + s->power_w) / 2;
+		e = k->e + (double)(t - k->t) / 1e9 * (k->p + s->power_w) / 2;
 	}
-	add_knot(tl, s->t_ns, e, s->power_w);
+	add_knot(tl, t, e, s->power_w);
 }
 
 void timeline_add(struct timeline *tl, const struct sample *s)
@@ -127,6 +133,26 @@ int timeline_span(const struct timeline *tl, int64_t *t0, int64_t *t1)
 		return -1;
 	*t0 = tl->knots[0].t;
 	*t1 = tl->knots[tl->nk - 1].t;
+	return 0;
+}
+
+/*
+ * How far the timeline can be trusted now: a shaped timeline also needs the
+ * power readings that describe the last knot's neighbourhood (they arrive lag
+ * later). Used by coverage waits; windows inside the knot span are computed
+ * either way.
+ */
+int timeline_settled(const struct timeline *tl, int64_t *t1)
+{
+	int64_t a, b;
+	if (timeline_span(tl, &a, &b) < 0)
+		return -1;
+	if (tl->shape && tl->n) {
+		int64_t p = tl->samples[tl->n - 1].t_ns - tl->lag_ns;
+		if (p < b)
+			b = p;
+	}
+	*t1 = b;
 	return 0;
 }
 
@@ -208,10 +234,12 @@ static double power_integral(const struct timeline *tl, int64_t x, int64_t y)
 static int shaped(const struct timeline *tl, const struct tl_knot *a, const struct tl_knot *b, int64_t t,
 		  double *e)
 {
-	double whole = power_integral(tl, a->t, b->t), part;
+	/* a reading stamped at s describes the power at s - lag: integrate the stamps over [x + lag, y + lag] */
+	int64_t L = tl->lag_ns;
+	double whole = power_integral(tl, a->t + L, b->t + L), part;
 	if (!(whole > 0) || !isfinite(whole))
 		return 0;
-	part = power_integral(tl, a->t, t);
+	part = power_integral(tl, a->t + L, t + L);
 	if (!isfinite(part))
 		return 0;
 	*e = a->e + (b->e - a->e) * part / whole;

@@ -29,6 +29,7 @@ struct tl_knot {
 struct timeline {
 	enum timeline_mode mode;
 	int shape;               /* TL_COUNTER: shape energy between knots by instantaneous power */
+	int64_t lag_ns;          /* power readings describe the power this long before their stamp */
 	double wrap_j;
 	double update_s;
 	struct sample *samples;  /* every sample added, in time order */
@@ -51,10 +52,14 @@ void timeline_release(struct timeline *tl);
  * line; the knots themselves, and so every conservation property, are kept.
  */
 void timeline_set_shape(struct timeline *tl, int on);
+/* Power readings describe the power lag_ns before their time stamp (shaping and TL_POWER). */
+void timeline_set_power_lag(struct timeline *tl, int64_t lag_ns);
 /* Adds a sample (must not be earlier than the previous one; earlier ones are ignored). */
 void timeline_add(struct timeline *tl, const struct sample *s);
 /* The covered span [first knot, last knot]; -1 when nothing is covered yet. */
 int timeline_span(const struct timeline *tl, int64_t *t0, int64_t *t1);
+/* The end of what is settled: the span's end, or earlier while a shaped timeline awaits lagging power readings. */
+int timeline_settled(const struct timeline *tl, int64_t *t1);
 /* E(t) in joules; -1 when t is outside the covered span. */
 int timeline_energy_at(const struct timeline *tl, int64_t t, double *e);
 /* E(t1) - E(t0); -1 when either end is not covered. */

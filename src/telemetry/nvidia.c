@@ -103,7 +103,10 @@ struct nv_dev {
 	int have_last;
 	unsigned long energy_reads;
 	int64_t read_interval_ns; /* between sparse reads */
+	unsigned long nread;      /* samples taken */
 };
+
+#define SLOW_EVERY 10 /* temperature and memory: every 10th sample */
 
 #define NV_READ_INTERVAL_NS (500 * NS_PER_MS) /* sparse counter reads: 2/s, ~0.8% of a core */
 #define NV_READ_INTERVAL_MAX_NS (10 * NS_PER_S)
@@ -209,6 +212,18 @@ static int policy_every(void)
 	return e && !strcmp(e, "every");
 }
 
+/*
+ * Field 186 describes the power ~65 ms before it is read: fitted on an H200
+ * against a dense counter trace (bench/gpu/fit_power_lag.py, bench/RESULTS.md).
+ * IPW_NVML_POWER_LAG_MS overrides it.
+ */
+static double power_lag(void)
+{
+	const char *e = getenv("IPW_NVML_POWER_LAG_MS");
+	double ms = e ? atof(e) : 65;
+	return ms >= 0 && ms < 1000 ? ms / 1000.0 : 0.065;
+}
+
 /* IPW_NVML_ENERGY_READS=locked:MS sets the sparse reads' interval (default 500 ms). */
 static int64_t policy_interval(void)
 {
@@ -274,6 +289,7 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		dev->has_instant = 1;
 		s->caps |= CAP_POWER;
 		s->power_kind = POWER_INSTANT;
+		s->power_lag_s = power_lag();
 	} else if (api->get_power && api->get_power(d, &u) == NVML_SUCCESS) {
 		dev->has_average = 1;
 		s->caps |= CAP_POWER;
@@ -657,14 +673,18 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 		if (!dev->has_energy || dev->policy != NV_EVERY)
 			t1 = clock_now_ns(); /* the power read is what this sample's time stamps */
 		sample_stamp(s, t0, t1);
-		if (dev->has_temp && api->get_temp(dev->handle, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
-			s->temp_c = u;
-			s->valid |= SAMPLE_TEMP;
-		}
-		if (dev->has_memory && api->get_memory(dev->handle, &mem) == NVML_SUCCESS) {
-			s->mem_used_bytes = (double)mem.used;
-			s->mem_total_bytes = (double)mem.total;
-			s->valid |= SAMPLE_MEM_USED | SAMPLE_MEM_TOTAL;
+		/* temperature and memory change slowly: read them every SLOW_EVERY samples */
+		if (dev->nread++ % SLOW_EVERY == 0) {
+			if (dev->has_temp &&
+			    api->get_temp(dev->handle, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
+				s->temp_c = u;
+				s->valid |= SAMPLE_TEMP;
+			}
+			if (dev->has_memory && api->get_memory(dev->handle, &mem) == NVML_SUCCESS) {
+				s->mem_used_bytes = (double)mem.used;
+				s->mem_total_bytes = (double)mem.total;
+				s->valid |= SAMPLE_MEM_USED | SAMPLE_MEM_TOTAL;
+			}
 		}
 		if (rc != NVML_SUCCESS && ret == 0)
 			ret = err_set(err, errlen, "%s: energy read failed: %s", inst->sources[i].name,

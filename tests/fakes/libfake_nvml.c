@@ -4,7 +4,8 @@
  * profile P(t) (t = CLOCK_MONOTONIC seconds since nvmlInit); the energy counter
  * is the exact integral of P, held at 100 ms update instants as real NVML does.
  * Knobs: FAKE_NVML_DEVICES (default 2), FAKE_NVML_PROFILE (default|constant|step),
- * FAKE_NVML_FAIL (init|count|energy|field186), FAKE_NVML_READ_MS (default 4).
+ * FAKE_NVML_FAIL (init|count|energy|field186), FAKE_NVML_READ_MS (default 4),
+ * FAKE_NVML_POWER_LAG_MS (default 65: field 186 describes the power that long ago, as measured on an H200).
  */
 #include <math.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ static struct {
 	int nseg;
 	double period;
 	int read_ms;
+	double power_lag_s; /* the instant power field lags the true power (FAKE_NVML_POWER_LAG_MS, default 65) */
 	char fail[32];
 	struct fake_dev devs[MAX_DEVS];
 } st;
@@ -215,6 +217,8 @@ int nvmlInit_v2(void)
 	st.ndev = s ? (unsigned)atoi(s) : 2;
 	if (st.ndev > MAX_DEVS)
 		st.ndev = MAX_DEVS;
+	s = getenv("FAKE_NVML_POWER_LAG_MS");
+	st.power_lag_s = s ? atof(s) / 1000.0 : 0.065;
 	s = getenv("FAKE_NVML_READ_MS");
 	st.read_ms = s ? atoi(s) : 4;
 	s = getenv("FAKE_NVML_PROFILE");
@@ -341,7 +345,8 @@ int nvmlDeviceGetFieldValues(nvmlDevice_t d, int n, struct field_value *v)
 		if (v[i].field_id == 186 && !fails("field186")) {
 			v[i].ret = NVML_SUCCESS;
 			v[i].value_type = 1; /* unsigned int, mW */
-			v[i].value.ui = (unsigned)lround(power_at(d->index, mono_s() - st.t_init) * 1000.0);
+			/* like an H200's field 186, the reading describes the power ~65 ms ago */
+			v[i].value.ui = (unsigned)lround(power_at(d->index, fmax(0, mono_s() - st.t_init - st.power_lag_s)) * 1000.0);
 		} else {
 			v[i].ret = NVML_ERROR_NOT_SUPPORTED;
 		}

@@ -334,9 +334,13 @@ Test(nvidia, sample_fields_are_valid_and_in_units)
 	telemetry_stop(&t);
 	cr_assert_gt(t.srcs[0].nsamples, 0);
 	{
-		const struct sample *s = &t.srcs[0].last;
+		/* the first sample reads everything; later ones temperature and memory every 10th */
+		const struct sample *s = &t.srcs[0].tl.samples[0];
 		cr_expect_eq(s->valid, SAMPLE_ENERGY | SAMPLE_POWER | SAMPLE_TEMP | SAMPLE_MEM_USED |
 					       SAMPLE_MEM_TOTAL);
+		for (size_t i = 1; i < t.srcs[0].tl.n && i < 10; i++)
+			cr_expect_eq(t.srcs[0].tl.samples[i].valid, SAMPLE_ENERGY | SAMPLE_POWER,
+				     "sample %zu valid %#x", i, t.srcs[0].tl.samples[i].valid);
 		cr_expect_float_eq(s->power_w, 300.0, 1e-3, "power %f W (mW -> W)", s->power_w);
 		cr_expect_float_eq(s->temp_c, 55.0, 1e-9);
 		cr_expect_float_eq(s->mem_used_bytes, (double)(10ULL << 30), 1);
