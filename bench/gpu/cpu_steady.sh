@@ -6,7 +6,7 @@ set -u
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib"
-for policy in default locked:1000 every; do
+for policy in ${POLICIES:-default locked:1000 every}; do
 	if [ $policy = default ]; then unset IPW_NVML_ENERGY_READS; else export IPW_NVML_ENERGY_READS=$policy; fi
 	python3 bench/gpu/nvml_check.py --out "$OUT/steady_$(echo $policy | tr : _).json" -- \
 		.gpu/ipw monitor --backends nvidia --no-host --format jsonl --duration 60 >/dev/null
