@@ -104,13 +104,17 @@ struct nv_dev {
 	unsigned long energy_reads;
 	int64_t read_interval_ns; /* between sparse reads */
 	unsigned long nread;      /* samples taken */
+	double knot_power_w;      /* the power field when the last knot was taken (NAN: none) */
 };
 
 #define SLOW_EVERY 10 /* temperature and memory: every 10th sample */
 
-#define NV_READ_INTERVAL_NS (500 * NS_PER_MS) /* sparse counter reads: 2/s, ~0.8% of a core */
+#define NV_READ_INTERVAL_NS (1000 * NS_PER_MS) /* sparse counter reads: 1/s, ~0.4% of a core */
+/* a power change that earns an extra knot: this share of the level at the last knot, and at least... */
+#define NV_CHANGE_SHARE 0.15
+#define NV_CHANGE_MIN_W 30.0
 #define NV_READ_INTERVAL_MAX_NS (10 * NS_PER_S)
-#define SYNC_MAX_NS (10 * NS_PER_S)   /* re-synchronise at least this often */
+#define SYNC_MAX_NS (30 * NS_PER_S)   /* re-synchronise at least this often */
 #define MAX_FAILURES 3
 
 struct nv_priv {
@@ -224,7 +228,7 @@ static double power_lag(void)
 	return ms >= 0 && ms < 1000 ? ms / 1000.0 : 0.065;
 }
 
-/* IPW_NVML_ENERGY_READS=locked:MS sets the sparse reads' interval (default 500 ms). */
+/* IPW_NVML_ENERGY_READS=locked:MS sets the sparse reads' interval (default 1000 ms). */
 static int64_t policy_interval(void)
 {
 	const char *e = getenv("IPW_NVML_ENERGY_READS");
@@ -308,12 +312,14 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	 */
 	dev->policy = NV_EVERY;
 	dev->read_interval_ns = policy_interval();
+	dev->knot_power_w = NAN;
 	if (dev->has_energy && dev->has_instant && !policy_every()) {
-		char note[160];
+		char note[224];
 		dev->policy = NV_SEARCH;
 		s->shape_with_power = 1;
-		snprintf(note, sizeof(note), "counter read every %.1f s at instants locked to its ~100 ms steps; "
-			 "instantaneous power shapes the energy between reads", dev->read_interval_ns / 1e9);
+		snprintf(note, sizeof(note), "counter read every %.1f s and at power changes, at instants "
+			 "locked to its ~100 ms steps; instantaneous power (lag %.0f ms) shapes the energy "
+			 "between reads", dev->read_interval_ns / 1e9, s->power_lag_s * 1000);
 		add_note(s, note);
 	} else if (dev->has_energy && !dev->has_instant) {
 		add_note(s, "counter read at every sample (each read costs ~4 ms of CPU)");
@@ -672,6 +678,22 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 		}
 		if (!dev->has_energy || dev->policy != NV_EVERY)
 			t1 = clock_now_ns(); /* the power read is what this sample's time stamps */
+		if (dev->policy == NV_LOCKED && (s->valid & SAMPLE_POWER)) {
+			/*
+			 * Between knots the power field shapes the energy; where the power
+			 * moves a lot, that shape matters most, so a marked change earns a
+			 * knot at the next well-placed instant (query starts and ends).
+			 */
+			if (s->valid & SAMPLE_ENERGY)
+				dev->knot_power_w = s->power_w;
+			else if (isfinite(dev->knot_power_w) &&
+				 fabs(s->power_w - dev->knot_power_w) >
+					 fmax(NV_CHANGE_SHARE * dev->knot_power_w, NV_CHANGE_MIN_W) &&
+				 dev->next_read_ns > clock_now_ns() + dev->period_ns) {
+				dev->next_read_ns = clock_now_ns();
+				dev->knot_power_w = s->power_w; /* one extra knot per change, not one per sample */
+			}
+		}
 		sample_stamp(s, t0, t1);
 		/* temperature and memory change slowly: read them every SLOW_EVERY samples */
 		if (dev->nread++ % SLOW_EVERY == 0) {

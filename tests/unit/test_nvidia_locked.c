@@ -86,6 +86,25 @@ Test(nvidia_locked, reads_sparsely_and_knots_sit_on_steps, .timeout = 60)
 			      "knot %zu: %.4f J, exact %.4f J", k, tl->knots[k].e, f.exact(0, u) - f.exact(0, u0));
 	}
 	cr_expect_leq(off_sum / (double)tl->nk, 0.003, "mean knot offset %.4f s", off_sum / (double)tl->nk);
+	/*
+	 * The power switches each second (100 <-> 500 W): each switch, seen in the
+	 * lagging power field, earns a knot within a few steps of it rather than at
+	 * the next once-a-second read.
+	 */
+	{
+		double first = (double)tl->knots[0].t / 1e9, last = (double)tl->knots[tl->nk - 1].t / 1e9;
+		int switches = 0;
+		for (double sw = f.init_s() + ceil(first - f.init_s() + 0.5); sw + 0.5 < last; sw += 1.0) {
+			int near = 0;
+			for (size_t k = 0; k < tl->nk; k++) {
+				double tk = (double)tl->knots[k].t / 1e9;
+				near |= tk > sw && tk < sw + 0.45;
+			}
+			cr_expect(near, "no knot within 0.45 s after the power switch at %.2f s", sw - f.init_s());
+			switches++;
+		}
+		cr_expect_geq(switches, 1);
+	}
 	telemetry_release(&t);
 	dlclose(f.dl);
 }
