@@ -8,7 +8,7 @@ OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 W="$PWD/.gpu/gpu_window"
-for policy in locked every; do
+for policy in ${POLICIES:-locked every}; do
 	for load in square steady; do
 		if [ $load = square ]; then period=0.35; else period=0; fi
 		python3 bench/gpu/load.py --seconds 28 --period $period & L=$!
