@@ -4,7 +4,7 @@
 # build/bench/analysis_gen and kept, as it is about 1 GB, outside the repo),
 # with 5 and with 20 runs to show that memory does not grow with the runs.
 # Wall time and peak RSS come from /usr/bin/time -v. Writes
-# bench/RESULTS-analysis.md.
+# bench/RESULTS.md.
 #   bench/analysis_bench.sh [STORE]     (default /tmp/ipw-bench/analysis.db)
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ DB=${1:-/tmp/ipw-bench/analysis.db}
 RUNS=20
 ITEMS=200000
 BUILD=${BUILD:-build}
-OUT=bench/RESULTS-analysis.md
+OUT=bench/RESULTS.md
 make -s "$BUILD/ipw" "$BUILD/bench/analysis_gen" >/dev/null
 [ -x /usr/bin/time ] || { echo "analysis_bench: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
 if [ ! -s "$DB" ]; then
