@@ -23,7 +23,7 @@
 struct store_sample {
 	int source_idx;
 	double t_s;               /* seconds since the run's start (monotonic clock) */
-	double energy_j;          /* cumulative energy since the run's start */
+	double energy_j;          /* the cumulative counter as read, J (raw; NAN: no counter read) */
 	double power_w;
 	double temp_c;
 	double mem_used_bytes;
