@@ -298,6 +298,15 @@ static void *sampler_main(void *p)
 			clock_sleep_until_ns(next);
 		}
 	}
+	{
+		/* what sampling cost, for ipw monitor's report (this thread only: not the caller's work) */
+		struct timespec cpu;
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+			pthread_mutex_lock(&t->lock);
+			t->sampler_cpu_ns += (int64_t)cpu.tv_sec * NS_PER_S + cpu.tv_nsec;
+			pthread_mutex_unlock(&t->lock);
+		}
+	}
 	free(out);
 	free(a);
 	return NULL;

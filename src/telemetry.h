@@ -204,6 +204,7 @@ struct telemetry {
 	void *sink_arg;
 	int64_t t_start_ns;
 	uint64_t sampler_errors;
+	int64_t sampler_cpu_ns;      /* CPU time the sampler threads used (summed when they stop) */
 	char last_error[IPW_ERRLEN];
 };
 

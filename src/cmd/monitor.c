@@ -356,6 +356,8 @@ static void summary_json(struct monitor *m, double duration_s, double cpu_per_s)
 	json_object_set_new(root, "duration_s", json_real(duration_s));
 	json_object_set_new(root, "interrupted", json_boolean(stop_signal != 0));
 	json_object_set_new(root, "cpu_s_per_s", num_or_null(cpu_per_s));
+	json_object_set_new(root, "sampler_cpu_s_per_s",
+			    num_or_null(duration_s > 0 ? (double)m->t.sampler_cpu_ns / 1e9 / duration_s : NAN));
 	for (int s = 0; s < m->t.nsrcs; s++) {
 		const struct source_state *st = &m->t.srcs[s];
 		struct span_energy x = source_span(m, s);
@@ -403,8 +405,9 @@ static void summary_text(struct monitor *m, FILE *f, double duration_s, double c
 	struct span_energy acc, host;
 	int nacc, nhost;
 	char e[32], w[32], sp[32], hz[32];
-	fprintf(f, "\nsummary: %.2f s%s, sampler CPU cost %.4f CPU-s per s\n", duration_s,
-		stop_signal ? " (interrupted)" : "", cpu_per_s);
+	fprintf(f, "\nsummary: %.2f s%s, CPU cost %.4f CPU-s per s (ipw), %.4f (sampler threads)\n",
+		duration_s, stop_signal ? " (interrupted)" : "", cpu_per_s,
+		duration_s > 0 ? (double)m->t.sampler_cpu_ns / 1e9 / duration_s : NAN);
 	fprintf(f, "%-24s %-11s %12s %10s %8s %8s %9s\n", "SOURCE", "SCOPE", "ENERGY_J", "MEAN_W", "SPAN_S",
 		"SAMPLES", "RATE_HZ");
 	for (int s = 0; s < m->t.nsrcs; s++) {
