@@ -15,51 +15,8 @@
 
 #include <jansson.h>
 
+#include "rng.h"
 #include "util.h"
-
-/* ---- random numbers: xoshiro256** seeded by splitmix64 ---- */
-
-struct rng {
-	uint64_t s[4];
-};
-
-static void rng_seed(struct rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = metrics_splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t out = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform in [0, n) (n small next to 2^64: the bias is below 2^-40). */
-static size_t rng_index(struct rng *r, size_t n)
-{
-	return (size_t)(((unsigned __int128)rng_next(r) * n) >> 64);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -1613,7 +1570,7 @@ int analysis_weighted(const struct run_data *d, const struct weight_entry *w, si
 			for (size_t s = 0; s < ns; s++) {
 				memset(cnt[s], 0, (ws[s].n ? ws[s].n : 1) * sizeof(uint32_t));
 				for (size_t j = 0; j < ws[s].n; j++)
-					cnt[s][rng_index(&r, ws[s].n)]++;
+					cnt[s][(size_t)rng_below(&r, ws[s].n)]++;
 			}
 			weighted_point(d, ws, ns, (const uint32_t *const *)cnt, rv3);
 			reps[b] = rv3[0];
@@ -1673,7 +1630,7 @@ static void eq_means(const struct eq *q, size_t n, struct rng *r, double m[3])
 {
 	double a = 0, p = 0, e = 0;
 	for (size_t j = 0; j < n; j++) {
-		const struct eq *x = &q[r ? rng_index(r, n) : j];
+		const struct eq *x = &q[r ? (size_t)rng_below(r, n) : j];
 		a += x->acc;
 		p += x->p;
 		e += x->e;

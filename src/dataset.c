@@ -14,6 +14,7 @@
 
 #include "adapters.h"
 #include "dataset.h"
+#include "rng.h"
 #include "util.h"
 
 /* The built-in set (data/builtin.jsonl), embedded by src/dataset_builtin.S. */
@@ -599,15 +600,6 @@ out:
 	if (rc < 0)
 		dataset_release(ds);
 	return rc;
-}
-
-/* splitmix64 (Steele, Lea and Flood 2014): a small, well-mixed 64-bit generator. */
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
 }
 
 void dataset_shuffle(struct dataset *ds, unsigned long long seed)

@@ -87,7 +87,5 @@ int metrics_by_subject(const struct metrics_input *in, const struct metrics_opti
 		       struct subject_metrics **out, size_t *nout, char *err, size_t errlen);
 void subject_metrics_free(struct subject_metrics *s, size_t n);
 
-/* splitmix64 step (exposed for tests and reproducible seeding elsewhere). */
-uint64_t metrics_splitmix64(uint64_t *state);
 
 #endif

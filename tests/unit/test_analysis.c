@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
+#include "rng.h"
 #include "../fakes/analysis_fixture.h"
 
 #define EPS 1e-9
@@ -541,8 +542,8 @@ Test(analysis, delta_method_by_hand_and_against_the_bootstrap)
 
 	/* a large sample: delta and percentile-bootstrap intervals nearly agree */
 	for (int i = 0; i < N; i++) {
-		double u = (double)(metrics_splitmix64(&s) >> 11) * 0x1.0p-53;
-		double v = (double)(metrics_splitmix64(&s) >> 11) * 0x1.0p-53;
+		double u = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
+		double v = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
 		tok[i] = 20 + floor(500 * u);
 		e[i] = 0.5 * tok[i] + 30 * v;
 		lat[i] = 0.1 + 0.01 * tok[i];
