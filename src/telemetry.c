@@ -26,6 +26,19 @@ char *telemetry_sysfs_path(const char *path)
 	return xasprintf("%s%s", root, path);
 }
 
+void source_copy_str(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+	memcpy(dst, src, len);
+	dst[len] = 0;
+}
+
+void source_add_note(struct source_info *s, const char *text)
+{
+	size_t n = strlen(s->notes);
+	snprintf(s->notes + n, sizeof(s->notes) - n, "%s%s", n ? "; " : "", text);
+}
+
 void sample_stamp(struct sample *s, int64_t t0, int64_t t1)
 {
 	s->t_ns = t0 + (t1 - t0) / 2;

@@ -167,6 +167,10 @@ extern const struct telemetry_backend *const telemetry_backends[];
 /* Helpers for back-ends. */
 /* Returns "$IPW_SYSFS_ROOT" + path (or path itself); caller frees. */
 char *telemetry_sysfs_path(const char *path);
+/* Copies src into dst (of size n), truncating; dst is always NUL-terminated. */
+void source_copy_str(char *dst, size_t n, const char *src);
+/* Appends "; text" (or "text") to a source's notes, truncating quietly. */
+void source_add_note(struct source_info *s, const char *text);
 /* Stamps a sample: t_ns = midpoint of [t0, t1], read_ns = t1 - t0. */
 void sample_stamp(struct sample *s, int64_t t0, int64_t t1);
 const char *source_kind_name(enum source_kind k);

@@ -84,19 +84,6 @@ struct sym {
 	int required;
 };
 
-static void copy_str(char *dst, size_t n, const char *src)
-{
-	size_t len = strnlen(src, n - 1);
-	memcpy(dst, src, len);
-	dst[len] = 0;
-}
-
-static void add_note(struct source_info *s, const char *text)
-{
-	size_t n = strlen(s->notes);
-	snprintf(s->notes + n, sizeof(s->notes) - n, "%s%s", n ? "; " : "", text);
-}
-
 /* Resolves syms into the table at api; returns the first missing required name or NULL. */
 static const char *load_syms(void *dl, void *api, const struct sym *syms, size_t n)
 {
@@ -113,7 +100,7 @@ static void init_source(struct source_info *s, int index, const char *driver)
 {
 	snprintf(s->name, sizeof(s->name), "amd:%d", index);
 	snprintf(s->backend, sizeof(s->backend), "amd");
-	copy_str(s->driver, sizeof(s->driver), driver);
+	source_copy_str(s->driver, sizeof(s->driver), driver);
 	s->kind = SOURCE_GPU;
 	s->scope = SCOPE_ACCELERATOR;
 	s->index = index;
@@ -128,7 +115,7 @@ static void init_source(struct source_info *s, int index, const char *driver)
 static void finish_source(struct source_info *s, const struct amd_dev *d)
 {
 	if (!d->has_energy && !(d->has_power && !d->power_average))
-		add_note(s, "no energy: neither an energy counter nor instantaneous power");
+		source_add_note(s, "no energy: neither an energy counter nor instantaneous power");
 }
 
 /* ---------------- amdsmi ---------------- */
@@ -259,11 +246,11 @@ static int probe_amdsmi(struct backend_instance *inst, struct amd_priv *p, char 
 		init_source(s, (int)i, "amdsmi");
 		memset(buf, 0, sizeof(buf));
 		if (p->a.asic_info && p->a.asic_info(d->handle, buf) == 0 && buf[0]) /* market_name is first */
-			copy_str(s->model, sizeof(s->model), buf);
+			source_copy_str(s->model, sizeof(s->model), buf);
 		len = sizeof(s->uuid);
 		memset(buf, 0, sizeof(buf));
 		if (p->a.uuid && p->a.uuid(d->handle, &len, buf) == 0)
-			copy_str(s->uuid, sizeof(s->uuid), buf);
+			source_copy_str(s->uuid, sizeof(s->uuid), buf);
 		if (p->a.bdf && p->a.bdf(d->handle, &u) == 0)
 			snprintf(s->pci_bus_id, sizeof(s->pci_bus_id), "%04llx:%02llx:%02llx.%llx",
 				 (unsigned long long)(u >> 16), (unsigned long long)((u >> 8) & 0xff),
@@ -272,14 +259,14 @@ static int probe_amdsmi(struct backend_instance *inst, struct amd_priv *p, char 
 			d->has_energy = 1;
 			s->caps |= CAP_ENERGY;
 		} else {
-			add_note(s, "no energy counter (amdsmi_get_energy_count failed)");
+			source_add_note(s, "no energy counter (amdsmi_get_energy_count failed)");
 		}
 		if (p->a.power_info && amdsmi_power(p, d->handle, &w, &avg) == 0) {
 			d->has_power = 1;
 			d->power_average = avg;
 			s->caps |= CAP_POWER;
 			s->power_kind = avg ? POWER_AVERAGE : POWER_INSTANT;
-			add_note(s, avg ? "power is amdsmi's average socket power (whole watts), never integrated"
+			source_add_note(s, avg ? "power is amdsmi's average socket power (whole watts), never integrated"
 					: "power is amdsmi's current socket power (whole watts)");
 		}
 		if (p->a.temp) {
@@ -414,7 +401,7 @@ static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char
 		d->ind = i;
 		init_source(s, (int)i, "rocm-smi");
 		if (p->r.name && p->r.name(i, buf, sizeof(buf)) == 0 && buf[0])
-			copy_str(s->model, sizeof(s->model), buf);
+			source_copy_str(s->model, sizeof(s->model), buf);
 		if (p->r.unique_id && p->r.unique_id(i, &u) == 0)
 			snprintf(s->uuid, sizeof(s->uuid), "GPU-%016llx", (unsigned long long)u);
 		if (p->r.pci_id && p->r.pci_id(i, &u) == 0)
@@ -425,7 +412,7 @@ static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char
 			d->has_energy = 1;
 			s->caps |= CAP_ENERGY;
 		} else {
-			add_note(s, "no energy counter (rsmi_dev_energy_count_get failed)");
+			source_add_note(s, "no energy counter (rsmi_dev_energy_count_get failed)");
 		}
 		if (rsmi_power(p, i, &w, &avg) == 0) {
 			d->has_power = 1;
@@ -433,7 +420,7 @@ static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char
 			s->caps |= CAP_POWER;
 			s->power_kind = avg ? POWER_AVERAGE : POWER_INSTANT;
 			if (avg)
-				add_note(s, "power is ROCm SMI's average power, never integrated");
+				source_add_note(s, "power is ROCm SMI's average power, never integrated");
 		}
 		if (p->r.temp) {
 			for (uint32_t sensor = 0; sensor < 2 && !d->has_temp; sensor++)
@@ -543,13 +530,13 @@ static void card_pci(const char *devdir, char *out, size_t n)
 	if (len > 0) {
 		link[len] = 0;
 		p = strrchr(link, '/');
-		copy_str(out, n, p ? p + 1 : link);
+		source_copy_str(out, n, p ? p + 1 : link);
 		return;
 	}
 	if (file_str(devdir, "uevent", uevent, sizeof(uevent)) == 0 && (p = strstr(uevent, "PCI_SLOT_NAME="))) {
 		p += strlen("PCI_SLOT_NAME=");
 		p[strcspn(p, "\n")] = 0;
-		copy_str(out, n, p);
+		source_copy_str(out, n, p);
 	}
 }
 
@@ -587,9 +574,9 @@ static int probe_hwmon(struct backend_instance *inst, struct amd_priv *p, char *
 		d->dev = devdir;
 		init_source(s, n, "amdgpu hwmon");
 		snprintf(buf, sizeof(buf), "AMD GPU (card%d)", cards[k]);
-		copy_str(s->model, sizeof(s->model), buf);
+		source_copy_str(s->model, sizeof(s->model), buf);
 		if (file_str(devdir, "product_name", buf, sizeof(buf)) == 0 && buf[0])
-			copy_str(s->model, sizeof(s->model), buf);
+			source_copy_str(s->model, sizeof(s->model), buf);
 		if (file_str(devdir, "unique_id", buf, sizeof(buf)) == 0 && buf[0])
 			snprintf(s->uuid, sizeof(s->uuid), "GPU-%.80s", buf);
 		card_pci(devdir, s->pci_bus_id, sizeof(s->pci_bus_id));
@@ -601,13 +588,13 @@ static int probe_hwmon(struct backend_instance *inst, struct amd_priv *p, char *
 			d->has_power = 1;
 			s->caps |= CAP_POWER;
 			s->power_kind = POWER_INSTANT;
-			add_note(s, "power from hwmon power1_input (instantaneous)");
+			source_add_note(s, "power from hwmon power1_input (instantaneous)");
 		} else if (file_ll(d->hwmon, "power1_average", &v) == 0) {
 			d->has_power = 1;
 			d->power_average = 1;
 			s->caps |= CAP_POWER;
 			s->power_kind = POWER_AVERAGE;
-			add_note(s, "power from hwmon power1_average (firmware-averaged), never integrated");
+			source_add_note(s, "power from hwmon power1_average (firmware-averaged), never integrated");
 		}
 		if (file_ll(d->hwmon, "temp1_input", &v) == 0) {
 			d->has_temp = 1;

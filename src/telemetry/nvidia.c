@@ -132,21 +132,6 @@ static const char *nv_strerror(const struct nvml_api *api, nvml_return rc)
 	return s ? s : "unknown NVML error";
 }
 
-/* Copies src into dst (of size n), truncating; dst is always NUL-terminated. */
-static void copy_str(char *dst, size_t n, const char *src)
-{
-	size_t len = strnlen(src, n - 1);
-	memcpy(dst, src, len);
-	dst[len] = 0;
-}
-
-/* Appends "; text" (or "text") to a source's notes, truncating quietly. */
-static void add_note(struct source_info *s, const char *text)
-{
-	size_t n = strlen(s->notes);
-	snprintf(s->notes + n, sizeof(s->notes) - n, "%s%s", n ? "; " : "", text);
-}
-
 static int load_symbols(void *dl, struct nvml_api *api, char *err, size_t errlen)
 {
 	static const struct {
@@ -256,7 +241,7 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	dev->handle = d;
 	snprintf(s->name, sizeof(s->name), "nvidia:%u", i);
 	snprintf(s->backend, sizeof(s->backend), "nvidia");
-	copy_str(s->driver, sizeof(s->driver), driver);
+	source_copy_str(s->driver, sizeof(s->driver), driver);
 	s->kind = SOURCE_GPU;
 	s->scope = SCOPE_ACCELERATOR;
 	s->index = (int)i;
@@ -267,22 +252,22 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	s->counter_update_s = NAN;
 
 	if (api->get_name && api->get_name(d, buf, sizeof(buf)) == NVML_SUCCESS)
-		copy_str(s->model, sizeof(s->model), buf);
+		source_copy_str(s->model, sizeof(s->model), buf);
 	else
 		snprintf(s->model, sizeof(s->model), "NVIDIA GPU");
 	if (api->get_uuid && api->get_uuid(d, buf, sizeof(buf)) == NVML_SUCCESS)
-		copy_str(s->uuid, sizeof(s->uuid), buf);
+		source_copy_str(s->uuid, sizeof(s->uuid), buf);
 	memset(&pci, 0, sizeof(pci));
 	if (api->get_pci && api->get_pci(d, &pci) == NVML_SUCCESS) {
 		pci.bus_id[sizeof(pci.bus_id) - 1] = 0;
-		copy_str(s->pci_bus_id, sizeof(s->pci_bus_id), pci.bus_id);
+		source_copy_str(s->pci_bus_id, sizeof(s->pci_bus_id), pci.bus_id);
 	}
 
 	if (!api->get_energy) {
-		add_note(s, "no energy counter (nvmlDeviceGetTotalEnergyConsumption missing)");
+		source_add_note(s, "no energy counter (nvmlDeviceGetTotalEnergyConsumption missing)");
 	} else if ((rc = api->get_energy(d, &mj)) != NVML_SUCCESS) {
 		snprintf(buf, sizeof(buf), "no energy counter (%s)", nv_strerror(api, rc));
-		add_note(s, buf);
+		source_add_note(s, buf);
 	} else {
 		dev->has_energy = 1;
 		s->caps |= CAP_ENERGY;
@@ -298,13 +283,13 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		dev->has_average = 1;
 		s->caps |= CAP_POWER;
 		s->power_kind = POWER_AVERAGE;
-		add_note(s, "instant power (field 186) unavailable: power shown is NVML's ~1 s average, "
+		source_add_note(s, "instant power (field 186) unavailable: power shown is NVML's ~1 s average, "
 			    "never integrated");
 	} else {
-		add_note(s, "no power reading");
+		source_add_note(s, "no power reading");
 	}
 	if (!dev->has_energy && !dev->has_instant)
-		add_note(s, "no energy: neither the counter nor instantaneous power works");
+		source_add_note(s, "no energy: neither the counter nor instantaneous power works");
 	/*
 	 * A counter read costs ~4 ms of CPU (it spins). With instantaneous power to
 	 * shape the energy between reads, read the counter sparsely at instants
@@ -320,9 +305,9 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		snprintf(note, sizeof(note), "counter read every %.1f s and at power changes, at instants "
 			 "locked to its ~100 ms steps; instantaneous power (lag %.0f ms) shapes the energy "
 			 "between reads", dev->read_interval_ns / 1e9, s->power_lag_s * 1000);
-		add_note(s, note);
+		source_add_note(s, note);
 	} else if (dev->has_energy && !dev->has_instant) {
-		add_note(s, "counter read at every sample (each read costs ~4 ms of CPU)");
+		source_add_note(s, "counter read at every sample (each read costs ~4 ms of CPU)");
 	}
 
 	if (api->get_temp && api->get_temp(d, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
@@ -386,7 +371,7 @@ static void fall_back_to_every(struct nv_dev *dev, struct source_info *si, const
 {
 	dev->policy = NV_EVERY;
 	si->shape_with_power = 0;
-	add_note(si, why);
+	source_add_note(si, why);
 }
 
 /* How far off a step predicted n periods after the phase may be (half-width, ns). */
