@@ -739,7 +739,8 @@ static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err
 		return -1;
 	r->tel_ok = 1;
 	for (int b = 0; b < r->tel.ninsts; b++)
-		if (!r->tel.insts[b].present && strcmp(r->tel.insts[b].ops->name, "fake"))
+		if (!r->tel.insts[b].present && strcmp(r->tel.insts[b].ops->name, "fake") &&
+		    strncmp(r->tel.insts[b].reason, "not requested", 13))
 			say(r->h, RUNNER_INFO, "telemetry %s: absent (%s)", r->tel.insts[b].ops->name,
 			    r->tel.insts[b].reason);
 	for (int s = 0; s < r->tel.nsrcs; s++) {
