@@ -316,8 +316,11 @@ static void idle_baseline(struct run *r, double *out_w, const char *when)
 	int nacc = 0;
 	for (int s = 0; s < r->tel.nsrcs; s++)
 		out_w[s] = NAN;
-	if (!r->tel.nsrcs || r->o->idle_s <= 0)
+	if (!r->tel.nsrcs || r->o->idle_s <= 0) {
+		if (r->tel.nsrcs) /* without a baseline, the first query must still start inside the covered span */
+			telemetry_wait_covered(&r->tel, clock_now_ns(), COVER_TIMEOUT_NS);
 		return;
+	}
 	say(r->h, RUNNER_INFO, "measuring idle power %s the queries for %.1f s", when, r->o->idle_s);
 	a = clock_now_ns();
 	telemetry_wait_covered(&r->tel, a, COVER_TIMEOUT_NS);

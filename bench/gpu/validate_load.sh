@@ -40,7 +40,7 @@ RATE=$(python3 -c '
 import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute("SELECT completion_tokens, e2e_s - ttft_s FROM queries q JOIN runs r ON r.id = q.run_id WHERE r.name = ? AND q.status = ?", ("probe", "ok")).fetchall()
 print(round(sum(n for n, _ in rows) / sum(d for _, d in rows), 1))' "$DB")
-TOK1=$(python3 -c "import sys; print(max(32, int(1.5 * float(sys.argv[1]))))" "$RATE")
+TOK1=$(python3 -c "import sys; print(min(3000, max(32, int(1.5 * float(sys.argv[1])))))" "$RATE")
 elapsed "decode rate $RATE tokens/s at batch 1: $TOK1 tokens per 1.5 s request"
 
 elapsed "starting the server for the remaining steps"
