@@ -295,7 +295,8 @@ static double pct(const double *v, size_t n, double p)
 static void fill_pct(struct load_pct *p, double *v, size_t n)
 {
 	double sum = 0;
-	qsort(v, n, sizeof(*v), cmp_double);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_double); /* never qsort(NULL, 0): undefined behaviour */
 	for (size_t i = 0; i < n; i++)
 		sum += v[i];
 	p->n = (long long)n;

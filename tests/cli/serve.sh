@@ -27,7 +27,7 @@ grep -q "started the server" "$TMP/err1" || fail "no start message"
 grep -q "stopping the server" "$TMP/err1" || fail "no stop message"
 answers "$P" && fail "the server still answers on $P after the run"
 grep -q "listening on 127.0.0.1:$P" "$TMP/server.log" || fail "server log not kept: $(cat "$TMP/server.log")"
-grep -q "device idle (no server)  *120" "$TMP/out1" || fail "device idle not reported: $(cat "$TMP/out1")"
+grep -Eq "device idle \(no server\) +[0-9.]+ W" "$TMP/out1" || fail "device idle not reported: $(cat "$TMP/out1")"
 python3 - "$TMP/a.db" "$TMP/server.log" <<'PY' || fail "served run record"
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
