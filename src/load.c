@@ -189,7 +189,9 @@ int load_drive(struct client *cl, const struct load_opts *o, const struct chat_r
 			while (client_poll(cl, 10) > 0)
 				;
 		}
-		if (open && sending) {
+		if (open && sending && (limit < 0 || (long long)n + backlog < limit) &&
+		    (!stop_at || next_arrival < stop_at)) {
+			/* sleep until the next arrival that can still be admitted (never spin at the cap) */
 			int64_t until = next_arrival - clock_now_ns();
 			if (until < (int64_t)wait_ms * NS_PER_MS)
 				wait_ms = until > 0 ? (int)(until / NS_PER_MS) : 0;

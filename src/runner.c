@@ -170,7 +170,7 @@ static char *config_json(const struct runner_opts *o, const char *url, const cha
 	json_object_set_new(c, "shuffle", json_boolean(o->shuffle));
 	json_object_set_new(c, "shuffle_seed", json_integer((json_int_t)o->shuffle_seed));
 	json_object_set_new(c, "concurrency", json_integer(o->concurrency > 0 ? o->concurrency : 1));
-	if (o->load || o->concurrency > 1 || o->rate > 0 || o->duration_s > 0) {
+	if (o->load || o->concurrency > 1 || o->rate > 0 || o->duration_s > 0 || o->count > 0) {
 		json_object_set_new(c, "rate", o->rate > 0 ? json_real(o->rate) : json_null());
 		json_object_set_new(c, "burstiness", json_real(o->burstiness));
 		json_object_set_new(c, "max_concurrency", json_integer(o->max_concurrency));
@@ -1155,7 +1155,7 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 	if (flush_samples(&r, err, errlen) < 0)
 		goto out;
 
-	if (o.load || o.concurrency > 1 || o.rate > 0 || o.duration_s > 0) {
+	if (o.load || o.concurrency > 1 || o.rate > 0 || o.duration_s > 0 || o.count > 0) {
 		if (run_load(&r, &acc, rep, &t_first_send, &t_last_end, err, errlen) < 0)
 			goto out;
 		seq = (long long)r.ds.n; /* the sequential loop below has nothing left to do */

@@ -43,7 +43,7 @@ struct runner_opts {
 	const char *fake_profile, *fake_trace;
 	/*
 	 * load generation (src/load.h, docs/load.md): the load loop runs when
-	 * load is set, concurrency > 1, rate > 0 or duration_s > 0
+	 * load is set, concurrency > 1, rate > 0, duration_s > 0 or count > 0
 	 */
 	int load;
 	int concurrency;           /* closed loop: requests in flight */

@@ -93,6 +93,19 @@ for _, d in ev:
 assert peak == 2, peak
 PY
 
+# 3b. waiting at the cap with every arrival already due must not spin: CPU time well below wall time
+python3 - "$IPW" "$URL" "$TMP/l.db" $COMMON <<'PY' || fail "the open loop spins at its cap"
+import resource, subprocess, sys, time
+cmd = [sys.argv[1], "profile", "--url", sys.argv[2], "--store", sys.argv[3], "--name", "spin", "--rate", "1000",
+       "--max-concurrency", "1", "--requests", "6"] + sys.argv[4:]
+t = time.monotonic()
+subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.monotonic() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = ru.ru_utime + ru.ru_stime
+assert cpu < 0.2 * wall, (cpu, wall)  # a spinning loop burns about half the wall time here
+PY
+
 # 4. closed loop by duration: items cycle until the time is up
 $IPW profile --url "$URL" --store "$TMP/l.db" --name dur --concurrency 8 --duration 1.5 $COMMON \
 	>/dev/null 2>"$TMP/err4" || fail "duration run exited $?: $(cat "$TMP/err4")"
