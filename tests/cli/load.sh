@@ -118,6 +118,7 @@ $IPW profile --url "$URL" --store "$TMP/s.db" --name sw --sweep concurrency=1,2,
 expect_eq "sweep runs" "$(sq "$TMP/s.db" "SELECT count(*) FROM runs WHERE group_name IS NOT NULL")" 3
 expect_eq "one group" "$(sq "$TMP/s.db" "SELECT count(DISTINCT group_name) FROM runs")" 1
 expect_eq "points" "$(sq "$TMP/s.db" "SELECT group_concat(json_extract(config_json, '$.concurrency')) FROM (SELECT * FROM runs ORDER BY id)")" "1,2,4"
+expect_eq "runs --json groups" "$($IPW runs --json --store "$TMP/s.db" | python3 -c 'import json, sys; print(len({r["group"] for r in json.load(sys.stdin)}))')" 1
 expect_eq "names" "$(sq "$TMP/s.db" "SELECT group_concat(name) FROM (SELECT * FROM runs ORDER BY id)")" "sw-c1,sw-c2,sw-c4"
 
 # 6. goodput: TTFT is about 40 ms, so a 1 ms limit fails all and a 5 s limit passes all
