@@ -911,6 +911,7 @@ static int run_load(struct run *r, struct tally *a, struct runner_report *rep, i
 		say(r->h, RUNNER_INFO, "closed loop: %d requests in flight", lo.concurrency);
 	if (load_drive(r->cl, &lo, &req, prompts, r->ds.n, o->stop, &reqs, &n, err, errlen) < 0)
 		goto out;
+	say(r->h, RUNNER_INFO, "load finished: %zu requests sent; attributing energy", n);
 	qs = xcalloc(n + 1, sizeof(*qs));
 	for (size_t i = 0; i < n; i++) {
 		const struct chat_result *res = &reqs[i]->res;
