@@ -413,6 +413,8 @@ static void analyse(struct telemetry *tel, const struct calib_opts *o, const str
 		snprintf(cs->name, sizeof(cs->name), "%s", tel->srcs[s].info->name);
 		snprintf(cs->scope, sizeof(cs->scope), "%s", source_scope_name(tel->srcs[s].info->scope));
 		cs->step_s = step_of(tl, p->idle0, p->t_end);
+		cs->update_s = tel->srcs[s].info->counter_update_s;
+		cs->shaped = tel->srcs[s].info->shape_with_power;
 		cs->idle_w = idle_b > idle_a ? window_j(tl, idle_a, idle_b) / ((double)(idle_b - idle_a) / 1e9) : NAN;
 		/* loaded power: the second half of the on-windows of the longest period */
 		for (int e = 0; e < p->nedges; e++)

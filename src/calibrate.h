@@ -44,7 +44,9 @@ struct calib_period {
 struct calib_source {
 	char name[64];
 	char scope[16];
-	double step_s;          /* median time between counter changes (or samples without a counter) */
+	double step_s;          /* mean time between observed counter changes (or samples without a counter) */
+	double update_s;        /* the counter's update period as the back-end declares it (NAN unknown) */
+	int shaped;             /* energy between counter reads follows the power readings */
 	double idle_w, loaded_w;
 	double rise_s, fall_s;  /* edge to 90% of the step up / 10% left of it down (median over edges) */
 	struct calib_period per[CALIB_MAX_PERIODS];

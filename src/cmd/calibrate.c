@@ -62,6 +62,8 @@ static json_t *part_json(const struct calib_part *p)
 		json_object_set_new(so, "source", json_string(c->name));
 		json_object_set_new(so, "scope", json_string(c->scope));
 		json_object_set_new(so, "step_s", jnull(c->step_s));
+		json_object_set_new(so, "counter_update_s", jnull(c->update_s));
+		json_object_set_new(so, "shaped_by_power", json_boolean(c->shaped));
 		json_object_set_new(so, "idle_w", jnull(c->idle_w));
 		json_object_set_new(so, "loaded_w", jnull(c->loaded_w));
 		json_object_set_new(so, "rise_s", jnull(c->rise_s));
@@ -106,6 +108,9 @@ static void part_text(const struct calib_part *p)
 		fmt(e, sizeof(e), "%.3f", c->rise_s, " s");
 		fmt(f, sizeof(f), "%.3f", c->fall_s, " s");
 		printf("  %-22s %8s %9s %9s %8s %8s\n", c->name, a, b, d, e, f);
+		if (c->shaped)
+			printf("    (counter read sparsely, energy between reads shaped by power: 'step' is the read spacing; "
+			       "the counter itself updates every %.3f s)\n", c->update_s);
 		for (int k = 0; k < p->nperiods; k++) {
 			const struct calib_period *cp = &c->per[k];
 			printf("    %.2f s on/off: on %.1f J (perfect meter %.1f J), off %.1f J (%.1f J)\n", cp->len_s,
