@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
 	{"devices", cmd_devices, "list telemetry back-ends and what each source can measure"},
 	{"monitor", cmd_monitor, "sample power and energy live, then summarise"},
+	{"calibrate", cmd_calibrate, "drive a known on/off GPU/CPU load and check how telemetry follows it"},
 	{"profile", cmd_profile, "stream a dataset to an inference server and record every query"},
 	{"runs", cmd_runs, "list stored runs"},
 	{"show", cmd_show, "show one run: configuration, hardware, totals, accuracy, IPW, IPJ"},

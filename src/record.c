@@ -25,6 +25,9 @@ void run_record_release(struct run_record *r)
 	free(r->dataset_format);
 	free(r->hardware_json);
 	free(r->version);
+	free(r->group_name);
+	free(r->summary_json);
+	free(r->server_log);
 	for (int i = 0; i < r->nsources; i++) {
 		struct run_source *s = &r->sources[i];
 		free(s->name);

@@ -36,6 +36,10 @@ struct run_record {
 	double idle_seconds;
 	struct run_source *sources;
 	int nsources;
+	/* added (load generation, schema 2): NULL when absent */
+	char *group_name;        /* runs of one sweep share it (--sweep) */
+	char *summary_json;      /* the run's load summary: percentiles, throughput, goodput, energy */
+	char *server_log;        /* path of the --serve server's log, kept with the run */
 };
 
 /* Energy of one source for one query. */

@@ -18,7 +18,9 @@
 
 #include "clock.h"
 #include "dataset.h"
+#include "load.h"
 #include "score.h"
+#include "serve.h"
 #include "store.h"
 #include "telemetry.h"
 #include "util.h"
@@ -40,6 +42,9 @@ void runner_opts_init(struct runner_opts *o)
 	o->s.top_k = 20;
 	o->host = 1;
 	o->idle_s = 10;
+	o->concurrency = 1;
+	o->burstiness = 1;
+	o->serve_timeout_s = 600;
 }
 
 double percentile_sorted(const double *v, size_t n, double pct)
@@ -101,6 +106,8 @@ struct run {
 	char engine[32];
 	char *owned[16];             /* strings restored from a resumed run's configuration */
 	int nowned;
+	struct serve srv;            /* --serve: the server child */
+	double dev_idle_accel_w;     /* --serve: accelerator idle power before it started */
 };
 
 static const char *own(struct run *r, const char *s)
@@ -162,7 +169,17 @@ static char *config_json(const struct runner_opts *o, const char *url, const cha
 	json_object_set_new(c, "limit", json_integer(o->limit));
 	json_object_set_new(c, "shuffle", json_boolean(o->shuffle));
 	json_object_set_new(c, "shuffle_seed", json_integer((json_int_t)o->shuffle_seed));
-	json_object_set_new(c, "concurrency", json_integer(1));
+	json_object_set_new(c, "concurrency", json_integer(o->concurrency > 0 ? o->concurrency : 1));
+	if (o->load || o->concurrency > 1 || o->rate > 0 || o->duration_s > 0 || o->count > 0) {
+		json_object_set_new(c, "rate", o->rate > 0 ? json_real(o->rate) : json_null());
+		json_object_set_new(c, "burstiness", json_real(o->burstiness));
+		json_object_set_new(c, "max_concurrency", json_integer(o->max_concurrency));
+		json_object_set_new(c, "duration_s", json_real(o->duration_s));
+		json_object_set_new(c, "count", json_integer(o->count));
+		json_object_set_new(c, "slo", o->slo ? json_string(o->slo) : json_null());
+	}
+	json_object_set_new(c, "group", o->group ? json_string(o->group) : json_null());
+	json_object_set_new(c, "serve", o->serve ? json_string(o->serve) : json_null());
 	json_object_set_new(c, "timeout_s", json_real(o->timeout_s));
 	json_object_set_new(c, "max_attempts", json_integer(o->max_attempts));
 	json_object_set_new(c, "backoff_s", json_real(o->backoff_s));
@@ -299,8 +316,11 @@ static void idle_baseline(struct run *r, double *out_w, const char *when)
 	int nacc = 0;
 	for (int s = 0; s < r->tel.nsrcs; s++)
 		out_w[s] = NAN;
-	if (!r->tel.nsrcs || r->o->idle_s <= 0)
+	if (!r->tel.nsrcs || r->o->idle_s <= 0) {
+		if (r->tel.nsrcs) /* without a baseline, the first query must still start inside the covered span */
+			telemetry_wait_covered(&r->tel, clock_now_ns(), COVER_TIMEOUT_NS);
 		return;
+	}
 	say(r->h, RUNNER_INFO, "measuring idle power %s the queries for %.1f s", when, r->o->idle_s);
 	a = clock_now_ns();
 	telemetry_wait_covered(&r->tel, a, COVER_TIMEOUT_NS);
@@ -499,6 +519,35 @@ static char *extra_json(const struct chat_result *res)
 	return out;
 }
 
+/* Fills q from the final attempt res. */
+static void fill_final(struct run *r, struct query_record *q, const struct chat_result *res)
+{
+	q->status = xstrdup(res->err == ERR_NONE ? "ok" : "failed");
+	q->answer = xstrdup(res->answer.data ? res->answer.data : "");
+	q->thinking = xstrdup(res->thinking.data ? res->thinking.data : "");
+	q->finish_reason = res->finish_reason[0] ? xstrdup(res->finish_reason) : NULL;
+	q->error_kind = xstrdup(err_kind_name(res->err));
+	q->error_message = res->err ? xstrdup(res->errmsg) : NULL;
+	q->http_status = res->http_status;
+	fill_latency(q, r, res);
+	count_fields(q, res);
+	q->extra_json = extra_json(res);
+	if (res->model[0] && strcmp(res->model, r->model) && !r->rec.server_model)
+		r->rec.server_model = xstrdup(res->model);
+}
+
+/* Fills the item part of q (seq, ids, prompt owned by q). */
+static void fill_item(struct query_record *q, const struct item *it, long long seq, char *prompt)
+{
+	memset(q, 0, sizeof(*q));
+	q->seq = seq;
+	q->item_id = xstrdup(it->id);
+	q->subject = xstrdup(it->subject ? it->subject : "");
+	q->task = xstrdup(task_name(it->task));
+	q->prompt = prompt;
+	q->reference = dupnull(it->answer);
+}
+
 /*
  * Runs one item to its end (with retries) and fills q. Returns 1 when the
  * user interrupted it (q is not to be recorded), else 0.
@@ -511,14 +560,8 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 	char *prompt = item_prompt(it);
 	double delay = r->o->backoff_s;
 	int interrupted = 0;
-	memset(q, 0, sizeof(*q));
+	fill_item(q, it, seq, prompt);
 	*t0 = *t1 = 0;
-	q->seq = seq;
-	q->item_id = xstrdup(it->id);
-	q->subject = xstrdup(it->subject ? it->subject : "");
-	q->task = xstrdup(task_name(it->task));
-	q->prompt = prompt;
-	q->reference = dupnull(it->answer);
 	memset(&req, 0, sizeof(req));
 	req.model = r->model;
 	req.prompt = prompt;
@@ -543,21 +586,9 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 		a->message = res.err ? xstrdup(res.errmsg) : NULL;
 		if (res.err == ERR_NONE || !retriable(&res) || n >= r->o->max_attempts) {
 			/* the final attempt is the query */
-			q->status = xstrdup(res.err == ERR_NONE ? "ok" : "failed");
-			q->answer = xstrdup(res.answer.data ? res.answer.data : "");
-			q->thinking = xstrdup(res.thinking.data ? res.thinking.data : "");
-			q->finish_reason = res.finish_reason[0] ? xstrdup(res.finish_reason) : NULL;
-			q->error_kind = xstrdup(err_kind_name(res.err));
-			q->error_message = res.err ? xstrdup(res.errmsg) : NULL;
-			q->http_status = res.http_status;
-			fill_latency(q, r, &res);
-			count_fields(q, &res);
-			q->extra_json = extra_json(&res);
+			fill_final(r, q, &res);
 			*t0 = res.t_send_ns;
 			*t1 = res.t_end_ns;
-			if (res.model[0] && strcmp(res.model, r->model) && !r->rec.server_model) {
-				r->rec.server_model = xstrdup(res.model);
-			}
 			chat_result_release(&res);
 			break;
 		}
@@ -810,6 +841,197 @@ static void warm_up(struct run *r)
 	}
 }
 
+/* ---- load runs (src/load.c, docs/load.md) ---- */
+
+/* The summary JSON with the --serve facts merged in (takes summary; NULL = none). */
+static char *with_serve(struct run *r, char *summary, double server_idle_w)
+{
+	json_t *j, *sv;
+	char *out;
+	if (!r->o->serve)
+		return summary;
+	j = summary ? json_loads(summary, 0, NULL) : NULL;
+	if (!j)
+		j = json_object();
+	sv = json_object();
+	json_object_set_new(sv, "command", json_string(r->o->serve));
+	json_object_set_new(sv, "log", r->srv.log_path ? json_string(r->srv.log_path) : json_null());
+	json_object_set_new(sv, "device_idle_accel_w",
+			    isnan(r->dev_idle_accel_w) ? json_null() : json_real(r->dev_idle_accel_w));
+	json_object_set_new(sv, "server_idle_accel_w", isnan(server_idle_w) ? json_null() : json_real(server_idle_w));
+	json_object_set_new(j, "serve", sv);
+	out = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	free(summary);
+	return out;
+}
+
+/*
+ * Sends the items under the configured load (closed or open loop), then
+ * attributes energy by the concurrent rule over the whole span and commits
+ * every query. Overlapping requests share slices, so no query's energy is
+ * final before the last one ends: a killed load run keeps only its samples.
+ */
+static int run_load(struct run *r, struct tally *a, struct runner_report *rep, int64_t *tfirst,
+		    int64_t *tlast, char *err, size_t errlen)
+{
+	const struct runner_opts *o = r->o;
+	struct load_opts lo;
+	struct load_slo slo;
+	struct load_summary sum;
+	struct chat_request req;
+	struct load_req **reqs = NULL;
+	struct query_record *qs = NULL;
+	char **prompts = xcalloc(r->ds.n + 1, sizeof(char *));
+	size_t n = 0, done = 0;
+	int64_t t0 = 0, t1 = 0;
+	int rc = -1;
+
+	load_opts_init(&lo);
+	lo.concurrency = o->concurrency > 0 ? o->concurrency : 1;
+	lo.rate = o->rate;
+	lo.burstiness = o->burstiness > 0 ? o->burstiness : 1;
+	lo.max_concurrency = o->max_concurrency;
+	lo.duration_s = o->duration_s;
+	lo.count = o->count;
+	lo.seed = o->shuffle_seed;
+	load_slo_init(&slo);
+	load_summary_init(&sum);
+	if (o->slo && load_slo_parse(&slo, o->slo, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < r->ds.n; i++)
+		prompts[i] = item_prompt(&r->ds.items[i]);
+	memset(&req, 0, sizeof(req));
+	req.model = r->model;
+	req.s = o->s;
+	req.timeout_s = o->timeout_s;
+	if (lo.rate > 0)
+		say(r->h, RUNNER_INFO, "open loop: %.3g requests/s (burstiness %.3g)%s", lo.rate, lo.burstiness,
+		    lo.max_concurrency > 0 ? ", capped" : "");
+	else
+		say(r->h, RUNNER_INFO, "closed loop: %d requests in flight", lo.concurrency);
+	if (load_drive(r->cl, &lo, &req, prompts, r->ds.n, o->stop, &reqs, &n, err, errlen) < 0)
+		goto out;
+	say(r->h, RUNNER_INFO, "load finished: %zu requests sent; attributing energy", n);
+	qs = xcalloc(n + 1, sizeof(*qs));
+	for (size_t i = 0; i < n; i++) {
+		const struct chat_result *res = &reqs[i]->res;
+		const struct item *it = &r->ds.items[reqs[i]->item];
+		struct query_attempt *at;
+		fill_item(&qs[i], it, (long long)i, xstrdup(prompts[reqs[i]->item]));
+		if (reqs[i]->rep > 0) {
+			/* items cycle: the store keeps one row per (run, item id) */
+			free(qs[i].item_id);
+			qs[i].item_id = xasprintf("%s#%lld", it->id, reqs[i]->rep);
+		}
+		fill_final(r, &qs[i], res);
+		at = qs[i].attempts = xcalloc(1, sizeof(*at));
+		qs[i].nattempts = 1;
+		at->n = 1;
+		at->t_start_s = rel_s(r, res->t_send_ns);
+		at->duration_s = res->t_end_ns ? (double)(res->t_end_ns - res->t_send_ns) / 1e9 : NAN;
+		at->error_kind = xstrdup(err_kind_name(res->err));
+		at->http_status = res->http_status;
+		at->message = res->err ? xstrdup(res->errmsg) : NULL;
+		if (res->t_send_ns && (!t0 || res->t_send_ns < t0))
+			t0 = res->t_send_ns;
+		if (res->t_end_ns > t1)
+			t1 = res->t_end_ns;
+	}
+	*tfirst = t0;
+	*tlast = t1;
+	rep->total = a->total = (long long)n;
+	if (r->tel.nsrcs && t0 && t1 > t0) {
+		char e2[IPW_ERRLEN];
+		if (telemetry_wait_covered(&r->tel, t1, COVER_TIMEOUT_NS) < 0)
+			say(r->h, RUNNER_WARN, "telemetry did not cover the end of the load within 3 s");
+		if (load_energy(&r->tel, r->idle_w, reqs, qs, n, t0, t1, 10 * NS_PER_MS, &sum, e2, sizeof(e2)) < 0)
+			say(r->h, RUNNER_WARN, "accelerator energy of the load is not measured: %s", e2);
+	}
+	load_summarize(reqs, qs, n, &slo, &sum);
+	for (done = 0; done < n; done++) {
+		struct query_record *q = &qs[done];
+		if (store_query_insert(r->st, r->rec.id, q, err, errlen) < 0 ||
+		    score_query(r->st, r->rec.id, q, &r->ds.items[reqs[done]->item], err, errlen) < 0)
+			goto out;
+		tally_add(a, q);
+		if (r->h && r->h->query_done)
+			r->h->query_done(r->h->arg, q);
+	}
+	if (flush_samples(r, err, errlen) < 0)
+		goto out;
+	free(r->rec.summary_json);
+	r->rec.summary_json = load_summary_json(&sum, &lo, &slo);
+	rc = 0;
+out:
+	for (size_t i = 0; i < n && qs; i++)
+		query_record_release(&qs[i]);
+	free(qs);
+	if (reqs)
+		load_reqs_free(reqs, n);
+	for (size_t i = 0; i < r->ds.n; i++)
+		free(prompts[i]);
+	free(prompts);
+	return rc;
+}
+
+/* The accelerators' summed idle power in out_w (per source), NAN if none. */
+static double accel_sum(const struct run *r, const double *w)
+{
+	double sum = 0;
+	int n = 0;
+	for (int s = 0; s < r->tel.nsrcs; s++)
+		if (r->tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(w[s])) {
+			sum += w[s];
+			n++;
+		}
+	return n ? sum : NAN;
+}
+
+/*
+ * --serve: with telemetry running, measures the device idle before the
+ * server exists, starts it (port checked free first) and waits for health.
+ */
+static int start_server(struct run *r, struct runner_opts *o, struct runner_report *rep, char *err,
+			size_t errlen)
+{
+	char *log = NULL;
+	double *w;
+	int rc = -1;
+	if (!o->url)
+		return err_set(err, errlen, "--serve needs --url: the address the started server will listen on");
+	if (serve_port_free(o->url, err, errlen) < 0)
+		return -1;
+	if (setup_telemetry(r, o, err, errlen) < 0)
+		return -1;
+	w = xcalloc((size_t)r->tel.nsrcs + 1, sizeof(double));
+	idle_baseline(r, w, "before the server starts");
+	r->dev_idle_accel_w = accel_sum(r, w);
+	rep->device_idle_w = r->dev_idle_accel_w;
+	free(w);
+	if (o->serve_log) {
+		log = xstrdup(o->serve_log);
+	} else {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+		log = xasprintf("%s.serve-%s-%d.log", o->store ? o->store : "ipw", when, (int)getpid());
+	}
+	if (serve_start(&r->srv, o->serve, log, err, errlen) < 0)
+		goto out;
+	snprintf(rep->server_log, sizeof(rep->server_log), "%s", log);
+	say(r->h, RUNNER_INFO, "started the server (pid %d): %s; log %s", (int)r->srv.pid, o->serve, log);
+	if (serve_wait_healthy(&r->srv, o->url, o->api, o->serve_timeout_s, o->stop, err, errlen) < 0)
+		goto out;
+	say(r->h, RUNNER_INFO, "the server is healthy");
+	rc = 0;
+out:
+	free(log);
+	return rc;
+}
+
 /* Item ids already in the store for a resumed run, as a sorted array for bsearch. */
 static int cmp_str(const void *a, const void *b)
 {
@@ -872,9 +1094,13 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 			goto out;
 		qsort(done_ids, ndone, sizeof(char *), cmp_str);
 	}
+	r.dev_idle_accel_w = NAN;
+	rep->device_idle_w = NAN;
+	if (o.serve && start_server(&r, &o, rep, err, errlen) < 0)
+		goto out;
 	if (connect_server(&r, &o, err, errlen) < 0)
 		goto out;
-	if (setup_telemetry(&r, &o, err, errlen) < 0)
+	if (!r.tel_ok && setup_telemetry(&r, &o, err, errlen) < 0)
 		goto out;
 	api_s = xstrdup(api_name(client_api(r.cl)));
 	r.t0_ns = clock_now_ns();
@@ -894,6 +1120,8 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		r.rec.started_at = clock_wall_s();
 		r.rec.ended_at = NAN;
 		r.rec.idle_seconds = o.idle_s;
+		r.rec.group_name = dupnull(o.group);
+		r.rec.server_log = rep->server_log[0] ? xstrdup(rep->server_log) : NULL;
 	}
 	free(r.rec.hardware_json);
 	r.rec.hardware_json = hardware_json(&r);
@@ -929,7 +1157,14 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 	if (flush_samples(&r, err, errlen) < 0)
 		goto out;
 
-	for (seq = 0; seq < (long long)r.ds.n; seq++) {
+	if (o.load || o.concurrency > 1 || o.rate > 0 || o.duration_s > 0 || o.count > 0) {
+		if (run_load(&r, &acc, rep, &t_first_send, &t_last_end, err, errlen) < 0)
+			goto out;
+		seq = (long long)r.ds.n; /* the sequential loop below has nothing left to do */
+	} else {
+		seq = 0;
+	}
+	for (; seq < (long long)r.ds.n; seq++) {
 		const struct item *it = &r.ds.items[seq];
 		struct pending *pq;
 		const char *key = it->id;
@@ -972,6 +1207,13 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		telemetry_window_summary(&r.tel, t_first_send, t_last_end, &w);
 		rep->span_accel_j = w.accel_j;
 	}
+	if (o.serve && !serve_alive(&r.srv)) {
+		char how[64];
+		serve_describe_exit(&r.srv, how, sizeof(how));
+		err_set(err, errlen, "the server started by --serve %s during the run (its log: %s); the queries "
+			"after that failed", how, r.srv.log_path);
+		goto out;
+	}
 	{
 		int interrupted = o.stop && *o.stop;
 		if (!interrupted) {
@@ -984,8 +1226,11 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		r.rec.ended_at = clock_wall_s();
 		snprintf(rep->status, sizeof(rep->status), "%s", r.rec.status);
 	}
+	r.rec.summary_json = with_serve(&r, r.rec.summary_json, rep->idle_accel_w);
 	if (flush_samples(&r, err, errlen) < 0 || store_run_update(r.st, &r.rec, err, errlen) < 0)
 		goto out;
+	if (r.rec.summary_json)
+		rep->summary_json = xstrdup(r.rec.summary_json);
 	rep->wall_s = (double)(clock_now_ns() - r.t0_ns) / 1e9;
 	rc = 0;
 out:
@@ -997,6 +1242,11 @@ out:
 		r.rec.ended_at = clock_wall_s();
 		store_run_update(r.st, &r.rec, e2, sizeof(e2));
 	}
+	if (r.srv.pid) {
+		say(h, RUNNER_INFO, "stopping the server (pid %d)", (int)r.srv.pid);
+		serve_stop(&r.srv, 30);
+	}
+	serve_release(&r.srv);
 	if (r.tel_ok)
 		telemetry_release(&r.tel);
 	if (r.cl)

@@ -41,6 +41,23 @@ struct runner_opts {
 	int interval_ms;
 	double idle_s;             /* idle baseline length, before and after */
 	const char *fake_profile, *fake_trace;
+	/*
+	 * load generation (src/load.h, docs/load.md): the load loop runs when
+	 * load is set, concurrency > 1, rate > 0, duration_s > 0 or count > 0
+	 */
+	int load;
+	int concurrency;           /* closed loop: requests in flight */
+	double rate;               /* open loop: arrivals per second */
+	double burstiness;         /* gamma shape of inter-arrivals (1 = Poisson) */
+	int max_concurrency;       /* open loop cap (0 = none) */
+	double duration_s;         /* send for this long, cycling items (0 = one pass) */
+	long long count;           /* requests to send (0 = one per item, or unbounded with duration) */
+	const char *slo;           /* "ttft=0.5,tpot=0.05" or NULL */
+	const char *group;         /* sweep group recorded with the run, or NULL */
+	/* --serve: start the server as a child (src/serve.h) */
+	const char *serve;         /* shell command, or NULL */
+	const char *serve_log;     /* its log file (NULL = beside the store) */
+	double serve_timeout_s;    /* how long to wait for health */
 	/* control */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop after cleanup */
 };
@@ -74,6 +91,10 @@ struct runner_report {
 	double idle_accel_w;         /* idle baseline before, summed over accelerators */
 	double mean_e2e_s, mean_ttft_s;
 	long long completion_tokens;
+	/* added: load runs and --serve */
+	char *summary_json;          /* the run's summary (load.h), caller frees; NULL if none */
+	double device_idle_w;        /* --serve: accelerator idle power before the server started */
+	char server_log[512];        /* --serve: its log file */
 };
 
 /*

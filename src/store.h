@@ -163,7 +163,7 @@ int store_run_set_sources(struct store *s, const char *run_id, const struct run_
 			  char *err, size_t errlen);
 /*
  * Updates the mutable fields of run r->id: status, server_model, n_items and
- * hardware_json (NULL / -1 keep the stored value), ended_at and idle_seconds
+ * hardware_json, summary_json and server_log (NULL / -1 keep the stored value), ended_at and idle_seconds
  * (always written; NAN stores NULL), and, for each of r->sources, the idle
  * baselines of the source with that idx. Other fields are fixed at creation.
  */

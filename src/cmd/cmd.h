@@ -7,6 +7,7 @@
 
 int cmd_devices(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -9,9 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "../dataset.h"
+#include "../load.h"
 #include "../runner.h"
 #include "cmd.h"
 
@@ -65,6 +69,20 @@ static void usage(FILE *f)
 "  --fake-profile SPEC  use the fake back-end with a synthetic profile (tests)\n"
 "  --fake-trace FILE    use the fake back-end replaying a trace (tests)\n"
 "  --quiet              no progress bar or per-query lines\n"
+"load (docs/load.md):\n"
+"  --concurrency N      closed loop: keep N requests in flight (default 1: one at a time)\n"
+"  --rate R             open loop: R requests/s, Poisson arrivals (see --burstiness)\n"
+"  --burstiness K       gamma shape of the inter-arrival times (1 = Poisson; < 1 burstier)\n"
+"  --max-concurrency N  open loop: at most N in flight (later arrivals wait)\n"
+"  --duration S         keep sending for S seconds, cycling the items\n"
+"  --requests N         send N requests, cycling the items (default: one per item)\n"
+"  --sweep KEY=V1,V2,.. one run per point (KEY concurrency or rate), grouped\n"
+"  --group NAME         group name recorded with the run(s) (default for --sweep: generated)\n"
+"  --slo SPEC           goodput limits, e.g. ttft=0.5,tpot=0.05 (also itl=, e2e=; seconds)\n"
+"  --serve CMD          start the server with CMD (needs --url), measure idle power before it,\n"
+"                       wait for health, stop it after the run (SIGTERM, then SIGKILL)\n"
+"  --serve-log PATH     the server's log (default: beside the store)\n"
+"  --serve-timeout S    how long to wait for the server's health (default 600)\n"
 "The API key, if the server needs one, comes from IPW_API_KEY or OPENAI_API_KEY.\n");
 }
 
@@ -165,10 +183,11 @@ static void print_config(const struct runner_opts *o)
 	else
 		snprintf(seed, sizeof(seed), "none");
 	fprintf(stderr, "ipw profile: sampling max_tokens=%d temperature=%g top_p=%g top_k=%d seed=%s "
-		"system=%s; timeout=%gs attempts=%d warmup=%d idle=%gs concurrency=1\n",
+		"system=%s; timeout=%gs attempts=%d warmup=%d idle=%gs %s=%g\n",
 		o->s.max_tokens, o->s.temperature, o->s.top_p, o->s.top_k, seed,
 		o->s.system ? "given" : "none", o->timeout_s,
-		o->max_attempts, o->warmup, o->idle_s);
+		o->max_attempts, o->warmup, o->idle_s, o->rate > 0 ? "rate" : "concurrency",
+		o->rate > 0 ? o->rate : (double)o->concurrency);
 }
 
 static int parse_double(const char *s, double *out)
@@ -189,6 +208,7 @@ enum {
 	O_URL = 256, O_API, O_MODEL, O_TIMEOUT, O_RETRIES, O_BACKOFF, O_WARMUP, O_MAXTOK, O_TEMP,
 	O_TOPP, O_TOPK, O_SSEED, O_SYSTEM, O_DATASET, O_LIMIT, O_SHUFFLE, O_SEED, O_STORE, O_NAME,
 	O_RESUME, O_FORMAT, O_DEVICES, O_NOHOST, O_BACKENDS, O_INTERVAL, O_IDLE, O_FPROF, O_FTRACE, O_QUIET, O_HELP,
+	O_CONC, O_RATE, O_BURST, O_MAXC, O_DUR, O_REQS, O_SWEEP, O_GROUP, O_SLO, O_SERVE, O_SLOG, O_STIME,
 };
 
 static const struct option longopts[] = {
@@ -201,8 +221,180 @@ static const struct option longopts[] = {
 	{"name", 1, 0, O_NAME}, {"resume", 1, 0, O_RESUME}, {"format", 1, 0, O_FORMAT}, {"devices", 1, 0, O_DEVICES},
 	{"no-host", 0, 0, O_NOHOST}, {"backends", 1, 0, O_BACKENDS}, {"interval", 1, 0, O_INTERVAL},
 	{"idle-seconds", 1, 0, O_IDLE}, {"fake-profile", 1, 0, O_FPROF}, {"fake-trace", 1, 0, O_FTRACE},
-	{"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+	{"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
+	{"concurrency", 1, 0, O_CONC}, {"rate", 1, 0, O_RATE}, {"burstiness", 1, 0, O_BURST},
+	{"max-concurrency", 1, 0, O_MAXC}, {"duration", 1, 0, O_DUR}, {"requests", 1, 0, O_REQS},
+	{"sweep", 1, 0, O_SWEEP}, {"group", 1, 0, O_GROUP}, {"slo", 1, 0, O_SLO}, {"serve", 1, 0, O_SERVE},
+	{"serve-log", 1, 0, O_SLOG}, {"serve-timeout", 1, 0, O_STIME}, {0, 0, 0, 0},
 };
+
+/* Prints a pct line of the summary's latency object. */
+static void print_pct(json_t *lat, const char *key, const char *label)
+{
+	json_t *p = json_object_get(lat, key);
+	if (!p || !json_integer_value(json_object_get(p, "n"))) {
+		printf("  %-28s not measured\n", label);
+		return;
+	}
+	printf("  %-28s p50 %.4g  p90 %.4g  p95 %.4g  p99 %.4g s\n", label,
+	       json_number_value(json_object_get(p, "p50")), json_number_value(json_object_get(p, "p90")),
+	       json_number_value(json_object_get(p, "p95")), json_number_value(json_object_get(p, "p99")));
+}
+
+static double jnum(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The load summary of a run (summary_json), for the closing report. */
+static void print_summary(const char *text)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL, *e, *g, *sv;
+	if (!j)
+		return;
+	if (json_object_get(j, "latency")) {
+		print_pct(json_object_get(j, "latency"), "ttft_s", "TTFT");
+		print_pct(json_object_get(j, "latency"), "tpot_s", "TPOT");
+		print_pct(json_object_get(j, "latency"), "itl_s", "ITL");
+		print_pct(json_object_get(j, "latency"), "e2e_s", "E2E");
+		print_value("throughput", jnum(j, "requests_per_s"), "requests/s");
+		print_value("output throughput", jnum(j, "output_tokens_per_s"), "tokens/s");
+		g = json_object_get(j, "goodput");
+		if (g && json_is_integer(json_object_get(g, "good")))
+			printf("  %-28s %lld of %lld requests meet the SLOs (%.1f%%), %.4g requests/s\n", "goodput",
+			       (long long)json_integer_value(json_object_get(g, "good")),
+			       (long long)json_integer_value(json_object_get(j, "sent")), 100 * jnum(g, "share"),
+			       jnum(g, "per_s"));
+		e = json_object_get(j, "energy");
+		print_value("energy per query (shared)", jnum(e, "j_per_query"), "J");
+		print_value("energy per output token", jnum(e, "j_per_output_token"), "J/token");
+		print_value("mean accelerator power", jnum(e, "mean_power_w"), "W");
+		print_value("idle share of the span", jnum(e, "idle_share"), "");
+		print_value("conservation error", jnum(e, "conservation_rel"), "(relative)");
+	}
+	if ((sv = json_object_get(j, "serve"))) {
+		print_value("device idle (no server)", jnum(sv, "device_idle_accel_w"), "W");
+		print_value("server idle", jnum(sv, "server_idle_accel_w"), "W");
+		printf("  %-28s %s\n", "server log", json_string_value(json_object_get(sv, "log")));
+	}
+	json_decref(j);
+}
+
+/* The closing report of one run; returns the exit status. */
+static int finish(const struct runner_opts *o, struct runner_report *rep, int rc, const char *err)
+{
+	int status;
+	if (rc < 0) {
+		fprintf(stderr, "ipw profile: %s\n", err);
+		if (rep->run_id[0])
+			fprintf(stderr, "ipw profile: what was measured is kept: run %s (ipw profile --resume %s "
+				"continues it)\n", rep->run_id, rep->run_id);
+		free(rep->summary_json);
+		return stop_flag ? EXIT_INTERRUPTED : EXIT_ENV;
+	}
+	printf("run %s: %s\n", rep->run_id, rep->status);
+	printf("  %-28s %lld ok, %lld failed, %lld already recorded, of %lld\n", "queries", rep->ok,
+	       rep->failed, rep->skipped, rep->total);
+	printf("  %-28s %.1f s\n", "wall time", rep->wall_s);
+	print_value("accelerator energy (queries)", rep->accel_j, "J");
+	print_value("accelerator energy (span)", rep->span_accel_j, "J");
+	print_value("mean energy per query", rep->ok && !isnan(rep->accel_j) ? rep->accel_j / (double)rep->ok : NAN, "J");
+	print_value("host energy (queries)", rep->host_j, "J");
+	print_value("idle accelerator power", rep->idle_accel_w, "W");
+	print_value("mean latency (E2E)", rep->mean_e2e_s, "s");
+	print_value("mean TTFT", rep->mean_ttft_s, "s");
+	printf("  %-28s %lld\n", "completion tokens", rep->completion_tokens);
+	print_value("energy per output token", rep->completion_tokens > 0 ? rep->accel_j / (double)rep->completion_tokens : NAN, "J/token");
+	print_summary(rep->summary_json);
+	free(rep->summary_json);
+	rep->summary_json = NULL;
+	if (!strcmp(rep->status, "interrupted"))
+		printf("interrupted: ipw profile --resume %s --store %s continues it\n", rep->run_id, o->store);
+	printf("details: ipw show %s --store %s; per query: ipw export %s --format csv --store %s\n",
+	       rep->run_id, o->store, rep->run_id, o->store);
+	if (!strcmp(rep->status, "interrupted"))
+		status = EXIT_INTERRUPTED;
+	else
+		status = rep->failed ? EXIT_PARTIAL : 0;
+	return status;
+}
+
+/* --sweep KEY=V1,V2,...: one run per point, all in one group. */
+static int run_sweep(const struct runner_opts *base, const struct runner_hooks *h, struct ui *u,
+		     const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	char key[32], **vals = NULL, *group = NULL;
+	int nvals = 0, status = 0, is_rate;
+	if (!eq || (size_t)(eq - spec) >= sizeof(key)) {
+		fprintf(stderr, "ipw profile: --sweep takes concurrency=1,2,4 or rate=0.5,1,2 (got '%s')\n", spec);
+		return EXIT_USAGE;
+	}
+	memcpy(key, spec, (size_t)(eq - spec));
+	key[eq - spec] = 0;
+	is_rate = !strcmp(key, "rate");
+	if (!is_rate && strcmp(key, "concurrency")) {
+		fprintf(stderr, "ipw profile: --sweep sweeps concurrency or rate (got '%s')\n", key);
+		return EXIT_USAGE;
+	}
+	vals = split_list(eq + 1, ',', &nvals);
+	for (int i = 0; i < nvals; i++) {
+		double d;
+		if (parse_double(vals[i], &d) || d <= 0 || (!is_rate && d != (int)d)) {
+			fprintf(stderr, "ipw profile: --sweep %s: '%s' is not a %s\n", key, vals[i],
+				is_rate ? "rate > 0" : "whole concurrency >= 1");
+			free_list(vals);
+			return EXIT_USAGE;
+		}
+	}
+	if (!nvals) {
+		fprintf(stderr, "ipw profile: --sweep %s= lists no values\n", key);
+		free_list(vals);
+		return EXIT_USAGE;
+	}
+	if (base->group) {
+		group = xstrdup(base->group);
+	} else {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+		group = xasprintf("sweep-%s-%s", key, when);
+	}
+	fprintf(stderr, "ipw profile: sweep of %s over %d points, group %s\n", key, nvals, group);
+	for (int i = 0; i < nvals && !stop_flag; i++) {
+		struct runner_opts o = *base;
+		struct runner_report rep;
+		char err[IPW_ERRLEN] = "", *name;
+		int rc, st;
+		o.load = 1;
+		o.group = group;
+		if (is_rate) {
+			o.rate = strtod(vals[i], NULL);
+			o.concurrency = 1;
+		} else {
+			o.concurrency = atoi(vals[i]);
+			o.rate = 0;
+		}
+		name = xasprintf("%s-%s%s", base->name ? base->name : group, is_rate ? "r" : "c", vals[i]);
+		o.name = name;
+		print_config(&o);
+		rc = runner_run(&o, h, &rep, err, sizeof(err));
+		clear_bar(u);
+		st = finish(&o, &rep, rc, err);
+		if (st && !status)
+			status = st;
+		free(name);
+		if (rc < 0)
+			break;
+	}
+	printf("sweep group %s: compare with ipw runs --store %s\n", group, base->store);
+	free(group);
+	free_list(vals);
+	return status;
+}
 
 int cmd_profile(int argc, char **argv)
 {
@@ -214,6 +406,7 @@ int cmd_profile(int argc, char **argv)
 	int c, rc;
 	long long v;
 	double d;
+	const char *sweep = NULL;
 
 	runner_opts_init(&o);
 	o.store = "ipw.db";
@@ -255,6 +448,27 @@ int cmd_profile(int argc, char **argv)
 		case O_FPROF: o.fake_profile = optarg; break;
 		case O_FTRACE: o.fake_trace = optarg; break;
 		case O_QUIET: u.quiet = 1; break;
+		case O_CONC: if (parse_ll(optarg, &v) || v < 1 || v > 100000) bad = "--concurrency takes a count >= 1"; else o.concurrency = (int)v; break;
+		case O_RATE: if (parse_double(optarg, &o.rate) || o.rate <= 0) bad = "--rate takes requests/s > 0"; break;
+		case O_BURST: if (parse_double(optarg, &o.burstiness) || o.burstiness <= 0) bad = "--burstiness takes a number > 0"; break;
+		case O_MAXC: if (parse_ll(optarg, &v) || v < 1) bad = "--max-concurrency takes a count >= 1"; else o.max_concurrency = (int)v; break;
+		case O_DUR: if (parse_double(optarg, &o.duration_s) || o.duration_s <= 0) bad = "--duration takes seconds > 0"; break;
+		case O_REQS: if (parse_ll(optarg, &v) || v < 1) bad = "--requests takes a count >= 1"; else o.count = v; break;
+		case O_SWEEP: sweep = optarg; break;
+		case O_GROUP: o.group = optarg; break;
+		case O_SLO: {
+			struct load_slo slo;
+			char e2[IPW_ERRLEN];
+			if (load_slo_parse(&slo, optarg, e2, sizeof(e2)) < 0) {
+				fprintf(stderr, "ipw profile: %s\n", e2);
+				return EXIT_USAGE;
+			}
+			o.slo = optarg;
+			break;
+		}
+		case O_SERVE: o.serve = optarg; break;
+		case O_SLOG: o.serve_log = optarg; break;
+		case O_STIME: if (parse_double(optarg, &o.serve_timeout_s) || o.serve_timeout_s <= 0) bad = "--serve-timeout takes seconds > 0"; break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -268,44 +482,30 @@ int cmd_profile(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (o.resume && (sweep || o.concurrency > 1 || o.rate > 0 || o.duration_s > 0 || o.count > 0)) {
+		fprintf(stderr, "ipw profile: --resume continues a sequential run; load options (--concurrency, "
+			"--rate, --duration, --requests, --sweep) start a new run instead\n");
+		return EXIT_USAGE;
+	}
+	if (o.rate > 0 && o.concurrency > 1) {
+		fprintf(stderr, "ipw profile: --rate (open loop) and --concurrency (closed loop) exclude each other; "
+			"cap an open loop with --max-concurrency\n");
+		return EXIT_USAGE;
+	}
 	o.stop = &stop_flag;
 	u.tty = isatty(STDERR_FILENO);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (!o.resume)
-		print_config(&o);
 	memset(&h, 0, sizeof(h));
 	h.arg = &u;
 	h.message = on_message;
 	h.progress = on_progress;
 	h.query_done = on_query;
+	if (sweep)
+		return run_sweep(&o, &h, &u, sweep);
+	if (!o.resume)
+		print_config(&o);
 	rc = runner_run(&o, &h, &rep, err, sizeof(err));
 	clear_bar(&u);
-	if (rc < 0) {
-		fprintf(stderr, "ipw profile: %s\n", err);
-		if (rep.run_id[0])
-			fprintf(stderr, "ipw profile: what was measured is kept: run %s (ipw profile --resume %s "
-				"continues it)\n", rep.run_id, rep.run_id);
-		return stop_flag ? EXIT_INTERRUPTED : EXIT_ENV;
-	}
-	printf("run %s: %s\n", rep.run_id, rep.status);
-	printf("  %-28s %lld ok, %lld failed, %lld already recorded, of %lld\n", "queries", rep.ok,
-	       rep.failed, rep.skipped, rep.total);
-	printf("  %-28s %.1f s\n", "wall time", rep.wall_s);
-	print_value("accelerator energy (queries)", rep.accel_j, "J");
-	print_value("accelerator energy (span)", rep.span_accel_j, "J");
-	print_value("mean energy per query", rep.ok && !isnan(rep.accel_j) ? rep.accel_j / (double)rep.ok : NAN, "J");
-	print_value("host energy (queries)", rep.host_j, "J");
-	print_value("idle accelerator power", rep.idle_accel_w, "W");
-	print_value("mean latency (E2E)", rep.mean_e2e_s, "s");
-	print_value("mean TTFT", rep.mean_ttft_s, "s");
-	printf("  %-28s %lld\n", "completion tokens", rep.completion_tokens);
-	print_value("energy per output token", rep.completion_tokens > 0 ? rep.accel_j / (double)rep.completion_tokens : NAN, "J/token");
-	if (!strcmp(rep.status, "interrupted"))
-		printf("interrupted: ipw profile --resume %s --store %s continues it\n", rep.run_id, o.store);
-	printf("details: ipw show %s --store %s; per query: ipw export %s --format csv --store %s\n",
-	       rep.run_id, o.store, rep.run_id, o.store);
-	if (!strcmp(rep.status, "interrupted"))
-		return EXIT_INTERRUPTED;
-	return rep.failed ? EXIT_PARTIAL : 0;
+	return finish(&o, &rep, rc, err);
 }

@@ -63,6 +63,7 @@ static int print_run(const struct run_record *r, void *vctx)
 		json_object_set_new(o, "name", jstr(r->name));
 		json_object_set_new(o, "status", jstr(r->status));
 		json_object_set_new(o, "model", jstr(r->model));
+		json_object_set_new(o, "group", jstr(r->group_name));
 		json_object_set_new(o, "started_at", jreal(r->started_at));
 		json_object_set_new(o, "started", isnan(r->started_at) ? json_null() : json_string(started));
 		json_object_set_new(o, "ended_at", jreal(r->ended_at));

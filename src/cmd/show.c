@@ -301,6 +301,9 @@ static void show_json(struct store *st, const struct run_record *r, const struct
 						     "sha256", jstr(r->dataset_sha256),
 						     "format", jstr(r->dataset_format)));
 	json_object_set_new(o, "config", jparsed(r->config_json));
+	json_object_set_new(o, "group", jstr(r->group_name));
+	json_object_set_new(o, "summary", jparsed(r->summary_json));
+	json_object_set_new(o, "server_log", jstr(r->server_log));
 	json_object_set_new(o, "hardware", jparsed(r->hardware_json));
 	json_object_set_new(o, "sources", sources_json(r));
 	json_object_set_new(o, "totals", totals_json(t));
@@ -345,6 +348,13 @@ static void show_text(struct store *st, const struct run_record *r, const struct
 	printf("  idle measured    %s\n", fmt(a, sizeof(a), "%.1f", r->idle_seconds, "s"));
 	print_json_text("  host and devices", r->hardware_json);
 	print_json_text("configuration", r->config_json);
+	if (r->group_name)
+		printf("group              %s (its runs: ipw runs lists them by name)\n", r->group_name);
+	if (r->summary_json)
+		print_json_text("load summary (latency percentiles, throughput, goodput, energy; docs/load.md)",
+				r->summary_json);
+	if (r->server_log)
+		printf("server log         %s\n", r->server_log);
 	printf("totals\n");
 	printf("  queries          %lld ok, %lld failed (of %s planned)\n", t->n_ok, t->n_failed, planned);
 	printf("  accel energy     total %s (all queries); mean %s per ok query (%lld with energy)\n",

@@ -35,6 +35,7 @@ static const struct col run_cols[] = {
 	RC(dataset_path, COL_TEXT), RC(dataset_sha256, COL_TEXT), RC(dataset_format, COL_TEXT),
 	RC(n_items, COL_I64), RC(hardware_json, COL_TEXT), RC(version, COL_TEXT),
 	RC(started_at, COL_REAL), RC(ended_at, COL_REAL), RC(idle_seconds, COL_REAL),
+	RC(group_name, COL_TEXT), RC(summary_json, COL_TEXT), RC(server_log, COL_TEXT),
 };
 #undef RC
 
@@ -133,6 +134,11 @@ static const char *const migrations[] = {
 	" prompt_sha256 TEXT NOT NULL, judge_model TEXT NOT NULL,"
 	" verdict TEXT, raw_text TEXT, created_at REAL NOT NULL,"
 	" PRIMARY KEY (prompt_sha256, judge_model));",
+	/* 2: load generation: a sweep's group, the run's load summary, the served server's log */
+	"ALTER TABLE runs ADD COLUMN group_name TEXT;"
+	"ALTER TABLE runs ADD COLUMN summary_json TEXT;"
+	"ALTER TABLE runs ADD COLUMN server_log TEXT;"
+	"CREATE INDEX runs_by_group ON runs(group_name);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -532,7 +538,8 @@ static int sq_run_update(struct store *s, const struct run_record *r, char *err,
 		return -1;
 	if (prepare(s, "UPDATE runs SET status = coalesce(?, status), server_model = coalesce(?, server_model),"
 		    " ended_at = ?, idle_seconds = ?, n_items = coalesce(?, n_items),"
-		    " hardware_json = coalesce(?, hardware_json) WHERE id = ?", &st, err, errlen) < 0)
+		    " hardware_json = coalesce(?, hardware_json), summary_json = coalesce(?, summary_json),"
+		    " server_log = coalesce(?, server_log) WHERE id = ?", &st, err, errlen) < 0)
 		goto fail;
 	bind_text(st, 1, r->status);
 	bind_text(st, 2, r->server_model);
@@ -540,7 +547,9 @@ static int sq_run_update(struct store *s, const struct run_record *r, char *err,
 	bind_real(st, 4, r->idle_seconds);
 	bind_i64(st, 5, r->n_items);
 	bind_text(st, 6, r->hardware_json);
-	sqlite3_bind_int64(st, 7, id);
+	bind_text(st, 7, r->summary_json);
+	bind_text(st, 8, r->server_log);
+	sqlite3_bind_int64(st, 9, id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		db_err(s, err, errlen, "updating the run");
 		goto fail;

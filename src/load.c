@@ -1,0 +1,580 @@
+/*
+ * load.c - the load loop (closed and open loop on one libcurl multi event
+ * loop), the concurrent energy attribution of a load run per source, and
+ * the run summary (latency percentiles, throughput, goodput, energy).
+ * See docs/load.md and docs/attribution.md.
+ */
+#include "load.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attribution.h"
+#include "clock.h"
+#include "telemetry.h"
+#include "util.h"
+
+void load_opts_init(struct load_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->concurrency = 1;
+	o->burstiness = 1;
+}
+
+void load_slo_init(struct load_slo *s)
+{
+	s->ttft_s = s->tpot_s = s->itl_s = s->e2e_s = NAN;
+}
+
+void load_summary_init(struct load_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->span_s = s->req_per_s = s->out_tok_per_s = NAN;
+	s->good = -1;
+	s->good_share = s->good_per_s = NAN;
+	s->span_accel_j = s->attributed_accel_j = s->idle_accel_j = s->idle_share = NAN;
+	s->j_per_query = s->j_per_token = s->mean_power_w = s->conservation_rel = s->naive_accel_j = NAN;
+}
+
+/* ---- random arrivals ---- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* splitmix64: small, good enough for arrival times */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1). */
+static double rng_unit(uint64_t *s)
+{
+	return ((double)(rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double rng_normal(uint64_t *s)
+{
+	double u = rng_unit(s), v = rng_unit(s);
+	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+/* Gamma(k, 1) by Marsaglia and Tsang; k < 1 through Gamma(k + 1) * U^(1/k). */
+static double rng_gamma(double k, uint64_t *s)
+{
+	double d, c;
+	if (k < 1)
+		return rng_gamma(k + 1, s) * pow(rng_unit(s), 1 / k);
+	d = k - 1.0 / 3;
+	c = 1 / sqrt(9 * d);
+	for (;;) {
+		double x = rng_normal(s), v = 1 + c * x, u;
+		if (v <= 0)
+			continue;
+		v = v * v * v;
+		u = rng_unit(s);
+		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+			return d * v;
+	}
+}
+
+double load_gap(double rate, double k, uint64_t *state)
+{
+	if (k <= 0 || k == 1)
+		return -log(rng_unit(state)) / rate;
+	/* mean k * theta = 1 / rate */
+	return rng_gamma(k, state) / (k * rate);
+}
+
+/* ---- the loop ---- */
+
+static void on_done(void *arg, struct chat_result *res)
+{
+	struct load_req *r = arg;
+	(void)res;
+	r->done = 1;
+}
+
+void load_reqs_free(struct load_req **r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		chat_result_release(&r[i]->res);
+		free(r[i]);
+	}
+	free(r);
+}
+
+int load_drive(struct client *cl, const struct load_opts *o, const struct chat_request *tmpl,
+	       char *const *prompts, size_t nprompts, volatile sig_atomic_t *stop,
+	       struct load_req ***out, size_t *nout, char *err, size_t errlen)
+{
+	struct load_req **v = NULL;
+	size_t n = 0, cap = 0, ndone = 0;
+	long long limit = o->count > 0 ? o->count : o->duration_s > 0 ? -1 : (long long)nprompts;
+	long long *reps = NULL;
+	int64_t start = clock_now_ns(), stop_at = o->duration_s > 0 ? start + (int64_t)(o->duration_s * 1e9) : 0;
+	int64_t next_arrival = start;
+	uint64_t rng = o->seed ^ 0x1f0adULL;
+	int open = o->rate > 0;
+	int cap_inflight = open ? (o->max_concurrency > 0 ? o->max_concurrency : 1 << 30)
+				: (o->concurrency > 0 ? o->concurrency : 1);
+	long long backlog = 0; /* open loop: arrivals waiting for a slot under the cap */
+	int64_t *backlog_t = NULL;
+	size_t backlog_cap = 0, backlog_head = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!nprompts)
+		return err_set(err, errlen, "no items to send");
+	reps = xcalloc(nprompts, sizeof(*reps));
+	for (;;) {
+		int64_t now = clock_now_ns();
+		int sending = !(stop && *stop) && (limit < 0 || (long long)n < limit) &&
+			      (!stop_at || now < stop_at);
+		int inflight = (int)(n - ndone);
+		int wait_ms = 20;
+		if (open && sending) {
+			/* arrivals due by now join the backlog */
+			while (next_arrival <= now && (limit < 0 || (long long)n + backlog < limit) &&
+			       (!stop_at || next_arrival < stop_at)) {
+				if ((size_t)backlog + backlog_head >= backlog_cap) {
+					backlog_cap = backlog_cap ? backlog_cap * 2 : 64;
+					backlog_t = xrealloc(backlog_t, backlog_cap * sizeof(*backlog_t));
+				}
+				backlog_t[backlog_head + (size_t)backlog] = next_arrival;
+				backlog++;
+				next_arrival += (int64_t)(load_gap(o->rate, o->burstiness, &rng) * 1e9);
+			}
+		}
+		while ((open ? backlog > 0 : sending && (limit < 0 || (long long)n < limit)) &&
+		       inflight < cap_inflight && !(stop && *stop)) {
+			struct load_req *r = xcalloc(1, sizeof(*r));
+			struct chat_request req = *tmpl;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			r->n = (long long)n;
+			r->item = n % nprompts;
+			r->rep = reps[r->item]++;
+			if (open) {
+				r->t_sched_ns = backlog_t[backlog_head++];
+				backlog--;
+				if (!backlog)
+					backlog_head = 0;
+			} else {
+				r->t_sched_ns = now;
+			}
+			chat_result_init(&r->res);
+			v[n++] = r;
+			req.prompt = prompts[r->item];
+			if (client_submit(cl, &req, &r->res, on_done, r) < 0) {
+				if (r->res.err == ERR_NONE) {
+					r->res.err = ERR_CONNECT;
+					snprintf(r->res.errmsg, sizeof(r->res.errmsg), "could not start the request");
+				}
+				r->done = 1;
+			}
+			inflight++;
+			if (!open && !(limit < 0 || (long long)n < limit))
+				break;
+		}
+		if (!sending && !backlog && inflight == 0)
+			break;
+		if (stop && *stop && inflight) {
+			client_cancel_all(cl);
+			while (client_poll(cl, 10) > 0)
+				;
+		}
+		if (open && sending && (limit < 0 || (long long)n + backlog < limit) &&
+		    (!stop_at || next_arrival < stop_at)) {
+			/* sleep until the next arrival that can still be admitted (never spin at the cap) */
+			int64_t until = next_arrival - clock_now_ns();
+			if (until < (int64_t)wait_ms * NS_PER_MS)
+				wait_ms = until > 0 ? (int)(until / NS_PER_MS) : 0;
+		}
+		if (inflight)
+			client_poll(cl, wait_ms);
+		else if (wait_ms > 0)
+			clock_sleep_ns((int64_t)wait_ms * NS_PER_MS);
+		ndone = 0;
+		for (size_t i = 0; i < n; i++)
+			ndone += (size_t)v[i]->done;
+		if (stop && *stop)
+			backlog = 0;
+	}
+	free(reps);
+	free(backlog_t);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* ---- SLOs ---- */
+
+int load_slo_parse(struct load_slo *s, const char *spec, char *err, size_t errlen)
+{
+	char *copy = xstrdup(spec), *save = NULL, *tok;
+	int rc = 0;
+	load_slo_init(s);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		double v;
+		if (!eq) {
+			rc = err_set(err, errlen, "--slo: '%s' is not KEY=SECONDS (keys: ttft, tpot, itl, e2e)", tok);
+			break;
+		}
+		*eq = 0;
+		v = strtod(eq + 1, &end);
+		if (end == eq + 1 || *end || !(v > 0) || !isfinite(v)) {
+			rc = err_set(err, errlen, "--slo: %s takes seconds > 0 (got '%s')", tok, eq + 1);
+			break;
+		}
+		if (!strcmp(tok, "ttft"))
+			s->ttft_s = v;
+		else if (!strcmp(tok, "tpot"))
+			s->tpot_s = v;
+		else if (!strcmp(tok, "itl"))
+			s->itl_s = v;
+		else if (!strcmp(tok, "e2e"))
+			s->e2e_s = v;
+		else {
+			rc = err_set(err, errlen, "--slo: unknown key '%s' (keys: ttft, tpot, itl, e2e)", tok);
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static int slo_any(const struct load_slo *s)
+{
+	return !isnan(s->ttft_s) || !isnan(s->tpot_s) || !isnan(s->itl_s) || !isnan(s->e2e_s);
+}
+
+/* A limit is met when the value is known and within it; an unknown value fails a set limit. */
+static int within(double v, double lim)
+{
+	return isnan(lim) || (!isnan(v) && v <= lim);
+}
+
+int load_slo_met(const struct load_slo *s, const struct query_record *q)
+{
+	if (!q->status || strcmp(q->status, "ok"))
+		return 0;
+	/* a one-token answer has no TPOT: that limit does not apply to it */
+	return within(q->ttft_s, s->ttft_s) && (isnan(s->tpot_s) || q->completion_tokens <= 1 ||
+						 within(q->tpot_s, s->tpot_s)) &&
+	       (isnan(s->itl_s) || isnan(q->itl_p99_s) || within(q->itl_p99_s, s->itl_s)) &&
+	       within(q->e2e_s, s->e2e_s);
+}
+
+/* ---- summary ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, size_t n, double p)
+{
+	double pos, frac;
+	size_t i;
+	if (!n)
+		return NAN;
+	pos = p / 100.0 * (double)(n - 1);
+	i = (size_t)pos;
+	frac = pos - (double)i;
+	if (i + 1 >= n)
+		return v[n - 1];
+	return v[i] + (v[i + 1] - v[i]) * frac;
+}
+
+static void fill_pct(struct load_pct *p, double *v, size_t n)
+{
+	double sum = 0;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_double); /* never qsort(NULL, 0): undefined behaviour */
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	p->n = (long long)n;
+	p->mean = n ? sum / (double)n : NAN;
+	p->p50 = pct(v, n, 50);
+	p->p90 = pct(v, n, 90);
+	p->p95 = pct(v, n, 95);
+	p->p99 = pct(v, n, 99);
+}
+
+void load_summarize(struct load_req **reqs, const struct query_record *qs, size_t n,
+		    const struct load_slo *slo, struct load_summary *sum)
+{
+	double *ttft = xmalloc((n + 1) * sizeof(double)), *tpot = xmalloc((n + 1) * sizeof(double));
+	double *e2e = xmalloc((n + 1) * sizeof(double)), *itl = NULL;
+	size_t nt = 0, np = 0, ne = 0, ni = 0, icap = 0;
+	int64_t first = 0, last = 0;
+	long long good = 0;
+
+	sum->sent = (long long)n;
+	sum->ok = sum->failed = sum->out_tokens = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct query_record *q = &qs[i];
+		const struct chat_result *res = &reqs[i]->res;
+		if (res->t_send_ns && (!first || res->t_send_ns < first))
+			first = res->t_send_ns;
+		if (res->t_end_ns > last)
+			last = res->t_end_ns;
+		if (!q->status || strcmp(q->status, "ok")) {
+			sum->failed++;
+			continue;
+		}
+		sum->ok++;
+		if (q->completion_tokens > 0)
+			sum->out_tokens += q->completion_tokens;
+		if (!isnan(q->ttft_s))
+			ttft[nt++] = q->ttft_s;
+		if (!isnan(q->tpot_s))
+			tpot[np++] = q->tpot_s;
+		if (!isnan(q->e2e_s))
+			e2e[ne++] = q->e2e_s;
+		for (size_t k = 1; k < res->ntoken; k++) {
+			if (ni == icap) {
+				icap = icap ? icap * 2 : 1024;
+				itl = xrealloc(itl, icap * sizeof(double));
+			}
+			itl[ni++] = (double)(res->token_ns[k] - res->token_ns[k - 1]) / 1e9;
+		}
+		if (load_slo_met(slo, q))
+			good++;
+	}
+	fill_pct(&sum->ttft, ttft, nt);
+	fill_pct(&sum->tpot, tpot, np);
+	fill_pct(&sum->e2e, e2e, ne);
+	fill_pct(&sum->itl, itl, ni);
+	sum->span_s = first && last > first ? (double)(last - first) / 1e9 : NAN;
+	sum->req_per_s = sum->span_s > 0 ? (double)sum->ok / sum->span_s : NAN;
+	sum->out_tok_per_s = sum->span_s > 0 ? (double)sum->out_tokens / sum->span_s : NAN;
+	if (slo_any(slo)) {
+		sum->good = good;
+		sum->good_share = n ? (double)good / (double)n : NAN;
+		sum->good_per_s = sum->span_s > 0 ? (double)good / sum->span_s : NAN;
+	}
+	if (!isnan(sum->attributed_accel_j)) {
+		sum->j_per_query = sum->ok ? sum->attributed_accel_j / (double)sum->ok : NAN;
+		sum->j_per_token = sum->out_tokens ? sum->attributed_accel_j / (double)sum->out_tokens : NAN;
+	}
+	free(ttft);
+	free(tpot);
+	free(e2e);
+	free(itl);
+}
+
+/* ---- energy ---- */
+
+struct src_arg {
+	struct timeline *tl;
+};
+
+static int src_energy(void *arg, int64_t t, double *e)
+{
+	return timeline_energy_at(((struct src_arg *)arg)->tl, t, e);
+}
+
+int load_energy(struct telemetry *tel, const double *idle_w, struct load_req **reqs,
+		struct query_record *qs, size_t n, int64_t t0, int64_t t1, int64_t grid_ns,
+		struct load_summary *sum, char *err, size_t errlen)
+{
+	struct attr_req *ar = xcalloc(n + 1, sizeof(*ar));
+	struct attr_out ao;
+	double *gross = xcalloc((size_t)tel->nsrcs * (n + 1) + 1, sizeof(double));
+	double *share = xcalloc((size_t)tel->nsrcs * (n + 1) + 1, sizeof(double));
+	double *naive = xcalloc(n + 1, sizeof(double));
+	int *covered = xcalloc((size_t)tel->nsrcs + 1, sizeof(int));
+	double span_acc = 0, idle_acc = 0, attr_acc = 0, naive_sum = 0;
+	int nacc = 0, rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct chat_result *res = &reqs[i]->res;
+		int ok = qs[i].status && !strcmp(qs[i].status, "ok");
+		ar[i].t_send = ok ? res->t_send_ns : 0;
+		ar[i].t_first = res->t_first_ns;
+		ar[i].t_end = ok ? res->t_end_ns : 0;
+		ar[i].prompt_tokens = qs[i].prompt_tokens > 0 ? (double)qs[i].prompt_tokens : NAN;
+		naive[i] = ok ? 0 : NAN;
+	}
+	memset(&ao, 0, sizeof(ao));
+	pthread_mutex_lock(&tel->lock);
+	for (int s = 0; s < tel->nsrcs; s++) {
+		struct src_arg a = {.tl = &tel->srcs[s].tl};
+		char e2[IPW_ERRLEN];
+		int acc = tel->srcs[s].info->scope == SCOPE_ACCELERATOR;
+		ao.req_j = gross + (size_t)s * (n + 1);
+		ao.req_s = share + (size_t)s * (n + 1);
+		if (attribute_concurrent(ar, n, t0, t1, grid_ns, src_energy, &a, &ao, e2, sizeof(e2)) < 0) {
+			if (acc)
+				rc = err_set(err, errlen, "%s: %s", tel->srcs[s].info->name, e2);
+			continue;
+		}
+		covered[s] = 1;
+		if (acc) {
+			nacc++;
+			span_acc += ao.total_j;
+			idle_acc += ao.idle_j;
+			for (size_t i = 0; i < n; i++) {
+				attr_acc += ao.req_j[i];
+				if (!isnan(naive[i]))
+					naive[i] += attribute_naive(a.tl, ar[i].t_send, ar[i].t_end);
+			}
+		}
+	}
+	pthread_mutex_unlock(&tel->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct query_record *q = &qs[i];
+		double adyn = 0, hdyn = 0, acc = 0, host = 0;
+		int na = 0, nh = 0, abad = 0, hbad = 0;
+		q->accel_j = q->host_j = q->total_j = NAN;
+		q->accel_dyn_j = q->host_dyn_j = q->total_dyn_j = NAN;
+		q->avg_power_w = q->peak_power_w = q->temp_max_c = q->mem_max_bytes = NAN;
+		if (!ar[i].t_end)
+			continue;
+		q->energy = xcalloc((size_t)tel->nsrcs + 1, sizeof(*q->energy));
+		q->nenergy = 0;
+		for (int s = 0; s < tel->nsrcs; s++) {
+			const struct source_info *si = tel->srcs[s].info;
+			double g = gross[(size_t)s * (n + 1) + i], sh = share[(size_t)s * (n + 1) + i];
+			double dyn = !covered[s] || isnan(idle_w[s]) ? NAN : g - idle_w[s] * sh;
+			struct query_energy *qe;
+			if (si->scope == SCOPE_ACCELERATOR) {
+				na++;
+				if (!covered[s])
+					abad = 1;
+				acc += g;
+				if (isnan(dyn))
+					adyn = NAN;
+				else
+					adyn += dyn;
+			} else if (si->scope == SCOPE_HOST) {
+				nh++;
+				if (!covered[s])
+					hbad = 1;
+				host += g;
+				if (isnan(dyn))
+					hdyn = NAN;
+				else
+					hdyn += dyn;
+			}
+			if (!covered[s])
+				continue;
+			qe = &q->energy[q->nenergy++];
+			qe->source_idx = s;
+			qe->gross_j = g;
+			qe->dynamic_j = dyn;
+		}
+		q->accel_j = na && !abad ? acc : NAN;
+		q->host_j = nh && !hbad ? host : NAN;
+		if (!isnan(q->accel_j) || !isnan(q->host_j))
+			q->total_j = (isnan(q->accel_j) ? 0 : q->accel_j) + (isnan(q->host_j) ? 0 : q->host_j);
+		q->accel_dyn_j = na && !abad ? adyn : NAN;
+		q->host_dyn_j = nh && !hbad ? hdyn : NAN;
+		if (!isnan(q->accel_dyn_j) || !isnan(q->host_dyn_j))
+			q->total_dyn_j = (isnan(q->accel_dyn_j) ? 0 : q->accel_dyn_j) +
+					 (isnan(q->host_dyn_j) ? 0 : q->host_dyn_j);
+		q->avg_power_w = q->e2e_s > 0 ? q->accel_j / q->e2e_s : NAN;
+		if (nacc && !isnan(naive[i])) {
+			json_t *o = q->extra_json ? json_loads(q->extra_json, 0, NULL) : NULL;
+			if (!o)
+				o = json_object();
+			json_object_set_new(o, "naive_accel_j", json_real(naive[i]));
+			json_object_set_new(o, "attribution", json_string("concurrent"));
+			free(q->extra_json);
+			q->extra_json = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+			json_decref(o);
+			naive_sum += naive[i];
+		}
+	}
+	if (nacc) {
+		sum->span_accel_j = span_acc;
+		sum->attributed_accel_j = attr_acc;
+		sum->idle_accel_j = idle_acc;
+		sum->idle_share = span_acc > 0 ? idle_acc / span_acc : NAN;
+		sum->mean_power_w = t1 > t0 ? span_acc / ((double)(t1 - t0) / 1e9) : NAN;
+		sum->conservation_rel = span_acc != 0 ? fabs(attr_acc + idle_acc - span_acc) / fabs(span_acc) : NAN;
+		sum->naive_accel_j = naive_sum;
+	}
+	free(ar);
+	free(gross);
+	free(share);
+	free(naive);
+	free(covered);
+	return rc;
+}
+
+/* ---- JSON ---- */
+
+static json_t *jnum(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *jpct(const struct load_pct *p)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "p50", jnum(p->p50));
+	json_object_set_new(o, "p90", jnum(p->p90));
+	json_object_set_new(o, "p95", jnum(p->p95));
+	json_object_set_new(o, "p99", jnum(p->p99));
+	json_object_set_new(o, "mean", jnum(p->mean));
+	json_object_set_new(o, "n", json_integer(p->n));
+	return o;
+}
+
+char *load_summary_json(const struct load_summary *s, const struct load_opts *o,
+			const struct load_slo *slo)
+{
+	json_t *j = json_object(), *lat = json_object(), *l = json_object(), *g = json_object();
+	json_t *e = json_object();
+	char *out;
+	json_object_set_new(l, "mode", json_string(o->rate > 0 ? "open" : "closed"));
+	json_object_set_new(l, "concurrency", o->rate > 0 ? json_null() : json_integer(o->concurrency));
+	json_object_set_new(l, "rate", o->rate > 0 ? json_real(o->rate) : json_null());
+	json_object_set_new(l, "burstiness", json_real(o->burstiness));
+	json_object_set_new(l, "max_concurrency", o->max_concurrency > 0 ? json_integer(o->max_concurrency) : json_null());
+	json_object_set_new(l, "duration_s", o->duration_s > 0 ? json_real(o->duration_s) : json_null());
+	json_object_set_new(j, "load", l);
+	json_object_set_new(j, "sent", json_integer(s->sent));
+	json_object_set_new(j, "ok", json_integer(s->ok));
+	json_object_set_new(j, "failed", json_integer(s->failed));
+	json_object_set_new(j, "span_s", jnum(s->span_s));
+	json_object_set_new(lat, "ttft_s", jpct(&s->ttft));
+	json_object_set_new(lat, "tpot_s", jpct(&s->tpot));
+	json_object_set_new(lat, "itl_s", jpct(&s->itl));
+	json_object_set_new(lat, "e2e_s", jpct(&s->e2e));
+	json_object_set_new(j, "latency", lat);
+	json_object_set_new(j, "requests_per_s", jnum(s->req_per_s));
+	json_object_set_new(j, "output_tokens", json_integer(s->out_tokens));
+	json_object_set_new(j, "output_tokens_per_s", jnum(s->out_tok_per_s));
+	json_object_set_new(g, "slo", json_pack("{s:o, s:o, s:o, s:o}", "ttft_s", jnum(slo->ttft_s), "tpot_s",
+						jnum(slo->tpot_s), "itl_s", jnum(slo->itl_s), "e2e_s",
+						jnum(slo->e2e_s)));
+	json_object_set_new(g, "good", s->good >= 0 ? json_integer(s->good) : json_null());
+	json_object_set_new(g, "share", jnum(s->good_share));
+	json_object_set_new(g, "per_s", jnum(s->good_per_s));
+	json_object_set_new(j, "goodput", g);
+	json_object_set_new(e, "rule", json_string("concurrent"));
+	json_object_set_new(e, "span_accel_j", jnum(s->span_accel_j));
+	json_object_set_new(e, "attributed_accel_j", jnum(s->attributed_accel_j));
+	json_object_set_new(e, "idle_accel_j", jnum(s->idle_accel_j));
+	json_object_set_new(e, "idle_share", jnum(s->idle_share));
+	json_object_set_new(e, "j_per_query", jnum(s->j_per_query));
+	json_object_set_new(e, "j_per_output_token", jnum(s->j_per_token));
+	json_object_set_new(e, "mean_power_w", jnum(s->mean_power_w));
+	json_object_set_new(e, "conservation_rel", jnum(s->conservation_rel));
+	json_object_set_new(e, "naive_accel_j", jnum(s->naive_accel_j));
+	json_object_set_new(j, "energy", e);
+	out = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	return out;
+}

@@ -1,0 +1,52 @@
+/*
+ * serve.h - an inference server run as ipw's child (--serve "CMD"): the port
+ * checked free first, the command started in its own process group with its
+ * output in a log file, health awaited with a timeout, and a clean stop
+ * (SIGTERM to the group, a grace period, then SIGKILL). See docs/load.md.
+ */
+#ifndef IPW_SERVE_H
+#define IPW_SERVE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "client.h"
+
+struct serve {
+	pid_t pid;           /* 0 = not started */
+	int exited;          /* the child has been reaped */
+	int status;          /* its wait status, when exited */
+	char *log_path;
+};
+
+void serve_init(struct serve *s);
+
+/*
+ * 0 when nothing answers or is bound on url's port on its host; -1 with a
+ * message naming the port otherwise (another server would be measured).
+ */
+int serve_port_free(const char *url, char *err, size_t errlen);
+
+/* Starts "/bin/sh -c cmd" with stdout and stderr appended to log_path. 0 or -1 (err). */
+int serve_start(struct serve *s, const char *cmd, const char *log_path, char *err, size_t errlen);
+
+/*
+ * Waits until the server at url answers client_health, at most timeout_s.
+ * -1 (err) on timeout, when the child exits first (with the log's last
+ * lines), or when *stop is set.
+ */
+int serve_wait_healthy(struct serve *s, const char *url, enum api_kind api, double timeout_s,
+		       volatile sig_atomic_t *stop, char *err, size_t errlen);
+
+/* 1 while the child runs, 0 once it has exited (status kept). */
+int serve_alive(struct serve *s);
+
+/* Describes how the child ended ("exited with status 3", "killed by signal 9"). */
+void serve_describe_exit(const struct serve *s, char *out, size_t n);
+
+/* Stops the child: SIGTERM to its group, up to grace_s, then SIGKILL; reaps it. */
+void serve_stop(struct serve *s, double grace_s);
+void serve_release(struct serve *s);
+
+#endif
