@@ -25,7 +25,8 @@
 #include "telemetry.h"
 #include "util.h"
 
-#define COVER_TIMEOUT_NS (3 * NS_PER_S) /* wait at most this for telemetry to cover a window's end */
+#define COVER_TIMEOUT_NS (3 * NS_PER_S)
+#define WARMUP_MAX_TOKENS 512 /* output tokens of a warm-up request at most */ /* wait at most this for telemetry to cover a window's end */
 
 void runner_opts_init(struct runner_opts *o)
 {
@@ -826,8 +827,13 @@ static void warm_up(struct run *r)
 		req.model = r->model;
 		req.prompt = prompt;
 		req.s = r->o->s;
-		if (req.s.max_tokens > 64)
-			req.s.max_tokens = 64; /* warm-up only needs the model loaded and kernels compiled */
+		/*
+		 * Long enough that the server has generated a long answer once (its
+		 * first one can be several times slower: seen on a PyTorch server,
+		 * bench/RESULTS.md), short enough to stay cheap with the paper's 32k cap.
+		 */
+		if (req.s.max_tokens > WARMUP_MAX_TOKENS)
+			req.s.max_tokens = WARMUP_MAX_TOKENS;
 		req.timeout_s = r->o->timeout_s;
 		chat_result_init(&res);
 		attempt(r, &req, &res);
