@@ -19,7 +19,6 @@
 
 #define ERRBODY_MAX (64u << 10)   /* what is kept of a non-2xx reply's body */
 #define LIST_MAX (16u << 20)      /* cap on a model-list / health reply */
-#define REDACTED "[redacted]"
 
 struct stream {
 	struct client *c;
@@ -285,27 +284,6 @@ out:
 
 /* ---- keys and messages -------------------------------------------------- */
 
-/* Replaces every occurrence of key in msg (a buffer of size n) with [redacted]. */
-static void scrub(char *msg, size_t n, const char *key)
-{
-	struct buf b;
-	const char *s = msg, *hit;
-	size_t klen;
-
-	if (!key || !*key || !msg || !strstr(msg, key))
-		return;
-	klen = strlen(key);
-	buf_init(&b, 0);
-	while ((hit = strstr(s, key))) {
-		buf_append(&b, s, (size_t)(hit - s));
-		buf_appends(&b, REDACTED);
-		s = hit + klen;
-	}
-	buf_appends(&b, s);
-	snprintf(msg, n, "%s", b.data);
-	buf_release(&b);
-}
-
 static char *api_key(void)
 {
 	const char *k = getenv("IPW_API_KEY");
@@ -440,7 +418,7 @@ static int detect_api(struct client *c, char *err, size_t errlen)
 		"could not reach an inference server at %s (tried /api/tags and /v1/models: %s); "
 		"check the URL and that the server is running, or name the API with --api",
 		c->base, cerr);
-	scrub(err, errlen, c->key);
+	redact_secret(err, errlen, c->key);
 out:
 	buf_release(&body);
 	curl_slist_free_all(h);
@@ -637,7 +615,7 @@ static void stream_conclude(struct stream *s, int64_t now)
 				    url, r->ntoken, ce);
 	}
 	stream_parser_counts(p);
-	scrub(r->errmsg, sizeof r->errmsg, s->c->key);
+	redact_secret(r->errmsg, sizeof r->errmsg, s->c->key);
 }
 
 static void stream_unlink(struct client *c, struct stream *s)
@@ -766,7 +744,7 @@ static int get_models(const char *base, const struct api_ops *ops, const char *k
 	}
 	rc = ops->parse_models(body.data, models, n, err, errlen);
 out:
-	scrub(err, errlen, key);
+	redact_secret(err, errlen, key);
 	free(url);
 	buf_release(&body);
 	curl_slist_free_all(h);
@@ -793,7 +771,7 @@ int client_health(struct client *c, char *err, size_t errlen)
 		api_error_message(body.data, body.len, msg, sizeof msg);
 		err_set(err, errlen, "the server at %s is not ready (GET /health answered 503: %s); wait for it to load the model",
 			c->base, msg);
-		scrub(err, errlen, c->key);
+		redact_secret(err, errlen, c->key);
 		goto out;
 	}
 	if (client_list_models(c, &models, &n, err, errlen))

@@ -16,7 +16,6 @@
 #include "util.h"
 
 #define REPLY_MAX (16u << 20)  /* 16 MiB: a judge reply is a few kB */
-#define REDACTED "[redacted]"
 
 void judge_opts_init(struct judge_opts *o)
 {
@@ -85,27 +84,6 @@ void judge_release(struct judge *j)
 		free(j->key);
 	}
 	memset(j, 0, sizeof(*j));
-}
-
-/* Replaces every occurrence of key in msg (size n) with [redacted]. */
-static void scrub(char *msg, size_t n, const char *key)
-{
-	struct buf b;
-	const char *s = msg, *hit;
-	size_t klen;
-
-	if (!key || !*key || !msg || !strstr(msg, key))
-		return;
-	klen = strlen(key);
-	buf_init(&b, 0);
-	while ((hit = strstr(s, key))) {
-		buf_append(&b, s, (size_t)(hit - s));
-		buf_appends(&b, REDACTED);
-		s = hit + klen;
-	}
-	buf_appends(&b, s);
-	snprintf(msg, n, "%s", b.data);
-	buf_release(&b);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -270,7 +248,7 @@ static int post(struct judge *j, const char *body, char **reply, char *err, size
 		clock_sleep_ns((int64_t)(delay * 1e9));
 		delay *= 2;
 	}
-	scrub(err, errlen, j->key);
+	redact_secret(err, errlen, j->key);
 	curl_slist_free_all(h);
 	buf_release(&in);
 	return rc;
@@ -303,7 +281,7 @@ int judge_ask(struct judge *j, const char *system, const char *user, judge_parse
 	rc = post(j, body, &reply, err, errlen);
 	if (rc < 0)
 		goto out;
-	scrub(reply, strlen(reply) + 1, j->key);
+	redact_secret(reply, strlen(reply) + 1, j->key);
 	if (parse(reply, verdict, vlen) < 0) {
 		err_set(err, errlen, "%s", verdict);
 		rc = JUDGE_UNPARSED;

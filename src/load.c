@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "telemetry.h"
 #include "util.h"
+#include "jsonout.h"
 
 void load_opts_init(struct load_opts *o)
 {
@@ -514,19 +515,14 @@ int load_energy(struct telemetry *tel, const double *idle_w, struct load_req **r
 
 /* ---- JSON ---- */
 
-static json_t *jnum(double v)
-{
-	return isnan(v) ? json_null() : json_real(v);
-}
-
 static json_t *jpct(const struct load_pct *p)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "p50", jnum(p->p50));
-	json_object_set_new(o, "p90", jnum(p->p90));
-	json_object_set_new(o, "p95", jnum(p->p95));
-	json_object_set_new(o, "p99", jnum(p->p99));
-	json_object_set_new(o, "mean", jnum(p->mean));
+	json_object_set_new(o, "p50", json_real_or_null(p->p50));
+	json_object_set_new(o, "p90", json_real_or_null(p->p90));
+	json_object_set_new(o, "p95", json_real_or_null(p->p95));
+	json_object_set_new(o, "p99", json_real_or_null(p->p99));
+	json_object_set_new(o, "mean", json_real_or_null(p->mean));
 	json_object_set_new(o, "n", json_integer(p->n));
 	return o;
 }
@@ -547,32 +543,32 @@ char *load_summary_json(const struct load_summary *s, const struct load_opts *o,
 	json_object_set_new(j, "sent", json_integer(s->sent));
 	json_object_set_new(j, "ok", json_integer(s->ok));
 	json_object_set_new(j, "failed", json_integer(s->failed));
-	json_object_set_new(j, "span_s", jnum(s->span_s));
+	json_object_set_new(j, "span_s", json_real_or_null(s->span_s));
 	json_object_set_new(lat, "ttft_s", jpct(&s->ttft));
 	json_object_set_new(lat, "tpot_s", jpct(&s->tpot));
 	json_object_set_new(lat, "itl_s", jpct(&s->itl));
 	json_object_set_new(lat, "e2e_s", jpct(&s->e2e));
 	json_object_set_new(j, "latency", lat);
-	json_object_set_new(j, "requests_per_s", jnum(s->req_per_s));
+	json_object_set_new(j, "requests_per_s", json_real_or_null(s->req_per_s));
 	json_object_set_new(j, "output_tokens", json_integer(s->out_tokens));
-	json_object_set_new(j, "output_tokens_per_s", jnum(s->out_tok_per_s));
-	json_object_set_new(g, "slo", json_pack("{s:o, s:o, s:o, s:o}", "ttft_s", jnum(slo->ttft_s), "tpot_s",
-						jnum(slo->tpot_s), "itl_s", jnum(slo->itl_s), "e2e_s",
-						jnum(slo->e2e_s)));
+	json_object_set_new(j, "output_tokens_per_s", json_real_or_null(s->out_tok_per_s));
+	json_object_set_new(g, "slo", json_pack("{s:o, s:o, s:o, s:o}", "ttft_s", json_real_or_null(slo->ttft_s), "tpot_s",
+						json_real_or_null(slo->tpot_s), "itl_s", json_real_or_null(slo->itl_s), "e2e_s",
+						json_real_or_null(slo->e2e_s)));
 	json_object_set_new(g, "good", s->good >= 0 ? json_integer(s->good) : json_null());
-	json_object_set_new(g, "share", jnum(s->good_share));
-	json_object_set_new(g, "per_s", jnum(s->good_per_s));
+	json_object_set_new(g, "share", json_real_or_null(s->good_share));
+	json_object_set_new(g, "per_s", json_real_or_null(s->good_per_s));
 	json_object_set_new(j, "goodput", g);
 	json_object_set_new(e, "rule", json_string("concurrent"));
-	json_object_set_new(e, "span_accel_j", jnum(s->span_accel_j));
-	json_object_set_new(e, "attributed_accel_j", jnum(s->attributed_accel_j));
-	json_object_set_new(e, "idle_accel_j", jnum(s->idle_accel_j));
-	json_object_set_new(e, "idle_share", jnum(s->idle_share));
-	json_object_set_new(e, "j_per_query", jnum(s->j_per_query));
-	json_object_set_new(e, "j_per_output_token", jnum(s->j_per_token));
-	json_object_set_new(e, "mean_power_w", jnum(s->mean_power_w));
-	json_object_set_new(e, "conservation_rel", jnum(s->conservation_rel));
-	json_object_set_new(e, "naive_accel_j", jnum(s->naive_accel_j));
+	json_object_set_new(e, "span_accel_j", json_real_or_null(s->span_accel_j));
+	json_object_set_new(e, "attributed_accel_j", json_real_or_null(s->attributed_accel_j));
+	json_object_set_new(e, "idle_accel_j", json_real_or_null(s->idle_accel_j));
+	json_object_set_new(e, "idle_share", json_real_or_null(s->idle_share));
+	json_object_set_new(e, "j_per_query", json_real_or_null(s->j_per_query));
+	json_object_set_new(e, "j_per_output_token", json_real_or_null(s->j_per_token));
+	json_object_set_new(e, "mean_power_w", json_real_or_null(s->mean_power_w));
+	json_object_set_new(e, "conservation_rel", json_real_or_null(s->conservation_rel));
+	json_object_set_new(e, "naive_accel_j", json_real_or_null(s->naive_accel_j));
 	json_object_set_new(j, "energy", e);
 	out = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(j);

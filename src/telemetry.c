@@ -387,10 +387,9 @@ void telemetry_release(struct telemetry *t)
 static int covered_locked(struct telemetry *t, int64_t t_ns)
 {
 	for (int s = 0; s < t->nsrcs; s++) {
-		int64_t a, b;
+		int64_t b;
 		if (t->srcs[s].tl.mode == TL_NONE)
 			continue;
-		(void)a;
 		if (timeline_settled(&t->srcs[s].tl, &b) < 0 || b < t_ns)
 			return 0;
 	}

@@ -251,6 +251,26 @@ void free_list(char **list)
 	free(list);
 }
 
+void redact_secret(char *msg, size_t n, const char *secret)
+{
+	struct buf b;
+	const char *s = msg, *hit;
+	size_t klen;
+
+	if (!secret || !*secret || !msg || !strstr(msg, secret))
+		return;
+	klen = strlen(secret);
+	buf_init(&b, 0);
+	while ((hit = strstr(s, secret))) {
+		buf_append(&b, s, (size_t)(hit - s));
+		buf_appends(&b, "[redacted]");
+		s = hit + klen;
+	}
+	buf_appends(&b, s);
+	snprintf(msg, n, "%s", b.data);
+	buf_release(&b);
+}
+
 /* SHA-256 (FIPS 180-4), small and unhurried: used on datasets and prompts only. */
 static const uint32_t K256[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

@@ -53,6 +53,12 @@ int read_file_str(const char *path, char *out, size_t outlen);
 char **split_list(const char *s, char sep, int *n);
 void free_list(char **list);
 
+/*
+ * Replaces every occurrence of secret in msg (a buffer of size n) with
+ * "[redacted]", so API keys never reach a message, a log or the store.
+ */
+void redact_secret(char *msg, size_t n, const char *secret);
+
 /* SHA-256 of a byte string as 64 lower-case hex digits plus NUL. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 

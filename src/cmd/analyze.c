@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 static void usage(FILE *f)
 {
@@ -27,15 +28,10 @@ static void usage(FILE *f)
 		"  --json         one JSON object\n", METRICS_BOOTSTRAP);
 }
 
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *jmv(struct metric_value v)
 {
-	return json_pack("{s:o, s:o, s:o}", "value", jreal(v.value), "ci_low", jreal(v.ci_low),
-			 "ci_high", jreal(v.ci_high));
+	return json_pack("{s:o, s:o, s:o}", "value", json_real_or_null(v.value), "ci_low", json_real_or_null(v.ci_low),
+			 "ci_high", json_real_or_null(v.ci_high));
 }
 
 static const char *fmv(char *out, size_t n, const char *f, struct metric_value v)
@@ -183,8 +179,8 @@ int cmd_analyze(int argc, char **argv)
 				for (int j = 0; j < sp->k; j++)
 					json_object_set_new(co, sp->x[j], jmv(rg.r[k].ci[j + 1]));
 				json_object_set_new(ro, "coefficients", co);
-				json_object_set_new(ro, "r2", jreal(rg.r[k].r2));
-				json_object_set_new(ro, "residual_se", jreal(rg.r[k].sigma));
+				json_object_set_new(ro, "r2", json_real_or_null(rg.r[k].r2));
+				json_object_set_new(ro, "residual_se", json_real_or_null(rg.r[k].sigma));
 			} else {
 				json_decref(co);
 				json_object_set_new(ro, "error", json_string(rg.why[k]));
@@ -197,7 +193,7 @@ int cmd_analyze(int argc, char **argv)
 			json_object_set_new(wo, "accuracy", jmv(wr.accuracy));
 			json_object_set_new(wo, "ipw", jmv(wr.ipw));
 			json_object_set_new(wo, "ipj", jmv(wr.ipj));
-			json_object_set_new(wo, "weight_used", jreal(wr.weight_used));
+			json_object_set_new(wo, "weight_used", json_real_or_null(wr.weight_used));
 			json_object_set_new(wo, "subjects_without_weight", list_json(wr.unweighted));
 			json_object_set_new(wo, "weighted_subjects_absent", list_json(wr.absent));
 			json_object_set_new(o, "weighted", wo);

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 static void usage(FILE *f)
 {
@@ -26,15 +27,10 @@ static void usage(FILE *f)
 		"  --json         one JSON object\n", METRICS_BOOTSTRAP);
 }
 
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *jmv(struct metric_value v)
 {
-	return json_pack("{s:o, s:o, s:o}", "value", jreal(v.value), "ci_low", jreal(v.ci_low),
-			 "ci_high", jreal(v.ci_high));
+	return json_pack("{s:o, s:o, s:o}", "value", json_real_or_null(v.value), "ci_low", json_real_or_null(v.ci_low),
+			 "ci_high", json_real_or_null(v.ci_high));
 }
 
 static const char *fx(char *out, size_t n, struct metric_value v)
@@ -51,9 +47,9 @@ static const char *fx(char *out, size_t n, struct metric_value v)
 static json_t *side_json(const char *id, const struct run_record *r, const struct metrics *m)
 {
 	return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "run", (json_int_t)strtoll(id, NULL, 10),
-			 "name", r->name ? r->name : "", "accuracy", jreal(m->accuracy.value),
-			 "ipw", jreal(m->ipw.value), "ipj", jreal(m->ipj.value), "power_w", jreal(m->power_w.value),
-			 "j_per_query", jreal(m->energy_j.value));
+			 "name", r->name ? r->name : "", "accuracy", json_real_or_null(m->accuracy.value),
+			 "ipw", json_real_or_null(m->ipw.value), "ipj", json_real_or_null(m->ipj.value), "power_w", json_real_or_null(m->power_w.value),
+			 "j_per_query", json_real_or_null(m->energy_j.value));
 }
 
 int cmd_attribute(int argc, char **argv)
@@ -139,8 +135,8 @@ int cmd_attribute(int argc, char **argv)
 		json_object_set_new(o, "accuracy_factor", jmv(at.acc_factor));
 		json_object_set_new(o, "power_factor", jmv(at.power_factor));
 		json_object_set_new(o, "energy_factor", jmv(at.energy_factor));
-		json_object_set_new(o, "accuracy_share_of_ipw_change", jreal(at.acc_share_ipw));
-		json_object_set_new(o, "accuracy_share_of_ipj_change", jreal(at.acc_share_ipj));
+		json_object_set_new(o, "accuracy_share_of_ipw_change", json_real_or_null(at.acc_share_ipw));
+		json_object_set_new(o, "accuracy_share_of_ipj_change", json_real_or_null(at.acc_share_ipj));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');
 		json_decref(o);

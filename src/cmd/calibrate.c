@@ -14,6 +14,7 @@
 #include "../calibrate.h"
 #include "../util.h"
 #include "cmd.h"
+#include "jsonout.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -44,11 +45,6 @@ static void usage(FILE *f)
 "IPW_CUDA_LIBRARY overrides the driver library (default libcuda.so.1).\n");
 }
 
-static json_t *jnull(double v)
-{
-	return isnan(v) ? json_null() : json_real(v);
-}
-
 static json_t *part_json(const struct calib_part *p)
 {
 	json_t *o = json_object(), *arr = json_array();
@@ -61,19 +57,19 @@ static json_t *part_json(const struct calib_part *p)
 		json_t *so = json_object(), *pa = json_array();
 		json_object_set_new(so, "source", json_string(c->name));
 		json_object_set_new(so, "scope", json_string(c->scope));
-		json_object_set_new(so, "step_s", jnull(c->step_s));
-		json_object_set_new(so, "counter_update_s", jnull(c->update_s));
+		json_object_set_new(so, "step_s", json_real_or_null(c->step_s));
+		json_object_set_new(so, "counter_update_s", json_real_or_null(c->update_s));
 		json_object_set_new(so, "shaped_by_power", json_boolean(c->shaped));
-		json_object_set_new(so, "idle_w", jnull(c->idle_w));
-		json_object_set_new(so, "loaded_w", jnull(c->loaded_w));
-		json_object_set_new(so, "rise_s", jnull(c->rise_s));
-		json_object_set_new(so, "fall_s", jnull(c->fall_s));
+		json_object_set_new(so, "idle_w", json_real_or_null(c->idle_w));
+		json_object_set_new(so, "loaded_w", json_real_or_null(c->loaded_w));
+		json_object_set_new(so, "rise_s", json_real_or_null(c->rise_s));
+		json_object_set_new(so, "fall_s", json_real_or_null(c->fall_s));
 		for (int k = 0; k < p->nperiods; k++) {
 			const struct calib_period *cp = &c->per[k];
-			json_array_append_new(pa, json_pack("{s:o, s:o, s:o, s:o, s:o}", "period_s", jnull(cp->len_s),
-							    "on_j", jnull(cp->on_j), "off_j", jnull(cp->off_j),
-							    "on_expected_j", jnull(cp->on_expect_j),
-							    "off_expected_j", jnull(cp->off_expect_j)));
+			json_array_append_new(pa, json_pack("{s:o, s:o, s:o, s:o, s:o}", "period_s", json_real_or_null(cp->len_s),
+							    "on_j", json_real_or_null(cp->on_j), "off_j", json_real_or_null(cp->off_j),
+							    "on_expected_j", json_real_or_null(cp->on_expect_j),
+							    "off_expected_j", json_real_or_null(cp->off_expect_j)));
 		}
 		json_object_set_new(so, "periods", pa);
 		json_array_append_new(arr, so);

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 static void usage(FILE *f)
 {
@@ -31,20 +32,10 @@ static void usage(FILE *f)
 		"  --seed N       seed of the resampling\n", CI_AUTO_MAX, METRICS_BOOTSTRAP);
 }
 
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *jmv(struct metric_value v)
 {
-	return json_pack("{s:o, s:o, s:o}", "value", jreal(v.value), "ci_low", jreal(v.ci_low),
-			 "ci_high", jreal(v.ci_high));
+	return json_pack("{s:o, s:o, s:o}", "value", json_real_or_null(v.value), "ci_low", json_real_or_null(v.ci_low),
+			 "ci_high", json_real_or_null(v.ci_high));
 }
 
 /* "v [lo, hi]" with format f, "-" when not computed. */
@@ -138,10 +129,10 @@ static json_t *row_json(const struct compare_row *r)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "run", json_integer(strtoll(r->run_id, NULL, 10)));
-	json_object_set_new(o, "name", jstr(r->name));
-	json_object_set_new(o, "model", jstr(r->model));
-	json_object_set_new(o, "accelerator", jstr(r->accelerator));
-	json_object_set_new(o, "engine", jstr(r->engine));
+	json_object_set_new(o, "name", json_string_or_null(r->name));
+	json_object_set_new(o, "model", json_string_or_null(r->model));
+	json_object_set_new(o, "accelerator", json_string_or_null(r->accelerator));
+	json_object_set_new(o, "engine", json_string_or_null(r->engine));
 	json_object_set_new(o, "concurrency", r->concurrency >= 0 ? json_integer(r->concurrency) : json_null());
 	json_object_set_new(o, "queries", json_integer(r->m.n));
 	json_object_set_new(o, "scored", json_integer(r->m.n_scored));

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 #define SHOW_UNCOVERED 20
 
@@ -45,11 +46,6 @@ static int on_uncovered(const char *item_id, const char *subject, void *p)
 	return 0;
 }
 
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *counts_json(const struct coverage_counts *c, int best)
 {
 	json_t *o = json_object();
@@ -59,7 +55,7 @@ static json_t *counts_json(const struct coverage_counts *c, int best)
 	if (!best)
 		json_object_set_new(o, "failed", json_integer(c->failed));
 	json_object_set_new(o, best ? "scored_by_none" : "unscored", json_integer(c->unscored));
-	json_object_set_new(o, "coverage", jreal(coverage_value(c)));
+	json_object_set_new(o, "coverage", json_real_or_null(coverage_value(c)));
 	return o;
 }
 

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "telemetry.h"
+#include "jsonout.h"
 
 static void usage(FILE *f)
 {
@@ -67,11 +68,6 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
-static json_t *num_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *source_json(const struct source_info *s)
 {
 	json_t *o = json_object(), *m = json_object();
@@ -85,8 +81,8 @@ static json_t *source_json(const struct source_info *s)
 	json_object_set_new(o, "uuid", str_or_null(s->uuid));
 	json_object_set_new(o, "pci_bus_id", str_or_null(s->pci_bus_id));
 	json_object_set_new(o, "driver", str_or_null(s->driver));
-	json_object_set_new(o, "power_limit_w", num_or_null(s->power_limit_w));
-	json_object_set_new(o, "mem_total_bytes", num_or_null(s->mem_total_bytes));
+	json_object_set_new(o, "power_limit_w", json_real_or_null(s->power_limit_w));
+	json_object_set_new(o, "mem_total_bytes", json_real_or_null(s->mem_total_bytes));
 	json_object_set_new(m, "energy_counter", json_boolean(s->caps & CAP_ENERGY));
 	json_object_set_new(m, "power", (s->caps & CAP_POWER) ? json_string(power_kind_name(s->power_kind))
 							      : json_null());
@@ -94,7 +90,7 @@ static json_t *source_json(const struct source_info *s)
 	json_object_set_new(m, "memory", json_boolean(s->caps & CAP_MEMORY));
 	json_object_set_new(o, "measures", m);
 	json_object_set_new(o, "counter_update_s",
-			    (s->caps & CAP_ENERGY) ? num_or_null(s->counter_update_s) : json_null());
+			    (s->caps & CAP_ENERGY) ? json_real_or_null(s->counter_update_s) : json_null());
 	json_object_set_new(o, "energy_wrap_j", s->energy_wrap_j > 0 ? json_real(s->energy_wrap_j) : json_null());
 	json_object_set_new(o, "notes", str_or_null(s->notes));
 	return o;

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 static void usage(FILE *f)
 {
@@ -115,21 +116,6 @@ static void csv_int(FILE *f, long long v)
 		fprintf(f, "%lld", v);
 }
 
-static json_t *jreal(double v)
-{
-	return isnan(v) ? json_null() : json_real(v);
-}
-
-static json_t *jint(long long v)
-{
-	return v < 0 ? json_null() : json_integer(v);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static int write_csv_row(const struct query_record *q, struct export_ctx *c)
 {
 	FILE *f = c->out;
@@ -168,42 +154,42 @@ static int write_jsonl_row(const struct query_record *q, struct export_ctx *c)
 	int correct = lookup_correct(&c->scores, q->item_id), rc;
 
 	json_object_set_new(o, "seq", json_integer(q->seq));
-	json_object_set_new(o, "item_id", jstr(q->item_id));
-	json_object_set_new(o, "subject", jstr(q->subject));
-	json_object_set_new(o, "task", jstr(q->task));
-	json_object_set_new(o, "status", jstr(q->status));
-	json_object_set_new(o, "finish_reason", jstr(q->finish_reason));
-	json_object_set_new(o, "latency_s", jreal(q->e2e_s));
-	json_object_set_new(o, "ttft_s", jreal(q->ttft_s));
-	json_object_set_new(o, "tpot_s", jreal(q->tpot_s));
-	json_object_set_new(o, "itl_p50_s", jreal(q->itl_p50_s));
-	json_object_set_new(o, "itl_p90_s", jreal(q->itl_p90_s));
-	json_object_set_new(o, "itl_p99_s", jreal(q->itl_p99_s));
-	json_object_set_new(o, "t_send_s", jreal(q->t_send_s));
-	json_object_set_new(o, "prompt_tokens", jint(q->prompt_tokens));
-	json_object_set_new(o, "completion_tokens", jint(q->completion_tokens));
-	json_object_set_new(o, "reasoning_tokens", jint(q->reasoning_tokens));
-	json_object_set_new(o, "energy_j", jreal(q->accel_j));
-	json_object_set_new(o, "energy_dynamic_j", jreal(q->accel_dyn_j));
-	json_object_set_new(o, "host_energy_j", jreal(q->host_j));
-	json_object_set_new(o, "host_energy_dynamic_j", jreal(q->host_dyn_j));
-	json_object_set_new(o, "total_energy_j", jreal(q->total_j));
-	json_object_set_new(o, "avg_power_w", jreal(q->avg_power_w));
-	json_object_set_new(o, "peak_power_w", jreal(q->peak_power_w));
-	json_object_set_new(o, "temp_max_c", jreal(q->temp_max_c));
-	json_object_set_new(o, "mem_max_bytes", jreal(q->mem_max_bytes));
+	json_object_set_new(o, "item_id", json_string_or_null(q->item_id));
+	json_object_set_new(o, "subject", json_string_or_null(q->subject));
+	json_object_set_new(o, "task", json_string_or_null(q->task));
+	json_object_set_new(o, "status", json_string_or_null(q->status));
+	json_object_set_new(o, "finish_reason", json_string_or_null(q->finish_reason));
+	json_object_set_new(o, "latency_s", json_real_or_null(q->e2e_s));
+	json_object_set_new(o, "ttft_s", json_real_or_null(q->ttft_s));
+	json_object_set_new(o, "tpot_s", json_real_or_null(q->tpot_s));
+	json_object_set_new(o, "itl_p50_s", json_real_or_null(q->itl_p50_s));
+	json_object_set_new(o, "itl_p90_s", json_real_or_null(q->itl_p90_s));
+	json_object_set_new(o, "itl_p99_s", json_real_or_null(q->itl_p99_s));
+	json_object_set_new(o, "t_send_s", json_real_or_null(q->t_send_s));
+	json_object_set_new(o, "prompt_tokens", json_count_or_null(q->prompt_tokens));
+	json_object_set_new(o, "completion_tokens", json_count_or_null(q->completion_tokens));
+	json_object_set_new(o, "reasoning_tokens", json_count_or_null(q->reasoning_tokens));
+	json_object_set_new(o, "energy_j", json_real_or_null(q->accel_j));
+	json_object_set_new(o, "energy_dynamic_j", json_real_or_null(q->accel_dyn_j));
+	json_object_set_new(o, "host_energy_j", json_real_or_null(q->host_j));
+	json_object_set_new(o, "host_energy_dynamic_j", json_real_or_null(q->host_dyn_j));
+	json_object_set_new(o, "total_energy_j", json_real_or_null(q->total_j));
+	json_object_set_new(o, "avg_power_w", json_real_or_null(q->avg_power_w));
+	json_object_set_new(o, "peak_power_w", json_real_or_null(q->peak_power_w));
+	json_object_set_new(o, "temp_max_c", json_real_or_null(q->temp_max_c));
+	json_object_set_new(o, "mem_max_bytes", json_real_or_null(q->mem_max_bytes));
 	for (int i = 0; i < q->nenergy; i++)
 		json_array_append_new(en, json_pack("{s:i, s:o, s:o}", "source_idx", q->energy[i].source_idx,
-						    "gross_j", jreal(q->energy[i].gross_j),
-						    "dynamic_j", jreal(q->energy[i].dynamic_j)));
+						    "gross_j", json_real_or_null(q->energy[i].gross_j),
+						    "dynamic_j", json_real_or_null(q->energy[i].dynamic_j)));
 	json_object_set_new(o, "energy_by_source", en);
 	json_object_set_new(o, "attempts", json_integer(q->nattempts));
-	json_object_set_new(o, "error_kind", jstr(q->error_kind));
-	json_object_set_new(o, "error_message", jstr(q->error_message));
-	json_object_set_new(o, "http_status", jint(q->http_status));
+	json_object_set_new(o, "error_kind", json_string_or_null(q->error_kind));
+	json_object_set_new(o, "error_message", json_string_or_null(q->error_message));
+	json_object_set_new(o, "http_status", json_count_or_null(q->http_status));
 	json_object_set_new(o, "correct", correct < 0 ? json_null() : json_boolean(correct));
-	json_object_set_new(o, "answer", jstr(q->answer));
-	json_object_set_new(o, "reference", jstr(q->reference));
+	json_object_set_new(o, "answer", json_string_or_null(q->answer));
+	json_object_set_new(o, "reference", json_string_or_null(q->reference));
 	rc = json_dumpf(o, c->out, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	fputc('\n', c->out);
 	json_decref(o);

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "telemetry.h"
+#include "jsonout.h"
 
 enum format { FMT_TABLE, FMT_JSONL, FMT_CSV };
 
@@ -95,11 +96,6 @@ static double cpu_seconds(void)
 		return NAN;
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 	       ru.ru_stime.tv_usec / 1e6;
-}
-
-static json_t *num_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
 }
 
 /* ---- records ---- */
@@ -339,9 +335,9 @@ static uint64_t samples_in_run(const struct monitor *m, const struct timeline *t
 static json_t *scope_json(struct span_energy *x, int n)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "energy_j", num_or_null(x->energy_j));
-	json_object_set_new(o, "mean_power_w", num_or_null(x->mean_w));
-	json_object_set_new(o, "span_s", num_or_null(x->span_s));
+	json_object_set_new(o, "energy_j", json_real_or_null(x->energy_j));
+	json_object_set_new(o, "mean_power_w", json_real_or_null(x->mean_w));
+	json_object_set_new(o, "span_s", json_real_or_null(x->span_s));
 	json_object_set_new(o, "sources", json_integer(n));
 	return o;
 }
@@ -355,27 +351,27 @@ static void summary_json(struct monitor *m, double duration_s, double cpu_per_s)
 	json_object_set_new(root, "summary", json_true());
 	json_object_set_new(root, "duration_s", json_real(duration_s));
 	json_object_set_new(root, "interrupted", json_boolean(stop_signal != 0));
-	json_object_set_new(root, "cpu_s_per_s", num_or_null(cpu_per_s));
+	json_object_set_new(root, "cpu_s_per_s", json_real_or_null(cpu_per_s));
 	json_object_set_new(root, "sampler_cpu_s_per_s",
-			    num_or_null(duration_s > 0 ? (double)m->t.sampler_cpu_ns / 1e9 / duration_s : NAN));
+			    json_real_or_null(duration_s > 0 ? (double)m->t.sampler_cpu_ns / 1e9 / duration_s : NAN));
 	for (int s = 0; s < m->t.nsrcs; s++) {
 		const struct source_state *st = &m->t.srcs[s];
 		struct span_energy x = source_span(m, s);
 		json_t *o = json_object();
 		double rate;
 		json_object_set_new(o, "scope", json_string(source_scope_name(st->info->scope)));
-		json_object_set_new(o, "energy_j", num_or_null(x.energy_j));
-		json_object_set_new(o, "mean_power_w", num_or_null(x.mean_w));
-		json_object_set_new(o, "span_s", num_or_null(x.span_s));
+		json_object_set_new(o, "energy_j", json_real_or_null(x.energy_j));
+		json_object_set_new(o, "mean_power_w", json_real_or_null(x.mean_w));
+		json_object_set_new(o, "span_s", json_real_or_null(x.span_s));
 		uint64_t n = samples_in_run(m, &st->tl, &rate);
 		json_object_set_new(o, "samples", json_integer((json_int_t)n));
-		json_object_set_new(o, "sample_rate_hz", num_or_null(rate));
+		json_object_set_new(o, "sample_rate_hz", json_real_or_null(rate));
 		json_object_set_new(o, "power_max_w",
-				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_POWER)));
+				    json_real_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_POWER)));
 		json_object_set_new(o, "temp_max_c",
-				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_TEMP)));
+				    json_real_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_TEMP)));
 		json_object_set_new(o, "mem_used_max_bytes",
-				    num_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_MEM_USED)));
+				    json_real_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_MEM_USED)));
 		json_object_set_new(srcs, st->info->name, o);
 	}
 	json_object_set_new(root, "sources", srcs);

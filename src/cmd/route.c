@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 #define DEFAULT_P "1,0.8,0.6"
 #define DEFAULT_TRIALS 200
@@ -40,18 +41,13 @@ static void usage(FILE *f)
 		"  --json | --csv         machine-readable output\n", DEFAULT_P, DEFAULT_TRIALS);
 }
 
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *jrv(struct route_value v)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "value", jreal(v.value));
+	json_object_set_new(o, "value", json_real_or_null(v.value));
 	if (isfinite(v.lo) || isfinite(v.hi)) {
-		json_object_set_new(o, "lo", jreal(v.lo));
-		json_object_set_new(o, "hi", jreal(v.hi));
+		json_object_set_new(o, "lo", json_real_or_null(v.lo));
+		json_object_set_new(o, "hi", json_real_or_null(v.hi));
 	}
 	return o;
 }
@@ -287,7 +283,7 @@ int cmd_route(int argc, char **argv)
 			const struct route_row *w = &res.rows[i];
 			json_t *r = json_object();
 			json_object_set_new(r, "scheme", json_string(w->scheme));
-			json_object_set_new(r, "p", jreal(w->p));
+			json_object_set_new(r, "p", json_real_or_null(w->p));
 			json_object_set_new(r, "method", json_string(w->monte_carlo ? "monte_carlo" : "exact"));
 			json_object_set_new(r, "energy_j", jrv(w->energy_j));
 			json_object_set_new(r, "flops", jrv(w->flops));

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 struct runs_ctx {
 	struct store *st;
@@ -32,21 +33,6 @@ static void usage(FILE *f)
 		"'-' means not measured.\n");
 }
 
-static json_t *jreal(double v)
-{
-	return isnan(v) ? json_null() : json_real(v);
-}
-
-static json_t *jint(long long v)
-{
-	return v < 0 ? json_null() : json_integer(v);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static int print_run(const struct run_record *r, void *vctx)
 {
 	struct runs_ctx *c = vctx;
@@ -60,18 +46,18 @@ static int print_run(const struct run_record *r, void *vctx)
 	if (c->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(strtoll(r->id, NULL, 10)));
-		json_object_set_new(o, "name", jstr(r->name));
-		json_object_set_new(o, "status", jstr(r->status));
-		json_object_set_new(o, "model", jstr(r->model));
-		json_object_set_new(o, "group", jstr(r->group_name));
-		json_object_set_new(o, "started_at", jreal(r->started_at));
+		json_object_set_new(o, "name", json_string_or_null(r->name));
+		json_object_set_new(o, "status", json_string_or_null(r->status));
+		json_object_set_new(o, "model", json_string_or_null(r->model));
+		json_object_set_new(o, "group", json_string_or_null(r->group_name));
+		json_object_set_new(o, "started_at", json_real_or_null(r->started_at));
 		json_object_set_new(o, "started", isnan(r->started_at) ? json_null() : json_string(started));
-		json_object_set_new(o, "ended_at", jreal(r->ended_at));
-		json_object_set_new(o, "items_planned", jint(r->n_items));
+		json_object_set_new(o, "ended_at", json_real_or_null(r->ended_at));
+		json_object_set_new(o, "items_planned", json_count_or_null(r->n_items));
 		json_object_set_new(o, "items_done", json_integer(t.n_queries));
 		json_object_set_new(o, "ok", json_integer(t.n_ok));
 		json_object_set_new(o, "failed", json_integer(t.n_failed));
-		json_object_set_new(o, "accel_energy_j", jreal(t.accel_j_total));
+		json_object_set_new(o, "accel_energy_j", json_real_or_null(t.accel_j_total));
 		json_array_append_new(c->json, o);
 	} else {
 		if (c->n == 0)

@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+#include "jsonout.h"
 
 static void usage(FILE *f)
 {
@@ -24,21 +25,6 @@ static void usage(FILE *f)
 		"  RUN            a run id, a run name that only one run has, or 'last'\n"
 		"  --store PATH   the store to read (default ./ipw.db)\n"
 		"  --json         one JSON object instead of text\n");
-}
-
-static json_t *jreal(double v)
-{
-	return isnan(v) ? json_null() : json_real(v);
-}
-
-static json_t *jint(long long v)
-{
-	return v < 0 ? json_null() : json_integer(v);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
 }
 
 /* A JSON text as a value (or the raw text as a string if it does not parse). */
@@ -89,8 +75,8 @@ static void print_json_text(const char *title, const char *text)
 /* {"value", "ci_low", "ci_high"}, null members where not computable. */
 static json_t *jmetric(const struct metric_value *v)
 {
-	return json_pack("{s:o, s:o, s:o}", "value", jreal(v->value), "ci_low", jreal(v->ci_low), "ci_high",
-			 jreal(v->ci_high));
+	return json_pack("{s:o, s:o, s:o}", "value", json_real_or_null(v->value), "ci_low", json_real_or_null(v->ci_low), "ci_high",
+			 json_real_or_null(v->ci_high));
 }
 
 static void metrics_members(json_t *o, const struct metrics *m)
@@ -234,17 +220,17 @@ static json_t *sources_json(const struct run_record *r)
 		const struct run_source *s = &r->sources[i];
 		json_t *o = json_object();
 		json_object_set_new(o, "idx", json_integer(s->idx));
-		json_object_set_new(o, "name", jstr(s->name));
-		json_object_set_new(o, "backend", jstr(s->backend));
-		json_object_set_new(o, "kind", jstr(s->kind));
-		json_object_set_new(o, "scope", jstr(s->scope));
-		json_object_set_new(o, "model", jstr(s->model));
-		json_object_set_new(o, "uuid", jstr(s->uuid));
-		json_object_set_new(o, "pci_bus_id", jstr(s->pci_bus_id));
-		json_object_set_new(o, "driver", jstr(s->driver));
-		json_object_set_new(o, "power_limit_w", jreal(s->power_limit_w));
-		json_object_set_new(o, "idle_before_w", jreal(s->idle_before_w));
-		json_object_set_new(o, "idle_after_w", jreal(s->idle_after_w));
+		json_object_set_new(o, "name", json_string_or_null(s->name));
+		json_object_set_new(o, "backend", json_string_or_null(s->backend));
+		json_object_set_new(o, "kind", json_string_or_null(s->kind));
+		json_object_set_new(o, "scope", json_string_or_null(s->scope));
+		json_object_set_new(o, "model", json_string_or_null(s->model));
+		json_object_set_new(o, "uuid", json_string_or_null(s->uuid));
+		json_object_set_new(o, "pci_bus_id", json_string_or_null(s->pci_bus_id));
+		json_object_set_new(o, "driver", json_string_or_null(s->driver));
+		json_object_set_new(o, "power_limit_w", json_real_or_null(s->power_limit_w));
+		json_object_set_new(o, "idle_before_w", json_real_or_null(s->idle_before_w));
+		json_object_set_new(o, "idle_after_w", json_real_or_null(s->idle_after_w));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -257,26 +243,26 @@ static json_t *totals_json(const struct run_totals *t)
 	json_object_set_new(o, "ok", json_integer(t->n_ok));
 	json_object_set_new(o, "failed", json_integer(t->n_failed));
 	json_object_set_new(o, "ok_with_energy", json_integer(t->n_energy));
-	json_object_set_new(o, "accel_energy_total_j", jreal(t->accel_j_total));
-	json_object_set_new(o, "host_energy_total_j", jreal(t->host_j_total));
-	json_object_set_new(o, "accel_energy_mean_j", jreal(t->accel_j_mean));
-	json_object_set_new(o, "accel_energy_dynamic_mean_j", jreal(t->accel_dyn_j_mean));
-	json_object_set_new(o, "host_energy_mean_j", jreal(t->host_j_mean));
-	json_object_set_new(o, "total_energy_mean_j", jreal(t->total_j_mean));
-	json_object_set_new(o, "power_mean_w", jreal(t->power_mean_w));
-	json_object_set_new(o, "latency_mean_s", jreal(t->e2e_mean_s));
-	json_object_set_new(o, "latency_p50_s", jreal(t->e2e_p50_s));
-	json_object_set_new(o, "latency_p99_s", jreal(t->e2e_p99_s));
-	json_object_set_new(o, "ttft_mean_s", jreal(t->ttft_mean_s));
-	json_object_set_new(o, "ttft_p50_s", jreal(t->ttft_p50_s));
-	json_object_set_new(o, "ttft_p99_s", jreal(t->ttft_p99_s));
-	json_object_set_new(o, "tpot_mean_s", jreal(t->tpot_mean_s));
-	json_object_set_new(o, "prompt_tokens", jint(t->prompt_tokens));
-	json_object_set_new(o, "completion_tokens", jint(t->completion_tokens));
-	json_object_set_new(o, "reasoning_tokens", jint(t->reasoning_tokens));
-	json_object_set_new(o, "prompt_tokens_mean", jreal(t->prompt_tokens_mean));
-	json_object_set_new(o, "completion_tokens_mean", jreal(t->completion_tokens_mean));
-	json_object_set_new(o, "reasoning_tokens_mean", jreal(t->reasoning_tokens_mean));
+	json_object_set_new(o, "accel_energy_total_j", json_real_or_null(t->accel_j_total));
+	json_object_set_new(o, "host_energy_total_j", json_real_or_null(t->host_j_total));
+	json_object_set_new(o, "accel_energy_mean_j", json_real_or_null(t->accel_j_mean));
+	json_object_set_new(o, "accel_energy_dynamic_mean_j", json_real_or_null(t->accel_dyn_j_mean));
+	json_object_set_new(o, "host_energy_mean_j", json_real_or_null(t->host_j_mean));
+	json_object_set_new(o, "total_energy_mean_j", json_real_or_null(t->total_j_mean));
+	json_object_set_new(o, "power_mean_w", json_real_or_null(t->power_mean_w));
+	json_object_set_new(o, "latency_mean_s", json_real_or_null(t->e2e_mean_s));
+	json_object_set_new(o, "latency_p50_s", json_real_or_null(t->e2e_p50_s));
+	json_object_set_new(o, "latency_p99_s", json_real_or_null(t->e2e_p99_s));
+	json_object_set_new(o, "ttft_mean_s", json_real_or_null(t->ttft_mean_s));
+	json_object_set_new(o, "ttft_p50_s", json_real_or_null(t->ttft_p50_s));
+	json_object_set_new(o, "ttft_p99_s", json_real_or_null(t->ttft_p99_s));
+	json_object_set_new(o, "tpot_mean_s", json_real_or_null(t->tpot_mean_s));
+	json_object_set_new(o, "prompt_tokens", json_count_or_null(t->prompt_tokens));
+	json_object_set_new(o, "completion_tokens", json_count_or_null(t->completion_tokens));
+	json_object_set_new(o, "reasoning_tokens", json_count_or_null(t->reasoning_tokens));
+	json_object_set_new(o, "prompt_tokens_mean", json_real_or_null(t->prompt_tokens_mean));
+	json_object_set_new(o, "completion_tokens_mean", json_real_or_null(t->completion_tokens_mean));
+	json_object_set_new(o, "reasoning_tokens_mean", json_real_or_null(t->reasoning_tokens_mean));
 	return o;
 }
 
@@ -285,25 +271,25 @@ static void show_json(struct store *st, const struct run_record *r, const struct
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(strtoll(r->id, NULL, 10)));
-	json_object_set_new(o, "name", jstr(r->name));
-	json_object_set_new(o, "status", jstr(r->status));
-	json_object_set_new(o, "model", jstr(r->model));
-	json_object_set_new(o, "server_model", jstr(r->server_model));
-	json_object_set_new(o, "api", jstr(r->api));
-	json_object_set_new(o, "url", jstr(r->url));
-	json_object_set_new(o, "engine", jstr(r->engine));
-	json_object_set_new(o, "version", jstr(r->version));
-	json_object_set_new(o, "started_at", jreal(r->started_at));
-	json_object_set_new(o, "ended_at", jreal(r->ended_at));
-	json_object_set_new(o, "idle_seconds", jreal(r->idle_seconds));
-	json_object_set_new(o, "items_planned", jint(r->n_items));
-	json_object_set_new(o, "dataset", json_pack("{s:o, s:o, s:o}", "path", jstr(r->dataset_path),
-						     "sha256", jstr(r->dataset_sha256),
-						     "format", jstr(r->dataset_format)));
+	json_object_set_new(o, "name", json_string_or_null(r->name));
+	json_object_set_new(o, "status", json_string_or_null(r->status));
+	json_object_set_new(o, "model", json_string_or_null(r->model));
+	json_object_set_new(o, "server_model", json_string_or_null(r->server_model));
+	json_object_set_new(o, "api", json_string_or_null(r->api));
+	json_object_set_new(o, "url", json_string_or_null(r->url));
+	json_object_set_new(o, "engine", json_string_or_null(r->engine));
+	json_object_set_new(o, "version", json_string_or_null(r->version));
+	json_object_set_new(o, "started_at", json_real_or_null(r->started_at));
+	json_object_set_new(o, "ended_at", json_real_or_null(r->ended_at));
+	json_object_set_new(o, "idle_seconds", json_real_or_null(r->idle_seconds));
+	json_object_set_new(o, "items_planned", json_count_or_null(r->n_items));
+	json_object_set_new(o, "dataset", json_pack("{s:o, s:o, s:o}", "path", json_string_or_null(r->dataset_path),
+						     "sha256", json_string_or_null(r->dataset_sha256),
+						     "format", json_string_or_null(r->dataset_format)));
 	json_object_set_new(o, "config", jparsed(r->config_json));
-	json_object_set_new(o, "group", jstr(r->group_name));
+	json_object_set_new(o, "group", json_string_or_null(r->group_name));
 	json_object_set_new(o, "summary", jparsed(r->summary_json));
-	json_object_set_new(o, "server_log", jstr(r->server_log));
+	json_object_set_new(o, "server_log", json_string_or_null(r->server_log));
 	json_object_set_new(o, "hardware", jparsed(r->hardware_json));
 	json_object_set_new(o, "sources", sources_json(r));
 	json_object_set_new(o, "totals", totals_json(t));
