@@ -43,13 +43,18 @@ for _, d in ev:
     cur += d
     peak = max(peak, cur)
 assert peak == 4, peak
-# identical requests in flight together (one wave of 4) share alike; power varies between waves
+# identical requests that ran over the same window (send and end within 3 ms of each
+# other) share alike: the rule splits every slice equally among them. (Waves of a closed
+# loop drift apart on a busy machine, so group by window, not by order.)
 en = [r[2] for r in rows]
-byt = sorted(rows)
-for w in range(4):
-    wave = [r[2] for r in byt[4 * w:4 * w + 4]]
-    cv = statistics.pstdev(wave) / statistics.mean(wave)
-    assert cv < 0.05, (w, cv, wave)  # ends a few ms apart on a busy machine
+pairs = 0
+for i in range(len(rows)):
+    for j in range(i + 1, len(rows)):
+        a, b = rows[i], rows[j]
+        if abs(a[0] - b[0]) < 0.003 and abs(a[1] - b[1]) < 0.003:
+            pairs += 1
+            assert abs(a[2] - b[2]) <= 0.03 * max(a[2], b[2]), (a, b)
+assert pairs >= 3, ("too few requests ran over the same window to compare", pairs)
 assert abs(e["j_per_query"] - statistics.mean(en)) < 1e-6 * e["j_per_query"]
 assert e["naive_accel_j"] > 2 * e["attributed_accel_j"], e
 for k in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
