@@ -6,7 +6,7 @@
 #   make V=1                  show the commands
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libcurl sqlite3 jansson cairo
+PKGS := libcurl sqlite3 jansson cairo libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

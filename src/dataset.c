@@ -5,7 +5,6 @@
  * builds the user message for an item. Formats: docs/datasets.md.
  */
 #include <ctype.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "adapters.h"
 #include "dataset.h"
+#include "grade.h"
 #include "rng.h"
 #include "util.h"
 
@@ -218,15 +218,11 @@ static int check_item(struct item *it, struct loc at, char *err, size_t errlen)
 		return check_mcq_answer(it, at, err, errlen);
 	}
 	if (it->task == TASK_REGEX) {
-		regex_t re;
-		int rc = regcomp(&re, it->answer, REG_EXTENDED | REG_NOSUB);
-		if (rc) {
-			char msg[128];
-			regerror(rc, &re, msg, sizeof(msg));
-			return err_set(err, errlen, "%s:%d: regex answer '%s' does not compile: %s (write a POSIX "
-				       "extended regular expression)", at.file, at.line, it->answer, msg);
-		}
-		regfree(&re);
+		char msg[160];
+		if (grade_regex_check(it->answer, 0, msg, sizeof(msg)) < 0)
+			return err_set(err, errlen, "%s:%d: regex answer '%.60s' does not compile: %s (write a "
+				       "PCRE2 pattern of at most %d bytes, docs/scoring.md)", at.file, at.line,
+				       it->answer, msg, GRADE_PATTERN_MAX);
 	}
 	if (it->task == TASK_JUDGE_PAIRWISE && !it->reference_response) {
 		if (!*it->answer)

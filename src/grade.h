@@ -15,12 +15,13 @@
 #define GRADE_ABS_TOL 1e-9
 #define GRADE_REASON_LEN 256
 #define GRADE_BOX_MAX 4096 /* longest \boxed{} content looked at */
+#define GRADE_PATTERN_MAX 4096 /* longest regex pattern accepted, in bytes */
 
 /* Grader settings. grade_settings_init() fills the defaults. */
 struct grade_settings {
 	double rel_tol;      /* numeric: relative tolerance (default 1e-6) */
 	double abs_tol;      /* numeric: absolute tolerance (default 1e-9) */
-	const char *pattern; /* regex: POSIX extended pattern; NULL = use the reference */
+	const char *pattern; /* regex: PCRE2 pattern (docs/scoring.md); NULL = use the reference */
 	int regex_icase;     /* regex: 1 = case-insensitive */
 };
 
@@ -57,6 +58,13 @@ extern const struct grader grader_mcq;
 extern const struct grader grader_numeric;
 extern const struct grader grader_exact;
 extern const struct grader grader_regex;
+
+/*
+ * Checks that pattern compiles as the regex grader compiles it (PCRE2, at
+ * most GRADE_PATTERN_MAX bytes). Returns 0, or -1 with PCRE2's message (or
+ * the size limit) in err.
+ */
+int grade_regex_check(const char *pattern, int icase, char *err, size_t errlen);
 
 /* The registry, NULL-terminated. */
 extern const struct grader *const graders[];

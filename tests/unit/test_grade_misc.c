@@ -161,3 +161,49 @@ Test(grade_regex, bad_pattern_is_unscored_with_reason)
 	cr_assert_eq(r.correct, 0);
 	cr_assert_str_eq(r.reason, "no answer after thinking");
 }
+
+/* glibc regcomp took 728 MB for "a" and 20 '+' (over 1.5 GiB for 24); PCRE2 rejects it at once. */
+Test(grade_regex, stacked_quantifiers_are_a_clear_error)
+{
+	for (int n = 20; n <= 24; n += 4) {
+		char pat[32];
+		pat[0] = 'a';
+		memset(pat + 1, '+', (size_t)n);
+		pat[n + 1] = '\0';
+		struct grade_result r = run(&grader_regex, "aaa", pat, NULL);
+		cr_assert_eq(r.correct, -1, "%d '+': %s", n, r.reason);
+		cr_assert(strstr(r.reason, "does not compile"), "reason: %s", r.reason);
+		char err[160];
+		cr_assert_eq(grade_regex_check(pat, 0, err, sizeof(err)), -1);
+	}
+	cr_assert_eq(run(&grader_regex, "aaa", "^a++$", NULL).correct, 1, "one possessive '+' is fine");
+}
+
+Test(grade_regex, pattern_size_limit)
+{
+	char *pat = malloc(GRADE_PATTERN_MAX + 2);
+	memset(pat, 'a', GRADE_PATTERN_MAX + 1);
+	pat[GRADE_PATTERN_MAX + 1] = '\0';
+	struct grade_result r = run(&grader_regex, "a", pat, NULL);
+	cr_assert_eq(r.correct, -1);
+	cr_assert(strstr(r.reason, "over the 4096-byte limit"), "reason: %s", r.reason);
+	pat[GRADE_PATTERN_MAX] = '\0';
+	cr_assert_eq(run(&grader_regex, "a", pat, NULL).correct, 0, "4096 bytes compile");
+	free(pat);
+}
+
+Test(grade_regex, backtracking_is_bounded)
+{
+	char ans[64];
+	memset(ans, 'a', 40);
+	strcpy(ans + 40, "!");
+	struct grade_result r = run(&grader_regex, ans, "^(a|a)*$", NULL);
+	cr_assert_eq(r.correct, -1, "reason: %s", r.reason);
+	cr_assert(strstr(r.reason, "gave up matching"), "reason: %s", r.reason);
+}
+
+Test(grade_regex, posix_semantics_kept)
+{
+	cr_assert_eq(run(&grader_regex, "\\boxed{a\nb}", "^a.b$", NULL).correct, 1, "'.' matches a newline");
+	cr_assert_eq(run(&grader_regex, "Answer: x7", "^[[:alpha:]][[:digit:]]$", NULL).correct, 1);
+}
