@@ -5,7 +5,9 @@
  * builds the user message for an item. Formats: docs/datasets.md.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -502,6 +504,11 @@ static int parse_jsonl(struct dataset *ds, const char *file, const char *data, s
 		struct item *it;
 
 		pos += n + (nl ? 1 : 0);
+		if (n > DATASET_LINE_MAX) {
+			err_set(err, errlen, "%s:%d: line is longer than %d MiB (one item per line; is this a "
+				"JSONL dataset?)", file, lineno, DATASET_LINE_MAX >> 20);
+			goto out;
+		}
 		if (only_space(line, n))
 			continue;
 		o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
@@ -562,10 +569,62 @@ int dataset_load(struct dataset *ds, const char *path, char *err, size_t errlen)
 	return dataset_load_format(ds, path, NULL, err, errlen);
 }
 
+/*
+ * Reads path in chunks, stopping with "FILE:LINE: line is longer than ..."
+ * as soon as a line passes DATASET_LINE_MAX, so that /dev/zero or a binary
+ * file fails at once instead of exhausting memory. The bytes are kept (the
+ * dataset's hash covers them). Caller frees *out.
+ */
+static int read_stream(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char chunk[65536];
+	size_t n, line_start = 0;
+	int lineno = 1, rc = -1;
+
+	buf_init(&b, 0);
+	if (!f)
+		return err_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		size_t base = b.len;
+		buf_append(&b, chunk, n);
+		for (const char *p = chunk, *e = chunk + n; (p = memchr(p, '\n', (size_t)(e - p))); p++) {
+			line_start = base + (size_t)(p - chunk) + 1;
+			lineno++;
+		}
+		if (b.len - line_start > DATASET_LINE_MAX) {
+			err_set(err, errlen, "%s:%d: line is longer than %d MiB (one item per line; is this a "
+				"JSONL dataset?)", path, lineno, DATASET_LINE_MAX >> 20);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		err_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	*out = b.data;
+	*len = b.len;
+	b.data = NULL;
+	rc = 0;
+out:
+	fclose(f);
+	buf_release(&b);
+	return rc;
+}
+
+/* Loads bytes already in memory (the built-in set, or a test's). */
+static int load_bytes(struct dataset *ds, const char *name, const char *bytes, size_t len,
+		      const char *format, char *err, size_t errlen)
+{
+	ds->path = xstrdup(name);
+	sha256_hex(bytes, len, ds->sha256);
+	return parse_jsonl(ds, ds->path, bytes, len, format, err, errlen);
+}
+
 int dataset_load_format(struct dataset *ds, const char *path, const char *format, char *err, size_t errlen)
 {
 	char *data = NULL;
-	const char *bytes;
 	size_t len = 0;
 	int rc = -1;
 
@@ -573,26 +632,37 @@ int dataset_load_format(struct dataset *ds, const char *path, const char *format
 	if (format && dataset_format_valid(format) < 0)
 		return err_set(err, errlen, "unknown dataset format '%s' (use %s)", format, DATASET_FORMATS);
 	if (!path || !strcmp(path, "builtin")) {
-		bytes = ipw_builtin_dataset;
-		len = (size_t)(ipw_builtin_dataset_end - ipw_builtin_dataset);
-		ds->path = xstrdup("builtin");
-	} else {
-		if (read_file(path, &data, &len, err, errlen) < 0)
+		if (load_bytes(ds, "builtin", ipw_builtin_dataset,
+			       (size_t)(ipw_builtin_dataset_end - ipw_builtin_dataset), format, err, errlen) < 0)
 			goto out;
-		bytes = data;
-		ds->path = xstrdup(path);
-	}
-	sha256_hex(bytes, len, ds->sha256);
-	if (parse_jsonl(ds, ds->path, bytes, len, format, err, errlen) < 0)
-		goto out;
-	if (!strcmp(ds->path, "builtin")) {
 		/* Built-in items carry no file line (dataset.h); errors above still named one. */
 		for (size_t i = 0; i < ds->n; i++)
 			ds->items[i].line = 0;
+	} else {
+		if (read_stream(path, &data, &len, err, errlen) < 0 ||
+		    load_bytes(ds, path, data, len, format, err, errlen) < 0)
+			goto out;
 	}
 	rc = 0;
 out:
 	free(data);
+	if (rc < 0)
+		dataset_release(ds);
+	return rc;
+}
+
+int dataset_load_mem(struct dataset *ds, const char *name, const char *data, size_t len, const char *format,
+		     char *err, size_t errlen)
+{
+	int rc = -1;
+
+	memset(ds, 0, sizeof(*ds));
+	if (format && dataset_format_valid(format) < 0)
+		return err_set(err, errlen, "unknown dataset format '%s' (use %s)", format, DATASET_FORMATS);
+	if (load_bytes(ds, name ? name : "memory", data, len, format, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
 	if (rc < 0)
 		dataset_release(ds);
 	return rc;

@@ -52,6 +52,14 @@ int dataset_load(struct dataset *ds, const char *path, char *err, size_t errlen)
  * "wildchat", src/adapters.h) forces one. ds->format records which was used.
  */
 int dataset_load_format(struct dataset *ds, const char *path, const char *format, char *err, size_t errlen);
+/*
+ * As dataset_load_format for len bytes at data (they need no terminating
+ * NUL and are not kept); name stands for the file in errors and ds->path.
+ */
+int dataset_load_mem(struct dataset *ds, const char *name, const char *data, size_t len, const char *format,
+		     char *err, size_t errlen);
+/* Longest line a dataset may hold (bytes, without the newline): 16 MiB. */
+#define DATASET_LINE_MAX (16 << 20)
 /* 0 when name is a format dataset_load_format accepts, else -1. */
 int dataset_format_valid(const char *name);
 #define DATASET_FORMATS "auto, native, harness, mmlu_pro, supergpqa, natural_reasoning, wildchat"

@@ -381,3 +381,25 @@ Test(dataset, prompts)
 	cr_assert_eq(task_parse("essay", &t), -1);
 	cr_assert_str_eq(task_name(TASK_REGEX), "regex");
 }
+
+/* A line past DATASET_LINE_MAX is an error naming file and line, from memory and from a file. */
+Test(dataset, line_cap)
+{
+	size_t n = (size_t)DATASET_LINE_MAX + 1;
+	char *big = malloc(n + 80), err[256];
+	const char *first = "{\"id\": 1, \"problem\": \"p\", \"answer\": \"x\", \"task\": \"exact\"}\n";
+	struct dataset ds;
+	strcpy(big, first);
+	memset(big + strlen(first), ' ', n);
+	big[strlen(first) + n] = '\0';
+	cr_assert_eq(dataset_load_mem(&ds, "mem.jsonl", big, strlen(big), NULL, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "mem.jsonl:2: line is longer than 16 MiB (one item per line; is this a JSONL dataset?)");
+	const char *path = write_tmp("long.jsonl", big);
+	cr_assert_eq(dataset_load(&ds, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "long.jsonl:2: line is longer than 16 MiB"), "err: %s", err);
+	big[strlen(first) + n - 1] = '\0';   /* exactly the cap: only blanks, so "no items" past line 1 */
+	cr_assert_eq(dataset_load_mem(&ds, "mem.jsonl", big, strlen(big), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ds.n, 1);
+	dataset_release(&ds);
+	free(big);
+}
