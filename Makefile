@@ -4,6 +4,8 @@
 #   make SANITIZE=address,undefined test   the same under sanitizers (in build-san/)
 #   make install PREFIX=/usr/local
 #   make V=1                  show the commands
+#   make fuzz                 libFuzzer targets (clang, ASan+UBSan) in build-fuzz/
+#   make fuzz-run FUZZ_SECONDS=60   run each target that long on tests/fuzz/corpus/
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS := libcurl sqlite3 jansson cairo libpcre2-8
@@ -106,7 +108,7 @@ install: $(BUILD)/ipw
 	install -m 755 $(BUILD)/ipw $(DESTDIR)$(PREFIX)/bin/ipw
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CMD_OBJS:.o=.d)
 
@@ -118,3 +120,43 @@ check:
 	$(MAKE) test
 	$(MAKE) SANITIZE=address,undefined test
 .PHONY: check
+
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c, each linked with the library's
+# sources compiled by clang with the fuzzer and sanitizer instrumentation (not
+# the gcc archive). fuzz-run runs each for FUZZ_SECONDS on a scratch copy of
+# tests/fuzz/corpus/NAME/, prints the executions from libFuzzer's final
+# stats, and fails on a crash, leak or sanitizer report.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(FUZZ_FLAGS) -Isrc $(PKG_CFLAGS) \
+	-DIPW_VERSION='"$(VERSION)"'
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(LIB_ASM:%.S=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ-CC $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -I. -c $< -o $@
+
+$(FUZZ_BUILD)/src/dataset_builtin.o: data/builtin.jsonl
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	@$(if $(Q),echo "  FUZZ-LD $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) -pthread $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
+fuzz-run: fuzz
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES)
+.PHONY: fuzz fuzz-run
+
+-include $(FUZZ_LIB_OBJS:.o=.d)

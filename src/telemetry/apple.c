@@ -229,6 +229,15 @@ static int pm_parse(const char *text, size_t len, struct pm_doc *d, char *err, s
 	return 0;
 }
 
+/* For tests/fuzz/fuzz_plist.c: parses one document and drops its values. 0 or -1 (err). */
+int apple_pm_parse(const char *text, size_t len, char *err, size_t errlen);
+int apple_pm_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	struct pm_doc d;
+
+	return pm_parse(text, len, &d, err, errlen);
+}
+
 /* ---- the child process ---- */
 
 static void set_cloexec(int fd)
