@@ -15,12 +15,13 @@
 #include <sqlite3.h>
 
 #include "metrics.h"
+#include "rng.h"
 #include "store.h"
 #include "util.h"
 
 static double unit(uint64_t *s)
 {
-	return (double)(metrics_splitmix64(s) >> 11) * 0x1.0p-53;
+	return (double)(splitmix64(s) >> 11) * 0x1.0p-53;
 }
 
 static int sql_ok(sqlite3 *db, int rc, const char *what)

@@ -242,8 +242,6 @@ struct regression {
  */
 int analysis_ols(const double *y, const double *const *x, int k, size_t n, double level,
 		 struct regression *out, char *err, size_t errlen);
-/* Quantile of Student's t distribution with df degrees of freedom. */
-double analysis_t_quantile(double p, double df);
 
 /* The regressions ipw analyze reports (over the run's ok queries). */
 enum {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "stats.h"
 #include "telemetry.h"
 #include "util.h"
 
@@ -318,17 +319,11 @@ static int drive(const struct calib_opts *o, struct pattern *p, struct cuda *gpu
 
 /* ---- analysis ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
 	if (n <= 0)
 		return NAN;
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	stats_sort(v, (size_t)n);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 

@@ -14,6 +14,8 @@
 
 #include "attribution.h"
 #include "clock.h"
+#include "rng.h"
+#include "stats.h"
 #include "telemetry.h"
 #include "util.h"
 #include "jsonout.h"
@@ -42,24 +44,15 @@ void load_summary_init(struct load_summary *s)
 
 /* ---- random arrivals ---- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-	/* splitmix64: small, good enough for arrival times */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Uniform in (0, 1). */
-static double rng_unit(uint64_t *s)
+static double unit_open(uint64_t *s)
 {
-	return ((double)(rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
+	return ((double)(splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 static double rng_normal(uint64_t *s)
 {
-	double u = rng_unit(s), v = rng_unit(s);
+	double u = unit_open(s), v = unit_open(s);
 	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
 }
 
@@ -68,7 +61,7 @@ static double rng_gamma(double k, uint64_t *s)
 {
 	double d, c;
 	if (k < 1)
-		return rng_gamma(k + 1, s) * pow(rng_unit(s), 1 / k);
+		return rng_gamma(k + 1, s) * pow(unit_open(s), 1 / k);
 	d = k - 1.0 / 3;
 	c = 1 / sqrt(9 * d);
 	for (;;) {
@@ -76,7 +69,7 @@ static double rng_gamma(double k, uint64_t *s)
 		if (v <= 0)
 			continue;
 		v = v * v * v;
-		u = rng_unit(s);
+		u = unit_open(s);
 		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
 			return d * v;
 	}
@@ -85,7 +78,7 @@ static double rng_gamma(double k, uint64_t *s)
 double load_gap(double rate, double k, uint64_t *state)
 {
 	if (k <= 0 || k == 1)
-		return -log(rng_unit(state)) / rate;
+		return -log(unit_open(state)) / rate;
 	/* mean k * theta = 1 / rate */
 	return rng_gamma(k, state) / (k * rate);
 }
@@ -275,39 +268,19 @@ int load_slo_met(const struct load_slo *s, const struct query_record *q)
 
 /* ---- summary ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, size_t n, double p)
-{
-	double pos, frac;
-	size_t i;
-	if (!n)
-		return NAN;
-	pos = p / 100.0 * (double)(n - 1);
-	i = (size_t)pos;
-	frac = pos - (double)i;
-	if (i + 1 >= n)
-		return v[n - 1];
-	return v[i] + (v[i + 1] - v[i]) * frac;
-}
-
 static void fill_pct(struct load_pct *p, double *v, size_t n)
 {
 	double sum = 0;
 	if (n)
-		qsort(v, n, sizeof(*v), cmp_double); /* never qsort(NULL, 0): undefined behaviour */
+		stats_sort(v, n);
 	for (size_t i = 0; i < n; i++)
 		sum += v[i];
 	p->n = (long long)n;
 	p->mean = n ? sum / (double)n : NAN;
-	p->p50 = pct(v, n, 50);
-	p->p90 = pct(v, n, 90);
-	p->p95 = pct(v, n, 95);
-	p->p99 = pct(v, n, 99);
+	p->p50 = stats_percentile_sorted(v, n, 50);
+	p->p90 = stats_percentile_sorted(v, n, 90);
+	p->p95 = stats_percentile_sorted(v, n, 95);
+	p->p99 = stats_percentile_sorted(v, n, 99);
 }
 
 void load_summarize(struct load_req **reqs, const struct query_record *qs, size_t n,

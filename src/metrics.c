@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "stats.h"
 #include "util.h"
 
 /* ---- per-query records and the sums every metric is built from ---- */
@@ -91,21 +92,6 @@ static struct metric_value *metric_slot(struct metrics *m, int k)
 	case M_POWER: return &m->power_w;
 	default: return &m->energy_j;
 	}
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Linear-interpolated quantile (Hyndman-Fan type 7) of sorted x[0..n). */
-static double quantile(const double *x, size_t n, double p)
-{
-	double h = (double)(n - 1) * p;
-	size_t lo = (size_t)floor(h);
-	size_t hi = lo + 1 < n ? lo + 1 : lo;
-	return x[lo] + (h - (double)lo) * (x[hi] - x[lo]);
 }
 
 void metrics_options_init(struct metrics_options *o)
@@ -205,9 +191,9 @@ static void compute_subset(const struct metrics_input *in, const size_t *idx, si
 					col[nf++] = reps[b * M_COUNT + k];
 			if (!nf || !isfinite(v[k]))
 				continue;
-			qsort(col, nf, sizeof(double), cmp_double);
-			metric_slot(out, k)->ci_low = quantile(col, nf, alpha / 2);
-			metric_slot(out, k)->ci_high = quantile(col, nf, 1 - alpha / 2);
+			stats_sort(col, nf);
+			metric_slot(out, k)->ci_low = stats_quantile_sorted(col, nf, alpha / 2);
+			metric_slot(out, k)->ci_high = stats_quantile_sorted(col, nf, 1 - alpha / 2);
 		}
 		free(col);
 		free(reps);

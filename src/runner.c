@@ -21,6 +21,7 @@
 #include "load.h"
 #include "score.h"
 #include "serve.h"
+#include "stats.h"
 #include "store.h"
 #include "telemetry.h"
 #include "util.h"
@@ -46,26 +47,6 @@ void runner_opts_init(struct runner_opts *o)
 	o->concurrency = 1;
 	o->burstiness = 1;
 	o->serve_timeout_s = 600;
-}
-
-double percentile_sorted(const double *v, size_t n, double pct)
-{
-	double pos, frac;
-	size_t i;
-	if (!n)
-		return NAN;
-	pos = pct / 100.0 * (double)(n - 1);
-	i = (size_t)pos;
-	frac = pos - (double)i;
-	if (i + 1 >= n)
-		return v[n - 1];
-	return v[i] + (v[i + 1] - v[i]) * frac;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static void say(const struct runner_hooks *h, enum runner_level lv, const char *fmt, ...)
@@ -421,10 +402,10 @@ static void fill_latency(struct query_record *q, const struct run *r, const stru
 		double *gaps = xmalloc((n - 1) * sizeof(double));
 		for (size_t i = 1; i < n; i++)
 			gaps[i - 1] = (double)(res->token_ns[i] - res->token_ns[i - 1]) / 1e9;
-		qsort(gaps, n - 1, sizeof(double), cmp_double);
-		q->itl_p50_s = percentile_sorted(gaps, n - 1, 50);
-		q->itl_p90_s = percentile_sorted(gaps, n - 1, 90);
-		q->itl_p99_s = percentile_sorted(gaps, n - 1, 99);
+		stats_sort(gaps, n - 1);
+		q->itl_p50_s = stats_percentile_sorted(gaps, n - 1, 50);
+		q->itl_p90_s = stats_percentile_sorted(gaps, n - 1, 90);
+		q->itl_p99_s = stats_percentile_sorted(gaps, n - 1, 99);
 		free(gaps);
 	}
 }

@@ -105,7 +105,4 @@ struct runner_report {
 int runner_run(const struct runner_opts *o, const struct runner_hooks *h,
 	       struct runner_report *rep, char *err, size_t errlen);
 
-/* Percentile (0..100) of a sorted array, linear interpolation; NAN when n == 0. */
-double percentile_sorted(const double *v, size_t n, double pct);
-
 #endif

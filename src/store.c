@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 
@@ -193,30 +194,10 @@ int store_judgement_put(struct store *s, const struct store_judgement *j, char *
 	return s->ops->judgement_put(s, j, err, errlen);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 double store_percentile(double *v, size_t n, double p)
 {
-	double rank, frac;
-	size_t lo;
-
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	if (p <= 0)
-		return v[0];
-	if (p >= 100)
-		return v[n - 1];
-	rank = p / 100.0 * (double)(n - 1);
-	lo = (size_t)rank;
-	frac = rank - (double)lo;
-	if (lo + 1 >= n)
-		return v[n - 1];
-	return v[lo] + frac * (v[lo + 1] - v[lo]);
+	stats_sort(v, n);
+	return stats_percentile_sorted(v, n, p);
 }
 
 int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
+#include "stats.h"
 #include "rng.h"
 #include "../fakes/analysis_fixture.h"
 
@@ -382,11 +383,11 @@ Test(analysis, least_squares_two_predictors_and_collinear)
 
 Test(analysis, t_quantiles)
 {
-	cr_assert_float_eq(analysis_t_quantile(0.975, 1), 12.70620474, 1e-6);
-	cr_assert_float_eq(analysis_t_quantile(0.975, 2), 4.302652730, 1e-8);
-	cr_assert_float_eq(analysis_t_quantile(0.975, 10), 2.228138852, 1e-8);
-	cr_assert_float_eq(analysis_t_quantile(0.025, 10), -2.228138852, 1e-8);
-	cr_assert_float_eq(analysis_t_quantile(0.975, 1e9), 1.959963985, 1e-8);
+	cr_assert_float_eq(stats_t_quantile(0.975, 1), 12.70620474, 1e-6);
+	cr_assert_float_eq(stats_t_quantile(0.975, 2), 4.302652730, 1e-8);
+	cr_assert_float_eq(stats_t_quantile(0.975, 10), 2.228138852, 1e-8);
+	cr_assert_float_eq(stats_t_quantile(0.025, 10), -2.228138852, 1e-8);
+	cr_assert_float_eq(stats_t_quantile(0.975, 1e9), 1.959963985, 1e-8);
 }
 
 Test(analysis, run_regressions_recover_linear_laws)
