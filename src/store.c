@@ -18,12 +18,13 @@ static const char *const secret_vars[] = {"IPW_API_KEY", "OPENAI_API_KEY"};
 
 int store_open(struct store *s, const char *uri, int flags, char *err, size_t errlen)
 {
-	const char *path = uri ? uri : "ipw.db";
+	const char *env = getenv("IPW_STORE");
+	const char *path = uri ? uri : env && *env ? env : "ipw.db";
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
 	if (!strncmp(path, "postgres://", 11) || !strncmp(path, "postgresql://", 13)) {
-		err_set(err, errlen, "store '%s': PostgreSQL stores are not supported by this build "
+		err_set(err, errlen, "store '%s': PostgreSQL store not built in this version "
 			"(use a SQLite file path)", path);
 		goto out;
 	}

@@ -17,7 +17,8 @@
 #define STORE_EDUPLICATE (-3)
 
 /* store_open flags */
-#define STORE_CREATE 1    /* create the store if it does not exist (profile); read commands pass 0 */
+#define STORE_CREATE 1    /* create the store if it does not exist (profile) */
+#define STORE_READONLY 2  /* read commands: never write, never change the journal mode or migrate */
 
 /* One telemetry sample of one source; NAN where not measured. */
 struct store_sample {
@@ -144,7 +145,8 @@ struct store {
 
 /*
  * Opens a store. uri is a file path (SQLite) or "sqlite:PATH"; NULL means
- * ./ipw.db. Without STORE_CREATE a missing file is an error (read commands
+ * $IPW_STORE when set and non-empty, else ./ipw.db. STORE_READONLY opens
+ * without ever writing (read commands). Without STORE_CREATE a missing file is an error (read commands
  * never create an empty store). The schema is created or migrated as needed.
  * Returns 0, or -1 with the reason in err.
  */

@@ -132,7 +132,7 @@ int cmd_analyze(int argc, char **argv)
 		fprintf(stderr, "ipw analyze: %s\n", err);
 		return EXIT_INPUT;
 	}
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw analyze: %s\n", err);
 		goto out;
 	}

@@ -234,7 +234,7 @@ int cmd_compare(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw compare: %s\n", err);
 		goto out;
 	}

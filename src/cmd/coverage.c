@@ -107,7 +107,7 @@ int cmd_coverage(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	n = (size_t)(argc - optind);
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw coverage: %s\n", err);
 		goto out;
 	}

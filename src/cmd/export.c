@@ -241,7 +241,7 @@ int cmd_export(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	c.jsonl = !strcmp(format, "jsonl");
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw export: %s\n", err);
 		goto out;
 	}

@@ -87,7 +87,7 @@ int cmd_report(int argc, char **argv)
 	o.runs = argv + optind;
 	o.nruns = (size_t)(argc - optind);
 	o.store_label = path ? path : "ipw.db";
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw report: %s\n", err);
 		return EXIT_INPUT;
 	}

@@ -239,7 +239,7 @@ int cmd_route(int argc, char **argv)
 	o.p = p;
 	o.np = np;
 	rc = EXIT_INPUT;
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw route: %s\n", err);
 		goto out;
 	}

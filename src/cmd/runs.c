@@ -104,7 +104,7 @@ int cmd_runs(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (store_open(&st, path, 0, c.err, sizeof(c.err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, c.err, sizeof(c.err)) < 0) {
 		fprintf(stderr, "ipw runs: %s\n", c.err);
 		goto out;
 	}

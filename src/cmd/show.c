@@ -397,7 +397,7 @@ int cmd_show(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ref = argv[optind];
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
+	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw show: %s\n", err);
 		goto out;
 	}

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <sqlite3.h>
 
@@ -288,21 +290,37 @@ static int parse_run_id(struct store *s, const char *run_id, sqlite3_int64 *out,
 	return 0;
 }
 
-/* Creates the schema or brings it up to SCHEMA_VERSION, in one transaction. */
-static int migrate(struct store *s, char *err, size_t errlen)
+/*
+ * Reads, without writing anything, whether the open file is an ipw store:
+ * *version gets its schema version (0: an empty database, a new store).
+ * A database with tables but no schema_version table is refused, before
+ * anything (journal mode included) is changed in it.
+ */
+static int schema_check(struct store *s, int *version, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, have_table = 0, ntables = 0, version = 0;
+	int rc = -1, have_table = 0, ntables = 0, step;
 
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		return -1;
-	if (prepare(s, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-		    &st, err, errlen) < 0)
+	*version = 0;
+	if (sqlite3_prepare_v2(DB(s), "SELECT name FROM sqlite_master WHERE type = 'table' "
+			       "AND name NOT LIKE 'sqlite_%'", -1, &st, NULL) != SQLITE_OK) {
+		if ((sqlite3_errcode(DB(s)) & 0xff) == SQLITE_NOTADB)
+			err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", s->path);
+		else
+			db_err(s, err, errlen, "reading the schema");
 		goto out;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		ntables++;
 		if (!strcmp((const char *)sqlite3_column_text(st, 0), "schema_version"))
 			have_table = 1;
+	}
+	if (step != SQLITE_DONE) {
+		if ((sqlite3_errcode(DB(s)) & 0xff) == SQLITE_NOTADB)
+			err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", s->path);
+		else
+			db_err(s, err, errlen, "reading the schema");
+		goto out;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -315,18 +333,32 @@ static int migrate(struct store *s, char *err, size_t errlen)
 		if (prepare(s, "SELECT coalesce(max(version), 0) FROM schema_version", &st, err, errlen) < 0)
 			goto out;
 		if (sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-		st = NULL;
-	} else if (exec(s, "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL NOT NULL)",
-			err, errlen) < 0) {
-		goto out;
+			*version = sqlite3_column_int(st, 0);
 	}
-	if (version > SCHEMA_VERSION) {
+	if (*version > SCHEMA_VERSION) {
 		err_set(err, errlen, "store '%s' has schema version %d, newer than this ipw knows (%d): "
-			"use a newer ipw", s->path, version, SCHEMA_VERSION);
+			"use a newer ipw", s->path, *version, SCHEMA_VERSION);
 		goto out;
 	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Creates the schema or brings it up to SCHEMA_VERSION, in one transaction. */
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, version = 0;
+
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (schema_check(s, &version, err, errlen) < 0)
+		goto out;
+	if (version == 0 && exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+				 "applied_at REAL NOT NULL)", err, errlen) < 0)
+		goto out;
 	for (int v = version; v < SCHEMA_VERSION; v++) {
 		if (exec(s, migrations[v], err, errlen) < 0)
 			goto out;
@@ -350,21 +382,83 @@ out:
 	return rc;
 }
 
+/*
+ * 1 if nobody may write the file: a read-only file system, or no write
+ * permission bit on the file or its directory (by mode bits, not access(),
+ * since root passes access() checks on a chmod'ed file).
+ */
+static int file_unwritable(const char *path)
+{
+	struct statvfs fs;
+	struct stat sb;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int r = 0;
+
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (statvfs(path, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+		r = 1;
+	else if (stat(path, &sb) == 0 && !(sb.st_mode & 0222))
+		r = 1;
+	else if (stat(slash ? dir : ".", &sb) == 0 && !(sb.st_mode & 0222))
+		r = 1;
+	free(dir);
+	return r;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-escaped where a URI needs it; caller frees. */
+static char *immutable_uri(const char *path)
+{
+	size_t n = strlen(path);
+	char *u = xmalloc(n * 3 + 32), *p = u;
+
+	p += sprintf(p, "file:");
+	for (const char *c = path; *c; c++) {
+		if (*c == '%' || *c == '?' || *c == '#')
+			p += sprintf(p, "%%%02X", (unsigned char)*c);
+		else
+			*p++ = *c;
+	}
+	strcpy(p, "?immutable=1");
+	return u;
+}
+
+/*
+ * Read-only: SQLITE_OPEN_READONLY, no journal-mode change, no migration; a
+ * file nobody may write is opened immutable, so SQLite creates no -wal or
+ * -shm file beside it (a writer must not be running on such a file then).
+ */
+static int sq_open_db(const char *path, int flags, sqlite3 **db)
+{
+	int oflags = SQLITE_OPEN_FULLMUTEX, rc;
+	char *uri = NULL;
+
+	if (flags & STORE_READONLY) {
+		oflags |= SQLITE_OPEN_READONLY;
+		if (file_unwritable(path)) {
+			uri = immutable_uri(path);
+			oflags |= SQLITE_OPEN_URI;
+		}
+	} else {
+		oflags |= SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	}
+	rc = sqlite3_open_v2(uri ? uri : path, db, oflags, NULL);
+	free(uri);
+	return rc;
+}
+
 static int sq_open(struct store *s, const char *path, int flags, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	struct stat sb;
-	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
-	int rc = -1;
+	int rc = -1, version = 0;
 
 	if (!(flags & STORE_CREATE) && stat(path, &sb) < 0) {
 		err_set(err, errlen, "no store at '%s' (run 'ipw profile' first, or name the store with "
 			"--store PATH)", path);
 		goto out;
 	}
-	if (flags & STORE_CREATE)
-		oflags |= SQLITE_OPEN_CREATE;
-	if (sqlite3_open_v2(path, &db, oflags, NULL) != SQLITE_OK) {
+	if (sq_open_db(path, flags, &db) != SQLITE_OK) {
 		err_set(err, errlen, "cannot open store '%s': %s", path,
 			db ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
@@ -372,6 +466,19 @@ static int sq_open(struct store *s, const char *path, int flags, char *err, size
 	s->impl = db;
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	/* Refuse a foreign file before anything in it is changed. */
+	if (schema_check(s, &version, err, errlen) < 0)
+		goto out;
+	if (flags & STORE_READONLY) {
+		if (version < SCHEMA_VERSION) {
+			err_set(err, errlen, "store '%s' has schema version %d and needs an upgrade (%d), which "
+				"a read command does not do: run a writing command (ipw profile or ipw score) on it once",
+				path, version, SCHEMA_VERSION);
+			goto out;
+		}
+		rc = exec(s, "PRAGMA foreign_keys=ON", err, errlen);
+		goto out;
+	}
 	/*
 	 * WAL: a commit is one append to the log, readers never block the writer,
 	 * and a killed process leaves every committed transaction intact.
@@ -379,11 +486,8 @@ static int sq_open(struct store *s, const char *path, int flags, char *err, size
 	 * lose a finished query either; it costs one fsync per query, small next
 	 * to a query's duration.
 	 */
-	if (exec(s, "PRAGMA journal_mode=WAL", err, errlen) < 0) {
-		if (err && strstr(err, "not a database"))
-			err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", path);
+	if (exec(s, "PRAGMA journal_mode=WAL", err, errlen) < 0)
 		goto out;
-	}
 	if (exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err, errlen) < 0)
 		goto out;
 	if (migrate(s, err, errlen) < 0)

@@ -106,4 +106,37 @@ done
 echo "hello" >"$T/text.db"
 "$IPW" runs --store "$T/text.db" 2>"$T/err"; rc=$?
 [ $rc = 3 ] && grep -q "not an ipw store" "$T/err" || fail "non-store file: exit $rc $(cat "$T/err")"
+# read-only: a store copy (0444) in a 0555 directory; read commands must work
+# and change nothing (bytes, mtime, no -wal/-shm) even as root, who bypasses
+# permission bits.
+mkdir "$T/ro"
+cp "$DB" "$T/ro/s.db"
+touch -d '2020-01-01 00:00:00' "$T/ro/s.db"
+chmod 0444 "$T/ro/s.db"
+chmod 0555 "$T/ro"
+sum0=$(cksum <"$T/ro/s.db"); mt0=$(stat -c %Y "$T/ro/s.db")
+"$IPW" runs --store "$T/ro/s.db" >/dev/null 2>"$T/err" || fail "runs on a read-only store: $(cat "$T/err")"
+"$IPW" show 1 --store "$T/ro/s.db" >/dev/null 2>"$T/err" || fail "show on a read-only store: $(cat "$T/err")"
+"$IPW" export 1 --store "$T/ro/s.db" --format csv >/dev/null 2>"$T/err" || fail "export on a read-only store: $(cat "$T/err")"
+[ "$(cksum <"$T/ro/s.db")" = "$sum0" ] || fail "read-only store: bytes changed"
+[ "$(stat -c %Y "$T/ro/s.db")" = "$mt0" ] || fail "read-only store: mtime changed"
+[ ! -e "$T/ro/s.db-wal" ] && [ ! -e "$T/ro/s.db-shm" ] || fail "read-only store: -wal/-shm created"
+chmod 0755 "$T/ro"
+# IPW_STORE names the store when --store is not given
+IPW_STORE="$DB" "$IPW" runs | grep -Eq '^1 +alpha ' || fail "IPW_STORE not used"
+# PostgreSQL URIs: a clear error, nothing created
+"$IPW" runs --store postgresql://127.0.0.1/ipw 2>"$T/err"; rc=$?
+[ $rc != 0 ] && grep -q "PostgreSQL store not built in this version" "$T/err" || fail "postgres uri: $rc $(cat "$T/err")"
+# a foreign SQLite file is refused and left byte-for-byte unchanged
+if command -v python3 >/dev/null; then
+	python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("create table t(x)"); c.execute("insert into t values (1)"); c.commit(); c.close()' "$T/foreign.db"
+	fsum=$(cksum <"$T/foreign.db")
+	for c in "runs" "show 1"; do
+		# shellcheck disable=SC2086
+		"$IPW" $c --store "$T/foreign.db" 2>"$T/err"; rc=$?
+		[ $rc = 3 ] && grep -q "not an ipw store" "$T/err" || fail "foreign db ($c): exit $rc $(cat "$T/err")"
+		[ "$(cksum <"$T/foreign.db")" = "$fsum" ] || fail "foreign db ($c): file modified"
+		[ ! -e "$T/foreign.db-wal" ] || fail "foreign db ($c): -wal created"
+	done
+fi
 echo "ok"
