@@ -1171,8 +1171,12 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 			t_first_send = pq->t0;
 		if (pq->t1)
 			t_last_end = pq->t1;
-		/* commit what telemetry already covers; the rest waits, the next query does not */
-		if (commit_pending(&r, pend, &npend, 0, &acc, err, errlen) < 0)
+		/*
+		 * commit it before the next request is sent, so kill -9 loses at most
+		 * the query in flight: wait for telemetry to cover its end (at most
+		 * COVER_TIMEOUT_NS), then attribute and store it
+		 */
+		if (commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)
 			goto out;
 	}
 	if (commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)

@@ -107,6 +107,30 @@ for k, r in a.items():
     assert b[k] == r, (k, r, b[k])
 PY2
 
+# 7b. a finished query is in the store before the next request is sent: kill -9 as
+# soon as the server has seen request k+1 (GET /x/last-request), then items 0..k
+# must all be there (before the fix the last finished one waited for the next end).
+start_fakellm killk --tokens 20 --token-delay-ms 100
+: >"$TMP/k.jsonl"
+for i in 0 1 2 3 4 5; do
+	printf '{"id":"k%d","problem":"KILLTEST-%d","answer":"1","subject":"s","task":"numeric"}\n' $i $i >>"$TMP/k.jsonl"
+done
+$IPW profile --url "$URL" --dataset "$TMP/k.jsonl" --store "$TMP/k.db" --name killk $COMMON >/dev/null 2>&1 &
+pid=$!
+python3 - "$URL" <<'PY3' || { kill -9 $pid; fail "request KILLTEST-3 never reached the server"; }
+import sys, time, urllib.request
+for _ in range(3000):
+    if "KILLTEST-3" in urllib.request.urlopen(sys.argv[1] + "/x/last-request").read().decode():
+        sys.exit(0)
+    time.sleep(0.01)
+sys.exit(1)
+PY3
+kill -9 $pid
+wait $pid 2>/dev/null
+$IPW export killk --format csv --store "$TMP/k.db" >"$TMP/k.csv" || fail "export after kill -9 at request 4"
+expect_eq "finished items kept at kill -9" \
+	"$(csv_query "$TMP/k.csv" 'sorted(r["item_id"] for r in rows)[:3]')" "['k0', 'k1', 'k2']"
+
 # 8. known energies: the fake back-end at a constant 200 W. Each query's energy is
 # 200 W x its latency; the only error is where the 100 ms counter steps are placed
 # (midpoint of 20 ms reads: within 10 ms at each edge, so 200 W x 20 ms = 4 J at most);
