@@ -221,7 +221,7 @@ const struct opt_def profile_opts[] = {
 	{"model", 0, OPT_STRING, F(o.model), "NAME", "model to query (default: the one model the server serves)",
 	 NULL, 0, 0, R, "model", NULL, &auto_hooks},
 	{"timeout", 0, OPT_DOUBLE, F(o.timeout_s), "S", "per-attempt timeout in seconds (default 600)",
-	 NULL, 0, 0, R | OPEN, "timeout_s", "seconds > 0", NULL},
+	 NULL, 0, BIG, R | OPEN, "timeout_s", "seconds > 0", NULL},
 	{"retries", 0, OPT_INT, F(o.max_attempts), "N", "retries after 429, 5xx, connection failures (default 2)",
 	 NULL, 0, 0, R, "max_attempts", NULL, &retries_hooks},
 	{"backoff", 0, OPT_DOUBLE, F(o.backoff_s), "S", "first retry delay, doubled each retry (default 1)",
