@@ -13,9 +13,12 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "common.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
+
+#define OPT_HELP_SHOWN 1
 
 static void usage(FILE *f)
 {
@@ -202,52 +205,62 @@ static int write_row(const struct query_record *q, void *vctx)
 	return c->jsonl ? write_jsonl_row(q, c) : write_csv_row(q, c);
 }
 
-int cmd_export(int argc, char **argv)
+/* Options and operand; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
+static int parse_args(struct cmd_common *cc, const char **outpath, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"format", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL, *format = NULL, *outpath = NULL;
-	char err[IPW_ERRLEN];
-	struct store st;
-	struct run_record r;
-	struct export_ctx c;
-	int ch, rc = EXIT_INPUT, opened = 0;
-
-	memset(&r, 0, sizeof(r));
-	memset(&c, 0, sizeof(c));
-	optind = 0;
+	static const struct option opts[] = {CMD_COMMON_OPTIONS, {"out", required_argument, NULL, 'o'},
+					     {NULL, 0, NULL, 0}};
+	int ch, r;
+	optind = 1;
 	while ((ch = getopt_long(argc, argv, "hf:o:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'f': format = optarg; break;
-		case 'o': outpath = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		r = cmd_common_option(cc, ch == 'f' ? CMD_OPT_FORMAT : ch, optarg);
+		if (r == CMD_OPT_HELP) {
+			usage(stdout);
+			return OPT_HELP_SHOWN;
+		}
+		if (r == CMD_OPT_ERROR)
+			return EXIT_USAGE;
+		if (r == CMD_OPT_NOT_MINE && ch == 'o')
+			*outpath = optarg;
+		else if (r == CMD_OPT_NOT_MINE) {
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "ipw export: %s\n", optind >= argc ? "name one run" : "name only one run");
+	if (cmd_one_run(cc, argc, argv, optind)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl"))) {
-		fprintf(stderr, "ipw export: %s (use --format csv or --format jsonl)\n",
-			format ? "unknown format" : "no format given");
+	if (!cc->format) {
+		fprintf(stderr, "ipw export: no format given (use --format csv or --format jsonl)\n");
 		return EXIT_USAGE;
 	}
-	c.jsonl = !strcmp(format, "jsonl");
-	if (store_open(&st, path, 0, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw export: %s\n", err);
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	const char *outpath = NULL;
+	char err[IPW_ERRLEN];
+	struct cmd_common cc;
+	struct store st;
+	struct run_record r;
+	struct export_ctx c;
+	int rc, opened = 0;
+
+	memset(&r, 0, sizeof(r));
+	memset(&c, 0, sizeof(c));
+	cmd_common_init(&cc, "export", OUT_CSV | OUT_JSONL, 0);
+	if ((rc = parse_args(&cc, &outpath, argc, argv)))
+		return rc == OPT_HELP_SHOWN ? 0 : rc;
+	c.jsonl = cc.format == OUT_JSONL;
+	if ((rc = cmd_store_open(&cc, &st, CMD_STORE_READ)))
 		goto out;
-	}
 	opened = 1;
-	if (store_run_get(&st, argv[optind], &r, err, sizeof(err)) < 0 ||
-	    store_scores_latest(&st, r.id, add_score, &c.scores, err, sizeof(err)) < 0) {
+	if ((rc = cmd_run_get(&cc, &st, argv[optind], &r)))
+		goto out;
+	rc = EXIT_INPUT;
+	if (store_scores_latest(&st, r.id, add_score, &c.scores, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw export: %s\n", err);
 		goto out;
 	}
