@@ -335,10 +335,12 @@ int cmd_profile(int argc, char **argv)
 	struct runner_report rep;
 	struct ui u = {0};
 	char err[IPW_ERRLEN] = "";
+	unsigned char given[128] = {0};
 	int rc, first;
 
 	profile_args_init(&a);
-	rc = opt_parse(profile_opts, profile_nopts, &a, argc, argv, &first, NULL, err, sizeof(err));
+	rc = opt_parse(profile_opts, profile_nopts, &a, argc, argv, &first,
+		       profile_nopts <= sizeof(given) ? given : NULL, err, sizeof(err));
 	if (rc == OPT_HELP) {
 		usage(stdout);
 		return 0;
@@ -351,6 +353,10 @@ int cmd_profile(int argc, char **argv)
 	}
 	if ((rc = check_args(&a)))
 		return rc;
+	for (size_t i = 0; a.o.resume && i < profile_nopts; i++)
+		if (given[i] && (profile_opts[i].flags & OPT_RECORD))
+			fprintf(stderr, "ipw profile: warning: --%s is ignored with --resume: the run's recorded "
+				"value applies\n", profile_opts[i].name);
 	u.quiet = a.quiet;
 	a.o.stop = &stop_flag;
 	u.tty = isatty(STDERR_FILENO);

@@ -58,6 +58,10 @@ assert c["backoff_s"] == 0.2 and c["max_attempts"] == 5 and c["host"] is False, 
 assert c["sampling"]["top_k"] == 7 and c["sampling"]["seed"] == 5, c
 PY
 
+# a recorded option given again with --resume is named as ignored (the record wins)
+$IPW profile --resume res --store "$DB" --idle-seconds 5 >/dev/null 2>"$TMP/err4"
+grep -q -- "--idle-seconds is ignored with --resume" "$TMP/err4" || fail "no warning for an overridden option: $(cat "$TMP/err4")"
+
 # a load run is not resumable: said, not silently run one at a time
 $IPW profile --url "$URL" --concurrency 2 --requests 2 --idle-seconds 0 --warmup 0 --no-host \
 	--backends nvidia --store "$TMP/l.db" --name ld --quiet >/dev/null 2>&1 || fail "load run"
