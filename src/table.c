@@ -81,7 +81,7 @@ static void put(struct table *t, const char *text, json_t *jv)
 	} else {
 		if (!t->row)
 			t->row = json_object();
-		if (c->where & TCOL_DATA)
+		if (c->where & TCOL_JSON)
 			json_object_set_new(t->row, c->name, jv);
 		else
 			json_decref(jv);
@@ -109,9 +109,11 @@ void table_real(struct table *t, double v)
 		put(t, NULL, json_null());
 		return;
 	}
-	if (t->fmt == OUT_CSV)
-		snprintf(b, sizeof(b), "%.17g", v);
-	else
+	if (t->fmt == OUT_CSV) {
+		snprintf(b, sizeof(b), "%.15g", v);
+		if (strtod(b, NULL) != v)
+			snprintf(b, sizeof(b), "%.17g", v);
+	} else
 		snprintf(b, sizeof(b), c && c->fmt ? c->fmt : "%.4g", v);
 	put(t, b, json_real(v));
 }
@@ -119,6 +121,19 @@ void table_real(struct table *t, double v)
 void table_null(struct table *t)
 {
 	put(t, NULL, json_null());
+}
+
+void table_count(struct table *t, long long v)
+{
+	if (v < 0)
+		table_null(t);
+	else
+		table_int(t, v);
+}
+
+void table_cell(struct table *t, const char *text, json_t *v)
+{
+	put(t, text, v ? v : json_null());
 }
 
 static void csv_field(FILE *f, int first, const char *s)
@@ -145,7 +160,7 @@ static void csv_header(struct table *t)
 {
 	int first = 1;
 	for (size_t i = 0; i < t->ncols; i++)
-		if (t->cols[i].where & TCOL_DATA) {
+		if (t->cols[i].where & TCOL_CSV) {
 			csv_field(t->f, first, t->cols[i].name);
 			first = 0;
 		}
@@ -163,14 +178,14 @@ void table_end_row(struct table *t)
 		if (!t->nrows)
 			csv_header(t);
 		for (size_t i = 0; i < t->ncols; i++)
-			if (t->cols[i].where & TCOL_DATA) {
+			if (t->cols[i].where & TCOL_CSV) {
 				csv_field(t->f, first, t->csv[i]);
 				first = 0;
 			}
 		fputc('\n', t->f);
 		t->nrows++;
 	} else if (t->fmt == OUT_JSONL) {
-		json_dumpf(t->row, t->f, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		json_dumpf(t->row, t->f, JSON_COMPACT | JSON_REAL_PRECISION(10));
 		fputc('\n', t->f);
 		json_decref(t->row);
 		t->nrows++;

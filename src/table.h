@@ -23,8 +23,10 @@ enum tcol_type { TCOL_STR, TCOL_INT, TCOL_REAL };
 
 /* tcol.where */
 #define TCOL_TEXT 1u  /* a column of the text table */
-#define TCOL_DATA 2u  /* a key of the JSON objects and a CSV column */
-#define TCOL_BOTH 3u
+#define TCOL_JSON 2u  /* a key of the JSON objects (array and lines) */
+#define TCOL_CSV 16u  /* a CSV column */
+#define TCOL_DATA (TCOL_JSON | TCOL_CSV)
+#define TCOL_BOTH (TCOL_TEXT | TCOL_DATA)
 #define TCOL_RIGHT 4u /* right-align in text though a string (numbers are by default) */
 #define TCOL_LEFT 8u  /* left-align in text though a number */
 
@@ -33,7 +35,8 @@ struct tcol {
 	const char *title;    /* text header; NULL = name upper-cased */
 	const char *unit;     /* "J", "s"; documentation (text header has none) */
 	enum tcol_type type;
-	const char *fmt;      /* text format of a TCOL_REAL ("%.1f"; NULL = "%.4g") */
+	const char *fmt;      /* text format of a TCOL_REAL ("%.1f"; NULL = "%.4g"); CSV writes the
+	                         shortest text that reads back as the same double */
 	unsigned where;
 };
 
@@ -64,6 +67,9 @@ void table_str(struct table *t, const char *s);     /* NULL = null */
 void table_int(struct table *t, long long v);
 void table_real(struct table *t, double v);         /* NAN = null */
 void table_null(struct table *t);
+void table_count(struct table *t, long long v);     /* < 0 = unknown: null */
+/* A cell with its own text (text, CSV; NULL = not measured) and JSON value (stolen; NULL = null). */
+void table_cell(struct table *t, const char *text, json_t *v);
 void table_end_row(struct table *t);
 /* Writes what is buffered; returns the number of rows, or -1 on a write error. */
 long table_finish(struct table *t);
