@@ -31,12 +31,13 @@ static const char *const rate_args[][2] = {{"rate", "2.5"}, {"requests", "5"}};
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
-static int build_argv(char **argv, const char *const (*pairs)[2], size_t n)
+/* argv for pairs; the "--name" strings go in names[] (the caller frees them: getopt reorders argv). */
+static int build_argv(char **argv, char **names, const char *const (*pairs)[2], size_t n)
 {
 	int argc = 0;
 	argv[argc++] = "profile";
 	for (size_t i = 0; i < n; i++) {
-		argv[argc++] = xasprintf("--%s", pairs[i][0]);
+		argv[argc++] = names[i] = xasprintf("--%s", pairs[i][0]);
 		if (pairs[i][1])
 			argv[argc++] = (char *)pairs[i][1];
 	}
@@ -45,12 +46,15 @@ static int build_argv(char **argv, const char *const (*pairs)[2], size_t n)
 
 static void parse_pairs(struct profile_args *a, const char *const (*pairs)[2], size_t n)
 {
-	char *argv[128], err[IPW_ERRLEN] = "";
-	int argc, first = 0;
+	char *argv[128], *names[64], err[IPW_ERRLEN] = "";
+	int argc, first = 0, rc;
+	cr_assert(n <= 64);
 	profile_args_init(a);
-	argc = build_argv(argv, pairs, n);
-	cr_assert_eq(opt_parse(profile_opts, profile_nopts, a, argc, argv, &first, NULL, err, sizeof(err)),
-		     OPT_PARSED, "parse: %s", err);
+	argc = build_argv(argv, names, pairs, n);
+	rc = opt_parse(profile_opts, profile_nopts, a, argc, argv, &first, NULL, err, sizeof(err));
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	cr_assert_eq(rc, OPT_PARSED, "parse: %s", err);
 	cr_assert_eq(first, argc);
 }
 
