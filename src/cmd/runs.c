@@ -1,6 +1,6 @@
 /*
  * cmd/runs.c - 'ipw runs': lists the runs of a store, one row each, as a
- * table, JSON or CSV (--format; --json): id, name, status, model, start,
+ * table, JSON, JSON lines or CSV (--format; --json): id, name, status, model, start,
  * items done of planned, failed queries, accelerator energy.
  */
 #include <getopt.h>
@@ -39,7 +39,7 @@ struct runs_ctx {
 
 static void usage(FILE *f, const struct cmd_common *c)
 {
-	fprintf(f, "usage: ipw runs [--store PATH] [--format text|json|csv] [--json]\n");
+	fprintf(f, "usage: ipw runs [--store PATH] [--format text|json|csv|jsonl] [--json]\n");
 	cmd_common_usage(f, c, 1);
 	fprintf(f, "Energy is the accelerator's gross energy summed over the run's recorded queries (J);\n"
 		"'-' (text), null (JSON) or empty (CSV) means not measured.\n");
@@ -93,7 +93,7 @@ int cmd_runs(int argc, char **argv)
 	long n;
 
 	memset(&c, 0, sizeof(c));
-	cmd_common_init(&cc, "runs", OUT_TEXT | OUT_JSON | OUT_CSV, OUT_TEXT);
+	cmd_common_init(&cc, "runs", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int r = cmd_common_option(&cc, ch, optarg);

@@ -33,10 +33,12 @@ expect_eq "runs csv unmeasured is empty" "$(csv_query "$TMP/r.csv" 'rows[1]["acc
 $IPW runs --store "$TMP/s.db" --format json >"$TMP/a.json" || fail "runs --format json"
 $IPW runs --store "$TMP/s.db" --json >"$TMP/b.json" || fail "runs --json"
 cmp -s "$TMP/a.json" "$TMP/b.json" || fail "--json is not --format json"
+$IPW runs --store "$TMP/s.db" --format jsonl >"$TMP/r.jsonl" || fail "runs --format jsonl"
+expect_eq "runs jsonl lines" "$(python3 -c 'import json,sys; print(len([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/r.jsonl")" 3
 $IPW runs --store "$TMP/s.db" --format text | head -1 | grep -q "^ID " || fail "runs --format text"
 $IPW runs --store "$TMP/s.db" --format xml 2>"$TMP/err"; rc=$?
 expect_eq "runs --format xml" $rc 2
-grep -q "takes text, json, csv" "$TMP/err" || fail "bad --format message: $(cat "$TMP/err")"
+grep -q "takes text, json, csv, jsonl" "$TMP/err" || fail "bad --format message: $(cat "$TMP/err")"
 $IPW devices --format json --backends nvidia >"$TMP/d.json" 2>/dev/null
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TMP/d.json" || fail "devices --format json"
 $IPW export 1 --store "$TMP/s.db" --format json 2>/dev/null; expect_eq "export --format json" $? 2

@@ -230,3 +230,19 @@ Test(optable, help_and_unknown)
 	cr_assert_eq(opt_parse(profile_opts, profile_nopts, &a, 2, u, &first, NULL, err, sizeof(err)), OPT_BAD);
 	cr_assert(strstr(err, "--nope"), "%s", err);
 }
+
+Test(optable, usage_lists_every_option_with_its_help)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	opt_usage(f, profile_opts, profile_nopts);
+	fclose(f);
+	for (size_t i = 0; i < profile_nopts; i++) {
+		char want[80];
+		snprintf(want, sizeof(want), "  --%s ", profile_opts[i].name);
+		cr_assert(strstr(out, want), "usage lacks --%s", profile_opts[i].name);
+		cr_assert(profile_opts[i].help && profile_opts[i].help[0], "--%s has no help", profile_opts[i].name);
+	}
+	free(out);
+}
