@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "dataset.h"
 #include "load.h"
+#include "profile_opts.h"
 #include "score.h"
 #include "serve.h"
 #include "stats.h"
@@ -86,19 +87,10 @@ struct run {
 	size_t *flushed;             /* samples already written to the store, per source */
 	char model[128];
 	char engine[32];
-	char *owned[16];             /* strings restored from a resumed run's configuration */
-	int nowned;
+	struct opt_keep restored;    /* strings restored from a resumed run's configuration */
 	struct serve srv;            /* --serve: the server child */
 	double dev_idle_accel_w;     /* --serve: accelerator idle power before it started */
 };
-
-static const char *own(struct run *r, const char *s)
-{
-	char *p = xstrdup(s);
-	if (r->nowned < (int)(sizeof(r->owned) / sizeof(r->owned[0])))
-		r->owned[r->nowned++] = p;
-	return p;
-}
 
 static double rel_s(const struct run *r, int64_t t)
 {
@@ -135,102 +127,6 @@ static int flush_samples(struct run *r, char *err, size_t errlen)
 	rc = n ? store_samples_append(r->st, r->rec.id, buf, n, err, errlen) : 0;
 	free(buf);
 	return rc;
-}
-
-/* ---- configuration as recorded ---- */
-
-static char *config_json(const struct runner_opts *o, const char *url, const char *api,
-			 const char *model)
-{
-	json_t *c = json_object(), *s = json_object();
-	char *out;
-	json_object_set_new(c, "url", json_string(url));
-	json_object_set_new(c, "api", json_string(api));
-	json_object_set_new(c, "model", json_string(model));
-	json_object_set_new(c, "dataset", json_string(o->dataset ? o->dataset : "builtin"));
-	json_object_set_new(c, "limit", json_integer(o->limit));
-	json_object_set_new(c, "shuffle", json_boolean(o->shuffle));
-	json_object_set_new(c, "shuffle_seed", json_integer((json_int_t)o->shuffle_seed));
-	json_object_set_new(c, "concurrency", json_integer(o->concurrency > 0 ? o->concurrency : 1));
-	if (o->load || o->concurrency > 1 || o->rate > 0 || o->duration_s > 0 || o->count > 0) {
-		json_object_set_new(c, "rate", o->rate > 0 ? json_real(o->rate) : json_null());
-		json_object_set_new(c, "burstiness", json_real(o->burstiness));
-		json_object_set_new(c, "max_concurrency", json_integer(o->max_concurrency));
-		json_object_set_new(c, "duration_s", json_real(o->duration_s));
-		json_object_set_new(c, "count", json_integer(o->count));
-		json_object_set_new(c, "slo", o->slo ? json_string(o->slo) : json_null());
-	}
-	json_object_set_new(c, "group", o->group ? json_string(o->group) : json_null());
-	json_object_set_new(c, "serve", o->serve ? json_string(o->serve) : json_null());
-	json_object_set_new(c, "timeout_s", json_real(o->timeout_s));
-	json_object_set_new(c, "max_attempts", json_integer(o->max_attempts));
-	json_object_set_new(c, "backoff_s", json_real(o->backoff_s));
-	json_object_set_new(c, "warmup", json_integer(o->warmup));
-	json_object_set_new(c, "idle_seconds", json_real(o->idle_s));
-	json_object_set_new(c, "devices", o->devices ? json_string(o->devices) : json_null());
-	json_object_set_new(c, "backends", o->backends ? json_string(o->backends) : json_null());
-	json_object_set_new(c, "host", json_boolean(o->host));
-	json_object_set_new(c, "interval_ms", json_integer(o->interval_ms));
-	json_object_set_new(s, "max_tokens", json_integer(o->s.max_tokens));
-	json_object_set_new(s, "temperature", json_real(o->s.temperature));
-	json_object_set_new(s, "top_p", json_real(o->s.top_p));
-	json_object_set_new(s, "top_k", json_integer(o->s.top_k));
-	json_object_set_new(s, "seed", o->s.has_seed ? json_integer(o->s.seed) : json_null());
-	json_object_set_new(s, "system", o->s.system ? json_string(o->s.system) : json_null());
-	json_object_set_new(c, "sampling", s);
-	out = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(c);
-	return out;
-}
-
-/* Restores the options a resumed run was started with (its recorded config wins). */
-static int options_from_config(struct run *r, struct runner_opts *o, const char *cfg, char *err,
-			       size_t errlen)
-{
-	json_error_t je;
-	json_t *c = json_loads(cfg, 0, &je), *s, *v;
-	if (!c)
-		return err_set(err, errlen, "the run's recorded configuration is not valid JSON: %s", je.text);
-#define STR(key, field) if ((v = json_object_get(c, key)) && json_is_string(v)) o->field = own(r, json_string_value(v))
-	STR("url", url);
-	STR("model", model);
-	STR("devices", devices);
-	STR("backends", backends);
-	if ((v = json_object_get(c, "dataset")) && json_is_string(v))
-		o->dataset = strcmp(json_string_value(v), "builtin") ? own(r, json_string_value(v)) : NULL;
-	if ((v = json_object_get(c, "api")) && json_is_string(v))
-		o->api = !strcmp(json_string_value(v), "ollama") ? API_OLLAMA : API_OPENAI;
-#undef STR
-	if ((v = json_object_get(c, "limit")))
-		o->limit = json_integer_value(v);
-	if ((v = json_object_get(c, "shuffle")))
-		o->shuffle = json_is_true(v);
-	if ((v = json_object_get(c, "shuffle_seed")))
-		o->shuffle_seed = (unsigned long long)json_integer_value(v);
-	if ((v = json_object_get(c, "timeout_s")))
-		o->timeout_s = json_number_value(v);
-	if ((v = json_object_get(c, "max_attempts")))
-		o->max_attempts = (int)json_integer_value(v);
-	if ((v = json_object_get(c, "host")))
-		o->host = json_is_true(v);
-	if ((s = json_object_get(c, "sampling"))) {
-		if ((v = json_object_get(s, "max_tokens")))
-			o->s.max_tokens = (int)json_integer_value(v);
-		if ((v = json_object_get(s, "temperature")))
-			o->s.temperature = json_number_value(v);
-		if ((v = json_object_get(s, "top_p")))
-			o->s.top_p = json_number_value(v);
-		if ((v = json_object_get(s, "top_k")))
-			o->s.top_k = (int)json_integer_value(v);
-		if ((v = json_object_get(s, "seed")) && json_is_integer(v)) {
-			o->s.seed = json_integer_value(v);
-			o->s.has_seed = 1;
-		}
-		if ((v = json_object_get(s, "system")) && json_is_string(v))
-			o->s.system = own(r, json_string_value(v));
-	}
-	json_decref(c);
-	return 0;
 }
 
 static char *hardware_json(struct run *r)
@@ -1030,6 +926,7 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 {
 	struct runner_opts o = *opts;
 	struct run r;
+	const char *from_record;
 	char **done_ids = NULL;
 	size_t ndone = 0;
 	int rc = -1;
@@ -1059,10 +956,10 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 				r.rec.name);
 			goto out;
 		}
-		if (options_from_config(&r, &o, r.rec.config_json, err, errlen) < 0)
+		if (profile_config_restore(&o, r.rec.config_json, &r.restored, &from_record, err, errlen) < 0)
 			goto out;
-		say(h, RUNNER_INFO, "resuming run %s (%s): the options it was started with apply", r.rec.id,
-		    r.rec.name);
+		say(h, RUNNER_INFO, "resuming run %s (%s) with the options it was started with, from the record: %s",
+		    r.rec.id, r.rec.name, from_record);
 	}
 	if (dataset_load_format(&r.ds, o.dataset, o.resume ? r.rec.dataset_format : o.dataset_format, err, errlen) < 0)
 		goto out;
@@ -1098,7 +995,7 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		r.rec.api = xstrdup(api_s);
 		r.rec.url = xstrdup(client_url(r.cl));
 		r.rec.engine = xstrdup(r.engine[0] ? r.engine : "unknown");
-		r.rec.config_json = config_json(&o, client_url(r.cl), api_s, r.model);
+		r.rec.config_json = profile_config_json(&o, client_url(r.cl), api_s, r.model);
 		r.rec.dataset_path = xstrdup(r.ds.path);
 		r.rec.dataset_sha256 = xstrdup(r.ds.sha256);
 		r.rec.dataset_format = xstrdup(r.ds.format);
@@ -1253,8 +1150,7 @@ out:
 	for (int i = 0; i < npend; i++)
 		query_record_release(&pend[i].q);
 	free(pend);
-	for (int i = 0; i < r.nowned; i++)
-		free(r.owned[i]);
+	opt_keep_release(&r.restored);
 	if (done_ids) {
 		for (size_t i = 0; i < ndone; i++)
 			free(done_ids[i]);

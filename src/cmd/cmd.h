@@ -1,6 +1,8 @@
 /*
  * cmd.h - the subcommands. Each lives in src/cmd/<name>.c, takes argc/argv
  * with argv[0] = the subcommand's name, and returns the process exit status.
+ * What they share (--store, --format/--json, store opening, run lookup, the
+ * table writer) is in cmd/common.h; main.c's table says which each one has.
  */
 #ifndef IPW_CMD_H
 #define IPW_CMD_H

@@ -10,16 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "common.h"
 #include "telemetry.h"
 #include "jsonout.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ipw devices [--json] [--devices LIST] [--no-host] [--backends LIST]\n"
+		"usage: ipw devices [--format text|json] [--json] [--devices LIST] [--no-host] [--backends LIST]\n"
 		"                   [--fake-profile SPEC | --fake-trace FILE]\n"
-		"  --json            machine-readable output\n"
+		"  --format F        text (default) or json\n"
+		"  --json            short for --format json: machine-readable output\n"
 		"  --devices LIST    GPUs to select: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated\n"
 		"  --no-host         leave host sources (CPU package, DRAM) unselected\n"
 		"  --backends LIST   probe only these back-ends (nvidia,amd,rapl,apple,fake)\n"
@@ -192,25 +193,32 @@ static void report_no_energy(const struct telemetry *t)
 int cmd_devices(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
+		CMD_COMMON_OPTIONS,
 		{"devices", required_argument, NULL, 'd'},
 		{"no-host", no_argument, NULL, 'H'},
 		{"backends", required_argument, NULL, 'b'},
 		{"fake-profile", required_argument, NULL, 'p'},
 		{"fake-trace", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct cmd_common cc;
 	struct telemetry_opts opts = {0};
 	struct telemetry_select sel = {.host = 1};
 	struct telemetry t;
 	char err[IPW_ERRLEN];
-	int json = 0, c, rc = 0, have_t = 0;
+	int c, rc = 0, have_t = 0;
+	cmd_common_init(&cc, "devices", OUT_TEXT | OUT_JSON, OUT_TEXT);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == CMD_OPT_FORMAT || c == CMD_OPT_JSON) {
+			if (cmd_common_option(&cc, c, optarg) == CMD_OPT_ERROR) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			continue;
+		}
 		switch (c) {
-		case 'j': json = 1; break;
 		case 'd': sel.devices = optarg; break;
 		case 'H': sel.host = 0; break;
 		case 'b': sel.backends = optarg; break;
@@ -238,7 +246,7 @@ int cmd_devices(int argc, char **argv)
 	have_t = 1;
 	if (t.last_error[0])
 		fprintf(stderr, "ipw devices: warning: %s\n", t.last_error);
-	if (json) {
+	if (cc.format == OUT_JSON) {
 		if (print_json(&t) < 0) {
 			fprintf(stderr, "ipw devices: cannot write the JSON output\n");
 			rc = EXIT_ENV;

@@ -16,7 +16,10 @@
 
 #include "../dataset.h"
 #include "../load.h"
+#include "../optable.h"
+#include "../profile_opts.h"
 #include "../runner.h"
+#include "../util.h"
 #include "cmd.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -36,54 +39,9 @@ static void usage(FILE *f)
 "usage: ipw profile [--url U] [--api openai|ollama] [--model M] [--dataset PATH] [--limit N]\n"
 "                   [--store PATH] [--name NAME] [--resume RUN] [options]\n"
 "Streams each dataset item to an inference server, one query at a time, and records\n"
-"its answer, latency, tokens and energy in the store (default ./ipw.db).\n\n"
-"server:\n"
-"  --url URL            server base URL (default: look for one on the usual local ports)\n"
-"  --api API            openai | ollama | auto (default auto: detected)\n"
-"  --model NAME         model to query (default: the one model the server serves)\n"
-"  --timeout S          per-attempt timeout in seconds (default 600)\n"
-"  --retries N          retries after 429, 5xx, connection failures (default 2)\n"
-"  --backoff S          first retry delay, doubled each retry (default 1)\n"
-"  --warmup N           requests before the run, not recorded (default 1)\n"
-"sampling (defaults from the paper):\n"
-"  --max-tokens N       (default 32768)   --temperature T (default 0.6)\n"
-"  --top-p P            (default 0.95)    --top-k K (default 20; 0 = not sent)\n"
-"  --sample-seed N      seed sent to the server (default: none)\n"
-"  --system TEXT        system prompt (default: none)\n"
-"data:\n"
-"  --dataset PATH       JSONL dataset (default: the built-in set)\n"
-"  --format F           dataset format: auto (default: detected from the first line), native,\n"
-"                       harness, mmlu_pro, supergpqa, natural_reasoning, wildchat\n"
-"  --limit N            first N items (after --shuffle)\n"
-"  --shuffle            shuffle the items   --seed N  shuffle seed (default 0)\n"
-"store:\n"
-"  --store PATH         SQLite store (default ./ipw.db)\n"
-"  --name NAME          a name for the run (default: generated)\n"
-"  --resume RUN         continue an interrupted run (id or name); its recorded options apply\n"
-"telemetry:\n"
-"  --devices LIST       GPU indices or UUIDs (default: *_VISIBLE_DEVICES, else all)\n"
-"  --no-host            do not measure host CPU/DRAM energy\n"
-"  --backends LIST      telemetry back-ends to probe (default: all)\n"
-"  --interval MS        sampling period (default: each back-end's own)\n"
-"  --idle-seconds S     idle baseline before and after the queries (default 10)\n"
-"  --fake-profile SPEC  use the fake back-end with a synthetic profile (tests)\n"
-"  --fake-trace FILE    use the fake back-end replaying a trace (tests)\n"
-"  --quiet              no progress bar or per-query lines\n"
-"load (docs/load.md):\n"
-"  --concurrency N      closed loop: keep N requests in flight (default 1: one at a time)\n"
-"  --rate R             open loop: R requests/s, Poisson arrivals (see --burstiness)\n"
-"  --burstiness K       gamma shape of the inter-arrival times (1 = Poisson; < 1 burstier)\n"
-"  --max-concurrency N  open loop: at most N in flight (later arrivals wait)\n"
-"  --duration S         keep sending for S seconds, cycling the items\n"
-"  --requests N         send N requests, cycling the items (default: one per item)\n"
-"  --sweep KEY=V1,V2,.. one run per point (KEY concurrency or rate), grouped\n"
-"  --group NAME         group name recorded with the run(s) (default for --sweep: generated)\n"
-"  --slo SPEC           goodput limits, e.g. ttft=0.5,tpot=0.05 (also itl=, e2e=; seconds)\n"
-"  --serve CMD          start the server with CMD (needs --url), measure idle power before it,\n"
-"                       wait for health, stop it after the run (SIGTERM, then SIGKILL)\n"
-"  --serve-log PATH     the server's log (default: beside the store)\n"
-"  --serve-timeout S    how long to wait for the server's health (default 600)\n"
-"The API key, if the server needs one, comes from IPW_API_KEY or OPENAI_API_KEY.\n");
+"its answer, latency, tokens and energy in the store (default ./ipw.db).\n\n");
+	opt_usage(f, profile_opts, profile_nopts);
+	fprintf(f, "The API key, if the server needs one, comes from IPW_API_KEY or OPENAI_API_KEY.\n");
 }
 
 struct ui {
@@ -171,23 +129,11 @@ static void print_value(const char *label, double v, const char *unit)
 		printf("  %-28s %.4g %s\n", label, v, unit);
 }
 
+/* The configuration line, from the option table. */
 static void print_config(const struct runner_opts *o)
 {
-	fprintf(stderr, "ipw profile: model=%s url=%s api=%s dataset=%s limit=%lld%s store=%s\n",
-		o->model ? o->model : "(from server)", o->url ? o->url : "(discover)",
-		o->api == API_OLLAMA ? "ollama" : o->api == API_OPENAI ? "openai" : "auto",
-		o->dataset ? o->dataset : "builtin", o->limit, o->shuffle ? " shuffled" : "", o->store);
-	char seed[32];
-	if (o->s.has_seed)
-		snprintf(seed, sizeof(seed), "%lld", o->s.seed);
-	else
-		snprintf(seed, sizeof(seed), "none");
-	fprintf(stderr, "ipw profile: sampling max_tokens=%d temperature=%g top_p=%g top_k=%d seed=%s "
-		"system=%s; timeout=%gs attempts=%d warmup=%d idle=%gs %s=%g\n",
-		o->s.max_tokens, o->s.temperature, o->s.top_p, o->s.top_k, seed,
-		o->s.system ? "given" : "none", o->timeout_s,
-		o->max_attempts, o->warmup, o->idle_s, o->rate > 0 ? "rate" : "concurrency",
-		o->rate > 0 ? o->rate : (double)o->concurrency);
+	char line[4096] = "";
+	fprintf(stderr, "ipw profile:%s\n", opt_config_line(profile_opts, profile_nopts, o, line, sizeof(line)));
 }
 
 static int parse_double(const char *s, double *out)
@@ -196,37 +142,6 @@ static int parse_double(const char *s, double *out)
 	*out = strtod(s, &end);
 	return end != s && !*end && isfinite(*out) ? 0 : -1;
 }
-
-static int parse_ll(const char *s, long long *out)
-{
-	char *end;
-	*out = strtoll(s, &end, 10);
-	return end != s && !*end ? 0 : -1;
-}
-
-enum {
-	O_URL = 256, O_API, O_MODEL, O_TIMEOUT, O_RETRIES, O_BACKOFF, O_WARMUP, O_MAXTOK, O_TEMP,
-	O_TOPP, O_TOPK, O_SSEED, O_SYSTEM, O_DATASET, O_LIMIT, O_SHUFFLE, O_SEED, O_STORE, O_NAME,
-	O_RESUME, O_FORMAT, O_DEVICES, O_NOHOST, O_BACKENDS, O_INTERVAL, O_IDLE, O_FPROF, O_FTRACE, O_QUIET, O_HELP,
-	O_CONC, O_RATE, O_BURST, O_MAXC, O_DUR, O_REQS, O_SWEEP, O_GROUP, O_SLO, O_SERVE, O_SLOG, O_STIME,
-};
-
-static const struct option longopts[] = {
-	{"url", 1, 0, O_URL}, {"api", 1, 0, O_API}, {"model", 1, 0, O_MODEL},
-	{"timeout", 1, 0, O_TIMEOUT}, {"retries", 1, 0, O_RETRIES}, {"backoff", 1, 0, O_BACKOFF},
-	{"warmup", 1, 0, O_WARMUP}, {"max-tokens", 1, 0, O_MAXTOK}, {"temperature", 1, 0, O_TEMP},
-	{"top-p", 1, 0, O_TOPP}, {"top-k", 1, 0, O_TOPK}, {"sample-seed", 1, 0, O_SSEED},
-	{"system", 1, 0, O_SYSTEM}, {"dataset", 1, 0, O_DATASET}, {"limit", 1, 0, O_LIMIT},
-	{"shuffle", 0, 0, O_SHUFFLE}, {"seed", 1, 0, O_SEED}, {"store", 1, 0, O_STORE},
-	{"name", 1, 0, O_NAME}, {"resume", 1, 0, O_RESUME}, {"format", 1, 0, O_FORMAT}, {"devices", 1, 0, O_DEVICES},
-	{"no-host", 0, 0, O_NOHOST}, {"backends", 1, 0, O_BACKENDS}, {"interval", 1, 0, O_INTERVAL},
-	{"idle-seconds", 1, 0, O_IDLE}, {"fake-profile", 1, 0, O_FPROF}, {"fake-trace", 1, 0, O_FTRACE},
-	{"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
-	{"concurrency", 1, 0, O_CONC}, {"rate", 1, 0, O_RATE}, {"burstiness", 1, 0, O_BURST},
-	{"max-concurrency", 1, 0, O_MAXC}, {"duration", 1, 0, O_DUR}, {"requests", 1, 0, O_REQS},
-	{"sweep", 1, 0, O_SWEEP}, {"group", 1, 0, O_GROUP}, {"slo", 1, 0, O_SLO}, {"serve", 1, 0, O_SERVE},
-	{"serve-log", 1, 0, O_SLOG}, {"serve-timeout", 1, 0, O_STIME}, {0, 0, 0, 0},
-};
 
 /* Prints a pct line of the summary's latency object. */
 static void print_pct(json_t *lat, const char *key, const char *label)
@@ -396,103 +311,54 @@ static int run_sweep(const struct runner_opts *base, const struct runner_hooks *
 	return status;
 }
 
-int cmd_profile(int argc, char **argv)
+/* Checks the combinations the table cannot express; 0 or EXIT_USAGE (said on stderr). */
+static int check_args(const struct profile_args *a)
 {
-	struct runner_opts o;
-	struct runner_hooks h;
-	struct runner_report rep;
-	struct ui u = {0};
-	char err[IPW_ERRLEN] = "";
-	int c, rc;
-	long long v;
-	double d;
-	const char *sweep = NULL;
-
-	runner_opts_init(&o);
-	o.store = "ipw.db";
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *bad = NULL;
-		switch (c) {
-		case O_URL: o.url = optarg; break;
-		case O_API:
-			if (!strcmp(optarg, "openai")) o.api = API_OPENAI;
-			else if (!strcmp(optarg, "ollama")) o.api = API_OLLAMA;
-			else if (!strcmp(optarg, "auto")) o.api = API_AUTO;
-			else bad = "--api takes openai, ollama or auto";
-			break;
-		case O_MODEL: o.model = optarg; break;
-		case O_TIMEOUT: if (parse_double(optarg, &o.timeout_s) || o.timeout_s <= 0) bad = "--timeout takes seconds > 0"; break;
-		case O_RETRIES: if (parse_ll(optarg, &v) || v < 0 || v > 100) bad = "--retries takes 0..100"; else o.max_attempts = (int)v + 1; break;
-		case O_BACKOFF: if (parse_double(optarg, &o.backoff_s) || o.backoff_s < 0) bad = "--backoff takes seconds >= 0"; break;
-		case O_WARMUP: if (parse_ll(optarg, &v) || v < 0) bad = "--warmup takes a count >= 0"; else o.warmup = (int)v; break;
-		case O_MAXTOK: if (parse_ll(optarg, &v) || v <= 0) bad = "--max-tokens takes a count > 0"; else o.s.max_tokens = (int)v; break;
-		case O_TEMP: if (parse_double(optarg, &o.s.temperature) || o.s.temperature < 0) bad = "--temperature takes a number >= 0"; break;
-		case O_TOPP: if (parse_double(optarg, &o.s.top_p) || o.s.top_p <= 0 || o.s.top_p > 1) bad = "--top-p takes (0, 1]"; break;
-		case O_TOPK: if (parse_ll(optarg, &v) || v < 0) bad = "--top-k takes a count >= 0"; else o.s.top_k = (int)v; break;
-		case O_SSEED: if (parse_ll(optarg, &v)) bad = "--sample-seed takes an integer"; else { o.s.seed = v; o.s.has_seed = 1; } break;
-		case O_SYSTEM: o.s.system = optarg; break;
-		case O_DATASET: o.dataset = optarg; break;
-		case O_FORMAT: if (dataset_format_valid(optarg) < 0) bad = "--format takes " DATASET_FORMATS; else o.dataset_format = optarg; break;
-		case O_LIMIT: if (parse_ll(optarg, &v) || v <= 0) bad = "--limit takes a count > 0"; else o.limit = v; break;
-		case O_SHUFFLE: o.shuffle = 1; break;
-		case O_SEED: if (parse_ll(optarg, &v)) bad = "--seed takes an integer"; else o.shuffle_seed = (unsigned long long)v; break;
-		case O_STORE: o.store = optarg; break;
-		case O_NAME: o.name = optarg; break;
-		case O_RESUME: o.resume = optarg; break;
-		case O_DEVICES: o.devices = optarg; break;
-		case O_NOHOST: o.host = 0; break;
-		case O_BACKENDS: o.backends = optarg; break;
-		case O_INTERVAL: if (parse_ll(optarg, &v) || v <= 0) bad = "--interval takes milliseconds > 0"; else o.interval_ms = (int)v; break;
-		case O_IDLE: if (parse_double(optarg, &d) || d < 0) bad = "--idle-seconds takes seconds >= 0"; else o.idle_s = d; break;
-		case O_FPROF: o.fake_profile = optarg; break;
-		case O_FTRACE: o.fake_trace = optarg; break;
-		case O_QUIET: u.quiet = 1; break;
-		case O_CONC: if (parse_ll(optarg, &v) || v < 1 || v > 100000) bad = "--concurrency takes a count >= 1"; else o.concurrency = (int)v; break;
-		case O_RATE: if (parse_double(optarg, &o.rate) || o.rate <= 0) bad = "--rate takes requests/s > 0"; break;
-		case O_BURST: if (parse_double(optarg, &o.burstiness) || o.burstiness <= 0) bad = "--burstiness takes a number > 0"; break;
-		case O_MAXC: if (parse_ll(optarg, &v) || v < 1) bad = "--max-concurrency takes a count >= 1"; else o.max_concurrency = (int)v; break;
-		case O_DUR: if (parse_double(optarg, &o.duration_s) || o.duration_s <= 0) bad = "--duration takes seconds > 0"; break;
-		case O_REQS: if (parse_ll(optarg, &v) || v < 1) bad = "--requests takes a count >= 1"; else o.count = v; break;
-		case O_SWEEP: sweep = optarg; break;
-		case O_GROUP: o.group = optarg; break;
-		case O_SLO: {
-			struct load_slo slo;
-			char e2[IPW_ERRLEN];
-			if (load_slo_parse(&slo, optarg, e2, sizeof(e2)) < 0) {
-				fprintf(stderr, "ipw profile: %s\n", e2);
-				return EXIT_USAGE;
-			}
-			o.slo = optarg;
-			break;
-		}
-		case O_SERVE: o.serve = optarg; break;
-		case O_SLOG: o.serve_log = optarg; break;
-		case O_STIME: if (parse_double(optarg, &o.serve_timeout_s) || o.serve_timeout_s <= 0) bad = "--serve-timeout takes seconds > 0"; break;
-		case O_HELP: usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-		if (bad) {
-			fprintf(stderr, "ipw profile: %s (got '%s')\n", bad, optarg);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ipw profile: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (o.resume && (sweep || o.concurrency > 1 || o.rate > 0 || o.duration_s > 0 || o.count > 0)) {
+	const struct runner_opts *o = &a->o;
+	if (o->resume && (a->sweep || profile_is_load(o))) {
 		fprintf(stderr, "ipw profile: --resume continues a sequential run; load options (--concurrency, "
 			"--rate, --duration, --requests, --sweep) start a new run instead\n");
 		return EXIT_USAGE;
 	}
-	if (o.rate > 0 && o.concurrency > 1) {
+	if (o->rate > 0 && o->concurrency > 1) {
 		fprintf(stderr, "ipw profile: --rate (open loop) and --concurrency (closed loop) exclude each other; "
 			"cap an open loop with --max-concurrency\n");
 		return EXIT_USAGE;
 	}
-	o.stop = &stop_flag;
+	return 0;
+}
+
+int cmd_profile(int argc, char **argv)
+{
+	struct profile_args a;
+	struct runner_hooks h;
+	struct runner_report rep;
+	struct ui u = {0};
+	char err[IPW_ERRLEN] = "";
+	unsigned char given[128] = {0};
+	int rc, first;
+
+	profile_args_init(&a);
+	rc = opt_parse(profile_opts, profile_nopts, &a, argc, argv, &first,
+		       profile_nopts <= sizeof(given) ? given : NULL, err, sizeof(err));
+	if (rc == OPT_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (rc == OPT_PARSED && first < argc)
+		rc = err_set(err, sizeof(err), "unexpected argument '%s'", argv[first]);
+	if (rc != OPT_PARSED) {
+		fprintf(stderr, "ipw profile: %s (ipw profile --help lists the options)\n", err);
+		return EXIT_USAGE;
+	}
+	if ((rc = check_args(&a)))
+		return rc;
+	for (size_t i = 0; a.o.resume && i < profile_nopts; i++)
+		if (given[i] && (profile_opts[i].flags & OPT_RECORD))
+			fprintf(stderr, "ipw profile: warning: --%s is ignored with --resume: the run's recorded "
+				"value applies\n", profile_opts[i].name);
+	u.quiet = a.quiet;
+	a.o.stop = &stop_flag;
 	u.tty = isatty(STDERR_FILENO);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -501,11 +367,11 @@ int cmd_profile(int argc, char **argv)
 	h.message = on_message;
 	h.progress = on_progress;
 	h.query_done = on_query;
-	if (sweep)
-		return run_sweep(&o, &h, &u, sweep);
-	if (!o.resume)
-		print_config(&o);
-	rc = runner_run(&o, &h, &rep, err, sizeof(err));
+	if (a.sweep)
+		return run_sweep(&a.o, &h, &u, a.sweep);
+	if (!a.o.resume)
+		print_config(&a.o);
+	rc = runner_run(&a.o, &h, &rep, err, sizeof(err));
 	clear_bar(&u);
-	return finish(&o, &rep, rc, err);
+	return finish(&a.o, &rep, rc, err);
 }

@@ -1,0 +1,365 @@
+/*
+ * profile_opts.c - the option table of 'ipw profile' and the recorded
+ * configuration built from it: what each option is, how it parses, how it is
+ * written in a run's config_json and restored from it on --resume.
+ */
+#include "profile_opts.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "load.h"
+#include "util.h"
+
+_Static_assert(offsetof(struct profile_args, o) == 0, "runner_opts must come first");
+
+#define F(field) offsetof(struct profile_args, field)
+
+int profile_is_load(const struct runner_opts *o)
+{
+	return o->load || o->concurrency > 1 || o->rate > 0 || o->duration_s > 0 || o->count > 0;
+}
+
+static int record_if_load(const void *t)
+{
+	return profile_is_load(t);
+}
+
+static int record_if_serve(const void *t)
+{
+	return ((const struct runner_opts *)t)->serve != NULL;
+}
+
+/* --api */
+static int api_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct runner_opts *o = t;
+	if (!strcmp(arg, "openai"))
+		o->api = API_OPENAI;
+	else if (!strcmp(arg, "ollama"))
+		o->api = API_OLLAMA;
+	else if (!strcmp(arg, "auto"))
+		o->api = API_AUTO;
+	else
+		return err_set(err, errlen, "--api takes openai, ollama or auto");
+	return 0;
+}
+
+static const char *api_str(enum api_kind k)
+{
+	return k == API_OLLAMA ? "ollama" : k == API_OPENAI ? "openai" : "auto";
+}
+
+static json_t *api_to_json(const struct opt_def *d, const void *t)
+{
+	return json_string(api_str(((const struct runner_opts *)t)->api));
+}
+
+static int api_from_json(const struct opt_def *d, void *t, json_t *v, struct opt_keep *keep, char *err,
+			 size_t errlen)
+{
+	if (!json_is_string(v) || api_parse(d, t, json_string_value(v), err, errlen) < 0)
+		return err_set(err, errlen, "'api' is not openai, ollama or auto");
+	return 0;
+}
+
+static void api_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	snprintf(out, n, "%s", api_str(((const struct runner_opts *)t)->api));
+}
+
+static const struct opt_hooks api_hooks = {api_parse, api_to_json, api_from_json, api_format, NULL};
+
+/* url and model: NULL means found at run time */
+static void auto_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	const char *s = *(const char *const *)((const char *)t + d->offset);
+	snprintf(out, n, "%s", s ? s : "auto");
+}
+
+static const struct opt_hooks auto_hooks = {NULL, NULL, NULL, auto_format, NULL};
+
+/* --retries N is recorded as max_attempts = N + 1 */
+static int retries_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	char *end;
+	long long v = strtoll(arg, &end, 10);
+	if (end == arg || *end || v < 0 || v > 100)
+		return err_set(err, errlen, "--retries takes 0..100");
+	((struct runner_opts *)t)->max_attempts = (int)v + 1;
+	return 0;
+}
+
+static void retries_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	snprintf(out, n, "%d", ((const struct runner_opts *)t)->max_attempts - 1);
+}
+
+static const struct opt_hooks retries_hooks = {retries_parse, NULL, NULL, retries_format, NULL};
+
+/* --sample-seed: absent (null) unless given */
+static int sseed_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct runner_opts *o = t;
+	char *end;
+	long long v = strtoll(arg, &end, 10);
+	if (end == arg || *end)
+		return err_set(err, errlen, "--sample-seed takes an integer");
+	o->s.seed = v;
+	o->s.has_seed = 1;
+	return 0;
+}
+
+static json_t *sseed_to_json(const struct opt_def *d, const void *t)
+{
+	const struct runner_opts *o = t;
+	return o->s.has_seed ? json_integer(o->s.seed) : json_null();
+}
+
+static int sseed_from_json(const struct opt_def *d, void *t, json_t *v, struct opt_keep *keep, char *err,
+			   size_t errlen)
+{
+	struct runner_opts *o = t;
+	if (!json_is_integer(v) && !json_is_null(v))
+		return err_set(err, errlen, "'sampling.seed' is not an integer");
+	o->s.has_seed = json_is_integer(v);
+	o->s.seed = json_is_integer(v) ? json_integer_value(v) : 0;
+	return 0;
+}
+
+static void sseed_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	const struct runner_opts *o = t;
+	if (o->s.has_seed)
+		snprintf(out, n, "%lld", o->s.seed);
+	else
+		snprintf(out, n, "none");
+}
+
+static const struct opt_hooks sseed_hooks = {sseed_parse, sseed_to_json, sseed_from_json, sseed_format, NULL};
+
+/* --dataset: NULL is the built-in set, recorded as "builtin" */
+static json_t *dataset_to_json(const struct opt_def *d, const void *t)
+{
+	const struct runner_opts *o = t;
+	return json_string(o->dataset ? o->dataset : "builtin");
+}
+
+static int dataset_from_json(const struct opt_def *d, void *t, json_t *v, struct opt_keep *keep, char *err,
+			     size_t errlen)
+{
+	struct runner_opts *o = t;
+	if (!json_is_string(v))
+		return err_set(err, errlen, "'dataset' is not a string");
+	o->dataset = strcmp(json_string_value(v), "builtin") ? opt_keep_add(keep, json_string_value(v)) : NULL;
+	return 0;
+}
+
+static void dataset_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	const struct runner_opts *o = t;
+	snprintf(out, n, "%s", o->dataset ? o->dataset : "builtin");
+}
+
+static const struct opt_hooks dataset_hooks = {NULL, dataset_to_json, dataset_from_json, dataset_format, NULL};
+
+/* --format (of the dataset): validated here; the run record keeps the detected one */
+static int format_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	if (dataset_format_valid(arg) < 0)
+		return err_set(err, errlen, "--format takes " DATASET_FORMATS);
+	((struct runner_opts *)t)->dataset_format = arg;
+	return 0;
+}
+
+static const struct opt_hooks format_hooks = {format_parse, NULL, NULL, NULL, NULL};
+
+/* --slo: validated at parse time; recorded for load runs */
+static int slo_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct load_slo slo;
+	if (load_slo_parse(&slo, arg, err, errlen) < 0)
+		return -1;
+	((struct runner_opts *)t)->slo = arg;
+	return 0;
+}
+
+static const struct opt_hooks slo_hooks = {slo_parse, NULL, NULL, NULL, record_if_load};
+static const struct opt_hooks load_hooks = {NULL, NULL, NULL, NULL, record_if_load};
+static const struct opt_hooks serve_hooks = {NULL, NULL, NULL, NULL, record_if_serve};
+
+/* --rate: recorded (load runs) as null when not an open loop */
+static json_t *rate_to_json(const struct opt_def *d, const void *t)
+{
+	const struct runner_opts *o = t;
+	return o->rate > 0 ? json_real(o->rate) : json_null();
+}
+
+static int rate_from_json(const struct opt_def *d, void *t, json_t *v, struct opt_keep *keep, char *err,
+			  size_t errlen)
+{
+	if (!json_is_number(v) && !json_is_null(v))
+		return err_set(err, errlen, "'rate' is not a number");
+	((struct runner_opts *)t)->rate = json_is_number(v) ? json_number_value(v) : 0;
+	return 0;
+}
+
+static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, NULL, record_if_load};
+
+#define R OPT_RECORD
+#define B OPT_BOUNDED
+#define OPEN (OPT_BOUNDED | OPT_MIN_OPEN)
+#define BIG 1e15
+
+const struct opt_def profile_opts[] = {
+	{"url", 0, OPT_STRING, F(o.url), "URL", "server base URL (default: look for one on the usual local ports)",
+	 "server", 0, 0, R, "url", NULL, &auto_hooks},
+	{"api", 0, OPT_STRING, F(o.api), "API", "openai | ollama | auto (default auto: detected)",
+	 NULL, 0, 0, R, "api", NULL, &api_hooks},
+	{"model", 0, OPT_STRING, F(o.model), "NAME", "model to query (default: the one model the server serves)",
+	 NULL, 0, 0, R, "model", NULL, &auto_hooks},
+	{"timeout", 0, OPT_DOUBLE, F(o.timeout_s), "S", "per-attempt timeout in seconds (default 600)",
+	 NULL, 0, BIG, R | OPEN, "timeout_s", "seconds > 0", NULL},
+	{"retries", 0, OPT_INT, F(o.max_attempts), "N", "retries after 429, 5xx, connection failures (default 2)",
+	 NULL, 0, 0, R, "max_attempts", NULL, &retries_hooks},
+	{"backoff", 0, OPT_DOUBLE, F(o.backoff_s), "S", "first retry delay, doubled each retry (default 1)",
+	 NULL, 0, BIG, R | B, "backoff_s", "seconds >= 0", NULL},
+	{"warmup", 0, OPT_INT, F(o.warmup), "N", "requests before the run, not recorded (default 1)",
+	 NULL, 0, 1e9, R | B, "warmup", "a count >= 0", NULL},
+	{"max-tokens", 0, OPT_INT, F(o.s.max_tokens), "N", "(default 32768)",
+	 "sampling (defaults from the paper)", 0, 1e9, R | OPEN, "sampling.max_tokens", "a count > 0", NULL},
+	{"temperature", 0, OPT_DOUBLE, F(o.s.temperature), "T", "(default 0.6)",
+	 NULL, 0, BIG, R | B, "sampling.temperature", "a number >= 0", NULL},
+	{"top-p", 0, OPT_DOUBLE, F(o.s.top_p), "P", "(default 0.95)",
+	 NULL, 0, 1, R | OPEN, "sampling.top_p", "(0, 1]", NULL},
+	{"top-k", 0, OPT_INT, F(o.s.top_k), "K", "(default 20; 0 = not sent)",
+	 NULL, 0, 1e9, R | B, "sampling.top_k", "a count >= 0", NULL},
+	{"sample-seed", 0, OPT_LL, F(o.s.seed), "N", "seed sent to the server (default: none)",
+	 NULL, 0, 0, R, "sampling.seed", NULL, &sseed_hooks},
+	{"system", 0, OPT_STRING, F(o.s.system), "TEXT", "system prompt (default: none)",
+	 NULL, 0, 0, R, "sampling.system", NULL, NULL},
+	{"dataset", 0, OPT_STRING, F(o.dataset), "PATH", "JSONL dataset (default: the built-in set)",
+	 "data", 0, 0, R, "dataset", NULL, &dataset_hooks},
+	{"format", 0, OPT_STRING, F(o.dataset_format), "F",
+	 "dataset format: auto (default: detected from the first line), native,\n"
+	 "harness, mmlu_pro, supergpqa, natural_reasoning, wildchat (the run records the one used)",
+	 NULL, 0, 0, 0, NULL, NULL, &format_hooks},
+	{"limit", 0, OPT_LL, F(o.limit), "N", "first N items (after --shuffle)",
+	 NULL, 0, BIG, R | OPEN, "limit", "a count > 0", NULL},
+	{"shuffle", 0, OPT_FLAG, F(o.shuffle), NULL, "shuffle the items",
+	 NULL, 0, 0, R, "shuffle", NULL, NULL},
+	{"seed", 0, OPT_ULL, F(o.shuffle_seed), "N", "shuffle seed (default 0)",
+	 NULL, 0, 0, R, "shuffle_seed", "an integer", NULL},
+	{"store", 0, OPT_STRING, F(o.store), "PATH", "SQLite store (default ./ipw.db)",
+	 "store", 0, 0, OPT_SHOW, NULL, NULL, NULL},
+	{"name", 0, OPT_STRING, F(o.name), "NAME", "a name for the run (default: generated)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"resume", 0, OPT_STRING, F(o.resume), "RUN",
+	 "continue an interrupted run (id or name); every option it recorded\n"
+	 "(docs/profile.md) is restored from the record and listed",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"devices", 0, OPT_LIST, F(o.devices), "LIST", "GPU indices or UUIDs (default: *_VISIBLE_DEVICES, else all)",
+	 "telemetry", 0, 0, R, "devices", NULL, NULL},
+	{"no-host", 0, OPT_UNFLAG, F(o.host), NULL, "do not measure host CPU/DRAM energy",
+	 NULL, 0, 0, R, "host", NULL, NULL},
+	{"backends", 0, OPT_LIST, F(o.backends), "LIST", "telemetry back-ends to probe (default: all)",
+	 NULL, 0, 0, R, "backends", NULL, NULL},
+	{"interval", 0, OPT_INT, F(o.interval_ms), "MS", "sampling period (default: each back-end's own)",
+	 NULL, 0, 1e9, R | OPEN, "interval_ms", "milliseconds > 0", NULL},
+	{"idle-seconds", 0, OPT_DOUBLE, F(o.idle_s), "S", "idle baseline before and after the queries (default 10)",
+	 NULL, 0, BIG, R | B, "idle_seconds", "seconds >= 0", NULL},
+	{"fake-profile", 0, OPT_STRING, F(o.fake_profile), "SPEC", "use the fake back-end with a synthetic profile (tests)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"fake-trace", 0, OPT_STRING, F(o.fake_trace), "FILE", "use the fake back-end replaying a trace (tests)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"quiet", 0, OPT_FLAG, F(quiet), NULL, "no progress bar or per-query lines",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"concurrency", 0, OPT_INT, F(o.concurrency), "N", "closed loop: keep N requests in flight (default 1: one at a time)",
+	 "load (docs/load.md)", 1, 100000, R | B, "concurrency", "a count >= 1", NULL},
+	{"rate", 0, OPT_DOUBLE, F(o.rate), "R", "open loop: R requests/s, Poisson arrivals (see --burstiness)",
+	 NULL, 0, BIG, R | OPEN, "rate", "requests/s > 0", &rate_hooks},
+	{"burstiness", 0, OPT_DOUBLE, F(o.burstiness), "K", "gamma shape of the inter-arrival times (1 = Poisson; < 1 burstier)",
+	 NULL, 0, BIG, R | OPEN, "burstiness", "a number > 0", &load_hooks},
+	{"max-concurrency", 0, OPT_INT, F(o.max_concurrency), "N", "open loop: at most N in flight (later arrivals wait)",
+	 NULL, 1, 1e9, R | B, "max_concurrency", "a count >= 1", &load_hooks},
+	{"duration", 0, OPT_DOUBLE, F(o.duration_s), "S", "keep sending for S seconds, cycling the items",
+	 NULL, 0, BIG, R | OPEN, "duration_s", "seconds > 0", &load_hooks},
+	{"requests", 0, OPT_LL, F(o.count), "N", "send N requests, cycling the items (default: one per item)",
+	 NULL, 1, BIG, R | B, "count", "a count >= 1", &load_hooks},
+	{"sweep", 0, OPT_STRING, F(sweep), "KEY=V1,V2,..", "one run per point (KEY concurrency or rate), grouped",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"group", 0, OPT_STRING, F(o.group), "NAME", "group name recorded with the run(s) (default for --sweep: generated)",
+	 NULL, 0, 0, R, "group", NULL, NULL},
+	{"slo", 0, OPT_STRING, F(o.slo), "SPEC", "goodput limits, e.g. ttft=0.5,tpot=0.05 (also itl=, e2e=; seconds)",
+	 NULL, 0, 0, R, "slo", NULL, &slo_hooks},
+	{"serve", 0, OPT_STRING, F(o.serve), "CMD",
+	 "start the server with CMD (needs --url), measure idle power before it,\n"
+	 "wait for health, stop it after the run (SIGTERM, then SIGKILL)",
+	 NULL, 0, 0, R, "serve", NULL, NULL},
+	{"serve-log", 0, OPT_STRING, F(o.serve_log), "PATH", "the server's log (default: beside the store)",
+	 NULL, 0, 0, R, "serve_log", NULL, &serve_hooks},
+	{"serve-timeout", 0, OPT_DOUBLE, F(o.serve_timeout_s), "S", "how long to wait for the server's health (default 600)",
+	 NULL, 0, BIG, R | OPEN, "serve_timeout_s", "seconds > 0", &serve_hooks},
+};
+
+const size_t profile_nopts = sizeof(profile_opts) / sizeof(profile_opts[0]);
+
+void profile_args_init(struct profile_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	runner_opts_init(&a->o);
+	a->o.store = "ipw.db";
+}
+
+char *profile_config_json(const struct runner_opts *o, const char *url, const char *api, const char *model)
+{
+	struct runner_opts r = *o;
+	json_t *c = json_object();
+	char *out;
+	r.url = url;
+	r.model = model;
+	r.api = api && !strcmp(api, "ollama") ? API_OLLAMA : api && !strcmp(api, "openai") ? API_OPENAI : o->api;
+	opt_record(profile_opts, profile_nopts, &r, c);
+	out = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(c);
+	return out;
+}
+
+int profile_config_restore(struct runner_opts *o, const char *cfg, struct opt_keep *keep,
+			   const char **summary, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *c = cfg ? json_loads(cfg, 0, &je) : NULL;
+	unsigned char restored[sizeof(profile_opts) / sizeof(profile_opts[0])];
+	char line[4096] = "", e[IPW_ERRLEN];
+	int rc = -1;
+
+	*summary = NULL;
+	if (!c) {
+		err_set(err, errlen, "the run's recorded configuration is not valid JSON: %s", cfg ? je.text : "none");
+		goto out;
+	}
+	if (json_object_get(c, "count") || json_integer_value(json_object_get(c, "concurrency")) > 1) {
+		err_set(err, errlen, "the run was a load run (--concurrency, --rate, --duration, --requests or "
+			"--sweep): --resume continues sequential runs only; start a new run");
+		goto out;
+	}
+	if (opt_restore(profile_opts, profile_nopts, o, c, keep, restored, e, sizeof(e)) < 0) {
+		err_set(err, errlen, "the run's recorded configuration: %s", e);
+		goto out;
+	}
+	for (size_t i = 0; i < profile_nopts; i++)
+		if (restored[i]) {
+			size_t used = strlen(line);
+			char v[256];
+			opt_format(&profile_opts[i], o, v, sizeof(v));
+			snprintf(line + used, sizeof(line) - used, "%s--%s=%s", used ? " " : "", profile_opts[i].name, v);
+		}
+	*summary = opt_keep_add(keep, line[0] ? line : "(none recorded)");
+	rc = 0;
+out:
+	json_decref(c);
+	return rc;
+}
