@@ -6,7 +6,7 @@
 #   make V=1                  show the commands
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libcurl sqlite3 jansson cairo
+PKGS := libcurl sqlite3 jansson cairo libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/telemetry/*.c src/client/*.c src/store/*.c src/grade/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/telemetry/*.c src/client/*.c src/store/*.c src/grade/*.c src/engine/*.c))
 LIB_ASM := $(wildcard src/*.S)
 CMD_SRCS := src/main.c $(wildcard src/cmd/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)

@@ -6,7 +6,7 @@ set -eu
 SUDO=""
 NEED_NPM=0
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-PKGS="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev \
+PKGS="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev libpcre2-dev \
 libcriterion-dev libcairo2-dev sqlite3 curl python3"
 for arg in "$@"; do
 	case "$arg" in
