@@ -160,6 +160,71 @@ static float dot_q8(const uint8_t *p, const float *x, int n)
 	return sum;
 }
 
+/* float -> half, round to nearest even (for activations rounded like llama.cpp's) */
+static uint16_t f32_to_f16(float f)
+{
+	uint32_t u, s, m;
+	int ex;
+	memcpy(&u, &f, 4);
+	s = (u >> 16) & 0x8000;
+	ex = (int)((u >> 23) & 0xff) - 127 + 15;
+	m = u & 0x7fffff;
+	if (((u >> 23) & 0xff) == 0xff)
+		return (uint16_t)(s | 0x7c00 | (m ? 0x200 : 0));
+	if (ex >= 31)
+		return (uint16_t)(s | 0x7c00);
+	if (ex <= 0) {
+		uint32_t sh, r;
+		if (ex < -10)
+			return (uint16_t)s;
+		m |= 0x800000;
+		sh = (uint32_t)(14 - ex);
+		r = m >> sh;
+		if ((m >> (sh - 1)) & 1 && ((m & ((1u << (sh - 1)) - 1)) || (r & 1)))
+			r++;
+		return (uint16_t)(s | r);
+	}
+	{
+		uint32_t h = s | ((uint32_t)ex << 10) | (m >> 13);
+		if ((m & 0x1000) && ((m & 0x2fff)))
+			h++;
+		return (uint16_t)h;
+	}
+}
+
+/* Q8_0 activations (as llama.cpp quantizes them for Q8_0 weights): per block of 32 a half scale */
+static void quant_q8(const float *x, int8_t *q, float *d, int n)
+{
+	int b, j;
+	for (b = 0; b < n / 32; b++) {
+		float amax = 0, id, dd;
+		for (j = 0; j < 32; j++)
+			if (fabsf(x[b * 32 + j]) > amax)
+				amax = fabsf(x[b * 32 + j]);
+		dd = amax / 127.0f;
+		id = dd ? 1.0f / dd : 0.0f;
+		d[b] = f16tab[f32_to_f16(dd)];
+		for (j = 0; j < 32; j++)
+			q[b * 32 + j] = (int8_t)roundf(x[b * 32 + j] * id);
+	}
+}
+
+static float dot_q8q8(const uint8_t *p, const int8_t *xq, const float *xd, int n)
+{
+	float sum = 0;
+	int b, j;
+	for (b = 0; b < n / 32; b++, p += 34) {
+		uint16_t h;
+		int s = 0;
+		const int8_t *q = (const int8_t *)(p + 2);
+		memcpy(&h, p, 2);
+		for (j = 0; j < 32; j++)
+			s += q[j] * xq[b * 32 + j];
+		sum += (float)s * f16tab[h] * xd[b];
+	}
+	return sum;
+}
+
 static float dot_q4(const uint8_t *p, const float *x, int n)
 {
 	float sum = 0;
@@ -309,7 +374,7 @@ fail:
 
 /* ---- matrix products: OUT[t][rows] = W . X[t][cols] for T tokens, split over rows ---- */
 
-struct mm { const struct mat *w; const float *x; float *out; int t; };
+struct mm { const struct mat *w; const float *x; float *out; int t; const int8_t *xq; const float *xd; };
 
 static void mm_job(void *ctx, int lo, int hi, float *scratch)
 {
@@ -326,7 +391,9 @@ static void mm_job(void *ctx, int lo, int hi, float *scratch)
 		for (t = 0; t < m->t; t++) {
 			const float *x = m->x + (size_t)t * w->cols;
 			float v;
-			if (w->type == GGML_Q8_0)
+			if (w->type == GGML_Q8_0 && m->xq)
+				v = dot_q8q8(row, m->xq + (size_t)t * w->cols, m->xd + (size_t)t * (w->cols / 32), w->cols);
+			else if (w->type == GGML_Q8_0)
 				v = dot_q8(row, x, w->cols);
 			else if (w->type == GGML_Q4_0)
 				v = dot_q4(row, x, w->cols);
@@ -339,7 +406,27 @@ static void mm_job(void *ctx, int lo, int hi, float *scratch)
 
 static void matmul(struct engine *e, const struct mat *w, const float *x, float *out, int t)
 {
-	struct mm m = { w, x, out, t };
+	struct mm m = { w, x, out, t, NULL, NULL };
+	int i;
+	if (w->type == GGML_Q8_0 && e->xq) {
+		for (i = 0; i < t; i++)
+			quant_q8(x + (size_t)i * w->cols, e->xq + (size_t)i * w->cols, e->xd + (size_t)i * (w->cols / 32), w->cols);
+		m.xq = e->xq;
+		m.xd = e->xd;
+	} else if (w->type == GGML_F16 && e->xh) {
+		/* llama.cpp multiplies F16 weights with F16-rounded activations */
+		for (i = 0; i < t * w->cols; i++)
+			e->xh[i] = f16tab[f32_to_f16(x[i])];
+		m.x = e->xh;
+	} else if (w->type == GGML_BF16 && e->xh) {
+		for (i = 0; i < t * w->cols; i++) {
+			uint32_t u;
+			memcpy(&u, &x[i], 4);
+			u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;   /* nearest even, as llama.cpp */
+			memcpy(&e->xh[i], &u, 4);
+		}
+		m.x = e->xh;
+	}
 	pool_run(e->pool, mm_job, &m, w->rows);
 }
 
@@ -456,6 +543,9 @@ static int load_layers(struct engine *e, char *err, size_t errlen)
 		e->kc = calloc((size_t)in->n_layer * in->n_ctx * kvd, 4);
 		e->vc = calloc((size_t)in->n_layer * in->n_ctx * kvd, 4);
 		e->logits = malloc((size_t)in->n_vocab * 4);
+		e->xq = malloc(b * big);
+		e->xd = malloc(b * (big / 32 + 1) * 4);
+		e->xh = malloc(b * big * 4);
 		e->pool = pool_new(0, (int)(big > (size_t)in->n_embd ? big : (size_t)in->n_embd));
 	}
 	return 0;
@@ -575,7 +665,7 @@ int engine_load(struct engine **out, const char *path, const struct engine_opts 
 		e->pool = pool_new(nt, big);
 	}
 	if (!e->pool || !e->x || !e->xb || !e->xo || !e->q || !e->k || !e->vv || !e->hb || !e->hb2 || !e->att ||
-	    !e->kc || !e->vc || !e->logits) {
+	    !e->kc || !e->vc || !e->logits || !e->xq || !e->xd || !e->xh) {
 		seterr(err, errlen, "%s: out of memory for buffers and the KV cache (context %d)", path, in->n_ctx);
 		goto out;
 	}
@@ -598,6 +688,7 @@ void engine_free(struct engine *e)
 	free(e->layers);
 	free(e->x); free(e->xb); free(e->xo); free(e->q); free(e->k); free(e->vv);
 	free(e->hb); free(e->hb2); free(e->att); free(e->kc); free(e->vc); free(e->logits);
+	free(e->xq); free(e->xd); free(e->xh);
 	gguf_release(&e->g);
 	free(e);
 }

@@ -52,6 +52,7 @@ struct engine {
 	/* scratch, sized for a batch */
 	int batch;
 	float *x, *xb, *q, *k, *vv, *att, *hb, *hb2, *xo;
+	int8_t *xq; float *xd, *xh;   /* activations quantized for Q8_0 / rounded for F16 weights */
 };
 
 int vocab_load(struct engine *e, char *err, size_t errlen);

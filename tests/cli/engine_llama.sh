@@ -32,7 +32,7 @@ trap 'exit 130' INT TERM
 start_server() {
 	for attempt in 1 2 3; do
 		PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-		"$SERVER" -m "$1" --host 127.0.0.1 --port "$PORT" -c 512 -np 1 -t 1 -ctk f32 -ctv f32 \
+		"$SERVER" -m "$1" --host 127.0.0.1 --port "$PORT" -c 512 -np 1 -t 1 -ctk f32 -ctv f32 -fa off \
 			>"$TMP/server.log" 2>&1 &
 		SPID=$!
 		i=0
