@@ -551,15 +551,66 @@ static int load_layers(struct engine *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* the hyperparameters from {arch}.* metadata, checked for plausibility */
+static int load_hparams(struct engine *e, const struct engine_opts *o, char *err, size_t errlen)
+{
+	struct engine_info *in = &e->info;
+	uint32_t u;
+	char nm[64];
+
+	e->neox = e->arch != 0;
+	if (get_u32(e, "embedding_length", &u, 1, 0, err, errlen))
+		return -1;
+	in->n_embd = (int)u;
+	if (get_u32(e, "block_count", &u, 1, 0, err, errlen))
+		return -1;
+	in->n_layer = (int)u;
+	if (get_u32(e, "attention.head_count", &u, 1, 0, err, errlen))
+		return -1;
+	in->n_head = (int)u;
+	if (get_u32(e, "attention.head_count_kv", &u, 0, (uint32_t)in->n_head, err, errlen))
+		return -1;
+	in->n_head_kv = (int)u;
+	if (in->n_embd <= 0 || in->n_embd > 65536 || in->n_layer <= 0 || in->n_layer > 1024 || in->n_head <= 0 ||
+	    in->n_head > 1024 || in->n_head_kv <= 0 || in->n_head % in->n_head_kv) {
+		seterr(err, errlen, "%s: implausible dimensions (embedding %d, %d layers, %d heads, %d kv heads)",
+		       e->g.name, in->n_embd, in->n_layer, in->n_head, in->n_head_kv);
+		return -1;
+	}
+	if (get_u32(e, "attention.key_length", &u, 0, (uint32_t)(in->n_embd / in->n_head), err, errlen))
+		return -1;
+	in->head_dim = (int)u;
+	if (get_u32(e, "rope.dimension_count", &u, 0, (uint32_t)in->head_dim, err, errlen))
+		return -1;
+	e->n_rot = (int)u;
+	if (in->head_dim <= 0 || in->head_dim > 1024 || e->n_rot > in->head_dim || e->n_rot % 2) {
+		seterr(err, errlen, "%s: bad head size %d / rope dimensions %d", e->g.name, in->head_dim, e->n_rot);
+		return -1;
+	}
+	if (get_u32(e, "context_length", &u, 0, 4096, err, errlen))
+		return -1;
+	in->n_ctx = o && o->n_ctx > 0 ? o->n_ctx : (int)(u > 4096 ? 4096 : u);
+	if (in->n_ctx <= 0 || in->n_ctx > (1 << 20)) {
+		seterr(err, errlen, "%s: bad context length %d", e->g.name, in->n_ctx);
+		return -1;
+	}
+	snprintf(nm, sizeof nm, "%s.attention.layer_norm_rms_epsilon", in->arch);
+	if (gguf_get_f32(&e->g, nm, &e->eps, err, errlen))
+		return -1;
+	snprintf(nm, sizeof nm, "%s.rope.freq_base", in->arch);
+	e->rope_base = 10000.0f;
+	if (gguf_find(&e->g, nm) && gguf_get_f32(&e->g, nm, &e->rope_base, err, errlen))
+		return -1;
+	return 0;
+}
+
 int engine_load(struct engine **out, const char *path, const struct engine_opts *o, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof *e);
 	struct engine_info *in;
 	struct gguf_str a;
-	uint32_t u;
 	const struct gguf_tensor *te;
 	int rc = -1, nt = o && o->n_threads > 0 ? o->n_threads : 1;
-	char nm[64];
 
 	*out = NULL;
 	if (!e) {
@@ -584,48 +635,7 @@ int engine_load(struct engine **out, const char *path, const struct engine_opts 
 		       path, (int)(a.n > 64 ? 64 : a.n), a.p);
 		goto out;
 	}
-	e->neox = e->arch != 0;
-	if (get_u32(e, "embedding_length", &u, 1, 0, err, errlen))
-		goto out;
-	in->n_embd = (int)u;
-	if (get_u32(e, "block_count", &u, 1, 0, err, errlen))
-		goto out;
-	in->n_layer = (int)u;
-	if (get_u32(e, "attention.head_count", &u, 1, 0, err, errlen))
-		goto out;
-	in->n_head = (int)u;
-	if (get_u32(e, "attention.head_count_kv", &u, 0, (uint32_t)in->n_head, err, errlen))
-		goto out;
-	in->n_head_kv = (int)u;
-	if (in->n_embd <= 0 || in->n_embd > 65536 || in->n_layer <= 0 || in->n_layer > 1024 || in->n_head <= 0 ||
-	    in->n_head > 1024 || in->n_head_kv <= 0 || in->n_head % in->n_head_kv) {
-		seterr(err, errlen, "%s: implausible dimensions (embedding %d, %d layers, %d heads, %d kv heads)",
-		       path, in->n_embd, in->n_layer, in->n_head, in->n_head_kv);
-		goto out;
-	}
-	if (get_u32(e, "attention.key_length", &u, 0, (uint32_t)(in->n_embd / in->n_head), err, errlen))
-		goto out;
-	in->head_dim = (int)u;
-	if (get_u32(e, "rope.dimension_count", &u, 0, (uint32_t)in->head_dim, err, errlen))
-		goto out;
-	e->n_rot = (int)u;
-	if (in->head_dim <= 0 || in->head_dim > 1024 || e->n_rot > in->head_dim || e->n_rot % 2) {
-		seterr(err, errlen, "%s: bad head size %d / rope dimensions %d", path, in->head_dim, e->n_rot);
-		goto out;
-	}
-	if (get_u32(e, "context_length", &u, 0, 4096, err, errlen))
-		goto out;
-	in->n_ctx = o && o->n_ctx > 0 ? o->n_ctx : (int)(u > 4096 ? 4096 : u);
-	if (in->n_ctx <= 0 || in->n_ctx > (1 << 20)) {
-		seterr(err, errlen, "%s: bad context length %d", path, in->n_ctx);
-		goto out;
-	}
-	snprintf(nm, sizeof nm, "%s.attention.layer_norm_rms_epsilon", in->arch);
-	if (gguf_get_f32(&e->g, nm, &e->eps, err, errlen))
-		goto out;
-	snprintf(nm, sizeof nm, "%s.rope.freq_base", in->arch);
-	e->rope_base = 10000.0f;
-	if (gguf_find(&e->g, nm) && gguf_get_f32(&e->g, nm, &e->rope_base, err, errlen))
+	if (load_hparams(e, o, err, errlen))
 		goto out;
 	if (vocab_load(e, err, errlen))
 		goto out;

@@ -102,10 +102,161 @@ static int skip_val(struct rd *r, uint32_t t)
 	return take(r, vsize[t], &q);
 }
 
+/* metadata entry I at the reader; ALIGN picks up general.alignment */
+static int parse_kv(struct gguf *g, struct rd *r, uint64_t i, uint64_t *align, char *err, size_t errlen)
+{
+	struct gguf_kv *kv = &g->kv[i];
+	struct gguf_str k;
+	const uint8_t *q;
+	uint32_t t, a;
+
+	if (rd_str(r, &k)) {
+		seterr(err, errlen, "%s: metadata key %llu: truncated or past the end", g->name, (unsigned long long)i);
+		return -1;
+	}
+	kv->key = strndup(k.p, (size_t)k.n);
+	if (!kv->key || rd_u32(r, &t) || t >= GGUF_NVTYPES) {
+		seterr(err, errlen, "%s: metadata '%s': bad or missing value type", g->name, kv->key ? kv->key : "?");
+		return -1;
+	}
+	kv->type = t;
+	kv->val = r->p + r->off;
+	if (t != GGUF_ARRAY) {
+		if (skip_val(r, t)) {
+			seterr(err, errlen, "%s: metadata '%s': value runs past the end", g->name, kv->key);
+			return -1;
+		}
+	} else if (rd_u32(r, &a) || a >= GGUF_NVTYPES || a == GGUF_ARRAY || rd_u64(r, &kv->n)) {
+		seterr(err, errlen, "%s: metadata '%s': bad array header", g->name, kv->key);
+		return -1;
+	} else {
+		uint64_t j;
+		kv->atype = a;
+		kv->val = r->p + r->off;
+		if (a != GGUF_STRING &&
+		    (kv->n > (r->size - r->off) / vsize[a] || take(r, (size_t)(kv->n * vsize[a]), &q))) {
+			seterr(err, errlen, "%s: metadata '%s': array of %llu runs past the end", g->name, kv->key,
+			       (unsigned long long)kv->n);
+			return -1;
+		}
+		if (a == GGUF_STRING && kv->n > (r->size - r->off) / 8) {
+			seterr(err, errlen, "%s: metadata '%s': array of %llu strings runs past the end", g->name,
+			       kv->key, (unsigned long long)kv->n);
+			return -1;
+		}
+		for (j = 0; a == GGUF_STRING && j < kv->n; j++)
+			if (skip_val(r, GGUF_STRING)) {
+				seterr(err, errlen, "%s: metadata '%s': string %llu runs past the end", g->name, kv->key,
+				       (unsigned long long)j);
+				return -1;
+			}
+	}
+	if (!strcmp(kv->key, "general.alignment")) {
+		uint32_t al = 0;
+		if (t == GGUF_U32)
+			memcpy(&al, kv->val, 4);
+		if (!al || (al & (al - 1))) {
+			seterr(err, errlen, "%s: metadata 'general.alignment': not a power-of-two u32", g->name);
+			return -1;
+		}
+		*align = al;
+	}
+	return 0;
+}
+
+/* tensor directory entry I */
+static int parse_tensor(struct gguf *g, struct rd *r, uint64_t i, char *err, size_t errlen)
+{
+	struct gguf_tensor *tn = &g->tensors[i];
+	struct gguf_str s;
+	uint32_t d;
+
+	if (rd_str(r, &s) || !(tn->name = strndup(s.p, (size_t)s.n))) {
+		seterr(err, errlen, "%s: tensor %llu: name truncated or past the end", g->name, (unsigned long long)i);
+		return -1;
+	}
+	if (rd_u32(r, &tn->n_dims) || tn->n_dims == 0 || tn->n_dims > GGUF_MAX_DIMS) {
+		seterr(err, errlen, "%s: tensor '%s': bad dimension count", g->name, tn->name);
+		return -1;
+	}
+	for (d = 0; d < GGUF_MAX_DIMS; d++)
+		tn->ne[d] = 1;
+	for (d = 0; d < tn->n_dims; d++)
+		if (rd_u64(r, &tn->ne[d]) || tn->ne[d] == 0 || tn->ne[d] > ((uint64_t)1 << 40)) {
+			seterr(err, errlen, "%s: tensor '%s': bad or truncated dimension %u", g->name, tn->name, d);
+			return -1;
+		}
+	if (rd_u32(r, &tn->type) || rd_u64(r, &tn->offset)) {
+		seterr(err, errlen, "%s: tensor '%s': truncated type/offset", g->name, tn->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* point each tensor at its data, which must lie inside the file */
+static int place_tensors(struct gguf *g, uint64_t data_off, uint64_t align, char *err, size_t errlen)
+{
+	uint64_t i, size = g->size;
+	if (data_off > size) {
+		seterr(err, errlen, "%s: tensor data section starts past the end of the file", g->name);
+		return -1;
+	}
+	for (i = 0; i < g->n_tensors; i++) {
+		struct gguf_tensor *tn = &g->tensors[i];
+		uint64_t rb = gguf_row_bytes(tn->type, tn->ne[0]), rows = tn->ne[1] * tn->ne[2] * tn->ne[3];
+		if (!rb) {
+			seterr(err, errlen, "%s: tensor '%s': unsupported weight type %u (%s) or row length %llu",
+			       g->name, tn->name, tn->type, gguf_type_name(tn->type), (unsigned long long)tn->ne[0]);
+			return -1;
+		}
+		if (rows > ((uint64_t)1 << 40) / rb) {
+			seterr(err, errlen, "%s: tensor '%s': size overflows", g->name, tn->name);
+			return -1;
+		}
+		tn->nbytes = rb * rows;
+		if (tn->offset % align || tn->offset > size - data_off || tn->nbytes > size - data_off - tn->offset) {
+			seterr(err, errlen, "%s: tensor '%s': data (offset %llu, %llu bytes) past the end of the file",
+			       g->name, tn->name, (unsigned long long)tn->offset, (unsigned long long)tn->nbytes);
+			return -1;
+		}
+		tn->data = g->base + data_off + tn->offset;
+	}
+	return 0;
+}
+
+static int parse_header(struct gguf *g, struct rd *r, char *err, size_t errlen)
+{
+	const uint8_t *q;
+	if (take(r, 4, &q) || memcmp(q, "GGUF", 4)) {
+		seterr(err, errlen, "%s: not a GGUF file (bad magic)", g->name);
+		return -1;
+	}
+	if (rd_u32(r, &g->version) || g->version < 2 || g->version > 3) {
+		seterr(err, errlen, "%s: unsupported GGUF version %u (want 2 or 3)", g->name, g->version);
+		return -1;
+	}
+	if (rd_u64(r, &g->n_tensors) || rd_u64(r, &g->n_kv)) {
+		seterr(err, errlen, "%s: truncated header (tensor and key counts)", g->name);
+		return -1;
+	}
+	if (g->n_kv > GGUF_MAX_COUNT || g->n_tensors > GGUF_MAX_COUNT || g->n_kv > r->size / 8 ||
+	    g->n_tensors > r->size / 8) {
+		seterr(err, errlen, "%s: implausible counts (%llu keys, %llu tensors) for a %zu-byte file", g->name,
+		       (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors, r->size);
+		return -1;
+	}
+	g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
+	g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
+	if (!g->kv || !g->tensors) {
+		seterr(err, errlen, "%s: out of memory", g->name);
+		return -1;
+	}
+	return 0;
+}
+
 int gguf_parse(struct gguf *g, const void *data, size_t size, const char *name, char *err, size_t errlen)
 {
 	struct rd r = { data, size, 0 };
-	const uint8_t *q;
 	uint64_t i, align = 32;
 	int rc = -1;
 
@@ -113,153 +264,18 @@ int gguf_parse(struct gguf *g, const void *data, size_t size, const char *name, 
 	snprintf(g->name, sizeof g->name, "%s", name ? name : "(memory)");
 	g->base = data;
 	g->size = size;
-	if (take(&r, 4, &q) || memcmp(q, "GGUF", 4)) {
-		seterr(err, errlen, "%s: not a GGUF file (bad magic)", g->name);
+	if (parse_header(g, &r, err, errlen))
 		goto out;
-	}
-	if (rd_u32(&r, &g->version) || g->version < 2 || g->version > 3) {
-		seterr(err, errlen, "%s: unsupported GGUF version %u (want 2 or 3)", g->name, g->version);
-		goto out;
-	}
-	if (rd_u64(&r, &g->n_tensors) || rd_u64(&r, &g->n_kv)) {
-		seterr(err, errlen, "%s: truncated header (tensor and key counts)", g->name);
-		goto out;
-	}
-	if (g->n_kv > GGUF_MAX_COUNT || g->n_tensors > GGUF_MAX_COUNT ||
-	    g->n_kv > size / 8 || g->n_tensors > size / 8) {
-		seterr(err, errlen, "%s: implausible counts (%llu keys, %llu tensors) for a %zu-byte file",
-		       g->name, (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors, size);
-		goto out;
-	}
-	g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
-	g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
-	if (!g->kv || !g->tensors) {
-		seterr(err, errlen, "%s: out of memory", g->name);
-		goto out;
-	}
-	for (i = 0; i < g->n_kv; i++) {
-		struct gguf_kv *kv = &g->kv[i];
-		struct gguf_str k;
-		uint32_t t;
-		if (rd_str(&r, &k)) {
-			seterr(err, errlen, "%s: metadata key %llu: truncated or past the end", g->name,
-			       (unsigned long long)i);
+	for (i = 0; i < g->n_kv; i++)
+		if (parse_kv(g, &r, i, &align, err, errlen))
 			goto out;
-		}
-		kv->key = strndup(k.p, (size_t)k.n);
-		if (!kv->key || rd_u32(&r, &t) || t >= GGUF_NVTYPES) {
-			seterr(err, errlen, "%s: metadata '%s': bad or missing value type", g->name,
-			       kv->key ? kv->key : "?");
+	for (i = 0; i < g->n_tensors; i++)
+		if (parse_tensor(g, &r, i, err, errlen))
 			goto out;
-		}
-		kv->type = t;
-		if (t == GGUF_ARRAY) {
-			uint32_t at;
-			uint64_t j;
-			if (rd_u32(&r, &at) || at >= GGUF_NVTYPES || at == GGUF_ARRAY || rd_u64(&r, &kv->n)) {
-				seterr(err, errlen, "%s: metadata '%s': bad array header", g->name, kv->key);
-				goto out;
-			}
-			kv->atype = at;
-			kv->val = r.p + r.off;
-			if (at != GGUF_STRING) {
-				if (kv->n > (r.size - r.off) / vsize[at] || take(&r, (size_t)(kv->n * vsize[at]), &q)) {
-					seterr(err, errlen, "%s: metadata '%s': array of %llu runs past the end",
-					       g->name, kv->key, (unsigned long long)kv->n);
-					goto out;
-				}
-			} else {
-				if (kv->n > (r.size - r.off) / 8) {
-					seterr(err, errlen, "%s: metadata '%s': array of %llu strings runs past the end",
-					       g->name, kv->key, (unsigned long long)kv->n);
-					goto out;
-				}
-				for (j = 0; j < kv->n; j++)
-					if (skip_val(&r, GGUF_STRING)) {
-						seterr(err, errlen, "%s: metadata '%s': string %llu runs past the end",
-						       g->name, kv->key, (unsigned long long)j);
-						goto out;
-					}
-			}
-		} else {
-			kv->val = r.p + r.off;
-			if (skip_val(&r, t)) {
-				seterr(err, errlen, "%s: metadata '%s': value runs past the end", g->name, kv->key);
-				goto out;
-			}
-		}
-		if (!strcmp(kv->key, "general.alignment")) {
-			uint32_t a;
-			if (t != GGUF_U32 || (memcpy(&a, kv->val, 4), a == 0) || (a & (a - 1))) {
-				seterr(err, errlen, "%s: metadata 'general.alignment': not a power-of-two u32", g->name);
-				goto out;
-			}
-			align = a;
-		}
-	}
-	for (i = 0; i < g->n_tensors; i++) {
-		struct gguf_tensor *tn = &g->tensors[i];
-		struct gguf_str s;
-		uint32_t d;
-		if (rd_str(&r, &s) || !(tn->name = strndup(s.p, (size_t)s.n))) {
-			seterr(err, errlen, "%s: tensor %llu: name truncated or past the end", g->name,
-			       (unsigned long long)i);
-			goto out;
-		}
-		if (rd_u32(&r, &tn->n_dims) || tn->n_dims == 0 || tn->n_dims > GGUF_MAX_DIMS) {
-			seterr(err, errlen, "%s: tensor '%s': bad dimension count", g->name, tn->name);
-			goto out;
-		}
-		for (d = 0; d < GGUF_MAX_DIMS; d++)
-			tn->ne[d] = 1;
-		for (d = 0; d < tn->n_dims; d++)
-			if (rd_u64(&r, &tn->ne[d]) || tn->ne[d] == 0 || tn->ne[d] > ((uint64_t)1 << 40)) {
-				seterr(err, errlen, "%s: tensor '%s': bad or truncated dimension %u", g->name, tn->name, d);
-				goto out;
-			}
-		if (rd_u32(&r, &tn->type) || rd_u64(&r, &tn->offset)) {
-			seterr(err, errlen, "%s: tensor '%s': truncated type/offset", g->name, tn->name);
-			goto out;
-		}
-	}
-	{
-		uint64_t data_off = (r.off + align - 1) / align * align;
-		if (data_off > size) {
-			seterr(err, errlen, "%s: tensor data section starts past the end of the file", g->name);
-			goto out;
-		}
-		for (i = 0; i < g->n_tensors; i++) {
-			struct gguf_tensor *tn = &g->tensors[i];
-			uint64_t rb = gguf_row_bytes(tn->type, tn->ne[0]), rows = tn->ne[1] * tn->ne[2] * tn->ne[3];
-			if (!rb) {
-				seterr(err, errlen, "%s: tensor '%s': unsupported weight type %u (%s) or row length %llu",
-				       g->name, tn->name, tn->type, gguf_type_name(tn->type),
-				       (unsigned long long)tn->ne[0]);
-				goto out;
-			}
-			if (rows > ((uint64_t)1 << 40) / rb) {
-				seterr(err, errlen, "%s: tensor '%s': size overflows", g->name, tn->name);
-				goto out;
-			}
-			tn->nbytes = rb * rows;
-			if (tn->offset % align || tn->offset > size - data_off || tn->nbytes > size - data_off - tn->offset) {
-				seterr(err, errlen, "%s: tensor '%s': data (offset %llu, %llu bytes) past the end of the file",
-				       g->name, tn->name, (unsigned long long)tn->offset, (unsigned long long)tn->nbytes);
-				goto out;
-			}
-			tn->data = g->base + data_off + tn->offset;
-		}
-	}
-	rc = 0;
+	rc = place_tensors(g, (r.off + align - 1) / align * align, align, err, errlen);
 out:
-	if (rc) {
-		void *m = g->map;
-		size_t ml = g->map_len;
-		g->map = NULL;
+	if (rc)
 		gguf_release(g);
-		g->map = m;
-		g->map_len = ml;
-	}
 	return rc;
 }
 

@@ -131,6 +131,65 @@ static int special_cmp(const void *a, const void *b, void *arg)
 	return (int)v->text[*y].n - (int)v->text[*x].n;
 }
 
+/* byte-level BPE: merges and the pre-tokenizer expressions of tokenizer.ggml.pre */
+static int bpe_load(struct vocab *v, const struct gguf *g, char *err, size_t errlen)
+{
+	const struct gguf_kv *kv;
+	const uint8_t *p;
+	int i;
+
+	struct gguf_str pre = { "default", 7 };
+	kv = gguf_find(g, "tokenizer.ggml.merges");
+	if (!kv || kv->type != GGUF_ARRAY || kv->atype != GGUF_STRING) {
+		seterr(err, errlen, "%s: missing metadata 'tokenizer.ggml.merges' (gpt2 tokenizer)", g->name);
+		return -1;
+	}
+	v->n_merge = (int)kv->n;
+	v->merge = calloc((size_t)v->n_merge + 1, sizeof *v->merge);
+	for (v->mhash_n = 16; v->mhash_n < 2u * (uint32_t)v->n_merge; v->mhash_n *= 2)
+		;
+	v->mhash = malloc(v->mhash_n * sizeof *v->mhash);
+	if (!v->merge || !v->mhash) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(v->mhash, 0xff, v->mhash_n * sizeof *v->mhash);
+	for (p = kv->val, i = 0; i < v->n_merge; i++) {
+		uint32_t h;
+		memcpy(&v->merge[i].n, p, 8);
+		v->merge[i].p = (const char *)p + 8;
+		p += 8 + v->merge[i].n;
+		for (h = fnv(v->merge[i].p, v->merge[i].n) & (v->mhash_n - 1); v->mhash[h] >= 0;
+		     h = (h + 1) & (v->mhash_n - 1))
+			;
+		v->mhash[h] = i;
+	}
+	if (gguf_find(g, "tokenizer.ggml.pre") && gguf_get_str(g, "tokenizer.ggml.pre", &pre, err, errlen))
+		return -1;
+#define IS(s) (pre.n == strlen(s) && !memcmp(pre.p, s, pre.n))
+	if (IS("default")) {
+		if (add_re(v, "[\\p{P}\\$\\+<=>\\^~\\|]+", err, errlen) || add_re(v, RE_GPT2, err, errlen) ||
+		    add_re(v, "[0-9][0-9][0-9]", err, errlen))
+			return -1;
+	} else if (IS("gpt2") || IS("gpt-2")) {
+		if (add_re(v, RE_GPT2, err, errlen))
+			return -1;
+	} else if (IS("llama3") || IS("llama-v3") || IS("llama-bpe")) {
+		if (add_re(v, RE_LLAMA3, err, errlen))
+			return -1;
+		v->n_re |= 0x100;   /* ignore merges for whole-word tokens */
+	} else if (IS("qwen2")) {
+		if (add_re(v, RE_QWEN2, err, errlen))
+			return -1;
+	} else {
+		seterr(err, errlen, "%s: tokenizer.ggml.pre '%.*s' is not supported (default, gpt2, llama3, qwen2)",
+		       g->name, (int)(pre.n > 32 ? 32 : pre.n), pre.p);
+		return -1;
+	}
+#undef IS
+	return 0;
+}
+
 int vocab_load(struct engine *e, char *err, size_t errlen)
 {
 	struct vocab *v = &e->v;
@@ -225,57 +284,8 @@ int vocab_load(struct engine *e, char *err, size_t errlen)
 	if (gguf_find(g, "tokenizer.ggml.add_space_prefix") &&
 	    !gguf_get_u32(g, "tokenizer.ggml.add_space_prefix", &u, NULL, 0))
 		v->add_space_prefix = (int)u;
-	if (!v->spm) {
-		struct gguf_str pre = { "default", 7 };
-		kv = gguf_find(g, "tokenizer.ggml.merges");
-		if (!kv || kv->type != GGUF_ARRAY || kv->atype != GGUF_STRING) {
-			seterr(err, errlen, "%s: missing metadata 'tokenizer.ggml.merges' (gpt2 tokenizer)", g->name);
-			return -1;
-		}
-		v->n_merge = (int)kv->n;
-		v->merge = calloc((size_t)v->n_merge + 1, sizeof *v->merge);
-		for (v->mhash_n = 16; v->mhash_n < 2u * (uint32_t)v->n_merge; v->mhash_n *= 2)
-			;
-		v->mhash = malloc(v->mhash_n * sizeof *v->mhash);
-		if (!v->merge || !v->mhash) {
-			seterr(err, errlen, "out of memory");
-			return -1;
-		}
-		memset(v->mhash, 0xff, v->mhash_n * sizeof *v->mhash);
-		for (p = kv->val, i = 0; i < v->n_merge; i++) {
-			uint32_t h;
-			memcpy(&v->merge[i].n, p, 8);
-			v->merge[i].p = (const char *)p + 8;
-			p += 8 + v->merge[i].n;
-			for (h = fnv(v->merge[i].p, v->merge[i].n) & (v->mhash_n - 1); v->mhash[h] >= 0;
-			     h = (h + 1) & (v->mhash_n - 1))
-				;
-			v->mhash[h] = i;
-		}
-		if (gguf_find(g, "tokenizer.ggml.pre") && gguf_get_str(g, "tokenizer.ggml.pre", &pre, err, errlen))
-			return -1;
-#define IS(s) (pre.n == strlen(s) && !memcmp(pre.p, s, pre.n))
-		if (IS("default")) {
-			if (add_re(v, "[\\p{P}\\$\\+<=>\\^~\\|]+", err, errlen) || add_re(v, RE_GPT2, err, errlen) ||
-			    add_re(v, "[0-9][0-9][0-9]", err, errlen))
-				return -1;
-		} else if (IS("gpt2") || IS("gpt-2")) {
-			if (add_re(v, RE_GPT2, err, errlen))
-				return -1;
-		} else if (IS("llama3") || IS("llama-v3") || IS("llama-bpe")) {
-			if (add_re(v, RE_LLAMA3, err, errlen))
-				return -1;
-			v->n_re |= 0x100;   /* ignore merges for whole-word tokens */
-		} else if (IS("qwen2")) {
-			if (add_re(v, RE_QWEN2, err, errlen))
-				return -1;
-		} else {
-			seterr(err, errlen, "%s: tokenizer.ggml.pre '%.*s' is not supported (default, gpt2, llama3, qwen2)",
-			       g->name, (int)(pre.n > 32 ? 32 : pre.n), pre.p);
-			return -1;
-		}
-#undef IS
-	}
+	if (!v->spm && bpe_load(v, g, err, errlen))
+		return -1;
 	if (!gguf_get_str(g, "tokenizer.chat_template", &s, NULL, 0))
 		e->tmpl = s;
 	(void)ignore_merges;
