@@ -183,8 +183,12 @@ def main():
     # normal tokens only may be generated: a guard dimension (constant 1 in the embeddings, never
     # written by a layer) gives specials and bytes a large negative logit
     gen = [t == T.NORMAL for t in types]
-    embd = rand(n_vocab, a.dim, scale=1.0)
-    embd[:, 0] = 1.0
+    # tied output: small embeddings, larger layer outputs, so a token does not just predict itself
+    # small embeddings, larger layer outputs and sharp attention, so the next token depends on
+    # the context and not only on the last token (which would settle into a loop)
+    embd = rand(n_vocab, a.dim, scale=0.3)
+    embd[:, 0] = 0.0 if a.tied else 1.0
+    grow = 4.0
     mat("token_embd.weight", embd)
     for i in range(a.layers):
         p = "blk.%d." % i
@@ -199,13 +203,13 @@ def main():
         if a.arch == "qwen3":
             w.add_tensor(p + "attn_q_norm.weight", (1.0 + 0.1 * rng.standard_normal(hd)).astype(np.float32))
             w.add_tensor(p + "attn_k_norm.weight", (1.0 + 0.1 * rng.standard_normal(hd)).astype(np.float32))
-        wo = rand(a.dim, a.heads * hd)
+        wo = rand(a.dim, a.heads * hd) * grow
         wo[0, :] = 0.0
         mat(p + "attn_output.weight", wo)
         w.add_tensor(p + "ffn_norm.weight", (1.0 + 0.1 * rng.standard_normal(a.dim)).astype(np.float32))
         mat(p + "ffn_gate.weight", rand(a.ff, a.dim))
         mat(p + "ffn_up.weight", rand(a.ff, a.dim))
-        down = rand(a.dim, a.ff)
+        down = rand(a.dim, a.ff) * grow
         down[0, :] = 0.0
         mat(p + "ffn_down.weight", down)
     w.add_tensor("output_norm.weight", np.ones(a.dim, dtype=np.float32))
