@@ -731,12 +731,11 @@ static void attn_job(void *ctx, int lo, int hi, float *scratch)
 	int hd = in->head_dim, kvd = in->n_head_kv * hd, qd = in->n_head * hd, grp = in->n_head / in->n_head_kv;
 	size_t lbase = (size_t)a->l * in->n_ctx * kvd;
 	float sc = 1.0f / sqrtf((float)hd);
-	int job, i, p, d;
+	int job, p, d;
 	for (job = lo; job < hi; job++) {
 		int t = job / in->n_head, h = job % in->n_head, kh = h / grp, npos = a->pos0 + t + 1;
 		const float *q = e->q + (size_t)t * qd + h * hd;
 		float *att = scratch, *o = e->xb + (size_t)t * qd + h * hd;
-		(void)i;
 		for (p = 0; p < npos; p++) {
 			const float *k = e->kc + lbase + (size_t)p * kvd + kh * hd;
 			att[p] = dot_f32(q, k, hd) * sc;

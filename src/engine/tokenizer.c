@@ -122,8 +122,6 @@ static int add_re(struct vocab *v, const char *pat, char *err, size_t errlen)
 	return 0;
 }
 
-static int ignore_merges;
-
 static int special_cmp(const void *a, const void *b, void *arg)
 {
 	const struct vocab *v = arg;
@@ -288,7 +286,6 @@ int vocab_load(struct engine *e, char *err, size_t errlen)
 		return -1;
 	if (!gguf_get_str(g, "tokenizer.chat_template", &s, NULL, 0))
 		e->tmpl = s;
-	(void)ignore_merges;
 	return 0;
 }
 
@@ -525,7 +522,7 @@ static int valid_utf8(const char *s, size_t n)
 		for (k = 1; k < l; k++)
 			if (((uint8_t)s[i + k] >> 6) != 2)
 				return 0;
-		if (i + l > n || (l > 1 && (c >> (7 - l)) != (0xff >> (7 - l)) >> 0 && 0))
+		if (i + l > n)
 			return 0;
 		i += l;
 	}
@@ -547,7 +544,7 @@ int engine_tokenize(struct engine *e, const char *text, size_t len, int add_spec
 		emit(&o, v->bos);
 	while (i <= len) {
 		int sp = -1, k;
-		if (i < len && (parse_special || 1))
+		if (i < len)
 			for (k = 0; k < v->n_special; k++) {
 				const struct gguf_str *t = &v->text[v->special[k]];
 				if ((parse_special || v->type[v->special[k]] == 4) && t->n <= len - i &&
