@@ -225,6 +225,21 @@ static float dot_q8q8(const uint8_t *p, const int8_t *xq, const float *xd, int n
 	return sum;
 }
 
+static float dot_q4q8(const uint8_t *p, const int8_t *xq, const float *xd, int n)
+{
+	float sum = 0;
+	int b, j;
+	for (b = 0; b < n / 32; b++, p += 18) {
+		uint16_t h;
+		int s = 0;
+		memcpy(&h, p, 2);
+		for (j = 0; j < 16; j++)
+			s += ((p[2 + j] & 15) - 8) * xq[b * 32 + j] + ((p[2 + j] >> 4) - 8) * xq[b * 32 + j + 16];
+		sum += (float)s * f16tab[h] * xd[b];
+	}
+	return sum;
+}
+
 static float dot_q4(const uint8_t *p, const float *x, int n)
 {
 	float sum = 0;
@@ -393,6 +408,8 @@ static void mm_job(void *ctx, int lo, int hi, float *scratch)
 			float v;
 			if (w->type == GGML_Q8_0 && m->xq)
 				v = dot_q8q8(row, m->xq + (size_t)t * w->cols, m->xd + (size_t)t * (w->cols / 32), w->cols);
+			else if (w->type == GGML_Q4_0 && m->xq)
+				v = dot_q4q8(row, m->xq + (size_t)t * w->cols, m->xd + (size_t)t * (w->cols / 32), w->cols);
 			else if (w->type == GGML_Q8_0)
 				v = dot_q8(row, x, w->cols);
 			else if (w->type == GGML_Q4_0)
@@ -408,7 +425,7 @@ static void matmul(struct engine *e, const struct mat *w, const float *x, float 
 {
 	struct mm m = { w, x, out, t, NULL, NULL };
 	int i;
-	if (w->type == GGML_Q8_0 && e->xq) {
+	if ((w->type == GGML_Q8_0 || w->type == GGML_Q4_0) && e->xq) {
 		for (i = 0; i < t; i++)
 			quant_q8(x + (size_t)i * w->cols, e->xq + (size_t)i * w->cols, e->xd + (size_t)i * (w->cols / 32), w->cols);
 		m.xq = e->xq;

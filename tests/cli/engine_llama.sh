@@ -50,7 +50,7 @@ stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=""; }
 # arch type tokenizer tolerance
 for cfg in "llama f32 spm 1e-3" "llama f16 bpe 1e-2" "llama q8_0 spm 1e-2" "llama bf16 spm 1e-2" \
 	   "qwen2 f32 bpe 1e-3" "qwen2 f16 bpe 1e-2" "qwen2 q8_0 bpe 1e-2" \
-	   "qwen3 f32 bpe 1e-3" "qwen3 f16 bpe 1e-2" "qwen3 q8_0 bpe 1e-2"; do
+	   "qwen3 f32 bpe 1e-3" "qwen3 f16 bpe 1e-2" "qwen3 q8_0 bpe 1e-2" "qwen2 q4_0 bpe 1e-2"; do
 	set -- $cfg
 	M="$TMP/$1-$2-$3.gguf"
 	extra=""
