@@ -312,3 +312,20 @@ Test(engine, sampling_and_generate)
 	engine_free(e);
 	unlink(path);
 }
+
+Test(engine, f16_rows_match_scalar)
+{
+	static uint16_t h[65536];
+	static float f[65536];
+	uint32_t i;
+	for (i = 0; i < 65536; i++)
+		h[i] = (uint16_t)i;
+	engine_dequant_row(1, h, f, 65536);
+	for (i = 0; i < 65536; i++) {
+		float r = engine_f16_to_f32((uint16_t)i);
+		if (isnan(r))
+			cr_assert(isnan(f[i]), "%u", i);
+		else
+			cr_assert_eq(f[i], r, "half 0x%04x: %g vs %g", i, f[i], r);
+	}
+}
