@@ -16,6 +16,7 @@
 #include "adapters.h"
 #include "dataset.h"
 #include "grade.h"
+#include "refsuite.h"
 #include "rng.h"
 #include "util.h"
 
@@ -629,6 +630,9 @@ int dataset_load_format(struct dataset *ds, const char *path, const char *format
 	int rc = -1;
 
 	memset(ds, 0, sizeof(*ds));
+	if ((rc = refsuite_spec(path, NULL, err, errlen)) != 0)
+		return rc < 0 ? -1 : refsuite_load(ds, path, err, errlen);   /* the built-in suite `ref` */
+	rc = -1;
 	if (format && dataset_format_valid(format) < 0)
 		return err_set(err, errlen, "unknown dataset format '%s' (use %s)", format, DATASET_FORMATS);
 	if (!path || !strcmp(path, "builtin")) {
