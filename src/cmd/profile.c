@@ -32,17 +32,19 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
+	char apis[256];
+	api_names(apis, sizeof apis, " | ");
 	fprintf(f,
-"usage: ipw profile [--url U] [--api openai|ollama] [--model M] [--dataset PATH] [--limit N]\n"
+"usage: ipw profile [--url U] [--api API] [--model M] [--dataset PATH] [--limit N]\n"
 "                   [--store PATH] [--name NAME] [--resume RUN] [options]\n"
 "Streams each dataset item to an inference server, one query at a time, and records\n"
 "its answer, latency, tokens and energy in the store (default ./ipw.db).\n\n"
 "server:\n"
 "  --url URL            server base URL (default: look for one on the usual local ports)\n"
-"  --api API            openai | ollama | auto (default auto: detected)\n"
+"  --api API            %s (default auto: detected)\n"
 "  --model NAME         model to query (default: the one model the server serves)\n"
 "  --timeout S          per-attempt timeout in seconds (default 600)\n"
-"  --retries N          retries after 429, 5xx, connection failures (default 2)\n"
+"  --retries N          retries after 429, 5xx, timeouts, connection failures (default 2)\n"
 "  --backoff S          first retry delay, doubled each retry (default 1)\n"
 "  --warmup N           requests before the run, not recorded (default 1)\n"
 "sampling (defaults from the paper):\n"
@@ -83,7 +85,7 @@ static void usage(FILE *f)
 "                       wait for health, stop it after the run (SIGTERM, then SIGKILL)\n"
 "  --serve-log PATH     the server's log (default: beside the store)\n"
 "  --serve-timeout S    how long to wait for the server's health (default 600)\n"
-"The API key, if the server needs one, comes from IPW_API_KEY or OPENAI_API_KEY.\n");
+"The API key, if the server needs one, comes from IPW_API_KEY or OPENAI_API_KEY.\n", apis);
 }
 
 struct ui {
@@ -175,7 +177,7 @@ static void print_config(const struct runner_opts *o)
 {
 	fprintf(stderr, "ipw profile: model=%s url=%s api=%s dataset=%s limit=%lld%s store=%s\n",
 		o->model ? o->model : "(from server)", o->url ? o->url : "(discover)",
-		o->api == API_OLLAMA ? "ollama" : o->api == API_OPENAI ? "openai" : "auto",
+		o->api ? o->api : "auto",
 		o->dataset ? o->dataset : "builtin", o->limit, o->shuffle ? " shuffled" : "", o->store);
 	char seed[32];
 	if (o->s.has_seed)
@@ -416,11 +418,16 @@ int cmd_profile(int argc, char **argv)
 		switch (c) {
 		case O_URL: o.url = optarg; break;
 		case O_API:
-			if (!strcmp(optarg, "openai")) o.api = API_OPENAI;
-			else if (!strcmp(optarg, "ollama")) o.api = API_OLLAMA;
-			else if (!strcmp(optarg, "auto")) o.api = API_AUTO;
-			else bad = "--api takes openai, ollama or auto";
+		{
+			const struct api_backend *b;
+			char e[IPW_ERRLEN];
+			if (api_lookup(optarg, &b, e, sizeof e) < 0) {
+				fprintf(stderr, "ipw profile: --api: %s\n", e);
+				return EXIT_USAGE;
+			}
+			o.api = optarg;
 			break;
+		}
 		case O_MODEL: o.model = optarg; break;
 		case O_TIMEOUT: if (parse_double(optarg, &o.timeout_s) || o.timeout_s <= 0) bad = "--timeout takes seconds > 0"; break;
 		case O_RETRIES: if (parse_ll(optarg, &v) || v < 0 || v > 100) bad = "--retries takes 0..100"; else o.max_attempts = (int)v + 1; break;
