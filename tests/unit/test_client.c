@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "client/api.h"
 #include "clock.h"
 
 struct fake {
@@ -164,7 +165,7 @@ static struct chat_request request(const char *model)
 	return q;
 }
 
-static struct client *client_for(enum api_kind api)
+static struct client *client_for(const char *api)
 {
 	char err[IPW_ERRLEN] = "";
 	struct client *c = client_new(F.url, api, err, sizeof err);
@@ -173,7 +174,7 @@ static struct client *client_for(enum api_kind api)
 }
 
 /* Runs one chat with the given scenario model name against a fresh client. */
-static void chat(enum api_kind api, const char *model, struct chat_result *r)
+static void chat(const char *api, const char *model, struct chat_result *r)
 {
 	struct client *c = client_for(api);
 	struct chat_request q = request(model);
@@ -198,7 +199,7 @@ TestSuite(client, .init = start_default, .fini = fini, .timeout = 60);
 Test(client, openai_normal_stream_reassembled_with_server_usage)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-model", &r);
+	chat("openai", "fake-model", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
 	cr_assert_eq(r.thinking.len, 0);
@@ -226,7 +227,7 @@ Test(client, openai_normal_stream_reassembled_with_server_usage)
 
 Test(client, max_tokens_gives_length_finish)
 {
-	struct client *c = client_for(API_OPENAI);
+	struct client *c = client_for("openai");
 	struct chat_request q = request("fake-model");
 	struct chat_result r;
 	q.s.max_tokens = 5;
@@ -242,7 +243,7 @@ Test(client, max_tokens_gives_length_finish)
 Test(client, split_events_reassembled_exactly)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-split", &r);
+	chat("openai", "fake-split", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
 	cr_assert_eq(r.ntoken, 12);
@@ -254,7 +255,7 @@ Test(client, split_events_reassembled_exactly)
 Test(client, no_usage_falls_back_to_event_count)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-no_usage", &r);
+	chat("openai", "fake-no_usage", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
 	cr_assert_eq(r.completion_tokens, 12);
@@ -267,7 +268,7 @@ Test(client, no_usage_falls_back_to_event_count)
 Test(client, reasoning_content_kept_apart_with_server_count)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-reasoning", &r);
+	chat("openai", "fake-reasoning", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.thinking.data, expected_thinking(6));
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
@@ -283,7 +284,7 @@ Test(client, reasoning_content_kept_apart_with_server_count)
 Test(client, reasoning_field_variant_counted_from_events)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-reasoning2", &r);
+	chat("openai", "fake-reasoning2", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.thinking.data, expected_thinking(6));
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
@@ -296,7 +297,7 @@ Test(client, reasoning_field_variant_counted_from_events)
 Test(client, error_midstream_is_server_error_with_partial_answer)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-error_midstream", &r);
+	chat("openai", "fake-error_midstream", &r);
 	cr_assert_eq(r.err, ERR_SERVER);
 	cr_assert(strstr(r.errmsg, "fake failure mid-stream"), "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(3));
@@ -309,14 +310,14 @@ Test(client, error_midstream_is_server_error_with_partial_answer)
 Test(client, rate_limit_is_http_429_then_next_succeeds)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-429", &r);
+	chat("openai", "fake-429", &r);
 	cr_assert_eq(r.err, ERR_HTTP);
 	cr_assert_eq(r.http_status, 429);
 	cr_assert(strstr(r.errmsg, "429") && strstr(r.errmsg, "fake rate limit: slow down"), "%s", r.errmsg);
 	cr_assert_eq(r.retry_after_s, 1.0);
 	cr_assert_eq(r.ntoken, 0);
 	chat_result_release(&r);
-	chat(API_OPENAI, "fake-429", &r);
+	chat("openai", "fake-429", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
 	chat_result_release(&r);
@@ -325,7 +326,7 @@ Test(client, rate_limit_is_http_429_then_next_succeeds)
 Test(client, http_500_carries_body_message)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-500", &r);
+	chat("openai", "fake-500", &r);
 	cr_assert_eq(r.err, ERR_HTTP);
 	cr_assert_eq(r.http_status, 500);
 	cr_assert(strstr(r.errmsg, "fake internal error"), "%s", r.errmsg);
@@ -335,7 +336,7 @@ Test(client, http_500_carries_body_message)
 
 Test(client, stall_past_timeout_is_timeout)
 {
-	struct client *c = client_for(API_OPENAI);
+	struct client *c = client_for("openai");
 	struct chat_request q = request("fake-stall");
 	struct chat_result r;
 	int64_t t0;
@@ -355,7 +356,7 @@ Test(client, stall_past_timeout_is_timeout)
 Test(client, malformed_json_is_protocol_error)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-malformed", &r);
+	chat("openai", "fake-malformed", &r);
 	cr_assert_eq(r.err, ERR_PROTOCOL, "%s: %s", err_kind_name(r.err), r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(2));
 	chat_result_release(&r);
@@ -364,7 +365,7 @@ Test(client, malformed_json_is_protocol_error)
 Test(client, connection_reset_is_reset)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-reset", &r);
+	chat("openai", "fake-reset", &r);
 	cr_assert_eq(r.err, ERR_RESET, "%s: %s", err_kind_name(r.err), r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(2));
 	chat_result_release(&r);
@@ -373,7 +374,7 @@ Test(client, connection_reset_is_reset)
 Test(client, clean_end_without_finish_is_reset)
 {
 	struct chat_result r;
-	chat(API_OPENAI, "fake-truncate", &r);
+	chat("openai", "fake-truncate", &r);
 	cr_assert_eq(r.err, ERR_RESET, "%s: %s", err_kind_name(r.err), r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(2));
 	chat_result_release(&r);
@@ -393,7 +394,7 @@ Test(client, nothing_listening_is_connect_error)
 	getsockname(fd, (struct sockaddr *)&sa, &sl);
 	close(fd); /* the port is now (very likely) closed */
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
-	c = client_new(url, API_OPENAI, err, sizeof err);
+	c = client_new(url, "openai", err, sizeof err);
 	cr_assert_not_null(c);
 	chat_result_init(&r);
 	cr_assert_neq(client_chat(c, &q, &r), 0);
@@ -401,15 +402,15 @@ Test(client, nothing_listening_is_connect_error)
 	cr_assert(strstr(r.errmsg, url), "%s", r.errmsg);
 	chat_result_release(&r);
 	client_free(c);
-	/* API_AUTO against nothing fails with a message naming the URL */
-	cr_assert_null(client_new(url, API_AUTO, err, sizeof err));
+	/* "auto" against nothing fails with a message naming the URL */
+	cr_assert_null(client_new(url, "auto", err, sizeof err));
 	cr_assert(strstr(err, url), "%s", err);
 }
 
 Test(client, ollama_ndjson_counts_and_durations)
 {
 	struct chat_result r;
-	chat(API_OLLAMA, "fake-model", &r);
+	chat("ollama", "fake-model", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
 	cr_assert_str_eq(r.finish_reason, "stop");
@@ -429,7 +430,7 @@ Test(client, ollama_ndjson_counts_and_durations)
 Test(client, ollama_thinking_kept_apart)
 {
 	struct chat_result r;
-	chat(API_OLLAMA, "fake-reasoning", &r);
+	chat("ollama", "fake-reasoning", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.thinking.data, expected_thinking(6));
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
@@ -442,24 +443,24 @@ Test(client, ollama_thinking_kept_apart)
 Test(client, ollama_split_and_errors)
 {
 	struct chat_result r;
-	chat(API_OLLAMA, "fake-split", &r);
+	chat("ollama", "fake-split", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(12));
 	chat_result_release(&r);
-	chat(API_OLLAMA, "fake-error_midstream", &r);
+	chat("ollama", "fake-error_midstream", &r);
 	cr_assert_eq(r.err, ERR_SERVER);
 	cr_assert(strstr(r.errmsg, "fake failure mid-stream"), "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, expected_answer(3));
 	chat_result_release(&r);
-	chat(API_OLLAMA, "fake-404", &r);
+	chat("ollama", "fake-404", &r);
 	cr_assert_eq(r.err, ERR_HTTP);
 	cr_assert_eq(r.http_status, 404);
 	cr_assert(strstr(r.errmsg, "not found, try pulling it first"), "%s", r.errmsg);
 	chat_result_release(&r);
-	chat(API_OLLAMA, "fake-malformed", &r);
+	chat("ollama", "fake-malformed", &r);
 	cr_assert_eq(r.err, ERR_PROTOCOL, "%s", r.errmsg);
 	chat_result_release(&r);
-	chat(API_OLLAMA, "fake-no_usage", &r);
+	chat("ollama", "fake-no_usage", &r);
 	cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
 	cr_assert_eq(r.completion_src, COUNT_EVENTS);
 	cr_assert_eq(r.completion_tokens, 12);
@@ -470,7 +471,7 @@ Test(client, ollama_split_and_errors)
 
 Test(client, request_body_has_what_we_asked)
 {
-	struct client *c = client_for(API_OPENAI);
+	struct client *c = client_for("openai");
 	struct chat_request q = request("fake-model");
 	struct chat_result r;
 	json_t *o, *msgs;
@@ -521,7 +522,7 @@ Test(client, request_body_has_what_we_asked)
 
 Test(client, ollama_request_options)
 {
-	struct client *c = client_for(API_OLLAMA);
+	struct client *c = client_for("ollama");
 	struct chat_request q = request("fake-model");
 	struct chat_result r;
 	json_t *o, *opt;
@@ -552,7 +553,7 @@ Test(client, model_listing_and_health_both_apis)
 {
 	char err[IPW_ERRLEN], **m;
 	int n;
-	struct client *c = client_for(API_OPENAI);
+	struct client *c = client_for("openai");
 	cr_assert_eq(client_list_models(c, &m, &n, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(n, 1);
 	cr_assert_str_eq(m[0], "fake-model");
@@ -560,7 +561,7 @@ Test(client, model_listing_and_health_both_apis)
 	free_list(m);
 	cr_assert_eq(client_health(c, err, sizeof err), 0, "%s", err);
 	client_free(c);
-	c = client_for(API_OLLAMA);
+	c = client_for("ollama");
 	cr_assert_eq(client_list_models(c, &m, &n, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(n, 1);
 	cr_assert_str_eq(m[0], "fake-model");
@@ -577,18 +578,18 @@ Test(client, base_url_normalised)
 	struct chat_result r;
 
 	snprintf(url, sizeof url, "%s/v1/", F.url);
-	c = client_new(url, API_OPENAI, err, sizeof err);
+	c = client_new(url, "openai", err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
 	cr_assert_str_eq(client_url(c), F.url);
 	chat_result_init(&r);
 	cr_assert_eq(client_chat(c, &q, &r), 0, "%s", r.errmsg);
 	chat_result_release(&r);
 	client_free(c);
-	c = client_new(F.url + strlen("http://"), API_OPENAI, err, sizeof err);
+	c = client_new(F.url + strlen("http://"), "openai", err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
 	cr_assert_str_eq(client_url(c), F.url);
 	client_free(c);
-	c = client_new("https://example.invalid/api/v1//", API_OPENAI, err, sizeof err);
+	c = client_new("https://example.invalid/api/v1//", "openai", err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
 	cr_assert_str_eq(client_url(c), "https://example.invalid/api");
 	client_free(c);
@@ -596,7 +597,7 @@ Test(client, base_url_normalised)
 
 Test(client, cancel_all_ends_streams_as_cancelled)
 {
-	struct client *c = client_for(API_OPENAI);
+	struct client *c = client_for("openai");
 	struct chat_request q = request("fake-stall");
 	struct chat_result r;
 	chat_result_init(&r);
@@ -628,7 +629,7 @@ Test(client, many_concurrent_streams_on_one_client)
 
 	fake_stop(&F);
 	fake_start(&F, a);
-	c = client_for(API_OPENAI);
+	c = client_for("openai");
 	q = request("fake-model");
 	for (i = 0; i < 16; i++) {
 		chat_result_init(&r[i]);
@@ -660,21 +661,21 @@ Test(client, api_auto_detection)
 	struct client *c;
 	const char *const ol[] = { "--api", "ollama", NULL }, *const oa[] = { "--api", "openai", NULL };
 
-	c = client_new(F.url, API_AUTO, err, sizeof err); /* serves both: Ollama wins */
+	c = client_new(F.url, "auto", err, sizeof err); /* serves both: Ollama wins */
 	cr_assert_not_null(c, "%s", err);
-	cr_assert_eq(client_api(c), API_OLLAMA);
+	cr_assert_str_eq(client_api(c), "ollama");
 	client_free(c);
 	fake_stop(&F);
 	fake_start(&F, oa);
-	c = client_new(F.url, API_AUTO, err, sizeof err);
+	c = client_new(F.url, "auto", err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
-	cr_assert_eq(client_api(c), API_OPENAI);
+	cr_assert_str_eq(client_api(c), "openai");
 	client_free(c);
 	fake_stop(&F);
 	fake_start(&F, ol);
-	c = client_new(F.url, API_AUTO, err, sizeof err);
+	c = client_new(F.url, "auto", err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
-	cr_assert_eq(client_api(c), API_OLLAMA);
+	cr_assert_str_eq(client_api(c), "ollama");
 	client_free(c);
 }
 
@@ -690,7 +691,7 @@ Test(client, discovery_finds_fake_server)
 	setenv("IPW_DISCOVER_PORTS", env, 1);
 	cr_assert_eq(client_discover(&d, err, sizeof err), 0, "%s", err);
 	cr_assert_str_eq(d.url, F.url);
-	cr_assert_eq(d.api, API_OPENAI);
+	cr_assert_str_eq(d.api, "openai");
 	cr_assert_str_eq(d.engine, "vllm");
 	cr_assert_str_eq(d.model, "qwen-fake");
 }
@@ -703,7 +704,7 @@ Test(client, discovery_on_ollama_port_reports_ollama)
 	snprintf(env, sizeof env, "%d:sglang", F.port);
 	setenv("IPW_DISCOVER_PORTS", env, 1);
 	cr_assert_eq(client_discover(&d, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(d.api, API_OLLAMA);
+	cr_assert_str_eq(d.api, "ollama");
 	cr_assert_str_eq(d.engine, "ollama");
 	cr_assert_str_eq(d.model, "fake-model");
 }
@@ -754,24 +755,24 @@ Test(client, api_key_sent_but_never_in_error_text)
 
 	setenv("IPW_API_KEY", key, 1);
 	/* the server echoes the Authorization header into its 401 message */
-	chat(API_OPENAI, "fake-echo_auth", &r);
+	chat("openai", "fake-echo_auth", &r);
 	cr_assert_eq(r.err, ERR_HTTP);
 	cr_assert_eq(r.http_status, 401);
 	cr_assert(strstr(r.errmsg, "Bearer [redacted]"), "the key was not sent: %s", r.errmsg);
 	cr_assert_null(strstr(r.errmsg, "SECRET"), "%s", r.errmsg);
 	chat_result_release(&r);
-	chat(API_OLLAMA, "fake-echo_auth", &r);
+	chat("ollama", "fake-echo_auth", &r);
 	cr_assert_eq(r.err, ERR_HTTP);
 	cr_assert_null(strstr(r.errmsg, "SECRET"), "%s", r.errmsg);
 	chat_result_release(&r);
 	/* OPENAI_API_KEY is the fallback */
 	unsetenv("IPW_API_KEY");
 	setenv("OPENAI_API_KEY", key, 1);
-	chat(API_OPENAI, "fake-echo_auth", &r);
+	chat("openai", "fake-echo_auth", &r);
 	cr_assert(strstr(r.errmsg, "Bearer [redacted]"), "%s", r.errmsg);
 	chat_result_release(&r);
 	/* other error paths: timeout, refused connection, listing, detection */
-	c = client_for(API_OPENAI);
+	c = client_for("openai");
 	q = request("fake-stall");
 	q.timeout_s = 0.5;
 	chat_result_init(&r);
@@ -781,7 +782,7 @@ Test(client, api_key_sent_but_never_in_error_text)
 	chat_result_release(&r);
 	client_free(c);
 	fake_stop(&F);
-	c = client_new(F.url, API_OPENAI, err, sizeof err);
+	c = client_new(F.url, "openai", err, sizeof err);
 	cr_assert_not_null(c);
 	q = request("m");
 	chat_result_init(&r);
@@ -793,7 +794,7 @@ Test(client, api_key_sent_but_never_in_error_text)
 	cr_assert_null(strstr(err, "SECRET"), "%s", err);
 	client_free(c);
 	snprintf(url, sizeof url, "%s", F.url);
-	cr_assert_null(client_new(url, API_AUTO, err, sizeof err));
+	cr_assert_null(client_new(url, "auto", err, sizeof err));
 	cr_assert_null(strstr(err, "SECRET"), "%s", err);
 }
 
@@ -803,5 +804,6 @@ Test(client, names)
 	cr_assert_str_eq(err_kind_name(ERR_CANCELLED), "cancelled");
 	cr_assert_str_eq(count_src_name(COUNT_EVENTS), "events");
 	cr_assert_str_eq(count_src_name(COUNT_NONE), "none");
-	cr_assert_str_eq(api_name(API_OLLAMA), "ollama");
+	cr_assert_str_eq(api_backend_name(&api_ollama), "ollama");
+	cr_assert_str_eq(api_backend_name(NULL), "auto");
 }
