@@ -3,7 +3,9 @@
  * HTTP/1.1 on 127.0.0.1 serving /v1/models, /api/tags, /health, OpenAI SSE
  * /v1/chat/completions and Ollama NDJSON /api/chat, streaming generated tokens
  * with set delays, plus failure scenarios chosen per request (model
- * "fake-<scenario>" or header X-Fake-Scenario). Flags: docs/client.md.
+ * "fake-<scenario>" or header X-Fake-Scenario), whole JSON replies to
+ * "stream":false, and the last request body at GET /x/last-request. Flags:
+ * docs/client.md.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -408,6 +410,85 @@ static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 	return send_all(fd, "0\r\n\r\n", 5) ? 0 : 1;
 }
 
+/* The text a reply carries: reasoning then answer, as the stream would send it. */
+static void whole_text(const char *sc, json_t *req, long ntok, long nreason, struct buf *ans, struct buf *think)
+{
+	long nsay = 0, i;
+	char **say = !strcmp(sc, "say") ? say_words(req, &nsay) : NULL;
+	char text[64];
+
+	for (i = 0; i < nreason + ntok; i++) {
+		if (i < nreason)
+			snprintf(text, sizeof text, "r%ld ", i);
+		else if (say)
+			snprintf(text, sizeof text, "%s", say[i - nreason]);
+		else
+			token_text((int)(i - nreason), text, sizeof text);
+		buf_appends(i < nreason ? think : ans, text);
+	}
+	free_words(say, nsay);
+}
+
+/* A "stream":false reply: one JSON object (scenario "tools": an assistant turn calling a tool). */
+static int whole_chat(int fd, int openai, const char *sc, json_t *req)
+{
+	const char *m = json_string_value(json_object_get(req, "model")), *finish = "stop";
+	long ntok = opt.tokens, nreason = 0, limit, nsay = 0, ptok = prompt_tokens(req);
+	int reasoning = !strcmp(sc, "reasoning") || !strcmp(sc, "reasoning2"), tools = !strcmp(sc, "tools");
+	struct buf ans, think;
+	json_t *o, *msg;
+	char *s;
+	int rc;
+
+	if (!strcmp(sc, "say"))
+		free_words(say_words(req, &nsay), nsay), ntok = nsay;
+	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
+		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
+	if (limit > 0 && limit < ntok) {
+		ntok = limit;
+		finish = "length";
+	}
+	if (reasoning)
+		nreason = ntok / 2 > 0 ? ntok / 2 : 1;
+	buf_init(&ans, 0);
+	buf_init(&think, 0);
+	whole_text(sc, req, tools ? 0 : ntok, nreason, &ans, &think);
+	msg = json_pack("{s:s, s:s}", "role", "assistant", "content", ans.len ? ans.data : "");
+	if (nreason)
+		json_object_set_new(msg, openai ? "reasoning_content" : "thinking", json_string(think.data));
+	if (tools) {
+		json_object_set_new(msg, "tool_calls", openai
+			? json_pack("[{s:s, s:s, s:{s:s, s:s}}]", "id", "call_1", "type", "function", "function", "name",
+				    "get_weather", "arguments", "{\"city\":\"Paris\"}")
+			: json_pack("[{s:{s:s, s:{s:s}}}]", "function", "name", "get_weather", "arguments", "city", "Paris"));
+		finish = openai ? "tool_calls" : "stop";
+	}
+	if (openai) {
+		o = json_pack("{s:s, s:s, s:i, s:s, s:[{s:i, s:o, s:s}]}", "id", "chatcmpl-fake", "object",
+			      "chat.completion", "created", 0, "model", m && *m ? m : opt.model, "choices", "index", 0,
+			      "message", msg, "finish_reason", finish);
+		if (strcmp(sc, "no_usage"))
+			json_object_set_new(o, "usage", json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)ptok,
+				"completion_tokens", (json_int_t)(nreason + ntok), "total_tokens",
+				(json_int_t)(ptok + nreason + ntok)));
+	} else {
+		o = json_pack("{s:s, s:s, s:o, s:b, s:s}", "model", m && *m ? m : opt.model, "created_at",
+			      "2026-01-01T00:00:00Z", "message", msg, "done", 1, "done_reason", finish);
+		if (strcmp(sc, "no_usage")) {
+			json_object_set_new(o, "prompt_eval_count", json_integer(ptok));
+			json_object_set_new(o, "eval_count", json_integer(nreason + ntok));
+			json_object_set_new(o, "total_duration", json_integer(3456789));
+		}
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	rc = send_simple(fd, 200, "application/json", s, NULL);
+	free(s);
+	json_decref(o);
+	buf_release(&ans);
+	buf_release(&think);
+	return rc ? 0 : 1;
+}
+
 static int send_error(int fd, int openai, int status, const char *msg, const char *extra)
 {
 	json_t *o = openai ? json_pack("{s:{s:s, s:s, s:i}}", "error", "message", msg, "type", "fake_error", "code", status)
@@ -462,6 +543,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 	} else if (!strcmp(sc, "echo_auth")) {
 		snprintf(msg, sizeof msg, "Incorrect API key provided: %s", r->auth[0] ? r->auth : "(none)");
 		keep = send_error(fd, openai, 401, msg, NULL);
+	} else if (json_is_false(json_object_get(req, "stream"))) {
+		keep = whole_chat(fd, openai, sc, req);
 	} else {
 		keep = stream_chat(fd, openai, sc, req);
 	}
