@@ -62,6 +62,15 @@ void judge_release(struct judge *j)
 	memset(j, 0, sizeof(*j));
 }
 
+/* The server's message in an ERR_HTTP result ("HTTP 500 from URL: message" without its prefix). */
+static const char *http_message(const struct judge *j, const struct chat_result *res)
+{
+	char prefix[512];
+	int n = snprintf(prefix, sizeof(prefix), "HTTP %d from %s: ", res->http_status, j->chat_url);
+	return n > 0 && (size_t)n < sizeof(prefix) && !strncmp(res->errmsg, prefix, (size_t)n) ? res->errmsg + n
+											      : res->errmsg;
+}
+
 /*
  * Sends one judgement (system + user, temperature 0) under the retry policy;
  * *reply is the message content (caller frees). 0, JUDGE_EREQUEST,
@@ -95,11 +104,14 @@ static int post(struct judge *j, const char *system, const char *user, char **re
 			j->chat_url, res.errmsg);
 	} else if (res.err == ERR_HTTP && (res.http_status == 401 || res.http_status == 403)) {
 		rc = JUDGE_EAUTH;
-		err_set(err, errlen, "judge at %s refused the request (%s): put the judge's API key in %s (or name "
-			"another variable with --judge-key-env)", j->chat_url, res.errmsg, j->o.key_env);
+		err_set(err, errlen, "judge at %s refused the request (HTTP %d: %s): put the judge's API key in %s (or "
+			"name another variable with --judge-key-env)", j->chat_url, res.http_status, http_message(j, &res),
+			j->o.key_env);
+	} else if (res.err == ERR_HTTP) {
+		err_set(err, errlen, "judge replied HTTP %d from %s: %s", res.http_status, j->chat_url,
+			http_message(j, &res));
 	} else {
-		err_set(err, errlen, "judge request failed after %d attempt%s: %s", attempts, attempts == 1 ? "" : "s",
-			res.errmsg);
+		err_set(err, errlen, "judge request to %s failed: %s", j->chat_url, res.errmsg);
 	}
 	redact_secret(err, errlen, client_key(j->client));
 	chat_result_release(&res);
