@@ -12,7 +12,9 @@
  * (>= 2: A>>B, 1: A>B, 0: A=B, ...). Markers in an answer: JUDGE-MALFORMED (a
  * reply without a verdict), JUDGE-500 (HTTP 500), JUDGE-BIAS (always [[A>B]]:
  * favours position A), JUDGE-CONFLICT (two different labels), JUDGE-THINK (a
- * misleading verdict inside <think>...</think> before the real one).
+ * misleading verdict inside <think>...</think> before the real one), JUDGE-429
+ * (every other such request: HTTP 429 with Retry-After: 1), JUDGE-400 (HTTP
+ * 400). A request asking to stream is refused (HTTP 400): judges do not stream.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,6 +34,7 @@
 static long n_requests;
 static int fail_all;
 static const char *require_key;
+static long n429;
 
 static int send_all(int fd, const char *p, size_t n)
 {
@@ -49,8 +52,9 @@ static int send_all(int fd, const char *p, size_t n)
 
 static void reply(int fd, int status, const char *body)
 {
-	char *s = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-			    "Connection: close\r\n\r\n%s", status, status == 200 ? "OK" : "Error", strlen(body), body);
+	char *s = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s"
+			    "Connection: close\r\n\r\n%s", status, status == 200 ? "OK" : "Error", strlen(body),
+			    status == 429 ? "Retry-After: 1\r\n" : "", body);
 	send_all(fd, s, strlen(s));
 	free(s);
 }
@@ -91,7 +95,11 @@ static char *judge_text(const char *user, int *status)
 	char *out = NULL;
 
 	*status = 200;
-	if (ref && resp) {
+	if (ref && resp && strstr(resp, "JUDGE-429") && n429++ % 2 == 0) {
+		*status = 429;
+	} else if (ref && resp && strstr(resp, "JUDGE-400")) {
+		*status = 400;
+	} else if (ref && resp) {
 		if (strstr(resp, "JUDGE-500"))
 			*status = 500;
 		else if (strstr(resp, "JUDGE-MALFORMED"))
@@ -150,6 +158,10 @@ static void handle_chat(int fd, const char *body, const char *auth)
 		reply_error(fd, 500, "fake judge failure");
 		goto out;
 	}
+	if (json_is_true(json_object_get(req, "stream"))) {
+		reply_error(fd, 400, "fake judge: streaming is not supported");
+		goto out;
+	}
 	msgs = json_object_get(req, "messages");
 	user = json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content"));
 	model = json_string_value(json_object_get(req, "model"));
@@ -159,7 +171,8 @@ static void handle_chat(int fd, const char *body, const char *auth)
 	}
 	text = judge_text(user, &status);
 	if (!text) {
-		reply_error(fd, status, status == 500 ? "fake judge: scripted failure" : "not a judge prompt");
+		reply_error(fd, status, status == 500 ? "fake judge: scripted failure" : status == 429 ? "fake judge: slow down"
+			    : "not a judge prompt");
 		goto out;
 	}
 	o = json_pack("{s:s, s:s, s:s, s:[{s:i, s:{s:s, s:s}, s:s}]}", "id", "fake-judge", "object",
