@@ -229,9 +229,11 @@ double retry_delay_s(const struct retry_policy *p, int attempt, const struct cha
 /* Sleeps s seconds in short steps; returns 1 early when stop && *stop, else 0. */
 int retry_sleep(double s, volatile sig_atomic_t *stop);
 /*
- * client_complete (no_stream) or client_chat under policy p. res holds the
- * last attempt; *attempts (may be NULL) how many were made. stop may be NULL.
- * Returns 0 if the last attempt succeeded, else -1.
+ * client_complete (req->no_stream) or client_chat under policy p, waiting
+ * retry_delay_s() between attempts (returning early when stop && *stop; stop
+ * may be NULL). res is initialised here and holds the last attempt (release
+ * it with chat_result_release); *attempts (may be NULL) says how many were
+ * made. Returns 0 if the last attempt succeeded, else -1.
  */
 int client_call_retry(struct client *c, const struct chat_request *req, const struct retry_policy *p,
 		      volatile sig_atomic_t *stop, struct chat_result *res, int *attempts);

@@ -2,7 +2,9 @@
  * client/ollama.c - Ollama's native chat API: POST /api/chat with
  * {"model","messages","stream":true,"options":{...}}, answered by
  * newline-delimited JSON objects, the last with "done":true, token counts and
- * server-side durations in ns; models come from GET /api/tags. See docs/client.md.
+ * server-side durations in ns (or that last object alone for "stream":false);
+ * models, detection and discovery use GET /api/tags. Exports api_ollama. See
+ * docs/client.md.
  */
 #include <jansson.h>
 #include <math.h>

@@ -2,7 +2,8 @@
  * client/openai.c - the OpenAI-compatible chat-completions API as served by
  * vLLM, SGLang, llama.cpp server, LM Studio, TGI and hosted APIs: request body,
  * the server-sent-events stream (one JSON chunk per "data:" event, then
- * "data: [DONE]"), and the /v1/models list. See docs/client.md.
+ * "data: [DONE]") or one JSON reply ("stream":false), the /v1/models list,
+ * detection and the discovery probe. Exports api_openai. See docs/client.md.
  */
 #include <jansson.h>
 #include <math.h>

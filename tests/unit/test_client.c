@@ -2,7 +2,10 @@
  * test_client.c - the streaming clients end to end against the loopback fake
  * server (build/fakes/fakellm): every scenario must end the way a user would
  * expect (text reassembled exactly, counts and their provenance, error kinds),
- * plus listing, API detection, discovery, concurrency and API-key hygiene.
+ * plus listing, API detection, discovery, concurrency and API-key hygiene;
+ * messages and extra body as the server received them, non-streaming calls,
+ * the retry policy, watched descriptors, the registry (selection by name,
+ * unknown names) and an API that runs its requests itself.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
