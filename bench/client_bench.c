@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: client_bench --url URL [--api openai|ollama] [--n N] [--concurrency C] [--model M]\n");
 		return 2;
 	}
-	b.c = client_new(url, !strcmp(api, "ollama") ? API_OLLAMA : API_OPENAI, err, sizeof err);
+	b.c = client_new(url, api, err, sizeof err);
 	if (!b.c) {
 		fprintf(stderr, "client_bench: %s\n", err);
 		return 1;

@@ -1,8 +1,9 @@
 /*
- * client.c - the API-independent part of the inference client: many streams
- * on one libcurl multi handle, the byte-to-line splitter every stream parser
- * uses, result bookkeeping (times, text, token-count fallbacks), error
- * mapping, model listing, health, API detection and local-server discovery.
+ * client.c - the API-independent part of the inference client: the event
+ * loop (HTTP requests on one libcurl multi handle, an API's own requests,
+ * watched descriptors), the byte-to-line splitter every stream parser uses,
+ * result bookkeeping, error mapping, model listing, health, API detection by
+ * the registry's detect() slots and local-server discovery by their probe().
  */
 #include "client.h"
 
@@ -28,6 +29,8 @@ struct stream {
 	void *arg;
 	struct stream_parser p;
 	struct buf errbody;
+	struct buf whole;        /* no_stream: the reply body, parsed at the end */
+	int no_stream;
 	long status;
 	int status_known;
 	CURLcode rc;
@@ -36,15 +39,26 @@ struct stream {
 	struct stream *next;
 };
 
+struct watch {
+	int fd, events;
+	client_fd_fn cb;
+	void *arg;
+};
+
 struct client {
-	CURLM *multi;
+	CURLM *multi;            /* HTTP requests, and the wait of client_poll for every API */
 	char *base;              /* normalised: scheme://host[:port][/prefix], no trailing / or /v1 */
-	enum api_kind api;
-	const struct api_ops *ops;
+	const struct api_backend *api;
+	const struct http_wire *wire; /* api->wire, NULL for an API that runs requests itself */
+	void *state;             /* such an API's own state (api->open) */
 	char *key;               /* API key, only for the header and for scrubbing messages */
-	struct curl_slist *hdrs; /* chat request headers */
-	struct stream *streams;  /* in flight */
+	struct curl_slist *hdrs; /* streaming chat request headers */
+	struct curl_slist *hdrs_json; /* non-streaming ones */
+	struct stream *streams;  /* HTTP requests in flight */
 	int nstreams;
+	int nown;                /* the API's own requests in flight, as its dispatch() last said */
+	struct watch watches[CLIENT_MAX_WATCH];
+	int nwatch;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -72,6 +86,8 @@ void chat_result_release(struct chat_result *r)
 {
 	buf_release(&r->answer);
 	buf_release(&r->thinking);
+	free(r->tool_calls_json);
+	r->tool_calls_json = NULL;
 	free(r->token_ns);
 	r->token_ns = NULL;
 	r->ntoken = r->captoken = 0;
@@ -96,22 +112,13 @@ const char *count_src_name(enum count_src c)
 	}
 }
 
-const char *api_name(enum api_kind k)
-{
-	switch (k) {
-	case API_OPENAI: return "openai";
-	case API_OLLAMA: return "ollama";
-	default: return "auto";
-	}
-}
-
 /* ---- stream parsing (shared by both APIs) ------------------------------- */
 
-void stream_parser_init(struct stream_parser *p, const struct api_ops *ops, struct chat_result *res,
+void stream_parser_init(struct stream_parser *p, const struct http_wire *wire, struct chat_result *res,
 			size_t max_bytes)
 {
 	memset(p, 0, sizeof *p);
-	p->ops = ops;
+	p->wire = wire;
 	p->res = res;
 	p->max_bytes = max_bytes;
 	buf_init(&p->line, max_bytes);
@@ -165,7 +172,7 @@ int stream_output(struct stream_parser *p, const char *answer, size_t alen, cons
 
 static int parser_line(struct stream_parser *p, int64_t now_ns)
 {
-	int rc = p->ops->line(p, p->line.data, p->line.len, now_ns);
+	int rc = p->wire->line(p, p->line.data, p->line.len, now_ns);
 	buf_reset(&p->line);
 	return rc || p->failed ? -1 : 0;
 }
@@ -228,11 +235,11 @@ int stream_parser_finish(struct stream_parser *p, int64_t now_ns)
 		goto out;
 	if (p->line.len && parser_line(p, now_ns))
 		goto out;
-	if (p->ops->end(p, now_ns) || p->failed)
+	if (p->wire->end(p, now_ns) || p->failed)
 		goto out;
 	if (!p->done && !p->finished) {
 		stream_fail(p, ERR_RESET, "the stream ended before it was complete (no %s) after %zu output events",
-			    p->ops == &api_ollama ? "\"done\":true" : "finish_reason or [DONE]", p->res->ntoken);
+			    p->wire->end_marker, p->res->ntoken);
 		goto out;
 	}
 	rc = 0;
@@ -284,10 +291,11 @@ out:
 
 /* ---- keys and messages -------------------------------------------------- */
 
-static char *api_key(void)
+/* The key from key_env, or else IPW_API_KEY / OPENAI_API_KEY; NULL if none. */
+static char *api_key(const char *key_env)
 {
-	const char *k = getenv("IPW_API_KEY");
-	if (!k || !*k)
+	const char *k = key_env ? getenv(key_env) : getenv("IPW_API_KEY");
+	if (!key_env && (!k || !*k))
 		k = getenv("OPENAI_API_KEY");
 	return k && *k ? xstrdup(k) : NULL;
 }
@@ -321,43 +329,46 @@ static size_t on_get_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return buf_append(b, ptr, size * nmemb) ? 0 : size * nmemb;
 }
 
-/* GET url into body; *status = HTTP status (0 if none). CURLE_OK or the curl error (in cerr). */
-static CURLcode http_get(const char *url, struct curl_slist *hdrs, long timeout_ms, struct buf *body,
-			 long *status, char cerr[CURL_ERROR_SIZE])
+int api_http_get(const char *url, const char *key, long timeout_ms, struct buf *body, long *status,
+		 char *cerr, size_t cerrlen)
 {
 	CURL *e = curl_easy_init();
-	CURLcode rc;
+	struct curl_slist *h = make_headers(key, NULL);
+	char ebuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc = CURLE_FAILED_INIT;
 
 	*status = 0;
-	cerr[0] = 0;
 	buf_reset(body);
 	if (!e) {
-		snprintf(cerr, CURL_ERROR_SIZE, "could not create a curl handle");
-		return CURLE_FAILED_INIT;
+		snprintf(ebuf, sizeof ebuf, "could not create a curl handle");
+		goto out;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_get_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
 	rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-	if (rc != CURLE_OK && !cerr[0])
-		snprintf(cerr, CURL_ERROR_SIZE, "%s", curl_easy_strerror(rc));
+	if (rc != CURLE_OK && !ebuf[0])
+		snprintf(ebuf, sizeof ebuf, "%s", curl_easy_strerror(rc));
 	curl_easy_cleanup(e);
-	return rc;
+out:
+	curl_slist_free_all(h);
+	if (cerr && cerrlen)
+		snprintf(cerr, cerrlen, "%s", ebuf);
+	return rc == CURLE_OK ? 0 : -1;
 }
 
-static int is_2xx(long s)
+int api_is_2xx(long s)
 {
 	return s >= 200 && s < 300;
 }
 
-/* Whether body is a JSON object whose member key is an array. */
-static int json_has_array(const char *body, const char *key)
+int api_json_has_array(const char *body, const char *key)
 {
 	json_error_t je;
 	json_t *o = json_loads(body, 0, &je);
@@ -368,12 +379,7 @@ static int json_has_array(const char *body, const char *key)
 
 /* ---- client ------------------------------------------------------------- */
 
-/*
- * "host:8000/v1/" -> "http://host:8000": adds http:// when no scheme is given,
- * strips trailing "/" and one trailing "/v1" (a prefix before it stays, e.g.
- * "https://host/api/v1" -> "https://host/api").
- */
-static char *normalise_url(const char *url)
+char *client_normalise_url(const char *url)
 {
 	char *u = strstr(url, "://") ? xstrdup(url) : xasprintf("http://%s", url);
 	size_t n = strlen(u);
@@ -387,82 +393,103 @@ static char *normalise_url(const char *url)
 	return u;
 }
 
-/* API_AUTO: Ollama answers /api/tags with {"models":[...]}; anything answering /v1/models is OpenAI. */
+/* "auto": the first registered API whose detect() recognises the server. */
 static int detect_api(struct client *c, char *err, size_t errlen)
 {
-	struct curl_slist *h = make_headers(c->key, NULL);
-	struct buf body;
-	char cerr[CURL_ERROR_SIZE], *url;
-	long status;
-	CURLcode rc;
-	int ret = -1;
+	struct buf tried;
+	char why[CURL_ERROR_SIZE];
+	int rc = -1;
 
-	buf_init(&body, LIST_MAX);
-	url = xasprintf("%s/api/tags", c->base);
-	rc = http_get(url, h, 5000, &body, &status, cerr);
-	free(url);
-	if (rc == CURLE_OK && is_2xx(status) && json_has_array(body.data, "models")) {
-		c->api = API_OLLAMA;
-		ret = 0;
-		goto out;
-	}
-	url = xasprintf("%s/v1/models", c->base);
-	rc = http_get(url, h, 5000, &body, &status, cerr);
-	free(url);
-	if (rc == CURLE_OK && status) {
-		c->api = API_OPENAI;
-		ret = 0;
-		goto out;
+	buf_init(&tried, 0);
+	for (size_t i = 0; api_backends[i]; i++) {
+		const struct api_backend *b = api_backends[i];
+		if (!b->detect)
+			continue;
+		why[0] = 0;
+		if (b->detect(c->base, c->key, why, sizeof why) > 0) {
+			c->api = b;
+			rc = 0;
+			goto out;
+		}
+		buf_appendf(&tried, "%s%s%s%s", tried.len ? "; " : "", b->name, why[0] ? ": " : " did not answer",
+			    why);
 	}
 	err_set(err, errlen,
-		"could not reach an inference server at %s (tried /api/tags and /v1/models: %s); "
+		"could not reach an inference server at %s (tried %s); "
 		"check the URL and that the server is running, or name the API with --api",
-		c->base, cerr);
+		c->base, tried.len ? tried.data : "nothing");
 	redact_secret(err, errlen, c->key);
 out:
-	buf_release(&body);
-	curl_slist_free_all(h);
-	return ret;
+	buf_release(&tried);
+	return rc;
 }
 
-struct client *client_new(const char *base_url, enum api_kind api, char *err, size_t errlen)
+void client_opts_init(struct client_opts *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+struct client *client_open(const char *base_url, const struct client_opts *o, char *err, size_t errlen)
 {
 	struct client *c = NULL;
+	const struct api_backend *b = o->backend;
+	int ok = 0;
 
 	pthread_once(&curl_once, curl_init_once);
 	if (!base_url || !*base_url) {
 		err_set(err, errlen, "no server URL given (e.g. http://127.0.0.1:8000)");
 		goto out;
 	}
-	c = xcalloc(1, sizeof *c);
-	c->base = normalise_url(base_url);
-	c->key = api_key();
-	c->api = api;
-	if (api == API_AUTO && detect_api(c, err, errlen)) {
-		client_free(c);
-		c = NULL;
+	if (!b && api_lookup(o->api, &b, err, errlen))
 		goto out;
-	}
-	c->ops = c->api == API_OLLAMA ? &api_ollama : &api_openai;
-	c->hdrs = make_headers(c->key, c->ops->accept);
+	c = xcalloc(1, sizeof *c);
+	c->base = client_normalise_url(base_url);
+	c->key = api_key(o->key_env);
+	c->api = b;
+	if (!c->api && detect_api(c, err, errlen))
+		goto out;
+	c->wire = c->api->wire;
 	c->multi = curl_multi_init();
 	if (!c->multi) {
 		err_set(err, errlen, "could not create a curl multi handle");
+		goto out;
+	}
+	if (c->wire) {
+		c->hdrs = make_headers(c->key, c->wire->accept);
+		c->hdrs_json = make_headers(c->key, "application/json");
+	} else if (c->api->open && c->api->open(c, &c->state, err, errlen)) {
+		goto out;
+	}
+	ok = 1;
+out:
+	if (!ok && c) {
 		client_free(c);
 		c = NULL;
 	}
-out:
 	return c;
+}
+
+struct client *client_new(const char *base_url, const char *api, char *err, size_t errlen)
+{
+	struct client_opts o;
+
+	client_opts_init(&o);
+	o.api = api;
+	return client_open(base_url, &o, err, errlen);
 }
 
 void client_free(struct client *c)
 {
 	if (!c)
 		return;
-	client_cancel_all(c);
+	if (c->api)
+		client_cancel_all(c);
+	if (c->api && !c->wire && c->api->close && c->state)
+		c->api->close(c->state);
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	curl_slist_free_all(c->hdrs);
+	curl_slist_free_all(c->hdrs_json);
 	if (c->key) {
 		memset(c->key, 0, strlen(c->key));
 		free(c->key);
@@ -471,9 +498,19 @@ void client_free(struct client *c)
 	free(c);
 }
 
-enum api_kind client_api(const struct client *c)
+const char *client_api(const struct client *c)
+{
+	return c->api->name;
+}
+
+const struct api_backend *client_backend(const struct client *c)
 {
 	return c->api;
+}
+
+const char *client_key(const struct client *c)
+{
+	return c->key;
 }
 
 const char *client_url(const struct client *c)
@@ -491,44 +528,41 @@ static size_t on_stream_data(char *ptr, size_t size, size_t nmemb, void *ud)
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->status);
 		s->status_known = 1;
 	}
-	if (!is_2xx(s->status)) {
+	if (!api_is_2xx(s->status)) {
 		if (s->errbody.len < ERRBODY_MAX)
 			buf_append(&s->errbody, ptr, n < ERRBODY_MAX - s->errbody.len ? n : ERRBODY_MAX - s->errbody.len);
 		return n;
 	}
+	if (s->no_stream) {
+		if (buf_append(&s->whole, ptr, n) == 0)
+			return n;
+		stream_fail(&s->p, ERR_PROTOCOL, "response too large (the reply passed %zu bytes)", s->whole.max);
+		return 0;
+	}
 	return stream_parser_feed(&s->p, ptr, n, now) ? 0 : n;
 }
 
-int client_submit(struct client *c, const struct chat_request *req, struct chat_result *res,
-		  chat_done_fn done, void *arg)
+static void stream_free(struct stream *s)
 {
-	struct stream *s = xcalloc(1, sizeof *s);
-	struct buf body;
-	long tmo = req->timeout_s > 0 ? (long)(req->timeout_s * 1000.0 + 0.5) : 0;
-	char *url;
-	int rc = -1;
+	if (s->easy)
+		curl_easy_cleanup(s->easy);
+	stream_parser_release(&s->p);
+	buf_release(&s->errbody);
+	buf_release(&s->whole);
+	free(s);
+}
 
-	s->c = c;
-	s->timeout_s = req->timeout_s;
-	s->res = res;
-	s->done = done;
-	s->arg = arg;
-	stream_parser_init(&s->p, c->ops, res, CLIENT_MAX_RESPONSE);
-	buf_init(&s->errbody, ERRBODY_MAX);
-	buf_init(&body, 0);
-	c->ops->build_body(req, &body);
-	s->easy = curl_easy_init();
-	if (!s->easy) {
-		res->err = ERR_CONNECT;
-		snprintf(res->errmsg, sizeof res->errmsg, "could not create a curl handle");
-		goto out;
-	}
-	url = xasprintf("%s%s", c->base, c->ops->chat_path);
+static void stream_setopts(struct stream *s, const struct chat_request *req, const struct buf *body)
+{
+	struct client *c = s->c;
+	long tmo = req->timeout_s > 0 ? (long)(req->timeout_s * 1000.0 + 0.5) : 0;
+	char *url = xasprintf("%s%s", c->base, c->wire->chat_path);
+
 	curl_easy_setopt(s->easy, CURLOPT_URL, url);
 	free(url);
-	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, c->hdrs);
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)body.len);
-	curl_easy_setopt(s->easy, CURLOPT_COPYPOSTFIELDS, body.data);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->no_stream ? c->hdrs_json : c->hdrs);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)body->len);
+	curl_easy_setopt(s->easy, CURLOPT_COPYPOSTFIELDS, body->data);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_stream_data);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
@@ -538,10 +572,50 @@ int client_submit(struct client *c, const struct chat_request *req, struct chat_
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, tmo > 0 && tmo < 10000 ? tmo : 10000L);
 	curl_easy_setopt(s->easy, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
 	curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
+}
+
+/* Fails res before a request started. Returns -1. */
+static int submit_fail(struct chat_result *res, enum err_kind k, const char *msg)
+{
+	res->err = k;
+	snprintf(res->errmsg, sizeof res->errmsg, "%s", msg);
+	return -1;
+}
+
+int client_submit(struct client *c, const struct chat_request *req, struct chat_result *res,
+		  chat_done_fn done, void *arg)
+{
+	struct stream *s;
+	struct buf body;
+	char msg[IPW_ERRLEN];
+	int rc = -1;
+
+	if (!c->wire)
+		return c->api->submit(c->state, req, res, done, arg);
+	buf_init(&body, 0);
+	if (c->wire->build_body(req, &body, msg, sizeof msg)) {
+		buf_release(&body);
+		return submit_fail(res, ERR_PROTOCOL, msg);
+	}
+	s = xcalloc(1, sizeof *s);
+	s->c = c;
+	s->timeout_s = req->timeout_s;
+	s->no_stream = req->no_stream;
+	s->res = res;
+	s->done = done;
+	s->arg = arg;
+	stream_parser_init(&s->p, c->wire, res, CLIENT_MAX_RESPONSE);
+	buf_init(&s->errbody, ERRBODY_MAX);
+	buf_init(&s->whole, CLIENT_MAX_RESPONSE);
+	s->easy = curl_easy_init();
+	if (!s->easy) {
+		submit_fail(res, ERR_CONNECT, "could not create a curl handle");
+		goto out;
+	}
+	stream_setopts(s, req, &body);
 	res->t_send_ns = clock_now_ns();
 	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
-		res->err = ERR_CONNECT;
-		snprintf(res->errmsg, sizeof res->errmsg, "could not add the request to the event loop");
+		submit_fail(res, ERR_CONNECT, "could not add the request to the event loop");
 		goto out;
 	}
 	s->next = c->streams;
@@ -550,13 +624,8 @@ int client_submit(struct client *c, const struct chat_request *req, struct chat_
 	rc = 0;
 out:
 	buf_release(&body);
-	if (rc) {
-		if (s->easy)
-			curl_easy_cleanup(s->easy);
-		stream_parser_release(&s->p);
-		buf_release(&s->errbody);
-		free(s);
-	}
+	if (rc)
+		stream_free(s);
 	return rc;
 }
 
@@ -584,7 +653,7 @@ static void stream_conclude(struct stream *s, int64_t now)
 	struct chat_result *r = s->res;
 	struct stream_parser *p = &s->p;
 	const char *url = s->c->base;
-	const char *path = s->c->ops->chat_path;
+	const char *path = s->c->wire->chat_path;
 	curl_off_t ra = -1;
 	long status = 0;
 
@@ -593,13 +662,16 @@ static void stream_conclude(struct stream *s, int64_t now)
 	r->http_status = (int)status;
 	if (p->failed) {
 		/* the parser already said what went wrong */
-	} else if (status && !is_2xx(status)) {
+	} else if (status && !api_is_2xx(status)) {
 		char msg[IPW_ERRLEN / 2];
 		api_error_message(s->errbody.data, s->errbody.len, msg, sizeof msg);
 		if (curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 			r->retry_after_s = (double)ra;
 		stream_fail(p, ERR_HTTP, "HTTP %ld from %s%s: %s", status, url, path, msg);
-	} else if (s->rc == CURLE_OK || p->done || p->finished) {
+	} else if (s->no_stream && s->rc == CURLE_OK) {
+		if (s->c->wire->parse_whole(p, s->whole.data, s->whole.len, now) == 0)
+			stream_parser_finish(p, now);
+	} else if (!s->no_stream && (s->rc == CURLE_OK || p->done || p->finished)) {
 		stream_parser_finish(p, now);
 	} else {
 		enum err_kind k = curl_kind(s->rc);
@@ -638,10 +710,7 @@ static void stream_end(struct client *c, struct stream *s)
 	void *arg = s->arg;
 
 	curl_multi_remove_handle(c->multi, s->easy);
-	curl_easy_cleanup(s->easy);
-	stream_parser_release(&s->p);
-	buf_release(&s->errbody);
-	free(s);
+	stream_free(s);
 	if (done)
 		done(arg, res);
 }
@@ -673,24 +742,105 @@ static void reap(struct client *c)
 	}
 }
 
-int client_poll(struct client *c, int timeout_ms)
+/* Moves transfers on and completes what finished: the HTTP streams, or the API's own requests. */
+static int loop_turn(struct client *c)
 {
 	int running = 0;
 
-	curl_multi_perform(c->multi, &running);
-	reap(c);
-	if (c->nstreams && timeout_ms > 0) {
-		curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
+	if (c->nstreams) {
 		curl_multi_perform(c->multi, &running);
 		reap(c);
 	}
-	return c->nstreams;
+	if (!c->wire && c->api->dispatch)
+		c->nown = c->api->dispatch(c->state);
+	return c->nstreams + c->nown;
+}
+
+/* Calls the callbacks of the watched descriptors poll found ready (they may change the set). */
+static void run_watches(struct client *c, const struct curl_waitfd *w, int nw)
+{
+	for (int i = 0; i < nw; i++) {
+		int ev = 0;
+		if (w[i].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI))
+			ev |= CLIENT_FD_READ;
+		if (w[i].revents & CURL_WAIT_POLLOUT)
+			ev |= CLIENT_FD_WRITE;
+		if (!ev && w[i].revents)
+			ev = CLIENT_FD_READ;   /* error or hang-up: let the owner read it */
+		if (!ev)
+			continue;
+		for (int k = 0; k < c->nwatch; k++) {
+			if (c->watches[k].fd == w[i].fd) {
+				struct watch wt = c->watches[k];
+				wt.cb(wt.arg, wt.fd, ev);
+				break;
+			}
+		}
+	}
+}
+
+int client_poll(struct client *c, int timeout_ms)
+{
+	struct curl_waitfd w[CLIENT_MAX_WATCH];
+	int n = loop_turn(c), nw = c->nwatch;
+
+	if (nw || (n && timeout_ms > 0)) {
+		for (int i = 0; i < nw; i++) {
+			w[i].fd = c->watches[i].fd;
+			w[i].events = (short)(((c->watches[i].events & CLIENT_FD_READ) ? CURL_WAIT_POLLIN : 0) |
+					      ((c->watches[i].events & CLIENT_FD_WRITE) ? CURL_WAIT_POLLOUT : 0));
+			w[i].revents = 0;
+		}
+		curl_multi_poll(c->multi, w, (unsigned)nw, timeout_ms > 0 ? timeout_ms : 0, NULL);
+		run_watches(c, w, nw);
+		n = loop_turn(c);
+	}
+	return n;
+}
+
+void client_wakeup(struct client *c)
+{
+	curl_multi_wakeup(c->multi);
+}
+
+int client_watch_fd(struct client *c, int fd, int events, client_fd_fn cb, void *arg)
+{
+	int i;
+
+	if (fd < 0 || !cb || !(events & (CLIENT_FD_READ | CLIENT_FD_WRITE)) ||
+	    (events & ~(CLIENT_FD_READ | CLIENT_FD_WRITE)))
+		return -1;
+	for (i = 0; i < c->nwatch && c->watches[i].fd != fd; i++)
+		;
+	if (i == CLIENT_MAX_WATCH)
+		return -1;
+	c->watches[i] = (struct watch){fd, events, cb, arg};
+	if (i == c->nwatch)
+		c->nwatch++;
+	return 0;
+}
+
+int client_unwatch_fd(struct client *c, int fd)
+{
+	for (int i = 0; i < c->nwatch; i++) {
+		if (c->watches[i].fd == fd) {
+			c->watches[i] = c->watches[--c->nwatch];
+			return 0;
+		}
+	}
+	return -1;
 }
 
 void client_cancel_all(struct client *c)
 {
 	struct stream *s;
 
+	if (!c->wire) {
+		if (c->api->cancel_all)
+			c->api->cancel_all(c->state);
+		c->nown = c->api->dispatch ? c->api->dispatch(c->state) : 0;
+		return;
+	}
 	while ((s = c->streams)) {
 		s->res->t_end_ns = clock_now_ns();
 		if (!s->p.failed)
@@ -717,62 +867,67 @@ int client_chat(struct client *c, const struct chat_request *req, struct chat_re
 	return res->err == ERR_NONE ? 0 : -1;
 }
 
+int client_complete(struct client *c, const struct chat_request *req, struct chat_result *res)
+{
+	struct chat_request r = *req;
+
+	r.no_stream = 1;
+	return client_chat(c, &r, res);
+}
+
 /* ---- models and health -------------------------------------------------- */
 
-static int get_models(const char *base, const struct api_ops *ops, const char *key, long timeout_ms,
-		      char ***models, int *n, char *err, size_t errlen)
+int client_list_models(struct client *c, char ***models, int *n, char *err, size_t errlen)
 {
-	struct curl_slist *h = make_headers(key, NULL);
 	struct buf body;
-	char cerr[CURL_ERROR_SIZE], *url = xasprintf("%s%s", base, ops->models_path);
-	char msg[IPW_ERRLEN / 2];
+	char cerr[CURL_ERROR_SIZE], msg[IPW_ERRLEN / 2], *url;
 	long status;
 	int rc = -1;
 
 	*models = NULL;
 	*n = 0;
+	if (!c->wire)
+		return c->api->list_models ? c->api->list_models(c->state, models, n, err, errlen)
+					   : err_set(err, errlen, "the %s API lists no models", c->api->name);
+	url = xasprintf("%s%s", c->base, c->wire->models_path);
 	buf_init(&body, LIST_MAX);
-	if (http_get(url, h, timeout_ms, &body, &status, cerr) != CURLE_OK) {
+	if (api_http_get(url, c->key, 10000, &body, &status, cerr, sizeof cerr)) {
 		err_set(err, errlen, "could not get the model list from %s: %s; check the URL and that the server is running",
 			url, cerr);
 		goto out;
 	}
-	if (!is_2xx(status)) {
+	if (!api_is_2xx(status)) {
 		api_error_message(body.data, body.len, msg, sizeof msg);
 		err_set(err, errlen, "HTTP %ld from %s: %s", status, url, msg);
 		goto out;
 	}
-	rc = ops->parse_models(body.data, models, n, err, errlen);
+	rc = c->wire->parse_models(body.data, models, n, err, errlen);
 out:
-	redact_secret(err, errlen, key);
+	redact_secret(err, errlen, c->key);
 	free(url);
 	buf_release(&body);
-	curl_slist_free_all(h);
 	return rc;
-}
-
-int client_list_models(struct client *c, char ***models, int *n, char *err, size_t errlen)
-{
-	return get_models(c->base, c->ops, c->key, 10000, models, n, err, errlen);
 }
 
 int client_health(struct client *c, char *err, size_t errlen)
 {
-	struct curl_slist *h = make_headers(c->key, NULL);
 	struct buf body;
-	char cerr[CURL_ERROR_SIZE], msg[IPW_ERRLEN / 2], *url = xasprintf("%s/health", c->base);
+	char cerr[CURL_ERROR_SIZE], msg[IPW_ERRLEN / 2], *url = NULL;
 	char **models = NULL;
 	long status;
 	int n, rc = -1;
 
 	buf_init(&body, LIST_MAX);
 	/* llama.cpp, vLLM and SGLang answer /health; 503 there means "still loading". */
-	if (c->api == API_OPENAI && http_get(url, h, 5000, &body, &status, cerr) == CURLE_OK && status == 503) {
-		api_error_message(body.data, body.len, msg, sizeof msg);
-		err_set(err, errlen, "the server at %s is not ready (GET /health answered 503: %s); wait for it to load the model",
-			c->base, msg);
-		redact_secret(err, errlen, c->key);
-		goto out;
+	if (c->wire && c->wire->health_path) {
+		url = xasprintf("%s%s", c->base, c->wire->health_path);
+		if (api_http_get(url, c->key, 5000, &body, &status, cerr, sizeof cerr) == 0 && status == 503) {
+			api_error_message(body.data, body.len, msg, sizeof msg);
+			err_set(err, errlen, "the server at %s is not ready (GET %s answered 503: %s); wait for it to load "
+				"the model", c->base, c->wire->health_path, msg);
+			redact_secret(err, errlen, c->key);
+			goto out;
+		}
 	}
 	if (client_list_models(c, &models, &n, err, errlen))
 		goto out;
@@ -781,7 +936,6 @@ out:
 	free_list(models);
 	free(url);
 	buf_release(&body);
-	curl_slist_free_all(h);
 	return rc;
 }
 
@@ -822,94 +976,38 @@ static int probe_list(struct probe_port *out, int max)
 	return n;
 }
 
-/* The engine named by an OpenAI model entry's owned_by, or NULL. */
-static const char *engine_from_owner(const char *body)
+/* Probes one port with each registered API in turn: 1 if one answered (d filled), 0 if none. */
+static int probe_port(const struct probe_port *pp, const char *key, struct discovered *d)
 {
-	json_error_t je;
-	json_t *o = json_loads(body, 0, &je), *d, *m, *ob;
-	const char *e = NULL, *s;
-
-	d = json_is_object(o) ? json_object_get(o, "data") : NULL;
-	m = json_is_array(d) ? json_array_get(d, 0) : NULL;
-	ob = json_is_object(m) ? json_object_get(m, "owned_by") : NULL;
-	if (json_is_string(ob)) {
-		s = json_string_value(ob);
-		if (!strcmp(s, "vllm"))
-			e = "vllm";
-		else if (!strcmp(s, "sglang"))
-			e = "sglang";
-		else if (!strcmp(s, "llamacpp") || !strcmp(s, "llama.cpp"))
-			e = "llama.cpp";
-		else if (!strcmp(s, "library") || !strcmp(s, "ollama"))
-			e = "ollama";
+	for (size_t i = 0; api_backends[i]; i++) {
+		const struct api_backend *b = api_backends[i];
+		if (!b->probe)
+			continue;
+		memset(d, 0, sizeof *d);
+		snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", pp->port);
+		if (b->probe(d->url, key, pp->engine, d) > 0) {
+			d->api = b->name;
+			return 1;
+		}
 	}
-	json_decref(o);
-	return e;
-}
-
-/* Probes one port: 1 if a server answered (d filled), 0 if none. */
-static int probe_port(const struct probe_port *pp, struct curl_slist *h, struct discovered *d)
-{
-	struct buf body;
-	char cerr[CURL_ERROR_SIZE], *url, **models = NULL;
-	const char *eng;
-	long status;
-	int n, found = 0;
-
-	buf_init(&body, LIST_MAX);
-	memset(d, 0, sizeof *d);
-	snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", pp->port);
-	url = xasprintf("%s/api/tags", d->url);
-	if (http_get(url, h, 300, &body, &status, cerr) == CURLE_OK && is_2xx(status) &&
-	    api_ollama.parse_models(body.data, &models, &n, NULL, 0) == 0) {
-		d->api = API_OLLAMA;
-		snprintf(d->engine, sizeof d->engine, "ollama");
-		if (n > 0)
-			snprintf(d->model, sizeof d->model, "%s", models[0]);
-		found = 1;
-		goto out;
-	}
-	free(url);
-	url = xasprintf("%s/v1/models", d->url);
-	if (http_get(url, h, 300, &body, &status, cerr) != CURLE_OK)
-		goto out;
-	/* A model list, or a refusal for want of a key; any other web server on the port is not ours. */
-	if (is_2xx(status) && api_openai.parse_models(body.data, &models, &n, NULL, 0) == 0) {
-		if (n > 0)
-			snprintf(d->model, sizeof d->model, "%s", models[0]);
-		found = 1;
-	} else if (status == 401 || status == 403) {
-		found = 1;
-	}
-	if (found) {
-		d->api = API_OPENAI;
-		eng = is_2xx(status) ? engine_from_owner(body.data) : NULL;
-		snprintf(d->engine, sizeof d->engine, "%s", eng ? eng : pp->engine);
-	}
-out:
-	free_list(models);
-	free(url);
-	buf_release(&body);
-	return found;
+	return 0;
 }
 
 int client_discover(struct discovered *d, char *err, size_t errlen)
 {
 	struct probe_port ports[32];
 	struct discovered cand, first;
-	struct curl_slist *h;
 	struct buf tried;
-	char *key = api_key();
+	char *key = api_key(NULL);
 	int i, n, have_first = 0, rc = -1;
 
 	pthread_once(&curl_once, curl_init_once);
 	memset(d, 0, sizeof *d);
 	n = probe_list(ports, 32);
-	h = make_headers(key, NULL);
 	buf_init(&tried, 0);
 	for (i = 0; i < n; i++) {
 		buf_appendf(&tried, "%s%d (%s)", i ? ", " : "", ports[i].port, ports[i].engine);
-		if (!probe_port(&ports[i], h, &cand))
+		if (!probe_port(&ports[i], key, &cand))
 			continue;
 		if (cand.model[0]) {
 			*d = cand;
@@ -934,7 +1032,6 @@ int client_discover(struct discovered *d, char *err, size_t errlen)
 		tried.data);
 out:
 	buf_release(&tried);
-	curl_slist_free_all(h);
 	if (key) {
 		memset(key, 0, strlen(key));
 		free(key);

@@ -1,21 +1,17 @@
 /*
  * judge.c - the judge's transport and cache: one non-streaming
- * chat-completions request per judgement (temperature 0) on a libcurl easy
- * handle, retries after 429/5xx/timeouts, the key from the environment
- * (redacted from every message), and the store's judgements table as cache.
+ * chat-completions request per judgement (temperature 0) through the client
+ * (client_complete under the shared retry policy), the key from the
+ * environment (redacted from every message), and the store's judgements table
+ * as cache.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <jansson.h>
-
-#include "clock.h"
 #include "judge.h"
 #include "util.h"
-
-#define REPLY_MAX (16u << 20)  /* 16 MiB: a judge reply is a few kB */
 
 void judge_opts_init(struct judge_opts *o)
 {
@@ -26,25 +22,9 @@ void judge_opts_init(struct judge_opts *o)
 	o->backoff_s = 1;
 }
 
-/* "host:port/v1/" -> "http://host:port" (scheme added, trailing "/" and one "/v1" removed). */
-static char *base_url(const char *url)
-{
-	char *u = strstr(url, "://") ? xstrdup(url) : xasprintf("http://%s", url);
-	size_t n = strlen(u);
-
-	while (n > 0 && u[n - 1] == '/')
-		u[--n] = 0;
-	if (n >= 3 && !strcmp(u + n - 3, "/v1"))
-		u[n -= 3] = 0;
-	while (n > 0 && u[n - 1] == '/')
-		u[--n] = 0;
-	return u;
-}
-
 int judge_init(struct judge *j, const struct judge_opts *o, struct store *st, char *err, size_t errlen)
 {
-	const char *k;
-	char *base;
+	struct client_opts co;
 
 	memset(j, 0, sizeof(*j));
 	if (!o->url || !*o->url)
@@ -56,18 +36,19 @@ int judge_init(struct judge *j, const struct judge_opts *o, struct store *st, ch
 		j->o.key_env = JUDGE_KEY_ENV;
 	if (j->o.max_attempts < 1)
 		j->o.max_attempts = 1;
-	base = base_url(o->url);
-	j->chat_url = xasprintf("%s/v1/chat/completions", base);
-	free(base);
+	client_opts_init(&co);
+	co.api = "openai";
+	co.key_env = j->o.key_env;
+	j->client = client_open(o->url, &co, err, errlen);
+	if (!j->client)
+		return -1;
+	j->chat_url = xasprintf("%s/v1/chat/completions", client_url(j->client));
 	j->model = xstrdup(o->model);
-	k = getenv(j->o.key_env);
-	j->key = k && *k ? xstrdup(k) : NULL;
 	j->st = st;
-	j->curl = curl_easy_init();
-	if (!j->curl) {
-		judge_release(j);
-		return err_set(err, errlen, "libcurl could not start a handle for the judge");
-	}
+	retry_policy_init(&j->retry);
+	j->retry.max_attempts = j->o.max_attempts;
+	j->retry.backoff_base_s = j->o.backoff_s;
+	j->retry.retry_after_max_s = 60;
 	return 0;
 }
 
@@ -75,182 +56,65 @@ void judge_release(struct judge *j)
 {
 	if (!j)
 		return;
-	if (j->curl)
-		curl_easy_cleanup(j->curl);
+	client_free(j->client);
 	free(j->chat_url);
 	free(j->model);
-	if (j->key) {
-		memset(j->key, 0, strlen(j->key));
-		free(j->key);
-	}
 	memset(j, 0, sizeof(*j));
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+/* The server's message in an ERR_HTTP result ("HTTP 500 from URL: message" without its prefix). */
+static const char *http_message(const struct judge *j, const struct chat_result *res)
 {
-	struct buf *b = arg;
-	return buf_append(b, p, size * n) < 0 ? 0 : size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	double *retry_after = arg;
-	size_t len = size * n;
-	if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
-		char tmp[32];
-		size_t k = len - 12 < sizeof(tmp) - 1 ? len - 12 : sizeof(tmp) - 1;
-		memcpy(tmp, p + 12, k);
-		tmp[k] = 0;
-		*retry_after = strtod(tmp, NULL);
-	}
-	return len;
-}
-
-/* The error message of a non-2xx body: {"error":{"message"}}, {"error":"..."}, {"message"}, {"detail"}. */
-static void body_message(const char *body, char *out, size_t n)
-{
-	json_t *o = json_loads(body, 0, NULL), *e;
-	const char *m = NULL;
-
-	if (o) {
-		e = json_object_get(o, "error");
-		if (json_is_object(e))
-			m = json_string_value(json_object_get(e, "message"));
-		else if (json_is_string(e))
-			m = json_string_value(e);
-		if (!m)
-			m = json_string_value(json_object_get(o, "message"));
-		if (!m)
-			m = json_string_value(json_object_get(o, "detail"));
-	}
-	snprintf(out, n, "%.200s", m ? m : body);
-	for (char *c = out; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	json_decref(o);
-}
-
-static char *request_body(const struct judge *j, const char *system, const char *user)
-{
-	json_t *o = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:f, s:b}", "model", j->model, "messages",
-			      "role", "system", "content", system, "role", "user", "content", user,
-			      "temperature", 0.0, "stream", 0);
-	char *s;
-	if (j->o.max_tokens > 0)
-		json_object_set_new(o, "max_tokens", json_integer(j->o.max_tokens));
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
-}
-
-/* The text of choices[0].message.content, or NULL with err set. */
-static char *reply_text(const char *body, char *err, size_t errlen)
-{
-	json_error_t je;
-	json_t *o = json_loads(body, 0, &je), *c;
-	char *r = NULL;
-
-	if (!o) {
-		err_set(err, errlen, "the judge's reply is not JSON (%s): '%.60s'", je.text, body);
-		goto out;
-	}
-	c = json_object_get(json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message"),
-			    "content");
-	if (!json_is_string(c)) {
-		err_set(err, errlen, "the judge's reply has no choices[0].message.content: '%.60s'", body);
-		goto out;
-	}
-	r = xstrdup(json_string_value(c));
-out:
-	json_decref(o);
-	return r;
+	char prefix[512];
+	int n = snprintf(prefix, sizeof(prefix), "HTTP %d from %s: ", res->http_status, j->chat_url);
+	return n > 0 && (size_t)n < sizeof(prefix) && !strncmp(res->errmsg, prefix, (size_t)n) ? res->errmsg + n
+											      : res->errmsg;
 }
 
 /*
- * Sends one judgement request with retries; *reply is the message content
- * (caller frees). 0, JUDGE_EREQUEST or JUDGE_ECONNECT (err set).
+ * Sends one judgement (system + user, temperature 0) under the retry policy;
+ * *reply is the message content (caller frees). 0, JUDGE_EREQUEST,
+ * JUDGE_ECONNECT or JUDGE_EAUTH (err set, the key redacted).
  */
-static int post(struct judge *j, const char *body, char **reply, char *err, size_t errlen)
+static int post(struct judge *j, const char *system, const char *user, char **reply, char *err,
+		size_t errlen)
 {
-	CURL *c = j->curl;
-	struct curl_slist *h = NULL;
-	struct buf in;
-	char cerr[CURL_ERROR_SIZE], *line;
-	double delay = j->o.backoff_s;
-	int rc = JUDGE_EREQUEST;
+	struct chat_message msgs[2];
+	struct chat_request req;
+	struct chat_result res;
+	int attempts = 0, rc = JUDGE_EREQUEST;
 
 	*reply = NULL;
-	buf_init(&in, REPLY_MAX);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Accept: application/json");
-	if (j->key) {
-		line = xasprintf("Authorization: Bearer %s", j->key);
-		h = curl_slist_append(h, line);
-		memset(line, 0, strlen(line));
-		free(line);
+	memset(&req, 0, sizeof(req));
+	req.model = j->model;
+	chat_request_set_prompt(&req, msgs, system, user);
+	req.s.temperature = 0;
+	req.s.top_p = NAN;
+	req.s.max_tokens = j->o.max_tokens;
+	req.timeout_s = j->o.timeout_s;
+	req.no_stream = 1;
+	client_call_retry(j->client, &req, &j->retry, NULL, &res, &attempts);
+	j->n_requests += attempts;
+	if (res.err == ERR_NONE) {
+		*reply = xstrdup(res.answer.len ? res.answer.data : "");
+		rc = 0;
+	} else if (res.err == ERR_CONNECT) {
+		rc = JUDGE_ECONNECT;
+		err_set(err, errlen, "judge at %s cannot be reached: %s (is the server running? check --judge-url)",
+			j->chat_url, res.errmsg);
+	} else if (res.err == ERR_HTTP && (res.http_status == 401 || res.http_status == 403)) {
+		rc = JUDGE_EAUTH;
+		err_set(err, errlen, "judge at %s refused the request (HTTP %d: %s): put the judge's API key in %s (or "
+			"name another variable with --judge-key-env)", j->chat_url, res.http_status, http_message(j, &res),
+			j->o.key_env);
+	} else if (res.err == ERR_HTTP) {
+		err_set(err, errlen, "judge replied HTTP %d from %s: %s", res.http_status, j->chat_url,
+			http_message(j, &res));
+	} else {
+		err_set(err, errlen, "judge request to %s failed: %s", j->chat_url, res.errmsg);
 	}
-	for (int attempt = 1; attempt <= j->o.max_attempts; attempt++) {
-		double retry_after = NAN;
-		long status = 0;
-		CURLcode cc;
-		int retry = 0;
-
-		buf_reset(&in);
-		cerr[0] = 0;
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, j->chat_url);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &in);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &retry_after);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-		if (j->o.timeout_s > 0)
-			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(j->o.timeout_s * 1000));
-		j->n_requests++;
-		cc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
-			rc = JUDGE_ECONNECT;
-			err_set(err, errlen, "judge at %s cannot be reached: %s (is the server running? check --judge-url)",
-				j->chat_url, cerr[0] ? cerr : curl_easy_strerror(cc));
-			retry = 1;
-		} else if (cc != CURLE_OK) {
-			rc = JUDGE_EREQUEST;
-			err_set(err, errlen, "judge request to %s failed: %s", j->chat_url,
-				cerr[0] ? cerr : curl_easy_strerror(cc));
-			retry = cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
-				cc == CURLE_PARTIAL_FILE;
-		} else if (status == 401 || status == 403) {
-			char m[256];
-			body_message(in.data, m, sizeof(m));
-			rc = JUDGE_EAUTH;
-			err_set(err, errlen, "judge at %s refused the request (HTTP %ld: %s): put the judge's API key in "
-				"%s (or name another variable with --judge-key-env)", j->chat_url, status, m, j->o.key_env);
-		} else if (status < 200 || status > 299) {
-			char m[256];
-			body_message(in.data, m, sizeof(m));
-			rc = JUDGE_EREQUEST;
-			err_set(err, errlen, "judge replied HTTP %ld from %s: %s", status, j->chat_url, m);
-			retry = status == 429 || status >= 500;
-		} else {
-			*reply = reply_text(in.data, err, errlen);
-			rc = *reply ? 0 : JUDGE_EREQUEST;
-			break;
-		}
-		if (!retry || attempt == j->o.max_attempts)
-			break;
-		if (!isnan(retry_after) && retry_after >= 0)
-			delay = retry_after < 60 ? retry_after : 60;
-		clock_sleep_ns((int64_t)(delay * 1e9));
-		delay *= 2;
-	}
-	redact_secret(err, errlen, j->key);
-	curl_slist_free_all(h);
-	buf_release(&in);
+	redact_secret(err, errlen, client_key(j->client));
+	chat_result_release(&res);
 	return rc;
 }
 
@@ -258,7 +122,6 @@ int judge_ask(struct judge *j, const char *system, const char *user, judge_parse
 	      char *verdict, size_t vlen, int *cached, char *err, size_t errlen)
 {
 	char *prompt = xasprintf("%s\n\n%s", system, user), *reply = NULL, *cv = NULL, *craw = NULL;
-	char *body = NULL;
 	char sha[65];
 	int rc;
 
@@ -277,11 +140,10 @@ int judge_ask(struct judge *j, const char *system, const char *user, judge_parse
 			goto out;
 		}
 	}
-	body = request_body(j, system, user);
-	rc = post(j, body, &reply, err, errlen);
+	rc = post(j, system, user, &reply, err, errlen);
 	if (rc < 0)
 		goto out;
-	redact_secret(reply, strlen(reply) + 1, j->key);
+	redact_secret(reply, strlen(reply) + 1, client_key(j->client));
 	if (parse(reply, verdict, vlen) < 0) {
 		err_set(err, errlen, "%s", verdict);
 		rc = JUDGE_UNPARSED;
@@ -297,7 +159,6 @@ int judge_ask(struct judge *j, const char *system, const char *user, judge_parse
 	rc = 0;
 out:
 	free(prompt);
-	free(body);
 	free(reply);
 	free(cv);
 	free(craw);

@@ -1,6 +1,7 @@
 /*
  * judge.h - LLM judges on any OpenAI-compatible endpoint: one blocking,
- * non-streaming chat call per judgement, cached in the store by the SHA-256
+ * non-streaming chat call per judgement (the client's client_complete under
+ * its retry policy), cached in the store by the SHA-256
  * of the full prompt and the judge model; the reference judge
  * (NaturalReasoning style) and the pairwise judge (Arena-Hard verdicts,
  * positions swapped). See docs/scoring.md.
@@ -10,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "client.h"
 #include "grade.h"
 #include "store.h"
 
@@ -31,20 +33,20 @@ struct judge_opts {
 	const char *model;        /* judge model name */
 	const char *key_env;      /* variable holding the key; NULL = IPW_JUDGE_API_KEY */
 	double timeout_s;         /* per request (default 300) */
-	int max_attempts;         /* 1 + retries after 429, 5xx, timeouts (default 3) */
-	double backoff_s;         /* first retry delay, doubled each time (default 1) */
+	int max_attempts;         /* 1 + retries after 429, 5xx, timeouts, connection failures (default 3) */
+	double backoff_s;         /* first retry delay, doubled each time (default 1; Retry-After honoured) */
 	int max_tokens;           /* <= 0: not sent (default) */
 };
 
 void judge_opts_init(struct judge_opts *o);
 
 struct judge {
-	char *chat_url;           /* {base}/v1/chat/completions */
-	char *model;
-	char *key;                /* never printed, never stored; NULL = none */
+	char *chat_url;           /* {base}/v1/chat/completions, for messages */
+	char *model;              /* owned */
 	struct judge_opts o;
 	struct store *st;         /* the cache; NULL = none */
-	void *curl;               /* one easy handle, connections reused */
+	struct client *client;    /* the OpenAI API, key from o.key_env (never printed, never stored) */
+	struct retry_policy retry;
 	long n_requests;          /* HTTP requests sent (retries included) */
 	long n_cached;            /* judgements answered from the cache */
 };

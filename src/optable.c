@@ -161,8 +161,10 @@ void opt_usage(FILE *f, const struct opt_def *defs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct opt_def *d = &defs[i];
-		char head[64];
-		const char *h = d->help ? d->help : "", *nl;
+		char head[64], hbuf[512];
+		const char *h = d->hooks && d->hooks->help ? d->hooks->help(d, hbuf, sizeof(hbuf)) : d->help, *nl;
+		if (!h)
+			h = "";
 		if (d->section)
 			fprintf(f, "%s:\n", d->section);
 		if (d->short_name)

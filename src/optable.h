@@ -60,6 +60,8 @@ struct opt_hooks {
 	void (*format)(const struct opt_def *d, const void *target, char *out, size_t n);
 	/* 0: leave the option out of the recorded JSON this time (e.g. load-only keys) */
 	int (*record_if)(const void *target);
+	/* the help text when it is computed (e.g. from a registry), written into buf; returns buf */
+	const char *(*help)(const struct opt_def *d, char *buf, size_t n);
 };
 
 struct opt_def {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "dataset.h"
 #include "load.h"
 #include "util.h"
@@ -32,28 +33,25 @@ static int record_if_serve(const void *t)
 	return ((const struct runner_opts *)t)->serve != NULL;
 }
 
-/* --api */
+/* --api: a registry name (client.h) or auto; kept as the name */
 static int api_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
-	struct runner_opts *o = t;
-	if (!strcmp(arg, "openai"))
-		o->api = API_OPENAI;
-	else if (!strcmp(arg, "ollama"))
-		o->api = API_OLLAMA;
-	else if (!strcmp(arg, "auto"))
-		o->api = API_AUTO;
-	else
-		return err_set(err, errlen, "--api takes openai, ollama or auto");
+	const struct api_backend *b;
+	(void)d;
+	if (api_lookup(arg, &b, err, errlen) < 0)
+		return -1;
+	((struct runner_opts *)t)->api = arg;
 	return 0;
 }
 
-static const char *api_str(enum api_kind k)
+static const char *api_str(const char *api)
 {
-	return k == API_OLLAMA ? "ollama" : k == API_OPENAI ? "openai" : "auto";
+	return api ? api : "auto";
 }
 
 static json_t *api_to_json(const struct opt_def *d, const void *t)
 {
+	(void)d;
 	return json_string(api_str(((const struct runner_opts *)t)->api));
 }
 
@@ -61,16 +59,27 @@ static int api_from_json(const struct opt_def *d, void *t, json_t *v, struct opt
 			 size_t errlen)
 {
 	if (!json_is_string(v) || api_parse(d, t, json_string_value(v), err, errlen) < 0)
-		return err_set(err, errlen, "'api' is not openai, ollama or auto");
+		return err_set(err, errlen, "'api' is not a known API ('%s')", json_is_string(v) ? json_string_value(v) : "?");
+	((struct runner_opts *)t)->api = opt_keep_add(keep, json_string_value(v));
 	return 0;
 }
 
 static void api_format(const struct opt_def *d, const void *t, char *out, size_t n)
 {
+	(void)d;
 	snprintf(out, n, "%s", api_str(((const struct runner_opts *)t)->api));
 }
 
-static const struct opt_hooks api_hooks = {api_parse, api_to_json, api_from_json, api_format, NULL};
+static const char *api_help(const struct opt_def *d, char *buf, size_t n)
+{
+	char names[256];
+	(void)d;
+	api_names(names, sizeof names, " | ");
+	snprintf(buf, n, "%s (default auto: detected)", names);
+	return buf;
+}
+
+static const struct opt_hooks api_hooks = {api_parse, api_to_json, api_from_json, api_format, NULL, api_help};
 
 /* url and model: NULL means found at run time */
 static void auto_format(const struct opt_def *d, const void *t, char *out, size_t n)
@@ -79,7 +88,7 @@ static void auto_format(const struct opt_def *d, const void *t, char *out, size_
 	snprintf(out, n, "%s", s ? s : "auto");
 }
 
-static const struct opt_hooks auto_hooks = {NULL, NULL, NULL, auto_format, NULL};
+static const struct opt_hooks auto_hooks = {NULL, NULL, NULL, auto_format, NULL, NULL};
 
 /* --retries N is recorded as max_attempts = N + 1 */
 static int retries_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
@@ -97,7 +106,7 @@ static void retries_format(const struct opt_def *d, const void *t, char *out, si
 	snprintf(out, n, "%d", ((const struct runner_opts *)t)->max_attempts - 1);
 }
 
-static const struct opt_hooks retries_hooks = {retries_parse, NULL, NULL, retries_format, NULL};
+static const struct opt_hooks retries_hooks = {retries_parse, NULL, NULL, retries_format, NULL, NULL};
 
 /* --sample-seed: absent (null) unless given */
 static int sseed_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
@@ -138,7 +147,7 @@ static void sseed_format(const struct opt_def *d, const void *t, char *out, size
 		snprintf(out, n, "none");
 }
 
-static const struct opt_hooks sseed_hooks = {sseed_parse, sseed_to_json, sseed_from_json, sseed_format, NULL};
+static const struct opt_hooks sseed_hooks = {sseed_parse, sseed_to_json, sseed_from_json, sseed_format, NULL, NULL};
 
 /* --dataset: NULL is the built-in set, recorded as "builtin" */
 static json_t *dataset_to_json(const struct opt_def *d, const void *t)
@@ -163,7 +172,7 @@ static void dataset_format(const struct opt_def *d, const void *t, char *out, si
 	snprintf(out, n, "%s", o->dataset ? o->dataset : "builtin");
 }
 
-static const struct opt_hooks dataset_hooks = {NULL, dataset_to_json, dataset_from_json, dataset_format, NULL};
+static const struct opt_hooks dataset_hooks = {NULL, dataset_to_json, dataset_from_json, dataset_format, NULL, NULL};
 
 /* --format (of the dataset): validated here; the run record keeps the detected one */
 static int format_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
@@ -174,7 +183,7 @@ static int format_parse(const struct opt_def *d, void *t, const char *arg, char 
 	return 0;
 }
 
-static const struct opt_hooks format_hooks = {format_parse, NULL, NULL, NULL, NULL};
+static const struct opt_hooks format_hooks = {format_parse, NULL, NULL, NULL, NULL, NULL};
 
 /* --slo: validated at parse time; recorded for load runs */
 static int slo_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
@@ -186,9 +195,9 @@ static int slo_parse(const struct opt_def *d, void *t, const char *arg, char *er
 	return 0;
 }
 
-static const struct opt_hooks slo_hooks = {slo_parse, NULL, NULL, NULL, record_if_load};
-static const struct opt_hooks load_hooks = {NULL, NULL, NULL, NULL, record_if_load};
-static const struct opt_hooks serve_hooks = {NULL, NULL, NULL, NULL, record_if_serve};
+static const struct opt_hooks slo_hooks = {slo_parse, NULL, NULL, NULL, record_if_load, NULL};
+static const struct opt_hooks load_hooks = {NULL, NULL, NULL, NULL, record_if_load, NULL};
+static const struct opt_hooks serve_hooks = {NULL, NULL, NULL, NULL, record_if_serve, NULL};
 
 /* --rate: recorded (load runs) as null when not an open loop */
 static json_t *rate_to_json(const struct opt_def *d, const void *t)
@@ -206,7 +215,7 @@ static int rate_from_json(const struct opt_def *d, void *t, json_t *v, struct op
 	return 0;
 }
 
-static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, NULL, record_if_load};
+static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, NULL, record_if_load, NULL};
 
 #define R OPT_RECORD
 #define B OPT_BOUNDED
@@ -216,7 +225,7 @@ static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, 
 const struct opt_def profile_opts[] = {
 	{"url", 0, OPT_STRING, F(o.url), "URL", "server base URL (default: look for one on the usual local ports)",
 	 "server", 0, 0, R, "url", NULL, &auto_hooks},
-	{"api", 0, OPT_STRING, F(o.api), "API", "openai | ollama | auto (default auto: detected)",
+	{"api", 0, OPT_STRING, F(o.api), "API", NULL,
 	 NULL, 0, 0, R, "api", NULL, &api_hooks},
 	{"model", 0, OPT_STRING, F(o.model), "NAME", "model to query (default: the one model the server serves)",
 	 NULL, 0, 0, R, "model", NULL, &auto_hooks},
@@ -320,7 +329,8 @@ char *profile_config_json(const struct runner_opts *o, const char *url, const ch
 	char *out;
 	r.url = url;
 	r.model = model;
-	r.api = api && !strcmp(api, "ollama") ? API_OLLAMA : api && !strcmp(api, "openai") ? API_OPENAI : o->api;
+	if (api)
+		r.api = api;
 	opt_record(profile_opts, profile_nopts, &r, c);
 	out = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(c);

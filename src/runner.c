@@ -33,7 +33,7 @@
 void runner_opts_init(struct runner_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->api = API_AUTO;
+	o->api = NULL;
 	o->timeout_s = 600;
 	o->max_attempts = 3;
 	o->backoff_s = 1.0;
@@ -240,15 +240,6 @@ static void idle_baseline(struct run *r, double *out_w, const char *when)
 
 /* ---- one query ---- */
 
-static int retriable(const struct chat_result *res)
-{
-	if (res->err == ERR_CONNECT || res->err == ERR_RESET)
-		return 1;
-	if (res->err == ERR_HTTP && (res->http_status == 429 || res->http_status >= 500))
-		return 1;
-	return 0;
-}
-
 struct done_flag {
 	int done;
 };
@@ -436,8 +427,12 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 	struct chat_request req;
 	struct chat_result res;
 	char *prompt = item_prompt(it);
-	double delay = r->o->backoff_s;
+	struct retry_policy rp;
+	double delay;
 	int interrupted = 0;
+	retry_policy_init(&rp);
+	rp.max_attempts = r->o->max_attempts;
+	rp.backoff_base_s = r->o->backoff_s;
 	fill_item(q, it, seq, prompt);
 	*t0 = *t1 = 0;
 	memset(&req, 0, sizeof(req));
@@ -462,7 +457,7 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 		a->error_kind = xstrdup(err_kind_name(res.err));
 		a->http_status = res.http_status;
 		a->message = res.err ? xstrdup(res.errmsg) : NULL;
-		if (res.err == ERR_NONE || !retriable(&res) || n >= r->o->max_attempts) {
+		if (!retry_again(&rp, n, &res)) {
 			/* the final attempt is the query */
 			fill_final(r, q, &res);
 			*t0 = res.t_send_ns;
@@ -470,21 +465,12 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 			chat_result_release(&res);
 			break;
 		}
-		if (!isnan(res.retry_after_s) && res.retry_after_s > delay)
-			delay = res.retry_after_s > 300 ? 300 : res.retry_after_s; /* the server asked */
+		delay = retry_delay_s(&rp, n, &res); /* at least what the server asked */
 		say(r->h, RUNNER_WARN, "item %s attempt %d: %s%s%s; retrying in %.1f s", it->id, n,
 		    err_kind_name(res.err), res.errmsg[0] ? ": " : "", res.errmsg, delay);
 		chat_result_release(&res);
-		for (int64_t end = clock_now_ns() + (int64_t)(delay * 1e9); clock_now_ns() < end;) {
-			if (r->o->stop && *r->o->stop) {
-				interrupted = 1;
-				break;
-			}
-			clock_sleep_ns(20 * NS_PER_MS);
-		}
-		if (interrupted)
+		if ((interrupted = retry_sleep(delay, r->o->stop)))
 			break;
-		delay = delay * 2 > 60 ? 60 : delay * 2;
 	}
 	return interrupted;
 }
@@ -587,7 +573,7 @@ static int connect_server(struct run *r, struct runner_opts *o, char *err, size_
 		say(r->h, RUNNER_INFO, "found %s at %s%s%s", d.engine, d.url,
 		    d.model[0] ? " serving " : "", d.model);
 		snprintf(r->engine, sizeof(r->engine), "%s", d.engine);
-		if (o->api == API_AUTO)
+		if (!o->api || !strcmp(o->api, "auto"))
 			o->api = d.api;
 	}
 	r->cl = client_new(url, o->api, err, errlen);
@@ -986,7 +972,7 @@ int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
 		goto out;
 	if (!r.tel_ok && setup_telemetry(&r, &o, err, errlen) < 0)
 		goto out;
-	api_s = xstrdup(api_name(client_api(r.cl)));
+	api_s = xstrdup(client_api(r.cl));
 	r.t0_ns = clock_now_ns();
 	if (!o.resume) {
 		r.rec.name = o.name ? xstrdup(o.name) : default_name(r.model);

@@ -17,7 +17,7 @@
 struct runner_opts {
 	/* server */
 	const char *url;           /* NULL = discover a local server */
-	enum api_kind api;
+	const char *api;           /* API registry name (client.h); NULL or "auto" = detect */
 	const char *model;         /* NULL = the one model the server serves */
 	double timeout_s;          /* per attempt */
 	int max_attempts;          /* 1 + retries */

@@ -159,12 +159,12 @@ static void log_tail(const char *path, char *out, size_t n)
 	free(text);
 }
 
-int serve_wait_healthy(struct serve *s, const char *url, enum api_kind api, double timeout_s,
+int serve_wait_healthy(struct serve *s, const char *url, const char *api, double timeout_s,
 		       volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	int64_t deadline = clock_now_ns() + (int64_t)(timeout_s * 1e9);
 	char last[IPW_ERRLEN] = "no answer yet";
-	struct client *c = client_new(url, api == API_AUTO ? API_OPENAI : api, err, errlen);
+	struct client *c = client_new(url, api && *api && strcmp(api, "auto") ? api : "openai", err, errlen);
 	int rc = -1;
 	if (!c)
 		return -1;

@@ -33,10 +33,12 @@ int serve_start(struct serve *s, const char *cmd, const char *log_path, char *er
 
 /*
  * Waits until the server at url answers client_health, at most timeout_s.
+ * api is a registry name; NULL or "auto" means OpenAI (a starting server
+ * cannot be detected yet).
  * -1 (err) on timeout, when the child exits first (with the log's last
  * lines), or when *stop is set.
  */
-int serve_wait_healthy(struct serve *s, const char *url, enum api_kind api, double timeout_s,
+int serve_wait_healthy(struct serve *s, const char *url, const char *api, double timeout_s,
 		       volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 /* 1 while the child runs, 0 once it has exited (status kept). */

@@ -2,40 +2,31 @@
  * client/ollama.c - Ollama's native chat API: POST /api/chat with
  * {"model","messages","stream":true,"options":{...}}, answered by
  * newline-delimited JSON objects, the last with "done":true, token counts and
- * server-side durations in ns; models come from GET /api/tags. See docs/client.md.
+ * server-side durations in ns (or that last object alone for "stream":false);
+ * models, detection and discovery use GET /api/tags. Exports api_ollama. See
+ * docs/client.md.
  */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/api.h"
 
-static json_t *jstr(const char *s)
-{
-	json_t *j = json_string(s ? s : "");
-	return j ? j : json_string_nocheck(s);
-}
-
-static void ol_build_body(const struct chat_request *req, struct buf *out)
+static int ol_build_body(const struct chat_request *req, struct buf *out, char *err, size_t errlen)
 {
 	const struct sampling *s = &req->s;
-	json_t *o = json_object(), *msgs = json_array(), *m, *opt = json_object();
-	char *txt;
+	json_t *o = json_object(), *msgs = api_messages_json(req, API_MSG_OLLAMA, err, errlen), *opt;
 
-	json_object_set_new(o, "model", jstr(req->model));
-	if (s->system && *s->system) {
-		m = json_object();
-		json_object_set_new(m, "role", json_string("system"));
-		json_object_set_new(m, "content", jstr(s->system));
-		json_array_append_new(msgs, m);
+	if (!msgs) {
+		json_decref(o);
+		return -1;
 	}
-	m = json_object();
-	json_object_set_new(m, "role", json_string("user"));
-	json_object_set_new(m, "content", jstr(req->prompt));
-	json_array_append_new(msgs, m);
+	opt = json_object();
+	json_object_set_new(o, "model", api_jstr(req->model));
 	json_object_set_new(o, "messages", msgs);
-	json_object_set_new(o, "stream", json_true());
+	json_object_set_new(o, "stream", json_boolean(!req->no_stream));
 	if (s->max_tokens > 0)
 		json_object_set_new(opt, "num_predict", json_integer(s->max_tokens));
 	if (isfinite(s->temperature) && s->temperature >= 0)
@@ -47,10 +38,7 @@ static void ol_build_body(const struct chat_request *req, struct buf *out)
 	if (s->has_seed)
 		json_object_set_new(opt, "seed", json_integer(s->seed));
 	json_object_set_new(o, "options", opt);
-	txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	buf_appends(out, txt ? txt : "{}");
-	free(txt);
-	json_decref(o);
+	return api_body_finish(o, req, out, err, errlen);
 }
 
 /* A duration in ns as seconds, NAN when absent. */
@@ -179,13 +167,79 @@ out:
 	return rc;
 }
 
-const struct api_ops api_ollama = {
-	.name = "ollama",
+/* A whole "stream":false reply is the final object of a stream, with the whole message. */
+static int ol_parse_whole(struct stream_parser *p, const char *body, size_t len, int64_t now_ns)
+{
+	json_t *o, *tc;
+	int rc = ol_line(p, body, len, now_ns);
+
+	if (rc || p->failed)
+		return -1;
+	if (!p->done)
+		return stream_fail(p, ERR_PROTOCOL, "the reply has no \"done\":true: %.60s%s", body,
+				   len > 60 ? "..." : "");
+	o = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	tc = json_object_get(json_object_get(o, "message"), "tool_calls");
+	if (json_is_array(tc) && json_array_size(tc))
+		p->res->tool_calls_json = json_dumps(tc, JSON_COMPACT);
+	json_decref(o);
+	return 0;
+}
+
+/* Ollama answers GET /api/tags with {"models":[...]}. */
+static int ol_detect(const char *base, const char *key, char *why, size_t whylen)
+{
+	struct buf body;
+	char *url = xasprintf("%s/api/tags", base);
+	long status = 0;
+	int yes;
+
+	buf_init(&body, 16u << 20);
+	yes = api_http_get(url, key, 5000, &body, &status, why, whylen) == 0 && api_is_2xx(status) &&
+	      api_json_has_array(body.data, "models");
+	free(url);
+	buf_release(&body);
+	return yes;
+}
+
+static int ol_probe(const char *url, const char *key, const char *engine_hint, struct discovered *d)
+{
+	struct buf body;
+	char cerr[256], *u = xasprintf("%s/api/tags", url), **models = NULL;
+	long status = 0;
+	int n, found = 0;
+
+	buf_init(&body, 16u << 20);
+	if (api_http_get(u, key, 300, &body, &status, cerr, sizeof cerr) == 0 && api_is_2xx(status) &&
+	    ol_parse_models(body.data, &models, &n, NULL, 0) == 0) {
+		snprintf(d->engine, sizeof d->engine, "ollama");
+		if (n > 0)
+			snprintf(d->model, sizeof d->model, "%s", models[0]);
+		found = 1;
+	}
+	free_list(models);
+	free(u);
+	buf_release(&body);
+	return found;
+}
+
+static const struct http_wire ol_wire = {
 	.chat_path = "/api/chat",
 	.models_path = "/api/tags",
+	.health_path = NULL,
 	.accept = "application/x-ndjson",
+	.end_marker = "\"done\":true",
 	.build_body = ol_build_body,
 	.line = ol_line,
 	.end = ol_end,
+	.parse_whole = ol_parse_whole,
 	.parse_models = ol_parse_models,
+};
+
+const struct api_backend api_ollama = {
+	.name = "ollama",
+	.summary = "Ollama's native /api/chat (NDJSON)",
+	.detect = ol_detect,
+	.probe = ol_probe,
+	.wire = &ol_wire,
 };

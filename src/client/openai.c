@@ -2,44 +2,31 @@
  * client/openai.c - the OpenAI-compatible chat-completions API as served by
  * vLLM, SGLang, llama.cpp server, LM Studio, TGI and hosted APIs: request body,
  * the server-sent-events stream (one JSON chunk per "data:" event, then
- * "data: [DONE]"), and the /v1/models list. See docs/client.md.
+ * "data: [DONE]") or one JSON reply ("stream":false), the /v1/models list,
+ * detection and the discovery probe. Exports api_openai. See docs/client.md.
  */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/api.h"
 
-/* json_string, falling back to no UTF-8 check so a bad byte in a prompt still goes out. */
-static json_t *jstr(const char *s)
-{
-	json_t *j = json_string(s ? s : "");
-	return j ? j : json_string_nocheck(s);
-}
-
-static void oa_build_body(const struct chat_request *req, struct buf *out)
+static int oa_build_body(const struct chat_request *req, struct buf *out, char *err, size_t errlen)
 {
 	const struct sampling *s = &req->s;
-	json_t *o = json_object(), *msgs = json_array(), *m, *so;
-	char *txt;
+	json_t *o = json_object(), *msgs = api_messages_json(req, 0, err, errlen);
 
-	json_object_set_new(o, "model", jstr(req->model));
-	if (s->system && *s->system) {
-		m = json_object();
-		json_object_set_new(m, "role", json_string("system"));
-		json_object_set_new(m, "content", jstr(s->system));
-		json_array_append_new(msgs, m);
+	if (!msgs) {
+		json_decref(o);
+		return -1;
 	}
-	m = json_object();
-	json_object_set_new(m, "role", json_string("user"));
-	json_object_set_new(m, "content", jstr(req->prompt));
-	json_array_append_new(msgs, m);
+	json_object_set_new(o, "model", api_jstr(req->model));
 	json_object_set_new(o, "messages", msgs);
-	json_object_set_new(o, "stream", json_true());
-	so = json_object();
-	json_object_set_new(so, "include_usage", json_true());
-	json_object_set_new(o, "stream_options", so);
+	json_object_set_new(o, "stream", json_boolean(!req->no_stream));
+	if (!req->no_stream)
+		json_object_set_new(o, "stream_options", json_pack("{s:b}", "include_usage", 1));
 	if (s->max_tokens > 0)
 		json_object_set_new(o, "max_tokens", json_integer(s->max_tokens));
 	if (isfinite(s->temperature) && s->temperature >= 0)
@@ -50,10 +37,7 @@ static void oa_build_body(const struct chat_request *req, struct buf *out)
 		json_object_set_new(o, "top_k", json_integer(s->top_k));
 	if (s->has_seed)
 		json_object_set_new(o, "seed", json_integer(s->seed));
-	txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	buf_appends(out, txt ? txt : "{}");
-	free(txt);
-	json_decref(o);
+	return api_body_finish(o, req, out, err, errlen);
 }
 
 static long long jint(json_t *o, const char *key, int *ok)
@@ -246,13 +230,117 @@ out:
 	return rc;
 }
 
-const struct api_ops api_openai = {
-	.name = "openai",
+/* A whole "stream":false reply: {"choices":[{"message":{...},"finish_reason"}],"usage":{...}}. */
+static int oa_parse_whole(struct stream_parser *p, const char *body, size_t len, int64_t now_ns)
+{
+	json_error_t je;
+	json_t *o = json_loadb(body, len, JSON_ALLOW_NUL, &je), *tc;
+	int rc;
+
+	if (!json_is_object(o)) {
+		rc = stream_fail(p, ERR_PROTOCOL, "the reply is not a JSON object (%s): %.60s%s",
+				 o ? "another JSON value" : je.text, body, len > 60 ? "..." : "");
+		goto out;
+	}
+	if (!json_is_array(json_object_get(o, "choices")) && !json_object_get(o, "error")) {
+		rc = stream_fail(p, ERR_PROTOCOL, "the reply has no \"choices\": %.60s%s", body, len > 60 ? "..." : "");
+		goto out;
+	}
+	rc = oa_chunk(p, body, len, now_ns);
+	tc = json_object_get(json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message"),
+			     "tool_calls");
+	if (!rc && json_is_array(tc) && json_array_size(tc))
+		p->res->tool_calls_json = json_dumps(tc, JSON_COMPACT);
+	if (!rc)
+		p->done = 1;
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* Anything that answers GET /v1/models at all speaks the OpenAI API (detection tries it last). */
+static int oa_detect(const char *base, const char *key, char *why, size_t whylen)
+{
+	struct buf body;
+	char *url = xasprintf("%s/v1/models", base);
+	long status = 0;
+	int yes;
+
+	buf_init(&body, 16u << 20);
+	yes = api_http_get(url, key, 5000, &body, &status, why, whylen) == 0 && status;
+	free(url);
+	buf_release(&body);
+	return yes;
+}
+
+/* The engine named by an OpenAI model entry's owned_by, or NULL. */
+static const char *engine_from_owner(const char *body)
+{
+	static const char *const map[][2] = {
+		{"vllm", "vllm"}, {"sglang", "sglang"}, {"llamacpp", "llama.cpp"}, {"llama.cpp", "llama.cpp"},
+		{"library", "ollama"}, {"ollama", "ollama"},
+	};
+	json_error_t je;
+	json_t *o = json_loads(body, 0, &je), *d, *m, *ob;
+	const char *e = NULL;
+	size_t i;
+
+	d = json_is_object(o) ? json_object_get(o, "data") : NULL;
+	m = json_is_array(d) ? json_array_get(d, 0) : NULL;
+	ob = json_is_object(m) ? json_object_get(m, "owned_by") : NULL;
+	for (i = 0; json_is_string(ob) && i < sizeof map / sizeof map[0]; i++)
+		if (!strcmp(json_string_value(ob), map[i][0]))
+			e = map[i][1];
+	json_decref(o);
+	return e;
+}
+
+/* A model list, or a refusal for want of a key; any other web server on the port is not ours. */
+static int oa_probe(const char *url, const char *key, const char *engine_hint, struct discovered *d)
+{
+	struct buf body;
+	char cerr[256], *u = xasprintf("%s/v1/models", url), **models = NULL;
+	const char *eng = NULL;
+	long status = 0;
+	int n, found = 0;
+
+	buf_init(&body, 16u << 20);
+	if (api_http_get(u, key, 300, &body, &status, cerr, sizeof cerr) < 0)
+		goto out;
+	if (api_is_2xx(status) && oa_parse_models(body.data, &models, &n, NULL, 0) == 0) {
+		if (n > 0)
+			snprintf(d->model, sizeof d->model, "%s", models[0]);
+		eng = engine_from_owner(body.data);
+		found = 1;
+	} else if (status == 401 || status == 403) {
+		found = 1;
+	}
+	if (found)
+		snprintf(d->engine, sizeof d->engine, "%s", eng ? eng : engine_hint);
+out:
+	free_list(models);
+	free(u);
+	buf_release(&body);
+	return found;
+}
+
+static const struct http_wire oa_wire = {
 	.chat_path = "/v1/chat/completions",
 	.models_path = "/v1/models",
+	.health_path = "/health",
 	.accept = "text/event-stream",
+	.end_marker = "finish_reason or [DONE]",
 	.build_body = oa_build_body,
 	.line = oa_line,
 	.end = oa_end,
+	.parse_whole = oa_parse_whole,
 	.parse_models = oa_parse_models,
+};
+
+const struct api_backend api_openai = {
+	.name = "openai",
+	.summary = "OpenAI chat completions (vLLM, SGLang, llama.cpp, LM Studio, TGI, hosted APIs)",
+	.detect = oa_detect,
+	.probe = oa_probe,
+	.wire = &oa_wire,
 };

@@ -36,7 +36,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ipw profile [--url U] [--api openai|ollama] [--model M] [--dataset PATH] [--limit N]\n"
+"usage: ipw profile [--url U] [--api API] [--model M] [--dataset PATH] [--limit N]\n"
 "                   [--store PATH] [--name NAME] [--resume RUN] [options]\n"
 "Streams each dataset item to an inference server, one query at a time, and records\n"
 "its answer, latency, tokens and energy in the store (default ./ipw.db).\n\n");

@@ -29,10 +29,10 @@ static int tolerance_parse(const struct opt_def *d, void *t, const char *arg, ch
 static int jretries_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
 static int rule_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
 static int dformat_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
-static const struct opt_hooks tolerance_hooks = {.parse = tolerance_parse};
-static const struct opt_hooks jretries_hooks = {.parse = jretries_parse};
-static const struct opt_hooks rule_hooks = {.parse = rule_parse};
-static const struct opt_hooks dformat_hooks = {.parse = dformat_parse};
+static const struct opt_hooks tolerance_hooks = {.parse = tolerance_parse, NULL};
+static const struct opt_hooks jretries_hooks = {.parse = jretries_parse, NULL};
+static const struct opt_hooks rule_hooks = {.parse = rule_parse, NULL};
+static const struct opt_hooks dformat_hooks = {.parse = dformat_parse, NULL};
 
 #define A(field) offsetof(struct score_args, field)
 #define OPEN (OPT_BOUNDED | OPT_MIN_OPEN)

@@ -12,7 +12,9 @@
  * (>= 2: A>>B, 1: A>B, 0: A=B, ...). Markers in an answer: JUDGE-MALFORMED (a
  * reply without a verdict), JUDGE-500 (HTTP 500), JUDGE-BIAS (always [[A>B]]:
  * favours position A), JUDGE-CONFLICT (two different labels), JUDGE-THINK (a
- * misleading verdict inside <think>...</think> before the real one).
+ * misleading verdict inside <think>...</think> before the real one), JUDGE-429
+ * (every other such request: HTTP 429 with Retry-After: 1), JUDGE-400 (HTTP
+ * 400). A request asking to stream is refused (HTTP 400): judges do not stream.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,6 +34,7 @@
 static long n_requests;
 static int fail_all;
 static const char *require_key;
+static long n429;
 
 static int send_all(int fd, const char *p, size_t n)
 {
@@ -49,8 +52,9 @@ static int send_all(int fd, const char *p, size_t n)
 
 static void reply(int fd, int status, const char *body)
 {
-	char *s = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-			    "Connection: close\r\n\r\n%s", status, status == 200 ? "OK" : "Error", strlen(body), body);
+	char *s = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s"
+			    "Connection: close\r\n\r\n%s", status, status == 200 ? "OK" : "Error", strlen(body),
+			    status == 429 ? "Retry-After: 1\r\n" : "", body);
 	send_all(fd, s, strlen(s));
 	free(s);
 }
@@ -81,6 +85,55 @@ static int quality(const char *s)
 	return q && q[2] >= '0' && q[2] <= '9' ? q[2] - '0' : 0;
 }
 
+/* A reference verdict for resp against ref, or NULL with *status set for an HTTP error. */
+static char *reference_text(const char *ref, const char *resp, int *status)
+{
+	int match = strcasestr(resp, ref) != NULL;
+
+	if (strstr(resp, "JUDGE-429") && n429++ % 2 == 0)
+		*status = 429;
+	else if (strstr(resp, "JUDGE-400"))
+		*status = 400;
+	else if (strstr(resp, "JUDGE-500"))
+		*status = 500;
+	else if (strstr(resp, "JUDGE-MALFORMED"))
+		return xstrdup("The response seems reasonable but I am unsure.");
+	else if (strstr(resp, "JUDGE-THINK"))
+		return xasprintf("<think>VERDICT: %s</think>The response %s the reference.\nVERDICT: %s",
+				 match ? "FALSE" : "TRUE", match ? "matches" : "does not match", match ? "TRUE" : "FALSE");
+	else
+		return xasprintf("The response %s the reference.\n**VERDICT: %s**", match ? "matches" : "does not match",
+				 match ? "TRUE" : "FALSE");
+	return NULL;
+}
+
+static int either_has(const char *a, const char *b, const char *marker)
+{
+	return strstr(a, marker) || strstr(b, marker);
+}
+
+/* A pairwise verdict for answers a and b, or NULL with *status set for an HTTP error. */
+static char *pairwise_text(const char *a, const char *b, int *status)
+{
+	static const char *const labels[] = {"B>>A", "B>A", "A=B", "A>B", "A>>B"};
+	int d = quality(a) - quality(b);
+
+	d = d < -2 ? -2 : d > 2 ? 2 : d;
+	if (either_has(a, b, "JUDGE-500"))
+		*status = 500;
+	else if (either_has(a, b, "JUDGE-MALFORMED"))
+		return xstrdup("Both answers have merits. Final verdict: A is good.");
+	else if (either_has(a, b, "JUDGE-CONFLICT"))
+		return xstrdup("At first [[A>B]], but on reflection [[B>A]].");
+	else if (either_has(a, b, "JUDGE-BIAS"))
+		return xstrdup("Assistant A is better.\nFinal verdict: [[A>B]]");
+	else if (either_has(a, b, "JUDGE-THINK"))
+		return xasprintf("<think>maybe [[%s]]</think>My final verdict: [[ %s ]]", labels[2 - d], labels[d + 2]);
+	else
+		return xasprintf("My final verdict: [[%s]]", labels[d + 2]);
+	return NULL;
+}
+
 /* The judge's reply text for a user message, or NULL with *status set for an HTTP error. */
 static char *judge_text(const char *user, int *status)
 {
@@ -91,40 +144,12 @@ static char *judge_text(const char *user, int *status)
 	char *out = NULL;
 
 	*status = 200;
-	if (ref && resp) {
-		if (strstr(resp, "JUDGE-500"))
-			*status = 500;
-		else if (strstr(resp, "JUDGE-MALFORMED"))
-			out = xstrdup("The response seems reasonable but I am unsure.");
-		else if (strstr(resp, "JUDGE-THINK"))
-			out = xasprintf("<think>VERDICT: %s</think>The response %s the reference.\nVERDICT: %s",
-					strcasestr(resp, ref) ? "FALSE" : "TRUE",
-					strcasestr(resp, ref) ? "matches" : "does not match",
-					strcasestr(resp, ref) ? "TRUE" : "FALSE");
-		else
-			out = xasprintf("The response %s the reference.\n**VERDICT: %s**",
-					strcasestr(resp, ref) ? "matches" : "does not match",
-					strcasestr(resp, ref) ? "TRUE" : "FALSE");
-	} else if (a && b) {
-		static const char *const labels[] = {"B>>A", "B>A", "A=B", "A>B", "A>>B"};
-		int d = quality(a) - quality(b);
-		d = d < -2 ? -2 : d > 2 ? 2 : d;
-		if (strstr(a, "JUDGE-500") || strstr(b, "JUDGE-500"))
-			*status = 500;
-		else if (strstr(a, "JUDGE-MALFORMED") || strstr(b, "JUDGE-MALFORMED"))
-			out = xstrdup("Both answers have merits. Final verdict: A is good.");
-		else if (strstr(a, "JUDGE-CONFLICT") || strstr(b, "JUDGE-CONFLICT"))
-			out = xstrdup("At first [[A>B]], but on reflection [[B>A]].");
-		else if (strstr(a, "JUDGE-BIAS") || strstr(b, "JUDGE-BIAS"))
-			out = xstrdup("Assistant A is better.\nFinal verdict: [[A>B]]");
-		else if (strstr(a, "JUDGE-THINK") || strstr(b, "JUDGE-THINK"))
-			out = xasprintf("<think>maybe [[%s]]</think>My final verdict: [[ %s ]]", labels[2 - d],
-					labels[d + 2]);
-		else
-			out = xasprintf("My final verdict: [[%s]]", labels[d + 2]);
-	} else {
+	if (ref && resp)
+		out = reference_text(ref, resp, status);
+	else if (a && b)
+		out = pairwise_text(a, b, status);
+	else
 		*status = 400;
-	}
 	free(ref);
 	free(resp);
 	free(a);
@@ -150,6 +175,10 @@ static void handle_chat(int fd, const char *body, const char *auth)
 		reply_error(fd, 500, "fake judge failure");
 		goto out;
 	}
+	if (json_is_true(json_object_get(req, "stream"))) {
+		reply_error(fd, 400, "fake judge: streaming is not supported");
+		goto out;
+	}
 	msgs = json_object_get(req, "messages");
 	user = json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content"));
 	model = json_string_value(json_object_get(req, "model"));
@@ -159,7 +188,8 @@ static void handle_chat(int fd, const char *body, const char *auth)
 	}
 	text = judge_text(user, &status);
 	if (!text) {
-		reply_error(fd, status, status == 500 ? "fake judge: scripted failure" : "not a judge prompt");
+		reply_error(fd, status, status == 500 ? "fake judge: scripted failure" : status == 429 ? "fake judge: slow down"
+			    : "not a judge prompt");
 		goto out;
 	}
 	o = json_pack("{s:s, s:s, s:s, s:[{s:i, s:{s:s, s:s}, s:s}]}", "id", "fake-judge", "object",

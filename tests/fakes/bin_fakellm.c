@@ -3,7 +3,9 @@
  * HTTP/1.1 on 127.0.0.1 serving /v1/models, /api/tags, /health, OpenAI SSE
  * /v1/chat/completions and Ollama NDJSON /api/chat, streaming generated tokens
  * with set delays, plus failure scenarios chosen per request (model
- * "fake-<scenario>" or header X-Fake-Scenario). Flags: docs/client.md.
+ * "fake-<scenario>" or header X-Fake-Scenario), whole JSON replies to
+ * "stream":false, and the last request body at GET /x/last-request. Flags:
+ * docs/client.md.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -275,137 +277,255 @@ static void free_words(char **w, long n)
 }
 
 /* Streams a chat answer for scenario sc. Returns 1 to keep the connection, 0 to close it. */
+/* What a streamed reply will carry. */
+struct plan {
+	long ntok, nreason, stop_after, ptok, nsay;
+	const char *finish, *rfield;
+	int no_usage;
+	char **say;
+};
+
+static void plan_init(struct plan *pl, int openai, const char *sc, json_t *req)
+{
+	long limit;
+
+	memset(pl, 0, sizeof *pl);
+	pl->ntok = opt.tokens;
+	pl->stop_after = -1;
+	pl->ptok = prompt_tokens(req);
+	pl->finish = "stop";
+	pl->no_usage = !strcmp(sc, "no_usage");
+	pl->say = !strcmp(sc, "say") ? say_words(req, &pl->nsay) : NULL;
+	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
+		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
+	if (pl->say)
+		pl->ntok = pl->nsay;
+	if (limit > 0 && limit < pl->ntok) {
+		pl->ntok = limit;
+		pl->finish = "length";
+	}
+	if (!strcmp(sc, "reasoning") || !strcmp(sc, "reasoning2")) {
+		pl->nreason = pl->ntok / 2 > 0 ? pl->ntok / 2 : 1;
+		pl->rfield = openai ? (!strcmp(sc, "reasoning") ? "reasoning_content" : "reasoning") : "thinking";
+	}
+	if (!strcmp(sc, "error_midstream"))
+		pl->stop_after = 3;
+	else if (!strcmp(sc, "stall") || !strcmp(sc, "malformed") || !strcmp(sc, "reset") || !strcmp(sc, "truncate"))
+		pl->stop_after = 2;
+}
+
+/* The reasoning and answer tokens (up to stop_after). 0, or -1 when the client went away. */
+static int send_tokens(struct gen *g, const struct plan *pl)
+{
+	char text[64];
+
+	for (long i = 0; i < pl->nreason + pl->ntok; i++) {
+		if (pl->stop_after >= 0 && i == pl->stop_after)
+			break;
+		if (i < pl->nreason)
+			snprintf(text, sizeof text, "r%ld ", i);
+		else if (pl->say)
+			snprintf(text, sizeof text, "%s", pl->say[i - pl->nreason]);
+		else
+			token_text((int)(i - pl->nreason), text, sizeof text);
+		if (send_token(g, text, i < pl->nreason ? pl->rfield : NULL))
+			return -1;
+	}
+	return 0;
+}
+
+/* Ends a failure scenario's stream its way. Returns 1 to keep the connection, 0 to drop it, -1 if sc is none. */
+static int fail_ending(struct gen *g, const char *sc)
+{
+	struct linger lg = { 1, 0 };
+
+	if (!strcmp(sc, "error_midstream")) {
+		if (g->openai)
+			send_raw_event(g, "data: {\"error\":{\"message\":\"fake failure mid-stream\",\"type\":\"server_error\",\"code\":500}}\n\n"
+					  "data: [DONE]\n\n");
+		else
+			send_raw_event(g, "{\"error\":\"fake failure mid-stream\"}\n");
+	} else if (!strcmp(sc, "malformed")) {
+		send_raw_event(g, g->openai ? "data: {\"choices\":[{\"delta\":{\"content\": oops}\n\n" : "{\"message\": oops\n");
+	} else if (!strcmp(sc, "reset")) {
+		setsockopt(g->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		return 0;
+	} else if (!strcmp(sc, "stall")) {
+		/* wait until the client gives up (or a long time passes) */
+		struct pollfd pf = { .fd = g->fd, .events = POLLIN };
+		char tmp[256];
+		int64_t end = clock_now_ns() + 120 * NS_PER_S;
+		while (!stopping && clock_now_ns() < end) {
+			if (poll(&pf, 1, 200) > 0 && recv(g->fd, tmp, sizeof tmp, 0) <= 0)
+				break;
+		}
+		return 0;
+	} else if (strcmp(sc, "truncate")) {
+		return -1;
+	}
+	send_all(g->fd, "0\r\n\r\n", 5);
+	return 1;
+}
+
+/* OpenAI: the finish chunk, the usage chunk, [DONE]. 0, or -1 when the client went away. */
+static int oa_finish(struct gen *g, const struct plan *pl, const char *sc)
+{
+	json_t *o = oa_chunk(g), *u;
+
+	json_object_set_new(o, "choices", json_pack("[{s:i, s:{}, s:s}]", "index", 0, "delta", "finish_reason",
+						     pl->finish));
+	if (send_json(g, o))
+		return -1;
+	if (!pl->no_usage) {
+		o = oa_chunk(g);
+		json_object_set_new(o, "choices", json_array());
+		u = json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)pl->ptok, "completion_tokens",
+			      (json_int_t)(pl->nreason + pl->ntok), "total_tokens",
+			      (json_int_t)(pl->ptok + pl->nreason + pl->ntok));
+		if (strcmp(sc, "reasoning2"))
+			json_object_set_new(u, "completion_tokens_details",
+					    json_pack("{s:I}", "reasoning_tokens", (json_int_t)pl->nreason));
+		json_object_set_new(o, "usage", u);
+		if (send_json(g, o))
+			return -1;
+	}
+	return send_raw_event(g, g->split ? "data: [DONE]\r\n\r\n" : "data: [DONE]\n\n") ? -1 : 0;
+}
+
+/* Ollama: the final object with counts and durations. 0, or -1 when the client went away. */
+static int ol_finish(struct gen *g, const struct plan *pl)
+{
+	int64_t now = clock_now_ns();
+	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s}", "model", g->model, "created_at",
+			      "2026-01-01T00:00:00Z", "message", "role", "assistant", "content", "", "done", 1,
+			      "done_reason", pl->finish);
+
+	if (!pl->no_usage) {
+		json_object_set_new(o, "total_duration", json_integer(now - g->t_start + 1234567 + 2345678));
+		json_object_set_new(o, "load_duration", json_integer(1234567));
+		json_object_set_new(o, "prompt_eval_count", json_integer(pl->ptok));
+		json_object_set_new(o, "prompt_eval_duration", json_integer(2345678));
+		json_object_set_new(o, "eval_count", json_integer(pl->nreason + pl->ntok));
+		json_object_set_new(o, "eval_duration", json_integer(g->t_first ? now - g->t_first : 0));
+	}
+	return send_json(g, o) ? -1 : 0;
+}
+
 static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 {
 	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split") };
-	json_t *o, *u;
 	const char *m = json_string_value(json_object_get(req, "model"));
-	long ntok = opt.tokens, nreason = 0, limit, i, stop_after = -1;
-	long ptok = prompt_tokens(req);
-	const char *finish = "stop", *rfield = NULL;
-	int reasoning = !strcmp(sc, "reasoning") || !strcmp(sc, "reasoning2");
-	int no_usage = !strcmp(sc, "no_usage");
-	long nsay = 0;
-	char **say = !strcmp(sc, "say") ? say_words(req, &nsay) : NULL;
-	char text[64], hdr[256];
-	struct linger lg = { 1, 0 };
+	struct plan pl;
+	json_t *o;
+	char hdr[256];
+	int rc;
 
 	g.model = m && *m ? m : opt.model;
 	g.t_start = clock_now_ns();
-	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
-		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
-	if (say)
-		ntok = nsay;
-	if (limit > 0 && limit < ntok) {
-		ntok = limit;
-		finish = "length";
-	}
-	if (reasoning) {
-		nreason = ntok / 2 > 0 ? ntok / 2 : 1;
-		rfield = openai ? (!strcmp(sc, "reasoning") ? "reasoning_content" : "reasoning") : "thinking";
-	}
-	if (!strcmp(sc, "error_midstream"))
-		stop_after = 3;
-	else if (!strcmp(sc, "stall") || !strcmp(sc, "malformed") || !strcmp(sc, "reset") || !strcmp(sc, "truncate"))
-		stop_after = 2;
+	plan_init(&pl, openai, sc, req);
 	snprintf(hdr, sizeof hdr,
 		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n\r\n",
 		 openai ? "text/event-stream" : "application/x-ndjson");
 	if (send_all(fd, hdr, strlen(hdr)))
-		return 0;
+		goto drop;
 	if (openai) {
 		o = oa_chunk(&g);
 		json_object_set_new(o, "choices", json_pack("[{s:i, s:{s:s, s:s}, s:n}]", "index", 0, "delta", "role",
 							     "assistant", "content", "", "finish_reason"));
 		if (send_json(&g, o))
-			return 0;
+			goto drop;
 	}
+	rc = send_tokens(&g, &pl);
+	free_words(pl.say, pl.nsay);
+	if (rc)
+		return 0;
+	if ((rc = fail_ending(&g, sc)) >= 0)
+		return rc;
+	if (openai ? oa_finish(&g, &pl, sc) : ol_finish(&g, &pl))
+		return 0;
+	return send_all(fd, "0\r\n\r\n", 5) ? 0 : 1;
+drop:
+	free_words(pl.say, pl.nsay);
+	return 0;
+}
+
+/* The text a reply carries: reasoning then answer, as the stream would send it. */
+static void whole_text(const char *sc, json_t *req, long ntok, long nreason, struct buf *ans, struct buf *think)
+{
+	long nsay = 0, i;
+	char **say = !strcmp(sc, "say") ? say_words(req, &nsay) : NULL;
+	char text[64];
+
 	for (i = 0; i < nreason + ntok; i++) {
-		if (stop_after >= 0 && i == stop_after)
-			break;
 		if (i < nreason)
 			snprintf(text, sizeof text, "r%ld ", i);
 		else if (say)
 			snprintf(text, sizeof text, "%s", say[i - nreason]);
 		else
 			token_text((int)(i - nreason), text, sizeof text);
-		if (send_token(&g, text, i < nreason ? rfield : NULL)) {
-			free_words(say, nsay);
-			return 0;
-		}
+		buf_appends(i < nreason ? think : ans, text);
 	}
 	free_words(say, nsay);
-	say = NULL;
-	if (!strcmp(sc, "error_midstream")) {
-		if (openai)
-			send_raw_event(&g, "data: {\"error\":{\"message\":\"fake failure mid-stream\",\"type\":\"server_error\",\"code\":500}}\n\n"
-					   "data: [DONE]\n\n");
-		else
-			send_raw_event(&g, "{\"error\":\"fake failure mid-stream\"}\n");
-		send_all(fd, "0\r\n\r\n", 5);
-		return 1;
+}
+
+/* A "stream":false reply: one JSON object (scenario "tools": an assistant turn calling a tool). */
+static int whole_chat(int fd, int openai, const char *sc, json_t *req)
+{
+	const char *m = json_string_value(json_object_get(req, "model")), *finish = "stop";
+	long ntok = opt.tokens, nreason = 0, limit, nsay = 0, ptok = prompt_tokens(req);
+	int reasoning = !strcmp(sc, "reasoning") || !strcmp(sc, "reasoning2"), tools = !strcmp(sc, "tools");
+	struct buf ans, think;
+	json_t *o, *msg;
+	char *s;
+	int rc;
+
+	if (!strcmp(sc, "say"))
+		free_words(say_words(req, &nsay), nsay), ntok = nsay;
+	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
+		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
+	if (limit > 0 && limit < ntok) {
+		ntok = limit;
+		finish = "length";
 	}
-	if (!strcmp(sc, "malformed")) {
-		send_raw_event(&g, openai ? "data: {\"choices\":[{\"delta\":{\"content\": oops}\n\n" : "{\"message\": oops\n");
-		send_all(fd, "0\r\n\r\n", 5);
-		return 1;
-	}
-	if (!strcmp(sc, "truncate")) {
-		send_all(fd, "0\r\n\r\n", 5);
-		return 1;
-	}
-	if (!strcmp(sc, "reset")) {
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-		return 0;
-	}
-	if (!strcmp(sc, "stall")) {
-		/* wait until the client gives up (or a long time passes) */
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		char tmp[256];
-		int64_t end = clock_now_ns() + 120 * NS_PER_S;
-		while (!stopping && clock_now_ns() < end) {
-			if (poll(&pf, 1, 200) > 0 && recv(fd, tmp, sizeof tmp, 0) <= 0)
-				break;
-		}
-		return 0;
+	if (reasoning)
+		nreason = ntok / 2 > 0 ? ntok / 2 : 1;
+	buf_init(&ans, 0);
+	buf_init(&think, 0);
+	whole_text(sc, req, tools ? 0 : ntok, nreason, &ans, &think);
+	msg = json_pack("{s:s, s:s}", "role", "assistant", "content", ans.len ? ans.data : "");
+	if (nreason)
+		json_object_set_new(msg, openai ? "reasoning_content" : "thinking", json_string(think.data));
+	if (tools) {
+		json_object_set_new(msg, "tool_calls", openai
+			? json_pack("[{s:s, s:s, s:{s:s, s:s}}]", "id", "call_1", "type", "function", "function", "name",
+				    "get_weather", "arguments", "{\"city\":\"Paris\"}")
+			: json_pack("[{s:{s:s, s:{s:s}}}]", "function", "name", "get_weather", "arguments", "city", "Paris"));
+		finish = openai ? "tool_calls" : "stop";
 	}
 	if (openai) {
-		o = oa_chunk(&g);
-		json_object_set_new(o, "choices", json_pack("[{s:i, s:{}, s:s}]", "index", 0, "delta", "finish_reason",
-							     finish));
-		if (send_json(&g, o))
-			return 0;
-		if (!no_usage) {
-			o = oa_chunk(&g);
-			json_object_set_new(o, "choices", json_array());
-			u = json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)ptok, "completion_tokens",
-				      (json_int_t)(nreason + ntok), "total_tokens", (json_int_t)(ptok + nreason + ntok));
-			if (strcmp(sc, "reasoning2"))
-				json_object_set_new(u, "completion_tokens_details",
-						    json_pack("{s:I}", "reasoning_tokens", (json_int_t)nreason));
-			json_object_set_new(o, "usage", u);
-			if (send_json(&g, o))
-				return 0;
-		}
-		if (send_raw_event(&g, g.split ? "data: [DONE]\r\n\r\n" : "data: [DONE]\n\n"))
-			return 0;
+		o = json_pack("{s:s, s:s, s:i, s:s, s:[{s:i, s:o, s:s}]}", "id", "chatcmpl-fake", "object",
+			      "chat.completion", "created", 0, "model", m && *m ? m : opt.model, "choices", "index", 0,
+			      "message", msg, "finish_reason", finish);
+		if (strcmp(sc, "no_usage"))
+			json_object_set_new(o, "usage", json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)ptok,
+				"completion_tokens", (json_int_t)(nreason + ntok), "total_tokens",
+				(json_int_t)(ptok + nreason + ntok)));
 	} else {
-		int64_t now = clock_now_ns();
-		o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s}", "model", g.model, "created_at",
-			      "2026-01-01T00:00:00Z", "message", "role", "assistant", "content", "", "done", 1,
-			      "done_reason", finish);
-		if (!no_usage) {
-			json_object_set_new(o, "total_duration", json_integer(now - g.t_start + 1234567 + 2345678));
-			json_object_set_new(o, "load_duration", json_integer(1234567));
+		o = json_pack("{s:s, s:s, s:o, s:b, s:s}", "model", m && *m ? m : opt.model, "created_at",
+			      "2026-01-01T00:00:00Z", "message", msg, "done", 1, "done_reason", finish);
+		if (strcmp(sc, "no_usage")) {
 			json_object_set_new(o, "prompt_eval_count", json_integer(ptok));
-			json_object_set_new(o, "prompt_eval_duration", json_integer(2345678));
 			json_object_set_new(o, "eval_count", json_integer(nreason + ntok));
-			json_object_set_new(o, "eval_duration", json_integer(g.t_first ? now - g.t_first : 0));
+			json_object_set_new(o, "total_duration", json_integer(3456789));
 		}
-		if (send_json(&g, o))
-			return 0;
 	}
-	return send_all(fd, "0\r\n\r\n", 5) ? 0 : 1;
+	s = json_dumps(o, JSON_COMPACT);
+	rc = send_simple(fd, 200, "application/json", s, NULL);
+	free(s);
+	json_decref(o);
+	buf_release(&ans);
+	buf_release(&think);
+	return rc ? 0 : 1;
 }
 
 static int send_error(int fd, int openai, int status, const char *msg, const char *extra)
@@ -462,6 +582,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 	} else if (!strcmp(sc, "echo_auth")) {
 		snprintf(msg, sizeof msg, "Incorrect API key provided: %s", r->auth[0] ? r->auth : "(none)");
 		keep = send_error(fd, openai, 401, msg, NULL);
+	} else if (json_is_false(json_object_get(req, "stream"))) {
+		keep = whole_chat(fd, openai, sc, req);
 	} else {
 		keep = stream_chat(fd, openai, sc, req);
 	}
@@ -581,16 +703,9 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv)
 {
-	struct sockaddr_in sa = { 0 };
-	socklen_t sl = sizeof sa;
-	struct sigaction sig = { 0 };
-	struct stat st;
-	struct pollfd pf[2];
-	int lfd, one = 1, i, npf = 1, watch_stdin;
-	int64_t deadline;
-	pthread_attr_t attr;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -620,6 +735,20 @@ int main(int argc, char **argv)
 			usage();
 		i++;
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in sa = { 0 };
+	socklen_t sl = sizeof sa;
+	struct sigaction sig = { 0 };
+	struct stat st;
+	struct pollfd pf[2];
+	int lfd, one = 1, npf = 1, watch_stdin;
+	int64_t deadline;
+	pthread_attr_t attr;
+
+	parse_args(argc, argv);
 	sig.sa_handler = on_signal;
 	sigaction(SIGTERM, &sig, NULL);
 	sigaction(SIGINT, &sig, NULL);

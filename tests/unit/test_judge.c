@@ -4,7 +4,8 @@
  * against the loopback fake judge (build/fakes/fakejudge): the position swap,
  * both pairwise rules, the cache (a second judgement sends no request, counted
  * at the server), malformed verdicts left unscored and not cached, a failing
- * endpoint with retries, an unreachable one, and the key (sent from the
+ * endpoint with retries, an unreachable one, the shared retry policy
+ * (Retry-After honoured, a 400 not retried), and the key (sent from the
  * variable named, never in a message).
  */
 #include <criterion/criterion.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -324,6 +326,33 @@ Test(judge_fake, unreachable_endpoint_stops)
 	cr_assert_eq(r.correct, -1);
 	cr_assert_not_null(strstr(err, "cannot be reached"), "%s", err);
 	cr_assert_eq(j.n_requests, 2, "connection failures are retried");
+	judge_release(&j);
+}
+
+Test(judge_fake, retry_policy_shared_with_the_client)
+{
+	struct judge j;
+	struct grade_result r;
+	char err[IPW_ERRLEN] = "";
+	struct timespec t0, t1;
+
+	judge_open(&j, NULL, F.url, 3);
+	/* 429 with Retry-After: 1, then an answer: the second attempt waits the server's second, not the 10 ms backoff */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(judge_reference_grade(&j, "Q", "Paris", "Paris JUDGE-429", &r, err, sizeof err), 0, "%s", err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(r.correct, 1, "%s", r.reason);
+	cr_assert_eq(j.n_requests, 2);
+	cr_assert_geq((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, 950.0, "Retry-After not honoured");
+	/* a 400 is not retried */
+	cr_assert_eq(judge_reference_grade(&j, "Q", "Paris", "Paris JUDGE-400", &r, err, sizeof err), 0);
+	cr_assert_eq(r.correct, -1);
+	cr_assert_not_null(strstr(r.reason, "HTTP 400"), "%s", r.reason);
+	cr_assert_eq(j.n_requests, 3, "a 400 was retried");
+	cr_assert_eq(fake_count(), 3);
+	/* the judge's client is the shared one, on the OpenAI API, non-streaming (the fake refuses streams) */
+	cr_assert_str_eq(client_api(j.client), "openai");
+	cr_assert_eq(j.retry.max_attempts, 3);
 	judge_release(&j);
 }
 

@@ -92,7 +92,7 @@ static void round_trip(const char *const (*pairs)[2], size_t n)
 	profile_args_init(&b);
 	profile_args_init(&def);
 	opt_keep_init(&keep);
-	cfg = profile_config_json(&a.o, a.o.url, a.o.api == API_OLLAMA ? "ollama" : "openai", a.o.model);
+	cfg = profile_config_json(&a.o, a.o.url, a.o.api, a.o.model);
 	cr_assert(cfg);
 	c = json_loads(cfg, 0, NULL);
 	cr_assert(c, "not JSON: %s", cfg);

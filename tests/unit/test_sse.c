@@ -42,7 +42,7 @@ static void check_sse_result(struct chat_result *r)
 }
 
 /* Feeds s in pieces of size step (time = byte offset + 1), then finishes. */
-static int feed(const struct api_ops *ops, const char *s, size_t step, struct chat_result *r)
+static int feed(const struct http_wire *ops, const char *s, size_t step, struct chat_result *r)
 {
 	struct stream_parser p;
 	size_t n = strlen(s), i;
@@ -63,7 +63,7 @@ Test(sse, byte_by_byte_equals_whole)
 	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
 		struct chat_result r;
 		chat_result_init(&r);
-		cr_assert_eq(feed(&api_openai, SSE, steps[k], &r), 0, "step %zu: %s", steps[k], r.errmsg);
+		cr_assert_eq(feed(api_openai.wire, SSE, steps[k], &r), 0, "step %zu: %s", steps[k], r.errmsg);
 		check_sse_result(&r);
 		chat_result_release(&r);
 	}
@@ -74,7 +74,7 @@ Test(sse, event_times_are_when_the_event_completed)
 	struct chat_result r;
 	const char *think = strstr(SSE, "\r\n\r\n") + 2; /* the blank line ending the reasoning event */
 	chat_result_init(&r);
-	cr_assert_eq(feed(&api_openai, SSE, 1, &r), 0);
+	cr_assert_eq(feed(api_openai.wire, SSE, 1, &r), 0);
 	/* fed byte by byte with time = offset + 1: the event fires on its blank line's byte */
 	cr_assert_eq(r.t_first_ns, (int64_t)(think - SSE) + 1);
 	cr_assert_gt(r.t_first_answer_ns, r.t_first_ns);
@@ -86,7 +86,7 @@ Test(sse, all_in_one_read)
 {
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_eq(feed(&api_openai, SSE, strlen(SSE), &r), 0);
+	cr_assert_eq(feed(api_openai.wire, SSE, strlen(SSE), &r), 0);
 	check_sse_result(&r);
 	/* one read: every event carries the same arrival time */
 	cr_assert_eq(r.token_ns[0], r.token_ns[2]);
@@ -100,7 +100,7 @@ Test(sse, multiline_data_joined_with_newline)
 			"data: {\"content\":\"ab\"},\"finish_reason\":\"stop\"}]}\n\n";
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_eq(feed(&api_openai, s, 1, &r), 0, "%s", r.errmsg);
+	cr_assert_eq(feed(api_openai.wire, s, 1, &r), 0, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, "ab");
 	cr_assert_eq(r.completion_src, COUNT_EVENTS);
 	cr_assert_eq(r.completion_tokens, 1);
@@ -110,7 +110,7 @@ Test(sse, multiline_data_joined_with_newline)
 	s = "data: {\"choices\":[{\"delta\":\r\n"
 	    "data: {\"content\":\"cd\"},\"finish_reason\":\"stop\"}]}\r\n\r\n";
 	chat_result_init(&r);
-	cr_assert_eq(feed(&api_openai, s, 1, &r), 0, "%s", r.errmsg);
+	cr_assert_eq(feed(api_openai.wire, s, 1, &r), 0, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, "cd");
 	chat_result_release(&r);
 }
@@ -121,7 +121,7 @@ Test(sse, finish_without_done_is_complete_last_event_without_blank_line_flushed)
 			"data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"length\"}]}";
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_eq(feed(&api_openai, s, 5, &r), 0, "%s", r.errmsg);
+	cr_assert_eq(feed(api_openai.wire, s, 5, &r), 0, "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, "ab");
 	cr_assert_str_eq(r.finish_reason, "length");
 	chat_result_release(&r);
@@ -132,7 +132,7 @@ Test(sse, no_finish_no_done_is_reset)
 	const char *s = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_openai, s, 1, &r), 0);
+	cr_assert_neq(feed(api_openai.wire, s, 1, &r), 0);
 	cr_assert_eq(r.err, ERR_RESET);
 	cr_assert_str_eq(r.answer.data, "a");
 	chat_result_release(&r);
@@ -144,14 +144,14 @@ Test(sse, error_object_is_server_error)
 			"data: {\"error\":{\"message\":\"out of memory\",\"code\":500}}\n\n";
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_openai, s, 3, &r), 0);
+	cr_assert_neq(feed(api_openai.wire, s, 3, &r), 0);
 	cr_assert_eq(r.err, ERR_SERVER);
 	cr_assert(strstr(r.errmsg, "out of memory"), "%s", r.errmsg);
 	cr_assert_str_eq(r.answer.data, "a");
 	chat_result_release(&r);
 	/* vLLM's {"object":"error","message":...} form */
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_openai, "data: {\"object\":\"error\",\"message\":\"bad request\"}\n\n", 1, &r), 0);
+	cr_assert_neq(feed(api_openai.wire, "data: {\"object\":\"error\",\"message\":\"bad request\"}\n\n", 1, &r), 0);
 	cr_assert_eq(r.err, ERR_SERVER);
 	cr_assert(strstr(r.errmsg, "bad request"), "%s", r.errmsg);
 	chat_result_release(&r);
@@ -161,12 +161,12 @@ Test(sse, malformed_json_is_protocol_error)
 {
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_openai, "data: {\"choices\":[oops\n\n", 1, &r), 0);
+	cr_assert_neq(feed(api_openai.wire, "data: {\"choices\":[oops\n\n", 1, &r), 0);
 	cr_assert_eq(r.err, ERR_PROTOCOL);
 	chat_result_release(&r);
 	/* a plain JSON body where events were expected */
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_openai, "{\"id\":\"x\",\"choices\":[]}\n", 4, &r), 0);
+	cr_assert_neq(feed(api_openai.wire, "{\"id\":\"x\",\"choices\":[]}\n", 4, &r), 0);
 	cr_assert_eq(r.err, ERR_PROTOCOL);
 	chat_result_release(&r);
 }
@@ -178,7 +178,7 @@ Test(sse, size_cap_gives_protocol_error)
 	char big[300];
 	memset(big, 'x', sizeof big);
 	chat_result_init(&r);
-	stream_parser_init(&p, &api_openai, &r, 256);
+	stream_parser_init(&p, api_openai.wire, &r, 256);
 	cr_assert_eq(stream_parser_feed(&p, "data: ", 6, 1), 0);
 	cr_assert_neq(stream_parser_feed(&p, big, sizeof big, 2), 0);
 	cr_assert_eq(r.err, ERR_PROTOCOL);
@@ -205,7 +205,7 @@ Test(ndjson, byte_by_byte_counts_and_durations)
 	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
 		struct chat_result r;
 		chat_result_init(&r);
-		cr_assert_eq(feed(&api_ollama, NDJSON, steps[k], &r), 0, "%s", r.errmsg);
+		cr_assert_eq(feed(api_ollama.wire, NDJSON, steps[k], &r), 0, "%s", r.errmsg);
 		cr_assert_str_eq(r.answer.data, "Hi there");
 		cr_assert_str_eq(r.thinking.data, "hm ");
 		cr_assert_str_eq(r.model, "q");
@@ -228,18 +228,18 @@ Test(ndjson, error_line_and_truncation)
 {
 	struct chat_result r;
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_ollama, "{\"error\":\"model 'x' not found\"}\n", 1, &r), 0);
+	cr_assert_neq(feed(api_ollama.wire, "{\"error\":\"model 'x' not found\"}\n", 1, &r), 0);
 	cr_assert_eq(r.err, ERR_SERVER);
 	cr_assert(strstr(r.errmsg, "model 'x' not found"), "%s", r.errmsg);
 	chat_result_release(&r);
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_ollama, "{\"message\":{\"content\":\"a\"},\"done\":false}\n", 1, &r), 0);
+	cr_assert_neq(feed(api_ollama.wire, "{\"message\":{\"content\":\"a\"},\"done\":false}\n", 1, &r), 0);
 	cr_assert_eq(r.err, ERR_RESET);
 	cr_assert_eq(r.completion_tokens, 1);
 	cr_assert_eq(r.completion_src, COUNT_EVENTS);
 	chat_result_release(&r);
 	chat_result_init(&r);
-	cr_assert_neq(feed(&api_ollama, "{\"message\":{\"content\":\"a\"},\n", 1, &r), 0);
+	cr_assert_neq(feed(api_ollama.wire, "{\"message\":{\"content\":\"a\"},\n", 1, &r), 0);
 	cr_assert_eq(r.err, ERR_PROTOCOL);
 	chat_result_release(&r);
 }
@@ -282,7 +282,7 @@ Test(sse, random_splits_always_give_the_same_result)
 		size_t i = 0;
 		int rc = 0;
 		chat_result_init(&r);
-		stream_parser_init(&p, &api_openai, &r, CLIENT_MAX_RESPONSE);
+		stream_parser_init(&p, api_openai.wire, &r, CLIENT_MAX_RESPONSE);
 		while (i < n && !rc) {
 			size_t k = 1 + rnd(&seed) % 40;
 			if (k > n - i)
@@ -304,7 +304,7 @@ Test(sse, garbage_never_crashes_and_never_passes_as_complete)
 	unsigned seed = 7;
 	char junk[512];
 	for (int round = 0; round < 500; round++) {
-		const struct api_ops *ops = round % 2 ? &api_ollama : &api_openai;
+		const struct http_wire *ops = round % 2 ? api_ollama.wire : api_openai.wire;
 		struct stream_parser p;
 		struct chat_result r;
 		size_t n = 1 + rnd(&seed) % sizeof junk, i;
