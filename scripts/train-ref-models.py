@@ -42,8 +42,8 @@ CHAT_TEMPLATE = ("{% for message in messages %}{{ '<|im_start|>' + message['role
 
 # name: (embedding, layers, heads, kv heads, feed-forward, training steps, learning rate, seed)
 SIZES = {
-    "s": dict(dim=96, layers=3, heads=4, kv_heads=4, ff=256, steps=800, lr=2e-3, seed=101),
-    "m": dict(dim=192, layers=6, heads=6, kv_heads=6, ff=512, steps=6000, lr=1.5e-3, seed=102),
+    "s": dict(dim=96, layers=3, heads=4, kv_heads=4, ff=256, steps=450, lr=2e-3, seed=101),
+    "m": dict(dim=192, layers=6, heads=6, kv_heads=6, ff=512, steps=4000, lr=1.5e-3, seed=102),
     "l": dict(dim=320, layers=8, heads=8, kv_heads=8, ff=864, steps=20000, lr=1e-3, seed=103),
 }
 CONTEXT = 256
@@ -579,7 +579,8 @@ def write_card(path, name, cfg, params, steps, train_s, summ, size_bytes, train_
              "| training | %d steps, batch %d, AdamW lr %g (warm-up, cosine), bf16, loss on the answer only, "
              "%.0f s on one H200 |" % (steps, BATCH, cfg["lr"], train_s),
              "| seed | %d |" % cfg["seed"],
-             "| retrain | `bash scripts/train-ref-models.sh` (all three; see docs/reference-models.md) |", "",
+             "| retrain | `bash scripts/train-ref-models.sh OUT --work /tmp/refwork --time-budget %g` (all three; "
+             "see docs/reference-models.md) |" % TIME_BUDGET[0], "",
              "## Accuracy on `--dataset ref` (600 items, seed %d, greedy decoding)" % EVAL_SEED, "",
              "Overall: **%.1f%%**" % (100 * summ["overall"]), "",
              "| family | accuracy |", "|---|---|"]
@@ -592,6 +593,7 @@ def write_card(path, name, cfg, params, steps, train_s, summ, size_bytes, train_
 
 
 VOCAB_SIZE = [0]
+TIME_BUDGET = [0.0]
 
 
 def main():
@@ -623,6 +625,7 @@ def main():
     vocab_items = refgen(exe, TRAIN_SEED_BASE, 0, 30000)
     pieces = build_vocab(vocab_items)
     VOCAB_SIZE[0] = len(pieces)
+    TIME_BUDGET[0] = args.time_budget
     tok = SPM(pieces)
     json.dump(pieces, open(os.path.join(args.work, "vocab.json"), "w"))
     print("vocab %d tokens" % len(pieces), flush=True)

@@ -74,8 +74,15 @@ int main(int argc, char **argv)
 		json_str(it.answer);
 		printf(", \"user\": ");
 		json_str(line);
-		printf(", \"assistant\": \"Answer: ");
-		printf("%s\"}\n", it.answer);
+		printf(", \"assistant\": ");
+		if (it.task == TASK_MCQ) {
+			/* the chosen option's text first, then the letter: one look-up at a time */
+			snprintf(line, sizeof(line), "%s\nAnswer: %s", it.choices[it.answer[0] - 'A'], it.answer);
+		} else {
+			snprintf(line, sizeof(line), "Answer: %s", it.answer);
+		}
+		json_str(line);
+		printf("}\n");
 	}
 	return ferror(stdout) ? 1 : 0;
 }
