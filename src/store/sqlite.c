@@ -414,6 +414,35 @@ static int migrate(struct store *s, char *err, size_t errlen)
 	return sq_tx(s, migrate_body, NULL, err, errlen);
 }
 
+/* The folder holding path ("." for a bare name); caller frees. */
+static char *parent_dir(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+	if (!slash) {
+		free(dir);
+		return xstrdup(".");
+	}
+	slash[slash == dir ? 1 : 0] = '\0';
+	return dir;
+}
+
+/* 1 if the file, or the folder it would be created in, is on a read-only file system. */
+static int on_readonly_fs(const char *path)
+{
+	struct statvfs fs;
+	char *dir;
+	int r = 0;
+
+	if (statvfs(path, &fs) == 0)
+		return (fs.f_flag & ST_RDONLY) != 0;
+	dir = parent_dir(path);
+	if (statvfs(dir, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+		r = 1;
+	free(dir);
+	return r;
+}
+
 /*
  * 1 if nobody may write the file: a read-only file system, or no write
  * permission bit on the file or its directory (by mode bits, not access(),
@@ -421,18 +450,15 @@ static int migrate(struct store *s, char *err, size_t errlen)
  */
 static int file_unwritable(const char *path)
 {
-	struct statvfs fs;
 	struct stat sb;
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char *dir = parent_dir(path);
 	int r = 0;
 
-	if (slash)
-		slash[slash == dir ? 1 : 0] = '\0';
-	if (statvfs(path, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+	if (on_readonly_fs(path))
 		r = 1;
 	else if (stat(path, &sb) == 0 && !(sb.st_mode & 0222))
 		r = 1;
-	else if (stat(slash ? dir : ".", &sb) == 0 && !(sb.st_mode & 0222))
+	else if (stat(dir, &sb) == 0 && !(sb.st_mode & 0222))
 		r = 1;
 	free(dir);
 	return r;
@@ -558,6 +584,11 @@ static int sq_open(struct store *s, const char *uri, int flags, char *err, size_
 	if (!(flags & STORE_CREATE) && stat(path, &sb) < 0) {
 		err_set(err, errlen, "no store at '%s' (run 'ipw profile' first, or name the store with "
 			"--store PATH)", path);
+		goto out;
+	}
+	if (!(flags & STORE_READONLY) && on_readonly_fs(path)) {
+		err_set(err, errlen, "store '%s' is on a read-only file system: only read commands "
+			"(runs, show, export, ...) can use it", path);
 		goto out;
 	}
 	if (sq_open_db(path, flags, &db) != SQLITE_OK) {
