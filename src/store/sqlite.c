@@ -318,12 +318,6 @@ static int parse_run_id(struct store *s, const char *run_id, sqlite3_int64 *out,
 	return 0;
 }
 
-/*
- * Reads, without writing anything, whether the open file is an ipw store:
- * *version gets its schema version (0: an empty database, a new store).
- * A database with tables but no schema_version table is refused, before
- * anything (journal mode included) is changed in it.
- */
 /* The error of a failed first read: a file that is no database at all, or another failure. */
 static int schema_read_err(struct store *s, char *err, size_t errlen)
 {
@@ -332,6 +326,12 @@ static int schema_read_err(struct store *s, char *err, size_t errlen)
 	return db_err(s, err, errlen, "reading the schema");
 }
 
+/*
+ * Reads, without writing anything, whether the open file is an ipw store:
+ * *version gets its schema version (0: an empty database, a new store).
+ * A database with tables but no schema_version table is refused, before
+ * anything (journal mode included) is changed in it.
+ */
 static int schema_check(struct store *s, int *version, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
