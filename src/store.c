@@ -1,11 +1,13 @@
 /*
- * store.c - opens a store by URI and dispatches to its back-end; holds the
- * checks every back-end shares (no secrets in a run, argument sanity) and
- * the percentile helper the back-ends use for run totals.
+ * store.c - the registry of store back-ends (chosen by URI scheme), opening
+ * and dispatching to them; holds the checks every back-end shares (no
+ * secrets in a run, argument sanity) and the percentile helper the back-ends
+ * use for run totals.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "stats.h"
 #include "store.h"
@@ -16,30 +18,118 @@
 
 static const char *const secret_vars[] = {"IPW_API_KEY", "OPENAI_API_KEY"};
 
+/*
+ * The store back-ends, chosen by URI scheme. Adding one: its file in
+ * src/store/ (one const struct store_backend) and one line here.
+ */
+static const struct store_backend *const store_backends[] = {
+	&store_sqlite,
+};
+
+/*
+ * Schemes whose back-end this version does not have: a clear message instead
+ * of "unknown scheme". The registry is searched first, so a line here is dead
+ * (and to be removed) once its back-end is listed above.
+ */
+static const struct {
+	const char *scheme, *what;
+} store_unbuilt[] = {
+	{"postgresql", "PostgreSQL"},
+	{"postgres", "PostgreSQL"},
+};
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+const struct store_backend *store_backend_at(size_t i)
+{
+	return i < NELEMS(store_backends) ? store_backends[i] : NULL;
+}
+
+/* Length of uri's scheme (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"), 0 if none. */
+static size_t uri_scheme_len(const char *uri)
+{
+	size_t n = 0;
+
+	if (!((uri[0] >= 'a' && uri[0] <= 'z') || (uri[0] >= 'A' && uri[0] <= 'Z')))
+		return 0;
+	while (uri[n] && uri[n] != ':') {
+		char c = uri[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '-' || c == '.'))
+			return 0;
+		n++;
+	}
+	return uri[n] == ':' ? n : 0;
+}
+
+static int backend_has_scheme(const struct store_backend *b, const char *scheme, size_t n)
+{
+	for (const char *const *p = b->schemes; p && *p; p++)
+		if (strlen(*p) == n && !strncasecmp(*p, scheme, n))
+			return 1;
+	return 0;
+}
+
+/* "sqlite:, file: (sqlite); a file path (sqlite)" from the registry. */
+static void known_schemes(struct buf *b)
+{
+	for (size_t i = 0; i < NELEMS(store_backends); i++) {
+		const struct store_backend *be = store_backends[i];
+		for (const char *const *p = be->schemes; p && *p; p++)
+			buf_appendf(b, "%s%s:", b->len ? ", " : "", *p);
+		buf_appendf(b, " (%s)", be->name);
+	}
+	for (size_t i = 0; i < NELEMS(store_backends); i++)
+		if (store_backends[i]->plain_path)
+			buf_appendf(b, "; a file path (%s)", store_backends[i]->name);
+}
+
+const struct store_backend *store_backend_for(const char *uri, char *err, size_t errlen)
+{
+	size_t n = uri_scheme_len(uri);
+	struct buf known;
+
+	for (size_t i = 0; i < NELEMS(store_backends); i++) {
+		const struct store_backend *be = store_backends[i];
+		if (n ? backend_has_scheme(be, uri, n) : be->plain_path)
+			return be;
+	}
+	for (size_t i = 0; n && i < NELEMS(store_unbuilt); i++)
+		if (strlen(store_unbuilt[i].scheme) == n && !strncasecmp(store_unbuilt[i].scheme, uri, n)) {
+			err_set(err, errlen, "store '%.*s:...': %s store not built in this version "
+				"(use a SQLite file path)", (int)n, uri, store_unbuilt[i].what);
+			return NULL;
+		}
+	buf_init(&known, 0);
+	known_schemes(&known);
+	if (n)
+		err_set(err, errlen, "store '%.*s:...': unknown store scheme '%.*s' (known: %s; "
+			"write a file path holding ':' as ./NAME)", (int)n, uri, (int)n, uri, known.data);
+	else
+		err_set(err, errlen, "store '%s': no back-end serves plain paths (known: %s)", uri, known.data);
+	buf_release(&known);
+	return NULL;
+}
+
 int store_open(struct store *s, const char *uri, int flags, char *err, size_t errlen)
 {
 	const char *env = getenv("IPW_STORE");
-	const char *path = uri ? uri : env && *env ? env : "ipw.db";
+	const char *name = uri ? uri : env && *env ? env : "ipw.db";
+	const struct store_backend *be;
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	if (!strncmp(path, "postgres://", 11) || !strncmp(path, "postgresql://", 13)) {
-		err_set(err, errlen, "store '%s': PostgreSQL store not built in this version "
-			"(use a SQLite file path)", path);
-		goto out;
-	}
-	if (!strncmp(path, "sqlite:", 7))
-		path += 7;
-	if (!*path) {
+	if (!*name) {
 		err_set(err, errlen, "empty store path (pass --store PATH)");
 		goto out;
 	}
-	s->ops = &store_sqlite;
-	s->path = xstrdup(path);
-	if (s->ops->open(s, path, flags, err, errlen) < 0) {
+	if (!(be = store_backend_for(name, err, errlen)))
+		goto out;
+	s->ops = be;
+	s->path = xstrdup(name);
+	if (be->open(s, name, flags, err, errlen) < 0) {
 		free(s->path);
-		s->path = NULL;
-		s->ops = NULL;
+		memset(s, 0, sizeof(*s));
 		goto out;
 	}
 	rc = 0;

@@ -1,8 +1,9 @@
 /*
  * store.h - the run store: runs, their sources, every finished query with its
  * energies and attempts, telemetry samples and scores. One ops struct per
- * back-end (src/store/sqlite.c; PostgreSQL later); store.c dispatches and
- * holds the back-end-independent checks. Schema and durability: docs/store.md.
+ * back-end (src/store/sqlite.c; PostgreSQL later), chosen by the URI's scheme
+ * from the registry in store.c, which also holds the back-end-independent
+ * checks. Schema, durability, adding a back-end: docs/store.md.
  */
 #ifndef IPW_STORE_H
 #define IPW_STORE_H
@@ -93,10 +94,24 @@ struct store_cursor {
 	void *impl;               /* the back-end's statement */
 };
 
-/* The operations a back-end implements; run ids are the store's decimal strings. */
+/*
+ * The operations a back-end implements; run ids are the store's decimal
+ * strings. A back-end is one file in src/store/ defining one const struct
+ * store_backend, plus its line in store_backends[] (store.c). Every op is
+ * required; tests/unit/helper_store_conformance.c says what each must do.
+ */
 struct store_backend {
-	const char *name;
-	int (*open)(struct store *s, const char *path, int flags, char *err, size_t errlen);
+	const char *name;              /* "sqlite": in messages and lists */
+	const char *const *schemes;    /* the URI schemes it serves, lower case, NULL-terminated */
+	int plain_path;                /* 1: it also serves a URI without a scheme (a file path) */
+	/*
+	 * Opens the store uri names (as the user wrote it, scheme included).
+	 * s->path holds uri on entry; a back-end may replace it (free, then a
+	 * new xstrdup'ed string) with the form its messages should show (the
+	 * file path; a URI without its password). On failure it releases what
+	 * it allocated, except s->path, which store_open frees.
+	 */
+	int (*open)(struct store *s, const char *uri, int flags, char *err, size_t errlen);
 	void (*close)(struct store *s);
 	int (*run_create)(struct store *s, struct run_record *r, char *err, size_t errlen);
 	int (*run_set_sources)(struct store *s, const char *run_id, const struct run_source *src, int n,
@@ -139,16 +154,31 @@ extern const struct store_backend store_sqlite;
 
 struct store {
 	const struct store_backend *ops;
-	char *path;               /* as the user named it (for messages) */
+	char *path;               /* the store as messages name it (a file path; never a password) */
 	void *impl;               /* the back-end's state */
 };
 
 /*
- * Opens a store. uri is a file path (SQLite) or "sqlite:PATH"; NULL means
- * $IPW_STORE when set and non-empty, else ./ipw.db. STORE_READONLY opens
- * without ever writing (read commands). Without STORE_CREATE a missing file is an error (read commands
- * never create an empty store). The schema is created or migrated as needed.
- * Returns 0, or -1 with the reason in err.
+ * The back-end that serves uri, chosen by its scheme (the letters before the
+ * first ':', when they form a URI scheme: a letter, then letters, digits,
+ * '+', '-' or '.'; compared without case); a URI without a scheme goes to the
+ * back-end that serves plain paths (SQLite). NULL with the reason in err for
+ * a scheme whose back-end is not built in ("postgresql:") or an unknown one
+ * (the message lists the known ones). A file path holding ':' before any '/'
+ * is written ./NAME. The returned struct is static.
+ */
+const struct store_backend *store_backend_for(const char *uri, char *err, size_t errlen);
+/* The i-th registered back-end (0, 1, ...), NULL past the last. */
+const struct store_backend *store_backend_at(size_t i);
+
+/*
+ * Opens a store. uri is a file path or sqlite:PATH or file:PATH (SQLite;
+ * docs/store.md); NULL means $IPW_STORE when set and non-empty, else ./ipw.db.
+ * STORE_READONLY opens without ever writing (read commands). Without
+ * STORE_CREATE a missing store is an error (read commands never create an
+ * empty store). The schema is created or migrated as needed (not with
+ * STORE_READONLY). Returns 0, or -1 with the reason in err; s is then empty
+ * (store_close on it does nothing).
  */
 int store_open(struct store *s, const char *uri, int flags, char *err, size_t errlen);
 void store_close(struct store *s);

@@ -1,8 +1,9 @@
 /*
- * store/sqlite.c - the SQLite store back-end: one file, WAL journal,
- * synchronous=FULL, every finished query committed in its own transaction.
- * Columns are described once in tables (name, type, offset in the record)
- * that drive both the SQL text and the binding. Schema: docs/store.md.
+ * store/sqlite.c - the SQLite store back-end (a file path, sqlite:PATH or
+ * file:PATH): one file, WAL journal, synchronous=FULL, every finished query
+ * committed in its own transaction (sq_tx). Columns are described once in
+ * tables (name, type, offset in the record) that drive both the SQL text and
+ * the binding. Schema: docs/store.md.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -175,9 +177,35 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **st, char *er
 	return 0;
 }
 
-static void rollback(struct store *s)
+/* A body of work run inside sq_tx: 0, or negative (err set) to roll back. */
+typedef int (*sq_tx_body)(struct store *s, void *ctx, char *err, size_t errlen);
+
+/*
+ * Runs body in one write transaction (BEGIN IMMEDIATE, so a second writer
+ * waits up to the busy timeout at the start, not midway): COMMIT when body
+ * returns 0, ROLLBACK when it fails or the commit does. Returns body's value
+ * (STORE_EDUPLICATE, STORE_ENOTFOUND and -1 pass through), or -1. The one
+ * place a transaction of this back-end begins and ends.
+ */
+static int sq_tx(struct store *s, sq_tx_body body, void *ctx, char *err, size_t errlen)
 {
-	sqlite3_exec(DB(s), "ROLLBACK", NULL, NULL, NULL);
+	int rc;
+
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	rc = body(s, ctx, err, errlen);
+	if (rc == 0 && exec(s, "COMMIT", err, errlen) < 0)
+		rc = -1;
+	if (rc != 0)
+		sqlite3_exec(DB(s), "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* STORE_ENOTFOUND with the message every "no such run" gives. */
+static int no_run(struct store *s, const char *ref, char *err, size_t errlen)
+{
+	err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", ref, s->path);
+	return STORE_ENOTFOUND;
 }
 
 /* "a, b, c" (with prefix before each name) and "?, ?, ?" for a column table. */
@@ -290,6 +318,14 @@ static int parse_run_id(struct store *s, const char *run_id, sqlite3_int64 *out,
 	return 0;
 }
 
+/* The error of a failed first read: a file that is no database at all, or another failure. */
+static int schema_read_err(struct store *s, char *err, size_t errlen)
+{
+	if ((sqlite3_errcode(DB(s)) & 0xff) == SQLITE_NOTADB)
+		return err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", s->path);
+	return db_err(s, err, errlen, "reading the schema");
+}
+
 /*
  * Reads, without writing anything, whether the open file is an ipw store:
  * *version gets its schema version (0: an empty database, a new store).
@@ -304,10 +340,7 @@ static int schema_check(struct store *s, int *version, char *err, size_t errlen)
 	*version = 0;
 	if (sqlite3_prepare_v2(DB(s), "SELECT name FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%'", -1, &st, NULL) != SQLITE_OK) {
-		if ((sqlite3_errcode(DB(s)) & 0xff) == SQLITE_NOTADB)
-			err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", s->path);
-		else
-			db_err(s, err, errlen, "reading the schema");
+		schema_read_err(s, err, errlen);
 		goto out;
 	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -316,10 +349,7 @@ static int schema_check(struct store *s, int *version, char *err, size_t errlen)
 			have_table = 1;
 	}
 	if (step != SQLITE_DONE) {
-		if ((sqlite3_errcode(DB(s)) & 0xff) == SQLITE_NOTADB)
-			err_set(err, errlen, "'%s' is not an ipw store (not a SQLite database)", s->path);
-		else
-			db_err(s, err, errlen, "reading the schema");
+		schema_read_err(s, err, errlen);
 		goto out;
 	}
 	sqlite3_finalize(st);
@@ -346,14 +376,13 @@ out:
 	return rc;
 }
 
-/* Creates the schema or brings it up to SCHEMA_VERSION, in one transaction. */
-static int migrate(struct store *s, char *err, size_t errlen)
+/* Creates the schema or brings it up to SCHEMA_VERSION (run by migrate in one transaction). */
+static int migrate_body(struct store *s, void *ctx, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, version = 0;
 
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		return -1;
+	(void)ctx;
 	if (schema_check(s, &version, err, errlen) < 0)
 		goto out;
 	if (version == 0 && exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
@@ -374,12 +403,44 @@ static int migrate(struct store *s, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		st = NULL;
 	}
-	rc = exec(s, "COMMIT", err, errlen);
+	rc = 0;
 out:
 	sqlite3_finalize(st);
-	if (rc < 0)
-		rollback(s);
 	return rc;
+}
+
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	return sq_tx(s, migrate_body, NULL, err, errlen);
+}
+
+/* The folder holding path ("." for a bare name); caller frees. */
+static char *parent_dir(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+	if (!slash) {
+		free(dir);
+		return xstrdup(".");
+	}
+	slash[slash == dir ? 1 : 0] = '\0';
+	return dir;
+}
+
+/* 1 if the file, or the folder it would be created in, is on a read-only file system. */
+static int on_readonly_fs(const char *path)
+{
+	struct statvfs fs;
+	char *dir;
+	int r = 0;
+
+	if (statvfs(path, &fs) == 0)
+		return (fs.f_flag & ST_RDONLY) != 0;
+	dir = parent_dir(path);
+	if (statvfs(dir, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+		r = 1;
+	free(dir);
+	return r;
 }
 
 /*
@@ -389,18 +450,15 @@ out:
  */
 static int file_unwritable(const char *path)
 {
-	struct statvfs fs;
 	struct stat sb;
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char *dir = parent_dir(path);
 	int r = 0;
 
-	if (slash)
-		slash[slash == dir ? 1 : 0] = '\0';
-	if (statvfs(path, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+	if (on_readonly_fs(path))
 		r = 1;
 	else if (stat(path, &sb) == 0 && !(sb.st_mode & 0222))
 		r = 1;
-	else if (stat(slash ? dir : ".", &sb) == 0 && !(sb.st_mode & 0222))
+	else if (stat(dir, &sb) == 0 && !(sb.st_mode & 0222))
 		r = 1;
 	free(dir);
 	return r;
@@ -447,15 +505,90 @@ static int sq_open_db(const char *path, int flags, sqlite3 **db)
 	return rc;
 }
 
-static int sq_open(struct store *s, const char *path, int flags, char *err, size_t errlen)
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The path of a file: URI's rest ("//localhost/p", "///p", "/p" or "p"), percent-escapes decoded. */
+static int file_uri_path(const char *uri, const char *rest, char **out, char *err, size_t errlen)
+{
+	char *p;
+
+	if (!strncmp(rest, "//", 2)) {
+		const char *host = rest + 2, *slash = strchr(host, '/');
+		size_t hl = slash ? (size_t)(slash - host) : strlen(host);
+		if (hl && !(hl == 9 && !strncasecmp(host, "localhost", 9)))
+			return err_set(err, errlen, "store '%s': a file: URI names a local file "
+				       "(file:///PATH or file:PATH, no host)", uri);
+		rest = host + hl;
+	}
+	if (strpbrk(rest, "?#"))
+		return err_set(err, errlen, "store '%s': file: URIs take no query or fragment here "
+			       "(write '?' as %%3F and '#' as %%23)", uri);
+	*out = p = xmalloc(strlen(rest) + 1);
+	for (const char *c = rest; *c; c++) {
+		if (*c != '%') {
+			*p++ = *c;
+			continue;
+		}
+		int hi = hexval(c[1]), lo = hi < 0 ? -1 : hexval(c[2]);
+		if (lo < 0 || (hi == 0 && lo == 0)) {
+			free(*out);
+			*out = NULL;
+			return err_set(err, errlen, "store '%s': bad percent-escape in a file: URI", uri);
+		}
+		*p++ = (char)(hi * 16 + lo);
+		c += 2;
+	}
+	*p = '\0';
+	return 0;
+}
+
+/*
+ * The file a SQLite store URI names: PATH, sqlite:PATH (PATH as written) or
+ * file:PATH / file:///PATH / file://localhost/PATH (percent-escapes decoded).
+ * *path is newly allocated.
+ */
+static int sq_uri_path(const char *uri, char **path, char *err, size_t errlen)
+{
+	*path = NULL;
+	if (!strncasecmp(uri, "sqlite:", 7))
+		*path = xstrdup(uri + 7);
+	else if (!strncasecmp(uri, "file:", 5)) {
+		if (file_uri_path(uri, uri + 5, path, err, errlen) < 0)
+			return -1;
+	} else
+		*path = xstrdup(uri);
+	if (!**path) {
+		free(*path);
+		*path = NULL;
+		return err_set(err, errlen, "empty store path (pass --store PATH)");
+	}
+	return 0;
+}
+
+static int sq_open(struct store *s, const char *uri, int flags, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	struct stat sb;
+	char *path = NULL;
 	int rc = -1, version = 0;
 
+	if (sq_uri_path(uri, &path, err, errlen) < 0)
+		goto out;
+	/* messages name the file */
+	free(s->path);
+	s->path = xstrdup(path);
 	if (!(flags & STORE_CREATE) && stat(path, &sb) < 0) {
 		err_set(err, errlen, "no store at '%s' (run 'ipw profile' first, or name the store with "
 			"--store PATH)", path);
+		goto out;
+	}
+	if (!(flags & STORE_READONLY) && on_readonly_fs(path)) {
+		err_set(err, errlen, "store '%s' is on a read-only file system: only read commands "
+			"(runs, show, export, ...) can use it", path);
 		goto out;
 	}
 	if (sq_open_db(path, flags, &db) != SQLITE_OK) {
@@ -498,6 +631,7 @@ out:
 		sqlite3_close(db);
 		s->impl = NULL;
 	}
+	free(path);
 	return rc;
 }
 
@@ -536,45 +670,48 @@ out:
 	return rc;
 }
 
-static int sq_run_create(struct store *s, struct run_record *r, char *err, size_t errlen)
+struct run_create_ctx {
+	struct run_record *r;
+	sqlite3_int64 id;
+};
+
+static int run_create_body(struct store *s, void *ctx, char *err, size_t errlen)
 {
+	struct run_create_ctx *c = ctx;
 	sqlite3_stmt *st = NULL;
 	char *cols = col_list(run_cols, NCOLS(run_cols), "");
 	char *ph = placeholders(NCOLS(run_cols));
 	char *sql = xasprintf("INSERT INTO runs (%s) VALUES (%s)", cols, ph);
-	sqlite3_int64 id;
 	int rc = -1;
 
-	if (!r->name || !r->status) {
-		err_set(err, errlen, "store_run_create: a run needs a name and a status");
-		goto out;
-	}
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		goto out;
 	if (prepare(s, sql, &st, err, errlen) < 0)
-		goto fail;
-	bind_cols(st, 1, run_cols, NCOLS(run_cols), r);
+		goto out;
+	bind_cols(st, 1, run_cols, NCOLS(run_cols), c->r);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		db_err(s, err, errlen, "creating the run");
-		goto fail;
+		goto out;
 	}
-	id = sqlite3_last_insert_rowid(DB(s));
-	if (insert_sources(s, id, r->sources, r->nsources, err, errlen) < 0)
-		goto fail;
-	if (exec(s, "COMMIT", err, errlen) < 0)
-		goto fail;
-	free(r->id);
-	r->id = xasprintf("%lld", (long long)id);
-	rc = 0;
-	goto out;
-fail:
-	rollback(s);
+	c->id = sqlite3_last_insert_rowid(DB(s));
+	rc = insert_sources(s, c->id, c->r->sources, c->r->nsources, err, errlen);
 out:
 	sqlite3_finalize(st);
 	free(cols);
 	free(ph);
 	free(sql);
 	return rc;
+}
+
+static int sq_run_create(struct store *s, struct run_record *r, char *err, size_t errlen)
+{
+	struct run_create_ctx c = {r, 0};
+
+	if (!r->name || !r->status)
+		return err_set(err, errlen, "store_run_create: a run needs a name and a status");
+	if (sq_tx(s, run_create_body, &c, err, errlen) < 0)
+		return -1;
+	free(r->id);
+	r->id = xasprintf("%lld", (long long)c.id);
+	return 0;
 }
 
 /* Checks that run id exists: 0, STORE_ENOTFOUND or -1. */
@@ -590,10 +727,38 @@ static int run_exists(struct store *s, sqlite3_int64 id, const char *ref, char *
 	if (step == SQLITE_ROW)
 		rc = 0;
 	else if (step == SQLITE_DONE)
-		rc = STORE_ENOTFOUND, err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)",
-					      ref, s->path);
+		rc = no_run(s, ref, err, errlen);
 	else
 		db_err(s, err, errlen, "looking up a run");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct set_sources_ctx {
+	sqlite3_int64 id;
+	const char *ref;
+	const struct run_source *src;
+	int n;
+};
+
+static int set_sources_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct set_sources_ctx *c = ctx;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = run_exists(s, c->id, c->ref, err, errlen)) < 0)
+		return rc;
+	rc = -1;
+	if (prepare(s, "DELETE FROM run_sources WHERE run_id = ?", &st, err, errlen) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, c->id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_err(s, err, errlen, "replacing the run's sources");
+		goto out;
+	}
+	rc = insert_sources(s, c->id, c->src, c->n, err, errlen);
+out:
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -601,50 +766,30 @@ static int run_exists(struct store *s, sqlite3_int64 id, const char *ref, char *
 static int sq_run_set_sources(struct store *s, const char *run_id, const struct run_source *src, int n,
 			      char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3_int64 id;
-	int rc = -1;
+	struct set_sources_ctx c = {0, run_id, src, n};
 
-	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+	if (parse_run_id(s, run_id, &c.id, err, errlen) < 0)
 		return -1;
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		return -1;
-	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
-		goto fail;
-	rc = -1;
-	if (prepare(s, "DELETE FROM run_sources WHERE run_id = ?", &st, err, errlen) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		db_err(s, err, errlen, "replacing the run's sources");
-		goto fail;
-	}
-	if (insert_sources(s, id, src, n, err, errlen) < 0 || exec(s, "COMMIT", err, errlen) < 0)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	rollback(s);
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return sq_tx(s, set_sources_body, &c, err, errlen);
 }
 
-static int sq_run_update(struct store *s, const struct run_record *r, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
+struct run_update_ctx {
+	const struct run_record *r;
 	sqlite3_int64 id;
+};
+
+/* The runs row of a run update: STORE_ENOTFOUND when no run has the id. */
+static int update_run_row(struct store *s, const struct run_update_ctx *c, char *err, size_t errlen)
+{
+	const struct run_record *r = c->r;
+	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (parse_run_id(s, r->id, &id, err, errlen) < 0)
-		return -1;
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		return -1;
 	if (prepare(s, "UPDATE runs SET status = coalesce(?, status), server_model = coalesce(?, server_model),"
 		    " ended_at = ?, idle_seconds = ?, n_items = coalesce(?, n_items),"
 		    " hardware_json = coalesce(?, hardware_json), summary_json = coalesce(?, summary_json),"
 		    " server_log = coalesce(?, server_log) WHERE id = ?", &st, err, errlen) < 0)
-		goto fail;
+		return -1;
 	bind_text(st, 1, r->status);
 	bind_text(st, 2, r->server_model);
 	bind_real(st, 3, r->ended_at);
@@ -653,40 +798,54 @@ static int sq_run_update(struct store *s, const struct run_record *r, char *err,
 	bind_text(st, 6, r->hardware_json);
 	bind_text(st, 7, r->summary_json);
 	bind_text(st, 8, r->server_log);
-	sqlite3_bind_int64(st, 9, id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	sqlite3_bind_int64(st, 9, c->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
 		db_err(s, err, errlen, "updating the run");
-		goto fail;
-	}
-	if (sqlite3_changes(DB(s)) == 0) {
-		rc = STORE_ENOTFOUND;
-		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", r->id, s->path);
-		goto fail;
-	}
+	else if (sqlite3_changes(DB(s)) == 0)
+		rc = no_run(s, r->id, err, errlen);
+	else
+		rc = 0;
 	sqlite3_finalize(st);
+	return rc;
+}
+
+static int run_update_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct run_update_ctx *c = ctx;
+	const struct run_record *r = c->r;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = update_run_row(s, c, err, errlen)) < 0)
+		return rc;
+	rc = -1;
 	if (prepare(s, "UPDATE run_sources SET idle_before_w = ?, idle_after_w = ? WHERE run_id = ? AND idx = ?",
 		    &st, err, errlen) < 0)
-		goto fail;
+		goto out;
 	for (int i = 0; i < r->nsources; i++) {
 		sqlite3_reset(st);
 		bind_real(st, 1, r->sources[i].idle_before_w);
 		bind_real(st, 2, r->sources[i].idle_after_w);
-		sqlite3_bind_int64(st, 3, id);
+		sqlite3_bind_int64(st, 3, c->id);
 		sqlite3_bind_int(st, 4, r->sources[i].idx);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(s, err, errlen, "updating the idle baselines");
-			goto fail;
+			goto out;
 		}
 	}
-	if (exec(s, "COMMIT", err, errlen) < 0)
-		goto fail;
 	rc = 0;
-	goto out;
-fail:
-	rollback(s);
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+static int sq_run_update(struct store *s, const struct run_record *r, char *err, size_t errlen)
+{
+	struct run_update_ctx c = {r, 0};
+
+	if (parse_run_id(s, r->id, &c.id, err, errlen) < 0)
+		return -1;
+	return sq_tx(s, run_update_body, &c, err, errlen);
 }
 
 /* Loads the sources of run id into r. */
@@ -773,8 +932,7 @@ static int sq_run_get(struct store *s, const char *ref, struct run_record *out, 
 		bind_text(st, 1, ref);
 	step = sqlite3_step(st);
 	if (step == SQLITE_DONE) {
-		rc = STORE_ENOTFOUND;
-		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", ref, s->path);
+		rc = no_run(s, ref, err, errlen);
 		goto out;
 	}
 	if (step != SQLITE_ROW) {
@@ -836,46 +994,57 @@ out:
 	return rc;
 }
 
-static int sq_query_insert(struct store *s, const char *run_id, const struct query_record *q,
-			   char *err, size_t errlen)
+struct query_insert_ctx {
+	const char *run_id;
+	sqlite3_int64 id;
+	const struct query_record *q;
+};
+
+/* The queries row: its id in *qid, STORE_EDUPLICATE or STORE_ENOTFOUND by the schema's constraints. */
+static int insert_query_row(struct store *s, const struct query_insert_ctx *c, sqlite3_int64 *qid,
+			    char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	char *cols = col_list(query_cols, NCOLS(query_cols), "");
 	char *ph = placeholders(NCOLS(query_cols));
 	char *sql = xasprintf("INSERT INTO queries (run_id, recorded_at, %s) VALUES (?, ?, %s)", cols, ph);
-	sqlite3_int64 id, qid;
 	int rc = -1, step;
 
-	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
-		goto out;
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		goto out;
 	if (prepare(s, sql, &st, err, errlen) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
+		goto out;
+	sqlite3_bind_int64(st, 1, c->id);
 	sqlite3_bind_double(st, 2, clock_wall_s());
-	bind_cols(st, 3, query_cols, NCOLS(query_cols), q);
+	bind_cols(st, 3, query_cols, NCOLS(query_cols), c->q);
 	step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		rc = STORE_EDUPLICATE;
 		err_set(err, errlen, "item '%s' is already recorded in run %s of %s (each item is recorded "
-			"once; --resume skips recorded items)", q->item_id, run_id, s->path);
-		goto fail;
-	}
-	if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
-		rc = STORE_ENOTFOUND;
-		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", run_id, s->path);
-		goto fail;
-	}
-	if (step != SQLITE_DONE) {
+			"once; --resume skips recorded items)", c->q->item_id, c->run_id, s->path);
+	} else if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		rc = no_run(s, c->run_id, err, errlen);
+	} else if (step != SQLITE_DONE) {
 		db_err(s, err, errlen, "recording a query");
-		goto fail;
+	} else {
+		*qid = sqlite3_last_insert_rowid(DB(s));
+		rc = 0;
 	}
-	qid = sqlite3_last_insert_rowid(DB(s));
+out:
 	sqlite3_finalize(st);
+	free(cols);
+	free(ph);
+	free(sql);
+	return rc;
+}
+
+static int insert_query_energy(struct store *s, sqlite3_int64 qid, const struct query_record *q,
+			       char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
 	if (prepare(s, "INSERT INTO query_energy (query_id, source_idx, gross_j, dynamic_j) VALUES (?, ?, ?, ?)",
 		    &st, err, errlen) < 0)
-		goto fail;
+		return -1;
 	for (int i = 0; i < q->nenergy; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, qid);
@@ -884,13 +1053,24 @@ static int sq_query_insert(struct store *s, const char *run_id, const struct que
 		bind_real(st, 4, q->energy[i].dynamic_j);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(s, err, errlen, "recording a query's energy");
-			goto fail;
+			goto out;
 		}
 	}
+	rc = 0;
+out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+static int insert_query_attempts(struct store *s, sqlite3_int64 qid, const struct query_record *q,
+				 char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
 	if (prepare(s, "INSERT INTO query_attempts (query_id, n, t_start_s, duration_s, error_kind,"
 		    " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
-		goto fail;
+		return -1;
 	for (int i = 0; i < q->nattempts; i++) {
 		const struct query_attempt *a = &q->attempts[i];
 		sqlite3_reset(st);
@@ -903,21 +1083,37 @@ static int sq_query_insert(struct store *s, const char *run_id, const struct que
 		bind_text(st, 7, a->message);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(s, err, errlen, "recording a query's attempts");
-			goto fail;
+			goto out;
 		}
 	}
-	if (exec(s, "COMMIT", err, errlen) < 0)
-		goto fail;
 	rc = 0;
-	goto out;
-fail:
-	rollback(s);
 out:
 	sqlite3_finalize(st);
-	free(cols);
-	free(ph);
-	free(sql);
 	return rc;
+}
+
+static int query_insert_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct query_insert_ctx *c = ctx;
+	sqlite3_int64 qid = 0;
+	int rc;
+
+	if ((rc = insert_query_row(s, c, &qid, err, errlen)) < 0)
+		return rc;
+	if (insert_query_energy(s, qid, c->q, err, errlen) < 0 ||
+	    insert_query_attempts(s, qid, c->q, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int sq_query_insert(struct store *s, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen)
+{
+	struct query_insert_ctx c = {run_id, 0, q};
+
+	if (parse_run_id(s, run_id, &c.id, err, errlen) < 0)
+		return -1;
+	return sq_tx(s, query_insert_body, &c, err, errlen);
 }
 
 /* Loads the energies and attempts of query qid into q. */
@@ -1056,49 +1252,56 @@ out:
 	return rc;
 }
 
-static int sq_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
-			     char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
+struct samples_ctx {
+	const char *run_id;
 	sqlite3_int64 id;
+	const struct store_sample *v;
+	size_t n;
+};
+
+static int samples_append_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct samples_ctx *c = ctx;
+	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
-		return -1;
-	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
-		return -1;
 	if (prepare(s, "INSERT INTO samples (run_id, source_idx, t_s, energy_j, power_w, temp_c,"
 		    " mem_used_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
+		return -1;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct store_sample *v = &c->v[i];
 		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, v[i].source_idx);
-		sqlite3_bind_double(st, 3, v[i].t_s);
-		bind_real(st, 4, v[i].energy_j);
-		bind_real(st, 5, v[i].power_w);
-		bind_real(st, 6, v[i].temp_c);
-		bind_real(st, 7, v[i].mem_used_bytes);
+		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_int(st, 2, v->source_idx);
+		sqlite3_bind_double(st, 3, v->t_s);
+		bind_real(st, 4, v->energy_j);
+		bind_real(st, 5, v->power_w);
+		bind_real(st, 6, v->temp_c);
+		bind_real(st, 7, v->mem_used_bytes);
 		step = sqlite3_step(st);
 		if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
-			rc = STORE_ENOTFOUND;
-			err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", run_id, s->path);
-			goto fail;
+			rc = no_run(s, c->run_id, err, errlen);
+			goto out;
 		}
 		if (step != SQLITE_DONE) {
 			db_err(s, err, errlen, "recording samples");
-			goto fail;
+			goto out;
 		}
 	}
-	if (exec(s, "COMMIT", err, errlen) < 0)
-		goto fail;
 	rc = 0;
-	goto out;
-fail:
-	rollback(s);
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+static int sq_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
+			     char *err, size_t errlen)
+{
+	struct samples_ctx c = {run_id, 0, v, n};
+
+	if (parse_run_id(s, run_id, &c.id, err, errlen) < 0)
+		return -1;
+	return sq_tx(s, samples_append_body, &c, err, errlen);
 }
 
 /* A running mean and sum over measured values. */
@@ -1240,8 +1443,7 @@ static int sq_score_add(struct store *s, const char *run_id, const struct store_
 	sqlite3_bind_double(st, 7, isnan(sc->scored_at) || sc->scored_at <= 0 ? clock_wall_s() : sc->scored_at);
 	step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT_FOREIGNKEY) {
-		rc = STORE_ENOTFOUND;
-		err_set(err, errlen, "no run '%s' in %s (ipw runs lists them)", run_id, s->path);
+		rc = no_run(s, run_id, err, errlen);
 	} else if (step != SQLITE_DONE) {
 		db_err(s, err, errlen, "recording a score");
 	} else {
@@ -1467,8 +1669,12 @@ out:
 	return rc;
 }
 
+static const char *const sq_schemes[] = {"sqlite", "file", NULL};
+
 const struct store_backend store_sqlite = {
 	.name = "sqlite",
+	.schemes = sq_schemes,
+	.plain_path = 1,
 	.open = sq_open,
 	.close = sq_close,
 	.run_create = sq_run_create,

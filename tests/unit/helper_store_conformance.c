@@ -1,9 +1,10 @@
 /*
- * test_store.c - the SQLite store: every field round-trips (NAN and -1
- * included), items_done, duplicate items, runs never overwritten, a writer
- * killed with SIGKILL leaves a consistent store, samples, secrets refused.
+ * helper_store_conformance.c - the cases every store back-end must pass:
+ * every field round-trips (NAN and -1 included), items_done, duplicates,
+ * runs never overwritten or deleted, a writer killed with SIGKILL leaves a
+ * consistent store, samples, totals, scores, judgements, the items cursor,
+ * opening rules (missing, read-only, newer schema) and secrets refused.
  */
-#include <criterion/criterion.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,41 +13,43 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "helper_store_conformance.h"
 #include "store.h"
 #include "util.h"
 
-static char dir[64];
-static char dbpath[128];
+static const struct store_factory *fac;
+static char uri[512];
 
-static void setup(void)
+void store_conformance_setup(const struct store_factory *f)
 {
-	strcpy(dir, "/tmp/ipw-test-store-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(dbpath, sizeof(dbpath), "%s/s.db", dir);
+	fac = f;
 	unsetenv("IPW_API_KEY");
 	unsetenv("OPENAI_API_KEY");
+	unsetenv("IPW_JUDGE_API_KEY");
+	cr_assert_eq(f->new_store(uri, sizeof(uri)), 0, "%s: no store for the test: %s", f->name, uri);
 }
 
-static void teardown(void)
+void store_conformance_teardown(void)
 {
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	if (fac && fac->drop_store)
+		fac->drop_store(uri);
 }
-
-TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
 
 static struct store open_store(void)
 {
 	struct store st;
 	char err[IPW_ERRLEN];
-	cr_assert_eq(store_open(&st, dbpath, STORE_CREATE, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_open(&st, uri, STORE_CREATE, err, sizeof(err)), 0, "%s", err);
 	return st;
 }
 
+/* The integer the SQL statement yields, beside the API. */
+static long long sql_int(const char *sql)
+{
+	long long v = -12345;
+	cr_assert_eq(fac->sql(uri, sql, &v), 0, "%s: '%s' failed", fac->name, sql);
+	return v;
+}
 static struct run_record plain_run(const char *name)
 {
 	struct run_record r;
@@ -93,7 +96,6 @@ static void assert_real(double got, double want, const char *what)
 }
 
 /* ---- round trip of every field ---- */
-
 static struct query_record got_q;
 static int got_nq;
 
@@ -131,7 +133,7 @@ static int keep_query(const struct query_record *q, void *ctx)
 	return 0;
 }
 
-Test(store, run_round_trip_every_field)
+void sc_run_round_trip_every_field(void)
 {
 	struct store st = open_store();
 	struct run_source src[2];
@@ -218,7 +220,7 @@ Test(store, run_round_trip_every_field)
 	store_close(&st);
 }
 
-Test(store, query_round_trip_every_field_with_nan_and_minus_one)
+void sc_query_round_trip_every_field_with_nan_and_minus_one(void)
 {
 	struct store st = open_store();
 	struct run_record r = plain_run("r");
@@ -319,7 +321,7 @@ Test(store, query_round_trip_every_field_with_nan_and_minus_one)
 
 /* ---- items_done, duplicates ---- */
 
-Test(store, items_done_in_seq_order_and_duplicate_refused)
+void sc_items_done_in_seq_order_and_duplicate_refused(void)
 {
 	struct store st = open_store();
 	struct run_record r = plain_run("r");
@@ -360,14 +362,7 @@ Test(store, items_done_in_seq_order_and_duplicate_refused)
 	free_list(ids);
 
 	/* the refused insert left no stray energy rows: 3 queries x 1 source */
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM query_energy", -1, &s, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	cr_assert_eq(sqlite3_column_int(s, 0), 3);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	cr_assert_eq(sql_int("SELECT count(*) FROM query_energy"), 3);
 
 	/* a query for a run that does not exist */
 	q = plain_query(0, "z");
@@ -387,7 +382,7 @@ static int count_runs(const struct run_record *r, void *ctx)
 	return 0;
 }
 
-Test(store, runs_with_the_same_name_are_both_kept)
+void sc_runs_with_the_same_name_are_both_kept(void)
 {
 	struct store st = open_store();
 	struct run_record a = plain_run("same"), b = plain_run("same"), g;
@@ -415,10 +410,8 @@ Test(store, runs_with_the_same_name_are_both_kept)
 	cr_assert_eq(store_run_get(&st, "3", &g, err, sizeof(err)), STORE_ENOTFOUND);
 
 	/* the schema itself refuses deletes */
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	cr_assert_neq(sqlite3_exec(db, "DELETE FROM runs", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	cr_assert_neq(fac->sql(uri, "DELETE FROM runs", NULL), 0, "the schema refuses to delete a run");
+	cr_assert_neq(fac->sql(uri, "DELETE FROM runs WHERE id = 1", NULL), 0);
 	n = 0;
 	cr_assert_eq(store_runs_list(&st, count_runs, &n, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(n, 2);
@@ -439,7 +432,7 @@ static void writer(const char *run_id)
 	struct query_energy en[KILL_SOURCES];
 	struct query_attempt at[KILL_ATTEMPTS];
 
-	if (store_open(&st, dbpath, STORE_CREATE, err, sizeof(err)) < 0)
+	if (store_open(&st, uri, STORE_CREATE, err, sizeof(err)) < 0)
 		_exit(2);
 	for (int i = 0; i < KILL_SOURCES; i++)
 		en[i] = (struct query_energy){i, 10.0 + i, 1.0 + i};
@@ -477,7 +470,7 @@ static int check_killed_query(const struct query_record *q, void *ctx)
 	return 0;
 }
 
-Test(store, writer_killed_with_sigkill_leaves_consistent_store)
+void sc_writer_killed_with_sigkill_leaves_consistent_store(void)
 {
 	struct store st = open_store();
 	struct run_record r = plain_run("killed");
@@ -508,20 +501,10 @@ Test(store, writer_killed_with_sigkill_leaves_consistent_store)
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
 	/* the database is intact */
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "ok");
-	sqlite3_finalize(s);
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT item_id) FROM queries", -1, &s,
-					NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	long long rows = sqlite3_column_int64(s, 0);
-	cr_assert_eq(rows, sqlite3_column_int64(s, 1), "no duplicate items");
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	if (fac->integrity)
+		cr_assert_eq(fac->integrity(uri), 0, "%s: the integrity check failed", fac->name);
+	long long rows = sql_int("SELECT count(*) FROM queries");
+	cr_assert_eq(rows, sql_int("SELECT count(DISTINCT item_id) FROM queries"), "no duplicate items");
 
 	/* every recorded query is complete: its energies and attempts are there */
 	struct kill_check k = {0, 0};
@@ -545,7 +528,7 @@ Test(store, writer_killed_with_sigkill_leaves_consistent_store)
 
 /* ---- samples, totals, scores ---- */
 
-Test(store, samples_append_in_one_batch_with_nulls)
+void sc_samples_append_in_one_batch_with_nulls(void)
 {
 	struct store st = open_store();
 	struct run_record r = plain_run("s");
@@ -559,17 +542,10 @@ Test(store, samples_append_in_one_batch_with_nulls)
 	cr_assert_eq(store_samples_append(&st, r.id, v, 100, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(store_samples_append(&st, "77", v, 1, err, sizeof(err)), STORE_ENOTFOUND);
 
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), count(power_w), count(temp_c), sum(energy_j)"
-					" FROM samples WHERE run_id = 1", -1, &s, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	cr_assert_eq(sqlite3_column_int(s, 0), 600);
-	cr_assert_eq(sqlite3_column_int(s, 1), 400 + 80, "NAN power stored as NULL");
-	cr_assert_eq(sqlite3_column_int(s, 2), 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	cr_assert_eq(sql_int("SELECT count(*) FROM samples WHERE run_id = 1"), 600);
+	cr_assert_eq(sql_int("SELECT count(power_w) FROM samples WHERE run_id = 1"), 400 + 80,
+		     "NAN power stored as NULL");
+	cr_assert_eq(sql_int("SELECT count(temp_c) FROM samples WHERE run_id = 1"), 0);
 	free(r.id);
 	store_close(&st);
 }
@@ -581,14 +557,12 @@ static int collect_scores(const char *item, int correct, void *ctx)
 	return 0;
 }
 
-Test(store, totals_and_latest_scores)
+void sc_totals_over_ok_and_failed_queries(void)
 {
 	struct store st = open_store();
 	struct run_record r = plain_run("t");
 	struct query_record q;
 	struct run_totals t;
-	struct store_score sc = {"a", "mcq", NULL, 0, NULL, 0};
-	struct buf b;
 	char err[IPW_ERRLEN];
 	const double e2e[4] = {1, 2, 3, 10};
 
@@ -619,7 +593,32 @@ Test(store, totals_and_latest_scores)
 	assert_real(t.ttft_p50_s, NAN, "ttft not measured");
 	cr_assert_eq(t.completion_tokens, 30);
 	cr_assert_eq(t.prompt_tokens, -1);
+	free(r.id);
+	store_close(&st);
+}
 
+static int collect_score_rows(const struct store_score *sc, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_appendf(b, "%s:%s:%s:%d:%s:", sc->item_id, sc->grader, sc->settings_json ? sc->settings_json : "-",
+		    sc->correct, sc->reason ? sc->reason : "-");
+	/* a time given is kept; none given (0) is the time of the call */
+	if (sc->scored_at > 1700000010.0)
+		buf_appends(b, "now;");
+	else
+		buf_appendf(b, "%.2f;", sc->scored_at);
+	return 0;
+}
+
+void sc_latest_scores_and_score_rows(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("t");
+	struct store_score sc = {"a", "mcq", NULL, 0, NULL, 0};
+	struct buf b;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
 	sc.correct = 1;
 	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
@@ -629,53 +628,328 @@ Test(store, totals_and_latest_scores)
 	cr_assert_eq(store_scores_latest(&st, r.id, collect_scores, &b, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(b.data, "a=1;b=-1;");
 	buf_release(&b);
+
+	/* the whole latest row, in item id order; scores are appended, never replaced */
+	sc = (struct store_score){"B", "judge_reference", "{\"judge\":\"j\"}", 1, "TRUE", 1700000001.5};
+	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+	sc = (struct store_score){"a", "numeric", NULL, 0, "no number", 1700000002.25};
+	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+	buf_init(&b, 0);
+	cr_assert_eq(store_score_rows_latest(&st, r.id, collect_score_rows, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(b.data, "B:judge_reference:{\"judge\":\"j\"}:1:TRUE:1700000001.50;"
+			 "a:numeric:-:0:no number:1700000002.25;b:mcq:-:-1:-:now;");
+	buf_release(&b);
+	cr_assert_eq(sql_int("SELECT count(*) FROM scores"), 5, "every score row is kept");
+	sc.item_id = "x";
+	cr_assert_eq(store_score_add(&st, "42", &sc, err, sizeof(err)), STORE_ENOTFOUND);
 	free(r.id);
 	store_close(&st);
 }
 
-/* ---- opening, secrets ---- */
+/* ---- samples read back, judgements, the items cursor, sources ---- */
 
-Test(store, read_open_of_missing_store_fails_and_creates_nothing)
+static int collect_samples(const struct store_sample *v, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_appendf(b, "%d@%g:%g,%g,%g,%g;", v->source_idx, v->t_s, v->energy_j, v->power_w, v->temp_c,
+		    v->mem_used_bytes);
+	return 0;
+}
+
+void sc_samples_iter_by_source_then_time(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("s"), r2 = plain_run("other");
+	struct store_sample v[4] = {
+		{1, 0.5, 10.0, 100.0, 40.0, 1e9},
+		{0, 0.75, NAN, 50.0, NAN, NAN},
+		{0, 0.25, 5.0, NAN, 30.0, 2e9},
+		{1, 0.125, 1.0, 1.5, 2.5, 0},
+	};
+	struct buf b;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_create(&st, &r2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_samples_append(&st, r.id, v, 4, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_samples_append(&st, r2.id, v, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_samples_append(&st, r.id, v, 0, err, sizeof(err)), 0, "nothing to append is fine");
+	buf_init(&b, 0);
+	cr_assert_eq(store_samples_iter(&st, r.id, collect_samples, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(b.data, "0@0.25:5,nan,30,2e+09;0@0.75:nan,50,nan,nan;"
+			 "1@0.125:1,1.5,2.5,0;1@0.5:10,100,40,1e+09;");
+	buf_release(&b);
+	cr_assert_eq(store_samples_iter(&st, "77", collect_samples, &b, err, sizeof(err)), STORE_ENOTFOUND);
+	free(r.id);
+	free(r2.id);
+	store_close(&st);
+}
+
+void sc_judgements_cached_once(void)
+{
+	struct store st = open_store();
+	struct store_judgement j = {"0123abcd", "judge-1", "TRUE", "The answer matches.\nTRUE", 1700000000.0};
+	char err[IPW_ERRLEN], *verdict, *raw;
+
+	cr_assert_eq(store_judgement_get(&st, "0123abcd", "judge-1", &verdict, &raw, err, sizeof(err)),
+		     STORE_ENOTFOUND);
+	cr_assert_null(verdict);
+	cr_assert_eq(store_judgement_put(&st, &j, err, sizeof(err)), 0, "%s", err);
+	j.verdict = "FALSE";
+	cr_assert_eq(store_judgement_put(&st, &j, err, sizeof(err)), 0, "a second put is not an error");
+	cr_assert_eq(store_judgement_get(&st, "0123abcd", "judge-1", &verdict, &raw, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(verdict, "TRUE", "the first judgement is kept");
+	cr_assert_str_eq(raw, "The answer matches.\nTRUE");
+	free(verdict);
+	free(raw);
+	/* the same prompt with another judge is another key; NULL text stays NULL */
+	j = (struct store_judgement){"0123abcd", "judge-2", "A>B", NULL, 0};
+	cr_assert_eq(store_judgement_put(&st, &j, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_judgement_get(&st, "0123abcd", "judge-2", &verdict, &raw, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(verdict, "A>B");
+	cr_assert_null(raw);
+	free(verdict);
+	cr_assert_eq(sql_int("SELECT count(*) FROM judgements"), 2);
+	setenv("IPW_JUDGE_API_KEY", "sk-judge-0123456789", 1);
+	j = (struct store_judgement){"ff", "judge-1", "TRUE", "echo sk-judge-0123456789", 0};
+	cr_assert_eq(store_judgement_put(&st, &j, err, sizeof(err)), -1, "a key in the text is refused");
+	cr_assert(strstr(err, "IPW_JUDGE_API_KEY") && !strstr(err, "sk-judge"), "%s", err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM judgements"), 2);
+	store_close(&st);
+}
+
+/* Reads a whole cursor into text: "item|subject|ok|correct|accel_j|e2e_s|ptok;". */
+static void read_cursor(struct store *st, const char *run_id, struct buf *b)
+{
+	struct store_cursor c;
+	struct store_item it;
+	char err[IPW_ERRLEN];
+	int rc;
+
+	cr_assert_eq(store_items_open(st, run_id, &c, err, sizeof(err)), 0, "%s", err);
+	while ((rc = store_items_next(&c, &it, err, sizeof(err))) == 1)
+		buf_appendf(b, "%s|%s|%d|%d|%g|%g|%lld;", it.item_id, it.subject, it.ok, it.correct, it.accel_j,
+			    it.e2e_s, it.prompt_tokens);
+	cr_assert_eq(rc, 0, "%s", err);
+	store_items_close(&c);
+}
+
+void sc_items_cursor_in_byte_order_with_latest_score(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("c");
+	/* byte order, as strcmp compares: not a locale's collation */
+	const char *ids[6] = {"b", "\xc3\xa9", "a2", "B", "a10", "a"};
+	struct store_score sc = {NULL, "mcq", NULL, 0, NULL, 0};
+	struct store_cursor c1, c2;
+	struct store_item i1, i2;
+	struct buf b;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 6; i++) {
+		struct query_record q = plain_query(i, ids[i]);
+		q.subject = i % 2 ? "math" : NULL;
+		q.status = i == 2 ? "failed" : "ok";
+		q.accel_j = 10.0 * i;
+		q.e2e_s = i == 3 ? NAN : 0.5 * i;
+		q.prompt_tokens = i == 4 ? -1 : i;
+		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	}
+	sc.item_id = "a", sc.correct = 1;
+	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+	sc.correct = 0;
+	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+	sc.item_id = "B", sc.correct = 1;
+	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+	sc.item_id = "b", sc.correct = -1;
+	cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+	buf_init(&b, 0);
+	read_cursor(&st, r.id, &b);
+	cr_assert_str_eq(b.data, "B|math|1|1|30|nan|3;a|math|1|0|50|2.5|5;a10||1|-1|40|2|-1;a2||0|-1|20|1|2;"
+			 "b||1|-1|0|0|0;\xc3\xa9|math|1|-1|10|0.5|1;");
+	buf_release(&b);
+
+	/* two cursors at once (runs are merged by item id) */
+	cr_assert_eq(store_items_open(&st, r.id, &c1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_items_open(&st, r.id, &c2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_items_next(&c1, &i1, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(store_items_next(&c1, &i1, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(store_items_next(&c2, &i2, err, sizeof(err)), 1, "%s", err);
+	cr_assert_str_eq(i1.item_id, "a");
+	cr_assert_str_eq(i2.item_id, "B");
+	store_items_close(&c1);
+	store_items_close(&c2);
+	store_items_close(&c2);  /* closing twice is harmless */
+	cr_assert_eq(store_items_open(&st, "77", &c1, err, sizeof(err)), STORE_ENOTFOUND);
+	store_items_close(&c1);
+	free(r.id);
+	store_close(&st);
+}
+
+void sc_run_sources_replaced(void)
+{
+	struct store st = open_store();
+	struct run_source src[2] = {
+		{0, "gpu0", "nvidia", "gpu", "device", NULL, NULL, NULL, NULL, 700, NAN, NAN},
+		{1, "gpu1", "nvidia", "gpu", "device", NULL, NULL, NULL, NULL, 700, NAN, NAN},
+	};
+	struct run_source now = {0, "package-0", "rapl", "cpu", "package", NULL, NULL, NULL, NULL, NAN, 20.5, NAN};
+	struct run_record r = plain_run("src"), g;
+	char err[IPW_ERRLEN];
+
+	r.sources = src, r.nsources = 2;
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_set_sources(&st, r.id, &now, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_get(&st, r.id, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(g.nsources, 1);
+	cr_assert_str_eq(g.sources[0].name, "package-0");
+	cr_assert_str_eq(g.sources[0].backend, "rapl");
+	assert_real(g.sources[0].idle_before_w, 20.5, "idle_before_w");
+	assert_real(g.sources[0].power_limit_w, NAN, "power_limit_w");
+	run_record_release(&g);
+	cr_assert_eq(store_run_set_sources(&st, "77", &now, 1, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert(strstr(err, "no run '77'"), "%s", err);
+	free(r.id);
+	store_close(&st);
+}
+
+static int never_called(const struct query_record *q, void *ctx)
+{
+	(void)q;
+	(void)ctx;
+	cr_assert_fail("a callback for a run that does not exist");
+	return 0;
+}
+
+void sc_unknown_run_is_not_found_everywhere(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("real"), ghost = plain_run("ghost"), g;
+	struct query_record q = plain_query(0, "x");
+	struct store_sample v = {0, 0.5, 1, 1, 1, 1};
+	char err[IPW_ERRLEN], **ids;
+	size_t n;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_queries_iter(&st, "77", never_called, NULL, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert(strstr(err, "no run '77'"), "%s", err);
+	cr_assert_eq(store_items_done(&st, "77", &ids, &n, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_null(ids);
+	cr_assert_eq(store_query_insert(&st, "77", &q, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(store_samples_append(&st, "77", &v, 1, err, sizeof(err)), STORE_ENOTFOUND);
+	ghost.id = "77";
+	cr_assert_eq(store_run_update(&st, &ghost, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert(strstr(err, "no run '77'"), "%s", err);
+	cr_assert_eq(store_run_get(&st, "77", &g, err, sizeof(err)), STORE_ENOTFOUND);
+	/* what is not a run id at all is an error too, and writes nothing */
+	cr_assert_lt(store_query_insert(&st, "x1", &q, err, sizeof(err)), 0);
+	cr_assert_lt(store_query_insert(&st, "-1", &q, err, sizeof(err)), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries"), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM samples"), 0);
+	free(r.id);
+	store_close(&st);
+}
+
+/* ---- opening ---- */
+
+void sc_open_without_create_fails_and_creates_nothing(void)
 {
 	struct store st;
 	char err[IPW_ERRLEN];
 
-	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), -1);
+	err[0] = 0;
+	cr_assert_eq(store_open(&st, uri, 0, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "no store at"), "%s", err);
-	cr_assert_neq(access(dbpath, F_OK), 0, "the store was created");
-	cr_assert_eq(store_open(&st, "postgres://x/y", 0, err, sizeof(err)), -1);
-	cr_assert(strstr(err, "PostgreSQL"), "%s", err);
+	store_close(&st);  /* a failed open leaves nothing to close */
+	cr_assert_eq(store_open(&st, uri, STORE_READONLY, err, sizeof(err)), -1, "the first open created it");
+	cr_assert(strstr(err, "no store at"), "%s", err);
+	st = open_store();
+	store_close(&st);
+	cr_assert_eq(store_open(&st, uri, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
+	store_close(&st);
 }
 
-Test(store, wal_and_schema_version)
+static int count_queries(const struct query_record *q, void *ctx)
+{
+	(void)q;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+void sc_read_only_open_reads_and_never_writes(void)
 {
 	struct store st = open_store();
-	sqlite3 *db;
-	sqlite3_stmt *s;
+	struct run_record r = plain_run("ro"), r2 = plain_run("ro2"), g;
+	struct query_record q = plain_query(0, "a");
+	struct store_score sc = {"a", "mcq", NULL, 1, NULL, 0};
+	struct store_judgement j = {"00", "judge", "TRUE", "TRUE", 0};
+	struct store_sample v = {0, 0.5, 1, 1, 1, 1};
+	struct buf b;
+	char err[IPW_ERRLEN];
+	int n = 0;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	store_close(&st);
+
+	cr_assert_eq(store_open(&st, uri, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_get(&st, "last", &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(g.name, "ro");
+	run_record_release(&g);
+	cr_assert_eq(store_queries_iter(&st, r.id, count_queries, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 1);
+	buf_init(&b, 0);
+	read_cursor(&st, r.id, &b);
+	cr_assert(strstr(b.data, "a|"), "%s", b.data);
+	buf_release(&b);
+	/* every write fails */
+	cr_assert_lt(store_run_create(&st, &r2, err, sizeof(err)), 0);
+	cr_assert_null(r2.id);
+	q.item_id = "b";
+	cr_assert_lt(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0);
+	cr_assert_lt(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0);
+	cr_assert_lt(store_judgement_put(&st, &j, err, sizeof(err)), 0);
+	cr_assert_lt(store_samples_append(&st, r.id, &v, 1, err, sizeof(err)), 0);
+	r.status = "completed";
+	cr_assert_lt(store_run_update(&st, &r, err, sizeof(err)), 0);
+	store_close(&st);
+
+	cr_assert_eq(sql_int("SELECT count(*) FROM runs"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM scores"), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM judgements"), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM samples"), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM runs WHERE status = 'running'"), 1);
+	free(r.id);
+}
+
+void sc_reopen_migrates_nothing_and_newer_schema_refused(void)
+{
+	struct store st = open_store();
+	char err[IPW_ERRLEN];
+	long long versions;
 
 	store_close(&st);
-	st = open_store();     /* reopening an existing store migrates nothing */
+	versions = sql_int("SELECT count(*) FROM schema_version");
+	cr_assert_geq(versions, 1);
+	cr_assert_eq(sql_int("SELECT max(version) FROM schema_version"), versions, "one row per migration");
+	st = open_store();
 	store_close(&st);
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
-	sqlite3_finalize(s);
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &s, NULL),
-		     SQLITE_OK);
-	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	cr_assert_eq(sqlite3_column_int(s, 0), 2);  /* schema 1 and 2 (load generation columns) */
-	cr_assert_eq(sqlite3_column_int(s, 1), 2);
-	sqlite3_finalize(s);
-	/* a store from a newer ipw is refused */
-	cr_assert_eq(sqlite3_exec(db, "INSERT INTO schema_version VALUES (99, 0)", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	char err[IPW_ERRLEN];
-	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), -1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM schema_version"), versions, "reopening migrated again");
+	/* a store from a newer ipw is refused, by writing and by reading opens */
+	cr_assert_eq(fac->sql(uri, "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)", NULL), 0);
+	cr_assert_eq(store_open(&st, uri, STORE_CREATE, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "schema version 99"), "%s", err);
+	cr_assert_eq(store_open(&st, uri, STORE_READONLY, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "schema version 99"), "%s", err);
 }
 
-Test(store, refuses_to_store_an_api_key)
+/* ---- secrets ---- */
+
+void sc_refuses_to_store_an_api_key(void)
 {
 	struct store st = open_store();
 	struct run_record r = plain_run("k");

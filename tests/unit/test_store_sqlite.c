@@ -1,0 +1,378 @@
+/*
+ * test_store_sqlite.c - the SQLite store: the conformance suite every
+ * back-end passes (helper_store_conformance.c) on a file in a temporary
+ * folder, then what only SQLite has: WAL and synchronous=FULL, the exact
+ * schema version, migration of a schema-1 file, read-only and immutable
+ * opens that change nothing, foreign files refused untouched, file: URIs.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "helper_store_conformance.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- the factory: a fresh temporary folder per test, the store file in it ---- */
+
+static char dir[64];
+
+static int sq_new_store(char *uri, size_t n)
+{
+	strcpy(dir, "/tmp/ipw-test-store-XXXXXX");
+	if (!mkdtemp(dir)) {
+		snprintf(uri, n, "mkdtemp failed");
+		return -1;
+	}
+	snprintf(uri, n, "%s/s.db", dir);
+	return 0;
+}
+
+static void sq_drop_store(const char *uri)
+{
+	char cmd[256];
+
+	(void)uri;
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", dir, dir);
+	if (dir[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static int sq_sql(const char *uri, const char *sql, long long *out)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && out)
+		*out = sqlite3_column_int64(st, 0);
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static int sq_integrity(const char *uri)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok"))
+		rc = 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static const struct store_factory sqlite_factory = {
+	.name = "sqlite",
+	.new_store = sq_new_store,
+	.drop_store = sq_drop_store,
+	.sql = sq_sql,
+	.integrity = sq_integrity,
+};
+
+static char dbpath[128];
+
+static void setup(void)
+{
+	store_conformance_setup(&sqlite_factory);
+	snprintf(dbpath, sizeof(dbpath), "%s/s.db", dir);
+}
+
+static void teardown(void)
+{
+	store_conformance_teardown();
+}
+
+TestSuite(store_sqlite_conformance, .init = setup, .fini = teardown, .timeout = 120);
+STORE_CONFORMANCE_TESTS(store_sqlite_conformance)
+
+/* ---- SQLite only ---- */
+
+TestSuite(store_sqlite, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct store open_store(void)
+{
+	struct store st;
+	char err[IPW_ERRLEN];
+	cr_assert_eq(store_open(&st, dbpath, STORE_CREATE, err, sizeof(err)), 0, "%s", err);
+	return st;
+}
+
+static void make_run(struct store *st, const char *name)
+{
+	struct run_record r;
+	char err[IPW_ERRLEN];
+
+	memset(&r, 0, sizeof(r));
+	r.name = (char *)name;
+	r.status = "running";
+	r.n_items = -1;
+	r.started_at = 1700000000.5;
+	r.ended_at = r.idle_seconds = NAN;
+	cr_assert_eq(store_run_create(st, &r, err, sizeof(err)), 0, "%s", err);
+	free(r.id);
+}
+
+static char *pragma_text(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	char *v;
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+	v = xstrdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+Test(store_sqlite, wal_and_schema_version)
+{
+	struct store st = open_store();
+	char *mode;
+	long long n = 0, max = 0;
+
+	store_close(&st);
+	st = open_store();     /* reopening an existing store migrates nothing */
+	store_close(&st);
+	mode = pragma_text("PRAGMA journal_mode");
+	cr_assert_str_eq(mode, "wal");
+	free(mode);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
+	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &max), 0);
+	cr_assert_eq(n, 2);  /* schema 1 and 2 (load generation columns) */
+	cr_assert_eq(max, 2);
+	/* a store from a newer ipw is refused */
+	cr_assert_eq(sq_sql(dbpath, "INSERT INTO schema_version VALUES (99, 0)", NULL), 0);
+	char err[IPW_ERRLEN];
+	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "schema version 99"), "%s", err);
+}
+
+Test(store_sqlite, missing_file_is_not_created)
+{
+	struct store st;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "no store at"), "%s", err);
+	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), -1);
+	cr_assert_neq(access(dbpath, F_OK), 0, "the store was created");
+	cr_assert_eq(store_open(&st, "postgres://x/y", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "PostgreSQL"), "%s", err);
+}
+
+/*
+ * A schema-1 store (made from a current one by removing what migration 2
+ * added): a read command refuses to upgrade it, a writing open migrates it
+ * once and the new columns work.
+ */
+Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
+{
+	struct store st = open_store();
+	struct run_record g;
+	char err[IPW_ERRLEN];
+	long long n = 0;
+
+	make_run(&st, "old");
+	store_close(&st);
+	cr_assert_eq(sq_sql(dbpath, "DROP INDEX runs_by_group", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE runs DROP COLUMN group_name", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE runs DROP COLUMN summary_json", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE runs DROP COLUMN server_log", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version = 2", NULL), 0);
+
+	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "schema version 1 and needs an upgrade (2)"), "%s", err);
+	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
+	cr_assert_eq(n, 1, "the read command migrated");
+
+	st = open_store();
+	store_close(&st);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(sq_sql(dbpath, "UPDATE runs SET group_name = 'sweep', summary_json = '{}'", NULL), 0);
+	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_get(&st, "old", &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(g.group_name, "sweep");
+	cr_assert_str_eq(g.summary_json, "{}");
+	cr_assert_null(g.server_log);
+	run_record_release(&g);
+	store_close(&st);
+}
+
+static void file_bytes(const char *path, char **data, size_t *len)
+{
+	char err[IPW_ERRLEN];
+	cr_assert_eq(read_file(path, data, len, err, sizeof(err)), 0, "%s", err);
+}
+
+/*
+ * A store nobody may write (0444 file in a 0555 folder) is opened
+ * immutable: reads work and the file, its time and its folder stay as they
+ * were (no -wal or -shm), even for root, who passes permission checks.
+ */
+Test(store_sqlite, unwritable_store_is_read_without_any_change)
+{
+	struct store st = open_store();
+	char err[IPW_ERRLEN], wal[160], shm[160], *before, *after;
+	size_t nb, na;
+	struct stat s0, s1;
+	struct run_record g;
+
+	make_run(&st, "kept");
+	store_close(&st);
+	/* the last close folded the log into the file (WAL mode stays recorded in it) */
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	snprintf(shm, sizeof(shm), "%s-shm", dbpath);
+	cr_assert_neq(access(wal, F_OK), 0, "the -wal file outlived the last close");
+	file_bytes(dbpath, &before, &nb);
+	cr_assert_eq(chmod(dbpath, 0444), 0);
+	cr_assert_eq(chmod(dir, 0555), 0);
+	cr_assert_eq(stat(dbpath, &s0), 0);
+
+	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_get(&st, "kept", &g, err, sizeof(err)), 0, "%s", err);
+	run_record_release(&g);
+	{
+		struct run_record r;
+		memset(&r, 0, sizeof(r));
+		r.name = "new";
+		r.status = "running";
+		r.n_items = -1;
+		r.started_at = r.ended_at = r.idle_seconds = NAN;
+		cr_assert_lt(store_run_create(&st, &r, err, sizeof(err)), 0, "a write to an immutable store");
+	}
+	store_close(&st);
+
+	cr_assert_eq(stat(dbpath, &s1), 0);
+	cr_assert_eq(s0.st_mtime, s1.st_mtime, "the file's time changed");
+	file_bytes(dbpath, &after, &na);
+	cr_assert(nb == na && !memcmp(before, after, nb), "the file's bytes changed");
+	cr_assert_neq(access(wal, F_OK), 0, "a -wal file was created");
+	cr_assert_neq(access(shm, F_OK), 0, "a -shm file was created");
+	free(before);
+	free(after);
+	chmod(dir, 0755);
+}
+
+/* A SQLite file with other tables, and a file that is not SQLite, are refused and left unchanged. */
+Test(store_sqlite, foreign_files_refused_untouched)
+{
+	char err[IPW_ERRLEN], path[160], wal[170], *before, *after;
+	size_t nb, na;
+	struct store st;
+	FILE *f;
+	int flags[3] = {0, STORE_READONLY, STORE_CREATE};
+	const char *text = "hello, this is not a database at all, just some text long enough\n";
+
+	snprintf(path, sizeof(path), "%s/foreign.db", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	cr_assert_eq(sq_sql(path, "SELECT 1", NULL), -1, "sq_sql creates nothing");
+	{
+		sqlite3 *db;
+		cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+		cr_assert_eq(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL, NULL),
+			     SQLITE_OK);
+		sqlite3_close(db);
+	}
+	file_bytes(path, &before, &nb);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(store_open(&st, path, flags[i], err, sizeof(err)), -1);
+		cr_assert(strstr(err, "is a SQLite database but not an ipw store"), "%s", err);
+	}
+	file_bytes(path, &after, &na);
+	cr_assert(nb == na && !memcmp(before, after, nb), "the foreign file changed");
+	cr_assert_neq(access(wal, F_OK), 0, "a -wal file was created beside it");
+	free(before);
+	free(after);
+
+	snprintf(path, sizeof(path), "%s/text.db", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(store_open(&st, path, flags[i], err, sizeof(err)), -1);
+		cr_assert(strstr(err, "not an ipw store"), "%s", err);
+	}
+	file_bytes(path, &after, &na);
+	cr_assert(na == strlen(text) && !strcmp(after, text), "the text file changed");
+	free(after);
+}
+
+/* sqlite:PATH, file:PATH, file:///PATH and file://localhost/PATH name the same file. */
+Test(store_sqlite, uri_forms_name_the_same_file)
+{
+	struct store st = open_store();
+	struct run_record g;
+	char err[IPW_ERRLEN], u[256];
+	const char *forms[] = {"sqlite:%s", "file:%s", "file://%s", "file://localhost%s", "SQLite:%s"};
+
+	make_run(&st, "one");
+	store_close(&st);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(u, sizeof(u), forms[i], dbpath);
+		cr_assert_eq(store_open(&st, u, STORE_READONLY, err, sizeof(err)), 0, "%s: %s", u, err);
+		cr_assert_str_eq(st.path, dbpath, "messages name the file");
+		cr_assert_eq(store_run_get(&st, "one", &g, err, sizeof(err)), 0, "%s", err);
+		run_record_release(&g);
+		store_close(&st);
+	}
+	/* percent-escapes are decoded in file: URIs only */
+	char path[160];
+	snprintf(path, sizeof(path), "%s/a b%%.db", dir);
+	cr_assert_eq(store_open(&st, path, STORE_CREATE, err, sizeof(err)), 0, "%s", err);
+	store_close(&st);
+	snprintf(u, sizeof(u), "file://%s/a%%20b%%25.db", dir);
+	cr_assert_eq(store_open(&st, u, 0, err, sizeof(err)), 0, "%s: %s", u, err);
+	cr_assert_str_eq(st.path, path);
+	store_close(&st);
+	/* what a file: URI here cannot be */
+	cr_assert_eq(store_open(&st, "file://otherhost/x.db", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "local file"), "%s", err);
+	cr_assert_eq(store_open(&st, "file:x.db?mode=ro", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "no query"), "%s", err);
+	cr_assert_eq(store_open(&st, "file:x%2", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "percent-escape"), "%s", err);
+	cr_assert_eq(store_open(&st, "file:x%00y", 0, err, sizeof(err)), -1);
+	cr_assert_eq(store_open(&st, "sqlite:", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "empty store path"), "%s", err);
+	cr_assert_eq(store_open(&st, "file://", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "empty store path"), "%s", err);
+}
+
+/* A second writer waits for the first one's transaction (busy timeout) instead of failing. */
+Test(store_sqlite, two_handles_write_one_after_the_other)
+{
+	struct store a = open_store(), b = open_store();
+	long long n = 0;
+
+	make_run(&a, "from-a");
+	make_run(&b, "from-b");
+	make_run(&a, "from-a-again");
+	store_close(&a);
+	store_close(&b);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM runs", &n), 0);
+	cr_assert_eq(n, 3);
+}
