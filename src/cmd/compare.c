@@ -42,8 +42,9 @@ static const struct opt_def compare_opts[] = {
 	{"json", 0, OPT_FLAG, A(json), NULL, "short for --format json", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"csv", 0, OPT_FLAG, A(csv), NULL, "short for --format csv", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "'bootstrap' (percentile bootstrap over queries), 'delta'\n"
-	 "(normal approximation, O(n)), or 'auto' (default: bootstrap up to 50000 scored\n"
-	 "queries, delta above, where resampling would take seconds per run)",
+	 "(normal approximation, O(n)), or 'auto' (default: bootstrap up\n"
+	 "to 50000 scored queries, delta above, where resampling would\n"
+	 "take seconds per run)",
 	 NULL, 0, 0, 0, NULL, NULL, &ci_hooks},
 	{"bootstrap", 0, OPT_INT, A(o.m.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
