@@ -60,13 +60,14 @@ void agg_rows_add(struct agg_rows *r, const struct agg_row *row)
 	}
 	d = &r->v[r->n++];
 	*d = *row;
-	d->item_id = xstrdup(row->item_id ? row->item_id : "");
+	d->item_id = row->item_id ? xstrdup(row->item_id) : NULL;
 	d->subject = intern(r, row->subject);
 }
 
 static int cmp_row(const void *a, const void *b)
 {
-	return strcmp(((const struct agg_row *)a)->item_id, ((const struct agg_row *)b)->item_id);
+	const char *x = ((const struct agg_row *)a)->item_id, *y = ((const struct agg_row *)b)->item_id;
+	return strcmp(x ? x : "", y ? y : "");
 }
 
 void agg_rows_sort(struct agg_rows *r)
@@ -161,7 +162,7 @@ static int load_items(struct store *s, const char *run_id, struct agg_rows *out,
 		return rc;
 	while ((k = store_items_next(&c, &it, err, errlen)) == 1) {
 		struct agg_row r = {
-			.item_id = it.item_id, .subject = it.subject, .ok = it.ok,
+			.item_id = NULL, .subject = it.subject, .ok = it.ok,  /* in order already: no id kept */
 			.correct = it.correct == 0 || it.correct == 1 ? it.correct : -1,
 			.accel_j = it.accel_j, .accel_dyn_j = it.accel_dyn_j, .host_j = NAN, .total_j = NAN,
 			.power_w = NAN, .e2e_s = it.e2e_s, .ttft_s = it.ttft_s, .tpot_s = NAN,

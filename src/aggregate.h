@@ -16,7 +16,7 @@
 
 /* One recorded query as the aggregation reads it; NAN / -1 where not measured. */
 struct agg_row {
-	const char *item_id;      /* copied by agg_rows_add */
+	const char *item_id;      /* copied by agg_rows_add; NULL: not kept (rows added in item order) */
 	const char *subject;      /* "" or NULL: none; interned by agg_rows_add */
 	int ok;                   /* 1: status ok; 0: the request failed */
 	int correct;              /* the item's latest score: 1, 0, -1 unscored */
@@ -27,7 +27,7 @@ struct agg_row {
 	long long prompt_tokens, completion_tokens, reasoning_tokens; /* -1 unknown */
 };
 
-/* A run's rows (owned copies), in item_id byte order once sorted. */
+/* A run's rows (owned copies), in item_id byte order (the item cursor's rows keep no id: already ordered). */
 struct agg_rows {
 	struct agg_row *v;
 	size_t n, cap;
