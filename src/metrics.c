@@ -106,17 +106,12 @@ static int finite_nonneg(double x)
 	return isfinite(x) && x >= 0;
 }
 
-/* Metrics over the queries idx[0..nidx) of in, resampled with seed. */
-static void compute_subset(const struct metrics_input *in, const size_t *idx, size_t nidx,
-			   const struct metrics_options *o, uint64_t seed, struct metrics *out)
+/* The scored queries of idx[0..nidx) as records (counting the others in out); returns how many. */
+static size_t collect(const struct metrics_input *in, const size_t *idx, size_t nidx, struct query *qs,
+		      struct metrics *out)
 {
-	struct query *qs = xcalloc(nidx, sizeof(*qs));
-	struct sums s = { 0 };
-	double v[M_COUNT];
 	size_t nq = 0;
 
-	memset(out, 0, sizeof(*out));
-	out->n = (int)nidx;
 	for (size_t j = 0; j < nidx; j++) {
 		size_t i = idx[j];
 		struct query *q = &qs[nq];
@@ -132,72 +127,100 @@ static void compute_subset(const struct metrics_input *in, const size_t *idx, si
 		}
 		q->acc = in->acc[i];
 		out->n_correct += in->acc[i];
-		if (finite_nonneg(in->energy_j[i]) && isfinite(lat) && lat > 0) {
-			q->flags |= Q_ENERGY;
-			q->e = in->energy_j[i];
-			q->p = q->e / lat;
-			out->n_energy++;
-			if (in->dynamic_j && isfinite(in->dynamic_j[i])) {
-				q->flags |= Q_DYNAMIC;
-				q->ed = in->dynamic_j[i];
-				q->pd = q->ed / lat;
-				out->n_dynamic++;
-			}
-			if (in->tokens && finite_nonneg(in->tokens[i])) {
-				q->flags |= Q_TOKENS;
-				q->tok = in->tokens[i];
-				out->n_tokens++;
-			}
-		}
-		sums_add(&s, q, 1);
 		nq++;
+		if (!(finite_nonneg(in->energy_j[i]) && isfinite(lat) && lat > 0))
+			continue;
+		q->flags |= Q_ENERGY;
+		q->e = in->energy_j[i];
+		q->p = q->e / lat;
+		out->n_energy++;
+		if (in->dynamic_j && isfinite(in->dynamic_j[i])) {
+			q->flags |= Q_DYNAMIC;
+			q->ed = in->dynamic_j[i];
+			q->pd = q->ed / lat;
+			out->n_dynamic++;
+		}
+		if (in->tokens && finite_nonneg(in->tokens[i])) {
+			q->flags |= Q_TOKENS;
+			q->tok = in->tokens[i];
+			out->n_tokens++;
+		}
 	}
+	return nq;
+}
+
+/* B resamples of qs[0..nq): each replicate's metrics in reps[b * M_COUNT + k]. */
+static void resample(const struct query *qs, size_t nq, size_t b_n, uint64_t seed, double *reps)
+{
+	uint32_t *count = xmalloc(nq * sizeof(*count));
+	struct rng r;
+
+	rng_seed(&r, seed);
+	for (size_t b = 0; b < b_n; b++) {
+		struct sums bs = { 0 };
+		/*
+		 * Draw nq indices with replacement, then sum each query times the
+		 * number of times it was drawn: the same resample as summing the
+		 * draws one by one, but the big array is read in order (a 500,000
+		 * query run resamples about 5x faster).
+		 */
+		memset(count, 0, nq * sizeof(*count));
+		for (size_t j = 0; j < nq; j++)
+			count[rng_below(&r, nq)]++;
+		for (size_t j = 0; j < nq; j++)
+			if (count[j])
+				sums_add(&bs, &qs[j], count[j]);
+		sums_metrics(&bs, &reps[b * M_COUNT]);
+	}
+	free(count);
+}
+
+/* Percentile bootstrap intervals of the metrics whose point estimate v[k] is finite. */
+static void bootstrap(const struct query *qs, size_t nq, const struct metrics_options *o, uint64_t seed,
+		      const double *v, struct metrics *out)
+{
+	size_t b_n = (size_t)o->bootstrap;
+	double *reps = xmalloc(b_n * M_COUNT * sizeof(double));
+	double *col = xmalloc(b_n * sizeof(double));
+	double alpha = 1 - o->level;
+
+	resample(qs, nq, b_n, seed, reps);
+	for (int k = 0; k < M_COUNT; k++) {
+		size_t nf = 0;
+		/* Replicates where a metric is undefined (no measured query drawn) are left out. */
+		for (size_t b = 0; b < b_n; b++)
+			if (isfinite(reps[b * M_COUNT + k]))
+				col[nf++] = reps[b * M_COUNT + k];
+		if (!nf || !isfinite(v[k]))
+			continue;
+		stats_sort(col, nf);
+		metric_slot(out, k)->ci_low = stats_quantile_sorted(col, nf, alpha / 2);
+		metric_slot(out, k)->ci_high = stats_quantile_sorted(col, nf, 1 - alpha / 2);
+	}
+	free(col);
+	free(reps);
+}
+
+/* Metrics over the queries idx[0..nidx) of in, resampled with seed. */
+static void compute_subset(const struct metrics_input *in, const size_t *idx, size_t nidx,
+			   const struct metrics_options *o, uint64_t seed, struct metrics *out)
+{
+	struct query *qs = xcalloc(nidx ? nidx : 1, sizeof(*qs));
+	struct sums s = { 0 };
+	double v[M_COUNT];
+	size_t nq;
+
+	memset(out, 0, sizeof(*out));
+	out->n = (int)nidx;
+	nq = collect(in, idx, nidx, qs, out);
+	for (size_t j = 0; j < nq; j++)
+		sums_add(&s, &qs[j], 1);
 	out->n_scored = (int)nq;
 	sums_metrics(&s, v);
 	for (int k = 0; k < M_COUNT; k++)
 		*metric_slot(out, k) = (struct metric_value){ v[k], NAN, NAN };
-
-	if (o->bootstrap > 0 && nq > 0) {
-		size_t b_n = (size_t)o->bootstrap;
-		double *reps = xmalloc(b_n * M_COUNT * sizeof(double));
-		double *col = xmalloc(b_n * sizeof(double));
-		uint32_t *count = xmalloc(nq * sizeof(*count));
-		struct rng r;
-
-		rng_seed(&r, seed);
-		for (size_t b = 0; b < b_n; b++) {
-			struct sums bs = { 0 };
-			/*
-			 * Draw nq indices with replacement, then sum each query times the
-			 * number of times it was drawn: the same resample as summing the
-			 * draws one by one, but the big array is read in order (a 500,000
-			 * query run resamples about 5x faster).
-			 */
-			memset(count, 0, nq * sizeof(*count));
-			for (size_t j = 0; j < nq; j++)
-				count[rng_below(&r, nq)]++;
-			for (size_t j = 0; j < nq; j++)
-				if (count[j])
-					sums_add(&bs, &qs[j], count[j]);
-			sums_metrics(&bs, &reps[b * M_COUNT]);
-		}
-		free(count);
-		double alpha = 1 - o->level;
-		for (int k = 0; k < M_COUNT; k++) {
-			size_t nf = 0;
-			/* Replicates where a metric is undefined (no measured query drawn) are left out. */
-			for (size_t b = 0; b < b_n; b++)
-				if (isfinite(reps[b * M_COUNT + k]))
-					col[nf++] = reps[b * M_COUNT + k];
-			if (!nf || !isfinite(v[k]))
-				continue;
-			stats_sort(col, nf);
-			metric_slot(out, k)->ci_low = stats_quantile_sorted(col, nf, alpha / 2);
-			metric_slot(out, k)->ci_high = stats_quantile_sorted(col, nf, 1 - alpha / 2);
-		}
-		free(col);
-		free(reps);
-	}
+	if (o->bootstrap > 0 && nq > 0)
+		bootstrap(qs, nq, o, seed, v, out);
 	free(qs);
 }
 

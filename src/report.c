@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aggregate.h"
 #include "analysis.h"
 #include "clock.h"
 #include "metrics.h"
@@ -150,7 +151,7 @@ static int emit_plot(struct buf *b, const struct plot *p, const char *dir, const
 
 struct run_sum {
 	char *id, *label;          /* label: "3 name" */
-	struct compare_row row;
+	struct agg_compare row;   /* the comparison row (src/aggregate.c) */
 	double *sx, *sy;           /* energy scatter (output tokens, J), at most SCATTER_MAX */
 	size_t ns;
 	struct regression fit;     /* energy ~ output tokens */
@@ -226,32 +227,15 @@ static const char *source_name(const struct run_record *r, int idx)
 	return NULL;
 }
 
-/* Draws one run's power per source over time, with the query windows shaded. */
-static int timeline_plot(struct store *s, const struct run_record *r, const struct run_data *d, struct buf *b,
-			 const char *dir, char *err, size_t errlen)
+/* Shades the buckets in which some query of d was in flight: spans [span0, span1), *nspan of them. */
+static void query_spans(const struct timeline *t, const struct run_data *d, double *span0, double *span1,
+			size_t *nspan)
 {
-	struct timeline *t = xcalloc(1, sizeof(*t));
-	struct plot p;
-	char *title = NULL, *name = NULL;
-	int rc = -1, diff[TL_BUCKETS + 1];
-	double xs[TL_BUCKETS], ys[TL_BUCKETS], span0[TL_BUCKETS], span1[TL_BUCKETS];
-	size_t nspan = 0;
+	int diff[TL_BUCKETS + 1];
+	double w = (t->t1 - t->t0) / TL_BUCKETS;
 
-	plot_init(&p, NULL, "time since the run's start (s)", "power (W)");
-	t->t0 = t->t1 = NAN;
-	if (store_samples_iter(s, r->id, tl_sample, t, err, errlen) < 0)
-		goto out;
-	buf_appendf(b, "<h3>Run %s power timeline</h3>\n", r->id);
-	if (t->nsamples == 0 || !(t->t1 > t->t0)) {
-		note(b, "Run %s has no stored telemetry samples: no timeline.", r->id);
-		rc = 0;
-		goto out;
-	}
-	t->pass = 1;
-	if (store_samples_iter(s, r->id, tl_sample, t, err, errlen) < 0)
-		goto out;
-	/* query windows: a bucket is shaded when some query was in flight in it */
 	memset(diff, 0, sizeof(diff));
+	*nspan = 0;
 	for (size_t i = 0; i < d->n; i++) {
 		double a = d->t_send_s[i], e = d->t_end_s[i];
 		long ka, ke;
@@ -269,20 +253,23 @@ static int timeline_plot(struct store *s, const struct run_record *r, const stru
 		if (k < TL_BUCKETS && run > 0 && open < 0)
 			open = k;
 		if ((k == TL_BUCKETS || run <= 0) && open >= 0) {
-			double w = (t->t1 - t->t0) / TL_BUCKETS;
-			span0[nspan] = t->t0 + open * w;
-			span1[nspan] = t->t0 + k * w;
-			nspan++;
+			span0[*nspan] = t->t0 + open * w;
+			span1[*nspan] = t->t0 + k * w;
+			(*nspan)++;
 			open = -1;
 		}
 	}
-	if (nspan)
-		plot_add(&p, PLOT_SPANS, "query in flight", nspan, span0, span1, NULL, NULL)->color = 7;
+}
+
+/* One line per source: the mean power of each bucket (buckets without a sample are skipped). */
+static void source_lines(struct plot *p, const struct timeline *t, const struct run_record *r)
+{
+	double xs[TL_BUCKETS], ys[TL_BUCKETS];
+
 	for (int sidx = 0; sidx < t->nsrc; sidx++) {
 		const char *sn = source_name(r, t->src_idx[sidx]);
 		char label[96];
 		size_t np = 0;
-		/* buckets without a sample are skipped: the line joins its neighbours */
 		for (int k = 0; k < TL_BUCKETS; k++)
 			if (t->cnt[sidx][k]) {
 				xs[np] = t->t0 + (k + 0.5) * (t->t1 - t->t0) / TL_BUCKETS;
@@ -290,8 +277,38 @@ static int timeline_plot(struct store *s, const struct run_record *r, const stru
 				np++;
 			}
 		snprintf(label, sizeof(label), "%s", sn ? sn : "source");
-		plot_add(&p, PLOT_LINE, label, np, xs, ys, NULL, NULL)->color = sidx;
+		plot_add(p, PLOT_LINE, label, np, xs, ys, NULL, NULL)->color = sidx;
 	}
+}
+
+/* Draws one run's power per source over time, with the query windows shaded. */
+static int timeline_plot(struct store *s, const struct run_record *r, const struct run_data *d, struct buf *b,
+			 const char *dir, char *err, size_t errlen)
+{
+	struct timeline *t = xcalloc(1, sizeof(*t));
+	struct plot p;
+	char *title = NULL, *name = NULL;
+	int rc = -1;
+	double span0[TL_BUCKETS], span1[TL_BUCKETS];
+	size_t nspan = 0;
+
+	plot_init(&p, NULL, "time since the run's start (s)", "power (W)");
+	t->t0 = t->t1 = NAN;
+	if (store_samples_iter(s, r->id, tl_sample, t, err, errlen) < 0)
+		goto out;
+	buf_appendf(b, "<h3>Run %s power timeline</h3>\n", r->id);
+	if (t->nsamples == 0 || !(t->t1 > t->t0)) {
+		note(b, "Run %s has no stored telemetry samples: no timeline.", r->id);
+		rc = 0;
+		goto out;
+	}
+	t->pass = 1;
+	if (store_samples_iter(s, r->id, tl_sample, t, err, errlen) < 0)
+		goto out;
+	query_spans(t, d, span0, span1, &nspan);
+	if (nspan)
+		plot_add(&p, PLOT_SPANS, "query in flight", nspan, span0, span1, NULL, NULL)->color = 7;
+	source_lines(&p, t, r);
 	title = xasprintf("Run %s (%s): power, query windows shaded", r->id, r->name ? r->name : "-");
 	free(p.title);
 	p.title = xstrdup(title);
@@ -314,7 +331,7 @@ static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
 		    "<th>J/query</th><th>J/token</th><th>latency p50 (s)</th><th>latency p99 (s)</th></tr></thead>"
 		    "<tbody>\n");
 	for (size_t i = 0; i < n; i++) {
-		const struct compare_row *r = &rs[i].row;
+		const struct agg_compare *r = &rs[i].row;
 		buf_appends(b, "<tr>");
 		cell_s(b, rs[i].label);
 		cell_s(b, r->model);
@@ -324,14 +341,14 @@ static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
 			buf_appendf(b, "<td>%d</td>", r->concurrency);
 		else
 			buf_appends(b, "<td>&ndash;</td>");
-		buf_appendf(b, "<td>%d</td>", r->m.n_scored);
-		cell_mv(b, "%.4f", r->m.accuracy);
-		cell_mv(b, "%.3e", r->m.ipw);
-		cell_mv(b, "%.3e", r->m.ipj);
-		cell_mv(b, "%.4g", r->m.energy_j);
-		cell_mv(b, "%.4g", r->m.j_per_token);
-		cell_mv(b, "%.4g", r->latency_p50);
-		cell_mv(b, "%.4g", r->latency_p99);
+		buf_appendf(b, "<td>%d</td>", r->r.m.n_scored);
+		cell_mv(b, "%.4f", r->r.m.accuracy);
+		cell_mv(b, "%.3e", r->r.m.ipw);
+		cell_mv(b, "%.3e", r->r.m.ipj);
+		cell_mv(b, "%.4g", r->r.m.energy_j);
+		cell_mv(b, "%.4g", r->r.m.j_per_token);
+		cell_mv(b, "%.4g", r->r.latency_p50);
+		cell_mv(b, "%.4g", r->r.latency_p99);
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appends(b, "</tbody></table>\n");
@@ -351,10 +368,10 @@ static int plot_pareto(struct buf *b, struct run_sum *rs, size_t n, const char *
 	plot_init(&p, "Accuracy vs energy per query (Pareto front)", "energy per query (J)", "accuracy");
 	p.y_percent = 1;
 	for (size_t i = 0; i < n; i++) {
-		x[i] = rs[i].row.m.energy_j.value;
-		y[i] = rs[i].row.m.accuracy.value;
-		lo[i] = rs[i].row.m.accuracy.ci_low;
-		hi[i] = rs[i].row.m.accuracy.ci_high;
+		x[i] = rs[i].row.r.m.energy_j.value;
+		y[i] = rs[i].row.r.m.accuracy.value;
+		lo[i] = rs[i].row.r.m.accuracy.ci_low;
+		hi[i] = rs[i].row.r.m.accuracy.ci_high;
 		lab[i] = rs[i].label;
 		if (isfinite(x[i]) && isfinite(y[i]))
 			ord[no++] = i;
@@ -395,7 +412,7 @@ static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const 
 	plot_init(&p, ipj ? "Intelligence per joule (95% interval)" : "Intelligence per watt (95% interval)", "run",
 		  ipj ? "IPJ (1/J)" : "IPW (1/W)");
 	for (size_t i = 0; i < n; i++) {
-		const struct metric_value *v = ipj ? &rs[i].row.m.ipj : &rs[i].row.m.ipw;
+		const struct metric_value *v = ipj ? &rs[i].row.r.m.ipj : &rs[i].row.r.m.ipw;
 		x[i] = (double)i;
 		y[i] = v->value;
 		lo[i] = v->ci_low;
@@ -411,21 +428,13 @@ static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const 
 	return rc;
 }
 
-static int section_coverage(struct store *s, const struct report_options *o, char **ids, struct run_sum *rs,
-			    size_t n, struct buf *b, char *err, size_t errlen)
+/* The coverage table: all items, then one row per subject. */
+static void coverage_table(struct buf *b, const struct coverage_result *cr, const struct run_sum *rs, size_t n,
+			   int intersect)
 {
-	struct coverage_result cr;
-	char why[IPW_ERRLEN];
-	int rc = 0;
-
-	buf_appends(b, "<h2 id=coverage-section>Coverage</h2>\n");
-	if (analysis_coverage(s, (const char *const *)ids, n, o->intersect, NULL, NULL, &cr, why, sizeof(why)) != 0) {
-		note(b, "Coverage not computed: %s", why);
-		return 0;
-	}
 	buf_appendf(b, "<p>%lld items%s; an item is covered by a run that answered it right (failed and unscored "
 		    "queries do not count as wrong: coverage = correct / scored). Best-of-N: some run right.</p>\n",
-		    cr.n_items, o->intersect ? " (items not in every run dropped)" : "");
+		    cr->n_items, intersect ? " (items not in every run dropped)" : "");
 	buf_appends(b, "<table id=coverage><thead><tr><th>subject</th><th>items</th>");
 	for (size_t i = 0; i < n; i++) {
 		buf_appends(b, "<th>");
@@ -433,129 +442,155 @@ static int section_coverage(struct store *s, const struct report_options *o, cha
 		buf_appends(b, "</th>");
 	}
 	buf_appends(b, "<th>best-of-N</th></tr></thead><tbody>\n<tr><td><b>all</b></td>");
-	buf_appendf(b, "<td>%lld</td>", cr.n_items);
+	buf_appendf(b, "<td>%lld</td>", cr->n_items);
 	for (size_t i = 0; i < n; i++)
-		cell_pct(b, coverage_value(&cr.run[i]), NAN, NAN);
-	cell_pct(b, coverage_value(&cr.best), NAN, NAN);
+		cell_pct(b, coverage_value(&cr->run[i]), NAN, NAN);
+	cell_pct(b, coverage_value(&cr->best), NAN, NAN);
 	buf_appends(b, "</tr>\n");
-	for (size_t j = 0; j < cr.nsubj; j++) {
+	for (size_t j = 0; j < cr->nsubj; j++) {
 		buf_appends(b, "<tr>");
-		cell_s(b, *cr.subj[j].subject ? cr.subj[j].subject : "(none)");
-		buf_appendf(b, "<td>%lld</td>", cr.subj[j].best.items);
+		cell_s(b, *cr->subj[j].subject ? cr->subj[j].subject : "(none)");
+		buf_appendf(b, "<td>%lld</td>", cr->subj[j].best.items);
 		for (size_t i = 0; i < n; i++)
-			cell_pct(b, coverage_value(&cr.subj[j].run[i]), NAN, NAN);
-		cell_pct(b, coverage_value(&cr.subj[j].best), NAN, NAN);
+			cell_pct(b, coverage_value(&cr->subj[j].run[i]), NAN, NAN);
+		cell_pct(b, coverage_value(&cr->subj[j].best), NAN, NAN);
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appendf(b, "</tbody></table>\n<p>Items some run scored and no run answered right: %lld.</p>\n",
-		    cr.n_uncovered);
-	{
-		struct plot p;
-		size_t ns = cr.nsubj, nb = n < MAX_BAR_RUNS ? n : MAX_BAR_RUNS;
-		const char **names = xcalloc(ns ? ns : 1, sizeof(char *));
-		double *x = xcalloc(ns ? ns : 1, sizeof(double)), *y = xcalloc(ns ? ns : 1, sizeof(double));
+		    cr->n_uncovered);
+}
 
-		plot_init(&p, "Coverage per subject", "subject", "coverage (correct / scored)");
-		p.y_percent = 1;
-		p.ymin = 0;
-		p.ymax = 1.12;
-		for (size_t j = 0; j < ns; j++) {
-			names[j] = *cr.subj[j].subject ? cr.subj[j].subject : "(none)";
-			x[j] = (double)j;
-		}
-		plot_set_categories(&p, names, ns);
-		for (size_t i = 0; i < nb; i++) {
-			for (size_t j = 0; j < ns; j++)
-				y[j] = coverage_value(&cr.subj[j].run[i]);
-			plot_add(&p, PLOT_BARS, rs[i].label, ns, x, y, NULL, NULL);
-		}
-		for (size_t j = 0; j < ns; j++)
-			y[j] = coverage_value(&cr.subj[j].best);
-		plot_add(&p, PLOT_BARS, "best-of-N", ns, x, y, NULL, NULL)->color = 7;
-		if (n > nb)
-			buf_appendf(b, "<p class=note>The plot shows the first %zu runs and best-of-N over all %zu.</p>\n",
-				    nb, n);
-		rc = emit_plot(b, &p, o->out_dir, "coverage", "Coverage per subject, per run and best-of-N", err, errlen);
-		plot_release(&p);
-		free(names), free(x), free(y);
+/* Coverage per subject: bars for the first MAX_BAR_RUNS runs and best-of-N. */
+static int coverage_plot(struct buf *b, const struct coverage_result *cr, const struct run_sum *rs, size_t n,
+			 const char *dir, char *err, size_t errlen)
+{
+	struct plot p;
+	size_t ns = cr->nsubj, nb = n < MAX_BAR_RUNS ? n : MAX_BAR_RUNS;
+	const char **names = xcalloc(ns ? ns : 1, sizeof(char *));
+	double *x = xcalloc(ns ? ns : 1, sizeof(double)), *y = xcalloc(ns ? ns : 1, sizeof(double));
+	int rc;
+
+	plot_init(&p, "Coverage per subject", "subject", "coverage (correct / scored)");
+	p.y_percent = 1;
+	p.ymin = 0;
+	p.ymax = 1.12;
+	for (size_t j = 0; j < ns; j++) {
+		names[j] = *cr->subj[j].subject ? cr->subj[j].subject : "(none)";
+		x[j] = (double)j;
 	}
+	plot_set_categories(&p, names, ns);
+	for (size_t i = 0; i < nb; i++) {
+		for (size_t j = 0; j < ns; j++)
+			y[j] = coverage_value(&cr->subj[j].run[i]);
+		plot_add(&p, PLOT_BARS, rs[i].label, ns, x, y, NULL, NULL);
+	}
+	for (size_t j = 0; j < ns; j++)
+		y[j] = coverage_value(&cr->subj[j].best);
+	plot_add(&p, PLOT_BARS, "best-of-N", ns, x, y, NULL, NULL)->color = 7;
+	if (n > nb)
+		buf_appendf(b, "<p class=note>The plot shows the first %zu runs and best-of-N over all %zu.</p>\n",
+			    nb, n);
+	rc = emit_plot(b, &p, dir, "coverage", "Coverage per subject, per run and best-of-N", err, errlen);
+	plot_release(&p);
+	free(names), free(x), free(y);
+	return rc;
+}
+
+static int section_coverage(struct store *s, const struct report_options *o, char **ids, struct run_sum *rs,
+			    size_t n, struct buf *b, char *err, size_t errlen)
+{
+	struct coverage_result cr;
+	char why[IPW_ERRLEN];
+	int rc;
+
+	buf_appends(b, "<h2 id=coverage-section>Coverage</h2>\n");
+	if (analysis_coverage(s, (const char *const *)ids, n, o->intersect, NULL, NULL, &cr, why, sizeof(why)) != 0) {
+		note(b, "Coverage not computed: %s", why);
+		return 0;
+	}
+	coverage_table(b, &cr, rs, n, o->intersect);
+	rc = coverage_plot(b, &cr, rs, n, o->out_dir, err, errlen);
 	coverage_result_release(&cr);
 	return rc;
 }
 
-static int section_routing(struct store *s, const struct report_options *o, char **ids, size_t n,
-			   struct buf *b, char *err, size_t errlen)
-{
+/* The routing section's inputs: the cloud run, the local runs (their records last, the cloud's), constants. */
+struct routing {
 	struct run_record cloud;
-	struct run_record *runs = NULL;
-	struct route_model *model = NULL;
+	struct run_record *runs;   /* nl local runs, then the cloud run */
+	struct route_model *model;
+	const char **local;
+	size_t nl, n;
 	struct route_options ro;
-	struct route_result res;
-	const char **local = NULL;
-	size_t nl = 0;
-	char why[IPW_ERRLEN];
-	static const double table_p[] = {1, 0.8, 0.6};
-	double grid[11];
-	int rc = 0;
+};
 
-	buf_appends(b, "<h2 id=routing-section>Hybrid routing</h2>\n");
-	if (!o->cloud) {
-		buf_appends(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
-			    "are the local models).</p>\n");
-		return 0;
-	}
-	memset(&cloud, 0, sizeof(cloud));
-	if (store_run_get(s, o->cloud, &cloud, why, sizeof(why)) < 0) {
-		err_set(err, errlen, "%s", why);
-		return -1;
-	}
-	local = xcalloc(n + 1, sizeof(*local));
-	runs = xcalloc(n + 1, sizeof(*runs));
+static void routing_release(struct routing *rt)
+{
+	for (size_t i = 0; rt->runs && i <= rt->n; i++)
+		run_record_release(&rt->runs[i]);
+	run_record_release(&rt->cloud);
+	free(rt->runs);
+	free(rt->local);
+	free(rt->model);
+}
+
+/* Reads the runs and their constants: 0 ready, 1 not computable (said in the page), -1 fatal (err). */
+static int routing_prepare(struct store *s, const struct report_options *o, char **ids, size_t n,
+			   struct routing *rt, struct buf *b, char *err, size_t errlen)
+{
+	char why[IPW_ERRLEN];
+
+	memset(rt, 0, sizeof(*rt));
+	rt->n = n;
+	if (store_run_get(s, o->cloud, &rt->cloud, why, sizeof(why)) < 0)
+		return err_set(err, errlen, "%s", why);
+	rt->local = xcalloc(n + 1, sizeof(*rt->local));
+	rt->runs = xcalloc(n + 1, sizeof(*rt->runs));
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(ids[i], cloud.id))
-			local[nl++] = ids[i];
-	model = xcalloc(nl + 1, sizeof(*model));
-	for (size_t i = 0; i <= nl; i++)
-		if (store_run_get(s, i < nl ? local[i] : cloud.id, &runs[i], why, sizeof(why)) < 0) {
+		if (strcmp(ids[i], rt->cloud.id))
+			rt->local[rt->nl++] = ids[i];
+	rt->model = xcalloc(rt->nl + 1, sizeof(*rt->model));
+	for (size_t i = 0; i <= rt->nl; i++)
+		if (store_run_get(s, i < rt->nl ? rt->local[i] : rt->cloud.id, &rt->runs[i], why, sizeof(why)) < 0) {
 			note(b, "Routing not computed: %s", why);
-			goto out;
+			return 1;
 		}
-	if (nl == 0) {
+	if (rt->nl == 0) {
 		note(b, "Routing not computed: %s", "the report names no local run besides the cloud run");
-		goto out;
+		return 1;
 	}
-	if (analysis_route_models(runs, nl + 1, o->prices, o->params, model, why, sizeof(why)) < 0) {
+	if (analysis_route_models(rt->runs, rt->nl + 1, o->prices, o->params, rt->model, why, sizeof(why)) < 0) {
 		note(b, "Routing not computed: %s", why);
-		goto out;
+		return 1;
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.objective = ROUTE_ENERGY;
-	ro.p = table_p;
-	ro.np = 3;
-	ro.trials = o->trials;
-	ro.seed = o->seed;
-	ro.level = METRICS_LEVEL;
-	ro.intersect = o->intersect;
-	if (analysis_route(s, local, nl, cloud.id, model, &ro, &res, why, sizeof(why)) < 0) {
-		note(b, "Routing not computed: %s", why);
-		goto out;
+	rt->ro.objective = ROUTE_ENERGY;
+	rt->ro.trials = o->trials;
+	rt->ro.seed = o->seed;
+	rt->ro.level = METRICS_LEVEL;
+	rt->ro.intersect = o->intersect;
+	return 0;
+}
+
+/* The schemes at router accuracies 1, 0.8 and 0.6 (exact and Monte Carlo). */
+static void routing_table(struct buf *b, const struct routing *rt, const struct route_result *res)
+{
+	buf_appendf(b, "<p>%lld items; local runs:", res->n_items);
+	for (size_t i = 0; i < rt->nl; i++) {
+		buf_appendf(b, "%s %s (", i ? "," : "", rt->local[i]);
+		html_esc(b, rt->runs[i].name);
+		buf_appendf(b, ", oracle sends %lld)", res->oracle_chosen[i]);
 	}
-	buf_appendf(b, "<p>%lld items; local runs:", res.n_items);
-	for (size_t i = 0; i < nl; i++) {
-		buf_appendf(b, "%s %s (", i ? "," : "", local[i]);
-		html_esc(b, runs[i].name);
-		buf_appendf(b, ", oracle sends %lld)", res.oracle_chosen[i]);
-	}
-	buf_appendf(b, "; cloud run %s (", cloud.id);
-	html_esc(b, cloud.name);
+	buf_appendf(b, "; cloud run %s (", rt->cloud.id);
+	html_esc(b, rt->cloud.name);
 	buf_appendf(b, "). Locally answerable: %lld. The oracle picks the local run with the least energy that "
 		    "answered right; a router of accuracy p routes such an item right with probability p, otherwise "
-		    "to the cloud; the cascade also pays a failed attempt on run %s.</p>\n", res.n_answerable, local[0]);
+		    "to the cloud; the cascade also pays a failed attempt on run %s.</p>\n", res->n_answerable,
+		    rt->local[0]);
 	buf_appends(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
 		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th></tr></thead>"
 		    "<tbody>\n");
-	for (size_t i = 0; i < res.nrows; i++) {
-		const struct route_row *w = &res.rows[i];
+	for (size_t i = 0; i < res->nrows; i++) {
+		const struct route_row *w = &res->rows[i];
 		buf_appendf(b, "<tr><td>%s</td>", w->scheme);
 		if (isfinite(w->p))
 			buf_appendf(b, "<td>%.2f</td>", w->p);
@@ -570,58 +605,85 @@ static int section_routing(struct store *s, const struct report_options *o, char
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appends(b, "</tbody></table>\n");
+}
+
+/* Savings against router accuracy: exact expectations on a grid of p (rows: cloud-only, oracle, then router, cascade per p). */
+static int routing_plot(struct buf *b, const struct route_result *res, const double *grid, const char *dir,
+			char *err, size_t errlen)
+{
+	struct plot p;
+	double y[6][11];
+	const char *lab[6] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
+			      "compute, cascade", "cost, cascade"};
+	int rc;
+
+	for (int i = 0; i <= 10; i++) {
+		const struct route_row *rr = &res->rows[2 + 2 * i], *cc = &res->rows[3 + 2 * i];
+		y[0][i] = rr->saved_energy.value;
+		y[1][i] = rr->saved_compute.value;
+		y[2][i] = rr->saved_cost.value;
+		y[3][i] = cc->saved_energy.value;
+		y[4][i] = cc->saved_compute.value;
+		y[5][i] = cc->saved_cost.value;
+	}
+	plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p", "saved against cloud-only");
+	p.y_percent = 1;
+	for (int k = 0; k < 6; k++) {
+		int any = 0;
+		for (int i = 0; i <= 10; i++)
+			any |= isfinite(y[k][i]);
+		if (!any)
+			continue;
+		struct plot_series *sr = plot_add(&p, PLOT_LINE, lab[k], 11, grid, y[k], NULL, NULL);
+		sr->color = k % 3;
+		sr->dashed = k >= 3;
+	}
+	rc = emit_plot(b, &p, dir, "routing", "Energy, compute and cost saved vs router accuracy "
+		       "(solid: router, dashed: cascade)", err, errlen);
+	plot_release(&p);
+	return rc;
+}
+
+static int section_routing(struct store *s, const struct report_options *o, char **ids, size_t n,
+			   struct buf *b, char *err, size_t errlen)
+{
+	static const double table_p[] = {1, 0.8, 0.6};
+	struct routing rt;
+	struct route_result res;
+	char why[IPW_ERRLEN];
+	double grid[11];
+	int rc;
+
+	buf_appends(b, "<h2 id=routing-section>Hybrid routing</h2>\n");
+	if (!o->cloud) {
+		buf_appends(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
+			    "are the local models).</p>\n");
+		return 0;
+	}
+	if ((rc = routing_prepare(s, o, ids, n, &rt, b, err, errlen)) != 0)
+		goto out;
+	rt.ro.p = table_p;
+	rt.ro.np = 3;
+	if (analysis_route(s, rt.local, rt.nl, rt.cloud.id, rt.model, &rt.ro, &res, why, sizeof(why)) < 0) {
+		note(b, "Routing not computed: %s", why);
+		goto out;
+	}
+	routing_table(b, &rt, &res);
 	route_result_release(&res);
-	/* savings against router accuracy: exact expectations on a grid of p */
 	for (int i = 0; i <= 10; i++)
 		grid[i] = i / 10.0;
-	ro.p = grid;
-	ro.np = 11;
-	ro.trials = 0;
-	if (analysis_route(s, local, nl, cloud.id, model, &ro, &res, why, sizeof(why)) < 0) {
+	rt.ro.p = grid;
+	rt.ro.np = 11;
+	rt.ro.trials = 0;
+	if (analysis_route(s, rt.local, rt.nl, rt.cloud.id, rt.model, &rt.ro, &res, why, sizeof(why)) < 0) {
 		note(b, "Routing plot not drawn: %s", why);
 		goto out;
 	}
-	{
-		struct plot p;
-		double y[6][11];
-		const char *lab[6] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
-				      "compute, cascade", "cost, cascade"};
-		/* rows: cloud-only, oracle, then per p: router, cascade */
-		for (int i = 0; i <= 10; i++) {
-			const struct route_row *rr = &res.rows[2 + 2 * i], *cc = &res.rows[3 + 2 * i];
-			y[0][i] = rr->saved_energy.value;
-			y[1][i] = rr->saved_compute.value;
-			y[2][i] = rr->saved_cost.value;
-			y[3][i] = cc->saved_energy.value;
-			y[4][i] = cc->saved_compute.value;
-			y[5][i] = cc->saved_cost.value;
-		}
-		plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p",
-			  "saved against cloud-only");
-		p.y_percent = 1;
-		for (int k = 0; k < 6; k++) {
-			int any = 0;
-			for (int i = 0; i <= 10; i++)
-				any |= isfinite(y[k][i]);
-			if (!any)
-				continue;
-			struct plot_series *sr = plot_add(&p, PLOT_LINE, lab[k], 11, grid, y[k], NULL, NULL);
-			sr->color = k % 3;
-			sr->dashed = k >= 3;
-		}
-		rc = emit_plot(b, &p, o->out_dir, "routing", "Energy, compute and cost saved vs router accuracy "
-			       "(solid: router, dashed: cascade)", err, errlen);
-		plot_release(&p);
-	}
+	rc = routing_plot(b, &res, grid, o->out_dir, err, errlen);
 	route_result_release(&res);
 out:
-	for (size_t i = 0; i <= n; i++)
-		run_record_release(&runs[i]);
-	run_record_release(&cloud);
-	free(runs);
-	free(local);
-	free(model);
-	return rc;
+	routing_release(&rt);
+	return rc < 0 ? -1 : 0;
 }
 
 static int plot_energy_tokens(struct buf *b, struct run_sum *rs, size_t n, const char *dir, char *err,
@@ -687,13 +749,47 @@ static void table_regressions(struct buf *b, const char *label, const struct run
 	}
 }
 
-static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
-			      const struct report_options *o, struct run_data *base)
+/* A row's attribution cells, or its reason in one cell. */
+static void attribution_cells(struct buf *b, struct store *s, const char *id, const struct run_data *base,
+			      const struct metrics_options *mo)
 {
-	struct metrics_options mo;
+	struct run_data d;
+	struct attribution at;
+	char why[IPW_ERRLEN];
+
+	if (run_data_load(s, id, &d, why, sizeof(why)) < 0 || analysis_attribute(base, &d, mo, &at, why, sizeof(why)) < 0) {
+		buf_appends(b, "<td colspan=6 class=note>");
+		html_esc(b, why);
+		buf_appends(b, "</td></tr>\n");
+	} else {
+		cell_mv(b, "%.3f", at.ipw_ratio);
+		cell_mv(b, "%.3f", at.acc_factor);
+		cell_mv(b, "%.3f", at.power_factor);
+		cell_mv(b, "%.3f", at.ipj_ratio);
+		cell_mv(b, "%.3f", at.energy_factor);
+		cell_pct(b, at.acc_share_ipw, NAN, NAN);
+		buf_appends(b, "</tr>\n");
+	}
+	run_data_release(&d);
+}
+
+/*
+ * Each run against the first. The attribution's bootstrap is capped as
+ * compare's intervals are (AGG_CI_AUTO): a pair where either run has more
+ * than AGG_CI_AUTO_MAX scored queries gets point estimates only, since
+ * resampling it would take minutes and attribution has no delta method.
+ */
+static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
+			      const struct report_options *o, const struct run_data *base)
+{
+	struct metrics_options mo, point;
+	int capped = 0;
+
 	metrics_options_init(&mo);
 	mo.bootstrap = o->bootstrap;
 	mo.seed = o->seed;
+	point = mo;
+	point.bootstrap = 0;
 	buf_appendf(b, "<h2 id=attribution-section>Attribution against run ");
 	html_esc(b, rs[0].label);
 	buf_appends(b, "</h2>\n<p>IPW<sub>B</sub>/IPW<sub>A</sub> = (acc<sub>B</sub>/acc<sub>A</sub>) &times; "
@@ -702,33 +798,17 @@ static void table_attribution(struct buf *b, struct store *s, char **ids, struct
 		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
 		    "change</th></tr></thead><tbody>\n");
 	for (size_t i = 1; i < n; i++) {
-		struct run_data d;
-		struct attribution at;
-		char why[IPW_ERRLEN];
+		int big = rs[0].row.r.m.n_scored > AGG_CI_AUTO_MAX || rs[i].row.r.m.n_scored > AGG_CI_AUTO_MAX;
+		capped |= big && mo.bootstrap > 0;
 		buf_appends(b, "<tr>");
 		cell_s(b, rs[i].label);
-		if (run_data_load(s, ids[i], &d, why, sizeof(why)) < 0) {
-			buf_appends(b, "<td colspan=6 class=note>");
-			html_esc(b, why);
-			buf_appends(b, "</td></tr>\n");
-			continue;
-		}
-		if (analysis_attribute(base, &d, &mo, &at, why, sizeof(why)) < 0) {
-			buf_appends(b, "<td colspan=6 class=note>");
-			html_esc(b, why);
-			buf_appends(b, "</td></tr>\n");
-		} else {
-			cell_mv(b, "%.3f", at.ipw_ratio);
-			cell_mv(b, "%.3f", at.acc_factor);
-			cell_mv(b, "%.3f", at.power_factor);
-			cell_mv(b, "%.3f", at.ipj_ratio);
-			cell_mv(b, "%.3f", at.energy_factor);
-			cell_pct(b, at.acc_share_ipw, NAN, NAN);
-			buf_appends(b, "</tr>\n");
-		}
-		run_data_release(&d);
+		attribution_cells(b, s, ids[i], base, big ? &point : &mo);
 	}
 	buf_appends(b, "</tbody></table>\n");
+	if (capped)
+		buf_appendf(b, "<p class=note>Pairs with a run of more than %d scored queries: point estimates "
+			    "without intervals (the bootstrap is capped as in ipw compare --ci auto).</p>\n",
+			    AGG_CI_AUTO_MAX);
 }
 
 static const char *css =
@@ -739,167 +819,201 @@ static const char *css =
 	"figure{margin:12px 0}img.plot{max-width:100%;border:1px solid #ddd}"
 	"figcaption{font-size:12px;color:#555}";
 
+/* What the report keeps while it reads the runs one at a time. */
+struct report_ctx {
+	struct store *s;
+	const struct report_options *o;
+	char **ids;
+	size_t n;
+	struct run_sum *rs;
+	struct agg_options ao;       /* the comparison rows' intervals: as ipw compare (auto) */
+	struct buf reg, tl;          /* the regression table and the timelines, filled per run */
+	struct run_data base;        /* the first run's queries, kept for the attribution */
+	int have_base;
+};
+
+static void page_head(struct buf *b, const struct report_options *o, size_t n)
+{
+	char when[40];
+
+	clock_format_iso(clock_wall_s(), when, sizeof(when));
+	buf_appends(b, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>");
+	html_esc(b, o->title ? o->title : "ipw report");
+	buf_appendf(b, "</title><style>%s</style></head><body>\n<h1>", css);
+	html_esc(b, o->title ? o->title : "ipw report");
+	buf_appendf(b, "</h1>\n<p>Generated %s by ipw %s from the store ", when, IPW_VERSION);
+	html_esc(b, o->store_label ? o->store_label : "");
+	buf_appendf(b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). Intervals: 95%%, "
+		    "bootstrap over queries (%d resamples) unless said otherwise. Failed and unscored queries are "
+		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
+}
+
+/* At most SCATTER_MAX (output tokens, energy) points of the ok queries, evenly strided. */
+static void scatter_sample(struct run_sum *rs, const struct run_data *d)
+{
+	size_t stride, have = 0;
+
+	for (size_t j = 0; j < d->n; j++)
+		have += !d->failed[j] && isfinite(d->energy_j[j]) && isfinite(d->output_tokens[j]);
+	stride = have > SCATTER_MAX ? (have + SCATTER_MAX - 1) / SCATTER_MAX : 1;
+	rs->sx = xmalloc((have / stride + 1) * sizeof(double));
+	rs->sy = xmalloc((have / stride + 1) * sizeof(double));
+	for (size_t j = 0, k = 0; j < d->n; j++)
+		if (!d->failed[j] && isfinite(d->energy_j[j]) && isfinite(d->output_tokens[j]) && k++ % stride == 0) {
+			rs->sx[rs->ns] = d->output_tokens[j];
+			rs->sy[rs->ns] = d->energy_j[j];
+			rs->ns++;
+		}
+}
+
+/* Run i: its comparison row, regressions, scatter sample and timeline (the first run's queries are kept). */
+static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
+{
+	struct run_sum *rs = &c->rs[i];
+	struct run_data d;
+	struct run_record r;
+	struct run_regressions rg;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&d, 0, sizeof(d));
+	if (agg_compare_load(c->s, c->ids[i], &c->ao, &rs->row, err, errlen) < 0 ||
+	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0)
+		goto out;
+	rs->id = xstrdup(c->ids[i]);
+	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
+	analysis_run_regressions(&d, c->ao.m.level, &rg);
+	table_regressions(&c->reg, rs->label, &rg);
+	rs->fit = rg.r[REG_ENERGY_OUT];
+	rs->fit_ok = rg.ok[REG_ENERGY_OUT];
+	scatter_sample(rs, &d);
+	if ((int)i < c->o->max_timelines && timeline_plot(c->s, &r, &d, &c->tl, c->o->out_dir, err, errlen) < 0)
+		goto out;
+	if (i == 0) {
+		c->base = d;   /* kept for the attribution section */
+		c->have_base = 1;
+		memset(&d, 0, sizeof(d));
+	}
+	rc = 0;
+out:
+	run_data_release(&d);
+	run_record_release(&r);
+	return rc;
+}
+
+/* The comparison table and its plots. */
+static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	buf_appends(b, "<h2 id=compare-section>Comparison</h2>\n");
+	table_compare(b, c->rs, c->n);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->rs[i].row.r.delta) {
+			buf_appendf(b, "<p class=note>Runs of more than %d scored queries: intervals by the normal "
+				    "approximation (delta method) instead of the bootstrap.</p>\n", AGG_CI_AUTO_MAX);
+			break;
+		}
+	if (plot_pareto(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0 ||
+	    plot_eff(b, c->rs, c->n, 0, c->o->out_dir, err, errlen) < 0 ||
+	    plot_eff(b, c->rs, c->n, 1, c->o->out_dir, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Every section after the per-run pass, in page order. */
+static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	if (section_compare(c, b, err, errlen) < 0 ||
+	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
+	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
+		return -1;
+	buf_append(b, c->reg.data, c->reg.len);
+	if (plot_energy_tokens(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0)
+		return -1;
+	if (c->n > 1)
+		table_attribution(b, c->s, c->ids, c->rs, c->n, c->o, &c->base);
+	buf_append(b, c->tl.data, c->tl.len);
+	return 0;
+}
+
+static int write_page(const char *dir, const struct buf *b, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/index.html", dir);
+	FILE *f = fopen(path, "w");
+	int rc = -1;
+
+	if (!f || fwrite(b->data, 1, b->len, f) != b->len) {
+		err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		if (f)
+			fclose(f);
+	} else if (fclose(f) != 0) {
+		err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+	} else {
+		rc = 0;
+	}
+	free(path);
+	return rc;
+}
+
+static void ctx_release(struct report_ctx *c)
+{
+	if (c->have_base)
+		run_data_release(&c->base);
+	for (size_t i = 0; c->rs && i < c->n; i++) {
+		agg_compare_release(&c->rs[i].row);
+		free(c->rs[i].id);
+		free(c->rs[i].label);
+		free(c->rs[i].sx);
+		free(c->rs[i].sy);
+	}
+	free(c->rs);
+	if (c->ids)
+		free_list(c->ids);
+	buf_release(&c->reg);
+	buf_release(&c->tl);
+}
+
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
 {
+	struct report_ctx c;
 	struct buf b;
-	struct run_sum *rs = NULL;
-	struct metrics_options mo;
-	struct run_data base;
-	char **ids = NULL, *path = NULL, when[40];
-	size_t n = o->nruns;
-	int rc = -1, have_base = 0;
-	FILE *f = NULL;
+	int rc;
 
-	memset(&base, 0, sizeof(base));
-	if (n == 0)
+	memset(&c, 0, sizeof(c));
+	if (o->nruns == 0)
 		return err_set(err, errlen, "the report needs at least one run");
-	if ((rc = analysis_resolve_runs(s, o->runs, n, &ids, err, errlen)) < 0)
+	if ((rc = analysis_resolve_runs(s, o->runs, o->nruns, &c.ids, err, errlen)) < 0)
 		return rc;
 	if (mkdir(o->out_dir, 0777) < 0 && errno != EEXIST) {
 		err_set(err, errlen, "cannot create the folder '%s': %s", o->out_dir, strerror(errno));
-		free_list(ids);
+		free_list(c.ids);
 		return -1;
 	}
+	c.s = s, c.o = o, c.n = o->nruns;
+	c.rs = xcalloc(c.n, sizeof(*c.rs));
+	agg_options_init(&c.ao);
+	c.ao.m.bootstrap = o->bootstrap;
+	c.ao.m.seed = o->seed;
 	buf_init(&b, 0);
+	buf_init(&c.reg, 0);
+	buf_init(&c.tl, 0);
+	page_head(&b, o, c.n);
+	buf_appends(&c.reg, "<h2 id=regression-section>Regressions on token counts</h2>\n<table id=regressions>"
+		    "<thead><tr><th>run</th><th>model</th><th>n</th><th>R&sup2;</th><th>intercept</th>"
+		    "<th>slopes (per token)</th></tr></thead><tbody>\n");
+	buf_appends(&c.tl, "<h2 id=timeline-section>Power timelines</h2>\n");
 	rc = -1;
-	metrics_options_init(&mo);
-	mo.bootstrap = o->bootstrap;
-	mo.seed = o->seed;
-	rs = xcalloc(n, sizeof(*rs));
-	clock_format_iso(clock_wall_s(), when, sizeof(when));
-	buf_appends(&b, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>");
-	html_esc(&b, o->title ? o->title : "ipw report");
-	buf_appendf(&b, "</title><style>%s</style></head><body>\n<h1>", css);
-	html_esc(&b, o->title ? o->title : "ipw report");
-	buf_appendf(&b, "</h1>\n<p>Generated %s by ipw %s from the store ", when, IPW_VERSION);
-	html_esc(&b, o->store_label ? o->store_label : "");
-	buf_appendf(&b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). Intervals: 95%%, "
-		    "bootstrap over queries (%d resamples) unless said otherwise. Failed and unscored queries are "
-		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
-
-	/* per run: comparison row, regressions, scatter sample, timeline */
-	{
-		struct buf reg, tl;
-		buf_init(&reg, 0);
-		buf_init(&tl, 0);
-		buf_appends(&reg, "<h2 id=regression-section>Regressions on token counts</h2>\n<table id=regressions>"
-			    "<thead><tr><th>run</th><th>model</th><th>n</th><th>R&sup2;</th><th>intercept</th>"
-			    "<th>slopes (per token)</th></tr></thead><tbody>\n");
-		buf_appends(&tl, "<h2 id=timeline-section>Power timelines</h2>\n");
-		for (size_t i = 0; i < n; i++) {
-			struct run_data d;
-			struct run_record r;
-			struct run_regressions rg;
-			size_t stride, have = 0;
-
-			memset(&r, 0, sizeof(r));
-			if (analysis_compare_row(s, ids[i], &mo, CI_AUTO, &rs[i].row, err, errlen) < 0 ||
-			    store_run_get(s, ids[i], &r, err, errlen) < 0 ||
-			    run_data_load(s, ids[i], &d, err, errlen) < 0) {
-				run_record_release(&r);
-				buf_release(&reg);
-				buf_release(&tl);
-				goto out;
-			}
-			rs[i].id = xstrdup(ids[i]);
-			rs[i].label = xasprintf("%s %s", ids[i], r.name ? r.name : "");
-			analysis_run_regressions(&d, mo.level, &rg);
-			table_regressions(&reg, rs[i].label, &rg);
-			rs[i].fit = rg.r[REG_ENERGY_OUT];
-			rs[i].fit_ok = rg.ok[REG_ENERGY_OUT];
-			for (size_t j = 0; j < d.n; j++)
-				have += !d.failed[j] && isfinite(d.energy_j[j]) && isfinite(d.output_tokens[j]);
-			stride = have > SCATTER_MAX ? (have + SCATTER_MAX - 1) / SCATTER_MAX : 1;
-			rs[i].sx = xmalloc((have / stride + 1) * sizeof(double));
-			rs[i].sy = xmalloc((have / stride + 1) * sizeof(double));
-			for (size_t j = 0, k = 0; j < d.n; j++)
-				if (!d.failed[j] && isfinite(d.energy_j[j]) && isfinite(d.output_tokens[j]) &&
-				    k++ % stride == 0) {
-					rs[i].sx[rs[i].ns] = d.output_tokens[j];
-					rs[i].sy[rs[i].ns] = d.energy_j[j];
-					rs[i].ns++;
-				}
-			if ((int)i < o->max_timelines &&
-			    timeline_plot(s, &r, &d, &tl, o->out_dir, err, errlen) < 0) {
-				run_data_release(&d);
-				run_record_release(&r);
-				buf_release(&reg);
-				buf_release(&tl);
-				goto out;
-			}
-			if (i == 0) {
-				base = d;   /* kept for the attribution section */
-				have_base = 1;
-			} else {
-				run_data_release(&d);
-			}
-			run_record_release(&r);
-		}
-		if ((int)n > o->max_timelines)
-			buf_appendf(&tl, "<p class=note>Timelines of the first %d runs only.</p>\n", o->max_timelines);
-		buf_appends(&reg, "</tbody></table>\n");
-
-		buf_appends(&b, "<h2 id=compare-section>Comparison</h2>\n");
-		table_compare(&b, rs, n);
-		for (size_t i = 0; i < n; i++)
-			if (rs[i].row.delta) {
-				buf_appendf(&b, "<p class=note>Runs of more than %d scored queries: intervals by the normal "
-					    "approximation (delta method) instead of the bootstrap.</p>\n", CI_AUTO_MAX);
-				break;
-			}
-		if (plot_pareto(&b, rs, n, o->out_dir, err, errlen) < 0 ||
-		    plot_eff(&b, rs, n, 0, o->out_dir, err, errlen) < 0 ||
-		    plot_eff(&b, rs, n, 1, o->out_dir, err, errlen) < 0) {
-			buf_release(&reg);
-			buf_release(&tl);
+	for (size_t i = 0; i < c.n; i++)
+		if (load_run(&c, i, err, errlen) < 0)
 			goto out;
-		}
-		if (section_coverage(s, o, ids, rs, n, &b, err, errlen) < 0 ||
-		    section_routing(s, o, ids, n, &b, err, errlen) < 0) {
-			buf_release(&reg);
-			buf_release(&tl);
-			goto out;
-		}
-		buf_append(&b, reg.data, reg.len);
-		buf_release(&reg);
-		if (plot_energy_tokens(&b, rs, n, o->out_dir, err, errlen) < 0) {
-			buf_release(&tl);
-			goto out;
-		}
-		if (n > 1)
-			table_attribution(&b, s, ids, rs, n, o, &base);
-		buf_append(&b, tl.data, tl.len);
-		buf_release(&tl);
-	}
+	if ((int)c.n > o->max_timelines)
+		buf_appendf(&c.tl, "<p class=note>Timelines of the first %d runs only.</p>\n", o->max_timelines);
+	buf_appends(&c.reg, "</tbody></table>\n");
+	if (sections(&c, &b, err, errlen) < 0)
+		goto out;
 	buf_appends(&b, "</body></html>\n");
-	path = xasprintf("%s/index.html", o->out_dir);
-	if (!(f = fopen(path, "w")) || fwrite(b.data, 1, b.len, f) != b.len) {
-		err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (fclose(f) != 0) {
-		f = NULL;
-		err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	f = NULL;
-	rc = 0;
+	rc = write_page(o->out_dir, &b, err, errlen);
 out:
-	if (f)
-		fclose(f);
-	if (have_base)
-		run_data_release(&base);
-	for (size_t i = 0; rs && i < n; i++) {
-		compare_row_release(&rs[i].row);
-		free(rs[i].id);
-		free(rs[i].label);
-		free(rs[i].sx);
-		free(rs[i].sy);
-	}
-	free(rs);
-	if (ids)
-		free_list(ids);
-	free(path);
+	ctx_release(&c);
 	buf_release(&b);
 	return rc;
 }

@@ -1,15 +1,14 @@
 /*
  * store.c - the registry of store back-ends (chosen by URI scheme), opening
  * and dispatching to them; holds the checks every back-end shares (no
- * secrets in a run, argument sanity) and the percentile helper the back-ends
- * use for run totals.
+ * secrets in a run, argument sanity). Statistics over a run's rows are not a
+ * store's business: src/aggregate.c.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "stats.h"
 #include "store.h"
 #include "util.h"
 
@@ -233,11 +232,6 @@ int store_samples_append(struct store *s, const char *run_id, const struct store
 	return s->ops->samples_append(s, run_id, v, n, err, errlen);
 }
 
-int store_run_totals(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen)
-{
-	return s->ops->run_totals(s, run_id, t, err, errlen);
-}
-
 int store_score_add(struct store *s, const char *run_id, const struct store_score *sc,
 		    char *err, size_t errlen)
 {
@@ -283,12 +277,6 @@ int store_judgement_put(struct store *s, const struct store_judgement *j, char *
 				       "(API keys are never stored)", vars[i]);
 	}
 	return s->ops->judgement_put(s, j, err, errlen);
-}
-
-double store_percentile(double *v, size_t n, double p)
-{
-	stats_sort(v, n);
-	return stats_percentile_sorted(v, n, p);
 }
 
 int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)

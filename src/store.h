@@ -31,27 +31,6 @@ struct store_sample {
 	double mem_used_bytes;
 };
 
-/*
- * Aggregates over one run's recorded queries. Counts cover all queries;
- * accel_j_total covers all queries whose energy was measured (failed ones
- * spent energy too); every mean and percentile covers the ok queries only
- * (failed queries are excluded, as in the paper), and only those where the
- * value was measured. NAN where nothing was measured, -1 where unknown.
- */
-struct run_totals {
-	long long n_queries, n_ok, n_failed;
-	long long n_energy;                  /* ok queries with a measured accelerator energy */
-	double accel_j_total;                /* J, all queries */
-	double host_j_total;                 /* J, all queries */
-	double accel_j_mean, accel_dyn_j_mean, host_j_mean, total_j_mean; /* J */
-	double power_mean_w;                 /* mean of the per-query average power (W) */
-	double e2e_mean_s, e2e_p50_s, e2e_p99_s;
-	double ttft_mean_s, ttft_p50_s, ttft_p99_s;
-	double tpot_mean_s;
-	long long prompt_tokens, completion_tokens, reasoning_tokens; /* sums over ok queries where known, -1 if none */
-	double prompt_tokens_mean, completion_tokens_mean, reasoning_tokens_mean;
-};
-
 /* One score of one item (the scoring step adds these; the latest per item wins). */
 struct store_score {
 	const char *item_id;
@@ -129,7 +108,6 @@ struct store_backend {
 			  char *err, size_t errlen);
 	int (*samples_append)(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
 			      char *err, size_t errlen);
-	int (*run_totals)(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen);
 	int (*score_add)(struct store *s, const char *run_id, const struct store_score *sc,
 			 char *err, size_t errlen);
 	int (*scores_latest)(struct store *s, const char *run_id,
@@ -228,7 +206,6 @@ int store_items_done(struct store *s, const char *run_id, char ***ids, size_t *n
 /* Appends n samples in one transaction. */
 int store_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
 			 char *err, size_t errlen);
-int store_run_totals(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen);
 
 /* Adds one score row (scores are appended, never replaced). */
 int store_score_add(struct store *s, const char *run_id, const struct store_score *sc,
@@ -276,8 +253,5 @@ void store_items_close(struct store_cursor *c);
 int store_samples_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
 		       char *err, size_t errlen);
-
-/* Percentile p (0..100) of v[0..n-1] by linear interpolation between ranks; sorts v. NAN if n == 0. */
-double store_percentile(double *v, size_t n, double p);
 
 #endif

@@ -1,293 +1,265 @@
 /*
  * cmd/compare.c - 'ipw compare RUN...': one row per run (model, accelerator,
  * engine, concurrency, accuracy, IPW, IPJ, J/query, J/token, latency p50/p99,
- * each with its interval) as a table, CSV or JSON. Runs are read one at a
- * time, so memory does not grow with their number.
+ * each with its interval) as text, JSON, JSON lines or CSV, through one row
+ * emitter (src/table.h). The numbers come from src/aggregate.c; runs are
+ * read one at a time, so memory does not grow with their number.
  */
-#include <getopt.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "analysis.h"
+#include "../aggregate.h"
+#include "../optable.h"
 #include "cmd.h"
-#include "store.h"
-#include "util.h"
+#include "common.h"
 #include "jsonout.h"
+#include "util.h"
+
+/* What 'ipw compare' parses into. */
+struct compare_args {
+	struct cmd_common cc;
+	struct agg_options o;
+	const char *format;
+	int json, csv;
+};
+
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int seed_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static const struct opt_hooks ci_hooks = {.parse = ci_parse, NULL};
+static const struct opt_hooks seed_hooks = {.parse = seed_parse, NULL};
+
+#define A(field) offsetof(struct compare_args, field)
+static const struct opt_def compare_opts[] = {
+	{"store", 0, OPT_STRING, A(cc.store), "PATH", "the store (default $IPW_STORE, else ./ipw.db)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"format", 0, OPT_STRING, A(format), "F", "text (default) | json | csv | jsonl; CSV has X, X_ci_low,\n"
+	 "X_ci_high columns; JSON is {\"bootstrap\", \"runs\": [...]}", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"json", 0, OPT_FLAG, A(json), NULL, "short for --format json", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"csv", 0, OPT_FLAG, A(csv), NULL, "short for --format csv", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "'bootstrap' (percentile bootstrap over queries), 'delta'\n"
+	 "(normal approximation, O(n)), or 'auto' (default: bootstrap up\n"
+	 "to 50000 scored queries, delta above, where resampling would\n"
+	 "take seconds per run)",
+	 NULL, 0, 0, 0, NULL, NULL, &ci_hooks},
+	{"bootstrap", 0, OPT_INT, A(o.m.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
+	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
+	{"seed", 0, OPT_ULL, A(o.m.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &seed_hooks},
+};
+#define NOPTS (sizeof(compare_opts) / sizeof(compare_opts[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw compare RUN... [--store PATH] [--csv | --json] [--ci bootstrap|delta] [--bootstrap N]\n"
-		"  RUN            run ids, names only one run has, or 'last'\n"
-		"  --store PATH   the store to read (default ./ipw.db)\n"
-		"  --csv          one CSV row per run (value, ci_low, ci_high columns)\n"
-		"  --json         a JSON array, one object per run\n"
-		"  --ci METHOD    'bootstrap' (percentile bootstrap over queries), 'delta' (normal\n"
-		"                 approximation, O(n)), or 'auto' (default: bootstrap up to %d scored\n"
-		"                 queries, delta above, where resampling would take seconds per run)\n"
-		"  --bootstrap N  resamples for the intervals (default %d; 0 = none)\n"
-		"  --seed N       seed of the resampling\n", CI_AUTO_MAX, METRICS_BOOTSTRAP);
+	fprintf(f, "usage: ipw compare RUN... [--store PATH] [--format text|json|csv|jsonl] [--json | --csv]\n"
+		"                   [--ci auto|bootstrap|delta] [--bootstrap N] [--seed N]\n"
+		"  RUN                  run ids, names only one run has, or 'last'\n");
+	opt_usage(f, compare_opts, NOPTS);
 }
 
-static json_t *jmv(struct metric_value v)
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
-	return json_pack("{s:o, s:o, s:o}", "value", json_real_or_null(v.value), "ci_low", json_real_or_null(v.ci_low),
-			 "ci_high", json_real_or_null(v.ci_high));
-}
-
-/* "v [lo, hi]" with format f, "-" when not computed. */
-static const char *fmv(char *out, size_t n, const char *f, struct metric_value v)
-{
-	char a[32], b[32], c[32];
-	if (!isfinite(v.value)) {
-		snprintf(out, n, "-");
-		return out;
-	}
-	snprintf(a, sizeof(a), f, v.value);
-	if (!isfinite(v.ci_low)) {
-		snprintf(out, n, "%s", a);
-		return out;
-	}
-	snprintf(b, sizeof(b), f, v.ci_low);
-	snprintf(c, sizeof(c), f, v.ci_high);
-	snprintf(out, n, "%s [%s, %s]", a, b, c);
-	return out;
-}
-
-static void csv_field(const char *s)
-{
-	if (!s)
-		return;
-	if (strpbrk(s, ",\"\r\n") || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' '))) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else {
-		fputs(s, stdout);
-	}
-}
-
-static void csv_num(double v)
-{
-	if (isfinite(v))
-		printf(",%.10g", v);
+	struct compare_args *a = t;
+	if (!strcmp(arg, "auto"))
+		a->o.ci = AGG_CI_AUTO;
+	else if (!strcmp(arg, "bootstrap"))
+		a->o.ci = AGG_CI_BOOTSTRAP;
+	else if (!strcmp(arg, "delta"))
+		a->o.ci = AGG_CI_DELTA;
 	else
-		putchar(',');
+		return err_set(err, errlen, "--ci is 'auto', 'bootstrap' or 'delta'");
+	return 0;
 }
 
-static void csv_mv(struct metric_value v)
+static int seed_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
-	csv_num(v.value);
-	csv_num(v.ci_low);
-	csv_num(v.ci_high);
+	char *end;
+	unsigned long long v = strtoull(arg, &end, 0);
+	if (end == arg || *end)
+		return err_set(err, errlen, "--seed takes a number");
+	((struct compare_args *)t)->o.m.seed = v;
+	return 0;
 }
 
-static const char *const csv_metrics[] = {"accuracy", "ipw", "ipj", "j_per_query", "j_per_token",
-					  "latency_p50_s", "latency_p99_s"};
+/* The columns. A metric is one text/JSON column ("v [lo, hi]" / {"value", "ci_low", "ci_high"}) and three CSV ones. */
+#define MV(name, title) {name, title, NULL, TCOL_STR, NULL, TCOL_TEXT | TCOL_JSON}, \
+	{name, NULL, NULL, TCOL_REAL, NULL, TCOL_CSV}, {name "_ci_low", NULL, NULL, TCOL_REAL, NULL, TCOL_CSV}, \
+	{name "_ci_high", NULL, NULL, TCOL_REAL, NULL, TCOL_CSV}
+static const struct tcol cols[] = {
+	{"run", "run", NULL, TCOL_INT, NULL, TCOL_BOTH | TCOL_LEFT},
+	{"name", "name", NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"model", "model", NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"accelerator", "accelerator", NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"engine", "engine", NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"concurrency", "conc", NULL, TCOL_INT, NULL, TCOL_BOTH},
+	{"queries", NULL, NULL, TCOL_INT, NULL, TCOL_JSON},
+	{"scored", "scored", NULL, TCOL_INT, NULL, TCOL_BOTH},
+	{"failed", NULL, NULL, TCOL_INT, NULL, TCOL_DATA},
+	{"unscored", NULL, NULL, TCOL_INT, NULL, TCOL_DATA},
+	{"with_energy", NULL, NULL, TCOL_INT, NULL, TCOL_JSON},
+	{"interval_method", NULL, NULL, TCOL_STR, NULL, TCOL_DATA},
+	MV("accuracy", "accuracy"),
+	MV("ipw", "IPW (1/W)"),
+	MV("ipj", "IPJ (1/J)"),
+	MV("j_per_query", "J/query"),
+	MV("j_per_token", "J/token"),
+	{"power_w", NULL, "W", TCOL_STR, NULL, TCOL_JSON},
+	MV("latency_p50_s", "latency p50 (s)"),
+	MV("latency_p99_s", "latency p99 (s)"),
+};
+#undef MV
 
-static void print_csv_header(void)
+/* One metric's cells: "v [lo, hi]" with format f (NULL when not computed) and its JSON; then the CSV numbers. */
+static void cells_mv(struct table *t, const char *f, struct metric_value v, int csv)
 {
-	printf("run,name,model,accelerator,engine,concurrency,scored,failed,unscored,interval_method");
-	for (size_t i = 0; i < sizeof(csv_metrics) / sizeof(csv_metrics[0]); i++)
-		printf(",%s,%s_ci_low,%s_ci_high", csv_metrics[i], csv_metrics[i], csv_metrics[i]);
-	putchar('\n');
-}
+	char a[32], b[32], c[32], text[112];
+	const char *shown = NULL;
 
-static void print_csv(const struct compare_row *r)
-{
-	csv_field(r->run_id);
-	putchar(',');
-	csv_field(r->name);
-	putchar(',');
-	csv_field(r->model);
-	putchar(',');
-	csv_field(r->accelerator);
-	putchar(',');
-	csv_field(r->engine);
-	putchar(',');
-	if (r->concurrency >= 0)
-		printf("%d", r->concurrency);
-	printf(",%d,%d,%d,%s", r->m.n_scored, r->m.n_failed, r->m.n_unscored, r->delta ? "delta" : "bootstrap");
-	csv_mv(r->m.accuracy);
-	csv_mv(r->m.ipw);
-	csv_mv(r->m.ipj);
-	csv_mv(r->m.energy_j);
-	csv_mv(r->m.j_per_token);
-	csv_mv(r->latency_p50);
-	csv_mv(r->latency_p99);
-	putchar('\n');
-}
-
-static json_t *row_json(const struct compare_row *r)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "run", json_integer(strtoll(r->run_id, NULL, 10)));
-	json_object_set_new(o, "name", json_string_or_null(r->name));
-	json_object_set_new(o, "model", json_string_or_null(r->model));
-	json_object_set_new(o, "accelerator", json_string_or_null(r->accelerator));
-	json_object_set_new(o, "engine", json_string_or_null(r->engine));
-	json_object_set_new(o, "concurrency", r->concurrency >= 0 ? json_integer(r->concurrency) : json_null());
-	json_object_set_new(o, "queries", json_integer(r->m.n));
-	json_object_set_new(o, "scored", json_integer(r->m.n_scored));
-	json_object_set_new(o, "failed", json_integer(r->m.n_failed));
-	json_object_set_new(o, "unscored", json_integer(r->m.n_unscored));
-	json_object_set_new(o, "with_energy", json_integer(r->m.n_energy));
-	json_object_set_new(o, "interval_method", json_string(r->delta ? "delta" : "bootstrap"));
-	json_object_set_new(o, "accuracy", jmv(r->m.accuracy));
-	json_object_set_new(o, "ipw", jmv(r->m.ipw));
-	json_object_set_new(o, "ipj", jmv(r->m.ipj));
-	json_object_set_new(o, "j_per_query", jmv(r->m.energy_j));
-	json_object_set_new(o, "j_per_token", jmv(r->m.j_per_token));
-	json_object_set_new(o, "power_w", jmv(r->m.power_w));
-	json_object_set_new(o, "latency_p50_s", jmv(r->latency_p50));
-	json_object_set_new(o, "latency_p99_s", jmv(r->latency_p99));
-	return o;
-}
-
-static void print_text_header(void)
-{
-	printf("%-4s %-14s %-16s %-18s %-9s %4s %6s %-24s %-30s %-30s %-26s %-26s %-24s %-24s\n", "run", "name",
-	       "model", "accelerator", "engine", "conc", "scored", "accuracy", "IPW (1/W)", "IPJ (1/J)",
-	       "J/query", "J/token", "latency p50 (s)", "latency p99 (s)");
-}
-
-static void print_text(const struct compare_row *r)
-{
-	char a[128], b[128], c[128], d[128], e[128], f[128], g[128], conc[16] = "-";
-	if (r->concurrency >= 0)
-		snprintf(conc, sizeof(conc), "%d", r->concurrency);
-	printf("%-4s %-14s %-16s %-18s %-9s %4s %6d %-24s %-30s %-30s %-26s %-26s %-24s %-24s\n", r->run_id,
-	       r->name ? r->name : "-", r->model ? r->model : "-", r->accelerator ? r->accelerator : "-",
-	       r->engine ? r->engine : "-", conc, r->m.n_scored, fmv(a, sizeof(a), "%.4f", r->m.accuracy),
-	       fmv(b, sizeof(b), "%.4g", r->m.ipw), fmv(c, sizeof(c), "%.4g", r->m.ipj),
-	       fmv(d, sizeof(d), "%.4g", r->m.energy_j), fmv(e, sizeof(e), "%.4g", r->m.j_per_token),
-	       fmv(f, sizeof(f), "%.4g", r->latency_p50), fmv(g, sizeof(g), "%.4g", r->latency_p99));
-}
-
-int cmd_compare(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"csv", no_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"seed", required_argument, NULL, 'S'},
-		{"ci", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL;
-	char err[IPW_ERRLEN], *end;
-	struct store st;
-	struct metrics_options mo;
-	json_t *arr = NULL;
-	enum ci_method method = CI_AUTO;
-	int csv = 0, json = 0, ch, rc = EXIT_INPUT, opened = 0, n_delta = 0, n_boot = 0;
-
-	metrics_options_init(&mo);
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'c': csv = 1; break;
-		case 'j': json = 1; break;
-		case 'b':
-			mo.bootstrap = (int)strtol(optarg, &end, 10);
-			if (*end || mo.bootstrap < 0) {
-				fprintf(stderr, "ipw compare: --bootstrap wants a count >= 0, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'S':
-			mo.seed = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "ipw compare: --seed wants a number, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'C':
-			if (!strcmp(optarg, "auto"))
-				method = CI_AUTO;
-			else if (!strcmp(optarg, "bootstrap"))
-				method = CI_BOOTSTRAP;
-			else if (!strcmp(optarg, "delta"))
-				method = CI_DELTA;
-			else {
-				fprintf(stderr, "ipw compare: --ci is 'auto', 'bootstrap' or 'delta', not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
+	if (isfinite(v.value)) {
+		snprintf(a, sizeof(a), f, v.value);
+		snprintf(b, sizeof(b), f, v.ci_low);
+		snprintf(c, sizeof(c), f, v.ci_high);
+		if (isfinite(v.ci_low))
+			snprintf(text, sizeof(text), "%s [%s, %s]", a, b, c);
+		else
+			snprintf(text, sizeof(text), "%s", a);
+		shown = text;
 	}
-	if (optind >= argc || (csv && json)) {
-		fprintf(stderr, "ipw compare: %s\n", optind >= argc ? "name at least one run" :
+	table_cell(t, shown, json_pack("{s:o, s:o, s:o}", "value", json_real_or_null(v.value), "ci_low",
+				       json_real_or_null(v.ci_low), "ci_high", json_real_or_null(v.ci_high)));
+	if (!csv)
+		return;
+	table_real(t, v.value);
+	table_real(t, v.ci_low);
+	table_real(t, v.ci_high);
+}
+
+/* The one row emitter of the table, for every format. */
+static void emit_row(struct table *t, const struct agg_compare *c)
+{
+	const struct metrics *m = &c->r.m;
+
+	table_int(t, strtoll(c->run_id, NULL, 10));
+	table_str(t, c->name);
+	table_str(t, c->model);
+	table_str(t, c->accelerator);
+	table_str(t, c->engine);
+	table_count(t, c->concurrency);
+	table_int(t, m->n);
+	table_int(t, m->n_scored);
+	table_int(t, m->n_failed);
+	table_int(t, m->n_unscored);
+	table_int(t, m->n_energy);
+	table_str(t, c->r.delta ? "delta" : "bootstrap");
+	cells_mv(t, "%.4f", m->accuracy, 1);
+	cells_mv(t, "%.4g", m->ipw, 1);
+	cells_mv(t, "%.4g", m->ipj, 1);
+	cells_mv(t, "%.4g", m->energy_j, 1);
+	cells_mv(t, "%.4g", m->j_per_token, 1);
+	cells_mv(t, "%.4g", m->power_w, 0);
+	cells_mv(t, "%.4g", c->r.latency_p50, 1);
+	cells_mv(t, "%.4g", c->r.latency_p99, 1);
+	table_end_row(t);
+}
+
+/* The line under the text table: how the intervals were computed. */
+static void intervals_note(const struct agg_options *o, int n_delta, int n_boot)
+{
+	char how[160];
+
+	if (n_delta && n_boot)
+		snprintf(how, sizeof(how), "bootstrap (%d resamples) for runs of up to %d scored queries, "
+			 "normal approximation (delta method) above,", o->m.bootstrap, AGG_CI_AUTO_MAX);
+	else if (n_delta)
+		snprintf(how, sizeof(how), "normal approximation (delta method)");
+	else
+		snprintf(how, sizeof(how), "bootstrap (%d resamples)", o->m.bootstrap);
+	printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
+	       "unscored queries are excluded.\n", (int)(o->m.level * 100 + 0.5), how);
+}
+
+/* Parses and checks the options; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
+static int parse_args(struct compare_args *a, int argc, char **argv, int *first)
+{
+	char err[IPW_ERRLEN] = "";
+	int rc = opt_parse(compare_opts, NOPTS, a, argc, argv, first, NULL, err, sizeof(err));
+
+	if (rc == OPT_HELP) {
+		usage(stdout);
+		return OPT_HELP;
+	}
+	if (rc != OPT_PARSED) {
+		fprintf(stderr, "ipw compare: %s (ipw compare --help lists the options)\n", err);
+		return EXIT_USAGE;
+	}
+	if (*first >= argc || (a->csv && a->json)) {
+		fprintf(stderr, "ipw compare: %s\n", *first >= argc ? "name at least one run" :
 			"choose --csv or --json, not both");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw compare: %s\n", err);
-		goto out;
+	if (a->format && cmd_format_set(&a->cc, a->format))
+		return EXIT_USAGE;
+	if ((a->json && cmd_format_set(&a->cc, "json")) || (a->csv && cmd_format_set(&a->cc, "csv")))
+		return EXIT_USAGE;
+	return 0;
+}
+
+/* Writes what the table holds: text and the intervals line, or the JSON object around the rows. */
+static int finish(struct table *t, const struct compare_args *a, int n_delta, int n_boot)
+{
+	json_t *o;
+	int rc;
+
+	if (a->cc.format != OUT_JSON) {
+		if (table_finish(t) < 0)
+			return -1;
+		if (a->cc.format == OUT_TEXT)
+			intervals_note(&a->o, n_delta, n_boot);
+		return 0;
 	}
-	opened = 1;
-	if (json)
-		arr = json_array();
-	if (csv)
-		print_csv_header();
-	else if (!json)
-		print_text_header();
-	for (int i = optind; i < argc; i++) {
-		struct compare_row r;
-		if (analysis_compare_row(&st, argv[i], &mo, method, &r, err, sizeof(err)) < 0) {
+	o = json_pack("{s:i, s:O}", "bootstrap", a->o.m.bootstrap, "runs", t->arr);
+	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	putchar('\n');
+	json_decref(o);
+	return rc;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+	struct compare_args a;
+	struct store st;
+	struct table t;
+	char err[IPW_ERRLEN];
+	int first, rc, n_delta = 0, n_boot = 0;
+
+	memset(&a, 0, sizeof(a));
+	cmd_common_init(&a.cc, "compare", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
+	agg_options_init(&a.o);
+	if ((rc = parse_args(&a, argc, argv, &first)))
+		return rc == OPT_HELP ? 0 : rc;
+	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
+		return rc;
+	table_init(&t, a.cc.format, cols, sizeof(cols) / sizeof(cols[0]), stdout);
+	rc = EXIT_INPUT;
+	for (int i = first; i < argc; i++) {
+		struct agg_compare c;
+		if (agg_compare_load(&st, argv[i], &a.o, &c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
+			agg_compare_release(&c);
 			goto out;
 		}
-		if (json)
-			json_array_append_new(arr, row_json(&r));
-		else if (csv)
-			print_csv(&r);
-		else
-			print_text(&r);
-		if (r.delta)
-			n_delta++;
-		else
-			n_boot++;
-		compare_row_release(&r);
-		fflush(stdout);
+		emit_row(&t, &c);
+		n_delta += c.r.delta;
+		n_boot += !c.r.delta;
+		agg_compare_release(&c);
 	}
-	if (!json && !csv) {
-		char how[160];
-		if (n_delta && n_boot)
-			snprintf(how, sizeof(how), "bootstrap (%d resamples) for runs of up to %d scored queries, "
-				 "normal approximation (delta method) above,", mo.bootstrap, CI_AUTO_MAX);
-		else if (n_delta)
-			snprintf(how, sizeof(how), "normal approximation (delta method)");
-		else
-			snprintf(how, sizeof(how), "bootstrap (%d resamples)", mo.bootstrap);
-		printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
-		       "unscored queries are excluded.\n", (int)(mo.level * 100 + 0.5), how);
-	}
-	if (json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "bootstrap", json_integer(mo.bootstrap));
-		json_object_set_new(o, "runs", arr);
-		arr = o;
-		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-		putchar('\n');
-	}
-	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;
+	rc = finish(&t, &a, n_delta, n_boot) < 0 || fflush(stdout) ? EXIT_ENV : 0;
 out:
-	json_decref(arr);
-	if (opened)
-		store_close(&st);
+	table_release(&t);
+	store_close(&st);
 	return rc;
 }

@@ -2,100 +2,101 @@
  * cmd/report.c - 'ipw report RUN... --out DIR': writes DIR/index.html, a
  * self-contained page (plots embedded) with the comparison, coverage,
  * routing, regression and attribution tables and their plots, and each plot
- * as DIR/<name>.png and .svg. The work is in src/report.c.
+ * as DIR/<name>.png and .svg. The work is in src/report.c; its numbers come
+ * from src/aggregate.c, as those of ipw compare and ipw show.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../optable.h"
+#include "../report.h"
 #include "cmd.h"
-#include "report.h"
-#include "store.h"
+#include "common.h"
 #include "util.h"
+
+/* What 'ipw report' parses into. */
+struct report_args {
+	struct cmd_common cc;
+	struct report_options o;
+};
+
+#define A(field) offsetof(struct report_args, field)
+static const struct opt_def report_opts[] = {
+	{"out", 0, OPT_STRING, A(o.out_dir), "DIR", "folder for index.html and the plots (created if missing)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"cloud", 0, OPT_STRING, A(o.cloud), "RUN", "cloud baseline of the routing section (the other runs are local)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"prices", 0, OPT_STRING, A(o.prices), "FILE", "per-token prices for routing's cost (see ipw route simulate --help)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"params", 0, OPT_STRING, A(o.params), "FILE", "active parameters for routing's compute",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"intersect", 0, OPT_FLAG, A(o.intersect), NULL, "use only the items every run has (coverage, routing)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"title", 0, OPT_STRING, A(o.title), "TEXT", "the page's title", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"bootstrap", 0, OPT_INT, A(o.bootstrap), "N", "resamples for the intervals (default 2000; runs over 50000\n"
+	 "scored queries: delta method, and attribution without intervals, as ipw compare --ci auto)",
+	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
+	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",
+	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
+	{"store", 0, OPT_STRING, A(cc.store), "PATH", "the store (default $IPW_STORE, else ./ipw.db)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+#define NOPTS (sizeof(report_opts) / sizeof(report_opts[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw report RUN... --out DIR [options]\n"
-		"  --out DIR        folder for index.html and the plots (created if missing)\n"
-		"  --cloud RUN      cloud baseline of the routing section (the other runs are local)\n"
-		"  --prices FILE    per-token prices for routing's cost (see ipw route simulate --help)\n"
-		"  --params FILE    active parameters for routing's compute\n"
-		"  --intersect      use only the items every run has (coverage, routing)\n"
-		"  --title TEXT     the page's title\n"
-		"  --bootstrap N    resamples for the intervals (default 2000)\n"
-		"  --trials N       routing Monte Carlo trials (default 200)\n"
-		"  --store PATH     the store to read (default ./ipw.db)\n");
+		"  RUN                  run ids, names only one run has, or 'last'\n");
+	opt_usage(f, report_opts, NOPTS);
 }
 
-int cmd_report(int argc, char **argv)
+/* Parses and checks the options; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
+static int parse_args(struct report_args *a, int argc, char **argv, int *first)
 {
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"out", required_argument, NULL, 'o'},
-		{"cloud", required_argument, NULL, 'c'},
-		{"prices", required_argument, NULL, 'P'},
-		{"params", required_argument, NULL, 'A'},
-		{"intersect", no_argument, NULL, 'i'},
-		{"title", required_argument, NULL, 'T'},
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"trials", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL;
-	char err[IPW_ERRLEN], *end;
-	struct store st;
-	struct report_options o;
-	int ch, rc = EXIT_INPUT;
+	char err[IPW_ERRLEN] = "";
+	int rc = opt_parse(report_opts, NOPTS, a, argc, argv, first, NULL, err, sizeof(err));
 
-	report_options_init(&o);
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'o': o.out_dir = optarg; break;
-		case 'c': o.cloud = optarg; break;
-		case 'P': o.prices = optarg; break;
-		case 'A': o.params = optarg; break;
-		case 'i': o.intersect = 1; break;
-		case 'T': o.title = optarg; break;
-		case 'b':
-			o.bootstrap = (int)strtol(optarg, &end, 10);
-			if (*end || o.bootstrap < 0) {
-				fprintf(stderr, "ipw report: --bootstrap wants a count >= 0, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 't':
-			o.trials = (int)strtol(optarg, &end, 10);
-			if (*end || o.trials < 0 || o.trials > 100000) {
-				fprintf(stderr, "ipw report: --trials wants a count in 0..100000, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
+	if (rc == OPT_HELP) {
+		usage(stdout);
+		return OPT_HELP;
 	}
-	if (optind >= argc || !o.out_dir) {
-		fprintf(stderr, "ipw report: %s\n", optind >= argc ? "name at least one run" :
+	if (rc != OPT_PARSED) {
+		fprintf(stderr, "ipw report: %s (ipw report --help lists the options)\n", err);
+		return EXIT_USAGE;
+	}
+	if (*first >= argc || !a->o.out_dir) {
+		fprintf(stderr, "ipw report: %s\n", *first >= argc ? "name at least one run" :
 			"name the output folder with --out DIR");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	o.runs = argv + optind;
-	o.nruns = (size_t)(argc - optind);
-	o.store_label = path ? path : "ipw.db";
-	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw report: %s\n", err);
-		return EXIT_INPUT;
-	}
-	if (report_write(&st, &o, err, sizeof(err)) < 0) {
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_args a;
+	struct store st;
+	char err[IPW_ERRLEN];
+	int first, rc;
+
+	memset(&a, 0, sizeof(a));
+	cmd_common_init(&a.cc, "report", OUT_TEXT, OUT_TEXT);
+	report_options_init(&a.o);
+	if ((rc = parse_args(&a, argc, argv, &first)))
+		return rc == OPT_HELP ? 0 : rc;
+	a.o.runs = argv + first;
+	a.o.nruns = (size_t)(argc - first);
+	a.o.store_label = a.cc.store ? a.cc.store : "ipw.db";
+	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
+		return rc;
+	if (report_write(&st, &a.o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw report: %s\n", err);
 		rc = strstr(err, "cannot") ? EXIT_ENV : EXIT_INPUT;
 	} else {
-		printf("wrote %s/index.html (and each plot as PNG and SVG in %s)\n", o.out_dir, o.out_dir);
+		printf("wrote %s/index.html (and each plot as PNG and SVG in %s)\n", a.o.out_dir, a.o.out_dir);
 		rc = 0;
 	}
 	store_close(&st);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "clock.h"
 #include "common.h"
 #include "store.h"
@@ -49,10 +50,15 @@ static void usage(FILE *f, const struct cmd_common *c)
 static int emit_run(const struct run_record *r, void *vctx)
 {
 	struct runs_ctx *c = vctx;
-	struct run_totals t;
+	struct agg_rows rows;
+	struct agg_totals t;
 	char started[32], done[72];
+	int rc = agg_rows_load(c->st, r->id, AGG_LOAD_ITEMS, &rows, c->err, sizeof(c->err));
 
-	if (store_run_totals(c->st, r->id, &t, c->err, sizeof(c->err)) < 0)
+	if (rc == 0)
+		agg_totals_compute(&rows, &t);
+	agg_rows_release(&rows);
+	if (rc < 0)
 		return -1;
 	table_int(&c->t, strtoll(r->id, NULL, 10));
 	table_str(&c->t, r->name);

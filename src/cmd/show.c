@@ -12,19 +12,21 @@
 
 #include <jansson.h>
 
+#include "aggregate.h"
 #include "clock.h"
-#include "../score.h"
 #include "cmd.h"
+#include "common.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
 
-static void usage(FILE *f)
+static void usage(FILE *f, const struct cmd_common *c)
 {
-	fprintf(f, "usage: ipw show RUN [--store PATH] [--json]\n"
-		"  RUN            a run id, a run name that only one run has, or 'last'\n"
-		"  --store PATH   the store to read (default ./ipw.db)\n"
-		"  --json         one JSON object instead of text\n");
+	fprintf(f, "usage: ipw show RUN [--store PATH] [--format text|json] [--json]\n"
+		"  RUN                  a run id, a run name that only one run has, or 'last'\n");
+	cmd_common_usage(f, c, 1);
+	fprintf(f, "Every number comes from the run's rows through src/aggregate.c, as in ipw compare and\n"
+		"ipw report (docs/metrics.md defines them).\n");
 }
 
 /* A JSON text as a value (or the raw text as a string if it does not parse). */
@@ -120,97 +122,119 @@ static const char *fmt_metric(char *out, size_t n, const struct metric_value *v,
 	return out;
 }
 
-/*
- * Accuracy, IPW (accuracy / mean power) and IPJ (accuracy / mean energy) on
- * gross and dynamic accelerator energy, J/token and tokens/J, each with a 95%
- * bootstrap interval, overall and per subject, from the run's queries and
- * their latest scores (src/score.c, src/metrics.c). Text into stdout when
- * json is NULL, else members of json.
- */
-static void show_scoring(struct store *st, const struct run_record *r, const struct run_totals *t, json_t *json)
-{
-	struct metrics_options mo;
-	struct metrics m;
-	struct subject_metrics *sm = NULL;
-	size_t nsm = 0;
-	char err[IPW_ERRLEN], a[96];
-	json_t *by_grader = json_object();
+/* What show prints, computed once. */
+struct show_data {
+	struct run_record r;
+	struct agg_options o;
+	struct agg_result a;
+	json_t *by_grader;        /* {"mcq": N, ...}, or NULL when scores could not be read */
+};
 
-	(void)t;
-	metrics_options_init(&mo);
-	if (store_score_rows_latest(st, r->id, count_grader, by_grader, err, sizeof(err)) < 0 ||
-	    score_metrics(st, r->id, &mo, &m, &sm, &nsm, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw show: metrics: %s\n", err);
-		if (json)
-			json_object_set_new(json, "scoring", json_null());
-		goto out;
+static const char *interval_name(const struct show_data *d)
+{
+	return d->a.delta ? "delta" : "bootstrap";
+}
+
+/*
+ * The scoring members of the JSON object: accuracy, IPW (accuracy / mean
+ * power), IPJ (accuracy / mean energy), their dynamic variants, J/token and
+ * tokens/J with intervals, overall and per subject (docs/metrics.md).
+ */
+static void scoring_json(const struct show_data *d, json_t *json)
+{
+	json_t *subj = json_array();
+
+	if (!d->by_grader) {
+		json_object_set_new(json, "scoring", json_null());
+		json_decref(subj);
+		return;
 	}
-	if (json) {
-		json_t *subj = json_array();
-		metrics_members(json, &m);
-		for (size_t i = 0; i < nsm; i++) {
-			json_t *o = json_object();
-			json_object_set_new(o, "subject", json_string(sm[i].subject));
-			metrics_members(o, &sm[i].m);
-			json_array_append_new(subj, o);
-		}
-		json_object_set_new(json, "by_subject", subj);
-		json_object_set_new(json, "scoring", json_pack("{s:O, s:i, s:f, s:s}", "graders", by_grader, "bootstrap",
-							       mo.bootstrap, "level", mo.level, "energy",
-							       "accelerator (accel_j, accel_dyn_j)"));
-		goto out;
+	metrics_members(json, &d->a.m);
+	for (size_t i = 0; i < d->a.nsubj; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "subject", json_string(d->a.subj[i].subject));
+		metrics_members(o, &d->a.subj[i].m);
+		json_array_append_new(subj, o);
 	}
-	printf("scoring (latest score per item; accelerator energy; %.0f%% bootstrap intervals, %d resamples)\n",
-	       mo.level * 100, mo.bootstrap);
-	if (m.n == 0) {
+	json_object_set_new(json, "by_subject", subj);
+	json_object_set_new(json, "scoring", json_pack("{s:O, s:i, s:f, s:s, s:s}", "graders", d->by_grader,
+						       "bootstrap", d->o.m.bootstrap, "level", d->o.m.level,
+						       "interval_method", interval_name(d), "energy",
+						       "accelerator (accel_j, accel_dyn_j)"));
+}
+
+static void graders_line(json_t *by_grader)
+{
+	const char *key;
+	json_t *v;
+	int first = 1;
+
+	printf("  graders          ");
+	json_object_foreach(by_grader, key, v) {
+		printf("%s%s %lld", first ? "" : ", ", key, (long long)json_integer_value(v));
+		first = 0;
+	}
+	printf("%s\n", first ? "none" : "");
+}
+
+/* "v [lo, hi]" with %.3g, or "-". */
+static const char *fmt_short(char *out, size_t n, const struct metric_value *v)
+{
+	if (isnan(v->value))
+		snprintf(out, n, "-");
+	else
+		snprintf(out, n, "%.3g [%.3g, %.3g]", v->value, v->ci_low, v->ci_high);
+	return out;
+}
+
+static void subject_lines(const struct agg_result *a)
+{
+	if (!(a->nsubj > 1 || (a->nsubj == 1 && a->subj[0].subject[0])))
+		return;
+	printf("per subject        %-6s %-8s %-26s %-26s %s\n", "scored", "accuracy", "IPW [95% CI] /W",
+	       "IPJ [95% CI] /J", "failed/unscored");
+	for (size_t i = 0; i < a->nsubj; i++) {
+		const struct metrics *x = &a->subj[i].m;
+		char w[64], j[64];
+		printf("  %-16.16s %-6d %-8.4g %-26s %-26s %d/%d\n", a->subj[i].subject[0] ? a->subj[i].subject : "(none)",
+		       x->n_scored, x->accuracy.value, fmt_short(w, sizeof(w), &x->ipw), fmt_short(j, sizeof(j), &x->ipj),
+		       x->n_failed, x->n_unscored);
+	}
+}
+
+/* The scoring block of the text output (same numbers as scoring_json). */
+static void scoring_text(const struct show_data *d)
+{
+	const struct metrics *m = &d->a.m;
+	char a[96];
+
+	if (d->a.delta)
+		printf("scoring (latest score per item; accelerator energy; %.0f%% normal-approximation (delta method) "
+		       "intervals)\n", d->o.m.level * 100);
+	else
+		printf("scoring (latest score per item; accelerator energy; %.0f%% bootstrap intervals, %d resamples)\n",
+		       d->o.m.level * 100, d->o.m.bootstrap);
+	if (!d->by_grader)
+		return;
+	if (m->n == 0) {
 		printf("  no queries recorded\n");
-		goto out;
+		return;
 	}
-	if (m.n_scored == 0 && m.n_unscored == m.n - m.n_failed)
-		printf("  not scored yet: ipw score %s scores it (a judge is needed for judge tasks)\n", r->id);
-	{
-		const char *key;
-		json_t *v;
-		int first = 1;
-		printf("  graders          ");
-		json_object_foreach(by_grader, key, v) {
-			printf("%s%s %lld", first ? "" : ", ", key, (long long)json_integer_value(v));
-			first = 0;
-		}
-		printf("%s\n", first ? "none" : "");
-	}
+	if (m->n_scored == 0 && m->n_unscored == m->n - m->n_failed)
+		printf("  not scored yet: ipw score %s scores it (a judge is needed for judge tasks)\n", d->r.id);
+	graders_line(d->by_grader);
 	printf("  queries          %d scored (%d correct), %d failed and %d unscored excluded; %d with energy\n",
-	       m.n_scored, m.n_correct, m.n_failed, m.n_unscored, m.n_energy);
-	printf("  accuracy         %s\n", fmt_metric(a, sizeof(a), &m.accuracy, ""));
-	printf("  IPW              %s  (accuracy / mean power)\n", fmt_metric(a, sizeof(a), &m.ipw, "/W"));
-	printf("  IPJ              %s  (accuracy / mean energy)\n", fmt_metric(a, sizeof(a), &m.ipj, "/J"));
-	printf("  IPW dynamic      %s\n", fmt_metric(a, sizeof(a), &m.ipw_dynamic, "/W"));
-	printf("  IPJ dynamic      %s\n", fmt_metric(a, sizeof(a), &m.ipj_dynamic, "/J"));
-	printf("  J/token          %s\n", fmt_metric(a, sizeof(a), &m.j_per_token, "J"));
-	printf("  tokens/J         %s\n", fmt_metric(a, sizeof(a), &m.tokens_per_j, "/J"));
-	printf("  mean power       %s\n", fmt_metric(a, sizeof(a), &m.power_w, "W"));
-	printf("  mean energy      %s\n", fmt_metric(a, sizeof(a), &m.energy_j, "J"));
-	if (nsm > 1 || (nsm == 1 && sm[0].subject[0])) {
-		printf("per subject        %-6s %-8s %-26s %-26s %s\n", "scored", "accuracy", "IPW [95% CI] /W",
-		       "IPJ [95% CI] /J", "failed/unscored");
-		for (size_t i = 0; i < nsm; i++) {
-			const struct metrics *x = &sm[i].m;
-			char w[64], j[64];
-			if (isnan(x->ipw.value))
-				snprintf(w, sizeof(w), "-");
-			else
-				snprintf(w, sizeof(w), "%.3g [%.3g, %.3g]", x->ipw.value, x->ipw.ci_low, x->ipw.ci_high);
-			if (isnan(x->ipj.value))
-				snprintf(j, sizeof(j), "-");
-			else
-				snprintf(j, sizeof(j), "%.3g [%.3g, %.3g]", x->ipj.value, x->ipj.ci_low, x->ipj.ci_high);
-			printf("  %-16.16s %-6d %-8.4g %-26s %-26s %d/%d\n", sm[i].subject[0] ? sm[i].subject : "(none)",
-			       x->n_scored, x->accuracy.value, w, j, x->n_failed, x->n_unscored);
-		}
-	}
-out:
-	json_decref(by_grader);
-	subject_metrics_free(sm, nsm);
+	       m->n_scored, m->n_correct, m->n_failed, m->n_unscored, m->n_energy);
+	printf("  accuracy         %s\n", fmt_metric(a, sizeof(a), &m->accuracy, ""));
+	printf("  IPW              %s  (accuracy / mean power)\n", fmt_metric(a, sizeof(a), &m->ipw, "/W"));
+	printf("  IPJ              %s  (accuracy / mean energy)\n", fmt_metric(a, sizeof(a), &m->ipj, "/J"));
+	printf("  IPW dynamic      %s\n", fmt_metric(a, sizeof(a), &m->ipw_dynamic, "/W"));
+	printf("  IPJ dynamic      %s\n", fmt_metric(a, sizeof(a), &m->ipj_dynamic, "/J"));
+	printf("  J/token          %s\n", fmt_metric(a, sizeof(a), &m->j_per_token, "J"));
+	printf("  tokens/J         %s\n", fmt_metric(a, sizeof(a), &m->tokens_per_j, "/J"));
+	printf("  mean power       %s\n", fmt_metric(a, sizeof(a), &m->power_w, "W"));
+	printf("  mean energy      %s\n", fmt_metric(a, sizeof(a), &m->energy_j, "J"));
+	subject_lines(&d->a);
 }
 
 static json_t *sources_json(const struct run_record *r)
@@ -236,7 +260,7 @@ static json_t *sources_json(const struct run_record *r)
 	return a;
 }
 
-static json_t *totals_json(const struct run_totals *t)
+static json_t *totals_json(const struct agg_totals *t)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "queries", json_integer(t->n_queries));
@@ -266,8 +290,9 @@ static json_t *totals_json(const struct run_totals *t)
 	return o;
 }
 
-static void show_json(struct store *st, const struct run_record *r, const struct run_totals *t)
+static void show_json(const struct show_data *d)
 {
+	const struct run_record *r = &d->r;
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(strtoll(r->id, NULL, 10)));
@@ -292,23 +317,22 @@ static void show_json(struct store *st, const struct run_record *r, const struct
 	json_object_set_new(o, "server_log", json_string_or_null(r->server_log));
 	json_object_set_new(o, "hardware", jparsed(r->hardware_json));
 	json_object_set_new(o, "sources", sources_json(r));
-	json_object_set_new(o, "totals", totals_json(t));
-	show_scoring(st, r, t, o);
+	json_object_set_new(o, "totals", totals_json(&d->a.t));
+	scoring_json(d, o);
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 	putchar('\n');
 	json_decref(o);
 }
 
-static void show_text(struct store *st, const struct run_record *r, const struct run_totals *t)
+/* The run, its dataset and its hardware. */
+static void run_text(const struct run_record *r, const char *planned)
 {
-	char a[64], b[64], c[64], started[32] = "-", ended[32] = "-", planned[32] = "?";
+	char a[64], b[64], c[64], started[32] = "-", ended[32] = "-";
 
 	if (!isnan(r->started_at))
 		clock_format_iso(r->started_at, started, sizeof(started));
 	if (!isnan(r->ended_at))
 		clock_format_iso(r->ended_at, ended, sizeof(ended));
-	if (r->n_items >= 0)
-		snprintf(planned, sizeof(planned), "%lld", r->n_items);
 	printf("run %s  %s  (%s)\n", r->id, or_dash(r->name), or_dash(r->status));
 	printf("  model            %s (server reports: %s)\n", or_dash(r->model), or_dash(r->server_model));
 	printf("  api / engine     %s / %s at %s\n", or_dash(r->api), or_dash(r->engine), or_dash(r->url));
@@ -341,6 +365,12 @@ static void show_text(struct store *st, const struct run_record *r, const struct
 				r->summary_json);
 	if (r->server_log)
 		printf("server log         %s\n", r->server_log);
+}
+
+static void totals_text(const struct agg_totals *t, const char *planned)
+{
+	char a[64], b[64], c[64];
+
 	printf("totals\n");
 	printf("  queries          %lld ok, %lld failed (of %s planned)\n", t->n_ok, t->n_failed, planned);
 	printf("  accel energy     total %s (all queries); mean %s per ok query (%lld with energy)\n",
@@ -363,57 +393,93 @@ static void show_text(struct store *st, const struct run_record *r, const struct
 	if (t->completion_tokens >= 0)
 		printf("  token sums       prompt %lld, completion %lld, reasoning %lld\n",
 		       t->prompt_tokens, t->completion_tokens, t->reasoning_tokens);
-	show_scoring(st, r, t, NULL);
+}
+
+static void show_text(const struct show_data *d)
+{
+	char planned[32] = "?";
+
+	if (d->r.n_items >= 0)
+		snprintf(planned, sizeof(planned), "%lld", d->r.n_items);
+	run_text(&d->r, planned);
+	totals_text(&d->a.t, planned);
+	scoring_text(d);
+}
+
+/* Options and the operand; 0, OPT_HELP_SHOWN (usage printed) or EXIT_USAGE (said). */
+#define OPT_HELP_SHOWN 1
+static int parse_args(struct cmd_common *cc, int argc, char **argv)
+{
+	static const struct option opts[] = {CMD_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	int ch, r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		r = cmd_common_option(cc, ch, optarg);
+		if (r == CMD_OPT_HELP) {
+			usage(stdout, cc);
+			return OPT_HELP_SHOWN;
+		}
+		if (r != CMD_OPT_HANDLED) {
+			if (r == CMD_OPT_NOT_MINE)
+				usage(stderr, cc);
+			return EXIT_USAGE;
+		}
+	}
+	if (cmd_one_run(cc, argc, argv, optind)) {
+		usage(stderr, cc);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The run's numbers through the aggregation module, and how many latest scores each grader gave. */
+static int show_load(const struct cmd_common *cc, struct store *st, struct show_data *d)
+{
+	char err[IPW_ERRLEN];
+	json_t *g = json_object();
+
+	agg_options_init(&d->o);
+	d->o.by_subject = 1;
+	if (agg_run(st, d->r.id, AGG_LOAD_QUERIES, &d->o, &d->a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
+		json_decref(g);
+		return EXIT_INPUT;
+	}
+	if (store_score_rows_latest(st, d->r.id, count_grader, g, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw %s: metrics: %s\n", cc->cmd, err);
+		json_decref(g);
+		return 0;
+	}
+	d->by_grader = g;
+	return 0;
 }
 
 int cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL, *ref;
-	char err[IPW_ERRLEN];
+	struct cmd_common cc;
 	struct store st;
-	struct run_record r;
-	struct run_totals t;
-	int json = 0, ch, rc = EXIT_INPUT, opened = 0;
+	struct show_data d;
+	int rc, opened = 0;
 
-	memset(&r, 0, sizeof(r));
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "ipw show: %s\n", optind >= argc ? "name one run" : "name only one run");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	ref = argv[optind];
-	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw show: %s\n", err);
+	memset(&d, 0, sizeof(d));
+	cmd_common_init(&cc, "show", OUT_TEXT | OUT_JSON, OUT_TEXT);
+	if ((rc = parse_args(&cc, argc, argv)))
+		return rc == OPT_HELP_SHOWN ? 0 : rc;
+	if ((rc = cmd_store_open(&cc, &st, CMD_STORE_READ)))
 		goto out;
-	}
 	opened = 1;
-	if (store_run_get(&st, ref, &r, err, sizeof(err)) < 0 ||
-	    store_run_totals(&st, r.id, &t, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw show: %s\n", err);
+	if ((rc = cmd_run_get(&cc, &st, argv[optind], &d.r)) || (rc = show_load(&cc, &st, &d)))
 		goto out;
-	}
-	if (json)
-		show_json(&st, &r, &t);
+	if (cc.format == OUT_JSON)
+		show_json(&d);
 	else
-		show_text(&st, &r, &t);
+		show_text(&d);
 	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;
 out:
-	run_record_release(&r);
+	json_decref(d.by_grader);
+	agg_result_release(&d.a);
+	run_record_release(&d.r);
 	if (opened)
 		store_close(&st);
 	return rc;

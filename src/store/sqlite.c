@@ -1304,121 +1304,6 @@ static int sq_samples_append(struct store *s, const char *run_id, const struct s
 	return sq_tx(s, samples_append_body, &c, err, errlen);
 }
 
-/* A running mean and sum over measured values. */
-struct acc {
-	double sum;
-	long long n;
-};
-
-static void acc_add(struct acc *a, double v)
-{
-	if (!isnan(v)) {
-		a->sum += v;
-		a->n++;
-	}
-}
-
-static double acc_mean(const struct acc *a)
-{
-	return a->n ? a->sum / (double)a->n : NAN;
-}
-
-static double acc_sum(const struct acc *a)
-{
-	return a->n ? a->sum : NAN;
-}
-
-static int sq_run_totals(struct store *s, const char *run_id, struct run_totals *t, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
-	sqlite3_int64 id;
-	struct acc accel_all = {0}, host_all = {0}, accel = {0}, dyn = {0}, host = {0}, total = {0};
-	struct acc power = {0}, e2e = {0}, ttft = {0}, tpot = {0}, ptok = {0}, ctok = {0}, rtok = {0};
-	double *e2e_v = NULL, *ttft_v = NULL;
-	size_t cap = 0;
-	int rc = -1, step;
-
-	memset(t, 0, sizeof(*t));
-	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
-		goto out;
-	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
-		goto out;
-	rc = -1;
-	if (prepare(s, "SELECT status, accel_j, host_j, accel_dyn_j, total_j, avg_power_w, e2e_s, ttft_s,"
-		    " tpot_s, prompt_tokens, completion_tokens, reasoning_tokens FROM queries"
-		    " WHERE run_id = ?", &st, err, errlen) < 0)
-		goto out;
-	sqlite3_bind_int64(st, 1, id);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *status = (const char *)sqlite3_column_text(st, 0);
-		double v;
-		long long k;
-
-		t->n_queries++;
-		acc_add(&accel_all, col_real(st, 1));
-		acc_add(&host_all, col_real(st, 2));
-		if (!status || strcmp(status, "ok")) {
-			t->n_failed++;
-			continue;
-		}
-		t->n_ok++;
-		if ((size_t)e2e.n >= cap || (size_t)ttft.n >= cap) {
-			cap = cap ? 2 * cap : 64;
-			e2e_v = xrealloc(e2e_v, cap * sizeof(*e2e_v));
-			ttft_v = xrealloc(ttft_v, cap * sizeof(*ttft_v));
-		}
-		acc_add(&accel, col_real(st, 1));
-		acc_add(&host, col_real(st, 2));
-		acc_add(&dyn, col_real(st, 3));
-		acc_add(&total, col_real(st, 4));
-		acc_add(&power, col_real(st, 5));
-		if (!isnan(v = col_real(st, 6)))
-			e2e_v[e2e.n] = v;
-		acc_add(&e2e, v);
-		if (!isnan(v = col_real(st, 7)))
-			ttft_v[ttft.n] = v;
-		acc_add(&ttft, v);
-		acc_add(&tpot, col_real(st, 8));
-		if ((k = col_i64(st, 9)) >= 0)
-			acc_add(&ptok, (double)k);
-		if ((k = col_i64(st, 10)) >= 0)
-			acc_add(&ctok, (double)k);
-		if ((k = col_i64(st, 11)) >= 0)
-			acc_add(&rtok, (double)k);
-	}
-	if (step != SQLITE_DONE) {
-		db_err(s, err, errlen, "summing the run's queries");
-		goto out;
-	}
-	t->n_energy = accel.n;
-	t->accel_j_total = acc_sum(&accel_all);
-	t->host_j_total = acc_sum(&host_all);
-	t->accel_j_mean = acc_mean(&accel);
-	t->accel_dyn_j_mean = acc_mean(&dyn);
-	t->host_j_mean = acc_mean(&host);
-	t->total_j_mean = acc_mean(&total);
-	t->power_mean_w = acc_mean(&power);
-	t->e2e_mean_s = acc_mean(&e2e);
-	t->e2e_p50_s = store_percentile(e2e_v, (size_t)e2e.n, 50);
-	t->e2e_p99_s = store_percentile(e2e_v, (size_t)e2e.n, 99);
-	t->ttft_mean_s = acc_mean(&ttft);
-	t->ttft_p50_s = store_percentile(ttft_v, (size_t)ttft.n, 50);
-	t->ttft_p99_s = store_percentile(ttft_v, (size_t)ttft.n, 99);
-	t->tpot_mean_s = acc_mean(&tpot);
-	t->prompt_tokens = ptok.n ? (long long)ptok.sum : -1;
-	t->completion_tokens = ctok.n ? (long long)ctok.sum : -1;
-	t->reasoning_tokens = rtok.n ? (long long)rtok.sum : -1;
-	t->prompt_tokens_mean = acc_mean(&ptok);
-	t->completion_tokens_mean = acc_mean(&ctok);
-	t->reasoning_tokens_mean = acc_mean(&rtok);
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	free(e2e_v);
-	free(ttft_v);
-	return rc;
-}
-
 static int sq_score_add(struct store *s, const char *run_id, const struct store_score *sc,
 			char *err, size_t errlen)
 {
@@ -1686,7 +1571,6 @@ const struct store_backend store_sqlite = {
 	.queries_iter = sq_queries_iter,
 	.items_done = sq_items_done,
 	.samples_append = sq_samples_append,
-	.run_totals = sq_run_totals,
 	.score_add = sq_score_add,
 	.scores_latest = sq_scores_latest,
 	.score_rows_latest = sq_score_rows_latest,

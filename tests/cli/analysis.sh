@@ -33,6 +33,19 @@ assert r[0]["ipw"]["ci_low"] <= r[0]["ipw"]["value"] <= r[0]["ipw"]["ci_high"]
 assert r[1]["latency_p50_s"]["value"] == 4 and r[0]["concurrency"] == 1
 ' || fail "compare --json"
 "$IPW" compare 1 --store "$DB" --ci delta | grep -q 'intervals: 95% normal approximation (delta method)' || fail "compare --ci delta"
+"$IPW" compare small big --store "$DB" --format csv --bootstrap 0 | cmp -s - "$TMP/c.csv" || fail "--format csv is not --csv"
+expect_eq "compare jsonl lines" "$("$IPW" compare 1 2 3 --store "$DB" --format jsonl --bootstrap 0 | wc -l)" 3
+# one path to the numbers: show and compare give a run the same metrics and intervals
+"$IPW" show 1 --store "$DB" --json >"$TMP/s1.json" || fail "show 1 --json"
+"$IPW" compare 1 --store "$DB" --json | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["runs"][0]
+s = json.load(open(sys.argv[1]))
+for k in ("accuracy", "ipw", "ipj"):
+    for f in ("value", "ci_low", "ci_high"):
+        assert abs(c[k][f] - s[k][f]) <= 1e-9 * max(1, abs(s[k][f])), (k, f, c[k], s[k])
+assert c["j_per_query"]["value"] == s["energy_j"]["value"] and s["totals"]["latency_p50_s"] == c["latency_p50_s"]["value"]
+' "$TMP/s1.json" || fail "show and compare disagree on run 1"
 "$IPW" compare 1 --store "$DB" --ci jackknife 2>/dev/null; expect_eq "compare --ci bad" $? 2
 
 # coverage: per run, best-of-N, subjects, uncovered items, JSON

@@ -16,7 +16,8 @@ for c in $cmds; do
 	done
 done
 # -h after other options, on the commands with shared handling
-for c in "runs --store x.db" "export 1 --store x.db" "score 1 --store x.db" "profile --limit 2" "devices --json"; do
+for c in "runs --store x.db" "export 1 --store x.db" "score 1 --store x.db" "profile --limit 2" "devices --json" \
+	"show 1 --store x.db" "compare 1 2 --store x.db --csv" "report 1 --store x.db --out d"; do
 	# shellcheck disable=SC2086
 	$IPW $c -h >"$TMP/out" 2>&1 || fail "ipw $c -h exited $?"
 	grep -q "^usage: ipw" "$TMP/out" || fail "ipw $c -h: no usage"

@@ -44,6 +44,9 @@ echo "$out" | grep -q 'queries          2 scored (1 correct), 1 failed and 0 uns
 echo "$out" | grep -Eq 'accuracy +0\.5 +\[0, 1\]' || fail "show: accuracy"
 echo "$out" | grep -Eq 'IPW +0\.00995 +/W' || fail "show: IPW = 0.5 / 50.25 W"
 "$IPW" show last --store "$DB" | grep -q '^run 3 ' || fail "show last"
+"$IPW" show 1 --store "$DB" --json >"$T/j1" && "$IPW" show 1 --store "$DB" --format json >"$T/j2" || fail "show --format json"
+cmp -s "$T/j1" "$T/j2" || fail "show --json is not --format json"
+"$IPW" show 1 --store "$DB" --format csv 2>/dev/null; [ $? = 2 ] || fail "show --format csv: want exit 2"
 "$IPW" show 3 --store "$DB" | grep -q 'mean power       not measured' || fail "show 3: power not measured"
 if command -v python3 >/dev/null; then
 	"$IPW" show 1 --store "$DB" --json | python3 -c '

@@ -557,46 +557,6 @@ static int collect_scores(const char *item, int correct, void *ctx)
 	return 0;
 }
 
-void sc_totals_over_ok_and_failed_queries(void)
-{
-	struct store st = open_store();
-	struct run_record r = plain_run("t");
-	struct query_record q;
-	struct run_totals t;
-	char err[IPW_ERRLEN];
-	const double e2e[4] = {1, 2, 3, 10};
-
-	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
-	for (int i = 0; i < 4; i++) {
-		char id[8];
-		snprintf(id, sizeof(id), "%c", 'a' + i);
-		q = plain_query(i, id);
-		q.e2e_s = e2e[i];
-		q.accel_j = 100.0 * (i + 1);
-		q.avg_power_w = q.accel_j / q.e2e_s;
-		q.completion_tokens = 10;
-		if (i == 3)
-			q.status = "failed";
-		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
-	}
-	cr_assert_eq(store_run_totals(&st, r.id, &t, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(t.n_queries, 4);
-	cr_assert_eq(t.n_ok, 3);
-	cr_assert_eq(t.n_failed, 1);
-	assert_real(t.accel_j_total, 1000, "total over all queries");
-	assert_real(t.accel_j_mean, 200, "mean over ok queries");
-	assert_real(t.e2e_mean_s, 2, "latency mean");
-	assert_real(t.e2e_p50_s, 2, "latency p50");
-	cr_assert_float_eq(t.e2e_p99_s, 2.98, 1e-12);
-	assert_real(t.power_mean_w, 100, "mean power");
-	assert_real(t.host_j_total, NAN, "host not measured");
-	assert_real(t.ttft_p50_s, NAN, "ttft not measured");
-	cr_assert_eq(t.completion_tokens, 30);
-	cr_assert_eq(t.prompt_tokens, -1);
-	free(r.id);
-	store_close(&st);
-}
-
 static int collect_score_rows(const struct store_score *sc, void *ctx)
 {
 	struct buf *b = ctx;

@@ -46,7 +46,6 @@ void sc_runs_with_the_same_name_are_both_kept(void);
 void sc_writer_killed_with_sigkill_leaves_consistent_store(void);
 void sc_samples_append_in_one_batch_with_nulls(void);
 void sc_samples_iter_by_source_then_time(void);
-void sc_totals_over_ok_and_failed_queries(void);
 void sc_latest_scores_and_score_rows(void);
 void sc_judgements_cached_once(void);
 void sc_items_cursor_in_byte_order_with_latest_score(void);
@@ -67,7 +66,6 @@ void sc_refuses_to_store_an_api_key(void);
 	STORE_CONFORMANCE_CASE(suite, writer_killed_with_sigkill_leaves_consistent_store) \
 	STORE_CONFORMANCE_CASE(suite, samples_append_in_one_batch_with_nulls) \
 	STORE_CONFORMANCE_CASE(suite, samples_iter_by_source_then_time) \
-	STORE_CONFORMANCE_CASE(suite, totals_over_ok_and_failed_queries) \
 	STORE_CONFORMANCE_CASE(suite, latest_scores_and_score_rows) \
 	STORE_CONFORMANCE_CASE(suite, judgements_cached_once) \
 	STORE_CONFORMANCE_CASE(suite, items_cursor_in_byte_order_with_latest_score) \
