@@ -489,7 +489,7 @@ static int apply_settings(struct fake *f, char **items, int nitems, int is_trace
 			if (pass == 0 && !dot) {
 				if (apply_key(f, NULL, key, val, is_trace, e, sizeof(e)) < 0)
 					return err_set(err, errlen, "%s: %s", where, e);
-				for (int s = 0; s < f->n; s++) {
+				for (int s = 0; s < f->n && strcmp(key, "read_ms"); s++) {
 					if (accel_only(key) && f->src[s].scope != SCOPE_ACCELERATOR)
 						continue;
 					if (apply_key(f, &f->src[s], key, val, is_trace, e, sizeof(e)) < 0)

@@ -730,3 +730,13 @@ Test(fake, trace_rejects_profile_settings)
 	}
 	unlink(path);
 }
+
+/* read_ms is global only, as the manual's example uses it: every read then blocks that long. */
+Test(fake, global_read_ms_is_accepted)
+{
+	struct telemetry t;
+	use_profile("gpu0=const:200;read_ms=4");
+	init(&t, NULL, 1);
+	cr_assert_eq(fake_inst(&t)->nsources, 1);
+	telemetry_release(&t);
+}
