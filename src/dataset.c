@@ -617,9 +617,9 @@ static int read_stream(const char *path, char **out, size_t *len, char *err, siz
 	size_t n, line_start = 0;
 	int lineno = 1, rc = -1;
 
-	buf_init(&b, 0);
 	if (!f)
 		return err_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	buf_init(&b, 0);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		size_t base = b.len;
 		buf_append(&b, chunk, n);
