@@ -294,6 +294,32 @@ static int has(const char *s, const char *needle)
 }
 
 /*
+ * The option letter that starts a line of len bytes ("A) ...", "B. ...",
+ * "C: ...", "(D) ..."), with *text set just after it; 0 when the line is none.
+ */
+static char option_letter(const char *line, size_t len, const char **text)
+{
+	const char *q = line, *end = line + len;
+	char letter = 0;
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q + 2 < end && *q == '(' && isupper((unsigned char)q[1]) && q[2] == ')')
+		letter = q[1], q += 3;
+	else if (q + 1 < end && isupper((unsigned char)q[0]) && (q[1] == ')' || q[1] == '.' || q[1] == ':'))
+		letter = q[0], q += 2;
+	if (!letter || (q != end && *q != ' ' && *q != '\t'))
+		return 0;
+	*text = q;
+	return letter;
+}
+
+static void free_opts(char **opts, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(opts[i]);
+}
+
+/*
  * Finds options written in a problem ("A) ...", "B. ...", "(C) ..." on their
  * own lines, consecutive letters from A). On success sets the choices and
  * returns the length of the stem (the text before the options); -1 if none.
@@ -306,22 +332,13 @@ static long parse_options(const char *p, struct item *it)
 	long stem = -1;
 
 	while (*line) {
-		const char *end = strchr(line, '\n');
-		const char *q = line;
+		const char *end = strchr(line, '\n'), *q = NULL;
 		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char letter = 0;
+		char letter = option_letter(line, len, &q);
 
-		while (q < line + len && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q + 2 < line + len && *q == '(' && isupper((unsigned char)q[1]) && q[2] == ')')
-			letter = q[1], q += 3;
-		else if (q + 1 < line + len && isupper((unsigned char)q[0]) &&
-			 (q[1] == ')' || q[1] == '.' || q[1] == ':'))
-			letter = q[0], q += 2;
-		if (letter && (q == line + len || *q == ' ' || *q == '\t')) {
+		if (letter) {
 			if (letter == 'A') {
-				for (int i = 0; i < n; i++)
-					free(opts[i]);
+				free_opts(opts, n);
 				n = 0;
 				block = line;
 			}
@@ -332,8 +349,7 @@ static long parse_options(const char *p, struct item *it)
 		} else if (!only_space(line, len) && block && n >= 2) {
 			break;     /* text after the options, e.g. an instruction */
 		} else if (!only_space(line, len) && n < 2) {
-			for (int i = 0; i < n; i++)
-				free(opts[i]);
+			free_opts(opts, n);
 			n = 0;
 			block = NULL;
 		}
@@ -344,34 +360,51 @@ static long parse_options(const char *p, struct item *it)
 		it->nchoices = n;
 		stem = (long)(block - p);
 	} else {
-		for (int i = 0; i < n; i++)
-			free(opts[i]);
+		free_opts(opts, n);
 		free(opts);
 	}
 	return stem;
 }
 
+/* Words that name a task in a harness record's method (first match wins), then in its dataset name. */
+struct task_word {
+	const char *word;
+	enum task task;
+};
+static const struct task_word method_words[] = {
+	{"pairwise", TASK_JUDGE_PAIRWISE}, {"arena", TASK_JUDGE_PAIRWISE}, {"wildchat", TASK_JUDGE_PAIRWISE},
+	{"mcq", TASK_MCQ}, {"choice", TASK_MCQ}, {"letter", TASK_MCQ},
+	{"judge", TASK_JUDGE_REFERENCE}, {"llm", TASK_JUDGE_REFERENCE}, {"reference", TASK_JUDGE_REFERENCE},
+	{"natural", TASK_JUDGE_REFERENCE},
+	{"numeric", TASK_NUMERIC}, {"number", TASK_NUMERIC}, {"math", TASK_NUMERIC},
+	{"regex", TASK_REGEX},
+	{"exact", TASK_EXACT}, {"match", TASK_EXACT},
+	{NULL, TASK_EXACT},
+};
+static const struct task_word name_words[] = {
+	{"wildchat", TASK_JUDGE_PAIRWISE},
+	{"mmlu", TASK_MCQ}, {"gpqa", TASK_MCQ},
+	{"natural", TASK_JUDGE_REFERENCE}, {"reasoning", TASK_JUDGE_REFERENCE},
+	{NULL, TASK_EXACT},
+};
+
+/* The task of the first word of words in s; 0, or -1 when s has none. */
+static int task_from_words(const char *s, const struct task_word *words, enum task *task)
+{
+	for (const struct task_word *w = words; w->word; w++)
+		if (has(s, w->word)) {
+			*task = w->task;
+			return 0;
+		}
+	return -1;
+}
+
 /* The task of a harness record: docs/datasets.md, "The released harness's schema". */
 static enum task harness_task(const char *method, const char *name, const char *answer, int has_options)
 {
-	if (has(method, "pairwise") || has(method, "arena") || has(method, "wildchat"))
-		return TASK_JUDGE_PAIRWISE;
-	if (has(method, "mcq") || has(method, "choice") || has(method, "letter"))
-		return TASK_MCQ;
-	if (has(method, "judge") || has(method, "llm") || has(method, "reference") || has(method, "natural"))
-		return TASK_JUDGE_REFERENCE;
-	if (has(method, "numeric") || has(method, "number") || has(method, "math"))
-		return TASK_NUMERIC;
-	if (has(method, "regex"))
-		return TASK_REGEX;
-	if (has(method, "exact") || has(method, "match"))
-		return TASK_EXACT;
-	if (has(name, "wildchat"))
-		return TASK_JUDGE_PAIRWISE;
-	if (has(name, "mmlu") || has(name, "gpqa"))
-		return TASK_MCQ;
-	if (has(name, "natural") || has(name, "reasoning"))
-		return TASK_JUDGE_REFERENCE;
+	enum task task;
+	if (task_from_words(method, method_words, &task) == 0 || task_from_words(name, name_words, &task) == 0)
+		return task;
 	if (has_options && answer && strlen(answer) == 1 && isupper((unsigned char)answer[0]))
 		return TASK_MCQ;
 	return TASK_JUDGE_REFERENCE;
@@ -584,9 +617,9 @@ static int read_stream(const char *path, char **out, size_t *len, char *err, siz
 	size_t n, line_start = 0;
 	int lineno = 1, rc = -1;
 
-	buf_init(&b, 0);
 	if (!f)
 		return err_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	buf_init(&b, 0);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		size_t base = b.len;
 		buf_append(&b, chunk, n);

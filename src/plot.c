@@ -348,105 +348,130 @@ static void errbar(cairo_t *cr, double x, double lo, double hi)
 	cairo_stroke(cr);
 }
 
+/* Shaded x ranges [x, y), drawn first, under everything. */
+static void draw_spans(cairo_t *cr, const struct plot_series *s, const struct frame *f)
+{
+	set_color(cr, s->color, 0.18);
+	for (size_t j = 0; j < s->n; j++)
+		if (isfinite(s->x[j]) && isfinite(s->y[j])) {
+			double a = X(f, s->x[j]), b = X(f, s->y[j]);
+			cairo_rectangle(cr, a, f->py0, fmax(b - a, 0.6), f->py1 - f->py0);
+		}
+	cairo_fill(cr);
+}
+
+/* A polyline, broken where a point is not finite. */
+static void draw_line(cairo_t *cr, const struct plot_series *s, const struct frame *f)
+{
+	int pen = 0;
+	set_color(cr, s->color, 1);
+	cairo_set_line_width(cr, 1.8);
+	if (s->dashed) {
+		double d[] = {6, 4};
+		cairo_set_dash(cr, d, 2, 0);
+	}
+	for (size_t j = 0; j < s->n; j++) {
+		if (!isfinite(s->x[j]) || !isfinite(s->y[j])) {
+			pen = 0;
+			continue;
+		}
+		if (pen)
+			cairo_line_to(cr, X(f, s->x[j]), Y(f, s->y[j]));
+		else
+			cairo_move_to(cr, X(f, s->x[j]), Y(f, s->y[j]));
+		pen = 1;
+	}
+	cairo_stroke(cr);
+	cairo_set_dash(cr, NULL, 0, 0);
+	cairo_set_line_width(cr, 1);
+}
+
+/* A point's label, right of it, or left where it would cross the frame's right edge. */
+static void point_label(cairo_t *cr, const char *text, double x, double y, const struct frame *f)
+{
+	cairo_text_extents_t e;
+	cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+	cairo_set_font_size(cr, 10.5);
+	cairo_text_extents(cr, text, &e);
+	if (x + 7 + e.x_advance > f->px1 - 2)
+		text_at(cr, text, x - 7, y - 4, 1, 1);
+	else
+		text_at(cr, text, x + 7, y - 4, 0, 1);
+}
+
+/* Dots with their error bars and labels; many points are drawn smaller and fainter. */
+static void draw_points(cairo_t *cr, const struct plot_series *s, const struct frame *f)
+{
+	for (size_t j = 0; j < s->n; j++) {
+		double x, y;
+		if (!isfinite(s->x[j]) || !isfinite(s->y[j]))
+			continue;
+		x = X(f, s->x[j]);
+		y = Y(f, s->y[j]);
+		if (s->lo && s->hi && isfinite(s->lo[j]) && isfinite(s->hi[j])) {
+			set_color(cr, s->color, 0.9);
+			cairo_set_line_width(cr, 1.2);
+			errbar(cr, x, Y(f, s->lo[j]), Y(f, s->hi[j]));
+			cairo_set_line_width(cr, 1);
+		}
+		set_color(cr, s->color, s->n > 500 ? 0.35 : 0.9);
+		cairo_arc(cr, x, y, s->n > 500 ? 2 : 4, 0, 2 * M_PI);
+		cairo_fill(cr);
+		if (s->text && s->text[j])
+			point_label(cr, s->text[j], x, y, f);
+	}
+}
+
+/* Bar series share a group of this width (in x units) around each x. */
+#define BAR_GROUP 0.8
+
+/* The bar_k-th bar series: bars of width bw side by side within the group around each x. */
+static void draw_bars(cairo_t *cr, const struct plot_series *s, const struct frame *f, int bar_k, double bw)
+{
+	double off = -BAR_GROUP / 2 + bw * (bar_k + 0.5);
+	for (size_t j = 0; j < s->n; j++) {
+		double xc, y0, y1;
+		if (!isfinite(s->x[j]) || !isfinite(s->y[j]))
+			continue;
+		xc = X(f, s->x[j] + off);
+		y0 = Y(f, fmax(0, f->y0));
+		y1 = Y(f, s->y[j]);
+		set_color(cr, s->color, 0.85);
+		cairo_rectangle(cr, xc - (X(f, bw) - X(f, 0)) / 2 + 0.5, fmin(y0, y1), X(f, bw) - X(f, 0) - 1,
+				fabs(y0 - y1));
+		cairo_fill(cr);
+		if (s->lo && s->hi && isfinite(s->lo[j]) && isfinite(s->hi[j])) {
+			cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+			errbar(cr, xc, Y(f, s->lo[j]), Y(f, s->hi[j]));
+		}
+	}
+}
+
 static void draw_series(cairo_t *cr, const struct plot *p, const struct frame *f)
 {
 	int bar_k = 0;
-	double group = 0.8, bw = f->nbars ? group / f->nbars : group;
+	double bw = f->nbars ? BAR_GROUP / f->nbars : BAR_GROUP;
 
 	cairo_save(cr);
 	cairo_rectangle(cr, f->px0, f->py0, f->px1 - f->px0, f->py1 - f->py0);
 	cairo_clip(cr);
-	/* spans first, under everything */
-	for (size_t i = 0; i < p->ns; i++) {
-		const struct plot_series *s = &p->s[i];
-		if (s->kind != PLOT_SPANS)
-			continue;
-		set_color(cr, s->color, 0.18);
-		for (size_t j = 0; j < s->n; j++)
-			if (isfinite(s->x[j]) && isfinite(s->y[j])) {
-				double a = X(f, s->x[j]), b = X(f, s->y[j]);
-				cairo_rectangle(cr, a, f->py0, fmax(b - a, 0.6), f->py1 - f->py0);
-			}
-		cairo_fill(cr);
-	}
+	for (size_t i = 0; i < p->ns; i++)
+		if (p->s[i].kind == PLOT_SPANS)
+			draw_spans(cr, &p->s[i], f);
 	for (size_t i = 0; i < p->ns; i++) {
 		const struct plot_series *s = &p->s[i];
 		switch (s->kind) {
 		case PLOT_SPANS:
 			break;
-		case PLOT_LINE: {
-			int pen = 0;
-			set_color(cr, s->color, 1);
-			cairo_set_line_width(cr, 1.8);
-			if (s->dashed) {
-				double d[] = {6, 4};
-				cairo_set_dash(cr, d, 2, 0);
-			}
-			for (size_t j = 0; j < s->n; j++) {
-				if (!isfinite(s->x[j]) || !isfinite(s->y[j])) {
-					pen = 0;
-					continue;
-				}
-				if (pen)
-					cairo_line_to(cr, X(f, s->x[j]), Y(f, s->y[j]));
-				else
-					cairo_move_to(cr, X(f, s->x[j]), Y(f, s->y[j]));
-				pen = 1;
-			}
-			cairo_stroke(cr);
-			cairo_set_dash(cr, NULL, 0, 0);
-			cairo_set_line_width(cr, 1);
+		case PLOT_LINE:
+			draw_line(cr, s, f);
 			break;
-		}
 		case PLOT_POINTS:
-			for (size_t j = 0; j < s->n; j++) {
-				double x, y;
-				if (!isfinite(s->x[j]) || !isfinite(s->y[j]))
-					continue;
-				x = X(f, s->x[j]);
-				y = Y(f, s->y[j]);
-				if (s->lo && s->hi && isfinite(s->lo[j]) && isfinite(s->hi[j])) {
-					set_color(cr, s->color, 0.9);
-					cairo_set_line_width(cr, 1.2);
-					errbar(cr, x, Y(f, s->lo[j]), Y(f, s->hi[j]));
-					cairo_set_line_width(cr, 1);
-				}
-				set_color(cr, s->color, s->n > 500 ? 0.35 : 0.9);
-				cairo_arc(cr, x, y, s->n > 500 ? 2 : 4, 0, 2 * M_PI);
-				cairo_fill(cr);
-				if (s->text && s->text[j]) {
-					cairo_text_extents_t e;
-					cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
-					cairo_set_font_size(cr, 10.5);
-					cairo_text_extents(cr, s->text[j], &e);
-					if (x + 7 + e.x_advance > f->px1 - 2)
-						text_at(cr, s->text[j], x - 7, y - 4, 1, 1);
-					else
-						text_at(cr, s->text[j], x + 7, y - 4, 0, 1);
-				}
-			}
+			draw_points(cr, s, f);
 			break;
-		case PLOT_BARS: {
-			double off = -group / 2 + bw * (bar_k + 0.5);
-			for (size_t j = 0; j < s->n; j++) {
-				double xc, y0, y1;
-				if (!isfinite(s->x[j]) || !isfinite(s->y[j]))
-					continue;
-				xc = X(f, s->x[j] + off);
-				y0 = Y(f, fmax(0, f->y0));
-				y1 = Y(f, s->y[j]);
-				set_color(cr, s->color, 0.85);
-				cairo_rectangle(cr, xc - (X(f, bw) - X(f, 0)) / 2 + 0.5, fmin(y0, y1),
-						X(f, bw) - X(f, 0) - 1, fabs(y0 - y1));
-				cairo_fill(cr);
-				if (s->lo && s->hi && isfinite(s->lo[j]) && isfinite(s->hi[j])) {
-					cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-					errbar(cr, xc, Y(f, s->lo[j]), Y(f, s->hi[j]));
-				}
-			}
-			bar_k++;
+		case PLOT_BARS:
+			draw_bars(cr, s, f, bar_k++, bw);
 			break;
-		}
 		}
 	}
 	cairo_restore(cr);

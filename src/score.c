@@ -212,18 +212,110 @@ static int write_score(struct run_ctx *c, const char *item_id, const char *grade
 	return 0;
 }
 
+/* The dataset's item of a record, or NULL (counted as no_item). */
+static const struct item *record_item(struct run_ctx *c, const struct query_record *q)
+{
+	struct item_ref key = {q->item_id, NULL}, *found;
+	if (c->nitems && (found = bsearch(&key, c->items, c->nitems, sizeof(*c->items), cmp_item_ref)))
+		return found->it;
+	c->rep->no_item++;
+	return NULL;
+}
+
+/* The task: the item's, else the record's, else exact match. */
+static enum task record_task(const struct item *it, const struct query_record *q)
+{
+	enum task task;
+	if (it)
+		return it->task;
+	if (!q->task || task_parse(q->task, &task) < 0)
+		return TASK_EXACT;
+	return task;
+}
+
+/* Whether the latest score of the item has this grader and settings (then not graded again). */
+static int already_scored(struct run_ctx *c, const struct query_record *q, const char *grader,
+			  const char *settings)
+{
+	const struct kv *prev = table_get(&c->latest, q->item_id);
+	return !c->o->rescore && prev && prev->n >= 0 && prev->a && !strcmp(prev->a, grader) && prev->b &&
+	       !strcmp(prev->b, settings);
+}
+
+/*
+ * judge_pairwise: compares with the reference run's answer, else the item's
+ * reference response (or its answer), else the record's reference.
+ */
+static int grade_pairwise(struct run_ctx *c, const struct query_record *q, const struct item *it,
+			  const char *question, struct grade_result *res)
+{
+	const struct score_opts *o = c->o;
+	const char *reference;
+	if (o->reference_run) {
+		const struct kv *r = table_get(&c->refs, q->item_id);
+		if (!r) {
+			grade_set(res, -1, "", "run %s has no ok answer for item '%s' to compare with",
+				  o->reference_run, q->item_id);
+			return 0;
+		}
+		reference = r->a;
+	} else {
+		reference = it ? (it->reference_response ? it->reference_response : it->answer) : q->reference;
+	}
+	return judge_pairwise_grade(o->judge, question, reference, q->answer, o->rule, res, c->err, c->errlen);
+}
+
+/* A grader from the registry; an mcq record without its item takes the options from its prompt. */
+static int grade_builtin(struct run_ctx *c, const struct query_record *q, const struct item *it,
+			 const char *grader, struct grade_result *res)
+{
+	const struct grader *g = grader_find(grader);
+	struct grade_input in;
+	char **pc = NULL;
+	int npc = 0;
+	if (!g)
+		return err_set(c->err, c->errlen, "unknown grader '%s'", grader);
+	memset(&in, 0, sizeof(in));
+	in.answer = q->answer ? q->answer : "";
+	in.reference = it ? it->answer : q->reference ? q->reference : "";
+	in.settings = &c->o->gs;
+	if (it) {
+		in.nchoices = it->nchoices;
+		in.choices = (const char *const *)it->choices;
+	} else if (!strcmp(grader, "mcq")) {
+		pc = prompt_choices(q->prompt, &npc);
+		in.nchoices = npc;
+		in.choices = (const char *const *)pc;
+	}
+	g->grade(&in, res);
+	for (int i = 0; i < npc; i++)
+		free(pc[i]);
+	free(pc);
+	return 0;
+}
+
+/* Grades one record with grader; -1 when a judge is unreachable, its cache broken or the grader unknown. */
+static int grade_record(struct run_ctx *c, const struct query_record *q, const struct item *it,
+			const char *grader, struct grade_result *res)
+{
+	const char *question = it ? it->problem : q->prompt;
+	if (!strcmp(grader, "judge_reference"))
+		return judge_reference_grade(c->o->judge, question, it ? it->answer : q->reference, q->answer, res,
+					     c->err, c->errlen);
+	if (!strcmp(grader, "judge_pairwise"))
+		return grade_pairwise(c, q, it, question, res);
+	return grade_builtin(c, q, it, grader, res);
+}
+
 static int score_one(const struct query_record *q, void *ctx)
 {
 	struct run_ctx *c = ctx;
 	const struct score_opts *o = c->o;
-	const struct kv *prev;
-	const struct item *it = NULL;
-	struct item_ref key = {q->item_id, NULL}, *found;
+	const struct item *it;
 	struct grade_result res;
-	enum task task;
-	const char *grader, *question, *reference;
-	char *settings = NULL, **pc = NULL;
-	int npc = 0, rc = 0;
+	const char *grader;
+	char *settings = NULL;
+	int rc = 0;
 
 	c->rep->queries++;
 	if (o->progress)
@@ -232,72 +324,19 @@ static int score_one(const struct query_record *q, void *ctx)
 		c->rep->failed++;
 		return 0;
 	}
-	if (c->nitems && (found = bsearch(&key, c->items, c->nitems, sizeof(*c->items), cmp_item_ref)))
-		it = found->it;
-	else
-		c->rep->no_item++;
-	if (it)
-		task = it->task;
-	else if (!q->task || task_parse(q->task, &task) < 0)
-		task = TASK_EXACT;
-	grader = o->grader ? o->grader : task_name(task);
+	it = record_item(c, q);
+	grader = o->grader ? o->grader : task_name(record_task(it, q));
 	settings = score_settings_json(grader, o);
-	prev = table_get(&c->latest, q->item_id);
-	if (!o->rescore && prev && prev->n >= 0 && prev->a && !strcmp(prev->a, grader) && prev->b &&
-	    !strcmp(prev->b, settings)) {
+	if (already_scored(c, q, grader, settings)) {
 		c->rep->already++;
-		goto out;
-	}
-	if (is_judge(grader) && !o->judge) {
+	} else if (is_judge(grader) && !o->judge) {
 		c->rep->need_judge++;
-		goto out;
-	}
-	question = it ? it->problem : q->prompt;
-	if (!strcmp(grader, "judge_reference")) {
-		reference = it ? it->answer : q->reference;
-		rc = judge_reference_grade(o->judge, question, reference, q->answer, &res, c->err, c->errlen);
-	} else if (!strcmp(grader, "judge_pairwise")) {
-		if (o->reference_run) {
-			const struct kv *r = table_get(&c->refs, q->item_id);
-			reference = r ? r->a : NULL;
-			if (!r) {
-				grade_set(&res, -1, "", "run %s has no ok answer for item '%s' to compare with",
-					  o->reference_run, q->item_id);
-				goto write;
-			}
-		} else {
-			reference = it ? (it->reference_response ? it->reference_response : it->answer) : q->reference;
-		}
-		rc = judge_pairwise_grade(o->judge, question, reference, q->answer, o->rule, &res, c->err, c->errlen);
 	} else {
-		const struct grader *g = grader_find(grader);
-		struct grade_input in;
-		memset(&in, 0, sizeof(in));
-		in.answer = q->answer ? q->answer : "";
-		in.reference = it ? it->answer : q->reference ? q->reference : "";
-		in.settings = &o->gs;
-		if (it) {
-			in.nchoices = it->nchoices;
-			in.choices = (const char *const *)it->choices;
-		} else if (!strcmp(grader, "mcq")) {
-			pc = prompt_choices(q->prompt, &npc);
-			in.nchoices = npc;
-			in.choices = (const char *const *)pc;
-		}
-		if (!g) {
-			rc = err_set(c->err, c->errlen, "unknown grader '%s'", grader);
-			goto out;
-		}
-		g->grade(&in, &res);
+		/* a judge unreachable or its cache broken stops the run; what was written stays */
+		rc = grade_record(c, q, it, grader, &res);
+		if (rc >= 0)
+			rc = write_score(c, q->item_id, grader, settings, &res);
 	}
-	if (rc < 0)
-		goto out;     /* judge unreachable or cache broken: stop; what was written stays */
-write:
-	rc = write_score(c, q->item_id, grader, settings, &res);
-out:
-	for (int i = 0; i < npc; i++)
-		free(pc[i]);
-	free(pc);
 	free(settings);
 	return rc < 0 ? -1 : 0;
 }

@@ -271,21 +271,10 @@ char *grade_last_boxed(const char *text)
 	return r;
 }
 
-char *grade_normalise(const char *text)
+/* Drops Markdown bold markers ("**", "__") and code ticks in place; returns the new length. */
+static size_t drop_markdown(char *s)
 {
-	static const char *const prefixes[] = {
-		"the final answer is", "final answer is", "the answer is", "answer is",
-		"final answer:", "answer:", "final answer",
-	};
-	static const char *const quotes[][2] = {
-		{ "\"", "\"" }, { "'", "'" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" },
-		{ "\xe2\x80\x98", "\xe2\x80\x99" }, { "\xc2\xab", "\xc2\xbb" },
-	};
-	char *s = xstrdup(text ? text : "");
-	size_t n = 0, lo = 0, hi, w = 0;
-	int changed, prefixed = 0;
-
-	/* Markdown bold markers and code ticks go. */
+	size_t n = 0;
 	for (const char *p = s; *p; p++) {
 		if ((p[0] == '*' && p[1] == '*') || (p[0] == '_' && p[1] == '_')) {
 			p++;
@@ -296,39 +285,73 @@ char *grade_normalise(const char *text)
 		s[n++] = *p;
 	}
 	s[n] = '\0';
-	hi = n;
-	/* Peel, on the window [lo, hi): spaces, one answer prefix, trailing punctuation, quotes. */
+	return n;
+}
+
+/* Peels one answer prefix ("the answer is", ...) off the window [*lo, hi); 1 when it did. */
+static int peel_prefix(const char *s, size_t *lo, size_t hi)
+{
+	static const char *const prefixes[] = {
+		"the final answer is", "final answer is", "the answer is", "answer is",
+		"final answer:", "answer:", "final answer",
+	};
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t k = strlen(prefixes[i]);
+		if (hi - *lo >= k && !strncasecmp(s + *lo, prefixes[i], k)) {
+			*lo += k;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Peels one pair of matching quotes off the window [*lo, *hi); 1 when it did. */
+static int peel_quotes(const char *s, size_t *lo, size_t *hi)
+{
+	static const char *const quotes[][2] = {
+		{ "\"", "\"" }, { "'", "'" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" },
+		{ "\xe2\x80\x98", "\xe2\x80\x99" }, { "\xc2\xab", "\xc2\xbb" },
+	};
+	for (size_t i = 0; i < sizeof(quotes) / sizeof(quotes[0]); i++) {
+		size_t a = strlen(quotes[i][0]), b = strlen(quotes[i][1]);
+		if (*hi - *lo >= a + b && !memcmp(s + *lo, quotes[i][0], a) && !memcmp(s + *hi - b, quotes[i][1], b)) {
+			*lo += a;
+			*hi -= b;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Peels, on the window [*lo, *hi): spaces, one answer prefix, trailing punctuation, quotes. */
+static void peel(const char *s, size_t *lo, size_t *hi)
+{
+	int changed, prefixed = 0;
 	do {
 		changed = 0;
-		while (lo < hi && isspace((unsigned char)s[lo]))
-			lo++;
-		while (hi > lo && isspace((unsigned char)s[hi - 1]))
-			hi--;
-		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !prefixed; i++) {
-			size_t k = strlen(prefixes[i]);
-			if (hi - lo >= k && !strncasecmp(s + lo, prefixes[i], k)) {
-				lo += k;
-				prefixed = changed = 1;
-			}
-		}
-		while (hi > lo && strchr(".,;:!?", s[hi - 1])) {
-			hi--;
+		while (*lo < *hi && isspace((unsigned char)s[*lo]))
+			(*lo)++;
+		while (*hi > *lo && isspace((unsigned char)s[*hi - 1]))
+			(*hi)--;
+		if (!prefixed && peel_prefix(s, lo, *hi))
+			prefixed = changed = 1;
+		while (*hi > *lo && strchr(".,;:!?", s[*hi - 1])) {
+			(*hi)--;
 			changed = 1;
 		}
-		while (hi > lo && isspace((unsigned char)s[hi - 1]))
-			hi--;
-		for (size_t i = 0; i < sizeof(quotes) / sizeof(quotes[0]); i++) {
-			size_t a = strlen(quotes[i][0]), b = strlen(quotes[i][1]);
-			if (hi - lo >= a + b && !memcmp(s + lo, quotes[i][0], a) &&
-			    !memcmp(s + hi - b, quotes[i][1], b)) {
-				lo += a;
-				hi -= b;
-				changed = 1;
-				break;
-			}
-		}
+		while (*hi > *lo && isspace((unsigned char)s[*hi - 1]))
+			(*hi)--;
+		if (peel_quotes(s, lo, hi))
+			changed = 1;
 	} while (changed);
+}
 
+char *grade_normalise(const char *text)
+{
+	char *s = xstrdup(text ? text : "");
+	size_t lo = 0, hi = drop_markdown(s), w = 0;
+
+	peel(s, &lo, &hi);
 	/* Case-fold ASCII and collapse whitespace runs to one space. */
 	for (size_t i = lo; i < hi; i++) {
 		unsigned char c = (unsigned char)s[i];

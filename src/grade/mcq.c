@@ -134,17 +134,9 @@ static int connective_follows(const char *p)
 	return 0;
 }
 
-/*
- * Reads an option letter at p as written after an answer cue: "(C)", "[C]",
- * "C", "c" (lower case only before punctuation or the end), "\text{C}".
- * Returns the option or -1.
- */
-static int letter_at(const struct mcq *m, const char *p)
+/* Skips LaTeX wrappers and math delimiters before a letter: \text{, \textbf{, \mathrm{, $. */
+static const char *skip_latex(const char *p)
 {
-	int bracket = 0, opt;
-	char f;
-
-	/* LaTeX wrappers and math delimiters: \text{, \textbf{, \mathrm{, $ */
 	for (;;) {
 		if (*p == '$') {
 			p++;
@@ -153,12 +145,46 @@ static int letter_at(const struct mcq *m, const char *p)
 			while (isalpha((unsigned char)*q))
 				q++;
 			if (*q != '{')
-				break;
+				return p;
 			p = q + 1;
 		} else {
-			break;
+			return p;
 		}
 	}
+}
+
+/* A lower-case letter at p is an option only before punctuation, the end or the end of its line. */
+static int lower_letter_ends(const char *p)
+{
+	char f = p[1];
+	if (f == '\0' || f == '\n' || f == '\r' || (f && strchr(".,;:!?)]}", f) && !isalpha((unsigned char)p[2])))
+		return 1;
+	return (f == ' ' || f == '\t') && *skip_blank(p + 1, 0) == '\n';
+}
+
+/* Whether an upper-case letter at p stands alone: not in a word, a contraction or an English "A"/"I". */
+static int upper_letter_alone(const char *p)
+{
+	char f = p[1];
+	if (is_word(f) || (f == '\'' && isalpha((unsigned char)p[2])))
+		return 0; /* part of a word, or a contraction: "I'd", "L'..." */
+	if (f == ' ' || f == '\t') {
+		const char *n = skip_blank(p + 1, 0);
+		if (isalpha((unsigned char)*n) && (*p == 'A' || *p == 'I') && !connective_follows(n))
+			return 0; /* "A cat ...", "I think ..." */
+	}
+	return 1;
+}
+
+/*
+ * Reads an option letter at p as written after an answer cue: "(C)", "[C]",
+ * "C", "c" (lower case only before punctuation or the end), "\text{C}".
+ * Returns the option or -1.
+ */
+static int letter_at(const struct mcq *m, const char *p)
+{
+	int bracket = 0, opt;
+	p = skip_latex(p);
 	if (*p == '(' || *p == '[') {
 		bracket = 1;
 		p++;
@@ -166,24 +192,11 @@ static int letter_at(const struct mcq *m, const char *p)
 	opt = letter_opt(m, *p, 1);
 	if (opt < 0)
 		return -1;
-	f = p[1];
 	if (bracket)
-		return (f == ')' || f == ']') ? opt : -1;
-	if (islower((unsigned char)*p)) {
-		if (f == '\0' || f == '\n' || f == '\r' || (f && strchr(".,;:!?)]}", f) && !isalpha((unsigned char)p[2])))
-			return opt;
-		if ((f == ' ' || f == '\t') && *skip_blank(p + 1, 0) == '\n')
-			return opt;
-		return -1;
-	}
-	if (is_word(f) || (f == '\'' && isalpha((unsigned char)p[2])))
-		return -1; /* part of a word, or a contraction: "I'd", "L'..." */
-	if (f == ' ' || f == '\t') {
-		const char *n = skip_blank(p + 1, 0);
-		if (isalpha((unsigned char)*n) && (*p == 'A' || *p == 'I') && !connective_follows(n))
-			return -1; /* "A cat ...", "I think ..." */
-	}
-	return opt;
+		return (p[1] == ')' || p[1] == ']') ? opt : -1;
+	if (islower((unsigned char)*p))
+		return lower_letter_ends(p) ? opt : -1;
+	return upper_letter_alone(p) ? opt : -1;
 }
 
 /* Cues after which a separator ("is", ":", ...) leads to the chosen option. */
@@ -532,73 +545,53 @@ static int option_count(const struct grade_input *in)
 	return n;
 }
 
-static int mcq_grade(const struct grade_input *in, struct grade_result *out)
+/* The options' normalised texts. With a count, exactly that many texts; without one, up to a NULL entry. */
+static void load_choices(struct mcq *m, const struct grade_input *in)
 {
-	struct mcq m = { 0 };
-	char *stripped = NULL, *clean = NULL;
-	int had_thinking = 0, ref, rc = 0;
-	char letter[2] = { 0, 0 };
+	m->choices = in->choices;
+	if (!in->choices)
+		return;
+	m->norm_choices = xcalloc((size_t)m->nopt, sizeof(char *));
+	for (int i = 0; i < m->nopt && (in->nchoices > 0 || in->choices[i]); i++)
+		if (in->choices[i]) {
+			m->norm_choices[i] = grade_normalise(in->choices[i]);
+			if (strlen(in->choices[i]) > m->max_choice)
+				m->max_choice = strlen(in->choices[i]);
+		}
+}
 
-	m.nopt = option_count(in);
-	m.choices = in->choices;
-	if (in->choices) {
-		/* With a count, exactly that many texts; without one, up to a NULL entry. */
-		m.norm_choices = xcalloc((size_t)m.nopt, sizeof(char *));
-		for (int i = 0; i < m.nopt && (in->nchoices > 0 || in->choices[i]); i++)
-			if (in->choices[i]) {
-				m.norm_choices[i] = grade_normalise(in->choices[i]);
-				if (strlen(in->choices[i]) > m.max_choice)
-					m.max_choice = strlen(in->choices[i]);
-			}
-	}
-	ref = in->reference ? reference_opt(&m, in->reference) : -1;
-	if (ref < 0) {
-		grade_set(out, -1, "", "reference '%.60s' is not one of the %d option letters (A-%c)",
-			  in->reference ? in->reference : "(none)", m.nopt, 'A' + m.nopt - 1);
-		rc = -1;
-		goto out;
-	}
-
-	stripped = grade_strip_thinking(in->answer, &had_thinking);
-	/* Markdown emphasis and code ticks carry no meaning here; drop them. */
-	clean = xmalloc(strlen(stripped) + 1);
+/* Markdown emphasis and code ticks carry no meaning here: a copy without them. */
+static char *drop_emphasis(const char *s)
+{
+	char *clean = xmalloc(strlen(s) + 1);
 	size_t n = 0;
-	for (const char *p = stripped; *p; p++)
+	for (const char *p = s; *p; p++)
 		if (*p != '*' && *p != '`')
 			clean[n++] = *p;
 	clean[n] = '\0';
-	m.text = clean;
+	return clean;
+}
 
-	if (!*skip_blank(clean, 1)) {
-		grade_set(out, 0, "", had_thinking ? "no answer after thinking" : "empty answer");
-		goto out;
-	}
-	find_boxes(&m);
-	find_statements(&m);
-	find_final_line(&m);
-	find_mentions(&m);
-	if (m.n == 0) {
-		grade_set(out, 0, "", "no option found");
-		goto out;
-	}
-
-	/* The strongest tier present; within it, the last in the text. */
+/* The strongest tier present; within it, the last in the text. Grades it against ref. */
+static void choose(const struct mcq *m, int ref, struct grade_result *out)
+{
 	enum tier best = TIER_MENTION;
-	for (size_t i = 0; i < m.n; i++)
-		if (m.c[i].tier > best)
-			best = m.c[i].tier;
 	const struct cand *fin = NULL;
 	int seen[MAX_OPTIONS] = { 0 }, distinct = 0;
-	char list[2 * MAX_OPTIONS + 1] = "";
-	for (size_t i = 0; i < m.n; i++) {
-		if (m.c[i].tier != best)
+	char list[2 * MAX_OPTIONS + 1] = "", letter[2] = { 0, 0 };
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->c[i].tier > best)
+			best = m->c[i].tier;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->c[i].tier != best)
 			continue;
-		if (!fin || m.c[i].pos >= fin->pos)
-			fin = &m.c[i];
-		if (!seen[m.c[i].opt]++)
+		if (!fin || m->c[i].pos >= fin->pos)
+			fin = &m->c[i];
+		if (!seen[m->c[i].opt]++)
 			distinct++;
 	}
-	for (int i = 0, k = 0; i < m.nopt; i++)
+	for (int i = 0, k = 0; i < m->nopt; i++)
 		if (seen[i]) {
 			if (k)
 				list[k++] = ',';
@@ -613,6 +606,39 @@ static int mcq_grade(const struct grade_input *in, struct grade_result *out)
 	else
 		grade_set(out, fin->opt == ref, letter, "%s: %c; reference %c",
 			  fin->how, letter[0], 'A' + ref);
+}
+
+static int mcq_grade(const struct grade_input *in, struct grade_result *out)
+{
+	struct mcq m = { 0 };
+	char *stripped = NULL, *clean = NULL;
+	int had_thinking = 0, ref, rc = 0;
+
+	m.nopt = option_count(in);
+	load_choices(&m, in);
+	ref = in->reference ? reference_opt(&m, in->reference) : -1;
+	if (ref < 0) {
+		grade_set(out, -1, "", "reference '%.60s' is not one of the %d option letters (A-%c)",
+			  in->reference ? in->reference : "(none)", m.nopt, 'A' + m.nopt - 1);
+		rc = -1;
+		goto out;
+	}
+
+	stripped = grade_strip_thinking(in->answer, &had_thinking);
+	clean = drop_emphasis(stripped);
+	m.text = clean;
+	if (!*skip_blank(clean, 1)) {
+		grade_set(out, 0, "", had_thinking ? "no answer after thinking" : "empty answer");
+		goto out;
+	}
+	find_boxes(&m);
+	find_statements(&m);
+	find_final_line(&m);
+	find_mentions(&m);
+	if (m.n == 0)
+		grade_set(out, 0, "", "no option found");
+	else
+		choose(&m, ref, out);
 out:
 	if (m.norm_choices) {
 		for (int i = 0; i < m.nopt; i++)

@@ -307,30 +307,40 @@ static int reference_value(const char *s, struct num *out)
 static const char *const cues[] = { "final answer", "answer", "####" };
 static const char *const seps[] = { "is:", ":", "=", "is", "would be", "should be", "will be", "####", "" };
 
+/* Length of the answer cue at p (a whole word), or 0. */
+static size_t cue_at(const char *p)
+{
+	for (size_t i = 0; i < sizeof(cues) / sizeof(cues[0]); i++)
+		if (!strncasecmp(p, cues[i], strlen(cues[i])) && !isalpha((unsigned char)p[strlen(cues[i])]))
+			return strlen(cues[i]);
+	return 0;
+}
+
+/* Length of the separator at q after a cue ("is", ":", ...; a word only as a whole word), or 0. */
+static size_t sep_at(const char *q)
+{
+	for (size_t i = 0; i < sizeof(seps) / sizeof(seps[0]); i++) {
+		size_t sl = strlen(seps[i]);
+		if (!strncasecmp(q, seps[i], sl) &&
+		    (sl == 0 || !isalpha((unsigned char)seps[i][sl - 1]) || !isalpha((unsigned char)q[sl])))
+			return sl;
+	}
+	return 0;
+}
+
 /* The number after the last answer cue that has one. 1 if found. */
 static int find_after_cue(const char *t, struct num *out)
 {
 	int found = 0;
 
 	for (const char *p = t; *p; p++) {
-		size_t len = 0;
+		size_t len = 0, k;
 		if (p > t && isalnum((unsigned char)p[-1]))
 			continue;
-		for (size_t i = 0; i < sizeof(cues) / sizeof(cues[0]) && !len; i++)
-			if (!strncasecmp(p, cues[i], strlen(cues[i])) && !isalpha((unsigned char)p[strlen(cues[i])]))
-				len = strlen(cues[i]);
-		if (!len)
+		if (!(len = cue_at(p)))
 			continue;
 		const char *q = skip_sp(p + len);
-		size_t k = 0;
-		for (size_t i = 0; i < sizeof(seps) / sizeof(seps[0]); i++) {
-			size_t sl = strlen(seps[i]);
-			if (!strncasecmp(q, seps[i], sl) && (sl == 0 || !isalpha((unsigned char)seps[i][sl - 1]) ||
-							     !isalpha((unsigned char)q[sl]))) {
-				k = sl;
-				break;
-			}
-		}
+		k = sep_at(q);
 		/* Without a separator only "final answer" and "####" lead to the value. */
 		if (k == 0 && !strchr("#Ff", *p))
 			continue;

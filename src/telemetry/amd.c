@@ -171,7 +171,8 @@ static int amdsmi_mem(const struct amd_priv *p, void *h, double *used, double *t
 	return 0;
 }
 
-static int probe_amdsmi(struct backend_instance *inst, struct amd_priv *p, char *err, size_t errlen)
+/* Opens libamd_smi and initialises it for AMD GPUs. */
+static int amdsmi_open(struct amd_priv *p, char *err, size_t errlen)
 {
 	static const struct sym syms[] = {
 #define SYM(f, n, r) {n, offsetof(struct amdsmi_api, f), r}
@@ -192,24 +193,26 @@ static int probe_amdsmi(struct backend_instance *inst, struct amd_priv *p, char 
 	const char *env = getenv("IPW_AMDSMI_LIBRARY");
 	const char *lib = env && *env ? env : "libamd_smi.so";
 	const char *missing;
-	uint32_t nsock = 0, ndev = 0;
-	void **socks = NULL, **procs = NULL;
-	int rc, ret = -1;
-
+	int rc;
 	p->dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-	if (!p->dl) {
-		err_set(err, errlen, "%s not found", lib);
-		goto out;
-	}
-	if ((missing = load_syms(p->dl, &p->a, syms, sizeof(syms) / sizeof(syms[0])))) {
-		err_set(err, errlen, "%s has no %s", lib, missing);
-		goto out;
-	}
-	if ((rc = p->a.init(AMDSMI_INIT_AMD_GPUS)) != 0) {
-		err_set(err, errlen, "amdsmi_init failed: %s", amdsmi_err(p, rc));
-		goto out;
-	}
+	if (!p->dl)
+		return err_set(err, errlen, "%s not found", lib);
+	if ((missing = load_syms(p->dl, &p->a, syms, sizeof(syms) / sizeof(syms[0]))))
+		return err_set(err, errlen, "%s has no %s", lib, missing);
+	if ((rc = p->a.init(AMDSMI_INIT_AMD_GPUS)) != 0)
+		return err_set(err, errlen, "amdsmi_init failed: %s", amdsmi_err(p, rc));
 	p->initialised = 1;
+	return 0;
+}
+
+/* The processor handles of every socket, in order; *procs is the caller's to free. */
+static int amdsmi_list(struct amd_priv *p, void ***procs, uint32_t *ndev, char *err, size_t errlen)
+{
+	uint32_t nsock = 0;
+	void **socks = NULL;
+	int rc, ret = -1;
+	*procs = NULL;
+	*ndev = 0;
 	if ((rc = p->a.sockets(&nsock, NULL)) != 0) {
 		err_set(err, errlen, "amdsmi_get_socket_handles failed: %s", amdsmi_err(p, rc));
 		goto out;
@@ -223,74 +226,106 @@ static int probe_amdsmi(struct backend_instance *inst, struct amd_priv *p, char 
 		uint32_t n = 0;
 		if (p->a.processors(socks[s], &n, NULL) != 0 || !n)
 			continue;
-		procs = xrealloc(procs, (ndev + n) * sizeof(*procs));
-		if (p->a.processors(socks[s], &n, procs + ndev) == 0)
-			ndev += n;
+		*procs = xrealloc(*procs, (*ndev + n) * sizeof(**procs));
+		if (p->a.processors(socks[s], &n, *procs + *ndev) == 0)
+			*ndev += n;
 	}
-	if (!ndev) {
+	if (!*ndev) {
 		err_set(err, errlen, "amdsmi found no AMD GPU");
 		goto out;
 	}
+	ret = 0;
+out:
+	free(socks);
+	return ret;
+}
+
+/* Model, UUID and PCI bus id of one amdsmi device. */
+static void amdsmi_identity(const struct amd_priv *p, struct source_info *s, struct amd_dev *d)
+{
+	char buf[4096];
+	unsigned int len;
+	uint64_t u;
+	memset(buf, 0, sizeof(buf));
+	if (p->a.asic_info && p->a.asic_info(d->handle, buf) == 0 && buf[0]) /* market_name is first */
+		source_copy_str(s->model, sizeof(s->model), buf);
+	len = sizeof(s->uuid);
+	memset(buf, 0, sizeof(buf));
+	if (p->a.uuid && p->a.uuid(d->handle, &len, buf) == 0)
+		source_copy_str(s->uuid, sizeof(s->uuid), buf);
+	if (p->a.bdf && p->a.bdf(d->handle, &u) == 0)
+		snprintf(s->pci_bus_id, sizeof(s->pci_bus_id), "%04llx:%02llx:%02llx.%llx",
+			 (unsigned long long)(u >> 16), (unsigned long long)((u >> 8) & 0xff),
+			 (unsigned long long)((u >> 3) & 0x1f), (unsigned long long)(u & 7));
+}
+
+/* Temperature: the edge sensor, else the hotspot. */
+static void amdsmi_pick_temp(const struct amd_priv *p, struct source_info *s, struct amd_dev *d)
+{
+	double c;
+	if (!p->a.temp)
+		return;
+	if (amdsmi_temp(p, d->handle, AMDSMI_TEMP_EDGE, &c) == 0) {
+		d->has_temp = 1;
+		d->temp_sensor = AMDSMI_TEMP_EDGE;
+	} else if (amdsmi_temp(p, d->handle, AMDSMI_TEMP_HOTSPOT, &c) == 0) {
+		d->has_temp = 1;
+		d->temp_sensor = AMDSMI_TEMP_HOTSPOT;
+	}
+	if (d->has_temp)
+		s->caps |= CAP_TEMPERATURE;
+}
+
+/* Which of energy, power, temperature and memory one amdsmi device reports. */
+static void amdsmi_caps(const struct amd_priv *p, struct source_info *s, struct amd_dev *d)
+{
+	uint64_t u, cnt;
+	float res;
+	double w, used, total;
+	int avg;
+	if (p->a.energy && p->a.energy(d->handle, &cnt, &res, &u) == 0 && res > 0) {
+		d->has_energy = 1;
+		s->caps |= CAP_ENERGY;
+	} else {
+		source_add_note(s, "no energy counter (amdsmi_get_energy_count failed)");
+	}
+	if (p->a.power_info && amdsmi_power(p, d->handle, &w, &avg) == 0) {
+		d->has_power = 1;
+		d->power_average = avg;
+		s->caps |= CAP_POWER;
+		s->power_kind = avg ? POWER_AVERAGE : POWER_INSTANT;
+		source_add_note(s, avg ? "power is amdsmi's average socket power (whole watts), never integrated"
+				: "power is amdsmi's current socket power (whole watts)");
+	}
+	amdsmi_pick_temp(p, s, d);
+	if (p->a.vram && amdsmi_mem(p, d->handle, &used, &total) == 0) {
+		d->has_mem = 1;
+		s->caps |= CAP_MEMORY;
+		s->mem_total_bytes = total;
+	}
+}
+
+static int probe_amdsmi(struct backend_instance *inst, struct amd_priv *p, char *err, size_t errlen)
+{
+	uint32_t ndev = 0;
+	void **procs = NULL;
+	int ret = -1;
+	if (amdsmi_open(p, err, errlen) < 0 || amdsmi_list(p, &procs, &ndev, err, errlen) < 0)
+		goto out;
 	inst->sources = xcalloc(ndev, sizeof(*inst->sources));
 	p->devs = xcalloc(ndev, sizeof(*p->devs));
 	for (uint32_t i = 0; i < ndev; i++) {
 		struct source_info *s = &inst->sources[i];
 		struct amd_dev *d = &p->devs[i];
-		char buf[4096];
-		unsigned int len;
-		uint64_t u, cnt;
-		float res;
-		double w, c, used, total;
-		int avg;
 		d->handle = procs[i];
 		init_source(s, (int)i, "amdsmi");
-		memset(buf, 0, sizeof(buf));
-		if (p->a.asic_info && p->a.asic_info(d->handle, buf) == 0 && buf[0]) /* market_name is first */
-			source_copy_str(s->model, sizeof(s->model), buf);
-		len = sizeof(s->uuid);
-		memset(buf, 0, sizeof(buf));
-		if (p->a.uuid && p->a.uuid(d->handle, &len, buf) == 0)
-			source_copy_str(s->uuid, sizeof(s->uuid), buf);
-		if (p->a.bdf && p->a.bdf(d->handle, &u) == 0)
-			snprintf(s->pci_bus_id, sizeof(s->pci_bus_id), "%04llx:%02llx:%02llx.%llx",
-				 (unsigned long long)(u >> 16), (unsigned long long)((u >> 8) & 0xff),
-				 (unsigned long long)((u >> 3) & 0x1f), (unsigned long long)(u & 7));
-		if (p->a.energy && p->a.energy(d->handle, &cnt, &res, &u) == 0 && res > 0) {
-			d->has_energy = 1;
-			s->caps |= CAP_ENERGY;
-		} else {
-			source_add_note(s, "no energy counter (amdsmi_get_energy_count failed)");
-		}
-		if (p->a.power_info && amdsmi_power(p, d->handle, &w, &avg) == 0) {
-			d->has_power = 1;
-			d->power_average = avg;
-			s->caps |= CAP_POWER;
-			s->power_kind = avg ? POWER_AVERAGE : POWER_INSTANT;
-			source_add_note(s, avg ? "power is amdsmi's average socket power (whole watts), never integrated"
-					: "power is amdsmi's current socket power (whole watts)");
-		}
-		if (p->a.temp) {
-			if (amdsmi_temp(p, d->handle, AMDSMI_TEMP_EDGE, &c) == 0) {
-				d->has_temp = 1;
-				d->temp_sensor = AMDSMI_TEMP_EDGE;
-			} else if (amdsmi_temp(p, d->handle, AMDSMI_TEMP_HOTSPOT, &c) == 0) {
-				d->has_temp = 1;
-				d->temp_sensor = AMDSMI_TEMP_HOTSPOT;
-			}
-			if (d->has_temp)
-				s->caps |= CAP_TEMPERATURE;
-		}
-		if (p->a.vram && amdsmi_mem(p, d->handle, &used, &total) == 0) {
-			d->has_mem = 1;
-			s->caps |= CAP_MEMORY;
-			s->mem_total_bytes = total;
-		}
+		amdsmi_identity(p, s, d);
+		amdsmi_caps(p, s, d);
 		finish_source(s, d);
 	}
 	inst->nsources = (int)ndev;
 	ret = 0;
 out:
-	free(socks);
 	free(procs);
 	return ret;
 }
@@ -349,7 +384,8 @@ static int rsmi_power(const struct amd_priv *p, uint32_t i, double *w, int *aver
 	return -1;
 }
 
-static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char *err, size_t errlen)
+/* Opens librocm_smi64 and initialises it. */
+static int rocmsmi_open(struct amd_priv *p, char *err, size_t errlen)
 {
 	static const struct sym syms[] = {
 #define SYM(f, n, r) {n, offsetof(struct rsmi_api, f), r}
@@ -372,9 +408,7 @@ static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char
 	const char *env = getenv("IPW_ROCMSMI_LIBRARY");
 	const char *lib = env && *env ? env : "librocm_smi64.so";
 	const char *missing;
-	uint32_t n = 0;
 	int rc;
-
 	p->dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 	if (!p->dl)
 		return err_set(err, errlen, "%s not found", lib);
@@ -383,6 +417,67 @@ static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char
 	if ((rc = p->r.init(0)) != 0)
 		return err_set(err, errlen, "rsmi_init failed: %s", rsmi_err(p, rc));
 	p->initialised = 1;
+	return 0;
+}
+
+/* Model, UUID, PCI bus id and power limit of one ROCm SMI device. */
+static void rocmsmi_identity(const struct amd_priv *p, struct source_info *s, uint32_t i)
+{
+	char buf[256];
+	uint64_t u;
+	if (p->r.name && p->r.name(i, buf, sizeof(buf)) == 0 && buf[0])
+		source_copy_str(s->model, sizeof(s->model), buf);
+	if (p->r.unique_id && p->r.unique_id(i, &u) == 0)
+		snprintf(s->uuid, sizeof(s->uuid), "GPU-%016llx", (unsigned long long)u);
+	if (p->r.pci_id && p->r.pci_id(i, &u) == 0)
+		snprintf(s->pci_bus_id, sizeof(s->pci_bus_id), "%04llx:%02llx:%02llx.%llx",
+			 (unsigned long long)(u >> 32), (unsigned long long)((u >> 8) & 0xff),
+			 (unsigned long long)((u >> 3) & 0x1f), (unsigned long long)(u & 7));
+	if (p->r.power_cap && p->r.power_cap(i, 0, &u) == 0)
+		s->power_limit_w = u / 1e6;
+}
+
+/* Which of energy, power, temperature and memory one ROCm SMI device reports. */
+static void rocmsmi_caps(const struct amd_priv *p, struct source_info *s, struct amd_dev *d, uint32_t i)
+{
+	uint64_t u, cnt;
+	float res;
+	int64_t tc;
+	double w;
+	int avg;
+	if (p->r.energy && p->r.energy(i, &cnt, &res, &u) == 0 && res > 0) {
+		d->has_energy = 1;
+		s->caps |= CAP_ENERGY;
+	} else {
+		source_add_note(s, "no energy counter (rsmi_dev_energy_count_get failed)");
+	}
+	if (rsmi_power(p, i, &w, &avg) == 0) {
+		d->has_power = 1;
+		d->power_average = avg;
+		s->caps |= CAP_POWER;
+		s->power_kind = avg ? POWER_AVERAGE : POWER_INSTANT;
+		if (avg)
+			source_add_note(s, "power is ROCm SMI's average power, never integrated");
+	}
+	for (uint32_t sensor = 0; p->r.temp && sensor < 2 && !d->has_temp; sensor++)
+		if (p->r.temp(i, sensor, 0, &tc) == 0) {
+			d->has_temp = 1;
+			d->temp_sensor = (int)sensor;
+			s->caps |= CAP_TEMPERATURE;
+		}
+	if (p->r.mem_used && p->r.mem_total && p->r.mem_total(i, RSMI_MEM_TYPE_VRAM, &u) == 0) {
+		d->has_mem = 1;
+		s->caps |= CAP_MEMORY;
+		s->mem_total_bytes = (double)u;
+	}
+}
+
+static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char *err, size_t errlen)
+{
+	uint32_t n = 0;
+	int rc;
+	if (rocmsmi_open(p, err, errlen) < 0)
+		return -1;
 	if ((rc = p->r.count(&n)) != 0)
 		return err_set(err, errlen, "rsmi_num_monitor_devices failed: %s", rsmi_err(p, rc));
 	if (!n)
@@ -392,51 +487,10 @@ static int probe_rocmsmi(struct backend_instance *inst, struct amd_priv *p, char
 	for (uint32_t i = 0; i < n; i++) {
 		struct source_info *s = &inst->sources[i];
 		struct amd_dev *d = &p->devs[i];
-		char buf[256];
-		uint64_t u, cnt;
-		float res;
-		int64_t tc;
-		double w;
-		int avg;
 		d->ind = i;
 		init_source(s, (int)i, "rocm-smi");
-		if (p->r.name && p->r.name(i, buf, sizeof(buf)) == 0 && buf[0])
-			source_copy_str(s->model, sizeof(s->model), buf);
-		if (p->r.unique_id && p->r.unique_id(i, &u) == 0)
-			snprintf(s->uuid, sizeof(s->uuid), "GPU-%016llx", (unsigned long long)u);
-		if (p->r.pci_id && p->r.pci_id(i, &u) == 0)
-			snprintf(s->pci_bus_id, sizeof(s->pci_bus_id), "%04llx:%02llx:%02llx.%llx",
-				 (unsigned long long)(u >> 32), (unsigned long long)((u >> 8) & 0xff),
-				 (unsigned long long)((u >> 3) & 0x1f), (unsigned long long)(u & 7));
-		if (p->r.energy && p->r.energy(i, &cnt, &res, &u) == 0 && res > 0) {
-			d->has_energy = 1;
-			s->caps |= CAP_ENERGY;
-		} else {
-			source_add_note(s, "no energy counter (rsmi_dev_energy_count_get failed)");
-		}
-		if (rsmi_power(p, i, &w, &avg) == 0) {
-			d->has_power = 1;
-			d->power_average = avg;
-			s->caps |= CAP_POWER;
-			s->power_kind = avg ? POWER_AVERAGE : POWER_INSTANT;
-			if (avg)
-				source_add_note(s, "power is ROCm SMI's average power, never integrated");
-		}
-		if (p->r.temp) {
-			for (uint32_t sensor = 0; sensor < 2 && !d->has_temp; sensor++)
-				if (p->r.temp(i, sensor, 0, &tc) == 0) {
-					d->has_temp = 1;
-					d->temp_sensor = (int)sensor;
-					s->caps |= CAP_TEMPERATURE;
-				}
-		}
-		if (p->r.mem_used && p->r.mem_total && p->r.mem_total(i, RSMI_MEM_TYPE_VRAM, &u) == 0) {
-			d->has_mem = 1;
-			s->caps |= CAP_MEMORY;
-			s->mem_total_bytes = (double)u;
-		}
-		if (p->r.power_cap && p->r.power_cap(i, 0, &u) == 0)
-			s->power_limit_w = u / 1e6;
+		rocmsmi_identity(p, s, i);
+		rocmsmi_caps(p, s, d, i);
 		finish_source(s, d);
 	}
 	inst->nsources = (int)n;
@@ -540,32 +594,93 @@ static void card_pci(const char *devdir, char *out, size_t n)
 	}
 }
 
-static int probe_hwmon(struct backend_instance *inst, struct amd_priv *p, char *err, size_t errlen)
+/* The numbers N of the cardN entries under drm, sorted; -1 when drm cannot be read. */
+static int list_cards(const char *drm, int **cards)
 {
-	char *drm = telemetry_sysfs_path("/sys/class/drm");
 	DIR *dir = opendir(drm);
 	struct dirent *e;
-	int *cards = NULL, ncards = 0, n = 0, ret = -1;
-	if (!dir) {
-		err_set(err, errlen, "no amdgpu card under %s", drm);
-		goto out;
-	}
+	int ncards = 0;
+	*cards = NULL;
+	if (!dir)
+		return -1;
 	while ((e = readdir(dir))) {
 		int c = card_number(e->d_name);
 		if (c >= 0) {
-			cards = xrealloc(cards, (size_t)(ncards + 1) * sizeof(*cards));
-			cards[ncards++] = c;
+			*cards = xrealloc(*cards, (size_t)(ncards + 1) * sizeof(**cards));
+			(*cards)[ncards++] = c;
 		}
 	}
 	closedir(dir);
-	qsort(cards, (size_t)ncards, sizeof(*cards), cmp_int);
+	qsort(*cards, (size_t)ncards, sizeof(**cards), cmp_int);
+	return ncards;
+}
+
+/* Power from hwmon: power1_input (instantaneous), else power1_average. */
+static void hwmon_power(struct source_info *s, struct amd_dev *d)
+{
+	long long v;
+	if (file_ll(d->hwmon, "power1_input", &v) == 0) {
+		d->has_power = 1;
+		s->caps |= CAP_POWER;
+		s->power_kind = POWER_INSTANT;
+		source_add_note(s, "power from hwmon power1_input (instantaneous)");
+	} else if (file_ll(d->hwmon, "power1_average", &v) == 0) {
+		d->has_power = 1;
+		d->power_average = 1;
+		s->caps |= CAP_POWER;
+		s->power_kind = POWER_AVERAGE;
+		source_add_note(s, "power from hwmon power1_average (firmware-averaged), never integrated");
+	}
+}
+
+/* Describes card N whose device directory (d->dev) and hwmon directory are set. */
+static void hwmon_describe(struct source_info *s, struct amd_dev *d, int card)
+{
+	const char *devdir = d->dev;
+	char buf[256];
+	long long v;
+	snprintf(buf, sizeof(buf), "AMD GPU (card%d)", card);
+	source_copy_str(s->model, sizeof(s->model), buf);
+	if (file_str(devdir, "product_name", buf, sizeof(buf)) == 0 && buf[0])
+		source_copy_str(s->model, sizeof(s->model), buf);
+	if (file_str(devdir, "unique_id", buf, sizeof(buf)) == 0 && buf[0])
+		snprintf(s->uuid, sizeof(s->uuid), "GPU-%.80s", buf);
+	card_pci(devdir, s->pci_bus_id, sizeof(s->pci_bus_id));
+	if (file_ll(d->hwmon, "energy1_input", &v) == 0) {
+		d->has_energy = 1;
+		s->caps |= CAP_ENERGY;
+	}
+	hwmon_power(s, d);
+	if (file_ll(d->hwmon, "temp1_input", &v) == 0) {
+		d->has_temp = 1;
+		s->caps |= CAP_TEMPERATURE;
+	}
+	if (file_ll(devdir, "mem_info_vram_total", &v) == 0) {
+		s->mem_total_bytes = (double)v;
+		if (file_ll(devdir, "mem_info_vram_used", &v) == 0) {
+			d->has_mem = 1;
+			s->caps |= CAP_MEMORY;
+		}
+	}
+	if (file_ll(d->hwmon, "power1_cap", &v) == 0 && v > 0)
+		s->power_limit_w = v / 1e6;
+}
+
+static int probe_hwmon(struct backend_instance *inst, struct amd_priv *p, char *err, size_t errlen)
+{
+	char *drm = telemetry_sysfs_path("/sys/class/drm");
+	int *cards = NULL, ncards, n = 0, ret = -1;
+	ncards = list_cards(drm, &cards);
+	if (ncards < 0) {
+		err_set(err, errlen, "no amdgpu card under %s", drm);
+		goto out;
+	}
 	inst->sources = xcalloc((size_t)(ncards ? ncards : 1), sizeof(*inst->sources));
 	p->devs = xcalloc((size_t)(ncards ? ncards : 1), sizeof(*p->devs));
 	for (int k = 0; k < ncards; k++) {
-		char *devdir = xasprintf("%s/card%d/device", drm, cards[k]), vendor[32], buf[256];
+		char *devdir = xasprintf("%s/card%d/device", drm, cards[k]), vendor[32];
 		struct source_info *s = &inst->sources[n];
 		struct amd_dev *d = &p->devs[n];
-		long long v;
 		if (file_str(devdir, "vendor", vendor, sizeof(vendor)) < 0 || strcasecmp(vendor, "0x1002") ||
 		    !(d->hwmon = find_hwmon(devdir))) {
 			free(devdir);
@@ -573,42 +688,7 @@ static int probe_hwmon(struct backend_instance *inst, struct amd_priv *p, char *
 		}
 		d->dev = devdir;
 		init_source(s, n, "amdgpu hwmon");
-		snprintf(buf, sizeof(buf), "AMD GPU (card%d)", cards[k]);
-		source_copy_str(s->model, sizeof(s->model), buf);
-		if (file_str(devdir, "product_name", buf, sizeof(buf)) == 0 && buf[0])
-			source_copy_str(s->model, sizeof(s->model), buf);
-		if (file_str(devdir, "unique_id", buf, sizeof(buf)) == 0 && buf[0])
-			snprintf(s->uuid, sizeof(s->uuid), "GPU-%.80s", buf);
-		card_pci(devdir, s->pci_bus_id, sizeof(s->pci_bus_id));
-		if (file_ll(d->hwmon, "energy1_input", &v) == 0) {
-			d->has_energy = 1;
-			s->caps |= CAP_ENERGY;
-		}
-		if (file_ll(d->hwmon, "power1_input", &v) == 0) {
-			d->has_power = 1;
-			s->caps |= CAP_POWER;
-			s->power_kind = POWER_INSTANT;
-			source_add_note(s, "power from hwmon power1_input (instantaneous)");
-		} else if (file_ll(d->hwmon, "power1_average", &v) == 0) {
-			d->has_power = 1;
-			d->power_average = 1;
-			s->caps |= CAP_POWER;
-			s->power_kind = POWER_AVERAGE;
-			source_add_note(s, "power from hwmon power1_average (firmware-averaged), never integrated");
-		}
-		if (file_ll(d->hwmon, "temp1_input", &v) == 0) {
-			d->has_temp = 1;
-			s->caps |= CAP_TEMPERATURE;
-		}
-		if (file_ll(devdir, "mem_info_vram_total", &v) == 0) {
-			s->mem_total_bytes = (double)v;
-			if (file_ll(devdir, "mem_info_vram_used", &v) == 0) {
-				d->has_mem = 1;
-				s->caps |= CAP_MEMORY;
-			}
-		}
-		if (file_ll(d->hwmon, "power1_cap", &v) == 0 && v > 0)
-			s->power_limit_w = v / 1e6;
+		hwmon_describe(s, d, cards[k]);
 		finish_source(s, d);
 		n++;
 	}

@@ -124,6 +124,123 @@ static void pl_value(struct pm_doc *d, const char *parent, const char *key, cons
 		d->combined_mw = v;
 }
 
+static void pm_doc_init(struct pm_doc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->elapsed_ns = d->combined_mw = NAN;
+	for (int r = 0; r < NRAILS; r++)
+		d->energy_mj[r] = d->power_mw[r] = NAN;
+}
+
+/*
+ * The name of the tag between lt and gt (its '>'), into name: whether it is
+ * a closing tag (</x>) or an empty one (<x/>). -1 when it has no usable name.
+ */
+static int pl_tag_name(const char *lt, const char *gt, char *name, size_t namelen, int *closing, int *empty)
+{
+	const char *tag = lt + 1;
+	size_t tl;
+	*closing = *empty = 0;
+	if (*tag == '/') {
+		*closing = 1;
+		tag++;
+	}
+	if (gt[-1] == '/')
+		*empty = 1;
+	for (tl = 0; tag + tl < gt && isalpha((unsigned char)tag[tl]); tl++)
+		;
+	if (!tl || tl >= namelen)
+		return -1;
+	memcpy(name, tag, tl);
+	name[tl] = 0;
+	return 0;
+}
+
+/* <dict>, </dict>, <array>, </array> or an empty <dict/>: the container stack. */
+static int pl_container(struct pl_scan *s, const char *name, int closing, int empty, int *saw_dict, char *err,
+			size_t errlen)
+{
+	if (closing) {
+		if (!s->depth || s->kind[s->depth - 1] != name[0])
+			return err_set(err, errlen, "unbalanced </%s>", name);
+		s->depth--;
+	} else if (!empty) {
+		if (s->depth == PL_DEPTH)
+			return err_set(err, errlen, "nested too deep");
+		s->kind[s->depth] = name[0];
+		snprintf(s->name[s->depth], sizeof(s->name[0]), "%s",
+			 s->have_key && s->depth && s->kind[s->depth - 1] == 'd' ? s->key : "");
+		s->depth++;
+		*saw_dict |= name[0] == 'd';
+	}
+	s->have_key = 0;
+	return 0;
+}
+
+/*
+ * A scalar: <key>, <integer>, <real>, <string>, <date>, <data>, <true/>, <false/>.
+ * Only values of dicts at most two deep and outside every array are stored.
+ */
+static int pl_scalar(struct pl_scan *s, struct pm_doc *d, const char *name, int empty, char *err, size_t errlen)
+{
+	const char *body = s->p, *stop = s->p;
+	if (!empty) {
+		stop = memchr(body, '<', (size_t)(s->end - body));
+		if (!stop)
+			return err_set(err, errlen, "unterminated <%s>", name);
+		s->p = stop;
+	}
+	if (!strcmp(name, "key")) {
+		size_t n = (size_t)(stop - body);
+		snprintf(s->key, sizeof(s->key), "%.*s", (int)(n < 39 ? n : 39), body);
+		s->have_key = 1;
+		return 0;
+	}
+	if (s->have_key && s->depth >= 1 && s->depth <= 2 && s->kind[s->depth - 1] == 'd' &&
+	    (s->depth == 1 || s->kind[0] == 'd'))
+		pl_value(d, s->depth == 2 ? s->name[1] : "", s->key, name, body, (size_t)(stop - body));
+	s->have_key = 0;
+	return 0;
+}
+
+/*
+ * Takes the next markup item from s->p: a comment, a declaration, or a tag and
+ * what it holds. Returns 1 after an item, 0 when no '<' is left, -1 on an error.
+ */
+static int pl_next(struct pl_scan *s, struct pm_doc *d, const char *text, int *saw_plist, int *saw_dict,
+		   char *err, size_t errlen)
+{
+	const char *lt = memchr(s->p, '<', (size_t)(s->end - s->p)), *gt;
+	int closing, empty;
+	char name[16];
+	if (!lt)
+		return 0;
+	if (s->end - lt >= 4 && !memcmp(lt, "<!--", 4)) {
+		const char *e = memmem(lt, (size_t)(s->end - lt), "-->", 3);
+		if (!e)
+			return err_set(err, errlen, "unterminated comment");
+		s->p = e + 3;
+		return 1;
+	}
+	gt = memchr(lt, '>', (size_t)(s->end - lt));
+	if (!gt)
+		return err_set(err, errlen, "unterminated tag at byte %zu", (size_t)(lt - text));
+	s->p = gt + 1;
+	if (lt[1] == '?' || lt[1] == '!')
+		return 1; /* <?xml ...?>, <!DOCTYPE ...> */
+	if (pl_tag_name(lt, gt, name, sizeof(name), &closing, &empty) < 0)
+		return err_set(err, errlen, "unexpected tag at byte %zu", (size_t)(lt - text));
+	if (!strcmp(name, "plist")) {
+		*saw_plist = 1;
+		return 1;
+	}
+	if (!strcmp(name, "dict") || !strcmp(name, "array"))
+		return pl_container(s, name, closing, empty, saw_dict, err, errlen) < 0 ? -1 : 1;
+	if (closing)
+		return 1; /* the end of a scalar whose text we already took */
+	return pl_scalar(s, d, name, empty, err, errlen) < 0 ? -1 : 1;
+}
+
 /*
  * Parses one XML plist document. Values inside arrays (per-cluster and
  * per-CPU data) are skipped. Returns 0, or -1 with the reason in err.
@@ -131,97 +248,17 @@ static void pl_value(struct pm_doc *d, const char *parent, const char *key, cons
 static int pm_parse(const char *text, size_t len, struct pm_doc *d, char *err, size_t errlen)
 {
 	struct pl_scan s;
-	int saw_plist = 0, saw_dict = 0;
+	int saw_plist = 0, saw_dict = 0, rc;
 	memset(&s, 0, sizeof(s));
-	memset(d, 0, sizeof(*d));
-	d->elapsed_ns = d->combined_mw = NAN;
-	for (int r = 0; r < NRAILS; r++)
-		d->energy_mj[r] = d->power_mw[r] = NAN;
+	pm_doc_init(d);
 	s.p = text;
 	s.end = text + len;
 	if (len >= 6 && !memcmp(text, "bplist", 6))
 		return err_set(err, errlen, "binary plist (ipw reads the XML form of --format plist)");
-	while (s.p < s.end) {
-		const char *lt = memchr(s.p, '<', (size_t)(s.end - s.p)), *gt, *tag;
-		size_t tl;
-		int closing = 0, empty = 0;
-		char name[16];
-		if (!lt)
-			break;
-		if (s.end - lt >= 4 && !memcmp(lt, "<!--", 4)) {
-			const char *e = memmem(lt, (size_t)(s.end - lt), "-->", 3);
-			if (!e)
-				return err_set(err, errlen, "unterminated comment");
-			s.p = e + 3;
-			continue;
-		}
-		gt = memchr(lt, '>', (size_t)(s.end - lt));
-		if (!gt)
-			return err_set(err, errlen, "unterminated tag at byte %zu", (size_t)(lt - text));
-		s.p = gt + 1;
-		if (lt[1] == '?' || lt[1] == '!')
-			continue; /* <?xml ...?>, <!DOCTYPE ...> */
-		tag = lt + 1;
-		if (*tag == '/') {
-			closing = 1;
-			tag++;
-		}
-		if (gt[-1] == '/')
-			empty = 1;
-		for (tl = 0; tag + tl < gt && isalpha((unsigned char)tag[tl]); tl++)
-			;
-		if (!tl || tl >= sizeof(name))
-			return err_set(err, errlen, "unexpected tag at byte %zu", (size_t)(lt - text));
-		memcpy(name, tag, tl);
-		name[tl] = 0;
-		if (!strcmp(name, "plist")) {
-			saw_plist = 1;
-			continue;
-		}
-		if (!strcmp(name, "dict") || !strcmp(name, "array")) {
-			if (closing) {
-				if (!s.depth || s.kind[s.depth - 1] != name[0])
-					return err_set(err, errlen, "unbalanced </%s>", name);
-				s.depth--;
-				s.have_key = 0;
-			} else if (!empty) {
-				if (s.depth == PL_DEPTH)
-					return err_set(err, errlen, "nested too deep");
-				s.kind[s.depth] = name[0];
-				snprintf(s.name[s.depth], sizeof(s.name[0]), "%s",
-					 s.have_key && s.depth && s.kind[s.depth - 1] == 'd' ? s.key : "");
-				s.depth++;
-				s.have_key = 0;
-				saw_dict |= name[0] == 'd';
-			} else {
-				s.have_key = 0;
-			}
-			continue;
-		}
-		if (closing)
-			continue; /* the end of a scalar whose text we already took */
-		{
-			/* a scalar: <key>, <integer>, <real>, <string>, <date>, <data>, <true/>, <false/> */
-			const char *body = s.p, *stop = s.p;
-			if (!empty) {
-				stop = memchr(body, '<', (size_t)(s.end - body));
-				if (!stop)
-					return err_set(err, errlen, "unterminated <%s>", name);
-				s.p = stop;
-			}
-			if (!strcmp(name, "key")) {
-				size_t n = (size_t)(stop - body);
-				snprintf(s.key, sizeof(s.key), "%.*s", (int)(n < 39 ? n : 39), body);
-				s.have_key = 1;
-				continue;
-			}
-			/* only values of dicts at most two deep and outside every array */
-			if (s.have_key && s.depth >= 1 && s.depth <= 2 && s.kind[s.depth - 1] == 'd' &&
-			    (s.depth == 1 || s.kind[0] == 'd'))
-				pl_value(d, s.depth == 2 ? s.name[1] : "", s.key, name, body, (size_t)(stop - body));
-			s.have_key = 0;
-		}
-	}
+	for (rc = 1; rc > 0 && s.p < s.end;)
+		rc = pl_next(&s, d, text, &saw_plist, &saw_dict, err, errlen);
+	if (rc < 0)
+		return -1;
 	if (!saw_plist || !saw_dict)
 		return err_set(err, errlen, "not a plist document");
 	if (s.depth)
@@ -556,12 +593,59 @@ static void early_exit_reason(struct apple_priv *p, char *err, size_t errlen)
 			WIFEXITED(st) ? WEXITSTATUS(st) : -1, msg);
 }
 
+/* Waits for powermetrics' first document (it tells which rails exist); *doc is the caller's to free. */
+static int first_doc(struct apple_priv *p, char **doc, size_t *len, char *err, size_t errlen)
+{
+	int64_t deadline = clock_now_ns() + (int64_t)(PM_FIRST_TIMEOUT_MS + 2 * p->interval_ms) * NS_PER_MS;
+	while (!(*doc = next_doc(p, len))) {
+		int64_t left = (deadline - clock_now_ns()) / NS_PER_MS;
+		int r;
+		if (left <= 0) {
+			drain_stderr(p);
+			return err_set(err, errlen, "powermetrics printed no sample within %d ms (stderr: %s)",
+				       PM_FIRST_TIMEOUT_MS + 2 * p->interval_ms, child_stderr(p));
+		}
+		r = pump(p, (int)left);
+		if (r == -1) {
+			early_exit_reason(p, err, errlen);
+			return -1;
+		}
+		if (r == -3)
+			return err_set(err, errlen, "reading powermetrics output: %s",
+				       p->err[0] ? p->err : strerror(errno));
+	}
+	return 0;
+}
+
+/* The source of rail r, on a Mac whose model is hw_model ("" when unknown). */
+static void describe_rail(struct source_info *s, int r, const char *hw_model, int interval_ms)
+{
+	static const enum source_kind kinds[NRAILS] = {SOURCE_SOC_CPU, SOURCE_SOC_GPU, SOURCE_SOC_ANE};
+	static const char *const labels[NRAILS] = {"CPU", "GPU", "Neural Engine"};
+	snprintf(s->name, sizeof(s->name), "apple:%s", rail_names[r]);
+	snprintf(s->backend, sizeof(s->backend), "apple");
+	s->kind = kinds[r];
+	/* inference runs on the unified SoC: CPU + GPU + ANE is the accelerator (docs/platform-apple.md) */
+	s->scope = SCOPE_ACCELERATOR;
+	s->caps = CAP_ENERGY | CAP_POWER;
+	s->power_kind = POWER_INTERVAL;
+	s->index = r;
+	snprintf(s->model, sizeof(s->model), "%s%s%s", labels[r], hw_model[0] ? " of " : "", hw_model);
+	snprintf(s->driver, sizeof(s->driver), "powermetrics");
+	s->power_limit_w = NAN;
+	s->mem_total_bytes = NAN;
+	s->energy_wrap_j = 0;
+	s->counter_update_s = 0; /* our own sum: exact when the document arrives */
+	snprintf(s->notes, sizeof(s->notes),
+		 "energy summed from powermetrics samples (-i %d ms): interval means, stamped on arrival",
+		 interval_ms);
+}
+
 static int probe(struct backend_instance *inst, const struct telemetry_opts *opts, char *err, size_t errlen)
 {
 	const char *cmd = getenv("IPW_POWERMETRICS");
 	struct apple_priv *p;
 	struct pm_doc d;
-	int64_t deadline;
 	char *doc = NULL;
 	size_t len;
 	int rc = -1, n = 0, from_env = cmd && *cmd;
@@ -579,56 +663,15 @@ static int probe(struct backend_instance *inst, const struct telemetry_opts *opt
 	p->interval_ms = opts && opts->interval_ms > 0 ? opts->interval_ms : PM_DEFAULT_INTERVAL_MS;
 	for (int r = 0; r < NRAILS; r++)
 		p->src_of[r] = -1;
-	if (spawn_child(p, cmd, from_env, err, errlen) < 0)
-		goto out;
-	/* the first document tells which rails exist */
-	deadline = clock_now_ns() + (int64_t)(PM_FIRST_TIMEOUT_MS + 2 * p->interval_ms) * NS_PER_MS;
-	while (!(doc = next_doc(p, &len))) {
-		int64_t left = (deadline - clock_now_ns()) / NS_PER_MS;
-		int r;
-		if (left <= 0) {
-			drain_stderr(p);
-			err_set(err, errlen, "powermetrics printed no sample within %d ms (stderr: %s)",
-				PM_FIRST_TIMEOUT_MS + 2 * p->interval_ms, child_stderr(p));
-			goto out;
-		}
-		r = pump(p, (int)left);
-		if (r == -1) {
-			early_exit_reason(p, err, errlen);
-			goto out;
-		}
-		if (r == -3) {
-			err_set(err, errlen, "reading powermetrics output: %s", p->err[0] ? p->err : strerror(errno));
-			goto out;
-		}
-	}
-	if (take_doc(p, doc, len, p->t_recv, &d, err, errlen) < 0)
+	if (spawn_child(p, cmd, from_env, err, errlen) < 0 || first_doc(p, &doc, &len, err, errlen) < 0 ||
+	    take_doc(p, doc, len, p->t_recv, &d, err, errlen) < 0)
 		goto out;
 	inst->sources = xcalloc(NRAILS, sizeof(*inst->sources));
 	for (int r = 0; r < NRAILS; r++) {
-		struct source_info *s = &inst->sources[n];
-		static const enum source_kind kinds[NRAILS] = {SOURCE_SOC_CPU, SOURCE_SOC_GPU, SOURCE_SOC_ANE};
-		static const char *const labels[NRAILS] = {"CPU", "GPU", "Neural Engine"};
 		if (!p->seen[r])
 			continue;
 		p->src_of[r] = n;
-		snprintf(s->name, sizeof(s->name), "apple:%s", rail_names[r]);
-		snprintf(s->backend, sizeof(s->backend), "apple");
-		s->kind = kinds[r];
-		/* inference runs on the unified SoC: CPU + GPU + ANE is the accelerator (docs/platform-apple.md) */
-		s->scope = SCOPE_ACCELERATOR;
-		s->caps = CAP_ENERGY | CAP_POWER;
-		s->power_kind = POWER_INTERVAL;
-		s->index = r;
-		snprintf(s->model, sizeof(s->model), "%s%s%s", labels[r], d.hw_model[0] ? " of " : "", d.hw_model);
-		snprintf(s->driver, sizeof(s->driver), "powermetrics");
-		s->power_limit_w = NAN;
-		s->mem_total_bytes = NAN;
-		s->energy_wrap_j = 0;
-		s->counter_update_s = 0; /* our own sum: exact when the document arrives */
-		snprintf(s->notes, sizeof(s->notes),
-			 "energy summed from powermetrics samples (-i %d ms): interval means, stamped on arrival",
-			 p->interval_ms);
+		describe_rail(&inst->sources[n], r, d.hw_model, p->interval_ms);
 		n++;
 	}
 	if (!n) {

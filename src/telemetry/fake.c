@@ -233,84 +233,186 @@ static void src_defaults(struct fake_src *s, const char *name, int is_trace)
 		s->col[c] = -1;
 }
 
+/* seq:W:S:W:...:W, the fields after "seq" being f[1..n-1]. */
+static int parse_seq(char **f, int n, struct wave *w, char *err, size_t errlen)
+{
+	w->kind = WAVE_SEQ;
+	if (n < 2 || (n - 1) % 2 != 1)
+		return err_set(err, errlen, "seq needs W:S:W:...:W (levels in watts, each but the last "
+			       "followed by its duration in seconds)");
+	w->nseq = n - 1;
+	w->seq = xcalloc((size_t)w->nseq, sizeof(double));
+	for (int i = 0; i < w->nseq; i++)
+		if (parse_num(f[i + 1], &w->seq[i]) < 0 || w->seq[i] < 0 || (i % 2 == 1 && w->seq[i] <= 0))
+			return err_set(err, errlen, "seq: '%s' is not a %s", f[i + 1],
+				       i % 2 ? "duration > 0 s" : "power >= 0 W");
+	return 0;
+}
+
+/* Whether a const, square, sine or ramp wave stays at >= 0 W with periods/durations > 0 s. */
+static int wave_sane(const struct wave *w)
+{
+	switch (w->kind) {
+	case WAVE_CONST:
+		return w->a >= 0;
+	case WAVE_SQUARE:
+	case WAVE_RAMP:
+		return w->a >= 0 && w->b >= 0 && w->c > 0;
+	case WAVE_SINE:
+		return w->a >= fabs(w->b) && w->c > 0;
+	default:
+		return 1;
+	}
+}
+
+/* const:W, square:LO:HI:PERIOD, sine:MEAN:AMP:PERIOD or ramp:FROM:TO:SECONDS, split into f[0..n-1]. */
+static int parse_shape(const char *spec, char **f, int n, struct wave *w, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		enum wave_kind kind;
+		int nargs;
+		const char *usage;
+	} kinds[] = {
+		{"const", WAVE_CONST, 1, "const:W"},
+		{"square", WAVE_SQUARE, 3, "square:LO_W:HI_W:PERIOD_S"},
+		{"sine", WAVE_SINE, 3, "sine:MEAN_W:AMPLITUDE_W:PERIOD_S"},
+		{"ramp", WAVE_RAMP, 3, "ramp:FROM_W:TO_W:SECONDS"},
+	};
+	double v[3] = {0, 0, 0};
+	size_t k;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (!strcmp(f[0], kinds[k].name))
+			break;
+	if (k == sizeof(kinds) / sizeof(kinds[0]))
+		return err_set(err, errlen, "unknown waveform '%s' (use const, square, sine, ramp or seq)", f[0]);
+	w->kind = kinds[k].kind;
+	if (n - 1 != kinds[k].nargs)
+		return err_set(err, errlen, "'%s' needs %s", spec, kinds[k].usage);
+	for (int i = 0; i < kinds[k].nargs; i++)
+		if (parse_num(f[i + 1], &v[i]) < 0)
+			return err_set(err, errlen, "'%s': '%s' is not a number (%s)", spec, f[i + 1],
+				       kinds[k].usage);
+	w->a = v[0];
+	w->b = kinds[k].nargs > 1 ? v[1] : 0;
+	w->c = kinds[k].nargs > 2 ? v[2] : 0;
+	if (!wave_sane(w))
+		return err_set(err, errlen, "'%s': power must stay >= 0 W and periods/durations be > 0 s", spec);
+	return 0;
+}
+
 static int parse_wave(const char *spec, struct wave *w, char *err, size_t errlen)
 {
 	int n, rc = -1;
 	char **f = split_list(spec, ':', &n);
-	double v[3] = {0, 0, 0};
 	memset(w, 0, sizeof(*w));
-	if (n < 1) {
+	if (n < 1)
 		err_set(err, errlen, "empty waveform (use const:W, square:LO:HI:PERIOD_S, sine:MEAN:AMP:PERIOD_S, "
 			"ramp:FROM:TO:SECONDS or seq:W:S:W:...:W)");
-		goto out;
-	}
-	if (!strcmp(f[0], "seq")) {
-		w->kind = WAVE_SEQ;
-		if (n < 2 || (n - 1) % 2 != 1) {
-			err_set(err, errlen, "seq needs W:S:W:...:W (levels in watts, each but the last "
-				"followed by its duration in seconds)");
-			goto out;
-		}
-		w->nseq = n - 1;
-		w->seq = xcalloc((size_t)w->nseq, sizeof(double));
-		for (int i = 0; i < w->nseq; i++)
-			if (parse_num(f[i + 1], &w->seq[i]) < 0 || w->seq[i] < 0 ||
-			    (i % 2 == 1 && w->seq[i] <= 0)) {
-				err_set(err, errlen, "seq: '%s' is not a %s", f[i + 1],
-					i % 2 ? "duration > 0 s" : "power >= 0 W");
-				goto out;
-			}
-		rc = 0;
-		goto out;
-	}
-	{
-		static const struct {
-			const char *name;
-			enum wave_kind kind;
-			int nargs;
-			const char *usage;
-		} kinds[] = {
-			{"const", WAVE_CONST, 1, "const:W"},
-			{"square", WAVE_SQUARE, 3, "square:LO_W:HI_W:PERIOD_S"},
-			{"sine", WAVE_SINE, 3, "sine:MEAN_W:AMPLITUDE_W:PERIOD_S"},
-			{"ramp", WAVE_RAMP, 3, "ramp:FROM_W:TO_W:SECONDS"},
-		};
-		size_t k;
-		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-			if (!strcmp(f[0], kinds[k].name))
-				break;
-		if (k == sizeof(kinds) / sizeof(kinds[0])) {
-			err_set(err, errlen, "unknown waveform '%s' (use const, square, sine, ramp or seq)", f[0]);
-			goto out;
-		}
-		w->kind = kinds[k].kind;
-		if (n - 1 != kinds[k].nargs) {
-			err_set(err, errlen, "'%s' needs %s", spec, kinds[k].usage);
-			goto out;
-		}
-		for (int i = 0; i < kinds[k].nargs; i++)
-			if (parse_num(f[i + 1], &v[i]) < 0) {
-				err_set(err, errlen, "'%s': '%s' is not a number (%s)", spec, f[i + 1], kinds[k].usage);
-				goto out;
-			}
-		w->a = v[0];
-		w->b = kinds[k].nargs > 1 ? v[1] : 0;
-		w->c = kinds[k].nargs > 2 ? v[2] : 0;
-		if ((w->kind == WAVE_CONST && w->a < 0) ||
-		    ((w->kind == WAVE_SQUARE || w->kind == WAVE_RAMP) && (w->a < 0 || w->b < 0 || w->c <= 0)) ||
-		    (w->kind == WAVE_SINE && (w->a < fabs(w->b) || w->c <= 0))) {
-			err_set(err, errlen, "'%s': power must stay >= 0 W and periods/durations be > 0 s", spec);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
+	else if (!strcmp(f[0], "seq"))
+		rc = parse_seq(f, n, w, err, errlen);
+	else
+		rc = parse_shape(spec, f, n, w, err, errlen);
 	if (rc < 0) {
 		free(w->seq);
 		w->seq = NULL;
 	}
 	free_list(f);
 	return rc;
+}
+
+/* How one source setting KEY=VAL is read (apply_key). */
+enum key_type { KEY_NUM, KEY_BYTES, KEY_TEXT, KEY_COUNTER, KEY_POWER };
+enum key_range { RANGE_ANY, RANGE_NONNEG, RANGE_POS };
+
+struct key_spec {
+	const char *key;
+	enum key_type type;
+	size_t off, size;       /* the field in struct fake_src (size: KEY_TEXT only) */
+	double div;             /* KEY_NUM: the field is VAL / div */
+	enum key_range range;   /* KEY_NUM */
+	int profile_only;       /* a trace gives this in its columns */
+	const char *expect;     /* "KEY=VAL: expected ..." */
+};
+
+#define NUM(k, f, d, r, p, e) {k, KEY_NUM, offsetof(struct fake_src, f), 0, d, r, p, e}
+#define BYTES(k, f, p, e) {k, KEY_BYTES, offsetof(struct fake_src, f), 0, 1, RANGE_ANY, p, e}
+#define TEXT(k, f) {k, KEY_TEXT, offsetof(struct fake_src, f), sizeof(((struct fake_src *)0)->f), 1, RANGE_ANY, 0, ""}
+static const struct key_spec src_keys[] = {
+	NUM("step_ms", step_s, 1000, RANGE_NONNEG, 0, "milliseconds >= 0"),
+	{"counter", KEY_COUNTER, 0, 0, 1, RANGE_ANY, 0, "yes or no"},
+	{"power", KEY_POWER, 0, 0, 1, RANGE_ANY, 0, "instant, average, interval or none"},
+	NUM("limit", limit_w, 1, RANGE_POS, 0, "watts > 0"),
+	NUM("wrap_j", wrap_j, 1, RANGE_NONNEG, 0, "joules >= 0 (0 = never wraps)"),
+	BYTES("mem_total", mem_total, 0, "bytes (e.g. 80Gi)"),
+	TEXT("model", model),
+	TEXT("uuid", uuid),
+	TEXT("pci", pci),
+	NUM("temp", temp_c, 1, RANGE_ANY, 1, "degrees Celsius"),
+	BYTES("mem", mem_used, 1, "bytes (e.g. 12Gi)"),
+	NUM("start_j", start_j, 1, RANGE_NONNEG, 1, "joules >= 0"),
+	NUM("res_j", res_j, 1, RANGE_NONNEG, 1, "joules >= 0"),
+};
+#undef NUM
+#undef BYTES
+#undef TEXT
+
+static const struct key_spec *find_key(const char *key)
+{
+	for (size_t i = 0; i < sizeof(src_keys) / sizeof(src_keys[0]); i++)
+		if (!strcmp(key, src_keys[i].key))
+			return &src_keys[i];
+	return NULL;
+}
+
+static int in_range(double v, enum key_range r)
+{
+	return r == RANGE_ANY || (r == RANGE_NONNEG && v >= 0) || (r == RANGE_POS && v > 0);
+}
+
+static int parse_power_kind(const char *val, enum power_kind *out)
+{
+	static const struct {
+		const char *name;
+		enum power_kind kind;
+	} kinds[] = {{"instant", POWER_INSTANT}, {"average", POWER_AVERAGE}, {"interval", POWER_INTERVAL},
+		     {"none", POWER_NONE}};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(val, kinds[i].name)) {
+			*out = kinds[i].kind;
+			return 0;
+		}
+	return -1;
+}
+
+/* Sets the field k describes from val; -1 when val does not fit it. */
+static int set_field(struct fake_src *s, const struct key_spec *k, const char *val)
+{
+	char *field = (char *)s + k->off;
+	double v;
+	switch (k->type) {
+	case KEY_NUM:
+		if (parse_num(val, &v) < 0 || !in_range(v, k->range))
+			return -1;
+		*(double *)field = v / k->div;
+		return 0;
+	case KEY_BYTES:
+		return parse_bytes(val, (double *)field);
+	case KEY_TEXT:
+		snprintf(field, k->size, "%s", val);
+		return 0;
+	case KEY_COUNTER:
+		if (!strcmp(val, "yes") || !strcmp(val, "1"))
+			s->counter = 1;
+		else if (!strcmp(val, "no") || !strcmp(val, "0"))
+			s->counter = 0;
+		else
+			return -1;
+		return 0;
+	case KEY_POWER:
+		return parse_power_kind(val, &s->power);
+	}
+	return -1;
 }
 
 /*
@@ -320,6 +422,7 @@ out:
 static int apply_key(struct fake *f, struct fake_src *s, const char *key, const char *val, int is_trace,
 		     char *err, size_t errlen)
 {
+	const struct key_spec *k;
 	double v;
 	if (!strcmp(key, "read_ms")) {
 		if (s)
@@ -331,66 +434,12 @@ static int apply_key(struct fake *f, struct fake_src *s, const char *key, const 
 	}
 	if (!s)
 		return 0;
-	if (!strcmp(key, "step_ms")) {
-		if (parse_num(val, &v) < 0 || v < 0)
-			return err_set(err, errlen, "step_ms=%s: expected milliseconds >= 0", val);
-		s->step_s = v / 1000;
-	} else if (!strcmp(key, "counter")) {
-		if (!strcmp(val, "yes") || !strcmp(val, "1"))
-			s->counter = 1;
-		else if (!strcmp(val, "no") || !strcmp(val, "0"))
-			s->counter = 0;
-		else
-			return err_set(err, errlen, "counter=%s: expected yes or no", val);
-	} else if (!strcmp(key, "power")) {
-		if (!strcmp(val, "instant"))
-			s->power = POWER_INSTANT;
-		else if (!strcmp(val, "average"))
-			s->power = POWER_AVERAGE;
-		else if (!strcmp(val, "interval"))
-			s->power = POWER_INTERVAL;
-		else if (!strcmp(val, "none"))
-			s->power = POWER_NONE;
-		else
-			return err_set(err, errlen, "power=%s: expected instant, average, interval or none", val);
-	} else if (!strcmp(key, "limit")) {
-		if (parse_num(val, &v) < 0 || v <= 0)
-			return err_set(err, errlen, "limit=%s: expected watts > 0", val);
-		s->limit_w = v;
-	} else if (!strcmp(key, "wrap_j")) {
-		if (parse_num(val, &v) < 0 || v < 0)
-			return err_set(err, errlen, "wrap_j=%s: expected joules >= 0 (0 = never wraps)", val);
-		s->wrap_j = v;
-	} else if (!strcmp(key, "mem_total")) {
-		if (parse_bytes(val, &s->mem_total) < 0)
-			return err_set(err, errlen, "mem_total=%s: expected bytes (e.g. 80Gi)", val);
-	} else if (!strcmp(key, "model")) {
-		snprintf(s->model, sizeof(s->model), "%s", val);
-	} else if (!strcmp(key, "uuid")) {
-		snprintf(s->uuid, sizeof(s->uuid), "%s", val);
-	} else if (!strcmp(key, "pci")) {
-		snprintf(s->pci, sizeof(s->pci), "%s", val);
-	} else if (is_trace && (!strcmp(key, "temp") || !strcmp(key, "mem") || !strcmp(key, "start_j") ||
-				!strcmp(key, "res_j"))) {
-		return err_set(err, errlen, "%s= is for profiles; a trace gives values in its columns", key);
-	} else if (!strcmp(key, "temp")) {
-		if (parse_num(val, &v) < 0)
-			return err_set(err, errlen, "temp=%s: expected degrees Celsius", val);
-		s->temp_c = v;
-	} else if (!strcmp(key, "mem")) {
-		if (parse_bytes(val, &s->mem_used) < 0)
-			return err_set(err, errlen, "mem=%s: expected bytes (e.g. 12Gi)", val);
-	} else if (!strcmp(key, "start_j")) {
-		if (parse_num(val, &v) < 0 || v < 0)
-			return err_set(err, errlen, "start_j=%s: expected joules >= 0", val);
-		s->start_j = v;
-	} else if (!strcmp(key, "res_j")) {
-		if (parse_num(val, &v) < 0 || v < 0)
-			return err_set(err, errlen, "res_j=%s: expected joules >= 0", val);
-		s->res_j = v;
-	} else {
+	if (!(k = find_key(key)))
 		return err_set(err, errlen, "unknown setting '%s' (see docs/fake-backend.md)", key);
-	}
+	if (is_trace && k->profile_only)
+		return err_set(err, errlen, "%s= is for profiles; a trace gives values in its columns", key);
+	if (set_field(s, k, val) < 0)
+		return err_set(err, errlen, "%s=%s: expected %s", key, val, k->expect);
 	return 0;
 }
 
@@ -402,12 +451,7 @@ static int accel_only(const char *key)
 
 static int is_setting(const char *key)
 {
-	static const char *const keys[] = {"read_ms", "step_ms", "counter", "power", "limit", "wrap_j",
-					   "mem_total", "model", "uuid", "pci", "temp", "mem", "start_j", "res_j"};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(key, keys[i]))
-			return 1;
-	return 0;
+	return !strcmp(key, "read_ms") || find_key(key);
 }
 
 static int find_src(struct fake *f, const char *name)
@@ -445,7 +489,7 @@ static int apply_settings(struct fake *f, char **items, int nitems, int is_trace
 			if (pass == 0 && !dot) {
 				if (apply_key(f, NULL, key, val, is_trace, e, sizeof(e)) < 0)
 					return err_set(err, errlen, "%s: %s", where, e);
-				for (int s = 0; s < f->n; s++) {
+				for (int s = 0; s < f->n && strcmp(key, "read_ms"); s++) {
 					if (accel_only(key) && f->src[s].scope != SCOPE_ACCELERATOR)
 						continue;
 					if (apply_key(f, &f->src[s], key, val, is_trace, e, sizeof(e)) < 0)
@@ -611,6 +655,85 @@ static void trace_energy_points(struct fake *f, struct fake_src *s)
 	}
 }
 
+/* A line before the header: a setting KEY=VALUE (kept in *opts) or the header itself. */
+static int parse_preamble(struct fake *f, char **tok, int ntok, char ***opts, int *nopts, int *have_header,
+			  const char *where, char *err, size_t errlen)
+{
+	if (!strcmp(tok[0], "t_s")) {
+		if (parse_header(f, tok, ntok, err, errlen, where) < 0)
+			return -1;
+		*have_header = 1;
+		return 0;
+	}
+	if (ntok == 1 && strchr(tok[0], '=')) {
+		*opts = xrealloc(*opts, (size_t)(*nopts + 2) * sizeof(**opts));
+		(*opts)[(*nopts)++] = xstrdup(tok[0]);
+		(*opts)[*nopts] = NULL;
+		return 0;
+	}
+	return err_set(err, errlen, "%s: expected a setting KEY=VALUE or the header line "
+		       "'t_s SOURCE.FIELD ...' (see docs/fake-backend.md)", where);
+}
+
+/* A data line: t_s and one value (or '-') per column, appended to f->tline and f->cells. */
+static int parse_data_line(struct fake *f, char **tok, int ntok, size_t *cap, const char *where, char *err,
+			   size_t errlen)
+{
+	double *t;
+	if (ntok != f->ncols + 1)
+		return err_set(err, errlen, "%s: expected %d values (t_s and %d columns), found %d", where,
+			       f->ncols + 1, f->ncols, ntok);
+	if ((size_t)f->nlines == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		f->tline = xrealloc(f->tline, *cap * sizeof(double));
+		f->cells = xrealloc(f->cells, *cap * (size_t)f->ncols * sizeof(double));
+	}
+	t = &f->tline[f->nlines];
+	if (parse_num(tok[0], t) < 0 || *t < 0)
+		return err_set(err, errlen, "%s: t_s '%s' is not a time >= 0 in seconds", where, tok[0]);
+	if (f->nlines && *t < f->tline[f->nlines - 1])
+		return err_set(err, errlen, "%s: t_s %s goes back in time (previous line has %g)", where, tok[0],
+			       f->tline[f->nlines - 1]);
+	for (int c = 0; c < f->ncols; c++) {
+		double *cell = &f->cells[(size_t)f->nlines * (size_t)f->ncols + (size_t)c];
+		if (is_missing(tok[c + 1]))
+			*cell = NAN;
+		else if (parse_num(tok[c + 1], cell) < 0)
+			return err_set(err, errlen, "%s: column %d: '%s' is not a number (use - for not measured)",
+				       where, c + 2, tok[c + 1]);
+	}
+	f->nlines++;
+	return 0;
+}
+
+/*
+ * After the lines: capabilities follow the columns, the trace's settings may
+ * then narrow them, and what is left must have its column.
+ */
+static int finish_trace(struct fake *f, char **opts, int nopts, const char *path, char *err, size_t errlen)
+{
+	char where[300];
+	for (int s = 0; s < f->n; s++) {
+		struct fake_src *src = &f->src[s];
+		src->counter = src->col[COL_ENERGY] >= 0;
+		src->power = src->col[COL_POWER] >= 0 ? POWER_INSTANT : POWER_NONE;
+	}
+	snprintf(where, sizeof(where), "fake trace %s", path);
+	if (apply_settings(f, opts, nopts, 1, where, err, errlen) < 0)
+		return -1;
+	for (int s = 0; s < f->n; s++) {
+		struct fake_src *src = &f->src[s];
+		if (src->counter && src->col[COL_ENERGY] < 0)
+			return err_set(err, errlen, "%s: %s: counter=yes but there is no %s.energy_j column", where,
+				       src->name, src->name);
+		if (src->power != POWER_NONE && src->col[COL_POWER] < 0)
+			return err_set(err, errlen, "%s: %s: power=%s but there is no %s.power_w column", where,
+				       src->name, power_kind_name(src->power), src->name);
+		trace_energy_points(f, src);
+	}
+	return 0;
+}
+
 static int parse_trace(struct fake *f, const char *path, char *err, size_t errlen)
 {
 	char *text = NULL, *line, *save = NULL, **opts = NULL, *tok[260], e[IPW_ERRLEN], where[300];
@@ -624,7 +747,7 @@ static int parse_trace(struct fake *f, const char *path, char *err, size_t errle
 	/* strtok_r would merge empty lines and lose line numbers: walk by hand */
 	for (line = text; line; line = save) {
 		char *nl = strchr(line, '\n'), *hash;
-		int ntok;
+		int ntok, lrc;
 		save = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = 0;
@@ -639,52 +762,12 @@ static int parse_trace(struct fake *f, const char *path, char *err, size_t errle
 			err_set(err, errlen, "%s: too many columns (at most 255 after t_s)", where);
 			goto out;
 		}
-		if (!have_header) {
-			if (!strcmp(tok[0], "t_s")) {
-				if (parse_header(f, tok, ntok, err, errlen, where) < 0)
-					goto out;
-				have_header = 1;
-			} else if (ntok == 1 && strchr(tok[0], '=')) {
-				opts = xrealloc(opts, (size_t)(nopts + 2) * sizeof(*opts));
-				opts[nopts++] = xstrdup(tok[0]);
-				opts[nopts] = NULL;
-			} else {
-				err_set(err, errlen, "%s: expected a setting KEY=VALUE or the header line "
-					"'t_s SOURCE.FIELD ...' (see docs/fake-backend.md)", where);
-				goto out;
-			}
-			continue;
-		}
-		if (ntok != f->ncols + 1) {
-			err_set(err, errlen, "%s: expected %d values (t_s and %d columns), found %d", where,
-				f->ncols + 1, f->ncols, ntok);
+		if (!have_header)
+			lrc = parse_preamble(f, tok, ntok, &opts, &nopts, &have_header, where, err, errlen);
+		else
+			lrc = parse_data_line(f, tok, ntok, &cap, where, err, errlen);
+		if (lrc < 0)
 			goto out;
-		}
-		if ((size_t)f->nlines == cap) {
-			cap = cap ? cap * 2 : 64;
-			f->tline = xrealloc(f->tline, cap * sizeof(double));
-			f->cells = xrealloc(f->cells, cap * (size_t)f->ncols * sizeof(double));
-		}
-		if (parse_num(tok[0], &f->tline[f->nlines]) < 0 || f->tline[f->nlines] < 0) {
-			err_set(err, errlen, "%s: t_s '%s' is not a time >= 0 in seconds", where, tok[0]);
-			goto out;
-		}
-		if (f->nlines && f->tline[f->nlines] < f->tline[f->nlines - 1]) {
-			err_set(err, errlen, "%s: t_s %s goes back in time (previous line has %g)", where, tok[0],
-				f->tline[f->nlines - 1]);
-			goto out;
-		}
-		for (int c = 0; c < f->ncols; c++) {
-			double *cell = &f->cells[(size_t)f->nlines * (size_t)f->ncols + (size_t)c];
-			if (is_missing(tok[c + 1])) {
-				*cell = NAN;
-			} else if (parse_num(tok[c + 1], cell) < 0) {
-				err_set(err, errlen, "%s: column %d: '%s' is not a number (use - for not measured)",
-					where, c + 2, tok[c + 1]);
-				goto out;
-			}
-		}
-		f->nlines++;
 	}
 	if (!have_header) {
 		err_set(err, errlen, "fake trace %s: no header line 't_s SOURCE.FIELD ...'", path);
@@ -694,30 +777,7 @@ static int parse_trace(struct fake *f, const char *path, char *err, size_t errle
 		err_set(err, errlen, "fake trace %s: no data lines after the header", path);
 		goto out;
 	}
-	/* capabilities follow the columns; settings may then narrow them */
-	for (int s = 0; s < f->n; s++) {
-		struct fake_src *src = &f->src[s];
-		src->counter = src->col[COL_ENERGY] >= 0;
-		src->power = src->col[COL_POWER] >= 0 ? POWER_INSTANT : POWER_NONE;
-	}
-	snprintf(where, sizeof(where), "fake trace %s", path);
-	if (apply_settings(f, opts, nopts, 1, where, err, errlen) < 0)
-		goto out;
-	for (int s = 0; s < f->n; s++) {
-		struct fake_src *src = &f->src[s];
-		if (src->counter && src->col[COL_ENERGY] < 0) {
-			err_set(err, errlen, "%s: %s: counter=yes but there is no %s.energy_j column", where,
-				src->name, src->name);
-			goto out;
-		}
-		if (src->power != POWER_NONE && src->col[COL_POWER] < 0) {
-			err_set(err, errlen, "%s: %s: power=%s but there is no %s.power_w column", where, src->name,
-				power_kind_name(src->power), src->name);
-			goto out;
-		}
-		trace_energy_points(f, src);
-	}
-	rc = 0;
+	rc = finish_trace(f, opts, nopts, path, err, errlen);
 out:
 	free_list(opts);
 	free(text);

@@ -226,19 +226,12 @@ static int64_t policy_interval(void)
 	return ms * NS_PER_MS;
 }
 
-static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const char *driver,
-			 struct source_info *s, struct nv_dev *dev)
+/* Name, backend, kind and identity (model, UUID, PCI bus id) of device i. */
+static void nv_identity(const struct nvml_api *api, unsigned int i, nvml_device d, const char *driver,
+			struct source_info *s)
 {
-	const struct nvml_api *api = &p->api;
 	char buf[128];
-	unsigned long long mj;
-	unsigned int u;
-	double w;
 	struct nvml_pci_info pci;
-	struct nvml_memory mem;
-	nvml_return rc;
-
-	dev->handle = d;
 	snprintf(s->name, sizeof(s->name), "nvidia:%u", i);
 	snprintf(s->backend, sizeof(s->backend), "nvidia");
 	source_copy_str(s->driver, sizeof(s->driver), driver);
@@ -250,7 +243,6 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	s->mem_total_bytes = NAN;
 	s->energy_wrap_j = 0; /* 64-bit mJ counter */
 	s->counter_update_s = NAN;
-
 	if (api->get_name && api->get_name(d, buf, sizeof(buf)) == NVML_SUCCESS)
 		source_copy_str(s->model, sizeof(s->model), buf);
 	else
@@ -262,7 +254,16 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		pci.bus_id[sizeof(pci.bus_id) - 1] = 0;
 		source_copy_str(s->pci_bus_id, sizeof(s->pci_bus_id), pci.bus_id);
 	}
+}
 
+/* Whether the energy counter works, and which power reading (instant field 186, else the average). */
+static void nv_energy_power(const struct nvml_api *api, nvml_device d, struct source_info *s, struct nv_dev *dev)
+{
+	char buf[128];
+	unsigned long long mj;
+	unsigned int u;
+	double w;
+	nvml_return rc;
 	if (!api->get_energy) {
 		source_add_note(s, "no energy counter (nvmlDeviceGetTotalEnergyConsumption missing)");
 	} else if ((rc = api->get_energy(d, &mj)) != NVML_SUCCESS) {
@@ -273,7 +274,6 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		s->caps |= CAP_ENERGY;
 		s->counter_update_s = 0.1; /* measured: steps every ~100 ms (docs/platform-nvidia.md) */
 	}
-
 	if (api->get_fields && read_instant(api, d, &w) == 0) {
 		dev->has_instant = 1;
 		s->caps |= CAP_POWER;
@@ -290,11 +290,15 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	}
 	if (!dev->has_energy && !dev->has_instant)
 		source_add_note(s, "no energy: neither the counter nor instantaneous power works");
-	/*
-	 * A counter read costs ~4 ms of CPU (it spins). With instantaneous power to
-	 * shape the energy between reads, read the counter sparsely at instants
-	 * locked to its steps; otherwise (or when asked) at every sample.
-	 */
+}
+
+/*
+ * A counter read costs ~4 ms of CPU (it spins). With instantaneous power to
+ * shape the energy between reads, read the counter sparsely at instants
+ * locked to its steps; otherwise (or when asked) at every sample.
+ */
+static void nv_read_policy(struct source_info *s, struct nv_dev *dev)
+{
 	dev->policy = NV_EVERY;
 	dev->read_interval_ns = policy_interval();
 	dev->knot_power_w = NAN;
@@ -309,7 +313,13 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 	} else if (dev->has_energy && !dev->has_instant) {
 		source_add_note(s, "counter read at every sample (each read costs ~4 ms of CPU)");
 	}
+}
 
+/* Temperature, memory and the power limit (enforced, else the management limit). */
+static void nv_extras(const struct nvml_api *api, nvml_device d, struct source_info *s, struct nv_dev *dev)
+{
+	unsigned int u;
+	struct nvml_memory mem;
 	if (api->get_temp && api->get_temp(d, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
 		dev->has_temp = 1;
 		s->caps |= CAP_TEMPERATURE;
@@ -324,6 +334,16 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 		s->power_limit_w = u / 1000.0;
 	else if (api->get_limit && api->get_limit(d, &u) == NVML_SUCCESS)
 		s->power_limit_w = u / 1000.0;
+}
+
+static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const char *driver,
+			 struct source_info *s, struct nv_dev *dev)
+{
+	dev->handle = d;
+	nv_identity(&p->api, i, d, driver, s);
+	nv_energy_power(&p->api, d, s, dev);
+	nv_read_policy(s, dev);
+	nv_extras(&p->api, d, s, dev);
 }
 
 /* One counter read, with the midpoint of the call's wall time. */
@@ -613,6 +633,102 @@ out:
 }
 
 /*
+ * Advances a device's read policy by one sample: searches for the counter's
+ * phase, re-synchronises on it, or makes a sparse read when one is due.
+ * Returns what the sparse read gave (-1 on failure), else NVML_SUCCESS.
+ */
+static nvml_return advance_policy(const struct nvml_api *api, struct nv_dev *dev, struct source_info *si,
+				  struct sample *s)
+{
+	if (dev->policy == NV_SEARCH && search_phase(api, dev, s) < 0 && ++dev->failures >= MAX_FAILURES) {
+		fall_back_to_every(dev, si, "no regular counter steps found: counter read at every sample");
+	} else if (dev->policy == NV_LOCKED && clock_now_ns() >= dev->next_sync_ns && resync(api, dev, s) < 0) {
+		dev->policy = NV_SEARCH; /* the steps moved away from the prediction: search again */
+		if (++dev->failures >= MAX_FAILURES)
+			fall_back_to_every(dev, si, "counter steps irregular: counter read at every sample");
+	} else if (dev->policy == NV_LOCKED && !(s->valid & SAMPLE_ENERGY)) {
+		return locked_read(api, dev, s) < 0 ? -1 : NVML_SUCCESS;
+	}
+	return NVML_SUCCESS;
+}
+
+/* The power reading: the instant field 186, else NVML's average. */
+static void read_power(const struct nvml_api *api, const struct nv_dev *dev, struct sample *s)
+{
+	unsigned int u;
+	if (dev->has_instant) {
+		if (read_instant(api, dev->handle, &s->power_w) == 0)
+			s->valid |= SAMPLE_POWER;
+	} else if (dev->has_average && api->get_power(dev->handle, &u) == NVML_SUCCESS) {
+		s->power_w = u / 1000.0;
+		s->valid |= SAMPLE_POWER;
+	}
+}
+
+/*
+ * Between knots the power field shapes the energy; where the power moves a
+ * lot, that shape matters most, so a marked change earns a knot at the next
+ * well-placed instant (query starts and ends).
+ */
+static void knot_on_power_change(struct nv_dev *dev, const struct sample *s)
+{
+	if (dev->policy != NV_LOCKED || !(s->valid & SAMPLE_POWER))
+		return;
+	if (s->valid & SAMPLE_ENERGY)
+		dev->knot_power_w = s->power_w;
+	else if (isfinite(dev->knot_power_w) &&
+		 fabs(s->power_w - dev->knot_power_w) > fmax(NV_CHANGE_SHARE * dev->knot_power_w, NV_CHANGE_MIN_W) &&
+		 dev->next_read_ns > clock_now_ns() + dev->period_ns) {
+		dev->next_read_ns = clock_now_ns();
+		dev->knot_power_w = s->power_w; /* one extra knot per change, not one per sample */
+	}
+}
+
+/* Temperature and memory change slowly: read them every SLOW_EVERY samples. */
+static void read_slow(const struct nvml_api *api, struct nv_dev *dev, struct sample *s)
+{
+	unsigned int u;
+	struct nvml_memory mem;
+	if (dev->nread++ % SLOW_EVERY != 0)
+		return;
+	if (dev->has_temp && api->get_temp(dev->handle, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
+		s->temp_c = u;
+		s->valid |= SAMPLE_TEMP;
+	}
+	if (dev->has_memory && api->get_memory(dev->handle, &mem) == NVML_SUCCESS) {
+		s->mem_used_bytes = (double)mem.used;
+		s->mem_total_bytes = (double)mem.total;
+		s->valid |= SAMPLE_MEM_USED | SAMPLE_MEM_TOTAL;
+	}
+}
+
+/* One device's sample; returns the energy read's status (NVML_SUCCESS when none failed). */
+static nvml_return read_device(const struct nvml_api *api, struct nv_dev *dev, struct source_info *si,
+			       struct sample *s)
+{
+	unsigned long long mj;
+	int64_t t0, t1 = 0;
+	nvml_return rc = advance_policy(api, dev, si, s);
+	t0 = clock_now_ns();
+	if (dev->has_energy && dev->policy == NV_EVERY) {
+		rc = api->get_energy(dev->handle, &mj);
+		t1 = clock_now_ns();
+		dev->energy_reads++;
+		if (rc == NVML_SUCCESS) {
+			s->energy_j = (double)mj / 1000.0;
+			s->valid |= SAMPLE_ENERGY;
+		}
+	}
+	read_power(api, dev, s);
+	if (!dev->has_energy || dev->policy != NV_EVERY)
+		t1 = clock_now_ns(); /* the power read is what this sample's time stamps */
+	knot_on_power_change(dev, s);
+	sample_stamp(s, t0, t1);
+	read_slow(api, dev, s);
+	return rc;
+}
+
+/*
  * Reads every selected device. The energy counter read blocks (~4 ms on an
  * H200), so each device's sample is stamped at the midpoint of its own energy
  * read; power, temperature and memory are cached values and cost microseconds.
@@ -623,76 +739,10 @@ static int sample_read(struct backend_instance *inst, struct sample *out, char *
 	const struct nvml_api *api = &p->api;
 	int ret = 0;
 	for (int i = 0; i < inst->nsources; i++) {
-		struct nv_dev *dev = &p->devs[i];
-		struct sample *s = &out[i];
-		unsigned long long mj;
-		unsigned int u;
-		struct nvml_memory mem;
-		int64_t t0, t1 = 0;
-		nvml_return rc = NVML_SUCCESS;
+		nvml_return rc;
 		if (!inst->sources[i].selected)
 			continue;
-		if (dev->policy == NV_SEARCH && search_phase(api, dev, s) < 0 && ++dev->failures >= MAX_FAILURES)
-			fall_back_to_every(dev, &inst->sources[i],
-					   "no regular counter steps found: counter read at every sample");
-		else if (dev->policy == NV_LOCKED && clock_now_ns() >= dev->next_sync_ns &&
-			 resync(api, dev, s) < 0) {
-			dev->policy = NV_SEARCH; /* the steps moved away from the prediction: search again */
-			if (++dev->failures >= MAX_FAILURES)
-				fall_back_to_every(dev, &inst->sources[i],
-						   "counter steps irregular: counter read at every sample");
-		} else if (dev->policy == NV_LOCKED && !(s->valid & SAMPLE_ENERGY)) {
-			rc = locked_read(api, dev, s) < 0 ? -1 : NVML_SUCCESS;
-		}
-		t0 = clock_now_ns();
-		if (dev->has_energy && dev->policy == NV_EVERY) {
-			rc = api->get_energy(dev->handle, &mj);
-			t1 = clock_now_ns();
-			dev->energy_reads++;
-			if (rc == NVML_SUCCESS) {
-				s->energy_j = (double)mj / 1000.0;
-				s->valid |= SAMPLE_ENERGY;
-			}
-		}
-		if (dev->has_instant) {
-			if (read_instant(api, dev->handle, &s->power_w) == 0)
-				s->valid |= SAMPLE_POWER;
-		} else if (dev->has_average && api->get_power(dev->handle, &u) == NVML_SUCCESS) {
-			s->power_w = u / 1000.0;
-			s->valid |= SAMPLE_POWER;
-		}
-		if (!dev->has_energy || dev->policy != NV_EVERY)
-			t1 = clock_now_ns(); /* the power read is what this sample's time stamps */
-		if (dev->policy == NV_LOCKED && (s->valid & SAMPLE_POWER)) {
-			/*
-			 * Between knots the power field shapes the energy; where the power
-			 * moves a lot, that shape matters most, so a marked change earns a
-			 * knot at the next well-placed instant (query starts and ends).
-			 */
-			if (s->valid & SAMPLE_ENERGY)
-				dev->knot_power_w = s->power_w;
-			else if (isfinite(dev->knot_power_w) &&
-				 fabs(s->power_w - dev->knot_power_w) >
-					 fmax(NV_CHANGE_SHARE * dev->knot_power_w, NV_CHANGE_MIN_W) &&
-				 dev->next_read_ns > clock_now_ns() + dev->period_ns) {
-				dev->next_read_ns = clock_now_ns();
-				dev->knot_power_w = s->power_w; /* one extra knot per change, not one per sample */
-			}
-		}
-		sample_stamp(s, t0, t1);
-		/* temperature and memory change slowly: read them every SLOW_EVERY samples */
-		if (dev->nread++ % SLOW_EVERY == 0) {
-			if (dev->has_temp &&
-			    api->get_temp(dev->handle, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS) {
-				s->temp_c = u;
-				s->valid |= SAMPLE_TEMP;
-			}
-			if (dev->has_memory && api->get_memory(dev->handle, &mem) == NVML_SUCCESS) {
-				s->mem_used_bytes = (double)mem.used;
-				s->mem_total_bytes = (double)mem.total;
-				s->valid |= SAMPLE_MEM_USED | SAMPLE_MEM_TOTAL;
-			}
-		}
+		rc = read_device(api, &p->devs[i], &inst->sources[i], &out[i]);
 		if (rc != NVML_SUCCESS && ret == 0)
 			ret = err_set(err, errlen, "%s: energy read failed: %s", inst->sources[i].name,
 				      nv_strerror(api, rc));

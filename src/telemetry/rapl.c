@@ -145,24 +145,18 @@ static void free_sources(struct backend_instance *inst)
 	inst->priv = NULL;
 }
 
-static int probe(struct backend_instance *inst, const struct telemetry_opts *opts, char *err, size_t errlen)
+/* Lists the "intel-rapl:N[:M]" zones under base, sorted; 0 when there are none. */
+static int list_zones(const char *base, struct zone_id *zones, char *err, size_t errlen)
 {
-	char *base = telemetry_sysfs_path(POWERCAP_DIR);
-	struct zone_id *zones = xcalloc(RAPL_MAX_ZONES, sizeof(*zones));
-	char (*names)[64] = xcalloc(RAPL_MAX_ZONES, sizeof(*names));
-	struct rapl_priv *p = xcalloc(1, sizeof(*p));
-	char skipped[256] = "";
-	int nz = 0, rc = -1;
 	DIR *d = opendir(base);
 	struct dirent *de;
-	(void)opts;
-	inst->priv = p;
+	int nz = 0;
 	if (!d) {
 		err_set(err, errlen,
 			"no RAPL zones under %s (not an Intel/AMD CPU with RAPL, or running in a VM that "
 			"hides it)%s%s",
 			POWERCAP_DIR, errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
-		goto out;
+		return -1;
 	}
 	while ((de = readdir(d)) && nz < RAPL_MAX_ZONES)
 		if (parse_zone_dir(de->d_name, &zones[nz]) == 0)
@@ -173,83 +167,141 @@ static int probe(struct backend_instance *inst, const struct telemetry_opts *opt
 			"no RAPL zones under %s (not an Intel/AMD CPU with RAPL, or running in a VM that "
 			"hides it; is the intel_rapl_msr module loaded?)",
 			POWERCAP_DIR);
-		goto out;
+		return -1;
 	}
 	qsort(zones, (size_t)nz, sizeof(*zones), cmp_zone);
+	return nz;
+}
+
+/* A sub-zone's parent: the top-level zone with the same N (sorted before it). */
+static void zone_parent(const struct zone_id *zones, char (*names)[64], int i, char *parent, size_t len)
+{
+	parent[0] = 0;
+	if (zones[i].m < 0)
+		return;
+	for (int j = 0; j < i; j++)
+		if (zones[j].n == zones[i].n && zones[j].m < 0)
+			snprintf(parent, len, "%s", names[j]);
+	if (!parent[0])
+		snprintf(parent, len, "zone-%d", zones[i].n);
+}
+
+/*
+ * Opens a zone's energy_uj and checks it reads as a number: 1 with *fd set, 0 when
+ * the zone has no counter (the reason appended to skipped), -1 on permission denied.
+ */
+static int open_counter(const char *base, const struct zone_id *z, int *fd, char *skipped, size_t skippedlen,
+			char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/%s/energy_uj", base, z->dir);
+	double uj;
+	int rc = 1;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 && (errno == EACCES || errno == EPERM)) {
+		err_set(err, errlen,
+			"cannot read %s: permission denied (energy_uj is root-only since Linux 5.10, "
+			"CVE-2020-8694). Run ipw as root, or grant read access until reboot: "
+			"sudo chmod o+r %s/intel-rapl:*/energy_uj (or a udev rule; see docs/platform-cpu.md)",
+			path, base);
+		rc = -1;
+		goto out;
+	}
+	errno = 0;
+	if (*fd < 0 || read_uj(*fd, &uj) < 0) {
+		/* some zones (psys on some boards) exist but have no counter */
+		size_t l = strlen(skipped);
+		snprintf(skipped + l, skippedlen - l, "%s%s: %s", l ? "; " : "", z->dir,
+			 errno ? strerror(errno) : "energy_uj is not a number");
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		rc = 0;
+	}
+out:
+	free(path);
+	return rc;
+}
+
+/* Fills a zone's source description; parent is "" for a top-level zone. */
+static void describe_zone(struct source_info *s, const char *base, const struct zone_id *z, const char *name,
+			  const char *parent)
+{
+	char *path;
+	long long range, limit;
+	const char *note;
+	if (z->m >= 0)
+		snprintf(s->name, sizeof(s->name), "rapl:%.24s/%.24s", parent, name);
+	else
+		snprintf(s->name, sizeof(s->name), "rapl:%.48s", name);
+	snprintf(s->backend, sizeof(s->backend), "rapl");
+	classify(name, z->m >= 0, s);
+	s->caps = CAP_ENERGY;
+	s->power_kind = POWER_NONE;
+	s->index = z->n;
+	if (z->m >= 0)
+		snprintf(s->model, sizeof(s->model), "%.60s/%.60s", parent, name);
+	else
+		snprintf(s->model, sizeof(s->model), "%.120s", name);
+	snprintf(s->driver, sizeof(s->driver), "powercap %.54s", z->dir);
+	path = xasprintf("%s/%s/constraint_0_power_limit_uw", base, z->dir);
+	s->power_limit_w = read_file_ll(path, &limit) == 0 && limit > 0 ? (double)limit / 1e6 : NAN;
+	free(path);
+	s->mem_total_bytes = NAN;
+	note = zone_note(s->kind, name);
+	path = xasprintf("%s/%s/max_energy_range_uj", base, z->dir);
+	if (read_file_ll(path, &range) == 0 && range > 0) {
+		s->energy_wrap_j = (double)range / 1e6;
+		snprintf(s->notes, sizeof(s->notes), "%s", note);
+	} else {
+		/* unknown range: a drop is then taken as a reset, which loses one step */
+		s->energy_wrap_j = 0;
+		snprintf(s->notes, sizeof(s->notes), "max_energy_range_uj unreadable: wraps seen as resets%s%s",
+			 note[0] ? "; " : "", note);
+	}
+	free(path);
+	s->counter_update_s = 0.001; /* RAPL updates its counters about every 1 ms */
+}
+
+/* Duplicate names (two zones both called "psys") get their index appended. */
+static void dedupe_names(struct backend_instance *inst)
+{
+	for (int i = 0; i < inst->nsources; i++)
+		for (int j = i + 1; j < inst->nsources; j++)
+			if (!strcmp(inst->sources[i].name, inst->sources[j].name)) {
+				size_t l = strlen(inst->sources[j].name);
+				snprintf(inst->sources[j].name + l, sizeof(inst->sources[j].name) - l, "#%d", j);
+			}
+}
+
+static int probe(struct backend_instance *inst, const struct telemetry_opts *opts, char *err, size_t errlen)
+{
+	char *base = telemetry_sysfs_path(POWERCAP_DIR);
+	struct zone_id *zones = xcalloc(RAPL_MAX_ZONES, sizeof(*zones));
+	char (*names)[64] = xcalloc(RAPL_MAX_ZONES, sizeof(*names));
+	struct rapl_priv *p = xcalloc(1, sizeof(*p));
+	char skipped[256] = "";
+	int nz, rc = -1;
+	(void)opts;
+	inst->priv = p;
+	nz = list_zones(base, zones, err, errlen);
+	if (nz < 0)
+		goto out;
 	inst->sources = xcalloc((size_t)nz, sizeof(*inst->sources));
 	p->fds = xcalloc((size_t)nz, sizeof(*p->fds));
 	for (int i = 0; i < nz; i++) {
-		struct zone_id *z = &zones[i];
-		struct source_info *s = &inst->sources[inst->nsources];
-		char parent[64] = "", *path;
-		long long range, limit;
-		double uj;
-		int fd;
-		if (zone_name(base, z->dir, names[i], sizeof(names[i])) < 0)
+		char parent[64];
+		int fd, ok;
+		if (zone_name(base, zones[i].dir, names[i], sizeof(names[i])) < 0)
 			continue;
-		if (z->m >= 0) {
-			/* the parent is the top-level zone with the same N (sorted before us) */
-			for (int j = 0; j < i; j++)
-				if (zones[j].n == z->n && zones[j].m < 0)
-					snprintf(parent, sizeof(parent), "%s", names[j]);
-			if (!parent[0])
-				snprintf(parent, sizeof(parent), "zone-%d", z->n);
-		}
-		path = xasprintf("%s/%s/energy_uj", base, z->dir);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-			err_set(err, errlen,
-				"cannot read %s: permission denied (energy_uj is root-only since Linux 5.10, "
-				"CVE-2020-8694). Run ipw as root, or grant read access until reboot: "
-				"sudo chmod o+r %s/intel-rapl:*/energy_uj (or a udev rule; see docs/platform-cpu.md)",
-				path, base);
-			free(path);
+		zone_parent(zones, names, i, parent, sizeof(parent));
+		ok = open_counter(base, &zones[i], &fd, skipped, sizeof(skipped), err, errlen);
+		if (ok < 0)
 			goto out;
-		}
-		errno = 0;
-		if (fd < 0 || read_uj(fd, &uj) < 0) {
-			/* some zones (psys on some boards) exist but have no counter */
-			size_t l = strlen(skipped);
-			snprintf(skipped + l, sizeof(skipped) - l, "%s%s: %s", l ? "; " : "", z->dir,
-				 errno ? strerror(errno) : "energy_uj is not a number");
-			if (fd >= 0)
-				close(fd);
-			free(path);
+		if (!ok)
 			continue;
-		}
-		free(path);
 		p->fds[inst->nsources] = fd;
 		p->n = inst->nsources + 1;
-		if (z->m >= 0)
-			snprintf(s->name, sizeof(s->name), "rapl:%.24s/%.24s", parent, names[i]);
-		else
-			snprintf(s->name, sizeof(s->name), "rapl:%.48s", names[i]);
-		snprintf(s->backend, sizeof(s->backend), "rapl");
-		classify(names[i], z->m >= 0, s);
-		s->caps = CAP_ENERGY;
-		s->power_kind = POWER_NONE;
-		s->index = z->n;
-		if (z->m >= 0)
-			snprintf(s->model, sizeof(s->model), "%.60s/%.60s", parent, names[i]);
-		else
-			snprintf(s->model, sizeof(s->model), "%.120s", names[i]);
-		snprintf(s->driver, sizeof(s->driver), "powercap %.54s", z->dir);
-		path = xasprintf("%s/%s/constraint_0_power_limit_uw", base, z->dir);
-		s->power_limit_w = read_file_ll(path, &limit) == 0 && limit > 0 ? (double)limit / 1e6 : NAN;
-		free(path);
-		s->mem_total_bytes = NAN;
-		path = xasprintf("%s/%s/max_energy_range_uj", base, z->dir);
-		if (read_file_ll(path, &range) == 0 && range > 0) {
-			s->energy_wrap_j = (double)range / 1e6;
-			snprintf(s->notes, sizeof(s->notes), "%s", zone_note(s->kind, names[i]));
-		} else {
-			/* unknown range: a drop is then taken as a reset, which loses one step */
-			s->energy_wrap_j = 0;
-			snprintf(s->notes, sizeof(s->notes), "max_energy_range_uj unreadable: wraps seen as resets%s%s",
-				 zone_note(s->kind, names[i])[0] ? "; " : "", zone_note(s->kind, names[i]));
-		}
-		free(path);
-		s->counter_update_s = 0.001; /* RAPL updates its counters about every 1 ms */
+		describe_zone(&inst->sources[inst->nsources], base, &zones[i], names[i], parent);
 		inst->nsources++;
 	}
 	if (!inst->nsources) {
@@ -257,13 +309,7 @@ static int probe(struct backend_instance *inst, const struct telemetry_opts *opt
 			skipped[0] ? skipped : "no zone has a name");
 		goto out;
 	}
-	/* duplicate names (two zones both called "psys") get their directory appended */
-	for (int i = 0; i < inst->nsources; i++)
-		for (int j = i + 1; j < inst->nsources; j++)
-			if (!strcmp(inst->sources[i].name, inst->sources[j].name)) {
-				size_t l = strlen(inst->sources[j].name);
-				snprintf(inst->sources[j].name + l, sizeof(inst->sources[j].name) - l, "#%d", j);
-			}
+	dedupe_names(inst);
 	rc = 0;
 out:
 	if (rc < 0)

@@ -403,3 +403,36 @@ Test(dataset, line_cap)
 	dataset_release(&ds);
 	free(big);
 }
+
+/* Each word of a harness record's verification_method, then of its dataset_name, picks the task. */
+Test(dataset, harness_task_words)
+{
+	static const struct {
+		const char *method, *name;
+		enum task task;
+	} cases[] = {
+		{"pairwise", "", TASK_JUDGE_PAIRWISE}, {"Arena-hard", "", TASK_JUDGE_PAIRWISE},
+		{"wildchat", "", TASK_JUDGE_PAIRWISE}, {"mcq", "", TASK_MCQ}, {"multiple choice", "", TASK_MCQ},
+		{"letter", "", TASK_MCQ}, {"llm judge", "", TASK_JUDGE_REFERENCE}, {"reference", "", TASK_JUDGE_REFERENCE},
+		{"natural", "", TASK_JUDGE_REFERENCE}, {"numeric", "", TASK_NUMERIC}, {"number", "", TASK_NUMERIC},
+		{"math", "", TASK_NUMERIC}, {"regex", "", TASK_REGEX}, {"exact", "", TASK_EXACT},
+		{"string match", "", TASK_EXACT}, {"pairwise mcq", "", TASK_JUDGE_PAIRWISE},
+		{"", "WildChat-1M", TASK_JUDGE_PAIRWISE}, {"", "mmlu-pro", TASK_MCQ}, {"", "GPQA", TASK_MCQ},
+		{"", "natural_reasoning", TASK_JUDGE_REFERENCE}, {"", "reasoning", TASK_JUDGE_REFERENCE},
+		{"other", "mmlu", TASK_MCQ}, {"", "", TASK_MCQ},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dataset ds;
+		char err[IPW_ERRLEN], line[512];
+		int n = snprintf(line, sizeof(line),
+				 "{\"problem\": \"Q?\\nA) x\\nB) y\", \"answer\": \"A\", \"dataset_metadata\": "
+				 "\"{\\\"config\\\": {\\\"verification_method\\\": \\\"%s\\\", "
+				 "\\\"dataset_name\\\": \\\"%s\\\"}}\"}\n",
+				 cases[i].method, cases[i].name);
+		cr_assert_eq(dataset_load_mem(&ds, "t", line, (size_t)n, "harness", err, sizeof(err)), 0, "%zu: %s",
+			     i, err);
+		cr_assert_eq(ds.items[0].task, cases[i].task, "method '%s', name '%s': task %d", cases[i].method,
+			     cases[i].name, (int)ds.items[0].task);
+		dataset_release(&ds);
+	}
+}

@@ -645,3 +645,98 @@ Test(fake, power_only_and_averaged_sources)
 	cr_assert_float_eq(t.srcs[1].last.power_w, 90, 1e-6);
 	telemetry_release(&t);
 }
+
+/* Every setting's check and message, and every waveform's sanity rule. */
+Test(fake, every_setting_is_checked)
+{
+	static const struct {
+		const char *spec, *needle;
+	} cases[] = {
+		{"gpu0=const:1;step_ms=-1", "step_ms=-1: expected milliseconds >= 0"},
+		{"gpu0=const:1;counter=maybe", "counter=maybe: expected yes or no"},
+		{"gpu0=const:1;gpu0.power=loud", "power=loud: expected instant, average, interval or none"},
+		{"gpu0=const:1;limit=0", "limit=0: expected watts > 0"},
+		{"gpu0=const:1;wrap_j=-2", "wrap_j=-2: expected joules >= 0 (0 = never wraps)"},
+		{"gpu0=const:1;mem_total=lots", "mem_total=lots: expected bytes (e.g. 80Gi)"},
+		{"gpu0=const:1;temp=hot", "temp=hot: expected degrees Celsius"},
+		{"gpu0=const:1;mem=1Q", "mem=1Q: expected bytes (e.g. 12Gi)"},
+		{"gpu0=const:1;start_j=-1", "start_j=-1: expected joules >= 0"},
+		{"gpu0=const:1;gpu0.res_j=x", "res_j=x: expected joules >= 0"},
+		{"gpu0=const:1;read_ms=20000", "read_ms=20000: expected milliseconds in [0, 10000]"},
+		{"gpu0=const:1;gpu0.read_ms=1", "read_ms applies to the whole back-end"},
+		{"gpu0=square:1:2:0", "power must stay >= 0 W"},
+		{"gpu0=ramp:-1:2:3", "power must stay >= 0 W"},
+		{"gpu0=sine:10:20:1", "power must stay >= 0 W"},
+		{"gpu0=sine:10:5:0", "power must stay >= 0 W"},
+		{"gpu0=seq:100:0:200", "seq: '0' is not a duration > 0 s"},
+		{"gpu0=seq:-1:1:200", "seq: '-1' is not a power >= 0 W"},
+		{"gpu0=", "empty waveform"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct telemetry t;
+		struct telemetry_select sel = {.backends = "fake", .host = 1};
+		use_profile(cases[i].spec);
+		cr_assert_eq(telemetry_init(&t, NULL, &sel, err, sizeof(err)), 0);
+		cr_assert_not(fake_inst(&t)->present, "'%s' accepted", cases[i].spec);
+		cr_assert(strstr(fake_inst(&t)->reason, cases[i].needle), "'%s': reason '%s' lacks '%s'",
+			  cases[i].spec, fake_inst(&t)->reason, cases[i].needle);
+		telemetry_release(&t);
+	}
+}
+
+/* The identity, counter and power settings reach the source description. */
+Test(fake, settings_are_applied)
+{
+	struct telemetry t;
+	struct backend_instance *in;
+	use_profile("gpu0=sine:100:50:2,gpu1=ramp:0:300:5;host=seq:10:1:20;gpu0.model=Test GPU;"
+		    "gpu0.uuid=GPU-abc;gpu0.pci=00000000:99:00.0;gpu0.step_ms=250;gpu0.wrap_j=1000;"
+		    "gpu1.counter=no;gpu1.power=interval;host.power=none;host.counter=1");
+	init(&t, NULL, 1);
+	in = fake_inst(&t);
+	cr_assert_eq(in->nsources, 3);
+	cr_assert_str_eq(in->sources[0].model, "Test GPU");
+	cr_assert_str_eq(in->sources[0].uuid, "GPU-abc");
+	cr_assert_str_eq(in->sources[0].pci_bus_id, "00000000:99:00.0");
+	cr_assert_float_eq(in->sources[0].counter_update_s, 0.25, 1e-12);
+	cr_assert_float_eq(in->sources[0].energy_wrap_j, 1000, 1e-9);
+	cr_assert_eq(in->sources[1].caps & CAP_ENERGY, 0);
+	cr_assert_eq(in->sources[1].power_kind, POWER_INTERVAL);
+	cr_assert_eq(in->sources[2].power_kind, POWER_NONE);
+	cr_assert_eq(in->sources[2].caps, CAP_ENERGY);
+	telemetry_release(&t);
+}
+
+/* A trace gives temperature, memory and the counter's start in its columns, not as settings. */
+Test(fake, trace_rejects_profile_settings)
+{
+	static const char *const keys[] = {"temp=50", "mem=1Gi", "start_j=1", "res_j=1"};
+	char path[] = "/tmp/ipw-test-trace-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct telemetry t;
+		struct telemetry_select sel = {.backends = "fake", .host = 1};
+		char text[128], needle[64];
+		snprintf(text, sizeof(text), "%s\nt_s gpu0.energy_j\n0 1\n0.1 2\n", keys[i]);
+		snprintf(needle, sizeof(needle), "%.*s= is for profiles", (int)strcspn(keys[i], "="), keys[i]);
+		write_file(path, text);
+		use_trace(path);
+		cr_assert_eq(telemetry_init(&t, NULL, &sel, err, sizeof(err)), 0);
+		cr_assert_not(fake_inst(&t)->present, "'%s' accepted", keys[i]);
+		cr_assert(strstr(fake_inst(&t)->reason, needle), "'%s' lacks '%s'", fake_inst(&t)->reason, needle);
+		telemetry_release(&t);
+	}
+	unlink(path);
+}
+
+/* read_ms is global only, as the manual's example uses it: every read then blocks that long. */
+Test(fake, global_read_ms_is_accepted)
+{
+	struct telemetry t;
+	use_profile("gpu0=const:200;read_ms=4");
+	init(&t, NULL, 1);
+	cr_assert_eq(fake_inst(&t)->nsources, 1);
+	telemetry_release(&t);
+}
