@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "telemetry.h"
+#include "telemetry_backend.h" /* lists every back-end instance and source, selected or not */
 #include "jsonout.h"
 
 static void usage(FILE *f)
