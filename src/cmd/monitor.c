@@ -6,7 +6,7 @@
  * samples that the main thread drains. docs/monitor.md explains the output.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "measure.h"
+#include "optable.h"
 #include "telemetry.h"
 #include "jsonout.h"
 
@@ -73,21 +74,79 @@ static void sink(void *arg, int src, const struct sample *s)
 	pthread_mutex_unlock(&m->qlock);
 }
 
+/* What 'ipw monitor' parses into. */
+struct mon_args {
+	struct measure_opts o;
+	double duration;         /* 0 = until Ctrl-C */
+	int fmt;                 /* enum format, or -1 = by the terminal */
+};
+
+static int format_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct mon_args *a = t;
+	(void)d;
+	if (!strcmp(arg, "table"))
+		a->fmt = FMT_TABLE;
+	else if (!strcmp(arg, "jsonl"))
+		a->fmt = FMT_JSONL;
+	else if (!strcmp(arg, "csv"))
+		a->fmt = FMT_CSV;
+	else
+		return err_set(err, errlen, "--format takes table, jsonl or csv");
+	return 0;
+}
+static const struct opt_hooks format_hooks = {.parse = format_parse, NULL};
+
+#define A(field) offsetof(struct mon_args, field)
+static const struct opt_def mon_opts[] = {
+	{"duration", 0, OPT_DOUBLE, A(duration), "S", "stop after S seconds (default: at Ctrl-C)", NULL, 0, 1e15,
+	 OPT_BOUNDED | OPT_MIN_OPEN, NULL, "seconds > 0", NULL},
+	{"interval", 0, OPT_INT, A(o.interval_ms), "MS", "sampling period in milliseconds (default: each back-end's own)",
+	 NULL, 1, 60000, OPT_BOUNDED, NULL, "milliseconds in [1, 60000]", NULL},
+	{"format", 0, OPT_STRING, OPT_NOFIELD, "F",
+	 "table (live, the default on a terminal), jsonl (the default otherwise) or csv", NULL, 0, 0, 0, NULL, NULL,
+	 &format_hooks},
+	{"devices", 0, OPT_LIST, A(o.devices), "LIST",
+	 "GPUs to measure: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"no-host", 0, OPT_UNFLAG, A(o.host), NULL, "leave out host sources (CPU package, DRAM)", NULL, 0, 0, 0, NULL, NULL,
+	 NULL},
+	{"backends", 0, OPT_LIST, A(o.backends), "LIST", "use only these back-ends (nvidia,amd,rapl,apple,fake)", NULL, 0, 0,
+	 0, NULL, NULL, NULL},
+	{"fake-profile", 0, OPT_STRING, A(o.fake_profile), "S",
+	 "enable the fake back-end with a synthetic profile (docs/fake-backend.md)", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"fake-trace", 0, OPT_STRING, A(o.fake_trace), "F", "enable the fake back-end replaying a trace file", NULL, 0, 0, 0,
+	 NULL, NULL, NULL},
+};
+#define NOPTS (sizeof(mon_opts) / sizeof(mon_opts[0]))
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipw monitor [--duration S] [--interval MS] [--format table|jsonl|csv]\n"
 		"                   [--devices LIST] [--no-host] [--backends LIST]\n"
-		"                   [--fake-profile SPEC | --fake-trace FILE]\n"
-		"  --duration S      stop after S seconds (default: at Ctrl-C)\n"
-		"  --interval MS     sampling period in milliseconds (default: each back-end's own)\n"
-		"  --format F        table (live, the default on a terminal), jsonl (the default otherwise) or csv\n"
-		"  --devices LIST    GPUs to measure: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated\n"
-		"  --no-host         leave out host sources (CPU package, DRAM)\n"
-		"  --backends LIST   use only these back-ends (nvidia,amd,rapl,apple,fake)\n"
-		"  --fake-profile S  enable the fake back-end with a synthetic profile (docs/fake-backend.md)\n"
-		"  --fake-trace F    enable the fake back-end replaying a trace file\n"
-		"Ends at --duration or Ctrl-C (SIGINT/SIGTERM), then prints a summary (docs/monitor.md).\n");
+		"                   [--fake-profile SPEC | --fake-trace FILE]\n");
+	opt_usage(f, mon_opts, NOPTS);
+	fprintf(f, "Ends at --duration or Ctrl-C (SIGINT/SIGTERM), then prints a summary (docs/monitor.md).\n");
+}
+
+/* 0 to run, 1 after --help, -1 on a usage error (said). */
+static int parse_args(int argc, char **argv, struct mon_args *a)
+{
+	char err[IPW_ERRLEN];
+	int first, rc = opt_parse(mon_opts, NOPTS, a, argc, argv, &first, NULL, err, sizeof(err));
+	if (rc == OPT_HELP) {
+		usage(stdout);
+		return 1;
+	}
+	if (rc != OPT_PARSED) {
+		fprintf(stderr, "ipw monitor: %s\n", err);
+		return -1;
+	}
+	if (first < argc) {
+		fprintf(stderr, "ipw monitor: unexpected argument '%s'\n", argv[first]);
+		return -1;
+	}
+	return 0;
 }
 
 static double cpu_seconds(void)
@@ -411,76 +470,6 @@ static void report_absent(const struct telemetry *t)
 	buf_release(&b);
 }
 
-static int parse_args(int argc, char **argv, struct measure_opts *opts, double *duration, int *fmt)
-{
-	static const struct option longopts[] = {
-		{"duration", required_argument, NULL, 'D'},
-		{"interval", required_argument, NULL, 'i'},
-		{"format", required_argument, NULL, 'f'},
-		{"devices", required_argument, NULL, 'd'},
-		{"no-host", no_argument, NULL, 'H'},
-		{"backends", required_argument, NULL, 'b'},
-		{"fake-profile", required_argument, NULL, 'p'},
-		{"fake-trace", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
-	char *end;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'D':
-			errno = 0;
-			*duration = strtod(optarg, &end);
-			if (errno || *end || !isfinite(*duration) || *duration <= 0) {
-				fprintf(stderr, "ipw monitor: --duration %s: expected seconds > 0\n", optarg);
-				return -1;
-			}
-			break;
-		case 'i': {
-			long v;
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 60000) {
-				fprintf(stderr, "ipw monitor: --interval %s: expected milliseconds in [1, 60000]\n",
-					optarg);
-				return -1;
-			}
-			opts->interval_ms = (int)v;
-			break;
-		}
-		case 'f':
-			if (!strcmp(optarg, "table"))
-				*fmt = FMT_TABLE;
-			else if (!strcmp(optarg, "jsonl"))
-				*fmt = FMT_JSONL;
-			else if (!strcmp(optarg, "csv"))
-				*fmt = FMT_CSV;
-			else {
-				fprintf(stderr, "ipw monitor: --format %s: expected table, jsonl or csv\n", optarg);
-				return -1;
-			}
-			break;
-		case 'd': opts->devices = optarg; break;
-		case 'H': opts->host = 0; break;
-		case 'b': opts->backends = optarg; break;
-		case 'p': opts->fake_profile = optarg; break;
-		case 'T': opts->fake_trace = optarg; break;
-		case 'h': usage(stdout); return 1;
-		default:
-			fprintf(stderr, "ipw monitor: unknown option or missing value: %s\n", argv[optind - 1]);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ipw monitor: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	return 0;
-}
-
 /* Probes telemetry; 0, or the exit status with the reason said. */
 static int open_telemetry(struct monitor *m, const struct measure_opts *opts)
 {
@@ -577,25 +566,27 @@ static int finish(struct monitor *m, int interval_ms, double cpu0)
 
 int cmd_monitor(int argc, char **argv)
 {
-	struct measure_opts opts;
+	struct mon_args a;
 	struct monitor m;
 	struct sigaction sa, old_int, old_term;
-	double duration = 0, cpu0;
-	int fmt = -1, rc = 0, have_sig = 0, prc;
+	double cpu0;
+	int rc = 0, have_sig = 0, prc;
 
 	memset(&m, 0, sizeof(m));
-	measure_opts_init(&opts);
+	memset(&a, 0, sizeof(a));
+	measure_opts_init(&a.o);
+	a.fmt = -1;
 	pthread_mutex_init(&m.qlock, NULL);
-	prc = parse_args(argc, argv, &opts, &duration, &fmt);
+	prc = parse_args(argc, argv, &a);
 	if (prc) {
 		if (prc < 0)
 			usage(stderr);
 		rc = prc < 0 ? EXIT_USAGE : 0;
 		goto out;
 	}
-	m.live = fmt < 0 && isatty(STDOUT_FILENO);
-	m.fmt = fmt >= 0 ? (enum format)fmt : m.live ? FMT_TABLE : FMT_JSONL;
-	if ((rc = open_telemetry(&m, &opts)))
+	m.live = a.fmt < 0 && isatty(STDOUT_FILENO);
+	m.fmt = a.fmt >= 0 ? (enum format)a.fmt : m.live ? FMT_TABLE : FMT_JSONL;
+	if ((rc = open_telemetry(&m, &a.o)))
 		goto out;
 	stop_signal = 0;
 	memset(&sa, 0, sizeof(sa));
@@ -607,8 +598,8 @@ int cmd_monitor(int argc, char **argv)
 	cpu0 = cpu_seconds();
 	if ((rc = start_samplers(&m)))
 		goto out;
-	watch(&m, duration);
-	rc = finish(&m, opts.interval_ms, cpu0);
+	watch(&m, a.duration);
+	rc = finish(&m, a.o.interval_ms, cpu0);
 out:
 	if (have_sig) {
 		sigaction(SIGINT, &old_int, NULL);
