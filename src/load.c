@@ -344,6 +344,19 @@ static void fill_pct(struct load_pct *p, double *v, size_t n)
 	p->p99 = stats_percentile_sorted(v, n, 99);
 }
 
+/* Appends the gaps between res's output events to v (n used, cap allocated); returns v. */
+static double *append_gaps(double *v, size_t *n, size_t *cap, const struct chat_result *res)
+{
+	for (size_t k = 1; k < res->ntoken; k++) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 1024;
+			v = xrealloc(v, *cap * sizeof(double));
+		}
+		v[(*n)++] = (double)(res->token_ns[k] - res->token_ns[k - 1]) / 1e9;
+	}
+	return v;
+}
+
 void load_summarize(struct load_req **reqs, const struct query_record *qs, size_t n,
 		    const struct load_slo *slo, struct load_summary *sum)
 {
@@ -375,13 +388,7 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 			tpot[np++] = q->tpot_s;
 		if (!isnan(q->e2e_s))
 			e2e[ne++] = q->e2e_s;
-		for (size_t k = 1; k < res->ntoken; k++) {
-			if (ni == icap) {
-				icap = icap ? icap * 2 : 1024;
-				itl = xrealloc(itl, icap * sizeof(double));
-			}
-			itl[ni++] = (double)(res->token_ns[k] - res->token_ns[k - 1]) / 1e9;
-		}
+		itl = append_gaps(itl, &ni, &icap, res);
 		if (load_slo_met(slo, q))
 			good++;
 	}
