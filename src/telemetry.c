@@ -592,6 +592,17 @@ const char *telemetry_backend_reason(const struct telemetry *t, int b)
 	return t->insts[b].reason;
 }
 
+const char *telemetry_backend_description(const struct telemetry *t, int b)
+{
+	return t->insts[b].ops->description;
+}
+
+const struct source_info *telemetry_backend_sources(const struct telemetry *t, int b, int *n)
+{
+	*n = t->insts[b].nsources;
+	return t->insts[b].sources;
+}
+
 void telemetry_last_error(struct telemetry *t, char *out, size_t n)
 {
 	pthread_mutex_lock(&t->lock);

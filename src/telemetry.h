@@ -164,6 +164,9 @@ int telemetry_nbackends(const struct telemetry *t);
 const char *telemetry_backend_name(const struct telemetry *t, int b);
 int telemetry_backend_present(const struct telemetry *t, int b);
 const char *telemetry_backend_reason(const struct telemetry *t, int b);
+const char *telemetry_backend_description(const struct telemetry *t, int b);
+/* Every source back-end b found, selected or not (source_info.selected says), *n of them. */
+const struct source_info *telemetry_backend_sources(const struct telemetry *t, int b, int *n);
 /* The latest warning or sampler error ("" if none); copied into out (n bytes). */
 void telemetry_last_error(struct telemetry *t, char *out, size_t n);
 uint64_t telemetry_sampler_errors(struct telemetry *t);
@@ -211,7 +214,7 @@ double telemetry_scope_sum(const struct telemetry *t, enum source_scope scope, c
  */
 int telemetry_wait_covered(struct telemetry *t, int64_t t_ns, int64_t timeout_ns);
 
-/* Energy of [t0, t1] per selected source (out has nsrcs entries; NAN where unknown). */
+/* Energy of [t0, t1] per selected source (out has telemetry_nsources entries; NAN where unknown). */
 void telemetry_window(struct telemetry *t, int64_t t0, int64_t t1, double *out_j);
 
 /* A window summary: energy per scope and power/temperature/memory over the window. */

@@ -30,7 +30,7 @@ enum format { FMT_TABLE, FMT_JSONL, FMT_CSV };
 #define QUEUE_MAX (1u << 20) /* samples held for printing before new ones are dropped */
 
 struct queued {
-	int src;                 /* index into telemetry.srcs */
+	int src;                 /* source index (telemetry_source) */
 	struct sample s;
 };
 
