@@ -43,14 +43,82 @@ static int64_t clip(int64_t t, int64_t lo, int64_t hi)
 	return t < lo ? lo : t > hi ? hi : t;
 }
 
-int attribute_concurrent(const struct attr_req *r, size_t n, int64_t t0, int64_t t1, int64_t grid_ns,
-			 attr_energy_fn energy, void *arg, struct attr_out *out, char *err, size_t errlen)
+/*
+ * The slice boundaries: t0, t1, the grid and every request time inside the
+ * span, sorted and unique (caller frees); *nb gets their number.
+ */
+static int64_t *boundaries(const struct attr_req *r, size_t n, int64_t t0, int64_t t1, int64_t grid_ns,
+			   size_t *nb)
 {
-	int64_t *b = NULL;
-	double *e = NULL, *w = NULL, *wp = NULL, mean_prompt = 0;
-	size_t nb = 0, cap, nk = 0, u;
-	int rc = -1;
+	size_t cap = 2 + 3 * n + (grid_ns > 0 ? (size_t)((t1 - t0) / grid_ns) + 1 : 0), k = 0, nk = 0;
+	int64_t *b = xmalloc(cap * sizeof(*b));
+	b[k++] = t0;
+	b[k++] = t1;
+	if (grid_ns > 0)
+		for (int64_t t = t0 + grid_ns; t < t1; t += grid_ns)
+			b[k++] = t;
+	for (size_t i = 0; i < n; i++) {
+		const struct attr_req *q = &r[i];
+		if (!active(q))
+			continue;
+		b[k++] = clip(q->t_send, t0, t1);
+		b[k++] = clip(q->t_end, t0, t1);
+		if (q->t_first > q->t_send && q->t_first < q->t_end)
+			b[k++] = clip(q->t_first, t0, t1);
+	}
+	qsort(b, k, sizeof(*b), cmp_i64);
+	for (size_t u = 0; u < k; u++)
+		if (!u || b[u] != b[u - 1])
+			b[nk++] = b[u];
+	*nb = nk;
+	return b;
+}
 
+/* Prefill weights: prompt tokens relative to the mean of the known ones (1 when unknown). */
+static double *prefill_weights(const struct attr_req *r, size_t n)
+{
+	double *wp = xmalloc((n + 1) * sizeof(*wp)), sum = 0, mean;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].prompt_tokens > 0) {
+			sum += r[i].prompt_tokens;
+			k++;
+		}
+	mean = k ? sum / (double)k : 0;
+	for (size_t i = 0; i < n; i++)
+		wp[i] = r[i].prompt_tokens > 0 && mean > 0 ? r[i].prompt_tokens / mean : 1;
+	return wp;
+}
+
+/* The slices, their energies and weights, as the two passes share them. */
+struct slices {
+	const int64_t *b;
+	const double *e, *wp;
+	double *w;
+	size_t nb;
+	int64_t t0, t1;
+};
+
+/* Pass 0 adds request i's weight to each slice it is active in; pass 1 gives it its share. */
+static void slice_pass(const struct slices *sl, const struct attr_req *q, size_t i, int pass, struct attr_out *out)
+{
+	size_t s0 = lower_bound(sl->b, sl->nb, clip(q->t_send, sl->t0, sl->t1));
+	size_t s1 = lower_bound(sl->b, sl->nb, clip(q->t_end, sl->t0, sl->t1));
+	for (size_t s = s0; s < s1; s++) {
+		int prefill = !q->t_first || sl->b[s + 1] <= q->t_first;
+		double wt = prefill ? sl->wp[i] : 1;
+		if (!pass) {
+			sl->w[s] += wt;
+			continue;
+		}
+		out->req_j[i] += (sl->e[s + 1] - sl->e[s]) * wt / sl->w[s];
+		if (out->req_s)
+			out->req_s[i] += (double)(sl->b[s + 1] - sl->b[s]) / 1e9 * wt / sl->w[s];
+	}
+}
+
+static void clear_out(struct attr_out *out, size_t n)
+{
 	out->idle_j = out->idle_s = out->total_j = 0;
 	out->nslices = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -58,85 +126,47 @@ int attribute_concurrent(const struct attr_req *r, size_t n, int64_t t0, int64_t
 		if (out->req_s)
 			out->req_s[i] = 0;
 	}
+}
+
+int attribute_concurrent(const struct attr_req *r, size_t n, int64_t t0, int64_t t1, int64_t grid_ns,
+			 attr_energy_fn energy, void *arg, struct attr_out *out, char *err, size_t errlen)
+{
+	struct slices sl;
+	int64_t *b;
+	double *e = NULL, *wp = NULL;
+	size_t nb;
+	int rc = -1;
+
+	clear_out(out, n);
 	if (t1 <= t0)
 		return err_set(err, errlen, "attribution span is empty (%lld..%lld ns)", (long long)t0,
 			       (long long)t1);
-	cap = 2 + 3 * n + (grid_ns > 0 ? (size_t)((t1 - t0) / grid_ns) + 1 : 0);
-	b = xmalloc(cap * sizeof(*b));
-	b[nb++] = t0;
-	b[nb++] = t1;
-	if (grid_ns > 0)
-		for (int64_t t = t0 + grid_ns; t < t1; t += grid_ns)
-			b[nb++] = t;
-	for (size_t i = 0; i < n; i++) {
-		const struct attr_req *q = &r[i];
-		if (!active(q))
-			continue;
-		b[nb++] = clip(q->t_send, t0, t1);
-		b[nb++] = clip(q->t_end, t0, t1);
-		if (q->t_first > q->t_send && q->t_first < q->t_end)
-			b[nb++] = clip(q->t_first, t0, t1);
-	}
-	qsort(b, nb, sizeof(*b), cmp_i64);
-	for (u = 0; u < nb; u++)
-		if (!u || b[u] != b[u - 1])
-			b[nk++] = b[u];
-	nb = nk;
+	b = boundaries(r, n, t0, t1, grid_ns, &nb);
 	e = xmalloc(nb * sizeof(*e));
-	for (u = 0; u < nb; u++)
+	for (size_t u = 0; u < nb; u++)
 		if (energy(arg, b[u], &e[u]) < 0) {
 			err_set(err, errlen, "the energy timeline does not cover %.3f s into the attributed span",
 				(double)(b[u] - t0) / 1e9);
 			goto out;
 		}
-	/* prefill weights: prompt tokens relative to the mean of the known ones */
-	wp = xmalloc((n + 1) * sizeof(*wp));
-	{
-		double sum = 0;
-		size_t k = 0;
+	wp = prefill_weights(r, n);
+	sl = (struct slices){.b = b, .e = e, .wp = wp, .w = xcalloc(nb, sizeof(double)), .nb = nb, .t0 = t0, .t1 = t1};
+	for (int pass = 0; pass < 2; pass++) /* pass 0: each slice's total weight; pass 1: the shares */
 		for (size_t i = 0; i < n; i++)
-			if (r[i].prompt_tokens > 0) {
-				sum += r[i].prompt_tokens;
-				k++;
-			}
-		mean_prompt = k ? sum / (double)k : 0;
-		for (size_t i = 0; i < n; i++)
-			wp[i] = r[i].prompt_tokens > 0 && mean_prompt > 0 ? r[i].prompt_tokens / mean_prompt : 1;
-	}
-	/* pass 1: each slice's total weight */
-	w = xcalloc(nb, sizeof(*w));
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < n; i++) {
-			const struct attr_req *q = &r[i];
-			size_t s0, s1;
-			if (!active(q))
-				continue;
-			s0 = lower_bound(b, nb, clip(q->t_send, t0, t1));
-			s1 = lower_bound(b, nb, clip(q->t_end, t0, t1));
-			for (size_t s = s0; s < s1; s++) {
-				int prefill = !q->t_first || b[s + 1] <= q->t_first;
-				double wt = prefill ? wp[i] : 1;
-				if (!pass) {
-					w[s] += wt;
-				} else {
-					out->req_j[i] += (e[s + 1] - e[s]) * wt / w[s];
-					if (out->req_s)
-						out->req_s[i] += (double)(b[s + 1] - b[s]) / 1e9 * wt / w[s];
-				}
-			}
-		}
+			if (active(&r[i]))
+				slice_pass(&sl, &r[i], i, pass, out);
 	for (size_t s = 0; s + 1 < nb; s++)
-		if (w[s] <= 0) {
+		if (sl.w[s] <= 0) {
 			out->idle_j += e[s + 1] - e[s];
 			out->idle_s += (double)(b[s + 1] - b[s]) / 1e9;
 		}
 	out->total_j = e[nb - 1] - e[0];
 	out->nslices = nb - 1;
+	free(sl.w);
 	rc = 0;
 out:
 	free(b);
 	free(e);
-	free(w);
 	free(wp);
 	return rc;
 }

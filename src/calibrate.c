@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "stats.h"
+#include "measure.h"
 #include "telemetry.h"
 #include "util.h"
 
@@ -327,7 +328,7 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static double window_j(struct timeline *tl, int64_t a, int64_t b)
+static double window_j(const struct timeline *tl, int64_t a, int64_t b)
 {
 	double e;
 	return timeline_energy(tl, a, b, &e) < 0 ? NAN : e;
@@ -369,7 +370,7 @@ static double step_of(const struct timeline *tl, int64_t a, int64_t b)
 }
 
 /* Power from the timeline over [t - 5 ms, t + 5 ms]. */
-static double power_at(struct timeline *tl, int64_t t)
+static double power_at(const struct timeline *tl, int64_t t)
 {
 	double e = window_j(tl, t - 5 * NS_PER_MS, t + 5 * NS_PER_MS);
 	return e / 0.01;
@@ -379,7 +380,7 @@ static double power_at(struct timeline *tl, int64_t t)
  * Time from edge until the power crosses level (rising: >=, falling: <=),
  * scanning 5 ms steps up to limit; NAN when it never does.
  */
-static double cross_time(struct timeline *tl, int64_t edge, int64_t limit, double level, int rising)
+static double cross_time(const struct timeline *tl, int64_t edge, int64_t limit, double level, int rising)
 {
 	for (int64_t t = edge; t <= limit; t += 5 * NS_PER_MS) {
 		double p = power_at(tl, t);
@@ -391,145 +392,191 @@ static double cross_time(struct timeline *tl, int64_t edge, int64_t limit, doubl
 	return NAN;
 }
 
-static void analyse(struct telemetry *tel, const struct calib_opts *o, const struct pattern *p,
+/* One source's analysis, run on its timeline with the telemetry lock held. */
+struct source_job {
+	const struct calib_opts *o;
+	const struct pattern *p;
+	struct calib_source *cs;
+};
+
+/* Loaded power: the second half of the on-windows of the longest period (median). */
+static double loaded_power(const struct timeline *tl, const struct pattern *p)
+{
+	double loaded[MAX_EDGES];
+	int nl = 0;
+	for (int e = 0; e < p->nedges; e++)
+		if (p->period[e] == 0) {
+			int64_t mid = p->on[e] + (p->off[e] - p->on[e]) / 2;
+			loaded[nl++] = window_j(tl, mid, p->off[e]) / ((double)(p->off[e] - mid) / 1e9);
+		}
+	return median(loaded, nl);
+}
+
+/* Rise and fall times (medians over the longest period's edges where the load made a clear step). */
+static void edges(const struct timeline *tl, const struct pattern *p, struct calib_source *cs)
+{
+	double rise[MAX_EDGES], fall[MAX_EDGES];
+	int nr = 0, nf = 0;
+	double up = cs->idle_w + 0.9 * (cs->loaded_w - cs->idle_w);
+	double down = cs->idle_w + 0.1 * (cs->loaded_w - cs->idle_w);
+	/* edges only where the load made a clear step: 10% of idle and 2 W */
+	int clear = !isnan(cs->idle_w) && !isnan(cs->loaded_w) &&
+		    cs->loaded_w - cs->idle_w >= fmax(2, 0.1 * fabs(cs->idle_w));
+	for (int e = 0; e < p->nedges && clear; e++) {
+		if (p->period[e] != 0)
+			continue;
+		rise[nr] = cross_time(tl, p->on[e], p->off[e], up, 1);
+		if (!isnan(rise[nr]))
+			nr++;
+		fall[nf] = cross_time(tl, p->off[e], p->off_end[e], down, 0);
+		if (!isnan(fall[nf]))
+			nf++;
+	}
+	cs->rise_s = median(rise, nr);
+	cs->fall_s = median(fall, nf);
+}
+
+/* The energy of each period's on and off windows against a perfect meter. */
+static void periods(const struct timeline *tl, const struct calib_opts *o, const struct pattern *p,
+		    struct calib_source *cs)
+{
+	for (int k = 0; k < o->nperiods; k++) {
+		struct calib_period *cp = &cs->per[k];
+		double on_s = 0, off_s = 0;
+		cp->len_s = o->periods[k];
+		for (int e = 0; e < p->nedges; e++)
+			if (p->period[e] == k) {
+				cp->on_j += window_j(tl, p->on[e], p->off[e]);
+				cp->off_j += window_j(tl, p->off[e], p->off_end[e]);
+				on_s += (double)(p->off[e] - p->on[e]) / 1e9;
+				off_s += (double)(p->off_end[e] - p->off[e]) / 1e9;
+			}
+		cp->on_expect_j = cs->loaded_w * on_s;
+		cp->off_expect_j = cs->idle_w * off_s;
+	}
+}
+
+static int analyse_source(void *arg, const struct timeline *tl)
+{
+	struct source_job *j = arg;
+	const struct pattern *p = j->p;
+	struct calib_source *cs = j->cs;
+	int64_t idle_a = p->idle0 + (int64_t)(j->o->idle_s * 1e9 * 0.25);
+	int64_t idle_b = p->nedges ? p->on[0] : p->t_end;
+	cs->step_s = step_of(tl, p->idle0, p->t_end);
+	cs->idle_w = idle_b > idle_a ? window_j(tl, idle_a, idle_b) / ((double)(idle_b - idle_a) / 1e9) : NAN;
+	cs->loaded_w = loaded_power(tl, p);
+	edges(tl, p, cs);
+	periods(tl, j->o, p, cs);
+	return 0;
+}
+
+static void analyse(struct measure *m, const struct calib_opts *o, const struct pattern *p,
 		    struct calib_part *part)
 {
-	pthread_mutex_lock(&tel->lock);
 	part->nsrcs = 0;
 	part->nperiods = o->nperiods;
-	for (int s = 0; s < tel->nsrcs && part->nsrcs < CALIB_MAX_SOURCES; s++) {
-		struct timeline *tl = &tel->srcs[s].tl;
+	for (int s = 0; s < m->nsrcs && part->nsrcs < CALIB_MAX_SOURCES; s++) {
+		const struct source_info *si = telemetry_source(m->tel, s);
 		struct calib_source *cs = &part->src[part->nsrcs++];
-		double loaded[MAX_EDGES], rise[MAX_EDGES], fall[MAX_EDGES];
-		int nl = 0, nr = 0, nf = 0;
-		int64_t idle_a = p->idle0 + (int64_t)(o->idle_s * 1e9 * 0.25);
-		int64_t idle_b = p->nedges ? p->on[0] : p->t_end;
+		struct source_job j = {o, p, cs};
 		memset(cs, 0, sizeof(*cs));
-		snprintf(cs->name, sizeof(cs->name), "%s", tel->srcs[s].info->name);
-		snprintf(cs->scope, sizeof(cs->scope), "%s", source_scope_name(tel->srcs[s].info->scope));
-		cs->step_s = step_of(tl, p->idle0, p->t_end);
-		cs->update_s = tel->srcs[s].info->counter_update_s;
-		cs->shaped = tel->srcs[s].info->shape_with_power;
-		cs->idle_w = idle_b > idle_a ? window_j(tl, idle_a, idle_b) / ((double)(idle_b - idle_a) / 1e9) : NAN;
-		/* loaded power: the second half of the on-windows of the longest period */
-		for (int e = 0; e < p->nedges; e++)
-			if (p->period[e] == 0) {
-				int64_t mid = p->on[e] + (p->off[e] - p->on[e]) / 2;
-				loaded[nl++] = window_j(tl, mid, p->off[e]) / ((double)(p->off[e] - mid) / 1e9);
-			}
-		cs->loaded_w = median(loaded, nl);
-		for (int e = 0; e < p->nedges; e++) {
-			double up = cs->idle_w + 0.9 * (cs->loaded_w - cs->idle_w);
-			double down = cs->idle_w + 0.1 * (cs->loaded_w - cs->idle_w);
-			/* edges only where the load made a clear step: 10% of idle and 2 W */
-			if (p->period[e] != 0 || isnan(cs->idle_w) || isnan(cs->loaded_w) ||
-			    cs->loaded_w - cs->idle_w < fmax(2, 0.1 * fabs(cs->idle_w)))
-				continue;
-			rise[nr] = cross_time(tl, p->on[e], p->off[e], up, 1);
-			if (!isnan(rise[nr]))
-				nr++;
-			fall[nf] = cross_time(tl, p->off[e], p->off_end[e], down, 0);
-			if (!isnan(fall[nf]))
-				nf++;
-		}
-		cs->rise_s = median(rise, nr);
-		cs->fall_s = median(fall, nf);
-		for (int k = 0; k < o->nperiods; k++) {
-			struct calib_period *cp = &cs->per[k];
-			double on_s = 0, off_s = 0;
-			cp->len_s = o->periods[k];
-			for (int e = 0; e < p->nedges; e++)
-				if (p->period[e] == k) {
-					cp->on_j += window_j(tl, p->on[e], p->off[e]);
-					cp->off_j += window_j(tl, p->off[e], p->off_end[e]);
-					on_s += (double)(p->off[e] - p->on[e]) / 1e9;
-					off_s += (double)(p->off_end[e] - p->off[e]) / 1e9;
-				}
-			cp->on_expect_j = cs->loaded_w * on_s;
-			cp->off_expect_j = cs->idle_w * off_s;
-		}
+		snprintf(cs->name, sizeof(cs->name), "%s", si->name);
+		snprintf(cs->scope, sizeof(cs->scope), "%s", source_scope_name(si->scope));
+		cs->update_s = si->counter_update_s;
+		cs->shaped = si->shape_with_power;
+		telemetry_with_timeline(m->tel, s, analyse_source, &j);
 	}
-	pthread_mutex_unlock(&tel->lock);
+}
+
+/* The GPU part: open the driver, size the kernel, drive the pattern, analyse. */
+static void run_gpu(struct measure *m, const struct calib_opts *o, struct pattern *pat, struct calib_part *part)
+{
+	struct cuda c;
+	char e2[IPW_ERRLEN];
+	int d;
+	if (cuda_open(&c, o->cuda_device, part->what, sizeof(part->what), e2, sizeof(e2)) < 0) {
+		snprintf(part->skipped, sizeof(part->skipped), "GPU load skipped: %s", e2);
+		return;
+	}
+	if (cuda_tune(&c) < 0) {
+		snprintf(part->skipped, sizeof(part->skipped), "GPU load skipped: the burn kernel failed to run");
+		cuda_close(&c);
+		return;
+	}
+	d = drive(o, pat, &c, NULL);
+	cuda_close(&c);
+	if (d < 0)
+		snprintf(part->skipped, sizeof(part->skipped), "GPU load stopped: a kernel launch failed mid-pattern");
+	measure_wait(m, pat->t_end, MEASURE_COVER_TIMEOUT_NS);
+	analyse(m, o, pat, part);
+	part->ran = d == 0;
+}
+
+/* The CPU part: busy threads switched on and off by the pattern. */
+static void run_cpu(struct measure *m, const struct calib_opts *o, struct pattern *pat, struct calib_part *part)
+{
+	struct cpu_load l;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	memset(&l, 0, sizeof(l));
+	l.n = o->threads > 0 ? o->threads : ncpu > 0 ? (int)ncpu : 1;
+	l.th = xcalloc((size_t)l.n, sizeof(*l.th));
+	for (int i = 0; i < l.n; i++)
+		pthread_create(&l.th[i], NULL, cpu_burn, &l);
+	snprintf(part->what, sizeof(part->what), "%d busy threads", l.n);
+	drive(o, pat, NULL, &l);
+	atomic_store(&l.quit, 1);
+	for (int i = 0; i < l.n; i++)
+		pthread_join(l.th[i], NULL);
+	free(l.th);
+	measure_wait(m, pat->t_end, MEASURE_COVER_TIMEOUT_NS);
+	analyse(m, o, pat, part);
+	part->ran = 1;
 }
 
 int calibrate_run(const struct calib_opts *o, struct calib_report *rep, char *err, size_t errlen)
 {
-	struct telemetry tel;
-	struct telemetry_opts to;
-	struct telemetry_select sel;
+	struct measure m;
+	struct measure_opts mo;
 	struct pattern *pat = xcalloc(1, sizeof(*pat));
-	int rc = -1, tel_ok = 0;
+	int rc = -1, m_ok = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	snprintf(rep->gpu.load, sizeof(rep->gpu.load), "gpu");
 	snprintf(rep->cpu.load, sizeof(rep->cpu.load), "cpu");
-	memset(&to, 0, sizeof(to));
-	memset(&sel, 0, sizeof(sel));
-	to.interval_ms = o->interval_ms;
-	to.fake_profile = o->fake_profile;
-	to.fake_trace = o->fake_trace;
-	sel.backends = o->backends;
-	sel.devices = o->devices;
-	sel.host = o->host;
-	if (telemetry_init(&tel, &to, &sel, err, errlen) < 0)
+	measure_opts_init(&mo);
+	mo.interval_ms = o->interval_ms;
+	mo.fake_profile = o->fake_profile;
+	mo.fake_trace = o->fake_trace;
+	mo.backends = o->backends;
+	mo.devices = o->devices;
+	mo.host = o->host;
+	if (measure_open(&m, &mo, err, errlen) < 0)
 		goto out;
-	tel_ok = 1;
-	if (!tel.nsrcs) {
+	m_ok = 1;
+	if (!m.nsrcs) {
 		err_set(err, errlen, "no telemetry source to calibrate (ipw devices says why each back-end is absent)");
 		goto out;
 	}
-	if (telemetry_start(&tel, NULL, NULL, err, errlen) < 0)
+	if (measure_start(&m, NULL, NULL, err, errlen) < 0)
 		goto out;
-	telemetry_wait_covered(&tel, clock_now_ns(), 3 * NS_PER_S);
-	if (o->gpu) {
-		struct cuda c;
-		char e2[IPW_ERRLEN];
-		if (cuda_open(&c, o->cuda_device, rep->gpu.what, sizeof(rep->gpu.what), e2, sizeof(e2)) < 0) {
-			snprintf(rep->gpu.skipped, sizeof(rep->gpu.skipped), "GPU load skipped: %s", e2);
-		} else if (cuda_tune(&c) < 0) {
-			snprintf(rep->gpu.skipped, sizeof(rep->gpu.skipped), "GPU load skipped: the burn kernel failed to run");
-			cuda_close(&c);
-		} else {
-			int d = drive(o, pat, &c, NULL);
-			cuda_close(&c);
-			if (d < 0)
-				snprintf(rep->gpu.skipped, sizeof(rep->gpu.skipped),
-					 "GPU load stopped: a kernel launch failed mid-pattern");
-			telemetry_wait_covered(&tel, pat->t_end, 3 * NS_PER_S);
-			analyse(&tel, o, pat, &rep->gpu);
-			rep->gpu.ran = d == 0;
-		}
-	} else {
+	measure_wait(&m, clock_now_ns(), MEASURE_COVER_TIMEOUT_NS);
+	if (o->gpu)
+		run_gpu(&m, o, pat, &rep->gpu);
+	else
 		snprintf(rep->gpu.skipped, sizeof(rep->gpu.skipped), "not requested");
-	}
-	if (o->cpu && !stopped(o)) {
-		struct cpu_load l;
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		memset(&l, 0, sizeof(l));
-		l.n = o->threads > 0 ? o->threads : ncpu > 0 ? (int)ncpu : 1;
-		l.th = xcalloc((size_t)l.n, sizeof(*l.th));
-		for (int i = 0; i < l.n; i++)
-			pthread_create(&l.th[i], NULL, cpu_burn, &l);
-		snprintf(rep->cpu.what, sizeof(rep->cpu.what), "%d busy threads", l.n);
-		drive(o, pat, NULL, &l);
-		atomic_store(&l.quit, 1);
-		for (int i = 0; i < l.n; i++)
-			pthread_join(l.th[i], NULL);
-		free(l.th);
-		telemetry_wait_covered(&tel, pat->t_end, 3 * NS_PER_S);
-		analyse(&tel, o, pat, &rep->cpu);
-		rep->cpu.ran = 1;
-	} else if (!o->cpu) {
+	if (o->cpu && !stopped(o))
+		run_cpu(&m, o, pat, &rep->cpu);
+	else if (!o->cpu)
 		snprintf(rep->cpu.skipped, sizeof(rep->cpu.skipped), "not requested");
-	}
 	if (stopped(o)) {
 		err_set(err, errlen, "interrupted");
 		goto out;
 	}
 	rc = 0;
 out:
-	if (tel_ok)
-		telemetry_release(&tel);
+	if (m_ok)
+		measure_close(&m);
 	free(pat);
 	return rc;
 }

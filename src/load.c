@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "rng.h"
 #include "stats.h"
+#include "measure.h"
 #include "telemetry.h"
 #include "util.h"
 #include "jsonout.h"
@@ -101,109 +102,169 @@ void load_reqs_free(struct load_req **r, size_t n)
 	free(r);
 }
 
+/* The load loop's state. */
+struct drive {
+	struct client *cl;
+	const struct load_opts *o;
+	const struct chat_request *tmpl;
+	char *const *prompts;
+	size_t nprompts;
+	volatile sig_atomic_t *stop;
+	struct load_req **v;        /* sent, in send order */
+	size_t n, cap, ndone;
+	long long limit;            /* requests to send; -1 = until the duration ends */
+	long long *reps;            /* per item: times sent */
+	int64_t stop_at;            /* 0 = no duration */
+	int64_t next_arrival;       /* open loop */
+	uint64_t rng;
+	int open, cap_inflight;
+	long long backlog;          /* open loop: arrivals waiting for a slot under the cap */
+	int64_t *backlog_t;
+	size_t backlog_cap, backlog_head;
+};
+
+static int drive_stopped(const struct drive *d)
+{
+	return d->stop && *d->stop;
+}
+
+/* Whether extra more requests than sent stay within the count. */
+static int under_limit(const struct drive *d, long long extra)
+{
+	return d->limit < 0 || (long long)d->n + extra < d->limit;
+}
+
+/* Open loop: whether the next arrival can still be admitted (count and duration). */
+static int arrivals_open(const struct drive *d)
+{
+	return under_limit(d, d->backlog) && (!d->stop_at || d->next_arrival < d->stop_at);
+}
+
+/* Open loop: arrivals due by now join the backlog. */
+static void admit_arrivals(struct drive *d, int64_t now)
+{
+	while (d->next_arrival <= now && arrivals_open(d)) {
+		if ((size_t)d->backlog + d->backlog_head >= d->backlog_cap) {
+			d->backlog_cap = d->backlog_cap ? d->backlog_cap * 2 : 64;
+			d->backlog_t = xrealloc(d->backlog_t, d->backlog_cap * sizeof(*d->backlog_t));
+		}
+		d->backlog_t[d->backlog_head + (size_t)d->backlog] = d->next_arrival;
+		d->backlog++;
+		d->next_arrival += (int64_t)(load_gap(d->o->rate, d->o->burstiness, &d->rng) * 1e9);
+	}
+}
+
+static int may_send(const struct drive *d, int sending, int inflight)
+{
+	return (d->open ? d->backlog > 0 : sending && under_limit(d, 0)) && inflight < d->cap_inflight &&
+	       !drive_stopped(d);
+}
+
+/* Sends the next request (the next backlog arrival in the open loop). */
+static void submit_next(struct drive *d, int64_t now)
+{
+	struct load_req *r = xcalloc(1, sizeof(*r));
+	struct chat_request req = *d->tmpl;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	r->n = (long long)d->n;
+	r->item = d->n % d->nprompts;
+	r->rep = d->reps[r->item]++;
+	if (d->open) {
+		r->t_sched_ns = d->backlog_t[d->backlog_head++];
+		if (!--d->backlog)
+			d->backlog_head = 0;
+	} else {
+		r->t_sched_ns = now;
+	}
+	chat_result_init(&r->res);
+	d->v[d->n++] = r;
+	req.prompt = d->prompts[r->item];
+	if (client_submit(d->cl, &req, &r->res, on_done, r) < 0) {
+		if (r->res.err == ERR_NONE) {
+			r->res.err = ERR_CONNECT;
+			snprintf(r->res.errmsg, sizeof(r->res.errmsg), "could not start the request");
+		}
+		r->done = 1;
+	}
+}
+
+/* Waits for events (at most 20 ms, less when the next arrival is due sooner), then counts what ended. */
+static void wait_step(struct drive *d, int sending, int inflight)
+{
+	int wait_ms = 20;
+	if (d->open && sending && arrivals_open(d)) {
+		/* sleep until the next arrival that can still be admitted (never spin at the cap) */
+		int64_t until = d->next_arrival - clock_now_ns();
+		if (until < (int64_t)wait_ms * NS_PER_MS)
+			wait_ms = until > 0 ? (int)(until / NS_PER_MS) : 0;
+	}
+	if (inflight)
+		client_poll(d->cl, wait_ms);
+	else if (wait_ms > 0)
+		clock_sleep_ns((int64_t)wait_ms * NS_PER_MS);
+	d->ndone = 0;
+	for (size_t i = 0; i < d->n; i++)
+		d->ndone += (size_t)d->v[i]->done;
+	if (drive_stopped(d))
+		d->backlog = 0;
+}
+
+static void drive_init(struct drive *d, struct client *cl, const struct load_opts *o,
+		       const struct chat_request *tmpl, char *const *prompts, size_t nprompts,
+		       volatile sig_atomic_t *stop)
+{
+	int64_t start = clock_now_ns();
+	memset(d, 0, sizeof(*d));
+	d->cl = cl;
+	d->o = o;
+	d->tmpl = tmpl;
+	d->prompts = prompts;
+	d->nprompts = nprompts;
+	d->stop = stop;
+	d->limit = o->count > 0 ? o->count : o->duration_s > 0 ? -1 : (long long)nprompts;
+	d->reps = xcalloc(nprompts, sizeof(*d->reps));
+	d->stop_at = o->duration_s > 0 ? start + (int64_t)(o->duration_s * 1e9) : 0;
+	d->next_arrival = start;
+	d->rng = o->seed ^ 0x1f0adULL;
+	d->open = o->rate > 0;
+	d->cap_inflight = d->open ? (o->max_concurrency > 0 ? o->max_concurrency : 1 << 30)
+				  : (o->concurrency > 0 ? o->concurrency : 1);
+}
+
 int load_drive(struct client *cl, const struct load_opts *o, const struct chat_request *tmpl,
 	       char *const *prompts, size_t nprompts, volatile sig_atomic_t *stop,
 	       struct load_req ***out, size_t *nout, char *err, size_t errlen)
 {
-	struct load_req **v = NULL;
-	size_t n = 0, cap = 0, ndone = 0;
-	long long limit = o->count > 0 ? o->count : o->duration_s > 0 ? -1 : (long long)nprompts;
-	long long *reps = NULL;
-	int64_t start = clock_now_ns(), stop_at = o->duration_s > 0 ? start + (int64_t)(o->duration_s * 1e9) : 0;
-	int64_t next_arrival = start;
-	uint64_t rng = o->seed ^ 0x1f0adULL;
-	int open = o->rate > 0;
-	int cap_inflight = open ? (o->max_concurrency > 0 ? o->max_concurrency : 1 << 30)
-				: (o->concurrency > 0 ? o->concurrency : 1);
-	long long backlog = 0; /* open loop: arrivals waiting for a slot under the cap */
-	int64_t *backlog_t = NULL;
-	size_t backlog_cap = 0, backlog_head = 0;
-
+	struct drive d;
 	*out = NULL;
 	*nout = 0;
 	if (!nprompts)
 		return err_set(err, errlen, "no items to send");
-	reps = xcalloc(nprompts, sizeof(*reps));
+	drive_init(&d, cl, o, tmpl, prompts, nprompts, stop);
 	for (;;) {
 		int64_t now = clock_now_ns();
-		int sending = !(stop && *stop) && (limit < 0 || (long long)n < limit) &&
-			      (!stop_at || now < stop_at);
-		int inflight = (int)(n - ndone);
-		int wait_ms = 20;
-		if (open && sending) {
-			/* arrivals due by now join the backlog */
-			while (next_arrival <= now && (limit < 0 || (long long)n + backlog < limit) &&
-			       (!stop_at || next_arrival < stop_at)) {
-				if ((size_t)backlog + backlog_head >= backlog_cap) {
-					backlog_cap = backlog_cap ? backlog_cap * 2 : 64;
-					backlog_t = xrealloc(backlog_t, backlog_cap * sizeof(*backlog_t));
-				}
-				backlog_t[backlog_head + (size_t)backlog] = next_arrival;
-				backlog++;
-				next_arrival += (int64_t)(load_gap(o->rate, o->burstiness, &rng) * 1e9);
-			}
-		}
-		while ((open ? backlog > 0 : sending && (limit < 0 || (long long)n < limit)) &&
-		       inflight < cap_inflight && !(stop && *stop)) {
-			struct load_req *r = xcalloc(1, sizeof(*r));
-			struct chat_request req = *tmpl;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				v = xrealloc(v, cap * sizeof(*v));
-			}
-			r->n = (long long)n;
-			r->item = n % nprompts;
-			r->rep = reps[r->item]++;
-			if (open) {
-				r->t_sched_ns = backlog_t[backlog_head++];
-				backlog--;
-				if (!backlog)
-					backlog_head = 0;
-			} else {
-				r->t_sched_ns = now;
-			}
-			chat_result_init(&r->res);
-			v[n++] = r;
-			req.prompt = prompts[r->item];
-			if (client_submit(cl, &req, &r->res, on_done, r) < 0) {
-				if (r->res.err == ERR_NONE) {
-					r->res.err = ERR_CONNECT;
-					snprintf(r->res.errmsg, sizeof(r->res.errmsg), "could not start the request");
-				}
-				r->done = 1;
-			}
-			inflight++;
-			if (!open && !(limit < 0 || (long long)n < limit))
-				break;
-		}
-		if (!sending && !backlog && inflight == 0)
+		int sending = !drive_stopped(&d) && under_limit(&d, 0) && (!d.stop_at || now < d.stop_at);
+		int inflight = (int)(d.n - d.ndone);
+		if (d.open && sending)
+			admit_arrivals(&d, now);
+		for (; may_send(&d, sending, inflight); inflight++)
+			submit_next(&d, now);
+		if (!sending && !d.backlog && inflight == 0)
 			break;
-		if (stop && *stop && inflight) {
+		if (drive_stopped(&d) && inflight) {
 			client_cancel_all(cl);
 			while (client_poll(cl, 10) > 0)
 				;
 		}
-		if (open && sending && (limit < 0 || (long long)n + backlog < limit) &&
-		    (!stop_at || next_arrival < stop_at)) {
-			/* sleep until the next arrival that can still be admitted (never spin at the cap) */
-			int64_t until = next_arrival - clock_now_ns();
-			if (until < (int64_t)wait_ms * NS_PER_MS)
-				wait_ms = until > 0 ? (int)(until / NS_PER_MS) : 0;
-		}
-		if (inflight)
-			client_poll(cl, wait_ms);
-		else if (wait_ms > 0)
-			clock_sleep_ns((int64_t)wait_ms * NS_PER_MS);
-		ndone = 0;
-		for (size_t i = 0; i < n; i++)
-			ndone += (size_t)v[i]->done;
-		if (stop && *stop)
-			backlog = 0;
+		wait_step(&d, sending, inflight);
 	}
-	free(reps);
-	free(backlog_t);
-	*out = v;
-	*nout = n;
+	free(d.reps);
+	free(d.backlog_t);
+	*out = d.v;
+	*nout = d.n;
 	return 0;
 }
 
@@ -283,6 +344,19 @@ static void fill_pct(struct load_pct *p, double *v, size_t n)
 	p->p99 = stats_percentile_sorted(v, n, 99);
 }
 
+/* Appends the gaps between res's output events to v (n used, cap allocated); returns v. */
+static double *append_gaps(double *v, size_t *n, size_t *cap, const struct chat_result *res)
+{
+	for (size_t k = 1; k < res->ntoken; k++) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 1024;
+			v = xrealloc(v, *cap * sizeof(double));
+		}
+		v[(*n)++] = (double)(res->token_ns[k] - res->token_ns[k - 1]) / 1e9;
+	}
+	return v;
+}
+
 void load_summarize(struct load_req **reqs, const struct query_record *qs, size_t n,
 		    const struct load_slo *slo, struct load_summary *sum)
 {
@@ -314,13 +388,7 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 			tpot[np++] = q->tpot_s;
 		if (!isnan(q->e2e_s))
 			e2e[ne++] = q->e2e_s;
-		for (size_t k = 1; k < res->ntoken; k++) {
-			if (ni == icap) {
-				icap = icap ? icap * 2 : 1024;
-				itl = xrealloc(itl, icap * sizeof(double));
-			}
-			itl[ni++] = (double)(res->token_ns[k] - res->token_ns[k - 1]) / 1e9;
-		}
+		itl = append_gaps(itl, &ni, &icap, res);
 		if (load_slo_met(slo, q))
 			good++;
 	}
@@ -348,141 +416,157 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 
 /* ---- energy ---- */
 
-struct src_arg {
-	struct timeline *tl;
+/* The attribution's working set: per request and per source. */
+struct energy_job {
+	struct attr_req *ar;
+	size_t n;
+	int64_t t0, t1, grid_ns;
+	double *gross, *share;   /* [s * (n + 1) + i]: NAN for a source not covered */
+	double *naive;           /* per request: the naive rule, summed over accelerators (NAN: not ok) */
+	double span_j, idle_j, attr_j;
+	int nacc;                /* accelerators covered */
 };
 
 static int src_energy(void *arg, int64_t t, double *e)
 {
-	return timeline_energy_at(((struct src_arg *)arg)->tl, t, e);
+	return timeline_energy_at(arg, t, e);
+}
+
+/* One source's attribution, run on its timeline with the session's lock held. */
+struct source_job {
+	struct energy_job *j;
+	int s, accel;
+	char err[IPW_ERRLEN];
+};
+
+static int attribute_source(void *arg, const struct timeline *tl)
+{
+	struct source_job *sj = arg;
+	struct energy_job *j = sj->j;
+	struct attr_out ao;
+	memset(&ao, 0, sizeof(ao));
+	ao.req_j = j->gross + (size_t)sj->s * (j->n + 1);
+	ao.req_s = j->share + (size_t)sj->s * (j->n + 1);
+	if (attribute_concurrent(j->ar, j->n, j->t0, j->t1, j->grid_ns, src_energy, (void *)tl, &ao, sj->err,
+				 sizeof(sj->err)) < 0) {
+		for (size_t i = 0; i < j->n; i++)
+			ao.req_j[i] = NAN;
+		return -1;
+	}
+	if (!sj->accel)
+		return 0;
+	j->nacc++;
+	j->span_j += ao.total_j;
+	j->idle_j += ao.idle_j;
+	for (size_t i = 0; i < j->n; i++) {
+		j->attr_j += ao.req_j[i];
+		if (!isnan(j->naive[i]))
+			j->naive[i] += attribute_naive(tl, j->ar[i].t_send, j->ar[i].t_end);
+	}
+	return 0;
+}
+
+/* The requests as the attribution sees them: only ok ones are ever active. */
+static void energy_job_init(struct energy_job *j, struct load_req **reqs, const struct query_record *qs,
+			    size_t n, int nsrcs)
+{
+	memset(j, 0, sizeof(*j));
+	j->n = n;
+	j->ar = xcalloc(n + 1, sizeof(*j->ar));
+	j->gross = xcalloc((size_t)nsrcs * (n + 1) + 1, sizeof(double));
+	j->share = xcalloc((size_t)nsrcs * (n + 1) + 1, sizeof(double));
+	j->naive = xcalloc(n + 1, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		const struct chat_result *res = &reqs[i]->res;
+		int ok = qs[i].status && !strcmp(qs[i].status, "ok");
+		j->ar[i].t_send = ok ? res->t_send_ns : 0;
+		j->ar[i].t_first = res->t_first_ns;
+		j->ar[i].t_end = ok ? res->t_end_ns : 0;
+		j->ar[i].prompt_tokens = qs[i].prompt_tokens > 0 ? (double)qs[i].prompt_tokens : NAN;
+		j->naive[i] = ok ? 0 : NAN;
+	}
+}
+
+static void energy_job_release(struct energy_job *j)
+{
+	free(j->ar);
+	free(j->gross);
+	free(j->share);
+	free(j->naive);
+}
+
+/* Adds the naive energy and the rule's name to a query's extras. */
+static void add_naive(struct query_record *q, double naive_j)
+{
+	json_t *o = q->extra_json ? json_loads(q->extra_json, 0, NULL) : NULL;
+	if (!o)
+		o = json_object();
+	json_object_set_new(o, "naive_accel_j", json_real(naive_j));
+	json_object_set_new(o, "attribution", json_string("concurrent"));
+	free(q->extra_json);
+	q->extra_json = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(o);
+}
+
+/* Query i's record from the attributed energies (dynamic = gross - idle power x its share of time). */
+static double fill_query(const struct telemetry *tel, const double *idle_w, struct energy_job *j, size_t i,
+			 struct query_record *q)
+{
+	int nsrcs = telemetry_nsources(tel);
+	double *g = xcalloc((size_t)nsrcs + 1, sizeof(double)), *dyn = xcalloc((size_t)nsrcs + 1, sizeof(double));
+	double naive = NAN;
+	for (int s = 0; s < nsrcs; s++) {
+		double sh = j->share[(size_t)s * (j->n + 1) + i];
+		g[s] = j->gross[(size_t)s * (j->n + 1) + i];
+		dyn[s] = isnan(g[s]) || isnan(idle_w[s]) ? NAN : g[s] - idle_w[s] * sh;
+	}
+	measure_fill_query_energy(tel, q, g, dyn, q->e2e_s);
+	if (j->nacc && !isnan(j->naive[i])) {
+		add_naive(q, j->naive[i]);
+		naive = j->naive[i];
+	}
+	free(g);
+	free(dyn);
+	return naive;
 }
 
 int load_energy(struct telemetry *tel, const double *idle_w, struct load_req **reqs,
 		struct query_record *qs, size_t n, int64_t t0, int64_t t1, int64_t grid_ns,
 		struct load_summary *sum, char *err, size_t errlen)
 {
-	struct attr_req *ar = xcalloc(n + 1, sizeof(*ar));
-	struct attr_out ao;
-	double *gross = xcalloc((size_t)tel->nsrcs * (n + 1) + 1, sizeof(double));
-	double *share = xcalloc((size_t)tel->nsrcs * (n + 1) + 1, sizeof(double));
-	double *naive = xcalloc(n + 1, sizeof(double));
-	int *covered = xcalloc((size_t)tel->nsrcs + 1, sizeof(int));
-	double span_acc = 0, idle_acc = 0, attr_acc = 0, naive_sum = 0;
-	int nacc = 0, rc = 0;
+	struct energy_job j;
+	double naive_sum = 0;
+	int rc = 0;
 
+	energy_job_init(&j, reqs, qs, n, telemetry_nsources(tel));
+	j.t0 = t0;
+	j.t1 = t1;
+	j.grid_ns = grid_ns;
+	for (int s = 0; s < telemetry_nsources(tel); s++) {
+		const struct source_info *si = telemetry_source(tel, s);
+		struct source_job sj = {.j = &j, .s = s, .accel = si->scope == SCOPE_ACCELERATOR};
+		if (telemetry_with_timeline(tel, s, attribute_source, &sj) < 0 && sj.accel)
+			rc = err_set(err, errlen, "%s: %s", si->name, sj.err);
+	}
 	for (size_t i = 0; i < n; i++) {
-		const struct chat_result *res = &reqs[i]->res;
-		int ok = qs[i].status && !strcmp(qs[i].status, "ok");
-		ar[i].t_send = ok ? res->t_send_ns : 0;
-		ar[i].t_first = res->t_first_ns;
-		ar[i].t_end = ok ? res->t_end_ns : 0;
-		ar[i].prompt_tokens = qs[i].prompt_tokens > 0 ? (double)qs[i].prompt_tokens : NAN;
-		naive[i] = ok ? 0 : NAN;
-	}
-	memset(&ao, 0, sizeof(ao));
-	pthread_mutex_lock(&tel->lock);
-	for (int s = 0; s < tel->nsrcs; s++) {
-		struct src_arg a = {.tl = &tel->srcs[s].tl};
-		char e2[IPW_ERRLEN];
-		int acc = tel->srcs[s].info->scope == SCOPE_ACCELERATOR;
-		ao.req_j = gross + (size_t)s * (n + 1);
-		ao.req_s = share + (size_t)s * (n + 1);
-		if (attribute_concurrent(ar, n, t0, t1, grid_ns, src_energy, &a, &ao, e2, sizeof(e2)) < 0) {
-			if (acc)
-				rc = err_set(err, errlen, "%s: %s", tel->srcs[s].info->name, e2);
+		double naive;
+		measure_clear_query_energy(&qs[i]);
+		if (!j.ar[i].t_end)
 			continue;
-		}
-		covered[s] = 1;
-		if (acc) {
-			nacc++;
-			span_acc += ao.total_j;
-			idle_acc += ao.idle_j;
-			for (size_t i = 0; i < n; i++) {
-				attr_acc += ao.req_j[i];
-				if (!isnan(naive[i]))
-					naive[i] += attribute_naive(a.tl, ar[i].t_send, ar[i].t_end);
-			}
-		}
+		naive = fill_query(tel, idle_w, &j, i, &qs[i]);
+		if (!isnan(naive))
+			naive_sum += naive;
 	}
-	pthread_mutex_unlock(&tel->lock);
-	for (size_t i = 0; i < n; i++) {
-		struct query_record *q = &qs[i];
-		double adyn = 0, hdyn = 0, acc = 0, host = 0;
-		int na = 0, nh = 0, abad = 0, hbad = 0;
-		q->accel_j = q->host_j = q->total_j = NAN;
-		q->accel_dyn_j = q->host_dyn_j = q->total_dyn_j = NAN;
-		q->avg_power_w = q->peak_power_w = q->temp_max_c = q->mem_max_bytes = NAN;
-		if (!ar[i].t_end)
-			continue;
-		q->energy = xcalloc((size_t)tel->nsrcs + 1, sizeof(*q->energy));
-		q->nenergy = 0;
-		for (int s = 0; s < tel->nsrcs; s++) {
-			const struct source_info *si = tel->srcs[s].info;
-			double g = gross[(size_t)s * (n + 1) + i], sh = share[(size_t)s * (n + 1) + i];
-			double dyn = !covered[s] || isnan(idle_w[s]) ? NAN : g - idle_w[s] * sh;
-			struct query_energy *qe;
-			if (si->scope == SCOPE_ACCELERATOR) {
-				na++;
-				if (!covered[s])
-					abad = 1;
-				acc += g;
-				if (isnan(dyn))
-					adyn = NAN;
-				else
-					adyn += dyn;
-			} else if (si->scope == SCOPE_HOST) {
-				nh++;
-				if (!covered[s])
-					hbad = 1;
-				host += g;
-				if (isnan(dyn))
-					hdyn = NAN;
-				else
-					hdyn += dyn;
-			}
-			if (!covered[s])
-				continue;
-			qe = &q->energy[q->nenergy++];
-			qe->source_idx = s;
-			qe->gross_j = g;
-			qe->dynamic_j = dyn;
-		}
-		q->accel_j = na && !abad ? acc : NAN;
-		q->host_j = nh && !hbad ? host : NAN;
-		if (!isnan(q->accel_j) || !isnan(q->host_j))
-			q->total_j = (isnan(q->accel_j) ? 0 : q->accel_j) + (isnan(q->host_j) ? 0 : q->host_j);
-		q->accel_dyn_j = na && !abad ? adyn : NAN;
-		q->host_dyn_j = nh && !hbad ? hdyn : NAN;
-		if (!isnan(q->accel_dyn_j) || !isnan(q->host_dyn_j))
-			q->total_dyn_j = (isnan(q->accel_dyn_j) ? 0 : q->accel_dyn_j) +
-					 (isnan(q->host_dyn_j) ? 0 : q->host_dyn_j);
-		q->avg_power_w = q->e2e_s > 0 ? q->accel_j / q->e2e_s : NAN;
-		if (nacc && !isnan(naive[i])) {
-			json_t *o = q->extra_json ? json_loads(q->extra_json, 0, NULL) : NULL;
-			if (!o)
-				o = json_object();
-			json_object_set_new(o, "naive_accel_j", json_real(naive[i]));
-			json_object_set_new(o, "attribution", json_string("concurrent"));
-			free(q->extra_json);
-			q->extra_json = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
-			json_decref(o);
-			naive_sum += naive[i];
-		}
-	}
-	if (nacc) {
-		sum->span_accel_j = span_acc;
-		sum->attributed_accel_j = attr_acc;
-		sum->idle_accel_j = idle_acc;
-		sum->idle_share = span_acc > 0 ? idle_acc / span_acc : NAN;
-		sum->mean_power_w = t1 > t0 ? span_acc / ((double)(t1 - t0) / 1e9) : NAN;
-		sum->conservation_rel = span_acc != 0 ? fabs(attr_acc + idle_acc - span_acc) / fabs(span_acc) : NAN;
+	if (j.nacc) {
+		sum->span_accel_j = j.span_j;
+		sum->attributed_accel_j = j.attr_j;
+		sum->idle_accel_j = j.idle_j;
+		sum->idle_share = j.span_j > 0 ? j.idle_j / j.span_j : NAN;
+		sum->mean_power_w = t1 > t0 ? j.span_j / ((double)(t1 - t0) / 1e9) : NAN;
+		sum->conservation_rel = j.span_j != 0 ? fabs(j.attr_j + j.idle_j - j.span_j) / fabs(j.span_j) : NAN;
 		sum->naive_accel_j = naive_sum;
 	}
-	free(ar);
-	free(gross);
-	free(share);
-	free(naive);
-	free(covered);
+	energy_job_release(&j);
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "dataset.h"
 #include "load.h"
+#include "measure.h"
 #include "profile_opts.h"
 #include "score.h"
 #include "serve.h"
@@ -27,8 +28,8 @@
 #include "telemetry.h"
 #include "util.h"
 
-#define COVER_TIMEOUT_NS (3 * NS_PER_S)
-#define WARMUP_MAX_TOKENS 512 /* output tokens of a warm-up request at most */ /* wait at most this for telemetry to cover a window's end */
+#define WARMUP_MAX_TOKENS 512 /* output tokens of a warm-up request at most */
+#define MAX_PENDING 64
 
 void runner_opts_init(struct runner_opts *o)
 {
@@ -69,64 +70,58 @@ static char *dupnull(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+
 /* ---- the run's state ---- */
 
+/* A finished query whose energy waits for telemetry to cover its end. */
+struct pending {
+	struct query_record q;
+	int64_t t0, t1;
+};
+
+/* Running sums for progress and the closing summary. */
+struct tally {
+	long long ok, failed, total, skipped, completion_tokens;
+	double sum_accel, sum_host, sum_e2e, sum_ttft;
+	long long n_accel, n_host, n_e2e, n_ttft;
+	int64_t t0_ns;
+};
+
 struct run {
-	const struct runner_opts *o;
+	struct runner_opts opts;     /* a copy: resume and discovery fill it in */
+	const struct runner_opts *o; /* &opts */
 	const struct runner_hooks *h;
-	struct telemetry tel;
-	int tel_ok;
+	struct runner_report *rep;
+	struct measure m;            /* telemetry, the time origin, idle_w before the first query */
+	int m_ok;
 	struct client *cl;
 	struct store store;
 	struct store *st;             /* &store once open */
 	struct dataset ds;
 	struct run_record rec;
-	int64_t t0_ns;               /* the run's time origin (monotonic) */
-	double *idle_w;              /* per selected source, before the first query */
 	double *idle_after_w;
-	size_t *flushed;             /* samples already written to the store, per source */
 	char model[128];
 	char engine[32];
+	char *api;
 	struct opt_keep restored;    /* strings restored from a resumed run's configuration */
 	struct serve srv;            /* --serve: the server child */
 	double dev_idle_accel_w;     /* --serve: accelerator idle power before it started */
+	char **done_ids;             /* resume: item ids already stored, sorted */
+	size_t ndone;
+	struct pending *pend;        /* finished queries not yet committed */
+	int npend;
+	struct tally acc;
+	int64_t t_first_send, t_last_end;
 };
 
-static double rel_s(const struct run *r, int64_t t)
+static int stopped(const struct run *r)
 {
-	return t ? (double)(t - r->t0_ns) / 1e9 : NAN;
+	return r->o->stop && *r->o->stop;
 }
 
-/* Writes the samples gathered since the last flush to the store. */
 static int flush_samples(struct run *r, char *err, size_t errlen)
 {
-	struct store_sample *buf = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	pthread_mutex_lock(&r->tel.lock);
-	for (int s = 0; s < r->tel.nsrcs; s++) {
-		struct timeline *tl = &r->tel.srcs[s].tl;
-		for (size_t i = r->flushed[s]; i < tl->n; i++) {
-			const struct sample *sm = &tl->samples[i];
-			struct store_sample *o;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 1024;
-				buf = xrealloc(buf, cap * sizeof(*buf));
-			}
-			o = &buf[n++];
-			o->source_idx = s;
-			o->t_s = rel_s(r, sm->t_ns);
-			o->energy_j = (sm->valid & SAMPLE_ENERGY) ? sm->energy_j : NAN;
-			o->power_w = (sm->valid & SAMPLE_POWER) ? sm->power_w : NAN;
-			o->temp_c = (sm->valid & SAMPLE_TEMP) ? sm->temp_c : NAN;
-			o->mem_used_bytes = (sm->valid & SAMPLE_MEM_USED) ? sm->mem_used_bytes : NAN;
-		}
-		r->flushed[s] = tl->n;
-	}
-	pthread_mutex_unlock(&r->tel.lock);
-	rc = n ? store_samples_append(r->st, r->rec.id, buf, n, err, errlen) : 0;
-	free(buf);
-	return rc;
+	return measure_flush(&r->m, r->st, r->rec.id, err, errlen);
 }
 
 static char *hardware_json(struct run *r)
@@ -136,8 +131,8 @@ static char *hardware_json(struct run *r)
 	char *out;
 	gethostname(host, sizeof(host) - 1);
 	json_object_set_new(hw, "hostname", json_string(host));
-	for (int s = 0; s < r->tel.nsrcs; s++) {
-		const struct source_info *si = r->tel.srcs[s].info;
+	for (int s = 0; s < r->m.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(r->m.tel, s);
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(si->name));
 		json_object_set_new(o, "backend", json_string(si->backend));
@@ -155,12 +150,12 @@ static char *hardware_json(struct run *r)
 	}
 	json_object_set_new(hw, "sources", arr);
 	arr = json_array();
-	for (int b = 0; b < r->tel.ninsts; b++) {
+	for (int b = 0; b < telemetry_nbackends(r->m.tel); b++) {
 		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(r->tel.insts[b].ops->name));
-		json_object_set_new(o, "present", json_boolean(r->tel.insts[b].present));
-		if (!r->tel.insts[b].present)
-			json_object_set_new(o, "reason", json_string(r->tel.insts[b].reason));
+		json_object_set_new(o, "name", json_string(telemetry_backend_name(r->m.tel, b)));
+		json_object_set_new(o, "present", json_boolean(telemetry_backend_present(r->m.tel, b)));
+		if (!telemetry_backend_present(r->m.tel, b))
+			json_object_set_new(o, "reason", json_string(telemetry_backend_reason(r->m.tel, b)));
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(hw, "backends", arr);
@@ -180,6 +175,7 @@ static char *default_name(const char *model)
 	return xasprintf("%s-%s", model, when);
 }
 
+
 /* ---- idle baseline ---- */
 
 /*
@@ -189,53 +185,18 @@ static char *default_name(const char *model)
  */
 static void idle_baseline(struct run *r, double *out_w, const char *when)
 {
-	int64_t a, b;
-	double acc = 0, lo = INFINITY, hi = -INFINITY;
-	int nacc = 0;
-	for (int s = 0; s < r->tel.nsrcs; s++)
-		out_w[s] = NAN;
-	if (!r->tel.nsrcs || r->o->idle_s <= 0) {
-		if (r->tel.nsrcs) /* without a baseline, the first query must still start inside the covered span */
-			telemetry_wait_covered(&r->tel, clock_now_ns(), COVER_TIMEOUT_NS);
+	struct measure_idle mi;
+	if (r->m.nsrcs && r->o->idle_s > 0)
+		say(r->h, RUNNER_INFO, "measuring idle power %s the queries for %.1f s", when, r->o->idle_s);
+	measure_idle(&r->m, r->o->idle_s, r->o->stop, out_w, &mi);
+	if (!mi.measured)
 		return;
-	}
-	say(r->h, RUNNER_INFO, "measuring idle power %s the queries for %.1f s", when, r->o->idle_s);
-	a = clock_now_ns();
-	telemetry_wait_covered(&r->tel, a, COVER_TIMEOUT_NS);
-	a = clock_now_ns();
-	b = a + (int64_t)(r->o->idle_s * 1e9);
-	while (clock_now_ns() < b && !(r->o->stop && *r->o->stop))
-		clock_sleep_ns(50 * NS_PER_MS);
-	b = clock_now_ns();
-	telemetry_wait_covered(&r->tel, b, COVER_TIMEOUT_NS);
-	telemetry_mean_power(&r->tel, a, b, out_w);
-	/* variability of the accelerators' power over 1 s slices */
-	for (int64_t t = a; t + NS_PER_S <= b; t += NS_PER_S) {
-		double *e = xcalloc((size_t)r->tel.nsrcs, sizeof(double)), sum = 0;
-		int ok = 0;
-		telemetry_window(&r->tel, t, t + NS_PER_S, e);
-		for (int s = 0; s < r->tel.nsrcs; s++)
-			if (r->tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(e[s])) {
-				sum += e[s];
-				ok = 1;
-			}
-		if (ok) {
-			lo = sum < lo ? sum : lo;
-			hi = sum > hi ? sum : hi;
-		}
-		free(e);
-	}
-	for (int s = 0; s < r->tel.nsrcs; s++)
-		if (r->tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(out_w[s])) {
-			acc += out_w[s];
-			nacc++;
-		}
-	if (nacc)
-		say(r->h, RUNNER_INFO, "idle accelerator power %s: %.1f W", when, acc);
-	if (nacc && isfinite(lo) && hi - lo > 0.25 * acc && hi - lo > 20)
+	if (!isnan(mi.accel_w))
+		say(r->h, RUNNER_INFO, "idle accelerator power %s: %.1f W", when, mi.accel_w);
+	if (measure_idle_unsteady(&mi))
 		say(r->h, RUNNER_WARN,
 		    "accelerator power varied from %.0f W to %.0f W while idle %s: another process may be "
-		    "using the device; its energy will be counted in this run's queries", lo, hi, when);
+		    "using the device; its energy will be counted in this run's queries", mi.lo_w, mi.hi_w, when);
 }
 
 /* ---- one query ---- */
@@ -273,30 +234,6 @@ static int attempt(struct run *r, const struct chat_request *req, struct chat_re
 	return 0;
 }
 
-static void fill_latency(struct query_record *q, const struct run *r, const struct chat_result *res)
-{
-	size_t n = res->ntoken;
-	q->t_send_s = rel_s(r, res->t_send_ns);
-	q->t_first_s = rel_s(r, res->t_first_ns);
-	q->t_end_s = rel_s(r, res->t_end_ns);
-	q->e2e_s = res->t_end_ns && res->t_send_ns ? (double)(res->t_end_ns - res->t_send_ns) / 1e9 : NAN;
-	q->ttft_s = res->t_first_ns ? (double)(res->t_first_ns - res->t_send_ns) / 1e9 : NAN;
-	q->tpot_s = NAN;
-	if (!isnan(q->ttft_s) && res->completion_tokens > 1)
-		q->tpot_s = (q->e2e_s - q->ttft_s) / (double)(res->completion_tokens - 1);
-	q->itl_p50_s = q->itl_p90_s = q->itl_p99_s = NAN;
-	if (n >= 2) {
-		double *gaps = xmalloc((n - 1) * sizeof(double));
-		for (size_t i = 1; i < n; i++)
-			gaps[i - 1] = (double)(res->token_ns[i] - res->token_ns[i - 1]) / 1e9;
-		stats_sort(gaps, n - 1);
-		q->itl_p50_s = stats_percentile_sorted(gaps, n - 1, 50);
-		q->itl_p90_s = stats_percentile_sorted(gaps, n - 1, 90);
-		q->itl_p99_s = stats_percentile_sorted(gaps, n - 1, 99);
-		free(gaps);
-	}
-}
-
 /*
  * Sequential attribution: the query's energy is its window's, send -> end
  * (docs/attribution.md). Dynamic energy subtracts the idle power over the same
@@ -304,103 +241,23 @@ static void fill_latency(struct query_record *q, const struct run *r, const stru
  */
 static void fill_energy(struct query_record *q, struct run *r, int64_t t0, int64_t t1)
 {
-	struct window_energy w;
-	double *e, dur = (double)(t1 - t0) / 1e9;
-	double adyn = 0, hdyn = 0;
-	int abad = 0, hbad = 0, na = 0, nh = 0;
-	q->accel_j = q->host_j = q->total_j = NAN;
-	q->accel_dyn_j = q->host_dyn_j = q->total_dyn_j = NAN;
-	q->avg_power_w = q->peak_power_w = q->temp_max_c = q->mem_max_bytes = NAN;
-	if (!r->tel.nsrcs || !t0 || !t1)
+	struct measure_req w = {t0, t1};
+	struct measure_energy e;
+	measure_clear_query_energy(q);
+	if (!r->m.nsrcs || !t0 || !t1)
 		return;
-	if (telemetry_wait_covered(&r->tel, t1, COVER_TIMEOUT_NS) < 0)
+	measure_energy_init(&e);
+	if (measure_req_energy(&r->m, &w, MEASURE_COVER_TIMEOUT_NS, &e) < 0)
 		say(r->h, RUNNER_WARN, "telemetry did not cover the end of query %s within 3 s: "
 		    "its energy is not measured", q->item_id);
-	e = xcalloc((size_t)r->tel.nsrcs, sizeof(double));
-	telemetry_window(&r->tel, t0, t1, e);
-	q->energy = xcalloc((size_t)r->tel.nsrcs, sizeof(*q->energy));
-	q->nenergy = 0;
-	for (int s = 0; s < r->tel.nsrcs; s++) {
-		const struct source_info *si = r->tel.srcs[s].info;
-		struct query_energy *qe;
-		double dyn = isnan(e[s]) || isnan(r->idle_w[s]) ? NAN : e[s] - r->idle_w[s] * dur;
-		if (si->scope == SCOPE_ACCELERATOR) {
-			na++;
-			if (isnan(dyn))
-				abad = 1;
-			else
-				adyn += dyn;
-		} else if (si->scope == SCOPE_HOST) {
-			nh++;
-			if (isnan(dyn))
-				hbad = 1;
-			else
-				hdyn += dyn;
-		}
-		if (isnan(e[s]))
-			continue;
-		qe = &q->energy[q->nenergy++];
-		qe->source_idx = s;
-		qe->gross_j = e[s];
-		qe->dynamic_j = dyn;
-	}
-	free(e);
-	telemetry_window_summary(&r->tel, t0, t1, &w);
-	q->accel_j = w.accel_j;
-	q->host_j = w.host_j;
-	q->total_j = w.total_j;
-	q->accel_dyn_j = na && !abad ? adyn : NAN;
-	q->host_dyn_j = nh && !hbad ? hdyn : NAN;
-	if (!isnan(q->accel_dyn_j) || !isnan(q->host_dyn_j))
-		q->total_dyn_j = (isnan(q->accel_dyn_j) ? 0 : q->accel_dyn_j) +
-				 (isnan(q->host_dyn_j) ? 0 : q->host_dyn_j);
-	q->avg_power_w = dur > 0 ? q->accel_j / dur : NAN;
-	q->peak_power_w = w.accel_peak_w;
-	q->temp_max_c = w.temp_max_c;
-	q->mem_max_bytes = w.mem_max_bytes;
-}
-
-static void count_fields(struct query_record *q, const struct chat_result *res)
-{
-	q->prompt_tokens = res->prompt_tokens;
-	q->completion_tokens = res->completion_tokens;
-	q->reasoning_tokens = res->reasoning_tokens;
-	q->prompt_tokens_src = xstrdup(count_src_name(res->prompt_src));
-	q->completion_tokens_src = xstrdup(count_src_name(res->completion_src));
-	q->reasoning_tokens_src = xstrdup(count_src_name(res->reasoning_src));
-}
-
-static char *extra_json(const struct chat_result *res)
-{
-	json_t *o;
-	char *out;
-	if (isnan(res->server_total_s) && isnan(res->server_eval_s))
-		return NULL;
-	o = json_object();
-#define NUM(k, v) if (!isnan(v)) json_object_set_new(o, k, json_real(v))
-	NUM("server_load_s", res->server_load_s);
-	NUM("server_prompt_s", res->server_prompt_s);
-	NUM("server_eval_s", res->server_eval_s);
-	NUM("server_total_s", res->server_total_s);
-#undef NUM
-	out = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(o);
-	return out;
+	measure_energy_to_query(&r->m, &e, q);
+	measure_energy_release(&e);
 }
 
 /* Fills q from the final attempt res. */
 static void fill_final(struct run *r, struct query_record *q, const struct chat_result *res)
 {
-	q->status = xstrdup(res->err == ERR_NONE ? "ok" : "failed");
-	q->answer = xstrdup(res->answer.data ? res->answer.data : "");
-	q->thinking = xstrdup(res->thinking.data ? res->thinking.data : "");
-	q->finish_reason = res->finish_reason[0] ? xstrdup(res->finish_reason) : NULL;
-	q->error_kind = xstrdup(err_kind_name(res->err));
-	q->error_message = res->err ? xstrdup(res->errmsg) : NULL;
-	q->http_status = res->http_status;
-	fill_latency(q, r, res);
-	count_fields(q, res);
-	q->extra_json = extra_json(res);
+	measure_query_result(&r->m, q, res);
 	if (res->model[0] && strcmp(res->model, r->model) && !r->rec.server_model)
 		r->rec.server_model = xstrdup(res->model);
 }
@@ -416,6 +273,7 @@ static void fill_item(struct query_record *q, const struct item *it, long long s
 	q->prompt = prompt;
 	q->reference = dupnull(it->answer);
 }
+
 
 /*
  * Runs one item to its end (with retries) and fills q. Returns 1 when the
@@ -441,22 +299,13 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 	req.s = r->o->s;
 	req.timeout_s = r->o->timeout_s;
 	for (int n = 1;; n++) {
-		struct query_attempt *a;
 		chat_result_init(&res);
 		interrupted = attempt(r, &req, &res);
 		if (interrupted) {
 			chat_result_release(&res);
 			break;
 		}
-		q->attempts = xrealloc(q->attempts, (size_t)n * sizeof(*q->attempts));
-		a = &q->attempts[n - 1];
-		q->nattempts = n;
-		a->n = n;
-		a->t_start_s = rel_s(r, res.t_send_ns);
-		a->duration_s = res.t_end_ns ? (double)(res.t_end_ns - res.t_send_ns) / 1e9 : NAN;
-		a->error_kind = xstrdup(err_kind_name(res.err));
-		a->http_status = res.http_status;
-		a->message = res.err ? xstrdup(res.errmsg) : NULL;
+		measure_query_attempt(&r->m, q, &res);
 		if (!retry_again(&rp, n, &res)) {
 			/* the final attempt is the query */
 			fill_final(r, q, &res);
@@ -476,22 +325,6 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 }
 
 /* ---- committing finished queries ---- */
-
-#define MAX_PENDING 64
-
-/* A finished query whose energy waits for telemetry to cover its end. */
-struct pending {
-	struct query_record q;
-	int64_t t0, t1;
-};
-
-/* Running sums for progress and the closing summary. */
-struct tally {
-	long long ok, failed, total, skipped, completion_tokens;
-	double sum_accel, sum_host, sum_e2e, sum_ttft;
-	long long n_accel, n_host, n_e2e, n_ttft;
-	int64_t t0_ns;
-};
 
 static void tally_add(struct tally *a, const struct query_record *q)
 {
@@ -516,14 +349,16 @@ static void tally_add(struct tally *a, const struct query_record *q)
  * the first query whose end telemetry does not cover yet; with force it waits
  * (at most COVER_TIMEOUT_NS each). Returns 0, or -1 when the store fails.
  */
-static int commit_pending(struct run *r, struct pending *pend, int *npend, int force, struct tally *a,
-			  char *err, size_t errlen)
+static int commit_pending(struct run *r, int force, char *err, size_t errlen)
 {
+	struct pending *pend = r->pend;
+	int *npend = &r->npend;
+	struct tally *a = &r->acc;
 	int done = 0, rc = 0;
 	for (; done < *npend; done++) {
 		struct pending *p = &pend[done];
 		struct runner_progress pr;
-		if (!force && r->tel.nsrcs && p->t1 && telemetry_wait_covered(&r->tel, p->t1, 0) < 0)
+		if (!force && r->m.nsrcs && p->t1 && measure_wait(&r->m, p->t1, 0) < 0)
 			break;
 		fill_energy(&p->q, r, p->t0, p->t1);
 		if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
@@ -556,6 +391,7 @@ static int commit_pending(struct run *r, struct pending *pend, int *npend, int f
 		*npend = 0;
 	return rc;
 }
+
 
 /* ---- setup ---- */
 
@@ -619,51 +455,46 @@ out:
 
 static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err, size_t errlen)
 {
-	struct telemetry_opts to;
-	struct telemetry_select sel;
-	int nacc = 0;
-	memset(&to, 0, sizeof(to));
-	memset(&sel, 0, sizeof(sel));
-	to.interval_ms = o->interval_ms;
-	to.fake_profile = o->fake_profile;
-	to.fake_trace = o->fake_trace;
-	sel.backends = o->backends;
-	sel.devices = o->devices;
-	sel.host = o->host;
-	if (telemetry_init(&r->tel, &to, &sel, err, errlen) < 0)
+	struct measure_opts mo;
+	char warn[IPW_ERRLEN];
+	measure_opts_init(&mo);
+	mo.interval_ms = o->interval_ms;
+	mo.fake_profile = o->fake_profile;
+	mo.fake_trace = o->fake_trace;
+	mo.backends = o->backends;
+	mo.devices = o->devices;
+	mo.host = o->host;
+	if (measure_open(&r->m, &mo, err, errlen) < 0)
 		return -1;
-	r->tel_ok = 1;
-	for (int b = 0; b < r->tel.ninsts; b++)
-		if (!r->tel.insts[b].present && strcmp(r->tel.insts[b].ops->name, "fake") &&
-		    strncmp(r->tel.insts[b].reason, "not requested", 13))
-			say(r->h, RUNNER_INFO, "telemetry %s: absent (%s)", r->tel.insts[b].ops->name,
-			    r->tel.insts[b].reason);
-	for (int s = 0; s < r->tel.nsrcs; s++) {
-		const struct source_info *si = r->tel.srcs[s].info;
+	r->m_ok = 1;
+	for (int b = 0; b < telemetry_nbackends(r->m.tel); b++)
+		if (!telemetry_backend_present(r->m.tel, b) && strcmp(telemetry_backend_name(r->m.tel, b), "fake") &&
+		    strncmp(telemetry_backend_reason(r->m.tel, b), "not requested", 13))
+			say(r->h, RUNNER_INFO, "telemetry %s: absent (%s)", telemetry_backend_name(r->m.tel, b),
+			    telemetry_backend_reason(r->m.tel, b));
+	for (int s = 0; s < r->m.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(r->m.tel, s);
 		say(r->h, RUNNER_INFO, "measuring %s (%s, %s%s%s)", si->name, si->model,
 		    source_scope_name(si->scope), si->notes[0] ? "; " : "", si->notes);
-		if (si->scope == SCOPE_ACCELERATOR)
-			nacc++;
 	}
-	if (r->tel.last_error[0])
-		say(r->h, RUNNER_WARN, "%s", r->tel.last_error);
-	if (!nacc)
+	telemetry_last_error(r->m.tel, warn, sizeof(warn));
+	if (warn[0])
+		say(r->h, RUNNER_WARN, "%s", warn);
+	if (!measure_naccel(&r->m))
 		say(r->h, RUNNER_WARN, "no accelerator energy source was found: every query's accelerator "
 		    "energy will be recorded as not measured (ipw devices says why)");
-	r->idle_w = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(double));
-	r->idle_after_w = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(double));
-	r->flushed = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(size_t));
-	return telemetry_start(&r->tel, NULL, NULL, err, errlen);
+	r->idle_after_w = xcalloc((size_t)(r->m.nsrcs + 1), sizeof(double));
+	return measure_start(&r->m, NULL, NULL, err, errlen);
 }
 
 static void fill_sources(struct run *r)
 {
 	struct run_record old = {.sources = r->rec.sources, .nsources = r->rec.nsources};
 	run_record_release(&old);  /* a resumed run arrives with its stored sources: replace them */
-	r->rec.nsources = r->tel.nsrcs;
-	r->rec.sources = xcalloc((size_t)(r->tel.nsrcs + 1), sizeof(*r->rec.sources));
-	for (int s = 0; s < r->tel.nsrcs; s++) {
-		const struct source_info *si = r->tel.srcs[s].info;
+	r->rec.nsources = r->m.nsrcs;
+	r->rec.sources = xcalloc((size_t)(r->m.nsrcs + 1), sizeof(*r->rec.sources));
+	for (int s = 0; s < r->m.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(r->m.tel, s);
 		struct run_source *rs = &r->rec.sources[s];
 		rs->idx = s;
 		rs->name = xstrdup(si->name);
@@ -675,7 +506,7 @@ static void fill_sources(struct run *r)
 		rs->pci_bus_id = xstrdup(si->pci_bus_id);
 		rs->driver = xstrdup(si->driver);
 		rs->power_limit_w = si->power_limit_w;
-		rs->idle_before_w = r->idle_w[s];
+		rs->idle_before_w = r->m.idle_w[s];
 		rs->idle_after_w = NAN;
 	}
 }
@@ -735,14 +566,82 @@ static char *with_serve(struct run *r, char *summary, double server_idle_w)
 	return out;
 }
 
+/* The load options of a run. 0, or -1 (err: a bad --slo). */
+static int load_setup(const struct runner_opts *o, struct load_opts *lo, struct load_slo *slo, char *err,
+		      size_t errlen)
+{
+	load_opts_init(lo);
+	lo->concurrency = o->concurrency > 0 ? o->concurrency : 1;
+	lo->rate = o->rate;
+	lo->burstiness = o->burstiness > 0 ? o->burstiness : 1;
+	lo->max_concurrency = o->max_concurrency;
+	lo->duration_s = o->duration_s;
+	lo->count = o->count;
+	lo->seed = o->shuffle_seed;
+	load_slo_init(slo);
+	return o->slo ? load_slo_parse(slo, o->slo, err, errlen) : 0;
+}
+
+/* The records of the load's requests (one attempt each; no retries under load) and their span. */
+static struct query_record *load_records(struct run *r, struct load_req **reqs, size_t n, char **prompts)
+{
+	struct query_record *qs = xcalloc(n + 1, sizeof(*qs));
+	for (size_t i = 0; i < n; i++) {
+		const struct chat_result *res = &reqs[i]->res;
+		const struct item *it = &r->ds.items[reqs[i]->item];
+		fill_item(&qs[i], it, (long long)i, xstrdup(prompts[reqs[i]->item]));
+		if (reqs[i]->rep > 0) {
+			/* items cycle: the store keeps one row per (run, item id) */
+			free(qs[i].item_id);
+			qs[i].item_id = xasprintf("%s#%lld", it->id, reqs[i]->rep);
+		}
+		fill_final(r, &qs[i], res);
+		measure_query_attempt(&r->m, &qs[i], res);
+		if (res->t_send_ns && (!r->t_first_send || res->t_send_ns < r->t_first_send))
+			r->t_first_send = res->t_send_ns;
+		if (res->t_end_ns > r->t_last_end)
+			r->t_last_end = res->t_end_ns;
+	}
+	return qs;
+}
+
+/* Attributes the load's energy by the concurrent rule (warnings only: the queries are kept). */
+static void load_attribute(struct run *r, struct load_req **reqs, struct query_record *qs, size_t n,
+			   struct load_summary *sum)
+{
+	int64_t t0 = r->t_first_send, t1 = r->t_last_end;
+	char e2[IPW_ERRLEN];
+	if (!r->m.nsrcs || !t0 || t1 <= t0)
+		return;
+	if (measure_wait(&r->m, t1, MEASURE_COVER_TIMEOUT_NS) < 0)
+		say(r->h, RUNNER_WARN, "telemetry did not cover the end of the load within 3 s");
+	if (load_energy(r->m.tel, r->m.idle_w, reqs, qs, n, t0, t1, 10 * NS_PER_MS, sum, e2, sizeof(e2)) < 0)
+		say(r->h, RUNNER_WARN, "accelerator energy of the load is not measured: %s", e2);
+}
+
+/* Stores the load's queries (scored) in send order. 0, or -1 (err) when the store fails. */
+static int load_commit(struct run *r, struct load_req **reqs, struct query_record *qs, size_t n, char *err,
+		       size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct query_record *q = &qs[i];
+		if (store_query_insert(r->st, r->rec.id, q, err, errlen) < 0 ||
+		    score_query(r->st, r->rec.id, q, &r->ds.items[reqs[i]->item], err, errlen) < 0)
+			return -1;
+		tally_add(&r->acc, q);
+		if (r->h && r->h->query_done)
+			r->h->query_done(r->h->arg, q);
+	}
+	return flush_samples(r, err, errlen);
+}
+
 /*
  * Sends the items under the configured load (closed or open loop), then
  * attributes energy by the concurrent rule over the whole span and commits
  * every query. Overlapping requests share slices, so no query's energy is
  * final before the last one ends: a killed load run keeps only its samples.
  */
-static int run_load(struct run *r, struct tally *a, struct runner_report *rep, int64_t *tfirst,
-		    int64_t *tlast, char *err, size_t errlen)
+static int run_load(struct run *r, char *err, size_t errlen)
 {
 	const struct runner_opts *o = r->o;
 	struct load_opts lo;
@@ -752,21 +651,11 @@ static int run_load(struct run *r, struct tally *a, struct runner_report *rep, i
 	struct load_req **reqs = NULL;
 	struct query_record *qs = NULL;
 	char **prompts = xcalloc(r->ds.n + 1, sizeof(char *));
-	size_t n = 0, done = 0;
-	int64_t t0 = 0, t1 = 0;
+	size_t n = 0;
 	int rc = -1;
 
-	load_opts_init(&lo);
-	lo.concurrency = o->concurrency > 0 ? o->concurrency : 1;
-	lo.rate = o->rate;
-	lo.burstiness = o->burstiness > 0 ? o->burstiness : 1;
-	lo.max_concurrency = o->max_concurrency;
-	lo.duration_s = o->duration_s;
-	lo.count = o->count;
-	lo.seed = o->shuffle_seed;
-	load_slo_init(&slo);
 	load_summary_init(&sum);
-	if (o->slo && load_slo_parse(&slo, o->slo, err, errlen) < 0)
+	if (load_setup(o, &lo, &slo, err, errlen) < 0)
 		goto out;
 	for (size_t i = 0; i < r->ds.n; i++)
 		prompts[i] = item_prompt(&r->ds.items[i]);
@@ -782,52 +671,11 @@ static int run_load(struct run *r, struct tally *a, struct runner_report *rep, i
 	if (load_drive(r->cl, &lo, &req, prompts, r->ds.n, o->stop, &reqs, &n, err, errlen) < 0)
 		goto out;
 	say(r->h, RUNNER_INFO, "load finished: %zu requests sent; attributing energy", n);
-	qs = xcalloc(n + 1, sizeof(*qs));
-	for (size_t i = 0; i < n; i++) {
-		const struct chat_result *res = &reqs[i]->res;
-		const struct item *it = &r->ds.items[reqs[i]->item];
-		struct query_attempt *at;
-		fill_item(&qs[i], it, (long long)i, xstrdup(prompts[reqs[i]->item]));
-		if (reqs[i]->rep > 0) {
-			/* items cycle: the store keeps one row per (run, item id) */
-			free(qs[i].item_id);
-			qs[i].item_id = xasprintf("%s#%lld", it->id, reqs[i]->rep);
-		}
-		fill_final(r, &qs[i], res);
-		at = qs[i].attempts = xcalloc(1, sizeof(*at));
-		qs[i].nattempts = 1;
-		at->n = 1;
-		at->t_start_s = rel_s(r, res->t_send_ns);
-		at->duration_s = res->t_end_ns ? (double)(res->t_end_ns - res->t_send_ns) / 1e9 : NAN;
-		at->error_kind = xstrdup(err_kind_name(res->err));
-		at->http_status = res->http_status;
-		at->message = res->err ? xstrdup(res->errmsg) : NULL;
-		if (res->t_send_ns && (!t0 || res->t_send_ns < t0))
-			t0 = res->t_send_ns;
-		if (res->t_end_ns > t1)
-			t1 = res->t_end_ns;
-	}
-	*tfirst = t0;
-	*tlast = t1;
-	rep->total = a->total = (long long)n;
-	if (r->tel.nsrcs && t0 && t1 > t0) {
-		char e2[IPW_ERRLEN];
-		if (telemetry_wait_covered(&r->tel, t1, COVER_TIMEOUT_NS) < 0)
-			say(r->h, RUNNER_WARN, "telemetry did not cover the end of the load within 3 s");
-		if (load_energy(&r->tel, r->idle_w, reqs, qs, n, t0, t1, 10 * NS_PER_MS, &sum, e2, sizeof(e2)) < 0)
-			say(r->h, RUNNER_WARN, "accelerator energy of the load is not measured: %s", e2);
-	}
+	qs = load_records(r, reqs, n, prompts);
+	r->rep->total = r->acc.total = (long long)n;
+	load_attribute(r, reqs, qs, n, &sum);
 	load_summarize(reqs, qs, n, &slo, &sum);
-	for (done = 0; done < n; done++) {
-		struct query_record *q = &qs[done];
-		if (store_query_insert(r->st, r->rec.id, q, err, errlen) < 0 ||
-		    score_query(r->st, r->rec.id, q, &r->ds.items[reqs[done]->item], err, errlen) < 0)
-			goto out;
-		tally_add(a, q);
-		if (r->h && r->h->query_done)
-			r->h->query_done(r->h->arg, q);
-	}
-	if (flush_samples(r, err, errlen) < 0)
+	if (load_commit(r, reqs, qs, n, err, errlen) < 0)
 		goto out;
 	free(r->rec.summary_json);
 	r->rec.summary_json = load_summary_json(&sum, &lo, &slo);
@@ -844,25 +692,24 @@ out:
 	return rc;
 }
 
-/* The accelerators' summed idle power in out_w (per source), NAN if none. */
-static double accel_sum(const struct run *r, const double *w)
+/* The log file of a --serve server: --serve-log, else beside the store (caller frees). */
+static char *serve_log_path(const struct runner_opts *o)
 {
-	double sum = 0;
-	int n = 0;
-	for (int s = 0; s < r->tel.nsrcs; s++)
-		if (r->tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(w[s])) {
-			sum += w[s];
-			n++;
-		}
-	return n ? sum : NAN;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	if (o->serve_log)
+		return xstrdup(o->serve_log);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+	return xasprintf("%s.serve-%s-%d.log", o->store ? o->store : "ipw", when, (int)getpid());
 }
 
 /*
  * --serve: with telemetry running, measures the device idle before the
  * server exists, starts it (port checked free first) and waits for health.
  */
-static int start_server(struct run *r, struct runner_opts *o, struct runner_report *rep, char *err,
-			size_t errlen)
+static int start_server(struct run *r, struct runner_opts *o, char *err, size_t errlen)
 {
 	char *log = NULL;
 	double *w;
@@ -873,24 +720,15 @@ static int start_server(struct run *r, struct runner_opts *o, struct runner_repo
 		return -1;
 	if (setup_telemetry(r, o, err, errlen) < 0)
 		return -1;
-	w = xcalloc((size_t)r->tel.nsrcs + 1, sizeof(double));
+	w = xcalloc((size_t)r->m.nsrcs + 1, sizeof(double));
 	idle_baseline(r, w, "before the server starts");
-	r->dev_idle_accel_w = accel_sum(r, w);
-	rep->device_idle_w = r->dev_idle_accel_w;
+	r->dev_idle_accel_w = measure_accel_sum(&r->m, w);
+	r->rep->device_idle_w = r->dev_idle_accel_w;
 	free(w);
-	if (o->serve_log) {
-		log = xstrdup(o->serve_log);
-	} else {
-		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
-		log = xasprintf("%s.serve-%s-%d.log", o->store ? o->store : "ipw", when, (int)getpid());
-	}
+	log = serve_log_path(o);
 	if (serve_start(&r->srv, o->serve, log, err, errlen) < 0)
 		goto out;
-	snprintf(rep->server_log, sizeof(rep->server_log), "%s", log);
+	snprintf(r->rep->server_log, sizeof(r->rep->server_log), "%s", log);
 	say(r->h, RUNNER_INFO, "started the server (pid %d): %s; log %s", (int)r->srv.pid, o->serve, log);
 	if (serve_wait_healthy(&r->srv, o->url, o->api, o->serve_timeout_s, o->stop, err, errlen) < 0)
 		goto out;
@@ -907,240 +745,282 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
-	       struct runner_report *rep, char *err, size_t errlen)
-{
-	struct runner_opts o = *opts;
-	struct run r;
-	const char *from_record;
-	char **done_ids = NULL;
-	size_t ndone = 0;
-	int rc = -1;
-	long long seq;
-	int64_t t_first_send = 0, t_last_end = 0;
-	double sum_accel = 0, sum_host = 0, sum_e2e = 0, sum_ttft = 0;
-	long long n_accel = 0, n_host = 0, n_e2e = 0, n_ttft = 0;
-	char *api_s = NULL;
-	struct pending *pend = xcalloc(MAX_PENDING, sizeof(*pend));
-	int npend = 0;
-	struct tally acc;
+/* ---- the phases of a run ---- */
 
-	memset(&acc, 0, sizeof(acc));
-	memset(&r, 0, sizeof(r));
+static void run_init(struct run *r, const struct runner_opts *opts, const struct runner_hooks *h,
+		     struct runner_report *rep)
+{
+	memset(r, 0, sizeof(*r));
 	memset(rep, 0, sizeof(*rep));
 	rep->accel_j = rep->host_j = rep->span_accel_j = rep->idle_accel_w = NAN;
-	r.o = &o;
-	r.h = h;
-	if (store_open(&r.store, o.store, STORE_CREATE, err, errlen) < 0)
-		goto out;
-	r.st = &r.store;
-	if (o.resume) {
-		if (store_run_get(r.st, o.resume, &r.rec, err, errlen) < 0)
-			goto out;
-		if (!strcmp(r.rec.status, "completed")) {
-			err_set(err, errlen, "run %s (%s) is already complete: nothing to resume", r.rec.id,
-				r.rec.name);
-			goto out;
-		}
-		if (profile_config_restore(&o, r.rec.config_json, &r.restored, &from_record, err, errlen) < 0)
-			goto out;
-		say(h, RUNNER_INFO, "resuming run %s (%s) with the options it was started with, from the record: %s",
-		    r.rec.id, r.rec.name, from_record);
-	}
-	if (dataset_load_format(&r.ds, o.dataset, o.resume ? r.rec.dataset_format : o.dataset_format, err, errlen) < 0)
-		goto out;
-	if (o.shuffle)
-		dataset_shuffle(&r.ds, o.shuffle_seed);
-	if (o.limit > 0)
-		dataset_limit(&r.ds, (size_t)o.limit);
-	if (o.resume) {
-		if (strcmp(r.ds.sha256, r.rec.dataset_sha256)) {
-			err_set(err, errlen, "the dataset %s has changed since run %s was started (sha256 %.12s... "
-				"then, %.12s... now): resuming would mix items", r.ds.path, r.rec.id,
-				r.rec.dataset_sha256, r.ds.sha256);
-			goto out;
-		}
-		if (store_items_done(r.st, r.rec.id, &done_ids, &ndone, err, errlen) < 0)
-			goto out;
-		qsort(done_ids, ndone, sizeof(char *), cmp_str);
-	}
-	r.dev_idle_accel_w = NAN;
-	rep->device_idle_w = NAN;
-	if (o.serve && start_server(&r, &o, rep, err, errlen) < 0)
-		goto out;
-	if (connect_server(&r, &o, err, errlen) < 0)
-		goto out;
-	if (!r.tel_ok && setup_telemetry(&r, &o, err, errlen) < 0)
-		goto out;
-	api_s = xstrdup(client_api(r.cl));
-	r.t0_ns = clock_now_ns();
-	if (!o.resume) {
-		r.rec.name = o.name ? xstrdup(o.name) : default_name(r.model);
-		r.rec.status = xstrdup("running");
-		r.rec.model = xstrdup(r.model);
-		r.rec.api = xstrdup(api_s);
-		r.rec.url = xstrdup(client_url(r.cl));
-		r.rec.engine = xstrdup(r.engine[0] ? r.engine : "unknown");
-		r.rec.config_json = profile_config_json(&o, client_url(r.cl), api_s, r.model);
-		r.rec.dataset_path = xstrdup(r.ds.path);
-		r.rec.dataset_sha256 = xstrdup(r.ds.sha256);
-		r.rec.dataset_format = xstrdup(r.ds.format);
-		r.rec.n_items = (long long)r.ds.n;
-		r.rec.version = xstrdup(IPW_VERSION);
-		r.rec.started_at = clock_wall_s();
-		r.rec.ended_at = NAN;
-		r.rec.idle_seconds = o.idle_s;
-		r.rec.group_name = dupnull(o.group);
-		r.rec.server_log = rep->server_log[0] ? xstrdup(rep->server_log) : NULL;
-	}
-	free(r.rec.hardware_json);
-	r.rec.hardware_json = hardware_json(&r);
+	r->opts = *opts;
+	r->o = &r->opts;
+	r->h = h;
+	r->rep = rep;
+	r->pend = xcalloc(MAX_PENDING, sizeof(*r->pend));
+	r->dev_idle_accel_w = NAN;
+}
 
-	warm_up(&r);
-	idle_baseline(&r, r.idle_w, "before");
-	fill_sources(&r);
-	if (!o.resume) {
-		if (store_run_create(r.st, &r.rec, err, errlen) < 0)
-			goto out;
-	} else {
-		free(r.rec.status);
-		r.rec.status = xstrdup("running");
-		if (store_run_update(r.st, &r.rec, err, errlen) < 0)
-			goto out;
-	}
-	snprintf(rep->run_id, sizeof(rep->run_id), "%s", r.rec.id);
-	rep->total = (long long)r.ds.n;
-	rep->skipped = (long long)ndone;
-	acc.total = rep->total;
-	acc.skipped = rep->skipped;
-	acc.t0_ns = r.t0_ns;
-	{
-		double idle = 0;
-		int n = 0;
-		for (int s = 0; s < r.tel.nsrcs; s++)
-			if (r.tel.srcs[s].info->scope == SCOPE_ACCELERATOR && !isnan(r.idle_w[s])) {
-				idle += r.idle_w[s];
-				n++;
-			}
-		rep->idle_accel_w = n ? idle : NAN;
-	}
-	if (flush_samples(&r, err, errlen) < 0)
-		goto out;
+/* Opens the store; for --resume, reads the run and restores the options it was started with. */
+static int open_store(struct run *r, char *err, size_t errlen)
+{
+	const char *from_record;
+	if (store_open(&r->store, r->o->store, STORE_CREATE, err, errlen) < 0)
+		return -1;
+	r->st = &r->store;
+	if (!r->o->resume)
+		return 0;
+	if (store_run_get(r->st, r->o->resume, &r->rec, err, errlen) < 0)
+		return -1;
+	if (!strcmp(r->rec.status, "completed"))
+		return err_set(err, errlen, "run %s (%s) is already complete: nothing to resume", r->rec.id,
+			       r->rec.name);
+	if (profile_config_restore(&r->opts, r->rec.config_json, &r->restored, &from_record, err, errlen) < 0)
+		return -1;
+	say(r->h, RUNNER_INFO, "resuming run %s (%s) with the options it was started with, from the record: %s",
+	    r->rec.id, r->rec.name, from_record);
+	return 0;
+}
 
-	if (o.load || o.concurrency > 1 || o.rate > 0 || o.duration_s > 0 || o.count > 0) {
-		if (run_load(&r, &acc, rep, &t_first_send, &t_last_end, err, errlen) < 0)
-			goto out;
-		seq = (long long)r.ds.n; /* the sequential loop below has nothing left to do */
+/* Loads the items; for --resume, checks the dataset is unchanged and reads the items already done. */
+static int load_items(struct run *r, char *err, size_t errlen)
+{
+	const struct runner_opts *o = r->o;
+	if (dataset_load_format(&r->ds, o->dataset, o->resume ? r->rec.dataset_format : o->dataset_format, err,
+				errlen) < 0)
+		return -1;
+	if (o->shuffle)
+		dataset_shuffle(&r->ds, o->shuffle_seed);
+	if (o->limit > 0)
+		dataset_limit(&r->ds, (size_t)o->limit);
+	if (!o->resume)
+		return 0;
+	if (strcmp(r->ds.sha256, r->rec.dataset_sha256))
+		return err_set(err, errlen, "the dataset %s has changed since run %s was started (sha256 %.12s... "
+			       "then, %.12s... now): resuming would mix items", r->ds.path, r->rec.id,
+			       r->rec.dataset_sha256, r->ds.sha256);
+	if (store_items_done(r->st, r->rec.id, &r->done_ids, &r->ndone, err, errlen) < 0)
+		return -1;
+	qsort(r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	return 0;
+}
+
+/* The record of a new run (a resumed run keeps the one it has). */
+static void new_record(struct run *r)
+{
+	const struct runner_opts *o = r->o;
+	r->rec.name = o->name ? xstrdup(o->name) : default_name(r->model);
+	r->rec.status = xstrdup("running");
+	r->rec.model = xstrdup(r->model);
+	r->rec.api = xstrdup(r->api);
+	r->rec.url = xstrdup(client_url(r->cl));
+	r->rec.engine = xstrdup(r->engine[0] ? r->engine : "unknown");
+	r->rec.config_json = profile_config_json(o, client_url(r->cl), r->api, r->model);
+	r->rec.dataset_path = xstrdup(r->ds.path);
+	r->rec.dataset_sha256 = xstrdup(r->ds.sha256);
+	r->rec.dataset_format = xstrdup(r->ds.format);
+	r->rec.n_items = (long long)r->ds.n;
+	r->rec.version = xstrdup(IPW_VERSION);
+	r->rec.started_at = clock_wall_s();
+	r->rec.ended_at = NAN;
+	r->rec.idle_seconds = o->idle_s;
+	r->rec.group_name = dupnull(o->group);
+	r->rec.server_log = r->rep->server_log[0] ? xstrdup(r->rep->server_log) : NULL;
+}
+
+/* Starts the server (--serve), connects, starts telemetry and sets the run's time origin. */
+static int connect_all(struct run *r, char *err, size_t errlen)
+{
+	r->rep->device_idle_w = NAN;
+	if (r->o->serve && start_server(r, &r->opts, err, errlen) < 0)
+		return -1;
+	if (connect_server(r, &r->opts, err, errlen) < 0)
+		return -1;
+	if (!r->m_ok && setup_telemetry(r, r->o, err, errlen) < 0)
+		return -1;
+	r->api = xstrdup(client_api(r->cl));
+	r->m.t0_ns = clock_now_ns();
+	if (!r->o->resume)
+		new_record(r);
+	free(r->rec.hardware_json);
+	r->rec.hardware_json = hardware_json(r);
+	return 0;
+}
+
+/* Warm-up, the idle baseline before, and the run recorded as running. */
+static int begin_run(struct run *r, char *err, size_t errlen)
+{
+	warm_up(r);
+	idle_baseline(r, r->m.idle_w, "before");
+	fill_sources(r);
+	if (!r->o->resume) {
+		if (store_run_create(r->st, &r->rec, err, errlen) < 0)
+			return -1;
 	} else {
-		seq = 0;
+		free(r->rec.status);
+		r->rec.status = xstrdup("running");
+		if (store_run_update(r->st, &r->rec, err, errlen) < 0)
+			return -1;
 	}
-	for (; seq < (long long)r.ds.n; seq++) {
-		const struct item *it = &r.ds.items[seq];
+	snprintf(r->rep->run_id, sizeof(r->rep->run_id), "%s", r->rec.id);
+	r->rep->total = (long long)r->ds.n;
+	r->rep->skipped = (long long)r->ndone;
+	r->acc.total = r->rep->total;
+	r->acc.skipped = r->rep->skipped;
+	r->acc.t0_ns = r->m.t0_ns;
+	r->rep->idle_accel_w = measure_accel_sum(&r->m, r->m.idle_w);
+	return flush_samples(r, err, errlen);
+}
+
+static int already_done(const struct run *r, const char *id)
+{
+	return r->ndone && bsearch(&id, r->done_ids, r->ndone, sizeof(char *), cmp_str);
+}
+
+/* The paper's method: one query at a time, each stored before the next is sent. */
+static int run_sequential(struct run *r, char *err, size_t errlen)
+{
+	for (long long seq = 0; seq < (long long)r->ds.n; seq++) {
+		const struct item *it = &r->ds.items[seq];
 		struct pending *pq;
-		const char *key = it->id;
-		if (o.stop && *o.stop)
+		if (stopped(r))
 			break;
-		if (ndone && bsearch(&key, done_ids, ndone, sizeof(char *), cmp_str))
+		if (already_done(r, it->id))
 			continue;
-		if (npend == MAX_PENDING && commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)
-			goto out;
-		pq = &pend[npend];
-		if (run_item(&r, it, seq, &pq->q, &pq->t0, &pq->t1)) {
+		if (r->npend == MAX_PENDING && commit_pending(r, 1, err, errlen) < 0)
+			return -1;
+		pq = &r->pend[r->npend];
+		if (run_item(r, it, seq, &pq->q, &pq->t0, &pq->t1)) {
 			query_record_release(&pq->q);
 			break; /* interrupted: not recorded, a resume runs it again */
 		}
-		npend++;
-		if (!t_first_send)
-			t_first_send = pq->t0;
+		r->npend++;
+		if (!r->t_first_send)
+			r->t_first_send = pq->t0;
 		if (pq->t1)
-			t_last_end = pq->t1;
+			r->t_last_end = pq->t1;
 		/*
 		 * commit it before the next request is sent, so kill -9 loses at most
 		 * the query in flight: wait for telemetry to cover its end (at most
-		 * COVER_TIMEOUT_NS), then attribute and store it
+		 * MEASURE_COVER_TIMEOUT_NS), then attribute and store it
 		 */
-		if (commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)
-			goto out;
+		if (commit_pending(r, 1, err, errlen) < 0)
+			return -1;
 	}
-	if (commit_pending(&r, pend, &npend, 1, &acc, err, errlen) < 0)
-		goto out;
-	rep->ok = acc.ok;
-	rep->failed = acc.failed;
-	rep->completion_tokens = acc.completion_tokens;
-	sum_accel = acc.sum_accel; n_accel = acc.n_accel;
-	sum_host = acc.sum_host; n_host = acc.n_host;
-	sum_e2e = acc.sum_e2e; n_e2e = acc.n_e2e;
-	sum_ttft = acc.sum_ttft; n_ttft = acc.n_ttft;
-	rep->accel_j = n_accel ? sum_accel : NAN;
-	rep->host_j = n_host ? sum_host : NAN;
-	rep->mean_e2e_s = n_e2e ? sum_e2e / (double)n_e2e : NAN;
-	rep->mean_ttft_s = n_ttft ? sum_ttft / (double)n_ttft : NAN;
-	if (t_first_send && t_last_end > t_first_send) {
-		struct window_energy w;
-		telemetry_wait_covered(&r.tel, t_last_end, COVER_TIMEOUT_NS);
-		telemetry_window_summary(&r.tel, t_first_send, t_last_end, &w);
-		rep->span_accel_j = w.accel_j;
+	return commit_pending(r, 1, err, errlen);
+}
+
+/* The closing summary's sums, and the accelerator energy over the whole query phase. */
+static void report_totals(struct run *r)
+{
+	struct runner_report *rep = r->rep;
+	const struct tally *a = &r->acc;
+	rep->ok = a->ok;
+	rep->failed = a->failed;
+	rep->completion_tokens = a->completion_tokens;
+	rep->accel_j = a->n_accel ? a->sum_accel : NAN;
+	rep->host_j = a->n_host ? a->sum_host : NAN;
+	rep->mean_e2e_s = a->n_e2e ? a->sum_e2e / (double)a->n_e2e : NAN;
+	rep->mean_ttft_s = a->n_ttft ? a->sum_ttft / (double)a->n_ttft : NAN;
+	if (r->t_first_send && r->t_last_end > r->t_first_send) {
+		struct measure_req span = {r->t_first_send, r->t_last_end};
+		struct measure_energy e;
+		measure_energy_init(&e);
+		measure_req_energy(&r->m, &span, MEASURE_COVER_TIMEOUT_NS, &e);
+		rep->span_accel_j = e.accel_j;
+		measure_energy_release(&e);
 	}
-	if (o.serve && !serve_alive(&r.srv)) {
+}
+
+static int is_load(const struct runner_opts *o)
+{
+	return o->load || o->concurrency > 1 || o->rate > 0 || o->duration_s > 0 || o->count > 0;
+}
+
+static int run_queries(struct run *r, char *err, size_t errlen)
+{
+	if (is_load(r->o) ? run_load(r, err, errlen) < 0 : run_sequential(r, err, errlen) < 0)
+		return -1;
+	report_totals(r);
+	return 0;
+}
+
+/* The closing idle baseline (unless interrupted), the final status and the run's last update. */
+static int end_run(struct run *r, char *err, size_t errlen)
+{
+	int interrupted;
+	if (r->o->serve && !serve_alive(&r->srv)) {
 		char how[64];
-		serve_describe_exit(&r.srv, how, sizeof(how));
-		err_set(err, errlen, "the server started by --serve %s during the run (its log: %s); the queries "
-			"after that failed", how, r.srv.log_path);
-		goto out;
+		serve_describe_exit(&r->srv, how, sizeof(how));
+		return err_set(err, errlen, "the server started by --serve %s during the run (its log: %s); the "
+			       "queries after that failed", how, r->srv.log_path);
 	}
-	{
-		int interrupted = o.stop && *o.stop;
-		if (!interrupted) {
-			idle_baseline(&r, r.idle_after_w, "after");
-			for (int s = 0; s < r.rec.nsources; s++)
-				r.rec.sources[s].idle_after_w = r.idle_after_w[s];
-		}
-		free(r.rec.status);
-		r.rec.status = xstrdup(interrupted ? "interrupted" : "completed");
-		r.rec.ended_at = clock_wall_s();
-		snprintf(rep->status, sizeof(rep->status), "%s", r.rec.status);
+	interrupted = stopped(r);
+	if (!interrupted) {
+		idle_baseline(r, r->idle_after_w, "after");
+		for (int s = 0; s < r->rec.nsources; s++)
+			r->rec.sources[s].idle_after_w = r->idle_after_w[s];
 	}
-	r.rec.summary_json = with_serve(&r, r.rec.summary_json, rep->idle_accel_w);
-	if (flush_samples(&r, err, errlen) < 0 || store_run_update(r.st, &r.rec, err, errlen) < 0)
-		goto out;
-	if (r.rec.summary_json)
-		rep->summary_json = xstrdup(r.rec.summary_json);
-	rep->wall_s = (double)(clock_now_ns() - r.t0_ns) / 1e9;
-	rc = 0;
-out:
-	if (rc < 0 && r.st && r.rec.id && r.rec.status && !strcmp(r.rec.status, "running")) {
+	free(r->rec.status);
+	r->rec.status = xstrdup(interrupted ? "interrupted" : "completed");
+	r->rec.ended_at = clock_wall_s();
+	snprintf(r->rep->status, sizeof(r->rep->status), "%s", r->rec.status);
+	r->rec.summary_json = with_serve(r, r->rec.summary_json, r->rep->idle_accel_w);
+	if (flush_samples(r, err, errlen) < 0 || store_run_update(r->st, &r->rec, err, errlen) < 0)
+		return -1;
+	if (r->rec.summary_json)
+		r->rep->summary_json = xstrdup(r->rec.summary_json);
+	r->rep->wall_s = (double)(clock_now_ns() - r->m.t0_ns) / 1e9;
+	return 0;
+}
+
+/* Frees the run; a run that failed while running is left resumable ("interrupted"). */
+static void run_release(struct run *r, int rc)
+{
+	if (rc < 0 && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
 		/* leave the run resumable, with what stopped it in the log */
 		char e2[IPW_ERRLEN];
-		free(r.rec.status);
-		r.rec.status = xstrdup("interrupted");
-		r.rec.ended_at = clock_wall_s();
-		store_run_update(r.st, &r.rec, e2, sizeof(e2));
+		free(r->rec.status);
+		r->rec.status = xstrdup("interrupted");
+		r->rec.ended_at = clock_wall_s();
+		store_run_update(r->st, &r->rec, e2, sizeof(e2));
 	}
-	if (r.srv.pid) {
-		say(h, RUNNER_INFO, "stopping the server (pid %d)", (int)r.srv.pid);
-		serve_stop(&r.srv, 30);
+	if (r->srv.pid) {
+		say(r->h, RUNNER_INFO, "stopping the server (pid %d)", (int)r->srv.pid);
+		serve_stop(&r->srv, 30);
 	}
-	serve_release(&r.srv);
-	if (r.tel_ok)
-		telemetry_release(&r.tel);
-	if (r.cl)
-		client_free(r.cl);
-	if (r.st)
-		store_close(r.st);
-	dataset_release(&r.ds);
-	run_record_release(&r.rec);
-	free(r.idle_w);
-	free(r.idle_after_w);
-	free(r.flushed);
-	free(api_s);
-	for (int i = 0; i < npend; i++)
-		query_record_release(&pend[i].q);
-	free(pend);
-	opt_keep_release(&r.restored);
-	if (done_ids) {
-		for (size_t i = 0; i < ndone; i++)
-			free(done_ids[i]);
-		free(done_ids);
-	}
+	serve_release(&r->srv);
+	if (r->m_ok)
+		measure_close(&r->m);
+	if (r->cl)
+		client_free(r->cl);
+	if (r->st)
+		store_close(r->st);
+	dataset_release(&r->ds);
+	run_record_release(&r->rec);
+	free(r->idle_after_w);
+	free(r->api);
+	for (int i = 0; i < r->npend; i++)
+		query_record_release(&r->pend[i].q);
+	free(r->pend);
+	opt_keep_release(&r->restored);
+	for (size_t i = 0; i < r->ndone; i++)
+		free(r->done_ids[i]);
+	free(r->done_ids);
+}
+
+int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,
+	       struct runner_report *rep, char *err, size_t errlen)
+{
+	struct run r;
+	int rc = -1;
+	run_init(&r, opts, h, rep);
+	if (open_store(&r, err, errlen) < 0 || load_items(&r, err, errlen) < 0 ||
+	    connect_all(&r, err, errlen) < 0 || begin_run(&r, err, errlen) < 0 ||
+	    run_queries(&r, err, errlen) < 0 || end_run(&r, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	run_release(&r, rc);
 	return rc;
 }

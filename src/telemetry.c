@@ -1,9 +1,10 @@
 /*
- * telemetry.c - the back-end registry, source selection (--devices and the
- * *_VISIBLE_DEVICES variables), one sampler thread per back-end, and window
- * queries over the per-source energy timelines.
+ * telemetry.c - the back-end registry, source selection (--devices and each
+ * back-end's visible-devices variables), one sampler thread per back-end, the
+ * accessors of the opaque session, and window queries over the per-source
+ * energy timelines.
  */
-#include "telemetry.h"
+#include "telemetry_backend.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -108,56 +109,73 @@ static int cmp_pci(const void *a, const void *b)
 	return strcasecmp(x->pci_bus_id, y->pci_bus_id);
 }
 
-/*
- * Marks the GPU sources of one vendor selected by a device list. Integer
- * tokens in *_VISIBLE_DEVICES are the runtime's ordinals: CUDA orders devices
- * fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, NVML by PCI bus id. We map
- * ordinals in PCI bus order, which is what CUDA does when the GPUs are alike,
- * and warn when they are not (docs/telemetry.md, "Which GPUs").
- */
-static int select_gpus(struct telemetry *t, const char *vendor, const char *list, int from_env,
-		       int *hits, char *warn, size_t warnlen)
+/* The GPU sources of one back-end, in PCI bus order (caller frees); *mixed: not all one model. */
+static struct source_info **backend_gpus(struct backend_instance *in, int *ng, int *mixed)
 {
 	struct source_info **gpus = NULL;
-	int ng = 0, n, mixed = 0;
+	*ng = *mixed = 0;
+	if (!in->present)
+		return NULL;
+	for (int i = 0; i < in->nsources; i++)
+		if (in->sources[i].kind == SOURCE_GPU) {
+			gpus = xrealloc(gpus, (size_t)(*ng + 1) * sizeof(*gpus));
+			gpus[(*ng)++] = &in->sources[i];
+		}
+	if (*ng)
+		qsort(gpus, (size_t)*ng, sizeof(*gpus), cmp_pci);
+	for (int i = 1; i < *ng; i++)
+		if (strcmp(gpus[i]->model, gpus[0]->model))
+			*mixed = 1;
+	return gpus;
+}
+
+/* Marks the GPUs one token names; 1 if it named any. */
+static int select_token(struct source_info **gpus, int ng, const char *tok)
+{
+	int hit = 0;
+	for (int i = 0; i < ng; i++)
+		if (token_matches(tok, gpus[i], i)) {
+			gpus[i]->selected = 1;
+			hit = 1;
+		}
+	return hit;
+}
+
+/*
+ * Marks the GPU sources of one back-end selected by a device list. Integer
+ * tokens in a visible-devices variable are the runtime's ordinals: CUDA orders
+ * devices fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, NVML by PCI bus
+ * id. We map ordinals in PCI bus order, which is what CUDA does when the GPUs
+ * are alike, and warn when they are not (docs/telemetry.md, "Which GPUs").
+ * hits (--devices, which spans back-ends): set for each token that matched;
+ * the caller warns about tokens no back-end matched. Returns the GPUs it has.
+ */
+static int select_gpus(struct backend_instance *in, const char *list, int from_env, int *hits, char *warn,
+		       size_t warnlen)
+{
+	int ng, n, mixed;
+	struct source_info **gpus = backend_gpus(in, &ng, &mixed);
+	const char *order = in->ops->device_order_env;
 	char **toks;
-	for (int b = 0; b < t->ninsts; b++) {
-		struct backend_instance *in = &t->insts[b];
-		if (!in->present || strcmp(in->ops->name, vendor))
-			continue;
-		for (int i = 0; i < in->nsources; i++)
-			if (in->sources[i].kind == SOURCE_GPU) {
-				gpus = xrealloc(gpus, (size_t)(ng + 1) * sizeof(*gpus));
-				gpus[ng++] = &in->sources[i];
-			}
-	}
 	if (!ng)
 		goto out;
-	qsort(gpus, (size_t)ng, sizeof(*gpus), cmp_pci);
-	for (int i = 1; i < ng; i++)
-		if (strcmp(gpus[i]->model, gpus[0]->model))
-			mixed = 1;
 	toks = split_list(list, ',', &n);
 	for (int i = 0; i < ng; i++)
 		gpus[i]->selected = 0;
 	for (int k = 0; k < n; k++) {
-		int hit = 0;
+		int hit;
 		if (from_env && (!strcmp(toks[k], "-1") || !strcasecmp(toks[k], "none")))
 			break; /* CUDA stops at the first invalid entry */
-		for (int i = 0; i < ng; i++)
-			if (token_matches(toks[k], gpus[i], i)) {
-				gpus[i]->selected = 1;
-				hit = 1;
-			}
+		hit = select_token(gpus, ng, toks[k]);
 		if (hits && hit)
-			hits[k] = 1; /* --devices spans vendors: the caller warns about tokens no vendor matched */
-		if (!hits && !hit && warn && !warn[0])
-			snprintf(warn, warnlen, "device '%s' matches no %s GPU (have %d)", toks[k], vendor, ng);
-		if (from_env && is_uint(toks[k]) && mixed && warn && !warn[0] &&
-		    !getenv("CUDA_DEVICE_ORDER"))
+			hits[k] = 1;
+		if (!hits && !hit && !warn[0])
+			snprintf(warn, warnlen, "device '%s' matches no %s GPU (have %d)", toks[k], in->ops->name, ng);
+		if (from_env && is_uint(toks[k]) && mixed && !warn[0] && !(order && getenv(order)))
 			snprintf(warn, warnlen,
 				 "GPUs of different models with numeric *_VISIBLE_DEVICES: mapped in PCI bus "
-				 "order; set CUDA_DEVICE_ORDER=PCI_BUS_ID or use UUIDs to be sure");
+				 "order; %s%s%suse UUIDs to be sure", order ? "set " : "", order ? order : "",
+				 order ? "=PCI_BUS_ID or " : "");
 	}
 	free_list(toks);
 out:
@@ -165,19 +183,36 @@ out:
 	return ng;
 }
 
-int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
-		   const struct telemetry_select *sel, char *err, size_t errlen)
+/* The first of a back-end's visible-devices variables that is set, or NULL. */
+static const char *visible_devices(const struct telemetry_backend *ops)
 {
-	int nb = 0;
-	memset(t, 0, sizeof(*t));
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->cond, NULL);
-	while (telemetry_backends[nb])
-		nb++;
-	t->insts = xcalloc((size_t)nb, sizeof(*t->insts));
-	t->ninsts = nb;
-	t->interval_ms = opts ? opts->interval_ms : 0;
-	for (int b = 0; b < nb; b++) {
+	for (const char *const *v = ops->visible_devices_env; v && *v; v++) {
+		const char *val = getenv(*v);
+		if (val)
+			return val;
+	}
+	return NULL;
+}
+
+/* --devices: one list across every back-end's GPUs; a token no GPU matches is an error. */
+static void select_devices(struct telemetry *t, const char *devices, char *warn, size_t warnlen)
+{
+	int n, ng = 0;
+	char **toks = split_list(devices, ',', &n);
+	int *hits = xcalloc((size_t)(n ? n : 1), sizeof(int));
+	for (int b = 0; b < t->ninsts; b++)
+		ng += select_gpus(&t->insts[b], devices, 0, hits, warn, warnlen);
+	for (int k = 0; k < n && ng; k++)
+		if (!hits[k] && !warn[0])
+			snprintf(warn, warnlen, "device '%s' matches no GPU (have %d)", toks[k], ng);
+	free(hits);
+	free_list(toks);
+}
+
+/* Probes every back-end the selection asks for. */
+static void probe_all(struct telemetry *t, const struct telemetry_opts *opts, const struct telemetry_select *sel)
+{
+	for (int b = 0; b < t->ninsts; b++) {
 		struct backend_instance *in = &t->insts[b];
 		in->ops = telemetry_backends[b];
 		if (sel && sel->backends && !name_in_list(in->ops->name, sel->backends)) {
@@ -193,51 +228,43 @@ int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
 			in->nsources = 0;
 		}
 	}
-	/* Selection: everything present, then narrowed. */
-	for (int b = 0; b < nb; b++)
+}
+
+/* Selection: everything present (host sources only with sel->host), then narrowed to the devices. */
+static int select_sources(struct telemetry *t, const struct telemetry_select *sel, char *err, size_t errlen)
+{
+	char warn[IPW_ERRLEN] = "";
+	for (int b = 0; b < t->ninsts; b++)
 		for (int i = 0; i < t->insts[b].nsources; i++) {
 			struct source_info *s = &t->insts[b].sources[i];
 			s->selected = s->scope != SCOPE_HOST || !sel || sel->host;
 		}
-	{
-		char warn[IPW_ERRLEN] = "";
-		const char *cuda = getenv("CUDA_VISIBLE_DEVICES");
-		const char *hip = getenv("HIP_VISIBLE_DEVICES");
-		if (!hip)
-			hip = getenv("ROCR_VISIBLE_DEVICES");
-		if (sel && sel->devices) {
-			int n, ng = 0;
-			char **toks = split_list(sel->devices, ',', &n);
-			int *hits = xcalloc((size_t)(n ? n : 1), sizeof(int));
-			ng += select_gpus(t, "nvidia", sel->devices, 0, hits, warn, sizeof(warn));
-			ng += select_gpus(t, "amd", sel->devices, 0, hits, warn, sizeof(warn));
-			ng += select_gpus(t, "fake", sel->devices, 0, hits, warn, sizeof(warn));
-			for (int k = 0; k < n && ng; k++)
-				if (!hits[k] && !warn[0])
-					snprintf(warn, sizeof(warn), "device '%s' matches no GPU (have %d)", toks[k], ng);
-			free(hits);
-			free_list(toks);
-		} else {
-			if (cuda)
-				select_gpus(t, "nvidia", cuda, 1, NULL, warn, sizeof(warn));
-			if (hip)
-				select_gpus(t, "amd", hip, 1, NULL, warn, sizeof(warn));
-		}
-		if (warn[0]) {
-			if (sel && sel->devices) {
-				telemetry_release(t);
-				return err_set(err, errlen, "--devices %s: %s", sel->devices, warn);
-			}
-			snprintf(t->last_error, sizeof(t->last_error), "%s", warn);
-		}
+	if (sel && sel->devices) {
+		select_devices(t, sel->devices, warn, sizeof(warn));
+		if (warn[0])
+			return err_set(err, errlen, "--devices %s: %s", sel->devices, warn);
+		return 0;
 	}
-	for (int b = 0; b < nb; b++)
+	for (int b = 0; b < t->ninsts; b++) {
+		const char *env = visible_devices(t->insts[b].ops);
+		if (env)
+			select_gpus(&t->insts[b], env, 1, NULL, warn, sizeof(warn));
+	}
+	if (warn[0])
+		snprintf(t->last_error, sizeof(t->last_error), "%s", warn);
+	return 0;
+}
+
+/* One state (timeline) per selected source. */
+static void build_states(struct telemetry *t)
+{
+	for (int b = 0; b < t->ninsts; b++)
 		for (int i = 0; i < t->insts[b].nsources; i++)
 			if (t->insts[b].sources[i].selected)
 				t->nsrcs++;
 	t->srcs = xcalloc((size_t)(t->nsrcs ? t->nsrcs : 1), sizeof(*t->srcs));
 	t->nsrcs = 0;
-	for (int b = 0; b < nb; b++)
+	for (int b = 0; b < t->ninsts; b++)
 		for (int i = 0; i < t->insts[b].nsources; i++) {
 			struct source_info *s = &t->insts[b].sources[i];
 			struct source_state *st;
@@ -256,7 +283,48 @@ int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
 			if (isfinite(s->power_lag_s) && s->power_lag_s > 0)
 				timeline_set_power_lag(&st->tl, (int64_t)(s->power_lag_s * 1e9));
 		}
+}
+
+int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
+		   const struct telemetry_select *sel, char *err, size_t errlen)
+{
+	int nb = 0;
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	while (telemetry_backends[nb])
+		nb++;
+	t->insts = xcalloc((size_t)nb, sizeof(*t->insts));
+	t->ninsts = nb;
+	t->interval_ms = opts ? opts->interval_ms : 0;
+	probe_all(t, opts, sel);
+	if (select_sources(t, sel, err, errlen) < 0) {
+		telemetry_release(t);
+		return -1;
+	}
+	build_states(t);
 	return 0;
+}
+
+int telemetry_open(struct telemetry **out, const struct telemetry_opts *opts,
+		   const struct telemetry_select *sel, char *err, size_t errlen)
+{
+	struct telemetry *t = xmalloc(sizeof(*t));
+	*out = NULL;
+	if (telemetry_init(t, opts, sel, err, errlen) < 0) {
+		free(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+void telemetry_close(struct telemetry *t)
+{
+	if (!t)
+		return;
+	telemetry_release(t);
+	free(t);
 }
 
 struct sampler_arg {
@@ -299,7 +367,7 @@ static void *sampler_main(void *p)
 			st->last = *sm;
 			st->nsamples++;
 			if (t->sink)
-				t->sink(t->sink_arg, st, sm);
+				t->sink(t->sink_arg, s, sm);
 		}
 		pthread_cond_broadcast(&t->cond);
 		pthread_mutex_unlock(&t->lock);
@@ -490,4 +558,157 @@ void telemetry_window_summary(struct telemetry *t, int64_t t0, int64_t t1, struc
 		w->total_j = (isnan(w->accel_j) ? 0 : w->accel_j) + (isnan(w->host_j) ? 0 : w->host_j);
 	w->accel_mean_w = dur > 0 ? w->accel_j / dur : NAN;
 	free(e);
+}
+
+/* ---- accessors ---- */
+
+int telemetry_nsources(const struct telemetry *t)
+{
+	return t->nsrcs;
+}
+
+const struct source_info *telemetry_source(const struct telemetry *t, int s)
+{
+	return s >= 0 && s < t->nsrcs ? t->srcs[s].info : NULL;
+}
+
+int telemetry_nbackends(const struct telemetry *t)
+{
+	return t->ninsts;
+}
+
+const char *telemetry_backend_name(const struct telemetry *t, int b)
+{
+	return t->insts[b].ops->name;
+}
+
+int telemetry_backend_present(const struct telemetry *t, int b)
+{
+	return t->insts[b].present;
+}
+
+const char *telemetry_backend_reason(const struct telemetry *t, int b)
+{
+	return t->insts[b].reason;
+}
+
+const char *telemetry_backend_description(const struct telemetry *t, int b)
+{
+	return t->insts[b].ops->description;
+}
+
+const struct source_info *telemetry_backend_sources(const struct telemetry *t, int b, int *n)
+{
+	*n = t->insts[b].nsources;
+	return t->insts[b].sources;
+}
+
+void telemetry_last_error(struct telemetry *t, char *out, size_t n)
+{
+	pthread_mutex_lock(&t->lock);
+	snprintf(out, n, "%s", t->last_error);
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t telemetry_sampler_errors(struct telemetry *t)
+{
+	uint64_t n;
+	pthread_mutex_lock(&t->lock);
+	n = t->sampler_errors;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+double telemetry_sampler_cpu_s(struct telemetry *t)
+{
+	int64_t ns;
+	pthread_mutex_lock(&t->lock);
+	ns = t->sampler_cpu_ns;
+	pthread_mutex_unlock(&t->lock);
+	return (double)ns / 1e9;
+}
+
+int64_t telemetry_started_ns(const struct telemetry *t)
+{
+	return t->t_start_ns;
+}
+
+uint64_t telemetry_source_nsamples(struct telemetry *t, int s)
+{
+	uint64_t n;
+	pthread_mutex_lock(&t->lock);
+	n = t->srcs[s].nsamples;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void telemetry_samples(struct telemetry *t, size_t *cursor, telemetry_sample_fn fn, void *arg)
+{
+	pthread_mutex_lock(&t->lock);
+	for (int s = 0; s < t->nsrcs; s++) {
+		const struct timeline *tl = &t->srcs[s].tl;
+		for (size_t i = cursor ? cursor[s] : 0; i < tl->n; i++)
+			fn(arg, s, &tl->samples[i]);
+		if (cursor)
+			cursor[s] = tl->n;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int telemetry_with_timeline(struct telemetry *t, int s, telemetry_timeline_fn fn, void *arg)
+{
+	int rc;
+	pthread_mutex_lock(&t->lock);
+	rc = fn(arg, &t->srcs[s].tl);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int telemetry_source_energy(struct telemetry *t, int s, int64_t t0, int64_t t1, double *e)
+{
+	int rc;
+	pthread_mutex_lock(&t->lock);
+	rc = timeline_energy(&t->srcs[s].tl, t0, t1, e);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int telemetry_source_span(struct telemetry *t, int s, int64_t *a, int64_t *b)
+{
+	int rc;
+	pthread_mutex_lock(&t->lock);
+	rc = timeline_span(&t->srcs[s].tl, a, b);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+double telemetry_source_field_max(struct telemetry *t, int s, int64_t t0, int64_t t1, unsigned field)
+{
+	double v;
+	pthread_mutex_lock(&t->lock);
+	v = timeline_field_max(&t->srcs[s].tl, t0, t1, field);
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+double telemetry_scope_sum(const struct telemetry *t, enum source_scope scope, const double *v, int strict,
+			   int *n)
+{
+	double sum = 0;
+	int k = 0, bad = 0;
+	for (int s = 0; s < t->nsrcs; s++) {
+		if (t->srcs[s].info->scope != scope)
+			continue;
+		if (isnan(v[s])) {
+			bad = 1;
+			if (!strict)
+				continue;
+		} else {
+			sum += v[s];
+		}
+		k++;
+	}
+	if (n)
+		*n = k;
+	return !k || (strict && bad) ? NAN : sum;
 }

@@ -1,13 +1,14 @@
 /*
- * telemetry.h - energy and power measurement: back-ends (one ops struct each,
- * in src/telemetry/), the sources they expose, sampler threads, and the
- * per-source energy timelines that answer "how much energy in [t0, t1]".
- * See docs/telemetry.md for the method.
+ * telemetry.h - energy and power measurement as its users see it: the sources
+ * a session measures, their samples, and window queries over the per-source
+ * energy timelines ("how much energy in [t0, t1]", sums by scope). The session
+ * is opaque: its lock, sampler threads and back-end instances stay inside
+ * telemetry.c. Back-end implementers include telemetry_backend.h. See
+ * docs/telemetry.md for the method.
  */
 #ifndef IPW_TELEMETRY_H
 #define IPW_TELEMETRY_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,106 +111,16 @@ struct sample {
 	double mem_total_bytes;
 };
 
-struct backend_instance;
+/* Names of the enums, as stored and shown: "gpu", "accelerator", "instant". */
+const char *source_kind_name(enum source_kind k);
+const char *source_scope_name(enum source_scope s);
+const char *power_kind_name(enum power_kind k);
 
 /* Options that back-ends see (paths come from the environment when NULL). */
 struct telemetry_opts {
 	int interval_ms;          /* sampling period; 0 = back-end default */
 	const char *fake_trace;   /* trace file for the fake back-end (or IPW_FAKE_TRACE) */
 	const char *fake_profile; /* synthetic profile spec for the fake back-end (or IPW_FAKE_PROFILE) */
-};
-
-/*
- * A back-end. probe() discovers sources: on success it fills inst->sources,
- * inst->nsources and inst->priv and returns 0; when the back-end cannot be
- * used here it returns -1 with the reason in err ("libnvidia-ml.so.1 not found:
- * install the NVIDIA driver or set IPW_NVML_LIBRARY"). read() samples every
- * selected source into out[i] (out has nsources entries, zeroed by the caller;
- * it stamps each sample's t_ns itself). A back-end whose device produces
- * samples at its own pace (powermetrics) blocks in read() until the next one.
- * release() frees priv and sources. Back-ends never print and never exit.
- */
-struct telemetry_backend {
-	const char *name;
-	const char *description;
-	int default_interval_ms;
-	int (*probe)(struct backend_instance *inst, const struct telemetry_opts *opts,
-		     char *err, size_t errlen);
-	int (*read)(struct backend_instance *inst, struct sample *out, char *err, size_t errlen);
-	void (*release)(struct backend_instance *inst);
-	/* Optional: wake a blocking read() so the sampler can stop; may be NULL. */
-	void (*interrupt)(struct backend_instance *inst);
-	/*
-	 * Nonzero when the device paces the samples itself (read() blocks until
-	 * the next one, e.g. powermetrics -i): the sampler never sleeps between
-	 * reads, even with --interval (the back-end passes the interval on).
-	 */
-	int self_paced;
-};
-
-struct backend_instance {
-	const struct telemetry_backend *ops;
-	int present;
-	char reason[IPW_ERRLEN];   /* why absent, or "" */
-	struct source_info *sources;
-	int nsources;
-	void *priv;
-};
-
-/* The registry, in probe order; every back-end is compiled in. */
-extern const struct telemetry_backend telemetry_nvidia;
-extern const struct telemetry_backend telemetry_amd;
-extern const struct telemetry_backend telemetry_rapl;
-extern const struct telemetry_backend telemetry_apple;
-extern const struct telemetry_backend telemetry_fake;
-extern const struct telemetry_backend *const telemetry_backends[];
-
-/* Helpers for back-ends. */
-/* Returns "$IPW_SYSFS_ROOT" + path (or path itself); caller frees. */
-char *telemetry_sysfs_path(const char *path);
-/* Copies src into dst (of size n), truncating; dst is always NUL-terminated. */
-void source_copy_str(char *dst, size_t n, const char *src);
-/* Appends "; text" (or "text") to a source's notes, truncating quietly. */
-void source_add_note(struct source_info *s, const char *text);
-/* Stamps a sample: t_ns = midpoint of [t0, t1], read_ns = t1 - t0. */
-void sample_stamp(struct sample *s, int64_t t0, int64_t t1);
-const char *source_kind_name(enum source_kind k);
-const char *source_scope_name(enum source_scope s);
-const char *power_kind_name(enum power_kind k);
-
-/* Per-source state kept by the session: its timeline and the latest sample. */
-struct source_state {
-	struct source_info *info;  /* points into its backend_instance */
-	struct backend_instance *inst;
-	struct timeline tl;
-	struct sample last;
-	uint64_t nsamples;
-};
-
-/* Called from sampler threads for every selected source's sample (may be NULL). */
-typedef void (*sample_sink_fn)(void *arg, const struct source_state *src, const struct sample *s);
-
-/*
- * A telemetry session: all back-ends probed, the selected sources, and one
- * sampler thread per present back-end with selected sources.
- */
-struct telemetry {
-	struct backend_instance *insts;
-	int ninsts;
-	struct source_state *srcs;   /* selected sources only */
-	int nsrcs;
-	pthread_mutex_t lock;        /* guards timelines and last samples */
-	pthread_cond_t cond;         /* signalled after each sample */
-	pthread_t *threads;
-	int nthreads;
-	volatile int stopping;
-	int interval_ms;
-	sample_sink_fn sink;
-	void *sink_arg;
-	int64_t t_start_ns;
-	uint64_t sampler_errors;
-	int64_t sampler_cpu_ns;      /* CPU time the sampler threads used (summed when they stop) */
-	char last_error[IPW_ERRLEN];
 };
 
 /* Options for which back-ends and sources take part. */
@@ -219,14 +130,83 @@ struct telemetry_select {
 	int host;             /* include host sources (RAPL) */
 };
 
-/* Probes back-ends (none started). Never fails for an absent back-end; 0 or -1 (err). */
-int telemetry_init(struct telemetry *t, const struct telemetry_opts *opts,
+/* A telemetry session (opaque; telemetry_backend.h has its layout for back-ends and their tests). */
+struct telemetry;
+
+/*
+ * Probes back-ends (none started) into a new session *out (freed with
+ * telemetry_close). Never fails for an absent back-end; 0 or -1 (err).
+ */
+int telemetry_open(struct telemetry **out, const struct telemetry_opts *opts,
 		   const struct telemetry_select *sel, char *err, size_t errlen);
-/* Starts one sampler thread per back-end that has selected sources. */
+/* Stops the samplers and frees the session; NULL is fine. */
+void telemetry_close(struct telemetry *t);
+
+/*
+ * Called from sampler threads for every selected source's sample, with the
+ * session's lock held: copy what is needed and return (never call back into
+ * the session). src is the source's index (0 .. telemetry_nsources-1).
+ */
+typedef void (*sample_sink_fn)(void *arg, int src, const struct sample *s);
+
+/* Starts one sampler thread per back-end that has selected sources (sink may be NULL). */
 int telemetry_start(struct telemetry *t, sample_sink_fn sink, void *arg, char *err, size_t errlen);
 /* Stops and joins the samplers (timelines are kept). */
 void telemetry_stop(struct telemetry *t);
-void telemetry_release(struct telemetry *t);
+
+/* ---- what the session has (read-only; pointers live as long as the session) ---- */
+
+/* Selected sources, in a stable order: index s of every per-source array below. */
+int telemetry_nsources(const struct telemetry *t);
+const struct source_info *telemetry_source(const struct telemetry *t, int s);
+/* Back-ends in registry order: name, whether present, and why not ("" when present). */
+int telemetry_nbackends(const struct telemetry *t);
+const char *telemetry_backend_name(const struct telemetry *t, int b);
+int telemetry_backend_present(const struct telemetry *t, int b);
+const char *telemetry_backend_reason(const struct telemetry *t, int b);
+const char *telemetry_backend_description(const struct telemetry *t, int b);
+/* Every source back-end b found, selected or not (source_info.selected says), *n of them. */
+const struct source_info *telemetry_backend_sources(const struct telemetry *t, int b, int *n);
+/* The latest warning or sampler error ("" if none); copied into out (n bytes). */
+void telemetry_last_error(struct telemetry *t, char *out, size_t n);
+uint64_t telemetry_sampler_errors(struct telemetry *t);
+/* CPU seconds the sampler threads used (known once they stop). */
+double telemetry_sampler_cpu_s(struct telemetry *t);
+/* When telemetry_start ran (CLOCK_MONOTONIC ns). */
+int64_t telemetry_started_ns(const struct telemetry *t);
+/* Samples source s has delivered so far. */
+uint64_t telemetry_source_nsamples(struct telemetry *t, int s);
+
+/* ---- samples and timelines ---- */
+
+/* Called for each sample, in time order per source, with the lock held (copy, never call back in). */
+typedef void (*telemetry_sample_fn)(void *arg, int src, const struct sample *s);
+/*
+ * Iterates the samples of every source from cursor[s] on (cursor: one entry
+ * per source, advanced past what was visited; NULL = every sample). One
+ * consistent snapshot: the samplers wait meanwhile.
+ */
+void telemetry_samples(struct telemetry *t, size_t *cursor, telemetry_sample_fn fn, void *arg);
+/*
+ * Runs fn on source s's timeline with the lock held (a consistent snapshot);
+ * returns what fn returns. fn only reads the timeline and never calls back in.
+ */
+typedef int (*telemetry_timeline_fn)(void *arg, const struct timeline *tl);
+int telemetry_with_timeline(struct telemetry *t, int s, telemetry_timeline_fn fn, void *arg);
+/* Energy of source s over [t0, t1] / its cumulative energy at t / its covered span: 0, or -1 when not covered. */
+int telemetry_source_energy(struct telemetry *t, int s, int64_t t0, int64_t t1, double *e);
+int telemetry_source_span(struct telemetry *t, int s, int64_t *a, int64_t *b);
+/* Largest valid value of a SAMPLE_* field of source s in [t0, t1], NAN if none. */
+double telemetry_source_field_max(struct telemetry *t, int s, int64_t t0, int64_t t1, unsigned field);
+
+/*
+ * Sums v[s] (one value per source) over the sources of one scope. strict:
+ * NAN when any of them is NAN; else NANs are skipped. NAN when nothing was
+ * summed. *n (may be NULL) gets the sources of the scope (strict) or the
+ * values summed (not strict).
+ */
+double telemetry_scope_sum(const struct telemetry *t, enum source_scope scope, const double *v, int strict,
+			   int *n);
 
 /*
  * Waits until every source's timeline covers t_ns (a counter step after t_ns
@@ -234,7 +214,7 @@ void telemetry_release(struct telemetry *t);
  */
 int telemetry_wait_covered(struct telemetry *t, int64_t t_ns, int64_t timeout_ns);
 
-/* Energy of [t0, t1] per selected source (out has nsrcs entries; NAN where unknown). */
+/* Energy of [t0, t1] per selected source (out has telemetry_nsources entries; NAN where unknown). */
 void telemetry_window(struct telemetry *t, int64_t t0, int64_t t1, double *out_j);
 
 /* A window summary: energy per scope and power/temperature/memory over the window. */

@@ -3,7 +3,7 @@
  * pattern (src/calibrate.c) and prints how each source followed it, as text
  * or --json. Ctrl-C stops the pattern.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../calibrate.h"
+#include "../optable.h"
 #include "../util.h"
 #include "cmd.h"
 #include "jsonout.h"
@@ -24,25 +25,99 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
+/* What 'ipw calibrate' parses into. */
+struct cal_args {
+	struct calib_opts o;
+	int json, ptx;
+};
+
+static int load_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int periods_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static const struct opt_hooks load_hooks = {.parse = load_parse, NULL};
+static const struct opt_hooks periods_hooks = {.parse = periods_parse, NULL};
+
+#define A(field) offsetof(struct cal_args, field)
+#define OPEN (OPT_BOUNDED | OPT_MIN_OPEN)
+static const struct opt_def cal_opts[] = {
+	{"load", 0, OPT_STRING, OPT_NOFIELD, "L", "gpu (CUDA driver, a PTX burn kernel), cpu (busy threads) or all (default)",
+	 NULL, 0, 0, 0, NULL, NULL, &load_hooks},
+	{"idle", 0, OPT_DOUBLE, A(o.idle_s), "S", "idle before the pattern (default 2)", NULL, 0, 1e15, OPEN, NULL,
+	 "seconds > 0", NULL},
+	{"periods", 0, OPT_LIST, OPT_NOFIELD, "LIST", "on (= off) lengths in seconds (default 1,0.5,0.2)", NULL, 0, 0, 0,
+	 NULL, NULL, &periods_hooks},
+	{"cycles", 0, OPT_INT, A(o.cycles), "N", "on/off cycles per period (default 3)", NULL, 1, 60, OPT_BOUNDED, NULL,
+	 "1..60", NULL},
+	{"threads", 0, OPT_INT, A(o.threads), "N", "CPU busy threads (default: every online CPU)", NULL, 1, 4096,
+	 OPT_BOUNDED, NULL, "1..4096", NULL},
+	{"cuda-device", 0, OPT_INT, A(o.cuda_device), "N", "CUDA device ordinal for the GPU load (default 0)", NULL, 0,
+	 1e9, OPT_BOUNDED, NULL, "an ordinal >= 0", NULL},
+	{"devices", 0, OPT_LIST, A(o.devices), "LIST", "GPU indices or UUIDs", "telemetry", 0, 0, 0, NULL, NULL,
+	 NULL},
+	{"no-host", 0, OPT_UNFLAG, A(o.host), NULL, "no CPU/DRAM sources", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"backends", 0, OPT_LIST, A(o.backends), "LIST", "telemetry back-ends", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"interval", 0, OPT_INT, A(o.interval_ms), "MS", "sampling period", NULL, 1, 2147483647.0, OPT_BOUNDED, NULL,
+	 "milliseconds >= 1", NULL},
+	{"fake-profile", 0, OPT_STRING, A(o.fake_profile), "SPEC", "the fake back-end (tests)", NULL, 0, 0, 0, NULL, NULL,
+	 NULL},
+	{"fake-trace", 0, OPT_STRING, A(o.fake_trace), "FILE", "the fake back-end replaying a trace (tests)", NULL, 0, 0,
+	 0, NULL, NULL, NULL},
+	{"json", 0, OPT_FLAG, A(json), NULL, "machine-readable output", "output", 0, 0, 0, NULL, NULL, NULL},
+	{"ptx", 0, OPT_FLAG, A(ptx), NULL, "print the burn kernel's PTX and exit (to check it with ptxas)", NULL, 0, 0, 0,
+	 NULL, NULL, NULL},
+};
+#define NOPTS (sizeof(cal_opts) / sizeof(cal_opts[0]))
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ipw calibrate [--load gpu|cpu|all] [--idle S] [--periods LIST] [--cycles N] [options]\n"
 "Drives a known on/off load and reports how each measured source's energy timeline follows it:\n"
 "counter step, rise and fall time, idle and loaded power, and the energy of the on and off\n"
-"windows against a perfect meter. Run it on an otherwise idle machine.\n\n"
-"  --load L             gpu (CUDA driver, a PTX burn kernel), cpu (busy threads) or all (default)\n"
-"  --idle S             idle before the pattern (default 2)\n"
-"  --periods LIST       on (= off) lengths in seconds (default 1,0.5,0.2)\n"
-"  --cycles N           on/off cycles per period (default 3)\n"
-"  --threads N          CPU busy threads (default: every online CPU)\n"
-"  --cuda-device N      CUDA device ordinal for the GPU load (default 0)\n"
-"  --devices LIST       telemetry: GPU indices or UUIDs   --no-host  no CPU/DRAM sources\n"
-"  --backends LIST      telemetry back-ends   --interval MS  sampling period\n"
-"  --fake-profile SPEC  --fake-trace FILE   the fake back-end (tests)\n"
-"  --json               machine-readable output\n"
-"  --ptx                print the burn kernel's PTX and exit (to check it with ptxas)\n"
-"IPW_CUDA_LIBRARY overrides the driver library (default libcuda.so.1).\n");
+"windows against a perfect meter. Run it on an otherwise idle machine.\n\n");
+	opt_usage(f, cal_opts, NOPTS);
+	fprintf(f, "IPW_CUDA_LIBRARY overrides the driver library (default libcuda.so.1).\n");
+}
+
+static int load_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct calib_opts *o = &((struct cal_args *)t)->o;
+	(void)d;
+	if (!strcmp(arg, "gpu"))
+		o->gpu = 1, o->cpu = 0;
+	else if (!strcmp(arg, "cpu"))
+		o->gpu = 0, o->cpu = 1;
+	else if (!strcmp(arg, "all"))
+		o->gpu = o->cpu = 1;
+	else
+		return err_set(err, errlen, "--load takes gpu, cpu or all");
+	return 0;
+}
+
+static int num(const char *s, double *v)
+{
+	char *end;
+	*v = strtod(s, &end);
+	return end != s && !*end && isfinite(*v) ? 0 : -1;
+}
+
+static int periods_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct calib_opts *o = &((struct cal_args *)t)->o;
+	int n = 0, rc = 0;
+	char **v = split_list(arg, ',', &n);
+	double p;
+	(void)d;
+	o->nperiods = 0;
+	for (int i = 0; i < n && !rc; i++) {
+		if (num(v[i], &p) || p <= 0 || o->nperiods >= CALIB_MAX_PERIODS)
+			rc = err_set(err, errlen, "--periods takes up to 8 lengths in seconds > 0, e.g. 1,0.5,0.2");
+		else
+			o->periods[o->nperiods++] = p;
+	}
+	if (!o->nperiods && !rc)
+		rc = err_set(err, errlen, "--periods lists no lengths");
+	free_list(v);
+	return rc;
 }
 
 static json_t *part_json(const struct calib_part *p)
@@ -115,105 +190,58 @@ static void part_text(const struct calib_part *p)
 	}
 }
 
-enum { O_LOAD = 256, O_IDLE, O_PERIODS, O_CYCLES, O_THREADS, O_CUDADEV, O_DEVICES, O_NOHOST, O_BACKENDS,
-       O_INTERVAL, O_FPROF, O_FTRACE, O_JSON, O_HELP, O_PTX };
-
-static const struct option longopts[] = {
-	{"load", 1, 0, O_LOAD}, {"idle", 1, 0, O_IDLE}, {"periods", 1, 0, O_PERIODS}, {"cycles", 1, 0, O_CYCLES},
-	{"threads", 1, 0, O_THREADS}, {"cuda-device", 1, 0, O_CUDADEV}, {"devices", 1, 0, O_DEVICES},
-	{"no-host", 0, 0, O_NOHOST}, {"backends", 1, 0, O_BACKENDS}, {"interval", 1, 0, O_INTERVAL},
-	{"fake-profile", 1, 0, O_FPROF}, {"fake-trace", 1, 0, O_FTRACE}, {"json", 0, 0, O_JSON},
-	{"help", 0, 0, O_HELP}, {"ptx", 0, 0, O_PTX}, {0, 0, 0, 0},
-};
-
-static int num(const char *s, double *v)
+static void print_report(const struct calib_report *rep, int json)
 {
-	char *end;
-	*v = strtod(s, &end);
-	return end != s && !*end && isfinite(*v) ? 0 : -1;
-}
-
-int cmd_calibrate(int argc, char **argv)
-{
-	struct calib_opts o;
-	struct calib_report rep;
-	char err[IPW_ERRLEN] = "";
-	int c, json = 0;
-	double d;
-
-	calib_opts_init(&o);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *bad = NULL;
-		switch (c) {
-		case O_LOAD:
-			if (!strcmp(optarg, "gpu")) o.gpu = 1, o.cpu = 0;
-			else if (!strcmp(optarg, "cpu")) o.gpu = 0, o.cpu = 1;
-			else if (!strcmp(optarg, "all")) o.gpu = o.cpu = 1;
-			else bad = "--load takes gpu, cpu or all";
-			break;
-		case O_IDLE: if (num(optarg, &o.idle_s) || o.idle_s <= 0) bad = "--idle takes seconds > 0"; break;
-		case O_PERIODS: {
-			int n = 0;
-			char **v = split_list(optarg, ',', &n);
-			o.nperiods = 0;
-			for (int i = 0; i < n && !bad; i++) {
-				if (num(v[i], &d) || d <= 0 || o.nperiods >= CALIB_MAX_PERIODS)
-					bad = "--periods takes up to 8 lengths in seconds > 0, e.g. 1,0.5,0.2";
-				else
-					o.periods[o.nperiods++] = d;
-			}
-			if (!o.nperiods && !bad)
-				bad = "--periods lists no lengths";
-			free_list(v);
-			break;
-		}
-		case O_CYCLES: if (num(optarg, &d) || d < 1 || d > 60) bad = "--cycles takes 1..60"; else o.cycles = (int)d; break;
-		case O_THREADS: if (num(optarg, &d) || d < 1 || d > 4096) bad = "--threads takes 1..4096"; else o.threads = (int)d; break;
-		case O_CUDADEV: if (num(optarg, &d) || d < 0) bad = "--cuda-device takes an ordinal >= 0"; else o.cuda_device = (int)d; break;
-		case O_DEVICES: o.devices = optarg; break;
-		case O_NOHOST: o.host = 0; break;
-		case O_BACKENDS: o.backends = optarg; break;
-		case O_INTERVAL: if (num(optarg, &d) || d < 1) bad = "--interval takes milliseconds >= 1"; else o.interval_ms = (int)d; break;
-		case O_FPROF: o.fake_profile = optarg; break;
-		case O_FTRACE: o.fake_trace = optarg; break;
-		case O_JSON: json = 1; break;
-		case O_HELP: usage(stdout); return 0;
-		case O_PTX: fputs(calibrate_ptx, stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-		if (bad) {
-			fprintf(stderr, "ipw calibrate: %s (got '%s')\n", bad, optarg);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ipw calibrate: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	o.stop = &stop_flag;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	{
-		double total = o.idle_s + 1;
-		for (int k = 0; k < o.nperiods; k++)
-			total += 2 * o.periods[k] * o.cycles;
-		fprintf(stderr, "ipw calibrate: about %.0f s per load; keep the machine otherwise idle\n", total);
-	}
-	if (calibrate_run(&o, &rep, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw calibrate: %s\n", err);
-		return stop_flag ? EXIT_INTERRUPTED : EXIT_ENV;
-	}
 	if (json) {
 		json_t *j = json_object();
-		json_object_set_new(j, "gpu", part_json(&rep.gpu));
-		json_object_set_new(j, "cpu", part_json(&rep.cpu));
+		json_object_set_new(j, "gpu", part_json(&rep->gpu));
+		json_object_set_new(j, "cpu", part_json(&rep->cpu));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(8));
 		putchar('\n');
 		json_decref(j);
 	} else {
-		part_text(&rep.gpu);
-		part_text(&rep.cpu);
+		part_text(&rep->gpu);
+		part_text(&rep->cpu);
 	}
+}
+
+int cmd_calibrate(int argc, char **argv)
+{
+	struct cal_args a;
+	struct calib_report rep;
+	char err[IPW_ERRLEN] = "";
+	double total;
+	int first, rc;
+
+	memset(&a, 0, sizeof(a));
+	calib_opts_init(&a.o);
+	rc = opt_parse(cal_opts, NOPTS, &a, argc, argv, &first, NULL, err, sizeof(err));
+	if (rc == OPT_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (rc != OPT_PARSED || first < argc) {
+		if (rc != OPT_PARSED)
+			fprintf(stderr, "ipw calibrate: %s\n", err);
+		else
+			fprintf(stderr, "ipw calibrate: unexpected argument '%s'\n", argv[first]);
+		return EXIT_USAGE;
+	}
+	if (a.ptx) {
+		fputs(calibrate_ptx, stdout);
+		return 0;
+	}
+	a.o.stop = &stop_flag;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	total = a.o.idle_s + 1;
+	for (int k = 0; k < a.o.nperiods; k++)
+		total += 2 * a.o.periods[k] * a.o.cycles;
+	fprintf(stderr, "ipw calibrate: about %.0f s per load; keep the machine otherwise idle\n", total);
+	if (calibrate_run(&a.o, &rep, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw calibrate: %s\n", err);
+		return stop_flag ? EXIT_INTERRUPTED : EXIT_ENV;
+	}
+	print_report(&rep, a.json);
 	return 0;
 }

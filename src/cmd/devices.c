@@ -102,15 +102,16 @@ static int print_json(const struct telemetry *t)
 	json_t *root = json_object(), *arr = json_array();
 	char *text;
 	int rc = 0;
-	for (int b = 0; b < t->ninsts; b++) {
-		const struct backend_instance *in = &t->insts[b];
+	for (int b = 0; b < telemetry_nbackends(t); b++) {
 		json_t *o = json_object(), *srcs = json_array();
-		json_object_set_new(o, "name", json_string(in->ops->name));
-		json_object_set_new(o, "description", str_or_null(in->ops->description));
-		json_object_set_new(o, "present", json_boolean(in->present));
-		json_object_set_new(o, "reason", in->present ? json_null() : str_or_null(in->reason));
-		for (int i = 0; i < in->nsources; i++)
-			json_array_append_new(srcs, source_json(&in->sources[i]));
+		int present = telemetry_backend_present(t, b), n;
+		const struct source_info *src = telemetry_backend_sources(t, b, &n);
+		json_object_set_new(o, "name", json_string(telemetry_backend_name(t, b)));
+		json_object_set_new(o, "description", str_or_null(telemetry_backend_description(t, b)));
+		json_object_set_new(o, "present", json_boolean(present));
+		json_object_set_new(o, "reason", present ? json_null() : str_or_null(telemetry_backend_reason(t, b)));
+		for (int i = 0; i < n; i++)
+			json_array_append_new(srcs, source_json(&src[i]));
 		json_object_set_new(o, "sources", srcs);
 		json_array_append_new(arr, o);
 	}
@@ -133,22 +134,23 @@ static void print_human(const struct telemetry *t)
 {
 	int nsrc = 0;
 	printf("Back-ends\n");
-	for (int b = 0; b < t->ninsts; b++) {
-		const struct backend_instance *in = &t->insts[b];
-		if (in->present)
-			printf("  %-8s present  %d source%s\n", in->ops->name, in->nsources,
-			       in->nsources == 1 ? "" : "s");
+	for (int b = 0; b < telemetry_nbackends(t); b++) {
+		int n;
+		telemetry_backend_sources(t, b, &n);
+		if (telemetry_backend_present(t, b))
+			printf("  %-8s present  %d source%s\n", telemetry_backend_name(t, b), n, n == 1 ? "" : "s");
 		else
-			printf("  %-8s absent   %s\n", in->ops->name, in->reason);
-		nsrc += in->nsources;
+			printf("  %-8s absent   %s\n", telemetry_backend_name(t, b), telemetry_backend_reason(t, b));
+		nsrc += n;
 	}
 	if (!nsrc)
 		return;
 	printf("\nSources\n");
-	for (int b = 0; b < t->ninsts; b++) {
-		const struct backend_instance *in = &t->insts[b];
-		for (int i = 0; i < in->nsources; i++) {
-			const struct source_info *s = &in->sources[i];
+	for (int b = 0; b < telemetry_nbackends(t); b++) {
+		int n;
+		const struct source_info *src = telemetry_backend_sources(t, b, &n);
+		for (int i = 0; i < n; i++) {
+			const struct source_info *s = &src[i];
 			char line[512];
 			printf("  %s  %s, %s scope%s\n", s->name, source_kind_name(s->kind), source_scope_name(s->scope),
 			       s->selected ? "" : "  (not selected)");
@@ -175,17 +177,18 @@ static void print_human(const struct telemetry *t)
 static void report_no_energy(const struct telemetry *t)
 {
 	struct buf b;
-	for (int b2 = 0; b2 < t->ninsts; b2++)
-		for (int i = 0; i < t->insts[b2].nsources; i++)
-			if (t->insts[b2].sources[i].selected && gives_energy(&t->insts[b2].sources[i]))
+	for (int b2 = 0; b2 < telemetry_nbackends(t); b2++) {
+		int n;
+		const struct source_info *src = telemetry_backend_sources(t, b2, &n);
+		for (int i = 0; i < n; i++)
+			if (src[i].selected && gives_energy(&src[i]))
 				return;
-	buf_init(&b, 0);
-	for (int b2 = 0; b2 < t->ninsts; b2++) {
-		const struct backend_instance *in = &t->insts[b2];
-		buf_appendf(&b, "%s%s: %s", b.len ? "; " : "", in->ops->name,
-			    in->present ? "no selected source with an energy counter or instantaneous power"
-					: in->reason);
 	}
+	buf_init(&b, 0);
+	for (int b2 = 0; b2 < telemetry_nbackends(t); b2++)
+		buf_appendf(&b, "%s%s: %s", b.len ? "; " : "", telemetry_backend_name(t, b2),
+			    telemetry_backend_present(t, b2) ? "no selected source with an energy counter or instantaneous power"
+							     : telemetry_backend_reason(t, b2));
 	fprintf(stderr, "no energy source found: %s\n", b.data);
 	buf_release(&b);
 }
@@ -204,9 +207,9 @@ int cmd_devices(int argc, char **argv)
 	struct cmd_common cc;
 	struct telemetry_opts opts = {0};
 	struct telemetry_select sel = {.host = 1};
-	struct telemetry t;
-	char err[IPW_ERRLEN];
-	int c, rc = 0, have_t = 0;
+	struct telemetry *t = NULL;
+	char err[IPW_ERRLEN], warn[IPW_ERRLEN];
+	int c, rc = 0;
 	cmd_common_init(&cc, "devices", OUT_TEXT | OUT_JSON, OUT_TEXT);
 	opterr = 0;
 	optind = 1;
@@ -238,25 +241,24 @@ int cmd_devices(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (telemetry_init(&t, &opts, &sel, err, sizeof(err)) < 0) {
+	if (telemetry_open(&t, &opts, &sel, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw devices: %s\n", err);
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	have_t = 1;
-	if (t.last_error[0])
-		fprintf(stderr, "ipw devices: warning: %s\n", t.last_error);
+	telemetry_last_error(t, warn, sizeof(warn));
+	if (warn[0])
+		fprintf(stderr, "ipw devices: warning: %s\n", warn);
 	if (cc.format == OUT_JSON) {
-		if (print_json(&t) < 0) {
+		if (print_json(t) < 0) {
 			fprintf(stderr, "ipw devices: cannot write the JSON output\n");
 			rc = EXIT_ENV;
 		}
 	} else {
-		print_human(&t);
+		print_human(t);
 	}
-	report_no_energy(&t);
+	report_no_energy(t);
 out:
-	if (have_t)
-		telemetry_release(&t);
+	telemetry_close(t);
 	return rc;
 }

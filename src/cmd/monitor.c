@@ -6,7 +6,7 @@
  * samples that the main thread drains. docs/monitor.md explains the output.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -20,6 +20,8 @@
 
 #include "clock.h"
 #include "cmd.h"
+#include "measure.h"
+#include "optable.h"
 #include "telemetry.h"
 #include "jsonout.h"
 
@@ -28,12 +30,12 @@ enum format { FMT_TABLE, FMT_JSONL, FMT_CSV };
 #define QUEUE_MAX (1u << 20) /* samples held for printing before new ones are dropped */
 
 struct queued {
-	int src;                 /* index into telemetry.srcs */
+	int src;                 /* source index (telemetry_source) */
 	struct sample s;
 };
 
 struct monitor {
-	struct telemetry t;
+	struct measure ms;       /* its telemetry: ms.tel */
 	pthread_mutex_t qlock;
 	struct queued *q;
 	size_t qn, qcap;
@@ -54,7 +56,7 @@ static void on_signal(int sig)
 }
 
 /* Runs in sampler threads with the telemetry lock held: queue only, never print. */
-static void sink(void *arg, const struct source_state *src, const struct sample *s)
+static void sink(void *arg, int src, const struct sample *s)
 {
 	struct monitor *m = arg;
 	pthread_mutex_lock(&m->qlock);
@@ -65,28 +67,86 @@ static void sink(void *arg, const struct source_state *src, const struct sample 
 			m->qcap = m->qcap ? m->qcap * 2 : 256;
 			m->q = xrealloc(m->q, m->qcap * sizeof(*m->q));
 		}
-		m->q[m->qn].src = (int)(src - m->t.srcs);
+		m->q[m->qn].src = src;
 		m->q[m->qn].s = *s;
 		m->qn++;
 	}
 	pthread_mutex_unlock(&m->qlock);
 }
 
+/* What 'ipw monitor' parses into. */
+struct mon_args {
+	struct measure_opts o;
+	double duration;         /* 0 = until Ctrl-C */
+	int fmt;                 /* enum format, or -1 = by the terminal */
+};
+
+static int format_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct mon_args *a = t;
+	(void)d;
+	if (!strcmp(arg, "table"))
+		a->fmt = FMT_TABLE;
+	else if (!strcmp(arg, "jsonl"))
+		a->fmt = FMT_JSONL;
+	else if (!strcmp(arg, "csv"))
+		a->fmt = FMT_CSV;
+	else
+		return err_set(err, errlen, "--format takes table, jsonl or csv");
+	return 0;
+}
+static const struct opt_hooks format_hooks = {.parse = format_parse, NULL};
+
+#define A(field) offsetof(struct mon_args, field)
+static const struct opt_def mon_opts[] = {
+	{"duration", 0, OPT_DOUBLE, A(duration), "S", "stop after S seconds (default: at Ctrl-C)", NULL, 0, 1e15,
+	 OPT_BOUNDED | OPT_MIN_OPEN, NULL, "seconds > 0", NULL},
+	{"interval", 0, OPT_INT, A(o.interval_ms), "MS", "sampling period in milliseconds (default: each back-end's own)",
+	 NULL, 1, 60000, OPT_BOUNDED, NULL, "milliseconds in [1, 60000]", NULL},
+	{"format", 0, OPT_STRING, OPT_NOFIELD, "F",
+	 "table (live, the default on a terminal), jsonl (the default otherwise) or csv", NULL, 0, 0, 0, NULL, NULL,
+	 &format_hooks},
+	{"devices", 0, OPT_LIST, A(o.devices), "LIST",
+	 "GPUs to measure: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"no-host", 0, OPT_UNFLAG, A(o.host), NULL, "leave out host sources (CPU package, DRAM)", NULL, 0, 0, 0, NULL, NULL,
+	 NULL},
+	{"backends", 0, OPT_LIST, A(o.backends), "LIST", "use only these back-ends (nvidia,amd,rapl,apple,fake)", NULL, 0, 0,
+	 0, NULL, NULL, NULL},
+	{"fake-profile", 0, OPT_STRING, A(o.fake_profile), "S",
+	 "enable the fake back-end with a synthetic profile (docs/fake-backend.md)", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"fake-trace", 0, OPT_STRING, A(o.fake_trace), "F", "enable the fake back-end replaying a trace file", NULL, 0, 0, 0,
+	 NULL, NULL, NULL},
+};
+#define NOPTS (sizeof(mon_opts) / sizeof(mon_opts[0]))
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipw monitor [--duration S] [--interval MS] [--format table|jsonl|csv]\n"
 		"                   [--devices LIST] [--no-host] [--backends LIST]\n"
-		"                   [--fake-profile SPEC | --fake-trace FILE]\n"
-		"  --duration S      stop after S seconds (default: at Ctrl-C)\n"
-		"  --interval MS     sampling period in milliseconds (default: each back-end's own)\n"
-		"  --format F        table (live, the default on a terminal), jsonl (the default otherwise) or csv\n"
-		"  --devices LIST    GPUs to measure: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated\n"
-		"  --no-host         leave out host sources (CPU package, DRAM)\n"
-		"  --backends LIST   use only these back-ends (nvidia,amd,rapl,apple,fake)\n"
-		"  --fake-profile S  enable the fake back-end with a synthetic profile (docs/fake-backend.md)\n"
-		"  --fake-trace F    enable the fake back-end replaying a trace file\n"
-		"Ends at --duration or Ctrl-C (SIGINT/SIGTERM), then prints a summary (docs/monitor.md).\n");
+		"                   [--fake-profile SPEC | --fake-trace FILE]\n");
+	opt_usage(f, mon_opts, NOPTS);
+	fprintf(f, "Ends at --duration or Ctrl-C (SIGINT/SIGTERM), then prints a summary (docs/monitor.md).\n");
+}
+
+/* 0 to run, 1 after --help, -1 on a usage error (said). */
+static int parse_args(int argc, char **argv, struct mon_args *a)
+{
+	char err[IPW_ERRLEN];
+	int first, rc = opt_parse(mon_opts, NOPTS, a, argc, argv, &first, NULL, err, sizeof(err));
+	if (rc == OPT_HELP) {
+		usage(stdout);
+		return 1;
+	}
+	if (rc != OPT_PARSED) {
+		fprintf(stderr, "ipw monitor: %s\n", err);
+		return -1;
+	}
+	if (first < argc) {
+		fprintf(stderr, "ipw monitor: unexpected argument '%s'\n", argv[first]);
+		return -1;
+	}
+	return 0;
 }
 
 static double cpu_seconds(void)
@@ -103,7 +163,7 @@ static double cpu_seconds(void)
 static void print_record(struct monitor *m, const struct queued *r)
 {
 	const struct sample *s = &r->s;
-	const char *name = m->t.srcs[r->src].info->name;
+	const char *name = telemetry_source(m->ms.tel, r->src)->name;
 	double t_s = (double)(s->t_ns - m->t_begin) / 1e9;
 	if (m->fmt == FMT_JSONL) {
 		json_t *o = json_object();
@@ -167,19 +227,16 @@ static void drain(struct monitor *m)
 /* Energy a source's timeline covers so far, and its mean power over the last second. */
 static void so_far(struct monitor *m, int s, double *energy, double *recent_w)
 {
-	const struct timeline *tl = &m->t.srcs[s].tl;
 	int64_t a, b;
+	double e;
 	*energy = *recent_w = NAN;
-	pthread_mutex_lock(&m->t.lock);
-	if (timeline_span(tl, &a, &b) == 0) {
+	if (telemetry_source_span(m->ms.tel, s, &a, &b) == 0) {
 		int64_t r = b - NS_PER_S > a ? b - NS_PER_S : a;
-		double e;
-		if (timeline_energy(tl, a, b, &e) == 0)
+		if (telemetry_source_energy(m->ms.tel, s, a, b, &e) == 0)
 			*energy = e;
-		if (b > r && timeline_energy(tl, r, b, &e) == 0)
+		if (b > r && telemetry_source_energy(m->ms.tel, s, r, b, &e) == 0)
 			*recent_w = e / ((double)(b - r) / 1e9);
 	}
-	pthread_mutex_unlock(&m->t.lock);
 }
 
 static void cell(char *out, size_t n, const char *fmt, double v)
@@ -190,149 +247,112 @@ static void cell(char *out, size_t n, const char *fmt, double v)
 		snprintf(out, n, "-");
 }
 
+/* One source's power cell: its own reading, else "~W" from the counter over the last second. */
+static double power_cell(const struct source_info *si, const struct sample *l, double recent, char *pw, size_t n)
+{
+	if ((l->valid & SAMPLE_POWER) && si->power_kind != POWER_NONE) {
+		cell(pw, n, "%.1f", l->power_w);
+		return l->power_w;
+	}
+	if (isfinite(recent)) {
+		snprintf(pw, n, "~%.1f", recent); /* from the energy counter, last second */
+		return recent;
+	}
+	snprintf(pw, n, "-");
+	return NAN;
+}
+
+/* Prints source s's row; returns the power shown (NAN if none). */
+static double draw_row(struct monitor *m, int s)
+{
+	const struct source_info *si = telemetry_source(m->ms.tel, s);
+	const struct sample *l = &m->last[s];
+	char pw[32], ej[32], tc[32], mem[32];
+	double e, recent, p;
+	so_far(m, s, &e, &recent);
+	p = power_cell(si, l, recent, pw, sizeof(pw));
+	cell(ej, sizeof(ej), "%.1f", e);
+	cell(tc, sizeof(tc), "%.0f", (l->valid & SAMPLE_TEMP) ? l->temp_c : NAN);
+	cell(mem, sizeof(mem), "%.2f", (l->valid & SAMPLE_MEM_USED) ? l->mem_used_bytes / 1073741824.0 : NAN);
+	printf("%-24s %-11s %10s %12s %7s %10s %8llu\n", si->name, source_scope_name(si->scope), pw, ej, tc, mem,
+	       (unsigned long long)telemetry_source_nsamples(m->ms.tel, s));
+	return p;
+}
+
 static void draw_table(struct monitor *m, int64_t now)
 {
-	double accel_w = 0, host_w = 0;
-	int accel_n = 0, host_n = 0;
+	double *p = xcalloc((size_t)m->ms.nsrcs + 1, sizeof(double));
+	double accel_w, host_w;
 	if (m->live)
 		printf("\033[H\033[2J");
 	printf("ipw monitor  %.1f s  %s\n", (double)(now - m->t_begin) / 1e9,
 	       m->live ? "(Ctrl-C to stop)" : "");
 	printf("%-24s %-11s %10s %12s %7s %10s %8s\n", "SOURCE", "SCOPE", "POWER_W", "ENERGY_J", "TEMP_C",
 	       "MEM_GIB", "SAMPLES");
-	for (int s = 0; s < m->t.nsrcs; s++) {
-		const struct source_state *st = &m->t.srcs[s];
-		const struct sample *l = &m->last[s];
-		char pw[32], ej[32], tc[32], mem[32];
-		double e, recent, p = NAN;
-		uint64_t n;
-		so_far(m, s, &e, &recent);
-		pthread_mutex_lock(&m->t.lock);
-		n = st->nsamples;
-		pthread_mutex_unlock(&m->t.lock);
-		if ((l->valid & SAMPLE_POWER) && st->info->power_kind != POWER_NONE) {
-			p = l->power_w;
-			cell(pw, sizeof(pw), "%.1f", p);
-		} else if (isfinite(recent)) {
-			p = recent;
-			snprintf(pw, sizeof(pw), "~%.1f", recent); /* from the energy counter, last second */
-		} else {
-			snprintf(pw, sizeof(pw), "-");
-		}
-		cell(ej, sizeof(ej), "%.1f", e);
-		cell(tc, sizeof(tc), "%.0f", (l->valid & SAMPLE_TEMP) ? l->temp_c : NAN);
-		cell(mem, sizeof(mem), "%.2f", (l->valid & SAMPLE_MEM_USED) ? l->mem_used_bytes / 1073741824.0 : NAN);
-		printf("%-24s %-11s %10s %12s %7s %10s %8llu\n", st->info->name, source_scope_name(st->info->scope),
-		       pw, ej, tc, mem, (unsigned long long)n);
-		if (isfinite(p) && st->info->scope == SCOPE_ACCELERATOR) {
-			accel_w += p;
-			accel_n++;
-		} else if (isfinite(p) && st->info->scope == SCOPE_HOST) {
-			host_w += p;
-			host_n++;
-		}
-	}
-	if (accel_n)
+	for (int s = 0; s < m->ms.nsrcs; s++)
+		p[s] = draw_row(m, s);
+	accel_w = telemetry_scope_sum(m->ms.tel, SCOPE_ACCELERATOR, p, 0, NULL);
+	host_w = telemetry_scope_sum(m->ms.tel, SCOPE_HOST, p, 0, NULL);
+	if (!isnan(accel_w))
 		printf("%-24s %-11s %10.1f\n", "accelerator (sum)", "", accel_w);
-	if (host_n)
+	if (!isnan(host_w))
 		printf("%-24s %-11s %10.1f\n", "host (sum)", "", host_w);
 	if (!m->live)
 		putchar('\n');
 	fflush(stdout);
+	free(p);
 }
 
 /* ---- the summary ---- */
 
-struct span_energy {
-	double energy_j, span_s, mean_w;
-	int64_t a, b;
-	int ok;
-};
-
-/* Energy of a source over its covered span, clipped to [t_begin, t_stop]. */
-static struct span_energy source_span(struct monitor *m, int s)
+static struct measure_span source_span(struct monitor *m, int s)
 {
-	struct span_energy r = {NAN, NAN, NAN, 0, 0, 0};
-	const struct timeline *tl = &m->t.srcs[s].tl;
-	int64_t a, b;
-	double e;
-	if (timeline_span(tl, &a, &b) < 0)
-		return r;
-	if (a < m->t_begin && b > m->t_begin)
-		a = m->t_begin;
-	if (b > m->t_stop && m->t_stop > a)
-		b = m->t_stop;
-	if (b <= a || timeline_energy(tl, a, b, &e) < 0)
-		return r;
-	r.energy_j = e;
-	r.a = a;
-	r.b = b;
-	r.span_s = (double)(b - a) / 1e9;
-	r.mean_w = e / r.span_s;
-	r.ok = 1;
-	return r;
+	return measure_source_span(&m->ms, s, m->t_begin, m->t_stop);
 }
 
-/*
- * A scope's energy over the span all its sources cover (the intersection), so
- * the sum is over one common window; NAN when any source of the scope has no
- * energy or the spans do not overlap.
- */
-static struct span_energy scope_span(struct monitor *m, enum source_scope scope, int *nsrc)
+static struct measure_span scope_span(struct monitor *m, enum source_scope scope, int *nsrc)
 {
-	struct span_energy r = {NAN, NAN, NAN, 0, 0, 0};
-	int64_t a = INT64_MIN, b = INT64_MAX;
-	double sum = 0;
-	*nsrc = 0;
-	for (int s = 0; s < m->t.nsrcs; s++) {
-		struct span_energy x;
-		if (m->t.srcs[s].info->scope != scope)
-			continue;
-		(*nsrc)++;
-		x = source_span(m, s);
-		if (!x.ok)
-			return r;
-		a = x.a > a ? x.a : a;
-		b = x.b < b ? x.b : b;
-	}
-	if (!*nsrc || b <= a)
-		return r;
-	for (int s = 0; s < m->t.nsrcs; s++) {
-		double e;
-		if (m->t.srcs[s].info->scope != scope)
-			continue;
-		if (timeline_energy(&m->t.srcs[s].tl, a, b, &e) < 0)
-			return r;
-		sum += e;
-	}
-	r.energy_j = sum;
-	r.a = a;
-	r.b = b;
-	r.span_s = (double)(b - a) / 1e9;
-	r.mean_w = sum / r.span_s;
-	r.ok = 1;
-	return r;
+	return measure_scope_span(&m->ms, scope, m->t_begin, m->t_stop, nsrc);
+}
+
+struct run_samples {
+	const struct monitor *m;
+	int src;
+	uint64_t n;
+	int64_t first, last;
+};
+
+static void count_sample(void *arg, int src, const struct sample *sm)
+{
+	struct run_samples *c = arg;
+	if (src != c->src || sm->t_ns < c->m->t_begin || sm->t_ns > c->m->t_stop)
+		return;
+	if (!c->n)
+		c->first = sm->t_ns;
+	c->last = sm->t_ns;
+	c->n++;
 }
 
 /* Samples read within [t_begin, t_stop] (not those taken while waiting for coverage), and their rate. */
-static uint64_t samples_in_run(const struct monitor *m, const struct timeline *tl, double *rate_hz)
+static uint64_t samples_in_run(struct monitor *m, int s, double *rate_hz)
 {
-	uint64_t n = 0;
-	int64_t first = 0, last = 0;
-	for (size_t i = 0; i < tl->n; i++) {
-		int64_t t = tl->samples[i].t_ns;
-		if (t < m->t_begin || t > m->t_stop)
-			continue;
-		if (!n)
-			first = t;
-		last = t;
-		n++;
-	}
-	*rate_hz = n >= 2 && last > first ? (double)(n - 1) / ((double)(last - first) / 1e9) : NAN;
-	return n;
+	struct run_samples c = {.m = m, .src = s};
+	telemetry_samples(m->ms.tel, NULL, count_sample, &c);
+	*rate_hz = c.n >= 2 && c.last > c.first ? (double)(c.n - 1) / ((double)(c.last - c.first) / 1e9) : NAN;
+	return c.n;
 }
 
-static json_t *scope_json(struct span_energy *x, int n)
+static double sampler_cpu_per_s(struct monitor *m, double duration_s)
+{
+	return duration_s > 0 ? telemetry_sampler_cpu_s(m->ms.tel) / duration_s : NAN;
+}
+
+static double field_max(struct monitor *m, int s, unsigned field)
+{
+	return telemetry_source_field_max(m->ms.tel, s, m->t_begin, m->t_stop, field);
+}
+
+static json_t *scope_json(struct measure_span *x, int n)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "energy_j", json_real_or_null(x->energy_j));
@@ -345,7 +365,7 @@ static json_t *scope_json(struct span_energy *x, int n)
 static void summary_json(struct monitor *m, double duration_s, double cpu_per_s)
 {
 	json_t *root = json_object(), *srcs = json_object();
-	struct span_energy acc, host;
+	struct measure_span acc, host;
 	int nacc, nhost;
 	char *text;
 	json_object_set_new(root, "summary", json_true());
@@ -353,33 +373,33 @@ static void summary_json(struct monitor *m, double duration_s, double cpu_per_s)
 	json_object_set_new(root, "interrupted", json_boolean(stop_signal != 0));
 	json_object_set_new(root, "cpu_s_per_s", json_real_or_null(cpu_per_s));
 	json_object_set_new(root, "sampler_cpu_s_per_s",
-			    json_real_or_null(duration_s > 0 ? (double)m->t.sampler_cpu_ns / 1e9 / duration_s : NAN));
-	for (int s = 0; s < m->t.nsrcs; s++) {
-		const struct source_state *st = &m->t.srcs[s];
-		struct span_energy x = source_span(m, s);
+			    json_real_or_null(sampler_cpu_per_s(m, duration_s)));
+	for (int s = 0; s < m->ms.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(m->ms.tel, s);
+		struct measure_span x = source_span(m, s);
 		json_t *o = json_object();
 		double rate;
-		json_object_set_new(o, "scope", json_string(source_scope_name(st->info->scope)));
+		json_object_set_new(o, "scope", json_string(source_scope_name(si->scope)));
 		json_object_set_new(o, "energy_j", json_real_or_null(x.energy_j));
 		json_object_set_new(o, "mean_power_w", json_real_or_null(x.mean_w));
 		json_object_set_new(o, "span_s", json_real_or_null(x.span_s));
-		uint64_t n = samples_in_run(m, &st->tl, &rate);
+		uint64_t n = samples_in_run(m, s, &rate);
 		json_object_set_new(o, "samples", json_integer((json_int_t)n));
 		json_object_set_new(o, "sample_rate_hz", json_real_or_null(rate));
 		json_object_set_new(o, "power_max_w",
-				    json_real_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_POWER)));
+				    json_real_or_null(field_max(m, s, SAMPLE_POWER)));
 		json_object_set_new(o, "temp_max_c",
-				    json_real_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_TEMP)));
+				    json_real_or_null(field_max(m, s, SAMPLE_TEMP)));
 		json_object_set_new(o, "mem_used_max_bytes",
-				    json_real_or_null(timeline_field_max(&st->tl, m->t_begin, m->t_stop, SAMPLE_MEM_USED)));
-		json_object_set_new(srcs, st->info->name, o);
+				    json_real_or_null(field_max(m, s, SAMPLE_MEM_USED)));
+		json_object_set_new(srcs, si->name, o);
 	}
 	json_object_set_new(root, "sources", srcs);
 	acc = scope_span(m, SCOPE_ACCELERATOR, &nacc);
 	host = scope_span(m, SCOPE_HOST, &nhost);
 	json_object_set_new(root, "accelerator", scope_json(&acc, nacc));
 	json_object_set_new(root, "host", scope_json(&host, nhost));
-	json_object_set_new(root, "sampler_errors", json_integer((json_int_t)m->t.sampler_errors));
+	json_object_set_new(root, "sampler_errors", json_integer((json_int_t)telemetry_sampler_errors(m->ms.tel)));
 	json_object_set_new(root, "dropped_records", json_integer((json_int_t)m->dropped));
 	text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	if (text)
@@ -398,25 +418,25 @@ static void fmt_num(char *out, size_t n, const char *fmt, double v)
 
 static void summary_text(struct monitor *m, FILE *f, double duration_s, double cpu_per_s)
 {
-	struct span_energy acc, host;
+	struct measure_span acc, host;
 	int nacc, nhost;
 	char e[32], w[32], sp[32], hz[32];
 	fprintf(f, "\nsummary: %.2f s%s, CPU cost %.4f CPU-s per s (ipw), %.4f (sampler threads)\n",
 		duration_s, stop_signal ? " (interrupted)" : "", cpu_per_s,
-		duration_s > 0 ? (double)m->t.sampler_cpu_ns / 1e9 / duration_s : NAN);
+		sampler_cpu_per_s(m, duration_s));
 	fprintf(f, "%-24s %-11s %12s %10s %8s %8s %9s\n", "SOURCE", "SCOPE", "ENERGY_J", "MEAN_W", "SPAN_S",
 		"SAMPLES", "RATE_HZ");
-	for (int s = 0; s < m->t.nsrcs; s++) {
-		const struct source_state *st = &m->t.srcs[s];
-		struct span_energy x = source_span(m, s);
+	for (int s = 0; s < m->ms.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(m->ms.tel, s);
+		struct measure_span x = source_span(m, s);
 		double rate;
-		uint64_t n = samples_in_run(m, &st->tl, &rate);
+		uint64_t n = samples_in_run(m, s, &rate);
 		fmt_num(e, sizeof(e), "%.3f", x.energy_j);
 		fmt_num(w, sizeof(w), "%.2f", x.mean_w);
 		fmt_num(sp, sizeof(sp), "%.3f", x.span_s);
 		fmt_num(hz, sizeof(hz), "%.1f", rate);
-		fprintf(f, "%-24s %-11s %12s %10s %8s %8llu %9s\n", st->info->name,
-			source_scope_name(st->info->scope), e, w, sp, (unsigned long long)n, hz);
+		fprintf(f, "%-24s %-11s %12s %10s %8s %8llu %9s\n", si->name, source_scope_name(si->scope), e, w, sp,
+			(unsigned long long)n, hz);
 	}
 	acc = scope_span(m, SCOPE_ACCELERATOR, &nacc);
 	host = scope_span(m, SCOPE_HOST, &nhost);
@@ -443,123 +463,131 @@ static void report_absent(const struct telemetry *t)
 {
 	struct buf b;
 	buf_init(&b, 0);
-	for (int i = 0; i < t->ninsts; i++)
-		buf_appendf(&b, "%s%s: %s", b.len ? "; " : "", t->insts[i].ops->name,
-			    t->insts[i].present ? "no selected source" : t->insts[i].reason);
+	for (int i = 0; i < telemetry_nbackends(t); i++)
+		buf_appendf(&b, "%s%s: %s", b.len ? "; " : "", telemetry_backend_name(t, i),
+			    telemetry_backend_present(t, i) ? "no selected source" : telemetry_backend_reason(t, i));
 	fprintf(stderr, "ipw monitor: no energy source found: %s\n", b.data);
 	buf_release(&b);
 }
 
-static int parse_args(int argc, char **argv, struct telemetry_opts *opts, struct telemetry_select *sel,
-		      double *duration, int *fmt)
+/* Probes telemetry; 0, or the exit status with the reason said. */
+static int open_telemetry(struct monitor *m, const struct measure_opts *opts)
 {
-	static const struct option longopts[] = {
-		{"duration", required_argument, NULL, 'D'},
-		{"interval", required_argument, NULL, 'i'},
-		{"format", required_argument, NULL, 'f'},
-		{"devices", required_argument, NULL, 'd'},
-		{"no-host", no_argument, NULL, 'H'},
-		{"backends", required_argument, NULL, 'b'},
-		{"fake-profile", required_argument, NULL, 'p'},
-		{"fake-trace", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
-	char *end;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'D':
-			errno = 0;
-			*duration = strtod(optarg, &end);
-			if (errno || *end || !isfinite(*duration) || *duration <= 0) {
-				fprintf(stderr, "ipw monitor: --duration %s: expected seconds > 0\n", optarg);
-				return -1;
-			}
-			break;
-		case 'i': {
-			long v;
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 60000) {
-				fprintf(stderr, "ipw monitor: --interval %s: expected milliseconds in [1, 60000]\n",
-					optarg);
-				return -1;
-			}
-			opts->interval_ms = (int)v;
-			break;
-		}
-		case 'f':
-			if (!strcmp(optarg, "table"))
-				*fmt = FMT_TABLE;
-			else if (!strcmp(optarg, "jsonl"))
-				*fmt = FMT_JSONL;
-			else if (!strcmp(optarg, "csv"))
-				*fmt = FMT_CSV;
-			else {
-				fprintf(stderr, "ipw monitor: --format %s: expected table, jsonl or csv\n", optarg);
-				return -1;
-			}
-			break;
-		case 'd': sel->devices = optarg; break;
-		case 'H': sel->host = 0; break;
-		case 'b': sel->backends = optarg; break;
-		case 'p': opts->fake_profile = optarg; break;
-		case 'T': opts->fake_trace = optarg; break;
-		case 'h': usage(stdout); return 1;
-		default:
-			fprintf(stderr, "ipw monitor: unknown option or missing value: %s\n", argv[optind - 1]);
-			return -1;
-		}
+	char err[IPW_ERRLEN], warn[IPW_ERRLEN];
+	if (measure_open(&m->ms, opts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw monitor: %s\n", err);
+		return EXIT_USAGE;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ipw monitor: unexpected argument '%s'\n", argv[optind]);
-		return -1;
+	telemetry_last_error(m->ms.tel, warn, sizeof(warn));
+	if (warn[0])
+		fprintf(stderr, "ipw monitor: warning: %s\n", warn);
+	if (!m->ms.nsrcs) {
+		report_absent(m->ms.tel);
+		return EXIT_ENV;
+	}
+	m->last = xcalloc((size_t)m->ms.nsrcs, sizeof(*m->last));
+	return 0;
+}
+
+/* SIGINT/SIGTERM go to this thread only: the samplers start with them blocked. */
+static int start_samplers(struct monitor *m)
+{
+	sigset_t block, old_mask;
+	char err[IPW_ERRLEN];
+	int rc;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+	rc = measure_start(&m->ms, sink, m, err, sizeof(err));
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "ipw monitor: %s\n", err);
+		return EXIT_ENV;
+	}
+	m->t_begin = telemetry_started_ns(m->ms.tel);
+	return 0;
+}
+
+/* Shows the samples until --duration or a signal; sets t_stop. */
+static void watch(struct monitor *m, double duration)
+{
+	int64_t deadline = duration > 0 ? m->t_begin + (int64_t)(duration * 1e9) : INT64_MAX;
+	int64_t period = (m->fmt == FMT_TABLE ? 500 : 100) * NS_PER_MS;
+	if (m->fmt == FMT_CSV)
+		printf("t_s,source,energy_j,power_w,temp_c,mem_used_bytes\n");
+	for (;;) {
+		int64_t now = clock_now_ns(), wake;
+		if (stop_signal || now >= deadline)
+			break;
+		wake = now + period < deadline ? now + period : deadline;
+		clock_sleep_until_ns(wake); /* a signal ends the sleep early */
+		drain(m);
+		if (m->fmt == FMT_TABLE && !stop_signal)
+			draw_table(m, clock_now_ns());
+	}
+	m->t_stop = clock_now_ns();
+	if (m->t_stop > deadline)
+		m->t_stop = deadline;
+}
+
+/* Stops the samplers once the end is covered (briefly), then prints the summary. 0 or EXIT_ENV. */
+static int finish(struct monitor *m, int interval_ms, double cpu0)
+{
+	/* let every counter step past the end so the last instant is covered, but not for long */
+	int64_t wait_ns = 1500 * NS_PER_MS + 3 * (int64_t)interval_ms * NS_PER_MS;
+	double cpu1, dur_s, wall, per_s;
+	uint64_t nerr;
+	if (measure_wait(&m->ms, m->t_stop, wait_ns) < 0)
+		fprintf(stderr, "ipw monitor: note: not every source covers the end instant; its span ends "
+			"at its last counter step\n");
+	measure_stop(&m->ms);
+	cpu1 = cpu_seconds();
+	drain(m);
+	dur_s = (double)(m->t_stop - m->t_begin) / 1e9;
+	wall = (double)(clock_now_ns() - m->t_begin) / 1e9;
+	per_s = wall > 0 ? (cpu1 - cpu0) / wall : NAN;
+	if (m->fmt == FMT_JSONL)
+		summary_json(m, dur_s, per_s);
+	else
+		summary_text(m, m->fmt == FMT_CSV ? stderr : stdout, dur_s, per_s);
+	nerr = telemetry_sampler_errors(m->ms.tel);
+	if (nerr) {
+		char last[IPW_ERRLEN];
+		telemetry_last_error(m->ms.tel, last, sizeof(last));
+		fprintf(stderr, "ipw monitor: %llu sampler errors; last: %s\n", (unsigned long long)nerr, last);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ipw monitor: cannot write the output: %s\n", strerror(errno));
+		return EXIT_ENV;
 	}
 	return 0;
 }
 
 int cmd_monitor(int argc, char **argv)
 {
-	struct telemetry_opts opts = {0};
-	struct telemetry_select sel = {.host = 1};
+	struct mon_args a;
 	struct monitor m;
 	struct sigaction sa, old_int, old_term;
-	sigset_t block, old_mask;
-	double duration = 0, cpu0, cpu1, dur_s;
-	int fmt = -1, rc = 0, have_t = 0, have_sig = 0, prc;
-	int64_t deadline, period, wait_ns;
-	char err[IPW_ERRLEN];
+	double cpu0;
+	int rc = 0, have_sig = 0, prc;
 
 	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	measure_opts_init(&a.o);
+	a.fmt = -1;
 	pthread_mutex_init(&m.qlock, NULL);
-	prc = parse_args(argc, argv, &opts, &sel, &duration, &fmt);
+	prc = parse_args(argc, argv, &a);
 	if (prc) {
 		if (prc < 0)
 			usage(stderr);
 		rc = prc < 0 ? EXIT_USAGE : 0;
 		goto out;
 	}
-	m.live = fmt < 0 && isatty(STDOUT_FILENO);
-	m.fmt = fmt >= 0 ? (enum format)fmt : m.live ? FMT_TABLE : FMT_JSONL;
-	if (telemetry_init(&m.t, &opts, &sel, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw monitor: %s\n", err);
-		rc = EXIT_USAGE;
+	m.live = a.fmt < 0 && isatty(STDOUT_FILENO);
+	m.fmt = a.fmt >= 0 ? (enum format)a.fmt : m.live ? FMT_TABLE : FMT_JSONL;
+	if ((rc = open_telemetry(&m, &a.o)))
 		goto out;
-	}
-	have_t = 1;
-	if (m.t.last_error[0])
-		fprintf(stderr, "ipw monitor: warning: %s\n", m.t.last_error);
-	if (!m.t.nsrcs) {
-		report_absent(&m.t);
-		rc = EXIT_ENV;
-		goto out;
-	}
-	m.last = xcalloc((size_t)m.t.nsrcs, sizeof(*m.last));
-
-	/* SIGINT/SIGTERM go to this thread only: the samplers start with them blocked */
 	stop_signal = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -567,70 +595,18 @@ int cmd_monitor(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	have_sig = 1;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
 	cpu0 = cpu_seconds();
-	if (telemetry_start(&m.t, sink, &m, err, sizeof(err)) < 0) {
-		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-		fprintf(stderr, "ipw monitor: %s\n", err);
-		rc = EXIT_ENV;
+	if ((rc = start_samplers(&m)))
 		goto out;
-	}
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	m.t_begin = m.t.t_start_ns;
-	if (m.fmt == FMT_CSV)
-		printf("t_s,source,energy_j,power_w,temp_c,mem_used_bytes\n");
-
-	deadline = duration > 0 ? m.t_begin + (int64_t)(duration * 1e9) : INT64_MAX;
-	period = (m.fmt == FMT_TABLE ? 500 : 100) * NS_PER_MS;
-	for (;;) {
-		int64_t now = clock_now_ns(), wake;
-		if (stop_signal || now >= deadline)
-			break;
-		wake = now + period < deadline ? now + period : deadline;
-		clock_sleep_until_ns(wake); /* a signal ends the sleep early */
-		drain(&m);
-		if (m.fmt == FMT_TABLE && !stop_signal)
-			draw_table(&m, clock_now_ns());
-	}
-	m.t_stop = clock_now_ns();
-	if (m.t_stop > deadline)
-		m.t_stop = deadline;
-	/* let every counter step past the end so the last instant is covered, but not for long */
-	wait_ns = 1500 * NS_PER_MS + 3 * (int64_t)opts.interval_ms * NS_PER_MS;
-	if (telemetry_wait_covered(&m.t, m.t_stop, wait_ns) < 0)
-		fprintf(stderr, "ipw monitor: note: not every source covers the end instant; its span ends "
-			"at its last counter step\n");
-	telemetry_stop(&m.t);
-	cpu1 = cpu_seconds();
-	drain(&m);
-	dur_s = (double)(m.t_stop - m.t_begin) / 1e9;
-	{
-		double wall = (double)(clock_now_ns() - m.t_begin) / 1e9;
-		double per_s = wall > 0 ? (cpu1 - cpu0) / wall : NAN;
-		if (m.fmt == FMT_JSONL)
-			summary_json(&m, dur_s, per_s);
-		else if (m.fmt == FMT_CSV)
-			summary_text(&m, stderr, dur_s, per_s);
-		else
-			summary_text(&m, stdout, dur_s, per_s);
-	}
-	if (m.t.sampler_errors)
-		fprintf(stderr, "ipw monitor: %llu sampler errors; last: %s\n",
-			(unsigned long long)m.t.sampler_errors, m.t.last_error);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "ipw monitor: cannot write the output: %s\n", strerror(errno));
-		rc = EXIT_ENV;
-	}
+	watch(&m, a.duration);
+	rc = finish(&m, a.o.interval_ms, cpu0);
 out:
 	if (have_sig) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 	}
-	if (have_t)
-		telemetry_release(&m.t);
+	if (m.ms.tel)
+		measure_close(&m.ms);
 	free(m.q);
 	free(m.last);
 	pthread_mutex_destroy(&m.qlock);

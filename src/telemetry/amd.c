@@ -4,7 +4,7 @@
  * comes from the cumulative counter (counter x resolution uJ) where there is
  * one; otherwise instantaneous power is integrated. See docs/platform-amd.md.
  */
-#include "../telemetry.h"
+#include "../telemetry_backend.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -819,4 +819,5 @@ const struct telemetry_backend telemetry_amd = {
 	.probe = probe,
 	.read = sample_read,
 	.release = release,
+	.visible_devices_env = (const char *const[]){"HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", NULL},
 };

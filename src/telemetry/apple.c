@@ -4,7 +4,7 @@
  * NUL-separated). Each sample's interval energy is summed into a per-rail
  * counter stamped when the sample arrives. See docs/platform-apple.md.
  */
-#include "../telemetry.h"
+#include "../telemetry_backend.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "../clock.h"
-#include "../telemetry.h"
+#include "../telemetry_backend.h"
 
 enum wave_kind { WAVE_CONST, WAVE_SQUARE, WAVE_SINE, WAVE_RAMP, WAVE_SEQ };
 

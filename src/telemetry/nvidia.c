@@ -5,7 +5,7 @@
  * (instantaneous), with the ~1 s averaged PowerUsage only as a fallback.
  * See docs/platform-nvidia.md.
  */
-#include "../telemetry.h"
+#include "../telemetry_backend.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -762,4 +762,6 @@ const struct telemetry_backend telemetry_nvidia = {
 	.probe = probe,
 	.read = sample_read,
 	.release = release,
+	.visible_devices_env = (const char *const[]){"CUDA_VISIBLE_DEVICES", NULL},
+	.device_order_env = "CUDA_DEVICE_ORDER",
 };

@@ -4,7 +4,7 @@
  * same names since Linux 5.11). Each zone's energy_uj is a wrapping µJ counter;
  * the timeline unwraps it with max_energy_range_uj. See docs/platform-cpu.md.
  */
-#include "../telemetry.h"
+#include "../telemetry_backend.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "telemetry.h"
+#include "telemetry_backend.h"
 
 static char *fake_path(const char *name)
 {

@@ -13,7 +13,7 @@
 #include "attribution.h"
 #include "clock.h"
 #include "load.h"
-#include "telemetry.h"
+#include "telemetry_backend.h"
 #include "timeline.h"
 
 #define S 1000000000LL

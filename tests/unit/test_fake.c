@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "telemetry.h"
+#include "telemetry_backend.h"
 #include "telemetry/fake.h"
 
 #define MS 1000000LL

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "telemetry.h"
+#include "telemetry_backend.h"
 
 struct fake_nvml {
 	void *dl;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "telemetry.h"
+#include "telemetry_backend.h"
 
 struct fake {
 	void *dl;

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "telemetry.h"
+#include "telemetry_backend.h"
 
 static char root[256];
 
