@@ -344,10 +344,25 @@ static void tally_add(struct tally *a, const struct query_record *q)
 }
 
 /*
- * Attributes energy to the pending queries in order and commits each in its
- * own transaction, with the samples gathered so far. Without force it stops at
- * the first query whose end telemetry does not cover yet; with force it waits
- * (at most COVER_TIMEOUT_NS each). Returns 0, or -1 when the store fails.
+ * Stores a query that has just ended, before the next request is sent: every
+ * field but its energy, which stays NULL (not measured) until commit_pending
+ * sets it. Scored at once. Returns 0, or -1 when the store fails.
+ */
+static int store_ended(struct run *r, struct pending *p, char *err, size_t errlen)
+{
+	measure_clear_query_energy(&p->q);
+	if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
+	    score_query(r->st, r->rec.id, &p->q, &r->ds.items[p->q.seq], err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Attributes energy to the pending (already stored) queries in order and sets
+ * it on each in its own transaction, with the samples gathered so far.
+ * Without force it stops at the first query whose end telemetry does not
+ * cover yet; with force it waits (at most MEASURE_COVER_TIMEOUT_NS each).
+ * Returns 0, or -1 when the store fails.
  */
 static int commit_pending(struct run *r, int force, char *err, size_t errlen)
 {
@@ -361,8 +376,7 @@ static int commit_pending(struct run *r, int force, char *err, size_t errlen)
 		if (!force && r->m.nsrcs && p->t1 && measure_wait(&r->m, p->t1, 0) < 0)
 			break;
 		fill_energy(&p->q, r, p->t0, p->t1);
-		if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
-		    score_query(r->st, r->rec.id, &p->q, &r->ds.items[p->q.seq], err, errlen) < 0 ||
+		if ((r->m.nsrcs && store_query_energy_set(r->st, r->rec.id, &p->q, err, errlen) < 0) ||
 		    flush_samples(r, err, errlen) < 0) {
 			rc = -1; /* the store is broken: stop; what was committed stays */
 			break;
@@ -900,11 +914,17 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 		if (pq->t1)
 			r->t_last_end = pq->t1;
 		/*
-		 * commit it before the next request is sent, so kill -9 loses at most
-		 * the query in flight: wait for telemetry to cover its end (at most
-		 * MEASURE_COVER_TIMEOUT_NS), then attribute and store it
+		 * store it before the next request is sent, so kill -9 loses at most
+		 * the query in flight (and the energy of those telemetry has not
+		 * covered yet); the energy follows as soon as telemetry covers the
+		 * query's end, without holding up the next request
 		 */
-		if (commit_pending(r, 1, err, errlen) < 0)
+		if (store_ended(r, pq, err, errlen) < 0) {
+			r->npend--;
+			query_record_release(&pq->q);
+			return -1;
+		}
+		if (commit_pending(r, 0, err, errlen) < 0)
 			return -1;
 	}
 	return commit_pending(r, 1, err, errlen);

@@ -211,6 +211,14 @@ int store_query_insert(struct store *s, const char *run_id, const struct query_r
 	return s->ops->query_insert(s, run_id, q, err, errlen);
 }
 
+int store_query_energy_set(struct store *s, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen)
+{
+	if (!q->item_id)
+		return err_set(err, errlen, "store_query_energy_set: a query needs an item id");
+	return s->ops->query_energy_set(s, run_id, q, err, errlen);
+}
+
 int store_queries_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 		       char *err, size_t errlen)

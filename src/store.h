@@ -101,6 +101,8 @@ struct store_backend {
 			 char *err, size_t errlen);
 	int (*query_insert)(struct store *s, const char *run_id, const struct query_record *q,
 			    char *err, size_t errlen);
+	int (*query_energy_set)(struct store *s, const char *run_id, const struct query_record *q,
+				char *err, size_t errlen);
 	int (*queries_iter)(struct store *s, const char *run_id,
 			    int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 			    char *err, size_t errlen);
@@ -197,6 +199,15 @@ int store_runs_list(struct store *s, int (*cb)(const struct run_record *r, void 
 int store_query_insert(struct store *s, const char *run_id, const struct query_record *q,
 		       char *err, size_t errlen);
 /* Calls cb for every query of the run in seq order (the record is valid during the call only). */
+/*
+ * Sets the energy of a query already inserted (the one of run_id with
+ * q->item_id): the energy columns (accel_j ... mem_max_bytes) and its
+ * per-source rows, in one transaction. For a query stored as soon as it ended,
+ * before telemetry covered its window (docs/store.md). STORE_ENOTFOUND when
+ * the run has no such query.
+ */
+int store_query_energy_set(struct store *s, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen);
 int store_queries_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 		       char *err, size_t errlen);

@@ -70,6 +70,13 @@ static const struct col query_cols[] = {
 	QC(error_kind, COL_TEXT), QC(error_message, COL_TEXT), QC(http_status, COL_INT),
 	QC(extra_json, COL_TEXT),
 };
+/* The columns a query's energy sets: written by insert, or later by query_energy_set. */
+static const struct col energy_cols[] = {
+	QC(accel_j, COL_REAL), QC(host_j, COL_REAL), QC(total_j, COL_REAL),
+	QC(accel_dyn_j, COL_REAL), QC(host_dyn_j, COL_REAL), QC(total_dyn_j, COL_REAL),
+	QC(avg_power_w, COL_REAL), QC(peak_power_w, COL_REAL), QC(temp_max_c, COL_REAL),
+	QC(mem_max_bytes, COL_REAL),
+};
 #undef QC
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -143,6 +150,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN summary_json TEXT;"
 	"ALTER TABLE runs ADD COLUMN server_log TEXT;"
 	"CREATE INDEX runs_by_group ON runs(group_name);",
+	/*
+	 * 3: a query is stored as soon as it ends and its energy set once telemetry
+	 * covers its window: the energy columns may change from all-NULL, once;
+	 * every other column, and a set energy, still never change
+	 */
+	"DROP TRIGGER queries_never_updated;"
+	"CREATE TRIGGER queries_never_updated BEFORE UPDATE OF id, run_id, seq, item_id, subject, task,"
+	" prompt, answer, thinking, finish_reason, status, reference, t_send_s, t_first_s, t_end_s,"
+	" ttft_s, e2e_s, tpot_s, itl_p50_s, itl_p90_s, itl_p99_s, prompt_tokens, completion_tokens,"
+	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
+	" error_message, http_status, extra_json, recorded_at ON queries"
+	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END;"
+	"CREATE TRIGGER queries_energy_set_once BEFORE UPDATE OF accel_j, host_j, total_j, accel_dyn_j,"
+	" host_dyn_j, total_dyn_j, avg_power_w, peak_power_w, temp_max_c, mem_max_bytes ON queries"
+	" WHEN OLD.accel_j IS NOT NULL OR OLD.host_j IS NOT NULL OR OLD.total_j IS NOT NULL"
+	" OR OLD.avg_power_w IS NOT NULL OR EXISTS (SELECT 1 FROM query_energy WHERE query_id = OLD.id)"
+	" BEGIN SELECT RAISE(ABORT, 'a query''s energy is set once'); END;",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -1116,6 +1140,72 @@ static int sq_query_insert(struct store *s, const char *run_id, const struct que
 	return sq_tx(s, query_insert_body, &c, err, errlen);
 }
 
+/* The id of run c->id's query for c->q->item_id: 0, STORE_ENOTFOUND, or -1. */
+static int find_query(struct store *s, const struct query_insert_ctx *c, sqlite3_int64 *qid, char *err,
+		      size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (prepare(s, "SELECT id FROM queries WHERE run_id = ? AND item_id = ?", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	bind_text(st, 2, c->q->item_id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*qid = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = STORE_ENOTFOUND;
+		err_set(err, errlen, "run %s of %s has no query for item '%s'", c->run_id, s->path, c->q->item_id);
+	} else {
+		db_err(s, err, errlen, "looking up a query");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int energy_set_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct query_insert_ctx *c = ctx;
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 qid = 0;
+	struct buf b;
+	char *sql;
+	int rc;
+
+	if ((rc = find_query(s, c, &qid, err, errlen)) < 0)
+		return rc;
+	buf_init(&b, 0);
+	buf_appends(&b, "UPDATE queries SET ");
+	for (size_t i = 0; i < NCOLS(energy_cols); i++)
+		buf_appendf(&b, "%s%s = ?", i ? ", " : "", energy_cols[i].name);
+	buf_appends(&b, " WHERE id = ?");
+	sql = buf_detach(&b);
+	buf_release(&b);
+	rc = prepare(s, sql, &st, err, errlen);
+	free(sql);
+	if (rc < 0)
+		return -1;
+	bind_cols(st, 1, energy_cols, NCOLS(energy_cols), c->q);
+	sqlite3_bind_int64(st, (int)NCOLS(energy_cols) + 1, qid);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, errlen, "setting a query's energy");
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	return insert_query_energy(s, qid, c->q, err, errlen);
+}
+
+static int sq_query_energy_set(struct store *s, const char *run_id, const struct query_record *q,
+			       char *err, size_t errlen)
+{
+	struct query_insert_ctx c = {run_id, 0, q};
+
+	if (parse_run_id(s, run_id, &c.id, err, errlen) < 0)
+		return -1;
+	return sq_tx(s, energy_set_body, &c, err, errlen);
+}
+
 /* Loads the energies and attempts of query qid into q. */
 static int load_query_children(struct store *s, sqlite3_stmt *en, sqlite3_stmt *at, sqlite3_int64 qid,
 			       struct query_record *q, char *err, size_t errlen)
@@ -1568,6 +1658,7 @@ const struct store_backend store_sqlite = {
 	.run_get = sq_run_get,
 	.runs_list = sq_runs_list,
 	.query_insert = sq_query_insert,
+	.query_energy_set = sq_query_energy_set,
 	.queries_iter = sq_queries_iter,
 	.items_done = sq_items_done,
 	.samples_append = sq_samples_append,

@@ -319,6 +319,50 @@ void sc_query_round_trip_every_field_with_nan_and_minus_one(void)
 	store_close(&st);
 }
 
+/* ---- energy set after the insert ---- */
+
+void sc_query_energy_set_after_insert(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("e");
+	struct query_record q = plain_query(0, "a");
+	struct query_energy later[2] = {{0, 12.5, 3.25}, {1, 2.0, NAN}};
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	q.e2e_s = 2.5; /* stored as it ended, energy not yet known */
+	cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	q.accel_j = 12.5, q.host_j = NAN, q.total_j = 14.5, q.accel_dyn_j = 3.25, q.host_dyn_j = NAN;
+	q.total_dyn_j = NAN, q.avg_power_w = 5.0, q.peak_power_w = 7.5, q.temp_max_c = 60, q.mem_max_bytes = 1e9;
+	q.energy = later, q.nenergy = 2;
+	q.e2e_s = 99; /* not an energy column: left as inserted */
+	cr_assert_eq(store_query_energy_set(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	got_nq = 0;
+	cr_assert_eq(store_queries_iter(&st, r.id, keep_query, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(got_nq, 1);
+	assert_real(got_q.accel_j, 12.5, "accel_j");
+	assert_real(got_q.host_j, NAN, "host_j");
+	assert_real(got_q.total_j, 14.5, "total_j");
+	assert_real(got_q.accel_dyn_j, 3.25, "accel_dyn_j");
+	assert_real(got_q.avg_power_w, 5.0, "avg_power_w");
+	assert_real(got_q.peak_power_w, 7.5, "peak_power_w");
+	assert_real(got_q.temp_max_c, 60, "temp_max_c");
+	assert_real(got_q.mem_max_bytes, 1e9, "mem_max_bytes");
+	assert_real(got_q.e2e_s, 2.5, "e2e_s kept");
+	cr_assert_eq(got_q.nenergy, 2, "the per-source rows");
+	assert_real(got_q.energy[0].gross_j, 12.5, "source 0 gross");
+	assert_real(got_q.energy[1].gross_j, 2.0, "source 1 gross");
+	assert_real(got_q.energy[1].dynamic_j, NAN, "source 1 dynamic");
+	query_record_release(&got_q);
+	/* set once: a second setting is refused, the first stays */
+	cr_assert_lt(store_query_energy_set(&st, r.id, &q, err, sizeof(err)), 0);
+	q.item_id = "zz";
+	cr_assert_eq(store_query_energy_set(&st, r.id, &q, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(store_query_energy_set(&st, "77", &q, err, sizeof(err)), STORE_ENOTFOUND);
+	free(r.id);
+	store_close(&st);
+}
+
 /* ---- items_done, duplicates ---- */
 
 void sc_items_done_in_seq_order_and_duplicate_refused(void)

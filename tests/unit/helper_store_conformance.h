@@ -41,6 +41,7 @@ void store_conformance_teardown(void);
 /* The cases; each uses the URI setup made. */
 void sc_run_round_trip_every_field(void);
 void sc_query_round_trip_every_field_with_nan_and_minus_one(void);
+void sc_query_energy_set_after_insert(void);
 void sc_items_done_in_seq_order_and_duplicate_refused(void);
 void sc_runs_with_the_same_name_are_both_kept(void);
 void sc_writer_killed_with_sigkill_leaves_consistent_store(void);
@@ -61,6 +62,7 @@ void sc_refuses_to_store_an_api_key(void);
 #define STORE_CONFORMANCE_TESTS(suite) \
 	STORE_CONFORMANCE_CASE(suite, run_round_trip_every_field) \
 	STORE_CONFORMANCE_CASE(suite, query_round_trip_every_field_with_nan_and_minus_one) \
+	STORE_CONFORMANCE_CASE(suite, query_energy_set_after_insert) \
 	STORE_CONFORMANCE_CASE(suite, items_done_in_seq_order_and_duplicate_refused) \
 	STORE_CONFORMANCE_CASE(suite, runs_with_the_same_name_are_both_kept) \
 	STORE_CONFORMANCE_CASE(suite, writer_killed_with_sigkill_leaves_consistent_store) \

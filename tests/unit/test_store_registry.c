@@ -92,7 +92,7 @@ Test(store_registry, every_registered_back_end_is_complete)
 		cr_assert(b->schemes && b->schemes[0], "%s serves no scheme", b->name);
 		plain += b->plain_path ? 1 : 0;
 		cr_assert(b->open && b->close && b->run_create && b->run_set_sources && b->run_update &&
-			  b->run_get && b->runs_list && b->query_insert && b->queries_iter && b->items_done &&
+			  b->run_get && b->runs_list && b->query_insert && b->query_energy_set && b->queries_iter && b->items_done &&
 			  b->samples_append && b->score_add && b->scores_latest && b->score_rows_latest &&
 			  b->judgement_get && b->judgement_put && b->items_open && b->items_next &&
 			  b->items_close && b->samples_iter, "%s lacks an op", b->name);

@@ -161,8 +161,8 @@ Test(store_sqlite, wal_and_schema_version)
 	free(mode);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &max), 0);
-	cr_assert_eq(n, 2);  /* schema 1 and 2 (load generation columns) */
-	cr_assert_eq(max, 2);
+	cr_assert_eq(n, 3);  /* schema 1, 2 (load generation columns), 3 (energy set once) */
+	cr_assert_eq(max, 3);
 	/* a store from a newer ipw is refused */
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO schema_version VALUES (99, 0)", NULL), 0);
 	char err[IPW_ERRLEN];
@@ -184,9 +184,9 @@ Test(store_sqlite, missing_file_is_not_created)
 }
 
 /*
- * A schema-1 store (made from a current one by removing what migration 2
- * added): a read command refuses to upgrade it, a writing open migrates it
- * once and the new columns work.
+ * A schema-1 store (made from a current one by removing what migrations 2
+ * and 3 added): a read command refuses to upgrade it, a writing open migrates
+ * it once and the new columns and triggers work.
  */
 Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 {
@@ -201,17 +201,21 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE runs DROP COLUMN group_name", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE runs DROP COLUMN summary_json", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE runs DROP COLUMN server_log", NULL), 0);
-	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version = 2", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TRIGGER queries_energy_set_once", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TRIGGER queries_never_updated", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "CREATE TRIGGER queries_never_updated BEFORE UPDATE ON queries"
+			    " BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 2", NULL), 0);
 
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), -1);
-	cr_assert(strstr(err, "schema version 1 and needs an upgrade (2)"), "%s", err);
+	cr_assert(strstr(err, "schema version 1 and needs an upgrade (3)"), "%s", err);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
 	cr_assert_eq(n, 1, "the read command migrated");
 
 	st = open_store();
 	store_close(&st);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 3);
 	cr_assert_eq(sq_sql(dbpath, "UPDATE runs SET group_name = 'sweep', summary_json = '{}'", NULL), 0);
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(store_run_get(&st, "old", &g, err, sizeof(err)), 0, "%s", err);
@@ -375,4 +379,33 @@ Test(store_sqlite, two_handles_write_one_after_the_other)
 	store_close(&b);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM runs", &n), 0);
 	cr_assert_eq(n, 3);
+}
+
+/*
+ * The triggers behind "queries are append-only, energy is set once": no
+ * column but the energy ones may change, and those only while all NULL.
+ */
+Test(store_sqlite, only_unset_energy_of_a_query_may_change_and_once)
+{
+	struct store st = open_store();
+	struct query_record q;
+	char err[IPW_ERRLEN];
+
+	make_run(&st, "e");
+	memset(&q, 0, sizeof(q));
+	q.item_id = "a";
+	q.status = "ok";
+	q.t_send_s = q.t_first_s = q.t_end_s = q.ttft_s = q.e2e_s = q.tpot_s = NAN;
+	q.itl_p50_s = q.itl_p90_s = q.itl_p99_s = NAN;
+	q.prompt_tokens = q.completion_tokens = q.reasoning_tokens = -1;
+	q.accel_j = q.host_j = q.total_j = q.accel_dyn_j = q.host_dyn_j = q.total_dyn_j = NAN;
+	q.avg_power_w = q.peak_power_w = q.temp_max_c = q.mem_max_bytes = NAN;
+	q.http_status = -1;
+	cr_assert_eq(store_query_insert(&st, "1", &q, err, sizeof(err)), 0, "%s", err);
+	store_close(&st);
+	cr_assert_neq(sq_sql(dbpath, "UPDATE queries SET answer = 'x'", NULL), 0, "answer changed");
+	cr_assert_neq(sq_sql(dbpath, "UPDATE queries SET e2e_s = 1", NULL), 0, "latency changed");
+	cr_assert_eq(sq_sql(dbpath, "UPDATE queries SET accel_j = 5, avg_power_w = 2", NULL), 0, "energy not set");
+	cr_assert_neq(sq_sql(dbpath, "UPDATE queries SET accel_j = 6", NULL), 0, "energy set twice");
+	cr_assert_neq(sq_sql(dbpath, "DELETE FROM queries", NULL), 0, "query deleted");
 }
