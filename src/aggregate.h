@@ -4,7 +4,7 @@
  * the paper's metrics (accuracy, IPW, IPJ, J/token, ...) with their intervals,
  * overall and per subject. Store back-ends only return rows; 'ipw show',
  * 'compare', 'runs' and 'report' take every number from here. Never prints.
- * Definitions: docs/metrics.md; the module: docs/internals-aggregate.md.
+ * Definitions: docs/metrics.md; the module: docs/internals.md.
  */
 #ifndef IPW_AGGREGATE_H
 #define IPW_AGGREGATE_H

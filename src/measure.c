@@ -2,7 +2,7 @@
  * measure.c - the measurement session (measure.h): telemetry through its
  * accessors only, the idle baseline, window energy by scope, query records
  * and attempt records from chat results, sample flushing to a store, and
- * covered spans. See docs/internals-measure.md and docs/attribution.md.
+ * covered spans. See docs/internals.md and docs/attribution.md.
  */
 #include "measure.h"
 

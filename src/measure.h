@@ -5,7 +5,7 @@
  * samples written to a store as they arrive. Used by the sequential runner,
  * the load loop, calibrate and monitor, and meant for any caller that must
  * attribute energy to requests as they happen (begin/end a request window,
- * then ask its energy). Never prints. See docs/internals-measure.md.
+ * then ask its energy). Never prints. See docs/internals.md.
  */
 #ifndef IPW_MEASURE_H
 #define IPW_MEASURE_H
