@@ -401,6 +401,7 @@ static void fill_final(struct run *r, struct query_record *q, const struct chat_
 	fill_latency(q, r, res);
 	count_fields(q, res);
 	q->extra_json = extra_json(res);
+	q->cpu_s = res->engine_cpu_s;
 	if (res->model[0] && strcmp(res->model, r->model) && !r->rec.server_model)
 		r->rec.server_model = xstrdup(res->model);
 }
@@ -409,6 +410,7 @@ static void fill_final(struct run *r, struct query_record *q, const struct chat_
 static void fill_item(struct query_record *q, const struct item *it, long long seq, char *prompt)
 {
 	memset(q, 0, sizeof(*q));
+	q->cpu_s = NAN;
 	q->seq = seq;
 	q->item_id = xstrdup(it->id);
 	q->subject = xstrdup(it->subject ? it->subject : "");
@@ -564,8 +566,11 @@ static int connect_server(struct run *r, struct runner_opts *o, char *err, size_
 	char **models = NULL;
 	int nmodels = 0, rc = -1;
 	const char *url = o->url;
+	char *builtin_url = NULL;
 	struct discovered d;
 	memset(&d, 0, sizeof(d));
+	if (!url && o->api && !strcmp(o->api, "builtin") && o->model) /* in process: the URL names the file */
+		url = builtin_url = xasprintf("builtin://%s", o->model);
 	if (!url) {
 		if (client_discover(&d, err, errlen) < 0)
 			return -1;
@@ -614,6 +619,7 @@ static int connect_server(struct run *r, struct runner_opts *o, char *err, size_
 out:
 	if (models)
 		free_list(models);
+	free(builtin_url);
 	return rc;
 }
 
@@ -627,6 +633,7 @@ static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err
 	to.interval_ms = o->interval_ms;
 	to.fake_profile = o->fake_profile;
 	to.fake_trace = o->fake_trace;
+	to.cpu_watts_per_core = o->cpu_watts_per_core;
 	sel.backends = o->backends;
 	sel.devices = o->devices;
 	sel.host = o->host;

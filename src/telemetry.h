@@ -117,6 +117,7 @@ struct telemetry_opts {
 	int interval_ms;          /* sampling period; 0 = back-end default */
 	const char *fake_trace;   /* trace file for the fake back-end (or IPW_FAKE_TRACE) */
 	const char *fake_profile; /* synthetic profile spec for the fake back-end (or IPW_FAKE_PROFILE) */
+	double cpu_watts_per_core; /* the cputime back-end's estimate; <= 0: its default */
 };
 
 /*
@@ -162,6 +163,7 @@ extern const struct telemetry_backend telemetry_amd;
 extern const struct telemetry_backend telemetry_rapl;
 extern const struct telemetry_backend telemetry_apple;
 extern const struct telemetry_backend telemetry_fake;
+extern const struct telemetry_backend telemetry_cputime;
 extern const struct telemetry_backend *const telemetry_backends[];
 
 /* Helpers for back-ends. */

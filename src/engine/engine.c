@@ -689,6 +689,7 @@ int engine_load(struct engine **out, const char *path, const struct engine_opts 
 		get_u32(e, "feed_forward_length", &nff, 0, 0, NULL, 0);
 		if ((int)nff > big) big = (int)nff;
 		if (in->n_head * in->head_dim > big) big = in->n_head * in->head_dim;
+		if (in->n_ctx > big) big = in->n_ctx;   /* attention scores of one head */
 		e->pool = pool_new(nt, big);
 	}
 	if (!e->pool || !e->x || !e->xb || !e->xo || !e->q || !e->k || !e->vv || !e->hb || !e->hb2 || !e->att ||
@@ -927,6 +928,33 @@ int engine_sample(struct engine *e, float *logits, const struct engine_sampling 
 	}
 	free(c);
 	return best;
+}
+
+static double clock_s(clockid_t cid)
+{
+	struct timespec ts;
+	return clock_gettime(cid, &ts) ? 0 : (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double pool_cpu_seconds(const struct engine *e)
+{
+	clockid_t cid;
+	double t = 0;
+	for (int i = 1; e->pool && i < e->pool->n; i++)
+		if (e->pool->th[i] && !pthread_getcpuclockid(e->pool->th[i], &cid))
+			t += clock_s(cid);
+	return t;
+}
+
+double engine_cpu_seconds(const struct engine *e)
+{
+	return clock_s(CLOCK_THREAD_CPUTIME_ID) + pool_cpu_seconds(e);
+}
+
+double engine_cpu_seconds_of(const struct engine *e, pthread_t runner)
+{
+	clockid_t cid;
+	return (pthread_getcpuclockid(runner, &cid) ? 0 : clock_s(cid)) + pool_cpu_seconds(e);
 }
 
 static double now_ms(void)

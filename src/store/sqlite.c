@@ -66,7 +66,7 @@ static const struct col query_cols[] = {
 	QC(avg_power_w, COL_REAL), QC(peak_power_w, COL_REAL), QC(temp_max_c, COL_REAL),
 	QC(mem_max_bytes, COL_REAL),
 	QC(error_kind, COL_TEXT), QC(error_message, COL_TEXT), QC(http_status, COL_INT),
-	QC(extra_json, COL_TEXT),
+	QC(extra_json, COL_TEXT), QC(cpu_s, COL_REAL),
 };
 #undef QC
 
@@ -141,6 +141,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN summary_json TEXT;"
 	"ALTER TABLE runs ADD COLUMN server_log TEXT;"
 	"CREATE INDEX runs_by_group ON runs(group_name);",
+	/* 3: the in-process engine's CPU seconds per query (--api builtin) */
+	"ALTER TABLE queries ADD COLUMN cpu_s REAL;",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
