@@ -89,8 +89,10 @@ static int bi_token(void *ud, int token, const char *text, size_t len, double t_
 	ok = engine_utf8_complete(buf, n);
 	r->held = n - ok < sizeof r->hold ? n - ok : 0;
 	memcpy(r->hold, buf + ok, r->held);
-	if (ok)
-		stream_output(&r->p, buf, ok, NULL, 0, 0, now);
+	if (ok) {
+		char clean[3 * sizeof buf];
+		stream_output(&r->p, clean, engine_utf8_sanitize(buf, ok, clean), NULL, 0, 0, now);
+	}
 	pthread_mutex_lock(&st->mu);
 	stop = r->cancelled = st->cancel || st->quit;
 	pthread_mutex_unlock(&st->mu);
@@ -140,8 +142,10 @@ static void run_one(struct bi_state *st, struct bi_req *r)
 	stream_parser_init(&r->p, NULL, r->res, CLIENT_MAX_RESPONSE);
 	n = engine_chat_run(st->e, NULL, r->msgs, r->nmsgs, r->max_tokens, &r->s, bi_token, r, &es, err,
 			    sizeof err);
-	if (r->held)
-		stream_output(&r->p, r->hold, r->held, NULL, 0, 0, clock_now_ns());
+	if (r->held) {
+		char clean[3 * sizeof r->hold];
+		stream_output(&r->p, clean, engine_utf8_sanitize(r->hold, r->held, clean), NULL, 0, 0, clock_now_ns());
+	}
 	r->res->engine_cpu_s = engine_cpu_seconds(st->e) - cpu0;
 	r->res->t_end_ns = clock_now_ns();
 	conclude(r, n, &es, err);

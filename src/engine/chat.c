@@ -60,3 +60,46 @@ size_t engine_utf8_complete(const char *s, size_t n)
 		return k + 1 >= need ? n : i - 1;
 	}
 }
+
+/* Length of the valid UTF-8 sequence at S (N bytes left), 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0], cp;
+	size_t need, i;
+
+	if (c < 0x80)
+		return 1;
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+	if (!need || c > 0xF4 || need > n)
+		return 0;
+	cp = c & (0x3F >> (need - 1));
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return need;
+}
+
+size_t engine_utf8_sanitize(const char *in, size_t n, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0, k = 0, l;
+
+	while (i < n) {
+		l = utf8_seq(s + i, n - i);
+		if (l) {
+			memcpy(out + k, s + i, l);
+			k += l;
+			i += l;
+		} else {
+			memcpy(out + k, "\xEF\xBF\xBD", 3);
+			k += 3;
+			i++;
+		}
+	}
+	return k;
+}

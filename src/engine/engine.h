@@ -86,6 +86,9 @@ int engine_chat_run(struct engine *e, const char *tmpl, const struct engine_msg 
 /* How many of the N bytes of S end on a UTF-8 character boundary (an incomplete sequence
  * at the end is held back; invalid bytes count as whole characters). */
 size_t engine_utf8_complete(const char *s, size_t n);
+/* N bytes of IN into OUT (room for 3 * N) with each byte that is not part of a valid UTF-8
+ * sequence replaced by U+FFFD, as the API paths deliver text. Returns the length written. */
+size_t engine_utf8_sanitize(const char *in, size_t n, char *out);
 
 /* CPU seconds used so far by the calling thread and the engine's pool threads (the
  * engine's own CPU time when called from the thread that runs it; a difference of two
