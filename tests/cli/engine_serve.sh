@@ -76,4 +76,22 @@ src = sqlite3.connect(sys.argv[2]).execute("select backend from run_sources").fe
 assert ("cputime",) in src, src       # the in-process run's energy is the estimate
 PY
 grep -q "cputime:engine" "$TMP/p2.out" || fail "the estimate was not announced: $(cat "$TMP/p2.out")"
+
+# the fresh-machine main job: no --url, no server on the (test) discovery port, the default
+# model from IPW_MODELS: the built-in engine on `ref`, ending with accuracy, IPW and IPJ
+mkdir -p "$TMP/models" && cp "$M" "$TMP/models/ref-m.gguf"
+IPW_DISCOVER_PORTS=1:none IPW_MODELS="$TMP/models" "$IPW" profile --limit 4 --max-tokens 8 --idle-seconds 0 \
+	--warmup 0 --quiet --store "$TMP/main.db" >"$TMP/main.out" 2>"$TMP/main.err" ||
+	fail "the main job: $(tail -5 "$TMP/main.err")"
+grep -q "no inference server found; running the built-in engine with $TMP/models/ref-m.gguf on --dataset ref" \
+	"$TMP/main.err" || fail "the switch to the engine was not said: $(cat "$TMP/main.err")"
+grep -q "^  accuracy " "$TMP/main.out" || fail "no accuracy: $(cat "$TMP/main.out")"
+grep -q "^  IPW (accuracy per watt) .*estimated energy" "$TMP/main.out" || fail "no IPW: $(cat "$TMP/main.out")"
+grep -q "^  IPJ (accuracy per joule) .*estimated energy" "$TMP/main.out" || fail "no IPJ: $(cat "$TMP/main.out")"
+grep -q "^  energy method  *estimated" "$TMP/main.out" || fail "the estimate is not marked: $(cat "$TMP/main.out")"
+# ... and with no model either, it says what to do
+IPW_DISCOVER_PORTS=1:none IPW_MODELS="$TMP/none" "$IPW" profile --limit 1 --store "$TMP/none.db" \
+	>/dev/null 2>"$TMP/none.err"
+expect_eq "no model: exit status" "$?" 4
+grep -q "no ref-m.gguf in IPW_MODELS" "$TMP/none.err" || fail "no model: $(cat "$TMP/none.err")"
 echo "ok"
