@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "../estimate.h"
 #include "clock.h"
 #include "../score.h"
 #include "cmd.h"
@@ -292,6 +293,7 @@ static void show_json(struct store *st, const struct run_record *r, const struct
 	json_object_set_new(o, "server_log", json_string_or_null(r->server_log));
 	json_object_set_new(o, "hardware", jparsed(r->hardware_json));
 	json_object_set_new(o, "sources", sources_json(r));
+	json_object_set_new(o, "energy_method", json_string(run_energy_method(r)));
 	json_object_set_new(o, "totals", totals_json(t));
 	show_scoring(st, r, t, o);
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -342,6 +344,7 @@ static void show_text(struct store *st, const struct run_record *r, const struct
 	if (r->server_log)
 		printf("server log         %s\n", r->server_log);
 	printf("totals\n");
+	printf("  energy method    %s\n", run_is_estimated(r) ? "estimated (the engine's CPU time x watts per core), not measured" : "measured");
 	printf("  queries          %lld ok, %lld failed (of %s planned)\n", t->n_ok, t->n_failed, planned);
 	printf("  accel energy     total %s (all queries); mean %s per ok query (%lld with energy)\n",
 	       fmt(a, sizeof(a), "%.1f", t->accel_j_total, "J"), fmt(b, sizeof(b), "%.3f", t->accel_j_mean, "J"),
