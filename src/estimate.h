@@ -11,6 +11,8 @@
 
 #include "record.h"
 
+struct store;
+
 /* 1 when any of the run's sources is an estimate, else 0. */
 int run_is_estimated(const struct run_record *r);
 /* "estimated" or "measured": the run's energy method, for show/export/compare/report. */
@@ -21,5 +23,12 @@ const char *run_energy_method(const struct run_record *r);
  * otherwise 0.
  */
 int runs_check_estimated(const struct run_record *runs, size_t n, int allow, char *err, size_t errlen);
+/*
+ * The same for the runs REFS[0..n) (ids or names) of ST: the number of
+ * estimated ones, their ids in IDS (", "-separated; IDS may be NULL); -1 with
+ * err when a run is missing, or when they mix and ALLOW is 0.
+ */
+int runs_check_estimated_refs(struct store *st, char *const *refs, size_t n, int allow, char *ids, size_t idslen,
+			      char *err, size_t errlen);
 
 #endif

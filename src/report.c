@@ -5,6 +5,7 @@
  * Runs are loaded one at a time; what is kept across runs is a few numbers
  * and at most SCATTER_MAX points per run.
  */
+#include "estimate.h"
 #include "report.h"
 
 #include <errno.h>
@@ -745,7 +746,7 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	struct run_sum *rs = NULL;
 	struct metrics_options mo;
 	struct run_data base;
-	char **ids = NULL, *path = NULL, when[40];
+	char **ids = NULL, *path = NULL, when[40], est[512], why_est[IPW_ERRLEN];
 	size_t n = o->nruns;
 	int rc = -1, have_base = 0;
 	FILE *f = NULL;
@@ -776,6 +777,10 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	buf_appendf(&b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). Intervals: 95%%, "
 		    "bootstrap over queries (%d resamples) unless said otherwise. Failed and unscored queries are "
 		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
+	if (runs_check_estimated_refs(s, ids, n, 1, est, sizeof(est), why_est, sizeof(why_est)) > 0)
+		buf_appendf(&b, "<p id=estimated-energy><b>Estimated energy, not measured</b>: run%s %s ran on the built-in "
+			    "engine with no energy sensor; their energy is the engine's CPU time &times; watts per core.</p>\n",
+			    strchr(est, ',') ? "s" : "", est);
 
 	/* per run: comparison row, regressions, scatter sample, timeline */
 	{

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "../estimate.h"
 #include "analysis.h"
 #include "cmd.h"
 #include "store.h"
@@ -29,7 +30,9 @@ static void usage(FILE *f)
 		"                 approximation, O(n)), or 'auto' (default: bootstrap up to %d scored\n"
 		"                 queries, delta above, where resampling would take seconds per run)\n"
 		"  --bootstrap N  resamples for the intervals (default %d; 0 = none)\n"
-		"  --seed N       seed of the resampling\n", CI_AUTO_MAX, METRICS_BOOTSTRAP);
+		"  --seed N       seed of the resampling\n"
+		"  --allow-estimated  compare runs with estimated energy (--api builtin, CPU time x W\n"
+		"                 per core) beside measured ones (refused otherwise)\n", CI_AUTO_MAX, METRICS_BOOTSTRAP);
 }
 
 static json_t *jmv(struct metric_value v)
@@ -180,6 +183,7 @@ int cmd_compare(int argc, char **argv)
 		{"bootstrap", required_argument, NULL, 'b'},
 		{"seed", required_argument, NULL, 'S'},
 		{"ci", required_argument, NULL, 'C'},
+		{"allow-estimated", no_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -189,7 +193,8 @@ int cmd_compare(int argc, char **argv)
 	struct metrics_options mo;
 	json_t *arr = NULL;
 	enum ci_method method = CI_AUTO;
-	int csv = 0, json = 0, ch, rc = EXIT_INPUT, opened = 0, n_delta = 0, n_boot = 0;
+	int csv = 0, json = 0, ch, rc = EXIT_INPUT, opened = 0, n_delta = 0, n_boot = 0, allow_est = 0, nest;
+	char est[512];
 
 	metrics_options_init(&mo);
 	optind = 0;
@@ -224,6 +229,7 @@ int cmd_compare(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'E': allow_est = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -239,6 +245,11 @@ int cmd_compare(int argc, char **argv)
 		goto out;
 	}
 	opened = 1;
+	if ((nest = runs_check_estimated_refs(&st, argv + optind, (size_t)(argc - optind), allow_est, est, sizeof est, err,
+					      sizeof err)) < 0) {
+		fprintf(stderr, "ipw compare: %s\n", err);
+		goto out;
+	}
 	if (json)
 		arr = json_array();
 	if (csv)
@@ -275,11 +286,14 @@ int cmd_compare(int argc, char **argv)
 			snprintf(how, sizeof(how), "bootstrap (%d resamples)", mo.bootstrap);
 		printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
 		       "unscored queries are excluded.\n", (int)(mo.level * 100 + 0.5), how);
+		if (nest)
+			printf("estimated energy (CPU time x watts per core, not measured): run%s %s\n", nest > 1 ? "s" : "", est);
 	}
 	if (json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "bootstrap", json_integer(mo.bootstrap));
 		json_object_set_new(o, "runs", arr);
+		json_object_set_new(o, "estimated_energy_runs", json_string(est));
 		arr = o;
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		putchar('\n');

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../estimate.h"
 #include "cmd.h"
 #include "report.h"
 #include "store.h"
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 		"  --prices FILE    per-token prices for routing's cost (see ipw route simulate --help)\n"
 		"  --params FILE    active parameters for routing's compute\n"
 		"  --intersect      use only the items every run has (coverage, routing)\n"
+		"  --allow-estimated  mix runs with estimated energy (--api builtin) and measured ones\n"
 		"  --title TEXT     the page's title\n"
 		"  --bootstrap N    resamples for the intervals (default 2000)\n"
 		"  --trials N       routing Monte Carlo trials (default 200)\n"
@@ -40,6 +42,7 @@ int cmd_report(int argc, char **argv)
 		{"title", required_argument, NULL, 'T'},
 		{"bootstrap", required_argument, NULL, 'b'},
 		{"trials", required_argument, NULL, 't'},
+		{"allow-estimated", no_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -47,7 +50,7 @@ int cmd_report(int argc, char **argv)
 	char err[IPW_ERRLEN], *end;
 	struct store st;
 	struct report_options o;
-	int ch, rc = EXIT_INPUT;
+	int ch, rc = EXIT_INPUT, allow_est = 0;
 
 	report_options_init(&o);
 	optind = 0;
@@ -74,6 +77,7 @@ int cmd_report(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'E': allow_est = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -91,7 +95,10 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "ipw report: %s\n", err);
 		return EXIT_INPUT;
 	}
-	if (report_write(&st, &o, err, sizeof(err)) < 0) {
+	if (runs_check_estimated_refs(&st, o.runs, o.nruns, allow_est, NULL, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw report: %s\n", err);
+		rc = EXIT_INPUT;
+	} else if (report_write(&st, &o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw report: %s\n", err);
 		rc = strstr(err, "cannot") ? EXIT_ENV : EXIT_INPUT;
 	} else {

@@ -77,6 +77,25 @@ assert ("cputime",) in src, src       # the in-process run's energy is the estim
 PY
 grep -q "cputime:engine" "$TMP/p2.out" || fail "the estimate was not announced: $(cat "$TMP/p2.out")"
 
+# estimated energy is marked, and not mixed with measured energy unless asked
+"$IPW" show 1 --store "$TMP/inproc.db" | grep -q "energy method    estimated" || fail "show does not mark the estimate"
+"$IPW" show 1 --store "$TMP/served.db" | grep -q "energy method    measured" || fail "show: measured run"
+"$IPW" export 1 --format csv --store "$TMP/inproc.db" | head -2 | tail -1 | grep -q ",estimated$" ||
+	fail "export does not mark the estimate"
+start_fakellm fake --tokens 8 --token-delay-ms 2
+"$IPW" profile --url "$URL" --limit 3 --fake-profile "gpu0=const:100" --no-host --idle-seconds 0 --warmup 0 --quiet \
+	--store "$TMP/inproc.db" >/dev/null 2>"$TMP/fake.err" || fail "a measured run: $(cat "$TMP/fake.err")"
+"$IPW" compare 1 2 --store "$TMP/inproc.db" >/dev/null 2>"$TMP/cmp.err" && fail "compare mixed estimated and measured"
+grep -q "allow-estimated" "$TMP/cmp.err" || fail "compare refusal: $(cat "$TMP/cmp.err")"
+"$IPW" compare 1 2 --allow-estimated --store "$TMP/inproc.db" >"$TMP/cmp.out" 2>&1 || fail "compare --allow-estimated"
+grep -q "^estimated energy .*: run 1$" "$TMP/cmp.out" || fail "compare does not mark the estimate: $(cat "$TMP/cmp.out")"
+"$IPW" report 1 2 --out "$TMP/rep" --store "$TMP/inproc.db" >/dev/null 2>"$TMP/rep.err" && fail "report mixed them"
+grep -q "allow-estimated" "$TMP/rep.err" || fail "report refusal: $(cat "$TMP/rep.err")"
+"$IPW" route --local 1 --cloud 2 --store "$TMP/inproc.db" >/dev/null 2>"$TMP/route.err" && fail "route mixed them"
+grep -q "allow-estimated" "$TMP/route.err" || fail "route refusal: $(cat "$TMP/route.err")"
+"$IPW" report 1 --out "$TMP/rep1" --store "$TMP/inproc.db" >/dev/null 2>&1 || fail "report of the estimated run"
+grep -q "id=estimated-energy" "$TMP/rep1/index.html" || fail "the HTML does not mark the estimate"
+
 # the fresh-machine main job: no --url, no server on the (test) discovery port, the default
 # model from IPW_MODELS: the built-in engine on `ref`, ending with accuracy, IPW and IPJ
 mkdir -p "$TMP/models" && cp "$M" "$TMP/models/ref-m.gguf"
