@@ -548,7 +548,7 @@ int engine_server_start(struct engine_server **out, struct engine *e, const stru
 	struct sockaddr_in a4;
 	struct sockaddr *sa;
 	const char *host = o->host && *o->host ? o->host : "127.0.0.1";
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
 	const union MHD_DaemonInfo *info;
 
 	*out = NULL;
