@@ -569,8 +569,8 @@ static int connect_server(struct run *r, struct runner_opts *o, char *err, size_
 	char *builtin_url = NULL;
 	struct discovered d;
 	memset(&d, 0, sizeof(d));
-	if (!url && o->api && !strcmp(o->api, "builtin") && o->model) /* in process: the URL names the file */
-		url = builtin_url = xasprintf("builtin://%s", o->model);
+	if (!url && o->api && !strcmp(o->api, "builtin")) /* in process: the URL names the file */
+		url = builtin_url = xasprintf("builtin://%s", o->model ? o->model : "");
 	if (!url) {
 		if (client_discover(&d, err, errlen) < 0)
 			return -1;

@@ -305,6 +305,8 @@ static int bi_dispatch(void *state)
 	struct bi_req *fin, *r;
 	int left;
 
+	if (!st)
+		return 0;
 	pthread_mutex_lock(&st->mu);
 	fin = st->done;
 	st->done = NULL;
@@ -329,6 +331,8 @@ static void bi_cancel_all(void *state)
 	struct bi_state *st = state;
 	struct bi_req *r;
 
+	if (!st)
+		return;
 	pthread_mutex_lock(&st->mu);
 	st->cancel = 1;
 	while ((r = st->queue)) {

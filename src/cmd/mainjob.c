@@ -58,6 +58,16 @@ int mainjob_prepare(struct runner_opts *o, char *path, size_t n)
 	struct discovered d;
 	char err[IPW_ERRLEN], why[IPW_ERRLEN];
 
+	if (!o->url && !o->resume && !o->model && o->api && !strcmp(o->api, "builtin")) {
+		/* --api builtin with no --model: the default reference model */
+		if (mainjob_model(path, n, err, sizeof err)) {
+			fprintf(stderr, "ipw profile: --api builtin needs --model FILE.gguf: %s\n", err);
+			return EXIT_USAGE;
+		}
+		o->model = path;
+		fprintf(stderr, "ipw profile: --api builtin with the default reference model %s\n", path);
+		return 0;
+	}
 	if (o->url || o->serve || o->resume || (o->api && strcmp(o->api, "auto")))
 		return 0;
 	if (client_discover(&d, why, sizeof why) == 0)

@@ -26,6 +26,7 @@ int mainjob_model(char *out, size_t n, char *err, size_t errlen);
  * builtin with the default model and (unless given) --dataset ref, says so on
  * stderr and returns 1; 0 when nothing changes; EXIT_ENV after saying what to
  * do when no model file exists either. PATH holds the model path (o points into it).
+ * Also gives --api builtin without --model the default model (0; EXIT_USAGE when there is none).
  */
 int mainjob_prepare(struct runner_opts *o, char *path, size_t n);
 

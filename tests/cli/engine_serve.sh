@@ -79,6 +79,10 @@ assert ("cputime",) in src, src       # the in-process run's energy is the estim
 PY
 grep -q "cputime:engine" "$TMP/p2.out" || fail "the estimate was not announced: $(cat "$TMP/p2.out")"
 
+"$IPW" profile --api builtin --model "$TMP/missing.gguf" --limit 1 --store "$TMP/missing.db" >/dev/null 2>"$TMP/miss.err" &&
+	fail "a missing model file was accepted"
+grep -q "missing.gguf" "$TMP/miss.err" || fail "missing model: $(cat "$TMP/miss.err")"
+
 # estimated energy is marked, and not mixed with measured energy unless asked
 "$IPW" show 1 --store "$TMP/inproc.db" | grep -q "energy method    estimated" || fail "show does not mark the estimate"
 "$IPW" show 1 --store "$TMP/served.db" | grep -q "energy method    measured" || fail "show: measured run"
