@@ -8,7 +8,7 @@
 #   make fuzz-run FUZZ_SECONDS=60   run each target that long on tests/fuzz/corpus/
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libcurl sqlite3 jansson cairo libpcre2-8
+PKGS := libcurl sqlite3 jansson cairo libpcre2-8 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -106,19 +106,23 @@ test: $(BUILD)/ipw $(TEST_BINS) $(FAKE_LIBS) $(FAKE_BINS)
 install: $(BUILD)/ipw
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/ipw $(DESTDIR)$(PREFIX)/bin/ipw
+	install -d $(DESTDIR)$(PREFIX)/share/ipw/models
+	for f in models/*.gguf models/*.md; do [ ! -f "$$f" ] || install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/ipw/models/; done
 
 clean:
 	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CMD_OBJS:.o=.d)
 
-# Everything CI runs: the real-server build (cached; its test is skipped with
+# Everything CI runs: the real-server build (cached; its tests are skipped with
 # the reason if it cannot be built), the tests, then the tests again under
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# AddressSanitizer and UndefinedBehaviorSanitizer. Once llama-server is built,
+# IPW_REQUIRE_LLAMA=1 makes the engine's llama.cpp agreement test fail, not skip.
+LLAMA_SERVER_BIN ?= $(or $(IPW_LLAMA_SERVER),$(or $(IPW_LLAMA_CACHE),/var/cache/ipw-llama)/build/bin/llama-server)
 check:
 	-scripts/build-llama-server.sh
-	$(MAKE) test
-	$(MAKE) SANITIZE=address,undefined test
+	IPW_REQUIRE_LLAMA=$$(test -x "$(LLAMA_SERVER_BIN)" && echo 1 || echo 0) $(MAKE) test
+	IPW_REQUIRE_LLAMA=$$(test -x "$(LLAMA_SERVER_BIN)" && echo 1 || echo 0) $(MAKE) SANITIZE=address,undefined test
 .PHONY: check
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c, each linked with the library's

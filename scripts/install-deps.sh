@@ -8,7 +8,7 @@ SUDO=""
 NEED_NPM=0
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev \
-libcriterion-dev libcairo2-dev libpcre2-dev sqlite3 curl python3 clang libclang-rt-dev"
+libcriterion-dev libcairo2-dev libpcre2-dev libmicrohttpd-dev sqlite3 curl python3 clang libclang-rt-dev"
 for arg in "$@"; do
 	case "$arg" in
 	--with-llama)

@@ -96,6 +96,8 @@ struct chat_result {
 	int64_t server_t_first_ns;
 	/* non-streaming replies: the assistant's tool_calls as raw JSON, NULL if none (owned, freed by release) */
 	char *tool_calls_json;
+	/* added: the in-process engine's own CPU seconds for this request (--api builtin); NAN = unknown */
+	double engine_cpu_s;
 };
 
 void chat_result_init(struct chat_result *r);

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{"monitor", cmd_monitor, 0, "sample power and energy live, then summarise"},
 	{"calibrate", cmd_calibrate, 0, "drive a known on/off GPU/CPU load and check how telemetry follows it"},
 	{"profile", cmd_profile, S, "stream a dataset to an inference server and record every query"},
+	{"serve", cmd_serve_model, 0, "serve a GGUF model with the built-in engine over an OpenAI-compatible API"},
 	{"runs", cmd_runs, S | O, "list stored runs"},
 	{"show", cmd_show, S | R | O, "show one run: configuration, hardware, totals, accuracy, IPW, IPJ"},
 	{"export", cmd_export, S | R | O, "export one run's queries as CSV or JSONL"},

@@ -32,6 +32,7 @@ int measure_open(struct measure *m, const struct measure_opts *o, char *err, siz
 	memset(&sel, 0, sizeof(sel));
 	to.interval_ms = o->interval_ms;
 	to.fake_profile = o->fake_profile;
+	to.cpu_watts_per_core = o->cpu_watts_per_core;
 	to.fake_trace = o->fake_trace;
 	sel.backends = o->backends;
 	sel.devices = o->devices;
@@ -320,6 +321,7 @@ static char *extra_json(const struct chat_result *res)
 
 void measure_query_result(const struct measure *m, struct query_record *q, const struct chat_result *res)
 {
+	q->cpu_s = res->engine_cpu_s; /* NAN unless the engine ran in process */
 	q->status = xstrdup(res->err == ERR_NONE ? "ok" : "failed");
 	q->answer = xstrdup(res->answer.data ? res->answer.data : "");
 	q->thinking = xstrdup(res->thinking.data ? res->thinking.data : "");

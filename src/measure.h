@@ -30,6 +30,7 @@ struct measure_opts {
 	int host;                  /* measure host CPU/DRAM too (default 1) */
 	int interval_ms;           /* 0 = each back-end's own */
 	const char *fake_profile, *fake_trace;
+	double cpu_watts_per_core; /* the cputime back-end's estimate; <= 0: its default */
 };
 
 void measure_opts_init(struct measure_opts *o);

@@ -279,6 +279,10 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, 1e9, R | OPEN, "interval_ms", "milliseconds > 0", NULL},
 	{"idle-seconds", 0, OPT_DOUBLE, F(o.idle_s), "S", "idle baseline before and after the queries (default 10)",
 	 NULL, 0, BIG, R | B, "idle_seconds", "seconds >= 0", NULL},
+	{"cpu-watts-per-core", 0, OPT_DOUBLE, F(o.cpu_watts_per_core), "W",
+	 "--api builtin with no energy sensor: estimate the engine's energy as its CPU\n"
+	 "time x W per busy core (default 4; docs/engine.md), recorded as estimated",
+	 NULL, 0, 1e4, OPEN, NULL, "watts > 0", NULL},
 	{"fake-profile", 0, OPT_STRING, F(o.fake_profile), "SPEC", "use the fake back-end with a synthetic profile (tests)",
 	 NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"fake-trace", 0, OPT_STRING, F(o.fake_trace), "FILE", "use the fake back-end replaying a trace (tests)",

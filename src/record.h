@@ -81,6 +81,7 @@ struct query_record {
 	struct query_attempt *attempts;
 	int nattempts;
 	char *extra_json;        /* API-specific extras (Ollama server timings), or NULL */
+	double cpu_s;            /* added (schema 3): the in-process engine's own CPU seconds; NAN: not known */
 };
 
 void run_record_release(struct run_record *r);

@@ -5,6 +5,7 @@
  * Runs are loaded one at a time; what is kept across runs is a few numbers
  * and at most SCATTER_MAX points per run.
  */
+#include "estimate.h"
 #include "report.h"
 
 #include <errno.h>
@@ -848,6 +849,17 @@ static void page_head(struct buf *b, const struct report_options *o, size_t n)
 		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
 }
 
+/* Says which runs' energy is estimated (the built-in engine with no sensor), if any. */
+static void estimated_note(struct buf *b, const struct report_ctx *c)
+{
+	char est[512], why[IPW_ERRLEN];
+
+	if (runs_check_estimated_refs(c->s, c->ids, c->n, 1, est, sizeof(est), why, sizeof(why)) > 0)
+		buf_appendf(b, "<p id=estimated-energy><b>Estimated energy, not measured</b>: run%s %s ran on the "
+			    "built-in engine with no energy sensor; their energy is the engine's CPU time &times; watts "
+			    "per core.</p>\n", strchr(est, ',') ? "s" : "", est);
+}
+
 /* At most SCATTER_MAX (output tokens, energy) points of the ok queries, evenly strided. */
 static void scatter_sample(struct run_sum *rs, const struct run_data *d)
 {
@@ -997,6 +1009,7 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	buf_init(&c.reg, 0);
 	buf_init(&c.tl, 0);
 	page_head(&b, o, c.n);
+	estimated_note(&b, &c);
 	buf_appends(&c.reg, "<h2 id=regression-section>Regressions on token counts</h2>\n<table id=regressions>"
 		    "<thead><tr><th>run</th><th>model</th><th>n</th><th>R&sup2;</th><th>intercept</th>"
 		    "<th>slopes (per token)</th></tr></thead><tbody>\n");

@@ -266,6 +266,7 @@ static void fill_final(struct run *r, struct query_record *q, const struct chat_
 static void fill_item(struct query_record *q, const struct item *it, long long seq, char *prompt)
 {
 	memset(q, 0, sizeof(*q));
+	q->cpu_s = NAN;
 	q->seq = seq;
 	q->item_id = xstrdup(it->id);
 	q->subject = xstrdup(it->subject ? it->subject : "");
@@ -414,8 +415,11 @@ static int connect_server(struct run *r, struct runner_opts *o, char *err, size_
 	char **models = NULL;
 	int nmodels = 0, rc = -1;
 	const char *url = o->url;
+	char *builtin_url = NULL;
 	struct discovered d;
 	memset(&d, 0, sizeof(d));
+	if (!url && o->api && !strcmp(o->api, "builtin")) /* in process: the URL names the file */
+		url = builtin_url = xasprintf("builtin://%s", o->model ? o->model : "");
 	if (!url) {
 		if (client_discover(&d, err, errlen) < 0)
 			return -1;
@@ -464,6 +468,7 @@ static int connect_server(struct run *r, struct runner_opts *o, char *err, size_
 out:
 	if (models)
 		free_list(models);
+	free(builtin_url);
 	return rc;
 }
 
@@ -478,6 +483,7 @@ static int setup_telemetry(struct run *r, const struct runner_opts *o, char *err
 	mo.backends = o->backends;
 	mo.devices = o->devices;
 	mo.host = o->host;
+	mo.cpu_watts_per_core = o->cpu_watts_per_core;
 	if (measure_open(&r->m, &mo, err, errlen) < 0)
 		return -1;
 	r->m_ok = 1;

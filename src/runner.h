@@ -41,6 +41,7 @@ struct runner_opts {
 	int interval_ms;
 	double idle_s;             /* idle baseline length, before and after */
 	const char *fake_profile, *fake_trace;
+	double cpu_watts_per_core; /* --cpu-watts-per-core: the estimate of --api builtin (<= 0: default) */
 	/*
 	 * load generation (src/load.h, docs/load.md): the load loop runs when
 	 * load is set, concurrency > 1, rate > 0, duration_s > 0 or count > 0

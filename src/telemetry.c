@@ -16,7 +16,7 @@
 #include "clock.h"
 
 const struct telemetry_backend *const telemetry_backends[] = {
-	&telemetry_nvidia, &telemetry_amd, &telemetry_rapl, &telemetry_apple, &telemetry_fake, NULL,
+	&telemetry_nvidia, &telemetry_amd, &telemetry_rapl, &telemetry_apple, &telemetry_cputime, &telemetry_fake, NULL,
 };
 
 char *telemetry_sysfs_path(const char *path)

@@ -121,6 +121,7 @@ struct telemetry_opts {
 	int interval_ms;          /* sampling period; 0 = back-end default */
 	const char *fake_trace;   /* trace file for the fake back-end (or IPW_FAKE_TRACE) */
 	const char *fake_profile; /* synthetic profile spec for the fake back-end (or IPW_FAKE_PROFILE) */
+	double cpu_watts_per_core; /* the cputime back-end's estimate; <= 0: its default */
 };
 
 /* Options for which back-ends and sources take part. */

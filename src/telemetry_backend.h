@@ -68,6 +68,7 @@ extern const struct telemetry_backend telemetry_amd;
 extern const struct telemetry_backend telemetry_rapl;
 extern const struct telemetry_backend telemetry_apple;
 extern const struct telemetry_backend telemetry_fake;
+extern const struct telemetry_backend telemetry_cputime;
 extern const struct telemetry_backend *const telemetry_backends[];
 
 /* Helpers for back-ends. */

@@ -78,6 +78,7 @@ struct api_backend {
 
 extern const struct api_backend api_openai;
 extern const struct api_backend api_ollama;
+extern const struct api_backend api_builtin;
 
 void stream_parser_init(struct stream_parser *p, const struct http_wire *wire, struct chat_result *res,
 			size_t max_bytes);

@@ -13,6 +13,7 @@
 const struct api_backend *const api_backends[] = {
 	&api_ollama,
 	&api_openai,
+	&api_builtin,
 	NULL,
 };
 

@@ -11,6 +11,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_serve_model(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);

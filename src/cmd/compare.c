@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "../aggregate.h"
+#include "../estimate.h"
 #include "../optable.h"
 #include "cmd.h"
 #include "common.h"
@@ -25,7 +26,9 @@ struct compare_args {
 	struct cmd_common cc;
 	struct agg_options o;
 	const char *format;
-	int json, csv;
+	int json, csv, allow_estimated;
+	char est[512];   /* the runs with estimated energy, "1, 3" */
+	int nest;
 };
 
 static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
@@ -49,6 +52,8 @@ static const struct opt_def compare_opts[] = {
 	{"bootstrap", 0, OPT_INT, A(o.m.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
 	{"seed", 0, OPT_ULL, A(o.m.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &seed_hooks},
+	{"allow-estimated", 0, OPT_FLAG, A(allow_estimated), NULL, "compare runs with estimated energy (--api builtin,\n"
+	 "CPU time x W per core) beside measured ones (refused otherwise)", NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 #define NOPTS (sizeof(compare_opts) / sizeof(compare_opts[0]))
 
@@ -219,9 +224,14 @@ static int finish(struct table *t, const struct compare_args *a, int n_delta, in
 			return -1;
 		if (a->cc.format == OUT_TEXT)
 			intervals_note(&a->o, n_delta, n_boot);
+		if (a->cc.format == OUT_TEXT && a->nest)
+			printf("estimated energy (CPU time x watts per core, not measured): run%s %s\n",
+			       a->nest > 1 ? "s" : "", a->est);
 		return 0;
 	}
 	o = json_pack("{s:i, s:O}", "bootstrap", a->o.m.bootstrap, "runs", t->arr);
+	if (a->nest)
+		json_object_set_new(o, "estimated_energy_runs", json_string(a->est));
 	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	putchar('\n');
 	json_decref(o);
@@ -245,6 +255,11 @@ int cmd_compare(int argc, char **argv)
 		return rc;
 	table_init(&t, a.cc.format, cols, sizeof(cols) / sizeof(cols[0]), stdout);
 	rc = EXIT_INPUT;
+	if ((a.nest = runs_check_estimated_refs(&st, argv + first, (size_t)(argc - first), a.allow_estimated, a.est,
+						sizeof(a.est), err, sizeof(err))) < 0) {
+		fprintf(stderr, "ipw compare: %s\n", err);
+		goto out;
+	}
 	for (int i = first; i < argc; i++) {
 		struct agg_compare c;
 		if (agg_compare_load(&st, argv[i], &a.o, &c, err, sizeof(err)) < 0) {

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "../estimate.h"
 #include "cmd.h"
 #include "common.h"
 #include "store.h"
@@ -72,6 +73,7 @@ static int lookup_correct(const struct scores *s, const char *item_id)
 struct export_ctx {
 	struct table t;
 	struct scores scores;
+	const char *energy_method;   /* the run's: "measured" or "estimated" (src/estimate.h) */
 };
 
 /* The columns: all in JSON lines, the CSV ones (docs/store.md, Exports) in this order. */
@@ -109,6 +111,8 @@ static const struct tcol cols[] = {
 	{"correct", NULL, NULL, TCOL_INT, NULL, TCOL_DATA},
 	{"answer", NULL, NULL, TCOL_STR, NULL, TCOL_JSON},
 	{"reference", NULL, NULL, TCOL_STR, NULL, TCOL_JSON},
+	{"energy_method", NULL, NULL, TCOL_STR, NULL, TCOL_DATA},
+	{"cpu_s", NULL, "s", TCOL_REAL, NULL, TCOL_JSON},
 };
 
 /* The one row emitter, for CSV and JSON lines. */
@@ -156,6 +160,8 @@ static int write_row(const struct query_record *q, void *vctx)
 	table_cell(t, correct < 0 ? NULL : correct ? "1" : "0", correct < 0 ? json_null() : json_boolean(correct));
 	table_str(t, q->answer);
 	table_str(t, q->reference);
+	table_str(t, c->energy_method);
+	table_real(t, q->cpu_s);
 	table_end_row(t);
 	return ferror(t->f) ? -1 : 0;
 }
@@ -215,6 +221,7 @@ int cmd_export(int argc, char **argv)
 	if ((rc = cmd_run_get(&cc, &st, argv[optind], &r)))
 		goto out;
 	rc = EXIT_INPUT;
+	c.energy_method = run_energy_method(&r);
 	if (store_scores_latest(&st, r.id, add_score, &c.scores, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw export: %s\n", err);
 		goto out;

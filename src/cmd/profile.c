@@ -21,6 +21,7 @@
 #include "../runner.h"
 #include "../util.h"
 #include "cmd.h"
+#include "mainjob.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -212,6 +213,7 @@ static int finish(const struct runner_opts *o, struct runner_report *rep, int rc
 	printf("  %-28s %lld ok, %lld failed, %lld already recorded, of %lld\n", "queries", rep->ok,
 	       rep->failed, rep->skipped, rep->total);
 	printf("  %-28s %.1f s\n", "wall time", rep->wall_s);
+	mainjob_energy_note(o->store, rep->run_id);   /* says so when the energy below is an estimate */
 	print_value("accelerator energy (queries)", rep->accel_j, "J");
 	print_value("accelerator energy (span)", rep->span_accel_j, "J");
 	print_value("mean energy per query", rep->ok && !isnan(rep->accel_j) ? rep->accel_j / (double)rep->ok : NAN, "J");
@@ -336,7 +338,8 @@ int cmd_profile(int argc, char **argv)
 	struct ui u = {0};
 	char err[IPW_ERRLEN] = "";
 	unsigned char given[128] = {0};
-	int rc, first;
+	char model_path[4096];
+	int rc, first, fresh;
 
 	profile_args_init(&a);
 	rc = opt_parse(profile_opts, profile_nopts, &a, argc, argv, &first,
@@ -369,9 +372,14 @@ int cmd_profile(int argc, char **argv)
 	h.query_done = on_query;
 	if (a.sweep)
 		return run_sweep(&a.o, &h, &u, a.sweep);
+	if ((fresh = mainjob_prepare(&a.o, model_path, sizeof(model_path))) > 1)
+		return fresh;   /* no server and no model: said what to do */
 	if (!a.o.resume)
 		print_config(&a.o);
 	rc = runner_run(&a.o, &h, &rep, err, sizeof(err));
 	clear_bar(&u);
-	return finish(&a.o, &rep, rc, err);
+	rc = finish(&a.o, &rep, rc, err);
+	if (fresh && rep.run_id[0])
+		mainjob_summary(a.o.store, rep.run_id);   /* the main job ends with accuracy, IPW, IPJ */
+	return rc;
 }

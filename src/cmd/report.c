@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../optable.h"
+#include "../estimate.h"
 #include "../report.h"
 #include "cmd.h"
 #include "common.h"
@@ -20,6 +21,7 @@
 struct report_args {
 	struct cmd_common cc;
 	struct report_options o;
+	int allow_estimated;
 };
 
 #define A(field) offsetof(struct report_args, field)
@@ -42,6 +44,8 @@ static const struct opt_def report_opts[] = {
 	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
 	{"store", 0, OPT_STRING, A(cc.store), "PATH", "the store (default $IPW_STORE, else ./ipw.db)",
 	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"allow-estimated", 0, OPT_FLAG, A(allow_estimated), NULL, "mix runs with estimated energy (--api builtin)\n"
+	 "and measured ones (refused otherwise)", NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 #define NOPTS (sizeof(report_opts) / sizeof(report_opts[0]))
 
@@ -92,7 +96,10 @@ int cmd_report(int argc, char **argv)
 	a.o.store_label = a.cc.store ? a.cc.store : "ipw.db";
 	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
 		return rc;
-	if (report_write(&st, &a.o, err, sizeof(err)) < 0) {
+	if (runs_check_estimated_refs(&st, a.o.runs, a.o.nruns, a.allow_estimated, NULL, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw report: %s\n", err);
+		rc = EXIT_INPUT;
+	} else if (report_write(&st, &a.o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw report: %s\n", err);
 		rc = strstr(err, "cannot") ? EXIT_ENV : EXIT_INPUT;
 	} else {

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "../estimate.h"
 #include "analysis.h"
 #include "cmd.h"
 #include "store.h"
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 		"  --trials N             Monte Carlo trials per p (default %d; 0 = exact expectation only)\n"
 		"  --seed N               seed of the Monte Carlo draws\n"
 		"  --intersect            drop items missing from a run (or unmeasured at the cloud), and count them\n"
+		"  --allow-estimated      mix runs with estimated energy (--api builtin) and measured ones\n"
 		"  --store PATH           the store to read (default ./ipw.db)\n"
 		"  --json | --csv         machine-readable output\n", DEFAULT_P, DEFAULT_TRIALS);
 }
@@ -141,6 +143,7 @@ int cmd_route(int argc, char **argv)
 		{"intersect", no_argument, NULL, 'i'},
 		{"json", no_argument, NULL, 'j'},
 		{"csv", no_argument, NULL, 'C'},
+		{"allow-estimated", no_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -153,7 +156,7 @@ int cmd_route(int argc, char **argv)
 	struct route_result res;
 	struct run_record *runs = NULL;
 	struct route_model *model = NULL;
-	int json = 0, csv = 0, ch, rc = EXIT_USAGE, opened = 0, have = 0;
+	int json = 0, csv = 0, ch, rc = EXIT_USAGE, opened = 0, have = 0, allow_est = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
@@ -214,6 +217,7 @@ int cmd_route(int argc, char **argv)
 		case 'i': o.intersect = 1; break;
 		case 'j': json = 1; break;
 		case 'C': csv = 1; break;
+		case 'E': allow_est = 1; break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); goto out;
 		}
@@ -254,6 +258,10 @@ int cmd_route(int argc, char **argv)
 			goto out;
 		}
 		ids[i] = xstrdup(runs[i].id);
+	}
+	if (runs_check_estimated(runs, n, allow_est, err, sizeof(err))) {
+		fprintf(stderr, "ipw route: %s\n", err);
+		goto out;
 	}
 	if (analysis_route_models(runs, n, prices, params, model, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw route: %s\n", err);

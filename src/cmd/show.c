@@ -14,6 +14,7 @@
 
 #include "aggregate.h"
 #include "clock.h"
+#include "../estimate.h"
 #include "cmd.h"
 #include "common.h"
 #include "store.h"
@@ -298,6 +299,7 @@ static void show_json(const struct show_data *d)
 	json_object_set_new(o, "id", json_integer(strtoll(r->id, NULL, 10)));
 	json_object_set_new(o, "name", json_string_or_null(r->name));
 	json_object_set_new(o, "status", json_string_or_null(r->status));
+	json_object_set_new(o, "energy_method", json_string(run_energy_method(r)));
 	json_object_set_new(o, "model", json_string_or_null(r->model));
 	json_object_set_new(o, "server_model", json_string_or_null(r->server_model));
 	json_object_set_new(o, "api", json_string_or_null(r->api));
@@ -338,6 +340,8 @@ static void run_text(const struct run_record *r, const char *planned)
 	printf("  api / engine     %s / %s at %s\n", or_dash(r->api), or_dash(r->engine), or_dash(r->url));
 	printf("  started / ended  %s / %s\n", started, ended);
 	printf("  ipw version      %s\n", or_dash(r->version));
+	printf("  energy method    %s\n", run_is_estimated(r) ? "estimated (the engine's CPU time x watts per core), "
+	       "not measured" : "measured");
 	printf("dataset\n");
 	printf("  path             %s (%s)\n", or_dash(r->dataset_path), or_dash(r->dataset_format));
 	printf("  sha256           %s\n", or_dash(r->dataset_sha256));

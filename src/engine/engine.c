@@ -621,57 +621,48 @@ static int load_hparams(struct engine *e, const struct engine_opts *o, char *err
 	return 0;
 }
 
-int engine_load(struct engine **out, const char *path, const struct engine_opts *o, char *err, size_t errlen)
+/* general.architecture: llama, qwen2 or qwen3 */
+static int load_arch(struct engine *e, char *err, size_t errlen)
 {
-	struct engine *e = calloc(1, sizeof *e);
-	struct engine_info *in;
+	static const char *const names[] = {"llama", "qwen2", "qwen3"};
 	struct gguf_str a;
-	const struct gguf_tensor *te;
-	int rc = -1, nt = o && o->n_threads > 0 ? o->n_threads : 1;
 
-	*out = NULL;
-	if (!e) {
-		seterr(err, errlen, "out of memory");
-		return -1;
-	}
-	in = &e->info;
-	pthread_once(&f16once, f16init);
-	if (gguf_open(&e->g, path, err, errlen))
-		goto out;
 	if (gguf_get_str(&e->g, "general.architecture", &a, err, errlen))
-		goto out;
-	snprintf(in->arch, sizeof in->arch, "%.*s", (int)(a.n < 15 ? a.n : 15), a.p);
-	if (a.n == 5 && !memcmp(a.p, "llama", 5))
-		e->arch = 0;
-	else if (a.n == 5 && !memcmp(a.p, "qwen2", 5))
-		e->arch = 1;
-	else if (a.n == 5 && !memcmp(a.p, "qwen3", 5))
-		e->arch = 2;
-	else {
-		seterr(err, errlen, "%s: general.architecture '%.*s' is not supported (llama, qwen2, qwen3)",
-		       path, (int)(a.n > 64 ? 64 : a.n), a.p);
-		goto out;
+		return -1;
+	snprintf(e->info.arch, sizeof e->info.arch, "%.*s", (int)(a.n < 15 ? a.n : 15), a.p);
+	for (int i = 0; i < 3; i++) {
+		if (a.n == strlen(names[i]) && !memcmp(a.p, names[i], a.n)) {
+			e->arch = i;
+			return 0;
+		}
 	}
-	if (load_hparams(e, o, err, errlen))
-		goto out;
-	if (vocab_load(e, err, errlen))
-		goto out;
-	te = gguf_tensor(&e->g, "token_embd.weight");
+	seterr(err, errlen, "%s: general.architecture '%.*s' is not supported (llama, qwen2, qwen3)", e->g.name,
+	       (int)(a.n > 64 ? 64 : a.n), a.p);
+	return -1;
+}
+
+/* token_embd.weight, and output.weight or the embeddings tied to it */
+static int load_embeddings(struct engine *e, char *err, size_t errlen)
+{
+	const struct engine_info *in = &e->info;
+	const struct gguf_tensor *te = gguf_tensor(&e->g, "token_embd.weight");
+	int rc;
+
 	if (!te) {
-		seterr(err, errlen, "%s: missing tensor 'token_embd.weight'", path);
-		goto out;
+		seterr(err, errlen, "%s: missing tensor 'token_embd.weight'", e->g.name);
+		return -1;
 	}
 	if ((int64_t)te->ne[0] != in->n_embd || (int64_t)te->ne[1] != in->n_vocab) {
 		seterr(err, errlen, "%s: tensor 'token_embd.weight' shape does not match embedding %d x vocabulary %d",
-		       path, in->n_embd, in->n_vocab);
-		goto out;
+		       e->g.name, in->n_embd, in->n_vocab);
+		return -1;
 	}
 	e->tok_embd = te->data;
 	e->tok_embd_type = te->type;
 	e->tok_embd_rb = gguf_row_bytes(te->type, te->ne[0]);
 	rc = get_mat(e, "output.weight", &e->output, in->n_vocab, in->n_embd, 0, err, errlen);
 	if (rc < 0)
-		goto out;
+		return -1;
 	if (rc == 1) {       /* tied embeddings */
 		e->output.data = e->tok_embd;
 		e->output.type = e->tok_embd_type;
@@ -679,23 +670,48 @@ int engine_load(struct engine **out, const char *path, const struct engine_opts 
 		e->output.cols = in->n_embd;
 		e->output.row_bytes = e->tok_embd_rb;
 	}
-	rc = -1;
-	if (get_vec(e, "output_norm.weight", &e->out_norm, in->n_embd, 1, err, errlen) || load_layers(e, err, errlen))
-		goto out;
+	return get_vec(e, "output_norm.weight", &e->out_norm, in->n_embd, 1, err, errlen);
+}
+
+/* The thread pool, each thread's scratch as big as the widest row or one head's attention scores. */
+static int make_pool(struct engine *e, int nt, char *err, size_t errlen)
+{
+	const struct engine_info *in = &e->info;
+	int big = in->n_embd;
+	uint32_t nff = 0;
+
+	get_u32(e, "feed_forward_length", &nff, 0, 0, NULL, 0);
+	if ((int)nff > big)
+		big = (int)nff;
+	if (in->n_head * in->head_dim > big)
+		big = in->n_head * in->head_dim;
+	if (in->n_ctx > big)
+		big = in->n_ctx;
 	pool_free(e->pool);
-	{
-		int big = in->n_embd;
-		uint32_t nff = 0;
-		get_u32(e, "feed_forward_length", &nff, 0, 0, NULL, 0);
-		if ((int)nff > big) big = (int)nff;
-		if (in->n_head * in->head_dim > big) big = in->n_head * in->head_dim;
-		e->pool = pool_new(nt, big);
-	}
+	e->pool = pool_new(nt, big);
 	if (!e->pool || !e->x || !e->xb || !e->xo || !e->q || !e->k || !e->vv || !e->hb || !e->hb2 || !e->att ||
 	    !e->kc || !e->vc || !e->logits || !e->xq || !e->xd || !e->xh) {
-		seterr(err, errlen, "%s: out of memory for buffers and the KV cache (context %d)", path, in->n_ctx);
-		goto out;
+		seterr(err, errlen, "%s: out of memory for buffers and the KV cache (context %d)", e->g.name, in->n_ctx);
+		return -1;
 	}
+	return 0;
+}
+
+int engine_load(struct engine **out, const char *path, const struct engine_opts *o, char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof *e);
+	int rc = -1, nt = o && o->n_threads > 0 ? o->n_threads : 1;
+
+	*out = NULL;
+	if (!e) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_once(&f16once, f16init);
+	if (gguf_open(&e->g, path, err, errlen) || load_arch(e, err, errlen) || load_hparams(e, o, err, errlen) ||
+	    vocab_load(e, err, errlen) || load_embeddings(e, err, errlen) || load_layers(e, err, errlen) ||
+	    make_pool(e, nt, err, errlen))
+		goto out;
 	e->rng = 0x853c49e6748fea9bULL;
 	rc = 0;
 out:
@@ -927,6 +943,33 @@ int engine_sample(struct engine *e, float *logits, const struct engine_sampling 
 	}
 	free(c);
 	return best;
+}
+
+static double clock_s(clockid_t cid)
+{
+	struct timespec ts;
+	return clock_gettime(cid, &ts) ? 0 : (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double pool_cpu_seconds(const struct engine *e)
+{
+	clockid_t cid;
+	double t = 0;
+	for (int i = 1; e->pool && i < e->pool->n; i++)
+		if (e->pool->th[i] && !pthread_getcpuclockid(e->pool->th[i], &cid))
+			t += clock_s(cid);
+	return t;
+}
+
+double engine_cpu_seconds(const struct engine *e)
+{
+	return clock_s(CLOCK_THREAD_CPUTIME_ID) + pool_cpu_seconds(e);
+}
+
+double engine_cpu_seconds_of(const struct engine *e, pthread_t runner)
+{
+	clockid_t cid;
+	return (pthread_getcpuclockid(runner, &cid) ? 0 : clock_s(cid)) + pool_cpu_seconds(e);
 }
 
 static double now_ms(void)

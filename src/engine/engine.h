@@ -4,6 +4,7 @@
  * Library code: never prints; errors go to the caller's err buffer. */
 #ifndef IPW_ENGINE_H
 #define IPW_ENGINE_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,27 @@ void engine_seed(struct engine *e, uint64_t seed);
 int engine_generate(struct engine *e, const int *prompt, int n_prompt, int max_tokens,
 		    const struct engine_sampling *s, engine_token_cb cb, void *ud,
 		    struct engine_stats *st, char *err, size_t errlen);
+
+/* One chat turn (src/engine/chat.c): apply template TMPL (NULL: detected) to MSGS with the
+ * generation prompt, tokenize (BOS as the model asks, control tokens parsed), reset the KV
+ * cache and generate up to MAX_TOKENS (<= 0 or more than the context has room for: what
+ * fits) with engine_generate. Returns the number generated, negative with ERR. */
+int engine_chat_run(struct engine *e, const char *tmpl, const struct engine_msg *msgs, size_t n,
+		    int max_tokens, const struct engine_sampling *s, engine_token_cb cb, void *ud,
+		    struct engine_stats *st, char *err, size_t errlen);
+/* How many of the N bytes of S end on a UTF-8 character boundary (an incomplete sequence
+ * at the end is held back; invalid bytes count as whole characters). */
+size_t engine_utf8_complete(const char *s, size_t n);
+/* N bytes of IN into OUT (room for 3 * N) with each byte that is not part of a valid UTF-8
+ * sequence replaced by U+FFFD, as the API paths deliver text. Returns the length written. */
+size_t engine_utf8_sanitize(const char *in, size_t n, char *out);
+
+/* CPU seconds used so far by the calling thread and the engine's pool threads (the
+ * engine's own CPU time when called from the thread that runs it; a difference of two
+ * calls is one query's). */
+double engine_cpu_seconds(const struct engine *e);
+/* The same for the engine run by thread RUNNER, read from any thread (telemetry). */
+double engine_cpu_seconds_of(const struct engine *e, pthread_t runner);
 
 /* numerics, exposed for the unit tests */
 float engine_f16_to_f32(uint16_t h);

@@ -188,34 +188,36 @@ static int bpe_load(struct vocab *v, const struct gguf *g, char *err, size_t err
 	return 0;
 }
 
-int vocab_load(struct engine *e, char *err, size_t errlen)
+/* tokenizer.ggml.model: SentencePiece ("llama") or byte-level BPE ("gpt2") */
+static int vocab_model(struct engine *e, char *err, size_t errlen)
 {
-	struct vocab *v = &e->v;
-	const struct gguf *g = &e->g;
-	const struct gguf_kv *toks = gguf_find(g, "tokenizer.ggml.tokens"), *kv;
-	struct gguf_str model, s;
-	const uint8_t *p;
-	uint32_t u;
-	int i;
+	struct gguf_str model;
 
-	memset(v, 0, sizeof *v);
-	v->bos = v->eos = v->unk = v->eot = -1;
-	if (gguf_get_str(g, "tokenizer.ggml.model", &model, err, errlen))
+	if (gguf_get_str(&e->g, "tokenizer.ggml.model", &model, err, errlen))
 		return -1;
 	if (model.n == 5 && !memcmp(model.p, "llama", 5))
-		v->spm = 1;
+		e->v.spm = 1;
 	else if (!(model.n == 4 && !memcmp(model.p, "gpt2", 4))) {
-		seterr(err, errlen, "%s: tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)", g->name,
+		seterr(err, errlen, "%s: tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)", e->g.name,
 		       (int)(model.n > 32 ? 32 : model.n), model.p);
 		return -1;
 	}
-	snprintf(e->info.tokenizer, sizeof e->info.tokenizer, "%s", v->spm ? "llama" : "gpt2");
+	snprintf(e->info.tokenizer, sizeof e->info.tokenizer, "%s", e->v.spm ? "llama" : "gpt2");
+	return 0;
+}
+
+/* The token texts (into the file), scores and types; the buffers sized for the vocabulary. */
+static int vocab_tokens(struct vocab *v, const struct gguf *g, char *err, size_t errlen)
+{
+	const struct gguf_kv *toks = gguf_find(g, "tokenizer.ggml.tokens"), *kv;
+	const uint8_t *p;
+	int i;
+
 	if (!toks || toks->type != GGUF_ARRAY || toks->atype != GGUF_STRING || toks->n == 0 || toks->n > (1u << 22)) {
 		seterr(err, errlen, "%s: missing or bad metadata 'tokenizer.ggml.tokens'", g->name);
 		return -1;
 	}
 	v->n = (int)toks->n;
-	e->info.n_vocab = v->n;
 	v->text = calloc((size_t)v->n, sizeof *v->text);
 	v->score = calloc((size_t)v->n, sizeof *v->score);
 	v->type = calloc((size_t)v->n, sizeof *v->type);
@@ -227,7 +229,6 @@ int vocab_load(struct engine *e, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	memset(v->hash, 0xff, v->hash_n * sizeof *v->hash);
 	for (p = toks->val, i = 0; i < v->n; i++) {
 		memcpy(&v->text[i].n, p, 8);
 		v->text[i].p = (const char *)p + 8;
@@ -240,7 +241,16 @@ int vocab_load(struct engine *e, char *err, size_t errlen)
 	kv = gguf_find(g, "tokenizer.ggml.token_type");
 	if (kv && kv->type == GGUF_ARRAY && (kv->atype == GGUF_I32 || kv->atype == GGUF_U32) && kv->n == toks->n)
 		memcpy(v->type, kv->val, (size_t)v->n * 4);
-	for (i = v->n - 1; i >= 0; i--) {   /* first occurrence wins */
+	return 0;
+}
+
+/* The text hash (first occurrence wins), the special tokens longest first, the byte tokens. */
+static void vocab_index(struct vocab *v)
+{
+	int i;
+
+	memset(v->hash, 0xff, v->hash_n * sizeof *v->hash);
+	for (i = v->n - 1; i >= 0; i--) {
 		uint32_t h;
 		int j;
 		for (h = fnv(v->text[i].p, v->text[i].n) & (v->hash_n - 1); v->hash[h] >= 0; h = (h + 1) & (v->hash_n - 1)) {
@@ -256,32 +266,59 @@ int vocab_load(struct engine *e, char *err, size_t errlen)
 	qsort_r(v->special, (size_t)v->n_special, sizeof *v->special, special_cmp, v);
 	for (i = 0; i < 256; i++) {
 		char b[8];
-		int n;
-		if (v->spm)
-			n = snprintf(b, sizeof b, "<0x%02X>", i);
-		else
-			n = put_utf8(b, byte_cp(i));
+		int n = v->spm ? snprintf(b, sizeof b, "<0x%02X>", i) : put_utf8(b, byte_cp(i));
 		v->byte_tok[i] = vocab_find(v, b, (size_t)n);
 	}
-#define ID(key, dst) \
-	if (gguf_find(g, key)) { \
-		if (gguf_get_u32(g, key, &u, err, errlen)) return -1; \
-		if (u >= (uint32_t)v->n) { seterr(err, errlen, "%s: metadata '%s' = %u is outside the vocabulary", g->name, key, u); return -1; } \
-		dst = (int)u; }
-	ID("tokenizer.ggml.bos_token_id", v->bos)
-	ID("tokenizer.ggml.eos_token_id", v->eos)
-	ID("tokenizer.ggml.unknown_token_id", v->unk)
-	ID("tokenizer.ggml.eot_token_id", v->eot)
-#undef ID
+}
+
+/* An optional token id KEY into *DST (left alone when absent); -1 when outside the vocabulary. */
+static int vocab_id(const struct vocab *v, const struct gguf *g, const char *key, int *dst, char *err, size_t errlen)
+{
+	uint32_t u;
+
+	if (!gguf_find(g, key))
+		return 0;
+	if (gguf_get_u32(g, key, &u, err, errlen))
+		return -1;
+	if (u >= (uint32_t)v->n) {
+		seterr(err, errlen, "%s: metadata '%s' = %u is outside the vocabulary", g->name, key, u);
+		return -1;
+	}
+	*dst = (int)u;
+	return 0;
+}
+
+/* An optional boolean-ish KEY (read as u32), DFLT when absent or unreadable. */
+static int vocab_flag(const struct gguf *g, const char *key, int dflt)
+{
+	uint32_t u;
+
+	if (gguf_find(g, key) && !gguf_get_u32(g, key, &u, NULL, 0))
+		return (int)u;
+	return dflt;
+}
+
+int vocab_load(struct engine *e, char *err, size_t errlen)
+{
+	struct vocab *v = &e->v;
+	const struct gguf *g = &e->g;
+	struct gguf_str s;
+
+	memset(v, 0, sizeof *v);
+	v->bos = v->eos = v->unk = v->eot = -1;
+	if (vocab_model(e, err, errlen) || vocab_tokens(v, g, err, errlen))
+		return -1;
+	e->info.n_vocab = v->n;
+	vocab_index(v);
+	if (vocab_id(v, g, "tokenizer.ggml.bos_token_id", &v->bos, err, errlen) ||
+	    vocab_id(v, g, "tokenizer.ggml.eos_token_id", &v->eos, err, errlen) ||
+	    vocab_id(v, g, "tokenizer.ggml.unknown_token_id", &v->unk, err, errlen) ||
+	    vocab_id(v, g, "tokenizer.ggml.eot_token_id", &v->eot, err, errlen))
+		return -1;
 	e->info.bos = v->bos;
 	e->info.eos = v->eos;
-	v->add_bos = v->spm;
-	if (gguf_find(g, "tokenizer.ggml.add_bos_token") && !gguf_get_u32(g, "tokenizer.ggml.add_bos_token", &u, NULL, 0))
-		v->add_bos = (int)u;
-	v->add_space_prefix = v->spm;
-	if (gguf_find(g, "tokenizer.ggml.add_space_prefix") &&
-	    !gguf_get_u32(g, "tokenizer.ggml.add_space_prefix", &u, NULL, 0))
-		v->add_space_prefix = (int)u;
+	v->add_bos = vocab_flag(g, "tokenizer.ggml.add_bos_token", v->spm);
+	v->add_space_prefix = vocab_flag(g, "tokenizer.ggml.add_space_prefix", v->spm);
 	if (!v->spm && bpe_load(v, g, err, errlen))
 		return -1;
 	if (!gguf_get_str(g, "tokenizer.chat_template", &s, NULL, 0))

@@ -68,7 +68,7 @@ static const struct col query_cols[] = {
 	QC(avg_power_w, COL_REAL), QC(peak_power_w, COL_REAL), QC(temp_max_c, COL_REAL),
 	QC(mem_max_bytes, COL_REAL),
 	QC(error_kind, COL_TEXT), QC(error_message, COL_TEXT), QC(http_status, COL_INT),
-	QC(extra_json, COL_TEXT),
+	QC(extra_json, COL_TEXT), QC(cpu_s, COL_REAL),
 };
 /* The columns a query's energy sets: written by insert, or later by query_energy_set. */
 static const struct col energy_cols[] = {
@@ -150,8 +150,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN summary_json TEXT;"
 	"ALTER TABLE runs ADD COLUMN server_log TEXT;"
 	"CREATE INDEX runs_by_group ON runs(group_name);",
+	/* 3: the in-process engine's CPU seconds per query (--api builtin) */
+	"ALTER TABLE queries ADD COLUMN cpu_s REAL;",
 	/*
-	 * 3: a query is stored as soon as it ends and its energy set once telemetry
+	 * 4: a query is stored as soon as it ends and its energy set once telemetry
 	 * covers its window: the energy columns may change from all-NULL, once;
 	 * every other column, and a set energy, still never change
 	 */
@@ -160,7 +162,7 @@ static const char *const migrations[] = {
 	" prompt, answer, thinking, finish_reason, status, reference, t_send_s, t_first_s, t_end_s,"
 	" ttft_s, e2e_s, tpot_s, itl_p50_s, itl_p90_s, itl_p99_s, prompt_tokens, completion_tokens,"
 	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
-	" error_message, http_status, extra_json, recorded_at ON queries"
+	" error_message, http_status, extra_json, recorded_at, cpu_s ON queries"
 	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END;"
 	"CREATE TRIGGER queries_energy_set_once BEFORE UPDATE OF accel_j, host_j, total_j, accel_dyn_j,"
 	" host_dyn_j, total_dyn_j, avg_power_w, peak_power_w, temp_max_c, mem_max_bytes ON queries"

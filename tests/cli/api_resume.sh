@@ -14,8 +14,8 @@ start_fakellm ol --api ollama --tokens 4 --token-delay-ms 300
 $IPW profile --url "$URL" --api grpc --limit 1 --store "$TMP/x.db" $COMMON >/dev/null 2>"$TMP/err0"
 expect_eq "unknown --api exit" $? 2
 grep -q "unknown API 'grpc'" "$TMP/err0" || fail "unknown API message: $(cat "$TMP/err0")"
-grep -q "ollama, openai, auto" "$TMP/err0" || fail "known APIs not listed: $(cat "$TMP/err0")"
-$IPW profile --help | grep -q "ollama | openai | auto" || fail "usage does not list the registry's APIs"
+grep -q "ollama, openai, builtin, auto" "$TMP/err0" || fail "known APIs not listed: $(cat "$TMP/err0")"
+$IPW profile --help | grep -q "ollama | openai | builtin | auto" || fail "usage does not list the registry's APIs"
 
 # a run through the Ollama API, killed once it has recorded something
 $IPW profile --url "$URL" --api ollama --limit 6 --warmup 0 --store "$TMP/a.db" --name ol $COMMON \

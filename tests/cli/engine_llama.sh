@@ -3,7 +3,8 @@
 # of each architecture and weight type (scripts/make-test-gguf.py), tokenized by
 # build/fakes/engine_dump and by llama-server's /tokenize (200+ strings), greedy
 # continuations of 64 tokens and top log-probabilities compared with /completion.
-# Skips (77) when llama-server has not been built; a later change makes that a failure in CI.
+# Skips (77) when llama-server has not been built; with IPW_REQUIRE_LLAMA=1 (set by `make check`
+# once it has built llama-server) every such reason is a failure instead.
 set -u
 CACHE=${IPW_LLAMA_CACHE:-/var/cache/ipw-llama}
 SERVER=${IPW_LLAMA_SERVER:-$CACHE/build/bin/llama-server}
@@ -11,7 +12,12 @@ SRC=${IPW_LLAMA_SRC:-$CACHE/src}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DUMP=${IPW_BUILD:-$ROOT/build}/fakes/engine_dump
-skip() { echo "SKIP: $*"; exit 77; }
+skip() {
+	if [ "${IPW_REQUIRE_LLAMA:-0}" = 1 ]; then
+		echo "FAIL: $* (IPW_REQUIRE_LLAMA=1: make check requires the llama.cpp agreement test)"; exit 1
+	fi
+	echo "SKIP: $*"; exit 77
+}
 fail() { echo "FAIL: $*"; [ -f "$TMP/server.log" ] && tail -5 "$TMP/server.log"; exit 1; }
 [ -x "$SERVER" ] || skip "llama-server not built ($SERVER missing); build it with scripts/build-llama-server.sh"
 [ -d "$SRC/gguf-py" ] || skip "llama.cpp source with gguf-py/ not found at $SRC"

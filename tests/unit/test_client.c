@@ -1228,7 +1228,7 @@ Test(client, api_selected_by_name)
 	cr_assert_eq(api_lookup(NULL, &b, err, sizeof err), 0);
 	cr_assert_null(b);
 	api_names(names, sizeof names, "|");
-	cr_assert_str_eq(names, "ollama|openai|auto");
+	cr_assert_str_eq(names, "ollama|openai|builtin|auto");
 	c = client_new(F.url, "ollama", err, sizeof err);
 	cr_assert_not_null(c, "%s", err);
 	cr_assert_str_eq(client_api(c), "ollama");
@@ -1248,7 +1248,7 @@ Test(client, unknown_api_name_is_an_error)
 	cr_assert_eq(api_lookup("grpc", &b, err, sizeof err), -1);
 	cr_assert_null(b);
 	cr_assert(strstr(err, "unknown API 'grpc'"), "%s", err);
-	cr_assert(strstr(err, "ollama, openai, auto"), "%s", err);
+	cr_assert(strstr(err, "ollama, openai, builtin, auto"), "%s", err);
 	err[0] = 0;
 	cr_assert_null(client_new(F.url, "grpc", err, sizeof err));
 	cr_assert(strstr(err, "unknown API 'grpc'"), "%s", err);
