@@ -902,7 +902,7 @@ int engine_sample(struct engine *e, float *logits, const struct engine_sampling 
 {
 	int n = e->info.n_vocab, i, best = 0, k;
 	struct cand *c;
-	float sum = 0, cum = 0, r;
+	float sum = 0, cum = 0, r, top;
 	for (i = 1; i < n; i++)
 		if (logits[i] > logits[best])
 			best = i;
@@ -917,8 +917,9 @@ int engine_sample(struct engine *e, float *logits, const struct engine_sampling 
 	}
 	qsort(c, (size_t)n, sizeof *c, cand_cmp);
 	k = s->top_k > 0 && s->top_k < n ? s->top_k : n;
+	top = c[0].p; /* kept: the loop below overwrites c[0].p first */
 	for (i = 0; i < k; i++) {
-		c[i].p = expf((c[i].p - c[0].p) / s->temperature);
+		c[i].p = expf((c[i].p - top) / s->temperature);
 		sum += c[i].p;
 	}
 	if (s->top_p > 0 && s->top_p < 1) {

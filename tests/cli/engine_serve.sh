@@ -46,14 +46,16 @@ python3 - "$TMP/whole.json" "$TMP/stream.txt" <<'PY' || fail "completions disagr
 import json, sys
 whole = json.load(open(sys.argv[1]))
 text = whole["choices"][0]["message"]["content"]
-assert whole["usage"]["completion_tokens"] == 12, whole["usage"]
+n = whole["usage"]["completion_tokens"]
+assert 0 < n <= 12, whole["usage"]  # a trained model may stop before max_tokens
 events = [l[6:] for l in open(sys.argv[2], encoding="utf-8") if l.startswith("data: ")]
 assert events[-1].strip() == "[DONE]", events[-1]
 chunks = [json.loads(e) for e in events[:-1]]
 streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
 assert streamed == text, (streamed, text)
-assert chunks[-1]["usage"]["completion_tokens"] == 12 and chunks[-1]["usage"]["prompt_tokens"] > 0
-assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+assert chunks[-1]["usage"]["completion_tokens"] == n and chunks[-1]["usage"]["prompt_tokens"] > 0
+assert chunks[-1]["choices"][0]["finish_reason"] == ("length" if n == 12 else "stop")
+assert whole["choices"][0]["finish_reason"] == chunks[-1]["choices"][0]["finish_reason"]
 PY
 
 COMMON="--dataset builtin --limit 3 --temperature 0 --max-tokens 12 --idle-seconds 0 --warmup 0 --quiet"

@@ -302,6 +302,24 @@ Test(engine, sampling_and_generate)
 	for (n = 0, i = 0; i < 16; i++)
 		n += a[i] != 2;
 	cr_assert_gt(n, 0);
+	/*
+	 * the draws follow softmax(logits / T) over the top k: with logits 3.0 and
+	 * 2.0 kept (top_k 2, T 1) the top token has p = 1 / (1 + e^-1) = 0.731; a
+	 * sampler that normalised by anything but the top logit picks token 5 almost
+	 * always. 2000 seeded draws: the count is fixed by the seed, and the rule
+	 * puts it within 0.731 +- 4.6 standard deviations (0.0099 each)
+	 */
+	{
+		struct engine_sampling k2 = { 1.0f, 1, 2, 7 };
+		float two[V] = { 0, 0, 3.0f, 0, 0, 2.0f };
+		int top = 0;
+		engine_seed(e, 7);
+		for (i = 0; i < 2000; i++) {
+			memcpy(tmp, two, sizeof two);
+			top += engine_sample(e, tmp, &k2) == 2;
+		}
+		cr_assert(top > 1370 && top < 1555, "top token %d of 2000 (softmax says 1462)", top);
+	}
 	/* generate: at most 5 tokens, one callback each, the KV cache advances */
 	n = engine_generate(e, toks, 3, 5, &greedy, count_cb, &calls, NULL, err, sizeof err);
 	cr_assert_geq(n, 0, "%s", err);
