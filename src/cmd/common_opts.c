@@ -53,7 +53,7 @@ int cmd_opt_parse(const struct cmd_common *cc, const struct opt_def *defs, size_
 	int rc = opt_parse(defs, n, target, argc, argv, first, given, err, sizeof(err));
 	if (rc == OPT_HELP) {
 		usage(stdout);
-		return CMD_OPT_HELP;
+		return CMD_PARSE_HELP;
 	}
 	if (rc != OPT_PARSED) {
 		fprintf(stderr, "ipw %s: %s (ipw %s --help lists the options)\n", cc->cmd, err, cc->cmd);

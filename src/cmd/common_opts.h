@@ -30,8 +30,9 @@ extern const struct opt_hooks cmd_seed_hooks;    /* offset: a uint64_t */
 /*
  * opt_parse for a command with the common options: prints the usage (on -h)
  * or "ipw CMD: error (ipw CMD --help lists the options)". 0 parsed (*first =
- * the first operand), CMD_OPT_HELP (usage printed: exit 0) or EXIT_USAGE.
+ * the first operand), CMD_PARSE_HELP (usage printed: exit 0) or EXIT_USAGE.
  */
+#define CMD_PARSE_HELP (-1)
 int cmd_opt_parse(const struct cmd_common *cc, const struct opt_def *defs, size_t n, void *target, int argc,
 		  char **argv, int *first, unsigned char *given, void (*usage)(FILE *f));
 

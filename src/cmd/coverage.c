@@ -281,7 +281,7 @@ int cmd_coverage(int argc, char **argv)
 
 	memset(&u, 0, sizeof(u));
 	if ((rc = parse_args(&a, argc, argv, &first)))
-		return rc == CMD_OPT_HELP ? 0 : rc;
+		return rc == CMD_PARSE_HELP ? 0 : rc;
 	n = (size_t)(argc - first);
 	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
 		return rc;
