@@ -114,164 +114,207 @@ static void mc_row(struct route_row *row, double *tr, int trials, const double *
 	free(v);
 }
 
+/* The simulation's running totals over the merged items. */
+struct route_sim {
+	const struct route_options *o;
+	size_t nlocal, np, trials;
+	int obj;                      /* T_ENERGY or T_COST: what the oracle minimises */
+	struct spend *sp;             /* per run, the current item */
+	double base[T_N], oracle[T_N];
+	double *router, *cascade;     /* np x T_N */
+	double *mc_router, *mc_cascade; /* np x trials x T_N */
+	struct rng rng;
+};
+
+static void sim_init(struct route_sim *m, size_t nlocal, const struct route_options *o)
+{
+	size_t np = o->np, trials = o->trials > 0 ? (size_t)o->trials : 0;
+	memset(m, 0, sizeof(*m));
+	m->o = o;
+	m->nlocal = nlocal;
+	m->np = np;
+	m->trials = trials;
+	m->obj = o->objective == ROUTE_COST ? T_COST : T_ENERGY;
+	m->sp = xcalloc(nlocal + 1, sizeof(*m->sp));
+	m->router = xcalloc(np ? np * T_N : 1, sizeof(double));
+	m->cascade = xcalloc(np ? np * T_N : 1, sizeof(double));
+	m->mc_router = xcalloc(np * trials * T_N + 1, sizeof(double));
+	m->mc_cascade = xcalloc(np * trials * T_N + 1, sizeof(double));
+	rng_seed(&m->rng, o->seed);
+}
+
+static void sim_release(struct route_sim *m)
+{
+	free(m->sp);
+	free(m->router);
+	free(m->cascade);
+	free(m->mc_router);
+	free(m->mc_cascade);
+}
+
+/* An item answered locally by run best with weight w (the rest, 1 - w, by the cloud). */
+static void add_routed(const struct route_sim *m, double *t, long best, const struct store_item *c, double w)
+{
+	if (best >= 0) {
+		add_spend(t, &m->sp[best], w);
+		add_local_answer(t, w);
+	} else
+		w = 0;
+	add_spend(t, &m->sp[m->nlocal], 1 - w);
+	add_cloud_answer(t, c, 1 - w);
+}
+
+/* The cascade: local best with weight w; else a failed attempt on the first tier, then the cloud. */
+static void add_cascade(const struct route_sim *m, double *t, long best, const struct store_item *c, double w)
+{
+	if (best >= 0) {
+		add_spend(t, &m->sp[best], w);
+		add_local_answer(t, w);
+	} else
+		w = 0;
+	add_spend(t, &m->sp[0], 1 - w);
+	add_spend(t, &m->sp[m->nlocal], 1 - w);
+	add_cloud_answer(t, c, 1 - w);
+}
+
+/* The cheapest local run that answered the item right, or -1. */
+static long oracle_pick(const struct route_sim *m, const struct store_item **items)
+{
+	long best = -1;
+	for (size_t i = 0; i < m->nlocal; i++) {
+		const struct store_item *it = items[i];
+		double v = m->sp[i].v[m->obj];
+		if (it->ok && it->correct == 1 && isfinite(v) && v >= 0 && (best < 0 || v < m->sp[best].v[m->obj]))
+			best = (long)i;
+	}
+	return best;
+}
+
+/* One item: the exact expectations of every p, and its Monte Carlo trials. */
+static void sim_schemes(struct route_sim *m, long best, const struct store_item *c)
+{
+	for (size_t j = 0; j < m->np; j++) {
+		double p = m->o->p[j];
+		add_routed(m, &m->router[j * T_N], best, c, p);
+		add_cascade(m, &m->cascade[j * T_N], best, c, p);
+		for (size_t t = 0; t < m->trials; t++) {
+			size_t at = (j * m->trials + t) * T_N;
+			/* one draw per trial and answerable item, shared by router and cascade */
+			int right = best >= 0 && rng_unit(&m->rng) < p;
+			add_routed(m, &m->mc_router[at], right ? best : -1, c, 1);
+			add_cascade(m, &m->mc_cascade[at], right ? best : -1, c, 1);
+		}
+	}
+}
+
+/* Adds one merged item; 0, or -1 (err set) for an unmeasured cloud item without intersect. */
+static int sim_item(struct route_sim *m, const struct store_item **items, const struct route_model *model,
+		    const char *cloud, struct route_result *out, char *err, size_t errlen)
+{
+	const struct store_item *c = items[m->nlocal];
+	double cv;
+	long best;
+
+	for (size_t i = 0; i <= m->nlocal; i++)
+		item_spend(items[i], model ? &model[i] : NULL, &m->sp[i]);
+	cv = m->sp[m->nlocal].v[m->obj];
+	if (!isfinite(cv) || cv < 0) {
+		if (m->o->intersect) {
+			out->n_unmeasured++;
+			return 0;
+		}
+		return err_set(err, errlen, "item '%s' of the cloud run %s has no measured %s (it is the baseline "
+			       "every route is compared to; pass --intersect to leave such items out)", c->item_id,
+			       cloud, m->obj == T_COST ? "cost (token counts)" : "energy");
+	}
+	best = oracle_pick(m, (const struct store_item **)items);
+	out->n_items++;
+	add_routed(m, m->base, -1, c, 0);
+	add_routed(m, m->oracle, best, c, 1);
+	if (best >= 0) {
+		out->n_answerable++;
+		out->oracle_chosen[best]++;
+	}
+	sim_schemes(m, best, c);
+	return 0;
+}
+
+static struct route_row *put_row(struct route_row *r, const char *scheme, double p, int mc)
+{
+	r->scheme = scheme;
+	r->p = p;
+	r->monte_carlo = mc;
+	return r;
+}
+
+/* The rows: cloud-only, oracle, then for each p the router and the cascade (exact, Monte Carlo). */
+static void sim_rows(const struct route_sim *m, struct route_result *out)
+{
+	struct route_row *r;
+	double nn = (double)out->n_items, lv = m->o->level;
+	int tr = (int)m->trials;
+
+	out->nrows = 2 + m->np * (m->trials ? 4 : 2);
+	out->rows = r = xcalloc(out->nrows, sizeof(*out->rows));
+	row_from_totals(put_row(r++, "cloud-only", NAN, 0), m->base, m->base, nn);
+	row_from_totals(put_row(r++, "oracle", 1, 0), m->oracle, m->base, nn);
+	for (size_t j = 0; j < m->np; j++) {
+		double p = m->o->p[j];
+		row_from_totals(put_row(r++, "router", p, 0), &m->router[j * T_N], m->base, nn);
+		if (tr)
+			mc_row(put_row(r++, "router", p, 1), &m->mc_router[j * m->trials * T_N], tr, m->base, nn, lv);
+		row_from_totals(put_row(r++, "cascade", p, 0), &m->cascade[j * T_N], m->base, nn);
+		if (tr)
+			mc_row(put_row(r++, "cascade", p, 1), &m->mc_cascade[j * m->trials * T_N], tr, m->base, nn, lv);
+	}
+}
+
+static int check_options(size_t nlocal, const struct route_options *o, char *err, size_t errlen)
+{
+	if (nlocal == 0)
+		return err_set(err, errlen, "routing needs at least one local run (--local RUN)");
+	for (size_t j = 0; j < o->np; j++)
+		if (!(o->p[j] >= 0 && o->p[j] <= 1))
+			return err_set(err, errlen, "router accuracy %g is outside [0, 1]", o->p[j]);
+	return 0;
+}
+
 int analysis_route(struct store *s, const char *const *local, size_t nlocal, const char *cloud,
 		   const struct route_model *model, const struct route_options *o,
 		   struct route_result *out, char *err, size_t errlen)
 {
-	size_t n = nlocal + 1, np = o->np, trials = o->trials > 0 ? (size_t)o->trials : 0;
+	size_t n = nlocal + 1;
 	const char **ids = xcalloc(n, sizeof(*ids));
 	const struct store_item **items = xcalloc(n, sizeof(*items));
-	struct spend *sp = xcalloc(n, sizeof(*sp));
-	double base[T_N] = {0}, oracle[T_N] = {0};
-	double *router = xcalloc(np ? np * T_N : 1, sizeof(double));
-	double *cascade = xcalloc(np ? np * T_N : 1, sizeof(double));
-	double *mc_router = xcalloc(np * trials * T_N + 1, sizeof(double));
-	double *mc_cascade = xcalloc(np * trials * T_N + 1, sizeof(double));
 	struct analysis_merge m;
-	struct rng rng;
-	int merged = 0, rc = -1, k;
+	struct route_sim sim;
+	int rc = -1, k;
 
 	memset(out, 0, sizeof(*out));
-	memset(&m, 0, sizeof(m));
 	out->nlocal = nlocal;
 	out->oracle_chosen = xcalloc(nlocal ? nlocal : 1, sizeof(*out->oracle_chosen));
-	if (nlocal == 0) {
-		err_set(err, errlen, "routing needs at least one local run (--local RUN)");
+	sim_init(&sim, nlocal, o);
+	if (check_options(nlocal, o, err, errlen) < 0)
 		goto out;
-	}
-	for (size_t j = 0; j < np; j++)
-		if (!(o->p[j] >= 0 && o->p[j] <= 1)) {
-			err_set(err, errlen, "router accuracy %g is outside [0, 1]", o->p[j]);
-			goto out;
-		}
 	for (size_t i = 0; i < nlocal; i++)
 		ids[i] = local[i];
 	ids[nlocal] = cloud;
-	rng_seed(&rng, o->seed);
 	if ((rc = analysis_merge_open(&m, s, ids, n, o->intersect, err, errlen)) < 0)
 		goto out;
-	merged = 1;
 	rc = -1;
-	while ((k = analysis_merge_next(&m, items, err, errlen)) == 1) {
-		const struct store_item *c = items[nlocal];
-		int obj = o->objective == ROUTE_COST ? T_COST : T_ENERGY;
-		long best = -1;
-
-		for (size_t i = 0; i < n; i++)
-			item_spend(items[i], model ? &model[i] : NULL, &sp[i]);
-		if (!isfinite(sp[nlocal].v[obj]) || sp[nlocal].v[obj] < 0) {
-			if (o->intersect) {
-				out->n_unmeasured++;
-				continue;
-			}
-			err_set(err, errlen, "item '%s' of the cloud run %s has no measured %s (it is the baseline "
-				"every route is compared to; pass --intersect to leave such items out)", c->item_id,
-				cloud, obj == T_COST ? "cost (token counts)" : "energy");
-			goto out;
-		}
-		/* the oracle: the cheapest local run that answered right */
-		for (size_t i = 0; i < nlocal; i++) {
-			const struct store_item *it = items[i];
-			if (it->ok && it->correct == 1 && isfinite(sp[i].v[obj]) && sp[i].v[obj] >= 0 &&
-			    (best < 0 || sp[i].v[obj] < sp[best].v[obj]))
-				best = (long)i;
-		}
-		out->n_items++;
-		add_spend(base, &sp[nlocal], 1);
-		add_cloud_answer(base, c, 1);
-		if (best >= 0) {
-			out->n_answerable++;
-			out->oracle_chosen[best]++;
-			add_spend(oracle, &sp[best], 1);
-			add_local_answer(oracle, 1);
-		} else {
-			add_spend(oracle, &sp[nlocal], 1);
-			add_cloud_answer(oracle, c, 1);
-		}
-		for (size_t j = 0; j < np; j++) {
-			double p = o->p[j], *rt = &router[j * T_N], *ct = &cascade[j * T_N];
-			if (best >= 0) {
-				add_spend(rt, &sp[best], p);
-				add_local_answer(rt, p);
-				add_spend(rt, &sp[nlocal], 1 - p);
-				add_cloud_answer(rt, c, 1 - p);
-				add_spend(ct, &sp[best], p);
-				add_local_answer(ct, p);
-				add_spend(ct, &sp[0], 1 - p);
-				add_spend(ct, &sp[nlocal], 1 - p);
-				add_cloud_answer(ct, c, 1 - p);
-			} else {
-				add_spend(rt, &sp[nlocal], 1);
-				add_cloud_answer(rt, c, 1);
-				add_spend(ct, &sp[0], 1);
-				add_spend(ct, &sp[nlocal], 1);
-				add_cloud_answer(ct, c, 1);
-			}
-			for (size_t t = 0; t < trials; t++) {
-				double *mr = &mc_router[(j * trials + t) * T_N], *mcs = &mc_cascade[(j * trials + t) * T_N];
-				/* one draw per trial and answerable item, shared by router and cascade */
-				int right = best >= 0 && rng_unit(&rng) < p;
-				if (right) {
-					add_spend(mr, &sp[best], 1);
-					add_local_answer(mr, 1);
-					add_spend(mcs, &sp[best], 1);
-					add_local_answer(mcs, 1);
-				} else {
-					add_spend(mr, &sp[nlocal], 1);
-					add_cloud_answer(mr, c, 1);
-					add_spend(mcs, &sp[0], 1);
-					add_spend(mcs, &sp[nlocal], 1);
-					add_cloud_answer(mcs, c, 1);
-				}
-			}
-		}
-	}
-	if (k < 0)
-		goto out;
+	while ((k = analysis_merge_next(&m, items, err, errlen)) == 1)
+		if (sim_item(&sim, items, model, cloud, out, err, errlen) < 0)
+			break;
 	out->n_dropped = m.n_dropped;
-	out->nrows = 2 + np * (trials ? 4 : 2);
-	out->rows = xcalloc(out->nrows, sizeof(*out->rows));
-	{
-		struct route_row *r = out->rows;
-		double nn = (double)out->n_items;
-		r->scheme = "cloud-only";
-		r->p = NAN;
-		row_from_totals(r++, base, base, nn);
-		r->scheme = "oracle";
-		r->p = 1;
-		row_from_totals(r++, oracle, base, nn);
-		for (size_t j = 0; j < np; j++) {
-			r->scheme = "router";
-			r->p = o->p[j];
-			row_from_totals(r++, &router[j * T_N], base, nn);
-			if (trials) {
-				r->scheme = "router";
-				r->p = o->p[j];
-				r->monte_carlo = 1;
-				mc_row(r++, &mc_router[j * trials * T_N], (int)trials, base, nn, o->level);
-			}
-			r->scheme = "cascade";
-			r->p = o->p[j];
-			row_from_totals(r++, &cascade[j * T_N], base, nn);
-			if (trials) {
-				r->scheme = "cascade";
-				r->p = o->p[j];
-				r->monte_carlo = 1;
-				mc_row(r++, &mc_cascade[j * trials * T_N], (int)trials, base, nn, o->level);
-			}
-		}
-	}
+	analysis_merge_close(&m);
+	if (k == 1 || k < 0)
+		goto out;
+	sim_rows(&sim, out);
 	rc = 0;
 out:
-	if (merged)
-		analysis_merge_close(&m);
+	sim_release(&sim);
 	free(ids);
 	free(items);
-	free(sp);
-	free(router);
-	free(cascade);
-	free(mc_router);
-	free(mc_cascade);
 	if (rc < 0)
 		route_result_release(out);
 	return rc;
