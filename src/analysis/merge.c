@@ -67,6 +67,46 @@ static int merge_step(struct analysis_merge *m, size_t i, char *err, size_t errl
 	return 0;
 }
 
+/* Whether cursor i stands at item id. */
+static int at(const struct analysis_merge *m, size_t i, const char *id)
+{
+	return m->live[i] && !strcmp(m->it[i].item_id, id);
+}
+
+/* The smallest current item id (NULL when every cursor is done) and the first cursor at it. */
+static const char *merge_min(const struct analysis_merge *m, size_t *first)
+{
+	const char *min = NULL;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->live[i] && (!min || strcmp(m->it[i].item_id, min) < 0)) {
+			min = m->it[i].item_id;
+			*first = i;
+		}
+	return min;
+}
+
+static int missing_error(const struct analysis_merge *m, const char *min, size_t first, char *err, size_t errlen)
+{
+	size_t miss = 0;
+	while (miss < m->n && at(m, miss, min))
+		miss++;
+	return err_set(err, errlen, "item '%s' of run %s is not in run %s (the runs must cover the "
+		       "same items; pass --intersect to use only the items every run has)",
+		       min, m->run_ids[first], m->run_ids[miss]);
+}
+
+/* Drops item min from the runs that have it. */
+static int drop(struct analysis_merge *m, const char *min, size_t first, char *err, size_t errlen)
+{
+	m->n_dropped++;
+	for (size_t i = 0; i < m->n; i++) {
+		/* min points into cursor first's row: move the others first */
+		if (i != first && at(m, i, min) && merge_step(m, i, err, errlen) < 0)
+			return -1;
+	}
+	return merge_step(m, first, err, errlen);
+}
+
 int analysis_merge_next(struct analysis_merge *m, const struct store_item **items, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < m->n; i++) {
@@ -75,20 +115,13 @@ int analysis_merge_next(struct analysis_merge *m, const struct store_item **item
 		m->advance[i] = 0;
 	}
 	for (;;) {
-		const char *min = NULL;
 		size_t have = 0, first = 0;
+		const char *min = merge_min(m, &first);
 
-		for (size_t i = 0; i < m->n; i++)
-			if (m->live[i] && (!min || strcmp(m->it[i].item_id, min) < 0)) {
-				min = m->it[i].item_id;
-				first = i;
-			}
 		if (!min)
 			return 0;
-		for (size_t i = 0; i < m->n; i++) {
-			if (m->live[i] && !strcmp(m->it[i].item_id, min))
-				have++;
-		}
+		for (size_t i = 0; i < m->n; i++)
+			have += (size_t)at(m, i, min);
 		if (have == m->n) {
 			for (size_t i = 0; i < m->n; i++) {
 				items[i] = &m->it[i];
@@ -96,30 +129,9 @@ int analysis_merge_next(struct analysis_merge *m, const struct store_item **item
 			}
 			return 1;
 		}
-		if (!m->intersect) {
-			size_t miss = 0;
-			for (size_t i = 0; i < m->n; i++)
-				if (!(m->live[i] && !strcmp(m->it[i].item_id, min))) {
-					miss = i;
-					break;
-				}
-			return err_set(err, errlen, "item '%s' of run %s is not in run %s (the runs must cover the "
-				       "same items; pass --intersect to use only the items every run has)",
-				       min, m->run_ids[first], m->run_ids[miss]);
-		}
-		/* drop the item from the runs that have it */
-		m->n_dropped++;
-		for (size_t i = 0; i < m->n; i++) {
-			if (m->live[i] && strcmp(m->it[i].item_id, min) == 0) {
-				if (i == first) {
-					/* min points into cursor first's row: compare the others first */
-					continue;
-				}
-				if (merge_step(m, i, err, errlen) < 0)
-					return -1;
-			}
-		}
-		if (merge_step(m, first, err, errlen) < 0)
+		if (!m->intersect)
+			return missing_error(m, min, first, err, errlen);
+		if (drop(m, min, first, err, errlen) < 0)
 			return -1;
 	}
 }

@@ -111,19 +111,13 @@ static char **list_push(char **l, size_t *n, const char *s)
 	return l;
 }
 
-int analysis_weighted(const struct run_data *d, const struct weight_entry *w, size_t nw,
-		      const struct metrics_options *o, struct weighted_result *out, char *err, size_t errlen)
+/* Each subject's weight and scored queries; the subjects without a weight and the weighted ones absent. */
+static struct wsub *subjects_of(const struct run_data *d, const struct weight_entry *w, size_t nw,
+				struct weighted_result *out)
 {
-	struct metrics_options defs;
 	size_t ns = d->nsubjects, nu = 0, na = 0;
 	struct wsub *ws = xcalloc(ns ? ns : 1, sizeof(*ws));
-	double v[3];
 
-	if (!o) {
-		metrics_options_init(&defs);
-		o = &defs;
-	}
-	memset(out, 0, sizeof(*out));
 	out->unweighted = xcalloc(1, sizeof(char *));
 	out->absent = xcalloc(1, sizeof(char *));
 	for (size_t s = 0; s < ns; s++) {
@@ -150,46 +144,65 @@ int analysis_weighted(const struct run_data *d, const struct weight_entry *w, si
 	for (size_t s = 0; s < ns; s++)
 		if (ws[s].w > 0 && ws[s].n > 0)
 			out->weight_used += ws[s].w;
+	return ws;
+}
+
+/* Percentile bootstrap intervals, resampling within each subject so every subject keeps its size. */
+static void weighted_bootstrap(const struct run_data *d, const struct wsub *ws, size_t ns,
+			       const struct metrics_options *o, struct weighted_result *out)
+{
+	size_t b_n = (size_t)o->bootstrap;
+	double *reps = xmalloc(3 * b_n * sizeof(double));
+	uint32_t **cnt = xcalloc(ns ? ns : 1, sizeof(*cnt));
+	struct metric_value *mv[3] = {&out->accuracy, &out->ipw, &out->ipj};
+	struct rng r;
+
+	rng_seed(&r, o->seed);
+	for (size_t s = 0; s < ns; s++)
+		cnt[s] = xcalloc(ws[s].n ? ws[s].n : 1, sizeof(uint32_t));
+	for (size_t b = 0; b < b_n; b++) {
+		double rv3[3];
+		for (size_t s = 0; s < ns; s++) {
+			memset(cnt[s], 0, (ws[s].n ? ws[s].n : 1) * sizeof(uint32_t));
+			for (size_t j = 0; j < ws[s].n; j++)
+				cnt[s][(size_t)rng_below(&r, ws[s].n)]++;
+		}
+		weighted_point(d, ws, ns, (const uint32_t *const *)cnt, rv3);
+		for (int k = 0; k < 3; k++)
+			reps[(size_t)k * b_n + b] = rv3[k];
+	}
+	for (int k = 0; k < 3; k++)
+		if (isfinite(mv[k]->value))
+			stats_percentile_interval(&reps[(size_t)k * b_n], b_n, o->level, &mv[k]->ci_low, &mv[k]->ci_high);
+	for (size_t s = 0; s < ns; s++)
+		free(cnt[s]);
+	free(cnt);
+	free(reps);
+}
+
+int analysis_weighted(const struct run_data *d, const struct weight_entry *w, size_t nw,
+		      const struct metrics_options *o, struct weighted_result *out, char *err, size_t errlen)
+{
+	struct metrics_options defs;
+	size_t ns = d->nsubjects;
+	struct wsub *ws;
+	double v[3];
+
+	if (!o) {
+		metrics_options_init(&defs);
+		o = &defs;
+	}
+	memset(out, 0, sizeof(*out));
+	ws = subjects_of(d, w, nw, out);
 	weighted_point(d, ws, ns, NULL, v);
 	out->accuracy = (struct metric_value){v[0], NAN, NAN};
 	out->ipw = (struct metric_value){v[1], NAN, NAN};
 	out->ipj = (struct metric_value){v[2], NAN, NAN};
-	if (o->bootstrap > 0) {
-		size_t b_n = (size_t)o->bootstrap;
-		double *reps = xmalloc(3 * b_n * sizeof(double));
-		uint32_t **cnt = xcalloc(ns ? ns : 1, sizeof(*cnt));
-		struct rng r;
-
-		rng_seed(&r, o->seed);
-		for (size_t s = 0; s < ns; s++)
-			cnt[s] = xcalloc(ws[s].n ? ws[s].n : 1, sizeof(uint32_t));
-		for (size_t b = 0; b < b_n; b++) {
-			double rv3[3];
-			/* resample within each subject, so every subject keeps its size */
-			for (size_t s = 0; s < ns; s++) {
-				memset(cnt[s], 0, (ws[s].n ? ws[s].n : 1) * sizeof(uint32_t));
-				for (size_t j = 0; j < ws[s].n; j++)
-					cnt[s][(size_t)rng_below(&r, ws[s].n)]++;
-			}
-			weighted_point(d, ws, ns, (const uint32_t *const *)cnt, rv3);
-			reps[b] = rv3[0];
-			reps[b_n + b] = rv3[1];
-			reps[2 * b_n + b] = rv3[2];
-		}
-		struct metric_value *mv[3] = {&out->accuracy, &out->ipw, &out->ipj};
-		for (int k = 0; k < 3; k++)
-			if (isfinite(mv[k]->value))
-				stats_percentile_interval(&reps[(size_t)k * b_n], b_n, o->level, &mv[k]->ci_low, &mv[k]->ci_high);
-		for (size_t s = 0; s < ns; s++)
-			free(cnt[s]);
-		free(cnt);
-		free(reps);
-	}
+	if (o->bootstrap > 0)
+		weighted_bootstrap(d, ws, ns, o, out);
 	for (size_t s = 0; s < ns; s++)
 		free(ws[s].idx);
 	free(ws);
-	(void)err;
-	(void)errlen;
 	return 0;
 }
 
