@@ -182,26 +182,51 @@ static int read_text(const char *path, char *text, const struct kv_spec *spec, s
 	return 0;
 }
 
-int kv_read(const char *path, const struct kv_spec *spec, struct kv_table *t, char *err, size_t errlen)
+/* Parses text (NUL-terminated, modified) read from path. */
+static int parse(const char *path, char *text, const struct kv_spec *spec, struct kv_table *t, char *err,
+		 size_t errlen)
 {
-	char *text = NULL, *p;
-	size_t len;
+	const char *p;
 	int rc;
 
 	t->e = NULL;
 	t->n = 0;
 	if (spec->nval < 1 || spec->nval > KV_MAXVAL)
 		return err_set(err, errlen, "%s: 1 to %d values per key (got %d)", path, KV_MAXVAL, spec->nval);
-	if (read_file(path, &text, &len, err, errlen) < 0)
-		return -1;
 	for (p = text; isspace((unsigned char)*p); p++)
 		;
 	if (*p == '{' || *p == '[')
 		rc = read_json(path, text, spec, t, err, errlen);
 	else
 		rc = read_text(path, text, spec, t, err, errlen);
-	free(text);
 	if (rc < 0)
 		kv_table_release(t);
+	return rc;
+}
+
+int kv_read_mem(const char *name, const char *text, size_t len, const struct kv_spec *spec, struct kv_table *t,
+		char *err, size_t errlen)
+{
+	char *copy = xmalloc(len + 1);
+	int rc;
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	rc = parse(name, copy, spec, t, err, errlen);
+	free(copy);
+	return rc;
+}
+
+int kv_read(const char *path, const struct kv_spec *spec, struct kv_table *t, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	t->e = NULL;
+	t->n = 0;
+	if (read_file(path, &text, &len, err, errlen) < 0)
+		return -1;
+	rc = parse(path, text, spec, t, err, errlen);
+	free(text);
 	return rc;
 }

@@ -45,6 +45,10 @@ struct kv_table {
 int kv_read(const char *path, const struct kv_spec *spec, struct kv_table *t, char *err, size_t errlen);
 void kv_table_release(struct kv_table *t);
 
+/* The same on text[0..len) (a NUL ends it early); name stands for the path in errors. */
+int kv_read_mem(const char *name, const char *text, size_t len, const struct kv_spec *spec, struct kv_table *t,
+		char *err, size_t errlen);
+
 /* The first entry with key, or NULL. */
 const struct kv_entry *kv_find(const struct kv_table *t, const char *key);
 

@@ -120,3 +120,18 @@ Test(kv, errors_name_file_and_line)
 	cr_assert_lt(kv_read("/nonexistent/x", &count, &t, err, sizeof(err)), 0);
 	cr_assert(strstr(err, "/nonexistent/x"), "%s", err);
 }
+
+Test(kv, from_memory)
+{
+	struct kv_table t;
+	char err[256];
+	const char text[] = "a 1\nb 2B\nc 3";
+
+	/* the length bounds the text: "c 3" is cut to "c" */
+	cr_assert_lt(kv_read_mem("mem", text, sizeof(text) - 2, &count, &t, err, sizeof(err)), 0);
+	cr_assert_str_eq(err, "mem:3: expected 'KEY PARAMETERS'");
+	cr_assert_eq(kv_read_mem("mem", text, sizeof(text) - 1, &count, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t.n, 3);
+	cr_assert_float_eq(kv_find(&t, "b")->v[0], 2e9, 0);
+	kv_table_release(&t);
+}
