@@ -4,6 +4,9 @@
  * accuracy p exactly and by seeded Monte Carlo, cascade), least-squares
  * regressions with R² and intervals, subject-weighted metrics and the
  * attribution of an IPW/IPJ change. Never prints. See docs/analysis.md.
+ * Implemented in src/analysis/: merge.c (merging, run_data), coverage.c,
+ * routing.c, comparison.c (compare rows, intervals, regressions,
+ * attribution) and weights.c; the statistics themselves are in stats.h.
  */
 #ifndef IPW_ANALYSIS_H
 #define IPW_ANALYSIS_H
@@ -12,6 +15,7 @@
 #include <stdint.h>
 
 #include "metrics.h"
+#include "stats.h"
 #include "store.h"
 
 /* ---- runs merged by item id, one cursor per run ---- */
@@ -222,7 +226,7 @@ void route_result_release(struct route_result *r);
 
 /* ---- least squares ---- */
 
-#define REG_MAXK 3
+#define REG_MAXK STATS_OLS_MAXK
 
 struct regression {
 	int k;                            /* predictors (an intercept comes first) */

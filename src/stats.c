@@ -2,11 +2,15 @@
  * stats.c - sorting, type-7 quantiles, and the normal and Student's t
  * quantiles (see stats.h). The t quantile bisects the CDF, which comes from
  * the regularized incomplete beta function (continued fraction, Lentz).
+ * Then intervals (percentile, order-statistic, normal and delta method) and
+ * least squares on centred sums solved by Gauss-Jordan elimination.
  */
 #include "stats.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+#include "util.h"
 
 int stats_cmp_double(const void *a, const void *b)
 {
@@ -165,4 +169,231 @@ double stats_t_quantile(double p, double df)
 			hi = mid;
 	}
 	return (lo + hi) / 2;
+}
+
+/* ---- intervals ---- */
+
+void stats_percentile_interval(double *v, size_t n, double level, double *lo, double *hi)
+{
+	size_t k = stats_finite(v, n);
+	stats_sort(v, k);
+	*lo = stats_quantile_sorted(v, k, (1 - level) / 2);
+	*hi = stats_quantile_sorted(v, k, 1 - (1 - level) / 2);
+}
+
+void stats_quantile_ci(double *v, size_t n, double q, double level, double *value, double *lo, double *hi)
+{
+	size_t k = stats_finite(v, n);
+	double z, h, rlo, rhi;
+
+	*value = *lo = *hi = NAN;
+	if (k == 0)
+		return;
+	stats_sort(v, k);
+	*value = stats_quantile_sorted(v, k, q);
+	z = stats_norm_quantile(1 - (1 - level) / 2);
+	h = z * sqrt((double)k * q * (1 - q));
+	rlo = floor((double)k * q - h);
+	rhi = ceil((double)k * q + h) + 1;
+	if (rlo < 1 || rhi > (double)k)
+		return;  /* too few values for a distribution-free interval */
+	*lo = v[(size_t)rlo - 1];
+	*hi = v[(size_t)rhi - 1];
+}
+
+void stats_moments_add(struct stats_moments *m, double x, double y)
+{
+	m->n++;
+	m->sx += x;
+	m->sy += y;
+	m->sxx += x * x;
+	m->syy += y * y;
+	m->sxy += x * y;
+}
+
+double stats_mean_halfwidth(const struct stats_moments *m, double level)
+{
+	double mx, var;
+	if (m->n < 2)
+		return NAN;
+	mx = m->sx / m->n;
+	var = (m->sxx - m->n * mx * mx) / (m->n - 1);
+	if (var < 0)
+		var = 0;
+	return stats_norm_quantile(1 - (1 - level) / 2) * sqrt(var / m->n);
+}
+
+double stats_ratio_halfwidth(const struct stats_moments *m, double level)
+{
+	double mx, my, vx, vy, cxy, r, var;
+	if (m->n < 2)
+		return NAN;
+	mx = m->sx / m->n;
+	my = m->sy / m->n;
+	if (!(my > 0))
+		return NAN;
+	vx = (m->sxx - m->n * mx * mx) / (m->n - 1);
+	vy = (m->syy - m->n * my * my) / (m->n - 1);
+	cxy = (m->sxy - m->n * mx * my) / (m->n - 1);
+	r = mx / my;
+	var = (vx - 2 * r * cxy + r * r * vy) / (m->n * my * my);
+	if (var < 0)
+		var = 0;
+	return stats_norm_quantile(1 - (1 - level) / 2) * sqrt(var);
+}
+
+/* ---- ordinary least squares ---- */
+
+static void swap_rows(double *a, double *b, int p, int r1, int r2)
+{
+	for (int j = 0; j < p; j++) {
+		double t = a[r1 * p + j];
+		a[r1 * p + j] = a[r2 * p + j];
+		a[r2 * p + j] = t;
+		t = b[r1 * p + j];
+		b[r1 * p + j] = b[r2 * p + j];
+		b[r2 * p + j] = t;
+	}
+}
+
+/* Inverts the p x p matrix a in place (Gauss-Jordan with partial pivoting); -1 when singular. */
+static int invert(double *a, int p)
+{
+	double inv[STATS_OLS_MAXK * STATS_OLS_MAXK];
+	double scale = 0;
+
+	for (int i = 0; i < p * p; i++) {
+		inv[i] = (i / p == i % p);
+		scale = fmax(scale, fabs(a[i]));
+	}
+	for (int c = 0; c < p; c++) {
+		int piv = c;
+		double d;
+		for (int r = c + 1; r < p; r++)
+			if (fabs(a[r * p + c]) > fabs(a[piv * p + c]))
+				piv = r;
+		if (!(fabs(a[piv * p + c]) > 1e-12 * scale))
+			return -1;
+		swap_rows(a, inv, p, c, piv);
+		d = a[c * p + c];
+		for (int j = 0; j < p; j++) {
+			a[c * p + j] /= d;
+			inv[c * p + j] /= d;
+		}
+		for (int r = 0; r < p; r++) {
+			double f = a[r * p + c];
+			if (r == c || f == 0)
+				continue;
+			for (int j = 0; j < p; j++) {
+				a[r * p + j] -= f * a[c * p + j];
+				inv[r * p + j] -= f * inv[c * p + j];
+			}
+		}
+	}
+	for (int i = 0; i < p * p; i++)
+		a[i] = inv[i];
+	return 0;
+}
+
+static int row_ok(const double *y, const double *const *x, int k, size_t i)
+{
+	int ok = isfinite(y[i]);
+	for (int j = 0; j < k && ok; j++)
+		ok = isfinite(x[j][i]);
+	return ok;
+}
+
+/* Centred cross products of the usable rows: xtx (k x k), xty (k), yy; mean[0..k) of x, mean[k] of y. */
+struct ols_sums {
+	double mean[STATS_OLS_MAXK + 1];
+	double xtx[STATS_OLS_MAXK * STATS_OLS_MAXK], xty[STATS_OLS_MAXK], yy;
+	long long n;
+};
+
+static void ols_sums(const double *y, const double *const *x, int k, size_t n, struct ols_sums *s)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!row_ok(y, x, k, i))
+			continue;
+		s->n++;
+		for (int j = 0; j < k; j++)
+			s->mean[j] += x[j][i];
+		s->mean[k] += y[i];
+	}
+	if (s->n == 0)
+		return;
+	for (int j = 0; j <= k; j++)
+		s->mean[j] /= (double)s->n;
+	for (size_t i = 0; i < n; i++) {
+		double d[STATS_OLS_MAXK], dy;
+		if (!row_ok(y, x, k, i))
+			continue;
+		for (int j = 0; j < k; j++)
+			d[j] = x[j][i] - s->mean[j];
+		dy = y[i] - s->mean[k];
+		for (int a = 0; a < k; a++) {
+			for (int b = 0; b < k; b++)
+				s->xtx[a * k + b] += d[a] * d[b];
+			s->xty[a] += d[a] * dy;
+		}
+		s->yy += dy * dy;
+	}
+}
+
+/* Standard errors and t intervals: Var(slopes) = s2 (Xc'Xc)^-1, Var(intercept) = s2 (1/n + m' (Xc'Xc)^-1 m). */
+static void ols_errors(const struct ols_sums *s, const double *inv, int k, double s2, double level,
+		       struct stats_ols *out)
+{
+	double v0 = 1.0 / (double)s->n, df = (double)(s->n - k - 1), t;
+	for (int a = 0; a < k; a++)
+		for (int c = 0; c < k; c++)
+			v0 += s->mean[a] * inv[a * k + c] * s->mean[c];
+	out->se[0] = sqrt(s2 * v0);
+	for (int a = 0; a < k; a++)
+		out->se[a + 1] = sqrt(s2 * inv[a * k + a]);
+	t = stats_t_quantile(1 - (1 - level) / 2, df);
+	for (int j = 0; j <= k; j++) {
+		out->lo[j] = out->coef[j] - t * out->se[j];
+		out->hi[j] = out->coef[j] + t * out->se[j];
+	}
+}
+
+int stats_ols(const double *y, const double *const *x, int k, size_t n, double level, struct stats_ols *out,
+	      char *err, size_t errlen)
+{
+	struct ols_sums s = {{0}, {0}, {0}, 0, 0};
+	double inv[STATS_OLS_MAXK * STATS_OLS_MAXK], rss;
+
+	out->k = k;
+	out->n = 0;
+	out->r2 = out->sigma = NAN;
+	for (int j = 0; j <= STATS_OLS_MAXK; j++)
+		out->coef[j] = out->se[j] = out->lo[j] = out->hi[j] = NAN;
+	if (k < 1 || k > STATS_OLS_MAXK)
+		return err_set(err, errlen, "regression: 1 to %d predictors (got %d)", STATS_OLS_MAXK, k);
+	ols_sums(y, x, k, n, &s);
+	out->n = s.n;
+	if (s.n < k + 2)
+		return err_set(err, errlen, "regression: %lld usable observations, need at least %d", s.n, k + 2);
+	for (int i = 0; i < k * k; i++)
+		inv[i] = s.xtx[i];
+	if (invert(inv, k) < 0)
+		return err_set(err, errlen, "regression: the predictors are constant or collinear "
+			       "(no slope can be estimated)");
+	rss = s.yy;
+	out->coef[0] = s.mean[k];
+	for (int a = 0; a < k; a++) {
+		double b = 0;
+		for (int c = 0; c < k; c++)
+			b += inv[a * k + c] * s.xty[c];
+		out->coef[a + 1] = b;
+		rss -= b * s.xty[a];
+		out->coef[0] -= b * s.mean[a];
+	}
+	if (rss < 0)
+		rss = 0;
+	out->r2 = s.yy > 0 ? 1 - rss / s.yy : NAN;
+	out->sigma = sqrt(rss / (double)(s.n - k - 1));
+	ols_errors(&s, inv, k, rss / (double)(s.n - k - 1), level, out);
+	return 0;
 }

@@ -2,9 +2,9 @@
  * cmd/analyze.c - 'ipw analyze RUN': the run's metrics overall and per
  * subject, least-squares regressions of energy, latency and TTFT on token
  * counts (coefficients with intervals, R²), and with --weights FILE the
- * subject-weighted accuracy, IPW and IPJ.
+ * subject-weighted accuracy, IPW and IPJ. Text and one JSON object as
+ * always; --format csv|jsonl: one row per estimate.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +13,48 @@
 #include <jansson.h>
 
 #include "analysis.h"
-#include "cmd.h"
+#include "common.h"
+#include "common_opts.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
 
+struct an_args {
+	struct cmd_common cc;
+	struct metrics_options mo;
+	const char *wfile;
+};
+
+#define A(f) offsetof(struct an_args, f)
+static const struct opt_def an_opts[] = {
+	CMD_OPTDEFS_COMMON(struct an_args, cc),
+	{"weights", 0, OPT_STRING, A(wfile), "FILE", "subject weights (e.g. GDP shares): JSON {\"subject\": w} or "
+	 "lines 'subject,w'", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"bootstrap", 0, OPT_INT, A(mo.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
+	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
+	{"seed", 0, OPT_ULL, A(mo.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &cmd_seed_hooks},
+};
+#define NOPTS (sizeof(an_opts) / sizeof(an_opts[0]))
+
+/* csv / jsonl: one row per estimate */
+static const struct tcol cols[] = {
+	{"section", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},  /* overall, subject, regression, weighted */
+	{"key", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},      /* the subject or the regression's model */
+	{"quantity", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"n", NULL, NULL, TCOL_INT, NULL, TCOL_BOTH},        /* scored queries, or observations */
+	{"value", NULL, NULL, TCOL_REAL, "%.6g", TCOL_BOTH},
+	{"ci_low", NULL, NULL, TCOL_REAL, "%.6g", TCOL_BOTH},
+	{"ci_high", NULL, NULL, TCOL_REAL, "%.6g", TCOL_BOTH},
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw analyze RUN [--store PATH] [--json] [--weights FILE] [--bootstrap N] [--seed N]\n"
-		"  RUN            a run id, a name only one run has, or 'last'\n"
-		"  --weights FILE subject weights (e.g. GDP shares): JSON {\"subject\": w} or lines 'subject,w'\n"
-		"  --bootstrap N  resamples for the intervals (default %d; 0 = none)\n"
-		"  --store PATH   the store to read (default ./ipw.db)\n"
-		"  --json         one JSON object\n", METRICS_BOOTSTRAP);
+	fprintf(f, "usage: ipw analyze RUN [--store PATH] [--format text|json|csv|jsonl] [--json] [--weights FILE]\n"
+		"                   [--bootstrap N] [--seed N]\n"
+		"  RUN                  a run id, a name only one run has, or 'last'\n");
+	opt_usage(f, an_opts, NOPTS);
+	fprintf(f, "json is one object; csv and jsonl are one row per estimate: section (overall, subject,\n"
+		"regression, weighted), key (subject or model), quantity, n, value, ci_low, ci_high.\n");
 }
 
 static json_t *jmv(struct metric_value v)
@@ -70,182 +99,264 @@ static json_t *list_json(char **l)
 	return a;
 }
 
-int cmd_analyze(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"weights", required_argument, NULL, 'w'},
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"seed", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL, *wfile = NULL;
-	char err[IPW_ERRLEN], *end, a[128], b[128], c[128];
-	struct store st;
+/* Everything analyze computes for one run. */
+struct an_result {
 	struct run_record r;
 	struct run_data d;
-	struct metrics_input in;
 	struct metrics m;
-	struct metrics_options mo;
-	struct subject_metrics *sm = NULL;
-	size_t nsm = 0, nw = 0;
-	struct weight_entry *w = NULL;
+	struct subject_metrics *sm;
+	size_t nsm;
+	struct weight_entry *w;
+	size_t nw;
 	struct weighted_result wr;
 	struct run_regressions rg;
-	int json = 0, ch, rc = EXIT_INPUT, opened = 0, loaded = 0, weighted = 0;
+	int loaded, weighted;
+};
 
-	memset(&r, 0, sizeof(r));
-	memset(&wr, 0, sizeof(wr));
-	metrics_options_init(&mo);
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'j': json = 1; break;
-		case 'w': wfile = optarg; break;
-		case 'b':
-			mo.bootstrap = (int)strtol(optarg, &end, 10);
-			if (*end || mo.bootstrap < 0) {
-				fprintf(stderr, "ipw analyze: --bootstrap wants a count >= 0, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'S':
-			mo.seed = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "ipw analyze: --seed wants a number, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
+static void an_result_release(struct an_result *x)
+{
+	if (x->weighted)
+		weighted_result_release(&x->wr);
+	weights_free(x->w, x->nw);
+	subject_metrics_free(x->sm, x->nsm);
+	if (x->loaded)
+		run_data_release(&x->d);
+	run_record_release(&x->r);
+}
+
+static json_t *regression_json(int k, const struct run_regressions *rg)
+{
+	const struct reg_spec *sp = &analysis_reg_specs[k];
+	json_t *ro = json_object(), *co;
+	json_object_set_new(ro, "model", json_string(sp->name));
+	json_object_set_new(ro, "n", json_integer(rg->r[k].n));
+	if (!rg->ok[k]) {
+		json_object_set_new(ro, "error", json_string(rg->why[k]));
+		return ro;
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "ipw analyze: %s\n", optind >= argc ? "name one run" : "name only one run");
+	co = json_object();
+	json_object_set_new(co, "intercept", jmv(rg->r[k].ci[0]));
+	for (int j = 0; j < sp->k; j++)
+		json_object_set_new(co, sp->x[j], jmv(rg->r[k].ci[j + 1]));
+	json_object_set_new(ro, "coefficients", co);
+	json_object_set_new(ro, "r2", json_real_or_null(rg->r[k].r2));
+	json_object_set_new(ro, "residual_se", json_real_or_null(rg->r[k].sigma));
+	return ro;
+}
+
+static json_t *weighted_json(const struct weighted_result *wr)
+{
+	json_t *wo = json_object();
+	json_object_set_new(wo, "accuracy", jmv(wr->accuracy));
+	json_object_set_new(wo, "ipw", jmv(wr->ipw));
+	json_object_set_new(wo, "ipj", jmv(wr->ipj));
+	json_object_set_new(wo, "weight_used", json_real_or_null(wr->weight_used));
+	json_object_set_new(wo, "subjects_without_weight", list_json(wr->unweighted));
+	json_object_set_new(wo, "weighted_subjects_absent", list_json(wr->absent));
+	return wo;
+}
+
+static void print_json(const struct an_result *x)
+{
+	json_t *o = json_object(), *subj = json_array(), *regs = json_array();
+	json_object_set_new(o, "run", json_integer(strtoll(x->r.id, NULL, 10)));
+	json_object_set_new(o, "name", json_string(x->r.name ? x->r.name : ""));
+	json_object_set_new(o, "queries", json_integer((json_int_t)x->d.n));
+	json_object_set_new(o, "overall", metrics_json(&x->m));
+	for (size_t i = 0; i < x->nsm; i++) {
+		json_t *so = metrics_json(&x->sm[i].m);
+		json_object_set_new(so, "subject", json_string(x->sm[i].subject));
+		json_array_append_new(subj, so);
+	}
+	json_object_set_new(o, "subjects", subj);
+	for (int k = 0; k < REG_COUNT; k++)
+		json_array_append_new(regs, regression_json(k, &x->rg));
+	json_object_set_new(o, "regressions", regs);
+	if (x->weighted)
+		json_object_set_new(o, "weighted", weighted_json(&x->wr));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	putchar('\n');
+	json_decref(o);
+}
+
+static void print_regressions(const struct run_regressions *rg, double level)
+{
+	char a[128];
+	printf("\nregressions (least squares over ok queries; %g%% intervals from Student's t)\n", 100 * level);
+	for (int k = 0; k < REG_COUNT; k++) {
+		const struct reg_spec *sp = &analysis_reg_specs[k];
+		printf("  %s\n", sp->name);
+		if (!rg->ok[k]) {
+			printf("    not fitted: %s\n", rg->why[k]);
+			continue;
+		}
+		printf("    n %lld, R² %.4f, residual s.e. %.4g\n", rg->r[k].n, rg->r[k].r2, rg->r[k].sigma);
+		printf("    %-16s %s\n", "intercept", fmv(a, sizeof(a), "%.6g", rg->r[k].ci[0]));
+		for (int j = 0; j < sp->k; j++)
+			printf("    %-16s %s per token\n", sp->x[j], fmv(a, sizeof(a), "%.6g", rg->r[k].ci[j + 1]));
+	}
+}
+
+static void print_weighted(const struct weighted_result *wr, const char *wfile)
+{
+	char a[128], b[128], c[128];
+	printf("\nsubject-weighted (weights from %s, %.6g of the weight present)\n", wfile, wr->weight_used);
+	printf("  accuracy %s   IPW %s /W   IPJ %s /J\n", fmv(a, sizeof(a), "%.4f", wr->accuracy),
+	       fmv(b, sizeof(b), "%.4g", wr->ipw), fmv(c, sizeof(c), "%.4g", wr->ipj));
+	for (size_t i = 0; wr->unweighted[i]; i++)
+		printf("  subject '%s' has no weight: left out\n", wr->unweighted[i]);
+	for (size_t i = 0; wr->absent[i]; i++)
+		printf("  weighted subject '%s' is not in this run: left out\n", wr->absent[i]);
+}
+
+static void print_text(const struct an_result *x, const struct an_args *args)
+{
+	const struct metrics *m = &x->m;
+	char a[128], b[128], c[128];
+
+	printf("run %s  %s  (%zu queries: %d scored, %d failed, %d unscored)\n", x->r.id, x->r.name ? x->r.name : "-",
+	       x->d.n, m->n_scored, m->n_failed, m->n_unscored);
+	printf("  accuracy %s   IPW %s /W   IPJ %s /J\n", fmv(a, sizeof(a), "%.4f", m->accuracy),
+	       fmv(b, sizeof(b), "%.4g", m->ipw), fmv(c, sizeof(c), "%.4g", m->ipj));
+	printf("\nper subject\n%-24s %7s  %-26s %-30s %-30s\n", "subject", "scored", "accuracy", "IPW (1/W)",
+	       "IPJ (1/J)");
+	for (size_t i = 0; i < x->nsm; i++)
+		printf("%-24s %7d  %-26s %-30s %-30s\n", *x->sm[i].subject ? x->sm[i].subject : "(none)",
+		       x->sm[i].m.n_scored, fmv(a, sizeof(a), "%.4f", x->sm[i].m.accuracy),
+		       fmv(b, sizeof(b), "%.4g", x->sm[i].m.ipw), fmv(c, sizeof(c), "%.4g", x->sm[i].m.ipj));
+	print_regressions(&x->rg, args->mo.level);
+	if (x->weighted)
+		print_weighted(&x->wr, args->wfile);
+}
+
+static void emit(struct table *t, const char *section, const char *key, const char *q, long long n,
+		 struct metric_value v)
+{
+	table_str(t, section);
+	table_str(t, key);
+	table_str(t, q);
+	table_count(t, n);
+	table_real(t, v.value);
+	table_real(t, v.ci_low);
+	table_real(t, v.ci_high);
+	table_end_row(t);
+}
+
+static void emit_metrics(struct table *t, const char *section, const char *key, const struct metrics *m)
+{
+	emit(t, section, key, "accuracy", m->n_scored, m->accuracy);
+	emit(t, section, key, "ipw", m->n_scored, m->ipw);
+	emit(t, section, key, "ipj", m->n_scored, m->ipj);
+	emit(t, section, key, "j_per_query", m->n_scored, m->energy_j);
+	emit(t, section, key, "power_w", m->n_scored, m->power_w);
+}
+
+static void emit_regression(struct table *t, int k, const struct run_regressions *rg)
+{
+	const struct reg_spec *sp = &analysis_reg_specs[k];
+	const struct regression *r = &rg->r[k];
+	if (!rg->ok[k])
+		return;
+	emit(t, "regression", sp->name, "intercept", r->n, r->ci[0]);
+	for (int j = 0; j < sp->k; j++)
+		emit(t, "regression", sp->name, sp->x[j], r->n, r->ci[j + 1]);
+	emit(t, "regression", sp->name, "r2", r->n, (struct metric_value){r->r2, NAN, NAN});
+	emit(t, "regression", sp->name, "residual_se", r->n, (struct metric_value){r->sigma, NAN, NAN});
+}
+
+static long print_table(const struct an_result *x, enum out_format fmt)
+{
+	struct table t;
+	long n;
+
+	table_init(&t, fmt, cols, sizeof(cols) / sizeof(cols[0]), stdout);
+	emit_metrics(&t, "overall", NULL, &x->m);
+	for (size_t i = 0; i < x->nsm; i++)
+		emit_metrics(&t, "subject", x->sm[i].subject, &x->sm[i].m);
+	for (int k = 0; k < REG_COUNT; k++)
+		emit_regression(&t, k, &x->rg);
+	if (x->weighted) {
+		emit(&t, "weighted", NULL, "accuracy", -1, x->wr.accuracy);
+		emit(&t, "weighted", NULL, "ipw", -1, x->wr.ipw);
+		emit(&t, "weighted", NULL, "ipj", -1, x->wr.ipj);
+		emit(&t, "weighted", NULL, "weight_used", -1, (struct metric_value){x->wr.weight_used, NAN, NAN});
+	}
+	n = table_finish(&t);
+	table_release(&t);
+	return n;
+}
+
+static int parse_args(struct an_args *a, int argc, char **argv, int *first)
+{
+	int rc;
+	memset(a, 0, sizeof(*a));
+	metrics_options_init(&a->mo);
+	cmd_common_init(&a->cc, "analyze", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
+	if ((rc = cmd_opt_parse(&a->cc, an_opts, NOPTS, a, argc, argv, first, NULL, usage)))
+		return rc;
+	if (argc - *first != 1) {
+		fprintf(stderr, "ipw analyze: %s\n", *first >= argc ? "name one run" : "name only one run");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (wfile && analysis_weights_read(wfile, &w, &nw, err, sizeof(err)) < 0) {
+	return 0;
+}
+
+/* Loads the run and computes everything; 0 or EXIT_INPUT (said). */
+static int analyze(struct store *st, const struct an_args *a, struct an_result *x)
+{
+	char err[IPW_ERRLEN];
+	struct metrics_input in;
+
+	if (run_data_load(st, x->r.id, &x->d, err, sizeof(err)) < 0)
+		goto say;
+	x->loaded = 1;
+	run_data_metrics_input(&x->d, &in);
+	if (metrics_compute(&in, &a->mo, &x->m, err, sizeof(err)) < 0 ||
+	    metrics_by_subject(&in, &a->mo, &x->sm, &x->nsm, err, sizeof(err)) < 0)
+		goto say;
+	analysis_run_regressions(&x->d, a->mo.level, &x->rg);
+	if (x->w) {
+		if (analysis_weighted(&x->d, x->w, x->nw, &a->mo, &x->wr, err, sizeof(err)) < 0)
+			goto say;
+		x->weighted = 1;
+	}
+	return 0;
+say:
+	fprintf(stderr, "ipw analyze: %s\n", err);
+	return EXIT_INPUT;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+	struct an_args a;
+	struct an_result x;
+	struct store st;
+	char err[IPW_ERRLEN];
+	int rc, first = 0, opened = 0;
+
+	memset(&x, 0, sizeof(x));
+	if ((rc = parse_args(&a, argc, argv, &first)))
+		return rc == CMD_PARSE_HELP ? 0 : rc;
+	if (a.wfile && analysis_weights_read(a.wfile, &x.w, &x.nw, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw analyze: %s\n", err);
 		return EXIT_INPUT;
 	}
-	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw analyze: %s\n", err);
+	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
 		goto out;
-	}
 	opened = 1;
-	if (store_run_get(&st, argv[optind], &r, err, sizeof(err)) < 0 ||
-	    run_data_load(&st, r.id, &d, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw analyze: %s\n", err);
+	if ((rc = cmd_run_get(&a.cc, &st, argv[first], &x.r)) || (rc = analyze(&st, &a, &x)))
 		goto out;
-	}
-	loaded = 1;
-	run_data_metrics_input(&d, &in);
-	if (metrics_compute(&in, &mo, &m, err, sizeof(err)) < 0 ||
-	    metrics_by_subject(&in, &mo, &sm, &nsm, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw analyze: %s\n", err);
-		goto out;
-	}
-	analysis_run_regressions(&d, mo.level, &rg);
-	if (w) {
-		if (analysis_weighted(&d, w, nw, &mo, &wr, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ipw analyze: %s\n", err);
-			goto out;
-		}
-		weighted = 1;
-	}
-	if (json) {
-		json_t *o = json_object(), *subj = json_array(), *regs = json_array();
-		json_object_set_new(o, "run", json_integer(strtoll(r.id, NULL, 10)));
-		json_object_set_new(o, "name", json_string(r.name ? r.name : ""));
-		json_object_set_new(o, "queries", json_integer((json_int_t)d.n));
-		json_object_set_new(o, "overall", metrics_json(&m));
-		for (size_t i = 0; i < nsm; i++) {
-			json_t *so = metrics_json(&sm[i].m);
-			json_object_set_new(so, "subject", json_string(sm[i].subject));
-			json_array_append_new(subj, so);
-		}
-		json_object_set_new(o, "subjects", subj);
-		for (int k = 0; k < REG_COUNT; k++) {
-			const struct reg_spec *sp = &analysis_reg_specs[k];
-			json_t *ro = json_object(), *co = json_object();
-			json_object_set_new(ro, "model", json_string(sp->name));
-			json_object_set_new(ro, "n", json_integer(rg.r[k].n));
-			if (rg.ok[k]) {
-				json_object_set_new(co, "intercept", jmv(rg.r[k].ci[0]));
-				for (int j = 0; j < sp->k; j++)
-					json_object_set_new(co, sp->x[j], jmv(rg.r[k].ci[j + 1]));
-				json_object_set_new(ro, "coefficients", co);
-				json_object_set_new(ro, "r2", json_real_or_null(rg.r[k].r2));
-				json_object_set_new(ro, "residual_se", json_real_or_null(rg.r[k].sigma));
-			} else {
-				json_decref(co);
-				json_object_set_new(ro, "error", json_string(rg.why[k]));
-			}
-			json_array_append_new(regs, ro);
-		}
-		json_object_set_new(o, "regressions", regs);
-		if (weighted) {
-			json_t *wo = json_object();
-			json_object_set_new(wo, "accuracy", jmv(wr.accuracy));
-			json_object_set_new(wo, "ipw", jmv(wr.ipw));
-			json_object_set_new(wo, "ipj", jmv(wr.ipj));
-			json_object_set_new(wo, "weight_used", json_real_or_null(wr.weight_used));
-			json_object_set_new(wo, "subjects_without_weight", list_json(wr.unweighted));
-			json_object_set_new(wo, "weighted_subjects_absent", list_json(wr.absent));
-			json_object_set_new(o, "weighted", wo);
-		}
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-		putchar('\n');
-		json_decref(o);
-	} else {
-		printf("run %s  %s  (%zu queries: %d scored, %d failed, %d unscored)\n", r.id, r.name ? r.name : "-",
-		       d.n, m.n_scored, m.n_failed, m.n_unscored);
-		printf("  accuracy %s   IPW %s /W   IPJ %s /J\n", fmv(a, sizeof(a), "%.4f", m.accuracy),
-		       fmv(b, sizeof(b), "%.4g", m.ipw), fmv(c, sizeof(c), "%.4g", m.ipj));
-		printf("\nper subject\n%-24s %7s  %-26s %-30s %-30s\n", "subject", "scored", "accuracy", "IPW (1/W)",
-		       "IPJ (1/J)");
-		for (size_t i = 0; i < nsm; i++)
-			printf("%-24s %7d  %-26s %-30s %-30s\n", *sm[i].subject ? sm[i].subject : "(none)",
-			       sm[i].m.n_scored, fmv(a, sizeof(a), "%.4f", sm[i].m.accuracy),
-			       fmv(b, sizeof(b), "%.4g", sm[i].m.ipw), fmv(c, sizeof(c), "%.4g", sm[i].m.ipj));
-		printf("\nregressions (least squares over ok queries; %g%% intervals from Student's t)\n",
-		       100 * mo.level);
-		for (int k = 0; k < REG_COUNT; k++) {
-			const struct reg_spec *sp = &analysis_reg_specs[k];
-			printf("  %s\n", sp->name);
-			if (!rg.ok[k]) {
-				printf("    not fitted: %s\n", rg.why[k]);
-				continue;
-			}
-			printf("    n %lld, R² %.4f, residual s.e. %.4g\n", rg.r[k].n, rg.r[k].r2, rg.r[k].sigma);
-			printf("    %-16s %s\n", "intercept", fmv(a, sizeof(a), "%.6g", rg.r[k].ci[0]));
-			for (int j = 0; j < sp->k; j++)
-				printf("    %-16s %s per token\n", sp->x[j], fmv(a, sizeof(a), "%.6g", rg.r[k].ci[j + 1]));
-		}
-		if (weighted) {
-			printf("\nsubject-weighted (weights from %s, %.6g of the weight present)\n", wfile,
-			       wr.weight_used);
-			printf("  accuracy %s   IPW %s /W   IPJ %s /J\n", fmv(a, sizeof(a), "%.4f", wr.accuracy),
-			       fmv(b, sizeof(b), "%.4g", wr.ipw), fmv(c, sizeof(c), "%.4g", wr.ipj));
-			for (size_t i = 0; wr.unweighted[i]; i++)
-				printf("  subject '%s' has no weight: left out\n", wr.unweighted[i]);
-			for (size_t i = 0; wr.absent[i]; i++)
-				printf("  weighted subject '%s' is not in this run: left out\n", wr.absent[i]);
-		}
-	}
-	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;
+	if (a.cc.format == OUT_JSON)
+		print_json(&x);
+	else if (a.cc.format == OUT_TEXT)
+		print_text(&x, &a);
+	else if (print_table(&x, a.cc.format) < 0)
+		rc = EXIT_ENV;
+	if (fflush(stdout) != 0)
+		rc = EXIT_ENV;
 out:
-	if (weighted)
-		weighted_result_release(&wr);
-	weights_free(w, nw);
-	subject_metrics_free(sm, nsm);
-	if (loaded)
-		run_data_release(&d);
-	run_record_release(&r);
+	an_result_release(&x);
 	if (opened)
 		store_close(&st);
 	return rc;

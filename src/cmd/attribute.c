@@ -2,9 +2,9 @@
  * cmd/attribute.c - 'ipw attribute RUN_A RUN_B': splits the change of IPW
  * from run A to run B into the accuracy factor (the model) and the power
  * factor (the hardware), and IPJ's into accuracy and energy, as the paper's
- * trend analysis does (5.3x = 3.1x accuracy x 1.7x lower power).
+ * trend analysis does (5.3x = 3.1x accuracy x 1.7x lower power). Text
+ * and one JSON object as always; --format csv|jsonl: one row per quantity.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,18 +13,40 @@
 #include <jansson.h>
 
 #include "analysis.h"
-#include "cmd.h"
+#include "common.h"
+#include "common_opts.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
 
+struct attr_args {
+	struct cmd_common cc;
+	struct metrics_options mo;
+};
+
+#define A(f) offsetof(struct attr_args, f)
+static const struct opt_def attr_opts[] = {
+	CMD_OPTDEFS_COMMON(struct attr_args, cc),
+	{"bootstrap", 0, OPT_INT, A(mo.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
+	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
+	{"seed", 0, OPT_ULL, A(mo.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &cmd_seed_hooks},
+};
+#define NOPTS (sizeof(attr_opts) / sizeof(attr_opts[0]))
+
+static const struct tcol cols[] = {
+	{"quantity", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"value", NULL, NULL, TCOL_REAL, "%.6g", TCOL_BOTH},
+	{"ci_low", NULL, NULL, TCOL_REAL, "%.6g", TCOL_BOTH},
+	{"ci_high", NULL, NULL, TCOL_REAL, "%.6g", TCOL_BOTH},
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw attribute RUN_A RUN_B [--store PATH] [--json] [--bootstrap N] [--seed N]\n"
-		"  IPW_B/IPW_A = (acc_B/acc_A) x (P_A/P_B);  IPJ_B/IPJ_A = (acc_B/acc_A) x (E_A/E_B)\n"
-		"  --bootstrap N  resamples for the intervals (default %d; 0 = none)\n"
-		"  --store PATH   the store to read (default ./ipw.db)\n"
-		"  --json         one JSON object\n", METRICS_BOOTSTRAP);
+	fprintf(f, "usage: ipw attribute RUN_A RUN_B [--store PATH] [--format text|json|csv|jsonl] [--json]\n"
+		"                     [--bootstrap N] [--seed N]\n"
+		"  IPW_B/IPW_A = (acc_B/acc_A) x (P_A/P_B);  IPJ_B/IPJ_A = (acc_B/acc_A) x (E_A/E_B)\n");
+	opt_usage(f, attr_opts, NOPTS);
+	fprintf(f, "json is one object; csv and jsonl are one row per quantity (value, ci_low, ci_high).\n");
 }
 
 static json_t *jmv(struct metric_value v)
@@ -52,120 +74,151 @@ static json_t *side_json(const char *id, const struct run_record *r, const struc
 			 "j_per_query", json_real_or_null(m->energy_j.value));
 }
 
-int cmd_attribute(int argc, char **argv)
+static void print_json(const struct run_record *ra, const struct run_record *rb, const struct attribution *at)
 {
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"seed", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL;
-	char err[IPW_ERRLEN], *end, a[96], b[96], c[96];
-	struct store st;
-	struct run_record ra, rb;
-	struct run_data da, db;
-	struct metrics_options mo;
-	struct attribution at;
-	int json = 0, ch, rc = EXIT_INPUT, opened = 0, la = 0, lb = 0;
+	json_t *o = json_object();
+	json_object_set_new(o, "a", side_json(ra->id, ra, &at->a));
+	json_object_set_new(o, "b", side_json(rb->id, rb, &at->b));
+	json_object_set_new(o, "ipw_ratio", jmv(at->ipw_ratio));
+	json_object_set_new(o, "ipj_ratio", jmv(at->ipj_ratio));
+	json_object_set_new(o, "accuracy_factor", jmv(at->acc_factor));
+	json_object_set_new(o, "power_factor", jmv(at->power_factor));
+	json_object_set_new(o, "energy_factor", jmv(at->energy_factor));
+	json_object_set_new(o, "accuracy_share_of_ipw_change", json_real_or_null(at->acc_share_ipw));
+	json_object_set_new(o, "accuracy_share_of_ipj_change", json_real_or_null(at->acc_share_ipj));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	putchar('\n');
+	json_decref(o);
+}
 
-	memset(&ra, 0, sizeof(ra));
-	memset(&rb, 0, sizeof(rb));
-	metrics_options_init(&mo);
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'j': json = 1; break;
-		case 'b':
-			mo.bootstrap = (int)strtol(optarg, &end, 10);
-			if (*end || mo.bootstrap < 0) {
-				fprintf(stderr, "ipw attribute: --bootstrap wants a count >= 0, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'S':
-			mo.seed = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "ipw attribute: --seed wants a number, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 2) {
+static void print_side(const char *tag, const struct run_record *r, const struct metrics *m)
+{
+	printf("%s: run %s %-16s accuracy %.4f  power %.4g W  energy %.4g J  IPW %.4g /W  IPJ %.4g /J\n", tag, r->id,
+	       r->name ? r->name : "-", m->accuracy.value, m->power_w.value, m->energy_j.value, m->ipw.value,
+	       m->ipj.value);
+}
+
+static void print_text(const struct run_record *ra, const struct run_record *rb, const struct attribution *at,
+		       double level)
+{
+	char a[96], b[96], c[96];
+	print_side("A", ra, &at->a);
+	print_side("B", rb, &at->b);
+	printf("\nIPW  B/A %s = accuracy %s x power (A/B) %s\n", fx(a, sizeof(a), at->ipw_ratio),
+	       fx(b, sizeof(b), at->acc_factor), fx(c, sizeof(c), at->power_factor));
+	printf("IPJ  B/A %s = accuracy %s x energy (A/B) %s\n", fx(a, sizeof(a), at->ipj_ratio),
+	       fx(b, sizeof(b), at->acc_factor), fx(c, sizeof(c), at->energy_factor));
+	if (isfinite(at->acc_share_ipw))
+		printf("share of the log change due to accuracy: IPW %.1f%%, IPJ %.1f%%\n", 100 * at->acc_share_ipw,
+		       isfinite(at->acc_share_ipj) ? 100 * at->acc_share_ipj : NAN);
+	printf("(accuracy factor over queries with measured energy; %g%% bootstrap intervals, runs resampled "
+	       "independently)\n", 100 * level);
+}
+
+static void emit(struct table *t, const char *q, struct metric_value v)
+{
+	table_str(t, q);
+	table_real(t, v.value);
+	table_real(t, v.ci_low);
+	table_real(t, v.ci_high);
+	table_end_row(t);
+}
+
+static long print_table(enum out_format fmt, const struct attribution *at)
+{
+	const struct {
+		const char *q;
+		struct metric_value v;
+	} rows[] = {
+		{"a_accuracy", at->a.accuracy}, {"a_power_w", at->a.power_w}, {"a_j_per_query", at->a.energy_j},
+		{"a_ipw", at->a.ipw}, {"a_ipj", at->a.ipj}, {"b_accuracy", at->b.accuracy},
+		{"b_power_w", at->b.power_w}, {"b_j_per_query", at->b.energy_j}, {"b_ipw", at->b.ipw},
+		{"b_ipj", at->b.ipj}, {"ipw_ratio", at->ipw_ratio}, {"ipj_ratio", at->ipj_ratio},
+		{"accuracy_factor", at->acc_factor}, {"power_factor", at->power_factor},
+		{"energy_factor", at->energy_factor},
+		{"accuracy_share_of_ipw_change", {at->acc_share_ipw, NAN, NAN}},
+		{"accuracy_share_of_ipj_change", {at->acc_share_ipj, NAN, NAN}},
+	};
+	struct table t;
+	long n;
+
+	table_init(&t, fmt, cols, sizeof(cols) / sizeof(cols[0]), stdout);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		emit(&t, rows[i].q, i < 10 ? (struct metric_value){rows[i].v.value, NAN, NAN} : rows[i].v);
+	n = table_finish(&t);
+	table_release(&t);
+	return n;
+}
+
+static int parse_args(struct attr_args *a, int argc, char **argv, int *first)
+{
+	int rc;
+	memset(a, 0, sizeof(*a));
+	metrics_options_init(&a->mo);
+	cmd_common_init(&a->cc, "attribute", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
+	if ((rc = cmd_opt_parse(&a->cc, attr_opts, NOPTS, a, argc, argv, first, NULL, usage)))
+		return rc;
+	if (argc - *first != 2) {
 		fprintf(stderr, "ipw attribute: name two runs, the earlier (A) then the later (B)\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw attribute: %s\n", err);
-		goto out;
-	}
-	opened = 1;
-	if (store_run_get(&st, argv[optind], &ra, err, sizeof(err)) < 0 ||
-	    store_run_get(&st, argv[optind + 1], &rb, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw attribute: %s\n", err);
-		goto out;
-	}
-	if (run_data_load(&st, ra.id, &da, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw attribute: %s\n", err);
-		goto out;
-	}
-	la = 1;
-	if (run_data_load(&st, rb.id, &db, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw attribute: %s\n", err);
-		goto out;
-	}
-	lb = 1;
-	if (analysis_attribute(&da, &db, &mo, &at, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw attribute: %s\n", err);
-		goto out;
-	}
-	if (json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "a", side_json(ra.id, &ra, &at.a));
-		json_object_set_new(o, "b", side_json(rb.id, &rb, &at.b));
-		json_object_set_new(o, "ipw_ratio", jmv(at.ipw_ratio));
-		json_object_set_new(o, "ipj_ratio", jmv(at.ipj_ratio));
-		json_object_set_new(o, "accuracy_factor", jmv(at.acc_factor));
-		json_object_set_new(o, "power_factor", jmv(at.power_factor));
-		json_object_set_new(o, "energy_factor", jmv(at.energy_factor));
-		json_object_set_new(o, "accuracy_share_of_ipw_change", json_real_or_null(at.acc_share_ipw));
-		json_object_set_new(o, "accuracy_share_of_ipj_change", json_real_or_null(at.acc_share_ipj));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-		putchar('\n');
-		json_decref(o);
-	} else {
-		printf("A: run %s %-16s accuracy %.4f  power %.4g W  energy %.4g J  IPW %.4g /W  IPJ %.4g /J\n", ra.id,
-		       ra.name ? ra.name : "-", at.a.accuracy.value, at.a.power_w.value, at.a.energy_j.value,
-		       at.a.ipw.value, at.a.ipj.value);
-		printf("B: run %s %-16s accuracy %.4f  power %.4g W  energy %.4g J  IPW %.4g /W  IPJ %.4g /J\n", rb.id,
-		       rb.name ? rb.name : "-", at.b.accuracy.value, at.b.power_w.value, at.b.energy_j.value,
-		       at.b.ipw.value, at.b.ipj.value);
-		printf("\nIPW  B/A %s = accuracy %s x power (A/B) %s\n", fx(a, sizeof(a), at.ipw_ratio),
-		       fx(b, sizeof(b), at.acc_factor), fx(c, sizeof(c), at.power_factor));
-		printf("IPJ  B/A %s = accuracy %s x energy (A/B) %s\n", fx(a, sizeof(a), at.ipj_ratio),
-		       fx(b, sizeof(b), at.acc_factor), fx(c, sizeof(c), at.energy_factor));
-		if (isfinite(at.acc_share_ipw))
-			printf("share of the log change due to accuracy: IPW %.1f%%, IPJ %.1f%%\n",
-			       100 * at.acc_share_ipw, isfinite(at.acc_share_ipj) ? 100 * at.acc_share_ipj : NAN);
-		printf("(accuracy factor over queries with measured energy; %g%% bootstrap intervals, runs resampled "
-		       "independently)\n", 100 * mo.level);
-	}
-	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;
-out:
-	if (la)
+	return 0;
+}
+
+/* Loads both runs' queries and attributes; 0 or EXIT_INPUT (said). */
+static int attribute(struct store *st, const struct run_record *ra, const struct run_record *rb,
+		     const struct metrics_options *mo, struct attribution *at)
+{
+	char err[IPW_ERRLEN];
+	struct run_data da, db;
+	int rc = EXIT_INPUT;
+
+	if (run_data_load(st, ra->id, &da, err, sizeof(err)) < 0)
+		goto say;
+	if (run_data_load(st, rb->id, &db, err, sizeof(err)) < 0) {
 		run_data_release(&da);
-	if (lb)
-		run_data_release(&db);
+		goto say;
+	}
+	if (analysis_attribute(&da, &db, mo, at, err, sizeof(err)) == 0)
+		rc = 0;
+	run_data_release(&da);
+	run_data_release(&db);
+	if (rc == 0)
+		return 0;
+say:
+	fprintf(stderr, "ipw attribute: %s\n", err);
+	return rc;
+}
+
+int cmd_attribute(int argc, char **argv)
+{
+	struct attr_args a;
+	struct store st;
+	struct run_record ra, rb;
+	struct attribution at;
+	int rc, first = 0;
+
+	if ((rc = parse_args(&a, argc, argv, &first)))
+		return rc == CMD_PARSE_HELP ? 0 : rc;
+	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
+		return rc;
+	memset(&ra, 0, sizeof(ra));
+	memset(&rb, 0, sizeof(rb));
+	if ((rc = cmd_run_get(&a.cc, &st, argv[first], &ra)) || (rc = cmd_run_get(&a.cc, &st, argv[first + 1], &rb)) ||
+	    (rc = attribute(&st, &ra, &rb, &a.mo, &at)))
+		goto out;
+	if (a.cc.format == OUT_JSON)
+		print_json(&ra, &rb, &at);
+	else if (a.cc.format == OUT_TEXT)
+		print_text(&ra, &rb, &at, a.mo.level);
+	else if (print_table(a.cc.format, &at) < 0)
+		rc = EXIT_ENV;
+	if (fflush(stdout) != 0)
+		rc = EXIT_ENV;
+out:
 	run_record_release(&ra);
 	run_record_release(&rb);
-	if (opened)
-		store_close(&st);
+	store_close(&st);
 	return rc;
 }

@@ -3,8 +3,9 @@
  * paper's hybrid-routing analysis over runs of the same items: energy,
  * compute and cost saved against cloud-only by an oracle router, a router of
  * accuracy p (exact expectation and seeded Monte Carlo) and a cascade.
+ * Text and one JSON object as always; --format csv|jsonl (--csv): one row
+ * per scheme, p and method.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@
 
 #include "../estimate.h"
 #include "analysis.h"
-#include "cmd.h"
+#include "common.h"
+#include "common_opts.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
@@ -23,24 +25,69 @@
 #define DEFAULT_TRIALS 200
 #define ROUTE_SEED 0x5eed0f4011ULL
 
+struct route_args {
+	struct cmd_common cc;
+	struct route_options o;
+	char **local;          /* --local and the operands, NULL-terminated */
+	size_t nlocal;
+	const char *cloud, *prices, *params, *plist;
+	int csv;               /* --csv, short for --format csv */
+	int allow_estimated;   /* --allow-estimated */
+};
+
+static int local_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int objective_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int csv_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static const struct opt_hooks local_hooks = {local_parse, NULL, NULL, NULL, NULL, NULL};
+static const struct opt_hooks objective_hooks = {objective_parse, NULL, NULL, NULL, NULL, NULL};
+static const struct opt_hooks csv_hooks = {csv_parse, NULL, NULL, NULL, NULL, NULL};
+
+#define A(f) offsetof(struct route_args, f)
+static const struct opt_def route_opts[] = {
+	CMD_OPTDEFS_COMMON(struct route_args, cc),
+	{"csv", 0, OPT_FLAG, A(csv), NULL, "short for --format csv", NULL, 0, 0, 0, NULL, NULL, &csv_hooks},
+	{"local", 0, OPT_STRING, OPT_NOFIELD, "RUN...", "local runs (repeat the flag, give a comma list, or list them "
+	 "after it);\nthe first one is the cascade's first tier", NULL, 0, 0, 0, NULL, NULL, &local_hooks},
+	{"cloud", 0, OPT_STRING, A(cloud), "RUN", "the cloud baseline every item falls back to", NULL, 0, 0, 0, NULL,
+	 NULL, NULL},
+	{"router-accuracy", 0, OPT_LIST, A(plist), "LIST", "router accuracies p (default " DEFAULT_P ")", NULL, 0, 0, 0,
+	 NULL, NULL, NULL},
+	{"objective", 0, OPT_STRING, OPT_NOFIELD, "energy|cost", "what the oracle minimises (default energy)", NULL, 0,
+	 0, 0, NULL, NULL, &objective_hooks},
+	{"prices", 0, OPT_STRING, A(prices), "FILE", "USD per 1M tokens per model: JSON {\"model\": {\"input\": X, "
+	 "\"output\": Y}}\nor lines 'model input output' (needed for cost)", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"params", 0, OPT_STRING, A(params), "FILE", "active parameters per model: JSON {\"model\": 8e9} or lines "
+	 "'model 8e9'\n(needed for compute: FLOPs = 2 x parameters x tokens)", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"trials", 0, OPT_INT, A(o.trials), "N", "Monte Carlo trials per p (default 200; 0 = exact expectation only)",
+	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
+	{"seed", 0, OPT_ULL, A(o.seed), "N", "seed of the Monte Carlo draws", NULL, 0, 0, 0, NULL, NULL,
+	 &cmd_seed_hooks},
+	{"intersect", 0, OPT_FLAG, A(o.intersect), NULL, "drop items missing from a run (or unmeasured at the cloud), "
+	 "and count them", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"allow-estimated", 0, OPT_FLAG, A(allow_estimated), NULL, "mix runs with estimated energy (--api builtin) and "
+	 "measured ones\n(refused otherwise)", NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+#define NOPTS (sizeof(route_opts) / sizeof(route_opts[0]))
+
+static const char *const fields[] = {"energy_j", "flops", "cost_usd", "saved_energy", "saved_compute", "saved_cost",
+				     "local_share", "accuracy"};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+#define RCOL(f) {f, NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH}, {f "_lo", NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH}, \
+	{f "_hi", NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH}
+static const struct tcol cols[] = {
+	{"scheme", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},
+	{"p", NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH},
+	{"method", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},
+	RCOL("energy_j"), RCOL("flops"), RCOL("cost_usd"), RCOL("saved_energy"), RCOL("saved_compute"),
+	RCOL("saved_cost"), RCOL("local_share"), RCOL("accuracy"),
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n"
-		"  --local RUN...         local runs (repeat the flag, give a comma list, or list them after it);\n"
-		"                         the first one is the cascade's first tier\n"
-		"  --cloud RUN            the cloud baseline every item falls back to\n"
-		"  --router-accuracy LIST router accuracies p (default %s)\n"
-		"  --objective energy|cost  what the oracle minimises (default energy)\n"
-		"  --prices FILE          USD per 1M tokens per model: JSON {\"model\": {\"input\": X, \"output\": Y}}\n"
-		"                         or lines 'model input output' (needed for cost)\n"
-		"  --params FILE          active parameters per model: JSON {\"model\": 8e9} or lines 'model 8e9'\n"
-		"                         (needed for compute: FLOPs = 2 x parameters x tokens)\n"
-		"  --trials N             Monte Carlo trials per p (default %d; 0 = exact expectation only)\n"
-		"  --seed N               seed of the Monte Carlo draws\n"
-		"  --intersect            drop items missing from a run (or unmeasured at the cloud), and count them\n"
-		"  --allow-estimated      mix runs with estimated energy (--api builtin) and measured ones\n"
-		"  --store PATH           the store to read (default ./ipw.db)\n"
-		"  --json | --csv         machine-readable output\n", DEFAULT_P, DEFAULT_TRIALS);
+	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n");
+	opt_usage(f, route_opts, NOPTS);
+	fprintf(f, "json is one object; csv and jsonl are one row per scheme, p and method, each value with\n"
+		"its Monte Carlo spread (_lo, _hi).\n");
 }
 
 static json_t *jrv(struct route_value v)
@@ -100,264 +147,286 @@ static int parse_p_list(const char *s, double **out, size_t *n)
 	return rc;
 }
 
-static void print_csv(const struct route_result *r)
+static int local_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
-	const char *f[] = {"energy_j", "flops", "cost_usd", "saved_energy", "saved_compute", "saved_cost",
-			   "local_share", "accuracy"};
-	printf("scheme,p,method");
-	for (size_t i = 0; i < 8; i++)
-		printf(",%s,%s_lo,%s_hi", f[i], f[i], f[i]);
-	putchar('\n');
-	for (size_t i = 0; i < r->nrows; i++) {
-		const struct route_row *w = &r->rows[i];
-		const struct route_value *v[] = {&w->energy_j, &w->flops, &w->cost_usd, &w->saved_energy,
-						 &w->saved_compute, &w->saved_cost, &w->local_share, &w->accuracy};
-		printf("%s,", w->scheme);
-		if (isfinite(w->p))
-			printf("%g", w->p);
-		printf(",%s", w->monte_carlo ? "monte_carlo" : "exact");
-		for (size_t k = 0; k < 8; k++)
-			for (int j = 0; j < 3; j++) {
-				double x = j == 0 ? v[k]->value : j == 1 ? v[k]->lo : v[k]->hi;
-				if (isfinite(x))
-					printf(",%.10g", x);
-				else
-					putchar(',');
-			}
-		putchar('\n');
-	}
+	struct route_args *a = t;
+	int k;
+	char **parts = split_list(arg, ',', &k);
+	for (int i = 0; i < k; i++)
+		a->local = push(a->local, &a->nlocal, parts[i]);
+	free_list(parts);
+	return 0;
 }
 
-int cmd_route(int argc, char **argv)
+static int objective_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
-	static const struct option opts[] = {
-		{"store", required_argument, NULL, 's'},
-		{"local", required_argument, NULL, 'l'},
-		{"cloud", required_argument, NULL, 'c'},
-		{"router-accuracy", required_argument, NULL, 'p'},
-		{"objective", required_argument, NULL, 'o'},
-		{"prices", required_argument, NULL, 'P'},
-		{"params", required_argument, NULL, 'A'},
-		{"trials", required_argument, NULL, 't'},
-		{"seed", required_argument, NULL, 'S'},
-		{"intersect", no_argument, NULL, 'i'},
-		{"json", no_argument, NULL, 'j'},
-		{"csv", no_argument, NULL, 'C'},
-		{"allow-estimated", no_argument, NULL, 'E'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = NULL, *cloud = NULL, *prices = NULL, *params = NULL, *plist = DEFAULT_P;
-	char err[IPW_ERRLEN], *end, **local = NULL, **ids = NULL, a[64], b[64], c[64], d[64], e[64];
-	size_t nlocal = 0, np = 0, n = 0;
-	double *p = NULL;
-	struct store st;
-	struct route_options o;
-	struct route_result res;
-	struct run_record *runs = NULL;
-	struct route_model *model = NULL;
-	int json = 0, csv = 0, ch, rc = EXIT_USAGE, opened = 0, have = 0, allow_est = 0;
+	struct route_args *a = t;
+	if (!strcmp(arg, "energy"))
+		a->o.objective = ROUTE_ENERGY;
+	else if (!strcmp(arg, "cost"))
+		a->o.objective = ROUTE_COST;
+	else
+		return err_set(err, errlen, "--objective is 'energy' or 'cost'");
+	return 0;
+}
 
-	memset(&o, 0, sizeof(o));
-	memset(&res, 0, sizeof(res));
-	o.objective = ROUTE_ENERGY;
-	o.trials = DEFAULT_TRIALS;
-	o.seed = ROUTE_SEED;
-	o.level = METRICS_LEVEL;
+static int csv_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct route_args *a = t;
+	a->csv = 1;
+	a->cc.format = OUT_CSV;
+	return 0;
+}
+
+static void route_args_release(struct route_args *a)
+{
+	if (a->local)
+		free_list(a->local);
+	free((void *)a->o.p);
+	a->local = NULL;
+	a->o.p = NULL;
+}
+
+static void emit_row(struct table *t, const struct route_row *w)
+{
+	const struct route_value *v[] = {&w->energy_j, &w->flops, &w->cost_usd, &w->saved_energy, &w->saved_compute,
+					 &w->saved_cost, &w->local_share, &w->accuracy};
+	table_str(t, w->scheme);
+	table_real(t, w->p);
+	table_str(t, w->monte_carlo ? "monte_carlo" : "exact");
+	for (size_t k = 0; k < NFIELDS; k++) {
+		table_real(t, v[k]->value);
+		table_real(t, v[k]->lo);
+		table_real(t, v[k]->hi);
+	}
+	table_end_row(t);
+}
+
+static long print_table(const struct route_result *r, enum out_format fmt)
+{
+	struct table t;
+	long n;
+	table_init(&t, fmt, cols, sizeof(cols) / sizeof(cols[0]), stdout);
+	for (size_t i = 0; i < r->nrows; i++)
+		emit_row(&t, &r->rows[i]);
+	n = table_finish(&t);
+	table_release(&t);
+	return n;
+}
+
+/* What the printers need. */
+struct route_out {
+	const struct route_args *a;
+	const struct route_result *res;
+	const struct run_record *runs;
+	char **ids;
+};
+
+static json_t *row_json(const struct route_row *w)
+{
+	const struct route_value *v[] = {&w->energy_j, &w->flops, &w->cost_usd, &w->saved_energy, &w->saved_compute,
+					 &w->saved_cost, &w->local_share, &w->accuracy};
+	json_t *r = json_object();
+	json_object_set_new(r, "scheme", json_string(w->scheme));
+	json_object_set_new(r, "p", json_real_or_null(w->p));
+	json_object_set_new(r, "method", json_string(w->monte_carlo ? "monte_carlo" : "exact"));
+	for (size_t k = 0; k < NFIELDS; k++)
+		json_object_set_new(r, fields[k], jrv(*v[k]));
+	return r;
+}
+
+static void print_json(const struct route_out *o)
+{
+	const struct route_result *res = o->res;
+	const struct route_options *ro = &o->a->o;
+	size_t nlocal = o->a->nlocal;
+	json_t *root = json_object(), *rows = json_array(), *lr = json_array();
+
+	json_object_set_new(root, "items", json_integer(res->n_items));
+	json_object_set_new(root, "dropped_missing", json_integer(res->n_dropped));
+	json_object_set_new(root, "dropped_unmeasured", json_integer(res->n_unmeasured));
+	json_object_set_new(root, "locally_answerable", json_integer(res->n_answerable));
+	json_object_set_new(root, "objective", json_string(ro->objective == ROUTE_COST ? "cost" : "energy"));
+	json_object_set_new(root, "cloud_run", json_integer(strtoll(o->ids[nlocal], NULL, 10)));
+	json_object_set_new(root, "trials", json_integer(ro->trials));
+	json_object_set_new(root, "seed", json_integer((json_int_t)ro->seed));
+	for (size_t i = 0; i < nlocal; i++)
+		json_array_append_new(lr, json_pack("{s:I, s:I}", "run", (json_int_t)strtoll(o->ids[i], NULL, 10),
+						     "oracle_items", (json_int_t)res->oracle_chosen[i]));
+	json_object_set_new(root, "local_runs", lr);
+	for (size_t i = 0; i < res->nrows; i++)
+		json_array_append_new(rows, row_json(&res->rows[i]));
+	json_object_set_new(root, "rows", rows);
+	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	putchar('\n');
+	json_decref(root);
+}
+
+static void print_header(const struct route_out *o)
+{
+	const struct route_result *res = o->res;
+	size_t nlocal = o->a->nlocal;
+
+	printf("routing %lld items between %zu local run%s and cloud run %s (%s); oracle objective: %s\n",
+	       res->n_items, nlocal, nlocal == 1 ? "" : "s", o->ids[nlocal],
+	       o->runs[nlocal].name ? o->runs[nlocal].name : "-", o->a->o.objective == ROUTE_COST ? "cost" : "energy");
+	if (o->a->o.intersect)
+		printf("dropped: %lld items missing from a run, %lld unmeasured at the cloud\n", res->n_dropped,
+		       res->n_unmeasured);
+	printf("answerable locally (some local run right): %lld (%.1f%%)\n", res->n_answerable,
+	       res->n_items ? 100.0 * (double)res->n_answerable / (double)res->n_items : 0.0);
+	printf("oracle sends:");
+	for (size_t i = 0; i < nlocal; i++)
+		printf(" run %s (%s) %lld;", o->ids[i], o->runs[i].name ? o->runs[i].name : "-", res->oracle_chosen[i]);
+	printf(" cloud %lld\n", res->n_items - res->n_answerable);
+}
+
+static void print_text(const struct route_out *o)
+{
+	const struct route_result *res = o->res;
+	char a[64], b[64], c[64], d[64], e[64];
+
+	print_header(o);
+	printf("\n%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s\n", "scheme", "p", "method", "energy saved",
+	       "compute saved", "cost saved", "routed locally", "accuracy");
+	for (size_t i = 0; i < res->nrows; i++) {
+		const struct route_row *w = &res->rows[i];
+		char pp[16] = "-", meth[24] = "exact";
+		if (isfinite(w->p))
+			snprintf(pp, sizeof(pp), "%.2f", w->p);
+		if (w->monte_carlo)
+			snprintf(meth, sizeof(meth), "MC x%d", o->a->o.trials);
+		printf("%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s\n", w->scheme, pp, meth,
+		       fpct(a, sizeof(a), w->saved_energy), fpct(b, sizeof(b), w->saved_compute),
+		       fpct(c, sizeof(c), w->saved_cost), fpct(d, sizeof(d), w->local_share),
+		       fpct(e, sizeof(e), w->accuracy));
+	}
+	if (isfinite(res->rows[0].flops.value))
+		snprintf(a, sizeof(a), "%.4g FLOPs", res->rows[0].flops.value);
+	else
+		snprintf(a, sizeof(a), "not computed (--params FILE)");
+	if (isfinite(res->rows[0].cost_usd.value))
+		snprintf(b, sizeof(b), "%.6g USD", res->rows[0].cost_usd.value);
+	else
+		snprintf(b, sizeof(b), "not computed (--prices FILE)");
+	printf("\ncloud-only totals: energy %.6g J, compute %s, cost %s\n", res->rows[0].energy_j.value, a, b);
+	printf("MC rows: mean over trials [%g%% spread]; cascade charges a failed attempt on run %s first.\n",
+	       100 * o->a->o.level, o->ids[0]);
+}
+
+/* The subcommand and the options; 0, CMD_PARSE_HELP or EXIT_USAGE (said). */
+static int parse_args(struct route_args *a, int argc, char **argv)
+{
+	unsigned char given[NOPTS];
+	double *p = NULL;
+	size_t np = 0;
+	int first = 0, rc;
+
 	if (argc < 2 || strcmp(argv[1], "simulate")) {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
-			return 0;
+			return CMD_PARSE_HELP;
 		}
 		fprintf(stderr, "ipw route: the subcommand is 'simulate'\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	argc--, argv++;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': path = optarg; break;
-		case 'l': {
-			int k;
-			char **parts = split_list(optarg, ',', &k);
-			for (int i = 0; i < k; i++)
-				local = push(local, &nlocal, parts[i]);
-			free_list(parts);
-			break;
-		}
-		case 'c': cloud = optarg; break;
-		case 'p': plist = optarg; break;
-		case 'o':
-			if (!strcmp(optarg, "energy"))
-				o.objective = ROUTE_ENERGY;
-			else if (!strcmp(optarg, "cost"))
-				o.objective = ROUTE_COST;
-			else {
-				fprintf(stderr, "ipw route: --objective is 'energy' or 'cost', not '%s'\n", optarg);
-				goto out;
-			}
-			break;
-		case 'P': prices = optarg; break;
-		case 'A': params = optarg; break;
-		case 't':
-			o.trials = (int)strtol(optarg, &end, 10);
-			if (*end || o.trials < 0 || o.trials > 100000) {
-				fprintf(stderr, "ipw route: --trials wants a count in 0..100000, not '%s'\n", optarg);
-				goto out;
-			}
-			break;
-		case 'S':
-			o.seed = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "ipw route: --seed wants a number, not '%s'\n", optarg);
-				goto out;
-			}
-			break;
-		case 'i': o.intersect = 1; break;
-		case 'j': json = 1; break;
-		case 'C': csv = 1; break;
-		case 'E': allow_est = 1; break;
-		case 'h': usage(stdout); rc = 0; goto out;
-		default: usage(stderr); goto out;
-		}
-	}
+	if ((rc = cmd_opt_parse(&a->cc, route_opts, NOPTS, a, argc - 1, argv + 1, &first, given, usage)))
+		return rc;
 	/* runs listed after the flags are local runs too: --local 1 2 3 */
-	for (int i = optind; i < argc; i++)
-		local = push(local, &nlocal, argv[i]);
-	if (!nlocal || !cloud) {
+	for (int i = first + 1; i < argc; i++)
+		a->local = push(a->local, &a->nlocal, argv[i]);
+	if (!a->nlocal || !a->cloud) {
 		fprintf(stderr, "ipw route: name the local runs (--local RUN...) and the cloud run (--cloud RUN)\n");
 		usage(stderr);
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (json && csv) {
-		fprintf(stderr, "ipw route: choose --json or --csv, not both\n");
-		goto out;
+	if (a->csv && (given[opt_find(route_opts, NOPTS, "json") - route_opts] ||
+		       given[opt_find(route_opts, NOPTS, "format") - route_opts])) {
+		fprintf(stderr, "ipw route: choose one output format (--csv is --format csv)\n");
+		return EXIT_USAGE;
 	}
-	if (o.objective == ROUTE_COST && !prices) {
+	if (a->o.objective == ROUTE_COST && !a->prices) {
 		fprintf(stderr, "ipw route: --objective cost needs --prices FILE (USD per 1M tokens per model)\n");
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (parse_p_list(plist, &p, &np) < 0)
-		goto out;
-	o.p = p;
-	o.np = np;
-	rc = EXIT_INPUT;
-	if (store_open(&st, path, STORE_READONLY, err, sizeof(err)) < 0) {
+	rc = parse_p_list(a->plist, &p, &np);
+	a->o.p = p;
+	a->o.np = np;
+	return rc < 0 ? EXIT_USAGE : 0;
+}
+
+static void route_args_init(struct route_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	cmd_common_init(&a->cc, "route", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
+	a->o.objective = ROUTE_ENERGY;
+	a->o.trials = DEFAULT_TRIALS;
+	a->o.seed = ROUTE_SEED;
+	a->o.level = METRICS_LEVEL;
+	a->plist = DEFAULT_P;
+}
+
+/* Reads the runs, their constants and simulates; 0 or EXIT_INPUT (said). */
+static int simulate(struct store *st, struct route_args *a, struct route_out *o, struct route_result *res)
+{
+	char err[IPW_ERRLEN], **specs = xcalloc(a->nlocal + 2, sizeof(*specs));
+	size_t n = a->nlocal + 1;
+	struct route_model *model = xcalloc(n, sizeof(*model));
+	struct run_record *runs = NULL;
+	int rc;
+
+	for (size_t i = 0; i < a->nlocal; i++)
+		specs[i] = a->local[i];
+	specs[a->nlocal] = (char *)a->cloud;
+	rc = cmd_runs_get(&a->cc, st, specs, n, &runs, &o->ids);
+	o->runs = runs;
+	free(specs);
+	if (rc == 0 && runs_check_estimated(runs, n, a->allow_estimated, err, sizeof(err))) {
 		fprintf(stderr, "ipw route: %s\n", err);
-		goto out;
+		rc = EXIT_INPUT;
 	}
-	opened = 1;
-	n = nlocal + 1;
-	runs = xcalloc(n, sizeof(*runs));
-	ids = xcalloc(n + 1, sizeof(*ids));
-	model = xcalloc(n, sizeof(*model));
-	for (size_t i = 0; i < n; i++) {
-		if (store_run_get(&st, i < nlocal ? local[i] : cloud, &runs[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "ipw route: %s\n", err);
-			goto out;
-		}
-		ids[i] = xstrdup(runs[i].id);
-	}
-	if (runs_check_estimated(runs, n, allow_est, err, sizeof(err))) {
+	if (rc == 0 && (analysis_route_models(runs, n, a->prices, a->params, model, err, sizeof(err)) < 0 ||
+			analysis_route(st, (const char *const *)o->ids, a->nlocal, o->ids[a->nlocal], model, &a->o, res,
+				       err, sizeof(err)) < 0)) {
 		fprintf(stderr, "ipw route: %s\n", err);
-		goto out;
+		rc = EXIT_INPUT;
 	}
-	if (analysis_route_models(runs, n, prices, params, model, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw route: %s\n", err);
-		goto out;
-	}
-	if (analysis_route(&st, (const char *const *)ids, nlocal, ids[nlocal], model, &o, &res,
-			   err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw route: %s\n", err);
-		goto out;
-	}
-	have = 1;
-	if (json) {
-		json_t *root = json_object(), *rows = json_array(), *lr = json_array();
-		json_object_set_new(root, "items", json_integer(res.n_items));
-		json_object_set_new(root, "dropped_missing", json_integer(res.n_dropped));
-		json_object_set_new(root, "dropped_unmeasured", json_integer(res.n_unmeasured));
-		json_object_set_new(root, "locally_answerable", json_integer(res.n_answerable));
-		json_object_set_new(root, "objective", json_string(o.objective == ROUTE_COST ? "cost" : "energy"));
-		json_object_set_new(root, "cloud_run", json_integer(strtoll(ids[nlocal], NULL, 10)));
-		json_object_set_new(root, "trials", json_integer(o.trials));
-		json_object_set_new(root, "seed", json_integer((json_int_t)o.seed));
-		for (size_t i = 0; i < nlocal; i++)
-			json_array_append_new(lr, json_pack("{s:I, s:I}", "run", (json_int_t)strtoll(ids[i], NULL, 10),
-							     "oracle_items", (json_int_t)res.oracle_chosen[i]));
-		json_object_set_new(root, "local_runs", lr);
-		for (size_t i = 0; i < res.nrows; i++) {
-			const struct route_row *w = &res.rows[i];
-			json_t *r = json_object();
-			json_object_set_new(r, "scheme", json_string(w->scheme));
-			json_object_set_new(r, "p", json_real_or_null(w->p));
-			json_object_set_new(r, "method", json_string(w->monte_carlo ? "monte_carlo" : "exact"));
-			json_object_set_new(r, "energy_j", jrv(w->energy_j));
-			json_object_set_new(r, "flops", jrv(w->flops));
-			json_object_set_new(r, "cost_usd", jrv(w->cost_usd));
-			json_object_set_new(r, "saved_energy", jrv(w->saved_energy));
-			json_object_set_new(r, "saved_compute", jrv(w->saved_compute));
-			json_object_set_new(r, "saved_cost", jrv(w->saved_cost));
-			json_object_set_new(r, "local_share", jrv(w->local_share));
-			json_object_set_new(r, "accuracy", jrv(w->accuracy));
-			json_array_append_new(rows, r);
-		}
-		json_object_set_new(root, "rows", rows);
-		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-		putchar('\n');
-		json_decref(root);
-	} else if (csv) {
-		print_csv(&res);
-	} else {
-		printf("routing %lld items between %zu local run%s and cloud run %s (%s); oracle objective: %s\n",
-		       res.n_items, nlocal, nlocal == 1 ? "" : "s", ids[nlocal],
-		       runs[nlocal].name ? runs[nlocal].name : "-", o.objective == ROUTE_COST ? "cost" : "energy");
-		if (o.intersect)
-			printf("dropped: %lld items missing from a run, %lld unmeasured at the cloud\n", res.n_dropped,
-			       res.n_unmeasured);
-		printf("answerable locally (some local run right): %lld (%.1f%%)\n", res.n_answerable,
-		       res.n_items ? 100.0 * (double)res.n_answerable / (double)res.n_items : 0.0);
-		printf("oracle sends:");
-		for (size_t i = 0; i < nlocal; i++)
-			printf(" run %s (%s) %lld;", ids[i], runs[i].name ? runs[i].name : "-", res.oracle_chosen[i]);
-		printf(" cloud %lld\n", res.n_items - res.n_answerable);
-		printf("\n%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s\n", "scheme", "p", "method", "energy saved",
-		       "compute saved", "cost saved", "routed locally", "accuracy");
-		for (size_t i = 0; i < res.nrows; i++) {
-			const struct route_row *w = &res.rows[i];
-			char pp[16] = "-", meth[24] = "exact";
-			if (isfinite(w->p))
-				snprintf(pp, sizeof(pp), "%.2f", w->p);
-			if (w->monte_carlo)
-				snprintf(meth, sizeof(meth), "MC x%d", o.trials);
-			printf("%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s\n", w->scheme, pp, meth,
-			       fpct(a, sizeof(a), w->saved_energy), fpct(b, sizeof(b), w->saved_compute),
-			       fpct(c, sizeof(c), w->saved_cost), fpct(d, sizeof(d), w->local_share),
-			       fpct(e, sizeof(e), w->accuracy));
-		}
-		printf("\ncloud-only totals: energy %.6g J, compute %s, cost %s\n", res.rows[0].energy_j.value,
-		       isfinite(res.rows[0].flops.value) ? (snprintf(a, sizeof(a), "%.4g FLOPs", res.rows[0].flops.value), a)
-							  : "not computed (--params FILE)",
-		       isfinite(res.rows[0].cost_usd.value) ? (snprintf(b, sizeof(b), "%.6g USD", res.rows[0].cost_usd.value), b)
-							     : "not computed (--prices FILE)");
-		printf("MC rows: mean over trials [%g%% spread]; cascade charges a failed attempt on run %s first.\n",
-		       100 * o.level, ids[0]);
-	}
-	rc = fflush(stdout) == 0 ? 0 : EXIT_ENV;
-out:
-	if (have)
-		route_result_release(&res);
-	for (size_t i = 0; runs && i < n; i++)
-		run_record_release(&runs[i]);
-	free(runs);
 	free(model);
-	if (ids)
-		free_list(ids);
-	if (local)
-		free_list(local);
-	free(p);
+	return rc;
+}
+
+int cmd_route(int argc, char **argv)
+{
+	struct route_args a;
+	struct route_result res;
+	struct route_out o = {NULL, NULL, NULL, NULL};
+	struct store st;
+	int rc, opened = 0;
+
+	route_args_init(&a);
+	if ((rc = parse_args(&a, argc, argv)))
+		goto out;
+	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
+		goto out;
+	opened = 1;
+	o.a = &a;
+	o.res = &res;
+	if ((rc = simulate(&st, &a, &o, &res)))
+		goto out;
+	if (a.cc.format == OUT_JSON)
+		print_json(&o);
+	else if (a.cc.format == OUT_TEXT)
+		print_text(&o);
+	else if (print_table(&res, a.cc.format) < 0)
+		rc = EXIT_ENV;
+	route_result_release(&res);
+	if (fflush(stdout) != 0)
+		rc = EXIT_ENV;
+out:
+	cmd_runs_free((struct run_record *)o.runs, o.ids, a.nlocal + 1);
+	route_args_release(&a);
 	if (opened)
 		store_close(&st);
-	return rc;
+	return rc == CMD_PARSE_HELP ? 0 : rc;
 }

@@ -146,4 +146,25 @@ assert abs(o["accuracy_share_of_ipw_change"] - math.log(1.5) / math.log(3)) < 1e
 grep -q "no run '99'" "$TMP/err" || fail "unknown run message"
 "$IPW" coverage 1 --store "$TMP/none.db" 2>/dev/null; expect_eq "missing store" $? 3
 [ ! -e "$TMP/none.db" ] || fail "a read command created a store"
+
+# --format on coverage, route, analyze, attribute (--json is --format json)
+"$IPW" coverage 1 2 --store "$DB" --format csv >"$TMP/cov.csv" || fail "coverage --format csv"
+expect_eq "coverage csv best-of-N" "$(csv_query "$TMP/cov.csv" '[r["correct"] for r in rows if r["run"] == "best-of-N" and r["subject"] == ""][0]')" 3
+expect_eq "coverage csv math run 2" "$(csv_query "$TMP/cov.csv" '[round(float(r["coverage"]), 4) for r in rows if r["run"] == "2" and r["subject"] == "math"][0]')" 0.6667
+"$IPW" coverage 1 2 --store "$DB" --format json >"$TMP/a.json" || fail "coverage --format json"
+"$IPW" coverage 1 2 --store "$DB" --json >"$TMP/b.json" || fail "coverage --json"
+cmp -s "$TMP/a.json" "$TMP/b.json" || fail "coverage: --json is not --format json"
+"$IPW" coverage 1 --store "$DB" --format xml 2>/dev/null; expect_eq "coverage --format xml" $? 2
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --format csv --trials 0 >"$TMP/r1.csv" || fail "route --format csv"
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --csv --trials 0 >"$TMP/r2.csv" || fail "route --csv"
+cmp -s "$TMP/r1.csv" "$TMP/r2.csv" || fail "route: --csv is not --format csv"
+expect_eq "route csv oracle saved energy" "$(csv_query "$TMP/r1.csv" '[r["saved_energy"] for r in rows if r["scheme"] == "oracle"][0]')" 0.48
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --format jsonl --trials 0 >"$TMP/r.jsonl" || fail "route jsonl"
+expect_eq "route jsonl rows" "$(python3 -c 'import json,sys; print(len([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/r.jsonl")" "$(csv_query "$TMP/r1.csv" 'len(rows)')"
+"$IPW" route simulate --local 1 --cloud 3 --store "$DB" --json --csv 2>/dev/null; expect_eq "route --json --csv" $? 2
+"$IPW" analyze linear --store "$DB" --bootstrap 0 --format csv >"$TMP/an.csv" || fail "analyze --format csv"
+expect_eq "analyze csv slope" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["key"] == "energy_j ~ output_tokens" and r["quantity"] == "output_tokens"][0]')" 0.5
+"$IPW" attribute gen-a gen-b --store "$DB" --bootstrap 0 --format jsonl >"$TMP/at.jsonl" || fail "attribute jsonl"
+expect_eq "attribute jsonl ipw ratio" "$(python3 -c 'import json,sys; print([r["value"] for r in map(json.loads, open(sys.argv[1])) if r["quantity"] == "ipw_ratio"][0])' "$TMP/at.jsonl")" 3.0
+"$IPW" analyze linear --store "$DB" --bootstrap x 2>/dev/null; expect_eq "analyze --bootstrap x" $? 2
 echo "analysis commands ok"

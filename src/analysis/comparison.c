@@ -1,0 +1,379 @@
+/*
+ * analysis/comparison.c - what compares runs: one comparison row per run
+ * (metrics with bootstrap or delta-method intervals, latency percentiles
+ * with order-statistic intervals), the regressions of one run on token
+ * counts (stats_ols), and the attribution of an IPW/IPJ change to accuracy
+ * and power or energy.
+ */
+#include "analysis.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "rng.h"
+#include "stats.h"
+#include "util.h"
+
+struct metric_value analysis_percentile_ci(double *v, size_t n, double p, double level)
+{
+	struct metric_value r;
+	stats_quantile_ci(v, n, p / 100, level, &r.value, &r.ci_low, &r.ci_high);
+	return r;
+}
+
+/* ---- delta-method intervals ---- */
+
+/* value with the interval value -/+ h (NAN when either is not finite). */
+static struct metric_value around(double value, double h)
+{
+	struct metric_value v = {value, NAN, NAN};
+	if (isfinite(value) && isfinite(h)) {
+		v.ci_low = value - h;
+		v.ci_high = value + h;
+	}
+	return v;
+}
+
+void analysis_delta_ci(const struct metrics_input *in, double level, struct metrics *m)
+{
+	struct stats_moments acc = {0}, ap = {0}, ae = {0}, et = {0}, te = {0};
+
+	for (size_t i = 0; i < in->n; i++) {
+		double e = in->energy_j[i], lat = in->latency_s[i];
+		if ((in->failed && in->failed[i]) || (in->acc[i] != 0 && in->acc[i] != 1))
+			continue;
+		stats_moments_add(&acc, in->acc[i], 0);
+		if (!(isfinite(e) && e >= 0 && isfinite(lat) && lat > 0))
+			continue;
+		stats_moments_add(&ap, in->acc[i], e / lat);
+		stats_moments_add(&ae, in->acc[i], e);
+		if (in->tokens && isfinite(in->tokens[i]) && in->tokens[i] >= 0) {
+			stats_moments_add(&et, e, in->tokens[i]);
+			stats_moments_add(&te, in->tokens[i], e);
+		}
+	}
+	m->accuracy = around(m->accuracy.value, stats_mean_halfwidth(&acc, level));
+	m->ipw = around(m->ipw.value, stats_ratio_halfwidth(&ap, level));
+	m->ipj = around(m->ipj.value, stats_ratio_halfwidth(&ae, level));
+	m->j_per_token = around(m->j_per_token.value, stats_ratio_halfwidth(&et, level));
+	m->tokens_per_j = around(m->tokens_per_j.value, stats_ratio_halfwidth(&te, level));
+	{
+		/* power and energy means: the y of ap and ae */
+		struct stats_moments p = {ap.n, ap.sy, 0, ap.syy, 0, 0}, en = {ae.n, ae.sy, 0, ae.syy, 0, 0};
+		m->power_w = around(m->power_w.value, stats_mean_halfwidth(&p, level));
+		m->energy_j = around(m->energy_j.value, stats_mean_halfwidth(&en, level));
+	}
+	m->ipw_dynamic.ci_low = m->ipw_dynamic.ci_high = NAN;
+	m->ipj_dynamic.ci_low = m->ipj_dynamic.ci_high = NAN;
+}
+
+/* ---- comparison ---- */
+
+int analysis_resolve_runs(struct store *s, char *const *refs, size_t n, char ***ids, char *err, size_t errlen)
+{
+	char **v = xcalloc(n + 1, sizeof(*v));
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct run_record r;
+		memset(&r, 0, sizeof(r));
+		if ((rc = store_run_get(s, refs[i], &r, err, errlen)) < 0) {
+			free_list(v);
+			*ids = NULL;
+			return rc;
+		}
+		v[i] = xstrdup(r.id);
+		run_record_release(&r);
+	}
+	*ids = v;
+	return 0;
+}
+
+/* "2x NVIDIA H200, Intel Xeon" from the run's accelerator-scope sources. */
+static char *accelerator_of(const struct run_record *r)
+{
+	struct buf b;
+	char *s;
+	int *done = xcalloc((size_t)r->nsources + 1, sizeof(int));
+
+	buf_init(&b, 0);
+	for (int i = 0; i < r->nsources; i++) {
+		const struct run_source *a = &r->sources[i];
+		const char *name = a->model && *a->model ? a->model : a->name;
+		int cnt = 0;
+		if (done[i] || !a->scope || strcmp(a->scope, "accelerator") || !name)
+			continue;
+		for (int j = i; j < r->nsources; j++) {
+			const struct run_source *o = &r->sources[j];
+			const char *on = o->model && *o->model ? o->model : o->name;
+			if (!done[j] && o->scope && !strcmp(o->scope, "accelerator") && on && !strcmp(on, name)) {
+				done[j] = 1;
+				cnt++;
+			}
+		}
+		if (b.len)
+			buf_appends(&b, ", ");
+		if (cnt > 1)
+			buf_appendf(&b, "%dx ", cnt);
+		buf_appends(&b, name);
+	}
+	free(done);
+	s = b.len ? buf_detach(&b) : NULL;
+	buf_release(&b);
+	return s;
+}
+
+static int concurrency_of(const struct run_record *r)
+{
+	json_t *c = r->config_json ? json_loads(r->config_json, 0, NULL) : NULL;
+	json_t *v = c ? json_object_get(c, "concurrency") : NULL;
+	int n = json_is_integer(v) ? (int)json_integer_value(v) : -1;
+	json_decref(c);
+	return n;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? xstrdup(s) : NULL;
+}
+
+int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
+			 enum ci_method method, struct compare_row *out, char *err, size_t errlen)
+{
+	struct metrics_options defs, point;
+	struct run_record r;
+	struct run_data d;
+	struct metrics_input in;
+	double *lat = NULL;
+	size_t nl = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	if ((rc = store_run_get(s, ref, &r, err, errlen)) < 0)
+		return rc;
+	out->run_id = xstrdup(r.id);
+	out->name = dup_or_null(r.name);
+	out->model = dup_or_null(r.model);
+	out->engine = dup_or_null(r.engine);
+	out->accelerator = accelerator_of(&r);
+	out->concurrency = concurrency_of(&r);
+	out->latency_p50 = out->latency_p99 = (struct metric_value){NAN, NAN, NAN};
+	if ((rc = run_data_load(s, r.id, &d, err, errlen)) < 0)
+		goto out;
+	run_data_metrics_input(&d, &in);
+	if (!o) {
+		metrics_options_init(&defs);
+		o = &defs;
+	}
+	point = *o;
+	point.bootstrap = 0;
+	/* the point estimates first; they say how many queries the intervals rest on */
+	if ((rc = metrics_compute(&in, &point, &out->m, err, errlen)) < 0)
+		goto out_data;
+	out->delta = method == CI_DELTA || (method == CI_AUTO && out->m.n_scored > CI_AUTO_MAX);
+	if (out->delta)
+		analysis_delta_ci(&in, o->level, &out->m);
+	else if (o->bootstrap > 0 && (rc = metrics_compute(&in, o, &out->m, err, errlen)) < 0)
+		goto out_data;
+	lat = xmalloc((d.n ? d.n : 1) * sizeof(*lat));
+	for (size_t i = 0; i < d.n; i++)
+		if (!d.failed[i] && isfinite(d.latency_s[i]))
+			lat[nl++] = d.latency_s[i];
+	out->latency_p50 = analysis_percentile_ci(lat, nl, 50, o->level);
+	out->latency_p99 = analysis_percentile_ci(lat, nl, 99, o->level);
+	free(lat);
+out_data:
+	run_data_release(&d);
+out:
+	run_record_release(&r);
+	if (rc < 0)
+		compare_row_release(out);
+	return rc;
+}
+
+void compare_row_release(struct compare_row *r)
+{
+	free(r->run_id);
+	free(r->name);
+	free(r->model);
+	free(r->engine);
+	free(r->accelerator);
+	memset(r, 0, sizeof(*r));
+}
+/* ---- least squares ---- */
+
+int analysis_ols(const double *y, const double *const *x, int k, size_t n, double level,
+		 struct regression *out, char *err, size_t errlen)
+{
+	struct stats_ols o;
+	int rc = stats_ols(y, x, k, n, level, &o, err, errlen);
+
+	memset(out, 0, sizeof(*out));
+	out->k = k;
+	out->n = o.n;
+	out->r2 = o.r2;
+	out->sigma = o.sigma;
+	for (int j = 0; j <= REG_MAXK; j++) {
+		out->coef[j] = o.coef[j];
+		out->se[j] = o.se[j];
+		out->ci[j] = (struct metric_value){o.coef[j], o.lo[j], o.hi[j]};
+	}
+	return rc;
+}
+
+const struct reg_spec analysis_reg_specs[REG_COUNT] = {
+	{"energy_j ~ output_tokens", "energy_j", 1, {"output_tokens"}},
+	{"energy_j ~ prompt_tokens + output_tokens", "energy_j", 2, {"prompt_tokens", "output_tokens"}},
+	{"latency_s ~ prompt_tokens + output_tokens", "latency_s", 2, {"prompt_tokens", "output_tokens"}},
+	{"ttft_s ~ prompt_tokens", "ttft_s", 1, {"prompt_tokens"}},
+};
+
+/* d's column called name, or NULL. */
+static const double *column(const struct run_data *d, const char *name)
+{
+	if (!strcmp(name, "energy_j"))
+		return d->energy_j;
+	if (!strcmp(name, "latency_s"))
+		return d->latency_s;
+	if (!strcmp(name, "ttft_s"))
+		return d->ttft_s;
+	if (!strcmp(name, "prompt_tokens"))
+		return d->prompt_tokens;
+	if (!strcmp(name, "output_tokens"))
+		return d->output_tokens;
+	return NULL;
+}
+
+void analysis_run_regressions(const struct run_data *d, double level, struct run_regressions *out)
+{
+	double *y = xmalloc((d->n ? d->n : 1) * sizeof(*y));
+
+	memset(out, 0, sizeof(*out));
+	for (int r = 0; r < REG_COUNT; r++) {
+		const struct reg_spec *sp = &analysis_reg_specs[r];
+		const double *src = column(d, sp->y), *x[REG_MAXK];
+		/* failed requests are left out, as in every metric */
+		for (size_t i = 0; i < d->n; i++)
+			y[i] = d->failed[i] ? NAN : src[i];
+		for (int j = 0; j < sp->k; j++)
+			x[j] = column(d, sp->x[j]);
+		out->ok[r] = analysis_ols(y, x, sp->k, d->n, level, &out->r[r], out->why[r], sizeof(out->why[r])) == 0;
+	}
+	free(y);
+}
+/* ---- attribution ---- */
+
+/* The queries of a run that IPW and IPJ use: scored, not failed, energy and latency measured. */
+struct eq {
+	double acc, p, e;
+};
+
+static struct eq *energy_queries(const struct run_data *d, size_t *n)
+{
+	struct eq *q = xmalloc((d->n ? d->n : 1) * sizeof(*q));
+	size_t k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		double e = d->energy_j[i], lat = d->latency_s[i];
+		if (d->failed[i] || (d->acc[i] != 0 && d->acc[i] != 1) || !(isfinite(e) && e >= 0) ||
+		    !(isfinite(lat) && lat > 0))
+			continue;
+		q[k++] = (struct eq){d->acc[i], e / lat, e};
+	}
+	*n = k;
+	return q;
+}
+
+/* Mean accuracy, power, energy of q (resampled by drawing n indices when r is not NULL). */
+static void eq_means(const struct eq *q, size_t n, struct rng *r, double m[3])
+{
+	double a = 0, p = 0, e = 0;
+	for (size_t j = 0; j < n; j++) {
+		const struct eq *x = &q[r ? (size_t)rng_below(r, n) : j];
+		a += x->acc;
+		p += x->p;
+		e += x->e;
+	}
+	m[0] = a / (double)n;
+	m[1] = p / (double)n;
+	m[2] = e / (double)n;
+}
+
+static double ratio_or_nan(double a, double b)
+{
+	return b > 0 && isfinite(a) ? a / b : NAN;
+}
+
+int analysis_attribute(const struct run_data *a, const struct run_data *b, const struct metrics_options *o,
+		       struct attribution *out, char *err, size_t errlen)
+{
+	struct metrics_options defs, point;
+	struct metrics_input ia, ib;
+	struct eq *qa = NULL, *qb = NULL;
+	size_t na, nb;
+	double ma[3], mb[3];
+	int rc = -1;
+
+	if (!o) {
+		metrics_options_init(&defs);
+		o = &defs;
+	}
+	memset(out, 0, sizeof(*out));
+	point = *o;
+	point.bootstrap = 0;
+	run_data_metrics_input(a, &ia);
+	run_data_metrics_input(b, &ib);
+	if (metrics_compute(&ia, &point, &out->a, err, errlen) < 0 ||
+	    metrics_compute(&ib, &point, &out->b, err, errlen) < 0)
+		goto out;
+	qa = energy_queries(a, &na);
+	qb = energy_queries(b, &nb);
+	if (na == 0 || nb == 0) {
+		err_set(err, errlen, "run %s has no scored query with measured energy (score it with ipw score; "
+			"attribution needs accuracy and energy)", na == 0 ? "A" : "B");
+		goto out;
+	}
+	eq_means(qa, na, NULL, ma);
+	eq_means(qb, nb, NULL, mb);
+	out->acc_factor = (struct metric_value){ratio_or_nan(mb[0], ma[0]), NAN, NAN};
+	out->power_factor = (struct metric_value){ratio_or_nan(ma[1], mb[1]), NAN, NAN};
+	out->energy_factor = (struct metric_value){ratio_or_nan(ma[2], mb[2]), NAN, NAN};
+	out->ipw_ratio = (struct metric_value){ratio_or_nan(out->b.ipw.value, out->a.ipw.value), NAN, NAN};
+	out->ipj_ratio = (struct metric_value){ratio_or_nan(out->b.ipj.value, out->a.ipj.value), NAN, NAN};
+	out->acc_share_ipw = log(out->acc_factor.value) / log(out->ipw_ratio.value);
+	out->acc_share_ipj = log(out->acc_factor.value) / log(out->ipj_ratio.value);
+	if (!isfinite(out->acc_share_ipw))
+		out->acc_share_ipw = NAN;
+	if (!isfinite(out->acc_share_ipj))
+		out->acc_share_ipj = NAN;
+	if (o->bootstrap > 0) {
+		size_t bn = (size_t)o->bootstrap;
+		double *rep = xmalloc(5 * bn * sizeof(double));
+		struct rng r;
+		rng_seed(&r, o->seed);
+		for (size_t k = 0; k < bn; k++) {
+			double ra[3], rb[3];
+			eq_means(qa, na, &r, ra);
+			eq_means(qb, nb, &r, rb);
+			rep[k] = ratio_or_nan(rb[0], ra[0]);
+			rep[bn + k] = ratio_or_nan(ra[1], rb[1]);
+			rep[2 * bn + k] = ratio_or_nan(ra[2], rb[2]);
+			rep[3 * bn + k] = ratio_or_nan(ratio_or_nan(rb[0], rb[1]), ratio_or_nan(ra[0], ra[1]));
+			rep[4 * bn + k] = ratio_or_nan(ratio_or_nan(rb[0], rb[2]), ratio_or_nan(ra[0], ra[2]));
+		}
+		struct metric_value *mv[5] = {&out->acc_factor, &out->power_factor, &out->energy_factor,
+					      &out->ipw_ratio, &out->ipj_ratio};
+		for (int k = 0; k < 5; k++)
+			if (isfinite(mv[k]->value))
+				stats_percentile_interval(&rep[(size_t)k * bn], bn, o->level, &mv[k]->ci_low, &mv[k]->ci_high);
+		free(rep);
+	}
+	rc = 0;
+out:
+	free(qa);
+	free(qb);
+	return rc;
+}
