@@ -25,8 +25,14 @@ enum err_kind {
 	ERR_CANCELLED, /* stopped by the user (Ctrl-C) */
 };
 
-/* Where a token count came from. */
-enum count_src { COUNT_NONE, COUNT_SERVER, COUNT_EVENTS };
+/*
+ * Where a token count came from. A count the server reported that contradicts
+ * the stream (negative, far beyond max_tokens or what the output events and
+ * bytes can hold) is rejected: the counted events stand in for it
+ * (COUNT_EVENTS_REJECTED, "events-server-rejected") or, for the prompt,
+ * nothing does (COUNT_NONE_REJECTED, "none-server-rejected").
+ */
+enum count_src { COUNT_NONE, COUNT_SERVER, COUNT_EVENTS, COUNT_EVENTS_REJECTED, COUNT_NONE_REJECTED };
 
 struct sampling {
 	int max_tokens;

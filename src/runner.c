@@ -392,8 +392,8 @@ static char *extra_json(const struct chat_result *res)
 static void fill_final(struct run *r, struct query_record *q, const struct chat_result *res)
 {
 	q->status = xstrdup(res->err == ERR_NONE ? "ok" : "failed");
-	q->answer = xstrdup(res->answer.data ? res->answer.data : "");
-	q->thinking = xstrdup(res->thinking.data ? res->thinking.data : "");
+	q->answer = buf_dup(&res->answer, &q->answer_len);
+	q->thinking = buf_dup(&res->thinking, &q->thinking_len);
 	q->finish_reason = res->finish_reason[0] ? xstrdup(res->finish_reason) : NULL;
 	q->error_kind = xstrdup(err_kind_name(res->err));
 	q->error_message = res->err ? xstrdup(res->errmsg) : NULL;
