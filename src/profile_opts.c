@@ -90,6 +90,30 @@ static void auto_format(const struct opt_def *d, const void *t, char *out, size_
 
 static const struct opt_hooks auto_hooks = {NULL, NULL, NULL, auto_format, NULL, NULL};
 
+/* --url: credentials in it (http://user:pw@host/) are used, never printed or recorded */
+static json_t *url_to_json(const struct opt_def *d, const void *t)
+{
+	const char *u = ((const struct runner_opts *)t)->url;
+	char *shown;
+	json_t *v;
+	if (!u)
+		return json_null();
+	shown = url_strip_userinfo(u, NULL);
+	v = json_string(shown);
+	free(shown);
+	return v;
+}
+
+static void url_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	const char *u = ((const struct runner_opts *)t)->url;
+	char *shown = u ? url_strip_userinfo(u, NULL) : NULL;
+	snprintf(out, n, "%s", shown ? shown : "auto");
+	free(shown);
+}
+
+static const struct opt_hooks url_hooks = {NULL, url_to_json, NULL, url_format, NULL, NULL};
+
 /* --retries N is recorded as max_attempts = N + 1 */
 static int retries_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
@@ -224,7 +248,7 @@ static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, 
 
 const struct opt_def profile_opts[] = {
 	{"url", 0, OPT_STRING, F(o.url), "URL", "server base URL (default: look for one on the usual local ports)",
-	 "server", 0, 0, R, "url", NULL, &auto_hooks},
+	 "server", 0, 0, R, "url", NULL, &url_hooks},
 	{"api", 0, OPT_STRING, F(o.api), "API", NULL,
 	 NULL, 0, 0, R, "api", NULL, &api_hooks},
 	{"model", 0, OPT_STRING, F(o.model), "NAME", "model to query (default: the one model the server serves)",
