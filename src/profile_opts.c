@@ -259,6 +259,13 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, 0, R, "max_attempts", NULL, &retries_hooks},
 	{"backoff", 0, OPT_DOUBLE, F(o.backoff_s), "S", "first retry delay, doubled each retry (default 1)",
 	 NULL, 0, BIG, R | B, "backoff_s", "seconds >= 0", NULL},
+	{"retry-after-max", 0, OPT_DOUBLE, F(o.retry_after_max_s), "S",
+	 "longest wait a server's Retry-After may ask before a retry (default 60)",
+	 NULL, 0, BIG, R | OPEN, "retry_after_max_s", "seconds > 0", NULL},
+	{"query-budget", 0, OPT_DOUBLE, F(o.query_budget_s), "S",
+	 "a query's whole time, retries and waits included: no retry that would\n"
+	 "pass it (default 0: none)",
+	 NULL, 0, BIG, R | B, "query_budget_s", "seconds >= 0", NULL},
 	{"warmup", 0, OPT_INT, F(o.warmup), "N", "requests before the run, not recorded (default 1)",
 	 NULL, 0, 1e9, R | B, "warmup", "a count >= 0", NULL},
 	{"max-tokens", 0, OPT_INT, F(o.s.max_tokens), "N", "(default 32768)",
