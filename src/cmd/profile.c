@@ -78,11 +78,10 @@ static void clear_bar(struct ui *u)
 static void on_message(void *arg, enum runner_level lv, const char *text)
 {
 	struct ui *u = arg;
-	char clean[4096];
+	char *clean = secret_scrub(text, strlen(text), NULL); /* whole, before anything cuts it */
 	clear_bar(u);
-	snprintf(clean, sizeof(clean), "%s", text);
-	redact_secret(clean, sizeof(clean), NULL);
-	fprintf(stderr, "ipw: %s%s\n", lv == RUNNER_WARN ? "warning: " : "", clean);
+	fprintf(stderr, "ipw: %s%s\n", lv == RUNNER_WARN ? "warning: " : "", clean ? clean : text);
+	free(clean);
 	check_write(stderr);
 }
 
@@ -138,10 +137,10 @@ static void on_query(void *arg, const struct query_record *q)
 			q->e2e_s, q->completion_tokens, e);
 	}
 	else {
-		char msg[IPW_ERRLEN * 2];
-		snprintf(msg, sizeof(msg), "%s", q->error_message ? q->error_message : "");
-		redact_secret(msg, sizeof(msg), NULL);
-		fprintf(stderr, "ipw: %lld %s failed: %s %s\n", q->seq + 1, q->item_id, q->error_kind, msg);
+		const char *m = q->error_message ? q->error_message : "";
+		char *clean = secret_scrub(m, strlen(m), NULL);
+		fprintf(stderr, "ipw: %lld %s failed: %s %s\n", q->seq + 1, q->item_id, q->error_kind, clean ? clean : m);
+		free(clean);
 	}
 	check_write(stderr);
 }
