@@ -307,33 +307,42 @@ out:
 	return rc;
 }
 
+/* The message string of an error object we know, or NULL. */
+static json_t *error_text(json_t *o)
+{
+	json_t *e = json_object_get(o, "error");
+
+	if (!json_is_object(o))
+		return NULL;
+	if (json_is_string(e))
+		return e;
+	if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
+		return json_object_get(e, "message");
+	if (json_is_string(json_object_get(o, "message")))
+		return json_object_get(o, "message");
+	return json_is_string(json_object_get(o, "detail")) ? json_object_get(o, "detail") : NULL;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 void api_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
 	json_error_t je;
-	json_t *o = json_loadb(body, len, JSON_ALLOW_NUL, &je), *e, *m = NULL;
+	json_t *o = json_loadb(body, len, JSON_ALLOW_NUL, &je), *m = error_text(o);
 	size_t i;
 
-	if (json_is_object(o)) {
-		e = json_object_get(o, "error");
-		if (json_is_string(e))
-			m = e;
-		else if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
-			m = json_object_get(e, "message");
-		else if (json_is_string(json_object_get(o, "message")))
-			m = json_object_get(o, "message");
-		else if (json_is_string(json_object_get(o, "detail")))
-			m = json_object_get(o, "detail");
-	}
 	if (m) {
 		/* scrubbed of secrets before it is cut to size */
 		secret_excerpt(out, outlen, json_string_value(m), json_string_length(m), outlen > 4 ? outlen - 4 : 0);
 		goto out;
 	}
 	/* Not JSON we know: the text itself, trimmed, on one line, scrubbed and then cut. */
-	for (i = 0; i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'); i++)
+	for (i = 0; i < len && is_space(body[i]); i++)
 		;
-	while (len > i && (body[len - 1] == ' ' || body[len - 1] == '\n' || body[len - 1] == '\r' ||
-			   body[len - 1] == '\t'))
+	while (len > i && is_space(body[len - 1]))
 		len--;
 	secret_excerpt(out, outlen, body + i, len - i, outlen > 4 ? outlen - 4 : 0);
 	if (outlen && !out[0])

@@ -138,6 +138,13 @@ static int fake_trace_parse(const struct opt_def *d, void *t, const char *arg, c
 static const struct opt_hooks fake_profile_hooks = {fake_profile_parse, NULL, NULL, NULL, NULL, NULL};
 static const struct opt_hooks fake_trace_hooks = {fake_trace_parse, NULL, NULL, NULL, NULL, NULL};
 
+/* Whether a comma list has an empty item ("", "a,,b", ",a", "a,"). */
+static int list_has_empty(const char *s)
+{
+	size_t n = strlen(s);
+	return !n || s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,") != NULL;
+}
+
 /* --backends: names of the telemetry registry (or none); an unknown one is an error */
 static int backends_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
@@ -150,7 +157,7 @@ static int backends_parse(const struct opt_def *d, void *t, const char *arg, cha
 		snprintf(known + used, sizeof(known) - used, "%s, ", telemetry_backends[i]->name);
 	}
 	names = split_list(arg, ',', &n);
-	if (!n || strstr(arg, ",,") || arg[0] == ',' || arg[strlen(arg) - 1] == ',')
+	if (!n || list_has_empty(arg))
 		rc = err_set(err, errlen, "--backends '%s' has an empty name: give names separated by commas (%snone)",
 			     arg, known);
 	for (int i = 0; i < n && !rc; i++) {
@@ -169,32 +176,35 @@ static int backends_parse(const struct opt_def *d, void *t, const char *arg, cha
 
 static const struct opt_hooks backends_hooks = {backends_parse, NULL, NULL, NULL, NULL, NULL};
 
+/* A sweep point: a rate > 0, or a whole concurrency >= 1. */
+static int sweep_point_ok(const char *s, int is_rate)
+{
+	char *end;
+	double v = strtod(s, &end);
+	return end != s && !*end && v > 0 && v <= 1e9 && (is_rate || v == (double)(long)v);
+}
+
 /* --sweep KEY=V1,V2,..: once only, KEY concurrency or rate, every value present and valid */
 static int sweep_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
 	struct profile_args *a = t;
 	const char *eq = strchr(arg, '=');
 	char **vals = NULL;
-	int n = 0, rc = 0, is_rate;
-	size_t klen = eq ? (size_t)(eq - arg) : 0;
+	int n = 0, rc = 0, is_rate = eq && eq - arg == 4 && !strncmp(arg, "rate", 4);
 
 	if (a->sweep)
 		return err_set(err, errlen, "--sweep is given twice ('%s' and '%s'): one command sweeps one key; "
 			       "run a second ipw profile for the other sweep", a->sweep, arg);
-	if (!eq || !((klen == 11 && !strncmp(arg, "concurrency", 11)) || (klen == 4 && !strncmp(arg, "rate", 4))))
+	if (!eq || !(is_rate || (eq - arg == 11 && !strncmp(arg, "concurrency", 11))))
 		return err_set(err, errlen, "--sweep takes concurrency=1,2,4 or rate=0.5,1,2 (got '%s')", arg);
-	is_rate = klen == 4;
-	if (!eq[1] || eq[1] == ',' || strstr(eq, ",,") || arg[strlen(arg) - 1] == ',')
+	if (list_has_empty(eq + 1))
 		return err_set(err, errlen, "--sweep '%s' has an empty value: list the points separated by single "
 			       "commas, e.g. %s", arg, is_rate ? "rate=0.5,1,2" : "concurrency=1,2,4");
 	vals = split_list(eq + 1, ',', &n);
-	for (int i = 0; i < n && !rc; i++) {
-		char *end;
-		double v = strtod(vals[i], &end);
-		if (end == vals[i] || *end || !(v > 0) || v > 1e9 || (!is_rate && v != (double)(long)v))
-			rc = err_set(err, errlen, "--sweep %.*s: '%s' is not a %s", (int)klen, arg, vals[i],
-				     is_rate ? "rate > 0" : "whole concurrency >= 1");
-	}
+	for (int i = 0; i < n && !rc; i++)
+		if (!sweep_point_ok(vals[i], is_rate))
+			rc = err_set(err, errlen, "--sweep %s: '%s' is not a %s", is_rate ? "rate" : "concurrency",
+				     vals[i], is_rate ? "rate > 0" : "whole concurrency >= 1");
 	free_list(vals);
 	if (!rc)
 		a->sweep = arg;
