@@ -250,13 +250,11 @@ static void bind_i64(sqlite3_stmt *st, int i, long long v)
 		sqlite3_bind_int64(st, i, v);
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? xstrdup((const char *)t) : NULL;
-}
-
-/* The column's text with all its bytes (NUL bytes kept, NUL-terminated); *len gets the count. */
+/*
+ * The column's text with all its bytes (NUL bytes kept, NUL-terminated),
+ * scrubbed of secrets as it is read too (a store written before texts were
+ * scrubbed at insert); *len gets the count.
+ */
 static char *col_textn(sqlite3_stmt *st, int i, size_t *len)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -266,10 +264,19 @@ static char *col_textn(sqlite3_stmt *st, int i, size_t *len)
 	*len = n;
 	if (!t)
 		return NULL;
+	out = secret_scrub((const char *)t, n, len);
+	if (out)
+		return out;
 	out = xmalloc(n + 1);
 	memcpy(out, t, n);
 	out[n] = 0;
 	return out;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	size_t n;
+	return col_textn(st, i, &n);
 }
 
 static double col_real(sqlite3_stmt *st, int i)

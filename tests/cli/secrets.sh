@@ -108,6 +108,22 @@ $IPW runs --store "$TMP/u.db" >>"$TMP/out.u" 2>>"$TMP/err.u"
 $IPW profile --url "http://user:$PW@127.0.0.1:9/" --limit 1 --store "$TMP/u.db" $COMMON >>"$TMP/out.u" 2>>"$TMP/err.u"
 grep -q "could not reach" "$TMP/err.u" || fail "unreachable server with credentials: $(cat "$TMP/err.u")"
 
+# a store written before texts were scrubbed (the key put back by hand): show and export still never print it
+python3 - "$TMP/u.db" "$KEY" <<'PY' || fail "could not plant the key"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("update runs set server_model = ?", ("Bearer " + sys.argv[2],))
+db.commit()
+PY
+$IPW show cred --store "$TMP/u.db" >"$TMP/out.old" 2>&1
+$IPW show cred --json --store "$TMP/u.db" >>"$TMP/out.old" 2>&1
+$IPW export cred --format jsonl --store "$TMP/u.db" >>"$TMP/out.old" 2>&1
+$IPW export cred --format csv --store "$TMP/u.db" >>"$TMP/out.old" 2>&1
+$IPW runs --store "$TMP/u.db" >>"$TMP/out.old" 2>&1
+grep -q "redacted" "$TMP/out.old" || fail "the planted key was not shown redacted: $(cat "$TMP/out.old")"
+leaks "$TMP/out.old"
+rm -f "$TMP/u.db"
+
 # every store, byte for byte
 for db in s m j u; do
 	[ -e "$TMP/$db.db" ] || continue
