@@ -48,6 +48,7 @@ struct watch {
 struct client {
 	CURLM *multi;            /* HTTP requests, and the wait of client_poll for every API */
 	char *base;              /* normalised: scheme://host[:port][/prefix], no trailing / or /v1 */
+	char *shown;             /* base without user-info (credentials): for messages and records */
 	const struct api_backend *api;
 	const struct http_wire *wire; /* api->wire, NULL for an API that runs requests itself */
 	void *state;             /* such an API's own state (api->open) */
@@ -109,6 +110,8 @@ const char *count_src_name(enum count_src c)
 	switch (c) {
 	case COUNT_SERVER: return "server";
 	case COUNT_EVENTS: return "events";
+	case COUNT_EVENTS_REJECTED: return "events-server-rejected";
+	case COUNT_NONE_REJECTED: return "none-server-rejected";
 	default: return "none";
 	}
 }
@@ -135,13 +138,23 @@ void stream_parser_release(struct stream_parser *p)
 int stream_fail(struct stream_parser *p, enum err_kind kind, const char *fmt, ...)
 {
 	va_list ap;
+	char *full = NULL;
+	int n;
 	if (p->failed)
 		return -1;
 	p->failed = 1;
 	p->res->err = kind;
+	/* the whole message, scrubbed of secrets, then cut to size */
 	va_start(ap, fmt);
-	vsnprintf(p->res->errmsg, sizeof p->res->errmsg, fmt, ap);
+	n = vasprintf(&full, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		snprintf(p->res->errmsg, sizeof p->res->errmsg, "%s", fmt);
+		return -1;
+	}
+	redact_secret(full, (size_t)n + 1, NULL);
+	snprintf(p->res->errmsg, sizeof p->res->errmsg, "%s", full);
+	free(full);
 	return -1;
 }
 
@@ -214,10 +227,56 @@ int stream_parser_feed(struct stream_parser *p, const char *data, size_t n, int6
 	return 0;
 }
 
+/*
+ * Whether a server's completion count can be true of this stream: not
+ * negative, at most twice max_tokens (plus slack), and, unless the reply
+ * called tools (whose deltas carry no text), its visible part (reasoning the
+ * server counted but did not stream set aside) within 8 tokens per output
+ * event or byte (plus slack).
+ */
+static int completion_plausible(const struct stream_parser *p, long long completion, long long reasoning)
+{
+	const struct chat_result *r = p->res;
+	long long bytes = (long long)(r->answer.len + r->thinking.len) +
+			  (r->tool_calls_json ? (long long)strlen(r->tool_calls_json) : 0);
+	long long visible = completion - (reasoning > 0 && reasoning <= completion ? reasoning : 0);
+
+	if (completion < 0)
+		return 0;
+	if (p->max_tokens > 0 && completion > 2LL * p->max_tokens + 16)
+		return 0;
+	if (!strcmp(r->finish_reason, "tool_calls"))
+		return 1;
+	return visible <= 8 * ((long long)r->ntoken + bytes) + 64;
+}
+
+/* Rejects server counts that contradict the stream (see enum count_src). */
+static void check_server_counts(struct stream_parser *p)
+{
+	struct chat_result *r = p->res;
+	long long reasoning = r->reasoning_src == COUNT_SERVER ? r->reasoning_tokens : -1;
+
+	if (r->prompt_src == COUNT_SERVER && r->prompt_tokens < 0) {
+		r->prompt_tokens = -1;
+		r->prompt_src = COUNT_NONE_REJECTED;
+	}
+	if (r->completion_src == COUNT_SERVER && !completion_plausible(p, r->completion_tokens, reasoning)) {
+		r->completion_tokens = (long long)r->ntoken;
+		r->completion_src = COUNT_EVENTS_REJECTED;
+	}
+	if (r->reasoning_src == COUNT_SERVER &&
+	    (r->reasoning_tokens < 0 || (r->completion_src == COUNT_SERVER && r->reasoning_tokens > r->completion_tokens) ||
+	     (p->max_tokens > 0 && r->reasoning_tokens > 2LL * p->max_tokens + 16))) {
+		r->reasoning_tokens = p->nthink_events;
+		r->reasoning_src = COUNT_EVENTS_REJECTED;
+	}
+}
+
 void stream_parser_counts(struct stream_parser *p)
 {
 	struct chat_result *r = p->res;
 
+	check_server_counts(p);
 	if (r->completion_src == COUNT_NONE) {
 		r->completion_tokens = (long long)r->ntoken;
 		r->completion_src = COUNT_EVENTS;
@@ -249,42 +308,45 @@ out:
 	return rc;
 }
 
+/* The message string of an error object we know, or NULL. */
+static json_t *error_text(json_t *o)
+{
+	json_t *e = json_object_get(o, "error");
+
+	if (!json_is_object(o))
+		return NULL;
+	if (json_is_string(e))
+		return e;
+	if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
+		return json_object_get(e, "message");
+	if (json_is_string(json_object_get(o, "message")))
+		return json_object_get(o, "message");
+	return json_is_string(json_object_get(o, "detail")) ? json_object_get(o, "detail") : NULL;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 void api_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
 	json_error_t je;
-	json_t *o = json_loadb(body, len, JSON_ALLOW_NUL, &je), *e, *m;
-	const char *s = NULL;
-	size_t i, k = 0;
+	json_t *o = json_loadb(body, len, JSON_ALLOW_NUL, &je), *m = error_text(o);
+	size_t i;
 
-	if (json_is_object(o)) {
-		e = json_object_get(o, "error");
-		if (json_is_string(e))
-			s = json_string_value(e);
-		else if (json_is_object(e) && json_is_string(m = json_object_get(e, "message")))
-			s = json_string_value(m);
-		else if (json_is_string(m = json_object_get(o, "message")))
-			s = json_string_value(m);
-		else if (json_is_string(m = json_object_get(o, "detail")))
-			s = json_string_value(m);
-	}
-	if (s) {
-		snprintf(out, outlen, "%s", s);
+	if (m) {
+		/* scrubbed of secrets before it is cut to size */
+		secret_excerpt(out, outlen, json_string_value(m), json_string_length(m), outlen > 4 ? outlen - 4 : 0);
 		goto out;
 	}
-	/* Not JSON we know: the text itself, trimmed, on one line. */
-	for (i = 0; i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'); i++)
+	/* Not JSON we know: the text itself, trimmed, on one line, scrubbed and then cut. */
+	for (i = 0; i < len && is_space(body[i]); i++)
 		;
-	for (; i < len && k + 4 < outlen; i++)
-		out[k++] = body[i] == '\n' || body[i] == '\r' || body[i] == '\t' ? ' ' : body[i];
-	if (i < len && outlen > 4) {
-		memcpy(out + k, "...", 3);
-		k += 3;
-	}
-	while (k > 0 && out[k - 1] == ' ')
-		k--;
-	if (outlen)
-		out[k < outlen ? k : outlen - 1] = 0;
-	if (!k)
+	while (len > i && is_space(body[len - 1]))
+		len--;
+	secret_excerpt(out, outlen, body + i, len - i, outlen > 4 ? outlen - 4 : 0);
+	if (outlen && !out[0])
 		snprintf(out, outlen, "(empty body)");
 out:
 	json_decref(o);
@@ -412,13 +474,14 @@ static int detect_api(struct client *c, char *err, size_t errlen)
 			rc = 0;
 			goto out;
 		}
+		redact_secret(why, sizeof why, c->key);
 		buf_appendf(&tried, "%s%s%s%s", tried.len ? "; " : "", b->name, why[0] ? ": " : " did not answer",
 			    why);
 	}
 	err_set(err, errlen,
 		"could not reach an inference server at %s (tried %s); "
 		"check the URL and that the server is running, or name the API with --api",
-		c->base, tried.len ? tried.data : "nothing");
+		c->shown, tried.len ? tried.data : "nothing");
 	redact_secret(err, errlen, c->key);
 out:
 	buf_release(&tried);
@@ -428,6 +491,22 @@ out:
 void client_opts_init(struct client_opts *o)
 {
 	memset(o, 0, sizeof *o);
+}
+
+/* base without its credentials, which join the process's secrets (util.h). */
+static char *shown_url(const char *base)
+{
+	char *ui = NULL, *shown = url_strip_userinfo(base, &ui), *colon;
+
+	if (ui) {
+		secret_add(ui);
+		colon = strchr(ui, ':');
+		if (colon)
+			secret_add(colon + 1);
+		memset(ui, 0, strlen(ui));
+		free(ui);
+	}
+	return shown;
 }
 
 struct client *client_open(const char *base_url, const struct client_opts *o, char *err, size_t errlen)
@@ -445,7 +524,9 @@ struct client *client_open(const char *base_url, const struct client_opts *o, ch
 		goto out;
 	c = xcalloc(1, sizeof *c);
 	c->base = client_normalise_url(base_url);
+	c->shown = shown_url(c->base);
 	c->key = api_key(o->key_env);
+	secret_add(c->key);
 	c->api = b;
 	if (!c->api && detect_api(c, err, errlen))
 		goto out;
@@ -496,6 +577,7 @@ void client_free(struct client *c)
 		free(c->key);
 	}
 	free(c->base);
+	free(c->shown);
 	free(c);
 }
 
@@ -516,7 +598,7 @@ const char *client_key(const struct client *c)
 
 const char *client_url(const struct client *c)
 {
-	return c->base;
+	return c->shown;
 }
 
 static size_t on_stream_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -606,6 +688,7 @@ int client_submit(struct client *c, const struct chat_request *req, struct chat_
 	s->done = done;
 	s->arg = arg;
 	stream_parser_init(&s->p, c->wire, res, CLIENT_MAX_RESPONSE);
+	s->p.max_tokens = req->s.max_tokens;
 	buf_init(&s->errbody, ERRBODY_MAX);
 	buf_init(&s->whole, CLIENT_MAX_RESPONSE);
 	s->easy = curl_easy_init();
@@ -653,7 +736,7 @@ static void stream_conclude(struct stream *s, int64_t now)
 {
 	struct chat_result *r = s->res;
 	struct stream_parser *p = &s->p;
-	const char *url = s->c->base;
+	const char *url = s->c->shown;
 	const char *path = s->c->wire->chat_path;
 	curl_off_t ra = -1;
 	long status = 0;
@@ -689,6 +772,8 @@ static void stream_conclude(struct stream *s, int64_t now)
 	}
 	stream_parser_counts(p);
 	redact_secret(r->errmsg, sizeof r->errmsg, s->c->key);
+	redact_secret(r->model, sizeof r->model, s->c->key);
+	redact_secret(r->finish_reason, sizeof r->finish_reason, s->c->key);
 }
 
 static void stream_unlink(struct client *c, struct stream *s)
@@ -893,13 +978,14 @@ int client_list_models(struct client *c, char ***models, int *n, char *err, size
 	url = xasprintf("%s%s", c->base, c->wire->models_path);
 	buf_init(&body, LIST_MAX);
 	if (api_http_get(url, c->key, 10000, &body, &status, cerr, sizeof cerr)) {
-		err_set(err, errlen, "could not get the model list from %s: %s; check the URL and that the server is running",
-			url, cerr);
+		redact_secret(cerr, sizeof cerr, c->key);
+		err_set(err, errlen, "could not get the model list from %s%s: %s; check the URL and that the server is "
+			"running", c->shown, c->wire->models_path, cerr);
 		goto out;
 	}
 	if (!api_is_2xx(status)) {
 		api_error_message(body.data, body.len, msg, sizeof msg);
-		err_set(err, errlen, "HTTP %ld from %s: %s", status, url, msg);
+		err_set(err, errlen, "HTTP %ld from %s%s: %s", status, c->shown, c->wire->models_path, msg);
 		goto out;
 	}
 	rc = c->wire->parse_models(body.data, models, n, err, errlen);
@@ -925,7 +1011,7 @@ int client_health(struct client *c, char *err, size_t errlen)
 		if (api_http_get(url, c->key, 5000, &body, &status, cerr, sizeof cerr) == 0 && status == 503) {
 			api_error_message(body.data, body.len, msg, sizeof msg);
 			err_set(err, errlen, "the server at %s is not ready (GET %s answered 503: %s); wait for it to load "
-				"the model", c->base, c->wire->health_path, msg);
+				"the model", c->shown, c->wire->health_path, msg);
 			redact_secret(err, errlen, c->key);
 			goto out;
 		}

@@ -25,8 +25,14 @@ enum err_kind {
 	ERR_CANCELLED, /* stopped by the user (Ctrl-C) */
 };
 
-/* Where a token count came from. */
-enum count_src { COUNT_NONE, COUNT_SERVER, COUNT_EVENTS };
+/*
+ * Where a token count came from. A count the server reported that contradicts
+ * the stream (negative, far beyond max_tokens or what the output events and
+ * bytes can hold) is rejected: the counted events stand in for it
+ * (COUNT_EVENTS_REJECTED, "events-server-rejected") or, for the prompt,
+ * nothing does (COUNT_NONE_REJECTED, "none-server-rejected").
+ */
+enum count_src { COUNT_NONE, COUNT_SERVER, COUNT_EVENTS, COUNT_EVENTS_REJECTED, COUNT_NONE_REJECTED };
 
 struct sampling {
 	int max_tokens;
@@ -218,8 +224,9 @@ struct retry_policy {
 	double backoff_base_s;     /* wait after the first failure, doubled after each (default 1) */
 	double backoff_max_s;      /* cap on the doubled wait (default 60) */
 	int honour_retry_after;    /* wait at least the server's Retry-After (default 1) */
-	double retry_after_max_s;  /* cap on a Retry-After wait (default 300) */
+	double retry_after_max_s;  /* cap on a Retry-After wait (default 60) */
 	unsigned retry_on;         /* RETRY_ON_* bits (default RETRY_ON_ALL); other errors never retry */
+	double budget_s;           /* a query's whole time, first send to last end, waits included (<= 0: none) */
 };
 void retry_policy_init(struct retry_policy *p);
 /* 1 when res failed with an error p retries (other 4xx, protocol, server and cancel errors: 0). */
@@ -228,6 +235,11 @@ int retry_retriable(const struct retry_policy *p, const struct chat_result *res)
 int retry_again(const struct retry_policy *p, int attempt, const struct chat_result *res);
 /* Seconds to wait after failed attempt (1-based) ended with res. */
 double retry_delay_s(const struct retry_policy *p, int attempt, const struct chat_result *res);
+/*
+ * 1 when waiting delay_s and trying again still fits p's time budget for a
+ * query first sent at t_first_ns (CLOCK_MONOTONIC), else 0 (no budget: 1).
+ */
+int retry_within_budget(const struct retry_policy *p, int64_t t_first_ns, double delay_s);
 /* Sleeps s seconds in short steps; returns 1 early when stop && *stop, else 0. */
 int retry_sleep(double s, volatile sig_atomic_t *stop);
 /*

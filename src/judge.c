@@ -143,7 +143,14 @@ int judge_ask(struct judge *j, const char *system, const char *user, judge_parse
 	rc = post(j, system, user, &reply, err, errlen);
 	if (rc < 0)
 		goto out;
-	redact_secret(reply, strlen(reply) + 1, client_key(j->client));
+	{
+		size_t n;
+		char *clean = secret_scrub(reply, strlen(reply), &n);
+		if (clean) {
+			free(reply);
+			reply = clean;
+		}
+	}
 	if (parse(reply, verdict, vlen) < 0) {
 		err_set(err, errlen, "%s", verdict);
 		rc = JUDGE_UNPARSED;

@@ -323,8 +323,8 @@ void measure_query_result(const struct measure *m, struct query_record *q, const
 {
 	q->cpu_s = res->engine_cpu_s; /* NAN unless the engine ran in process */
 	q->status = xstrdup(res->err == ERR_NONE ? "ok" : "failed");
-	q->answer = xstrdup(res->answer.data ? res->answer.data : "");
-	q->thinking = xstrdup(res->thinking.data ? res->thinking.data : "");
+	q->answer = buf_dup(&res->answer, &q->answer_len);       /* the bytes sent, NULs included */
+	q->thinking = buf_dup(&res->thinking, &q->thinking_len);
 	q->finish_reason = res->finish_reason[0] ? xstrdup(res->finish_reason) : NULL;
 	q->error_kind = xstrdup(err_kind_name(res->err));
 	q->error_message = res->err ? xstrdup(res->errmsg) : NULL;

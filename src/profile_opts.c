@@ -12,6 +12,8 @@
 #include "client.h"
 #include "dataset.h"
 #include "load.h"
+#include "telemetry.h"
+#include "telemetry/fake.h"
 #include "util.h"
 
 _Static_assert(offsetof(struct profile_args, o) == 0, "runner_opts must come first");
@@ -89,6 +91,127 @@ static void auto_format(const struct opt_def *d, const void *t, char *out, size_
 }
 
 static const struct opt_hooks auto_hooks = {NULL, NULL, NULL, auto_format, NULL, NULL};
+
+/* --url: credentials in it (http://user:pw@host/) are used, never printed or recorded */
+static json_t *url_to_json(const struct opt_def *d, const void *t)
+{
+	const char *u = ((const struct runner_opts *)t)->url;
+	char *shown;
+	json_t *v;
+	if (!u)
+		return json_null();
+	shown = url_strip_userinfo(u, NULL);
+	v = json_string(shown);
+	free(shown);
+	return v;
+}
+
+static void url_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	const char *u = ((const struct runner_opts *)t)->url;
+	char *shown = u ? url_strip_userinfo(u, NULL) : NULL;
+	snprintf(out, n, "%s", shown ? shown : "auto");
+	free(shown);
+}
+
+static const struct opt_hooks url_hooks = {NULL, url_to_json, NULL, url_format, NULL, NULL};
+
+/* --fake-profile / --fake-trace: checked at once, so a mistake is an error, not a missing source */
+static int fake_profile_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	char e[IPW_ERRLEN];
+	if (fake_check_spec(arg, NULL, e, sizeof(e)) < 0)
+		return err_set(err, errlen, "%s (docs/fake-backend.md describes the spec)", e);
+	((struct runner_opts *)t)->fake_profile = arg;
+	return 0;
+}
+
+static int fake_trace_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	char e[IPW_ERRLEN];
+	if (fake_check_spec(NULL, arg, e, sizeof(e)) < 0)
+		return err_set(err, errlen, "--fake-trace: %s (docs/fake-backend.md describes the format)", e);
+	((struct runner_opts *)t)->fake_trace = arg;
+	return 0;
+}
+
+static const struct opt_hooks fake_profile_hooks = {fake_profile_parse, NULL, NULL, NULL, NULL, NULL};
+static const struct opt_hooks fake_trace_hooks = {fake_trace_parse, NULL, NULL, NULL, NULL, NULL};
+
+/* Whether a comma list has an empty item ("", "a,,b", ",a", "a,"). */
+static int list_has_empty(const char *s)
+{
+	size_t n = strlen(s);
+	return !n || s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,") != NULL;
+}
+
+/* --backends: names of the telemetry registry (or none); an unknown one is an error */
+static int backends_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	char known[256] = "";
+	char **names;
+	int n, rc = 0;
+
+	for (size_t i = 0; telemetry_registry_name(i); i++) {
+		size_t used = strlen(known);
+		snprintf(known + used, sizeof(known) - used, "%s, ", telemetry_registry_name(i));
+	}
+	names = split_list(arg, ',', &n);
+	if (!n || list_has_empty(arg))
+		rc = err_set(err, errlen, "--backends '%s' has an empty name: give names separated by commas (%snone)",
+			     arg, known);
+	for (int i = 0; i < n && !rc; i++) {
+		size_t k;
+		for (k = 0; telemetry_registry_name(k) && strcmp(names[i], telemetry_registry_name(k)); k++)
+			;
+		if (!telemetry_registry_name(k) && strcmp(names[i], "none"))
+			rc = err_set(err, errlen, "--backends: unknown back-end '%s' (known: %snone; ipw devices "
+				     "shows which are present)", names[i], known);
+	}
+	free_list(names);
+	if (!rc)
+		((struct runner_opts *)t)->backends = arg;
+	return rc;
+}
+
+static const struct opt_hooks backends_hooks = {backends_parse, NULL, NULL, NULL, NULL, NULL};
+
+/* A sweep point: a rate > 0, or a whole concurrency >= 1. */
+static int sweep_point_ok(const char *s, int is_rate)
+{
+	char *end;
+	double v = strtod(s, &end);
+	return end != s && !*end && v > 0 && v <= 1e9 && (is_rate || v == (double)(long)v);
+}
+
+/* --sweep KEY=V1,V2,..: once only, KEY concurrency or rate, every value present and valid */
+static int sweep_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct profile_args *a = t;
+	const char *eq = strchr(arg, '=');
+	char **vals = NULL;
+	int n = 0, rc = 0, is_rate = eq && eq - arg == 4 && !strncmp(arg, "rate", 4);
+
+	if (a->sweep)
+		return err_set(err, errlen, "--sweep is given twice ('%s' and '%s'): one command sweeps one key; "
+			       "run a second ipw profile for the other sweep", a->sweep, arg);
+	if (!eq || !(is_rate || (eq - arg == 11 && !strncmp(arg, "concurrency", 11))))
+		return err_set(err, errlen, "--sweep takes concurrency=1,2,4 or rate=0.5,1,2 (got '%s')", arg);
+	if (list_has_empty(eq + 1))
+		return err_set(err, errlen, "--sweep '%s' has an empty value: list the points separated by single "
+			       "commas, e.g. %s", arg, is_rate ? "rate=0.5,1,2" : "concurrency=1,2,4");
+	vals = split_list(eq + 1, ',', &n);
+	for (int i = 0; i < n && !rc; i++)
+		if (!sweep_point_ok(vals[i], is_rate))
+			rc = err_set(err, errlen, "--sweep %s: '%s' is not a %s", is_rate ? "rate" : "concurrency",
+				     vals[i], is_rate ? "rate > 0" : "whole concurrency >= 1");
+	free_list(vals);
+	if (!rc)
+		a->sweep = arg;
+	return rc;
+}
+
+static const struct opt_hooks sweep_hooks = {sweep_parse, NULL, NULL, NULL, NULL, NULL};
 
 /* --retries N is recorded as max_attempts = N + 1 */
 static int retries_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
@@ -224,7 +347,7 @@ static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, 
 
 const struct opt_def profile_opts[] = {
 	{"url", 0, OPT_STRING, F(o.url), "URL", "server base URL (default: look for one on the usual local ports)",
-	 "server", 0, 0, R, "url", NULL, &auto_hooks},
+	 "server", 0, 0, R, "url", NULL, &url_hooks},
 	{"api", 0, OPT_STRING, F(o.api), "API", NULL,
 	 NULL, 0, 0, R, "api", NULL, &api_hooks},
 	{"model", 0, OPT_STRING, F(o.model), "NAME", "model to query (default: the one model the server serves)",
@@ -235,6 +358,13 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, 0, R, "max_attempts", NULL, &retries_hooks},
 	{"backoff", 0, OPT_DOUBLE, F(o.backoff_s), "S", "first retry delay, doubled each retry (default 1)",
 	 NULL, 0, BIG, R | B, "backoff_s", "seconds >= 0", NULL},
+	{"retry-after-max", 0, OPT_DOUBLE, F(o.retry_after_max_s), "S",
+	 "longest wait a server's Retry-After may ask before a retry (default 60)",
+	 NULL, 0, BIG, R | OPEN, "retry_after_max_s", "seconds > 0", NULL},
+	{"query-budget", 0, OPT_DOUBLE, F(o.query_budget_s), "S",
+	 "a query's whole time, retries and waits included: no retry that would\n"
+	 "pass it (default 0: none)",
+	 NULL, 0, BIG, R | B, "query_budget_s", "seconds >= 0", NULL},
 	{"warmup", 0, OPT_INT, F(o.warmup), "N", "requests before the run, not recorded (default 1)",
 	 NULL, 0, 1e9, R | B, "warmup", "a count >= 0", NULL},
 	{"max-tokens", 0, OPT_INT, F(o.s.max_tokens), "N", "(default 32768)",
@@ -274,7 +404,7 @@ const struct opt_def profile_opts[] = {
 	{"no-host", 0, OPT_UNFLAG, F(o.host), NULL, "do not measure host CPU/DRAM energy",
 	 NULL, 0, 0, R, "host", NULL, NULL},
 	{"backends", 0, OPT_LIST, F(o.backends), "LIST", "telemetry back-ends to probe (default: all)",
-	 NULL, 0, 0, R, "backends", NULL, NULL},
+	 NULL, 0, 0, R, "backends", NULL, &backends_hooks},
 	{"interval", 0, OPT_INT, F(o.interval_ms), "MS", "sampling period (default: each back-end's own)",
 	 NULL, 0, 1e9, R | OPEN, "interval_ms", "milliseconds > 0", NULL},
 	{"idle-seconds", 0, OPT_DOUBLE, F(o.idle_s), "S", "idle baseline before and after the queries (default 10)",
@@ -284,9 +414,9 @@ const struct opt_def profile_opts[] = {
 	 "time x W per busy core (default 4; docs/engine.md), recorded as estimated",
 	 NULL, 0, 1e4, OPEN, NULL, "watts > 0", NULL},
 	{"fake-profile", 0, OPT_STRING, F(o.fake_profile), "SPEC", "use the fake back-end with a synthetic profile (tests)",
-	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	 NULL, 0, 0, 0, NULL, NULL, &fake_profile_hooks},
 	{"fake-trace", 0, OPT_STRING, F(o.fake_trace), "FILE", "use the fake back-end replaying a trace (tests)",
-	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	 NULL, 0, 0, 0, NULL, NULL, &fake_trace_hooks},
 	{"quiet", 0, OPT_FLAG, F(quiet), NULL, "no progress bar or per-query lines",
 	 NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"concurrency", 0, OPT_INT, F(o.concurrency), "N", "closed loop: keep N requests in flight (default 1: one at a time)",
@@ -302,7 +432,7 @@ const struct opt_def profile_opts[] = {
 	{"requests", 0, OPT_LL, F(o.count), "N", "send N requests, cycling the items (default: one per item)",
 	 NULL, 1, BIG, R | B, "count", "a count >= 1", &load_hooks},
 	{"sweep", 0, OPT_STRING, F(sweep), "KEY=V1,V2,..", "one run per point (KEY concurrency or rate), grouped",
-	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	 NULL, 0, 0, 0, NULL, NULL, &sweep_hooks},
 	{"group", 0, OPT_STRING, F(o.group), "NAME", "group name recorded with the run(s) (default for --sweep: generated)",
 	 NULL, 0, 0, R, "group", NULL, NULL},
 	{"slo", 0, OPT_STRING, F(o.slo), "SPEC", "goodput limits, e.g. ttft=0.5,tpot=0.05 (also itl=, e2e=; seconds)",

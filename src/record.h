@@ -62,6 +62,9 @@ struct query_record {
 	long long seq;           /* position in the run's plan (0-based) */
 	char *item_id, *subject, *task, *prompt;
 	char *answer, *thinking, *finish_reason;
+	/* bytes of answer / thinking as the server sent them (NUL bytes included);
+	 * 0 means strlen(). The store keeps exactly these bytes. */
+	size_t answer_len, thinking_len;
 	char *status;            /* "ok", "failed" */
 	char *reference;         /* the item's reference answer (for scoring later) */
 	/* times: seconds since the run's start on the monotonic clock */

@@ -38,6 +38,7 @@ void runner_opts_init(struct runner_opts *o)
 	o->timeout_s = 600;
 	o->max_attempts = 3;
 	o->backoff_s = 1.0;
+	o->retry_after_max_s = 60;
 	o->warmup = 1;
 	/* decoding defaults from the paper (PAPER.md, "Metrics") */
 	o->s.max_tokens = 32768;
@@ -288,10 +289,13 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 	char *prompt = item_prompt(it);
 	struct retry_policy rp;
 	double delay;
+	int64_t tq0 = 0;
 	int interrupted = 0;
 	retry_policy_init(&rp);
 	rp.max_attempts = r->o->max_attempts;
 	rp.backoff_base_s = r->o->backoff_s;
+	rp.retry_after_max_s = r->o->retry_after_max_s;
+	rp.budget_s = r->o->query_budget_s;
 	fill_item(q, it, seq, prompt);
 	*t0 = *t1 = 0;
 	memset(&req, 0, sizeof(req));
@@ -307,7 +311,10 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 			break;
 		}
 		measure_query_attempt(&r->m, q, &res);
-		if (!retry_again(&rp, n, &res)) {
+		delay = retry_delay_s(&rp, n, &res); /* at least what the server asked, capped */
+		if (n == 1)
+			tq0 = res.t_send_ns;
+		if (!retry_again(&rp, n, &res) || !retry_within_budget(&rp, tq0, delay)) {
 			/* the final attempt is the query */
 			fill_final(r, q, &res);
 			*t0 = res.t_send_ns;
@@ -315,7 +322,6 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 			chat_result_release(&res);
 			break;
 		}
-		delay = retry_delay_s(&rp, n, &res); /* at least what the server asked */
 		say(r->h, RUNNER_WARN, "item %s attempt %d: %s%s%s; retrying in %.1f s", it->id, n,
 		    err_kind_name(res.err), res.errmsg[0] ? ": " : "", res.errmsg, delay);
 		chat_result_release(&res);

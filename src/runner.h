@@ -22,6 +22,8 @@ struct runner_opts {
 	double timeout_s;          /* per attempt */
 	int max_attempts;          /* 1 + retries */
 	double backoff_s;          /* first retry delay; doubles each time */
+	double retry_after_max_s;  /* cap on a server's Retry-After wait */
+	double query_budget_s;     /* a query's whole time, retries and waits included (0: none) */
 	int warmup;                /* requests before the run, not recorded */
 	struct sampling s;
 	/* data */

@@ -1,6 +1,7 @@
 /*
  * serve.c - the --serve child: port check, fork/exec in its own process
- * group with output to a log, health wait, clean stop. Library code: never
+ * group with output to a log, a guard process that stops the group should
+ * ipw end without stopping it, health wait, clean stop. Library code: never
  * prints; reasons go to the caller's error buffer.
  */
 #include "serve.h"
@@ -15,14 +16,90 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "util.h"
 
+/* The process group of the child started last, for serve_signal_stop (0 = none). */
+static volatile sig_atomic_t active_pgid;
+
 void serve_init(struct serve *s)
 {
 	memset(s, 0, sizeof(*s));
+}
+
+void serve_signal_stop(void)
+{
+	pid_t pg = (pid_t)active_pgid;
+	if (pg > 0)
+		kill(-pg, SIGTERM);
+}
+
+/* The guard's life (a forked child; async-signal-safe calls only): wait for the pipe to close, then stop pg. */
+static void guard_main(int fd, pid_t pg)
+{
+	char c;
+	ssize_t n;
+	struct timespec step = {0, 50 * 1000 * 1000};
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 3; i < 1024; i++)
+		if (i != fd)
+			close(i);
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0); /* dismissed: ipw stopped the server itself */
+	if (kill(-pg, SIGTERM) < 0)
+		_exit(0);
+	for (int i = 0; i < SERVE_GUARD_GRACE_S * 20 && kill(-pg, 0) == 0; i++)
+		nanosleep(&step, NULL);
+	kill(-pg, SIGKILL);
+	_exit(0);
+}
+
+/* Starts the guard of group pg; 0 or -1 (err). */
+static int guard_start(struct serve *s, pid_t pg, char *err, size_t errlen)
+{
+	int p[2];
+	pid_t g;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_set(err, errlen, "cannot start the server's guard (pipe: %s)", strerror(errno));
+	g = fork();
+	if (g < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_set(err, errlen, "cannot start the server's guard (fork: %s)", strerror(errno));
+	}
+	if (g == 0) {
+		close(p[1]);
+		guard_main(p[0], pg);
+	}
+	close(p[0]);
+	s->guard = g;
+	s->guard_fd = p[1];
+	return 0;
+}
+
+/* Tells the guard the server is stopped and reaps it. */
+static void guard_dismiss(struct serve *s)
+{
+	if (s->guard <= 0)
+		return;
+	if (write(s->guard_fd, "q", 1) < 0) {
+		/* the guard is gone already */
+	}
+	close(s->guard_fd);
+	while (waitpid(s->guard, NULL, 0) < 0 && errno == EINTR)
+		;
+	s->guard = 0;
 }
 
 /* Host and port of an http(s) URL; 0 or -1. */
@@ -112,6 +189,14 @@ int serve_start(struct serve *s, const char *cmd, const char *log_path, char *er
 	close(fd);
 	s->pid = pid;
 	s->exited = 0;
+	active_pgid = pid;
+	if (guard_start(s, pid, err, errlen) < 0) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		s->pid = 0;
+		active_pgid = 0;
+		return -1;
+	}
 	free(s->log_path);
 	s->log_path = xstrdup(log_path);
 	return 0;
@@ -206,6 +291,7 @@ void serve_stop(struct serve *s, double grace_s)
 		/* the group may still hold children of a shell that exited */
 		if (s->pid)
 			kill(-s->pid, SIGKILL);
+		guard_dismiss(s);
 		return;
 	}
 	kill(-s->pid, SIGTERM);
@@ -219,10 +305,14 @@ void serve_stop(struct serve *s, double grace_s)
 	} else {
 		kill(-s->pid, SIGKILL); /* stragglers of the group, if any */
 	}
+	guard_dismiss(s);
+	if (active_pgid == s->pid)
+		active_pgid = 0;
 }
 
 void serve_release(struct serve *s)
 {
+	guard_dismiss(s);
 	free(s->log_path);
 	memset(s, 0, sizeof(*s));
 }

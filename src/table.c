@@ -89,9 +89,49 @@ static void put(struct table *t, const char *text, json_t *jv)
 	t->col++;
 }
 
+void table_strn(struct table *t, const char *s, size_t len)
+{
+	char *clean, *text;
+	size_t n, k = 0;
+	json_t *jv;
+
+	if (!s) {
+		put(t, NULL, json_null());
+		return;
+	}
+	/* nothing printed holds a secret (util.h) */
+	clean = secret_scrub(s, len, &n);
+	if (clean)
+		s = clean;
+	else
+		n = len;
+	jv = json_stringn(s, n);
+	if (!jv)
+		jv = json_stringn_nocheck(s, n);
+	if (!memchr(s, 0, n)) {
+		put(t, s, jv);
+		free(clean);
+		return;
+	}
+	/* text and CSV have no NUL: written as the two characters \0 (JSON keeps \u0000) */
+	text = xmalloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i]) {
+			text[k++] = s[i];
+		} else {
+			text[k++] = '\\';
+			text[k++] = '0';
+		}
+	}
+	text[k] = 0;
+	put(t, text, jv);
+	free(text);
+	free(clean);
+}
+
 void table_str(struct table *t, const char *s)
 {
-	put(t, s, json_string_or_null(s));
+	table_strn(t, s, s ? strlen(s) : 0);
 }
 
 void table_int(struct table *t, long long v)

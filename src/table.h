@@ -63,7 +63,9 @@ struct table {
 void table_init(struct table *t, enum out_format fmt, const struct tcol *cols, size_t ncols, FILE *f);
 void table_release(struct table *t);
 /* Cells of one row, in column order (every column, whatever its where). */
-void table_str(struct table *t, const char *s);     /* NULL = null */
+void table_str(struct table *t, const char *s);     /* NULL = null; every string is scrubbed of secrets */
+/* s[0..len) with NUL bytes kept (JSON \u0000; text and CSV write them as \0) */
+void table_strn(struct table *t, const char *s, size_t len);
 void table_int(struct table *t, long long v);
 void table_real(struct table *t, double v);         /* NAN = null */
 void table_null(struct table *t);

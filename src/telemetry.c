@@ -712,3 +712,11 @@ double telemetry_scope_sum(const struct telemetry *t, enum source_scope scope, c
 		*n = k;
 	return !k || (strict && bad) ? NAN : sum;
 }
+
+const char *telemetry_registry_name(size_t i)
+{
+	for (size_t k = 0; telemetry_backends[k]; k++)
+		if (k == i)
+			return telemetry_backends[k]->name;
+	return NULL;
+}

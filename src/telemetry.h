@@ -157,6 +157,9 @@ void telemetry_stop(struct telemetry *t);
 
 /* ---- what the session has (read-only; pointers live as long as the session) ---- */
 
+/* The registry's names, in probe order: the i-th, or NULL past the end (no session needed). */
+const char *telemetry_registry_name(size_t i);
+
 /* Selected sources, in a stable order: index s of every per-source array below. */
 int telemetry_nsources(const struct telemetry *t);
 const struct source_info *telemetry_source(const struct telemetry *t, int s);

@@ -1,10 +1,12 @@
 /*
  * util.c - allocation wrappers, the capped growable buffer, small file
- * helpers and a SHA-256 used to fingerprint datasets and judge prompts.
+ * helpers, the redaction of secrets from every text that leaves the process,
+ * and a SHA-256 used to fingerprint datasets and judge prompts.
  */
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +64,24 @@ char *xasprintf(const char *fmt, ...)
 int err_set(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
+	char *full = NULL;
+	int n;
+
 	if (err && errlen) {
+		/* the whole message, scrubbed of secrets, then cut to the buffer */
 		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
+		n = vasprintf(&full, fmt, ap);
 		va_end(ap);
+		if (n < 0) {
+			va_start(ap, fmt);
+			vsnprintf(err, errlen, fmt, ap);
+			va_end(ap);
+			redact_secret(err, errlen, NULL);
+			return -1;
+		}
+		redact_secret(full, (size_t)n + 1, NULL);
+		snprintf(err, errlen, "%s", full);
+		free(full);
 	}
 	return -1;
 }
@@ -141,6 +157,17 @@ void buf_consume(struct buf *b, size_t n)
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = 0;
+}
+
+char *buf_dup(const struct buf *b, size_t *len)
+{
+	char *out = xmalloc(b->len + 1);
+	if (b->len)
+		memcpy(out, b->data, b->len);
+	out[b->len] = 0;
+	if (len)
+		*len = b->len;
+	return out;
 }
 
 char *buf_detach(struct buf *b)
@@ -251,24 +278,248 @@ void free_list(char **list)
 	free(list);
 }
 
+/* ---- secrets ---- */
+
+static pthread_mutex_t secret_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **secret_list;
+static size_t secret_n;
+static const char *const secret_env[] = {"IPW_API_KEY", "OPENAI_API_KEY", "IPW_JUDGE_API_KEY"};
+
+void secret_add(const char *s)
+{
+	if (!s || strlen(s) < REDACT_MIN_LEN)
+		return;
+	pthread_mutex_lock(&secret_mu);
+	for (size_t i = 0; i < secret_n; i++)
+		if (!strcmp(secret_list[i], s))
+			goto out;
+	secret_list = xrealloc(secret_list, (secret_n + 1) * sizeof *secret_list);
+	secret_list[secret_n++] = xstrdup(s);
+out:
+	pthread_mutex_unlock(&secret_mu);
+}
+
+void secret_clear(void)
+{
+	pthread_mutex_lock(&secret_mu);
+	for (size_t i = 0; i < secret_n; i++) {
+		memset(secret_list[i], 0, strlen(secret_list[i]));
+		free(secret_list[i]);
+	}
+	free(secret_list);
+	secret_list = NULL;
+	secret_n = 0;
+	pthread_mutex_unlock(&secret_mu);
+}
+
+static uint64_t gram_at(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static size_t gram_slot(uint64_t v, size_t mask)
+{
+	return (size_t)((v * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+}
+
+/* An open-addressing set of the REDACT_PIECE-byte pieces of a secret. */
+struct grams {
+	uint64_t *v;
+	unsigned char *used;
+	size_t mask;
+};
+
+static void grams_build(struct grams *g, const char *k, size_t klen)
+{
+	size_t n = klen - REDACT_PIECE + 1, cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	g->v = xcalloc(cap, sizeof *g->v);
+	g->used = xcalloc(cap, 1);
+	g->mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = gram_at(k + i);
+		size_t h = gram_slot(v, g->mask);
+		while (g->used[h] && g->v[h] != v)
+			h = (h + 1) & g->mask;
+		g->used[h] = 1;
+		g->v[h] = v;
+	}
+}
+
+static int grams_has(const struct grams *g, uint64_t v)
+{
+	for (size_t h = gram_slot(v, g->mask); g->used[h]; h = (h + 1) & g->mask)
+		if (g->v[h] == v)
+			return 1;
+	return 0;
+}
+
+/* Length of the longest piece of k starting at s[0..len), or 0 if under REDACT_PIECE. */
+static size_t piece_len(const char *s, size_t len, const char *k, size_t klen, const struct grams *g)
+{
+	size_t m = REDACT_PIECE;
+	if (len < REDACT_PIECE || !grams_has(g, gram_at(s)) || !memmem(k, klen, s, m))
+		return 0;
+	while (m < len && m < klen && memmem(k, klen, s, m + 1))
+		m++;
+	return m;
+}
+
+/*
+ * Scrubs s[0..len) of k (and, with pieces, of its long pieces) into out.
+ * 1 when something was replaced (out holds the result), else 0 (out untouched).
+ */
+static int scrub_one(const char *s, size_t len, const char *k, int pieces, struct buf *out)
+{
+	size_t klen = strlen(k), i = 0, from = 0, m;
+	struct grams g = {0};
+	int hit = 0;
+
+	if (!klen || len < (pieces ? (size_t)REDACT_PIECE : klen))
+		return 0;
+	if (pieces)
+		grams_build(&g, k, klen);
+	else if (!memmem(s, len, k, klen))
+		return 0;
+	while (i < len) {
+		if (pieces)
+			m = piece_len(s + i, len - i, k, klen, &g);
+		else
+			m = len - i >= klen && !memcmp(s + i, k, klen) ? klen : 0;
+		if (!m) {
+			i++;
+			continue;
+		}
+		if (!hit)
+			buf_reset(out);
+		hit = 1;
+		buf_append(out, s + from, i - from);
+		buf_appends(out, REDACTED);
+		i += m;
+		from = i;
+	}
+	if (hit)
+		buf_append(out, s + from, len - from);
+	free(g.v);
+	free(g.used);
+	return hit;
+}
+
+/* Scrubs the text in *cur (cur_len) of k, swapping the result into the buffers. */
+static void scrub_step(const char **cur, size_t *cur_len, struct buf *a, struct buf *b, const char *k,
+		       int pieces, int *changed)
+{
+	struct buf *dst = *cur == a->data ? b : a;
+	if (!k || !scrub_one(*cur, *cur_len, k, pieces, dst))
+		return;
+	*cur = dst->data;
+	*cur_len = dst->len;
+	*changed = 1;
+}
+
+/* secret_scrub with one extra secret (any length: whole occurrences; long ones: pieces too). */
+static char *scrub_with(const char *s, size_t len, const char *extra, size_t *outlen)
+{
+	struct buf a, b;
+	const char *cur = s;
+	size_t cur_len = len;
+	int changed = 0;
+	char *res = NULL;
+
+	buf_init(&a, 0);
+	buf_init(&b, 0);
+	if (extra && *extra)
+		scrub_step(&cur, &cur_len, &a, &b, extra, strlen(extra) >= REDACT_MIN_LEN, &changed);
+	for (size_t i = 0; i < sizeof secret_env / sizeof secret_env[0]; i++) {
+		const char *v = getenv(secret_env[i]);
+		if (v && strlen(v) >= REDACT_MIN_LEN)
+			scrub_step(&cur, &cur_len, &a, &b, v, 1, &changed);
+	}
+	pthread_mutex_lock(&secret_mu);
+	for (size_t i = 0; i < secret_n; i++)
+		scrub_step(&cur, &cur_len, &a, &b, secret_list[i], 1, &changed);
+	pthread_mutex_unlock(&secret_mu);
+	if (changed) {
+		res = xmalloc(cur_len + 1);
+		memcpy(res, cur, cur_len);
+		res[cur_len] = 0;
+		if (outlen)
+			*outlen = cur_len;
+	}
+	buf_release(&a);
+	buf_release(&b);
+	return res;
+}
+
+char *secret_scrub(const char *s, size_t len, size_t *outlen)
+{
+	return s ? scrub_with(s, len, NULL, outlen) : NULL;
+}
+
+void secret_scrub_str(char *msg, size_t n)
+{
+	redact_secret(msg, n, NULL);
+}
+
 void redact_secret(char *msg, size_t n, const char *secret)
 {
-	struct buf b;
-	const char *s = msg, *hit;
-	size_t klen;
+	char *r;
 
-	if (!secret || !*secret || !msg || !strstr(msg, secret))
+	if (!msg || !n)
 		return;
-	klen = strlen(secret);
-	buf_init(&b, 0);
-	while ((hit = strstr(s, secret))) {
-		buf_append(&b, s, (size_t)(hit - s));
-		buf_appends(&b, "[redacted]");
-		s = hit + klen;
+	r = scrub_with(msg, strnlen(msg, n), secret, NULL);
+	if (r) {
+		snprintf(msg, n, "%s", r);
+		free(r);
 	}
-	buf_appends(&b, s);
-	snprintf(msg, n, "%s", b.data);
-	buf_release(&b);
+}
+
+void secret_excerpt(char *out, size_t outlen, const char *in, size_t inlen, size_t max)
+{
+	size_t n, k = 0;
+	char *r;
+	const char *t;
+
+	if (!outlen)
+		return;
+	r = in ? secret_scrub(in, inlen, &n) : NULL;
+	t = r ? r : in ? in : "";
+	if (!r)
+		n = in ? inlen : 0;
+	if (max > outlen - 1)
+		max = outlen - 1;
+	for (size_t i = 0; i < n && k < max; i++) {
+		char ch = t[i];
+		out[k++] = ch == '\n' || ch == '\r' || ch == '\t' || ch == 0 ? ' ' : ch;
+	}
+	if (k < n && k == max) {
+		size_t dots = outlen - 1 - k < 3 ? outlen - 1 - k : 3;
+		memcpy(out + k, "...", dots);
+		k += dots;
+	}
+	out[k] = 0;
+	free(r);
+}
+
+char *url_strip_userinfo(const char *url, char **userinfo)
+{
+	const char *p = strstr(url, "://"), *host, *end, *at = NULL;
+
+	if (userinfo)
+		*userinfo = NULL;
+	host = p ? p + 3 : url;
+	end = host + strcspn(host, "/?#");
+	for (const char *q = host; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (!at)
+		return xstrdup(url);
+	if (userinfo)
+		*userinfo = xasprintf("%.*s", (int)(at - host), host);
+	return xasprintf("%.*s%s", (int)(host - url), url, at + 1);
 }
 
 /* SHA-256 (FIPS 180-4), small and unhurried: used on datasets and prompts only. */

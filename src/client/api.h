@@ -30,6 +30,7 @@ struct stream_parser {
 	int failed;             /* res->err is set; further input is ignored */
 	long long nthink_events, nanswer_events;
 	size_t nbytes, max_bytes;
+	int max_tokens;         /* the request's max_tokens (<= 0: none), to judge the server's counts */
 };
 
 /* The wire format of an HTTP API; the requests run on the client's libcurl multi handle. */

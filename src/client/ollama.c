@@ -92,8 +92,9 @@ static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_
 		return 0;
 	o = json_loadb(line, len, JSON_ALLOW_NUL, &je);
 	if (!json_is_object(o)) {
-		rc = stream_fail(p, ERR_PROTOCOL, "malformed JSON line in the stream (%s): %.60s%s",
-				 o ? "not an object" : je.text, line, len > 60 ? "..." : "");
+		secret_excerpt(emsg, sizeof emsg, line, len, 60);
+		rc = stream_fail(p, ERR_PROTOCOL, "malformed JSON line in the stream (%s): %s",
+				 o ? "not an object" : je.text, emsg);
 		goto out;
 	}
 	e = json_object_get(o, "error");
@@ -104,7 +105,8 @@ static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_
 	}
 	v = json_object_get(o, "model");
 	if (json_is_string(v) && json_string_length(v))
-		snprintf(r->model, sizeof r->model, "%s", json_string_value(v));
+		secret_excerpt(r->model, sizeof r->model, json_string_value(v), json_string_length(v),
+			       sizeof r->model - 4);
 	v = json_object_get(o, "x_server_t_ns");
 	if (json_is_integer(v))
 		st = (int64_t)json_integer_value(v);
@@ -149,7 +151,9 @@ static int ol_parse_models(const char *body, char ***models, int *n, char *err, 
 	*n = 0;
 	arr = json_is_object(o) ? json_object_get(o, "models") : NULL;
 	if (!json_is_array(arr)) {
-		err_set(err, errlen, "the model list is not {\"models\":[...]} JSON: %.80s", body);
+		char ex[128];
+		secret_excerpt(ex, sizeof ex, body, strlen(body), 80);
+		err_set(err, errlen, "the model list is not {\"models\":[...]} JSON: %s", ex);
 		goto out;
 	}
 	*models = xcalloc(json_array_size(arr) + 1, sizeof(char *));
@@ -175,9 +179,11 @@ static int ol_parse_whole(struct stream_parser *p, const char *body, size_t len,
 
 	if (rc || p->failed)
 		return -1;
-	if (!p->done)
-		return stream_fail(p, ERR_PROTOCOL, "the reply has no \"done\":true: %.60s%s", body,
-				   len > 60 ? "..." : "");
+	if (!p->done) {
+		char ex[128];
+		secret_excerpt(ex, sizeof ex, body, len, 60);
+		return stream_fail(p, ERR_PROTOCOL, "the reply has no \"done\":true: %s", ex);
+	}
 	o = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	tc = json_object_get(json_object_get(o, "message"), "tool_calls");
 	if (json_is_array(tc) && json_array_size(tc))

@@ -101,8 +101,9 @@ static int oa_chunk(struct stream_parser *p, const char *data, size_t len, int64
 	char msg[IPW_ERRLEN / 2];
 
 	if (!json_is_object(o)) {
-		rc = stream_fail(p, ERR_PROTOCOL, "malformed JSON in a stream event (%s): %.60s%s",
-				 o ? "not an object" : je.text, data, len > 60 ? "..." : "");
+		secret_excerpt(msg, sizeof msg, data, len, 60);
+		rc = stream_fail(p, ERR_PROTOCOL, "malformed JSON in a stream event (%s): %s",
+				 o ? "not an object" : je.text, msg);
 		goto out;
 	}
 	e = json_object_get(o, "error");
@@ -114,7 +115,7 @@ static int oa_chunk(struct stream_parser *p, const char *data, size_t len, int64
 	}
 	mod = jtext(o, "model", &mlen);
 	if (mod && mlen)
-		snprintf(r->model, sizeof r->model, "%s", mod);
+		secret_excerpt(r->model, sizeof r->model, mod, mlen, sizeof r->model - 4);
 	v = json_object_get(o, "x_server_t_ns");
 	if (json_is_integer(v))
 		st = (int64_t)json_integer_value(v);
@@ -178,8 +179,9 @@ static int oa_line(struct stream_parser *p, const char *line, size_t len, int64_
 			api_error_message(line, len, msg, sizeof msg);
 			return stream_fail(p, ERR_SERVER, "the server reported an error: %s", msg);
 		}
+		secret_excerpt(msg, sizeof msg, line, len, 60);
 		return stream_fail(p, ERR_PROTOCOL,
-				   "expected server-sent events (\"data: ...\" lines) but got JSON: %.60s", line);
+				   "expected server-sent events (\"data: ...\" lines) but got JSON: %s", msg);
 	}
 	colon = memchr(line, ':', len);
 	flen = colon ? (size_t)(colon - line) : len;
@@ -214,7 +216,9 @@ static int oa_parse_models(const char *body, char ***models, int *n, char *err, 
 	*n = 0;
 	data = json_is_object(o) ? json_object_get(o, "data") : NULL;
 	if (!json_is_array(data)) {
-		err_set(err, errlen, "the model list is not {\"data\":[...]} JSON: %.80s", body);
+		char ex[128];
+		secret_excerpt(ex, sizeof ex, body, strlen(body), 80);
+		err_set(err, errlen, "the model list is not {\"data\":[...]} JSON: %s", ex);
 		goto out;
 	}
 	*models = xcalloc(json_array_size(data) + 1, sizeof(char *));
@@ -235,15 +239,17 @@ static int oa_parse_whole(struct stream_parser *p, const char *body, size_t len,
 {
 	json_error_t je;
 	json_t *o = json_loadb(body, len, JSON_ALLOW_NUL, &je), *tc;
+	char ex[128];
 	int rc;
 
+	secret_excerpt(ex, sizeof ex, body, len, 60);
 	if (!json_is_object(o)) {
-		rc = stream_fail(p, ERR_PROTOCOL, "the reply is not a JSON object (%s): %.60s%s",
-				 o ? "another JSON value" : je.text, body, len > 60 ? "..." : "");
+		rc = stream_fail(p, ERR_PROTOCOL, "the reply is not a JSON object (%s): %s",
+				 o ? "another JSON value" : je.text, ex);
 		goto out;
 	}
 	if (!json_is_array(json_object_get(o, "choices")) && !json_object_get(o, "error")) {
-		rc = stream_fail(p, ERR_PROTOCOL, "the reply has no \"choices\": %.60s%s", body, len > 60 ? "..." : "");
+		rc = stream_fail(p, ERR_PROTOCOL, "the reply has no \"choices\": %s", ex);
 		goto out;
 	}
 	rc = oa_chunk(p, body, len, now_ns);

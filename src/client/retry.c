@@ -2,7 +2,8 @@
  * client/retry.c - the one retry policy: which failures are worth another
  * attempt (refused or dropped connections, timeouts, HTTP 429 and 5xx), how
  * long to wait (doubling backoff, at least the server's Retry-After), and a
- * blocking call that applies it. The runner and the judge both use it.
+ * blocking call that applies it, within a per-query time budget. The runner
+ * and the judge both use it.
  */
 #include <math.h>
 #include <string.h>
@@ -17,7 +18,7 @@ void retry_policy_init(struct retry_policy *p)
 	p->backoff_base_s = 1.0;
 	p->backoff_max_s = 60.0;
 	p->honour_retry_after = 1;
-	p->retry_after_max_s = 300.0;
+	p->retry_after_max_s = 60.0;
 	p->retry_on = RETRY_ON_ALL;
 }
 
@@ -60,6 +61,13 @@ double retry_delay_s(const struct retry_policy *p, int attempt, const struct cha
 	return d;
 }
 
+int retry_within_budget(const struct retry_policy *p, int64_t t_first_ns, double delay_s)
+{
+	if (!(p->budget_s > 0) || !t_first_ns)
+		return 1;
+	return (double)(clock_now_ns() - t_first_ns) / 1e9 + delay_s < p->budget_s;
+}
+
 int retry_sleep(double s, volatile sig_atomic_t *stop)
 {
 	int64_t end = clock_now_ns() + (int64_t)(s * 1e9), now;
@@ -75,6 +83,8 @@ int retry_sleep(double s, volatile sig_atomic_t *stop)
 int client_call_retry(struct client *c, const struct chat_request *req, const struct retry_policy *p,
 		      volatile sig_atomic_t *stop, struct chat_result *res, int *attempts)
 {
+	int64_t t_first = 0;
+	double d;
 	int n = 0;
 
 	for (;;) {
@@ -84,7 +94,10 @@ int client_call_retry(struct client *c, const struct chat_request *req, const st
 			client_complete(c, req, res);
 		else
 			client_chat(c, req, res);
-		if (!retry_again(p, n, res) || retry_sleep(retry_delay_s(p, n, res), stop))
+		if (n == 1)
+			t_first = res->t_send_ns;
+		d = retry_delay_s(p, n, res);
+		if (!retry_again(p, n, res) || !retry_within_budget(p, t_first, d) || retry_sleep(d, stop))
 			break;
 		chat_result_release(res);
 	}

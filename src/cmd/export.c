@@ -158,7 +158,7 @@ static int write_row(const struct query_record *q, void *vctx)
 	table_str(t, q->error_message);
 	table_count(t, q->http_status);
 	table_cell(t, correct < 0 ? NULL : correct ? "1" : "0", correct < 0 ? json_null() : json_boolean(correct));
-	table_str(t, q->answer);
+	table_strn(t, q->answer, q->answer && !q->answer_len ? strlen(q->answer) : q->answer_len);
 	table_str(t, q->reference);
 	table_str(t, c->energy_method);
 	table_real(t, q->cpu_s);

@@ -1,8 +1,10 @@
 /*
  * cmd/profile.c - 'ipw profile': parses options, prints the configuration,
  * shows progress on a terminal, runs the profile (src/runner.c) and prints
- * the closing summary. Ctrl-C stops cleanly; a second Ctrl-C exits at once.
+ * the closing summary. Ctrl-C, SIGTERM, SIGHUP and a closed output pipe stop
+ * cleanly; a second signal exits at once (a --serve child is still stopped).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -19,19 +21,34 @@
 #include "../optable.h"
 #include "../profile_opts.h"
 #include "../runner.h"
+#include "../serve.h"
 #include "../util.h"
 #include "cmd.h"
 #include "mainjob.h"
 
 static volatile sig_atomic_t stop_flag;
 
+/*
+ * SIGINT, SIGTERM and SIGHUP ask the run to stop cleanly (interrupted, what
+ * was measured kept); a second one ends ipw at once, after asking a --serve
+ * child to stop (its guard process makes sure it does).
+ */
 static void on_signal(int sig)
 {
 	if (stop_flag) {
+		serve_signal_stop();
 		signal(sig, SIG_DFL);
 		raise(sig);
 	}
 	stop_flag = 1;
+}
+
+/* A reader that went away (ipw profile ... | head): SIGPIPE is ignored, and EPIPE is a stop request. */
+static void check_write(FILE *f)
+{
+	if ((fflush(f) == EOF || ferror(f)) && errno == EPIPE)
+		stop_flag = 1;
+	clearerr(f);
 }
 
 static void usage(FILE *f)
@@ -62,8 +79,11 @@ static void clear_bar(struct ui *u)
 static void on_message(void *arg, enum runner_level lv, const char *text)
 {
 	struct ui *u = arg;
+	char *clean = secret_scrub(text, strlen(text), NULL); /* whole, before anything cuts it */
 	clear_bar(u);
-	fprintf(stderr, "ipw: %s%s\n", lv == RUNNER_WARN ? "warning: " : "", text);
+	fprintf(stderr, "ipw: %s%s\n", lv == RUNNER_WARN ? "warning: " : "", clean ? clean : text);
+	free(clean);
+	check_write(stderr);
 }
 
 static void fmt_duration(double s, char *out, size_t n)
@@ -98,7 +118,7 @@ static void on_progress(void *arg, const struct runner_progress *p)
 		el, eta, mj, p->failed ? "" : "");
 	if (p->failed)
 		fprintf(stderr, "  failed %lld", p->failed);
-	fflush(stderr);
+	check_write(stderr);
 	u->bar_shown = 1;
 }
 
@@ -117,9 +137,13 @@ static void on_query(void *arg, const struct query_record *q)
 		fprintf(stderr, "ipw: %lld %s ok  %.2f s  %lld tokens  %s\n", q->seq + 1, q->item_id,
 			q->e2e_s, q->completion_tokens, e);
 	}
-	else
-		fprintf(stderr, "ipw: %lld %s failed: %s %s\n", q->seq + 1, q->item_id, q->error_kind,
-			q->error_message ? q->error_message : "");
+	else {
+		const char *m = q->error_message ? q->error_message : "";
+		char *clean = secret_scrub(m, strlen(m), NULL);
+		fprintf(stderr, "ipw: %lld %s failed: %s %s\n", q->seq + 1, q->item_id, q->error_kind, clean ? clean : m);
+		free(clean);
+	}
+	check_write(stderr);
 }
 
 static void print_value(const char *label, double v, const char *unit)
@@ -365,6 +389,8 @@ int cmd_profile(int argc, char **argv)
 	u.tty = isatty(STDERR_FILENO);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, SIG_IGN);
 	memset(&h, 0, sizeof(h));
 	h.arg = &u;
 	h.message = on_message;

@@ -23,16 +23,21 @@
 
 #define BUSY_TIMEOUT_MS 10000
 
-/* Column types: text (char *), real (double, NULL = NAN), int64 and int (NULL = -1). */
-enum col_type { COL_TEXT, COL_REAL, COL_I64, COL_INT };
+/*
+ * Column types: text (char *), text with its length (char * and the size_t at
+ * lenoff, 0 = strlen; NUL bytes kept), real (double, NULL = NAN), int64 and
+ * int (NULL = -1). Every text bound is scrubbed of secrets first (util.h).
+ */
+enum col_type { COL_TEXT, COL_TEXTN, COL_REAL, COL_I64, COL_INT };
 
 struct col {
 	const char *name;
 	enum col_type type;
 	size_t off;
+	size_t lenoff;
 };
 
-#define RC(f, t) {#f, t, offsetof(struct run_record, f)}
+#define RC(f, t) {#f, t, offsetof(struct run_record, f), 0}
 static const struct col run_cols[] = {
 	RC(name, COL_TEXT), RC(status, COL_TEXT), RC(model, COL_TEXT), RC(server_model, COL_TEXT),
 	RC(api, COL_TEXT), RC(url, COL_TEXT), RC(engine, COL_TEXT), RC(config_json, COL_TEXT),
@@ -43,7 +48,7 @@ static const struct col run_cols[] = {
 };
 #undef RC
 
-#define SC(f, t) {#f, t, offsetof(struct run_source, f)}
+#define SC(f, t) {#f, t, offsetof(struct run_source, f), 0}
 static const struct col source_cols[] = {
 	SC(idx, COL_INT), SC(name, COL_TEXT), SC(backend, COL_TEXT), SC(kind, COL_TEXT),
 	SC(scope, COL_TEXT), SC(model, COL_TEXT), SC(uuid, COL_TEXT), SC(pci_bus_id, COL_TEXT),
@@ -52,10 +57,11 @@ static const struct col source_cols[] = {
 };
 #undef SC
 
-#define QC(f, t) {#f, t, offsetof(struct query_record, f)}
+#define QC(f, t) {#f, t, offsetof(struct query_record, f), 0}
+#define QN(f) {#f, COL_TEXTN, offsetof(struct query_record, f), offsetof(struct query_record, f##_len)}
 static const struct col query_cols[] = {
 	QC(seq, COL_I64), QC(item_id, COL_TEXT), QC(subject, COL_TEXT), QC(task, COL_TEXT),
-	QC(prompt, COL_TEXT), QC(answer, COL_TEXT), QC(thinking, COL_TEXT),
+	QC(prompt, COL_TEXT), QN(answer), QN(thinking),
 	QC(finish_reason, COL_TEXT), QC(status, COL_TEXT), QC(reference, COL_TEXT),
 	QC(t_send_s, COL_REAL), QC(t_first_s, COL_REAL), QC(t_end_s, COL_REAL),
 	QC(ttft_s, COL_REAL), QC(e2e_s, COL_REAL), QC(tpot_s, COL_REAL),
@@ -78,6 +84,7 @@ static const struct col energy_cols[] = {
 	QC(mem_max_bytes, COL_REAL),
 };
 #undef QC
+#undef QN
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -257,12 +264,28 @@ static char *placeholders(size_t n)
 	return s;
 }
 
+/* Binds v[0..len) as text (NUL bytes kept), scrubbed of every secret (util.h). */
+static void bind_textn(sqlite3_stmt *st, int i, const char *v, size_t len)
+{
+	size_t n;
+	char *clean;
+
+	if (!v) {
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	clean = secret_scrub(v, len, &n);
+	if (clean) {
+		sqlite3_bind_text64(st, i, clean, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+		free(clean);
+	} else {
+		sqlite3_bind_text64(st, i, v, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+	}
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
+	bind_textn(st, i, v, v ? strlen(v) : 0);
 }
 
 static void bind_real(sqlite3_stmt *st, int i, double v)
@@ -281,10 +304,33 @@ static void bind_i64(sqlite3_stmt *st, int i, long long v)
 		sqlite3_bind_int64(st, i, v);
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+/*
+ * The column's text with all its bytes (NUL bytes kept, NUL-terminated),
+ * scrubbed of secrets as it is read too (a store written before texts were
+ * scrubbed at insert); *len gets the count.
+ */
+static char *col_textn(sqlite3_stmt *st, int i, size_t *len)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? xstrdup((const char *)t) : NULL;
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+	char *out;
+
+	*len = n;
+	if (!t)
+		return NULL;
+	out = secret_scrub((const char *)t, n, len);
+	if (out)
+		return out;
+	out = xmalloc(n + 1);
+	memcpy(out, t, n);
+	out[n] = 0;
+	return out;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	size_t n;
+	return col_textn(st, i, &n);
 }
 
 static double col_real(sqlite3_stmt *st, int i)
@@ -305,6 +351,12 @@ static void bind_cols(sqlite3_stmt *st, int first, const struct col *c, size_t n
 		int k = first + (int)i;
 		switch (c[i].type) {
 		case COL_TEXT: bind_text(st, k, *(char *const *)(p + c[i].off)); break;
+		case COL_TEXTN: {
+			const char *v = *(char *const *)(p + c[i].off);
+			size_t len = *(const size_t *)(p + c[i].lenoff);
+			bind_textn(st, k, v, v && !len ? strlen(v) : len);
+			break;
+		}
 		case COL_REAL: bind_real(st, k, *(const double *)(p + c[i].off)); break;
 		case COL_I64: bind_i64(st, k, *(const long long *)(p + c[i].off)); break;
 		case COL_INT: bind_i64(st, k, *(const int *)(p + c[i].off)); break;
@@ -320,6 +372,7 @@ static void read_cols(sqlite3_stmt *st, int first, const struct col *c, size_t n
 		int k = first + (int)i;
 		switch (c[i].type) {
 		case COL_TEXT: *(char **)(p + c[i].off) = col_text(st, k); break;
+		case COL_TEXTN: *(char **)(p + c[i].off) = col_textn(st, k, (size_t *)(p + c[i].lenoff)); break;
 		case COL_REAL: *(double *)(p + c[i].off) = col_real(st, k); break;
 		case COL_I64: *(long long *)(p + c[i].off) = col_i64(st, k); break;
 		case COL_INT: *(int *)(p + c[i].off) = (int)col_i64(st, k); break;

@@ -1083,3 +1083,14 @@ int64_t fake_origin_ns(const struct backend_instance *inst)
 	const struct fake *f = fake_of(inst);
 	return f ? f->origin_ns : -1;
 }
+
+int fake_check_spec(const char *profile, const char *trace, char *err, size_t errlen)
+{
+	struct fake *f = xcalloc(1, sizeof(*f));
+	int rc;
+
+	f->is_trace = trace != NULL;
+	rc = trace ? parse_trace(f, trace, err, errlen) : parse_profile(f, profile, "--fake-profile", err, errlen);
+	fake_free(f);
+	return rc < 0 ? -1 : 0;
+}

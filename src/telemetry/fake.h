@@ -6,6 +6,7 @@
 #ifndef IPW_TELEMETRY_FAKE_H
 #define IPW_TELEMETRY_FAKE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct backend_instance;
@@ -19,6 +20,12 @@ struct backend_instance;
  * range, or the source has neither energy nor power.
  */
 double fake_exact_energy_j(const struct backend_instance *inst, int source, int64_t t0_ns, int64_t t1_ns);
+
+/*
+ * Checks a --fake-profile spec (trace NULL) or a --fake-trace file (profile
+ * NULL) as the back-end would read it: 0, or -1 with the reason in err.
+ */
+int fake_check_spec(const char *profile, const char *trace, char *err, size_t errlen);
 
 /* The fake back-end's time origin (CLOCK_MONOTONIC ns at probe); -1 if inst is not fake. */
 int64_t fake_origin_ns(const struct backend_instance *inst);

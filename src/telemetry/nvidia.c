@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../clock.h"
+#include "nvidia.h"
 
 /* The subset of nvml.h we use (layouts as in the public header). */
 typedef int nvml_return;
@@ -102,6 +103,7 @@ struct nv_dev {
 	int64_t last_step_ns;   /* the step whose value last_mj is */
 	int have_last;
 	unsigned long energy_reads;
+	unsigned long watches, watch_reads, sparse_reads; /* find_step watches and their reads; locked reads */
 	int64_t read_interval_ns; /* between sparse reads */
 	unsigned long nread;      /* samples taken */
 	double knot_power_w;      /* the power field when the last knot was taken (NAN: none) */
@@ -369,9 +371,12 @@ static int find_step(const struct nvml_api *api, struct nv_dev *dev, int64_t dea
 {
 	unsigned long long prev, cur;
 	int64_t tprev, tcur;
+	dev->watches++;
+	dev->watch_reads++;
 	if (energy_read(api, dev, &prev, &tprev) != NVML_SUCCESS)
 		return -1;
 	while (tprev < deadline) {
+		dev->watch_reads++;
 		if (energy_read(api, dev, &cur, &tcur) != NVML_SUCCESS)
 			return -1;
 		if (cur != prev) {
@@ -534,6 +539,7 @@ static int locked_read(const struct nvml_api *api, struct nv_dev *dev, struct sa
 		return 0; /* too near a step: the next sample will be better placed */
 	if (dev->have_last && step < dev->last_step_ns + dev->period_ns / 2)
 		return 0; /* that step's value is already a knot */
+	dev->sparse_reads++;
 	rc = energy_read(api, dev, &mj, &mid);
 	if (rc != NVML_SUCCESS)
 		return -1;
@@ -765,3 +771,21 @@ const struct telemetry_backend telemetry_nvidia = {
 	.visible_devices_env = (const char *const[]){"CUDA_VISIBLE_DEVICES", NULL},
 	.device_order_env = "CUDA_DEVICE_ORDER",
 };
+
+int nvidia_read_counts(const struct backend_instance *inst, int source, struct nvidia_read_counts *out)
+{
+	const struct nv_priv *p;
+	const struct nv_dev *d;
+
+	memset(out, 0, sizeof(*out));
+	if (!inst || inst->ops != &telemetry_nvidia || !inst->present || !inst->priv || source < 0 ||
+	    source >= inst->nsources)
+		return -1;
+	p = inst->priv;
+	d = &p->devs[source];
+	out->watches = d->watches;
+	out->watch_reads = d->watch_reads;
+	out->sparse_reads = d->sparse_reads;
+	out->every_reads = d->energy_reads - d->watch_reads - d->sparse_reads;
+	return 0;
+}

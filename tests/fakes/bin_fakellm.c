@@ -41,7 +41,8 @@ static struct {
 	const char *scenario;
 	long max_requests;
 	int lifetime_s;
-} opt = { 0, NULL, API_O | API_L, 16, 0, 0, "fake-model", "normal", 0, 600 };
+	int models_401;              /* the model lists answer 401 with a long message echoing the key */
+} opt = { 0, NULL, API_O | API_L, 16, 0, 0, "fake-model", "normal", 0, 600, 0 };
 
 static atomic_long nrequests;
 static volatile sig_atomic_t stopping;
@@ -66,6 +67,8 @@ struct gen {
 	int64_t t_start, t_first;
 	long nsent;                  /* output tokens sent */
 	unsigned piece;              /* split: index into the piece-size cycle */
+	const char *sc;              /* the scenario */
+	const char *auth;            /* the request's Authorization header ("" if none) */
 };
 
 static void on_signal(int sig)
@@ -205,13 +208,18 @@ static int send_token(struct gen *g, const char *text, const char *rfield)
 	if (g->openai) {
 		o = oa_chunk(g);
 		delta = json_object();
-		json_object_set_new(delta, rfield ? rfield : "content", json_string(text));
+		if (!strcmp(g->sc, "nul") && g->nsent == 2)
+			json_object_set_new(delta, "content", json_stringn("x\0y ", 4));
+		else
+			json_object_set_new(delta, rfield ? rfield : "content", json_string(text));
 		json_object_set_new(o, "choices",
 				    json_pack("[{s:i, s:o, s:n}]", "index", 0, "delta", delta, "finish_reason"));
 	} else {
 		o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b}", "model", g->model, "created_at",
 			      "2026-01-01T00:00:00Z", "message", "role", "assistant", rfield ? "thinking" : "content",
 			      text, "done", 0);
+		if (!strcmp(g->sc, "nul") && g->nsent == 2)
+			json_object_set_new(json_object_get(o, "message"), "content", json_stringn("x\0y ", 4));
 	}
 	json_object_set_new(o, "x_server_t_ns", json_integer(now));
 	return send_json(g, o);
@@ -310,7 +318,8 @@ static void plan_init(struct plan *pl, int openai, const char *sc, json_t *req)
 	}
 	if (!strcmp(sc, "error_midstream"))
 		pl->stop_after = 3;
-	else if (!strcmp(sc, "stall") || !strcmp(sc, "malformed") || !strcmp(sc, "reset") || !strcmp(sc, "truncate"))
+	else if (!strcmp(sc, "stall") || !strcmp(sc, "malformed") || !strcmp(sc, "reset") || !strcmp(sc, "truncate") ||
+		 !strcmp(sc, "malformed_key"))
 		pl->stop_after = 2;
 }
 
@@ -345,6 +354,14 @@ static int fail_ending(struct gen *g, const char *sc)
 					  "data: [DONE]\n\n");
 		else
 			send_raw_event(g, "{\"error\":\"fake failure mid-stream\"}\n");
+	} else if (!strcmp(sc, "malformed_key")) {
+		/* a broken event whose excerpt (the first 60 bytes) would end inside the key */
+		struct buf b;
+		buf_init(&b, 0);
+		buf_appendf(&b, "%s{\"choices\": oops, \"k\": \"%s\"}%s", g->openai ? "data: " : "", g->auth,
+			    g->openai ? "\n\n" : "\n");
+		send_raw_event(g, b.data);
+		buf_release(&b);
 	} else if (!strcmp(sc, "malformed")) {
 		send_raw_event(g, g->openai ? "data: {\"choices\":[{\"delta\":{\"content\": oops}\n\n" : "{\"message\": oops\n");
 	} else if (!strcmp(sc, "reset")) {
@@ -382,6 +399,12 @@ static int oa_finish(struct gen *g, const struct plan *pl, const char *sc)
 		u = json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)pl->ptok, "completion_tokens",
 			      (json_int_t)(pl->nreason + pl->ntok), "total_tokens",
 			      (json_int_t)(pl->ptok + pl->nreason + pl->ntok));
+		if (!strcmp(sc, "bigusage"))
+			json_object_set_new(u, "completion_tokens", json_integer(INT64_MAX));
+		if (!strcmp(sc, "negusage")) {
+			json_object_set_new(u, "completion_tokens", json_integer(-5));
+			json_object_set_new(u, "prompt_tokens", json_integer(-3));
+		}
 		if (strcmp(sc, "reasoning2"))
 			json_object_set_new(u, "completion_tokens_details",
 					    json_pack("{s:I}", "reasoning_tokens", (json_int_t)pl->nreason));
@@ -393,7 +416,7 @@ static int oa_finish(struct gen *g, const struct plan *pl, const char *sc)
 }
 
 /* Ollama: the final object with counts and durations. 0, or -1 when the client went away. */
-static int ol_finish(struct gen *g, const struct plan *pl)
+static int ol_finish(struct gen *g, const struct plan *pl, const char *sc)
 {
 	int64_t now = clock_now_ns();
 	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s}", "model", g->model, "created_at",
@@ -405,15 +428,16 @@ static int ol_finish(struct gen *g, const struct plan *pl)
 		json_object_set_new(o, "load_duration", json_integer(1234567));
 		json_object_set_new(o, "prompt_eval_count", json_integer(pl->ptok));
 		json_object_set_new(o, "prompt_eval_duration", json_integer(2345678));
-		json_object_set_new(o, "eval_count", json_integer(pl->nreason + pl->ntok));
+		json_object_set_new(o, "eval_count", json_integer(!strcmp(sc, "bigusage") ? INT64_MAX :
+								   !strcmp(sc, "negusage") ? -5 : pl->nreason + pl->ntok));
 		json_object_set_new(o, "eval_duration", json_integer(g->t_first ? now - g->t_first : 0));
 	}
 	return send_json(g, o) ? -1 : 0;
 }
 
-static int stream_chat(int fd, int openai, const char *sc, json_t *req)
+static int stream_chat(int fd, int openai, const char *sc, json_t *req, const char *auth)
 {
-	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split") };
+	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split"), .sc = sc, .auth = auth };
 	const char *m = json_string_value(json_object_get(req, "model"));
 	struct plan pl;
 	json_t *o;
@@ -441,7 +465,7 @@ static int stream_chat(int fd, int openai, const char *sc, json_t *req)
 		return 0;
 	if ((rc = fail_ending(&g, sc)) >= 0)
 		return rc;
-	if (openai ? oa_finish(&g, &pl, sc) : ol_finish(&g, &pl))
+	if (openai ? oa_finish(&g, &pl, sc) : ol_finish(&g, &pl, sc))
 		return 0;
 	return send_all(fd, "0\r\n\r\n", 5) ? 0 : 1;
 drop:
@@ -545,7 +569,7 @@ static int handle_chat(int fd, int openai, struct request *r)
 	json_error_t je;
 	json_t *req = json_loads(r->body ? r->body : "", 0, &je);
 	const char *model, *sc = opt.scenario;
-	char msg[600];
+	char msg[1024];
 	int keep = 0;
 	long k;
 
@@ -574,7 +598,31 @@ static int handle_chat(int fd, int openai, struct request *r)
 		}
 		sc = "normal";
 	}
-	if (!strcmp(sc, "500")) {
+	if (!strcmp(sc, "auth_model")) {
+		/* reports the Authorization header as its model name */
+		json_object_set_new(req, "model", json_string(r->auth));
+	} else if (!strcmp(sc, "echo_key")) {
+		/* says the key back in its answer */
+		json_t *msgs = json_object_get(req, "messages");
+		char *say = xasprintf("SAY: your key is %s", r->auth);
+		json_object_set_new(json_array_get(msgs, json_array_size(msgs) - 1), "content", json_string(say));
+		free(say);
+		sc = "say";
+	}
+	if (!strcmp(sc, "retry_after_long")) {
+		keep = send_error(fd, openai, 429, "fake rate limit: come back in ten minutes", "Retry-After: 600\r\n");
+	} else if (!strcmp(sc, "long401")) {
+		/* the key sits across the point where a 256-byte message would be cut */
+		snprintf(msg, sizeof msg, "%200s Incorrect API key provided: %s", "the request was refused.", r->auth);
+		keep = send_error(fd, openai, 401, msg, NULL);
+	} else if (!strcmp(sc, "html401")) {
+		struct buf b;
+		buf_init(&b, 0);
+		buf_appendf(&b, "<html><head><title>401 Authorization Required</title></head><body>%150s %s</body></html>",
+			    "<h1>401</h1>", r->auth);
+		keep = send_simple(fd, 401, "text/html", b.data, NULL) ? 0 : 1;
+		buf_release(&b);
+	} else if (!strcmp(sc, "500")) {
 		keep = send_error(fd, openai, 500, "fake internal error", NULL);
 	} else if (!strcmp(sc, "404")) {
 		snprintf(msg, sizeof msg, "model \"%s\" not found, try pulling it first", model ? model : "");
@@ -585,7 +633,7 @@ static int handle_chat(int fd, int openai, struct request *r)
 	} else if (json_is_false(json_object_get(req, "stream"))) {
 		keep = whole_chat(fd, openai, sc, req);
 	} else {
-		keep = stream_chat(fd, openai, sc, req);
+		keep = stream_chat(fd, openai, sc, req, r->auth);
 	}
 out:
 	json_decref(req);
@@ -607,6 +655,11 @@ static int handle(int fd, struct request *r)
 		keep = send_simple(fd, 200, "application/json", s, NULL) ? 0 : 1;
 		free(s);
 		return keep;
+	}
+	if (opt.models_401 && (!strcmp(r->path, "/v1/models") || !strcmp(r->path, "/api/tags"))) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%200s Incorrect API key provided: %s", "the model list is refused.", r->auth);
+		return send_error(fd, !strcmp(r->path, "/v1/models"), 401, msg, NULL);
 	}
 	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/models")) {
 		o = json_pack("{s:s, s:[{s:s, s:s, s:i, s:s}]}", "object", "list", "data", "id", opt.model, "object",
@@ -699,7 +752,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fakellm [--port N] [--port-file F] [--api openai|ollama|both|none] [--tokens N]\n"
 			"               [--token-delay-ms D] [--ttft-ms T] [--model NAME] [--scenario NAME]\n"
-			"               [--max-requests N] [--lifetime-s S]\n");
+			"               [--max-requests N] [--lifetime-s S] [--models-401 1]\n");
 	exit(2);
 }
 
@@ -725,6 +778,8 @@ static void parse_args(int argc, char **argv)
 			opt.ttft_ms = atoi(v);
 		else if (!strcmp(a, "--model"))
 			opt.model = v;
+		else if (!strcmp(a, "--models-401"))
+			opt.models_401 = atoi(v);
 		else if (!strcmp(a, "--scenario"))
 			opt.scenario = v;
 		else if (!strcmp(a, "--max-requests"))

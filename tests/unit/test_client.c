@@ -1037,7 +1037,15 @@ Test(client, retry_policy_delays_and_retriable_errors)
 	r.retry_after_s = 0.5;
 	cr_assert_float_eq(retry_delay_s(&p, 2, &r), 2, 1e-12, "but never shortens it");
 	r.retry_after_s = 1000;
-	cr_assert_float_eq(retry_delay_s(&p, 1, &r), 300, 1e-12, "capped at retry_after_max_s");
+	cr_assert_float_eq(p.retry_after_max_s, 60, 1e-12, "the default cap");
+	cr_assert_float_eq(retry_delay_s(&p, 1, &r), 60, 1e-12, "capped at retry_after_max_s");
+	/* the per-query budget: no budget allows anything; a wait that would pass it is refused */
+	cr_assert(retry_within_budget(&p, clock_now_ns(), 1e6));
+	p.budget_s = 5;
+	cr_assert(retry_within_budget(&p, clock_now_ns(), 1));
+	cr_assert_not(retry_within_budget(&p, clock_now_ns(), 60));
+	cr_assert_not(retry_within_budget(&p, clock_now_ns() - 6 * NS_PER_S, 0));
+	p.budget_s = 0;
 	p.honour_retry_after = 0;
 	cr_assert_float_eq(retry_delay_s(&p, 1, &r), 1, 1e-12);
 	/* which errors are retried */

@@ -15,7 +15,8 @@
 /* A non-default value of every recorded option (a new recorded option must be added here). */
 static const char *const sequential_args[][2] = {
 	{"url", "http://127.0.0.1:9"}, {"api", "ollama"}, {"model", "m-test"}, {"timeout", "12.5"},
-	{"retries", "5"}, {"backoff", "0.25"}, {"warmup", "3"}, {"max-tokens", "77"},
+	{"retries", "5"}, {"backoff", "0.25"}, {"retry-after-max", "7.5"}, {"query-budget", "90"},
+	{"warmup", "3"}, {"max-tokens", "77"},
 	{"temperature", "0.1"}, {"top-p", "0.5"}, {"top-k", "4"}, {"sample-seed", "42"},
 	{"system", "be brief"}, {"dataset", "/tmp/x.jsonl"}, {"limit", "9"}, {"shuffle", NULL},
 	{"seed", "17"}, {"devices", "0,1"}, {"no-host", NULL}, {"backends", "nvidia,rapl"},
