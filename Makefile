@@ -8,7 +8,7 @@
 #   make fuzz-run FUZZ_SECONDS=60   run each target that long on tests/fuzz/corpus/
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libcurl sqlite3 jansson cairo libpcre2-8
+PKGS := libcurl sqlite3 jansson cairo libpcre2-8 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

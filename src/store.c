@@ -23,6 +23,7 @@ static const char *const secret_vars[] = {"IPW_API_KEY", "OPENAI_API_KEY"};
  */
 static const struct store_backend *const store_backends[] = {
 	&store_sqlite,
+	&store_postgres,
 };
 
 /*
@@ -33,8 +34,7 @@ static const struct store_backend *const store_backends[] = {
 static const struct {
 	const char *scheme, *what;
 } store_unbuilt[] = {
-	{"postgresql", "PostgreSQL"},
-	{"postgres", "PostgreSQL"},
+	{NULL, NULL},  /* none now (PostgreSQL is built in); the NULL line ends the table */
 };
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,7 +93,7 @@ const struct store_backend *store_backend_for(const char *uri, char *err, size_t
 		if (n ? backend_has_scheme(be, uri, n) : be->plain_path)
 			return be;
 	}
-	for (size_t i = 0; n && i < NELEMS(store_unbuilt); i++)
+	for (size_t i = 0; n && store_unbuilt[i].scheme; i++)
 		if (strlen(store_unbuilt[i].scheme) == n && !strncasecmp(store_unbuilt[i].scheme, uri, n)) {
 			err_set(err, errlen, "store '%.*s:...': %s store not built in this version "
 				"(use a SQLite file path)", (int)n, uri, store_unbuilt[i].what);

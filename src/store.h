@@ -1,7 +1,7 @@
 /*
  * store.h - the run store: runs, their sources, every finished query with its
  * energies and attempts, telemetry samples and scores. One ops struct per
- * back-end (src/store/sqlite.c; PostgreSQL later), chosen by the URI's scheme
+ * back-end (src/store/sqlite.c, src/store/postgres.c), chosen by the URI's scheme
  * from the registry in store.c, which also holds the back-end-independent
  * checks. Schema, durability, adding a back-end: docs/store.md.
  */
@@ -129,6 +129,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite;
+extern const struct store_backend store_postgres;
 
 struct store {
 	const struct store_backend *ops;
