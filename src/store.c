@@ -110,6 +110,75 @@ const struct store_backend *store_backend_for(const char *uri, char *err, size_t
 	return NULL;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* 1 if the n bytes at k, percent-escapes decoded, spell "password". */
+static int is_password_key(const char *k, size_t n)
+{
+	char dec[16];
+	size_t j = 0;
+
+	for (size_t i = 0; i < n && j < sizeof(dec) - 1; i++) {
+		if (k[i] == '%' && i + 2 < n && hexval(k[i + 1]) >= 0 && hexval(k[i + 2]) >= 0) {
+			dec[j++] = (char)(hexval(k[i + 1]) * 16 + hexval(k[i + 2]));
+			i += 2;
+		} else {
+			dec[j++] = k[i];
+		}
+	}
+	dec[j] = '\0';
+	return !strcmp(dec, "password");
+}
+
+/* Appends a URI's query (after '?') without its password parameters. */
+static void append_query_without_password(struct buf *b, const char *q)
+{
+	int first = 1;
+
+	while (*q) {
+		size_t n = strcspn(q, "&"), k = strcspn(q, "=&");
+		if (n && !is_password_key(q, k < n ? k : n)) {
+			buf_appendf(b, "%s%.*s", first ? "?" : "&", (int)n, q);
+			first = 0;
+		}
+		q += n;
+		if (*q == '&')
+			q++;
+	}
+}
+
+char *store_uri_shown(const char *uri)
+{
+	const char *sep = strstr(uri, "://"), *rest, *at = NULL, *q;
+	size_t auth;
+	struct buf b;
+
+	if (!sep || uri_scheme_len(uri) != (size_t)(sep - uri))
+		return xstrdup(uri);
+	rest = sep + 3;
+	auth = strcspn(rest, "/?#");
+	for (size_t i = 0; i < auth; i++)
+		if (rest[i] == '@')
+			at = rest + i;
+	buf_init(&b, 0);
+	buf_append(&b, uri, (size_t)(rest - uri));
+	if (at) {
+		buf_appendf(&b, "%.*s@", (int)strcspn(rest, ":@"), rest);
+		rest = at + 1;
+	}
+	q = strchr(rest, '?');
+	buf_append(&b, rest, q ? (size_t)(q - rest) : strlen(rest));
+	if (q)
+		append_query_without_password(&b, q + 1);
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
+}
+
 int store_open(struct store *s, const char *uri, int flags, char *err, size_t errlen)
 {
 	const char *env = getenv("IPW_STORE");

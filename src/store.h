@@ -151,6 +151,13 @@ const struct store_backend *store_backend_for(const char *uri, char *err, size_t
 const struct store_backend *store_backend_at(size_t i);
 
 /*
+ * uri as a message may show it: a URI with an authority (SCHEME://...)
+ * without its password (USER:PASSWORD@ becomes USER@, password=...
+ * parameters are dropped); anything else as given. Caller frees.
+ */
+char *store_uri_shown(const char *uri);
+
+/*
  * Opens a store. uri is a file path or sqlite:PATH or file:PATH (SQLite;
  * docs/store.md); NULL means $IPW_STORE when set and non-empty, else ./ipw.db.
  * STORE_READONLY opens without ever writing (read commands). Without

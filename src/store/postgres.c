@@ -416,77 +416,6 @@ static int run_exists(struct store *s, const char *run_id, char *err, size_t err
 
 /* ---- opening ---- */
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* 1 if the n bytes at k, percent-escapes decoded, spell "password". */
-static int is_password_key(const char *k, size_t n)
-{
-	char dec[16];
-	size_t j = 0;
-
-	for (size_t i = 0; i < n && j < sizeof(dec) - 1; i++) {
-		if (k[i] == '%' && i + 2 < n && hexval(k[i + 1]) >= 0 && hexval(k[i + 2]) >= 0) {
-			dec[j++] = (char)(hexval(k[i + 1]) * 16 + hexval(k[i + 2]));
-			i += 2;
-		} else {
-			dec[j++] = k[i];
-		}
-	}
-	dec[j] = '\0';
-	return !strcmp(dec, "password");
-}
-
-/* Appends the URI's query (after '?') without its password parameters. */
-static void append_query_without_password(struct buf *b, const char *q)
-{
-	int first = 1;
-
-	while (*q) {
-		size_t n = strcspn(q, "&"), k = strcspn(q, "=&");
-		if (n && !is_password_key(q, k < n ? k : n)) {
-			buf_appendf(b, "%s%.*s", first ? "?" : "&", (int)n, q);
-			first = 0;
-		}
-		q += n;
-		if (*q == '&')
-			q++;
-	}
-}
-
-/*
- * The URI as messages show it: scheme in lower case, no password (neither
- * user:PASSWORD@ nor a password= parameter). Caller frees.
- */
-static char *uri_without_password(const char *uri)
-{
-	const char *rest = strstr(uri, "://") + 3;
-	size_t auth = strcspn(rest, "/?");
-	const char *at = NULL, *q;
-	struct buf b;
-
-	for (size_t i = 0; i < auth; i++)
-		if (rest[i] == '@')
-			at = rest + i;
-	buf_init(&b, 0);
-	buf_appends(&b, "postgresql://");
-	if (at) {
-		size_t user = strcspn(rest, ":@");
-		buf_appendf(&b, "%.*s@", (int)user, rest);
-		rest = at + 1;
-	}
-	q = strchr(rest, '?');
-	buf_append(&b, rest, q ? (size_t)(q - rest) : strlen(rest));
-	if (q)
-		append_query_without_password(&b, q + 1);
-	char *s = buf_detach(&b);
-	buf_release(&b);
-	return s;
-}
-
 /*
  * The connection string libpq gets: the URI as written, its scheme in lower
  * case (libpq knows postgresql:// and postgres:// only so). NULL if the URI
@@ -628,7 +557,7 @@ static int pg_open(struct store *s, const char *uri, int flags, char *err, size_
 			"postgresql://[USER@][HOST][:PORT]/DBNAME[?PARAM=VALUE...]", (int)strcspn(uri, ":"), uri);
 		goto out;
 	}
-	s->path = uri_without_password(conninfo);
+	s->path = store_uri_shown(conninfo);
 	pg = xcalloc(1, sizeof(*pg));
 	s->impl = pg;
 	pg->conn = PQconnectdb(conninfo);

@@ -1,16 +1,18 @@
 #!/bin/sh
-# tests/pg/start.sh DIR - a throwaway PostgreSQL server for the tests: creates
+# tests/pg/start.sh DIR [DB...] - a throwaway PostgreSQL server for the tests: creates
 # a cluster in DIR/data (DIR must not exist), starts it listening on a Unix
 # socket in DIR only (no TCP port), with trust authentication for the calling
-# user's name, and prints DIR (the socket folder: PGHOST). As root, the server
+# user's name, creates the databases DB..., and prints DIR (the socket
+# folder: PGHOST). As root, the server
 # runs as the user postgres (or nobody), since initdb refuses root. Exit 77
 # with the reason when the server binaries are missing; stop with stop.sh DIR.
 set -eu
-DIR=${1:?usage: start.sh DIR}
+DIR=${1:?usage: start.sh DIR [DB...]}
+shift
 bindir=""
 if [ -n "${IPW_PG_BINDIR:-}" ]; then bindir=$IPW_PG_BINDIR
 elif command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
-	bindir=$(dirname "$(command -v initdb)")
+	bindir=$(dirname "$(readlink -f "$(command -v initdb)")")
 else
 	# Debian's postgresql package keeps them out of PATH
 	for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && bindir=$d; done
@@ -35,4 +37,7 @@ $run "$bindir/initdb" -D "$DIR/data" -U "$me" --auth=trust -E UTF8 --locale=C -N
 $run "$bindir/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
 	-o "-c listen_addresses= -c unix_socket_directories=$DIR -c fsync=off -c max_connections=50" \
 	start >/dev/null 2>&1 || { echo "pg_ctl start failed:" >&2; tail -20 "$DIR/server.log" >&2; exit 1; }
+for db in "$@"; do
+	"$bindir/createdb" -h "$DIR" "$db" || { echo "createdb $db failed" >&2; exit 1; }
+done
 echo "$DIR"

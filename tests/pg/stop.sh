@@ -5,7 +5,7 @@ DIR=${1:?usage: stop.sh DIR}
 [ -d "$DIR/data" ] || { rm -rf "$DIR"; exit 0; }
 bindir=""
 if [ -n "${IPW_PG_BINDIR:-}" ]; then bindir=$IPW_PG_BINDIR
-elif command -v pg_ctl >/dev/null 2>&1; then bindir=$(dirname "$(command -v pg_ctl)")
+elif command -v pg_ctl >/dev/null 2>&1; then bindir=$(dirname "$(readlink -f "$(command -v pg_ctl)")")
 else for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && bindir=$d; done
 fi
 run=""

@@ -136,3 +136,25 @@ Test(store_registry, ipw_store_names_the_store_when_none_is_given)
 	cr_assert_eq(access("ipw.db", F_OK), 0);
 	unsetenv("IPW_STORE");
 }
+
+/* What messages may show of a store URI: never its password. */
+Test(store_registry, uri_shown_without_password)
+{
+	const char *cases[][2] = {
+		{"postgresql://u:hunter2@h:5432/db?sslmode=require", "postgresql://u@h:5432/db?sslmode=require"},
+		{"postgres://u@h/db?password=hunter2&sslmode=verify-full&sslrootcert=/etc/ca.pem",
+		 "postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem"},
+		{"postgresql://u:p%40ss@w@h1:1,h2:2/db?passw%6Frd=hunter2", "postgresql://u@h1:1,h2:2/db"},
+		{"postgresql:///db?host=/tmp/s&password=x&application_name=a", "postgresql:///db?host=/tmp/s&application_name=a"},
+		{"postgresql://h/db?password", "postgresql://h/db"},
+		{"/data/ipw.db", "/data/ipw.db"},
+		{"sqlite:/a/b:c.db", "sqlite:/a/b:c.db"},
+		{"file:///a.db", "file:///a.db"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = store_uri_shown(cases[i][0]);
+		cr_assert_str_eq(s, cases[i][1], "%s", cases[i][0]);
+		free(s);
+	}
+}
