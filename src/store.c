@@ -26,17 +26,6 @@ static const struct store_backend *const store_backends[] = {
 	&store_postgres,
 };
 
-/*
- * Schemes whose back-end this version does not have: a clear message instead
- * of "unknown scheme". The registry is searched first, so a line here is dead
- * (and to be removed) once its back-end is listed above.
- */
-static const struct {
-	const char *scheme, *what;
-} store_unbuilt[] = {
-	{NULL, NULL},  /* none now (PostgreSQL is built in); the NULL line ends the table */
-};
-
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct store_backend *store_backend_at(size_t i)
@@ -93,12 +82,6 @@ const struct store_backend *store_backend_for(const char *uri, char *err, size_t
 		if (n ? backend_has_scheme(be, uri, n) : be->plain_path)
 			return be;
 	}
-	for (size_t i = 0; n && store_unbuilt[i].scheme; i++)
-		if (strlen(store_unbuilt[i].scheme) == n && !strncasecmp(store_unbuilt[i].scheme, uri, n)) {
-			err_set(err, errlen, "store '%.*s:...': %s store not built in this version "
-				"(use a SQLite file path)", (int)n, uri, store_unbuilt[i].what);
-			return NULL;
-		}
 	buf_init(&known, 0);
 	known_schemes(&known);
 	if (n)

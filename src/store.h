@@ -142,9 +142,8 @@ struct store {
  * first ':', when they form a URI scheme: a letter, then letters, digits,
  * '+', '-' or '.'; compared without case); a URI without a scheme goes to the
  * back-end that serves plain paths (SQLite). NULL with the reason in err for
- * a scheme whose back-end is not built in ("postgresql:") or an unknown one
- * (the message lists the known ones). A file path holding ':' before any '/'
- * is written ./NAME. The returned struct is static.
+ * an unknown scheme (the message lists the known ones). A file path holding
+ * ':' before any '/' is written ./NAME. The returned struct is static.
  */
 const struct store_backend *store_backend_for(const char *uri, char *err, size_t errlen);
 /* The i-th registered back-end (0, 1, ...), NULL past the last. */
@@ -158,8 +157,10 @@ const struct store_backend *store_backend_at(size_t i);
 char *store_uri_shown(const char *uri);
 
 /*
- * Opens a store. uri is a file path or sqlite:PATH or file:PATH (SQLite;
- * docs/store.md); NULL means $IPW_STORE when set and non-empty, else ./ipw.db.
+ * Opens a store. uri is a file path or sqlite:PATH or file:PATH (SQLite), or
+ * postgresql://... / postgres://... (a PostgreSQL database, the URI handed
+ * to libpq; docs/store.md); NULL means $IPW_STORE when set and non-empty,
+ * else ./ipw.db.
  * STORE_READONLY opens without ever writing (read commands). Without
  * STORE_CREATE a missing store is an error (read commands never create an
  * empty store). The schema is created or migrated as needed (not with
