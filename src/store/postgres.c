@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "clock.h"
@@ -958,36 +959,80 @@ static int pg_query_insert(struct store *s, const char *run_id, const struct que
 	return pg_tx(s, query_insert_body, &c, err, errlen);
 }
 
-/* Loads the energies and attempts of query qid into q. */
-static int load_query_children(struct store *s, const char *qid, struct query_record *q,
+/*
+ * The energies and attempts of a query come with its row, each as one JSON
+ * array of arrays (numbers as text, so that Infinity stays readable).
+ */
+#define CHILDREN_SQL \
+	", (SELECT json_agg(json_build_array(e.source_idx, e.gross_j::text, e.dynamic_j::text)" \
+	" ORDER BY e.source_idx) FROM query_energy AS e WHERE e.query_id = q.id)" \
+	", (SELECT json_agg(json_build_array(a.n, a.t_start_s::text, a.duration_s::text, a.error_kind," \
+	" a.http_status, a.message) ORDER BY a.n) FROM query_attempts AS a WHERE a.query_id = q.id)"
+
+static double jv_real(const json_t *v)
+{
+	return json_is_string(v) ? strtod(json_string_value(v), NULL) : NAN;
+}
+
+static long long jv_i64(const json_t *v)
+{
+	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+static char *jv_text(const json_t *v)
+{
+	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+/* Parses column col of row (a JSON array, or NULL: none) into *out (a new reference, or NULL). */
+static int json_col(struct store *s, const PGresult *r, int row, int col, json_t **out, char *err, size_t errlen)
+{
+	json_error_t je;
+
+	*out = NULL;
+	if (PQgetisnull(r, row, col))
+		return 0;
+	*out = json_loads(PQgetvalue(r, row, col), 0, &je);
+	if (!json_is_array(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(err, errlen, "store '%s': unreadable energies or attempts of a query (%s)",
+			       s->path, je.text);
+	}
+	return 0;
+}
+
+/* Reads the energies and attempts of a queries row (CHILDREN_SQL at columns col, col + 1) into q. */
+static int read_query_children(struct store *s, const PGresult *r, int row, int col, struct query_record *q,
 			       char *err, size_t errlen)
 {
-	struct params p = {0};
-	PGresult *en = NULL, *at = NULL;
-	int rc;
+	json_t *en = NULL, *at = NULL;
+	int rc = -1;
 
-	par_text(&p, qid);
-	rc = pq_run(s, "SELECT source_idx, gross_j, dynamic_j FROM query_energy WHERE query_id = $1"
-		    " ORDER BY source_idx", &p, &en, "reading a query's energy", err, errlen);
-	if (rc == 0)
-		rc = pq_run(s, "SELECT n, t_start_s, duration_s, error_kind, http_status, message"
-			    " FROM query_attempts WHERE query_id = $1 ORDER BY n", &p, &at,
-			    "reading a query's attempts", err, errlen);
-	if (rc == 0 && (q->nenergy = PQntuples(en)) > 0) {
+	if (json_col(s, r, row, col, &en, err, errlen) < 0 || json_col(s, r, row, col + 1, &at, err, errlen) < 0)
+		goto out;
+	if (en && (q->nenergy = (int)json_array_size(en)) > 0) {
 		q->energy = xcalloc((size_t)q->nenergy, sizeof(*q->energy));
-		for (int i = 0; i < q->nenergy; i++)
-			q->energy[i] = (struct query_energy){(int)get_i64(en, i, 0), get_real(en, i, 1),
-							     get_real(en, i, 2)};
+		for (int i = 0; i < q->nenergy; i++) {
+			const json_t *e = json_array_get(en, (size_t)i);
+			q->energy[i] = (struct query_energy){(int)jv_i64(json_array_get(e, 0)),
+				jv_real(json_array_get(e, 1)), jv_real(json_array_get(e, 2))};
+		}
 	}
-	if (rc == 0 && (q->nattempts = PQntuples(at)) > 0) {
+	if (at && (q->nattempts = (int)json_array_size(at)) > 0) {
 		q->attempts = xcalloc((size_t)q->nattempts, sizeof(*q->attempts));
-		for (int i = 0; i < q->nattempts; i++)
-			q->attempts[i] = (struct query_attempt){(int)get_i64(at, i, 0), get_real(at, i, 1),
-				get_real(at, i, 2), get_text(at, i, 3), (int)get_i64(at, i, 4), get_text(at, i, 5)};
+		for (int i = 0; i < q->nattempts; i++) {
+			const json_t *a = json_array_get(at, (size_t)i);
+			q->attempts[i] = (struct query_attempt){(int)jv_i64(json_array_get(a, 0)),
+				jv_real(json_array_get(a, 1)), jv_real(json_array_get(a, 2)),
+				jv_text(json_array_get(a, 3)), (int)jv_i64(json_array_get(a, 4)),
+				jv_text(json_array_get(a, 5))};
+		}
 	}
-	PQclear(en);
-	PQclear(at);
-	par_release(&p);
+	rc = 0;
+out:
+	json_decref(en);
+	json_decref(at);
 	return rc;
 }
 
@@ -1051,14 +1096,14 @@ static int pg_queries_iter(struct store *s, const char *run_id,
 	memset(&q, 0, sizeof(q));
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		goto out;
-	sql = xasprintf("SELECT id, %s FROM queries WHERE run_id = %lld ORDER BY seq, id", cols,
-			strtoll(run_id, NULL, 10));
+	sql = xasprintf("SELECT q.id, %s" CHILDREN_SQL " FROM queries AS q WHERE q.run_id = %lld"
+			" ORDER BY q.seq, q.id", cols, strtoll(run_id, NULL, 10));
 	if ((rc = cursor_declare(s, &c, sql, err, errlen)) < 0)
 		goto out;
 	open = 1;
 	while ((row = cursor_row(s, &c, "reading queries", err, errlen)) >= 0) {
 		read_cols(c.res, row, 1, query_cols, NCOLS(query_cols), &q);
-		if ((rc = load_query_children(s, PQgetvalue(c.res, row, 0), &q, err, errlen)) < 0)
+		if ((rc = read_query_children(s, c.res, row, 1 + (int)NCOLS(query_cols), &q, err, errlen)) < 0)
 			goto out;
 		rc = cb(&q, ctx);
 		query_record_release(&q);
