@@ -8,7 +8,7 @@
 #   make fuzz-run FUZZ_SECONDS=60   run each target that long on tests/fuzz/corpus/
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libcurl sqlite3 jansson cairo libpcre2-8 libmicrohttpd
+PKGS := libcurl sqlite3 jansson cairo libpcre2-8 libmicrohttpd libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -117,12 +117,16 @@ clean:
 # Everything CI runs: the real-server build (cached; its tests are skipped with
 # the reason if it cannot be built), the tests, then the tests again under
 # AddressSanitizer and UndefinedBehaviorSanitizer. Once llama-server is built,
-# IPW_REQUIRE_LLAMA=1 makes the engine's llama.cpp agreement test fail, not skip.
+# IPW_REQUIRE_LLAMA=1 makes the engine's llama.cpp agreement tests fail, not
+# skip; with IPW_REQUIRE_LLAMA=1 already set (CI: .ci/run) a failed llama.cpp
+# build fails the check. IPW_REQUIRE_PG=1: the PostgreSQL store tests fail,
+# instead of skipping, without a server to start.
 LLAMA_SERVER_BIN ?= $(or $(IPW_LLAMA_SERVER),$(or $(IPW_LLAMA_CACHE),/var/cache/ipw-llama)/build/bin/llama-server)
+REQUIRE_LLAMA = $$(test "$(IPW_REQUIRE_LLAMA)" = 1 -o -x "$(LLAMA_SERVER_BIN)" && echo 1 || echo 0)
 check:
-	-scripts/build-llama-server.sh
-	IPW_REQUIRE_LLAMA=$$(test -x "$(LLAMA_SERVER_BIN)" && echo 1 || echo 0) $(MAKE) test
-	IPW_REQUIRE_LLAMA=$$(test -x "$(LLAMA_SERVER_BIN)" && echo 1 || echo 0) $(MAKE) SANITIZE=address,undefined test
+	scripts/build-llama-server.sh || test "$(IPW_REQUIRE_LLAMA)" != 1
+	IPW_REQUIRE_PG=1 IPW_REQUIRE_LLAMA=$(REQUIRE_LLAMA) $(MAKE) test
+	IPW_REQUIRE_PG=1 IPW_REQUIRE_LLAMA=$(REQUIRE_LLAMA) $(MAKE) SANITIZE=address,undefined test
 .PHONY: check
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c, each linked with the library's

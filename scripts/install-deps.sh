@@ -2,13 +2,15 @@
 # Installs the Debian packages that building, testing and running ipw need.
 # Usage: scripts/install-deps.sh [--with-llama] [--with-browser]   (run as root, or with sudo available)
 # --with-browser adds Chromium for the report test (CI's --with-llama includes it).
-# clang and its sanitizer/libFuzzer runtimes build `make fuzz` (tests/fuzz/).
+# clang and its sanitizer/libFuzzer runtimes build `make fuzz` (tests/fuzz/). libpq-dev builds the
+# PostgreSQL store; postgresql brings the server binaries its tests start (tests/pg/start.sh).
 set -eu
 SUDO=""
 NEED_NPM=0
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev \
-libcriterion-dev libcairo2-dev libpcre2-dev libmicrohttpd-dev sqlite3 curl python3 clang libclang-rt-dev"
+libcriterion-dev libcairo2-dev libpcre2-dev libmicrohttpd-dev sqlite3 curl python3 clang libclang-rt-dev \
+libpq-dev postgresql"
 for arg in "$@"; do
 	case "$arg" in
 	--with-llama)

@@ -23,18 +23,7 @@ static const char *const secret_vars[] = {"IPW_API_KEY", "OPENAI_API_KEY"};
  */
 static const struct store_backend *const store_backends[] = {
 	&store_sqlite,
-};
-
-/*
- * Schemes whose back-end this version does not have: a clear message instead
- * of "unknown scheme". The registry is searched first, so a line here is dead
- * (and to be removed) once its back-end is listed above.
- */
-static const struct {
-	const char *scheme, *what;
-} store_unbuilt[] = {
-	{"postgresql", "PostgreSQL"},
-	{"postgres", "PostgreSQL"},
+	&store_postgres,
 };
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,12 +82,6 @@ const struct store_backend *store_backend_for(const char *uri, char *err, size_t
 		if (n ? backend_has_scheme(be, uri, n) : be->plain_path)
 			return be;
 	}
-	for (size_t i = 0; n && i < NELEMS(store_unbuilt); i++)
-		if (strlen(store_unbuilt[i].scheme) == n && !strncasecmp(store_unbuilt[i].scheme, uri, n)) {
-			err_set(err, errlen, "store '%.*s:...': %s store not built in this version "
-				"(use a SQLite file path)", (int)n, uri, store_unbuilt[i].what);
-			return NULL;
-		}
 	buf_init(&known, 0);
 	known_schemes(&known);
 	if (n)
@@ -108,6 +91,75 @@ const struct store_backend *store_backend_for(const char *uri, char *err, size_t
 		err_set(err, errlen, "store '%s': no back-end serves plain paths (known: %s)", uri, known.data);
 	buf_release(&known);
 	return NULL;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* 1 if the n bytes at k, percent-escapes decoded, spell "password". */
+static int is_password_key(const char *k, size_t n)
+{
+	char dec[16];
+	size_t j = 0;
+
+	for (size_t i = 0; i < n && j < sizeof(dec) - 1; i++) {
+		if (k[i] == '%' && i + 2 < n && hexval(k[i + 1]) >= 0 && hexval(k[i + 2]) >= 0) {
+			dec[j++] = (char)(hexval(k[i + 1]) * 16 + hexval(k[i + 2]));
+			i += 2;
+		} else {
+			dec[j++] = k[i];
+		}
+	}
+	dec[j] = '\0';
+	return !strcmp(dec, "password");
+}
+
+/* Appends a URI's query (after '?') without its password parameters. */
+static void append_query_without_password(struct buf *b, const char *q)
+{
+	int first = 1;
+
+	while (*q) {
+		size_t n = strcspn(q, "&"), k = strcspn(q, "=&");
+		if (n && !is_password_key(q, k < n ? k : n)) {
+			buf_appendf(b, "%s%.*s", first ? "?" : "&", (int)n, q);
+			first = 0;
+		}
+		q += n;
+		if (*q == '&')
+			q++;
+	}
+}
+
+char *store_uri_shown(const char *uri)
+{
+	const char *sep = strstr(uri, "://"), *rest, *at = NULL, *q;
+	size_t auth;
+	struct buf b;
+
+	if (!sep || uri_scheme_len(uri) != (size_t)(sep - uri))
+		return xstrdup(uri);
+	rest = sep + 3;
+	auth = strcspn(rest, "/?#");
+	for (size_t i = 0; i < auth; i++)
+		if (rest[i] == '@')
+			at = rest + i;
+	buf_init(&b, 0);
+	buf_append(&b, uri, (size_t)(rest - uri));
+	if (at) {
+		buf_appendf(&b, "%.*s@", (int)strcspn(rest, ":@"), rest);
+		rest = at + 1;
+	}
+	q = strchr(rest, '?');
+	buf_append(&b, rest, q ? (size_t)(q - rest) : strlen(rest));
+	if (q)
+		append_query_without_password(&b, q + 1);
+	char *s = buf_detach(&b);
+	buf_release(&b);  /* buf_detach leaves a fresh, empty buffer */
+	return s;
 }
 
 int store_open(struct store *s, const char *uri, int flags, char *err, size_t errlen)

@@ -1,7 +1,7 @@
 /*
  * store.h - the run store: runs, their sources, every finished query with its
  * energies and attempts, telemetry samples and scores. One ops struct per
- * back-end (src/store/sqlite.c; PostgreSQL later), chosen by the URI's scheme
+ * back-end (src/store/sqlite.c, src/store/postgres.c), chosen by the URI's scheme
  * from the registry in store.c, which also holds the back-end-independent
  * checks. Schema, durability, adding a back-end: docs/store.md.
  */
@@ -131,6 +131,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite;
+extern const struct store_backend store_postgres;
 
 struct store {
 	const struct store_backend *ops;
@@ -143,17 +144,25 @@ struct store {
  * first ':', when they form a URI scheme: a letter, then letters, digits,
  * '+', '-' or '.'; compared without case); a URI without a scheme goes to the
  * back-end that serves plain paths (SQLite). NULL with the reason in err for
- * a scheme whose back-end is not built in ("postgresql:") or an unknown one
- * (the message lists the known ones). A file path holding ':' before any '/'
- * is written ./NAME. The returned struct is static.
+ * an unknown scheme (the message lists the known ones). A file path holding
+ * ':' before any '/' is written ./NAME. The returned struct is static.
  */
 const struct store_backend *store_backend_for(const char *uri, char *err, size_t errlen);
 /* The i-th registered back-end (0, 1, ...), NULL past the last. */
 const struct store_backend *store_backend_at(size_t i);
 
 /*
- * Opens a store. uri is a file path or sqlite:PATH or file:PATH (SQLite;
- * docs/store.md); NULL means $IPW_STORE when set and non-empty, else ./ipw.db.
+ * uri as a message may show it: a URI with an authority (SCHEME://...)
+ * without its password (USER:PASSWORD@ becomes USER@, password=...
+ * parameters are dropped); anything else as given. Caller frees.
+ */
+char *store_uri_shown(const char *uri);
+
+/*
+ * Opens a store. uri is a file path or sqlite:PATH or file:PATH (SQLite), or
+ * postgresql://... / postgres://... (a PostgreSQL database, the URI handed
+ * to libpq; docs/store.md); NULL means $IPW_STORE when set and non-empty,
+ * else ./ipw.db.
  * STORE_READONLY opens without ever writing (read commands). Without
  * STORE_CREATE a missing store is an error (read commands never create an
  * empty store). The schema is created or migrated as needed (not with

@@ -22,6 +22,7 @@
 #include "../profile_opts.h"
 #include "../runner.h"
 #include "../serve.h"
+#include "../store.h"
 #include "../util.h"
 #include "cmd.h"
 #include "mainjob.h"
@@ -158,7 +159,11 @@ static void print_value(const char *label, double v, const char *unit)
 static void print_config(const struct runner_opts *o)
 {
 	char line[4096] = "";
-	fprintf(stderr, "ipw profile:%s\n", opt_config_line(profile_opts, profile_nopts, o, line, sizeof(line)));
+	struct runner_opts shown = *o;  /* the store's URI without a password */
+
+	shown.store = o->store ? store_uri_shown(o->store) : NULL;
+	fprintf(stderr, "ipw profile:%s\n", opt_config_line(profile_opts, profile_nopts, &shown, line, sizeof(line)));
+	free((char *)shown.store);
 }
 
 static int parse_double(const char *s, double *out)
@@ -224,6 +229,7 @@ static void print_summary(const char *text)
 /* The closing report of one run; returns the exit status. */
 static int finish(const struct runner_opts *o, struct runner_report *rep, int rc, const char *err)
 {
+	char *store;
 	int status;
 	if (rc < 0) {
 		fprintf(stderr, "ipw profile: %s\n", err);
@@ -250,10 +256,12 @@ static int finish(const struct runner_opts *o, struct runner_report *rep, int rc
 	print_summary(rep->summary_json);
 	free(rep->summary_json);
 	rep->summary_json = NULL;
+	store = store_uri_shown(o->store);
 	if (!strcmp(rep->status, "interrupted"))
-		printf("interrupted: ipw profile --resume %s --store %s continues it\n", rep->run_id, o->store);
+		printf("interrupted: ipw profile --resume %s --store %s continues it\n", rep->run_id, store);
 	printf("details: ipw show %s --store %s; per query: ipw export %s --format csv --store %s\n",
-	       rep->run_id, o->store, rep->run_id, o->store);
+	       rep->run_id, store, rep->run_id, store);
+	free(store);
 	if (!strcmp(rep->status, "interrupted"))
 		status = EXIT_INTERRUPTED;
 	else
@@ -331,7 +339,9 @@ static int run_sweep(const struct runner_opts *base, const struct runner_hooks *
 		if (rc < 0)
 			break;
 	}
-	printf("sweep group %s: compare with ipw runs --store %s\n", group, base->store);
+	char *store = store_uri_shown(base->store);
+	printf("sweep group %s: compare with ipw runs --store %s\n", group, store);
+	free(store);
 	free(group);
 	free_list(vals);
 	return status;

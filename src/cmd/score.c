@@ -260,7 +260,9 @@ static int print_report(const struct score_args *a, const struct run_record *r, 
 		       rep->need_judge);
 	if (rep->unscored)
 		printf("%ld items could not be scored; the reasons are in the store's scores table\n", rep->unscored);
-	printf("metrics: ipw show %s%s%s\n", r->id, a->cc.store ? " --store " : "", a->cc.store ? a->cc.store : "");
+	char *store = a->cc.store ? store_uri_shown(a->cc.store) : NULL;
+	printf("metrics: ipw show %s%s%s\n", r->id, store ? " --store " : "", store ? store : "");
+	free(store);
 	return fflush(stdout) ? EXIT_ENV : rep->unscored || rep->need_judge ? EXIT_PARTIAL : 0;
 }
 

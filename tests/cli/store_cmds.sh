@@ -127,14 +127,15 @@ sum0=$(cksum <"$T/ro/s.db"); mt0=$(stat -c %Y "$T/ro/s.db")
 chmod 0755 "$T/ro"
 # IPW_STORE names the store when --store is not given
 IPW_STORE="$DB" "$IPW" runs | grep -Eq '^1 +alpha ' || fail "IPW_STORE not used"
-# PostgreSQL URIs: a clear error, nothing created
-"$IPW" runs --store postgresql://127.0.0.1/ipw 2>"$T/err"; rc=$?
-[ $rc != 0 ] && grep -q "PostgreSQL store not built in this version" "$T/err" || fail "postgres uri: $rc $(cat "$T/err")"
+# PostgreSQL URIs go to PostgreSQL: no server on port 1 is a clear error (exit 3), no password printed
+"$IPW" runs --store postgresql://u:hunter2@127.0.0.1:1/ipw 2>"$T/err"; rc=$?
+[ $rc = 3 ] && grep -q "cannot connect to PostgreSQL" "$T/err" && ! grep -q hunter2 "$T/err" ||
+	fail "postgres uri: $rc $(cat "$T/err")"
 # the store's URI scheme picks the back-end: sqlite: and file: name the same file; an unknown scheme lists the known ones
 "$IPW" runs --store "sqlite:$DB" | grep -Eq '^1 +alpha ' || fail "sqlite: URI"
 "$IPW" runs --store "file://$DB" | grep -Eq '^1 +alpha ' || fail "file: URI"
 "$IPW" runs --store mysql://127.0.0.1/ipw 2>"$T/err"; rc=$?
-[ $rc = 3 ] && grep -q "unknown store scheme 'mysql' (known: sqlite:, file: (sqlite); a file path" "$T/err" ||
+[ $rc = 3 ] && grep -q "unknown store scheme 'mysql' (known: sqlite:, file: (sqlite), postgresql:, postgres: (postgresql); a file path" "$T/err" ||
 	fail "unknown scheme: $rc $(cat "$T/err")"
 # a foreign SQLite file is refused and left byte-for-byte unchanged
 if command -v python3 >/dev/null; then

@@ -1,7 +1,7 @@
 /*
  * test_store_registry.c - choosing a store back-end by URI scheme: plain
  * paths, sqlite: and file: go to SQLite, schemes compare without case,
- * postgresql:/postgres: say the back-end is not built, an unknown scheme
+ * postgresql:/postgres: go to PostgreSQL (no password in the message), an unknown scheme
  * lists the known ones (and never prints the rest of the URI), IPW_STORE.
  */
 #include <criterion/criterion.h>
@@ -45,18 +45,19 @@ Test(store_registry, schemes_and_plain_paths_choose_the_back_end)
 	}
 }
 
-Test(store_registry, postgres_not_built_and_no_password_in_the_message)
+Test(store_registry, postgres_uris_go_to_postgres_and_no_password_in_the_message)
 {
-	const char *uris[] = {"postgresql://u:hunter2@127.0.0.1/ipw", "postgres://u:hunter2@127.0.0.1/ipw",
-			      "PostgreSQL://u:hunter2@h/db"};
+	/* port 1 on loopback: nothing listens there, the connection is refused at once */
+	const char *uris[] = {"postgresql://u:hunter2@127.0.0.1:1/ipw", "postgres://u:hunter2@127.0.0.1:1/ipw",
+			      "PostgreSQL://u:hunter2@127.0.0.1:1/db?password=hunter2"};
 	char err[IPW_ERRLEN];
 	struct store st;
 
 	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
-		cr_assert_null(store_backend_for(uris[i], err, sizeof(err)));
-		cr_assert(strstr(err, "PostgreSQL store not built in this version"), "%s", err);
-		cr_assert_null(strstr(err, "hunter2"), "the password was printed: %s", err);
+		cr_assert_eq(store_backend_for(uris[i], err, sizeof(err)), &store_postgres, "%s", uris[i]);
 		cr_assert_eq(store_open(&st, uris[i], STORE_CREATE, err, sizeof(err)), -1);
+		cr_assert(strstr(err, "cannot connect to PostgreSQL"), "%s", err);
+		cr_assert_null(strstr(err, "hunter2"), "the password was printed: %s", err);
 		cr_assert_null(st.ops);
 		store_close(&st);
 	}
@@ -134,4 +135,26 @@ Test(store_registry, ipw_store_names_the_store_when_none_is_given)
 	store_close(&st);
 	cr_assert_eq(access("ipw.db", F_OK), 0);
 	unsetenv("IPW_STORE");
+}
+
+/* What messages may show of a store URI: never its password. */
+Test(store_registry, uri_shown_without_password)
+{
+	const char *cases[][2] = {
+		{"postgresql://u:hunter2@h:5432/db?sslmode=require", "postgresql://u@h:5432/db?sslmode=require"},
+		{"postgres://u@h/db?password=hunter2&sslmode=verify-full&sslrootcert=/etc/ca.pem",
+		 "postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem"},
+		{"postgresql://u:p%40ss@w@h1:1,h2:2/db?passw%6Frd=hunter2", "postgresql://u@h1:1,h2:2/db"},
+		{"postgresql:///db?host=/tmp/s&password=x&application_name=a", "postgresql:///db?host=/tmp/s&application_name=a"},
+		{"postgresql://h/db?password", "postgresql://h/db"},
+		{"/data/ipw.db", "/data/ipw.db"},
+		{"sqlite:/a/b:c.db", "sqlite:/a/b:c.db"},
+		{"file:///a.db", "file:///a.db"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = store_uri_shown(cases[i][0]);
+		cr_assert_str_eq(s, cases[i][1], "%s", cases[i][0]);
+		free(s);
+	}
 }

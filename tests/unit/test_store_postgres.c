@@ -1,0 +1,369 @@
+/*
+ * test_store_postgres.c - the PostgreSQL store against a real server: main
+ * starts a throwaway cluster on a Unix socket (tests/pg/start.sh), the
+ * conformance suite runs with one fresh database per test, then what only
+ * PostgreSQL has: URI forms, no password in messages, read-only sessions,
+ * byte-order collation, two writers at once. Without the server binaries the
+ * tests are skipped with the reason, or fail when IPW_REQUIRE_PG=1 (CI).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pwd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "helper_store_conformance.h"
+#include "store.h"
+#include "util.h"
+
+/* Set by main in the environment (the tests run in child processes). */
+#define ENV_HOST "IPW_TEST_PG_HOST"
+#define ENV_SKIP "IPW_TEST_PG_SKIP"
+
+/* ---- the factory: a fresh database per test on the test server ---- */
+
+static char dbname[64];
+
+static const char *pg_host(void)
+{
+	const char *h = getenv(ENV_HOST);
+	return h ? h : "";
+}
+
+/* Runs one statement on database db of the test server: 0, or -1 (message to stderr). */
+static int admin_sql(const char *db, const char *sql)
+{
+	char conn[512];
+	PGconn *c;
+	PGresult *r;
+	int rc = -1;
+
+	snprintf(conn, sizeof(conn), "host=%s dbname=%s", pg_host(), db);
+	c = PQconnectdb(conn);
+	if (PQstatus(c) == CONNECTION_OK) {
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+			rc = 0;
+		else
+			fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "admin connection: %s", PQerrorMessage(c));
+	}
+	PQfinish(c);
+	return rc;
+}
+
+static int pg_new_store(char *uri, size_t n)
+{
+	static int seq;
+	char sql[128];
+
+	snprintf(dbname, sizeof(dbname), "ipw_t_%d_%d", (int)getpid(), ++seq);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
+	if (admin_sql("postgres", sql) < 0) {
+		snprintf(uri, n, "could not create database %s", dbname);
+		return -1;
+	}
+	snprintf(uri, n, "postgresql:///%s?host=%s", dbname, pg_host());
+	return 0;
+}
+
+static void pg_drop_store(const char *uri)
+{
+	char sql[128];
+
+	(void)uri;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+	admin_sql("postgres", sql);
+}
+
+static int pg_sql(const char *uri, const char *sql, long long *out)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *r = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		goto out;
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && out && PQntuples(r) > 0)
+		*out = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+		rc = 0;
+out:
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+static const struct store_factory pg_factory = {
+	.name = "postgresql",
+	.new_store = pg_new_store,
+	.drop_store = pg_drop_store,
+	.sql = pg_sql,
+	.integrity = NULL,  /* PostgreSQL keeps its own: the checks after kill -9 are the suite's */
+};
+
+static char uri[512];
+
+static void setup(void)
+{
+	const char *skip = getenv(ENV_SKIP);
+
+	if (skip)
+		cr_skip_test("%s", skip);
+	store_conformance_setup(&pg_factory);
+	snprintf(uri, sizeof(uri), "postgresql:///%s?host=%s", dbname, pg_host());
+}
+
+static void teardown(void)
+{
+	if (!getenv(ENV_SKIP))
+		store_conformance_teardown();
+}
+
+TestSuite(store_postgres_conformance, .init = setup, .fini = teardown, .timeout = 120);
+STORE_CONFORMANCE_TESTS(store_postgres_conformance)
+
+/* ---- PostgreSQL only ---- */
+
+TestSuite(store_postgres, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct store open_store(const char *u, int flags)
+{
+	struct store st;
+	char err[IPW_ERRLEN];
+	cr_assert_eq(store_open(&st, u, flags, err, sizeof(err)), 0, "%s: %s", u, err);
+	return st;
+}
+
+static char *make_run(struct store *st, const char *name)
+{
+	struct run_record r;
+	char err[IPW_ERRLEN];
+
+	memset(&r, 0, sizeof(r));
+	r.name = (char *)name;
+	r.status = "running";
+	r.n_items = -1;
+	r.started_at = 1700000000.5;
+	r.ended_at = r.idle_seconds = NAN;
+	cr_assert_eq(store_run_create(st, &r, err, sizeof(err)), 0, "%s", err);
+	return r.id;
+}
+
+static long long sql_int(const char *sql)
+{
+	long long v = -1;
+	cr_assert_eq(pg_sql(uri, sql, &v), 0, "'%s' failed", sql);
+	return v;
+}
+
+Test(store_postgres, schema_version_and_types)
+{
+	struct store st = open_store(uri, STORE_CREATE);
+
+	store_close(&st);
+	cr_assert_eq(sql_int("SELECT count(*) FROM schema_version"), 4);  /* as SQLite: 1, 2 (load), 3 (cpu_s), 4 (energy set once) */
+	cr_assert_eq(sql_int("SELECT max(version) FROM schema_version"), 4);
+	/* doubles are 8 bytes, item ids compare by bytes */
+	cr_assert_eq(sql_int("SELECT count(*) FROM information_schema.columns WHERE table_name = 'queries'"
+			     " AND column_name = 'accel_j' AND data_type = 'double precision'"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM information_schema.columns WHERE table_name = 'queries'"
+			     " AND column_name = 'item_id' AND collation_name = 'C'"), 1);
+	cr_assert_eq(pg_sql(uri, "UPDATE queries SET answer = 'x'", NULL), 0, "an update of no rows is fine");
+}
+
+/* URI forms libpq takes, options passed through; messages never show the password. */
+Test(store_postgres, uri_forms_and_no_password_in_messages)
+{
+	struct store st = open_store(uri, STORE_CREATE);
+	char u[700], err[IPW_ERRLEN], *id = make_run(&st, "one");
+	struct run_record g;
+	const char *forms[] = {
+		"postgres:///%s?host=%s",
+		"PostgreSQL:///%s?host=%s&application_name=ipw-test&connect_timeout=10",
+		"postgresql://user-ignored:hunter2-secret@/%s?host=%s&password=hunter2-secret&sslmode=prefer",
+	};
+
+	store_close(&st);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(u, sizeof(u), forms[i], dbname, pg_host());
+		if (i == 2) {
+			/* the user is not a role of the server: a failed connect, its message without the password */
+			cr_assert_eq(store_open(&st, u, STORE_READONLY, err, sizeof(err)), -1);
+			cr_assert(strstr(err, "cannot connect to PostgreSQL"), "%s", err);
+			cr_assert_null(strstr(err, "hunter2"), "the password was printed: %s", err);
+			cr_assert(strstr(err, "postgresql://user-ignored@/"), "%s", err);
+			cr_assert(strstr(err, "sslmode=prefer"), "%s", err);
+			continue;
+		}
+		st = open_store(u, STORE_READONLY);
+		cr_assert_null(strstr(st.path, "hunter2"));
+		cr_assert_eq(strncmp(st.path, i ? "postgresql://" : "postgres://", i ? 13 : 11), 0, "%s", st.path);
+		cr_assert_eq(store_run_get(&st, id, &g, err, sizeof(err)), 0, "%s", err);
+		cr_assert_str_eq(g.name, "one");
+		run_record_release(&g);
+		store_close(&st);
+	}
+	/* a password kept in the URI never reaches s->path */
+	snprintf(u, sizeof(u), "postgresql://%s:hunter2-secret@/%s?password=hunter2-secret&host=%s",
+		 getpwuid(geteuid())->pw_name, dbname, pg_host());
+	if (store_open(&st, u, STORE_READONLY, err, sizeof(err)) == 0) {
+		cr_assert_null(strstr(st.path, "hunter2"), "%s", st.path);
+		cr_assert_null(strstr(st.path, "password"), "%s", st.path);
+		store_close(&st);
+	} else {
+		cr_assert_null(strstr(err, "hunter2"), "%s", err);
+	}
+	/* not a URI libpq takes */
+	cr_assert_eq(store_open(&st, "postgresql:ipw", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "postgresql://"), "%s", err);
+	/* a server that is not there */
+	cr_assert_eq(store_open(&st, "postgresql://u:hunter2@127.0.0.1:1/ipw", 0, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cannot connect to PostgreSQL"), "%s", err);
+	cr_assert_null(strstr(err, "hunter2"), "%s", err);
+	free(id);
+}
+
+/* A read-only open runs every statement in a read-only transaction: the server refuses writes. */
+Test(store_postgres, read_only_session_is_refused_writes_by_the_server)
+{
+	struct store st = open_store(uri, STORE_CREATE);
+	char err[IPW_ERRLEN], *id = make_run(&st, "ro");
+	struct store_score sc = {"a", "mcq", NULL, 1, NULL, 0};
+
+	store_close(&st);
+	st = open_store(uri, STORE_READONLY);
+	cr_assert_lt(store_score_add(&st, id, &sc, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "read-only transaction"), "%s", err);
+	store_close(&st);
+	cr_assert_eq(sql_int("SELECT count(*) FROM scores"), 0);
+	free(id);
+}
+
+/* A database holding other tables is refused untouched; an empty one is not a store until a writer opens it. */
+Test(store_postgres, foreign_database_refused)
+{
+	struct store st;
+	char err[IPW_ERRLEN];
+	int flags[3] = {0, STORE_READONLY, STORE_CREATE};
+
+	cr_assert_eq(pg_sql(uri, "CREATE TABLE t (x int)", NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(store_open(&st, uri, flags[i], err, sizeof(err)), -1);
+		cr_assert(strstr(err, "not an ipw store"), "%s", err);
+	}
+	cr_assert_eq(sql_int("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"), 1);
+}
+
+/* Two processes write one run at once: every item lands once, ids never collide. */
+Test(store_postgres, two_writers_at_once)
+{
+	struct store st = open_store(uri, STORE_CREATE);
+	char *id = make_run(&st, "shared");
+	pid_t pid[2];
+
+	store_close(&st);
+	for (int w = 0; w < 2; w++) {
+		pid[w] = fork();
+		cr_assert_neq(pid[w], -1);
+		if (pid[w] == 0) {
+			struct store s;
+			char err[IPW_ERRLEN], item[32];
+			int bad = 0;
+			if (store_open(&s, uri, STORE_CREATE, err, sizeof(err)) < 0)
+				_exit(2);
+			for (int i = 0; i < 100; i++) {
+				struct query_record q;
+				memset(&q, 0, sizeof(q));
+				q.seq = i;
+				snprintf(item, sizeof(item), "item-%03d", i);
+				q.item_id = item;
+				q.status = "ok";
+				q.prompt_tokens = q.completion_tokens = q.reasoning_tokens = -1;
+				q.http_status = -1;
+				int rc = store_query_insert(&s, id, &q, err, sizeof(err));
+				if (rc != 0 && rc != STORE_EDUPLICATE)
+					bad = 1;
+				free(make_run(&s, "more"));
+			}
+			store_close(&s);
+			_exit(bad ? 3 : 0);
+		}
+	}
+	for (int w = 0; w < 2; w++) {
+		int status;
+		cr_assert_eq(waitpid(pid[w], &status, 0), pid[w]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d: status %d", w, status);
+	}
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries"), 100);
+	cr_assert_eq(sql_int("SELECT count(DISTINCT id) FROM runs"), 201);
+	free(id);
+}
+
+/* ---- main: the server around the tests ---- */
+
+static char server_dir[64];
+
+/* Starts the test server: 0, 77 when its binaries are missing, or another failure. */
+static int start_server(void)
+{
+	const char *tests = getenv("IPW_TESTS");
+	char cmd[512];
+	int rc;
+
+	strcpy(server_dir, "/tmp/ipw-pg-XXXXXX");
+	if (!mkdtemp(server_dir))
+		return 1;
+	rmdir(server_dir);  /* start.sh makes it, owned by the server's user */
+	snprintf(cmd, sizeof(cmd), "sh '%s/pg/start.sh' '%s' >/dev/null", tests ? tests : "tests", server_dir);
+	rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+}
+
+static void stop_server(void)
+{
+	const char *tests = getenv("IPW_TESTS");
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "sh '%s/pg/stop.sh' '%s'", tests ? tests : "tests", server_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_store_postgres: stopping the server in %s failed\n", server_dir);
+}
+
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	const char *req = getenv("IPW_REQUIRE_PG");
+	int started = 0, result = 0, rc;
+
+	if (!criterion_handle_args(argc, argv, true))
+		goto out;
+	rc = start_server();
+	if (rc == 0) {
+		started = 1;
+		setenv(ENV_HOST, server_dir, 1);
+		unsetenv(ENV_SKIP);
+	} else if (req && !strcmp(req, "1")) {
+		fprintf(stderr, "test_store_postgres: no PostgreSQL server for the tests (start.sh exited %d), "
+			"and IPW_REQUIRE_PG=1 requires one\n", rc);
+		result = 1;
+		goto out;
+	} else {
+		setenv(ENV_SKIP, rc == 77 ? "PostgreSQL server binaries (initdb, pg_ctl) not installed "
+		       "(Debian package postgresql)" : "the PostgreSQL test server did not start", 1);
+	}
+	result = !criterion_run_all_tests(tests);
+out:
+	if (started)
+		stop_server();
+	criterion_finalize(tests);
+	return result;
+}
