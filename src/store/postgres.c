@@ -219,9 +219,12 @@ static void par_push(struct params *p, char *v)
 	p->v[p->n++] = v;
 }
 
+/* Text as the store keeps it: every registered secret scrubbed (util.h), as SQLite's binds do. */
 static void par_text(struct params *p, const char *v)
 {
-	par_push(p, v ? xstrdup(v) : NULL);
+	size_t n;
+	char *clean = v ? secret_scrub(v, strlen(v), &n) : NULL;
+	par_push(p, clean ? clean : v ? xstrdup(v) : NULL);
 }
 
 /* NAN is NULL; %.17g round-trips every double exactly. */
@@ -266,7 +269,10 @@ static void par_cols(struct params *p, const struct col *c, size_t n, const void
 
 static char *get_text(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+	const char *v = PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+	size_t n;
+	char *clean = v ? secret_scrub(v, strlen(v), &n) : NULL; /* a store written before a key was known */
+	return clean ? clean : v ? xstrdup(v) : NULL;
 }
 
 /* The value, valid while r is (NULL for SQL NULL). */
