@@ -453,7 +453,7 @@ void profile_args_init(struct profile_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	runner_opts_init(&a->o);
-	a->o.store = "ipw.db";
+	a->o.store = getenv("IPW_STORE") && *getenv("IPW_STORE") ? getenv("IPW_STORE") : "ipw.db"; /* as store_open */
 }
 
 char *profile_config_json(const struct runner_opts *o, const char *url, const char *api, const char *model)
