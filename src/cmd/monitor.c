@@ -85,14 +85,14 @@ static int format_parse(const struct opt_def *d, void *t, const char *arg, char 
 {
 	struct mon_args *a = t;
 	(void)d;
-	if (!strcmp(arg, "table"))
+	if (!strcmp(arg, "table") || !strcmp(arg, "text")) /* text: the name every other command uses */
 		a->fmt = FMT_TABLE;
 	else if (!strcmp(arg, "jsonl"))
 		a->fmt = FMT_JSONL;
 	else if (!strcmp(arg, "csv"))
 		a->fmt = FMT_CSV;
 	else
-		return err_set(err, errlen, "--format takes table, jsonl or csv");
+		return err_set(err, errlen, "--format takes table (or text), jsonl or csv");
 	return 0;
 }
 static const struct opt_hooks format_hooks = {.parse = format_parse, NULL};
