@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../aggregate.h"
 #include "../client.h"
 #include "../estimate.h"
 #include "../metrics.h"
@@ -104,35 +105,59 @@ void mainjob_energy_note(const char *store, const char *run_id)
 	store_close(&st);
 }
 
+/* "v [lo, hi] unit", or "v unit" without an interval. */
+static void print_metric(const char *label, struct metric_value v, const char *fmt, const char *unit,
+			 const char *tag)
+{
+	printf("  %-28s ", label);
+	printf(fmt, v.value);
+	if (isfinite(v.ci_low) && isfinite(v.ci_high)) {
+		printf(" [");
+		printf(fmt, v.ci_low);
+		printf(", ");
+		printf(fmt, v.ci_high);
+		printf("]");
+	}
+	printf(" %s%s\n", unit, tag);
+}
+
 void mainjob_summary(const char *store, const char *run_id)
 {
 	struct store st;
-	struct metrics m;
-	struct metrics_options mo;
+	struct agg_options ao;
+	struct agg_result res;
 	struct run_record run;
 	char err[IPW_ERRLEN];
-	int est = 0;
+	const char *tag = "";
 
 	memset(&run, 0, sizeof run);
+	memset(&res, 0, sizeof res);
 	if (store_open(&st, store, STORE_READONLY, err, sizeof err)) {
 		fprintf(stderr, "ipw profile: %s\n", err);
 		return;
 	}
-	metrics_options_init(&mo);
-	if (store_run_get(&st, run_id, &run, err, sizeof err) == 0)
-		est = run_is_estimated(&run);
-	if (score_metrics(&st, run_id, &mo, &m, NULL, NULL, err, sizeof err) == 0) {
-		const char *tag = est ? "  (estimated energy: CPU time x watts per core)" : "";
-		printf("  %-28s %.1f%% (%d of %d scored)\n", "accuracy", 100 * m.accuracy.value, m.n_correct,
-		       m.n_scored);
-		if (isnan(m.ipw.value))
-			printf("  %-28s not measured (no energy)\n", "IPW, IPJ");
-		else
-			printf("  %-28s %.4g /W%s\n  %-28s %.4g /J%s\n", "IPW (accuracy per watt)", m.ipw.value, tag,
-			       "IPJ (accuracy per joule)", m.ipj.value, tag);
-	} else {
+	if (store_run_get(&st, run_id, &run, err, sizeof err) == 0 && run_is_estimated(&run))
+		tag = "  (estimated energy: CPU time x watts per core)";
+	agg_options_init(&ao);
+	if (agg_run(&st, run_id, AGG_LOAD_ITEMS, &ao, &res, err, sizeof err) < 0) {
 		fprintf(stderr, "ipw profile: %s\n", err);
+	} else if (!res.m.n_scored) {
+		printf("  %-28s not scored yet (judged tasks: ipw score %s --judge-url URL --judge-model NAME)\n",
+		       "accuracy, IPW, IPJ", run_id);
+	} else {
+		struct metric_value pct = res.m.accuracy;
+		pct.value *= 100, pct.ci_low *= 100, pct.ci_high *= 100;
+		print_metric("accuracy", pct, "%.1f", "%", "");
+		printf("  %-28s %d of %d scored, 95%% %s intervals\n", "", res.m.n_correct, res.m.n_scored,
+		       res.delta ? "delta-method" : "bootstrap");
+		if (isnan(res.m.ipw.value)) {
+			printf("  %-28s not measured (no energy)\n", "IPW, IPJ");
+		} else {
+			print_metric("IPW (accuracy per watt)", res.m.ipw, "%.4g", "/W", tag);
+			print_metric("IPJ (accuracy per joule)", res.m.ipj, "%.4g", "/J", tag);
+		}
 	}
+	agg_result_release(&res);
 	run_record_release(&run);
 	store_close(&st);
 }

@@ -415,7 +415,7 @@ int cmd_profile(int argc, char **argv)
 	rc = runner_run(&a.o, &h, &rep, err, sizeof(err));
 	clear_bar(&u);
 	rc = finish(&a.o, &rep, rc, err);
-	if (fresh && rep.run_id[0])
-		mainjob_summary(a.o.store, rep.run_id);   /* the main job ends with accuracy, IPW, IPJ */
+	if (rep.run_id[0] && rc != EXIT_USAGE)
+		mainjob_summary(a.o.store, rep.run_id);   /* every run ends with accuracy, IPW, IPJ */
 	return rc;
 }
