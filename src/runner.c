@@ -840,6 +840,8 @@ static void new_record(struct run *r)
 	r->rec.model = xstrdup(r->model);
 	r->rec.api = xstrdup(r->api);
 	r->rec.url = xstrdup(client_url(r->cl));
+	if (!r->engine[0] && !strcmp(r->api, "builtin"))
+		snprintf(r->engine, sizeof(r->engine), "ipw %s (built-in engine)", IPW_VERSION);
 	r->rec.engine = xstrdup(r->engine[0] ? r->engine : "unknown");
 	r->rec.config_json = profile_config_json(o, client_url(r->cl), r->api, r->model);
 	r->rec.dataset_path = xstrdup(r->ds.path);
