@@ -113,11 +113,47 @@ struct run {
 	int npend;
 	struct tally acc;
 	int64_t t_first_send, t_last_end;
+	int unreachable;             /* items in a row whose final attempt could not reach the server */
+	int answered;                /* items the server answered (any HTTP status but a transport failure) */
+	int halted;                  /* the run stopped itself (halt_why): ends interrupted, resumable */
+	char halt_why[IPW_ERRLEN];
 };
 
 static int stopped(const struct run *r)
 {
-	return r->o->stop && *r->o->stop;
+	return r->halted || (r->o->stop && *r->o->stop);
+}
+
+/* Items in a row that may fail to reach the server before the run stops itself. */
+#define HALT_UNREACHABLE 3
+
+/*
+ * Whether the query that just ended stops the run before it is stored (so a
+ * resume sends it again): the HALT_UNREACHABLE-th item in a row that could
+ * not reach the server (refused, reset, timed out), or a 404 for the very
+ * first item (the server does not serve the model). Says why.
+ */
+static int halts_run(struct run *r, const struct query_record *q)
+{
+	const char *k = q->error_kind ? q->error_kind : "";
+	int transport = !strcmp(k, "connect") || !strcmp(k, "reset") || !strcmp(k, "timeout");
+
+	r->unreachable = transport ? r->unreachable + 1 : 0;
+	if (!transport && !r->answered++ && q->http_status == 404) {
+		snprintf(r->halt_why, sizeof(r->halt_why), "the server answered 404 for the first item (%s): it "
+			 "does not serve model '%s'? (see its model list; --model names another); stopped, "
+			 "nothing recorded for it; --resume %s continues", q->error_message ? q->error_message : "-",
+			 r->model, r->rec.id);
+		return r->halted = 1;
+	}
+	if (r->unreachable >= HALT_UNREACHABLE) {
+		snprintf(r->halt_why, sizeof(r->halt_why), "%d items in a row could not reach the server (last: "
+			 "%s: %s); stopped, the last one not recorded; start the server again and --resume %s "
+			 "(items recorded as failed stay so)", r->unreachable, k,
+			 q->error_message ? q->error_message : "-", r->rec.id);
+		return r->halted = 1;
+	}
+	return 0;
 }
 
 static int flush_samples(struct run *r, char *err, size_t errlen)
@@ -922,6 +958,11 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 			query_record_release(&pq->q);
 			break; /* interrupted: not recorded, a resume runs it again */
 		}
+		if (halts_run(r, &pq->q)) {
+			say(r->h, RUNNER_WARN, "%s", r->halt_why);
+			query_record_release(&pq->q);
+			break;
+		}
 		r->npend++;
 		if (!r->t_first_send)
 			r->t_first_send = pq->t0;
@@ -999,6 +1040,8 @@ static int end_run(struct run *r, char *err, size_t errlen)
 	r->rec.status = xstrdup(interrupted ? "interrupted" : "completed");
 	r->rec.ended_at = clock_wall_s();
 	snprintf(r->rep->status, sizeof(r->rep->status), "%s", r->rec.status);
+	r->rep->halted = r->halted;
+	snprintf(r->rep->halt_why, sizeof(r->rep->halt_why), "%s", r->halt_why);
 	r->rec.summary_json = with_serve(r, r->rec.summary_json, r->rep->idle_accel_w);
 	if (flush_samples(r, err, errlen) < 0 || store_run_update(r->st, &r->rec, err, errlen) < 0)
 		return -1;

@@ -98,6 +98,8 @@ struct runner_report {
 	char *summary_json;          /* the run's summary (load.h), caller frees; NULL if none */
 	double device_idle_w;        /* --serve: accelerator idle power before the server started */
 	char server_log[512];        /* --serve: its log file */
+	int halted;                  /* the run stopped itself (server unreachable, model not served): */
+	char halt_why[IPW_ERRLEN];   /* why; status is "interrupted", so --resume continues it */
 };
 
 /*

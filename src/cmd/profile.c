@@ -263,7 +263,7 @@ static int finish(const struct runner_opts *o, struct runner_report *rep, int rc
 	       rep->run_id, store, rep->run_id, store);
 	free(store);
 	if (!strcmp(rep->status, "interrupted"))
-		status = EXIT_INTERRUPTED;
+		status = rep->halted ? EXIT_ENV : EXIT_INTERRUPTED; /* halted: the server's fault, said above */
 	else
 		status = rep->failed ? EXIT_PARTIAL : 0;
 	return status;
