@@ -340,6 +340,18 @@ static int rate_from_json(const struct opt_def *d, void *t, json_t *v, struct op
 
 static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, NULL, record_if_load, NULL};
 
+/* --limit: 0 (the default) is every item */
+static void limit_format(const struct opt_def *d, const void *t, char *out, size_t n)
+{
+	long long v = *(const long long *)((const char *)t + d->offset);
+	if (v > 0)
+		snprintf(out, n, "%lld", v);
+	else
+		snprintf(out, n, "all");
+}
+
+static const struct opt_hooks limit_hooks = {NULL, NULL, NULL, limit_format, NULL, NULL};
+
 #define R OPT_RECORD
 #define B OPT_BOUNDED
 #define OPEN (OPT_BOUNDED | OPT_MIN_OPEN)
@@ -385,8 +397,8 @@ const struct opt_def profile_opts[] = {
 	 "dataset format: auto (default: detected from the first line), native,\n"
 	 "harness, mmlu_pro, supergpqa, natural_reasoning, wildchat (the run records the one used)",
 	 NULL, 0, 0, 0, NULL, NULL, &format_hooks},
-	{"limit", 0, OPT_LL, F(o.limit), "N", "first N items (after --shuffle)",
-	 NULL, 0, BIG, R | OPEN, "limit", "a count > 0", NULL},
+	{"limit", 0, OPT_LL, F(o.limit), "N", "first N items (after --shuffle; default all)",
+	 NULL, 0, BIG, R | OPEN, "limit", "a count > 0", &limit_hooks},
 	{"shuffle", 0, OPT_FLAG, F(o.shuffle), NULL, "shuffle the items",
 	 NULL, 0, 0, R, "shuffle", NULL, NULL},
 	{"seed", 0, OPT_ULL, F(o.shuffle_seed), "N", "shuffle seed (default 0)",

@@ -965,7 +965,7 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 		}
 		r->npend++;
 		if (!r->t_first_send)
-			r->t_first_send = pq->t0;
+			r->t_first_send = r->acc.t0_ns = pq->t0; /* rate and ETA: the query phase, not the idle baseline */
 		if (pq->t1)
 			r->t_last_end = pq->t1;
 		/*
