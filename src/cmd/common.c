@@ -1,7 +1,7 @@
 /*
- * cmd/common.c - the handling every command shares (common.h): the common
- * options, --format parsing, opening the store and looking up a run, each
- * with its one error message.
+ * cmd/common.c - the handling every command shares (common.h): --format
+ * parsing, opening the store and looking up a run, each with its one error
+ * message. (The common options' table entries are in common_opts.c.)
  */
 #include "common.h"
 
@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "../util.h"
-
 
 void cmd_common_init(struct cmd_common *c, const char *cmd, unsigned formats, enum out_format dflt)
 {
@@ -33,39 +32,6 @@ int cmd_format_set(struct cmd_common *c, const char *arg)
 				 out_format_name((enum out_format)b));
 	fprintf(stderr, "ipw %s: --format takes %s (got '%s')\n", c->cmd, list, arg);
 	return EXIT_USAGE;
-}
-
-int cmd_common_option(struct cmd_common *c, int ch, const char *arg)
-{
-	switch (ch) {
-	case CMD_OPT_STORE:
-		c->store = arg;
-		return CMD_OPT_HANDLED;
-	case CMD_OPT_FORMAT:
-		return cmd_format_set(c, arg) ? CMD_OPT_ERROR : CMD_OPT_HANDLED;
-	case CMD_OPT_JSON:
-		return cmd_format_set(c, "json") ? CMD_OPT_ERROR : CMD_OPT_HANDLED;
-	case 'h':
-		return CMD_OPT_HELP;
-	default:
-		return CMD_OPT_NOT_MINE;
-	}
-}
-
-void cmd_common_usage(FILE *f, const struct cmd_common *c, int store)
-{
-	char list[64] = "";
-	if (store)
-		fprintf(f, "  --store PATH         the store (default $IPW_STORE, else ./ipw.db)\n");
-	for (unsigned b = OUT_TEXT; b <= OUT_JSONL; b <<= 1)
-		if (c->formats & b)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", list[0] ? "|" : "",
-				 out_format_name((enum out_format)b));
-	if (c->formats & ~(unsigned)OUT_TEXT) {
-		fprintf(f, "  --format F           %s (default %s)\n", list, out_format_name(c->format));
-		if (c->formats & OUT_JSON)
-			fprintf(f, "  --json               short for --format json\n");
-	}
 }
 
 int cmd_store_open(const struct cmd_common *c, struct store *st, int mode)

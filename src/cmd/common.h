@@ -6,68 +6,42 @@
  * every table a command prints. Functions here print their error on stderr
  * as "ipw CMD: ..." and return the exit status to use (0 when fine).
  *
- * A command converted to this handling looks like:
+ * Commands parse their options with option tables (../optable.h) through
+ * cmd_opt_parse, the common options being CMD_OPTDEFS_COMMON (common_opts.h):
  *
- *	static const struct option opts[] = { CMD_COMMON_OPTIONS, {"mine", 1, 0, 'm'}, {0, 0, 0, 0} };
- *	struct cmd_common cc;
- *	cmd_common_init(&cc, "runs", OUT_TEXT | OUT_JSON | OUT_CSV, OUT_TEXT);
- *	optind = 1;
- *	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
- *		int r = cmd_common_option(&cc, ch, optarg);
- *		if (r == CMD_OPT_HANDLED) continue;
- *		if (r == CMD_OPT_HELP) { usage(stdout); return 0; }
- *		if (r == CMD_OPT_ERROR) return EXIT_USAGE;
- *		switch (ch) { case 'm': ...; default: usage(stderr); return EXIT_USAGE; }
- *	}
- *	if ((rc = cmd_store_open(&cc, &st, CMD_STORE_READ))) return rc;
- *	if ((rc = cmd_run_get(&cc, &st, argv[optind], &run))) goto out;
- *	table_init(&t, cc.format, cols, ncols, stdout); ...rows...; table_finish(&t);
+ *	struct my_args { struct cmd_common cc; int mine; };
+ *	static const struct opt_def my_opts[] = { CMD_OPTDEFS_COMMON(struct my_args, cc), {"mine", ...} };
+ *	cmd_common_init(&a.cc, "runs", OUT_TEXT | OUT_JSON | OUT_CSV, OUT_TEXT);
+ *	if ((rc = cmd_opt_parse(&a.cc, my_opts, NOPTS, &a, argc, argv, &first, NULL, usage)))
+ *		return rc == CMD_PARSE_HELP ? 0 : rc;
+ *	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ))) return rc;
+ *	if ((rc = cmd_run_get(&a.cc, &st, argv[first], &run))) goto out;
+ *	table_init(&t, a.cc.format, cols, ncols, stdout); ...rows...; table_finish(&t);
  */
 #ifndef IPW_CMD_COMMON_H
 #define IPW_CMD_COMMON_H
-
-#include <getopt.h>
 
 #include "../store.h"
 #include "../table.h"
 #include "cmd.h"
 
 /* Flags of a command in main.c's table: what the shared handling gives it. */
-#define CMD_NEEDS_STORE 0x1u  /* --store PATH (default ./ipw.db) */
+#define CMD_NEEDS_STORE 0x1u  /* --store PATH (default $IPW_STORE, else ./ipw.db) */
 #define CMD_TAKES_RUNS 0x2u   /* operands are runs: an id, a name only one run has, or 'last' */
 #define CMD_OUTPUT 0x4u       /* --format (text|json|csv|jsonl, as the command offers) and --json */
-
-/* getopt_long values of the common options (outside the range of letters). */
-enum { CMD_OPT_STORE = 1000, CMD_OPT_FORMAT, CMD_OPT_JSON };
-#define CMD_COMMON_OPTIONS                                                                         \
-	{"store", required_argument, NULL, CMD_OPT_STORE},                                         \
-	{"format", required_argument, NULL, CMD_OPT_FORMAT},                                        \
-	{"json", no_argument, NULL, CMD_OPT_JSON}, {"help", no_argument, NULL, 'h'}
 
 /* The common options' values. cmd is the command's name, for messages. */
 struct cmd_common {
 	const char *cmd;
-	const char *store;        /* --store, NULL = the default (./ipw.db) */
+	const char *store;        /* --store, NULL = the default ($IPW_STORE, else ./ipw.db) */
 	enum out_format format;   /* --format / --json */
 	unsigned formats;         /* the OUT_* bits the command offers */
 };
 
 void cmd_common_init(struct cmd_common *c, const char *cmd, unsigned formats, enum out_format dflt);
 
-/* cmd_common_option results */
-#define CMD_OPT_NOT_MINE 0   /* not a common option: the command's own switch handles ch */
-#define CMD_OPT_HANDLED 1
-#define CMD_OPT_HELP 2       /* -h / --help: print the usage on stdout, exit 0 */
-#define CMD_OPT_ERROR (-1)   /* said on stderr; exit EXIT_USAGE */
-
-/* Handles one getopt_long result ch (with its optarg) if it is a common option. */
-int cmd_common_option(struct cmd_common *c, int ch, const char *arg);
-
 /* Parses a --format value against c->formats; 0 or EXIT_USAGE (said). */
 int cmd_format_set(struct cmd_common *c, const char *arg);
-
-/* The usage lines of the common options c offers (for a command's usage()). */
-void cmd_common_usage(FILE *f, const struct cmd_common *c, int store);
 
 /*
  * Store modes. CMD_STORE_READ is for commands that only read: it opens the

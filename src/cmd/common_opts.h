@@ -18,14 +18,22 @@ extern const struct opt_hooks cmd_format_hooks;  /* offset: the struct cmd_commo
 extern const struct opt_hooks cmd_json_hooks;    /* offset: the struct cmd_common */
 extern const struct opt_hooks cmd_seed_hooks;    /* offset: a uint64_t */
 
-/* The entries of --store, --format and --json; T is the options struct, cc its struct cmd_common member. */
-#define CMD_OPTDEFS_COMMON(T, cc)                                                                          \
-	{"store", 0, OPT_STRING, offsetof(T, cc.store), "PATH", "the store (default ./ipw.db)", NULL, 0, 0, 0, \
-	 NULL, NULL, NULL},                                                                                    \
-	{"format", 0, OPT_STRING, offsetof(T, cc), "F", "text|json|csv|jsonl (default text)", NULL, 0, 0, 0,   \
-	 NULL, NULL, &cmd_format_hooks},                                                                       \
-	{"json", 0, OPT_FLAG, offsetof(T, cc), NULL, "short for --format json", NULL, 0, 0, 0, NULL, NULL,      \
+/*
+ * The entries of --store, --format and --json; T is the options struct, cc its
+ * struct cmd_common member. CMD_OPTDEF_FORMAT's help names the formats a
+ * command offers when they are not all four.
+ */
+#define CMD_OPTDEF_STORE(T, cc)                                                                            \
+	{"store", 0, OPT_STRING, offsetof(T, cc.store), "PATH", "the store (default $IPW_STORE, else ./ipw.db)", \
+	 NULL, 0, 0, 0, NULL, NULL, NULL}
+#define CMD_OPTDEF_FORMAT(T, cc, help)                                                                     \
+	{"format", 0, OPT_STRING, offsetof(T, cc), "F", help, NULL, 0, 0, 0, NULL, NULL, &cmd_format_hooks}
+#define CMD_OPTDEF_JSON(T, cc)                                                                             \
+	{"json", 0, OPT_FLAG, offsetof(T, cc), NULL, "short for --format json", NULL, 0, 0, 0, NULL, NULL,     \
 	 &cmd_json_hooks}
+#define CMD_OPTDEFS_COMMON(T, cc)                                                                          \
+	CMD_OPTDEF_STORE(T, cc), CMD_OPTDEF_FORMAT(T, cc, "text|json|csv|jsonl (default text)"),             \
+	CMD_OPTDEF_JSON(T, cc)
 
 /*
  * opt_parse for a command with the common options: prints the usage (on -h)

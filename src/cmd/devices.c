@@ -3,7 +3,6 @@
  * starting it and lists, per back-end, whether it is present (or why not) and,
  * per source, what it is and what it can measure. Human text or --json.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,21 +10,40 @@
 #include <string.h>
 
 #include "common.h"
+#include "common_opts.h"
 #include "telemetry.h"
 #include "jsonout.h"
+
+struct devices_args {
+	struct cmd_common cc;
+	struct telemetry_opts opts;
+	struct telemetry_select sel;
+};
+
+#define A(f) offsetof(struct devices_args, f)
+static const struct opt_def devices_opts[] = {
+	CMD_OPTDEF_FORMAT(struct devices_args, cc, "text (default) or json"),
+	{"json", 0, OPT_FLAG, A(cc), NULL, "short for --format json: machine-readable output", NULL, 0, 0, 0, NULL,
+	 NULL, &cmd_json_hooks},
+	{"devices", 0, OPT_STRING, A(sel.devices), "LIST", "GPUs to select: indices, UUIDs (or prefixes) or PCI bus "
+	 "ids, comma-separated", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"no-host", 0, OPT_UNFLAG, A(sel.host), NULL, "leave host sources (CPU package, DRAM) unselected", NULL, 0, 0,
+	 0, NULL, NULL, NULL},
+	{"backends", 0, OPT_STRING, A(sel.backends), "LIST", "probe only these back-ends (nvidia,amd,rapl,apple,fake)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"fake-profile", 0, OPT_STRING, A(opts.fake_profile), "SPEC", "enable the fake back-end with a synthetic "
+	 "profile (docs/fake-backend.md)", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"fake-trace", 0, OPT_STRING, A(opts.fake_trace), "FILE", "enable the fake back-end replaying a trace file",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+#define NOPTS (sizeof(devices_opts) / sizeof(devices_opts[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipw devices [--format text|json] [--json] [--devices LIST] [--no-host] [--backends LIST]\n"
-		"                   [--fake-profile SPEC | --fake-trace FILE]\n"
-		"  --format F        text (default) or json\n"
-		"  --json            short for --format json: machine-readable output\n"
-		"  --devices LIST    GPUs to select: indices, UUIDs (or prefixes) or PCI bus ids, comma-separated\n"
-		"  --no-host         leave host sources (CPU package, DRAM) unselected\n"
-		"  --backends LIST   probe only these back-ends (nvidia,amd,rapl,apple,fake)\n"
-		"  --fake-profile S  enable the fake back-end with a synthetic profile (docs/fake-backend.md)\n"
-		"  --fake-trace F    enable the fake back-end replaying a trace file\n");
+		"                   [--fake-profile SPEC | --fake-trace FILE]\n");
+	opt_usage(f, devices_opts, NOPTS);
 }
 
 /* "energy counter (updates every 100 ms), power (instant), temperature" */
@@ -195,53 +213,25 @@ static void report_no_energy(const struct telemetry *t)
 
 int cmd_devices(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_OPTIONS,
-		{"devices", required_argument, NULL, 'd'},
-		{"no-host", no_argument, NULL, 'H'},
-		{"backends", required_argument, NULL, 'b'},
-		{"fake-profile", required_argument, NULL, 'p'},
-		{"fake-trace", required_argument, NULL, 'T'},
-		{NULL, 0, NULL, 0},
-	};
-	struct cmd_common cc;
-	struct telemetry_opts opts = {0};
-	struct telemetry_select sel = {.host = 1};
+	struct devices_args a = {.sel = {.host = 1}};
 	struct telemetry *t = NULL;
 	char err[IPW_ERRLEN], warn[IPW_ERRLEN];
-	int c, rc = 0;
-	cmd_common_init(&cc, "devices", OUT_TEXT | OUT_JSON, OUT_TEXT);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == CMD_OPT_FORMAT || c == CMD_OPT_JSON) {
-			if (cmd_common_option(&cc, c, optarg) == CMD_OPT_ERROR) {
-				rc = EXIT_USAGE;
-				goto out;
-			}
-			continue;
-		}
-		switch (c) {
-		case 'd': sel.devices = optarg; break;
-		case 'H': sel.host = 0; break;
-		case 'b': sel.backends = optarg; break;
-		case 'p': opts.fake_profile = optarg; break;
-		case 'T': opts.fake_trace = optarg; break;
-		case 'h': usage(stdout); goto out;
-		default:
-			fprintf(stderr, "ipw devices: unknown option or missing value: %s\n", argv[optind - 1]);
+	int first, rc;
+
+	cmd_common_init(&a.cc, "devices", OUT_TEXT | OUT_JSON, OUT_TEXT);
+	if ((rc = cmd_opt_parse(&a.cc, devices_opts, NOPTS, &a, argc, argv, &first, NULL, usage))) {
+		if (rc == EXIT_USAGE)
 			usage(stderr);
-			rc = EXIT_USAGE;
-			goto out;
-		}
+		rc = rc == CMD_PARSE_HELP ? 0 : rc;
+		goto out;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ipw devices: unexpected argument '%s'\n", argv[optind]);
+	if (first < argc) {
+		fprintf(stderr, "ipw devices: unexpected argument '%s'\n", argv[first]);
 		usage(stderr);
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (telemetry_open(&t, &opts, &sel, err, sizeof(err)) < 0) {
+	if (telemetry_open(&t, &a.opts, &a.sel, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw devices: %s\n", err);
 		rc = EXIT_USAGE;
 		goto out;
@@ -249,7 +239,7 @@ int cmd_devices(int argc, char **argv)
 	telemetry_last_error(t, warn, sizeof(warn));
 	if (warn[0])
 		fprintf(stderr, "ipw devices: warning: %s\n", warn);
-	if (cc.format == OUT_JSON) {
+	if (a.cc.format == OUT_JSON) {
 		if (print_json(t) < 0) {
 			fprintf(stderr, "ipw devices: cannot write the JSON output\n");
 			rc = EXIT_ENV;

@@ -4,7 +4,6 @@
  * latest score. CSV quotes per RFC 4180 and leaves unmeasured cells empty;
  * JSONL writes null for them and adds the texts.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +14,32 @@
 #include "../estimate.h"
 #include "cmd.h"
 #include "common.h"
+#include "common_opts.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
 
-#define OPT_HELP_SHOWN 1
+struct export_args {
+	struct cmd_common cc;
+	const char *out;
+};
+
+#define A(f) offsetof(struct export_args, f)
+static const struct opt_def export_opts[] = {
+	{"format", 'f', OPT_STRING, A(cc), "F", "csv (one header line, then one line per query) or jsonl", NULL, 0, 0,
+	 0, NULL, NULL, &cmd_format_hooks},
+	CMD_OPTDEF_STORE(struct export_args, cc),
+	{"out", 'o', OPT_STRING, A(out), "FILE", "write there instead of standard output", NULL, 0, 0, 0, NULL, NULL,
+	 NULL},
+};
+#define NOPTS (sizeof(export_opts) / sizeof(export_opts[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw export RUN --format csv|jsonl [--store PATH] [--out FILE]\n"
-		"  RUN            a run id, a run name that only one run has, or 'last'\n"
-		"  --format F     csv (one header line, then one line per query) or jsonl\n"
-		"  --store PATH   the store to read (default ./ipw.db)\n"
-		"  --out FILE     write there instead of standard output\n"
-		"Columns: docs/store.md (Exports). Unmeasured values are empty (csv) or null (jsonl).\n");
+		"  RUN                  a run id, a run name that only one run has, or 'last'\n");
+	opt_usage(f, export_opts, NOPTS);
+	fprintf(f, "Columns: docs/store.md (Exports). Unmeasured values are empty (csv) or null (jsonl).\n");
 }
 
 /* The latest score of each item, sorted by item id for bsearch. */
@@ -166,59 +177,46 @@ static int write_row(const struct query_record *q, void *vctx)
 	return ferror(t->f) ? -1 : 0;
 }
 
-/* Options and operand; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
-static int parse_args(struct cmd_common *cc, const char **outpath, int argc, char **argv)
+/* Options and operand (*first); 0, CMD_PARSE_HELP (usage printed) or EXIT_USAGE (said). */
+static int parse_args(struct export_args *a, int argc, char **argv, int *first)
 {
-	static const struct option opts[] = {CMD_COMMON_OPTIONS, {"out", required_argument, NULL, 'o'},
-					     {NULL, 0, NULL, 0}};
-	int ch, r;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "hf:o:", opts, NULL)) != -1) {
-		r = cmd_common_option(cc, ch == 'f' ? CMD_OPT_FORMAT : ch, optarg);
-		if (r == CMD_OPT_HELP) {
-			usage(stdout);
-			return OPT_HELP_SHOWN;
-		}
-		if (r == CMD_OPT_ERROR)
-			return EXIT_USAGE;
-		if (r == CMD_OPT_NOT_MINE && ch == 'o')
-			*outpath = optarg;
-		else if (r == CMD_OPT_NOT_MINE) {
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (cmd_one_run(cc, argc, argv, optind)) {
+	int rc = cmd_opt_parse(&a->cc, export_opts, NOPTS, a, argc, argv, first, NULL, usage);
+
+	if (rc == 0 && cmd_one_run(&a->cc, argc, argv, *first))
+		rc = EXIT_USAGE;
+	if (rc == EXIT_USAGE) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return rc;
 	}
-	if (!cc->format) {
+	if (rc == 0 && !a->cc.format) {
 		fprintf(stderr, "ipw export: no format given (use --format csv or --format jsonl)\n");
 		return EXIT_USAGE;
 	}
-	return 0;
+	return rc;
 }
 
 int cmd_export(int argc, char **argv)
 {
-	const char *outpath = NULL;
+	struct export_args a = {0};
+	struct cmd_common *cc = &a.cc;
+	const char *outpath;
 	FILE *out = NULL;
 	char err[IPW_ERRLEN];
-	struct cmd_common cc;
 	struct store st;
 	struct run_record r;
 	struct export_ctx c;
-	int rc, opened = 0;
+	int rc, first, opened = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(&c, 0, sizeof(c));
-	cmd_common_init(&cc, "export", OUT_CSV | OUT_JSONL, 0);
-	if ((rc = parse_args(&cc, &outpath, argc, argv)))
-		return rc == OPT_HELP_SHOWN ? 0 : rc;
-	if ((rc = cmd_store_open(&cc, &st, CMD_STORE_READ)))
+	cmd_common_init(cc, "export", OUT_CSV | OUT_JSONL, 0);
+	if ((rc = parse_args(&a, argc, argv, &first)))
+		return rc == CMD_PARSE_HELP ? 0 : rc;
+	outpath = a.out;
+	if ((rc = cmd_store_open(cc, &st, CMD_STORE_READ)))
 		goto out;
 	opened = 1;
-	if ((rc = cmd_run_get(&cc, &st, argv[optind], &r)))
+	if ((rc = cmd_run_get(cc, &st, argv[first], &r)))
 		goto out;
 	rc = EXIT_INPUT;
 	c.energy_method = run_energy_method(&r);
@@ -234,7 +232,7 @@ int cmd_export(int argc, char **argv)
 		rc = EXIT_ENV;
 		goto out;
 	}
-	table_init(&c.t, cc.format, cols, sizeof(cols) / sizeof(cols[0]), out);
+	table_init(&c.t, cc->format, cols, sizeof(cols) / sizeof(cols[0]), out);
 	err[0] = 0;
 	if (store_queries_iter(&st, r.id, write_row, &c, err, sizeof(err)) != 0 || table_finish(&c.t) < 0) {
 		fprintf(stderr, "ipw export: %s\n", err[0] ? err : "writing the export failed");

@@ -3,7 +3,6 @@
  * table, JSON, JSON lines or CSV (--format; --json): id, name, status, model, start,
  * items done of planned, failed queries, accelerator energy.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "aggregate.h"
 #include "clock.h"
 #include "common.h"
+#include "common_opts.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,10 +38,17 @@ struct runs_ctx {
 	char err[IPW_ERRLEN];
 };
 
-static void usage(FILE *f, const struct cmd_common *c)
+struct runs_args {
+	struct cmd_common cc;
+};
+
+static const struct opt_def runs_opts[] = {CMD_OPTDEFS_COMMON(struct runs_args, cc)};
+#define NOPTS (sizeof(runs_opts) / sizeof(runs_opts[0]))
+
+static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw runs [--store PATH] [--format text|json|csv|jsonl] [--json]\n");
-	cmd_common_usage(f, c, 1);
+	opt_usage(f, runs_opts, NOPTS);
 	fprintf(f, "Energy is the accelerator's gross energy summed over the run's recorded queries (J);\n"
 		"'-' (text), null (JSON) or empty (CSV) means not measured.\n");
 }
@@ -91,45 +98,34 @@ static int emit_run(const struct run_record *r, void *vctx)
 
 int cmd_runs(int argc, char **argv)
 {
-	static const struct option opts[] = {CMD_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-	struct cmd_common cc;
+	struct runs_args a;
+	struct cmd_common *cc = &a.cc;
 	struct store st;
 	struct runs_ctx c;
-	int ch, rc, opened = 0;
+	int rc, first, opened = 0;
 	long n;
 
 	memset(&c, 0, sizeof(c));
-	cmd_common_init(&cc, "runs", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = cmd_common_option(&cc, ch, optarg);
-		if (r == CMD_OPT_HELP) {
-			usage(stdout, &cc);
-			return 0;
-		}
-		if (r != CMD_OPT_HANDLED) {
-			if (r == CMD_OPT_NOT_MINE)
-				usage(stderr, &cc);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ipw runs: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr, &cc);
+	cmd_common_init(cc, "runs", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
+	if ((rc = cmd_opt_parse(cc, runs_opts, NOPTS, &a, argc, argv, &first, NULL, usage)))
+		return rc == CMD_PARSE_HELP ? 0 : (usage(stderr), rc);
+	if (first < argc) {
+		fprintf(stderr, "ipw runs: unexpected argument '%s'\n", argv[first]);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if ((rc = cmd_store_open(&cc, &st, CMD_STORE_READ)))
+	if ((rc = cmd_store_open(cc, &st, CMD_STORE_READ)))
 		return rc;
 	opened = 1;
 	c.st = &st;
-	table_init(&c.t, cc.format, cols, sizeof(cols) / sizeof(cols[0]), stdout);
+	table_init(&c.t, cc->format, cols, sizeof(cols) / sizeof(cols[0]), stdout);
 	rc = EXIT_INPUT;
 	if (store_runs_list(&st, emit_run, &c, c.err, sizeof(c.err)) < 0) {
 		fprintf(stderr, "ipw runs: %s\n", c.err);
 		goto out;
 	}
 	n = table_finish(&c.t);
-	if (n == 0 && cc.format == OUT_TEXT)
+	if (n == 0 && cc->format == OUT_TEXT)
 		printf("no runs in %s yet (ipw profile records one)\n", st.path);
 	rc = n < 0 || fflush(stdout) ? EXIT_ENV : 0;
 out:

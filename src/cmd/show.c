@@ -4,7 +4,6 @@
  * or JSON, and its metrics (accuracy, IPW, IPJ with intervals, overall and
  * per subject) from the latest scores: see show_scoring().
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +16,27 @@
 #include "../estimate.h"
 #include "cmd.h"
 #include "common.h"
+#include "common_opts.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
 
-static void usage(FILE *f, const struct cmd_common *c)
+struct show_args {
+	struct cmd_common cc;
+};
+
+static const struct opt_def show_opts[] = {
+	CMD_OPTDEF_STORE(struct show_args, cc),
+	CMD_OPTDEF_FORMAT(struct show_args, cc, "text|json (default text)"),
+	CMD_OPTDEF_JSON(struct show_args, cc),
+};
+#define NOPTS (sizeof(show_opts) / sizeof(show_opts[0]))
+
+static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw show RUN [--store PATH] [--format text|json] [--json]\n"
 		"  RUN                  a run id, a run name that only one run has, or 'last'\n");
-	cmd_common_usage(f, c, 1);
+	opt_usage(f, show_opts, NOPTS);
 	fprintf(f, "Every number comes from the run's rows through src/aggregate.c, as in ipw compare and\n"
 		"ipw report (docs/metrics.md defines them).\n");
 }
@@ -410,31 +421,16 @@ static void show_text(const struct show_data *d)
 	scoring_text(d);
 }
 
-/* Options and the operand; 0, OPT_HELP_SHOWN (usage printed) or EXIT_USAGE (said). */
-#define OPT_HELP_SHOWN 1
-static int parse_args(struct cmd_common *cc, int argc, char **argv)
+/* Options and the operand (*first); 0, CMD_PARSE_HELP (usage printed) or EXIT_USAGE (said). */
+static int parse_args(struct show_args *a, int argc, char **argv, int *first)
 {
-	static const struct option opts[] = {CMD_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-	int ch, r;
+	int rc = cmd_opt_parse(&a->cc, show_opts, NOPTS, a, argc, argv, first, NULL, usage);
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		r = cmd_common_option(cc, ch, optarg);
-		if (r == CMD_OPT_HELP) {
-			usage(stdout, cc);
-			return OPT_HELP_SHOWN;
-		}
-		if (r != CMD_OPT_HANDLED) {
-			if (r == CMD_OPT_NOT_MINE)
-				usage(stderr, cc);
-			return EXIT_USAGE;
-		}
-	}
-	if (cmd_one_run(cc, argc, argv, optind)) {
-		usage(stderr, cc);
-		return EXIT_USAGE;
-	}
-	return 0;
+	if (rc == 0 && cmd_one_run(&a->cc, argc, argv, *first))
+		rc = EXIT_USAGE;
+	if (rc == EXIT_USAGE)
+		usage(stderr);
+	return rc;
 }
 
 /* The run's numbers through the aggregation module, and how many latest scores each grader gave. */
@@ -461,21 +457,22 @@ static int show_load(const struct cmd_common *cc, struct store *st, struct show_
 
 int cmd_show(int argc, char **argv)
 {
-	struct cmd_common cc;
+	struct show_args a;
+	struct cmd_common *cc = &a.cc;
 	struct store st;
 	struct show_data d;
-	int rc, opened = 0;
+	int rc, first, opened = 0;
 
 	memset(&d, 0, sizeof(d));
-	cmd_common_init(&cc, "show", OUT_TEXT | OUT_JSON, OUT_TEXT);
-	if ((rc = parse_args(&cc, argc, argv)))
-		return rc == OPT_HELP_SHOWN ? 0 : rc;
-	if ((rc = cmd_store_open(&cc, &st, CMD_STORE_READ)))
+	cmd_common_init(cc, "show", OUT_TEXT | OUT_JSON, OUT_TEXT);
+	if ((rc = parse_args(&a, argc, argv, &first)))
+		return rc == CMD_PARSE_HELP ? 0 : rc;
+	if ((rc = cmd_store_open(cc, &st, CMD_STORE_READ)))
 		goto out;
 	opened = 1;
-	if ((rc = cmd_run_get(&cc, &st, argv[optind], &d.r)) || (rc = show_load(&cc, &st, &d)))
+	if ((rc = cmd_run_get(cc, &st, argv[first], &d.r)) || (rc = show_load(cc, &st, &d)))
 		goto out;
-	if (cc.format == OUT_JSON)
+	if (cc->format == OUT_JSON)
 		show_json(&d);
 	else
 		show_text(&d);
