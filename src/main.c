@@ -64,7 +64,7 @@ static int command_help(const struct command *c)
 	char *argv[] = {(char *)c->name, "--help", NULL};
 	int rc = c->fn(2, argv);
 	if (c->flags & (CMD_NEEDS_STORE | CMD_TAKES_RUNS))
-		printf("\n%s%s\n", c->flags & CMD_NEEDS_STORE ? "The store: --store PATH (default ./ipw.db). " : "",
+		printf("\n%s%s\n", c->flags & CMD_NEEDS_STORE ? "The store: --store PATH (default $IPW_STORE, else ./ipw.db; a path or a postgresql:// URI). " : "",
 		       c->flags & CMD_TAKES_RUNS ? "A run: its id, a name only one run has, or 'last'." : "");
 	return rc;
 }
