@@ -5,7 +5,6 @@
  * cleanly; a second signal exits at once (a --serve child is still stopped).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
