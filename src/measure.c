@@ -305,9 +305,11 @@ static char *extra_json(const struct chat_result *res)
 {
 	json_t *o;
 	char *out;
-	if (isnan(res->server_total_s) && isnan(res->server_eval_s))
+	if (isnan(res->server_total_s) && isnan(res->server_eval_s) && !res->model[0])
 		return NULL;
 	o = json_object();
+	if (res->model[0]) /* the model this response says it came from */
+		json_object_set_new(o, "model", json_string(res->model));
 #define NUM(k, v) if (!isnan(v)) json_object_set_new(o, k, json_real(v))
 	NUM("server_load_s", res->server_load_s);
 	NUM("server_prompt_s", res->server_prompt_s);

@@ -116,6 +116,8 @@ struct run {
 	int unreachable;             /* items in a row whose final attempt could not reach the server */
 	int answered;                /* items the server answered (any HTTP status but a transport failure) */
 	int halted;                  /* the run stopped itself (halt_why): ends interrupted, resumable */
+	int answered_model;          /* a response has said which model answered */
+	int model_switched;          /* a later response named another (said once) */
 	char halt_why[IPW_ERRLEN];
 };
 
@@ -291,12 +293,42 @@ static void fill_energy(struct query_record *q, struct run *r, int64_t t0, int64
 	measure_energy_release(&e);
 }
 
+/*
+ * The model a response says it came from: the first one is the run's
+ * server_model; a different one later is a model switch mid-run, said once
+ * and recorded in the run's server_model ("A, then B from item X") so that
+ * show and export carry it. Each query's own reported model is in its
+ * extra_json ("model").
+ */
+static void note_model(struct run *r, struct query_record *q, const char *model)
+{
+	const char *first = r->rec.server_model ? r->rec.server_model : r->model;
+	char *was;
+
+	if (!model[0] || r->model_switched)
+		return;
+	if (!r->rec.server_model && !r->answered_model) {
+		r->answered_model = 1;
+		if (strcmp(model, r->model))
+			r->rec.server_model = xstrdup(model);
+		return;
+	}
+	r->answered_model = 1;
+	if (!strcmp(model, first))
+		return;
+	r->model_switched = 1;
+	say(r->h, RUNNER_WARN, "the server's model changed mid-run: '%s', then '%s' from item %s (recorded in "
+	    "the run's server model; compare the answers before and after with care)", first, model, q->item_id);
+	was = r->rec.server_model;
+	r->rec.server_model = xasprintf("%s, then %s from item %s", first, model, q->item_id);
+	free(was);
+}
+
 /* Fills q from the final attempt res. */
 static void fill_final(struct run *r, struct query_record *q, const struct chat_result *res)
 {
 	measure_query_result(&r->m, q, res);
-	if (res->model[0] && strcmp(res->model, r->model) && !r->rec.server_model)
-		r->rec.server_model = xstrdup(res->model);
+	note_model(r, q, res->model);
 }
 
 /* Fills the item part of q (seq, ids, prompt owned by q). */

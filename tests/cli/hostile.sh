@@ -3,7 +3,8 @@
 # byte for byte in the store and escaped in exports; token counts that
 # contradict the stream (2^63-1 or negative) are rejected for the counted
 # events and flagged; a Retry-After of ten minutes is capped by
-# --retry-after-max and a retry that would pass --query-budget is not made.
+# --retry-after-max and a retry that would pass --query-budget is not made; a
+# model switch mid-run is said and recorded.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 COMMON="--idle-seconds 0 --backends none --no-host --warmup 0 --quiet"
@@ -78,4 +79,28 @@ rc=$?
 [ $rc = 5 ] || fail "budget run: exit $rc: $(cat "$TMP/err4")"
 $IPW export budget --format csv --store "$TMP/r.db" >"$TMP/b.csv"
 expect_eq "no retry past the budget" "$(csv_query "$TMP/b.csv" 'rows[0]["attempts"]')" 1
+
+# 4. the server switches models mid-run (item s2 on): warned once, recorded in the run's
+# server model, and each query's own reported model is in its extra_json
+: >"$TMP/sw.jsonl"
+for i in 0 1 2 3; do
+	tag=""; [ $i -ge 2 ] && tag=" MODEL-SWITCH"
+	printf '{"id":"s%d","problem":"q%d%s","answer":"1","subject":"s","task":"numeric"}\n' $i $i "$tag" >>"$TMP/sw.jsonl"
+done
+$IPW profile --url "$URL" --dataset "$TMP/sw.jsonl" --store "$TMP/sw.db" --name sw $COMMON >/dev/null 2>"$TMP/err5"
+expect_eq "warned once" "$(grep -c "model changed mid-run" "$TMP/err5")" 1
+grep -q "then 'switched-model' from item s2" "$TMP/err5" || fail "switch warning: $(cat "$TMP/err5")"
+$IPW show sw --format json --store "$TMP/sw.db" >"$TMP/sw.json"
+python3 - "$TMP/sw.json" <<'PY' || fail "server_model does not record the switch: $(cat "$TMP/sw.json" | head -c 400)"
+import json, sys
+sm = json.load(open(sys.argv[1]))["server_model"]
+assert sm.endswith(", then switched-model from item s2"), sm
+PY
+$IPW export sw --format jsonl --store "$TMP/sw.db" >"$TMP/sw.out"
+python3 - "$TMP/sw.db" <<'PY' || fail "per-query models"
+import json, sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select item_id, extra_json from queries order by seq").fetchall()
+models = [json.loads(e)["model"] for _, e in rows]
+assert models[2:] == ["switched-model"] * 2 and models[0] != "switched-model", models
+PY
 echo "hostile: ok"

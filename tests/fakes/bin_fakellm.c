@@ -598,6 +598,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 		}
 		sc = "normal";
 	}
+	if (strstr(r->body, "MODEL-SWITCH")) /* items can make the server report another model */
+		json_object_set_new(req, "model", json_string("switched-model"));
 	if (!strcmp(sc, "auth_model")) {
 		/* reports the Authorization header as its model name */
 		json_object_set_new(req, "model", json_string(r->auth));
