@@ -505,7 +505,18 @@ static int start_samplers(struct monitor *m)
 		fprintf(stderr, "ipw monitor: %s\n", err);
 		return EXIT_ENV;
 	}
+	/*
+	 * The span starts once every source covers it (a counter's first knot may
+	 * come late, e.g. NVML's phase search), so the energy shown covers the
+	 * whole duration named, not a shorter tail of it
+	 */
 	m->t_begin = telemetry_started_ns(m->ms.tel);
+	measure_wait(&m->ms, clock_now_ns(), MEASURE_COVER_TIMEOUT_NS);
+	for (int s = 0; s < telemetry_nsources(m->ms.tel); s++) {
+		int64_t a, b;
+		if (telemetry_source_span(m->ms.tel, s, &a, &b) == 0 && a > m->t_begin)
+			m->t_begin = a;
+	}
 	return 0;
 }
 

@@ -96,4 +96,16 @@ rc=$?
 [ $rc = 4 ] || fail "monitor with no source exited $rc, expected 4"
 grep -q "no energy source found: .*fake: no trace or profile given" "$T/err" ||
 	fail "no explanation without sources: $(cat "$T/err")"
+# the energy covers the whole duration it names, also where the first counter knot comes
+# late (the fake NVML with the default read policy: a phase search at the start)
+IPW_NVML_LIBRARY="$IPW_BUILD/fakes/libfake_nvml.so" FAKE_NVML_DEVICES=1 \
+	"$IPW" monitor --duration 2 --format jsonl --backends nvidia >"$T/nv" 2>"$T/nverr" || fail "monitor on NVML: $(cat "$T/nverr")"
+tail -1 "$T/nv" | python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())
+d = s["duration_s"]
+for name, x in s["sources"].items():
+    assert x["span_s"] >= d * (1 - 1e-9), (name, x["span_s"], d)
+assert s["accelerator"]["span_s"] >= d * (1 - 1e-9), (s["accelerator"], d)
+' || fail "energy span shorter than the duration: $(tail -1 "$T/nv" | head -c 300)"
 echo "monitor: ok"
