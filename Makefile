@@ -103,11 +103,21 @@ bench: $(BUILD)/ipw $(BENCH_BINS)
 test: $(BUILD)/ipw $(TEST_BINS) $(FAKE_LIBS) $(FAKE_BINS)
 	$(Q)IPW_BUILD=$(abspath $(BUILD)) tests/run.sh $(TEST_BINS)
 
-install: $(BUILD)/ipw
+# The man page and bash completion, generated from the commands' own --help
+# (their option tables) by scripts/make-man.py.
+$(BUILD)/ipw.1 $(BUILD)/ipw.bash &: $(BUILD)/ipw scripts/make-man.py
+	$(Q)python3 scripts/make-man.py $(BUILD)/ipw $(BUILD)
+man: $(BUILD)/ipw.1 $(BUILD)/ipw.bash
+.PHONY: man
+
+install: $(BUILD)/ipw $(BUILD)/ipw.1 $(BUILD)/ipw.bash
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/ipw $(DESTDIR)$(PREFIX)/bin/ipw
 	install -d $(DESTDIR)$(PREFIX)/share/ipw/models
 	for f in models/*.gguf models/*.md; do [ ! -f "$$f" ] || install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/ipw/models/; done
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 $(BUILD)/ipw.1 $(DESTDIR)$(PREFIX)/share/man/man1/ipw.1
+	install -m 644 $(BUILD)/ipw.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ipw
 
 clean:
 	rm -rf build build-san build-fuzz
