@@ -203,11 +203,9 @@ static int tl_sample(const struct store_sample *v, void *ctx)
 	}
 	if ((s = tl_source(t, v->source_idx)) < 0)
 		return 0;
-	/* a source with only an energy counter: power from successive readings */
-	if (!isfinite(p) && isfinite(v->energy_j) && isfinite(t->last_e[s]) && v->t_s > t->last_t[s])
-		p = (v->energy_j - t->last_e[s]) / (v->t_s - t->last_t[s]);
-	t->last_t[s] = v->t_s;
-	t->last_e[s] = v->energy_j;
+	/* a source with only an energy counter: power over whole counter steps */
+	if (!isfinite(p) && isfinite(v->energy_j))
+		p = report_counter_power(&t->last_t[s], &t->last_e[s], v->t_s, v->energy_j);
 	if (isfinite(p)) {
 		long k = (long)((v->t_s - t->t0) / (t->t1 - t->t0) * TL_BUCKETS);
 		if (k >= TL_BUCKETS)
@@ -218,6 +216,19 @@ static int tl_sample(const struct store_sample *v, void *ctx)
 		t->cnt[s][k]++;
 	}
 	return 0;
+}
+
+double report_counter_power(double *t_step, double *e_step, double t, double e)
+{
+	double p = NAN;
+
+	if (isfinite(*e_step) && e == *e_step)
+		return NAN; /* read within a step: the counter has not moved */
+	if (isfinite(*e_step) && t > *t_step)
+		p = (e - *e_step) / (t - *t_step);
+	*t_step = t;
+	*e_step = e;
+	return p;
 }
 
 static const char *source_name(const struct run_record *r, int idx)

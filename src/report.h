@@ -36,4 +36,14 @@ void report_options_init(struct report_options *o);
  */
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen);
 
+/*
+ * Power from an energy counter's readings for the timeline, over whole counter
+ * steps: a reading whose energy equals the last step's is not a new step and
+ * gives NAN; one that moved gives (E - E_step) / (t - t_step) over the time
+ * since the counter last moved, so a counter read faster than it updates is
+ * not drawn as spikes between 0 and several times its power. Start with
+ * *t_step = *e_step = NAN. Exposed for tests.
+ */
+double report_counter_power(double *t_step, double *e_step, double t, double e);
+
 #endif
