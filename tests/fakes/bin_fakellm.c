@@ -569,7 +569,7 @@ static int handle_chat(int fd, int openai, struct request *r)
 	json_error_t je;
 	json_t *req = json_loads(r->body ? r->body : "", 0, &je);
 	const char *model, *sc = opt.scenario;
-	char msg[1024];
+	char msg[1024], scbuf[64];
 	int keep = 0;
 	long k;
 
@@ -584,8 +584,11 @@ static int handle_chat(int fd, int openai, struct request *r)
 	model = json_string_value(json_object_get(req, "model"));
 	if (r->scenario[0])
 		sc = r->scenario;
-	else if (model && !strncmp(model, "fake-", 5) && strcmp(model, opt.model))
-		sc = model + 5;
+	else if (model && !strncmp(model, "fake-", 5) && strcmp(model, opt.model)) {
+		/* a copy: the scenarios below may replace the request's model string */
+		snprintf(scbuf, sizeof scbuf, "%s", model + 5);
+		sc = scbuf;
+	}
 	if (!strcmp(sc, "say") && strstr(r->body, "SAY: FAIL500"))
 		sc = "500";     /* "say" items can ask to fail */
 	if (!strcmp(sc, "429")) {
@@ -611,6 +614,7 @@ static int handle_chat(int fd, int openai, struct request *r)
 		free(say);
 		sc = "say";
 	}
+	model = json_string_value(json_object_get(req, "model")); /* the scenarios above may have replaced it */
 	if (!strcmp(sc, "retry_after_long")) {
 		keep = send_error(fd, openai, 429, "fake rate limit: come back in ten minutes", "Retry-After: 600\r\n");
 	} else if (!strcmp(sc, "long401")) {
