@@ -1037,7 +1037,33 @@ static const struct probe_port default_ports[] = {
 	{11434, "ollama"}, {8000, "vllm"}, {30000, "sglang"}, {8080, "llama.cpp"}, {1234, "lm-studio"},
 };
 
-/* "port:engine,..." from IPW_DISCOVER_PORTS, else the usual ports. Returns how many. */
+/*
+ * The port of $OLLAMA_HOST ("HOST:PORT", "http://HOST:PORT", ":PORT") when its
+ * host is this machine (discovery only looks on loopback), else 0.
+ */
+static int ollama_host_port(void)
+{
+	const char *h = getenv("OLLAMA_HOST"), *p;
+	char host[128];
+	size_t n;
+
+	if (!h || !*h)
+		return 0;
+	if ((p = strstr(h, "://")))
+		h = p + 3;
+	if (!(p = strrchr(h, ':')))
+		return 0;
+	n = (size_t)(p - h) < sizeof host ? (size_t)(p - h) : sizeof host - 1;
+	memcpy(host, h, n);
+	host[n] = 0;
+	if (n && strcmp(host, "127.0.0.1") && strcmp(host, "localhost") && strcmp(host, "0.0.0.0") &&
+	    strcmp(host, "[::1]") && strcmp(host, "[::]"))
+		return 0;
+	n = (size_t)atoi(p + 1);
+	return n > 0 && n <= 65535 ? (int)n : 0;
+}
+
+/* "port:engine,..." from IPW_DISCOVER_PORTS, else $OLLAMA_HOST's port and the usual ports. Returns how many. */
 static int probe_list(struct probe_port *out, int max)
 {
 	const char *env = getenv("IPW_DISCOVER_PORTS");
@@ -1045,7 +1071,13 @@ static int probe_list(struct probe_port *out, int max)
 	int i, n = 0, k;
 
 	if (!env || !*env) {
-		for (i = 0; i < (int)(sizeof default_ports / sizeof default_ports[0]) && i < max; i++)
+		int oport = ollama_host_port();
+		if (oport > 0 && oport != 11434 && n < max) {
+			out[n].port = oport; /* OLLAMA_HOST names Ollama's port: try it first */
+			snprintf(out[n].engine, sizeof out[n].engine, "ollama");
+			n++;
+		}
+		for (i = 0; i < (int)(sizeof default_ports / sizeof default_ports[0]) && n < max; i++)
 			out[n++] = default_ports[i];
 		return n;
 	}

@@ -318,6 +318,23 @@ static int slo_parse(const struct opt_def *d, void *t, const char *arg, char *er
 	return 0;
 }
 
+/* --extra-body: must be a JSON object */
+static int extra_body_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *x = json_loads(arg, JSON_DECODE_ANY, &je);
+	int ok = json_is_object(x);
+
+	(void)d;
+	json_decref(x);
+	if (!ok)
+		return err_set(err, errlen, "--extra-body takes a JSON object, e.g. '{\"min_tokens\": 64}'");
+	((struct runner_opts *)t)->extra_body = arg;
+	return 0;
+}
+
+static const struct opt_hooks extra_body_hooks = {extra_body_parse, NULL, NULL, NULL, NULL, NULL};
+
 static const struct opt_hooks slo_hooks = {slo_parse, NULL, NULL, NULL, record_if_load, NULL};
 static const struct opt_hooks load_hooks = {NULL, NULL, NULL, NULL, record_if_load, NULL};
 static const struct opt_hooks serve_hooks = {NULL, NULL, NULL, NULL, record_if_serve, NULL};
@@ -391,6 +408,10 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, 0, R, "sampling.seed", NULL, &sseed_hooks},
 	{"system", 0, OPT_STRING, F(o.s.system), "TEXT", "system prompt (default: none)",
 	 NULL, 0, 0, R, "sampling.system", NULL, NULL},
+	{"ignore-eos", 0, OPT_FLAG, F(o.ignore_eos), NULL, "ask the server to generate --max-tokens tokens, past the\n"
+	 "end of sequence (\"ignore_eos\": true; vLLM, SGLang, llama.cpp)", NULL, 0, 0, R, "ignore_eos", NULL, NULL},
+	{"extra-body", 0, OPT_STRING, F(o.extra_body), "JSON", "a JSON object merged into every request body\n"
+	 "(server-specific fields, e.g. '{\"min_tokens\": 64}')", NULL, 0, 0, R, "extra_body", NULL, &extra_body_hooks},
 	{"dataset", 0, OPT_STRING, F(o.dataset), "PATH", "JSONL dataset (default: the built-in set)",
 	 "data", 0, 0, R, "dataset", NULL, &dataset_hooks},
 	{"format", 0, OPT_STRING, F(o.dataset_format), "F",

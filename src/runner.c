@@ -117,6 +117,7 @@ struct run {
 	int answered;                /* items the server answered (any HTTP status but a transport failure) */
 	int halted;                  /* the run stopped itself (halt_why): ends interrupted, resumable */
 	int answered_model;          /* a response has said which model answered */
+	char *extra_body;            /* --extra-body with --ignore-eos merged in, or NULL (owned) */
 	int model_switched;          /* a later response named another (said once) */
 	char halt_why[IPW_ERRLEN];
 };
@@ -370,6 +371,7 @@ static int run_item(struct run *r, const struct item *it, long long seq, struct 
 	req.model = r->model;
 	req.prompt = prompt;
 	req.s = r->o->s;
+	req.extra_body = r->extra_body;
 	req.timeout_s = r->o->timeout_s;
 	for (int n = 1;; n++) {
 		chat_result_init(&res);
@@ -615,6 +617,7 @@ static void warm_up(struct run *r)
 		req.model = r->model;
 		req.prompt = prompt;
 		req.s = r->o->s;
+		req.extra_body = r->extra_body;
 		/*
 		 * Long enough that the server has generated a long answer once (its
 		 * first one can be several times slower: seen on a PyTorch server,
@@ -756,6 +759,7 @@ static int run_load(struct run *r, char *err, size_t errlen)
 	memset(&req, 0, sizeof(req));
 	req.model = r->model;
 	req.s = o->s;
+	req.extra_body = r->extra_body;
 	req.timeout_s = o->timeout_s;
 	if (lo.rate > 0)
 		say(r->h, RUNNER_INFO, "open loop: %.3g requests/s (burstiness %.3g)%s", lo.rate, lo.burstiness,
@@ -925,9 +929,29 @@ static void new_record(struct run *r)
 }
 
 /* Starts the server (--serve), connects, starts telemetry and sets the run's time origin. */
+/* The extra body every request carries: --extra-body, plus "ignore_eos": true for --ignore-eos. */
+static char *extra_body(const struct runner_opts *o)
+{
+	json_t *x = o->extra_body ? json_loads(o->extra_body, 0, NULL) : NULL;
+	char *out;
+
+	if (!x && !o->ignore_eos)
+		return NULL;
+	if (!json_is_object(x)) {
+		json_decref(x);
+		x = json_object();
+	}
+	if (o->ignore_eos)
+		json_object_set_new(x, "ignore_eos", json_true());
+	out = json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(x);
+	return out;
+}
+
 static int connect_all(struct run *r, char *err, size_t errlen)
 {
 	r->rep->device_idle_w = NAN;
+	r->extra_body = extra_body(r->o);
 	if (r->o->serve && start_server(r, &r->opts, err, errlen) < 0)
 		return -1;
 	if (connect_server(r, &r->opts, err, errlen) < 0)
@@ -1086,6 +1110,8 @@ static int end_run(struct run *r, char *err, size_t errlen)
 /* Frees the run; a run that failed while running is left resumable ("interrupted"). */
 static void run_release(struct run *r, int rc)
 {
+	free(r->extra_body);
+	r->extra_body = NULL;
 	if (rc < 0 && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
 		/* leave the run resumable, with what stopped it in the log */
 		char e2[IPW_ERRLEN];

@@ -56,6 +56,8 @@ struct runner_opts {
 	double duration_s;         /* send for this long, cycling items (0 = one pass) */
 	long long count;           /* requests to send (0 = one per item, or unbounded with duration) */
 	const char *slo;           /* "ttft=0.5,tpot=0.05" or NULL */
+	const char *extra_body;    /* --extra-body: a JSON object merged into every request body, or NULL */
+	int ignore_eos;            /* --ignore-eos: ask the server to generate max_tokens (vLLM, SGLang, llama.cpp) */
 	const char *group;         /* sweep group recorded with the run, or NULL */
 	/* --serve: start the server as a child (src/serve.h) */
 	const char *serve;         /* shell command, or NULL */

@@ -124,6 +124,7 @@ static const struct tcol cols[] = {
 	{"reference", NULL, NULL, TCOL_STR, NULL, TCOL_JSON},
 	{"energy_method", NULL, NULL, TCOL_STR, NULL, TCOL_DATA},
 	{"cpu_s", NULL, "s", TCOL_REAL, NULL, TCOL_JSON},
+	{"output_tokens_per_s", NULL, "1/s", TCOL_REAL, NULL, TCOL_DATA},
 };
 
 /* The one row emitter, for CSV and JSON lines. */
@@ -173,6 +174,8 @@ static int write_row(const struct query_record *q, void *vctx)
 	table_str(t, q->reference);
 	table_str(t, c->energy_method);
 	table_real(t, q->cpu_s);
+	/* the query's own output rate: completion tokens over its latency (as vllm bench serve reports) */
+	table_real(t, q->completion_tokens >= 0 && q->e2e_s > 0 ? (double)q->completion_tokens / q->e2e_s : NAN);
 	table_end_row(t);
 	return ferror(t->f) ? -1 : 0;
 }
