@@ -88,7 +88,9 @@ grep -q "missing.gguf" "$TMP/miss.err" || fail "missing model: $(cat "$TMP/miss.
 # estimated energy is marked, and not mixed with measured energy unless asked
 "$IPW" show 1 --store "$TMP/inproc.db" | grep -q "energy method    estimated" || fail "show does not mark the estimate"
 "$IPW" show 1 --store "$TMP/served.db" | grep -q "energy method    measured" || fail "show: measured run"
-"$IPW" export 1 --format csv --store "$TMP/inproc.db" | head -2 | tail -1 | grep -q ",estimated$" ||
+"$IPW" export 1 --format csv --store "$TMP/inproc.db" | python3 -c '
+import csv, sys
+assert list(csv.DictReader(sys.stdin))[0]["energy_method"] == "estimated"' ||
 	fail "export does not mark the estimate"
 start_fakellm fake --tokens 8 --token-delay-ms 2
 "$IPW" profile --url "$URL" --limit 3 --fake-profile "gpu0=const:100" --no-host --idle-seconds 0 --warmup 0 --quiet \
