@@ -12,18 +12,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct stream_parser p;
 	struct chat_result r;
-	const struct api_ops *ops;
+	const struct http_wire *wire;
 	size_t step, i = 0;
 	int rc = 0;
 
 	if (size < 1)
 		return 0;
-	ops = data[0] & 1 ? &api_ollama : &api_openai;
+	wire = (data[0] & 1 ? &api_ollama : &api_openai)->wire;
 	step = (size_t)(data[0] >> 1) + 1;
 	data++;
 	size--;
 	chat_result_init(&r);
-	stream_parser_init(&p, ops, &r, 1u << 20);
+	stream_parser_init(&p, wire, &r, 1u << 20);
 	while (i < size && rc == 0) {
 		size_t n = size - i < step ? size - i : step;
 		rc = stream_parser_feed(&p, (const char *)data + i, n, (int64_t)i + 1);
