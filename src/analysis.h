@@ -83,33 +83,6 @@ struct metric_value analysis_percentile_ci(double *v, size_t n, double p, double
  */
 void analysis_delta_ci(const struct metrics_input *in, double level, struct metrics *m);
 
-/* ---- one row of a comparison ---- */
-
-struct compare_row {
-	char *run_id, *name, *model, *engine; /* owned; NULL unknown */
-	char *accelerator;          /* accelerator sources, e.g. "2x NVIDIA H200"; NULL none recorded */
-	int concurrency;            /* from the run's configuration; -1 unknown */
-	struct metrics m;           /* accuracy, IPW, IPJ, energy_j = J/query, j_per_token, with intervals */
-	struct metric_value latency_p50, latency_p99; /* s, over ok queries, order-statistic intervals */
-	int delta;                  /* 1: intervals by the delta method; 0: bootstrap */
-};
-
-/* How compare's intervals are computed. */
-enum ci_method {
-	CI_AUTO,       /* bootstrap up to CI_AUTO_MAX scored queries, delta method above */
-	CI_BOOTSTRAP,  /* percentile bootstrap (o->bootstrap resamples) */
-	CI_DELTA,      /* normal approximation (analysis_delta_ci) */
-};
-#define CI_AUTO_MAX 50000
-
-/*
- * Resolves ref (id, name, "last") and computes its row; one run's queries are
- * in memory only during the call. STORE_ENOTFOUND for an unknown run.
- */
-int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
-			 enum ci_method method, struct compare_row *out, char *err, size_t errlen);
-void compare_row_release(struct compare_row *r);
-
 /* Resolves run references to the ids the store assigned (newly allocated list, free_list). */
 int analysis_resolve_runs(struct store *s, char *const *refs, size_t n, char ***ids, char *err, size_t errlen);
 

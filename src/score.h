@@ -1,8 +1,8 @@
 /*
  * score.h - scoring recorded queries: offline graders as each query is
  * recorded during 'ipw profile' (score_query), the whole run afterwards with
- * any grader and the judges, resumably (score_run), and the metrics of a
- * run from its queries and latest scores (score_metrics). See docs/scoring.md.
+ * any grader and the judges, resumably (score_run). A run's numbers come
+ * from src/aggregate.c. See docs/scoring.md.
  */
 #ifndef IPW_SCORE_H
 #define IPW_SCORE_H
@@ -67,14 +67,5 @@ int score_run(struct store *st, const char *run_id, const struct score_opts *o, 
  * rule and reference source.
  */
 char *score_settings_json(const char *grader, const struct score_opts *o);
-
-/*
- * Metrics of a run: every recorded query, its latest score (none = unscored),
- * accelerator gross and dynamic energy, latency, output tokens and subject.
- * *subj (may be NULL when not wanted) is freed with subject_metrics_free().
- * Returns 0 or -1 (err).
- */
-int score_metrics(struct store *st, const char *run_id, const struct metrics_options *mo, struct metrics *m,
-		  struct subject_metrics **subj, size_t *nsubj, char *err, size_t errlen);
 
 #endif

@@ -1,17 +1,15 @@
 /*
- * analysis/comparison.c - what compares runs: one comparison row per run
- * (metrics with bootstrap or delta-method intervals, latency percentiles
- * with order-statistic intervals), the regressions of one run on token
- * counts (stats_ols), and the attribution of an IPW/IPJ change to accuracy
- * and power or energy.
+ * analysis/comparison.c - what compares runs: delta-method and
+ * order-statistic intervals (a comparison row itself is src/aggregate.c's
+ * agg_compare_load), the regressions of one run on token counts
+ * (stats_ols), and the attribution of an IPW/IPJ change to accuracy and
+ * power or energy.
  */
 #include "analysis.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "rng.h"
 #include "stats.h"
@@ -92,118 +90,6 @@ int analysis_resolve_runs(struct store *s, char *const *refs, size_t n, char ***
 	return 0;
 }
 
-/* "2x NVIDIA H200, Intel Xeon" from the run's accelerator-scope sources. */
-static char *accelerator_of(const struct run_record *r)
-{
-	struct buf b;
-	char *s;
-	int *done = xcalloc((size_t)r->nsources + 1, sizeof(int));
-
-	buf_init(&b, 0);
-	for (int i = 0; i < r->nsources; i++) {
-		const struct run_source *a = &r->sources[i];
-		const char *name = a->model && *a->model ? a->model : a->name;
-		int cnt = 0;
-		if (done[i] || !a->scope || strcmp(a->scope, "accelerator") || !name)
-			continue;
-		for (int j = i; j < r->nsources; j++) {
-			const struct run_source *o = &r->sources[j];
-			const char *on = o->model && *o->model ? o->model : o->name;
-			if (!done[j] && o->scope && !strcmp(o->scope, "accelerator") && on && !strcmp(on, name)) {
-				done[j] = 1;
-				cnt++;
-			}
-		}
-		if (b.len)
-			buf_appends(&b, ", ");
-		if (cnt > 1)
-			buf_appendf(&b, "%dx ", cnt);
-		buf_appends(&b, name);
-	}
-	free(done);
-	s = b.len ? buf_detach(&b) : NULL;
-	buf_release(&b);
-	return s;
-}
-
-static int concurrency_of(const struct run_record *r)
-{
-	json_t *c = r->config_json ? json_loads(r->config_json, 0, NULL) : NULL;
-	json_t *v = c ? json_object_get(c, "concurrency") : NULL;
-	int n = json_is_integer(v) ? (int)json_integer_value(v) : -1;
-	json_decref(c);
-	return n;
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s && *s ? xstrdup(s) : NULL;
-}
-
-int analysis_compare_row(struct store *s, const char *ref, const struct metrics_options *o,
-			 enum ci_method method, struct compare_row *out, char *err, size_t errlen)
-{
-	struct metrics_options defs, point;
-	struct run_record r;
-	struct run_data d;
-	struct metrics_input in;
-	double *lat = NULL;
-	size_t nl = 0;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	memset(&r, 0, sizeof(r));
-	if ((rc = store_run_get(s, ref, &r, err, errlen)) < 0)
-		return rc;
-	out->run_id = xstrdup(r.id);
-	out->name = dup_or_null(r.name);
-	out->model = dup_or_null(r.model);
-	out->engine = dup_or_null(r.engine);
-	out->accelerator = accelerator_of(&r);
-	out->concurrency = concurrency_of(&r);
-	out->latency_p50 = out->latency_p99 = (struct metric_value){NAN, NAN, NAN};
-	if ((rc = run_data_load(s, r.id, &d, err, errlen)) < 0)
-		goto out;
-	run_data_metrics_input(&d, &in);
-	if (!o) {
-		metrics_options_init(&defs);
-		o = &defs;
-	}
-	point = *o;
-	point.bootstrap = 0;
-	/* the point estimates first; they say how many queries the intervals rest on */
-	if ((rc = metrics_compute(&in, &point, &out->m, err, errlen)) < 0)
-		goto out_data;
-	out->delta = method == CI_DELTA || (method == CI_AUTO && out->m.n_scored > CI_AUTO_MAX);
-	if (out->delta)
-		analysis_delta_ci(&in, o->level, &out->m);
-	else if (o->bootstrap > 0 && (rc = metrics_compute(&in, o, &out->m, err, errlen)) < 0)
-		goto out_data;
-	lat = xmalloc((d.n ? d.n : 1) * sizeof(*lat));
-	for (size_t i = 0; i < d.n; i++)
-		if (!d.failed[i] && isfinite(d.latency_s[i]))
-			lat[nl++] = d.latency_s[i];
-	out->latency_p50 = analysis_percentile_ci(lat, nl, 50, o->level);
-	out->latency_p99 = analysis_percentile_ci(lat, nl, 99, o->level);
-	free(lat);
-out_data:
-	run_data_release(&d);
-out:
-	run_record_release(&r);
-	if (rc < 0)
-		compare_row_release(out);
-	return rc;
-}
-
-void compare_row_release(struct compare_row *r)
-{
-	free(r->run_id);
-	free(r->name);
-	free(r->model);
-	free(r->engine);
-	free(r->accelerator);
-	memset(r, 0, sizeof(*r));
-}
 /* ---- least squares ---- */
 
 int analysis_ols(const double *y, const double *const *x, int k, size_t n, double level,

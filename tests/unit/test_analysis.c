@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "analysis.h"
 #include "stats.h"
 #include "rng.h"
@@ -495,29 +496,31 @@ Test(analysis, attribution_splits_the_change)
 Test(analysis, compare_row_of_a_run)
 {
 	char err[IPW_ERRLEN];
-	struct compare_row r;
-	struct metrics_options o;
+	struct agg_compare r;
+	struct agg_options o;
 
-	metrics_options_init(&o);
-	o.bootstrap = 100;
-	cr_assert_eq(analysis_compare_row(&st, "small", &o, CI_AUTO, &r, err, sizeof(err)), 0, "%s", err);
+	agg_options_init(&o);
+	o.m.bootstrap = 100;
+	cr_assert_eq(agg_compare_load(&st, "small", &o, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(r.run_id, "1");
 	cr_assert_str_eq(r.accelerator, "Fake H200");
 	cr_assert_eq(r.concurrency, 1);
-	cr_assert_float_eq(r.m.accuracy.value, 0.4, EPS);
-	cr_assert_float_eq(r.m.energy_j.value, 14, EPS);
-	cr_assert_float_eq(r.m.ipw.value, 0.4 / 14, EPS);
-	cr_assert_float_eq(r.m.j_per_token.value, 70.0 / 500, EPS);
-	cr_assert_float_eq(r.latency_p50.value, 1, EPS);
-	cr_assert_eq(r.delta, 0, "5 queries: bootstrap");
-	cr_assert(r.m.accuracy.ci_low <= 0.4 && 0.4 <= r.m.accuracy.ci_high);
-	compare_row_release(&r);
-	cr_assert_eq(analysis_compare_row(&st, "small", &o, CI_DELTA, &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(r.delta, 1);
+	cr_assert_float_eq(r.r.m.accuracy.value, 0.4, EPS);
+	cr_assert_float_eq(r.r.m.energy_j.value, 14, EPS);
+	cr_assert_float_eq(r.r.m.ipw.value, 0.4 / 14, EPS);
+	cr_assert_float_eq(r.r.m.j_per_token.value, 70.0 / 500, EPS);
+	cr_assert_float_eq(r.r.latency_p50.value, 1, EPS);
+	cr_assert_eq(r.r.delta, 0, "5 queries: bootstrap");
+	cr_assert(r.r.m.accuracy.ci_low <= 0.4 && 0.4 <= r.r.m.accuracy.ci_high);
+	agg_compare_release(&r);
+	o.ci = AGG_CI_DELTA;
+	cr_assert_eq(agg_compare_load(&st, "small", &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.r.delta, 1);
 	/* acc 1,0,0,1,0: s² = 0.3, half-width 1.96 sqrt(0.3 / 5) */
-	cr_assert_float_eq(r.m.accuracy.ci_high - 0.4, 1.959963985 * sqrt(0.06), 1e-8);
-	compare_row_release(&r);
-	cr_assert_eq(analysis_compare_row(&st, "nope", &o, CI_AUTO, &r, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_float_eq(r.r.m.accuracy.ci_high - 0.4, 1.959963985 * sqrt(0.06), 1e-8);
+	agg_compare_release(&r);
+	cr_assert_eq(agg_compare_load(&st, "nope", &o, &r, err, sizeof(err)), STORE_ENOTFOUND);
+	agg_compare_release(&r);
 }
 
 /* acc 1, 0, 1, 0: mean 0.5, s² = 1/3, half-width 1.959964 x sqrt(1/12). */

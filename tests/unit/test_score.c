@@ -3,7 +3,7 @@
  * latest score rows (store additions), score_query as the runner calls it
  * (failed queries and judge tasks left alone), score_run (resume by grader
  * and settings, --grader override, --rescore, mcq options read back from the
- * prompt) and score_metrics on a hand-computed run where the ratio of means
+ * prompt) and the run's metrics (through src/aggregate.c) on a hand-computed run where the ratio of means
  * and the mean of ratios differ.
  */
 #include <criterion/criterion.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "score.h"
 #include "store.h"
 #include "util.h"
@@ -251,10 +252,6 @@ Test(score, score_run_resumes_overrides_and_rescores)
 Test(score, metrics_are_ratios_of_means)
 {
 	char err[IPW_ERRLEN];
-	struct metrics_options mo;
-	struct metrics m;
-	struct subject_metrics *sm;
-	size_t nsm;
 	/* acc 1, 1, 0, 1; E 100, 20, 50, 30 J; latency 2, 1, 1, 4 s -> P 50, 20, 50, 7.5 W */
 	const double e[] = {100, 20, 50, 30}, lat[] = {2, 1, 1, 4};
 	const int acc[] = {1, 1, 0, 1};
@@ -286,21 +283,28 @@ Test(score, metrics_are_ratios_of_means)
 		insert(&f);
 		insert(&u);
 	}
-	metrics_options_init(&mo);
-	cr_assert_eq(score_metrics(&st, run_id, &mo, &m, &sm, &nsm, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(m.n_scored, 4);
-	cr_assert_eq(m.n_failed, 1);
-	cr_assert_eq(m.n_unscored, 1);
-	cr_assert_float_eq(m.accuracy.value, 0.75, 1e-12);
-	cr_assert_float_eq(m.ipw.value, 0.75 / 31.875, 1e-12, "ratio of means, not mean of ratios (0.0508)");
-	cr_assert_float_eq(m.ipj.value, 0.75 / 50.0, 1e-12);
-	cr_assert_float_eq(m.ipj_dynamic.value, 0.75 / 25.0, 1e-12);
-	cr_assert_float_eq(m.j_per_token.value, 200.0 / 100.0, 1e-12);
-	cr_assert(m.ipw.ci_low <= m.ipw.value && m.ipw.value <= m.ipw.ci_high);
-	cr_assert_eq(nsm, 2);
-	cr_assert_str_eq(sm[0].subject, "alpha");
-	cr_assert_float_eq(sm[0].m.ipw.value, 1.0 / 35.0, 1e-12);
-	cr_assert_str_eq(sm[1].subject, "beta");
-	cr_assert_float_eq(sm[1].m.accuracy.value, 0.5, 1e-12);
-	subject_metrics_free(sm, nsm);
+	{
+		/* the run's numbers come from the aggregation module, as show/compare/report print them */
+		struct agg_options ao;
+		struct agg_result ar;
+		const struct metrics *m = &ar.m;
+		agg_options_init(&ao);
+		ao.by_subject = 1;
+		cr_assert_eq(agg_run(&st, run_id, AGG_LOAD_QUERIES, &ao, &ar, err, sizeof err), 0, "%s", err);
+		cr_assert_eq(m->n_scored, 4);
+		cr_assert_eq(m->n_failed, 1);
+		cr_assert_eq(m->n_unscored, 1);
+		cr_assert_float_eq(m->accuracy.value, 0.75, 1e-12);
+		cr_assert_float_eq(m->ipw.value, 0.75 / 31.875, 1e-12, "ratio of means, not mean of ratios (0.0508)");
+		cr_assert_float_eq(m->ipj.value, 0.75 / 50.0, 1e-12);
+		cr_assert_float_eq(m->ipj_dynamic.value, 0.75 / 25.0, 1e-12);
+		cr_assert_float_eq(m->j_per_token.value, 200.0 / 100.0, 1e-12);
+		cr_assert(m->ipw.ci_low <= m->ipw.value && m->ipw.value <= m->ipw.ci_high);
+		cr_assert_eq(ar.nsubj, 2);
+		cr_assert_str_eq(ar.subj[0].subject, "alpha");
+		cr_assert_float_eq(ar.subj[0].m.ipw.value, 1.0 / 35.0, 1e-12);
+		cr_assert_str_eq(ar.subj[1].subject, "beta");
+		cr_assert_float_eq(ar.subj[1].m.accuracy.value, 0.5, 1e-12);
+		agg_result_release(&ar);
+	}
 }
