@@ -34,8 +34,7 @@ struct bi_req {
 	int64_t deadline_ns;          /* 0: none */
 	struct stream_parser p;       /* for stream_output: the same bookkeeping as an HTTP stream */
 	int cancelled;                /* stopped by cancel_all or close */
-	size_t held;                  /* bytes of an incomplete UTF-8 character held back */
-	char hold[8];
+	struct engine_utf8_hold u8;   /* an incomplete UTF-8 character held back */
 	struct bi_req *next;
 };
 
@@ -77,22 +76,12 @@ static int bi_token(void *ud, int token, const char *text, size_t len, double t_
 	struct bi_req *r = ud;
 	struct bi_state *st = r->st;
 	int64_t now = clock_now_ns();
-	char buf[512];
-	size_t n = 0, ok;
+	char clean[3 * ENGINE_PIECE_MAX];
+	size_t n = engine_utf8_take(&r->u8, text, len, clean);
 	int stop;
 
-	if (r->held + len <= sizeof buf) {
-		memcpy(buf, r->hold, r->held);
-		memcpy(buf + r->held, text, len);
-		n = r->held + len;
-	}
-	ok = engine_utf8_complete(buf, n);
-	r->held = n - ok < sizeof r->hold ? n - ok : 0;
-	memcpy(r->hold, buf + ok, r->held);
-	if (ok) {
-		char clean[3 * sizeof buf];
-		stream_output(&r->p, clean, engine_utf8_sanitize(buf, ok, clean), NULL, 0, 0, now);
-	}
+	if (n)
+		stream_output(&r->p, clean, n, NULL, 0, 0, now);
 	pthread_mutex_lock(&st->mu);
 	stop = r->cancelled = st->cancel || st->quit;
 	pthread_mutex_unlock(&st->mu);
@@ -142,9 +131,9 @@ static void run_one(struct bi_state *st, struct bi_req *r)
 	stream_parser_init(&r->p, NULL, r->res, CLIENT_MAX_RESPONSE);
 	n = engine_chat_run(st->e, NULL, r->msgs, r->nmsgs, r->max_tokens, &r->s, bi_token, r, &es, err,
 			    sizeof err);
-	if (r->held) {
-		char clean[3 * sizeof r->hold];
-		stream_output(&r->p, clean, engine_utf8_sanitize(r->hold, r->held, clean), NULL, 0, 0, clock_now_ns());
+	if (r->u8.held) {
+		char clean[3 * sizeof r->u8.hold];
+		stream_output(&r->p, clean, engine_utf8_flush(&r->u8, clean), NULL, 0, 0, clock_now_ns());
 	}
 	r->res->engine_cpu_s = engine_cpu_seconds(st->e) - cpu0;
 	r->res->t_end_ns = clock_now_ns();

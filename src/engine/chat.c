@@ -103,3 +103,26 @@ size_t engine_utf8_sanitize(const char *in, size_t n, char *out)
 	}
 	return k;
 }
+
+size_t engine_utf8_take(struct engine_utf8_hold *h, const char *text, size_t len, char *out)
+{
+	char buf[ENGINE_PIECE_MAX];
+	size_t n = 0, ok;
+
+	if (h->held + len <= sizeof buf) {
+		memcpy(buf, h->hold, h->held);
+		memcpy(buf + h->held, text, len);
+		n = h->held + len;
+	}
+	ok = engine_utf8_complete(buf, n);
+	h->held = n - ok < sizeof h->hold ? n - ok : 0;
+	memcpy(h->hold, buf + ok, h->held);
+	return ok ? engine_utf8_sanitize(buf, ok, out) : 0;
+}
+
+size_t engine_utf8_flush(struct engine_utf8_hold *h, char *out)
+{
+	size_t n = engine_utf8_sanitize(h->hold, h->held, out);
+	h->held = 0;
+	return n;
+}

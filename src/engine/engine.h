@@ -90,6 +90,16 @@ size_t engine_utf8_complete(const char *s, size_t n);
  * sequence replaced by U+FFFD, as the API paths deliver text. Returns the length written. */
 size_t engine_utf8_sanitize(const char *in, size_t n, char *out);
 
+/* A token stream's text cut on character boundaries: the tail of an incomplete character is
+ * held until the next piece. */
+#define ENGINE_PIECE_MAX 512
+struct engine_utf8_hold { char hold[8]; size_t held; };
+/* The held bytes and LEN bytes of TEXT, up to the last whole character, sanitized into OUT
+ * (room for 3 * ENGINE_PIECE_MAX); the rest is held. Returns the length written (0: nothing yet). */
+size_t engine_utf8_take(struct engine_utf8_hold *h, const char *text, size_t len, char *out);
+/* At the end of the stream: what is still held, sanitized into OUT (room for 24 bytes). */
+size_t engine_utf8_flush(struct engine_utf8_hold *h, char *out);
+
 /* CPU seconds used so far by the calling thread and the engine's pool threads (the
  * engine's own CPU time when called from the thread that runs it; a difference of two
  * calls is one query's). */

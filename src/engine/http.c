@@ -53,8 +53,7 @@ struct sse {
 	int finished, gone;
 	char id[48];
 	long created;
-	char hold[8];
-	size_t held;
+	struct engine_utf8_hold u8;   /* an incomplete UTF-8 character held back */
 };
 
 /* Per connection: the request body as it arrives. */
@@ -337,22 +336,12 @@ static void sse_chunk(struct sse *s, json_t *delta, const char *finish, json_t *
 static int sse_token(void *ud, int token, const char *text, size_t len, double t_ms)
 {
 	struct sse *s = ud;
-	char buf[512];
-	size_t n = 0, ok;
+	char clean[3 * ENGINE_PIECE_MAX];
+	size_t n = engine_utf8_take(&s->u8, text, len, clean);
 	int gone;
 
-	if (s->held + len <= sizeof buf) {
-		memcpy(buf, s->hold, s->held);
-		memcpy(buf + s->held, text, len);
-		n = s->held + len;
-	}
-	ok = engine_utf8_complete(buf, n);
-	s->held = n - ok < sizeof s->hold ? n - ok : 0;
-	memcpy(s->hold, buf + ok, s->held);
-	if (ok) {
-		char clean[3 * sizeof buf];
-		sse_chunk(s, json_pack("{s:s%}", "content", clean, engine_utf8_sanitize(buf, ok, clean)), NULL, NULL);
-	}
+	if (n)
+		sse_chunk(s, json_pack("{s:s%}", "content", clean, n), NULL, NULL);
 	pthread_mutex_lock(&s->mu);
 	gone = s->gone;
 	pthread_mutex_unlock(&s->mu);
@@ -372,9 +361,9 @@ static void *sse_generate(void *arg)
 	n = engine_chat_run(srv->e, srv->tmpl[0] ? srv->tmpl : NULL, s->call.msgs, s->call.nmsgs,
 			    s->call.max_tokens, &s->call.s, sse_token, s, &st, err, sizeof err);
 	pthread_mutex_unlock(&srv->engine_mu);
-	if (s->held) {
-		char clean[3 * sizeof s->hold];
-		sse_chunk(s, json_pack("{s:s%}", "content", clean, engine_utf8_sanitize(s->hold, s->held, clean)),
+	if (s->u8.held) {
+		char clean[3 * sizeof s->u8.hold];
+		sse_chunk(s, json_pack("{s:s%}", "content", clean, engine_utf8_flush(&s->u8, clean)),
 			  NULL, NULL);
 	}
 	if (n < 0) {
