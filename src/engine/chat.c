@@ -107,13 +107,15 @@ size_t engine_utf8_sanitize(const char *in, size_t n, char *out)
 size_t engine_utf8_take(struct engine_utf8_hold *h, const char *text, size_t len, char *out)
 {
 	char buf[ENGINE_PIECE_MAX];
-	size_t n = 0, ok;
+	size_t n, ok;
 
-	if (h->held + len <= sizeof buf) {
-		memcpy(buf, h->hold, h->held);
-		memcpy(buf + h->held, text, len);
-		n = h->held + len;
+	if (h->held + len > sizeof buf) {
+		h->held = 0; /* no token piece is this long; drop it rather than overflow */
+		return 0;
 	}
+	memcpy(buf, h->hold, h->held);
+	memcpy(buf + h->held, text, len);
+	n = h->held + len;
 	ok = engine_utf8_complete(buf, n);
 	h->held = n - ok < sizeof h->hold ? n - ok : 0;
 	memcpy(h->hold, buf + ok, h->held);
