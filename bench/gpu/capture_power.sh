@@ -4,6 +4,7 @@
 # trace, for fitting how the instantaneous power field lags the counter
 # (bench/gpu/fit_power_lag.py). Needs .gpu/.
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 export LD_LIBRARY_PATH="$PWD/.gpu/lib" IPW_NVML_ENERGY_READS=every
 for period in 0.35 1.3; do

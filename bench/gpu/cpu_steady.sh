@@ -3,6 +3,7 @@
 # one-time phase search counts little), checked against NVML's counter, for
 # the default policy and for sparse reads once a second. Needs .gpu/.
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib"

@@ -6,6 +6,7 @@
 #   LLAMA_BUILD=DIR   where to build (default .llama-build; kept while the machine stays warm)
 #   N=600             items of `ref`;  IDLE=5  idle-baseline seconds
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 B=${LLAMA_BUILD:-$PWD/.llama-build}

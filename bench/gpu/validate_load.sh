@@ -12,6 +12,7 @@
 #   5. ipw calibrate on the GPU
 # Results: $OUT/validate_load.json (and the store $OUT/load.db); a summary is printed.
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

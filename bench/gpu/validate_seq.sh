@@ -3,6 +3,7 @@
 # target: per-query energy CV <= 2% for identical requests of >= 1 s), with the
 # default NVML read policy and with the counter read at every sample. Needs .gpu/.
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib"

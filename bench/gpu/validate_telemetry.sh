@@ -8,6 +8,7 @@
 #   4. ipw's CPU cost and achieved sample rate at several sampling periods
 # Results go to $OUT (or ./gpu-out) as JSON; bench/RESULTS.md records them.
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

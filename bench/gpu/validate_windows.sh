@@ -4,6 +4,7 @@
 # one; for the default (phase-locked) policy and for reading at every sample.
 # Needs .gpu/ from bench/gpu/carry.sh (which also carries build/bench/gpu_window).
 set -u
+sh "$(dirname "$0")/unpack.sh" || exit 1
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
