@@ -350,12 +350,14 @@ static void probe_device(struct nv_priv *p, unsigned int i, nvml_device d, const
 
 /* One counter read, with the midpoint of the call's wall time. */
 static nvml_return energy_read(const struct nvml_api *api, struct nv_dev *dev, unsigned long long *mj,
-			       int64_t *mid)
+			       int64_t *mid, int64_t *span)
 {
 	int64_t t0 = clock_now_ns(), t1;
 	nvml_return rc = api->get_energy(dev->handle, mj);
 	t1 = clock_now_ns();
 	*mid = t0 + (t1 - t0) / 2;
+	if (span)
+		*span = t1 - t0;
 	dev->energy_reads++;
 	return rc;
 }
@@ -373,11 +375,11 @@ static int find_step(const struct nvml_api *api, struct nv_dev *dev, int64_t dea
 	int64_t tprev, tcur;
 	dev->watches++;
 	dev->watch_reads++;
-	if (energy_read(api, dev, &prev, &tprev) != NVML_SUCCESS)
+	if (energy_read(api, dev, &prev, &tprev, NULL) != NVML_SUCCESS)
 		return -1;
 	while (tprev < deadline) {
 		dev->watch_reads++;
-		if (energy_read(api, dev, &cur, &tcur) != NVML_SUCCESS)
+		if (energy_read(api, dev, &cur, &tcur, NULL) != NVML_SUCCESS)
 			return -1;
 		if (cur != prev) {
 			*step_ns = tprev + (tcur - tprev) / 2;
@@ -522,7 +524,7 @@ static int resync(const struct nvml_api *api, struct nv_dev *dev, struct sample 
  */
 static int locked_read(const struct nvml_api *api, struct nv_dev *dev, struct sample *s)
 {
-	int64_t now = clock_now_ns(), guard, step, mid;
+	int64_t now = clock_now_ns(), guard, step, mid, span;
 	unsigned long long mj;
 	nvml_return rc;
 	if (now < dev->next_read_ns)
@@ -540,11 +542,16 @@ static int locked_read(const struct nvml_api *api, struct nv_dev *dev, struct sa
 	if (dev->have_last && step < dev->last_step_ns + dev->period_ns / 2)
 		return 0; /* that step's value is already a knot */
 	dev->sparse_reads++;
-	rc = energy_read(api, dev, &mj, &mid);
+	rc = energy_read(api, dev, &mj, &mid, &span);
 	if (rc != NVML_SUCCESS)
 		return -1;
-	if (mid - step < guard / 2 || step + dev->period_ns - mid < guard / 2)
-		return 0; /* the read took longer than planned: its instant is ambiguous, skip it */
+	/*
+	 * The value may have been taken anywhere in the call, so the whole call,
+	 * not only its midpoint, must lie inside the step interval: a call that
+	 * a busy machine stretched across a step is ambiguous, and is skipped.
+	 */
+	if (mid - span / 2 - step < guard / 2 || step + dev->period_ns - (mid + span / 2) < guard / 2)
+		return 0;
 	if (dev->have_last && mj == dev->last_mj) {
 		dev->policy = NV_SEARCH; /* a later step, yet the counter did not move: phase lost */
 		return 0;
