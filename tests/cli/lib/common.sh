@@ -40,3 +40,20 @@ print(eval(sys.argv[2]))' "$1" "$2"
 expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
 }
+
+# sample_gap DB RUN_NAME: the longest time (s) between two consecutive energy readings
+# of source 0 in that run (its stored samples). A counter step is placed at the
+# midpoint of the two readings around it, so within half this gap: tests bound
+# energy errors by what the sampler actually did, not by a tolerance a busy
+# machine can break.
+sample_gap() {
+	python3 - "$1" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+ts = [r[0] for r in db.execute(
+    "SELECT s.t_s FROM samples s JOIN runs r ON r.id = s.run_id WHERE r.name = ? AND s.source_idx = 0"
+    " AND s.energy_j IS NOT NULL ORDER BY s.t_s", (sys.argv[2],))]
+assert len(ts) >= 2, "fewer than two energy readings stored for run %s" % sys.argv[2]
+print(max(b - a for a, b in zip(ts, ts[1:])))
+PY
+}
