@@ -133,6 +133,9 @@ void stream_parser_release(struct stream_parser *p)
 {
 	buf_release(&p->line);
 	buf_release(&p->data);
+	free(p->scratch);
+	p->scratch = NULL;
+	p->scratch_cap = 0;
 }
 
 int stream_fail(struct stream_parser *p, enum err_kind kind, const char *fmt, ...)
@@ -184,11 +187,38 @@ int stream_output(struct stream_parser *p, const char *answer, size_t alen, cons
 	return 0;
 }
 
+void stream_model(struct stream_parser *p, const char *model, size_t len)
+{
+	struct chat_result *r = p->res;
+
+	if (!len)
+		return;
+	if (len == p->last_model_len && !memcmp(model, p->last_model, len))
+		return;   /* the same text as last time gives the same excerpt */
+	secret_excerpt(r->model, sizeof r->model, model, len, sizeof r->model - 4);
+	if (len <= sizeof p->last_model) {
+		memcpy(p->last_model, model, len);
+		p->last_model_len = len;
+	} else {
+		p->last_model_len = 0;
+	}
+}
+
 static int parser_line(struct stream_parser *p, int64_t now_ns)
 {
 	int rc = p->wire->line(p, p->line.data, p->line.len, now_ns);
 	buf_reset(&p->line);
 	return rc || p->failed ? -1 : 0;
+}
+
+/* The offset of the first CR or LF in data[i..n), or n. */
+static size_t line_end(const char *data, size_t i, size_t n)
+{
+	const char *lf = memchr(data + i, '\n', n - i);
+	size_t e = lf ? (size_t)(lf - data) : n;
+	const char *cr = memchr(data + i, '\r', e - i);
+
+	return cr ? (size_t)(cr - data) : e;
 }
 
 int stream_parser_feed(struct stream_parser *p, const char *data, size_t n, int64_t now_ns)
@@ -217,8 +247,7 @@ int stream_parser_feed(struct stream_parser *p, const char *data, size_t n, int6
 				return -1;
 			continue;
 		}
-		for (j = i; j < n && data[j] != '\r' && data[j] != '\n'; j++)
-			;
+		j = line_end(data, i, n);
 		if (buf_append(&p->line, data + i, j - i))
 			return stream_fail(p, ERR_PROTOCOL, "response too large (one line passed %zu bytes)",
 					   p->max_bytes);
