@@ -22,6 +22,9 @@ for api in openai ollama; do
 	"$B/bench/client_bench" --url "$URL" --api "$api" --n 40 --concurrency 4
 done
 
+step "stream_bench.sh --smoke (instructions per event, pipeline TTFT, CPU, memory, streams)"
+IPW_BUILD=$B sh bench/stream_bench.sh --smoke
+
 step "analysis_gen + analysis commands (2 runs x 300 items)"
 "$B/bench/analysis_gen" "$T/a.db" 2 300 >/dev/null
 "$B/ipw" coverage 1 2 --store "$T/a.db" >/dev/null
