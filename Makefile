@@ -4,6 +4,7 @@
 #   make SANITIZE=address,undefined test   the same under sanitizers (in build-san/)
 #   make install PREFIX=/usr/local
 #   make V=1                  show the commands
+#   make bench-smoke          every benchmark once at a tiny size (make check runs it)
 #   make fuzz                 libFuzzer targets (clang, ASan+UBSan) in build-fuzz/
 #   make fuzz-run FUZZ_SECONDS=60   run each target that long on tests/fuzz/corpus/
 PREFIX ?= /usr/local
@@ -100,6 +101,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libipw.a
 fakes: $(FAKE_LIBS) $(FAKE_BINS)
 bench: $(BUILD)/ipw $(BENCH_BINS)
 
+# Every benchmark once at a tiny size (bench/smoke.sh), so CI notices one that
+# no longer builds or runs; the real runs are in bench/RESULTS.md.
+bench-smoke: bench fakes
+	$(Q)IPW_BUILD=$(BUILD) sh bench/smoke.sh
+.PHONY: bench-smoke
+
 test: $(BUILD)/ipw $(TEST_BINS) $(FAKE_LIBS) $(FAKE_BINS)
 	$(Q)IPW_BUILD=$(abspath $(BUILD)) tests/run.sh $(TEST_BINS)
 
@@ -137,6 +144,7 @@ check:
 	scripts/build-llama-server.sh || test "$(IPW_REQUIRE_LLAMA)" != 1
 	IPW_REQUIRE_PG=1 IPW_REQUIRE_LLAMA=$(REQUIRE_LLAMA) $(MAKE) test
 	IPW_REQUIRE_PG=1 IPW_REQUIRE_LLAMA=$(REQUIRE_LLAMA) $(MAKE) SANITIZE=address,undefined test
+	$(MAKE) bench-smoke
 .PHONY: check
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c, each linked with the library's

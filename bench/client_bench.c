@@ -3,6 +3,9 @@
  * tokens/s at a given concurrency against a server (the fake one, with ~0
  * delays, so the client is what is measured), and the latency the client adds
  * to time-to-first-token (client first-token time - server send time).
+ * --server-ttft-ms T --extra adds, after the usual columns: TTFT minus the
+ * server's configured T, p50/p99 (µs), CPU seconds per 1,000 tokens and the
+ * process's peak RSS (KB).
  */
 #include <math.h>
 #include <stdio.h>
@@ -60,7 +63,9 @@ static double cpu_s(void)
 int main(int argc, char **argv)
 {
 	const char *url = NULL, *api = "openai", *model = "fake-model";
-	int n = 2000, conc = 1, i, k = 0, warm = 20;
+	int n = 2000, conc = 1, i, k = 0, kt = 0, warm = 20, extra = 0;
+	double server_ttft_ms = 0;
+	long long *vs_cfg;
 	struct bench b = { 0 };
 	char err[IPW_ERRLEN];
 	long long *added, tokens = 0;
@@ -78,6 +83,10 @@ int main(int argc, char **argv)
 			conc = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--model"))
 			model = argv[i + 1];
+		else if (!strcmp(argv[i], "--server-ttft-ms"))
+			server_ttft_ms = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--extra"))
+			extra = atoi(argv[i + 1]);
 	}
 	if (!url || n <= 0 || conc <= 0) {
 		fprintf(stderr, "usage: client_bench --url URL [--api openai|ollama] [--n N] [--concurrency C] [--model M]\n");
@@ -109,6 +118,7 @@ int main(int argc, char **argv)
 	b.next = b.ndone = b.nfail = 0;
 	b.res = calloc((size_t)n, sizeof *b.res);
 	added = calloc((size_t)n, sizeof *added);
+	vs_cfg = calloc((size_t)n, sizeof *vs_cfg);
 	cpu0 = cpu_s();
 	t0 = clock_now_ns();
 	for (i = 0; i < conc && i < n; i++)
@@ -123,15 +133,27 @@ int main(int argc, char **argv)
 			tokens += r->completion_tokens > 0 ? r->completion_tokens : 0;
 			if (r->server_t_first_ns > 0 && r->t_first_ns > 0)
 				added[k++] = r->t_first_ns - r->server_t_first_ns;
+			if (r->t_first_ns > 0 && r->t_send_ns > 0)
+				vs_cfg[kt++] = r->t_first_ns - r->t_send_ns - (long long)(server_ttft_ms * 1e6);
 		}
 		chat_result_release(r);
 	}
 	qsort(added, (size_t)k, sizeof *added, cmp_ll);
+	qsort(vs_cfg, (size_t)kt, sizeof *vs_cfg, cmp_ll);
 	wall = (double)(t1 - t0) / 1e9;
 	/* api | concurrency | queries | failed | queries/s | tokens/s | added TTFT p50 | p99 (us) | client CPU us/query */
 	printf("| %s | %d | %d | %d | %.0f | %.0f | %.1f | %.1f | %.1f |\n", api, conc, n, b.nfail, n / wall,
 	       tokens / wall, k ? added[k / 2] / 1e3 : NAN, k ? added[(size_t)((k - 1) * 0.99)] / 1e3 : NAN,
 	       cpu / n * 1e6);
+	if (extra) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		/* TTFT - configured p50 | p99 (us) | CPU s per 1,000 tokens | peak RSS (KB) */
+		printf("extra | %.1f | %.1f | %.4f | %ld |\n", kt ? vs_cfg[kt / 2] / 1e3 : NAN,
+		       kt ? vs_cfg[(size_t)((kt - 1) * 0.99)] / 1e3 : NAN, tokens ? cpu / (double)tokens * 1e3 : NAN,
+		       ru.ru_maxrss);
+	}
+	free(vs_cfg);
 	free(added);
 	free(b.res);
 	client_free(b.c);

@@ -13,43 +13,57 @@
 
 #include "clock.h"
 #include "telemetry.h"
+#include "timeline.h"
+
+/* Prints the timeline of source 0 (called with the session's lock held; only prints). */
+static int dump(void *arg, const struct timeline *tl)
+{
+	int64_t a, b;
+
+	(void)arg;
+	for (size_t i = 0; i < tl->n; i++)
+		if (tl->samples[i].valid & SAMPLE_POWER)
+			printf("P %lld %.3f\n", (long long)tl->samples[i].t_ns, tl->samples[i].power_w);
+	for (size_t k = 0; k < tl->nk; k++)
+		printf("K %lld %.6f\n", (long long)tl->knots[k].t, tl->knots[k].e);
+	if (timeline_span(tl, &a, &b) == 0)
+		for (int64_t x = a; x <= b; x += 10 * NS_PER_MS) {
+			double e;
+			if (timeline_energy_at(tl, x, &e) == 0)
+				printf("E %lld %.6f\n", (long long)x, e);
+		}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	struct telemetry t;
+	struct telemetry *t = NULL;
 	struct telemetry_opts o = {0};
 	struct telemetry_select sel = {.backends = "nvidia", .devices = "0"};
-	char err[IPW_ERRLEN];
+	char err[IPW_ERRLEN] = "";
 	double secs = argc > 1 ? atof(argv[1]) : 20;
-	int64_t a, b, t0;
+	int64_t t0;
 	struct rusage ru;
-	if (telemetry_init(&t, &o, &sel, err, sizeof(err)) < 0 || !t.nsrcs) {
+
+	if (telemetry_open(&t, &o, &sel, err, sizeof(err)) < 0 || telemetry_nsources(t) < 1) {
 		fprintf(stderr, "gpu_window: no NVIDIA GPU: %s\n", err);
+		telemetry_close(t);
 		return 1;
 	}
 	t0 = clock_now_ns();
-	if (telemetry_start(&t, NULL, NULL, err, sizeof(err)) < 0) {
+	if (telemetry_start(t, NULL, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gpu_window: %s\n", err);
+		telemetry_close(t);
 		return 1;
 	}
 	clock_sleep_ns((int64_t)(secs * 1e9));
-	telemetry_stop(&t);
+	telemetry_stop(t);
 	getrusage(RUSAGE_SELF, &ru);
-	printf("# notes %s\n", t.srcs[0].info->notes);
-	printf("# cpu_s %.6f wall_s %.6f samples %llu knots %zu\n",
+	printf("# notes %s\n", telemetry_source(t, 0)->notes);
+	printf("# cpu_s %.6f wall_s %.6f samples %llu\n",
 	       ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
-	       (double)(clock_now_ns() - t0) / 1e9, (unsigned long long)t.srcs[0].nsamples, t.srcs[0].tl.nk);
-	for (size_t i = 0; i < t.srcs[0].tl.n; i++)
-		if (t.srcs[0].tl.samples[i].valid & SAMPLE_POWER)
-			printf("P %lld %.3f\n", (long long)t.srcs[0].tl.samples[i].t_ns, t.srcs[0].tl.samples[i].power_w);
-	for (size_t k = 0; k < t.srcs[0].tl.nk; k++)
-		printf("K %lld %.6f\n", (long long)t.srcs[0].tl.knots[k].t, t.srcs[0].tl.knots[k].e);
-	if (timeline_span(&t.srcs[0].tl, &a, &b) == 0)
-		for (int64_t x = a; x <= b; x += 10 * NS_PER_MS) {
-			double e;
-			if (timeline_energy_at(&t.srcs[0].tl, x, &e) == 0)
-				printf("E %lld %.6f\n", (long long)x, e);
-		}
-	telemetry_release(&t);
+	       (double)(clock_now_ns() - t0) / 1e9, (unsigned long long)telemetry_source_nsamples(t, 0));
+	telemetry_with_timeline(t, 0, dump, NULL);
+	telemetry_close(t);
 	return 0;
 }

@@ -9,7 +9,7 @@ TOK=${2:-64}
 B=${IPW_BUILD:-build}
 make -s "$B/ipw" fakes >/dev/null
 T=$(mktemp -d)
-trap 'kill $S 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $S 2>/dev/null || true; rm -rf "$T"' EXIT
 run() { # label, fakellm flags...
 	label=$1; shift
 	"$B/fakes/fakellm" --port 0 --port-file "$T/port" --tokens "$TOK" --lifetime-s 600 "$@" </dev/null >/dev/null 2>&1 &

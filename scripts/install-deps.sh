@@ -10,7 +10,7 @@ NEED_NPM=0
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev \
 libcriterion-dev libcairo2-dev libpcre2-dev libmicrohttpd-dev sqlite3 curl python3 clang libclang-rt-dev \
-libpq-dev postgresql"
+libpq-dev postgresql valgrind time"
 for arg in "$@"; do
 	case "$arg" in
 	--with-llama)

@@ -1,19 +1,24 @@
 /*
  * client.c - the API-independent part of the inference client: the event
- * loop (HTTP requests on one libcurl multi handle, an API's own requests,
- * watched descriptors), the byte-to-line splitter every stream parser uses,
+ * loop (HTTP requests on one libcurl multi handle driven socket by socket
+ * through epoll, an API's own requests, watched descriptors, a wake-up
+ * eventfd), the byte-to-line splitter every stream parser uses,
  * result bookkeeping, error mapping, model listing, health, API detection by
  * the registry's detect() slots and local-server discovery by their probe().
  */
 #include "client.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "client/api.h"
 #include "clock.h"
@@ -45,8 +50,16 @@ struct watch {
 	void *arg;
 };
 
+/* What an epoll event is for: the high 32 bits of its data, the descriptor in the low ones. */
+enum ev_kind { EV_CURL = 1, EV_WATCH = 2, EV_WAKE = 3 };
+#define EV_DATA(kind, fd) (((uint64_t)(kind) << 32) | (uint32_t)(fd))
+#define EV_BATCH 256     /* events taken per epoll_wait */
+
 struct client {
-	CURLM *multi;            /* HTTP requests, and the wait of client_poll for every API */
+	CURLM *multi;            /* HTTP requests, driven by curl_multi_socket_action */
+	int epfd;                /* the loop's wait: curl's sockets, watched fds, the wake-up eventfd */
+	int wakefd;              /* eventfd written by client_wakeup */
+	int64_t timer_due;       /* when libcurl wants CURL_SOCKET_TIMEOUT (CLOCK_MONOTONIC ns), 0 = never */
 	char *base;              /* normalised: scheme://host[:port][/prefix], no trailing / or /v1 */
 	char *shown;             /* base without user-info (credentials): for messages and records */
 	const struct api_backend *api;
@@ -133,6 +146,9 @@ void stream_parser_release(struct stream_parser *p)
 {
 	buf_release(&p->line);
 	buf_release(&p->data);
+	free(p->scratch);
+	p->scratch = NULL;
+	p->scratch_cap = 0;
 }
 
 int stream_fail(struct stream_parser *p, enum err_kind kind, const char *fmt, ...)
@@ -177,11 +193,28 @@ int stream_output(struct stream_parser *p, const char *answer, size_t alen, cons
 	if (tlen)
 		p->nthink_events++;
 	if (r->ntoken == r->captoken) {
-		r->captoken = r->captoken ? 2 * r->captoken : 256;
+		r->captoken = r->captoken ? 2 * r->captoken : 32;
 		r->token_ns = xrealloc(r->token_ns, r->captoken * sizeof *r->token_ns);
 	}
 	r->token_ns[r->ntoken++] = now_ns;
 	return 0;
+}
+
+void stream_model(struct stream_parser *p, const char *model, size_t len)
+{
+	struct chat_result *r = p->res;
+
+	if (!len)
+		return;
+	if (len == p->last_model_len && !memcmp(model, p->last_model, len))
+		return;   /* the same text as last time gives the same excerpt */
+	secret_excerpt(r->model, sizeof r->model, model, len, sizeof r->model - 4);
+	if (len <= sizeof p->last_model) {
+		memcpy(p->last_model, model, len);
+		p->last_model_len = len;
+	} else {
+		p->last_model_len = 0;
+	}
 }
 
 static int parser_line(struct stream_parser *p, int64_t now_ns)
@@ -189,6 +222,16 @@ static int parser_line(struct stream_parser *p, int64_t now_ns)
 	int rc = p->wire->line(p, p->line.data, p->line.len, now_ns);
 	buf_reset(&p->line);
 	return rc || p->failed ? -1 : 0;
+}
+
+/* The offset of the first CR or LF in data[i..n), or n. */
+static size_t line_end(const char *data, size_t i, size_t n)
+{
+	const char *lf = memchr(data + i, '\n', n - i);
+	size_t e = lf ? (size_t)(lf - data) : n;
+	const char *cr = memchr(data + i, '\r', e - i);
+
+	return cr ? (size_t)(cr - data) : e;
 }
 
 int stream_parser_feed(struct stream_parser *p, const char *data, size_t n, int64_t now_ns)
@@ -217,8 +260,7 @@ int stream_parser_feed(struct stream_parser *p, const char *data, size_t n, int6
 				return -1;
 			continue;
 		}
-		for (j = i; j < n && data[j] != '\r' && data[j] != '\n'; j++)
-			;
+		j = line_end(data, i, n);
 		if (buf_append(&p->line, data + i, j - i))
 			return stream_fail(p, ERR_PROTOCOL, "response too large (one line passed %zu bytes)",
 					   p->max_bytes);
@@ -509,6 +551,63 @@ static char *shown_url(const char *base)
 	return shown;
 }
 
+/* ---- the event loop: libcurl's sockets and timer on epoll --------------- */
+
+/* libcurl says which events a socket of its transfers waits for (CURLMOPT_SOCKETFUNCTION). */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct client *c = userp;
+	struct epoll_event ev = {0};
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (socketp)
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);   /* fails harmlessly if it was closed */
+		curl_multi_assign(c->multi, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.u64 = EV_DATA(EV_CURL, fd);
+	if (epoll_ctl(c->epfd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0 &&
+	    epoll_ctl(c->epfd, socketp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) < 0)
+		return -1;
+	curl_multi_assign(c->multi, fd, c);
+	return 0;
+}
+
+/* libcurl asks to be called back after timeout_ms (-1: never) (CURLMOPT_TIMERFUNCTION). */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct client *c = userp;
+
+	(void)multi;
+	c->timer_due = timeout_ms < 0 ? 0 : clock_now_ns() + (int64_t)timeout_ms * NS_PER_MS;
+	if (c->timer_due == 0 && timeout_ms >= 0)
+		c->timer_due = 1;
+	return 0;
+}
+
+/* The multi handle, the epoll set and the wake-up eventfd. 0, or -1 with err. */
+static int loop_open(struct client *c, char *err, size_t errlen)
+{
+	struct epoll_event ev = {0};
+
+	c->multi = curl_multi_init();
+	if (!c->multi)
+		return err_set(err, errlen, "could not create a curl multi handle");
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ev.events = EPOLLIN;
+	ev.data.u64 = EV_DATA(EV_WAKE, c->wakefd);
+	if (c->epfd < 0 || c->wakefd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev) < 0)
+		return err_set(err, errlen, "could not create the client's event loop: %s", strerror(errno));
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	return 0;
+}
+
 struct client *client_open(const char *base_url, const struct client_opts *o, char *err, size_t errlen)
 {
 	struct client *c = NULL;
@@ -523,6 +622,7 @@ struct client *client_open(const char *base_url, const struct client_opts *o, ch
 	if (!b && api_lookup(o->api, &b, err, errlen))
 		goto out;
 	c = xcalloc(1, sizeof *c);
+	c->epfd = c->wakefd = -1;
 	c->base = client_normalise_url(base_url);
 	c->shown = shown_url(c->base);
 	c->key = api_key(o->key_env);
@@ -531,11 +631,8 @@ struct client *client_open(const char *base_url, const struct client_opts *o, ch
 	if (!c->api && detect_api(c, err, errlen))
 		goto out;
 	c->wire = c->api->wire;
-	c->multi = curl_multi_init();
-	if (!c->multi) {
-		err_set(err, errlen, "could not create a curl multi handle");
+	if (loop_open(c, err, errlen) < 0)
 		goto out;
-	}
 	if (c->wire) {
 		c->hdrs = make_headers(c->key, c->wire->accept);
 		c->hdrs_json = make_headers(c->key, "application/json");
@@ -570,6 +667,10 @@ void client_free(struct client *c)
 		c->api->close(c->state);
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	if (c->wakefd >= 0)
+		close(c->wakefd);
 	curl_slist_free_all(c->hdrs);
 	curl_slist_free_all(c->hdrs_json);
 	if (c->key) {
@@ -655,6 +756,8 @@ static void stream_setopts(struct stream *s, const struct chat_request *req, con
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, tmo > 0 && tmo < 10000 ? tmo : 10000L);
 	curl_easy_setopt(s->easy, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
 	curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
+	/* stream events are small: a 4 KiB receive buffer instead of 16 KiB saves memory per open stream */
+	curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, 4096L);
 }
 
 /* Fails res before a request started. Returns -1. */
@@ -828,65 +931,110 @@ static void reap(struct client *c)
 	}
 }
 
-/* Moves transfers on and completes what finished: the HTTP streams, or the API's own requests. */
-static int loop_turn(struct client *c)
+/* Runs libcurl's timer when it is due (it may set the next one), then completes what finished. */
+static void run_timer(struct client *c)
 {
 	int running = 0;
 
-	if (c->nstreams) {
-		curl_multi_perform(c->multi, &running);
+	for (int k = 0; k < 4 && c->timer_due && clock_now_ns() >= c->timer_due; k++) {
+		c->timer_due = 0;
+		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		reap(c);
 	}
+}
+
+/* Moves transfers on and completes what finished: the HTTP streams, or the API's own requests. */
+static int loop_turn(struct client *c)
+{
+	if (c->nstreams || c->timer_due)
+		run_timer(c);
 	if (!c->wire && c->api->dispatch)
 		c->nown = c->api->dispatch(c->state);
 	return c->nstreams + c->nown;
 }
 
-/* Calls the callbacks of the watched descriptors poll found ready (they may change the set). */
-static void run_watches(struct client *c, const struct curl_waitfd *w, int nw)
+/* Calls the callback of the watched descriptor fd (the set may have changed since the wait). */
+static void run_watch(struct client *c, int fd, uint32_t events)
 {
-	for (int i = 0; i < nw; i++) {
-		int ev = 0;
-		if (w[i].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI))
-			ev |= CLIENT_FD_READ;
-		if (w[i].revents & CURL_WAIT_POLLOUT)
-			ev |= CLIENT_FD_WRITE;
-		if (!ev && w[i].revents)
-			ev = CLIENT_FD_READ;   /* error or hang-up: let the owner read it */
-		if (!ev)
-			continue;
-		for (int k = 0; k < c->nwatch; k++) {
-			if (c->watches[k].fd == w[i].fd) {
-				struct watch wt = c->watches[k];
-				wt.cb(wt.arg, wt.fd, ev);
-				break;
-			}
+	int ev = 0;
+
+	if (events & (EPOLLIN | EPOLLPRI))
+		ev |= CLIENT_FD_READ;
+	if (events & EPOLLOUT)
+		ev |= CLIENT_FD_WRITE;
+	if (!ev && events)
+		ev = CLIENT_FD_READ;   /* error or hang-up: let the owner read it */
+	for (int k = 0; ev && k < c->nwatch; k++) {
+		if (c->watches[k].fd == fd) {
+			struct watch wt = c->watches[k];
+			wt.cb(wt.arg, wt.fd, ev);
+			return;
 		}
 	}
+}
+
+/* The wait: at most timeout_ms, less when libcurl's timer is due sooner. */
+static int wait_ms(const struct client *c, int timeout_ms)
+{
+	int64_t left;
+
+	if (timeout_ms <= 0 || !c->timer_due)
+		return timeout_ms > 0 ? timeout_ms : 0;
+	left = c->timer_due - clock_now_ns();
+	if (left <= 0)
+		return 0;
+	left = (left + NS_PER_MS - 1) / NS_PER_MS;
+	return left < timeout_ms ? (int)left : timeout_ms;
+}
+
+/* Handles one batch of ready descriptors: curl's sockets, the watched ones, the wake-up. */
+static void run_events(struct client *c, const struct epoll_event *evs, int nev)
+{
+	int running = 0, curl_moved = 0;
+	uint64_t junk;
+
+	for (int i = 0; i < nev; i++) {
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		uint32_t e = evs[i].events;
+		switch ((enum ev_kind)(evs[i].data.u64 >> 32)) {
+		case EV_CURL:
+			curl_multi_socket_action(c->multi, fd, (e & (EPOLLIN | EPOLLPRI | EPOLLHUP) ? CURL_CSELECT_IN : 0) |
+						 (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) | (e & EPOLLERR ? CURL_CSELECT_ERR : 0),
+						 &running);
+			curl_moved = 1;
+			break;
+		case EV_WATCH:
+			run_watch(c, fd, e);
+			break;
+		case EV_WAKE:
+			if (read(c->wakefd, &junk, sizeof junk) < 0)
+				junk = 0;   /* already drained */
+			break;
+		}
+	}
+	if (curl_moved)
+		reap(c);
 }
 
 int client_poll(struct client *c, int timeout_ms)
 {
-	struct curl_waitfd w[CLIENT_MAX_WATCH];
-	int n = loop_turn(c), nw = c->nwatch;
+	struct epoll_event evs[EV_BATCH];
+	int n = loop_turn(c), nev;
 
-	if (nw || (n && timeout_ms > 0)) {
-		for (int i = 0; i < nw; i++) {
-			w[i].fd = c->watches[i].fd;
-			w[i].events = (short)(((c->watches[i].events & CLIENT_FD_READ) ? CURL_WAIT_POLLIN : 0) |
-					      ((c->watches[i].events & CLIENT_FD_WRITE) ? CURL_WAIT_POLLOUT : 0));
-			w[i].revents = 0;
-		}
-		curl_multi_poll(c->multi, w, (unsigned)nw, timeout_ms > 0 ? timeout_ms : 0, NULL);
-		run_watches(c, w, nw);
-		n = loop_turn(c);
-	}
-	return n;
+	if (!n && !c->nwatch)
+		return 0;
+	nev = epoll_wait(c->epfd, evs, EV_BATCH, n || c->nwatch ? wait_ms(c, timeout_ms) : 0);
+	if (nev > 0)
+		run_events(c, evs, nev);
+	return loop_turn(c);
 }
 
 void client_wakeup(struct client *c)
 {
-	curl_multi_wakeup(c->multi);
+	uint64_t one = 1;
+
+	if (write(c->wakefd, &one, sizeof one) < 0)
+		one = 0;   /* the counter is already non-zero: a wake-up is pending */
 }
 
 int client_watch_fd(struct client *c, int fd, int events, client_fd_fn cb, void *arg)
@@ -900,6 +1048,13 @@ int client_watch_fd(struct client *c, int fd, int events, client_fd_fn cb, void 
 		;
 	if (i == CLIENT_MAX_WATCH)
 		return -1;
+	{
+		struct epoll_event ev = {0};
+		ev.events = (events & CLIENT_FD_READ ? EPOLLIN : 0) | (events & CLIENT_FD_WRITE ? EPOLLOUT : 0);
+		ev.data.u64 = EV_DATA(EV_WATCH, fd);
+		if (epoll_ctl(c->epfd, i == c->nwatch ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) < 0)
+			return -1;
+	}
 	c->watches[i] = (struct watch){fd, events, cb, arg};
 	if (i == c->nwatch)
 		c->nwatch++;
@@ -910,6 +1065,7 @@ int client_unwatch_fd(struct client *c, int fd)
 {
 	for (int i = 0; i < c->nwatch; i++) {
 		if (c->watches[i].fd == fd) {
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);   /* fails harmlessly if fd was closed */
 			c->watches[i] = c->watches[--c->nwatch];
 			return 0;
 		}

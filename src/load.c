@@ -91,6 +91,8 @@ static void on_done(void *arg, struct chat_result *res)
 	struct load_req *r = arg;
 	(void)res;
 	r->done = 1;
+	if (r->ndone)
+		(*r->ndone)++;
 }
 
 void load_reqs_free(struct load_req **r, size_t n)
@@ -180,6 +182,7 @@ static void submit_next(struct drive *d, int64_t now)
 		r->t_sched_ns = now;
 	}
 	chat_result_init(&r->res);
+	r->ndone = &d->ndone;
 	d->v[d->n++] = r;
 	req.prompt = d->prompts[r->item];
 	if (client_submit(d->cl, &req, &r->res, on_done, r) < 0) {
@@ -188,10 +191,11 @@ static void submit_next(struct drive *d, int64_t now)
 			snprintf(r->res.errmsg, sizeof(r->res.errmsg), "could not start the request");
 		}
 		r->done = 1;
+		d->ndone++;
 	}
 }
 
-/* Waits for events (at most 20 ms, less when the next arrival is due sooner), then counts what ended. */
+/* Waits for events (at most 20 ms, less when the next arrival is due sooner); on_done counts what ended. */
 static void wait_step(struct drive *d, int sending, int inflight)
 {
 	int wait_ms = 20;
@@ -205,9 +209,6 @@ static void wait_step(struct drive *d, int sending, int inflight)
 		client_poll(d->cl, wait_ms);
 	else if (wait_ms > 0)
 		clock_sleep_ns((int64_t)wait_ms * NS_PER_MS);
-	d->ndone = 0;
-	for (size_t i = 0; i < d->n; i++)
-		d->ndone += (size_t)d->v[i]->done;
 	if (drive_stopped(d))
 		d->backlog = 0;
 }
@@ -261,6 +262,8 @@ int load_drive(struct client *cl, const struct load_opts *o, const struct chat_r
 		}
 		wait_step(&d, sending, inflight);
 	}
+	for (size_t i = 0; i < d.n; i++)
+		d.v[i]->ndone = NULL;   /* the count lived on this stack */
 	free(d.reps);
 	free(d.backlog_t);
 	*out = d.v;

@@ -37,6 +37,7 @@ struct load_req {
 	long long rep;            /* how many times this item was sent before (0 = first) */
 	int64_t t_sched_ns;       /* open loop: its arrival time; closed loop: when a slot freed */
 	int done;
+	size_t *ndone;            /* the load loop's count of ended requests, raised when this one ends */
 	struct chat_result res;
 };
 

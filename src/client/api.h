@@ -31,6 +31,13 @@ struct stream_parser {
 	long long nthink_events, nanswer_events;
 	size_t nbytes, max_bytes;
 	int max_tokens;         /* the request's max_tokens (<= 0: none), to judge the server's counts */
+	/* the fast path (client/jscan.h): events read without a JSON tree, and those it left to jansson */
+	int no_fast;            /* 1: every event through jansson (tests comparing the two paths) */
+	long long nfast, nslow;
+	char *scratch;          /* the fast path's decoded strings, grown to the largest event */
+	size_t scratch_cap;
+	char last_model[128];   /* the raw model text last recorded, so a repeat costs a comparison */
+	size_t last_model_len;
 };
 
 /* The wire format of an HTTP API; the requests run on the client's libcurl multi handle. */
@@ -98,6 +105,8 @@ void stream_parser_counts(struct stream_parser *p);
 /* Records one event's output text (either part may be empty) arriving at now_ns. */
 int stream_output(struct stream_parser *p, const char *answer, size_t alen, const char *think,
 		  size_t tlen, int64_t server_t_ns, int64_t now_ns);
+/* Records the model name an event reported (len 0: none), scrubbed of secrets and cut to fit. */
+void stream_model(struct stream_parser *p, const char *model, size_t len);
 /* Ends the stream with an error kind and message; returns -1. */
 int stream_fail(struct stream_parser *p, enum err_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

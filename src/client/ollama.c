@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "client/api.h"
+#include "client/jscan.h"
 
 static int ol_build_body(const struct chat_request *req, struct buf *out, char *err, size_t errlen)
 {
@@ -75,9 +76,151 @@ static void ol_final(struct stream_parser *p, json_t *o)
 	r->server_eval_s = jdur(o, "eval_duration");
 }
 
-static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_t now_ns)
+/* ---- the fast path: one line read in place (client/jscan.h) ----------------- */
+
+struct ol_fields {
+	struct jstr model, content, thinking, done_reason;
+	struct jint server_t, prompt, eval, total, load, prompt_dur, eval_dur;
+	int done;
+};
+
+static int once(struct jscan *j, unsigned *seen, unsigned k)
+{
+	if (*seen & k)
+		j->bad = 1;
+	*seen |= k;
+	return !j->bad;
+}
+
+static void fast_string(struct jscan *j, struct jstr *s)
+{
+	if (jscan_peek(j) == '"')
+		jscan_string(j, s);
+	else
+		jscan_skip(j);
+}
+
+static void fast_message(struct jscan *j, struct ol_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "content") && once(j, &seen, 1))
+			fast_string(j, &f->content);
+		else if (jscan_key_is(k, kl, "thinking") && once(j, &seen, 2))
+			fast_string(j, &f->thinking);
+		else
+			jscan_skip(j);
+	}
+}
+
+/* The integer members of the top level, by name. */
+static struct jint *int_member(struct ol_fields *f, const char *k, size_t kl, unsigned *bit)
+{
+	static const char *const names[] = {"x_server_t_ns", "prompt_eval_count", "eval_count", "total_duration",
+					    "load_duration", "prompt_eval_duration", "eval_duration"};
+	struct jint *slots[] = {&f->server_t, &f->prompt, &f->eval, &f->total, &f->load, &f->prompt_dur,
+				&f->eval_dur};
+
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (kl == strlen(names[i]) && !memcmp(k, names[i], kl)) {
+			*bit = 16u << i;
+			return slots[i];
+		}
+	}
+	return NULL;
+}
+
+static int fast_scan(struct stream_parser *p, const char *line, size_t len, struct ol_fields *f)
+{
+	struct jscan j;
+	struct jint *iv;
+	const char *k;
+	size_t kl;
+	unsigned seen = 0, bit;
+	int first = 1;
+
+	if (jscan_begin(&j, line, len, &p->scratch, &p->scratch_cap))
+		return -1;
+	while (jscan_member(&j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "error")) {
+			if (jscan_peek(&j) == 'n')
+				jscan_skip(&j);
+			else
+				j.bad = 1;   /* an error object: jansson reads it for the message */
+		} else if (jscan_key_is(k, kl, "model") && once(&j, &seen, 1)) {
+			fast_string(&j, &f->model);
+		} else if (jscan_key_is(k, kl, "message") && once(&j, &seen, 2)) {
+			fast_message(&j, f);
+		} else if (jscan_key_is(k, kl, "done") && once(&j, &seen, 4)) {
+			f->done = jscan_true(&j);
+		} else if (jscan_key_is(k, kl, "done_reason") && once(&j, &seen, 8)) {
+			fast_string(&j, &f->done_reason);
+		} else if ((iv = int_member(f, k, kl, &bit)) && once(&j, &seen, bit)) {
+			jscan_int(&j, iv);
+		} else {
+			jscan_skip(&j);
+		}
+	}
+	return jscan_end(&j);
+}
+
+static double dur_s(const struct jint *v)
+{
+	return v->set ? (double)v->v / 1e9 : NAN;
+}
+
+/* A line on the fast path: 0 or -1 (after stream_fail) when taken, 1 when jansson must read it. */
+static int ol_line_fast(struct stream_parser *p, const char *line, size_t len, int64_t now_ns)
 {
 	struct chat_result *r = p->res;
+	struct ol_fields f;
+
+	memset(&f, 0, sizeof f);
+	if (fast_scan(p, line, len, &f))
+		return 1;
+	p->nfast++;
+	if (f.model.set)
+		stream_model(p, f.model.s, f.model.len);
+	if ((f.content.len || f.thinking.len) &&
+	    stream_output(p, f.content.s, f.content.len, f.thinking.s, f.thinking.len,
+			  f.server_t.set ? (int64_t)f.server_t.v : 0, now_ns))
+		return -1;
+	if (!f.done)
+		return 0;
+	p->done = 1;
+	if (f.done_reason.set) {
+		size_t n = f.done_reason.len < sizeof r->finish_reason - 1 ? f.done_reason.len
+									 : sizeof r->finish_reason - 1;
+		memcpy(r->finish_reason, f.done_reason.s, n);
+		r->finish_reason[n] = 0;
+		p->finished = 1;
+	}
+	if (f.prompt.set) {
+		r->prompt_tokens = f.prompt.v;
+		r->prompt_src = COUNT_SERVER;
+	}
+	if (f.eval.set) {
+		r->completion_tokens = f.eval.v;
+		r->completion_src = COUNT_SERVER;
+	}
+	r->server_total_s = dur_s(&f.total);
+	r->server_load_s = dur_s(&f.load);
+	r->server_prompt_s = dur_s(&f.prompt_dur);
+	r->server_eval_s = dur_s(&f.eval_dur);
+	return 0;
+}
+
+static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_t now_ns)
+{
 	json_error_t je;
 	json_t *o = NULL, *e, *msg, *v;
 	const char *ans = NULL, *th = NULL;
@@ -90,6 +233,10 @@ static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_
 		;
 	if (i == len || p->done)
 		return 0;
+	if (!p->no_fast && (rc = ol_line_fast(p, line, len, now_ns)) != 1)
+		return rc;
+	rc = 0;
+	p->nslow++;
 	o = json_loadb(line, len, JSON_ALLOW_NUL, &je);
 	if (!json_is_object(o)) {
 		secret_excerpt(emsg, sizeof emsg, line, len, 60);
@@ -104,9 +251,8 @@ static int ol_line(struct stream_parser *p, const char *line, size_t len, int64_
 		goto out;
 	}
 	v = json_object_get(o, "model");
-	if (json_is_string(v) && json_string_length(v))
-		secret_excerpt(r->model, sizeof r->model, json_string_value(v), json_string_length(v),
-			       sizeof r->model - 4);
+	if (json_is_string(v))
+		stream_model(p, json_string_value(v), json_string_length(v));
 	v = json_object_get(o, "x_server_t_ns");
 	if (json_is_integer(v))
 		st = (int64_t)json_integer_value(v);

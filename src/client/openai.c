@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client/api.h"
+#include "client/jscan.h"
 
 static int oa_build_body(const struct chat_request *req, struct buf *out, char *err, size_t errlen)
 {
@@ -113,9 +114,10 @@ static int oa_chunk(struct stream_parser *p, const char *data, size_t len, int64
 		rc = stream_fail(p, ERR_SERVER, "the server reported an error mid-stream: %s", msg);
 		goto out;
 	}
+	p->nslow++;
 	mod = jtext(o, "model", &mlen);
-	if (mod && mlen)
-		secret_excerpt(r->model, sizeof r->model, mod, mlen, sizeof r->model - 4);
+	if (mod)
+		stream_model(p, mod, mlen);
 	v = json_object_get(o, "x_server_t_ns");
 	if (json_is_integer(v))
 		st = (int64_t)json_integer_value(v);
@@ -148,6 +150,234 @@ out:
 	return rc;
 }
 
+/* ---- the fast path: one chunk read in place (client/jscan.h) ---------------- */
+
+/* What a chunk's delta (or message) carries. */
+struct oa_msg {
+	struct jstr content, reasoning_content, reasoning;
+	int is_object;
+};
+
+/* What ipw records of one chunk, as jansson would have given it. */
+struct oa_fields {
+	struct jstr model, finish;
+	struct jint server_t, prompt, completion, reasoning;
+	int choices_array, c0_object;
+	struct oa_msg delta, message;
+};
+
+/* Marks key bit k of a level as seen; a repeated key (jansson: the last wins) goes to jansson. */
+static int once(struct jscan *j, unsigned *seen, unsigned k)
+{
+	if (*seen & k)
+		j->bad = 1;
+	*seen |= k;
+	return !j->bad;
+}
+
+static void fast_string(struct jscan *j, struct jstr *s)
+{
+	if (jscan_peek(j) == '"')
+		jscan_string(j, s);
+	else
+		jscan_skip(j);
+}
+
+static void fast_msg(struct jscan *j, struct oa_msg *m)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	m->is_object = 1;
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "content") && once(j, &seen, 1))
+			fast_string(j, &m->content);
+		else if (jscan_key_is(k, kl, "reasoning_content") && once(j, &seen, 2))
+			fast_string(j, &m->reasoning_content);
+		else if (jscan_key_is(k, kl, "reasoning") && once(j, &seen, 4))
+			fast_string(j, &m->reasoning);
+		else
+			jscan_skip(j);
+	}
+}
+
+static void fast_choice0(struct jscan *j, struct oa_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	f->c0_object = 1;
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "delta") && once(j, &seen, 1))
+			fast_msg(j, &f->delta);
+		else if (jscan_key_is(k, kl, "message") && once(j, &seen, 2))
+			fast_msg(j, &f->message);
+		else if (jscan_key_is(k, kl, "finish_reason") && once(j, &seen, 4))
+			fast_string(j, &f->finish);
+		else
+			jscan_skip(j);
+	}
+}
+
+static void fast_choices(struct jscan *j, struct oa_fields *f)
+{
+	int first = 1, i = 0;
+
+	if (jscan_peek(j) != '[') {
+		jscan_skip(j);
+		return;
+	}
+	f->choices_array = 1;
+	jscan_array_begin(j);
+	while (jscan_array_next(j, &first)) {
+		if (i++ == 0)
+			fast_choice0(j, f);
+		else
+			jscan_skip(j);
+	}
+}
+
+static void fast_details(struct jscan *j, struct oa_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "reasoning_tokens") && once(j, &seen, 1))
+			jscan_int(j, &f->reasoning);
+		else
+			jscan_skip(j);
+	}
+}
+
+static void fast_usage(struct jscan *j, struct oa_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "prompt_tokens") && once(j, &seen, 1))
+			jscan_int(j, &f->prompt);
+		else if (jscan_key_is(k, kl, "completion_tokens") && once(j, &seen, 2))
+			jscan_int(j, &f->completion);
+		else if (jscan_key_is(k, kl, "completion_tokens_details") && once(j, &seen, 4))
+			fast_details(j, f);
+		else
+			jscan_skip(j);
+	}
+}
+
+/* Reads a chunk's top level into f. 0, or -1 when jansson must read it (errors included). */
+static int fast_scan(struct stream_parser *p, const char *data, size_t len, struct oa_fields *f)
+{
+	struct jscan j;
+	struct jstr obj = {0};
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+
+	if (jscan_begin(&j, data, len, &p->scratch, &p->scratch_cap))
+		return -1;
+	while (jscan_member(&j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "error")) {
+			if (jscan_peek(&j) == 'n')
+				jscan_skip(&j);
+			else
+				j.bad = 1;   /* an error object: jansson reads it for the message */
+		} else if (jscan_key_is(k, kl, "object") && once(&j, &seen, 1)) {
+			fast_string(&j, &obj);
+			if (obj.set && jscan_key_is(obj.s, obj.len, "error"))
+				j.bad = 1;
+		} else if (jscan_key_is(k, kl, "model") && once(&j, &seen, 2)) {
+			fast_string(&j, &f->model);
+		} else if (jscan_key_is(k, kl, "x_server_t_ns") && once(&j, &seen, 4)) {
+			jscan_int(&j, &f->server_t);
+		} else if (jscan_key_is(k, kl, "choices") && once(&j, &seen, 8)) {
+			fast_choices(&j, f);
+		} else if (jscan_key_is(k, kl, "usage") && once(&j, &seen, 16)) {
+			fast_usage(&j, f);
+		} else {
+			jscan_skip(&j);
+		}
+	}
+	return jscan_end(&j);
+}
+
+static void count_set(long long *dst, enum count_src *src, const struct jint *v)
+{
+	if (v->set) {
+		*dst = v->v;
+		*src = COUNT_SERVER;
+	}
+}
+
+/*
+ * A chunk on the fast path: what oa_chunk records, read without a tree. 0 or
+ * -1 (after stream_fail) when taken, 1 when it must go to oa_chunk.
+ */
+static int oa_chunk_fast(struct stream_parser *p, const char *data, size_t len, int64_t now_ns)
+{
+	struct chat_result *r = p->res;
+	struct oa_fields f;
+	const struct oa_msg *m;
+	const struct jstr *th = NULL;
+
+	memset(&f, 0, sizeof f);
+	if (fast_scan(p, data, len, &f))
+		return 1;
+	p->nfast++;
+	if (f.model.set)
+		stream_model(p, f.model.s, f.model.len);
+	if (f.choices_array && f.c0_object) {
+		m = f.delta.is_object ? &f.delta : f.message.is_object ? &f.message : NULL;
+		if (m)
+			th = m->reasoning_content.set ? &m->reasoning_content : m->reasoning.set ? &m->reasoning : NULL;
+		if (m && (m->content.len || (th && th->len)) &&
+		    stream_output(p, m->content.s, m->content.len, th ? th->s : NULL, th ? th->len : 0,
+				  f.server_t.set ? (int64_t)f.server_t.v : 0, now_ns))
+			return -1;
+		if (f.finish.set) {
+			size_t n = f.finish.len < sizeof r->finish_reason - 1 ? f.finish.len : sizeof r->finish_reason - 1;
+			memcpy(r->finish_reason, f.finish.s, n);
+			r->finish_reason[n] = 0;
+			p->finished = 1;
+		}
+	}
+	count_set(&r->prompt_tokens, &r->prompt_src, &f.prompt);
+	count_set(&r->completion_tokens, &r->completion_src, &f.completion);
+	count_set(&r->reasoning_tokens, &r->reasoning_src, &f.reasoning);
+	return 0;
+}
+
 static int oa_dispatch(struct stream_parser *p, int64_t now_ns)
 {
 	int rc = 0;
@@ -155,7 +385,7 @@ static int oa_dispatch(struct stream_parser *p, int64_t now_ns)
 		return 0;
 	if (p->data.len == 6 && !memcmp(p->data.data, "[DONE]", 6))
 		p->done = 1;
-	else
+	else if (p->no_fast || (rc = oa_chunk_fast(p, p->data.data, p->data.len, now_ns)) == 1)
 		rc = oa_chunk(p, p->data.data, p->data.len, now_ns);
 	buf_reset(&p->data);
 	return rc;

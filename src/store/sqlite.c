@@ -1,7 +1,8 @@
 /*
  * store/sqlite.c - the SQLite store back-end (a file path, sqlite:PATH or
  * file:PATH): one file, WAL journal, synchronous=FULL, every finished query
- * committed in its own transaction (sq_tx). Columns are described once in
+ * committed in its own transaction (sq_tx); the insert path's statements are
+ * prepared once per connection (kept_stmt). Columns are described once in
  * tables (name, type, offset in the record) that drive both the SQL text and
  * the binding. Schema: docs/store.md.
  */
@@ -180,9 +181,16 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
 
+/* The back-end's state (s->impl): the connection and the statements kept prepared. */
+enum { STMT_QUERY, STMT_QUERY_ENERGY, STMT_QUERY_ATTEMPT, STMT_SCORE, NSTMT };
+struct sq {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[NSTMT];   /* the insert path's statements, prepared on first use (NULL until then) */
+};
+
 static sqlite3 *DB(struct store *s)
 {
-	return s->impl;
+	return ((struct sq *)s->impl)->db;
 }
 
 static int db_err(struct store *s, char *err, size_t errlen, const char *what)
@@ -675,7 +683,8 @@ static int sq_open(struct store *s, const char *uri, int flags, char *err, size_
 			db ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
 	}
-	s->impl = db;
+	s->impl = xcalloc(1, sizeof(struct sq));
+	((struct sq *)s->impl)->db = db;
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	/* Refuse a foreign file before anything in it is changed. */
@@ -708,6 +717,7 @@ static int sq_open(struct store *s, const char *uri, int flags, char *err, size_
 out:
 	if (rc < 0) {
 		sqlite3_close(db);
+		free(s->impl);
 		s->impl = NULL;
 	}
 	free(path);
@@ -716,8 +726,42 @@ out:
 
 static void sq_close(struct store *s)
 {
-	sqlite3_close(DB(s));
+	struct sq *q = s->impl;
+
+	if (!q)
+		return;
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(q->stmt[i]);
+	sqlite3_close(q->db);
+	free(q);
 	s->impl = NULL;
+}
+
+/*
+ * The insert path's statement k, prepared once per connection and reset for
+ * each use (sql builds its text the first time). 0, or -1 with err.
+ */
+static int kept_stmt(struct store *s, int k, char *(*sql)(void), sqlite3_stmt **st, char *err, size_t errlen)
+{
+	struct sq *q = s->impl;
+	char *text;
+	int rc;
+
+	if (q->stmt[k]) {
+		sqlite3_reset(q->stmt[k]);
+		sqlite3_clear_bindings(q->stmt[k]);
+		*st = q->stmt[k];
+		return 0;
+	}
+	text = sql();
+	rc = sqlite3_prepare_v3(q->db, text, -1, SQLITE_PREPARE_PERSISTENT, &q->stmt[k], NULL);
+	free(text);
+	if (rc != SQLITE_OK) {
+		q->stmt[k] = NULL;
+		return db_err(s, err, errlen, "preparing a statement");
+	}
+	*st = q->stmt[k];
+	return 0;
 }
 
 static int insert_sources(struct store *s, sqlite3_int64 id, const struct run_source *src, int n,
@@ -1079,18 +1123,37 @@ struct query_insert_ctx {
 	const struct query_record *q;
 };
 
+static char *query_sql(void)
+{
+	char *cols = col_list(query_cols, NCOLS(query_cols), "");
+	char *ph = placeholders(NCOLS(query_cols));
+	char *sql = xasprintf("INSERT INTO queries (run_id, recorded_at, %s) VALUES (?, ?, %s)", cols, ph);
+
+	free(cols);
+	free(ph);
+	return sql;
+}
+
+static char *query_energy_sql(void)
+{
+	return xstrdup("INSERT INTO query_energy (query_id, source_idx, gross_j, dynamic_j) VALUES (?, ?, ?, ?)");
+}
+
+static char *query_attempt_sql(void)
+{
+	return xstrdup("INSERT INTO query_attempts (query_id, n, t_start_s, duration_s, error_kind,"
+		       " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?)");
+}
+
 /* The queries row: its id in *qid, STORE_EDUPLICATE or STORE_ENOTFOUND by the schema's constraints. */
 static int insert_query_row(struct store *s, const struct query_insert_ctx *c, sqlite3_int64 *qid,
 			    char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	char *cols = col_list(query_cols, NCOLS(query_cols), "");
-	char *ph = placeholders(NCOLS(query_cols));
-	char *sql = xasprintf("INSERT INTO queries (run_id, recorded_at, %s) VALUES (?, ?, %s)", cols, ph);
 	int rc = -1, step;
 
-	if (prepare(s, sql, &st, err, errlen) < 0)
-		goto out;
+	if (kept_stmt(s, STMT_QUERY, query_sql, &st, err, errlen) < 0)
+		return -1;
 	sqlite3_bind_int64(st, 1, c->id);
 	sqlite3_bind_double(st, 2, clock_wall_s());
 	bind_cols(st, 3, query_cols, NCOLS(query_cols), c->q);
@@ -1107,11 +1170,7 @@ static int insert_query_row(struct store *s, const struct query_insert_ctx *c, s
 		*qid = sqlite3_last_insert_rowid(DB(s));
 		rc = 0;
 	}
-out:
-	sqlite3_finalize(st);
-	free(cols);
-	free(ph);
-	free(sql);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -1121,8 +1180,9 @@ static int insert_query_energy(struct store *s, sqlite3_int64 qid, const struct 
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (prepare(s, "INSERT INTO query_energy (query_id, source_idx, gross_j, dynamic_j) VALUES (?, ?, ?, ?)",
-		    &st, err, errlen) < 0)
+	if (!q->nenergy)
+		return 0;
+	if (kept_stmt(s, STMT_QUERY_ENERGY, query_energy_sql, &st, err, errlen) < 0)
 		return -1;
 	for (int i = 0; i < q->nenergy; i++) {
 		sqlite3_reset(st);
@@ -1137,7 +1197,7 @@ static int insert_query_energy(struct store *s, sqlite3_int64 qid, const struct 
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -1147,8 +1207,9 @@ static int insert_query_attempts(struct store *s, sqlite3_int64 qid, const struc
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (prepare(s, "INSERT INTO query_attempts (query_id, n, t_start_s, duration_s, error_kind,"
-		    " http_status, message) VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
+	if (!q->nattempts)
+		return 0;
+	if (kept_stmt(s, STMT_QUERY_ATTEMPT, query_attempt_sql, &st, err, errlen) < 0)
 		return -1;
 	for (int i = 0; i < q->nattempts; i++) {
 		const struct query_attempt *a = &q->attempts[i];
@@ -1167,7 +1228,7 @@ static int insert_query_attempts(struct store *s, sqlite3_int64 qid, const struc
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -1449,6 +1510,12 @@ static int sq_samples_append(struct store *s, const char *run_id, const struct s
 	return sq_tx(s, samples_append_body, &c, err, errlen);
 }
 
+static char *score_sql(void)
+{
+	return xstrdup("INSERT INTO scores (run_id, item_id, grader, settings_json, correct, reason, scored_at)"
+		       " VALUES (?, ?, ?, ?, ?, ?, ?)");
+}
+
 static int sq_score_add(struct store *s, const char *run_id, const struct store_score *sc,
 			char *err, size_t errlen)
 {
@@ -1458,8 +1525,7 @@ static int sq_score_add(struct store *s, const char *run_id, const struct store_
 
 	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
 		return -1;
-	if (prepare(s, "INSERT INTO scores (run_id, item_id, grader, settings_json, correct, reason, scored_at)"
-		    " VALUES (?, ?, ?, ?, ?, ?, ?)", &st, err, errlen) < 0)
+	if (kept_stmt(s, STMT_SCORE, score_sql, &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, sc->item_id);
@@ -1479,7 +1545,7 @@ static int sq_score_add(struct store *s, const char *run_id, const struct store_
 	} else {
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 

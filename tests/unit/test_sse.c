@@ -1,14 +1,20 @@
 /*
  * test_sse.c - the stream parsers alone (src/client/api.h), without a
  * network: SSE and NDJSON fed byte by byte and in odd splits, line endings,
- * comments, [DONE], usage, error objects, malformed input and the size cap.
+ * comments, [DONE], usage, error objects, malformed input and the size cap;
+ * the fast path (client/jscan.h) against jansson alone on every recorded
+ * stream (tests/data/streams/) and the fuzz corpus.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
 #include "client.h"
 #include "client/api.h"
+#include "../fuzz/stream_agree.h"
+#include "util.h"
 
 static const char *SSE =
 	": a comment\n"
@@ -325,4 +331,129 @@ Test(sse, garbage_never_crashes_and_never_passes_as_complete)
 		stream_parser_release(&p);
 		chat_result_release(&r);
 	}
+}
+
+/* Every file in dir: fn(path, bytes, len); returns how many files. */
+static int each_file(const char *dir, void (*fn)(const char *name, const char *data, size_t len, long long *nfast),
+		     long long *nfast)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "cannot open %s", dir);
+	while ((e = readdir(d))) {
+		char *path, *data, err[256];
+		size_t len;
+		if (e->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		cr_assert_eq(read_file(path, &data, &len, err, sizeof err), 0, "%s", err);
+		fn(e->d_name, data, len, nfast);
+		free(data);
+		free(path);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void agree_recorded(const char *name, const char *data, size_t len, long long *nfast)
+{
+	const struct http_wire *w = strstr(name, ".ndjson") ? api_ollama.wire : api_openai.wire;
+	static const size_t steps[] = {1, 7, 64, 1u << 20};
+	char why[1024];
+	long long nf;
+
+	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+		cr_assert_eq(stream_paths_agree(w, data, len, steps[k], why, sizeof why, &nf), 0, "%s, pieces of %zu: %s",
+			     name, steps[k], why);
+		if (k == 0)
+			*nfast += nf;
+	}
+}
+
+/* The fuzz corpus's format: the first byte picks the API and the piece size (fuzz_stream.c). */
+static void agree_corpus(const char *name, const char *data, size_t len, long long *nfast)
+{
+	char why[1024];
+	long long nf;
+
+	if (len < 1)
+		return;
+	cr_assert_eq(stream_paths_agree(data[0] & 1 ? api_ollama.wire : api_openai.wire, data + 1, len - 1,
+					(size_t)((unsigned char)data[0] >> 1) + 1, why, sizeof why, &nf),
+		     0, "corpus %s: %s", name, why);
+	*nfast += nf;
+}
+
+static char *tests_path(const char *rel)
+{
+	const char *t = getenv("IPW_TESTS");
+	return xasprintf("%s/%s", t ? t : "tests", rel);
+}
+
+Test(fastpath, agrees_with_jansson_on_every_recorded_stream)
+{
+	char *dir = tests_path("data/streams");
+	long long nfast = 0;
+	int n = each_file(dir, agree_recorded, &nfast);
+
+	cr_assert_geq(n, 30, "only %d recorded streams in %s", n, dir);
+	/* the recorded fakellm streams are ordinary: the fast path must have taken most events */
+	cr_assert_gt(nfast, 150, "the fast path took only %lld events", nfast);
+	free(dir);
+}
+
+Test(fastpath, agrees_with_jansson_on_the_fuzz_corpus)
+{
+	char *dir = tests_path("fuzz/corpus/stream");
+	long long nfast = 0;
+	int n = each_file(dir, agree_corpus, &nfast);
+
+	cr_assert_gt(n, 0, "no corpus in %s", dir);
+	free(dir);
+}
+
+/* Ordinary events take the fast path, odd ones go to jansson, and both give the same record. */
+Test(fastpath, ordinary_events_skip_jansson_and_odd_ones_use_it)
+{
+	static const char *ev_fast = "data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\\u00e9\"}}]}\n\n";
+	static const char *ev_slow = "data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\\u0000\"}}]}\n\n";
+	struct chat_result r;
+	long long nf, ns;
+
+	stream_agree_run(api_openai.wire, ev_fast, strlen(ev_fast), 1u << 20, 0, &r, &nf, &ns);
+	cr_assert_eq(nf, 1);
+	cr_assert_eq(ns, 0);
+	cr_assert_str_eq(r.answer.data, "a\xc3\xa9");
+	chat_result_release(&r);
+	stream_agree_run(api_openai.wire, ev_slow, strlen(ev_slow), 1u << 20, 0, &r, &nf, &ns);
+	cr_assert_eq(nf, 0);
+	cr_assert_eq(ns, 1);
+	cr_assert_eq(r.answer.len, 2);
+	cr_assert_eq(memcmp(r.answer.data, "a\0", 2), 0);
+	chat_result_release(&r);
+}
+
+/* After the first events the fast path allocates nothing: the scratch area stops growing. */
+Test(fastpath, scratch_stops_growing)
+{
+	static const char *ev = "data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"t \\\"q\\\"\"}}]}\n\n";
+	struct stream_parser p;
+	struct chat_result r;
+	size_t cap = 0;
+
+	chat_result_init(&r);
+	stream_parser_init(&p, api_openai.wire, &r, CLIENT_MAX_RESPONSE);
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(stream_parser_feed(&p, ev, strlen(ev), i + 1), 0);
+		if (i == 0)
+			cap = p.scratch_cap;
+	}
+	cr_assert_eq(p.scratch_cap, cap);
+	cr_assert_eq(p.nfast, 1000);
+	cr_assert_eq(r.answer.len, 1000 * strlen("t \"q\""));
+	stream_parser_release(&p);
+	chat_result_release(&r);
 }

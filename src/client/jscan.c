@@ -1,0 +1,487 @@
+/*
+ * client/jscan.c - the validating in-place JSON scanner of the stream
+ * parsers' fast path (see jscan.h): strict RFC 8259 syntax and UTF-8, the
+ * subset of jansson's input it can give identical values for, and "bad" for
+ * everything else so that the caller falls back to jansson.
+ */
+#include "client/jscan.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "util.h"
+
+#define JSCAN_MAX_DEPTH 64
+#define JSCAN_MAX_NUMBER 40   /* longer number tokens go to jansson (it may reject them) */
+
+static void ws(struct jscan *j)
+{
+	if (j->p < j->end && (unsigned char)*j->p > ' ')
+		return;   /* the usual case: compact JSON */
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap)
+{
+	if (*cap < n + 1) {
+		size_t c = *cap ? *cap : 256;
+		while (c < n + 1)
+			c *= 2;
+		*scratch = xrealloc(*scratch, c);
+		*cap = c;
+	}
+	j->p = text;
+	j->end = text + n;
+	j->out = *scratch;
+	j->nout = 0;
+	j->depth = 0;
+	j->bad = 0;
+	ws(j);
+	if (j->p == j->end || *j->p != '{') {
+		j->bad = 1;
+		return -1;
+	}
+	jscan_object_begin(j);
+	return 0;
+}
+
+char jscan_peek(struct jscan *j)
+{
+	char c;
+
+	if (j->bad)
+		return 0;
+	ws(j);
+	if (j->p == j->end)
+		return 0;
+	c = *j->p;
+	return (c == '-' || (c >= '0' && c <= '9')) ? '0' : c;
+}
+
+/* Length of a valid UTF-8 sequence at p (p[0] >= 0x80), or 0 (jansson's utf8_check_full). */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t n, i;
+	uint32_t v;
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		v = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		v = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3F);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+static int hex4(const char *p, const char *end, uint32_t *v)
+{
+	uint32_t x = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		x <<= 4;
+		if (c >= '0' && c <= '9')
+			x |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			x |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			x |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*v = x;
+	return 0;
+}
+
+static void put_utf8(struct jscan *j, uint32_t v)
+{
+	char *o = j->out + j->nout;
+
+	if (v < 0x80) {
+		o[0] = (char)v;
+		j->nout += 1;
+	} else if (v < 0x800) {
+		o[0] = (char)(0xC0 | (v >> 6));
+		o[1] = (char)(0x80 | (v & 0x3F));
+		j->nout += 2;
+	} else if (v < 0x10000) {
+		o[0] = (char)(0xE0 | (v >> 12));
+		o[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (v & 0x3F));
+		j->nout += 3;
+	} else {
+		o[0] = (char)(0xF0 | (v >> 18));
+		o[1] = (char)(0x80 | ((v >> 12) & 0x3F));
+		o[2] = (char)(0x80 | ((v >> 6) & 0x3F));
+		o[3] = (char)(0x80 | (v & 0x3F));
+		j->nout += 4;
+	}
+}
+
+/*
+ * One escape after the backslash at *pp, decoded into the scratch area.
+ * 0, or -1 for what the fast path leaves to jansson (\u0000, a lone surrogate,
+ * an unknown escape).
+ */
+static int unescape(struct jscan *j, const char **pp)
+{
+	const char *p = *pp + 1;
+	uint32_t v, lo;
+	char c;
+
+	if (p >= j->end)
+		return -1;
+	c = *p++;
+	switch (c) {
+	case '"': case '\\': case '/':
+		j->out[j->nout++] = c;
+		break;
+	case 'b': j->out[j->nout++] = '\b'; break;
+	case 'f': j->out[j->nout++] = '\f'; break;
+	case 'n': j->out[j->nout++] = '\n'; break;
+	case 'r': j->out[j->nout++] = '\r'; break;
+	case 't': j->out[j->nout++] = '\t'; break;
+	case 'u':
+		if (hex4(p, j->end, &v) || v == 0 || (v >= 0xDC00 && v <= 0xDFFF))
+			return -1;
+		p += 4;
+		if (v >= 0xD800 && v <= 0xDBFF) {
+			if (j->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, j->end, &lo) ||
+			    lo < 0xDC00 || lo > 0xDFFF)
+				return -1;
+			p += 6;
+			v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+		}
+		put_utf8(j, v);
+		break;
+	default:
+		return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* 1 for the bytes a string takes as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R4(x) x, x, x, x
+#define R16(x) R4(x), R4(x), R4(x), R4(x)
+	R16(0), R16(0),                                   /* 0x00-0x1f: control characters */
+	1, 1, 0, R4(1), R4(1), R4(1), 1,                  /* 0x20-0x2f: '"' is 0x22 */
+	R16(1), R16(1),                                   /* 0x30-0x4f */
+	R4(1), R4(1), R4(1), 0, 1, 1, 1,                  /* 0x50-0x5f: '\\' is 0x5c */
+	R16(1), R16(1),                                   /* 0x60-0x7f */
+	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), /* 0x80-0xff: UTF-8, checked */
+#undef R16
+#undef R4
+};
+
+/* A string at j->p (the opening quote); s gets its bytes. Escaped strings are decoded to the scratch area. */
+static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
+{
+	const char *p = j->p + 1, *start = p;
+	size_t o0 = j->nout;
+	int esc = 0;
+
+	while (p < j->end) {
+		const char *q = p;
+		unsigned char c;
+		while (q < j->end && plain[(unsigned char)*q])
+			q++;
+		if (esc && q > p) {
+			memcpy(j->out + j->nout, p, (size_t)(q - p));
+			j->nout += (size_t)(q - p);
+		}
+		p = q;
+		if (p == j->end)
+			break;
+		c = (unsigned char)*p;
+		if (c == '"') {
+			if (esc) {
+				s->s = j->out + o0;
+				s->len = j->nout - o0;
+			} else {
+				s->s = start;
+				s->len = (size_t)(p - start);
+			}
+			s->set = 1;
+			j->p = p + 1;
+			return;
+		}
+		if (c < 0x20)
+			break;
+		if (c == '\\') {
+			if (!allow_escapes)
+				break;
+			if (!esc) {
+				memcpy(j->out + j->nout, start, (size_t)(p - start));
+				j->nout += (size_t)(p - start);
+				esc = 1;
+			}
+			if (unescape(j, &p))
+				break;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)j->end);
+			if (!n)
+				break;
+			if (esc) {
+				memcpy(j->out + j->nout, p, n);
+				j->nout += n;
+			}
+			p += n;
+			continue;
+		}
+		if (esc)
+			j->out[j->nout++] = (char)c;
+		p++;
+	}
+	j->bad = 1;
+}
+
+void jscan_string(struct jscan *j, struct jstr *s)
+{
+	if (jscan_peek(j) != '"') {
+		j->bad = 1;
+		return;
+	}
+	scan_string(j, s, 1);
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A number at j->p. *is_int: no fraction or exponent and at most 18 digits (*v holds it exactly). */
+static void scan_number(struct jscan *j, long long *v, int *is_int)
+{
+	const char *p = j->p, *start = p;
+	int neg = 0, ndig = 0;
+	long long x = 0;
+
+	*is_int = 0;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p == j->end || !is_digit(*p))
+		goto bad;
+	if (*p == '0') {
+		p++;
+		ndig = 1;
+		if (p < j->end && is_digit(*p))
+			goto bad;
+	} else {
+		while (p < j->end && is_digit(*p)) {
+			if (ndig < 18)
+				x = x * 10 + (*p - '0');
+			ndig++;
+			p++;
+		}
+	}
+	if (p < j->end && (*p == 'e' || *p == 'E'))
+		goto bad;   /* exponents can overflow jansson's strtod: let it decide */
+	if (p < j->end && *p == '.') {
+		p++;
+		if (p == j->end || !is_digit(*p))
+			goto bad;
+		while (p < j->end && is_digit(*p))
+			p++;
+		if (p < j->end && (*p == 'e' || *p == 'E'))
+			goto bad;
+		if (p - start > JSCAN_MAX_NUMBER)
+			goto bad;
+		j->p = p;
+		return;
+	}
+	if (ndig > 18)
+		goto bad;
+	*v = neg ? -x : x;
+	*is_int = 1;
+	j->p = p;
+	return;
+bad:
+	j->bad = 1;
+}
+
+static int lit(struct jscan *j, const char *w, size_t n)
+{
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n)) {
+		j->bad = 1;
+		return 0;
+	}
+	j->p += n;
+	return 1;
+}
+
+void jscan_object_begin(struct jscan *j)
+{
+	if (jscan_peek(j) != '{' || ++j->depth > JSCAN_MAX_DEPTH) {
+		j->bad = 1;
+		return;
+	}
+	j->p++;
+}
+
+void jscan_array_begin(struct jscan *j)
+{
+	if (jscan_peek(j) != '[' || ++j->depth > JSCAN_MAX_DEPTH) {
+		j->bad = 1;
+		return;
+	}
+	j->p++;
+}
+
+/* Before an element or member: 1 when one follows, 0 at the closing character (consumed) or when bad. */
+static int next_item(struct jscan *j, int *first, char close)
+{
+	if (j->bad)
+		return 0;
+	ws(j);
+	if (j->p == j->end)
+		goto bad;
+	if (*j->p == close) {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	if (*first) {
+		*first = 0;
+		return 1;
+	}
+	if (*j->p != ',')
+		goto bad;
+	j->p++;
+	ws(j);
+	if (j->p == j->end || *j->p == close)
+		goto bad;   /* a trailing comma */
+	return 1;
+bad:
+	j->bad = 1;
+	return 0;
+}
+
+int jscan_array_next(struct jscan *j, int *first)
+{
+	return next_item(j, first, ']');
+}
+
+int jscan_member(struct jscan *j, int *first, const char **key, size_t *klen)
+{
+	struct jstr k = {0};
+
+	if (!next_item(j, first, '}'))
+		return 0;
+	if (*j->p != '"') {
+		j->bad = 1;
+		return 0;
+	}
+	scan_string(j, &k, 0);   /* keys with escapes (or NUL) go to jansson */
+	if (j->bad)
+		return 0;
+	ws(j);
+	if (j->p == j->end || *j->p != ':') {
+		j->bad = 1;
+		return 0;
+	}
+	j->p++;
+	*key = k.s;
+	*klen = k.len;
+	return 1;
+}
+
+void jscan_skip(struct jscan *j)
+{
+	struct jstr s;
+	const char *k;
+	size_t kl;
+	long long v;
+	int first = 1, isint;
+
+	switch (jscan_peek(j)) {
+	case '{':
+		jscan_object_begin(j);
+		while (jscan_member(j, &first, &k, &kl))
+			jscan_skip(j);
+		break;
+	case '[':
+		jscan_array_begin(j);
+		while (jscan_array_next(j, &first))
+			jscan_skip(j);
+		break;
+	case '"':
+		scan_string(j, &s, 1);   /* decoded too: the scratch area holds every string of the event */
+		break;
+	case 't':
+		lit(j, "true", 4);
+		break;
+	case 'f':
+		lit(j, "false", 5);
+		break;
+	case 'n':
+		lit(j, "null", 4);
+		break;
+	case '0':
+		scan_number(j, &v, &isint);
+		break;
+	default:
+		j->bad = 1;
+	}
+}
+
+void jscan_int(struct jscan *j, struct jint *i)
+{
+	long long v;
+	int isint;
+
+	if (jscan_peek(j) == '0') {
+		scan_number(j, &v, &isint);
+		if (!j->bad && isint) {
+			i->v = v;
+			i->set = 1;
+		}
+		return;
+	}
+	jscan_skip(j);
+}
+
+int jscan_true(struct jscan *j)
+{
+	if (jscan_peek(j) == 't')
+		return lit(j, "true", 4);
+	jscan_skip(j);
+	return 0;
+}
+
+int jscan_end(struct jscan *j)
+{
+	if (j->bad)
+		return -1;
+	ws(j);
+	if (j->p != j->end || j->depth != 0) {
+		j->bad = 1;
+		return -1;
+	}
+	return 0;
+}
+

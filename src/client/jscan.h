@@ -1,0 +1,70 @@
+/*
+ * client/jscan.h - the stream parsers' fast path: a validating JSON scanner
+ * that walks one event's text in place, without building a tree or
+ * allocating, and decodes the few strings the caller asks for into a scratch
+ * area the stream keeps. It accepts a subset of what jansson accepts (with
+ * JSON_ALLOW_NUL) and gives the same values for it; on anything outside the
+ * subset (\u0000, keys with escapes, numbers it cannot hold exactly, deep
+ * nesting, invalid JSON or UTF-8) it sets bad, and the caller parses the
+ * event with jansson instead. See docs/client.md "Fast path".
+ */
+#ifndef IPW_CLIENT_JSCAN_H
+#define IPW_CLIENT_JSCAN_H
+
+#include <stddef.h>
+#include <string.h>
+
+struct jscan {
+	const char *p, *end;
+	char *out;          /* decoded strings go here: room for the whole event */
+	size_t nout;
+	int depth;
+	int bad;            /* outside the subset: fall back to the full parser */
+};
+
+/* A string value: its bytes (in the event text or in the scratch area) and length; set = present. */
+struct jstr {
+	const char *s;
+	size_t len;
+	int set;
+};
+
+/* An integer member: set = the value was a JSON integer (jansson's json_is_integer). */
+struct jint {
+	long long v;
+	int set;
+};
+
+/*
+ * Starts scanning text[0..n) with scratch (*scratch, *cap: grown here to hold
+ * n bytes, kept by the caller across events, so a steady stream allocates
+ * nothing). Returns 0, or -1 when the text does not start with '{' (bad set).
+ */
+int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap);
+/*
+ * The next member of the object being read (*first: 1 before the first,
+ * cleared here): 1 with its key (not NUL-terminated), 0 at the closing '}'
+ * or when bad is set. The caller then reads the member's value.
+ */
+int jscan_member(struct jscan *j, int *first, const char **key, size_t *klen);
+/* The value ahead: '{', '[', '"', 't', 'f', 'n', or '0' for a number (0 at the end). */
+char jscan_peek(struct jscan *j);
+/* Reads a string value into s (bad if it is none). */
+void jscan_string(struct jscan *j, struct jstr *s);
+/* Reads a value; when it is an integer sets *i (bad if it is not valid JSON). */
+void jscan_int(struct jscan *j, struct jint *i);
+/* Reads a value that must be true/false/null/anything; returns 1 when it was the literal true. */
+int jscan_true(struct jscan *j);
+/* Reads and validates any value. */
+void jscan_skip(struct jscan *j);
+/* Whether the rest of the text is only whitespace (bad otherwise). 0 when the event was taken whole. */
+int jscan_end(struct jscan *j);
+/* A key comparison: key[0..klen) == the string literal lit. */
+#define jscan_key_is(key, klen, lit) ((klen) == sizeof("" lit) - 1 && !memcmp((key), lit, sizeof("" lit) - 1))
+/* Array helpers for the value ahead ('[' peeked): jscan_array_next gives 1 before each element, 0 at ']'. */
+void jscan_array_begin(struct jscan *j);
+int jscan_array_next(struct jscan *j, int *first);
+/* Enters an object value ('{' peeked); then jscan_member until it returns 0. */
+void jscan_object_begin(struct jscan *j);
+
+#endif
