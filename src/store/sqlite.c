@@ -496,8 +496,19 @@ out:
 	return rc;
 }
 
+/*
+ * Brings the schema up to date. A store that already is (the usual case) is
+ * only read: taking the write lock to find that out would queue an opening
+ * process behind a busy writer, and a writer committing in a tight loop can
+ * keep winning the lock until the busy timeout runs out.
+ */
 static int migrate(struct store *s, char *err, size_t errlen)
 {
+	int version = 0;
+	if (schema_check(s, &version, err, errlen) < 0)
+		return -1;
+	if (version == SCHEMA_VERSION)
+		return 0;
 	return sq_tx(s, migrate_body, NULL, err, errlen);
 }
 
