@@ -22,6 +22,7 @@ int cmd_route(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compute(int argc, char **argv);
 
 /* Exit statuses shared by the commands. */
 #define EXIT_USAGE 2    /* bad flags or arguments */

@@ -1,0 +1,113 @@
+/*
+ * analysis/meta.h - per-run model metadata (family, release date, total and
+ * active parameters, quantisation) and accelerator peaks (FLOP/s, memory
+ * bandwidth) from a metadata file (--model-meta FILE), and the compute
+ * analysis built on them: FLOPs per query as 2 x active and 2 x total
+ * parameters x tokens, FLOPs per joule, MFU and MBU. Never prints.
+ * Definitions: docs/metrics.md "Compute"; file format: docs/analysis.md.
+ */
+#ifndef IPW_ANALYSIS_META_H
+#define IPW_ANALYSIS_META_H
+
+#include <stddef.h>
+
+#include "analysis.h"
+#include "record.h"
+
+/* One model's entry; NAN / NULL where the file does not say. */
+struct model_meta {
+	char *key;              /* as in the file; matches a run's id, name, model or server model */
+	char *family;           /* "qwen3" */
+	char *released;         /* as given: "2025", "2025-04" or "2025-04-29" */
+	int rel_year, rel_month, rel_day; /* 0 where not given */
+	double total_params;    /* all parameters */
+	double active_params;   /* parameters used per token (= total for a dense model) */
+	char *quant;            /* "bf16", "q4_k_m", ... */
+	double bits_per_weight; /* given, or from quant (meta_quant_bits); NAN unknown */
+};
+
+/* One accelerator's peaks (per device); NAN where not given. */
+struct accel_meta {
+	char *key;              /* the accelerator sources' model name, e.g. "NVIDIA H200" */
+	double peak_flops;      /* FLOP/s at the precision the runs use */
+	double peak_bw;         /* memory bandwidth, bytes/s */
+	int local;              /* 1 "local", 0 "cloud", -1 not said (local-vs-cloud tables) */
+};
+
+struct meta_file {
+	char *path;
+	struct model_meta *m;
+	size_t nm;
+	struct accel_meta *a;
+	size_t na;
+};
+
+/*
+ * Reads a metadata file: a JSON object {"models": {KEY: {...}}, "accelerators":
+ * {NAME: {...}}} (either member may be left out). Model members: family,
+ * released, total_params, active_params (numbers or counts like "8B"),
+ * quantization, bits_per_weight; accelerator members: peak_flops,
+ * peak_bandwidth (numbers or "989T"), class ("local" or "cloud"). Unknown
+ * members are an error (a misspelt one would silently read as "not given").
+ * 0, or -1 with err naming the file and the entry. Release with meta_release.
+ */
+int meta_read(const char *path, struct meta_file *f, char *err, size_t errlen);
+void meta_release(struct meta_file *f);
+
+/* The entry for run r (its id, name, model, server model, in that order), or NULL. */
+const struct model_meta *meta_model_of(const struct meta_file *f, const struct run_record *r);
+
+/*
+ * The run's accelerator: the model name of its accelerator-scope sources and
+ * their number (*count). NULL when it has none or they are of different models.
+ */
+const char *meta_run_accelerator(const struct run_record *r, int *count);
+/* The entry for accelerator name, or NULL. */
+const struct accel_meta *meta_accel_find(const struct meta_file *f, const char *name);
+
+/* Bits per weight a quantisation name implies (docs/metrics.md's table), or NAN. */
+double meta_quant_bits(const char *quant);
+
+/*
+ * Fills model[i].total_params from the file and active_params where the
+ * --params file left it NAN. A run without an entry is an error.
+ */
+int analysis_route_meta(const struct meta_file *f, const struct run_record *runs, size_t n, struct route_model *model,
+			char *err, size_t errlen);
+
+/* ---- compute ---- */
+
+/* One run's compute; NAN where an input is missing (never 0 for unknown). */
+struct run_compute {
+	long long n_queries;      /* ok queries */
+	long long n_tokens;       /* of them, with prompt and output token counts */
+	double tokens;            /* sum of prompt + output tokens over those */
+	double output_tokens;     /* sum of output tokens over those */
+	double flops_active;      /* sum of 2 x active parameters x tokens */
+	double flops_total;       /* sum of 2 x total parameters x tokens */
+	double energy_j;          /* sum of gross accelerator energy over the queries with tokens and energy */
+	double flops_active_energy; /* sum of flops_active over those same queries (for FLOPs/J) */
+	double flops_per_j;       /* flops_active_energy / energy_j */
+	double busy_s;            /* length of the union of the queries' [send, end] windows */
+	double flops_per_s;       /* flops_active / busy_s: the device's achieved FLOP/s */
+	double peak_flops;        /* per device x devices; NAN unknown */
+	double mfu;               /* flops_per_s / peak_flops */
+	double decode_s;          /* sum over queries with tokens of (latency - TTFT) */
+	double bytes_per_token;   /* active parameters x bits per weight / 8 */
+	double bytes_per_s;       /* bytes_per_token x output tokens / decode_s (batch-1 model) */
+	double peak_bw;           /* per device x devices; NAN unknown */
+	double mbu;               /* bytes_per_s / peak_bw */
+};
+
+/*
+ * The compute of run d (its queries) for a model with active and total
+ * parameters and bits per weight (any may be NAN), on an accelerator with
+ * the given peaks (NAN unknown).
+ */
+void analysis_compute(const struct run_data *d, double active, double total, double bits, double peak_flops,
+		      double peak_bw, struct run_compute *out);
+
+/* Length of the union of the intervals [t0[i], t1[i]] (finite, t1 >= t0 only). */
+double analysis_busy_seconds(const double *t0, const double *t1, size_t n);
+
+#endif

@@ -1,0 +1,85 @@
+#!/bin/sh
+# The paper's method on the store of tests/fakes/analysis_fixture.h (numbers
+# by hand in tests/unit/test_paper.c and below): ipw compute (FLOPs on active
+# and total parameters, MFU, MBU, per query), route simulate --model-meta,
+# --compute total, --misroute two-sided and --daily-queries.
+set -u
+: "${IPW:?}" "${IPW_BUILD:?}"
+. "$IPW_TESTS/cli/lib/common.sh"
+DB="$TMP/a.db"
+"$IPW_BUILD/fakes/mkanalysis" "$DB" || fail "mkanalysis"
+command -v python3 >/dev/null || { echo "python3 is needed to check the JSON output"; exit 77; }
+cat >"$TMP/meta.json" <<'J'
+{"source": "test", "models": {
+  "qwen3-1b": {"family": "qwen3", "released": "2025-04", "total_params": "4B", "active_params": "1B", "quantization": "bf16"},
+  "big": {"family": "qwen3", "released": "2024-07", "total_params": "2B", "quantization": "bf16"},
+  "cloud": {"released": "2025-07", "total_params": "30B", "active_params": "10B"}},
+ "accelerators": {"Fake H200": {"peak_flops": "1T", "peak_bandwidth": "1T"}}}
+J
+
+# compute: run 1 (small) by hand: 2e12 / 8e12 FLOPs, MFU 0.4, MBU 0.25
+"$IPW" compute 1 --model-meta "$TMP/meta.json" --store "$DB" --format csv >"$TMP/c.csv" || fail "compute exit $?"
+cat "$TMP/c.csv"
+expect_eq "flops active" "$(csv_query "$TMP/c.csv" 'float(rows[0]["flops_active"])')" 2000000000000.0
+expect_eq "flops total" "$(csv_query "$TMP/c.csv" 'float(rows[0]["flops_total"])')" 8000000000000.0
+expect_eq "mfu" "$(csv_query "$TMP/c.csv" 'rows[0]["mfu"]')" 0.4
+expect_eq "mbu" "$(csv_query "$TMP/c.csv" 'rows[0]["mbu"]')" 0.25
+expect_eq "per query flops" "$(csv_query "$TMP/c.csv" 'float(rows[0]["flops_active_per_query"])')" 400000000000.0
+"$IPW" compute 1 2 --model-meta "$TMP/meta.json" --store "$DB" >"$TMP/c.txt" || fail "compute text"
+grep -Eq '^2 +big +2e\+09 +2e\+09 ' "$TMP/c.txt" || fail "compute: a dense model's active = total: $(cat "$TMP/c.txt")"
+"$IPW" compute 1 --per-query --model-meta "$TMP/meta.json" --store "$DB" --format jsonl >"$TMP/q.jsonl" || fail "per query"
+python3 - "$TMP/q.jsonl" <<'PY' || fail "compute --per-query content"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 5, rows
+assert rows[0]["flops_active"] == 2 * 1e9 * 200 and rows[0]["flops_total"] == 2 * 4e9 * 200, rows[0]
+assert abs(rows[3]["flops_per_j"] - 4e11 / 20) < 1e-3, rows[3]
+PY
+"$IPW" compute 3 --model-meta "$TMP/meta.json" --store "$DB" --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)[0]
+assert r["mbu"] is None and r["bytes_per_s"] is None, r   # no quantisation given: not computed
+' || fail "compute: MBU unknown without bits per weight"
+echo '{"models": {}}' >"$TMP/empty.json"
+"$IPW" compute 1 --model-meta "$TMP/empty.json" --store "$DB" 2>"$TMP/err"; expect_eq "compute no entry" $? 3
+grep -q "no model entry for run 1" "$TMP/err" || fail "compute: no entry message"
+"$IPW" compute 1 --store "$DB" 2>/dev/null; expect_eq "compute needs --model-meta" $? 2
+
+# route: --compute total (oracle saved 5/9) against active (1 - 1.36e13/3e13), --daily-queries 1e6
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --model-meta "$TMP/meta.json" --compute total \
+	--prices /dev/null --trials 0 --daily-queries 1e6 2>"$TMP/err" && fail "empty prices file accepted"
+cat >"$TMP/prices.txt" <<'P'
+qwen3-1b 0 0
+big 0.1 0.2
+cloud 1 2
+P
+out=$("$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --model-meta "$TMP/meta.json" --compute total \
+	--prices "$TMP/prices.txt" --trials 0 --daily-queries 1e6) || fail "route total exit $?"
+echo "$out"
+echo "$out" | grep -q 'FLOPs = 2 x total parameters' || fail "route: the basis is said"
+echo "$out" | grep -Eq '^oracle +1\.00 exact +48\.0% +55\.6% ' || fail "route: oracle compute on total parameters"
+echo "$out" | grep -q 'oracle compute saved: 54.7% with active parameters, 55.6% with total parameters' || fail "both bases"
+echo "$out" | grep -Eq '^oracle +1\.00 exact +14\.44 kWh +206 USD +8e\+18 FLOP' || fail "route: per day"
+echo "$out" | grep -Eq '^cloud-only +- +exact +27\.78 kWh +500 USD +1\.8e\+19 FLOP' || fail "route: cloud per day"
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --model-meta "$TMP/meta.json" --trials 0 \
+	--daily-queries 80.2e6 --misroute two-sided --router-accuracy 0.5 --json >"$TMP/r.json" || fail "route json"
+python3 - "$TMP/r.json" <<'PY' || fail "route --json: basis, misroute, per day"
+import json, sys
+o = json.load(sys.stdin) if False else json.load(open(sys.argv[1]))
+assert o["compute_basis"] == "active" and o["misroute"] == "two-sided" and o["daily_queries"] == 80.2e6, o
+rows = {(r["scheme"], r["p"], r["method"]): r for r in o["rows"]}
+r = rows[("router", 0.5, "exact")]
+assert abs(r["saved_energy"]["value"] - 0.41) < 1e-12, r          # 295 J of 500
+assert abs(r["accuracy"]["value"] - 0.7) < 1e-12 and abs(r["kept_wrong"]["value"] - 0.2) < 1e-12, r
+# 295 J / 5 items x 80.2e6 a day = 4.7318e9 J = 1314.39 kWh
+assert abs(r["per_day"]["energy_kwh"]["value"] - 295 / 5 * 80.2e6 / 3.6e6) < 1e-6, r["per_day"]
+assert r["per_day"]["cost_usd"]["value"] is None, r   # no prices: not computed
+PY
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --misroute both 2>/dev/null; expect_eq "bad --misroute" $? 2
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --compute all 2>/dev/null; expect_eq "bad --compute" $? 2
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --daily-queries 0 2>/dev/null; expect_eq "--daily-queries 0" $? 2
+"$IPW" route simulate --local 1 2 --cloud 3 --store "$DB" --format csv --trials 0 --compute total \
+	--model-meta "$TMP/meta.json" >"$TMP/r.csv" || fail "route csv"
+expect_eq "csv saved_compute_total" "$(csv_query "$TMP/r.csv" 'round(float([r["saved_compute_total"] for r in rows if r["scheme"] == "oracle"][0]), 12)')" 0.555555555556
+expect_eq "csv per day empty" "$(csv_query "$TMP/r.csv" 'rows[0]["energy_kwh_per_day"]')" ""
+echo "paper ok"

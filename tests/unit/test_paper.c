@@ -1,0 +1,253 @@
+/*
+ * test_paper.c - the paper's method beyond the core metrics, on the store of
+ * tests/fakes/analysis_fixture.h with answers computed by hand below: the
+ * model metadata file, FLOPs from active and total parameters, MFU and MBU,
+ * the busy time of overlapping windows, routing compute on either basis and
+ * the two-sided misroute model.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "analysis/meta.h"
+#include "../fakes/analysis_fixture.h"
+
+#define EPS 1e-9
+
+static char dir[64], dbpath[96];
+static struct store st;
+
+static void setup(void)
+{
+	char err[IPW_ERRLEN];
+	strcpy(dir, "/tmp/ipw-paper-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/a.db", dir);
+	cr_assert_eq(fixture_build(dbpath, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), 0, "%s", err);
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+	store_close(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(paper, .init = setup, .fini = teardown);
+
+static void write_text(const char *name, const char *text, char *path, size_t n)
+{
+	FILE *f;
+	snprintf(path, n, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char meta_json[] =
+	"{\"models\": {"
+	" \"qwen3-1b\": {\"family\": \"qwen3\", \"released\": \"2025-04-29\", \"total_params\": \"4B\","
+	"  \"active_params\": \"1B\", \"quantization\": \"bf16\"},"
+	" \"big\": {\"family\": \"qwen3\", \"released\": \"2024-07\", \"total_params\": 2e9, \"quantization\": \"q8_0\"},"
+	" \"cloud\": {\"released\": \"2025\", \"total_params\": \"30B\", \"active_params\": \"10B\","
+	"  \"bits_per_weight\": 4}},"
+	" \"accelerators\": {\"Fake H200\": {\"peak_flops\": \"1T\", \"peak_bandwidth\": 1e12, \"class\": \"cloud\"}}}";
+
+Test(paper, meta_file_reads_models_and_accelerators)
+{
+	char err[IPW_ERRLEN], path[128];
+	struct meta_file f;
+	struct run_record r;
+	const struct model_meta *m;
+	const struct accel_meta *a;
+	int count;
+
+	write_text("meta.json", meta_json, path, sizeof(path));
+	cr_assert_eq(meta_read(path, &f, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(f.nm, 3);
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(store_run_get(&st, "1", &r, err, sizeof(err)), 0);
+	m = meta_model_of(&f, &r);   /* run 1 is named "small", its model "qwen3-1b" */
+	cr_assert(m && !strcmp(m->key, "qwen3-1b"));
+	cr_assert_float_eq(m->total_params, 4e9, EPS);
+	cr_assert_float_eq(m->active_params, 1e9, EPS);
+	cr_assert_float_eq(m->bits_per_weight, 16, EPS);
+	cr_assert_eq(m->rel_year, 2025);
+	cr_assert_eq(m->rel_month, 4);
+	cr_assert_eq(m->rel_day, 29);
+	cr_assert_str_eq(meta_run_accelerator(&r, &count), "Fake H200");
+	cr_assert_eq(count, 1);
+	a = meta_accel_find(&f, "Fake H200");
+	cr_assert(a);
+	cr_assert_float_eq(a->peak_flops, 1e12, EPS);
+	cr_assert_eq(a->local, 0);
+	run_record_release(&r);
+	/* a dense model: active = total; q8_0 is 8.5 bits per weight */
+	for (size_t i = 0; i < f.nm; i++)
+		if (!strcmp(f.m[i].key, "big")) {
+			cr_assert_float_eq(f.m[i].active_params, 2e9, EPS);
+			cr_assert_float_eq(f.m[i].bits_per_weight, 8.5, EPS);
+			cr_assert_eq(f.m[i].rel_month, 7);
+			cr_assert_eq(f.m[i].rel_day, 0);
+		}
+	meta_release(&f);
+
+	write_text("bad1.json", "{\"models\": {\"x\": {\"total_parms\": 1}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "unknown member 'total_parms'") && strstr(err, "'x'"), "%s", err);
+	write_text("bad2.json", "{\"models\": {\"x\": {\"total_params\": 1, \"active_params\": 2}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "exceeds"), "%s", err);
+	write_text("bad3.json", "{\"models\": {\"x\": {\"released\": \"2025-13\"}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "YYYY-MM"), "%s", err);
+	write_text("bad4.json", "{\"models\": {\"x\": {\"total_params\": \"lots\"}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "'total_params' is not a number"), "%s", err);
+}
+
+Test(paper, busy_seconds_is_the_union_of_windows)
+{
+	double t0[] = {0, 1, 5, 5.5, NAN, 9}, t1[] = {2, 3, 6, 5.7, 1, 8};
+	/* [0,3] and [5,6]: 4 s; the NAN window and the reversed [9,8] are skipped */
+	cr_assert_float_eq(analysis_busy_seconds(t0, t1, 6), 4, EPS);
+	cr_assert_float_eq(analysis_busy_seconds(t0, t1, 0), 0, EPS);
+}
+
+/*
+ * Run 1 "small": 5 ok queries, prompt 100 + output 100 tokens, latency 1 s,
+ * TTFT 0.2 s, windows [2k, 2k + 1] (busy 5 s), energies 10,10,10,20,20 (70 J).
+ * Active 1e9, total 4e9: FLOPs 2 x 1e9 x 1000 = 2e12 and 8e12; FLOPs/J 2e12 /
+ * 70; FLOP/s 2e12 / 5 = 4e11, MFU against 1e12: 0.4. Bytes per token 1e9 x
+ * 16 / 8 = 2e9, x 500 output tokens / (5 x 0.8 s decode) = 2.5e11 B/s, MBU
+ * against 1e12 B/s: 0.25.
+ */
+Test(paper, compute_flops_mfu_mbu_by_hand)
+{
+	char err[IPW_ERRLEN];
+	struct run_data d;
+	struct run_compute c;
+
+	cr_assert_eq(run_data_load(&st, "1", &d, err, sizeof(err)), 0, "%s", err);
+	analysis_compute(&d, 1e9, 4e9, 16, 1e12, 1e12, &c);
+	cr_assert_eq(c.n_queries, 5);
+	cr_assert_eq(c.n_tokens, 5);
+	cr_assert_float_eq(c.tokens, 1000, EPS);
+	cr_assert_float_eq(c.flops_active, 2e12, 1);
+	cr_assert_float_eq(c.flops_total, 8e12, 1);
+	cr_assert_float_eq(c.flops_per_j, 2e12 / 70, 1e-3);
+	cr_assert_float_eq(c.busy_s, 5, EPS);
+	cr_assert_float_eq(c.flops_per_s, 4e11, 1e-3);
+	cr_assert_float_eq(c.mfu, 0.4, EPS);
+	cr_assert_float_eq(c.decode_s, 4, EPS);
+	cr_assert_float_eq(c.bytes_per_s, 2.5e11, 1e-3);
+	cr_assert_float_eq(c.mbu, 0.25, EPS);
+	/* no peaks, no quantisation: MFU and MBU are not computed, never 0 */
+	analysis_compute(&d, 1e9, NAN, NAN, NAN, NAN, &c);
+	cr_assert(isnan(c.mfu) && isnan(c.mbu) && isnan(c.flops_total) && isnan(c.bytes_per_s));
+	cr_assert_float_eq(c.flops_active, 2e12, 1);
+	run_data_release(&d);
+	/* run 5 has a failed query (i1): 4 ok queries count */
+	cr_assert_eq(run_data_load(&st, "5", &d, err, sizeof(err)), 0, "%s", err);
+	analysis_compute(&d, 1e9, 1e9, 16, NAN, NAN, &c);
+	cr_assert_eq(c.n_queries, 4);
+	run_data_release(&d);
+}
+
+static const struct route_row *find_row(const struct route_result *r, const char *scheme, double p, int mc)
+{
+	for (size_t i = 0; i < r->nrows; i++)
+		if (!strcmp(r->rows[i].scheme, scheme) && r->rows[i].monte_carlo == mc &&
+		    (isnan(p) ? isnan(r->rows[i].p) : fabs(r->rows[i].p - p) < 1e-12))
+			return &r->rows[i];
+	cr_assert_fail("no row %s p=%g mc=%d", scheme, p, mc);
+	return NULL;
+}
+
+/*
+ * Compute on total parameters: small 4e9, big 2e9, cloud 30e9; tokens 200
+ * locally, 300 at the cloud. FLOPs: small 2 x 4e9 x 200 = 1.6e12, big 8e11,
+ * cloud 1.8e13; cloud-only 9e13; oracle (i1 small, i2 big, i3 cloud, i4
+ * small, i5 cloud) 1.6e12 + 8e11 + 1.8e13 + 1.6e12 + 1.8e13 = 4e13: saved 5/9.
+ * On active parameters (1e9, 2e9, 10e9) it stays 1 - 1.36e13 / 3e13.
+ */
+Test(paper, routing_compute_on_total_or_active_parameters)
+{
+	char err[IPW_ERRLEN];
+	const char *local[] = {"1", "2"};
+	double p[] = {1, 0.5};
+	struct route_model m[3] = {{1e9, 0, 0, 4e9}, {2e9, 0.1, 0.2, 2e9}, {10e9, 1, 2, 30e9}};
+	struct route_options o = {ROUTE_ENERGY, p, 2, 0, 7, 0.95, 0, ROUTE_COMPUTE_TOTAL, ROUTE_ONE_SIDED};
+	struct route_result r;
+	const struct route_row *w;
+
+	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
+	w = find_row(&r, "cloud-only", NAN, 0);
+	cr_assert_float_eq(w->flops.value, 9e13, 1);
+	cr_assert_float_eq(w->flops_active.value, 3e13, 1);
+	w = find_row(&r, "oracle", 1, 0);
+	cr_assert_float_eq(w->saved_compute.value, 5.0 / 9, EPS);
+	cr_assert_float_eq(w->saved_compute_total.value, 5.0 / 9, EPS);
+	cr_assert_float_eq(w->saved_compute_active.value, 1 - 1.36e13 / 3e13, EPS);
+	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->saved_compute.value, 0.5 * 5.0 / 9, EPS);
+	route_result_release(&r);
+	o.compute = ROUTE_COMPUTE_ACTIVE;
+	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(find_row(&r, "oracle", 1, 0)->saved_compute.value, 1 - 1.36e13 / 3e13, EPS);
+	route_result_release(&r);
+}
+
+/*
+ * Two-sided misroutes (energy). Answerable: i1 (small 10), i2 (big 30), i4
+ * (small 20); not: i3, i5 (kept on the cheapest local run, small: 10 and 20,
+ * both wrong there). Router p = 0.5: answerable 0.5 x 60 + 0.5 x 300 = 180,
+ * the others 0.5 x 30 + 0.5 x 200 = 115: 295 J of 500, saved 0.41. Accuracy:
+ * answerable 0.5 x 3 + 0.5 x 2 (cloud right on i1, i2) = 2.5, the others
+ * 0.5 x 2 = 1: 3.5 / 5 = 0.7 (one-sided 0.9); kept wrong 0.5 x 2 / 5 = 0.2;
+ * local 0.5 x 5 / 5. p = 0: 300 + 30 = 330, saved 0.34, accuracy 2 / 5,
+ * kept wrong 0.4. p = 1 is the oracle. Cascade p = 0.5: answerable 0.5 x 60
+ * + 0.5 x (40 + 300) = 200, the others 30 + 0.5 x 200 = 130: saved 0.34.
+ */
+Test(paper, two_sided_misroutes_by_hand)
+{
+	char err[IPW_ERRLEN];
+	const char *local[] = {"1", "2"};
+	double p[] = {1, 0.5, 0};
+	struct route_options o = {ROUTE_ENERGY, p, 3, 3000, 11, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_TWO_SIDED};
+	struct route_result r;
+	const struct route_row *w;
+
+	cr_assert_eq(analysis_route(&st, local, 2, "3", NULL, &o, &r, err, sizeof(err)), 0, "%s", err);
+	w = find_row(&r, "router", 0.5, 0);
+	cr_assert_float_eq(w->saved_energy.value, 0.41, EPS);
+	cr_assert_float_eq(w->accuracy.value, 0.7, EPS);
+	cr_assert_float_eq(w->kept_wrong.value, 0.2, EPS);
+	cr_assert_float_eq(w->local_share.value, 0.5, EPS);
+	w = find_row(&r, "router", 0, 0);
+	cr_assert_float_eq(w->saved_energy.value, 0.34, EPS);
+	cr_assert_float_eq(w->accuracy.value, 0.4, EPS);
+	cr_assert_float_eq(w->kept_wrong.value, 0.4, EPS);
+	w = find_row(&r, "router", 1, 0);
+	cr_assert_float_eq(w->saved_energy.value, 0.48, EPS);
+	cr_assert_float_eq(w->kept_wrong.value, 0, EPS);
+	cr_assert_float_eq(find_row(&r, "oracle", 1, 0)->kept_wrong.value, 0, EPS);
+	cr_assert_float_eq(find_row(&r, "cascade", 0.5, 0)->saved_energy.value, 0.34, EPS);
+	/* Monte Carlo p = 0.5: 5 draws per trial; the mean of 3000 trials is within 0.01 of 0.41 */
+	w = find_row(&r, "router", 0.5, 1);
+	cr_assert(fabs(w->saved_energy.value - 0.41) < 0.01, "MC %g", w->saved_energy.value);
+	cr_assert(fabs(w->accuracy.value - 0.7) < 0.02, "MC accuracy %g", w->accuracy.value);
+	cr_assert_float_eq(find_row(&r, "router", 0, 1)->kept_wrong.value, 0.4, EPS);
+	route_result_release(&r);
+	/* one-sided on the same runs: nothing is kept wrong and p = 0.5 keeps 0.9 */
+	o.misroute = ROUTE_ONE_SIDED;
+	cr_assert_eq(analysis_route(&st, local, 2, "3", NULL, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->accuracy.value, 0.9, EPS);
+	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->kept_wrong.value, 0, EPS);
+	route_result_release(&r);
+}
