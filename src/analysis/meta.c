@@ -239,43 +239,6 @@ const struct accel_meta *meta_accel_find(const struct meta_file *f, const char *
 
 /* ---- compute ---- */
 
-static int cmp_pair(const void *a, const void *b)
-{
-	const double *x = a, *y = b;
-	return x[0] < y[0] ? -1 : x[0] > y[0];
-}
-
-double analysis_busy_seconds(const double *t0, const double *t1, size_t n)
-{
-	double *iv = xmalloc((2 * n + 1) * sizeof(*iv)), busy = 0, s = 0, e = 0;
-	size_t k = 0;
-	int open = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (isfinite(t0[i]) && isfinite(t1[i]) && t1[i] >= t0[i]) {
-			iv[2 * k] = t0[i];
-			iv[2 * k + 1] = t1[i];
-			k++;
-		}
-	qsort(iv, k, 2 * sizeof(*iv), cmp_pair);
-	for (size_t i = 0; i < k; i++) {
-		if (open && iv[2 * i] <= e) {
-			if (iv[2 * i + 1] > e)
-				e = iv[2 * i + 1];
-			continue;
-		}
-		if (open)
-			busy += e - s;
-		s = iv[2 * i];
-		e = iv[2 * i + 1];
-		open = 1;
-	}
-	if (open)
-		busy += e - s;
-	free(iv);
-	return busy;
-}
-
 static double ratio(double a, double b)
 {
 	return isfinite(a) && isfinite(b) && b > 0 ? a / b : NAN;
@@ -308,7 +271,7 @@ void analysis_compute(const struct run_data *d, double active, double total, dou
 			out->flops_active_energy += 2 * active * tok;
 		}
 	}
-	out->busy_s = analysis_busy_seconds(t0, t1, nb);
+	out->busy_s = metrics_busy_seconds(t0, t1, nb);
 	free(t0);
 	free(t1);
 	out->flops_active = out->n_tokens ? 2 * active * out->tokens : NAN;
@@ -325,4 +288,17 @@ void analysis_compute(const struct run_data *d, double active, double total, dou
 	out->bytes_per_s = ratio(out->bytes_per_token * out->output_tokens, out->decode_s);
 	out->peak_bw = peak_bw;
 	out->mbu = ratio(out->bytes_per_s, peak_bw);
+}
+
+int analysis_device_power(struct store *s, const char *run_id, struct device_power *out, char *err, size_t errlen)
+{
+	struct run_data d;
+	struct metrics_input in;
+
+	if (run_data_load(s, run_id, &d, err, errlen) < 0)
+		return -1;
+	run_data_metrics_input(&d, &in);
+	metrics_device_power(&in, d.t_send_s, d.t_end_s, out);
+	run_data_release(&d);
+	return 0;
 }

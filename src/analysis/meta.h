@@ -107,7 +107,7 @@ struct run_compute {
 void analysis_compute(const struct run_data *d, double active, double total, double bits, double peak_flops,
 		      double peak_bw, struct run_compute *out);
 
-/* Length of the union of the intervals [t0[i], t1[i]] (finite, t1 >= t0 only). */
-double analysis_busy_seconds(const double *t0, const double *t1, size_t n);
+/* metrics_device_power over run_id's queries (loaded with run_data_load); 0 or -1 (err set). */
+int analysis_device_power(struct store *s, const char *run_id, struct device_power *out, char *err, size_t errlen);
 
 #endif

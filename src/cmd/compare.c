@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "../aggregate.h"
+#include "../analysis/meta.h"
 #include "../estimate.h"
 #include "../optable.h"
 #include "cmd.h"
@@ -114,6 +115,8 @@ static const struct tcol cols[] = {
 	{"power_w", NULL, "W", TCOL_STR, NULL, TCOL_JSON},
 	MV("latency_p50_s", "latency p50 (s)"),
 	MV("latency_p99_s", "latency p99 (s)"),
+	{"device_power_w", "device W", "W", TCOL_REAL, "%.4g", TCOL_BOTH},
+	{"ipw_device", "IPW dev (1/W)", "1/W", TCOL_REAL, "%.4g", TCOL_BOTH},
 };
 #undef MV
 
@@ -143,7 +146,7 @@ static void cells_mv(struct table *t, const char *f, struct metric_value v, int 
 }
 
 /* The one row emitter of the table, for every format. */
-static void emit_row(struct table *t, const struct agg_compare *c)
+static void emit_row(struct table *t, const struct agg_compare *c, const struct device_power *dev)
 {
 	const struct metrics *m = &c->r.m;
 
@@ -167,6 +170,8 @@ static void emit_row(struct table *t, const struct agg_compare *c)
 	cells_mv(t, "%.4g", m->power_w, 0);
 	cells_mv(t, "%.4g", c->r.latency_p50, 1);
 	cells_mv(t, "%.4g", c->r.latency_p99, 1);
+	table_real(t, dev->power_w);
+	table_real(t, dev->ipw);
 	table_end_row(t);
 }
 
@@ -184,6 +189,8 @@ static void intervals_note(const struct agg_options *o, int n_delta, int n_boot)
 		snprintf(how, sizeof(how), "bootstrap (%d resamples)", o->m.bootstrap);
 	printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
 	       "unscored queries are excluded.\n", (int)(o->m.level * 100 + 0.5), how);
+	printf("IPW: accuracy / mean of each request's power E(q) / latency(q) (its share of the device); IPW dev:\n"
+	       "accuracy / the device's power (sum of E / time with a request in flight), a point estimate.\n");
 }
 
 /* Parses and checks the options; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
@@ -262,12 +269,18 @@ int cmd_compare(int argc, char **argv)
 	}
 	for (int i = first; i < argc; i++) {
 		struct agg_compare c;
+		struct device_power dev;
 		if (agg_compare_load(&st, argv[i], &a.o, &c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
 			agg_compare_release(&c);
 			goto out;
 		}
-		emit_row(&t, &c);
+		if (analysis_device_power(&st, c.run_id, &dev, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ipw compare: %s\n", err);
+			agg_compare_release(&c);
+			goto out;
+		}
+		emit_row(&t, &c, &dev);
 		n_delta += c.r.delta;
 		n_boot += !c.r.delta;
 		agg_compare_release(&c);

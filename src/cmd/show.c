@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "aggregate.h"
+#include "analysis/meta.h"
 #include "clock.h"
 #include "../estimate.h"
 #include "cmd.h"
@@ -140,6 +141,7 @@ struct show_data {
 	struct agg_options o;
 	struct agg_result a;
 	json_t *by_grader;        /* {"mcq": N, ...}, or NULL when scores could not be read */
+	struct device_power dev;  /* IPW on the device's power (metrics.h) */
 };
 
 static const char *interval_name(const struct show_data *d)
@@ -169,6 +171,12 @@ static void scoring_json(const struct show_data *d, json_t *json)
 		json_array_append_new(subj, o);
 	}
 	json_object_set_new(json, "by_subject", subj);
+	json_object_set_new(json, "device_power", json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:s}", "queries", d->dev.n,
+		"energy_j", json_real_or_null(d->dev.energy_j), "busy_s", json_real_or_null(d->dev.busy_s),
+		"power_w", json_real_or_null(d->dev.power_w), "in_flight", json_real_or_null(d->dev.in_flight),
+		"ipw", json_real_or_null(d->dev.ipw), "definition",
+		"accuracy / (sum of energy / union of the queries' windows); 'ipw' above is accuracy / mean of "
+		"each request's energy / latency (its share of the device)"));
 	json_object_set_new(json, "scoring", json_pack("{s:O, s:i, s:f, s:s, s:s}", "graders", d->by_grader,
 						       "bootstrap", d->o.m.bootstrap, "level", d->o.m.level,
 						       "interval_method", interval_name(d), "energy",
@@ -238,7 +246,12 @@ static void scoring_text(const struct show_data *d)
 	printf("  queries          %d scored (%d correct), %d failed and %d unscored excluded; %d with energy\n",
 	       m->n_scored, m->n_correct, m->n_failed, m->n_unscored, m->n_energy);
 	printf("  accuracy         %s\n", fmt_metric(a, sizeof(a), &m->accuracy, ""));
-	printf("  IPW              %s  (accuracy / mean power)\n", fmt_metric(a, sizeof(a), &m->ipw, "/W"));
+	printf("  IPW              %s  (accuracy / mean power: each request's share, E(q) / latency(q))\n",
+	       fmt_metric(a, sizeof(a), &m->ipw, "/W"));
+	if (isfinite(d->dev.ipw))
+		printf("  IPW device       %-10.4g /W   (point estimate)  (accuracy / the device's power: %.4g J over %.4g s busy = %.4g W;"
+		       " %.2f requests in flight)\n", d->dev.ipw, d->dev.energy_j, d->dev.busy_s, d->dev.power_w,
+		       d->dev.in_flight);
 	printf("  IPJ              %s  (accuracy / mean energy)\n", fmt_metric(a, sizeof(a), &m->ipj, "/J"));
 	printf("  IPW dynamic      %s\n", fmt_metric(a, sizeof(a), &m->ipw_dynamic, "/W"));
 	printf("  IPJ dynamic      %s\n", fmt_metric(a, sizeof(a), &m->ipj_dynamic, "/J"));
@@ -442,6 +455,11 @@ static int show_load(const struct cmd_common *cc, struct store *st, struct show_
 	agg_options_init(&d->o);
 	d->o.by_subject = 1;
 	if (agg_run(st, d->r.id, AGG_LOAD_QUERIES, &d->o, &d->a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
+		json_decref(g);
+		return EXIT_INPUT;
+	}
+	if (analysis_device_power(st, d->r.id, &d->dev, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
 		json_decref(g);
 		return EXIT_INPUT;

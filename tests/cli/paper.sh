@@ -82,4 +82,18 @@ PY
 	--model-meta "$TMP/meta.json" >"$TMP/r.csv" || fail "route csv"
 expect_eq "csv saved_compute_total" "$(csv_query "$TMP/r.csv" 'round(float([r["saved_compute_total"] for r in rows if r["scheme"] == "oracle"][0]), 12)')" 0.555555555556
 expect_eq "csv per day empty" "$(csv_query "$TMP/r.csv" 'rows[0]["energy_kwh_per_day"]')" ""
+
+# IPW on the device's power beside the request's share (run 2's windows are 1 s, its latency 2 s:
+# requests draw 17 W each, the device 170 J / 5 s busy = 34 W)
+"$IPW" show 2 --store "$DB" | grep -Eq '^  IPW device +0\.01176 +/W .*170 J over 5 s busy = 34 W; 2\.00 requests in flight' \
+	|| fail "show: IPW device line: $("$IPW" show 2 --store "$DB" | grep 'IPW')"
+"$IPW" show 2 --store "$DB" --json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert abs(o["device_power"]["power_w"] - 34) < 1e-12 and abs(o["ipw"]["value"] - 0.4 / 17) < 1e-9, o["device_power"]
+assert abs(o["device_power"]["ipw"] - 0.4 / 34) < 1e-9
+' || fail "show --json device_power"
+"$IPW" compare 1 2 --store "$DB" --csv --bootstrap 0 >"$TMP/cmp.csv" || fail "compare csv"
+expect_eq "compare device power" "$(csv_query "$TMP/cmp.csv" 'rows[1]["device_power_w"]')" 34
+expect_eq "compare ipw_device" "$(csv_query "$TMP/cmp.csv" 'round(float(rows[1]["ipw_device"]), 12)')" 0.011764705882
 echo "paper ok"

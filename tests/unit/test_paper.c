@@ -116,8 +116,8 @@ Test(paper, busy_seconds_is_the_union_of_windows)
 {
 	double t0[] = {0, 1, 5, 5.5, NAN, 9}, t1[] = {2, 3, 6, 5.7, 1, 8};
 	/* [0,3] and [5,6]: 4 s; the NAN window and the reversed [9,8] are skipped */
-	cr_assert_float_eq(analysis_busy_seconds(t0, t1, 6), 4, EPS);
-	cr_assert_float_eq(analysis_busy_seconds(t0, t1, 0), 0, EPS);
+	cr_assert_float_eq(metrics_busy_seconds(t0, t1, 6), 4, EPS);
+	cr_assert_float_eq(metrics_busy_seconds(t0, t1, 0), 0, EPS);
 }
 
 /*
@@ -250,4 +250,42 @@ Test(paper, two_sided_misroutes_by_hand)
 	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->accuracy.value, 0.9, EPS);
 	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->kept_wrong.value, 0, EPS);
 	route_result_release(&r);
+}
+
+/*
+ * Device power against the request's share. Queries (window, E, latency,
+ * acc): [0,2] 100 J 2 s 1; [0,2] 100 J 2 s 0; [2,3] 50 J 1 s 1; [5,6] 40 J
+ * 1 s 1; a failed one and an unscored one (left out). Busy [0,3] + [5,6] =
+ * 4 s; 290 J / 4 s = 72.5 W; accuracy 0.75; IPW_device 0.75 / 72.5; 6 s of
+ * requests over 4 s busy: 1.5 in flight. The request's share: powers 50, 50,
+ * 50, 40, mean 47.5 W, IPW 0.75 / 47.5.
+ */
+Test(paper, device_power_against_request_share)
+{
+	int acc[] = {1, 0, 1, 1, 1, -1}, failed[] = {0, 0, 0, 0, 1, 0};
+	double e[] = {100, 100, 50, 40, 30, 30}, lat[] = {2, 2, 1, 1, 1, 1};
+	double t0[] = {0, 0, 2, 5, 7, 8}, t1[] = {2, 2, 3, 6, 8, 9};
+	struct metrics_input in = {6, acc, e, NULL, lat, failed, NULL, NULL};
+	struct device_power dp;
+	struct metrics m;
+	struct metrics_options o;
+	char err[IPW_ERRLEN];
+
+	metrics_device_power(&in, t0, t1, &dp);
+	cr_assert_eq(dp.n, 4);
+	cr_assert_float_eq(dp.busy_s, 4, EPS);
+	cr_assert_float_eq(dp.energy_j, 290, EPS);
+	cr_assert_float_eq(dp.power_w, 72.5, EPS);
+	cr_assert_float_eq(dp.in_flight, 1.5, EPS);
+	cr_assert_float_eq(dp.accuracy, 0.75, EPS);
+	cr_assert_float_eq(dp.ipw, 0.75 / 72.5, EPS);
+	metrics_options_init(&o);
+	o.bootstrap = 0;
+	cr_assert_eq(metrics_compute(&in, &o, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(m.ipw.value, 0.75 / 47.5, EPS);
+	/* nothing usable: not computed */
+	failed[0] = failed[1] = failed[2] = failed[3] = 1;
+	metrics_device_power(&in, t0, t1, &dp);
+	cr_assert_eq(dp.n, 0);
+	cr_assert(isnan(dp.power_w) && isnan(dp.ipw));
 }
