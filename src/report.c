@@ -17,6 +17,7 @@
 
 #include "aggregate.h"
 #include "analysis.h"
+#include "analysis/paper.h"
 #include "clock.h"
 #include "metrics.h"
 #include "plot.h"
@@ -786,22 +787,18 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
 }
 
 /*
- * Each run against the first. The attribution's bootstrap is capped as
- * compare's intervals are (AGG_CI_AUTO): a pair where either run has more
- * than AGG_CI_AUTO_MAX scored queries gets point estimates only, since
- * resampling it would take minutes and attribution has no delta method.
+ * Each run against the first, with the page's interval method: bootstrap, or
+ * with the delta method (which attribution has none of) point estimates only,
+ * since resampling runs that large would take minutes.
  */
 static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
-			      const struct report_options *o, const struct run_data *base)
+			      const struct report_options *o, const struct run_data *base, int delta)
 {
-	struct metrics_options mo, point;
-	int capped = 0;
+	struct metrics_options mo;
 
 	metrics_options_init(&mo);
-	mo.bootstrap = o->bootstrap;
+	mo.bootstrap = delta ? 0 : o->bootstrap;
 	mo.seed = o->seed;
-	point = mo;
-	point.bootstrap = 0;
 	buf_appendf(b, "<h2 id=attribution-section>Attribution against run ");
 	html_esc(b, rs[0].label);
 	buf_appends(b, "</h2>\n<p>IPW<sub>B</sub>/IPW<sub>A</sub> = (acc<sub>B</sub>/acc<sub>A</sub>) &times; "
@@ -810,17 +807,15 @@ static void table_attribution(struct buf *b, struct store *s, char **ids, struct
 		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
 		    "change</th></tr></thead><tbody>\n");
 	for (size_t i = 1; i < n; i++) {
-		int big = rs[0].row.r.m.n_scored > AGG_CI_AUTO_MAX || rs[i].row.r.m.n_scored > AGG_CI_AUTO_MAX;
-		capped |= big && mo.bootstrap > 0;
 		buf_appends(b, "<tr>");
 		cell_s(b, rs[i].label);
-		attribution_cells(b, s, ids[i], base, big ? &point : &mo);
+		attribution_cells(b, s, ids[i], base, &mo);
 	}
 	buf_appends(b, "</tbody></table>\n");
-	if (capped)
-		buf_appendf(b, "<p class=note>Pairs with a run of more than %d scored queries: point estimates "
-			    "without intervals (the bootstrap is capped as in ipw compare --ci auto).</p>\n",
-			    AGG_CI_AUTO_MAX);
+	if (delta && o->bootstrap > 0)
+		buf_appends(b, "<p class=note>The page's intervals are by the delta method (a run has more than "
+			    "50000 scored queries, or --ci delta); attribution has no delta method, so these are "
+			    "point estimates without intervals.</p>\n");
 }
 
 static const char *css =
@@ -844,7 +839,7 @@ struct report_ctx {
 	int have_base;
 };
 
-static void page_head(struct buf *b, const struct report_options *o, size_t n)
+static void page_head(struct buf *b, const struct report_options *o, size_t n, enum agg_ci ci, long long most)
 {
 	char when[40];
 
@@ -855,9 +850,18 @@ static void page_head(struct buf *b, const struct report_options *o, size_t n)
 	html_esc(b, o->title ? o->title : "ipw report");
 	buf_appendf(b, "</h1>\n<p>Generated %s by ipw %s from the store ", when, IPW_VERSION);
 	html_esc(b, o->store_label ? o->store_label : "");
-	buf_appendf(b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). Intervals: 95%%, "
-		    "bootstrap over queries (%d resamples) unless said otherwise. Failed and unscored queries are "
-		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
+	buf_appendf(b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). ", n, n == 1 ? "" : "s");
+	if (ci == AGG_CI_DELTA)
+		buf_appends(b, "<span id=page-intervals>Intervals: 95%, normal approximation (delta method), one method "
+			    "for every table and plot");
+	else
+		buf_appendf(b, "<span id=page-intervals>Intervals: 95%%, bootstrap over queries (%d resamples), one method "
+			    "for every table and plot", o->bootstrap);
+	if (o->ci == AGG_CI_AUTO)
+		buf_appendf(b, " (--ci auto: the largest run has %lld scored queries; delta above %d)", most,
+			    AGG_CI_AUTO_MAX);
+	buf_appends(b, "</span>; routing rows show the Monte Carlo spread. Failed and unscored queries are "
+		    "excluded from every ratio.</p>\n");
 }
 
 /* Says which runs' energy is estimated (the built-in engine with no sensor), if any. */
@@ -929,12 +933,9 @@ static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_
 {
 	buf_appends(b, "<h2 id=compare-section>Comparison</h2>\n");
 	table_compare(b, c->rs, c->n);
-	for (size_t i = 0; i < c->n; i++)
-		if (c->rs[i].row.r.delta) {
-			buf_appendf(b, "<p class=note>Runs of more than %d scored queries: intervals by the normal "
-				    "approximation (delta method) instead of the bootstrap.</p>\n", AGG_CI_AUTO_MAX);
-			break;
-		}
+	if (c->ao.ci == AGG_CI_DELTA)
+		buf_appends(b, "<p class=note id=interval-method>Intervals of this table and its plots: normal "
+			    "approximation (delta method), for every run.</p>\n");
 	if (plot_pareto(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0 ||
 	    plot_eff(b, c->rs, c->n, 0, c->o->out_dir, err, errlen) < 0 ||
 	    plot_eff(b, c->rs, c->n, 1, c->o->out_dir, err, errlen) < 0)
@@ -953,7 +954,7 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	if (plot_energy_tokens(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0)
 		return -1;
 	if (c->n > 1)
-		table_attribution(b, c->s, c->ids, c->rs, c->n, c->o, &c->base);
+		table_attribution(b, c->s, c->ids, c->rs, c->n, c->o, &c->base, c->ao.ci == AGG_CI_DELTA);
 	buf_append(b, c->tl.data, c->tl.len);
 	return 0;
 }
@@ -999,6 +1000,7 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 {
 	struct report_ctx c;
 	struct buf b;
+	long long most = 0;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -1019,7 +1021,11 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	buf_init(&b, 0);
 	buf_init(&c.reg, 0);
 	buf_init(&c.tl, 0);
-	page_head(&b, o, c.n);
+	if (analysis_figure_ci(s, c.ids, c.n, (enum agg_ci)o->ci, &c.ao.ci, &most, err, errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	page_head(&b, o, c.n, c.ao.ci, most);
 	estimated_note(&b, &c);
 	buf_appends(&c.reg, "<h2 id=regression-section>Regressions on token counts</h2>\n<table id=regressions>"
 		    "<thead><tr><th>run</th><th>model</th><th>n</th><th>R&sup2;</th><th>intercept</th>"

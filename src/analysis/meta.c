@@ -3,7 +3,7 @@
  * and the compute of one run: FLOPs from active and total parameters, FLOPs
  * per joule, MFU and MBU against the accelerator's peaks.
  */
-#include "analysis/meta.h"
+#include "analysis/paper.h"
 
 #include <math.h>
 #include <stdio.h>

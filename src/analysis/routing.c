@@ -5,7 +5,7 @@
  * key/value files (kv.h). The routing model: docs/analysis.md.
  */
 #include "analysis.h"
-#include "analysis/meta.h"
+#include "analysis/paper.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "analysis.h"
-#include "analysis/meta.h"
+#include "analysis/paper.h"
 #include "common.h"
 #include "common_opts.h"
 #include "store.h"

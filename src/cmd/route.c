@@ -15,7 +15,7 @@
 
 #include "../estimate.h"
 #include "analysis.h"
-#include "analysis/meta.h"
+#include "analysis/paper.h"
 #include "common.h"
 #include "common_opts.h"
 #include "store.h"

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "aggregate.h"
-#include "analysis/meta.h"
+#include "analysis/paper.h"
 #include "clock.h"
 #include "../estimate.h"
 #include "cmd.h"
@@ -24,18 +24,36 @@
 
 struct show_args {
 	struct cmd_common cc;
+	enum agg_ci ci;
 };
+
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct show_args *a = t;
+	if (!strcmp(arg, "auto"))
+		a->ci = AGG_CI_AUTO;
+	else if (!strcmp(arg, "bootstrap"))
+		a->ci = AGG_CI_BOOTSTRAP;
+	else if (!strcmp(arg, "delta"))
+		a->ci = AGG_CI_DELTA;
+	else
+		return err_set(err, errlen, "--ci is 'auto', 'bootstrap' or 'delta'");
+	return 0;
+}
+static const struct opt_hooks ci_hooks = {ci_parse, NULL, NULL, NULL, NULL, NULL};
 
 static const struct opt_def show_opts[] = {
 	CMD_OPTDEF_STORE(struct show_args, cc),
 	CMD_OPTDEF_FORMAT(struct show_args, cc, "text|json (default text)"),
 	CMD_OPTDEF_JSON(struct show_args, cc),
+	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "intervals: auto (default: bootstrap up to 50000 scored\n"
+	 "queries, delta above), bootstrap or delta, as ipw compare and report", NULL, 0, 0, 0, NULL, NULL, &ci_hooks},
 };
 #define NOPTS (sizeof(show_opts) / sizeof(show_opts[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw show RUN [--store PATH] [--format text|json] [--json]\n"
+	fprintf(f, "usage: ipw show RUN [--store PATH] [--format text|json] [--json] [--ci auto|bootstrap|delta]\n"
 		"  RUN                  a run id, a run name that only one run has, or 'last'\n");
 	opt_usage(f, show_opts, NOPTS);
 	fprintf(f, "Every number comes from the run's rows through src/aggregate.c, as in ipw compare and\n"
@@ -447,13 +465,14 @@ static int parse_args(struct show_args *a, int argc, char **argv, int *first)
 }
 
 /* The run's numbers through the aggregation module, and how many latest scores each grader gave. */
-static int show_load(const struct cmd_common *cc, struct store *st, struct show_data *d)
+static int show_load(const struct cmd_common *cc, enum agg_ci ci, struct store *st, struct show_data *d)
 {
 	char err[IPW_ERRLEN];
 	json_t *g = json_object();
 
 	agg_options_init(&d->o);
 	d->o.by_subject = 1;
+	d->o.ci = ci;
 	if (agg_run(st, d->r.id, AGG_LOAD_QUERIES, &d->o, &d->a, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
 		json_decref(g);
@@ -482,13 +501,14 @@ int cmd_show(int argc, char **argv)
 	int rc, first, opened = 0;
 
 	memset(&d, 0, sizeof(d));
+	memset(&a, 0, sizeof(a));
 	cmd_common_init(cc, "show", OUT_TEXT | OUT_JSON, OUT_TEXT);
 	if ((rc = parse_args(&a, argc, argv, &first)))
 		return rc == CMD_PARSE_HELP ? 0 : rc;
 	if ((rc = cmd_store_open(cc, &st, CMD_STORE_READ)))
 		goto out;
 	opened = 1;
-	if ((rc = cmd_run_get(cc, &st, argv[first], &d.r)) || (rc = show_load(cc, &st, &d)))
+	if ((rc = cmd_run_get(cc, &st, argv[first], &d.r)) || (rc = show_load(cc, a.ci, &st, &d)))
 		goto out;
 	if (cc->format == OUT_JSON)
 		show_json(&d);

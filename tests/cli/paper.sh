@@ -96,4 +96,31 @@ assert abs(o["device_power"]["ipw"] - 0.4 / 34) < 1e-9
 "$IPW" compare 1 2 --store "$DB" --csv --bootstrap 0 >"$TMP/cmp.csv" || fail "compare csv"
 expect_eq "compare device power" "$(csv_query "$TMP/cmp.csv" 'rows[1]["device_power_w"]')" 34
 expect_eq "compare ipw_device" "$(csv_query "$TMP/cmp.csv" 'round(float(rows[1]["ipw_device"]), 12)')" 0.011764705882
+
+# one interval method per figure, recorded: compare's JSON, show --ci, the report's page
+"$IPW" compare 1 2 --store "$DB" --json --bootstrap 50 | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["interval_method"] == "bootstrap" and o["interval_rule"].startswith("auto"), o
+assert {r["interval_method"] for r in o["runs"]} == {"bootstrap"}
+' || fail "compare: one recorded method"
+"$IPW" compare 1 2 --store "$DB" --ci delta --json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["interval_method"] == "delta" and {r["interval_method"] for r in o["runs"]} == {"delta"}, o
+' || fail "compare --ci delta"
+"$IPW" compare 1 2 --store "$DB" --bootstrap 50 | grep -q 'chosen by --ci auto for every run (the largest has 5 scored queries' \
+	|| fail "compare: the auto rule is said"
+"$IPW" show 1 --store "$DB" --ci delta --json | python3 -c '
+import json, sys
+assert json.load(sys.stdin)["scoring"]["interval_method"] == "delta"
+' || fail "show --ci delta"
+"$IPW" show 1 --store "$DB" --ci none 2>/dev/null; expect_eq "show --ci none" $? 2
+"$IPW" report 1 2 --store "$DB" --out "$TMP/rep" --ci delta --bootstrap 50 --trials 0 >/dev/null || fail "report --ci delta"
+grep -q '<span id=page-intervals>Intervals: 95%, normal approximation (delta method), one method' "$TMP/rep/index.html" \
+	|| fail "report: the page's method"
+grep -q 'attribution has no delta method' "$TMP/rep/index.html" || fail "report: attribution note"
+"$IPW" report 1 2 --store "$DB" --out "$TMP/rep2" --bootstrap 50 --trials 0 >/dev/null || fail "report auto"
+grep -q 'bootstrap over queries (50 resamples), one method for every table and plot (--ci auto: the largest run has 5' \
+	"$TMP/rep2/index.html" || fail "report: auto recorded"
 echo "paper ok"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
-#include "analysis/meta.h"
+#include "analysis/paper.h"
 #include "../fakes/analysis_fixture.h"
 
 #define EPS 1e-9
@@ -288,4 +288,26 @@ Test(paper, device_power_against_request_share)
 	metrics_device_power(&in, t0, t1, &dp);
 	cr_assert_eq(dp.n, 0);
 	cr_assert(isnan(dp.power_w) && isnan(dp.ipw));
+}
+
+/* One interval method per figure: the largest run decides for every run under auto. */
+Test(paper, one_interval_method_per_figure)
+{
+	char err[IPW_ERRLEN];
+	char *ids[] = {"1", "5"};
+	enum agg_ci ci;
+	long long most;
+
+	cr_assert_eq(analysis_ci_decide(AGG_CI_AUTO, 50000), AGG_CI_BOOTSTRAP);
+	cr_assert_eq(analysis_ci_decide(AGG_CI_AUTO, 50001), AGG_CI_DELTA);
+	cr_assert_eq(analysis_ci_decide(AGG_CI_BOOTSTRAP, 1000000), AGG_CI_BOOTSTRAP);
+	cr_assert_eq(analysis_ci_decide(AGG_CI_DELTA, 5), AGG_CI_DELTA);
+	/* run 1: 5 scored; run 5: 3 (one failed, one unscored) */
+	cr_assert_eq(analysis_figure_ci(&st, ids, 2, AGG_CI_AUTO, &ci, &most, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_BOOTSTRAP);
+	cr_assert_eq(most, 5);
+	cr_assert_eq(analysis_figure_ci(&st, ids + 1, 1, AGG_CI_DELTA, &ci, &most, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_DELTA);
+	cr_assert_eq(most, 3);
+	cr_assert_str_eq(analysis_ci_name(AGG_CI_DELTA), "delta");
 }

@@ -1,16 +1,18 @@
 /*
- * analysis/meta.h - per-run model metadata (family, release date, total and
+ * analysis/paper.h - per-run model metadata (family, release date, total and
  * active parameters, quantisation) and accelerator peaks (FLOP/s, memory
  * bandwidth) from a metadata file (--model-meta FILE), and the compute
  * analysis built on them: FLOPs per query as 2 x active and 2 x total
- * parameters x tokens, FLOPs per joule, MFU and MBU. Never prints.
+ * parameters x tokens, FLOPs per joule, MFU and MBU, IPW on the device's
+ * power; intervals.c: one interval method per figure. Never prints.
  * Definitions: docs/metrics.md "Compute"; file format: docs/analysis.md.
  */
-#ifndef IPW_ANALYSIS_META_H
-#define IPW_ANALYSIS_META_H
+#ifndef IPW_ANALYSIS_PAPER_H
+#define IPW_ANALYSIS_PAPER_H
 
 #include <stddef.h>
 
+#include "aggregate.h"
 #include "analysis.h"
 #include "record.h"
 
@@ -109,5 +111,21 @@ void analysis_compute(const struct run_data *d, double active, double total, dou
 
 /* metrics_device_power over run_id's queries (loaded with run_data_load); 0 or -1 (err set). */
 int analysis_device_power(struct store *s, const char *run_id, struct device_power *out, char *err, size_t errlen);
+
+/* ---- one interval method per figure ---- */
+
+/*
+ * The interval method every row of one figure (table or plot) over runs
+ * ids[0..n) gets: the requested one, or for AGG_CI_AUTO bootstrap when every
+ * run has at most AGG_CI_AUTO_MAX scored queries and the delta method when
+ * any has more. *max_scored (may be NULL) gets the largest run's count.
+ * 0 or -1 (err set).
+ */
+int analysis_figure_ci(struct store *s, char *const *ids, size_t n, enum agg_ci requested, enum agg_ci *out,
+		       long long *max_scored, char *err, size_t errlen);
+/* The rule itself: requested unless auto; auto: delta when most > AGG_CI_AUTO_MAX. */
+enum agg_ci analysis_ci_decide(enum agg_ci requested, long long most);
+/* "bootstrap" or "delta" for a decided method. */
+const char *analysis_ci_name(enum agg_ci ci);
 
 #endif
