@@ -112,6 +112,39 @@ void analysis_compute(const struct run_data *d, double active, double total, dou
 /* metrics_device_power over run_id's queries (loaded with run_data_load); 0 or -1 (err set). */
 int analysis_device_power(struct store *s, const char *run_id, struct device_power *out, char *err, size_t errlen);
 
+/* ---- difficulty levels ---- */
+
+/*
+ * An item's level is the smallest size class of a run that answered it
+ * right: level b (0-based) for class b, the classes being total parameters
+ * <= bounds[0], <= bounds[1], ..., and > bounds[nb - 1] (level nb); level
+ * nb + 1 is "unsolved": scored by some run, answered right by none. Items no
+ * run scored have no level (n_unscored).
+ */
+#define LEVELS_DEFAULT_BOUNDS "4B,14B,32B"
+struct level_result {
+	size_t nb;                /* bounds */
+	double *bounds;           /* total parameters, ascending (owned) */
+	size_t nlevels;           /* nb + 2 */
+	size_t nruns;
+	int *run_class;           /* per run: its size class */
+	long long *items;         /* per level: items */
+	long long *scored;        /* nruns x nlevels: items of the level the run scored */
+	long long *correct;       /* nruns x nlevels: of them, answered right */
+	long long n_items, n_unscored, n_dropped;
+};
+
+/*
+ * Levels of the items of runs ids[0..n) merged by id (intersect as
+ * coverage), with total[i] the total parameters of run i (finite > 0).
+ * bounds ascending, > 0. Free with level_result_release.
+ */
+int analysis_levels(struct store *s, const char *const *ids, size_t n, const double *total, const double *bounds,
+		    size_t nb, int intersect, struct level_result *out, char *err, size_t errlen);
+void level_result_release(struct level_result *r);
+/* Parses "4B,14B,32B" into ascending bounds (newly allocated); 0 or -1 (err set). */
+int analysis_level_bounds(const char *list, double **bounds, size_t *nb, char *err, size_t errlen);
+
 /* ---- one interval method per figure ---- */
 
 /*

@@ -123,4 +123,15 @@ grep -q 'attribution has no delta method' "$TMP/rep/index.html" || fail "report:
 "$IPW" report 1 2 --store "$DB" --out "$TMP/rep2" --bootstrap 50 --trials 0 >/dev/null || fail "report auto"
 grep -q 'bootstrap over queries (50 resamples), one method for every table and plot (--ci auto: the largest run has 5' \
 	"$TMP/rep2/index.html" || fail "report: auto recorded"
+
+# levels: the smallest size class answering each item (meta.json: big 2B is class 1, small 4B class 2, cloud 30B class 3; i1, i2 L1 (big), i4 L2, i3, i5 L3)
+"$IPW" levels 1 2 3 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B --format csv >"$TMP/l.csv" \
+	|| fail "levels exit $?"
+expect_eq "levels rows" "$(csv_query "$TMP/l.csv" 'len(rows)')" 12
+expect_eq "L1 items" "$(csv_query "$TMP/l.csv" '[r["items"] for r in rows if r["level"] == "L1"][0]')" 2
+expect_eq "L3 cloud" "$(csv_query "$TMP/l.csv" '[r["accuracy"] for r in rows if r["level"] == "L3" and r["run"] == "3"][0]')" 1
+expect_eq "L2 small" "$(csv_query "$TMP/l.csv" '[r["accuracy"] for r in rows if r["level"] == "L2" and r["run"] == "1"][0]')" 1
+"$IPW" levels 1 2 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B | grep -Eq '^L4 +unsolved +2 +0\.4000' \
+	|| fail "levels: unsolved"
+"$IPW" levels 1 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 5B,1B 2>/dev/null; expect_eq "bad classes" $? 2
 echo "paper ok"

@@ -311,3 +311,44 @@ Test(paper, one_interval_method_per_figure)
 	cr_assert_eq(most, 3);
 	cr_assert_str_eq(analysis_ci_name(AGG_CI_DELTA), "delta");
 }
+
+/*
+ * Levels with classes <= 1.5B, <= 5B, > 5B: small (1B) class 0, big (2B) 1,
+ * cloud (235B) 2. i1 (small right) L1, i2 (big) L2, i3 (cloud only) L3, i4
+ * (small) L1, i5 (cloud) L3. Without the cloud, i3 and i5 are unsolved (L4).
+ */
+Test(paper, difficulty_levels_by_hand)
+{
+	char err[IPW_ERRLEN];
+	const char *ids[] = {"1", "2", "3"};
+	double total[] = {1e9, 2e9, 235e9}, *b;
+	size_t nb;
+	struct level_result r;
+
+	cr_assert_eq(analysis_level_bounds("1.5B,5B", &b, &nb, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(nb, 2);
+	cr_assert_eq(analysis_levels(&st, ids, 3, total, b, nb, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.nlevels, 4);
+	cr_assert_eq(r.run_class[0], 0);
+	cr_assert_eq(r.run_class[2], 2);
+	cr_assert_eq(r.items[0], 2);
+	cr_assert_eq(r.items[1], 1);
+	cr_assert_eq(r.items[2], 2);
+	cr_assert_eq(r.items[3], 0);
+	/* big on L1: i1 right, i4 wrong; the cloud answers all of L3 */
+	cr_assert_eq(r.scored[1 * 4 + 0], 2);
+	cr_assert_eq(r.correct[1 * 4 + 0], 1);
+	cr_assert_eq(r.correct[2 * 4 + 2], 2);
+	level_result_release(&r);
+	cr_assert_eq(analysis_levels(&st, ids, 2, total, b, nb, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.items[3], 2, "i3 and i5 unsolved without the cloud");
+	cr_assert_eq(r.items[2], 0);
+	level_result_release(&r);
+	total[1] = NAN;
+	cr_assert_lt(analysis_levels(&st, ids, 2, total, b, nb, 0, &r, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "run 2 has no total parameter count"), "%s", err);
+	free(b);
+	cr_assert_lt(analysis_level_bounds("5B,1B", &b, &nb, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "ascend"), "%s", err);
+	cr_assert_lt(analysis_level_bounds("big", &b, &nb, err, sizeof(err)), 0);
+}
