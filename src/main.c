@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{"attribute", cmd_attribute, S | R | O, "split an IPW/IPJ change between two runs into accuracy and power"},
 	{"report", cmd_report, S | R, "a self-contained HTML report with tables and plots"},
 	{"levels", cmd_levels, S | R | O, "difficulty levels: the smallest model size class answering each item"},
+	{"trends", cmd_trends, S | R | O, "accuracy, IPW, IPJ, coverage by model release period; IPW change factored"},
 	{"compute", cmd_compute, S | R | O, "FLOPs per query from active and total parameters, FLOPs/J, MFU, MBU"},
 };
 #undef S

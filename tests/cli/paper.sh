@@ -134,4 +134,26 @@ expect_eq "L2 small" "$(csv_query "$TMP/l.csv" '[r["accuracy"] for r in rows if 
 "$IPW" levels 1 2 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B | grep -Eq '^L4 +unsolved +2 +0\.4000' \
 	|| fail "levels: unsolved"
 "$IPW" levels 1 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 5B,1B 2>/dev/null; expect_eq "bad classes" $? 2
+
+# trends: gen-a (2024; acc 0.5, 100 W: IPW 0.005) -> 2025 {gen-b 0.75/50 W = 0.015, small 0.4/14 W = 0.02857}:
+# best 2025 = small; IPW x5.714 = accuracy 0.8 x power 100/14; best-of-2025 coverage over i1..i4 = 1
+cat >"$TMP/meta2.json" <<'J'
+{"models": {"qwen3-1b": {"total_params": "1B", "released": "2025-04"}, "old": {"total_params": "8B", "released": "2024-03"},
+ "new": {"total_params": "8B", "released": "2025-06"}}, "accelerators": {"Fake H200": {"class": "local"}}}
+J
+"$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --bootstrap 100 --format csv >"$TMP/tr.csv" \
+	|| fail "trends exit $?"
+cat "$TMP/tr.csv"
+expect_eq "trends rows" "$(csv_query "$TMP/tr.csv" 'len(rows)')" 3
+expect_eq "2025 best" "$(csv_query "$TMP/tr.csv" 'rows[1]["best_run"]')" 1
+expect_eq "2025 coverage" "$(csv_query "$TMP/tr.csv" 'rows[1]["coverage"]')" 1
+expect_eq "2024 ipw" "$(csv_query "$TMP/tr.csv" 'rows[0]["ipw"]')" 0.005
+expect_eq "ipw ratio" "$(csv_query "$TMP/tr.csv" 'round(float(rows[2]["ipw_ratio"]), 9)')" 5.714285714
+expect_eq "acc factor" "$(csv_query "$TMP/tr.csv" 'round(float(rows[2]["accuracy_factor"]), 12)')" 0.8
+expect_eq "power factor" "$(csv_query "$TMP/tr.csv" 'round(float(rows[2]["power_factor"]), 9)')" 7.142857143
+expect_eq "span" "$(csv_query "$TMP/tr.csv" 'rows[2]["period"]')" "2024->2025"
+expect_eq "quarters" "$("$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --period quarter --bootstrap 0 --format csv | csv_query /dev/stdin '[r["period"] for r in rows]')" "['2024-Q1', '2025-Q2', '2024-Q1->2025-Q2']"
+expect_eq "class cloud: none" "$("$IPW" trends 6 7 --model-meta "$TMP/meta2.json" --store "$DB" --class cloud --format csv 2>/dev/null | csv_query /dev/stdin 'len(rows)')" 0
+"$IPW" trends 6 --model-meta "$TMP/meta.json" --store "$DB" 2>"$TMP/err"; expect_eq "trends no date" $? 3
+grep -q "no release date for run 6" "$TMP/err" || fail "trends: no date message"
 echo "paper ok"
