@@ -37,6 +37,8 @@ static const struct command commands[] = {
 	{"report", cmd_report, S | R, "a self-contained HTML report with tables and plots"},
 	{"levels", cmd_levels, S | R | O, "difficulty levels: the smallest model size class answering each item"},
 	{"trends", cmd_trends, S | R | O, "accuracy, IPW, IPJ, coverage by model release period; IPW change factored"},
+	{"ranks", cmd_ranks, S | R | O, "rank stability: Kendall tau and Spearman rho by subject and bootstrap"},
+	{"repeats", cmd_repeats, S | R | O, "repeated runs: mean and sigma across repeats beside each run's interval"},
 	{"compute", cmd_compute, S | R | O, "FLOPs per query from active and total parameters, FLOPs/J, MFU, MBU"},
 };
 #undef S

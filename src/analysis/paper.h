@@ -145,6 +145,48 @@ void level_result_release(struct level_result *r);
 /* Parses "4B,14B,32B" into ascending bounds (newly allocated); 0 or -1 (err set). */
 int analysis_level_bounds(const char *list, double **bounds, size_t *nb, char *err, size_t errlen);
 
+/* ---- rank stability ---- */
+
+/*
+ * Kendall's tau-b and Spearman's rho (Pearson correlation of average ranks)
+ * between two scorings x and y of the same n things (higher = better; ties
+ * allowed). NAN where undefined (n < 2, or a scoring that is all ties).
+ */
+double analysis_kendall_tau(const double *x, const double *y, size_t n);
+double analysis_spearman_rho(const double *x, const double *y, size_t n);
+
+/* The metrics a ranking can use. */
+enum rank_metric { RANK_IPW, RANK_IPJ, RANK_ACCURACY };
+
+/*
+ * The metric of one run over its queries (the ratio of means, as metrics.h),
+ * with idx (NULL = every query once) naming the queries to use: a bootstrap
+ * resample passes its indices. NAN when nothing counts.
+ */
+double analysis_rank_value(const struct run_data *d, enum rank_metric m, const size_t *idx, size_t nidx);
+
+struct rank_stability {
+	size_t nruns;
+	double *value;            /* per run: the metric over all its queries */
+	int b;                    /* resamples */
+	double tau_mean, tau_lo, tau_hi;  /* Kendall tau of each resample's ranking vs value's, mean and interval */
+	double rho_mean, rho_lo, rho_hi;  /* the same for Spearman rho */
+	double top_same;          /* share of resamples with the same top run */
+};
+
+/*
+ * Resamples each run's queries b times (seeded) and compares the ranking of
+ * each resample with the full-data ranking. Free with rank_stability_release.
+ */
+void analysis_rank_bootstrap(const struct run_data *const *d, size_t n, enum rank_metric m, int b, uint64_t seed,
+			     double level, struct rank_stability *out);
+void rank_stability_release(struct rank_stability *r);
+
+/* ---- repeats ---- */
+
+/* Mean, sample standard deviation and count of the finite values of v[0..n). */
+void analysis_mean_sd(const double *v, size_t n, double *mean, double *sd, size_t *k);
+
 /* ---- one interval method per figure ---- */
 
 /*

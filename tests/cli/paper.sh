@@ -156,4 +156,20 @@ expect_eq "quarters" "$("$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --sto
 expect_eq "class cloud: none" "$("$IPW" trends 6 7 --model-meta "$TMP/meta2.json" --store "$DB" --class cloud --format csv 2>/dev/null | csv_query /dev/stdin 'len(rows)')" 0
 "$IPW" trends 6 --model-meta "$TMP/meta.json" --store "$DB" 2>"$TMP/err"; expect_eq "trends no date" $? 3
 grep -q "no release date for run 6" "$TMP/err" || fail "trends: no date message"
+
+# ranks: IPW small 0.4/14, big 0.4/17, cloud 0.8/25, gen-a 0.5/100: ranks 2, 3, 1, 4; on math alone
+# (1/3 / 10, 2/3 / 15, 1 / 25, 2/3 / 100) big > cloud > small > gen-a: tau 2/6, rho 1 - 6 x 6 / 60 = 0.4
+"$IPW" ranks 1 2 3 6 --store "$DB" --bootstrap 100 --format csv >"$TMP/rk.csv" || fail "ranks exit $?"
+expect_eq "ranks" "$(csv_query "$TMP/rk.csv" '[r["rank"] for r in rows if r["kind"] == "rank"]')" "['2', '3', '1', '4']"
+expect_eq "math tau" "$(csv_query "$TMP/rk.csv" 'round(float([r["tau"] for r in rows if r["key"] == "math"][0]), 12)')" 0.333333333333
+expect_eq "math rho" "$(csv_query "$TMP/rk.csv" 'round(float([r["rho"] for r in rows if r["key"] == "math"][0]), 12)')" 0.4
+expect_eq "bootstrap row" "$(csv_query "$TMP/rk.csv" '[r["key"] for r in rows if r["kind"] == "bootstrap"]')" "['B=100']"
+"$IPW" ranks 1 --store "$DB" 2>/dev/null; expect_eq "ranks one run" $? 2
+
+# repeats: accuracy 0.4 (run 1), 0.5 (run 4), 2/3 (run 5): mean 0.52222, sample sd 0.134715
+"$IPW" repeats 1 4 5 --store "$DB" --bootstrap 50 --format csv >"$TMP/rp.csv" || fail "repeats exit $?"
+expect_eq "repeats mean" "$(csv_query "$TMP/rp.csv" 'round(float([r["mean"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.522222
+expect_eq "repeats sd" "$(csv_query "$TMP/rp.csv" 'round(float([r["sd"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.134715
+expect_eq "repeats runs" "$(csv_query "$TMP/rp.csv" 'rows[0]["runs"]')" "1,4,5"
+expect_eq "repeats by model" "$("$IPW" repeats 1 2 4 --by model --store "$DB" --bootstrap 0 --format csv | csv_query /dev/stdin 'sorted(set((r["group"], r["repeats"]) for r in rows if r["metric"] == "ipw"))')" "[('qwen3-1b', '2'), ('qwen3-2b', '1')]"
 echo "paper ok"

@@ -352,3 +352,56 @@ Test(paper, difficulty_levels_by_hand)
 	cr_assert(strstr(err, "ascend"), "%s", err);
 	cr_assert_lt(analysis_level_bounds("big", &b, &nb, err, sizeof(err)), 0);
 }
+
+/*
+ * Kendall tau-b and Spearman rho by hand. x = 1,2,3,4 against y = 1,3,2,4:
+ * one discordant pair of six: tau (5 - 1) / 6; rho 1 - 6 x 2 / (4 x 15) =
+ * 0.8. With ties x = 1,1,2,3 and y = 1,2,2,3: concordant 4, one tie in each:
+ * tau_b 4 / sqrt(5 x 5) = 0.8; average ranks 1.5,1.5,3,4 and 1,2.5,2.5,4:
+ * rho 3.75 / 4.5.
+ */
+Test(paper, kendall_and_spearman_by_hand)
+{
+	double x[] = {1, 2, 3, 4}, y[] = {1, 3, 2, 4}, xt[] = {1, 1, 2, 3}, yt[] = {1, 2, 2, 3}, c[] = {5, 5, 5, 5};
+	cr_assert_float_eq(analysis_kendall_tau(x, y, 4), 4.0 / 6, EPS);
+	cr_assert_float_eq(analysis_spearman_rho(x, y, 4), 0.8, EPS);
+	cr_assert_float_eq(analysis_kendall_tau(xt, yt, 4), 0.8, EPS);
+	cr_assert_float_eq(analysis_spearman_rho(xt, yt, 4), 3.75 / 4.5, EPS);
+	cr_assert_float_eq(analysis_kendall_tau(x, x, 4), 1, EPS);
+	cr_assert(isnan(analysis_kendall_tau(x, c, 4)), "a scoring of all ties has no tau");
+	cr_assert(isnan(analysis_spearman_rho(x, c, 4)));
+	cr_assert(isnan(analysis_kendall_tau(x, y, 1)));
+}
+
+/* Ranking and bootstrap: IPW small 0.4/14, big 0.4/17, cloud 0.8/25; resampling is seeded. */
+Test(paper, rank_bootstrap_is_seeded)
+{
+	char err[IPW_ERRLEN];
+	struct run_data d[3];
+	const struct run_data *dp[3] = {&d[0], &d[1], &d[2]};
+	struct rank_stability a, b;
+	const char *ids[] = {"1", "2", "3"};
+	double mean, sd, v[] = {1, 2, NAN, 3};
+	size_t k;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(run_data_load(&st, ids[i], &d[i], err, sizeof(err)), 0, "%s", err);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 300, 5, 0.95, &a);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 300, 5, 0.95, &b);
+	cr_assert_float_eq(a.value[0], 0.4 / 14, EPS);
+	cr_assert_float_eq(a.value[1], 0.4 / 17, EPS);
+	cr_assert_float_eq(a.value[2], 0.8 / 25, EPS);
+	cr_assert(a.tau_mean == b.tau_mean && a.rho_lo == b.rho_lo && a.top_same == b.top_same);
+	cr_assert(a.tau_mean <= 1 && a.tau_lo <= a.tau_hi && a.top_same >= 0 && a.top_same <= 1);
+	rank_stability_release(&a);
+	rank_stability_release(&b);
+	cr_assert_float_eq(analysis_rank_value(&d[0], RANK_ACCURACY, NULL, 0), 0.4, EPS);
+	cr_assert_float_eq(analysis_rank_value(&d[0], RANK_IPJ, NULL, 0), 0.4 / 14, EPS);
+	for (int i = 0; i < 3; i++)
+		run_data_release(&d[i]);
+	/* mean 2, sample sd 1 over the finite values */
+	analysis_mean_sd(v, 4, &mean, &sd, &k);
+	cr_assert_float_eq(mean, 2, EPS);
+	cr_assert_float_eq(sd, 1, EPS);
+	cr_assert_eq(k, 3);
+}
