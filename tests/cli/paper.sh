@@ -172,4 +172,23 @@ expect_eq "repeats mean" "$(csv_query "$TMP/rp.csv" 'round(float([r["mean"] for 
 expect_eq "repeats sd" "$(csv_query "$TMP/rp.csv" 'round(float([r["sd"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.134715
 expect_eq "repeats runs" "$(csv_query "$TMP/rp.csv" 'rows[0]["runs"]')" "1,4,5"
 expect_eq "repeats by model" "$("$IPW" repeats 1 2 4 --by model --store "$DB" --bootstrap 0 --format csv | csv_query /dev/stdin 'sorted(set((r["group"], r["repeats"]) for r in rows if r["metric"] == "ipw"))')" "[('qwen3-1b', '2'), ('qwen3-2b', '1')]"
+
+# localcloud (tests/fakes/bin_mkpaper.c adds run 9, qwen3-1b on "Fake M4 Max" at 7 W): the pair's
+# IPW ratio H200 / M4 = (0.4 / 14) / (0.4 / 7) = 0.5; best-of-local 0.4 (run 9), best-of-cloud 1 (runs 1, 3)
+DB2="$TMP/p.db"
+"$IPW_BUILD/fakes/mkpaper" "$DB2" || fail "mkpaper"
+cat >"$TMP/meta3.json" <<'J'
+{"models": {"qwen3-1b": {"total_params": "1B"}},
+ "accelerators": {"Fake H200": {"class": "cloud"}, "Fake M4 Max": {"class": "local"}}}
+J
+"$IPW" localcloud 9 1 3 --model-meta "$TMP/meta3.json" --store "$DB2" --bootstrap 0 --format csv >"$TMP/lc.csv" \
+	|| fail "localcloud exit $?"
+expect_eq "pairs" "$(csv_query "$TMP/lc.csv" '[(r["key"], r["local_run"], r["cloud_run"]) for r in rows if r["kind"] == "pair"]')" "[('qwen3-1b', '9', '1')]"
+expect_eq "pair ipw ratio" "$(csv_query "$TMP/lc.csv" 'round(float([r["ipw_ratio"] for r in rows if r["kind"] == "pair"][0]), 12)')" 0.5
+expect_eq "cells" "$(csv_query "$TMP/lc.csv" 'len([r for r in rows if r["kind"] == "cell"])')" 3
+expect_eq "coverage all" "$(csv_query "$TMP/lc.csv" '[(r["local_coverage"], r["cloud_coverage"]) for r in rows if r["kind"] == "coverage" and r["key"] == ""]')" "[('0.4', '1')]"
+expect_eq "coverage math" "$(csv_query "$TMP/lc.csv" '[round(float(r["local_coverage"]), 6) for r in rows if r["key"] == "math"]')" "[0.333333]"
+echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
+"$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
+grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"
 echo "paper ok"
