@@ -273,6 +273,13 @@ struct weight_entry {
 struct weighted_result {
 	struct metric_value accuracy, ipw, ipj;  /* weighted by subject */
 	double weight_used;                      /* sum of the weights of the subjects present */
+	/*
+	 * The paper's GDP form: sum_s w_s acc_s over the subjects present (in the
+	 * weights' unit, e.g. USD of GDP answered right), and that over the sum of
+	 * every weight in the file (the share of total GDP; absent subjects count 0).
+	 */
+	struct metric_value gdp_value, gdp_share;
+	double weight_total;                     /* sum of every weight in the file */
 	char **unweighted;                       /* subjects of the run without a weight (NULL-terminated) */
 	char **absent;                           /* weighted subjects the run does not have */
 };

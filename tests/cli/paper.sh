@@ -191,4 +191,23 @@ expect_eq "coverage math" "$(csv_query "$TMP/lc.csv" '[round(float(r["local_cove
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
 grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"
+
+# GDP weighting: run 1 (math 1/3, bio 1/2) with math 3e12, bio 1e12, law 4e12 USD: normalised 0.375,
+# GDP form 1.5e12 USD, share of the file's 8e12: 0.1875
+printf 'math\t3e12\nbio\t1e12\nlaw\t4e12\n' >"$TMP/gdp.tsv"
+"$IPW" analyze 1 --store "$DB" --weights "$TMP/gdp.tsv" --bootstrap 0 --format csv >"$TMP/an.csv" || fail "analyze gdp"
+expect_eq "gdp value" "$(csv_query "$TMP/an.csv" 'float([r["value"] for r in rows if r["quantity"] == "gdp_value"][0])')" 1500000000000.0
+expect_eq "gdp share" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["quantity"] == "gdp_share"][0]')" 0.1875
+expect_eq "normalised" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["section"] == "weighted" and r["quantity"] == "accuracy"][0]')" 0.375
+# the shipped template: 22 categories, no figures (an error until filled); filled, it reads 22 weights
+T="$IPW_TESTS/../data/weights/aei-soc-major-groups.template.tsv"
+expect_eq "template categories" "$(grep -c '^#[A-Z].*Occupations	$' "$T")" 22
+"$IPW" analyze 1 --store "$DB" --weights "$T" 2>"$TMP/err"; expect_eq "empty template" $? 3
+grep -q "no subject weights found" "$TMP/err" || fail "template: empty message"
+sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/filled.tsv"
+"$IPW" analyze 1 --store "$DB" --weights "$TMP/filled.tsv" --bootstrap 0 --json | python3 -c '
+import json, sys
+w = json.load(sys.stdin)["weighted"]
+assert w["weight_total"] == 22e9 and len(w["weighted_subjects_absent"]) == 22, w
+' || fail "filled template: 22 weights"
 echo "paper ok"

@@ -405,3 +405,29 @@ Test(paper, rank_bootstrap_is_seeded)
 	cr_assert_float_eq(sd, 1, EPS);
 	cr_assert_eq(k, 3);
 }
+
+/*
+ * GDP weighting on run 1: math accuracy 1/3, bio 1/2; weights math 3e12,
+ * bio 1e12, law 4e12 (absent). Normalised: (1e12 + 0.5e12) / 4e12 = 0.375;
+ * GDP form: 1.5e12; share of the file's 8e12: 0.1875.
+ */
+Test(paper, gdp_weighting_by_hand)
+{
+	char err[IPW_ERRLEN];
+	struct run_data d;
+	struct weight_entry w[] = {{"math", 3e12}, {"bio", 1e12}, {"law", 4e12}};
+	struct metrics_options o;
+	struct weighted_result r;
+
+	metrics_options_init(&o);
+	o.bootstrap = 200;
+	cr_assert_eq(run_data_load(&st, "1", &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(analysis_weighted(&d, w, 3, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(r.accuracy.value, 0.375, EPS);
+	cr_assert_float_eq(r.gdp_value.value, 1.5e12, 1e-3);
+	cr_assert_float_eq(r.weight_total, 8e12, 1e-3);
+	cr_assert_float_eq(r.gdp_share.value, 0.1875, EPS);
+	cr_assert(r.gdp_share.ci_low <= 0.1875 && r.gdp_share.ci_high >= 0.1875);
+	weighted_result_release(&r);
+	run_data_release(&d);
+}
