@@ -40,6 +40,7 @@ static const struct command commands[] = {
 	{"ranks", cmd_ranks, S | R | O, "rank stability: Kendall tau and Spearman rho by subject and bootstrap"},
 	{"repeats", cmd_repeats, S | R | O, "repeated runs: mean and sigma across repeats beside each run's interval"},
 	{"localcloud", cmd_localcloud, S | R | O, "the same models on local and cloud accelerators: ratios, pivots, coverage"},
+	{"gdi", cmd_gdi, S | O, "gross domestic intelligence of a scenario: IPW x accessible power, with and without local devices"},
 	{"compute", cmd_compute, S | R | O, "FLOPs per query from active and total parameters, FLOPs/J, MFU, MBU"},
 };
 #undef S

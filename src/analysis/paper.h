@@ -187,6 +187,40 @@ void rank_stability_release(struct rank_stability *r);
 /* Mean, sample standard deviation and count of the finite values of v[0..n). */
 void analysis_mean_sd(const double *v, size_t n, double *mean, double *sd, size_t *k);
 
+/* ---- gross domestic intelligence ---- */
+
+/* One class of devices of a scenario. */
+struct gdi_class {
+	char *name;             /* owned */
+	double count;           /* devices */
+	double power_w;         /* each device's power while serving (W) */
+	double duty;            /* share of the time each serves, in [0, 1] */
+	double ipw;             /* intelligence per watt of the class (1/W) */
+	char *ipw_run;          /* the run the IPW was measured on, or NULL (given in the file); owned */
+	/* computed */
+	double power_avail_w;   /* count x power x duty */
+	double gdi;             /* ipw x power_avail_w */
+};
+
+struct gdi_scenario {
+	char *path;
+	struct gdi_class *dev;  /* local device classes */
+	size_t ndev;
+	struct gdi_class dc;    /* the datacenter (count 1, duty 1 unless given) */
+	double gdi_local, gdi_dc, gdi_total, factor, power_local_w;
+};
+
+/*
+ * Reads a scenario file: {"devices": [{"name", "count", "power_w",
+ * "duty_cycle", "ipw" or "ipw_run"}...], "datacenter": {"name", "power_w",
+ * "ipw" or "ipw_run", optional "duty_cycle"}}. A class with "ipw_run" gets
+ * its ipw from the caller (gdi_compute takes them filled). 0 or -1 (err set).
+ */
+int gdi_read(const char *path, struct gdi_scenario *sc, char *err, size_t errlen);
+/* Computes each class's accessible power and GDI, the totals and the factor with / without local devices. */
+void gdi_compute(struct gdi_scenario *sc);
+void gdi_release(struct gdi_scenario *sc);
+
 /* ---- one interval method per figure ---- */
 
 /*

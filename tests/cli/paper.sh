@@ -210,4 +210,30 @@ import json, sys
 w = json.load(sys.stdin)["weighted"]
 assert w["weight_total"] == 22e9 and len(w["weighted_subjects_absent"]) == 22, w
 ' || fail "filled template: 22 weights"
+
+# gdi: laptops 1e6 x 50 W x 0.2 = 1e7 W x 4e-3 = 40000; run 1 (IPW 0.4 / 14) on 1000 x 14 W x 0.5 = 7000 W:
+# 200; datacenter 1e7 W x 2e-3 = 20000; with local 60200: 3.01x
+cat >"$TMP/sc.json" <<'J'
+{"comment": "test", "devices": [{"name": "laptops", "count": 1e6, "power_w": 50, "duty_cycle": 0.2, "ipw": 4e-3},
+  {"name": "measured", "count": 1000, "power_w": 14, "duty_cycle": 0.5, "ipw_run": "small"}],
+ "datacenter": {"name": "dc", "power_w": 1e7, "ipw": 2e-3}}
+J
+"$IPW" gdi "$TMP/sc.json" --store "$DB" --json >"$TMP/gdi.json" || fail "gdi exit $?"
+python3 - "$TMP/gdi.json" <<'PY' || fail "gdi numbers"
+import json, sys
+o = json.load(open(sys.argv[1]))
+d = o["devices"]
+assert d[0]["accessible_power_w"] == 1e7 and abs(d[0]["gdi"] - 40000) < 1e-6, d[0]
+assert d[1]["ipw_run"] == "1" and abs(d[1]["gdi"] - 200) < 1e-9, d[1]
+assert abs(o["capacity_without_local"] - 20000) < 1e-9 and abs(o["capacity_with_local"] - 60200) < 1e-6
+assert abs(o["factor"] - 3.01) < 1e-12 and len(o["formulas"]) == 3
+PY
+"$IPW" gdi "$TMP/sc.json" --store "$DB" | grep -q 'effective capacity: without local devices 20000, with 60200: 3.010x' \
+	|| fail "gdi text"
+"$IPW" gdi "$TMP/sc.json" --store "$DB" | grep -q '^assumptions' || fail "gdi: assumptions printed"
+echo '{"devices": [{"name": "x", "count": 1, "power_w": 1, "duty_cycle": 2, "ipw": 1}], "datacenter": {"power_w": 1, "ipw": 1}}' >"$TMP/bad.json"
+"$IPW" gdi "$TMP/bad.json" 2>"$TMP/err"; expect_eq "gdi duty > 1" $? 3
+grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "gdi: duty message $(cat "$TMP/err")"
+echo '{"devices": [], "datacenter": {"power_w": 1, "ipw": 1, "ipw_run": "1"}}' >"$TMP/bad2.json"
+"$IPW" gdi "$TMP/bad2.json" 2>"$TMP/err"; expect_eq "gdi ipw and ipw_run" $? 3
 echo "paper ok"
