@@ -549,10 +549,13 @@ static int surface_check(cairo_surface_t *sf, const char *what, char *err, size_
 	return 0;
 }
 
+/* PNGs are drawn at PLOT_PNG_SCALE x the plot's size, so they stay sharp on high-density screens. */
 static cairo_surface_t *render_image(const struct plot *p)
 {
-	cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, p->width, p->height);
+	cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_PNG_SCALE * p->width,
+							 PLOT_PNG_SCALE * p->height);
 	cairo_t *cr = cairo_create(sf);
+	cairo_scale(cr, PLOT_PNG_SCALE, PLOT_PNG_SCALE);
 	draw(cr, p);
 	cairo_destroy(cr);
 	return sf;

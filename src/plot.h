@@ -50,6 +50,8 @@ void plot_series_text(struct plot_series *s, const char *const *text);
 /* Makes x categorical: names[i] is drawn under x = i (copied). */
 void plot_set_categories(struct plot *p, const char *const *names, size_t n);
 
+/* PNG pixels per plot unit: a PNG is PLOT_PNG_SCALE x width by PLOT_PNG_SCALE x height pixels (2x). */
+#define PLOT_PNG_SCALE 2
 int plot_write_png(const struct plot *p, const char *path, char *err, size_t errlen);
 int plot_write_svg(const struct plot *p, const char *path, char *err, size_t errlen);
 /* The PNG bytes in a newly allocated buffer the caller frees. */

@@ -146,3 +146,25 @@ Test(plot, each_feature_is_drawn)
 	plot_release(&b);
 	plot_release(&empty);
 }
+
+/* PNGs are drawn at twice the plot's size (PLOT_PNG_SCALE): the IHDR says 1640 x 960 for 820 x 480. */
+Test(plot, png_is_twice_the_plot_size)
+{
+	struct plot p;
+	double x[] = {0, 1}, y[] = {1, 2};
+	unsigned char *d;
+	size_t len;
+	unsigned w, h;
+
+	plot_init(&p, "t", "x", "y");
+	plot_add(&p, PLOT_LINE, "l", 2, x, y, NULL, NULL);
+	d = png(&p, &len);
+	cr_assert_gt(len, 24);
+	w = (unsigned)d[16] << 24 | (unsigned)d[17] << 16 | (unsigned)d[18] << 8 | d[19];
+	h = (unsigned)d[20] << 24 | (unsigned)d[21] << 16 | (unsigned)d[22] << 8 | d[23];
+	cr_assert_eq(PLOT_PNG_SCALE, 2);
+	cr_assert_eq(w, 2u * (unsigned)p.width, "width %u", w);
+	cr_assert_eq(h, 2u * (unsigned)p.height, "height %u", h);
+	free(d);
+	plot_release(&p);
+}
