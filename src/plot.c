@@ -255,14 +255,34 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, d
 	cairo_show_text(cr, s);
 }
 
+void plot_format_si(char *buf, size_t n, double v, int digits)
+{
+	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E"};
+	int k = 4;
+	double a = fabs(v);
+
+	if (!isfinite(v)) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	if (a > 0) {
+		while (a >= 1000 && k < 10)
+			a /= 1000, v /= 1000, k++;
+		while (a < 1 && k > 0)
+			a *= 1000, v *= 1000, k--;
+	}
+	snprintf(buf, n, *pre[k] ? "%.*g %s" : "%.*g", digits, v, pre[k]);
+}
+
+/* Tick labels: percentages, plain numbers, or with an SI prefix outside 0.01 .. 10000 (as the report's tables). */
 static void tick_label(char *buf, size_t n, double v, double step, int percent)
 {
 	if (fabs(v) < step * 1e-9)
 		v = 0;
 	if (percent)
 		snprintf(buf, n, "%g%%", round(v * 100 * 1e6) / 1e6);
-	else if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3))
-		snprintf(buf, n, "%.3g", v);
+	else if (v != 0 && (fabs(v) >= 1e4 || fabs(v) < 1e-2))
+		plot_format_si(buf, n, v, 3);
 	else
 		snprintf(buf, n, "%g", v);
 }

@@ -1021,23 +1021,18 @@ static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_
 	return 0;
 }
 
-/* "12.3 k", "4.56 M", ... : a number with an SI prefix and 4 significant digits (tables and plots alike). */
+/* A number with an SI prefix and 4 significant digits, and its unit ("28.57 m/W"), as plot ticks are. */
 static void si(struct buf *b, double v, const char *unit)
 {
-	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E", "Z"};
-	int k = 4;
-	double a = fabs(v);
+	char t[48], *sp;
 	if (!isfinite(v)) {
 		buf_appends(b, "&ndash;");
 		return;
 	}
-	if (a > 0) {
-		while (a >= 1000 && k < 11)
-			a /= 1000, v /= 1000, k++;
-		while (a < 1 && k > 0)
-			a *= 1000, v *= 1000, k--;
-	}
-	buf_appendf(b, "%.4g&nbsp;%s%s", v, pre[k], unit);
+	plot_format_si(t, sizeof(t), v, 4);
+	if ((sp = strchr(t, ' ')))
+		*sp = 0;
+	buf_appendf(b, "%s&nbsp;%s%s", t, sp ? sp + 1 : "", unit);
 }
 
 static void cell_si(struct buf *b, double v, const char *unit)

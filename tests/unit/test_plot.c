@@ -168,3 +168,23 @@ Test(plot, png_is_twice_the_plot_size)
 	free(d);
 	plot_release(&p);
 }
+
+/* One SI formatter for ticks and the report's tables. */
+Test(plot, si_prefixes)
+{
+	char b[32];
+	plot_format_si(b, sizeof(b), 0.02857, 4);
+	cr_assert_str_eq(b, "28.57 m");
+	plot_format_si(b, sizeof(b), 8e12, 4);
+	cr_assert_str_eq(b, "8 T");
+	plot_format_si(b, sizeof(b), 150, 4);
+	cr_assert_str_eq(b, "150");
+	plot_format_si(b, sizeof(b), -1500, 3);
+	cr_assert_str_eq(b, "-1.5 k");
+	plot_format_si(b, sizeof(b), 0, 3);
+	cr_assert_str_eq(b, "0");
+	plot_format_si(b, sizeof(b), 4.18e-3, 3);
+	cr_assert_str_eq(b, "4.18 m");
+	plot_format_si(b, sizeof(b), NAN, 3);
+	cr_assert_str_eq(b, "-");
+}
