@@ -1238,13 +1238,124 @@ out:
 	return 0;
 }
 
+/* The run's metadata entry and accelerator class (-1 unknown); NULL without --model-meta or an entry. */
+static const struct model_meta *run_meta(struct report_ctx *c, size_t i, int *local, const char **accel)
+{
+	struct run_record rr;
+	const struct model_meta *mm = NULL;
+	char why[IPW_ERRLEN];
+	int cnt;
+
+	*local = -1;
+	*accel = NULL;
+	memset(&rr, 0, sizeof(rr));
+	if (c->have_meta && store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0) {
+		const struct accel_meta *am;
+		mm = meta_model_of(&c->mf, &rr);
+		am = meta_accel_find(&c->mf, meta_run_accelerator(&rr, &cnt));
+		if (am) {
+			*local = am->local;
+			*accel = am->key;
+		}
+	}
+	run_record_release(&rr);
+	return mm;
+}
+
+/*
+ * Trends by release year (--model-meta): the best run by IPW per year and the
+ * IPW change against the previous year's best split exactly into accuracy
+ * (IPW ratio / power factor) and power (P_A / P_B), point estimates; and the
+ * local-against-cloud pairs of a model when the file classes accelerators.
+ */
+static int section_trends(struct report_ctx *c, struct buf *b)
+{
+	int *year = xcalloc(c->n + 1, sizeof(int)), *local = xcalloc(c->n + 1, sizeof(int));
+	const char **model = xcalloc(c->n + 1, sizeof(char *)), **accel = xcalloc(c->n + 1, sizeof(char *));
+	long prev = -1;
+	int any = 0, pairs = 0;
+
+	buf_appends(b, "<h2 id=trends-section>Trends by release year</h2>\n");
+	if (!c->have_meta) {
+		buf_appends(b, "<p class=note>Not computed: release dates come from --model-meta FILE.</p>\n");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct model_meta *mm = run_meta(c, i, &local[i], &accel[i]);
+		year[i] = mm ? mm->rel_year : 0;
+		model[i] = mm ? mm->key : NULL;
+		any |= year[i] != 0;
+	}
+	if (!any) {
+		buf_appends(b, "<p class=note>No run's model has a release date in the metadata file.</p>\n");
+		goto out;
+	}
+	buf_appends(b, "<p>Per release year the run with the highest IPW; IPW &times; = accuracy &times; &times; power "
+		    "&times; (P<sub>A</sub>/P<sub>B</sub>) against the previous year's best (<code>ipw trends</code> "
+		    "gives intervals and other periods).</p>\n<table id=trends><thead><tr><th>year</th><th>best run</th>"
+		    "<th>accuracy</th><th>IPW</th><th>power</th><th>IPW &times;</th><th>accuracy &times;</th>"
+		    "<th>power &times;</th></tr></thead><tbody>\n");
+	for (int y = 1900; y <= 2200; y++) {
+		long best = -1;
+		for (size_t i = 0; i < c->n; i++)
+			if (year[i] == y && isfinite(c->rs[i].row.r.m.ipw.value) &&
+			    (best < 0 || c->rs[i].row.r.m.ipw.value > c->rs[best].row.r.m.ipw.value))
+				best = (long)i;
+		if (best < 0)
+			continue;
+		const struct metrics *m = &c->rs[best].row.r.m;
+		buf_appendf(b, "<tr><td>%d</td>", y);
+		cell_s(b, c->rs[best].label);
+		buf_appendf(b, "<td>%.4f</td>", m->accuracy.value);
+		cell_si(b, m->ipw.value, "/W");
+		cell_si(b, m->power_w.value, "W");
+		if (prev >= 0) {
+			const struct metrics *a = &c->rs[prev].row.r.m;
+			double r = m->ipw.value / a->ipw.value, pf = a->power_w.value / m->power_w.value;
+			buf_appendf(b, "<td>%.3f</td><td>%.3f</td><td>%.3f</td>", r, r / pf, pf);
+		} else
+			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+		buf_appends(b, "</tr>\n");
+		prev = best;
+	}
+	buf_appends(b, "</tbody></table>\n");
+out:
+	if (c->have_meta) {
+		for (size_t i = 0; i < c->n; i++)
+			for (size_t j = 0; j < c->n; j++)
+				if (local[i] == 1 && local[j] == 0 && model[i] && model[j] && !strcmp(model[i], model[j])) {
+					const struct metrics *l = &c->rs[i].row.r.m, *k = &c->rs[j].row.r.m;
+					if (!pairs++)
+						buf_appends(b, "<h2 id=localcloud-section>Local against cloud</h2>\n<table "
+							    "id=localcloud><thead><tr><th>model</th><th>local run</th>"
+							    "<th>cloud run</th><th>IPW local</th><th>IPW cloud</th><th>cloud / "
+							    "local</th><th>IPJ cloud / local</th></tr></thead><tbody>\n");
+					buf_appends(b, "<tr>");
+					cell_s(b, model[i]);
+					cell_s(b, c->rs[i].label);
+					cell_s(b, c->rs[j].label);
+					cell_si(b, l->ipw.value, "/W");
+					cell_si(b, k->ipw.value, "/W");
+					buf_appendf(b, "<td>%.3f</td><td>%.3f</td></tr>\n", k->ipw.value / l->ipw.value,
+						    k->ipj.value / l->ipj.value);
+				}
+		if (pairs)
+			buf_appends(b, "</tbody></table>\n");
+	}
+	free(year);
+	free(local);
+	free(model);
+	free(accel);
+	return 0;
+}
+
 /* Every section after the per-run pass, in page order. */
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
 	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
 	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
-	    section_levels(c, b) < 0 ||
+	    section_levels(c, b) < 0 || section_trends(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);

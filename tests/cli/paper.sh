@@ -188,6 +188,10 @@ expect_eq "pair ipw ratio" "$(csv_query "$TMP/lc.csv" 'round(float([r["ipw_ratio
 expect_eq "cells" "$(csv_query "$TMP/lc.csv" 'len([r for r in rows if r["kind"] == "cell"])')" 3
 expect_eq "coverage all" "$(csv_query "$TMP/lc.csv" '[(r["local_coverage"], r["cloud_coverage"]) for r in rows if r["kind"] == "coverage" and r["key"] == ""]')" "[('0.4', '1')]"
 expect_eq "coverage math" "$(csv_query "$TMP/lc.csv" '[round(float(r["local_coverage"]), 6) for r in rows if r["key"] == "math"]')" "[0.333333]"
+"$IPW" report 9 1 --store "$DB2" --model-meta "$TMP/meta3.json" --out "$TMP/rep3" --bootstrap 0 --trials 0 >/dev/null \
+	|| fail "report localcloud"
+grep -q '<table id=localcloud>' "$TMP/rep3/index.html" || fail "report: local against cloud table"
+grep -q '<td>0.500</td><td>0.500</td></tr>' "$TMP/rep3/index.html" || fail "report: the pair's ratios"
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
 grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"

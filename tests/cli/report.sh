@@ -15,8 +15,9 @@ OUT="$TMP/report"
 "$IPW_BUILD/fakes/mkanalysis" "$DB" || fail "mkanalysis"
 printf '{"qwen3-1b": [0, 0], "qwen3-2b": [0.1, 0.2], "qwen3-235b": [1, 2]}' >"$TMP/prices.json"
 cat >"$TMP/meta.json" <<'J'
-{"models": {"qwen3-1b": {"total_params": "1B", "active_params": "1B"}, "qwen3-2b": {"total_params": "20B", "active_params": "2B"},
- "qwen3-235b": {"total_params": "235B", "active_params": "22B"}}}
+{"models": {"qwen3-1b": {"total_params": "1B", "active_params": "1B", "released": "2024"},
+ "qwen3-2b": {"total_params": "20B", "active_params": "2B", "released": "2025-01"},
+ "qwen3-235b": {"total_params": "235B", "active_params": "22B", "released": "2025-04"}}}
 J
 
 "$IPW" report 1 2 3 --cloud 3 --store "$DB" --out "$OUT" --prices "$TMP/prices.json" --bootstrap 200 \
@@ -31,7 +32,7 @@ H="$OUT/index.html"
 for id in compare coverage routing regressions attribution; do
 	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
 done
-for id in device ranks levels; do
+for id in device ranks levels trends; do
 	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
 done
 [ "$(grep -o 'src="data:image/png;base64,' "$H" | wc -l)" -ge 8 ] || fail "fewer than 8 embedded plots"
@@ -43,6 +44,8 @@ grep -q 'Compute: FLOPs = 2 &times; total parameters' "$H" || fail "routing's co
 grep -q '<td>L1</td><td>2</td>' "$H" || fail "levels: L1 holds i1 and i4 (small right)"
 grep -q '<td>math</td><td>-0.333</td><td>-0.500</td>' "$H" || fail "rank stability on math"
 grep -q 'points: Monte Carlo mean with the 95% spread' "$H" || fail "routing plot's Monte Carlo band"
+# trends: 2024 best run 1 (0.4 / 14 W), 2025 best run 3 (0.8 / 25 W): IPW x1.12 = accuracy x2 x power 14/25
+grep -q '<td>1.120</td><td>2.000</td><td>0.560</td>' "$H" || fail "trends: the 2025 row's factors"
 grep -q '<img class=plot width=820 height=480' "$H" || fail "images shown at the plot's size"
 python3 - "$OUT/routing.png" <<'PY' || fail "PNGs at 2x"
 import struct, sys
