@@ -27,6 +27,7 @@ for p in pareto ipw ipj coverage routing energy_tokens timeline_run1 subject_ipw
 	[ -s "$OUT/$p.svg" ] || fail "missing $p.svg"
 	head -c 8 "$OUT/$p.png" | od -An -c | grep -q 'P   N   G' || fail "$p.png is not a PNG"
 	grep -q '<svg' "$OUT/$p.svg" || fail "$p.svg is not SVG"
+	grep -q '<text ' "$OUT/$p.svg" || fail "$p.svg has no text as text"
 done
 H="$OUT/index.html"
 for id in compare coverage routing regressions attribution; do

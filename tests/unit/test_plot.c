@@ -188,3 +188,37 @@ Test(plot, si_prefixes)
 	plot_format_si(b, sizeof(b), NAN, 3);
 	cr_assert_str_eq(b, "-");
 }
+
+/* SVG keeps text as <text> elements (not glyph outlines), escaped, the title bold, the y label rotated. */
+Test(plot, svg_text_is_text)
+{
+	char why[256], path[] = "/tmp/ipw-plot-svg-XXXXXX", *svg;
+	struct plot p;
+	double x[] = {0, 1}, y[] = {1, 2};
+	FILE *f;
+	long len;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	plot_init(&p, "Energy <&> power", "x axis", "y axis");
+	plot_add(&p, PLOT_LINE, "series one", 2, x, y, NULL, NULL);
+	cr_assert_eq(plot_write_svg(&p, path, why, sizeof(why)), 0, "%s", why);
+	f = fopen(path, "r");
+	cr_assert(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	svg = calloc(1, (size_t)len + 1);
+	cr_assert_eq(fread(svg, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(path);
+	cr_assert(strstr(svg, "font-weight=\"bold\" fill=\"rgb(") && strstr(svg, ">Energy &lt;&amp;&gt; power</text>"),
+		  "title as bold text, escaped");
+	cr_assert(strstr(svg, ">series one</text>") && strstr(svg, ">x axis</text>"));
+	cr_assert(strstr(svg, "transform=\"rotate(-90.00"), "the y label is rotated");
+	cr_assert_null(strstr(svg, "<symbol"), "no glyph outlines");
+	cr_assert(strstr(svg, "</svg>") > strstr(svg, "</text>"), "text inside the document");
+	free(svg);
+	plot_release(&p);
+}
