@@ -89,10 +89,26 @@ static int read_class(json_t *o, int datacenter, size_t k, const char *path, str
 	return 0;
 }
 
+static int gdi_parse(const char *path, json_t *root, json_error_t *jerr, struct gdi_scenario *sc, char *err,
+		     size_t errlen);
+
 int gdi_read(const char *path, struct gdi_scenario *sc, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je), *devs, *dc, *v;
+	return gdi_parse(path, json_load_file(path, 0, &je), &je, sc, err, errlen);
+}
+
+int gdi_read_mem(const char *name, const char *data, size_t len, struct gdi_scenario *sc, char *err, size_t errlen)
+{
+	json_error_t je;
+	return gdi_parse(name, json_loadb(data, len, 0, &je), &je, sc, err, errlen);
+}
+
+/* Reads root (NULL: jerr says why; stolen) into sc. */
+static int gdi_parse(const char *path, json_t *root, json_error_t *jerr, struct gdi_scenario *sc, char *err,
+		     size_t errlen)
+{
+	json_t *devs, *dc, *v;
 	const char *key;
 	size_t i;
 	int rc = -1;
@@ -100,7 +116,7 @@ int gdi_read(const char *path, struct gdi_scenario *sc, char *err, size_t errlen
 	memset(sc, 0, sizeof(*sc));
 	sc->path = xstrdup(path);
 	if (!root) {
-		err_set(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		err_set(err, errlen, "%s:%d: %s", path, jerr->line, jerr->text);
 		goto out;
 	}
 	json_object_foreach(root, key, v)

@@ -151,10 +151,26 @@ static int accel_entry(const char *path, const char *key, json_t *v, struct acce
 	return 0;
 }
 
+static int meta_parse(const char *path, json_t *root, json_error_t *jerr, struct meta_file *f, char *err,
+		      size_t errlen);
+
 int meta_read(const char *path, struct meta_file *f, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je), *models, *accels, *v;
+	return meta_parse(path, json_load_file(path, 0, &je), &je, f, err, errlen);
+}
+
+int meta_read_mem(const char *name, const char *data, size_t len, struct meta_file *f, char *err, size_t errlen)
+{
+	json_error_t je;
+	return meta_parse(name, json_loadb(data, len, 0, &je), &je, f, err, errlen);
+}
+
+/* Reads root (NULL: jerr says why; stolen) into f. */
+static int meta_parse(const char *path, json_t *root, json_error_t *jerr, struct meta_file *f, char *err,
+		      size_t errlen)
+{
+	json_t *models, *accels, *v;
 	const char *key;
 	int rc = -1;
 
@@ -162,7 +178,7 @@ int meta_read(const char *path, struct meta_file *f, char *err, size_t errlen)
 	f->path = xstrdup(path);
 	if (!root) {
 		err_set(err, errlen, "%s:%d: %s (a model metadata file is a JSON object {\"models\": {...}, "
-			"\"accelerators\": {...}})", path, je.line, je.text);
+			"\"accelerators\": {...}})", path, jerr->line, jerr->text);
 		goto out;
 	}
 	if (!json_is_object(root)) {

@@ -54,6 +54,8 @@ struct meta_file {
  * 0, or -1 with err naming the file and the entry. Release with meta_release.
  */
 int meta_read(const char *path, struct meta_file *f, char *err, size_t errlen);
+/* The same on data[0..len); name stands for the path in errors. */
+int meta_read_mem(const char *name, const char *data, size_t len, struct meta_file *f, char *err, size_t errlen);
 void meta_release(struct meta_file *f);
 
 /* The entry for run r (its id, name, model, server model, in that order), or NULL. */
@@ -217,6 +219,8 @@ struct gdi_scenario {
  * its ipw from the caller (gdi_compute takes them filled). 0 or -1 (err set).
  */
 int gdi_read(const char *path, struct gdi_scenario *sc, char *err, size_t errlen);
+/* The same on data[0..len); name stands for the path in errors. */
+int gdi_read_mem(const char *name, const char *data, size_t len, struct gdi_scenario *sc, char *err, size_t errlen);
 /* Computes each class's accessible power and GDI, the totals and the factor with / without local devices. */
 void gdi_compute(struct gdi_scenario *sc);
 void gdi_release(struct gdi_scenario *sc);
