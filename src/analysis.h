@@ -136,7 +136,19 @@ struct route_model {
 	double active_params;   /* parameters active per token, for FLOPs = 2 x params x tokens */
 	double price_in;        /* USD per 1M prompt tokens */
 	double price_out;       /* USD per 1M output tokens */
+	double total_params;    /* all parameters, for FLOPs = 2 x total x tokens (--compute total) */
 };
+
+/* Which parameter count compute (flops, saved_compute) is based on. */
+enum route_compute { ROUTE_COMPUTE_ACTIVE, ROUTE_COMPUTE_TOTAL };
+
+/*
+ * The router's errors: one-sided (the paper's: an answerable query may go to
+ * the cloud, nothing is kept local wrongly) or two-sided (also: a query no
+ * local run answers right is kept local with probability 1 - p, and its
+ * wrong answer delivered).
+ */
+enum route_misroute { ROUTE_ONE_SIDED, ROUTE_TWO_SIDED };
 
 struct route_options {
 	enum route_objective objective;
@@ -146,6 +158,8 @@ struct route_options {
 	uint64_t seed;
 	double level;           /* interval of the Monte Carlo trials, e.g. 0.95 */
 	int intersect;          /* drop items missing from a run, or unmeasured at the cloud */
+	enum route_compute compute;   /* basis of flops / saved_compute (default active) */
+	enum route_misroute misroute; /* default one-sided */
 };
 
 /* A value and, for Monte Carlo rows, its spread over trials (NAN otherwise). */
@@ -161,6 +175,9 @@ struct route_row {
 	struct route_value saved_energy, saved_compute, saved_cost; /* 1 - total / cloud-only total */
 	struct route_value local_share;                          /* share of items answered locally */
 	struct route_value accuracy;                             /* of the routed answers */
+	struct route_value kept_wrong;   /* share of items kept local though no local run is right (two-sided) */
+	/* compute on both bases; flops and saved_compute are copies of the options' basis */
+	struct route_value flops_active, flops_total, saved_compute_active, saved_compute_total;
 };
 
 struct route_result {
@@ -180,7 +197,7 @@ struct route_result {
  * parameters file (active parameters, JSON {"key": 8e9 or "8B"} or lines
  * "key 8e9"); a key matches a run's id, name, model or server model, in that
  * order. NULL paths leave the values NAN. A run the file names no entry for
- * is an error.
+ * is an error. total_params stays NAN (analysis_route_meta fills it).
  */
 int analysis_route_models(const struct run_record *runs, size_t n, const char *prices, const char *params,
 			  struct route_model *model, char *err, size_t errlen);
@@ -256,6 +273,13 @@ struct weight_entry {
 struct weighted_result {
 	struct metric_value accuracy, ipw, ipj;  /* weighted by subject */
 	double weight_used;                      /* sum of the weights of the subjects present */
+	/*
+	 * The paper's GDP form: sum_s w_s acc_s over the subjects present (in the
+	 * weights' unit, e.g. USD of GDP answered right), and that over the sum of
+	 * every weight in the file (the share of total GDP; absent subjects count 0).
+	 */
+	struct metric_value gdp_value, gdp_share;
+	double weight_total;                     /* sum of every weight in the file */
 	char **unweighted;                       /* subjects of the run without a weight (NULL-terminated) */
 	char **absent;                           /* weighted subjects the run does not have */
 };

@@ -321,3 +321,77 @@ void subject_metrics_free(struct subject_metrics *s, size_t n)
 		free(s[i].subject);
 	free(s);
 }
+
+/* ---- device power ---- */
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const double *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+double metrics_busy_seconds(const double *t0, const double *t1, size_t n)
+{
+	double *iv = xmalloc((2 * n + 1) * sizeof(*iv)), busy = 0, s = 0, e = 0;
+	size_t k = 0;
+	int open = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(t0[i]) && isfinite(t1[i]) && t1[i] >= t0[i]) {
+			iv[2 * k] = t0[i];
+			iv[2 * k + 1] = t1[i];
+			k++;
+		}
+	qsort(iv, k, 2 * sizeof(*iv), cmp_pair);
+	for (size_t i = 0; i < k; i++) {
+		if (open && iv[2 * i] <= e) {
+			if (iv[2 * i + 1] > e)
+				e = iv[2 * i + 1];
+			continue;
+		}
+		if (open)
+			busy += e - s;
+		s = iv[2 * i];
+		e = iv[2 * i + 1];
+		open = 1;
+	}
+	if (open)
+		busy += e - s;
+	free(iv);
+	return busy;
+}
+
+void metrics_device_power(const struct metrics_input *in, const double *t_send, const double *t_end,
+			  struct device_power *out)
+{
+	double *t0 = xcalloc(in->n + 1, sizeof(double)), *t1 = xcalloc(in->n + 1, sizeof(double));
+	double correct = 0;
+	size_t k = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < in->n; i++) {
+		double lat = in->latency_s[i];
+		if ((in->failed && in->failed[i]) || (in->acc[i] != 0 && in->acc[i] != 1) ||
+		    !(finite_nonneg(in->energy_j[i]) && isfinite(lat) && lat > 0) || !isfinite(t_send[i]) ||
+		    !isfinite(t_end[i]))
+			continue;
+		out->n++;
+		out->energy_j += in->energy_j[i];
+		out->request_s += lat;
+		correct += in->acc[i];
+		t0[k] = t_send[i];
+		t1[k++] = t_end[i];
+	}
+	out->busy_s = metrics_busy_seconds(t0, t1, k);
+	free(t0);
+	free(t1);
+	if (!out->n || !(out->busy_s > 0)) {
+		out->energy_j = out->busy_s = out->request_s = out->power_w = out->in_flight = NAN;
+		out->accuracy = out->ipw = NAN;
+		return;
+	}
+	out->power_w = out->energy_j / out->busy_s;
+	out->in_flight = out->request_s / out->busy_s;
+	out->accuracy = correct / out->n;
+	out->ipw = out->power_w > 0 ? out->accuracy / out->power_w : NAN;
+}

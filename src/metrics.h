@@ -87,5 +87,32 @@ int metrics_by_subject(const struct metrics_input *in, const struct metrics_opti
 		       struct subject_metrics **out, size_t *nout, char *err, size_t errlen);
 void subject_metrics_free(struct subject_metrics *s, size_t n);
 
+/*
+ * IPW on the device's power, beside IPW on each request's share of it. Over
+ * the queries IPW uses (not failed, scored, energy measured, latency > 0):
+ * device power = sum of their energies / the union of their [send, end]
+ * windows (the mean power of the device while at least one of them ran),
+ * IPW_device = their accuracy / device power. At concurrency 1 it equals
+ * power_w's IPW up to the gaps; with N requests in flight the request's share
+ * is about device power / N. Point estimates (no intervals).
+ */
+struct device_power {
+	int n;                 /* queries used */
+	double energy_j;       /* sum of their energies (J) */
+	double busy_s;         /* length of the union of their windows (s) */
+	double request_s;      /* sum of their latencies (s) */
+	double power_w;        /* energy_j / busy_s (W) */
+	double in_flight;      /* request_s / busy_s: mean requests in flight while busy */
+	double accuracy;       /* their mean accuracy */
+	double ipw;            /* accuracy / power_w (1/W) */
+};
+
+/* t_send, t_end: each query's window (run seconds). Fields NAN when nothing counts. */
+void metrics_device_power(const struct metrics_input *in, const double *t_send, const double *t_end,
+			  struct device_power *out);
+
+/* Length of the union of the intervals [t0[i], t1[i]] (finite, t1 >= t0 only). */
+double metrics_busy_seconds(const double *t0, const double *t1, size_t n);
+
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "plot.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,22 +248,89 @@ static void set_color(cairo_t *cr, int k, double alpha)
 	cairo_set_source_rgba(cr, c[0], c[1], c[2], alpha);
 }
 
+/*
+ * SVG keeps text as text: while an SVG is drawn, text_at records each label
+ * (position in SVG units, size, weight, colour, rotation) on the cairo
+ * context instead of drawing glyph outlines, and plot_write_svg writes them
+ * as <text> elements. PNGs draw glyphs.
+ */
+static const cairo_user_data_key_t svg_text_key;
+
+static void svg_text(struct buf *log, cairo_t *cr, const char *s, double x, double y)
+{
+	cairo_matrix_t m;
+	cairo_font_face_t *ff = cairo_get_font_face(cr);
+	double r = 0, g = 0, b = 0, a = 1, size, deg;
+	int bold = cairo_font_face_get_type(ff) == CAIRO_FONT_TYPE_TOY &&
+		   cairo_toy_font_face_get_weight(ff) == CAIRO_FONT_WEIGHT_BOLD;
+
+	cairo_get_font_matrix(cr, &m);
+	size = hypot(m.xx, m.yx);
+	cairo_pattern_get_rgba(cairo_get_source(cr), &r, &g, &b, &a);
+	cairo_get_matrix(cr, &m);
+	deg = atan2(m.yx, m.xx) * 180 / M_PI;
+	cairo_user_to_device(cr, &x, &y);
+	buf_appendf(log, "<text x=\"%.2f\" y=\"%.2f\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"%.2f\"%s "
+		    "fill=\"rgb(%d,%d,%d)\"", x, y, size, bold ? " font-weight=\"bold\"" : "", (int)lround(255 * r),
+		    (int)lround(255 * g), (int)lround(255 * b));
+	if (fabs(deg) > 1e-9)
+		buf_appendf(log, " transform=\"rotate(%.2f %.2f %.2f)\"", deg, x, y);
+	buf_appends(log, ">");
+	for (const char *c = s; *c; c++)
+		if (*c == '<')
+			buf_appends(log, "&lt;");
+		else if (*c == '>')
+			buf_appends(log, "&gt;");
+		else if (*c == '&')
+			buf_appends(log, "&amp;");
+		else
+			buf_append(log, c, 1);
+	buf_appends(log, "</text>\n");
+}
+
 static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, double ay)
 {
 	cairo_text_extents_t e;
+	struct buf *log = cairo_get_user_data(cr, &svg_text_key);
 	cairo_text_extents(cr, s, &e);
-	cairo_move_to(cr, x - e.width * ax - e.x_bearing, y - e.height * ay - e.y_bearing);
+	x -= e.width * ax + e.x_bearing;
+	y -= e.height * ay + e.y_bearing;
+	if (log) {
+		svg_text(log, cr, s, x, y);
+		return;
+	}
+	cairo_move_to(cr, x, y);
 	cairo_show_text(cr, s);
 }
 
+void plot_format_si(char *buf, size_t n, double v, int digits)
+{
+	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E"};
+	int k = 4;
+	double a = fabs(v);
+
+	if (!isfinite(v)) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	if (a > 0) {
+		while (a >= 1000 && k < 10)
+			a /= 1000, v /= 1000, k++;
+		while (a < 1 && k > 0)
+			a *= 1000, v *= 1000, k--;
+	}
+	snprintf(buf, n, *pre[k] ? "%.*g %s" : "%.*g", digits, v, pre[k]);
+}
+
+/* Tick labels: percentages, plain numbers, or with an SI prefix outside 0.01 .. 10000 (as the report's tables). */
 static void tick_label(char *buf, size_t n, double v, double step, int percent)
 {
 	if (fabs(v) < step * 1e-9)
 		v = 0;
 	if (percent)
 		snprintf(buf, n, "%g%%", round(v * 100 * 1e6) / 1e6);
-	else if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3))
-		snprintf(buf, n, "%.3g", v);
+	else if (v != 0 && (fabs(v) >= 1e4 || fabs(v) < 1e-2))
+		plot_format_si(buf, n, v, 3);
 	else
 		snprintf(buf, n, "%g", v);
 }
@@ -549,10 +617,13 @@ static int surface_check(cairo_surface_t *sf, const char *what, char *err, size_
 	return 0;
 }
 
+/* PNGs are drawn at PLOT_PNG_SCALE x the plot's size, so they stay sharp on high-density screens. */
 static cairo_surface_t *render_image(const struct plot *p)
 {
-	cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, p->width, p->height);
+	cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_PNG_SCALE * p->width,
+							 PLOT_PNG_SCALE * p->height);
 	cairo_t *cr = cairo_create(sf);
+	cairo_scale(cr, PLOT_PNG_SCALE, PLOT_PNG_SCALE);
 	draw(cr, p);
 	cairo_destroy(cr);
 	return sf;
@@ -570,22 +641,49 @@ int plot_write_png(const struct plot *p, const char *path, char *err, size_t err
 	return rc;
 }
 
+static cairo_status_t to_buf(void *closure, const unsigned char *data, unsigned int length);
+
 int plot_write_svg(const struct plot *p, const char *path, char *err, size_t errlen)
 {
-	cairo_surface_t *sf = cairo_svg_surface_create(path, p->width, p->height);
+	struct buf svg, text;
+	cairo_surface_t *sf;
 	cairo_t *cr;
+	char *end;
+	FILE *f;
 	int rc;
 
-	if ((rc = surface_check(sf, path, err, errlen)) < 0) {
-		cairo_surface_destroy(sf);
-		return rc;
-	}
+	buf_init(&svg, 0);
+	buf_init(&text, 0);
+	sf = cairo_svg_surface_create_for_stream(to_buf, &svg, p->width, p->height);
+	if ((rc = surface_check(sf, path, err, errlen)) < 0)
+		goto out;
 	cr = cairo_create(sf);
+	cairo_set_user_data(cr, &svg_text_key, &text, NULL);
 	draw(cr, p);
 	cairo_destroy(cr);
 	cairo_surface_finish(sf);
-	rc = surface_check(sf, path, err, errlen);
+	if ((rc = surface_check(sf, path, err, errlen)) < 0)
+		goto out;
+	buf_append(&svg, "", 1);   /* NUL-terminate */
+	end = strstr(svg.data, "</svg>");
+	if (!end) {
+		rc = err_set(err, errlen, "%s: cairo wrote no </svg>", path);
+		goto out;
+	}
+	if (!(f = fopen(path, "w"))) {
+		rc = err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	fwrite(svg.data, 1, (size_t)(end - svg.data), f);
+	if (text.len)
+		fwrite(text.data, 1, text.len, f);
+	fputs(end, f);
+	if (fclose(f) != 0)
+		rc = err_set(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+out:
 	cairo_surface_destroy(sf);
+	buf_release(&svg);
+	buf_release(&text);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 
 #include "aggregate.h"
 #include "analysis.h"
+#include "analysis/paper.h"
 #include "clock.h"
 #include "metrics.h"
 #include "plot.h"
@@ -137,7 +138,7 @@ static int emit_plot(struct buf *b, const struct plot *p, const char *dir, const
 		return rc;
 	if ((rc = plot_png_data(p, &png, &len, err, errlen)) < 0)
 		return rc;
-	buf_appendf(b, "<figure id=\"plot-%s\"><img class=plot alt=\"", name);
+	buf_appendf(b, "<figure id=\"plot-%s\"><img class=plot width=%d height=%d alt=\"", name, p->width, p->height);
 	html_esc(b, alt);
 	buf_appends(b, "\" src=\"data:image/png;base64,");
 	base64(b, png, len);
@@ -157,6 +158,12 @@ struct run_sum {
 	size_t ns;
 	struct regression fit;     /* energy ~ output tokens */
 	int fit_ok;
+	struct device_power dev;   /* IPW on the device's power (metrics.h) */
+	char **subj;               /* the run's subjects (owned, sorted) and their IPW (point estimates) */
+	double *subj_ipw;
+	size_t nsubj;
+	struct run_compute comp;   /* with --model-meta and an entry for the run */
+	int has_comp;
 };
 
 /* ---- power timeline ---- */
@@ -575,6 +582,19 @@ static int routing_prepare(struct store *s, const struct report_options *o, char
 		note(b, "Routing not computed: %s", why);
 		return 1;
 	}
+	if (o->model_meta) {
+		struct meta_file mf;
+		int r = meta_read(o->model_meta, &mf, why, sizeof(why));
+		if (r == 0) {
+			r = analysis_route_meta(&mf, rt->runs, rt->nl + 1, rt->model, why, sizeof(why));
+			meta_release(&mf);
+		}
+		if (r < 0) {
+			note(b, "Routing not computed: %s", why);
+			return 1;
+		}
+	}
+	rt->ro.compute = (enum route_compute)o->compute;
 	rt->ro.objective = ROUTE_ENERGY;
 	rt->ro.trials = o->trials;
 	rt->ro.seed = o->seed;
@@ -596,8 +616,9 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 	html_esc(b, rt->cloud.name);
 	buf_appendf(b, "). Locally answerable: %lld. The oracle picks the local run with the least energy that "
 		    "answered right; a router of accuracy p routes such an item right with probability p, otherwise "
-		    "to the cloud; the cascade also pays a failed attempt on run %s.</p>\n", res->n_answerable,
-		    rt->local[0]);
+		    "to the cloud; the cascade also pays a failed attempt on run %s. Compute: FLOPs = 2 &times; %s "
+		    "parameters &times; tokens.</p>\n", res->n_answerable, rt->local[0],
+		    rt->ro.compute == ROUTE_COMPUTE_TOTAL ? "total" : "active");
 	buf_appends(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
 		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th></tr></thead>"
 		    "<tbody>\n");
@@ -619,39 +640,60 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 	buf_appends(b, "</tbody></table>\n");
 }
 
-/* Savings against router accuracy: exact expectations on a grid of p (rows: cloud-only, oracle, then router, cascade per p). */
-static int routing_plot(struct buf *b, const struct route_result *res, const double *grid, const char *dir,
-			char *err, size_t errlen)
+static const struct route_row *grid_row(const struct route_result *res, const char *scheme, double p, int mc)
+{
+	for (size_t i = 0; i < res->nrows; i++)
+		if (!strcmp(res->rows[i].scheme, scheme) && res->rows[i].monte_carlo == mc && fabs(res->rows[i].p - p) < 1e-9)
+			return &res->rows[i];
+	return NULL;
+}
+
+/*
+ * Savings against router accuracy on a grid of p: exact expectations (lines),
+ * the router's energy saving by Monte Carlo (points with the 95% spread of
+ * the trials) and the accuracy of the routed answers.
+ */
+static int routing_plot(struct buf *b, const struct route_result *res, const double *grid, int trials,
+			const char *dir, char *err, size_t errlen)
 {
 	struct plot p;
-	double y[6][11];
-	const char *lab[6] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
-			      "compute, cascade", "cost, cascade"};
+	double y[7][11], mc[11], lo[11], hi[11];
+	const char *lab[7] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
+			      "compute, cascade", "cost, cascade", "accuracy kept, router"};
 	int rc;
 
 	for (int i = 0; i <= 10; i++) {
-		const struct route_row *rr = &res->rows[2 + 2 * i], *cc = &res->rows[3 + 2 * i];
+		const struct route_row *rr = grid_row(res, "router", grid[i], 0), *cc = grid_row(res, "cascade", grid[i], 0);
+		const struct route_row *rm = grid_row(res, "router", grid[i], 1);
 		y[0][i] = rr->saved_energy.value;
 		y[1][i] = rr->saved_compute.value;
 		y[2][i] = rr->saved_cost.value;
 		y[3][i] = cc->saved_energy.value;
 		y[4][i] = cc->saved_compute.value;
 		y[5][i] = cc->saved_cost.value;
+		y[6][i] = rr->accuracy.value;
+		mc[i] = rm ? rm->saved_energy.value : NAN;
+		lo[i] = rm ? rm->saved_energy.lo : NAN;
+		hi[i] = rm ? rm->saved_energy.hi : NAN;
 	}
-	plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p", "saved against cloud-only");
+	plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p",
+		  "saved against cloud-only; accuracy");
 	p.y_percent = 1;
-	for (int k = 0; k < 6; k++) {
+	for (int k = 0; k < 7; k++) {
 		int any = 0;
 		for (int i = 0; i <= 10; i++)
 			any |= isfinite(y[k][i]);
 		if (!any)
 			continue;
 		struct plot_series *sr = plot_add(&p, PLOT_LINE, lab[k], 11, grid, y[k], NULL, NULL);
-		sr->color = k % 3;
-		sr->dashed = k >= 3;
+		sr->color = k == 6 ? 4 : k % 3;
+		sr->dashed = k >= 3 && k < 6;
 	}
-	rc = emit_plot(b, &p, dir, "routing", "Energy, compute and cost saved vs router accuracy "
-		       "(solid: router, dashed: cascade)", err, errlen);
+	if (trials > 0)
+		plot_add(&p, PLOT_POINTS, "energy, router, Monte Carlo (95% of trials)", 11, grid, mc, lo, hi)->color = 0;
+	rc = emit_plot(b, &p, dir, "routing", "Energy, compute and cost saved and the accuracy kept vs router accuracy "
+		       "(solid: router, dashed: cascade; points: Monte Carlo mean with the 95% spread of the trials)",
+		       err, errlen);
 	plot_release(&p);
 	return rc;
 }
@@ -686,12 +728,11 @@ static int section_routing(struct store *s, const struct report_options *o, char
 		grid[i] = i / 10.0;
 	rt.ro.p = grid;
 	rt.ro.np = 11;
-	rt.ro.trials = 0;
 	if (analysis_route(s, rt.local, rt.nl, rt.cloud.id, rt.model, &rt.ro, &res, why, sizeof(why)) < 0) {
 		note(b, "Routing plot not drawn: %s", why);
 		goto out;
 	}
-	rc = routing_plot(b, &res, grid, o->out_dir, err, errlen);
+	rc = routing_plot(b, &res, grid, rt.ro.trials, o->out_dir, err, errlen);
 	route_result_release(&res);
 out:
 	routing_release(&rt);
@@ -786,22 +827,18 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
 }
 
 /*
- * Each run against the first. The attribution's bootstrap is capped as
- * compare's intervals are (AGG_CI_AUTO): a pair where either run has more
- * than AGG_CI_AUTO_MAX scored queries gets point estimates only, since
- * resampling it would take minutes and attribution has no delta method.
+ * Each run against the first, with the page's interval method: bootstrap, or
+ * with the delta method (which attribution has none of) point estimates only,
+ * since resampling runs that large would take minutes.
  */
 static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
-			      const struct report_options *o, const struct run_data *base)
+			      const struct report_options *o, const struct run_data *base, int delta)
 {
-	struct metrics_options mo, point;
-	int capped = 0;
+	struct metrics_options mo;
 
 	metrics_options_init(&mo);
-	mo.bootstrap = o->bootstrap;
+	mo.bootstrap = delta ? 0 : o->bootstrap;
 	mo.seed = o->seed;
-	point = mo;
-	point.bootstrap = 0;
 	buf_appendf(b, "<h2 id=attribution-section>Attribution against run ");
 	html_esc(b, rs[0].label);
 	buf_appends(b, "</h2>\n<p>IPW<sub>B</sub>/IPW<sub>A</sub> = (acc<sub>B</sub>/acc<sub>A</sub>) &times; "
@@ -810,17 +847,15 @@ static void table_attribution(struct buf *b, struct store *s, char **ids, struct
 		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
 		    "change</th></tr></thead><tbody>\n");
 	for (size_t i = 1; i < n; i++) {
-		int big = rs[0].row.r.m.n_scored > AGG_CI_AUTO_MAX || rs[i].row.r.m.n_scored > AGG_CI_AUTO_MAX;
-		capped |= big && mo.bootstrap > 0;
 		buf_appends(b, "<tr>");
 		cell_s(b, rs[i].label);
-		attribution_cells(b, s, ids[i], base, big ? &point : &mo);
+		attribution_cells(b, s, ids[i], base, &mo);
 	}
 	buf_appends(b, "</tbody></table>\n");
-	if (capped)
-		buf_appendf(b, "<p class=note>Pairs with a run of more than %d scored queries: point estimates "
-			    "without intervals (the bootstrap is capped as in ipw compare --ci auto).</p>\n",
-			    AGG_CI_AUTO_MAX);
+	if (delta && o->bootstrap > 0)
+		buf_appends(b, "<p class=note>The page's intervals are by the delta method (a run has more than "
+			    "50000 scored queries, or --ci delta); attribution has no delta method, so these are "
+			    "point estimates without intervals.</p>\n");
 }
 
 static const char *css =
@@ -828,7 +863,7 @@ static const char *css =
 	"table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
 	"th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}"
 	"th{background:#f0f0f0}.ci{color:#777;font-size:11px}.note{color:#a40}"
-	"figure{margin:12px 0}img.plot{max-width:100%;border:1px solid #ddd}"
+	"figure{margin:12px 0}img.plot{max-width:100%;height:auto;border:1px solid #ddd}"
 	"figcaption{font-size:12px;color:#555}";
 
 /* What the report keeps while it reads the runs one at a time. */
@@ -842,9 +877,11 @@ struct report_ctx {
 	struct buf reg, tl;          /* the regression table and the timelines, filled per run */
 	struct run_data base;        /* the first run's queries, kept for the attribution */
 	int have_base;
+	struct meta_file mf;         /* --model-meta */
+	int have_meta;
 };
 
-static void page_head(struct buf *b, const struct report_options *o, size_t n)
+static void page_head(struct buf *b, const struct report_options *o, size_t n, enum agg_ci ci, long long most)
 {
 	char when[40];
 
@@ -855,9 +892,18 @@ static void page_head(struct buf *b, const struct report_options *o, size_t n)
 	html_esc(b, o->title ? o->title : "ipw report");
 	buf_appendf(b, "</h1>\n<p>Generated %s by ipw %s from the store ", when, IPW_VERSION);
 	html_esc(b, o->store_label ? o->store_label : "");
-	buf_appendf(b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). Intervals: 95%%, "
-		    "bootstrap over queries (%d resamples) unless said otherwise. Failed and unscored queries are "
-		    "excluded from every ratio.</p>\n", n, n == 1 ? "" : "s", o->bootstrap);
+	buf_appendf(b, "; %zu run%s. Energy is gross accelerator energy (the paper's number). ", n, n == 1 ? "" : "s");
+	if (ci == AGG_CI_DELTA)
+		buf_appends(b, "<span id=page-intervals>Intervals: 95%, normal approximation (delta method), one method "
+			    "for every table and plot");
+	else
+		buf_appendf(b, "<span id=page-intervals>Intervals: 95%%, bootstrap over queries (%d resamples), one method "
+			    "for every table and plot", o->bootstrap);
+	if (o->ci == AGG_CI_AUTO)
+		buf_appendf(b, " (--ci auto: the largest run has %lld scored queries; delta above %d)", most,
+			    AGG_CI_AUTO_MAX);
+	buf_appends(b, "</span>; routing rows show the Monte Carlo spread. Failed and unscored queries are "
+		    "excluded from every ratio.</p>\n");
 }
 
 /* Says which runs' energy is estimated (the built-in engine with no sensor), if any. */
@@ -890,6 +936,41 @@ static void scatter_sample(struct run_sum *rs, const struct run_data *d)
 }
 
 /* Run i: its comparison row, regressions, scatter sample and timeline (the first run's queries are kept). */
+/* Device power, IPW per subject and (with --model-meta) compute of one run. */
+static void run_extras(struct report_ctx *c, struct run_sum *rs, const struct run_record *r, const struct run_data *d)
+{
+	struct metrics_input in;
+	struct metrics_options mo;
+	struct subject_metrics *sm = NULL;
+	size_t ns = 0;
+	char why[IPW_ERRLEN];
+
+	run_data_metrics_input(d, &in);
+	metrics_device_power(&in, d->t_send_s, d->t_end_s, &rs->dev);
+	metrics_options_init(&mo);
+	mo.bootstrap = 0;
+	if (metrics_by_subject(&in, &mo, &sm, &ns, why, sizeof(why)) == 0) {
+		rs->subj = xcalloc(ns + 1, sizeof(char *));
+		rs->subj_ipw = xcalloc(ns + 1, sizeof(double));
+		for (size_t k = 0; k < ns; k++) {
+			rs->subj[k] = xstrdup(sm[k].subject);
+			rs->subj_ipw[k] = sm[k].m.ipw.value;
+		}
+		rs->nsubj = ns;
+		subject_metrics_free(sm, ns);
+	}
+	if (c->have_meta) {
+		const struct model_meta *mm = meta_model_of(&c->mf, r);
+		int cnt;
+		const struct accel_meta *am = meta_accel_find(&c->mf, meta_run_accelerator(r, &cnt));
+		if (mm) {
+			analysis_compute(d, mm->active_params, mm->total_params, mm->bits_per_weight,
+					 am ? am->peak_flops * cnt : NAN, am ? am->peak_bw * cnt : NAN, &rs->comp);
+			rs->has_comp = 1;
+		}
+	}
+}
+
 static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 {
 	struct run_sum *rs = &c->rs[i];
@@ -910,6 +991,7 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 	rs->fit = rg.r[REG_ENERGY_OUT];
 	rs->fit_ok = rg.ok[REG_ENERGY_OUT];
 	scatter_sample(rs, &d);
+	run_extras(c, rs, &r, &d);
 	if ((int)i < c->o->max_timelines && timeline_plot(c->s, &r, &d, &c->tl, c->o->out_dir, err, errlen) < 0)
 		goto out;
 	if (i == 0) {
@@ -929,12 +1011,9 @@ static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_
 {
 	buf_appends(b, "<h2 id=compare-section>Comparison</h2>\n");
 	table_compare(b, c->rs, c->n);
-	for (size_t i = 0; i < c->n; i++)
-		if (c->rs[i].row.r.delta) {
-			buf_appendf(b, "<p class=note>Runs of more than %d scored queries: intervals by the normal "
-				    "approximation (delta method) instead of the bootstrap.</p>\n", AGG_CI_AUTO_MAX);
-			break;
-		}
+	if (c->ao.ci == AGG_CI_DELTA)
+		buf_appends(b, "<p class=note id=interval-method>Intervals of this table and its plots: normal "
+			    "approximation (delta method), for every run.</p>\n");
 	if (plot_pareto(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0 ||
 	    plot_eff(b, c->rs, c->n, 0, c->o->out_dir, err, errlen) < 0 ||
 	    plot_eff(b, c->rs, c->n, 1, c->o->out_dir, err, errlen) < 0)
@@ -942,18 +1021,348 @@ static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_
 	return 0;
 }
 
+/* A number with an SI prefix and 4 significant digits, and its unit ("28.57 m/W"), as plot ticks are. */
+static void si(struct buf *b, double v, const char *unit)
+{
+	char t[48], *sp;
+	if (!isfinite(v)) {
+		buf_appends(b, "&ndash;");
+		return;
+	}
+	plot_format_si(t, sizeof(t), v, 4);
+	if ((sp = strchr(t, ' ')))
+		*sp = 0;
+	buf_appendf(b, "%s&nbsp;%s%s", t, sp ? sp + 1 : "", unit);
+}
+
+static void cell_si(struct buf *b, double v, const char *unit)
+{
+	buf_appends(b, "<td>");
+	si(b, v, unit);
+	buf_appends(b, "</td>");
+}
+
+/* IPW on each request's share and on the device's power; with --model-meta, compute. */
+static int section_device(struct report_ctx *c, struct buf *b)
+{
+	buf_appends(b, "<h2 id=device-section>Device power and compute</h2>\n<p>IPW is accuracy over the mean of each "
+		    "request's power E(q)/&tau;(q), its share of the device; IPW (device) is accuracy over the device's "
+		    "power while serving (&Sigma;E over the time a request was in flight), what batch tables report. "
+		    "Point estimates. Compute (with --model-meta): FLOPs = 2 &times; parameters &times; tokens, on "
+		    "active and on total parameters (docs/metrics.md).</p>\n<table id=device><thead><tr><th>run</th>"
+		    "<th>IPW (1/W)</th><th>device power</th><th>IPW device (1/W)</th><th>in flight</th>"
+		    "<th>FLOPs/query (active)</th><th>FLOPs/query (total)</th><th>FLOPs/J</th><th>MFU</th><th>MBU</th>"
+		    "</tr></thead><tbody>\n");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct run_sum *r = &c->rs[i];
+		const struct run_compute *k = &r->comp;
+		double na = r->has_comp && k->n_tokens ? (double)k->n_tokens : NAN;
+		buf_appends(b, "<tr>");
+		cell_s(b, r->label);
+		cell_si(b, r->row.r.m.ipw.value, "/W");
+		cell_si(b, r->dev.power_w, "W");
+		cell_si(b, r->dev.ipw, "/W");
+		buf_appendf(b, "<td>%.3g</td>", r->dev.in_flight);
+		cell_si(b, r->has_comp ? k->flops_active / na : NAN, "FLOP");
+		cell_si(b, r->has_comp ? k->flops_total / na : NAN, "FLOP");
+		cell_si(b, r->has_comp ? k->flops_per_j : NAN, "FLOP/J");
+		cell_pct(b, r->has_comp ? k->mfu : NAN, NAN, NAN);
+		cell_pct(b, r->has_comp ? k->mbu : NAN, NAN, NAN);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	if (!c->have_meta)
+		buf_appends(b, "<p class=note>Compute not computed: give the model metadata with --model-meta FILE.</p>\n");
+	return 0;
+}
+
+/* The subjects of the first MAX_BAR_RUNS runs (union, sorted), newly allocated. */
+static char **subject_union(const struct report_ctx *c, size_t nb, size_t *ns)
+{
+	char **u = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < nb; i++)
+		for (size_t k = 0; k < c->rs[i].nsubj; k++) {
+			size_t j = 0;
+			while (j < n && strcmp(u[j], c->rs[i].subj[k]) < 0)
+				j++;
+			if (j < n && !strcmp(u[j], c->rs[i].subj[k]))
+				continue;
+			u = xrealloc(u, (n + 2) * sizeof(*u));
+			memmove(&u[j + 1], &u[j], (n - j) * sizeof(*u));
+			u[j] = c->rs[i].subj[k];
+			n++;
+		}
+	*ns = n;
+	return u;
+}
+
+static double subj_value(const struct run_sum *r, const char *s)
+{
+	for (size_t k = 0; k < r->nsubj; k++)
+		if (!strcmp(r->subj[k], s))
+			return r->subj_ipw[k];
+	return NAN;
+}
+
+/* IPW per subject: bars for the first MAX_BAR_RUNS runs. */
+static int section_subject_ipw(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	size_t nb = c->n < MAX_BAR_RUNS ? c->n : MAX_BAR_RUNS, ns;
+	char **u = subject_union(c, nb, &ns);
+	const char **names = xcalloc(ns + 1, sizeof(char *));
+	double *x = xcalloc(ns + 1, sizeof(double)), *y = xcalloc(ns + 1, sizeof(double));
+	struct plot p;
+	int rc = 0;
+
+	buf_appends(b, "<h2 id=subject-ipw-section>IPW per subject</h2>\n");
+	if (ns == 0) {
+		buf_appends(b, "<p class=note>No subjects with scored queries.</p>\n");
+		goto out;
+	}
+	plot_init(&p, "IPW per subject", "subject", "IPW (1/W)");
+	p.ymin = 0;
+	for (size_t j = 0; j < ns; j++) {
+		names[j] = *u[j] ? u[j] : "(none)";
+		x[j] = (double)j;
+	}
+	plot_set_categories(&p, names, ns);
+	for (size_t i = 0; i < nb; i++) {
+		for (size_t j = 0; j < ns; j++)
+			y[j] = subj_value(&c->rs[i], u[j]);
+		plot_add(&p, PLOT_BARS, c->rs[i].label, ns, x, y, NULL, NULL);
+	}
+	rc = emit_plot(b, &p, c->o->out_dir, "subject_ipw", "IPW per subject and run (point estimates; the first 8 runs)",
+		       err, errlen);
+	plot_release(&p);
+out:
+	free(u);
+	free(names);
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* Kendall tau and Spearman rho of the per-subject rankings against the overall one. */
+static int section_ranks(struct report_ctx *c, struct buf *b)
+{
+	size_t ns;
+	char **u = subject_union(c, c->n, &ns);
+	double *all = xcalloc(c->n + 1, sizeof(double)), *v = xcalloc(c->n + 1, sizeof(double));
+	int rows = 0;
+
+	buf_appends(b, "<h2 id=ranks-section>Rank stability</h2>\n");
+	if (c->n < 2) {
+		buf_appends(b, "<p class=note>One run: nothing to rank.</p>\n");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		all[i] = c->rs[i].row.r.m.ipw.value;
+	buf_appends(b, "<p>The runs ranked by IPW on each subject's queries alone against the ranking on all queries: "
+		    "Kendall's &tau;-b and Spearman's &rho; (1: the same order). <code>ipw ranks</code> adds the "
+		    "bootstrap resamples.</p>\n<table id=ranks><thead><tr><th>subject</th><th>&tau;</th><th>&rho;</th>"
+		    "</tr></thead><tbody>\n");
+	for (size_t j = 0; j < ns; j++) {
+		int every = 1;
+		for (size_t i = 0; i < c->n && every; i++)
+			every = isfinite(v[i] = subj_value(&c->rs[i], u[j]));
+		if (!every)
+			continue;
+		buf_appends(b, "<tr>");
+		cell_s(b, *u[j] ? u[j] : "(none)");
+		buf_appendf(b, "<td>%.3f</td><td>%.3f</td></tr>\n", analysis_kendall_tau(all, v, c->n),
+			    analysis_spearman_rho(all, v, c->n));
+		rows++;
+	}
+	buf_appends(b, "</tbody></table>\n");
+	if (!rows)
+		buf_appends(b, "<p class=note>No subject has an IPW in every run.</p>\n");
+out:
+	free(u);
+	free(all);
+	free(v);
+	return 0;
+}
+
+/* Difficulty levels by the smallest size class answering each item (--model-meta). */
+static int section_levels(struct report_ctx *c, struct buf *b)
+{
+	double *total = xcalloc(c->n + 1, sizeof(double)), *bounds = NULL;
+	size_t nb = 0;
+	struct level_result r;
+	char why[IPW_ERRLEN];
+
+	buf_appends(b, "<h2 id=levels-section>Difficulty levels</h2>\n");
+	if (!c->have_meta) {
+		buf_appends(b, "<p class=note>Not computed: the levels need each run's total parameters "
+			    "(--model-meta FILE).</p>\n");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct run_record rr;
+		const struct model_meta *mm;
+		memset(&rr, 0, sizeof(rr));
+		total[i] = NAN;
+		if (store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0 && (mm = meta_model_of(&c->mf, &rr)))
+			total[i] = mm->total_params;
+		run_record_release(&rr);
+	}
+	if (analysis_level_bounds(LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why, sizeof(why)) < 0 ||
+	    analysis_levels(c->s, (const char *const *)c->ids, c->n, total, bounds, nb, c->o->intersect, &r, why,
+			    sizeof(why)) < 0) {
+		note(b, "Levels not computed: %s", why);
+		goto out;
+	}
+	buf_appendf(b, "<p>An item's level is the smallest size class (total parameters: L1 &le; 4B, L2 &le; 14B, "
+		    "L3 &le; 32B, L4 larger) of a run that answered it right; L5: no run did. Accuracy of each run "
+		    "on each level's items.</p>\n<table id=levels><thead><tr><th>level</th><th>items</th>");
+	for (size_t i = 0; i < c->n; i++) {
+		buf_appends(b, "<th>");
+		html_esc(b, c->rs[i].label);
+		buf_appends(b, "</th>");
+	}
+	buf_appends(b, "</tr></thead><tbody>\n");
+	for (size_t l = 0; l < r.nlevels; l++) {
+		buf_appendf(b, "<tr><td>L%zu</td><td>%lld</td>", l + 1, r.items[l]);
+		for (size_t i = 0; i < c->n; i++) {
+			long long sc = r.scored[i * r.nlevels + l], co = r.correct[i * r.nlevels + l];
+			cell_pct(b, sc ? (double)co / (double)sc : NAN, NAN, NAN);
+		}
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	level_result_release(&r);
+out:
+	free(total);
+	free(bounds);
+	return 0;
+}
+
+/* The run's metadata entry and accelerator class (-1 unknown); NULL without --model-meta or an entry. */
+static const struct model_meta *run_meta(struct report_ctx *c, size_t i, int *local, const char **accel)
+{
+	struct run_record rr;
+	const struct model_meta *mm = NULL;
+	char why[IPW_ERRLEN];
+	int cnt;
+
+	*local = -1;
+	*accel = NULL;
+	memset(&rr, 0, sizeof(rr));
+	if (c->have_meta && store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0) {
+		const struct accel_meta *am;
+		mm = meta_model_of(&c->mf, &rr);
+		am = meta_accel_find(&c->mf, meta_run_accelerator(&rr, &cnt));
+		if (am) {
+			*local = am->local;
+			*accel = am->key;
+		}
+	}
+	run_record_release(&rr);
+	return mm;
+}
+
+/*
+ * Trends by release year (--model-meta): the best run by IPW per year and the
+ * IPW change against the previous year's best split exactly into accuracy
+ * (IPW ratio / power factor) and power (P_A / P_B), point estimates; and the
+ * local-against-cloud pairs of a model when the file classes accelerators.
+ */
+static int section_trends(struct report_ctx *c, struct buf *b)
+{
+	int *year = xcalloc(c->n + 1, sizeof(int)), *local = xcalloc(c->n + 1, sizeof(int));
+	const char **model = xcalloc(c->n + 1, sizeof(char *)), **accel = xcalloc(c->n + 1, sizeof(char *));
+	long prev = -1;
+	int any = 0, pairs = 0;
+
+	buf_appends(b, "<h2 id=trends-section>Trends by release year</h2>\n");
+	if (!c->have_meta) {
+		buf_appends(b, "<p class=note>Not computed: release dates come from --model-meta FILE.</p>\n");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct model_meta *mm = run_meta(c, i, &local[i], &accel[i]);
+		year[i] = mm ? mm->rel_year : 0;
+		model[i] = mm ? mm->key : NULL;
+		any |= year[i] != 0;
+	}
+	if (!any) {
+		buf_appends(b, "<p class=note>No run's model has a release date in the metadata file.</p>\n");
+		goto out;
+	}
+	buf_appends(b, "<p>Per release year the run with the highest IPW; IPW &times; = accuracy &times; &times; power "
+		    "&times; (P<sub>A</sub>/P<sub>B</sub>) against the previous year's best (<code>ipw trends</code> "
+		    "gives intervals and other periods).</p>\n<table id=trends><thead><tr><th>year</th><th>best run</th>"
+		    "<th>accuracy</th><th>IPW</th><th>power</th><th>IPW &times;</th><th>accuracy &times;</th>"
+		    "<th>power &times;</th></tr></thead><tbody>\n");
+	for (int y = 1900; y <= 2200; y++) {
+		long best = -1;
+		for (size_t i = 0; i < c->n; i++)
+			if (year[i] == y && isfinite(c->rs[i].row.r.m.ipw.value) &&
+			    (best < 0 || c->rs[i].row.r.m.ipw.value > c->rs[best].row.r.m.ipw.value))
+				best = (long)i;
+		if (best < 0)
+			continue;
+		const struct metrics *m = &c->rs[best].row.r.m;
+		buf_appendf(b, "<tr><td>%d</td>", y);
+		cell_s(b, c->rs[best].label);
+		buf_appendf(b, "<td>%.4f</td>", m->accuracy.value);
+		cell_si(b, m->ipw.value, "/W");
+		cell_si(b, m->power_w.value, "W");
+		if (prev >= 0) {
+			const struct metrics *a = &c->rs[prev].row.r.m;
+			double r = m->ipw.value / a->ipw.value, pf = a->power_w.value / m->power_w.value;
+			buf_appendf(b, "<td>%.3f</td><td>%.3f</td><td>%.3f</td>", r, r / pf, pf);
+		} else
+			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+		buf_appends(b, "</tr>\n");
+		prev = best;
+	}
+	buf_appends(b, "</tbody></table>\n");
+out:
+	if (c->have_meta) {
+		for (size_t i = 0; i < c->n; i++)
+			for (size_t j = 0; j < c->n; j++)
+				if (local[i] == 1 && local[j] == 0 && model[i] && model[j] && !strcmp(model[i], model[j])) {
+					const struct metrics *l = &c->rs[i].row.r.m, *k = &c->rs[j].row.r.m;
+					if (!pairs++)
+						buf_appends(b, "<h2 id=localcloud-section>Local against cloud</h2>\n<table "
+							    "id=localcloud><thead><tr><th>model</th><th>local run</th>"
+							    "<th>cloud run</th><th>IPW local</th><th>IPW cloud</th><th>cloud / "
+							    "local</th><th>IPJ cloud / local</th></tr></thead><tbody>\n");
+					buf_appends(b, "<tr>");
+					cell_s(b, model[i]);
+					cell_s(b, c->rs[i].label);
+					cell_s(b, c->rs[j].label);
+					cell_si(b, l->ipw.value, "/W");
+					cell_si(b, k->ipw.value, "/W");
+					buf_appendf(b, "<td>%.3f</td><td>%.3f</td></tr>\n", k->ipw.value / l->ipw.value,
+						    k->ipj.value / l->ipj.value);
+				}
+		if (pairs)
+			buf_appends(b, "</tbody></table>\n");
+	}
+	free(year);
+	free(local);
+	free(model);
+	free(accel);
+	return 0;
+}
+
 /* Every section after the per-run pass, in page order. */
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
-	if (section_compare(c, b, err, errlen) < 0 ||
+	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
+	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
+	    section_levels(c, b) < 0 || section_trends(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
 	if (plot_energy_tokens(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0)
 		return -1;
 	if (c->n > 1)
-		table_attribution(b, c->s, c->ids, c->rs, c->n, c->o, &c->base);
+		table_attribution(b, c->s, c->ids, c->rs, c->n, c->o, &c->base, c->ao.ci == AGG_CI_DELTA);
 	buf_append(b, c->tl.data, c->tl.len);
 	return 0;
 }
@@ -987,18 +1396,25 @@ static void ctx_release(struct report_ctx *c)
 		free(c->rs[i].label);
 		free(c->rs[i].sx);
 		free(c->rs[i].sy);
+		for (size_t k = 0; k < c->rs[i].nsubj; k++)
+			free(c->rs[i].subj[k]);
+		free(c->rs[i].subj);
+		free(c->rs[i].subj_ipw);
 	}
 	free(c->rs);
 	if (c->ids)
 		free_list(c->ids);
 	buf_release(&c->reg);
 	buf_release(&c->tl);
+	if (c->have_meta)
+		meta_release(&c->mf);
 }
 
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
 {
 	struct report_ctx c;
 	struct buf b;
+	long long most = 0;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -1019,7 +1435,18 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	buf_init(&b, 0);
 	buf_init(&c.reg, 0);
 	buf_init(&c.tl, 0);
-	page_head(&b, o, c.n);
+	if (o->model_meta) {
+		if (meta_read(o->model_meta, &c.mf, err, errlen) < 0) {
+			rc = -1;
+			goto out;
+		}
+		c.have_meta = 1;
+	}
+	if (analysis_figure_ci(s, c.ids, c.n, (enum agg_ci)o->ci, &c.ao.ci, &most, err, errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	page_head(&b, o, c.n, c.ao.ci, most);
 	estimated_note(&b, &c);
 	buf_appends(&c.reg, "<h2 id=regression-section>Regressions on token counts</h2>\n<table id=regressions>"
 		    "<thead><tr><th>run</th><th>model</th><th>n</th><th>R&sup2;</th><th>intercept</th>"

@@ -24,6 +24,10 @@ struct report_options {
 	int trials;               /* routing Monte Carlo trials */
 	int intersect;            /* drop items missing from a run (coverage, routing) */
 	int max_timelines;        /* power timelines drawn (first runs); default 6 */
+	int ci;                   /* enum agg_ci (aggregate.h): the intervals, one method for the whole page */
+	const char *model_meta;   /* model metadata file (analysis/paper.h), or NULL: compute, levels, routing's
+	                             total parameters */
+	int compute;              /* enum route_compute: routing's compute basis */
 };
 
 void report_options_init(struct report_options *o);

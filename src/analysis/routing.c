@@ -5,6 +5,7 @@
  * key/value files (kv.h). The routing model: docs/analysis.md.
  */
 #include "analysis.h"
+#include "analysis/paper.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,12 +18,17 @@
 
 /* ---- hybrid routing ---- */
 
-/* Totals of one scheme: energy, FLOPs, cost, items answered locally, correct and scored answers. */
-enum { T_ENERGY, T_FLOPS, T_COST, T_LOCAL, T_CORRECT, T_SCORED, T_N };
+/*
+ * Totals of one scheme: energy, FLOPs (active and total parameters), cost,
+ * items answered locally, correct and scored answers, items kept local
+ * though no local run was right (two-sided misroutes).
+ */
+enum { T_ENERGY, T_FLOPS, T_FLOPS_TOT, T_COST, T_LOCAL, T_CORRECT, T_SCORED, T_KEPT_WRONG, T_N };
+#define NSPEND 4   /* the first four totals are spends */
 
 /* What one run spent on one item. */
 struct spend {
-	double v[3];   /* energy J, FLOPs, cost USD; NAN unknown */
+	double v[NSPEND];   /* energy J, FLOPs (active), FLOPs (total), cost USD; NAN unknown */
 };
 
 static void item_spend(const struct store_item *it, const struct route_model *m, struct spend *sp)
@@ -31,6 +37,7 @@ static void item_spend(const struct store_item *it, const struct route_model *m,
 			? (double)(it->prompt_tokens + it->completion_tokens) : NAN;
 	sp->v[T_ENERGY] = it->accel_j;
 	sp->v[T_FLOPS] = m ? 2 * m->active_params * tokens : NAN;
+	sp->v[T_FLOPS_TOT] = m ? 2 * m->total_params * tokens : NAN;
 	sp->v[T_COST] = m && it->prompt_tokens >= 0 && it->completion_tokens >= 0
 			? (m->price_in * (double)it->prompt_tokens + m->price_out * (double)it->completion_tokens) / 1e6
 			: NAN;
@@ -38,7 +45,7 @@ static void item_spend(const struct store_item *it, const struct route_model *m,
 
 static void add_spend(double *t, const struct spend *sp, double w)
 {
-	for (int j = 0; j < 3; j++)
+	for (int j = 0; j < NSPEND; j++)
 		if (w != 0)
 			t[j] += w * sp->v[j];
 }
@@ -59,6 +66,19 @@ static void add_local_answer(double *t, double w)
 	t[T_SCORED] += w;
 }
 
+/* A local answer no local run got right, kept (w times): the run's own score counts, as the cloud's would. */
+static void add_kept_wrong(double *t, const struct store_item *it, double w)
+{
+	if (w == 0)
+		return;
+	t[T_LOCAL] += w;
+	t[T_KEPT_WRONG] += w;
+	if (it->ok && (it->correct == 0 || it->correct == 1)) {
+		t[T_CORRECT] += w * it->correct;
+		t[T_SCORED] += w;
+	}
+}
+
 static double saved(double total, double base)
 {
 	return base > 0 && isfinite(total) ? 1 - total / base : NAN;
@@ -69,37 +89,54 @@ static struct route_value rv(double v)
 	return (struct route_value){v, NAN, NAN};
 }
 
+/* The row's fields the totals fill, in one order (the Monte Carlo rows walk them). */
+#define ROW_NF 12
+static void row_fields(struct route_row *r, struct route_value **f)
+{
+	struct route_value *v[ROW_NF] = {&r->energy_j, &r->flops_active, &r->flops_total, &r->cost_usd,
+					 &r->saved_energy, &r->saved_compute_active, &r->saved_compute_total,
+					 &r->saved_cost, &r->local_share, &r->accuracy, &r->kept_wrong, NULL};
+	memcpy(f, v, sizeof(v));
+}
+
+/* flops and saved_compute: the basis the options name. */
+static void row_basis(struct route_row *row, enum route_compute c)
+{
+	row->flops = c == ROUTE_COMPUTE_TOTAL ? row->flops_total : row->flops_active;
+	row->saved_compute = c == ROUTE_COMPUTE_TOTAL ? row->saved_compute_total : row->saved_compute_active;
+}
+
 /* Fills row from totals t against the cloud-only totals base over n items. */
 static void row_from_totals(struct route_row *row, const double *t, const double *base, double n)
 {
 	row->energy_j = rv(t[T_ENERGY]);
-	row->flops = rv(t[T_FLOPS]);
+	row->flops_active = rv(t[T_FLOPS]);
+	row->flops_total = rv(t[T_FLOPS_TOT]);
 	row->cost_usd = rv(t[T_COST]);
 	row->saved_energy = rv(saved(t[T_ENERGY], base[T_ENERGY]));
-	row->saved_compute = rv(saved(t[T_FLOPS], base[T_FLOPS]));
+	row->saved_compute_active = rv(saved(t[T_FLOPS], base[T_FLOPS]));
+	row->saved_compute_total = rv(saved(t[T_FLOPS_TOT], base[T_FLOPS_TOT]));
 	row->saved_cost = rv(saved(t[T_COST], base[T_COST]));
 	row->local_share = rv(n > 0 ? t[T_LOCAL] / n : NAN);
 	row->accuracy = rv(t[T_SCORED] > 0 ? t[T_CORRECT] / t[T_SCORED] : NAN);
+	row->kept_wrong = rv(n > 0 ? t[T_KEPT_WRONG] / n : NAN);
 }
 
-/* Mean and spread over trials of one route_value field computed from per-trial totals. */
+/* Mean and spread over trials of each route_value field computed from per-trial totals. */
 static void mc_row(struct route_row *row, double *tr, int trials, const double *base, double n, double level)
 {
 	double *v = xmalloc((size_t)trials * sizeof(*v));
-	struct route_row one;
-	struct route_value *dst[] = {&row->energy_j, &row->flops, &row->cost_usd, &row->saved_energy,
-				     &row->saved_compute, &row->saved_cost, &row->local_share, &row->accuracy};
-	size_t nf = sizeof(dst) / sizeof(dst[0]);
+	struct route_row *one = xcalloc((size_t)trials, sizeof(*one));
+	struct route_value *dst[ROW_NF], *src[ROW_NF];
 
-	for (size_t f = 0; f < nf; f++) {
+	for (int k = 0; k < trials; k++)
+		row_from_totals(&one[k], &tr[(size_t)k * T_N], base, n);
+	row_fields(row, dst);
+	for (size_t f = 0; dst[f]; f++) {
 		double sum = 0;
 		int cnt = 0;
 		for (int k = 0; k < trials; k++) {
-			struct route_value *src[8];
-			row_from_totals(&one, &tr[(size_t)k * T_N], base, n);
-			src[0] = &one.energy_j, src[1] = &one.flops, src[2] = &one.cost_usd;
-			src[3] = &one.saved_energy, src[4] = &one.saved_compute, src[5] = &one.saved_cost;
-			src[6] = &one.local_share, src[7] = &one.accuracy;
+			row_fields(&one[k], src);
 			v[k] = src[f]->value;
 			if (isfinite(v[k])) {
 				sum += v[k];
@@ -111,6 +148,7 @@ static void mc_row(struct route_row *row, double *tr, int trials, const double *
 		if (!cnt)
 			dst[f]->lo = dst[f]->hi = NAN;
 	}
+	free(one);
 	free(v);
 }
 
@@ -152,27 +190,47 @@ static void sim_release(struct route_sim *m)
 	free(m->mc_cascade);
 }
 
-/* An item answered locally by run best with weight w (the rest, 1 - w, by the cloud). */
-static void add_routed(const struct route_sim *m, double *t, long best, const struct store_item *c, double w)
+/*
+ * An item answered locally by run best with weight w (the rest, 1 - w, by the
+ * cloud). best < 0 (no local run right): with keep >= 0 (two-sided) the
+ * router keeps it on run keep with weight kw, its wrong answer delivered.
+ */
+static void add_routed(const struct route_sim *m, double *t, long best, long keep, const struct store_item *const *items,
+		       double w, double kw)
 {
+	const struct store_item *c = items[m->nlocal];
 	if (best >= 0) {
 		add_spend(t, &m->sp[best], w);
 		add_local_answer(t, w);
+	} else if (keep >= 0) {
+		add_spend(t, &m->sp[keep], kw);
+		add_kept_wrong(t, items[keep], kw);
+		w = kw;
 	} else
 		w = 0;
 	add_spend(t, &m->sp[m->nlocal], 1 - w);
 	add_cloud_answer(t, c, 1 - w);
 }
 
-/* The cascade: local best with weight w; else a failed attempt on the first tier, then the cloud. */
-static void add_cascade(const struct route_sim *m, double *t, long best, const struct store_item *c, double w)
+/*
+ * The cascade: local best with weight w; else a failed attempt on the first
+ * tier, then the cloud. Two-sided (keep >= 0, no local run right): the first
+ * tier's wrong answer is accepted with weight kw and the cloud not asked.
+ */
+static void add_cascade(const struct route_sim *m, double *t, long best, long keep,
+			const struct store_item *const *items, double w, double kw)
 {
+	const struct store_item *c = items[m->nlocal];
 	if (best >= 0) {
 		add_spend(t, &m->sp[best], w);
 		add_local_answer(t, w);
-	} else
-		w = 0;
-	add_spend(t, &m->sp[0], 1 - w);
+		add_spend(t, &m->sp[0], 1 - w);
+	} else {
+		add_spend(t, &m->sp[0], 1);
+		if (keep >= 0)
+			add_kept_wrong(t, items[0], kw);
+		w = keep >= 0 ? kw : 0;
+	}
 	add_spend(t, &m->sp[m->nlocal], 1 - w);
 	add_cloud_answer(t, c, 1 - w);
 }
@@ -190,19 +248,41 @@ static long oracle_pick(const struct route_sim *m, const struct store_item **ite
 	return best;
 }
 
-/* One item: the exact expectations of every p, and its Monte Carlo trials. */
-static void sim_schemes(struct route_sim *m, long best, const struct store_item *c)
+/*
+ * The local run a two-sided router keeps an item on when it wrongly keeps
+ * it: the cheapest local run (by the objective) with a measured spend, or -1.
+ */
+static long keep_pick(const struct route_sim *m)
 {
+	long best = -1;
+	for (size_t i = 0; i < m->nlocal; i++) {
+		double v = m->sp[i].v[m->obj];
+		if (isfinite(v) && v >= 0 && (best < 0 || v < m->sp[best].v[m->obj]))
+			best = (long)i;
+	}
+	return best;
+}
+
+/* One item: the exact expectations of every p, and its Monte Carlo trials. */
+static void sim_schemes(struct route_sim *m, long best, const struct store_item *const *items)
+{
+	int two = m->o->misroute == ROUTE_TWO_SIDED && best < 0;
+	long keep = two ? keep_pick(m) : -1, ckeep = two && isfinite(m->sp[0].v[m->obj]) ? 0 : -1;
+
 	for (size_t j = 0; j < m->np; j++) {
 		double p = m->o->p[j];
-		add_routed(m, &m->router[j * T_N], best, c, p);
-		add_cascade(m, &m->cascade[j * T_N], best, c, p);
+		add_routed(m, &m->router[j * T_N], best, keep, items, p, 1 - p);
+		add_cascade(m, &m->cascade[j * T_N], best, ckeep, items, p, 1 - p);
 		for (size_t t = 0; t < m->trials; t++) {
 			size_t at = (j * m->trials + t) * T_N;
-			/* one draw per trial and answerable item, shared by router and cascade */
-			int right = best >= 0 && rng_unit(&m->rng) < p;
-			add_routed(m, &m->mc_router[at], right ? best : -1, c, 1);
-			add_cascade(m, &m->mc_cascade[at], right ? best : -1, c, 1);
+			/*
+			 * one draw per trial and item the router can get wrong, shared by the
+			 * router and the cascade: answerable items, and with two-sided errors
+			 * the others too
+			 */
+			int right = (best >= 0 || two) && rng_unit(&m->rng) < p;
+			add_routed(m, &m->mc_router[at], right ? best : -1, right ? -1 : keep, items, 1, 1);
+			add_cascade(m, &m->mc_cascade[at], right ? best : -1, right ? -1 : ckeep, items, 1, 1);
 		}
 	}
 }
@@ -229,13 +309,13 @@ static int sim_item(struct route_sim *m, const struct store_item **items, const 
 	}
 	best = oracle_pick(m, (const struct store_item **)items);
 	out->n_items++;
-	add_routed(m, m->base, -1, c, 0);
-	add_routed(m, m->oracle, best, c, 1);
+	add_routed(m, m->base, -1, -1, items, 0, 0);
+	add_routed(m, m->oracle, best, -1, items, 1, 0);
 	if (best >= 0) {
 		out->n_answerable++;
 		out->oracle_chosen[best]++;
 	}
-	sim_schemes(m, best, c);
+	sim_schemes(m, best, items);
 	return 0;
 }
 
@@ -267,6 +347,8 @@ static void sim_rows(const struct route_sim *m, struct route_result *out)
 		if (tr)
 			mc_row(put_row(r++, "cascade", p, 1), &m->mc_cascade[j * m->trials * T_N], tr, m->base, nn, lv);
 	}
+	for (size_t i = 0; i < out->nrows; i++)
+		row_basis(&out->rows[i], m->o->compute);
 }
 
 static int check_options(size_t nlocal, const struct route_options *o, char *err, size_t errlen)
@@ -353,7 +435,7 @@ int analysis_route_models(const struct run_record *runs, size_t n, const char *p
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
-		model[i] = (struct route_model){NAN, NAN, NAN};
+		model[i] = (struct route_model){NAN, NAN, NAN, NAN};
 	for (int f = 0; f < 2 && rc == 0; f++) {
 		struct kv_table t;
 		if (!paths[f])
@@ -375,4 +457,20 @@ int analysis_route_models(const struct run_record *runs, size_t n, const char *p
 		kv_table_release(&t);
 	}
 	return rc;
+}
+
+int analysis_route_meta(const struct meta_file *f, const struct run_record *runs, size_t n, struct route_model *model,
+			char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct model_meta *mm = meta_model_of(f, &runs[i]);
+		if (!mm)
+			return err_set(err, errlen, "%s has no model entry for run %s (name '%s', model '%s'); a key "
+				       "matches a run's id, name, model or server model", f->path, runs[i].id,
+				       runs[i].name ? runs[i].name : "", runs[i].model ? runs[i].model : "");
+		if (isnan(model[i].active_params))
+			model[i].active_params = mm->active_params;
+		model[i].total_params = mm->total_params;
+	}
+	return 0;
 }

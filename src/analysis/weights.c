@@ -66,7 +66,7 @@ static double weight_of(const struct weight_entry *w, size_t nw, const char *s)
 
 /* Weighted accuracy, IPW, IPJ from per-subject sums over counts cnt (NULL = 1 each). */
 static void weighted_point(const struct run_data *d, const struct wsub *ws, size_t ns, const uint32_t *const *cnt,
-			   double v[3])
+			   double wtotal, double v[5])
 {
 	double wa = 0, wsum = 0, we_acc = 0, we_p = 0, we_e = 0, wesum = 0;
 	for (size_t s = 0; s < ns; s++) {
@@ -101,6 +101,8 @@ static void weighted_point(const struct run_data *d, const struct wsub *ws, size
 	v[0] = wsum > 0 ? wa / wsum : NAN;
 	v[1] = wesum > 0 && we_p > 0 ? we_acc / we_p : NAN;
 	v[2] = wesum > 0 && we_e > 0 ? we_acc / we_e : NAN;
+	v[3] = wsum > 0 ? wa : NAN;
+	v[4] = wsum > 0 && wtotal > 0 ? wa / wtotal : NAN;
 }
 
 static char **list_push(char **l, size_t *n, const char *s)
@@ -152,26 +154,26 @@ static void weighted_bootstrap(const struct run_data *d, const struct wsub *ws, 
 			       const struct metrics_options *o, struct weighted_result *out)
 {
 	size_t b_n = (size_t)o->bootstrap;
-	double *reps = xmalloc(3 * b_n * sizeof(double));
+	double *reps = xmalloc(5 * b_n * sizeof(double));
 	uint32_t **cnt = xcalloc(ns ? ns : 1, sizeof(*cnt));
-	struct metric_value *mv[3] = {&out->accuracy, &out->ipw, &out->ipj};
+	struct metric_value *mv[5] = {&out->accuracy, &out->ipw, &out->ipj, &out->gdp_value, &out->gdp_share};
 	struct rng r;
 
 	rng_seed(&r, o->seed);
 	for (size_t s = 0; s < ns; s++)
 		cnt[s] = xcalloc(ws[s].n ? ws[s].n : 1, sizeof(uint32_t));
 	for (size_t b = 0; b < b_n; b++) {
-		double rv3[3];
+		double rv3[5];
 		for (size_t s = 0; s < ns; s++) {
 			memset(cnt[s], 0, (ws[s].n ? ws[s].n : 1) * sizeof(uint32_t));
 			for (size_t j = 0; j < ws[s].n; j++)
 				cnt[s][(size_t)rng_below(&r, ws[s].n)]++;
 		}
-		weighted_point(d, ws, ns, (const uint32_t *const *)cnt, rv3);
-		for (int k = 0; k < 3; k++)
+		weighted_point(d, ws, ns, (const uint32_t *const *)cnt, out->weight_total, rv3);
+		for (int k = 0; k < 5; k++)
 			reps[(size_t)k * b_n + b] = rv3[k];
 	}
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 5; k++)
 		if (isfinite(mv[k]->value))
 			stats_percentile_interval(&reps[(size_t)k * b_n], b_n, o->level, &mv[k]->ci_low, &mv[k]->ci_high);
 	for (size_t s = 0; s < ns; s++)
@@ -186,7 +188,7 @@ int analysis_weighted(const struct run_data *d, const struct weight_entry *w, si
 	struct metrics_options defs;
 	size_t ns = d->nsubjects;
 	struct wsub *ws;
-	double v[3];
+	double v[5];
 
 	if (!o) {
 		metrics_options_init(&defs);
@@ -194,10 +196,14 @@ int analysis_weighted(const struct run_data *d, const struct weight_entry *w, si
 	}
 	memset(out, 0, sizeof(*out));
 	ws = subjects_of(d, w, nw, out);
-	weighted_point(d, ws, ns, NULL, v);
+	for (size_t i = 0; i < nw; i++)
+		out->weight_total += w[i].weight;
+	weighted_point(d, ws, ns, NULL, out->weight_total, v);
 	out->accuracy = (struct metric_value){v[0], NAN, NAN};
 	out->ipw = (struct metric_value){v[1], NAN, NAN};
 	out->ipj = (struct metric_value){v[2], NAN, NAN};
+	out->gdp_value = (struct metric_value){v[3], NAN, NAN};
+	out->gdp_share = (struct metric_value){v[4], NAN, NAN};
 	if (o->bootstrap > 0)
 		weighted_bootstrap(d, ws, ns, o, out);
 	for (size_t s = 0; s < ns; s++)

@@ -151,6 +151,9 @@ static json_t *weighted_json(const struct weighted_result *wr)
 	json_object_set_new(wo, "ipw", jmv(wr->ipw));
 	json_object_set_new(wo, "ipj", jmv(wr->ipj));
 	json_object_set_new(wo, "weight_used", json_real_or_null(wr->weight_used));
+	json_object_set_new(wo, "weight_total", json_real_or_null(wr->weight_total));
+	json_object_set_new(wo, "gdp_value", jmv(wr->gdp_value));
+	json_object_set_new(wo, "gdp_share", jmv(wr->gdp_share));
 	json_object_set_new(wo, "subjects_without_weight", list_json(wr->unweighted));
 	json_object_set_new(wo, "weighted_subjects_absent", list_json(wr->absent));
 	return wo;
@@ -203,6 +206,9 @@ static void print_weighted(const struct weighted_result *wr, const char *wfile)
 	printf("\nsubject-weighted (weights from %s, %.6g of the weight present)\n", wfile, wr->weight_used);
 	printf("  accuracy %s   IPW %s /W   IPJ %s /J\n", fmv(a, sizeof(a), "%.4f", wr->accuracy),
 	       fmv(b, sizeof(b), "%.4g", wr->ipw), fmv(c, sizeof(c), "%.4g", wr->ipj));
+	printf("  GDP form: sum of weight x accuracy %s (the weights' unit, e.g. USD answered right); share of all "
+	       "%.6g of the file's weight %s\n", fmv(a, sizeof(a), "%.6g", wr->gdp_value), wr->weight_total,
+	       fmv(b, sizeof(b), "%.4f", wr->gdp_share));
 	for (size_t i = 0; wr->unweighted[i]; i++)
 		printf("  subject '%s' has no weight: left out\n", wr->unweighted[i]);
 	for (size_t i = 0; wr->absent[i]; i++)
@@ -280,6 +286,9 @@ static long print_table(const struct an_result *x, enum out_format fmt)
 		emit(&t, "weighted", NULL, "ipw", -1, x->wr.ipw);
 		emit(&t, "weighted", NULL, "ipj", -1, x->wr.ipj);
 		emit(&t, "weighted", NULL, "weight_used", -1, (struct metric_value){x->wr.weight_used, NAN, NAN});
+		emit(&t, "weighted", NULL, "gdp_value", -1, x->wr.gdp_value);
+		emit(&t, "weighted", NULL, "gdp_share", -1, x->wr.gdp_share);
+		emit(&t, "weighted", NULL, "weight_total", -1, (struct metric_value){x->wr.weight_total, NAN, NAN});
 	}
 	n = table_finish(&t);
 	table_release(&t);

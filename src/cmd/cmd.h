@@ -22,6 +22,13 @@ int cmd_route(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compute(int argc, char **argv);
+int cmd_levels(int argc, char **argv);
+int cmd_trends(int argc, char **argv);
+int cmd_ranks(int argc, char **argv);
+int cmd_repeats(int argc, char **argv);
+int cmd_localcloud(int argc, char **argv);
+int cmd_gdi(int argc, char **argv);
 
 /* Exit statuses shared by the commands. */
 #define EXIT_USAGE 2    /* bad flags or arguments */

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "../aggregate.h"
+#include "../analysis/paper.h"
 #include "../estimate.h"
 #include "../optable.h"
 #include "cmd.h"
@@ -45,9 +46,9 @@ static const struct opt_def compare_opts[] = {
 	{"json", 0, OPT_FLAG, A(json), NULL, "short for --format json", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"csv", 0, OPT_FLAG, A(csv), NULL, "short for --format csv", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "'bootstrap' (percentile bootstrap over queries), 'delta'\n"
-	 "(normal approximation, O(n)), or 'auto' (default: bootstrap up\n"
-	 "to 50000 scored queries, delta above, where resampling would\n"
-	 "take seconds per run)",
+	 "(normal approximation, O(n)), or 'auto' (default: bootstrap when\n"
+	 "every run has up to 50000 scored queries, delta for all of them\n"
+	 "when one has more: one method per table)",
 	 NULL, 0, 0, 0, NULL, NULL, &ci_hooks},
 	{"bootstrap", 0, OPT_INT, A(o.m.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
@@ -114,6 +115,8 @@ static const struct tcol cols[] = {
 	{"power_w", NULL, "W", TCOL_STR, NULL, TCOL_JSON},
 	MV("latency_p50_s", "latency p50 (s)"),
 	MV("latency_p99_s", "latency p99 (s)"),
+	{"device_power_w", "device W", "W", TCOL_REAL, "%.4g", TCOL_BOTH},
+	{"ipw_device", "IPW dev (1/W)", "1/W", TCOL_REAL, "%.4g", TCOL_BOTH},
 };
 #undef MV
 
@@ -143,7 +146,7 @@ static void cells_mv(struct table *t, const char *f, struct metric_value v, int 
 }
 
 /* The one row emitter of the table, for every format. */
-static void emit_row(struct table *t, const struct agg_compare *c)
+static void emit_row(struct table *t, const struct agg_compare *c, const struct device_power *dev)
 {
 	const struct metrics *m = &c->r.m;
 
@@ -167,23 +170,27 @@ static void emit_row(struct table *t, const struct agg_compare *c)
 	cells_mv(t, "%.4g", m->power_w, 0);
 	cells_mv(t, "%.4g", c->r.latency_p50, 1);
 	cells_mv(t, "%.4g", c->r.latency_p99, 1);
+	table_real(t, dev->power_w);
+	table_real(t, dev->ipw);
 	table_end_row(t);
 }
 
-/* The line under the text table: how the intervals were computed. */
-static void intervals_note(const struct agg_options *o, int n_delta, int n_boot)
+/* The line under the text table: how the intervals were computed (one method for every row). */
+static void intervals_note(const struct agg_options *o, enum agg_ci asked, long long most)
 {
-	char how[160];
+	char how[200];
 
-	if (n_delta && n_boot)
-		snprintf(how, sizeof(how), "bootstrap (%d resamples) for runs of up to %d scored queries, "
-			 "normal approximation (delta method) above,", o->m.bootstrap, AGG_CI_AUTO_MAX);
-	else if (n_delta)
+	if (o->ci == AGG_CI_DELTA)
 		snprintf(how, sizeof(how), "normal approximation (delta method)");
 	else
 		snprintf(how, sizeof(how), "bootstrap (%d resamples)", o->m.bootstrap);
+	if (asked == AGG_CI_AUTO)
+		snprintf(how + strlen(how), sizeof(how) - strlen(how), ", chosen by --ci auto for every run (the largest "
+			 "has %lld scored queries; delta above %d)", most, AGG_CI_AUTO_MAX);
 	printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
 	       "unscored queries are excluded.\n", (int)(o->m.level * 100 + 0.5), how);
+	printf("IPW: accuracy / mean of each request's power E(q) / latency(q) (its share of the device); IPW dev:\n"
+	       "accuracy / the device's power (sum of E / time with a request in flight), a point estimate.\n");
 }
 
 /* Parses and checks the options; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
@@ -214,7 +221,7 @@ static int parse_args(struct compare_args *a, int argc, char **argv, int *first)
 }
 
 /* Writes what the table holds: text and the intervals line, or the JSON object around the rows. */
-static int finish(struct table *t, const struct compare_args *a, int n_delta, int n_boot)
+static int finish(struct table *t, const struct compare_args *a, enum agg_ci asked, long long most)
 {
 	json_t *o;
 	int rc;
@@ -223,13 +230,15 @@ static int finish(struct table *t, const struct compare_args *a, int n_delta, in
 		if (table_finish(t) < 0)
 			return -1;
 		if (a->cc.format == OUT_TEXT)
-			intervals_note(&a->o, n_delta, n_boot);
+			intervals_note(&a->o, asked, most);
 		if (a->cc.format == OUT_TEXT && a->nest)
 			printf("estimated energy (CPU time x watts per core, not measured): run%s %s\n",
 			       a->nest > 1 ? "s" : "", a->est);
 		return 0;
 	}
-	o = json_pack("{s:i, s:O}", "bootstrap", a->o.m.bootstrap, "runs", t->arr);
+	o = json_pack("{s:i, s:s, s:s, s:O}", "bootstrap", a->o.m.bootstrap, "interval_method",
+		      analysis_ci_name(a->o.ci), "interval_rule", asked == AGG_CI_AUTO ? "auto: one method for every "
+		      "run, delta when any run has more than 50000 scored queries" : "as asked (--ci)", "runs", t->arr);
 	if (a->nest)
 		json_object_set_new(o, "estimated_energy_runs", json_string(a->est));
 	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
@@ -244,7 +253,10 @@ int cmd_compare(int argc, char **argv)
 	struct store st;
 	struct table t;
 	char err[IPW_ERRLEN];
-	int first, rc, n_delta = 0, n_boot = 0;
+	int first, rc;
+	enum agg_ci asked;
+	long long most = 0;
+	char **ids = NULL;
 
 	memset(&a, 0, sizeof(a));
 	cmd_common_init(&a.cc, "compare", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
@@ -260,20 +272,32 @@ int cmd_compare(int argc, char **argv)
 		fprintf(stderr, "ipw compare: %s\n", err);
 		goto out;
 	}
+	asked = a.o.ci;
+	if (analysis_resolve_runs(&st, argv + first, (size_t)(argc - first), &ids, err, sizeof(err)) < 0 ||
+	    analysis_figure_ci(&st, ids, (size_t)(argc - first), asked, &a.o.ci, &most, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw compare: %s\n", err);
+		goto out;
+	}
 	for (int i = first; i < argc; i++) {
 		struct agg_compare c;
+		struct device_power dev;
 		if (agg_compare_load(&st, argv[i], &a.o, &c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
 			agg_compare_release(&c);
 			goto out;
 		}
-		emit_row(&t, &c);
-		n_delta += c.r.delta;
-		n_boot += !c.r.delta;
+		if (analysis_device_power(&st, c.run_id, &dev, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ipw compare: %s\n", err);
+			agg_compare_release(&c);
+			goto out;
+		}
+		emit_row(&t, &c, &dev);
 		agg_compare_release(&c);
 	}
-	rc = finish(&t, &a, n_delta, n_boot) < 0 || fflush(stdout) ? EXIT_ENV : 0;
+	rc = finish(&t, &a, asked, most) < 0 || fflush(stdout) ? EXIT_ENV : 0;
 out:
+	if (ids)
+		free_list(ids);
 	table_release(&t);
 	store_close(&st);
 	return rc;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../aggregate.h"
+#include "../analysis.h"
 #include "../optable.h"
 #include "../estimate.h"
 #include "../report.h"
@@ -24,6 +26,32 @@ struct report_args {
 	int allow_estimated;
 };
 
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct report_args *a = t;
+	if (!strcmp(arg, "auto"))
+		a->o.ci = AGG_CI_AUTO;
+	else if (!strcmp(arg, "bootstrap"))
+		a->o.ci = AGG_CI_BOOTSTRAP;
+	else if (!strcmp(arg, "delta"))
+		a->o.ci = AGG_CI_DELTA;
+	else
+		return err_set(err, errlen, "--ci is 'auto', 'bootstrap' or 'delta'");
+	return 0;
+}
+static const struct opt_hooks ci_hooks = {ci_parse, NULL, NULL, NULL, NULL, NULL};
+
+static int compute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct report_args *a = t;
+	if (!strcmp(arg, "active") || !strcmp(arg, "total"))
+		a->o.compute = !strcmp(arg, "total") ? ROUTE_COMPUTE_TOTAL : ROUTE_COMPUTE_ACTIVE;
+	else
+		return err_set(err, errlen, "--compute is 'active' or 'total'");
+	return 0;
+}
+static const struct opt_hooks compute_hooks = {compute_parse, NULL, NULL, NULL, NULL, NULL};
+
 #define A(field) offsetof(struct report_args, field)
 static const struct opt_def report_opts[] = {
 	{"out", 0, OPT_STRING, A(o.out_dir), "DIR", "folder for index.html and the plots (created if missing)",
@@ -37,9 +65,15 @@ static const struct opt_def report_opts[] = {
 	{"intersect", 0, OPT_FLAG, A(o.intersect), NULL, "use only the items every run has (coverage, routing)",
 	 NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"title", 0, OPT_STRING, A(o.title), "TEXT", "the page's title", NULL, 0, 0, 0, NULL, NULL, NULL},
-	{"bootstrap", 0, OPT_INT, A(o.bootstrap), "N", "resamples for the intervals (default 2000; runs over 50000\n"
-	 "scored queries: delta method, and attribution without intervals, as ipw compare --ci auto)",
+	{"bootstrap", 0, OPT_INT, A(o.bootstrap), "N", "resamples for the intervals (default 2000)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
+	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "intervals of the whole page: auto (default: bootstrap when every\n"
+	 "run has up to 50000 scored queries, else delta for all), bootstrap or delta", NULL, 0, 0, 0, NULL, NULL,
+	 &ci_hooks},
+	{"model-meta", 0, OPT_STRING, A(o.model_meta), "FILE", "model metadata: compute, difficulty levels, routing's "
+	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
+	 0, NULL, NULL, &compute_hooks},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",
 	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
 	{"store", 0, OPT_STRING, A(cc.store), "PATH", "the store (default $IPW_STORE, else ./ipw.db)",

@@ -15,6 +15,7 @@
 
 #include "../estimate.h"
 #include "analysis.h"
+#include "analysis/paper.h"
 #include "common.h"
 #include "common_opts.h"
 #include "store.h"
@@ -30,14 +31,19 @@ struct route_args {
 	struct route_options o;
 	char **local;          /* --local and the operands, NULL-terminated */
 	size_t nlocal;
-	const char *cloud, *prices, *params, *plist;
+	const char *cloud, *prices, *params, *plist, *meta;
 	int csv;               /* --csv, short for --format csv */
 	int allow_estimated;   /* --allow-estimated */
+	double daily;          /* --daily-queries; 0 = not asked */
 };
 
 static int local_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
 static int objective_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
 static int csv_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int compute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static const struct opt_hooks compute_hooks = {compute_parse, NULL, NULL, NULL, NULL, NULL};
+static const struct opt_hooks misroute_hooks = {misroute_parse, NULL, NULL, NULL, NULL, NULL};
 static const struct opt_hooks local_hooks = {local_parse, NULL, NULL, NULL, NULL, NULL};
 static const struct opt_hooks objective_hooks = {objective_parse, NULL, NULL, NULL, NULL, NULL};
 static const struct opt_hooks csv_hooks = {csv_parse, NULL, NULL, NULL, NULL, NULL};
@@ -58,6 +64,16 @@ static const struct opt_def route_opts[] = {
 	 "\"output\": Y}}\nor lines 'model input output' (needed for cost)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"params", 0, OPT_STRING, A(params), "FILE", "active parameters per model: JSON {\"model\": 8e9} or lines "
 	 "'model 8e9'\n(needed for compute: FLOPs = 2 x parameters x tokens)", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"model-meta", 0, OPT_STRING, A(meta), "FILE", "model metadata (total and active parameters, ...; "
+	 "docs/analysis.md);\nits active parameters serve where --params gives none", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "parameters compute is counted with: FLOPs = 2 x "
+	 "active (default)\nor 2 x total parameters x tokens (the paper's 77.3% oracle saving is total)", NULL, 0, 0, 0,
+	 NULL, NULL, &compute_hooks},
+	{"misroute", 0, OPT_STRING, OPT_NOFIELD, "one-sided|two-sided", "the router's errors: one-sided (default, the "
+	 "paper's: an answerable\nquery may go to the cloud) or two-sided (also: a query no local run\nanswers is "
+	 "kept local with probability 1 - p, answered wrong)", NULL, 0, 0, 0, NULL, NULL, &misroute_hooks},
+	{"daily-queries", 0, OPT_DOUBLE, A(daily), "N", "also report energy (kWh), cost and compute per day for N "
+	 "queries a day\n(the paper: 80.2M)", NULL, 0, 1e15, OPT_BOUNDED | OPT_MIN_OPEN, NULL, "a number > 0", NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "Monte Carlo trials per p (default 200; 0 = exact expectation only)",
 	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
 	{"seed", 0, OPT_ULL, A(o.seed), "N", "seed of the Monte Carlo draws", NULL, 0, 0, 0, NULL, NULL,
@@ -70,7 +86,8 @@ static const struct opt_def route_opts[] = {
 #define NOPTS (sizeof(route_opts) / sizeof(route_opts[0]))
 
 static const char *const fields[] = {"energy_j", "flops", "cost_usd", "saved_energy", "saved_compute", "saved_cost",
-				     "local_share", "accuracy"};
+				     "local_share", "accuracy", "kept_wrong", "flops_active", "flops_total",
+				     "saved_compute_active", "saved_compute_total"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 #define RCOL(f) {f, NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH}, {f "_lo", NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH}, \
 	{f "_hi", NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH}
@@ -79,8 +96,27 @@ static const struct tcol cols[] = {
 	{"p", NULL, NULL, TCOL_REAL, NULL, TCOL_BOTH},
 	{"method", NULL, NULL, TCOL_STR, NULL, TCOL_BOTH},
 	RCOL("energy_j"), RCOL("flops"), RCOL("cost_usd"), RCOL("saved_energy"), RCOL("saved_compute"),
-	RCOL("saved_cost"), RCOL("local_share"), RCOL("accuracy"),
+	RCOL("saved_cost"), RCOL("local_share"), RCOL("accuracy"), RCOL("kept_wrong"), RCOL("flops_active"),
+	RCOL("flops_total"), RCOL("saved_compute_active"), RCOL("saved_compute_total"), RCOL("energy_kwh_per_day"),
+	RCOL("cost_usd_per_day"), RCOL("flops_per_day"),
 };
+
+/* The row's values in the order of fields[]. */
+static void row_values(const struct route_row *w, const struct route_value **v)
+{
+	const struct route_value *x[NFIELDS] = {&w->energy_j, &w->flops, &w->cost_usd, &w->saved_energy,
+						&w->saved_compute, &w->saved_cost, &w->local_share, &w->accuracy,
+						&w->kept_wrong, &w->flops_active, &w->flops_total,
+						&w->saved_compute_active, &w->saved_compute_total};
+	memcpy(v, x, sizeof(x));
+}
+
+/* A total over the simulated items scaled to a day of daily queries (NAN when not asked). */
+static struct route_value per_day(struct route_value t, double daily, long long items, double unit)
+{
+	double k = daily > 0 && items > 0 ? daily / (double)items / unit : NAN;
+	return (struct route_value){t.value * k, t.lo * k, t.hi * k};
+}
 
 static void usage(FILE *f)
 {
@@ -170,6 +206,30 @@ static int objective_parse(const struct opt_def *d, void *t, const char *arg, ch
 	return 0;
 }
 
+static int compute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct route_args *a = t;
+	if (!strcmp(arg, "active"))
+		a->o.compute = ROUTE_COMPUTE_ACTIVE;
+	else if (!strcmp(arg, "total"))
+		a->o.compute = ROUTE_COMPUTE_TOTAL;
+	else
+		return err_set(err, errlen, "--compute is 'active' or 'total'");
+	return 0;
+}
+
+static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct route_args *a = t;
+	if (!strcmp(arg, "one-sided"))
+		a->o.misroute = ROUTE_ONE_SIDED;
+	else if (!strcmp(arg, "two-sided"))
+		a->o.misroute = ROUTE_TWO_SIDED;
+	else
+		return err_set(err, errlen, "--misroute is 'one-sided' or 'two-sided'");
+	return 0;
+}
+
 static int csv_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
 	struct route_args *a = t;
@@ -187,28 +247,35 @@ static void route_args_release(struct route_args *a)
 	a->o.p = NULL;
 }
 
-static void emit_row(struct table *t, const struct route_row *w)
+static void emit_value(struct table *t, struct route_value v)
 {
-	const struct route_value *v[] = {&w->energy_j, &w->flops, &w->cost_usd, &w->saved_energy, &w->saved_compute,
-					 &w->saved_cost, &w->local_share, &w->accuracy};
+	table_real(t, v.value);
+	table_real(t, v.lo);
+	table_real(t, v.hi);
+}
+
+static void emit_row(struct table *t, const struct route_row *w, double daily, long long items)
+{
+	const struct route_value *v[NFIELDS];
+	row_values(w, v);
 	table_str(t, w->scheme);
 	table_real(t, w->p);
 	table_str(t, w->monte_carlo ? "monte_carlo" : "exact");
-	for (size_t k = 0; k < NFIELDS; k++) {
-		table_real(t, v[k]->value);
-		table_real(t, v[k]->lo);
-		table_real(t, v[k]->hi);
-	}
+	for (size_t k = 0; k < NFIELDS; k++)
+		emit_value(t, *v[k]);
+	emit_value(t, per_day(w->energy_j, daily, items, 3.6e6));
+	emit_value(t, per_day(w->cost_usd, daily, items, 1));
+	emit_value(t, per_day(w->flops, daily, items, 1));
 	table_end_row(t);
 }
 
-static long print_table(const struct route_result *r, enum out_format fmt)
+static long print_table(const struct route_result *r, enum out_format fmt, double daily)
 {
 	struct table t;
 	long n;
 	table_init(&t, fmt, cols, sizeof(cols) / sizeof(cols[0]), stdout);
 	for (size_t i = 0; i < r->nrows; i++)
-		emit_row(&t, &r->rows[i]);
+		emit_row(&t, &r->rows[i], daily, r->n_items);
 	n = table_finish(&t);
 	table_release(&t);
 	return n;
@@ -222,16 +289,21 @@ struct route_out {
 	char **ids;
 };
 
-static json_t *row_json(const struct route_row *w)
+static json_t *row_json(const struct route_row *w, double daily, long long items)
 {
-	const struct route_value *v[] = {&w->energy_j, &w->flops, &w->cost_usd, &w->saved_energy, &w->saved_compute,
-					 &w->saved_cost, &w->local_share, &w->accuracy};
+	const struct route_value *v[NFIELDS];
 	json_t *r = json_object();
+	row_values(w, v);
 	json_object_set_new(r, "scheme", json_string(w->scheme));
 	json_object_set_new(r, "p", json_real_or_null(w->p));
 	json_object_set_new(r, "method", json_string(w->monte_carlo ? "monte_carlo" : "exact"));
 	for (size_t k = 0; k < NFIELDS; k++)
 		json_object_set_new(r, fields[k], jrv(*v[k]));
+	if (daily > 0)
+		json_object_set_new(r, "per_day", json_pack("{s:o, s:o, s:o}",
+			"energy_kwh", jrv(per_day(w->energy_j, daily, items, 3.6e6)),
+			"cost_usd", jrv(per_day(w->cost_usd, daily, items, 1)),
+			"flops", jrv(per_day(w->flops, daily, items, 1))));
 	return r;
 }
 
@@ -250,12 +322,15 @@ static void print_json(const struct route_out *o)
 	json_object_set_new(root, "cloud_run", json_integer(strtoll(o->ids[nlocal], NULL, 10)));
 	json_object_set_new(root, "trials", json_integer(ro->trials));
 	json_object_set_new(root, "seed", json_integer((json_int_t)ro->seed));
+	json_object_set_new(root, "compute_basis", json_string(ro->compute == ROUTE_COMPUTE_TOTAL ? "total" : "active"));
+	json_object_set_new(root, "misroute", json_string(ro->misroute == ROUTE_TWO_SIDED ? "two-sided" : "one-sided"));
+	json_object_set_new(root, "daily_queries", o->a->daily > 0 ? json_real(o->a->daily) : json_null());
 	for (size_t i = 0; i < nlocal; i++)
 		json_array_append_new(lr, json_pack("{s:I, s:I}", "run", (json_int_t)strtoll(o->ids[i], NULL, 10),
 						     "oracle_items", (json_int_t)res->oracle_chosen[i]));
 	json_object_set_new(root, "local_runs", lr);
 	for (size_t i = 0; i < res->nrows; i++)
-		json_array_append_new(rows, row_json(&res->rows[i]));
+		json_array_append_new(rows, row_json(&res->rows[i], o->a->daily, res->n_items));
 	json_object_set_new(root, "rows", rows);
 	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	putchar('\n');
@@ -281,14 +356,42 @@ static void print_header(const struct route_out *o)
 	printf(" cloud %lld\n", res->n_items - res->n_answerable);
 }
 
-static void print_text(const struct route_out *o)
+/* "12.3 kWh" / "4.56 MWh" / "7.89 GWh" for kWh, the bracket for an MC spread. */
+static const char *fkwh(char *out, size_t n, struct route_value v)
+{
+	static const char *const unit[] = {"kWh", "MWh", "GWh", "TWh"};
+	double k = 1;
+	int u = 0;
+	if (!isfinite(v.value))
+		return snprintf(out, n, "-"), out;
+	while (u < 3 && fabs(v.value) / k >= 1000)
+		k *= 1000, u++;
+	if (isfinite(v.lo))
+		snprintf(out, n, "%.4g %s [%.4g, %.4g]", v.value / k, unit[u], v.lo / k, v.hi / k);
+	else
+		snprintf(out, n, "%.4g %s", v.value / k, unit[u]);
+	return out;
+}
+
+static const char *fnum(char *out, size_t n, struct route_value v, const char *unit)
+{
+	if (!isfinite(v.value))
+		snprintf(out, n, "-");
+	else if (isfinite(v.lo))
+		snprintf(out, n, "%.4g %s [%.4g, %.4g]", v.value, unit, v.lo, v.hi);
+	else
+		snprintf(out, n, "%.4g %s", v.value, unit);
+	return out;
+}
+
+/* The rows scaled to a day of --daily-queries. */
+static void print_daily(const struct route_out *o)
 {
 	const struct route_result *res = o->res;
-	char a[64], b[64], c[64], d[64], e[64];
+	char a[80], b[80], c[80];
 
-	print_header(o);
-	printf("\n%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s\n", "scheme", "p", "method", "energy saved",
-	       "compute saved", "cost saved", "routed locally", "accuracy");
+	printf("\nper day at %.6g queries (each total / %lld items x %.6g):\n", o->a->daily, res->n_items, o->a->daily);
+	printf("%-11s %5s %-12s %-30s %-30s %-30s\n", "scheme", "p", "method", "energy/day", "cost/day", "compute/day");
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct route_row *w = &res->rows[i];
 		char pp[16] = "-", meth[24] = "exact";
@@ -296,22 +399,59 @@ static void print_text(const struct route_out *o)
 			snprintf(pp, sizeof(pp), "%.2f", w->p);
 		if (w->monte_carlo)
 			snprintf(meth, sizeof(meth), "MC x%d", o->a->o.trials);
-		printf("%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s\n", w->scheme, pp, meth,
+		printf("%-11s %5s %-12s %-30s %-30s %-30s\n", w->scheme, pp, meth,
+		       fkwh(a, sizeof(a), per_day(w->energy_j, o->a->daily, res->n_items, 3.6e6)),
+		       fnum(b, sizeof(b), per_day(w->cost_usd, o->a->daily, res->n_items, 1), "USD"),
+		       fnum(c, sizeof(c), per_day(w->flops, o->a->daily, res->n_items, 1), "FLOP"));
+	}
+}
+
+static void print_text(const struct route_out *o)
+{
+	const struct route_result *res = o->res;
+	const struct route_options *ro = &o->a->o;
+	int two = ro->misroute == ROUTE_TWO_SIDED;
+	const char *basis = ro->compute == ROUTE_COMPUTE_TOTAL ? "total" : "active";
+	char a[64], b[64], c[64], d[64], e[64], f[64];
+
+	print_header(o);
+	printf("compute: FLOPs = 2 x %s parameters x (prompt + output tokens); router errors: %s\n", basis,
+	       two ? "two-sided (an item no local run answers is kept local with probability 1 - p)"
+		   : "one-sided (only answerable items are misrouted, to the cloud)");
+	printf("\n%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s%s\n", "scheme", "p", "method", "energy saved",
+	       "compute saved", "cost saved", "routed locally", "accuracy", two ? " kept local, wrong" : "");
+	for (size_t i = 0; i < res->nrows; i++) {
+		const struct route_row *w = &res->rows[i];
+		char pp[16] = "-", meth[24] = "exact";
+		if (isfinite(w->p))
+			snprintf(pp, sizeof(pp), "%.2f", w->p);
+		if (w->monte_carlo)
+			snprintf(meth, sizeof(meth), "MC x%d", o->a->o.trials);
+		printf("%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s", w->scheme, pp, meth,
 		       fpct(a, sizeof(a), w->saved_energy), fpct(b, sizeof(b), w->saved_compute),
 		       fpct(c, sizeof(c), w->saved_cost), fpct(d, sizeof(d), w->local_share),
 		       fpct(e, sizeof(e), w->accuracy));
+		if (two)
+			printf(" %s", fpct(f, sizeof(f), w->kept_wrong));
+		putchar('\n');
 	}
 	if (isfinite(res->rows[0].flops.value))
-		snprintf(a, sizeof(a), "%.4g FLOPs", res->rows[0].flops.value);
+		snprintf(a, sizeof(a), "%.4g FLOPs (%s)", res->rows[0].flops.value, basis);
 	else
-		snprintf(a, sizeof(a), "not computed (--params FILE)");
+		snprintf(a, sizeof(a), "not computed (%s)", ro->compute == ROUTE_COMPUTE_TOTAL
+			 ? "--model-meta FILE with total_params" : "--params or --model-meta FILE");
 	if (isfinite(res->rows[0].cost_usd.value))
 		snprintf(b, sizeof(b), "%.6g USD", res->rows[0].cost_usd.value);
 	else
 		snprintf(b, sizeof(b), "not computed (--prices FILE)");
 	printf("\ncloud-only totals: energy %.6g J, compute %s, cost %s\n", res->rows[0].energy_j.value, a, b);
+	if (isfinite(res->rows[1].saved_compute_active.value) && isfinite(res->rows[1].saved_compute_total.value))
+		printf("oracle compute saved: %.1f%% with active parameters, %.1f%% with total parameters\n",
+		       100 * res->rows[1].saved_compute_active.value, 100 * res->rows[1].saved_compute_total.value);
 	printf("MC rows: mean over trials [%g%% spread]; cascade charges a failed attempt on run %s first.\n",
 	       100 * o->a->o.level, o->ids[0]);
+	if (o->a->daily > 0)
+		print_daily(o);
 }
 
 /* The subcommand and the options; 0, CMD_PARSE_HELP or EXIT_USAGE (said). */
@@ -367,6 +507,21 @@ static void route_args_init(struct route_args *a)
 	a->plist = DEFAULT_P;
 }
 
+/* Parameters from the metadata file (NULL: none); 0 or -1 (err set). */
+static int route_meta(const char *path, const struct run_record *runs, size_t n, struct route_model *model, char *err,
+		      size_t errlen)
+{
+	struct meta_file mf;
+	int rc;
+	if (!path)
+		return 0;
+	if (meta_read(path, &mf, err, errlen) < 0)
+		return -1;
+	rc = analysis_route_meta(&mf, runs, n, model, err, errlen);
+	meta_release(&mf);
+	return rc;
+}
+
 /* Reads the runs, their constants and simulates; 0 or EXIT_INPUT (said). */
 static int simulate(struct store *st, struct route_args *a, struct route_out *o, struct route_result *res)
 {
@@ -387,6 +542,7 @@ static int simulate(struct store *st, struct route_args *a, struct route_out *o,
 		rc = EXIT_INPUT;
 	}
 	if (rc == 0 && (analysis_route_models(runs, n, a->prices, a->params, model, err, sizeof(err)) < 0 ||
+			route_meta(a->meta, runs, n, model, err, sizeof(err)) < 0 ||
 			analysis_route(st, (const char *const *)o->ids, a->nlocal, o->ids[a->nlocal], model, &a->o, res,
 				       err, sizeof(err)) < 0)) {
 		fprintf(stderr, "ipw route: %s\n", err);
@@ -418,7 +574,7 @@ int cmd_route(int argc, char **argv)
 		print_json(&o);
 	else if (a.cc.format == OUT_TEXT)
 		print_text(&o);
-	else if (print_table(&res, a.cc.format) < 0)
+	else if (print_table(&res, a.cc.format, a.daily) < 0)
 		rc = EXIT_ENV;
 	route_result_release(&res);
 	if (fflush(stdout) != 0)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "aggregate.h"
+#include "analysis/paper.h"
 #include "clock.h"
 #include "../estimate.h"
 #include "cmd.h"
@@ -23,18 +24,36 @@
 
 struct show_args {
 	struct cmd_common cc;
+	enum agg_ci ci;
 };
+
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct show_args *a = t;
+	if (!strcmp(arg, "auto"))
+		a->ci = AGG_CI_AUTO;
+	else if (!strcmp(arg, "bootstrap"))
+		a->ci = AGG_CI_BOOTSTRAP;
+	else if (!strcmp(arg, "delta"))
+		a->ci = AGG_CI_DELTA;
+	else
+		return err_set(err, errlen, "--ci is 'auto', 'bootstrap' or 'delta'");
+	return 0;
+}
+static const struct opt_hooks ci_hooks = {ci_parse, NULL, NULL, NULL, NULL, NULL};
 
 static const struct opt_def show_opts[] = {
 	CMD_OPTDEF_STORE(struct show_args, cc),
 	CMD_OPTDEF_FORMAT(struct show_args, cc, "text|json (default text)"),
 	CMD_OPTDEF_JSON(struct show_args, cc),
+	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "intervals: auto (default: bootstrap up to 50000 scored\n"
+	 "queries, delta above), bootstrap or delta, as ipw compare and report", NULL, 0, 0, 0, NULL, NULL, &ci_hooks},
 };
 #define NOPTS (sizeof(show_opts) / sizeof(show_opts[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw show RUN [--store PATH] [--format text|json] [--json]\n"
+	fprintf(f, "usage: ipw show RUN [--store PATH] [--format text|json] [--json] [--ci auto|bootstrap|delta]\n"
 		"  RUN                  a run id, a run name that only one run has, or 'last'\n");
 	opt_usage(f, show_opts, NOPTS);
 	fprintf(f, "Every number comes from the run's rows through src/aggregate.c, as in ipw compare and\n"
@@ -140,6 +159,7 @@ struct show_data {
 	struct agg_options o;
 	struct agg_result a;
 	json_t *by_grader;        /* {"mcq": N, ...}, or NULL when scores could not be read */
+	struct device_power dev;  /* IPW on the device's power (metrics.h) */
 };
 
 static const char *interval_name(const struct show_data *d)
@@ -169,6 +189,12 @@ static void scoring_json(const struct show_data *d, json_t *json)
 		json_array_append_new(subj, o);
 	}
 	json_object_set_new(json, "by_subject", subj);
+	json_object_set_new(json, "device_power", json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:s}", "queries", d->dev.n,
+		"energy_j", json_real_or_null(d->dev.energy_j), "busy_s", json_real_or_null(d->dev.busy_s),
+		"power_w", json_real_or_null(d->dev.power_w), "in_flight", json_real_or_null(d->dev.in_flight),
+		"ipw", json_real_or_null(d->dev.ipw), "definition",
+		"accuracy / (sum of energy / union of the queries' windows); 'ipw' above is accuracy / mean of "
+		"each request's energy / latency (its share of the device)"));
 	json_object_set_new(json, "scoring", json_pack("{s:O, s:i, s:f, s:s, s:s}", "graders", d->by_grader,
 						       "bootstrap", d->o.m.bootstrap, "level", d->o.m.level,
 						       "interval_method", interval_name(d), "energy",
@@ -238,7 +264,12 @@ static void scoring_text(const struct show_data *d)
 	printf("  queries          %d scored (%d correct), %d failed and %d unscored excluded; %d with energy\n",
 	       m->n_scored, m->n_correct, m->n_failed, m->n_unscored, m->n_energy);
 	printf("  accuracy         %s\n", fmt_metric(a, sizeof(a), &m->accuracy, ""));
-	printf("  IPW              %s  (accuracy / mean power)\n", fmt_metric(a, sizeof(a), &m->ipw, "/W"));
+	printf("  IPW              %s  (accuracy / mean power: each request's share, E(q) / latency(q))\n",
+	       fmt_metric(a, sizeof(a), &m->ipw, "/W"));
+	if (isfinite(d->dev.ipw))
+		printf("  IPW device       %-10.4g /W   (point estimate)  (accuracy / the device's power: %.4g J over %.4g s busy = %.4g W;"
+		       " %.2f requests in flight)\n", d->dev.ipw, d->dev.energy_j, d->dev.busy_s, d->dev.power_w,
+		       d->dev.in_flight);
 	printf("  IPJ              %s  (accuracy / mean energy)\n", fmt_metric(a, sizeof(a), &m->ipj, "/J"));
 	printf("  IPW dynamic      %s\n", fmt_metric(a, sizeof(a), &m->ipw_dynamic, "/W"));
 	printf("  IPJ dynamic      %s\n", fmt_metric(a, sizeof(a), &m->ipj_dynamic, "/J"));
@@ -434,14 +465,20 @@ static int parse_args(struct show_args *a, int argc, char **argv, int *first)
 }
 
 /* The run's numbers through the aggregation module, and how many latest scores each grader gave. */
-static int show_load(const struct cmd_common *cc, struct store *st, struct show_data *d)
+static int show_load(const struct cmd_common *cc, enum agg_ci ci, struct store *st, struct show_data *d)
 {
 	char err[IPW_ERRLEN];
 	json_t *g = json_object();
 
 	agg_options_init(&d->o);
 	d->o.by_subject = 1;
+	d->o.ci = ci;
 	if (agg_run(st, d->r.id, AGG_LOAD_QUERIES, &d->o, &d->a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
+		json_decref(g);
+		return EXIT_INPUT;
+	}
+	if (analysis_device_power(st, d->r.id, &d->dev, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
 		json_decref(g);
 		return EXIT_INPUT;
@@ -464,13 +501,14 @@ int cmd_show(int argc, char **argv)
 	int rc, first, opened = 0;
 
 	memset(&d, 0, sizeof(d));
+	memset(&a, 0, sizeof(a));
 	cmd_common_init(cc, "show", OUT_TEXT | OUT_JSON, OUT_TEXT);
 	if ((rc = parse_args(&a, argc, argv, &first)))
 		return rc == CMD_PARSE_HELP ? 0 : rc;
 	if ((rc = cmd_store_open(cc, &st, CMD_STORE_READ)))
 		goto out;
 	opened = 1;
-	if ((rc = cmd_run_get(cc, &st, argv[first], &d.r)) || (rc = show_load(cc, &st, &d)))
+	if ((rc = cmd_run_get(cc, &st, argv[first], &d.r)) || (rc = show_load(cc, a.ci, &st, &d)))
 		goto out;
 	if (cc->format == OUT_JSON)
 		show_json(&d);

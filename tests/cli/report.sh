@@ -14,20 +14,45 @@ DB="$TMP/a.db"
 OUT="$TMP/report"
 "$IPW_BUILD/fakes/mkanalysis" "$DB" || fail "mkanalysis"
 printf '{"qwen3-1b": [0, 0], "qwen3-2b": [0.1, 0.2], "qwen3-235b": [1, 2]}' >"$TMP/prices.json"
+cat >"$TMP/meta.json" <<'J'
+{"models": {"qwen3-1b": {"total_params": "1B", "active_params": "1B", "released": "2024"},
+ "qwen3-2b": {"total_params": "20B", "active_params": "2B", "released": "2025-01"},
+ "qwen3-235b": {"total_params": "235B", "active_params": "22B", "released": "2025-04"}}}
+J
 
 "$IPW" report 1 2 3 --cloud 3 --store "$DB" --out "$OUT" --prices "$TMP/prices.json" --bootstrap 200 \
-	--trials 100 --title "fixture report" || fail "report exit $?"
-for p in pareto ipw ipj coverage routing energy_tokens timeline_run1; do
+	--trials 100 --title "fixture report" --model-meta "$TMP/meta.json" --compute total || fail "report exit $?"
+for p in pareto ipw ipj coverage routing energy_tokens timeline_run1 subject_ipw; do
 	[ -s "$OUT/$p.png" ] || fail "missing $p.png"
 	[ -s "$OUT/$p.svg" ] || fail "missing $p.svg"
 	head -c 8 "$OUT/$p.png" | od -An -c | grep -q 'P   N   G' || fail "$p.png is not a PNG"
 	grep -q '<svg' "$OUT/$p.svg" || fail "$p.svg is not SVG"
+	grep -q '<text ' "$OUT/$p.svg" || fail "$p.svg has no text as text"
 done
 H="$OUT/index.html"
 for id in compare coverage routing regressions attribution; do
 	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
 done
-[ "$(grep -o 'src="data:image/png;base64,' "$H" | wc -l)" -ge 7 ] || fail "fewer than 7 embedded plots"
+for id in device ranks levels trends; do
+	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
+done
+[ "$(grep -o 'src="data:image/png;base64,' "$H" | wc -l)" -ge 8 ] || fail "fewer than 8 embedded plots"
+# the new sections by hand: run 2's device power 34 W (170 J over 5 s busy), FLOPs per query on total
+# parameters 2 x 20e9 x 200 = 8 TFLOP; levels: small (1B) is L1 and answers i1, i4; big (20B) L3; cloud L4
+grep -q '<td>34&nbsp;W</td>' "$H" || fail "device power of run 2"
+grep -q '<td>8&nbsp;TFLOP</td>' "$H" || fail "run 2's FLOPs per query on total parameters"
+grep -q 'Compute: FLOPs = 2 &times; total parameters' "$H" || fail "routing's compute basis"
+grep -q '<td>L1</td><td>2</td>' "$H" || fail "levels: L1 holds i1 and i4 (small right)"
+grep -q '<td>math</td><td>-0.333</td><td>-0.500</td>' "$H" || fail "rank stability on math"
+grep -q 'points: Monte Carlo mean with the 95% spread' "$H" || fail "routing plot's Monte Carlo band"
+# trends: 2024 best run 1 (0.4 / 14 W), 2025 best run 3 (0.8 / 25 W): IPW x1.12 = accuracy x2 x power 14/25
+grep -q '<td>1.120</td><td>2.000</td><td>0.560</td>' "$H" || fail "trends: the 2025 row's factors"
+grep -q '<img class=plot width=820 height=480' "$H" || fail "images shown at the plot's size"
+python3 - "$OUT/routing.png" <<'PY' || fail "PNGs at 2x"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert struct.unpack(">II", d[16:24]) == (1640, 960), struct.unpack(">II", d[16:24])
+PY
 if grep -Eo '(src|href)="(https?:|//)[^"]*' "$H"; then fail "the page refers to something outside itself"; fi
 grep -q 'run 3 (cloud)\|cloud run 3 (cloud)' "$H" || fail "routing names the cloud run"
 grep -q '<td>48.0%</td>' "$H" || fail "routing: oracle energy saved 48.0%"
@@ -54,10 +79,10 @@ browse() {
 sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
 	"$H" >"$OUT/probe.html"
 browse --virtual-time-budget=5000 --dump-dom "file://$OUT/probe.html" >"$TMP/dom.html" || fail "chromium --dump-dom failed: $(tail -5 "$TMP/browser.log")"
-for id in compare coverage routing regressions attribution; do
+for id in compare coverage routing regressions attribution device ranks levels; do
 	grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
 done
-[ "$(grep -o '<img ' "$TMP/dom.html" | wc -l)" -ge 7 ] || fail "rendered DOM has fewer than 7 images"
+[ "$(grep -o '<img ' "$TMP/dom.html" | wc -l)" -ge 8 ] || fail "rendered DOM has fewer than 8 images"
 widths=$(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$TMP/dom.html")
 echo "image widths: $widths"
 [ -n "$widths" ] || fail "the probe script did not run"

@@ -187,9 +187,9 @@ static const struct route_row *find_row(const struct route_result *r, const char
  */
 static void route_models(struct route_model *m)
 {
-	m[0] = (struct route_model){1e9, 0, 0};
-	m[1] = (struct route_model){2e9, 0.1, 0.2};
-	m[2] = (struct route_model){10e9, 1, 2};
+	m[0] = (struct route_model){1e9, 0, 0, NAN};
+	m[1] = (struct route_model){2e9, 0.1, 0.2, NAN};
+	m[2] = (struct route_model){10e9, 1, 2, NAN};
 }
 
 Test(analysis, routing_oracle_by_hand)
@@ -198,7 +198,7 @@ Test(analysis, routing_oracle_by_hand)
 	const char *local[] = {"1", "2"};
 	double p[] = {1, 0.8, 0.6, 0.5, 0};
 	struct route_model m[3];
-	struct route_options o = {ROUTE_ENERGY, p, 5, 0, 7, 0.95, 0};
+	struct route_options o = {ROUTE_ENERGY, p, 5, 0, 7, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_ONE_SIDED};
 	struct route_result r;
 	const struct route_row *w;
 
@@ -237,7 +237,7 @@ Test(analysis, p_router_saves_p_times_the_oracle)
 	const char *local[] = {"1", "2"};
 	double p[] = {1, 0.8, 0.6, 0.5, 0.25, 0};
 	struct route_model m[3];
-	struct route_options o = {ROUTE_ENERGY, p, 6, 0, 7, 0.95, 0};
+	struct route_options o = {ROUTE_ENERGY, p, 6, 0, 7, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_ONE_SIDED};
 	struct route_result r;
 	const struct route_row *orc;
 
@@ -260,7 +260,7 @@ Test(analysis, monte_carlo_router_is_seeded_and_matches_expectation)
 	char err[IPW_ERRLEN];
 	const char *local[] = {"1", "2"};
 	double p[] = {1, 0.5, 0};
-	struct route_options o = {ROUTE_ENERGY, p, 3, 4000, 42, 0.95, 0};
+	struct route_options o = {ROUTE_ENERGY, p, 3, 4000, 42, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_ONE_SIDED};
 	struct route_result a, b;
 	const struct route_row *w;
 
@@ -297,7 +297,7 @@ Test(analysis, routing_missing_items_error_or_intersect)
 	char err[IPW_ERRLEN] = "";
 	const char *local[] = {"1", "4"};
 	double p[] = {1};
-	struct route_options o = {ROUTE_ENERGY, p, 1, 0, 1, 0.95, 0};
+	struct route_options o = {ROUTE_ENERGY, p, 1, 0, 1, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_ONE_SIDED};
 	struct route_result r;
 
 	cr_assert_lt(analysis_route(&st, local, 2, "3", NULL, &o, &r, err, sizeof(err)), 0);

@@ -146,3 +146,79 @@ Test(plot, each_feature_is_drawn)
 	plot_release(&b);
 	plot_release(&empty);
 }
+
+/* PNGs are drawn at twice the plot's size (PLOT_PNG_SCALE): the IHDR says 1640 x 960 for 820 x 480. */
+Test(plot, png_is_twice_the_plot_size)
+{
+	struct plot p;
+	double x[] = {0, 1}, y[] = {1, 2};
+	unsigned char *d;
+	size_t len;
+	unsigned w, h;
+
+	plot_init(&p, "t", "x", "y");
+	plot_add(&p, PLOT_LINE, "l", 2, x, y, NULL, NULL);
+	d = png(&p, &len);
+	cr_assert_gt(len, 24);
+	w = (unsigned)d[16] << 24 | (unsigned)d[17] << 16 | (unsigned)d[18] << 8 | d[19];
+	h = (unsigned)d[20] << 24 | (unsigned)d[21] << 16 | (unsigned)d[22] << 8 | d[23];
+	cr_assert_eq(PLOT_PNG_SCALE, 2);
+	cr_assert_eq(w, 2u * (unsigned)p.width, "width %u", w);
+	cr_assert_eq(h, 2u * (unsigned)p.height, "height %u", h);
+	free(d);
+	plot_release(&p);
+}
+
+/* One SI formatter for ticks and the report's tables. */
+Test(plot, si_prefixes)
+{
+	char b[32];
+	plot_format_si(b, sizeof(b), 0.02857, 4);
+	cr_assert_str_eq(b, "28.57 m");
+	plot_format_si(b, sizeof(b), 8e12, 4);
+	cr_assert_str_eq(b, "8 T");
+	plot_format_si(b, sizeof(b), 150, 4);
+	cr_assert_str_eq(b, "150");
+	plot_format_si(b, sizeof(b), -1500, 3);
+	cr_assert_str_eq(b, "-1.5 k");
+	plot_format_si(b, sizeof(b), 0, 3);
+	cr_assert_str_eq(b, "0");
+	plot_format_si(b, sizeof(b), 4.18e-3, 3);
+	cr_assert_str_eq(b, "4.18 m");
+	plot_format_si(b, sizeof(b), NAN, 3);
+	cr_assert_str_eq(b, "-");
+}
+
+/* SVG keeps text as <text> elements (not glyph outlines), escaped, the title bold, the y label rotated. */
+Test(plot, svg_text_is_text)
+{
+	char why[256], path[] = "/tmp/ipw-plot-svg-XXXXXX", *svg;
+	struct plot p;
+	double x[] = {0, 1}, y[] = {1, 2};
+	FILE *f;
+	long len;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	plot_init(&p, "Energy <&> power", "x axis", "y axis");
+	plot_add(&p, PLOT_LINE, "series one", 2, x, y, NULL, NULL);
+	cr_assert_eq(plot_write_svg(&p, path, why, sizeof(why)), 0, "%s", why);
+	f = fopen(path, "r");
+	cr_assert(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	svg = calloc(1, (size_t)len + 1);
+	cr_assert_eq(fread(svg, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(path);
+	cr_assert(strstr(svg, "font-weight=\"bold\" fill=\"rgb(") && strstr(svg, ">Energy &lt;&amp;&gt; power</text>"),
+		  "title as bold text, escaped");
+	cr_assert(strstr(svg, ">series one</text>") && strstr(svg, ">x axis</text>"));
+	cr_assert(strstr(svg, "transform=\"rotate(-90.00"), "the y label is rotated");
+	cr_assert_null(strstr(svg, "<symbol"), "no glyph outlines");
+	cr_assert(strstr(svg, "</svg>") > strstr(svg, "</text>"), "text inside the document");
+	free(svg);
+	plot_release(&p);
+}

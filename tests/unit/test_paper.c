@@ -1,0 +1,433 @@
+/*
+ * test_paper.c - the paper's method beyond the core metrics, on the store of
+ * tests/fakes/analysis_fixture.h with answers computed by hand below: the
+ * model metadata file, FLOPs from active and total parameters, MFU and MBU,
+ * the busy time of overlapping windows, routing compute on either basis and
+ * the two-sided misroute model.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "analysis/paper.h"
+#include "../fakes/analysis_fixture.h"
+
+#define EPS 1e-9
+
+static char dir[64], dbpath[96];
+static struct store st;
+
+static void setup(void)
+{
+	char err[IPW_ERRLEN];
+	strcpy(dir, "/tmp/ipw-paper-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/a.db", dir);
+	cr_assert_eq(fixture_build(dbpath, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), 0, "%s", err);
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+	store_close(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(paper, .init = setup, .fini = teardown);
+
+static void write_text(const char *name, const char *text, char *path, size_t n)
+{
+	FILE *f;
+	snprintf(path, n, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char meta_json[] =
+	"{\"models\": {"
+	" \"qwen3-1b\": {\"family\": \"qwen3\", \"released\": \"2025-04-29\", \"total_params\": \"4B\","
+	"  \"active_params\": \"1B\", \"quantization\": \"bf16\"},"
+	" \"big\": {\"family\": \"qwen3\", \"released\": \"2024-07\", \"total_params\": 2e9, \"quantization\": \"q8_0\"},"
+	" \"cloud\": {\"released\": \"2025\", \"total_params\": \"30B\", \"active_params\": \"10B\","
+	"  \"bits_per_weight\": 4}},"
+	" \"accelerators\": {\"Fake H200\": {\"peak_flops\": \"1T\", \"peak_bandwidth\": 1e12, \"class\": \"cloud\"}}}";
+
+Test(paper, meta_file_reads_models_and_accelerators)
+{
+	char err[IPW_ERRLEN], path[128];
+	struct meta_file f;
+	struct run_record r;
+	const struct model_meta *m;
+	const struct accel_meta *a;
+	int count;
+
+	write_text("meta.json", meta_json, path, sizeof(path));
+	cr_assert_eq(meta_read(path, &f, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(f.nm, 3);
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(store_run_get(&st, "1", &r, err, sizeof(err)), 0);
+	m = meta_model_of(&f, &r);   /* run 1 is named "small", its model "qwen3-1b" */
+	cr_assert(m && !strcmp(m->key, "qwen3-1b"));
+	cr_assert_float_eq(m->total_params, 4e9, EPS);
+	cr_assert_float_eq(m->active_params, 1e9, EPS);
+	cr_assert_float_eq(m->bits_per_weight, 16, EPS);
+	cr_assert_eq(m->rel_year, 2025);
+	cr_assert_eq(m->rel_month, 4);
+	cr_assert_eq(m->rel_day, 29);
+	cr_assert_str_eq(meta_run_accelerator(&r, &count), "Fake H200");
+	cr_assert_eq(count, 1);
+	a = meta_accel_find(&f, "Fake H200");
+	cr_assert(a);
+	cr_assert_float_eq(a->peak_flops, 1e12, EPS);
+	cr_assert_eq(a->local, 0);
+	run_record_release(&r);
+	/* a dense model: active = total; q8_0 is 8.5 bits per weight */
+	for (size_t i = 0; i < f.nm; i++)
+		if (!strcmp(f.m[i].key, "big")) {
+			cr_assert_float_eq(f.m[i].active_params, 2e9, EPS);
+			cr_assert_float_eq(f.m[i].bits_per_weight, 8.5, EPS);
+			cr_assert_eq(f.m[i].rel_month, 7);
+			cr_assert_eq(f.m[i].rel_day, 0);
+		}
+	meta_release(&f);
+
+	write_text("bad1.json", "{\"models\": {\"x\": {\"total_parms\": 1}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "unknown member 'total_parms'") && strstr(err, "'x'"), "%s", err);
+	write_text("bad2.json", "{\"models\": {\"x\": {\"total_params\": 1, \"active_params\": 2}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "exceeds"), "%s", err);
+	write_text("bad3.json", "{\"models\": {\"x\": {\"released\": \"2025-13\"}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "YYYY-MM"), "%s", err);
+	write_text("bad4.json", "{\"models\": {\"x\": {\"total_params\": \"lots\"}}}", path, sizeof(path));
+	cr_assert_lt(meta_read(path, &f, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "'total_params' is not a number"), "%s", err);
+}
+
+Test(paper, busy_seconds_is_the_union_of_windows)
+{
+	double t0[] = {0, 1, 5, 5.5, NAN, 9}, t1[] = {2, 3, 6, 5.7, 1, 8};
+	/* [0,3] and [5,6]: 4 s; the NAN window and the reversed [9,8] are skipped */
+	cr_assert_float_eq(metrics_busy_seconds(t0, t1, 6), 4, EPS);
+	cr_assert_float_eq(metrics_busy_seconds(t0, t1, 0), 0, EPS);
+}
+
+/*
+ * Run 1 "small": 5 ok queries, prompt 100 + output 100 tokens, latency 1 s,
+ * TTFT 0.2 s, windows [2k, 2k + 1] (busy 5 s), energies 10,10,10,20,20 (70 J).
+ * Active 1e9, total 4e9: FLOPs 2 x 1e9 x 1000 = 2e12 and 8e12; FLOPs/J 2e12 /
+ * 70; FLOP/s 2e12 / 5 = 4e11, MFU against 1e12: 0.4. Bytes per token 1e9 x
+ * 16 / 8 = 2e9, x 500 output tokens / (5 x 0.8 s decode) = 2.5e11 B/s, MBU
+ * against 1e12 B/s: 0.25.
+ */
+Test(paper, compute_flops_mfu_mbu_by_hand)
+{
+	char err[IPW_ERRLEN];
+	struct run_data d;
+	struct run_compute c;
+
+	cr_assert_eq(run_data_load(&st, "1", &d, err, sizeof(err)), 0, "%s", err);
+	analysis_compute(&d, 1e9, 4e9, 16, 1e12, 1e12, &c);
+	cr_assert_eq(c.n_queries, 5);
+	cr_assert_eq(c.n_tokens, 5);
+	cr_assert_float_eq(c.tokens, 1000, EPS);
+	cr_assert_float_eq(c.flops_active, 2e12, 1);
+	cr_assert_float_eq(c.flops_total, 8e12, 1);
+	cr_assert_float_eq(c.flops_per_j, 2e12 / 70, 1e-3);
+	cr_assert_float_eq(c.busy_s, 5, EPS);
+	cr_assert_float_eq(c.flops_per_s, 4e11, 1e-3);
+	cr_assert_float_eq(c.mfu, 0.4, EPS);
+	cr_assert_float_eq(c.decode_s, 4, EPS);
+	cr_assert_float_eq(c.bytes_per_s, 2.5e11, 1e-3);
+	cr_assert_float_eq(c.mbu, 0.25, EPS);
+	/* no peaks, no quantisation: MFU and MBU are not computed, never 0 */
+	analysis_compute(&d, 1e9, NAN, NAN, NAN, NAN, &c);
+	cr_assert(isnan(c.mfu) && isnan(c.mbu) && isnan(c.flops_total) && isnan(c.bytes_per_s));
+	cr_assert_float_eq(c.flops_active, 2e12, 1);
+	run_data_release(&d);
+	/* run 5 has a failed query (i1): 4 ok queries count */
+	cr_assert_eq(run_data_load(&st, "5", &d, err, sizeof(err)), 0, "%s", err);
+	analysis_compute(&d, 1e9, 1e9, 16, NAN, NAN, &c);
+	cr_assert_eq(c.n_queries, 4);
+	run_data_release(&d);
+}
+
+static const struct route_row *find_row(const struct route_result *r, const char *scheme, double p, int mc)
+{
+	for (size_t i = 0; i < r->nrows; i++)
+		if (!strcmp(r->rows[i].scheme, scheme) && r->rows[i].monte_carlo == mc &&
+		    (isnan(p) ? isnan(r->rows[i].p) : fabs(r->rows[i].p - p) < 1e-12))
+			return &r->rows[i];
+	cr_assert_fail("no row %s p=%g mc=%d", scheme, p, mc);
+	return NULL;
+}
+
+/*
+ * Compute on total parameters: small 4e9, big 2e9, cloud 30e9; tokens 200
+ * locally, 300 at the cloud. FLOPs: small 2 x 4e9 x 200 = 1.6e12, big 8e11,
+ * cloud 1.8e13; cloud-only 9e13; oracle (i1 small, i2 big, i3 cloud, i4
+ * small, i5 cloud) 1.6e12 + 8e11 + 1.8e13 + 1.6e12 + 1.8e13 = 4e13: saved 5/9.
+ * On active parameters (1e9, 2e9, 10e9) it stays 1 - 1.36e13 / 3e13.
+ */
+Test(paper, routing_compute_on_total_or_active_parameters)
+{
+	char err[IPW_ERRLEN];
+	const char *local[] = {"1", "2"};
+	double p[] = {1, 0.5};
+	struct route_model m[3] = {{1e9, 0, 0, 4e9}, {2e9, 0.1, 0.2, 2e9}, {10e9, 1, 2, 30e9}};
+	struct route_options o = {ROUTE_ENERGY, p, 2, 0, 7, 0.95, 0, ROUTE_COMPUTE_TOTAL, ROUTE_ONE_SIDED};
+	struct route_result r;
+	const struct route_row *w;
+
+	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
+	w = find_row(&r, "cloud-only", NAN, 0);
+	cr_assert_float_eq(w->flops.value, 9e13, 1);
+	cr_assert_float_eq(w->flops_active.value, 3e13, 1);
+	w = find_row(&r, "oracle", 1, 0);
+	cr_assert_float_eq(w->saved_compute.value, 5.0 / 9, EPS);
+	cr_assert_float_eq(w->saved_compute_total.value, 5.0 / 9, EPS);
+	cr_assert_float_eq(w->saved_compute_active.value, 1 - 1.36e13 / 3e13, EPS);
+	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->saved_compute.value, 0.5 * 5.0 / 9, EPS);
+	route_result_release(&r);
+	o.compute = ROUTE_COMPUTE_ACTIVE;
+	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(find_row(&r, "oracle", 1, 0)->saved_compute.value, 1 - 1.36e13 / 3e13, EPS);
+	route_result_release(&r);
+}
+
+/*
+ * Two-sided misroutes (energy). Answerable: i1 (small 10), i2 (big 30), i4
+ * (small 20); not: i3, i5 (kept on the cheapest local run, small: 10 and 20,
+ * both wrong there). Router p = 0.5: answerable 0.5 x 60 + 0.5 x 300 = 180,
+ * the others 0.5 x 30 + 0.5 x 200 = 115: 295 J of 500, saved 0.41. Accuracy:
+ * answerable 0.5 x 3 + 0.5 x 2 (cloud right on i1, i2) = 2.5, the others
+ * 0.5 x 2 = 1: 3.5 / 5 = 0.7 (one-sided 0.9); kept wrong 0.5 x 2 / 5 = 0.2;
+ * local 0.5 x 5 / 5. p = 0: 300 + 30 = 330, saved 0.34, accuracy 2 / 5,
+ * kept wrong 0.4. p = 1 is the oracle. Cascade p = 0.5: answerable 0.5 x 60
+ * + 0.5 x (40 + 300) = 200, the others 30 + 0.5 x 200 = 130: saved 0.34.
+ */
+Test(paper, two_sided_misroutes_by_hand)
+{
+	char err[IPW_ERRLEN];
+	const char *local[] = {"1", "2"};
+	double p[] = {1, 0.5, 0};
+	struct route_options o = {ROUTE_ENERGY, p, 3, 3000, 11, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_TWO_SIDED};
+	struct route_result r;
+	const struct route_row *w;
+
+	cr_assert_eq(analysis_route(&st, local, 2, "3", NULL, &o, &r, err, sizeof(err)), 0, "%s", err);
+	w = find_row(&r, "router", 0.5, 0);
+	cr_assert_float_eq(w->saved_energy.value, 0.41, EPS);
+	cr_assert_float_eq(w->accuracy.value, 0.7, EPS);
+	cr_assert_float_eq(w->kept_wrong.value, 0.2, EPS);
+	cr_assert_float_eq(w->local_share.value, 0.5, EPS);
+	w = find_row(&r, "router", 0, 0);
+	cr_assert_float_eq(w->saved_energy.value, 0.34, EPS);
+	cr_assert_float_eq(w->accuracy.value, 0.4, EPS);
+	cr_assert_float_eq(w->kept_wrong.value, 0.4, EPS);
+	w = find_row(&r, "router", 1, 0);
+	cr_assert_float_eq(w->saved_energy.value, 0.48, EPS);
+	cr_assert_float_eq(w->kept_wrong.value, 0, EPS);
+	cr_assert_float_eq(find_row(&r, "oracle", 1, 0)->kept_wrong.value, 0, EPS);
+	cr_assert_float_eq(find_row(&r, "cascade", 0.5, 0)->saved_energy.value, 0.34, EPS);
+	/* Monte Carlo p = 0.5: 5 draws per trial; the mean of 3000 trials is within 0.01 of 0.41 */
+	w = find_row(&r, "router", 0.5, 1);
+	cr_assert(fabs(w->saved_energy.value - 0.41) < 0.01, "MC %g", w->saved_energy.value);
+	cr_assert(fabs(w->accuracy.value - 0.7) < 0.02, "MC accuracy %g", w->accuracy.value);
+	cr_assert_float_eq(find_row(&r, "router", 0, 1)->kept_wrong.value, 0.4, EPS);
+	route_result_release(&r);
+	/* one-sided on the same runs: nothing is kept wrong and p = 0.5 keeps 0.9 */
+	o.misroute = ROUTE_ONE_SIDED;
+	cr_assert_eq(analysis_route(&st, local, 2, "3", NULL, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->accuracy.value, 0.9, EPS);
+	cr_assert_float_eq(find_row(&r, "router", 0.5, 0)->kept_wrong.value, 0, EPS);
+	route_result_release(&r);
+}
+
+/*
+ * Device power against the request's share. Queries (window, E, latency,
+ * acc): [0,2] 100 J 2 s 1; [0,2] 100 J 2 s 0; [2,3] 50 J 1 s 1; [5,6] 40 J
+ * 1 s 1; a failed one and an unscored one (left out). Busy [0,3] + [5,6] =
+ * 4 s; 290 J / 4 s = 72.5 W; accuracy 0.75; IPW_device 0.75 / 72.5; 6 s of
+ * requests over 4 s busy: 1.5 in flight. The request's share: powers 50, 50,
+ * 50, 40, mean 47.5 W, IPW 0.75 / 47.5.
+ */
+Test(paper, device_power_against_request_share)
+{
+	int acc[] = {1, 0, 1, 1, 1, -1}, failed[] = {0, 0, 0, 0, 1, 0};
+	double e[] = {100, 100, 50, 40, 30, 30}, lat[] = {2, 2, 1, 1, 1, 1};
+	double t0[] = {0, 0, 2, 5, 7, 8}, t1[] = {2, 2, 3, 6, 8, 9};
+	struct metrics_input in = {6, acc, e, NULL, lat, failed, NULL, NULL};
+	struct device_power dp;
+	struct metrics m;
+	struct metrics_options o;
+	char err[IPW_ERRLEN];
+
+	metrics_device_power(&in, t0, t1, &dp);
+	cr_assert_eq(dp.n, 4);
+	cr_assert_float_eq(dp.busy_s, 4, EPS);
+	cr_assert_float_eq(dp.energy_j, 290, EPS);
+	cr_assert_float_eq(dp.power_w, 72.5, EPS);
+	cr_assert_float_eq(dp.in_flight, 1.5, EPS);
+	cr_assert_float_eq(dp.accuracy, 0.75, EPS);
+	cr_assert_float_eq(dp.ipw, 0.75 / 72.5, EPS);
+	metrics_options_init(&o);
+	o.bootstrap = 0;
+	cr_assert_eq(metrics_compute(&in, &o, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(m.ipw.value, 0.75 / 47.5, EPS);
+	/* nothing usable: not computed */
+	failed[0] = failed[1] = failed[2] = failed[3] = 1;
+	metrics_device_power(&in, t0, t1, &dp);
+	cr_assert_eq(dp.n, 0);
+	cr_assert(isnan(dp.power_w) && isnan(dp.ipw));
+}
+
+/* One interval method per figure: the largest run decides for every run under auto. */
+Test(paper, one_interval_method_per_figure)
+{
+	char err[IPW_ERRLEN];
+	char *ids[] = {"1", "5"};
+	enum agg_ci ci;
+	long long most;
+
+	cr_assert_eq(analysis_ci_decide(AGG_CI_AUTO, 50000), AGG_CI_BOOTSTRAP);
+	cr_assert_eq(analysis_ci_decide(AGG_CI_AUTO, 50001), AGG_CI_DELTA);
+	cr_assert_eq(analysis_ci_decide(AGG_CI_BOOTSTRAP, 1000000), AGG_CI_BOOTSTRAP);
+	cr_assert_eq(analysis_ci_decide(AGG_CI_DELTA, 5), AGG_CI_DELTA);
+	/* run 1: 5 scored; run 5: 3 (one failed, one unscored) */
+	cr_assert_eq(analysis_figure_ci(&st, ids, 2, AGG_CI_AUTO, &ci, &most, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_BOOTSTRAP);
+	cr_assert_eq(most, 5);
+	cr_assert_eq(analysis_figure_ci(&st, ids + 1, 1, AGG_CI_DELTA, &ci, &most, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_DELTA);
+	cr_assert_eq(most, 3);
+	cr_assert_str_eq(analysis_ci_name(AGG_CI_DELTA), "delta");
+}
+
+/*
+ * Levels with classes <= 1.5B, <= 5B, > 5B: small (1B) class 0, big (2B) 1,
+ * cloud (235B) 2. i1 (small right) L1, i2 (big) L2, i3 (cloud only) L3, i4
+ * (small) L1, i5 (cloud) L3. Without the cloud, i3 and i5 are unsolved (L4).
+ */
+Test(paper, difficulty_levels_by_hand)
+{
+	char err[IPW_ERRLEN];
+	const char *ids[] = {"1", "2", "3"};
+	double total[] = {1e9, 2e9, 235e9}, *b;
+	size_t nb;
+	struct level_result r;
+
+	cr_assert_eq(analysis_level_bounds("1.5B,5B", &b, &nb, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(nb, 2);
+	cr_assert_eq(analysis_levels(&st, ids, 3, total, b, nb, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.nlevels, 4);
+	cr_assert_eq(r.run_class[0], 0);
+	cr_assert_eq(r.run_class[2], 2);
+	cr_assert_eq(r.items[0], 2);
+	cr_assert_eq(r.items[1], 1);
+	cr_assert_eq(r.items[2], 2);
+	cr_assert_eq(r.items[3], 0);
+	/* big on L1: i1 right, i4 wrong; the cloud answers all of L3 */
+	cr_assert_eq(r.scored[1 * 4 + 0], 2);
+	cr_assert_eq(r.correct[1 * 4 + 0], 1);
+	cr_assert_eq(r.correct[2 * 4 + 2], 2);
+	level_result_release(&r);
+	cr_assert_eq(analysis_levels(&st, ids, 2, total, b, nb, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.items[3], 2, "i3 and i5 unsolved without the cloud");
+	cr_assert_eq(r.items[2], 0);
+	level_result_release(&r);
+	total[1] = NAN;
+	cr_assert_lt(analysis_levels(&st, ids, 2, total, b, nb, 0, &r, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "run 2 has no total parameter count"), "%s", err);
+	free(b);
+	cr_assert_lt(analysis_level_bounds("5B,1B", &b, &nb, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "ascend"), "%s", err);
+	cr_assert_lt(analysis_level_bounds("big", &b, &nb, err, sizeof(err)), 0);
+}
+
+/*
+ * Kendall tau-b and Spearman rho by hand. x = 1,2,3,4 against y = 1,3,2,4:
+ * one discordant pair of six: tau (5 - 1) / 6; rho 1 - 6 x 2 / (4 x 15) =
+ * 0.8. With ties x = 1,1,2,3 and y = 1,2,2,3: concordant 4, one tie in each:
+ * tau_b 4 / sqrt(5 x 5) = 0.8; average ranks 1.5,1.5,3,4 and 1,2.5,2.5,4:
+ * rho 3.75 / 4.5.
+ */
+Test(paper, kendall_and_spearman_by_hand)
+{
+	double x[] = {1, 2, 3, 4}, y[] = {1, 3, 2, 4}, xt[] = {1, 1, 2, 3}, yt[] = {1, 2, 2, 3}, c[] = {5, 5, 5, 5};
+	cr_assert_float_eq(analysis_kendall_tau(x, y, 4), 4.0 / 6, EPS);
+	cr_assert_float_eq(analysis_spearman_rho(x, y, 4), 0.8, EPS);
+	cr_assert_float_eq(analysis_kendall_tau(xt, yt, 4), 0.8, EPS);
+	cr_assert_float_eq(analysis_spearman_rho(xt, yt, 4), 3.75 / 4.5, EPS);
+	cr_assert_float_eq(analysis_kendall_tau(x, x, 4), 1, EPS);
+	cr_assert(isnan(analysis_kendall_tau(x, c, 4)), "a scoring of all ties has no tau");
+	cr_assert(isnan(analysis_spearman_rho(x, c, 4)));
+	cr_assert(isnan(analysis_kendall_tau(x, y, 1)));
+}
+
+/* Ranking and bootstrap: IPW small 0.4/14, big 0.4/17, cloud 0.8/25; resampling is seeded. */
+Test(paper, rank_bootstrap_is_seeded)
+{
+	char err[IPW_ERRLEN];
+	struct run_data d[3];
+	const struct run_data *dp[3] = {&d[0], &d[1], &d[2]};
+	struct rank_stability a, b;
+	const char *ids[] = {"1", "2", "3"};
+	double mean, sd, v[] = {1, 2, NAN, 3};
+	size_t k;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(run_data_load(&st, ids[i], &d[i], err, sizeof(err)), 0, "%s", err);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 300, 5, 0.95, &a);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 300, 5, 0.95, &b);
+	cr_assert_float_eq(a.value[0], 0.4 / 14, EPS);
+	cr_assert_float_eq(a.value[1], 0.4 / 17, EPS);
+	cr_assert_float_eq(a.value[2], 0.8 / 25, EPS);
+	cr_assert(a.tau_mean == b.tau_mean && a.rho_lo == b.rho_lo && a.top_same == b.top_same);
+	cr_assert(a.tau_mean <= 1 && a.tau_lo <= a.tau_hi && a.top_same >= 0 && a.top_same <= 1);
+	rank_stability_release(&a);
+	rank_stability_release(&b);
+	cr_assert_float_eq(analysis_rank_value(&d[0], RANK_ACCURACY, NULL, 0), 0.4, EPS);
+	cr_assert_float_eq(analysis_rank_value(&d[0], RANK_IPJ, NULL, 0), 0.4 / 14, EPS);
+	for (int i = 0; i < 3; i++)
+		run_data_release(&d[i]);
+	/* mean 2, sample sd 1 over the finite values */
+	analysis_mean_sd(v, 4, &mean, &sd, &k);
+	cr_assert_float_eq(mean, 2, EPS);
+	cr_assert_float_eq(sd, 1, EPS);
+	cr_assert_eq(k, 3);
+}
+
+/*
+ * GDP weighting on run 1: math accuracy 1/3, bio 1/2; weights math 3e12,
+ * bio 1e12, law 4e12 (absent). Normalised: (1e12 + 0.5e12) / 4e12 = 0.375;
+ * GDP form: 1.5e12; share of the file's 8e12: 0.1875.
+ */
+Test(paper, gdp_weighting_by_hand)
+{
+	char err[IPW_ERRLEN];
+	struct run_data d;
+	struct weight_entry w[] = {{"math", 3e12}, {"bio", 1e12}, {"law", 4e12}};
+	struct metrics_options o;
+	struct weighted_result r;
+
+	metrics_options_init(&o);
+	o.bootstrap = 200;
+	cr_assert_eq(run_data_load(&st, "1", &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(analysis_weighted(&d, w, 3, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_float_eq(r.accuracy.value, 0.375, EPS);
+	cr_assert_float_eq(r.gdp_value.value, 1.5e12, 1e-3);
+	cr_assert_float_eq(r.weight_total, 8e12, 1e-3);
+	cr_assert_float_eq(r.gdp_share.value, 0.1875, EPS);
+	cr_assert(r.gdp_share.ci_low <= 0.1875 && r.gdp_share.ci_high >= 0.1875);
+	weighted_result_release(&r);
+	run_data_release(&d);
+}
