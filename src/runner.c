@@ -26,6 +26,7 @@
 #include "stats.h"
 #include "store.h"
 #include "telemetry.h"
+#include "telemetry/cputime.h"
 #include "util.h"
 
 #define WARMUP_MAX_TOKENS 512 /* output tokens of a warm-up request at most */
@@ -219,6 +220,29 @@ static char *default_name(const char *model)
 /* ---- idle baseline ---- */
 
 /*
+ * An estimated source (the built-in engine's CPU time x watts per core) has
+ * no idle reading: an idle engine spends no CPU time, and the 1 pJ ticks that
+ * keep its timeline covered are not power. Its idle baseline is therefore not
+ * measured (NAN, and so is its dynamic energy), said once per baseline.
+ * Returns the number of such sources.
+ */
+static int unmeasured_idle(struct run *r, double *out_w, const char *when)
+{
+	int n = 0;
+	for (int s = 0; s < r->m.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(r->m.tel, s);
+		if (strcmp(si->backend, CPUTIME_BACKEND))
+			continue;
+		out_w[s] = NAN;
+		n++;
+		say(r->h, RUNNER_INFO, "idle power of %s %s: not measured (its energy is an estimate from the "
+		    "engine's CPU time, which an idle engine does not spend; dynamic energy is not computed for it)",
+		    si->name, when);
+	}
+	return n;
+}
+
+/*
  * Measures each source's mean power over idle_s seconds with nothing in
  * flight. Warns when the accelerators' power moves a lot while idle (another
  * process is likely using the device).
@@ -231,6 +255,8 @@ static void idle_baseline(struct run *r, double *out_w, const char *when)
 	measure_idle(&r->m, r->o->idle_s, r->o->stop, out_w, &mi);
 	if (!mi.measured)
 		return;
+	if (unmeasured_idle(r, out_w, when))
+		mi.accel_w = measure_accel_sum(&r->m, out_w);
 	if (!isnan(mi.accel_w))
 		say(r->h, RUNNER_INFO, "idle accelerator power %s: %.1f W", when, mi.accel_w);
 	if (measure_idle_unsteady(&mi))
