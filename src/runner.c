@@ -79,6 +79,7 @@ static char *dupnull(const char *s)
 struct pending {
 	struct query_record q;
 	int64_t t0, t1;
+	int resend;                  /* the item's recorded query is superseded by this one (resume) */
 };
 
 /* Running sums for progress and the closing summary. */
@@ -110,6 +111,9 @@ struct run {
 	double dev_idle_accel_w;     /* --serve: accelerator idle power before it started */
 	char **done_ids;             /* resume: item ids already stored, sorted */
 	size_t ndone;
+	char **resend_ids;           /* resume: those whose last attempt failed in transport, sorted */
+	size_t nresend;
+	int was_completed;           /* resume: the run was completed (resumable only to send those again) */
 	struct pending *pend;        /* finished queries not yet committed */
 	int npend;
 	struct tally acc;
@@ -153,7 +157,7 @@ static int halts_run(struct run *r, const struct query_record *q)
 	if (r->unreachable >= HALT_UNREACHABLE) {
 		snprintf(r->halt_why, sizeof(r->halt_why), "%d items in a row could not reach the server (last: "
 			 "%s: %s); stopped, the last one not recorded; start the server again and --resume %s "
-			 "(items recorded as failed stay so)", r->unreachable, k,
+			 "(it sends again every item whose last attempt failed to reach the server)", r->unreachable, k,
 			 q->error_message ? q->error_message : "-", r->rec.id);
 		return r->halted = 1;
 	}
@@ -454,7 +458,8 @@ static void tally_add(struct tally *a, const struct query_record *q)
 static int store_ended(struct run *r, struct pending *p, char *err, size_t errlen)
 {
 	measure_clear_query_energy(&p->q);
-	if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
+	if ((p->resend ? store_query_resend(r->st, r->rec.id, &p->q, err, errlen)
+		       : store_query_insert(r->st, r->rec.id, &p->q, err, errlen)) < 0 ||
 	    score_query(r->st, r->rec.id, &p->q, &r->ds.items[p->q.seq], err, errlen) < 0)
 		return -1;
 	return 0;
@@ -896,9 +901,7 @@ static int open_store(struct run *r, char *err, size_t errlen)
 		return 0;
 	if (store_run_get(r->st, r->o->resume, &r->rec, err, errlen) < 0)
 		return -1;
-	if (!strcmp(r->rec.status, "completed"))
-		return err_set(err, errlen, "run %s (%s) is already complete: nothing to resume", r->rec.id,
-			       r->rec.name);
+	r->was_completed = !strcmp(r->rec.status, "completed");
 	if (profile_config_restore(&r->opts, r->rec.config_json, &r->restored, &from_record, err, errlen) < 0)
 		return -1;
 	say(r->h, RUNNER_INFO, "resuming run %s (%s) with the options it was started with, from the record: %s",
@@ -923,9 +926,18 @@ static int load_items(struct run *r, char *err, size_t errlen)
 		return err_set(err, errlen, "the dataset %s has changed since run %s was started (sha256 %.12s... "
 			       "then, %.12s... now): resuming would mix items", r->ds.path, r->rec.id,
 			       r->rec.dataset_sha256, r->ds.sha256);
-	if (store_items_done(r->st, r->rec.id, &r->done_ids, &r->ndone, err, errlen) < 0)
+	if (store_items_done(r->st, r->rec.id, &r->done_ids, &r->ndone, err, errlen) < 0 ||
+	    store_items_to_resend(r->st, r->rec.id, &r->resend_ids, &r->nresend, err, errlen) < 0)
 		return -1;
 	qsort(r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	if (r->was_completed && !r->nresend)
+		return err_set(err, errlen, "run %s (%s) is already complete and no item's last attempt failed to "
+			       "reach the server: nothing to resume", r->rec.id, r->rec.name);
+	if (r->nresend)
+		say(r->h, RUNNER_INFO, "%zu item%s whose last attempt failed to reach the server (refused, reset, "
+		    "timed out, HTTP 429 or 5xx) %s sent again; the failed quer%s kept as superseded "
+		    "(docs/store.md)", r->nresend, r->nresend == 1 ? "" : "s", r->nresend == 1 ? "is" : "are",
+		    r->nresend == 1 ? "y is" : "ies are");
 	return 0;
 }
 
@@ -1010,7 +1022,7 @@ static int begin_run(struct run *r, char *err, size_t errlen)
 	}
 	snprintf(r->rep->run_id, sizeof(r->rep->run_id), "%s", r->rec.id);
 	r->rep->total = (long long)r->ds.n;
-	r->rep->skipped = (long long)r->ndone;
+	r->rep->skipped = (long long)(r->ndone - r->nresend);
 	r->acc.total = r->rep->total;
 	r->acc.skipped = r->rep->skipped;
 	r->acc.t0_ns = r->m.t0_ns;
@@ -1018,9 +1030,16 @@ static int begin_run(struct run *r, char *err, size_t errlen)
 	return flush_samples(r, err, errlen);
 }
 
-static int already_done(const struct run *r, const char *id)
+static int in_sorted(char **v, size_t n, const char *id)
 {
-	return r->ndone && bsearch(&id, r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	return n && bsearch(&id, v, n, sizeof(char *), cmp_str);
+}
+
+/* 1: recorded, skip it; 0: send it (*resend: its recorded query is to be superseded). */
+static int already_done(const struct run *r, const char *id, int *resend)
+{
+	*resend = in_sorted(r->resend_ids, r->nresend, id);
+	return !*resend && in_sorted(r->done_ids, r->ndone, id);
 }
 
 /* The paper's method: one query at a time, each stored before the next is sent. */
@@ -1029,13 +1048,15 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 	for (long long seq = 0; seq < (long long)r->ds.n; seq++) {
 		const struct item *it = &r->ds.items[seq];
 		struct pending *pq;
+		int resend;
 		if (stopped(r))
 			break;
-		if (already_done(r, it->id))
+		if (already_done(r, it->id, &resend))
 			continue;
 		if (r->npend == MAX_PENDING && commit_pending(r, 1, err, errlen) < 0)
 			return -1;
 		pq = &r->pend[r->npend];
+		pq->resend = resend;
 		if (run_item(r, it, seq, &pq->q, &pq->t0, &pq->t1)) {
 			query_record_release(&pq->q);
 			break; /* interrupted: not recorded, a resume runs it again */
@@ -1168,6 +1189,8 @@ static void run_release(struct run *r, int rc)
 	for (size_t i = 0; i < r->ndone; i++)
 		free(r->done_ids[i]);
 	free(r->done_ids);
+	if (r->resend_ids)
+		free_list(r->resend_ids);
 }
 
 int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,

@@ -284,6 +284,77 @@ int store_items_done(struct store *s, const char *run_id, char ***ids, size_t *n
 	return s->ops->items_done(s, run_id, ids, n, err, errlen);
 }
 
+int store_query_resend(struct store *s, const char *run_id, const struct query_record *q,
+		       char *err, size_t errlen)
+{
+	if (!q->item_id || !q->status)
+		return err_set(err, errlen, "store_query_resend: a query needs an item id and a status");
+	return s->ops->query_resend(s, run_id, q, err, errlen);
+}
+
+int store_superseded_iter(struct store *s, const char *run_id,
+			  int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			  char *err, size_t errlen)
+{
+	return s->ops->superseded_iter(s, run_id, cb, ctx, err, errlen);
+}
+
+int store_query_failed_in_transport(const struct query_record *q)
+{
+	const char *k = q->error_kind ? q->error_kind : "";
+
+	if (!q->status || !strcmp(q->status, "ok"))
+		return 0;
+	if (!strcmp(k, "connect") || !strcmp(k, "reset") || !strcmp(k, "timeout"))
+		return 1;
+	return !strcmp(k, "http") && (q->http_status == 429 || (q->http_status >= 500 && q->http_status <= 599));
+}
+
+struct resend_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int collect_resend(const struct query_record *q, void *ctx)
+{
+	struct resend_list *l = ctx;
+
+	if (!store_query_failed_in_transport(q))
+		return 0;
+	if (l->n + 1 >= l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = xstrdup(q->item_id);
+	l->v[l->n] = NULL;
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_items_to_resend(struct store *s, const char *run_id, char ***ids, size_t *n,
+			  char *err, size_t errlen)
+{
+	struct resend_list l = {NULL, 0, 0};
+	int rc = store_queries_iter(s, run_id, collect_resend, &l, err, errlen);
+
+	if (rc < 0) {
+		if (l.v)
+			free_list(l.v);
+		*ids = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(char *), cmp_id);
+	*ids = l.v;
+	*n = l.n;
+	return 0;
+}
+
 int store_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
 			 char *err, size_t errlen)
 {

@@ -128,6 +128,12 @@ struct store_backend {
 	int (*samples_iter)(struct store *s, const char *run_id,
 			    int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
 			    char *err, size_t errlen);
+	/* added by the resume lane: items sent again, the rows they superseded */
+	int (*query_resend)(struct store *s, const char *run_id, const struct query_record *q,
+			    char *err, size_t errlen);
+	int (*superseded_iter)(struct store *s, const char *run_id,
+			       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			       char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -220,9 +226,42 @@ int store_query_energy_set(struct store *s, const char *run_id, const struct que
 int store_queries_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 		       char *err, size_t errlen);
-/* The item ids already recorded for a run (for --resume); the caller frees with free_list. */
+/*
+ * The item ids already recorded for a run (for --resume), each once (its
+ * latest query); the caller frees with free_list.
+ */
 int store_items_done(struct store *s, const char *run_id, char ***ids, size_t *n,
 		     char *err, size_t errlen);
+
+/*
+ * Sending an item again (--resume, docs/store.md "Items sent again"): records
+ * q as the new latest query of an item the run has already recorded. In one
+ * transaction the recorded row is marked superseded (kept, with its energies
+ * and attempts; superseded_at is set once) and q is inserted, so every reader
+ * above sees one query per item, the latest, and nothing measured is lost.
+ * STORE_ENOTFOUND when the run has no query for q->item_id (nothing is
+ * written then).
+ */
+int store_query_resend(struct store *s, const char *run_id, const struct query_record *q,
+		       char *err, size_t errlen);
+/* Calls cb for every superseded query of the run, in seq order, then oldest first. */
+int store_superseded_iter(struct store *s, const char *run_id,
+			  int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			  char *err, size_t errlen);
+/*
+ * 1 when a recorded query failed for a transport reason, the ones --resume
+ * sends again: its final attempt could not reach the server (connect, reset,
+ * timeout) or got HTTP 429 or 5xx. Any other failure (400, 404, a bad
+ * stream) and every ok query stay as recorded.
+ */
+int store_query_failed_in_transport(const struct query_record *q);
+/*
+ * The item ids of the run whose latest query failed for a transport reason
+ * (store_query_failed_in_transport), sorted by strcmp; free with free_list
+ * (*ids is NULL when there are none).
+ */
+int store_items_to_resend(struct store *s, const char *run_id, char ***ids, size_t *n,
+			  char *err, size_t errlen);
 /* Appends n samples in one transaction. */
 int store_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
 			 char *err, size_t errlen);

@@ -56,6 +56,7 @@ void sc_open_without_create_fails_and_creates_nothing(void);
 void sc_read_only_open_reads_and_never_writes(void);
 void sc_reopen_migrates_nothing_and_newer_schema_refused(void);
 void sc_refuses_to_store_an_api_key(void);
+void sc_resend_supersedes_and_keeps_history(void);
 
 #define STORE_CONFORMANCE_CASE(suite, c) Test(suite, c) { sc_##c(); }
 /* One Criterion test per case, in the given suite (whose fixtures call setup/teardown). */
@@ -76,6 +77,7 @@ void sc_refuses_to_store_an_api_key(void);
 	STORE_CONFORMANCE_CASE(suite, open_without_create_fails_and_creates_nothing) \
 	STORE_CONFORMANCE_CASE(suite, read_only_open_reads_and_never_writes) \
 	STORE_CONFORMANCE_CASE(suite, reopen_migrates_nothing_and_newer_schema_refused) \
-	STORE_CONFORMANCE_CASE(suite, refuses_to_store_an_api_key)
+	STORE_CONFORMANCE_CASE(suite, refuses_to_store_an_api_key) \
+	STORE_CONFORMANCE_CASE(suite, resend_supersedes_and_keeps_history)
 
 #endif
