@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "dataset.h"
+#include "lease.h"
 #include "load.h"
 #include "measure.h"
 #include "profile_opts.h"
@@ -114,6 +115,7 @@ struct run {
 	char **resend_ids;           /* resume: those whose last attempt failed in transport, sorted */
 	size_t nresend;
 	int was_completed;           /* resume: the run was completed (resumable only to send those again) */
+	struct lease lease;          /* this process sends the run's items (docs/store.md "Leases") */
 	struct pending *pend;        /* finished queries not yet committed */
 	int npend;
 	struct tally acc;
@@ -888,6 +890,18 @@ static void run_init(struct run *r, const struct runner_opts *opts, const struct
 	r->rep = rep;
 	r->pend = xcalloc(MAX_PENDING, sizeof(*r->pend));
 	r->dev_idle_accel_w = NAN;
+	lease_init(&r->lease);
+}
+
+/* Takes the run's lease (a second sender is refused; a stale lease is taken over, said on stderr). */
+static int take_lease(struct run *r, char *err, size_t errlen)
+{
+	char note[IPW_ERRLEN];
+	if (lease_take(&r->lease, r->st, r->o->store, r->rec.id, note, sizeof(note), err, errlen) < 0)
+		return -1;
+	if (note[0])
+		say(r->h, RUNNER_WARN, "%s", note);
+	return 0;
 }
 
 /* Opens the store; for --resume, reads the run and restores the options it was started with. */
@@ -899,7 +913,7 @@ static int open_store(struct run *r, char *err, size_t errlen)
 	r->st = &r->store;
 	if (!r->o->resume)
 		return 0;
-	if (store_run_get(r->st, r->o->resume, &r->rec, err, errlen) < 0)
+	if (store_run_get(r->st, r->o->resume, &r->rec, err, errlen) < 0 || take_lease(r, err, errlen) < 0)
 		return -1;
 	r->was_completed = !strcmp(r->rec.status, "completed");
 	if (profile_config_restore(&r->opts, r->rec.config_json, &r->restored, &from_record, err, errlen) < 0)
@@ -1012,7 +1026,7 @@ static int begin_run(struct run *r, char *err, size_t errlen)
 	idle_baseline(r, r->m.idle_w, "before");
 	fill_sources(r);
 	if (!r->o->resume) {
-		if (store_run_create(r->st, &r->rec, err, errlen) < 0)
+		if (store_run_create(r->st, &r->rec, err, errlen) < 0 || take_lease(r, err, errlen) < 0)
 			return -1;
 	} else {
 		free(r->rec.status);
@@ -1049,6 +1063,13 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 		const struct item *it = &r->ds.items[seq];
 		struct pending *pq;
 		int resend;
+		char why[IPW_ERRLEN / 2];
+		if (!r->halted && lease_lost(&r->lease, why, sizeof(why))) {
+			snprintf(r->halt_why, sizeof(r->halt_why), "another sender took over this run: %s; stopped "
+				 "(what was recorded stays)", why);
+			say(r->h, RUNNER_WARN, "%s", r->halt_why);
+			r->halted = 1;
+		}
 		if (stopped(r))
 			break;
 		if (already_done(r, it->id, &resend))
@@ -1159,7 +1180,8 @@ static void run_release(struct run *r, int rc)
 {
 	free(r->extra_body);
 	r->extra_body = NULL;
-	if (rc < 0 && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
+	/* only a run this process holds: a refused resume must not touch the holder's run */
+	if (rc < 0 && r->lease.held && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
 		/* leave the run resumable, with what stopped it in the log */
 		char e2[IPW_ERRLEN];
 		free(r->rec.status);
@@ -1176,6 +1198,7 @@ static void run_release(struct run *r, int rc)
 		measure_close(&r->m);
 	if (r->cl)
 		client_free(r->cl);
+	lease_drop(&r->lease, r->st);
 	if (r->st)
 		store_close(r->st);
 	dataset_release(&r->ds);

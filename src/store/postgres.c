@@ -191,7 +191,11 @@ static const char *const migrations[] = {
 	" $$BEGIN IF OLD.superseded_at IS NOT NULL OR NEW.superseded_at IS NULL"
 	" THEN RAISE EXCEPTION 'a query is superseded once'; END IF; RETURN NEW; END$$;"
 	"CREATE TRIGGER queries_superseded_once BEFORE UPDATE OF superseded_at ON queries"
-	" FOR EACH ROW EXECUTE FUNCTION ipw_superseded_once();",
+	" FOR EACH ROW EXECUTE FUNCTION ipw_superseded_once();"
+	/* and one sender per run: its lease, renewed by a heartbeat (docs/store.md "Leases") */
+	"CREATE TABLE run_leases ("
+	" run_id BIGINT PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, host TEXT NOT NULL,"
+	" pid BIGINT NOT NULL, acquired_at" F8 " NOT NULL, heartbeat_at" F8 " NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -1554,6 +1558,104 @@ static int pg_samples_iter(struct store *s, const char *run_id,
 	return rc;
 }
 
+/* ---- leases ---- */
+
+static int pg_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
+		return rc;
+	par_text(&p, run_id);
+	rc = pq_run(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = $1",
+		    &p, &res, "reading a run's lease", err, errlen);
+	if (rc == 0 && PQntuples(res) == 0) {
+		rc = STORE_ENOTFOUND;
+	} else if (rc == 0) {
+		out->owner = get_text(res, 0, 0);
+		out->host = get_text(res, 0, 1);
+		out->pid = get_i64(res, 0, 2);
+		out->acquired_at = get_real(res, 0, 3);
+		out->heartbeat_at = get_real(res, 0, 4);
+	}
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_lease_put(struct store *s, const char *run_id, const struct store_lease *l,
+			const struct store_lease *expect, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_text(&p, run_id);
+	par_text(&p, l->owner);
+	par_text(&p, l->host);
+	par_i64(&p, l->pid);
+	par_real(&p, l->acquired_at);
+	par_real(&p, l->heartbeat_at);
+	if (expect) {
+		par_text(&p, expect->owner);
+		par_real(&p, expect->heartbeat_at);
+	}
+	rc = pq_run(s, expect ? "UPDATE run_leases SET owner = $2, host = $3, pid = $4, acquired_at = $5,"
+			      " heartbeat_at = $6 WHERE run_id = $1 AND owner = $7 AND heartbeat_at = $8 RETURNING run_id"
+			    : "INSERT INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
+			      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+		    &p, &res, "writing a run's lease", err, errlen);
+	if (rc < 0 && is_state(res, PG_FOREIGN_KEY))
+		rc = no_run(s, run_id, err, errlen);
+	else if (rc == 0 && PQntuples(res) != 1)
+		rc = STORE_EBUSY;
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_lease_renew(struct store *s, const char *run_id, const char *owner, double now,
+			  char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_real(&p, now);
+	par_text(&p, run_id);
+	par_text(&p, owner);
+	rc = pq_run(s, "UPDATE run_leases SET heartbeat_at = $1 WHERE run_id = $2 AND owner = $3 RETURNING run_id",
+		    &p, &res, "renewing a run's lease", err, errlen);
+	if (rc == 0 && PQntuples(res) != 1) {
+		err_set(err, errlen, "run %s: %s no longer holds its lease", run_id, owner);
+		rc = STORE_ENOTFOUND;
+	}
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
+{
+	struct params p = {0};
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_text(&p, run_id);
+	par_text(&p, owner);
+	rc = pq_do(s, "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2", &p, "releasing a run's lease",
+		   err, errlen);
+	par_release(&p);
+	return rc;
+}
+
 static const char *const pg_schemes[] = {"postgresql", "postgres", NULL};
 
 const struct store_backend store_postgres = {
@@ -1573,6 +1675,10 @@ const struct store_backend store_postgres = {
 	.items_done = pg_items_done,
 	.query_resend = pg_query_resend,
 	.superseded_iter = pg_superseded_iter,
+	.lease_get = pg_lease_get,
+	.lease_put = pg_lease_put,
+	.lease_renew = pg_lease_renew,
+	.lease_release = pg_lease_release,
 	.samples_append = pg_samples_append,
 	.score_add = pg_score_add,
 	.scores_latest = pg_scores_latest,

@@ -217,7 +217,11 @@ static const char *const migrations[] = {
 	" BEGIN SELECT RAISE(ABORT, 'a query''s energy is set once'); END;"
 	"CREATE TRIGGER queries_superseded_once BEFORE UPDATE OF superseded_at ON queries"
 	" WHEN OLD.superseded_at IS NOT NULL OR NEW.superseded_at IS NULL"
-	" BEGIN SELECT RAISE(ABORT, 'a query is superseded once'); END;",
+	" BEGIN SELECT RAISE(ABORT, 'a query is superseded once'); END;"
+	/* and one sender per run: its lease, renewed by a heartbeat (docs/store.md "Leases") */
+	"CREATE TABLE run_leases ("
+	" run_id INTEGER PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL, acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -1822,6 +1826,116 @@ out:
 	return rc;
 }
 
+/* ---- leases ---- */
+
+static int sq_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		return rc;
+	if (prepare(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = ?",
+		    &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		out->owner = col_text(st, 0);
+		out->host = col_text(st, 1);
+		out->pid = col_i64(st, 2);
+		out->acquired_at = col_real(st, 3);
+		out->heartbeat_at = col_real(st, 4);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = STORE_ENOTFOUND;
+	} else {
+		rc = db_err(s, err, errlen, "reading a run's lease");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_lease_put(struct store *s, const char *run_id, const struct store_lease *l,
+			const struct store_lease *expect, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, expect ? "UPDATE run_leases SET owner = ?2, host = ?3, pid = ?4, acquired_at = ?5,"
+			      " heartbeat_at = ?6 WHERE run_id = ?1 AND owner = ?7 AND heartbeat_at = ?8"
+			    : "INSERT OR IGNORE INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, l->owner);
+	bind_text(st, 3, l->host);
+	sqlite3_bind_int64(st, 4, l->pid);
+	sqlite3_bind_double(st, 5, l->acquired_at);
+	sqlite3_bind_double(st, 6, l->heartbeat_at);
+	if (expect) {
+		bind_text(st, 7, expect->owner);
+		sqlite3_bind_double(st, 8, expect->heartbeat_at);
+	}
+	step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT_FOREIGNKEY)
+		rc = no_run(s, run_id, err, errlen);
+	else if (step != SQLITE_DONE)
+		rc = db_err(s, err, errlen, "writing a run's lease");
+	else
+		rc = sqlite3_changes(DB(s)) == 1 ? 0 : STORE_EBUSY;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_lease_renew(struct store *s, const char *run_id, const char *owner, double now,
+			  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "UPDATE run_leases SET heartbeat_at = ? WHERE run_id = ? AND owner = ?", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_double(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	bind_text(st, 3, owner);
+	rc = 0;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(s, err, errlen, "renewing a run's lease");
+	} else if (sqlite3_changes(DB(s)) != 1) {
+		err_set(err, errlen, "run %s: %s no longer holds its lease", run_id, owner);
+		rc = STORE_ENOTFOUND;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "DELETE FROM run_leases WHERE run_id = ? AND owner = ?", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, owner);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, errlen, "releasing a run's lease");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const char *const sq_schemes[] = {"sqlite", "file", NULL};
 
 const struct store_backend store_sqlite = {
@@ -1841,6 +1955,10 @@ const struct store_backend store_sqlite = {
 	.items_done = sq_items_done,
 	.query_resend = sq_query_resend,
 	.superseded_iter = sq_superseded_iter,
+	.lease_get = sq_lease_get,
+	.lease_put = sq_lease_put,
+	.lease_renew = sq_lease_renew,
+	.lease_release = sq_lease_release,
 	.samples_append = sq_samples_append,
 	.score_add = sq_score_add,
 	.scores_latest = sq_scores_latest,

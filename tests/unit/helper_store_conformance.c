@@ -1100,3 +1100,93 @@ void sc_resend_supersedes_and_keeps_history(void)
 	free(r.id);
 	store_close(&st);
 }
+
+/* ---- leases: one sender per run ---- */
+
+/* A child process that waits to be killed (alive == 1) or has exited and been reaped (0). */
+static pid_t child(int alive)
+{
+	pid_t p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		if (alive)
+			pause();
+		_exit(0);
+	}
+	if (!alive)
+		cr_assert_eq(waitpid(p, NULL, 0), p);
+	return p;
+}
+
+void sc_lease_refuses_a_live_holder_and_takes_over_a_stale_one(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("lease");
+	struct store_lease l, prev, want;
+	char err[IPW_ERRLEN], owner[64];
+	pid_t me = getpid(), dead, live;
+	int rc;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "h1", me, 1000, 60, &prev, err, sizeof(err)), 0, "%s", err);
+	snprintf(owner, sizeof(owner), "h1:%d", (int)me);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(l.owner, owner);
+	cr_assert_str_eq(l.host, "h1");
+	cr_assert_eq(l.pid, me);
+	cr_assert(l.acquired_at == 1000 && l.heartbeat_at == 1000);
+	store_lease_clear(&l);
+	cr_assert_eq(store_lease_renew(&st, r.id, owner, 1010, err, sizeof(err)), 0, "%s", err);
+	/* the holder acquiring again keeps it (and its acquisition time) */
+	cr_assert_eq(store_lease_acquire(&st, r.id, "h1", me, 1015, 60, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), 0, "%s", err);
+	cr_assert(l.acquired_at == 1000 && l.heartbeat_at == 1015, "%g %g", l.acquired_at, l.heartbeat_at);
+	store_lease_clear(&l);
+
+	/* another host, the heartbeat 20 s old: refused, naming the holder and the heartbeat's age */
+	rc = store_lease_acquire(&st, r.id, "h2", 1, 1035, 60, &prev, err, sizeof(err));
+	cr_assert_eq(rc, STORE_EBUSY);
+	cr_assert(strstr(err, owner) && strstr(err, "heartbeat is 20 s old"), "%s", err);
+	/* 90 s old: stale, taken over, said why */
+	rc = store_lease_acquire(&st, r.id, "h2", 1, 1105, 60, &prev, err, sizeof(err));
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "took over") && strstr(err, owner) && strstr(err, "90 s old"), "%s", err);
+	cr_assert_str_eq(prev.owner, owner);
+	store_lease_clear(&prev);
+	/* the old holder has lost it: renewing says so, releasing leaves the new holder's lease */
+	cr_assert_eq(store_lease_renew(&st, r.id, owner, 1110, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(store_lease_release(&st, r.id, owner, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(l.owner, "h2:1");
+	/* a put is conditional: a stale expectation writes nothing */
+	want = l;
+	want.heartbeat_at = 1;
+	cr_assert_eq(st.ops->lease_put(&st, r.id, &l, &want, err, sizeof(err)), STORE_EBUSY);
+	cr_assert_eq(st.ops->lease_put(&st, r.id, &l, NULL, err, sizeof(err)), STORE_EBUSY);
+	store_lease_clear(&l);
+	cr_assert_eq(store_lease_release(&st, r.id, "h2:1", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), STORE_ENOTFOUND);
+
+	/* on one host: a live holder with a fresh heartbeat is refused, whatever its pid's age */
+	live = child(1);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "box", live, 2000, 60, NULL, err, sizeof(err)), 0, "%s", err);
+	rc = store_lease_acquire(&st, r.id, "box", me, 2001, 60, NULL, err, sizeof(err));
+	cr_assert_eq(rc, STORE_EBUSY, "%s", err);
+	/* its process gone: taken over at once, though the heartbeat is fresh */
+	kill(live, SIGKILL);
+	cr_assert_eq(waitpid(live, NULL, 0), live);
+	rc = store_lease_acquire(&st, r.id, "box", me, 2002, 60, NULL, err, sizeof(err));
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "is not running on this host"), "%s", err);
+	/* a dead pid on another host proves nothing: only the heartbeat's age counts there */
+	dead = child(0);
+	snprintf(owner, sizeof(owner), "box:%d", (int)me);
+	cr_assert_eq(store_lease_release(&st, r.id, owner, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "far", dead, 3000, 60, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "box", me, 3001, 60, NULL, err, sizeof(err)), STORE_EBUSY);
+	/* no such run */
+	cr_assert_eq(store_lease_acquire(&st, "99", "box", me, 1, 60, NULL, err, sizeof(err)), STORE_ENOTFOUND);
+	free(r.id);
+	store_close(&st);
+}

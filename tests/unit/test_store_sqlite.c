@@ -205,6 +205,7 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_eq(sq_sql(dbpath, "DROP TRIGGER queries_never_updated", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "CREATE TRIGGER queries_never_updated BEFORE UPDATE ON queries"
 			    " BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE run_leases", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DROP TRIGGER queries_superseded_once", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DROP INDEX queries_latest", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN superseded_at", NULL), 0);
@@ -272,6 +273,7 @@ Test(store_sqlite, schema_4_queries_are_kept_by_the_rebuild)
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO query_energy VALUES (7, 0, 4.0, 2.0)", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO query_attempts VALUES (9, 1, 0.5, 0.1, 'connect', NULL, 'x')",
 			    NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE run_leases", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 5", NULL), 0);
 
 	st = open_store();
