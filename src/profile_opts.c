@@ -432,7 +432,9 @@ const struct opt_def profile_opts[] = {
 	 "end of sequence (\"ignore_eos\": true; vLLM, SGLang, llama.cpp)", NULL, 0, 0, R, "ignore_eos", NULL, NULL},
 	{"extra-body", 0, OPT_STRING, F(o.extra_body), "JSON", "a JSON object merged into every request body\n"
 	 "(server-specific fields, e.g. '{\"min_tokens\": 64}')", NULL, 0, 0, R, "extra_body", NULL, &extra_body_hooks},
-	{"dataset", 0, OPT_STRING, F(o.dataset), "PATH", "JSONL dataset (default: the built-in set)",
+	{"dataset", 0, OPT_STRING, F(o.dataset), "PATH", "JSONL dataset (default: the built-in set); ref[:N] the\n"
+	 "reference suite; random:in=I,out=O[,n=N][,seed=S] I-word prompts, O output\n"
+	 "tokens each, ungraded (docs/datasets.md)",
 	 "data", 0, 0, R, "dataset", NULL, &dataset_hooks},
 	{"format", 0, OPT_STRING, F(o.dataset_format), "F",
 	 "dataset format: auto (default: detected from the first line), native,\n"

@@ -930,6 +930,14 @@ static int load_items(struct run *r, char *err, size_t errlen)
 	if (dataset_load_format(&r->ds, o->dataset, o->resume ? r->rec.dataset_format : o->dataset_format, err,
 				errlen) < 0)
 		return -1;
+	if (r->ds.max_tokens > 0) {
+		/* the random dataset fixes every output's length (docs/datasets.md) */
+		r->opts.s.max_tokens = (int)r->ds.max_tokens;
+		r->opts.ignore_eos = r->opts.ignore_eos || r->ds.ignore_eos;
+		say(r->h, RUNNER_INFO, "dataset %s: every request asks for %lld output tokens (max_tokens=%lld%s); "
+		    "its items are ungraded (no reference answers)", r->ds.path, r->ds.max_tokens, r->ds.max_tokens,
+		    r->opts.ignore_eos ? ", ignore_eos" : "");
+	}
 	if (o->shuffle)
 		dataset_shuffle(&r->ds, o->shuffle_seed);
 	if (o->limit > 0)
