@@ -1175,7 +1175,10 @@ static int end_run(struct run *r, char *err, size_t errlen)
 	r->rep->halted = r->halted;
 	snprintf(r->rep->halt_why, sizeof(r->rep->halt_why), "%s", r->halt_why);
 	r->rec.summary_json = with_serve(r, r->rec.summary_json, r->rep->idle_accel_w);
-	if (flush_samples(r, err, errlen) < 0 || store_run_update(r->st, &r->rec, err, errlen) < 0)
+	if (flush_samples(r, err, errlen) < 0)
+		return -1;
+	/* a run another sender took over is its to update now */
+	if (!lease_lost(&r->lease, NULL, 0) && store_run_update(r->st, &r->rec, err, errlen) < 0)
 		return -1;
 	if (r->rec.summary_json)
 		r->rep->summary_json = xstrdup(r->rec.summary_json);
@@ -1189,7 +1192,7 @@ static void run_release(struct run *r, int rc)
 	free(r->extra_body);
 	r->extra_body = NULL;
 	/* only a run this process holds: a refused resume must not touch the holder's run */
-	if (rc < 0 && r->lease.held && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
+	if (rc < 0 && r->lease.held && !lease_lost(&r->lease, NULL, 0) && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
 		/* leave the run resumable, with what stopped it in the log */
 		char e2[IPW_ERRLEN];
 		free(r->rec.status);

@@ -75,4 +75,31 @@ $IPW profile --resume l --store "$DB" >/dev/null 2>"$TMP/err5" || fail "resume o
 grep -q "took over the lease on run 1 from elsewhere:77: its last heartbeat is 36[0-9][0-9] s old, over the 60 s" "$TMP/err5" ||
 	fail "no stale note: $(cat "$TMP/err5")"
 expect_eq "l2 sent again" "$(sq "select count(*) from queries where item_id = 'l2' and superseded_at is null")" 1
+
+# 5. a holder whose lease was taken (its heartbeat finds another owner) stops before its next item,
+# and leaves the run and the lease to the new owner
+# (20 items of 6 s each: the heartbeat, every 0.2 s, has two minutes to notice)
+DB="$TMP/m.db"
+: >"$TMP/d20.jsonl"
+for i in $(seq 0 19); do
+	printf '{"id":"m%d","problem":"LEASE-%d","answer":"1","subject":"s","task":"numeric"}\n' $i $i >>"$TMP/d20.jsonl"
+done
+start_fakellm slow2 --tokens 20 --token-delay-ms 300
+IPW_LEASE_HEARTBEAT_S=0.2 $IPW profile --url "$URL" --dataset "$TMP/d20.jsonl" --store "$DB" --name m $COMMON \
+	>/dev/null 2>"$TMP/err6" &
+pid=$!
+i=0
+until [ "$(sq "select count(*) from run_leases where heartbeat_at > acquired_at" 2>/dev/null)" = 1 ]; do
+	kill -0 $pid 2>/dev/null || fail "the run ended: $(cat "$TMP/err6")"
+	i=$((i + 1)); [ $i -gt 600 ] && { kill -9 $pid; fail "no renewed lease in 60 s: $(cat "$TMP/err6")"; }
+	sleep 0.1
+done
+sq "update run_leases set owner = 'thief:1', host = 'thief', pid = 1" >/dev/null
+wait $pid
+expect_eq "exit of the holder that lost its lease" $? 4
+grep -q "another sender took over this run: run 1: $HOST:$pid no longer holds its lease; stopped" "$TMP/err6" ||
+	fail "no reason: $(cat "$TMP/err6")"
+expect_eq "the run left to the new owner" "$(sq "select status from runs")" running
+expect_eq "the new owner's lease kept" "$(sq "select owner from run_leases")" thief:1
+[ "$(sq "select count(*) from queries")" -lt 20 ] || fail "the holder sent every item after losing its lease"
 echo ok
