@@ -33,6 +33,7 @@ static const char *const task_names[] = {
 	[TASK_REGEX] = "regex",
 	[TASK_JUDGE_REFERENCE] = "judge_reference",
 	[TASK_JUDGE_PAIRWISE] = "judge_pairwise",
+	[TASK_NONE] = "none",
 };
 
 #define NTASKS ((int)(sizeof(task_names) / sizeof(task_names[0])))
@@ -656,6 +657,151 @@ static int load_bytes(struct dataset *ds, const char *name, const char *bytes, s
 	return parse_jsonl(ds, ds->path, bytes, len, format, err, errlen);
 }
 
+/* ---- the random dataset ---- */
+
+/*
+ * Common English words, most of them one token (with the space before them)
+ * in the byte-level BPE vocabularies of GPT-2, Llama 3 and Qwen. Fixed: the
+ * same seed must give the same prompts in every ipw version (changing the
+ * list changes every random run's dataset hash).
+ */
+static const char *const random_words[] = {
+	"the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on",
+	"not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they",
+	"you", "were", "their", "one", "all", "we", "can", "her", "has", "there", "been", "if", "more",
+	"when", "will", "would", "who", "so", "no", "she", "other", "its", "may", "these", "what", "them",
+	"than", "some", "him", "time", "into", "only", "do", "out", "up", "about", "also", "two", "then",
+	"first", "could", "any", "my", "now", "new", "like", "our", "over", "such", "me", "man", "even",
+	"most", "made", "after", "many", "before", "must", "through", "back", "years", "where", "much",
+	"your", "way", "well", "down", "should", "because", "each", "just", "those", "people", "how",
+	"too", "little", "state", "good", "very", "make", "world", "still", "own", "see", "men", "work",
+	"long", "get", "here", "between", "both", "life", "being", "under", "never", "day", "same",
+	"another", "know", "while", "last", "might", "us", "great", "old", "year", "off", "come", "since",
+	"against", "go", "came", "right", "used", "take", "three",
+};
+
+size_t dataset_random_nwords(void)
+{
+	return sizeof(random_words) / sizeof(random_words[0]);
+}
+
+const char *dataset_random_word(size_t i)
+{
+	return i < dataset_random_nwords() ? random_words[i] : NULL;
+}
+
+/* One "key=value" of a random spec into *v (a count in [lo, DATASET_RANDOM_MAX], or any seed). */
+static int random_value(const char *spec, const char *key, const char *val, size_t vlen, long long lo,
+			unsigned long long *v, char *err, size_t errlen)
+{
+	char buf[32], *end;
+	if (!vlen || vlen >= sizeof(buf))
+		return err_set(err, errlen, "dataset '%s': %s= needs a number", spec, key);
+	memcpy(buf, val, vlen);
+	buf[vlen] = 0;
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	if (errno || *end || buf[0] == '-' || buf[0] == '+')
+		return err_set(err, errlen, "dataset '%s': %s=%s is not a whole number", spec, key, buf);
+	if (lo >= 0 && (*v < (unsigned long long)lo || *v > DATASET_RANDOM_MAX))
+		return err_set(err, errlen, "dataset '%s': %s=%s is out of range (%lld to %d)", spec, key, buf, lo,
+			       DATASET_RANDOM_MAX);
+	return 0;
+}
+
+int dataset_random_spec(const char *spec, long long *in, long long *out, long long *n,
+			unsigned long long *seed, char *err, size_t errlen)
+{
+	unsigned long long v[4] = {0, 0, DATASET_RANDOM_N, 0};
+	int have[4] = {0, 0, 0, 0};
+	static const char *const keys[4] = {"in", "out", "n", "seed"};
+	const char *p;
+
+	if (!spec || strncmp(spec, "random", 6) || (spec[6] && spec[6] != ':'))
+		return 0;
+	p = spec[6] ? spec + 7 : "";
+	while (*p) {
+		const char *comma = strchr(p, ','), *eq;
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		int k;
+		eq = memchr(p, '=', len);
+		for (k = 0; k < 4; k++)
+			if (eq && (size_t)(eq - p) == strlen(keys[k]) && !strncmp(p, keys[k], strlen(keys[k])))
+				break;
+		if (k == 4)
+			return err_set(err, errlen, "dataset '%s': unknown part '%.*s' (random:in=I,out=O[,n=N][,seed=S])",
+				       spec, (int)len, p);
+		if (have[k]++)
+			return err_set(err, errlen, "dataset '%s': %s= given twice", spec, keys[k]);
+		if (random_value(spec, keys[k], eq + 1, len - (size_t)(eq + 1 - p), k == 3 ? -1 : 1, &v[k], err,
+				 errlen) < 0)
+			return -1;
+		p += len + (comma ? 1 : 0);
+		if (comma && !*p)
+			return err_set(err, errlen, "dataset '%s': a trailing comma", spec);
+	}
+	if (!have[0] || !have[1])
+		return err_set(err, errlen, "dataset '%s': give the input and output lengths: random:in=I,out=O "
+			       "(optional n=N items, default %d, and seed=S, default 0)", spec, DATASET_RANDOM_N);
+	if (v[0] * v[2] > DATASET_RANDOM_MAX_WORDS)
+		return err_set(err, errlen, "dataset '%s': %llu items of %llu words is over the %d words a random "
+			       "dataset may hold (lower n= or in=)", spec, v[2], v[0], DATASET_RANDOM_MAX_WORDS);
+	if (in)
+		*in = (long long)v[0];
+	if (out)
+		*out = (long long)v[1];
+	if (n)
+		*n = (long long)v[2];
+	if (seed)
+		*seed = v[3];
+	return 1;
+}
+
+/*
+ * Generates the random dataset of spec: item i is "random-i", I words drawn
+ * uniformly from the vocabulary by xoshiro256** seeded with S (one stream
+ * for the whole set, items in order), subject "random", task none. The hash
+ * is of the canonical spec and every prompt, so a resume regenerates and
+ * checks the same items.
+ */
+static int random_load(struct dataset *ds, const char *spec, char *err, size_t errlen)
+{
+	long long in, out, n;
+	unsigned long long seed;
+	struct rng g;
+	struct buf all, one;
+	size_t nw = dataset_random_nwords();
+
+	if (dataset_random_spec(spec, &in, &out, &n, &seed, err, errlen) < 0)
+		return -1;
+	rng_seed(&g, seed);
+	buf_init(&all, 0);
+	buf_appendf(&all, "random:in=%lld,out=%lld,n=%lld,seed=%llu\n", in, out, n, seed);
+	ds->path = xstrdup(spec);
+	ds->format = xstrdup("random");
+	ds->items = xcalloc((size_t)n + 1, sizeof(*ds->items));
+	ds->n = (size_t)n;
+	ds->max_tokens = out;
+	ds->ignore_eos = 1;
+	for (long long i = 0; i < n; i++) {
+		struct item *it = &ds->items[i];
+		buf_init(&one, 0);
+		for (long long w = 0; w < in; w++)
+			buf_appendf(&one, "%s%s", w ? " " : "", random_words[rng_below(&g, nw)]);
+		buf_appends(&all, one.data);
+		buf_appends(&all, "\n");
+		it->id = xasprintf("random-%lld", i);
+		it->problem = buf_detach(&one);
+		buf_release(&one);
+		it->subject = xstrdup("random");
+		it->task = TASK_NONE;
+		it->metadata = xasprintf("{\"in_words\":%lld,\"out_tokens\":%lld,\"seed\":%llu}", in, out, seed);
+	}
+	sha256_hex(all.data, all.len, ds->sha256);
+	buf_release(&all);
+	return 0;
+}
+
 int dataset_load_format(struct dataset *ds, const char *path, const char *format, char *err, size_t errlen)
 {
 	char *data = NULL;
@@ -665,6 +811,11 @@ int dataset_load_format(struct dataset *ds, const char *path, const char *format
 	memset(ds, 0, sizeof(*ds));
 	if ((rc = refsuite_spec(path, NULL, err, errlen)) != 0)
 		return rc < 0 ? -1 : refsuite_load(ds, path, err, errlen);   /* the built-in suite `ref` */
+	if ((rc = dataset_random_spec(path, NULL, NULL, NULL, NULL, err, errlen)) != 0) {
+		if (rc > 0 && (rc = random_load(ds, path, err, errlen)) < 0)
+			dataset_release(ds);
+		return rc < 0 ? -1 : 0;
+	}
 	rc = -1;
 	if (format && dataset_format_valid(format) < 0)
 		return err_set(err, errlen, "unknown dataset format '%s' (use %s)", format, DATASET_FORMATS);
@@ -750,6 +901,7 @@ char *item_prompt(const struct item *it)
 		break;
 	case TASK_JUDGE_REFERENCE:
 	case TASK_JUDGE_PAIRWISE:
+	case TASK_NONE:
 		break;
 	}
 	char *s = buf_detach(&b);

@@ -15,6 +15,7 @@ enum task {
 	TASK_REGEX,
 	TASK_JUDGE_REFERENCE,
 	TASK_JUDGE_PAIRWISE,
+	TASK_NONE,            /* ungraded: no reference answer (the random dataset); never scored */
 };
 
 /* One item. All strings are owned by the item; absent optional ones are NULL. */
@@ -37,6 +38,9 @@ struct dataset {
 	char sha256[65];     /* hash of the file's bytes */
 	struct item *items;
 	size_t n;
+	/* what the dataset asks of every request (the random dataset): 0 = nothing */
+	long long max_tokens;  /* > 0: send max_tokens = this */
+	int ignore_eos;        /* 1: ask the server to generate all of them (--ignore-eos) */
 };
 
 /*
@@ -60,6 +64,26 @@ int dataset_load_mem(struct dataset *ds, const char *name, const char *data, siz
 		     char *err, size_t errlen);
 /* Longest line a dataset may hold (bytes, without the newline): 16 MiB. */
 #define DATASET_LINE_MAX (16 << 20)
+/*
+ * The random dataset, like `vllm bench serve --dataset-name random`:
+ * "random:in=I,out=O[,n=N][,seed=S]" (docs/datasets.md). N items (default
+ * DATASET_RANDOM_N), each a prompt of I words drawn from a fixed vocabulary
+ * of common English words (about one token each in common BPE tokenizers; the
+ * server's count is what each query records), from seed S (default 0), every
+ * request asking for exactly O output tokens (max_tokens = O, ignore_eos).
+ * Ungraded (task none). Returns 1 and fills the values for such a spec (any
+ * pointer may be NULL), 0 for anything else (a path), -1 with err for a
+ * malformed "random..." spec.
+ */
+#define DATASET_RANDOM_N 100
+#define DATASET_RANDOM_MAX 1000000
+#define DATASET_RANDOM_MAX_WORDS 50000000 /* in x n: about 300 MB of prompts */
+int dataset_random_spec(const char *spec, long long *in, long long *out, long long *n,
+			unsigned long long *seed, char *err, size_t errlen);
+/* The random vocabulary: its size, and word i (static). */
+size_t dataset_random_nwords(void);
+const char *dataset_random_word(size_t i);
+
 /* 0 when name is a format dataset_load_format accepts, else -1. */
 int dataset_format_valid(const char *name);
 #define DATASET_FORMATS "auto, native, harness, mmlu_pro, supergpqa, natural_reasoning, wildchat"

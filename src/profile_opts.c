@@ -13,6 +13,7 @@
 #include "dataset.h"
 #include "load.h"
 #include "telemetry.h"
+#include "telemetry/cputime.h"
 #include "telemetry/fake.h"
 #include "util.h"
 
@@ -357,6 +358,25 @@ static int rate_from_json(const struct opt_def *d, void *t, json_t *v, struct op
 
 static const struct opt_hooks rate_hooks = {NULL, rate_to_json, rate_from_json, NULL, record_if_load, NULL};
 
+/*
+ * --cpu-watts-per-core: recorded for --api builtin runs (the only ones it
+ * estimates) as the watts the estimate used, the default when not given, so
+ * a resume estimates the rest of the run with the same figure
+ */
+static int record_if_builtin(const void *t)
+{
+	const char *api = ((const struct runner_opts *)t)->api;
+	return api && !strcmp(api, "builtin");
+}
+
+static json_t *cpu_watts_to_json(const struct opt_def *d, const void *t)
+{
+	double w = *(const double *)((const char *)t + d->offset);
+	return json_real(w > 0 ? w : CPUTIME_DEFAULT_WATTS_PER_CORE);
+}
+
+static const struct opt_hooks cpu_watts_hooks = {NULL, cpu_watts_to_json, NULL, NULL, record_if_builtin, NULL};
+
 /* --limit: 0 (the default) is every item */
 static void limit_format(const struct opt_def *d, const void *t, char *out, size_t n)
 {
@@ -412,7 +432,9 @@ const struct opt_def profile_opts[] = {
 	 "end of sequence (\"ignore_eos\": true; vLLM, SGLang, llama.cpp)", NULL, 0, 0, R, "ignore_eos", NULL, NULL},
 	{"extra-body", 0, OPT_STRING, F(o.extra_body), "JSON", "a JSON object merged into every request body\n"
 	 "(server-specific fields, e.g. '{\"min_tokens\": 64}')", NULL, 0, 0, R, "extra_body", NULL, &extra_body_hooks},
-	{"dataset", 0, OPT_STRING, F(o.dataset), "PATH", "JSONL dataset (default: the built-in set)",
+	{"dataset", 0, OPT_STRING, F(o.dataset), "PATH", "JSONL dataset (default: the built-in set); ref[:N] the\n"
+	 "reference suite; random:in=I,out=O[,n=N][,seed=S] I-word prompts, O output\n"
+	 "tokens each, ungraded (docs/datasets.md)",
 	 "data", 0, 0, R, "dataset", NULL, &dataset_hooks},
 	{"format", 0, OPT_STRING, F(o.dataset_format), "F",
 	 "dataset format: auto (default: detected from the first line), native,\n"
@@ -445,7 +467,7 @@ const struct opt_def profile_opts[] = {
 	{"cpu-watts-per-core", 0, OPT_DOUBLE, F(o.cpu_watts_per_core), "W",
 	 "--api builtin with no energy sensor: estimate the engine's energy as its CPU\n"
 	 "time x W per busy core (default 4; docs/engine.md), recorded as estimated",
-	 NULL, 0, 1e4, OPEN, NULL, "watts > 0", NULL},
+	 NULL, 0, 1e4, R | OPEN, "cpu_watts_per_core", "watts > 0", &cpu_watts_hooks},
 	{"fake-profile", 0, OPT_STRING, F(o.fake_profile), "SPEC", "use the fake back-end with a synthetic profile (tests)",
 	 NULL, 0, 0, 0, NULL, NULL, &fake_profile_hooks},
 	{"fake-trace", 0, OPT_STRING, F(o.fake_trace), "FILE", "use the fake back-end replaying a trace (tests)",

@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "dataset.h"
+#include "lease.h"
 #include "load.h"
 #include "measure.h"
 #include "profile_opts.h"
@@ -26,6 +27,7 @@
 #include "stats.h"
 #include "store.h"
 #include "telemetry.h"
+#include "telemetry/cputime.h"
 #include "util.h"
 
 #define WARMUP_MAX_TOKENS 512 /* output tokens of a warm-up request at most */
@@ -78,6 +80,7 @@ static char *dupnull(const char *s)
 struct pending {
 	struct query_record q;
 	int64_t t0, t1;
+	int resend;                  /* the item's recorded query is superseded by this one (resume) */
 };
 
 /* Running sums for progress and the closing summary. */
@@ -109,6 +112,10 @@ struct run {
 	double dev_idle_accel_w;     /* --serve: accelerator idle power before it started */
 	char **done_ids;             /* resume: item ids already stored, sorted */
 	size_t ndone;
+	char **resend_ids;           /* resume: those whose last attempt failed in transport, sorted */
+	size_t nresend;
+	int was_completed;           /* resume: the run was completed (resumable only to send those again) */
+	struct lease lease;          /* this process sends the run's items (docs/store.md "Leases") */
 	struct pending *pend;        /* finished queries not yet committed */
 	int npend;
 	struct tally acc;
@@ -152,7 +159,7 @@ static int halts_run(struct run *r, const struct query_record *q)
 	if (r->unreachable >= HALT_UNREACHABLE) {
 		snprintf(r->halt_why, sizeof(r->halt_why), "%d items in a row could not reach the server (last: "
 			 "%s: %s); stopped, the last one not recorded; start the server again and --resume %s "
-			 "(items recorded as failed stay so)", r->unreachable, k,
+			 "(it sends again every item whose last attempt failed to reach the server)", r->unreachable, k,
 			 q->error_message ? q->error_message : "-", r->rec.id);
 		return r->halted = 1;
 	}
@@ -219,6 +226,29 @@ static char *default_name(const char *model)
 /* ---- idle baseline ---- */
 
 /*
+ * An estimated source (the built-in engine's CPU time x watts per core) has
+ * no idle reading: an idle engine spends no CPU time, and the 1 pJ ticks that
+ * keep its timeline covered are not power. Its idle baseline is therefore not
+ * measured (NAN, and so is its dynamic energy), said once per baseline.
+ * Returns the number of such sources.
+ */
+static int unmeasured_idle(struct run *r, double *out_w, const char *when)
+{
+	int n = 0;
+	for (int s = 0; s < r->m.nsrcs; s++) {
+		const struct source_info *si = telemetry_source(r->m.tel, s);
+		if (strcmp(si->backend, CPUTIME_BACKEND))
+			continue;
+		out_w[s] = NAN;
+		n++;
+		say(r->h, RUNNER_INFO, "idle power of %s %s: not measured (its energy is an estimate from the "
+		    "engine's CPU time, which an idle engine does not spend; dynamic energy is not computed for it)",
+		    si->name, when);
+	}
+	return n;
+}
+
+/*
  * Measures each source's mean power over idle_s seconds with nothing in
  * flight. Warns when the accelerators' power moves a lot while idle (another
  * process is likely using the device).
@@ -231,6 +261,8 @@ static void idle_baseline(struct run *r, double *out_w, const char *when)
 	measure_idle(&r->m, r->o->idle_s, r->o->stop, out_w, &mi);
 	if (!mi.measured)
 		return;
+	if (unmeasured_idle(r, out_w, when))
+		mi.accel_w = measure_accel_sum(&r->m, out_w);
 	if (!isnan(mi.accel_w))
 		say(r->h, RUNNER_INFO, "idle accelerator power %s: %.1f W", when, mi.accel_w);
 	if (measure_idle_unsteady(&mi))
@@ -428,7 +460,8 @@ static void tally_add(struct tally *a, const struct query_record *q)
 static int store_ended(struct run *r, struct pending *p, char *err, size_t errlen)
 {
 	measure_clear_query_energy(&p->q);
-	if (store_query_insert(r->st, r->rec.id, &p->q, err, errlen) < 0 ||
+	if ((p->resend ? store_query_resend(r->st, r->rec.id, &p->q, err, errlen)
+		       : store_query_insert(r->st, r->rec.id, &p->q, err, errlen)) < 0 ||
 	    score_query(r->st, r->rec.id, &p->q, &r->ds.items[p->q.seq], err, errlen) < 0)
 		return -1;
 	return 0;
@@ -857,6 +890,18 @@ static void run_init(struct run *r, const struct runner_opts *opts, const struct
 	r->rep = rep;
 	r->pend = xcalloc(MAX_PENDING, sizeof(*r->pend));
 	r->dev_idle_accel_w = NAN;
+	lease_init(&r->lease);
+}
+
+/* Takes the run's lease (a second sender is refused; a stale lease is taken over, said on stderr). */
+static int take_lease(struct run *r, char *err, size_t errlen)
+{
+	char note[IPW_ERRLEN];
+	if (lease_take(&r->lease, r->st, r->o->store, r->rec.id, note, sizeof(note), err, errlen) < 0)
+		return -1;
+	if (note[0])
+		say(r->h, RUNNER_WARN, "%s", note);
+	return 0;
 }
 
 /* Opens the store; for --resume, reads the run and restores the options it was started with. */
@@ -868,11 +913,9 @@ static int open_store(struct run *r, char *err, size_t errlen)
 	r->st = &r->store;
 	if (!r->o->resume)
 		return 0;
-	if (store_run_get(r->st, r->o->resume, &r->rec, err, errlen) < 0)
+	if (store_run_get(r->st, r->o->resume, &r->rec, err, errlen) < 0 || take_lease(r, err, errlen) < 0)
 		return -1;
-	if (!strcmp(r->rec.status, "completed"))
-		return err_set(err, errlen, "run %s (%s) is already complete: nothing to resume", r->rec.id,
-			       r->rec.name);
+	r->was_completed = !strcmp(r->rec.status, "completed");
 	if (profile_config_restore(&r->opts, r->rec.config_json, &r->restored, &from_record, err, errlen) < 0)
 		return -1;
 	say(r->h, RUNNER_INFO, "resuming run %s (%s) with the options it was started with, from the record: %s",
@@ -887,6 +930,14 @@ static int load_items(struct run *r, char *err, size_t errlen)
 	if (dataset_load_format(&r->ds, o->dataset, o->resume ? r->rec.dataset_format : o->dataset_format, err,
 				errlen) < 0)
 		return -1;
+	if (r->ds.max_tokens > 0) {
+		/* the random dataset fixes every output's length (docs/datasets.md) */
+		r->opts.s.max_tokens = (int)r->ds.max_tokens;
+		r->opts.ignore_eos = r->opts.ignore_eos || r->ds.ignore_eos;
+		say(r->h, RUNNER_INFO, "dataset %s: every request asks for %lld output tokens (max_tokens=%lld%s); "
+		    "its items are ungraded (no reference answers)", r->ds.path, r->ds.max_tokens, r->ds.max_tokens,
+		    r->opts.ignore_eos ? ", ignore_eos" : "");
+	}
 	if (o->shuffle)
 		dataset_shuffle(&r->ds, o->shuffle_seed);
 	if (o->limit > 0)
@@ -897,9 +948,18 @@ static int load_items(struct run *r, char *err, size_t errlen)
 		return err_set(err, errlen, "the dataset %s has changed since run %s was started (sha256 %.12s... "
 			       "then, %.12s... now): resuming would mix items", r->ds.path, r->rec.id,
 			       r->rec.dataset_sha256, r->ds.sha256);
-	if (store_items_done(r->st, r->rec.id, &r->done_ids, &r->ndone, err, errlen) < 0)
+	if (store_items_done(r->st, r->rec.id, &r->done_ids, &r->ndone, err, errlen) < 0 ||
+	    store_items_to_resend(r->st, r->rec.id, &r->resend_ids, &r->nresend, err, errlen) < 0)
 		return -1;
 	qsort(r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	if (r->was_completed && !r->nresend)
+		return err_set(err, errlen, "run %s (%s) is already complete and no item's last attempt failed to "
+			       "reach the server: nothing to resume", r->rec.id, r->rec.name);
+	if (r->nresend)
+		say(r->h, RUNNER_INFO, "%zu item%s whose last attempt failed to reach the server (refused, reset, "
+		    "timed out, HTTP 429 or 5xx) %s sent again; the failed quer%s kept as superseded "
+		    "(docs/store.md)", r->nresend, r->nresend == 1 ? "" : "s", r->nresend == 1 ? "is" : "are",
+		    r->nresend == 1 ? "y is" : "ies are");
 	return 0;
 }
 
@@ -974,7 +1034,7 @@ static int begin_run(struct run *r, char *err, size_t errlen)
 	idle_baseline(r, r->m.idle_w, "before");
 	fill_sources(r);
 	if (!r->o->resume) {
-		if (store_run_create(r->st, &r->rec, err, errlen) < 0)
+		if (store_run_create(r->st, &r->rec, err, errlen) < 0 || take_lease(r, err, errlen) < 0)
 			return -1;
 	} else {
 		free(r->rec.status);
@@ -984,7 +1044,7 @@ static int begin_run(struct run *r, char *err, size_t errlen)
 	}
 	snprintf(r->rep->run_id, sizeof(r->rep->run_id), "%s", r->rec.id);
 	r->rep->total = (long long)r->ds.n;
-	r->rep->skipped = (long long)r->ndone;
+	r->rep->skipped = (long long)(r->ndone - r->nresend);
 	r->acc.total = r->rep->total;
 	r->acc.skipped = r->rep->skipped;
 	r->acc.t0_ns = r->m.t0_ns;
@@ -992,9 +1052,16 @@ static int begin_run(struct run *r, char *err, size_t errlen)
 	return flush_samples(r, err, errlen);
 }
 
-static int already_done(const struct run *r, const char *id)
+static int in_sorted(char **v, size_t n, const char *id)
 {
-	return r->ndone && bsearch(&id, r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	return n && bsearch(&id, v, n, sizeof(char *), cmp_str);
+}
+
+/* 1: recorded, skip it; 0: send it (*resend: its recorded query is to be superseded). */
+static int already_done(const struct run *r, const char *id, int *resend)
+{
+	*resend = in_sorted(r->resend_ids, r->nresend, id);
+	return !*resend && in_sorted(r->done_ids, r->ndone, id);
 }
 
 /* The paper's method: one query at a time, each stored before the next is sent. */
@@ -1003,13 +1070,22 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 	for (long long seq = 0; seq < (long long)r->ds.n; seq++) {
 		const struct item *it = &r->ds.items[seq];
 		struct pending *pq;
+		int resend;
+		char why[IPW_ERRLEN / 2];
+		if (!r->halted && lease_lost(&r->lease, why, sizeof(why))) {
+			snprintf(r->halt_why, sizeof(r->halt_why), "another sender took over this run: %s; stopped "
+				 "(what was recorded stays)", why);
+			say(r->h, RUNNER_WARN, "%s", r->halt_why);
+			r->halted = 1;
+		}
 		if (stopped(r))
 			break;
-		if (already_done(r, it->id))
+		if (already_done(r, it->id, &resend))
 			continue;
 		if (r->npend == MAX_PENDING && commit_pending(r, 1, err, errlen) < 0)
 			return -1;
 		pq = &r->pend[r->npend];
+		pq->resend = resend;
 		if (run_item(r, it, seq, &pq->q, &pq->t0, &pq->t1)) {
 			query_record_release(&pq->q);
 			break; /* interrupted: not recorded, a resume runs it again */
@@ -1099,7 +1175,10 @@ static int end_run(struct run *r, char *err, size_t errlen)
 	r->rep->halted = r->halted;
 	snprintf(r->rep->halt_why, sizeof(r->rep->halt_why), "%s", r->halt_why);
 	r->rec.summary_json = with_serve(r, r->rec.summary_json, r->rep->idle_accel_w);
-	if (flush_samples(r, err, errlen) < 0 || store_run_update(r->st, &r->rec, err, errlen) < 0)
+	if (flush_samples(r, err, errlen) < 0)
+		return -1;
+	/* a run another sender took over is its to update now */
+	if (!lease_lost(&r->lease, NULL, 0) && store_run_update(r->st, &r->rec, err, errlen) < 0)
 		return -1;
 	if (r->rec.summary_json)
 		r->rep->summary_json = xstrdup(r->rec.summary_json);
@@ -1112,7 +1191,8 @@ static void run_release(struct run *r, int rc)
 {
 	free(r->extra_body);
 	r->extra_body = NULL;
-	if (rc < 0 && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
+	/* only a run this process holds: a refused resume must not touch the holder's run */
+	if (rc < 0 && r->lease.held && !lease_lost(&r->lease, NULL, 0) && r->st && r->rec.id && r->rec.status && !strcmp(r->rec.status, "running")) {
 		/* leave the run resumable, with what stopped it in the log */
 		char e2[IPW_ERRLEN];
 		free(r->rec.status);
@@ -1129,6 +1209,7 @@ static void run_release(struct run *r, int rc)
 		measure_close(&r->m);
 	if (r->cl)
 		client_free(r->cl);
+	lease_drop(&r->lease, r->st);
 	if (r->st)
 		store_close(r->st);
 	dataset_release(&r->ds);
@@ -1142,6 +1223,8 @@ static void run_release(struct run *r, int rc)
 	for (size_t i = 0; i < r->ndone; i++)
 		free(r->done_ids[i]);
 	free(r->done_ids);
+	if (r->resend_ids)
+		free_list(r->resend_ids);
 }
 
 int runner_run(const struct runner_opts *opts, const struct runner_hooks *h,

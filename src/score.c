@@ -325,6 +325,10 @@ static int score_one(const struct query_record *q, void *ctx)
 		return 0;
 	}
 	it = record_item(c, q);
+	if (!o->grader && record_task(it, q) == TASK_NONE) {
+		c->rep->ungraded++;   /* nothing to grade against: never a 0 */
+		return 0;
+	}
 	grader = o->grader ? o->grader : task_name(record_task(it, q));
 	settings = score_settings_json(grader, o);
 	if (already_scored(c, q, grader, settings)) {

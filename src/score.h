@@ -49,6 +49,7 @@ struct score_report {
 	long failed;           /* skipped: failed queries are not scored */
 	long need_judge;       /* skipped: the grader needs a judge and none was given */
 	long no_item;          /* scored from the stored record: the item was not in the dataset */
+	long ungraded;         /* skipped: the item has no reference answer (task none, the random dataset) */
 };
 
 /*

@@ -4,7 +4,10 @@
  * secrets in a run, argument sanity). Statistics over a run's rows are not a
  * store's business: src/aggregate.c.
  */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -284,6 +287,77 @@ int store_items_done(struct store *s, const char *run_id, char ***ids, size_t *n
 	return s->ops->items_done(s, run_id, ids, n, err, errlen);
 }
 
+int store_query_resend(struct store *s, const char *run_id, const struct query_record *q,
+		       char *err, size_t errlen)
+{
+	if (!q->item_id || !q->status)
+		return err_set(err, errlen, "store_query_resend: a query needs an item id and a status");
+	return s->ops->query_resend(s, run_id, q, err, errlen);
+}
+
+int store_superseded_iter(struct store *s, const char *run_id,
+			  int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			  char *err, size_t errlen)
+{
+	return s->ops->superseded_iter(s, run_id, cb, ctx, err, errlen);
+}
+
+int store_query_failed_in_transport(const struct query_record *q)
+{
+	const char *k = q->error_kind ? q->error_kind : "";
+
+	if (!q->status || !strcmp(q->status, "ok"))
+		return 0;
+	if (!strcmp(k, "connect") || !strcmp(k, "reset") || !strcmp(k, "timeout"))
+		return 1;
+	return !strcmp(k, "http") && (q->http_status == 429 || (q->http_status >= 500 && q->http_status <= 599));
+}
+
+struct resend_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int collect_resend(const struct query_record *q, void *ctx)
+{
+	struct resend_list *l = ctx;
+
+	if (!store_query_failed_in_transport(q))
+		return 0;
+	if (l->n + 1 >= l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = xstrdup(q->item_id);
+	l->v[l->n] = NULL;
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_items_to_resend(struct store *s, const char *run_id, char ***ids, size_t *n,
+			  char *err, size_t errlen)
+{
+	struct resend_list l = {NULL, 0, 0};
+	int rc = store_queries_iter(s, run_id, collect_resend, &l, err, errlen);
+
+	if (rc < 0) {
+		if (l.v)
+			free_list(l.v);
+		*ids = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(char *), cmp_id);
+	*ids = l.v;
+	*n = l.n;
+	return 0;
+}
+
 int store_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
 			 char *err, size_t errlen)
 {
@@ -364,4 +438,110 @@ int store_samples_iter(struct store *s, const char *run_id,
 		       char *err, size_t errlen)
 {
 	return s->ops->samples_iter(s, run_id, cb, ctx, err, errlen);
+}
+
+/* ---- leases ---- */
+
+void store_lease_clear(struct store_lease *l)
+{
+	free(l->owner);
+	free(l->host);
+	memset(l, 0, sizeof(*l));
+}
+
+int store_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->lease_get(s, run_id, out, err, errlen);
+}
+
+int store_lease_renew(struct store *s, const char *run_id, const char *owner, double now, char *err, size_t errlen)
+{
+	return s->ops->lease_renew(s, run_id, owner, now, err, errlen);
+}
+
+int store_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
+{
+	return s->ops->lease_release(s, run_id, owner, err, errlen);
+}
+
+/* Whether process pid exists on this host (EPERM: it does, another user's). */
+static int pid_alive(long long pid)
+{
+	if (pid <= 0 || pid > 0x7fffffff)
+		return 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/*
+ * Why cur is stale for a sender on host at now ("" when it is not): its
+ * process is gone from this host, or its heartbeat is older than stale_s.
+ */
+static void stale_reason(const struct store_lease *cur, const char *host, double now, double stale_s,
+			 char *why, size_t n)
+{
+	double age = now - cur->heartbeat_at;
+	why[0] = 0;
+	if (cur->host && !strcmp(cur->host, host) && !pid_alive(cur->pid))
+		snprintf(why, n, "its process %lld is not running on this host (last heartbeat %.0f s ago)",
+			 cur->pid, age);
+	else if (!(age <= stale_s))
+		snprintf(why, n, "its last heartbeat is %.0f s old, over the %.0f s after which a lease is stale",
+			 age, stale_s);
+}
+
+int store_lease_acquire(struct store *s, const char *run_id, const char *host, long long pid, double now,
+			double stale_s, struct store_lease *prev, char *err, size_t errlen)
+{
+	struct store_lease me = {NULL, (char *)host, pid, now, now}, cur;
+	char why[256];
+	int rc = -1, refused = 0;
+
+	me.owner = xasprintf("%s:%lld", host, pid);
+	if (prev)
+		memset(prev, 0, sizeof(*prev));
+	/* a conditional write: another sender may get in between the read and the write, so read again */
+	for (int tries = 0; tries < 5; tries++) {
+		rc = store_lease_get(s, run_id, &cur, err, errlen);
+		if (rc == STORE_ENOTFOUND) {
+			rc = s->ops->lease_put(s, run_id, &me, NULL, err, errlen);
+			if (rc != STORE_EBUSY)
+				break;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		if (!strcmp(cur.owner, me.owner)) {
+			me.acquired_at = cur.acquired_at;
+			rc = s->ops->lease_put(s, run_id, &me, &cur, err, errlen);
+		} else {
+			stale_reason(&cur, host, now, stale_s, why, sizeof(why));
+			if (!why[0]) {
+				err_set(err, errlen, "run %s is being run by %s (its heartbeat is %.0f s old; a lease is "
+					"stale after %.0f s without one, or when its process is gone): a second sender "
+					"would send the same items; wait for it to end or stop it", run_id, cur.owner,
+					now - cur.heartbeat_at, stale_s);
+				store_lease_clear(&cur);
+				rc = STORE_EBUSY;
+				refused = 1;
+				break;
+			}
+			rc = s->ops->lease_put(s, run_id, &me, &cur, err, errlen);
+			if (rc == 0) {
+				err_set(err, errlen, "took over the lease on run %s from %s: %s", run_id, cur.owner, why);
+				rc = 1;
+				if (prev) {
+					*prev = cur;
+					memset(&cur, 0, sizeof(cur));
+				}
+			}
+		}
+		store_lease_clear(&cur);
+		if (rc != STORE_EBUSY)
+			break;
+	}
+	if (rc == STORE_EBUSY && !refused)
+		err_set(err, errlen, "run %s: its lease kept changing while being taken; try again", run_id);
+	free(me.owner);
+	return rc;
 }

@@ -16,6 +16,8 @@
 #define STORE_ENOTFOUND (-2)
 /* Returned when an item of a run is already recorded (the UNIQUE(run_id, item_id) rule). */
 #define STORE_EDUPLICATE (-3)
+/* Returned when a run's lease is held by someone else (store_lease_acquire), or changed under a put. */
+#define STORE_EBUSY (-4)
 
 /* store_open flags */
 #define STORE_CREATE 1    /* create the store if it does not exist (profile) */
@@ -64,6 +66,19 @@ struct store_item {
 	double t_send_s, t_end_s; /* run seconds */
 	long long prompt_tokens, completion_tokens, reasoning_tokens; /* -1 unknown */
 };
+
+/*
+ * The lease on a run (docs/store.md "Leases"): who is sending its items. One
+ * row per run at most; owner is "host:pid". Times are wall clock, Unix s.
+ */
+struct store_lease {
+	char *owner;
+	char *host;
+	long long pid;
+	double acquired_at, heartbeat_at;
+};
+/* Frees the strings of a lease read from the store (the struct itself is the caller's). */
+void store_lease_clear(struct store_lease *l);
 
 struct store;
 
@@ -128,6 +143,25 @@ struct store_backend {
 	int (*samples_iter)(struct store *s, const char *run_id,
 			    int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
 			    char *err, size_t errlen);
+	/* added by the resume lane: items sent again, the rows they superseded */
+	int (*query_resend)(struct store *s, const char *run_id, const struct query_record *q,
+			    char *err, size_t errlen);
+	int (*superseded_iter)(struct store *s, const char *run_id,
+			       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			       char *err, size_t errlen);
+	/*
+	 * The run's lease: get (STORE_ENOTFOUND when none); put writes l as the
+	 * lease, only if the row is as expected (expect NULL: no row; else its
+	 * owner and heartbeat_at), else STORE_EBUSY (nothing written); renew sets
+	 * heartbeat_at if owner holds it, else STORE_ENOTFOUND; release deletes it
+	 * if owner holds it (0 either way)
+	 */
+	int (*lease_get)(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen);
+	int (*lease_put)(struct store *s, const char *run_id, const struct store_lease *l,
+			 const struct store_lease *expect, char *err, size_t errlen);
+	int (*lease_renew)(struct store *s, const char *run_id, const char *owner, double now,
+			   char *err, size_t errlen);
+	int (*lease_release)(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -220,9 +254,42 @@ int store_query_energy_set(struct store *s, const char *run_id, const struct que
 int store_queries_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 		       char *err, size_t errlen);
-/* The item ids already recorded for a run (for --resume); the caller frees with free_list. */
+/*
+ * The item ids already recorded for a run (for --resume), each once (its
+ * latest query); the caller frees with free_list.
+ */
 int store_items_done(struct store *s, const char *run_id, char ***ids, size_t *n,
 		     char *err, size_t errlen);
+
+/*
+ * Sending an item again (--resume, docs/store.md "Items sent again"): records
+ * q as the new latest query of an item the run has already recorded. In one
+ * transaction the recorded row is marked superseded (kept, with its energies
+ * and attempts; superseded_at is set once) and q is inserted, so every reader
+ * above sees one query per item, the latest, and nothing measured is lost.
+ * STORE_ENOTFOUND when the run has no query for q->item_id (nothing is
+ * written then).
+ */
+int store_query_resend(struct store *s, const char *run_id, const struct query_record *q,
+		       char *err, size_t errlen);
+/* Calls cb for every superseded query of the run, in seq order, then oldest first. */
+int store_superseded_iter(struct store *s, const char *run_id,
+			  int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			  char *err, size_t errlen);
+/*
+ * 1 when a recorded query failed for a transport reason, the ones --resume
+ * sends again: its final attempt could not reach the server (connect, reset,
+ * timeout) or got HTTP 429 or 5xx. Any other failure (400, 404, a bad
+ * stream) and every ok query stay as recorded.
+ */
+int store_query_failed_in_transport(const struct query_record *q);
+/*
+ * The item ids of the run whose latest query failed for a transport reason
+ * (store_query_failed_in_transport), sorted by strcmp; free with free_list
+ * (*ids is NULL when there are none).
+ */
+int store_items_to_resend(struct store *s, const char *run_id, char ***ids, size_t *n,
+			  char *err, size_t errlen);
 /* Appends n samples in one transaction. */
 int store_samples_append(struct store *s, const char *run_id, const struct store_sample *v, size_t n,
 			 char *err, size_t errlen);
@@ -273,5 +340,27 @@ void store_items_close(struct store_cursor *c);
 int store_samples_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
 		       char *err, size_t errlen);
+
+/*
+ * Leases: one sender per run. store_lease_acquire takes the lease on run_id
+ * for host:pid at wall time now, atomically (a conditional write, retried
+ * when another writer got in between):
+ *   0              acquired (no lease, or host:pid held it already);
+ *   1              acquired by taking over a stale lease: its holder's process
+ *                  is not running on this host, or its heartbeat is older
+ *                  than stale_s; *prev (if not NULL) is the lease taken over
+ *                  and err says why, for a note;
+ *   STORE_EBUSY    refused: a live holder; err names it and how old its
+ *                  heartbeat is;
+ *   < 0            a store error (STORE_ENOTFOUND: no such run).
+ */
+int store_lease_acquire(struct store *s, const char *run_id, const char *host, long long pid, double now,
+			double stale_s, struct store_lease *prev, char *err, size_t errlen);
+/* Reads the run's lease: 0, or STORE_ENOTFOUND when nobody holds it. */
+int store_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen);
+/* Renews owner's lease (heartbeat_at = now): 0, or STORE_ENOTFOUND when owner no longer holds it. */
+int store_lease_renew(struct store *s, const char *run_id, const char *owner, double now, char *err, size_t errlen);
+/* Releases owner's lease (nothing when another holds it). */
+int store_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen);
 
 #endif

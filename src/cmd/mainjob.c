@@ -141,6 +141,9 @@ void mainjob_summary(const char *store, const char *run_id)
 	agg_options_init(&ao);
 	if (agg_run(&st, run_id, AGG_LOAD_ITEMS, &ao, &res, err, sizeof err) < 0) {
 		fprintf(stderr, "ipw profile: %s\n", err);
+	} else if (!res.m.n_scored && run.dataset_format && !strcmp(run.dataset_format, "random")) {
+		printf("  %-28s not scored: the items are ungraded (random dataset, no reference answers)\n",
+		       "accuracy, IPW, IPJ");
 	} else if (!res.m.n_scored) {
 		printf("  %-28s not scored yet (judged tasks: ipw score %s --judge-url URL --judge-model NAME)\n",
 		       "accuracy, IPW, IPJ", run_id);

@@ -258,6 +258,9 @@ static int print_report(const struct score_args *a, const struct run_record *r, 
 	if (rep->need_judge)
 		printf("%ld items need a judge and were left unscored: pass --judge-url URL and --judge-model NAME\n",
 		       rep->need_judge);
+	if (rep->ungraded)
+		printf("%ld items are ungraded (no reference answer: the random dataset measures speed and energy, "
+		       "not accuracy); no score was written for them\n", rep->ungraded);
 	if (rep->unscored)
 		printf("%ld items could not be scored; the reasons are in the store's scores table\n", rep->unscored);
 	char *store = a->cc.store ? store_uri_shown(a->cc.store) : NULL;

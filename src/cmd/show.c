@@ -258,7 +258,9 @@ static void scoring_text(const struct show_data *d)
 		printf("  no queries recorded\n");
 		return;
 	}
-	if (m->n_scored == 0 && m->n_unscored == m->n - m->n_failed)
+	if (m->n_scored == 0 && d->r.dataset_format && !strcmp(d->r.dataset_format, "random"))
+		printf("  not scored: the items are ungraded (random dataset, no reference answers)\n");
+	else if (m->n_scored == 0 && m->n_unscored == m->n - m->n_failed)
 		printf("  not scored yet: ipw score %s scores it (a judge is needed for judge tasks)\n", d->r.id);
 	graders_line(d->by_grader);
 	printf("  queries          %d scored (%d correct), %d failed and %d unscored excluded; %d with energy\n",

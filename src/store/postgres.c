@@ -178,6 +178,24 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER queries_energy_set_once BEFORE UPDATE OF accel_j, host_j, total_j, accel_dyn_j,"
 	" host_dyn_j, total_dyn_j, avg_power_w, peak_power_w, temp_max_c, mem_max_bytes ON queries"
 	" FOR EACH ROW EXECUTE FUNCTION ipw_energy_once();",
+	/*
+	 * 5: --resume sends again an item whose last attempt failed for transport
+	 * reasons: the earlier row is kept, marked superseded (superseded_at, set
+	 * once), and one row per item is the latest (a partial unique index in
+	 * place of UNIQUE (run_id, item_id))
+	 */
+	"ALTER TABLE queries ADD COLUMN superseded_at" F8 ";"
+	"ALTER TABLE queries DROP CONSTRAINT queries_run_id_item_id_key;"
+	"CREATE UNIQUE INDEX queries_latest ON queries(run_id, item_id) WHERE superseded_at IS NULL;"
+	"CREATE FUNCTION ipw_superseded_once() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$BEGIN IF OLD.superseded_at IS NOT NULL OR NEW.superseded_at IS NULL"
+	" THEN RAISE EXCEPTION 'a query is superseded once'; END IF; RETURN NEW; END$$;"
+	"CREATE TRIGGER queries_superseded_once BEFORE UPDATE OF superseded_at ON queries"
+	" FOR EACH ROW EXECUTE FUNCTION ipw_superseded_once();"
+	/* and one sender per run: its lease, renewed by a heartbeat (docs/store.md "Leases") */
+	"CREATE TABLE run_leases ("
+	" run_id BIGINT PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, host TEXT NOT NULL,"
+	" pid BIGINT NOT NULL, acquired_at" F8 " NOT NULL, heartbeat_at" F8 " NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -993,6 +1011,41 @@ static int pg_query_insert(struct store *s, const char *run_id, const struct que
 	return pg_tx(s, query_insert_body, &c, err, errlen);
 }
 
+/* Marks the item's latest query superseded, then records c->q as its latest (one transaction). */
+static int query_resend_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct query_insert_ctx *c = ctx;
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	par_real(&p, clock_wall_s());
+	par_text(&p, c->run_id);
+	par_text(&p, c->q->item_id);
+	rc = pq_run(s, "UPDATE queries SET superseded_at = $1 WHERE run_id = $2 AND item_id = $3"
+		    " AND superseded_at IS NULL RETURNING id", &p, &res, "superseding a query", err, errlen);
+	if (rc == 0 && PQntuples(res) != 1) {
+		if ((rc = run_exists(s, c->run_id, err, errlen)) == 0) {
+			err_set(err, errlen, "run %s of %s has no query for item '%s' to send again", c->run_id,
+				s->path, c->q->item_id);
+			rc = STORE_ENOTFOUND;
+		}
+	}
+	PQclear(res);
+	par_release(&p);
+	return rc == 0 ? query_insert_body(s, ctx, err, errlen) : rc;
+}
+
+static int pg_query_resend(struct store *s, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen)
+{
+	struct query_insert_ctx c = {run_id, q};
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	return pg_tx(s, query_resend_body, &c, err, errlen);
+}
+
 /* Sets the energy of run c->run_id's query for c->q->item_id (and its per-source rows). */
 static int energy_set_body(struct store *s, void *ctx, char *err, size_t errlen)
 {
@@ -1006,7 +1059,8 @@ static int energy_set_body(struct store *s, void *ctx, char *err, size_t errlen)
 
 	par_text(&p, c->run_id);
 	par_text(&p, c->q->item_id);
-	rc = pq_run(s, "SELECT id FROM queries WHERE run_id = $1 AND item_id = $2", &p, &res,
+	rc = pq_run(s, "SELECT id FROM queries WHERE run_id = $1 AND item_id = $2"
+		    " AND superseded_at IS NULL", &p, &res,
 		    "looking up a query", err, errlen);
 	if (rc == 0 && PQntuples(res) == 0) {
 		err_set(err, errlen, "run %s of %s has no query for item '%s'", c->run_id, s->path, c->q->item_id);
@@ -1172,9 +1226,10 @@ static void cursor_close(struct store *s, struct pg_cursor *c)
 	free(sql);
 }
 
-static int pg_queries_iter(struct store *s, const char *run_id,
-			   int (*cb)(const struct query_record *q, void *ctx), void *ctx,
-			   char *err, size_t errlen)
+/* The run's latest queries (superseded 0) or the superseded ones (1), in seq order, to cb. */
+static int queries_iter_which(struct store *s, const char *run_id, int superseded,
+			      int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			      char *err, size_t errlen)
 {
 	struct pg_cursor c = {0};
 	char *cols = col_list(query_cols, NCOLS(query_cols));
@@ -1186,7 +1241,8 @@ static int pg_queries_iter(struct store *s, const char *run_id,
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		goto out;
 	sql = xasprintf("SELECT q.id, %s" CHILDREN_SQL " FROM queries AS q WHERE q.run_id = %lld"
-			" ORDER BY q.seq, q.id", cols, strtoll(run_id, NULL, 10));
+			" AND q.superseded_at IS %s ORDER BY q.seq, q.id", cols, strtoll(run_id, NULL, 10),
+			superseded ? "NOT NULL" : "NULL");
 	if ((rc = cursor_declare(s, &c, sql, err, errlen)) < 0)
 		goto out;
 	open = 1;
@@ -1209,6 +1265,20 @@ out:
 	return rc;
 }
 
+static int pg_queries_iter(struct store *s, const char *run_id,
+			   int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			   char *err, size_t errlen)
+{
+	return queries_iter_which(s, run_id, 0, cb, ctx, err, errlen);
+}
+
+static int pg_superseded_iter(struct store *s, const char *run_id,
+			      int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			      char *err, size_t errlen)
+{
+	return queries_iter_which(s, run_id, 1, cb, ctx, err, errlen);
+}
+
 static int pg_items_done(struct store *s, const char *run_id, char ***ids, size_t *n,
 			 char *err, size_t errlen)
 {
@@ -1221,7 +1291,8 @@ static int pg_items_done(struct store *s, const char *run_id, char ***ids, size_
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		return rc;
 	par_text(&p, run_id);
-	rc = pq_run(s, "SELECT item_id FROM queries WHERE run_id = $1 ORDER BY seq, id", &p, &res,
+	rc = pq_run(s, "SELECT item_id FROM queries WHERE run_id = $1 AND superseded_at IS NULL"
+		    " ORDER BY seq, id", &p, &res,
 		    "reading recorded items", err, errlen);
 	if (rc == 0) {
 		*n = (size_t)PQntuples(res);
@@ -1408,12 +1479,12 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 	c->impl = NULL;
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		return rc;
-	/* item_id is COLLATE "C": byte order, read along the UNIQUE (run_id, item_id) index */
+	/* item_id is COLLATE "C": byte order, read along the partial unique index queries_latest */
 	sql = xasprintf("SELECT q.item_id, q.subject, q.status, q.accel_j, q.accel_dyn_j, q.e2e_s, q.ttft_s,"
 			" q.t_send_s, q.t_end_s, q.prompt_tokens, q.completion_tokens, q.reasoning_tokens,"
 			" (SELECT sc.correct FROM scores AS sc WHERE sc.run_id = q.run_id AND sc.item_id = q.item_id"
 			"  ORDER BY sc.id DESC LIMIT 1)"
-			" FROM queries AS q WHERE q.run_id = %lld ORDER BY q.item_id", strtoll(run_id, NULL, 10));
+			" FROM queries AS q WHERE q.run_id = %lld AND q.superseded_at IS NULL ORDER BY q.item_id", strtoll(run_id, NULL, 10));
 	pc = xcalloc(1, sizeof(*pc));
 	rc = cursor_declare(s, pc, sql, err, errlen);
 	free(sql);
@@ -1487,6 +1558,104 @@ static int pg_samples_iter(struct store *s, const char *run_id,
 	return rc;
 }
 
+/* ---- leases ---- */
+
+static int pg_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
+		return rc;
+	par_text(&p, run_id);
+	rc = pq_run(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = $1",
+		    &p, &res, "reading a run's lease", err, errlen);
+	if (rc == 0 && PQntuples(res) == 0) {
+		rc = STORE_ENOTFOUND;
+	} else if (rc == 0) {
+		out->owner = get_text(res, 0, 0);
+		out->host = get_text(res, 0, 1);
+		out->pid = get_i64(res, 0, 2);
+		out->acquired_at = get_real(res, 0, 3);
+		out->heartbeat_at = get_real(res, 0, 4);
+	}
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_lease_put(struct store *s, const char *run_id, const struct store_lease *l,
+			const struct store_lease *expect, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_text(&p, run_id);
+	par_text(&p, l->owner);
+	par_text(&p, l->host);
+	par_i64(&p, l->pid);
+	par_real(&p, l->acquired_at);
+	par_real(&p, l->heartbeat_at);
+	if (expect) {
+		par_text(&p, expect->owner);
+		par_real(&p, expect->heartbeat_at);
+	}
+	rc = pq_run(s, expect ? "UPDATE run_leases SET owner = $2, host = $3, pid = $4, acquired_at = $5,"
+			      " heartbeat_at = $6 WHERE run_id = $1 AND owner = $7 AND heartbeat_at = $8 RETURNING run_id"
+			    : "INSERT INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
+			      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+		    &p, &res, "writing a run's lease", err, errlen);
+	if (rc < 0 && is_state(res, PG_FOREIGN_KEY))
+		rc = no_run(s, run_id, err, errlen);
+	else if (rc == 0 && PQntuples(res) != 1)
+		rc = STORE_EBUSY;
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_lease_renew(struct store *s, const char *run_id, const char *owner, double now,
+			  char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_real(&p, now);
+	par_text(&p, run_id);
+	par_text(&p, owner);
+	rc = pq_run(s, "UPDATE run_leases SET heartbeat_at = $1 WHERE run_id = $2 AND owner = $3 RETURNING run_id",
+		    &p, &res, "renewing a run's lease", err, errlen);
+	if (rc == 0 && PQntuples(res) != 1) {
+		err_set(err, errlen, "run %s: %s no longer holds its lease", run_id, owner);
+		rc = STORE_ENOTFOUND;
+	}
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
+{
+	struct params p = {0};
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_text(&p, run_id);
+	par_text(&p, owner);
+	rc = pq_do(s, "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2", &p, "releasing a run's lease",
+		   err, errlen);
+	par_release(&p);
+	return rc;
+}
+
 static const char *const pg_schemes[] = {"postgresql", "postgres", NULL};
 
 const struct store_backend store_postgres = {
@@ -1504,6 +1673,12 @@ const struct store_backend store_postgres = {
 	.query_energy_set = pg_query_energy_set,
 	.queries_iter = pg_queries_iter,
 	.items_done = pg_items_done,
+	.query_resend = pg_query_resend,
+	.superseded_iter = pg_superseded_iter,
+	.lease_get = pg_lease_get,
+	.lease_put = pg_lease_put,
+	.lease_renew = pg_lease_renew,
+	.lease_release = pg_lease_release,
 	.samples_append = pg_samples_append,
 	.score_add = pg_score_add,
 	.scores_latest = pg_scores_latest,

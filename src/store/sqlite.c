@@ -177,6 +177,52 @@ static const char *const migrations[] = {
 	" WHEN OLD.accel_j IS NOT NULL OR OLD.host_j IS NOT NULL OR OLD.total_j IS NOT NULL"
 	" OR OLD.avg_power_w IS NOT NULL OR EXISTS (SELECT 1 FROM query_energy WHERE query_id = OLD.id)"
 	" BEGIN SELECT RAISE(ABORT, 'a query''s energy is set once'); END;",
+	/*
+	 * 5: --resume sends again an item whose last attempt failed for transport
+	 * reasons: the earlier row is kept, marked superseded (superseded_at, set
+	 * once), and one row per item is the latest (a partial unique index in
+	 * place of UNIQUE (run_id, item_id), which needs the table rebuilt; run
+	 * with foreign keys off, checked before the commit: migrate)
+	 */
+	"CREATE TABLE queries_v5 ("
+	" id INTEGER PRIMARY KEY,"
+	" run_id INTEGER NOT NULL REFERENCES runs(id),"
+	" seq INTEGER NOT NULL, item_id TEXT NOT NULL, subject TEXT, task TEXT, prompt TEXT,"
+	" answer TEXT, thinking TEXT, finish_reason TEXT, status TEXT NOT NULL, reference TEXT,"
+	" t_send_s REAL, t_first_s REAL, t_end_s REAL,"
+	" ttft_s REAL, e2e_s REAL, tpot_s REAL, itl_p50_s REAL, itl_p90_s REAL, itl_p99_s REAL,"
+	" prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,"
+	" prompt_tokens_src TEXT, completion_tokens_src TEXT, reasoning_tokens_src TEXT,"
+	" accel_j REAL, host_j REAL, total_j REAL,"
+	" accel_dyn_j REAL, host_dyn_j REAL, total_dyn_j REAL,"
+	" avg_power_w REAL, peak_power_w REAL, temp_max_c REAL, mem_max_bytes REAL,"
+	" error_kind TEXT, error_message TEXT, http_status INTEGER, extra_json TEXT,"
+	" recorded_at REAL NOT NULL, cpu_s REAL, superseded_at REAL);"
+	"INSERT INTO queries_v5 SELECT *, NULL FROM queries;"
+	"DROP TABLE queries;"
+	"ALTER TABLE queries_v5 RENAME TO queries;"
+	"CREATE INDEX queries_by_seq ON queries(run_id, seq);"
+	"CREATE UNIQUE INDEX queries_latest ON queries(run_id, item_id) WHERE superseded_at IS NULL;"
+	"CREATE TRIGGER queries_never_deleted BEFORE DELETE ON queries"
+	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never deleted'); END;"
+	"CREATE TRIGGER queries_never_updated BEFORE UPDATE OF id, run_id, seq, item_id, subject, task,"
+	" prompt, answer, thinking, finish_reason, status, reference, t_send_s, t_first_s, t_end_s,"
+	" ttft_s, e2e_s, tpot_s, itl_p50_s, itl_p90_s, itl_p99_s, prompt_tokens, completion_tokens,"
+	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
+	" error_message, http_status, extra_json, recorded_at, cpu_s ON queries"
+	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END;"
+	"CREATE TRIGGER queries_energy_set_once BEFORE UPDATE OF accel_j, host_j, total_j, accel_dyn_j,"
+	" host_dyn_j, total_dyn_j, avg_power_w, peak_power_w, temp_max_c, mem_max_bytes ON queries"
+	" WHEN OLD.accel_j IS NOT NULL OR OLD.host_j IS NOT NULL OR OLD.total_j IS NOT NULL"
+	" OR OLD.avg_power_w IS NOT NULL OR EXISTS (SELECT 1 FROM query_energy WHERE query_id = OLD.id)"
+	" BEGIN SELECT RAISE(ABORT, 'a query''s energy is set once'); END;"
+	"CREATE TRIGGER queries_superseded_once BEFORE UPDATE OF superseded_at ON queries"
+	" WHEN OLD.superseded_at IS NOT NULL OR NEW.superseded_at IS NULL"
+	" BEGIN SELECT RAISE(ABORT, 'a query is superseded once'); END;"
+	/* and one sender per run: its lease, renewed by a heartbeat (docs/store.md "Leases") */
+	"CREATE TABLE run_leases ("
+	" run_id INTEGER PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL, acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -490,6 +536,17 @@ static int migrate_body(struct store *s, void *ctx, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		st = NULL;
 	}
+	/* the migrations ran with foreign keys off (a table rebuilt): every reference must still hold */
+	if (version < SCHEMA_VERSION) {
+		if (prepare(s, "PRAGMA foreign_key_check", &st, err, errlen) < 0)
+			goto out;
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			err_set(err, errlen, "store '%s': upgrading the schema to version %d broke a reference "
+				"(table %s); nothing was changed", s->path, SCHEMA_VERSION,
+				sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "?");
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	sqlite3_finalize(st);
@@ -501,15 +558,27 @@ out:
  * only read: taking the write lock to find that out would queue an opening
  * process behind a busy writer, and a writer committing in a tight loop can
  * keep winning the lock until the busy timeout runs out.
+ * A migration may rebuild a table (SQLite cannot drop a table constraint),
+ * which needs foreign keys off; they can only be switched outside a
+ * transaction, so around it, and checked inside it before the commit.
  */
 static int migrate(struct store *s, char *err, size_t errlen)
 {
-	int version = 0;
+	char e2[IPW_ERRLEN];
+	int rc, version = 0;
+
 	if (schema_check(s, &version, err, errlen) < 0)
 		return -1;
 	if (version == SCHEMA_VERSION)
 		return 0;
-	return sq_tx(s, migrate_body, NULL, err, errlen);
+	if (exec(s, "PRAGMA foreign_keys=OFF", err, errlen) < 0)
+		return -1;
+	rc = sq_tx(s, migrate_body, NULL, err, errlen);
+	if (exec(s, "PRAGMA foreign_keys=ON", e2, sizeof(e2)) < 0 && rc == 0) {
+		snprintf(err, errlen, "%s", e2);
+		rc = -1;
+	}
+	return rc;
 }
 
 /* The folder holding path ("." for a bare name); caller frees. */
@@ -1267,6 +1336,43 @@ static int sq_query_insert(struct store *s, const char *run_id, const struct que
 	return sq_tx(s, query_insert_body, &c, err, errlen);
 }
 
+/* Marks the item's latest query superseded, then records c->q as its latest (one transaction). */
+static int query_resend_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct query_insert_ctx *c = ctx;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (prepare(s, "UPDATE queries SET superseded_at = ? WHERE run_id = ? AND item_id = ?"
+		    " AND superseded_at IS NULL", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_double(st, 1, clock_wall_s());
+	sqlite3_bind_int64(st, 2, c->id);
+	bind_text(st, 3, c->q->item_id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, errlen, "superseding a query");
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	if (sqlite3_changes(DB(s)) != 1) {
+		if ((rc = run_exists(s, c->id, c->run_id, err, errlen)) < 0)
+			return rc;
+		err_set(err, errlen, "run %s of %s has no query for item '%s' to send again", c->run_id, s->path,
+			c->q->item_id);
+		return STORE_ENOTFOUND;
+	}
+	return query_insert_body(s, ctx, err, errlen);
+}
+
+static int sq_query_resend(struct store *s, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen)
+{
+	struct query_insert_ctx c = {run_id, 0, q};
+
+	if (parse_run_id(s, run_id, &c.id, err, errlen) < 0)
+		return -1;
+	return sq_tx(s, query_resend_body, &c, err, errlen);
+}
+
 /* The id of run c->id's query for c->q->item_id: 0, STORE_ENOTFOUND, or -1. */
 static int find_query(struct store *s, const struct query_insert_ctx *c, sqlite3_int64 *qid, char *err,
 		      size_t errlen)
@@ -1274,7 +1380,8 @@ static int find_query(struct store *s, const struct query_insert_ctx *c, sqlite3
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (prepare(s, "SELECT id FROM queries WHERE run_id = ? AND item_id = ?", &st, err, errlen) < 0)
+	if (prepare(s, "SELECT id FROM queries WHERE run_id = ? AND item_id = ?"
+		    " AND superseded_at IS NULL", &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, c->id);
 	bind_text(st, 2, c->q->item_id);
@@ -1375,13 +1482,15 @@ static int load_query_children(struct store *s, sqlite3_stmt *en, sqlite3_stmt *
 	return 0;
 }
 
-static int sq_queries_iter(struct store *s, const char *run_id,
-			   int (*cb)(const struct query_record *q, void *ctx), void *ctx,
-			   char *err, size_t errlen)
+/* The run's latest queries (superseded 0) or the superseded ones (1), in seq order, to cb. */
+static int queries_iter_which(struct store *s, const char *run_id, int superseded,
+			      int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			      char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL, *en = NULL, *at = NULL;
 	char *cols = col_list(query_cols, NCOLS(query_cols), "");
-	char *sql = xasprintf("SELECT id, %s FROM queries WHERE run_id = ? ORDER BY seq, id", cols);
+	char *sql = xasprintf("SELECT id, %s FROM queries WHERE run_id = ? AND superseded_at IS %s"
+			      " ORDER BY seq, id", cols, superseded ? "NOT NULL" : "NULL");
 	struct query_record q;
 	sqlite3_int64 id;
 	int rc = -1, step;
@@ -1426,6 +1535,20 @@ out:
 	return rc;
 }
 
+static int sq_queries_iter(struct store *s, const char *run_id,
+			   int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			   char *err, size_t errlen)
+{
+	return queries_iter_which(s, run_id, 0, cb, ctx, err, errlen);
+}
+
+static int sq_superseded_iter(struct store *s, const char *run_id,
+			      int (*cb)(const struct query_record *q, void *ctx), void *ctx,
+			      char *err, size_t errlen)
+{
+	return queries_iter_which(s, run_id, 1, cb, ctx, err, errlen);
+}
+
 static int sq_items_done(struct store *s, const char *run_id, char ***ids, size_t *n,
 			 char *err, size_t errlen)
 {
@@ -1442,7 +1565,8 @@ static int sq_items_done(struct store *s, const char *run_id, char ***ids, size_
 	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
 		goto out;
 	rc = -1;
-	if (prepare(s, "SELECT item_id FROM queries WHERE run_id = ? ORDER BY seq, id", &st, err, errlen) < 0)
+	if (prepare(s, "SELECT item_id FROM queries WHERE run_id = ? AND superseded_at IS NULL"
+		    " ORDER BY seq, id", &st, err, errlen) < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
 	v = xcalloc(1, sizeof(*v));
@@ -1688,7 +1812,7 @@ static int sq_items_open(struct store *s, const char *run_id, struct store_curso
 	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
 		return rc;
 	/*
-	 * Ordered by the UNIQUE (run_id, item_id) index, so no sort and no
+	 * Ordered by the partial unique index queries_latest (run_id, item_id), so no sort and no
 	 * memory that grows with the run; the latest score is one seek in
 	 * scores_by_item.
 	 */
@@ -1696,7 +1820,7 @@ static int sq_items_open(struct store *s, const char *run_id, struct store_curso
 		    " q.t_send_s, q.t_end_s, q.prompt_tokens, q.completion_tokens, q.reasoning_tokens,"
 		    " (SELECT sc.correct FROM scores AS sc WHERE sc.run_id = q.run_id AND sc.item_id = q.item_id"
 		    "  ORDER BY sc.id DESC LIMIT 1)"
-		    " FROM queries AS q WHERE q.run_id = ? ORDER BY q.item_id", &st, err, errlen) < 0)
+		    " FROM queries AS q WHERE q.run_id = ? AND q.superseded_at IS NULL ORDER BY q.item_id", &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	c->impl = st;
@@ -1776,6 +1900,116 @@ out:
 	return rc;
 }
 
+/* ---- leases ---- */
+
+static int sq_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
+		return rc;
+	if (prepare(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = ?",
+		    &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		out->owner = col_text(st, 0);
+		out->host = col_text(st, 1);
+		out->pid = col_i64(st, 2);
+		out->acquired_at = col_real(st, 3);
+		out->heartbeat_at = col_real(st, 4);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = STORE_ENOTFOUND;
+	} else {
+		rc = db_err(s, err, errlen, "reading a run's lease");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_lease_put(struct store *s, const char *run_id, const struct store_lease *l,
+			const struct store_lease *expect, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, expect ? "UPDATE run_leases SET owner = ?2, host = ?3, pid = ?4, acquired_at = ?5,"
+			      " heartbeat_at = ?6 WHERE run_id = ?1 AND owner = ?7 AND heartbeat_at = ?8"
+			    : "INSERT OR IGNORE INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, l->owner);
+	bind_text(st, 3, l->host);
+	sqlite3_bind_int64(st, 4, l->pid);
+	sqlite3_bind_double(st, 5, l->acquired_at);
+	sqlite3_bind_double(st, 6, l->heartbeat_at);
+	if (expect) {
+		bind_text(st, 7, expect->owner);
+		sqlite3_bind_double(st, 8, expect->heartbeat_at);
+	}
+	step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT_FOREIGNKEY)
+		rc = no_run(s, run_id, err, errlen);
+	else if (step != SQLITE_DONE)
+		rc = db_err(s, err, errlen, "writing a run's lease");
+	else
+		rc = sqlite3_changes(DB(s)) == 1 ? 0 : STORE_EBUSY;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_lease_renew(struct store *s, const char *run_id, const char *owner, double now,
+			  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "UPDATE run_leases SET heartbeat_at = ? WHERE run_id = ? AND owner = ?", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_double(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	bind_text(st, 3, owner);
+	rc = 0;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(s, err, errlen, "renewing a run's lease");
+	} else if (sqlite3_changes(DB(s)) != 1) {
+		err_set(err, errlen, "run %s: %s no longer holds its lease", run_id, owner);
+		rc = STORE_ENOTFOUND;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "DELETE FROM run_leases WHERE run_id = ? AND owner = ?", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, owner);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, errlen, "releasing a run's lease");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const char *const sq_schemes[] = {"sqlite", "file", NULL};
 
 const struct store_backend store_sqlite = {
@@ -1793,6 +2027,12 @@ const struct store_backend store_sqlite = {
 	.query_energy_set = sq_query_energy_set,
 	.queries_iter = sq_queries_iter,
 	.items_done = sq_items_done,
+	.query_resend = sq_query_resend,
+	.superseded_iter = sq_superseded_iter,
+	.lease_get = sq_lease_get,
+	.lease_put = sq_lease_put,
+	.lease_renew = sq_lease_renew,
+	.lease_release = sq_lease_release,
 	.samples_append = sq_samples_append,
 	.score_add = sq_score_add,
 	.scores_latest = sq_scores_latest,

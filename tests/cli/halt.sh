@@ -35,7 +35,8 @@ expect_eq "recorded before the stop" "$(csv_query "$TMP/h.csv" '[(r["item_id"], 
 	"[('h0', 'ok'), ('h1', 'ok'), ('h2', 'failed'), ('h3', 'failed')]"
 expect_eq "status" "$($IPW runs --format csv --store "$TMP/h.db" | python3 -c 'import csv,sys; print(list(csv.DictReader(sys.stdin))[0]["status"])')" interrupted
 
-# the server is back on the same port: --resume sends h4..h7 (h4 included), each once
+# the server is back on the same port: --resume sends h2..h7 (the two that failed to reach it and
+# h4, not recorded), each once; the failed rows of h2 and h3 are kept, superseded
 "$IPW_BUILD/fakes/fakellm" --port "$PORT" --lifetime-s 120 </dev/null >"$TMP/two.log" 2>&1 &
 SERVER_PIDS="$SERVER_PIDS $!"
 i=0
@@ -46,7 +47,10 @@ done
 $IPW profile --resume h --store "$TMP/h.db" --quiet >/dev/null 2>"$TMP/err2" || fail "resume: $(cat "$TMP/err2")"
 $IPW export h --format csv --store "$TMP/h.db" >"$TMP/h2.csv" || fail "export after resume"
 expect_eq "after resume" "$(csv_query "$TMP/h2.csv" '[(r["item_id"], r["status"]) for r in rows]')" \
-	"[('h0', 'ok'), ('h1', 'ok'), ('h2', 'failed'), ('h3', 'failed'), ('h4', 'ok'), ('h5', 'ok'), ('h6', 'ok'), ('h7', 'ok')]"
+	"[('h0', 'ok'), ('h1', 'ok'), ('h2', 'ok'), ('h3', 'ok'), ('h4', 'ok'), ('h5', 'ok'), ('h6', 'ok'), ('h7', 'ok')]"
+expect_eq "status after resume" "$($IPW runs --format csv --store "$TMP/h.db" | python3 -c 'import csv,sys; print(list(csv.DictReader(sys.stdin))[0]["status"])')" completed
+expect_eq "superseded rows" "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select item_id, status from queries where superseded_at is not null order by id").fetchall())' "$TMP/h.db")" \
+	"[('h2', 'failed'), ('h3', 'failed')]"
 
 # 2. a model the server does not have: the first item's 404 stops the run, nothing recorded
 $IPW profile --url "$URL" --model fake-404 --dataset "$TMP/d.jsonl" --store "$TMP/n.db" --name n $COMMON \

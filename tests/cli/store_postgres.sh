@@ -110,6 +110,9 @@ n1=$(csv_query "$TMP/k1.csv" 'len(rows)')
 "$IPW" export killed --format csv --store "$PRO" >"$TMP/k2.csv" || fail "export after resume"
 expect_eq "rows after resume" "$(csv_query "$TMP/k2.csv" 'len(rows)')" 8
 expect_eq "each item once" "$(csv_query "$TMP/k2.csv" 'len(set(r["item_id"] for r in rows))')" 8
+# the killed run's lease (its pid gone from this host) was taken over, said so (docs/store.md "Leases")
+grep -q "took over the lease on run [0-9]* from $(hostname):$pid: its process $pid is not running on this host" \
+	"$TMP/r.err" || fail "no lease take-over note: $(cat "$TMP/r.err")"
 
 # 4. a URI's password is never printed, whether the store opens or not
 "$IPW" runs --store "postgresql://$(id -un):hunter2@/profiled?host=$PGDIR&password=hunter2" >"$TMP/o" 2>&1 ||

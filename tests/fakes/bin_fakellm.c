@@ -591,6 +591,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 	}
 	if (!strcmp(sc, "say") && strstr(r->body, "SAY: FAIL500"))
 		sc = "500";     /* "say" items can ask to fail */
+	if (!strcmp(sc, "say") && strstr(r->body, "SAY: FAIL400"))
+		sc = "400";     /* ... or to be refused as a bad request */
 	if (!strcmp(sc, "429")) {
 		pthread_mutex_lock(&mu);
 		k = ++n429;
@@ -630,6 +632,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 		buf_release(&b);
 	} else if (!strcmp(sc, "500")) {
 		keep = send_error(fd, openai, 500, "fake internal error", NULL);
+	} else if (!strcmp(sc, "400")) {
+		keep = send_error(fd, openai, 400, "fake bad request: the item asked for it", NULL);
 	} else if (!strcmp(sc, "404")) {
 		snprintf(msg, sizeof msg, "model \"%s\" not found, try pulling it first", model ? model : "");
 		keep = send_error(fd, openai, 404, msg, NULL);

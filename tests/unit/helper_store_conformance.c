@@ -980,3 +980,213 @@ void sc_refuses_to_store_an_api_key(void)
 	free(r.id);
 	store_close(&st);
 }
+
+/* ---- items sent again (--resume after transport failures) ---- */
+
+struct seen {
+	struct buf b;
+	int n;
+};
+
+/* "item:status:error_kind:attempts:energy rows:accel_j;" of each query, in order. */
+static int note_query(const struct query_record *q, void *ctx)
+{
+	struct seen *s = ctx;
+	s->n++;
+	buf_appendf(&s->b, "%s:%s:%s:%d:%d:%g;", q->item_id, q->status, q->error_kind ? q->error_kind : "-",
+		    q->nattempts, q->nenergy, q->accel_j);
+	return 0;
+}
+
+static char *latest_of(struct store *st, const char *run_id, int superseded, int *n)
+{
+	struct seen s;
+	char err[IPW_ERRLEN];
+	buf_init(&s.b, 0);
+	s.n = 0;
+	cr_assert_eq((superseded ? store_superseded_iter : store_queries_iter)(st, run_id, note_query, &s, err,
+									      sizeof(err)), 0, "%s", err);
+	*n = s.n;
+	buf_appends(&s.b, "");
+	return buf_detach(&s.b);
+}
+
+void sc_resend_supersedes_and_keeps_history(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("resend");
+	struct query_energy en = {0, 5.0, 1.0};
+	struct query_attempt at = {1, 0.5, 0.1, "connect", -1, "refused"};
+	const char *kinds[4] = {NULL, "connect", "http", "http"};
+	const int status[4] = {-1, -1, 400, 503};
+	const char *items[4] = {"a", "b", "c", "d"};
+	struct query_record q;
+	struct buf b;
+	char err[IPW_ERRLEN], **ids = NULL, *txt;
+	size_t n = 0;
+	int nq = 0;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 4; i++) {
+		q = plain_query(i, items[i]);
+		q.status = i ? "failed" : "ok";
+		q.error_kind = (char *)kinds[i];
+		q.http_status = status[i];
+		q.accel_j = 5.0;
+		q.energy = &en, q.nenergy = 1;
+		q.attempts = &at, q.nattempts = 1;
+		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(store_query_failed_in_transport(&q), i == 1 || i == 3, "item %s", items[i]);
+	}
+	/* a refused connection and a 503 are sent again; an ok query and a 400 are not */
+	cr_assert_eq(store_items_to_resend(&st, r.id, &ids, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(ids[0], "b");
+	cr_assert_str_eq(ids[1], "d");
+	free_list(ids);
+
+	/* b sent again, answered: one row per item, the latest; the failed one kept with its children */
+	q = plain_query(1, "b");
+	q.accel_j = 7.0;
+	cr_assert_eq(store_query_resend(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	txt = latest_of(&st, r.id, 0, &nq);
+	cr_assert_str_eq(txt, "a:ok:-:1:1:5;b:ok:-:0:0:7;c:failed:http:1:1:5;d:failed:http:1:1:5;");
+	free(txt);
+	txt = latest_of(&st, r.id, 1, &nq);
+	cr_assert_str_eq(txt, "b:failed:connect:1:1:5;");
+	free(txt);
+	cr_assert_eq(store_items_done(&st, r.id, &ids, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 4, "each item once");
+	free_list(ids);
+	buf_init(&b, 0);
+	read_cursor(&st, r.id, &b);
+	cr_assert_str_eq(b.data, "a||1|-1|5|nan|-1;b||1|-1|7|nan|-1;c||0|-1|5|nan|-1;d||0|-1|5|nan|-1;");
+	buf_release(&b);
+
+	/* d sent again and failing again (timed out), then its energy set: the latest row gets it */
+	q = plain_query(3, "d");
+	q.status = "failed";
+	q.error_kind = "timeout";
+	cr_assert_eq(store_query_resend(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	q.accel_j = 3.0;
+	q.energy = &en, q.nenergy = 1;
+	cr_assert_eq(store_query_energy_set(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_items_to_resend(&st, r.id, &ids, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(ids[0], "d");
+	free_list(ids);
+	q = plain_query(3, "d");
+	cr_assert_eq(store_query_resend(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+	txt = latest_of(&st, r.id, 1, &nq);
+	cr_assert_str_eq(txt, "b:failed:connect:1:1:5;d:failed:http:1:1:5;d:failed:timeout:0:1:3;");
+	free(txt);
+	cr_assert_eq(store_items_to_resend(&st, r.id, &ids, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	cr_assert_null(ids);
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries"), 7, "nothing measured is lost");
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries WHERE superseded_at IS NULL"), 4);
+
+	/* a plain insert of a recorded item is still a duplicate; an unknown item or run is not found */
+	q = plain_query(1, "b");
+	cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), STORE_EDUPLICATE);
+	q = plain_query(9, "zz");
+	cr_assert_eq(store_query_resend(&st, r.id, &q, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert(strstr(err, "no query for item 'zz'"), "%s", err);
+	cr_assert_eq(store_query_resend(&st, "99", &q, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries"), 7, "a refused resend wrote nothing");
+	/* superseded is set once: never cleared, never moved */
+	cr_assert_eq(fac->sql(uri, "UPDATE queries SET superseded_at = NULL WHERE superseded_at IS NOT NULL", NULL), -1);
+	cr_assert_eq(fac->sql(uri, "UPDATE queries SET superseded_at = 1 WHERE superseded_at IS NOT NULL", NULL), -1);
+	free(r.id);
+	store_close(&st);
+}
+
+/* ---- leases: one sender per run ---- */
+
+/* A child process that waits to be killed (alive == 1) or has exited and been reaped (0). */
+static pid_t child(int alive)
+{
+	pid_t p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		if (alive)
+			pause();
+		_exit(0);
+	}
+	if (!alive)
+		cr_assert_eq(waitpid(p, NULL, 0), p);
+	return p;
+}
+
+void sc_lease_refuses_a_live_holder_and_takes_over_a_stale_one(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("lease");
+	struct store_lease l, prev, want;
+	char err[IPW_ERRLEN], owner[64];
+	pid_t me = getpid(), dead, live;
+	int rc;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "h1", me, 1000, 60, &prev, err, sizeof(err)), 0, "%s", err);
+	snprintf(owner, sizeof(owner), "h1:%d", (int)me);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(l.owner, owner);
+	cr_assert_str_eq(l.host, "h1");
+	cr_assert_eq(l.pid, me);
+	cr_assert(l.acquired_at == 1000 && l.heartbeat_at == 1000);
+	store_lease_clear(&l);
+	cr_assert_eq(store_lease_renew(&st, r.id, owner, 1010, err, sizeof(err)), 0, "%s", err);
+	/* the holder acquiring again keeps it (and its acquisition time) */
+	cr_assert_eq(store_lease_acquire(&st, r.id, "h1", me, 1015, 60, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), 0, "%s", err);
+	cr_assert(l.acquired_at == 1000 && l.heartbeat_at == 1015, "%g %g", l.acquired_at, l.heartbeat_at);
+	store_lease_clear(&l);
+
+	/* another host, the heartbeat 20 s old: refused, naming the holder and the heartbeat's age */
+	rc = store_lease_acquire(&st, r.id, "h2", 1, 1035, 60, &prev, err, sizeof(err));
+	cr_assert_eq(rc, STORE_EBUSY);
+	cr_assert(strstr(err, owner) && strstr(err, "heartbeat is 20 s old"), "%s", err);
+	/* 90 s old: stale, taken over, said why */
+	rc = store_lease_acquire(&st, r.id, "h2", 1, 1105, 60, &prev, err, sizeof(err));
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "took over") && strstr(err, owner) && strstr(err, "90 s old"), "%s", err);
+	cr_assert_str_eq(prev.owner, owner);
+	store_lease_clear(&prev);
+	/* the old holder has lost it: renewing says so, releasing leaves the new holder's lease */
+	cr_assert_eq(store_lease_renew(&st, r.id, owner, 1110, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(store_lease_release(&st, r.id, owner, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(l.owner, "h2:1");
+	/* a put is conditional: a stale expectation writes nothing */
+	want = l;
+	want.heartbeat_at = 1;
+	cr_assert_eq(st.ops->lease_put(&st, r.id, &l, &want, err, sizeof(err)), STORE_EBUSY);
+	cr_assert_eq(st.ops->lease_put(&st, r.id, &l, NULL, err, sizeof(err)), STORE_EBUSY);
+	store_lease_clear(&l);
+	cr_assert_eq(store_lease_release(&st, r.id, "h2:1", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_get(&st, r.id, &l, err, sizeof(err)), STORE_ENOTFOUND);
+
+	/* on one host: a live holder with a fresh heartbeat is refused, whatever its pid's age */
+	live = child(1);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "box", live, 2000, 60, NULL, err, sizeof(err)), 0, "%s", err);
+	rc = store_lease_acquire(&st, r.id, "box", me, 2001, 60, NULL, err, sizeof(err));
+	cr_assert_eq(rc, STORE_EBUSY, "%s", err);
+	/* its process gone: taken over at once, though the heartbeat is fresh */
+	kill(live, SIGKILL);
+	cr_assert_eq(waitpid(live, NULL, 0), live);
+	rc = store_lease_acquire(&st, r.id, "box", me, 2002, 60, NULL, err, sizeof(err));
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "is not running on this host"), "%s", err);
+	/* a dead pid on another host proves nothing: only the heartbeat's age counts there */
+	dead = child(0);
+	snprintf(owner, sizeof(owner), "box:%d", (int)me);
+	cr_assert_eq(store_lease_release(&st, r.id, owner, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "far", dead, 3000, 60, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_lease_acquire(&st, r.id, "box", me, 3001, 60, NULL, err, sizeof(err)), STORE_EBUSY);
+	/* no such run */
+	cr_assert_eq(store_lease_acquire(&st, "99", "box", me, 1, 60, NULL, err, sizeof(err)), STORE_ENOTFOUND);
+	free(r.id);
+	store_close(&st);
+}

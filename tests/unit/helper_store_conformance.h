@@ -56,6 +56,8 @@ void sc_open_without_create_fails_and_creates_nothing(void);
 void sc_read_only_open_reads_and_never_writes(void);
 void sc_reopen_migrates_nothing_and_newer_schema_refused(void);
 void sc_refuses_to_store_an_api_key(void);
+void sc_resend_supersedes_and_keeps_history(void);
+void sc_lease_refuses_a_live_holder_and_takes_over_a_stale_one(void);
 
 #define STORE_CONFORMANCE_CASE(suite, c) Test(suite, c) { sc_##c(); }
 /* One Criterion test per case, in the given suite (whose fixtures call setup/teardown). */
@@ -76,6 +78,8 @@ void sc_refuses_to_store_an_api_key(void);
 	STORE_CONFORMANCE_CASE(suite, open_without_create_fails_and_creates_nothing) \
 	STORE_CONFORMANCE_CASE(suite, read_only_open_reads_and_never_writes) \
 	STORE_CONFORMANCE_CASE(suite, reopen_migrates_nothing_and_newer_schema_refused) \
-	STORE_CONFORMANCE_CASE(suite, refuses_to_store_an_api_key)
+	STORE_CONFORMANCE_CASE(suite, refuses_to_store_an_api_key) \
+	STORE_CONFORMANCE_CASE(suite, resend_supersedes_and_keeps_history) \
+	STORE_CONFORMANCE_CASE(suite, lease_refuses_a_live_holder_and_takes_over_a_stale_one)
 
 #endif

@@ -12,6 +12,10 @@
 #include "dataset.h"
 #include "util.h"
 
+/* Pinned output of random:in=8,out=1,n=2,seed=1 (change only with a note: it changes old runs' hashes). */
+#define RANDOM_SEED1_ITEM0 "people our after some people his was than"
+#define RANDOM_SEED1_SHA "89f84330ddec57aec01d34b77737934ff76a3b4178d4b1c1166175a695286fcc"
+
 extern const char ipw_builtin_dataset[];
 extern const char ipw_builtin_dataset_end[];
 
@@ -435,4 +439,120 @@ Test(dataset, harness_task_words)
 			     cases[i].name, (int)ds.items[0].task);
 		dataset_release(&ds);
 	}
+}
+
+/* ---- the random dataset (random:in=I,out=O[,n=N][,seed=S]) ---- */
+
+static int in_vocabulary(const char *w, size_t len)
+{
+	for (size_t i = 0; i < dataset_random_nwords(); i++)
+		if (strlen(dataset_random_word(i)) == len && !strncmp(dataset_random_word(i), w, len))
+			return 1;
+	return 0;
+}
+
+/* Counts the words of s (single spaces between them), checking each is in the vocabulary. */
+static long count_words(const char *s)
+{
+	long n = 0;
+	while (*s) {
+		const char *e = strchr(s, ' ');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+		cr_assert(len > 0, "two spaces in a row");
+		cr_assert(in_vocabulary(s, len), "'%.*s' is not a vocabulary word", (int)len, s);
+		n++;
+		s += len + (e ? 1 : 0);
+	}
+	return n;
+}
+
+Test(dataset, random_items_have_exactly_in_words_and_ask_for_out_tokens)
+{
+	struct dataset ds;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(dataset_load(&ds, "random:in=512,out=128,n=7,seed=3", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ds.n, 7);
+	cr_assert_str_eq(ds.format, "random");
+	cr_assert_str_eq(ds.path, "random:in=512,out=128,n=7,seed=3");
+	cr_assert_eq(ds.max_tokens, 128);
+	cr_assert_eq(ds.ignore_eos, 1);
+	for (size_t i = 0; i < ds.n; i++) {
+		const struct item *it = &ds.items[i];
+		char id[32], *prompt = item_prompt(it);
+		snprintf(id, sizeof(id), "random-%zu", i);
+		cr_assert_str_eq(it->id, id);
+		cr_assert_eq(count_words(it->problem), 512, "item %zu", i);
+		cr_assert_eq(it->task, TASK_NONE);
+		cr_assert_str_eq(task_name(it->task), "none");
+		cr_assert_null(it->answer, "ungraded: no reference answer");
+		cr_assert_str_eq(it->subject, "random");
+		cr_assert_str_eq(prompt, it->problem, "the prompt is the words alone");
+		free(prompt);
+	}
+	cr_assert_str_neq(ds.items[0].problem, ds.items[1].problem);
+	dataset_release(&ds);
+}
+
+Test(dataset, random_is_deterministic_for_a_seed)
+{
+	struct dataset a, b, c, d;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(dataset_load(&a, "random:in=30,out=5,seed=9", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dataset_load(&b, "random:seed=9,out=5,in=30", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dataset_load(&c, "random:in=30,out=5,seed=10", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dataset_load(&d, "random:in=30,out=6,seed=9", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(a.n, DATASET_RANDOM_N, "n defaults to %d", DATASET_RANDOM_N);
+	for (size_t i = 0; i < a.n; i++)
+		cr_assert_str_eq(a.items[i].problem, b.items[i].problem, "item %zu", i);
+	cr_assert_str_eq(a.sha256, b.sha256, "same items, same hash (the order of the parts does not matter)");
+	cr_assert_str_neq(a.items[0].problem, c.items[0].problem, "another seed, other words");
+	cr_assert_str_neq(a.sha256, c.sha256);
+	cr_assert_str_eq(a.items[0].problem, d.items[0].problem, "out= does not change the words");
+	cr_assert_str_neq(a.sha256, d.sha256, "but is part of the dataset's identity");
+	dataset_release(&a);
+	dataset_release(&b);
+	dataset_release(&c);
+	dataset_release(&d);
+}
+
+/* The words of a seed are fixed across versions: a stored run's hash must still match on resume. */
+Test(dataset, random_words_of_seed_1_are_pinned)
+{
+	struct dataset ds;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(dataset_load(&ds, "random:in=8,out=1,n=2,seed=1", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(ds.items[0].problem, RANDOM_SEED1_ITEM0);
+	cr_assert_str_eq(ds.sha256, RANDOM_SEED1_SHA);
+	dataset_release(&ds);
+}
+
+Test(dataset, random_spec_errors_say_what_to_give)
+{
+	static const struct {
+		const char *spec, *want;
+	} cases[] = {
+		{"random", "give the input and output lengths: random:in=I,out=O"},
+		{"random:in=5", "give the input and output lengths"},
+		{"random:in=0,out=5", "in=0 is out of range (1 to 1000000)"},
+		{"random:in=5,out=-1", "out=-1 is not a whole number"},
+		{"random:in=5,out=2x", "out=2x is not a whole number"},
+		{"random:in=5,out=2,in=3", "in= given twice"},
+		{"random:in=5,out=2,len=3", "unknown part 'len=3'"},
+		{"random:in=5,out=2,", "a trailing comma"},
+		{"random:in=1000000,out=2,n=1000", "over the 50000000 words"},
+		{"random:in=5,out=2,n=", "n= needs a number"},
+	};
+	struct dataset ds;
+	char err[IPW_ERRLEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = 0;
+		cr_assert_eq(dataset_load(&ds, cases[i].spec, err, sizeof(err)), -1, "%s loaded", cases[i].spec);
+		cr_assert(strstr(err, cases[i].want), "%s: %s", cases[i].spec, err);
+	}
+	/* a file named like the dataset but not a spec is a path */
+	cr_assert_eq(dataset_random_spec("randomness.jsonl", NULL, NULL, NULL, NULL, err, sizeof(err)), 0);
 }

@@ -28,6 +28,8 @@ static const char *const load_args[][2] = {
 	{"concurrency", "3"}, {"burstiness", "0.5"}, {"max-concurrency", "6"}, {"duration", "2.5"},
 	{"requests", "40"}, {"slo", "ttft=0.5,tpot=0.05"},
 };
+/* --cpu-watts-per-core is recorded for --api builtin runs only (the ones it estimates) */
+static const char *const builtin_args[][2] = {{"api", "builtin"}, {"cpu-watts-per-core", "7.5"}};
 /* rate excludes concurrency > 1 (checked by the command), so it is round-tripped on its own */
 static const char *const rate_args[][2] = {{"rate", "2.5"}, {"requests", "5"}};
 
@@ -76,7 +78,8 @@ Test(optable, every_recorded_option_has_a_test_value)
 			continue;
 		cr_assert(d->key, "--%s is recorded without a key", d->name);
 		cr_assert(in_pairs(d->name, sequential_args, N(sequential_args)) ||
-			  in_pairs(d->name, load_args, N(load_args)) || in_pairs(d->name, rate_args, N(rate_args)),
+			  in_pairs(d->name, load_args, N(load_args)) || in_pairs(d->name, rate_args, N(rate_args)) ||
+			  in_pairs(d->name, builtin_args, N(builtin_args)),
 			  "--%s is recorded but has no round-trip value in this test", d->name);
 	}
 }
@@ -121,6 +124,22 @@ static void round_trip(const char *const (*pairs)[2], size_t n)
 Test(optable, sequential_options_round_trip)
 {
 	round_trip(sequential_args, N(sequential_args));
+}
+
+Test(optable, builtin_options_round_trip)
+{
+	struct profile_args a;
+	char *cfg;
+
+	round_trip(builtin_args, N(builtin_args));
+	/* not given: the default the estimate uses is recorded; another API records nothing */
+	profile_args_init(&a);
+	cfg = profile_config_json(&a.o, "builtin://m.gguf", "builtin", "m.gguf");
+	cr_assert(strstr(cfg, "\"cpu_watts_per_core\":4.0") || strstr(cfg, "\"cpu_watts_per_core\":4,"), "%s", cfg);
+	free(cfg);
+	cfg = profile_config_json(&a.o, "http://127.0.0.1:9", "openai", "m");
+	cr_assert_null(strstr(cfg, "cpu_watts_per_core"), "%s", cfg);
+	free(cfg);
 }
 
 Test(optable, load_options_round_trip)

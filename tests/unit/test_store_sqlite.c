@@ -161,8 +161,8 @@ Test(store_sqlite, wal_and_schema_version)
 	free(mode);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &max), 0);
-	cr_assert_eq(n, 4);  /* schema 1, 2 (load generation), 3 (cpu_s), 4 (energy set once) */
-	cr_assert_eq(max, 4);
+	cr_assert_eq(n, 5);  /* schema 1, 2 (load generation), 3 (cpu_s), 4 (energy set once), 5 (resend) */
+	cr_assert_eq(max, 5);
 	/* a store from a newer ipw is refused */
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO schema_version VALUES (99, 0)", NULL), 0);
 	char err[IPW_ERRLEN];
@@ -205,18 +205,22 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_eq(sq_sql(dbpath, "DROP TRIGGER queries_never_updated", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "CREATE TRIGGER queries_never_updated BEFORE UPDATE ON queries"
 			    " BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE run_leases", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TRIGGER queries_superseded_once", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP INDEX queries_latest", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN superseded_at", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN cpu_s", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 2", NULL), 0);
 
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), -1);
-	cr_assert(strstr(err, "schema version 1 and needs an upgrade (4)"), "%s", err);
+	cr_assert(strstr(err, "schema version 1 and needs an upgrade (5)"), "%s", err);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
 	cr_assert_eq(n, 1, "the read command migrated");
 
 	st = open_store();
 	store_close(&st);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_eq(sq_sql(dbpath, "UPDATE runs SET group_name = 'sweep', summary_json = '{}'", NULL), 0);
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(store_run_get(&st, "old", &g, err, sizeof(err)), 0, "%s", err);
@@ -225,6 +229,86 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_null(g.server_log);
 	run_record_release(&g);
 	store_close(&st);
+}
+
+/*
+ * A schema-4 store holding queries (their table with UNIQUE (run_id,
+ * item_id)): migration 5 rebuilds the table, keeping every row, id, energy
+ * and attempt, and the references to it; an item can then be sent again.
+ */
+Test(store_sqlite, schema_4_queries_are_kept_by_the_rebuild)
+{
+	struct store st = open_store();
+	struct run_record r;
+	struct query_record q, q2;
+	struct query_energy en = {0, 4.0, 2.0};
+	struct query_attempt at = {1, 0.5, 0.1, "connect", -1, "refused"};
+	char err[IPW_ERRLEN];
+	long long n = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.name = "v4";
+	r.status = "interrupted";
+	r.n_items = 2;
+	r.started_at = 1700000000;
+	r.ended_at = r.idle_seconds = NAN;
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	store_close(&st);
+	/* back to schema 4: the queries table as version 4 made it, holding two queries */
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE queries", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "CREATE TABLE queries (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL"
+			    " REFERENCES runs(id), seq INTEGER NOT NULL, item_id TEXT NOT NULL, subject TEXT, task TEXT,"
+			    " prompt TEXT, answer TEXT, thinking TEXT, finish_reason TEXT, status TEXT NOT NULL,"
+			    " reference TEXT, t_send_s REAL, t_first_s REAL, t_end_s REAL, ttft_s REAL, e2e_s REAL,"
+			    " tpot_s REAL, itl_p50_s REAL, itl_p90_s REAL, itl_p99_s REAL, prompt_tokens INTEGER,"
+			    " completion_tokens INTEGER, reasoning_tokens INTEGER, prompt_tokens_src TEXT,"
+			    " completion_tokens_src TEXT, reasoning_tokens_src TEXT, accel_j REAL, host_j REAL,"
+			    " total_j REAL, accel_dyn_j REAL, host_dyn_j REAL, total_dyn_j REAL, avg_power_w REAL,"
+			    " peak_power_w REAL, temp_max_c REAL, mem_max_bytes REAL, error_kind TEXT,"
+			    " error_message TEXT, http_status INTEGER, extra_json TEXT, recorded_at REAL NOT NULL,"
+			    " cpu_s REAL, UNIQUE (run_id, item_id))", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "INSERT INTO queries (id, run_id, seq, item_id, status, accel_j, error_kind,"
+			    " recorded_at) VALUES (7, 1, 0, 'a', 'ok', 4.0, NULL, 1), (9, 1, 1, 'b', 'failed', NULL,"
+			    " 'connect', 2)", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "INSERT INTO query_energy VALUES (7, 0, 4.0, 2.0)", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "INSERT INTO query_attempts VALUES (9, 1, 0.5, 0.1, 'connect', NULL, 'x')",
+			    NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE run_leases", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 5", NULL), 0);
+
+	st = open_store();
+	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
+	cr_assert_eq(n, 5);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM queries WHERE superseded_at IS NULL", &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(sq_sql(dbpath, "SELECT sum(id) FROM queries", &n), 0);
+	cr_assert_eq(n, 16, "ids kept");
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM query_energy JOIN queries ON queries.id = query_id", &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM pragma_foreign_key_list('query_attempts')"
+			    " WHERE \"table\" = 'queries'", &n), 0);
+	cr_assert_eq(n, 1, "query_attempts still references queries");
+	memset(&q, 0, sizeof(q));
+	q.item_id = "b";
+	q.status = "ok";
+	q.seq = 1;
+	q.t_send_s = q.t_first_s = q.t_end_s = q.ttft_s = q.e2e_s = q.tpot_s = NAN;
+	q.itl_p50_s = q.itl_p90_s = q.itl_p99_s = q.cpu_s = NAN;
+	q.accel_j = q.host_j = q.total_j = q.accel_dyn_j = q.host_dyn_j = q.total_dyn_j = NAN;
+	q.avg_power_w = q.peak_power_w = q.temp_max_c = q.mem_max_bytes = NAN;
+	q.prompt_tokens = q.completion_tokens = q.reasoning_tokens = -1;
+	q.http_status = -1;
+	q.energy = &en, q.nenergy = 1;
+	q.attempts = &at, q.nattempts = 1;
+	q2 = q;
+	cr_assert_eq(store_query_resend(&st, "1", &q, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_query_insert(&st, "1", &q2, err, sizeof(err)), STORE_EDUPLICATE);
+	store_close(&st);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM queries", &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM pragma_foreign_key_check", &n), 0);
+	cr_assert_eq(n, 0);
+	free(r.id);
 }
 
 static void file_bytes(const char *path, char **data, size_t *len)
