@@ -14,6 +14,7 @@ struct profile_args {
 	struct runner_opts o;      /* must stay first: recorded entries' offsets are runner_opts offsets */
 	int quiet;                 /* --quiet */
 	const char *sweep;         /* --sweep KEY=V1,V2 */
+	int repeat;                /* --repeat N: N identical runs in one group (0: not given) */
 };
 
 extern const struct opt_def profile_opts[];

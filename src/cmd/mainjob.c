@@ -151,7 +151,7 @@ void mainjob_summary(const char *store, const char *run_id)
 		struct metric_value pct = res.m.accuracy;
 		pct.value *= 100, pct.ci_low *= 100, pct.ci_high *= 100;
 		print_metric("accuracy", pct, "%.1f", "%", "");
-		printf("  %-28s %d of %d scored, 95%% %s intervals\n", "", res.m.n_correct, res.m.n_scored,
+		printf("  %-28s %d correct of %d scored, 95%% %s intervals\n", "", res.m.n_correct, res.m.n_scored,
 		       res.delta ? "delta-method" : "bootstrap");
 		if (isnan(res.m.ipw.value)) {
 			printf("  %-28s not measured (no energy)\n", "IPW, IPJ");

@@ -268,6 +268,60 @@ static int finish(const struct runner_opts *o, struct runner_report *rep, int rc
 	return status;
 }
 
+/* The group of a --sweep or --repeat: --group, else KIND-<UTC time>; caller frees. */
+static char *group_for(const struct runner_opts *base, const char *kind)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	if (base->group)
+		return xstrdup(base->group);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+	return xasprintf("%s-%s", kind, when);
+}
+
+/*
+ * --repeat N: the same run N times, one after another, each a run of its own
+ * (NAME-rep1 .. NAME-repN) in one group, so `ipw repeats --by group` gives the
+ * spread across repeats beside each run's own intervals.
+ */
+static int run_repeats(const struct runner_opts *base, const struct runner_hooks *h, struct ui *u, int n)
+{
+	char *group = group_for(base, "repeat");
+	int status = 0;
+	fprintf(stderr, "ipw profile: %d repeats, group %s\n", n, group);
+	for (int i = 1; i <= n && !stop_flag; i++) {
+		struct runner_opts o = *base;
+		struct runner_report rep;
+		char err[IPW_ERRLEN] = "", *name;
+		int rc, st;
+		o.group = group;
+		name = xasprintf("%s-rep%d", base->name ? base->name : group, i);
+		o.name = name;
+		print_config(&o);
+		rc = runner_run(&o, h, &rep, err, sizeof(err));
+		clear_bar(u);
+		st = finish(&o, &rep, rc, err);
+		if (rep.run_id[0] && rc >= 0)
+			mainjob_summary(o.store, rep.run_id);
+		if (st && !status)
+			status = st;
+		free(name);
+		if (rc < 0)
+			break;
+	}
+	char *store = store_uri_shown(base->store);
+	const char *stem = base->name ? base->name : group;
+	printf("repeat group %s: ipw repeats", group);
+	for (int i = 1; i <= n && i <= 8; i++)
+		printf(" %s-rep%d", stem, i);
+	printf("%s --by group --store %s\n", n > 8 ? " ..." : "", store);
+	free(store);
+	free(group);
+	return status;
+}
+
 /* --sweep KEY=V1,V2,...: one run per point, all in one group. */
 static int run_sweep(const struct runner_opts *base, const struct runner_hooks *h, struct ui *u,
 		     const char *spec)
@@ -301,15 +355,10 @@ static int run_sweep(const struct runner_opts *base, const struct runner_hooks *
 		free_list(vals);
 		return EXIT_USAGE;
 	}
-	if (base->group) {
-		group = xstrdup(base->group);
-	} else {
-		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
-		group = xasprintf("sweep-%s-%s", key, when);
+	{
+		char kind[48];
+		snprintf(kind, sizeof(kind), "sweep-%s", key);
+		group = group_for(base, kind);
 	}
 	fprintf(stderr, "ipw profile: sweep of %s over %d points, group %s\n", key, nvals, group);
 	for (int i = 0; i < nvals && !stop_flag; i++) {
@@ -353,6 +402,11 @@ static int check_args(const struct profile_args *a)
 	if (o->resume && (a->sweep || profile_is_load(o))) {
 		fprintf(stderr, "ipw profile: --resume continues a sequential run; load options (--concurrency, "
 			"--rate, --duration, --requests, --sweep) start a new run instead\n");
+		return EXIT_USAGE;
+	}
+	if (a->repeat && (o->resume || a->sweep)) {
+		fprintf(stderr, "ipw profile: --repeat starts N new runs; it goes with neither --resume nor --sweep "
+			"(repeat a sweep by running the command again with the same --group)\n");
 		return EXIT_USAGE;
 	}
 	if (o->rate > 0 && o->concurrency > 1) {
@@ -409,6 +463,8 @@ int cmd_profile(int argc, char **argv)
 		return run_sweep(&a.o, &h, &u, a.sweep);
 	if ((fresh = mainjob_prepare(&a.o, model_path, sizeof(model_path))) > 1)
 		return fresh;   /* no server and no model: said what to do */
+	if (a.repeat)
+		return run_repeats(&a.o, &h, &u, a.repeat);
 	if (!a.o.resume)
 		print_config(&a.o);
 	rc = runner_run(&a.o, &h, &rep, err, sizeof(err));
