@@ -35,6 +35,9 @@ static const struct command commands[] = {
 	{"analyze", cmd_analyze, S | R | O, "regressions of energy, latency, TTFT on tokens; weighted metrics"},
 	{"attribute", cmd_attribute, S | R | O, "split an IPW/IPJ change between two runs into accuracy and power"},
 	{"report", cmd_report, S | R, "a self-contained HTML report with tables and plots"},
+	{"study", cmd_study, S, "create a study (dataset x configs) for many workers; show its progress"},
+	{"worker", cmd_worker, S, "claim and measure a study's items from a PostgreSQL queue, each recorded once"},
+	{"merge", cmd_merge, S, "copy runs between stores (SQLite, PostgreSQL), keeping ids; merging twice adds nothing"},
 };
 #undef S
 #undef R

@@ -66,6 +66,7 @@ struct store_item {
 };
 
 struct store;
+struct store_study_ops;
 
 /* A read cursor over one run's items (store_items_open). */
 struct store_cursor {
@@ -128,6 +129,13 @@ struct store_backend {
 	int (*samples_iter)(struct store *s, const char *run_id,
 			    int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
 			    char *err, size_t errlen);
+	/* optional (the fleet issue): the study queue (src/study.h); NULL when not served */
+	const struct store_study_ops *study;
+	/* optional (ipw merge): a run inserted with r->id as given; STORE_EDUPLICATE if the id is taken */
+	int (*run_create_id)(struct store *s, const struct run_record *r, char *err, size_t errlen);
+	/* optional (ipw merge): every score row of a run in insertion order */
+	int (*scores_iter)(struct store *s, const char *run_id,
+			   int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -273,5 +281,14 @@ void store_items_close(struct store_cursor *c);
 int store_samples_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct store_sample *v, void *ctx), void *ctx,
 		       char *err, size_t errlen);
+
+/*
+ * ipw merge: inserts run r (and its sources) with the id r->id as given (the
+ * id sequence then continues after it); STORE_EDUPLICATE if the id is taken.
+ */
+int store_run_create_id(struct store *s, const struct run_record *r, char *err, size_t errlen);
+/* Calls cb for every score row of the run (every grading, not only the latest), oldest first. */
+int store_scores_iter(struct store *s, const char *run_id,
+		      int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,9 @@ int cmd_route(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_study(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Exit statuses shared by the commands. */
 #define EXIT_USAGE 2    /* bad flags or arguments */
