@@ -1730,7 +1730,7 @@ static int run_create_id_body(struct store *s, void *ctx, char *err, size_t errl
 	sqlite3_stmt *st = NULL;
 	char *cols = col_list(run_cols, NCOLS(run_cols), "");
 	char *ph = placeholders(NCOLS(run_cols));
-	char *sql = xasprintf("INSERT INTO runs (id, %s) VALUES (?%d, %s)", cols, (int)NCOLS(run_cols) + 1, ph);
+	char *sql = xasprintf("INSERT INTO runs (%s, id) VALUES (%s, ?)", cols, ph);
 	int rc = -1, step;
 
 	if (prepare(s, sql, &st, err, errlen) < 0)
