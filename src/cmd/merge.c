@@ -194,13 +194,15 @@ static int copy_rows(struct copy *c, const char *src_id)
 	int rc, has_samples = 0;
 	if (store_items_done(c->dst, c->dst_id, &c->have.v, &c->have.n, c->err, sizeof(c->err)) < 0)
 		return -1;
-	qsort(c->have.v, c->have.n, sizeof(char *), cmp_str);
+	if (c->have.n)
+		qsort(c->have.v, c->have.n, sizeof(char *), cmp_str);
 	rc = store_queries_iter(c->src, src_id, copy_query, c, c->err, sizeof(c->err));
 	set_release(&c->have);
 	if (rc == 0)
 		rc = store_scores_iter(c->dst, c->dst_id, list_score, &c->have, c->err, sizeof(c->err));
 	if (rc == 0) {
-		qsort(c->have.v, c->have.n, sizeof(char *), cmp_str);
+		if (c->have.n)
+			qsort(c->have.v, c->have.n, sizeof(char *), cmp_str);
 		rc = store_scores_iter(c->src, src_id, copy_score, c, c->err, sizeof(c->err));
 	}
 	set_release(&c->have);

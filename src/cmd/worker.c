@@ -215,6 +215,7 @@ static char *accelerators(const char *hardware_json)
 	json_t *src = json_object_get(hw, "sources"), *v;
 	struct buf b;
 	const char *last = NULL;
+	char *out;
 	int count = 0;
 	size_t i;
 	buf_init(&b, 0);
@@ -236,7 +237,9 @@ static char *accelerators(const char *hardware_json)
 	if (last)
 		buf_appendf(&b, "%s%s x%d", b.len ? ", " : "", last, count);
 	json_decref(hw);
-	return buf_detach(&b);
+	out = buf_detach(&b);
+	buf_release(&b);   /* buf_detach leaves a fresh buffer */
+	return out;
 }
 
 static int q_record(void *arg, struct store *st, const char *run_id, const struct query_record *q, char *err,

@@ -1708,6 +1708,7 @@ static int study_items_insert(struct store *s, const char *study_id, const char 
 	par_text(&p, study_id);
 	par_text(&p, config);
 	par_push(&p, buf_detach(&b));
+	buf_release(&b);   /* buf_detach leaves a fresh buffer */
 	rc = pq_run(s, "INSERT INTO study_items (study_id, config, item_id, seq)"
 		    " SELECT $1, $2, u.id, u.ord - 1 FROM unnest($3::text[]) WITH ORDINALITY AS u(id, ord)",
 		    &p, &r, "queueing the study's items", err, errlen);
