@@ -10,6 +10,7 @@
 #     copied into PostgreSQL table by table with COPY), wall-clock ratios.
 # Prints the numbers; bench/RESULTS.md keeps them.
 #   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
+#   FLEET_ITEMS=N FLEET_WORKERS=N; FLEET_WORKERS_ONLY=1: part 1 only
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -64,6 +65,7 @@ printf '   %.0f committed queries/s over the wall clock around the workers (%.2f
 	"$(echo "$done_n / ($t1 - $t0)" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
 kill $FPID 2>/dev/null || true
 FPID=""
+[ "${FLEET_WORKERS_ONLY:-}" = 1 ] && exit 0
 
 # ---- 2. the analyses on 20 runs x 200k items: PostgreSQL vs SQLite ----
 if [ ! -s "$SQ" ]; then

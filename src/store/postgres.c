@@ -1924,41 +1924,46 @@ static int study_commit_body(struct store *s, void *ctx, char *err, size_t errle
 	PGresult *r = NULL;
 	int rc;
 
+	/* the row is ours to finish only while it holds our token; the UPDATE locks it to the commit */
 	par_text(&p, c->study_id);
 	par_text(&p, c->config);
 	par_text(&p, c->q.q->item_id);
-	rc = pq_run(s, "SELECT done, lease_token, run_id FROM study_items"
-		    " WHERE study_id = $1 AND config = $2 AND item_id = $3 FOR UPDATE", &p, &r,
-		    "checking the lease", err, errlen);
-	if (rc == 0 && PQntuples(r) == 0)
-		rc = err_set(err, errlen, "item '%s' is not in config '%s' of the study", c->q.q->item_id, c->config);
-	if (rc == 0) {
-		const char *tok = get_str(r, 0, 1), *run = get_str(r, 0, 2);
-		int ours = tok && !strcmp(tok, c->l->token);
-		if (get_i64(r, 0, 0) == 1) /* done: by us (a retry whose first commit went through), or not */
-			rc = ours && run && !strcmp(run, c->q.run_id) ? 1 : STUDY_ELOST;
-		else if (!ours)
-			rc = STUDY_ELOST;
-		if (rc == STUDY_ELOST)
-			err_set(err, errlen, "item '%s' of config '%s' is no longer ours (the lease expired and "
-				"another worker took it): dropped", c->q.q->item_id, c->config);
-	}
-	if (rc == 0)
+	par_text(&p, c->q.run_id);
+	par_text(&p, c->w->host);
+	par_text(&p, c->w->hardware);
+	par_real(&p, c->w->clock_offset_s);
+	par_text(&p, c->l->token);
+	rc = pq_run(s, "UPDATE study_items SET done = 1, run_id = $4, host = $5, hardware = $6,"
+		    " clock_offset_s = $7, done_at = " PG_NOW " WHERE study_id = $1 AND config = $2"
+		    " AND item_id = $3 AND done = 0 AND lease_token = $8", &p, &r, "marking the item done",
+		    err, errlen);
+	if (rc == 0 && !strcmp(PQcmdTuples(r), "1")) {
 		rc = query_insert_body(s, &c->q, err, errlen);
+		goto out;
+	}
+	/* not ours: done by this lease already (a retry whose first commit went through), or lost */
+	PQclear(r);
+	r = NULL;
 	if (rc == 0) {
 		par_reset(&p);
 		par_text(&p, c->study_id);
 		par_text(&p, c->config);
 		par_text(&p, c->q.q->item_id);
-		par_text(&p, c->q.run_id);
-		par_text(&p, c->w->host);
-		par_text(&p, c->w->hardware);
-		par_real(&p, c->w->clock_offset_s);
-		rc = pq_do(s, "UPDATE study_items SET done = 1, run_id = $4, host = $5, hardware = $6,"
-			   " clock_offset_s = $7, done_at = " PG_NOW
-			   " WHERE study_id = $1 AND config = $2 AND item_id = $3", &p, "marking the item done",
-			   err, errlen);
+		rc = pq_run(s, "SELECT done, lease_token, run_id FROM study_items"
+			    " WHERE study_id = $1 AND config = $2 AND item_id = $3", &p, &r, "checking the lease",
+			    err, errlen);
 	}
+	if (rc == 0 && PQntuples(r) == 0)
+		rc = err_set(err, errlen, "item '%s' is not in config '%s' of the study", c->q.q->item_id, c->config);
+	else if (rc == 0) {
+		const char *tok = get_str(r, 0, 1), *run = get_str(r, 0, 2);
+		int ours = tok && !strcmp(tok, c->l->token);
+		rc = get_i64(r, 0, 0) == 1 && ours && run && !strcmp(run, c->q.run_id) ? 1 : STUDY_ELOST;
+		if (rc == STUDY_ELOST)
+			err_set(err, errlen, "item '%s' of config '%s' is no longer ours (the lease expired and "
+				"another worker took it): dropped", c->q.q->item_id, c->config);
+	}
+out:
 	PQclear(r);
 	par_release(&p);
 	return rc;
