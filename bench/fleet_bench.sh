@@ -10,25 +10,36 @@
 #     copied into PostgreSQL table by table with COPY), wall-clock ratios.
 # Prints the numbers; bench/RESULTS.md keeps them.
 #   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
-#   FLEET_ITEMS=N FLEET_WORKERS=N; FLEET_WORKERS_ONLY=1: part 1 only
+#   FLEET_ITEMS=N FLEET_WORKERS=N; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
+#   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once)
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SQ=${1:-/tmp/ipw-bench/analysis.db}
 ITEMS=${FLEET_ITEMS:-20000}
 WORKERS=${FLEET_WORKERS:-4}
-make -s "$BUILD/ipw" "$BUILD/bench/analysis_gen" "$BUILD/fakes/fakellm" "$BUILD/fakes/libfake_nvml.so" >/dev/null
+[ "${FLEET_NO_MAKE:-}" = 1 ] ||
+	make -s "$BUILD/ipw" "$BUILD/bench/analysis_gen" "$BUILD/fakes/fakellm" "$BUILD/fakes/libfake_nvml.so" >/dev/null
 command -v psql >/dev/null || { echo "fleet_bench: needs psql" >&2; exit 1; }
 IPW=$BUILD/ipw
 TMP=$(mktemp -d)
-PGDIR=$(mktemp -d /tmp/ipw-pgb-XXXXXX) && rmdir "$PGDIR"
 FPID=""
-trap '[ -n "$FPID" ] && kill $FPID 2>/dev/null; sh tests/pg/stop.sh "$PGDIR"; rm -rf "$TMP"' EXIT INT TERM
-sh tests/pg/start.sh "$PGDIR" fleet analysis >/dev/null
+if [ -n "${FLEET_PG_DIR:-}" ]; then
+	# a kept server (for measuring again without copying again): started if needed, never stopped
+	PGDIR=$FLEET_PG_DIR
+	trap '[ -n "$FPID" ] && kill $FPID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+	[ -d "$PGDIR/data" ] || sh tests/pg/start.sh "$PGDIR" fleet analysis >/dev/null
+else
+	PGDIR=$(mktemp -d /tmp/ipw-pgb-XXXXXX) && rmdir "$PGDIR"
+	trap '[ -n "$FPID" ] && kill $FPID 2>/dev/null; sh tests/pg/stop.sh "$PGDIR"; rm -rf "$TMP"' EXIT INT TERM
+	sh tests/pg/start.sh "$PGDIR" fleet analysis >/dev/null
+fi
 sql() { psql -X -q -t -A -h "$PGDIR" -d "$1" -c "$2"; }
 now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 # ---- 1. four workers, one study ----
+if [ "${FLEET_ANALYSIS_ONLY:-}" != 1 ]; then
 i=0
 while [ $i -lt "$ITEMS" ]; do
 	printf '{"id": "b%06d", "task": "exact", "problem": "SAY: x", "answer": "x"}\n' $i
@@ -59,13 +70,13 @@ per=$(sql fleet "SELECT string_agg(lease_owner || '=' || n, ' ' ORDER BY lease_o
 	(SELECT lease_owner, count(*) AS n FROM study_items GROUP BY 1) x")
 echo "1. $WORKERS workers, one study of $ITEMS items (fake server, fake telemetry, PostgreSQL fsync=off):"
 echo "   committed: $done_n items, each once: $once; per worker: $per"
-printf '   %.0f committed queries/s over the rows'"'"' done_at span (%.2f s, server clock)\n' \
-	"$(echo "$done_n / $span" | bc -l)" "$span"
-printf '   %.0f committed queries/s over the wall clock around the workers (%.2f s, start-up included)\n' \
-	"$(echo "$done_n / ($t1 - $t0)" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
+echo "   $(calc "$done_n / $span" 0) committed queries/s over the rows' done_at span ($(calc "$span") s, server clock)"
+echo "   $(calc "$done_n / ($t1 - $t0)" 0) committed queries/s over the wall clock around the workers" \
+	"($(calc "$t1 - $t0") s, start-up included; $(nproc) cores)"
 kill $FPID 2>/dev/null || true
 FPID=""
 [ "${FLEET_WORKERS_ONLY:-}" = 1 ] && exit 0
+fi
 
 # ---- 2. the analyses on 20 runs x 200k items: PostgreSQL vs SQLite ----
 if [ ! -s "$SQ" ]; then
@@ -74,8 +85,9 @@ if [ ! -s "$SQ" ]; then
 	"$BUILD/bench/analysis_gen" "$SQ" 20 200000
 fi
 PGA="postgresql:///analysis?host=$PGDIR"
+if [ "$(sql analysis "SELECT count(*) FROM information_schema.tables WHERE table_name = 'queries'")" = 0 ]; then
 # the schema: any writing command creates it (a one-item study here)
-head -1 "$TMP/d.jsonl" >"$TMP/one.jsonl"
+printf '{"id": "x", "task": "exact", "problem": "SAY: x", "answer": "x"}\n' >"$TMP/one.jsonl"
 "$IPW" study create schema --store "$PGA" --dataset "$TMP/one.jsonl" --config a >/dev/null
 t0=$(now)
 for t in runs run_sources queries query_energy query_attempts scores samples; do
@@ -101,8 +113,8 @@ for t in runs queries scores; do
 done
 sql analysis "ANALYZE" >/dev/null
 t1=$(now)
-printf '2. copied %s queries into PostgreSQL in %.0f s (COPY)\n' "$(sql analysis "SELECT count(*) FROM queries")" \
-	"$(echo "$t1 - $t0" | bc -l)"
+echo "2. copied $(sql analysis "SELECT count(*) FROM queries") queries into PostgreSQL in $(calc "$t1 - $t0" 0) s (COPY)"
+fi
 R20=$(seq -s ' ' 1 20)
 L19=$(seq -s ' ' 1 19)
 # timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, the same output required
@@ -112,8 +124,8 @@ timed() {
 	a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
 	"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
 	cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
-	printf '   %-48s SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" "$(echo "$b - $a" | bc -l)" \
-		"$(echo "$c - $b" | bc -l)" "$(echo "($c - $b) / ($b - $a)" | bc -l)"
+	printf '   %-48s SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" "$(calc "$b - $a")" \
+		"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
 }
 cat "$SQ" >/dev/null
 timed "ipw compare (20 runs)" "$IPW" compare $R20
