@@ -42,6 +42,9 @@ static const struct command commands[] = {
 	{"localcloud", cmd_localcloud, S | R | O, "the same models on local and cloud accelerators: ratios, pivots, coverage"},
 	{"gdi", cmd_gdi, S | O, "gross domestic intelligence of a scenario: IPW x accessible power, with and without local devices"},
 	{"compute", cmd_compute, S | R | O, "FLOPs per query from active and total parameters, FLOPs/J, MFU, MBU"},
+	{"study", cmd_study, S, "create a study (dataset x configs) for many workers; show its progress"},
+	{"worker", cmd_worker, S, "claim and measure a study's items from a PostgreSQL queue, each recorded once"},
+	{"merge", cmd_merge, S, "copy runs between stores (SQLite, PostgreSQL), keeping ids; merging twice adds nothing"},
 };
 #undef S
 #undef R

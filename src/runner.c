@@ -1117,6 +1117,96 @@ static int run_sequential(struct run *r, char *err, size_t errlen)
 	return commit_pending(r, 1, err, errlen);
 }
 
+/* ---- a work queue's items (ipw worker): an isolated hook, runner_opts.queue ---- */
+
+static int cmp_seq_id(const void *a, const void *b, void *ds)
+{
+	const struct item *it = ((const struct dataset *)ds)->items;
+	return strcmp(it[*(const size_t *)a].id, it[*(const size_t *)b].id);
+}
+
+/* The position of item id in ds (by[] sorts positions by id): its index, or -1. */
+static long long queue_find(const struct dataset *ds, const size_t *by, const char *id)
+{
+	size_t lo = 0, hi = ds->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(ds->items[by[mid]].id, id);
+		if (!c)
+			return (long long)by[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Runs one item the queue gave and records it through the queue; 1 when the run is to stop. */
+static int queue_item(struct run *r, long long seq, char *err, size_t errlen)
+{
+	const struct runner_queue *qu = r->o->queue;
+	struct pending *pq;
+	int rc;
+
+	if (r->npend == MAX_PENDING && commit_pending(r, 1, err, errlen) < 0)
+		return -1;
+	pq = &r->pend[r->npend];
+	if (run_item(r, &r->ds.items[seq], seq, &pq->q, &pq->t0, &pq->t1) || halts_run(r, &pq->q)) {
+		if (r->halted)
+			say(r->h, RUNNER_WARN, "%s", r->halt_why);
+		query_record_release(&pq->q);
+		return 1;
+	}
+	if (!r->t_first_send)
+		r->t_first_send = r->acc.t0_ns = pq->t0;
+	if (pq->t1)
+		r->t_last_end = pq->t1;
+	measure_clear_query_energy(&pq->q);
+	rc = qu->record(qu->arg, r->st, r->rec.id, &pq->q, err, errlen);
+	if (rc == 0 && score_query(r->st, r->rec.id, &pq->q, &r->ds.items[seq], err, errlen) < 0)
+		rc = -1;
+	if (rc != 0) {
+		query_record_release(&pq->q);
+		return rc < 0 ? -1 : 0; /* 1: another worker owns it now: not ours to record */
+	}
+	r->npend++;
+	return commit_pending(r, 0, err, errlen);
+}
+
+/* The queue's items, batch by batch, one query at a time as run_sequential. */
+static int run_queue(struct run *r, char *err, size_t errlen)
+{
+	const struct runner_queue *qu = r->o->queue;
+	size_t *by = xcalloc(r->ds.n + 1, sizeof(size_t));
+	int rc = 0;
+
+	for (size_t i = 0; i < r->ds.n; i++)
+		by[i] = i;
+	qsort_r(by, r->ds.n, sizeof(size_t), cmp_seq_id, &r->ds);
+	while (rc == 0 && !stopped(r)) {
+		char **ids = NULL;
+		size_t n = 0;
+		if (qu->next(qu->arg, &ids, &n, err, errlen) < 0)
+			rc = -1;
+		for (size_t i = 0; rc == 0 && i < n && !stopped(r); i++) {
+			long long seq = queue_find(&r->ds, by, ids[i]);
+			rc = seq < 0 ? err_set(err, errlen, "item '%s' of the queue is not in the dataset %s",
+					       ids[i], r->ds.path)
+				     : queue_item(r, seq, err, errlen);
+		}
+		free_list(ids);
+		if (rc == 0 && !n)
+			break;
+		if (rc == 0)
+			rc = commit_pending(r, 1, err, errlen);
+	}
+	free(by);
+	if (rc < 0)
+		return -1;
+	return commit_pending(r, 1, err, errlen);
+}
+
 /* The closing summary's sums, and the accelerator energy over the whole query phase. */
 static void report_totals(struct run *r)
 {
@@ -1146,7 +1236,8 @@ static int is_load(const struct runner_opts *o)
 
 static int run_queries(struct run *r, char *err, size_t errlen)
 {
-	if (is_load(r->o) ? run_load(r, err, errlen) < 0 : run_sequential(r, err, errlen) < 0)
+	if (is_load(r->o) ? run_load(r, err, errlen) < 0
+	    : r->o->queue ? run_queue(r, err, errlen) < 0 : run_sequential(r, err, errlen) < 0)
 		return -1;
 	report_totals(r);
 	return 0;

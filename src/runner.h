@@ -14,6 +14,22 @@
 #include "client.h"
 #include "record.h"
 
+struct store;
+
+/*
+ * A work queue in place of the dataset's order (ipw worker, src/study.h):
+ * next gives the ids of the next items to run (*n = 0: no more work; the
+ * caller's list, freed by the runner with free_list); record stores a
+ * finished query in place of store_query_insert: 0 stored, 1 not stored and
+ * not to be (another worker owns the item now), -1 on a store error.
+ */
+struct runner_queue {
+	void *arg;
+	int (*next)(void *arg, char ***ids, size_t *n, char *err, size_t errlen);
+	int (*record)(void *arg, struct store *st, const char *run_id, const struct query_record *q,
+		      char *err, size_t errlen);
+};
+
 struct runner_opts {
 	/* server */
 	const char *url;           /* NULL = discover a local server */
@@ -65,6 +81,7 @@ struct runner_opts {
 	double serve_timeout_s;    /* how long to wait for health */
 	/* control */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop after cleanup */
+	const struct runner_queue *queue; /* NULL: every item in order; else the items it gives (sequential only) */
 };
 
 void runner_opts_init(struct runner_opts *o);

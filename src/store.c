@@ -545,3 +545,21 @@ int store_lease_acquire(struct store *s, const char *run_id, const char *host, l
 	free(me.owner);
 	return rc;
 }
+
+int store_run_create_id(struct store *s, const struct run_record *r, char *err, size_t errlen)
+{
+	if (!s->ops->run_create_id)
+		return err_set(err, errlen, "store '%s' (%s) cannot insert a run with a given id", s->path,
+			       s->ops->name);
+	if (!r->id || check_run_secrets(r, err, errlen) < 0)
+		return r->id ? -1 : err_set(err, errlen, "store_run_create_id: the run has no id");
+	return s->ops->run_create_id(s, r, err, errlen);
+}
+
+int store_scores_iter(struct store *s, const char *run_id,
+		      int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen)
+{
+	if (!s->ops->scores_iter)
+		return err_set(err, errlen, "store '%s' (%s) cannot list every score row", s->path, s->ops->name);
+	return s->ops->scores_iter(s, run_id, cb, ctx, err, errlen);
+}

@@ -81,6 +81,7 @@ struct store_lease {
 void store_lease_clear(struct store_lease *l);
 
 struct store;
+struct store_study_ops;
 
 /* A read cursor over one run's items (store_items_open). */
 struct store_cursor {
@@ -162,6 +163,13 @@ struct store_backend {
 	int (*lease_renew)(struct store *s, const char *run_id, const char *owner, double now,
 			   char *err, size_t errlen);
 	int (*lease_release)(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen);
+	/* optional (the fleet issue): the study queue (src/study.h); NULL when not served */
+	const struct store_study_ops *study;
+	/* optional (ipw merge): a run inserted with r->id as given; STORE_EDUPLICATE if the id is taken */
+	int (*run_create_id)(struct store *s, const struct run_record *r, char *err, size_t errlen);
+	/* optional (ipw merge): every score row of a run in insertion order */
+	int (*scores_iter)(struct store *s, const char *run_id,
+			   int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -362,5 +370,14 @@ int store_lease_get(struct store *s, const char *run_id, struct store_lease *out
 int store_lease_renew(struct store *s, const char *run_id, const char *owner, double now, char *err, size_t errlen);
 /* Releases owner's lease (nothing when another holds it). */
 int store_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen);
+
+/*
+ * ipw merge: inserts run r (and its sources) with the id r->id as given (the
+ * id sequence then continues after it); STORE_EDUPLICATE if the id is taken.
+ */
+int store_run_create_id(struct store *s, const struct run_record *r, char *err, size_t errlen);
+/* Calls cb for every score row of the run (every grading, not only the latest), oldest first. */
+int store_scores_iter(struct store *s, const char *run_id,
+		      int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen);
 
 #endif

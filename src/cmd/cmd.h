@@ -29,6 +29,9 @@ int cmd_ranks(int argc, char **argv);
 int cmd_repeats(int argc, char **argv);
 int cmd_localcloud(int argc, char **argv);
 int cmd_gdi(int argc, char **argv);
+int cmd_study(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Exit statuses shared by the commands. */
 #define EXIT_USAGE 2    /* bad flags or arguments */

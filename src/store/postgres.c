@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
 
 #include "clock.h"
 #include "store.h"
+#include "study.h"
 #include "util.h"
 
 /* Rows an items cursor fetches at a time. */
@@ -196,6 +198,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE run_leases ("
 	" run_id BIGINT PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, host TEXT NOT NULL,"
 	" pid BIGINT NOT NULL, acquired_at" F8 " NOT NULL, heartbeat_at" F8 " NOT NULL);",
+	/*
+	 * 6: studies (src/study.h, docs/fleet.md): configurations and the work
+	 * queue, one row per (study, config, item), done once
+	 */
+	"CREATE TABLE studies (id" ID_COL ", name TEXT NOT NULL UNIQUE,"
+	" dataset_path TEXT, dataset_sha256 TEXT, dataset_format TEXT, n_items BIGINT,"
+	" batch INTEGER NOT NULL, created_at" F8 " NOT NULL);"
+	"CREATE TABLE study_configs (study_id BIGINT NOT NULL REFERENCES studies(id),"
+	" name TEXT COLLATE \"C\" NOT NULL, model TEXT, server TEXT, accelerator TEXT,"
+	" options_json TEXT NOT NULL, PRIMARY KEY (study_id, name));"
+	"CREATE TABLE study_items (study_id BIGINT NOT NULL, config TEXT COLLATE \"C\" NOT NULL,"
+	" item_id TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL, done INTEGER NOT NULL DEFAULT 0,"
+	" lease_owner TEXT, lease_token TEXT, lease_expires" F8 ", claims INTEGER NOT NULL DEFAULT 0,"
+	" run_id BIGINT REFERENCES runs(id), host TEXT, hardware TEXT, clock_offset_s" F8 ", done_at" F8 ","
+	" PRIMARY KEY (study_id, config, item_id),"
+	" FOREIGN KEY (study_id, config) REFERENCES study_configs(study_id, name));"
+	"CREATE INDEX study_items_todo ON study_items(study_id, config, seq) WHERE done = 0;"
+	"CREATE INDEX study_items_by_token ON study_items(study_id, lease_token) WHERE done = 0;",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -203,10 +223,18 @@ static const char *const migrations[] = {
 /* SQLSTATEs the back-end maps to store codes. */
 #define PG_UNIQUE "23505"
 #define PG_FOREIGN_KEY "23503"
+#define PG_RAISED "P0001"         /* a trigger's RAISE EXCEPTION (runs never deleted, energy set once) */
+
+/* Bodies pg_tx runs again on a new connection when the one it ran on breaks. */
+#define PG_TX_TRIES 5
+/* How long pg_reconnect tries by default (IPW_PG_RECONNECT_S overrides), s. */
+#define PG_RECONNECT_S 60.0
 
 struct pg {
 	PGconn *conn;
 	unsigned cursors;         /* cursors declared so far (their names) */
+	int flags;                /* store_open's: a reconnected session is set up as the first was */
+	char last_state[6];       /* SQLSTATE of the last failed statement ("" if none) */
 };
 
 struct pg_cursor {
@@ -367,16 +395,41 @@ static int is_state(const PGresult *r, const char *state)
  * Runs sql with p's values (p NULL: none). 0 with *res holding the result
  * (caller PQclear's), or -1 with err set, *res kept for is_state (or NULL).
  */
+static int pg_reconnect(struct store *s, char *err, size_t errlen);
+
+/*
+ * Runs sql with p's values (p NULL: none). 0 with *res holding the result
+ * (caller PQclear's), or -1 with err set, *res kept for is_state (or NULL).
+ * A statement sent outside a transaction on a connection that breaks (the
+ * server restarted, the backend was terminated) is sent once more after
+ * pg_reconnect; inside a transaction pg_tx runs the whole body again.
+ */
 static int pq_run(struct store *s, const char *sql, const struct params *p, PGresult **res,
 		  const char *what, char *err, size_t errlen)
 {
+	struct pg *pg = s->impl;
 	ExecStatusType st;
 
-	*res = PQexecParams(DB(s), sql, p ? p->n : 0, NULL, p ? (const char *const *)p->v : NULL,
-			    NULL, NULL, 0);
-	st = *res ? PQresultStatus(*res) : PGRES_FATAL_ERROR;
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return 0;
+	for (int again = 1;; again = 0) {
+		int idle = PQtransactionStatus(DB(s)) == PQTRANS_IDLE;
+		const char *state;
+		*res = PQexecParams(DB(s), sql, p ? p->n : 0, NULL, p ? (const char *const *)p->v : NULL,
+				    NULL, NULL, 0);
+		st = *res ? PQresultStatus(*res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			pg->last_state[0] = 0;
+			return 0;
+		}
+		state = *res ? PQresultErrorField(*res, PG_DIAG_SQLSTATE) : NULL;
+		snprintf(pg->last_state, sizeof(pg->last_state), "%s", state ? state : "");
+		if (!again || !idle || PQstatus(DB(s)) != CONNECTION_BAD)
+			break;
+		msg_err(s, err, errlen, what, *res ? PQresultErrorMessage(*res) : PQerrorMessage(DB(s)));
+		PQclear(*res);
+		*res = NULL;
+		if (pg_reconnect(s, err, errlen) < 0)
+			return -1;
+	}
 	return msg_err(s, err, errlen, what, *res ? PQresultErrorMessage(*res) : PQerrorMessage(DB(s)));
 }
 
@@ -414,15 +467,33 @@ typedef int (*pg_tx_body)(struct store *s, void *ctx, char *err, size_t errlen);
  */
 static int pg_tx(struct store *s, pg_tx_body body, void *ctx, char *err, size_t errlen)
 {
-	int rc;
+	struct pg *pg = s->impl;
+	int rc, unsure = 0;
 
-	if (pq_do(s, "BEGIN", NULL, "starting a transaction", err, errlen) < 0)
-		return -1;
-	rc = body(s, ctx, err, errlen);
-	if (rc == 0 && pq_do(s, "COMMIT", NULL, "committing", err, errlen) < 0)
-		rc = -1;
-	if (rc != 0)
+	for (int tries = 0;; tries++) {
+		int committing = 0;
+		if (pq_do(s, "BEGIN", NULL, "starting a transaction", err, errlen) < 0)
+			return -1;
+		rc = body(s, ctx, err, errlen);
+		if (rc == 0) {
+			committing = 1;
+			if (pq_do(s, "COMMIT", NULL, "committing", err, errlen) < 0)
+				rc = -1;
+		}
+		if (rc == 0)
+			break;
 		PQclear(PQexec(DB(s), "ROLLBACK"));
+		/* the connection broke (restart, terminated backend): the body again on a new one */
+		if (PQstatus(DB(s)) != CONNECTION_BAD || tries >= PG_TX_TRIES || pg_reconnect(s, err, errlen) < 0)
+			break;
+		unsure |= committing;
+	}
+	/*
+	 * a COMMIT whose reply was lost may have committed: if the body, run
+	 * again, finds its work done (a unique key, a set-once trigger), it was
+	 */
+	if (rc != 0 && unsure && (rc == STORE_EDUPLICATE || !strcmp(pg->last_state, PG_RAISED)))
+		rc = 0;
 	return rc;
 }
 
@@ -491,6 +562,40 @@ static void quiet_notices(void *arg, const char *msg)
 {
 	(void)arg;
 	(void)msg;  /* library code never prints: NOTICEs are dropped */
+}
+
+/*
+ * Reconnects a broken connection (PQreset: the same parameters, libpq's
+ * environment, .pgpass and service file included), trying every 0.2-1 s for
+ * IPW_PG_RECONNECT_S seconds (default PG_RECONNECT_S; 0: once). A read-only
+ * session is made read-only again. 0, or -1 with why in err.
+ */
+static int pg_reconnect(struct store *s, char *err, size_t errlen)
+{
+	struct pg *pg = s->impl;
+	const char *env = getenv("IPW_PG_RECONNECT_S");
+	double limit_s = env && *env ? strtod(env, NULL) : PG_RECONNECT_S;
+	int64_t start = clock_now_ns();
+	long wait_ms = 200;
+
+	for (;;) {
+		PQreset(pg->conn);
+		if (PQstatus(pg->conn) == CONNECTION_OK) {
+			PGresult *r = (pg->flags & STORE_READONLY)
+				? PQexec(pg->conn, "SET default_transaction_read_only = on") : NULL;
+			int ok = !r || PQresultStatus(r) == PGRES_COMMAND_OK;
+			PQclear(r);
+			if (ok)
+				return 0;
+		}
+		if (!(limit_s > 0) || (double)(clock_now_ns() - start) / 1e9 >= limit_s)
+			break;
+		struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		wait_ms = wait_ms < 1000 ? wait_ms * 2 : 1000;
+	}
+	return msg_err(s, err, errlen, "the connection broke and could not be made again "
+		       "(IPW_PG_RECONNECT_S sets how long to try)", PQerrorMessage(pg->conn));
 }
 
 /*
@@ -619,6 +724,7 @@ static int pg_open(struct store *s, const char *uri, int flags, char *err, size_
 		goto out;
 	}
 	PQsetNoticeProcessor(pg->conn, quiet_notices, NULL);
+	pg->flags = flags;
 	rc = pg_prepare_session(s, flags, err, errlen);
 out:
 	if (rc < 0 && pg) {
@@ -1656,6 +1762,438 @@ static int pg_lease_release(struct store *s, const char *run_id, const char *own
 	return rc;
 }
 
+/* ---- ipw merge: a run with its id, every score row ---- */
+
+struct run_create_id_ctx {
+	const struct run_record *r;
+};
+
+static int run_create_id_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	const struct run_record *run = ((struct run_create_id_ctx *)ctx)->r;
+	struct params p = {0};
+	PGresult *r = NULL;
+	char *cols = col_list(run_cols, NCOLS(run_cols));
+	char *ph = placeholders(2, NCOLS(run_cols));
+	char *sql = xasprintf("INSERT INTO runs (id, %s) VALUES ($1, %s)", cols, ph);
+	int rc;
+
+	par_text(&p, run->id);
+	par_cols(&p, run_cols, NCOLS(run_cols), run);
+	rc = pq_run(s, sql, &p, &r, "creating the run", err, errlen);
+	if (rc < 0 && is_state(r, PG_UNIQUE)) {
+		rc = STORE_EDUPLICATE;
+		err_set(err, errlen, "run id %s is taken in %s", run->id, s->path);
+	}
+	/* the identity continues after the largest id, so a new run never takes a merged one's */
+	if (rc == 0)
+		rc = pq_do(s, "SELECT setval(pg_get_serial_sequence('runs', 'id'), (SELECT max(id) FROM runs))",
+			   NULL, "moving the run id sequence", err, errlen);
+	if (rc == 0)
+		rc = insert_sources(s, run->id, run->sources, run->nsources, err, errlen);
+	PQclear(r);
+	par_release(&p);
+	free(cols);
+	free(ph);
+	free(sql);
+	return rc;
+}
+
+static int pg_run_create_id(struct store *s, const struct run_record *r, char *err, size_t errlen)
+{
+	struct run_create_id_ctx c = {r};
+
+	if (check_run_id(s, r->id, err, errlen) < 0)
+		return -1;
+	if (!r->name || !r->status)
+		return err_set(err, errlen, "store_run_create_id: a run needs a name and a status");
+	return pg_tx(s, run_create_id_body, &c, err, errlen);
+}
+
+static int pg_scores_iter(struct store *s, const char *run_id,
+			  int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	par_text(&p, run_id);
+	rc = pq_run(s, "SELECT item_id, grader, settings_json, correct, reason, scored_at FROM scores"
+		    " WHERE run_id = $1 ORDER BY id", &p, &res, "reading scores", err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct store_score sc = {get_str(res, i, 0), get_str(res, i, 1), get_str(res, i, 2),
+					 (int)get_i64(res, i, 3), get_str(res, i, 4), get_real(res, i, 5)};
+		rc = cb(&sc, ctx);
+	}
+	PQclear(res);
+	par_release(&p);
+	return rc;
+}
+
+/* ---- studies (src/study.h): the work queue ---- */
+
+/* The server's wall clock, the one clock every lease is measured on. */
+#define PG_NOW "extract(epoch from clock_timestamp())::float8"
+
+/* Appends v to a text-array literal ({"a","b"}), quoted and escaped. */
+static void array_add(struct buf *b, const char *v, int first)
+{
+	buf_appends(b, first ? "\"" : ",\"");
+	for (const char *c = v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			buf_append(b, "\\", 1);
+		buf_append(b, c, 1);
+	}
+	buf_append(b, "\"", 1);
+}
+
+struct study_create_ctx {
+	struct study *st;
+	char *const *ids;
+	size_t n;
+	char *id;
+};
+
+static int study_items_insert(struct store *s, const char *study_id, const char *config,
+			      char *const *ids, size_t n, char *err, size_t errlen)
+{
+	struct params p = {0};
+	struct buf b;
+	PGresult *r = NULL;
+	int rc;
+
+	buf_init(&b, 0);
+	buf_append(&b, "{", 1);
+	for (size_t i = 0; i < n; i++)
+		array_add(&b, ids[i], i == 0);
+	buf_append(&b, "}", 1);
+	par_text(&p, study_id);
+	par_text(&p, config);
+	par_push(&p, buf_detach(&b));
+	buf_release(&b);   /* buf_detach leaves a fresh buffer */
+	rc = pq_run(s, "INSERT INTO study_items (study_id, config, item_id, seq)"
+		    " SELECT $1, $2, u.id, u.ord - 1 FROM unnest($3::text[]) WITH ORDINALITY AS u(id, ord)",
+		    &p, &r, "queueing the study's items", err, errlen);
+	if (rc < 0 && is_state(r, PG_UNIQUE))
+		err_set(err, errlen, "the dataset has the same item id twice: a study needs unique item ids");
+	PQclear(r);
+	par_release(&p);
+	return rc;
+}
+
+static int study_create_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct study_create_ctx *c = ctx;
+	const struct study *st = c->st;
+	struct params p = {0};
+	PGresult *r = NULL;
+	int rc;
+
+	par_text(&p, st->name);
+	par_text(&p, st->dataset_path);
+	par_text(&p, st->dataset_sha256);
+	par_text(&p, st->dataset_format);
+	par_i64(&p, st->n_items);
+	par_i64(&p, st->batch);
+	par_real(&p, clock_wall_s());
+	rc = pq_run(s, "INSERT INTO studies (name, dataset_path, dataset_sha256, dataset_format, n_items, batch,"
+		    " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id", &p, &r, "creating the study",
+		    err, errlen);
+	if (rc < 0 && is_state(r, PG_UNIQUE)) {
+		err_set(err, errlen, "a study named '%s' already exists in %s (ipw study status %s shows it)",
+			st->name, s->path, st->name);
+		rc = STORE_EDUPLICATE;
+	}
+	if (rc == 0)
+		c->id = get_text(r, 0, 0);
+	for (int i = 0; rc == 0 && i < st->nconfigs; i++) {
+		const struct study_config *cf = &st->configs[i];
+		par_reset(&p);
+		par_text(&p, c->id);
+		par_text(&p, cf->name);
+		par_text(&p, cf->model);
+		par_text(&p, cf->server);
+		par_text(&p, cf->accelerator);
+		par_text(&p, cf->options_json ? cf->options_json : "[]");
+		rc = pq_do(s, "INSERT INTO study_configs (study_id, name, model, server, accelerator, options_json)"
+			   " VALUES ($1, $2, $3, $4, $5, $6)", &p, "recording the study's configs", err, errlen);
+		if (rc < 0 && !strcmp(((struct pg *)s->impl)->last_state, PG_UNIQUE))
+			err_set(err, errlen, "config '%s' is named twice", cf->name);
+		if (rc == 0)
+			rc = study_items_insert(s, c->id, cf->name, c->ids, c->n, err, errlen);
+	}
+	PQclear(r);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_study_create(struct store *s, struct study *st, char *const *ids, size_t n, char *err, size_t errlen)
+{
+	struct study_create_ctx c = {st, ids, n, NULL};
+	int rc = pg_tx(s, study_create_body, &c, err, errlen);
+
+	if (rc == 0) {
+		free(st->id);
+		st->id = c.id;
+	} else
+		free(c.id);
+	return rc;
+}
+
+static int pg_study_get(struct store *s, const char *name, struct study *out, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	int rc;
+
+	par_text(&p, name);
+	rc = pq_run(s, "SELECT id, name, dataset_path, dataset_sha256, dataset_format, n_items, batch, created_at"
+		    " FROM studies WHERE name = $1", &p, &r, "reading the study", err, errlen);
+	if (rc == 0 && PQntuples(r) == 0) {
+		err_set(err, errlen, "no study '%s' in %s (ipw study create makes one)", name, s->path);
+		rc = STORE_ENOTFOUND;
+	}
+	if (rc == 0) {
+		out->id = get_text(r, 0, 0);
+		out->name = get_text(r, 0, 1);
+		out->dataset_path = get_text(r, 0, 2);
+		out->dataset_sha256 = get_text(r, 0, 3);
+		out->dataset_format = get_text(r, 0, 4);
+		out->n_items = get_i64(r, 0, 5);
+		out->batch = (int)get_i64(r, 0, 6);
+		out->created_at = get_real(r, 0, 7);
+		PQclear(r);
+		r = NULL;
+		par_reset(&p);
+		par_text(&p, out->id);
+		rc = pq_run(s, "SELECT name, model, server, accelerator, options_json FROM study_configs"
+			    " WHERE study_id = $1 ORDER BY name", &p, &r, "reading the study's configs", err, errlen);
+	}
+	if (rc == 0) {
+		out->nconfigs = PQntuples(r);
+		out->configs = xcalloc((size_t)out->nconfigs + 1, sizeof(*out->configs));
+		for (int i = 0; i < out->nconfigs; i++) {
+			struct study_config *c = &out->configs[i];
+			c->name = get_text(r, i, 0);
+			c->model = get_text(r, i, 1);
+			c->server = get_text(r, i, 2);
+			c->accelerator = get_text(r, i, 3);
+			c->options_json = get_text(r, i, 4);
+		}
+	}
+	PQclear(r);
+	par_release(&p);
+	if (rc < 0)
+		study_release(out);
+	return rc;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	long long x = ((const long long *)a)[0], y = ((const long long *)b)[0];
+	return (x > y) - (x < y);
+}
+
+static int pg_study_claim(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
+			  int max, char ***ids, size_t *n, long long *left, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	long long (*order)[2] = NULL;
+	int rc;
+
+	par_text(&p, study_id);
+	par_text(&p, config);
+	par_i64(&p, max);
+	par_text(&p, l->owner);
+	par_text(&p, l->token);
+	par_real(&p, l->lease_s);
+	/* rows another worker is claiming right now are locked: skipped, not waited for */
+	rc = pq_run(s, "WITH c AS (SELECT item_id FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0"
+		    " AND (lease_expires IS NULL OR lease_expires < " PG_NOW ") ORDER BY seq LIMIT $3"
+		    " FOR UPDATE SKIP LOCKED)"
+		    " UPDATE study_items AS t SET lease_owner = $4, lease_token = $5,"
+		    " lease_expires = " PG_NOW " + $6, claims = t.claims + 1"
+		    " FROM c WHERE t.study_id = $1 AND t.config = $2 AND t.item_id = c.item_id"
+		    " RETURNING t.seq, t.item_id", &p, &r, "claiming items", err, errlen);
+	if (rc == 0) {
+		*n = (size_t)PQntuples(r);
+		*ids = xcalloc(*n + 1, sizeof(char *));
+		order = xcalloc(*n + 1, sizeof(*order));
+		for (size_t i = 0; i < *n; i++) {
+			order[i][0] = get_i64(r, (int)i, 0);
+			order[i][1] = (long long)i;
+		}
+		qsort(order, *n, sizeof(*order), cmp_seq);
+		for (size_t i = 0; i < *n; i++)
+			(*ids)[i] = get_text(r, (int)order[i][1], 1);
+		PQclear(r);
+		r = NULL;
+		par_reset(&p);
+		par_text(&p, study_id);
+		par_text(&p, config);
+		rc = pq_run(s, "SELECT count(*) FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0",
+			    &p, &r, "counting the items left", err, errlen);
+		if (rc == 0)
+			*left = get_i64(r, 0, 0);
+	}
+	PQclear(r);
+	par_release(&p);
+	free(order);
+	return rc;
+}
+
+static int pg_study_renew(struct store *s, const char *study_id, const struct study_lease *l, char *err,
+			  size_t errlen)
+{
+	struct params p = {0};
+	int rc;
+
+	par_text(&p, study_id);
+	par_text(&p, l->token);
+	par_real(&p, l->lease_s);
+	rc = pq_do(s, "UPDATE study_items SET lease_expires = " PG_NOW " + $3"
+		   " WHERE study_id = $1 AND lease_token = $2 AND done = 0", &p, "renewing the lease", err, errlen);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_study_release(struct store *s, const char *study_id, const struct study_lease *l, char *err,
+			    size_t errlen)
+{
+	struct params p = {0};
+	int rc;
+
+	par_text(&p, study_id);
+	par_text(&p, l->token);
+	rc = pq_do(s, "UPDATE study_items SET lease_expires = NULL, lease_owner = NULL, lease_token = NULL"
+		   " WHERE study_id = $1 AND lease_token = $2 AND done = 0", &p, "giving back the lease", err, errlen);
+	par_release(&p);
+	return rc;
+}
+
+struct study_commit_ctx {
+	const char *study_id, *config;
+	const struct study_lease *l;
+	const struct study_where *w;
+	struct query_insert_ctx q;
+};
+
+static int study_commit_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct study_commit_ctx *c = ctx;
+	struct params p = {0};
+	PGresult *r = NULL;
+	int rc;
+
+	/* the row is ours to finish only while it holds our token; the UPDATE locks it to the commit */
+	par_text(&p, c->study_id);
+	par_text(&p, c->config);
+	par_text(&p, c->q.q->item_id);
+	par_text(&p, c->q.run_id);
+	par_text(&p, c->w->host);
+	par_text(&p, c->w->hardware);
+	par_real(&p, c->w->clock_offset_s);
+	par_text(&p, c->l->token);
+	rc = pq_run(s, "UPDATE study_items SET done = 1, run_id = $4, host = $5, hardware = $6,"
+		    " clock_offset_s = $7, done_at = " PG_NOW " WHERE study_id = $1 AND config = $2"
+		    " AND item_id = $3 AND done = 0 AND lease_token = $8", &p, &r, "marking the item done",
+		    err, errlen);
+	if (rc == 0 && !strcmp(PQcmdTuples(r), "1")) {
+		rc = query_insert_body(s, &c->q, err, errlen);
+		goto out;
+	}
+	/* not ours: done by this lease already (a retry whose first commit went through), or lost */
+	PQclear(r);
+	r = NULL;
+	if (rc == 0) {
+		par_reset(&p);
+		par_text(&p, c->study_id);
+		par_text(&p, c->config);
+		par_text(&p, c->q.q->item_id);
+		rc = pq_run(s, "SELECT done, lease_token, run_id FROM study_items"
+			    " WHERE study_id = $1 AND config = $2 AND item_id = $3", &p, &r, "checking the lease",
+			    err, errlen);
+	}
+	if (rc == 0 && PQntuples(r) == 0)
+		rc = err_set(err, errlen, "item '%s' is not in config '%s' of the study", c->q.q->item_id, c->config);
+	else if (rc == 0) {
+		const char *tok = get_str(r, 0, 1), *run = get_str(r, 0, 2);
+		int ours = tok && !strcmp(tok, c->l->token);
+		rc = get_i64(r, 0, 0) == 1 && ours && run && !strcmp(run, c->q.run_id) ? 1 : STUDY_ELOST;
+		if (rc == STUDY_ELOST)
+			err_set(err, errlen, "item '%s' of config '%s' is no longer ours (the lease expired and "
+				"another worker took it): dropped", c->q.q->item_id, c->config);
+	}
+out:
+	PQclear(r);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_study_commit(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
+			   const struct study_where *w, const char *run_id, const struct query_record *q,
+			   char *err, size_t errlen)
+{
+	struct study_commit_ctx c = {study_id, config, l, w, {run_id, q}};
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	rc = pg_tx(s, study_commit_body, &c, err, errlen);
+	return rc == 1 ? 0 : rc; /* 1: already committed by this lease, rolled back as a no-op */
+}
+
+static int pg_study_status(struct store *s, const char *study_id,
+			   int (*cb)(const struct study_status_row *r, void *ctx), void *ctx, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	int rc;
+
+	par_text(&p, study_id);
+	rc = pq_run(s, "SELECT config, CASE WHEN done = 1 THEN coalesce(host, '') ELSE '' END AS h,"
+		    " count(*) FILTER (WHERE done = 1),"
+		    " count(*) FILTER (WHERE done = 0 AND lease_expires >= " PG_NOW "),"
+		    " count(*) FILTER (WHERE done = 0 AND (lease_expires IS NULL OR lease_expires < " PG_NOW ")),"
+		    " sum(claims), avg(clock_offset_s)"
+		    " FROM study_items WHERE study_id = $1 GROUP BY 1, 2 ORDER BY 1, 2", &p, &r,
+		    "reading the study's progress", err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		struct study_status_row row = {get_str(r, i, 0), get_str(r, i, 1), get_i64(r, i, 2),
+					       get_i64(r, i, 3), get_i64(r, i, 4), get_i64(r, i, 5),
+					       get_real(r, i, 6)};
+		rc = cb(&row, ctx);
+	}
+	PQclear(r);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_study_server_clock(struct store *s, double *wall_s, char *err, size_t errlen)
+{
+	PGresult *r = NULL;
+	int rc = pq_run(s, "SELECT " PG_NOW, NULL, &r, "reading the server's clock", err, errlen);
+
+	if (rc == 0)
+		*wall_s = get_real(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static const struct store_study_ops pg_study_ops = {
+	.create = pg_study_create,
+	.get = pg_study_get,
+	.claim = pg_study_claim,
+	.renew = pg_study_renew,
+	.release = pg_study_release,
+	.commit = pg_study_commit,
+	.status = pg_study_status,
+	.server_clock = pg_study_server_clock,
+};
+
 static const char *const pg_schemes[] = {"postgresql", "postgres", NULL};
 
 const struct store_backend store_postgres = {
@@ -1689,4 +2227,7 @@ const struct store_backend store_postgres = {
 	.items_next = pg_items_next,
 	.items_close = pg_items_close,
 	.samples_iter = pg_samples_iter,
+	.study = &pg_study_ops,
+	.run_create_id = pg_run_create_id,
+	.scores_iter = pg_scores_iter,
 };

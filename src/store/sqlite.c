@@ -223,6 +223,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE run_leases ("
 	" run_id INTEGER PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, host TEXT NOT NULL,"
 	" pid INTEGER NOT NULL, acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL);",
+	/*
+	 * 6: studies, as in PostgreSQL (docs/fleet.md); the queue itself is served
+	 * by PostgreSQL only, these tables keep both schemas one
+	 */
+	"CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	" dataset_path TEXT, dataset_sha256 TEXT, dataset_format TEXT, n_items INTEGER,"
+	" batch INTEGER NOT NULL, created_at REAL NOT NULL);"
+	"CREATE TABLE study_configs (study_id INTEGER NOT NULL REFERENCES studies(id),"
+	" name TEXT NOT NULL, model TEXT, server TEXT, accelerator TEXT,"
+	" options_json TEXT NOT NULL, PRIMARY KEY (study_id, name));"
+	"CREATE TABLE study_items (study_id INTEGER NOT NULL, config TEXT NOT NULL,"
+	" item_id TEXT NOT NULL, seq INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,"
+	" lease_owner TEXT, lease_token TEXT, lease_expires REAL, claims INTEGER NOT NULL DEFAULT 0,"
+	" run_id INTEGER REFERENCES runs(id), host TEXT, hardware TEXT, clock_offset_s REAL, done_at REAL,"
+	" PRIMARY KEY (study_id, config, item_id),"
+	" FOREIGN KEY (study_id, config) REFERENCES study_configs(study_id, name));"
+	"CREATE INDEX study_items_todo ON study_items(study_id, config, seq) WHERE done = 0;"
+	"CREATE INDEX study_items_by_token ON study_items(study_id, lease_token) WHERE done = 0;",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -2010,6 +2028,86 @@ static int sq_lease_release(struct store *s, const char *run_id, const char *own
 	return rc;
 }
 
+/* ---- ipw merge: a run with its id, every score row ---- */
+
+static int run_create_id_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct run_create_ctx *c = ctx;
+	sqlite3_stmt *st = NULL;
+	char *cols = col_list(run_cols, NCOLS(run_cols), "");
+	char *ph = placeholders(NCOLS(run_cols));
+	char *sql = xasprintf("INSERT INTO runs (%s, id) VALUES (%s, ?)", cols, ph);
+	int rc = -1, step;
+
+	if (prepare(s, sql, &st, err, errlen) < 0)
+		goto out;
+	bind_cols(st, 1, run_cols, NCOLS(run_cols), c->r);
+	sqlite3_bind_int64(st, (int)NCOLS(run_cols) + 1, c->id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT) {
+		rc = STORE_EDUPLICATE;
+		err_set(err, errlen, "run id %lld is taken in %s", (long long)c->id, s->path);
+		goto out;
+	}
+	if (step != SQLITE_DONE) {
+		db_err(s, err, errlen, "creating the run");
+		goto out;
+	}
+	rc = insert_sources(s, c->id, c->r->sources, c->r->nsources, err, errlen);
+out:
+	sqlite3_finalize(st);
+	free(cols);
+	free(ph);
+	free(sql);
+	return rc;
+}
+
+static int sq_run_create_id(struct store *s, const struct run_record *r, char *err, size_t errlen)
+{
+	struct run_create_ctx c = {(struct run_record *)r, 0};
+
+	if (parse_run_id(s, r->id, &c.id, err, errlen) < 0)
+		return -1;
+	if (!r->name || !r->status)
+		return err_set(err, errlen, "store_run_create_id: a run needs a name and a status");
+	return sq_tx(s, run_create_id_body, &c, err, errlen);
+}
+
+static int sq_scores_iter(struct store *s, const char *run_id,
+			  int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id;
+	int rc = -1, step;
+
+	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
+		return -1;
+	if (prepare(s, "SELECT item_id, grader, settings_json, correct, reason, scored_at FROM scores"
+		    " WHERE run_id = ?1 ORDER BY id", &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_score sc = {
+			.item_id = (const char *)sqlite3_column_text(st, 0),
+			.grader = (const char *)sqlite3_column_text(st, 1),
+			.settings_json = (const char *)sqlite3_column_text(st, 2),
+			.correct = (int)col_i64(st, 3),
+			.reason = (const char *)sqlite3_column_text(st, 4),
+			.scored_at = col_real(st, 5),
+		};
+		if ((rc = cb(&sc, ctx)))
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		rc = db_err(s, err, errlen, "reading scores");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const char *const sq_schemes[] = {"sqlite", "file", NULL};
 
 const struct store_backend store_sqlite = {
@@ -2043,4 +2141,6 @@ const struct store_backend store_sqlite = {
 	.items_next = sq_items_next,
 	.items_close = sq_items_close,
 	.samples_iter = sq_samples_iter,
+	.run_create_id = sq_run_create_id,
+	.scores_iter = sq_scores_iter,
 };

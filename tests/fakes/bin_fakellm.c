@@ -593,6 +593,8 @@ static int handle_chat(int fd, int openai, struct request *r)
 		sc = "500";     /* "say" items can ask to fail */
 	if (!strcmp(sc, "say") && strstr(r->body, "SAY: FAIL400"))
 		sc = "400";     /* ... or to be refused as a bad request */
+	if (!strcmp(sc, "say") && strstr(r->body, "SAY: STALL"))
+		sc = "stall";   /* ... or to hang until the client gives up (tests/cli/fleet_faults.sh) */
 	if (!strcmp(sc, "429")) {
 		pthread_mutex_lock(&mu);
 		k = ++n429;

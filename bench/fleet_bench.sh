@@ -1,0 +1,133 @@
+#!/bin/sh
+# fleet_bench.sh - the fleet issue's two targets, on a throwaway PostgreSQL
+# server (tests/pg/start.sh: Unix socket, fsync=off):
+#  1. four ipw workers (fake server, fake telemetry) writing one study of
+#     FLEET_ITEMS items (default 20000): committed queries per second, from
+#     the rows' done_at (the server's clock) and from the wall clock around
+#     the workers (their start-up and idle baselines included);
+#  2. compare / coverage / route simulate over 20 runs x 200,000 items in
+#     PostgreSQL against the same rows in SQLite (bench/analysis_gen's store,
+#     copied into PostgreSQL table by table with COPY), wall-clock ratios.
+# Prints the numbers; bench/RESULTS.md keeps them.
+#   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
+#   FLEET_ITEMS=N FLEET_WORKERS=N; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
+#   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once)
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SQ=${1:-/tmp/ipw-bench/analysis.db}
+ITEMS=${FLEET_ITEMS:-20000}
+WORKERS=${FLEET_WORKERS:-4}
+[ "${FLEET_NO_MAKE:-}" = 1 ] ||
+	make -s "$BUILD/ipw" "$BUILD/bench/analysis_gen" "$BUILD/fakes/fakellm" "$BUILD/fakes/libfake_nvml.so" >/dev/null
+command -v psql >/dev/null || { echo "fleet_bench: needs psql" >&2; exit 1; }
+IPW=$BUILD/ipw
+TMP=$(mktemp -d)
+FPID=""
+if [ -n "${FLEET_PG_DIR:-}" ]; then
+	# a kept server (for measuring again without copying again): started if needed, never stopped
+	PGDIR=$FLEET_PG_DIR
+	trap '[ -n "$FPID" ] && kill $FPID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+	[ -d "$PGDIR/data" ] || sh tests/pg/start.sh "$PGDIR" fleet analysis >/dev/null
+else
+	PGDIR=$(mktemp -d /tmp/ipw-pgb-XXXXXX) && rmdir "$PGDIR"
+	trap '[ -n "$FPID" ] && kill $FPID 2>/dev/null; sh tests/pg/stop.sh "$PGDIR"; rm -rf "$TMP"' EXIT INT TERM
+	sh tests/pg/start.sh "$PGDIR" fleet analysis >/dev/null
+fi
+sql() { psql -X -q -t -A -h "$PGDIR" -d "$1" -c "$2"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+
+# ---- 1. four workers, one study ----
+if [ "${FLEET_ANALYSIS_ONLY:-}" != 1 ]; then
+i=0
+while [ $i -lt "$ITEMS" ]; do
+	printf '{"id": "b%06d", "task": "exact", "problem": "SAY: x", "answer": "x"}\n' $i
+	i=$((i + 1))
+done >"$TMP/d.jsonl"
+"$BUILD/fakes/fakellm" --port 0 --port-file "$TMP/port" --lifetime-s 3600 --tokens 2 </dev/null >"$TMP/fake.log" 2>&1 &
+FPID=$!
+while [ ! -s "$TMP/port" ]; do sleep 0.05; done
+URL="http://127.0.0.1:$(cat "$TMP/port")"
+DB="postgresql:///fleet?host=$PGDIR"
+"$IPW" study create bench --store "$DB" --dataset "$TMP/d.jsonl" --batch 100 --config 'a model=m --max-tokens 2' >/dev/null
+export IPW_NVML_LIBRARY="$BUILD/fakes/libfake_nvml.so" FAKE_NVML_DEVICES=1
+t0=$(now)
+pids=""
+w=1
+while [ $w -le "$WORKERS" ]; do
+	"$IPW" worker --study bench --store "$DB" --url "$URL" --worker-id "w$w" --backends fake \
+		--fake-profile gpu0=const:200 --idle-seconds 0.1 --no-host --quiet >"$TMP/w$w.log" 2>&1 &
+	pids="$pids $!"
+	w=$((w + 1))
+done
+for p in $pids; do wait "$p" || { echo "a worker failed:"; cat "$TMP"/w*.log; exit 1; }; done
+t1=$(now)
+done_n=$(sql fleet "SELECT count(*) FROM study_items WHERE done = 1")
+once=$(sql fleet "SELECT count(*) = count(DISTINCT item_id) FROM queries")
+span=$(sql fleet "SELECT max(done_at) - min(done_at) FROM study_items")
+per=$(sql fleet "SELECT string_agg(lease_owner || '=' || n, ' ' ORDER BY lease_owner) FROM
+	(SELECT lease_owner, count(*) AS n FROM study_items GROUP BY 1) x")
+echo "1. $WORKERS workers, one study of $ITEMS items (fake server, fake telemetry, PostgreSQL fsync=off):"
+echo "   committed: $done_n items, each once: $once; per worker: $per"
+echo "   $(calc "$done_n / $span" 0) committed queries/s over the rows' done_at span ($(calc "$span") s, server clock)"
+echo "   $(calc "$done_n / ($t1 - $t0)" 0) committed queries/s over the wall clock around the workers" \
+	"($(calc "$t1 - $t0") s, start-up included; $(nproc) cores)"
+kill $FPID 2>/dev/null || true
+FPID=""
+[ "${FLEET_WORKERS_ONLY:-}" = 1 ] && exit 0
+fi
+
+# ---- 2. the analyses on 20 runs x 200k items: PostgreSQL vs SQLite ----
+if [ ! -s "$SQ" ]; then
+	mkdir -p "$(dirname "$SQ")"
+	echo "building $SQ (20 runs x 200000 items)..."
+	"$BUILD/bench/analysis_gen" "$SQ" 20 200000
+fi
+PGA="postgresql:///analysis?host=$PGDIR"
+if [ "$(sql analysis "SELECT count(*) FROM information_schema.tables WHERE table_name = 'queries'")" = 0 ]; then
+# the schema: any writing command creates it (a one-item study here)
+printf '{"id": "x", "task": "exact", "problem": "SAY: x", "answer": "x"}\n' >"$TMP/one.jsonl"
+"$IPW" study create schema --store "$PGA" --dataset "$TMP/one.jsonl" --config a >/dev/null
+t0=$(now)
+for t in runs run_sources queries query_energy query_attempts scores samples; do
+	python3 - "$SQ" "$t" <<'PY' | psql -X -q -h "$PGDIR" -d analysis -c "\\copy $t FROM STDIN WITH (FORMAT csv)"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+out = sys.stdout
+def cell(v):
+    if v is None:
+        return ""                       # unquoted empty: NULL
+    if isinstance(v, (int, float)):
+        return repr(v) if isinstance(v, float) else str(v)
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    return '"' + v.replace('"', '""') + '"'
+cur = db.execute("SELECT * FROM " + sys.argv[2])
+for row in cur:
+    out.write(",".join(cell(v) for v in row) + "\n")
+PY
+done
+for t in runs queries scores; do
+	sql analysis "SELECT setval(pg_get_serial_sequence('$t', 'id'), (SELECT max(id) FROM $t))" >/dev/null
+done
+sql analysis "ANALYZE" >/dev/null
+t1=$(now)
+echo "2. copied $(sql analysis "SELECT count(*) FROM queries") queries into PostgreSQL in $(calc "$t1 - $t0" 0) s (COPY)"
+fi
+R20=$(seq -s ' ' 1 20)
+L19=$(seq -s ' ' 1 19)
+# timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, the same output required
+timed() {
+	label=$1
+	shift
+	a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
+	"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
+	cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
+	printf '   %-48s SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" "$(calc "$b - $a")" \
+		"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
+}
+cat "$SQ" >/dev/null
+timed "ipw compare (20 runs)" "$IPW" compare $R20
+timed "ipw coverage (20 runs)" "$IPW" coverage $R20
+timed "ipw route simulate (19 local + 1 cloud)" "$IPW" route simulate --local $L19 --cloud 20
