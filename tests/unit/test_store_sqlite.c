@@ -278,11 +278,15 @@ Test(store_sqlite, schema_4_queries_are_kept_by_the_rebuild)
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO query_attempts VALUES (9, 1, 0.5, 0.1, 'connect', NULL, 'x')",
 			    NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DROP TABLE run_leases", NULL), 0);
+	/* and without version 6's study tables */
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE study_items", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE study_configs", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DROP TABLE studies", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 5", NULL), 0);
 
 	st = open_store();
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 5);
+	cr_assert_eq(n, 6);  /* 5, then 6 (studies) */
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM queries WHERE superseded_at IS NULL", &n), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(sq_sql(dbpath, "SELECT sum(id) FROM queries", &n), 0);
