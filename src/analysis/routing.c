@@ -190,6 +190,44 @@ static long oracle_pick(const struct route_sim *m, const struct store_item **ite
 	return best;
 }
 
+/*
+ * One item's Monte Carlo trials at router accuracy p (row j): what
+ * add_routed and add_cascade with weight 1 add, unrolled, since this loop
+ * runs items x p x trials times. The additions are the same, in the same
+ * order, so the totals are bit for bit those of the two functions (a test
+ * compares them: tests/unit/test_analysis.c).
+ */
+static void sim_trials(struct route_sim *m, size_t j, long best, const struct store_item *c)
+{
+	const double *loc = best >= 0 ? m->sp[best].v : NULL, *cl = m->sp[m->nlocal].v, *first = m->sp[0].v;
+	int scored = c->ok && (c->correct == 0 || c->correct == 1);
+	double right_cloud = scored ? c->correct : 0, p = m->o->p[j];
+
+	for (size_t t = 0; t < m->trials; t++) {
+		size_t at = (j * m->trials + t) * T_N;
+		double *r = &m->mc_router[at], *k = &m->mc_cascade[at];
+		/* one draw per trial and answerable item, shared by router and cascade */
+		if (loc && rng_unit(&m->rng) < p) {
+			for (int f = 0; f < 3; f++) {
+				r[f] += loc[f];
+				k[f] += loc[f];
+			}
+			r[T_LOCAL] += 1, r[T_CORRECT] += 1, r[T_SCORED] += 1;
+			k[T_LOCAL] += 1, k[T_CORRECT] += 1, k[T_SCORED] += 1;
+			continue;
+		}
+		for (int f = 0; f < 3; f++) {
+			r[f] += cl[f];
+			k[f] += first[f];
+			k[f] += cl[f];
+		}
+		if (scored) {
+			r[T_CORRECT] += right_cloud, r[T_SCORED] += 1;
+			k[T_CORRECT] += right_cloud, k[T_SCORED] += 1;
+		}
+	}
+}
+
 /* One item: the exact expectations of every p, and its Monte Carlo trials. */
 static void sim_schemes(struct route_sim *m, long best, const struct store_item *c)
 {
@@ -197,13 +235,7 @@ static void sim_schemes(struct route_sim *m, long best, const struct store_item 
 		double p = m->o->p[j];
 		add_routed(m, &m->router[j * T_N], best, c, p);
 		add_cascade(m, &m->cascade[j * T_N], best, c, p);
-		for (size_t t = 0; t < m->trials; t++) {
-			size_t at = (j * m->trials + t) * T_N;
-			/* one draw per trial and answerable item, shared by router and cascade */
-			int right = best >= 0 && rng_unit(&m->rng) < p;
-			add_routed(m, &m->mc_router[at], right ? best : -1, c, 1);
-			add_cascade(m, &m->mc_cascade[at], right ? best : -1, c, 1);
-		}
+		sim_trials(m, j, best, c);
 	}
 }
 
