@@ -761,16 +761,17 @@ static void table_regressions(struct buf *b, const char *label, const struct run
 	}
 }
 
-/* A row's attribution cells, or its reason in one cell. */
+/* A row's attribution cells (delta: delta-method intervals), or its reason in one cell. */
 static void attribution_cells(struct buf *b, struct store *s, const char *id, const struct run_data *base,
-			      const struct metrics_options *mo)
+			      const struct metrics_options *mo, int delta)
 {
 	struct run_data d;
 	struct attribution at;
 	char why[IPW_ERRLEN];
 
-	if (run_data_load(s, id, &d, why, sizeof(why)) < 0 || analysis_attribute(base, &d, mo, &at, why, sizeof(why)) < 0) {
-		buf_appends(b, "<td colspan=6 class=note>");
+	if (run_data_load(s, id, &d, why, sizeof(why)) < 0 || analysis_attribute(base, &d, mo, &at, why, sizeof(why)) < 0 ||
+	    (delta && analysis_attribute_delta_ci(base, &d, mo->level, &at) < 0)) {
+		buf_appends(b, "<td colspan=7 class=note>");
 		html_esc(b, why);
 		buf_appends(b, "</td></tr>\n");
 	} else {
@@ -780,6 +781,12 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
 		cell_mv(b, "%.3f", at.ipj_ratio);
 		cell_mv(b, "%.3f", at.energy_factor);
 		cell_pct(b, at.acc_share_ipw, NAN, NAN);
+		if (delta)
+			cell_s(b, "delta");
+		else if (mo->bootstrap > 0)
+			buf_appendf(b, "<td>bootstrap (%d)</td>", mo->bootstrap);
+		else
+			cell_s(b, "none");
 		buf_appends(b, "</tr>\n");
 	}
 	run_data_release(&d);
@@ -788,8 +795,9 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
 /*
  * Each run against the first. The attribution's bootstrap is capped as
  * compare's intervals are (AGG_CI_AUTO): a pair where either run has more
- * than AGG_CI_AUTO_MAX scored queries gets point estimates only, since
- * resampling it would take minutes and attribution has no delta method.
+ * than AGG_CI_AUTO_MAX scored queries gets delta-method intervals
+ * (analysis_attribute_delta_ci), since resampling it would take minutes;
+ * each row says which.
  */
 static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
 			      const struct report_options *o, const struct run_data *base)
@@ -808,19 +816,19 @@ static void table_attribution(struct buf *b, struct store *s, char **ids, struct
 		    "(P<sub>A</sub>/P<sub>B</sub>); IPJ the same with energy in place of power.</p>\n"
 		    "<table id=attribution><thead><tr><th>run B</th><th>IPW ratio</th><th>accuracy factor</th>"
 		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
-		    "change</th></tr></thead><tbody>\n");
+		    "change</th><th>intervals</th></tr></thead><tbody>\n");
 	for (size_t i = 1; i < n; i++) {
 		int big = rs[0].row.r.m.n_scored > AGG_CI_AUTO_MAX || rs[i].row.r.m.n_scored > AGG_CI_AUTO_MAX;
 		capped |= big && mo.bootstrap > 0;
 		buf_appends(b, "<tr>");
 		cell_s(b, rs[i].label);
-		attribution_cells(b, s, ids[i], base, big ? &point : &mo);
+		attribution_cells(b, s, ids[i], base, big ? &point : &mo, big && mo.bootstrap > 0);
 	}
 	buf_appends(b, "</tbody></table>\n");
 	if (capped)
-		buf_appendf(b, "<p class=note>Pairs with a run of more than %d scored queries: point estimates "
-			    "without intervals (the bootstrap is capped as in ipw compare --ci auto).</p>\n",
-			    AGG_CI_AUTO_MAX);
+		buf_appendf(b, "<p class=note>Pairs with a run of more than %d scored queries: intervals by the "
+			    "normal approximation (delta method, the two runs independent) instead of the bootstrap, "
+			    "as in ipw compare --ci auto.</p>\n", AGG_CI_AUTO_MAX);
 }
 
 static const char *css =

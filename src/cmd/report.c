@@ -38,7 +38,7 @@ static const struct opt_def report_opts[] = {
 	 NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"title", 0, OPT_STRING, A(o.title), "TEXT", "the page's title", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"bootstrap", 0, OPT_INT, A(o.bootstrap), "N", "resamples for the intervals (default 2000; runs over 50000\n"
-	 "scored queries: delta method, and attribution without intervals, as ipw compare --ci auto)",
+	 "scored queries: delta method, attribution included, as ipw compare --ci auto)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",
 	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
