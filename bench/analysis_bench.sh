@@ -58,6 +58,7 @@ elif [ -z "${BEFORE:-}" ]; then
 	make -s -C "$TMP/before" -j2 build/ipw >/dev/null
 	BEFORE="$TMP/before/build/ipw"
 fi
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 RA=$(seq -s ' ' 1 "$RUNS")
 RL=$(seq -s ' ' 1 $((RUNS - 1)))
 if [ "$BUSY" = 1 ]; then
@@ -118,7 +119,7 @@ row "ipw report ($RUNS runs, --cloud $RUNS)" report $RA --cloud "$RUNS" --out "$
 	fi
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)),"
-	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg). Command: \`bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
+	echo "load average at the start: $LOAD0, at the end: $(cut -d' ' -f1-3 /proc/loadavg). Command: \`bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
 	echo "(before = ipw built from $BEFORE_REV)."
 	echo
 	echo "| command | before (s, wall) | after (s, wall) | before / after | user before (s) | user after (s) | peak RSS before / after (MB) | output |"
