@@ -1,89 +1,140 @@
 #!/bin/sh
-# analysis_bench.sh - times ipw compare, coverage and route simulate over a
-# synthetic store of 20 runs x 200,000 items (built once by
-# build/bench/analysis_gen and kept, as it is about 1 GB, outside the repo),
-# with 5 and with 20 runs to show that memory does not grow with the runs.
-# Wall time and peak RSS come from /usr/bin/time -v. Writes
-# bench/RESULTS.md.
-#   bench/analysis_bench.sh [STORE]     (default /tmp/ipw-bench/analysis.db)
+# analysis_bench.sh - seconds of ipw coverage, route simulate, compare and
+# report over a synthetic store of 20 runs x 200,000 items (built once by
+# build/bench/analysis_gen and kept outside the repo, about 1 GB), for this
+# tree's ipw ("after") and for ipw built from BEFORE_REV ("before"), with the
+# ratio before / after of each, measured in the same run. Wall and user time
+# and peak RSS come from /usr/bin/time; the page cache is warmed before each
+# command, so the times are of ipw, not of the disk. With --busy, two
+# `yes >/dev/null` processes keep both cores busy while it measures.
+# Writes its section of bench/RESULTS.md (between its marker lines).
+#   bench/analysis_bench.sh [--busy] [--smoke] [STORE]   (default /tmp/ipw-bench/analysis.db)
+#   BEFORE=path/to/ipw      a baseline binary instead of building BEFORE_REV
+#   BEFORE_REV=rev          the baseline commit (default bdefe6a, before issue 15's analysis work)
+# --smoke: 3 runs x 2,000 items in a temporary store, this tree only, RESULTS.md untouched
+# (checks that the benchmark builds and runs; its times mean nothing).
 set -eu
 cd "$(dirname "$0")/.."
-DB=${1:-/tmp/ipw-bench/analysis.db}
-RUNS=20
-ITEMS=200000
+BUSY=0 SMOKE=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--busy) BUSY=1 ;;
+	--smoke) SMOKE=1 ;;
+	-*) echo "analysis_bench: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+	shift
+done
 BUILD=${BUILD:-build}
 OUT=bench/RESULTS.md
+TMP=$(mktemp -d)
+YES=""
+cleanup() {
+	for p in $YES; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
 make -s "$BUILD/ipw" "$BUILD/bench/analysis_gen" >/dev/null
 [ -x /usr/bin/time ] || { echo "analysis_bench: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
+if [ "$SMOKE" = 1 ]; then
+	RUNS=3 ITEMS=2000 DB=$TMP/smoke.db
+else
+	RUNS=20 ITEMS=200000 DB=${1:-/tmp/ipw-bench/analysis.db}
+fi
 if [ ! -s "$DB" ]; then
 	mkdir -p "$(dirname "$DB")"
 	echo "building $DB ($RUNS runs x $ITEMS items)..."
-	/usr/bin/time -f "built in %e s" "$BUILD/bench/analysis_gen" "$DB" "$RUNS" "$ITEMS" 2>&1 | tail -1
+	"$BUILD/bench/analysis_gen" "$DB" "$RUNS" "$ITEMS" 2>/dev/null
 fi
-cat "$DB" >/dev/null   # warm the page cache: the timings are of ipw, not of the disk
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-IPW="$BUILD/ipw"
-R5=$(seq -s ' ' 1 5)
-R20=$(seq -s ' ' 1 20)
-L4=$(seq -s ' ' 1 4)
-L19=$(seq -s ' ' 1 19)
+AFTER="$BUILD/ipw"
+BEFORE_REV=${BEFORE_REV:-bdefe6a}
+if [ "$SMOKE" = 1 ]; then
+	BEFORE=""
+elif [ -z "${BEFORE:-}" ]; then
+	echo "building ipw at $BEFORE_REV (the baseline) in $TMP/before..."
+	mkdir "$TMP/before"
+	git archive "$BEFORE_REV" | tar -x -C "$TMP/before"
+	# the baseline's make bench target may not build: only its ipw is needed
+	make -s -C "$TMP/before" -j2 build/ipw >/dev/null
+	BEFORE="$TMP/before/build/ipw"
+fi
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+RA=$(seq -s ' ' 1 "$RUNS")
+RL=$(seq -s ' ' 1 $((RUNS - 1)))
+if [ "$BUSY" = 1 ]; then
+	yes >/dev/null & YES="$!"
+	yes >/dev/null & YES="$YES $!"
+fi
 
-# measure LABEL RUNS CMD...: one row of the results table
-measure() {
-	label=$1 nruns=$2
+# run IPW NAME ARGS...: runs one command, leaves "wall user rss_kb" in $TMP/NAME.t and its output in $TMP/NAME.out
+run() {
+	bin=$1 name=$2
 	shift 2
-	/usr/bin/time -v "$@" >"$TMP/out" 2>"$TMP/time" || { cat "$TMP/time" >&2; exit 1; }
-	wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$TMP/time")
-	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time")
-	user=$(sed -n 's/.*User time (seconds): //p' "$TMP/time")
-	printf '| %s | %s | %s | %s | %.1f |\n' "$label" "$nruns" "$wall" "$user" "$(echo "$rss / 1024" | bc -l)" >>"$TMP/rows"
-	printf '%-44s %3s runs  %8s wall  %6s user  %8s KB peak RSS\n' "$label" "$nruns" "$wall" "$user" "$rss"
+	cat "$DB" >/dev/null
+	rm -rf "$TMP/report"
+	/usr/bin/time -f '%e %U %M' -o "$TMP/$name.t" "$bin" "$@" --store "$DB" >"$TMP/$name.out" 2>"$TMP/$name.err" || {
+		cat "$TMP/$name.err" >&2; exit 1; }
 }
+
+# row LABEL ARGS...: the command with both binaries; one table row, outputs compared
 : >"$TMP/rows"
-measure "ipw coverage" 5 "$IPW" coverage $R5 --store "$DB"
-measure "ipw coverage" 20 "$IPW" coverage $R20 --store "$DB"
-measure "ipw route simulate (200 MC trials x 3 p)" 5 "$IPW" route simulate --local $L4 --cloud 5 --store "$DB"
-measure "ipw route simulate (200 MC trials x 3 p)" 20 "$IPW" route simulate --local $L19 --cloud 20 --store "$DB"
-cp "$TMP/out" "$TMP/route20.txt"
-measure "ipw route simulate --trials 0 (exact only)" 20 "$IPW" route simulate --local $L19 --cloud 20 --trials 0 --store "$DB"
-measure "ipw compare (default: --ci auto = delta here)" 5 "$IPW" compare $R5 --store "$DB"
-measure "ipw compare (default: --ci auto = delta here)" 20 "$IPW" compare $R20 --store "$DB"
-measure "ipw compare --ci bootstrap --bootstrap 200" 20 "$IPW" compare $R20 --ci bootstrap --bootstrap 200 --store "$DB"
-measure "ipw compare --ci bootstrap (2000 resamples)" 5 "$IPW" compare $R5 --ci bootstrap --store "$DB"
+row() {
+	label=$1
+	shift
+	run "$AFTER" after "$@"
+	read -r aw au am <"$TMP/after.t"
+	if [ -n "$BEFORE" ]; then
+		[ -d "$TMP/report" ] && mv "$TMP/report" "$TMP/report.after"
+		run "$BEFORE" before "$@"
+		read -r bw bu bm <"$TMP/before.t"
+		same=same
+		if [ -d "$TMP/report" ]; then
+			# the report's page differs in its date and in the attribution's intervals column (new)
+			for f in "$TMP"/report/*.png; do cmp -s "$f" "$TMP/report.after/$(basename "$f")" || same="plots differ"; done
+		elif ! cmp -s "$TMP/before.out" "$TMP/after.out"; then
+			same="OUTPUT DIFFERS"
+		fi
+		ratio=$(echo "$bw / $aw" | bc -l)
+		printf '| %s | %.2f | %.2f | %.1fx | %.2f | %.2f | %.0f / %.0f | %s |\n' "$label" "$bw" "$aw" "$ratio" \
+			"$bu" "$au" "$((bm / 1024))" "$((am / 1024))" "$same" >>"$TMP/rows"
+		printf '%-40s before %7.2f s  after %6.2f s  %5.1fx  (user %.2f / %.2f s) %s\n' "$label" "$bw" "$aw" \
+			"$ratio" "$bu" "$au" "$same"
+	else
+		printf '%-40s %6.2f s wall  %.2f s user\n' "$label" "$aw" "$au"
+	fi
+}
+
+row "ipw coverage ($RUNS runs)" coverage $RA
+row "ipw route simulate ($((RUNS - 1)) local + cloud)" route simulate --local $RL --cloud "$RUNS"
+row "ipw compare ($RUNS runs)" compare $RA
+row "ipw report ($RUNS runs, --cloud $RUNS)" report $RA --cloud "$RUNS" --out "$TMP/report"
+[ "$SMOKE" = 1 ] && { echo "analysis_bench: smoke run ok"; exit 0; }
 
 {
-	echo "# Analysis benchmark: compare, coverage, route simulate"
+	echo "<!-- analysis_bench.sh $([ "$BUSY" = 1 ] && echo busy || echo plain) begin -->"
+	if [ "$BUSY" = 1 ]; then
+		echo "### Both cores busy (two \`yes >/dev/null\` beside it)"
+	else
+		echo "### As the machine was"
+	fi
 	echo
-	echo "Written by \`bench/analysis_bench.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), shared with other jobs)."
-	echo "Store: \`build/bench/analysis_gen $DB $RUNS $ITEMS\`: $RUNS runs x $ITEMS items (same item ids,"
-	echo "22 subjects, every item scored, energy/latency/tokens set), $(du -m "$DB" | cut -f1) MB, page cache warm."
-	echo "Times are wall clock; peak RSS from \`/usr/bin/time -v\`. Commands, with R5 = runs 1..5, R20 = runs 1..20:"
+	echo "$(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)),"
+	echo "load average at the start: $LOAD0, at the end: $(cut -d' ' -f1-3 /proc/loadavg). Command: \`bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
+	echo "(before = ipw built from $BEFORE_REV)."
 	echo
-	echo '```'
-	echo "ipw coverage R5|R20 --store $DB"
-	echo "ipw route simulate --local 1..4|1..19 --cloud 5|20 [--trials 0] --store $DB"
-	echo "ipw compare R5|R20 [--ci bootstrap [--bootstrap 200]] --store $DB"
-	echo '```'
-	echo
-	echo "| command | runs | wall (m:ss) | user (s) | peak RSS (MB) |"
-	echo "|---|---|---|---|---|"
+	echo "| command | before (s, wall) | after (s, wall) | before / after | user before (s) | user after (s) | peak RSS before / after (MB) | output |"
+	echo "|---|---|---|---|---|---|---|---|"
 	cat "$TMP/rows"
-	echo
-	echo "Reading: coverage and route simulate merge the runs by item id with one store cursor each, so"
-	echo "their peak memory is the same for 5 and 20 runs and their time grows linearly with the rows read"
-	echo "(about 0.3 s per run of 200,000 items, most of it SQLite stepping the (run_id, item_id) index and"
-	echo "looking up each item's latest score). compare holds one run at a time (about 46 MB for 200,000"
-	echo "queries, the same for 5 and 20 runs). Its intervals decide its time: the percentile bootstrap"
-	echo "(2000 resamples) costs about 2.4 s per run of 200,000 queries (20 runs: about 50 s), so by default"
-	echo "(--ci auto) runs of more than 50,000 scored queries get normal-approximation (delta method)"
-	echo "intervals, which agree with the bootstrap's to three or four significant digits at this size."
-	echo
-	echo "Route simulate output (20 runs):"
-	echo
-	echo '```'
-	sed -n '1,3p;/^scheme/,/^$/p' "$TMP/route20.txt"
-	echo '```'
-} >"$OUT.new"
-mv "$OUT.new" "$OUT"
-echo "wrote $OUT"
+	echo "<!-- analysis_bench.sh $([ "$BUSY" = 1 ] && echo busy || echo plain) end -->"
+} >"$TMP/section"
+tag=$([ "$BUSY" = 1 ] && echo busy || echo plain)
+if grep -q "^<!-- analysis_bench.sh $tag begin -->" "$OUT"; then
+	awk -v f="$TMP/section" -v b="<!-- analysis_bench.sh $tag begin -->" -v e="<!-- analysis_bench.sh $tag end -->" '
+		$0 == b { while ((getline l < f) > 0) print l; skip = 1; next }
+		$0 == e { skip = 0; next }
+		!skip' "$OUT" >"$TMP/results"
+else
+	cat "$OUT" "$TMP/section" >"$TMP/results"
+fi
+cp "$TMP/results" "$OUT"
+echo "wrote the $tag section of $OUT"

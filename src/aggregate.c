@@ -235,16 +235,23 @@ static double *ok_sorted(const struct agg_rows *rows, size_t off, size_t *n)
 	return v;
 }
 
-static void percentiles(const struct agg_rows *rows, size_t off, double *p50, double *p99)
+/* p50 and p99 of the field at off; with keep, the sorted values are left in *keep (*nkeep of them). */
+static void percentiles(const struct agg_rows *rows, size_t off, double *p50, double *p99, double **keep,
+			size_t *nkeep)
 {
 	size_t n;
 	double *v = ok_sorted(rows, off, &n);
 	*p50 = stats_percentile_sorted(v, n, 50);
 	*p99 = stats_percentile_sorted(v, n, 99);
-	free(v);
+	if (keep) {
+		*keep = v;
+		*nkeep = n;
+	} else
+		free(v);
 }
 
-void agg_totals_compute(const struct agg_rows *rows, struct agg_totals *t)
+/* agg_totals_compute; with e2e, the ok rows' sorted E2E latencies too (caller frees), sorted once. */
+static void totals_compute(const struct agg_rows *rows, struct agg_totals *t, double **e2e_sorted, size_t *ne2e)
 {
 	struct acc accel_all = {0}, host_all = {0}, accel = {0}, dyn = {0}, host = {0}, total = {0};
 	struct acc power = {0}, e2e = {0}, ttft = {0}, tpot = {0}, ptok = {0}, ctok = {0}, rtok = {0};
@@ -283,14 +290,19 @@ void agg_totals_compute(const struct agg_rows *rows, struct agg_totals *t)
 	t->e2e_mean_s = acc_mean(&e2e);
 	t->ttft_mean_s = acc_mean(&ttft);
 	t->tpot_mean_s = acc_mean(&tpot);
-	percentiles(rows, offsetof(struct agg_row, e2e_s), &t->e2e_p50_s, &t->e2e_p99_s);
-	percentiles(rows, offsetof(struct agg_row, ttft_s), &t->ttft_p50_s, &t->ttft_p99_s);
+	percentiles(rows, offsetof(struct agg_row, e2e_s), &t->e2e_p50_s, &t->e2e_p99_s, e2e_sorted, ne2e);
+	percentiles(rows, offsetof(struct agg_row, ttft_s), &t->ttft_p50_s, &t->ttft_p99_s, NULL, NULL);
 	t->prompt_tokens = acc_total(&ptok);
 	t->completion_tokens = acc_total(&ctok);
 	t->reasoning_tokens = acc_total(&rtok);
 	t->prompt_tokens_mean = acc_mean(&ptok);
 	t->completion_tokens_mean = acc_mean(&ctok);
 	t->reasoning_tokens_mean = acc_mean(&rtok);
+}
+
+void agg_totals_compute(const struct agg_rows *rows, struct agg_totals *t)
+{
+	totals_compute(rows, t, NULL, NULL);
 }
 
 /* ---- metrics ---- */
@@ -412,11 +424,11 @@ int agg_compute(const struct agg_rows *rows, const struct agg_options *o, struct
 		agg_options_init(&defs);
 		o = &defs;
 	}
-	agg_totals_compute(rows, &out->t);
+	totals_compute(rows, &out->t, &lat, &nl);
 	arrays_fill(rows, &a, &in);
 	rc = metrics_of(&in, o, out, err, errlen);
 	arrays_free(&a);
-	lat = ok_sorted(rows, offsetof(struct agg_row, e2e_s), &nl);
+	/* the E2E latencies the totals sorted: the intervals' order statistics are of the same values */
 	out->latency_p50 = analysis_percentile_ci(lat, nl, 50, o->m.level);
 	out->latency_p99 = analysis_percentile_ci(lat, nl, 99, o->m.level);
 	free(lat);

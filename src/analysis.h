@@ -318,4 +318,15 @@ struct attribution {
 int analysis_attribute(const struct run_data *a, const struct run_data *b, const struct metrics_options *o,
 		       struct attribution *out, char *err, size_t errlen);
 
+/*
+ * Replaces the intervals of out (filled by analysis_attribute) with
+ * normal-approximation (delta method) intervals at level, the runs taken as
+ * independent: each factor's relative half-width is the root sum of squares
+ * of its two runs' (mean or ratio of means, as analysis_delta_ci computes
+ * them). O(n): for runs too large to resample quickly (the cap of
+ * compare --ci auto). -1 when a run has no query with measured energy.
+ */
+int analysis_attribute_delta_ci(const struct run_data *a, const struct run_data *b, double level,
+				struct attribution *out);
+
 #endif

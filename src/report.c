@@ -802,16 +802,17 @@ static void table_regressions(struct buf *b, const char *label, const struct run
 	}
 }
 
-/* A row's attribution cells, or its reason in one cell. */
+/* A row's attribution cells (delta: delta-method intervals), or its reason in one cell. */
 static void attribution_cells(struct buf *b, struct store *s, const char *id, const struct run_data *base,
-			      const struct metrics_options *mo)
+			      const struct metrics_options *mo, int delta)
 {
 	struct run_data d;
 	struct attribution at;
 	char why[IPW_ERRLEN];
 
-	if (run_data_load(s, id, &d, why, sizeof(why)) < 0 || analysis_attribute(base, &d, mo, &at, why, sizeof(why)) < 0) {
-		buf_appends(b, "<td colspan=6 class=note>");
+	if (run_data_load(s, id, &d, why, sizeof(why)) < 0 || analysis_attribute(base, &d, mo, &at, why, sizeof(why)) < 0 ||
+	    (delta && analysis_attribute_delta_ci(base, &d, mo->level, &at) < 0)) {
+		buf_appends(b, "<td colspan=7 class=note>");
 		html_esc(b, why);
 		buf_appends(b, "</td></tr>\n");
 	} else {
@@ -821,41 +822,51 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
 		cell_mv(b, "%.3f", at.ipj_ratio);
 		cell_mv(b, "%.3f", at.energy_factor);
 		cell_pct(b, at.acc_share_ipw, NAN, NAN);
+		if (delta)
+			cell_s(b, "delta");
+		else if (mo->bootstrap > 0)
+			buf_appendf(b, "<td>bootstrap (%d)</td>", mo->bootstrap);
+		else
+			cell_s(b, "none");
 		buf_appends(b, "</tr>\n");
 	}
 	run_data_release(&d);
 }
 
 /*
- * Each run against the first, with the page's interval method: bootstrap, or
- * with the delta method (which attribution has none of) point estimates only,
- * since resampling runs that large would take minutes.
+ * Each run against the first, with the page's interval method: bootstrap,
+ * or the delta method (analysis_attribute_delta_ci: the normal
+ * approximation, the two runs independent), which --ci auto picks when a run
+ * has more than AGG_CI_AUTO_MAX scored queries, since resampling runs that
+ * large would take minutes; each row says which.
  */
 static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
 			      const struct report_options *o, const struct run_data *base, int delta)
 {
-	struct metrics_options mo;
+	struct metrics_options mo, point;
 
 	metrics_options_init(&mo);
-	mo.bootstrap = delta ? 0 : o->bootstrap;
+	mo.bootstrap = o->bootstrap;
 	mo.seed = o->seed;
+	point = mo;
+	point.bootstrap = 0;
 	buf_appendf(b, "<h2 id=attribution-section>Attribution against run ");
 	html_esc(b, rs[0].label);
 	buf_appends(b, "</h2>\n<p>IPW<sub>B</sub>/IPW<sub>A</sub> = (acc<sub>B</sub>/acc<sub>A</sub>) &times; "
 		    "(P<sub>A</sub>/P<sub>B</sub>); IPJ the same with energy in place of power.</p>\n"
 		    "<table id=attribution><thead><tr><th>run B</th><th>IPW ratio</th><th>accuracy factor</th>"
 		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
-		    "change</th></tr></thead><tbody>\n");
+		    "change</th><th>intervals</th></tr></thead><tbody>\n");
 	for (size_t i = 1; i < n; i++) {
 		buf_appends(b, "<tr>");
 		cell_s(b, rs[i].label);
-		attribution_cells(b, s, ids[i], base, &mo);
+		attribution_cells(b, s, ids[i], base, delta ? &point : &mo, delta && o->bootstrap > 0);
 	}
 	buf_appends(b, "</tbody></table>\n");
 	if (delta && o->bootstrap > 0)
-		buf_appends(b, "<p class=note>The page's intervals are by the delta method (a run has more than "
-			    "50000 scored queries, or --ci delta); attribution has no delta method, so these are "
-			    "point estimates without intervals.</p>\n");
+		buf_appendf(b, "<p class=note>The page's intervals are by the delta method (a run has more than %d "
+			    "scored queries, or --ci delta); the attribution's too: the normal approximation, the two "
+			    "runs independent.</p>\n", AGG_CI_AUTO_MAX);
 }
 
 static const char *css =

@@ -20,7 +20,12 @@ int stats_cmp_double(const void *a, const void *b)
 
 void stats_sort(double *v, size_t n)
 {
-	if (n > 1)
+	size_t i = 1;
+
+	/* values sorted already (a quantile after another of the same values) cost one pass; a NAN sorts as before */
+	while (i < n && v[i - 1] <= v[i])
+		i++;
+	if (i < n)
 		qsort(v, n, sizeof(*v), stats_cmp_double); /* never qsort(NULL, 0) */
 }
 

@@ -263,3 +263,75 @@ out:
 	free(qb);
 	return rc;
 }
+
+/* ---- attribution: delta-method intervals ---- */
+
+/* One run's moments: (acc, power) and (acc, energy) over the queries IPW and IPJ use. */
+struct eq_moments {
+	struct stats_moments ap, ae;
+};
+
+static void eq_moments_of(const struct eq *q, size_t n, struct eq_moments *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < n; i++) {
+		stats_moments_add(&m->ap, q[i].acc, q[i].p);
+		stats_moments_add(&m->ae, q[i].acc, q[i].e);
+	}
+}
+
+/* The moments of the y of m as the x of a new set (mean(y)'s half-width). */
+static struct stats_moments y_as_x(const struct stats_moments *m)
+{
+	return (struct stats_moments){m->n, m->sy, 0, m->syy, 0, 0};
+}
+
+/*
+ * value = U_num / U_den of two independent estimates with half-widths h_num
+ * and h_den: the first-order (delta method) half-width value x
+ * sqrt((h_num / U_num)^2 + (h_den / U_den)^2), as an interval around value.
+ */
+static struct metric_value indep_ratio(double value, double u_num, double h_num, double u_den, double h_den)
+{
+	double rn = h_num / u_num, rd = h_den / u_den;
+	return around(value, fabs(value) * sqrt(rn * rn + rd * rd));
+}
+
+int analysis_attribute_delta_ci(const struct run_data *a, const struct run_data *b, double level,
+				struct attribution *out)
+{
+	struct eq *qa, *qb;
+	size_t na, nb;
+	struct eq_moments ma, mb;
+	int rc = -1;
+
+	qa = energy_queries(a, &na);
+	qb = energy_queries(b, &nb);
+	if (na == 0 || nb == 0)
+		goto out;
+	eq_moments_of(qa, na, &ma);
+	eq_moments_of(qb, nb, &mb);
+	{
+		/* per run: means of accuracy, power, energy and the ratios IPW, IPJ, each with its half-width */
+		double acc_a = ma.ap.sx / ma.ap.n, acc_b = mb.ap.sx / mb.ap.n;
+		double p_a = ma.ap.sy / ma.ap.n, p_b = mb.ap.sy / mb.ap.n;
+		double e_a = ma.ae.sy / ma.ae.n, e_b = mb.ae.sy / mb.ae.n;
+		struct stats_moments pa = y_as_x(&ma.ap), pb = y_as_x(&mb.ap), ea = y_as_x(&ma.ae), eb = y_as_x(&mb.ae);
+		double h_acc_a = stats_mean_halfwidth(&ma.ap, level), h_acc_b = stats_mean_halfwidth(&mb.ap, level);
+		double h_p_a = stats_mean_halfwidth(&pa, level), h_p_b = stats_mean_halfwidth(&pb, level);
+		double h_e_a = stats_mean_halfwidth(&ea, level), h_e_b = stats_mean_halfwidth(&eb, level);
+
+		out->acc_factor = indep_ratio(out->acc_factor.value, acc_b, h_acc_b, acc_a, h_acc_a);
+		out->power_factor = indep_ratio(out->power_factor.value, p_a, h_p_a, p_b, h_p_b);
+		out->energy_factor = indep_ratio(out->energy_factor.value, e_a, h_e_a, e_b, h_e_b);
+		out->ipw_ratio = indep_ratio(out->ipw_ratio.value, acc_b / p_b, stats_ratio_halfwidth(&mb.ap, level),
+					     acc_a / p_a, stats_ratio_halfwidth(&ma.ap, level));
+		out->ipj_ratio = indep_ratio(out->ipj_ratio.value, acc_b / e_b, stats_ratio_halfwidth(&mb.ae, level),
+					     acc_a / e_a, stats_ratio_halfwidth(&ma.ae, level));
+	}
+	rc = 0;
+out:
+	free(qa);
+	free(qb);
+	return rc;
+}

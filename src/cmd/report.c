@@ -65,7 +65,8 @@ static const struct opt_def report_opts[] = {
 	{"intersect", 0, OPT_FLAG, A(o.intersect), NULL, "use only the items every run has (coverage, routing)",
 	 NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"title", 0, OPT_STRING, A(o.title), "TEXT", "the page's title", NULL, 0, 0, 0, NULL, NULL, NULL},
-	{"bootstrap", 0, OPT_INT, A(o.bootstrap), "N", "resamples for the intervals (default 2000)",
+	{"bootstrap", 0, OPT_INT, A(o.bootstrap), "N", "resamples for the intervals (default 2000; runs over 50000\n"
+	 "scored queries: delta method, attribution included, as ipw compare --ci auto)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
 	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "intervals of the whole page: auto (default: bootstrap when every\n"
 	 "run has up to 50000 scored queries, else delta for all), bootstrap or delta", NULL, 0, 0, 0, NULL, NULL,

@@ -670,10 +670,14 @@ static char *immutable_uri(const char *path)
  * Read-only: SQLITE_OPEN_READONLY, no journal-mode change, no migration; a
  * file nobody may write is opened immutable, so SQLite creates no -wal or
  * -shm file beside it (a writer must not be running on such a file then).
+ * A read-only handle is opened without SQLite's per-call mutex (read
+ * commands use a store from one thread; the analyses call sqlite3_column_*
+ * a dozen times per row, and the lock was a sixth of their time); a
+ * writable one keeps it.
  */
 static int sq_open_db(const char *path, int flags, sqlite3 **db)
 {
-	int oflags = SQLITE_OPEN_FULLMUTEX, rc;
+	int oflags = (flags & STORE_READONLY) ? SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_FULLMUTEX, rc;
 	char *uri = NULL;
 
 	if (flags & STORE_READONLY) {
@@ -1818,65 +1822,144 @@ static int sq_judgement_put(struct store *s, const struct store_judgement *j, ch
 	return rc;
 }
 
+/*
+ * The items cursor: a merge join of two index-ordered statements read in
+ * step, the run's queries along the UNIQUE (run_id, item_id) index and its
+ * scores along scores_by_item (run_id, item_id, id), so each item's latest
+ * score is the last score row of its item id. No sort, no per-row seek into
+ * the scores, and memory that does not grow with the run. Both statements
+ * are stepped in sq_items_open, so they read one snapshot.
+ */
+struct sq_items {
+	sqlite3_stmt *q, *sc;
+	int q_pending;    /* q holds a row items_next has not returned yet */
+	int q_done;       /* q has no more rows */
+	int sc_row;       /* sc holds a row */
+};
+
+/*
+ * col_real / col_i64 of a column already fetched: one sqlite3_column_value
+ * call (one lock of the connection's mutex) instead of two per column.
+ */
+static double val_real(sqlite3_value *v)
+{
+	return sqlite3_value_type(v) == SQLITE_NULL ? NAN : sqlite3_value_double(v);
+}
+
+static long long val_i64(sqlite3_value *v)
+{
+	return sqlite3_value_type(v) == SQLITE_NULL ? -1 : (long long)sqlite3_value_int64(v);
+}
+
+/* Steps st: 1 a row, 0 done, -1 an error (err set). */
+static int items_step(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int step = sqlite3_step(st);
+
+	if (step == SQLITE_ROW)
+		return 1;
+	if (step == SQLITE_DONE)
+		return 0;
+	return db_err(s, err, errlen, "reading a run's items");
+}
+
+static void sq_items_close(struct store_cursor *c)
+{
+	struct sq_items *x = c->impl;
+
+	if (x) {
+		sqlite3_finalize(x->q);
+		sqlite3_finalize(x->sc);
+		free(x);
+	}
+	c->impl = NULL;
+}
+
 static int sq_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	struct sq_items *x;
 	sqlite3_int64 id;
-	int rc;
+	int rc, k;
 
 	c->impl = NULL;
 	if (parse_run_id(s, run_id, &id, err, errlen) < 0)
 		return -1;
 	if ((rc = run_exists(s, id, run_id, err, errlen)) < 0)
 		return rc;
-	/*
-	 * Ordered by the partial unique index queries_latest (run_id, item_id), so no sort and no
-	 * memory that grows with the run; the latest score is one seek in
-	 * scores_by_item.
-	 */
-	if (prepare(s, "SELECT q.item_id, q.subject, q.status, q.accel_j, q.accel_dyn_j, q.e2e_s, q.ttft_s,"
-		    " q.t_send_s, q.t_end_s, q.prompt_tokens, q.completion_tokens, q.reasoning_tokens,"
-		    " (SELECT sc.correct FROM scores AS sc WHERE sc.run_id = q.run_id AND sc.item_id = q.item_id"
-		    "  ORDER BY sc.id DESC LIMIT 1)"
-		    " FROM queries AS q WHERE q.run_id = ? AND q.superseded_at IS NULL ORDER BY q.item_id", &st, err, errlen) < 0)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	c->impl = st;
+	c->impl = x = xcalloc(1, sizeof(*x));
+	rc = -1;
+	if (prepare(s, "SELECT item_id, subject, status, accel_j, accel_dyn_j, e2e_s, ttft_s, t_send_s, t_end_s,"
+		    " prompt_tokens, completion_tokens, reasoning_tokens FROM queries WHERE run_id = ?"
+		    " AND superseded_at IS NULL ORDER BY item_id", &x->q, err, errlen) < 0 ||
+	    prepare(s, "SELECT item_id, correct FROM scores WHERE run_id = ? ORDER BY item_id, id",
+		    &x->sc, err, errlen) < 0)
+		goto out;
+	sqlite3_bind_int64(x->q, 1, id);
+	sqlite3_bind_int64(x->sc, 1, id);
+	if ((k = items_step(s, x->q, err, errlen)) < 0)
+		goto out;
+	x->q_pending = k;
+	x->q_done = !k;
+	if ((k = items_step(s, x->sc, err, errlen)) < 0)
+		goto out;
+	x->sc_row = k;
+	rc = 0;
+out:
+	if (rc < 0)
+		sq_items_close(c);
+	return rc;
+}
+
+/* Moves the scores statement past item_id; the latest score of item_id (its last row), or -1. */
+static int items_latest_score(struct store *s, struct sq_items *x, const char *item_id, int *correct,
+			      char *err, size_t errlen)
+{
+	int k;
+
+	*correct = -1;
+	while (x->sc_row) {
+		int cmp = strcmp((const char *)sqlite3_column_text(x->sc, 0), item_id);
+		if (cmp > 0)
+			break;
+		if (cmp == 0)
+			*correct = (int)val_i64(sqlite3_column_value(x->sc, 1));
+		if ((k = items_step(s, x->sc, err, errlen)) < 0)
+			return -1;
+		x->sc_row = k;
+	}
 	return 0;
 }
 
 static int sq_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = c->impl;
+	struct sq_items *x = c->impl;
+	sqlite3_stmt *st = x->q;
 	const char *status, *subject;
-	int step = sqlite3_step(st);
+	int k;
 
-	if (step == SQLITE_DONE)
+	if (!x->q_pending && !x->q_done) {
+		if ((k = items_step(c->s, st, err, errlen)) < 0)
+			return -1;
+		x->q_done = !k;
+	}
+	x->q_pending = 0;
+	if (x->q_done)
 		return 0;
-	if (step != SQLITE_ROW)
-		return db_err(c->s, err, errlen, "reading a run's items");
 	it->item_id = (const char *)sqlite3_column_text(st, 0);
 	subject = (const char *)sqlite3_column_text(st, 1);
 	it->subject = subject ? subject : "";
 	status = (const char *)sqlite3_column_text(st, 2);
 	it->ok = status && !strcmp(status, "ok");
-	it->accel_j = col_real(st, 3);
-	it->accel_dyn_j = col_real(st, 4);
-	it->e2e_s = col_real(st, 5);
-	it->ttft_s = col_real(st, 6);
-	it->t_send_s = col_real(st, 7);
-	it->t_end_s = col_real(st, 8);
-	it->prompt_tokens = col_i64(st, 9);
-	it->completion_tokens = col_i64(st, 10);
-	it->reasoning_tokens = col_i64(st, 11);
-	it->correct = (int)col_i64(st, 12);
-	return 1;
-}
-
-static void sq_items_close(struct store_cursor *c)
-{
-	sqlite3_finalize(c->impl);
-	c->impl = NULL;
+	it->accel_j = val_real(sqlite3_column_value(st, 3));
+	it->accel_dyn_j = val_real(sqlite3_column_value(st, 4));
+	it->e2e_s = val_real(sqlite3_column_value(st, 5));
+	it->ttft_s = val_real(sqlite3_column_value(st, 6));
+	it->t_send_s = val_real(sqlite3_column_value(st, 7));
+	it->t_end_s = val_real(sqlite3_column_value(st, 8));
+	it->prompt_tokens = val_i64(sqlite3_column_value(st, 9));
+	it->completion_tokens = val_i64(sqlite3_column_value(st, 10));
+	it->reasoning_tokens = val_i64(sqlite3_column_value(st, 11));
+	return items_latest_score(c->s, x, it->item_id, &it->correct, err, errlen) < 0 ? -1 : 1;
 }
 
 static int sq_samples_iter(struct store *s, const char *run_id,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "helper_store_conformance.h"
+#include "rng.h"
 #include "store.h"
 #include "util.h"
 
@@ -790,6 +791,98 @@ void sc_items_cursor_in_byte_order_with_latest_score(void)
 	cr_assert_eq(store_items_open(&st, "77", &c1, err, sizeof(err)), STORE_ENOTFOUND);
 	store_items_close(&c1);
 	free(r.id);
+	store_close(&st);
+}
+
+/*
+ * The items cursor against a reference built here from what was stored: a
+ * generated run whose ids are inserted in a shuffled order, with failed
+ * queries, unmeasured fields, zero to three scores per item (the latest
+ * counts, unscored included) and a second run with the same ids and other
+ * scores. The cursor is a merge of index-ordered reads; this is the
+ * straightforward answer it must equal.
+ */
+enum { GEN_ITEMS = 120 };
+
+struct gen_item {
+	char id[24];
+	int ok, latest;       /* latest score: 1, 0, or -1 none or unscored */
+	double accel_j, e2e_s;
+	long long ptok;
+	const char *subject;
+};
+
+static int gen_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct gen_item *)a)->id, ((const struct gen_item *)b)->id);
+}
+
+void sc_items_cursor_matches_a_reference_on_generated_items(void)
+{
+	struct store st = open_store();
+	struct run_record r = plain_run("gen"), r2 = plain_run("gen-other");
+	static struct gen_item g[GEN_ITEMS];
+	const char *subjects[3] = {"math", NULL, "bio"};
+	uint64_t seed = 2026;
+	struct store_score sc = {NULL, "mcq", NULL, 0, NULL, 0};
+	struct store_cursor c;
+	struct store_item it;
+	char err[IPW_ERRLEN];
+	int n = 0, k;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_create(&st, &r2, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < GEN_ITEMS; i++) {
+		uint64_t v = splitmix64(&seed);
+		struct query_record q;
+		/* ids of varied length and bytes, in no particular order */
+		snprintf(g[i].id, sizeof(g[i].id), "%s%llu", v % 3 ? "it-" : "It", (unsigned long long)(v >> 40));
+		g[i].ok = v % 7 != 0;
+		g[i].accel_j = v % 5 == 0 ? NAN : (double)(v % 1000) / 8;
+		g[i].e2e_s = v % 11 == 0 ? NAN : (double)(v % 300) / 16;
+		g[i].ptok = v % 13 == 0 ? -1 : (long long)(v % 400);
+		g[i].subject = subjects[v % 3];
+		g[i].latest = -1;
+		q = plain_query(i, g[i].id);
+		q.status = g[i].ok ? "ok" : "failed";
+		q.subject = (char *)g[i].subject;
+		q.accel_j = g[i].accel_j;
+		q.e2e_s = g[i].e2e_s;
+		q.prompt_tokens = g[i].ptok;
+		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(store_query_insert(&st, r2.id, &q, err, sizeof(err)), 0, "%s", err);
+	}
+	/* scores in a shuffled order over the items; the other run's scores are interleaved */
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < GEN_ITEMS; i++) {
+			uint64_t v = splitmix64(&seed);
+			if (v % 3 == 0)
+				continue;
+			sc.item_id = g[i].id;
+			sc.correct = (int)(v % 3) == 1 ? (int)((v >> 8) & 1) : -1;
+			cr_assert_eq(store_score_add(&st, r.id, &sc, err, sizeof(err)), 0, "%s", err);
+			g[i].latest = sc.correct;
+			sc.correct = !(int)((v >> 8) & 1);
+			cr_assert_eq(store_score_add(&st, r2.id, &sc, err, sizeof(err)), 0, "%s", err);
+		}
+	qsort(g, GEN_ITEMS, sizeof(g[0]), gen_cmp);
+	cr_assert_eq(store_items_open(&st, r.id, &c, err, sizeof(err)), 0, "%s", err);
+	while ((k = store_items_next(&c, &it, err, sizeof(err))) == 1) {
+		cr_assert_lt(n, GEN_ITEMS, "more items than stored");
+		assert_str(it.item_id, g[n].id, "item id");
+		assert_str(it.subject, g[n].subject ? g[n].subject : "", "subject");
+		cr_assert_eq(it.ok, g[n].ok, "item %s: ok", g[n].id);
+		cr_assert_eq(it.correct, g[n].latest, "item %s: latest score", g[n].id);
+		assert_real(it.accel_j, g[n].accel_j, "accel_j");
+		assert_real(it.e2e_s, g[n].e2e_s, "e2e_s");
+		cr_assert_eq(it.prompt_tokens, g[n].ptok, "item %s: prompt tokens", g[n].id);
+		n++;
+	}
+	cr_assert_eq(k, 0, "%s", err);
+	cr_assert_eq(n, GEN_ITEMS);
+	store_items_close(&c);
+	free(r.id);
+	free(r2.id);
 	store_close(&st);
 }
 

@@ -50,6 +50,7 @@ void sc_samples_iter_by_source_then_time(void);
 void sc_latest_scores_and_score_rows(void);
 void sc_judgements_cached_once(void);
 void sc_items_cursor_in_byte_order_with_latest_score(void);
+void sc_items_cursor_matches_a_reference_on_generated_items(void);
 void sc_run_sources_replaced(void);
 void sc_unknown_run_is_not_found_everywhere(void);
 void sc_open_without_create_fails_and_creates_nothing(void);
@@ -73,6 +74,7 @@ void sc_lease_refuses_a_live_holder_and_takes_over_a_stale_one(void);
 	STORE_CONFORMANCE_CASE(suite, latest_scores_and_score_rows) \
 	STORE_CONFORMANCE_CASE(suite, judgements_cached_once) \
 	STORE_CONFORMANCE_CASE(suite, items_cursor_in_byte_order_with_latest_score) \
+	STORE_CONFORMANCE_CASE(suite, items_cursor_matches_a_reference_on_generated_items) \
 	STORE_CONFORMANCE_CASE(suite, run_sources_replaced) \
 	STORE_CONFORMANCE_CASE(suite, unknown_run_is_not_found_everywhere) \
 	STORE_CONFORMANCE_CASE(suite, open_without_create_fails_and_creates_nothing) \

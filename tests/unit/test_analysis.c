@@ -570,3 +570,279 @@ Test(analysis, delta_method_by_hand_and_against_the_bootstrap)
 			  dv[k]->ci_high, bv[k]->ci_high);
 	}
 }
+
+/* Two generated runs held in memory (no store): n queries each, accuracy, power and energy varying. */
+static void gen_run(struct run_data *d, size_t n, uint64_t seed, double skill, double watts)
+{
+	static const char *subject = "";
+	memset(d, 0, sizeof(*d));
+	d->n = n;
+	d->acc = calloc(n, sizeof(int));
+	d->failed = calloc(n, sizeof(int));
+	d->energy_j = calloc(n, sizeof(double));
+	d->dynamic_j = calloc(n, sizeof(double));
+	d->latency_s = calloc(n, sizeof(double));
+	d->output_tokens = calloc(n, sizeof(double));
+	d->subject = calloc(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		double u = (double)(splitmix64(&seed) >> 11) * 0x1.0p-53;
+		double v = (double)(splitmix64(&seed) >> 11) * 0x1.0p-53;
+		d->acc[i] = v < skill * (0.5 + u);
+		d->latency_s[i] = 0.2 + 2 * u;
+		d->energy_j[i] = d->latency_s[i] * watts * (0.8 + 0.4 * v);
+		d->dynamic_j[i] = NAN;
+		d->output_tokens[i] = 10 + floor(100 * u);
+		d->subject[i] = subject;
+	}
+}
+
+static void gen_run_free(struct run_data *d)
+{
+	free(d->acc);
+	free(d->failed);
+	free(d->energy_j);
+	free(d->dynamic_j);
+	free(d->latency_s);
+	free(d->output_tokens);
+	free(d->subject);
+}
+
+/*
+ * The delta-method intervals of the attribution: by hand where every query
+ * draws the same power (the power factor's interval has no width), and next
+ * to the percentile bootstrap on two large generated runs (nearly equal).
+ */
+Test(analysis, attribution_delta_by_hand_and_against_the_bootstrap)
+{
+	char err[IPW_ERRLEN];
+	struct run_data a, b;
+	struct attribution at, bt;
+	struct metrics_options o;
+
+	metrics_options_init(&o);
+	o.bootstrap = 0;
+	cr_assert_eq(run_data_load(&st, "6", &a, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(run_data_load(&st, "7", &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(analysis_attribute(&a, &b, &o, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(analysis_attribute_delta_ci(&a, &b, 0.95, &at), 0);
+	cr_assert_float_eq(at.power_factor.ci_low, 2, EPS);
+	cr_assert_float_eq(at.power_factor.ci_high, 2, EPS);
+	/* acc A 1,0,1,0 (s² 1/3, n 4), B 1,1,1,0 (s² 1/4): relative half-widths in quadrature */
+	{
+		double z = 1.959963985, ra = z * sqrt(1.0 / 12) / 0.5, rb = z * sqrt(1.0 / 16) / 0.75;
+		cr_assert_float_eq(at.acc_factor.ci_high - 1.5, 1.5 * sqrt(ra * ra + rb * rb), 1e-8);
+		/* IPW: power is constant in each run, so its interval is the accuracy factor's, times 2 */
+		cr_assert_float_eq(at.ipw_ratio.ci_high - 3, 3 * sqrt(ra * ra + rb * rb), 1e-8);
+	}
+	run_data_release(&a);
+	run_data_release(&b);
+
+	gen_run(&a, 5000, 11, 0.5, 300);
+	gen_run(&b, 4000, 12, 0.7, 150);
+	o.bootstrap = 2000;
+	cr_assert_eq(analysis_attribute(&a, &b, &o, &bt, err, sizeof(err)), 0, "%s", err);
+	o.bootstrap = 0;
+	cr_assert_eq(analysis_attribute(&a, &b, &o, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(analysis_attribute_delta_ci(&a, &b, 0.95, &at), 0);
+	const struct metric_value *dv[] = {&at.acc_factor, &at.power_factor, &at.energy_factor, &at.ipw_ratio,
+					   &at.ipj_ratio};
+	const struct metric_value *bv[] = {&bt.acc_factor, &bt.power_factor, &bt.energy_factor, &bt.ipw_ratio,
+					   &bt.ipj_ratio};
+	for (int k = 0; k < 5; k++) {
+		double half = (bv[k]->ci_high - bv[k]->ci_low) / 2;
+		cr_assert_gt(half, 0);
+		cr_assert_float_eq(dv[k]->value, bv[k]->value, EPS, "factor %d: the same point estimate", k);
+		cr_expect(fabs(dv[k]->ci_low - bv[k]->ci_low) < 0.15 * half, "factor %d low %g vs %g", k,
+			  dv[k]->ci_low, bv[k]->ci_low);
+		cr_expect(fabs(dv[k]->ci_high - bv[k]->ci_high) < 0.15 * half, "factor %d high %g vs %g", k,
+			  dv[k]->ci_high, bv[k]->ci_high);
+	}
+	gen_run_free(&a);
+	gen_run_free(&b);
+}
+
+/* ---- the routing simulation against the straightforward computation ---- */
+
+enum { RT_E, RT_F, RT_C, RT_LOCAL, RT_CORRECT, RT_SCORED, RT_N };
+
+struct rt_spend {
+	double v[3];
+};
+
+/* What route simulate did before its Monte Carlo loop was unrolled: one scheme's totals, weight w local. */
+static void rt_add(double *t, const struct rt_spend *sp, size_t nlocal, long best, const struct store_item *c,
+		   double w, int cascade)
+{
+	if (best >= 0) {
+		for (int j = 0; j < 3; j++)
+			if (w != 0)
+				t[j] += w * sp[best].v[j];
+		t[RT_LOCAL] += w, t[RT_CORRECT] += w, t[RT_SCORED] += w;
+	} else
+		w = 0;
+	for (int j = 0; cascade && j < 3; j++)
+		if (1 - w != 0)
+			t[j] += (1 - w) * sp[0].v[j];
+	for (int j = 0; j < 3; j++)
+		if (1 - w != 0)
+			t[j] += (1 - w) * sp[nlocal].v[j];
+	if (1 - w != 0 && c->ok && (c->correct == 0 || c->correct == 1)) {
+		t[RT_CORRECT] += (1 - w) * c->correct;
+		t[RT_SCORED] += 1 - w;
+	}
+}
+
+/* The Monte Carlo row's field f (route_row order) over trials, as mean and percentile interval. */
+static struct route_value rt_field(const double *tr, int trials, const double *base, double n, int f)
+{
+	double *v = malloc((size_t)trials * sizeof(*v)), sum = 0;
+	struct route_value out;
+	int cnt = 0;
+	for (int k = 0; k < trials; k++) {
+		const double *t = &tr[(size_t)k * RT_N];
+		double x;
+		if (f < 3)
+			x = t[f];
+		else if (f < 6)
+			x = base[f - 3] > 0 && isfinite(t[f - 3]) ? 1 - t[f - 3] / base[f - 3] : NAN;
+		else if (f == 6)
+			x = n > 0 ? t[RT_LOCAL] / n : NAN;
+		else
+			x = t[RT_SCORED] > 0 ? t[RT_CORRECT] / t[RT_SCORED] : NAN;
+		v[k] = x;
+		if (isfinite(x)) {
+			sum += x;
+			cnt++;
+		}
+	}
+	out.value = cnt ? sum / cnt : NAN;
+	stats_percentile_interval(v, (size_t)trials, 0.95, &out.lo, &out.hi);
+	if (!cnt)
+		out.lo = out.hi = NAN;
+	free(v);
+	return out;
+}
+
+static int same_value(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/*
+ * A generated store of 3 local runs and a cloud run (120 items, failures,
+ * unscored items, unmeasured energy, prices and parameters): every Monte Carlo row of
+ * analysis_route equals, bit for bit, the trials summed one add_routed /
+ * add_cascade call at a time with the same draws.
+ */
+Test(analysis, monte_carlo_rows_equal_the_straightforward_sums)
+{
+	enum { NR = 4, NI = 120, TRIALS = 40 };
+	char err[IPW_ERRLEN], path[128], ids[NR][16];
+	const char *idp[NR];
+	struct store gs;
+	struct route_model model[NR];
+	double ps[2] = {0.35, 0.9};
+	struct route_options o = {ROUTE_ENERGY, ps, 2, TRIALS, 77, 0.95, 0};
+	struct route_result res;
+	uint64_t seed = 99;
+
+	snprintf(path, sizeof(path), "%s/gen.db", dir);
+	cr_assert_eq(store_open(&gs, path, STORE_CREATE, err, sizeof(err)), 0, "%s", err);
+	for (int r = 0; r < NR; r++) {
+		struct run_record rr;
+		char name[16];
+		memset(&rr, 0, sizeof(rr));
+		snprintf(name, sizeof(name), "g%d", r);
+		rr.name = name, rr.status = "completed", rr.started_at = 1700000000.0;
+		rr.ended_at = rr.idle_seconds = NAN;
+		rr.n_items = NI;
+		cr_assert_eq(store_run_create(&gs, &rr, err, sizeof(err)), 0, "%s", err);
+		snprintf(ids[r], sizeof(ids[r]), "%s", rr.id);
+		idp[r] = ids[r];
+		free(rr.id);
+		model[r] = (struct route_model){1e9 * (r + 1), 0.1 * (r + 1), 0.4 * (r + 1)};
+		for (int i = 0; i < NI; i++) {
+			uint64_t v = splitmix64(&seed);
+			char item[16];
+			struct query_record q;
+			struct store_score sc = {item, "mcq", NULL, 0, NULL, 0};
+			memset(&q, 0, sizeof(q));
+			snprintf(item, sizeof(item), "q%03d", (i * 37) % NI);
+			q.seq = i, q.item_id = item, q.status = r < NR - 1 && v % 9 == 0 ? "failed" : "ok";
+			q.t_send_s = q.t_first_s = q.t_end_s = q.ttft_s = q.tpot_s = NAN;
+			q.itl_p50_s = q.itl_p90_s = q.itl_p99_s = NAN;
+			q.e2e_s = 1 + (double)(v % 7);
+			q.prompt_tokens = (long long)(v % 300);
+			q.completion_tokens = (long long)((v >> 9) % 500);
+			q.reasoning_tokens = -1;
+			/* run 1's energy is not always measured (the oracle passes it over then) */
+			q.accel_j = r == 1 && v % 13 == 0 ? NAN : (double)((v >> 20) % 10000) / 7;
+			q.host_j = q.total_j = q.accel_dyn_j = q.host_dyn_j = q.total_dyn_j = NAN;
+			q.avg_power_w = q.peak_power_w = q.temp_max_c = q.mem_max_bytes = NAN;
+			q.http_status = -1;
+			cr_assert_eq(store_query_insert(&gs, ids[r], &q, err, sizeof(err)), 0, "%s", err);
+			sc.correct = v % 5 == 0 ? -1 : (int)((v >> 30) % 100) < 30 + 15 * r;
+			cr_assert_eq(store_score_add(&gs, ids[r], &sc, err, sizeof(err)), 0, "%s", err);
+		}
+	}
+	cr_assert_eq(analysis_route(&gs, idp, NR - 1, idp[NR - 1], model, &o, &res, err, sizeof(err)), 0, "%s", err);
+
+	/* the reference: the same merge, spends and oracle, and each trial's totals added call by call */
+	struct analysis_merge m;
+	const struct store_item *items[NR];
+	static double tr[2][2][TRIALS * RT_N];   /* [p][router, cascade][trial] */
+	double base[RT_N] = {0};
+	struct rng rg;
+	long long n = 0;
+	int k;
+
+	rng_seed(&rg, o.seed);
+	cr_assert_eq(analysis_merge_open(&m, &gs, idp, NR, 0, err, sizeof(err)), 0, "%s", err);
+	while ((k = analysis_merge_next(&m, items, err, sizeof(err))) == 1) {
+		struct rt_spend sp[NR];
+		long best = -1;
+		for (int r = 0; r < NR; r++) {
+			const struct store_item *it = items[r];
+			int have = it->prompt_tokens >= 0 && it->completion_tokens >= 0;
+			double tok = have ? (double)(it->prompt_tokens + it->completion_tokens) : NAN;
+			sp[r].v[0] = it->accel_j;
+			sp[r].v[1] = 2 * model[r].active_params * tok;
+			sp[r].v[2] = have ? (model[r].price_in * (double)it->prompt_tokens +
+					     model[r].price_out * (double)it->completion_tokens) / 1e6 : NAN;
+		}
+		for (int r = 0; r < NR - 1; r++)
+			if (items[r]->ok && items[r]->correct == 1 && isfinite(sp[r].v[0]) && sp[r].v[0] >= 0 &&
+			    (best < 0 || sp[r].v[0] < sp[best].v[0]))
+				best = r;
+		n++;
+		rt_add(base, sp, NR - 1, -1, items[NR - 1], 0, 0);
+		for (int j = 0; j < 2; j++)
+			for (int t = 0; t < TRIALS; t++) {
+				int right = best >= 0 && rng_unit(&rg) < ps[j];
+				rt_add(&tr[j][0][t * RT_N], sp, NR - 1, right ? best : -1, items[NR - 1], 1, 0);
+				rt_add(&tr[j][1][t * RT_N], sp, NR - 1, right ? best : -1, items[NR - 1], 1, 1);
+			}
+	}
+	cr_assert_eq(k, 0, "%s", err);
+	analysis_merge_close(&m);
+	cr_assert_eq(res.n_items, n);
+	cr_assert_eq(res.nrows, 2 + 2 * 4);
+	for (int j = 0; j < 2; j++)
+		for (int s = 0; s < 2; s++) {
+			const struct route_row *row = &res.rows[2 + 4 * j + 2 * s + 1];
+			const struct route_value *got[8] = {&row->energy_j, &row->flops, &row->cost_usd, &row->saved_energy,
+							    &row->saved_compute, &row->saved_cost, &row->local_share,
+							    &row->accuracy};
+			cr_assert(row->monte_carlo && !strcmp(row->scheme, s ? "cascade" : "router"));
+			for (int f = 0; f < 8; f++) {
+				struct route_value want = rt_field(tr[j][s], TRIALS, base, (double)n, f);
+				cr_assert(isfinite(want.value), "p %g scheme %d field %d is measured", ps[j], s, f);
+				cr_assert(same_value(got[f]->value, want.value) && same_value(got[f]->lo, want.lo) &&
+					  same_value(got[f]->hi, want.hi), "p %g scheme %d field %d: %.17g [%.17g, %.17g] "
+					  "vs %.17g [%.17g, %.17g]", ps[j], s, f, got[f]->value, got[f]->lo, got[f]->hi,
+					  want.value, want.lo, want.hi);
+			}
+		}
+	route_result_release(&res);
+	store_close(&gs);
+}
