@@ -742,7 +742,7 @@ Test(analysis, monte_carlo_rows_equal_the_straightforward_sums)
 	struct store gs;
 	struct route_model model[NR];
 	double ps[2] = {0.35, 0.9};
-	struct route_options o = {ROUTE_ENERGY, ps, 2, TRIALS, 77, 0.95, 0};
+	struct route_options o = {ROUTE_ENERGY, ps, 2, TRIALS, 77, 0.95, 0, ROUTE_COMPUTE_ACTIVE, ROUTE_ONE_SIDED};
 	struct route_result res;
 	uint64_t seed = 99;
 
@@ -760,7 +760,7 @@ Test(analysis, monte_carlo_rows_equal_the_straightforward_sums)
 		snprintf(ids[r], sizeof(ids[r]), "%s", rr.id);
 		idp[r] = ids[r];
 		free(rr.id);
-		model[r] = (struct route_model){1e9 * (r + 1), 0.1 * (r + 1), 0.4 * (r + 1)};
+		model[r] = (struct route_model){1e9 * (r + 1), 0.1 * (r + 1), 0.4 * (r + 1), 1e9 * (r + 1)};
 		for (int i = 0; i < NI; i++) {
 			uint64_t v = splitmix64(&seed);
 			char item[16];
