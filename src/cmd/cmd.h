@@ -19,6 +19,7 @@ int cmd_score(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_coverage(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_route_serve(int argc, char **argv); /* src/cmd/route_serve.c, through cmd_route */
 int cmd_analyze(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_report(int argc, char **argv);

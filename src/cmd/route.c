@@ -404,6 +404,8 @@ int cmd_route(int argc, char **argv)
 	struct store st;
 	int rc, opened = 0;
 
+	if (argc >= 2 && !strcmp(argv[1], "serve"))
+		return cmd_route_serve(argc - 1, argv + 1);
 	route_args_init(&a);
 	if ((rc = parse_args(&a, argc, argv)))
 		goto out;
