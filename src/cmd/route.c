@@ -406,6 +406,13 @@ int cmd_route(int argc, char **argv)
 
 	if (argc >= 2 && !strcmp(argv[1], "serve"))
 		return cmd_route_serve(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "train"))
+		return cmd_route_train(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "replay"))
+		return cmd_route_replay(argc - 1, argv + 1);
+	for (int i = 2; argc >= 2 && !strcmp(argv[1], "simulate") && i < argc; i++)
+		if (!strcmp(argv[i], "--router") || !strncmp(argv[i], "--router=", 9))
+			return cmd_route_simulate_router(argc - 1, argv + 1);
 	route_args_init(&a);
 	if ((rc = parse_args(&a, argc, argv)))
 		goto out;

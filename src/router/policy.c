@@ -106,7 +106,8 @@ static void decide_learned(const struct router_config *c, const struct learn_rou
 		int t = -1;
 		double p, j;
 		for (int i = 0; i < c->ntiers && t < 0; i++)
-			if (!c->tiers[i].cloud && !strcmp(c->tiers[i].model, m->tier_model))
+			if (!c->tiers[i].cloud && (!strcmp(c->tiers[i].model, m->tier_model) ||
+						    (c->tiers[i].profile_run && !strcmp(c->tiers[i].profile_run, m->run_id))))
 				t = i;
 		if (t < 0)
 			continue;

@@ -509,6 +509,7 @@ void rreq_add_headers(struct rreq *r, struct MHD_Response *resp)
 	if (a && !r->failed_all) {
 		MHD_add_response_header(resp, "x-ipw-tier", s->c->tiers[a->tier].name);
 		MHD_add_response_header(resp, "x-ipw-model", s->c->tiers[a->tier].model);
+		MHD_add_response_header(resp, "x-ipw-tier-kind", s->c->tiers[a->tier].cloud ? "cloud" : "local");
 	}
 }
 
