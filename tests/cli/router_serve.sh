@@ -107,7 +107,7 @@ ID=$(grep -i '^x-ipw-request-id:' "$TMP/h2" | tr -d '\r' | cut -d' ' -f2)
 curl -s "$R/v1/ipw/requests/$ID" | grep -q '"tier":"cloud"' || fail "lookup $ID: $(curl -s "$R/v1/ipw/requests/$ID")"
 expect_eq "lookup unknown" "$(curl -s -o /dev/null -w '%{http_code}' "$R/v1/ipw/requests/zzz")" 404
 expect_eq "alias" "$(curl -s -D - -o /dev/null -d '{"model":"fast","messages":[{"role":"user","content":"x"}]}' \
-	"$R/v1/chat/completions" | grep -i '^x-ipw-tier' | tr -d '\r')" "x-ipw-tier: local"
+	"$R/v1/chat/completions" | grep -i '^x-ipw-tier:' | tr -d '\r')" "x-ipw-tier: local"
 
 # privacy: local-only never reaches the cloud, and stays local for its session
 SECRET_WORD="privateword$$"
