@@ -752,5 +752,9 @@ char *router_metrics_text(struct router_server *s)
 		    "# TYPE ipw_router_unauthorised_total counter\nipw_router_unauthorised_total %llu\n"
 		    "# TYPE ipw_router_no_tier_total counter\nipw_router_no_tier_total %llu\n",
 		    s->cancelled, s->rejected, s->unauthorised, s->no_tier);
-	return buf_detach(&b);
+	{
+		char *text = buf_detach(&b);
+		buf_release(&b); /* buf_detach left it initialised */
+		return text;
+	}
 }
