@@ -84,7 +84,8 @@ static const struct tcol cols[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n");
+	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n"
+		"       (also: ipw route serve | train | replay | simulate --router FILE; docs/router.md)\n");
 	opt_usage(f, route_opts, NOPTS);
 	fprintf(f, "json is one object; csv and jsonl are one row per scheme, p and method, each value with\n"
 		"its Monte Carlo spread (_lo, _hi).\n");
@@ -327,7 +328,7 @@ static int parse_args(struct route_args *a, int argc, char **argv)
 			usage(stdout);
 			return CMD_PARSE_HELP;
 		}
-		fprintf(stderr, "ipw route: the subcommand is 'simulate'\n");
+		fprintf(stderr, "ipw route: the subcommand is simulate, serve, train or replay\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
