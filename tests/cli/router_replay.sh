@@ -95,5 +95,14 @@ PY
 kill -TERM "$RPID"
 wait "$RPID"
 expect_eq "router exit" $? 0
+# the router run: every routed request a row, the realised savings in its summary (ipw show)
+"$IPW" show last --store "$S" --json >"$TMP/show.json" || fail "ipw show the router run"
+python3 - "$TMP/show.json" <<'PY' || fail "router run summary: $(cat "$TMP/show.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]
+assert s["kind"] == "router" and s["requests"] == 3 * 60 + 12 and s["failed"] == 0, s
+assert s["local"] + s["cloud"] == s["requests"] and s["all_local_cost_usd"] == 0, s
+assert 0 < s["saved_cost_vs_all_cloud"] < 1 and 0 < s["saved_energy_vs_all_cloud"] < 1, s
+PY
 cat "$TMP/train.txt" "$TMP/replay.json"
 echo "router_replay: ok"
