@@ -2,7 +2,8 @@
 # bench/router_bench.sh - what `ipw route serve` costs: the TTFT it adds (router minus direct,
 # p50 and p99, same fake tier, same concurrency) at 1, 64 and 256 concurrent streams, tokens/s
 # streamed through it with the router pinned to one core, and its memory per open stream (RSS
-# with 256 stalled streams minus idle RSS, / 256). Prints the numbers; results go to
+# with 256 stalled streams minus idle RSS, / 256). The router runs on core 0, the fake tiers on
+# core 1 (taskset), the client wherever the scheduler puts it. Prints the numbers; results go to
 # bench/RESULTS.md with this command. Usage: bench/router_bench.sh [BUILD] (default build).
 set -eu
 BUILD=${1:-build}
@@ -15,9 +16,9 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$TMP"' EXIT INT TERM
 
 waitfile() { i=0; while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -gt 200 ] && { echo "no $1" >&2; exit 1; }; sleep 0.05; done; }
 
-"$FAKE" --port 0 --port-file "$TMP/f.port" --tokens 16 --lifetime-s 900 </dev/null >"$TMP/f.log" 2>&1 &
+taskset -c 1 "$FAKE" --port 0 --port-file "$TMP/f.port" --tokens 16 --lifetime-s 900 </dev/null >"$TMP/f.log" 2>&1 &
 PIDS="$PIDS $!"
-"$FAKE" --port 0 --port-file "$TMP/g.port" --tokens 4000 --lifetime-s 900 </dev/null >"$TMP/g.log" 2>&1 &
+taskset -c 1 "$FAKE" --port 0 --port-file "$TMP/g.port" --tokens 4000 --lifetime-s 900 </dev/null >"$TMP/g.log" 2>&1 &
 PIDS="$PIDS $!"
 waitfile "$TMP/f.port"; waitfile "$TMP/g.port"
 F=$(cat "$TMP/f.port"); G=$(cat "$TMP/g.port")
@@ -66,7 +67,7 @@ async def ttft(port, model, n, total):
     return [x[0] for x in out if x[0] is not None]
 
 async def main():
-    print("TTFT added by the router (fake tier: 16 tokens, no delay; router pinned to core 0), ms")
+    print("TTFT added by the router (fake tier: 16 tokens, no delay; router on core 0, fake tiers on core 1), ms")
     print("streams  direct p50  router p50  added p50  direct p99  router p99  added p99  samples")
     for n, total in ((1, 300), (64, 640), (256, 1024)):
         d = await ttft(fport, "m", n, total)
