@@ -156,6 +156,8 @@ static const char *forbidden(const struct router_config *c, const struct router_
 		return "budget";
 	if (isfinite(ri->max_ttft_s) && isfinite(l->ttft_ewma_s) && l->ttft_ewma_s * (1 + l->inflight) > ri->max_ttft_s)
 		return "latency";
+	if (isfinite(ri->max_e2e_s) && isfinite(l->e2e_ewma_s) && l->e2e_ewma_s * (1 + l->inflight) > ri->max_e2e_s)
+		return "latency";
 	return NULL;
 }
 

@@ -173,6 +173,8 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 		hist_add(&ts->ttft, ttft);
 		hist_add(&ts->e2e, a->t_end_s - a->t_send_s);
 		ts->ttft_ewma_s = isfinite(ts->ttft_ewma_s) ? 0.7 * ts->ttft_ewma_s + 0.3 * ttft : ttft;
+		ts->e2e_ewma_s = isfinite(ts->e2e_ewma_s) ? 0.7 * ts->e2e_ewma_s + 0.3 * (a->t_end_s - a->t_send_s)
+							   : a->t_end_s - a->t_send_s;
 	}
 }
 

@@ -126,7 +126,8 @@ struct router_request_info {
 	size_t prompt_chars;         /* characters of every message's content */
 	const char *tier_header;     /* x-ipw-tier (rules), NULL if absent */
 	int local_only;              /* privacy: local-only (header, body or sticky session) */
-	double max_ttft_s;           /* latency limit (NAN: none) */
+	double max_ttft_s;           /* latency limit on the first token (NAN: none) */
+	double max_e2e_s;            /* latency limit on the whole reply (NAN: none) */
 	int over_budget;             /* the client's cost budget is spent */
 };
 
@@ -146,6 +147,7 @@ struct router_decision {
 struct router_tier_live {
 	int inflight;
 	double ttft_ewma_s;          /* NAN until a request finished */
+	double e2e_ewma_s;           /* NAN until a request finished */
 };
 
 /*

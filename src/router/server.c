@@ -210,7 +210,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	r->text = request_text(messages, &ri.prompt_chars);
 	ri.text = r->text;
 	ri.tier_header = header(r->con, "x-ipw-tier");
-	ri.max_ttft_s = NAN;
+	ri.max_ttft_s = ri.max_e2e_s = NAN;
 	/* limits: headers, or the body extension "ipw": {...}, which is not forwarded */
 	ext = json_object_get(r->req, "ipw");
 	priv = header(r->con, "x-ipw-privacy");
@@ -236,6 +236,10 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		ri.max_ttft_s = atof(ttft) / 1000;
 	else if (json_is_number(json_object_get(ext, "max_ttft_ms")))
 		ri.max_ttft_s = json_number_value(json_object_get(ext, "max_ttft_ms")) / 1000;
+	if (header(r->con, "x-ipw-max-e2e-ms"))
+		ri.max_e2e_s = atof(header(r->con, "x-ipw-max-e2e-ms")) / 1000;
+	else if (json_is_number(json_object_get(ext, "max_e2e_ms")))
+		ri.max_e2e_s = json_number_value(json_object_get(ext, "max_e2e_ms")) / 1000;
 	client_key(r->con, key, sizeof(key));
 	r->budget = s->c->budget.usd > 0 ? budget_find(s, key, 1) : NULL;
 	ri.over_budget = r->budget && r->budget->spent >= s->c->budget.usd;
@@ -246,6 +250,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	for (int i = 0; i < s->c->ntiers; i++) {
 		s->live[i].inflight = s->tier_stats[i].inflight;
 		s->live[i].ttft_ewma_s = s->tier_stats[i].ttft_ewma_s;
+		s->live[i].e2e_ewma_s = s->tier_stats[i].e2e_ewma_s;
 	}
 	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0)
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -398,7 +403,7 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	*out = NULL;
 	s->c = c;
 	for (int i = 0; i < c->ntiers; i++)
-		s->tier_stats[i].ttft_ewma_s = NAN;
+		s->tier_stats[i].ttft_ewma_s = s->tier_stats[i].e2e_ewma_s = NAN;
 	memset(&a4, 0, sizeof(a4));
 	if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
 		free(s);

@@ -27,7 +27,7 @@ void hist_add(struct hist *h, double v);
 
 struct tier_stats {
 	int inflight;
-	double ttft_ewma_s;                 /* NAN until one finished */
+	double ttft_ewma_s, e2e_ewma_s;     /* NAN until one finished */
 	unsigned long long requests, ok, failed, retried, cancelled;
 	unsigned long long prompt_tokens, completion_tokens;
 	double energy_j;                    /* estimated (J/token of the profile run) */

@@ -132,7 +132,7 @@ Test(router, decisions_under_limits)
 	struct router_config c;
 	struct router_decision d;
 	struct router_request_info ri;
-	struct router_tier_live live[2] = {{0, NAN}, {3, 0.2}};
+	struct router_tier_live live[2] = {{0, NAN, NAN}, {3, 0.2, 1.0}};
 	int fd = mkstemp(path);
 	close(fd);
 	two_tiers(&c, path);
@@ -145,7 +145,7 @@ Test(router, decisions_under_limits)
 	memset(&ri, 0, sizeof(ri));
 	ri.text = "a long question indeed";
 	ri.prompt_chars = 22;
-	ri.max_ttft_s = NAN;
+	ri.max_ttft_s = ri.max_e2e_s = NAN;
 	d.policy = POLICY_RULES;
 	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
 	cr_assert_eq(d.n, 2);
@@ -163,6 +163,10 @@ Test(router, decisions_under_limits)
 	ri.max_ttft_s = 1.0; /* 0.8 s fits */
 	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
 	cr_assert_eq(d.order[0], 1);
+	ri.max_e2e_s = 3.0; /* the whole reply: 1 s x 4 = 4 s > 3 s */
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
+	cr_assert_eq(d.order[0], 0);
+	ri.max_e2e_s = NAN;
 	ri.local_only = 1;
 	live[0].ttft_ewma_s = 2;
 	ri.max_ttft_s = 0.5;
