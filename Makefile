@@ -37,7 +37,7 @@ else
 Q := @
 endif
 
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/analysis/*.c src/telemetry/*.c src/client/*.c src/store/*.c src/grade/*.c src/engine/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/analysis/*.c src/telemetry/*.c src/client/*.c src/store/*.c src/grade/*.c src/engine/*.c src/router/*.c))
 LIB_ASM := $(wildcard src/*.S)
 CMD_SRCS := src/main.c $(wildcard src/cmd/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)

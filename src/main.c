@@ -31,7 +31,7 @@ static const struct command commands[] = {
 	{"score", cmd_score, S | R, "score a run's answers (offline graders or an LLM judge), resumable"},
 	{"compare", cmd_compare, S | R | O, "one row per run: accuracy, IPW, IPJ, energy, latency with intervals"},
 	{"coverage", cmd_coverage, S | R | O, "coverage per run and best-of-N over runs, per subject"},
-	{"route", cmd_route, S | R | O, "simulate hybrid local/cloud routing: oracle, router of accuracy p, cascade"},
+	{"route", cmd_route, S | R | O, "hybrid local/cloud routing: simulate (oracle, router of accuracy p, cascade), serve, train, replay"},
 	{"analyze", cmd_analyze, S | R | O, "regressions of energy, latency, TTFT on tokens; weighted metrics"},
 	{"attribute", cmd_attribute, S | R | O, "split an IPW/IPJ change between two runs into accuracy and power"},
 	{"report", cmd_report, S | R, "a self-contained HTML report with tables and plots"},

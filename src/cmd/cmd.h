@@ -19,6 +19,10 @@ int cmd_score(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_coverage(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_route_serve(int argc, char **argv); /* src/cmd/route_serve.c, through cmd_route */
+int cmd_route_train(int argc, char **argv); /* src/cmd/route_train.c, through cmd_route */
+int cmd_route_simulate_router(int argc, char **argv); /* route simulate --router FILE */
+int cmd_route_replay(int argc, char **argv); /* src/cmd/route_replay.c, through cmd_route */
 int cmd_analyze(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -120,7 +120,8 @@ static struct route_value per_day(struct route_value t, double daily, long long 
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n");
+	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n"
+		"       (also: ipw route serve | train | replay | simulate --router FILE; docs/router.md)\n");
 	opt_usage(f, route_opts, NOPTS);
 	fprintf(f, "json is one object; csv and jsonl are one row per scheme, p and method, each value with\n"
 		"its Monte Carlo spread (_lo, _hi).\n");
@@ -467,7 +468,7 @@ static int parse_args(struct route_args *a, int argc, char **argv)
 			usage(stdout);
 			return CMD_PARSE_HELP;
 		}
-		fprintf(stderr, "ipw route: the subcommand is 'simulate'\n");
+		fprintf(stderr, "ipw route: the subcommand is simulate, serve, train or replay\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -560,6 +561,15 @@ int cmd_route(int argc, char **argv)
 	struct store st;
 	int rc, opened = 0;
 
+	if (argc >= 2 && !strcmp(argv[1], "serve"))
+		return cmd_route_serve(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "train"))
+		return cmd_route_train(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "replay"))
+		return cmd_route_replay(argc - 1, argv + 1);
+	for (int i = 2; argc >= 2 && !strcmp(argv[1], "simulate") && i < argc; i++)
+		if (!strcmp(argv[i], "--router") || !strncmp(argv[i], "--router=", 9))
+			return cmd_route_simulate_router(argc - 1, argv + 1);
 	route_args_init(&a);
 	if ((rc = parse_args(&a, argc, argv)))
 		goto out;

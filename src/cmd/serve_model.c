@@ -44,6 +44,8 @@ static const struct opt_def serve_opts[] = {
 	 "from the model)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"ctx", 0, OPT_INT, A(eo.n_ctx), "N", "context length (default: the model's, at most 4096)", NULL, 16,
 	 1 << 20, OPT_BOUNDED, NULL, "a length in 16..1048576", NULL},
+	{"request-log", 0, OPT_STRING, A(so.request_log), "FILE", "append each chat request's body to FILE, one "
+	 "line each (tests)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"port-file", 0, OPT_STRING, A(port_file), "FILE", "write the port listened on to FILE once serving (for "
 	 "scripts)", NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -53,7 +55,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ipw serve MODEL.gguf [--port P] [--host H] [--threads N] [--name NAME]\n"
-"                 [--chat-template NAME] [--ctx N] [--port-file FILE]\n"
+"                 [--chat-template NAME] [--ctx N] [--port-file FILE] [--request-log FILE]\n"
 "Serves a GGUF model with the built-in CPU engine over an OpenAI-compatible API:\n"
 "POST /v1/chat/completions (streamed with \"stream\":true, usage in the last chunk),\n"
 "GET /v1/models, GET /health. Stops on Ctrl-C or SIGTERM.\n\n");

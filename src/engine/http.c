@@ -30,6 +30,7 @@ struct engine_server {
 	int port;
 	unsigned long long next_id;
 	pthread_mutex_t id_mu;
+	FILE *request_log;           /* one line per chat request body (NULL: none), under id_mu */
 };
 
 /* What a chat request asks for, parsed from its JSON body. */
@@ -462,6 +463,14 @@ static enum MHD_Result chat(struct engine_server *srv, struct MHD_Connection *co
 	char err[512] = "";
 	enum MHD_Result rc;
 
+	if (srv->request_log && !up->too_big) { /* the body as received, on one line (tests read it) */
+		pthread_mutex_lock(&srv->id_mu);
+		for (size_t i = 0; i < up->len; i++)
+			fputc(up->body[i] == '\n' ? ' ' : up->body[i], srv->request_log);
+		fputc('\n', srv->request_log);
+		fflush(srv->request_log);
+		pthread_mutex_unlock(&srv->id_mu);
+	}
 	if (up->too_big)
 		return reply_error(con, 413, "invalid_request_error", "the body passes %u bytes",
 				   MAX_BODY);
@@ -570,6 +579,11 @@ int engine_server_start(struct engine_server **out, struct engine *e, const stru
 	snprintf(srv->tmpl, sizeof srv->tmpl, "%s", o->chat_template ? o->chat_template : "");
 	pthread_mutex_init(&srv->engine_mu, NULL);
 	pthread_mutex_init(&srv->id_mu, NULL);
+	if (o->request_log && !(srv->request_log = fopen(o->request_log, "a"))) {
+		snprintf(err, errlen, "cannot open the request log %s", o->request_log);
+		engine_server_stop(srv);
+		return -1;
+	}
 	srv->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR, sa,
 				  MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_END);
 	if (!srv->d) {
@@ -597,5 +611,7 @@ void engine_server_stop(struct engine_server *s)
 		MHD_stop_daemon(s->d);
 	pthread_mutex_destroy(&s->engine_mu);
 	pthread_mutex_destroy(&s->id_mu);
+	if (s->request_log)
+		fclose(s->request_log);
 	free(s);
 }

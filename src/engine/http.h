@@ -15,6 +15,7 @@ struct engine_server_opts {
 	int port;                  /* 0: any free port (engine_server_port says which) */
 	const char *model_name;    /* the id /v1/models lists and replies carry */
 	const char *chat_template; /* NULL: detected from the model */
+	const char *request_log;   /* append each chat request body as one line here (NULL: none) */
 };
 
 /* Starts serving E (borrowed: it must outlive the server) on its own threads. 0, or -1 with err. */

@@ -1,0 +1,762 @@
+/*
+ * router/proxy.c - one routed request on the loop: its upstream attempts
+ * (libcurl easy handles in the server's multi), retries and fallback before
+ * any byte reached the client, the cascade's held first answer and its
+ * verifier, the SSE pass-through with the closing "ipw" comment, the reply
+ * queued on the client's connection, and the accounting once it ends.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "clock.h"
+#include "router/server_internal.h"
+
+#define OUT_HIGH (256 * 1024)
+#define WHOLE_MAX (16 * 1024 * 1024)
+#define ANSWER_MAX (256 * 1024)
+#define LINE_MAX_BYTES (4 * 1024 * 1024)
+
+static double now_s(void)
+{
+	return clock_now_ns() / 1e9;
+}
+
+struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con)
+{
+	struct rreq *r = xcalloc(1, sizeof(*r));
+	r->con = con;
+	r->srv = s;
+	snprintf(r->id, sizeof(r->id), "r%llx-%llu", (unsigned long long)clock_wall_s(), ++s->next_id);
+	buf_init(&r->body, (size_t)s->c->max_body);
+	buf_init(&r->line, LINE_MAX_BYTES);
+	buf_init(&r->out, 0);
+	buf_init(&r->held, 0);
+	buf_init(&r->whole, WHOLE_MAX);
+	buf_init(&r->answer, ANSWER_MAX);
+	r->t_recv_s = now_s();
+	r->next = s->active;
+	if (s->active)
+		s->active->prev = r;
+	s->active = r;
+	s->nactive++;
+	return r;
+}
+
+static void resume(struct router_server *s, struct rreq *r)
+{
+	if (!r->suspended)
+		return;
+	r->suspended = 0;
+	s->nsuspended--;
+	MHD_resume_connection(r->con);
+	s->kick = 1;
+}
+
+/* Appends text to the client's bytes (or the cascade's held bytes), scrubbed of secrets. */
+static void emit(struct rreq *r, const char *p, size_t n)
+{
+	size_t sl;
+	char *clean = secret_scrub(p, n, &sl);
+	buf_append(r->hold ? &r->held : &r->out, clean ? clean : p, clean ? sl : n);
+	free(clean);
+}
+
+static int retryable(const struct attempt *a)
+{
+	return a->curl_rc != CURLE_OK || a->status == 429 || a->status >= 500;
+}
+
+/* ---- the record of a request ---- */
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static const struct attempt *answering(const struct rreq *r)
+{
+	return r->natt ? &r->att[r->natt - 1] : NULL;
+}
+
+/* The request's record: decision, tokens, latency, energy and cost of every attempt (owned by the caller). */
+static json_t *rreq_record(struct router_server *s, const struct rreq *r, const char *outcome)
+{
+	const struct attempt *last = answering(r);
+	json_t *atts = json_array();
+	double e = 0, cost = 0;
+	long long pt = 0, ct = 0;
+	int e_known = 1, c_known = 1;
+	for (int i = 0; i < r->natt; i++) {
+		const struct attempt *a = &r->att[i];
+		json_array_append_new(atts, json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "tier",
+						      s->c->tiers[a->tier].name, "outcome", a->outcome, "http_status",
+						      (json_int_t)a->status, "prompt_tokens",
+						      a->prompt_tokens >= 0 ? json_integer(a->prompt_tokens) : json_null(),
+						      "completion_tokens",
+						      a->completion_tokens >= 0 ? json_integer(a->completion_tokens) : json_null(),
+						      "e2e_s", num_or_null(a->t_end_s - a->t_send_s), "energy_j",
+						      num_or_null(a->energy_j), "cost_usd", num_or_null(a->cost_usd)));
+		if (!strcmp(a->outcome, "connect"))
+			continue; /* nothing was computed upstream */
+		if (isfinite(a->energy_j))
+			e += a->energy_j;
+		else
+			e_known = 0;
+		if (isfinite(a->cost_usd))
+			cost += a->cost_usd;
+		else
+			c_known = 0;
+		pt += a->prompt_tokens > 0 ? a->prompt_tokens : 0;
+		ct += a->completion_tokens > 0 ? a->completion_tokens : 0;
+	}
+	return json_pack("{s:s,s:s?,s:s,s:s?,s:s?,s:s,s:o,s:o,s:b,s:b,s:s,s:I,s:I,s:o,s:o,s:o,s:s?,s:o,s:o}",
+			 "request_id", r->id, "item_id", r->item_id, "policy", r->policy_name ? r->policy_name : "",
+			 "tier", last ? s->c->tiers[last->tier].name : NULL,
+			 "model", last ? s->c->tiers[last->tier].model : NULL, "reason", r->d.reason,
+			 "predicted", num_or_null(r->d.predicted), "threshold", num_or_null(r->d.threshold),
+			 "stream", r->stream, "local_only", r->local_only, "outcome", outcome,
+			 "prompt_tokens", (json_int_t)pt, "completion_tokens", (json_int_t)ct,
+			 "ttft_s", num_or_null(last && last->t_first_s > 0 ? last->t_first_s - r->t_recv_s : NAN),
+			 "e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN),
+			 "energy_j", num_or_null(e_known && r->natt ? e : NAN),
+			 "energy_method", e_known && r->natt ? "estimated" : NULL,
+			 "cost_usd", num_or_null(c_known && r->natt ? cost : NAN), "attempts", atts);
+}
+
+/* ---- attempts ---- */
+
+static void attempt_costs(struct router_server *s, struct attempt *a)
+{
+	const struct router_tier *t = &s->c->tiers[a->tier];
+	a->energy_j = isfinite(t->j_per_token) && a->completion_tokens >= 0 ? t->j_per_token * a->completion_tokens : NAN;
+	a->cost_usd = a->prompt_tokens >= 0 && a->completion_tokens >= 0
+			      ? (t->price_in * a->prompt_tokens + t->price_out * a->completion_tokens) / 1e6 : NAN;
+}
+
+/* The attempt ended (any way): its tier's counters. */
+static void attempt_close(struct router_server *s, struct rreq *r, struct attempt *a, const char *outcome)
+{
+	struct tier_stats *ts = &s->tier_stats[a->tier];
+	if (a->t_end_s <= 0)
+		a->t_end_s = now_s();
+	snprintf(a->outcome, sizeof(a->outcome), "%s", outcome);
+	attempt_costs(s, a);
+	ts->inflight--;
+	if (!strcmp(outcome, "ok") || !strcmp(outcome, "rejected") || !strcmp(outcome, "http_4xx"))
+		ts->ok++;
+	else if (!strcmp(outcome, "cancelled"))
+		ts->cancelled++;
+	else
+		ts->failed++;
+	if (a->prompt_tokens > 0)
+		ts->prompt_tokens += (unsigned long long)a->prompt_tokens;
+	if (a->completion_tokens > 0)
+		ts->completion_tokens += (unsigned long long)a->completion_tokens;
+	if (isfinite(a->energy_j)) {
+		ts->energy_j += a->energy_j;
+		ts->energy_n++;
+	}
+	if (isfinite(a->cost_usd)) {
+		ts->cost_usd += a->cost_usd;
+		if (r->budget && s->c->tiers[a->tier].cloud)
+			r->budget->spent += a->cost_usd;
+	}
+	if (!strcmp(outcome, "ok") || !strcmp(outcome, "rejected")) {
+		double ttft = (a->t_first_s > 0 ? a->t_first_s : a->t_end_s) - a->t_send_s;
+		hist_add(&ts->ttft, ttft);
+		hist_add(&ts->e2e, a->t_end_s - a->t_send_s);
+		ts->ttft_ewma_s = isfinite(ts->ttft_ewma_s) ? 0.7 * ts->ttft_ewma_s + 0.3 * ttft : ttft;
+		ts->e2e_ewma_s = isfinite(ts->e2e_ewma_s) ? 0.7 * ts->e2e_ewma_s + 0.3 * (a->t_end_s - a->t_send_s)
+							   : a->t_end_s - a->t_send_s;
+	}
+}
+
+static void easy_drop(struct router_server *s, struct rreq *r)
+{
+	if (!r->easy)
+		return;
+	curl_multi_remove_handle(s->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->hdrs);
+	free(r->up_body);
+	r->easy = NULL;
+	r->hdrs = NULL;
+	r->up_body = NULL;
+}
+
+static void usage_from(struct attempt *a, json_t *o)
+{
+	json_t *u = json_object_get(o, "usage");
+	if (json_is_integer(json_object_get(u, "prompt_tokens")))
+		a->prompt_tokens = json_integer_value(json_object_get(u, "prompt_tokens"));
+	if (json_is_integer(json_object_get(u, "completion_tokens")))
+		a->completion_tokens = json_integer_value(json_object_get(u, "completion_tokens"));
+}
+
+/* The closing SSE comment: the request's record as it stands at the upstream's end. */
+static void emit_comment(struct router_server *s, struct rreq *r)
+{
+	struct attempt *a = &r->att[r->natt - 1];
+	json_t *rec;
+	char *text;
+	a->t_end_s = now_s();
+	attempt_costs(s, a);
+	snprintf(a->outcome, sizeof(a->outcome), "ok");
+	rec = rreq_record(s, r, "ok");
+	text = json_dumps(rec, JSON_COMPACT);
+	json_decref(rec);
+	if (text) {
+		emit(r, ": ipw ", 6);
+		emit(r, text, strlen(text));
+		emit(r, "\n\n", 2);
+		free(text);
+	}
+}
+
+static void sse_line(struct router_server *s, struct rreq *r, const char *l, size_t n)
+{
+	struct attempt *a = &r->att[r->natt - 1];
+	if (n >= 5 && !strncmp(l, "data:", 5)) {
+		const char *p = l + 5;
+		size_t pn = n - 5;
+		while (pn && *p == ' ')
+			p++, pn--;
+		if (pn == 6 && !strncmp(p, "[DONE]", 6)) {
+			r->done_seen = 1;
+			emit_comment(s, r);
+		} else {
+			json_t *o = json_loadb(p, pn, 0, NULL);
+			json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
+			json_t *c = json_object_get(delta, "content");
+			if (json_is_string(c) && json_string_length(c)) {
+				if (a->t_first_s <= 0)
+					a->t_first_s = now_s();
+				buf_append(&r->answer, json_string_value(c), json_string_length(c));
+			}
+			usage_from(a, o);
+			json_decref(o);
+		}
+	}
+	emit(r, l, n);
+	emit(r, "\n", 1);
+}
+
+static void sse_feed(struct router_server *s, struct rreq *r, const char *p, size_t n)
+{
+	char *nl;
+	if (buf_append(&r->line, p, n) < 0)
+		return; /* a line past 4 MiB: dropped, the stream goes on */
+	while ((nl = memchr(r->line.data, '\n', r->line.len))) {
+		size_t ln = (size_t)(nl - r->line.data);
+		sse_line(s, r, r->line.data, ln && r->line.data[ln - 1] == '\r' ? ln - 1 : ln);
+		buf_consume(&r->line, ln + 1);
+	}
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct rreq *r = arg;
+	struct attempt *a = &r->att[r->natt - 1];
+	size_t n = size * nmemb;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &a->status);
+	if (a->status != 200 || !r->stream) {
+		if (buf_append(&r->whole, p, n) < 0)
+			return 0; /* too large: abort this attempt */
+		return n;
+	}
+	if (!r->hold && r->out.len > OUT_HIGH) {
+		r->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	sse_feed(r->srv, r, p, n);
+	if (!r->hold && !r->committed) {
+		r->committed = 1;
+	}
+	if (!r->hold)
+		resume(r->srv, r);
+	return n;
+}
+
+/* The body sent upstream: the client's, with the tier's model (and usage asked for when streamed). */
+static char *upstream_body(const struct rreq *r, const struct router_tier *t)
+{
+	json_t *b = json_deep_copy(r->req);
+	char *text;
+	json_object_set_new(b, "model", json_string(t->model));
+	json_object_set_new(b, "stream", json_boolean(r->stream));
+	if (r->stream) {
+		json_t *so = json_object_get(b, "stream_options");
+		if (!json_is_object(so)) {
+			so = json_object();
+			json_object_set_new(b, "stream_options", so);
+		}
+		json_object_set_new(so, "include_usage", json_true());
+	}
+	text = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	return text;
+}
+
+static int attempt_start(struct router_server *s, struct rreq *r, int tier)
+{
+	const struct router_tier *t = &s->c->tiers[tier];
+	struct attempt *a = &r->att[r->natt++];
+	size_t ul = strlen(t->url);
+	char *url;
+	memset(a, 0, sizeof(*a));
+	a->tier = tier;
+	a->prompt_tokens = a->completion_tokens = -1;
+	a->energy_j = a->cost_usd = NAN;
+	a->t_send_s = now_s();
+	r->hold = r->d.policy == POLICY_CASCADE && !t->cloud && r->pos < r->d.n;
+	r->up_body = upstream_body(r, t);
+	r->easy = curl_easy_init();
+	while (ul && t->url[ul - 1] == '/')
+		ul--;
+	url = xasprintf("%.*s%s", (int)ul, t->url,
+			ul >= 3 && !strncmp(t->url + ul - 3, "/v1", 3) ? "/chat/completions" : "/v1/chat/completions");
+	r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	if (t->key_env && getenv(t->key_env)) {
+		char *h = xasprintf("Authorization: Bearer %s", getenv(t->key_env));
+		r->hdrs = curl_slist_append(r->hdrs, h);
+		free(h);
+	}
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->up_body);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(t->timeout_s * 1000));
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	free(url);
+	s->tier_stats[tier].inflight++;
+	s->tier_stats[tier].requests++;
+	if (curl_multi_add_handle(s->multi, r->easy) != CURLM_OK) {
+		a->curl_rc = CURLE_FAILED_INIT;
+		attempt_close(s, r, a, "connect");
+		easy_drop(s, r);
+		return -1;
+	}
+	s->kick = 1;
+	return 0;
+}
+
+int rreq_start_next(struct router_server *s, struct rreq *r)
+{
+	while (r->natt < MAX_ATTEMPTS) {
+		const struct attempt *last = answering(r);
+		int tier;
+		if (last && r->tries <= s->c->retries && retryable(last) && strcmp(last->outcome, "rejected")) {
+			tier = last->tier;
+			r->tries++;
+			s->tier_stats[tier].retried++;
+		} else if (r->pos < r->d.n) {
+			tier = r->d.order[r->pos++];
+			r->tries = 1;
+		} else {
+			break;
+		}
+		buf_reset(&r->whole);
+		buf_reset(&r->line);
+		buf_reset(&r->held);
+		buf_reset(&r->answer);
+		r->done_seen = 0;
+		if (attempt_start(s, r, tier) == 0)
+			return 0;
+	}
+	{
+		size_t n = (size_t)snprintf(r->errmsg, sizeof(r->errmsg), "no tier could answer:");
+		for (int i = 0; i < r->natt && n < sizeof(r->errmsg); i++)
+			n += (size_t)snprintf(r->errmsg + n, sizeof(r->errmsg) - n, " %s %s%s",
+					      s->c->tiers[r->att[i].tier].name, r->att[i].outcome,
+					      i + 1 < r->natt ? ";" : "");
+	}
+	r->failed_all = 1;
+	s->no_tier++;
+	return -1;
+}
+
+/* The cascade's verifier: 1 when the answer passes (long enough, no refusal, the configured pattern). */
+static int verify(const struct router_config *c, const char *ans, size_t n, const char **why)
+{
+	static const char *const refusals[] = {"i can't", "i cannot", "i'm sorry", "i am sorry", "as an ai",
+					       "i'm not able", "i am unable"};
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += !isspace((unsigned char)ans[i]);
+	if ((long)k < c->cascade_min_chars) {
+		*why = "answer too short";
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (n >= strlen(refusals[i]) && strncasecmp(ans, refusals[i], strlen(refusals[i])) == 0) {
+			*why = "refusal";
+			return 0;
+		}
+	if (c->cascade_pattern) {
+		int ec;
+		PCRE2_SIZE eo;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)c->cascade_pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+		pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
+		int ok = re && md && pcre2_match(re, (PCRE2_SPTR)ans, n, 0, 0, md, NULL) >= 0;
+		pcre2_match_data_free(md);
+		pcre2_code_free(re);
+		if (!ok) {
+			*why = "answer format";
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void whole_parse(struct rreq *r, struct attempt *a)
+{
+	json_t *o = json_loadb(r->whole.data, r->whole.len, 0, NULL);
+	json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message"),
+				    "content");
+	usage_from(a, o);
+	if (json_is_string(c))
+		buf_append(&r->answer, json_string_value(c), json_string_length(c));
+	json_decref(o);
+}
+
+/* The cascade's first answer is in: keep it, or escalate. 1 when a new attempt started. */
+static int cascade_check(struct router_server *s, struct rreq *r, struct attempt *a)
+{
+	const char *why = NULL;
+	size_t rl;
+	r->hold = 0;
+	if (verify(s->c, r->answer.data, r->answer.len, &why)) {
+		buf_append(&r->out, r->held.data, r->held.len);
+		return 0;
+	}
+	attempt_close(s, r, a, "rejected");
+	rl = strlen(r->d.reason);
+	snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl, "; escalated: %s", why);
+	rreq_start_next(s, r); /* when it fails, the client gets the error naming every attempt */
+	return 1;
+}
+
+void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
+{
+	struct attempt *a = &r->att[r->natt - 1];
+	char outcome[24];
+	a->curl_rc = rc;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &a->status);
+	easy_drop(s, r);
+	a->t_end_s = now_s();
+	if (rc == CURLE_OK && a->status == 200) {
+		if (r->stream) {
+			if (r->line.len)
+				sse_feed(s, r, "\n", 1);
+			if (!r->done_seen) {
+				emit_comment(s, r);
+				emit(r, "data: [DONE]\n\n", 14);
+			}
+		} else {
+			whole_parse(r, a);
+		}
+		if (r->hold && cascade_check(s, r, a)) {
+			if (r->failed_all) {
+				r->up_done = 1;
+				resume(s, r);
+			}
+			return;
+		}
+		if (strcmp(a->outcome, "rejected"))
+			attempt_close(s, r, a, "ok");
+	} else if (!r->committed && (rc != CURLE_OK || a->status == 429 || a->status >= 500)) {
+		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT)
+			snprintf(outcome, sizeof(outcome), "%s", rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "connect");
+		else if (rc != CURLE_OK)
+			snprintf(outcome, sizeof(outcome), "reset");
+		else
+			snprintf(outcome, sizeof(outcome), "http_%d", (int)(a->status % 1000));
+		attempt_close(s, r, a, outcome);
+		r->hold = 0;
+		if (rreq_start_next(s, r) == 0)
+			return;
+	} else if (rc == CURLE_OK) {
+		attempt_close(s, r, a, "http_4xx"); /* the client's fault: passed on as is */
+	} else {
+		char ev[IPW_ERRLEN + 128];
+		int n = snprintf(ev, sizeof(ev), "data: {\"error\":{\"message\":\"upstream %s ended mid-stream (%s)\","
+				 "\"type\":\"upstream_error\"}}\n\ndata: [DONE]\n\n", s->c->tiers[a->tier].name,
+				 curl_easy_strerror(rc));
+		attempt_close(s, r, a, "reset");
+		r->hold = 0;
+		emit(r, ev, (size_t)n);
+	}
+	r->up_done = 1;
+	resume(s, r);
+}
+
+void rreq_add_headers(struct rreq *r, struct MHD_Response *resp)
+{
+	const struct attempt *a = answering(r);
+	struct router_server *s = r->srv;
+	MHD_add_response_header(resp, "x-ipw-request-id", r->id);
+	if (r->d.reason[0])
+		MHD_add_response_header(resp, "x-ipw-reason", r->d.reason);
+	if (a && !r->failed_all) {
+		MHD_add_response_header(resp, "x-ipw-tier", s->c->tiers[a->tier].name);
+		MHD_add_response_header(resp, "x-ipw-model", s->c->tiers[a->tier].model);
+		MHD_add_response_header(resp, "x-ipw-tier-kind", s->c->tiers[a->tier].cloud ? "cloud" : "local");
+	}
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct rreq *r = cls;
+	struct router_server *s = r->srv;
+	if (r->out.len) {
+		size_t n = r->out.len < max ? r->out.len : max;
+		memcpy(out, r->out.data, n);
+		buf_consume(&r->out, n);
+		if (r->paused && r->easy && r->out.len < OUT_HIGH / 2) {
+			r->paused = 0;
+			curl_easy_pause(r->easy, CURLPAUSE_CONT);
+			s->kick = 1;
+		}
+		return (ssize_t)n;
+	}
+	if (r->gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (r->up_done)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	r->suspended = 1;
+	s->nsuspended++;
+	MHD_suspend_connection(r->con);
+	return 0;
+}
+
+enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
+{
+	const struct attempt *a = answering(r);
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+	r->state = RS_ANSWERED;
+	if (r->failed_all || !a) {
+		json_t *o = json_pack("{s:{s:s,s:s}}", "error", "message", r->errmsg, "type", "upstream_error");
+		char *text = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		rreq_add_headers(r, resp);
+		rc = MHD_queue_response(r->con, s->stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_BAD_GATEWAY, resp);
+		MHD_destroy_response(resp);
+		return rc;
+	}
+	if (!r->stream || a->status != 200) {
+		size_t n;
+		char *clean = secret_scrub(r->whole.data, r->whole.len, &n);
+		char *body = clean ? clean : buf_dup(&r->whole, &n);
+		resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		rreq_add_headers(r, resp);
+		if (a->status == 200) {
+			char v[64];
+			json_t *rec = rreq_record(s, r, "ok");
+			double e = json_number_value(json_object_get(rec, "energy_j"));
+			if (json_is_number(json_object_get(rec, "energy_j"))) {
+				snprintf(v, sizeof(v), "%.6g", e);
+				MHD_add_response_header(resp, "x-ipw-energy-j", v);
+				MHD_add_response_header(resp, "x-ipw-energy-method", "estimated");
+			}
+			if (json_is_number(json_object_get(rec, "cost_usd"))) {
+				snprintf(v, sizeof(v), "%.6g", json_number_value(json_object_get(rec, "cost_usd")));
+				MHD_add_response_header(resp, "x-ipw-cost-usd", v);
+			}
+			json_decref(rec);
+		}
+		rc = MHD_queue_response(r->con, (unsigned)a->status, resp);
+		MHD_destroy_response(resp);
+		return rc;
+	}
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, r, NULL);
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	rreq_add_headers(r, resp);
+	rc = MHD_queue_response(r->con, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static void rreq_free(struct router_server *s, struct rreq *r)
+{
+	easy_drop(s, r);
+	if (r->prev)
+		r->prev->next = r->next;
+	else if (s->active == r)
+		s->active = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	s->nactive--;
+	buf_release(&r->body);
+	buf_release(&r->line);
+	buf_release(&r->out);
+	buf_release(&r->held);
+	buf_release(&r->whole);
+	buf_release(&r->answer);
+	json_decref(r->req);
+	free(r->policy_name);
+	free(r->text);
+	free(r->session);
+	free(r->item_id);
+	free(r);
+}
+
+void rreq_finish(struct router_server *s, struct rreq *r, int gone)
+{
+	const char *outcome = "ok";
+	if (r->easy) {
+		struct attempt *a = &r->att[r->natt - 1];
+		easy_drop(s, r);
+		attempt_close(s, r, a, "cancelled");
+	}
+	if ((gone && !r->up_done && r->natt) || r->gone) {
+		if (!r->gone)
+			s->cancelled++;
+		outcome = "cancelled";
+	} else if (r->failed_all) {
+		outcome = "failed";
+	} else if (r->natt && strcmp(r->att[r->natt - 1].outcome, "ok")) {
+		outcome = r->att[r->natt - 1].outcome;
+	}
+	if (r->natt) {
+		json_t *rec = rreq_record(s, r, outcome);
+		char err[IPW_ERRLEN];
+		if (s->acct)
+			router_acct_add(s->acct, r, rec, err, sizeof(err));
+		s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
+		json_decref(s->records[s->record_next]);
+		s->records[s->record_next] = rec;
+		s->record_next = (s->record_next + 1) % RECORD_SLOTS;
+	}
+	rreq_free(s, r);
+}
+
+void rreq_client_gone(struct router_server *s, struct rreq *r)
+{
+	if (r->easy) {
+		struct attempt *a = &r->att[r->natt - 1];
+		easy_drop(s, r);
+		attempt_close(s, r, a, "cancelled");
+	}
+	if (!r->up_done && r->natt)
+		s->cancelled++;
+	r->gone = 1;
+	r->up_done = 1;
+	if (!r->committed) {
+		r->failed_all = 1;
+		snprintf(r->errmsg, sizeof(r->errmsg), "the client went away");
+	}
+	resume(s, r);
+}
+
+void rreq_cancel_all(struct router_server *s)
+{
+	for (struct rreq *r = s->active; r; r = r->next) {
+		if (r->easy) {
+			struct attempt *a = &r->att[r->natt - 1];
+			easy_drop(s, r);
+			attempt_close(s, r, a, "cancelled");
+			if (!r->committed) {
+				r->failed_all = 1;
+				snprintf(r->errmsg, sizeof(r->errmsg), "the router is stopping");
+			}
+		}
+		r->up_done = 1;
+		resume(s, r);
+	}
+}
+
+void rreq_free_orphans(struct router_server *s)
+{
+	while (s->active)
+		rreq_free(s, s->active);
+}
+
+/* ---- /metrics ---- */
+
+static void hist_text(struct buf *b, const char *name, const char *tier, const struct hist *h)
+{
+	static const double bounds[ROUTER_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+	for (int i = 0; i < ROUTER_HIST_BUCKETS; i++)
+		buf_appendf(b, "%s_bucket{tier=\"%s\",le=\"%g\"} %llu\n", name, tier, bounds[i], h->bucket[i]);
+	buf_appendf(b, "%s_bucket{tier=\"%s\",le=\"+Inf\"} %llu\n%s_sum{tier=\"%s\"} %.6f\n%s_count{tier=\"%s\"} %llu\n",
+		    name, tier, h->count, name, tier, h->sum, name, tier, h->count);
+}
+
+char *router_metrics_text(struct router_server *s)
+{
+	static const char *const pol[] = {"rules", "learned", "cascade", "tier"};
+	struct buf b;
+	buf_init(&b, 0);
+	buf_appends(&b, "# HELP ipw_router_requests_total Upstream attempts per tier and outcome.\n"
+		    "# TYPE ipw_router_requests_total counter\n");
+	for (int i = 0; i < s->c->ntiers; i++) {
+		const struct tier_stats *t = &s->tier_stats[i];
+		const char *n = s->c->tiers[i].name;
+		buf_appendf(&b, "ipw_router_requests_total{tier=\"%s\",outcome=\"ok\"} %llu\n"
+			    "ipw_router_requests_total{tier=\"%s\",outcome=\"failed\"} %llu\n"
+			    "ipw_router_requests_total{tier=\"%s\",outcome=\"cancelled\"} %llu\n"
+			    "ipw_router_requests_total{tier=\"%s\",outcome=\"retried\"} %llu\n",
+			    n, t->ok, n, t->failed, n, t->cancelled, n, t->retried);
+	}
+	buf_appends(&b, "# TYPE ipw_router_inflight gauge\n");
+	for (int i = 0; i < s->c->ntiers; i++)
+		buf_appendf(&b, "ipw_router_inflight{tier=\"%s\"} %d\n", s->c->tiers[i].name, s->tier_stats[i].inflight);
+	buf_appends(&b, "# HELP ipw_router_tokens_total Tokens the tier's usage reported.\n"
+		    "# TYPE ipw_router_tokens_total counter\n");
+	for (int i = 0; i < s->c->ntiers; i++)
+		buf_appendf(&b, "ipw_router_tokens_total{tier=\"%s\",kind=\"prompt\"} %llu\n"
+			    "ipw_router_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n", s->c->tiers[i].name,
+			    s->tier_stats[i].prompt_tokens, s->c->tiers[i].name, s->tier_stats[i].completion_tokens);
+	buf_appends(&b, "# HELP ipw_router_energy_joules_total Energy of the attempts whose energy is known "
+		    "(method: estimated from the profile run's J/token).\n# TYPE ipw_router_energy_joules_total counter\n");
+	for (int i = 0; i < s->c->ntiers; i++)
+		if (s->tier_stats[i].energy_n)
+			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"estimated\"} %.6f\n",
+				    s->c->tiers[i].name, s->tier_stats[i].energy_j);
+	buf_appends(&b, "# HELP ipw_router_cost_usd_total Cost by the tier's prices (USD).\n"
+		    "# TYPE ipw_router_cost_usd_total counter\n");
+	for (int i = 0; i < s->c->ntiers; i++)
+		buf_appendf(&b, "ipw_router_cost_usd_total{tier=\"%s\"} %.9f\n", s->c->tiers[i].name,
+			    s->tier_stats[i].cost_usd);
+	buf_appends(&b, "# HELP ipw_router_ttft_seconds Time to first token upstream.\n"
+		    "# TYPE ipw_router_ttft_seconds histogram\n");
+	for (int i = 0; i < s->c->ntiers; i++)
+		hist_text(&b, "ipw_router_ttft_seconds", s->c->tiers[i].name, &s->tier_stats[i].ttft);
+	buf_appends(&b, "# HELP ipw_router_e2e_seconds End-to-end latency upstream.\n"
+		    "# TYPE ipw_router_e2e_seconds histogram\n");
+	for (int i = 0; i < s->c->ntiers; i++)
+		hist_text(&b, "ipw_router_e2e_seconds", s->c->tiers[i].name, &s->tier_stats[i].e2e);
+	buf_appends(&b, "# HELP ipw_router_decisions_total Finished requests per policy and first tier chosen.\n"
+		    "# TYPE ipw_router_decisions_total counter\n");
+	for (int p = 0; p < 4; p++)
+		for (int i = 0; i < s->c->ntiers; i++)
+			if (s->decisions[p][i])
+				buf_appendf(&b, "ipw_router_decisions_total{policy=\"%s\",tier=\"%s\"} %llu\n", pol[p],
+					    s->c->tiers[i].name, s->decisions[p][i]);
+	buf_appendf(&b, "# TYPE ipw_router_cancelled_total counter\nipw_router_cancelled_total %llu\n"
+		    "# TYPE ipw_router_rejected_total counter\nipw_router_rejected_total %llu\n"
+		    "# TYPE ipw_router_unauthorised_total counter\nipw_router_unauthorised_total %llu\n"
+		    "# TYPE ipw_router_no_tier_total counter\nipw_router_no_tier_total %llu\n",
+		    s->cancelled, s->rejected, s->unauthorised, s->no_tier);
+	{
+		char *text = buf_detach(&b);
+		buf_release(&b); /* buf_detach left it initialised */
+		return text;
+	}
+}

@@ -1,0 +1,575 @@
+/*
+ * router/server.c - the router's HTTP server and its one event loop: the
+ * libmicrohttpd daemon runs in external-polling mode (its epoll fd) inside a
+ * libcurl multi loop that carries every upstream stream, so one thread moves
+ * all bytes and no lock is needed. A streamed reply waits for upstream bytes
+ * with its connection suspended; a client that reads slowly pauses only its
+ * own upstream. docs/router.md.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "clock.h"
+#include "router/router.h"
+#include "router/server_internal.h"
+#include "util.h"
+
+
+static const double hist_bounds[ROUTER_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+/* ---- small helpers ---- */
+
+static const char *header(struct MHD_Connection *con, const char *name)
+{
+	return MHD_lookup_connection_value(con, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result queue_text(struct MHD_Connection *con, unsigned status, const char *type, char *text,
+				  struct rreq *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result rc;
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	if (r)
+		rreq_add_headers(r, resp);
+	rc = MHD_queue_response(con, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *con, unsigned status, json_t *o, struct rreq *r)
+{
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return MHD_NO;
+	return queue_text(con, status, "application/json", text, r);
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *con, unsigned status, const char *type, const char *msg,
+				   struct rreq *r)
+{
+	return queue_json(con, status, json_pack("{s:{s:s,s:s}}", "error", "message", msg, "type", type), r);
+}
+
+void hist_add(struct hist *h, double v)
+{
+	if (!isfinite(v))
+		return;
+	for (int i = 0; i < ROUTER_HIST_BUCKETS; i++)
+		if (v <= hist_bounds[i])
+			h->bucket[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+/* ---- client authentication, sessions and budgets ---- */
+
+/* 1 when the request may pass (no tokens configured, or a matching bearer token). */
+static int authorised(struct router_server *s, struct MHD_Connection *con)
+{
+	const char *auth = header(con, "Authorization"), *tok;
+	size_t n;
+	if (!s->tokens)
+		return 1;
+	if (!auth || strncasecmp(auth, "Bearer ", 7))
+		return 0;
+	tok = auth + 7;
+	n = strlen(tok);
+	for (char **t = s->tokens; *t; t++)
+		if (strlen(*t) == n && !strcmp(*t, tok))
+			return 1;
+	return 0;
+}
+
+/* The client key budgets are kept under: a hash of the bearer token, else x-ipw-client, else "anonymous". */
+static void client_key(struct MHD_Connection *con, char *out, size_t n)
+{
+	const char *auth = header(con, "Authorization"), *who = header(con, "x-ipw-client");
+	if (auth) {
+		char h[65];
+		sha256_hex(auth, strlen(auth), h);
+		snprintf(out, n, "token:%.16s", h);
+	} else {
+		snprintf(out, n, "%s", who && *who ? who : "anonymous");
+	}
+}
+
+static struct budget_slot *budget_find(struct router_server *s, const char *key, int create)
+{
+	double now = clock_now_ns() / 1e9;
+	int free_i = -1;
+	for (int i = 0; i < BUDGET_SLOTS; i++) {
+		if (s->budgets[i].key[0] && !strcmp(s->budgets[i].key, key)) {
+			if (now - s->budgets[i].window_start > s->c->budget.window_s) {
+				s->budgets[i].window_start = now;
+				s->budgets[i].spent = 0;
+			}
+			return &s->budgets[i];
+		}
+		if (free_i < 0 && (!s->budgets[i].key[0] || now - s->budgets[i].window_start > s->c->budget.window_s))
+			free_i = i;
+	}
+	if (!create || free_i < 0)
+		return NULL;
+	snprintf(s->budgets[free_i].key, sizeof(s->budgets[free_i].key), "%s", key);
+	s->budgets[free_i].window_start = now;
+	s->budgets[free_i].spent = 0;
+	return &s->budgets[free_i];
+}
+
+static int session_local(struct router_server *s, const char *sid)
+{
+	for (int i = 0; sid && *sid && i < SESSION_SLOTS; i++)
+		if (s->sessions[i] && !strcmp(s->sessions[i], sid))
+			return 1;
+	return 0;
+}
+
+static void session_mark(struct router_server *s, const char *sid)
+{
+	if (!sid || !*sid || session_local(s, sid))
+		return;
+	free(s->sessions[s->session_next]);
+	s->sessions[s->session_next] = xstrdup(sid);
+	s->session_next = (s->session_next + 1) % SESSION_SLOTS;
+}
+
+/* ---- the request: from body to decision ---- */
+
+/* The text the policies read: the last user message; *chars gets every message's content length. */
+static char *request_text(json_t *messages, size_t *chars)
+{
+	const char *last = "";
+	size_t i;
+	json_t *m;
+	*chars = 0;
+	json_array_foreach(messages, i, m) {
+		json_t *c = json_object_get(m, "content");
+		const char *role = json_string_value(json_object_get(m, "role"));
+		if (json_is_string(c)) {
+			*chars += json_string_length(c);
+			if (role && !strcmp(role, "user"))
+				last = json_string_value(c);
+		} else if (json_is_array(c)) {
+			size_t k;
+			json_t *part;
+			json_array_foreach(c, k, part) {
+				json_t *t = json_object_get(part, "text");
+				if (json_is_string(t)) {
+					*chars += json_string_length(t);
+					if (role && !strcmp(role, "user"))
+						last = json_string_value(t);
+				}
+			}
+		}
+	}
+	return xstrdup(last);
+}
+
+/* Reads the body and the limits; decides; 0, or an HTTP status with msg set. */
+static unsigned request_prepare(struct router_server *s, struct rreq *r, char *msg, size_t msglen)
+{
+	json_error_t je;
+	json_t *ext, *model, *messages;
+	struct router_request_info ri;
+	const char *priv, *ttft;
+	char key[64];
+
+	r->req = json_loadb(r->body.data, r->body.len, 0, &je);
+	if (!json_is_object(r->req)) {
+		snprintf(msg, msglen, "the body is not a JSON object (%s)", je.text);
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	messages = json_object_get(r->req, "messages");
+	model = json_object_get(r->req, "model");
+	if (!json_is_array(messages) || !json_is_string(model)) {
+		snprintf(msg, msglen, "the body needs \"model\" (a policy, GET /v1/models) and \"messages\"");
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	r->policy_name = xstrdup(json_string_value(model));
+	r->stream = json_is_true(json_object_get(r->req, "stream"));
+	memset(&ri, 0, sizeof(ri));
+	ri.model = r->policy_name;
+	r->text = request_text(messages, &ri.prompt_chars);
+	ri.text = r->text;
+	ri.tier_header = header(r->con, "x-ipw-tier");
+	ri.max_ttft_s = ri.max_e2e_s = NAN;
+	/* limits: headers, or the body extension "ipw": {...}, which is not forwarded */
+	ext = json_object_get(r->req, "ipw");
+	priv = header(r->con, "x-ipw-privacy");
+	if (!priv && json_is_string(json_object_get(ext, "privacy")))
+		priv = json_string_value(json_object_get(ext, "privacy"));
+	r->session = header(r->con, "x-ipw-session") ? xstrdup(header(r->con, "x-ipw-session"))
+		     : json_is_string(json_object_get(ext, "session"))
+			     ? xstrdup(json_string_value(json_object_get(ext, "session"))) : NULL;
+	if (header(r->con, "x-ipw-item-id"))
+		r->item_id = xstrdup(header(r->con, "x-ipw-item-id"));
+	else if (json_is_string(json_object_get(ext, "item_id")))
+		r->item_id = xstrdup(json_string_value(json_object_get(ext, "item_id")));
+	if (priv && strcmp(priv, "local-only") && strcmp(priv, "any")) {
+		snprintf(msg, msglen, "privacy must be local-only or any (got '%s')", priv);
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
+	if (ri.local_only)
+		session_mark(s, r->session);
+	r->local_only = ri.local_only;
+	ttft = header(r->con, "x-ipw-max-ttft-ms");
+	if (ttft)
+		ri.max_ttft_s = atof(ttft) / 1000;
+	else if (json_is_number(json_object_get(ext, "max_ttft_ms")))
+		ri.max_ttft_s = json_number_value(json_object_get(ext, "max_ttft_ms")) / 1000;
+	if (header(r->con, "x-ipw-max-e2e-ms"))
+		ri.max_e2e_s = atof(header(r->con, "x-ipw-max-e2e-ms")) / 1000;
+	else if (json_is_number(json_object_get(ext, "max_e2e_ms")))
+		ri.max_e2e_s = json_number_value(json_object_get(ext, "max_e2e_ms")) / 1000;
+	client_key(r->con, key, sizeof(key));
+	r->budget = s->c->budget.usd > 0 ? budget_find(s, key, 1) : NULL;
+	ri.over_budget = r->budget && r->budget->spent >= s->c->budget.usd;
+	json_object_del(r->req, "ipw");
+	if (router_policy_parse(s->c, s->lr, r->policy_name, &r->d.policy, &r->d.threshold, &r->d.tier, msg,
+				msglen) < 0)
+		return MHD_HTTP_NOT_FOUND;
+	for (int i = 0; i < s->c->ntiers; i++) {
+		s->live[i].inflight = s->tier_stats[i].inflight;
+		s->live[i].ttft_ewma_s = s->tier_stats[i].ttft_ewma_s;
+		s->live[i].e2e_ewma_s = s->tier_stats[i].e2e_ewma_s;
+	}
+	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	if (s->c->budget.refuse && !strcmp(r->d.first_skipped, "budget")) {
+		snprintf(msg, msglen, "the cost budget of this client (%.4g USD per %.0f s) is spent", s->c->budget.usd,
+			 s->c->budget.window_s);
+		return MHD_HTTP_TOO_MANY_REQUESTS;
+	}
+	return 0;
+}
+
+/* ---- HTTP handlers ---- */
+
+static enum MHD_Result models_list(struct router_server *s, struct MHD_Connection *con)
+{
+	json_t *data = json_array();
+	const char *k;
+	json_t *v;
+	char name[160];
+	static const char *const base[] = {"ipw-router", "ipw-router:rules", "ipw-router:cascade"};
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		json_array_append_new(data, json_pack("{s:s,s:s,s:s}", "id", base[i], "object", "model", "owned_by",
+						      "ipw-router"));
+	if (s->lr)
+		json_array_append_new(data, json_pack("{s:s,s:s,s:s}", "id", "ipw-router:learned", "object", "model",
+						      "owned_by", "ipw-router"));
+	for (int i = 0; i < s->c->ntiers; i++) {
+		snprintf(name, sizeof(name), "ipw-router:tier:%s", s->c->tiers[i].name);
+		json_array_append_new(data, json_pack("{s:s,s:s,s:s}", "id", name, "object", "model", "owned_by",
+						      "ipw-router"));
+	}
+	if (s->c->rules.aliases)
+		json_object_foreach(s->c->rules.aliases, k, v)
+			json_array_append_new(data, json_pack("{s:s,s:s,s:s}", "id", k, "object", "model", "owned_by",
+							      "ipw-router"));
+	return queue_json(con, MHD_HTTP_OK, json_pack("{s:s,s:o}", "object", "list", "data", data), NULL);
+}
+
+static enum MHD_Result request_lookup(struct router_server *s, struct MHD_Connection *con, const char *id)
+{
+	for (int i = 0; i < RECORD_SLOTS; i++)
+		if (s->records[i] && !strcmp(json_string_value(json_object_get(s->records[i], "request_id")), id))
+			return queue_json(con, MHD_HTTP_OK, json_incref(s->records[i]), NULL);
+	return queue_error(con, MHD_HTTP_NOT_FOUND, "not_found", "no finished request with that id is kept "
+			   "(the last 1024 are)", NULL);
+}
+
+/* The final call of a chat request, or the call after its connection was resumed. */
+static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connection *con, struct rreq *r)
+{
+	char msg[IPW_ERRLEN];
+	unsigned status;
+
+	switch (r->state) {
+	case RS_RECEIVING:
+		if (r->too_big) {
+			snprintf(msg, sizeof(msg), "the body passes the limit of %lld bytes", s->c->max_body);
+			r->state = RS_ANSWERED;
+			return queue_error(con, MHD_HTTP_CONTENT_TOO_LARGE, "invalid_request_error", msg, NULL);
+		}
+		if ((status = request_prepare(s, r, msg, sizeof(msg)))) {
+			r->state = RS_ANSWERED;
+			s->rejected++;
+			return queue_error(con, status, status == MHD_HTTP_NOT_FOUND ? "not_found" :
+					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" : "invalid_request_error", msg,
+					   NULL);
+		}
+		r->state = RS_UPSTREAM;
+		if (rreq_start_next(s, r) < 0) {
+			/* nothing could even be started: answer now */
+			r->state = RS_ANSWERED;
+			return queue_error(con, MHD_HTTP_BAD_GATEWAY, "upstream_error", r->errmsg, r);
+		}
+		r->suspended = 1;
+		MHD_suspend_connection(con);
+		return MHD_YES;
+	case RS_UPSTREAM:
+		/* resumed: the upstream answered (stream: its first bytes; whole: all of it) or nothing is left */
+		return rreq_respond(s, r);
+	default:
+		return MHD_NO;
+	}
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+			      const char *version, const char *data, size_t *data_size, void **con_cls)
+{
+	struct router_server *s = cls;
+	struct rreq *r = *con_cls;
+
+	if (!r && strcmp(url, "/health") && !authorised(s, con)) {
+		s->unauthorised++;
+		return queue_error(con, MHD_HTTP_UNAUTHORIZED, "authentication_error",
+				   "a client token is needed: Authorization: Bearer TOKEN", NULL);
+	}
+	if (!strcmp(method, "POST") && (!strcmp(url, "/v1/chat/completions") || !strcmp(url, "/chat/completions"))) {
+		if (!r) {
+			const char *cl = header(con, "Content-Length");
+			if (cl && atoll(cl) > s->c->max_body) {
+				char msg[128];
+				snprintf(msg, sizeof(msg), "the body passes the limit of %lld bytes", s->c->max_body);
+				s->rejected++;
+				return queue_error(con, MHD_HTTP_CONTENT_TOO_LARGE, "invalid_request_error", msg, NULL);
+			}
+			*con_cls = rreq_new(s, con);
+			return MHD_YES;
+		}
+		if (*data_size) {
+			if (!r->too_big && buf_append(&r->body, data, *data_size) < 0)
+				r->too_big = 1;
+			*data_size = 0;
+			return MHD_YES;
+		}
+		return chat_answer(s, con, r);
+	}
+	if (strcmp(method, "GET"))
+		return queue_error(con, MHD_HTTP_NOT_FOUND, "not_found", "POST /v1/chat/completions; GET /v1/models, "
+				   "/health, /metrics, /v1/ipw/requests/ID", NULL);
+	if (!strcmp(url, "/health"))
+		return queue_json(con, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"), NULL);
+	if (!strcmp(url, "/v1/models") || !strcmp(url, "/models"))
+		return models_list(s, con);
+	if (!strcmp(url, "/metrics"))
+		return queue_text(con, MHD_HTTP_OK, "text/plain; version=0.0.4", router_metrics_text(s), NULL);
+	if (!strncmp(url, "/v1/ipw/requests/", 17))
+		return request_lookup(s, con, url + 17);
+	return queue_error(con, MHD_HTTP_NOT_FOUND, "not_found", "POST /v1/chat/completions; GET /v1/models, "
+			   "/health, /metrics, /v1/ipw/requests/ID", NULL);
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct router_server *s = cls;
+	struct rreq *r = *con_cls;
+	if (!r)
+		return;
+	*con_cls = NULL;
+	rreq_finish(s, r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+}
+
+/* ---- open, loop, close ---- */
+
+int router_server_open(struct router_server **out, struct router_config *c, char *err, size_t errlen)
+{
+	struct router_server *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_in a4;
+	const char *host = c->host && *c->host ? c->host : "127.0.0.1";
+	const union MHD_DaemonInfo *info;
+
+	*out = NULL;
+	s->c = c;
+	for (int i = 0; i < c->ntiers; i++)
+		s->tier_stats[i].ttft_ewma_s = s->tier_stats[i].e2e_ewma_s = NAN;
+	memset(&a4, 0, sizeof(a4));
+	if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
+		free(s);
+		return err_set(err, errlen, "the listen host must be a numeric IPv4 address (got '%s')", host);
+	}
+	a4.sin_family = AF_INET;
+	a4.sin_port = htons((uint16_t)c->port);
+	if (c->tokens_env && getenv(c->tokens_env) && *getenv(c->tokens_env)) {
+		int n;
+		s->tokens = split_list(getenv(c->tokens_env), ',', &n);
+		for (int i = 0; i < n; i++)
+			secret_add(s->tokens[i]);
+	} else if (c->tokens_env) {
+		free(s);
+		return err_set(err, errlen, "client_tokens_env names %s, which is not set in the environment",
+			       c->tokens_env);
+	}
+	for (int i = 0; i < c->ntiers; i++)
+		if (c->tiers[i].key_env) {
+			const char *k = getenv(c->tiers[i].key_env);
+			if (!k || !*k) {
+				router_server_close(s);
+				return err_set(err, errlen, "tier %s: its key variable %s is not set", c->tiers[i].name,
+					       c->tiers[i].key_env);
+			}
+			secret_add(k);
+		}
+	if (c->learned_path) {
+		s->lr = xcalloc(1, sizeof(*s->lr));
+		if (learn_router_load(s->lr, c->learned_path, err, errlen) < 0) {
+			free(s->lr);
+			s->lr = NULL;
+			router_server_close(s);
+			return -1;
+		}
+	}
+	s->multi = curl_multi_init();
+	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG * 0, (uint16_t)c->port,
+				NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
+				MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+	if (!s->d) {
+		router_server_close(s);
+		return err_set(err, errlen, "could not listen on %s port %d (in use, or not an address of this machine)",
+			       host, c->port);
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? (int)info->port : c->port;
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	s->epoll_fd = info ? info->epoll_fd : -1;
+	if (s->epoll_fd < 0) {
+		router_server_close(s);
+		return err_set(err, errlen, "libmicrohttpd gave no epoll descriptor");
+	}
+	*out = s;
+	return 0;
+}
+
+int router_server_port(const struct router_server *s)
+{
+	return s->port;
+}
+
+const char *router_server_run_id(const struct router_server *s)
+{
+	return s->acct ? router_acct_run_id(s->acct) : NULL;
+}
+
+/*
+ * A suspended connection is not watched by libmicrohttpd: every 100 ms, the
+ * sockets of the waiting requests are checked for an orderly or abrupt
+ * hang-up, which cancels the upstream at once.
+ */
+static void hup_check(struct router_server *s)
+{
+	int64_t now = clock_now_ns();
+	if (now - s->last_hup_check_ns < 100 * NS_PER_MS)
+		return;
+	s->last_hup_check_ns = now;
+	for (struct rreq *r = s->active, *next; r; r = next) {
+		const union MHD_ConnectionInfo *ci;
+		struct pollfd p;
+		char c;
+		next = r->next;
+		if (!r->suspended || r->gone)
+			continue;
+		ci = MHD_get_connection_info(r->con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci)
+			continue;
+		p.fd = ci->connect_fd;
+		p.events = POLLIN | POLLRDHUP;
+		p.revents = 0;
+		if (poll(&p, 1, 0) <= 0)
+			continue;
+		if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+		    ((p.revents & POLLIN) && recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0))
+			rreq_client_gone(s, r);
+	}
+}
+
+/* One turn: MHD, then curl, then what finished upstream; the wait comes after. */
+static void loop_turn(struct router_server *s, int wait_ms)
+{
+	struct curl_waitfd wfd = {s->epoll_fd, CURL_WAIT_POLLIN, 0};
+	int running = 0, left;
+	long curl_ms = -1;
+	MHD_UNSIGNED_LONG_LONG mhd_ms;
+	CURLMsg *m;
+
+	if (MHD_get_timeout(s->d, &mhd_ms) == MHD_YES && (long long)mhd_ms < wait_ms)
+		wait_ms = (int)mhd_ms;
+	curl_multi_timeout(s->multi, &curl_ms);
+	if (curl_ms >= 0 && curl_ms < wait_ms)
+		wait_ms = (int)curl_ms;
+	if (s->kick)
+		wait_ms = 0;
+	s->kick = 0;
+	curl_multi_poll(s->multi, &wfd, 1, wait_ms, NULL);
+	MHD_run(s->d);
+	curl_multi_perform(s->multi, &running);
+	while ((m = curl_multi_info_read(s->multi, &left)))
+		if (m->msg == CURLMSG_DONE) {
+			struct rreq *r = NULL;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+			rreq_upstream_done(s, r, m->data.result);
+		}
+	hup_check(s);
+	MHD_run(s->d);
+}
+
+int router_server_run(struct router_server *s, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	while (!*stop)
+		loop_turn(s, 200);
+	/* wind down: cancel upstreams, resume what waits, let MHD answer and close */
+	s->stopping = 1;
+	rreq_cancel_all(s);
+	for (int i = 0; i < 20 && s->nactive; i++)
+		loop_turn(s, 10);
+	return 0;
+}
+
+void router_server_close(struct router_server *s)
+{
+	if (!s)
+		return;
+	if (s->d) {
+		s->stopping = 1;
+		rreq_cancel_all(s);
+		for (int i = 0; i < 50 && s->nsuspended; i++)
+			loop_turn(s, 10);
+		MHD_stop_daemon(s->d);
+	}
+	rreq_free_orphans(s);
+	if (s->multi)
+		curl_multi_cleanup(s->multi);
+	for (int i = 0; i < SESSION_SLOTS; i++)
+		free(s->sessions[i]);
+	for (int i = 0; i < RECORD_SLOTS; i++)
+		json_decref(s->records[i]);
+	free_list(s->tokens);
+	if (s->lr) {
+		learn_router_release(s->lr);
+		free(s->lr);
+	}
+	if (s->acct)
+		router_acct_close(s->acct);
+	free(s);
+}

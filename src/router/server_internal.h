@@ -1,0 +1,140 @@
+/*
+ * router/server_internal.h - what the router's server files share: the
+ * server's state, one routed request (struct rreq) and its life on the loop
+ * (router/proxy.c), the metrics text and the store accounting (router/acct.c).
+ * Everything here runs on the one loop thread.
+ */
+#ifndef IPW_ROUTER_SERVER_INTERNAL_H
+#define IPW_ROUTER_SERVER_INTERNAL_H
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "router/router.h"
+#include "util.h"
+
+#define SESSION_SLOTS 4096
+#define BUDGET_SLOTS 1024
+#define RECORD_SLOTS 1024
+#define MAX_ATTEMPTS 8
+
+struct hist {
+	unsigned long long bucket[ROUTER_HIST_BUCKETS]; /* cumulative: count of values <= bound */
+	unsigned long long count;
+	double sum;
+};
+void hist_add(struct hist *h, double v);
+
+struct tier_stats {
+	int inflight;
+	double ttft_ewma_s, e2e_ewma_s;     /* NAN until one finished */
+	unsigned long long requests, ok, failed, retried, cancelled;
+	unsigned long long prompt_tokens, completion_tokens;
+	double energy_j;                    /* estimated (J/token of the profile run) */
+	unsigned long long energy_n;        /* requests whose energy is in energy_j */
+	double cost_usd;
+	struct hist ttft, e2e;
+};
+
+struct budget_slot {
+	char key[64];
+	double window_start, spent;
+};
+
+enum rstate { RS_RECEIVING, RS_UPSTREAM, RS_ANSWERED };
+
+/* One attempt at one tier. */
+struct attempt {
+	int tier;
+	long status;                        /* HTTP status (0: none) */
+	int curl_rc;
+	double t_send_s, t_first_s, t_end_s; /* seconds on the monotonic clock */
+	long long prompt_tokens, completion_tokens; /* -1: not reported */
+	double energy_j, cost_usd;          /* NAN: unknown */
+	char outcome[24];                   /* ok, http_429, http_500, connect, reset, rejected, cancelled */
+};
+
+struct rreq {
+	struct rreq *next, *prev;           /* the server's active list */
+	struct router_server *srv;
+	struct MHD_Connection *con;
+	char id[24];
+	enum rstate state;
+	struct buf body;                    /* the client's upload */
+	int too_big;
+	json_t *req;                        /* the parsed body, "ipw" removed */
+	char *policy_name, *text, *session, *item_id;
+	int stream, local_only;
+	struct budget_slot *budget;
+	struct router_decision d;
+	int pos;                            /* next index into d.order */
+	int tries;                          /* attempts at d.order[pos - 1] */
+	struct attempt att[MAX_ATTEMPTS];
+	int natt;
+	/* the current upstream */
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *up_body;
+	int hold;                           /* cascade first stage: keep the bytes until verified */
+	int committed;                      /* the client's response is queued */
+	int suspended, paused;
+	int up_done, done_seen, failed_all, gone;
+	struct buf line;                    /* a partial SSE line from upstream */
+	struct buf out;                     /* bytes the client has not read */
+	struct buf held;                    /* cascade: the first stage's bytes */
+	struct buf whole;                   /* non-streamed reply, or an error body */
+	struct buf answer;                  /* the answer text (streamed deltas or the whole reply) */
+	char errmsg[IPW_ERRLEN];
+	double t_recv_s;
+};
+
+struct router_acct;
+
+struct router_server {
+	struct router_config *c;
+	struct learn_router *lr;
+	struct MHD_Daemon *d;
+	CURLM *multi;
+	int port, epoll_fd, kick, stopping;
+	int64_t last_hup_check_ns;
+	char **tokens;                      /* client bearer tokens (NULL: open) */
+	struct rreq *active;
+	int nactive, nsuspended;
+	unsigned long long next_id;
+	struct tier_stats tier_stats[ROUTER_MAX_TIERS];
+	struct router_tier_live live[ROUTER_MAX_TIERS];
+	unsigned long long decisions[4][ROUTER_MAX_TIERS]; /* policy x first tier */
+	unsigned long long rejected, unauthorised, no_tier, cancelled;
+	char *sessions[SESSION_SLOTS];
+	int session_next;
+	struct budget_slot budgets[BUDGET_SLOTS];
+	json_t *records[RECORD_SLOTS];      /* the last finished requests, for /v1/ipw/requests/ID */
+	int record_next;
+	struct router_acct *acct;
+};
+
+/* router/proxy.c */
+struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con);
+/* Starts the next attempt (retry or next tier); 0, or -1 with r->errmsg when none is left. */
+int rreq_start_next(struct router_server *s, struct rreq *r);
+void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc);
+enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r);
+void rreq_add_headers(struct rreq *r, struct MHD_Response *resp);
+/* The client's request ended (gone: before its reply was complete): cancel, account, free. */
+void rreq_finish(struct router_server *s, struct rreq *r, int gone);
+/* The client hung up while its request waited: cancel the upstream, end the reply. */
+void rreq_client_gone(struct router_server *s, struct rreq *r);
+void rreq_cancel_all(struct router_server *s);
+void rreq_free_orphans(struct router_server *s);
+/* The Prometheus text of /metrics (caller frees). */
+char *router_metrics_text(struct router_server *s);
+
+/* router/acct.c: the router run in the store */
+int router_acct_open(struct router_acct **out, const char *uri, const struct router_config *c, const char *config_path,
+		     char *err, size_t errlen);
+const char *router_acct_run_id(const struct router_acct *a);
+/* Records one finished request (its JSON record, see docs/router.md); 0 or -1 (err). */
+int router_acct_add(struct router_acct *a, const struct rreq *r, json_t *rec, char *err, size_t errlen);
+void router_acct_close(struct router_acct *a);
+
+#endif

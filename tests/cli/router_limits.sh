@@ -1,0 +1,83 @@
+#!/bin/sh
+# `ipw route serve` limits: client bearer tokens (401 without one, the token never echoed),
+# the request size limit (413), a tier key from the environment sent upstream and never shown
+# to the client, the cost budget per client key (past it: local, or refused with 429), and a
+# missing key variable refused at start.
+set -u
+. "$IPW_TESTS/cli/lib/common.sh"
+
+start_fakellm local --tokens 4 --model small; LOCAL=$URL
+start_fakellm cloud --tokens 10 --model big; CLOUD=$URL
+export ROUTER_TOKENS="tok-alpha-123456,tok-beta-654321"
+export CLOUD_KEY="sk-cloud-secret-0123456789"
+
+write_config() { # OVER
+	printf '%s\n' "{\"tiers\": [" \
+		"  {\"name\": \"local\", \"url\": \"$LOCAL\", \"model\": \"small\"}," \
+		"  {\"name\": \"echo\", \"url\": \"$CLOUD\", \"model\": \"fake-echo_auth\", \"cloud\": true," \
+		"   \"api_key_env\": \"CLOUD_KEY\"}," \
+		"  {\"name\": \"cloud\", \"url\": \"$CLOUD\", \"model\": \"big\", \"cloud\": true," \
+		"   \"api_key_env\": \"CLOUD_KEY\", \"price\": {\"input\": 100, \"output\": 100}}]," \
+		" \"client_tokens_env\": \"ROUTER_TOKENS\", \"max_body_bytes\": 400," \
+		" \"budget\": {\"usd\": 0.001, \"window_s\": 3600, \"over\": \"$1\"}}" >"$TMP/router.json"
+}
+start_router() {
+	rm -f "$TMP/r.port"
+	"$IPW" route serve --config "$TMP/router.json" --no-record --port-file "$TMP/r.port" >"$TMP/router.log" 2>&1 &
+	RPID=$!
+	SERVER_PIDS="$SERVER_PIDS $RPID"
+	i=0
+	while [ ! -s "$TMP/r.port" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && fail "router did not start: $(cat "$TMP/router.log")"
+		sleep 0.05
+	done
+	R="http://127.0.0.1:$(cat "$TMP/r.port")"
+}
+
+write_config refuse
+start_router
+AUTH='Authorization: Bearer tok-alpha-123456'
+expect_eq "health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$R/health")" 200
+expect_eq "no token" "$(curl -s -o /dev/null -w '%{http_code}' "$R/v1/models")" 401
+expect_eq "wrong token" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$R/v1/models")" 401
+expect_eq "good token" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$R/v1/models")" 200
+BIG=$(python3 -c 'print("x" * 600)')
+expect_eq "body limit" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" \
+	-d "{\"model\":\"ipw-router\",\"messages\":[{\"role\":\"user\",\"content\":\"$BIG\"}]}" "$R/v1/chat/completions")" 413
+
+# the cloud tier echoes the Authorization header it received: the key went upstream, and the
+# client sees it redacted; the client's own token never goes upstream
+curl -s -H "$AUTH" -D "$TMP/h1" -d '{"model":"ipw-router:tier:echo","messages":[{"role":"user","content":"x"}]}' \
+	"$R/v1/chat/completions" >"$TMP/b1"
+grep -q 'sk-cloud-secret' "$TMP/b1" "$TMP/h1" "$TMP/router.log" && fail "the tier key reached the client or the log"
+grep -q 'redacted' "$TMP/b1" || fail "the echoed key should be redacted: $(cat "$TMP/b1")"
+grep -q 'tok-alpha' "$TMP/b1" && fail "the client token went upstream"
+
+# budget: 100 USD per 1M tokens; the first cloud answer (3 + 1 prompt + 10 completion tokens) costs
+# 0.0014 USD > 0.001, so the next cloud request of this client is refused; another client is not
+curl -s -o /dev/null -H "$AUTH" -d '{"model":"ipw-router:tier:cloud","stream":true,"messages":[{"role":"user","content":"x"}]}' \
+	"$R/v1/chat/completions"
+expect_eq "over budget: refused" "$(curl -s -o "$TMP/b2" -w '%{http_code}' -H "$AUTH" \
+	-d '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 429
+grep -q 'cost budget' "$TMP/b2" || fail "budget message: $(cat "$TMP/b2")"
+expect_eq "over budget: local still served" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" \
+	-d '{"model":"ipw-router:tier:local","messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 200
+expect_eq "another client's budget" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-beta-654321' \
+	-d '{"model":"ipw-router:tier:cloud","stream":true,"messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 200
+kill "$RPID"; wait "$RPID" 2>/dev/null
+
+write_config local
+start_router
+curl -s -o /dev/null -H "$AUTH" -d '{"model":"ipw-router:tier:cloud","stream":true,"messages":[{"role":"user","content":"x"}]}' \
+	"$R/v1/chat/completions"
+curl -s -o /dev/null -D "$TMP/h3" -H "$AUTH" -d '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' \
+	"$R/v1/chat/completions"
+grep -qi '^x-ipw-tier: local' "$TMP/h3" || fail "over budget should go local: $(cat "$TMP/h3")"
+grep -qi 'skipped cloud: budget' "$TMP/h3" || fail "budget reason: $(cat "$TMP/h3")"
+kill "$RPID"; wait "$RPID" 2>/dev/null
+
+unset CLOUD_KEY
+"$IPW" route serve --config "$TMP/router.json" --no-record 2>"$TMP/err"
+expect_eq "missing key variable" $? 4
+grep -q 'CLOUD_KEY is not set' "$TMP/err" || fail "missing key message: $(cat "$TMP/err")"
+echo "router_limits: ok"

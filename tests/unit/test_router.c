@@ -1,0 +1,177 @@
+/*
+ * test_router.c - the router's library parts: AUC on hand-counted pairs, the
+ * hashed features (deterministic, in range), a fit that separates a word
+ * that decides the label and is calibrated towards the labels' rates, the
+ * router file round trip, the configuration's errors, policy names and the
+ * decisions under privacy, budget and latency limits.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router/router.h"
+#include "util.h"
+
+static char err[IPW_ERRLEN];
+
+Test(router, auc_hand_counted)
+{
+	double p[] = {0.1, 0.4, 0.35, 0.8};
+	int y[] = {0, 0, 1, 1};
+	int one[] = {1, 1, 1, 1};
+	double tp[] = {0.5, 0.5, 0.5, 0.5};
+	/* positive pairs ranked right: (0.35 > 0.1), (0.8 > 0.1), (0.8 > 0.4); wrong: (0.35 < 0.4) -> 3/4 */
+	cr_assert_float_eq(learn_auc(p, y, 4), 0.75, 1e-12);
+	cr_assert(isnan(learn_auc(p, one, 4)), "one class only: no AUC");
+	cr_assert_float_eq(learn_auc(tp, y, 4), 0.5, 1e-12, "ties count half");
+}
+
+Test(router, features_deterministic_and_in_range)
+{
+	uint32_t *a, *b;
+	size_t na = learn_features("What is 2 + 3?", &a), nb = learn_features("What is 2 + 3?", &b);
+	cr_assert_eq(na, nb);
+	cr_assert(na > 10);
+	for (size_t i = 0; i < na; i++) {
+		cr_assert_eq(a[i], b[i]);
+		cr_assert(a[i] < LEARN_DIM);
+	}
+	free(a);
+	free(b);
+}
+
+static struct learn_example *examples(size_t n, char ***texts)
+{
+	struct learn_example *ex = xcalloc(n, sizeof(*ex));
+	*texts = xcalloc(n, sizeof(**texts));
+	for (size_t i = 0; i < n; i++) {
+		int easy = i % 3 == 0;
+		(*texts)[i] = xasprintf("%s question number %zu about item %zu", easy ? "reverse" : "multiply", i, i * 7);
+		ex[i].text = (*texts)[i];
+		ex[i].label = easy;
+	}
+	return ex;
+}
+
+Test(router, fit_separates_and_round_trips)
+{
+	char **texts, path[] = "/tmp/ipw-test-router-XXXXXX";
+	struct learn_example *ex = examples(120, &texts);
+	struct learn_router r, back;
+	double pe, ph;
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	memset(&r, 0, sizeof(r));
+	r.version = 1;
+	r.nmodels = 1;
+	r.models = xcalloc(1, sizeof(*r.models));
+	r.models[0].tier_model = xstrdup("small");
+	r.models[0].run_id = xstrdup("7");
+	r.models[0].j_per_token = 0.25;
+	r.cloud_run = xstrdup("8");
+	r.threshold = 0.5;
+	learn_fit(&r.models[0], ex, 80, ex + 80, 40, 1);
+	pe = learn_predict(&r.models[0], "reverse question number 999 about item 5");
+	ph = learn_predict(&r.models[0], "multiply question number 999 about item 5");
+	cr_assert(pe > 0.5 && ph < 0.5, "easy %g, hard %g", pe, ph);
+	cr_assert_eq(learn_router_save(&r, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(learn_router_load(&back, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(back.models[0].tier_model, "small");
+	cr_assert_str_eq(back.cloud_run, "8");
+	cr_assert_float_eq(learn_predict(&back.models[0], "reverse question number 999 about item 5"), pe, 1e-6);
+	learn_router_release(&r);
+	learn_router_release(&back);
+	unlink(path);
+	for (int i = 0; i < 120; i++)
+		free(texts[i]);
+	free(texts);
+	free(ex);
+}
+
+static void config_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(router, config_errors_name_the_field)
+{
+	char path[] = "/tmp/ipw-test-rconf-XXXXXX";
+	struct router_config c;
+	int fd = mkstemp(path);
+	close(fd);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"},"
+			   "{\"name\":\"a\",\"url\":\"http://y\",\"model\":\"m\"}]}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "two tiers are named 'a'"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],\"fallback\":[\"b\"]}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "fallback[0] names no tier"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],\"policy\":\"learned\"}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "needs \"learned\""), "%s", err);
+	unlink(path);
+}
+
+static void two_tiers(struct router_config *c, const char *path)
+{
+	config_write(path, "{\"tiers\":[{\"name\":\"local\",\"url\":\"http://x\",\"model\":\"s\"},"
+			   "{\"name\":\"cloud\",\"url\":\"http://y\",\"model\":\"l\",\"cloud\":true}],"
+			   "\"rules\":{\"long_prompt_chars\":10,\"long_tier\":\"cloud\"}}");
+	cr_assert_eq(router_config_load(c, path, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(router, decisions_under_limits)
+{
+	char path[] = "/tmp/ipw-test-rconf-XXXXXX";
+	struct router_config c;
+	struct router_decision d;
+	struct router_request_info ri;
+	struct router_tier_live live[2] = {{0, NAN, NAN}, {3, 0.2, 1.0}};
+	int fd = mkstemp(path);
+	close(fd);
+	two_tiers(&c, path);
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(router_policy_parse(&c, NULL, "ipw-router", &d.policy, &d.threshold, &d.tier, err, sizeof(err)), 0);
+	cr_assert_eq(d.policy, POLICY_RULES);
+	cr_assert_eq(router_policy_parse(&c, NULL, "ipw-router:learned", &d.policy, &d.threshold, &d.tier, err,
+					 sizeof(err)), -1, "no learned router configured");
+	cr_assert_eq(router_policy_parse(&c, NULL, "gpt-4", &d.policy, &d.threshold, &d.tier, err, sizeof(err)), -1);
+	memset(&ri, 0, sizeof(ri));
+	ri.text = "a long question indeed";
+	ri.prompt_chars = 22;
+	ri.max_ttft_s = ri.max_e2e_s = NAN;
+	d.policy = POLICY_RULES;
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
+	cr_assert_eq(d.n, 2);
+	cr_assert_eq(d.order[0], 1, "long prompt: the cloud first");
+	ri.local_only = 1;
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
+	cr_assert_eq(d.n, 1);
+	cr_assert_eq(d.order[0], 0);
+	cr_assert_str_eq(d.first_skipped, "local-only");
+	ri.local_only = 0;
+	ri.max_ttft_s = 0.5; /* the cloud: 0.2 s x (1 + 3 in flight) = 0.8 s > 0.5 s */
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
+	cr_assert_eq(d.order[0], 0);
+	cr_assert(strstr(d.reason, "skipped cloud: latency"), "%s", d.reason);
+	ri.max_ttft_s = 1.0; /* 0.8 s fits */
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
+	cr_assert_eq(d.order[0], 1);
+	ri.max_e2e_s = 3.0; /* the whole reply: 1 s x 4 = 4 s > 3 s */
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), 0);
+	cr_assert_eq(d.order[0], 0);
+	ri.max_e2e_s = NAN;
+	ri.local_only = 1;
+	live[0].ttft_ewma_s = 2;
+	ri.max_ttft_s = 0.5;
+	cr_assert_eq(router_decide(&c, NULL, live, &ri, &d, err, sizeof(err)), -1, "nothing allowed");
+	cr_assert(strstr(err, "local: latency") && strstr(err, "cloud: local-only"), "%s", err);
+	router_config_release(&c);
+	unlink(path);
+}
