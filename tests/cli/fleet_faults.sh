@@ -193,8 +193,9 @@ started=$(sql "SELECT pg_postmaster_start_time()")
 fault_run restart restart
 [ "$(sql "SELECT pg_postmaster_start_time()")" != "$started" ] || fail "the server was not restarted"
 grep -q "could not be made again" "$TMP/wrestart" && fail "restart: gave up reconnecting: $(cat "$TMP/wrestart")"
-# (the worker's four connections: its own, the runner's, the queue's, the heartbeat's)
+# (the worker's five connections: its own, the runner's, the queue's, the queue heartbeat's and the
+# run lease heartbeat's)
 fault_run terminate "sql \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'fleet'
 	AND pid <> pg_backend_pid() AND backend_type = 'client backend'\" >\"\$TMP/killed\""
-expect_eq "backends terminated" "$(cat "$TMP/killed")" 4
+expect_eq "backends terminated" "$(cat "$TMP/killed")" 5
 exit 0

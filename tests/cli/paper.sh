@@ -119,7 +119,8 @@ assert json.load(sys.stdin)["scoring"]["interval_method"] == "delta"
 "$IPW" report 1 2 --store "$DB" --out "$TMP/rep" --ci delta --bootstrap 50 --trials 0 >/dev/null || fail "report --ci delta"
 grep -q '<span id=page-intervals>Intervals: 95%, normal approximation (delta method), one method' "$TMP/rep/index.html" \
 	|| fail "report: the page's method"
-grep -q 'attribution has no delta method' "$TMP/rep/index.html" || fail "report: attribution note"
+grep -q "the attribution's too: the normal approximation" "$TMP/rep/index.html" || fail "report: attribution note"
+grep -q '<td>delta</td>' "$TMP/rep/index.html" || fail "report: attribution rows not marked delta"
 "$IPW" report 1 2 --store "$DB" --out "$TMP/rep2" --bootstrap 50 --trials 0 >/dev/null || fail "report auto"
 grep -q 'bootstrap over queries (50 resamples), one method for every table and plot (--ci auto: the largest run has 5' \
 	"$TMP/rep2/index.html" || fail "report: auto recorded"
