@@ -274,6 +274,34 @@ int store_query_energy_set(struct store *s, const char *run_id, const struct que
 	return s->ops->query_energy_set(s, run_id, q, err, errlen);
 }
 
+int store_query_insert_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+			     size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!qs[i]->item_id || !qs[i]->status)
+			return err_set(err, errlen, "store_query_insert_batch: query %zu needs an item id and a status", i);
+	if (s->ops->query_insert_batch)
+		return s->ops->query_insert_batch(s, run_id, qs, n, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		if (s->ops->query_insert(s, run_id, qs[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+int store_query_energy_set_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+				 size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!qs[i]->item_id)
+			return err_set(err, errlen, "store_query_energy_set_batch: query %zu needs an item id", i);
+	if (s->ops->query_energy_set_batch)
+		return s->ops->query_energy_set_batch(s, run_id, qs, n, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		if (s->ops->query_energy_set(s, run_id, qs[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int store_queries_iter(struct store *s, const char *run_id,
 		       int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 		       char *err, size_t errlen)

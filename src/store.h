@@ -170,6 +170,15 @@ struct store_backend {
 	/* optional (ipw merge): every score row of a run in insertion order */
 	int (*scores_iter)(struct store *s, const char *run_id,
 			   int (*cb)(const struct store_score *sc, void *ctx), void *ctx, char *err, size_t errlen);
+	/*
+	 * optional (group commit, the load generator's writer thread): n queries
+	 * of one run inserted, or their energy set, in one transaction: all of
+	 * them or none. NULL: store.c runs query_insert / query_energy_set n times
+	 */
+	int (*query_insert_batch)(struct store *s, const char *run_id, const struct query_record *const *qs,
+				  size_t n, char *err, size_t errlen);
+	int (*query_energy_set_batch)(struct store *s, const char *run_id,
+				      const struct query_record *const *qs, size_t n, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite;
@@ -257,6 +266,15 @@ int store_query_insert(struct store *s, const char *run_id, const struct query_r
  * before telemetry covered its window (docs/store.md). STORE_ENOTFOUND when
  * the run has no such query.
  */
+/*
+ * n queries of one run in one transaction where the back-end has a batch
+ * operation (all or none), else one at a time (a failure then leaves the
+ * queries before it stored)
+ */
+int store_query_insert_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+			     size_t n, char *err, size_t errlen);
+int store_query_energy_set_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+				 size_t n, char *err, size_t errlen);
 int store_query_energy_set(struct store *s, const char *run_id, const struct query_record *q,
 			   char *err, size_t errlen);
 int store_queries_iter(struct store *s, const char *run_id,
