@@ -69,7 +69,24 @@ struct gen {
 	unsigned piece;              /* split: index into the piece-size cycle */
 	const char *sc;              /* the scenario */
 	const char *auth;            /* the request's Authorization header ("" if none) */
+	int logprobs;                /* the request asked for "logprobs": true (OpenAI) */
 };
+
+/*
+ * The log-probability fakellm gives output token i (reasoning tokens count):
+ * -(i % 5 + 1) / 8 nats, exact in binary, so a test can sum them by hand;
+ * -4 for every token in the "lowconf" scenario (a verifier's low confidence).
+ */
+static double fake_logprob(const char *sc, long i)
+{
+	return !strcmp(sc, "lowconf") ? -4.0 : -(double)(i % 5 + 1) / 8.0;
+}
+
+static json_t *logprob_entry(const char *sc, long i, const char *text)
+{
+	return json_pack("{s:s, s:f, s:n, s:[]}", "token", text, "logprob", fake_logprob(sc, i), "bytes",
+			 "top_logprobs");
+}
 
 static void on_signal(int sig)
 {
@@ -214,6 +231,9 @@ static int send_token(struct gen *g, const char *text, const char *rfield)
 			json_object_set_new(delta, rfield ? rfield : "content", json_string(text));
 		json_object_set_new(o, "choices",
 				    json_pack("[{s:i, s:o, s:n}]", "index", 0, "delta", delta, "finish_reason"));
+		if (g->logprobs)
+			json_object_set_new(json_array_get(json_object_get(o, "choices"), 0), "logprobs",
+					    json_pack("{s:[o]}", "content", logprob_entry(g->sc, g->nsent - 1, text)));
 	} else {
 		o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b}", "model", g->model, "created_at",
 			      "2026-01-01T00:00:00Z", "message", "role", "assistant", rfield ? "thinking" : "content",
@@ -437,7 +457,8 @@ static int ol_finish(struct gen *g, const struct plan *pl, const char *sc)
 
 static int stream_chat(int fd, int openai, const char *sc, json_t *req, const char *auth)
 {
-	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split"), .sc = sc, .auth = auth };
+	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split"), .sc = sc, .auth = auth,
+			 .logprobs = openai && json_is_true(json_object_get(req, "logprobs")) };
 	const char *m = json_string_value(json_object_get(req, "model"));
 	struct plan pl;
 	json_t *o;
@@ -471,6 +492,27 @@ static int stream_chat(int fd, int openai, const char *sc, json_t *req, const ch
 drop:
 	free_words(pl.say, pl.nsay);
 	return 0;
+}
+
+/* A whole reply's "logprobs".content: one entry per token the stream would send (none for tools). */
+static json_t *whole_logprobs(const char *sc, json_t *req, int tools)
+{
+	json_t *a = json_array();
+	struct plan pl;
+	char text[64];
+
+	plan_init(&pl, 1, sc, req);
+	for (long i = 0; i < pl.nreason + (tools ? 0 : pl.ntok); i++) {
+		if (i < pl.nreason)
+			snprintf(text, sizeof text, "r%ld ", i);
+		else if (pl.say)
+			snprintf(text, sizeof text, "%s", pl.say[i - pl.nreason]);
+		else
+			token_text((int)(i - pl.nreason), text, sizeof text);
+		json_array_append_new(a, logprob_entry(sc, i, text));
+	}
+	free_words(pl.say, pl.nsay);
+	return a;
 }
 
 /* The text a reply carries: reasoning then answer, as the stream would send it. */
@@ -530,6 +572,9 @@ static int whole_chat(int fd, int openai, const char *sc, json_t *req)
 		o = json_pack("{s:s, s:s, s:i, s:s, s:[{s:i, s:o, s:s}]}", "id", "chatcmpl-fake", "object",
 			      "chat.completion", "created", 0, "model", m && *m ? m : opt.model, "choices", "index", 0,
 			      "message", msg, "finish_reason", finish);
+		if (json_is_true(json_object_get(req, "logprobs")))
+			json_object_set_new(json_array_get(json_object_get(o, "choices"), 0), "logprobs",
+					    json_pack("{s:o}", "content", whole_logprobs(sc, req, tools)));
 		if (strcmp(sc, "no_usage"))
 			json_object_set_new(o, "usage", json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)ptok,
 				"completion_tokens", (json_int_t)(nreason + ntok), "total_tokens",
@@ -764,7 +809,9 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fakellm [--port N] [--port-file F] [--api openai|ollama|both|none] [--tokens N]\n"
 			"               [--token-delay-ms D] [--ttft-ms T] [--model NAME] [--scenario NAME]\n"
-			"               [--max-requests N] [--lifetime-s S] [--models-401 1]\n");
+			"               [--max-requests N] [--lifetime-s S] [--models-401 1]\n"
+			"OpenAI requests with \"logprobs\": true get logprobs.content, -(i%%5+1)/8 per token i\n"
+			"(-4 each in the lowconf scenario)\n");
 	exit(2);
 }
 
