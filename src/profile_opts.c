@@ -486,6 +486,8 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, BIG, R | OPEN, "duration_s", "seconds > 0", &load_hooks},
 	{"requests", 0, OPT_LL, F(o.count), "N", "send N requests, cycling the items (default: one per item)",
 	 NULL, 1, BIG, R | B, "count", "a count >= 1", &load_hooks},
+	{"writer-queue", 0, OPT_INT, F(o.writer_queue), "N", "load: ended queries waiting to be stored at most\n"
+	 "(default 256; a full queue makes the loop wait, counted)", NULL, 1, 1000000, B, NULL, "a count >= 1", NULL},
 	{"sweep", 0, OPT_STRING, F(sweep), "KEY=V1,V2,..", "one run per point (KEY concurrency or rate), grouped",
 	 NULL, 0, 0, 0, NULL, NULL, &sweep_hooks},
 	{"repeat", 0, OPT_INT, F(repeat), "N", "N identical runs, one after another, in one group (ipw repeats --by group)",
