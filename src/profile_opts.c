@@ -544,11 +544,6 @@ int profile_config_restore(struct runner_opts *o, const char *cfg, struct opt_ke
 		err_set(err, errlen, "the run's recorded configuration is not valid JSON: %s", cfg ? je.text : "none");
 		goto out;
 	}
-	if (json_object_get(c, "count") || json_integer_value(json_object_get(c, "concurrency")) > 1) {
-		err_set(err, errlen, "the run was a load run (--concurrency, --rate, --duration, --requests or "
-			"--sweep): --resume continues sequential runs only; start a new run");
-		goto out;
-	}
 	if (opt_restore(profile_opts, profile_nopts, o, c, keep, restored, e, sizeof(e)) < 0) {
 		err_set(err, errlen, "the run's recorded configuration: %s", e);
 		goto out;

@@ -1099,6 +1099,13 @@ static int load_items(struct run *r, char *err, size_t errlen)
 	    store_items_to_resend(r->st, r->rec.id, &r->resend_ids, &r->nresend, err, errlen) < 0)
 		return -1;
 	qsort(r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	if (profile_is_load(o)) {
+		/* a load run sends again only the requests with no stored query (run_load); none is retried */
+		if (r->was_completed)
+			return err_set(err, errlen, "run %s (%s) is a completed load run: nothing to resume", r->rec.id,
+				       r->rec.name);
+		return 0;
+	}
 	if (r->was_completed && !r->nresend)
 		return err_set(err, errlen, "run %s (%s) is already complete and no item's last attempt failed to "
 			       "reach the server: nothing to resume", r->rec.id, r->rec.name);
