@@ -860,8 +860,8 @@ static int load_resume_plan(struct run *r, long long **plan, size_t *nplan, char
 	if (!*nplan) {
 		free(*plan);
 		*plan = NULL;
-		return err_set(err, errlen, "run %s (%s) has a stored query for each of its %lld requests: nothing "
-			       "to resume", r->rec.id, r->rec.name, total);
+		return err_set(err, errlen, "load run %s (%s) has a stored query for each of its %lld requests: "
+			       "nothing to resume", r->rec.id, r->rec.name, total);
 	}
 	say(r->h, RUNNER_INFO, "%zu of the load's %lld requests have no stored query: sending those", *nplan, total);
 	return 0;
