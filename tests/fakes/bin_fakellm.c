@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -47,6 +48,15 @@ static struct {
 
 static atomic_long nrequests;
 static atomic_long nanswered;   /* chat requests whose response has been written out, for GET /x/stats */
+static atomic_llong last_answer_ms;  /* wall clock (ms since the epoch) when the last one was */
+
+static void answered(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	atomic_store(&last_answer_ms, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	atomic_fetch_add(&nanswered, 1);
+}
 static volatile sig_atomic_t stopping;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static long n429;            /* requests seen by the "429" scenario */
@@ -730,18 +740,19 @@ static int handle(int fd, struct request *r)
 		goto json;
 	}
 	if (!strcmp(r->path, "/x/stats")) {
-		o = json_pack("{s:I, s:I}", "requests", (json_int_t)atomic_load(&nrequests), "chat_answered",
-			      (json_int_t)atomic_load(&nanswered));
+		o = json_pack("{s:I, s:I, s:f}", "requests", (json_int_t)atomic_load(&nrequests), "chat_answered",
+			      (json_int_t)atomic_load(&nanswered), "last_answer_wall_s",
+			      (double)atomic_load(&last_answer_ms) / 1e3);
 		goto json;
 	}
 	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/chat/completions") && !strcmp(r->method, "POST")) {
 		keep = handle_chat(fd, 1, r);
-		atomic_fetch_add(&nanswered, 1);
+		answered();
 		return keep;
 	}
 	if ((opt.apis & API_L) && !strcmp(r->path, "/api/chat") && !strcmp(r->method, "POST")) {
 		keep = handle_chat(fd, 0, r);
-		atomic_fetch_add(&nanswered, 1);
+		answered();
 		return keep;
 	}
 	return send_simple(fd, 404, "text/plain", "404 page not found", NULL) ? 0 : 1;
