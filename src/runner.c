@@ -835,6 +835,24 @@ static int load_commit_energy(struct run *r, struct query_record *qs, size_t n, 
 	return flush_samples(r, err, errlen);
 }
 
+/* The summary with what the writer did merged in as "writer" (takes summary). */
+static char *with_writer(char *summary, const struct writer_stats *ws, int depth)
+{
+	json_t *j = summary ? json_loads(summary, 0, NULL) : NULL;
+	char *out;
+	if (!j)
+		return summary;
+	json_object_set_new(j, "writer", json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:f}", "queue_depth", depth,
+						   "batch_max", WRITER_BATCH_DEFAULT, "stored", (json_int_t)ws->stored,
+						   "batches", (json_int_t)ws->batches, "largest_batch",
+						   (json_int_t)ws->max_batch, "full_queue_waits", (json_int_t)ws->stalls,
+						   "full_queue_wait_s", ws->stall_s));
+	out = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	free(summary);
+	return out;
+}
+
 /*
  * --resume of a load run: the request numbers whose query is not stored, in
  * order (*plan, *nplan; caller frees). The load must have had a fixed count
@@ -891,7 +909,7 @@ static int run_load(struct run *r, char *err, size_t errlen)
 	long long *plan = NULL;
 	char **prompts = xcalloc(r->ds.n + 1, sizeof(char *));
 	size_t n = 0, nplan = 0;
-	int rc = -1, drove;
+	int rc = -1, drove, depth = o->writer_queue > 0 ? o->writer_queue : WRITER_DEPTH_DEFAULT;
 	char e2[IPW_ERRLEN];
 
 	load_summary_init(&sum);
@@ -915,8 +933,7 @@ static int run_load(struct run *r, char *err, size_t errlen)
 	memset(&wh, 0, sizeof(wh));
 	wh.after_batch = load_after_batch;
 	wh.arg = &sink;
-	if (writer_start(&sink.w, r->st, r->rec.id, o->writer_queue > 0 ? o->writer_queue : WRITER_DEPTH_DEFAULT,
-			 WRITER_BATCH_DEFAULT, &wh, err, errlen) < 0)
+	if (writer_start(&sink.w, r->st, r->rec.id, depth, WRITER_BATCH_DEFAULT, &wh, err, errlen) < 0)
 		goto out;
 	lo.on_end = load_on_end;
 	lo.on_end_arg = &sink;
@@ -949,7 +966,7 @@ static int run_load(struct run *r, char *err, size_t errlen)
 	if (load_commit_energy(r, qs, n, err, errlen) < 0)
 		goto out;
 	free(r->rec.summary_json);
-	r->rec.summary_json = load_summary_json(&sum, &lo, &slo);
+	r->rec.summary_json = with_writer(load_summary_json(&sum, &lo, &slo), &ws, depth);
 	rc = 0;
 out:
 	for (size_t i = 0; i < n && qs; i++)

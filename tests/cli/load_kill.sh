@@ -120,6 +120,9 @@ assert sorted(r[0] for r in rows) == sorted("k%d" % i for i in range(n)), [r[0] 
 assert all(r[1] == "ok" and r[4] is None for r in rows), rows
 s = json.loads(summ)
 assert s["sent"] == n - sum(1 for r in rows if r[2] is None), (s["sent"], rows)
+w = s["writer"]   # what the resumed run's writer did (the default queue: --writer-queue is not recorded)
+assert w["queue_depth"] == 256 and w["stored"] == s["sent"] and 1 <= w["batches"] <= s["sent"], w
+assert w["largest_batch"] <= 64 and w["full_queue_waits"] >= 0 and w["full_queue_wait_s"] >= 0, w
 # the resumed requests have their attributed energy; the killed run's stay not measured
 measured = [r for r in rows if r[2] is not None]
 assert len(measured) == s["sent"] and all(r[2] > 0 for r in measured), rows
