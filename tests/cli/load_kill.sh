@@ -43,15 +43,28 @@ start_fakellm a --scenario say --tokens 3 --token-delay-ms 40
 $IPW profile --url "$URL" --dataset "$TMP/d.jsonl" --store "$DB" --name k --concurrency $C --requests $N \
 	--writer-queue $DEPTH $COMMON >"$TMP/out1" 2>"$TMP/err1" &
 IPW_PID=$!
-# wait (on the store, not a clock) until 12 queries are committed; the stalled
-# request keeps the load open until then on any machine
-i=0
-while [ "$(stored)" -lt 12 ]; do
-	kill -0 $IPW_PID 2>/dev/null || fail "ipw ended before it was killed: $(cat "$TMP/err1")"
-	i=$((i + 1)); [ $i -gt 1200 ] && { kill -9 $IPW_PID; fail "the store never held 12 queries"; }
-	sleep 0.05
-done
-kill -9 $IPW_PID
+# wait (on the store, not a clock) until 12 queries are committed, then SIGKILL; the
+# stalled request keeps the load open until then on any machine
+python3 - "$DB" $IPW_PID <<'PY' || { kill -9 $IPW_PID; fail "the store never held 12 queries of a live ipw: $(cat "$TMP/err1")"; }
+import os, signal, sqlite3, sys, time
+db, pid = sys.argv[1], int(sys.argv[2])
+give_up = time.monotonic() + 240   # only a guard against a hang: ipw ended early is a zombie here
+while time.monotonic() < give_up:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)
+    try:
+        n = sqlite3.connect(db, timeout=10).execute(
+            "SELECT count(*) FROM queries q JOIN runs r ON r.id = q.run_id WHERE r.name = 'k'").fetchone()[0]
+    except sqlite3.Error:
+        n = 0
+    if n >= 12:
+        os.kill(pid, signal.SIGKILL)
+        sys.exit(0)
+    time.sleep(0.01)
+sys.exit(1)
+PY
 wait $IPW_PID 2>/dev/null
 A=$(answered "$URL")
 python3 - "$DB" "$A" $N $C $DEPTH $STALL <<'PY' || fail "the store after the kill"
