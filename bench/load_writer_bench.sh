@@ -8,7 +8,7 @@
 # left. Prints Markdown tables (bench/RESULTS.md keeps the runs).
 #   bench/load_writer_bench.sh BEFORE_BUILD AFTER_BUILD [--smoke]
 # Environment: LEVELS (default "64 256"), ROUNDS (default 3: runs per build and
-# level, alternating builds), BIG (default 20000: requests of the large load).
+# level, alternating builds), BIG (default 20000: requests of the large load; 0 skips it).
 # fakellm comes from FAKE_BUILD (default build/).
 set -eu
 cd "$(dirname "$0")/.."
@@ -54,8 +54,11 @@ start_fake "$TOK" "$PACE" "$PACE"
 echo "Paced server: first event after $PACE ms, then one every $PACE ms, $TOK events per request; $PER requests per"
 echo "stream; added TTFT = stored ttft_s - $PACE ms, pooled over $ROUNDS runs per build (alternating builds)."
 echo
-echo "| streams | requests per run | before p50 (ms) | before p99 (ms) | after p50 (ms) | after p99 (ms) | p50 after/before | p99 after/before |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "Rows \"after the first N\": the requests sent once the first wave (N new connections at once, the same"
+echo "client code in both builds) has ended; the writer runs while these are in flight."
+echo
+echo "| streams | requests per run | requests | before p50 (ms) | before p99 (ms) | after p50 (ms) | after p99 (ms) | p50 after/before | p99 after/before |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for c in $LEVELS; do
 	n=$((c * PER))
 	: >"$T/before.ttft"
@@ -67,26 +70,34 @@ for c in $LEVELS; do
 			profile "$b" "$T/db" "$c" "$n"
 			python3 -c "
 import sqlite3, sys
-for (t,) in sqlite3.connect(sys.argv[1]).execute(\"select ttft_s from queries where status='ok' and ttft_s is not null\"):
-    print(t)" "$T/db" >>"$T/$which.ttft"
+for (seq, t) in sqlite3.connect(sys.argv[1]).execute(\"select seq, ttft_s from queries where status='ok' and ttft_s is not null\"):
+    print(seq, t)" "$T/db" >>"$T/$which.ttft"
 		done
 		r=$((r + 1))
 	done
 	python3 - "$T/before.ttft" "$T/after.ttft" "$c" "$n" "$PACE" <<'PY'
 import sys
-def load(p):
-    return sorted((float(x) - float(sys.argv[5]) / 1e3) * 1e3 for x in open(p) if x.strip())
+c, pace = int(sys.argv[3]), float(sys.argv[5]) / 1e3
+def load(p, steady):
+    v = []
+    for line in open(p):
+        seq, t = line.split()
+        if not steady or int(seq) >= c:
+            v.append((float(t) - pace) * 1e3)
+    return sorted(v)
 def pct(v, q):
     k = (len(v) - 1) * q; i = int(k)
     return v[i] + (v[min(i + 1, len(v) - 1)] - v[i]) * (k - i) if v else float('nan')
-b, a = load(sys.argv[1]), load(sys.argv[2])
-b50, b99, a50, a99 = pct(b, .5), pct(b, .99), pct(a, .5), pct(a, .99)
-print(f"| {sys.argv[3]} | {sys.argv[4]} | {b50:.2f} | {b99:.2f} | {a50:.2f} | {a99:.2f} | {a50 / b50:.2f} | {a99 / b99:.2f} |")
+for steady, what in ((0, "all"), (1, "after the first %d" % c)):
+    b, a = load(sys.argv[1], steady), load(sys.argv[2], steady)
+    b50, b99, a50, a99 = pct(b, .5), pct(b, .99), pct(a, .5), pct(a, .99)
+    print(f"| {c} | {sys.argv[4]} | {what} | {b50:.2f} | {b99:.2f} | {a50:.2f} | {a99:.2f} | {a50 / b50:.2f} | {a99 / b99:.2f} |")
 PY
 done
 echo
 
 # ---- after the last answer of a large load -----------------------------------
+[ "$BIG" -gt 0 ] || exit 0
 start_fake 16 0 0
 echo "Unpaced server (16 tokens, no delays), $BIG requests at concurrency 64 over 2,000 graded items (scored),"
 echo "fake telemetry, --idle-seconds 0: seconds from the server's last answer to ipw's exit (wall clock), and"
