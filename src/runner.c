@@ -855,17 +855,14 @@ static char *with_writer(char *summary, const struct writer_stats *ws, int depth
 
 /*
  * --resume of a load run: the request numbers whose query is not stored, in
- * order (*plan, *nplan; caller frees). The load must have had a fixed count
- * (--requests, or one per item). 0, or -1 (err).
+ * order (*plan, *nplan; caller frees). The load must have been bounded by
+ * count alone (--requests, or one per item; no --duration). 0, or -1 (err).
  */
 static int load_resume_plan(struct run *r, long long **plan, size_t *nplan, char *err, size_t errlen)
 {
 	long long total = r->o->count > 0 ? r->o->count : (long long)r->ds.n;
 	*plan = NULL;
 	*nplan = 0;
-	if (r->o->duration_s > 0 && r->o->count <= 0)
-		return err_set(err, errlen, "run %s was a --duration load: it has no fixed list of requests to "
-			       "complete; start a new run", r->rec.id);
 	*plan = xcalloc((size_t)total + 1, sizeof(**plan));
 	for (long long k = 0; k < total; k++) {
 		const struct item *it = &r->ds.items[k % (long long)r->ds.n];
@@ -1121,6 +1118,10 @@ static int load_items(struct run *r, char *err, size_t errlen)
 		if (r->was_completed)
 			return err_set(err, errlen, "run %s (%s) is a completed load run: nothing to resume", r->rec.id,
 				       r->rec.name);
+		if (o->duration_s > 0)
+			return err_set(err, errlen, "run %s was a --duration load: what it would have sent depends on "
+				       "the time it ran, so it has no fixed list of requests to complete; start a new "
+				       "run", r->rec.id);
 		return 0;
 	}
 	if (r->was_completed && !r->nresend)

@@ -144,4 +144,14 @@ PY
 # nothing left: a second resume is refused
 $IPW profile --resume k --store "$DB" --quiet >/dev/null 2>"$TMP/err3" && fail "a complete load run was resumed"
 grep -q "completed load run: nothing to resume" "$TMP/err3" || fail "second resume: $(cat "$TMP/err3")"
+
+# a --duration load has no fixed list of requests: its resume is refused, nothing sent
+start_fakellm c --tokens 2
+$IPW profile --url "$URL" --dataset "$TMP/d.jsonl" --store "$TMP/dur.db" --name dur --duration 0.3 --concurrency 2 \
+	$COMMON >/dev/null 2>"$TMP/err4" || fail "duration run: $(cat "$TMP/err4")"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("update runs set status = ?", ("interrupted",)); c.commit()' "$TMP/dur.db"
+before=$(answered "$URL")
+$IPW profile --resume dur --store "$TMP/dur.db" --quiet >/dev/null 2>"$TMP/err5" && fail "a --duration load run was resumed"
+grep -q "was a --duration load" "$TMP/err5" || fail "duration resume: $(cat "$TMP/err5")"
+expect_eq "requests sent by the refused resume" "$(answered "$URL")" "$before"
 echo ok
