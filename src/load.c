@@ -86,13 +86,12 @@ double load_gap(double rate, double k, uint64_t *state)
 
 /* ---- the loop ---- */
 
+static void req_ended(struct load_req *r);
+
 static void on_done(void *arg, struct chat_result *res)
 {
-	struct load_req *r = arg;
 	(void)res;
-	r->done = 1;
-	if (r->ndone)
-		(*r->ndone)++;
+	req_ended(arg);
 }
 
 void load_reqs_free(struct load_req **r, size_t n)
@@ -123,11 +122,23 @@ struct drive {
 	long long backlog;          /* open loop: arrivals waiting for a slot under the cap */
 	int64_t *backlog_t;
 	size_t backlog_cap, backlog_head;
+	int halted;                 /* the on_end hook asked to stop */
 };
+
+/* A request has ended: counted, then handed to the on_end hook. */
+static void req_ended(struct load_req *r)
+{
+	struct drive *d = r->loop;
+	r->done = 1;
+	if (r->ndone)
+		(*r->ndone)++;
+	if (d && d->o->on_end && d->o->on_end(d->o->on_end_arg, r))
+		d->halted = 1;
+}
 
 static int drive_stopped(const struct drive *d)
 {
-	return d->stop && *d->stop;
+	return d->halted || (d->stop && *d->stop);
 }
 
 /* Whether extra more requests than sent stay within the count. */
@@ -172,8 +183,9 @@ static void submit_next(struct drive *d, int64_t now)
 		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
 	}
 	r->n = (long long)d->n;
-	r->item = d->n % d->nprompts;
-	r->rep = d->reps[r->item]++;
+	r->k = d->o->plan ? d->o->plan[d->n] : (long long)d->n;
+	r->item = (size_t)(r->k % (long long)d->nprompts);
+	r->rep = d->o->plan ? r->k / (long long)d->nprompts : d->reps[r->item]++;
 	if (d->open) {
 		r->t_sched_ns = d->backlog_t[d->backlog_head++];
 		if (!--d->backlog)
@@ -183,6 +195,7 @@ static void submit_next(struct drive *d, int64_t now)
 	}
 	chat_result_init(&r->res);
 	r->ndone = &d->ndone;
+	r->loop = d;
 	d->v[d->n++] = r;
 	req.prompt = d->prompts[r->item];
 	if (client_submit(d->cl, &req, &r->res, on_done, r) < 0) {
@@ -190,8 +203,7 @@ static void submit_next(struct drive *d, int64_t now)
 			r->res.err = ERR_CONNECT;
 			snprintf(r->res.errmsg, sizeof(r->res.errmsg), "could not start the request");
 		}
-		r->done = 1;
-		d->ndone++;
+		req_ended(r);
 	}
 }
 
@@ -225,7 +237,8 @@ static void drive_init(struct drive *d, struct client *cl, const struct load_opt
 	d->prompts = prompts;
 	d->nprompts = nprompts;
 	d->stop = stop;
-	d->limit = o->count > 0 ? o->count : o->duration_s > 0 ? -1 : (long long)nprompts;
+	d->limit = o->plan ? (long long)o->nplan
+		 : o->count > 0 ? o->count : o->duration_s > 0 ? -1 : (long long)nprompts;
 	d->reps = xcalloc(nprompts, sizeof(*d->reps));
 	d->stop_at = o->duration_s > 0 ? start + (int64_t)(o->duration_s * 1e9) : 0;
 	d->next_arrival = start;
@@ -262,8 +275,10 @@ int load_drive(struct client *cl, const struct load_opts *o, const struct chat_r
 		}
 		wait_step(&d, sending, inflight);
 	}
-	for (size_t i = 0; i < d.n; i++)
-		d.v[i]->ndone = NULL;   /* the count lived on this stack */
+	for (size_t i = 0; i < d.n; i++) {
+		d.v[i]->ndone = NULL;   /* the count and the loop lived on this stack */
+		d.v[i]->loop = NULL;
+	}
 	free(d.reps);
 	free(d.backlog_t);
 	*out = d.v;

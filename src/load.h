@@ -17,6 +17,7 @@
 #include "record.h"
 
 struct telemetry;
+struct load_req;
 
 struct load_opts {
 	int concurrency;          /* closed loop: requests kept in flight (>= 1) */
@@ -26,6 +27,21 @@ struct load_opts {
 	double duration_s;        /* stop sending after this many seconds (0 = by count) */
 	long long count;          /* requests to send; <= 0: one per item (or unbounded with duration) */
 	unsigned long long seed;  /* arrival times */
+	/*
+	 * Which requests to send (--resume): request numbers k, each sending item
+	 * k % nprompts for the (k / nprompts)-th time, in this order; NULL = all,
+	 * 0, 1, ... up to the count or duration.
+	 */
+	const long long *plan;
+	size_t nplan;
+	/*
+	 * Called on the loop thread as each request ends (its result complete),
+	 * before the next is sent; it must not block for long (the writer's
+	 * queue, writer.h). A nonzero return stops the load as *stop does.
+	 * NULL = none.
+	 */
+	int (*on_end)(void *arg, struct load_req *r);
+	void *on_end_arg;
 };
 
 void load_opts_init(struct load_opts *o);
@@ -35,9 +51,11 @@ struct load_req {
 	long long n;              /* 0, 1, ... in send order */
 	size_t item;              /* index of the item it sent (items cycle) */
 	long long rep;            /* how many times this item was sent before (0 = first) */
+	long long k;              /* its request number in the whole run (= n unless opts.plan is set) */
 	int64_t t_sched_ns;       /* open loop: its arrival time; closed loop: when a slot freed */
 	int done;
 	size_t *ndone;            /* the load loop's count of ended requests, raised when this one ends */
+	void *loop;               /* the load loop sending it (NULL once load_drive returned) */
 	struct chat_result res;
 };
 

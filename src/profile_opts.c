@@ -486,6 +486,8 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, BIG, R | OPEN, "duration_s", "seconds > 0", &load_hooks},
 	{"requests", 0, OPT_LL, F(o.count), "N", "send N requests, cycling the items (default: one per item)",
 	 NULL, 1, BIG, R | B, "count", "a count >= 1", &load_hooks},
+	{"writer-queue", 0, OPT_INT, F(o.writer_queue), "N", "load: ended queries waiting to be stored at most\n"
+	 "(default 256; a full queue makes the loop wait, counted)", NULL, 1, 1000000, B, NULL, "a count >= 1", NULL},
 	{"sweep", 0, OPT_STRING, F(sweep), "KEY=V1,V2,..", "one run per point (KEY concurrency or rate), grouped",
 	 NULL, 0, 0, 0, NULL, NULL, &sweep_hooks},
 	{"repeat", 0, OPT_INT, F(repeat), "N", "N identical runs, one after another, in one group (ipw repeats --by group)",
@@ -540,11 +542,6 @@ int profile_config_restore(struct runner_opts *o, const char *cfg, struct opt_ke
 	*summary = NULL;
 	if (!c) {
 		err_set(err, errlen, "the run's recorded configuration is not valid JSON: %s", cfg ? je.text : "none");
-		goto out;
-	}
-	if (json_object_get(c, "count") || json_integer_value(json_object_get(c, "concurrency")) > 1) {
-		err_set(err, errlen, "the run was a load run (--concurrency, --rate, --duration, --requests or "
-			"--sweep): --resume continues sequential runs only; start a new run");
 		goto out;
 	}
 	if (opt_restore(profile_opts, profile_nopts, o, c, keep, restored, e, sizeof(e)) < 0) {

@@ -37,8 +37,9 @@ char *profile_config_json(const struct runner_opts *o, const char *url, const ch
  * Restores into o every recorded option found in cfg (a run's config_json);
  * strings are copied into keep, which must outlive o's use. *summary (owned
  * by keep) lists the restored options as "key=value ..." taken from o after
- * restoring. Fails (-1, err) on invalid JSON, a value of the wrong type, or a
- * load run (resume continues sequential runs only).
+ * restoring. Fails (-1, err) on invalid JSON or a value of the wrong type. A
+ * load run's options are restored too (its resume sends the requests with no
+ * stored query, docs/load.md).
  */
 int profile_config_restore(struct runner_opts *o, const char *cfg, struct opt_keep *keep,
 			   const char **summary, char *err, size_t errlen);

@@ -29,6 +29,7 @@
 #include "telemetry.h"
 #include "telemetry/cputime.h"
 #include "util.h"
+#include "writer.h"
 
 #define WARMUP_MAX_TOKENS 512 /* output tokens of a warm-up request at most */
 #define MAX_PENDING 64
@@ -712,27 +713,86 @@ static int load_setup(const struct runner_opts *o, struct load_opts *lo, struct 
 	return o->slo ? load_slo_parse(slo, o->slo, err, errlen) : 0;
 }
 
-/* The records of the load's requests (one attempt each; no retries under load) and their span. */
-static struct query_record *load_records(struct run *r, struct load_req **reqs, size_t n, char **prompts)
+static int cmp_str(const void *a, const void *b);
+
+/*
+ * The load's side of the store while requests are in flight: the writer
+ * thread owns r->st from writer_start to writer_finish (nothing else uses the
+ * connection then: the lease heartbeat has its own, samples are flushed by
+ * the writer after each batch, nothing else touches the store until the load
+ * ends). recs[n] is request n's record, made on the loop thread as it ends.
+ */
+struct load_sink {
+	struct run *r;
+	struct writer *w;
+	char **prompts;
+	struct query_record **recs;  /* by send order; NULL until the request ended */
+	size_t cap;
+	long long total;             /* requests planned (0: by duration, not known) */
+};
+
+/*
+ * The record of a request that has just ended (one attempt: no retries under
+ * load), with its energy not measured yet (NULL in the store until the load's
+ * attribution sets it). Constant work apart from copying the answer.
+ */
+static struct query_record *load_record(struct run *r, const struct load_req *lr, char **prompts)
 {
-	struct query_record *qs = xcalloc(n + 1, sizeof(*qs));
-	for (size_t i = 0; i < n; i++) {
-		const struct chat_result *res = &reqs[i]->res;
-		const struct item *it = &r->ds.items[reqs[i]->item];
-		fill_item(&qs[i], it, (long long)i, xstrdup(prompts[reqs[i]->item]));
-		if (reqs[i]->rep > 0) {
-			/* items cycle: the store keeps one row per (run, item id) */
-			free(qs[i].item_id);
-			qs[i].item_id = xasprintf("%s#%lld", it->id, reqs[i]->rep);
-		}
-		fill_final(r, &qs[i], res);
-		measure_query_attempt(&r->m, &qs[i], res);
-		if (res->t_send_ns && (!r->t_first_send || res->t_send_ns < r->t_first_send))
-			r->t_first_send = res->t_send_ns;
-		if (res->t_end_ns > r->t_last_end)
-			r->t_last_end = res->t_end_ns;
+	struct query_record *q = xcalloc(1, sizeof(*q));
+	const struct chat_result *res = &lr->res;
+	const struct item *it = &r->ds.items[lr->item];
+	fill_item(q, it, lr->k, xstrdup(prompts[lr->item]));
+	if (lr->rep > 0) {
+		/* items cycle: the store keeps one row per (run, item id) */
+		free(q->item_id);
+		q->item_id = xasprintf("%s#%lld", it->id, lr->rep);
 	}
-	return qs;
+	fill_final(r, q, res);
+	measure_query_attempt(&r->m, q, res);
+	measure_clear_query_energy(q);
+	if (res->t_send_ns && (!r->t_first_send || res->t_send_ns < r->t_first_send))
+		r->t_first_send = res->t_send_ns;
+	if (res->t_end_ns > r->t_last_end)
+		r->t_last_end = res->t_end_ns;
+	return q;
+}
+
+/* load_drive's on_end hook (the loop thread): the ended request's record goes to the writer. */
+static int load_on_end(void *arg, struct load_req *lr)
+{
+	struct load_sink *k = arg;
+	struct query_record *q;
+	if ((size_t)lr->n >= k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 1024;
+		while (cap <= (size_t)lr->n)
+			cap *= 2;
+		k->recs = xrealloc(k->recs, cap * sizeof(*k->recs));
+		memset(k->recs + k->cap, 0, (cap - k->cap) * sizeof(*k->recs));
+		k->cap = cap;
+	}
+	q = k->recs[lr->n] = load_record(k->r, lr, k->prompts);
+	/* a full queue makes this wait (counted); a failed writer stops the load */
+	return writer_put(k->w, q, &k->r->ds.items[lr->item]) < 0;
+}
+
+/* The writer's hook after each batch (its thread): the samples so far, and the progress. */
+static int load_after_batch(void *arg, struct store *st, char *err, size_t errlen)
+{
+	struct load_sink *k = arg;
+	struct run *r = k->r;
+	struct runner_progress pr;
+	if (measure_flush(&r->m, st, r->rec.id, err, errlen) < 0)
+		return -1;
+	if (!r->h || !r->h->progress)
+		return 0;
+	memset(&pr, 0, sizeof(pr));
+	pr.done = writer_stored(k->w);
+	pr.total = k->total;
+	pr.elapsed_s = (double)(clock_now_ns() - r->acc.t0_ns) / 1e9;
+	pr.mean_accel_j = NAN;   /* attributed when the load has ended */
+	pr.rate_qps = pr.elapsed_s > 0 ? (double)pr.done / pr.elapsed_s : NAN;
+	r->h->progress(r->h->arg, &pr);
+	return 0;
 }
 
 /* Attributes the load's energy by the concurrent rule (warnings only: the queries are kept). */
@@ -749,27 +809,87 @@ static void load_attribute(struct run *r, struct load_req **reqs, struct query_r
 		say(r->h, RUNNER_WARN, "accelerator energy of the load is not measured: %s", e2);
 }
 
-/* Stores the load's queries (scored) in send order. 0, or -1 (err) when the store fails. */
-static int load_commit(struct run *r, struct load_req **reqs, struct query_record *qs, size_t n, char *err,
-		       size_t errlen)
+/*
+ * Sets the attributed energy of the load's stored queries in one transaction
+ * (all or none: a run killed before it keeps every query with its energy
+ * not measured), then counts and reports them. 0, or -1 (err).
+ */
+static int load_commit_energy(struct run *r, struct query_record *qs, size_t n, char *err, size_t errlen)
 {
+	const struct query_record **set = xcalloc(n + 1, sizeof(*set));
+	size_t nset = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		if (qs[i].nenergy > 0)
+			set[nset++] = &qs[i];
+	if (nset && store_query_energy_set_batch(r->st, r->rec.id, set, nset, err, errlen) < 0)
+		rc = -1;
+	free(set);
+	if (rc < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct query_record *q = &qs[i];
-		if (store_query_insert(r->st, r->rec.id, q, err, errlen) < 0 ||
-		    score_query(r->st, r->rec.id, q, &r->ds.items[reqs[i]->item], err, errlen) < 0)
-			return -1;
-		tally_add(&r->acc, q);
+		tally_add(&r->acc, &qs[i]);
 		if (r->h && r->h->query_done)
-			r->h->query_done(r->h->arg, q);
+			r->h->query_done(r->h->arg, &qs[i]);
 	}
 	return flush_samples(r, err, errlen);
 }
 
+/* The summary with what the writer did merged in as "writer" (takes summary). */
+static char *with_writer(char *summary, const struct writer_stats *ws, int depth)
+{
+	json_t *j = summary ? json_loads(summary, 0, NULL) : NULL;
+	char *out;
+	if (!j)
+		return summary;
+	json_object_set_new(j, "writer", json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:f}", "queue_depth", depth,
+						   "batch_max", WRITER_BATCH_DEFAULT, "stored", (json_int_t)ws->stored,
+						   "batches", (json_int_t)ws->batches, "largest_batch",
+						   (json_int_t)ws->max_batch, "full_queue_waits", (json_int_t)ws->stalls,
+						   "full_queue_wait_s", ws->stall_s));
+	out = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	free(summary);
+	return out;
+}
+
 /*
- * Sends the items under the configured load (closed or open loop), then
- * attributes energy by the concurrent rule over the whole span and commits
- * every query. Overlapping requests share slices, so no query's energy is
- * final before the last one ends: a killed load run keeps only its samples.
+ * --resume of a load run: the request numbers whose query is not stored, in
+ * order (*plan, *nplan; caller frees). The load must have been bounded by
+ * count alone (--requests, or one per item; no --duration). 0, or -1 (err).
+ */
+static int load_resume_plan(struct run *r, long long **plan, size_t *nplan, char *err, size_t errlen)
+{
+	long long total = r->o->count > 0 ? r->o->count : (long long)r->ds.n;
+	*plan = NULL;
+	*nplan = 0;
+	*plan = xcalloc((size_t)total + 1, sizeof(**plan));
+	for (long long k = 0; k < total; k++) {
+		const struct item *it = &r->ds.items[k % (long long)r->ds.n];
+		long long rep = k / (long long)r->ds.n;
+		char *id = rep ? xasprintf("%s#%lld", it->id, rep) : xstrdup(it->id);
+		if (!r->ndone || !bsearch(&id, r->done_ids, r->ndone, sizeof(char *), cmp_str))
+			(*plan)[(*nplan)++] = k;
+		free(id);
+	}
+	if (!*nplan) {
+		free(*plan);
+		*plan = NULL;
+		return err_set(err, errlen, "load run %s (%s) has a stored query for each of its %lld requests: "
+			       "nothing to resume", r->rec.id, r->rec.name, total);
+	}
+	say(r->h, RUNNER_INFO, "%zu of the load's %lld requests have no stored query: sending those", *nplan, total);
+	return 0;
+}
+
+/*
+ * Sends the items under the configured load (closed or open loop). Each
+ * query is handed to the writer thread as its request ends and stored
+ * (scored) within a bounded delay, its energy not measured yet; when the load
+ * has ended, energy is attributed by the concurrent rule over the whole span
+ * (overlapping requests share slices, so no query's energy is final before
+ * the last one ends) and set on every query at once. docs/load.md
+ * "Durability bound under load".
  */
 static int run_load(struct run *r, char *err, size_t errlen)
 {
@@ -780,13 +900,23 @@ static int run_load(struct run *r, char *err, size_t errlen)
 	struct chat_request req;
 	struct load_req **reqs = NULL;
 	struct query_record *qs = NULL;
+	struct load_sink sink;
+	struct writer_hooks wh;
+	struct writer_stats ws;
+	long long *plan = NULL;
 	char **prompts = xcalloc(r->ds.n + 1, sizeof(char *));
-	size_t n = 0;
-	int rc = -1;
+	size_t n = 0, nplan = 0;
+	int rc = -1, drove, depth = o->writer_queue > 0 ? o->writer_queue : WRITER_DEPTH_DEFAULT;
+	char e2[IPW_ERRLEN];
 
 	load_summary_init(&sum);
+	memset(&sink, 0, sizeof(sink));
 	if (load_setup(o, &lo, &slo, err, errlen) < 0)
 		goto out;
+	if (o->resume && load_resume_plan(r, &plan, &nplan, err, errlen) < 0)
+		goto out;
+	lo.plan = plan;
+	lo.nplan = nplan;
 	for (size_t i = 0; i < r->ds.n; i++)
 		prompts[i] = item_prompt(&r->ds.items[i]);
 	memset(&req, 0, sizeof(req));
@@ -794,27 +924,58 @@ static int run_load(struct run *r, char *err, size_t errlen)
 	req.s = o->s;
 	req.extra_body = r->extra_body;
 	req.timeout_s = o->timeout_s;
+	sink.r = r;
+	sink.prompts = prompts;
+	sink.total = plan ? (long long)nplan : o->count > 0 ? o->count : o->duration_s > 0 ? 0 : (long long)r->ds.n;
+	memset(&wh, 0, sizeof(wh));
+	wh.after_batch = load_after_batch;
+	wh.arg = &sink;
+	if (writer_start(&sink.w, r->st, r->rec.id, depth, WRITER_BATCH_DEFAULT, &wh, err, errlen) < 0)
+		goto out;
+	lo.on_end = load_on_end;
+	lo.on_end_arg = &sink;
 	if (lo.rate > 0)
 		say(r->h, RUNNER_INFO, "open loop: %.3g requests/s (burstiness %.3g)%s", lo.rate, lo.burstiness,
 		    lo.max_concurrency > 0 ? ", capped" : "");
 	else
 		say(r->h, RUNNER_INFO, "closed loop: %d requests in flight", lo.concurrency);
-	if (load_drive(r->cl, &lo, &req, prompts, r->ds.n, o->stop, &reqs, &n, err, errlen) < 0)
+	drove = load_drive(r->cl, &lo, &req, prompts, r->ds.n, o->stop, &reqs, &n, err, errlen);
+	/* the writer stores what is still queued; then the store is this thread's again */
+	if (writer_finish(sink.w, &ws, drove < 0 ? e2 : err, drove < 0 ? sizeof(e2) : errlen) < 0 || drove < 0)
 		goto out;
-	say(r->h, RUNNER_INFO, "load finished: %zu requests sent; attributing energy", n);
-	qs = load_records(r, reqs, n, prompts);
+	say(r->h, RUNNER_INFO, "load finished: %zu requests sent, %lld stored as they ended in %lld transaction%s "
+	    "(at most %lld at once); %lld wait%s for a full queue (%.3f s); attributing energy", n, ws.stored,
+	    ws.batches, ws.batches == 1 ? "" : "s", ws.max_batch, ws.stalls, ws.stalls == 1 ? "" : "s", ws.stall_s);
+	qs = xcalloc(n + 1, sizeof(*qs));
+	for (size_t i = 0; i < n; i++) {
+		/* every ended request has its record (load_drive waits for all); move it into the array */
+		if (i >= sink.cap || !sink.recs[i]) {
+			err_set(err, errlen, "internal: request %zu of the load ended without a record", i);
+			goto out;
+		}
+		qs[i] = *sink.recs[i];
+		free(sink.recs[i]);
+		sink.recs[i] = NULL;
+	}
 	r->rep->total = r->acc.total = (long long)n;
 	load_attribute(r, reqs, qs, n, &sum);
 	load_summarize(reqs, qs, n, &slo, &sum);
-	if (load_commit(r, reqs, qs, n, err, errlen) < 0)
+	if (load_commit_energy(r, qs, n, err, errlen) < 0)
 		goto out;
 	free(r->rec.summary_json);
-	r->rec.summary_json = load_summary_json(&sum, &lo, &slo);
+	r->rec.summary_json = with_writer(load_summary_json(&sum, &lo, &slo), &ws, depth);
 	rc = 0;
 out:
 	for (size_t i = 0; i < n && qs; i++)
 		query_record_release(&qs[i]);
 	free(qs);
+	for (size_t i = 0; i < sink.cap; i++)
+		if (sink.recs[i]) {
+			query_record_release(sink.recs[i]);
+			free(sink.recs[i]);
+		}
+	free(sink.recs);
+	free(plan);
 	if (reqs)
 		load_reqs_free(reqs, n);
 	for (size_t i = 0; i < r->ds.n; i++)
@@ -952,6 +1113,17 @@ static int load_items(struct run *r, char *err, size_t errlen)
 	    store_items_to_resend(r->st, r->rec.id, &r->resend_ids, &r->nresend, err, errlen) < 0)
 		return -1;
 	qsort(r->done_ids, r->ndone, sizeof(char *), cmp_str);
+	if (profile_is_load(o)) {
+		/* a load run sends again only the requests with no stored query (run_load); none is retried */
+		if (r->was_completed)
+			return err_set(err, errlen, "run %s (%s) is a completed load run: nothing to resume", r->rec.id,
+				       r->rec.name);
+		if (o->duration_s > 0)
+			return err_set(err, errlen, "run %s was a --duration load: what it would have sent depends on "
+				       "the time it ran, so it has no fixed list of requests to complete; start a new "
+				       "run", r->rec.id);
+		return 0;
+	}
 	if (r->was_completed && !r->nresend)
 		return err_set(err, errlen, "run %s (%s) is already complete and no item's last attempt failed to "
 			       "reach the server: nothing to resume", r->rec.id, r->rec.name);

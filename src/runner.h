@@ -71,6 +71,7 @@ struct runner_opts {
 	int max_concurrency;       /* open loop cap (0 = none) */
 	double duration_s;         /* send for this long, cycling items (0 = one pass) */
 	long long count;           /* requests to send (0 = one per item, or unbounded with duration) */
+	int writer_queue;          /* ended queries waiting for the store's writer at most (0 = WRITER_DEPTH_DEFAULT) */
 	const char *slo;           /* "ttft=0.5,tpot=0.05" or NULL */
 	const char *extra_body;    /* --extra-body: a JSON object merged into every request body, or NULL */
 	int ignore_eos;            /* --ignore-eos: ask the server to generate max_tokens (vLLM, SGLang, llama.cpp) */

@@ -246,7 +246,7 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
 
 /* The back-end's state (s->impl): the connection and the statements kept prepared. */
-enum { STMT_QUERY, STMT_QUERY_ENERGY, STMT_QUERY_ATTEMPT, STMT_SCORE, NSTMT };
+enum { STMT_QUERY, STMT_QUERY_ENERGY, STMT_QUERY_ATTEMPT, STMT_SCORE, STMT_FIND_QUERY, STMT_ENERGY_UPDATE, NSTMT };
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[NSTMT];   /* the insert path's statements, prepared on first use (NULL until then) */
@@ -1395,6 +1395,26 @@ static int sq_query_resend(struct store *s, const char *run_id, const struct que
 	return sq_tx(s, query_resend_body, &c, err, errlen);
 }
 
+static char *find_query_sql(void)
+{
+	return xstrdup("SELECT id FROM queries WHERE run_id = ? AND item_id = ? AND superseded_at IS NULL");
+}
+
+static char *energy_update_sql(void)
+{
+	struct buf b;
+	char *sql;
+
+	buf_init(&b, 0);
+	buf_appends(&b, "UPDATE queries SET ");
+	for (size_t i = 0; i < NCOLS(energy_cols); i++)
+		buf_appendf(&b, "%s%s = ?", i ? ", " : "", energy_cols[i].name);
+	buf_appends(&b, " WHERE id = ?");
+	sql = buf_detach(&b);
+	buf_release(&b);
+	return sql;
+}
+
 /* The id of run c->id's query for c->q->item_id: 0, STORE_ENOTFOUND, or -1. */
 static int find_query(struct store *s, const struct query_insert_ctx *c, sqlite3_int64 *qid, char *err,
 		      size_t errlen)
@@ -1402,8 +1422,7 @@ static int find_query(struct store *s, const struct query_insert_ctx *c, sqlite3
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (prepare(s, "SELECT id FROM queries WHERE run_id = ? AND item_id = ?"
-		    " AND superseded_at IS NULL", &st, err, errlen) < 0)
+	if (kept_stmt(s, STMT_FIND_QUERY, find_query_sql, &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, c->id);
 	bind_text(st, 2, c->q->item_id);
@@ -1417,7 +1436,7 @@ static int find_query(struct store *s, const struct query_insert_ctx *c, sqlite3
 	} else {
 		db_err(s, err, errlen, "looking up a query");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -1426,27 +1445,16 @@ static int energy_set_body(struct store *s, void *ctx, char *err, size_t errlen)
 	struct query_insert_ctx *c = ctx;
 	sqlite3_stmt *st = NULL;
 	sqlite3_int64 qid = 0;
-	struct buf b;
-	char *sql;
 	int rc;
 
 	if ((rc = find_query(s, c, &qid, err, errlen)) < 0)
 		return rc;
-	buf_init(&b, 0);
-	buf_appends(&b, "UPDATE queries SET ");
-	for (size_t i = 0; i < NCOLS(energy_cols); i++)
-		buf_appendf(&b, "%s%s = ?", i ? ", " : "", energy_cols[i].name);
-	buf_appends(&b, " WHERE id = ?");
-	sql = buf_detach(&b);
-	buf_release(&b);
-	rc = prepare(s, sql, &st, err, errlen);
-	free(sql);
-	if (rc < 0)
+	if (kept_stmt(s, STMT_ENERGY_UPDATE, energy_update_sql, &st, err, errlen) < 0)
 		return -1;
 	bind_cols(st, 1, energy_cols, NCOLS(energy_cols), c->q);
 	sqlite3_bind_int64(st, (int)NCOLS(energy_cols) + 1, qid);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, errlen, "setting a query's energy");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc < 0)
 		return -1;
 	return insert_query_energy(s, qid, c->q, err, errlen);
@@ -1460,6 +1468,54 @@ static int sq_query_energy_set(struct store *s, const char *run_id, const struct
 	if (parse_run_id(s, run_id, &c.id, err, errlen) < 0)
 		return -1;
 	return sq_tx(s, energy_set_body, &c, err, errlen);
+}
+
+/* A batch of queries of one run (query_insert_batch, query_energy_set_batch). */
+struct query_batch_ctx {
+	const char *run_id;
+	sqlite3_int64 id;
+	const struct query_record *const *qs;
+	size_t n;
+	sq_tx_body one;              /* query_insert_body or energy_set_body */
+};
+
+/* Every query of the batch in the one transaction sq_tx holds; the first failure rolls back all. */
+static int batch_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct query_batch_ctx *b = ctx;
+	int rc;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct query_insert_ctx c = {b->run_id, b->id, b->qs[i]};
+		if ((rc = b->one(s, &c, err, errlen)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int sq_batch(struct store *s, const char *run_id, const struct query_record *const *qs, size_t n,
+		    sq_tx_body one, char *err, size_t errlen)
+{
+	struct query_batch_ctx b = {run_id, 0, qs, n, one};
+
+	if (parse_run_id(s, run_id, &b.id, err, errlen) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	return sq_tx(s, batch_body, &b, err, errlen);
+}
+
+/* n queries in one transaction (one commit, one sync), the insert statements prepared once per connection. */
+static int sq_query_insert_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+				 size_t n, char *err, size_t errlen)
+{
+	return sq_batch(s, run_id, qs, n, query_insert_body, err, errlen);
+}
+
+static int sq_query_energy_set_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+				     size_t n, char *err, size_t errlen)
+{
+	return sq_batch(s, run_id, qs, n, energy_set_body, err, errlen);
 }
 
 /* Loads the energies and attempts of query qid into q. */
@@ -2206,6 +2262,8 @@ const struct store_backend store_sqlite = {
 	.runs_list = sq_runs_list,
 	.query_insert = sq_query_insert,
 	.query_energy_set = sq_query_energy_set,
+	.query_insert_batch = sq_query_insert_batch,
+	.query_energy_set_batch = sq_query_energy_set_batch,
 	.queries_iter = sq_queries_iter,
 	.items_done = sq_items_done,
 	.query_resend = sq_query_resend,

@@ -62,7 +62,8 @@ PY
 $IPW profile --resume res --store "$DB" --idle-seconds 5 >/dev/null 2>"$TMP/err4"
 grep -q -- "--idle-seconds is ignored with --resume" "$TMP/err4" || fail "no warning for an overridden option: $(cat "$TMP/err4")"
 
-# a load run is not resumable: said, not silently run one at a time
+# a load run with a stored query for every request has nothing to resume: said, not run again
+# (tests/cli/load_kill.sh resumes one that was killed)
 $IPW profile --url "$URL" --concurrency 2 --requests 2 --idle-seconds 0 --warmup 0 --no-host \
 	--backends nvidia --store "$TMP/l.db" --name ld --quiet >/dev/null 2>&1 || fail "load run"
 sqlite3 "$TMP/l.db" "update runs set status='interrupted'" 2>/dev/null ||

@@ -4,7 +4,8 @@
  * /v1/chat/completions and Ollama NDJSON /api/chat, streaming generated tokens
  * with set delays, plus failure scenarios chosen per request (model
  * "fake-<scenario>" or header X-Fake-Scenario), whole JSON replies to
- * "stream":false, and the last request body at GET /x/last-request. Flags:
+ * "stream":false, the last request body at GET /x/last-request and the counts
+ * of requests and of chat responses written out at GET /x/stats. Flags:
  * docs/client.md.
  */
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -45,6 +47,16 @@ static struct {
 } opt = { 0, NULL, API_O | API_L, 16, 0, 0, "fake-model", "normal", 0, 600, 0 };
 
 static atomic_long nrequests;
+static atomic_long nanswered;   /* chat requests whose response has been written out, for GET /x/stats */
+static atomic_llong last_answer_ms;  /* wall clock (ms since the epoch) when the last one was */
+
+static void answered(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	atomic_store(&last_answer_ms, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	atomic_fetch_add(&nanswered, 1);
+}
 static volatile sig_atomic_t stopping;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static long n429;            /* requests seen by the "429" scenario */
@@ -727,10 +739,22 @@ static int handle(int fd, struct request *r)
 		o = json_pack("{s:[{s:s, s:s, s:i}]}", "models", "name", opt.model, "model", opt.model, "size", 1);
 		goto json;
 	}
-	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/chat/completions") && !strcmp(r->method, "POST"))
-		return handle_chat(fd, 1, r);
-	if ((opt.apis & API_L) && !strcmp(r->path, "/api/chat") && !strcmp(r->method, "POST"))
-		return handle_chat(fd, 0, r);
+	if (!strcmp(r->path, "/x/stats")) {
+		o = json_pack("{s:I, s:I, s:f}", "requests", (json_int_t)atomic_load(&nrequests), "chat_answered",
+			      (json_int_t)atomic_load(&nanswered), "last_answer_wall_s",
+			      (double)atomic_load(&last_answer_ms) / 1e3);
+		goto json;
+	}
+	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/chat/completions") && !strcmp(r->method, "POST")) {
+		keep = handle_chat(fd, 1, r);
+		answered();
+		return keep;
+	}
+	if ((opt.apis & API_L) && !strcmp(r->path, "/api/chat") && !strcmp(r->method, "POST")) {
+		keep = handle_chat(fd, 0, r);
+		answered();
+		return keep;
+	}
 	return send_simple(fd, 404, "text/plain", "404 page not found", NULL) ? 0 : 1;
 json:
 	s = json_dumps(o, JSON_COMPACT);

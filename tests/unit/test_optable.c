@@ -201,7 +201,7 @@ Test(optable, builtin_dataset_and_defaults_restore_as_null)
 	opt_keep_release(&keep);
 }
 
-Test(optable, resume_refuses_a_load_run_and_bad_json)
+Test(optable, resume_restores_a_load_run_and_refuses_bad_json)
 {
 	struct profile_args a, b;
 	struct opt_keep keep;
@@ -212,8 +212,13 @@ Test(optable, resume_refuses_a_load_run_and_bad_json)
 	cfg = profile_config_json(&a.o, "http://127.0.0.1:1", "openai", "m");
 	profile_args_init(&b);
 	opt_keep_init(&keep);
-	cr_assert_eq(profile_config_restore(&b.o, cfg, &keep, &summary, err, sizeof(err)), -1);
-	cr_assert(strstr(err, "load run"), "%s", err);
+	/* a load run resumes under the same load (docs/load.md): its options come back */
+	cr_assert_eq(profile_config_restore(&b.o, cfg, &keep, &summary, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(b.o.concurrency, 3);
+	cr_assert_eq(b.o.count, 40);
+	cr_assert_eq(b.o.max_concurrency, 6);
+	cr_assert_str_eq(b.o.slo, "ttft=0.5,tpot=0.05");
+	profile_args_init(&b);
 	cr_assert_eq(profile_config_restore(&b.o, "{", &keep, &summary, err, sizeof(err)), -1);
 	cr_assert_eq(profile_config_restore(&b.o, "{\"warmup\":\"x\"}", &keep, &summary, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "warmup"), "%s", err);
