@@ -76,7 +76,7 @@ for c in $LEVELS; do
 	n=$((c * PER))
 	rm -f "$T/db"*
 	/usr/bin/env time -f "%U %S" -o "$T/time" env IPW_FAKE_PROFILE='gpu0=const:200' "$B/ipw" profile --url "$URL" \
-		--backends fake --idle-seconds 0 --warmup 0 --concurrency "$c" --requests "$n" --dataset "$T/items.jsonl" \
+		--backends fake --idle-seconds 0 --warmup 1 --concurrency "$c" --requests "$n" --dataset "$T/items.jsonl" \
 		--store "$T/db" --timeout 120 --quiet >"$T/prof.out" 2>&1 || true
 	bench=$("$B/bench/client_bench" --url "$URL" --n "$n" --concurrency "$c" --server-ttft-ms "$PACE" --extra 1 2>/dev/null || true)
 	python3 - "$T/db" "$c" "$n" "$PACE" "$T/time" "$bench" <<'PY'

@@ -714,6 +714,57 @@ static int load_setup(const struct runner_opts *o, struct load_opts *lo, struct 
 }
 
 static int cmp_str(const void *a, const void *b);
+static int is_load(const struct runner_opts *o);
+
+/*
+ * A load run's warm-up also opens the connections its load will use: as many
+ * requests at once as it keeps in flight (closed loop: --concurrency; open
+ * loop: --max-concurrency, none without it), each answering one token, not
+ * recorded, before the idle baseline. So no measured TTFT holds a TCP
+ * connection's set-up (the steady state of a long-running client, as
+ * bench/client_bench measures); without it the first wave's TTFT held tens of
+ * milliseconds of connecting (1 s at 1,000 streams: the server's listen
+ * backlog overflowed). --warmup 0 skips it with the rest of the warm-up.
+ */
+static void warm_pool(struct run *r)
+{
+	struct load_opts lo;
+	struct load_slo slo;
+	struct chat_request req;
+	struct load_req **reqs = NULL;
+	size_t n = 0, failed = 0;
+	char *prompt, err[IPW_ERRLEN];
+	int pool;
+
+	if (load_setup(r->o, &lo, &slo, err, sizeof(err)) < 0 || !r->ds.n || (r->o->stop && *r->o->stop))
+		return;
+	pool = lo.rate > 0 ? lo.max_concurrency : lo.concurrency;
+	if (pool <= 1)
+		return;
+	load_opts_init(&lo);
+	lo.concurrency = pool;
+	lo.count = pool;
+	prompt = item_prompt(&r->ds.items[0]);
+	memset(&req, 0, sizeof(req));
+	req.model = r->model;
+	req.s = r->o->s;
+	req.s.max_tokens = 1;
+	req.extra_body = r->extra_body;
+	req.timeout_s = r->o->timeout_s;
+	if (load_drive(r->cl, &lo, &req, &prompt, 1, r->o->stop, &reqs, &n, err, sizeof(err)) < 0) {
+		say(r->h, RUNNER_WARN, "warm-up of %d connections failed: %s", pool, err);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			failed += reqs[i]->res.err != 0;
+		if (failed)
+			say(r->h, RUNNER_WARN, "warm-up: %zu of %zu requests opening the load's connections failed",
+			    failed, n);
+		else
+			say(r->h, RUNNER_INFO, "warm-up: %d connections opened (one-token requests, not recorded)", pool);
+	}
+	load_reqs_free(reqs, n);
+	free(prompt);
+}
 
 /*
  * The load's side of the store while requests are in flight: the writer
@@ -1203,6 +1254,8 @@ static int connect_all(struct run *r, char *err, size_t errlen)
 static int begin_run(struct run *r, char *err, size_t errlen)
 {
 	warm_up(r);
+	if (r->o->warmup > 0 && is_load(r->o))
+		warm_pool(r);
 	idle_baseline(r, r->m.idle_w, "before");
 	fill_sources(r);
 	if (!r->o->resume) {

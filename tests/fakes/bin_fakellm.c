@@ -5,7 +5,8 @@
  * with set delays, plus failure scenarios chosen per request (model
  * "fake-<scenario>" or header X-Fake-Scenario), whole JSON replies to
  * "stream":false, the last request body at GET /x/last-request and the counts
- * of requests and of chat responses written out at GET /x/stats. Flags:
+ * of requests, of chat responses written out and of connections accepted
+ * at GET /x/stats. Flags:
  * docs/client.md.
  */
 #include <arpa/inet.h>
@@ -48,6 +49,9 @@ static struct {
 
 static atomic_long nrequests;
 static atomic_long nanswered;   /* chat requests whose response has been written out, for GET /x/stats */
+static atomic_long nconns;       /* connections accepted (GET /x/stats: "connections") */
+static atomic_long nchats;       /* chat requests received, numbered 1, 2, ... in arrival order */
+static atomic_long last_fresh;   /* the number of the last chat request that opened its connection */
 static atomic_llong last_answer_ms;  /* wall clock (ms since the epoch) when the last one was */
 
 static void answered(void)
@@ -68,6 +72,7 @@ struct request {
 	char scenario[64];
 	char auth[512];
 	int close_after;
+	int fresh;                   /* the first request on its connection */
 	char *body;
 };
 
@@ -740,10 +745,17 @@ static int handle(int fd, struct request *r)
 		goto json;
 	}
 	if (!strcmp(r->path, "/x/stats")) {
-		o = json_pack("{s:I, s:I, s:f}", "requests", (json_int_t)atomic_load(&nrequests), "chat_answered",
-			      (json_int_t)atomic_load(&nanswered), "last_answer_wall_s",
-			      (double)atomic_load(&last_answer_ms) / 1e3);
+		o = json_pack("{s:I, s:I, s:f, s:I, s:I}", "requests", (json_int_t)atomic_load(&nrequests),
+			      "chat_answered", (json_int_t)atomic_load(&nanswered), "last_answer_wall_s",
+			      (double)atomic_load(&last_answer_ms) / 1e3, "connections", (json_int_t)atomic_load(&nconns),
+			      "last_fresh_chat", (json_int_t)atomic_load(&last_fresh));
 		goto json;
+	}
+	if (((opt.apis & API_O) && !strcmp(r->path, "/v1/chat/completions")) ||
+	    ((opt.apis & API_L) && !strcmp(r->path, "/api/chat"))) {
+		long k = atomic_fetch_add(&nchats, 1) + 1;
+		if (r->fresh)
+			atomic_store(&last_fresh, k);
 	}
 	if ((opt.apis & API_O) && !strcmp(r->path, "/v1/chat/completions") && !strcmp(r->method, "POST")) {
 		keep = handle_chat(fd, 1, r);
@@ -814,12 +826,14 @@ static int read_request(int fd, struct buf *in, struct request *r)
 static void *conn_main(void *arg)
 {
 	int fd = (int)(intptr_t)arg, one = 1, keep = 1;
+	long nth = 0;
 	struct buf in;
 	struct request r;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	buf_init(&in, 64u << 20);
 	while (keep && read_request(fd, &in, &r) == 0) {
+		r.fresh = nth++ == 0;
 		keep = handle(fd, &r) && !r.close_after;
 		free(r.body);
 		atomic_fetch_add(&nrequests, 1);
@@ -940,6 +954,7 @@ int main(int argc, char **argv)
 			pthread_t th;
 			if (cfd < 0)
 				continue;
+			atomic_fetch_add(&nconns, 1);
 			if (pthread_create(&th, &attr, conn_main, (void *)(intptr_t)cfd))
 				close(cfd);
 		}
