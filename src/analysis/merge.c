@@ -16,6 +16,12 @@
 int analysis_merge_open(struct analysis_merge *m, struct store *s, const char *const *run_ids, size_t n,
 			int intersect, char *err, size_t errlen)
 {
+	return analysis_merge_open_fields(m, s, run_ids, n, intersect, STORE_ITEM_ALL, err, errlen);
+}
+
+int analysis_merge_open_fields(struct analysis_merge *m, struct store *s, const char *const *run_ids, size_t n,
+			       int intersect, unsigned fields, char *err, size_t errlen)
+{
 	int rc = -1;
 
 	memset(m, 0, sizeof(*m));
@@ -29,7 +35,7 @@ int analysis_merge_open(struct analysis_merge *m, struct store *s, const char *c
 	m->advance = xcalloc(n ? n : 1, sizeof(*m->advance));
 	for (size_t i = 0; i < n; i++) {
 		int k;
-		if ((rc = store_items_open(s, run_ids[i], &m->cur[i], err, errlen)) < 0)
+		if ((rc = store_items_open_fields(s, run_ids[i], fields, &m->cur[i], err, errlen)) < 0)
 			goto out;
 		if ((k = store_items_next(&m->cur[i], &m->it[i], err, errlen)) < 0) {
 			rc = k;
