@@ -158,7 +158,7 @@ static int load_items(struct store *s, const char *run_id, struct agg_rows *out,
 	struct store_item it;
 	int rc, k;
 
-	if ((rc = store_items_open(s, run_id, &c, err, errlen)) < 0)
+	if ((rc = store_items_open_fields(s, run_id, STORE_ITEM_ALL & ~STORE_ITEM_WINDOW, &c, err, errlen)) < 0)
 		return rc;
 	while ((k = store_items_next(&c, &it, err, errlen)) == 1) {
 		struct agg_row r = {

@@ -67,6 +67,9 @@ struct run_data {
 
 /* Loads run_id's queries with their latest scores. Free with run_data_release. */
 int run_data_load(struct store *s, const char *run_id, struct run_data *d, char *err, size_t errlen);
+/* run_data_load of only fields (STORE_ITEM_*); the others are NAN (subject ""). */
+int run_data_load_fields(struct store *s, const char *run_id, unsigned fields, struct run_data *d, char *err,
+			 size_t errlen);
 void run_data_release(struct run_data *d);
 /* The metrics_input view of d (output tokens for J/token). */
 void run_data_metrics_input(const struct run_data *d, struct metrics_input *in);

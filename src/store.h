@@ -98,9 +98,10 @@ struct store_cursor {
 enum {
 	STORE_ITEM_SUBJECT = 1,   /* subject */
 	STORE_ITEM_ENERGY = 2,    /* accel_j, accel_dyn_j */
-	STORE_ITEM_TIMES = 4,     /* e2e_s, ttft_s, t_send_s, t_end_s */
+	STORE_ITEM_LATENCY = 4,   /* e2e_s, ttft_s */
 	STORE_ITEM_TOKENS = 8,    /* prompt_tokens, completion_tokens, reasoning_tokens */
-	STORE_ITEM_ALL = 15
+	STORE_ITEM_WINDOW = 16,   /* t_send_s, t_end_s */
+	STORE_ITEM_ALL = 31
 };
 
 /*

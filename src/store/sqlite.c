@@ -1853,7 +1853,7 @@ struct sq_items {
 	int q_done;       /* q has no more rows */
 	int sc_row;       /* sc holds a row */
 	unsigned fields;  /* STORE_ITEM_*: the column groups q reads */
-	int c_subject, c_energy, c_times, c_tokens;  /* their first columns in q, or -1 */
+	int c_subject, c_energy, c_latency, c_tokens, c_window;  /* their first columns in q, or -1 */
 };
 
 /*
@@ -1920,10 +1920,11 @@ static int sq_items_open(struct store *s, const char *run_id, struct store_curso
 		} g[] = {
 			{STORE_ITEM_SUBJECT, ", subject", 1},
 			{STORE_ITEM_ENERGY, ", accel_j, accel_dyn_j", 2},
-			{STORE_ITEM_TIMES, ", e2e_s, ttft_s, t_send_s, t_end_s", 4},
+			{STORE_ITEM_LATENCY, ", e2e_s, ttft_s", 2},
 			{STORE_ITEM_TOKENS, ", prompt_tokens, completion_tokens, reasoning_tokens", 3},
+			{STORE_ITEM_WINDOW, ", t_send_s, t_end_s", 2},
 		};
-		int *at[] = {&x->c_subject, &x->c_energy, &x->c_times, &x->c_tokens}, col = 2;
+		int *at[] = {&x->c_subject, &x->c_energy, &x->c_latency, &x->c_tokens, &x->c_window}, col = 2;
 		char sql[320];
 		size_t len;
 
@@ -2008,11 +2009,13 @@ static int sq_items_next(struct store_cursor *c, struct store_item *it, char *er
 		it->accel_dyn_j = val_real(sqlite3_column_value(st, k + 1));
 	}
 	it->e2e_s = it->ttft_s = it->t_send_s = it->t_end_s = NAN;
-	if ((k = x->c_times) >= 0) {
+	if ((k = x->c_latency) >= 0) {
 		it->e2e_s = val_real(sqlite3_column_value(st, k));
 		it->ttft_s = val_real(sqlite3_column_value(st, k + 1));
-		it->t_send_s = val_real(sqlite3_column_value(st, k + 2));
-		it->t_end_s = val_real(sqlite3_column_value(st, k + 3));
+	}
+	if ((k = x->c_window) >= 0) {
+		it->t_send_s = val_real(sqlite3_column_value(st, k));
+		it->t_end_s = val_real(sqlite3_column_value(st, k + 1));
 	}
 	it->prompt_tokens = it->completion_tokens = it->reasoning_tokens = -1;
 	if ((k = x->c_tokens) >= 0) {

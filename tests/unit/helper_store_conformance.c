@@ -868,7 +868,7 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 	qsort(g, GEN_ITEMS, sizeof(g[0]), gen_cmp);
 	/* every field, then cursors asked for fewer (store_items_open_fields): what was asked for is the same */
 	const unsigned masks[] = {STORE_ITEM_ALL, 0, STORE_ITEM_SUBJECT, STORE_ITEM_ENERGY | STORE_ITEM_TOKENS,
-				  STORE_ITEM_TIMES};
+				  STORE_ITEM_LATENCY, STORE_ITEM_WINDOW};
 	for (size_t mi = 0; mi < sizeof(masks) / sizeof(masks[0]); mi++) {
 		unsigned f = masks[mi];
 		n = 0;
@@ -882,7 +882,7 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 			cr_assert_eq(it.correct, g[n].latest, "item %s: latest score (fields %u)", g[n].id, f);
 			if (f & STORE_ITEM_ENERGY)
 				assert_real(it.accel_j, g[n].accel_j, "accel_j");
-			if (f & STORE_ITEM_TIMES)
+			if (f & STORE_ITEM_LATENCY)
 				assert_real(it.e2e_s, g[n].e2e_s, "e2e_s");
 			if (f & STORE_ITEM_TOKENS)
 				cr_assert_eq(it.prompt_tokens, g[n].ptok, "item %s: prompt tokens", g[n].id);
