@@ -3,14 +3,16 @@
 # report over a synthetic store of 20 runs x 200,000 items (built once by
 # build/bench/analysis_gen and kept outside the repo, about 1 GB), for this
 # tree's ipw ("after") and for ipw built from BEFORE_REV ("before"), with the
-# ratio before / after of each, measured in the same run. Wall and user time
-# and peak RSS come from /usr/bin/time; the page cache is warmed before each
-# command, so the times are of ipw, not of the disk. With --busy, two
+# ratio before / after of each, measured in the same run. Wall time, CPU time
+# (user + system) and peak RSS come from /usr/bin/time; the page cache is
+# warmed before each command, so the times are of ipw, not of the disk. The
+# load average is recorded at the start and the end. With --busy, two
 # `yes >/dev/null` processes keep both cores busy while it measures.
 # Writes its section of bench/RESULTS.md (between its marker lines).
 #   bench/analysis_bench.sh [--busy] [--smoke] [STORE]   (default /tmp/ipw-bench/analysis.db)
 #   BEFORE=path/to/ipw      a baseline binary instead of building BEFORE_REV
-#   BEFORE_REV=rev          the baseline commit (default bdefe6a, before issue 15's analysis work)
+#   BEFORE_REV=rev          the baseline commit (default 55cf968, before session 19's analysis work;
+#                           bdefe6a is the one before issue 15's first analysis work)
 # --smoke: 3 runs x 2,000 items in a temporary store, this tree only, RESULTS.md untouched
 # (checks that the benchmark builds and runs; its times mean nothing).
 set -eu
@@ -47,7 +49,7 @@ if [ ! -s "$DB" ]; then
 	"$BUILD/bench/analysis_gen" "$DB" "$RUNS" "$ITEMS" 2>/dev/null
 fi
 AFTER="$BUILD/ipw"
-BEFORE_REV=${BEFORE_REV:-bdefe6a}
+BEFORE_REV=${BEFORE_REV:-55cf968}
 if [ "$SMOKE" = 1 ]; then
 	BEFORE=""
 elif [ -z "${BEFORE:-}" ]; then
@@ -66,13 +68,13 @@ if [ "$BUSY" = 1 ]; then
 	yes >/dev/null & YES="$YES $!"
 fi
 
-# run IPW NAME ARGS...: runs one command, leaves "wall user rss_kb" in $TMP/NAME.t and its output in $TMP/NAME.out
+# run IPW NAME ARGS...: runs one command, leaves "wall user sys rss_kb" in $TMP/NAME.t and its output in $TMP/NAME.out
 run() {
 	bin=$1 name=$2
 	shift 2
 	cat "$DB" >/dev/null
 	rm -rf "$TMP/report"
-	/usr/bin/time -f '%e %U %M' -o "$TMP/$name.t" "$bin" "$@" --store "$DB" >"$TMP/$name.out" 2>"$TMP/$name.err" || {
+	/usr/bin/time -f '%e %U %S %M' -o "$TMP/$name.t" "$bin" "$@" --store "$DB" >"$TMP/$name.out" 2>"$TMP/$name.err" || {
 		cat "$TMP/$name.err" >&2; exit 1; }
 }
 
@@ -82,11 +84,13 @@ row() {
 	label=$1
 	shift
 	run "$AFTER" after "$@"
-	read -r aw au am <"$TMP/after.t"
+	read -r aw au as am <"$TMP/after.t"
+	ac=$(echo "$au + $as" | bc -l)
 	if [ -n "$BEFORE" ]; then
 		[ -d "$TMP/report" ] && mv "$TMP/report" "$TMP/report.after"
 		run "$BEFORE" before "$@"
-		read -r bw bu bm <"$TMP/before.t"
+		read -r bw bu bs bm <"$TMP/before.t"
+		bc_=$(echo "$bu + $bs" | bc -l)
 		same=same
 		if [ -d "$TMP/report" ]; then
 			# the report's page differs in its date and in the attribution's intervals column (new)
@@ -95,17 +99,19 @@ row() {
 			same="OUTPUT DIFFERS"
 		fi
 		ratio=$(echo "$bw / $aw" | bc -l)
-		printf '| %s | %.2f | %.2f | %.1fx | %.2f | %.2f | %.0f / %.0f | %s |\n' "$label" "$bw" "$aw" "$ratio" \
-			"$bu" "$au" "$((bm / 1024))" "$((am / 1024))" "$same" >>"$TMP/rows"
-		printf '%-40s before %7.2f s  after %6.2f s  %5.1fx  (user %.2f / %.2f s) %s\n' "$label" "$bw" "$aw" \
-			"$ratio" "$bu" "$au" "$same"
+		cratio=$(echo "$bc_ / $ac" | bc -l)
+		printf '| %s | %.2f | %.2f | %.1fx | %.2f | %.2f | %.1fx | %.0f / %.0f | %s |\n' "$label" "$bw" "$aw" \
+			"$ratio" "$bc_" "$ac" "$cratio" "$((bm / 1024))" "$((am / 1024))" "$same" >>"$TMP/rows"
+		printf '%-44s wall before %7.2f s after %6.2f s %5.1fx; CPU before %6.2f s after %6.2f s %5.1fx; %s; load %s\n' \
+			"$label" "$bw" "$aw" "$ratio" "$bc_" "$ac" "$cratio" "$same" "$(cut -d' ' -f1 /proc/loadavg)"
 	else
-		printf '%-40s %6.2f s wall  %.2f s user\n' "$label" "$aw" "$au"
+		printf '%-44s %6.2f s wall  %.2f s CPU (user %.2f, system %.2f)\n' "$label" "$aw" "$ac" "$au" "$as"
 	fi
 }
 
 row "ipw coverage ($RUNS runs)" coverage $RA
 row "ipw route simulate ($((RUNS - 1)) local + cloud)" route simulate --local $RL --cloud "$RUNS"
+row "ipw route simulate --misroute two-sided" route simulate --local $RL --cloud "$RUNS" --misroute two-sided
 row "ipw compare ($RUNS runs)" compare $RA
 row "ipw report ($RUNS runs, --cloud $RUNS)" report $RA --cloud "$RUNS" --out "$TMP/report"
 [ "$SMOKE" = 1 ] && { echo "analysis_bench: smoke run ok"; exit 0; }
@@ -119,11 +125,12 @@ row "ipw report ($RUNS runs, --cloud $RUNS)" report $RA --cloud "$RUNS" --out "$
 	fi
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)),"
-	echo "load average at the start: $LOAD0, at the end: $(cut -d' ' -f1-3 /proc/loadavg). Command: \`bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
+	echo "load average (1, 5, 15 min) at the start: $LOAD0, at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "Command: \`bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
 	echo "(before = ipw built from $BEFORE_REV)."
 	echo
-	echo "| command | before (s, wall) | after (s, wall) | before / after | user before (s) | user after (s) | peak RSS before / after (MB) | output |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| command | wall before (s) | wall after (s) | before / after | CPU before (s) | CPU after (s) | before / after | peak RSS before / after (MB) | output |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$TMP/rows"
 	echo "<!-- analysis_bench.sh $([ "$BUSY" = 1 ] && echo busy || echo plain) end -->"
 } >"$TMP/section"

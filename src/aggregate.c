@@ -125,7 +125,7 @@ static int add_query(const struct query_record *q, void *vctx)
 		.accel_j = q->accel_j, .accel_dyn_j = q->accel_dyn_j, .host_j = q->host_j, .total_j = q->total_j,
 		.power_w = q->avg_power_w, .e2e_s = q->e2e_s, .ttft_s = q->ttft_s, .tpot_s = q->tpot_s,
 		.prompt_tokens = q->prompt_tokens, .completion_tokens = q->completion_tokens,
-		.reasoning_tokens = q->reasoning_tokens,
+		.reasoning_tokens = q->reasoning_tokens, .t_send_s = q->t_send_s, .t_end_s = q->t_end_s,
 	};
 	agg_rows_add(c->rows, &r);
 	return 0;
@@ -158,7 +158,7 @@ static int load_items(struct store *s, const char *run_id, struct agg_rows *out,
 	struct store_item it;
 	int rc, k;
 
-	if ((rc = store_items_open(s, run_id, &c, err, errlen)) < 0)
+	if ((rc = store_items_open_fields(s, run_id, STORE_ITEM_ALL, &c, err, errlen)) < 0)
 		return rc;
 	while ((k = store_items_next(&c, &it, err, errlen)) == 1) {
 		struct agg_row r = {
@@ -167,7 +167,7 @@ static int load_items(struct store *s, const char *run_id, struct agg_rows *out,
 			.accel_j = it.accel_j, .accel_dyn_j = it.accel_dyn_j, .host_j = NAN, .total_j = NAN,
 			.power_w = NAN, .e2e_s = it.e2e_s, .ttft_s = it.ttft_s, .tpot_s = NAN,
 			.prompt_tokens = it.prompt_tokens, .completion_tokens = it.completion_tokens,
-			.reasoning_tokens = it.reasoning_tokens,
+			.reasoning_tokens = it.reasoning_tokens, .t_send_s = it.t_send_s, .t_end_s = it.t_end_s,
 		};
 		agg_rows_add(out, &r);
 	}
@@ -507,10 +507,50 @@ static char *dup_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
+/* The device power of the rows, as analysis_device_power computes it from the run's items (the same order). */
+static void rows_device_power(const struct agg_rows *rows, struct device_power *dev)
+{
+	size_t n = rows->n ? rows->n : 1;
+	int *acc = xmalloc(n * sizeof(*acc)), *failed = xmalloc(n * sizeof(*failed));
+	double *e = xmalloc(n * sizeof(*e)), *lat = xmalloc(n * sizeof(*lat));
+	double *t0 = xmalloc(n * sizeof(*t0)), *t1 = xmalloc(n * sizeof(*t1));
+	struct metrics_input in;
+
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct agg_row *r = &rows->v[i];
+		acc[i] = r->correct;
+		failed[i] = !r->ok;
+		e[i] = r->accel_j;
+		lat[i] = r->e2e_s;
+		t0[i] = r->t_send_s;
+		t1[i] = r->t_end_s;
+	}
+	memset(&in, 0, sizeof(in));
+	in.n = rows->n;
+	in.acc = acc;
+	in.failed = failed;
+	in.energy_j = e;
+	in.latency_s = lat;
+	metrics_device_power(&in, t0, t1, dev);
+	free(acc);
+	free(failed);
+	free(e);
+	free(lat);
+	free(t0);
+	free(t1);
+}
+
 int agg_compare_load(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
 		     char *err, size_t errlen)
 {
+	return agg_compare_load_power(s, ref, o, out, NULL, err, errlen);
+}
+
+int agg_compare_load_power(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
+			   struct device_power *dev, char *err, size_t errlen)
+{
 	struct run_record r;
+	struct agg_rows rows;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -523,7 +563,12 @@ int agg_compare_load(struct store *s, const char *ref, const struct agg_options 
 	out->engine = dup_or_null(r.engine);
 	out->accelerator = accelerator_of(&r);
 	out->concurrency = concurrency_of(&r);
-	rc = agg_run(s, r.id, AGG_LOAD_ITEMS, o, &out->r, err, errlen);
+	if ((rc = agg_rows_load(s, r.id, AGG_LOAD_ITEMS, &rows, err, errlen)) == 0) {
+		if (dev)   /* before agg_compute, which may reorder the rows */
+			rows_device_power(&rows, dev);
+		rc = agg_compute(&rows, o, &out->r, err, errlen);
+	}
+	agg_rows_release(&rows);
 out:
 	run_record_release(&r);
 	return rc;

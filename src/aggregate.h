@@ -25,6 +25,7 @@ struct agg_row {
 	double power_w;           /* the query's recorded average accelerator power (W) */
 	double e2e_s, ttft_s, tpot_s;
 	long long prompt_tokens, completion_tokens, reasoning_tokens; /* -1 unknown */
+	double t_send_s, t_end_s; /* the query's window (run seconds); NAN unknown */
 };
 
 /* A run's rows (owned copies), in item_id byte order (the item cursor's rows keep no id: already ordered). */
@@ -133,6 +134,13 @@ struct agg_compare {
  */
 int agg_compare_load(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
 		     char *err, size_t errlen);
+/*
+ * agg_compare_load and the run's device power (metrics_device_power) from the
+ * same rows: one read of the run where the two calls (and
+ * analysis_device_power) read it twice.
+ */
+int agg_compare_load_power(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
+			   struct device_power *dev, char *err, size_t errlen);
 void agg_compare_release(struct agg_compare *c);
 
 #endif

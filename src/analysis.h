@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregate.h"
 #include "metrics.h"
 #include "stats.h"
 #include "store.h"
@@ -39,6 +40,9 @@ struct analysis_merge {
  */
 int analysis_merge_open(struct analysis_merge *m, struct store *s, const char *const *run_ids, size_t n,
 			int intersect, char *err, size_t errlen);
+/* analysis_merge_open whose items hold only fields (STORE_ITEM_*) besides item_id, ok and correct. */
+int analysis_merge_open_fields(struct analysis_merge *m, struct store *s, const char *const *run_ids, size_t n,
+			       int intersect, unsigned fields, char *err, size_t errlen);
 /*
  * The next item present in every run: items[i] is run i's record of it (valid
  * until the next call). 1, 0 when done, or negative with err set.
@@ -63,6 +67,9 @@ struct run_data {
 
 /* Loads run_id's queries with their latest scores. Free with run_data_release. */
 int run_data_load(struct store *s, const char *run_id, struct run_data *d, char *err, size_t errlen);
+/* run_data_load of only fields (STORE_ITEM_*); the others are NAN (subject ""). */
+int run_data_load_fields(struct store *s, const char *run_id, unsigned fields, struct run_data *d, char *err,
+			 size_t errlen);
 void run_data_release(struct run_data *d);
 /* The metrics_input view of d (output tokens for J/token). */
 void run_data_metrics_input(const struct run_data *d, struct metrics_input *in);
@@ -328,5 +335,17 @@ int analysis_attribute(const struct run_data *a, const struct run_data *b, const
  */
 int analysis_attribute_delta_ci(const struct run_data *a, const struct run_data *b, double level,
 				struct attribution *out);
+
+/*
+ * analysis_attribute with its intervals chosen as compare --ci chooses them:
+ * requested AGG_CI_AUTO takes the delta method when either run has more than
+ * AGG_CI_AUTO_MAX scored queries (resampling runs that large takes minutes),
+ * else the bootstrap of o; AGG_CI_BOOTSTRAP / AGG_CI_DELTA as named. *chosen
+ * is the method used (AGG_CI_BOOTSTRAP or AGG_CI_DELTA; with o->bootstrap 0
+ * no interval is computed either way). 0, or -1 (err set).
+ */
+int analysis_attribute_ci(const struct run_data *a, const struct run_data *b, const struct metrics_options *o,
+			  enum agg_ci requested, enum agg_ci *chosen, struct attribution *out, char *err,
+			  size_t errlen);
 
 #endif

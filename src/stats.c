@@ -8,7 +8,9 @@
 #include "stats.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -18,15 +20,78 @@ int stats_cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * The sort key of a double that is not NAN: its bits, turned so that unsigned
+ * order is numeric order (negatives' bits flipped, positives' sign bit set),
+ * -0.0 and +0.0 one key as stats_cmp_double has them equal.
+ */
+static uint64_t radix_key(double x)
+{
+	uint64_t u;
+	if (x == 0)
+		x = 0.0;
+	memcpy(&u, &x, sizeof(u));
+	return u >> 63 ? ~u : u | 0x8000000000000000ULL;
+}
+
+/*
+ * LSD radix sort of values none of which is NAN: eight passes of a byte each,
+ * those where every key has the same byte skipped. Stable, so the order is
+ * exactly that of glibc's qsort (a merge sort) with stats_cmp_double: values
+ * equal under it are the same bits, but for -0.0 and +0.0, which keep their
+ * order in both. O(n) where qsort's comparisons cost n log n calls.
+ */
+static void radix_sort(double *v, size_t n)
+{
+	size_t (*count)[256] = xcalloc(8, sizeof(*count));
+	double *tmp = xmalloc(n * sizeof(*tmp)), *src = v, *dst = tmp;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = radix_key(v[i]);
+		for (int b = 0; b < 8; b++)
+			count[b][(k >> (8 * b)) & 0xff]++;
+	}
+	for (int b = 0; b < 8; b++) {
+		size_t sum = 0, *c = count[b];
+		int shift = 8 * b;
+		if (c[(radix_key(v[0]) >> shift) & 0xff] == n)
+			continue;   /* one byte value for all: this pass moves nothing */
+		for (int d = 0; d < 256; d++) {
+			size_t t = c[d];
+			c[d] = sum;
+			sum += t;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[c[(radix_key(src[i]) >> shift) & 0xff]++] = src[i];
+		double *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+	free(count);
+}
+
 void stats_sort(double *v, size_t n)
 {
 	size_t i = 1;
+	int nan = n > 0 && isnan(v[0]);
 
 	/* values sorted already (a quantile after another of the same values) cost one pass; a NAN sorts as before */
 	while (i < n && v[i - 1] <= v[i])
 		i++;
-	if (i < n)
+	if (i >= n)
+		return;
+	for (size_t j = i; j < n && !nan; j++)
+		nan = isnan(v[j]);
+	for (size_t j = 0; j < i && !nan; j++)
+		nan = isnan(v[j]);
+	/* a NAN compares equal to everything under stats_cmp_double: qsort's own order, as before */
+	if (nan || n < 64)
 		qsort(v, n, sizeof(*v), stats_cmp_double); /* never qsort(NULL, 0) */
+	else
+		radix_sort(v, n);
 }
 
 size_t stats_finite(double *v, size_t n)

@@ -441,11 +441,18 @@ int store_judgement_put(struct store *s, const struct store_judgement *j, char *
 	return s->ops->judgement_put(s, j, err, errlen);
 }
 
-int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
+int store_items_open_fields(struct store *s, const char *run_id, unsigned fields, struct store_cursor *c,
+			    char *err, size_t errlen)
 {
 	c->s = s;
 	c->impl = NULL;
+	c->fields = fields & STORE_ITEM_ALL;
 	return s->ops->items_open(s, run_id, c, err, errlen);
+}
+
+int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
+{
+	return store_items_open_fields(s, run_id, STORE_ITEM_ALL, c, err, errlen);
 }
 
 int store_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)

@@ -87,6 +87,21 @@ struct store_study_ops;
 struct store_cursor {
 	struct store *s;
 	void *impl;               /* the back-end's statement */
+	unsigned fields;          /* STORE_ITEM_*: what the caller reads (store_items_open_fields) */
+};
+
+/*
+ * The store_item fields an items cursor must fill besides item_id, ok and
+ * correct (always read): a back-end may skip the others (SQLite does: each
+ * column read costs time per row), leaving them "" / NAN / -1.
+ */
+enum {
+	STORE_ITEM_SUBJECT = 1,   /* subject */
+	STORE_ITEM_ENERGY = 2,    /* accel_j, accel_dyn_j */
+	STORE_ITEM_LATENCY = 4,   /* e2e_s, ttft_s */
+	STORE_ITEM_TOKENS = 8,    /* prompt_tokens, completion_tokens, reasoning_tokens */
+	STORE_ITEM_WINDOW = 16,   /* t_send_s, t_end_s */
+	STORE_ITEM_ALL = 31
 };
 
 /*
@@ -359,6 +374,9 @@ int store_judgement_put(struct store *s, const struct store_judgement *j, char *
  * the run does not exist. Close with store_items_close.
  */
 int store_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen);
+/* store_items_open reading only the fields in fields (STORE_ITEM_*) besides item_id, ok and correct. */
+int store_items_open_fields(struct store *s, const char *run_id, unsigned fields, struct store_cursor *c,
+			    char *err, size_t errlen);
 /* Reads the next item into *it: 1, 0 at the end, or -1 (err set). */
 int store_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen);
 void store_items_close(struct store_cursor *c);

@@ -6,6 +6,7 @@
  * power or energy.
  */
 #include "analysis.h"
+#include "analysis/paper.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -334,4 +335,29 @@ out:
 	free(qa);
 	free(qb);
 	return rc;
+}
+
+int analysis_attribute_ci(const struct run_data *a, const struct run_data *b, const struct metrics_options *o,
+			  enum agg_ci requested, enum agg_ci *chosen, struct attribution *out, char *err,
+			  size_t errlen)
+{
+	struct metrics_options defs, point;
+	long long most;
+
+	if (!o) {
+		metrics_options_init(&defs);
+		o = &defs;
+	}
+	point = *o;
+	point.bootstrap = 0;
+	if (analysis_attribute(a, b, &point, out, err, errlen) < 0)
+		return -1;
+	most = out->a.n_scored > out->b.n_scored ? out->a.n_scored : out->b.n_scored;
+	*chosen = analysis_ci_decide(requested, most);
+	if (o->bootstrap <= 0)
+		return 0;
+	if (*chosen == AGG_CI_DELTA)
+		return analysis_attribute_delta_ci(a, b, o->level, out) < 0
+		       ? err_set(err, errlen, "a run has no scored query with measured energy") : 0;
+	return analysis_attribute(a, b, o, out, err, errlen);
 }

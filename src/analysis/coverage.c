@@ -65,7 +65,7 @@ int analysis_coverage(struct store *s, const char *const *run_ids, size_t n, int
 	memset(out, 0, sizeof(*out));
 	out->nruns = n;
 	out->run = xcalloc(n ? n : 1, sizeof(*out->run));
-	if ((rc = analysis_merge_open(&m, s, run_ids, n, intersect, err, errlen)) < 0)
+	if ((rc = analysis_merge_open_fields(&m, s, run_ids, n, intersect, STORE_ITEM_SUBJECT, err, errlen)) < 0)
 		goto out;
 	while ((k = analysis_merge_next(&m, items, err, errlen)) == 1) {
 		struct coverage_subject *sj = subject_slot(out, items[0]->subject);

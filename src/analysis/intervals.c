@@ -17,7 +17,7 @@ static int count_scored(struct store *s, const char *id, long long *n, char *err
 	int k;
 
 	*n = 0;
-	if (store_items_open(s, id, &c, err, errlen) < 0)
+	if (store_items_open_fields(s, id, 0, &c, err, errlen) < 0)   /* ok and correct only */
 		return -1;
 	while ((k = store_items_next(&c, &it, err, errlen)) == 1)
 		if (it.ok && (it.correct == 0 || it.correct == 1))

@@ -16,6 +16,12 @@
 int analysis_merge_open(struct analysis_merge *m, struct store *s, const char *const *run_ids, size_t n,
 			int intersect, char *err, size_t errlen)
 {
+	return analysis_merge_open_fields(m, s, run_ids, n, intersect, STORE_ITEM_ALL, err, errlen);
+}
+
+int analysis_merge_open_fields(struct analysis_merge *m, struct store *s, const char *const *run_ids, size_t n,
+			       int intersect, unsigned fields, char *err, size_t errlen)
+{
 	int rc = -1;
 
 	memset(m, 0, sizeof(*m));
@@ -29,7 +35,7 @@ int analysis_merge_open(struct analysis_merge *m, struct store *s, const char *c
 	m->advance = xcalloc(n ? n : 1, sizeof(*m->advance));
 	for (size_t i = 0; i < n; i++) {
 		int k;
-		if ((rc = store_items_open(s, run_ids[i], &m->cur[i], err, errlen)) < 0)
+		if ((rc = store_items_open_fields(s, run_ids[i], fields, &m->cur[i], err, errlen)) < 0)
 			goto out;
 		if ((k = store_items_next(&m->cur[i], &m->it[i], err, errlen)) < 0) {
 			rc = k;
@@ -138,14 +144,50 @@ int analysis_merge_next(struct analysis_merge *m, const struct store_item **item
 
 /* ---- one run in memory ---- */
 
-static const char *intern(struct run_data *d, const char *s)
+/*
+ * The subjects seen so far, found by hash (open addressing, at most half
+ * full) rather than by comparing with each: d->subjects keeps the order of
+ * first appearance.
+ */
+struct interner {
+	size_t *slot;     /* index + 1 into d->subjects, 0 empty */
+	size_t cap;       /* a power of two */
+};
+
+static size_t str_hash(const char *s)
 {
-	for (size_t i = 0; i < d->nsubjects; i++)
-		if (!strcmp(d->subjects[i], s))
-			return d->subjects[i];
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void intern_grow(struct interner *t, const struct run_data *d)
+{
+	free(t->slot);
+	t->cap = t->cap ? 2 * t->cap : 64;
+	t->slot = xcalloc(t->cap, sizeof(*t->slot));
+	for (size_t i = 0; i < d->nsubjects; i++) {
+		size_t h = str_hash(d->subjects[i]) & (t->cap - 1);
+		while (t->slot[h])
+			h = (h + 1) & (t->cap - 1);
+		t->slot[h] = i + 1;
+	}
+}
+
+static const char *intern(struct run_data *d, struct interner *t, const char *s)
+{
+	size_t h;
+
+	if (2 * (d->nsubjects + 1) > t->cap)
+		intern_grow(t, d);
+	for (h = str_hash(s) & (t->cap - 1); t->slot[h]; h = (h + 1) & (t->cap - 1))
+		if (!strcmp(d->subjects[t->slot[h] - 1], s))
+			return d->subjects[t->slot[h] - 1];
 	d->subjects = xrealloc(d->subjects, (d->nsubjects + 1) * sizeof(*d->subjects));
 	d->subjects[d->nsubjects] = xstrdup(s);
-	return d->subjects[d->nsubjects++];
+	t->slot[h] = ++d->nsubjects;
+	return d->subjects[d->nsubjects - 1];
 }
 
 static double tok(long long v)
@@ -155,13 +197,21 @@ static double tok(long long v)
 
 int run_data_load(struct store *s, const char *run_id, struct run_data *d, char *err, size_t errlen)
 {
+	return run_data_load_fields(s, run_id, STORE_ITEM_ALL, d, err, errlen);
+}
+
+int run_data_load_fields(struct store *s, const char *run_id, unsigned fields, struct run_data *d, char *err,
+			 size_t errlen)
+{
 	struct store_cursor c;
 	struct store_item it;
+	struct interner names = {NULL, 0};
+	const char *prev = NULL;   /* the last item's subject, interned */
 	size_t cap = 0;
 	int rc, k;
 
 	memset(d, 0, sizeof(*d));
-	if ((rc = store_items_open(s, run_id, &c, err, errlen)) < 0)
+	if ((rc = store_items_open_fields(s, run_id, fields, &c, err, errlen)) < 0)
 		return rc;
 	while ((k = store_items_next(&c, &it, err, errlen)) == 1) {
 		size_t i = d->n;
@@ -189,9 +239,12 @@ int run_data_load(struct store *s, const char *run_id, struct run_data *d, char 
 		d->output_tokens[i] = tok(it.completion_tokens);
 		d->t_send_s[i] = it.t_send_s;
 		d->t_end_s[i] = it.t_end_s;
-		d->subject[i] = intern(d, it.subject);
+		if (!prev || strcmp(prev, it.subject))
+			prev = intern(d, &names, it.subject);
+		d->subject[i] = prev;
 		d->n++;
 	}
+	free(names.slot);
 	store_items_close(&c);
 	if (k < 0) {
 		run_data_release(d);

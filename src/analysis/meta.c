@@ -311,7 +311,9 @@ int analysis_device_power(struct store *s, const char *run_id, struct device_pow
 	struct run_data d;
 	struct metrics_input in;
 
-	if (run_data_load(s, run_id, &d, err, errlen) < 0)
+	/* what metrics_device_power reads: scores, energy, latency, the send and end times */
+	if (run_data_load_fields(s, run_id, STORE_ITEM_ENERGY | STORE_ITEM_LATENCY | STORE_ITEM_WINDOW, &d, err,
+				 errlen) < 0)
 		return -1;
 	run_data_metrics_input(&d, &in);
 	metrics_device_power(&in, d.t_send_s, d.t_end_s, out);

@@ -4,6 +4,9 @@
  * factor (the hardware), and IPJ's into accuracy and energy, as the paper's
  * trend analysis does (5.3x = 3.1x accuracy x 1.7x lower power). Text
  * and one JSON object as always; --format csv|jsonl: one row per quantity.
+ * Intervals as compare's --ci: by default (auto) the bootstrap, but the delta
+ * method when either run has more than AGG_CI_AUTO_MAX scored queries (2,000
+ * resamples of two runs of 200,000 queries took minutes).
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,11 +25,32 @@
 struct attr_args {
 	struct cmd_common cc;
 	struct metrics_options mo;
+	enum agg_ci ci;
 };
+
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct attr_args *a = t;
+	(void)d;
+	if (!strcmp(arg, "auto"))
+		a->ci = AGG_CI_AUTO;
+	else if (!strcmp(arg, "bootstrap"))
+		a->ci = AGG_CI_BOOTSTRAP;
+	else if (!strcmp(arg, "delta"))
+		a->ci = AGG_CI_DELTA;
+	else
+		return err_set(err, errlen, "--ci is 'auto', 'bootstrap' or 'delta'");
+	return 0;
+}
+static const struct opt_hooks ci_hooks = {.parse = ci_parse, NULL};
 
 #define A(f) offsetof(struct attr_args, f)
 static const struct opt_def attr_opts[] = {
 	CMD_OPTDEFS_COMMON(struct attr_args, cc),
+	{"ci", 0, OPT_STRING, OPT_NOFIELD, "METHOD", "'bootstrap' (percentile bootstrap, each run resampled),\n"
+	 "'delta' (normal approximation, O(n)), or 'auto' (default: the\n"
+	 "bootstrap when both runs have up to 50000 scored queries, else delta)",
+	 NULL, 0, 0, 0, NULL, NULL, &ci_hooks},
 	{"bootstrap", 0, OPT_INT, A(mo.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)",
 	 NULL, 0, 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
 	{"seed", 0, OPT_ULL, A(mo.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &cmd_seed_hooks},
@@ -43,7 +67,7 @@ static const struct tcol cols[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw attribute RUN_A RUN_B [--store PATH] [--format text|json|csv|jsonl] [--json]\n"
-		"                     [--bootstrap N] [--seed N]\n"
+		"                     [--ci auto|bootstrap|delta] [--bootstrap N] [--seed N]\n"
 		"  IPW_B/IPW_A = (acc_B/acc_A) x (P_A/P_B);  IPJ_B/IPJ_A = (acc_B/acc_A) x (E_A/E_B)\n");
 	opt_usage(f, attr_opts, NOPTS);
 	fprintf(f, "json is one object; csv and jsonl are one row per quantity (value, ci_low, ci_high).\n");
@@ -74,7 +98,14 @@ static json_t *side_json(const char *id, const struct run_record *r, const struc
 			 "j_per_query", json_real_or_null(m->energy_j.value));
 }
 
-static void print_json(const struct run_record *ra, const struct run_record *rb, const struct attribution *at)
+/* The intervals' method: "bootstrap", "delta", or "none" (--bootstrap 0). */
+static const char *ci_used(const struct metrics_options *mo, enum agg_ci ci)
+{
+	return mo->bootstrap <= 0 ? "none" : ci == AGG_CI_DELTA ? "delta" : "bootstrap";
+}
+
+static void print_json(const struct run_record *ra, const struct run_record *rb, const struct attribution *at,
+		       const char *intervals)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "a", side_json(ra->id, ra, &at->a));
@@ -86,6 +117,7 @@ static void print_json(const struct run_record *ra, const struct run_record *rb,
 	json_object_set_new(o, "energy_factor", jmv(at->energy_factor));
 	json_object_set_new(o, "accuracy_share_of_ipw_change", json_real_or_null(at->acc_share_ipw));
 	json_object_set_new(o, "accuracy_share_of_ipj_change", json_real_or_null(at->acc_share_ipj));
+	json_object_set_new(o, "intervals", json_string(intervals));
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	putchar('\n');
 	json_decref(o);
@@ -99,7 +131,7 @@ static void print_side(const char *tag, const struct run_record *r, const struct
 }
 
 static void print_text(const struct run_record *ra, const struct run_record *rb, const struct attribution *at,
-		       double level)
+		       double level, const char *intervals, enum agg_ci asked)
 {
 	char a[96], b[96], c[96];
 	print_side("A", ra, &at->a);
@@ -111,8 +143,13 @@ static void print_text(const struct run_record *ra, const struct run_record *rb,
 	if (isfinite(at->acc_share_ipw))
 		printf("share of the log change due to accuracy: IPW %.1f%%, IPJ %.1f%%\n", 100 * at->acc_share_ipw,
 		       isfinite(at->acc_share_ipj) ? 100 * at->acc_share_ipj : NAN);
-	printf("(accuracy factor over queries with measured energy; %g%% bootstrap intervals, runs resampled "
-	       "independently)\n", 100 * level);
+	if (!strcmp(intervals, "delta"))
+		printf("(accuracy factor over queries with measured energy; %g%% normal-approximation (delta method) "
+		       "intervals, the runs independent%s)\n", 100 * level, asked == AGG_CI_AUTO ? ", chosen by --ci "
+		       "auto: a run has more than 50000 scored queries" : "");
+	else
+		printf("(accuracy factor over queries with measured energy; %g%% bootstrap intervals, runs resampled "
+		       "independently)\n", 100 * level);
 }
 
 static void emit(struct table *t, const char *q, struct metric_value v)
@@ -155,6 +192,7 @@ static int parse_args(struct attr_args *a, int argc, char **argv, int *first)
 	int rc;
 	memset(a, 0, sizeof(*a));
 	metrics_options_init(&a->mo);
+	a->ci = AGG_CI_AUTO;
 	cmd_common_init(&a->cc, "attribute", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
 	if ((rc = cmd_opt_parse(&a->cc, attr_opts, NOPTS, a, argc, argv, first, NULL, usage)))
 		return rc;
@@ -168,7 +206,7 @@ static int parse_args(struct attr_args *a, int argc, char **argv, int *first)
 
 /* Loads both runs' queries and attributes; 0 or EXIT_INPUT (said). */
 static int attribute(struct store *st, const struct run_record *ra, const struct run_record *rb,
-		     const struct metrics_options *mo, struct attribution *at)
+		     const struct metrics_options *mo, enum agg_ci asked, enum agg_ci *ci, struct attribution *at)
 {
 	char err[IPW_ERRLEN];
 	struct run_data da, db;
@@ -180,7 +218,7 @@ static int attribute(struct store *st, const struct run_record *ra, const struct
 		run_data_release(&da);
 		goto say;
 	}
-	if (analysis_attribute(&da, &db, mo, at, err, sizeof(err)) == 0)
+	if (analysis_attribute_ci(&da, &db, mo, asked, ci, at, err, sizeof(err)) == 0)
 		rc = 0;
 	run_data_release(&da);
 	run_data_release(&db);
@@ -197,6 +235,7 @@ int cmd_attribute(int argc, char **argv)
 	struct store st;
 	struct run_record ra, rb;
 	struct attribution at;
+	enum agg_ci ci = AGG_CI_BOOTSTRAP;
 	int rc, first = 0;
 
 	if ((rc = parse_args(&a, argc, argv, &first)))
@@ -206,12 +245,12 @@ int cmd_attribute(int argc, char **argv)
 	memset(&ra, 0, sizeof(ra));
 	memset(&rb, 0, sizeof(rb));
 	if ((rc = cmd_run_get(&a.cc, &st, argv[first], &ra)) || (rc = cmd_run_get(&a.cc, &st, argv[first + 1], &rb)) ||
-	    (rc = attribute(&st, &ra, &rb, &a.mo, &at)))
+	    (rc = attribute(&st, &ra, &rb, &a.mo, a.ci, &ci, &at)))
 		goto out;
 	if (a.cc.format == OUT_JSON)
-		print_json(&ra, &rb, &at);
+		print_json(&ra, &rb, &at, ci_used(&a.mo, ci));
 	else if (a.cc.format == OUT_TEXT)
-		print_text(&ra, &rb, &at, a.mo.level);
+		print_text(&ra, &rb, &at, a.mo.level, ci_used(&a.mo, ci), a.ci);
 	else if (print_table(a.cc.format, &at) < 0)
 		rc = EXIT_ENV;
 	if (fflush(stdout) != 0)

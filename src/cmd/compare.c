@@ -281,12 +281,8 @@ int cmd_compare(int argc, char **argv)
 	for (int i = first; i < argc; i++) {
 		struct agg_compare c;
 		struct device_power dev;
-		if (agg_compare_load(&st, argv[i], &a.o, &c, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ipw compare: %s\n", err);
-			agg_compare_release(&c);
-			goto out;
-		}
-		if (analysis_device_power(&st, c.run_id, &dev, err, sizeof(err)) < 0) {
+		/* the row and its device power from one read of the run */
+		if (agg_compare_load_power(&st, argv[i], &a.o, &c, &dev, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
 			agg_compare_release(&c);
 			goto out;

@@ -38,14 +38,10 @@ struct route_args {
 };
 
 static int local_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
-static int objective_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
+static int choice_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
 static int csv_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
-static int compute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
-static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen);
-static const struct opt_hooks compute_hooks = {compute_parse, NULL, NULL, NULL, NULL, NULL};
-static const struct opt_hooks misroute_hooks = {misroute_parse, NULL, NULL, NULL, NULL, NULL};
 static const struct opt_hooks local_hooks = {local_parse, NULL, NULL, NULL, NULL, NULL};
-static const struct opt_hooks objective_hooks = {objective_parse, NULL, NULL, NULL, NULL, NULL};
+static const struct opt_hooks choice_hooks = {choice_parse, NULL, NULL, NULL, NULL, NULL};
 static const struct opt_hooks csv_hooks = {csv_parse, NULL, NULL, NULL, NULL, NULL};
 
 #define A(f) offsetof(struct route_args, f)
@@ -59,7 +55,7 @@ static const struct opt_def route_opts[] = {
 	{"router-accuracy", 0, OPT_LIST, A(plist), "LIST", "router accuracies p (default " DEFAULT_P ")", NULL, 0, 0, 0,
 	 NULL, NULL, NULL},
 	{"objective", 0, OPT_STRING, OPT_NOFIELD, "energy|cost", "what the oracle minimises (default energy)", NULL, 0,
-	 0, 0, NULL, NULL, &objective_hooks},
+	 0, 0, NULL, NULL, &choice_hooks},
 	{"prices", 0, OPT_STRING, A(prices), "FILE", "USD per 1M tokens per model: JSON {\"model\": {\"input\": X, "
 	 "\"output\": Y}}\nor lines 'model input output' (needed for cost)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"params", 0, OPT_STRING, A(params), "FILE", "active parameters per model: JSON {\"model\": 8e9} or lines "
@@ -68,10 +64,10 @@ static const struct opt_def route_opts[] = {
 	 "docs/analysis.md);\nits active parameters serve where --params gives none", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "parameters compute is counted with: FLOPs = 2 x "
 	 "active (default)\nor 2 x total parameters x tokens (the paper's 77.3% oracle saving is total)", NULL, 0, 0, 0,
-	 NULL, NULL, &compute_hooks},
+	 NULL, NULL, &choice_hooks},
 	{"misroute", 0, OPT_STRING, OPT_NOFIELD, "one-sided|two-sided", "the router's errors: one-sided (default, the "
 	 "paper's: an answerable\nquery may go to the cloud) or two-sided (also: a query no local run\nanswers is "
-	 "kept local with probability 1 - p, answered wrong)", NULL, 0, 0, 0, NULL, NULL, &misroute_hooks},
+	 "kept local with probability 1 - p, answered wrong)", NULL, 0, 0, 0, NULL, NULL, &choice_hooks},
 	{"daily-queries", 0, OPT_DOUBLE, A(daily), "N", "also report energy (kWh), cost and compute per day for N "
 	 "queries a day\n(the paper: 80.2M)", NULL, 0, 1e15, OPT_BOUNDED | OPT_MIN_OPEN, NULL, "a number > 0", NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "Monte Carlo trials per p (default 200; 0 = exact expectation only)",
@@ -195,40 +191,36 @@ static int local_parse(const struct opt_def *d, void *t, const char *arg, char *
 	return 0;
 }
 
-static int objective_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
-{
-	struct route_args *a = t;
-	if (!strcmp(arg, "energy"))
-		a->o.objective = ROUTE_ENERGY;
-	else if (!strcmp(arg, "cost"))
-		a->o.objective = ROUTE_COST;
-	else
-		return err_set(err, errlen, "--objective is 'energy' or 'cost'");
-	return 0;
-}
+/* The options that name one of two words: where the choice goes, the words and their values. */
+static const struct route_choice {
+	const char *opt;
+	size_t off;               /* an enum in struct route_args, int-sized */
+	const char *word[2];
+	int value[2];
+} choices[] = {
+	{"objective", A(o.objective), {"energy", "cost"}, {ROUTE_ENERGY, ROUTE_COST}},
+	{"compute", A(o.compute), {"active", "total"}, {ROUTE_COMPUTE_ACTIVE, ROUTE_COMPUTE_TOTAL}},
+	{"misroute", A(o.misroute), {"one-sided", "two-sided"}, {ROUTE_ONE_SIDED, ROUTE_TWO_SIDED}},
+};
+_Static_assert(sizeof(enum route_objective) == sizeof(int) && sizeof(enum route_compute) == sizeof(int) &&
+	       sizeof(enum route_misroute) == sizeof(int), "the choices are stored as ints");
 
-static int compute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+/* --objective, --compute, --misroute: the word's value into its field, else "--OPT is 'A' or 'B'". */
+static int choice_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
-	struct route_args *a = t;
-	if (!strcmp(arg, "active"))
-		a->o.compute = ROUTE_COMPUTE_ACTIVE;
-	else if (!strcmp(arg, "total"))
-		a->o.compute = ROUTE_COMPUTE_TOTAL;
-	else
-		return err_set(err, errlen, "--compute is 'active' or 'total'");
-	return 0;
-}
-
-static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
-{
-	struct route_args *a = t;
-	if (!strcmp(arg, "one-sided"))
-		a->o.misroute = ROUTE_ONE_SIDED;
-	else if (!strcmp(arg, "two-sided"))
-		a->o.misroute = ROUTE_TWO_SIDED;
-	else
-		return err_set(err, errlen, "--misroute is 'one-sided' or 'two-sided'");
-	return 0;
+	for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+		const struct route_choice *c = &choices[i];
+		if (strcmp(d->name, c->opt))
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (!strcmp(arg, c->word[k])) {
+				int v = c->value[k];
+				memcpy((char *)t + c->off, &v, sizeof(v));
+				return 0;
+			}
+		return err_set(err, errlen, "--%s is '%s' or '%s'", c->opt, c->word[0], c->word[1]);
+	}
+	return err_set(err, errlen, "--%s: not a choice of route simulate", d->name);
 }
 
 static int csv_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
@@ -357,6 +349,17 @@ static void print_header(const struct route_out *o)
 	printf(" cloud %lld\n", res->n_items - res->n_answerable);
 }
 
+/* A text row's p ("0.80", "-") and method ("exact", "MC x200"). */
+static void row_labels(const struct route_row *w, int trials, char *pp, size_t np, char *meth, size_t nm)
+{
+	snprintf(pp, np, "-");
+	if (isfinite(w->p))
+		snprintf(pp, np, "%.2f", w->p);
+	snprintf(meth, nm, "exact");
+	if (w->monte_carlo)
+		snprintf(meth, nm, "MC x%d", trials);
+}
+
 /* "12.3 kWh" / "4.56 MWh" / "7.89 GWh" for kWh, the bracket for an MC spread. */
 static const char *fkwh(char *out, size_t n, struct route_value v)
 {
@@ -395,11 +398,8 @@ static void print_daily(const struct route_out *o)
 	printf("%-11s %5s %-12s %-30s %-30s %-30s\n", "scheme", "p", "method", "energy/day", "cost/day", "compute/day");
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct route_row *w = &res->rows[i];
-		char pp[16] = "-", meth[24] = "exact";
-		if (isfinite(w->p))
-			snprintf(pp, sizeof(pp), "%.2f", w->p);
-		if (w->monte_carlo)
-			snprintf(meth, sizeof(meth), "MC x%d", o->a->o.trials);
+		char pp[16], meth[24];
+		row_labels(w, o->a->o.trials, pp, sizeof(pp), meth, sizeof(meth));
 		printf("%-11s %5s %-12s %-30s %-30s %-30s\n", w->scheme, pp, meth,
 		       fkwh(a, sizeof(a), per_day(w->energy_j, o->a->daily, res->n_items, 3.6e6)),
 		       fnum(b, sizeof(b), per_day(w->cost_usd, o->a->daily, res->n_items, 1), "USD"),
@@ -423,11 +423,8 @@ static void print_text(const struct route_out *o)
 	       "compute saved", "cost saved", "routed locally", "accuracy", two ? " kept local, wrong" : "");
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct route_row *w = &res->rows[i];
-		char pp[16] = "-", meth[24] = "exact";
-		if (isfinite(w->p))
-			snprintf(pp, sizeof(pp), "%.2f", w->p);
-		if (w->monte_carlo)
-			snprintf(meth, sizeof(meth), "MC x%d", o->a->o.trials);
+		char pp[16], meth[24];
+		row_labels(w, o->a->o.trials, pp, sizeof(pp), meth, sizeof(meth));
 		printf("%-11s %5s %-12s %-22s %-22s %-22s %-22s %-22s", w->scheme, pp, meth,
 		       fpct(a, sizeof(a), w->saved_energy), fpct(b, sizeof(b), w->saved_compute),
 		       fpct(c, sizeof(c), w->saved_cost), fpct(d, sizeof(d), w->local_share),

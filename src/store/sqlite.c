@@ -670,10 +670,20 @@ static char *immutable_uri(const char *path)
  * Read-only: SQLITE_OPEN_READONLY, no journal-mode change, no migration; a
  * file nobody may write is opened immutable, so SQLite creates no -wal or
  * -shm file beside it (a writer must not be running on such a file then).
- * A read-only handle is opened without SQLite's per-call mutex (read
- * commands use a store from one thread; the analyses call sqlite3_column_*
- * a dozen times per row, and the lock was a sixth of their time); a
- * writable one keeps it.
+ * A read-only handle is opened without SQLite's per-call mutex (the analyses
+ * call sqlite3_column_* several times per row, and the lock was a sixth of
+ * their time); a writable one keeps it. That is safe only while no
+ * read-only handle is used from two threads. Checked (session 19) by
+ * grepping for pthread_create: the threads ipw starts are the telemetry
+ * samplers (src/telemetry.c), the builtin engine's and client's workers
+ * (src/engine/, src/client/builtin.c) and calibrate's CPU burners, none of
+ * which touches a store, and the lease and fleet worker heartbeats
+ * (src/lease.c, src/cmd/worker.c), which open writable handles of their
+ * own. The read commands (CMD_STORE_READ: compare, coverage, route, report,
+ * show, export, ...; mainjob.c's summaries; route serve's tier look-up,
+ * closed before it serves) open, use and close their handle on the main
+ * thread. A command that hands a read-only store to a thread must open it
+ * writable or give the thread a handle of its own.
  */
 static int sq_open_db(const char *path, int flags, sqlite3 **db)
 {
@@ -799,7 +809,14 @@ static int sq_open(struct store *s, const char *uri, int flags, char *err, size_
 				path, version, SCHEMA_VERSION);
 			goto out;
 		}
-		rc = exec(s, "PRAGMA foreign_keys=ON", err, errlen);
+		/*
+		 * Pages read through a memory map rather than read(2) into SQLite's
+		 * page cache: no copy and no system call per page, 10-15% of an
+		 * analysis's time over a store larger than the cache. Read-only
+		 * handles only (a writer keeps the ordinary I/O path); SQLite caps
+		 * the size at its compile-time maximum.
+		 */
+		rc = exec(s, "PRAGMA foreign_keys=ON; PRAGMA mmap_size=17179869184", err, errlen);
 		goto out;
 	}
 	/*
@@ -1891,6 +1908,8 @@ struct sq_items {
 	int q_pending;    /* q holds a row items_next has not returned yet */
 	int q_done;       /* q has no more rows */
 	int sc_row;       /* sc holds a row */
+	unsigned fields;  /* STORE_ITEM_*: the column groups q reads */
+	int c_subject, c_energy, c_latency, c_tokens, c_window;  /* their first columns in q, or -1 */
 };
 
 /*
@@ -1944,11 +1963,44 @@ static int sq_items_open(struct store *s, const char *run_id, struct store_curso
 		return rc;
 	c->impl = x = xcalloc(1, sizeof(*x));
 	rc = -1;
-	if (prepare(s, "SELECT item_id, subject, status, accel_j, accel_dyn_j, e2e_s, ttft_s, t_send_s, t_end_s,"
-		    " prompt_tokens, completion_tokens, reasoning_tokens FROM queries WHERE run_id = ?"
-		    " AND superseded_at IS NULL ORDER BY item_id", &x->q, err, errlen) < 0 ||
-	    prepare(s, "SELECT item_id, correct FROM scores WHERE run_id = ? ORDER BY item_id, id",
-		    &x->sc, err, errlen) < 0)
+	/*
+	 * Only the columns the caller reads: a column's cost per row is its
+	 * decoding and the record header walked up to it (the energy and token
+	 * columns lie past the prompt and answer), about half of a full row's.
+	 */
+	{
+		static const struct {
+			unsigned bit;
+			const char *cols;
+			int n;
+		} g[] = {
+			{STORE_ITEM_SUBJECT, ", subject", 1},
+			{STORE_ITEM_ENERGY, ", accel_j, accel_dyn_j", 2},
+			{STORE_ITEM_LATENCY, ", e2e_s, ttft_s", 2},
+			{STORE_ITEM_TOKENS, ", prompt_tokens, completion_tokens, reasoning_tokens", 3},
+			{STORE_ITEM_WINDOW, ", t_send_s, t_end_s", 2},
+		};
+		int *at[] = {&x->c_subject, &x->c_energy, &x->c_latency, &x->c_tokens, &x->c_window}, col = 2;
+		char sql[320];
+		size_t len;
+
+		x->fields = c->fields;
+		len = (size_t)snprintf(sql, sizeof(sql), "SELECT item_id, status");
+		for (size_t i = 0; i < NCOLS(g); i++) {
+			*at[i] = -1;
+			if (x->fields & g[i].bit) {
+				len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s", g[i].cols);
+				*at[i] = col;
+				col += g[i].n;
+			}
+		}
+		snprintf(sql + len, sizeof(sql) - len, " FROM queries WHERE run_id = ? AND superseded_at IS NULL"
+			 " ORDER BY item_id");
+		if (prepare(s, sql, &x->q, err, errlen) < 0)
+			goto out;
+	}
+	if (prepare(s, "SELECT item_id, correct FROM scores WHERE run_id = ? ORDER BY item_id, id", &x->sc, err,
+		    errlen) < 0)
 		goto out;
 	sqlite3_bind_int64(x->q, 1, id);
 	sqlite3_bind_int64(x->sc, 1, id);
@@ -2002,19 +2054,31 @@ static int sq_items_next(struct store_cursor *c, struct store_item *it, char *er
 	if (x->q_done)
 		return 0;
 	it->item_id = (const char *)sqlite3_column_text(st, 0);
-	subject = (const char *)sqlite3_column_text(st, 1);
-	it->subject = subject ? subject : "";
-	status = (const char *)sqlite3_column_text(st, 2);
+	status = (const char *)sqlite3_column_text(st, 1);
 	it->ok = status && !strcmp(status, "ok");
-	it->accel_j = val_real(sqlite3_column_value(st, 3));
-	it->accel_dyn_j = val_real(sqlite3_column_value(st, 4));
-	it->e2e_s = val_real(sqlite3_column_value(st, 5));
-	it->ttft_s = val_real(sqlite3_column_value(st, 6));
-	it->t_send_s = val_real(sqlite3_column_value(st, 7));
-	it->t_end_s = val_real(sqlite3_column_value(st, 8));
-	it->prompt_tokens = val_i64(sqlite3_column_value(st, 9));
-	it->completion_tokens = val_i64(sqlite3_column_value(st, 10));
-	it->reasoning_tokens = val_i64(sqlite3_column_value(st, 11));
+	it->subject = "";
+	if (x->c_subject >= 0 && (subject = (const char *)sqlite3_column_text(st, x->c_subject)))
+		it->subject = subject;
+	it->accel_j = it->accel_dyn_j = NAN;
+	if ((k = x->c_energy) >= 0) {
+		it->accel_j = val_real(sqlite3_column_value(st, k));
+		it->accel_dyn_j = val_real(sqlite3_column_value(st, k + 1));
+	}
+	it->e2e_s = it->ttft_s = it->t_send_s = it->t_end_s = NAN;
+	if ((k = x->c_latency) >= 0) {
+		it->e2e_s = val_real(sqlite3_column_value(st, k));
+		it->ttft_s = val_real(sqlite3_column_value(st, k + 1));
+	}
+	if ((k = x->c_window) >= 0) {
+		it->t_send_s = val_real(sqlite3_column_value(st, k));
+		it->t_end_s = val_real(sqlite3_column_value(st, k + 1));
+	}
+	it->prompt_tokens = it->completion_tokens = it->reasoning_tokens = -1;
+	if ((k = x->c_tokens) >= 0) {
+		it->prompt_tokens = val_i64(sqlite3_column_value(st, k));
+		it->completion_tokens = val_i64(sqlite3_column_value(st, k + 1));
+		it->reasoning_tokens = val_i64(sqlite3_column_value(st, k + 2));
+	}
 	return items_latest_score(c->s, x, it->item_id, &it->correct, err, errlen) < 0 ? -1 : 1;
 }
 

@@ -140,6 +140,25 @@ import json, math, sys
 o = json.load(sys.stdin)
 assert abs(o["accuracy_share_of_ipw_change"] - math.log(1.5) / math.log(3)) < 1e-9
 ' || fail "attribute --json"
+# attribute --ci: auto on runs this small is the bootstrap (the same output as --ci bootstrap); delta on request
+"$IPW" attribute 6 7 --store "$DB" --json --bootstrap 200 >"$TMP/at_auto.json" || fail "attribute auto"
+"$IPW" attribute 6 7 --store "$DB" --json --bootstrap 200 --ci bootstrap >"$TMP/at_boot.json" || fail "attribute bootstrap"
+cmp -s "$TMP/at_auto.json" "$TMP/at_boot.json" || fail "attribute: --ci auto on small runs is not the bootstrap"
+"$IPW" attribute 6 7 --store "$DB" --json --bootstrap 200 --ci delta | python3 -c '
+import json, sys
+o, b = json.load(sys.stdin), json.load(open(sys.argv[1]))
+assert o["intervals"] == "delta" and b["intervals"] == "bootstrap", (o["intervals"], b["intervals"])
+for k in ("ipw_ratio", "ipj_ratio", "accuracy_factor", "power_factor", "energy_factor"):
+    v = o[k]
+    assert v["value"] == b[k]["value"], k
+    assert v["ci_low"] <= v["value"] <= v["ci_high"], (k, v)
+# the accuracy factor varies (half-width 1.96 x its delta-method standard error), power and energy do not
+a = o["accuracy_factor"]
+assert a["ci_low"] < a["value"] < a["ci_high"] and a["ci_low"] != b["accuracy_factor"]["ci_low"], (a, b)
+assert o["power_factor"]["ci_low"] == o["power_factor"]["ci_high"] == 2.0, o["power_factor"]
+' "$TMP/at_boot.json" || fail "attribute --ci delta"
+"$IPW" attribute 6 7 --store "$DB" --ci delta --bootstrap 200 | grep -q "delta method" || fail "attribute --ci delta: text note"
+"$IPW" attribute 6 7 --store "$DB" --ci wild 2>/dev/null; expect_eq "attribute --ci wild" $? 2
 
 # unknown run, missing store
 "$IPW" compare 1 99 --store "$DB" >/dev/null 2>"$TMP/err"; expect_eq "unknown run" $? 3

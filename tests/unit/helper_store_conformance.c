@@ -866,21 +866,32 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 			cr_assert_eq(store_score_add(&st, r2.id, &sc, err, sizeof(err)), 0, "%s", err);
 		}
 	qsort(g, GEN_ITEMS, sizeof(g[0]), gen_cmp);
-	cr_assert_eq(store_items_open(&st, r.id, &c, err, sizeof(err)), 0, "%s", err);
-	while ((k = store_items_next(&c, &it, err, sizeof(err))) == 1) {
-		cr_assert_lt(n, GEN_ITEMS, "more items than stored");
-		assert_str(it.item_id, g[n].id, "item id");
-		assert_str(it.subject, g[n].subject ? g[n].subject : "", "subject");
-		cr_assert_eq(it.ok, g[n].ok, "item %s: ok", g[n].id);
-		cr_assert_eq(it.correct, g[n].latest, "item %s: latest score", g[n].id);
-		assert_real(it.accel_j, g[n].accel_j, "accel_j");
-		assert_real(it.e2e_s, g[n].e2e_s, "e2e_s");
-		cr_assert_eq(it.prompt_tokens, g[n].ptok, "item %s: prompt tokens", g[n].id);
-		n++;
+	/* every field, then cursors asked for fewer (store_items_open_fields): what was asked for is the same */
+	const unsigned masks[] = {STORE_ITEM_ALL, 0, STORE_ITEM_SUBJECT, STORE_ITEM_ENERGY | STORE_ITEM_TOKENS,
+				  STORE_ITEM_LATENCY, STORE_ITEM_WINDOW};
+	for (size_t mi = 0; mi < sizeof(masks) / sizeof(masks[0]); mi++) {
+		unsigned f = masks[mi];
+		n = 0;
+		cr_assert_eq(store_items_open_fields(&st, r.id, f, &c, err, sizeof(err)), 0, "%s", err);
+		while ((k = store_items_next(&c, &it, err, sizeof(err))) == 1) {
+			cr_assert_lt(n, GEN_ITEMS, "more items than stored");
+			assert_str(it.item_id, g[n].id, "item id");
+			if (f & STORE_ITEM_SUBJECT)
+				assert_str(it.subject, g[n].subject ? g[n].subject : "", "subject");
+			cr_assert_eq(it.ok, g[n].ok, "item %s: ok", g[n].id);
+			cr_assert_eq(it.correct, g[n].latest, "item %s: latest score (fields %u)", g[n].id, f);
+			if (f & STORE_ITEM_ENERGY)
+				assert_real(it.accel_j, g[n].accel_j, "accel_j");
+			if (f & STORE_ITEM_LATENCY)
+				assert_real(it.e2e_s, g[n].e2e_s, "e2e_s");
+			if (f & STORE_ITEM_TOKENS)
+				cr_assert_eq(it.prompt_tokens, g[n].ptok, "item %s: prompt tokens", g[n].id);
+			n++;
+		}
+		cr_assert_eq(k, 0, "%s", err);
+		cr_assert_eq(n, GEN_ITEMS);
+		store_items_close(&c);
 	}
-	cr_assert_eq(k, 0, "%s", err);
-	cr_assert_eq(n, GEN_ITEMS);
-	store_items_close(&c);
 	free(r.id);
 	free(r2.id);
 	store_close(&st);

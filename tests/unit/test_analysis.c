@@ -846,3 +846,76 @@ Test(analysis, monte_carlo_rows_equal_the_straightforward_sums)
 	route_result_release(&res);
 	store_close(&gs);
 }
+
+/* A run of n queries in memory: accuracy alternating with period k, energy and latency varied. */
+static void mem_run(struct run_data *d, size_t n, int k, double jscale)
+{
+	memset(d, 0, sizeof(*d));
+	d->n = n;
+	d->acc = xcalloc(n, sizeof(*d->acc));
+	d->failed = xcalloc(n, sizeof(*d->failed));
+	d->energy_j = xcalloc(n, sizeof(double));
+	d->dynamic_j = xcalloc(n, sizeof(double));
+	d->latency_s = xcalloc(n, sizeof(double));
+	d->ttft_s = xcalloc(n, sizeof(double));
+	d->prompt_tokens = xcalloc(n, sizeof(double));
+	d->output_tokens = xcalloc(n, sizeof(double));
+	d->t_send_s = xcalloc(n, sizeof(double));
+	d->t_end_s = xcalloc(n, sizeof(double));
+	d->subject = xcalloc(n, sizeof(*d->subject));
+	d->subjects = xcalloc(1, sizeof(*d->subjects));
+	d->subjects[0] = xstrdup("");
+	d->nsubjects = 1;
+	for (size_t i = 0; i < n; i++) {
+		d->acc[i] = (int)(i % (size_t)k) == 0;
+		d->energy_j[i] = jscale * (1 + (double)(i % 17));
+		d->latency_s[i] = 0.5 + (double)(i % 5) / 4;
+		d->dynamic_j[i] = d->ttft_s[i] = NAN;
+		d->prompt_tokens[i] = d->output_tokens[i] = 10;
+		d->t_send_s[i] = (double)i;
+		d->t_end_s[i] = (double)i + d->latency_s[i];
+		d->subject[i] = d->subjects[0];
+	}
+}
+
+/* attribute --ci auto: the bootstrap up to AGG_CI_AUTO_MAX scored queries, the delta method above (no resampling) */
+Test(analysis, attribution_intervals_follow_the_auto_rule)
+{
+	struct run_data a, b, big;
+	struct metrics_options mo;
+	struct attribution at, ref;
+	enum agg_ci ci;
+	char err[IPW_ERRLEN];
+
+	metrics_options_init(&mo);
+	mo.bootstrap = 50;
+	mem_run(&a, AGG_CI_AUTO_MAX, 3, 1);
+	mem_run(&b, 2000, 2, 0.5);
+	mem_run(&big, AGG_CI_AUTO_MAX + 1, 2, 0.5);
+	/* at the cap: the bootstrap, the same intervals as analysis_attribute's */
+	cr_assert_eq(analysis_attribute_ci(&a, &b, &mo, AGG_CI_AUTO, &ci, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_BOOTSTRAP);
+	cr_assert_eq(analysis_attribute(&a, &b, &mo, &ref, err, sizeof(err)), 0, "%s", err);
+	cr_assert(at.ipw_ratio.ci_low == ref.ipw_ratio.ci_low && at.acc_factor.ci_high == ref.acc_factor.ci_high);
+	/* one query more in either run: delta, as analysis_attribute_delta_ci computes it */
+	cr_assert_eq(analysis_attribute_ci(&a, &big, &mo, AGG_CI_AUTO, &ci, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_DELTA);
+	ref = at;
+	cr_assert_eq(analysis_attribute_delta_ci(&a, &big, mo.level, &ref), 0);
+	cr_assert(isfinite(at.ipw_ratio.ci_low) && at.ipw_ratio.ci_low == ref.ipw_ratio.ci_low &&
+		  at.ipw_ratio.ci_high == ref.ipw_ratio.ci_high && at.energy_factor.ci_low == ref.energy_factor.ci_low);
+	cr_assert_eq(analysis_attribute_ci(&big, &b, &mo, AGG_CI_AUTO, &ci, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_DELTA);
+	/* asked for by name, either way */
+	cr_assert_eq(analysis_attribute_ci(&a, &big, &mo, AGG_CI_BOOTSTRAP, &ci, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_BOOTSTRAP);
+	cr_assert_eq(analysis_attribute_ci(&a, &b, &mo, AGG_CI_DELTA, &ci, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ci, AGG_CI_DELTA);
+	/* no resamples asked: point estimates only */
+	mo.bootstrap = 0;
+	cr_assert_eq(analysis_attribute_ci(&a, &big, &mo, AGG_CI_AUTO, &ci, &at, err, sizeof(err)), 0, "%s", err);
+	cr_assert(isnan(at.ipw_ratio.ci_low) && isfinite(at.ipw_ratio.value));
+	run_data_release(&a);
+	run_data_release(&b);
+	run_data_release(&big);
+}

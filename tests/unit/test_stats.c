@@ -7,6 +7,8 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stats.h"
@@ -145,4 +147,33 @@ Test(stats, quantile_ci_from_order_statistics)
 	cr_assert(isfinite(val) && isnan(lo) && isnan(hi));
 	stats_quantile_ci(v, 0, 0.5, 0.95, &val, &lo, &hi);
 	cr_assert(isnan(val));
+}
+
+/* stats_sort's radix path (64 values or more, no NAN) gives qsort's order bit for bit: signs, zeros, infinities, ties */
+Test(stats, sort_large_arrays_as_qsort_does)
+{
+	enum { N = 5000 };
+	static double a[N], b[N];
+	uint64_t s = 12345;
+	const size_t sizes[] = {64, 65, 300, 1000, N};
+
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+		for (int kind = 0; kind < 4; kind++) {
+			size_t n = sizes[z];
+			for (size_t i = 0; i < n; i++) {
+				s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+				double u = (double)(s >> 11) * 0x1.0p-53;
+				switch (kind) {
+				case 0: a[i] = u * 1e6 - 5e5; break;                      /* both signs */
+				case 1: a[i] = (double)((s >> 20) % 7) - 3; break;        /* many ties */
+				case 2: a[i] = (s >> 40) % 5 == 0 ? ((s >> 30) & 1 ? -0.0 : 0.0)
+					       : (s >> 40) % 5 == 1 ? ((s >> 31) & 1 ? INFINITY : -INFINITY) : u * 1e-300; break;
+				default: a[i] = u + 3; break;                             /* one exponent: passes skipped */
+				}
+			}
+			memcpy(b, a, n * sizeof(*a));
+			qsort(b, n, sizeof(*b), stats_cmp_double);
+			stats_sort(a, n);
+			cr_assert(memcmp(a, b, n * sizeof(*a)) == 0, "n %zu kind %d: radix sort differs from qsort", n, kind);
+		}
 }
