@@ -1273,87 +1273,309 @@ static const struct model_meta *run_meta(struct report_ctx *c, size_t i, int *lo
 	return mm;
 }
 
-/*
- * Trends by release year (--model-meta): the best run by IPW per year and the
- * IPW change against the previous year's best split exactly into accuracy
- * (IPW ratio / power factor) and power (P_A / P_B), point estimates; and the
- * local-against-cloud pairs of a model when the file classes accelerators.
- */
-static int section_trends(struct report_ctx *c, struct buf *b)
+/* "v [lo, hi]" with SI prefixes, as cell_si. */
+static void cell_si_ci(struct buf *b, struct metric_value v, const char *unit)
 {
-	int *year = xcalloc(c->n + 1, sizeof(int)), *local = xcalloc(c->n + 1, sizeof(int));
-	const char **model = xcalloc(c->n + 1, sizeof(char *)), **accel = xcalloc(c->n + 1, sizeof(char *));
-	long prev = -1;
-	int any = 0, pairs = 0;
+	buf_appends(b, "<td>");
+	si(b, v.value, unit);
+	if (isfinite(v.value) && isfinite(v.ci_low) && isfinite(v.ci_high)) {
+		buf_appends(b, " <span class=ci>[");
+		si(b, v.ci_low, "");
+		buf_appends(b, ", ");
+		si(b, v.ci_high, "");
+		buf_appends(b, "]</span>");
+	}
+	buf_appends(b, "</td>");
+}
 
+/* A factor "1.234 [1.1, 1.4]" (no unit, 3 decimals). */
+static void cell_x(struct buf *b, const struct metric_value *v)
+{
+	struct metric_value none = {NAN, NAN, NAN};
+	cell_mv(b, "%.3f", v ? *v : none);
+}
+
+/*
+ * Trends by release year (--model-meta; analysis_trends, as ipw trends): per
+ * year the best run by IPW, its accelerator, accuracy, IPW, IPJ, power and
+ * best-of-year coverage, and the IPW change against the previous year's best
+ * split into accuracy (the model) and power (the hardware); the last row
+ * from the first year to the last.
+ */
+static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	char (*year)[16] = xcalloc(c->n + 1, sizeof(*year));
+	const char **label = xcalloc(c->n + 1, sizeof(char *));
+	const struct metrics **m = xcalloc(c->n + 1, sizeof(*m));
+	char **ids = xcalloc(c->n + 1, sizeof(char *));
+	size_t k = 0;
+	struct trend_result tr;
+	int rc = 0;
+
+	memset(&tr, 0, sizeof(tr));
 	buf_appends(b, "<h2 id=trends-section>Trends by release year</h2>\n");
 	if (!c->have_meta) {
 		buf_appends(b, "<p class=note>Not computed: release dates come from --model-meta FILE.</p>\n");
 		goto out;
 	}
 	for (size_t i = 0; i < c->n; i++) {
-		const struct model_meta *mm = run_meta(c, i, &local[i], &accel[i]);
-		year[i] = mm ? mm->rel_year : 0;
-		model[i] = mm ? mm->key : NULL;
-		any |= year[i] != 0;
+		int local;
+		const char *accel;
+		const struct model_meta *mm = run_meta(c, i, &local, &accel);
+		if (!mm || !mm->rel_year)
+			continue;
+		trend_period_of(mm, TREND_YEAR, year[k], sizeof(year[k]));
+		label[k] = year[k];
+		m[k] = &c->rs[i].row.r.m;
+		ids[k] = c->ids[i];
+		k++;
 	}
-	if (!any) {
+	if (!k) {
 		buf_appends(b, "<p class=note>No run's model has a release date in the metadata file.</p>\n");
 		goto out;
 	}
-	buf_appends(b, "<p>Per release year the run with the highest IPW; IPW &times; = accuracy &times; &times; power "
-		    "&times; (P<sub>A</sub>/P<sub>B</sub>) against the previous year's best (<code>ipw trends</code> "
-		    "gives intervals and other periods).</p>\n<table id=trends><thead><tr><th>year</th><th>best run</th>"
-		    "<th>accuracy</th><th>IPW</th><th>power</th><th>IPW &times;</th><th>accuracy &times;</th>"
-		    "<th>power &times;</th></tr></thead><tbody>\n");
-	for (int y = 1900; y <= 2200; y++) {
-		long best = -1;
-		for (size_t i = 0; i < c->n; i++)
-			if (year[i] == y && isfinite(c->rs[i].row.r.m.ipw.value) &&
-			    (best < 0 || c->rs[i].row.r.m.ipw.value > c->rs[best].row.r.m.ipw.value))
-				best = (long)i;
-		if (best < 0)
-			continue;
-		const struct metrics *m = &c->rs[best].row.r.m;
-		buf_appendf(b, "<tr><td>%d</td>", y);
-		cell_s(b, c->rs[best].label);
-		buf_appendf(b, "<td>%.4f</td>", m->accuracy.value);
-		cell_si(b, m->ipw.value, "/W");
-		cell_si(b, m->power_w.value, "W");
-		if (prev >= 0) {
-			const struct metrics *a = &c->rs[prev].row.r.m;
-			double r = m->ipw.value / a->ipw.value, pf = a->power_w.value / m->power_w.value;
-			buf_appendf(b, "<td>%.3f</td><td>%.3f</td><td>%.3f</td>", r, r / pf, pf);
-		} else
-			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+	if (analysis_trends(c->s, ids, label, m, k, c->o->intersect, &c->ao.m, c->ao.ci == AGG_CI_DELTA, &tr, err,
+			    errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	buf_appendf(b, "<p>Per release year the run with the highest IPW (the best model on the best accelerator, the "
+		    "paper's Table 2) over the %zu run%s the metadata file dates; coverage: best-of-year. IPW&times; = "
+		    "accuracy&times; &middot; power&times; (power&times; = P<sub>A</sub>/P<sub>B</sub>): the change against the "
+		    "previous year's best, split into the model's part and the hardware's; the last row spans the first "
+		    "year to the last. Intervals: %s. <code>ipw trends</code> gives halves and quarters.</p>\n"
+		    "<table id=trends><thead><tr><th>year</th><th>runs</th><th>best run</th><th>accelerator</th>"
+		    "<th>accuracy</th><th>IPW</th><th>IPJ</th><th>power</th><th>coverage</th><th>IPW &times;</th>"
+		    "<th>accuracy &times;</th><th>power &times;</th></tr></thead><tbody>\n", k, k == 1 ? "" : "s",
+		    c->ao.ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries");
+	for (size_t r = 0; r < tr.nrows; r++) {
+		const struct trend_row *w = &tr.rows[r];
+		const struct run_sum *rs = NULL;
+		const struct metric_value *f[3] = {NULL, NULL, NULL};
+		if (w->best >= 0)
+			for (size_t i = 0; i < c->n; i++)
+				if (!strcmp(c->ids[i], ids[w->best]))
+					rs = &c->rs[i];
+		if (w->has_factor) {
+			f[0] = &w->at.ipw_ratio;
+			f[1] = &w->at.acc_factor;
+			f[2] = &w->at.power_factor;
+		}
+		buf_appends(b, "<tr>");
+		cell_s(b, w->period);
+		if (w->nruns)
+			buf_appendf(b, "<td>%zu</td>", w->nruns);
+		else
+			buf_appends(b, "<td>&ndash;</td>");
+		cell_s(b, rs ? rs->label : NULL);
+		cell_s(b, rs ? rs->row.accelerator : NULL);
+		if (rs) {
+			cell_pct(b, rs->row.r.m.accuracy.value, rs->row.r.m.accuracy.ci_low, rs->row.r.m.accuracy.ci_high);
+			cell_si_ci(b, rs->row.r.m.ipw, "/W");
+			cell_si_ci(b, rs->row.r.m.ipj, "/J");
+			cell_si(b, rs->row.r.m.power_w.value, "W");
+		} else {
+			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+		}
+		cell_pct(b, w->coverage, NAN, NAN);
+		for (int j = 0; j < 3; j++)
+			cell_x(b, f[j]);
 		buf_appends(b, "</tr>\n");
-		prev = best;
 	}
 	buf_appends(b, "</tbody></table>\n");
+	for (size_t r = 0; r < tr.nrows; r++)
+		if (tr.rows[r].why) {
+			char *t = xasprintf("Year %s: coverage not computed: %s", tr.rows[r].period, tr.rows[r].why);
+			note(b, "%s", t);
+			free(t);
+		}
 out:
-	if (c->have_meta) {
-		for (size_t i = 0; i < c->n; i++)
-			for (size_t j = 0; j < c->n; j++)
-				if (local[i] == 1 && local[j] == 0 && model[i] && model[j] && !strcmp(model[i], model[j])) {
-					const struct metrics *l = &c->rs[i].row.r.m, *k = &c->rs[j].row.r.m;
-					if (!pairs++)
-						buf_appends(b, "<h2 id=localcloud-section>Local against cloud</h2>\n<table "
-							    "id=localcloud><thead><tr><th>model</th><th>local run</th>"
-							    "<th>cloud run</th><th>IPW local</th><th>IPW cloud</th><th>cloud / "
-							    "local</th><th>IPJ cloud / local</th></tr></thead><tbody>\n");
-					buf_appends(b, "<tr>");
-					cell_s(b, model[i]);
-					cell_s(b, c->rs[i].label);
-					cell_s(b, c->rs[j].label);
-					cell_si(b, l->ipw.value, "/W");
-					cell_si(b, k->ipw.value, "/W");
-					buf_appendf(b, "<td>%.3f</td><td>%.3f</td></tr>\n", k->ipw.value / l->ipw.value,
-						    k->ipj.value / l->ipj.value);
-				}
-		if (pairs)
-			buf_appends(b, "</tbody></table>\n");
-	}
+	trend_result_release(&tr);
 	free(year);
+	free(label);
+	free(m);
+	free(ids);
+	return rc;
+}
+
+/* The accelerators' names of the runs of one class (first appearance order); their count. */
+static size_t accel_list(const char *const *accel, const int *local, size_t n, int cls, const char **out)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		if (local[i] != cls || !accel[i])
+			continue;
+		while (j < k && strcmp(out[j], accel[i]))
+			j++;
+		if (j == k)
+			out[k++] = accel[i];
+	}
+	return k;
+}
+
+/* Local against cloud pairs: the same model on both classes, side by side, cloud / local ratios. */
+static int lc_pairs(struct report_ctx *c, struct buf *b, const char *const *model, const int *local)
+{
+	int pairs = 0;
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t j = 0; j < c->n; j++) {
+			const struct metrics *l, *k;
+			if (!(local[i] == 1 && local[j] == 0 && model[i] && model[j] && !strcmp(model[i], model[j])))
+				continue;
+			l = &c->rs[i].row.r.m;
+			k = &c->rs[j].row.r.m;
+			if (!pairs++)
+				buf_appends(b, "<table id=localcloud><thead><tr><th>model</th><th>local run</th>"
+					    "<th>local accelerator</th><th>cloud run</th><th>cloud accelerator</th>"
+					    "<th>accuracy local</th><th>accuracy cloud</th><th>IPW local</th><th>IPW cloud</th>"
+					    "<th>IPW cloud / local</th><th>IPJ local</th><th>IPJ cloud</th>"
+					    "<th>IPJ cloud / local</th></tr></thead><tbody>\n");
+			buf_appends(b, "<tr>");
+			cell_s(b, model[i]);
+			cell_s(b, c->rs[i].label);
+			cell_s(b, c->rs[i].row.accelerator);
+			cell_s(b, c->rs[j].label);
+			cell_s(b, c->rs[j].row.accelerator);
+			cell_pct(b, l->accuracy.value, l->accuracy.ci_low, l->accuracy.ci_high);
+			cell_pct(b, k->accuracy.value, k->accuracy.ci_low, k->accuracy.ci_high);
+			cell_si_ci(b, l->ipw, "/W");
+			cell_si_ci(b, k->ipw, "/W");
+			buf_appendf(b, "<td>%.3f</td>", lc_ratio(k->ipw.value, l->ipw.value));
+			cell_si_ci(b, l->ipj, "/J");
+			cell_si_ci(b, k->ipj, "/J");
+			buf_appendf(b, "<td>%.3f</td></tr>\n", lc_ratio(k->ipj.value, l->ipj.value));
+		}
+	if (pairs)
+		buf_appends(b, "</tbody></table>\n");
+	else
+		buf_appends(b, "<p class=note>No model ran on both a local and a cloud accelerator.</p>\n");
+	return pairs;
+}
+
+/* The IPW / IPJ pivot: a row per model, a column per accelerator (local ones first). */
+static void lc_pivot(struct report_ctx *c, struct buf *b, const char *const *model, const char *const *accel,
+		     const int *local)
+{
+	const char **acc = xcalloc(2 * c->n + 1, sizeof(char *)), **mod = xcalloc(c->n + 1, sizeof(char *));
+	size_t nl = accel_list(accel, local, c->n, 1, acc), na = nl + accel_list(accel, local, c->n, 0, acc + nl);
+	size_t nm = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		size_t j = 0;
+		while (j < nm && strcmp(mod[j], model[i]))
+			j++;
+		if (j == nm)
+			mod[nm++] = model[i];
+	}
+	buf_appends(b, "<table id=localcloud-pivot><thead><tr><th>model</th>");
+	for (size_t a = 0; a < na; a++) {
+		buf_appendf(b, "<th>%s: ", a < nl ? "local" : "cloud");
+		html_esc(b, acc[a]);
+		buf_appends(b, "<br>IPW / IPJ</th>");
+	}
+	buf_appends(b, "</tr></thead><tbody>\n");
+	for (size_t k = 0; k < nm; k++) {
+		buf_appends(b, "<tr>");
+		cell_s(b, mod[k]);
+		for (size_t a = 0; a < na; a++) {
+			long best = -1;
+			/* several runs of one model on one accelerator: the one with the highest IPW */
+			for (size_t i = 0; i < c->n; i++)
+				if (!strcmp(model[i], mod[k]) && accel[i] && !strcmp(accel[i], acc[a]) &&
+				    local[i] == (a < nl) &&
+				    (best < 0 || c->rs[i].row.r.m.ipw.value > c->rs[best].row.r.m.ipw.value))
+					best = (long)i;
+			buf_appends(b, "<td>");
+			if (best >= 0) {
+				si(b, c->rs[best].row.r.m.ipw.value, "/W");
+				buf_appends(b, " / ");
+				si(b, c->rs[best].row.r.m.ipj.value, "/J");
+			} else {
+				buf_appends(b, "&ndash;");
+			}
+			buf_appends(b, "</td>");
+		}
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	free(acc);
+	free(mod);
+}
+
+/* Best-of-local against best-of-cloud coverage, all subjects then each. */
+static void lc_cover(struct report_ctx *c, struct buf *b, const int *local)
+{
+	struct lc_coverage lc;
+	const struct coverage_result *L, *C;
+
+	analysis_lc_coverage(c->s, c->ids, local, c->n, c->o->intersect, &lc);
+	L = lc.have[1] ? &lc.c[1] : NULL;
+	C = lc.have[0] ? &lc.c[0] : NULL;
+	buf_appends(b, "<table id=localcloud-coverage><thead><tr><th>subject</th><th>best-of-local</th>"
+		    "<th>best-of-cloud</th><th>cloud &minus; local</th></tr></thead><tbody>\n<tr><td>all</td>");
+	{
+		double l = L ? coverage_value(&L->best) : NAN, k = C ? coverage_value(&C->best) : NAN;
+		cell_pct(b, l, NAN, NAN);
+		cell_pct(b, k, NAN, NAN);
+		cell_pct(b, k - l, NAN, NAN);
+	}
+	buf_appends(b, "</tr>\n");
+	for (size_t s = 0; L && s < L->nsubj; s++) {
+		double l = coverage_value(&L->subj[s].best), k = C ? coverage_subject_best(C, L->subj[s].subject) : NAN;
+		buf_appends(b, "<tr>");
+		cell_s(b, *L->subj[s].subject ? L->subj[s].subject : "(none)");
+		cell_pct(b, l, NAN, NAN);
+		cell_pct(b, k, NAN, NAN);
+		cell_pct(b, k - l, NAN, NAN);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	for (int k = 0; k < 2; k++)
+		if (!lc.have[k])
+			note(b, k ? "Best-of-local coverage not computed: %s" : "Best-of-cloud coverage not computed: %s",
+			     lc.why[k]);
+	lc_coverage_release(&lc);
+}
+
+/*
+ * Local against cloud (--model-meta classing the accelerators, as ipw
+ * localcloud): the pairs, the per-accelerator pivot and the two classes'
+ * best-of-N coverage. Runs on an accelerator the file does not class are
+ * left out, and said.
+ */
+static int section_localcloud(struct report_ctx *c, struct buf *b)
+{
+	int *local = xcalloc(c->n + 1, sizeof(int));
+	const char **model = xcalloc(c->n + 1, sizeof(char *)), **accel = xcalloc(c->n + 1, sizeof(char *));
+	int classed = 0;
+
+	buf_appends(b, "<h2 id=localcloud-section>Local against cloud</h2>\n");
+	if (!c->have_meta) {
+		buf_appends(b, "<p class=note>Not computed: the accelerators' classes (local or cloud) come from "
+			    "--model-meta FILE.</p>\n");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct model_meta *mm = run_meta(c, i, &local[i], &accel[i]);
+		model[i] = mm ? mm->key : c->rs[i].row.model ? c->rs[i].row.model : c->ids[i];
+		if (local[i] < 0)
+			note(b, "Run %s left out: the metadata file does not class its accelerator local or cloud.",
+			     c->ids[i]);
+		else
+			classed++;
+	}
+	if (!classed) {
+		buf_appends(b, "<p class=note>The metadata file classes no run's accelerator.</p>\n");
+		goto out;
+	}
+	buf_appends(b, "<p>The same model on a local and a cloud accelerator side by side, ratios cloud / local (the "
+		    "paper's Tables 13&ndash;14); IPW and IPJ per model and accelerator; best-of-local against "
+		    "best-of-cloud coverage over the runs of each class.</p>\n");
+	lc_pairs(c, b, model, local);
+	lc_pivot(c, b, model, accel, local);
+	lc_cover(c, b, local);
+out:
 	free(local);
 	free(model);
 	free(accel);
@@ -1366,7 +1588,8 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
 	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
-	    section_levels(c, b) < 0 || section_trends(c, b) < 0 ||
+	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
+	    section_localcloud(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);

@@ -191,10 +191,40 @@ expect_eq "pair ipw ratio" "$(csv_query "$TMP/lc.csv" 'round(float([r["ipw_ratio
 expect_eq "cells" "$(csv_query "$TMP/lc.csv" 'len([r for r in rows if r["kind"] == "cell"])')" 3
 expect_eq "coverage all" "$(csv_query "$TMP/lc.csv" '[(r["local_coverage"], r["cloud_coverage"]) for r in rows if r["kind"] == "coverage" and r["key"] == ""]')" "[('0.4', '1')]"
 expect_eq "coverage math" "$(csv_query "$TMP/lc.csv" '[round(float(r["local_coverage"]), 6) for r in rows if r["key"] == "math"]')" "[0.333333]"
-"$IPW" report 9 1 --store "$DB2" --model-meta "$TMP/meta3.json" --out "$TMP/rep3" --bootstrap 0 --trials 0 >/dev/null \
-	|| fail "report localcloud"
-grep -q '<table id=localcloud>' "$TMP/rep3/index.html" || fail "report: local against cloud table"
-grep -q '<td>0.500</td><td>0.500</td></tr>' "$TMP/rep3/index.html" || fail "report: the pair's ratios"
+# the report's trends and local-against-cloud tables (as the commands): 2024 gen-a (0.5, 100 W: 5 m/W);
+# 2025 best of {9: 0.4/7 W, 7: 0.75/50 W, 1: 0.4/14 W} = run 9 (57.14 m/W): IPW x 11.429 = accuracy x
+# 0.8 (0.4/0.5) . power x 14.286 (100/7); best-of-2025 coverage over i1..i4 = 1. Pivot: qwen3-1b local
+# 57.14 m/W, cloud 28.57 m/W; the cloud run 3 (0.8 / 25 W = 32 m/W, 0.8 / 100 J = 8 m/J) only in the cloud
+# column; coverage best-of-local 40% (run 9), best-of-cloud 100%, math 33.3% against 100%.
+cat >"$TMP/meta5.json" <<'J'
+{"models": {"qwen3-1b": {"total_params": "1B", "released": "2025-04"}, "old": {"total_params": "8B", "released": "2024-03"},
+ "new": {"total_params": "8B", "released": "2025-06"}},
+ "accelerators": {"Fake H200": {"class": "cloud"}, "Fake M4 Max": {"class": "local"}}}
+J
+"$IPW" report 9 1 3 6 7 --store "$DB2" --model-meta "$TMP/meta5.json" --intersect --out "$TMP/rep3" --bootstrap 0 \
+	--trials 0 >/dev/null || fail "report localcloud"
+python3 - "$TMP/rep3/index.html" <<'PY' || fail "report: trends and local-against-cloud tables"
+import re, sys
+h = open(sys.argv[1]).read()
+def rows(tid):
+    m = re.search(r"<table id=%s>(.*?)</table>" % tid, h, re.S)
+    assert m, "no table " + tid
+    return [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", m.group(1))[1:]]
+t = rows("trends")
+assert [r[0] for r in t] == ["2024", "2025", "2024-&gt;2025"], t
+assert t[0][2:9] == ["6 gen-a", "Fake H200", "50.0%", "5&nbsp;m/W", "5&nbsp;m/J", "100&nbsp;W", "50.0%"], t[0]
+assert t[1][1:4] == ["3", "9 small-m4", "Fake M4 Max"] and t[1][5] == "57.14&nbsp;m/W" and t[1][8] == "100.0%", t[1]
+assert t[1][9:] == ["11.429", "0.800", "14.286"] and t[2][9:] == t[1][9:], t
+p = rows("localcloud")
+assert len(p) == 1 and p[0][:5] == ["qwen3-1b", "9 small-m4", "Fake M4 Max", "1 small", "Fake H200"], p
+assert p[0][9] == "0.500" and p[0][12] == "0.500", p
+v = {r[0]: r[1:] for r in rows("localcloud-pivot")}
+assert v["qwen3-1b"] == ["57.14&nbsp;m/W / 57.14&nbsp;m/J", "28.57&nbsp;m/W / 28.57&nbsp;m/J"], v
+assert v["qwen3-235b"] == ["&ndash;", "32&nbsp;m/W / 8&nbsp;m/J"], v
+assert "<th>local: Fake M4 Max<br>IPW / IPJ</th><th>cloud: Fake H200<br>IPW / IPJ</th>" in h
+c = {r[0]: r[1:] for r in rows("localcloud-coverage")}
+assert c["all"] == ["40.0%", "100.0%", "60.0%"] and c["math"] == ["33.3%", "100.0%", "66.7%"], c
+PY
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
 grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"
