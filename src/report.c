@@ -657,7 +657,7 @@ static int routing_plot(struct buf *b, const struct route_result *res, const dou
 			const char *dir, char *err, size_t errlen)
 {
 	struct plot p;
-	double y[7][11], mc[11], lo[11], hi[11];
+	double y[7][11], mc[2][11], lo[2][11], hi[2][11];
 	const char *lab[7] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
 			      "compute, cascade", "cost, cascade", "accuracy kept, router"};
 	int rc;
@@ -672,13 +672,22 @@ static int routing_plot(struct buf *b, const struct route_result *res, const dou
 		y[4][i] = cc->saved_compute.value;
 		y[5][i] = cc->saved_cost.value;
 		y[6][i] = rr->accuracy.value;
-		mc[i] = rm ? rm->saved_energy.value : NAN;
-		lo[i] = rm ? rm->saved_energy.lo : NAN;
-		hi[i] = rm ? rm->saved_energy.hi : NAN;
+		mc[0][i] = rm ? rm->saved_energy.value : NAN;
+		lo[0][i] = rm ? rm->saved_energy.lo : NAN;
+		hi[0][i] = rm ? rm->saved_energy.hi : NAN;
+		mc[1][i] = rm ? rm->accuracy.value : NAN;
+		lo[1][i] = rm ? rm->accuracy.lo : NAN;
+		hi[1][i] = rm ? rm->accuracy.hi : NAN;
 	}
 	plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p",
 		  "saved against cloud-only; accuracy");
 	p.y_percent = 1;
+	if (trials > 0) {
+		plot_add(&p, PLOT_BAND, "energy, router, Monte Carlo (95% of trials)", 11, grid, mc[0], lo[0], hi[0])
+			->color = 0;
+		plot_add(&p, PLOT_BAND, "accuracy kept, router, Monte Carlo (95% of trials)", 11, grid, mc[1], lo[1],
+			 hi[1])->color = 4;
+	}
 	for (int k = 0; k < 7; k++) {
 		int any = 0;
 		for (int i = 0; i <= 10; i++)
@@ -689,11 +698,9 @@ static int routing_plot(struct buf *b, const struct route_result *res, const dou
 		sr->color = k == 6 ? 4 : k % 3;
 		sr->dashed = k >= 3 && k < 6;
 	}
-	if (trials > 0)
-		plot_add(&p, PLOT_POINTS, "energy, router, Monte Carlo (95% of trials)", 11, grid, mc, lo, hi)->color = 0;
 	rc = emit_plot(b, &p, dir, "routing", "Energy, compute and cost saved and the accuracy kept vs router accuracy "
-		       "(solid: router, dashed: cascade; points: Monte Carlo mean with the 95% spread of the trials)",
-		       err, errlen);
+		       "(solid: router, dashed: cascade; shaded: the Monte Carlo router's 95% band of the trials, "
+		       "energy saved and accuracy kept)", err, errlen);
 	plot_release(&p);
 	return rc;
 }
