@@ -240,8 +240,18 @@ expect_eq "normalised" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if 
 T="$IPW_TESTS/../data/weights/aei-soc-major-groups.template.tsv"
 expect_eq "template categories" "$(grep -c '^#[A-Z].*Occupations	$' "$T")" 22
 "$IPW" analyze 1 --store "$DB" --weights "$T" 2>"$TMP/err"; expect_eq "empty template" $? 3
-grep -q "no subject weights found" "$TMP/err" || fail "template: empty message"
-sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/filled.tsv"
+grep -q "is the weights template with 22 categories still without a figure (first: 'Management Occupations', line 21)" \
+	"$TMP/err" || fail "template: empty message: $(cat "$TMP/err")"
+# half filled: the rest are named; filled without a source: refused too
+sed -e '21,31s/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/half.tsv"
+"$IPW" analyze 1 --store "$DB" --weights "$TMP/half.tsv" 2>"$TMP/err"; expect_eq "half-filled template" $? 3
+grep -q "with 11 categories still without a figure (first: 'Protective Service Occupations', line 32)" "$TMP/err" \
+	|| fail "template: half-filled message: $(cat "$TMP/err")"
+sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/nosource.tsv"
+"$IPW" analyze 1 --store "$DB" --weights "$TMP/nosource.tsv" 2>"$TMP/err"; expect_eq "template without source" $? 3
+grep -q "the '# source:' line still reads '(fill in)'" "$TMP/err" || fail "template: source message"
+sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' -e 's/^# source: (fill in)/# source: a test, all equal/' "$T" \
+	>"$TMP/filled.tsv"
 "$IPW" analyze 1 --store "$DB" --weights "$TMP/filled.tsv" --bootstrap 0 --json | python3 -c '
 import json, sys
 w = json.load(sys.stdin)["weighted"]
