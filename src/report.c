@@ -164,6 +164,7 @@ struct run_sum {
 	size_t nsubj;
 	struct run_compute comp;   /* with --model-meta and an entry for the run */
 	int has_comp;
+	char *repeat_key;          /* the repeats it groups with: its group name, else "model @ accelerator" */
 };
 
 /* ---- power timeline ---- */
@@ -1004,6 +1005,11 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 		goto out;
 	rs->id = xstrdup(c->ids[i]);
 	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
+	if (r.group_name && *r.group_name)
+		rs->repeat_key = xasprintf("group %s", r.group_name);
+	else
+		rs->repeat_key = xasprintf("%s @ %s", r.model ? r.model : "?",
+					   rs->row.accelerator ? rs->row.accelerator : "no accelerator recorded");
 	analysis_run_regressions(&d, c->ao.m.level, &rg);
 	table_regressions(&c->reg, rs->label, &rg);
 	rs->fit = rg.r[REG_ENERGY_OUT];
@@ -1589,6 +1595,90 @@ out:
 	return 0;
 }
 
+/*
+ * Repeated measurement (as ipw repeats): runs of one group (profile --repeat
+ * N), or without a group of one model on one accelerator, are repeats; per
+ * group of two or more, mean +- sample sigma across them beside the mean
+ * half-width of the repeats' own intervals.
+ */
+static int section_repeats(struct report_ctx *c, struct buf *b)
+{
+	static const char *const name[] = {"accuracy", "IPW", "IPJ", "power"};
+	static const char *const unit[] = {"", "/W", "/J", "W"};
+	unsigned char *done = xcalloc(c->n + 1, 1);
+	size_t *mem = xcalloc(c->n + 1, sizeof(size_t));
+	double *v = xcalloc(c->n + 1, sizeof(double)), *h = xcalloc(c->n + 1, sizeof(double));
+	int groups = 0;
+
+	buf_appends(b, "<h2 id=repeats-section>Repeated measurement</h2>\n");
+	for (size_t i = 0; i < c->n; i++) {
+		size_t nm = 0;
+		if (done[i])
+			continue;
+		for (size_t j = i; j < c->n; j++)
+			if (!done[j] && !strcmp(c->rs[j].repeat_key, c->rs[i].repeat_key)) {
+				mem[nm++] = j;
+				done[j] = 1;
+			}
+		if (nm < 2)
+			continue;
+		if (!groups++)
+			buf_appends(b, "<p>Runs of one group (<code>profile --repeat N</code>), or without a group of one "
+				    "model on one accelerator, taken as repeats: mean &plusmn; sample &sigma; (n &minus; 1) "
+				    "across them, CV = &sigma; / mean, beside the mean half-width of the repeats' own "
+				    "intervals. A &sigma; well above that half-width says run-to-run variation matters more "
+				    "than query sampling (<code>ipw repeats</code>).</p>\n<table id=repeats><thead><tr>"
+				    "<th>repeats of</th><th>runs</th><th>metric</th><th>mean &plusmn; &sigma;</th><th>CV</th>"
+				    "<th>mean interval half-width</th></tr></thead><tbody>\n");
+		for (int k = 0; k < 4; k++) {
+			double mean, sd, hm;
+			size_t cnt;
+			for (size_t j = 0; j < nm; j++) {
+				const struct metrics *m = &c->rs[mem[j]].row.r.m;
+				const struct metric_value *mv[] = {&m->accuracy, &m->ipw, &m->ipj, &m->power_w};
+				v[j] = mv[k]->value;
+				h[j] = (mv[k]->ci_high - mv[k]->ci_low) / 2;
+			}
+			analysis_mean_sd(v, nm, &mean, &sd, &cnt);
+			analysis_mean_sd(h, nm, &hm, NULL, NULL);
+			buf_appends(b, "<tr>");
+			cell_s(b, c->rs[i].repeat_key);
+			buf_appends(b, "<td>");
+			for (size_t j = 0; j < nm; j++)
+				buf_appendf(b, "%s%s", j ? ", " : "", c->ids[mem[j]]);
+			buf_appendf(b, "</td><td>%s</td><td>", name[k]);
+			if (k == 0 && isfinite(mean))
+				buf_appendf(b, "%.1f%% &plusmn; %.1f%%", 100 * mean, 100 * sd);
+			else if (k) {
+				si(b, mean, unit[k]);
+				buf_appends(b, " &plusmn; ");
+				si(b, sd, unit[k]);
+			} else
+				buf_appends(b, "&ndash;");
+			buf_appends(b, "</td>");
+			if (isfinite(sd) && mean != 0)
+				buf_appendf(b, "<td>%.3f</td>", sd / fabs(mean));
+			else
+				buf_appends(b, "<td>&ndash;</td>");
+			if (k == 0)
+				cell_pct(b, hm, NAN, NAN);
+			else
+				cell_si(b, hm, unit[k]);
+			buf_appends(b, "</tr>\n");
+		}
+	}
+	if (groups)
+		buf_appends(b, "</tbody></table>\n");
+	else
+		buf_appends(b, "<p class=note>No repeats among the runs: two runs of one group, or of one model on "
+			    "one accelerator, give mean &plusmn; &sigma; across repeats.</p>\n");
+	free(done);
+	free(mem);
+	free(v);
+	free(h);
+	return 0;
+}
+
 /* Every section after the per-run pass, in page order. */
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
@@ -1596,7 +1686,7 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
-	    section_localcloud(c, b) < 0 ||
+	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
@@ -1635,6 +1725,7 @@ static void ctx_release(struct report_ctx *c)
 		agg_compare_release(&c->rs[i].row);
 		free(c->rs[i].id);
 		free(c->rs[i].label);
+		free(c->rs[i].repeat_key);
 		free(c->rs[i].sx);
 		free(c->rs[i].sy);
 		for (size_t k = 0; k < c->rs[i].nsubj; k++)

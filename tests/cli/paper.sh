@@ -2,7 +2,10 @@
 # The paper's method on the store of tests/fakes/analysis_fixture.h (numbers
 # by hand in tests/unit/test_paper.c and below): ipw compute (FLOPs on active
 # and total parameters, MFU, MBU, per query), route simulate --model-meta,
-# --compute total, --misroute two-sided and --daily-queries.
+# --compute total, --misroute two-sided and --daily-queries, the interval rule,
+# levels, trends, ranks, repeats, localcloud, GDP weights (and the template's
+# refusal), gdi, and the report's trends, local-against-cloud and repeats
+# tables (also as headless Chromium renders them, where installed).
 set -u
 : "${IPW:?}" "${IPW_BUILD:?}"
 . "$IPW_TESTS/cli/lib/common.sh"
@@ -225,6 +228,28 @@ assert "<th>local: Fake M4 Max<br>IPW / IPJ</th><th>cloud: Fake H200<br>IPW / IP
 c = {r[0]: r[1:] for r in rows("localcloud-coverage")}
 assert c["all"] == ["40.0%", "100.0%", "60.0%"] and c["math"] == ["33.3%", "100.0%", "66.7%"], c
 PY
+# the report's repeats: runs 1 and 4 (qwen3-1b on Fake H200, no group): accuracy 0.4, 0.5: 45.0% +- 7.1%;
+# IPW 0.4/14 and 0.5/12.5: mean 34.29 m/W, sigma 0.0114286/sqrt 2 = 8.081 m/W; power 14, 12.5 W: 13.25 +- 1.061 W
+"$IPW" report 1 4 --store "$DB" --out "$TMP/rep5" --bootstrap 0 --trials 0 >/dev/null || fail "report repeats"
+for want in '<td>1, 4</td><td>accuracy</td><td>45.0% &plusmn; 7.1%</td><td>0.157</td>' \
+	'<td>IPW</td><td>34.29&nbsp;m/W &plusmn; 8.081&nbsp;m/W</td><td>0.236</td>' \
+	'<td>power</td><td>13.25&nbsp;W &plusmn; 1.061&nbsp;W</td>'; do
+	grep -qF "$want" "$TMP/rep5/index.html" || fail "report repeats: no $want"
+done
+# the new tables as headless Chromium renders them (report.sh checks the page's images and screenshot)
+for b in chromium chromium-browser; do
+	if command -v "$b" >/dev/null 2>&1; then
+		"$b" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+			--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
+			--virtual-time-budget=3000 --dump-dom "file://$TMP/rep3/index.html" >"$TMP/dom.html" 2>"$TMP/browser.log" \
+			|| fail "chromium --dump-dom: $(tail -3 "$TMP/browser.log")"
+		for id in trends localcloud localcloud-pivot localcloud-coverage; do
+			grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
+		done
+		grep -q '<td>11.429</td><td>0.800</td><td>14.286</td>' "$TMP/dom.html" || fail "rendered trends factors"
+		break
+	fi
+done
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
 grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"
