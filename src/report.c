@@ -165,6 +165,9 @@ struct run_sum {
 	struct run_compute comp;   /* with --model-meta and an entry for the run */
 	int has_comp;
 	char *repeat_key;          /* the repeats it groups with: its group name, else "model @ accelerator" */
+	struct weighted_result wr; /* with --weights */
+	int has_wr;
+	char *wr_why;              /* why not, with --weights */
 };
 
 /* ---- power timeline ---- */
@@ -898,6 +901,8 @@ struct report_ctx {
 	int have_base;
 	struct meta_file mf;         /* --model-meta */
 	int have_meta;
+	struct weight_entry *w;      /* --weights */
+	size_t nw;
 };
 
 static void page_head(struct buf *b, const struct report_options *o, size_t n, enum agg_ci ci, long long most)
@@ -977,6 +982,15 @@ static void run_extras(struct report_ctx *c, struct run_sum *rs, const struct ru
 		}
 		rs->nsubj = ns;
 		subject_metrics_free(sm, ns);
+	}
+	if (c->w) {
+		struct metrics_options wo = c->ao.m;
+		if (c->ao.ci == AGG_CI_DELTA)
+			wo.bootstrap = 0;   /* no delta method for the weighted form: point estimates, said */
+		if (analysis_weighted(d, c->w, c->nw, &wo, &rs->wr, why, sizeof(why)) == 0)
+			rs->has_wr = 1;
+		else
+			rs->wr_why = xstrdup(why);
 	}
 	if (c->have_meta) {
 		const struct model_meta *mm = meta_model_of(&c->mf, r);
@@ -1679,6 +1693,75 @@ static int section_repeats(struct report_ctx *c, struct buf *b)
 	return 0;
 }
 
+/* Dollars with an SI prefix, "1.5 T USD [1.2 T, 1.8 T]". */
+static void cell_usd(struct buf *b, struct metric_value v)
+{
+	char t[48], lo[48], hi[48], *sp;
+	if (!isfinite(v.value)) {
+		buf_appends(b, "<td>&ndash;</td>");
+		return;
+	}
+	plot_format_si(t, sizeof(t), v.value, 4);
+	if ((sp = strchr(t, ' ')))   /* "1.5 T": keep number, prefix and unit together */
+		*sp = 0;
+	buf_appendf(b, "<td>%s&nbsp;%s%sUSD", t, sp ? sp + 1 : "", sp ? "&nbsp;" : "");
+	if (isfinite(v.ci_low) && isfinite(v.ci_high)) {
+		plot_format_si(lo, sizeof(lo), v.ci_low, 4);
+		plot_format_si(hi, sizeof(hi), v.ci_high, 4);
+		buf_appendf(b, " <span class=ci>[%s, %s]</span>", lo, hi);
+	}
+	buf_appends(b, "</td>");
+}
+
+/*
+ * GDP weighting (--weights, as ipw analyze): the normalised weighted
+ * accuracy and the paper's form, the GDP answered right in USD and its share
+ * of the file's total, beside the plain accuracy.
+ */
+static int section_gdp(struct report_ctx *c, struct buf *b)
+{
+	buf_appends(b, "<h2 id=gdp-section>GDP-weighted accuracy</h2>\n");
+	if (!c->w) {
+		buf_appends(b, "<p class=note>Not computed: give each subject's weight (its GDP in USD) with --weights "
+			    "FILE (docs/analysis.md, \"GDP weights\").</p>\n");
+		return 0;
+	}
+	buf_appendf(b, "<p>Weights from ");
+	html_esc(b, c->o->weights);
+	buf_appendf(b, " (%zu subjects). Normalised: &Sigma; w acc / &Sigma; w over the subjects the run has; GDP "
+		    "answered right: &Sigma; w acc (the weights' unit, USD for GDP); share of GDP: that over the total of "
+		    "every weight in the file (a subject the run lacks counts 0). Intervals: %s.</p>\n"
+		    "<table id=gdp><thead><tr><th>run</th><th>accuracy</th><th>weighted accuracy</th>"
+		    "<th>GDP answered right</th><th>share of GDP</th><th>subjects without a weight</th>"
+		    "<th>weighted subjects absent</th></tr></thead><tbody>\n", c->nw,
+		    c->ao.ci == AGG_CI_DELTA ? "none (the page's delta method has no form for the weighted sums)"
+					     : "bootstrap within each subject");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct run_sum *r = &c->rs[i];
+		const struct metric_value *a = &r->row.r.m.accuracy;
+		size_t nu = 0, na = 0;
+		buf_appends(b, "<tr>");
+		cell_s(b, r->label);
+		cell_pct(b, a->value, a->ci_low, a->ci_high);
+		if (!r->has_wr) {
+			buf_appends(b, "<td colspan=5>");
+			html_esc(b, r->wr_why ? r->wr_why : "not computed");
+			buf_appends(b, "</td></tr>\n");
+			continue;
+		}
+		while (r->wr.unweighted && r->wr.unweighted[nu])
+			nu++;
+		while (r->wr.absent && r->wr.absent[na])
+			na++;
+		cell_pct(b, r->wr.accuracy.value, r->wr.accuracy.ci_low, r->wr.accuracy.ci_high);
+		cell_usd(b, r->wr.gdp_value);
+		cell_pct(b, r->wr.gdp_share.value, r->wr.gdp_share.ci_low, r->wr.gdp_share.ci_high);
+		buf_appendf(b, "<td>%zu</td><td>%zu</td></tr>\n", nu, na);
+	}
+	buf_appends(b, "</tbody></table>\n");
+	return 0;
+}
+
 /* Every section after the per-run pass, in page order. */
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
@@ -1686,7 +1769,7 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
-	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 ||
+	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 || section_gdp(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
@@ -1726,6 +1809,9 @@ static void ctx_release(struct report_ctx *c)
 		free(c->rs[i].id);
 		free(c->rs[i].label);
 		free(c->rs[i].repeat_key);
+		free(c->rs[i].wr_why);
+		if (c->rs[i].has_wr)
+			weighted_result_release(&c->rs[i].wr);
 		free(c->rs[i].sx);
 		free(c->rs[i].sy);
 		for (size_t k = 0; k < c->rs[i].nsubj; k++)
@@ -1740,6 +1826,7 @@ static void ctx_release(struct report_ctx *c)
 	buf_release(&c->tl);
 	if (c->have_meta)
 		meta_release(&c->mf);
+	weights_free(c->w, c->nw);
 }
 
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
@@ -1773,6 +1860,10 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 			goto out;
 		}
 		c.have_meta = 1;
+	}
+	if (o->weights && analysis_weights_read(o->weights, &c.w, &c.nw, err, errlen) < 0) {
+		rc = -1;
+		goto out;
 	}
 	if (analysis_figure_ci(s, c.ids, c.n, (enum agg_ci)o->ci, &c.ao.ci, &most, err, errlen) < 0) {
 		rc = -1;

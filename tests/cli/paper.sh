@@ -261,6 +261,13 @@ printf 'math\t3e12\nbio\t1e12\nlaw\t4e12\n' >"$TMP/gdp.tsv"
 expect_eq "gdp value" "$(csv_query "$TMP/an.csv" 'float([r["value"] for r in rows if r["quantity"] == "gdp_value"][0])')" 1500000000000.0
 expect_eq "gdp share" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["quantity"] == "gdp_share"][0]')" 0.1875
 expect_eq "normalised" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["section"] == "weighted" and r["quantity"] == "accuracy"][0]')" 0.375
+# the report's GDP section on runs 1 and 4 (i1..i4: math 1/3, bio 1): 0.5 normalised, 2e12 USD, share 25%
+"$IPW" report 1 4 --store "$DB" --out "$TMP/rep6" --bootstrap 0 --trials 0 --weights "$TMP/gdp.tsv" >/dev/null \
+	|| fail "report --weights"
+grep -qF '<tr><td>1 small</td><td>40.0%</td><td>37.5%</td><td>1.5&nbsp;T&nbsp;USD</td><td>18.8%</td><td>0</td><td>1</td></tr>' \
+	"$TMP/rep6/index.html" || fail "report: run 1's GDP row"
+grep -qF '<tr><td>4 partial</td><td>50.0%</td><td>50.0%</td><td>2&nbsp;T&nbsp;USD</td><td>25.0%</td>' \
+	"$TMP/rep6/index.html" || fail "report: run 4's GDP row"
 # the shipped template: 22 categories, no figures (an error until filled); filled, it reads 22 weights
 T="$IPW_TESTS/../data/weights/aei-soc-major-groups.template.tsv"
 expect_eq "template categories" "$(grep -c '^#[A-Z].*Occupations	$' "$T")" 22
@@ -275,6 +282,8 @@ grep -q "with 11 categories still without a figure (first: 'Protective Service O
 sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/nosource.tsv"
 "$IPW" analyze 1 --store "$DB" --weights "$TMP/nosource.tsv" 2>"$TMP/err"; expect_eq "template without source" $? 3
 grep -q "the '# source:' line still reads '(fill in)'" "$TMP/err" || fail "template: source message"
+"$IPW" report 1 --store "$DB" --out "$TMP/rep7" --weights "$T" 2>"$TMP/err"; expect_eq "report: template refused" $? 3
+grep -q "is the weights template with 22 categories" "$TMP/err" || fail "report: template message"
 sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' -e 's/^# source: (fill in)/# source: a test, all equal/' "$T" \
 	>"$TMP/filled.tsv"
 "$IPW" analyze 1 --store "$DB" --weights "$TMP/filled.tsv" --bootstrap 0 --json | python3 -c '
