@@ -428,6 +428,36 @@ static void draw_spans(cairo_t *cr, const struct plot_series *s, const struct fr
 	cairo_fill(cr);
 }
 
+static void draw_line(cairo_t *cr, const struct plot_series *s, const struct frame *f);
+
+/* A shaded band from lo to hi along x with its middle y as a thin line; a point not finite breaks it. */
+static void draw_band(cairo_t *cr, const struct plot_series *s, const struct frame *f)
+{
+	if (!s->lo || !s->hi)
+		return;
+	set_color(cr, s->color, 0.2);
+	for (size_t j = 0; j < s->n;) {
+		size_t e = j;
+		while (e < s->n && isfinite(s->x[e]) && isfinite(s->lo[e]) && isfinite(s->hi[e]))
+			e++;
+		if (e > j) {
+			cairo_move_to(cr, X(f, s->x[j]), Y(f, s->hi[j]));
+			for (size_t k = j + 1; k < e; k++)
+				cairo_line_to(cr, X(f, s->x[k]), Y(f, s->hi[k]));
+			for (size_t k = e; k-- > j;)
+				cairo_line_to(cr, X(f, s->x[k]), Y(f, s->lo[k]));
+			cairo_close_path(cr);
+			cairo_fill(cr);
+		}
+		j = e > j ? e : j + 1;
+	}
+	{
+		struct plot_series mid = *s;
+		mid.dashed = 2;   /* dotted: apart from a dashed series of the same colour */
+		draw_line(cr, &mid, f);
+	}
+}
+
 /* A polyline, broken where a point is not finite. */
 static void draw_line(cairo_t *cr, const struct plot_series *s, const struct frame *f)
 {
@@ -435,8 +465,8 @@ static void draw_line(cairo_t *cr, const struct plot_series *s, const struct fra
 	set_color(cr, s->color, 1);
 	cairo_set_line_width(cr, 1.8);
 	if (s->dashed) {
-		double d[] = {6, 4};
-		cairo_set_dash(cr, d, 2, 0);
+		double d[] = {6, 4}, dot[] = {1.5, 3};
+		cairo_set_dash(cr, s->dashed == 2 ? dot : d, 2, 0);
 	}
 	for (size_t j = 0; j < s->n; j++) {
 		if (!isfinite(s->x[j]) || !isfinite(s->y[j])) {
@@ -526,10 +556,14 @@ static void draw_series(cairo_t *cr, const struct plot *p, const struct frame *f
 	for (size_t i = 0; i < p->ns; i++)
 		if (p->s[i].kind == PLOT_SPANS)
 			draw_spans(cr, &p->s[i], f);
+	for (size_t i = 0; i < p->ns; i++)
+		if (p->s[i].kind == PLOT_BAND)
+			draw_band(cr, &p->s[i], f);
 	for (size_t i = 0; i < p->ns; i++) {
 		const struct plot_series *s = &p->s[i];
 		switch (s->kind) {
 		case PLOT_SPANS:
+		case PLOT_BAND:
 			break;
 		case PLOT_LINE:
 			draw_line(cr, s, f);
@@ -569,7 +603,7 @@ static void draw_legend(cairo_t *cr, const struct plot *p, const struct frame *f
 		const struct plot_series *s = &p->s[i];
 		if (!s->label)
 			continue;
-		set_color(cr, s->color, s->kind == PLOT_SPANS ? 0.3 : 0.9);
+		set_color(cr, s->color, s->kind == PLOT_SPANS || s->kind == PLOT_BAND ? 0.3 : 0.9);
 		if (s->kind == PLOT_LINE) {
 			cairo_set_line_width(cr, 2);
 			if (s->dashed) {

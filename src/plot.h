@@ -1,6 +1,6 @@
 /*
  * plot.h - small 2-D charts drawn with cairo: points with error bars, lines,
- * grouped bars over categories and shaded x-spans, with axes, ticks and a
+ * shaded bands, grouped bars over categories and shaded x-spans, with axes, ticks and a
  * legend; written as PNG or SVG files, or PNG bytes for embedding.
  */
 #ifndef IPW_PLOT_H
@@ -13,6 +13,8 @@ enum plot_kind {
 	PLOT_LINE,     /* a polyline through (x, y) in order; a NAN breaks it */
 	PLOT_BARS,     /* bars at category index x, grouped with the other bar series */
 	PLOT_SPANS,    /* shaded vertical bands from x[i] to y[i] across the plot */
+	PLOT_BAND,     /* a shaded band from lo to hi along x (lo, hi required), y its middle (a dotted
+	                  line); a point not finite breaks it */
 };
 
 struct plot_series {
@@ -23,7 +25,7 @@ struct plot_series {
 	double *lo, *hi;         /* error bars (y units), or NULL */
 	char **text;             /* per-point labels (PLOT_POINTS), or NULL */
 	int color;               /* palette index */
-	int dashed;
+	int dashed;              /* 1 dashed, 2 dotted (lines) */
 };
 
 struct plot {

@@ -164,6 +164,10 @@ struct run_sum {
 	size_t nsubj;
 	struct run_compute comp;   /* with --model-meta and an entry for the run */
 	int has_comp;
+	char *repeat_key;          /* the repeats it groups with: its group name, else "model @ accelerator" */
+	struct weighted_result wr; /* with --weights */
+	int has_wr;
+	char *wr_why;              /* why not, with --weights */
 };
 
 /* ---- power timeline ---- */
@@ -657,7 +661,7 @@ static int routing_plot(struct buf *b, const struct route_result *res, const dou
 			const char *dir, char *err, size_t errlen)
 {
 	struct plot p;
-	double y[7][11], mc[11], lo[11], hi[11];
+	double y[7][11], mc[2][11], lo[2][11], hi[2][11];
 	const char *lab[7] = {"energy, router", "compute, router", "cost, router", "energy, cascade",
 			      "compute, cascade", "cost, cascade", "accuracy kept, router"};
 	int rc;
@@ -672,13 +676,22 @@ static int routing_plot(struct buf *b, const struct route_result *res, const dou
 		y[4][i] = cc->saved_compute.value;
 		y[5][i] = cc->saved_cost.value;
 		y[6][i] = rr->accuracy.value;
-		mc[i] = rm ? rm->saved_energy.value : NAN;
-		lo[i] = rm ? rm->saved_energy.lo : NAN;
-		hi[i] = rm ? rm->saved_energy.hi : NAN;
+		mc[0][i] = rm ? rm->saved_energy.value : NAN;
+		lo[0][i] = rm ? rm->saved_energy.lo : NAN;
+		hi[0][i] = rm ? rm->saved_energy.hi : NAN;
+		mc[1][i] = rm ? rm->accuracy.value : NAN;
+		lo[1][i] = rm ? rm->accuracy.lo : NAN;
+		hi[1][i] = rm ? rm->accuracy.hi : NAN;
 	}
 	plot_init(&p, "Savings against cloud-only vs router accuracy", "router accuracy p",
 		  "saved against cloud-only; accuracy");
 	p.y_percent = 1;
+	if (trials > 0) {
+		plot_add(&p, PLOT_BAND, "energy, router, Monte Carlo (95% of trials)", 11, grid, mc[0], lo[0], hi[0])
+			->color = 0;
+		plot_add(&p, PLOT_BAND, "accuracy kept, router, Monte Carlo (95% of trials)", 11, grid, mc[1], lo[1],
+			 hi[1])->color = 4;
+	}
 	for (int k = 0; k < 7; k++) {
 		int any = 0;
 		for (int i = 0; i <= 10; i++)
@@ -689,11 +702,9 @@ static int routing_plot(struct buf *b, const struct route_result *res, const dou
 		sr->color = k == 6 ? 4 : k % 3;
 		sr->dashed = k >= 3 && k < 6;
 	}
-	if (trials > 0)
-		plot_add(&p, PLOT_POINTS, "energy, router, Monte Carlo (95% of trials)", 11, grid, mc, lo, hi)->color = 0;
 	rc = emit_plot(b, &p, dir, "routing", "Energy, compute and cost saved and the accuracy kept vs router accuracy "
-		       "(solid: router, dashed: cascade; points: Monte Carlo mean with the 95% spread of the trials)",
-		       err, errlen);
+		       "(solid: router, dashed: cascade; shaded: the Monte Carlo router's 95% band of the trials, "
+		       "energy saved and accuracy kept)", err, errlen);
 	plot_release(&p);
 	return rc;
 }
@@ -890,6 +901,8 @@ struct report_ctx {
 	int have_base;
 	struct meta_file mf;         /* --model-meta */
 	int have_meta;
+	struct weight_entry *w;      /* --weights */
+	size_t nw;
 };
 
 static void page_head(struct buf *b, const struct report_options *o, size_t n, enum agg_ci ci, long long most)
@@ -970,6 +983,15 @@ static void run_extras(struct report_ctx *c, struct run_sum *rs, const struct ru
 		rs->nsubj = ns;
 		subject_metrics_free(sm, ns);
 	}
+	if (c->w) {
+		struct metrics_options wo = c->ao.m;
+		if (c->ao.ci == AGG_CI_DELTA)
+			wo.bootstrap = 0;   /* no delta method for the weighted form: point estimates, said */
+		if (analysis_weighted(d, c->w, c->nw, &wo, &rs->wr, why, sizeof(why)) == 0)
+			rs->has_wr = 1;
+		else
+			rs->wr_why = xstrdup(why);
+	}
 	if (c->have_meta) {
 		const struct model_meta *mm = meta_model_of(&c->mf, r);
 		int cnt;
@@ -997,6 +1019,11 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 		goto out;
 	rs->id = xstrdup(c->ids[i]);
 	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
+	if (r.group_name && *r.group_name)
+		rs->repeat_key = xasprintf("group %s", r.group_name);
+	else
+		rs->repeat_key = xasprintf("%s @ %s", r.model ? r.model : "?",
+					   rs->row.accelerator ? rs->row.accelerator : "no accelerator recorded");
 	analysis_run_regressions(&d, c->ao.m.level, &rg);
 	table_regressions(&c->reg, rs->label, &rg);
 	rs->fit = rg.r[REG_ENERGY_OUT];
@@ -1273,90 +1300,465 @@ static const struct model_meta *run_meta(struct report_ctx *c, size_t i, int *lo
 	return mm;
 }
 
-/*
- * Trends by release year (--model-meta): the best run by IPW per year and the
- * IPW change against the previous year's best split exactly into accuracy
- * (IPW ratio / power factor) and power (P_A / P_B), point estimates; and the
- * local-against-cloud pairs of a model when the file classes accelerators.
- */
-static int section_trends(struct report_ctx *c, struct buf *b)
+/* "v [lo, hi]" with SI prefixes, as cell_si. */
+static void cell_si_ci(struct buf *b, struct metric_value v, const char *unit)
 {
-	int *year = xcalloc(c->n + 1, sizeof(int)), *local = xcalloc(c->n + 1, sizeof(int));
-	const char **model = xcalloc(c->n + 1, sizeof(char *)), **accel = xcalloc(c->n + 1, sizeof(char *));
-	long prev = -1;
-	int any = 0, pairs = 0;
+	buf_appends(b, "<td>");
+	si(b, v.value, unit);
+	if (isfinite(v.value) && isfinite(v.ci_low) && isfinite(v.ci_high)) {
+		buf_appends(b, " <span class=ci>[");
+		si(b, v.ci_low, "");
+		buf_appends(b, ", ");
+		si(b, v.ci_high, "");
+		buf_appends(b, "]</span>");
+	}
+	buf_appends(b, "</td>");
+}
 
+/* A factor "1.234 [1.1, 1.4]" (no unit, 3 decimals). */
+static void cell_x(struct buf *b, const struct metric_value *v)
+{
+	struct metric_value none = {NAN, NAN, NAN};
+	cell_mv(b, "%.3f", v ? *v : none);
+}
+
+/*
+ * Trends by release year (--model-meta; analysis_trends, as ipw trends): per
+ * year the best run by IPW, its accelerator, accuracy, IPW, IPJ, power and
+ * best-of-year coverage, and the IPW change against the previous year's best
+ * split into accuracy (the model) and power (the hardware); the last row
+ * from the first year to the last.
+ */
+static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	char (*year)[16] = xcalloc(c->n + 1, sizeof(*year));
+	const char **label = xcalloc(c->n + 1, sizeof(char *));
+	const struct metrics **m = xcalloc(c->n + 1, sizeof(*m));
+	char **ids = xcalloc(c->n + 1, sizeof(char *));
+	size_t k = 0;
+	struct trend_result tr;
+	int rc = 0;
+
+	memset(&tr, 0, sizeof(tr));
 	buf_appends(b, "<h2 id=trends-section>Trends by release year</h2>\n");
 	if (!c->have_meta) {
 		buf_appends(b, "<p class=note>Not computed: release dates come from --model-meta FILE.</p>\n");
 		goto out;
 	}
 	for (size_t i = 0; i < c->n; i++) {
-		const struct model_meta *mm = run_meta(c, i, &local[i], &accel[i]);
-		year[i] = mm ? mm->rel_year : 0;
-		model[i] = mm ? mm->key : NULL;
-		any |= year[i] != 0;
+		int local;
+		const char *accel;
+		const struct model_meta *mm = run_meta(c, i, &local, &accel);
+		if (!mm || !mm->rel_year)
+			continue;
+		trend_period_of(mm, TREND_YEAR, year[k], sizeof(year[k]));
+		label[k] = year[k];
+		m[k] = &c->rs[i].row.r.m;
+		ids[k] = c->ids[i];
+		k++;
 	}
-	if (!any) {
+	if (!k) {
 		buf_appends(b, "<p class=note>No run's model has a release date in the metadata file.</p>\n");
 		goto out;
 	}
-	buf_appends(b, "<p>Per release year the run with the highest IPW; IPW &times; = accuracy &times; &times; power "
-		    "&times; (P<sub>A</sub>/P<sub>B</sub>) against the previous year's best (<code>ipw trends</code> "
-		    "gives intervals and other periods).</p>\n<table id=trends><thead><tr><th>year</th><th>best run</th>"
-		    "<th>accuracy</th><th>IPW</th><th>power</th><th>IPW &times;</th><th>accuracy &times;</th>"
-		    "<th>power &times;</th></tr></thead><tbody>\n");
-	for (int y = 1900; y <= 2200; y++) {
-		long best = -1;
-		for (size_t i = 0; i < c->n; i++)
-			if (year[i] == y && isfinite(c->rs[i].row.r.m.ipw.value) &&
-			    (best < 0 || c->rs[i].row.r.m.ipw.value > c->rs[best].row.r.m.ipw.value))
-				best = (long)i;
-		if (best < 0)
-			continue;
-		const struct metrics *m = &c->rs[best].row.r.m;
-		buf_appendf(b, "<tr><td>%d</td>", y);
-		cell_s(b, c->rs[best].label);
-		buf_appendf(b, "<td>%.4f</td>", m->accuracy.value);
-		cell_si(b, m->ipw.value, "/W");
-		cell_si(b, m->power_w.value, "W");
-		if (prev >= 0) {
-			const struct metrics *a = &c->rs[prev].row.r.m;
-			double r = m->ipw.value / a->ipw.value, pf = a->power_w.value / m->power_w.value;
-			buf_appendf(b, "<td>%.3f</td><td>%.3f</td><td>%.3f</td>", r, r / pf, pf);
-		} else
-			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+	if (analysis_trends(c->s, ids, label, m, k, c->o->intersect, &c->ao.m, c->ao.ci == AGG_CI_DELTA, &tr, err,
+			    errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	buf_appendf(b, "<p>Per release year the run with the highest IPW (the best model on the best accelerator, the "
+		    "paper's Table 2) over the %zu run%s the metadata file dates; coverage: best-of-year. IPW&times; = "
+		    "accuracy&times; &middot; power&times; (power&times; = P<sub>A</sub>/P<sub>B</sub>): the change against the "
+		    "previous year's best, split into the model's part and the hardware's; the last row spans the first "
+		    "year to the last. Intervals: %s. <code>ipw trends</code> gives halves and quarters.</p>\n"
+		    "<table id=trends><thead><tr><th>year</th><th>runs</th><th>best run</th><th>accelerator</th>"
+		    "<th>accuracy</th><th>IPW</th><th>IPJ</th><th>power</th><th>coverage</th><th>IPW &times;</th>"
+		    "<th>accuracy &times;</th><th>power &times;</th></tr></thead><tbody>\n", k, k == 1 ? "" : "s",
+		    c->ao.ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries");
+	for (size_t r = 0; r < tr.nrows; r++) {
+		const struct trend_row *w = &tr.rows[r];
+		const struct run_sum *rs = NULL;
+		const struct metric_value *f[3] = {NULL, NULL, NULL};
+		if (w->best >= 0)
+			for (size_t i = 0; i < c->n; i++)
+				if (!strcmp(c->ids[i], ids[w->best]))
+					rs = &c->rs[i];
+		if (w->has_factor) {
+			f[0] = &w->at.ipw_ratio;
+			f[1] = &w->at.acc_factor;
+			f[2] = &w->at.power_factor;
+		}
+		buf_appends(b, "<tr>");
+		cell_s(b, w->period);
+		if (w->nruns)
+			buf_appendf(b, "<td>%zu</td>", w->nruns);
+		else
+			buf_appends(b, "<td>&ndash;</td>");
+		cell_s(b, rs ? rs->label : NULL);
+		cell_s(b, rs ? rs->row.accelerator : NULL);
+		if (rs) {
+			cell_pct(b, rs->row.r.m.accuracy.value, rs->row.r.m.accuracy.ci_low, rs->row.r.m.accuracy.ci_high);
+			cell_si_ci(b, rs->row.r.m.ipw, "/W");
+			cell_si_ci(b, rs->row.r.m.ipj, "/J");
+			cell_si(b, rs->row.r.m.power_w.value, "W");
+		} else {
+			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+		}
+		cell_pct(b, w->coverage, NAN, NAN);
+		for (int j = 0; j < 3; j++)
+			cell_x(b, f[j]);
 		buf_appends(b, "</tr>\n");
-		prev = best;
 	}
 	buf_appends(b, "</tbody></table>\n");
+	for (size_t r = 0; r < tr.nrows; r++)
+		if (tr.rows[r].why) {
+			char *t = xasprintf("Year %s: coverage not computed: %s", tr.rows[r].period, tr.rows[r].why);
+			note(b, "%s", t);
+			free(t);
+		}
 out:
-	if (c->have_meta) {
-		for (size_t i = 0; i < c->n; i++)
-			for (size_t j = 0; j < c->n; j++)
-				if (local[i] == 1 && local[j] == 0 && model[i] && model[j] && !strcmp(model[i], model[j])) {
-					const struct metrics *l = &c->rs[i].row.r.m, *k = &c->rs[j].row.r.m;
-					if (!pairs++)
-						buf_appends(b, "<h2 id=localcloud-section>Local against cloud</h2>\n<table "
-							    "id=localcloud><thead><tr><th>model</th><th>local run</th>"
-							    "<th>cloud run</th><th>IPW local</th><th>IPW cloud</th><th>cloud / "
-							    "local</th><th>IPJ cloud / local</th></tr></thead><tbody>\n");
-					buf_appends(b, "<tr>");
-					cell_s(b, model[i]);
-					cell_s(b, c->rs[i].label);
-					cell_s(b, c->rs[j].label);
-					cell_si(b, l->ipw.value, "/W");
-					cell_si(b, k->ipw.value, "/W");
-					buf_appendf(b, "<td>%.3f</td><td>%.3f</td></tr>\n", k->ipw.value / l->ipw.value,
-						    k->ipj.value / l->ipj.value);
-				}
-		if (pairs)
-			buf_appends(b, "</tbody></table>\n");
-	}
+	trend_result_release(&tr);
 	free(year);
+	free(label);
+	free(m);
+	free(ids);
+	return rc;
+}
+
+/* The accelerators' names of the runs of one class (first appearance order); their count. */
+static size_t accel_list(const char *const *accel, const int *local, size_t n, int cls, const char **out)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		if (local[i] != cls || !accel[i])
+			continue;
+		while (j < k && strcmp(out[j], accel[i]))
+			j++;
+		if (j == k)
+			out[k++] = accel[i];
+	}
+	return k;
+}
+
+/* Local against cloud pairs: the same model on both classes, side by side, cloud / local ratios. */
+static int lc_pairs(struct report_ctx *c, struct buf *b, const char *const *model, const int *local)
+{
+	int pairs = 0;
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t j = 0; j < c->n; j++) {
+			const struct metrics *l, *k;
+			if (!(local[i] == 1 && local[j] == 0 && model[i] && model[j] && !strcmp(model[i], model[j])))
+				continue;
+			l = &c->rs[i].row.r.m;
+			k = &c->rs[j].row.r.m;
+			if (!pairs++)
+				buf_appends(b, "<table id=localcloud><thead><tr><th>model</th><th>local run</th>"
+					    "<th>local accelerator</th><th>cloud run</th><th>cloud accelerator</th>"
+					    "<th>accuracy local</th><th>accuracy cloud</th><th>IPW local</th><th>IPW cloud</th>"
+					    "<th>IPW cloud / local</th><th>IPJ local</th><th>IPJ cloud</th>"
+					    "<th>IPJ cloud / local</th></tr></thead><tbody>\n");
+			buf_appends(b, "<tr>");
+			cell_s(b, model[i]);
+			cell_s(b, c->rs[i].label);
+			cell_s(b, c->rs[i].row.accelerator);
+			cell_s(b, c->rs[j].label);
+			cell_s(b, c->rs[j].row.accelerator);
+			cell_pct(b, l->accuracy.value, l->accuracy.ci_low, l->accuracy.ci_high);
+			cell_pct(b, k->accuracy.value, k->accuracy.ci_low, k->accuracy.ci_high);
+			cell_si_ci(b, l->ipw, "/W");
+			cell_si_ci(b, k->ipw, "/W");
+			buf_appendf(b, "<td>%.3f</td>", lc_ratio(k->ipw.value, l->ipw.value));
+			cell_si_ci(b, l->ipj, "/J");
+			cell_si_ci(b, k->ipj, "/J");
+			buf_appendf(b, "<td>%.3f</td></tr>\n", lc_ratio(k->ipj.value, l->ipj.value));
+		}
+	if (pairs)
+		buf_appends(b, "</tbody></table>\n");
+	else
+		buf_appends(b, "<p class=note>No model ran on both a local and a cloud accelerator.</p>\n");
+	return pairs;
+}
+
+/* The IPW / IPJ pivot: a row per model, a column per accelerator (local ones first). */
+static void lc_pivot(struct report_ctx *c, struct buf *b, const char *const *model, const char *const *accel,
+		     const int *local)
+{
+	const char **acc = xcalloc(2 * c->n + 1, sizeof(char *)), **mod = xcalloc(c->n + 1, sizeof(char *));
+	size_t nl = accel_list(accel, local, c->n, 1, acc), na = nl + accel_list(accel, local, c->n, 0, acc + nl);
+	size_t nm = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		size_t j = 0;
+		while (j < nm && strcmp(mod[j], model[i]))
+			j++;
+		if (j == nm)
+			mod[nm++] = model[i];
+	}
+	buf_appends(b, "<table id=localcloud-pivot><thead><tr><th>model</th>");
+	for (size_t a = 0; a < na; a++) {
+		buf_appendf(b, "<th>%s: ", a < nl ? "local" : "cloud");
+		html_esc(b, acc[a]);
+		buf_appends(b, "<br>IPW / IPJ</th>");
+	}
+	buf_appends(b, "</tr></thead><tbody>\n");
+	for (size_t k = 0; k < nm; k++) {
+		buf_appends(b, "<tr>");
+		cell_s(b, mod[k]);
+		for (size_t a = 0; a < na; a++) {
+			long best = -1;
+			/* several runs of one model on one accelerator: the one with the highest IPW */
+			for (size_t i = 0; i < c->n; i++)
+				if (!strcmp(model[i], mod[k]) && accel[i] && !strcmp(accel[i], acc[a]) &&
+				    local[i] == (a < nl) &&
+				    (best < 0 || c->rs[i].row.r.m.ipw.value > c->rs[best].row.r.m.ipw.value))
+					best = (long)i;
+			buf_appends(b, "<td>");
+			if (best >= 0) {
+				si(b, c->rs[best].row.r.m.ipw.value, "/W");
+				buf_appends(b, " / ");
+				si(b, c->rs[best].row.r.m.ipj.value, "/J");
+			} else {
+				buf_appends(b, "&ndash;");
+			}
+			buf_appends(b, "</td>");
+		}
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	free(acc);
+	free(mod);
+}
+
+/* Best-of-local against best-of-cloud coverage, all subjects then each. */
+static void lc_cover(struct report_ctx *c, struct buf *b, const int *local)
+{
+	struct lc_coverage lc;
+	const struct coverage_result *L, *C;
+
+	analysis_lc_coverage(c->s, c->ids, local, c->n, c->o->intersect, &lc);
+	L = lc.have[1] ? &lc.c[1] : NULL;
+	C = lc.have[0] ? &lc.c[0] : NULL;
+	buf_appends(b, "<table id=localcloud-coverage><thead><tr><th>subject</th><th>best-of-local</th>"
+		    "<th>best-of-cloud</th><th>cloud &minus; local</th></tr></thead><tbody>\n<tr><td>all</td>");
+	{
+		double l = L ? coverage_value(&L->best) : NAN, k = C ? coverage_value(&C->best) : NAN;
+		cell_pct(b, l, NAN, NAN);
+		cell_pct(b, k, NAN, NAN);
+		cell_pct(b, k - l, NAN, NAN);
+	}
+	buf_appends(b, "</tr>\n");
+	for (size_t s = 0; L && s < L->nsubj; s++) {
+		double l = coverage_value(&L->subj[s].best), k = C ? coverage_subject_best(C, L->subj[s].subject) : NAN;
+		buf_appends(b, "<tr>");
+		cell_s(b, *L->subj[s].subject ? L->subj[s].subject : "(none)");
+		cell_pct(b, l, NAN, NAN);
+		cell_pct(b, k, NAN, NAN);
+		cell_pct(b, k - l, NAN, NAN);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	for (int k = 0; k < 2; k++)
+		if (!lc.have[k])
+			note(b, k ? "Best-of-local coverage not computed: %s" : "Best-of-cloud coverage not computed: %s",
+			     lc.why[k]);
+	lc_coverage_release(&lc);
+}
+
+/*
+ * Local against cloud (--model-meta classing the accelerators, as ipw
+ * localcloud): the pairs, the per-accelerator pivot and the two classes'
+ * best-of-N coverage. Runs on an accelerator the file does not class are
+ * left out, and said.
+ */
+static int section_localcloud(struct report_ctx *c, struct buf *b)
+{
+	int *local = xcalloc(c->n + 1, sizeof(int));
+	const char **model = xcalloc(c->n + 1, sizeof(char *)), **accel = xcalloc(c->n + 1, sizeof(char *));
+	int classed = 0;
+
+	buf_appends(b, "<h2 id=localcloud-section>Local against cloud</h2>\n");
+	if (!c->have_meta) {
+		buf_appends(b, "<p class=note>Not computed: the accelerators' classes (local or cloud) come from "
+			    "--model-meta FILE.</p>\n");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct model_meta *mm = run_meta(c, i, &local[i], &accel[i]);
+		model[i] = mm ? mm->key : c->rs[i].row.model ? c->rs[i].row.model : c->ids[i];
+		if (local[i] < 0)
+			note(b, "Run %s left out: the metadata file does not class its accelerator local or cloud.",
+			     c->ids[i]);
+		else
+			classed++;
+	}
+	if (!classed) {
+		buf_appends(b, "<p class=note>The metadata file classes no run's accelerator.</p>\n");
+		goto out;
+	}
+	buf_appends(b, "<p>The same model on a local and a cloud accelerator side by side, ratios cloud / local (the "
+		    "paper's Tables 13&ndash;14); IPW and IPJ per model and accelerator; best-of-local against "
+		    "best-of-cloud coverage over the runs of each class.</p>\n");
+	lc_pairs(c, b, model, local);
+	lc_pivot(c, b, model, accel, local);
+	lc_cover(c, b, local);
+out:
 	free(local);
 	free(model);
 	free(accel);
+	return 0;
+}
+
+/*
+ * Repeated measurement (as ipw repeats): runs of one group (profile --repeat
+ * N), or without a group of one model on one accelerator, are repeats; per
+ * group of two or more, mean +- sample sigma across them beside the mean
+ * half-width of the repeats' own intervals.
+ */
+static int section_repeats(struct report_ctx *c, struct buf *b)
+{
+	static const char *const name[] = {"accuracy", "IPW", "IPJ", "power"};
+	static const char *const unit[] = {"", "/W", "/J", "W"};
+	unsigned char *done = xcalloc(c->n + 1, 1);
+	size_t *mem = xcalloc(c->n + 1, sizeof(size_t));
+	double *v = xcalloc(c->n + 1, sizeof(double)), *h = xcalloc(c->n + 1, sizeof(double));
+	int groups = 0;
+
+	buf_appends(b, "<h2 id=repeats-section>Repeated measurement</h2>\n");
+	for (size_t i = 0; i < c->n; i++) {
+		size_t nm = 0;
+		if (done[i])
+			continue;
+		for (size_t j = i; j < c->n; j++)
+			if (!done[j] && !strcmp(c->rs[j].repeat_key, c->rs[i].repeat_key)) {
+				mem[nm++] = j;
+				done[j] = 1;
+			}
+		if (nm < 2)
+			continue;
+		if (!groups++)
+			buf_appends(b, "<p>Runs of one group (<code>profile --repeat N</code>), or without a group of one "
+				    "model on one accelerator, taken as repeats: mean &plusmn; sample &sigma; (n &minus; 1) "
+				    "across them, CV = &sigma; / mean, beside the mean half-width of the repeats' own "
+				    "intervals. A &sigma; well above that half-width says run-to-run variation matters more "
+				    "than query sampling (<code>ipw repeats</code>).</p>\n<table id=repeats><thead><tr>"
+				    "<th>repeats of</th><th>runs</th><th>metric</th><th>mean &plusmn; &sigma;</th><th>CV</th>"
+				    "<th>mean interval half-width</th></tr></thead><tbody>\n");
+		for (int k = 0; k < 4; k++) {
+			double mean, sd, hm;
+			size_t cnt;
+			for (size_t j = 0; j < nm; j++) {
+				const struct metrics *m = &c->rs[mem[j]].row.r.m;
+				const struct metric_value *mv[] = {&m->accuracy, &m->ipw, &m->ipj, &m->power_w};
+				v[j] = mv[k]->value;
+				h[j] = (mv[k]->ci_high - mv[k]->ci_low) / 2;
+			}
+			analysis_mean_sd(v, nm, &mean, &sd, &cnt);
+			analysis_mean_sd(h, nm, &hm, NULL, NULL);
+			buf_appends(b, "<tr>");
+			cell_s(b, c->rs[i].repeat_key);
+			buf_appends(b, "<td>");
+			for (size_t j = 0; j < nm; j++)
+				buf_appendf(b, "%s%s", j ? ", " : "", c->ids[mem[j]]);
+			buf_appendf(b, "</td><td>%s</td><td>", name[k]);
+			if (k == 0 && isfinite(mean))
+				buf_appendf(b, "%.1f%% &plusmn; %.1f%%", 100 * mean, 100 * sd);
+			else if (k) {
+				si(b, mean, unit[k]);
+				buf_appends(b, " &plusmn; ");
+				si(b, sd, unit[k]);
+			} else
+				buf_appends(b, "&ndash;");
+			buf_appends(b, "</td>");
+			if (isfinite(sd) && mean != 0)
+				buf_appendf(b, "<td>%.3f</td>", sd / fabs(mean));
+			else
+				buf_appends(b, "<td>&ndash;</td>");
+			if (k == 0)
+				cell_pct(b, hm, NAN, NAN);
+			else
+				cell_si(b, hm, unit[k]);
+			buf_appends(b, "</tr>\n");
+		}
+	}
+	if (groups)
+		buf_appends(b, "</tbody></table>\n");
+	else
+		buf_appends(b, "<p class=note>No repeats among the runs: two runs of one group, or of one model on "
+			    "one accelerator, give mean &plusmn; &sigma; across repeats.</p>\n");
+	free(done);
+	free(mem);
+	free(v);
+	free(h);
+	return 0;
+}
+
+/* Dollars with an SI prefix, "1.5 T USD [1.2 T, 1.8 T]". */
+static void cell_usd(struct buf *b, struct metric_value v)
+{
+	char t[48], lo[48], hi[48], *sp;
+	if (!isfinite(v.value)) {
+		buf_appends(b, "<td>&ndash;</td>");
+		return;
+	}
+	plot_format_si(t, sizeof(t), v.value, 4);
+	if ((sp = strchr(t, ' ')))   /* "1.5 T": keep number, prefix and unit together */
+		*sp = 0;
+	buf_appendf(b, "<td>%s&nbsp;%s%sUSD", t, sp ? sp + 1 : "", sp ? "&nbsp;" : "");
+	if (isfinite(v.ci_low) && isfinite(v.ci_high)) {
+		plot_format_si(lo, sizeof(lo), v.ci_low, 4);
+		plot_format_si(hi, sizeof(hi), v.ci_high, 4);
+		buf_appendf(b, " <span class=ci>[%s, %s]</span>", lo, hi);
+	}
+	buf_appends(b, "</td>");
+}
+
+/*
+ * GDP weighting (--weights, as ipw analyze): the normalised weighted
+ * accuracy and the paper's form, the GDP answered right in USD and its share
+ * of the file's total, beside the plain accuracy.
+ */
+static int section_gdp(struct report_ctx *c, struct buf *b)
+{
+	buf_appends(b, "<h2 id=gdp-section>GDP-weighted accuracy</h2>\n");
+	if (!c->w) {
+		buf_appends(b, "<p class=note>Not computed: give each subject's weight (its GDP in USD) with --weights "
+			    "FILE (docs/analysis.md, \"GDP weights\").</p>\n");
+		return 0;
+	}
+	buf_appendf(b, "<p>Weights from ");
+	html_esc(b, c->o->weights);
+	buf_appendf(b, " (%zu subjects). Normalised: &Sigma; w acc / &Sigma; w over the subjects the run has; GDP "
+		    "answered right: &Sigma; w acc (the weights' unit, USD for GDP); share of GDP: that over the total of "
+		    "every weight in the file (a subject the run lacks counts 0). Intervals: %s.</p>\n"
+		    "<table id=gdp><thead><tr><th>run</th><th>accuracy</th><th>weighted accuracy</th>"
+		    "<th>GDP answered right</th><th>share of GDP</th><th>subjects without a weight</th>"
+		    "<th>weighted subjects absent</th></tr></thead><tbody>\n", c->nw,
+		    c->ao.ci == AGG_CI_DELTA ? "none (the page's delta method has no form for the weighted sums)"
+					     : "bootstrap within each subject");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct run_sum *r = &c->rs[i];
+		const struct metric_value *a = &r->row.r.m.accuracy;
+		size_t nu = 0, na = 0;
+		buf_appends(b, "<tr>");
+		cell_s(b, r->label);
+		cell_pct(b, a->value, a->ci_low, a->ci_high);
+		if (!r->has_wr) {
+			buf_appends(b, "<td colspan=5>");
+			html_esc(b, r->wr_why ? r->wr_why : "not computed");
+			buf_appends(b, "</td></tr>\n");
+			continue;
+		}
+		while (r->wr.unweighted && r->wr.unweighted[nu])
+			nu++;
+		while (r->wr.absent && r->wr.absent[na])
+			na++;
+		cell_pct(b, r->wr.accuracy.value, r->wr.accuracy.ci_low, r->wr.accuracy.ci_high);
+		cell_usd(b, r->wr.gdp_value);
+		cell_pct(b, r->wr.gdp_share.value, r->wr.gdp_share.ci_low, r->wr.gdp_share.ci_high);
+		buf_appendf(b, "<td>%zu</td><td>%zu</td></tr>\n", nu, na);
+	}
+	buf_appends(b, "</tbody></table>\n");
 	return 0;
 }
 
@@ -1366,7 +1768,8 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
 	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
-	    section_levels(c, b) < 0 || section_trends(c, b) < 0 ||
+	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
+	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 || section_gdp(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
@@ -1405,6 +1808,10 @@ static void ctx_release(struct report_ctx *c)
 		agg_compare_release(&c->rs[i].row);
 		free(c->rs[i].id);
 		free(c->rs[i].label);
+		free(c->rs[i].repeat_key);
+		free(c->rs[i].wr_why);
+		if (c->rs[i].has_wr)
+			weighted_result_release(&c->rs[i].wr);
 		free(c->rs[i].sx);
 		free(c->rs[i].sy);
 		for (size_t k = 0; k < c->rs[i].nsubj; k++)
@@ -1419,6 +1826,7 @@ static void ctx_release(struct report_ctx *c)
 	buf_release(&c->tl);
 	if (c->have_meta)
 		meta_release(&c->mf);
+	weights_free(c->w, c->nw);
 }
 
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
@@ -1452,6 +1860,10 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 			goto out;
 		}
 		c.have_meta = 1;
+	}
+	if (o->weights && analysis_weights_read(o->weights, &c.w, &c.nw, err, errlen) < 0) {
+		rc = -1;
+		goto out;
 	}
 	if (analysis_figure_ci(s, c.ids, c.n, (enum agg_ci)o->ci, &c.ao.ci, &most, err, errlen) < 0) {
 		rc = -1;

@@ -28,6 +28,8 @@ struct report_options {
 	const char *model_meta;   /* model metadata file (analysis/paper.h), or NULL: compute, levels, routing's
 	                             total parameters */
 	int compute;              /* enum route_compute: routing's compute basis */
+	const char *weights;      /* subject weights file (as analyze --weights; GDP in USD for the paper's form),
+	                             or NULL: the GDP-weighted section */
 };
 
 void report_options_init(struct report_options *o);

@@ -15,6 +15,7 @@
 #include "aggregate.h"
 #include "analysis.h"
 #include "record.h"
+#include "util.h"
 
 /* One model's entry; NAN / NULL where the file does not say. */
 struct model_meta {
@@ -224,6 +225,64 @@ int gdi_read_mem(const char *name, const char *data, size_t len, struct gdi_scen
 /* Computes each class's accessible power and GDI, the totals and the factor with / without local devices. */
 void gdi_compute(struct gdi_scenario *sc);
 void gdi_release(struct gdi_scenario *sc);
+
+/* ---- trends over release dates ---- */
+
+enum trend_period { TREND_YEAR, TREND_HALF, TREND_QUARTER };
+
+/* "year", "half", "quarter" -> the period; -1 otherwise. */
+int trend_period_parse(const char *s);
+/* The release period of a model ("2025", "2025-H1", "2025-Q2"); 0, or -1 when its date has no month. */
+int trend_period_of(const struct model_meta *mm, enum trend_period p, char *out, size_t n);
+
+/* One period, or (the last row, nruns 0) the span from the first period's best to the last's. */
+struct trend_row {
+	char period[96];          /* "2025", or "2024->2025" for the span row */
+	size_t nruns;             /* runs of the period; 0 on the span row */
+	long best;                /* index of the period's run with the highest IPW, -1 none (span row: -1) */
+	double coverage;          /* best-of-period coverage; NAN when not computable (why says) */
+	char *why;                /* owned, or NULL */
+	int has_factor;           /* at is filled: the change from the previous period's best (span: first) */
+	struct attribution at;
+};
+
+struct trend_result {
+	struct trend_row *rows;   /* periods in order, then the span row when there are two periods or more */
+	size_t nrows;
+};
+
+/*
+ * Runs ids[0..n) of release periods period[i] (labels that sort in time
+ * order) and metrics m[i]: per period the best run by IPW (the paper's
+ * Table 2: the best model on the best accelerator), best-of-period coverage
+ * (intersect as coverage), and the IPW change from the previous period's
+ * best factored into accuracy (the model) and power (the hardware) by
+ * analysis_attribute with o's bootstrap, or with delta-method intervals
+ * when delta is set. 0, or -1 (err set) when a run's queries cannot be
+ * read. Free with trend_result_release.
+ */
+int analysis_trends(struct store *s, char *const *ids, const char *const *period, const struct metrics *const *m,
+		    size_t n, int intersect, const struct metrics_options *o, int delta, struct trend_result *out,
+		    char *err, size_t errlen);
+void trend_result_release(struct trend_result *r);
+
+/* ---- local against cloud ---- */
+
+/* Best-of-local and best-of-cloud coverage of the runs of each class. */
+struct lc_coverage {
+	int have[2];              /* [0] cloud, [1] local: the result is filled */
+	struct coverage_result c[2];
+	char why[2][IPW_ERRLEN];  /* why not, where not have */
+};
+
+/* Coverage of the runs with local[i] == 1 and of those with 0 (intersect as coverage). Never fails. */
+void analysis_lc_coverage(struct store *s, char *const *ids, const int *local, size_t n, int intersect,
+			  struct lc_coverage *out);
+void lc_coverage_release(struct lc_coverage *c);
+/* Best-of-N coverage of one subject in c, NAN when c has no such subject. */
+double coverage_subject_best(const struct coverage_result *c, const char *subject);
+/* c / l, NAN unless both are finite and l > 0. */
+double lc_ratio(double c, double l);
 
 /* ---- one interval method per figure ---- */
 

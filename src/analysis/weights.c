@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kv.h"
@@ -27,12 +28,60 @@ static const struct kv_spec weights_spec = {
 	1, {NULL, NULL}, 0, 1, 1, "weight", "subject<TAB>weight' or 'subject,weight", "a number >= 0",
 };
 
+/*
+ * The shipped template's marks left in a weights file: an entry still
+ * commented out with no figure ("#Legal Occupations<TAB>") or the source
+ * line's "(fill in)". 0 when none, else -1 with err saying which and how to
+ * fill them (a file that cannot be opened is left to kv_read to report).
+ */
+static int template_check(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, first[160] = "";
+	size_t cap = 0, lineno = 0, first_line = 0, empty = 0;
+	int source = 0;
+	ssize_t len;
+
+	if (!f)
+		return 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		char *tab;
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (!strncmp(line, "# source:", 9) && strstr(line, "(fill in)"))
+			source = 1;
+		if (line[0] != '#' || line[1] == ' ' || line[1] == '#' || !(tab = strchr(line, '\t')) ||
+		    tab[strspn(tab, " \t")])
+			continue;
+		if (!empty++) {
+			snprintf(first, sizeof(first), "%.*s", (int)(tab - line - 1), line + 1);
+			first_line = lineno;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (empty)
+		return err_set(err, errlen, "%s is the weights template with %zu categor%s still without a figure "
+			       "(first: '%s', line %zu): remove the '#' before each and put its GDP in USD after the "
+			       "TAB (or delete the line to leave the category out), and name the source on the "
+			       "'# source:' line; docs/analysis.md \"GDP weights\" says how", path, empty,
+			       empty == 1 ? "y" : "ies", first, first_line);
+	if (source)
+		return err_set(err, errlen, "%s: the '# source:' line still reads '(fill in)': name where the figures "
+			       "come from (publisher, table, year), so every weighted number can be traced; "
+			       "docs/analysis.md \"GDP weights\"", path);
+	return 0;
+}
+
 int analysis_weights_read(const char *path, struct weight_entry **out, size_t *nout, char *err, size_t errlen)
 {
 	struct kv_table t;
 
 	*out = NULL;
 	*nout = 0;
+	if (template_check(path, err, errlen) < 0)
+		return -1;
 	if (kv_read(path, &weights_spec, &t, err, errlen) < 0)
 		return -1;
 	if (t.n == 0) {

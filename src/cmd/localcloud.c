@@ -17,6 +17,7 @@
 #include "analysis/paper.h"
 #include "common.h"
 #include "common_opts.h"
+#include "paper_runs.h"
 #include "store.h"
 #include "util.h"
 
@@ -68,163 +69,105 @@ static void usage(FILE *f)
 	opt_usage(f, lc_opts, NOPTS);
 }
 
-struct lrun {
-	const char *model;    /* the metadata key, else the run's model */
-	const char *accel;
-	int local;
-	struct agg_result r;
-};
-
-static double ratio(double c, double l)
+/* One row; l or c (indices of p's runs) -1 leaves its side empty. */
+static void emit(struct table *t, const char *kind, const char *key, const struct paper_runs *p, long l, long c,
+		 const char *const *accel, double lcov, double ccov)
 {
-	return isfinite(c) && isfinite(l) && l > 0 ? c / l : NAN;
-}
-
-/* One row; l or c NULL leaves its side empty. */
-static void emit(struct table *t, const char *kind, const char *key, const struct run_record *rl,
-		 const struct lrun *l, const struct run_record *rc, const struct lrun *c, double lcov, double ccov)
-{
-	const struct metrics *ml = l ? &l->r.m : NULL, *mc = c ? &c->r.m : NULL;
+	const struct metrics *ml = l >= 0 ? &p->r[l].m : NULL, *mc = c >= 0 ? &p->r[c].m : NULL;
 	table_str(t, kind);
 	table_str(t, key);
-	table_str(t, rl ? rl->id : NULL);
-	table_str(t, l ? l->accel : NULL);
-	table_str(t, rc ? rc->id : NULL);
-	table_str(t, c ? c->accel : NULL);
+	table_str(t, l >= 0 ? p->runs[l].id : NULL);
+	table_str(t, l >= 0 ? accel[l] : NULL);
+	table_str(t, c >= 0 ? p->runs[c].id : NULL);
+	table_str(t, c >= 0 ? accel[c] : NULL);
 	table_real(t, ml ? ml->accuracy.value : NAN);
 	table_real(t, mc ? mc->accuracy.value : NAN);
 	table_real(t, ml ? ml->ipw.value : NAN);
 	table_real(t, mc ? mc->ipw.value : NAN);
-	table_real(t, ml && mc ? ratio(mc->ipw.value, ml->ipw.value) : NAN);
+	table_real(t, ml && mc ? lc_ratio(mc->ipw.value, ml->ipw.value) : NAN);
 	table_real(t, ml ? ml->ipj.value : NAN);
 	table_real(t, mc ? mc->ipj.value : NAN);
-	table_real(t, ml && mc ? ratio(mc->ipj.value, ml->ipj.value) : NAN);
+	table_real(t, ml && mc ? lc_ratio(mc->ipj.value, ml->ipj.value) : NAN);
 	table_real(t, lcov);
 	table_real(t, ccov);
 	table_end_row(t);
 }
 
-/* Best-of coverage of one class; fills *cov (overall) and the result. 0, or 1 when not computable (said). */
-static int class_coverage(struct store *st, char **ids, size_t n, int intersect, struct coverage_result *c,
-			  const char *what)
+/* Best-of-local against best-of-cloud: all subjects, then each subject of the local runs. */
+static void coverage_rows(struct table *t, struct paper_runs *p, const int *local, int intersect)
 {
-	char err[IPW_ERRLEN];
-	if (!n)
-		return 1;
-	if (analysis_coverage(st, (const char *const *)ids, n, intersect, NULL, NULL, c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw localcloud: no %s coverage: %s\n", what, err);
-		return 1;
-	}
-	return 0;
-}
+	struct lc_coverage lc;
+	const struct coverage_result *L = NULL, *C = NULL;
 
-static double subj_cov(const struct coverage_result *c, const char *subject)
-{
-	for (size_t i = 0; i < c->nsubj; i++)
-		if (!strcmp(c->subj[i].subject, subject))
-			return coverage_value(&c->subj[i].best);
-	return NAN;
-}
-
-static void coverage_rows(struct table *t, struct store *st, const struct run_record *runs, const struct lrun *lr,
-			  size_t n, int intersect)
-{
-	char **li = xcalloc(n + 1, sizeof(char *)), **ci = xcalloc(n + 1, sizeof(char *));
-	size_t nl = 0, nc = 0;
-	struct coverage_result L, C;
-	int lok, cok;
-
-	for (size_t i = 0; i < n; i++)
-		if (lr[i].local)
-			li[nl++] = runs[i].id;
-		else
-			ci[nc++] = runs[i].id;
-	lok = class_coverage(st, li, nl, intersect, &L, "best-of-local") == 0;
-	cok = class_coverage(st, ci, nc, intersect, &C, "best-of-cloud") == 0;
-	emit(t, "coverage", "", NULL, NULL, NULL, NULL, lok ? coverage_value(&L.best) : NAN,
-	     cok ? coverage_value(&C.best) : NAN);
-	if (lok)
-		for (size_t s = 0; s < L.nsubj; s++)
-			emit(t, "coverage", L.subj[s].subject, NULL, NULL, NULL, NULL, coverage_value(&L.subj[s].best),
-			     cok ? subj_cov(&C, L.subj[s].subject) : NAN);
-	if (lok)
-		coverage_result_release(&L);
-	if (cok)
-		coverage_result_release(&C);
-	free(li);
-	free(ci);
+	analysis_lc_coverage(&p->st, p->ids, local, p->n, intersect, &lc);
+	for (int k = 0; k < 2; k++)
+		if (!lc.have[k])
+			fprintf(stderr, "ipw localcloud: no best-of-%s coverage: %s\n", k ? "local" : "cloud", lc.why[k]);
+	L = lc.have[1] ? &lc.c[1] : NULL;
+	C = lc.have[0] ? &lc.c[0] : NULL;
+	emit(t, "coverage", "", p, -1, -1, NULL, L ? coverage_value(&L->best) : NAN, C ? coverage_value(&C->best) : NAN);
+	for (size_t s = 0; L && s < L->nsubj; s++)
+		emit(t, "coverage", L->subj[s].subject, p, -1, -1, NULL, coverage_value(&L->subj[s].best),
+		     C ? coverage_subject_best(C, L->subj[s].subject) : NAN);
+	lc_coverage_release(&lc);
 }
 
 int cmd_localcloud(int argc, char **argv)
 {
 	struct lc_args a;
-	struct meta_file mf;
-	struct store st;
-	struct run_record *runs = NULL;
-	struct lrun *lr = NULL;
+	struct paper_runs p;
 	struct table t;
-	char err[IPW_ERRLEN], **ids = NULL;
-	size_t n = 0, nres = 0;
-	int rc, first = 0, opened = 0, tinit = 0;
+	const char **model = NULL, **accel = NULL;
+	int *local = NULL;
+	size_t *all = NULL;
+	int rc, first = 0, tinit = 0;
 
 	memset(&a, 0, sizeof(a));
-	memset(&mf, 0, sizeof(mf));
+	memset(&p, 0, sizeof(p));
 	agg_options_init(&a.ao);
 	cmd_common_init(&a.cc, "localcloud", OUT_TEXT | OUT_JSON | OUT_CSV | OUT_JSONL, OUT_TEXT);
 	if ((rc = cmd_opt_parse(&a.cc, lc_opts, NOPTS, &a, argc, argv, &first, NULL, usage)))
 		goto out;
-	n = (size_t)(argc - first);
 	rc = EXIT_USAGE;
-	if (!n || !a.meta) {
+	if (first >= argc || !a.meta) {
 		fprintf(stderr, "ipw localcloud: name the runs and the metadata file (--model-meta FILE)\n");
 		goto out;
 	}
-	rc = EXIT_INPUT;
-	if (meta_read(a.meta, &mf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw localcloud: %s\n", err);
-		goto out;
-	}
-	if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
-		goto out;
-	opened = 1;
-	if ((rc = cmd_runs_get(&a.cc, &st, argv + first, n, &runs, &ids)))
+	if ((rc = paper_runs_open(&p, &a.cc, a.meta, argv + first, (size_t)(argc - first))))
 		goto out;
 	rc = EXIT_INPUT;
-	lr = xcalloc(n, sizeof(*lr));
-	for (size_t i = 0; i < n; i++) {
-		const struct model_meta *mm = meta_model_of(&mf, &runs[i]);
+	model = xcalloc(p.n + 1, sizeof(*model));
+	accel = xcalloc(p.n + 1, sizeof(*accel));
+	local = xcalloc(p.n + 1, sizeof(*local));
+	all = xcalloc(p.n + 1, sizeof(*all));
+	for (size_t i = 0; i < p.n; i++) {
+		const struct run_record *r = &p.runs[i];
+		const struct model_meta *mm = meta_model_of(&p.mf, r);
 		const struct accel_meta *am;
 		int cnt;
-		lr[i].model = mm ? mm->key : runs[i].model ? runs[i].model : runs[i].id;
-		lr[i].accel = meta_run_accelerator(&runs[i], &cnt);
-		am = meta_accel_find(&mf, lr[i].accel);
+		model[i] = mm ? mm->key : r->model ? r->model : r->id;
+		accel[i] = meta_run_accelerator(r, &cnt);
+		am = meta_accel_find(&p.mf, accel[i]);
 		if (!am || am->local < 0) {
 			fprintf(stderr, "ipw localcloud: %s does not class the accelerator of run %s (%s) as local or cloud "
-				"(\"accelerators\": {\"NAME\": {\"class\": \"local\"}})\n", mf.path, runs[i].id,
-				lr[i].accel ? lr[i].accel : "none recorded");
+				"(\"accelerators\": {\"NAME\": {\"class\": \"local\"}})\n", p.mf.path, r->id,
+				accel[i] ? accel[i] : "none recorded");
 			goto out;
 		}
-		lr[i].local = am->local;
+		local[i] = am->local;
+		all[i] = i;
 	}
-	if (analysis_figure_ci(&st, ids, n, AGG_CI_AUTO, &a.ao.ci, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ipw localcloud: %s\n", err);
+	if ((rc = paper_runs_aggregate(&p, &a.cc, all, p.n, &a.ao)))
 		goto out;
-	}
-	for (; nres < n; nres++)
-		if (agg_run(&st, ids[nres], AGG_LOAD_ITEMS, &a.ao, &lr[nres].r, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ipw localcloud: %s\n", err);
-			goto out;
-		}
 	table_init(&t, a.cc.format, cols, sizeof(cols) / sizeof(cols[0]), stdout);
 	tinit = 1;
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < n; j++)
-			if (lr[i].local && !lr[j].local && !strcmp(lr[i].model, lr[j].model))
-				emit(&t, "pair", lr[i].model, &runs[i], &lr[i], &runs[j], &lr[j], NAN, NAN);
-	for (size_t i = 0; i < n; i++)
-		emit(&t, "cell", lr[i].model, lr[i].local ? &runs[i] : NULL, lr[i].local ? &lr[i] : NULL,
-		     lr[i].local ? NULL : &runs[i], lr[i].local ? NULL : &lr[i], NAN, NAN);
-	coverage_rows(&t, &st, runs, lr, n, a.intersect);
+	for (size_t i = 0; i < p.n; i++)
+		for (size_t j = 0; j < p.n; j++)
+			if (local[i] && !local[j] && !strcmp(model[i], model[j]))
+				emit(&t, "pair", model[i], &p, (long)i, (long)j, accel, NAN, NAN);
+	for (size_t i = 0; i < p.n; i++)
+		emit(&t, "cell", model[i], &p, local[i] ? (long)i : -1, local[i] ? -1 : (long)i, accel, NAN, NAN);
+	coverage_rows(&t, &p, local, a.intersect);
 	rc = table_finish(&t) < 0 ? EXIT_ENV : 0;
 	if (rc == 0 && a.cc.format == OUT_TEXT)
 		printf("ratios: cloud / local; coverage: best-of-local and best-of-cloud over the runs of each class "
@@ -236,12 +179,10 @@ out:
 		usage(stderr);
 	if (tinit)
 		table_release(&t);
-	for (size_t i = 0; i < nres; i++)
-		agg_result_release(&lr[i].r);
-	free(lr);
-	cmd_runs_free(runs, ids, n);
-	meta_release(&mf);
-	if (opened)
-		store_close(&st);
+	free(model);
+	free(accel);
+	free(local);
+	free(all);
+	paper_runs_release(&p);
 	return rc == CMD_PARSE_HELP ? 0 : rc;
 }

@@ -75,6 +75,8 @@ static const struct opt_def report_opts[] = {
 	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
 	 0, NULL, NULL, &compute_hooks},
+	{"weights", 0, OPT_STRING, A(o.weights), "FILE", "subject weights (GDP in USD) for the weighted accuracy section\n"
+	 "(as ipw analyze --weights; docs/analysis.md 'GDP weights')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",
 	 NULL, 0, 100000, OPT_BOUNDED, NULL, "a count in 0..100000", NULL},
 	{"store", 0, OPT_STRING, A(cc.store), "PATH", "the store (default $IPW_STORE, else ./ipw.db)",

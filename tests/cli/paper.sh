@@ -2,7 +2,10 @@
 # The paper's method on the store of tests/fakes/analysis_fixture.h (numbers
 # by hand in tests/unit/test_paper.c and below): ipw compute (FLOPs on active
 # and total parameters, MFU, MBU, per query), route simulate --model-meta,
-# --compute total, --misroute two-sided and --daily-queries.
+# --compute total, --misroute two-sided and --daily-queries, the interval rule,
+# levels, trends, ranks, repeats, localcloud, GDP weights (and the template's
+# refusal), gdi, and the report's trends, local-against-cloud and repeats
+# tables (also as headless Chromium renders them, where installed).
 set -u
 : "${IPW:?}" "${IPW_BUILD:?}"
 . "$IPW_TESTS/cli/lib/common.sh"
@@ -191,10 +194,62 @@ expect_eq "pair ipw ratio" "$(csv_query "$TMP/lc.csv" 'round(float([r["ipw_ratio
 expect_eq "cells" "$(csv_query "$TMP/lc.csv" 'len([r for r in rows if r["kind"] == "cell"])')" 3
 expect_eq "coverage all" "$(csv_query "$TMP/lc.csv" '[(r["local_coverage"], r["cloud_coverage"]) for r in rows if r["kind"] == "coverage" and r["key"] == ""]')" "[('0.4', '1')]"
 expect_eq "coverage math" "$(csv_query "$TMP/lc.csv" '[round(float(r["local_coverage"]), 6) for r in rows if r["key"] == "math"]')" "[0.333333]"
-"$IPW" report 9 1 --store "$DB2" --model-meta "$TMP/meta3.json" --out "$TMP/rep3" --bootstrap 0 --trials 0 >/dev/null \
-	|| fail "report localcloud"
-grep -q '<table id=localcloud>' "$TMP/rep3/index.html" || fail "report: local against cloud table"
-grep -q '<td>0.500</td><td>0.500</td></tr>' "$TMP/rep3/index.html" || fail "report: the pair's ratios"
+# the report's trends and local-against-cloud tables (as the commands): 2024 gen-a (0.5, 100 W: 5 m/W);
+# 2025 best of {9: 0.4/7 W, 7: 0.75/50 W, 1: 0.4/14 W} = run 9 (57.14 m/W): IPW x 11.429 = accuracy x
+# 0.8 (0.4/0.5) . power x 14.286 (100/7); best-of-2025 coverage over i1..i4 = 1. Pivot: qwen3-1b local
+# 57.14 m/W, cloud 28.57 m/W; the cloud run 3 (0.8 / 25 W = 32 m/W, 0.8 / 100 J = 8 m/J) only in the cloud
+# column; coverage best-of-local 40% (run 9), best-of-cloud 100%, math 33.3% against 100%.
+cat >"$TMP/meta5.json" <<'J'
+{"models": {"qwen3-1b": {"total_params": "1B", "released": "2025-04"}, "old": {"total_params": "8B", "released": "2024-03"},
+ "new": {"total_params": "8B", "released": "2025-06"}},
+ "accelerators": {"Fake H200": {"class": "cloud"}, "Fake M4 Max": {"class": "local"}}}
+J
+"$IPW" report 9 1 3 6 7 --store "$DB2" --model-meta "$TMP/meta5.json" --intersect --out "$TMP/rep3" --bootstrap 0 \
+	--trials 0 >/dev/null || fail "report localcloud"
+python3 - "$TMP/rep3/index.html" <<'PY' || fail "report: trends and local-against-cloud tables"
+import re, sys
+h = open(sys.argv[1]).read()
+def rows(tid):
+    m = re.search(r"<table id=%s>(.*?)</table>" % tid, h, re.S)
+    assert m, "no table " + tid
+    return [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", m.group(1))[1:]]
+t = rows("trends")
+assert [r[0] for r in t] == ["2024", "2025", "2024-&gt;2025"], t
+assert t[0][2:9] == ["6 gen-a", "Fake H200", "50.0%", "5&nbsp;m/W", "5&nbsp;m/J", "100&nbsp;W", "50.0%"], t[0]
+assert t[1][1:4] == ["3", "9 small-m4", "Fake M4 Max"] and t[1][5] == "57.14&nbsp;m/W" and t[1][8] == "100.0%", t[1]
+assert t[1][9:] == ["11.429", "0.800", "14.286"] and t[2][9:] == t[1][9:], t
+p = rows("localcloud")
+assert len(p) == 1 and p[0][:5] == ["qwen3-1b", "9 small-m4", "Fake M4 Max", "1 small", "Fake H200"], p
+assert p[0][9] == "0.500" and p[0][12] == "0.500", p
+v = {r[0]: r[1:] for r in rows("localcloud-pivot")}
+assert v["qwen3-1b"] == ["57.14&nbsp;m/W / 57.14&nbsp;m/J", "28.57&nbsp;m/W / 28.57&nbsp;m/J"], v
+assert v["qwen3-235b"] == ["&ndash;", "32&nbsp;m/W / 8&nbsp;m/J"], v
+assert "<th>local: Fake M4 Max<br>IPW / IPJ</th><th>cloud: Fake H200<br>IPW / IPJ</th>" in h
+c = {r[0]: r[1:] for r in rows("localcloud-coverage")}
+assert c["all"] == ["40.0%", "100.0%", "60.0%"] and c["math"] == ["33.3%", "100.0%", "66.7%"], c
+PY
+# the report's repeats: runs 1 and 4 (qwen3-1b on Fake H200, no group): accuracy 0.4, 0.5: 45.0% +- 7.1%;
+# IPW 0.4/14 and 0.5/12.5: mean 34.29 m/W, sigma 0.0114286/sqrt 2 = 8.081 m/W; power 14, 12.5 W: 13.25 +- 1.061 W
+"$IPW" report 1 4 --store "$DB" --out "$TMP/rep5" --bootstrap 0 --trials 0 >/dev/null || fail "report repeats"
+for want in '<td>1, 4</td><td>accuracy</td><td>45.0% &plusmn; 7.1%</td><td>0.157</td>' \
+	'<td>IPW</td><td>34.29&nbsp;m/W &plusmn; 8.081&nbsp;m/W</td><td>0.236</td>' \
+	'<td>power</td><td>13.25&nbsp;W &plusmn; 1.061&nbsp;W</td>'; do
+	grep -qF "$want" "$TMP/rep5/index.html" || fail "report repeats: no $want"
+done
+# the new tables as headless Chromium renders them (report.sh checks the page's images and screenshot)
+for b in chromium chromium-browser; do
+	if command -v "$b" >/dev/null 2>&1; then
+		"$b" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+			--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
+			--virtual-time-budget=3000 --dump-dom "file://$TMP/rep3/index.html" >"$TMP/dom.html" 2>"$TMP/browser.log" \
+			|| fail "chromium --dump-dom: $(tail -3 "$TMP/browser.log")"
+		for id in trends localcloud localcloud-pivot localcloud-coverage; do
+			grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
+		done
+		grep -q '<td>11.429</td><td>0.800</td><td>14.286</td>' "$TMP/dom.html" || fail "rendered trends factors"
+		break
+	fi
+done
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
 grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"
@@ -206,12 +261,31 @@ printf 'math\t3e12\nbio\t1e12\nlaw\t4e12\n' >"$TMP/gdp.tsv"
 expect_eq "gdp value" "$(csv_query "$TMP/an.csv" 'float([r["value"] for r in rows if r["quantity"] == "gdp_value"][0])')" 1500000000000.0
 expect_eq "gdp share" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["quantity"] == "gdp_share"][0]')" 0.1875
 expect_eq "normalised" "$(csv_query "$TMP/an.csv" '[r["value"] for r in rows if r["section"] == "weighted" and r["quantity"] == "accuracy"][0]')" 0.375
+# the report's GDP section on runs 1 and 4 (i1..i4: math 1/3, bio 1): 0.5 normalised, 2e12 USD, share 25%
+"$IPW" report 1 4 --store "$DB" --out "$TMP/rep6" --bootstrap 0 --trials 0 --weights "$TMP/gdp.tsv" >/dev/null \
+	|| fail "report --weights"
+grep -qF '<tr><td>1 small</td><td>40.0%</td><td>37.5%</td><td>1.5&nbsp;T&nbsp;USD</td><td>18.8%</td><td>0</td><td>1</td></tr>' \
+	"$TMP/rep6/index.html" || fail "report: run 1's GDP row"
+grep -qF '<tr><td>4 partial</td><td>50.0%</td><td>50.0%</td><td>2&nbsp;T&nbsp;USD</td><td>25.0%</td>' \
+	"$TMP/rep6/index.html" || fail "report: run 4's GDP row"
 # the shipped template: 22 categories, no figures (an error until filled); filled, it reads 22 weights
 T="$IPW_TESTS/../data/weights/aei-soc-major-groups.template.tsv"
 expect_eq "template categories" "$(grep -c '^#[A-Z].*Occupations	$' "$T")" 22
 "$IPW" analyze 1 --store "$DB" --weights "$T" 2>"$TMP/err"; expect_eq "empty template" $? 3
-grep -q "no subject weights found" "$TMP/err" || fail "template: empty message"
-sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/filled.tsv"
+grep -q "is the weights template with 22 categories still without a figure (first: 'Management Occupations', line 21)" \
+	"$TMP/err" || fail "template: empty message: $(cat "$TMP/err")"
+# half filled: the rest are named; filled without a source: refused too
+sed -e '21,31s/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/half.tsv"
+"$IPW" analyze 1 --store "$DB" --weights "$TMP/half.tsv" 2>"$TMP/err"; expect_eq "half-filled template" $? 3
+grep -q "with 11 categories still without a figure (first: 'Protective Service Occupations', line 32)" "$TMP/err" \
+	|| fail "template: half-filled message: $(cat "$TMP/err")"
+sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' "$T" >"$TMP/nosource.tsv"
+"$IPW" analyze 1 --store "$DB" --weights "$TMP/nosource.tsv" 2>"$TMP/err"; expect_eq "template without source" $? 3
+grep -q "the '# source:' line still reads '(fill in)'" "$TMP/err" || fail "template: source message"
+"$IPW" report 1 --store "$DB" --out "$TMP/rep7" --weights "$T" 2>"$TMP/err"; expect_eq "report: template refused" $? 3
+grep -q "is the weights template with 22 categories" "$TMP/err" || fail "report: template message"
+sed -e 's/^#\([A-Z].*Occupations\)	$/\1	1e9/' -e 's/^# source: (fill in)/# source: a test, all equal/' "$T" \
+	>"$TMP/filled.tsv"
 "$IPW" analyze 1 --store "$DB" --weights "$TMP/filled.tsv" --bootstrap 0 --json | python3 -c '
 import json, sys
 w = json.load(sys.stdin)["weighted"]

@@ -44,9 +44,10 @@ grep -q '<td>8&nbsp;TFLOP</td>' "$H" || fail "run 2's FLOPs per query on total p
 grep -q 'Compute: FLOPs = 2 &times; total parameters' "$H" || fail "routing's compute basis"
 grep -q '<td>L1</td><td>2</td>' "$H" || fail "levels: L1 holds i1 and i4 (small right)"
 grep -q '<td>math</td><td>-0.333</td><td>-0.500</td>' "$H" || fail "rank stability on math"
-grep -q 'points: Monte Carlo mean with the 95% spread' "$H" || fail "routing plot's Monte Carlo band"
+grep -q "shaded: the Monte Carlo router's 95% band of the trials, energy saved and accuracy kept" "$H" || fail "routing plot's Monte Carlo bands"
 # trends: 2024 best run 1 (0.4 / 14 W), 2025 best run 3 (0.8 / 25 W): IPW x1.12 = accuracy x2 x power 14/25
-grep -q '<td>1.120</td><td>2.000</td><td>0.560</td>' "$H" || fail "trends: the 2025 row's factors"
+CI='( <span class=ci>[^<]*</span>)?'
+grep -Eq "<td>1\.120$CI</td><td>2\.000$CI</td><td>0\.560$CI</td>" "$H" || fail "trends: the 2025 row's factors"
 grep -q '<img class=plot width=820 height=480' "$H" || fail "images shown at the plot's size"
 python3 - "$OUT/routing.png" <<'PY' || fail "PNGs at 2x"
 import struct, sys
@@ -79,7 +80,7 @@ browse() {
 sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
 	"$H" >"$OUT/probe.html"
 browse --virtual-time-budget=5000 --dump-dom "file://$OUT/probe.html" >"$TMP/dom.html" || fail "chromium --dump-dom failed: $(tail -5 "$TMP/browser.log")"
-for id in compare coverage routing regressions attribution device ranks levels; do
+for id in compare coverage routing regressions attribution device ranks levels trends; do
 	grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
 done
 [ "$(grep -o '<img ' "$TMP/dom.html" | wc -l)" -ge 8 ] || fail "rendered DOM has fewer than 8 images"

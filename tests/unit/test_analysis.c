@@ -16,42 +16,9 @@
 #include "analysis.h"
 #include "stats.h"
 #include "rng.h"
-#include "../fakes/analysis_fixture.h"
+#include "../fakes/analysis_suite.h"
 
-#define EPS 1e-9
-
-static char dir[64], dbpath[96];
-static struct store st;
-
-static void setup(void)
-{
-	char err[IPW_ERRLEN];
-	strcpy(dir, "/tmp/ipw-analysis-XXXXXX");
-	cr_assert(mkdtemp(dir));
-	snprintf(dbpath, sizeof(dbpath), "%s/a.db", dir);
-	cr_assert_eq(fixture_build(dbpath, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), 0, "%s", err);
-}
-
-static void teardown(void)
-{
-	char cmd[160];
-	store_close(&st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(analysis, .init = setup, .fini = teardown);
-
-static void write_text(const char *name, const char *text, char *path, size_t n)
-{
-	FILE *f;
-	snprintf(path, n, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	cr_assert(f);
-	fputs(text, f);
-	fclose(f);
-}
+TestSuite(analysis, .init = fx_setup, .fini = fx_teardown);
 
 Test(analysis, item_cursor_orders_by_id_with_latest_score)
 {
@@ -163,16 +130,6 @@ Test(analysis, coverage_excludes_failed_and_unscored)
 	cr_assert_float_eq(coverage_value(&r.run[0]), 2.0 / 3, EPS);
 	cr_assert_eq(r.best.unscored, 2);   /* i1 failed and i2 unscored: scored by no run */
 	coverage_result_release(&r);
-}
-
-static const struct route_row *find_row(const struct route_result *r, const char *scheme, double p, int mc)
-{
-	for (size_t i = 0; i < r->nrows; i++)
-		if (!strcmp(r->rows[i].scheme, scheme) && r->rows[i].monte_carlo == mc &&
-		    (isnan(p) ? isnan(r->rows[i].p) : fabs(r->rows[i].p - p) < 1e-12))
-			return &r->rows[i];
-	cr_assert_fail("no row %s p=%g mc=%d", scheme, p, mc);
-	return NULL;
 }
 
 /*

@@ -2,8 +2,11 @@
  * test_paper.c - the paper's method beyond the core metrics, on the store of
  * tests/fakes/analysis_fixture.h with answers computed by hand below: the
  * model metadata file, FLOPs from active and total parameters, MFU and MBU,
- * the busy time of overlapping windows, routing compute on either basis and
- * the two-sided misroute model.
+ * the busy time of overlapping windows, routing compute on either basis,
+ * the two-sided misroute model, device power, the interval rule, difficulty
+ * levels, Kendall tau and Spearman rho with ties, mean and sd of repeats,
+ * GDP weighting, release periods, trends (best per period, the IPW change
+ * factored), best-of-local against best-of-cloud coverage and the GDI.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -13,42 +16,9 @@
 
 #include "analysis.h"
 #include "analysis/paper.h"
-#include "../fakes/analysis_fixture.h"
+#include "../fakes/analysis_suite.h"
 
-#define EPS 1e-9
-
-static char dir[64], dbpath[96];
-static struct store st;
-
-static void setup(void)
-{
-	char err[IPW_ERRLEN];
-	strcpy(dir, "/tmp/ipw-paper-XXXXXX");
-	cr_assert(mkdtemp(dir));
-	snprintf(dbpath, sizeof(dbpath), "%s/a.db", dir);
-	cr_assert_eq(fixture_build(dbpath, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(store_open(&st, dbpath, 0, err, sizeof(err)), 0, "%s", err);
-}
-
-static void teardown(void)
-{
-	char cmd[160];
-	store_close(&st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(paper, .init = setup, .fini = teardown);
-
-static void write_text(const char *name, const char *text, char *path, size_t n)
-{
-	FILE *f;
-	snprintf(path, n, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	cr_assert(f);
-	fputs(text, f);
-	fclose(f);
-}
+TestSuite(paper, .init = fx_setup, .fini = fx_teardown);
 
 static const char meta_json[] =
 	"{\"models\": {"
@@ -158,16 +128,6 @@ Test(paper, compute_flops_mfu_mbu_by_hand)
 	analysis_compute(&d, 1e9, 1e9, 16, NAN, NAN, &c);
 	cr_assert_eq(c.n_queries, 4);
 	run_data_release(&d);
-}
-
-static const struct route_row *find_row(const struct route_result *r, const char *scheme, double p, int mc)
-{
-	for (size_t i = 0; i < r->nrows; i++)
-		if (!strcmp(r->rows[i].scheme, scheme) && r->rows[i].monte_carlo == mc &&
-		    (isnan(p) ? isnan(r->rows[i].p) : fabs(r->rows[i].p - p) < 1e-12))
-			return &r->rows[i];
-	cr_assert_fail("no row %s p=%g mc=%d", scheme, p, mc);
-	return NULL;
 }
 
 /*
@@ -430,4 +390,139 @@ Test(paper, gdp_weighting_by_hand)
 	cr_assert(r.gdp_share.ci_low <= 0.1875 && r.gdp_share.ci_high >= 0.1875);
 	weighted_result_release(&r);
 	run_data_release(&d);
+}
+
+/* Release periods: April is 2025-Q2 and H1, July H2; a year-only date has no half. */
+Test(paper, trend_periods)
+{
+	struct model_meta a = {0}, y = {0};
+	char p[40];
+	a.rel_year = 2025, a.rel_month = 4;
+	y.rel_year = 2024;
+	cr_assert_eq(trend_period_parse("quarter"), TREND_QUARTER);
+	cr_assert_eq(trend_period_parse("month"), -1);
+	cr_assert_eq(trend_period_of(&a, TREND_QUARTER, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "2025-Q2");
+	cr_assert_eq(trend_period_of(&a, TREND_HALF, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "2025-H1");
+	a.rel_month = 7;
+	trend_period_of(&a, TREND_HALF, p, sizeof(p));
+	cr_assert_str_eq(p, "2025-H2");
+	cr_assert_eq(trend_period_of(&y, TREND_YEAR, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "2024");
+	cr_assert_eq(trend_period_of(&y, TREND_HALF, p, sizeof(p)), -1);
+}
+
+/*
+ * Trends by hand: gen-a (run 6) in 2024, gen-b (7) and small (1) in 2025,
+ * with IPW 0.005, 0.015 and 0.4/14 as given. 2025's best is small; from
+ * gen-a (accuracy 0.5 at 100 W) to small (0.4 at 14 W, over i1..i4 too):
+ * IPW x (0.4/14) / 0.005 = 5.714 = accuracy x 0.8 . power x 100/14.
+ * Best-of-period coverage over i1..i4: 2024 0.5 (i1, i3), 2025 1 (gen-b
+ * i1..i3, small i4). The span row repeats the factors.
+ */
+Test(paper, trends_best_per_period_and_factors_by_hand)
+{
+	char err[IPW_ERRLEN], *ids[] = {"7", "6", "1"};
+	const char *period[] = {"2025", "2024", "2025"};
+	struct metrics m[3];
+	const struct metrics *mp[3] = {&m[0], &m[1], &m[2]};
+	struct metrics_options o;
+	struct trend_result r;
+
+	memset(m, 0, sizeof(m));
+	m[0].ipw.value = 0.015, m[1].ipw.value = 0.005, m[2].ipw.value = 0.4 / 14;
+	metrics_options_init(&o);
+	o.bootstrap = 0;
+	cr_assert_eq(analysis_trends(&st, ids, period, mp, 3, 1, &o, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.nrows, 3);
+	cr_assert_str_eq(r.rows[0].period, "2024");
+	cr_assert_eq(r.rows[0].nruns, 1);
+	cr_assert_eq(r.rows[0].best, 1);
+	cr_assert_float_eq(r.rows[0].coverage, 0.5, EPS);
+	cr_assert_not(r.rows[0].has_factor);
+	cr_assert_str_eq(r.rows[1].period, "2025");
+	cr_assert_eq(r.rows[1].nruns, 2);
+	cr_assert_eq(r.rows[1].best, 2);
+	cr_assert_float_eq(r.rows[1].coverage, 1, EPS);
+	cr_assert(r.rows[1].has_factor);
+	cr_assert_float_eq(r.rows[1].at.ipw_ratio.value, (0.4 / 14) / 0.005, EPS);
+	cr_assert_float_eq(r.rows[1].at.acc_factor.value, 0.8, EPS);
+	cr_assert_float_eq(r.rows[1].at.power_factor.value, 100.0 / 14, EPS);
+	cr_assert_float_eq(r.rows[1].at.acc_factor.value * r.rows[1].at.power_factor.value,
+			   r.rows[1].at.ipw_ratio.value, EPS);
+	cr_assert_str_eq(r.rows[2].period, "2024->2025");
+	cr_assert_eq(r.rows[2].nruns, 0);
+	cr_assert_eq(r.rows[2].best, -1);
+	cr_assert_float_eq(r.rows[2].at.ipw_ratio.value, r.rows[1].at.ipw_ratio.value, EPS);
+	trend_result_release(&r);
+	/* delta-method intervals around the same factors; without --intersect the runs differ in items */
+	cr_assert_eq(analysis_trends(&st, ids, period, mp, 3, 0, &o, 1, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert(r.rows[1].at.ipw_ratio.ci_low < r.rows[1].at.ipw_ratio.value &&
+		  r.rows[1].at.ipw_ratio.ci_high > r.rows[1].at.ipw_ratio.value);
+	cr_assert(isnan(r.rows[1].coverage) && r.rows[1].why && strstr(r.rows[1].why, "i5"), "%s",
+		  r.rows[1].why ? r.rows[1].why : "no reason");
+	trend_result_release(&r);
+	/* one period: no span row */
+	period[1] = "2025";
+	cr_assert_eq(analysis_trends(&st, ids, period, mp, 3, 1, &o, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.nrows, 1);
+	cr_assert_eq(r.rows[0].best, 2);
+	trend_result_release(&r);
+}
+
+/*
+ * Local against cloud: small (run 1) local, cloud (run 3) cloud. Best-of-
+ * local = small's 2 of 5; best-of-cloud 4 of 5; math 1/3 against 1, bio 1/2
+ * against 1/2. With no cloud run, that side says why (both local: all 5).
+ */
+Test(paper, local_and_cloud_coverage_by_hand)
+{
+	char *ids[] = {"1", "3"};
+	int local[] = {1, 0}, all_local[] = {1, 1};
+	struct lc_coverage c;
+
+	analysis_lc_coverage(&st, ids, local, 2, 0, &c);
+	cr_assert(c.have[0] && c.have[1]);
+	cr_assert_float_eq(coverage_value(&c.c[1].best), 0.4, EPS);
+	cr_assert_float_eq(coverage_value(&c.c[0].best), 0.8, EPS);
+	cr_assert_float_eq(coverage_subject_best(&c.c[1], "math"), 1.0 / 3, EPS);
+	cr_assert_float_eq(coverage_subject_best(&c.c[0], "math"), 1, EPS);
+	cr_assert_float_eq(coverage_subject_best(&c.c[0], "bio"), 0.5, EPS);
+	cr_assert(isnan(coverage_subject_best(&c.c[0], "law")));
+	lc_coverage_release(&c);
+	analysis_lc_coverage(&st, ids, all_local, 2, 0, &c);
+	cr_assert(c.have[1] && !c.have[0]);
+	cr_assert_str_eq(c.why[0], "no cloud run");
+	cr_assert_float_eq(coverage_value(&c.c[1].best), 1, EPS);   /* small's i1, i4 and cloud's i1-i3, i5 */
+	lc_coverage_release(&c);
+	cr_assert_float_eq(lc_ratio(1, 2), 0.5, EPS);
+	cr_assert(isnan(lc_ratio(1, 0)) && isnan(lc_ratio(NAN, 2)));
+}
+
+/*
+ * GDI by hand: laptops 1e6 x 50 W x duty 0.2 = 1e7 W accessible, x IPW 4e-3
+ * = 40000; phones 2e6 x 5 W x 0.1 = 1e6 W x 1e-3 = 1000; the datacenter 1e7 W
+ * (duty 1) x 2e-3 = 20000. Total 61000, factor 3.05, local power 1.1e7 W.
+ */
+Test(paper, gdi_formula_by_hand)
+{
+	static const char sc[] =
+		"{\"devices\": [{\"name\": \"laptops\", \"count\": 1e6, \"power_w\": 50, \"duty_cycle\": 0.2, \"ipw\": 4e-3},"
+		" {\"name\": \"phones\", \"count\": 2e6, \"power_w\": 5, \"duty_cycle\": 0.1, \"ipw\": 1e-3}],"
+		" \"datacenter\": {\"name\": \"dc\", \"power_w\": 1e7, \"ipw\": 2e-3}}";
+	char err[IPW_ERRLEN];
+	struct gdi_scenario g;
+
+	cr_assert_eq(gdi_read_mem("sc", sc, sizeof(sc) - 1, &g, err, sizeof(err)), 0, "%s", err);
+	gdi_compute(&g);
+	cr_assert_eq(g.ndev, 2);
+	cr_assert_float_eq(g.dev[0].power_avail_w, 1e7, 1e-6);
+	cr_assert_float_eq(g.dev[0].gdi, 40000, 1e-6);
+	cr_assert_float_eq(g.dev[1].gdi, 1000, 1e-6);
+	cr_assert_float_eq(g.gdi_dc, 20000, 1e-6);
+	cr_assert_float_eq(g.gdi_total, 61000, 1e-6);
+	cr_assert_float_eq(g.factor, 3.05, EPS);
+	cr_assert_float_eq(g.power_local_w, 1.1e7, 1e-6);
+	gdi_release(&g);
 }

@@ -71,6 +71,7 @@ static void everything(struct plot *p)
 	plot_add(p, PLOT_SPANS, "spans", 2, sx, sy, NULL, NULL);
 	plot_add(p, PLOT_LINE, "solid", 5, lx, ly, NULL, NULL);
 	plot_add(p, PLOT_LINE, "dashed", 5, lx, dy, NULL, NULL)->dashed = 1;
+	plot_add(p, PLOT_BAND, "band", 5, lx, ly, ly, dy);
 	plot_series_text(plot_add(p, PLOT_POINTS, "points", 3, px, py, plo, phi), labels);
 	plot_add(p, PLOT_POINTS, NULL, 600, many_x, many_y, NULL, NULL);
 	plot_add(p, PLOT_BARS, "bars 1", 3, bx, by, blo, bhi);
@@ -144,6 +145,34 @@ Test(plot, each_feature_is_drawn)
 	cr_assert_not(same_png(&a, &b), "dashes not drawn");
 	plot_release(&a);
 	plot_release(&b);
+	plot_release(&empty);
+}
+
+/*
+ * A band is its dotted middle line plus the shading from lo to hi; all-NAN
+ * bounds shade nothing, and a band without bounds draws nothing.
+ */
+Test(plot, band_shades_between_lo_and_hi)
+{
+	static const double x[] = {2, 5, 8}, y[] = {3, 6, 4}, lo[] = {2, 5, 3}, hi[] = {4, 7, 5};
+	static const double gap[] = {NAN, NAN, NAN};
+	struct plot empty, line, band, none, unbounded;
+	frame(&empty);
+	frame(&line);
+	plot_add(&line, PLOT_LINE, NULL, 3, x, y, NULL, NULL)->dashed = 2;
+	frame(&band);
+	plot_add(&band, PLOT_BAND, NULL, 3, x, y, lo, hi);
+	frame(&none);
+	plot_add(&none, PLOT_BAND, NULL, 3, x, y, gap, gap);
+	frame(&unbounded);
+	plot_add(&unbounded, PLOT_BAND, NULL, 3, x, y, NULL, NULL);
+	cr_assert_not(same_png(&line, &band), "the band is not shaded");
+	cr_assert(same_png(&line, &none), "NAN bounds are shaded");
+	cr_assert(same_png(&empty, &unbounded), "a band without bounds draws something");
+	plot_release(&line);
+	plot_release(&band);
+	plot_release(&none);
+	plot_release(&unbounded);
 	plot_release(&empty);
 }
 
