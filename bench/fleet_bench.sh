@@ -10,7 +10,7 @@
 #     copied into PostgreSQL table by table with COPY), wall-clock ratios.
 # Prints the numbers; bench/RESULTS.md keeps them.
 #   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
-#   FLEET_ITEMS=N FLEET_WORKERS=N; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
+#   FLEET_ITEMS=N FLEET_WORKERS=N FLEET_BEFORE=OLD-IPW; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
 #   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once)
 set -eu
 cd "$(dirname "$0")/.."
@@ -39,6 +39,48 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 # ---- 1. four workers, one study ----
+# CPU seconds (user + system) of a process and the children it has reaped
+cpu_of() { awk '{ printf "%.2f", ($14 + $15 + $16 + $17) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# the PostgreSQL server's CPU seconds: the postmaster, its reaped backends, its live children
+pg_cpu() {
+	pm=$(head -1 "$PGDIR/data/postmaster.pid")
+	t=$(cpu_of "$pm")
+	for c in $(ps -o pid= --ppid "$pm"); do t=$(calc "$t + $(cpu_of "$c")"); done
+	echo "$t"
+}
+# workers LABEL IPW-BINARY [WORKER OPTIONS...]: WORKERS workers on a new study LABEL; prints its line
+workers() {
+	label=$1 bin=$2
+	shift 2
+	"$bin" study create "$label" --store "$DB" --dataset "$TMP/d.jsonl" --batch 100 --config 'a model=m --max-tokens 2' >/dev/null
+	pg0=$(pg_cpu) f0=$(cpu_of $FPID) t0=$(now)
+	pids=""
+	w=1
+	while [ $w -le "$WORKERS" ]; do
+		/usr/bin/time -f "%U %S" -o "$TMP/$label.w$w.cpu" "$bin" worker --study "$label" --store "$DB" \
+			--url "$URL" --worker-id "$label-w$w" --backends fake --fake-profile gpu0=const:200 \
+			--idle-seconds 0.1 --no-host --quiet "$@" >"$TMP/w$w.log" 2>&1 &
+		pids="$pids $!"
+		w=$((w + 1))
+	done
+	for p in $pids; do wait "$p" || { echo "a worker failed:"; cat "$TMP"/w*.log; exit 1; }; done
+	t1=$(now) pg1=$(pg_cpu) f1=$(cpu_of $FPID)
+	wcpu=$(cat "$TMP/$label".w*.cpu | awk '{ t += $1 + $2 } END { printf "%.2f", t }')
+	W="study_id = (SELECT id FROM studies WHERE name = '$label')"
+	done_n=$(sql fleet "SELECT count(*) FROM study_items WHERE $W AND done = 1")
+	once=$(sql fleet "SELECT count(*) = count(DISTINCT q.item_id) FROM queries q JOIN study_items s ON
+		s.run_id = q.run_id AND s.item_id = q.item_id WHERE s.$W")
+	span=$(sql fleet "SELECT max(done_at) - min(done_at) FROM study_items WHERE $W")
+	per=$(sql fleet "SELECT string_agg(n::text, '/' ORDER BY lease_owner) FROM
+		(SELECT lease_owner, count(*) AS n FROM study_items WHERE $W GROUP BY 1) x")
+	echo "   $label: $done_n items committed (each once: $once; per worker $per)"
+	echo "      $(calc "$done_n / $span" 0) q/s over the rows' done_at span ($(calc "$span") s, server clock);" \
+		"$(calc "$done_n / ($t1 - $t0)" 0) q/s over the wall clock around the workers ($(calc "$t1 - $t0") s)"
+	echo "      CPU ms per committed query: workers $(calc "1000 * $wcpu / $done_n" 3)," \
+		"PostgreSQL $(calc "1000 * ($pg1 - $pg0) / $done_n" 3), fake server $(calc "1000 * ($f1 - $f0) / $done_n" 3)" \
+		"(total $(calc "1000 * ($wcpu + $pg1 - $pg0 + $f1 - $f0) / $done_n" 3); $(nproc) cores:" \
+		"at most $(calc "$(nproc) * $done_n / ($wcpu + $pg1 - $pg0 + $f1 - $f0)" 0) q/s if nothing else ran)"
+}
 if [ "${FLEET_ANALYSIS_ONLY:-}" != 1 ]; then
 i=0
 while [ $i -lt "$ITEMS" ]; do
@@ -50,29 +92,13 @@ FPID=$!
 while [ ! -s "$TMP/port" ]; do sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$TMP/port")"
 DB="postgresql:///fleet?host=$PGDIR"
-"$IPW" study create bench --store "$DB" --dataset "$TMP/d.jsonl" --batch 100 --config 'a model=m --max-tokens 2' >/dev/null
 export IPW_NVML_LIBRARY="$BUILD/fakes/libfake_nvml.so" FAKE_NVML_DEVICES=1
-t0=$(now)
-pids=""
-w=1
-while [ $w -le "$WORKERS" ]; do
-	"$IPW" worker --study bench --store "$DB" --url "$URL" --worker-id "w$w" --backends fake \
-		--fake-profile gpu0=const:200 --idle-seconds 0.1 --no-host --quiet >"$TMP/w$w.log" 2>&1 &
-	pids="$pids $!"
-	w=$((w + 1))
-done
-for p in $pids; do wait "$p" || { echo "a worker failed:"; cat "$TMP"/w*.log; exit 1; }; done
-t1=$(now)
-done_n=$(sql fleet "SELECT count(*) FROM study_items WHERE done = 1")
-once=$(sql fleet "SELECT count(*) = count(DISTINCT item_id) FROM queries")
-span=$(sql fleet "SELECT max(done_at) - min(done_at) FROM study_items")
-per=$(sql fleet "SELECT string_agg(lease_owner || '=' || n, ' ' ORDER BY lease_owner) FROM
-	(SELECT lease_owner, count(*) AS n FROM study_items GROUP BY 1) x")
-echo "1. $WORKERS workers, one study of $ITEMS items (fake server, fake telemetry, PostgreSQL fsync=off):"
-echo "   committed: $done_n items, each once: $once; per worker: $per"
-echo "   $(calc "$done_n / $span" 0) committed queries/s over the rows' done_at span ($(calc "$span") s, server clock)"
-echo "   $(calc "$done_n / ($t1 - $t0)" 0) committed queries/s over the wall clock around the workers" \
-	"($(calc "$t1 - $t0") s, start-up included; $(nproc) cores)"
+sfx=$(date +%s)
+echo "1. $WORKERS workers, one study of $ITEMS items each (fake server, fake telemetry, PostgreSQL fsync=off, load $(cut -d' ' -f1-3 /proc/loadavg)):"
+# FLEET_BEFORE=BINARY: the same workload with another ipw first (the one before a change), in the same run
+[ -n "${FLEET_BEFORE:-}" ] && workers "before$sfx" "$FLEET_BEFORE"
+workers "each$sfx" "$IPW" --commit-every 1
+workers "batched$sfx" "$IPW"
 kill $FPID 2>/dev/null || true
 FPID=""
 [ "${FLEET_WORKERS_ONLY:-}" = 1 ] && exit 0
