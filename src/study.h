@@ -108,8 +108,9 @@ int study_get(struct store *s, const char *name, struct study *out, char *err, s
  * Claims at most max unfinished items of config whose lease is free or has
  * expired, under lease l (the store's clock), skipping rows another
  * transaction holds locked: *ids (free_list) in plan order, *n of them.
- * *left is the number of the config's items not done yet (claimed or not),
- * so 0 claimed with *left > 0 means "others hold the rest: wait".
+ * When none is claimed, *left is the number of the config's items not done
+ * yet (held by others), so 0 claimed with *left > 0 means "others hold the
+ * rest: wait"; otherwise *left is at least *n (not counted).
  */
 int study_claim(struct store *s, const char *study_id, const char *config, const struct study_lease *l, int max,
 		char ***ids, size_t *n, long long *left, char *err, size_t errlen);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,6 +441,39 @@ static int pq_do(struct store *s, const char *sql, const struct params *p, const
 	PGresult *r;
 	int rc = pq_run(s, sql, p, &r, what, err, errlen);
 	PQclear(r);
+	return rc;
+}
+
+/*
+ * pq_run with its parameters inline: one letter of types per value, 't' a
+ * const char * (NULL: SQL NULL), 'i' a long long (negative: NULL), 'r' a
+ * double (NAN: NULL). res NULL: the result is not kept (else as pq_run).
+ * The one wrapper for the back-end's short statements (leases, the queue).
+ */
+static int pq_args(struct store *s, const char *sql, PGresult **res, const char *what, char *err, size_t errlen,
+		   const char *types, ...)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	for (const char *t = types; *t; t++) {
+		if (*t == 't')
+			par_text(&p, va_arg(ap, const char *));
+		else if (*t == 'i')
+			par_i64(&p, va_arg(ap, long long));
+		else
+			par_real(&p, va_arg(ap, double));
+	}
+	va_end(ap);
+	rc = pq_run(s, sql, &p, &r, what, err, errlen);
+	if (res)
+		*res = r;
+	else
+		PQclear(r);
+	par_release(&p);
 	return rc;
 }
 
@@ -1970,15 +2004,13 @@ static int pg_samples_iter(struct store *s, const char *run_id,
 
 static int pg_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *res = NULL;
 	int rc;
 
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		return rc;
-	par_text(&p, run_id);
-	rc = pq_run(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = $1",
-		    &p, &res, "reading a run's lease", err, errlen);
+	rc = pq_args(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = $1",
+		     &res, "reading a run's lease", err, errlen, "t", run_id);
 	if (rc == 0 && PQntuples(res) == 0) {
 		rc = STORE_ENOTFOUND;
 	} else if (rc == 0) {
@@ -1989,79 +2021,59 @@ static int pg_lease_get(struct store *s, const char *run_id, struct store_lease 
 		out->heartbeat_at = get_real(res, 0, 4);
 	}
 	PQclear(res);
-	par_release(&p);
 	return rc;
 }
 
 static int pg_lease_put(struct store *s, const char *run_id, const struct store_lease *l,
 			const struct store_lease *expect, char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *res = NULL;
 	int rc;
 
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	par_text(&p, run_id);
-	par_text(&p, l->owner);
-	par_text(&p, l->host);
-	par_i64(&p, l->pid);
-	par_real(&p, l->acquired_at);
-	par_real(&p, l->heartbeat_at);
-	if (expect) {
-		par_text(&p, expect->owner);
-		par_real(&p, expect->heartbeat_at);
-	}
-	rc = pq_run(s, expect ? "UPDATE run_leases SET owner = $2, host = $3, pid = $4, acquired_at = $5,"
-			      " heartbeat_at = $6 WHERE run_id = $1 AND owner = $7 AND heartbeat_at = $8 RETURNING run_id"
-			    : "INSERT INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
-			      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
-		    &p, &res, "writing a run's lease", err, errlen);
+	if (expect)
+		rc = pq_args(s, "UPDATE run_leases SET owner = $2, host = $3, pid = $4, acquired_at = $5,"
+			     " heartbeat_at = $6 WHERE run_id = $1 AND owner = $7 AND heartbeat_at = $8 RETURNING run_id",
+			     &res, "writing a run's lease", err, errlen, "tttirrtr", run_id, l->owner, l->host,
+			     (long long)l->pid, l->acquired_at, l->heartbeat_at, expect->owner, expect->heartbeat_at);
+	else
+		rc = pq_args(s, "INSERT INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
+			     " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+			     &res, "writing a run's lease", err, errlen, "tttirr", run_id, l->owner, l->host,
+			     (long long)l->pid, l->acquired_at, l->heartbeat_at);
 	if (rc < 0 && is_state(res, PG_FOREIGN_KEY))
 		rc = no_run(s, run_id, err, errlen);
 	else if (rc == 0 && PQntuples(res) != 1)
 		rc = STORE_EBUSY;
 	PQclear(res);
-	par_release(&p);
 	return rc;
 }
 
 static int pg_lease_renew(struct store *s, const char *run_id, const char *owner, double now,
 			  char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *res = NULL;
 	int rc;
 
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	par_real(&p, now);
-	par_text(&p, run_id);
-	par_text(&p, owner);
-	rc = pq_run(s, "UPDATE run_leases SET heartbeat_at = $1 WHERE run_id = $2 AND owner = $3 RETURNING run_id",
-		    &p, &res, "renewing a run's lease", err, errlen);
+	rc = pq_args(s, "UPDATE run_leases SET heartbeat_at = $1 WHERE run_id = $2 AND owner = $3 RETURNING run_id",
+		     &res, "renewing a run's lease", err, errlen, "rtt", now, run_id, owner);
 	if (rc == 0 && PQntuples(res) != 1) {
 		err_set(err, errlen, "run %s: %s no longer holds its lease", run_id, owner);
 		rc = STORE_ENOTFOUND;
 	}
 	PQclear(res);
-	par_release(&p);
 	return rc;
 }
 
 static int pg_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
 {
-	struct params p = {0};
-	int rc;
-
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	par_text(&p, run_id);
-	par_text(&p, owner);
-	rc = pq_do(s, "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2", &p, "releasing a run's lease",
-		   err, errlen);
-	par_release(&p);
-	return rc;
+	return pq_args(s, "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2", NULL, "releasing a run's lease",
+		       err, errlen, "tt", run_id, owner);
 }
 
 /* ---- ipw merge: a run with its id, every score row ---- */
@@ -2333,11 +2345,11 @@ static int pg_study_claim(struct store *s, const char *study_id, const char *con
 			(*ids)[i] = get_text(r, (int)order[i][1], 1);
 		PQclear(r);
 		r = NULL;
-		par_reset(&p);
-		par_text(&p, study_id);
-		par_text(&p, config);
-		rc = pq_run(s, "SELECT count(*) FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0",
-			    &p, &r, "counting the items left", err, errlen);
+		*left = (long long)*n; /* a lower bound: counting the rest is a scan, done only when none was claimed */
+	}
+	if (rc == 0 && !*n) {
+		rc = pq_args(s, "SELECT count(*) FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0",
+			     &r, "counting the items left", err, errlen, "tt", study_id, config);
 		if (rc == 0)
 			*left = get_i64(r, 0, 0);
 	}
@@ -2350,30 +2362,17 @@ static int pg_study_claim(struct store *s, const char *study_id, const char *con
 static int pg_study_renew(struct store *s, const char *study_id, const struct study_lease *l, char *err,
 			  size_t errlen)
 {
-	struct params p = {0};
-	int rc;
-
-	par_text(&p, study_id);
-	par_text(&p, l->token);
-	par_real(&p, l->lease_s);
-	rc = pq_do(s, "UPDATE study_items SET lease_expires = " PG_NOW " + $3"
-		   " WHERE study_id = $1 AND lease_token = $2 AND done = 0", &p, "renewing the lease", err, errlen);
-	par_release(&p);
-	return rc;
+	return pq_args(s, "UPDATE study_items SET lease_expires = " PG_NOW " + $3"
+		       " WHERE study_id = $1 AND lease_token = $2 AND done = 0", NULL, "renewing the lease", err, errlen,
+		       "ttr", study_id, l->token, l->lease_s);
 }
 
 static int pg_study_release(struct store *s, const char *study_id, const struct study_lease *l, char *err,
 			    size_t errlen)
 {
-	struct params p = {0};
-	int rc;
-
-	par_text(&p, study_id);
-	par_text(&p, l->token);
-	rc = pq_do(s, "UPDATE study_items SET lease_expires = NULL, lease_owner = NULL, lease_token = NULL"
-		   " WHERE study_id = $1 AND lease_token = $2 AND done = 0", &p, "giving back the lease", err, errlen);
-	par_release(&p);
-	return rc;
+	return pq_args(s, "UPDATE study_items SET lease_expires = NULL, lease_owner = NULL, lease_token = NULL"
+		       " WHERE study_id = $1 AND lease_token = $2 AND done = 0", NULL, "giving back the lease", err,
+		       errlen, "tt", study_id, l->token);
 }
 
 struct study_commit_ctx {
@@ -2614,18 +2613,16 @@ static int pg_study_commit_batch(struct store *s, const char *study_id, const ch
 static int pg_study_status(struct store *s, const char *study_id,
 			   int (*cb)(const struct study_status_row *r, void *ctx), void *ctx, char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *r = NULL;
 	int rc;
 
-	par_text(&p, study_id);
-	rc = pq_run(s, "SELECT config, CASE WHEN done = 1 THEN coalesce(host, '') ELSE '' END AS h,"
+	rc = pq_args(s, "SELECT config, CASE WHEN done = 1 THEN coalesce(host, '') ELSE '' END AS h,"
 		    " count(*) FILTER (WHERE done = 1),"
 		    " count(*) FILTER (WHERE done = 0 AND lease_expires >= " PG_NOW "),"
 		    " count(*) FILTER (WHERE done = 0 AND (lease_expires IS NULL OR lease_expires < " PG_NOW ")),"
 		    " sum(claims), avg(clock_offset_s)"
-		    " FROM study_items WHERE study_id = $1 GROUP BY 1, 2 ORDER BY 1, 2", &p, &r,
-		    "reading the study's progress", err, errlen);
+		    " FROM study_items WHERE study_id = $1 GROUP BY 1, 2 ORDER BY 1, 2", &r,
+		    "reading the study's progress", err, errlen, "t", study_id);
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		struct study_status_row row = {get_str(r, i, 0), get_str(r, i, 1), get_i64(r, i, 2),
 					       get_i64(r, i, 3), get_i64(r, i, 4), get_i64(r, i, 5),
@@ -2633,7 +2630,6 @@ static int pg_study_status(struct store *s, const char *study_id,
 		rc = cb(&row, ctx);
 	}
 	PQclear(r);
-	par_release(&p);
 	return rc;
 }
 
