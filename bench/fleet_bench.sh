@@ -5,7 +5,8 @@
 #     FLEET_ITEMS items (default 20000): committed queries per second, from
 #     the rows' done_at (the server's clock) and from the wall clock around
 #     the workers (their start-up and idle baselines included);
-#  2. compare / coverage / route simulate over 20 runs x 200,000 items in
+#  2. compare / coverage / route simulate over 20 runs x 200,000 items (a
+#     new store: FLEET_RUNS x FLEET_RUN_ITEMS) FLEET_REPEATS times (3) in
 #     PostgreSQL against the same rows in SQLite (bench/analysis_gen's store,
 #     copied into PostgreSQL table by table with COPY), wall-clock ratios.
 # Prints the numbers; bench/RESULTS.md keeps them.
@@ -107,8 +108,8 @@ fi
 # ---- 2. the analyses on 20 runs x 200k items: PostgreSQL vs SQLite ----
 if [ ! -s "$SQ" ]; then
 	mkdir -p "$(dirname "$SQ")"
-	echo "building $SQ (20 runs x 200000 items)..."
-	"$BUILD/bench/analysis_gen" "$SQ" 20 200000
+	echo "building $SQ (${FLEET_RUNS:-20} runs x ${FLEET_RUN_ITEMS:-200000} items)..."
+	"$BUILD/bench/analysis_gen" "$SQ" "${FLEET_RUNS:-20}" "${FLEET_RUN_ITEMS:-200000}"
 fi
 PGA="postgresql:///analysis?host=$PGDIR"
 if [ "$(sql analysis "SELECT count(*) FROM information_schema.tables WHERE table_name = 'queries'")" = 0 ]; then
@@ -141,19 +142,29 @@ sql analysis "ANALYZE" >/dev/null
 t1=$(now)
 echo "2. copied $(sql analysis "SELECT count(*) FROM queries") queries into PostgreSQL in $(calc "$t1 - $t0" 0) s (COPY)"
 fi
-R20=$(seq -s ' ' 1 20)
-L19=$(seq -s ' ' 1 19)
-# timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, the same output required
+NR=$(sql analysis "SELECT count(*) FROM runs")
+RALL=$(seq -s ' ' 1 "$NR")
+LOC=$(seq -s ' ' 1 $((NR - 1)))
+REPEATS=${FLEET_REPEATS:-3}
+# timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, REPEATS times (the two alternate,
+# SQLite first), the same output required; every ratio printed, then their median
 timed() {
 	label=$1
 	shift
-	a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
-	"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
-	cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
-	printf '   %-48s SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" "$(calc "$b - $a")" \
-		"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
+	k=1 ratios=""
+	while [ $k -le "$REPEATS" ]; do
+		a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
+		"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
+		cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
+		printf '   %-44s #%d  SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" $k "$(calc "$b - $a")" \
+			"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
+		ratios="$ratios $(calc "($c - $b) / ($b - $a)")"
+		k=$((k + 1))
+	done
+	echo "   $label: ratios$ratios, median $(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 }
 cat "$SQ" >/dev/null
-timed "ipw compare (20 runs)" "$IPW" compare $R20
-timed "ipw coverage (20 runs)" "$IPW" coverage $R20
-timed "ipw route simulate (19 local + 1 cloud)" "$IPW" route simulate --local $L19 --cloud 20
+echo "2. $NR runs, load $(cut -d' ' -f1-3 /proc/loadavg), $REPEATS repeats:"
+timed "ipw compare ($NR runs)" "$IPW" compare $RALL
+timed "ipw coverage ($NR runs)" "$IPW" coverage $RALL
+timed "ipw route simulate ($((NR - 1)) local + 1 cloud)" "$IPW" route simulate --local $LOC --cloud "$NR"
