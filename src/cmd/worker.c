@@ -59,7 +59,7 @@ static const struct opt_def worker_own[] = {
 	{"poll", 0, OPT_DOUBLE, W(poll_s), "S", "wait between claims while other workers hold the rest (default: "
 	 "lease/4, at most 1)", NULL, 0, 1e9, OPEN, NULL, "seconds > 0", NULL},
 	{"commit-every", 0, OPT_INT, W(commit_every), "N", "record finished items in transactions of at most N "
-	 "(default: a claim's batch);\n1: each item as soon as it ends (its energy after)", NULL, 1, 1e6,
+	 "(default: a claim's batch; at most\n10000); 1: each item as soon as it ends (its energy after)", NULL, 1, 1e6,
 	 OPT_BOUNDED, NULL, "1..1000000", NULL},
 	{"worker-id", 0, OPT_STRING, W(worker_id), "ID", "how status names this worker (default HOST:PID)", NULL, 0,
 	 0, 0, NULL, NULL, NULL},
@@ -93,6 +93,9 @@ static void usage(FILE *f)
 }
 
 /* ---- the worker's state ---- */
+
+/* Items per batched commit at most, whatever --commit-every says. */
+#define MAX_COMMIT 10000
 
 /* A finished item held for the next batched commit: the query, its score. */
 struct kept {
@@ -335,7 +338,8 @@ static int q_keep(void *arg, struct query_record *q, const struct item *it, char
 		k->reason = xstrdup(res.reason);
 		k->sc.reason = k->reason; /* every pointer of sc now outlives res */
 	}
-	return w->nkept >= (size_t)w->commit_every;
+	/* a commit names its items in one statement: at most MAX_COMMIT of them (PostgreSQL's parameter limit) */
+	return w->nkept >= (size_t)w->commit_every || w->nkept >= MAX_COMMIT;
 }
 
 /* Commits the kept items in one transaction; the ones whose lease was lost are dropped and said. */
