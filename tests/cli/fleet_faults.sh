@@ -164,6 +164,33 @@ grep -q "config a: 2 items recorded in run .* 3 dropped" "$TMP/w5" || fail "w5's
 expect_eq "lost: w6 did f03-f08" "$(sql "SELECT count(*) FROM study_items s JOIN runs r ON r.id = s.run_id
 	WHERE study_id = (SELECT id FROM studies WHERE name = 'lost') AND r.name = 'lost/a@w6'")" 6
 
+# 3b. lease lost for part of a batch in flight (batched commits): w9 claims f01-f05 and is held
+#     (SIGSTOP) before it can commit them (f03 stalls until its 3 s timeout); meanwhile f01 and f02
+#     are taken from it (their token changed, their lease expired, as another worker's claim would);
+#     continued, w9 commits the batch: f01 and f02 are dropped and said, f03-f05 recorded; it then
+#     claims f01, f02 (expired) with f06-f08 and records them: every item once, f01 and f02 claimed twice
+"$IPW" study create part --store "$DB" --dataset "$TMP/d.jsonl" --batch 5 --config 'a model=m' >/dev/null ||
+	fail "create part"
+# shellcheck disable=SC2086
+"$IPW" worker --study part --store "$DB" --url "$SAY" --worker-id w9 --timeout 3 --retries 0 $FAKE >"$TMP/w9" 2>&1 &
+p9=$!
+WPIDS="$WPIDS $p9"
+PART="study_id = (SELECT id FROM studies WHERE name = 'part')"
+wait_sql "SELECT count(*) FROM study_items WHERE $PART AND lease_owner = 'w9'" 5
+kill -STOP $p9
+expect_eq "part: nothing committed before the batch ends" "$(sql "SELECT count(*) FROM study_items WHERE $PART AND done = 1")" 0
+sql "UPDATE study_items SET lease_token = 'taken', lease_owner = 'other', lease_expires = 0, claims = claims + 1
+	WHERE $PART AND item_id IN ('f01', 'f02')" >/dev/null
+kill -CONT $p9
+wait $p9; r9=$?
+[ $r9 = 0 ] || fail "w9 exited $r9: $(cat "$TMP/w9")"
+once part a 8
+expect_eq "part: items refused to w9" "$(grep -c 'no longer ours' "$TMP/w9")" 2
+grep -q "item 'f01' of config 'a' is no longer ours" "$TMP/w9" || fail "w9 did not name f01: $(cat "$TMP/w9")"
+expect_eq "part: claims" "$(sql "SELECT string_agg(item_id || ':' || claims, ' ' ORDER BY item_id) FROM study_items WHERE $PART")" \
+	"f01:3 f02:3 f03:1 f04:1 f05:1 f06:1 f07:1 f08:1"
+grep -q "config a: 8 items recorded in run .* 2 dropped" "$TMP/w9" || fail "w9's summary: $(cat "$TMP/w9")"
+
 # 4. two workers racing for the last (only) batch: one records all 4 items, the other none
 head -4 "$TMP/d.jsonl" | sed 's/STALL/a3/' >"$TMP/d4.jsonl"
 "$IPW" study create race --store "$DB" --dataset "$TMP/d4.jsonl" --batch 4 --config 'a model=m' >/dev/null ||
