@@ -107,7 +107,7 @@ bench-smoke: bench fakes
 	$(Q)IPW_BUILD=$(BUILD) sh bench/smoke.sh
 .PHONY: bench-smoke
 
-test: $(BUILD)/ipw $(TEST_BINS) $(FAKE_LIBS) $(FAKE_BINS)
+test: $(BUILD)/ipw $(TEST_BINS) $(FAKE_LIBS) $(FAKE_BINS) $(BUILD)/bench/analysis_gen
 	$(Q)IPW_BUILD=$(abspath $(BUILD)) tests/run.sh $(TEST_BINS)
 
 # The man page and bash completion, generated from the commands' own --help

@@ -5,12 +5,13 @@
 #     FLEET_ITEMS items (default 20000): committed queries per second, from
 #     the rows' done_at (the server's clock) and from the wall clock around
 #     the workers (their start-up and idle baselines included);
-#  2. compare / coverage / route simulate over 20 runs x 200,000 items in
+#  2. compare / coverage / route simulate over 20 runs x 200,000 items (a
+#     new store: FLEET_RUNS x FLEET_RUN_ITEMS) FLEET_REPEATS times (3) in
 #     PostgreSQL against the same rows in SQLite (bench/analysis_gen's store,
 #     copied into PostgreSQL table by table with COPY), wall-clock ratios.
 # Prints the numbers; bench/RESULTS.md keeps them.
 #   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
-#   FLEET_ITEMS=N FLEET_WORKERS=N; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
+#   FLEET_ITEMS=N FLEET_WORKERS=N FLEET_BEFORE=OLD-IPW; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
 #   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once)
 set -eu
 cd "$(dirname "$0")/.."
@@ -39,6 +40,48 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 # ---- 1. four workers, one study ----
+# CPU seconds (user + system) of a process and the children it has reaped
+cpu_of() { awk '{ printf "%.2f", ($14 + $15 + $16 + $17) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# the PostgreSQL server's CPU seconds: the postmaster, its reaped backends, its live children
+pg_cpu() {
+	pm=$(head -1 "$PGDIR/data/postmaster.pid")
+	t=$(cpu_of "$pm")
+	for c in $(ps -o pid= --ppid "$pm"); do t=$(calc "$t + $(cpu_of "$c")"); done
+	echo "$t"
+}
+# workers LABEL IPW-BINARY [WORKER OPTIONS...]: WORKERS workers on a new study LABEL; prints its line
+workers() {
+	label=$1 bin=$2
+	shift 2
+	"$bin" study create "$label" --store "$DB" --dataset "$TMP/d.jsonl" --batch 100 --config 'a model=m --max-tokens 2' >/dev/null
+	pg0=$(pg_cpu) f0=$(cpu_of $FPID) t0=$(now)
+	pids=""
+	w=1
+	while [ $w -le "$WORKERS" ]; do
+		/usr/bin/time -f "%U %S" -o "$TMP/$label.w$w.cpu" "$bin" worker --study "$label" --store "$DB" \
+			--url "$URL" --worker-id "$label-w$w" --backends fake --fake-profile gpu0=const:200 \
+			--idle-seconds 0.1 --no-host --quiet "$@" >"$TMP/w$w.log" 2>&1 &
+		pids="$pids $!"
+		w=$((w + 1))
+	done
+	for p in $pids; do wait "$p" || { echo "a worker failed:"; cat "$TMP"/w*.log; exit 1; }; done
+	t1=$(now) pg1=$(pg_cpu) f1=$(cpu_of $FPID)
+	wcpu=$(cat "$TMP/$label".w*.cpu | awk '{ t += $1 + $2 } END { printf "%.2f", t }')
+	W="study_id = (SELECT id FROM studies WHERE name = '$label')"
+	done_n=$(sql fleet "SELECT count(*) FROM study_items WHERE $W AND done = 1")
+	once=$(sql fleet "SELECT count(*) = count(DISTINCT q.item_id) FROM queries q JOIN study_items s ON
+		s.run_id = q.run_id AND s.item_id = q.item_id WHERE s.$W")
+	span=$(sql fleet "SELECT max(done_at) - min(done_at) FROM study_items WHERE $W")
+	per=$(sql fleet "SELECT string_agg(n::text, '/' ORDER BY lease_owner) FROM
+		(SELECT lease_owner, count(*) AS n FROM study_items WHERE $W GROUP BY 1) x")
+	echo "   $label: $done_n items committed (each once: $once; per worker $per)"
+	echo "      $(calc "$done_n / $span" 0) q/s over the rows' done_at span ($(calc "$span") s, server clock);" \
+		"$(calc "$done_n / ($t1 - $t0)" 0) q/s over the wall clock around the workers ($(calc "$t1 - $t0") s)"
+	echo "      CPU ms per committed query: workers $(calc "1000 * $wcpu / $done_n" 3)," \
+		"PostgreSQL $(calc "1000 * ($pg1 - $pg0) / $done_n" 3), fake server $(calc "1000 * ($f1 - $f0) / $done_n" 3)" \
+		"(total $(calc "1000 * ($wcpu + $pg1 - $pg0 + $f1 - $f0) / $done_n" 3); $(nproc) cores:" \
+		"at most $(calc "$(nproc) * $done_n / ($wcpu + $pg1 - $pg0 + $f1 - $f0)" 0) q/s if nothing else ran)"
+}
 if [ "${FLEET_ANALYSIS_ONLY:-}" != 1 ]; then
 i=0
 while [ $i -lt "$ITEMS" ]; do
@@ -50,29 +93,13 @@ FPID=$!
 while [ ! -s "$TMP/port" ]; do sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$TMP/port")"
 DB="postgresql:///fleet?host=$PGDIR"
-"$IPW" study create bench --store "$DB" --dataset "$TMP/d.jsonl" --batch 100 --config 'a model=m --max-tokens 2' >/dev/null
 export IPW_NVML_LIBRARY="$BUILD/fakes/libfake_nvml.so" FAKE_NVML_DEVICES=1
-t0=$(now)
-pids=""
-w=1
-while [ $w -le "$WORKERS" ]; do
-	"$IPW" worker --study bench --store "$DB" --url "$URL" --worker-id "w$w" --backends fake \
-		--fake-profile gpu0=const:200 --idle-seconds 0.1 --no-host --quiet >"$TMP/w$w.log" 2>&1 &
-	pids="$pids $!"
-	w=$((w + 1))
-done
-for p in $pids; do wait "$p" || { echo "a worker failed:"; cat "$TMP"/w*.log; exit 1; }; done
-t1=$(now)
-done_n=$(sql fleet "SELECT count(*) FROM study_items WHERE done = 1")
-once=$(sql fleet "SELECT count(*) = count(DISTINCT item_id) FROM queries")
-span=$(sql fleet "SELECT max(done_at) - min(done_at) FROM study_items")
-per=$(sql fleet "SELECT string_agg(lease_owner || '=' || n, ' ' ORDER BY lease_owner) FROM
-	(SELECT lease_owner, count(*) AS n FROM study_items GROUP BY 1) x")
-echo "1. $WORKERS workers, one study of $ITEMS items (fake server, fake telemetry, PostgreSQL fsync=off):"
-echo "   committed: $done_n items, each once: $once; per worker: $per"
-echo "   $(calc "$done_n / $span" 0) committed queries/s over the rows' done_at span ($(calc "$span") s, server clock)"
-echo "   $(calc "$done_n / ($t1 - $t0)" 0) committed queries/s over the wall clock around the workers" \
-	"($(calc "$t1 - $t0") s, start-up included; $(nproc) cores)"
+sfx=$(date +%s)
+echo "1. $WORKERS workers, one study of $ITEMS items each (fake server, fake telemetry, PostgreSQL fsync=off, load $(cut -d' ' -f1-3 /proc/loadavg)):"
+# FLEET_BEFORE=BINARY: the same workload with another ipw first (the one before a change), in the same run
+[ -n "${FLEET_BEFORE:-}" ] && workers "before$sfx" "$FLEET_BEFORE"
+workers "each$sfx" "$IPW" --commit-every 1
+workers "batched$sfx" "$IPW"
 kill $FPID 2>/dev/null || true
 FPID=""
 [ "${FLEET_WORKERS_ONLY:-}" = 1 ] && exit 0
@@ -81,8 +108,8 @@ fi
 # ---- 2. the analyses on 20 runs x 200k items: PostgreSQL vs SQLite ----
 if [ ! -s "$SQ" ]; then
 	mkdir -p "$(dirname "$SQ")"
-	echo "building $SQ (20 runs x 200000 items)..."
-	"$BUILD/bench/analysis_gen" "$SQ" 20 200000
+	echo "building $SQ (${FLEET_RUNS:-20} runs x ${FLEET_RUN_ITEMS:-200000} items)..."
+	"$BUILD/bench/analysis_gen" "$SQ" "${FLEET_RUNS:-20}" "${FLEET_RUN_ITEMS:-200000}"
 fi
 PGA="postgresql:///analysis?host=$PGDIR"
 if [ "$(sql analysis "SELECT count(*) FROM information_schema.tables WHERE table_name = 'queries'")" = 0 ]; then
@@ -115,19 +142,29 @@ sql analysis "ANALYZE" >/dev/null
 t1=$(now)
 echo "2. copied $(sql analysis "SELECT count(*) FROM queries") queries into PostgreSQL in $(calc "$t1 - $t0" 0) s (COPY)"
 fi
-R20=$(seq -s ' ' 1 20)
-L19=$(seq -s ' ' 1 19)
-# timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, the same output required
+NR=$(sql analysis "SELECT count(*) FROM runs")
+RALL=$(seq -s ' ' 1 "$NR")
+LOC=$(seq -s ' ' 1 $((NR - 1)))
+REPEATS=${FLEET_REPEATS:-3}
+# timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, REPEATS times (the two alternate,
+# SQLite first), the same output required; every ratio printed, then their median
 timed() {
 	label=$1
 	shift
-	a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
-	"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
-	cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
-	printf '   %-48s SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" "$(calc "$b - $a")" \
-		"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
+	k=1 ratios=""
+	while [ $k -le "$REPEATS" ]; do
+		a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
+		"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
+		cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
+		printf '   %-44s #%d  SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" $k "$(calc "$b - $a")" \
+			"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
+		ratios="$ratios $(calc "($c - $b) / ($b - $a)")"
+		k=$((k + 1))
+	done
+	echo "   $label: ratios$ratios, median $(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 }
 cat "$SQ" >/dev/null
-timed "ipw compare (20 runs)" "$IPW" compare $R20
-timed "ipw coverage (20 runs)" "$IPW" coverage $R20
-timed "ipw route simulate (19 local + 1 cloud)" "$IPW" route simulate --local $L19 --cloud 20
+echo "2. $NR runs, load $(cut -d' ' -f1-3 /proc/loadavg), $REPEATS repeats:"
+timed "ipw compare ($NR runs)" "$IPW" compare $RALL
+timed "ipw coverage ($NR runs)" "$IPW" coverage $RALL
+timed "ipw route simulate ($((NR - 1)) local + 1 cloud)" "$IPW" route simulate --local $LOC --cloud "$NR"

@@ -468,6 +468,27 @@ static int store_ended(struct run *r, struct pending *p, char *err, size_t errle
 	return 0;
 }
 
+/* Whether the work queue takes finished queries in batches (runner_queue.keep). */
+static int queue_keeps(const struct run *r)
+{
+	return r->o->queue && r->o->queue->keep && r->o->queue->flush;
+}
+
+/* The run's samples so far, then what the queue keeps, committed by the queue. */
+static int queue_flush(struct run *r, char *err, size_t errlen)
+{
+	if (flush_samples(r, err, errlen) < 0)
+		return -1;
+	return r->o->queue->flush(r->o->queue->arg, r->st, r->rec.id, err, errlen);
+}
+
+/* Hands q over to the queue (q is left empty); flushes when the queue asks. */
+static int queue_keep(struct run *r, struct query_record *q, char *err, size_t errlen)
+{
+	int rc = r->o->queue->keep(r->o->queue->arg, q, &r->ds.items[q->seq], err, errlen);
+	return rc == 1 ? queue_flush(r, err, errlen) : rc;
+}
+
 /*
  * Attributes energy to the pending (already stored) queries in order and sets
  * it on each in its own transaction, with the samples gathered so far.
@@ -487,14 +508,21 @@ static int commit_pending(struct run *r, int force, char *err, size_t errlen)
 		if (!force && r->m.nsrcs && p->t1 && measure_wait(&r->m, p->t1, 0) < 0)
 			break;
 		fill_energy(&p->q, r, p->t0, p->t1);
-		if ((r->m.nsrcs && store_query_energy_set(r->st, r->rec.id, &p->q, err, errlen) < 0) ||
-		    flush_samples(r, err, errlen) < 0) {
+		if (!queue_keeps(r) && ((r->m.nsrcs && store_query_energy_set(r->st, r->rec.id, &p->q, err,
+									errlen) < 0) ||
+					flush_samples(r, err, errlen) < 0)) {
 			rc = -1; /* the store is broken: stop; what was committed stays */
 			break;
 		}
 		tally_add(a, &p->q);
 		if (r->h && r->h->query_done)
 			r->h->query_done(r->h->arg, &p->q);
+		if (queue_keeps(r) && queue_keep(r, &p->q, err, errlen) < 0) {
+			query_record_release(&p->q);
+			done++;
+			rc = -1;
+			break;
+		}
 		query_record_release(&p->q);
 		memset(&pr, 0, sizeof(pr));
 		pr.done = a->ok + a->failed;
@@ -1388,6 +1416,11 @@ static int queue_item(struct run *r, long long seq, char *err, size_t errlen)
 	if (pq->t1)
 		r->t_last_end = pq->t1;
 	measure_clear_query_energy(&pq->q);
+	if (queue_keeps(r)) {
+		/* stored with its energy and score by the queue's flush (commit_pending hands it over) */
+		r->npend++;
+		return commit_pending(r, 0, err, errlen);
+	}
 	rc = qu->record(qu->arg, r->st, r->rec.id, &pq->q, err, errlen);
 	if (rc == 0 && score_query(r->st, r->rec.id, &pq->q, &r->ds.items[seq], err, errlen) < 0)
 		rc = -1;
@@ -1425,11 +1458,15 @@ static int run_queue(struct run *r, char *err, size_t errlen)
 			break;
 		if (rc == 0)
 			rc = commit_pending(r, 1, err, errlen);
+		if (rc == 0 && queue_keeps(r))
+			rc = queue_flush(r, err, errlen);
 	}
 	free(by);
 	if (rc < 0)
 		return -1;
-	return commit_pending(r, 1, err, errlen);
+	if (commit_pending(r, 1, err, errlen) < 0)
+		return -1;
+	return queue_keeps(r) ? queue_flush(r, err, errlen) : 0;
 }
 
 /* The closing summary's sums, and the accelerator energy over the whole query phase. */

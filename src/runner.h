@@ -23,11 +23,23 @@ struct store;
  * finished query in place of store_query_insert: 0 stored, 1 not stored and
  * not to be (another worker owns the item now), -1 on a store error.
  */
+struct item;
+
 struct runner_queue {
 	void *arg;
 	int (*next)(void *arg, char ***ids, size_t *n, char *err, size_t errlen);
 	int (*record)(void *arg, struct store *st, const char *run_id, const struct query_record *q,
 		      char *err, size_t errlen);
+	/*
+	 * Batched results (keep and flush set; record then unused): each query
+	 * is handed over once its energy is attributed, with its item, and keep
+	 * takes its contents (the runner's copy is left empty): 0, or 1 to have
+	 * flush called now. flush commits what keep holds, after the run's
+	 * samples so far are stored; the runner calls it after each claimed
+	 * batch and at the end: 0, or -1 on a store error.
+	 */
+	int (*keep)(void *arg, struct query_record *q, const struct item *it, char *err, size_t errlen);
+	int (*flush)(void *arg, struct store *st, const char *run_id, char *err, size_t errlen);
 };
 
 struct runner_opts {

@@ -49,32 +49,41 @@ char *score_settings_json(const char *grader, const struct score_opts *o)
 	return r;
 }
 
-int score_query(struct store *st, const char *run_id, const struct query_record *q, const struct item *it,
-		char *err, size_t errlen)
+int score_row(const struct query_record *q, const struct item *it, struct store_score *sc,
+	      struct grade_result *res, char **settings)
 {
 	const struct grader *g;
-	struct grade_result res;
 	struct score_opts o;
-	struct store_score sc;
-	char *settings;
-	int rc;
 
+	memset(sc, 0, sizeof(*sc));
+	*settings = NULL;
 	if (!q || !it || !q->status || strcmp(q->status, "ok"))
 		return 0;                     /* failed queries are not scored */
 	g = grader_for_task(it->task);
 	if (!g)
 		return 0;                     /* judge tasks: 'ipw score' with a judge */
 	score_opts_init(&o);
-	grade_item(it, q->answer ? q->answer : "", &o.gs, &res);
-	settings = score_settings_json(g->name, &o);
-	memset(&sc, 0, sizeof(sc));
-	sc.item_id = q->item_id;
-	sc.grader = g->name;
-	sc.settings_json = settings;
-	sc.correct = res.correct;
-	sc.reason = res.reason;
-	sc.scored_at = NAN;
-	rc = store_score_add(st, run_id, &sc, err, errlen);
+	grade_item(it, q->answer ? q->answer : "", &o.gs, res);
+	*settings = score_settings_json(g->name, &o);
+	sc->item_id = q->item_id;
+	sc->grader = g->name;
+	sc->settings_json = *settings;
+	sc->correct = res->correct;
+	sc->reason = res->reason;
+	sc->scored_at = NAN;
+	return 1;
+}
+
+int score_query(struct store *st, const char *run_id, const struct query_record *q, const struct item *it,
+		char *err, size_t errlen)
+{
+	struct grade_result res;
+	struct store_score sc;
+	char *settings;
+	int rc = 0;
+
+	if (score_row(q, it, &sc, &res, &settings) == 1)
+		rc = store_score_add(st, run_id, &sc, err, errlen);
 	free(settings);
 	return rc < 0 ? -1 : 0;
 }

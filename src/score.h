@@ -25,6 +25,15 @@
 int score_query(struct store *st, const char *run_id, const struct query_record *q, const struct item *it,
 		char *err, size_t errlen);
 
+/*
+ * The score row score_query would store for q, without storing it: 1 with
+ * *sc filled (its strings point into q, *res, *settings and the grader
+ * table; the caller frees *settings), or 0 when q is not scored as it is
+ * recorded (*settings NULL).
+ */
+int score_row(const struct query_record *q, const struct item *it, struct store_score *sc,
+	      struct grade_result *res, char **settings);
+
 struct score_opts {
 	const char *grader;            /* NULL = each item's task grader; else this one for every item */
 	struct grade_settings gs;      /* numeric tolerances (grade_settings_init defaults) */

@@ -94,6 +94,24 @@ int study_commit(struct store *s, const char *study_id, const char *config, cons
 	return s->ops->study->commit(s, study_id, config, l, w, run_id, q, err, errlen);
 }
 
+int study_commit_batch(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
+		       const struct study_where *w, const char *run_id, struct study_result *res, size_t n,
+		       char *err, size_t errlen)
+{
+	NEEDS(s, err, errlen);
+	if (s->ops->study->commit_batch)
+		return s->ops->study->commit_batch(s, study_id, config, l, w, run_id, res, n, err, errlen);
+	for (size_t i = 0; i < n; i++) {
+		int rc = s->ops->study->commit(s, study_id, config, l, w, run_id, res[i].q, err, errlen);
+		if (rc < 0 && rc != STUDY_ELOST)
+			return -1;
+		res[i].status = rc;
+		if (rc == 0 && res[i].score && store_score_add(s, run_id, res[i].score, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int study_status(struct store *s, const char *study_id,
 		 int (*cb)(const struct study_status_row *r, void *ctx), void *ctx, char *err, size_t errlen)
 {

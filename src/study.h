@@ -62,6 +62,13 @@ struct study_status_row {
 	double clock_offset_s;    /* mean recorded offset of the host's rows (NAN when none) */
 };
 
+/* One finished item for study_commit_batch: the query, its score (NULL: none) and what became of it. */
+struct study_result {
+	const struct query_record *q;
+	const struct store_score *score;
+	int status;               /* set by the commit: 0 recorded (now or by an earlier try), STUDY_ELOST */
+};
+
 /* The study ops a back-end implements (store_backend.study; NULL: no study queue). */
 struct store_study_ops {
 	int (*create)(struct store *s, struct study *st, char *const *item_ids, size_t n, char *err,
@@ -75,6 +82,10 @@ struct store_study_ops {
 	int (*commit)(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
 		      const struct study_where *w, const char *run_id, const struct query_record *q,
 		      char *err, size_t errlen);
+	/* optional (NULL: commit one at a time) */
+	int (*commit_batch)(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
+			    const struct study_where *w, const char *run_id, struct study_result *res,
+			    size_t n, char *err, size_t errlen);
 	int (*status)(struct store *s, const char *study_id,
 		      int (*cb)(const struct study_status_row *r, void *ctx), void *ctx, char *err, size_t errlen);
 	int (*server_clock)(struct store *s, double *wall_s, char *err, size_t errlen);
@@ -97,8 +108,9 @@ int study_get(struct store *s, const char *name, struct study *out, char *err, s
  * Claims at most max unfinished items of config whose lease is free or has
  * expired, under lease l (the store's clock), skipping rows another
  * transaction holds locked: *ids (free_list) in plan order, *n of them.
- * *left is the number of the config's items not done yet (claimed or not),
- * so 0 claimed with *left > 0 means "others hold the rest: wait".
+ * When none is claimed, *left is the number of the config's items not done
+ * yet (held by others), so 0 claimed with *left > 0 means "others hold the
+ * rest: wait"; otherwise *left is at least *n (not counted).
  */
 int study_claim(struct store *s, const char *study_id, const char *config, const struct study_lease *l, int max,
 		char ***ids, size_t *n, long long *left, char *err, size_t errlen);
@@ -117,6 +129,16 @@ int study_release_lease(struct store *s, const char *study_id, const struct stud
 int study_commit(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
 		 const struct study_where *w, const char *run_id, const struct query_record *q,
 		 char *err, size_t errlen);
+/*
+ * study_commit for n items in one transaction: every item whose row l still
+ * holds is recorded (its query, its score) and marked done with w; the
+ * others are left alone (res[i].status STUDY_ELOST). 0 with every status
+ * set, or -1 (nothing recorded). A back-end without the batch op commits the
+ * items one at a time (each its own transaction).
+ */
+int study_commit_batch(struct store *s, const char *study_id, const char *config, const struct study_lease *l,
+		       const struct study_where *w, const char *run_id, struct study_result *res, size_t n,
+		       char *err, size_t errlen);
 /* Calls cb for each (config, host) of the study, ordered by config then host. */
 int study_status(struct store *s, const char *study_id,
 		 int (*cb)(const struct study_status_row *r, void *ctx), void *ctx, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 /*
  * cmd/merge.c - 'ipw merge SRC... --into DEST': copies every run of each
  * source store (SQLite or PostgreSQL) into DEST with its sources, queries
- * (energies, attempts), scores and samples, for hosts that ran offline. A
+ * (energies, attempts; the superseded rows of --resume too), scores and
+ * samples, for hosts that ran offline. A
  * run keeps its id where DEST has it free; a run DEST already holds (the
  * same name, start time, version and dataset) gets only what it lacks, so
  * merging twice adds nothing.
@@ -32,7 +33,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw merge SRC [SRC...] --into DEST\n"
 		"Copies every run of each SRC store into DEST (SQLite files or postgresql:// URIs, any direction):\n"
-		"sources, queries with their energies and attempts, every score row and the telemetry samples.\n"
+		"sources, queries with their energies and attempts (superseded rows too), every score row and the\n"
+		"telemetry samples.\n"
 		"A run keeps its id when DEST has it free, else it gets the next one (said). A run DEST already\n"
 		"holds (same name, start time, ipw version and dataset) gets only the queries and scores it lacks,\n"
 		"so merging twice changes nothing. Judge caches are not merged.\n\n");
@@ -105,6 +107,7 @@ struct copy {
 	struct store *src, *dst;
 	const char *dst_id;
 	struct set have;
+	struct set started;       /* items whose superseded rows this merge copied: their next row supersedes */
 	struct totals *t;
 	char err[IPW_ERRLEN];
 	struct store_sample *buf;
@@ -117,13 +120,38 @@ static int list_run(const struct run_record *r, void *ctx)
 	return 0;
 }
 
+/* The item's latest row: inserted, or sent again over the superseded rows this merge copied. */
 static int copy_query(const struct query_record *q, void *ctx)
 {
 	struct copy *c = ctx;
 	int rc;
 	if (set_has(&c->have, q->item_id))
 		return 0;
-	rc = store_query_insert(c->dst, c->dst_id, q, c->err, sizeof(c->err));
+	rc = set_has(&c->started, q->item_id) ? store_query_resend(c->dst, c->dst_id, q, c->err, sizeof(c->err))
+					       : store_query_insert(c->dst, c->dst_id, q, c->err, sizeof(c->err));
+	if (rc == 0)
+		c->t->queries++;
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * A superseded row of an item DEST lacks (rows come oldest first, an item's
+ * together): the item's first one inserted, each later one superseding the
+ * one before, as --resume made them.
+ */
+static int copy_superseded(const struct query_record *q, void *ctx)
+{
+	struct copy *c = ctx;
+	int rc, again;
+	if (set_has(&c->have, q->item_id))
+		return 0;
+	again = c->started.n && !strcmp(c->started.v[c->started.n - 1], q->item_id);
+	rc = again ? store_query_resend(c->dst, c->dst_id, q, c->err, sizeof(c->err))
+		   : store_query_insert(c->dst, c->dst_id, q, c->err, sizeof(c->err));
+	if (rc == 0 && !again) {
+		c->started.v = xrealloc(c->started.v, (c->started.n + 1) * sizeof(char *));
+		c->started.v[c->started.n++] = xstrdup(q->item_id);
+	}
 	if (rc == 0)
 		c->t->queries++;
 	return rc < 0 ? -1 : 0;
@@ -196,8 +224,14 @@ static int copy_rows(struct copy *c, const char *src_id)
 		return -1;
 	if (c->have.n)
 		qsort(c->have.v, c->have.n, sizeof(char *), cmp_str);
-	rc = store_queries_iter(c->src, src_id, copy_query, c, c->err, sizeof(c->err));
+	/* history first: the superseded rows of the items DEST lacks, then every item's latest row */
+	rc = store_superseded_iter(c->src, src_id, copy_superseded, c, c->err, sizeof(c->err));
+	if (c->started.n)
+		qsort(c->started.v, c->started.n, sizeof(char *), cmp_str);
+	if (rc == 0)
+		rc = store_queries_iter(c->src, src_id, copy_query, c, c->err, sizeof(c->err));
 	set_release(&c->have);
+	set_release(&c->started);
 	if (rc == 0)
 		rc = store_scores_iter(c->dst, c->dst_id, list_score, &c->have, c->err, sizeof(c->err));
 	if (rc == 0) {

@@ -23,6 +23,7 @@
 #include "../optable.h"
 #include "../profile_opts.h"
 #include "../runner.h"
+#include "../score.h"
 #include "../store.h"
 #include "../study.h"
 #include "../util.h"
@@ -41,7 +42,7 @@ struct worker_args {
 	struct profile_args pa;
 	const char *study, *config, *worker_id;
 	double lease_s, poll_s;
-	int batch;
+	int batch, commit_every;
 };
 
 #define W(f) offsetof(struct worker_args, f)
@@ -57,6 +58,9 @@ static const struct opt_def worker_own[] = {
 	 NULL, "1..1000000", NULL},
 	{"poll", 0, OPT_DOUBLE, W(poll_s), "S", "wait between claims while other workers hold the rest (default: "
 	 "lease/4, at most 1)", NULL, 0, 1e9, OPEN, NULL, "seconds > 0", NULL},
+	{"commit-every", 0, OPT_INT, W(commit_every), "N", "record finished items in transactions of at most N "
+	 "(default: a claim's batch; at most\n10000); 1: each item as soon as it ends (its energy after)", NULL, 1, 1e6,
+	 OPT_BOUNDED, NULL, "1..1000000", NULL},
 	{"worker-id", 0, OPT_STRING, W(worker_id), "ID", "how status names this worker (default HOST:PID)", NULL, 0,
 	 0, 0, NULL, NULL, NULL},
 };
@@ -90,6 +94,17 @@ static void usage(FILE *f)
 
 /* ---- the worker's state ---- */
 
+/* Items per batched commit at most, whatever --commit-every says. */
+#define MAX_COMMIT 10000
+
+/* A finished item held for the next batched commit: the query, its score. */
+struct kept {
+	struct query_record q;
+	struct store_score sc;
+	int scored;
+	char *settings, *reason;
+};
+
 struct worker {
 	struct worker_args *a;
 	struct study study;
@@ -100,6 +115,9 @@ struct worker {
 	double clock_offset_s;
 	int batch;
 	long long recorded, lost;
+	struct kept *kept;           /* --commit-every > 1: finished items not yet committed */
+	size_t nkept, capkept;
+	int commit_every;
 	/* the heartbeat */
 	pthread_t hb;
 	int hb_on;
@@ -178,6 +196,8 @@ static void heartbeat_stop(struct worker *w)
 static int q_next(void *arg, char ***ids, size_t *n, char *err, size_t errlen);
 static int q_record(void *arg, struct store *st, const char *run_id, const struct query_record *q, char *err,
 		    size_t errlen);
+static int q_keep(void *arg, struct query_record *q, const struct item *it, char *err, size_t errlen);
+static int q_flush(void *arg, struct store *st, const char *run_id, char *err, size_t errlen);
 
 /* The queue claims on a connection of its own (st); results land on the runner's. */
 struct qctx {
@@ -242,6 +262,29 @@ static char *accelerators(const char *hardware_json)
 	return out;
 }
 
+/* The run's accelerators, read once (the row of each committed item records them). */
+static int load_hardware(struct worker *w, struct store *st, const char *run_id, char *err, size_t errlen)
+{
+	struct run_record r;
+	if (w->hardware)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	if (store_run_get(st, run_id, &r, err, errlen) < 0) {
+		run_record_release(&r);
+		return -1;
+	}
+	w->hardware = accelerators(r.hardware_json);
+	run_record_release(&r);
+	return 0;
+}
+
+static void set_where(const struct worker *w, struct study_where *where)
+{
+	where->host = w->host;
+	where->hardware = w->hardware;
+	where->clock_offset_s = w->clock_offset_s;
+}
+
 static int q_record(void *arg, struct store *st, const char *run_id, const struct query_record *q, char *err,
 		    size_t errlen)
 {
@@ -249,19 +292,9 @@ static int q_record(void *arg, struct store *st, const char *run_id, const struc
 	struct worker *w = c->w;
 	struct study_where where;
 	int rc;
-	if (!w->hardware) {
-		struct run_record r;
-		memset(&r, 0, sizeof(r));
-		if (store_run_get(st, run_id, &r, err, errlen) < 0) {
-			run_record_release(&r);
-			return -1;
-		}
-		w->hardware = accelerators(r.hardware_json);
-		run_record_release(&r);
-	}
-	where.host = w->host;
-	where.hardware = w->hardware;
-	where.clock_offset_s = w->clock_offset_s;
+	if (load_hardware(w, st, run_id, err, errlen) < 0)
+		return -1;
+	set_where(w, &where);
 	rc = study_commit(st, w->study.id, w->cfg->name, &w->lease, &where, run_id, q, err, errlen);
 	if (rc == STUDY_ELOST) {
 		fprintf(stderr, "ipw worker: %s\n", err);
@@ -270,6 +303,78 @@ static int q_record(void *arg, struct store *st, const char *run_id, const struc
 	}
 	if (rc == 0)
 		w->recorded++;
+	return rc < 0 ? -1 : 0;
+}
+
+static void kept_release(struct worker *w)
+{
+	for (size_t i = 0; i < w->nkept; i++) {
+		query_record_release(&w->kept[i].q);
+		free(w->kept[i].settings);
+		free(w->kept[i].reason);
+	}
+	w->nkept = 0;
+}
+
+/* Takes a finished query (with its energy) and its score for the next batched commit; 1: commit now. */
+static int q_keep(void *arg, struct query_record *q, const struct item *it, char *err, size_t errlen)
+{
+	struct qctx *c = arg;
+	struct worker *w = c->w;
+	struct grade_result res;
+	struct kept *k;
+	(void)err;
+	(void)errlen;
+	if (w->nkept == w->capkept) {
+		w->capkept = w->capkept ? 2 * w->capkept : 64;
+		w->kept = xrealloc(w->kept, w->capkept * sizeof(*w->kept));
+	}
+	k = &w->kept[w->nkept++];
+	memset(k, 0, sizeof(*k));
+	k->q = *q;                    /* moved: the runner's copy is left empty */
+	memset(q, 0, sizeof(*q));
+	k->scored = score_row(&k->q, it, &k->sc, &res, &k->settings);
+	if (k->scored) {
+		k->reason = xstrdup(res.reason);
+		k->sc.reason = k->reason; /* every pointer of sc now outlives res */
+	}
+	/* a commit names its items in one statement: at most MAX_COMMIT of them (PostgreSQL's parameter limit) */
+	return w->nkept >= (size_t)w->commit_every || w->nkept >= MAX_COMMIT;
+}
+
+/* Commits the kept items in one transaction; the ones whose lease was lost are dropped and said. */
+static int q_flush(void *arg, struct store *st, const char *run_id, char *err, size_t errlen)
+{
+	struct qctx *c = arg;
+	struct worker *w = c->w;
+	struct study_where where;
+	struct study_result *res;
+	int rc;
+	if (!w->nkept)
+		return 0;
+	if (load_hardware(w, st, run_id, err, errlen) < 0) {
+		kept_release(w);
+		return -1;
+	}
+	set_where(w, &where);
+	res = xcalloc(w->nkept, sizeof(*res));
+	for (size_t i = 0; i < w->nkept; i++) {
+		res[i].q = &w->kept[i].q;
+		res[i].score = w->kept[i].scored ? &w->kept[i].sc : NULL;
+	}
+	rc = study_commit_batch(st, w->study.id, w->cfg->name, &w->lease, &where, run_id, res, w->nkept, err,
+				errlen);
+	for (size_t i = 0; rc == 0 && i < w->nkept; i++) {
+		if (res[i].status == 0) {
+			w->recorded++;
+			continue;
+		}
+		fprintf(stderr, "ipw worker: item '%s' of config '%s' is no longer ours (the lease expired and "
+			"another worker took it): dropped\n", w->kept[i].q.item_id, w->cfg->name);
+		w->lost++;
+	}
+	free(res);
+	kept_release(w);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -317,12 +422,11 @@ static int check_dataset(const struct study *st, const struct runner_opts *o, ch
 }
 
 /* Runs one config of the study on this host until it is done (or the worker stops). */
-static int work_config(struct worker *w, int argc, char **argv, char *err, size_t errlen)
+static int work_config(struct worker *w, struct store *qs, int argc, char **argv, char *err, size_t errlen)
 {
 	struct worker_args a2;
 	struct runner_queue qu;
-	struct qctx qc = {w, NULL};
-	struct store qs;
+	struct qctx qc = {w, qs};
 	struct runner_hooks h;
 	struct runner_report rep;
 	struct opt_def *table;
@@ -355,23 +459,26 @@ static int work_config(struct worker *w, int argc, char **argv, char *err, size_
 	a2.pa.o.name = name;
 	a2.pa.o.group = group;
 	a2.pa.o.stop = &stop_flag;
+	memset(&qu, 0, sizeof(qu));
 	qu.arg = &qc;
 	qu.next = q_next;
 	qu.record = q_record;
+	w->commit_every = a2.commit_every > 0 ? a2.commit_every : w->batch;
+	if (w->commit_every > 1) {
+		qu.keep = q_keep;
+		qu.flush = q_flush;
+	}
 	a2.pa.o.queue = &qu;
-	if ((rc = store_open(&qs, a2.pa.o.store, 0, err, errlen)) < 0)
-		goto out;
-	qc.st = &qs;
 	memset(&h, 0, sizeof(h));
 	h.message = on_message;
 	fprintf(stderr, "ipw worker %s: study %s, config %s (model %s, server %s, accelerator %s)\n", w->lease.owner,
 		w->study.name, w->cfg->name, w->cfg->model ? w->cfg->model : "-", w->cfg->server ? w->cfg->server : "-",
 		w->cfg->accelerator ? w->cfg->accelerator : "-");
 	rc = runner_run(&a2.pa.o, &h, &rep, err, errlen);
-	if (study_release_lease(&qs, w->study.id, &w->lease, w->hb_err, sizeof(w->hb_err)) < 0)
+	kept_release(w);              /* left by a failed commit: nothing of it was stored */
+	if (study_release_lease(qs, w->study.id, &w->lease, w->hb_err, sizeof(w->hb_err)) < 0)
 		fprintf(stderr, "ipw worker: warning: could not give back the unfinished items: %s (they are "
 			"claimed again when the lease expires)\n", w->hb_err);
-	store_close(&qs);
 	if (rep.run_id[0])
 		printf("worker %s: config %s: %lld items recorded in run %s (%lld failed), %lld dropped (lease "
 		       "lost)\n", w->lease.owner, w->cfg->name, w->recorded, rep.run_id, rep.failed, w->lost);
@@ -481,7 +588,7 @@ int cmd_worker(int argc, char **argv)
 		}
 		if (!left)
 			continue;
-		if (work_config(&w, argc, argv, err, sizeof(err)) < 0) {
+		if (work_config(&w, &st, argc, argv, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw worker: %s\n", err);
 			status = EXIT_INPUT;
 		}
@@ -500,6 +607,8 @@ int cmd_worker(int argc, char **argv)
 		status = EXIT_INTERRUPTED;
 out:
 	heartbeat_stop(&w);
+	kept_release(&w);
+	free(w.kept);
 	study_release(&w.study);
 	if (opened)
 		store_close(&st);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,6 +441,39 @@ static int pq_do(struct store *s, const char *sql, const struct params *p, const
 	PGresult *r;
 	int rc = pq_run(s, sql, p, &r, what, err, errlen);
 	PQclear(r);
+	return rc;
+}
+
+/*
+ * pq_run with its parameters inline: one letter of types per value, 't' a
+ * const char * (NULL: SQL NULL), 'i' a long long (negative: NULL), 'r' a
+ * double (NAN: NULL). res NULL: the result is not kept (else as pq_run).
+ * The one wrapper for the back-end's short statements (leases, the queue).
+ */
+static int pq_args(struct store *s, const char *sql, PGresult **res, const char *what, char *err, size_t errlen,
+		   const char *types, ...)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	for (const char *t = types; *t; t++) {
+		if (*t == 't')
+			par_text(&p, va_arg(ap, const char *));
+		else if (*t == 'i')
+			par_i64(&p, va_arg(ap, long long));
+		else
+			par_real(&p, va_arg(ap, double));
+	}
+	va_end(ap);
+	rc = pq_run(s, sql, &p, &r, what, err, errlen);
+	if (res)
+		*res = r;
+	else
+		PQclear(r);
+	par_release(&p);
 	return rc;
 }
 
@@ -1095,6 +1129,305 @@ static int insert_query_children(struct store *s, const char *qid, const struct 
 	return rc;
 }
 
+/* ---- multi-row statements: a batch's rows in a few statements, not one each ---- */
+
+/* A batch row's parameters: row i of ctx's rows into p. */
+typedef void (*row_fill)(struct params *p, size_t i, const void *ctx);
+/* A RETURNING row of a multi-row statement: 0, or negative to stop. */
+typedef int (*row_got)(const PGresult *r, int row, void *ctx);
+
+/* libpq sends at most 65535 parameters per statement. */
+#define PG_MAX_PARAMS 65000
+
+/*
+ * Runs "head VALUES (...), (...) tail" over rows 0..n-1 (fill gives each
+ * row's ncols values; casts[c], when casts is not NULL, types column c),
+ * as few statements as the parameter limit allows, each RETURNING row
+ * passed to got. fixed, when not NULL, is $1 of every statement and the
+ * rows' parameters follow it. 0, or -1 with err (pg->last_state says why).
+ */
+static int run_many(struct store *s, const char *head, const char *const *casts, size_t ncols, size_t n,
+		    row_fill fill, const void *ctx, const char *fixed, const char *tail, row_got got, void *gctx,
+		    const char *what, char *err, size_t errlen)
+{
+	size_t per = PG_MAX_PARAMS / ncols, first = fixed ? 2 : 1;
+	struct params p = {0};
+	int rc = 0;
+
+	for (size_t at = 0; at < n && rc == 0; at += per) {
+		size_t rows = n - at < per ? n - at : per, k = first;
+		PGresult *res = NULL;
+		struct buf b;
+		char *sql;
+		buf_init(&b, 0);
+		buf_appendf(&b, "%s VALUES ", head);
+		for (size_t i = 0; i < rows; i++) {
+			buf_appends(&b, i ? ", (" : "(");
+			for (size_t c = 0; c < ncols; c++, k++)
+				buf_appendf(&b, "%s$%zu%s%s", c ? ", " : "", k, casts ? "::" : "", casts ? casts[c] : "");
+			buf_appends(&b, ")");
+		}
+		if (tail)
+			buf_appendf(&b, " %s", tail);
+		sql = buf_detach(&b);
+		buf_release(&b);
+		par_reset(&p);
+		if (fixed)
+			par_text(&p, fixed);
+		for (size_t i = 0; i < rows; i++)
+			fill(&p, at + i, ctx);
+		rc = pq_run(s, sql, &p, &res, what, err, errlen);
+		for (int i = 0; rc == 0 && got && i < PQntuples(res); i++)
+			rc = got(res, i, gctx);
+		PQclear(res);
+		free(sql);
+	}
+	par_release(&p);
+	return rc;
+}
+
+/* A batch of one run's queries and the ids the store gave them. */
+struct qbatch {
+	const char *run_id;
+	const struct query_record *const *qs;
+	size_t n;
+	char **qid;               /* qid[i]: qs[i]'s row id, once inserted or found */
+	size_t *by_item;          /* 0..n-1 sorted by item id, to place RETURNING rows */
+	size_t (*child)[2];       /* a child row: (query, energy or attempt) */
+	size_t nchild;
+	double now;
+};
+
+static int cmp_by_item(const void *a, const void *b, void *ctx)
+{
+	const struct qbatch *qb = ctx;
+	return strcmp(qb->qs[*(const size_t *)a]->item_id, qb->qs[*(const size_t *)b]->item_id);
+}
+
+static void qbatch_init(struct qbatch *qb, const char *run_id, const struct query_record *const *qs, size_t n)
+{
+	memset(qb, 0, sizeof(*qb));
+	qb->run_id = run_id;
+	qb->qs = qs;
+	qb->n = n;
+	qb->qid = xcalloc(n + 1, sizeof(char *));
+	qb->by_item = xcalloc(n + 1, sizeof(size_t));
+	for (size_t i = 0; i < n; i++)
+		qb->by_item[i] = i;
+	qsort_r(qb->by_item, n, sizeof(size_t), cmp_by_item, qb);
+	qb->now = clock_wall_s();
+}
+
+static void qbatch_release(struct qbatch *qb)
+{
+	for (size_t i = 0; i < qb->n; i++)
+		free(qb->qid[i]);
+	free(qb->qid);
+	free(qb->by_item);
+	free(qb->child);
+	memset(qb, 0, sizeof(*qb));
+}
+
+/* A RETURNING (id, item_id) row: its id into qid[] of the query with that item id. */
+static int qbatch_got(const PGresult *r, int row, void *ctx)
+{
+	struct qbatch *qb = ctx;
+	const char *item = get_str(r, row, 1);
+	size_t lo = 0, hi = qb->n;
+	while (item && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, i = qb->by_item[mid];
+		int c = strcmp(qb->qs[i]->item_id, item);
+		if (!c) {
+			free(qb->qid[i]);
+			qb->qid[i] = get_text(r, row, 0);
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void fill_query(struct params *p, size_t i, const void *ctx)
+{
+	const struct qbatch *qb = ctx;
+	par_text(p, qb->run_id);
+	par_real(p, qb->now);
+	par_cols(p, query_cols, NCOLS(query_cols), qb->qs[i]);
+}
+
+static void fill_energy_row(struct params *p, size_t i, const void *ctx)
+{
+	const struct qbatch *qb = ctx;
+	const struct query_energy *e = &qb->qs[qb->child[i][0]]->energy[qb->child[i][1]];
+	par_text(p, qb->qid[qb->child[i][0]]);
+	par_i64(p, e->source_idx);
+	par_real(p, e->gross_j);
+	par_real(p, e->dynamic_j);
+}
+
+static void fill_attempt_row(struct params *p, size_t i, const void *ctx)
+{
+	const struct qbatch *qb = ctx;
+	const struct query_attempt *a = &qb->qs[qb->child[i][0]]->attempts[qb->child[i][1]];
+	par_text(p, qb->qid[qb->child[i][0]]);
+	par_i64(p, a->n);
+	par_real(p, a->t_start_s);
+	par_real(p, a->duration_s);
+	par_text(p, a->error_kind);
+	par_i64(p, a->http_status);
+	par_text(p, a->message);
+}
+
+/* The (query, child) pairs of qb's queries that have an id: energies (attempts 0) or attempts (1). */
+static void qbatch_children(struct qbatch *qb, int attempts)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < qb->n; i++)
+		if (qb->qid[i])
+			n += (size_t)(attempts ? qb->qs[i]->nattempts : qb->qs[i]->nenergy);
+	free(qb->child);
+	qb->child = xcalloc(n + 1, sizeof(*qb->child));
+	qb->nchild = 0;
+	for (size_t i = 0; i < qb->n; i++) {
+		int k = !qb->qid[i] ? 0 : attempts ? qb->qs[i]->nattempts : qb->qs[i]->nenergy;
+		for (int j = 0; j < k; j++) {
+			qb->child[qb->nchild][0] = i;
+			qb->child[qb->nchild++][1] = (size_t)j;
+		}
+	}
+}
+
+/* The per-source energy rows (and, with attempts, the attempt rows) of qb's queries that have an id. */
+static int qbatch_insert_children(struct store *s, struct qbatch *qb, int attempts, char *err, size_t errlen)
+{
+	int rc;
+	qbatch_children(qb, 0);
+	rc = run_many(s, "INSERT INTO query_energy (query_id, source_idx, gross_j, dynamic_j)", NULL, 4,
+		      qb->nchild, fill_energy_row, qb, NULL, NULL, NULL, NULL, "recording queries' energy", err,
+		      errlen);
+	if (rc == 0 && attempts) {
+		qbatch_children(qb, 1);
+		rc = run_many(s, "INSERT INTO query_attempts (query_id, n, t_start_s, duration_s, error_kind,"
+			      " http_status, message)", NULL, 7, qb->nchild, fill_attempt_row, qb, NULL, NULL,
+			      NULL, NULL, "recording queries' attempts", err, errlen);
+	}
+	return rc;
+}
+
+/* qb's queries, their energies and attempts, in the caller's transaction (ids into qb->qid). */
+static int qbatch_insert(struct store *s, struct qbatch *qb, char *err, size_t errlen)
+{
+	struct pg *pg = s->impl;
+	char *cols = col_list(query_cols, NCOLS(query_cols));
+	char *head = xasprintf("INSERT INTO queries (run_id, recorded_at, %s)", cols);
+	int rc = run_many(s, head, NULL, NCOLS(query_cols) + 2, qb->n, fill_query, qb, NULL,
+			  "RETURNING id, item_id", qbatch_got, qb, "recording queries", err, errlen);
+
+	if (rc < 0 && !strcmp(pg->last_state, PG_UNIQUE)) {
+		err_set(err, errlen, "an item of the batch is already recorded in run %s of %s (each item is "
+			"recorded once; --resume skips recorded items)", qb->run_id, s->path);
+		rc = STORE_EDUPLICATE;
+	} else if (rc < 0 && !strcmp(pg->last_state, PG_FOREIGN_KEY)) {
+		rc = no_run(s, qb->run_id, err, errlen);
+	}
+	for (size_t i = 0; rc == 0 && i < qb->n; i++)
+		if (!qb->qid[i])
+			rc = err_set(err, errlen, "store '%s': item '%s' was not recorded in a batch", s->path,
+				     qb->qs[i]->item_id);
+	if (rc == 0)
+		rc = qbatch_insert_children(s, qb, 1, err, errlen);
+	free(cols);
+	free(head);
+	return rc;
+}
+
+struct batch_ctx {
+	const char *run_id;
+	const struct query_record *const *qs;
+	size_t n;
+};
+
+static int query_insert_batch_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct batch_ctx *c = ctx;
+	struct qbatch qb;
+	int rc;
+	qbatch_init(&qb, c->run_id, c->qs, c->n);
+	rc = qbatch_insert(s, &qb, err, errlen);
+	qbatch_release(&qb);
+	return rc;
+}
+
+static int pg_query_insert_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+				 size_t n, char *err, size_t errlen)
+{
+	struct batch_ctx c = {run_id, qs, n};
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	return n ? pg_tx(s, query_insert_batch_body, &c, err, errlen) : 0;
+}
+
+static void fill_energy_set(struct params *p, size_t i, const void *ctx)
+{
+	const struct qbatch *qb = ctx;
+	par_text(p, qb->qs[i]->item_id);
+	par_cols(p, energy_cols, NCOLS(energy_cols), qb->qs[i]);
+}
+
+/* Sets the energy of c's queries (each the run's latest for its item) and their per-source rows. */
+static int energy_set_batch_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct batch_ctx *c = ctx;
+	const char *casts[NCOLS(energy_cols) + 1] = {"text"};
+	struct qbatch qb;
+	struct buf b;
+	char *head, *tail;
+	int rc;
+
+	for (size_t i = 0; i < NCOLS(energy_cols); i++)
+		casts[i + 1] = "float8";
+	qbatch_init(&qb, c->run_id, c->qs, c->n);
+	buf_init(&b, 0);
+	buf_appends(&b, "UPDATE queries AS q SET ");
+	for (size_t i = 0; i < NCOLS(energy_cols); i++)
+		buf_appendf(&b, "%s%s = v.%s", i ? ", " : "", energy_cols[i].name, energy_cols[i].name);
+	buf_appends(&b, " FROM (");
+	head = buf_detach(&b);
+	buf_appends(&b, ") AS v (item_id");
+	for (size_t i = 0; i < NCOLS(energy_cols); i++)
+		buf_appendf(&b, ", %s", energy_cols[i].name);
+	buf_appends(&b, ") WHERE q.run_id = $1 AND q.item_id = v.item_id AND q.superseded_at IS NULL"
+		    " RETURNING q.id, q.item_id");
+	tail = buf_detach(&b);
+	buf_release(&b);
+	rc = run_many(s, head, casts, NCOLS(energy_cols) + 1, c->n, fill_energy_set, &qb, c->run_id, tail,
+		      qbatch_got, &qb, "setting queries' energy", err, errlen);
+	for (size_t i = 0; rc == 0 && i < c->n; i++)
+		if (!qb.qid[i]) {
+			err_set(err, errlen, "run %s of %s has no query for item '%s'", c->run_id, s->path,
+				c->qs[i]->item_id);
+			rc = STORE_ENOTFOUND;
+		}
+	if (rc == 0)
+		rc = qbatch_insert_children(s, &qb, 0, err, errlen);
+	qbatch_release(&qb);
+	free(head);
+	free(tail);
+	return rc;
+}
+
+static int pg_query_energy_set_batch(struct store *s, const char *run_id, const struct query_record *const *qs,
+				     size_t n, char *err, size_t errlen)
+{
+	struct batch_ctx c = {run_id, qs, n};
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	return n ? pg_tx(s, energy_set_batch_body, &c, err, errlen) : 0;
+}
+
 static int query_insert_body(struct store *s, void *ctx, char *err, size_t errlen)
 {
 	struct query_insert_ctx *c = ctx;
@@ -1419,32 +1752,29 @@ struct samples_ctx {
 	size_t n;
 };
 
+static void fill_sample(struct params *p, size_t i, const void *ctx)
+{
+	const struct samples_ctx *c = ctx;
+	const struct store_sample *v = &c->v[i];
+	par_text(p, c->run_id);
+	par_i64(p, v->source_idx);
+	par_real(p, v->t_s);
+	par_real(p, v->energy_j);
+	par_real(p, v->power_w);
+	par_real(p, v->temp_c);
+	par_real(p, v->mem_used_bytes);
+}
+
+/* The samples in as few multi-row INSERTs as the parameter limit allows. */
 static int samples_append_body(struct store *s, void *ctx, char *err, size_t errlen)
 {
 	struct samples_ctx *c = ctx;
-	struct params p = {0};
-	PGresult *res = NULL;
-	int rc = 0;
-
-	for (size_t i = 0; i < c->n && rc == 0; i++) {
-		const struct store_sample *v = &c->v[i];
-		par_reset(&p);
-		par_text(&p, c->run_id);
-		par_i64(&p, v->source_idx);
-		par_real(&p, v->t_s);
-		par_real(&p, v->energy_j);
-		par_real(&p, v->power_w);
-		par_real(&p, v->temp_c);
-		par_real(&p, v->mem_used_bytes);
-		rc = pq_run(s, "INSERT INTO samples (run_id, source_idx, t_s, energy_j, power_w, temp_c,"
-			    " mem_used_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7)", &p, &res,
-			    "recording samples", err, errlen);
-		if (rc < 0 && is_state(res, PG_FOREIGN_KEY))
-			rc = no_run(s, c->run_id, err, errlen);
-		PQclear(res);
-		res = NULL;
-	}
-	par_release(&p);
+	struct pg *pg = s->impl;
+	int rc = run_many(s, "INSERT INTO samples (run_id, source_idx, t_s, energy_j, power_w, temp_c,"
+			  " mem_used_bytes)", NULL, 7, c->n, fill_sample, c, NULL, NULL, NULL, NULL,
+			  "recording samples", err, errlen);
+	if (rc < 0 && !strcmp(pg->last_state, PG_FOREIGN_KEY))
+		rc = no_run(s, c->run_id, err, errlen);
 	return rc;
 }
 
@@ -1455,7 +1785,7 @@ static int pg_samples_append(struct store *s, const char *run_id, const struct s
 
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	return pg_tx(s, samples_append_body, &c, err, errlen);
+	return n ? pg_tx(s, samples_append_body, &c, err, errlen) : 0;
 }
 
 static int pg_score_add(struct store *s, const char *run_id, const struct store_score *sc,
@@ -1674,15 +2004,13 @@ static int pg_samples_iter(struct store *s, const char *run_id,
 
 static int pg_lease_get(struct store *s, const char *run_id, struct store_lease *out, char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *res = NULL;
 	int rc;
 
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		return rc;
-	par_text(&p, run_id);
-	rc = pq_run(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = $1",
-		    &p, &res, "reading a run's lease", err, errlen);
+	rc = pq_args(s, "SELECT owner, host, pid, acquired_at, heartbeat_at FROM run_leases WHERE run_id = $1",
+		     &res, "reading a run's lease", err, errlen, "t", run_id);
 	if (rc == 0 && PQntuples(res) == 0) {
 		rc = STORE_ENOTFOUND;
 	} else if (rc == 0) {
@@ -1693,79 +2021,59 @@ static int pg_lease_get(struct store *s, const char *run_id, struct store_lease 
 		out->heartbeat_at = get_real(res, 0, 4);
 	}
 	PQclear(res);
-	par_release(&p);
 	return rc;
 }
 
 static int pg_lease_put(struct store *s, const char *run_id, const struct store_lease *l,
 			const struct store_lease *expect, char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *res = NULL;
 	int rc;
 
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	par_text(&p, run_id);
-	par_text(&p, l->owner);
-	par_text(&p, l->host);
-	par_i64(&p, l->pid);
-	par_real(&p, l->acquired_at);
-	par_real(&p, l->heartbeat_at);
-	if (expect) {
-		par_text(&p, expect->owner);
-		par_real(&p, expect->heartbeat_at);
-	}
-	rc = pq_run(s, expect ? "UPDATE run_leases SET owner = $2, host = $3, pid = $4, acquired_at = $5,"
-			      " heartbeat_at = $6 WHERE run_id = $1 AND owner = $7 AND heartbeat_at = $8 RETURNING run_id"
-			    : "INSERT INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
-			      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
-		    &p, &res, "writing a run's lease", err, errlen);
+	if (expect)
+		rc = pq_args(s, "UPDATE run_leases SET owner = $2, host = $3, pid = $4, acquired_at = $5,"
+			     " heartbeat_at = $6 WHERE run_id = $1 AND owner = $7 AND heartbeat_at = $8 RETURNING run_id",
+			     &res, "writing a run's lease", err, errlen, "tttirrtr", run_id, l->owner, l->host,
+			     (long long)l->pid, l->acquired_at, l->heartbeat_at, expect->owner, expect->heartbeat_at);
+	else
+		rc = pq_args(s, "INSERT INTO run_leases (run_id, owner, host, pid, acquired_at, heartbeat_at)"
+			     " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+			     &res, "writing a run's lease", err, errlen, "tttirr", run_id, l->owner, l->host,
+			     (long long)l->pid, l->acquired_at, l->heartbeat_at);
 	if (rc < 0 && is_state(res, PG_FOREIGN_KEY))
 		rc = no_run(s, run_id, err, errlen);
 	else if (rc == 0 && PQntuples(res) != 1)
 		rc = STORE_EBUSY;
 	PQclear(res);
-	par_release(&p);
 	return rc;
 }
 
 static int pg_lease_renew(struct store *s, const char *run_id, const char *owner, double now,
 			  char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *res = NULL;
 	int rc;
 
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	par_real(&p, now);
-	par_text(&p, run_id);
-	par_text(&p, owner);
-	rc = pq_run(s, "UPDATE run_leases SET heartbeat_at = $1 WHERE run_id = $2 AND owner = $3 RETURNING run_id",
-		    &p, &res, "renewing a run's lease", err, errlen);
+	rc = pq_args(s, "UPDATE run_leases SET heartbeat_at = $1 WHERE run_id = $2 AND owner = $3 RETURNING run_id",
+		     &res, "renewing a run's lease", err, errlen, "rtt", now, run_id, owner);
 	if (rc == 0 && PQntuples(res) != 1) {
 		err_set(err, errlen, "run %s: %s no longer holds its lease", run_id, owner);
 		rc = STORE_ENOTFOUND;
 	}
 	PQclear(res);
-	par_release(&p);
 	return rc;
 }
 
 static int pg_lease_release(struct store *s, const char *run_id, const char *owner, char *err, size_t errlen)
 {
-	struct params p = {0};
-	int rc;
-
 	if (check_run_id(s, run_id, err, errlen) < 0)
 		return -1;
-	par_text(&p, run_id);
-	par_text(&p, owner);
-	rc = pq_do(s, "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2", &p, "releasing a run's lease",
-		   err, errlen);
-	par_release(&p);
-	return rc;
+	return pq_args(s, "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2", NULL, "releasing a run's lease",
+		       err, errlen, "tt", run_id, owner);
 }
 
 /* ---- ipw merge: a run with its id, every score row ---- */
@@ -2037,11 +2345,11 @@ static int pg_study_claim(struct store *s, const char *study_id, const char *con
 			(*ids)[i] = get_text(r, (int)order[i][1], 1);
 		PQclear(r);
 		r = NULL;
-		par_reset(&p);
-		par_text(&p, study_id);
-		par_text(&p, config);
-		rc = pq_run(s, "SELECT count(*) FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0",
-			    &p, &r, "counting the items left", err, errlen);
+		*left = (long long)*n; /* a lower bound: counting the rest is a scan, done only when none was claimed */
+	}
+	if (rc == 0 && !*n) {
+		rc = pq_args(s, "SELECT count(*) FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0",
+			     &r, "counting the items left", err, errlen, "tt", study_id, config);
 		if (rc == 0)
 			*left = get_i64(r, 0, 0);
 	}
@@ -2054,30 +2362,17 @@ static int pg_study_claim(struct store *s, const char *study_id, const char *con
 static int pg_study_renew(struct store *s, const char *study_id, const struct study_lease *l, char *err,
 			  size_t errlen)
 {
-	struct params p = {0};
-	int rc;
-
-	par_text(&p, study_id);
-	par_text(&p, l->token);
-	par_real(&p, l->lease_s);
-	rc = pq_do(s, "UPDATE study_items SET lease_expires = " PG_NOW " + $3"
-		   " WHERE study_id = $1 AND lease_token = $2 AND done = 0", &p, "renewing the lease", err, errlen);
-	par_release(&p);
-	return rc;
+	return pq_args(s, "UPDATE study_items SET lease_expires = " PG_NOW " + $3"
+		       " WHERE study_id = $1 AND lease_token = $2 AND done = 0", NULL, "renewing the lease", err, errlen,
+		       "ttr", study_id, l->token, l->lease_s);
 }
 
 static int pg_study_release(struct store *s, const char *study_id, const struct study_lease *l, char *err,
 			    size_t errlen)
 {
-	struct params p = {0};
-	int rc;
-
-	par_text(&p, study_id);
-	par_text(&p, l->token);
-	rc = pq_do(s, "UPDATE study_items SET lease_expires = NULL, lease_owner = NULL, lease_token = NULL"
-		   " WHERE study_id = $1 AND lease_token = $2 AND done = 0", &p, "giving back the lease", err, errlen);
-	par_release(&p);
-	return rc;
+	return pq_args(s, "UPDATE study_items SET lease_expires = NULL, lease_owner = NULL, lease_token = NULL"
+		       " WHERE study_id = $1 AND lease_token = $2 AND done = 0", NULL, "giving back the lease", err,
+		       errlen, "tt", study_id, l->token);
 }
 
 struct study_commit_ctx {
@@ -2152,21 +2447,182 @@ static int pg_study_commit(struct store *s, const char *study_id, const char *co
 	return rc == 1 ? 0 : rc; /* 1: already committed by this lease, rolled back as a no-op */
 }
 
+struct scores_rows {
+	const char *run_id;
+	const struct store_score **sc;
+};
+
+static void fill_score(struct params *p, size_t i, const void *ctx)
+{
+	const struct scores_rows *rows = ctx;
+	const struct store_score *const *sc = rows->sc;
+	par_text(p, rows->run_id);
+	par_text(p, sc[i]->item_id);
+	par_text(p, sc[i]->grader);
+	par_text(p, sc[i]->settings_json);
+	par_i64(p, sc[i]->correct == 0 || sc[i]->correct == 1 ? sc[i]->correct : -1);
+	par_text(p, sc[i]->reason);
+	par_real(p, isnan(sc[i]->scored_at) || sc[i]->scored_at <= 0 ? clock_wall_s() : sc[i]->scored_at);
+}
+
+struct study_batch_ctx {
+	const char *study_id, *config, *run_id;
+	const struct study_lease *l;
+	const struct study_where *w;
+	struct study_result *res;
+	size_t n;
+};
+
+/* " IN ($first, ...)" over the items i of c with pick[i], their ids pushed onto p. */
+static char *items_in(struct params *p, const struct study_batch_ctx *c, const int *pick, int want)
+{
+	struct buf b;
+	char *out;
+	int k = 0;
+	buf_init(&b, 0);
+	buf_appends(&b, " IN (");
+	for (size_t i = 0; i < c->n; i++)
+		if (pick[i] == want) {
+			par_text(p, c->res[i].q->item_id);
+			buf_appendf(&b, "%s$%d", k++ ? ", " : "", p->n);
+		}
+	buf_appends(&b, ")");
+	out = buf_detach(&b);
+	buf_release(&b);
+	return out;
+}
+
+/* The item of c with this id (ids are unique in a batch), or n. */
+static size_t batch_find(const struct study_batch_ctx *c, const char *id)
+{
+	for (size_t i = 0; id && i < c->n; i++)
+		if (!strcmp(c->res[i].q->item_id, id))
+			return i;
+	return c->n;
+}
+
+/*
+ * Marks done the batch's rows that still hold our token (one UPDATE, which
+ * locks them to the commit), records those items' queries and scores in a
+ * few multi-row statements, and sorts out the rest: done by this lease
+ * already (a retry whose first COMMIT went through) or lost. 1: nothing new.
+ */
+static int study_batch_body(struct store *s, void *ctx, char *err, size_t errlen)
+{
+	struct study_batch_ctx *c = ctx;
+	struct params p = {0};
+	PGresult *r = NULL;
+	int *mine = xcalloc(c->n + 1, sizeof(int));
+	const struct query_record **qs = xcalloc(c->n + 1, sizeof(*qs));
+	const struct store_score **sc = xcalloc(c->n + 1, sizeof(*sc));
+	size_t nq = 0, nsc = 0, rest = c->n;
+	char *in = NULL, *sql = NULL;
+	int rc;
+
+	for (size_t i = 0; i < c->n; i++)
+		c->res[i].status = STUDY_ELOST;
+	par_text(&p, c->study_id);
+	par_text(&p, c->config);
+	par_text(&p, c->l->token);
+	par_text(&p, c->run_id);
+	par_text(&p, c->w->host);
+	par_text(&p, c->w->hardware);
+	par_real(&p, c->w->clock_offset_s);
+	in = items_in(&p, c, mine, 0);
+	sql = xasprintf("UPDATE study_items SET done = 1, run_id = $4, host = $5, hardware = $6,"
+			" clock_offset_s = $7, done_at = " PG_NOW " WHERE study_id = $1 AND config = $2"
+			" AND done = 0 AND lease_token = $3 AND item_id%s RETURNING item_id", in);
+	rc = pq_run(s, sql, &p, &r, "marking items done", err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		size_t k = batch_find(c, get_str(r, i, 0));
+		if (k < c->n && !mine[k]) {
+			mine[k] = 1;
+			c->res[k].status = 0;
+			rest--;
+		}
+	}
+	PQclear(r);
+	r = NULL;
+	if (rc == 0 && rest) {
+		/* not marked now: done by this lease before (a retried COMMIT) or lost to another worker */
+		free(in);
+		free(sql);
+		par_reset(&p);
+		par_text(&p, c->study_id);
+		par_text(&p, c->config);
+		in = items_in(&p, c, mine, 0);
+		sql = xasprintf("SELECT item_id, done, lease_token, run_id FROM study_items WHERE study_id = $1"
+				" AND config = $2 AND item_id%s", in);
+		rc = pq_run(s, sql, &p, &r, "checking the lease", err, errlen);
+		for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+			size_t k = batch_find(c, get_str(r, i, 0));
+			const char *tok = get_str(r, i, 2), *run = get_str(r, i, 3);
+			if (k < c->n && get_i64(r, i, 1) == 1 && tok && !strcmp(tok, c->l->token) && run &&
+			    !strcmp(run, c->run_id)) {
+				c->res[k].status = 0;
+				mine[k] = 2;
+			}
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (mine[i] == 1) {
+			qs[nq++] = c->res[i].q;
+			if (c->res[i].score)
+				sc[nsc++] = c->res[i].score;
+		}
+	if (rc == 0 && nq) {
+		struct qbatch qb;
+		qbatch_init(&qb, c->run_id, qs, nq);
+		rc = qbatch_insert(s, &qb, err, errlen);
+		qbatch_release(&qb);
+	}
+	if (rc == 0 && nsc) {
+		struct scores_rows rows = {c->run_id, sc};
+		rc = run_many(s, "INSERT INTO scores (run_id, item_id, grader, settings_json, correct, reason,"
+			      " scored_at)", NULL, 7, nsc, fill_score, &rows, NULL, NULL, NULL, NULL,
+			      "recording scores", err, errlen);
+	}
+	if (rc == 0 && !nq)
+		rc = 1; /* nothing new: rolled back as a no-op */
+	free(in);
+	free(sql);
+	free(mine);
+	free(qs);
+	free(sc);
+	par_release(&p);
+	return rc;
+}
+
+static int pg_study_commit_batch(struct store *s, const char *study_id, const char *config,
+				 const struct study_lease *l, const struct study_where *w, const char *run_id,
+				 struct study_result *res, size_t n, char *err, size_t errlen)
+{
+	struct study_batch_ctx c = {study_id, config, run_id, l, w, res, n};
+	int rc;
+
+	if (check_run_id(s, run_id, err, errlen) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	rc = pg_tx(s, study_batch_body, &c, err, errlen);
+	return rc == 1 ? 0 : rc < 0 ? -1 : rc;
+}
+
 static int pg_study_status(struct store *s, const char *study_id,
 			   int (*cb)(const struct study_status_row *r, void *ctx), void *ctx, char *err, size_t errlen)
 {
-	struct params p = {0};
 	PGresult *r = NULL;
 	int rc;
 
-	par_text(&p, study_id);
-	rc = pq_run(s, "SELECT config, CASE WHEN done = 1 THEN coalesce(host, '') ELSE '' END AS h,"
+	rc = pq_args(s, "SELECT config, CASE WHEN done = 1 THEN coalesce(host, '') ELSE '' END AS h,"
 		    " count(*) FILTER (WHERE done = 1),"
 		    " count(*) FILTER (WHERE done = 0 AND lease_expires >= " PG_NOW "),"
 		    " count(*) FILTER (WHERE done = 0 AND (lease_expires IS NULL OR lease_expires < " PG_NOW ")),"
 		    " sum(claims), avg(clock_offset_s)"
-		    " FROM study_items WHERE study_id = $1 GROUP BY 1, 2 ORDER BY 1, 2", &p, &r,
-		    "reading the study's progress", err, errlen);
+		    " FROM study_items WHERE study_id = $1 GROUP BY 1, 2 ORDER BY 1, 2", &r,
+		    "reading the study's progress", err, errlen, "t", study_id);
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		struct study_status_row row = {get_str(r, i, 0), get_str(r, i, 1), get_i64(r, i, 2),
 					       get_i64(r, i, 3), get_i64(r, i, 4), get_i64(r, i, 5),
@@ -2174,7 +2630,6 @@ static int pg_study_status(struct store *s, const char *study_id,
 		rc = cb(&row, ctx);
 	}
 	PQclear(r);
-	par_release(&p);
 	return rc;
 }
 
@@ -2196,6 +2651,7 @@ static const struct store_study_ops pg_study_ops = {
 	.renew = pg_study_renew,
 	.release = pg_study_release,
 	.commit = pg_study_commit,
+	.commit_batch = pg_study_commit_batch,
 	.status = pg_study_status,
 	.server_clock = pg_study_server_clock,
 };
@@ -2236,4 +2692,6 @@ const struct store_backend store_postgres = {
 	.study = &pg_study_ops,
 	.run_create_id = pg_run_create_id,
 	.scores_iter = pg_scores_iter,
+	.query_insert_batch = pg_query_insert_batch,
+	.query_energy_set_batch = pg_query_energy_set_batch,
 };

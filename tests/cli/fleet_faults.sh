@@ -96,12 +96,12 @@ for cmd in "show $a_run" "compare $a_run $b_run --bootstrap 50" "coverage $a_run
 	"$IPW" $cmd --store "$DB" >"$TMP/an" 2>&1 || fail "ipw $cmd on a study run: $(cat "$TMP/an")"
 done
 
-# 2. kill -9 mid-batch: w3 stalls on f03 holding f01-f05 (f01, f02 done); killed; w4 takes the rest
-#    once w3's lease (2 s, no heartbeat since it died) has expired
+# 2. kill -9 mid-batch: w3 (each item committed as it ends) stalls on f03 holding f01-f05 (f01, f02
+#    done); killed; w4 takes the rest once w3's lease (2 s, no heartbeat since it died) has expired
 "$IPW" study create k9 --store "$DB" --dataset "$TMP/d.jsonl" --batch 5 --config 'a model=m' >/dev/null ||
 	fail "create k9"
 # shellcheck disable=SC2086
-"$IPW" worker --study k9 --store "$DB" --url "$SAY" --worker-id w3 --lease 2 $FAKE >"$TMP/w3" 2>&1 &
+"$IPW" worker --study k9 --store "$DB" --url "$SAY" --worker-id w3 --lease 2 --commit-every 1 $FAKE >"$TMP/w3" 2>&1 &
 p3=$!
 WPIDS="$WPIDS $p3"
 wait_sql "SELECT count(*) FROM study_items WHERE study_id = (SELECT id FROM studies WHERE name = 'k9') AND done = 1" 2
@@ -116,12 +116,37 @@ expect_eq "k9: who did what" "$(sql "SELECT string_agg(item_id || ':' || r.name 
 	FROM study_items s JOIN runs r ON r.id = s.run_id WHERE study_id = (SELECT id FROM studies WHERE name = 'k9')")" \
 	"f01:k9/a@w3:1 f02:k9/a@w3:1 f03:k9/a@w4:2 f04:k9/a@w4:2 f05:k9/a@w4:2 f06:k9/a@w4:1 f07:k9/a@w4:1 f08:k9/a@w4:1"
 
+# 2b. kill -9 mid-batch with batched commits (the default: a claim's items in one transaction): w7 has
+#     claimed f01-f05 and cannot commit them before f03 (stalled until its 300 s timeout) ends; killed,
+#     nothing of the batch is stored (its run holds no query) and w8 records all 8 once, f01-f05 claimed twice
+"$IPW" study create k9b --store "$DB" --dataset "$TMP/d.jsonl" --batch 5 --config 'a model=m' >/dev/null ||
+	fail "create k9b"
+# shellcheck disable=SC2086
+"$IPW" worker --study k9b --store "$DB" --url "$SAY" --worker-id w7 --lease 2 --timeout 300 $FAKE >"$TMP/w7" 2>&1 &
+p7=$!
+WPIDS="$WPIDS $p7"
+wait_sql "SELECT count(*) FROM study_items WHERE study_id = (SELECT id FROM studies WHERE name = 'k9b') AND lease_owner = 'w7'" 5
+kill -9 $p7
+wait $p7 2>/dev/null
+# shellcheck disable=SC2086
+"$IPW" worker --study k9b --store "$DB" --url "$NORMAL" --worker-id w8 --lease 1 $FAKE >"$TMP/w8" 2>&1 ||
+	fail "w8 exited $?: $(cat "$TMP/w8")"
+once k9b a 8
+expect_eq "k9b: the killed worker's batch left nothing" "$(sql "SELECT count(*) FROM queries WHERE run_id IN
+	(SELECT id FROM runs WHERE name = 'k9b/a@w7')")" 0
+expect_eq "k9b: who did what" "$(sql "SELECT string_agg(item_id || ':' || r.name || ':' || claims, ' ' ORDER BY item_id)
+	FROM study_items s JOIN runs r ON r.id = s.run_id WHERE study_id = (SELECT id FROM studies WHERE name = 'k9b')")" \
+	"f01:k9b/a@w8:2 f02:k9b/a@w8:2 f03:k9b/a@w8:2 f04:k9b/a@w8:2 f05:k9b/a@w8:2 f06:k9b/a@w8:1 f07:k9b/a@w8:1 f08:k9b/a@w8:1"
+expect_eq "k9b: energy and a score on each of w8's queries" "$(sql "SELECT count(*) FROM queries q JOIN runs r ON
+	r.id = q.run_id WHERE r.name = 'k9b/a@w8' AND q.accel_j > 0 AND EXISTS (SELECT 1 FROM scores c WHERE
+	c.run_id = q.run_id AND c.item_id = q.item_id)")" 8
+
 # 3. lease lost: w5 stalls on f03 (timeout 1 s, no retry), is stopped past its lease, w6 finishes the
 #    study; w5, continued, has f03-f05 refused and records nothing more
 "$IPW" study create lost --store "$DB" --dataset "$TMP/d.jsonl" --batch 5 --config 'a model=m' >/dev/null ||
 	fail "create lost"
 # shellcheck disable=SC2086
-"$IPW" worker --study lost --store "$DB" --url "$SAY" --worker-id w5 --lease 1.5 --timeout 1 --retries 0 $FAKE \
+"$IPW" worker --study lost --store "$DB" --url "$SAY" --worker-id w5 --lease 1.5 --timeout 1 --retries 0 --commit-every 1 $FAKE \
 	>"$TMP/w5" 2>&1 &
 p5=$!
 WPIDS="$WPIDS $p5"
@@ -138,6 +163,33 @@ expect_eq "lost: items refused to w5" "$(grep -c 'no longer ours' "$TMP/w5")" 3
 grep -q "config a: 2 items recorded in run .* 3 dropped" "$TMP/w5" || fail "w5's summary: $(cat "$TMP/w5")"
 expect_eq "lost: w6 did f03-f08" "$(sql "SELECT count(*) FROM study_items s JOIN runs r ON r.id = s.run_id
 	WHERE study_id = (SELECT id FROM studies WHERE name = 'lost') AND r.name = 'lost/a@w6'")" 6
+
+# 3b. lease lost for part of a batch in flight (batched commits): w9 claims f01-f05 and is held
+#     (SIGSTOP) before it can commit them (f03 stalls until its 3 s timeout); meanwhile f01 and f02
+#     are taken from it (their token changed, their lease expired, as another worker's claim would);
+#     continued, w9 commits the batch: f01 and f02 are dropped and said, f03-f05 recorded; it then
+#     claims f01, f02 (expired) with f06-f08 and records them: every item once, f01 and f02 claimed twice
+"$IPW" study create part --store "$DB" --dataset "$TMP/d.jsonl" --batch 5 --config 'a model=m' >/dev/null ||
+	fail "create part"
+# shellcheck disable=SC2086
+"$IPW" worker --study part --store "$DB" --url "$SAY" --worker-id w9 --timeout 3 --retries 0 $FAKE >"$TMP/w9" 2>&1 &
+p9=$!
+WPIDS="$WPIDS $p9"
+PART="study_id = (SELECT id FROM studies WHERE name = 'part')"
+wait_sql "SELECT count(*) FROM study_items WHERE $PART AND lease_owner = 'w9'" 5
+kill -STOP $p9
+expect_eq "part: nothing committed before the batch ends" "$(sql "SELECT count(*) FROM study_items WHERE $PART AND done = 1")" 0
+sql "UPDATE study_items SET lease_token = 'taken', lease_owner = 'other', lease_expires = 0, claims = claims + 1
+	WHERE $PART AND item_id IN ('f01', 'f02')" >/dev/null
+kill -CONT $p9
+wait $p9; r9=$?
+[ $r9 = 0 ] || fail "w9 exited $r9: $(cat "$TMP/w9")"
+once part a 8
+expect_eq "part: items refused to w9" "$(grep -c 'no longer ours' "$TMP/w9")" 2
+grep -q "item 'f01' of config 'a' is no longer ours" "$TMP/w9" || fail "w9 did not name f01: $(cat "$TMP/w9")"
+expect_eq "part: claims" "$(sql "SELECT string_agg(item_id || ':' || claims, ' ' ORDER BY item_id) FROM study_items WHERE $PART")" \
+	"f01:3 f02:3 f03:1 f04:1 f05:1 f06:1 f07:1 f08:1"
+grep -q "config a: 8 items recorded in run .* 2 dropped" "$TMP/w9" || fail "w9's summary: $(cat "$TMP/w9")"
 
 # 4. two workers racing for the last (only) batch: one records all 4 items, the other none
 head -4 "$TMP/d.jsonl" | sed 's/STALL/a3/' >"$TMP/d4.jsonl"
@@ -193,9 +245,9 @@ started=$(sql "SELECT pg_postmaster_start_time()")
 fault_run restart restart
 [ "$(sql "SELECT pg_postmaster_start_time()")" != "$started" ] || fail "the server was not restarted"
 grep -q "could not be made again" "$TMP/wrestart" && fail "restart: gave up reconnecting: $(cat "$TMP/wrestart")"
-# (the worker's five connections: its own, the runner's, the queue's, the queue heartbeat's and the
-# run lease heartbeat's)
+# (the worker's four connections: its own (which the queue's claims share), the runner's, the queue
+# heartbeat's and the run lease heartbeat's)
 fault_run terminate "sql \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'fleet'
 	AND pid <> pg_backend_pid() AND backend_type = 'client backend'\" >\"\$TMP/killed\""
-expect_eq "backends terminated" "$(cat "$TMP/killed")" 5
+expect_eq "backends terminated" "$(cat "$TMP/killed")" 4
 exit 0

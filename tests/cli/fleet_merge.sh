@@ -4,7 +4,8 @@
 # merged into PostgreSQL keep their run ids where free, the colliding run gets
 # the next id (said); every run's export, show, compare, coverage and route
 # read the same in the copy as in its source; scores (every row) and samples
-# come along; merging again adds nothing; PostgreSQL merged back into a new
+# come along, and so do superseded rows (--resume's history, oldest first,
+# in both directions); merging again adds nothing; PostgreSQL merged back into a new
 # SQLite store gives byte-identical analysis output. Skipped (77) without the
 # server binaries unless IPW_REQUIRE_PG=1.
 set -u
@@ -35,6 +36,32 @@ start_fakellm main --tokens 4
 	fail "profile into b.db: $(cat "$TMP/p.err")"
 "$IPW" score offline --store "$TMP/b.db" >/dev/null 2>&1
 [ "$(nrows "$TMP/b.db" samples)" -gt 0 ] || fail "host B's run has no samples"
+# and a history, as two --resume's would leave it: the run's first item failed twice before its
+# latest row (two earlier rows, superseded, each with an attempt)
+python3 - "$TMP/b.db" <<'PY' || fail "adding superseded rows"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+cols = [r[1] for r in db.execute("PRAGMA table_info(queries)") if r[1] not in ("id", "status", "superseded_at")]
+first = db.execute("SELECT id FROM queries ORDER BY seq LIMIT 1").fetchone()[0]
+for k, when in ((1, 1700000001.0), (2, 1700000002.0)):
+    cur = db.execute("INSERT INTO queries (%s, status, superseded_at) SELECT %s, 'failed', ? FROM queries WHERE id = ?"
+                     % (", ".join(cols), ", ".join(cols)), (when, first))
+    db.execute("INSERT INTO query_attempts (query_id, n, t_start_s, duration_s, error_kind, http_status, message)"
+               " VALUES (?, 1, 0.5, 0.25, 'connect', NULL, ?)", (cur.lastrowid, "try %d" % k))
+db.commit()
+PY
+sup() { # STORE RUN: the run's superseded rows (item, status, attempt message), oldest first
+	case $1 in
+	postgresql:*) psql -X -q -t -A -h "$PGDIR" -d merged -c "SELECT string_agg(q.item_id || ':' || q.status || ':' ||
+		a.message, ' ' ORDER BY q.id) FROM queries q JOIN query_attempts a ON a.query_id = q.id
+		WHERE q.run_id = $2 AND q.superseded_at IS NOT NULL" ;;
+	*) python3 -c 'import sqlite3, sys; print(" ".join("%s:%s:%s" % r for r in sqlite3.connect(sys.argv[1]).execute(
+		"SELECT q.item_id, q.status, a.message FROM queries q JOIN query_attempts a ON a.query_id = q.id"
+		" WHERE q.run_id = ? AND q.superseded_at IS NOT NULL ORDER BY q.id", (int(sys.argv[2]),))))' "$1" "$2" ;;
+	esac
+}
+SUP=$(sup "$TMP/b.db" 1)
+case $SUP in *":failed:try 1 "*":failed:try 2") ;; *) fail "host B's history: $SUP" ;; esac
 
 # 1. both into PostgreSQL: A keeps ids 1-8; B's run 1 becomes run 9
 "$IPW" merge "$TMP/a.db" "$TMP/b.db" --into "$PG" >"$TMP/m1" 2>&1 || fail "merge: $(cat "$TMP/m1")"
@@ -59,6 +86,7 @@ done
 "$IPW" export 9 --format jsonl --store "$PG" | sed 's/"run_id": *"\{0,1\}9"\{0,1\}/RUN/' >"$TMP/b2"
 cmp -s "$TMP/b1" "$TMP/b2" || fail "host B's run differs: $(diff "$TMP/b1" "$TMP/b2" | head -5)"
 expect_eq "B's run: rows" "$(wc -l <"$TMP/b2")" 5
+expect_eq "B's run: the superseded rows, oldest first" "$(sup "$PG" 9)" "$SUP"
 
 # 2. merging again changes nothing
 "$IPW" merge "$TMP/a.db" "$TMP/b.db" --into "$PG" >"$TMP/m2" 2>&1 || fail "merge again: $(cat "$TMP/m2")"
@@ -66,10 +94,12 @@ expect_eq "second merge" "$(grep -c 'runs new, .* already there; 0 queries, 0 sc
 grep -q "0 runs new" "$TMP/m2" || fail "second merge: $(cat "$TMP/m2")"
 "$IPW" runs --store "$PG" --format csv >"$TMP/runs2.csv"
 cmp -s "$TMP/runs.csv" "$TMP/runs2.csv" || fail "runs changed after a second merge"
+expect_eq "B's run: the superseded rows after a second merge" "$(sup "$PG" 9)" "$SUP"
 
 # 3. PostgreSQL back into a new SQLite store: the same ids, rows and analyses
 "$IPW" merge "$PG" --into "$TMP/c.db" >"$TMP/m3" 2>&1 || fail "merge into SQLite: $(cat "$TMP/m3")"
 grep -q "9 runs new" "$TMP/m3" || fail "merge into SQLite: $(cat "$TMP/m3")"
+expect_eq "B's run in SQLite again: the superseded rows" "$(sup "$TMP/c.db" 9)" "$SUP"
 for t in queries query_energy query_attempts scores samples run_sources; do
 	expect_eq "$t rows" "$(nrows "$TMP/c.db" "$t")" "$(($(nrows "$TMP/a.db" "$t") + $(nrows "$TMP/b.db" "$t")))"
 done

@@ -308,6 +308,102 @@ Test(store_postgres, two_writers_at_once)
 	free(id);
 }
 
+/* A query of item id as it ended: no energy yet (every energy column NULL). */
+static void ended_query(struct query_record *q, int seq, const char *id)
+{
+	memset(q, 0, sizeof(*q));
+	q->seq = seq;
+	q->item_id = (char *)id;
+	q->status = "ok";
+	q->prompt_tokens = q->completion_tokens = q->reasoning_tokens = -1;
+	q->http_status = -1;
+	q->e2e_s = 0.5 + seq;
+	q->accel_j = q->host_j = q->total_j = q->accel_dyn_j = q->host_dyn_j = q->total_dyn_j = NAN;
+	q->avg_power_w = q->peak_power_w = q->temp_max_c = q->mem_max_bytes = NAN;
+}
+
+/* The batch ops: all of a batch or none, in a few statements (src/store/postgres.c "multi-row"). */
+Test(store_postgres, batch_insert_and_energy_all_or_none)
+{
+	struct store st = open_store(uri, STORE_CREATE);
+	char *id = make_run(&st, "batch");
+	struct query_record q[3];
+	const struct query_record *qs[3] = {&q[0], &q[1], &q[2]};
+	struct query_attempt at = {1, 0.25, 0.5, "timeout", -1, "slow"};
+	struct query_energy e[3][2] = {{{0, 1.5, 0.5}, {1, 2.5, NAN}}, {{0, 3.0, 1.0}, {1, 4.0, 2.0}}, {{0, 5.0, 3.0}}};
+	char err[IPW_ERRLEN], sql[256];
+	static const char *ids[3] = {"b-2", "a-0", "c-1"};
+
+	for (int i = 0; i < 3; i++)
+		ended_query(&q[i], i, ids[i]);
+	q[1].attempts = &at, q[1].nattempts = 1;
+	cr_assert_eq(store_query_insert_batch(&st, id, qs, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM queries WHERE accel_j IS NULL"), 3);
+	cr_assert_eq(sql_int("SELECT count(*) FROM query_attempts a JOIN queries q ON q.id = a.query_id"
+			     " WHERE q.item_id = 'a-0' AND a.error_kind = 'timeout' AND a.message = 'slow'"), 1);
+	/* one item already recorded: the whole batch is refused, nothing of it stored */
+	{
+		struct query_record more[2];
+		const struct query_record *mq[2] = {&more[0], &more[1]};
+		ended_query(&more[0], 3, "d-3");
+		ended_query(&more[1], 4, "a-0");
+		cr_assert_eq(store_query_insert_batch(&st, id, mq, 2, err, sizeof(err)), STORE_EDUPLICATE, "%s", err);
+		cr_assert_eq(sql_int("SELECT count(*) FROM queries WHERE item_id = 'd-3'"), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		q[i].accel_j = 10.0 * (i + 1);
+		q[i].avg_power_w = 100.0 + i;
+		q[i].energy = e[i];
+		q[i].nenergy = i == 2 ? 1 : 2;
+		q[i].e2e_s = 99; /* not an energy column: kept as inserted */
+	}
+	/* an item the run lacks: none of the batch's energy is set */
+	{
+		struct query_record miss = q[2];
+		const struct query_record *bad[2] = {&q[0], &miss};
+		miss.item_id = "zz";
+		cr_assert_eq(store_query_energy_set_batch(&st, id, bad, 2, err, sizeof(err)), STORE_ENOTFOUND, "%s", err);
+		cr_assert(strstr(err, "'zz'"), "%s", err);
+		cr_assert_eq(sql_int("SELECT count(*) FROM queries WHERE accel_j IS NOT NULL"), 0);
+		cr_assert_eq(sql_int("SELECT count(*) FROM query_energy"), 0);
+	}
+	cr_assert_eq(store_query_energy_set_batch(&st, id, qs, 3, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 3; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM queries WHERE item_id = '%s' AND accel_j = %d AND"
+			 " avg_power_w = %d AND e2e_s = %g", ids[i], 10 * (i + 1), 100 + i, 0.5 + i);
+		cr_assert_eq(sql_int(sql), 1, "%s", sql);
+	}
+	cr_assert_eq(sql_int("SELECT count(*) FROM query_energy e JOIN queries q ON q.id = e.query_id WHERE"
+			     " (q.item_id = 'b-2' AND e.source_idx = 1 AND e.gross_j = 2.5 AND e.dynamic_j IS NULL)"
+			     " OR (q.item_id = 'c-1' AND e.gross_j = 5 AND e.dynamic_j = 3)"), 2);
+	cr_assert_eq(sql_int("SELECT count(*) FROM query_energy"), 5);
+	/* set once: a second batch is refused */
+	cr_assert_lt(store_query_energy_set_batch(&st, id, qs, 3, err, sizeof(err)), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM query_energy"), 5);
+	free(id);
+	store_close(&st);
+}
+
+/* Samples go in multi-row statements: more rows than one statement's parameters hold. */
+Test(store_postgres, many_samples_in_one_append)
+{
+	struct store st = open_store(uri, STORE_CREATE);
+	char *id = make_run(&st, "samples");
+	size_t n = 20000; /* 7 parameters each: 140,000 > libpq's 65,535 per statement */
+	struct store_sample *v = xcalloc(n, sizeof(*v));
+	char err[IPW_ERRLEN];
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct store_sample){(int)(i % 2), 0.01 * (double)i, NAN, 100 + (double)(i % 7), NAN, NAN};
+	cr_assert_eq(store_samples_append(&st, id, v, n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM samples"), 20000);
+	cr_assert_eq(sql_int("SELECT count(*) FROM samples WHERE energy_j IS NULL AND power_w = 100 + (round(t_s * 100)::bigint % 7)"), 20000);
+	cr_assert_eq(store_samples_append(&st, "77", v, 1, err, sizeof(err)), STORE_ENOTFOUND, "%s", err);
+	free(v);
+	free(id);
+	store_close(&st);
+}
+
 /* ---- main: the server around the tests ---- */
 
 static char server_dir[64];
