@@ -6,7 +6,9 @@
  */
 #include "client/jscan.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -463,6 +465,75 @@ void jscan_int(struct jscan *j, struct jint *i)
 		return;
 	}
 	jscan_skip(j);
+}
+
+/*
+ * A number as jansson reads it: an integer (no fraction or exponent, at most 18
+ * digits) converted to double, anything else through strtod (jansson's own
+ * conversion; an overflow to infinity is an error there, so bad here). The
+ * token is copied to a local buffer for strtod: nothing is allocated.
+ */
+void jscan_real(struct jscan *j, struct jreal *r)
+{
+	const char *p, *start;
+	char tmp[JSCAN_MAX_NUMBER + 1];
+	double v;
+
+	if (jscan_peek(j) != '0') {
+		jscan_skip(j);
+		return;
+	}
+	p = start = j->p;
+	if (*p == '-')
+		p++;
+	if (p == j->end || !is_digit(*p))
+		goto bad;
+	if (*p == '0') {
+		p++;
+		if (p < j->end && is_digit(*p))
+			goto bad;
+	} else {
+		while (p < j->end && is_digit(*p))
+			p++;
+	}
+	if (p < j->end && *p == '.') {
+		p++;
+		if (p == j->end || !is_digit(*p))
+			goto bad;
+		while (p < j->end && is_digit(*p))
+			p++;
+	}
+	if (p < j->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < j->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == j->end || !is_digit(*p))
+			goto bad;
+		while (p < j->end && is_digit(*p))
+			p++;
+	}
+	if (p - start > JSCAN_MAX_NUMBER)
+		goto bad;
+	memcpy(tmp, start, (size_t)(p - start));
+	tmp[p - start] = 0;
+	if (!memchr(tmp, '.', (size_t)(p - start)) && !strpbrk(tmp, "eE")) {
+		long long x;
+		int isint;
+		scan_number(j, &x, &isint);   /* integers: jansson's json_integer, then (double) */
+		if (j->bad || !isint)
+			goto bad;
+		v = (double)x;
+	} else {
+		v = strtod(tmp, NULL);
+		if (isinf(v))
+			goto bad;
+		j->p = p;
+	}
+	r->v = v;
+	r->set = 1;
+	return;
+bad:
+	j->bad = 1;
 }
 
 int jscan_true(struct jscan *j)

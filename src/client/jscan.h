@@ -53,6 +53,13 @@ char jscan_peek(struct jscan *j);
 void jscan_string(struct jscan *j, struct jstr *s);
 /* Reads a value; when it is an integer sets *i (bad if it is not valid JSON). */
 void jscan_int(struct jscan *j, struct jint *i);
+/* A number member: set = the value was a JSON number; v as jansson's json_number_value gives it. */
+struct jreal {
+	double v;
+	int set;
+};
+/* Reads a value; when it is a number sets *r (bad if it is not valid JSON, or it overflows a double). */
+void jscan_real(struct jscan *j, struct jreal *r);
 /* Reads a value that must be true/false/null/anything; returns 1 when it was the literal true. */
 int jscan_true(struct jscan *j);
 /* Reads and validates any value. */

@@ -38,6 +38,8 @@ static int oa_build_body(const struct chat_request *req, struct buf *out, char *
 		json_object_set_new(o, "top_k", json_integer(s->top_k));
 	if (s->has_seed)
 		json_object_set_new(o, "seed", json_integer(s->seed));
+	if (s->logprobs)
+		json_object_set_new(o, "logprobs", json_true());
 	return api_body_finish(o, req, out, err, errlen);
 }
 
@@ -87,6 +89,30 @@ static void usage_from(struct stream_parser *p, json_t *u)
 			r->reasoning_src = COUNT_SERVER;
 		}
 	}
+}
+
+/*
+ * choices[0].logprobs: {"content":[{"token":..,"logprob":L,..},..]}. Each
+ * element with a numeric logprob counts; null or absent logprobs: nothing
+ * recorded (not measured).
+ */
+static void logprobs_from(struct stream_parser *p, json_t *lp)
+{
+	json_t *c = json_is_object(lp) ? json_object_get(lp, "content") : NULL, *e, *v;
+	double sum = 0;
+	long long n = 0;
+	size_t i;
+
+	if (!json_is_array(c))
+		return;
+	json_array_foreach(c, i, e) {
+		v = json_is_object(e) ? json_object_get(e, "logprob") : NULL;
+		if (json_is_number(v)) {
+			sum += json_number_value(v);
+			n++;
+		}
+	}
+	stream_logprobs(p, sum, n);
 }
 
 /* One "data:" payload that is not [DONE]. */
@@ -143,6 +169,7 @@ static int oa_chunk(struct stream_parser *p, const char *data, size_t len, int64
 			snprintf(r->finish_reason, sizeof r->finish_reason, "%s", json_string_value(fr));
 			p->finished = 1;
 		}
+		logprobs_from(p, json_object_get(c0, "logprobs"));
 	}
 	usage_from(p, json_object_get(o, "usage"));
 out:
@@ -164,6 +191,10 @@ struct oa_fields {
 	struct jint server_t, prompt, completion, reasoning;
 	int choices_array, c0_object;
 	struct oa_msg delta, message;
+	/* choices[0].logprobs.content was an array: lp_n numeric logprobs summing to lp_sum */
+	int lp_array;
+	long long lp_n;
+	double lp_sum;
 };
 
 /* Marks key bit k of a level as seen; a repeated key (jansson: the last wins) goes to jansson. */
@@ -208,6 +239,56 @@ static void fast_msg(struct jscan *j, struct oa_msg *m)
 	}
 }
 
+/* One element of logprobs.content: its "logprob" (other members, top_logprobs included, skipped). */
+static void fast_lp_token(struct jscan *j, struct oa_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1;
+	struct jreal r = {0};
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "logprob") && once(j, &seen, 1))
+			jscan_real(j, &r);
+		else
+			jscan_skip(j);
+	}
+	if (r.set) {
+		f->lp_sum += r.v;
+		f->lp_n++;
+	}
+}
+
+static void fast_logprobs(struct jscan *j, struct oa_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1, afirst = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "content") && once(j, &seen, 1) && jscan_peek(j) == '[') {
+			f->lp_array = 1;
+			jscan_array_begin(j);
+			while (jscan_array_next(j, &afirst))
+				fast_lp_token(j, f);
+		} else {
+			jscan_skip(j);
+		}
+	}
+}
+
 static void fast_choice0(struct jscan *j, struct oa_fields *f)
 {
 	const char *k;
@@ -228,6 +309,8 @@ static void fast_choice0(struct jscan *j, struct oa_fields *f)
 			fast_msg(j, &f->message);
 		else if (jscan_key_is(k, kl, "finish_reason") && once(j, &seen, 4))
 			fast_string(j, &f->finish);
+		else if (jscan_key_is(k, kl, "logprobs") && once(j, &seen, 8))
+			fast_logprobs(j, f);
 		else
 			jscan_skip(j);
 	}
@@ -371,6 +454,8 @@ static int oa_chunk_fast(struct stream_parser *p, const char *data, size_t len, 
 			r->finish_reason[n] = 0;
 			p->finished = 1;
 		}
+		if (f.lp_array)
+			stream_logprobs(p, f.lp_sum, f.lp_n);
 	}
 	count_set(&r->prompt_tokens, &r->prompt_src, &f.prompt);
 	count_set(&r->completion_tokens, &r->completion_src, &f.completion);
