@@ -556,3 +556,63 @@ int jscan_end(struct jscan *j)
 	return 0;
 }
 
+
+int jscan_once(struct jscan *j, unsigned *seen, unsigned k)
+{
+	if (*seen & k)
+		j->bad = 1;
+	*seen |= k;
+	return !j->bad;
+}
+
+void jscan_string_or_skip(struct jscan *j, struct jstr *s)
+{
+	if (jscan_peek(j) == '"')
+		jscan_string(j, s);
+	else
+		jscan_skip(j);
+}
+
+/* The member loop of jscan_string_members / jscan_int_members: strs or ints is the output. */
+static int members(struct jscan *j, const struct jkey *keys, unsigned n, struct jstr *strs, struct jint *ints)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0, i;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return 0;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		for (i = 0; i < n; i++)
+			if (kl == keys[i].len && !memcmp(k, keys[i].s, kl))
+				break;
+		if (i == n || !jscan_once(j, &seen, 1u << i))
+			jscan_skip(j);
+		else if (strs)
+			jscan_string_or_skip(j, &strs[i]);
+		else
+			jscan_int(j, &ints[i]);
+	}
+	return 1;
+}
+
+int jscan_string_members(struct jscan *j, const struct jkey *keys, struct jstr *out, unsigned n)
+{
+	return members(j, keys, n, out, NULL);
+}
+
+int jscan_int_members(struct jscan *j, const struct jkey *keys, struct jint *out, unsigned n)
+{
+	return members(j, keys, n, NULL, out);
+}
+
+void jstr_copy(const struct jstr *s, char *dst, size_t cap)
+{
+	size_t n = s->len < cap - 1 ? s->len : cap - 1;
+	memcpy(dst, s->s, n);
+	dst[n] = 0;
+}

@@ -68,6 +68,30 @@ void jscan_skip(struct jscan *j);
 int jscan_end(struct jscan *j);
 /* A key comparison: key[0..klen) == the string literal lit. */
 #define jscan_key_is(key, klen, lit) ((klen) == sizeof("" lit) - 1 && !memcmp((key), lit, sizeof("" lit) - 1))
+/*
+ * The helpers the API files' fast paths share. jscan_once marks bit k of one
+ * object's keys as seen; a repeated key (jansson: the last wins) sets bad so
+ * jansson reads the event. Returns !bad.
+ */
+int jscan_once(struct jscan *j, unsigned *seen, unsigned k);
+/* A string value into s, or any other value skipped (s stays unset). */
+void jscan_string_or_skip(struct jscan *j, struct jstr *s);
+/* A member name to look for, and its length. */
+struct jkey {
+	const char *s;
+	size_t len;
+};
+#define JKEY(lit) {lit, sizeof("" lit) - 1}
+/*
+ * The object value ahead: members keys[i] (i < n <= 32) read as strings into
+ * out[i] (another type skipped, out[i] unset), the rest skipped, a repeat bad.
+ * 1 when the value was an object, 0 when it was something else (skipped).
+ */
+int jscan_string_members(struct jscan *j, const struct jkey *keys, struct jstr *out, unsigned n);
+/* The same with integer members (jscan_int). */
+int jscan_int_members(struct jscan *j, const struct jkey *keys, struct jint *out, unsigned n);
+/* s (set) into dst[0..cap) NUL-terminated, cut to fit. */
+void jstr_copy(const struct jstr *s, char *dst, size_t cap);
 /* Array helpers for the value ahead ('[' peeked): jscan_array_next gives 1 before each element, 0 at ']'. */
 void jscan_array_begin(struct jscan *j);
 int jscan_array_next(struct jscan *j, int *first);
