@@ -557,14 +557,6 @@ int jscan_end(struct jscan *j)
 }
 
 
-int jscan_once(struct jscan *j, unsigned *seen, unsigned k)
-{
-	if (*seen & k)
-		j->bad = 1;
-	*seen |= k;
-	return !j->bad;
-}
-
 void jscan_string_or_skip(struct jscan *j, struct jstr *s)
 {
 	if (jscan_peek(j) == '"')

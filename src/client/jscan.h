@@ -73,7 +73,13 @@ int jscan_end(struct jscan *j);
  * object's keys as seen; a repeated key (jansson: the last wins) sets bad so
  * jansson reads the event. Returns !bad.
  */
-int jscan_once(struct jscan *j, unsigned *seen, unsigned k);
+static inline int jscan_once(struct jscan *j, unsigned *seen, unsigned k)
+{
+	if (*seen & k)
+		j->bad = 1;
+	*seen |= k;
+	return !j->bad;
+}
 /* A string value into s, or any other value skipped (s stays unset). */
 void jscan_string_or_skip(struct jscan *j, struct jstr *s);
 /* A member name to look for, and its length. */
