@@ -95,6 +95,7 @@ void chat_result_init(struct chat_result *r)
 	r->server_load_s = r->server_prompt_s = r->server_eval_s = r->server_total_s = NAN;
 	r->retry_after_s = NAN;
 	r->engine_cpu_s = NAN;
+	r->logprob_n = -1;
 }
 
 void chat_result_release(struct chat_result *r)

@@ -42,6 +42,7 @@ struct sampling {
 	long long seed;
 	int has_seed;
 	const char *system;  /* system prompt, or NULL */
+	int logprobs;        /* 1: ask for each output token's log-probability (OpenAI "logprobs": true) */
 };
 
 /*
@@ -104,6 +105,11 @@ struct chat_result {
 	char *tool_calls_json;
 	/* added: the in-process engine's own CPU seconds for this request (--api builtin); NAN = unknown */
 	double engine_cpu_s;
+	/* added: the output tokens' log-probabilities the server returned (OpenAI
+	 * choices[0].logprobs.content[].logprob, natural log): their sum (nats) and how
+	 * many there were; logprob_n = -1: the server returned none (not measured) */
+	double logprob_sum;
+	long long logprob_n;
 };
 
 void chat_result_init(struct chat_result *r);

@@ -324,6 +324,9 @@ static char *extra_json(const struct chat_result *res)
 void measure_query_result(const struct measure *m, struct query_record *q, const struct chat_result *res)
 {
 	q->cpu_s = res->engine_cpu_s; /* NAN unless the engine ran in process */
+	/* the server's token log-probabilities: recorded only when it returned some */
+	q->logprob_sum = res->logprob_n > 0 ? res->logprob_sum : NAN;
+	q->logprob_tokens = res->logprob_n > 0 ? res->logprob_n : -1;
 	q->status = xstrdup(res->err == ERR_NONE ? "ok" : "failed");
 	q->answer = buf_dup(&res->answer, &q->answer_len);       /* the bytes sent, NULs included */
 	q->thinking = buf_dup(&res->thinking, &q->thinking_len);

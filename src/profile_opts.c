@@ -428,6 +428,9 @@ const struct opt_def profile_opts[] = {
 	 NULL, 0, 0, R, "sampling.seed", NULL, &sseed_hooks},
 	{"system", 0, OPT_STRING, F(o.s.system), "TEXT", "system prompt (default: none)",
 	 NULL, 0, 0, R, "sampling.system", NULL, NULL},
+	{"logprobs", 0, OPT_FLAG, F(o.s.logprobs), NULL, "ask for each output token's log-probability (OpenAI\n"
+	 "\"logprobs\": true) and record perplexity per query (docs/metrics.md)",
+	 NULL, 0, 0, R, "sampling.logprobs", NULL, NULL},
 	{"ignore-eos", 0, OPT_FLAG, F(o.ignore_eos), NULL, "ask the server to generate --max-tokens tokens, past the\n"
 	 "end of sequence (\"ignore_eos\": true; vLLM, SGLang, llama.cpp)", NULL, 0, 0, R, "ignore_eos", NULL, NULL},
 	{"extra-body", 0, OPT_STRING, F(o.extra_body), "JSON", "a JSON object merged into every request body\n"

@@ -2,6 +2,7 @@
  * record.c - releases run and query records (record.h): every string and
  * array a record holds is owned by it.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,4 +70,14 @@ void query_record_release(struct query_record *q)
 	free(q->attempts);
 	free(q->extra_json);
 	memset(q, 0, sizeof(*q));
+}
+
+const struct query_record *query_record_logprobs_norm(const struct query_record *q, struct query_record *tmp)
+{
+	if (q->logprob_tokens > 0 && isfinite(q->logprob_sum))
+		return q;
+	*tmp = *q;
+	tmp->logprob_sum = NAN;
+	tmp->logprob_tokens = -1;
+	return tmp;
 }

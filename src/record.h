@@ -85,9 +85,17 @@ struct query_record {
 	int nattempts;
 	char *extra_json;        /* API-specific extras (Ollama server timings), or NULL */
 	double cpu_s;            /* added (schema 3): the in-process engine's own CPU seconds; NAN: not known */
+	/* added (schema 7): the output tokens' log-probabilities the server returned: their sum
+	 * (nats, <= 0) and how many tokens they cover; logprob_tokens <= 0 (or a NAN sum): not
+	 * measured, stored as NULL in both columns (a zeroed record is "not measured", never 0) */
+	double logprob_sum;
+	long long logprob_tokens;
 };
 
 void run_record_release(struct run_record *r);
 void query_record_release(struct query_record *q);
+/* q, or *tmp (a shallow copy of q) with the log-probability fields set to "not measured"
+ * (NAN, -1) when q has none (logprob_tokens <= 0 or a non-finite sum): what a store writes. */
+const struct query_record *query_record_logprobs_norm(const struct query_record *q, struct query_record *tmp);
 
 #endif

@@ -369,7 +369,8 @@ static void fill_final(struct run *r, struct query_record *q, const struct chat_
 static void fill_item(struct query_record *q, const struct item *it, long long seq, char *prompt)
 {
 	memset(q, 0, sizeof(*q));
-	q->cpu_s = NAN;
+	q->cpu_s = q->logprob_sum = NAN;
+	q->logprob_tokens = -1;
 	q->seq = seq;
 	q->item_id = xstrdup(it->id);
 	q->subject = xstrdup(it->subject ? it->subject : "");

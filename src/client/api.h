@@ -105,6 +105,15 @@ void stream_parser_counts(struct stream_parser *p);
 /* Records one event's output text (either part may be empty) arriving at now_ns. */
 int stream_output(struct stream_parser *p, const char *answer, size_t alen, const char *think,
 		  size_t tlen, int64_t server_t_ns, int64_t now_ns);
+/* Adds the log-probabilities of n output tokens (their sum, nats) an event carried (n may be 0:
+ * the event had an empty logprobs.content, which still says the server measures them). */
+static inline void stream_logprobs(struct stream_parser *p, double sum, long long n)
+{
+	if (p->res->logprob_n < 0)
+		p->res->logprob_n = 0;
+	p->res->logprob_sum += sum;
+	p->res->logprob_n += n;
+}
 /* Records the model name an event reported (len 0: none), scrubbed of secrets and cut to fit. */
 void stream_model(struct stream_parser *p, const char *model, size_t len);
 /* Ends the stream with an error kind and message; returns -1. */

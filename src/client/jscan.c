@@ -6,7 +6,9 @@
  */
 #include "client/jscan.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -465,6 +467,75 @@ void jscan_int(struct jscan *j, struct jint *i)
 	jscan_skip(j);
 }
 
+/*
+ * A number as jansson reads it: an integer (no fraction or exponent, at most 18
+ * digits) converted to double, anything else through strtod (jansson's own
+ * conversion; an overflow to infinity is an error there, so bad here). The
+ * token is copied to a local buffer for strtod: nothing is allocated.
+ */
+void jscan_real(struct jscan *j, struct jreal *r)
+{
+	const char *p, *start;
+	char tmp[JSCAN_MAX_NUMBER + 1];
+	double v;
+
+	if (jscan_peek(j) != '0') {
+		jscan_skip(j);
+		return;
+	}
+	p = start = j->p;
+	if (*p == '-')
+		p++;
+	if (p == j->end || !is_digit(*p))
+		goto bad;
+	if (*p == '0') {
+		p++;
+		if (p < j->end && is_digit(*p))
+			goto bad;
+	} else {
+		while (p < j->end && is_digit(*p))
+			p++;
+	}
+	if (p < j->end && *p == '.') {
+		p++;
+		if (p == j->end || !is_digit(*p))
+			goto bad;
+		while (p < j->end && is_digit(*p))
+			p++;
+	}
+	if (p < j->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < j->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == j->end || !is_digit(*p))
+			goto bad;
+		while (p < j->end && is_digit(*p))
+			p++;
+	}
+	if (p - start > JSCAN_MAX_NUMBER)
+		goto bad;
+	memcpy(tmp, start, (size_t)(p - start));
+	tmp[p - start] = 0;
+	if (!memchr(tmp, '.', (size_t)(p - start)) && !strpbrk(tmp, "eE")) {
+		long long x;
+		int isint;
+		scan_number(j, &x, &isint);   /* integers: jansson's json_integer, then (double) */
+		if (j->bad || !isint)
+			goto bad;
+		v = (double)x;
+	} else {
+		v = strtod(tmp, NULL);
+		if (isinf(v))
+			goto bad;
+		j->p = p;
+	}
+	r->v = v;
+	r->set = 1;
+	return;
+bad:
+	j->bad = 1;
+}
+
 int jscan_true(struct jscan *j)
 {
 	if (jscan_peek(j) == 't')
@@ -485,3 +556,55 @@ int jscan_end(struct jscan *j)
 	return 0;
 }
 
+
+void jscan_string_or_skip(struct jscan *j, struct jstr *s)
+{
+	if (jscan_peek(j) == '"')
+		jscan_string(j, s);
+	else
+		jscan_skip(j);
+}
+
+/* The member loop of jscan_string_members / jscan_int_members: strs or ints is the output. */
+static int members(struct jscan *j, const struct jkey *keys, unsigned n, struct jstr *strs, struct jint *ints)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0, i;
+	int first = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return 0;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		for (i = 0; i < n; i++)
+			if (kl == keys[i].len && !memcmp(k, keys[i].s, kl))
+				break;
+		if (i == n || !jscan_once(j, &seen, 1u << i))
+			jscan_skip(j);
+		else if (strs)
+			jscan_string_or_skip(j, &strs[i]);
+		else
+			jscan_int(j, &ints[i]);
+	}
+	return 1;
+}
+
+int jscan_string_members(struct jscan *j, const struct jkey *keys, struct jstr *out, unsigned n)
+{
+	return members(j, keys, n, out, NULL);
+}
+
+int jscan_int_members(struct jscan *j, const struct jkey *keys, struct jint *out, unsigned n)
+{
+	return members(j, keys, n, NULL, out);
+}
+
+void jstr_copy(const struct jstr *s, char *dst, size_t cap)
+{
+	size_t n = s->len < cap - 1 ? s->len : cap - 1;
+	memcpy(dst, s->s, n);
+	dst[n] = 0;
+}

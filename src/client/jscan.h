@@ -53,6 +53,13 @@ char jscan_peek(struct jscan *j);
 void jscan_string(struct jscan *j, struct jstr *s);
 /* Reads a value; when it is an integer sets *i (bad if it is not valid JSON). */
 void jscan_int(struct jscan *j, struct jint *i);
+/* A number member: set = the value was a JSON number; v as jansson's json_number_value gives it. */
+struct jreal {
+	double v;
+	int set;
+};
+/* Reads a value; when it is a number sets *r (bad if it is not valid JSON, or it overflows a double). */
+void jscan_real(struct jscan *j, struct jreal *r);
 /* Reads a value that must be true/false/null/anything; returns 1 when it was the literal true. */
 int jscan_true(struct jscan *j);
 /* Reads and validates any value. */
@@ -61,6 +68,36 @@ void jscan_skip(struct jscan *j);
 int jscan_end(struct jscan *j);
 /* A key comparison: key[0..klen) == the string literal lit. */
 #define jscan_key_is(key, klen, lit) ((klen) == sizeof("" lit) - 1 && !memcmp((key), lit, sizeof("" lit) - 1))
+/*
+ * The helpers the API files' fast paths share. jscan_once marks bit k of one
+ * object's keys as seen; a repeated key (jansson: the last wins) sets bad so
+ * jansson reads the event. Returns !bad.
+ */
+static inline int jscan_once(struct jscan *j, unsigned *seen, unsigned k)
+{
+	if (*seen & k)
+		j->bad = 1;
+	*seen |= k;
+	return !j->bad;
+}
+/* A string value into s, or any other value skipped (s stays unset). */
+void jscan_string_or_skip(struct jscan *j, struct jstr *s);
+/* A member name to look for, and its length. */
+struct jkey {
+	const char *s;
+	size_t len;
+};
+#define JKEY(lit) {lit, sizeof("" lit) - 1}
+/*
+ * The object value ahead: members keys[i] (i < n <= 32) read as strings into
+ * out[i] (another type skipped, out[i] unset), the rest skipped, a repeat bad.
+ * 1 when the value was an object, 0 when it was something else (skipped).
+ */
+int jscan_string_members(struct jscan *j, const struct jkey *keys, struct jstr *out, unsigned n);
+/* The same with integer members (jscan_int). */
+int jscan_int_members(struct jscan *j, const struct jkey *keys, struct jint *out, unsigned n);
+/* s (set) into dst[0..cap) NUL-terminated, cut to fit. */
+void jstr_copy(const struct jstr *s, char *dst, size_t cap);
 /* Array helpers for the value ahead ('[' peeked): jscan_array_next gives 1 before each element, 0 at ']'. */
 void jscan_array_begin(struct jscan *j);
 int jscan_array_next(struct jscan *j, int *first);

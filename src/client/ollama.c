@@ -78,48 +78,18 @@ static void ol_final(struct stream_parser *p, json_t *o)
 
 /* ---- the fast path: one line read in place (client/jscan.h) ----------------- */
 
+enum { MSG_CONTENT, MSG_THINKING, NMSG };
+static const struct jkey msg_keys[NMSG] = {JKEY("content"), JKEY("thinking")};
 struct ol_fields {
-	struct jstr model, content, thinking, done_reason;
+	struct jstr model, msg[NMSG], done_reason;
 	struct jint server_t, prompt, eval, total, load, prompt_dur, eval_dur;
 	int done;
 };
 
-static int once(struct jscan *j, unsigned *seen, unsigned k)
-{
-	if (*seen & k)
-		j->bad = 1;
-	*seen |= k;
-	return !j->bad;
-}
-
-static void fast_string(struct jscan *j, struct jstr *s)
-{
-	if (jscan_peek(j) == '"')
-		jscan_string(j, s);
-	else
-		jscan_skip(j);
-}
 
 static void fast_message(struct jscan *j, struct ol_fields *f)
 {
-	const char *k;
-	size_t kl;
-	unsigned seen = 0;
-	int first = 1;
-
-	if (jscan_peek(j) != '{') {
-		jscan_skip(j);
-		return;
-	}
-	jscan_object_begin(j);
-	while (jscan_member(j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "content") && once(j, &seen, 1))
-			fast_string(j, &f->content);
-		else if (jscan_key_is(k, kl, "thinking") && once(j, &seen, 2))
-			fast_string(j, &f->thinking);
-		else
-			jscan_skip(j);
-	}
+	jscan_string_members(j, msg_keys, f->msg, NMSG);
 }
 
 /* The integer members of the top level, by name. */
@@ -156,15 +126,15 @@ static int fast_scan(struct stream_parser *p, const char *line, size_t len, stru
 				jscan_skip(&j);
 			else
 				j.bad = 1;   /* an error object: jansson reads it for the message */
-		} else if (jscan_key_is(k, kl, "model") && once(&j, &seen, 1)) {
-			fast_string(&j, &f->model);
-		} else if (jscan_key_is(k, kl, "message") && once(&j, &seen, 2)) {
+		} else if (jscan_key_is(k, kl, "model") && jscan_once(&j, &seen, 1)) {
+			jscan_string_or_skip(&j, &f->model);
+		} else if (jscan_key_is(k, kl, "message") && jscan_once(&j, &seen, 2)) {
 			fast_message(&j, f);
-		} else if (jscan_key_is(k, kl, "done") && once(&j, &seen, 4)) {
+		} else if (jscan_key_is(k, kl, "done") && jscan_once(&j, &seen, 4)) {
 			f->done = jscan_true(&j);
-		} else if (jscan_key_is(k, kl, "done_reason") && once(&j, &seen, 8)) {
-			fast_string(&j, &f->done_reason);
-		} else if ((iv = int_member(f, k, kl, &bit)) && once(&j, &seen, bit)) {
+		} else if (jscan_key_is(k, kl, "done_reason") && jscan_once(&j, &seen, 8)) {
+			jscan_string_or_skip(&j, &f->done_reason);
+		} else if ((iv = int_member(f, k, kl, &bit)) && jscan_once(&j, &seen, bit)) {
 			jscan_int(&j, iv);
 		} else {
 			jscan_skip(&j);
@@ -190,18 +160,16 @@ static int ol_line_fast(struct stream_parser *p, const char *line, size_t len, i
 	p->nfast++;
 	if (f.model.set)
 		stream_model(p, f.model.s, f.model.len);
-	if ((f.content.len || f.thinking.len) &&
-	    stream_output(p, f.content.s, f.content.len, f.thinking.s, f.thinking.len,
+	if ((f.msg[MSG_CONTENT].len || f.msg[MSG_THINKING].len) &&
+	    stream_output(p, f.msg[MSG_CONTENT].s, f.msg[MSG_CONTENT].len, f.msg[MSG_THINKING].s,
+			  f.msg[MSG_THINKING].len,
 			  f.server_t.set ? (int64_t)f.server_t.v : 0, now_ns))
 		return -1;
 	if (!f.done)
 		return 0;
 	p->done = 1;
 	if (f.done_reason.set) {
-		size_t n = f.done_reason.len < sizeof r->finish_reason - 1 ? f.done_reason.len
-									 : sizeof r->finish_reason - 1;
-		memcpy(r->finish_reason, f.done_reason.s, n);
-		r->finish_reason[n] = 0;
+		jstr_copy(&f.done_reason, r->finish_reason, sizeof r->finish_reason);
 		p->finished = 1;
 	}
 	if (f.prompt.set) {

@@ -38,6 +38,8 @@ static int oa_build_body(const struct chat_request *req, struct buf *out, char *
 		json_object_set_new(o, "top_k", json_integer(s->top_k));
 	if (s->has_seed)
 		json_object_set_new(o, "seed", json_integer(s->seed));
+	if (s->logprobs)
+		json_object_set_new(o, "logprobs", json_true());
 	return api_body_finish(o, req, out, err, errlen);
 }
 
@@ -87,6 +89,30 @@ static void usage_from(struct stream_parser *p, json_t *u)
 			r->reasoning_src = COUNT_SERVER;
 		}
 	}
+}
+
+/*
+ * choices[0].logprobs: {"content":[{"token":..,"logprob":L,..},..]}. Each
+ * element with a numeric logprob counts; null or absent logprobs: nothing
+ * recorded (not measured).
+ */
+static void logprobs_from(struct stream_parser *p, json_t *lp)
+{
+	json_t *c = json_is_object(lp) ? json_object_get(lp, "content") : NULL, *e, *v;
+	double sum = 0;
+	long long n = 0;
+	size_t i;
+
+	if (!json_is_array(c))
+		return;
+	json_array_foreach(c, i, e) {
+		v = json_is_object(e) ? json_object_get(e, "logprob") : NULL;
+		if (json_is_number(v)) {
+			sum += json_number_value(v);
+			n++;
+		}
+	}
+	stream_logprobs(p, sum, n);
 }
 
 /* One "data:" payload that is not [DONE]. */
@@ -143,6 +169,7 @@ static int oa_chunk(struct stream_parser *p, const char *data, size_t len, int64
 			snprintf(r->finish_reason, sizeof r->finish_reason, "%s", json_string_value(fr));
 			p->finished = 1;
 		}
+		logprobs_from(p, json_object_get(c0, "logprobs"));
 	}
 	usage_from(p, json_object_get(o, "usage"));
 out:
@@ -152,9 +179,11 @@ out:
 
 /* ---- the fast path: one chunk read in place (client/jscan.h) ---------------- */
 
-/* What a chunk's delta (or message) carries. */
+/* What a chunk's delta (or message) carries: s[MSG_CONTENT], ... as msg_keys names them. */
+enum { MSG_CONTENT, MSG_REASONING_CONTENT, MSG_REASONING, NMSG };
+static const struct jkey msg_keys[NMSG] = {JKEY("content"), JKEY("reasoning_content"), JKEY("reasoning")};
 struct oa_msg {
-	struct jstr content, reasoning_content, reasoning;
+	struct jstr s[NMSG];
 	int is_object;
 };
 
@@ -164,47 +193,65 @@ struct oa_fields {
 	struct jint server_t, prompt, completion, reasoning;
 	int choices_array, c0_object;
 	struct oa_msg delta, message;
+	/* choices[0].logprobs.content was an array: lp_n numeric logprobs summing to lp_sum */
+	int lp_array;
+	long long lp_n;
+	double lp_sum;
 };
 
-/* Marks key bit k of a level as seen; a repeated key (jansson: the last wins) goes to jansson. */
-static int once(struct jscan *j, unsigned *seen, unsigned k)
-{
-	if (*seen & k)
-		j->bad = 1;
-	*seen |= k;
-	return !j->bad;
-}
-
-static void fast_string(struct jscan *j, struct jstr *s)
-{
-	if (jscan_peek(j) == '"')
-		jscan_string(j, s);
-	else
-		jscan_skip(j);
-}
 
 static void fast_msg(struct jscan *j, struct oa_msg *m)
+{
+	m->is_object = jscan_string_members(j, msg_keys, m->s, NMSG);
+}
+
+/* One element of logprobs.content: its "logprob" (other members, top_logprobs included, skipped). */
+static void fast_lp_token(struct jscan *j, struct oa_fields *f)
 {
 	const char *k;
 	size_t kl;
 	unsigned seen = 0;
 	int first = 1;
+	struct jreal r = {0};
 
 	if (jscan_peek(j) != '{') {
 		jscan_skip(j);
 		return;
 	}
-	m->is_object = 1;
 	jscan_object_begin(j);
 	while (jscan_member(j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "content") && once(j, &seen, 1))
-			fast_string(j, &m->content);
-		else if (jscan_key_is(k, kl, "reasoning_content") && once(j, &seen, 2))
-			fast_string(j, &m->reasoning_content);
-		else if (jscan_key_is(k, kl, "reasoning") && once(j, &seen, 4))
-			fast_string(j, &m->reasoning);
+		if (jscan_key_is(k, kl, "logprob") && jscan_once(j, &seen, 1))
+			jscan_real(j, &r);
 		else
 			jscan_skip(j);
+	}
+	if (r.set) {
+		f->lp_sum += r.v;
+		f->lp_n++;
+	}
+}
+
+static void fast_logprobs(struct jscan *j, struct oa_fields *f)
+{
+	const char *k;
+	size_t kl;
+	unsigned seen = 0;
+	int first = 1, afirst = 1;
+
+	if (jscan_peek(j) != '{') {
+		jscan_skip(j);
+		return;
+	}
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &k, &kl)) {
+		if (jscan_key_is(k, kl, "content") && jscan_once(j, &seen, 1) && jscan_peek(j) == '[') {
+			f->lp_array = 1;
+			jscan_array_begin(j);
+			while (jscan_array_next(j, &afirst))
+				fast_lp_token(j, f);
+		} else {
+			jscan_skip(j);
+		}
 	}
 }
 
@@ -222,12 +269,14 @@ static void fast_choice0(struct jscan *j, struct oa_fields *f)
 	f->c0_object = 1;
 	jscan_object_begin(j);
 	while (jscan_member(j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "delta") && once(j, &seen, 1))
+		if (jscan_key_is(k, kl, "delta") && jscan_once(j, &seen, 1))
 			fast_msg(j, &f->delta);
-		else if (jscan_key_is(k, kl, "message") && once(j, &seen, 2))
+		else if (jscan_key_is(k, kl, "message") && jscan_once(j, &seen, 2))
 			fast_msg(j, &f->message);
-		else if (jscan_key_is(k, kl, "finish_reason") && once(j, &seen, 4))
-			fast_string(j, &f->finish);
+		else if (jscan_key_is(k, kl, "finish_reason") && jscan_once(j, &seen, 4))
+			jscan_string_or_skip(j, &f->finish);
+		else if (jscan_key_is(k, kl, "logprobs") && jscan_once(j, &seen, 8))
+			fast_logprobs(j, f);
 		else
 			jscan_skip(j);
 	}
@@ -253,22 +302,8 @@ static void fast_choices(struct jscan *j, struct oa_fields *f)
 
 static void fast_details(struct jscan *j, struct oa_fields *f)
 {
-	const char *k;
-	size_t kl;
-	unsigned seen = 0;
-	int first = 1;
-
-	if (jscan_peek(j) != '{') {
-		jscan_skip(j);
-		return;
-	}
-	jscan_object_begin(j);
-	while (jscan_member(j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "reasoning_tokens") && once(j, &seen, 1))
-			jscan_int(j, &f->reasoning);
-		else
-			jscan_skip(j);
-	}
+	static const struct jkey keys[] = {JKEY("reasoning_tokens")};
+	jscan_int_members(j, keys, &f->reasoning, 1);
 }
 
 static void fast_usage(struct jscan *j, struct oa_fields *f)
@@ -284,11 +319,11 @@ static void fast_usage(struct jscan *j, struct oa_fields *f)
 	}
 	jscan_object_begin(j);
 	while (jscan_member(j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "prompt_tokens") && once(j, &seen, 1))
+		if (jscan_key_is(k, kl, "prompt_tokens") && jscan_once(j, &seen, 1))
 			jscan_int(j, &f->prompt);
-		else if (jscan_key_is(k, kl, "completion_tokens") && once(j, &seen, 2))
+		else if (jscan_key_is(k, kl, "completion_tokens") && jscan_once(j, &seen, 2))
 			jscan_int(j, &f->completion);
-		else if (jscan_key_is(k, kl, "completion_tokens_details") && once(j, &seen, 4))
+		else if (jscan_key_is(k, kl, "completion_tokens_details") && jscan_once(j, &seen, 4))
 			fast_details(j, f);
 		else
 			jscan_skip(j);
@@ -313,17 +348,17 @@ static int fast_scan(struct stream_parser *p, const char *data, size_t len, stru
 				jscan_skip(&j);
 			else
 				j.bad = 1;   /* an error object: jansson reads it for the message */
-		} else if (jscan_key_is(k, kl, "object") && once(&j, &seen, 1)) {
-			fast_string(&j, &obj);
+		} else if (jscan_key_is(k, kl, "object") && jscan_once(&j, &seen, 1)) {
+			jscan_string_or_skip(&j, &obj);
 			if (obj.set && jscan_key_is(obj.s, obj.len, "error"))
 				j.bad = 1;
-		} else if (jscan_key_is(k, kl, "model") && once(&j, &seen, 2)) {
-			fast_string(&j, &f->model);
-		} else if (jscan_key_is(k, kl, "x_server_t_ns") && once(&j, &seen, 4)) {
+		} else if (jscan_key_is(k, kl, "model") && jscan_once(&j, &seen, 2)) {
+			jscan_string_or_skip(&j, &f->model);
+		} else if (jscan_key_is(k, kl, "x_server_t_ns") && jscan_once(&j, &seen, 4)) {
 			jscan_int(&j, &f->server_t);
-		} else if (jscan_key_is(k, kl, "choices") && once(&j, &seen, 8)) {
+		} else if (jscan_key_is(k, kl, "choices") && jscan_once(&j, &seen, 8)) {
 			fast_choices(&j, f);
-		} else if (jscan_key_is(k, kl, "usage") && once(&j, &seen, 16)) {
+		} else if (jscan_key_is(k, kl, "usage") && jscan_once(&j, &seen, 16)) {
 			fast_usage(&j, f);
 		} else {
 			jscan_skip(&j);
@@ -360,17 +395,18 @@ static int oa_chunk_fast(struct stream_parser *p, const char *data, size_t len, 
 	if (f.choices_array && f.c0_object) {
 		m = f.delta.is_object ? &f.delta : f.message.is_object ? &f.message : NULL;
 		if (m)
-			th = m->reasoning_content.set ? &m->reasoning_content : m->reasoning.set ? &m->reasoning : NULL;
-		if (m && (m->content.len || (th && th->len)) &&
-		    stream_output(p, m->content.s, m->content.len, th ? th->s : NULL, th ? th->len : 0,
+			th = m->s[MSG_REASONING_CONTENT].set ? &m->s[MSG_REASONING_CONTENT]
+			   : m->s[MSG_REASONING].set ? &m->s[MSG_REASONING] : NULL;
+		if (m && (m->s[MSG_CONTENT].len || (th && th->len)) &&
+		    stream_output(p, m->s[MSG_CONTENT].s, m->s[MSG_CONTENT].len, th ? th->s : NULL, th ? th->len : 0,
 				  f.server_t.set ? (int64_t)f.server_t.v : 0, now_ns))
 			return -1;
 		if (f.finish.set) {
-			size_t n = f.finish.len < sizeof r->finish_reason - 1 ? f.finish.len : sizeof r->finish_reason - 1;
-			memcpy(r->finish_reason, f.finish.s, n);
-			r->finish_reason[n] = 0;
+			jstr_copy(&f.finish, r->finish_reason, sizeof r->finish_reason);
 			p->finished = 1;
 		}
+		if (f.lp_array)
+			stream_logprobs(p, f.lp_sum, f.lp_n);
 	}
 	count_set(&r->prompt_tokens, &r->prompt_src, &f.prompt);
 	count_set(&r->completion_tokens, &r->completion_src, &f.completion);

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "common.h"
 #include "common_opts.h"
+#include "perplexity.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
@@ -125,6 +126,10 @@ static const struct tcol cols[] = {
 	{"energy_method", NULL, NULL, TCOL_STR, NULL, TCOL_DATA},
 	{"cpu_s", NULL, "s", TCOL_REAL, NULL, TCOL_JSON},
 	{"output_tokens_per_s", NULL, "1/s", TCOL_REAL, NULL, TCOL_DATA},
+	/* the server's token log-probabilities (--logprobs): empty / null when none came back */
+	{"logprob_sum", NULL, "nats", TCOL_REAL, NULL, TCOL_DATA},
+	{"logprob_tokens", NULL, NULL, TCOL_INT, NULL, TCOL_DATA},
+	{"perplexity", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
 };
 
 /* The one row emitter, for CSV and JSON lines. */
@@ -176,6 +181,9 @@ static int write_row(const struct query_record *q, void *vctx)
 	table_real(t, q->cpu_s);
 	/* the query's own output rate: completion tokens over its latency (as vllm bench serve reports) */
 	table_real(t, q->completion_tokens >= 0 && q->e2e_s > 0 ? (double)q->completion_tokens / q->e2e_s : NAN);
+	table_real(t, q->logprob_sum);
+	table_count(t, q->logprob_tokens);
+	table_real(t, metrics_perplexity(q->logprob_sum, q->logprob_tokens));
 	table_end_row(t);
 	return ferror(t->f) ? -1 : 0;
 }

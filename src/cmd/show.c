@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "common.h"
 #include "common_opts.h"
+#include "perplexity.h"
 #include "store.h"
 #include "util.h"
 #include "jsonout.h"
@@ -160,7 +161,58 @@ struct show_data {
 	struct agg_result a;
 	json_t *by_grader;        /* {"mcq": N, ...}, or NULL when scores could not be read */
 	struct device_power dev;  /* IPW on the device's power (metrics.h) */
+	struct ppl_run ppl;       /* perplexity from the token log-probabilities (perplexity.h) */
 };
+
+static int ppl_add(const struct query_record *q, void *ctx)
+{
+	ppl_run_add(ctx, q);
+	return 0;
+}
+
+/* Perplexity lines: only a run whose server returned token log-probabilities has them. */
+static void perplexity_text(const struct ppl_run *p)
+{
+	struct ppl_summary s;
+
+	ppl_run_summary(p, &s);
+	printf("perplexity (from the server's token log-probabilities; lower is better)\n");
+	if (!p->n_logprobs) {
+		printf("  not measured     no query carries token log-probabilities (ipw profile --logprobs asks\n"
+		       "                   OpenAI-compatible servers for them; docs/metrics.md \"Perplexity\")\n");
+		return;
+	}
+	printf("  queries          %lld with log-probabilities (%lld tokens), %lld of them with energy\n",
+	       p->n_logprobs, p->tokens, p->n_energy);
+	printf("  perplexity       %.6g mean per query, exp(-sum logprob / n) each; %.6g over the run's tokens pooled\n",
+	       s.ppl_mean, s.ppl_tokens);
+	if (p->n_energy) {
+		printf("  per watt         %.6g /W  (mean perplexity / mean power, P = E(q) / latency(q))\n", s.ppl_per_w);
+		printf("  per joule        %.6g /J  (mean perplexity / mean energy)\n", s.ppl_per_j);
+	} else {
+		printf("  per watt / joule not measured (no query with log-probabilities has measured energy)\n");
+	}
+}
+
+static json_t *perplexity_json(const struct ppl_run *p)
+{
+	struct ppl_summary s;
+	json_t *o = json_object();
+
+	ppl_run_summary(p, &s);
+	json_object_set_new(o, "queries_with_logprobs", json_integer(p->n_logprobs));
+	json_object_set_new(o, "queries_with_logprobs_and_energy", json_integer(p->n_energy));
+	json_object_set_new(o, "logprob_tokens", json_integer(p->tokens));
+	json_object_set_new(o, "logprob_sum_nats", p->n_logprobs ? json_real(p->sum_logprob) : json_null());
+	json_object_set_new(o, "perplexity_mean", json_real_or_null(s.ppl_mean));
+	json_object_set_new(o, "perplexity_pooled", json_real_or_null(s.ppl_tokens));
+	json_object_set_new(o, "perplexity_mean_with_energy", json_real_or_null(s.ppl_mean_e));
+	json_object_set_new(o, "power_mean_w", json_real_or_null(s.power_mean_w));
+	json_object_set_new(o, "energy_mean_j", json_real_or_null(s.energy_mean_j));
+	json_object_set_new(o, "perplexity_per_w", json_real_or_null(s.ppl_per_w));
+	json_object_set_new(o, "perplexity_per_j", json_real_or_null(s.ppl_per_j));
+	return o;
+}
 
 static const char *interval_name(const struct show_data *d)
 {
@@ -365,6 +417,7 @@ static void show_json(const struct show_data *d)
 	json_object_set_new(o, "sources", sources_json(r));
 	json_object_set_new(o, "totals", totals_json(&d->a.t));
 	scoring_json(d, o);
+	json_object_set_new(o, "perplexity", perplexity_json(&d->ppl));
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 	putchar('\n');
 	json_decref(o);
@@ -452,6 +505,7 @@ static void show_text(const struct show_data *d)
 	run_text(&d->r, planned);
 	totals_text(&d->a.t, planned);
 	scoring_text(d);
+	perplexity_text(&d->ppl);
 }
 
 /* Options and the operand (*first); 0, CMD_PARSE_HELP (usage printed) or EXIT_USAGE (said). */
@@ -476,6 +530,12 @@ static int show_load(const struct cmd_common *cc, enum agg_ci ci, struct store *
 	d->o.by_subject = 1;
 	d->o.ci = ci;
 	if (agg_run(st, d->r.id, AGG_LOAD_QUERIES, &d->o, &d->a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
+		json_decref(g);
+		return EXIT_INPUT;
+	}
+	ppl_run_init(&d->ppl);
+	if (store_queries_iter(st, d->r.id, ppl_add, &d->ppl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
 		json_decref(g);
 		return EXIT_INPUT;

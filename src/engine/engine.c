@@ -946,6 +946,24 @@ int engine_sample(struct engine *e, float *logits, const struct engine_sampling 
 	return best;
 }
 
+double engine_logprob(const struct engine *e, int tok)
+{
+	const float *l = e->logits;
+	int n = e->info.n_vocab, i;
+	float mx, sum = 0;
+
+	if (tok < 0 || tok >= n)
+		return NAN;
+	/* float, max-shifted, summed in vocabulary order: log-softmax as test tools compute it */
+	mx = l[0];
+	for (i = 1; i < n; i++)
+		if (l[i] > mx)
+			mx = l[i];
+	for (i = 0; i < n; i++)
+		sum += expf(l[i] - mx);
+	return (double)(l[tok] - mx - logf(sum));
+}
+
 static double clock_s(clockid_t cid)
 {
 	struct timespec ts;

@@ -69,6 +69,10 @@ int engine_eval(struct engine *e, const int *toks, int n, const float **logits, 
  * seeded by engine_generate or engine_seed. */
 int engine_sample(struct engine *e, float *logits, const struct engine_sampling *s);
 void engine_seed(struct engine *e, uint64_t seed);
+/* The natural-log probability of token TOK under the logits of the last evaluation
+ * (log-softmax at TOK, temperature 1: the model's own distribution, before sampling
+ * settings). Valid in a token callback of engine_generate, for the token it was given. */
+double engine_logprob(const struct engine *e, int tok);
 
 /* Evaluate PROMPT, then generate up to MAX_TOKENS tokens, calling CB for each (stops at EOS,
  * which is not passed on). Returns the number generated, negative on error. */

@@ -39,6 +39,7 @@ struct chat_call {
 	char **texts;                /* owned copies of role and content strings */
 	size_t nmsgs, ntexts;
 	int max_tokens, stream;
+	int logprobs;                /* "logprobs": true: each output token's log-probability */
 	struct engine_sampling s;
 };
 
@@ -55,6 +56,7 @@ struct sse {
 	char id[48];
 	long created;
 	struct engine_utf8_hold u8;   /* an incomplete UTF-8 character held back */
+	json_t *lp;                   /* logprobs asked: the tokens' entries not yet sent (NULL otherwise) */
 };
 
 /* Per connection: the request body as it arrives. */
@@ -170,6 +172,7 @@ static int parse_call(struct chat_call *c, const char *body, size_t len, char *e
 	if ((v = json_object_get(o, "seed")) && json_is_integer(v))
 		c->s.seed = (uint64_t)json_integer_value(v);
 	c->stream = json_is_true(json_object_get(o, "stream"));
+	c->logprobs = json_is_true(json_object_get(o, "logprobs"));
 	rc = 0;
 out:
 	json_decref(o);
@@ -232,11 +235,27 @@ static const char *finish_of(const struct chat_call *c, int n)
 
 /* ---- whole replies ---- */
 
-struct collect { char *p; size_t n, cap; int oom; };
+/*
+ * One OpenAI logprobs.content entry for TOKEN just generated: its text (invalid
+ * UTF-8 replaced) and its log-probability under the model's distribution
+ * (engine_logprob: log-softmax of the logits it was picked from), appended to lp.
+ */
+static void logprob_entry(struct engine *e, json_t *lp, int token, const char *text, size_t len)
+{
+	char clean[3 * ENGINE_PIECE_MAX + 1];
+	size_t n = engine_utf8_sanitize(text, len < ENGINE_PIECE_MAX ? len : ENGINE_PIECE_MAX, clean);
+
+	json_array_append_new(lp, json_pack("{s:s%,s:f}", "token", clean, n, "logprob", engine_logprob(e, token)));
+}
+
+struct collect { char *p; size_t n, cap; int oom; struct engine *e; json_t *lp; };
 
 static int collect_token(void *ud, int token, const char *text, size_t len, double t_ms)
 {
 	struct collect *c = ud;
+
+	if (c->lp)
+		logprob_entry(c->e, c->lp, token, text, len);
 	if (c->n + len + 1 > c->cap) {
 		size_t nc = (c->n + len + 1) * 2;
 		char *np = realloc(c->p, nc);
@@ -261,12 +280,16 @@ static enum MHD_Result complete_whole(struct engine_server *srv, struct MHD_Conn
 	json_t *o;
 	int n;
 
+	col.e = srv->e;
+	col.lp = call->logprobs ? json_array() : NULL;
+
 	pthread_mutex_lock(&srv->engine_mu);
 	n = engine_chat_run(srv->e, srv->tmpl[0] ? srv->tmpl : NULL, call->msgs, call->nmsgs, call->max_tokens,
 			    &call->s, collect_token, &col, &st, err, sizeof err);
 	pthread_mutex_unlock(&srv->engine_mu);
 	if (n < 0 || col.oom) {
 		free(col.p);
+		json_decref(col.lp);
 		return reply_error(con, n < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "invalid_request_error", "%s", col.oom ? "out of memory" : err);
 	}
@@ -274,6 +297,7 @@ static enum MHD_Result complete_whole(struct engine_server *srv, struct MHD_Conn
 	clean = malloc(3 * col.n + 1);
 	if (!clean) {
 		free(col.p);
+		json_decref(col.lp);
 		return MHD_NO;
 	}
 	col.n = engine_utf8_sanitize(col.p ? col.p : "", col.n, clean);
@@ -284,6 +308,11 @@ static enum MHD_Result complete_whole(struct engine_server *srv, struct MHD_Conn
 		      "role", "assistant", "content", col.p ? col.p : "", col.n, "finish_reason",
 		      finish_of(call, n), "usage", usage_json(&st));
 	free(col.p);
+	if (o && col.lp)
+		json_object_set_new(json_array_get(json_object_get(o, "choices"), 0), "logprobs",
+				    json_pack("{s:o}", "content", col.lp));
+	else
+		json_decref(col.lp);
 	if (!o)
 		return reply_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error", "could not write the reply");
 	return reply_json(con, MHD_HTTP_OK, o);
@@ -310,7 +339,11 @@ static void sse_put(struct sse *s, const char *data, size_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* One "data:" event of a chunk with this delta (stolen), finish reason (or NULL) and usage (stolen, or NULL). */
+/*
+ * One "data:" event of a chunk with this delta (stolen), finish reason (or NULL)
+ * and usage (stolen, or NULL). With logprobs asked, the entries of the tokens
+ * generated since the last event go with it (choices[0].logprobs.content).
+ */
 static void sse_chunk(struct sse *s, json_t *delta, const char *finish, json_t *usage)
 {
 	json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s?}]}", "id", s->id, "object",
@@ -321,6 +354,11 @@ static void sse_chunk(struct sse *s, json_t *delta, const char *finish, json_t *
 	if (!o) {
 		json_decref(usage);
 		return;
+	}
+	if (s->lp && json_array_size(s->lp)) {
+		json_object_set_new(json_array_get(json_object_get(o, "choices"), 0), "logprobs",
+				    json_pack("{s:o}", "content", s->lp));
+		s->lp = json_array();
 	}
 	if (usage)
 		json_object_set_new(o, "usage", usage);
@@ -338,9 +376,12 @@ static int sse_token(void *ud, int token, const char *text, size_t len, double t
 {
 	struct sse *s = ud;
 	char clean[3 * ENGINE_PIECE_MAX];
-	size_t n = engine_utf8_take(&s->u8, text, len, clean);
+	size_t n;
 	int gone;
 
+	if (s->lp)
+		logprob_entry(s->srv->e, s->lp, token, text, len);
+	n = engine_utf8_take(&s->u8, text, len, clean);
 	if (n)
 		sse_chunk(s, json_pack("{s:s%}", "content", clean, n), NULL, NULL);
 	pthread_mutex_lock(&s->mu);
@@ -415,6 +456,7 @@ static void sse_free(void *cls)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->th, NULL);
 	call_release(&s->call);
+	json_decref(s->lp);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->buf);
@@ -431,6 +473,7 @@ static enum MHD_Result complete_stream(struct engine_server *srv, struct MHD_Con
 		return MHD_NO;
 	s->srv = srv;
 	s->call = *call;
+	s->lp = call->logprobs ? json_array() : NULL;
 	memset(call, 0, sizeof *call);
 	s->created = (long)time(NULL);
 	new_id(srv, s->id, sizeof s->id);
@@ -438,6 +481,7 @@ static enum MHD_Result complete_stream(struct engine_server *srv, struct MHD_Con
 	pthread_cond_init(&s->cv, NULL);
 	if (pthread_create(&s->th, NULL, sse_generate, s)) {
 		*call = s->call;
+		json_decref(s->lp);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);
 		free(s);

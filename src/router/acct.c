@@ -178,7 +178,8 @@ int router_acct_add(struct router_acct *a, const struct rreq *r, json_t *rec, ch
 	q.reasoning_tokens_src = "none";
 	q.accel_j = q.host_j = q.total_j = q.accel_dyn_j = q.host_dyn_j = q.total_dyn_j = NAN;
 	q.avg_power_w = q.peak_power_w = q.temp_max_c = q.mem_max_bytes = NAN;
-	q.cpu_s = NAN;
+	q.cpu_s = q.logprob_sum = NAN;
+	q.logprob_tokens = -1;
 	q.http_status = (int)last->status;
 	q.error_kind = (char *)(strcmp(q.status, "ok") ? json_string_value(json_object_get(rec, "outcome")) : "none");
 	q.extra_json = json_dumps(rec, JSON_COMPACT);

@@ -75,6 +75,7 @@ static const struct col query_cols[] = {
 	QC(mem_max_bytes, COL_REAL),
 	QC(error_kind, COL_TEXT), QC(error_message, COL_TEXT), QC(http_status, COL_INT),
 	QC(extra_json, COL_TEXT), QC(cpu_s, COL_REAL),
+	QC(logprob_sum, COL_REAL), QC(logprob_tokens, COL_I64),
 };
 /* The columns a query's energy sets: written by insert, or later by query_energy_set. */
 static const struct col energy_cols[] = {
@@ -217,6 +218,16 @@ static const char *const migrations[] = {
 	" FOREIGN KEY (study_id, config) REFERENCES study_configs(study_id, name));"
 	"CREATE INDEX study_items_todo ON study_items(study_id, config, seq) WHERE done = 0;"
 	"CREATE INDEX study_items_by_token ON study_items(study_id, lease_token) WHERE done = 0;",
+	/* 7: the output tokens' log-probabilities a server returned (as SQLite's 7) */
+	"ALTER TABLE queries ADD COLUMN logprob_sum" F8 ";"
+	"ALTER TABLE queries ADD COLUMN logprob_tokens BIGINT;"
+	"DROP TRIGGER queries_never_updated ON queries;"
+	"CREATE TRIGGER queries_never_updated BEFORE UPDATE OF id, run_id, seq, item_id, subject, task,"
+	" prompt, answer, thinking, finish_reason, status, reference, t_send_s, t_first_s, t_end_s,"
+	" ttft_s, e2e_s, tpot_s, itl_p50_s, itl_p90_s, itl_p99_s, prompt_tokens, completion_tokens,"
+	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
+	" error_message, http_status, extra_json, recorded_at, cpu_s, logprob_sum, logprob_tokens ON queries"
+	" FOR EACH ROW EXECUTE FUNCTION ipw_refuse('recorded queries are never changed');",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -1077,7 +1088,10 @@ static int insert_query_row(struct store *s, const struct query_insert_ctx *c, c
 
 	par_text(&p, c->run_id);
 	par_real(&p, clock_wall_s());
-	par_cols(&p, query_cols, NCOLS(query_cols), c->q);
+	{
+		struct query_record tmp;
+		par_cols(&p, query_cols, NCOLS(query_cols), query_record_logprobs_norm(c->q, &tmp));
+	}
 	rc = pq_run(s, sql, &p, &res, "recording a query", err, errlen);
 	if (rc < 0 && is_state(res, PG_UNIQUE)) {
 		rc = STORE_EDUPLICATE;

@@ -76,6 +76,7 @@ static const struct col query_cols[] = {
 	QC(mem_max_bytes, COL_REAL),
 	QC(error_kind, COL_TEXT), QC(error_message, COL_TEXT), QC(http_status, COL_INT),
 	QC(extra_json, COL_TEXT), QC(cpu_s, COL_REAL),
+	QC(logprob_sum, COL_REAL), QC(logprob_tokens, COL_I64),
 };
 /* The columns a query's energy sets: written by insert, or later by query_energy_set. */
 static const struct col energy_cols[] = {
@@ -241,6 +242,19 @@ static const char *const migrations[] = {
 	" FOREIGN KEY (study_id, config) REFERENCES study_configs(study_id, name));"
 	"CREATE INDEX study_items_todo ON study_items(study_id, config, seq) WHERE done = 0;"
 	"CREATE INDEX study_items_by_token ON study_items(study_id, lease_token) WHERE done = 0;",
+	/*
+	 * 7: the output tokens' log-probabilities a server returned (sum in nats,
+	 * the tokens they cover; NULL: not measured), never changed once recorded
+	 */
+	"ALTER TABLE queries ADD COLUMN logprob_sum REAL;"
+	"ALTER TABLE queries ADD COLUMN logprob_tokens INTEGER;"
+	"DROP TRIGGER queries_never_updated;"
+	"CREATE TRIGGER queries_never_updated BEFORE UPDATE OF id, run_id, seq, item_id, subject, task,"
+	" prompt, answer, thinking, finish_reason, status, reference, t_send_s, t_first_s, t_end_s,"
+	" ttft_s, e2e_s, tpot_s, itl_p50_s, itl_p90_s, itl_p99_s, prompt_tokens, completion_tokens,"
+	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
+	" error_message, http_status, extra_json, recorded_at, cpu_s, logprob_sum, logprob_tokens ON queries"
+	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END;",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
@@ -1275,7 +1289,10 @@ static int insert_query_row(struct store *s, const struct query_insert_ctx *c, s
 		return -1;
 	sqlite3_bind_int64(st, 1, c->id);
 	sqlite3_bind_double(st, 2, clock_wall_s());
-	bind_cols(st, 3, query_cols, NCOLS(query_cols), c->q);
+	{
+		struct query_record tmp;
+		bind_cols(st, 3, query_cols, NCOLS(query_cols), query_record_logprobs_norm(c->q, &tmp));
+	}
 	step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		rc = STORE_EDUPLICATE;

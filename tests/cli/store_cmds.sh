@@ -65,11 +65,11 @@ fi
 
 # export csv: header, values, RFC 4180 quoting, empty cells for NAN, latest score
 "$IPW" export 1 --store "$DB" --format csv --out "$T/q.csv" || fail "export csv"
-head -1 "$T/q.csv" | grep -q '^seq,item_id,subject,task,status,finish_reason,latency_s,ttft_s,tpot_s,prompt_tokens,completion_tokens,reasoning_tokens,energy_j,energy_dynamic_j,host_energy_j,total_energy_j,avg_power_w,peak_power_w,temp_max_c,attempts,error_kind,http_status,correct,energy_method,output_tokens_per_s$' || fail "csv header"
+head -1 "$T/q.csv" | grep -q '^seq,item_id,subject,task,status,finish_reason,latency_s,ttft_s,tpot_s,prompt_tokens,completion_tokens,reasoning_tokens,energy_j,energy_dynamic_j,host_energy_j,total_energy_j,avg_power_w,peak_power_w,temp_max_c,attempts,error_kind,http_status,correct,energy_method,output_tokens_per_s,logprob_sum,logprob_tokens,perplexity$' || fail "csv header"
 [ "$(wc -l <"$T/q.csv")" = 4 ] || fail "csv: 3 rows"
-sed -n 2p "$T/q.csv" | grep -qx '0,q0,science,mcq,ok,stop,2,0.25,0.01,100,175,0,100.5,50.25,,,50.25,80,,2,,200,1,measured,87.5' || fail "csv row q0"
+sed -n 2p "$T/q.csv" | grep -qx '0,q0,science,mcq,ok,stop,2,0.25,0.01,100,175,0,100.5,50.25,,,50.25,80,,2,,200,1,measured,87.5,,,' || fail "csv row q0"
 sed -n 3p "$T/q.csv" | grep -q '^1,"q1,""odd""",science,mcq,failed,' || fail "csv quoting"
-sed -n 4p "$T/q.csv" | grep -q ',200,0,measured,[0-9.e+-]*$' || fail "csv: latest score wins"
+sed -n 4p "$T/q.csv" | grep -q ',200,0,measured,[0-9.e+-]*,,,$' || fail "csv: latest score wins"
 
 # export jsonl: every line parses; texts included; null for unmeasured
 "$IPW" export alpha --store "$DB" --format jsonl >"$T/q.jsonl" || fail "export jsonl"

@@ -79,6 +79,8 @@ static int stream_paths_agree(const struct http_wire *w, const char *data, size_
 	else if (!same_double(a.server_load_s, b.server_load_s) || !same_double(a.server_prompt_s, b.server_prompt_s) ||
 		 !same_double(a.server_eval_s, b.server_eval_s) || !same_double(a.server_total_s, b.server_total_s))
 		d = "server timings";
+	else if (a.logprob_n != b.logprob_n || (a.logprob_n >= 0 && a.logprob_sum != b.logprob_sum))
+		d = "token log-probabilities";
 	if (d)
 		snprintf(why, whylen, "%s differs: fast rc %d err %s \"%.150s\" answer \"%.40s\" / jansson rc %d err %s "
 			 "\"%.150s\" answer \"%.40s\"", d, ra, err_kind_name(a.err), a.errmsg, a.answer.data, rb,

@@ -221,6 +221,17 @@ void sc_run_round_trip_every_field(void)
 	store_close(&st);
 }
 
+/* A query stored without token log-probabilities (a zeroed record: 0 tokens) reads back as not measured. */
+static int check_no_logprobs(const struct query_record *q, void *ctx)
+{
+	if (!strcmp(q->item_id, "item-8")) {
+		cr_assert(isnan(q->logprob_sum), "logprob_sum %g, want NULL", q->logprob_sum);
+		cr_assert_eq(q->logprob_tokens, -1, "logprob_tokens %lld, want NULL", q->logprob_tokens);
+		++*(int *)ctx;
+	}
+	return 0;
+}
+
 void sc_query_round_trip_every_field_with_nan_and_minus_one(void)
 {
 	struct store st = open_store();
@@ -254,6 +265,7 @@ void sc_query_round_trip_every_field_with_nan_and_minus_one(void)
 	q.http_status = 200;
 	q.attempts = at, q.nattempts = 2;
 	q.extra_json = "{\"eval_count\":3}";
+	q.logprob_sum = -2.25, q.logprob_tokens = 7;  /* schema 7 */
 	cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
 
 	got_nq = 0;
@@ -315,7 +327,16 @@ void sc_query_round_trip_every_field_with_nan_and_minus_one(void)
 	cr_assert_eq(nq.attempts[1].http_status, 200);
 	assert_str(nq.attempts[1].message, NULL, "attempt message NULL");
 	assert_str(nq.extra_json, "{\"eval_count\":3}", "extra_json");
+	assert_real(nq.logprob_sum, -2.25, "logprob_sum");
+	cr_assert_eq(nq.logprob_tokens, 7);
 	query_record_release(&got_q);
+	{
+		struct query_record q8 = plain_query(8, "item-8");
+		int seen = 0;
+		cr_assert_eq(store_query_insert(&st, r.id, &q8, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(store_queries_iter(&st, r.id, check_no_logprobs, &seen, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(seen, 1);
+	}
 	free(r.id);
 	store_close(&st);
 }

@@ -457,3 +457,80 @@ Test(fastpath, scratch_stops_growing)
 	stream_parser_release(&p);
 	chat_result_release(&r);
 }
+
+/* Runs a recorded stream both ways; they must agree, and the fast path's record goes to *r. */
+static void logprobs_of(const char *name, struct chat_result *r, long long *nfast)
+{
+	char *path = xasprintf("%s/data/streams/%s", getenv("IPW_TESTS") ? getenv("IPW_TESTS") : "tests", name), why[512];
+	char *data, err[256];
+	size_t len;
+	long long nf, ns;
+
+	cr_assert_eq(read_file(path, &data, &len, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(stream_paths_agree(api_openai.wire, data, len, 7, why, sizeof why, &nf), 0, "%s: %s", name, why);
+	stream_agree_run(api_openai.wire, data, len, 1u << 20, 0, r, nfast, &ns);
+	free(data);
+	free(path);
+}
+
+/* choices[0].logprobs.content[].logprob summed per query, on the fast path and jansson's alike. */
+Test(logprobs, sums_and_counts_the_tokens_of_every_event)
+{
+	struct chat_result r;
+	long long nf;
+
+	/* fakellm: -(i % 5 + 1) / 8 nats for token i, 6 tokens: -(1+2+3+4+5+1)/8 = -2 */
+	logprobs_of("fakellm-logprobs.sse", &r, &nf);
+	cr_assert_eq(r.logprob_n, 6);
+	cr_assert_eq(r.logprob_sum, -2.0);
+	cr_assert_gt(nf, 5, "the fast path took only %lld events", nf);
+	chat_result_release(&r);
+	/* the lowconf scenario: -4 for each of 4 tokens */
+	logprobs_of("fakellm-lowconf.sse", &r, &nf);
+	cr_assert_eq(r.logprob_n, 4);
+	cr_assert_eq(r.logprob_sum, -16.0);
+	chat_result_release(&r);
+	/* exponents, an integer, a top_logprobs list not counted, a null and an empty content */
+	logprobs_of("logprobs-numbers.sse", &r, &nf);
+	cr_assert_eq(r.logprob_n, 4);
+	cr_assert_eq(r.logprob_sum, ((0.0 + -0.15) + -2.0) + -2.5 + 0.0);
+	cr_assert_eq(nf, 4, "every event of it is ordinary: %lld on the fast path", nf);
+	chat_result_release(&r);
+	/* a stream with no logprobs at all: not measured, never 0 */
+	logprobs_of("fakellm-none.sse", &r, &nf);
+	cr_assert_eq(r.logprob_n, -1);
+	chat_result_release(&r);
+}
+
+Test(logprobs, whole_reply_and_the_request_body)
+{
+	static const char *whole = "{\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+		"\"content\":\"ab\"},\"finish_reason\":\"stop\",\"logprobs\":{\"content\":[{\"token\":\"a\","
+		"\"logprob\":-0.5},{\"token\":\"b\",\"logprob\":-1.25}]}}]}";
+	struct chat_request req;
+	struct chat_message msgs[2];
+	struct stream_parser p;
+	struct chat_result r;
+	struct buf body;
+	char err[256];
+
+	chat_result_init(&r);
+	stream_parser_init(&p, api_openai.wire, &r, CLIENT_MAX_RESPONSE);
+	cr_assert_eq(api_openai.wire->parse_whole(&p, whole, strlen(whole), 1), 0, "%s", r.errmsg);
+	cr_assert_eq(r.logprob_n, 2);
+	cr_assert_eq(r.logprob_sum, -1.75);
+	stream_parser_release(&p);
+	chat_result_release(&r);
+
+	memset(&req, 0, sizeof req);
+	chat_request_set_prompt(&req, msgs, NULL, "hi");
+	req.model = "m";
+	buf_init(&body, 1u << 20);
+	cr_assert_eq(api_openai.wire->build_body(&req, &body, err, sizeof err), 0, "%s", err);
+	cr_assert_null(strstr(body.data, "\"logprobs\""), "%s", body.data);
+	buf_reset(&body);
+	req.s.logprobs = 1;
+	cr_assert_eq(api_openai.wire->build_body(&req, &body, err, sizeof err), 0, "%s", err);
+	cr_assert_not_null(strstr(body.data, "\"logprobs\":true"), "%s", body.data);
+	buf_release(&body);
+}

@@ -161,8 +161,8 @@ Test(store_sqlite, wal_and_schema_version)
 	free(mode);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &max), 0);
-	cr_assert_eq(n, 6);  /* schema 1, 2 (load generation), 3 (cpu_s), 4 (energy set once), 5 (resend, run leases), 6 (studies) */
-	cr_assert_eq(max, 6);
+	cr_assert_eq(n, 7);  /* schema 1, 2 (load generation), 3 (cpu_s), 4 (energy set once), 5 (resend, run leases), 6 (studies), 7 (logprobs) */
+	cr_assert_eq(max, 7);
 	/* a store from a newer ipw is refused */
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO schema_version VALUES (99, 0)", NULL), 0);
 	char err[IPW_ERRLEN];
@@ -185,7 +185,7 @@ Test(store_sqlite, missing_file_is_not_created)
 
 /*
  * A schema-1 store (made from a current one by removing what migrations 2
- * to 6 added): a read command refuses to upgrade it, a writing open migrates
+ * to 7 added): a read command refuses to upgrade it, a writing open migrates
  * it once and the new columns and triggers work.
  */
 Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
@@ -210,20 +210,22 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_eq(sq_sql(dbpath, "DROP INDEX queries_latest", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN superseded_at", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN cpu_s", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN logprob_sum", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "ALTER TABLE queries DROP COLUMN logprob_tokens", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DROP TABLE study_items", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DROP TABLE study_configs", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DROP TABLE studies", NULL), 0);
 	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 2", NULL), 0);
 
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), -1);
-	cr_assert(strstr(err, "schema version 1 and needs an upgrade (6)"), "%s", err);
+	cr_assert(strstr(err, "schema version 1 and needs an upgrade (7)"), "%s", err);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
 	cr_assert_eq(n, 1, "the read command migrated");
 
 	st = open_store();
 	store_close(&st);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 6);
+	cr_assert_eq(n, 7);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM studies", &n), 0, "migration 6 made the study tables");
 	cr_assert_eq(sq_sql(dbpath, "UPDATE runs SET group_name = 'sweep', summary_json = '{}'", NULL), 0);
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
@@ -286,7 +288,7 @@ Test(store_sqlite, schema_4_queries_are_kept_by_the_rebuild)
 
 	st = open_store();
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 6);  /* 5, then 6 (studies) */
+	cr_assert_eq(n, 7);  /* 5, then 6 (studies), 7 (logprobs) */
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM queries WHERE superseded_at IS NULL", &n), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(sq_sql(dbpath, "SELECT sum(id) FROM queries", &n), 0);
