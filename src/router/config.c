@@ -63,6 +63,12 @@ static int tier_load(struct router_tier *t, json_t *o, int i, const char *path, 
 			       path, i);
 	if (opt_num(o, "joules_per_token", NAN, &t->j_per_token) < 0)
 		return err_set(err, errlen, "%s: tiers[%d].joules_per_token must be a number", path, i);
+	if (json_object_get(o, "measured") && !json_is_boolean(json_object_get(o, "measured")))
+		return err_set(err, errlen, "%s: tiers[%d].measured must be true or false", path, i);
+	t->measured = json_is_true(json_object_get(o, "measured"));
+	if (t->measured && t->cloud)
+		return err_set(err, errlen, "%s: tiers[%d] is a cloud tier: the router's telemetry cannot measure it "
+			       "(\"measured\" is for local tiers on the router's machine)", path, i);
 	if (opt_num(o, "timeout_s", 600, &t->timeout_s) < 0 || t->timeout_s <= 0)
 		return err_set(err, errlen, "%s: tiers[%d].timeout_s must be a positive number", path, i);
 	if (strncmp(t->url, "http://", 7) && strncmp(t->url, "https://", 8))

@@ -29,6 +29,7 @@ struct router_tier {
 	double j_per_token;    /* joules per completion token from the profile run (NAN: unknown) */
 	char *profile_run;     /* the stored run j_per_token comes from (NULL: given in the config) */
 	double timeout_s;      /* whole-request limit upstream */
+	int measured;          /* the router's telemetry covers this tier's device: its energy is measured */
 };
 
 /* Static rules (policy "rules"). */
