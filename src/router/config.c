@@ -185,6 +185,14 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 		return err_set(err, errlen, "%s: cascade.min_chars must be a count", path);
 	c->cascade_min_chars = (int)v;
 	c->cascade_pattern = opt_str(cascade, "pattern");
+	if (opt_num(cascade, "logprob_min", NAN, &c->cascade_logprob_min) < 0 || c->cascade_logprob_min > 0)
+		return err_set(err, errlen, "%s: cascade.logprob_min must be a log-probability in nats (<= 0)", path);
+	{
+		const char *st = json_string_value(json_object_get(cascade, "logprob_stat"));
+		if (json_object_get(cascade, "logprob_stat") && (!st || (strcmp(st, "mean") && strcmp(st, "min"))))
+			return err_set(err, errlen, "%s: cascade.logprob_stat must be \"mean\" or \"min\"", path);
+		c->cascade_logprob_use_min = st && !strcmp(st, "min");
+	}
 	return 0;
 }
 

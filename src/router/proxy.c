@@ -172,6 +172,8 @@ static json_t *rreq_record(struct router_server *s, const struct rreq *r, const 
 			"stream", r->stream, "local_only", r->local_only, "outcome", outcome,
 			"ttft_s", num_or_null(last && last->t_first_s > 0 ? last->t_first_s - r->t_recv_s : NAN),
 			"e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN), "attempts", atts);
+	if (r->lp_check[0])
+		json_object_set_new(rec, "logprob_check", json_string(r->lp_check));
 	rec_totals(rec);
 	return rec;
 }
@@ -270,6 +272,23 @@ static void emit_comment(struct router_server *s, struct rreq *r)
 	}
 }
 
+/* Adds a choice's "logprobs".content[].logprob values (OpenAI) to the attempt's statistics. */
+static void logprobs_add(struct rreq *r, json_t *choice)
+{
+	json_t *arr = json_object_get(json_object_get(choice, "logprobs"), "content"), *e;
+	size_t i;
+	json_array_foreach(arr, i, e) {
+		json_t *v = json_object_get(e, "logprob");
+		double x;
+		if (!json_is_number(v))
+			continue;
+		x = json_number_value(v);
+		r->lp_sum += x;
+		r->lp_min = r->lp_n && r->lp_min < x ? r->lp_min : x;
+		r->lp_n++;
+	}
+}
+
 static void sse_line(struct router_server *s, struct rreq *r, const char *l, size_t n)
 {
 	struct attempt *a = &r->att[r->natt - 1];
@@ -285,6 +304,8 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 			json_t *o = json_loadb(p, pn, 0, NULL);
 			json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
 			json_t *c = json_object_get(delta, "content");
+			if (r->hold)
+				logprobs_add(r, json_array_get(json_object_get(o, "choices"), 0));
 			if (json_is_string(c) && json_string_length(c)) {
 				if (a->t_first_s <= 0) {
 					a->t_first_s = now_s();
@@ -338,11 +359,13 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 /* The body sent upstream: the client's, with the tier's model (and usage asked for when streamed). */
-static char *upstream_body(const struct rreq *r, const struct router_tier *t)
+static char *upstream_body(const struct router_server *s, const struct rreq *r, const struct router_tier *t)
 {
 	json_t *b = json_deep_copy(r->req);
 	char *text;
 	json_object_set_new(b, "model", json_string(t->model));
+	if (r->hold && isfinite(s->c->cascade_logprob_min))
+		json_object_set_new(b, "logprobs", json_true()); /* for the cascade's log-probability check */
 	json_object_set_new(b, "stream", json_boolean(r->stream));
 	if (r->stream) {
 		json_t *so = json_object_get(b, "stream_options");
@@ -371,7 +394,9 @@ static int attempt_start(struct router_server *s, struct rreq *r, int tier)
 	if (t->measured && s->meter)
 		a->win = router_meter_begin(s->meter);
 	r->hold = r->d.policy == POLICY_CASCADE && !t->cloud && r->pos < r->d.n;
-	r->up_body = upstream_body(r, t);
+	r->lp_sum = r->lp_min = 0;
+	r->lp_n = 0;
+	r->up_body = upstream_body(s, r, t);
 	r->easy = curl_easy_init();
 	while (ul && t->url[ul - 1] == '/')
 		ul--;
@@ -480,6 +505,8 @@ static void whole_parse(struct rreq *r, struct attempt *a)
 	json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message"),
 				    "content");
 	usage_from(a, o);
+	if (r->hold)
+		logprobs_add(r, json_array_get(json_object_get(o, "choices"), 0));
 	if (json_is_string(c))
 		buf_append(&r->answer, json_string_value(c), json_string_length(c));
 	json_decref(o);
@@ -491,7 +518,22 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	const char *why = NULL;
 	size_t rl;
 	r->hold = 0;
-	if (verify(s->c, r->answer.data, r->answer.len, &why)) {
+	int ok = verify(s->c, r->answer.data, r->answer.len, &why);
+	if (isfinite(s->c->cascade_logprob_min)) {
+		const char *stat = s->c->cascade_logprob_use_min ? "min" : "mean";
+		double v = r->lp_n ? (s->c->cascade_logprob_use_min ? r->lp_min : r->lp_sum / (double)r->lp_n) : NAN;
+		if (!r->lp_n)
+			snprintf(r->lp_check, sizeof(r->lp_check), "not available (%s returned no log-probabilities)",
+				 s->c->tiers[a->tier].name);
+		else
+			snprintf(r->lp_check, sizeof(r->lp_check), "%s log-probability %.4g %s %.4g over %ld tokens", stat,
+				 v, v < s->c->cascade_logprob_min ? "<" : ">=", s->c->cascade_logprob_min, r->lp_n);
+		if (ok && r->lp_n && v < s->c->cascade_logprob_min) {
+			ok = 0;
+			why = "low log-probability";
+		}
+	}
+	if (ok) {
 		buf_append(&r->out, r->held.data, r->held.len);
 		return 0;
 	}

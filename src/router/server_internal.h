@@ -88,6 +88,9 @@ struct rreq {
 	struct buf held;                    /* cascade: the first stage's bytes */
 	struct buf whole;                   /* non-streamed reply, or an error body */
 	struct buf answer;                  /* the answer text (streamed deltas or the whole reply) */
+	double lp_sum, lp_min;              /* the current attempt's token log-probabilities (nats) */
+	long lp_n;
+	char lp_check[96];                  /* the cascade's log-probability check ("" when not configured) */
 	char errmsg[IPW_ERRLEN];
 	double t_recv_s;
 };

@@ -17,12 +17,13 @@ start_fakellm cloud --tokens 6 --model big; CLOUD=$URL
 cat >"$TMP/router.json" <<EOF
 {
   "tiers": [
+    {"name": "low", "url": "$LOCAL", "model": "fake-lowconf", "measured": true},
     {"name": "local", "url": "$LOCAL", "model": "small", "measured": true},
     {"name": "cloud", "url": "$CLOUD", "model": "big", "cloud": true, "joules_per_token": 2.5,
      "price": {"input": 1, "output": 10}}
   ],
   "rules": {"long_prompt_chars": 60, "long_tier": "cloud", "default_tier": "local"},
-  "cascade": {"min_chars": 1, "pattern": "^NEVER$"}
+  "cascade": {"min_chars": 1, "logprob_min": -1.5}
 }
 EOF
 printf '{"tiers":[{"name":"c","url":"http://127.0.0.1:1","model":"m","cloud":true,"measured":true}]}' >"$TMP/bad.json"
@@ -126,15 +127,19 @@ for w in wins:
     assert w["energy_source"] == "fake:gpu0" and w["attribution"] == "concurrent", w
 # overlapping requests share: the sum is below the naive sum of P x window
 assert sum(w["energy_j"] for w in wins) < sum(P * (w["window_s"][2] - w["window_s"][0]) for w in wins)
-cas = recs[ids[7]]
+cas = recs[ids[7]]  # the cascade: "low" answered with -4 nats a token, escalated to the cloud
 assert cas["tier"] == "cloud" and cas["energy_method"] == "measured+estimated", cas
+assert "escalated: low log-probability" in cas["reason"], cas
+assert cas["logprob_check"] == "mean log-probability -4 < -1.5 over 8 tokens", cas
+assert [a["tier"] for a in cas["attempts"]] == ["low", "cloud"] and cas["attempts"][0]["outcome"] == "rejected", cas
+assert abs(cas["cost_usd"] - sum(a["cost_usd"] for a in cas["attempts"])) < 1e-12, cas
 assert abs(cas["energy_estimated_j"] - 2.5 * 6) < 1e-9, cas
 assert abs(cas["energy_j"] - cas["energy_measured_j"] - cas["energy_estimated_j"]) < 1e-9, cas
 json.dump({"wins": wins, "recs": recs}, open(T + "/energy.json", "w"))
 with urllib.request.urlopen(R + "/metrics") as r:
     m = r.read().decode()
-meas = [l for l in m.split("\n") if l.startswith('ipw_router_energy_joules_total{tier="local",method="measured"}')]
-assert meas and abs(float(meas[0].split()[1]) - sum(w["energy_j"] for w in wins)) < 1e-5, meas
+meas = [float(l.split()[1]) for l in m.split("\n") if l.startswith('ipw_router_energy_joules_total{tier=') and 'method="measured"' in l]
+assert len(meas) == 2 and abs(sum(meas) - sum(w["energy_j"] for w in wins)) < 1e-5, meas
 assert 'ipw_router_energy_joules_total{tier="cloud",method="estimated"}' in m
 PY
 
@@ -166,4 +171,40 @@ assert src == [("fake:gpu0",)], src
 PY
 "$IPW" show "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM runs WHERE api = '"'"'router'"'"'").fetchone()[0])' "$TMP/ipw.db")" --store "$TMP/ipw.db" >"$TMP/show" || fail "show failed"
 grep -q "energy_measured_j" "$TMP/show" || fail "show lacks the measured energy: $(cat "$TMP/show")"
+
+# the log-probability check passes a normal answer (fakellm: -(i%5+1)/8 nats for token i, min -0.625)
+cat >"$TMP/router2.json" <<EOF
+{
+  "tiers": [
+    {"name": "local", "url": "$LOCAL", "model": "small", "joules_per_token": 0.5},
+    {"name": "cloud", "url": "$CLOUD", "model": "big", "cloud": true, "price": {"input": 1, "output": 10}}
+  ],
+  "cascade": {"logprob_min": -1.0, "logprob_stat": "min"}
+}
+EOF
+"$IPW" route serve --config "$TMP/router2.json" --no-record --port-file "$TMP/r2.port" >"$TMP/router2.log" 2>&1 &
+RPID=$!
+SERVER_PIDS="$SERVER_PIDS $RPID"
+i=0
+while [ ! -s "$TMP/r2.port" ]; do
+	i=$((i + 1)); [ $i -gt 200 ] && fail "router 2 did not start: $(cat "$TMP/router2.log")"
+	sleep 0.05
+done
+python3 - "http://127.0.0.1:$(cat "$TMP/r2.port")" <<'PY' || fail "log-probability check on a normal answer"
+import json, sys, urllib.request
+R = sys.argv[1]
+for stream in (False, True):
+    b = {"model": "ipw-router:cascade", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    req = urllib.request.Request(R + "/v1/chat/completions", data=json.dumps(b).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        rid = r.headers["x-ipw-request-id"]
+        assert r.headers["x-ipw-tier"] == "local", dict(r.headers)
+        r.read()
+    with urllib.request.urlopen(R + "/v1/ipw/requests/" + rid) as r:
+        rec = json.loads(r.read())
+    assert rec["logprob_check"] == "min log-probability -0.625 >= -1 over 8 tokens", rec
+    assert len(rec["attempts"]) == 1 and rec["energy_method"] == "estimated" and rec["energy_j"] == 4.0, rec
+PY
+kill -TERM "$RPID"; wait "$RPID" 2>/dev/null
 echo "router_energy: ok"
