@@ -29,6 +29,8 @@ struct rserve_args {
 	struct cmd_common cc;
 	const char *config, *listen, *port_file, *record;
 	int no_record;
+	struct measure_opts mo;     /* the telemetry of the measured tiers (ipw profile's options) */
+	double idle_s;
 };
 
 #define A(f) offsetof(struct rserve_args, f)
@@ -42,6 +44,20 @@ static const struct opt_def rserve_opts[] = {
 	 0, 0, NULL, NULL, NULL},
 	{"no-record", 0, OPT_FLAG, A(no_record), NULL, "record no router run in the store", NULL, 0, 0, 0, NULL, NULL,
 	 NULL},
+	{"backends", 0, OPT_LIST, A(mo.backends), "LIST", "telemetry back-ends for the tiers marked \"measured\" "
+	 "(default: all)", "telemetry (tiers with \"measured\": true)", 0, 0, 0, NULL, NULL, NULL},
+	{"devices", 0, OPT_LIST, A(mo.devices), "LIST", "GPU indices or UUIDs (default: *_VISIBLE_DEVICES, else all)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"no-host", 0, OPT_UNFLAG, A(mo.host), NULL, "do not measure host CPU/DRAM energy", NULL, 0, 0, 0, NULL, NULL,
+	 NULL},
+	{"interval", 0, OPT_INT, A(mo.interval_ms), "MS", "sampling period (default: each back-end's own)", NULL, 1,
+	 60000, OPT_BOUNDED, NULL, "milliseconds in [1, 60000]", NULL},
+	{"idle-seconds", 0, OPT_DOUBLE, A(idle_s), "S", "idle baseline before serving, for dynamic energy (default 10)",
+	 NULL, 0, 1e6, OPT_BOUNDED, NULL, "seconds >= 0", NULL},
+	{"fake-profile", 0, OPT_STRING, A(mo.fake_profile), "SPEC", "the fake back-end with a synthetic profile (tests)",
+	 NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"fake-trace", 0, OPT_STRING, A(mo.fake_trace), "FILE", "the fake back-end replaying a trace (tests)", NULL, 0,
+	 0, 0, NULL, NULL, NULL},
 };
 #define NOPTS (sizeof(rserve_opts) / sizeof(rserve_opts[0]))
 
@@ -128,6 +144,8 @@ int cmd_route_serve(int argc, char **argv)
 	struct sigaction sa;
 
 	memset(&a, 0, sizeof(a));
+	measure_opts_init(&a.mo);
+	a.idle_s = 10;
 	cmd_common_init(&a.cc, "route serve", OUT_TEXT, OUT_TEXT);
 	if ((rc = cmd_opt_parse(&a.cc, rserve_opts, NOPTS, &a, argc, argv, &first, NULL, usage)))
 		return rc == CMD_PARSE_HELP ? 0 : rc;
@@ -153,6 +171,14 @@ int cmd_route_serve(int argc, char **argv)
 		rc = EXIT_ENV;
 		goto out;
 	}
+	for (int i = 0; i < c.ntiers; i++)
+		if (c.tiers[i].measured && !s->meter) {
+			if (router_meter_open(&s->meter, &a.mo, a.idle_s, err, sizeof(err)) < 0) {
+				fprintf(stderr, "ipw route serve: telemetry for the measured tiers: %s\n", err);
+				rc = EXIT_ENV;
+				goto out;
+			}
+		}
 	if (!a.no_record) {
 		const char *uri = a.cc.store ? a.cc.store : c.store ? c.store : getenv("IPW_STORE") ? getenv("IPW_STORE")
 												 : "ipw.db";
@@ -162,6 +188,8 @@ int cmd_route_serve(int argc, char **argv)
 			rc = EXIT_INPUT;
 			goto out;
 		}
+		if (s->meter)
+			router_acct_set_meter(s->acct, s->meter);
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -176,7 +204,9 @@ int cmd_route_serve(int argc, char **argv)
 	for (int i = 0; i < c.ntiers; i++) {
 		const struct router_tier *t = &c.tiers[i];
 		char jt[48] = "J/token unknown";
-		if (isfinite(t->j_per_token))
+		if (t->measured && s->meter)
+			snprintf(jt, sizeof(jt), "energy measured (%s)", router_meter_sources(s->meter));
+		else if (isfinite(t->j_per_token))
 			snprintf(jt, sizeof(jt), "%.4g J/token (estimate)", t->j_per_token);
 		fprintf(stderr, "  tier %s: %s %s model %s, %g/%g USD per 1M tokens in/out, %s\n", t->name,
 			t->cloud ? "cloud" : "local", t->url, t->model, t->price_in, t->price_out, jt);

@@ -63,6 +63,12 @@ static int tier_load(struct router_tier *t, json_t *o, int i, const char *path, 
 			       path, i);
 	if (opt_num(o, "joules_per_token", NAN, &t->j_per_token) < 0)
 		return err_set(err, errlen, "%s: tiers[%d].joules_per_token must be a number", path, i);
+	if (json_object_get(o, "measured") && !json_is_boolean(json_object_get(o, "measured")))
+		return err_set(err, errlen, "%s: tiers[%d].measured must be true or false", path, i);
+	t->measured = json_is_true(json_object_get(o, "measured"));
+	if (t->measured && t->cloud)
+		return err_set(err, errlen, "%s: tiers[%d] is a cloud tier: the router's telemetry cannot measure it "
+			       "(\"measured\" is for local tiers on the router's machine)", path, i);
 	if (opt_num(o, "timeout_s", 600, &t->timeout_s) < 0 || t->timeout_s <= 0)
 		return err_set(err, errlen, "%s: tiers[%d].timeout_s must be a positive number", path, i);
 	if (strncmp(t->url, "http://", 7) && strncmp(t->url, "https://", 8))
@@ -179,6 +185,14 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 		return err_set(err, errlen, "%s: cascade.min_chars must be a count", path);
 	c->cascade_min_chars = (int)v;
 	c->cascade_pattern = opt_str(cascade, "pattern");
+	if (opt_num(cascade, "logprob_min", NAN, &c->cascade_logprob_min) < 0 || c->cascade_logprob_min > 0)
+		return err_set(err, errlen, "%s: cascade.logprob_min must be a log-probability in nats (<= 0)", path);
+	{
+		const char *st = json_string_value(json_object_get(cascade, "logprob_stat"));
+		if (json_object_get(cascade, "logprob_stat") && (!st || (strcmp(st, "mean") && strcmp(st, "min"))))
+			return err_set(err, errlen, "%s: cascade.logprob_stat must be \"mean\" or \"min\"", path);
+		c->cascade_logprob_use_min = st && !strcmp(st, "min");
+	}
 	return 0;
 }
 

@@ -85,49 +85,97 @@ static const struct attempt *answering(const struct rreq *r)
 	return r->natt ? &r->att[r->natt - 1] : NULL;
 }
 
+/*
+ * The request's totals from its attempts' records: energy (measured and
+ * estimated parts, the method, whether some is still pending) and cost.
+ * An attempt that never reached a tier (connect) or that failed (a measured
+ * attempt the rule charges nothing: "not attributed") adds nothing.
+ */
+static void rec_totals(json_t *rec)
+{
+	json_t *atts = json_object_get(rec, "attempts"), *a;
+	double e = 0, em = 0, ee = 0, cost = 0;
+	long long pt = 0, ct = 0;
+	int e_known = 1, c_known = 1, nm = 0, ne = 0, pending = 0;
+	size_t i;
+	json_array_foreach(atts, i, a) {
+		const char *st = json_string_value(json_object_get(a, "energy_status"));
+		const char *meth = json_string_value(json_object_get(a, "energy_method"));
+		json_t *ej = json_object_get(a, "energy_j");
+		if (!strcmp(json_string_value(json_object_get(a, "outcome")), "connect"))
+			continue; /* nothing was computed upstream */
+		pt += json_integer_value(json_object_get(a, "prompt_tokens"));
+		ct += json_integer_value(json_object_get(a, "completion_tokens"));
+		if (json_is_number(json_object_get(a, "cost_usd")))
+			cost += json_number_value(json_object_get(a, "cost_usd"));
+		else
+			c_known = 0;
+		if (st && !strcmp(st, "not attributed"))
+			continue;
+		if (st && !strcmp(st, "pending"))
+			pending = 1;
+		if (json_is_number(ej)) {
+			e += json_number_value(ej);
+			if (meth && !strcmp(meth, "measured"))
+				em += json_number_value(ej), nm++;
+			else
+				ee += json_number_value(ej), ne++;
+		} else {
+			e_known = 0;
+		}
+	}
+	json_object_set_new(rec, "prompt_tokens", json_integer(pt));
+	json_object_set_new(rec, "completion_tokens", json_integer(ct));
+	json_object_set_new(rec, "energy_j", e_known && !pending && (nm || ne) ? json_real(e) : json_null());
+	json_object_set_new(rec, "energy_measured_j", nm && e_known && !pending ? json_real(em) : json_null());
+	json_object_set_new(rec, "energy_estimated_j", ne && e_known && !pending ? json_real(ee) : json_null());
+	json_object_set_new(rec, "energy_method", pending ? json_string("measured") : !(nm || ne) || !e_known ? json_null()
+			    : json_string(nm && ne ? "measured+estimated" : nm ? "measured" : "estimated"));
+	json_object_set_new(rec, "energy_status", json_string(pending ? "pending" : e_known ? "final" : "unknown"));
+	json_object_set_new(rec, "cost_usd", c_known && json_array_size(atts) ? json_real(cost) : json_null());
+}
+
+static const char *meter_status_name(enum meter_status st)
+{
+	return st == METER_PENDING ? "pending" : st == METER_MEASURED ? "measured"
+		: st == METER_NOT_COVERED ? "not covered" : "not attributed";
+}
+
 /* The request's record: decision, tokens, latency, energy and cost of every attempt (owned by the caller). */
 static json_t *rreq_record(struct router_server *s, const struct rreq *r, const char *outcome)
 {
 	const struct attempt *last = answering(r);
-	json_t *atts = json_array();
-	double e = 0, cost = 0;
-	long long pt = 0, ct = 0;
-	int e_known = 1, c_known = 1;
+	json_t *atts = json_array(), *rec;
 	for (int i = 0; i < r->natt; i++) {
 		const struct attempt *a = &r->att[i];
-		json_array_append_new(atts, json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "tier",
-						      s->c->tiers[a->tier].name, "outcome", a->outcome, "http_status",
-						      (json_int_t)a->status, "prompt_tokens",
-						      a->prompt_tokens >= 0 ? json_integer(a->prompt_tokens) : json_null(),
-						      "completion_tokens",
-						      a->completion_tokens >= 0 ? json_integer(a->completion_tokens) : json_null(),
-						      "e2e_s", num_or_null(a->t_end_s - a->t_send_s), "energy_j",
-						      num_or_null(a->energy_j), "cost_usd", num_or_null(a->cost_usd)));
-		if (!strcmp(a->outcome, "connect"))
-			continue; /* nothing was computed upstream */
-		if (isfinite(a->energy_j))
-			e += a->energy_j;
-		else
-			e_known = 0;
-		if (isfinite(a->cost_usd))
-			cost += a->cost_usd;
-		else
-			c_known = 0;
-		pt += a->prompt_tokens > 0 ? a->prompt_tokens : 0;
-		ct += a->completion_tokens > 0 ? a->completion_tokens : 0;
+		json_t *o = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "tier", s->c->tiers[a->tier].name, "outcome",
+				      a->outcome, "http_status", (json_int_t)a->status, "prompt_tokens",
+				      a->prompt_tokens >= 0 ? json_integer(a->prompt_tokens) : json_null(),
+				      "completion_tokens",
+				      a->completion_tokens >= 0 ? json_integer(a->completion_tokens) : json_null(),
+				      "e2e_s", num_or_null(a->t_end_s - a->t_send_s), "energy_j", num_or_null(a->energy_j),
+				      "cost_usd", num_or_null(a->cost_usd));
+		if (a->win) {
+			json_object_set_new(o, "energy_method", json_string("measured"));
+			json_object_set_new(o, "energy_status", json_string("pending"));
+			json_object_set_new(o, "energy_j", json_null());
+		} else if (isfinite(a->energy_j)) {
+			json_object_set_new(o, "energy_method", json_string("estimated"));
+		}
+		json_array_append_new(atts, o);
 	}
-	return json_pack("{s:s,s:s?,s:s,s:s?,s:s?,s:s,s:o,s:o,s:b,s:b,s:s,s:I,s:I,s:o,s:o,s:o,s:s?,s:o,s:o}",
-			 "request_id", r->id, "item_id", r->item_id, "policy", r->policy_name ? r->policy_name : "",
-			 "tier", last ? s->c->tiers[last->tier].name : NULL,
-			 "model", last ? s->c->tiers[last->tier].model : NULL, "reason", r->d.reason,
-			 "predicted", num_or_null(r->d.predicted), "threshold", num_or_null(r->d.threshold),
-			 "stream", r->stream, "local_only", r->local_only, "outcome", outcome,
-			 "prompt_tokens", (json_int_t)pt, "completion_tokens", (json_int_t)ct,
-			 "ttft_s", num_or_null(last && last->t_first_s > 0 ? last->t_first_s - r->t_recv_s : NAN),
-			 "e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN),
-			 "energy_j", num_or_null(e_known && r->natt ? e : NAN),
-			 "energy_method", e_known && r->natt ? "estimated" : NULL,
-			 "cost_usd", num_or_null(c_known && r->natt ? cost : NAN), "attempts", atts);
+	rec = json_pack("{s:s,s:s?,s:s,s:s?,s:s?,s:s,s:o,s:o,s:b,s:b,s:s,s:o,s:o,s:o}",
+			"request_id", r->id, "item_id", r->item_id, "policy", r->policy_name ? r->policy_name : "",
+			"tier", last ? s->c->tiers[last->tier].name : NULL,
+			"model", last ? s->c->tiers[last->tier].model : NULL, "reason", r->d.reason,
+			"predicted", num_or_null(r->d.predicted), "threshold", num_or_null(r->d.threshold),
+			"stream", r->stream, "local_only", r->local_only, "outcome", outcome,
+			"ttft_s", num_or_null(last && last->t_first_s > 0 ? last->t_first_s - r->t_recv_s : NAN),
+			"e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN), "attempts", atts);
+	if (r->lp_check[0])
+		json_object_set_new(rec, "logprob_check", json_string(r->lp_check));
+	rec_totals(rec);
+	return rec;
 }
 
 /* ---- attempts ---- */
@@ -135,7 +183,8 @@ static json_t *rreq_record(struct router_server *s, const struct rreq *r, const 
 static void attempt_costs(struct router_server *s, struct attempt *a)
 {
 	const struct router_tier *t = &s->c->tiers[a->tier];
-	a->energy_j = isfinite(t->j_per_token) && a->completion_tokens >= 0 ? t->j_per_token * a->completion_tokens : NAN;
+	a->energy_j = !a->win && isfinite(t->j_per_token) && a->completion_tokens >= 0
+			      ? t->j_per_token * a->completion_tokens : NAN;
 	a->cost_usd = a->prompt_tokens >= 0 && a->completion_tokens >= 0
 			      ? (t->price_in * a->prompt_tokens + t->price_out * a->completion_tokens) / 1e6 : NAN;
 }
@@ -148,6 +197,9 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 		a->t_end_s = now_s();
 	snprintf(a->outcome, sizeof(a->outcome), "%s", outcome);
 	attempt_costs(s, a);
+	if (a->win)
+		router_meter_end(s->meter, a->win, !strcmp(outcome, "ok") || !strcmp(outcome, "rejected"),
+				 a->prompt_tokens);
 	ts->inflight--;
 	if (!strcmp(outcome, "ok") || !strcmp(outcome, "rejected") || !strcmp(outcome, "http_4xx"))
 		ts->ok++;
@@ -220,6 +272,23 @@ static void emit_comment(struct router_server *s, struct rreq *r)
 	}
 }
 
+/* Adds a choice's "logprobs".content[].logprob values (OpenAI) to the attempt's statistics. */
+static void logprobs_add(struct rreq *r, json_t *choice)
+{
+	json_t *arr = json_object_get(json_object_get(choice, "logprobs"), "content"), *e;
+	size_t i;
+	json_array_foreach(arr, i, e) {
+		json_t *v = json_object_get(e, "logprob");
+		double x;
+		if (!json_is_number(v))
+			continue;
+		x = json_number_value(v);
+		r->lp_sum += x;
+		r->lp_min = r->lp_n && r->lp_min < x ? r->lp_min : x;
+		r->lp_n++;
+	}
+}
+
 static void sse_line(struct router_server *s, struct rreq *r, const char *l, size_t n)
 {
 	struct attempt *a = &r->att[r->natt - 1];
@@ -235,9 +304,14 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 			json_t *o = json_loadb(p, pn, 0, NULL);
 			json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
 			json_t *c = json_object_get(delta, "content");
+			if (r->hold)
+				logprobs_add(r, json_array_get(json_object_get(o, "choices"), 0));
 			if (json_is_string(c) && json_string_length(c)) {
-				if (a->t_first_s <= 0)
+				if (a->t_first_s <= 0) {
 					a->t_first_s = now_s();
+					if (a->win)
+						router_meter_first(s->meter, a->win);
+				}
 				buf_append(&r->answer, json_string_value(c), json_string_length(c));
 			}
 			usage_from(a, o);
@@ -285,11 +359,13 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 /* The body sent upstream: the client's, with the tier's model (and usage asked for when streamed). */
-static char *upstream_body(const struct rreq *r, const struct router_tier *t)
+static char *upstream_body(const struct router_server *s, const struct rreq *r, const struct router_tier *t)
 {
 	json_t *b = json_deep_copy(r->req);
 	char *text;
 	json_object_set_new(b, "model", json_string(t->model));
+	if (r->hold && isfinite(s->c->cascade_logprob_min))
+		json_object_set_new(b, "logprobs", json_true()); /* for the cascade's log-probability check */
 	json_object_set_new(b, "stream", json_boolean(r->stream));
 	if (r->stream) {
 		json_t *so = json_object_get(b, "stream_options");
@@ -315,8 +391,12 @@ static int attempt_start(struct router_server *s, struct rreq *r, int tier)
 	a->prompt_tokens = a->completion_tokens = -1;
 	a->energy_j = a->cost_usd = NAN;
 	a->t_send_s = now_s();
+	if (t->measured && s->meter)
+		a->win = router_meter_begin(s->meter);
 	r->hold = r->d.policy == POLICY_CASCADE && !t->cloud && r->pos < r->d.n;
-	r->up_body = upstream_body(r, t);
+	r->lp_sum = r->lp_min = 0;
+	r->lp_n = 0;
+	r->up_body = upstream_body(s, r, t);
 	r->easy = curl_easy_init();
 	while (ul && t->url[ul - 1] == '/')
 		ul--;
@@ -425,6 +505,8 @@ static void whole_parse(struct rreq *r, struct attempt *a)
 	json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message"),
 				    "content");
 	usage_from(a, o);
+	if (r->hold)
+		logprobs_add(r, json_array_get(json_object_get(o, "choices"), 0));
 	if (json_is_string(c))
 		buf_append(&r->answer, json_string_value(c), json_string_length(c));
 	json_decref(o);
@@ -436,7 +518,22 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	const char *why = NULL;
 	size_t rl;
 	r->hold = 0;
-	if (verify(s->c, r->answer.data, r->answer.len, &why)) {
+	int ok = verify(s->c, r->answer.data, r->answer.len, &why);
+	if (isfinite(s->c->cascade_logprob_min)) {
+		const char *stat = s->c->cascade_logprob_use_min ? "min" : "mean";
+		double v = r->lp_n ? (s->c->cascade_logprob_use_min ? r->lp_min : r->lp_sum / (double)r->lp_n) : NAN;
+		if (!r->lp_n)
+			snprintf(r->lp_check, sizeof(r->lp_check), "not available (%s returned no log-probabilities)",
+				 s->c->tiers[a->tier].name);
+		else
+			snprintf(r->lp_check, sizeof(r->lp_check), "%s log-probability %.4g %s %.4g over %ld tokens", stat,
+				 v, v < s->c->cascade_logprob_min ? "<" : ">=", s->c->cascade_logprob_min, r->lp_n);
+		if (ok && r->lp_n && v < s->c->cascade_logprob_min) {
+			ok = 0;
+			why = "low log-probability";
+		}
+	}
+	if (ok) {
 		buf_append(&r->out, r->held.data, r->held.len);
 		return 0;
 	}
@@ -571,7 +668,12 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 			if (json_is_number(json_object_get(rec, "energy_j"))) {
 				snprintf(v, sizeof(v), "%.6g", e);
 				MHD_add_response_header(resp, "x-ipw-energy-j", v);
-				MHD_add_response_header(resp, "x-ipw-energy-method", "estimated");
+			}
+			if (json_is_string(json_object_get(rec, "energy_method"))) {
+				MHD_add_response_header(resp, "x-ipw-energy-method",
+							json_string_value(json_object_get(rec, "energy_method")));
+				MHD_add_response_header(resp, "x-ipw-energy-status",
+							json_string_value(json_object_get(rec, "energy_status")));
 			}
 			if (json_is_number(json_object_get(rec, "cost_usd"))) {
 				snprintf(v, sizeof(v), "%.6g", json_number_value(json_object_get(rec, "cost_usd")));
@@ -635,15 +737,115 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 	}
 	if (r->natt) {
 		json_t *rec = rreq_record(s, r, outcome);
-		char err[IPW_ERRLEN];
-		if (s->acct)
-			router_acct_add(s->acct, r, rec, err, sizeof(err));
+		struct pending *p = xcalloc(1, sizeof(*p));
+		const struct attempt *last = &r->att[r->natt - 1];
 		s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
 		json_decref(s->records[s->record_next]);
-		s->records[s->record_next] = rec;
+		s->records[s->record_next] = json_incref(rec);
 		s->record_next = (s->record_next + 1) % RECORD_SLOTS;
+		p->rec = rec;
+		p->id = xstrdup(r->id);
+		p->text = r->text ? xstrdup(r->text) : NULL;
+		p->answer = buf_dup(&r->answer, &p->answer_len);
+		p->t_recv_s = r->t_recv_s;
+		p->t_first_s = last->t_first_s;
+		p->t_end_s = last->t_end_s;
+		p->http_status = last->status;
+		p->natt = r->natt;
+		for (int i = 0; i < r->natt; i++) {
+			p->tiers[i] = r->att[i].tier;
+			p->wins[i] = r->att[i].win;
+			r->att[i].win = NULL;
+		}
+		p->next = s->pending;
+		s->pending = p;
+		s->npending++;
+		pending_poll(s, 0);
 	}
 	rreq_free(s, r);
+}
+
+/* p's measured attempts are all attributed (or final): complete its record, count and store it. 0: not yet. */
+static int pending_complete(struct router_server *s, struct pending *p, int final)
+{
+	struct meter_result res[MAX_ATTEMPTS];
+	int ns = s->meter ? router_meter_measure(s->meter)->nsrcs : 0, any = 0;
+	json_t *atts = json_object_get(p->rec, "attempts");
+	char err[IPW_ERRLEN];
+	for (int i = 0; i < p->natt; i++)
+		if (p->wins[i] && !router_meter_result(s->meter, p->wins[i], &res[i])) {
+			if (!final)
+				return 0;
+			memset(&res[i], 0, sizeof(res[i]));
+			res[i].status = METER_NOT_COVERED;
+			res[i].accel_j = res[i].accel_dyn_j = res[i].host_j = res[i].host_dyn_j = NAN;
+		}
+	for (int i = 0; i < p->natt; i++) {
+		json_t *a = json_array_get(atts, (size_t)i);
+		struct tier_stats *ts = &s->tier_stats[p->tiers[i]];
+		if (!p->wins[i])
+			continue;
+		json_object_set_new(a, "energy_status", json_string(meter_status_name(res[i].status)));
+		if (res[i].t_send_ns) /* the window the rule saw: CLOCK_MONOTONIC seconds (send, first token, end) */
+			json_object_set_new(a, "window_s", json_pack("[f,o,f]", res[i].t_send_ns / 1e9,
+								     res[i].t_first_ns ? json_real(res[i].t_first_ns / 1e9)
+										       : json_null(),
+								     res[i].t_end_ns / 1e9));
+		if (res[i].status == METER_MEASURED) {
+			json_object_set_new(a, "energy_j", json_real(res[i].accel_j));
+			json_object_set_new(a, "energy_dyn_j", num_or_null(res[i].accel_dyn_j));
+			json_object_set_new(a, "host_j", num_or_null(res[i].host_j));
+			json_object_set_new(a, "host_dyn_j", num_or_null(res[i].host_dyn_j));
+			json_object_set_new(a, "energy_source", json_string(router_meter_sources(s->meter)));
+			json_object_set_new(a, "attribution", json_string("concurrent"));
+			ts->energy_meas_j += res[i].accel_j;
+			ts->energy_meas_n++;
+			if (!p->gross) {
+				p->gross = xcalloc((size_t)ns + 1, sizeof(double));
+				p->dyn = xcalloc((size_t)ns + 1, sizeof(double));
+			}
+			for (int k = 0; k < ns && res[i].gross; k++) {
+				p->gross[k] += res[i].gross[k];
+				p->dyn[k] += res[i].dyn[k];
+			}
+			any = 1;
+		} else if (res[i].status == METER_NOT_COVERED) {
+			any = -1;
+		}
+	}
+	if (any < 0) { /* a window was not measured: the request's measured energy is not known */
+		free(p->gross);
+		free(p->dyn);
+		p->gross = p->dyn = NULL;
+	}
+	rec_totals(p->rec);
+	if (s->acct)
+		router_acct_add(s->acct, p, err, sizeof(err));
+	for (int i = 0; i < p->natt; i++)
+		if (p->wins[i] && s->meter)
+			router_meter_release(s->meter, p->wins[i]);
+	return 1;
+}
+
+void pending_poll(struct router_server *s, int final)
+{
+	struct pending **pp = &s->pending;
+	while (*pp) {
+		struct pending *p = *pp;
+		if (!pending_complete(s, p, final)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		s->npending--;
+		json_decref(p->rec);
+		free(p->id);
+		free(p->text);
+		free(p->answer);
+		free(p->gross);
+		free(p->dyn);
+		free(p);
+	}
 }
 
 void rreq_client_gone(struct router_server *s, struct rreq *r)
@@ -724,11 +926,17 @@ char *router_metrics_text(struct router_server *s)
 			    "ipw_router_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n", s->c->tiers[i].name,
 			    s->tier_stats[i].prompt_tokens, s->c->tiers[i].name, s->tier_stats[i].completion_tokens);
 	buf_appends(&b, "# HELP ipw_router_energy_joules_total Energy of the attempts whose energy is known "
-		    "(method: estimated from the profile run's J/token).\n# TYPE ipw_router_energy_joules_total counter\n");
-	for (int i = 0; i < s->c->ntiers; i++)
+		    "(method: measured by the router's telemetry with the concurrent rule, accelerators, gross; or estimated from the profile run's J/token).\n# TYPE ipw_router_energy_joules_total counter\n");
+	for (int i = 0; i < s->c->ntiers; i++) {
 		if (s->tier_stats[i].energy_n)
 			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"estimated\"} %.6f\n",
 				    s->c->tiers[i].name, s->tier_stats[i].energy_j);
+		if (s->tier_stats[i].energy_meas_n)
+			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"measured\"} %.6f\n",
+				    s->c->tiers[i].name, s->tier_stats[i].energy_meas_j);
+	}
+	buf_appendf(&b, "# HELP ipw_router_energy_pending Finished requests whose measured energy is not attributed "
+		    "yet.\n# TYPE ipw_router_energy_pending gauge\nipw_router_energy_pending %d\n", s->npending);
 	buf_appends(&b, "# HELP ipw_router_cost_usd_total Cost by the tier's prices (USD).\n"
 		    "# TYPE ipw_router_cost_usd_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++)

@@ -29,6 +29,7 @@ struct router_tier {
 	double j_per_token;    /* joules per completion token from the profile run (NAN: unknown) */
 	char *profile_run;     /* the stored run j_per_token comes from (NULL: given in the config) */
 	double timeout_s;      /* whole-request limit upstream */
+	int measured;          /* the router's telemetry covers this tier's device: its energy is measured */
 };
 
 /* Static rules (policy "rules"). */
@@ -63,6 +64,9 @@ struct router_config {
 	char *store;                 /* store URI for the router run (NULL: not recorded) */
 	int cascade_min_chars;       /* cascade verifier: answers shorter than this are rejected */
 	char *cascade_pattern;       /* cascade verifier: an answer must contain a match (PCRE2; NULL: none) */
+	double cascade_logprob_min;  /* cascade verifier: reject when the token log-probabilities' statistic
+				      * (nats) is below this (NAN: no log-probability check) */
+	int cascade_logprob_use_min; /* 1: the minimum over the tokens; 0: the mean */
 };
 
 /* Reads a JSON config file; 0 or -1 (err names the file and the field). */

@@ -99,7 +99,7 @@ static int authorised(struct router_server *s, struct MHD_Connection *con)
 }
 
 /* The client key budgets are kept under: a hash of the bearer token, else x-ipw-client, else "anonymous". */
-static void client_key(struct MHD_Connection *con, char *out, size_t n)
+static void router_client_key(struct MHD_Connection *con, char *out, size_t n)
 {
 	const char *auth = header(con, "Authorization"), *who = header(con, "x-ipw-client");
 	if (auth) {
@@ -240,7 +240,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		ri.max_e2e_s = atof(header(r->con, "x-ipw-max-e2e-ms")) / 1000;
 	else if (json_is_number(json_object_get(ext, "max_e2e_ms")))
 		ri.max_e2e_s = json_number_value(json_object_get(ext, "max_e2e_ms")) / 1000;
-	client_key(r->con, key, sizeof(key));
+	router_client_key(r->con, key, sizeof(key));
 	r->budget = s->c->budget.usd > 0 ? budget_find(s, key, 1) : NULL;
 	ri.over_budget = r->budget && r->budget->spent >= s->c->budget.usd;
 	json_object_del(r->req, "ipw");
@@ -483,6 +483,8 @@ static void hup_check(struct router_server *s)
 	if (now - s->last_hup_check_ns < 100 * NS_PER_MS)
 		return;
 	s->last_hup_check_ns = now;
+	if (s->pending)
+		pending_poll(s, 0); /* measured energy attributed since the last tick */
 	for (struct rreq *r = s->active, *next; r; r = next) {
 		const union MHD_ConnectionInfo *ci;
 		struct pollfd p;
@@ -558,6 +560,9 @@ void router_server_close(struct router_server *s)
 		MHD_stop_daemon(s->d);
 	}
 	rreq_free_orphans(s);
+	if (s->meter)
+		router_meter_drain(s->meter);
+	pending_poll(s, 1);
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
 	for (int i = 0; i < SESSION_SLOTS; i++)
@@ -571,5 +576,6 @@ void router_server_close(struct router_server *s)
 	}
 	if (s->acct)
 		router_acct_close(s->acct);
+	router_meter_close(s->meter);
 	free(s);
 }

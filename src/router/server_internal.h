@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 
+#include "router/meter.h"
 #include "router/router.h"
 #include "util.h"
 
@@ -32,6 +33,8 @@ struct tier_stats {
 	unsigned long long prompt_tokens, completion_tokens;
 	double energy_j;                    /* estimated (J/token of the profile run) */
 	unsigned long long energy_n;        /* requests whose energy is in energy_j */
+	double energy_meas_j;               /* measured (telemetry, concurrent rule): accelerators, gross */
+	unsigned long long energy_meas_n;
 	double cost_usd;
 	struct hist ttft, e2e;
 };
@@ -50,7 +53,8 @@ struct attempt {
 	int curl_rc;
 	double t_send_s, t_first_s, t_end_s; /* seconds on the monotonic clock */
 	long long prompt_tokens, completion_tokens; /* -1: not reported */
-	double energy_j, cost_usd;          /* NAN: unknown */
+	double energy_j, cost_usd;          /* NAN: unknown (energy_j: the estimate; measured tiers: NAN) */
+	struct meter_win *win;              /* the measured window (NULL: the tier is not measured) */
 	char outcome[24];                   /* ok, http_429, http_500, connect, reset, rejected, cancelled */
 };
 
@@ -84,11 +88,28 @@ struct rreq {
 	struct buf held;                    /* cascade: the first stage's bytes */
 	struct buf whole;                   /* non-streamed reply, or an error body */
 	struct buf answer;                  /* the answer text (streamed deltas or the whole reply) */
+	double lp_sum, lp_min;              /* the current attempt's token log-probabilities (nats) */
+	long lp_n;
+	char lp_check[96];                  /* the cascade's log-probability check ("" when not configured) */
 	char errmsg[IPW_ERRLEN];
 	double t_recv_s;
 };
 
 struct router_acct;
+
+/* A finished request whose record waits for its measured windows (every one passes through here). */
+struct pending {
+	struct pending *next;
+	json_t *rec;                        /* shared with the records ring: completed in place */
+	char *id, *text, *answer;
+	size_t answer_len;
+	double t_recv_s, t_first_s, t_end_s;
+	long http_status;
+	int natt, tiers[MAX_ATTEMPTS];
+	struct meter_win *wins[MAX_ATTEMPTS];
+	/* filled when complete: measured per-source energy summed over the attempts (NULL: none) */
+	double *gross, *dyn;
+};
 
 struct router_server {
 	struct router_config *c;
@@ -111,6 +132,9 @@ struct router_server {
 	json_t *records[RECORD_SLOTS];      /* the last finished requests, for /v1/ipw/requests/ID */
 	int record_next;
 	struct router_acct *acct;
+	struct router_meter *meter;         /* NULL: no tier measured */
+	struct pending *pending;            /* finished requests waiting for measured energy */
+	int npending;
 };
 
 /* router/proxy.c */
@@ -126,6 +150,8 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone);
 void rreq_client_gone(struct router_server *s, struct rreq *r);
 void rreq_cancel_all(struct router_server *s);
 void rreq_free_orphans(struct router_server *s);
+/* Completes the finished requests whose measured energy is in (all of them when final); on the tick. */
+void pending_poll(struct router_server *s, int final);
 /* The Prometheus text of /metrics (caller frees). */
 char *router_metrics_text(struct router_server *s);
 
@@ -134,7 +160,9 @@ int router_acct_open(struct router_acct **out, const char *uri, const struct rou
 		     char *err, size_t errlen);
 const char *router_acct_run_id(const struct router_acct *a);
 /* Records one finished request (its JSON record, see docs/router.md); 0 or -1 (err). */
-int router_acct_add(struct router_acct *a, const struct rreq *r, json_t *rec, char *err, size_t errlen);
+int router_acct_add(struct router_acct *a, const struct pending *p, char *err, size_t errlen);
+/* The run's sources from the meter's telemetry (so per-source energy rows name them). */
+void router_acct_set_meter(struct router_acct *a, struct router_meter *mt);
 void router_acct_close(struct router_acct *a);
 
 #endif

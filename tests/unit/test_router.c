@@ -115,6 +115,26 @@ Test(router, config_errors_name_the_field)
 	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],\"policy\":\"learned\"}");
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "needs \"learned\""), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\",\"measured\":1}]}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "tiers[0].measured must be true or false"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"cascade\":{\"logprob_min\":0.5}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cascade.logprob_min"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"cascade\":{\"logprob_min\":-1,\"logprob_stat\":\"median\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cascade.logprob_stat"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\",\"measured\":true}],"
+			   "\"cascade\":{\"logprob_min\":-1.5,\"logprob_stat\":\"min\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert(c.tiers[0].measured && c.cascade_logprob_use_min && c.cascade_logprob_min == -1.5);
+	router_config_release(&c);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}]}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert(!c.tiers[0].measured && isnan(c.cascade_logprob_min));
+	router_config_release(&c);
 	unlink(path);
 }
 
