@@ -18,7 +18,7 @@ static const char *const sequential_args[][2] = {
 	{"retries", "5"}, {"backoff", "0.25"}, {"retry-after-max", "7.5"}, {"query-budget", "90"},
 	{"warmup", "3"}, {"max-tokens", "77"},
 	{"temperature", "0.1"}, {"top-p", "0.5"}, {"top-k", "4"}, {"sample-seed", "42"},
-	{"system", "be brief"}, {"ignore-eos", NULL}, {"extra-body", "{\"min_tokens\":4}"},
+	{"system", "be brief"}, {"ignore-eos", NULL}, {"logprobs", NULL}, {"extra-body", "{\"min_tokens\":4}"},
 	{"dataset", "/tmp/x.jsonl"}, {"limit", "9"}, {"shuffle", NULL},
 	{"seed", "17"}, {"devices", "0,1"}, {"no-host", NULL}, {"backends", "nvidia,rapl"},
 	{"interval", "33"}, {"idle-seconds", "0.75"}, {"group", "g1"}, {"serve", "sleep 100"},
