@@ -1,106 +1,122 @@
 #!/bin/sh
-# bench/router_bench.sh - what `ipw route serve` costs: the TTFT it adds (router minus direct,
-# p50 and p99, same fake tier, same concurrency) at 1, 64 and 256 concurrent streams, tokens/s
-# streamed through it with the router pinned to one core, and its memory per open stream (RSS
-# with 256 stalled streams minus idle RSS, / 256). The router runs on core 0, the fake tiers on
-# core 1 (taskset), the client wherever the scheduler puts it. Prints the numbers; results go to
-# bench/RESULTS.md with this command. Usage: bench/router_bench.sh [BUILD] (default build).
+# bench/router_bench.sh - what `ipw route serve` costs, measured with ipw's own C client
+# (bench/client_bench, which opens its connections in a warm-up wave first):
+#  - the TTFT it adds: client_bench's TTFT minus the tier's configured TTFT, p50 and p99, direct to a
+#    paced fake tier and through the router to the same tier, at 1, 64 and 256 concurrent streams,
+#    REPEATS runs of each alternating direct and router; the table gives the median of the runs;
+#  - tokens/s streamed through it (one and eight streams of 4,000 unpaced tokens) with the router
+#    pinned to one core, beside the same client direct to the tier;
+#  - memory per open stream: RSS with 256 stalled streams minus idle RSS, / 256.
+# The router runs on ROUTER_CPU (default 0), the fake tiers on FAKE_CPUS (default 1), the client on
+# CLIENT_CPUS (default: not pinned). Results go to bench/RESULTS.md with the command.
+# Usage: bench/router_bench.sh [BUILD] [--smoke]   (BUILD default build; --smoke: tiny sizes for CI)
 set -eu
-BUILD=${1:-build}
+BUILD=build
+SMOKE=0
+for a in "$@"; do
+	case $a in
+	--smoke) SMOKE=1 ;;
+	-*) echo "usage: bench/router_bench.sh [BUILD] [--smoke]" >&2; exit 2 ;;
+	*) BUILD=$a ;;
+	esac
+done
 IPW="$BUILD/ipw"
 FAKE="$BUILD/fakes/fakellm"
-[ -x "$IPW" ] && [ -x "$FAKE" ] || { echo "build first: make && make fakes" >&2; exit 2; }
+CB="$BUILD/bench/client_bench"
+[ -x "$IPW" ] && [ -x "$FAKE" ] && [ -x "$CB" ] || { echo "build first: make && make fakes bench" >&2; exit 2; }
+if [ $SMOKE = 1 ]; then
+	LEVELS="1 4" PER=3 REPEATS=1 PACE=5 LONG=200 HELD=8
+else
+	LEVELS="1 64 256" PER=4 REPEATS=${REPEATS:-3} PACE=50 LONG=4000 HELD=256
+fi
+ROUTER_CPU=${ROUTER_CPU:-0}
+FAKE_CPUS=${FAKE_CPUS:-1}
+# pin CPUS CMD...: runs CMD on CPUS by exec, so call it only in a subshell (`&` or $(...)): the
+# background jobs' $! is then the program's own pid (the router's RSS is read from it)
+pin() { cpus=$1; shift; if [ -n "$cpus" ] && command -v taskset >/dev/null 2>&1; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 TMP=$(mktemp -d)
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$TMP"' EXIT INT TERM
 
-waitfile() { i=0; while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -gt 200 ] && { echo "no $1" >&2; exit 1; }; sleep 0.05; done; }
+waitfile() { i=0; while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -gt 400 ] && { echo "router_bench: no $1" >&2; exit 1; }; sleep 0.05; done; }
 
-taskset -c 1 "$FAKE" --port 0 --port-file "$TMP/f.port" --tokens 16 --lifetime-s 900 </dev/null >"$TMP/f.log" 2>&1 &
+pin "$FAKE_CPUS" "$FAKE" --port 0 --port-file "$TMP/f.port" --tokens 16 --ttft-ms $PACE --token-delay-ms $PACE \
+	--lifetime-s 1800 </dev/null >"$TMP/f.log" 2>&1 &
 PIDS="$PIDS $!"
-taskset -c 1 "$FAKE" --port 0 --port-file "$TMP/g.port" --tokens 4000 --lifetime-s 900 </dev/null >"$TMP/g.log" 2>&1 &
+pin "$FAKE_CPUS" "$FAKE" --port 0 --port-file "$TMP/g.port" --tokens $LONG --lifetime-s 1800 </dev/null >"$TMP/g.log" 2>&1 &
 PIDS="$PIDS $!"
 waitfile "$TMP/f.port"; waitfile "$TMP/g.port"
 F=$(cat "$TMP/f.port"); G=$(cat "$TMP/g.port")
-printf '{"tiers":[{"name":"fake","url":"http://127.0.0.1:%s","model":"m"},{"name":"long","url":"http://127.0.0.1:%s","model":"m"},{"name":"stall","url":"http://127.0.0.1:%s","model":"fake-stall"}]}\n' \
+printf '{"tiers":[{"name":"paced","url":"http://127.0.0.1:%s","model":"m"},{"name":"long","url":"http://127.0.0.1:%s","model":"m"},{"name":"stall","url":"http://127.0.0.1:%s","model":"fake-stall"}]}\n' \
 	"$F" "$G" "$F" >"$TMP/router.json"
-taskset -c 0 "$IPW" route serve --config "$TMP/router.json" --no-record --port-file "$TMP/r.port" >"$TMP/r.log" 2>&1 &
+pin "$ROUTER_CPU" "$IPW" route serve --config "$TMP/router.json" --no-record --port-file "$TMP/r.port" >"$TMP/r.log" 2>&1 &
 RPID=$!
 PIDS="$PIDS $RPID"
 waitfile "$TMP/r.port"
 R=$(cat "$TMP/r.port")
 
-python3 - "$F" "$R" "$G" "$RPID" <<'PY'
-import asyncio, json, statistics, sys, time
-fport, rport, gport, rpid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+# cb URL MODEL N CONC: client_bench's two lines (its own columns and the "extra" ones)
+cb() { pin "${CLIENT_CPUS:-}" "$CB" --url "$1" --model "$2" --n "$3" --concurrency "$4" --server-ttft-ms "$PACE" --extra 1; }
+# field LINE K: the K-th |-separated field of a client_bench line
+field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/ /, "", $k); print $k }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-def body(model):
-    b = json.dumps({"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
-    return b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(b), b)
-
-async def one(port, model, stats, hold=None):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    t0 = time.perf_counter()
-    w.write(body(model)); await w.drain()
-    first, ntok = None, 0
-    if hold is not None:
-        await r.readline(); hold.append(w); await asyncio.sleep(3600); return
-    while True:
-        line = await r.readline()
-        if not line:
-            break
-        if b'"content":"' in line and b'"content":""' not in line:
-            ntok += 1
-            if first is None:
-                first = time.perf_counter() - t0
-    w.close()
-    stats.append((first, ntok))
-
-def q(v, p):
-    v = sorted(v); k = (len(v) - 1) * p; f = int(k); c = min(f + 1, len(v) - 1)
-    return v[f] + (v[c] - v[f]) * (k - f)
-
-async def ttft(port, model, n, total):
-    out = []
-    while len(out) < total:
-        await asyncio.gather(*(one(port, model, out) for _ in range(n)))
-    return [x[0] for x in out if x[0] is not None]
-
-async def main():
-    print("TTFT added by the router (fake tier: 16 tokens, no delay; router on core 0, fake tiers on core 1), ms")
-    print("streams  direct p50  router p50  added p50  direct p99  router p99  added p99  samples")
-    for n, total in ((1, 300), (64, 640), (256, 1024)):
-        d = await ttft(fport, "m", n, total)
-        rt = await ttft(rport, "ipw-router:tier:fake", n, total)
-        m = lambda v, p: 1000 * q(v, p)
-        print(f"{n:7d}  {m(d,.5):10.3f}  {m(rt,.5):10.3f}  {m(rt,.5)-m(d,.5):9.3f}  {m(d,.99):10.3f}  {m(rt,.99):10.3f}  {m(rt,.99)-m(d,.99):9.3f}  {len(rt)}")
-    for n in (1, 8):
-        out = []
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(rport, "ipw-router:tier:long", out) for _ in range(n)))
-        dt = time.perf_counter() - t0
-        tok = sum(x[1] for x in out)
-        out2 = []
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(gport, "m", out2) for _ in range(n)))
-        dt2 = time.perf_counter() - t0
-        print(f"tokens/s through the router on one core, {n} streams of 4000 tokens: {tok/dt:.0f} (direct: {sum(x[1] for x in out2)/dt2:.0f})")
-    def rss():
-        for l in open(f"/proc/{rpid}/status"):
-            if l.startswith("VmRSS:"):
-                return int(l.split()[1])
-    before = rss()
-    held = []
-    tasks = [asyncio.ensure_future(one(rport, "ipw-router:tier:stall", [], held)) for _ in range(256)]
-    while len(held) < 256:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
-    after = rss()
-    print(f"memory per open stream: {(after-before)/256:.1f} KiB (RSS {before} KiB idle, {after} KiB with 256 stalled streams)")
-    for t in tasks:
-        t.cancel()
-    for w in held:
-        w.close()
-
-asyncio.run(main())
+echo "TTFT added by the router: tier paced (first event after $PACE ms, then one every $PACE ms, 16 events);"
+echo "TTFT - $PACE ms measured by client_bench (warm connections), median of $REPEATS runs of $PER x streams requests,"
+echo "router on cpu $ROUTER_CPU, fake tiers on cpus $FAKE_CPUS, client on cpus ${CLIENT_CPUS:-any}; ms"
+echo
+echo "| streams | requests/run | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | failed (direct/router) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for c in $LEVELS; do
+	n=$((c * PER))
+	d50="" d99="" r50="" r99="" dfail=0 rfail=0 rep=1
+	while [ $rep -le $REPEATS ]; do
+		for side in direct router; do
+			if [ $side = direct ]; then out=$(cb "http://127.0.0.1:$F" m $n $c 2>>"$TMP/cb.err") || dfail=$((dfail + 1))
+			else out=$(cb "http://127.0.0.1:$R" ipw-router:tier:paced $n $c 2>>"$TMP/cb.err") || rfail=$((rfail + 1)); fi
+			ex=$(echo "$out" | grep '^extra' || true)
+			[ -n "$ex" ] || { echo "router_bench: client_bench printed no figures ($side, $c streams):" >&2; cat "$TMP/cb.err" >&2; exit 1; }
+			p50=$(field "$ex" 2) p99=$(field "$ex" 3)
+			if [ $side = direct ]; then d50="$d50 $p50" d99="$d99 $p99"; else r50="$r50 $p50" r99="$r99 $p99"; fi
+		done
+		rep=$((rep + 1))
+	done
+	md50=$(echo "$d50" | median) md99=$(echo "$d99" | median) mr50=$(echo "$r50" | median) mr99=$(echo "$r99" | median)
+	awk -v c=$c -v n=$n -v a="$md50" -v b="$mr50" -v x="$md99" -v y="$mr99" -v df=$dfail -v rf=$rfail 'BEGIN {
+		printf "| %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %d / %d |\n", c, n, a / 1e3, b / 1e3, (b - a) / 1e3, x / 1e3, y / 1e3, (y - x) / 1e3, df, rf }'
+done
+echo
+echo "| streams of $LONG unpaced tokens | tokens/s through the router (router on one core) | tokens/s direct |"
+echo "|---|---|---|"
+for c in 1 8; do
+	rt=$(cb "http://127.0.0.1:$R" ipw-router:tier:long $((c * 2)) $c | grep -v '^extra' | head -1)
+	dt=$(cb "http://127.0.0.1:$G" m $((c * 2)) $c | grep -v '^extra' | head -1)
+	echo "| $c | $(field "$rt" 7) | $(field "$dt" 7) |"
+done
+echo
+# memory per open stream: HELD streams that the stall tier never answers, held open by raw sockets
+python3 - "$R" "$RPID" "$HELD" <<'PY'
+import json, socket, sys, time
+rport, rpid, held_n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def rss():
+    for l in open(f"/proc/{rpid}/status"):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1])
+b = json.dumps({"model": "ipw-router:tier:stall", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
+req = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+before = rss()
+socks = []
+for _ in range(held_n):
+    s = socket.create_connection(("127.0.0.1", rport))
+    s.sendall(req)
+    socks.append(s)
+for s in socks:  # the router has answered each with its headers: the stream is open upstream
+    s.settimeout(30)
+    s.recv(1)
+time.sleep(0.5)
+after = rss()
+print(f"memory per open stream: {(after - before) / held_n:.1f} KiB (RSS {before} KiB idle, {after} KiB with {held_n} stalled streams)")
+for s in socks:
+    s.close()
 PY

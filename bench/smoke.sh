@@ -28,6 +28,9 @@ IPW_BUILD=$B sh bench/stream_bench.sh --smoke
 step "load_writer_bench.sh --smoke (pipeline TTFT and the time after a load's last answer, one build twice)"
 FAKE_BUILD=$B sh bench/load_writer_bench.sh "$B" "$B" --smoke
 
+step "router_bench.sh --smoke (TTFT the router adds, tokens/s through it, memory per stream)"
+sh bench/router_bench.sh "$B" --smoke
+
 step "analysis_gen + analysis commands (2 runs x 300 items)"
 "$B/bench/analysis_gen" "$T/a.db" 2 300 >/dev/null
 "$B/ipw" coverage 1 2 --store "$T/a.db" >/dev/null
