@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "../clock.h"
 #include "../dataset.h"
 #include "../grade.h"
 #include "../router/router.h"
@@ -28,7 +29,8 @@ struct replay_args {
 	struct cmd_common cc;
 	const char *dataset, *url, *model, *local_tier, *cloud_tier, *out, *router, *token_env;
 	int offset, limit, private_every, max_tokens;
-	double threshold;
+	double threshold, energy_wait_s;
+	long energy_pending; /* replies whose measured energy was still pending after energy_wait_s */
 };
 
 #define A(f) offsetof(struct replay_args, f)
@@ -57,6 +59,9 @@ static const struct opt_def replay_opts[] = {
 	 OPT_BOUNDED, NULL, "a count", NULL},
 	{"token-env", 0, OPT_STRING, A(token_env), "VAR", "the router's client token is in this variable", NULL, 0, 0,
 	 0, NULL, NULL, NULL},
+	{"energy-wait-s", 0, OPT_DOUBLE, A(energy_wait_s), "S", "wait up to S s per reply for a measured tier's "
+	 "energy to be attributed (GET /v1/ipw/requests/ID; default 10)", NULL, 0, 3600, OPT_BOUNDED, NULL,
+	 "seconds 0..3600", NULL},
 	{"out", 0, OPT_STRING, A(out), "FILE", "one JSON line per item and policy (tier, answer, correct, energy, "
 	 "cost)", NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -66,15 +71,16 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw route replay --dataset D --url ROUTER [--model POLICY] [--offset K] [--limit N]\n"
 		"                        [--local-tier T --cloud-tier T [--router FILE]] [--private-every K] [--out F]\n"
-		"Sends each item through the router, grades the answers, and reports accuracy, energy (the\n"
-		"router's estimates), cost and local share against all-local, all-cloud and a random router.\n\n");
+		"Sends each item through the router, grades the answers, and reports accuracy, energy (measured\n"
+		"at measured tiers, else the router's estimates), cost and local share against all-local,\n"
+		"all-cloud and a random router.\n\n");
 	opt_usage(f, replay_opts, NOPTS);
 }
 
 /* One reply. */
 struct reply {
-	int ok, correct, cloud;
-	char tier[64];
+	int ok, correct, cloud, pending, measured;
+	char tier[64], id[96];
 	double energy_j, cost_usd;
 	char *answer;
 };
@@ -98,6 +104,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		r->energy_j = atof(line + 16);
 	else if (!strncasecmp(line, "x-ipw-cost-usd: ", 16))
 		r->cost_usd = atof(line + 16);
+	else if (!strncasecmp(line, "x-ipw-request-id: ", 18))
+		snprintf(r->id, sizeof(r->id), "%.95s", line + 18);
+	else if (!strncasecmp(line, "x-ipw-energy-status: ", 21))
+		r->pending = !strcmp(line + 21, "pending");
+	else if (!strncasecmp(line, "x-ipw-energy-method: ", 21))
+		r->measured = !strncmp(line + 21, "measured", 8);
 	return len;
 }
 
@@ -106,7 +118,61 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return buf_append(arg, p, size * n) < 0 ? 0 : size * n;
 }
 
-static void send_one(const struct replay_args *a, const struct item *it, const char *model, int private,
+static struct curl_slist *auth_header(const struct replay_args *a, struct curl_slist *h)
+{
+	if (a->token_env && getenv(a->token_env)) {
+		char *t = xasprintf("Authorization: Bearer %s", getenv(a->token_env));
+		h = curl_slist_append(h, t);
+		free(t);
+	}
+	return h;
+}
+
+/* A measured tier's energy is attributed after the reply (docs/router.md "Energy and cost
+ * afterwards"): asks GET /v1/ipw/requests/ID every 50 ms until its energy_status is final, at most
+ * energy_wait_s; sets r->energy_j (NaN when the record says null) and clears r->pending. */
+static void await_energy(struct replay_args *a, struct reply *r)
+{
+	char *url = xasprintf("%s/v1/ipw/requests/%s", a->url, r->id);
+	struct curl_slist *h = auth_header(a, NULL);
+	int64_t deadline = clock_now_ns() + (int64_t)(a->energy_wait_s * 1e9);
+	for (;;) {
+		CURL *c = curl_easy_init();
+		struct buf body;
+		long status = 0;
+		const char *st = NULL;
+		json_t *rec = NULL;
+		buf_init(&body, 1 << 20);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+		if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+		    status == 200 && (rec = json_loadb(body.data, body.len, 0, NULL)))
+			st = json_string_value(json_object_get(rec, "energy_status"));
+		if (st && strcmp(st, "pending")) {
+			json_t *e = json_object_get(rec, "energy_j");
+			r->energy_j = json_is_number(e) ? json_number_value(e) : NAN;
+			r->pending = 0;
+		}
+		json_decref(rec);
+		buf_release(&body);
+		curl_easy_cleanup(c);
+		if (!r->pending || clock_now_ns() >= deadline)
+			break;
+		clock_sleep_ns(50 * 1000 * 1000);
+	}
+	if (r->pending) {
+		r->energy_j = NAN;
+		a->energy_pending++;
+	}
+	curl_slist_free_all(h);
+	free(url);
+}
+
+static void send_one(struct replay_args *a, const struct item *it, const char *model, int private,
 		     struct reply *r)
 {
 	CURL *c = curl_easy_init();
@@ -129,11 +195,7 @@ static void send_one(const struct replay_args *a, const struct item *it, const c
 	free(hid);
 	if (private)
 		h = curl_slist_append(h, "x-ipw-privacy: local-only");
-	if (a->token_env && getenv(a->token_env)) {
-		char *t = xasprintf("Authorization: Bearer %s", getenv(a->token_env));
-		h = curl_slist_append(h, t);
-		free(t);
-	}
+	h = auth_header(a, h);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
@@ -158,6 +220,8 @@ static void send_one(const struct replay_args *a, const struct item *it, const c
 			r->correct = gr.correct;
 		}
 		json_decref(rep);
+		if (r->pending && r->id[0])
+			await_energy(a, r);
 	}
 	buf_release(&body);
 	curl_slist_free_all(h);
@@ -169,7 +233,7 @@ static void send_one(const struct replay_args *a, const struct item *it, const c
 
 struct sums {
 	const char *name;
-	long n, ok, correct, scored, local;
+	long n, ok, correct, scored, local, measured;
 	double energy_j, cost_usd;
 	int energy_known, cost_known;
 };
@@ -181,6 +245,7 @@ static void sums_add(struct sums *s, const struct reply *r)
 		return;
 	s->ok++;
 	s->local += !r->cloud;
+	s->measured += r->measured && isfinite(r->energy_j);
 	if (r->correct >= 0) {
 		s->scored++;
 		s->correct += r->correct;
@@ -202,8 +267,8 @@ static double acc_of(const struct sums *s)
 
 static json_t *sums_json(const struct sums *s)
 {
-	return json_pack("{s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "policy", s->name, "items", (json_int_t)s->n, "answered",
-			 (json_int_t)s->ok, "accuracy", isfinite(acc_of(s)) ? json_real(acc_of(s)) : json_null(),
+	return json_pack("{s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "policy", s->name, "items", (json_int_t)s->n,
+			 "answered", (json_int_t)s->ok, "energy_measured_answers", (json_int_t)s->measured, "accuracy", isfinite(acc_of(s)) ? json_real(acc_of(s)) : json_null(),
 			 "local_share", s->ok ? json_real((double)s->local / s->ok) : json_null(), "energy_j",
 			 s->energy_known && s->ok ? json_real(s->energy_j) : json_null(), "cost_usd",
 			 s->cost_known && s->ok ? json_real(s->cost_usd) : json_null());
@@ -217,6 +282,7 @@ static void sums_text(const struct sums *s)
 		printf("%12.4f  ", s->energy_j);
 	else
 		printf("%12s  ", "-");
+	printf("%8ld  ", s->measured);
 	if (s->cost_known && s->ok)
 		printf("%12.6f\n", s->cost_usd);
 	else
@@ -263,6 +329,7 @@ int cmd_route_replay(int argc, char **argv)
 	memset(&ds, 0, sizeof(ds));
 	cmd_common_init(&a.cc, "route replay", OUT_TEXT | OUT_JSON, OUT_TEXT);
 	a.threshold = NAN;
+	a.energy_wait_s = 10;
 	if ((rc = cmd_opt_parse(&a.cc, replay_opts, NOPTS, &a, argc, argv, &first, NULL, usage)))
 		return rc == CMD_PARSE_HELP ? 0 : rc;
 	if (!a.dataset || !a.url || first < argc) {
@@ -306,9 +373,10 @@ int cmd_route_replay(int argc, char **argv)
 		sums_add(&pol, &r);
 		if (out) {
 			char *pr = item_prompt(it);
-			json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:i,s:o,s:o}", "item_id", it->id, "prompt", pr,
-					      "policy", a.model,
+			json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:i,s:b,s:o,s:o}", "item_id", it->id, "prompt",
+					      pr, "policy", a.model,
 					      "private", private, "tier", r.tier, "cloud", r.cloud, "correct", r.correct,
+					      "energy_measured", r.measured && isfinite(r.energy_j),
 					      "energy_j", isfinite(r.energy_j) ? json_real(r.energy_j) : json_null(),
 					      "cost_usd", isfinite(r.cost_usd) ? json_real(r.cost_usd) : json_null());
 			char *t = json_dumps(o, JSON_COMPACT);
@@ -348,10 +416,12 @@ int cmd_route_replay(int argc, char **argv)
 		printf("\n");
 		json_decref(o);
 	} else {
-		printf("replay of %s (%ld items from %d) through %s; energy: the router's estimates (J/token of the "
-		       "tiers' profile runs)\n", a.dataset, pol.n, a.offset, a.url);
-		printf("  %-28s %6s  %9s  %11s  %12s  %12s\n", "policy", "items", "accuracy", "local share", "energy J",
-		       "cost USD");
+		printf("replay of %s (%ld items from %d) through %s; energy: measured at measured tiers (the router's "
+		       "record, looked up by request id once attributed), else the router's estimates (J/token of "
+		       "the tiers' profile runs); measured: answers whose energy was measured\n",
+		       a.dataset, pol.n, a.offset, a.url);
+		printf("  %-28s %6s  %9s  %11s  %12s  %8s  %12s\n", "policy", "items", "accuracy", "local share",
+		       "energy J", "measured", "cost USD");
 		sums_text(&pol);
 		if (a.local_tier && a.cloud_tier) {
 			struct sums rnd = random_router(&loc, &clo, pol.ok ? (double)pol.local / pol.ok : 0);
@@ -362,6 +432,10 @@ int cmd_route_replay(int argc, char **argv)
 				sums_text(&sim);
 		}
 	}
+	if (a.energy_pending)
+		fprintf(stderr, "ipw route replay: %ld replies' measured energy was still being attributed after %g s "
+			"(--energy-wait-s): their energy is unknown, so the energy sums that include them are not "
+			"given\n", a.energy_pending, a.energy_wait_s);
 	rc = pol.ok == pol.n ? 0 : EXIT_PARTIAL;
 out:
 	if (out)
