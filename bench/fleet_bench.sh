@@ -11,7 +11,7 @@
 #     copied into PostgreSQL table by table with COPY), wall-clock ratios.
 # Prints the numbers; bench/RESULTS.md keeps them.
 #   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
-#   FLEET_ITEMS=N FLEET_WORKERS=N FLEET_BEFORE=OLD-IPW; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
+#   GNU_TIME=PATH (default /usr/bin/time); FLEET_ITEMS=N FLEET_WORKERS=N FLEET_BEFORE=OLD-IPW; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
 #   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once)
 set -eu
 cd "$(dirname "$0")/.."
@@ -58,7 +58,7 @@ workers() {
 	pids=""
 	w=1
 	while [ $w -le "$WORKERS" ]; do
-		/usr/bin/time -f "%U %S" -o "$TMP/$label.w$w.cpu" "$bin" worker --study "$label" --store "$DB" \
+		"${GNU_TIME:-/usr/bin/time}" -f "%U %S" -o "$TMP/$label.w$w.cpu" "$bin" worker --study "$label" --store "$DB" \
 			--url "$URL" --worker-id "$label-w$w" --backends fake --fake-profile gpu0=const:200 \
 			--idle-seconds 0.1 --no-host --quiet "$@" >"$TMP/w$w.log" 2>&1 &
 		pids="$pids $!"
