@@ -299,6 +299,8 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 			p++, pn--;
 		if (pn == 6 && !strncmp(p, "[DONE]", 6)) {
 			r->done_seen = 1;
+			if (r->hold)
+				return; /* the cascade closes the stream after its check (cascade_check) */
 			emit_comment(s, r);
 		} else {
 			json_t *o = json_loadb(p, pn, 0, NULL);
@@ -522,12 +524,20 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	if (isfinite(s->c->cascade_logprob_min)) {
 		const char *stat = s->c->cascade_logprob_use_min ? "min" : "mean";
 		double v = r->lp_n ? (s->c->cascade_logprob_use_min ? r->lp_min : r->lp_sum / (double)r->lp_n) : NAN;
-		if (!r->lp_n)
+		if (!r->lp_n) {
+			/*
+			 * The tier ignored "logprobs": the check cannot reject, and says so
+			 * (docs/router.md "Policies"); the other checks still apply.
+			 */
 			snprintf(r->lp_check, sizeof(r->lp_check), "not available (%s returned no log-probabilities)",
 				 s->c->tiers[a->tier].name);
-		else
+			rl = strlen(r->d.reason);
+			snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl,
+				 "; log-probability check skipped: %s returned no log-probabilities", s->c->tiers[a->tier].name);
+		} else {
 			snprintf(r->lp_check, sizeof(r->lp_check), "%s log-probability %.4g %s %.4g over %ld tokens", stat,
 				 v, v < s->c->cascade_logprob_min ? "<" : ">=", s->c->cascade_logprob_min, r->lp_n);
+		}
 		if (ok && r->lp_n && v < s->c->cascade_logprob_min) {
 			ok = 0;
 			why = "low log-probability";
@@ -535,6 +545,10 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	}
 	if (ok) {
 		buf_append(&r->out, r->held.data, r->held.len);
+		if (r->stream) { /* the closing comment carries the check's outcome */
+			emit_comment(s, r);
+			emit(r, "data: [DONE]\n\n", 14);
+		}
 		return 0;
 	}
 	attempt_close(s, r, a, "rejected");
@@ -556,7 +570,7 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 		if (r->stream) {
 			if (r->line.len)
 				sse_feed(s, r, "\n", 1);
-			if (!r->done_seen) {
+			if (!r->done_seen && !r->hold) {
 				emit_comment(s, r);
 				emit(r, "data: [DONE]\n\n", 14);
 			}

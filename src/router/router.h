@@ -141,7 +141,7 @@ struct router_decision {
 	int tier;                    /* POLICY_TIER: the tier named (set by the caller) */
 	int order[ROUTER_MAX_TIERS * 2];
 	int n;
-	char reason[160];
+	char reason[256];
 	double predicted;            /* predicted correctness of the first local tier (NAN: none) */
 	double threshold;            /* learned: the threshold used (NAN otherwise) */
 	char first_skipped[16];      /* the limit that removed the policy's own choice ("": none) */
