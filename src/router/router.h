@@ -168,6 +168,9 @@ int router_decide(const struct router_config *c, const struct learn_router *lr,
 
 /* ---- the server (router/server.c) ---- */
 
+/* 1 when the client token a equals b; constant time in their contents and lengths. */
+int router_token_equal(const char *a, const char *b);
+
 struct router_server;
 
 /* Starts listening (the loop runs in router_server_run). 0 or -1 with err. */

@@ -81,21 +81,34 @@ void hist_add(struct hist *h, double v)
 
 /* ---- client authentication, sessions and budgets ---- */
 
-/* 1 when the request may pass (no tokens configured, or a matching bearer token). */
+/*
+ * Constant time in the tokens' contents and lengths: both are hashed (SHA-256)
+ * and the digests compared without an early exit, so the time a wrong token
+ * takes says nothing about how much of it was right.
+ */
+int router_token_equal(const char *a, const char *b)
+{
+	char ha[65], hb[65];
+	volatile unsigned char diff = 0;
+	sha256_hex(a, strlen(a), ha);
+	sha256_hex(b, strlen(b), hb);
+	for (int i = 0; i < 64; i++)
+		diff |= (unsigned char)(ha[i] ^ hb[i]);
+	return diff == 0;
+}
+
+/* 1 when the request may pass (no tokens configured, or a matching bearer token; every token is compared). */
 static int authorised(struct router_server *s, struct MHD_Connection *con)
 {
-	const char *auth = header(con, "Authorization"), *tok;
-	size_t n;
+	const char *auth = header(con, "Authorization");
+	int ok = 0;
 	if (!s->tokens)
 		return 1;
 	if (!auth || strncasecmp(auth, "Bearer ", 7))
 		return 0;
-	tok = auth + 7;
-	n = strlen(tok);
 	for (char **t = s->tokens; *t; t++)
-		if (strlen(*t) == n && !strcmp(*t, tok))
-			return 1;
-	return 0;
+		ok |= router_token_equal(*t, auth + 7);
+	return ok;
 }
 
 /* The client key budgets are kept under: a hash of the bearer token, else x-ipw-client, else "anonymous". */
@@ -420,6 +433,17 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 		free(s);
 		return err_set(err, errlen, "client_tokens_env names %s, which is not set in the environment",
 			       c->tokens_env);
+	}
+	for (int i = 0; i < c->ntiers; i++) { /* credentials in a tier's URL are secrets too (as for ipw profile) */
+		char *ui = NULL, *shown = url_strip_userinfo(c->tiers[i].url, &ui), *colon;
+		free(shown);
+		if (ui) {
+			secret_add(ui);
+			if ((colon = strchr(ui, ':')))
+				secret_add(colon + 1);
+			memset(ui, 0, strlen(ui));
+			free(ui);
+		}
 	}
 	for (int i = 0; i < c->ntiers; i++)
 		if (c->tiers[i].key_env) {

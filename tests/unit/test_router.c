@@ -195,3 +195,13 @@ Test(router, decisions_under_limits)
 	router_config_release(&c);
 	unlink(path);
 }
+
+Test(router, token_compare)
+{
+	cr_assert(router_token_equal("tok-alpha-123456", "tok-alpha-123456"));
+	cr_assert(!router_token_equal("tok-alpha-123456", "tok-alpha-123457"), "last byte differs");
+	cr_assert(!router_token_equal("tok-alpha-123456", "tok-alpha-12345"), "a prefix is not the token");
+	cr_assert(!router_token_equal("tok-alpha-123456", "tok-alpha-1234567"), "nor a longer one");
+	cr_assert(!router_token_equal("tok-alpha-123456", ""));
+	cr_assert(router_token_equal("", ""));
+}
