@@ -179,8 +179,21 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 		       opt_num(budget, "window_s", 3600, &c->budget.window_s) < 0 || c->budget.window_s <= 0))
 		return err_set(err, errlen, "%s: \"budget\" must be {\"usd\": X, \"window_s\": S, \"over\": local|refuse}",
 			       path);
-	c->budget.refuse = budget && json_is_string(json_object_get(budget, "over")) &&
-			   !strcmp(json_string_value(json_object_get(budget, "over")), "refuse");
+	if (budget && !json_is_object(budget))
+		return err_set(err, errlen, "%s: \"budget\" must be {\"usd\": X, \"window_s\": S, \"over\": local|refuse}",
+			       path);
+	if (c->budget.usd < 0)
+		return err_set(err, errlen, "%s: budget.usd must be >= 0 (0: no budget)", path);
+	{
+		json_t *over = json_object_get(budget, "over");
+		const char *ov = json_string_value(over);
+		if (over && (!ov || (strcmp(ov, "local") && strcmp(ov, "refuse"))))
+			return err_set(err, errlen, "%s: budget.over must be \"local\" or \"refuse\"", path);
+		c->budget.refuse = ov && !strcmp(ov, "refuse");
+	}
+	if (opt_num(budget, "max_clients", 4096, &v) < 0 || v < 1 || v > 1e6)
+		return err_set(err, errlen, "%s: budget.max_clients must be 1..1000000", path);
+	c->budget.max_clients = (int)v;
 	if (opt_num(cascade, "min_chars", 1, &v) < 0)
 		return err_set(err, errlen, "%s: cascade.min_chars must be a count", path);
 	c->cascade_min_chars = (int)v;

@@ -217,8 +217,9 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 	}
 	if (isfinite(a->cost_usd)) {
 		ts->cost_usd += a->cost_usd;
-		if (r->budget && s->c->tiers[a->tier].cloud)
-			r->budget->spent += a->cost_usd;
+		struct budget_slot *b = s->c->tiers[a->tier].cloud ? budget_find(s, r->budget_key, 0) : NULL;
+		if (b) /* found by key: a slot given to another client since is not charged */
+			b->spent += a->cost_usd;
 	}
 	if (!strcmp(outcome, "ok") || !strcmp(outcome, "rejected")) {
 		double ttft = (a->t_first_s > 0 ? a->t_first_s : a->t_end_s) - a->t_send_s;

@@ -44,6 +44,7 @@ struct router_budget {
 	double usd;                  /* per client key and window (<= 0: no budget) */
 	double window_s;
 	int refuse;                  /* 1: refuse cloud requests past it; 0: send them to a local tier */
+	int max_clients;             /* client keys with a live window at once; past it a new key is over budget */
 };
 
 struct router_config {

@@ -124,11 +124,18 @@ static void router_client_key(struct MHD_Connection *con, char *out, size_t n)
 	}
 }
 
-static struct budget_slot *budget_find(struct router_server *s, const char *key, int create)
+/*
+ * The table has budget.max_clients slots; a slot whose window ended is free
+ * again. When every slot holds a live window, a new key gets none and the
+ * caller treats it as over budget (fails closed: docs/router.md).
+ */
+struct budget_slot *budget_find(struct router_server *s, const char *key, int create)
 {
 	double now = clock_now_ns() / 1e9;
 	int free_i = -1;
-	for (int i = 0; i < BUDGET_SLOTS; i++) {
+	if (!s->budgets || !key[0])
+		return NULL;
+	for (int i = 0; i < s->c->budget.max_clients; i++) {
 		if (s->budgets[i].key[0] && !strcmp(s->budgets[i].key, key)) {
 			if (now - s->budgets[i].window_start > s->c->budget.window_s) {
 				s->budgets[i].window_start = now;
@@ -254,8 +261,12 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	else if (json_is_number(json_object_get(ext, "max_e2e_ms")))
 		ri.max_e2e_s = json_number_value(json_object_get(ext, "max_e2e_ms")) / 1000;
 	router_client_key(r->con, key, sizeof(key));
-	r->budget = s->c->budget.usd > 0 ? budget_find(s, key, 1) : NULL;
-	ri.over_budget = r->budget && r->budget->spent >= s->c->budget.usd;
+	if (s->budgets) {
+		struct budget_slot *b = budget_find(s, key, 1);
+		snprintf(r->budget_key, sizeof(r->budget_key), "%s", key);
+		r->budget_full = !b;
+		ri.over_budget = !b || b->spent >= s->c->budget.usd;
+	}
 	json_object_del(r->req, "ipw");
 	if (router_policy_parse(s->c, s->lr, r->policy_name, &r->d.policy, &r->d.threshold, &r->d.tier, msg,
 				msglen) < 0)
@@ -268,8 +279,13 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0)
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	if (s->c->budget.refuse && !strcmp(r->d.first_skipped, "budget")) {
-		snprintf(msg, msglen, "the cost budget of this client (%.4g USD per %.0f s) is spent", s->c->budget.usd,
-			 s->c->budget.window_s);
+		if (r->budget_full)
+			snprintf(msg, msglen, "the router's budget table is full (%d client keys with a live window of "
+				 "%.0f s): a new client's cloud requests are refused until a window ends (budget.max_clients)",
+				 s->c->budget.max_clients, s->c->budget.window_s);
+		else
+			snprintf(msg, msglen, "the cost budget of this client (%.4g USD per %.0f s) is spent",
+				 s->c->budget.usd, s->c->budget.window_s);
 		return MHD_HTTP_TOO_MANY_REQUESTS;
 	}
 	return 0;
@@ -415,11 +431,13 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 
 	*out = NULL;
 	s->c = c;
+	if (c->budget.usd > 0)
+		s->budgets = xcalloc((size_t)c->budget.max_clients, sizeof(*s->budgets));
 	for (int i = 0; i < c->ntiers; i++)
 		s->tier_stats[i].ttft_ewma_s = s->tier_stats[i].e2e_ewma_s = NAN;
 	memset(&a4, 0, sizeof(a4));
 	if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
-		free(s);
+		router_server_close(s);
 		return err_set(err, errlen, "the listen host must be a numeric IPv4 address (got '%s')", host);
 	}
 	a4.sin_family = AF_INET;
@@ -430,7 +448,7 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 		for (int i = 0; i < n; i++)
 			secret_add(s->tokens[i]);
 	} else if (c->tokens_env) {
-		free(s);
+		router_server_close(s);
 		return err_set(err, errlen, "client_tokens_env names %s, which is not set in the environment",
 			       c->tokens_env);
 	}
@@ -594,6 +612,7 @@ void router_server_close(struct router_server *s)
 	for (int i = 0; i < RECORD_SLOTS; i++)
 		json_decref(s->records[i]);
 	free_list(s->tokens);
+	free(s->budgets);
 	if (s->lr) {
 		learn_router_release(s->lr);
 		free(s->lr);

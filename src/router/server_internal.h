@@ -15,7 +15,6 @@
 #include "util.h"
 
 #define SESSION_SLOTS 4096
-#define BUDGET_SLOTS 1024
 #define RECORD_SLOTS 1024
 #define MAX_ATTEMPTS 8
 
@@ -38,6 +37,9 @@ struct tier_stats {
 	double cost_usd;
 	struct hist ttft, e2e;
 };
+
+/* The budget slot of a client key (create: a free or expired slot for a new key); NULL when none. */
+struct budget_slot *budget_find(struct router_server *s, const char *key, int create);
 
 struct budget_slot {
 	char key[64];
@@ -69,7 +71,8 @@ struct rreq {
 	json_t *req;                        /* the parsed body, "ipw" removed */
 	char *policy_name, *text, *session, *item_id;
 	int stream, local_only;
-	struct budget_slot *budget;
+	char budget_key[64];                /* the client key its budget is kept under ("": no budget) */
+	int budget_full;                    /* the budget table had no slot for this client: cloud refused */
 	struct router_decision d;
 	int pos;                            /* next index into d.order */
 	int tries;                          /* attempts at d.order[pos - 1] */
@@ -128,7 +131,7 @@ struct router_server {
 	unsigned long long rejected, unauthorised, no_tier, cancelled;
 	char *sessions[SESSION_SLOTS];
 	int session_next;
-	struct budget_slot budgets[BUDGET_SLOTS];
+	struct budget_slot *budgets;        /* c->budget.max_clients slots (NULL: no budget) */
 	json_t *records[RECORD_SLOTS];      /* the last finished requests, for /v1/ipw/requests/ID */
 	int record_next;
 	struct router_acct *acct;

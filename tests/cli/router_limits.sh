@@ -8,7 +8,7 @@ set -u
 
 start_fakellm local --tokens 4 --model small; LOCAL=$URL
 start_fakellm cloud --tokens 10 --model big; CLOUD=$URL
-export ROUTER_TOKENS="tok-alpha-123456,tok-beta-654321"
+export ROUTER_TOKENS="tok-alpha-123456,tok-beta-654321,tok-gamma-777777"
 export CLOUD_KEY="sk-cloud-secret-0123456789"
 CREDURL="http://routeruser:pw-url-secret-98765@${LOCAL#http://}" # credentials in a tier's URL
 
@@ -23,7 +23,7 @@ write_config() { # OVER
 		"  {\"name\": \"cloud\", \"url\": \"$CLOUD\", \"model\": \"big\", \"cloud\": true," \
 		"   \"api_key_env\": \"CLOUD_KEY\", \"price\": {\"input\": 100, \"output\": 100}}]," \
 		" \"client_tokens_env\": \"ROUTER_TOKENS\", \"max_body_bytes\": 400," \
-		" \"budget\": {\"usd\": 0.001, \"window_s\": 3600, \"over\": \"$1\"}}" >"$TMP/router.json"
+		" \"budget\": {\"usd\": 0.001, \"window_s\": 3600, \"over\": \"$1\", \"max_clients\": 2}}" >"$TMP/router.json"
 }
 start_router() { # [--store DB]: default --no-record
 	rm -f "$TMP/r.port"
@@ -69,6 +69,14 @@ expect_eq "over budget: local still served" "$(curl -s -o /dev/null -w '%{http_c
 	-d '{"model":"ipw-router:tier:local","messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 200
 expect_eq "another client's budget" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-beta-654321' \
 	-d '{"model":"ipw-router:tier:cloud","stream":true,"messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 200
+# the budget table holds 2 client keys (alpha and beta, live windows): a third client is over
+# budget (fails closed): its cloud request is refused with a clear error, its local one served
+GAMMA='Authorization: Bearer tok-gamma-777777'
+expect_eq "budget table full: refused" "$(curl -s -o "$TMP/b3" -w '%{http_code}' -H "$GAMMA" \
+	-d '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 429
+grep -q 'budget table is full (2 client keys' "$TMP/b3" || fail "budget table message: $(cat "$TMP/b3")"
+expect_eq "budget table full: local served" "$(curl -s -o /dev/null -w '%{http_code}' -H "$GAMMA" \
+	-d '{"model":"ipw-router:tier:local","messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 200
 kill "$RPID"; wait "$RPID" 2>/dev/null
 
 write_config local

@@ -126,6 +126,19 @@ Test(router, config_errors_name_the_field)
 			   "\"cascade\":{\"logprob_min\":-1,\"logprob_stat\":\"median\"}}");
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "cascade.logprob_stat"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"budget\":{\"usd\":1,\"over\":\"cloud\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "budget.over must be \"local\" or \"refuse\""), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"budget\":{\"usd\":1,\"max_clients\":0}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "budget.max_clients"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"budget\":{\"usd\":1,\"over\":\"refuse\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert(c.budget.refuse && c.budget.max_clients == 4096);
+	router_config_release(&c);
 	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\",\"measured\":true}],"
 			   "\"cascade\":{\"logprob_min\":-1.5,\"logprob_stat\":\"min\"}}");
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
