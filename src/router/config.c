@@ -159,6 +159,13 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 	if (opt_num(root, "max_body_bytes", 1 << 20, &v) < 0 || v < 64)
 		return err_set(err, errlen, "%s: \"max_body_bytes\" must be at least 64", path);
 	c->max_body = (long long)v;
+	{
+		json_t *priv = json_object_get(root, "privacy");
+		if ((priv && !json_is_object(priv)) || opt_num(priv, "max_sessions", 65536, &v) < 0 || v < 1 ||
+		    v > 1e7)
+			return err_set(err, errlen, "%s: \"privacy\" must be {\"max_sessions\": 1..10000000}", path);
+		c->max_private_sessions = (int)v;
+	}
 	c->host = opt_str(root, "host");
 	c->tokens_env = opt_str(root, "client_tokens_env");
 	c->store = opt_str(root, "store");

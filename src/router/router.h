@@ -61,6 +61,7 @@ struct router_config {
 	char *learned_path;          /* router file of `ipw route train` (NULL: no learned policy) */
 	double learned_threshold;    /* default threshold (probability) */
 	long long max_body;          /* request body limit in bytes */
+	int max_private_sessions;    /* local-only session ids kept for the server's life; past it refused (503) */
 	char *tokens_env;            /* env var with comma-separated client bearer tokens (NULL: open) */
 	char *store;                 /* store URI for the router run (NULL: not recorded) */
 	int cascade_min_chars;       /* cascade verifier: answers shorter than this are rejected */

@@ -154,21 +154,47 @@ struct budget_slot *budget_find(struct router_server *s, const char *key, int cr
 	return &s->budgets[free_i];
 }
 
-static int session_local(struct router_server *s, const char *sid)
+/*
+ * Local-only sessions: every session id a local-only request named is kept
+ * for the server's life (never evicted, so a session cannot fall back to the
+ * cloud by being forgotten), in an open-addressing hash set that doubles as it
+ * fills. Past max_private_sessions a new one is refused (fails closed).
+ */
+static size_t session_slot(char **tab, size_t cap, const char *sid)
 {
-	for (int i = 0; sid && *sid && i < SESSION_SLOTS; i++)
-		if (s->sessions[i] && !strcmp(s->sessions[i], sid))
-			return 1;
-	return 0;
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *p = (const unsigned char *)sid; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	for (size_t i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (!tab[i] || !strcmp(tab[i], sid))
+			return i;
 }
 
-static void session_mark(struct router_server *s, const char *sid)
+static int session_local(struct router_server *s, const char *sid)
+{
+	return sid && *sid && s->sessions && s->sessions[session_slot(s->sessions, s->sessions_cap, sid)];
+}
+
+/* Remembers sid as local-only; 0, or -1 when the table is full. */
+static int session_mark(struct router_server *s, const char *sid)
 {
 	if (!sid || !*sid || session_local(s, sid))
-		return;
-	free(s->sessions[s->session_next]);
-	s->sessions[s->session_next] = xstrdup(sid);
-	s->session_next = (s->session_next + 1) % SESSION_SLOTS;
+		return 0;
+	if (s->nsessions >= (size_t)s->c->max_private_sessions)
+		return -1;
+	if ((s->nsessions + 1) * 2 > s->sessions_cap) { /* at most half full */
+		size_t cap = s->sessions_cap ? s->sessions_cap * 2 : 64;
+		char **tab = xcalloc(cap, sizeof(*tab));
+		for (size_t i = 0; i < s->sessions_cap; i++)
+			if (s->sessions[i])
+				tab[session_slot(tab, cap, s->sessions[i])] = s->sessions[i];
+		free(s->sessions);
+		s->sessions = tab;
+		s->sessions_cap = cap;
+	}
+	s->sessions[session_slot(s->sessions, s->sessions_cap, sid)] = xstrdup(sid);
+	s->nsessions++;
+	return 0;
 }
 
 /* ---- the request: from body to decision ---- */
@@ -247,9 +273,17 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		snprintf(msg, msglen, "privacy must be local-only or any (got '%s')", priv);
 		return MHD_HTTP_BAD_REQUEST;
 	}
+	if (r->session && strlen(r->session) > SESSION_ID_MAX) {
+		snprintf(msg, msglen, "the session id is longer than %d bytes", SESSION_ID_MAX);
+		return MHD_HTTP_BAD_REQUEST;
+	}
 	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
-	if (ri.local_only)
-		session_mark(s, r->session);
+	if (ri.local_only && session_mark(s, r->session) < 0) {
+		snprintf(msg, msglen, "the router's table of local-only sessions is full (%d, privacy.max_sessions): "
+			 "session '%s' could not be kept local for its later requests, so this request is refused",
+			 s->c->max_private_sessions, r->session);
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
 	r->local_only = ri.local_only;
 	ttft = header(r->con, "x-ipw-max-ttft-ms");
 	if (ttft)
@@ -607,8 +641,9 @@ void router_server_close(struct router_server *s)
 	pending_poll(s, 1);
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
-	for (int i = 0; i < SESSION_SLOTS; i++)
+	for (size_t i = 0; i < s->sessions_cap; i++)
 		free(s->sessions[i]);
+	free(s->sessions);
 	for (int i = 0; i < RECORD_SLOTS; i++)
 		json_decref(s->records[i]);
 	free_list(s->tokens);

@@ -14,7 +14,7 @@
 #include "router/router.h"
 #include "util.h"
 
-#define SESSION_SLOTS 4096
+#define SESSION_ID_MAX 256
 #define RECORD_SLOTS 1024
 #define MAX_ATTEMPTS 8
 
@@ -129,8 +129,8 @@ struct router_server {
 	struct router_tier_live live[ROUTER_MAX_TIERS];
 	unsigned long long decisions[4][ROUTER_MAX_TIERS]; /* policy x first tier */
 	unsigned long long rejected, unauthorised, no_tier, cancelled;
-	char *sessions[SESSION_SLOTS];
-	int session_next;
+	char **sessions;                    /* the local-only session ids: an open-addressing hash set, */
+	size_t sessions_cap, nsessions;     /* never evicted; at most c->max_private_sessions (fails closed) */
 	struct budget_slot *budgets;        /* c->budget.max_clients slots (NULL: no budget) */
 	json_t *records[RECORD_SLOTS];      /* the last finished requests, for /v1/ipw/requests/ID */
 	int record_next;

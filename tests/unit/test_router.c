@@ -127,6 +127,10 @@ Test(router, config_errors_name_the_field)
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "cascade.logprob_stat"), "%s", err);
 	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"privacy\":{\"max_sessions\":0}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "\"privacy\" must be {\"max_sessions\""), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
 			   "\"budget\":{\"usd\":1,\"over\":\"cloud\"}}");
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "budget.over must be \"local\" or \"refuse\""), "%s", err);

@@ -1,0 +1,76 @@
+#!/bin/sh
+# `ipw route serve`, paths the other router tests leave out: local-only sessions kept for the
+# server's life and refused when their table is full (never forgotten, so never sent to the cloud).
+set -u
+. "$IPW_TESTS/cli/lib/common.sh"
+
+start_fakellm local --tokens 5 --model small; LOCAL=$URL
+start_fakellm cloud --tokens 7 --model big; CLOUD=$URL
+
+# start_router NAME CONFIG [ARGS...]: the router's URL goes in $R, its pid in $RPID
+start_router() {
+	name=$1 conf=$2; shift 2
+	[ $# -eq 0 ] && set -- --no-record
+	rm -f "$TMP/$name.port"
+	"$IPW" route serve --config "$conf" "$@" --port-file "$TMP/$name.port" >"$TMP/$name.log" 2>&1 &
+	RPID=$!
+	SERVER_PIDS="$SERVER_PIDS $RPID"
+	i=0
+	while [ ! -s "$TMP/$name.port" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && fail "router $name did not start: $(cat "$TMP/$name.log")"
+		sleep 0.05
+	done
+	R="http://127.0.0.1:$(cat "$TMP/$name.port")"
+}
+# chat URL BODY [CURL ARGS...]: headers in $TMP/h, body in $TMP/b, the status printed
+chat() {
+	u=$1 b=$2; shift 2
+	curl -s -D "$TMP/h" -o "$TMP/b" -w '%{http_code}' "$@" -d "$b" "$u/v1/chat/completions"
+}
+hdr() { # NAME: the value of a header of the last chat
+	grep -i "^$1:" "$TMP/h" | head -1 | cut -d' ' -f2- | tr -d '\r'
+}
+
+# ---- privacy: local-only sessions are never forgotten; a full table refuses a new one ----
+LONG='a prompt long enough for the rules to send it to the cloud tier'
+cat >"$TMP/priv.json" <<EOF2
+{"tiers":[{"name":"local","url":"$LOCAL","model":"small"},
+ {"name":"cloud","url":"$CLOUD","model":"big","cloud":true}],
+ "rules":{"long_prompt_chars":40,"long_tier":"cloud","default_tier":"local"},
+ "privacy":{"max_sessions":40}}
+EOF2
+start_router priv "$TMP/priv.json"
+# 40 private sessions (the table grows from 64 slots past half full), a 41st refused, then
+# every one of the 40 still local without the header
+python3 - "$R" "$LONG" <<'PY' || fail "private sessions"
+import json, sys, urllib.request, urllib.error
+R, LONG = sys.argv[1], sys.argv[2]
+def chat(content, **hdrs):
+    req = urllib.request.Request(R + "/v1/chat/completions", data=json.dumps(
+        {"model": "ipw-router", "messages": [{"role": "user", "content": content}]}).encode(), headers=hdrs)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.headers.get("x-ipw-tier"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, None, e.read().decode()
+for i in range(1, 41):
+    st, tier, _ = chat("x", **{"x-ipw-privacy": "local-only", "x-ipw-session": "s%d" % i})
+    assert st == 200 and tier == "local", (i, st, tier)
+st, tier, body = chat("x", **{"x-ipw-privacy": "local-only", "x-ipw-session": "s41"})
+assert st == 503, st
+assert "table of local-only sessions is full (40, privacy.max_sessions): session 's41'" in body, body
+for i in range(1, 41):
+    st, tier, _ = chat("privword-s%d %s" % (i, LONG), **{"x-ipw-session": "s%d" % i})
+    assert st == 200 and tier == "local", (i, st, tier)
+# s41 was refused, not made private: its untagged long prompt may go to the cloud
+st, tier, _ = chat(LONG, **{"x-ipw-session": "s41"})
+assert st == 200 and tier == "cloud", (st, tier)
+PY
+curl -s "$CLOUD/x/last-request" | grep -q 'privword' && fail "a local-only session reached the cloud"
+# the cloud tier's own count: s41's one request, nothing of the 40 private sessions
+expect_eq "cloud chat requests" "$(curl -s "$CLOUD/x/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["chat_answered"])')" 1
+expect_eq "session id too long" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' \
+	-H "x-ipw-session: $(python3 -c 'print("s" * 300)')")" 400
+kill "$RPID"; wait "$RPID" 2>/dev/null
+
+echo "router_paths: ok"
