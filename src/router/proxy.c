@@ -174,6 +174,8 @@ static json_t *rreq_record(struct router_server *s, const struct rreq *r, const 
 			"e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN), "attempts", atts);
 	if (r->lp_check[0])
 		json_object_set_new(rec, "logprob_check", json_string(r->lp_check));
+	if (r->refused) /* refused before any attempt: why, in the client's words */
+		json_object_set_new(rec, "error", json_string(r->errmsg));
 	rec_totals(rec);
 	return rec;
 }
@@ -749,12 +751,18 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		outcome = "failed";
 	} else if (r->natt && strcmp(r->att[r->natt - 1].outcome, "ok")) {
 		outcome = r->att[r->natt - 1].outcome;
+	} else if (!r->natt && r->refused) {
+		outcome = r->refused;
 	}
-	if (r->natt) {
+	if (r->natt || r->refused) {
 		json_t *rec = rreq_record(s, r, outcome);
 		struct pending *p = xcalloc(1, sizeof(*p));
-		const struct attempt *last = &r->att[r->natt - 1];
-		s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
+		static const struct attempt none; /* a refused request: no attempt */
+		const struct attempt *last = r->natt ? &r->att[r->natt - 1] : &none;
+		if (r->natt)
+			s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
+		else
+			s->refusals[r->d.policy][!strcmp(r->refused, "no_tier") ? 0 : !strcmp(r->refused, "budget") ? 1 : 2]++;
 		json_decref(s->records[s->record_next]);
 		s->records[s->record_next] = json_incref(rec);
 		s->record_next = (s->record_next + 1) % RECORD_SLOTS;
@@ -764,8 +772,8 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		p->answer = buf_dup(&r->answer, &p->answer_len);
 		p->t_recv_s = r->t_recv_s;
 		p->t_first_s = last->t_first_s;
-		p->t_end_s = last->t_end_s;
-		p->http_status = last->status;
+		p->t_end_s = r->natt ? last->t_end_s : now_s();
+		p->http_status = r->natt ? last->status : (long)r->refused_status;
 		p->natt = r->natt;
 		for (int i = 0; i < r->natt; i++) {
 			p->tiers[i] = r->att[i].tier;
@@ -972,6 +980,14 @@ char *router_metrics_text(struct router_server *s)
 			if (s->decisions[p][i])
 				buf_appendf(&b, "ipw_router_decisions_total{policy=\"%s\",tier=\"%s\"} %llu\n", pol[p],
 					    s->c->tiers[i].name, s->decisions[p][i]);
+	buf_appends(&b, "# HELP ipw_router_refused_total Requests the decision refused before any upstream attempt, per "
+		    "policy and reason (no_tier: 503, budget: 429, sessions_full: 503).\n"
+		    "# TYPE ipw_router_refused_total counter\n");
+	for (int p = 0; p < 4; p++)
+		for (int k = 0; k < 3; k++)
+			if (s->refusals[p][k])
+				buf_appendf(&b, "ipw_router_refused_total{policy=\"%s\",reason=\"%s\"} %llu\n", pol[p],
+					    k == 0 ? "no_tier" : k == 1 ? "budget" : "sessions_full", s->refusals[p][k]);
 	buf_appendf(&b, "# TYPE ipw_router_cancelled_total counter\nipw_router_cancelled_total %llu\n"
 		    "# TYPE ipw_router_rejected_total counter\nipw_router_rejected_total %llu\n"
 		    "# TYPE ipw_router_unauthorised_total counter\nipw_router_unauthorised_total %llu\n"

@@ -237,6 +237,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	struct router_request_info ri;
 	const char *priv, *ttft;
 	char key[64];
+	int sessions_full;
 
 	r->req = json_loadb(r->body.data, r->body.len, 0, &je);
 	if (!json_is_object(r->req)) {
@@ -278,12 +279,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		return MHD_HTTP_BAD_REQUEST;
 	}
 	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
-	if (ri.local_only && session_mark(s, r->session) < 0) {
-		snprintf(msg, msglen, "the router's table of local-only sessions is full (%d, privacy.max_sessions): "
-			 "session '%s' could not be kept local for its later requests, so this request is refused",
-			 s->c->max_private_sessions, r->session);
-		return MHD_HTTP_SERVICE_UNAVAILABLE;
-	}
+	sessions_full = ri.local_only && session_mark(s, r->session) < 0;
 	r->local_only = ri.local_only;
 	ttft = header(r->con, "x-ipw-max-ttft-ms");
 	if (ttft)
@@ -305,13 +301,22 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	if (router_policy_parse(s->c, s->lr, r->policy_name, &r->d.policy, &r->d.threshold, &r->d.tier, msg,
 				msglen) < 0)
 		return MHD_HTTP_NOT_FOUND;
+	if (sessions_full) {
+		snprintf(msg, msglen, "the router's table of local-only sessions is full (%d, privacy.max_sessions): "
+			 "session '%s' could not be kept local for its later requests, so this request is refused",
+			 s->c->max_private_sessions, r->session);
+		r->refused = "sessions_full";
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
 	for (int i = 0; i < s->c->ntiers; i++) {
 		s->live[i].inflight = s->tier_stats[i].inflight;
 		s->live[i].ttft_ewma_s = s->tier_stats[i].ttft_ewma_s;
 		s->live[i].e2e_ewma_s = s->tier_stats[i].e2e_ewma_s;
 	}
-	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0)
+	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0) {
+		r->refused = "no_tier";
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
 	if (s->c->budget.refuse && !strcmp(r->d.first_skipped, "budget")) {
 		if (r->budget_full)
 			snprintf(msg, msglen, "the router's budget table is full (%d client keys with a live window of "
@@ -320,6 +325,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		else
 			snprintf(msg, msglen, "the cost budget of this client (%.4g USD per %.0f s) is spent",
 				 s->c->budget.usd, s->c->budget.window_s);
+		r->refused = "budget";
 		return MHD_HTTP_TOO_MANY_REQUESTS;
 	}
 	return 0;
@@ -377,9 +383,14 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 		if ((status = request_prepare(s, r, msg, sizeof(msg)))) {
 			r->state = RS_ANSWERED;
 			s->rejected++;
+			if (r->refused) { /* a routing decision: recorded as a failed query (rreq_finish) */
+				r->refused_status = status;
+				snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+			}
 			return queue_error(con, status, status == MHD_HTTP_NOT_FOUND ? "not_found" :
-					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" : "invalid_request_error", msg,
-					   NULL);
+					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" :
+					   status == MHD_HTTP_TOO_MANY_REQUESTS ? "budget" : "invalid_request_error", msg,
+					   r->refused ? r : NULL);
 		}
 		r->state = RS_UPSTREAM;
 		if (rreq_start_next(s, r) < 0) {

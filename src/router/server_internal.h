@@ -73,6 +73,8 @@ struct rreq {
 	int stream, local_only;
 	char budget_key[64];                /* the client key its budget is kept under ("": no budget) */
 	int budget_full;                    /* the budget table had no slot for this client: cloud refused */
+	const char *refused;                /* refused before any attempt: no_tier, budget, sessions_full (NULL: not) */
+	unsigned refused_status;            /* its HTTP status */
 	struct router_decision d;
 	int pos;                            /* next index into d.order */
 	int tries;                          /* attempts at d.order[pos - 1] */
@@ -128,6 +130,7 @@ struct router_server {
 	struct tier_stats tier_stats[ROUTER_MAX_TIERS];
 	struct router_tier_live live[ROUTER_MAX_TIERS];
 	unsigned long long decisions[4][ROUTER_MAX_TIERS]; /* policy x first tier */
+	unsigned long long refusals[4][3];  /* policy x refusal before any attempt (no_tier, budget, sessions_full) */
 	unsigned long long rejected, unauthorised, no_tier, cancelled;
 	char **sessions;                    /* the local-only session ids: an open-addressing hash set, */
 	size_t sessions_cap, nsessions;     /* never evicted; at most c->max_private_sessions (fails closed) */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # `ipw route serve`, paths the other router tests leave out: local-only sessions kept for the
-# server's life and refused when their table is full (never forgotten, so never sent to the cloud).
+# server's life and refused when their table is full (never forgotten, so never sent to the cloud);
+# requests refused before any upstream attempt (503 no tier, 429 budget) recorded and counted.
 set -u
 . "$IPW_TESTS/cli/lib/common.sh"
 
@@ -72,5 +73,47 @@ expect_eq "cloud chat requests" "$(curl -s "$CLOUD/x/stats" | python3 -c 'import
 expect_eq "session id too long" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' \
 	-H "x-ipw-session: $(python3 -c 'print("s" * 300)')")" 400
 kill "$RPID"; wait "$RPID" 2>/dev/null
+
+# ---- accounting: requests refused before any attempt are query rows and counted in /metrics ----
+cat >"$TMP/acct.json" <<EOF2
+{"tiers":[{"name":"local","url":"$LOCAL","model":"small"},
+ {"name":"cloud","url":"$CLOUD","model":"big","cloud":true,"price":{"input":100,"output":100}}],
+ "budget":{"usd":0.0001,"window_s":3600,"over":"refuse"}}
+EOF2
+start_router acct "$TMP/acct.json" --store "$TMP/acct.db"
+expect_eq "local" "$(chat "$R" '{"model":"ipw-router:tier:local","messages":[{"role":"user","content":"x"}]}')" 200
+# the first cloud answer costs (4 prompt + 7 completion tokens) x 100 USD per 1M = 0.0011 USD > 0.0001
+expect_eq "cloud" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}')" 200
+expect_eq "budget refused" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}')" 429
+BID=$(hdr x-ipw-request-id)
+[ -n "$BID" ] || fail "a refused request has a request id: $(cat "$TMP/h")"
+# another client (under budget) with a 1 us TTFT limit: both tiers have a TTFT history longer than that
+expect_eq "no tier" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' \
+	-H 'x-ipw-client: other' -H 'x-ipw-max-ttft-ms: 0.001')" 503
+expect_eq "no tier reason" "$(hdr x-ipw-reason)" "tier cloud by name; skipped cloud: latency, local: latency"
+curl -s "$R/v1/ipw/requests/$BID" >"$TMP/rec"
+python3 - "$TMP/rec" <<'PY' || fail "refused request's record: $(cat "$TMP/rec")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["outcome"] == "budget" and r["attempts"] == [] and r["tier"] is None, r
+assert r["reason"] == "tier cloud by name; skipped cloud: budget", r
+assert "cost budget of this client" in r["error"], r
+PY
+curl -s "$R/metrics" >"$TMP/metrics"
+grep -q '^ipw_router_refused_total{policy="tier",reason="budget"} 1$' "$TMP/metrics" || fail "metrics budget: $(grep refused "$TMP/metrics")"
+grep -q '^ipw_router_refused_total{policy="tier",reason="no_tier"} 1$' "$TMP/metrics" || fail "metrics no_tier: $(grep refused "$TMP/metrics")"
+grep -q '^ipw_router_decisions_total{policy="tier",tier="cloud"} 1$' "$TMP/metrics" &&
+	grep -q '^ipw_router_decisions_total{policy="tier",tier="local"} 1$' "$TMP/metrics" || fail "metrics decisions: $(grep decisions "$TMP/metrics")"
+kill "$RPID"; wait "$RPID" 2>/dev/null
+python3 - "$TMP/acct.db" <<'PY' || fail "refused requests' rows"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT q.status, q.error_kind, q.http_status, q.extra_json FROM queries q JOIN runs r ON r.id = q.run_id"
+                  " WHERE r.model = 'ipw-router' ORDER BY q.seq").fetchall()
+got = [(st, ek, hs, json.loads(x)["outcome"]) for st, ek, hs, x in rows]
+assert got == [("ok", "none", 200, "ok"), ("ok", "none", 200, "ok"), ("failed", "budget", 429, "budget"),
+               ("failed", "no_tier", 503, "no_tier")], got
+assert "no tier may serve this request" in json.loads(rows[3][3])["error"], rows[3][3]
+PY
 
 echo "router_paths: ok"
