@@ -191,6 +191,12 @@ static void attempt_costs(struct router_server *s, struct attempt *a)
 			      ? (t->price_in * a->prompt_tokens + t->price_out * a->completion_tokens) / 1e6 : NAN;
 }
 
+/* The recent-latency estimate: an EWMA of weight 0.3 (the first value as is). */
+static void ewma_add(double *e, double v)
+{
+	*e = isfinite(*e) ? 0.7 * *e + 0.3 * v : v;
+}
+
 /* The attempt ended (any way): its tier's counters. */
 static void attempt_close(struct router_server *s, struct rreq *r, struct attempt *a, const char *outcome)
 {
@@ -227,9 +233,29 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 		double ttft = (a->t_first_s > 0 ? a->t_first_s : a->t_end_s) - a->t_send_s;
 		hist_add(&ts->ttft, ttft);
 		hist_add(&ts->e2e, a->t_end_s - a->t_send_s);
-		ts->ttft_ewma_s = isfinite(ts->ttft_ewma_s) ? 0.7 * ts->ttft_ewma_s + 0.3 * ttft : ttft;
-		ts->e2e_ewma_s = isfinite(ts->e2e_ewma_s) ? 0.7 * ts->e2e_ewma_s + 0.3 * (a->t_end_s - a->t_send_s)
-							   : a->t_end_s - a->t_send_s;
+		ewma_add(&ts->ttft_ewma_s, ttft);
+		ewma_add(&ts->e2e_ewma_s, a->t_end_s - a->t_send_s);
+	} else if (strcmp(outcome, "cancelled") && strcmp(outcome, "http_4xx")) {
+		/*
+		 * A failed attempt says the tier is at least this slow: a timeout counts
+		 * as at least the tier's timeout (TTFT too when no token came); another
+		 * failure (refused, reset, 429, 5xx) only when slower than the estimate,
+		 * so a fast failure never makes a tier look faster.
+		 */
+		double e2e = a->t_end_s - a->t_send_s, ttft = a->t_first_s > 0 ? a->t_first_s - a->t_send_s : e2e;
+		if (a->curl_rc == CURLE_OPERATION_TIMEDOUT) {
+			double to = s->c->tiers[a->tier].timeout_s;
+			e2e = e2e > to ? e2e : to;
+			if (a->t_first_s <= 0)
+				ttft = e2e;
+			ewma_add(&ts->ttft_ewma_s, ttft);
+			ewma_add(&ts->e2e_ewma_s, e2e);
+		} else {
+			if (!(ttft <= ts->ttft_ewma_s))
+				ewma_add(&ts->ttft_ewma_s, ttft);
+			if (!(e2e <= ts->e2e_ewma_s))
+				ewma_add(&ts->e2e_ewma_s, e2e);
+		}
 	}
 }
 

@@ -229,13 +229,43 @@ static char *request_text(json_t *messages, size_t *chars)
 	return xstrdup(last);
 }
 
+/* A latency limit from its header, else the body extension: *out in seconds (NAN: none); -1 (msg) when bad. */
+static int latency_limit(struct MHD_Connection *con, json_t *ext, const char *hname, const char *field, double *out,
+			 char *msg, size_t msglen)
+{
+	const char *h = header(con, hname);
+	json_t *v = json_object_get(ext, field);
+	double ms;
+	*out = NAN;
+	if (h) {
+		char *end;
+		ms = strtod(h, &end);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (end == h || *end || !isfinite(ms) || ms <= 0) {
+			snprintf(msg, msglen, "%s must be a positive number of milliseconds (got '%.64s')", hname, h);
+			return -1;
+		}
+	} else if (v) {
+		if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) <= 0) {
+			snprintf(msg, msglen, "ipw.%s must be a positive number of milliseconds", field);
+			return -1;
+		}
+		ms = json_number_value(v);
+	} else {
+		return 0;
+	}
+	*out = ms / 1000;
+	return 0;
+}
+
 /* Reads the body and the limits; decides; 0, or an HTTP status with msg set. */
 static unsigned request_prepare(struct router_server *s, struct rreq *r, char *msg, size_t msglen)
 {
 	json_error_t je;
 	json_t *ext, *model, *messages;
 	struct router_request_info ri;
-	const char *priv, *ttft;
+	const char *priv;
 	char key[64];
 	int sessions_full;
 
@@ -281,15 +311,9 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
 	sessions_full = ri.local_only && session_mark(s, r->session) < 0;
 	r->local_only = ri.local_only;
-	ttft = header(r->con, "x-ipw-max-ttft-ms");
-	if (ttft)
-		ri.max_ttft_s = atof(ttft) / 1000;
-	else if (json_is_number(json_object_get(ext, "max_ttft_ms")))
-		ri.max_ttft_s = json_number_value(json_object_get(ext, "max_ttft_ms")) / 1000;
-	if (header(r->con, "x-ipw-max-e2e-ms"))
-		ri.max_e2e_s = atof(header(r->con, "x-ipw-max-e2e-ms")) / 1000;
-	else if (json_is_number(json_object_get(ext, "max_e2e_ms")))
-		ri.max_e2e_s = json_number_value(json_object_get(ext, "max_e2e_ms")) / 1000;
+	if (latency_limit(r->con, ext, "x-ipw-max-ttft-ms", "max_ttft_ms", &ri.max_ttft_s, msg, msglen) < 0 ||
+	    latency_limit(r->con, ext, "x-ipw-max-e2e-ms", "max_e2e_ms", &ri.max_e2e_s, msg, msglen) < 0)
+		return MHD_HTTP_BAD_REQUEST;
 	router_client_key(r->con, key, sizeof(key));
 	if (s->budgets) {
 		struct budget_slot *b = budget_find(s, key, 1);

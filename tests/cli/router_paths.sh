@@ -1,7 +1,8 @@
 #!/bin/sh
 # `ipw route serve`, paths the other router tests leave out: local-only sessions kept for the
 # server's life and refused when their table is full (never forgotten, so never sent to the cloud);
-# requests refused before any upstream attempt (503 no tier, 429 budget) recorded and counted.
+# requests refused before any upstream attempt (503 no tier, 429 budget) recorded and counted;
+# a timed-out attempt updating its tier's recent TTFT; bad latency limits refused with 400.
 set -u
 . "$IPW_TESTS/cli/lib/common.sh"
 
@@ -115,5 +116,34 @@ assert got == [("ok", "none", 200, "ok"), ("ok", "none", 200, "ok"), ("failed", 
                ("failed", "no_tier", 503, "no_tier")], got
 assert "no tier may serve this request" in json.loads(rows[3][3])["error"], rows[3][3]
 PY
+
+# ---- latency: a timed-out attempt counts as at least the tier's timeout; bad limits are 400 ----
+start_fakellm sleepy --tokens 3 --ttft-ms 1500 --model sleepy; SLEEPY=$URL
+cat >"$TMP/lat.json" <<EOF2
+{"tiers":[{"name":"local","url":"$LOCAL","model":"small"},
+ {"name":"sleepy","url":"$SLEEPY","model":"sleepy","timeout_s":0.2}],"retries":0}
+EOF2
+start_router lat "$TMP/lat.json"
+# the first token would come after 1.5 s: the 0.2 s timeout ends the stream with an error event
+chat "$R" '{"model":"ipw-router:tier:sleepy","stream":true,"messages":[{"role":"user","content":"x"}]}' >/dev/null
+grep -q '"type":"upstream_error"' "$TMP/b" || fail "sleepy: no error event: $(cat "$TMP/b")"
+# its TTFT estimate is now >= 0.2 s > 150 ms: the limit routes around it
+expect_eq "after a timeout" "$(chat "$R" '{"model":"ipw-router:tier:sleepy","messages":[{"role":"user","content":"x"}]}' \
+	-H 'x-ipw-max-ttft-ms: 150')" 200
+expect_eq "after a timeout: tier" "$(hdr x-ipw-tier)" local
+expect_eq "after a timeout: reason" "$(hdr x-ipw-reason)" "tier sleepy by name; skipped sleepy: latency"
+for v in abc 12ms -5 0 nan; do
+	expect_eq "bad ttft limit '$v'" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' \
+		-H "x-ipw-max-ttft-ms: $v")" 400
+	grep -q "x-ipw-max-ttft-ms must be a positive number of milliseconds (got '$v')" "$TMP/b" ||
+		fail "bad ttft limit message: $(cat "$TMP/b")"
+done
+expect_eq "bad e2e limit" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' \
+	-H 'x-ipw-max-e2e-ms: soon')" 400
+expect_eq "bad body limit" "$(chat "$R" '{"model":"ipw-router","ipw":{"max_e2e_ms":"soon"},"messages":[{"role":"user","content":"x"}]}')" 400
+grep -q 'ipw.max_e2e_ms must be a positive number of milliseconds' "$TMP/b" || fail "bad body limit message: $(cat "$TMP/b")"
+expect_eq "good limit" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' \
+	-H 'x-ipw-max-e2e-ms: 2500.5')" 200
+kill "$RPID"; wait "$RPID" 2>/dev/null
 
 echo "router_paths: ok"
