@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "router/router.h"
 #include "util.h"
 
@@ -204,7 +207,20 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 	if (opt_num(cascade, "min_chars", 1, &v) < 0)
 		return err_set(err, errlen, "%s: cascade.min_chars must be a count", path);
 	c->cascade_min_chars = (int)v;
+	if (json_object_get(cascade, "pattern") && !json_is_string(json_object_get(cascade, "pattern")))
+		return err_set(err, errlen, "%s: cascade.pattern must be a string (a PCRE2 pattern)", path);
 	c->cascade_pattern = opt_str(cascade, "pattern");
+	if (c->cascade_pattern) {
+		int ec;
+		PCRE2_SIZE eo;
+		PCRE2_UCHAR msg[160];
+		c->cascade_re = pcre2_compile((PCRE2_SPTR)c->cascade_pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+		if (!c->cascade_re) {
+			pcre2_get_error_message(ec, msg, sizeof(msg));
+			return err_set(err, errlen, "%s: cascade.pattern is not a valid PCRE2 pattern: %s at offset %zu", path,
+				       (const char *)msg, (size_t)eo);
+		}
+	}
 	if (opt_num(cascade, "logprob_min", NAN, &c->cascade_logprob_min) < 0 || c->cascade_logprob_min > 0)
 		return err_set(err, errlen, "%s: cascade.logprob_min must be a log-probability in nats (<= 0)", path);
 	{
@@ -271,5 +287,6 @@ void router_config_release(struct router_config *c)
 	free(c->tokens_env);
 	free(c->store);
 	free(c->cascade_pattern);
+	pcre2_code_free(c->cascade_re);
 	memset(c, 0, sizeof(*c));
 }

@@ -40,6 +40,8 @@ struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con)
 	buf_init(&r->held, 0);
 	buf_init(&r->whole, WHOLE_MAX);
 	buf_init(&r->answer, ANSWER_MAX);
+	buf_init(&r->kept, 0);
+	r->kept_att = r->ans_att = -1;
 	r->t_recv_s = now_s();
 	r->next = s->active;
 	if (s->active)
@@ -80,9 +82,10 @@ static json_t *num_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* The attempt whose answer the client gets: the last, or the cascade's kept first answer. */
 static const struct attempt *answering(const struct rreq *r)
 {
-	return r->natt ? &r->att[r->natt - 1] : NULL;
+	return r->ans_att >= 0 ? &r->att[r->ans_att] : r->natt ? &r->att[r->natt - 1] : NULL;
 }
 
 /*
@@ -174,6 +177,8 @@ static json_t *rreq_record(struct router_server *s, const struct rreq *r, const 
 			"e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN), "attempts", atts);
 	if (r->lp_check[0])
 		json_object_set_new(rec, "logprob_check", json_string(r->lp_check));
+	if (r->ans_att >= 0)
+		json_object_set_new(rec, "verified", json_false()); /* the cascade's escalation failed */
 	if (r->refused) /* refused before any attempt: why, in the client's words */
 		json_object_set_new(rec, "error", json_string(r->errmsg));
 	rec_totals(rec);
@@ -281,15 +286,22 @@ static void usage_from(struct attempt *a, json_t *o)
 		a->completion_tokens = json_integer_value(json_object_get(u, "completion_tokens"));
 }
 
+static void emit_record(struct router_server *s, struct rreq *r);
+
 /* The closing SSE comment: the request's record as it stands at the upstream's end. */
 static void emit_comment(struct router_server *s, struct rreq *r)
 {
 	struct attempt *a = &r->att[r->natt - 1];
-	json_t *rec;
-	char *text;
 	a->t_end_s = now_s();
 	attempt_costs(s, a);
 	snprintf(a->outcome, sizeof(a->outcome), "ok");
+	emit_record(s, r);
+}
+
+static void emit_record(struct router_server *s, struct rreq *r)
+{
+	json_t *rec;
+	char *text;
 	rec = rreq_record(s, r, "ok");
 	text = json_dumps(rec, JSON_COMPACT);
 	json_decref(rec);
@@ -462,10 +474,47 @@ static int attempt_start(struct router_server *s, struct rreq *r, int tier)
 	return 0;
 }
 
+/*
+ * The cascade escalated and no later tier answered: the client gets the first
+ * (local, rejected) answer instead of an error, flagged in x-ipw-reason, the
+ * x-ipw-verified header and the record ("verified": false). 0, or -1 when no
+ * answer was kept. It ends the upstream part of the request.
+ */
+static int keep_local(struct router_server *s, struct rreq *r)
+{
+	size_t rl = strlen(r->d.reason), n;
+	char failed[IPW_ERRLEN];
+	if (r->kept_att < 0)
+		return -1;
+	n = (size_t)snprintf(failed, sizeof(failed), "%s", "");
+	for (int i = r->kept_att + 1; i < r->natt && n < sizeof(failed); i++)
+		n += (size_t)snprintf(failed + n, sizeof(failed) - n, "%s%s %s", i > r->kept_att + 1 ? ", " : "",
+				      s->c->tiers[r->att[i].tier].name, r->att[i].outcome);
+	snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl, "; escalation failed (%s): kept the unverified answer of %s",
+		 failed, s->c->tiers[r->att[r->kept_att].tier].name);
+	r->ans_att = r->kept_att;
+	r->kept_att = -1;
+	r->failed_all = 0;
+	r->hold = 0;
+	if (r->stream) {
+		buf_reset(&r->out);
+		buf_append(&r->out, r->kept.data, r->kept.len);
+		emit_record(s, r);
+		emit(r, "data: [DONE]\n\n", 14);
+	} else {
+		buf_reset(&r->whole);
+		buf_append(&r->whole, r->kept.data, r->kept.len);
+	}
+	buf_release(&r->kept);
+	r->up_done = 1;
+	resume(s, r);
+	return 0;
+}
+
 int rreq_start_next(struct router_server *s, struct rreq *r)
 {
 	while (r->natt < MAX_ATTEMPTS) {
-		const struct attempt *last = answering(r);
+		const struct attempt *last = r->natt ? &r->att[r->natt - 1] : NULL;
 		int tier;
 		if (last && r->tries <= s->c->retries && retryable(last) && strcmp(last->outcome, "rejected")) {
 			tier = last->tier;
@@ -492,6 +541,8 @@ int rreq_start_next(struct router_server *s, struct rreq *r)
 					      s->c->tiers[r->att[i].tier].name, r->att[i].outcome,
 					      i + 1 < r->natt ? ";" : "");
 	}
+	if (keep_local(s, r) == 0)
+		return -1; /* the client gets the cascade's first answer after all */
 	r->failed_all = 1;
 	s->no_tier++;
 	return -1;
@@ -514,14 +565,11 @@ static int verify(const struct router_config *c, const char *ans, size_t n, cons
 			*why = "refusal";
 			return 0;
 		}
-	if (c->cascade_pattern) {
-		int ec;
-		PCRE2_SIZE eo;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)c->cascade_pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
-		pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
-		int ok = re && md && pcre2_match(re, (PCRE2_SPTR)ans, n, 0, 0, md, NULL) >= 0;
+	if (c->cascade_re) { /* compiled at load (config.c) */
+		pcre2_code *re = c->cascade_re;
+		pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+		int ok = md && pcre2_match(re, (PCRE2_SPTR)(n ? ans : ""), n, 0, 0, md, NULL) >= 0;
 		pcre2_match_data_free(md);
-		pcre2_code_free(re);
 		if (!ok) {
 			*why = "answer format";
 			return 0;
@@ -583,7 +631,11 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	attempt_close(s, r, a, "rejected");
 	rl = strlen(r->d.reason);
 	snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl, "; escalated: %s", why);
-	rreq_start_next(s, r); /* when it fails, the client gets the error naming every attempt */
+	/* kept in case no later tier answers (keep_local) */
+	buf_reset(&r->kept);
+	buf_append(&r->kept, r->stream ? r->held.data : r->whole.data, r->stream ? r->held.len : r->whole.len);
+	r->kept_att = r->natt - 1;
+	rreq_start_next(s, r);
 	return 1;
 }
 
@@ -628,6 +680,8 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 			return;
 	} else if (rc == CURLE_OK) {
 		attempt_close(s, r, a, "http_4xx"); /* the client's fault: passed on as is */
+		if (!r->committed && keep_local(s, r) == 0)
+			return; /* ... unless it refused the cascade's escalation */
 	} else {
 		char ev[IPW_ERRLEN + 128];
 		int n = snprintf(ev, sizeof(ev), "data: {\"error\":{\"message\":\"upstream %s ended mid-stream (%s)\","
@@ -648,6 +702,8 @@ void rreq_add_headers(struct rreq *r, struct MHD_Response *resp)
 	MHD_add_response_header(resp, "x-ipw-request-id", r->id);
 	if (r->d.reason[0])
 		MHD_add_response_header(resp, "x-ipw-reason", r->d.reason);
+	if (r->ans_att >= 0)
+		MHD_add_response_header(resp, "x-ipw-verified", "no");
 	if (a && !r->failed_all) {
 		MHD_add_response_header(resp, "x-ipw-tier", s->c->tiers[a->tier].name);
 		MHD_add_response_header(resp, "x-ipw-model", s->c->tiers[a->tier].model);
@@ -751,6 +807,7 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 	buf_release(&r->line);
 	buf_release(&r->out);
 	buf_release(&r->held);
+	buf_release(&r->kept);
 	buf_release(&r->whole);
 	buf_release(&r->answer);
 	json_decref(r->req);
@@ -775,6 +832,8 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		outcome = "cancelled";
 	} else if (r->failed_all) {
 		outcome = "failed";
+	} else if (r->ans_att >= 0) {
+		outcome = "ok"; /* the cascade's kept answer ("verified": false) */
 	} else if (r->natt && strcmp(r->att[r->natt - 1].outcome, "ok")) {
 		outcome = r->att[r->natt - 1].outcome;
 	} else if (!r->natt && r->refused) {
@@ -784,7 +843,7 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		json_t *rec = rreq_record(s, r, outcome);
 		struct pending *p = xcalloc(1, sizeof(*p));
 		static const struct attempt none; /* a refused request: no attempt */
-		const struct attempt *last = r->natt ? &r->att[r->natt - 1] : &none;
+		const struct attempt *last = r->natt ? answering(r) : &none;
 		if (r->natt)
 			s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
 		else

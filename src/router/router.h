@@ -66,6 +66,7 @@ struct router_config {
 	char *store;                 /* store URI for the router run (NULL: not recorded) */
 	int cascade_min_chars;       /* cascade verifier: answers shorter than this are rejected */
 	char *cascade_pattern;       /* cascade verifier: an answer must contain a match (PCRE2; NULL: none) */
+	void *cascade_re;            /* cascade_pattern compiled at load (pcre2_code *) */
 	double cascade_logprob_min;  /* cascade verifier: reject when the token log-probabilities' statistic
 				      * (nats) is below this (NAN: no log-probability check) */
 	int cascade_logprob_use_min; /* 1: the minimum over the tokens; 0: the mean */

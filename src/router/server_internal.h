@@ -91,6 +91,9 @@ struct rreq {
 	struct buf line;                    /* a partial SSE line from upstream */
 	struct buf out;                     /* bytes the client has not read */
 	struct buf held;                    /* cascade: the first stage's bytes */
+	struct buf kept;                    /* cascade: a rejected first answer, kept until the escalation answers */
+	int kept_att;                       /* its attempt (-1: none kept) */
+	int ans_att;                        /* the attempt that answers when not the last (-1: the last) */
 	struct buf whole;                   /* non-streamed reply, or an error body */
 	struct buf answer;                  /* the answer text (streamed deltas or the whole reply) */
 	double lp_sum, lp_min;              /* the current attempt's token log-probabilities (nats) */

@@ -127,6 +127,20 @@ Test(router, config_errors_name_the_field)
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "cascade.logprob_stat"), "%s", err);
 	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"cascade\":{\"pattern\":\"[0-9\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cascade.pattern is not a valid PCRE2 pattern: missing terminating ] for character "
+			      "class at offset 4"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"cascade\":{\"pattern\":7}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cascade.pattern must be a string"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"cascade\":{\"pattern\":\"[0-9]+\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert(c.cascade_re != NULL);
+	router_config_release(&c);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
 			   "\"privacy\":{\"max_sessions\":0}}");
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "\"privacy\" must be {\"max_sessions\""), "%s", err);
