@@ -180,8 +180,14 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 		return err_set(err, errlen, "%s: \"policy\" must be rules, learned or cascade", path);
 	if (learned) {
 		c->learned_path = opt_str(learned, "router");
-		if (!c->learned_path || opt_num(learned, "threshold", NAN, &c->learned_threshold) < 0)
-			return err_set(err, errlen, "%s: \"learned\" must be {\"router\": FILE, \"threshold\": P}", path);
+		const char *by = json_string_value(json_object_get(learned, "by"));
+		if (!c->learned_path || opt_num(learned, "threshold", NAN, &c->learned_threshold) < 0 ||
+		    (isfinite(c->learned_threshold) && (c->learned_threshold < 0 || c->learned_threshold > 1)))
+			return err_set(err, errlen, "%s: \"learned\" must be {\"router\": FILE, \"threshold\": P (0..1), "
+				       "\"by\": energy|cost}", path);
+		if (json_object_get(learned, "by") && (!by || (strcmp(by, "energy") && strcmp(by, "cost"))))
+			return err_set(err, errlen, "%s: learned.by must be \"energy\" or \"cost\"", path);
+		c->learned_by_cost = by && !strcmp(by, "cost");
 	} else if (!strcmp(c->default_policy, "learned")) {
 		return err_set(err, errlen, "%s: policy learned needs \"learned\": {\"router\": FILE}", path);
 	}

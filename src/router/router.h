@@ -60,6 +60,7 @@ struct router_config {
 	struct router_budget budget;
 	char *learned_path;          /* router file of `ipw route train` (NULL: no learned policy) */
 	double learned_threshold;    /* default threshold (probability) */
+	int learned_by_cost;         /* 1: the cheapest tier by price (input + output per 1M); 0: by J/token */
 	long long max_body;          /* request body limit in bytes */
 	int max_private_sessions;    /* local-only session ids kept for the server's life; past it refused (503) */
 	char *tokens_env;            /* env var with comma-separated client bearer tokens (NULL: open) */

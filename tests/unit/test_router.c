@@ -236,3 +236,111 @@ Test(router, token_compare)
 	cr_assert(!router_token_equal("tok-alpha-123456", ""));
 	cr_assert(router_token_equal("", ""));
 }
+
+/* A predictor that ignores the text: w = 0 and bias 0 give score 0, so p = sigmoid(platt_b). */
+static void const_model(struct learn_model *m, const char *model, double p)
+{
+	memset(m, 0, sizeof(*m));
+	m->tier_model = xstrdup(model);
+	m->run_id = xstrdup("run-x");
+	m->platt_a = 1;
+	m->platt_b = log(p / (1 - p));
+	m->j_per_token = NAN;
+}
+
+/*
+ * A held-out curve by hand (threshold: local share, accuracy):
+ * 0: 1.0, 0.70; 0.25: 0.8, 0.80; 0.5: 0.5, 0.88; 0.75: 0.3, 0.92; 1: 0.0, 0.95.
+ * share=0.4 -> 0.5 (the last threshold whose share is still >= 0.4; 0.75 has 0.3);
+ * acc=0.9 -> 0.75 (the first whose accuracy reaches 0.9); acc=0.8 -> 0.25 (equal counts).
+ */
+Test(router, learned_thresholds_and_choice)
+{
+	char path[] = "/tmp/ipw-test-rconf-XXXXXX";
+	struct router_config c;
+	struct learn_router lr;
+	struct router_decision d;
+	struct router_request_info ri;
+	struct router_tier_live live[3] = {{0, NAN, NAN}, {0, NAN, NAN}, {0, NAN, NAN}};
+	static const double thr[] = {0, 0.25, 0.5, 0.75, 1}, share[] = {1, 0.8, 0.5, 0.3, 0},
+			    acc[] = {0.70, 0.80, 0.88, 0.92, 0.95};
+	json_t *curve = json_array();
+	int fd = mkstemp(path);
+	close(fd);
+	for (int i = 0; i < 5; i++)
+		json_array_append_new(curve, json_pack("{s:f,s:f,s:f}", "threshold", thr[i], "local_share", share[i],
+						       "accuracy", acc[i]));
+	memset(&lr, 0, sizeof(lr));
+	lr.version = 1;
+	lr.threshold = 0.6;
+	lr.nmodels = 2;
+	lr.models = xcalloc(2, sizeof(*lr.models));
+	const_model(&lr.models[0], "m-med", 0.8);
+	const_model(&lr.models[1], "m-small", 0.6);
+	lr.report = json_pack("{s:o}", "curve", curve);
+	/* small: 0.5 J/token but 10 USD per 1M out; med: 2 J/token, 1 USD per 1M out */
+	config_write(path, "{\"tiers\":[{\"name\":\"small\",\"url\":\"http://x\",\"model\":\"m-small\",\"joules_per_token\":0.5,"
+			   "\"price\":{\"input\":0,\"output\":10}},"
+			   "{\"name\":\"med\",\"url\":\"http://x\",\"model\":\"m-med\",\"joules_per_token\":2,"
+			   "\"price\":{\"input\":0,\"output\":1}},"
+			   "{\"name\":\"cloud\",\"url\":\"http://y\",\"model\":\"l\",\"cloud\":true}],"
+			   "\"learned\":{\"router\":\"unused.json\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	memset(&d, 0, sizeof(d));
+#define PARSE(name) router_policy_parse(&c, &lr, name, &d.policy, &d.threshold, &d.tier, err, sizeof(err))
+	cr_assert_eq(PARSE("ipw-router:learned"), 0, "%s", err);
+	cr_assert_eq(d.policy, POLICY_LEARNED);
+	cr_assert_float_eq(d.threshold, 0.6, 1e-12, "the file's default");
+	cr_assert_eq(PARSE("ipw-router:learned:0.7"), 0, "%s", err);
+	cr_assert_float_eq(d.threshold, 0.7, 1e-12);
+	cr_assert_eq(PARSE("ipw-router:learned:share=0.4"), 0, "%s", err);
+	cr_assert_float_eq(d.threshold, 0.5, 1e-12);
+	cr_assert_eq(PARSE("ipw-router:learned:share=0.8"), 0, "%s", err);
+	cr_assert_float_eq(d.threshold, 0.25, 1e-12, "share exactly 0.8 counts");
+	cr_assert_eq(PARSE("ipw-router:learned:acc=0.9"), 0, "%s", err);
+	cr_assert_float_eq(d.threshold, 0.75, 1e-12);
+	cr_assert_eq(PARSE("ipw-router:learned:acc=0.8"), 0, "%s", err);
+	cr_assert_float_eq(d.threshold, 0.25, 1e-12);
+	cr_assert_eq(PARSE("ipw-router:learned:acc=0.99"), -1);
+	cr_assert(strstr(err, "no threshold reaches acc=0.99"), "%s", err);
+	cr_assert_eq(PARSE("ipw-router:learned:share=2"), -1);
+	cr_assert(strstr(err, "the target is a fraction 0..1"), "%s", err);
+	cr_assert_eq(PARSE("ipw-router:learned:share=abc"), -1);
+	cr_assert_eq(PARSE("ipw-router:learned:1.5"), -1);
+	cr_assert(strstr(err, "the threshold is a probability 0..1"), "%s", err);
+#undef PARSE
+	memset(&ri, 0, sizeof(ri));
+	ri.text = "any question";
+	ri.max_ttft_s = ri.max_e2e_s = NAN;
+	d.policy = POLICY_LEARNED;
+	d.threshold = 0.7; /* med (0.8) clears it, small (0.6) does not */
+	cr_assert_eq(router_decide(&c, &lr, live, &ri, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(d.order[0], 1);
+	cr_assert_float_eq(d.predicted, 0.8, 1e-9);
+	cr_assert_str_eq(d.reason, "learned: p=0.800 >= 0.700 at med");
+	d.threshold = 0.5; /* both clear it: the cheaper by energy, small */
+	cr_assert_eq(router_decide(&c, &lr, live, &ri, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(d.order[0], 0);
+	cr_assert_float_eq(d.predicted, 0.6, 1e-9);
+	c.learned_by_cost = 1; /* ... and by price, med (1 USD per 1M against 10) */
+	cr_assert_eq(router_decide(&c, &lr, live, &ri, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(d.order[0], 1);
+	cr_assert_str_eq(d.reason, "learned: p=0.800 >= 0.500 at med (cheapest by price)");
+	c.learned_by_cost = 0;
+	d.threshold = 0.9; /* neither: the cloud, with the first model's prediction */
+	cr_assert_eq(router_decide(&c, &lr, live, &ri, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(d.order[0], 2);
+	cr_assert_str_eq(d.reason, "learned: p=0.800 < 0.900");
+	router_config_release(&c);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"learned\":{\"router\":\"r.json\",\"by\":\"cost\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert(c.learned_by_cost);
+	router_config_release(&c);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
+			   "\"learned\":{\"router\":\"r.json\",\"by\":\"speed\"}}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "learned.by must be \"energy\" or \"cost\""), "%s", err);
+	learn_router_release(&lr);
+	unlink(path);
+}
