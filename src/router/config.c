@@ -55,6 +55,9 @@ static int tier_load(struct router_tier *t, json_t *o, int i, const char *path, 
 	t->profile_run = opt_str(o, "profile_run");
 	if (!t->name || !t->url || !t->model)
 		return err_set(err, errlen, "%s: tiers[%d] needs \"name\", \"url\" and \"model\" (strings)", path, i);
+	for (const unsigned char *p = (const unsigned char *)t->name; *p || p == (const unsigned char *)t->name; p++)
+		if (*p < 0x20 || *p == 0x7f) /* it goes into headers and metric labels */
+			return err_set(err, errlen, "%s: tiers[%d].name must be non-empty, without control characters", path, i);
 	if (json_object_get(o, "cloud") && !json_is_boolean(json_object_get(o, "cloud")))
 		return err_set(err, errlen, "%s: tiers[%d].cloud must be true or false", path, i);
 	cloud = json_is_true(json_object_get(o, "cloud"));

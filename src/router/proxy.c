@@ -999,6 +999,24 @@ void rreq_free_orphans(struct router_server *s)
 
 /* ---- /metrics ---- */
 
+/* A label value in the Prometheus text format: backslash, double quote and line feed escaped. */
+static char *label_escape(const char *v)
+{
+	struct buf b;
+	char *text;
+	buf_init(&b, 0);
+	for (const char *p = v; *p; p++)
+		if (*p == '\\' || *p == '"')
+			buf_appendf(&b, "\\%c", *p);
+		else if (*p == '\n')
+			buf_appends(&b, "\\n");
+		else
+			buf_append(&b, p, 1);
+	text = b.len ? buf_detach(&b) : xstrdup("");
+	buf_release(&b);
+	return text;
+}
+
 static void hist_text(struct buf *b, const char *name, const char *tier, const struct hist *h)
 {
 	static const double bounds[ROUTER_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -1012,12 +1030,15 @@ char *router_metrics_text(struct router_server *s)
 {
 	static const char *const pol[] = {"rules", "learned", "cascade", "tier"};
 	struct buf b;
+	char *esc[ROUTER_MAX_TIERS];
+	for (int i = 0; i < s->c->ntiers; i++)
+		esc[i] = label_escape(s->c->tiers[i].name);
 	buf_init(&b, 0);
 	buf_appends(&b, "# HELP ipw_router_requests_total Upstream attempts per tier and outcome.\n"
 		    "# TYPE ipw_router_requests_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++) {
 		const struct tier_stats *t = &s->tier_stats[i];
-		const char *n = s->c->tiers[i].name;
+		const char *n = esc[i];
 		buf_appendf(&b, "ipw_router_requests_total{tier=\"%s\",outcome=\"ok\"} %llu\n"
 			    "ipw_router_requests_total{tier=\"%s\",outcome=\"failed\"} %llu\n"
 			    "ipw_router_requests_total{tier=\"%s\",outcome=\"cancelled\"} %llu\n"
@@ -1026,45 +1047,45 @@ char *router_metrics_text(struct router_server *s)
 	}
 	buf_appends(&b, "# TYPE ipw_router_inflight gauge\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		buf_appendf(&b, "ipw_router_inflight{tier=\"%s\"} %d\n", s->c->tiers[i].name, s->tier_stats[i].inflight);
+		buf_appendf(&b, "ipw_router_inflight{tier=\"%s\"} %d\n", esc[i], s->tier_stats[i].inflight);
 	buf_appends(&b, "# HELP ipw_router_tokens_total Tokens the tier's usage reported.\n"
 		    "# TYPE ipw_router_tokens_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++)
 		buf_appendf(&b, "ipw_router_tokens_total{tier=\"%s\",kind=\"prompt\"} %llu\n"
-			    "ipw_router_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n", s->c->tiers[i].name,
-			    s->tier_stats[i].prompt_tokens, s->c->tiers[i].name, s->tier_stats[i].completion_tokens);
+			    "ipw_router_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n", esc[i],
+			    s->tier_stats[i].prompt_tokens, esc[i], s->tier_stats[i].completion_tokens);
 	buf_appends(&b, "# HELP ipw_router_energy_joules_total Energy of the attempts whose energy is known "
 		    "(method: measured by the router's telemetry with the concurrent rule, accelerators, gross; or estimated from the profile run's J/token).\n# TYPE ipw_router_energy_joules_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++) {
 		if (s->tier_stats[i].energy_n)
 			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"estimated\"} %.6f\n",
-				    s->c->tiers[i].name, s->tier_stats[i].energy_j);
+				    esc[i], s->tier_stats[i].energy_j);
 		if (s->tier_stats[i].energy_meas_n)
 			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"measured\"} %.6f\n",
-				    s->c->tiers[i].name, s->tier_stats[i].energy_meas_j);
+				    esc[i], s->tier_stats[i].energy_meas_j);
 	}
 	buf_appendf(&b, "# HELP ipw_router_energy_pending Finished requests whose measured energy is not attributed "
 		    "yet.\n# TYPE ipw_router_energy_pending gauge\nipw_router_energy_pending %d\n", s->npending);
 	buf_appends(&b, "# HELP ipw_router_cost_usd_total Cost by the tier's prices (USD).\n"
 		    "# TYPE ipw_router_cost_usd_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		buf_appendf(&b, "ipw_router_cost_usd_total{tier=\"%s\"} %.9f\n", s->c->tiers[i].name,
+		buf_appendf(&b, "ipw_router_cost_usd_total{tier=\"%s\"} %.9f\n", esc[i],
 			    s->tier_stats[i].cost_usd);
 	buf_appends(&b, "# HELP ipw_router_ttft_seconds Time to first token upstream.\n"
 		    "# TYPE ipw_router_ttft_seconds histogram\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		hist_text(&b, "ipw_router_ttft_seconds", s->c->tiers[i].name, &s->tier_stats[i].ttft);
+		hist_text(&b, "ipw_router_ttft_seconds", esc[i], &s->tier_stats[i].ttft);
 	buf_appends(&b, "# HELP ipw_router_e2e_seconds End-to-end latency upstream.\n"
 		    "# TYPE ipw_router_e2e_seconds histogram\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		hist_text(&b, "ipw_router_e2e_seconds", s->c->tiers[i].name, &s->tier_stats[i].e2e);
+		hist_text(&b, "ipw_router_e2e_seconds", esc[i], &s->tier_stats[i].e2e);
 	buf_appends(&b, "# HELP ipw_router_decisions_total Finished requests per policy and first tier chosen.\n"
 		    "# TYPE ipw_router_decisions_total counter\n");
 	for (int p = 0; p < 4; p++)
 		for (int i = 0; i < s->c->ntiers; i++)
 			if (s->decisions[p][i])
 				buf_appendf(&b, "ipw_router_decisions_total{policy=\"%s\",tier=\"%s\"} %llu\n", pol[p],
-					    s->c->tiers[i].name, s->decisions[p][i]);
+					    esc[i], s->decisions[p][i]);
 	buf_appends(&b, "# HELP ipw_router_refused_total Requests the decision refused before any upstream attempt, per "
 		    "policy and reason (no_tier: 503, budget: 429, sessions_full: 503).\n"
 		    "# TYPE ipw_router_refused_total counter\n");
@@ -1078,6 +1099,8 @@ char *router_metrics_text(struct router_server *s)
 		    "# TYPE ipw_router_unauthorised_total counter\nipw_router_unauthorised_total %llu\n"
 		    "# TYPE ipw_router_no_tier_total counter\nipw_router_no_tier_total %llu\n",
 		    s->cancelled, s->rejected, s->unauthorised, s->no_tier);
+	for (int i = 0; i < s->c->ntiers; i++)
+		free(esc[i]);
 	{
 		char *text = buf_detach(&b);
 		buf_release(&b); /* buf_detach left it initialised */

@@ -2,7 +2,8 @@
 # `ipw route serve`, paths the other router tests leave out: local-only sessions kept for the
 # server's life and refused when their table is full (never forgotten, so never sent to the cloud);
 # requests refused before any upstream attempt (503 no tier, 429 budget) recorded and counted;
-# a timed-out attempt updating its tier's recent TTFT; bad latency limits refused with 400.
+# a timed-out attempt updating its tier's recent TTFT; bad latency limits refused with 400;
+# /metrics' token, cost and end-to-end series, tier names escaped in labels.
 set -u
 . "$IPW_TESTS/cli/lib/common.sh"
 
@@ -145,5 +146,44 @@ grep -q 'ipw.max_e2e_ms must be a positive number of milliseconds' "$TMP/b" || f
 expect_eq "good limit" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' \
 	-H 'x-ipw-max-e2e-ms: 2500.5')" 200
 kill "$RPID"; wait "$RPID" 2>/dev/null
+
+# ---- /metrics: tokens, cost and end-to-end latency series; tier names escaped in labels ----
+cat >"$TMP/met.json" <<EOF2
+{"tiers":[{"name":"q\\"t\\\\x","url":"$LOCAL","model":"small"},
+ {"name":"cloud","url":"$CLOUD","model":"big","cloud":true,"price":{"input":1,"output":10}}]}
+EOF2
+start_router met "$TMP/met.json"
+expect_eq "odd tier name" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}')" 200
+expect_eq "odd tier name header" "$(hdr x-ipw-tier)" 'q"t\x'
+expect_eq "cloud" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}')" 200
+curl -s "$R/metrics" >"$TMP/metrics"
+# fakellm: 3 + 1 word = 4 prompt tokens; 5 (local) and 7 (cloud) completion tokens;
+# cloud cost (4 x 1 + 7 x 10) / 1e6 = 0.000074 USD, the local tier is unpriced
+for l in 'ipw_router_requests_total{tier="q\"t\\x",outcome="ok"} 1' \
+	'ipw_router_tokens_total{tier="q\"t\\x",kind="prompt"} 4' \
+	'ipw_router_tokens_total{tier="q\"t\\x",kind="completion"} 5' \
+	'ipw_router_tokens_total{tier="cloud",kind="prompt"} 4' \
+	'ipw_router_tokens_total{tier="cloud",kind="completion"} 7' \
+	'ipw_router_cost_usd_total{tier="cloud"} 0.000074000' \
+	'ipw_router_cost_usd_total{tier="q\"t\\x"} 0.000000000' \
+	'ipw_router_e2e_seconds_bucket{tier="cloud",le="30"} 1' \
+	'ipw_router_e2e_seconds_bucket{tier="cloud",le="+Inf"} 1' \
+	'ipw_router_e2e_seconds_count{tier="cloud"} 1' \
+	'ipw_router_e2e_seconds_count{tier="q\"t\\x"} 1'; do
+	grep -qxF "$l" "$TMP/metrics" || fail "metrics lack: $l"
+done
+python3 - "$TMP/metrics" <<'PY' || fail "not the Prometheus text format"
+import re, sys
+name = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+lab = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+sample = re.compile(r"^%s(?:\{%s(?:,%s)*\})? (?:[-+]?[0-9.]+(?:e[-+]?[0-9]+)?|\+Inf|NaN)$" % (name, lab, lab))
+for l in open(sys.argv[1]).read().splitlines():
+    assert l.startswith("# HELP ") or l.startswith("# TYPE ") or sample.match(l), l
+PY
+kill "$RPID"; wait "$RPID" 2>/dev/null
+printf '{"tiers":[{"name":"a\\nb","url":"http://127.0.0.1:1","model":"m"}]}' >"$TMP/badname.json"
+"$IPW" route serve --config "$TMP/badname.json" --no-record 2>"$TMP/err"
+expect_eq "control character in a tier name" $? 3
+grep -q 'tiers\[0\].name must be non-empty, without control characters' "$TMP/err" || fail "bad name: $(cat "$TMP/err")"
 
 echo "router_paths: ok"
