@@ -3,7 +3,8 @@
 # server's life and refused when their table is full (never forgotten, so never sent to the cloud);
 # requests refused before any upstream attempt (503 no tier, 429 budget) recorded and counted;
 # a timed-out attempt updating its tier's recent TTFT; bad latency limits refused with 400;
-# /metrics' token, cost and end-to-end series, tier names escaped in labels.
+# /metrics' token, cost and end-to-end series, tier names escaped in labels; --listen, a chunked
+# upload past the size limit, HTTP 429 retried, a down cloud tier falling back to the local one.
 set -u
 . "$IPW_TESTS/cli/lib/common.sh"
 
@@ -185,5 +186,55 @@ printf '{"tiers":[{"name":"a\\nb","url":"http://127.0.0.1:1","model":"m"}]}' >"$
 "$IPW" route serve --config "$TMP/badname.json" --no-record 2>"$TMP/err"
 expect_eq "control character in a tier name" $? 3
 grep -q 'tiers\[0\].name must be non-empty, without control characters' "$TMP/err" || fail "bad name: $(cat "$TMP/err")"
+
+# ---- --listen; a chunked upload past the size limit; 429 retried; a down cloud tier falls back ----
+start_fakellm rl --tokens 2 --model small; RL=$URL # its own 429 counter: odd requests get 429
+DOWN="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cat >"$TMP/fb.json" <<EOF2
+{"port":1,"tiers":[{"name":"local","url":"$LOCAL","model":"small"},{"name":"r429","url":"$RL","model":"fake-429"},
+ {"name":"cloud","url":"$DOWN","model":"big","cloud":true}],
+ "rules":{"long_prompt_chars":40,"long_tier":"cloud","default_tier":"local"},"retries":1,"max_body_bytes":1000}
+EOF2
+"$IPW" route serve --config "$TMP/fb.json" --no-record --listen nocolon 2>"$TMP/err"
+expect_eq "--listen without a port" $? 2
+grep -q -- "--listen takes HOST:PORT" "$TMP/err" || fail "--listen message: $(cat "$TMP/err")"
+"$IPW" route serve --config "$TMP/fb.json" --no-record --listen localhost:0 2>"$TMP/err"
+expect_eq "--listen with a name" $? 4
+grep -q "numeric IPv4 address (got 'localhost')" "$TMP/err" || fail "--listen name message: $(cat "$TMP/err")"
+# the config says port 1; --listen overrides it with any free port on 127.0.0.1
+start_router fb "$TMP/fb.json" --no-record --listen 127.0.0.1:0
+grep -q "on http://127.0.0.1:$(cat "$TMP/fb.port")" "$TMP/fb.log" || fail "--listen: $(cat "$TMP/fb.log")"
+expect_eq "--listen serves" "$(curl -s "$R/health")" '{"status":"ok"}'
+# a chunked upload (no Content-Length) past max_body_bytes: 413 once the body passed it
+python3 -c 'import json; print(json.dumps({"model":"ipw-router","messages":[{"role":"user","content":"y" * 3000}]}))' >"$TMP/big.json"
+expect_eq "chunked body limit" "$(curl -s -o "$TMP/b" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$TMP/big.json" "$R/v1/chat/completions")" 413
+grep -q 'the body passes the limit of 1000 bytes' "$TMP/b" || fail "chunked limit message: $(cat "$TMP/b")"
+expect_eq "chunked small body" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+	--data-binary '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}' "$R/v1/chat/completions")" 200
+# 429 then retried at the same tier
+expect_eq "429 retried" "$(chat "$R" '{"model":"ipw-router:tier:r429","messages":[{"role":"user","content":"x"}]}')" 200
+expect_eq "429 retried: tier" "$(hdr x-ipw-tier)" r429
+curl -s "$R/v1/ipw/requests/$(hdr x-ipw-request-id)" >"$TMP/rec"
+python3 - "$TMP/rec" <<'PY' || fail "429 attempts: $(cat "$TMP/rec")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [(a["tier"], a["outcome"], a["http_status"]) for a in r["attempts"]] == [("r429", "http_429", 429), ("r429", "ok", 200)], r
+PY
+# a long prompt goes to the cloud, which is down: refused twice (1 retry), then the local tier
+chat "$R" '{"model":"ipw-router","stream":true,"messages":[{"role":"user","content":"a prompt long enough for the cloud tier here"}]}' >/dev/null
+expect_eq "cloud down: tier" "$(hdr x-ipw-tier)" local
+grep -q 'data: \[DONE\]' "$TMP/b" || fail "cloud down: stream: $(cat "$TMP/b")"
+python3 - "$TMP/b" <<'PY' || fail "cloud down attempts: $(cat "$TMP/b")"
+import json, sys
+rec = [json.loads(l[6:]) for l in open(sys.argv[1]).read().splitlines() if l.startswith(": ipw ")][0]
+assert rec["reason"] == "rules: prompt 44 > 40 chars", rec
+assert [(a["tier"], a["outcome"]) for a in rec["attempts"]] == [("cloud", "connect"), ("cloud", "connect"), ("local", "ok")], rec
+PY
+curl -s "$R/metrics" >"$TMP/metrics"
+grep -qxF 'ipw_router_requests_total{tier="r429",outcome="retried"} 1' "$TMP/metrics" || fail "429 retry metric"
+grep -qxF 'ipw_router_requests_total{tier="cloud",outcome="retried"} 1' "$TMP/metrics" || fail "cloud retry metric"
+grep -qxF 'ipw_router_requests_total{tier="cloud",outcome="failed"} 2' "$TMP/metrics" || fail "cloud failed metric"
+kill "$RPID"; wait "$RPID" 2>/dev/null
 
 echo "router_paths: ok"
