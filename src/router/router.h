@@ -73,7 +73,13 @@ struct router_config {
 	int cascade_logprob_use_min; /* 1: the minimum over the tokens; 0: the mean */
 };
 
-/* Reads a JSON config file; 0 or -1 (err names the file and the field). */
+/*
+ * A TOML subset as a JSON tree (caller decrefs), NULL with err ("line N: ..."):
+ * tables, arrays of tables, dotted keys, basic and literal one-line strings,
+ * decimal integers and floats, booleans, arrays, inline tables, comments.
+ */
+json_t *router_toml_parse(const char *text, char *err, size_t errlen);
+/* Reads a config file: JSON, or TOML when its name ends in ".toml"; 0 or -1 (err names the file and the field). */
 int router_config_load(struct router_config *c, const char *path, char *err, size_t errlen);
 void router_config_release(struct router_config *c);
 /* The index of the tier named name, -1 if none. */

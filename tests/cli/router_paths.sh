@@ -4,7 +4,8 @@
 # requests refused before any upstream attempt (503 no tier, 429 budget) recorded and counted;
 # a timed-out attempt updating its tier's recent TTFT; bad latency limits refused with 400;
 # /metrics' token, cost and end-to-end series, tier names escaped in labels; --listen, a chunked
-# upload past the size limit, HTTP 429 retried, a down cloud tier falling back to the local one.
+# upload past the size limit, HTTP 429 retried, a down cloud tier falling back to the local one;
+# a TOML configuration.
 set -u
 . "$IPW_TESTS/cli/lib/common.sh"
 
@@ -236,5 +237,32 @@ grep -qxF 'ipw_router_requests_total{tier="r429",outcome="retried"} 1' "$TMP/met
 grep -qxF 'ipw_router_requests_total{tier="cloud",outcome="retried"} 1' "$TMP/metrics" || fail "cloud retry metric"
 grep -qxF 'ipw_router_requests_total{tier="cloud",outcome="failed"} 2' "$TMP/metrics" || fail "cloud failed metric"
 kill "$RPID"; wait "$RPID" 2>/dev/null
+
+# ---- a TOML configuration ----
+cat >"$TMP/r.toml" <<EOF2
+rules = { long_prompt_chars = 40, long_tier = "cloud" }  # inline table
+[[tiers]]
+name = "local"
+url = "$LOCAL"
+model = 'small'
+joules_per_token = 0.5
+[[tiers]]
+name = "cloud"
+url = "$CLOUD"
+model = "big"
+cloud = true
+price = { input = 1, output = 10 }
+EOF2
+start_router toml "$TMP/r.toml"
+expect_eq "toml: local" "$(chat "$R" '{"model":"ipw-router","messages":[{"role":"user","content":"x"}]}')" 200
+expect_eq "toml: local tier" "$(hdr x-ipw-tier)" local
+expect_eq "toml: 5 tokens x 0.5 J" "$(hdr x-ipw-energy-j)" 2.5
+chat "$R" "{\"model\":\"ipw-router\",\"messages\":[{\"role\":\"user\",\"content\":\"$LONG\"}]}" >/dev/null
+expect_eq "toml: long prompt" "$(hdr x-ipw-tier)" cloud
+kill "$RPID"; wait "$RPID" 2>/dev/null
+printf '[[tiers]]\nname = "a"\nurl = "http://x"\nmodel = m\n' >"$TMP/bad.toml"
+"$IPW" route serve --config "$TMP/bad.toml" --no-record 2>"$TMP/err"
+expect_eq "bad toml" $? 3
+grep -q 'bad.toml: line 4: expected a value' "$TMP/err" || fail "bad toml message: $(cat "$TMP/err")"
 
 echo "router_paths: ok"

@@ -344,3 +344,105 @@ Test(router, learned_thresholds_and_choice)
 	learn_router_release(&lr);
 	unlink(path);
 }
+
+/* The TOML subset: the same tree as the JSON written by hand, and its syntax errors with their lines. */
+Test(router, toml_subset)
+{
+	static const char toml[] =
+		"# the router\n"
+		"host = \"127.0.0.1\"   # where\n"
+		"port = 8090\n"
+		"retries = 1\n"
+		"fallback = [\"small\", 'gpt',\n"
+		"  # a comment inside\n"
+		"]\n"
+		"policy = \"learned\"\n"
+		"max_body_bytes = 1_048_576\n"
+		"\n"
+		"[[tiers]]\n"
+		"name = \"small\"\n"
+		"url = 'http://127.0.0.1:8081'\n"
+		"model = \"ref-s\"\n"
+		"joules_per_token = 0.25\n"
+		"\n"
+		"[[tiers]]\n"
+		"name = \"gpt\"\n"
+		"url = \"https://api.example.com/v1\"\n"
+		"cloud = true\n"
+		"measured = false\n"
+		"price = { input = 2.5, output = 10 }\n"
+		"\n"
+		"[learned]\n"
+		"router = \"router.json\"\n"
+		"threshold = 6e-1\n"
+		"\n"
+		"[rules]\n"
+		"long_prompt_chars = 4000\n"
+		"aliases.fast = \"small\"\n"
+		"\"aliases\".\"big one\" = \"gpt\"\n"
+		"\n"
+		"[cascade]\n"
+		"pattern = \"\\\\d+ \\u00e9\\t\\\"x\\\"\"\n"
+		"logprob_min = -1.5\n";
+	static const char json[] =
+		"{\"host\":\"127.0.0.1\",\"port\":8090,\"retries\":1,\"fallback\":[\"small\",\"gpt\"],\"policy\":\"learned\","
+		"\"max_body_bytes\":1048576,"
+		"\"tiers\":[{\"name\":\"small\",\"url\":\"http://127.0.0.1:8081\",\"model\":\"ref-s\",\"joules_per_token\":0.25},"
+		"{\"name\":\"gpt\",\"url\":\"https://api.example.com/v1\",\"cloud\":true,\"measured\":false,"
+		"\"price\":{\"input\":2.5,\"output\":10}}],"
+		"\"learned\":{\"router\":\"router.json\",\"threshold\":0.6},"
+		"\"rules\":{\"long_prompt_chars\":4000,\"aliases\":{\"fast\":\"small\",\"big one\":\"gpt\"}},"
+		"\"cascade\":{\"pattern\":\"\\\\d+ \\u00e9\\t\\\"x\\\"\",\"logprob_min\":-1.5}}";
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{"a = 1\nb = \n", "line 2: expected a value"},
+		{"a = 1\na = 2\n", "line 2: a key is defined twice"},
+		{"[t]\nx = 1\n[t]\n", "line 3: a [table] is defined twice"},
+		{"s = \"open\n", "line 1: a string is not closed"},
+		{"s = \"\"\"multi\"\"\"\n", "line 1: multi-line strings are not supported"},
+		{"x = 0x1f\n", "line 1: only decimal numbers are supported"},
+		{"x = inf\n", "line 1: inf and nan are not allowed"},
+		{"x = 1 2\n", "line 1: unexpected text after the value"},
+		{"x = [1,\n2\n", "line 3: expected ',' or ']' in an array"},
+		{"a = 1\n[[a]]\n", "line 2: [[...]] names a key that is not an array of tables"},
+		{"x = \"\\q\"\n", "line 1: an unknown escape in a string"},
+		{"x = 99999999999999999999\n", "line 1: not an integer (or out of range)"},
+		{"= 1\n", "line 1: expected a key"},
+	};
+	char path[] = "/tmp/ipw-test-rconf-XXXXXX.toml";
+	struct router_config c;
+	json_t *got = router_toml_parse(toml, err, sizeof(err)), *want = json_loads(json, 0, NULL);
+	int fd;
+	cr_assert(got, "%s", err);
+	cr_assert(want);
+	{
+		char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT), *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+		cr_assert(json_equal(got, want), "got  %s\nwant %s", g, w);
+		free(g);
+		free(w);
+	}
+	json_decref(got);
+	json_decref(want);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_null(router_toml_parse(bad[i].text, err, sizeof(err)), "%s", bad[i].text);
+		cr_assert(strstr(err, bad[i].err), "'%s': got '%s', want '%s'", bad[i].text, err, bad[i].err);
+	}
+	/* a .toml file goes through the same loaders as JSON: its field errors too */
+	fd = mkstemps(path, 5);
+	close(fd);
+	config_write(path, "policy = \"cascade\"\n[[tiers]]\nname = \"a\"\nurl = \"http://x\"\nmodel = \"m\"\n"
+			   "[[tiers]]\nname = \"c\"\nurl = \"http://y\"\nmodel = \"l\"\ncloud = true\n"
+			   "[budget]\nusd = 1\nover = \"refuse\"\n");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.ntiers, 2);
+	cr_assert(c.tiers[1].cloud && c.budget.refuse && !strcmp(c.default_policy, "cascade"));
+	router_config_release(&c);
+	config_write(path, "[[tiers]]\nname = \"a\"\nurl = \"ftp://x\"\nmodel = \"m\"\n");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "tiers[0].url must start with http://"), "%s", err);
+	config_write(path, "[[tiers]]\nname = \"a\"\nurl = \"http://x\"\nmodel = m\n");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, ".toml: line 4: expected a value"), "%s", err);
+	unlink(path);
+}
