@@ -36,8 +36,8 @@ struct rserve_args {
 #define A(f) offsetof(struct rserve_args, f)
 static const struct opt_def rserve_opts[] = {
 	CMD_OPTDEF_STORE(struct rserve_args, cc),
-	{"config", 0, OPT_STRING, A(config), "FILE", "the router's configuration (JSON, or TOML when FILE ends in .toml; docs/router.md)", NULL, 0, 0,
-	 0, NULL, NULL, NULL},
+	{"config", 0, OPT_STRING, A(config), "FILE", "the router's configuration (JSON, or TOML when FILE ends in "
+	 ".toml; docs/router.md)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"listen", 0, OPT_STRING, A(listen), "HOST:PORT", "where to listen (default: the config's host and port, "
 	 "127.0.0.1)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"port-file", 0, OPT_STRING, A(port_file), "FILE", "write the port listened on to FILE once serving", NULL, 0,
