@@ -120,6 +120,20 @@ assert got == [("ok", "none", 200, "ok"), ("ok", "none", 200, "ok"), ("failed", 
 assert "no tier may serve this request" in json.loads(rows[3][3])["error"], rows[3][3]
 PY
 
+# ---- the budget table: a slot whose window ended is free again ----
+cat >"$TMP/win.json" <<EOF2
+{"tiers":[{"name":"local","url":"$LOCAL","model":"small"},
+ {"name":"cloud","url":"$CLOUD","model":"big","cloud":true,"price":{"input":1,"output":1}}],
+ "budget":{"usd":1,"window_s":1,"over":"refuse","max_clients":1}}
+EOF2
+start_router win "$TMP/win.json"
+expect_eq "client a" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' -H 'x-ipw-client: a')" 200
+expect_eq "client b: table full" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' -H 'x-ipw-client: b')" 429
+grep -q 'budget table is full (1 client keys' "$TMP/b" || fail "table full message: $(cat "$TMP/b")"
+sleep 1.2 # past a's 1 s window: its slot is free
+expect_eq "client b after a's window" "$(chat "$R" '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' -H 'x-ipw-client: b')" 200
+kill "$RPID"; wait "$RPID" 2>/dev/null
+
 # ---- latency: a timed-out attempt counts as at least the tier's timeout; bad limits are 400 ----
 start_fakellm sleepy --tokens 3 --ttft-ms 1500 --model sleepy; SLEEPY=$URL
 cat >"$TMP/lat.json" <<EOF2
