@@ -36,8 +36,8 @@ struct rserve_args {
 #define A(f) offsetof(struct rserve_args, f)
 static const struct opt_def rserve_opts[] = {
 	CMD_OPTDEF_STORE(struct rserve_args, cc),
-	{"config", 0, OPT_STRING, A(config), "FILE", "the router's configuration (JSON, docs/router.md)", NULL, 0, 0,
-	 0, NULL, NULL, NULL},
+	{"config", 0, OPT_STRING, A(config), "FILE", "the router's configuration (JSON, or TOML when FILE ends in "
+	 ".toml; docs/router.md)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"listen", 0, OPT_STRING, A(listen), "HOST:PORT", "where to listen (default: the config's host and port, "
 	 "127.0.0.1)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"port-file", 0, OPT_STRING, A(port_file), "FILE", "write the port listened on to FILE once serving", NULL, 0,
@@ -204,12 +204,14 @@ int cmd_route_serve(int argc, char **argv)
 	for (int i = 0; i < c.ntiers; i++) {
 		const struct router_tier *t = &c.tiers[i];
 		char jt[48] = "J/token unknown";
+		char *shown = url_strip_userinfo(t->url, NULL); /* credentials in the URL are never printed */
 		if (t->measured && s->meter)
 			snprintf(jt, sizeof(jt), "energy measured (%s)", router_meter_sources(s->meter));
 		else if (isfinite(t->j_per_token))
 			snprintf(jt, sizeof(jt), "%.4g J/token (estimate)", t->j_per_token);
 		fprintf(stderr, "  tier %s: %s %s model %s, %g/%g USD per 1M tokens in/out, %s\n", t->name,
-			t->cloud ? "cloud" : "local", t->url, t->model, t->price_in, t->price_out, jt);
+			t->cloud ? "cloud" : "local", shown, t->model, t->price_in, t->price_out, jt);
+		free(shown);
 	}
 	if (a.port_file) {
 		char tmp[4096];

@@ -92,7 +92,8 @@ static void tally(struct router_acct *a, const struct pending *p)
 	json_t *rec = p->rec, *atts = json_object_get(rec, "attempts"), *at;
 	long long pt = json_integer_value(json_object_get(rec, "prompt_tokens"));
 	long long ct = json_integer_value(json_object_get(rec, "completion_tokens"));
-	int last = p->tiers[p->natt - 1];
+	/* the answering tier (the cascade's kept answer need not be the last attempt); -1: refused */
+	int last = router_tier_find(a->c, json_string_value(json_object_get(rec, "tier")));
 	size_t i;
 	json_array_foreach(atts, i, at) {
 		const char *st = json_string_value(json_object_get(at, "energy_status"));

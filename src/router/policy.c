@@ -18,14 +18,18 @@
 static int threshold_target(const struct learn_router *lr, const char *spec, double *thr, char *err, size_t errlen)
 {
 	int share = !strncmp(spec, "share=", 6);
-	double want = atof(spec + (share ? 6 : 4)), best = NAN;
+	const char *num = spec + (share ? 6 : 4);
+	char *end;
+	double want = strtod(num, &end), best = NAN;
 	json_t *curve = lr && lr->report ? json_object_get(lr->report, "curve") : NULL, *row;
 	size_t i;
+	if (end == num || *end || !(want >= 0 && want <= 1))
+		return err_set(err, errlen, "'%s': the target is a fraction 0..1", spec);
 	if (!json_is_array(curve) || json_array_size(curve) == 0)
 		return err_set(err, errlen, "the router file has no held-out curve to set a target from");
 	/* the curve is in increasing threshold: local share falls, accuracy rises */
 	json_array_foreach(curve, i, row) {
-		double t = json_real_value(json_object_get(row, "threshold"));
+		double t = json_number_value(json_object_get(row, "threshold"));
 		double v = json_number_value(json_object_get(row, share ? "local_share" : "accuracy"));
 		if (share ? v >= want : (v >= want && isnan(best)))
 			best = t;
@@ -95,7 +99,12 @@ static int first_of(const struct router_config *c, int cloud)
 	return -1;
 }
 
-/* Learned: the cheapest local tier whose predicted correctness clears the threshold, else the cloud. */
+/*
+ * Learned: the cheapest local tier whose predicted correctness clears the
+ * threshold, else the cloud. Cheapest by J/token (the config's, else the
+ * training run's), or with learned.by = cost by price (input + output USD per
+ * 1M tokens; ties: the order given to train).
+ */
 static void decide_learned(const struct router_config *c, const struct learn_router *lr,
 			   const struct router_request_info *ri, struct router_decision *d, int *first)
 {
@@ -114,9 +123,13 @@ static void decide_learned(const struct router_config *c, const struct learn_rou
 		p = learn_predict(m, ri->text);
 		if (isnan(first_p))
 			first_p = p;
-		j = isfinite(c->tiers[t].j_per_token) ? c->tiers[t].j_per_token : m->j_per_token;
-		if (!isfinite(j))
-			j = (double)k; /* unknown energy: the order given to train */
+		if (c->learned_by_cost) {
+			j = c->tiers[t].price_in + c->tiers[t].price_out;
+		} else {
+			j = isfinite(c->tiers[t].j_per_token) ? c->tiers[t].j_per_token : m->j_per_token;
+			if (!isfinite(j))
+				j = (double)k; /* unknown energy: the order given to train */
+		}
 		if (p >= d->threshold && j < best_j) {
 			best = t;
 			best_j = j;
@@ -126,8 +139,8 @@ static void decide_learned(const struct router_config *c, const struct learn_rou
 	if (best >= 0) {
 		*first = best;
 		d->predicted = best_p;
-		snprintf(d->reason, sizeof(d->reason), "learned: p=%.3f >= %.3f at %s", best_p, d->threshold,
-			 c->tiers[best].name);
+		snprintf(d->reason, sizeof(d->reason), "learned: p=%.3f >= %.3f at %s%s", best_p, d->threshold,
+			 c->tiers[best].name, c->learned_by_cost ? " (cheapest by price)" : "");
 	} else {
 		*first = first_of(c, 1);
 		d->predicted = first_p;

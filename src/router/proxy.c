@@ -40,6 +40,8 @@ struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con)
 	buf_init(&r->held, 0);
 	buf_init(&r->whole, WHOLE_MAX);
 	buf_init(&r->answer, ANSWER_MAX);
+	buf_init(&r->kept, 0);
+	r->kept_att = r->ans_att = -1;
 	r->t_recv_s = now_s();
 	r->next = s->active;
 	if (s->active)
@@ -80,9 +82,10 @@ static json_t *num_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* The attempt whose answer the client gets: the last, or the cascade's kept first answer. */
 static const struct attempt *answering(const struct rreq *r)
 {
-	return r->natt ? &r->att[r->natt - 1] : NULL;
+	return r->ans_att >= 0 ? &r->att[r->ans_att] : r->natt ? &r->att[r->natt - 1] : NULL;
 }
 
 /*
@@ -174,6 +177,10 @@ static json_t *rreq_record(struct router_server *s, const struct rreq *r, const 
 			"e2e_s", num_or_null(last ? last->t_end_s - r->t_recv_s : NAN), "attempts", atts);
 	if (r->lp_check[0])
 		json_object_set_new(rec, "logprob_check", json_string(r->lp_check));
+	if (r->ans_att >= 0)
+		json_object_set_new(rec, "verified", json_false()); /* the cascade's escalation failed */
+	if (r->refused) /* refused before any attempt: why, in the client's words */
+		json_object_set_new(rec, "error", json_string(r->errmsg));
 	rec_totals(rec);
 	return rec;
 }
@@ -187,6 +194,12 @@ static void attempt_costs(struct router_server *s, struct attempt *a)
 			      ? t->j_per_token * a->completion_tokens : NAN;
 	a->cost_usd = a->prompt_tokens >= 0 && a->completion_tokens >= 0
 			      ? (t->price_in * a->prompt_tokens + t->price_out * a->completion_tokens) / 1e6 : NAN;
+}
+
+/* The recent-latency estimate: an EWMA of weight 0.3 (the first value as is). */
+static void ewma_add(double *e, double v)
+{
+	*e = isfinite(*e) ? 0.7 * *e + 0.3 * v : v;
 }
 
 /* The attempt ended (any way): its tier's counters. */
@@ -217,16 +230,37 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 	}
 	if (isfinite(a->cost_usd)) {
 		ts->cost_usd += a->cost_usd;
-		if (r->budget && s->c->tiers[a->tier].cloud)
-			r->budget->spent += a->cost_usd;
+		struct budget_slot *b = s->c->tiers[a->tier].cloud ? budget_find(s, r->budget_key, 0) : NULL;
+		if (b) /* found by key: a slot given to another client since is not charged */
+			b->spent += a->cost_usd;
 	}
 	if (!strcmp(outcome, "ok") || !strcmp(outcome, "rejected")) {
 		double ttft = (a->t_first_s > 0 ? a->t_first_s : a->t_end_s) - a->t_send_s;
 		hist_add(&ts->ttft, ttft);
 		hist_add(&ts->e2e, a->t_end_s - a->t_send_s);
-		ts->ttft_ewma_s = isfinite(ts->ttft_ewma_s) ? 0.7 * ts->ttft_ewma_s + 0.3 * ttft : ttft;
-		ts->e2e_ewma_s = isfinite(ts->e2e_ewma_s) ? 0.7 * ts->e2e_ewma_s + 0.3 * (a->t_end_s - a->t_send_s)
-							   : a->t_end_s - a->t_send_s;
+		ewma_add(&ts->ttft_ewma_s, ttft);
+		ewma_add(&ts->e2e_ewma_s, a->t_end_s - a->t_send_s);
+	} else if (strcmp(outcome, "cancelled") && strcmp(outcome, "http_4xx")) {
+		/*
+		 * A failed attempt says the tier is at least this slow: a timeout counts
+		 * as at least the tier's timeout (TTFT too when no token came); another
+		 * failure (refused, reset, 429, 5xx) only when slower than the estimate,
+		 * so a fast failure never makes a tier look faster.
+		 */
+		double e2e = a->t_end_s - a->t_send_s, ttft = a->t_first_s > 0 ? a->t_first_s - a->t_send_s : e2e;
+		if (a->curl_rc == CURLE_OPERATION_TIMEDOUT) {
+			double to = s->c->tiers[a->tier].timeout_s;
+			e2e = e2e > to ? e2e : to;
+			if (a->t_first_s <= 0)
+				ttft = e2e;
+			ewma_add(&ts->ttft_ewma_s, ttft);
+			ewma_add(&ts->e2e_ewma_s, e2e);
+		} else {
+			if (!(ttft <= ts->ttft_ewma_s))
+				ewma_add(&ts->ttft_ewma_s, ttft);
+			if (!(e2e <= ts->e2e_ewma_s))
+				ewma_add(&ts->e2e_ewma_s, e2e);
+		}
 	}
 }
 
@@ -252,15 +286,22 @@ static void usage_from(struct attempt *a, json_t *o)
 		a->completion_tokens = json_integer_value(json_object_get(u, "completion_tokens"));
 }
 
+static void emit_record(struct router_server *s, struct rreq *r);
+
 /* The closing SSE comment: the request's record as it stands at the upstream's end. */
 static void emit_comment(struct router_server *s, struct rreq *r)
 {
 	struct attempt *a = &r->att[r->natt - 1];
-	json_t *rec;
-	char *text;
 	a->t_end_s = now_s();
 	attempt_costs(s, a);
 	snprintf(a->outcome, sizeof(a->outcome), "ok");
+	emit_record(s, r);
+}
+
+static void emit_record(struct router_server *s, struct rreq *r)
+{
+	json_t *rec;
+	char *text;
 	rec = rreq_record(s, r, "ok");
 	text = json_dumps(rec, JSON_COMPACT);
 	json_decref(rec);
@@ -299,6 +340,8 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 			p++, pn--;
 		if (pn == 6 && !strncmp(p, "[DONE]", 6)) {
 			r->done_seen = 1;
+			if (r->hold)
+				return; /* the cascade closes the stream after its check (cascade_check) */
 			emit_comment(s, r);
 		} else {
 			json_t *o = json_loadb(p, pn, 0, NULL);
@@ -431,10 +474,47 @@ static int attempt_start(struct router_server *s, struct rreq *r, int tier)
 	return 0;
 }
 
+/*
+ * The cascade escalated and no later tier answered: the client gets the first
+ * (local, rejected) answer instead of an error, flagged in x-ipw-reason, the
+ * x-ipw-verified header and the record ("verified": false). 0, or -1 when no
+ * answer was kept. It ends the upstream part of the request.
+ */
+static int keep_local(struct router_server *s, struct rreq *r)
+{
+	size_t rl = strlen(r->d.reason), n;
+	char failed[IPW_ERRLEN];
+	if (r->kept_att < 0)
+		return -1;
+	n = (size_t)snprintf(failed, sizeof(failed), "%s", "");
+	for (int i = r->kept_att + 1; i < r->natt && n < sizeof(failed); i++)
+		n += (size_t)snprintf(failed + n, sizeof(failed) - n, "%s%s %s", i > r->kept_att + 1 ? ", " : "",
+				      s->c->tiers[r->att[i].tier].name, r->att[i].outcome);
+	snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl, "; escalation failed (%s): kept the unverified answer of %s",
+		 failed, s->c->tiers[r->att[r->kept_att].tier].name);
+	r->ans_att = r->kept_att;
+	r->kept_att = -1;
+	r->failed_all = 0;
+	r->hold = 0;
+	if (r->stream) {
+		buf_reset(&r->out);
+		buf_append(&r->out, r->kept.data, r->kept.len);
+		emit_record(s, r);
+		emit(r, "data: [DONE]\n\n", 14);
+	} else {
+		buf_reset(&r->whole);
+		buf_append(&r->whole, r->kept.data, r->kept.len);
+	}
+	buf_release(&r->kept);
+	r->up_done = 1;
+	resume(s, r);
+	return 0;
+}
+
 int rreq_start_next(struct router_server *s, struct rreq *r)
 {
 	while (r->natt < MAX_ATTEMPTS) {
-		const struct attempt *last = answering(r);
+		const struct attempt *last = r->natt ? &r->att[r->natt - 1] : NULL;
 		int tier;
 		if (last && r->tries <= s->c->retries && retryable(last) && strcmp(last->outcome, "rejected")) {
 			tier = last->tier;
@@ -461,6 +541,8 @@ int rreq_start_next(struct router_server *s, struct rreq *r)
 					      s->c->tiers[r->att[i].tier].name, r->att[i].outcome,
 					      i + 1 < r->natt ? ";" : "");
 	}
+	if (keep_local(s, r) == 0)
+		return -1; /* the client gets the cascade's first answer after all */
 	r->failed_all = 1;
 	s->no_tier++;
 	return -1;
@@ -483,14 +565,11 @@ static int verify(const struct router_config *c, const char *ans, size_t n, cons
 			*why = "refusal";
 			return 0;
 		}
-	if (c->cascade_pattern) {
-		int ec;
-		PCRE2_SIZE eo;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)c->cascade_pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
-		pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
-		int ok = re && md && pcre2_match(re, (PCRE2_SPTR)ans, n, 0, 0, md, NULL) >= 0;
+	if (c->cascade_re) { /* compiled at load (config.c) */
+		pcre2_code *re = c->cascade_re;
+		pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+		int ok = md && pcre2_match(re, (PCRE2_SPTR)(n ? ans : ""), n, 0, 0, md, NULL) >= 0;
 		pcre2_match_data_free(md);
-		pcre2_code_free(re);
 		if (!ok) {
 			*why = "answer format";
 			return 0;
@@ -522,12 +601,20 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	if (isfinite(s->c->cascade_logprob_min)) {
 		const char *stat = s->c->cascade_logprob_use_min ? "min" : "mean";
 		double v = r->lp_n ? (s->c->cascade_logprob_use_min ? r->lp_min : r->lp_sum / (double)r->lp_n) : NAN;
-		if (!r->lp_n)
+		if (!r->lp_n) {
+			/*
+			 * The tier ignored "logprobs": the check cannot reject, and says so
+			 * (docs/router.md "Policies"); the other checks still apply.
+			 */
 			snprintf(r->lp_check, sizeof(r->lp_check), "not available (%s returned no log-probabilities)",
 				 s->c->tiers[a->tier].name);
-		else
+			rl = strlen(r->d.reason);
+			snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl,
+				 "; log-probability check skipped: %s returned no log-probabilities", s->c->tiers[a->tier].name);
+		} else {
 			snprintf(r->lp_check, sizeof(r->lp_check), "%s log-probability %.4g %s %.4g over %ld tokens", stat,
 				 v, v < s->c->cascade_logprob_min ? "<" : ">=", s->c->cascade_logprob_min, r->lp_n);
+		}
 		if (ok && r->lp_n && v < s->c->cascade_logprob_min) {
 			ok = 0;
 			why = "low log-probability";
@@ -535,12 +622,20 @@ static int cascade_check(struct router_server *s, struct rreq *r, struct attempt
 	}
 	if (ok) {
 		buf_append(&r->out, r->held.data, r->held.len);
+		if (r->stream) { /* the closing comment carries the check's outcome */
+			emit_comment(s, r);
+			emit(r, "data: [DONE]\n\n", 14);
+		}
 		return 0;
 	}
 	attempt_close(s, r, a, "rejected");
 	rl = strlen(r->d.reason);
 	snprintf(r->d.reason + rl, sizeof(r->d.reason) - rl, "; escalated: %s", why);
-	rreq_start_next(s, r); /* when it fails, the client gets the error naming every attempt */
+	/* kept in case no later tier answers (keep_local) */
+	buf_reset(&r->kept);
+	buf_append(&r->kept, r->stream ? r->held.data : r->whole.data, r->stream ? r->held.len : r->whole.len);
+	r->kept_att = r->natt - 1;
+	rreq_start_next(s, r);
 	return 1;
 }
 
@@ -556,7 +651,7 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 		if (r->stream) {
 			if (r->line.len)
 				sse_feed(s, r, "\n", 1);
-			if (!r->done_seen) {
+			if (!r->done_seen && !r->hold) {
 				emit_comment(s, r);
 				emit(r, "data: [DONE]\n\n", 14);
 			}
@@ -585,6 +680,8 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 			return;
 	} else if (rc == CURLE_OK) {
 		attempt_close(s, r, a, "http_4xx"); /* the client's fault: passed on as is */
+		if (!r->committed && keep_local(s, r) == 0)
+			return; /* ... unless it refused the cascade's escalation */
 	} else {
 		char ev[IPW_ERRLEN + 128];
 		int n = snprintf(ev, sizeof(ev), "data: {\"error\":{\"message\":\"upstream %s ended mid-stream (%s)\","
@@ -605,6 +702,8 @@ void rreq_add_headers(struct rreq *r, struct MHD_Response *resp)
 	MHD_add_response_header(resp, "x-ipw-request-id", r->id);
 	if (r->d.reason[0])
 		MHD_add_response_header(resp, "x-ipw-reason", r->d.reason);
+	if (r->ans_att >= 0)
+		MHD_add_response_header(resp, "x-ipw-verified", "no");
 	if (a && !r->failed_all) {
 		MHD_add_response_header(resp, "x-ipw-tier", s->c->tiers[a->tier].name);
 		MHD_add_response_header(resp, "x-ipw-model", s->c->tiers[a->tier].model);
@@ -708,6 +807,7 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 	buf_release(&r->line);
 	buf_release(&r->out);
 	buf_release(&r->held);
+	buf_release(&r->kept);
 	buf_release(&r->whole);
 	buf_release(&r->answer);
 	json_decref(r->req);
@@ -732,14 +832,22 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		outcome = "cancelled";
 	} else if (r->failed_all) {
 		outcome = "failed";
+	} else if (r->ans_att >= 0) {
+		outcome = "ok"; /* the cascade's kept answer ("verified": false) */
 	} else if (r->natt && strcmp(r->att[r->natt - 1].outcome, "ok")) {
 		outcome = r->att[r->natt - 1].outcome;
+	} else if (!r->natt && r->refused) {
+		outcome = r->refused;
 	}
-	if (r->natt) {
+	if (r->natt || r->refused) {
 		json_t *rec = rreq_record(s, r, outcome);
 		struct pending *p = xcalloc(1, sizeof(*p));
-		const struct attempt *last = &r->att[r->natt - 1];
-		s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
+		static const struct attempt none; /* a refused request: no attempt */
+		const struct attempt *last = r->natt ? answering(r) : &none;
+		if (r->natt)
+			s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
+		else
+			s->refusals[r->d.policy][!strcmp(r->refused, "no_tier") ? 0 : !strcmp(r->refused, "budget") ? 1 : 2]++;
 		json_decref(s->records[s->record_next]);
 		s->records[s->record_next] = json_incref(rec);
 		s->record_next = (s->record_next + 1) % RECORD_SLOTS;
@@ -749,8 +857,8 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		p->answer = buf_dup(&r->answer, &p->answer_len);
 		p->t_recv_s = r->t_recv_s;
 		p->t_first_s = last->t_first_s;
-		p->t_end_s = last->t_end_s;
-		p->http_status = last->status;
+		p->t_end_s = r->natt ? last->t_end_s : now_s();
+		p->http_status = r->natt ? last->status : (long)r->refused_status;
 		p->natt = r->natt;
 		for (int i = 0; i < r->natt; i++) {
 			p->tiers[i] = r->att[i].tier;
@@ -891,6 +999,24 @@ void rreq_free_orphans(struct router_server *s)
 
 /* ---- /metrics ---- */
 
+/* A label value in the Prometheus text format: backslash, double quote and line feed escaped. */
+static char *label_escape(const char *v)
+{
+	struct buf b;
+	char *text;
+	buf_init(&b, 0);
+	for (const char *p = v; *p; p++)
+		if (*p == '\\' || *p == '"')
+			buf_appendf(&b, "\\%c", *p);
+		else if (*p == '\n')
+			buf_appends(&b, "\\n");
+		else
+			buf_append(&b, p, 1);
+	text = b.len ? buf_detach(&b) : xstrdup("");
+	buf_release(&b);
+	return text;
+}
+
 static void hist_text(struct buf *b, const char *name, const char *tier, const struct hist *h)
 {
 	static const double bounds[ROUTER_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -904,12 +1030,15 @@ char *router_metrics_text(struct router_server *s)
 {
 	static const char *const pol[] = {"rules", "learned", "cascade", "tier"};
 	struct buf b;
+	char *esc[ROUTER_MAX_TIERS];
+	for (int i = 0; i < s->c->ntiers; i++)
+		esc[i] = label_escape(s->c->tiers[i].name);
 	buf_init(&b, 0);
 	buf_appends(&b, "# HELP ipw_router_requests_total Upstream attempts per tier and outcome.\n"
 		    "# TYPE ipw_router_requests_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++) {
 		const struct tier_stats *t = &s->tier_stats[i];
-		const char *n = s->c->tiers[i].name;
+		const char *n = esc[i];
 		buf_appendf(&b, "ipw_router_requests_total{tier=\"%s\",outcome=\"ok\"} %llu\n"
 			    "ipw_router_requests_total{tier=\"%s\",outcome=\"failed\"} %llu\n"
 			    "ipw_router_requests_total{tier=\"%s\",outcome=\"cancelled\"} %llu\n"
@@ -918,50 +1047,60 @@ char *router_metrics_text(struct router_server *s)
 	}
 	buf_appends(&b, "# TYPE ipw_router_inflight gauge\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		buf_appendf(&b, "ipw_router_inflight{tier=\"%s\"} %d\n", s->c->tiers[i].name, s->tier_stats[i].inflight);
+		buf_appendf(&b, "ipw_router_inflight{tier=\"%s\"} %d\n", esc[i], s->tier_stats[i].inflight);
 	buf_appends(&b, "# HELP ipw_router_tokens_total Tokens the tier's usage reported.\n"
 		    "# TYPE ipw_router_tokens_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++)
 		buf_appendf(&b, "ipw_router_tokens_total{tier=\"%s\",kind=\"prompt\"} %llu\n"
-			    "ipw_router_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n", s->c->tiers[i].name,
-			    s->tier_stats[i].prompt_tokens, s->c->tiers[i].name, s->tier_stats[i].completion_tokens);
+			    "ipw_router_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n", esc[i],
+			    s->tier_stats[i].prompt_tokens, esc[i], s->tier_stats[i].completion_tokens);
 	buf_appends(&b, "# HELP ipw_router_energy_joules_total Energy of the attempts whose energy is known "
 		    "(method: measured by the router's telemetry with the concurrent rule, accelerators, gross; or estimated from the profile run's J/token).\n# TYPE ipw_router_energy_joules_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++) {
 		if (s->tier_stats[i].energy_n)
 			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"estimated\"} %.6f\n",
-				    s->c->tiers[i].name, s->tier_stats[i].energy_j);
+				    esc[i], s->tier_stats[i].energy_j);
 		if (s->tier_stats[i].energy_meas_n)
 			buf_appendf(&b, "ipw_router_energy_joules_total{tier=\"%s\",method=\"measured\"} %.6f\n",
-				    s->c->tiers[i].name, s->tier_stats[i].energy_meas_j);
+				    esc[i], s->tier_stats[i].energy_meas_j);
 	}
 	buf_appendf(&b, "# HELP ipw_router_energy_pending Finished requests whose measured energy is not attributed "
 		    "yet.\n# TYPE ipw_router_energy_pending gauge\nipw_router_energy_pending %d\n", s->npending);
 	buf_appends(&b, "# HELP ipw_router_cost_usd_total Cost by the tier's prices (USD).\n"
 		    "# TYPE ipw_router_cost_usd_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		buf_appendf(&b, "ipw_router_cost_usd_total{tier=\"%s\"} %.9f\n", s->c->tiers[i].name,
+		buf_appendf(&b, "ipw_router_cost_usd_total{tier=\"%s\"} %.9f\n", esc[i],
 			    s->tier_stats[i].cost_usd);
 	buf_appends(&b, "# HELP ipw_router_ttft_seconds Time to first token upstream.\n"
 		    "# TYPE ipw_router_ttft_seconds histogram\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		hist_text(&b, "ipw_router_ttft_seconds", s->c->tiers[i].name, &s->tier_stats[i].ttft);
+		hist_text(&b, "ipw_router_ttft_seconds", esc[i], &s->tier_stats[i].ttft);
 	buf_appends(&b, "# HELP ipw_router_e2e_seconds End-to-end latency upstream.\n"
 		    "# TYPE ipw_router_e2e_seconds histogram\n");
 	for (int i = 0; i < s->c->ntiers; i++)
-		hist_text(&b, "ipw_router_e2e_seconds", s->c->tiers[i].name, &s->tier_stats[i].e2e);
+		hist_text(&b, "ipw_router_e2e_seconds", esc[i], &s->tier_stats[i].e2e);
 	buf_appends(&b, "# HELP ipw_router_decisions_total Finished requests per policy and first tier chosen.\n"
 		    "# TYPE ipw_router_decisions_total counter\n");
 	for (int p = 0; p < 4; p++)
 		for (int i = 0; i < s->c->ntiers; i++)
 			if (s->decisions[p][i])
 				buf_appendf(&b, "ipw_router_decisions_total{policy=\"%s\",tier=\"%s\"} %llu\n", pol[p],
-					    s->c->tiers[i].name, s->decisions[p][i]);
+					    esc[i], s->decisions[p][i]);
+	buf_appends(&b, "# HELP ipw_router_refused_total Requests the decision refused before any upstream attempt, per "
+		    "policy and reason (no_tier: 503, budget: 429, sessions_full: 503).\n"
+		    "# TYPE ipw_router_refused_total counter\n");
+	for (int p = 0; p < 4; p++)
+		for (int k = 0; k < 3; k++)
+			if (s->refusals[p][k])
+				buf_appendf(&b, "ipw_router_refused_total{policy=\"%s\",reason=\"%s\"} %llu\n", pol[p],
+					    k == 0 ? "no_tier" : k == 1 ? "budget" : "sessions_full", s->refusals[p][k]);
 	buf_appendf(&b, "# TYPE ipw_router_cancelled_total counter\nipw_router_cancelled_total %llu\n"
 		    "# TYPE ipw_router_rejected_total counter\nipw_router_rejected_total %llu\n"
 		    "# TYPE ipw_router_unauthorised_total counter\nipw_router_unauthorised_total %llu\n"
 		    "# TYPE ipw_router_no_tier_total counter\nipw_router_no_tier_total %llu\n",
 		    s->cancelled, s->rejected, s->unauthorised, s->no_tier);
+	for (int i = 0; i < s->c->ntiers; i++)
+		free(esc[i]);
 	{
 		char *text = buf_detach(&b);
 		buf_release(&b); /* buf_detach left it initialised */

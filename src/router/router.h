@@ -44,6 +44,7 @@ struct router_budget {
 	double usd;                  /* per client key and window (<= 0: no budget) */
 	double window_s;
 	int refuse;                  /* 1: refuse cloud requests past it; 0: send them to a local tier */
+	int max_clients;             /* client keys with a live window at once; past it a new key is over budget */
 };
 
 struct router_config {
@@ -59,17 +60,26 @@ struct router_config {
 	struct router_budget budget;
 	char *learned_path;          /* router file of `ipw route train` (NULL: no learned policy) */
 	double learned_threshold;    /* default threshold (probability) */
+	int learned_by_cost;         /* 1: the cheapest tier by price (input + output per 1M); 0: by J/token */
 	long long max_body;          /* request body limit in bytes */
+	int max_private_sessions;    /* local-only session ids kept for the server's life; past it refused (503) */
 	char *tokens_env;            /* env var with comma-separated client bearer tokens (NULL: open) */
 	char *store;                 /* store URI for the router run (NULL: not recorded) */
 	int cascade_min_chars;       /* cascade verifier: answers shorter than this are rejected */
 	char *cascade_pattern;       /* cascade verifier: an answer must contain a match (PCRE2; NULL: none) */
+	void *cascade_re;            /* cascade_pattern compiled at load (pcre2_code *) */
 	double cascade_logprob_min;  /* cascade verifier: reject when the token log-probabilities' statistic
 				      * (nats) is below this (NAN: no log-probability check) */
 	int cascade_logprob_use_min; /* 1: the minimum over the tokens; 0: the mean */
 };
 
-/* Reads a JSON config file; 0 or -1 (err names the file and the field). */
+/*
+ * A TOML subset as a JSON tree (caller decrefs), NULL with err ("line N: ..."):
+ * tables, arrays of tables, dotted keys, basic and literal one-line strings,
+ * decimal integers and floats, booleans, arrays, inline tables, comments.
+ */
+json_t *router_toml_parse(const char *text, char *err, size_t errlen);
+/* Reads a config file: JSON, or TOML when its name ends in ".toml"; 0 or -1 (err names the file and the field). */
 int router_config_load(struct router_config *c, const char *path, char *err, size_t errlen);
 void router_config_release(struct router_config *c);
 /* The index of the tier named name, -1 if none. */
@@ -141,7 +151,7 @@ struct router_decision {
 	int tier;                    /* POLICY_TIER: the tier named (set by the caller) */
 	int order[ROUTER_MAX_TIERS * 2];
 	int n;
-	char reason[160];
+	char reason[256];
 	double predicted;            /* predicted correctness of the first local tier (NAN: none) */
 	double threshold;            /* learned: the threshold used (NAN otherwise) */
 	char first_skipped[16];      /* the limit that removed the policy's own choice ("": none) */
@@ -167,6 +177,9 @@ int router_decide(const struct router_config *c, const struct learn_router *lr,
 		  char *err, size_t errlen);
 
 /* ---- the server (router/server.c) ---- */
+
+/* 1 when the client token a equals b; constant time in their contents and lengths. */
+int router_token_equal(const char *a, const char *b);
 
 struct router_server;
 

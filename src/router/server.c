@@ -81,21 +81,34 @@ void hist_add(struct hist *h, double v)
 
 /* ---- client authentication, sessions and budgets ---- */
 
-/* 1 when the request may pass (no tokens configured, or a matching bearer token). */
+/*
+ * Constant time in the tokens' contents and lengths: both are hashed (SHA-256)
+ * and the digests compared without an early exit, so the time a wrong token
+ * takes says nothing about how much of it was right.
+ */
+int router_token_equal(const char *a, const char *b)
+{
+	char ha[65], hb[65];
+	volatile unsigned char diff = 0;
+	sha256_hex(a, strlen(a), ha);
+	sha256_hex(b, strlen(b), hb);
+	for (int i = 0; i < 64; i++)
+		diff |= (unsigned char)(ha[i] ^ hb[i]);
+	return diff == 0;
+}
+
+/* 1 when the request may pass (no tokens configured, or a matching bearer token; every token is compared). */
 static int authorised(struct router_server *s, struct MHD_Connection *con)
 {
-	const char *auth = header(con, "Authorization"), *tok;
-	size_t n;
+	const char *auth = header(con, "Authorization");
+	int ok = 0;
 	if (!s->tokens)
 		return 1;
 	if (!auth || strncasecmp(auth, "Bearer ", 7))
 		return 0;
-	tok = auth + 7;
-	n = strlen(tok);
 	for (char **t = s->tokens; *t; t++)
-		if (strlen(*t) == n && !strcmp(*t, tok))
-			return 1;
-	return 0;
+		ok |= router_token_equal(*t, auth + 7);
+	return ok;
 }
 
 /* The client key budgets are kept under: a hash of the bearer token, else x-ipw-client, else "anonymous". */
@@ -111,11 +124,18 @@ static void router_client_key(struct MHD_Connection *con, char *out, size_t n)
 	}
 }
 
-static struct budget_slot *budget_find(struct router_server *s, const char *key, int create)
+/*
+ * The table has budget.max_clients slots; a slot whose window ended is free
+ * again. When every slot holds a live window, a new key gets none and the
+ * caller treats it as over budget (fails closed: docs/router.md).
+ */
+struct budget_slot *budget_find(struct router_server *s, const char *key, int create)
 {
 	double now = clock_now_ns() / 1e9;
 	int free_i = -1;
-	for (int i = 0; i < BUDGET_SLOTS; i++) {
+	if (!s->budgets || !key[0])
+		return NULL;
+	for (int i = 0; i < s->c->budget.max_clients; i++) {
 		if (s->budgets[i].key[0] && !strcmp(s->budgets[i].key, key)) {
 			if (now - s->budgets[i].window_start > s->c->budget.window_s) {
 				s->budgets[i].window_start = now;
@@ -134,21 +154,47 @@ static struct budget_slot *budget_find(struct router_server *s, const char *key,
 	return &s->budgets[free_i];
 }
 
-static int session_local(struct router_server *s, const char *sid)
+/*
+ * Local-only sessions: every session id a local-only request named is kept
+ * for the server's life (never evicted, so a session cannot fall back to the
+ * cloud by being forgotten), in an open-addressing hash set that doubles as it
+ * fills. Past max_private_sessions a new one is refused (fails closed).
+ */
+static size_t session_slot(char **tab, size_t cap, const char *sid)
 {
-	for (int i = 0; sid && *sid && i < SESSION_SLOTS; i++)
-		if (s->sessions[i] && !strcmp(s->sessions[i], sid))
-			return 1;
-	return 0;
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *p = (const unsigned char *)sid; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	for (size_t i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (!tab[i] || !strcmp(tab[i], sid))
+			return i;
 }
 
-static void session_mark(struct router_server *s, const char *sid)
+static int session_local(struct router_server *s, const char *sid)
+{
+	return sid && *sid && s->sessions && s->sessions[session_slot(s->sessions, s->sessions_cap, sid)];
+}
+
+/* Remembers sid as local-only; 0, or -1 when the table is full. */
+static int session_mark(struct router_server *s, const char *sid)
 {
 	if (!sid || !*sid || session_local(s, sid))
-		return;
-	free(s->sessions[s->session_next]);
-	s->sessions[s->session_next] = xstrdup(sid);
-	s->session_next = (s->session_next + 1) % SESSION_SLOTS;
+		return 0;
+	if (s->nsessions >= (size_t)s->c->max_private_sessions)
+		return -1;
+	if ((s->nsessions + 1) * 2 > s->sessions_cap) { /* at most half full */
+		size_t cap = s->sessions_cap ? s->sessions_cap * 2 : 64;
+		char **tab = xcalloc(cap, sizeof(*tab));
+		for (size_t i = 0; i < s->sessions_cap; i++)
+			if (s->sessions[i])
+				tab[session_slot(tab, cap, s->sessions[i])] = s->sessions[i];
+		free(s->sessions);
+		s->sessions = tab;
+		s->sessions_cap = cap;
+	}
+	s->sessions[session_slot(s->sessions, s->sessions_cap, sid)] = xstrdup(sid);
+	s->nsessions++;
+	return 0;
 }
 
 /* ---- the request: from body to decision ---- */
@@ -183,14 +229,45 @@ static char *request_text(json_t *messages, size_t *chars)
 	return xstrdup(last);
 }
 
+/* A latency limit from its header, else the body extension: *out in seconds (NAN: none); -1 (msg) when bad. */
+static int latency_limit(struct MHD_Connection *con, json_t *ext, const char *hname, const char *field, double *out,
+			 char *msg, size_t msglen)
+{
+	const char *h = header(con, hname);
+	json_t *v = json_object_get(ext, field);
+	double ms;
+	*out = NAN;
+	if (h) {
+		char *end;
+		ms = strtod(h, &end);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (end == h || *end || !isfinite(ms) || ms <= 0) {
+			snprintf(msg, msglen, "%s must be a positive number of milliseconds (got '%.64s')", hname, h);
+			return -1;
+		}
+	} else if (v) {
+		if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) <= 0) {
+			snprintf(msg, msglen, "ipw.%s must be a positive number of milliseconds", field);
+			return -1;
+		}
+		ms = json_number_value(v);
+	} else {
+		return 0;
+	}
+	*out = ms / 1000;
+	return 0;
+}
+
 /* Reads the body and the limits; decides; 0, or an HTTP status with msg set. */
 static unsigned request_prepare(struct router_server *s, struct rreq *r, char *msg, size_t msglen)
 {
 	json_error_t je;
 	json_t *ext, *model, *messages;
 	struct router_request_info ri;
-	const char *priv, *ttft;
+	const char *priv;
 	char key[64];
+	int sessions_full;
 
 	r->req = json_loadb(r->body.data, r->body.len, 0, &je);
 	if (!json_is_object(r->req)) {
@@ -227,36 +304,52 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		snprintf(msg, msglen, "privacy must be local-only or any (got '%s')", priv);
 		return MHD_HTTP_BAD_REQUEST;
 	}
+	if (r->session && strlen(r->session) > SESSION_ID_MAX) {
+		snprintf(msg, msglen, "the session id is longer than %d bytes", SESSION_ID_MAX);
+		return MHD_HTTP_BAD_REQUEST;
+	}
 	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
-	if (ri.local_only)
-		session_mark(s, r->session);
+	sessions_full = ri.local_only && session_mark(s, r->session) < 0;
 	r->local_only = ri.local_only;
-	ttft = header(r->con, "x-ipw-max-ttft-ms");
-	if (ttft)
-		ri.max_ttft_s = atof(ttft) / 1000;
-	else if (json_is_number(json_object_get(ext, "max_ttft_ms")))
-		ri.max_ttft_s = json_number_value(json_object_get(ext, "max_ttft_ms")) / 1000;
-	if (header(r->con, "x-ipw-max-e2e-ms"))
-		ri.max_e2e_s = atof(header(r->con, "x-ipw-max-e2e-ms")) / 1000;
-	else if (json_is_number(json_object_get(ext, "max_e2e_ms")))
-		ri.max_e2e_s = json_number_value(json_object_get(ext, "max_e2e_ms")) / 1000;
+	if (latency_limit(r->con, ext, "x-ipw-max-ttft-ms", "max_ttft_ms", &ri.max_ttft_s, msg, msglen) < 0 ||
+	    latency_limit(r->con, ext, "x-ipw-max-e2e-ms", "max_e2e_ms", &ri.max_e2e_s, msg, msglen) < 0)
+		return MHD_HTTP_BAD_REQUEST;
 	router_client_key(r->con, key, sizeof(key));
-	r->budget = s->c->budget.usd > 0 ? budget_find(s, key, 1) : NULL;
-	ri.over_budget = r->budget && r->budget->spent >= s->c->budget.usd;
+	if (s->budgets) {
+		struct budget_slot *b = budget_find(s, key, 1);
+		snprintf(r->budget_key, sizeof(r->budget_key), "%s", key);
+		r->budget_full = !b;
+		ri.over_budget = !b || b->spent >= s->c->budget.usd;
+	}
 	json_object_del(r->req, "ipw");
 	if (router_policy_parse(s->c, s->lr, r->policy_name, &r->d.policy, &r->d.threshold, &r->d.tier, msg,
 				msglen) < 0)
 		return MHD_HTTP_NOT_FOUND;
+	if (sessions_full) {
+		snprintf(msg, msglen, "the router's table of local-only sessions is full (%d, privacy.max_sessions): "
+			 "session '%s' could not be kept local for its later requests, so this request is refused",
+			 s->c->max_private_sessions, r->session);
+		r->refused = "sessions_full";
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
 	for (int i = 0; i < s->c->ntiers; i++) {
 		s->live[i].inflight = s->tier_stats[i].inflight;
 		s->live[i].ttft_ewma_s = s->tier_stats[i].ttft_ewma_s;
 		s->live[i].e2e_ewma_s = s->tier_stats[i].e2e_ewma_s;
 	}
-	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0)
+	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0) {
+		r->refused = "no_tier";
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
 	if (s->c->budget.refuse && !strcmp(r->d.first_skipped, "budget")) {
-		snprintf(msg, msglen, "the cost budget of this client (%.4g USD per %.0f s) is spent", s->c->budget.usd,
-			 s->c->budget.window_s);
+		if (r->budget_full)
+			snprintf(msg, msglen, "the router's budget table is full (%d client keys with a live window of "
+				 "%.0f s): a new client's cloud requests are refused until a window ends (budget.max_clients)",
+				 s->c->budget.max_clients, s->c->budget.window_s);
+		else
+			snprintf(msg, msglen, "the cost budget of this client (%.4g USD per %.0f s) is spent",
+				 s->c->budget.usd, s->c->budget.window_s);
+		r->refused = "budget";
 		return MHD_HTTP_TOO_MANY_REQUESTS;
 	}
 	return 0;
@@ -314,9 +407,14 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 		if ((status = request_prepare(s, r, msg, sizeof(msg)))) {
 			r->state = RS_ANSWERED;
 			s->rejected++;
+			if (r->refused) { /* a routing decision: recorded as a failed query (rreq_finish) */
+				r->refused_status = status;
+				snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+			}
 			return queue_error(con, status, status == MHD_HTTP_NOT_FOUND ? "not_found" :
-					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" : "invalid_request_error", msg,
-					   NULL);
+					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" :
+					   status == MHD_HTTP_TOO_MANY_REQUESTS ? "budget" : "invalid_request_error", msg,
+					   r->refused ? r : NULL);
 		}
 		r->state = RS_UPSTREAM;
 		if (rreq_start_next(s, r) < 0) {
@@ -402,11 +500,13 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 
 	*out = NULL;
 	s->c = c;
+	if (c->budget.usd > 0)
+		s->budgets = xcalloc((size_t)c->budget.max_clients, sizeof(*s->budgets));
 	for (int i = 0; i < c->ntiers; i++)
 		s->tier_stats[i].ttft_ewma_s = s->tier_stats[i].e2e_ewma_s = NAN;
 	memset(&a4, 0, sizeof(a4));
 	if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
-		free(s);
+		router_server_close(s);
 		return err_set(err, errlen, "the listen host must be a numeric IPv4 address (got '%s')", host);
 	}
 	a4.sin_family = AF_INET;
@@ -417,9 +517,20 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 		for (int i = 0; i < n; i++)
 			secret_add(s->tokens[i]);
 	} else if (c->tokens_env) {
-		free(s);
+		router_server_close(s);
 		return err_set(err, errlen, "client_tokens_env names %s, which is not set in the environment",
 			       c->tokens_env);
+	}
+	for (int i = 0; i < c->ntiers; i++) { /* credentials in a tier's URL are secrets too (as for ipw profile) */
+		char *ui = NULL, *shown = url_strip_userinfo(c->tiers[i].url, &ui), *colon;
+		free(shown);
+		if (ui) {
+			secret_add(ui);
+			if ((colon = strchr(ui, ':')))
+				secret_add(colon + 1);
+			memset(ui, 0, strlen(ui));
+			free(ui);
+		}
 	}
 	for (int i = 0; i < c->ntiers; i++)
 		if (c->tiers[i].key_env) {
@@ -565,11 +676,13 @@ void router_server_close(struct router_server *s)
 	pending_poll(s, 1);
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
-	for (int i = 0; i < SESSION_SLOTS; i++)
+	for (size_t i = 0; i < s->sessions_cap; i++)
 		free(s->sessions[i]);
+	free(s->sessions);
 	for (int i = 0; i < RECORD_SLOTS; i++)
 		json_decref(s->records[i]);
 	free_list(s->tokens);
+	free(s->budgets);
 	if (s->lr) {
 		learn_router_release(s->lr);
 		free(s->lr);

@@ -14,8 +14,7 @@
 #include "router/router.h"
 #include "util.h"
 
-#define SESSION_SLOTS 4096
-#define BUDGET_SLOTS 1024
+#define SESSION_ID_MAX 256
 #define RECORD_SLOTS 1024
 #define MAX_ATTEMPTS 8
 
@@ -38,6 +37,9 @@ struct tier_stats {
 	double cost_usd;
 	struct hist ttft, e2e;
 };
+
+/* The budget slot of a client key (create: a free or expired slot for a new key); NULL when none. */
+struct budget_slot *budget_find(struct router_server *s, const char *key, int create);
 
 struct budget_slot {
 	char key[64];
@@ -69,7 +71,10 @@ struct rreq {
 	json_t *req;                        /* the parsed body, "ipw" removed */
 	char *policy_name, *text, *session, *item_id;
 	int stream, local_only;
-	struct budget_slot *budget;
+	char budget_key[64];                /* the client key its budget is kept under ("": no budget) */
+	int budget_full;                    /* the budget table had no slot for this client: cloud refused */
+	const char *refused;                /* refused before any attempt: no_tier, budget, sessions_full (NULL: not) */
+	unsigned refused_status;            /* its HTTP status */
 	struct router_decision d;
 	int pos;                            /* next index into d.order */
 	int tries;                          /* attempts at d.order[pos - 1] */
@@ -86,6 +91,9 @@ struct rreq {
 	struct buf line;                    /* a partial SSE line from upstream */
 	struct buf out;                     /* bytes the client has not read */
 	struct buf held;                    /* cascade: the first stage's bytes */
+	struct buf kept;                    /* cascade: a rejected first answer, kept until the escalation answers */
+	int kept_att;                       /* its attempt (-1: none kept) */
+	int ans_att;                        /* the attempt that answers when not the last (-1: the last) */
 	struct buf whole;                   /* non-streamed reply, or an error body */
 	struct buf answer;                  /* the answer text (streamed deltas or the whole reply) */
 	double lp_sum, lp_min;              /* the current attempt's token log-probabilities (nats) */
@@ -125,10 +133,11 @@ struct router_server {
 	struct tier_stats tier_stats[ROUTER_MAX_TIERS];
 	struct router_tier_live live[ROUTER_MAX_TIERS];
 	unsigned long long decisions[4][ROUTER_MAX_TIERS]; /* policy x first tier */
+	unsigned long long refusals[4][3];  /* policy x refusal before any attempt (no_tier, budget, sessions_full) */
 	unsigned long long rejected, unauthorised, no_tier, cancelled;
-	char *sessions[SESSION_SLOTS];
-	int session_next;
-	struct budget_slot budgets[BUDGET_SLOTS];
+	char **sessions;                    /* the local-only session ids: an open-addressing hash set, */
+	size_t sessions_cap, nsessions;     /* never evicted; at most c->max_private_sessions (fails closed) */
+	struct budget_slot *budgets;        /* c->budget.max_clients slots (NULL: no budget) */
 	json_t *records[RECORD_SLOTS];      /* the last finished requests, for /v1/ipw/requests/ID */
 	int record_next;
 	struct router_acct *acct;

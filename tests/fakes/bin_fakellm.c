@@ -92,7 +92,8 @@ struct gen {
 /*
  * The log-probability fakellm gives output token i (reasoning tokens count):
  * -(i % 5 + 1) / 8 nats, exact in binary, so a test can sum them by hand;
- * -4 for every token in the "lowconf" scenario (a verifier's low confidence).
+ * -4 for every token in the "lowconf" scenario (a verifier's low confidence);
+ * none at all in the "nologprobs" scenario (a server that ignores the field).
  */
 static double fake_logprob(const char *sc, long i)
 {
@@ -475,7 +476,8 @@ static int ol_finish(struct gen *g, const struct plan *pl, const char *sc)
 static int stream_chat(int fd, int openai, const char *sc, json_t *req, const char *auth)
 {
 	struct gen g = { .fd = fd, .openai = openai, .split = !strcmp(sc, "split"), .sc = sc, .auth = auth,
-			 .logprobs = openai && json_is_true(json_object_get(req, "logprobs")) };
+			 .logprobs = openai && json_is_true(json_object_get(req, "logprobs")) &&
+				     strcmp(sc, "nologprobs") /* a server that ignores "logprobs" */ };
 	const char *m = json_string_value(json_object_get(req, "model"));
 	struct plan pl;
 	json_t *o;
@@ -589,7 +591,7 @@ static int whole_chat(int fd, int openai, const char *sc, json_t *req)
 		o = json_pack("{s:s, s:s, s:i, s:s, s:[{s:i, s:o, s:s}]}", "id", "chatcmpl-fake", "object",
 			      "chat.completion", "created", 0, "model", m && *m ? m : opt.model, "choices", "index", 0,
 			      "message", msg, "finish_reason", finish);
-		if (json_is_true(json_object_get(req, "logprobs")))
+		if (json_is_true(json_object_get(req, "logprobs")) && strcmp(sc, "nologprobs"))
 			json_object_set_new(json_array_get(json_object_get(o, "choices"), 0), "logprobs",
 					    json_pack("{s:o}", "content", whole_logprobs(sc, req, tools)));
 		if (strcmp(sc, "no_usage"))
@@ -849,7 +851,7 @@ static void usage(void)
 			"               [--token-delay-ms D] [--ttft-ms T] [--model NAME] [--scenario NAME]\n"
 			"               [--max-requests N] [--lifetime-s S] [--models-401 1]\n"
 			"OpenAI requests with \"logprobs\": true get logprobs.content, -(i%%5+1)/8 per token i\n"
-			"(-4 each in the lowconf scenario)\n");
+			"(-4 each in the lowconf scenario, none in the nologprobs scenario)\n");
 	exit(2);
 }
 
