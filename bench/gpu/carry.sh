@@ -48,7 +48,11 @@ if [ $PG = 1 ]; then
 		ln -s "../root/usr/lib/postgresql/$pgv/bin/$b" ".gpu-stage/.gpu/pg/bin/$b"
 		bins="$bins $pgb/$b"
 	done
-	cp -r "/usr/lib/postgresql/$pgv/lib" "$P/usr/lib/postgresql/$pgv/"
+	# initdb needs plpgsql and the snowball dictionaries; the rest (encoding conversions,
+	# contrib modules) loads only when used, and the carry is limited
+	mkdir -p "$P/usr/lib/postgresql/$pgv/lib"
+	cp "/usr/lib/postgresql/$pgv/lib/plpgsql.so" "/usr/lib/postgresql/$pgv/lib/dict_snowball.so" \
+		"$P/usr/lib/postgresql/$pgv/lib/"
 	cp -r "/usr/share/postgresql/$pgv" "$P/usr/share/postgresql/"
 	cp "$(command -v time)" .gpu-stage/.gpu/pg/bin/time
 fi
