@@ -564,8 +564,12 @@ static int whole_chat(int fd, int openai, const char *sc, json_t *req)
 	char *s;
 	int rc;
 
-	if (!strcmp(sc, "say"))
-		free_words(say_words(req, &nsay), nsay), ntok = nsay;
+	if (!strcmp(sc, "say")) {
+		/* two statements: the count must be set before free_words reads it */
+		char **w = say_words(req, &nsay);
+		free_words(w, nsay);
+		ntok = nsay;
+	}
 	limit = openai ? (long)json_integer_value(json_object_get(req, "max_tokens"))
 		       : (long)json_integer_value(json_object_get(json_object_get(req, "options"), "num_predict"));
 	if (limit > 0 && limit < ntok) {
