@@ -2338,13 +2338,16 @@ static int pg_study_claim(struct store *s, const char *study_id, const char *con
 	par_text(&p, l->owner);
 	par_text(&p, l->token);
 	par_real(&p, l->lease_s);
-	/* rows another worker is claiming right now are locked: skipped, not waited for */
-	rc = pq_run(s, "WITH c AS (SELECT item_id FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0"
+	/* rows another worker is claiming right now are locked: skipped, not waited for. The update
+	 * finds the rows it locked by their tuple ids (a TID scan, whatever the statistics say):
+	 * joined to the CTE by item id, a new study's missing statistics made the planner scan the
+	 * whole study once per claimed row (O(items) per claim: 200 ms a claim at 8,000 items) */
+	rc = pq_run(s, "WITH c AS (SELECT ctid AS tid FROM study_items WHERE study_id = $1 AND config = $2 AND done = 0"
 		    " AND (lease_expires IS NULL OR lease_expires < " PG_NOW ") ORDER BY seq LIMIT $3"
 		    " FOR UPDATE SKIP LOCKED)"
 		    " UPDATE study_items AS t SET lease_owner = $4, lease_token = $5,"
 		    " lease_expires = " PG_NOW " + $6, claims = t.claims + 1"
-		    " FROM c WHERE t.study_id = $1 AND t.config = $2 AND t.item_id = c.item_id"
+		    " WHERE t.ctid = ANY(ARRAY(SELECT tid FROM c))"
 		    " RETURNING t.seq, t.item_id", &p, &r, "claiming items", err, errlen);
 	if (rc == 0) {
 		*n = (size_t)PQntuples(r);

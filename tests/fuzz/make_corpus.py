@@ -83,3 +83,9 @@ for f in sorted(os.listdir("tests/data/powermetrics")):
     for m in re.finditer(rb"<key>(processor|gpu|ane)[^<]*</key>\s*<dict>.*?</dict>", b, re.S):
         pl.append(b"<?xml version=\"1.0\"?>\n<plist version=\"1.0\">\n<dict>\n" + m.group(0) + b"\n</dict>\n</plist>\n")
 put("plist", pl)
+
+# the router's TOML subset: the unit test's documents (whole and broken) and docs/router.md's example
+toml = [s for s in c_strings("tests/unit/test_router.c") if b" = " in s and b"{\"" not in s]
+doc = open("docs/router.md", "rb").read()
+toml += [m.group(1) for m in re.finditer(rb"```toml\n(.*?)```", doc, re.S)]
+put("toml", toml)
