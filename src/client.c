@@ -262,6 +262,15 @@ int stream_parser_feed(struct stream_parser *p, const char *data, size_t n, int6
 			continue;
 		}
 		j = line_end(data, i, n);
+		if (j < n && p->line.len == 0) {
+			/* a whole line in this piece: read where it lies (it fits: n passed the size check) */
+			int rc = p->wire->line(p, data + i, j - i, now_ns);
+			if (rc || p->failed)
+				return -1;
+			p->last_cr = data[j] == '\r';
+			i = j + 1;
+			continue;
+		}
 		if (buf_append(&p->line, data + i, j - i))
 			return stream_fail(p, ERR_PROTOCOL, "response too large (one line passed %zu bytes)",
 					   p->max_bytes);

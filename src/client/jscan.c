@@ -24,21 +24,67 @@ static void ws(struct jscan *j)
 		j->p++;
 }
 
-int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap)
+/*
+ * The scratch block a stream keeps: this header (the template), then the
+ * template's text (cap bytes), then the area escaped strings are decoded
+ * into (cap bytes). Growing it keeps the template: its text stays in place.
+ */
+#define JTPL_SLOTS 16
+#define JTPL_FIELDS 512
+enum { SLOT_STR, SLOT_INT };
+struct jtpl_slot {
+	uint32_t off, len;     /* the token in the template text */
+	uint16_t target;       /* its struct jstr or struct jint: offset in the caller's fields */
+	uint8_t kind;
+};
+struct jtpl {
+	size_t len;            /* the template's text length; 0: no template */
+	unsigned n;            /* its slots */
+	unsigned nrec;         /* slots of the event being recorded (rs) */
+	int broken;            /* the event being recorded cannot become the template */
+	long long nreplay;
+	size_t fsize;
+	struct jtpl_slot s[JTPL_SLOTS], rs[JTPL_SLOTS];
+	union {
+		unsigned char b[JTPL_FIELDS];   /* the caller's fields as read from the template's event */
+		max_align_t align;
+	} fields;
+};
+
+static char *tpl_text(struct jtpl *t)
 {
-	if (*cap < n + 1) {
+	return (char *)(t + 1);
+}
+
+/* The scratch block, grown to hold an n-byte event. */
+static struct jtpl *block(char **scratch, size_t *cap, size_t n)
+{
+	if (!*scratch || *cap < n + 1) {
 		size_t c = *cap ? *cap : 256;
+		int fresh = !*scratch;
 		while (c < n + 1)
 			c *= 2;
-		*scratch = xrealloc(*scratch, c);
+		*scratch = xrealloc(*scratch, sizeof(struct jtpl) + 2 * c);
+		if (fresh)
+			memset(*scratch, 0, sizeof(struct jtpl));
 		*cap = c;
 	}
-	j->p = text;
+	return (struct jtpl *)(void *)*scratch;
+}
+
+int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap)
+{
+	struct jtpl *t = block(scratch, cap, n);
+
+	j->p = j->text = text;
 	j->end = text + n;
-	j->out = *scratch;
+	j->out = tpl_text(t) + *cap;
 	j->nout = 0;
 	j->depth = 0;
 	j->bad = 0;
+	j->rec = t;
+	j->rec_base = NULL;
+	j->rec_size = 0;
 	ws(j);
 	if (j->p == j->end || *j->p != '{') {
 		j->bad = 1;
@@ -46,6 +92,56 @@ int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, siz
 	}
 	jscan_object_begin(j);
 	return 0;
+}
+
+void jscan_record(struct jscan *j, void *fields, size_t size)
+{
+	if (size > JTPL_FIELDS || (size_t)(j->end - j->text) > UINT32_MAX || !fields)
+		return;
+	j->rec->nrec = 0;
+	j->rec->broken = 0;
+	j->rec_base = fields;
+	j->rec_size = size;
+}
+
+/* While recording: the token that began at start and ends at j->p is a slot filling *target. */
+static void slot(struct jscan *j, const char *start, int kind, const void *target, size_t tsize)
+{
+	struct jtpl *t = j->rec;
+	const char *tg = target;
+
+	if (!j->rec_base || j->bad)
+		return;
+	if (t->nrec == JTPL_SLOTS || tg < j->rec_base || tg + tsize > j->rec_base + j->rec_size) {
+		t->broken = 1;
+		return;
+	}
+	t->rs[t->nrec].off = (uint32_t)(start - j->text);
+	t->rs[t->nrec].len = (uint32_t)(j->p - start);
+	t->rs[t->nrec].target = (uint16_t)(tg - j->rec_base);
+	t->rs[t->nrec].kind = (uint8_t)kind;
+	t->nrec++;
+}
+
+void jscan_keep(struct jscan *j)
+{
+	struct jtpl *t = j->rec;
+	size_t n = (size_t)(j->end - j->text);
+
+	if (!j->rec_base || j->bad || t->broken)
+		return;
+	memcpy(tpl_text(t), j->text, n);   /* jscan_begin grew the block to hold n */
+	t->len = n;
+	memcpy(t->s, t->rs, t->nrec * sizeof t->s[0]);
+	t->n = t->nrec;
+	memcpy(t->fields.b, j->rec_base, j->rec_size);
+	t->fsize = j->rec_size;
+	j->rec_base = NULL;
+}
+
+long long jscan_replays(const char *scratch)
+{
+	return scratch ? ((const struct jtpl *)(const void *)scratch)->nreplay : 0;
 }
 
 char jscan_peek(struct jscan *j)
@@ -260,13 +356,26 @@ static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
 	j->bad = 1;
 }
 
-void jscan_string(struct jscan *j, struct jstr *s)
+void jscan_string_fixed(struct jscan *j, struct jstr *s)
 {
 	if (jscan_peek(j) != '"') {
 		j->bad = 1;
 		return;
 	}
 	scan_string(j, s, 1);
+}
+
+void jscan_string(struct jscan *j, struct jstr *s)
+{
+	const char *start;
+
+	if (jscan_peek(j) != '"') {
+		j->bad = 1;
+		return;
+	}
+	start = j->p;
+	scan_string(j, s, 1);
+	slot(j, start, SLOT_STR, s, sizeof *s);
 }
 
 static int is_digit(char c)
@@ -457,10 +566,12 @@ void jscan_int(struct jscan *j, struct jint *i)
 	int isint;
 
 	if (jscan_peek(j) == '0') {
+		const char *start = j->p;
 		scan_number(j, &v, &isint);
 		if (!j->bad && isint) {
 			i->v = v;
 			i->set = 1;
+			slot(j, start, SLOT_INT, i, sizeof *i);
 		}
 		return;
 	}
@@ -479,6 +590,8 @@ void jscan_real(struct jscan *j, struct jreal *r)
 	char tmp[JSCAN_MAX_NUMBER + 1];
 	double v;
 
+	if (j->rec_base)
+		j->rec->broken = 1;   /* a template has no real slots (the sum of logprobs is the caller's) */
 	if (jscan_peek(j) != '0') {
 		jscan_skip(j);
 		return;
@@ -607,4 +720,54 @@ void jstr_copy(const struct jstr *s, char *dst, size_t cap)
 	size_t n = s->len < cap - 1 ? s->len : cap - 1;
 	memcpy(dst, s->s, n);
 	dst[n] = 0;
+}
+
+int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *fields, size_t size)
+{
+	struct jtpl *t = (struct jtpl *)(void *)*scratch;
+	struct jscan j;
+	const char *p = text, *end = text + n;
+	char *tt;
+	size_t pos = 0;
+	unsigned k;
+
+	if (!t || !t->len || t->fsize != size)
+		return -1;
+	t = block(scratch, cap, n);
+	tt = tpl_text(t);
+	memcpy(fields, t->fields.b, size);
+	memset(&j, 0, sizeof j);
+	j.end = end;
+	j.out = tt + *cap;
+	for (k = 0; k < t->n; k++) {
+		const struct jtpl_slot *s = &t->s[k];
+		size_t lit = s->off - pos;
+		char *target = (char *)fields + s->target;
+
+		if ((size_t)(end - p) < lit + 1 || memcmp(p, tt + pos, lit))
+			return -1;
+		j.p = p + lit;
+		if (s->kind == SLOT_STR) {
+			if (*j.p != '"')
+				return -1;
+			scan_string(&j, (struct jstr *)(void *)target, 1);
+		} else {
+			struct jint *iv = (struct jint *)(void *)target;
+			int isint;
+			if (*j.p != '-' && !is_digit(*j.p))
+				return -1;
+			scan_number(&j, &iv->v, &isint);
+			if (!isint)
+				return -1;
+			iv->set = 1;
+		}
+		if (j.bad)
+			return -1;
+		p = j.p;
+		pos = s->off + s->len;
+	}
+	if ((size_t)(end - p) != t->len - pos || memcmp(p, tt + pos, t->len - pos))
+		return -1;
+	t->nreplay++;
+	return 0;
 }

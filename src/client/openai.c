@@ -330,7 +330,10 @@ static void fast_usage(struct jscan *j, struct oa_fields *f)
 	}
 }
 
-/* Reads a chunk's top level into f. 0, or -1 when jansson must read it (errors included). */
+/*
+ * Reads a chunk's top level into f, and makes it the stream's template when
+ * it was read whole. 0, or -1 when jansson must read it (errors included).
+ */
 static int fast_scan(struct stream_parser *p, const char *data, size_t len, struct oa_fields *f)
 {
 	struct jscan j;
@@ -340,8 +343,10 @@ static int fast_scan(struct stream_parser *p, const char *data, size_t len, stru
 	unsigned seen = 0;
 	int first = 1;
 
+	memset(f, 0, sizeof *f);
 	if (jscan_begin(&j, data, len, &p->scratch, &p->scratch_cap))
 		return -1;
+	jscan_record(&j, f, sizeof *f);
 	while (jscan_member(&j, &first, &k, &kl)) {
 		if (jscan_key_is(k, kl, "error")) {
 			if (jscan_peek(&j) == 'n')
@@ -349,7 +354,10 @@ static int fast_scan(struct stream_parser *p, const char *data, size_t len, stru
 			else
 				j.bad = 1;   /* an error object: jansson reads it for the message */
 		} else if (jscan_key_is(k, kl, "object") && jscan_once(&j, &seen, 1)) {
-			jscan_string_or_skip(&j, &obj);
+			if (jscan_peek(&j) == '"')
+				jscan_string_fixed(&j, &obj);   /* literal in the template: "error" decides */
+			else
+				jscan_skip(&j);
 			if (obj.set && jscan_key_is(obj.s, obj.len, "error"))
 				j.bad = 1;
 		} else if (jscan_key_is(k, kl, "model") && jscan_once(&j, &seen, 2)) {
@@ -364,7 +372,10 @@ static int fast_scan(struct stream_parser *p, const char *data, size_t len, stru
 			jscan_skip(&j);
 		}
 	}
-	return jscan_end(&j);
+	if (jscan_end(&j))
+		return -1;
+	jscan_keep(&j);
+	return 0;
 }
 
 static void count_set(long long *dst, enum count_src *src, const struct jint *v)
@@ -386,8 +397,7 @@ static int oa_chunk_fast(struct stream_parser *p, const char *data, size_t len, 
 	const struct oa_msg *m;
 	const struct jstr *th = NULL;
 
-	memset(&f, 0, sizeof f);
-	if (fast_scan(p, data, len, &f))
+	if (jscan_replay(data, len, &p->scratch, &p->scratch_cap, &f, sizeof f) && fast_scan(p, data, len, &f))
 		return 1;
 	p->nfast++;
 	if (f.model.set)
