@@ -292,6 +292,36 @@ static const unsigned char plain[256] = {
 #undef R4
 };
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSCAN_SWAR 1   /* eight bytes at a time (the first byte in memory is the lowest) */
+static const uint64_t ONES = 0x0101010101010101u, HIGH = 0x8080808080808080u;
+#endif
+
+/*
+ * The first byte in [p, end) that a string does not take as it is ('"', '\\',
+ * a control character, a byte >= 0x80), or end. With JSCAN_SWAR, eight bytes a
+ * step: each term's lowest flagged byte is exact (a borrow only runs upward from
+ * a byte that is flagged itself).
+ */
+static const char *plain_run(const char *p, const char *end)
+{
+#ifdef JSCAN_SWAR
+	while (end - p >= 8) {
+		uint64_t x, q, b, m;
+		memcpy(&x, p, 8);
+		q = x ^ (ONES * '"');
+		b = x ^ (ONES * '\\');
+		m = (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x) | x) & HIGH;
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && plain[(unsigned char)*p])
+		p++;
+	return p;
+}
+
 /* A string at j->p (the opening quote); s gets its bytes. Escaped strings are decoded to the scratch area. */
 static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
 {
@@ -300,10 +330,8 @@ static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
 	int esc = 0;
 
 	while (p < j->end) {
-		const char *q = p;
+		const char *q = plain_run(p, j->end);
 		unsigned char c;
-		while (q < j->end && plain[(unsigned char)*q])
-			q++;
 		if (esc && q > p) {
 			memcpy(j->out + j->nout, p, (size_t)(q - p));
 			j->nout += (size_t)(q - p);
@@ -383,6 +411,30 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+#ifdef JSCAN_SWAR
+/* Whether p[0..8) are eight ASCII digits; *w gets them. */
+static int eight_digits(const char *p, uint64_t *w)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	if (((v & 0xF0F0F0F0F0F0F0F0u) | (((v + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) >> 4)) !=
+	    0x3333333333333333u)
+		return 0;
+	*w = v;
+	return 1;
+}
+
+/* The value of eight ASCII digits (eight_digits), by three multiplications. */
+static uint64_t eight_value(uint64_t v)
+{
+	v -= ONES * '0';
+	v = v * 10 + (v >> 8);
+	return (((v & 0x000000FF000000FFu) * (100 + (1000000ull << 32))) +
+		(((v >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32)))) >> 32;
+}
+#endif
+
 /* A number at j->p. *is_int: no fraction or exponent and at most 18 digits (*v holds it exactly). */
 static void scan_number(struct jscan *j, long long *v, int *is_int)
 {
@@ -403,6 +455,16 @@ static void scan_number(struct jscan *j, long long *v, int *is_int)
 		if (p < j->end && is_digit(*p))
 			goto bad;
 	} else {
+#ifdef JSCAN_SWAR
+		uint64_t w;
+		/* x holds the first 18 digits; past them it is not used (more than 18 is no integer) */
+		while (j->end - p >= 8 && eight_digits(p, &w)) {
+			if (ndig + 8 <= 18)
+				x = x * 100000000 + (long long)eight_value(w);
+			ndig += 8;
+			p += 8;
+		}
+#endif
 		while (p < j->end && is_digit(*p)) {
 			if (ndig < 18)
 				x = x * 10 + (*p - '0');
@@ -736,9 +798,14 @@ int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *
 	t = block(scratch, cap, n);
 	tt = tpl_text(t);
 	memcpy(fields, t->fields.b, size);
-	memset(&j, 0, sizeof j);
 	j.end = end;
 	j.out = tt + *cap;
+	j.nout = 0;
+	j.bad = 0;
+	j.depth = 0;
+	j.text = text;
+	j.rec = t;
+	j.rec_base = NULL;
 	for (k = 0; k < t->n; k++) {
 		const struct jtpl_slot *s = &t->s[k];
 		size_t lit = s->off - pos;
@@ -748,9 +815,19 @@ int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *
 			return -1;
 		j.p = p + lit;
 		if (s->kind == SLOT_STR) {
+			struct jstr *sv = (struct jstr *)(void *)target;
+			const char *q;
 			if (*j.p != '"')
 				return -1;
-			scan_string(&j, (struct jstr *)(void *)target, 1);
+			q = plain_run(j.p + 1, end);
+			if (q < end && *q == '"') {   /* the usual case, as scan_string reads it: nothing to decode */
+				sv->s = j.p + 1;
+				sv->len = (size_t)(q - j.p - 1);
+				sv->set = 1;
+				j.p = q + 1;
+			} else {
+				scan_string(&j, sv, 1);
+			}
 		} else {
 			struct jint *iv = (struct jint *)(void *)target;
 			int isint;
