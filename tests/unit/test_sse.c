@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "client/api.h"
+#include "client/jscan.h"
 #include "../fuzz/stream_agree.h"
 #include "util.h"
 
@@ -533,4 +534,103 @@ Test(logprobs, whole_reply_and_the_request_body)
 	cr_assert_eq(api_openai.wire->build_body(&req, &body, err, sizeof err), 0, "%s", err);
 	cr_assert_not_null(strstr(body.data, "\"logprobs\":true"), "%s", body.data);
 	buf_release(&body);
+}
+
+/* Runs data through the parser whole (fast path on); returns how many events the template read (jscan_replay). */
+static long long replays_of(const char *data, size_t len, struct chat_result *r)
+{
+	struct stream_parser p;
+	long long n;
+
+	chat_result_init(r);
+	stream_parser_init(&p, api_openai.wire, r, CLIENT_MAX_RESPONSE);
+	if (stream_parser_feed(&p, data, len, 1) == 0)
+		stream_parser_finish(&p, 2);
+	n = jscan_replays(p.scratch);
+	stream_parser_release(&p);
+	return n;
+}
+
+/*
+ * After two events of one layout, a third that differs only in the values ipw
+ * reads is read by the template; one that differs anywhere else (or has an odd
+ * value) is read in full (and by jansson where the full scan gives up). Both
+ * ways the record equals jansson's, in pieces of 1 and 7 bytes and whole.
+ */
+Test(fastpath, template_replay_agrees_with_jansson)
+{
+#define EV(obj, content, t) "data: {\"id\":\"c1\",\"object\":\"" obj "\",\"model\":\"m\",\"choices\":[{\"index\":0," \
+	"\"delta\":{\"content\":" content "},\"finish_reason\":null}],\"x_server_t_ns\":" t "}\n\n"
+#define BASE EV("chat.completion.chunk", "\"a\"", "17") EV("chat.completion.chunk", "\"b\"", "18")
+	static const struct {
+		const char *third;
+		int replayed;   /* 1: the template read it */
+	} cases[] = {
+		{EV("chat.completion.chunk", "\"c d\"", "19"), 1},
+		{EV("chat.completion.chunk", "\"\\\"q\\\"\\n\\u00e9\\ud83d\\ude00\"", "-20"), 1},
+		{EV("chat.completion.chunk", "\"\xc3\xa9 long enough for eight-byte steps, \xe2\x82\xac\"", "123456789012345678"), 1},
+		{EV("chat.completion.chunk", "\"\"", "0"), 1},
+		{EV("chat.completion.chunk", "\"a\\u0000b\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"bad \xff byte\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"raw \x01 control\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"a\\qb\"", "19"), 0},
+		{EV("chat.completion.chunk", "null", "19"), 0},
+		{EV("chat.completion.chunk", "7", "19"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "1.5"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "1e3"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "012"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "1234567890123456789"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "-"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "\"19\""), 0},
+		{EV("error", "\"c\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"c\",\"content\":\"d\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "19 "), 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":null}],\"x_server_t_ns\":19\n\n", 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":null}],\"x_server_t_ns\":19}x\n\n", 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c", 0},
+		{"data: {\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":\"stop\"}],\"x_server_t_ns\":19}\n\n", 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m2\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":null}],\"x_server_t_ns\":19}\n\n", 1},
+	};
+	static const size_t steps[] = {1, 7, 1u << 20};
+	char why[1024], *data;
+	struct chat_result r;
+	long long nf;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		data = xasprintf("%s%s%s", BASE, cases[i].third, EV("chat.completion.chunk", "\"z\"", "21"));
+		for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++)
+			cr_assert_eq(stream_paths_agree(api_openai.wire, data, strlen(data), steps[k], why, sizeof why, &nf),
+				     0, "case %zu, pieces of %zu: %s", i, steps[k], why);
+		free(data);
+		/* the first event is the template, the second is replayed; then the third is or is not */
+		data = xasprintf("%s%s", BASE, cases[i].third);
+		cr_assert_eq(replays_of(data, strlen(data), &r), 1 + cases[i].replayed, "case %zu: %s", i, cases[i].third);
+		chat_result_release(&r);
+		free(data);
+	}
+#undef BASE
+#undef EV
+}
+
+/* fakellm's recorded streams: all but a stream's first events are read by the template. */
+Test(fastpath, recorded_stream_events_take_the_template)
+{
+	char *path = tests_path("data/streams/fakellm-say.sse"), *data, err[256];
+	size_t len;
+	struct chat_result r;
+	long long n;
+
+	cr_assert_eq(read_file(path, &data, &len, err, sizeof err), 0, "%s", err);
+	n = replays_of(data, len, &r);
+	/* its token events share one layout: every one after the first two is replayed */
+	cr_assert_gt(n, 0, "no event of %s took the template", path);
+	cr_assert_eq(r.err, ERR_NONE);
+	chat_result_release(&r);
+	free(data);
+	free(path);
 }
