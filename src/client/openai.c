@@ -451,7 +451,8 @@ static int oa_line(struct stream_parser *p, const char *line, size_t len, int64_
 	if (line[0] == '{') {
 		/* Not SSE: a server that ignored "stream" or replied with a bare JSON error. */
 		char msg[IPW_ERRLEN / 2];
-		if (strstr(line, "\"error\"")) {
+		/* the line may lie in the read buffer, unterminated: up to its first NUL, as strstr would */
+		if (memmem(line, strnlen(line, len), "\"error\"", 7)) {
 			api_error_message(line, len, msg, sizeof msg);
 			return stream_fail(p, ERR_SERVER, "the server reported an error: %s", msg);
 		}

@@ -634,3 +634,19 @@ Test(fastpath, recorded_stream_events_take_the_template)
 	free(data);
 	free(path);
 }
+
+/* A line read where it lies is not NUL-terminated: what follows it in the read is not part of it. */
+Test(sse, line_in_place_ends_at_its_terminator)
+{
+	static const char body[] = "{\"a\":1}\n\"error\"\n";
+	struct stream_parser p;
+	struct chat_result r;
+
+	chat_result_init(&r);
+	stream_parser_init(&p, api_openai.wire, &r, CLIENT_MAX_RESPONSE);
+	cr_assert_eq(stream_parser_feed(&p, body, sizeof body - 1, 1), -1);
+	cr_assert_eq(r.err, ERR_PROTOCOL, "%s", r.errmsg);
+	cr_assert_not_null(strstr(r.errmsg, "expected server-sent events"), "%s", r.errmsg);
+	stream_parser_release(&p);
+	chat_result_release(&r);
+}
