@@ -650,3 +650,50 @@ Test(sse, line_in_place_ends_at_its_terminator)
 	stream_parser_release(&p);
 	chat_result_release(&r);
 }
+
+/*
+ * The OpenAI request body written directly is byte for byte what the jansson
+ * path writes (an extra body of "{}" takes the jansson path and changes nothing).
+ */
+Test(request_body, direct_body_equals_jansson)
+{
+	static const double reals[] = {0, 0.7, 1, 1e-7, 123456789.123456789, 1e300, -0.0, 0.1 + 0.2, 2.5e-300, NAN};
+	static const struct chat_message msgs[] = {
+		{"system", "be \"brief\"\\ \x01\x1f\x7f\b\f\n\r\t/", NULL, NULL, NULL},
+		{"", "who?", "alice", NULL, NULL},
+		{"assistant", NULL, NULL, NULL, NULL},
+		{"tool", "42", "calc", "call_1", NULL},
+	};
+	const struct http_wire *w = api_openai.wire;
+	char err[256];
+
+	for (int k = 0; k < 40; k++) {
+		struct chat_request req;
+		struct buf a, b;
+		memset(&req, 0, sizeof req);
+		req.model = k % 9 == 8 ? NULL : "org/model-1";
+		req.prompt = k % 11 == 10 ? NULL : "Say \"hi\"\n\tnow.";
+		req.no_stream = k % 3 == 1;
+		req.s.max_tokens = k % 4 ? 64 * k : 0;
+		req.s.temperature = k % 5 == 4 ? -1 : reals[k % 10];
+		req.s.top_p = reals[(k + 3) % 10];
+		req.s.top_k = k % 6 == 5 ? 40 : 0;
+		req.s.has_seed = k % 7 == 3;
+		req.s.seed = k % 2 ? -1234567890123LL : 7;
+		req.s.system = k % 8 == 2 ? "sys" : NULL;
+		req.s.logprobs = k % 5 == 1;
+		if (k % 4 == 3) {
+			req.messages = msgs;
+			req.nmessages = sizeof msgs / sizeof msgs[0];
+		}
+		buf_init(&a, 0);
+		buf_init(&b, 0);
+		cr_assert_eq(w->build_body(&req, &a, err, sizeof err), 0, "%s", err);
+		req.extra_body = "{}";
+		cr_assert_eq(w->build_body(&req, &b, err, sizeof err), 0, "%s", err);
+		cr_assert_eq(a.len, b.len, "case %d:\n%s\n%s", k, a.data, b.data);
+		cr_assert_eq(memcmp(a.data, b.data, a.len), 0, "case %d:\n%s\n%s", k, a.data, b.data);
+		buf_release(&a);
+		buf_release(&b);
+	}
+}
