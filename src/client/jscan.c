@@ -303,7 +303,7 @@ static const uint64_t ONES = 0x0101010101010101u, HIGH = 0x8080808080808080u;
  * step: each term's lowest flagged byte is exact (a borrow only runs upward from
  * a byte that is flagged itself).
  */
-static const char *plain_run(const char *p, const char *end)
+static inline const char *plain_run(const char *p, const char *end)
 {
 #ifdef JSCAN_SWAR
 	while (end - p >= 8) {
@@ -795,7 +795,8 @@ int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *
 
 	if (!t || !t->len || t->fsize != size)
 		return -1;
-	t = block(scratch, cap, n);
+	if (*cap < n + 1)
+		t = block(scratch, cap, n);
 	tt = tpl_text(t);
 	memcpy(fields, t->fields.b, size);
 	j.end = end;

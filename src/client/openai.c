@@ -631,7 +631,7 @@ static int oa_line(struct stream_parser *p, const char *line, size_t len, int64_
 		return stream_fail(p, ERR_PROTOCOL,
 				   "expected server-sent events (\"data: ...\" lines) but got JSON: %s", msg);
 	}
-	colon = memchr(line, ':', len);
+	colon = len >= 5 && !memcmp(line, "data:", 5) ? line + 4 : memchr(line, ':', len);   /* the usual line first */
 	flen = colon ? (size_t)(colon - line) : len;
 	val = colon ? colon + 1 : line + len;
 	vlen = len - (size_t)(val - line);
