@@ -784,7 +784,7 @@ void jstr_copy(const struct jstr *s, char *dst, size_t cap)
 	dst[n] = 0;
 }
 
-int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *fields, size_t size)
+const void *jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, size_t size)
 {
 	struct jtpl *t = (struct jtpl *)(void *)*scratch;
 	struct jscan j;
@@ -792,13 +792,14 @@ int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *
 	char *tt;
 	size_t pos = 0;
 	unsigned k;
+	char *fields;
 
 	if (!t || !t->len || t->fsize != size)
-		return -1;
+		return NULL;
 	if (*cap < n + 1)
 		t = block(scratch, cap, n);
 	tt = tpl_text(t);
-	memcpy(fields, t->fields.b, size);
+	fields = (char *)t->fields.b;   /* filled in place: every slot is written before a match returns */
 	j.end = end;
 	j.out = tt + *cap;
 	j.nout = 0;
@@ -810,16 +811,16 @@ int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *
 	for (k = 0; k < t->n; k++) {
 		const struct jtpl_slot *s = &t->s[k];
 		size_t lit = s->off - pos;
-		char *target = (char *)fields + s->target;
+		char *target = fields + s->target;
 
 		if ((size_t)(end - p) < lit + 1 || memcmp(p, tt + pos, lit))
-			return -1;
+			return NULL;
 		j.p = p + lit;
 		if (s->kind == SLOT_STR) {
 			struct jstr *sv = (struct jstr *)(void *)target;
 			const char *q;
 			if (*j.p != '"')
-				return -1;
+				return NULL;
 			q = plain_run(j.p + 1, end);
 			if (q < end && *q == '"') {   /* the usual case, as scan_string reads it: nothing to decode */
 				sv->s = j.p + 1;
@@ -833,19 +834,19 @@ int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *
 			struct jint *iv = (struct jint *)(void *)target;
 			int isint;
 			if (*j.p != '-' && !is_digit(*j.p))
-				return -1;
+				return NULL;
 			scan_number(&j, &iv->v, &isint);
 			if (!isint)
-				return -1;
+				return NULL;
 			iv->set = 1;
 		}
 		if (j.bad)
-			return -1;
+			return NULL;
 		p = j.p;
 		pos = s->off + s->len;
 	}
 	if ((size_t)(end - p) != t->len - pos || memcmp(p, tt + pos, t->len - pos))
-		return -1;
+		return NULL;
 	t->nreplay++;
-	return 0;
+	return fields;
 }

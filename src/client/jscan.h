@@ -69,11 +69,12 @@ int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, siz
 void jscan_record(struct jscan *j, void *fields, size_t size);
 void jscan_keep(struct jscan *j);
 /*
- * Reads text[0..n) by the stream's template into fields[0..size): 0 when it
- * matched (fields as jscan would have read them), -1 when it did not or there
- * is no template (read it with jscan_begin; fields are then undefined).
+ * Reads text[0..n) by the stream's template: the caller's fields (size bytes,
+ * in the scratch block, valid until the next jscan call on it) as jscan would
+ * have read them, or NULL when it did not match or there is no template
+ * (read it with jscan_begin).
  */
-int jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, void *fields, size_t size);
+const void *jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, size_t size);
 /* Events the stream's scratch block has read by replay (for tests). */
 long long jscan_replays(const char *scratch);
 /*

@@ -564,34 +564,38 @@ static void count_set(long long *dst, enum count_src *src, const struct jint *v)
 static int oa_chunk_fast(struct stream_parser *p, const char *data, size_t len, int64_t now_ns)
 {
 	struct chat_result *r = p->res;
-	struct oa_fields f;
+	struct oa_fields scanned;
+	const struct oa_fields *f = jscan_replay(data, len, &p->scratch, &p->scratch_cap, sizeof scanned);
 	const struct oa_msg *m;
 	const struct jstr *th = NULL;
 
-	if (jscan_replay(data, len, &p->scratch, &p->scratch_cap, &f, sizeof f) && fast_scan(p, data, len, &f))
-		return 1;
+	if (!f) {
+		if (fast_scan(p, data, len, &scanned))
+			return 1;
+		f = &scanned;
+	}
 	p->nfast++;
-	if (f.model.set)
-		stream_model(p, f.model.s, f.model.len);
-	if (f.choices_array && f.c0_object) {
-		m = f.delta.is_object ? &f.delta : f.message.is_object ? &f.message : NULL;
+	if (f->model.set)
+		stream_model(p, f->model.s, f->model.len);
+	if (f->choices_array && f->c0_object) {
+		m = f->delta.is_object ? &f->delta : f->message.is_object ? &f->message : NULL;
 		if (m)
 			th = m->s[MSG_REASONING_CONTENT].set ? &m->s[MSG_REASONING_CONTENT]
 			   : m->s[MSG_REASONING].set ? &m->s[MSG_REASONING] : NULL;
 		if (m && (m->s[MSG_CONTENT].len || (th && th->len)) &&
 		    stream_output(p, m->s[MSG_CONTENT].s, m->s[MSG_CONTENT].len, th ? th->s : NULL, th ? th->len : 0,
-				  f.server_t.set ? (int64_t)f.server_t.v : 0, now_ns))
+				  f->server_t.set ? (int64_t)f->server_t.v : 0, now_ns))
 			return -1;
-		if (f.finish.set) {
-			jstr_copy(&f.finish, r->finish_reason, sizeof r->finish_reason);
+		if (f->finish.set) {
+			jstr_copy(&f->finish, r->finish_reason, sizeof r->finish_reason);
 			p->finished = 1;
 		}
-		if (f.lp_array)
-			stream_logprobs(p, f.lp_sum, f.lp_n);
+		if (f->lp_array)
+			stream_logprobs(p, f->lp_sum, f->lp_n);
 	}
-	count_set(&r->prompt_tokens, &r->prompt_src, &f.prompt);
-	count_set(&r->completion_tokens, &r->completion_src, &f.completion);
-	count_set(&r->reasoning_tokens, &r->reasoning_src, &f.reasoning);
+	count_set(&r->prompt_tokens, &r->prompt_src, &f->prompt);
+	count_set(&r->completion_tokens, &r->completion_src, &f->completion);
+	count_set(&r->reasoning_tokens, &r->reasoning_src, &f->reasoning);
 	return 0;
 }
 
