@@ -29,8 +29,7 @@ static void ws(struct jscan *j)
  * template's text (cap bytes), then the area escaped strings are decoded
  * into (cap bytes). Growing it keeps the template: its text stays in place.
  */
-#define JTPL_SLOTS 16
-#define JTPL_FIELDS 512
+#define JTPL_SLOTS 10     /* values a template event may carry (an OpenAI token event has 3) */
 enum { SLOT_STR, SLOT_INT };
 struct jtpl_slot {
 	uint32_t off, len;     /* the token in the template text */
@@ -46,7 +45,7 @@ struct jtpl {
 	size_t fsize;
 	struct jtpl_slot s[JTPL_SLOTS], rs[JTPL_SLOTS];
 	union {
-		unsigned char b[JTPL_FIELDS];   /* the caller's fields as read from the template's event */
+		unsigned char b[JSCAN_MAX_FIELDS];   /* the caller's fields as read from the template's event */
 		max_align_t align;
 	} fields;
 };
@@ -96,7 +95,7 @@ int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, siz
 
 void jscan_record(struct jscan *j, void *fields, size_t size)
 {
-	if (size > JTPL_FIELDS || (size_t)(j->end - j->text) > UINT32_MAX || !fields)
+	if (size > JSCAN_MAX_FIELDS || (size_t)(j->end - j->text) > UINT32_MAX || !fields)
 		return;
 	j->rec->nrec = 0;
 	j->rec->broken = 0;

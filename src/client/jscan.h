@@ -62,10 +62,11 @@ int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, siz
  * created, model, keys), so all but the first few take the replay.
  *
  * jscan_record (after jscan_begin) starts building the template from this
- * event, whose values go into fields[0..size) (size <= 512); jscan_keep
+ * event, whose values go into fields[0..size) (size <= JSCAN_MAX_FIELDS); jscan_keep
  * (after a jscan_end that returned 0, with the fields as read) makes it the
  * stream's template. Any other jscan_begin drops the template being built.
  */
+#define JSCAN_MAX_FIELDS 320
 void jscan_record(struct jscan *j, void *fields, size_t size);
 void jscan_keep(struct jscan *j);
 /*

@@ -369,6 +369,7 @@ struct oa_fields {
 	long long lp_n;
 	double lp_sum;
 };
+_Static_assert(sizeof(struct oa_fields) <= JSCAN_MAX_FIELDS, "a chunk's fields must fit a template (jscan.h)");
 
 
 static void fast_msg(struct jscan *j, struct oa_msg *m)
