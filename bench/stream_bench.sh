@@ -1,7 +1,8 @@
 #!/bin/sh
 # stream_bench.sh - what the load generator costs, in one run, for the build in
 # IPW_BUILD (default build/): instructions per streamed event (callgrind, so the
-# count does not depend on how busy the machine is), the TTFT that the whole
+# count does not depend on how busy the machine is; also the marginal cost of one
+# more event, from a second run with 128-event streams), the TTFT that the whole
 # `ipw profile` pipeline and bench/client_bench add at 1, 64, 256 and 1,000
 # paced streams, client CPU seconds per 1,000 tokens, memory per open stream
 # and the most streams sustained with no failure. Prints Markdown tables
@@ -42,18 +43,29 @@ echo "build: $B; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 # ---- instructions per streamed event ---------------------------------------
-start_fake 64 0 0
-if command -v valgrind >/dev/null; then
+# count_instr TOKENS: callgrind over client_bench against a fake server of TOKENS events a stream;
+# sets total (the whole process) and parse (stream_parser_feed, inclusive)
+count_instr() {
+	start_fake "$1" 0 0
 	valgrind --tool=callgrind --callgrind-out-file="$T/cg" "$B/bench/client_bench" --url "$URL" --n "$CG_N" \
 		--concurrency 8 >/dev/null 2>"$T/cg.err"
 	total=$(sed -n 's/.*Collected : //p' "$T/cg.err")
 	parse=$(callgrind_annotate --inclusive=yes "$T/cg" 2>/dev/null |
 		sed -n 's/^ *\([0-9,]*\) .*src\/client.c:stream_parser_feed .*/\1/p' | head -1 | tr -d ,)
+	parse=${parse:-0}
+}
+if command -v valgrind >/dev/null; then
+	count_instr 128
+	total2=$total parse2=$parse
+	count_instr 64
 	events=$(( (CG_N + 20) * 64 ))   # client_bench warms up with 20 requests first
 	echo "| instructions (callgrind, client_bench: $((CG_N + 20)) streams x 64 events, concurrency 8) | per event |"
 	echo "|---|---|"
 	echo "| whole process (start-up, libcurl, request bodies, parsing) | $(( total / events )) |"
-	echo "| stream_parser_feed (line splitting, parsing, recording) | $(( ${parse:-0} / events )) |"
+	echo "| stream_parser_feed (line splitting, parsing, recording) | $(( parse / events )) |"
+	# the same requests with 128 events a stream: what one more event costs, start-up and per-request work aside
+	echo "| marginal, whole process: (run of 128-event streams - this run) / $events more events | $(( (total2 - total) / events )) |"
+	echo "| marginal, stream_parser_feed: the same difference / $events | $(( (parse2 - parse) / events )) |"
 else
 	echo "| instructions per event | not measured: valgrind is not installed |"
 fi

@@ -24,21 +24,66 @@ static void ws(struct jscan *j)
 		j->p++;
 }
 
-int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap)
+/*
+ * The scratch block a stream keeps: this header (the template), then the
+ * template's text (cap bytes), then the area escaped strings are decoded
+ * into (cap bytes). Growing it keeps the template: its text stays in place.
+ */
+#define JTPL_SLOTS 10     /* values a template event may carry (an OpenAI token event has 3) */
+enum { SLOT_STR, SLOT_INT };
+struct jtpl_slot {
+	uint32_t off, len;     /* the token in the template text */
+	uint16_t target;       /* its struct jstr or struct jint: offset in the caller's fields */
+	uint8_t kind;
+};
+struct jtpl {
+	size_t len;            /* the template's text length; 0: no template */
+	unsigned n;            /* its slots */
+	unsigned nrec;         /* slots of the event being recorded (rs) */
+	int broken;            /* the event being recorded cannot become the template */
+	long long nreplay;
+	size_t fsize;
+	struct jtpl_slot s[JTPL_SLOTS], rs[JTPL_SLOTS];
+	union {
+		unsigned char b[JSCAN_MAX_FIELDS];   /* the caller's fields as read from the template's event */
+		max_align_t align;
+	} fields;
+};
+
+static char *tpl_text(struct jtpl *t)
 {
-	if (*cap < n + 1) {
+	return (char *)(t + 1);
+}
+
+/* The scratch block, grown to hold an n-byte event. */
+static struct jtpl *block(char **scratch, size_t *cap, size_t n)
+{
+	if (!*scratch || *cap < n + 1) {
 		size_t c = *cap ? *cap : 256;
+		int fresh = !*scratch;
 		while (c < n + 1)
 			c *= 2;
-		*scratch = xrealloc(*scratch, c);
+		*scratch = xrealloc(*scratch, sizeof(struct jtpl) + 2 * c);
+		if (fresh)
+			memset(*scratch, 0, sizeof(struct jtpl));
 		*cap = c;
 	}
-	j->p = text;
+	return (struct jtpl *)(void *)*scratch;
+}
+
+int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap)
+{
+	struct jtpl *t = block(scratch, cap, n);
+
+	j->p = j->text = text;
 	j->end = text + n;
-	j->out = *scratch;
+	j->out = tpl_text(t) + *cap;
 	j->nout = 0;
 	j->depth = 0;
 	j->bad = 0;
+	j->rec = t;
+	j->rec_base = NULL;
+	j->rec_size = 0;
 	ws(j);
 	if (j->p == j->end || *j->p != '{') {
 		j->bad = 1;
@@ -46,6 +91,56 @@ int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, siz
 	}
 	jscan_object_begin(j);
 	return 0;
+}
+
+void jscan_record(struct jscan *j, void *fields, size_t size)
+{
+	if (size > JSCAN_MAX_FIELDS || (size_t)(j->end - j->text) > UINT32_MAX || !fields)
+		return;
+	j->rec->nrec = 0;
+	j->rec->broken = 0;
+	j->rec_base = fields;
+	j->rec_size = size;
+}
+
+/* While recording: the token that began at start and ends at j->p is a slot filling *target. */
+static void slot(struct jscan *j, const char *start, int kind, const void *target, size_t tsize)
+{
+	struct jtpl *t = j->rec;
+	const char *tg = target;
+
+	if (!j->rec_base || j->bad)
+		return;
+	if (t->nrec == JTPL_SLOTS || tg < j->rec_base || tg + tsize > j->rec_base + j->rec_size) {
+		t->broken = 1;
+		return;
+	}
+	t->rs[t->nrec].off = (uint32_t)(start - j->text);
+	t->rs[t->nrec].len = (uint32_t)(j->p - start);
+	t->rs[t->nrec].target = (uint16_t)(tg - j->rec_base);
+	t->rs[t->nrec].kind = (uint8_t)kind;
+	t->nrec++;
+}
+
+void jscan_keep(struct jscan *j)
+{
+	struct jtpl *t = j->rec;
+	size_t n = (size_t)(j->end - j->text);
+
+	if (!j->rec_base || j->bad || t->broken)
+		return;
+	memcpy(tpl_text(t), j->text, n);   /* jscan_begin grew the block to hold n */
+	t->len = n;
+	memcpy(t->s, t->rs, t->nrec * sizeof t->s[0]);
+	t->n = t->nrec;
+	memcpy(t->fields.b, j->rec_base, j->rec_size);
+	t->fsize = j->rec_size;
+	j->rec_base = NULL;
+}
+
+long long jscan_replays(const char *scratch)
+{
+	return scratch ? ((const struct jtpl *)(const void *)scratch)->nreplay : 0;
 }
 
 char jscan_peek(struct jscan *j)
@@ -196,6 +291,36 @@ static const unsigned char plain[256] = {
 #undef R4
 };
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSCAN_SWAR 1   /* eight bytes at a time (the first byte in memory is the lowest) */
+static const uint64_t ONES = 0x0101010101010101u, HIGH = 0x8080808080808080u;
+#endif
+
+/*
+ * The first byte in [p, end) that a string does not take as it is ('"', '\\',
+ * a control character, a byte >= 0x80), or end. With JSCAN_SWAR, eight bytes a
+ * step: each term's lowest flagged byte is exact (a borrow only runs upward from
+ * a byte that is flagged itself).
+ */
+static inline const char *plain_run(const char *p, const char *end)
+{
+#ifdef JSCAN_SWAR
+	while (end - p >= 8) {
+		uint64_t x, q, b, m;
+		memcpy(&x, p, 8);
+		q = x ^ (ONES * '"');
+		b = x ^ (ONES * '\\');
+		m = (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x) | x) & HIGH;
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && plain[(unsigned char)*p])
+		p++;
+	return p;
+}
+
 /* A string at j->p (the opening quote); s gets its bytes. Escaped strings are decoded to the scratch area. */
 static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
 {
@@ -204,10 +329,8 @@ static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
 	int esc = 0;
 
 	while (p < j->end) {
-		const char *q = p;
+		const char *q = plain_run(p, j->end);
 		unsigned char c;
-		while (q < j->end && plain[(unsigned char)*q])
-			q++;
 		if (esc && q > p) {
 			memcpy(j->out + j->nout, p, (size_t)(q - p));
 			j->nout += (size_t)(q - p);
@@ -260,7 +383,7 @@ static void scan_string(struct jscan *j, struct jstr *s, int allow_escapes)
 	j->bad = 1;
 }
 
-void jscan_string(struct jscan *j, struct jstr *s)
+void jscan_string_fixed(struct jscan *j, struct jstr *s)
 {
 	if (jscan_peek(j) != '"') {
 		j->bad = 1;
@@ -269,10 +392,47 @@ void jscan_string(struct jscan *j, struct jstr *s)
 	scan_string(j, s, 1);
 }
 
+void jscan_string(struct jscan *j, struct jstr *s)
+{
+	const char *start;
+
+	if (jscan_peek(j) != '"') {
+		j->bad = 1;
+		return;
+	}
+	start = j->p;
+	scan_string(j, s, 1);
+	slot(j, start, SLOT_STR, s, sizeof *s);
+}
+
 static int is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
+
+#ifdef JSCAN_SWAR
+/* Whether p[0..8) are eight ASCII digits; *w gets them. */
+static int eight_digits(const char *p, uint64_t *w)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	if (((v & 0xF0F0F0F0F0F0F0F0u) | (((v + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) >> 4)) !=
+	    0x3333333333333333u)
+		return 0;
+	*w = v;
+	return 1;
+}
+
+/* The value of eight ASCII digits (eight_digits), by three multiplications. */
+static uint64_t eight_value(uint64_t v)
+{
+	v -= ONES * '0';
+	v = v * 10 + (v >> 8);
+	return (((v & 0x000000FF000000FFu) * (100 + (1000000ull << 32))) +
+		(((v >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32)))) >> 32;
+}
+#endif
 
 /* A number at j->p. *is_int: no fraction or exponent and at most 18 digits (*v holds it exactly). */
 static void scan_number(struct jscan *j, long long *v, int *is_int)
@@ -294,6 +454,16 @@ static void scan_number(struct jscan *j, long long *v, int *is_int)
 		if (p < j->end && is_digit(*p))
 			goto bad;
 	} else {
+#ifdef JSCAN_SWAR
+		uint64_t w;
+		/* x holds the first 18 digits; past them it is not used (more than 18 is no integer) */
+		while (j->end - p >= 8 && eight_digits(p, &w)) {
+			if (ndig + 8 <= 18)
+				x = x * 100000000 + (long long)eight_value(w);
+			ndig += 8;
+			p += 8;
+		}
+#endif
 		while (p < j->end && is_digit(*p)) {
 			if (ndig < 18)
 				x = x * 10 + (*p - '0');
@@ -457,10 +627,12 @@ void jscan_int(struct jscan *j, struct jint *i)
 	int isint;
 
 	if (jscan_peek(j) == '0') {
+		const char *start = j->p;
 		scan_number(j, &v, &isint);
 		if (!j->bad && isint) {
 			i->v = v;
 			i->set = 1;
+			slot(j, start, SLOT_INT, i, sizeof *i);
 		}
 		return;
 	}
@@ -479,6 +651,8 @@ void jscan_real(struct jscan *j, struct jreal *r)
 	char tmp[JSCAN_MAX_NUMBER + 1];
 	double v;
 
+	if (j->rec_base)
+		j->rec->broken = 1;   /* a template has no real slots (the sum of logprobs is the caller's) */
 	if (jscan_peek(j) != '0') {
 		jscan_skip(j);
 		return;
@@ -607,4 +781,71 @@ void jstr_copy(const struct jstr *s, char *dst, size_t cap)
 	size_t n = s->len < cap - 1 ? s->len : cap - 1;
 	memcpy(dst, s->s, n);
 	dst[n] = 0;
+}
+
+const void *jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, size_t size)
+{
+	struct jtpl *t = (struct jtpl *)(void *)*scratch;
+	struct jscan j;
+	const char *p = text, *end = text + n;
+	char *tt;
+	size_t pos = 0;
+	unsigned k;
+	char *fields;
+
+	if (!t || !t->len || t->fsize != size)
+		return NULL;
+	if (*cap < n + 1)
+		t = block(scratch, cap, n);
+	tt = tpl_text(t);
+	fields = (char *)t->fields.b;   /* filled in place: every slot is written before a match returns */
+	j.end = end;
+	j.out = tt + *cap;
+	j.nout = 0;
+	j.bad = 0;
+	j.depth = 0;
+	j.text = text;
+	j.rec = t;
+	j.rec_base = NULL;
+	for (k = 0; k < t->n; k++) {
+		const struct jtpl_slot *s = &t->s[k];
+		size_t lit = s->off - pos;
+		char *target = fields + s->target;
+
+		if ((size_t)(end - p) < lit + 1 || memcmp(p, tt + pos, lit))
+			return NULL;
+		j.p = p + lit;
+		if (s->kind == SLOT_STR) {
+			struct jstr *sv = (struct jstr *)(void *)target;
+			const char *q;
+			if (*j.p != '"')
+				return NULL;
+			q = plain_run(j.p + 1, end);
+			if (q < end && *q == '"') {   /* the usual case, as scan_string reads it: nothing to decode */
+				sv->s = j.p + 1;
+				sv->len = (size_t)(q - j.p - 1);
+				sv->set = 1;
+				j.p = q + 1;
+			} else {
+				scan_string(&j, sv, 1);
+			}
+		} else {
+			struct jint *iv = (struct jint *)(void *)target;
+			int isint;
+			if (*j.p != '-' && !is_digit(*j.p))
+				return NULL;
+			scan_number(&j, &iv->v, &isint);
+			if (!isint)
+				return NULL;
+			iv->set = 1;
+		}
+		if (j.bad)
+			return NULL;
+		p = j.p;
+		pos = s->off + s->len;
+	}
+	if ((size_t)(end - p) != t->len - pos || memcmp(p, tt + pos, t->len - pos))
+		return NULL;
+	t->nreplay++;
+	return fields;
 }

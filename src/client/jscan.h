@@ -14,12 +14,19 @@
 #include <stddef.h>
 #include <string.h>
 
+struct jtpl;
+
 struct jscan {
 	const char *p, *end;
 	char *out;          /* decoded strings go here: room for the whole event */
 	size_t nout;
 	int depth;
 	int bad;            /* outside the subset: fall back to the full parser */
+	/* jscan_record: the template being built from this event, and the caller's fields it fills */
+	const char *text;
+	struct jtpl *rec;
+	char *rec_base;
+	size_t rec_size;
 };
 
 /* A string value: its bytes (in the event text or in the scratch area) and length; set = present. */
@@ -37,10 +44,40 @@ struct jint {
 
 /*
  * Starts scanning text[0..n) with scratch (*scratch, *cap: grown here to hold
- * n bytes, kept by the caller across events, so a steady stream allocates
- * nothing). Returns 0, or -1 when the text does not start with '{' (bad set).
+ * n bytes and the stream's template, kept by the caller across events and
+ * released with free(), so a steady stream allocates nothing). Returns 0, or
+ * -1 when the text does not start with '{' (bad set).
  */
 int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, size_t *cap);
+/*
+ * The stream's template (kept in the scratch block): the text of an event read
+ * whole on the fast path, and where in it lay the values the caller read into
+ * its fields struct with jscan_string and jscan_int (the slots). Every other
+ * byte (keys, punctuation, whitespace, skipped values, jscan_string_fixed
+ * strings) is literal. An event that repeats the literal bytes exactly, with
+ * a valid token of the same kind in each slot, is the same JSON tree with
+ * other values in those places, so the full scan would read it into the same
+ * fields but for the slots' values: jscan_replay reads it so, in one pass of
+ * comparisons. Servers send every event of a stream in one layout (same id,
+ * created, model, keys), so all but the first few take the replay.
+ *
+ * jscan_record (after jscan_begin) starts building the template from this
+ * event, whose values go into fields[0..size) (size <= JSCAN_MAX_FIELDS); jscan_keep
+ * (after a jscan_end that returned 0, with the fields as read) makes it the
+ * stream's template. Any other jscan_begin drops the template being built.
+ */
+#define JSCAN_MAX_FIELDS 320
+void jscan_record(struct jscan *j, void *fields, size_t size);
+void jscan_keep(struct jscan *j);
+/*
+ * Reads text[0..n) by the stream's template: the caller's fields (size bytes,
+ * in the scratch block, valid until the next jscan call on it) as jscan would
+ * have read them, or NULL when it did not match or there is no template
+ * (read it with jscan_begin).
+ */
+const void *jscan_replay(const char *text, size_t n, char **scratch, size_t *cap, size_t size);
+/* Events the stream's scratch block has read by replay (for tests). */
+long long jscan_replays(const char *scratch);
 /*
  * The next member of the object being read (*first: 1 before the first,
  * cleared here): 1 with its key (not NUL-terminated), 0 at the closing '}'
@@ -49,16 +86,21 @@ int jscan_begin(struct jscan *j, const char *text, size_t n, char **scratch, siz
 int jscan_member(struct jscan *j, int *first, const char **key, size_t *klen);
 /* The value ahead: '{', '[', '"', 't', 'f', 'n', or '0' for a number (0 at the end). */
 char jscan_peek(struct jscan *j);
-/* Reads a string value into s (bad if it is none). */
+/* Reads a string value into s (bad if it is none); while recording, s is a slot. */
 void jscan_string(struct jscan *j, struct jstr *s);
-/* Reads a value; when it is an integer sets *i (bad if it is not valid JSON). */
+/* The same, but the value stays literal in the template (a decision depends on it). */
+void jscan_string_fixed(struct jscan *j, struct jstr *s);
+/* Reads a value; when it is an integer sets *i (bad if it is not valid JSON); then a slot when recording. */
 void jscan_int(struct jscan *j, struct jint *i);
 /* A number member: set = the value was a JSON number; v as jansson's json_number_value gives it. */
 struct jreal {
 	double v;
 	int set;
 };
-/* Reads a value; when it is a number sets *r (bad if it is not valid JSON, or it overflows a double). */
+/*
+ * Reads a value; when it is a number sets *r (bad if it is not valid JSON, or
+ * it overflows a double). A number read so keeps the event from being a template.
+ */
 void jscan_real(struct jscan *j, struct jreal *r);
 /* Reads a value that must be true/false/null/anything; returns 1 when it was the literal true. */
 int jscan_true(struct jscan *j);

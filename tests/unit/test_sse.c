@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "client/api.h"
+#include "client/jscan.h"
 #include "../fuzz/stream_agree.h"
 #include "util.h"
 
@@ -533,4 +534,166 @@ Test(logprobs, whole_reply_and_the_request_body)
 	cr_assert_eq(api_openai.wire->build_body(&req, &body, err, sizeof err), 0, "%s", err);
 	cr_assert_not_null(strstr(body.data, "\"logprobs\":true"), "%s", body.data);
 	buf_release(&body);
+}
+
+/* Runs data through the parser whole (fast path on); returns how many events the template read (jscan_replay). */
+static long long replays_of(const char *data, size_t len, struct chat_result *r)
+{
+	struct stream_parser p;
+	long long n;
+
+	chat_result_init(r);
+	stream_parser_init(&p, api_openai.wire, r, CLIENT_MAX_RESPONSE);
+	if (stream_parser_feed(&p, data, len, 1) == 0)
+		stream_parser_finish(&p, 2);
+	n = jscan_replays(p.scratch);
+	stream_parser_release(&p);
+	return n;
+}
+
+/*
+ * After two events of one layout, a third that differs only in the values ipw
+ * reads is read by the template; one that differs anywhere else (or has an odd
+ * value) is read in full (and by jansson where the full scan gives up). Both
+ * ways the record equals jansson's, in pieces of 1 and 7 bytes and whole.
+ */
+Test(fastpath, template_replay_agrees_with_jansson)
+{
+#define EV(obj, content, t) "data: {\"id\":\"c1\",\"object\":\"" obj "\",\"model\":\"m\",\"choices\":[{\"index\":0," \
+	"\"delta\":{\"content\":" content "},\"finish_reason\":null}],\"x_server_t_ns\":" t "}\n\n"
+#define BASE EV("chat.completion.chunk", "\"a\"", "17") EV("chat.completion.chunk", "\"b\"", "18")
+	static const struct {
+		const char *third;
+		int replayed;   /* 1: the template read it */
+	} cases[] = {
+		{EV("chat.completion.chunk", "\"c d\"", "19"), 1},
+		{EV("chat.completion.chunk", "\"\\\"q\\\"\\n\\u00e9\\ud83d\\ude00\"", "-20"), 1},
+		{EV("chat.completion.chunk", "\"\xc3\xa9 long enough for eight-byte steps, \xe2\x82\xac\"", "123456789012345678"), 1},
+		{EV("chat.completion.chunk", "\"\"", "0"), 1},
+		{EV("chat.completion.chunk", "\"a\\u0000b\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"bad \xff byte\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"raw \x01 control\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"a\\qb\"", "19"), 0},
+		{EV("chat.completion.chunk", "null", "19"), 0},
+		{EV("chat.completion.chunk", "7", "19"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "1.5"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "1e3"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "012"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "1234567890123456789"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "-"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "\"19\""), 0},
+		{EV("error", "\"c\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"c\",\"content\":\"d\"", "19"), 0},
+		{EV("chat.completion.chunk", "\"c\"", "19 "), 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":null}],\"x_server_t_ns\":19\n\n", 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":null}],\"x_server_t_ns\":19}x\n\n", 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c", 0},
+		{"data: {\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":\"stop\"}],\"x_server_t_ns\":19}\n\n", 0},
+		{"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m2\",\"choices\":[{\"index\":0,"
+		 "\"delta\":{\"content\":\"c\"},\"finish_reason\":null}],\"x_server_t_ns\":19}\n\n", 1},
+	};
+	static const size_t steps[] = {1, 7, 1u << 20};
+	char why[1024], *data;
+	struct chat_result r;
+	long long nf;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		data = xasprintf("%s%s%s", BASE, cases[i].third, EV("chat.completion.chunk", "\"z\"", "21"));
+		for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++)
+			cr_assert_eq(stream_paths_agree(api_openai.wire, data, strlen(data), steps[k], why, sizeof why, &nf),
+				     0, "case %zu, pieces of %zu: %s", i, steps[k], why);
+		free(data);
+		/* the first event is the template, the second is replayed; then the third is or is not */
+		data = xasprintf("%s%s", BASE, cases[i].third);
+		cr_assert_eq(replays_of(data, strlen(data), &r), 1 + cases[i].replayed, "case %zu: %s", i, cases[i].third);
+		chat_result_release(&r);
+		free(data);
+	}
+#undef BASE
+#undef EV
+}
+
+/* fakellm's recorded streams: all but a stream's first events are read by the template. */
+Test(fastpath, recorded_stream_events_take_the_template)
+{
+	char *path = tests_path("data/streams/fakellm-say.sse"), *data, err[256];
+	size_t len;
+	struct chat_result r;
+	long long n;
+
+	cr_assert_eq(read_file(path, &data, &len, err, sizeof err), 0, "%s", err);
+	n = replays_of(data, len, &r);
+	/* its token events share one layout: every one after the first two is replayed */
+	cr_assert_gt(n, 0, "no event of %s took the template", path);
+	cr_assert_eq(r.err, ERR_NONE);
+	chat_result_release(&r);
+	free(data);
+	free(path);
+}
+
+/* A line read where it lies is not NUL-terminated: what follows it in the read is not part of it. */
+Test(sse, line_in_place_ends_at_its_terminator)
+{
+	static const char body[] = "{\"a\":1}\n\"error\"\n";
+	struct stream_parser p;
+	struct chat_result r;
+
+	chat_result_init(&r);
+	stream_parser_init(&p, api_openai.wire, &r, CLIENT_MAX_RESPONSE);
+	cr_assert_eq(stream_parser_feed(&p, body, sizeof body - 1, 1), -1);
+	cr_assert_eq(r.err, ERR_PROTOCOL, "%s", r.errmsg);
+	cr_assert_not_null(strstr(r.errmsg, "expected server-sent events"), "%s", r.errmsg);
+	stream_parser_release(&p);
+	chat_result_release(&r);
+}
+
+/*
+ * The OpenAI request body written directly is byte for byte what the jansson
+ * path writes (an extra body of "{}" takes the jansson path and changes nothing).
+ */
+Test(request_body, direct_body_equals_jansson)
+{
+	static const double reals[] = {0, 0.7, 1, 1e-7, 123456789.123456789, 1e300, -0.0, 0.1 + 0.2, 2.5e-300, NAN};
+	static const struct chat_message msgs[] = {
+		{"system", "be \"brief\"\\ \x01\x1f\x7f\b\f\n\r\t/", NULL, NULL, NULL},
+		{"", "who?", "alice", NULL, NULL},
+		{"assistant", NULL, NULL, NULL, NULL},
+		{"tool", "42", "calc", "call_1", NULL},
+	};
+	const struct http_wire *w = api_openai.wire;
+	char err[256];
+
+	for (int k = 0; k < 40; k++) {
+		struct chat_request req;
+		struct buf a, b;
+		memset(&req, 0, sizeof req);
+		req.model = k % 9 == 8 ? NULL : "org/model-1";
+		req.prompt = k % 11 == 10 ? NULL : "Say \"hi\"\n\tnow.";
+		req.no_stream = k % 3 == 1;
+		req.s.max_tokens = k % 4 ? 64 * k : 0;
+		req.s.temperature = k % 5 == 4 ? -1 : reals[k % 10];
+		req.s.top_p = reals[(k + 3) % 10];
+		req.s.top_k = k % 6 == 5 ? 40 : 0;
+		req.s.has_seed = k % 7 == 3;
+		req.s.seed = k % 2 ? -1234567890123LL : 7;
+		req.s.system = k % 8 == 2 ? "sys" : NULL;
+		req.s.logprobs = k % 5 == 1;
+		if (k % 4 == 3) {
+			req.messages = msgs;
+			req.nmessages = sizeof msgs / sizeof msgs[0];
+		}
+		buf_init(&a, 0);
+		buf_init(&b, 0);
+		cr_assert_eq(w->build_body(&req, &a, err, sizeof err), 0, "%s", err);
+		req.extra_body = "{}";
+		cr_assert_eq(w->build_body(&req, &b, err, sizeof err), 0, "%s", err);
+		cr_assert_eq(a.len, b.len, "case %d:\n%s\n%s", k, a.data, b.data);
+		cr_assert_eq(memcmp(a.data, b.data, a.len), 0, "case %d:\n%s\n%s", k, a.data, b.data);
+		buf_release(&a);
+		buf_release(&b);
+	}
 }
