@@ -305,7 +305,7 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, d
 
 void plot_format_si(char *buf, size_t n, double v, int digits)
 {
-	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E"};
+	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E", "Z", "Y"};
 	int k = 4;
 	double a = fabs(v);
 
@@ -314,7 +314,7 @@ void plot_format_si(char *buf, size_t n, double v, int digits)
 		return;
 	}
 	if (a > 0) {
-		while (a >= 1000 && k < 10)
+		while (a >= 1000 && k < 12)
 			a /= 1000, v /= 1000, k++;
 		while (a < 1 && k > 0)
 			a *= 1000, v *= 1000, k--;

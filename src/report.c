@@ -117,6 +117,20 @@ static void note(struct buf *b, const char *fmt, const char *arg)
 	buf_appends(b, "</p>\n");
 }
 
+static void si(struct buf *b, double v, const char *unit);
+static void cell_si_ci(struct buf *b, struct metric_value v, const char *unit);
+static void cell_usd(struct buf *b, struct metric_value v);
+
+/* A routing total as a metric value: the Monte Carlo spread, where there is one, as its interval. */
+static struct metric_value rv_mv(struct route_value v)
+{
+	struct metric_value m = {0};
+	m.value = v.value;
+	m.ci_low = v.lo;
+	m.ci_high = v.hi;
+	return m;
+}
+
 /* Renders p into the page (base64 PNG) and writes DIR/name.png and .svg. */
 static int emit_plot(struct buf *b, const struct plot *p, const char *dir, const char *name, const char *alt,
 		     char *err, size_t errlen)
@@ -644,6 +658,38 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 	buf_appends(b, "</tbody></table>\n");
 }
 
+/*
+ * The same rows scaled to a day of --daily-queries: each total over the
+ * simulated items / n_items x N (route_per_day, as route simulate
+ * --daily-queries), energy in Wh with an SI prefix (kWh, MWh).
+ */
+static void daily_table(struct buf *b, double daily, const struct route_result *res)
+{
+	buf_appendf(b, "<h3 id=daily-section>Per day at %.6g queries</h3>\n<p>Each scheme's total over the %lld "
+		    "simulated items, divided by %lld and multiplied by %.6g queries a day (--daily-queries): energy "
+		    "per day (1 kWh = 3.6 MJ), cost per day (with --prices) and compute per day (FLOPs on the basis "
+		    "above). Monte Carlo rows give the 95%% spread of the trials.</p>\n", daily, res->n_items,
+		    res->n_items, daily);
+	buf_appends(b, "<table id=daily><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy/day</th>"
+		    "<th>cost/day</th><th>compute/day</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < res->nrows; i++) {
+		const struct route_row *w = &res->rows[i];
+		struct route_value e = route_per_day(w->energy_j, daily, res->n_items, ROUTE_J_PER_KWH);
+		buf_appendf(b, "<tr><td>%s</td>", w->scheme);
+		if (isfinite(w->p))
+			buf_appendf(b, "<td>%.2f</td>", w->p);
+		else
+			buf_appends(b, "<td>&ndash;</td>");
+		buf_appendf(b, "<td>%s</td>", w->monte_carlo ? "Monte Carlo" : "exact");
+		e.value *= 1e3, e.lo *= 1e3, e.hi *= 1e3;   /* kWh -> Wh, for the prefix */
+		cell_si_ci(b, rv_mv(e), "Wh");
+		cell_usd(b, rv_mv(route_per_day(w->cost_usd, daily, res->n_items, 1)));
+		cell_si_ci(b, rv_mv(route_per_day(w->flops, daily, res->n_items, 1)), "FLOP");
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+}
+
 static const struct route_row *grid_row(const struct route_result *res, const char *scheme, double p, int mc)
 {
 	for (size_t i = 0; i < res->nrows; i++)
@@ -721,8 +767,9 @@ static int section_routing(struct store *s, const struct report_options *o, char
 
 	buf_appends(b, "<h2 id=routing-section>Hybrid routing</h2>\n");
 	if (!o->cloud) {
-		buf_appends(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
-			    "are the local models).</p>\n");
+		buf_appendf(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
+			    "are the local models)%s.</p>\n", o->daily_queries > 0 ? "; the per-day figures of "
+			    "--daily-queries come with it" : "");
 		return 0;
 	}
 	if ((rc = routing_prepare(s, o, ids, n, &rt, b, err, errlen)) != 0)
@@ -734,6 +781,8 @@ static int section_routing(struct store *s, const struct report_options *o, char
 		goto out;
 	}
 	routing_table(b, &rt, &res);
+	if (o->daily_queries > 0)
+		daily_table(b, o->daily_queries, &res);
 	route_result_release(&res);
 	for (int i = 0; i <= 10; i++)
 		grid[i] = i / 10.0;

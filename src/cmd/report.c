@@ -75,6 +75,9 @@ static const struct opt_def report_opts[] = {
 	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
 	 0, NULL, NULL, &compute_hooks},
+	{"daily-queries", 0, OPT_DOUBLE, A(o.daily_queries), "N", "routing also per day at N queries a day: energy "
+	 "(kWh, MWh),\ncost and compute (as ipw route simulate --daily-queries; the paper: 80.2M)", NULL, 0, 1e15,
+	 OPT_BOUNDED | OPT_MIN_OPEN, NULL, "a number > 0", NULL},
 	{"weights", 0, OPT_STRING, A(o.weights), "FILE", "subject weights (GDP in USD) for the weighted accuracy section\n"
 	 "(as ipw analyze --weights; docs/analysis.md 'GDP weights')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",

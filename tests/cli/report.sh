@@ -21,7 +21,8 @@ cat >"$TMP/meta.json" <<'J'
 J
 
 "$IPW" report 1 2 3 --cloud 3 --store "$DB" --out "$OUT" --prices "$TMP/prices.json" --bootstrap 200 \
-	--trials 100 --title "fixture report" --model-meta "$TMP/meta.json" --compute total || fail "report exit $?"
+	--trials 100 --title "fixture report" --model-meta "$TMP/meta.json" --compute total \
+	--daily-queries 80.2e6 || fail "report exit $?"
 for p in pareto ipw ipj coverage routing energy_tokens timeline_run1 subject_ipw; do
 	[ -s "$OUT/$p.png" ] || fail "missing $p.png"
 	[ -s "$OUT/$p.svg" ] || fail "missing $p.svg"
@@ -57,9 +58,18 @@ PY
 if grep -Eo '(src|href)="(https?:|//)[^"]*' "$H"; then fail "the page refers to something outside itself"; fi
 grep -q 'run 3 (cloud)\|cloud run 3 (cloud)' "$H" || fail "routing names the cloud run"
 grep -q '<td>48.0%</td>' "$H" || fail "routing: oracle energy saved 48.0%"
+# per day at the paper's 80.2e6 queries (route_per_day, as route simulate): cloud-only 500 J / 5 items
+# x 80.2e6 = 8.02e9 J = 2228 kWh; 2.5 mUSD / 5 x 80.2e6 = 40.1 kUSD; 2 x 235e9 x 300 tokens x 80.2e6 =
+# 1.131e22 FLOP; the oracle 260 J / 5 x 80.2e6 / 3.6e6 = 1158 kWh
+grep -q '<h3 id=daily-section>Per day at 8.02e+07 queries</h3>' "$H" || fail "no per-day section"
+grep -qF '<tr><td>cloud-only</td><td>&ndash;</td><td>exact</td><td>2.228&nbsp;MWh</td><td>40.1&nbsp;k&nbsp;USD</td><td>11.31&nbsp;ZFLOP</td></tr>' \
+	"$H" || fail "per day: cloud-only row"
+grep -qF '<tr><td>oracle</td><td>1.00</td><td>exact</td><td>1.158&nbsp;MWh</td>' "$H" || fail "per day: oracle row"
 # a report without --cloud says how to get the routing section; a missing item set says why
-"$IPW" report 1 4 --store "$DB" --out "$TMP/r2" --bootstrap 0 || fail "report 1 4"
-grep -q 'name the cloud baseline with --cloud RUN' "$TMP/r2/index.html" || fail "no-cloud note"
+"$IPW" report 1 4 --store "$DB" --out "$TMP/r2" --bootstrap 0 --daily-queries 1e6 || fail "report 1 4"
+grep -q 'name the cloud baseline with --cloud RUN (the other runs are the local models); the per-day figures of --daily-queries come with it' \
+	"$TMP/r2/index.html" || fail "no-cloud note"
+"$IPW" report 1 --store "$DB" --out "$TMP/r4" --daily-queries 0 2>/dev/null; expect_eq "report --daily-queries 0" $? 2
 grep -q "Coverage not computed: item 'i5' of run 1 is not in run 4" "$TMP/r2/index.html" || fail "coverage note"
 "$IPW" report 1 --store "$DB" 2>/dev/null; expect_eq "report without --out" $? 2
 "$IPW" report 1 99 --store "$DB" --out "$TMP/r3" 2>/dev/null; expect_eq "report unknown run" $? 3
@@ -80,7 +90,7 @@ browse() {
 sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
 	"$H" >"$OUT/probe.html"
 browse --virtual-time-budget=5000 --dump-dom "file://$OUT/probe.html" >"$TMP/dom.html" || fail "chromium --dump-dom failed: $(tail -5 "$TMP/browser.log")"
-for id in compare coverage routing regressions attribution device ranks levels trends; do
+for id in compare coverage routing daily regressions attribution device ranks levels trends; do
 	grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
 done
 [ "$(grep -o '<img ' "$TMP/dom.html" | wc -l)" -ge 8 ] || fail "rendered DOM has fewer than 8 images"

@@ -164,6 +164,44 @@ Test(paper, routing_compute_on_total_or_active_parameters)
 }
 
 /*
+ * Per day (route_per_day, shared by route simulate --daily-queries and the
+ * report): cloud-only spends 500 J over the 5 items, the oracle 260 J; at
+ * 1e6 queries a day 500 / 5 x 1e6 = 1e8 J = 27.78 kWh (1 kWh = 3.6e6 J) and
+ * 260 / 5 x 1e6 = 5.2e7 J = 14.44 kWh; at the paper's 80.2e6 the oracle is
+ * 52 x 80.2e6 / 3.6e6 = 1158.44 kWh. Cloud FLOPs (total) 9e13 / 5 x 1e6 =
+ * 1.8e19 a day. A Monte Carlo spread scales alike; no volume gives NAN.
+ */
+Test(paper, routing_per_day_by_hand)
+{
+	char err[IPW_ERRLEN];
+	const char *local[] = {"1", "2"};
+	double p[] = {1};
+	struct route_model m[3] = {{1e9, 0, 0, 4e9}, {2e9, 0.1, 0.2, 2e9}, {10e9, 1, 2, 30e9}};
+	struct route_options o = {ROUTE_ENERGY, p, 1, 0, 7, 0.95, 0, ROUTE_COMPUTE_TOTAL, ROUTE_ONE_SIDED};
+	struct route_result r;
+	struct route_value d;
+
+	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.n_items, 5);
+	d = route_per_day(find_row(&r, "cloud-only", NAN, 0)->energy_j, 1e6, r.n_items, ROUTE_J_PER_KWH);
+	cr_assert_float_eq(d.value, 1e8 / 3.6e6, 1e-9);
+	cr_assert(isnan(d.lo) && isnan(d.hi));
+	d = route_per_day(find_row(&r, "oracle", 1, 0)->energy_j, 1e6, r.n_items, ROUTE_J_PER_KWH);
+	cr_assert_float_eq(d.value, 5.2e7 / 3.6e6, 1e-9);
+	d = route_per_day(find_row(&r, "oracle", 1, 0)->energy_j, 80.2e6, r.n_items, ROUTE_J_PER_KWH);
+	cr_assert_float_eq(d.value, 52 * 80.2e6 / 3.6e6, 1e-6);
+	d = route_per_day(find_row(&r, "cloud-only", NAN, 0)->flops, 1e6, r.n_items, 1);
+	cr_assert_float_eq(d.value, 1.8e19, 1e4);
+	route_result_release(&r);
+	d = route_per_day((struct route_value){10, 8, 12}, 100, 4, 1);
+	cr_assert(d.value == 250 && d.lo == 200 && d.hi == 300);
+	d = route_per_day((struct route_value){10, NAN, NAN}, 0, 4, 1);
+	cr_assert(isnan(d.value));
+	d = route_per_day((struct route_value){10, NAN, NAN}, 100, 0, 1);
+	cr_assert(isnan(d.value));
+}
+
+/*
  * Two-sided misroutes (energy). Answerable: i1 (small 10), i2 (big 30), i4
  * (small 20); not: i3, i5 (kept on the cheapest local run, small: 10 and 20,
  * both wrong there). Router p = 0.5: answerable 0.5 x 60 + 0.5 x 300 = 180,

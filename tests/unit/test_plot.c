@@ -216,6 +216,11 @@ Test(plot, si_prefixes)
 	cr_assert_str_eq(b, "4.18 m");
 	plot_format_si(b, sizeof(b), NAN, 3);
 	cr_assert_str_eq(b, "-");
+	/* a day of the paper's 80.2M queries at 1.41e14 FLOP each: 1.131e22 = 11.31 Z (up to Y, 1e24) */
+	plot_format_si(b, sizeof(b), 1.41e14 * 80.2e6, 4);
+	cr_assert_str_eq(b, "11.31 Z");
+	plot_format_si(b, sizeof(b), 2e27, 4);
+	cr_assert_str_eq(b, "2000 Y");
 }
 
 /* SVG keeps text as <text> elements (not glyph outlines), escaped, the title bold, the y label rotated. */
