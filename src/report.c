@@ -952,6 +952,8 @@ struct report_ctx {
 	int have_meta;
 	struct weight_entry *w;      /* --weights */
 	size_t nw;
+	struct gdi_scenario gdi;     /* --gdi, computed */
+	int have_gdi;
 };
 
 static void page_head(struct buf *b, const struct report_options *o, size_t n, enum agg_ci ci, long long most)
@@ -1812,6 +1814,82 @@ static int section_gdp(struct report_ctx *c, struct buf *b)
 }
 
 /* Every section after the per-run pass, in page order. */
+/* A number with an SI prefix and no unit ("40 k", "200"), the space kept with it. */
+static void si_plain(struct buf *b, double v)
+{
+	char t[48], *sp;
+	if (!isfinite(v)) {
+		buf_appends(b, "&ndash;");
+		return;
+	}
+	plot_format_si(t, sizeof(t), v, 4);
+	if ((sp = strchr(t, ' ')))
+		*sp = 0;
+	buf_appendf(b, "%s%s%s", t, sp ? "&nbsp;" : "", sp ? sp + 1 : "");
+}
+
+static void gdi_row(struct buf *b, const struct gdi_class *g, const char *kind)
+{
+	buf_appends(b, "<tr>");
+	cell_s(b, g->name);
+	buf_appendf(b, "<td>%s</td><td>", kind);
+	si_plain(b, g->count);
+	buf_appends(b, "</td>");
+	cell_si(b, g->power_w, "W");
+	buf_appendf(b, "<td>%.4g</td>", g->duty);
+	cell_si(b, g->power_avail_w, "W");
+	cell_si(b, g->ipw, "/W");
+	if (g->ipw_run)
+		buf_appendf(b, "<td>measured, run %s</td>", g->ipw_run);
+	else
+		buf_appends(b, "<td>given</td>");
+	buf_appends(b, "<td>");
+	si_plain(b, g->gdi);
+	buf_appends(b, "</td></tr>\n");
+}
+
+/* --gdi SCENARIO.json: gross domestic intelligence as ipw gdi computes it, with every formula and assumption. */
+static int section_gdi(struct report_ctx *c, struct buf *b)
+{
+	const struct gdi_scenario *g = &c->gdi;
+
+	if (!c->have_gdi)
+		return 0;
+	buf_appends(b, "<h2 id=gdi-section>Gross domestic intelligence</h2>\n<p>Scenario ");
+	html_esc(b, g->path);
+	buf_appends(b, " (as <code>ipw gdi</code>): GDI = IPW &times; accessible power, per device class and for the "
+		    "datacenter. A measured IPW is the named run's point estimate (accuracy / mean power per "
+		    "query).</p>\n<table id=gdi><thead><tr><th>class</th><th>kind</th><th>count</th><th>power each</th>"
+		    "<th>duty cycle</th><th>accessible power</th><th>IPW</th><th>IPW from</th><th>GDI</th></tr></thead>"
+		    "<tbody>\n");
+	for (size_t i = 0; i < g->ndev; i++)
+		gdi_row(b, &g->dev[i], "local");
+	buf_appends(b, "<tr><td>local devices, total</td><td>local</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+	cell_si(b, g->power_local_w, "W");
+	buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>");
+	si_plain(b, g->gdi_local);
+	buf_appends(b, "</td></tr>\n");
+	gdi_row(b, &g->dc, "datacenter");
+	buf_appends(b, "</tbody></table>\n<p id=gdi-capacity>Effective capacity: without local devices ");
+	si_plain(b, g->gdi_dc);
+	buf_appends(b, ", with them ");
+	si_plain(b, g->gdi_total);
+	buf_appendf(b, ": %.3f&times;.</p>\n<p>Formulas:</p>\n<ul id=gdi-formulas>\n", g->factor);
+	for (const char *const *f = gdi_formulas; *f; f++) {
+		buf_appends(b, "<li>");
+		html_esc(b, *f);
+		buf_appends(b, "</li>\n");
+	}
+	buf_appends(b, "</ul>\n<p>Assumptions:</p>\n<ul id=gdi-assumptions>\n");
+	for (const char *const *f = gdi_assumptions; *f; f++) {
+		buf_appends(b, "<li>");
+		html_esc(b, *f);
+		buf_appends(b, "</li>\n");
+	}
+	buf_appends(b, "</ul>\n");
+	return 0;
+}
+
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
 	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
@@ -1819,6 +1897,7 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
 	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 || section_gdp(c, b) < 0 ||
+	    section_gdi(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
@@ -1876,6 +1955,8 @@ static void ctx_release(struct report_ctx *c)
 	if (c->have_meta)
 		meta_release(&c->mf);
 	weights_free(c->w, c->nw);
+	if (c->have_gdi)
+		gdi_release(&c->gdi);
 }
 
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
@@ -1913,6 +1994,19 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	if (o->weights && analysis_weights_read(o->weights, &c.w, &c.nw, err, errlen) < 0) {
 		rc = -1;
 		goto out;
+	}
+	if (o->gdi) {
+		if (gdi_read(o->gdi, &c.gdi, err, errlen) < 0) {
+			gdi_release(&c.gdi);
+			rc = -1;
+			goto out;
+		}
+		c.have_gdi = 1;
+		if (gdi_fill_measured(s, &c.gdi, err, errlen) < 0) {
+			rc = -1;
+			goto out;
+		}
+		gdi_compute(&c.gdi);
 	}
 	if (analysis_figure_ci(s, c.ids, c.n, (enum agg_ci)o->ci, &c.ao.ci, &most, err, errlen) < 0) {
 		rc = -1;

@@ -29,6 +29,7 @@ struct report_options {
 	                             total parameters */
 	int compute;              /* enum route_compute: routing's compute basis */
 	double daily_queries;     /* routing scaled to N queries a day (energy, cost, compute per day); 0 = not asked */
+	const char *gdi;          /* GDI scenario file (ipw gdi SCENARIO.json), or NULL: the GDI section */
 	const char *weights;      /* subject weights file (as analyze --weights; GDP in USD for the paper's form),
 	                             or NULL: the GDP-weighted section */
 };

@@ -78,6 +78,8 @@ static const struct opt_def report_opts[] = {
 	{"daily-queries", 0, OPT_DOUBLE, A(o.daily_queries), "N", "routing also per day at N queries a day: energy "
 	 "(kWh, MWh),\ncost and compute (as ipw route simulate --daily-queries; the paper: 80.2M)", NULL, 0, 1e15,
 	 OPT_BOUNDED | OPT_MIN_OPEN, NULL, "a number > 0", NULL},
+	{"gdi", 0, OPT_STRING, A(o.gdi), "FILE", "a GDI scenario (as ipw gdi SCENARIO.json): the gross domestic "
+	 "intelligence\nsection, every formula and assumption printed", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"weights", 0, OPT_STRING, A(o.weights), "FILE", "subject weights (GDP in USD) for the weighted accuracy section\n"
 	 "(as ipw analyze --weights; docs/analysis.md 'GDP weights')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",

@@ -312,9 +312,26 @@ PY
 "$IPW" gdi "$TMP/sc.json" --store "$DB" | grep -q 'effective capacity: without local devices 20000, with 60200: 3.010x' \
 	|| fail "gdi text"
 "$IPW" gdi "$TMP/sc.json" --store "$DB" | grep -q '^assumptions' || fail "gdi: assumptions printed"
+# the report's GDI section on the same scenario: every class by hand (laptops 1e6 x 50 W x 0.2 = 10 MW,
+# x 4 m/W = 40 k; run 1 on 1000 x 14 W x 0.5 = 7 kW, x 28.57 m/W = 200), the totals, formulas, assumptions
+"$IPW" report 1 --store "$DB" --out "$TMP/rep8" --bootstrap 0 --trials 0 --gdi "$TMP/sc.json" >/dev/null \
+	|| fail "report --gdi"
+for want in '<h2 id=gdi-section>Gross domestic intelligence</h2>' \
+	'<tr><td>laptops</td><td>local</td><td>1&nbsp;M</td><td>50&nbsp;W</td><td>0.2</td><td>10&nbsp;MW</td><td>4&nbsp;m/W</td><td>given</td><td>40&nbsp;k</td></tr>' \
+	'<tr><td>measured</td><td>local</td><td>1&nbsp;k</td><td>14&nbsp;W</td><td>0.5</td><td>7&nbsp;kW</td><td>28.57&nbsp;m/W</td><td>measured, run 1</td><td>200</td></tr>' \
+	'<td>10.01&nbsp;MW</td><td>&ndash;</td><td>&ndash;</td><td>40.2&nbsp;k</td></tr>' \
+	'<tr><td>dc</td><td>datacenter</td><td>1</td><td>10&nbsp;MW</td><td>1</td><td>10&nbsp;MW</td><td>2&nbsp;m/W</td><td>given</td><td>20&nbsp;k</td></tr>' \
+	'<p id=gdi-capacity>Effective capacity: without local devices 20&nbsp;k, with them 60.2&nbsp;k: 3.010&times;.</p>' \
+	'<li>accessible power P = count x power_w x duty_cycle [W]</li>' \
+	'<li>GDI adds linearly over classes: no class is limited by anything but its power</li>'; do
+	grep -qF "$want" "$TMP/rep8/index.html" || fail "report --gdi: no $want"
+done
+expect_eq "gdi formulas in the page" "$(grep -c '^<li>' "$TMP/rep8/index.html")" 8
 echo '{"devices": [{"name": "x", "count": 1, "power_w": 1, "duty_cycle": 2, "ipw": 1}], "datacenter": {"power_w": 1, "ipw": 1}}' >"$TMP/bad.json"
 "$IPW" gdi "$TMP/bad.json" 2>"$TMP/err"; expect_eq "gdi duty > 1" $? 3
 grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "gdi: duty message $(cat "$TMP/err")"
+"$IPW" report 1 --store "$DB" --out "$TMP/rep9" --gdi "$TMP/bad.json" 2>"$TMP/err"; expect_eq "report --gdi duty > 1" $? 3
+grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "report --gdi: the scenario's error"
 echo '{"devices": [], "datacenter": {"power_w": 1, "ipw": 1, "ipw_run": "1"}}' >"$TMP/bad2.json"
 "$IPW" gdi "$TMP/bad2.json" 2>"$TMP/err"; expect_eq "gdi ipw and ipw_run" $? 3
 echo "paper ok"

@@ -564,3 +564,44 @@ Test(paper, gdi_formula_by_hand)
 	cr_assert_float_eq(g.power_local_w, 1.1e7, 1e-6);
 	gdi_release(&g);
 }
+
+/*
+ * A measured class (gdi_fill_measured, shared by ipw gdi and the report):
+ * "small" is run 1, IPW 0.4 / 14 W; 1000 x 14 W x 0.5 = 7000 W accessible,
+ * GDI 7000 x 0.4 / 14 = 200; the datacenter 1e7 W x 2e-3 = 20000; factor
+ * 20200 / 20000 = 1.01. An unknown run is an error; the formulas and
+ * assumptions the outputs print are there.
+ */
+Test(paper, gdi_measured_ipw_by_hand)
+{
+	static const char sc[] =
+		"{\"devices\": [{\"name\": \"m\", \"count\": 1000, \"power_w\": 14, \"duty_cycle\": 0.5, \"ipw_run\": \"small\"}],"
+		" \"datacenter\": {\"name\": \"dc\", \"power_w\": 1e7, \"ipw\": 2e-3}}";
+	static const char bad[] =
+		"{\"devices\": [], \"datacenter\": {\"name\": \"dc\", \"power_w\": 1e7, \"ipw_run\": \"nosuch\"}}";
+	char err[IPW_ERRLEN];
+	struct gdi_scenario g;
+	size_t nf = 0, na = 0;
+
+	cr_assert_eq(gdi_read_mem("sc", sc, sizeof(sc) - 1, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gdi_needs_store(&g), 1);
+	cr_assert_eq(gdi_fill_measured(&st, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(g.dev[0].ipw_run, "1");
+	cr_assert_float_eq(g.dev[0].ipw, 0.4 / 14, EPS);
+	gdi_compute(&g);
+	cr_assert_float_eq(g.dev[0].power_avail_w, 7000, 1e-9);
+	cr_assert_float_eq(g.dev[0].gdi, 200, 1e-9);
+	cr_assert_float_eq(g.factor, 1.01, EPS);
+	gdi_release(&g);
+	cr_assert_eq(gdi_read_mem("bad", bad, sizeof(bad) - 1, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gdi_fill_measured(&st, &g, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "nosuch"), "%s", err);
+	gdi_release(&g);
+	for (const char *const *f = gdi_formulas; *f; f++)
+		nf++;
+	for (const char *const *f = gdi_assumptions; *f; f++)
+		na++;
+	cr_assert_eq(nf, 5);
+	cr_assert_eq(na, 3);
+	cr_assert(strstr(gdi_formulas[1], "GDI = IPW x P"));
+}
