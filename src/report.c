@@ -20,6 +20,7 @@
 #include "analysis/paper.h"
 #include "clock.h"
 #include "metrics.h"
+#include "perplexity.h"
 #include "plot.h"
 #include "util.h"
 
@@ -182,6 +183,7 @@ struct run_sum {
 	struct weighted_result wr; /* with --weights */
 	int has_wr;
 	char *wr_why;              /* why not, with --weights */
+	struct ppl_run ppl;        /* perplexity from the token log-probabilities (perplexity.h) */
 };
 
 /* ---- power timeline ---- */
@@ -1066,7 +1068,8 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 	memset(&r, 0, sizeof(r));
 	memset(&d, 0, sizeof(d));
 	if (agg_compare_load(c->s, c->ids[i], &c->ao, &rs->row, err, errlen) < 0 ||
-	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0)
+	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0 ||
+	    ppl_run_load(c->s, c->ids[i], &rs->ppl, err, errlen) < 0)
 		goto out;
 	rs->id = xstrdup(c->ids[i]);
 	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
@@ -1129,6 +1132,50 @@ static void cell_si(struct buf *b, double v, const char *unit)
 	buf_appends(b, "<td>");
 	si(b, v, unit);
 	buf_appends(b, "</td>");
+}
+
+/*
+ * Perplexity per watt and per joule (docs/metrics.md "Perplexity"), for the
+ * runs whose server returned token log-probabilities (profile --logprobs).
+ */
+static int section_perplexity(struct report_ctx *c, struct buf *b)
+{
+	int any = 0;
+
+	buf_appends(b, "<h2 id=perplexity-section>Perplexity per watt and per joule</h2>\n");
+	for (size_t i = 0; i < c->n; i++)
+		any |= c->rs[i].ppl.n_logprobs > 0;
+	if (!any) {
+		buf_appends(b, "<p class=note>Not measured: no run carries token log-probabilities (profile "
+			    "--logprobs, with a server that returns them).</p>\n");
+		return 0;
+	}
+	buf_appends(b, "<p>Perplexity of a query: exp(&minus;&Sigma; log p / tokens) over the token log-probabilities "
+		    "the server returned; the run's is the mean over its queries (pooled: exp of the run's tokens "
+		    "together). Per watt: that mean over the queries with measured energy / their mean power "
+		    "E(q)/&tau;(q); per joule: / their mean energy. Lower is better. Point estimates; "
+		    "&ndash; where not measured.</p>\n<table id=perplexity><thead><tr><th>run</th><th>queries with "
+		    "log-probabilities</th><th>tokens</th><th>perplexity</th><th>pooled</th><th>with energy</th>"
+		    "<th>mean power</th><th>perplexity/W</th><th>perplexity/J</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct ppl_run *p = &c->rs[i].ppl;
+		struct ppl_summary ps;
+		ppl_run_summary(p, &ps);
+		buf_appends(b, "<tr>");
+		cell_s(b, c->rs[i].label);
+		buf_appendf(b, "<td>%lld of %lld</td><td>%lld</td>", p->n_logprobs, p->n_queries, p->tokens);
+		if (isfinite(ps.ppl_mean))
+			buf_appendf(b, "<td>%.5g</td><td>%.5g</td>", ps.ppl_mean, ps.ppl_tokens);
+		else
+			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td>");
+		buf_appendf(b, "<td>%lld</td>", p->n_energy);
+		cell_si(b, ps.power_mean_w, "W");
+		cell_si(b, ps.ppl_per_w, "/W");
+		cell_si(b, ps.ppl_per_j, "/J");
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	return 0;
 }
 
 /* IPW on each request's share and on the device's power; with --model-meta, compute. */
@@ -1892,7 +1939,7 @@ static int section_gdi(struct report_ctx *c, struct buf *b)
 
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
-	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
+	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 || section_perplexity(c, b) < 0 ||
 	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||

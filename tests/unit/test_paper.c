@@ -16,6 +16,9 @@
 
 #include "analysis.h"
 #include "analysis/paper.h"
+#include "perplexity.h"
+#include "report.h"
+#include "util.h"
 #include "../fakes/analysis_suite.h"
 
 TestSuite(paper, .init = fx_setup, .fini = fx_teardown);
@@ -604,4 +607,80 @@ Test(paper, gdi_measured_ipw_by_hand)
 	cr_assert_eq(nf, 5);
 	cr_assert_eq(na, 3);
 	cr_assert(strstr(gdi_formulas[1], "GDI = IPW x P"));
+}
+
+/*
+ * Perplexity per watt and per joule through the loader show, compare and the
+ * report share (ppl_run_load). A run "lp" of 5 queries, 7 tokens each with
+ * log-probabilities: i1 perplexity 2 (sum -7 ln 2), 10 J over 2 s (5 W); i2
+ * perplexity 4, 30 J over 2 s (15 W); i3 perplexity 6, energy not measured;
+ * i4 failed (its log-probabilities not used); i5 none. Perplexity: mean of
+ * 2, 4, 6 = 4; pooled exp(7 ln 48 / 21) = 48^(1/3) = 3.6342; with energy
+ * (i1, i2) mean 3 over mean power 10 W = 0.3 /W, over mean energy 20 J =
+ * 0.15 /J. The report's perplexity table shows the same.
+ */
+Test(paper, perplexity_per_watt_and_joule_by_hand)
+{
+	static const double ppl[5] = {2, 4, 6, 8, NAN}, e[5] = {10, 30, NAN, 10, 10};
+	char err[IPW_ERRLEN], out[256], *html, *ids[2];
+	struct run_record r = fx_run("lp", "qwen3-1b");
+	struct ppl_run pr;
+	struct ppl_summary ps;
+	struct report_options o;
+	size_t len;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 5; i++) {
+		struct query_record q = fx_query(i, fx_items[i], fx_subjects[i], e[i], 2, 7);
+		if (isfinite(ppl[i])) {
+			q.logprob_sum = -7 * log(ppl[i]);
+			q.logprob_tokens = 7;
+		} else {
+			q.logprob_sum = NAN;
+			q.logprob_tokens = -1;
+		}
+		if (i == 3) {
+			q.status = "failed";
+			q.error_kind = "http";
+		}
+		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(fx_score(&st, r.id, fx_items[i], i % 2, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(ppl_run_load(&st, r.id, &pr, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pr.n_queries, 5);
+	cr_assert_eq(pr.n_logprobs, 3);
+	cr_assert_eq(pr.n_energy, 2);
+	cr_assert_eq(pr.tokens, 21);
+	ppl_run_summary(&pr, &ps);
+	cr_assert_float_eq(ps.ppl_mean, 4, EPS);
+	cr_assert_float_eq(ps.ppl_tokens, cbrt(48), EPS);
+	cr_assert_float_eq(ps.power_mean_w, 10, EPS);
+	cr_assert_float_eq(ps.energy_mean_j, 20, EPS);
+	cr_assert_float_eq(ps.ppl_per_w, 0.3, EPS);
+	cr_assert_float_eq(ps.ppl_per_j, 0.15, EPS);
+	/* run 1 has none: not measured (NAN), never 0 */
+	cr_assert_eq(ppl_run_load(&st, "1", &pr, err, sizeof(err)), 0, "%s", err);
+	ppl_run_summary(&pr, &ps);
+	cr_assert(pr.n_logprobs == 0 && isnan(ps.ppl_mean) && isnan(ps.ppl_per_w) && isnan(ps.ppl_per_j));
+
+	ids[0] = "1";
+	ids[1] = r.id;
+	report_options_init(&o);
+	o.runs = ids;
+	o.nruns = 2;
+	o.bootstrap = 0;
+	o.trials = 0;
+	snprintf(out, sizeof(out), "%s/rep", dir);
+	o.out_dir = out;
+	cr_assert_eq(report_write(&st, &o, err, sizeof(err)), 0, "%s", err);
+	snprintf(out, sizeof(out), "%s/rep/index.html", dir);
+	cr_assert_eq(read_file(out, &html, &len, err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(html, "<h2 id=perplexity-section>"));
+	cr_assert(strstr(html, "<tr><td>1 small</td><td>0 of 5</td><td>0</td><td>&ndash;</td><td>&ndash;</td>"
+			       "<td>0</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td></tr>"));
+	snprintf(out, sizeof(out), "<tr><td>%s lp</td><td>3 of 5</td><td>21</td><td>4</td><td>3.6342</td><td>2</td>"
+		 "<td>10&nbsp;W</td><td>300&nbsp;m/W</td><td>150&nbsp;m/J</td></tr>", r.id);
+	cr_assert(strstr(html, out), "no %s", out);
+	free(html);
+	free(r.id);
 }
