@@ -615,6 +615,7 @@ static int routing_prepare(struct store *s, const struct report_options *o, char
 		}
 	}
 	rt->ro.compute = (enum route_compute)o->compute;
+	rt->ro.misroute = (enum route_misroute)o->misroute;
 	rt->ro.objective = ROUTE_ENERGY;
 	rt->ro.trials = o->trials;
 	rt->ro.seed = o->seed;
@@ -626,6 +627,8 @@ static int routing_prepare(struct store *s, const struct report_options *o, char
 /* The schemes at router accuracies 1, 0.8 and 0.6 (exact and Monte Carlo). */
 static void routing_table(struct buf *b, const struct routing *rt, const struct route_result *res)
 {
+	int two = rt->ro.misroute == ROUTE_TWO_SIDED;
+
 	buf_appendf(b, "<p>%lld items; local runs:", res->n_items);
 	for (size_t i = 0; i < rt->nl; i++) {
 		buf_appendf(b, "%s %s (", i ? "," : "", rt->local[i]);
@@ -637,11 +640,15 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 	buf_appendf(b, "). Locally answerable: %lld. The oracle picks the local run with the least energy that "
 		    "answered right; a router of accuracy p routes such an item right with probability p, otherwise "
 		    "to the cloud; the cascade also pays a failed attempt on run %s. Compute: FLOPs = 2 &times; %s "
-		    "parameters &times; tokens.</p>\n", res->n_answerable, rt->local[0],
-		    rt->ro.compute == ROUTE_COMPUTE_TOTAL ? "total" : "active");
-	buf_appends(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
-		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th></tr></thead>"
-		    "<tbody>\n");
+		    "parameters &times; tokens. Router errors: %s.</p>\n", res->n_answerable, rt->local[0],
+		    rt->ro.compute == ROUTE_COMPUTE_TOTAL ? "total" : "active",
+		    two ? "two-sided (--misroute two-sided: an item no local run answers is also kept local with "
+		    "probability 1 &minus; p and its wrong answer delivered; the cascade accepts its first tier's "
+		    "wrong answer alike; kept wrong: the share of items kept local though no local run is right)"
+		    : "one-sided (the paper's: only answerable items are misrouted, to the cloud)");
+	buf_appendf(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
+		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th>%s</tr></thead>"
+		    "<tbody>\n", two ? "<th>kept wrong</th>" : "");
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct route_row *w = &res->rows[i];
 		buf_appendf(b, "<tr><td>%s</td>", w->scheme);
@@ -655,6 +662,8 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 		cell_pct(b, w->saved_cost.value, w->saved_cost.lo, w->saved_cost.hi);
 		cell_pct(b, w->local_share.value, w->local_share.lo, w->local_share.hi);
 		cell_pct(b, w->accuracy.value, w->accuracy.lo, w->accuracy.hi);
+		if (two)
+			cell_pct(b, w->kept_wrong.value, w->kept_wrong.lo, w->kept_wrong.hi);
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appends(b, "</tbody></table>\n");

@@ -52,6 +52,17 @@ static int compute_parse(const struct opt_def *d, void *t, const char *arg, char
 }
 static const struct opt_hooks compute_hooks = {compute_parse, NULL, NULL, NULL, NULL, NULL};
 
+static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct report_args *a = t;
+	if (!strcmp(arg, "one-sided") || !strcmp(arg, "two-sided"))
+		a->o.misroute = !strcmp(arg, "two-sided") ? ROUTE_TWO_SIDED : ROUTE_ONE_SIDED;
+	else
+		return err_set(err, errlen, "--misroute is 'one-sided' or 'two-sided'");
+	return 0;
+}
+static const struct opt_hooks misroute_hooks = {misroute_parse, NULL, NULL, NULL, NULL, NULL};
+
 #define A(field) offsetof(struct report_args, field)
 static const struct opt_def report_opts[] = {
 	{"out", 0, OPT_STRING, A(o.out_dir), "DIR", "folder for index.html and the plots (created if missing)",
@@ -75,6 +86,9 @@ static const struct opt_def report_opts[] = {
 	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
 	 0, NULL, NULL, &compute_hooks},
+	{"misroute", 0, OPT_STRING, OPT_NOFIELD, "one-sided|two-sided", "routing's router errors (as ipw route "
+	 "simulate --misroute):\none-sided (default) or two-sided (an item no local run answers\nis kept local with "
+	 "probability 1 - p; a kept-wrong column)", NULL, 0, 0, 0, NULL, NULL, &misroute_hooks},
 	{"daily-queries", 0, OPT_DOUBLE, A(o.daily_queries), "N", "routing also per day at N queries a day: energy "
 	 "(kWh, MWh),\ncost and compute (as ipw route simulate --daily-queries; the paper: 80.2M)", NULL, 0, 1e15,
 	 OPT_BOUNDED | OPT_MIN_OPEN, NULL, "a number > 0", NULL},

@@ -22,7 +22,7 @@ J
 
 "$IPW" report 1 2 3 --cloud 3 --store "$DB" --out "$OUT" --prices "$TMP/prices.json" --bootstrap 200 \
 	--trials 100 --title "fixture report" --model-meta "$TMP/meta.json" --compute total \
-	--daily-queries 80.2e6 || fail "report exit $?"
+	--daily-queries 80.2e6 --misroute two-sided || fail "report exit $?"
 for p in pareto ipw ipj coverage routing energy_tokens timeline_run1 subject_ipw; do
 	[ -s "$OUT/$p.png" ] || fail "missing $p.png"
 	[ -s "$OUT/$p.svg" ] || fail "missing $p.svg"
@@ -58,6 +58,19 @@ PY
 if grep -Eo '(src|href)="(https?:|//)[^"]*' "$H"; then fail "the page refers to something outside itself"; fi
 grep -q 'run 3 (cloud)\|cloud run 3 (cloud)' "$H" || fail "routing names the cloud run"
 grep -q '<td>48.0%</td>' "$H" || fail "routing: oracle energy saved 48.0%"
+# two-sided misroutes (answerable i1 small 10 J, i2 big 30, i4 small 20; i3, i5 kept on small, wrong there):
+# p = 0.8: 0.8 x 60 + 0.2 x 300 + 0.2 x 30 + 0.8 x 200 = 274 J of 500, saved 45.2%; local 0.8 x 3 + 0.2 x 2
+# = 2.8 / 5 = 56.0%; accuracy (0.8 x 3 + 0.2 x 2 + 0.8 x 2) / 5 = 88.0% (one-sided 96%); kept wrong
+# 0.2 x 2 / 5 = 8.0%. p = 0.6: 288 J, saved 42.4%, local 52.0%, accuracy 76.0%, kept wrong 16.0%
+grep -q 'Router errors: two-sided (--misroute two-sided' "$H" || fail "routing: the misroute model is said"
+grep -q '<th>accuracy</th><th>kept wrong</th></tr>' "$H" || fail "routing: no kept-wrong column"
+grep -Eq '<tr><td>router</td><td>0.80</td><td>exact</td><td>45.2%</td>.*<td>56.0%</td><td>88.0%</td><td>8.0%</td></tr>' "$H" \
+	|| fail "routing two-sided p = 0.8: $(grep '<td>router</td><td>0.80</td><td>exact' "$H")"
+grep -Eq '<tr><td>router</td><td>0.60</td><td>exact</td><td>42.4%</td>.*<td>52.0%</td><td>76.0%</td><td>16.0%</td></tr>' "$H" \
+	|| fail "routing two-sided p = 0.6"
+grep -Eq '<tr><td>oracle</td><td>1.00</td><td>exact</td><td>48.0%</td>.*<td>100.0%</td><td>0.0%</td></tr>' "$H" \
+	|| fail "routing two-sided: the oracle keeps nothing wrong"
+"$IPW" report 1 --store "$DB" --out "$TMP/r5" --misroute both 2>/dev/null; expect_eq "report --misroute both" $? 2
 # per day at the paper's 80.2e6 queries (route_per_day, as route simulate): cloud-only 500 J / 5 items
 # x 80.2e6 = 8.02e9 J = 2228 kWh; 2.5 mUSD / 5 x 80.2e6 = 40.1 kUSD; 2 x 235e9 x 300 tokens x 80.2e6 =
 # 1.131e22 FLOP; the oracle 260 J / 5 x 80.2e6 / 3.6e6 = 1158 kWh
