@@ -1289,8 +1289,61 @@ out:
 }
 
 /* Kendall tau and Spearman rho of the per-subject rankings against the overall one. */
-static int section_ranks(struct report_ctx *c, struct buf *b)
+/* Resamples of the rank bootstrap: the page's bootstrap count, at most this many (as ipw ranks' default). */
+#define RANKS_BOOTSTRAP_MAX 1000
+
+/*
+ * The rank stability of bootstrap resamples (analysis_rank_bootstrap, as ipw
+ * ranks): each run's queries resampled B times, each resample's IPW ranking
+ * against the full one. Not under the delta method (large runs: ipw ranks
+ * --bootstrap N computes it) or --bootstrap 0.
+ */
+static int ranks_bootstrap(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
+	int nb = c->o->bootstrap < RANKS_BOOTSTRAP_MAX ? c->o->bootstrap : RANKS_BOOTSTRAP_MAX;
+	struct run_data *d;
+	const struct run_data **dp;
+	struct rank_stability rs;
+	size_t loaded = 0;
+	int rc = -1;
+
+	if (c->ao.ci == AGG_CI_DELTA || nb <= 0) {
+		buf_appendf(b, "<p class=note id=ranks-bootstrap-note>No bootstrap of the ranking: %s; <code>ipw ranks "
+			    "--bootstrap N</code> computes it.</p>\n", nb <= 0 ? "--bootstrap 0" :
+			    "the page's intervals use the delta method (runs too large to resample here)");
+		return 0;
+	}
+	d = xcalloc(c->n, sizeof(*d));
+	dp = xcalloc(c->n, sizeof(*dp));
+	for (; loaded < c->n; loaded++) {
+		if (run_data_load(c->s, c->ids[loaded], &d[loaded], err, errlen) < 0)
+			goto out;
+		dp[loaded] = &d[loaded];
+	}
+	analysis_rank_bootstrap(dp, c->n, RANK_IPW, nb, c->o->seed, METRICS_LEVEL, &rs);
+	buf_appendf(b, "<p>Bootstrap: each run's queries resampled %d times (seeded; the page's --bootstrap, at most "
+		    "%d), the runs ranked by IPW on each resample against the ranking on all queries: mean "
+		    "&tau;-b and &rho; with the 2.5&ndash;97.5 percentiles of the resamples, and the share of "
+		    "resamples with the same top run.</p>\n<table id=ranks-bootstrap><thead><tr><th>resamples</th>"
+		    "<th>&tau; mean</th><th>&rho; mean</th><th>same top run</th></tr></thead><tbody>\n<tr><td>B=%d"
+		    "</td><td>%.3f <span class=ci>[%.3f, %.3f]</span></td><td>%.3f <span class=ci>[%.3f, %.3f]</span>"
+		    "</td>", nb, RANKS_BOOTSTRAP_MAX, nb, rs.tau_mean, rs.tau_lo, rs.tau_hi, rs.rho_mean, rs.rho_lo,
+		    rs.rho_hi);
+	cell_pct(b, rs.top_same, NAN, NAN);
+	buf_appends(b, "</tr>\n</tbody></table>\n");
+	rank_stability_release(&rs);
+	rc = 0;
+out:
+	for (size_t i = 0; i < loaded; i++)
+		run_data_release(&d[i]);
+	free(d);
+	free(dp);
+	return rc;
+}
+
+static int section_ranks(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	int rc = 0;
 	size_t ns;
 	char **u = subject_union(c, c->n, &ns);
 	double *all = xcalloc(c->n + 1, sizeof(double)), *v = xcalloc(c->n + 1, sizeof(double));
@@ -1304,8 +1357,7 @@ static int section_ranks(struct report_ctx *c, struct buf *b)
 	for (size_t i = 0; i < c->n; i++)
 		all[i] = c->rs[i].row.r.m.ipw.value;
 	buf_appends(b, "<p>The runs ranked by IPW on each subject's queries alone against the ranking on all queries: "
-		    "Kendall's &tau;-b and Spearman's &rho; (1: the same order). <code>ipw ranks</code> adds the "
-		    "bootstrap resamples.</p>\n<table id=ranks><thead><tr><th>subject</th><th>&tau;</th><th>&rho;</th>"
+		    "Kendall's &tau;-b and Spearman's &rho; (1: the same order).</p>\n<table id=ranks><thead><tr><th>subject</th><th>&tau;</th><th>&rho;</th>"
 		    "</tr></thead><tbody>\n");
 	for (size_t j = 0; j < ns; j++) {
 		int every = 1;
@@ -1322,11 +1374,12 @@ static int section_ranks(struct report_ctx *c, struct buf *b)
 	buf_appends(b, "</tbody></table>\n");
 	if (!rows)
 		buf_appends(b, "<p class=note>No subject has an IPW in every run.</p>\n");
+	rc = ranks_bootstrap(c, b, err, errlen);
 out:
 	free(u);
 	free(all);
 	free(v);
-	return 0;
+	return rc;
 }
 
 /* Difficulty levels by the smallest size class answering each item (--model-meta). */
@@ -1949,7 +2002,7 @@ static int section_gdi(struct report_ctx *c, struct buf *b)
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
 	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 || section_perplexity(c, b) < 0 ||
-	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
+	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b, err, errlen) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
 	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 || section_gdp(c, b) < 0 ||

@@ -45,6 +45,11 @@ grep -q '<td>8&nbsp;TFLOP</td>' "$H" || fail "run 2's FLOPs per query on total p
 grep -q 'Compute: FLOPs = 2 &times; total parameters' "$H" || fail "routing's compute basis"
 grep -q '<td>L1</td><td>2</td>' "$H" || fail "levels: L1 holds i1 and i4 (small right)"
 grep -q '<td>math</td><td>-0.333</td><td>-0.500</td>' "$H" || fail "rank stability on math"
+# the rank bootstrap (analysis_rank_bootstrap, numbers by hand in test_paper.c rank_bootstrap_by_hand): B = the
+# page's 200; tau and rho in [-1, 1] with their percentile interval; the share with the same top run
+grep -q '<table id=ranks-bootstrap>' "$H" || fail "no rank bootstrap table"
+grep -Eq '^<tr><td>B=200</td><td>-?[01]\.[0-9]{3} <span class=ci>\[-?[01]\.[0-9]{3}, -?[01]\.[0-9]{3}\]</span></td><td>-?[01]\.[0-9]{3} <span class=ci>\[[^]]*\]</span></td><td>[0-9.]+%</td></tr>' "$H" \
+	|| fail "rank bootstrap row: $(grep -A3 'id=ranks-bootstrap' "$H")"
 grep -q "shaded: the Monte Carlo router's 95% band of the trials, energy saved and accuracy kept" "$H" || fail "routing plot's Monte Carlo bands"
 # trends: 2024 best run 1 (0.4 / 14 W), 2025 best run 3 (0.8 / 25 W): IPW x1.12 = accuracy x2 x power 14/25
 CI='( <span class=ci>[^<]*</span>)?'
@@ -84,6 +89,8 @@ grep -q 'name the cloud baseline with --cloud RUN (the other runs are the local 
 	"$TMP/r2/index.html" || fail "no-cloud note"
 "$IPW" report 1 --store "$DB" --out "$TMP/r4" --daily-queries 0 2>/dev/null; expect_eq "report --daily-queries 0" $? 2
 grep -q "Coverage not computed: item 'i5' of run 1 is not in run 4" "$TMP/r2/index.html" || fail "coverage note"
+grep -q 'No bootstrap of the ranking: --bootstrap 0; <code>ipw ranks --bootstrap N</code> computes it.' "$TMP/r2/index.html" \
+	|| fail "rank bootstrap: the --bootstrap 0 note"
 "$IPW" report 1 --store "$DB" 2>/dev/null; expect_eq "report without --out" $? 2
 "$IPW" report 1 99 --store "$DB" --out "$TMP/r3" 2>/dev/null; expect_eq "report unknown run" $? 3
 

@@ -684,3 +684,72 @@ Test(paper, perplexity_per_watt_and_joule_by_hand)
 	free(html);
 	free(r.id);
 }
+
+/* A run_data of n queries, each scored acc[i] with energy e[i] over 1 s, none failed. */
+static void rank_run(struct run_data *d, size_t n, const int *acc, const double *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->n = n;
+	d->acc = xcalloc(n, sizeof(int));
+	d->failed = xcalloc(n, sizeof(int));
+	d->energy_j = xcalloc(n, sizeof(double));
+	d->latency_s = xcalloc(n, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		d->acc[i] = acc[i];
+		d->energy_j[i] = e[i];
+		d->latency_s[i] = 1;
+	}
+}
+
+/*
+ * The rank bootstrap (ipw ranks, the report) by hand. Constant runs (every
+ * query alike: IPW 1/10, 1/20, 1/40) give the same ranking on every
+ * resample: tau = rho = 1, interval [1, 1], the same top run always. Two
+ * runs: A answers {1, 0} at 10 W (IPW 0.05), B one query right at 1/0.06 W
+ * (IPW 0.06, the top). A resample of A draws both right with probability
+ * 1/4 (IPW 0.1 > 0.06: the order flips, tau = rho = -1), else tau = rho =
+ * 1; so on every seed tau_mean = rho_mean = 2 x top_same - 1, the interval
+ * is [-1, 1], and over 4000 resamples top_same is 3/4 within 4.6 sigma
+ * (sigma = sqrt(3/16 / 4000) = 0.0068).
+ */
+Test(paper, rank_bootstrap_by_hand)
+{
+	static const int ok1[3] = {1, 1, 1}, ok2[2] = {1, 0};
+	static const double e10[3] = {10, 10, 10}, e20[3] = {20, 20, 20}, e40[3] = {40, 40, 40}, e_b[1] = {1 / 0.06};
+	struct run_data d[3];
+	const struct run_data *dp[3] = {&d[0], &d[1], &d[2]};
+	struct rank_stability r;
+
+	rank_run(&d[0], 3, ok1, e20);
+	rank_run(&d[1], 3, ok1, e10);
+	rank_run(&d[2], 3, ok1, e40);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 200, 3, 0.95, &r);
+	cr_assert_float_eq(r.value[1], 0.1, EPS);
+	cr_assert(r.tau_mean == 1 && r.tau_lo == 1 && r.tau_hi == 1, "tau %g [%g, %g]", r.tau_mean, r.tau_lo, r.tau_hi);
+	cr_assert(r.rho_mean == 1 && r.rho_lo == 1 && r.rho_hi == 1);
+	cr_assert(r.top_same == 1 && r.b == 200);
+	rank_stability_release(&r);
+	for (int i = 0; i < 3; i++)
+		run_data_release(&d[i]);
+
+	rank_run(&d[0], 2, ok2, e10);
+	rank_run(&d[1], 1, ok1, e_b);
+	analysis_rank_bootstrap(dp, 2, RANK_IPW, 4000, 11, 0.95, &r);
+	cr_assert_float_eq(r.value[0], 0.05, EPS);
+	cr_assert_float_eq(r.value[1], 0.06, EPS);
+	cr_assert_float_eq(r.tau_mean, 2 * r.top_same - 1, EPS);
+	cr_assert_float_eq(r.rho_mean, r.tau_mean, EPS);
+	cr_assert(r.tau_lo == -1 && r.tau_hi == 1 && r.rho_lo == -1 && r.rho_hi == 1);
+	cr_assert(fabs(r.top_same - 0.75) < 4.6 * sqrt(3.0 / 16 / 4000), "top_same %g", r.top_same);
+	rank_stability_release(&r);
+	run_data_release(&d[0]);
+	run_data_release(&d[1]);
+	/* no resamples: not computed, never 0 */
+	rank_run(&d[0], 2, ok2, e10);
+	rank_run(&d[1], 1, ok1, e_b);
+	analysis_rank_bootstrap(dp, 2, RANK_IPW, 0, 11, 0.95, &r);
+	cr_assert(isnan(r.tau_mean) && isnan(r.rho_hi) && isnan(r.top_same));
+	rank_stability_release(&r);
+	run_data_release(&d[0]);
+	run_data_release(&d[1]);
+}
