@@ -366,8 +366,8 @@ out:
 static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
 {
 	buf_appends(b, "<table id=compare><thead><tr><th>run</th><th>model</th><th>accelerator</th><th>engine</th>"
-		    "<th>conc.</th><th>scored</th><th>accuracy</th><th>IPW (1/W)</th><th>IPJ (1/J)</th>"
-		    "<th>J/query</th><th>J/token</th><th>latency p50 (s)</th><th>latency p99 (s)</th></tr></thead>"
+		    "<th>conc.</th><th>scored</th><th>accuracy</th><th>IPW</th><th>IPJ</th>"
+		    "<th>energy/query</th><th>energy/token</th><th>latency p50</th><th>latency p99</th></tr></thead>"
 		    "<tbody>\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct agg_compare *r = &rs[i].row;
@@ -381,13 +381,14 @@ static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
 		else
 			buf_appends(b, "<td>&ndash;</td>");
 		buf_appendf(b, "<td>%d</td>", r->r.m.n_scored);
-		cell_mv(b, "%.4f", r->r.m.accuracy);
-		cell_mv(b, "%.3e", r->r.m.ipw);
-		cell_mv(b, "%.3e", r->r.m.ipj);
-		cell_mv(b, "%.4g", r->r.m.energy_j);
-		cell_mv(b, "%.4g", r->r.m.j_per_token);
-		cell_mv(b, "%.4g", r->r.latency_p50);
-		cell_mv(b, "%.4g", r->r.latency_p99);
+		/* the formats of every other table and of the plots' ticks: percentages, SI prefixes */
+		cell_pct(b, r->r.m.accuracy.value, r->r.m.accuracy.ci_low, r->r.m.accuracy.ci_high);
+		cell_si_ci(b, r->r.m.ipw, "/W");
+		cell_si_ci(b, r->r.m.ipj, "/J");
+		cell_si_ci(b, r->r.m.energy_j, "J");
+		cell_si_ci(b, r->r.m.j_per_token, "J");
+		cell_si_ci(b, r->r.latency_p50, "s");
+		cell_si_ci(b, r->r.latency_p99, "s");
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appends(b, "</tbody></table>\n");
@@ -406,6 +407,7 @@ static int plot_pareto(struct buf *b, struct run_sum *rs, size_t n, const char *
 
 	plot_init(&p, "Accuracy vs energy per query (Pareto front)", "energy per query (J)", "accuracy");
 	p.y_percent = 1;
+	p.x_si = 1;
 	for (size_t i = 0; i < n; i++) {
 		x[i] = rs[i].row.r.m.energy_j.value;
 		y[i] = rs[i].row.r.m.accuracy.value;
@@ -440,8 +442,10 @@ static int plot_pareto(struct buf *b, struct run_sum *rs, size_t n, const char *
 }
 
 /* IPW or IPJ per run with its interval. */
-static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const char *dir, char *err, size_t errlen)
+static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, int delta, const char *dir, char *err,
+		    size_t errlen)
 {
+	char alt[96];
 	struct plot p;
 	double *x = xcalloc(n, sizeof(double)), *y = xcalloc(n, sizeof(double));
 	double *lo = xcalloc(n, sizeof(double)), *hi = xcalloc(n, sizeof(double));
@@ -459,9 +463,12 @@ static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const 
 		names[i] = rs[i].label;
 	}
 	plot_set_categories(&p, names, n);
+	p.y_si = 1;
 	plot_add(&p, PLOT_BARS, ipj ? "IPJ" : "IPW", n, x, y, lo, hi)->color = ipj ? 2 : 0;
-	rc = emit_plot(b, &p, dir, ipj ? "ipj" : "ipw", ipj ? "IPJ per run with 95% bootstrap interval" :
-		       "IPW per run with 95% bootstrap interval", err, errlen);
+	/* the page's one interval method, as the table's */
+	snprintf(alt, sizeof(alt), "%s per run with 95%% %s interval", ipj ? "IPJ" : "IPW",
+		 delta ? "delta-method (normal approximation)" : "bootstrap");
+	rc = emit_plot(b, &p, dir, ipj ? "ipj" : "ipw", alt, err, errlen);
 	plot_release(&p);
 	free(x), free(y), free(lo), free(hi), free(names);
 	return rc;
@@ -817,6 +824,7 @@ static int plot_energy_tokens(struct buf *b, struct run_sum *rs, size_t n, const
 	int rc, any = 0;
 
 	plot_init(&p, "Energy vs output tokens, with least-squares fits", "output tokens", "energy per query (J)");
+	p.y_si = 1;
 	for (size_t i = 0; i < n; i++) {
 		struct plot_series *sr;
 		if (!rs[i].ns)
@@ -1116,8 +1124,8 @@ static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_
 		buf_appends(b, "<p class=note id=interval-method>Intervals of this table and its plots: normal "
 			    "approximation (delta method), for every run.</p>\n");
 	if (plot_pareto(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0 ||
-	    plot_eff(b, c->rs, c->n, 0, c->o->out_dir, err, errlen) < 0 ||
-	    plot_eff(b, c->rs, c->n, 1, c->o->out_dir, err, errlen) < 0)
+	    plot_eff(b, c->rs, c->n, 0, c->ao.ci == AGG_CI_DELTA, c->o->out_dir, err, errlen) < 0 ||
+	    plot_eff(b, c->rs, c->n, 1, c->ao.ci == AGG_CI_DELTA, c->o->out_dir, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -1133,7 +1141,8 @@ static void si(struct buf *b, double v, const char *unit)
 	plot_format_si(t, sizeof(t), v, 4);
 	if ((sp = strchr(t, ' ')))
 		*sp = 0;
-	buf_appendf(b, "%s&nbsp;%s%s", t, sp ? sp + 1 : "", unit);
+	/* "28.57 m/W", "14 J", "66.67 m" (an interval's end, no unit), "18" */
+	buf_appendf(b, "%s%s%s%s", t, sp || *unit ? "&nbsp;" : "", sp ? sp + 1 : "", unit);
 }
 
 static void cell_si(struct buf *b, double v, const char *unit)
@@ -1266,6 +1275,7 @@ static int section_subject_ipw(struct report_ctx *c, struct buf *b, char *err, s
 		goto out;
 	}
 	plot_init(&p, "IPW per subject", "subject", "IPW (1/W)");
+	p.y_si = 1;
 	p.ymin = 0;
 	for (size_t j = 0; j < ns; j++) {
 		names[j] = *u[j] ? u[j] : "(none)";

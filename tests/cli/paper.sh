@@ -125,6 +125,8 @@ assert json.load(sys.stdin)["scoring"]["interval_method"] == "delta"
 grep -q '<span id=page-intervals>Intervals: 95%, normal approximation (delta method), one method' "$TMP/rep/index.html" \
 	|| fail "report: the page's method"
 grep -q "the attribution's too: the normal approximation" "$TMP/rep/index.html" || fail "report: attribution note"
+grep -q 'alt="IPW per run with 95% delta-method (normal approximation) interval"' "$TMP/rep/index.html" \
+	|| fail "report: the IPW plot's caption names the delta method"
 grep -q '<td>delta</td>' "$TMP/rep/index.html" || fail "report: attribution rows not marked delta"
 "$IPW" report 1 2 --store "$DB" --out "$TMP/rep2" --bootstrap 50 --trials 0 >/dev/null || fail "report auto"
 grep -q 'bootstrap over queries (50 resamples), one method for every table and plot (--ci auto: the largest run has 5' \
@@ -160,6 +162,12 @@ expect_eq "power factor" "$(csv_query "$TMP/tr.csv" 'round(float(rows[2]["power_
 expect_eq "span" "$(csv_query "$TMP/tr.csv" 'rows[2]["period"]')" "2024->2025"
 expect_eq "quarters" "$("$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --period quarter --bootstrap 0 --format csv | csv_query /dev/stdin '[r["period"] for r in rows]')" "['2024-Q1', '2025-Q2', '2024-Q1->2025-Q2']"
 expect_eq "class cloud: none" "$("$IPW" trends 6 7 --model-meta "$TMP/meta2.json" --store "$DB" --class cloud --format csv 2>/dev/null | csv_query /dev/stdin 'len(rows)')" 0
+# --ci as compare, show and report take it (the auto rule gives bootstrap on these small runs)
+"$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --ci delta | grep -q 'intervals: delta method' \
+	|| fail "trends --ci delta"
+"$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --bootstrap 20 | grep -q 'intervals: bootstrap over queries' \
+	|| fail "trends: auto gives bootstrap"
+"$IPW" trends 6 --model-meta "$TMP/meta2.json" --store "$DB" --ci none 2>/dev/null; expect_eq "trends --ci none" $? 2
 "$IPW" trends 6 --model-meta "$TMP/meta.json" --store "$DB" 2>"$TMP/err"; expect_eq "trends no date" $? 3
 grep -q "no release date for run 6" "$TMP/err" || fail "trends: no date message"
 
@@ -177,6 +185,9 @@ expect_eq "bootstrap row" "$(csv_query "$TMP/rk.csv" '[r["key"] for r in rows if
 expect_eq "repeats mean" "$(csv_query "$TMP/rp.csv" 'round(float([r["mean"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.522222
 expect_eq "repeats sd" "$(csv_query "$TMP/rp.csv" 'round(float([r["sd"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.134715
 expect_eq "repeats runs" "$(csv_query "$TMP/rp.csv" 'rows[0]["runs"]')" "1,4,5"
+expect_eq "repeats auto: bootstrap" "$(csv_query "$TMP/rp.csv" 'rows[0]["interval_method"]')" bootstrap
+expect_eq "repeats --ci delta" "$("$IPW" repeats 1 4 5 --store "$DB" --ci delta --format csv | csv_query /dev/stdin 'sorted(set(r["interval_method"] for r in rows))')" "['delta']"
+"$IPW" repeats 1 4 --store "$DB" --ci none 2>/dev/null; expect_eq "repeats --ci none" $? 2
 expect_eq "repeats by model" "$("$IPW" repeats 1 2 4 --by model --store "$DB" --bootstrap 0 --format csv | csv_query /dev/stdin 'sorted(set((r["group"], r["repeats"]) for r in rows if r["metric"] == "ipw"))')" "[('qwen3-1b', '2'), ('qwen3-2b', '1')]"
 
 # localcloud (tests/fakes/bin_mkpaper.c adds run 9, qwen3-1b on "Fake M4 Max" at 7 W): the pair's

@@ -54,6 +54,12 @@ grep -q "shaded: the Monte Carlo router's 95% band of the trials, energy saved a
 # trends: 2024 best run 1 (0.4 / 14 W), 2025 best run 3 (0.8 / 25 W): IPW x1.12 = accuracy x2 x power 14/25
 CI='( <span class=ci>[^<]*</span>)?'
 grep -Eq "<td>1\.120$CI</td><td>2\.000$CI</td><td>0\.560$CI</td>" "$H" || fail "trends: the 2025 row's factors"
+# one number format in tables and plots: run 1's comparison row (accuracy 2/5, IPW 0.4 / 14 W, IPJ 0.4 / 14 J,
+# 14 J per query, 70 J / 500 tokens = 140 mJ per token, latency 1 s) and the IPW plot's ticks with SI prefixes
+grep -Eq "^<tr><td>1 small</td>.*<td>40\.0%$CI</td><td>28\.57&nbsp;m/W$CI</td><td>28\.57&nbsp;m/J$CI</td><td>14&nbsp;J$CI</td><td>140&nbsp;mJ$CI</td><td>1&nbsp;s$CI</td>" "$H" \
+	|| fail "comparison row of run 1: $(grep '^<tr><td>1 small</td>' "$H" | head -1)"
+grep -q '>20 m</text>' "$OUT/ipw.svg" || fail "IPW ticks without SI prefixes"
+grep -q 'alt="IPW per run with 95% bootstrap interval"' "$H" || fail "IPW plot: the interval method"
 grep -q '<img class=plot width=820 height=480' "$H" || fail "images shown at the plot's size"
 python3 - "$OUT/routing.png" <<'PY' || fail "PNGs at 2x"
 import struct, sys
