@@ -4,8 +4,10 @@
 # and total parameters, MFU, MBU, per query), route simulate --model-meta,
 # --compute total, --misroute two-sided and --daily-queries, the interval rule,
 # levels, trends, ranks, repeats, localcloud, GDP weights (and the template's
-# refusal), gdi, and the report's trends, local-against-cloud and repeats
-# tables (also as headless Chromium renders them, where installed).
+# refusal), gdi, and the report's trends, local-against-cloud, repeats, GDP and
+# GDI tables, also as headless Chromium renders them (exit 77, SKIP, without a
+# browser after every other check; a failure under IPW_REQUIRE_BROWSER=1 or CI's
+# IPW_REQUIRE_LLAMA=1).
 set -u
 : "${IPW:?}" "${IPW_BUILD:?}"
 . "$IPW_TESTS/cli/lib/common.sh"
@@ -247,20 +249,6 @@ for want in '<td>1, 4</td><td>accuracy</td><td>45.0% &plusmn; 7.1%</td><td>0.157
 	'<td>power</td><td>13.25&nbsp;W &plusmn; 1.061&nbsp;W</td>'; do
 	grep -qF "$want" "$TMP/rep5/index.html" || fail "report repeats: no $want"
 done
-# the new tables as headless Chromium renders them (report.sh checks the page's images and screenshot)
-for b in chromium chromium-browser; do
-	if command -v "$b" >/dev/null 2>&1; then
-		"$b" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-			--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
-			--virtual-time-budget=3000 --dump-dom "file://$TMP/rep3/index.html" >"$TMP/dom.html" 2>"$TMP/browser.log" \
-			|| fail "chromium --dump-dom: $(tail -3 "$TMP/browser.log")"
-		for id in trends localcloud localcloud-pivot localcloud-coverage; do
-			grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
-		done
-		grep -q '<td>11.429</td><td>0.800</td><td>14.286</td>' "$TMP/dom.html" || fail "rendered trends factors"
-		break
-	fi
-done
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
 grep -q "Fake M4 Max" "$TMP/err" || fail "localcloud: the unclassed accelerator is named"
@@ -345,4 +333,61 @@ grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "gdi: duty 
 grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "report --gdi: the scenario's error"
 echo '{"devices": [], "datacenter": {"power_w": 1, "ipw": 1, "ipw_run": "1"}}' >"$TMP/bad2.json"
 "$IPW" gdi "$TMP/bad2.json" 2>"$TMP/err"; expect_eq "gdi ipw and ipw_run" $? 3
+
+# the report's pages as headless Chromium renders them (report.sh checks the main page's images and screenshot):
+# rep3 trends and local against cloud, rep6 (runs 1 and 4) repeats and GDP, rep8 GDI; by table id and heading
+BROWSER=""
+for b in chromium chromium-browser; do
+	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
+done
+if [ -z "$BROWSER" ]; then
+	# CI installs chromium (.ci/run: install-deps.sh --with-llama, with IPW_REQUIRE_LLAMA=1): never skip there
+	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
+		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
+	fi
+	echo "SKIP: everything else was checked, but no headless browser to render the report's trends, local-against-cloud, repeats, GDP and GDI sections: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
+	exit 77
+fi
+dom() {
+	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
+		--virtual-time-budget=3000 --dump-dom "file://$1/index.html" >"$2" 2>>"$TMP/browser.log" \
+		|| fail "chromium --dump-dom $1: $(tail -3 "$TMP/browser.log")"
+}
+# $1 the rendered page; then "tag|id|heading" lines on stdin
+headings() {
+	while IFS='|' read -r tag id heading; do
+		grep -qF "<$tag id=\"$id\">$heading" "$1" || fail "rendered $1 has no <$tag id=$id>$heading"
+	done
+}
+dom "$TMP/rep3" "$TMP/dom3.html"
+for id in trends localcloud localcloud-pivot localcloud-coverage; do
+	grep -q "<table id=\"$id\">" "$TMP/dom3.html" || fail "rendered DOM has no $id table"
+done
+headings "$TMP/dom3.html" <<'S'
+h2|trends-section|Trends by release year
+h2|localcloud-section|Local against cloud
+S
+grep -q '<td>11.429</td><td>0.800</td><td>14.286</td>' "$TMP/dom3.html" || fail "rendered trends factors"
+grep -q '<td>57.14&nbsp;m/W / 57.14&nbsp;m/J</td><td>28.57&nbsp;m/W / 28.57&nbsp;m/J</td>' "$TMP/dom3.html" \
+	|| fail "rendered local-against-cloud pivot"
+dom "$TMP/rep6" "$TMP/dom6.html"
+for id in repeats gdp; do
+	grep -q "<table id=\"$id\">" "$TMP/dom6.html" || fail "rendered DOM has no $id table"
+done
+headings "$TMP/dom6.html" <<'S'
+h2|repeats-section|Repeated measurement
+h2|gdp-section|GDP-weighted accuracy
+S
+grep -q '<td>accuracy</td><td>45.0% ± 7.1%</td>' "$TMP/dom6.html" || fail "rendered repeats: accuracy 45.0% +- 7.1%"
+grep -q '<td>1 small</td><td>40.0%</td><td>37.5%</td><td>1.5&nbsp;T&nbsp;USD</td><td>18.8%</td>' "$TMP/dom6.html" \
+	|| fail "rendered GDP row of run 1"
+dom "$TMP/rep8" "$TMP/dom8.html"
+grep -q '<table id="gdi">' "$TMP/dom8.html" || fail "rendered DOM has no gdi table"
+headings "$TMP/dom8.html" <<'S'
+h2|gdi-section|Gross domestic intelligence
+S
+grep -q '<td>measured, run 1</td><td>200</td>' "$TMP/dom8.html" || fail "rendered GDI: the measured class"
+grep -q '<p id="gdi-capacity">Effective capacity: without local devices 20&nbsp;k, with them 60.2&nbsp;k: 3.010×.</p>' \
+	"$TMP/dom8.html" || fail "rendered GDI capacity"
 echo "paper ok"

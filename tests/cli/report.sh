@@ -20,9 +20,16 @@ cat >"$TMP/meta.json" <<'J'
  "qwen3-235b": {"total_params": "235B", "active_params": "22B", "released": "2025-04"}}}
 J
 
+# GDP weights (tests/cli/paper.sh has the numbers) and a GDI scenario: their sections in the same page
+printf 'math\t3e12\nbio\t1e12\nlaw\t4e12\n' >"$TMP/gdp.tsv"
+cat >"$TMP/sc.json" <<'J'
+{"devices": [{"name": "laptops", "count": 1e6, "power_w": 50, "duty_cycle": 0.2, "ipw": 4e-3}],
+ "datacenter": {"name": "dc", "power_w": 1e7, "ipw": 2e-3}}
+J
+
 "$IPW" report 1 2 3 --cloud 3 --store "$DB" --out "$OUT" --prices "$TMP/prices.json" --bootstrap 200 \
 	--trials 100 --title "fixture report" --model-meta "$TMP/meta.json" --compute total \
-	--daily-queries 80.2e6 --misroute two-sided || fail "report exit $?"
+	--daily-queries 80.2e6 --misroute two-sided --weights "$TMP/gdp.tsv" --gdi "$TMP/sc.json" || fail "report exit $?"
 for p in pareto ipw ipj coverage routing energy_tokens timeline_run1 subject_ipw; do
 	[ -s "$OUT/$p.png" ] || fail "missing $p.png"
 	[ -s "$OUT/$p.svg" ] || fail "missing $p.svg"
@@ -34,9 +41,14 @@ H="$OUT/index.html"
 for id in compare coverage routing regressions attribution; do
 	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
 done
-for id in device ranks levels trends; do
+for id in device ranks ranks-bootstrap levels trends gdp gdi daily; do
 	grep -q "<table id=$id>" "$H" || fail "no $id table in the page"
 done
+# run 1 (math 1/3, bio 1/2): GDP answered right 1.5 T USD of 8 T; laptops 1e6 x 50 W x 0.2 x 4 m/W = 40 k, factor 3
+grep -Eq '^<tr><td>1 small</td><td>40\.0%( <span class=ci>[^<]*</span>)?</td><td>37\.5%( <span class=ci>[^<]*</span>)?</td><td>1\.5&nbsp;T&nbsp;USD( <span class=ci>[^<]*</span>)?</td><td>18\.8%' \
+	"$H" || fail "GDP row of run 1"
+grep -qF '<p id=gdi-capacity>Effective capacity: without local devices 20&nbsp;k, with them 60&nbsp;k: 3.000&times;.</p>' \
+	"$H" || fail "GDI capacity"
 [ "$(grep -o 'src="data:image/png;base64,' "$H" | wc -l)" -ge 8 ] || fail "fewer than 8 embedded plots"
 # the new sections by hand: run 2's device power 34 W (170 J over 5 s busy), FLOPs per query on total
 # parameters 2 x 20e9 x 200 = 8 TFLOP; levels: small (1B) is L1 and answers i1, i4; big (20B) L3; cloud L4
@@ -105,6 +117,10 @@ for b in chromium chromium-browser; do
 	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
 done
 if [ -z "$BROWSER" ]; then
+	# CI installs chromium (.ci/run: install-deps.sh --with-llama, with IPW_REQUIRE_LLAMA=1): never skip there
+	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
+		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
+	fi
 	echo "SKIP: the report was written and checked, but no headless browser to open it: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
 	exit 77
 fi
@@ -116,9 +132,40 @@ browse() {
 sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
 	"$H" >"$OUT/probe.html"
 browse --virtual-time-budget=5000 --dump-dom "file://$OUT/probe.html" >"$TMP/dom.html" || fail "chromium --dump-dom failed: $(tail -5 "$TMP/browser.log")"
-for id in compare coverage routing daily regressions attribution device ranks levels trends; do
+for id in compare coverage routing daily regressions attribution device ranks ranks-bootstrap levels trends gdp gdi; do
 	grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
 done
+# every section by its id and heading, and every figure (local-against-cloud and repeats have their
+# tables in tests/cli/paper.sh's rendered pages; here they say why not)
+while IFS='|' read -r tag id heading; do
+	grep -qF "<$tag id=\"$id\">$heading" "$TMP/dom.html" || fail "rendered DOM has no <$tag id=$id>$heading"
+done <<'S'
+h2|compare-section|Comparison
+h2|device-section|Device power and compute
+h2|perplexity-section|Perplexity per watt and per joule
+h2|subject-ipw-section|IPW per subject
+h2|ranks-section|Rank stability
+h2|coverage-section|Coverage
+h2|levels-section|Difficulty levels
+h2|trends-section|Trends by release year
+h2|localcloud-section|Local against cloud
+h2|repeats-section|Repeated measurement
+h2|gdp-section|GDP-weighted accuracy
+h2|gdi-section|Gross domestic intelligence
+h2|routing-section|Hybrid routing
+h3|daily-section|Per day at 8.02e+07 queries
+h2|regression-section|Regressions on token counts
+h2|attribution-section|Attribution against run 1 small
+h2|timeline-section|Power timelines
+S
+for f in pareto ipw ipj subject_ipw coverage routing energy_tokens timeline_run1; do
+	grep -q "<figure id=\"plot-$f\"><img " "$TMP/dom.html" || fail "rendered DOM has no figure plot-$f"
+done
+for id in gdi-formulas gdi-assumptions; do
+	grep -q "<ul id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id list"
+done
+grep -q '<li>factor = with / without</li>' "$TMP/dom.html" || fail "rendered GDI formulas"
+grep -q '<td>2.228&nbsp;MWh</td>' "$TMP/dom.html" || fail "rendered per-day energy"
 [ "$(grep -o '<img ' "$TMP/dom.html" | wc -l)" -ge 8 ] || fail "rendered DOM has fewer than 8 images"
 widths=$(sed -n 's|.*<pre id="widths">\([^<]*\)</pre>.*|\1|p' "$TMP/dom.html")
 echo "image widths: $widths"
