@@ -1415,15 +1415,20 @@ static int section_levels(struct report_ctx *c, struct buf *b)
 			total[i] = mm->total_params;
 		run_record_release(&rr);
 	}
-	if (analysis_level_bounds(LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why, sizeof(why)) < 0 ||
+	if (analysis_level_bounds(c->o->size_classes ? c->o->size_classes : LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why,
+				  sizeof(why)) < 0 ||
 	    analysis_levels(c->s, (const char *const *)c->ids, c->n, total, bounds, nb, c->o->intersect, &r, why,
 			    sizeof(why)) < 0) {
 		note(b, "Levels not computed: %s", why);
 		goto out;
 	}
-	buf_appendf(b, "<p>An item's level is the smallest size class (total parameters: L1 &le; 4B, L2 &le; 14B, "
-		    "L3 &le; 32B, L4 larger) of a run that answered it right; L5: no run did. Accuracy of each run "
-		    "on each level's items.</p>\n<table id=levels><thead><tr><th>level</th><th>items</th>");
+	buf_appends(b, "<p>An item's level is the smallest size class (total parameters: ");
+	for (size_t k = 0; k < r.nb; k++)
+		buf_appendf(b, "L%zu &le; %gB, ", k + 1, r.bounds[k] / 1e9);
+	buf_appendf(b, "L%zu larger%s) of a run that answered it right; L%zu: no run did. The level's share of the "
+		    "%lld items, and the accuracy of each run on each level's items.</p>\n<table id=levels><thead><tr>"
+		    "<th>level</th><th>items</th><th>share</th>", r.nb + 1, c->o->size_classes ? "; --size-classes" :
+		    "; the default classes", r.nb + 2, r.n_items);
 	for (size_t i = 0; i < c->n; i++) {
 		buf_appends(b, "<th>");
 		html_esc(b, c->rs[i].label);
@@ -1432,6 +1437,7 @@ static int section_levels(struct report_ctx *c, struct buf *b)
 	buf_appends(b, "</tr></thead><tbody>\n");
 	for (size_t l = 0; l < r.nlevels; l++) {
 		buf_appendf(b, "<tr><td>L%zu</td><td>%lld</td>", l + 1, r.items[l]);
+		cell_pct(b, r.n_items ? (double)r.items[l] / (double)r.n_items : NAN, NAN, NAN);
 		for (size_t i = 0; i < c->n; i++) {
 			long long sc = r.scored[i * r.nlevels + l], co = r.correct[i * r.nlevels + l];
 			cell_pct(b, sc ? (double)co / (double)sc : NAN, NAN, NAN);

@@ -12,6 +12,7 @@
 
 #include "../aggregate.h"
 #include "../analysis.h"
+#include "../analysis/paper.h"
 #include "../optable.h"
 #include "../estimate.h"
 #include "../report.h"
@@ -86,6 +87,8 @@ static const struct opt_def report_opts[] = {
 	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
 	 0, NULL, NULL, &compute_hooks},
+	{"size-classes", 0, OPT_LIST, A(o.size_classes), "LIST", "the difficulty levels' size classes, total "
+	 "parameters\n(as ipw levels; default " LEVELS_DEFAULT_BOUNDS ")", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"misroute", 0, OPT_STRING, OPT_NOFIELD, "one-sided|two-sided", "routing's router errors (as ipw route "
 	 "simulate --misroute):\none-sided (default) or two-sided (an item no local run answers\nis kept local with "
 	 "probability 1 - p; a kept-wrong column)", NULL, 0, 0, 0, NULL, NULL, &misroute_hooks},
@@ -125,6 +128,16 @@ static int parse_args(struct report_args *a, int argc, char **argv, int *first)
 	if (rc != OPT_PARSED) {
 		fprintf(stderr, "ipw report: %s (ipw report --help lists the options)\n", err);
 		return EXIT_USAGE;
+	}
+	if (a->o.size_classes) {
+		double *bounds = NULL;
+		size_t nb;
+		int bad = analysis_level_bounds(a->o.size_classes, &bounds, &nb, err, sizeof(err)) < 0;
+		free(bounds);
+		if (bad) {
+			fprintf(stderr, "ipw report: --size-classes: %s\n", err);
+			return EXIT_USAGE;
+		}
 	}
 	if (*first >= argc || !a->o.out_dir) {
 		fprintf(stderr, "ipw report: %s\n", *first >= argc ? "name at least one run" :

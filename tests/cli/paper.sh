@@ -144,6 +144,18 @@ expect_eq "L2 small" "$(csv_query "$TMP/l.csv" '[r["accuracy"] for r in rows if 
 "$IPW" levels 1 2 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B | grep -Eq '^L4 +unsolved +2 +0\.4000' \
 	|| fail "levels: unsolved"
 "$IPW" levels 1 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 5B,1B 2>/dev/null; expect_eq "bad classes" $? 2
+# the report's levels with the same classes: share of the 5 items and each run's accuracy per level
+# (L1 i1, i2: small 1 of 2, big and cloud both; L2 i4: small only; L3 i3, i5: cloud only; L4 none)
+"$IPW" report 1 2 3 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B --out "$TMP/repl" --bootstrap 0 \
+	--trials 0 >/dev/null || fail "report --size-classes"
+for want in '(total parameters: L1 &le; 3B, L2 &le; 5B, L3 larger; --size-classes)' \
+	'<tr><td>L1</td><td>2</td><td>40.0%</td><td>50.0%</td><td>100.0%</td><td>100.0%</td></tr>' \
+	'<tr><td>L2</td><td>1</td><td>20.0%</td><td>100.0%</td><td>0.0%</td><td>0.0%</td></tr>' \
+	'<tr><td>L3</td><td>2</td><td>40.0%</td><td>0.0%</td><td>0.0%</td><td>100.0%</td></tr>' \
+	'<tr><td>L4</td><td>0</td><td>0.0%</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td></tr>'; do
+	grep -qF "$want" "$TMP/repl/index.html" || fail "report levels: no $want"
+done
+"$IPW" report 1 --store "$DB" --out "$TMP/repl2" --size-classes 5B,1B 2>/dev/null; expect_eq "report: bad classes" $? 2
 
 # trends: gen-a (2024; acc 0.5, 100 W: IPW 0.005) -> 2025 {gen-b 0.75/50 W = 0.015, small 0.4/14 W = 0.02857}:
 # best 2025 = small; IPW x5.714 = accuracy 0.8 x power 100/14; best-of-2025 coverage over i1..i4 = 1
