@@ -1507,7 +1507,10 @@ static void cell_x(struct buf *b, const struct metric_value *v)
  */
 static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
+	static const char *const pname[] = {"year", "half", "quarter"};
+	const char *pn = pname[c->o->period == TREND_QUARTER ? 2 : c->o->period == TREND_HALF ? 1 : 0];
 	char (*year)[16] = xcalloc(c->n + 1, sizeof(*year));
+	size_t nomonth = 0;
 	const char **label = xcalloc(c->n + 1, sizeof(char *));
 	const struct metrics **m = xcalloc(c->n + 1, sizeof(*m));
 	char **ids = xcalloc(c->n + 1, sizeof(char *));
@@ -1516,7 +1519,7 @@ static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t
 	int rc = 0;
 
 	memset(&tr, 0, sizeof(tr));
-	buf_appends(b, "<h2 id=trends-section>Trends by release year</h2>\n");
+	buf_appendf(b, "<h2 id=trends-section>Trends by release %s</h2>\n", pn);
 	if (!c->have_meta) {
 		buf_appends(b, "<p class=note>Not computed: release dates come from --model-meta FILE.</p>\n");
 		goto out;
@@ -1527,12 +1530,18 @@ static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t
 		const struct model_meta *mm = run_meta(c, i, &local, &accel);
 		if (!mm || !mm->rel_year)
 			continue;
-		trend_period_of(mm, TREND_YEAR, year[k], sizeof(year[k]));
+		if (trend_period_of(mm, (enum trend_period)c->o->period, year[k], sizeof(year[k])) < 0) {
+			nomonth++;   /* a half or quarter needs the month */
+			continue;
+		}
 		label[k] = year[k];
 		m[k] = &c->rs[i].row.r.m;
 		ids[k] = c->ids[i];
 		k++;
 	}
+	if (nomonth)
+		buf_appendf(b, "<p class=note>%zu run%s left out: the release date has no month, which a %s needs.</p>\n",
+			    nomonth, nomonth == 1 ? "" : "s", pn);
 	if (!k) {
 		buf_appends(b, "<p class=note>No run's model has a release date in the metadata file.</p>\n");
 		goto out;
@@ -1542,15 +1551,15 @@ static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t
 		rc = -1;
 		goto out;
 	}
-	buf_appendf(b, "<p>Per release year the run with the highest IPW (the best model on the best accelerator, the "
-		    "paper's Table 2) over the %zu run%s the metadata file dates; coverage: best-of-year. IPW&times; = "
-		    "accuracy&times; &middot; power&times; (power&times; = P<sub>A</sub>/P<sub>B</sub>): the change against the "
-		    "previous year's best, split into the model's part and the hardware's; the last row spans the first "
-		    "year to the last. Intervals: %s. <code>ipw trends</code> gives halves and quarters.</p>\n"
-		    "<table id=trends><thead><tr><th>year</th><th>runs</th><th>best run</th><th>accelerator</th>"
+	buf_appendf(b, "<p>Per release %s (--period) the run with the highest IPW (the best model on the best "
+		    "accelerator, the paper's Table 2) over the %zu run%s the metadata file dates; coverage: best-of-%s. "
+		    "IPW&times; = accuracy&times; &middot; power&times; (power&times; = P<sub>A</sub>/P<sub>B</sub>): the "
+		    "change against the previous %s's best, split into the model's part and the hardware's; the last row "
+		    "spans the first %s to the last. Intervals: %s. <code>ipw trends</code> also gives --class.</p>\n"
+		    "<table id=trends><thead><tr><th>%s</th><th>runs</th><th>best run</th><th>accelerator</th>"
 		    "<th>accuracy</th><th>IPW</th><th>IPJ</th><th>power</th><th>coverage</th><th>IPW &times;</th>"
-		    "<th>accuracy &times;</th><th>power &times;</th></tr></thead><tbody>\n", k, k == 1 ? "" : "s",
-		    c->ao.ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries");
+		    "<th>accuracy &times;</th><th>power &times;</th></tr></thead><tbody>\n", pn, k, k == 1 ? "" : "s",
+		    pn, pn, pn, c->ao.ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries", pn);
 	for (size_t r = 0; r < tr.nrows; r++) {
 		const struct trend_row *w = &tr.rows[r];
 		const struct run_sum *rs = NULL;

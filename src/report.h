@@ -29,6 +29,7 @@ struct report_options {
 	                             total parameters */
 	int compute;              /* enum route_compute: routing's compute basis */
 	const char *size_classes; /* the difficulty levels' size classes ("4B,14B,32B"), or NULL: the default */
+	int period;               /* enum trend_period (analysis/paper.h): the trends' release periods, default year */
 	int misroute;             /* enum route_misroute: the router's errors, one-sided (default) or two-sided */
 	double daily_queries;     /* routing scaled to N queries a day (energy, cost, compute per day); 0 = not asked */
 	const char *gdi;          /* GDI scenario file (ipw gdi SCENARIO.json), or NULL: the GDI section */

@@ -53,6 +53,16 @@ static int compute_parse(const struct opt_def *d, void *t, const char *arg, char
 }
 static const struct opt_hooks compute_hooks = {compute_parse, NULL, NULL, NULL, NULL, NULL};
 
+static int period_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	int p = trend_period_parse(arg);
+	if (p < 0)
+		return err_set(err, errlen, "--period is 'year', 'half' or 'quarter'");
+	((struct report_args *)t)->o.period = p;
+	return 0;
+}
+static const struct opt_hooks period_hooks = {period_parse, NULL, NULL, NULL, NULL, NULL};
+
 static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
 {
 	struct report_args *a = t;
@@ -87,6 +97,8 @@ static const struct opt_def report_opts[] = {
 	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
 	 0, NULL, NULL, &compute_hooks},
+	{"period", 0, OPT_STRING, OPT_NOFIELD, "year|half|quarter", "the trends' release periods (as ipw trends; "
+	 "default year;\nhalves and quarters need the release month)", NULL, 0, 0, 0, NULL, NULL, &period_hooks},
 	{"size-classes", 0, OPT_LIST, A(o.size_classes), "LIST", "the difficulty levels' size classes, total "
 	 "parameters\n(as ipw levels; default " LEVELS_DEFAULT_BOUNDS ")", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"misroute", 0, OPT_STRING, OPT_NOFIELD, "one-sided|two-sided", "routing's router errors (as ipw route "

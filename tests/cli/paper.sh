@@ -182,6 +182,22 @@ expect_eq "class cloud: none" "$("$IPW" trends 6 7 --model-meta "$TMP/meta2.json
 "$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --bootstrap 20 | grep -q 'intervals: bootstrap over queries' \
 	|| fail "trends: auto gives bootstrap"
 "$IPW" trends 6 --model-meta "$TMP/meta2.json" --store "$DB" --ci none 2>/dev/null; expect_eq "trends --ci none" $? 2
+# the report's trends by quarter (as trends --period quarter above): 2024-Q1 gen-a, 2025-Q2 best small, x5.714
+"$IPW" report 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --period quarter --out "$TMP/repq" \
+	--bootstrap 0 --trials 0 >/dev/null || fail "report --period quarter"
+grep -q '<h2 id=trends-section>Trends by release quarter</h2>' "$TMP/repq/index.html" || fail "report: quarter heading"
+for want in '<tr><td>2024-Q1</td><td>1</td><td>6 gen-a</td>' '<tr><td>2025-Q2</td><td>2</td><td>1 small</td>' \
+	'<tr><td>2024-Q1-&gt;2025-Q2</td>' '<td>5.714</td><td>0.800</td><td>7.143</td></tr>'; do
+	grep -qF "$want" "$TMP/repq/index.html" || fail "report --period quarter: no $want"
+done
+echo '{"models": {"qwen3-1b": {"total_params": "1B", "released": "2025"}, "old": {"total_params": "8B", "released": "2024-03"}}}' \
+	>"$TMP/meta6.json"
+"$IPW" report 6 1 --model-meta "$TMP/meta6.json" --store "$DB" --period half --out "$TMP/reph" --bootstrap 0 \
+	--trials 0 >/dev/null || fail "report --period half"
+grep -q '1 run left out: the release date has no month, which a half needs.' "$TMP/reph/index.html" \
+	|| fail "report --period half: the run without a month is said"
+grep -qF '<tr><td>2024-H1</td><td>1</td><td>6 gen-a</td>' "$TMP/reph/index.html" || fail "report --period half: 2024-H1"
+"$IPW" report 1 --store "$DB" --out "$TMP/reph" --period month 2>/dev/null; expect_eq "report --period month" $? 2
 "$IPW" trends 6 --model-meta "$TMP/meta.json" --store "$DB" 2>"$TMP/err"; expect_eq "trends no date" $? 3
 grep -q "no release date for run 6" "$TMP/err" || fail "trends: no date message"
 
