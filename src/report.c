@@ -1290,6 +1290,22 @@ static int section_subject_ipw(struct report_ctx *c, struct buf *b, char *err, s
 	rc = emit_plot(b, &p, c->o->out_dir, "subject_ipw", "IPW per subject and run (point estimates; the first 8 runs)",
 		       err, errlen);
 	plot_release(&p);
+	/* the chart's numbers, in the chart's format */
+	buf_appends(b, "<table id=subject-ipw><thead><tr><th>run</th>");
+	for (size_t j = 0; j < ns; j++) {
+		buf_appends(b, "<th>");
+		html_esc(b, names[j]);
+		buf_appends(b, "</th>");
+	}
+	buf_appends(b, "</tr></thead><tbody>\n");
+	for (size_t i = 0; i < nb; i++) {
+		buf_appends(b, "<tr>");
+		cell_s(b, c->rs[i].label);
+		for (size_t j = 0; j < ns; j++)
+			cell_si(b, subj_value(&c->rs[i], u[j]), "/W");
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
 out:
 	free(u);
 	free(names);

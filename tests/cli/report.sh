@@ -56,6 +56,13 @@ grep -q '<td>34&nbsp;W</td>' "$H" || fail "device power of run 2"
 grep -q '<td>8&nbsp;TFLOP</td>' "$H" || fail "run 2's FLOPs per query on total parameters"
 grep -q 'Compute: FLOPs = 2 &times; total parameters' "$H" || fail "routing's compute basis"
 grep -q '<td>L1</td><td>2</td>' "$H" || fail "levels: L1 holds i1 and i4 (small right)"
+# IPW per subject (the chart's table): run 1 math 1/3 at 10 W = 33.33 m/W, bio 1/2 at 20 W = 25 m/W; run 2
+# math 2/3 at 15 W = 44.44 m/W, bio 0 right; run 3 math 1 at 25 W = 40 m/W, bio 1/2 at 25 W = 20 m/W
+for want in '<tr><td>1 small</td><td>25&nbsp;m/W</td><td>33.33&nbsp;m/W</td></tr>' \
+	'<tr><td>2 big</td><td>0&nbsp;/W</td><td>44.44&nbsp;m/W</td></tr>' \
+	'<tr><td>3 cloud</td><td>20&nbsp;m/W</td><td>40&nbsp;m/W</td></tr>'; do
+	grep -qF "$want" "$H" || fail "IPW per subject: no $want: $(grep -A4 '<table id=subject-ipw>' "$H")"
+done
 grep -q '<td>math</td><td>-0.333</td><td>-0.500</td>' "$H" || fail "rank stability on math"
 # the rank bootstrap (analysis_rank_bootstrap, numbers by hand in test_paper.c rank_bootstrap_by_hand): B = the
 # page's 200; tau and rho in [-1, 1] with their percentile interval; the share with the same top run
@@ -132,7 +139,7 @@ browse() {
 sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
 	"$H" >"$OUT/probe.html"
 browse --virtual-time-budget=5000 --dump-dom "file://$OUT/probe.html" >"$TMP/dom.html" || fail "chromium --dump-dom failed: $(tail -5 "$TMP/browser.log")"
-for id in compare coverage routing daily regressions attribution device ranks ranks-bootstrap levels trends gdp gdi; do
+for id in compare coverage routing daily regressions attribution device subject-ipw ranks ranks-bootstrap levels trends gdp gdi; do
 	grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
 done
 # every section by its id and heading, and every figure (local-against-cloud and repeats have their
