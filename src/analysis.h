@@ -221,6 +221,18 @@ int analysis_route(struct store *s, const char *const *local, size_t nlocal, con
 		   struct route_result *out, char *err, size_t errlen);
 void route_result_release(struct route_result *r);
 
+/* Units route_per_day divides by: joules to kWh, and 1 (USD, FLOP). */
+#define ROUTE_J_PER_KWH 3.6e6
+
+/*
+ * A total over a result's n_items simulated items scaled to a day of daily
+ * queries, in units of unit (ROUTE_J_PER_KWH for energy in kWh, 1 for USD
+ * or FLOP): value x daily / n_items / unit, the Monte Carlo spread alike.
+ * NAN (all three) when daily or n_items is not > 0. Shared by route
+ * simulate --daily-queries and the report.
+ */
+struct route_value route_per_day(struct route_value total, double daily, long long n_items, double unit);
+
 /* ---- least squares ---- */
 
 #define REG_MAXK STATS_OLS_MAXK

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "perplexity.h"
+#include "store.h"
 
 double metrics_perplexity(double logprob_sum, long long n)
 {
@@ -50,4 +51,16 @@ void ppl_run_summary(const struct ppl_run *p, struct ppl_summary *s)
 	s->energy_mean_j = p->n_energy ? p->sum_energy_j / n : NAN;
 	s->ppl_per_w = p->n_energy && s->power_mean_w > 0 ? s->ppl_mean_e / s->power_mean_w : NAN;
 	s->ppl_per_j = p->n_energy && s->energy_mean_j > 0 ? s->ppl_mean_e / s->energy_mean_j : NAN;
+}
+
+static int add_one(const struct query_record *q, void *ctx)
+{
+	ppl_run_add(ctx, q);
+	return 0;
+}
+
+int ppl_run_load(struct store *s, const char *run_id, struct ppl_run *p, char *err, size_t errlen)
+{
+	ppl_run_init(p);
+	return store_queries_iter(s, run_id, add_one, p, err, errlen) < 0 ? -1 : 0;
 }

@@ -40,4 +40,12 @@ struct ppl_summary {
 };
 void ppl_run_summary(const struct ppl_run *p, struct ppl_summary *s);
 
+struct store;
+/*
+ * p from every stored query of run_id (ppl_run_init, then ppl_run_add per
+ * query): the one loader ipw show, ipw compare and the report share. 0, or
+ * -1 with err set.
+ */
+int ppl_run_load(struct store *s, const char *run_id, struct ppl_run *p, char *err, size_t errlen);
+
 #endif

@@ -305,7 +305,7 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, d
 
 void plot_format_si(char *buf, size_t n, double v, int digits)
 {
-	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E"};
+	static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E", "Z", "Y"};
 	int k = 4;
 	double a = fabs(v);
 
@@ -314,7 +314,7 @@ void plot_format_si(char *buf, size_t n, double v, int digits)
 		return;
 	}
 	if (a > 0) {
-		while (a >= 1000 && k < 10)
+		while (a >= 1000 && k < 12)
 			a /= 1000, v /= 1000, k++;
 		while (a < 1 && k > 0)
 			a *= 1000, v *= 1000, k--;
@@ -323,13 +323,13 @@ void plot_format_si(char *buf, size_t n, double v, int digits)
 }
 
 /* Tick labels: percentages, plain numbers, or with an SI prefix outside 0.01 .. 10000 (as the report's tables). */
-static void tick_label(char *buf, size_t n, double v, double step, int percent)
+static void tick_label(char *buf, size_t n, double v, double step, int percent, int si)
 {
 	if (fabs(v) < step * 1e-9)
 		v = 0;
 	if (percent)
 		snprintf(buf, n, "%g%%", round(v * 100 * 1e6) / 1e6);
-	else if (v != 0 && (fabs(v) >= 1e4 || fabs(v) < 1e-2))
+	else if (v != 0 && (si || fabs(v) >= 1e4 || fabs(v) < 1e-2))
 		plot_format_si(buf, n, v, 3);
 	else
 		snprintf(buf, n, "%g", v);
@@ -350,7 +350,7 @@ static void draw_axes(cairo_t *cr, const struct plot *p, const struct frame *f)
 		cairo_line_to(cr, f->px1, y);
 		cairo_stroke(cr);
 		cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-		tick_label(buf, sizeof(buf), v, step, p->y_percent);
+		tick_label(buf, sizeof(buf), v, step, p->y_percent, p->y_si);
 		text_at(cr, buf, f->px0 - 6, y, 1, 0.5);
 	}
 	/* x ticks: categories or numbers */
@@ -378,7 +378,7 @@ static void draw_axes(cairo_t *cr, const struct plot *p, const struct frame *f)
 			cairo_line_to(cr, x, f->py1);
 			cairo_stroke(cr);
 			cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-			tick_label(buf, sizeof(buf), v, step, 0);
+			tick_label(buf, sizeof(buf), v, step, 0, p->x_si);
 			text_at(cr, buf, x, f->py1 + 6, 0.5, 0);
 		}
 	}

@@ -35,6 +35,9 @@ struct plot {
 	char **categories;               /* categorical x axis (bars), or NULL */
 	size_t ncat;
 	int y_percent;                   /* tick labels of y as percentages of 1 */
+	int x_si, y_si;                  /* tick labels of x / y with an SI prefix (plot_format_si) on every
+	                                    non-zero tick, as the report's tables print the same quantity
+	                                    ("20 m" for 0.02); otherwise only outside 0.01 ... 10^4 */
 	struct plot_series *s;
 	size_t ns;
 };
@@ -53,8 +56,9 @@ void plot_series_text(struct plot_series *s, const char *const *text);
 void plot_set_categories(struct plot *p, const char *const *names, size_t n);
 
 /*
- * v with an SI prefix and `digits` significant digits: "28.6 m" for 0.0286,
- * "8 T" for 8e12, "150" for 150 (no prefix between 1 and 1000), "-" for NAN.
+ * v with an SI prefix (p ... Y) and `digits` significant digits: "28.6 m" for
+ * 0.0286, "8 T" for 8e12, "150" for 150 (no prefix between 1 and 1000), "-"
+ * for NAN.
  * Tick labels and the report's tables use it alike.
  */
 void plot_format_si(char *buf, size_t n, double v, int digits);

@@ -20,6 +20,7 @@
 #include "analysis/paper.h"
 #include "clock.h"
 #include "metrics.h"
+#include "perplexity.h"
 #include "plot.h"
 #include "util.h"
 
@@ -117,6 +118,20 @@ static void note(struct buf *b, const char *fmt, const char *arg)
 	buf_appends(b, "</p>\n");
 }
 
+static void si(struct buf *b, double v, const char *unit);
+static void cell_si_ci(struct buf *b, struct metric_value v, const char *unit);
+static void cell_usd(struct buf *b, struct metric_value v);
+
+/* A routing total as a metric value: the Monte Carlo spread, where there is one, as its interval. */
+static struct metric_value rv_mv(struct route_value v)
+{
+	struct metric_value m = {0};
+	m.value = v.value;
+	m.ci_low = v.lo;
+	m.ci_high = v.hi;
+	return m;
+}
+
 /* Renders p into the page (base64 PNG) and writes DIR/name.png and .svg. */
 static int emit_plot(struct buf *b, const struct plot *p, const char *dir, const char *name, const char *alt,
 		     char *err, size_t errlen)
@@ -168,6 +183,7 @@ struct run_sum {
 	struct weighted_result wr; /* with --weights */
 	int has_wr;
 	char *wr_why;              /* why not, with --weights */
+	struct ppl_run ppl;        /* perplexity from the token log-probabilities (perplexity.h) */
 };
 
 /* ---- power timeline ---- */
@@ -350,8 +366,8 @@ out:
 static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
 {
 	buf_appends(b, "<table id=compare><thead><tr><th>run</th><th>model</th><th>accelerator</th><th>engine</th>"
-		    "<th>conc.</th><th>scored</th><th>accuracy</th><th>IPW (1/W)</th><th>IPJ (1/J)</th>"
-		    "<th>J/query</th><th>J/token</th><th>latency p50 (s)</th><th>latency p99 (s)</th></tr></thead>"
+		    "<th>conc.</th><th>scored</th><th>accuracy</th><th>IPW</th><th>IPJ</th>"
+		    "<th>energy/query</th><th>energy/token</th><th>latency p50</th><th>latency p99</th></tr></thead>"
 		    "<tbody>\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct agg_compare *r = &rs[i].row;
@@ -365,13 +381,14 @@ static void table_compare(struct buf *b, struct run_sum *rs, size_t n)
 		else
 			buf_appends(b, "<td>&ndash;</td>");
 		buf_appendf(b, "<td>%d</td>", r->r.m.n_scored);
-		cell_mv(b, "%.4f", r->r.m.accuracy);
-		cell_mv(b, "%.3e", r->r.m.ipw);
-		cell_mv(b, "%.3e", r->r.m.ipj);
-		cell_mv(b, "%.4g", r->r.m.energy_j);
-		cell_mv(b, "%.4g", r->r.m.j_per_token);
-		cell_mv(b, "%.4g", r->r.latency_p50);
-		cell_mv(b, "%.4g", r->r.latency_p99);
+		/* the formats of every other table and of the plots' ticks: percentages, SI prefixes */
+		cell_pct(b, r->r.m.accuracy.value, r->r.m.accuracy.ci_low, r->r.m.accuracy.ci_high);
+		cell_si_ci(b, r->r.m.ipw, "/W");
+		cell_si_ci(b, r->r.m.ipj, "/J");
+		cell_si_ci(b, r->r.m.energy_j, "J");
+		cell_si_ci(b, r->r.m.j_per_token, "J");
+		cell_si_ci(b, r->r.latency_p50, "s");
+		cell_si_ci(b, r->r.latency_p99, "s");
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appends(b, "</tbody></table>\n");
@@ -390,6 +407,7 @@ static int plot_pareto(struct buf *b, struct run_sum *rs, size_t n, const char *
 
 	plot_init(&p, "Accuracy vs energy per query (Pareto front)", "energy per query (J)", "accuracy");
 	p.y_percent = 1;
+	p.x_si = 1;
 	for (size_t i = 0; i < n; i++) {
 		x[i] = rs[i].row.r.m.energy_j.value;
 		y[i] = rs[i].row.r.m.accuracy.value;
@@ -424,8 +442,10 @@ static int plot_pareto(struct buf *b, struct run_sum *rs, size_t n, const char *
 }
 
 /* IPW or IPJ per run with its interval. */
-static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const char *dir, char *err, size_t errlen)
+static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, int delta, const char *dir, char *err,
+		    size_t errlen)
 {
+	char alt[96];
 	struct plot p;
 	double *x = xcalloc(n, sizeof(double)), *y = xcalloc(n, sizeof(double));
 	double *lo = xcalloc(n, sizeof(double)), *hi = xcalloc(n, sizeof(double));
@@ -443,9 +463,12 @@ static int plot_eff(struct buf *b, struct run_sum *rs, size_t n, int ipj, const 
 		names[i] = rs[i].label;
 	}
 	plot_set_categories(&p, names, n);
+	p.y_si = 1;
 	plot_add(&p, PLOT_BARS, ipj ? "IPJ" : "IPW", n, x, y, lo, hi)->color = ipj ? 2 : 0;
-	rc = emit_plot(b, &p, dir, ipj ? "ipj" : "ipw", ipj ? "IPJ per run with 95% bootstrap interval" :
-		       "IPW per run with 95% bootstrap interval", err, errlen);
+	/* the page's one interval method, as the table's */
+	snprintf(alt, sizeof(alt), "%s per run with 95%% %s interval", ipj ? "IPJ" : "IPW",
+		 delta ? "delta-method (normal approximation)" : "bootstrap");
+	rc = emit_plot(b, &p, dir, ipj ? "ipj" : "ipw", alt, err, errlen);
 	plot_release(&p);
 	free(x), free(y), free(lo), free(hi), free(names);
 	return rc;
@@ -599,6 +622,7 @@ static int routing_prepare(struct store *s, const struct report_options *o, char
 		}
 	}
 	rt->ro.compute = (enum route_compute)o->compute;
+	rt->ro.misroute = (enum route_misroute)o->misroute;
 	rt->ro.objective = ROUTE_ENERGY;
 	rt->ro.trials = o->trials;
 	rt->ro.seed = o->seed;
@@ -610,6 +634,8 @@ static int routing_prepare(struct store *s, const struct report_options *o, char
 /* The schemes at router accuracies 1, 0.8 and 0.6 (exact and Monte Carlo). */
 static void routing_table(struct buf *b, const struct routing *rt, const struct route_result *res)
 {
+	int two = rt->ro.misroute == ROUTE_TWO_SIDED;
+
 	buf_appendf(b, "<p>%lld items; local runs:", res->n_items);
 	for (size_t i = 0; i < rt->nl; i++) {
 		buf_appendf(b, "%s %s (", i ? "," : "", rt->local[i]);
@@ -621,11 +647,15 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 	buf_appendf(b, "). Locally answerable: %lld. The oracle picks the local run with the least energy that "
 		    "answered right; a router of accuracy p routes such an item right with probability p, otherwise "
 		    "to the cloud; the cascade also pays a failed attempt on run %s. Compute: FLOPs = 2 &times; %s "
-		    "parameters &times; tokens.</p>\n", res->n_answerable, rt->local[0],
-		    rt->ro.compute == ROUTE_COMPUTE_TOTAL ? "total" : "active");
-	buf_appends(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
-		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th></tr></thead>"
-		    "<tbody>\n");
+		    "parameters &times; tokens. Router errors: %s.</p>\n", res->n_answerable, rt->local[0],
+		    rt->ro.compute == ROUTE_COMPUTE_TOTAL ? "total" : "active",
+		    two ? "two-sided (--misroute two-sided: an item no local run answers is also kept local with "
+		    "probability 1 &minus; p and its wrong answer delivered; the cascade accepts its first tier's "
+		    "wrong answer alike; kept wrong: the share of items kept local though no local run is right)"
+		    : "one-sided (the paper's: only answerable items are misrouted, to the cloud)");
+	buf_appendf(b, "<table id=routing><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy saved</th>"
+		    "<th>compute saved</th><th>cost saved</th><th>routed locally</th><th>accuracy</th>%s</tr></thead>"
+		    "<tbody>\n", two ? "<th>kept wrong</th>" : "");
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct route_row *w = &res->rows[i];
 		buf_appendf(b, "<tr><td>%s</td>", w->scheme);
@@ -639,6 +669,40 @@ static void routing_table(struct buf *b, const struct routing *rt, const struct 
 		cell_pct(b, w->saved_cost.value, w->saved_cost.lo, w->saved_cost.hi);
 		cell_pct(b, w->local_share.value, w->local_share.lo, w->local_share.hi);
 		cell_pct(b, w->accuracy.value, w->accuracy.lo, w->accuracy.hi);
+		if (two)
+			cell_pct(b, w->kept_wrong.value, w->kept_wrong.lo, w->kept_wrong.hi);
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+}
+
+/*
+ * The same rows scaled to a day of --daily-queries: each total over the
+ * simulated items / n_items x N (route_per_day, as route simulate
+ * --daily-queries), energy in Wh with an SI prefix (kWh, MWh).
+ */
+static void daily_table(struct buf *b, double daily, const struct route_result *res)
+{
+	buf_appendf(b, "<h3 id=daily-section>Per day at %.6g queries</h3>\n<p>Each scheme's total over the %lld "
+		    "simulated items, divided by %lld and multiplied by %.6g queries a day (--daily-queries): energy "
+		    "per day (1 kWh = 3.6 MJ), cost per day (with --prices) and compute per day (FLOPs on the basis "
+		    "above). Monte Carlo rows give the 95%% spread of the trials.</p>\n", daily, res->n_items,
+		    res->n_items, daily);
+	buf_appends(b, "<table id=daily><thead><tr><th>scheme</th><th>p</th><th>method</th><th>energy/day</th>"
+		    "<th>cost/day</th><th>compute/day</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < res->nrows; i++) {
+		const struct route_row *w = &res->rows[i];
+		struct route_value e = route_per_day(w->energy_j, daily, res->n_items, ROUTE_J_PER_KWH);
+		buf_appendf(b, "<tr><td>%s</td>", w->scheme);
+		if (isfinite(w->p))
+			buf_appendf(b, "<td>%.2f</td>", w->p);
+		else
+			buf_appends(b, "<td>&ndash;</td>");
+		buf_appendf(b, "<td>%s</td>", w->monte_carlo ? "Monte Carlo" : "exact");
+		e.value *= 1e3, e.lo *= 1e3, e.hi *= 1e3;   /* kWh -> Wh, for the prefix */
+		cell_si_ci(b, rv_mv(e), "Wh");
+		cell_usd(b, rv_mv(route_per_day(w->cost_usd, daily, res->n_items, 1)));
+		cell_si_ci(b, rv_mv(route_per_day(w->flops, daily, res->n_items, 1)), "FLOP");
 		buf_appends(b, "</tr>\n");
 	}
 	buf_appends(b, "</tbody></table>\n");
@@ -721,8 +785,9 @@ static int section_routing(struct store *s, const struct report_options *o, char
 
 	buf_appends(b, "<h2 id=routing-section>Hybrid routing</h2>\n");
 	if (!o->cloud) {
-		buf_appends(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
-			    "are the local models).</p>\n");
+		buf_appendf(b, "<p class=note>Not computed: name the cloud baseline with --cloud RUN (the other runs "
+			    "are the local models)%s.</p>\n", o->daily_queries > 0 ? "; the per-day figures of "
+			    "--daily-queries come with it" : "");
 		return 0;
 	}
 	if ((rc = routing_prepare(s, o, ids, n, &rt, b, err, errlen)) != 0)
@@ -734,6 +799,8 @@ static int section_routing(struct store *s, const struct report_options *o, char
 		goto out;
 	}
 	routing_table(b, &rt, &res);
+	if (o->daily_queries > 0)
+		daily_table(b, o->daily_queries, &res);
 	route_result_release(&res);
 	for (int i = 0; i <= 10; i++)
 		grid[i] = i / 10.0;
@@ -757,6 +824,7 @@ static int plot_energy_tokens(struct buf *b, struct run_sum *rs, size_t n, const
 	int rc, any = 0;
 
 	plot_init(&p, "Energy vs output tokens, with least-squares fits", "output tokens", "energy per query (J)");
+	p.y_si = 1;
 	for (size_t i = 0; i < n; i++) {
 		struct plot_series *sr;
 		if (!rs[i].ns)
@@ -903,6 +971,8 @@ struct report_ctx {
 	int have_meta;
 	struct weight_entry *w;      /* --weights */
 	size_t nw;
+	struct gdi_scenario gdi;     /* --gdi, computed */
+	int have_gdi;
 };
 
 static void page_head(struct buf *b, const struct report_options *o, size_t n, enum agg_ci ci, long long most)
@@ -1015,7 +1085,8 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 	memset(&r, 0, sizeof(r));
 	memset(&d, 0, sizeof(d));
 	if (agg_compare_load(c->s, c->ids[i], &c->ao, &rs->row, err, errlen) < 0 ||
-	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0)
+	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0 ||
+	    ppl_run_load(c->s, c->ids[i], &rs->ppl, err, errlen) < 0)
 		goto out;
 	rs->id = xstrdup(c->ids[i]);
 	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
@@ -1053,8 +1124,8 @@ static int section_compare(struct report_ctx *c, struct buf *b, char *err, size_
 		buf_appends(b, "<p class=note id=interval-method>Intervals of this table and its plots: normal "
 			    "approximation (delta method), for every run.</p>\n");
 	if (plot_pareto(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0 ||
-	    plot_eff(b, c->rs, c->n, 0, c->o->out_dir, err, errlen) < 0 ||
-	    plot_eff(b, c->rs, c->n, 1, c->o->out_dir, err, errlen) < 0)
+	    plot_eff(b, c->rs, c->n, 0, c->ao.ci == AGG_CI_DELTA, c->o->out_dir, err, errlen) < 0 ||
+	    plot_eff(b, c->rs, c->n, 1, c->ao.ci == AGG_CI_DELTA, c->o->out_dir, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -1070,7 +1141,8 @@ static void si(struct buf *b, double v, const char *unit)
 	plot_format_si(t, sizeof(t), v, 4);
 	if ((sp = strchr(t, ' ')))
 		*sp = 0;
-	buf_appendf(b, "%s&nbsp;%s%s", t, sp ? sp + 1 : "", unit);
+	/* "28.57 m/W", "14 J", "66.67 m" (an interval's end, no unit), "18" */
+	buf_appendf(b, "%s%s%s%s", t, sp || *unit ? "&nbsp;" : "", sp ? sp + 1 : "", unit);
 }
 
 static void cell_si(struct buf *b, double v, const char *unit)
@@ -1078,6 +1150,50 @@ static void cell_si(struct buf *b, double v, const char *unit)
 	buf_appends(b, "<td>");
 	si(b, v, unit);
 	buf_appends(b, "</td>");
+}
+
+/*
+ * Perplexity per watt and per joule (docs/metrics.md "Perplexity"), for the
+ * runs whose server returned token log-probabilities (profile --logprobs).
+ */
+static int section_perplexity(struct report_ctx *c, struct buf *b)
+{
+	int any = 0;
+
+	buf_appends(b, "<h2 id=perplexity-section>Perplexity per watt and per joule</h2>\n");
+	for (size_t i = 0; i < c->n; i++)
+		any |= c->rs[i].ppl.n_logprobs > 0;
+	if (!any) {
+		buf_appends(b, "<p class=note>Not measured: no run carries token log-probabilities (profile "
+			    "--logprobs, with a server that returns them).</p>\n");
+		return 0;
+	}
+	buf_appends(b, "<p>Perplexity of a query: exp(&minus;&Sigma; log p / tokens) over the token log-probabilities "
+		    "the server returned; the run's is the mean over its queries (pooled: exp of the run's tokens "
+		    "together). Per watt: that mean over the queries with measured energy / their mean power "
+		    "E(q)/&tau;(q); per joule: / their mean energy. Lower is better. Point estimates; "
+		    "&ndash; where not measured.</p>\n<table id=perplexity><thead><tr><th>run</th><th>queries with "
+		    "log-probabilities</th><th>tokens</th><th>perplexity</th><th>pooled</th><th>with energy</th>"
+		    "<th>mean power</th><th>perplexity/W</th><th>perplexity/J</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct ppl_run *p = &c->rs[i].ppl;
+		struct ppl_summary ps;
+		ppl_run_summary(p, &ps);
+		buf_appends(b, "<tr>");
+		cell_s(b, c->rs[i].label);
+		buf_appendf(b, "<td>%lld of %lld</td><td>%lld</td>", p->n_logprobs, p->n_queries, p->tokens);
+		if (isfinite(ps.ppl_mean))
+			buf_appendf(b, "<td>%.5g</td><td>%.5g</td>", ps.ppl_mean, ps.ppl_tokens);
+		else
+			buf_appends(b, "<td>&ndash;</td><td>&ndash;</td>");
+		buf_appendf(b, "<td>%lld</td>", p->n_energy);
+		cell_si(b, ps.power_mean_w, "W");
+		cell_si(b, ps.ppl_per_w, "/W");
+		cell_si(b, ps.ppl_per_j, "/J");
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	return 0;
 }
 
 /* IPW on each request's share and on the device's power; with --model-meta, compute. */
@@ -1159,6 +1275,7 @@ static int section_subject_ipw(struct report_ctx *c, struct buf *b, char *err, s
 		goto out;
 	}
 	plot_init(&p, "IPW per subject", "subject", "IPW (1/W)");
+	p.y_si = 1;
 	p.ymin = 0;
 	for (size_t j = 0; j < ns; j++) {
 		names[j] = *u[j] ? u[j] : "(none)";
@@ -1173,6 +1290,22 @@ static int section_subject_ipw(struct report_ctx *c, struct buf *b, char *err, s
 	rc = emit_plot(b, &p, c->o->out_dir, "subject_ipw", "IPW per subject and run (point estimates; the first 8 runs)",
 		       err, errlen);
 	plot_release(&p);
+	/* the chart's numbers, in the chart's format */
+	buf_appends(b, "<table id=subject-ipw><thead><tr><th>run</th>");
+	for (size_t j = 0; j < ns; j++) {
+		buf_appends(b, "<th>");
+		html_esc(b, names[j]);
+		buf_appends(b, "</th>");
+	}
+	buf_appends(b, "</tr></thead><tbody>\n");
+	for (size_t i = 0; i < nb; i++) {
+		buf_appends(b, "<tr>");
+		cell_s(b, c->rs[i].label);
+		for (size_t j = 0; j < ns; j++)
+			cell_si(b, subj_value(&c->rs[i], u[j]), "/W");
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
 out:
 	free(u);
 	free(names);
@@ -1182,8 +1315,61 @@ out:
 }
 
 /* Kendall tau and Spearman rho of the per-subject rankings against the overall one. */
-static int section_ranks(struct report_ctx *c, struct buf *b)
+/* Resamples of the rank bootstrap: the page's bootstrap count, at most this many (as ipw ranks' default). */
+#define RANKS_BOOTSTRAP_MAX 1000
+
+/*
+ * The rank stability of bootstrap resamples (analysis_rank_bootstrap, as ipw
+ * ranks): each run's queries resampled B times, each resample's IPW ranking
+ * against the full one. Not under the delta method (large runs: ipw ranks
+ * --bootstrap N computes it) or --bootstrap 0.
+ */
+static int ranks_bootstrap(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
+	int nb = c->o->bootstrap < RANKS_BOOTSTRAP_MAX ? c->o->bootstrap : RANKS_BOOTSTRAP_MAX;
+	struct run_data *d;
+	const struct run_data **dp;
+	struct rank_stability rs;
+	size_t loaded = 0;
+	int rc = -1;
+
+	if (c->ao.ci == AGG_CI_DELTA || nb <= 0) {
+		buf_appendf(b, "<p class=note id=ranks-bootstrap-note>No bootstrap of the ranking: %s; <code>ipw ranks "
+			    "--bootstrap N</code> computes it.</p>\n", nb <= 0 ? "--bootstrap 0" :
+			    "the page's intervals use the delta method (runs too large to resample here)");
+		return 0;
+	}
+	d = xcalloc(c->n, sizeof(*d));
+	dp = xcalloc(c->n, sizeof(*dp));
+	for (; loaded < c->n; loaded++) {
+		if (run_data_load(c->s, c->ids[loaded], &d[loaded], err, errlen) < 0)
+			goto out;
+		dp[loaded] = &d[loaded];
+	}
+	analysis_rank_bootstrap(dp, c->n, RANK_IPW, nb, c->o->seed, METRICS_LEVEL, &rs);
+	buf_appendf(b, "<p>Bootstrap: each run's queries resampled %d times (seeded; the page's --bootstrap, at most "
+		    "%d), the runs ranked by IPW on each resample against the ranking on all queries: mean "
+		    "&tau;-b and &rho; with the 2.5&ndash;97.5 percentiles of the resamples, and the share of "
+		    "resamples with the same top run.</p>\n<table id=ranks-bootstrap><thead><tr><th>resamples</th>"
+		    "<th>&tau; mean</th><th>&rho; mean</th><th>same top run</th></tr></thead><tbody>\n<tr><td>B=%d"
+		    "</td><td>%.3f <span class=ci>[%.3f, %.3f]</span></td><td>%.3f <span class=ci>[%.3f, %.3f]</span>"
+		    "</td>", nb, RANKS_BOOTSTRAP_MAX, nb, rs.tau_mean, rs.tau_lo, rs.tau_hi, rs.rho_mean, rs.rho_lo,
+		    rs.rho_hi);
+	cell_pct(b, rs.top_same, NAN, NAN);
+	buf_appends(b, "</tr>\n</tbody></table>\n");
+	rank_stability_release(&rs);
+	rc = 0;
+out:
+	for (size_t i = 0; i < loaded; i++)
+		run_data_release(&d[i]);
+	free(d);
+	free(dp);
+	return rc;
+}
+
+static int section_ranks(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	int rc = 0;
 	size_t ns;
 	char **u = subject_union(c, c->n, &ns);
 	double *all = xcalloc(c->n + 1, sizeof(double)), *v = xcalloc(c->n + 1, sizeof(double));
@@ -1197,8 +1383,7 @@ static int section_ranks(struct report_ctx *c, struct buf *b)
 	for (size_t i = 0; i < c->n; i++)
 		all[i] = c->rs[i].row.r.m.ipw.value;
 	buf_appends(b, "<p>The runs ranked by IPW on each subject's queries alone against the ranking on all queries: "
-		    "Kendall's &tau;-b and Spearman's &rho; (1: the same order). <code>ipw ranks</code> adds the "
-		    "bootstrap resamples.</p>\n<table id=ranks><thead><tr><th>subject</th><th>&tau;</th><th>&rho;</th>"
+		    "Kendall's &tau;-b and Spearman's &rho; (1: the same order).</p>\n<table id=ranks><thead><tr><th>subject</th><th>&tau;</th><th>&rho;</th>"
 		    "</tr></thead><tbody>\n");
 	for (size_t j = 0; j < ns; j++) {
 		int every = 1;
@@ -1215,11 +1400,12 @@ static int section_ranks(struct report_ctx *c, struct buf *b)
 	buf_appends(b, "</tbody></table>\n");
 	if (!rows)
 		buf_appends(b, "<p class=note>No subject has an IPW in every run.</p>\n");
+	rc = ranks_bootstrap(c, b, err, errlen);
 out:
 	free(u);
 	free(all);
 	free(v);
-	return 0;
+	return rc;
 }
 
 /* Difficulty levels by the smallest size class answering each item (--model-meta). */
@@ -1245,15 +1431,20 @@ static int section_levels(struct report_ctx *c, struct buf *b)
 			total[i] = mm->total_params;
 		run_record_release(&rr);
 	}
-	if (analysis_level_bounds(LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why, sizeof(why)) < 0 ||
+	if (analysis_level_bounds(c->o->size_classes ? c->o->size_classes : LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why,
+				  sizeof(why)) < 0 ||
 	    analysis_levels(c->s, (const char *const *)c->ids, c->n, total, bounds, nb, c->o->intersect, &r, why,
 			    sizeof(why)) < 0) {
 		note(b, "Levels not computed: %s", why);
 		goto out;
 	}
-	buf_appendf(b, "<p>An item's level is the smallest size class (total parameters: L1 &le; 4B, L2 &le; 14B, "
-		    "L3 &le; 32B, L4 larger) of a run that answered it right; L5: no run did. Accuracy of each run "
-		    "on each level's items.</p>\n<table id=levels><thead><tr><th>level</th><th>items</th>");
+	buf_appends(b, "<p>An item's level is the smallest size class (total parameters: ");
+	for (size_t k = 0; k < r.nb; k++)
+		buf_appendf(b, "L%zu &le; %gB, ", k + 1, r.bounds[k] / 1e9);
+	buf_appendf(b, "L%zu larger%s) of a run that answered it right; L%zu: no run did. The level's share of the "
+		    "%lld items, and the accuracy of each run on each level's items.</p>\n<table id=levels><thead><tr>"
+		    "<th>level</th><th>items</th><th>share</th>", r.nb + 1, c->o->size_classes ? "; --size-classes" :
+		    "; the default classes", r.nb + 2, r.n_items);
 	for (size_t i = 0; i < c->n; i++) {
 		buf_appends(b, "<th>");
 		html_esc(b, c->rs[i].label);
@@ -1262,6 +1453,7 @@ static int section_levels(struct report_ctx *c, struct buf *b)
 	buf_appends(b, "</tr></thead><tbody>\n");
 	for (size_t l = 0; l < r.nlevels; l++) {
 		buf_appendf(b, "<tr><td>L%zu</td><td>%lld</td>", l + 1, r.items[l]);
+		cell_pct(b, r.n_items ? (double)r.items[l] / (double)r.n_items : NAN, NAN, NAN);
 		for (size_t i = 0; i < c->n; i++) {
 			long long sc = r.scored[i * r.nlevels + l], co = r.correct[i * r.nlevels + l];
 			cell_pct(b, sc ? (double)co / (double)sc : NAN, NAN, NAN);
@@ -1331,7 +1523,10 @@ static void cell_x(struct buf *b, const struct metric_value *v)
  */
 static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
+	static const char *const pname[] = {"year", "half", "quarter"};
+	const char *pn = pname[c->o->period == TREND_QUARTER ? 2 : c->o->period == TREND_HALF ? 1 : 0];
 	char (*year)[16] = xcalloc(c->n + 1, sizeof(*year));
+	size_t nomonth = 0;
 	const char **label = xcalloc(c->n + 1, sizeof(char *));
 	const struct metrics **m = xcalloc(c->n + 1, sizeof(*m));
 	char **ids = xcalloc(c->n + 1, sizeof(char *));
@@ -1340,7 +1535,7 @@ static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t
 	int rc = 0;
 
 	memset(&tr, 0, sizeof(tr));
-	buf_appends(b, "<h2 id=trends-section>Trends by release year</h2>\n");
+	buf_appendf(b, "<h2 id=trends-section>Trends by release %s</h2>\n", pn);
 	if (!c->have_meta) {
 		buf_appends(b, "<p class=note>Not computed: release dates come from --model-meta FILE.</p>\n");
 		goto out;
@@ -1351,12 +1546,18 @@ static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t
 		const struct model_meta *mm = run_meta(c, i, &local, &accel);
 		if (!mm || !mm->rel_year)
 			continue;
-		trend_period_of(mm, TREND_YEAR, year[k], sizeof(year[k]));
+		if (trend_period_of(mm, (enum trend_period)c->o->period, year[k], sizeof(year[k])) < 0) {
+			nomonth++;   /* a half or quarter needs the month */
+			continue;
+		}
 		label[k] = year[k];
 		m[k] = &c->rs[i].row.r.m;
 		ids[k] = c->ids[i];
 		k++;
 	}
+	if (nomonth)
+		buf_appendf(b, "<p class=note>%zu run%s left out: the release date has no month, which a %s needs.</p>\n",
+			    nomonth, nomonth == 1 ? "" : "s", pn);
 	if (!k) {
 		buf_appends(b, "<p class=note>No run's model has a release date in the metadata file.</p>\n");
 		goto out;
@@ -1366,15 +1567,15 @@ static int section_trends(struct report_ctx *c, struct buf *b, char *err, size_t
 		rc = -1;
 		goto out;
 	}
-	buf_appendf(b, "<p>Per release year the run with the highest IPW (the best model on the best accelerator, the "
-		    "paper's Table 2) over the %zu run%s the metadata file dates; coverage: best-of-year. IPW&times; = "
-		    "accuracy&times; &middot; power&times; (power&times; = P<sub>A</sub>/P<sub>B</sub>): the change against the "
-		    "previous year's best, split into the model's part and the hardware's; the last row spans the first "
-		    "year to the last. Intervals: %s. <code>ipw trends</code> gives halves and quarters.</p>\n"
-		    "<table id=trends><thead><tr><th>year</th><th>runs</th><th>best run</th><th>accelerator</th>"
+	buf_appendf(b, "<p>Per release %s (--period) the run with the highest IPW (the best model on the best "
+		    "accelerator, the paper's Table 2) over the %zu run%s the metadata file dates; coverage: best-of-%s. "
+		    "IPW&times; = accuracy&times; &middot; power&times; (power&times; = P<sub>A</sub>/P<sub>B</sub>): the "
+		    "change against the previous %s's best, split into the model's part and the hardware's; the last row "
+		    "spans the first %s to the last. Intervals: %s. <code>ipw trends</code> also gives --class.</p>\n"
+		    "<table id=trends><thead><tr><th>%s</th><th>runs</th><th>best run</th><th>accelerator</th>"
 		    "<th>accuracy</th><th>IPW</th><th>IPJ</th><th>power</th><th>coverage</th><th>IPW &times;</th>"
-		    "<th>accuracy &times;</th><th>power &times;</th></tr></thead><tbody>\n", k, k == 1 ? "" : "s",
-		    c->ao.ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries");
+		    "<th>accuracy &times;</th><th>power &times;</th></tr></thead><tbody>\n", pn, k, k == 1 ? "" : "s",
+		    pn, pn, pn, c->ao.ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries", pn);
 	for (size_t r = 0; r < tr.nrows; r++) {
 		const struct trend_row *w = &tr.rows[r];
 		const struct run_sum *rs = NULL;
@@ -1763,13 +1964,90 @@ static int section_gdp(struct report_ctx *c, struct buf *b)
 }
 
 /* Every section after the per-run pass, in page order. */
+/* A number with an SI prefix and no unit ("40 k", "200"), the space kept with it. */
+static void si_plain(struct buf *b, double v)
+{
+	char t[48], *sp;
+	if (!isfinite(v)) {
+		buf_appends(b, "&ndash;");
+		return;
+	}
+	plot_format_si(t, sizeof(t), v, 4);
+	if ((sp = strchr(t, ' ')))
+		*sp = 0;
+	buf_appendf(b, "%s%s%s", t, sp ? "&nbsp;" : "", sp ? sp + 1 : "");
+}
+
+static void gdi_row(struct buf *b, const struct gdi_class *g, const char *kind)
+{
+	buf_appends(b, "<tr>");
+	cell_s(b, g->name);
+	buf_appendf(b, "<td>%s</td><td>", kind);
+	si_plain(b, g->count);
+	buf_appends(b, "</td>");
+	cell_si(b, g->power_w, "W");
+	buf_appendf(b, "<td>%.4g</td>", g->duty);
+	cell_si(b, g->power_avail_w, "W");
+	cell_si(b, g->ipw, "/W");
+	if (g->ipw_run)
+		buf_appendf(b, "<td>measured, run %s</td>", g->ipw_run);
+	else
+		buf_appends(b, "<td>given</td>");
+	buf_appends(b, "<td>");
+	si_plain(b, g->gdi);
+	buf_appends(b, "</td></tr>\n");
+}
+
+/* --gdi SCENARIO.json: gross domestic intelligence as ipw gdi computes it, with every formula and assumption. */
+static int section_gdi(struct report_ctx *c, struct buf *b)
+{
+	const struct gdi_scenario *g = &c->gdi;
+
+	if (!c->have_gdi)
+		return 0;
+	buf_appends(b, "<h2 id=gdi-section>Gross domestic intelligence</h2>\n<p>Scenario ");
+	html_esc(b, g->path);
+	buf_appends(b, " (as <code>ipw gdi</code>): GDI = IPW &times; accessible power, per device class and for the "
+		    "datacenter. A measured IPW is the named run's point estimate (accuracy / mean power per "
+		    "query).</p>\n<table id=gdi><thead><tr><th>class</th><th>kind</th><th>count</th><th>power each</th>"
+		    "<th>duty cycle</th><th>accessible power</th><th>IPW</th><th>IPW from</th><th>GDI</th></tr></thead>"
+		    "<tbody>\n");
+	for (size_t i = 0; i < g->ndev; i++)
+		gdi_row(b, &g->dev[i], "local");
+	buf_appends(b, "<tr><td>local devices, total</td><td>local</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td>");
+	cell_si(b, g->power_local_w, "W");
+	buf_appends(b, "<td>&ndash;</td><td>&ndash;</td><td>");
+	si_plain(b, g->gdi_local);
+	buf_appends(b, "</td></tr>\n");
+	gdi_row(b, &g->dc, "datacenter");
+	buf_appends(b, "</tbody></table>\n<p id=gdi-capacity>Effective capacity: without local devices ");
+	si_plain(b, g->gdi_dc);
+	buf_appends(b, ", with them ");
+	si_plain(b, g->gdi_total);
+	buf_appendf(b, ": %.3f&times;.</p>\n<p>Formulas:</p>\n<ul id=gdi-formulas>\n", g->factor);
+	for (const char *const *f = gdi_formulas; *f; f++) {
+		buf_appends(b, "<li>");
+		html_esc(b, *f);
+		buf_appends(b, "</li>\n");
+	}
+	buf_appends(b, "</ul>\n<p>Assumptions:</p>\n<ul id=gdi-assumptions>\n");
+	for (const char *const *f = gdi_assumptions; *f; f++) {
+		buf_appends(b, "<li>");
+		html_esc(b, *f);
+		buf_appends(b, "</li>\n");
+	}
+	buf_appends(b, "</ul>\n");
+	return 0;
+}
+
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
-	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 ||
-	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b) < 0 ||
+	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 || section_perplexity(c, b) < 0 ||
+	    section_subject_ipw(c, b, err, errlen) < 0 || section_ranks(c, b, err, errlen) < 0 ||
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
 	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 || section_gdp(c, b) < 0 ||
+	    section_gdi(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
@@ -1827,6 +2105,8 @@ static void ctx_release(struct report_ctx *c)
 	if (c->have_meta)
 		meta_release(&c->mf);
 	weights_free(c->w, c->nw);
+	if (c->have_gdi)
+		gdi_release(&c->gdi);
 }
 
 int report_write(struct store *s, const struct report_options *o, char *err, size_t errlen)
@@ -1864,6 +2144,19 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	if (o->weights && analysis_weights_read(o->weights, &c.w, &c.nw, err, errlen) < 0) {
 		rc = -1;
 		goto out;
+	}
+	if (o->gdi) {
+		if (gdi_read(o->gdi, &c.gdi, err, errlen) < 0) {
+			gdi_release(&c.gdi);
+			rc = -1;
+			goto out;
+		}
+		c.have_gdi = 1;
+		if (gdi_fill_measured(s, &c.gdi, err, errlen) < 0) {
+			rc = -1;
+			goto out;
+		}
+		gdi_compute(&c.gdi);
 	}
 	if (analysis_figure_ci(s, c.ids, c.n, (enum agg_ci)o->ci, &c.ao.ci, &most, err, errlen) < 0) {
 		rc = -1;

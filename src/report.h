@@ -28,6 +28,11 @@ struct report_options {
 	const char *model_meta;   /* model metadata file (analysis/paper.h), or NULL: compute, levels, routing's
 	                             total parameters */
 	int compute;              /* enum route_compute: routing's compute basis */
+	const char *size_classes; /* the difficulty levels' size classes ("4B,14B,32B"), or NULL: the default */
+	int period;               /* enum trend_period (analysis/paper.h): the trends' release periods, default year */
+	int misroute;             /* enum route_misroute: the router's errors, one-sided (default) or two-sided */
+	double daily_queries;     /* routing scaled to N queries a day (energy, cost, compute per day); 0 = not asked */
+	const char *gdi;          /* GDI scenario file (ipw gdi SCENARIO.json), or NULL: the GDI section */
 	const char *weights;      /* subject weights file (as analyze --weights; GDP in USD for the paper's form),
 	                             or NULL: the GDP-weighted section */
 };

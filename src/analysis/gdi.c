@@ -12,7 +12,35 @@
 
 #include <jansson.h>
 
+#include "aggregate.h"
+#include "store.h"
 #include "util.h"
+
+const char *const gdi_formulas[] = {
+	"accessible power P = count x power_w x duty_cycle [W]",
+	"GDI = IPW x P (IPW: accuracy / mean power per query, 1/W): accuracy x (P / W), the number of queries the "
+	"power could keep running at once, times the share answered right",
+	"capacity without local devices = GDI(datacenter)",
+	"capacity with local devices = GDI(datacenter) + sum of GDI(device class)",
+	"factor = with / without",
+	NULL,
+};
+
+const char *const gdi_formulas_json[] = {
+	"accessible_power_w = count * power_w * duty_cycle",
+	"gdi = ipw * accessible_power_w",
+	"factor = (gdi_datacenter + sum gdi_devices) / gdi_datacenter",
+	NULL,
+};
+
+const char *const gdi_assumptions[] = {
+	"each class's IPW holds for all the queries it would serve (same workload mix and accuracy as measured or "
+	"given); queries can go to any class (no routing cost, no network energy)",
+	"power is the accelerator's while serving, as IPW's denominator; duty_cycle is the share of the time a "
+	"device serves queries; idle power is not counted",
+	"GDI adds linearly over classes: no class is limited by anything but its power",
+	NULL,
+};
 
 static void class_release(struct gdi_class *c)
 {
@@ -165,4 +193,52 @@ void gdi_compute(struct gdi_scenario *sc)
 	sc->gdi_dc = sc->dc.gdi;
 	sc->gdi_total = sc->gdi_dc + sc->gdi_local;
 	sc->factor = sc->gdi_dc > 0 ? sc->gdi_total / sc->gdi_dc : NAN;
+}
+
+int gdi_needs_store(const struct gdi_scenario *sc)
+{
+	for (size_t i = 0; i < sc->ndev; i++)
+		if (sc->dev[i].ipw_run)
+			return 1;
+	return sc->dc.ipw_run != NULL;
+}
+
+/* One class's measured IPW: the run's accuracy / mean power, a point estimate. */
+static int fill_class(struct store *s, struct gdi_class *c, char *err, size_t errlen)
+{
+	struct run_record r;
+	struct agg_options o;
+	struct agg_result res;
+	int rc;
+
+	if (!c->ipw_run)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	if (store_run_get(s, c->ipw_run, &r, err, errlen) < 0) {
+		run_record_release(&r);
+		return -1;
+	}
+	agg_options_init(&o);
+	o.m.bootstrap = 0;
+	rc = agg_run(s, r.id, AGG_LOAD_ITEMS, &o, &res, err, errlen);
+	if (rc == 0) {
+		c->ipw = res.m.ipw.value;
+		free(c->ipw_run);
+		c->ipw_run = xstrdup(r.id);
+		agg_result_release(&res);
+	}
+	run_record_release(&r);
+	if (rc < 0)
+		return -1;
+	if (!isfinite(c->ipw))
+		return err_set(err, errlen, "run %s has no IPW (no scored queries with measured energy)", c->ipw_run);
+	return 0;
+}
+
+int gdi_fill_measured(struct store *s, struct gdi_scenario *sc, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sc->ndev; i++)
+		if (fill_class(s, &sc->dev[i], err, errlen) < 0)
+			return -1;
+	return fill_class(s, &sc->dc, err, errlen);
 }

@@ -225,6 +225,22 @@ int gdi_read_mem(const char *name, const char *data, size_t len, struct gdi_scen
 /* Computes each class's accessible power and GDI, the totals and the factor with / without local devices. */
 void gdi_compute(struct gdi_scenario *sc);
 void gdi_release(struct gdi_scenario *sc);
+/* 1 when a class names its IPW by "ipw_run" (gdi_fill_measured needs the store), else 0. */
+int gdi_needs_store(const struct gdi_scenario *sc);
+/*
+ * Fills the IPW of every class that names "ipw_run": the run's IPW
+ * (accuracy / mean power per query, agg_run point estimate), and replaces
+ * the reference by the run's id. 0, or -1 (err set: unknown run, no IPW).
+ */
+int gdi_fill_measured(struct store *s, struct gdi_scenario *sc, char *err, size_t errlen);
+/*
+ * The formulas and assumptions printed with every result (ipw gdi and the
+ * report's GDI section), NULL-terminated; gdi_formulas_json are the formulas
+ * as expressions over the JSON output's names.
+ */
+extern const char *const gdi_formulas[];
+extern const char *const gdi_formulas_json[];
+extern const char *const gdi_assumptions[];
 
 /* ---- trends over release dates ---- */
 

@@ -484,6 +484,12 @@ out:
 	return rc;
 }
 
+struct route_value route_per_day(struct route_value t, double daily, long long n_items, double unit)
+{
+	double k = daily > 0 && n_items > 0 && unit > 0 ? daily / (double)n_items / unit : NAN;
+	return (struct route_value){t.value * k, t.lo * k, t.hi * k};
+}
+
 void route_result_release(struct route_result *r)
 {
 	free(r->oracle_chosen);

@@ -17,6 +17,7 @@
 #include "../analysis/paper.h"
 #include "../estimate.h"
 #include "../optable.h"
+#include "../perplexity.h"
 #include "cmd.h"
 #include "common.h"
 #include "jsonout.h"
@@ -117,6 +118,10 @@ static const struct tcol cols[] = {
 	MV("latency_p99_s", "latency p99 (s)"),
 	{"device_power_w", "device W", "W", TCOL_REAL, "%.4g", TCOL_BOTH},
 	{"ipw_device", "IPW dev (1/W)", "1/W", TCOL_REAL, "%.4g", TCOL_BOTH},
+	{"perplexity_queries", NULL, NULL, TCOL_INT, NULL, TCOL_DATA},
+	{"perplexity_mean", "PPL", NULL, TCOL_REAL, "%.5g", TCOL_BOTH},
+	{"perplexity_per_w", "PPL/W", "1/W", TCOL_REAL, "%.4g", TCOL_BOTH},
+	{"perplexity_per_j", "PPL/J", "1/J", TCOL_REAL, "%.4g", TCOL_BOTH},
 };
 #undef MV
 
@@ -146,9 +151,11 @@ static void cells_mv(struct table *t, const char *f, struct metric_value v, int 
 }
 
 /* The one row emitter of the table, for every format. */
-static void emit_row(struct table *t, const struct agg_compare *c, const struct device_power *dev)
+static void emit_row(struct table *t, const struct agg_compare *c, const struct device_power *dev,
+		     const struct ppl_run *pr)
 {
 	const struct metrics *m = &c->r.m;
+	struct ppl_summary ps;
 
 	table_int(t, strtoll(c->run_id, NULL, 10));
 	table_str(t, c->name);
@@ -172,6 +179,11 @@ static void emit_row(struct table *t, const struct agg_compare *c, const struct 
 	cells_mv(t, "%.4g", c->r.latency_p99, 1);
 	table_real(t, dev->power_w);
 	table_real(t, dev->ipw);
+	ppl_run_summary(pr, &ps);
+	table_int(t, pr->n_logprobs);
+	table_real(t, ps.ppl_mean);
+	table_real(t, ps.ppl_per_w);
+	table_real(t, ps.ppl_per_j);
 	table_end_row(t);
 }
 
@@ -190,7 +202,10 @@ static void intervals_note(const struct agg_options *o, enum agg_ci asked, long 
 	printf("intervals: %d%% %s for accuracy..J/token; order statistics for latency. Failed and "
 	       "unscored queries are excluded.\n", (int)(o->m.level * 100 + 0.5), how);
 	printf("IPW: accuracy / mean of each request's power E(q) / latency(q) (its share of the device); IPW dev:\n"
-	       "accuracy / the device's power (sum of E / time with a request in flight), a point estimate.\n");
+	       "accuracy / the device's power (sum of E / time with a request in flight), a point estimate.\n"
+	       "PPL: mean perplexity per query, exp(-sum logprob / tokens), of the queries with token log-probabilities\n"
+	       "(profile --logprobs); PPL/W, PPL/J: mean perplexity / mean power E(q)/latency(q) or mean energy, over\n"
+	       "the queries that also have energy (lower is better); '-' where not measured.\n");
 }
 
 /* Parses and checks the options; 0, OPT_HELP (usage printed) or EXIT_USAGE (said). */
@@ -287,7 +302,13 @@ int cmd_compare(int argc, char **argv)
 			agg_compare_release(&c);
 			goto out;
 		}
-		emit_row(&t, &c, &dev);
+		struct ppl_run pr;
+		if (ppl_run_load(&st, c.run_id, &pr, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ipw compare: %s\n", err);
+			agg_compare_release(&c);
+			goto out;
+		}
+		emit_row(&t, &c, &dev, &pr);
 		agg_compare_release(&c);
 	}
 	rc = finish(&t, &a, asked, most) < 0 || fflush(stdout) ? EXIT_ENV : 0;

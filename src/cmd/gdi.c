@@ -41,48 +41,6 @@ static void usage(FILE *f)
 	opt_usage(f, gdi_opts, NOPTS);
 }
 
-/* The IPW of a class named by ipw_run: the run's IPW (accuracy / mean power), measured. */
-static int fill_run(const struct gdi_args *a, struct store *st, int *opened, struct gdi_class *c)
-{
-	char err[IPW_ERRLEN];
-	struct run_record r;
-	struct agg_options o;
-	struct agg_result res;
-	int rc;
-
-	if (!c->ipw_run)
-		return 0;
-	if (!*opened) {
-		if ((rc = cmd_store_open(&a->cc, st, CMD_STORE_READ)))
-			return rc;
-		*opened = 1;
-	}
-	memset(&r, 0, sizeof(r));
-	if ((rc = cmd_run_get(&a->cc, st, c->ipw_run, &r))) {
-		run_record_release(&r);
-		return rc;
-	}
-	agg_options_init(&o);
-	o.m.bootstrap = 0;
-	rc = agg_run(st, r.id, AGG_LOAD_ITEMS, &o, &res, err, sizeof(err));
-	if (rc == 0) {
-		c->ipw = res.m.ipw.value;
-		free(c->ipw_run);
-		c->ipw_run = xstrdup(r.id);
-		agg_result_release(&res);
-	}
-	run_record_release(&r);
-	if (rc < 0) {
-		fprintf(stderr, "ipw gdi: %s\n", err);
-		return EXIT_INPUT;
-	}
-	if (!isfinite(c->ipw)) {
-		fprintf(stderr, "ipw gdi: run %s has no IPW (no scored queries with measured energy)\n", c->ipw_run);
-		return EXIT_INPUT;
-	}
-	return 0;
-}
-
 static void print_class(const struct gdi_class *c)
 {
 	char src[64];
@@ -97,13 +55,10 @@ static void print_class(const struct gdi_class *c)
 static void print_text(const struct gdi_scenario *sc)
 {
 	printf("gross domestic intelligence, scenario %s\n\n", sc->path);
-	printf("formulas\n"
-	       "  accessible power P = count x power_w x duty_cycle              [W]\n"
-	       "  GDI = IPW x P  (IPW: accuracy / mean power per query, 1/W)     [accuracy x (P / W): the number of\n"
-	       "        queries the power could keep running at once, times the share answered right]\n"
-	       "  capacity without local devices = GDI(datacenter)\n"
-	       "  capacity with local devices    = GDI(datacenter) + sum of GDI(device class)\n"
-	       "  factor = with / without\n\n");
+	printf("formulas\n");
+	for (const char *const *f = gdi_formulas; *f; f++)
+		printf("  %s\n", *f);
+	putchar('\n');
 	printf("local device classes\n");
 	for (size_t i = 0; i < sc->ndev; i++)
 		print_class(&sc->dev[i]);
@@ -111,12 +66,9 @@ static void print_text(const struct gdi_scenario *sc)
 	print_class(&sc->dc);
 	printf("\neffective capacity: without local devices %.6g, with %.6g: %.3fx\n\n", sc->gdi_dc, sc->gdi_total,
 	       sc->factor);
-	printf("assumptions\n"
-	       "  - each class's IPW holds for all the queries it would serve (same workload mix and accuracy as\n"
-	       "    measured or given); queries can go to any class (no routing cost, no network energy);\n"
-	       "  - power is the accelerator's while serving, as IPW's denominator; duty_cycle is the share of\n"
-	       "    the time a device serves queries; idle power is not counted;\n"
-	       "  - GDI adds linearly over classes: no class is limited by anything but its power.\n");
+	printf("assumptions\n");
+	for (const char *const *f = gdi_assumptions; *f; f++)
+		printf("  - %s\n", *f);
 }
 
 static json_t *class_json(const struct gdi_class *c)
@@ -129,7 +81,7 @@ static json_t *class_json(const struct gdi_class *c)
 
 static void print_json(const struct gdi_scenario *sc)
 {
-	json_t *o = json_object(), *d = json_array();
+	json_t *o = json_object(), *d = json_array(), *f;
 	for (size_t i = 0; i < sc->ndev; i++)
 		json_array_append_new(d, class_json(&sc->dev[i]));
 	json_object_set_new(o, "scenario", json_string(sc->path));
@@ -140,9 +92,14 @@ static void print_json(const struct gdi_scenario *sc)
 	json_object_set_new(o, "capacity_without_local", json_real_or_null(sc->gdi_dc));
 	json_object_set_new(o, "capacity_with_local", json_real_or_null(sc->gdi_total));
 	json_object_set_new(o, "factor", json_real_or_null(sc->factor));
-	json_object_set_new(o, "formulas", json_pack("[s, s, s]", "accessible_power_w = count * power_w * duty_cycle",
-						      "gdi = ipw * accessible_power_w",
-						      "factor = (gdi_datacenter + sum gdi_devices) / gdi_datacenter"));
+	f = json_array();
+	for (const char *const *e = gdi_formulas_json; *e; e++)
+		json_array_append_new(f, json_string(*e));
+	json_object_set_new(o, "formulas", f);
+	f = json_array();
+	for (const char *const *e = gdi_assumptions; *e; e++)
+		json_array_append_new(f, json_string(*e));
+	json_object_set_new(o, "assumptions", f);
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	putchar('\n');
 	json_decref(o);
@@ -172,12 +129,16 @@ int cmd_gdi(int argc, char **argv)
 		rc = EXIT_INPUT;
 		goto out;
 	}
-	for (size_t i = 0; i < sc.ndev && !rc; i++)
-		rc = fill_run(&a, &st, &opened, &sc.dev[i]);
-	if (!rc)
-		rc = fill_run(&a, &st, &opened, &sc.dc);
-	if (rc)
-		goto out;
+	if (gdi_needs_store(&sc)) {
+		if ((rc = cmd_store_open(&a.cc, &st, CMD_STORE_READ)))
+			goto out;
+		opened = 1;
+		if (gdi_fill_measured(&st, &sc, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ipw gdi: %s\n", err);
+			rc = EXIT_INPUT;
+			goto out;
+		}
+	}
 	gdi_compute(&sc);
 	if (a.cc.format == OUT_JSON)
 		print_json(&sc);

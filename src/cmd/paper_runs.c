@@ -38,7 +38,7 @@ int paper_runs_aggregate(struct paper_runs *p, const struct cmd_common *cc, cons
 
 	for (size_t j = 0; j < k; j++)
 		sel[j] = p->ids[which[j]];
-	if (analysis_figure_ci(&p->st, sel, k, AGG_CI_AUTO, &ao->ci, NULL, err, sizeof(err)) < 0)
+	if (analysis_figure_ci(&p->st, sel, k, ao->ci, &ao->ci, NULL, err, sizeof(err)) < 0)
 		goto say;
 	p->ci = ao->ci;
 	for (size_t j = 0; j < k; j++) {
@@ -73,3 +73,20 @@ const char *paper_ci_words(enum agg_ci ci)
 {
 	return ci == AGG_CI_DELTA ? "delta method" : "bootstrap over queries";
 }
+
+static int ci_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	int v;
+	if (!strcmp(arg, "auto"))
+		v = AGG_CI_AUTO;
+	else if (!strcmp(arg, "bootstrap"))
+		v = AGG_CI_BOOTSTRAP;
+	else if (!strcmp(arg, "delta"))
+		v = AGG_CI_DELTA;
+	else
+		return err_set(err, errlen, "--ci is 'auto', 'bootstrap' or 'delta'");
+	memcpy((char *)t + d->offset, &v, sizeof(v));
+	return 0;
+}
+_Static_assert(sizeof(enum agg_ci) == sizeof(int), "--ci is stored as an int");
+const struct opt_hooks paper_ci_hooks = {ci_parse, NULL, NULL, NULL, NULL, NULL};

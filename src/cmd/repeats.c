@@ -17,6 +17,7 @@
 #include "common.h"
 #include "common_opts.h"
 #include "store.h"
+#include "paper_runs.h"
 #include "util.h"
 
 struct repeats_args {
@@ -34,6 +35,7 @@ static const struct opt_def repeats_opts[] = {
 	{"bootstrap", 0, OPT_INT, A(ao.m.bootstrap), "N", "resamples for each run's intervals (default 2000)", NULL, 0,
 	 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
 	{"seed", 0, OPT_ULL, A(ao.m.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &cmd_seed_hooks},
+	PAPER_OPTDEF_CI(struct repeats_args, ao.ci),
 };
 #define NOPTS (sizeof(repeats_opts) / sizeof(repeats_opts[0]))
 
@@ -53,8 +55,8 @@ static const struct tcol cols[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipw repeats RUN... [--by all|group|model] [--bootstrap N] [--seed N] [--store PATH]\n"
-		"                   [--format text|json|csv|jsonl]\n"
+	fprintf(f, "usage: ipw repeats RUN... [--by all|group|model] [--bootstrap N] [--seed N] [--ci METHOD]\n"
+		"                   [--store PATH] [--format text|json|csv|jsonl]\n"
 		"  per group and metric: mean +- sigma across repeats (sample sd, n - 1), CV = sigma / mean,\n"
 		"  and the mean half-width of the repeats' own 95%% intervals.\n");
 	opt_usage(f, repeats_opts, NOPTS);
@@ -153,7 +155,7 @@ int cmd_repeats(int argc, char **argv)
 	if ((rc = cmd_runs_get(&a.cc, &st, argv + first, n, &runs, &ids)))
 		goto out;
 	rc = EXIT_INPUT;
-	if (analysis_figure_ci(&st, ids, n, AGG_CI_AUTO, &a.ao.ci, NULL, err, sizeof(err)) < 0) {
+	if (analysis_figure_ci(&st, ids, n, a.ao.ci, &a.ao.ci, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw repeats: %s\n", err);
 		goto out;
 	}

@@ -12,6 +12,7 @@
 
 #include "../aggregate.h"
 #include "../analysis.h"
+#include "../analysis/paper.h"
 #include "../optable.h"
 #include "../estimate.h"
 #include "../report.h"
@@ -52,6 +53,27 @@ static int compute_parse(const struct opt_def *d, void *t, const char *arg, char
 }
 static const struct opt_hooks compute_hooks = {compute_parse, NULL, NULL, NULL, NULL, NULL};
 
+static int period_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	int p = trend_period_parse(arg);
+	if (p < 0)
+		return err_set(err, errlen, "--period is 'year', 'half' or 'quarter'");
+	((struct report_args *)t)->o.period = p;
+	return 0;
+}
+static const struct opt_hooks period_hooks = {period_parse, NULL, NULL, NULL, NULL, NULL};
+
+static int misroute_parse(const struct opt_def *d, void *t, const char *arg, char *err, size_t errlen)
+{
+	struct report_args *a = t;
+	if (!strcmp(arg, "one-sided") || !strcmp(arg, "two-sided"))
+		a->o.misroute = !strcmp(arg, "two-sided") ? ROUTE_TWO_SIDED : ROUTE_ONE_SIDED;
+	else
+		return err_set(err, errlen, "--misroute is 'one-sided' or 'two-sided'");
+	return 0;
+}
+static const struct opt_hooks misroute_hooks = {misroute_parse, NULL, NULL, NULL, NULL, NULL};
+
 #define A(field) offsetof(struct report_args, field)
 static const struct opt_def report_opts[] = {
 	{"out", 0, OPT_STRING, A(o.out_dir), "DIR", "folder for index.html and the plots (created if missing)",
@@ -75,6 +97,18 @@ static const struct opt_def report_opts[] = {
 	 "total\nparameters (docs/analysis.md 'Model metadata')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"compute", 0, OPT_STRING, OPT_NOFIELD, "active|total", "routing's compute basis (default active)", NULL, 0, 0,
 	 0, NULL, NULL, &compute_hooks},
+	{"period", 0, OPT_STRING, OPT_NOFIELD, "year|half|quarter", "the trends' release periods (as ipw trends; "
+	 "default year;\nhalves and quarters need the release month)", NULL, 0, 0, 0, NULL, NULL, &period_hooks},
+	{"size-classes", 0, OPT_LIST, A(o.size_classes), "LIST", "the difficulty levels' size classes, total "
+	 "parameters\n(as ipw levels; default " LEVELS_DEFAULT_BOUNDS ")", NULL, 0, 0, 0, NULL, NULL, NULL},
+	{"misroute", 0, OPT_STRING, OPT_NOFIELD, "one-sided|two-sided", "routing's router errors (as ipw route "
+	 "simulate --misroute):\none-sided (default) or two-sided (an item no local run answers\nis kept local with "
+	 "probability 1 - p; a kept-wrong column)", NULL, 0, 0, 0, NULL, NULL, &misroute_hooks},
+	{"daily-queries", 0, OPT_DOUBLE, A(o.daily_queries), "N", "routing also per day at N queries a day: energy "
+	 "(kWh, MWh),\ncost and compute (as ipw route simulate --daily-queries; the paper: 80.2M)", NULL, 0, 1e15,
+	 OPT_BOUNDED | OPT_MIN_OPEN, NULL, "a number > 0", NULL},
+	{"gdi", 0, OPT_STRING, A(o.gdi), "FILE", "a GDI scenario (as ipw gdi SCENARIO.json): the gross domestic "
+	 "intelligence\nsection, every formula and assumption printed", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"weights", 0, OPT_STRING, A(o.weights), "FILE", "subject weights (GDP in USD) for the weighted accuracy section\n"
 	 "(as ipw analyze --weights; docs/analysis.md 'GDP weights')", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"trials", 0, OPT_INT, A(o.trials), "N", "routing Monte Carlo trials (default 200)",
@@ -106,6 +140,16 @@ static int parse_args(struct report_args *a, int argc, char **argv, int *first)
 	if (rc != OPT_PARSED) {
 		fprintf(stderr, "ipw report: %s (ipw report --help lists the options)\n", err);
 		return EXIT_USAGE;
+	}
+	if (a->o.size_classes) {
+		double *bounds = NULL;
+		size_t nb;
+		int bad = analysis_level_bounds(a->o.size_classes, &bounds, &nb, err, sizeof(err)) < 0;
+		free(bounds);
+		if (bad) {
+			fprintf(stderr, "ipw report: --size-classes: %s\n", err);
+			return EXIT_USAGE;
+		}
 	}
 	if (*first >= argc || !a->o.out_dir) {
 		fprintf(stderr, "ipw report: %s\n", *first >= argc ? "name at least one run" :

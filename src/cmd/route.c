@@ -107,13 +107,6 @@ static void row_values(const struct route_row *w, const struct route_value **v)
 	memcpy(v, x, sizeof(x));
 }
 
-/* A total over the simulated items scaled to a day of daily queries (NAN when not asked). */
-static struct route_value per_day(struct route_value t, double daily, long long items, double unit)
-{
-	double k = daily > 0 && items > 0 ? daily / (double)items / unit : NAN;
-	return (struct route_value){t.value * k, t.lo * k, t.hi * k};
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw route simulate --local RUN... --cloud RUN [options]\n"
@@ -256,9 +249,9 @@ static void emit_row(struct table *t, const struct route_row *w, double daily, l
 	table_str(t, w->monte_carlo ? "monte_carlo" : "exact");
 	for (size_t k = 0; k < NFIELDS; k++)
 		emit_value(t, *v[k]);
-	emit_value(t, per_day(w->energy_j, daily, items, 3.6e6));
-	emit_value(t, per_day(w->cost_usd, daily, items, 1));
-	emit_value(t, per_day(w->flops, daily, items, 1));
+	emit_value(t, route_per_day(w->energy_j, daily, items, ROUTE_J_PER_KWH));
+	emit_value(t, route_per_day(w->cost_usd, daily, items, 1));
+	emit_value(t, route_per_day(w->flops, daily, items, 1));
 	table_end_row(t);
 }
 
@@ -294,9 +287,9 @@ static json_t *row_json(const struct route_row *w, double daily, long long items
 		json_object_set_new(r, fields[k], jrv(*v[k]));
 	if (daily > 0)
 		json_object_set_new(r, "per_day", json_pack("{s:o, s:o, s:o}",
-			"energy_kwh", jrv(per_day(w->energy_j, daily, items, 3.6e6)),
-			"cost_usd", jrv(per_day(w->cost_usd, daily, items, 1)),
-			"flops", jrv(per_day(w->flops, daily, items, 1))));
+			"energy_kwh", jrv(route_per_day(w->energy_j, daily, items, ROUTE_J_PER_KWH)),
+			"cost_usd", jrv(route_per_day(w->cost_usd, daily, items, 1)),
+			"flops", jrv(route_per_day(w->flops, daily, items, 1))));
 	return r;
 }
 
@@ -401,9 +394,9 @@ static void print_daily(const struct route_out *o)
 		char pp[16], meth[24];
 		row_labels(w, o->a->o.trials, pp, sizeof(pp), meth, sizeof(meth));
 		printf("%-11s %5s %-12s %-30s %-30s %-30s\n", w->scheme, pp, meth,
-		       fkwh(a, sizeof(a), per_day(w->energy_j, o->a->daily, res->n_items, 3.6e6)),
-		       fnum(b, sizeof(b), per_day(w->cost_usd, o->a->daily, res->n_items, 1), "USD"),
-		       fnum(c, sizeof(c), per_day(w->flops, o->a->daily, res->n_items, 1), "FLOP"));
+		       fkwh(a, sizeof(a), route_per_day(w->energy_j, o->a->daily, res->n_items, ROUTE_J_PER_KWH)),
+		       fnum(b, sizeof(b), route_per_day(w->cost_usd, o->a->daily, res->n_items, 1), "USD"),
+		       fnum(c, sizeof(c), route_per_day(w->flops, o->a->daily, res->n_items, 1), "FLOP"));
 	}
 }
 

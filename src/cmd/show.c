@@ -164,12 +164,6 @@ struct show_data {
 	struct ppl_run ppl;       /* perplexity from the token log-probabilities (perplexity.h) */
 };
 
-static int ppl_add(const struct query_record *q, void *ctx)
-{
-	ppl_run_add(ctx, q);
-	return 0;
-}
-
 /* Perplexity lines: only a run whose server returned token log-probabilities has them. */
 static void perplexity_text(const struct ppl_run *p)
 {
@@ -534,8 +528,7 @@ static int show_load(const struct cmd_common *cc, enum agg_ci ci, struct store *
 		json_decref(g);
 		return EXIT_INPUT;
 	}
-	ppl_run_init(&d->ppl);
-	if (store_queries_iter(st, d->r.id, ppl_add, &d->ppl, err, sizeof(err)) < 0) {
+	if (ppl_run_load(st, d->r.id, &d->ppl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipw %s: %s\n", cc->cmd, err);
 		json_decref(g);
 		return EXIT_INPUT;

@@ -26,6 +26,7 @@ struct trends_args {
 	const char *meta, *period, *cls;
 	int intersect;
 	struct metrics_options mo;
+	enum agg_ci ci;        /* --ci; AGG_CI_AUTO (0) by default */
 };
 
 #define A(f) offsetof(struct trends_args, f)
@@ -42,6 +43,7 @@ static const struct opt_def trends_opts[] = {
 	{"bootstrap", 0, OPT_INT, A(mo.bootstrap), "N", "resamples for the intervals (default 2000; 0 = none)", NULL, 0,
 	 1e9, OPT_BOUNDED, NULL, "a count >= 0", NULL},
 	{"seed", 0, OPT_ULL, A(mo.seed), "N", "seed of the resampling", NULL, 0, 0, 0, NULL, NULL, &cmd_seed_hooks},
+	PAPER_OPTDEF_CI(struct trends_args, ci),
 };
 #define NOPTS (sizeof(trends_opts) / sizeof(trends_opts[0]))
 
@@ -69,7 +71,7 @@ static const struct tcol cols[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ipw trends RUN... --model-meta FILE [--period year|half|quarter] [--class local|cloud|all]\n"
-		"                  [--intersect] [--bootstrap N] [--seed N] [--store PATH] [--format F]\n"
+		"                  [--intersect] [--bootstrap N] [--seed N] [--ci METHOD] [--store PATH] [--format F]\n"
 		"  per release period: the best run by IPW, its accuracy, IPW, IPJ, power, best-of-period coverage,\n"
 		"  and IPW_X = ACC_X x POWER_X against the previous period's best (last row: first to last).\n");
 	opt_usage(f, trends_opts, NOPTS);
@@ -182,6 +184,7 @@ int cmd_trends(int argc, char **argv)
 		goto out;
 	agg_options_init(&ao);
 	ao.m = a.mo;
+	ao.ci = a.ci;
 	if ((rc = paper_runs_aggregate(&p, &a.cc, which, (size_t)k, &ao)))
 		goto out;
 	sel = xcalloc((size_t)k + 1, sizeof(*sel));

@@ -4,8 +4,10 @@
 # and total parameters, MFU, MBU, per query), route simulate --model-meta,
 # --compute total, --misroute two-sided and --daily-queries, the interval rule,
 # levels, trends, ranks, repeats, localcloud, GDP weights (and the template's
-# refusal), gdi, and the report's trends, local-against-cloud and repeats
-# tables (also as headless Chromium renders them, where installed).
+# refusal), gdi, and the report's trends, local-against-cloud, repeats, GDP and
+# GDI tables, also as headless Chromium renders them (exit 77, SKIP, without a
+# browser after every other check; a failure under IPW_REQUIRE_BROWSER=1 or CI's
+# IPW_REQUIRE_LLAMA=1).
 set -u
 : "${IPW:?}" "${IPW_BUILD:?}"
 . "$IPW_TESTS/cli/lib/common.sh"
@@ -125,6 +127,8 @@ assert json.load(sys.stdin)["scoring"]["interval_method"] == "delta"
 grep -q '<span id=page-intervals>Intervals: 95%, normal approximation (delta method), one method' "$TMP/rep/index.html" \
 	|| fail "report: the page's method"
 grep -q "the attribution's too: the normal approximation" "$TMP/rep/index.html" || fail "report: attribution note"
+grep -q 'alt="IPW per run with 95% delta-method (normal approximation) interval"' "$TMP/rep/index.html" \
+	|| fail "report: the IPW plot's caption names the delta method"
 grep -q '<td>delta</td>' "$TMP/rep/index.html" || fail "report: attribution rows not marked delta"
 "$IPW" report 1 2 --store "$DB" --out "$TMP/rep2" --bootstrap 50 --trials 0 >/dev/null || fail "report auto"
 grep -q 'bootstrap over queries (50 resamples), one method for every table and plot (--ci auto: the largest run has 5' \
@@ -140,6 +144,18 @@ expect_eq "L2 small" "$(csv_query "$TMP/l.csv" '[r["accuracy"] for r in rows if 
 "$IPW" levels 1 2 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B | grep -Eq '^L4 +unsolved +2 +0\.4000' \
 	|| fail "levels: unsolved"
 "$IPW" levels 1 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 5B,1B 2>/dev/null; expect_eq "bad classes" $? 2
+# the report's levels with the same classes: share of the 5 items and each run's accuracy per level
+# (L1 i1, i2: small 1 of 2, big and cloud both; L2 i4: small only; L3 i3, i5: cloud only; L4 none)
+"$IPW" report 1 2 3 --model-meta "$TMP/meta.json" --store "$DB" --size-classes 3B,5B --out "$TMP/repl" --bootstrap 0 \
+	--trials 0 >/dev/null || fail "report --size-classes"
+for want in '(total parameters: L1 &le; 3B, L2 &le; 5B, L3 larger; --size-classes)' \
+	'<tr><td>L1</td><td>2</td><td>40.0%</td><td>50.0%</td><td>100.0%</td><td>100.0%</td></tr>' \
+	'<tr><td>L2</td><td>1</td><td>20.0%</td><td>100.0%</td><td>0.0%</td><td>0.0%</td></tr>' \
+	'<tr><td>L3</td><td>2</td><td>40.0%</td><td>0.0%</td><td>0.0%</td><td>100.0%</td></tr>' \
+	'<tr><td>L4</td><td>0</td><td>0.0%</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td></tr>'; do
+	grep -qF "$want" "$TMP/repl/index.html" || fail "report levels: no $want"
+done
+"$IPW" report 1 --store "$DB" --out "$TMP/repl2" --size-classes 5B,1B 2>/dev/null; expect_eq "report: bad classes" $? 2
 
 # trends: gen-a (2024; acc 0.5, 100 W: IPW 0.005) -> 2025 {gen-b 0.75/50 W = 0.015, small 0.4/14 W = 0.02857}:
 # best 2025 = small; IPW x5.714 = accuracy 0.8 x power 100/14; best-of-2025 coverage over i1..i4 = 1
@@ -160,6 +176,28 @@ expect_eq "power factor" "$(csv_query "$TMP/tr.csv" 'round(float(rows[2]["power_
 expect_eq "span" "$(csv_query "$TMP/tr.csv" 'rows[2]["period"]')" "2024->2025"
 expect_eq "quarters" "$("$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --period quarter --bootstrap 0 --format csv | csv_query /dev/stdin '[r["period"] for r in rows]')" "['2024-Q1', '2025-Q2', '2024-Q1->2025-Q2']"
 expect_eq "class cloud: none" "$("$IPW" trends 6 7 --model-meta "$TMP/meta2.json" --store "$DB" --class cloud --format csv 2>/dev/null | csv_query /dev/stdin 'len(rows)')" 0
+# --ci as compare, show and report take it (the auto rule gives bootstrap on these small runs)
+"$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --ci delta | grep -q 'intervals: delta method' \
+	|| fail "trends --ci delta"
+"$IPW" trends 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --bootstrap 20 | grep -q 'intervals: bootstrap over queries' \
+	|| fail "trends: auto gives bootstrap"
+"$IPW" trends 6 --model-meta "$TMP/meta2.json" --store "$DB" --ci none 2>/dev/null; expect_eq "trends --ci none" $? 2
+# the report's trends by quarter (as trends --period quarter above): 2024-Q1 gen-a, 2025-Q2 best small, x5.714
+"$IPW" report 6 7 1 --model-meta "$TMP/meta2.json" --store "$DB" --intersect --period quarter --out "$TMP/repq" \
+	--bootstrap 0 --trials 0 >/dev/null || fail "report --period quarter"
+grep -q '<h2 id=trends-section>Trends by release quarter</h2>' "$TMP/repq/index.html" || fail "report: quarter heading"
+for want in '<tr><td>2024-Q1</td><td>1</td><td>6 gen-a</td>' '<tr><td>2025-Q2</td><td>2</td><td>1 small</td>' \
+	'<tr><td>2024-Q1-&gt;2025-Q2</td>' '<td>5.714</td><td>0.800</td><td>7.143</td></tr>'; do
+	grep -qF "$want" "$TMP/repq/index.html" || fail "report --period quarter: no $want"
+done
+echo '{"models": {"qwen3-1b": {"total_params": "1B", "released": "2025"}, "old": {"total_params": "8B", "released": "2024-03"}}}' \
+	>"$TMP/meta6.json"
+"$IPW" report 6 1 --model-meta "$TMP/meta6.json" --store "$DB" --period half --out "$TMP/reph" --bootstrap 0 \
+	--trials 0 >/dev/null || fail "report --period half"
+grep -q '1 run left out: the release date has no month, which a half needs.' "$TMP/reph/index.html" \
+	|| fail "report --period half: the run without a month is said"
+grep -qF '<tr><td>2024-H1</td><td>1</td><td>6 gen-a</td>' "$TMP/reph/index.html" || fail "report --period half: 2024-H1"
+"$IPW" report 1 --store "$DB" --out "$TMP/reph" --period month 2>/dev/null; expect_eq "report --period month" $? 2
 "$IPW" trends 6 --model-meta "$TMP/meta.json" --store "$DB" 2>"$TMP/err"; expect_eq "trends no date" $? 3
 grep -q "no release date for run 6" "$TMP/err" || fail "trends: no date message"
 
@@ -177,6 +215,9 @@ expect_eq "bootstrap row" "$(csv_query "$TMP/rk.csv" '[r["key"] for r in rows if
 expect_eq "repeats mean" "$(csv_query "$TMP/rp.csv" 'round(float([r["mean"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.522222
 expect_eq "repeats sd" "$(csv_query "$TMP/rp.csv" 'round(float([r["sd"] for r in rows if r["metric"] == "accuracy"][0]), 6)')" 0.134715
 expect_eq "repeats runs" "$(csv_query "$TMP/rp.csv" 'rows[0]["runs"]')" "1,4,5"
+expect_eq "repeats auto: bootstrap" "$(csv_query "$TMP/rp.csv" 'rows[0]["interval_method"]')" bootstrap
+expect_eq "repeats --ci delta" "$("$IPW" repeats 1 4 5 --store "$DB" --ci delta --format csv | csv_query /dev/stdin 'sorted(set(r["interval_method"] for r in rows))')" "['delta']"
+"$IPW" repeats 1 4 --store "$DB" --ci none 2>/dev/null; expect_eq "repeats --ci none" $? 2
 expect_eq "repeats by model" "$("$IPW" repeats 1 2 4 --by model --store "$DB" --bootstrap 0 --format csv | csv_query /dev/stdin 'sorted(set((r["group"], r["repeats"]) for r in rows if r["metric"] == "ipw"))')" "[('qwen3-1b', '2'), ('qwen3-2b', '1')]"
 
 # localcloud (tests/fakes/bin_mkpaper.c adds run 9, qwen3-1b on "Fake M4 Max" at 7 W): the pair's
@@ -235,20 +276,6 @@ for want in '<td>1, 4</td><td>accuracy</td><td>45.0% &plusmn; 7.1%</td><td>0.157
 	'<td>IPW</td><td>34.29&nbsp;m/W &plusmn; 8.081&nbsp;m/W</td><td>0.236</td>' \
 	'<td>power</td><td>13.25&nbsp;W &plusmn; 1.061&nbsp;W</td>'; do
 	grep -qF "$want" "$TMP/rep5/index.html" || fail "report repeats: no $want"
-done
-# the new tables as headless Chromium renders them (report.sh checks the page's images and screenshot)
-for b in chromium chromium-browser; do
-	if command -v "$b" >/dev/null 2>&1; then
-		"$b" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-			--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
-			--virtual-time-budget=3000 --dump-dom "file://$TMP/rep3/index.html" >"$TMP/dom.html" 2>"$TMP/browser.log" \
-			|| fail "chromium --dump-dom: $(tail -3 "$TMP/browser.log")"
-		for id in trends localcloud localcloud-pivot localcloud-coverage; do
-			grep -q "<table id=\"$id\">" "$TMP/dom.html" || fail "rendered DOM has no $id table"
-		done
-		grep -q '<td>11.429</td><td>0.800</td><td>14.286</td>' "$TMP/dom.html" || fail "rendered trends factors"
-		break
-	fi
 done
 echo '{"accelerators": {"Fake H200": {"class": "cloud"}}}' >"$TMP/meta4.json"
 "$IPW" localcloud 9 1 --model-meta "$TMP/meta4.json" --store "$DB2" 2>"$TMP/err"; expect_eq "unclassed accelerator" $? 3
@@ -312,9 +339,83 @@ PY
 "$IPW" gdi "$TMP/sc.json" --store "$DB" | grep -q 'effective capacity: without local devices 20000, with 60200: 3.010x' \
 	|| fail "gdi text"
 "$IPW" gdi "$TMP/sc.json" --store "$DB" | grep -q '^assumptions' || fail "gdi: assumptions printed"
+# the report's GDI section on the same scenario: every class by hand (laptops 1e6 x 50 W x 0.2 = 10 MW,
+# x 4 m/W = 40 k; run 1 on 1000 x 14 W x 0.5 = 7 kW, x 28.57 m/W = 200), the totals, formulas, assumptions
+"$IPW" report 1 --store "$DB" --out "$TMP/rep8" --bootstrap 0 --trials 0 --gdi "$TMP/sc.json" >/dev/null \
+	|| fail "report --gdi"
+for want in '<h2 id=gdi-section>Gross domestic intelligence</h2>' \
+	'<tr><td>laptops</td><td>local</td><td>1&nbsp;M</td><td>50&nbsp;W</td><td>0.2</td><td>10&nbsp;MW</td><td>4&nbsp;m/W</td><td>given</td><td>40&nbsp;k</td></tr>' \
+	'<tr><td>measured</td><td>local</td><td>1&nbsp;k</td><td>14&nbsp;W</td><td>0.5</td><td>7&nbsp;kW</td><td>28.57&nbsp;m/W</td><td>measured, run 1</td><td>200</td></tr>' \
+	'<td>10.01&nbsp;MW</td><td>&ndash;</td><td>&ndash;</td><td>40.2&nbsp;k</td></tr>' \
+	'<tr><td>dc</td><td>datacenter</td><td>1</td><td>10&nbsp;MW</td><td>1</td><td>10&nbsp;MW</td><td>2&nbsp;m/W</td><td>given</td><td>20&nbsp;k</td></tr>' \
+	'<p id=gdi-capacity>Effective capacity: without local devices 20&nbsp;k, with them 60.2&nbsp;k: 3.010&times;.</p>' \
+	'<li>accessible power P = count x power_w x duty_cycle [W]</li>' \
+	'<li>GDI adds linearly over classes: no class is limited by anything but its power</li>'; do
+	grep -qF "$want" "$TMP/rep8/index.html" || fail "report --gdi: no $want"
+done
+expect_eq "gdi formulas in the page" "$(grep -c '^<li>' "$TMP/rep8/index.html")" 8
 echo '{"devices": [{"name": "x", "count": 1, "power_w": 1, "duty_cycle": 2, "ipw": 1}], "datacenter": {"power_w": 1, "ipw": 1}}' >"$TMP/bad.json"
 "$IPW" gdi "$TMP/bad.json" 2>"$TMP/err"; expect_eq "gdi duty > 1" $? 3
 grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "gdi: duty message $(cat "$TMP/err")"
+"$IPW" report 1 --store "$DB" --out "$TMP/rep9" --gdi "$TMP/bad.json" 2>"$TMP/err"; expect_eq "report --gdi duty > 1" $? 3
+grep -q "duty_cycle' is not a number in \[0, 1\]" "$TMP/err" || fail "report --gdi: the scenario's error"
 echo '{"devices": [], "datacenter": {"power_w": 1, "ipw": 1, "ipw_run": "1"}}' >"$TMP/bad2.json"
 "$IPW" gdi "$TMP/bad2.json" 2>"$TMP/err"; expect_eq "gdi ipw and ipw_run" $? 3
+
+# the report's pages as headless Chromium renders them (report.sh checks the main page's images and screenshot):
+# rep3 trends and local against cloud, rep6 (runs 1 and 4) repeats and GDP, rep8 GDI; by table id and heading
+BROWSER=""
+for b in chromium chromium-browser; do
+	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
+done
+if [ -z "$BROWSER" ]; then
+	# CI installs chromium (.ci/run: install-deps.sh --with-llama, with IPW_REQUIRE_LLAMA=1): never skip there
+	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
+		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
+	fi
+	echo "SKIP: everything else was checked, but no headless browser to render the report's trends, local-against-cloud, repeats, GDP and GDI sections: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
+	exit 77
+fi
+dom() {
+	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
+		--virtual-time-budget=3000 --dump-dom "file://$1/index.html" >"$2" 2>>"$TMP/browser.log" \
+		|| fail "chromium --dump-dom $1: $(tail -3 "$TMP/browser.log")"
+}
+# $1 the rendered page; then "tag|id|heading" lines on stdin
+headings() {
+	while IFS='|' read -r tag id heading; do
+		grep -qF "<$tag id=\"$id\">$heading" "$1" || fail "rendered $1 has no <$tag id=$id>$heading"
+	done
+}
+dom "$TMP/rep3" "$TMP/dom3.html"
+for id in trends localcloud localcloud-pivot localcloud-coverage; do
+	grep -q "<table id=\"$id\">" "$TMP/dom3.html" || fail "rendered DOM has no $id table"
+done
+headings "$TMP/dom3.html" <<'S'
+h2|trends-section|Trends by release year
+h2|localcloud-section|Local against cloud
+S
+grep -q '<td>11.429</td><td>0.800</td><td>14.286</td>' "$TMP/dom3.html" || fail "rendered trends factors"
+grep -q '<td>57.14&nbsp;m/W / 57.14&nbsp;m/J</td><td>28.57&nbsp;m/W / 28.57&nbsp;m/J</td>' "$TMP/dom3.html" \
+	|| fail "rendered local-against-cloud pivot"
+dom "$TMP/rep6" "$TMP/dom6.html"
+for id in repeats gdp; do
+	grep -q "<table id=\"$id\">" "$TMP/dom6.html" || fail "rendered DOM has no $id table"
+done
+headings "$TMP/dom6.html" <<'S'
+h2|repeats-section|Repeated measurement
+h2|gdp-section|GDP-weighted accuracy
+S
+grep -q '<td>accuracy</td><td>45.0% ± 7.1%</td>' "$TMP/dom6.html" || fail "rendered repeats: accuracy 45.0% +- 7.1%"
+grep -q '<td>1 small</td><td>40.0%</td><td>37.5%</td><td>1.5&nbsp;T&nbsp;USD</td><td>18.8%</td>' "$TMP/dom6.html" \
+	|| fail "rendered GDP row of run 1"
+dom "$TMP/rep8" "$TMP/dom8.html"
+grep -q '<table id="gdi">' "$TMP/dom8.html" || fail "rendered DOM has no gdi table"
+headings "$TMP/dom8.html" <<'S'
+h2|gdi-section|Gross domestic intelligence
+S
+grep -q '<td>measured, run 1</td><td>200</td>' "$TMP/dom8.html" || fail "rendered GDI: the measured class"
+grep -q '<p id="gdi-capacity">Effective capacity: without local devices 20&nbsp;k, with them 60.2&nbsp;k: 3.010×.</p>' \
+	"$TMP/dom8.html" || fail "rendered GDI capacity"
 echo "paper ok"

@@ -16,6 +16,9 @@
 
 #include "analysis.h"
 #include "analysis/paper.h"
+#include "perplexity.h"
+#include "report.h"
+#include "util.h"
 #include "../fakes/analysis_suite.h"
 
 TestSuite(paper, .init = fx_setup, .fini = fx_teardown);
@@ -161,6 +164,44 @@ Test(paper, routing_compute_on_total_or_active_parameters)
 	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_float_eq(find_row(&r, "oracle", 1, 0)->saved_compute.value, 1 - 1.36e13 / 3e13, EPS);
 	route_result_release(&r);
+}
+
+/*
+ * Per day (route_per_day, shared by route simulate --daily-queries and the
+ * report): cloud-only spends 500 J over the 5 items, the oracle 260 J; at
+ * 1e6 queries a day 500 / 5 x 1e6 = 1e8 J = 27.78 kWh (1 kWh = 3.6e6 J) and
+ * 260 / 5 x 1e6 = 5.2e7 J = 14.44 kWh; at the paper's 80.2e6 the oracle is
+ * 52 x 80.2e6 / 3.6e6 = 1158.44 kWh. Cloud FLOPs (total) 9e13 / 5 x 1e6 =
+ * 1.8e19 a day. A Monte Carlo spread scales alike; no volume gives NAN.
+ */
+Test(paper, routing_per_day_by_hand)
+{
+	char err[IPW_ERRLEN];
+	const char *local[] = {"1", "2"};
+	double p[] = {1};
+	struct route_model m[3] = {{1e9, 0, 0, 4e9}, {2e9, 0.1, 0.2, 2e9}, {10e9, 1, 2, 30e9}};
+	struct route_options o = {ROUTE_ENERGY, p, 1, 0, 7, 0.95, 0, ROUTE_COMPUTE_TOTAL, ROUTE_ONE_SIDED};
+	struct route_result r;
+	struct route_value d;
+
+	cr_assert_eq(analysis_route(&st, local, 2, "3", m, &o, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.n_items, 5);
+	d = route_per_day(find_row(&r, "cloud-only", NAN, 0)->energy_j, 1e6, r.n_items, ROUTE_J_PER_KWH);
+	cr_assert_float_eq(d.value, 1e8 / 3.6e6, 1e-9);
+	cr_assert(isnan(d.lo) && isnan(d.hi));
+	d = route_per_day(find_row(&r, "oracle", 1, 0)->energy_j, 1e6, r.n_items, ROUTE_J_PER_KWH);
+	cr_assert_float_eq(d.value, 5.2e7 / 3.6e6, 1e-9);
+	d = route_per_day(find_row(&r, "oracle", 1, 0)->energy_j, 80.2e6, r.n_items, ROUTE_J_PER_KWH);
+	cr_assert_float_eq(d.value, 52 * 80.2e6 / 3.6e6, 1e-6);
+	d = route_per_day(find_row(&r, "cloud-only", NAN, 0)->flops, 1e6, r.n_items, 1);
+	cr_assert_float_eq(d.value, 1.8e19, 1e4);
+	route_result_release(&r);
+	d = route_per_day((struct route_value){10, 8, 12}, 100, 4, 1);
+	cr_assert(d.value == 250 && d.lo == 200 && d.hi == 300);
+	d = route_per_day((struct route_value){10, NAN, NAN}, 0, 4, 1);
+	cr_assert(isnan(d.value));
+	d = route_per_day((struct route_value){10, NAN, NAN}, 100, 0, 1);
+	cr_assert(isnan(d.value));
 }
 
 /*
@@ -525,4 +566,190 @@ Test(paper, gdi_formula_by_hand)
 	cr_assert_float_eq(g.factor, 3.05, EPS);
 	cr_assert_float_eq(g.power_local_w, 1.1e7, 1e-6);
 	gdi_release(&g);
+}
+
+/*
+ * A measured class (gdi_fill_measured, shared by ipw gdi and the report):
+ * "small" is run 1, IPW 0.4 / 14 W; 1000 x 14 W x 0.5 = 7000 W accessible,
+ * GDI 7000 x 0.4 / 14 = 200; the datacenter 1e7 W x 2e-3 = 20000; factor
+ * 20200 / 20000 = 1.01. An unknown run is an error; the formulas and
+ * assumptions the outputs print are there.
+ */
+Test(paper, gdi_measured_ipw_by_hand)
+{
+	static const char sc[] =
+		"{\"devices\": [{\"name\": \"m\", \"count\": 1000, \"power_w\": 14, \"duty_cycle\": 0.5, \"ipw_run\": \"small\"}],"
+		" \"datacenter\": {\"name\": \"dc\", \"power_w\": 1e7, \"ipw\": 2e-3}}";
+	static const char bad[] =
+		"{\"devices\": [], \"datacenter\": {\"name\": \"dc\", \"power_w\": 1e7, \"ipw_run\": \"nosuch\"}}";
+	char err[IPW_ERRLEN];
+	struct gdi_scenario g;
+	size_t nf = 0, na = 0;
+
+	cr_assert_eq(gdi_read_mem("sc", sc, sizeof(sc) - 1, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gdi_needs_store(&g), 1);
+	cr_assert_eq(gdi_fill_measured(&st, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(g.dev[0].ipw_run, "1");
+	cr_assert_float_eq(g.dev[0].ipw, 0.4 / 14, EPS);
+	gdi_compute(&g);
+	cr_assert_float_eq(g.dev[0].power_avail_w, 7000, 1e-9);
+	cr_assert_float_eq(g.dev[0].gdi, 200, 1e-9);
+	cr_assert_float_eq(g.factor, 1.01, EPS);
+	gdi_release(&g);
+	cr_assert_eq(gdi_read_mem("bad", bad, sizeof(bad) - 1, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(gdi_fill_measured(&st, &g, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "nosuch"), "%s", err);
+	gdi_release(&g);
+	for (const char *const *f = gdi_formulas; *f; f++)
+		nf++;
+	for (const char *const *f = gdi_assumptions; *f; f++)
+		na++;
+	cr_assert_eq(nf, 5);
+	cr_assert_eq(na, 3);
+	cr_assert(strstr(gdi_formulas[1], "GDI = IPW x P"));
+}
+
+/*
+ * Perplexity per watt and per joule through the loader show, compare and the
+ * report share (ppl_run_load). A run "lp" of 5 queries, 7 tokens each with
+ * log-probabilities: i1 perplexity 2 (sum -7 ln 2), 10 J over 2 s (5 W); i2
+ * perplexity 4, 30 J over 2 s (15 W); i3 perplexity 6, energy not measured;
+ * i4 failed (its log-probabilities not used); i5 none. Perplexity: mean of
+ * 2, 4, 6 = 4; pooled exp(7 ln 48 / 21) = 48^(1/3) = 3.6342; with energy
+ * (i1, i2) mean 3 over mean power 10 W = 0.3 /W, over mean energy 20 J =
+ * 0.15 /J. The report's perplexity table shows the same.
+ */
+Test(paper, perplexity_per_watt_and_joule_by_hand)
+{
+	static const double ppl[5] = {2, 4, 6, 8, NAN}, e[5] = {10, 30, NAN, 10, 10};
+	char err[IPW_ERRLEN], out[256], *html, *ids[2];
+	struct run_record r = fx_run("lp", "qwen3-1b");
+	struct ppl_run pr;
+	struct ppl_summary ps;
+	struct report_options o;
+	size_t len;
+
+	cr_assert_eq(store_run_create(&st, &r, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 5; i++) {
+		struct query_record q = fx_query(i, fx_items[i], fx_subjects[i], e[i], 2, 7);
+		if (isfinite(ppl[i])) {
+			q.logprob_sum = -7 * log(ppl[i]);
+			q.logprob_tokens = 7;
+		} else {
+			q.logprob_sum = NAN;
+			q.logprob_tokens = -1;
+		}
+		if (i == 3) {
+			q.status = "failed";
+			q.error_kind = "http";
+		}
+		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(fx_score(&st, r.id, fx_items[i], i % 2, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(ppl_run_load(&st, r.id, &pr, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pr.n_queries, 5);
+	cr_assert_eq(pr.n_logprobs, 3);
+	cr_assert_eq(pr.n_energy, 2);
+	cr_assert_eq(pr.tokens, 21);
+	ppl_run_summary(&pr, &ps);
+	cr_assert_float_eq(ps.ppl_mean, 4, EPS);
+	cr_assert_float_eq(ps.ppl_tokens, cbrt(48), EPS);
+	cr_assert_float_eq(ps.power_mean_w, 10, EPS);
+	cr_assert_float_eq(ps.energy_mean_j, 20, EPS);
+	cr_assert_float_eq(ps.ppl_per_w, 0.3, EPS);
+	cr_assert_float_eq(ps.ppl_per_j, 0.15, EPS);
+	/* run 1 has none: not measured (NAN), never 0 */
+	cr_assert_eq(ppl_run_load(&st, "1", &pr, err, sizeof(err)), 0, "%s", err);
+	ppl_run_summary(&pr, &ps);
+	cr_assert(pr.n_logprobs == 0 && isnan(ps.ppl_mean) && isnan(ps.ppl_per_w) && isnan(ps.ppl_per_j));
+
+	ids[0] = "1";
+	ids[1] = r.id;
+	report_options_init(&o);
+	o.runs = ids;
+	o.nruns = 2;
+	o.bootstrap = 0;
+	o.trials = 0;
+	snprintf(out, sizeof(out), "%s/rep", dir);
+	o.out_dir = out;
+	cr_assert_eq(report_write(&st, &o, err, sizeof(err)), 0, "%s", err);
+	snprintf(out, sizeof(out), "%s/rep/index.html", dir);
+	cr_assert_eq(read_file(out, &html, &len, err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(html, "<h2 id=perplexity-section>"));
+	cr_assert(strstr(html, "<tr><td>1 small</td><td>0 of 5</td><td>0</td><td>&ndash;</td><td>&ndash;</td>"
+			       "<td>0</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td></tr>"));
+	snprintf(out, sizeof(out), "<tr><td>%s lp</td><td>3 of 5</td><td>21</td><td>4</td><td>3.6342</td><td>2</td>"
+		 "<td>10&nbsp;W</td><td>300&nbsp;m/W</td><td>150&nbsp;m/J</td></tr>", r.id);
+	cr_assert(strstr(html, out), "no %s", out);
+	free(html);
+	free(r.id);
+}
+
+/* A run_data of n queries, each scored acc[i] with energy e[i] over 1 s, none failed. */
+static void rank_run(struct run_data *d, size_t n, const int *acc, const double *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->n = n;
+	d->acc = xcalloc(n, sizeof(int));
+	d->failed = xcalloc(n, sizeof(int));
+	d->energy_j = xcalloc(n, sizeof(double));
+	d->latency_s = xcalloc(n, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		d->acc[i] = acc[i];
+		d->energy_j[i] = e[i];
+		d->latency_s[i] = 1;
+	}
+}
+
+/*
+ * The rank bootstrap (ipw ranks, the report) by hand. Constant runs (every
+ * query alike: IPW 1/10, 1/20, 1/40) give the same ranking on every
+ * resample: tau = rho = 1, interval [1, 1], the same top run always. Two
+ * runs: A answers {1, 0} at 10 W (IPW 0.05), B one query right at 1/0.06 W
+ * (IPW 0.06, the top). A resample of A draws both right with probability
+ * 1/4 (IPW 0.1 > 0.06: the order flips, tau = rho = -1), else tau = rho =
+ * 1; so on every seed tau_mean = rho_mean = 2 x top_same - 1, the interval
+ * is [-1, 1], and over 4000 resamples top_same is 3/4 within 4.6 sigma
+ * (sigma = sqrt(3/16 / 4000) = 0.0068).
+ */
+Test(paper, rank_bootstrap_by_hand)
+{
+	static const int ok1[3] = {1, 1, 1}, ok2[2] = {1, 0};
+	static const double e10[3] = {10, 10, 10}, e20[3] = {20, 20, 20}, e40[3] = {40, 40, 40}, e_b[1] = {1 / 0.06};
+	struct run_data d[3];
+	const struct run_data *dp[3] = {&d[0], &d[1], &d[2]};
+	struct rank_stability r;
+
+	rank_run(&d[0], 3, ok1, e20);
+	rank_run(&d[1], 3, ok1, e10);
+	rank_run(&d[2], 3, ok1, e40);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 200, 3, 0.95, &r);
+	cr_assert_float_eq(r.value[1], 0.1, EPS);
+	cr_assert(r.tau_mean == 1 && r.tau_lo == 1 && r.tau_hi == 1, "tau %g [%g, %g]", r.tau_mean, r.tau_lo, r.tau_hi);
+	cr_assert(r.rho_mean == 1 && r.rho_lo == 1 && r.rho_hi == 1);
+	cr_assert(r.top_same == 1 && r.b == 200);
+	rank_stability_release(&r);
+	for (int i = 0; i < 3; i++)
+		run_data_release(&d[i]);
+
+	rank_run(&d[0], 2, ok2, e10);
+	rank_run(&d[1], 1, ok1, e_b);
+	analysis_rank_bootstrap(dp, 2, RANK_IPW, 4000, 11, 0.95, &r);
+	cr_assert_float_eq(r.value[0], 0.05, EPS);
+	cr_assert_float_eq(r.value[1], 0.06, EPS);
+	cr_assert_float_eq(r.tau_mean, 2 * r.top_same - 1, EPS);
+	cr_assert_float_eq(r.rho_mean, r.tau_mean, EPS);
+	cr_assert(r.tau_lo == -1 && r.tau_hi == 1 && r.rho_lo == -1 && r.rho_hi == 1);
+	cr_assert(fabs(r.top_same - 0.75) < 4.6 * sqrt(3.0 / 16 / 4000), "top_same %g", r.top_same);
+	rank_stability_release(&r);
+	run_data_release(&d[0]);
+	run_data_release(&d[1]);
+	/* no resamples: not computed, never 0 */
+	rank_run(&d[0], 2, ok2, e10);
+	rank_run(&d[1], 1, ok1, e_b);
+	analysis_rank_bootstrap(dp, 2, RANK_IPW, 0, 11, 0.95, &r);
+	cr_assert(isnan(r.tau_mean) && isnan(r.rho_hi) && isnan(r.top_same));
+	rank_stability_release(&r);
+	run_data_release(&d[0]);
+	run_data_release(&d[1]);
 }

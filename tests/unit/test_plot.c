@@ -216,6 +216,11 @@ Test(plot, si_prefixes)
 	cr_assert_str_eq(b, "4.18 m");
 	plot_format_si(b, sizeof(b), NAN, 3);
 	cr_assert_str_eq(b, "-");
+	/* a day of the paper's 80.2M queries at 1.41e14 FLOP each: 1.131e22 = 11.31 Z (up to Y, 1e24) */
+	plot_format_si(b, sizeof(b), 1.41e14 * 80.2e6, 4);
+	cr_assert_str_eq(b, "11.31 Z");
+	plot_format_si(b, sizeof(b), 2e27, 4);
+	cr_assert_str_eq(b, "2000 Y");
 }
 
 /* SVG keeps text as <text> elements (not glyph outlines), escaped, the title bold, the y label rotated. */
@@ -248,6 +253,58 @@ Test(plot, svg_text_is_text)
 	cr_assert(strstr(svg, "transform=\"rotate(-90.00"), "the y label is rotated");
 	cr_assert_null(strstr(svg, "<symbol"), "no glyph outlines");
 	cr_assert(strstr(svg, "</svg>") > strstr(svg, "</text>"), "text inside the document");
+	free(svg);
+	plot_release(&p);
+}
+
+/* Writes p as SVG and returns the file's text (free it). */
+static char *svg_of(const struct plot *p)
+{
+	char why[256], path[] = "/tmp/ipw-plot-si-XXXXXX", *svg;
+	FILE *f;
+	long len;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(plot_write_svg(p, path, why, sizeof(why)), 0, "%s", why);
+	f = fopen(path, "r");
+	cr_assert(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	svg = calloc(1, (size_t)len + 1);
+	cr_assert_eq(fread(svg, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(path);
+	return svg;
+}
+
+/*
+ * y_si / x_si: every non-zero tick with an SI prefix, as the report's tables
+ * print IPW (y 0 ... 0.04 in steps of 0.005: "5 m" ... "40 m"; x 0 ... 2000
+ * in steps of 200: "800", "1 k", "1.2 k" ... "2 k"); without them ticks
+ * inside 0.01 ... 10^4 stay plain ("0.01", "1000").
+ */
+Test(plot, si_ticks_when_asked)
+{
+	struct plot p;
+	double x[] = {0, 2000}, y[] = {0, 0.04};
+	char *svg;
+
+	plot_init(&p, "t", "x", "y");
+	p.xmin = 0, p.xmax = 2000, p.ymin = 0, p.ymax = 0.04;
+	plot_add(&p, PLOT_LINE, "s", 2, x, y, NULL, NULL);
+	svg = svg_of(&p);
+	cr_assert(strstr(svg, ">0.01</text>") && strstr(svg, ">0.04</text>") && strstr(svg, ">1000</text>"), "plain");
+	cr_assert_null(strstr(svg, ">10 m</text>"));
+	free(svg);
+	p.y_si = 1;
+	p.x_si = 1;
+	svg = svg_of(&p);
+	cr_assert(strstr(svg, ">10 m</text>") && strstr(svg, ">40 m</text>") && strstr(svg, ">0</text>"), "y with SI");
+	cr_assert(strstr(svg, ">1 k</text>") && strstr(svg, ">1.2 k</text>") && strstr(svg, ">800</text>"), "x with SI");
+	cr_assert_null(strstr(svg, ">0.01</text>"));
 	free(svg);
 	plot_release(&p);
 }
