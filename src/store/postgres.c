@@ -23,8 +23,14 @@
 #include "study.h"
 #include "util.h"
 
-/* Rows an items cursor fetches at a time. */
+/*
+ * Rows a cursor fetches at a time: a query's whole row (its prompt and
+ * answer) in CURSOR_BATCH; the narrow rows of the items cursor and of
+ * samples in NARROW_BATCH, fewer round trips (each one a wait for both
+ * processes to be scheduled on a busy machine).
+ */
 #define CURSOR_BATCH 1000
+#define NARROW_BATCH 10000
 /* Key of the advisory lock that serialises migrations of one database. */
 #define MIGRATE_LOCK 0x697077
 
@@ -245,6 +251,7 @@ static const char *const migrations[] = {
 struct pg {
 	PGconn *conn;
 	unsigned cursors;         /* cursors declared so far (their names) */
+	int read_tx;              /* cursors open in the read transaction (cursor_declare); 0: none */
 	int flags;                /* store_open's: a reconnected session is set up as the first was */
 	char last_state[6];       /* SQLSTATE of the last failed statement ("" if none) */
 };
@@ -252,6 +259,8 @@ struct pg {
 struct pg_cursor {
 	PGresult *res;            /* the current batch */
 	int row, nrows, done;
+	int in_tx;                /* declared in the read transaction (else WITH HOLD) */
+	int batch;                /* rows per FETCH (0: CURSOR_BATCH) */
 	char name[32];
 };
 
@@ -507,14 +516,17 @@ typedef int (*pg_tx_body)(struct store *s, void *ctx, char *err, size_t errlen);
 /*
  * Runs body in one transaction: COMMIT when body returns 0, ROLLBACK when it
  * fails or the commit does. Returns body's value (STORE_EDUPLICATE,
- * STORE_ENOTFOUND and -1 pass through), or -1. The one place a transaction
- * of this back-end begins and ends.
+ * STORE_ENOTFOUND and -1 pass through), or -1. The one place a write
+ * transaction of this back-end begins and ends (the other transaction is
+ * cursor_declare's read transaction of a read-only session).
  */
 static int pg_tx(struct store *s, pg_tx_body body, void *ctx, char *err, size_t errlen)
 {
 	struct pg *pg = s->impl;
 	int rc, unsure = 0;
 
+	if (pg->read_tx > 0)   /* only a read-only session has one, and it never writes */
+		return err_set(err, errlen, "store '%s': a write while a read cursor is open", s->path);
 	for (int tries = 0;; tries++) {
 		int committing = 0;
 		if (pq_do(s, "BEGIN", NULL, "starting a transaction", err, errlen) < 0)
@@ -1632,7 +1644,16 @@ out:
 	return rc;
 }
 
-/* Declares a cursor (WITH HOLD: it lives outside a transaction) over sql; its name in c. */
+/*
+ * Declares a cursor over sql; its name in c. On a read-only session (no
+ * write can happen while it is open) the cursor lives in one read
+ * transaction, REPEATABLE READ READ ONLY, that the first cursor begins and
+ * the last one's close ends (pg->read_tx counts them): the server then runs
+ * the query as the rows are fetched. Elsewhere (a writable session, where a
+ * caller may write while it reads: score, merge's destination) the cursor
+ * is WITH HOLD, outside any transaction, which makes the server compute and
+ * keep the whole result at DECLARE.
+ */
 static int cursor_declare(struct store *s, struct pg_cursor *c, const char *sql, char *err, size_t errlen)
 {
 	struct pg *pg = s->impl;
@@ -1640,9 +1661,22 @@ static int cursor_declare(struct store *s, struct pg_cursor *c, const char *sql,
 	int rc;
 
 	snprintf(c->name, sizeof(c->name), "ipw_cursor_%u", ++pg->cursors);
-	decl = xasprintf("DECLARE %s NO SCROLL CURSOR WITH HOLD FOR %s", c->name, sql);
+	c->in_tx = (pg->flags & STORE_READONLY) &&
+		(pg->read_tx > 0 || PQtransactionStatus(DB(s)) == PQTRANS_IDLE);
+	if (c->in_tx && pg->read_tx == 0 &&
+	    pq_do(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, "starting a read transaction",
+		  err, errlen) < 0) {
+		c->in_tx = 0;
+		return -1;
+	}
+	decl = xasprintf("DECLARE %s NO SCROLL CURSOR%s FOR %s", c->name, c->in_tx ? "" : " WITH HOLD", sql);
 	rc = pq_do(s, decl, NULL, "opening a cursor", err, errlen);
 	free(decl);
+	if (rc == 0 && c->in_tx)
+		pg->read_tx++;
+	else if (c->in_tx && pg->read_tx == 0)   /* the transaction it began: nothing else in it */
+		PQclear(PQexec(DB(s), "ROLLBACK"));
+	c->in_tx = rc == 0 && c->in_tx;
 	return rc;
 }
 
@@ -1658,25 +1692,31 @@ static int cursor_row(struct store *s, struct pg_cursor *c, const char *what, ch
 	c->row = c->nrows = 0;
 	if (c->done)
 		return -1;
-	sql = xasprintf("FETCH FORWARD %d FROM %s", CURSOR_BATCH, c->name);
+	sql = xasprintf("FETCH FORWARD %d FROM %s", c->batch ? c->batch : CURSOR_BATCH, c->name);
 	if (pq_run(s, sql, NULL, &c->res, what, err, errlen) < 0) {
 		free(sql);
 		return -2;
 	}
 	free(sql);
 	c->nrows = PQntuples(c->res);
-	c->done = c->nrows < CURSOR_BATCH;
+	c->done = c->nrows < (c->batch ? c->batch : CURSOR_BATCH);
 	return c->nrows ? c->row++ : -1;
 }
 
+/* Closes cursor c; the last cursor of the read transaction ends it (ROLLBACK after an error in it). */
 static void cursor_close(struct store *s, struct pg_cursor *c)
 {
+	struct pg *pg = s->impl;
 	char *sql = xasprintf("CLOSE %s", c->name);
 
 	PQclear(c->res);
 	c->res = NULL;
-	PQclear(PQexec(DB(s), sql));
+	if (!c->in_tx || PQtransactionStatus(DB(s)) == PQTRANS_INTRANS)
+		PQclear(PQexec(DB(s), sql));
 	free(sql);
+	if (c->in_tx && --pg->read_tx == 0)
+		PQclear(PQexec(DB(s), PQtransactionStatus(DB(s)) == PQTRANS_INTRANS ? "COMMIT" : "ROLLBACK"));
+	c->in_tx = 0;
 }
 
 /* The run's latest queries (superseded 0) or the superseded ones (1), in seq order, to cb. */
@@ -1920,68 +1960,117 @@ static int pg_judgement_put(struct store *s, const struct store_judgement *j, ch
 
 /* ---- the items cursor, samples ---- */
 
+/*
+ * An items cursor: the rows, and where each column group the caller reads
+ * (STORE_ITEM_*) starts in them (-1: not read). Every column costs the
+ * server its output conversion per row, about as much as the rest of the
+ * row's work, so only the groups asked for are selected.
+ */
+struct pg_items {
+	struct pg_cursor cur;
+	int c_subject, c_energy, c_latency, c_tokens, c_window, c_correct;
+};
+
 static int pg_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
 {
-	struct pg_cursor *pc;
-	char *sql;
+	static const struct {
+		unsigned bit;
+		const char *cols;
+		int n;
+	} g[] = {
+		{STORE_ITEM_SUBJECT, ", q.subject", 1},
+		{STORE_ITEM_ENERGY, ", q.accel_j, q.accel_dyn_j", 2},
+		{STORE_ITEM_LATENCY, ", q.e2e_s, q.ttft_s", 2},
+		{STORE_ITEM_TOKENS, ", q.prompt_tokens, q.completion_tokens, q.reasoning_tokens", 3},
+		{STORE_ITEM_WINDOW, ", q.t_send_s, q.t_end_s", 2},
+	};
+	struct pg_items *x;
+	int *at[NCOLS(g)], col = 2;
+	struct buf b;
+	long long id = strtoll(run_id, NULL, 10);
 	int rc;
 
 	c->impl = NULL;
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		return rc;
+	x = xcalloc(1, sizeof(*x));
+	at[0] = &x->c_subject, at[1] = &x->c_energy, at[2] = &x->c_latency, at[3] = &x->c_tokens;
+	at[4] = &x->c_window;
+	buf_init(&b, 0);
+	buf_appends(&b, "SELECT q.item_id, q.status");
+	for (size_t i = 0; i < NCOLS(g); i++) {
+		*at[i] = -1;
+		if (c->fields & g[i].bit) {
+			buf_appends(&b, g[i].cols);
+			*at[i] = col;
+			col += g[i].n;
+		}
+	}
+	x->c_correct = col;
 	/*
 	 * item_id is COLLATE "C": byte order, read along the partial unique
 	 * index queries_latest (the latest row of each item). The latest scores are one DISTINCT ON pass over the
 	 * run's scores, merge-joined by item id, rather than an index probe per
 	 * query (3.5 times faster at 200,000 queries).
 	 */
-	sql = xasprintf("SELECT q.item_id, q.subject, q.status, q.accel_j, q.accel_dyn_j, q.e2e_s, q.ttft_s,"
-			" q.t_send_s, q.t_end_s, q.prompt_tokens, q.completion_tokens, q.reasoning_tokens, sc.correct"
-			" FROM queries AS q LEFT JOIN (SELECT DISTINCT ON (item_id) item_id, correct FROM scores"
-			"  WHERE run_id = %lld ORDER BY item_id, id DESC) AS sc ON sc.item_id = q.item_id"
-			" WHERE q.run_id = %lld AND q.superseded_at IS NULL ORDER BY q.item_id", strtoll(run_id, NULL, 10),
-			strtoll(run_id, NULL, 10));
-	pc = xcalloc(1, sizeof(*pc));
-	rc = cursor_declare(s, pc, sql, err, errlen);
-	free(sql);
+	buf_appendf(&b, ", sc.correct FROM queries AS q LEFT JOIN (SELECT DISTINCT ON (item_id) item_id, correct"
+		   " FROM scores WHERE run_id = %lld ORDER BY item_id, id DESC) AS sc ON sc.item_id = q.item_id"
+		   " WHERE q.run_id = %lld AND q.superseded_at IS NULL ORDER BY q.item_id", id, id);
+	x->cur.batch = NARROW_BATCH;
+	rc = cursor_declare(s, &x->cur, b.data, err, errlen);
+	buf_release(&b);
 	if (rc < 0) {
-		free(pc);
+		free(x);
 		return -1;
 	}
-	c->impl = pc;
+	c->impl = x;
 	return 0;
 }
 
 static int pg_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)
 {
-	struct pg_cursor *pc = c->impl;
-	int row = cursor_row(c->s, pc, "reading a run's items", err, errlen);
-	const PGresult *r = pc->res;
+	struct pg_items *x = c->impl;
+	int row = cursor_row(c->s, &x->cur, "reading a run's items", err, errlen), k;
+	const PGresult *r = x->cur.res;
 	const char *status;
 
 	if (row < 0)
 		return row == -1 ? 0 : -1;
 	it->item_id = PQgetvalue(r, row, 0);
-	it->subject = PQgetvalue(r, row, 1);  /* "" for NULL */
-	status = get_str(r, row, 2);
+	status = get_str(r, row, 1);
 	it->ok = status && !strcmp(status, "ok");
-	it->accel_j = get_real(r, row, 3);
-	it->accel_dyn_j = get_real(r, row, 4);
-	it->e2e_s = get_real(r, row, 5);
-	it->ttft_s = get_real(r, row, 6);
-	it->t_send_s = get_real(r, row, 7);
-	it->t_end_s = get_real(r, row, 8);
-	it->prompt_tokens = get_i64(r, row, 9);
-	it->completion_tokens = get_i64(r, row, 10);
-	it->reasoning_tokens = get_i64(r, row, 11);
-	it->correct = (int)get_i64(r, row, 12);
+	it->subject = x->c_subject >= 0 ? PQgetvalue(r, row, x->c_subject) : "";  /* "" for NULL */
+	it->accel_j = it->accel_dyn_j = it->e2e_s = it->ttft_s = it->t_send_s = it->t_end_s = NAN;
+	it->prompt_tokens = it->completion_tokens = it->reasoning_tokens = -1;
+	if ((k = x->c_energy) >= 0) {
+		it->accel_j = get_real(r, row, k);
+		it->accel_dyn_j = get_real(r, row, k + 1);
+	}
+	if ((k = x->c_latency) >= 0) {
+		it->e2e_s = get_real(r, row, k);
+		it->ttft_s = get_real(r, row, k + 1);
+	}
+	if ((k = x->c_tokens) >= 0) {
+		it->prompt_tokens = get_i64(r, row, k);
+		it->completion_tokens = get_i64(r, row, k + 1);
+		it->reasoning_tokens = get_i64(r, row, k + 2);
+	}
+	if ((k = x->c_window) >= 0) {
+		it->t_send_s = get_real(r, row, k);
+		it->t_end_s = get_real(r, row, k + 1);
+	}
+	it->correct = (int)get_i64(r, row, x->c_correct);
 	return 1;
 }
 
 static void pg_items_close(struct store_cursor *c)
 {
-	cursor_close(c->s, c->impl);
-	free(c->impl);
+	struct pg_items *x = c->impl;
+
+	if (x) {
+		cursor_close(c->s, &x->cur);
+		free(x);
+	}
 	c->impl = NULL;
 }
 
@@ -1997,6 +2086,7 @@ static int pg_samples_iter(struct store *s, const char *run_id,
 		return rc;
 	sql = xasprintf("SELECT source_idx, t_s, energy_j, power_w, temp_c, mem_used_bytes FROM samples"
 			" WHERE run_id = %lld ORDER BY source_idx, t_s", strtoll(run_id, NULL, 10));
+	c.batch = NARROW_BATCH;
 	rc = cursor_declare(s, &c, sql, err, errlen);
 	free(sql);
 	if (rc < 0)

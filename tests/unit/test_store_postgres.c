@@ -404,6 +404,124 @@ Test(store_postgres, many_samples_in_one_append)
 	store_close(&st);
 }
 
+/* The items of run id through a new cursor of st: how many, and the sum of their latest scores. */
+static int count_items(struct store *st, const char *id, int *correct_sum)
+{
+	struct store_cursor c;
+	struct store_item it;
+	char err[IPW_ERRLEN];
+	int n = 0, k;
+
+	*correct_sum = 0;
+	cr_assert_eq(store_items_open_fields(st, id, STORE_ITEM_SUBJECT, &c, err, sizeof(err)), 0, "%s", err);
+	while ((k = store_items_next(&c, &it, err, sizeof(err))) == 1) {
+		n++;
+		*correct_sum += it.correct;
+	}
+	cr_assert_eq(k, 0, "%s", err);
+	store_items_close(&c);
+	return n;
+}
+
+/* Transactions of the server other than the test's own admin connection that are open now. */
+static long long open_transactions(void)
+{
+	return sql_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+		       " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL");
+}
+
+/*
+ * A read-only session's cursors live in one REPEATABLE READ READ ONLY
+ * transaction, begun by the first and ended by the last one's close: every
+ * cursor opened while one is open reads the same snapshot, and the next one
+ * after the last close sees what was written meanwhile.
+ */
+Test(store_postgres, read_only_cursors_share_one_read_transaction)
+{
+	struct store w = open_store(uri, STORE_CREATE), ro;
+	char err[IPW_ERRLEN], *id = make_run(&w, "snap");
+	struct query_record q;
+	struct store_cursor a, b;
+	struct store_item it;
+	struct run_record g;
+	struct store_score sc = {"a", "mcq", NULL, 1, NULL, 0};
+	int sum;
+	static const char *ids[3] = {"a", "b", "c"};
+
+	for (int i = 0; i < 3; i++) {
+		ended_query(&q, i, ids[i]);
+		cr_assert_eq(store_query_insert(&w, id, &q, err, sizeof(err)), 0, "%s", err);
+	}
+	ro = open_store(uri, STORE_READONLY);
+	cr_assert_eq(open_transactions(), 0);
+	cr_assert_eq(store_items_open_fields(&ro, id, 0, &a, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_items_next(&a, &it, err, sizeof(err)), 1, "%s", err);
+	cr_assert_str_eq(it.item_id, "a");
+	cr_assert_eq(it.correct, -1);
+	cr_assert_eq(open_transactions(), 1, "the read transaction is open");
+	/* written and committed by another session while a cursor is open: not in the snapshot */
+	ended_query(&q, 3, "d");
+	cr_assert_eq(store_query_insert(&w, id, &q, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_score_add(&w, id, &sc, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(count_items(&ro, id, &sum), 3, "a cursor opened in the transaction reads its snapshot");
+	cr_assert_eq(sum, -3);
+	cr_assert_eq(store_items_open_fields(&ro, id, 0, &b, err, sizeof(err)), 0, "%s", err);
+	/* reads that are not cursors work inside it */
+	cr_assert_eq(store_run_get(&ro, id, &g, err, sizeof(err)), 0, "%s", err);
+	run_record_release(&g);
+	store_items_close(&a);
+	cr_assert_eq(open_transactions(), 1, "b is still open");
+	sum = 0;
+	while (store_items_next(&b, &it, err, sizeof(err)) == 1)
+		sum++;
+	cr_assert_eq(sum, 3);
+	store_items_close(&b);
+	cr_assert_eq(open_transactions(), 0, "the last close ends the read transaction");
+	/* a new cursor: a new snapshot */
+	cr_assert_eq(count_items(&ro, id, &sum), 4);
+	cr_assert_eq(sum, 1 - 3, "a's latest score is 1 now; b, c, d have none");
+	cr_assert_eq(open_transactions(), 0);
+	/* a cursor on a run that does not exist leaves no transaction behind */
+	cr_assert_eq(store_items_open(&ro, "999", &a, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(open_transactions(), 0);
+	store_close(&ro);
+	store_close(&w);
+	free(id);
+}
+
+static int score_each(const struct query_record *qr, void *ctx)
+{
+	struct store *st = ctx;
+	struct store_score sc = {qr->item_id, "exact", NULL, 1, NULL, 0};
+	char err[IPW_ERRLEN];
+	/* committed at once, while the cursor is open, as ipw score does */
+	cr_assert_eq(store_score_add(st, "1", &sc, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM scores WHERE item_id = 'a'"), 1);
+	return 0;
+}
+
+/* A writable session's cursors stay outside transactions (WITH HOLD): a callback may write and commit. */
+Test(store_postgres, writable_session_writes_while_a_cursor_is_open)
+{
+	struct store w = open_store(uri, STORE_CREATE);
+	char err[IPW_ERRLEN], *id = make_run(&w, "write");
+	struct query_record q;
+	int sum;
+	static const char *ids[2] = {"a", "b"};
+
+	cr_assert_str_eq(id, "1");
+	for (int i = 0; i < 2; i++) {
+		ended_query(&q, i, ids[i]);
+		cr_assert_eq(store_query_insert(&w, id, &q, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(store_queries_iter(&w, id, score_each, &w, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(open_transactions(), 0);
+	cr_assert_eq(count_items(&w, id, &sum), 2);
+	cr_assert_eq(sum, 2);
+	store_close(&w);
+	free(id);
+}
+
 /* ---- main: the server around the tests ---- */
 
 static char server_dir[64];
