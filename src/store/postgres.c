@@ -1960,15 +1960,53 @@ static int pg_judgement_put(struct store *s, const struct store_judgement *j, ch
 
 /* ---- the items cursor, samples ---- */
 
+struct pg_items;
+static void pg_items_close_impl(struct store *s, struct pg_items *x);
+
 /*
- * An items cursor: the rows, and where each column group the caller reads
- * (STORE_ITEM_*) starts in them (-1: not read). Every column costs the
- * server its output conversion per row, about as much as the rest of the
- * row's work, so only the groups asked for are selected.
+ * Declares several cursors that read one snapshot: on a read-only session
+ * they share the read transaction (cursor_declare); elsewhere their WITH
+ * HOLD results are made in one REPEATABLE READ transaction. On failure the
+ * cursors declared are closed. 0 or -1 (err set).
+ */
+static int cursors_declare(struct store *s, struct pg_cursor *const *c, const char *const *sql, int n,
+			   char *err, size_t errlen)
+{
+	struct pg *pg = s->impl;
+	int wrap = !(pg->flags & STORE_READONLY) && PQtransactionStatus(DB(s)) == PQTRANS_IDLE, i, rc = 0;
+
+	if (wrap && pq_do(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, "starting a transaction",
+			  err, errlen) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = cursor_declare(s, c[i], sql[i], err, errlen);
+	if (rc < 0)
+		i--;   /* c[i - 1] failed: not declared */
+	if (wrap && (rc < 0 || pq_do(s, "COMMIT", NULL, "reading a snapshot", err, errlen) < 0)) {
+		PQclear(PQexec(DB(s), "ROLLBACK"));   /* the cursors went with it */
+		return -1;
+	}
+	if (rc < 0)
+		while (i-- > 0)
+			cursor_close(s, c[i]);
+	return rc;
+}
+
+/*
+ * An items cursor: the run's latest queries in item id order, and its
+ * scores in the same order, merged here as SQLite's back-end does (the
+ * last score of an item is its latest). That is cheaper for the server
+ * than joining the latest scores (a sort of the run's scores, DISTINCT ON,
+ * a merge join): both are read along indexes, queries_latest and
+ * scores_by_item. Only the column groups the caller reads (STORE_ITEM_*)
+ * are selected: every column costs the server its output conversion per
+ * row, about as much as the rest of the row's work. c_*: where each group
+ * starts in a row (-1: not read).
  */
 struct pg_items {
-	struct pg_cursor cur;
-	int c_subject, c_energy, c_latency, c_tokens, c_window, c_correct;
+	struct pg_cursor cur, sc;
+	int sc_row;               /* the scores cursor's current row (-1: none left, -2: an error) */
+	int c_subject, c_energy, c_latency, c_tokens, c_window;
 };
 
 static int pg_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
@@ -1978,16 +2016,17 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 		const char *cols;
 		int n;
 	} g[] = {
-		{STORE_ITEM_SUBJECT, ", q.subject", 1},
-		{STORE_ITEM_ENERGY, ", q.accel_j, q.accel_dyn_j", 2},
-		{STORE_ITEM_LATENCY, ", q.e2e_s, q.ttft_s", 2},
-		{STORE_ITEM_TOKENS, ", q.prompt_tokens, q.completion_tokens, q.reasoning_tokens", 3},
-		{STORE_ITEM_WINDOW, ", q.t_send_s, q.t_end_s", 2},
+		{STORE_ITEM_SUBJECT, ", subject", 1},
+		{STORE_ITEM_ENERGY, ", accel_j, accel_dyn_j", 2},
+		{STORE_ITEM_LATENCY, ", e2e_s, ttft_s", 2},
+		{STORE_ITEM_TOKENS, ", prompt_tokens, completion_tokens, reasoning_tokens", 3},
+		{STORE_ITEM_WINDOW, ", t_send_s, t_end_s", 2},
 	};
 	struct pg_items *x;
 	int *at[NCOLS(g)], col = 2;
 	struct buf b;
 	long long id = strtoll(run_id, NULL, 10);
+	char *sc_sql;
 	int rc;
 
 	c->impl = NULL;
@@ -1997,7 +2036,7 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 	at[0] = &x->c_subject, at[1] = &x->c_energy, at[2] = &x->c_latency, at[3] = &x->c_tokens;
 	at[4] = &x->c_window;
 	buf_init(&b, 0);
-	buf_appends(&b, "SELECT q.item_id, q.status");
+	buf_appends(&b, "SELECT item_id, status");
 	for (size_t i = 0; i < NCOLS(g); i++) {
 		*at[i] = -1;
 		if (c->fields & g[i].bit) {
@@ -2006,25 +2045,45 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 			col += g[i].n;
 		}
 	}
-	x->c_correct = col;
-	/*
-	 * item_id is COLLATE "C": byte order, read along the partial unique
-	 * index queries_latest (the latest row of each item). The latest scores are one DISTINCT ON pass over the
-	 * run's scores, merge-joined by item id, rather than an index probe per
-	 * query (3.5 times faster at 200,000 queries).
-	 */
-	buf_appendf(&b, ", sc.correct FROM queries AS q LEFT JOIN (SELECT DISTINCT ON (item_id) item_id, correct"
-		   " FROM scores WHERE run_id = %lld ORDER BY item_id, id DESC) AS sc ON sc.item_id = q.item_id"
-		   " WHERE q.run_id = %lld AND q.superseded_at IS NULL ORDER BY q.item_id", id, id);
-	x->cur.batch = NARROW_BATCH;
-	rc = cursor_declare(s, &x->cur, b.data, err, errlen);
+	/* item_id is COLLATE "C": byte order, as strcmp compares */
+	buf_appendf(&b, " FROM queries WHERE run_id = %lld AND superseded_at IS NULL ORDER BY item_id", id);
+	sc_sql = xasprintf("SELECT item_id, correct FROM scores WHERE run_id = %lld ORDER BY item_id, id", id);
+	x->cur.batch = x->sc.batch = NARROW_BATCH;
+	{
+		struct pg_cursor *const cs[2] = {&x->cur, &x->sc};
+		const char *const sqls[2] = {b.data, sc_sql};
+		rc = cursors_declare(s, cs, sqls, 2, err, errlen);
+	}
 	buf_release(&b);
+	free(sc_sql);
 	if (rc < 0) {
 		free(x);
 		return -1;
 	}
+	x->sc_row = cursor_row(s, &x->sc, "reading a run's scores", err, errlen);
 	c->impl = x;
+	if (x->sc_row == -2) {
+		pg_items_close_impl(s, x);
+		c->impl = NULL;
+		return -1;
+	}
 	return 0;
+}
+
+/* Moves the scores cursor past item_id: the latest score of item_id (its last row) in *correct, or -1. */
+static int items_latest_score(struct store *s, struct pg_items *x, const char *item_id, int *correct,
+			      char *err, size_t errlen)
+{
+	*correct = -1;
+	while (x->sc_row >= 0) {
+		int cmp = strcmp(PQgetvalue(x->sc.res, x->sc_row, 0), item_id);
+		if (cmp > 0)
+			break;
+		if (cmp == 0)
+			*correct = (int)get_i64(x->sc.res, x->sc_row, 1);
+		x->sc_row = cursor_row(s, &x->sc, "reading a run's scores", err, errlen);
+	}
+	return x->sc_row == -2 ? -1 : 0;
 }
 
 static int pg_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)
@@ -2037,6 +2096,8 @@ static int pg_items_next(struct store_cursor *c, struct store_item *it, char *er
 	if (row < 0)
 		return row == -1 ? 0 : -1;
 	it->item_id = PQgetvalue(r, row, 0);
+	if (items_latest_score(c->s, x, it->item_id, &it->correct, err, errlen) < 0)
+		return -1;
 	status = get_str(r, row, 1);
 	it->ok = status && !strcmp(status, "ok");
 	it->subject = x->c_subject >= 0 ? PQgetvalue(r, row, x->c_subject) : "";  /* "" for NULL */
@@ -2059,18 +2120,20 @@ static int pg_items_next(struct store_cursor *c, struct store_item *it, char *er
 		it->t_send_s = get_real(r, row, k);
 		it->t_end_s = get_real(r, row, k + 1);
 	}
-	it->correct = (int)get_i64(r, row, x->c_correct);
 	return 1;
+}
+
+static void pg_items_close_impl(struct store *s, struct pg_items *x)
+{
+	cursor_close(s, &x->sc);
+	cursor_close(s, &x->cur);
+	free(x);
 }
 
 static void pg_items_close(struct store_cursor *c)
 {
-	struct pg_items *x = c->impl;
-
-	if (x) {
-		cursor_close(c->s, &x->cur);
-		free(x);
-	}
+	if (c->impl)
+		pg_items_close_impl(c->s, c->impl);
 	c->impl = NULL;
 }
 
