@@ -15,7 +15,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "clock.h"
@@ -1568,83 +1567,6 @@ static int pg_query_energy_set(struct store *s, const char *run_id, const struct
 }
 
 /*
- * The energies and attempts of a query come with its row, each as one JSON
- * array of arrays (numbers as text, so that Infinity stays readable).
- */
-#define CHILDREN_SQL \
-	", (SELECT json_agg(json_build_array(e.source_idx, e.gross_j::text, e.dynamic_j::text)" \
-	" ORDER BY e.source_idx) FROM query_energy AS e WHERE e.query_id = q.id)" \
-	", (SELECT json_agg(json_build_array(a.n, a.t_start_s::text, a.duration_s::text, a.error_kind," \
-	" a.http_status, a.message) ORDER BY a.n) FROM query_attempts AS a WHERE a.query_id = q.id)"
-
-static double jv_real(const json_t *v)
-{
-	return json_is_string(v) ? strtod(json_string_value(v), NULL) : NAN;
-}
-
-static long long jv_i64(const json_t *v)
-{
-	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
-}
-
-static char *jv_text(const json_t *v)
-{
-	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
-}
-
-/* Parses column col of row (a JSON array, or NULL: none) into *out (a new reference, or NULL). */
-static int json_col(struct store *s, const PGresult *r, int row, int col, json_t **out, char *err, size_t errlen)
-{
-	json_error_t je;
-
-	*out = NULL;
-	if (PQgetisnull(r, row, col))
-		return 0;
-	*out = json_loads(PQgetvalue(r, row, col), 0, &je);
-	if (!json_is_array(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		return err_set(err, errlen, "store '%s': unreadable energies or attempts of a query (%s)",
-			       s->path, je.text);
-	}
-	return 0;
-}
-
-/* Reads the energies and attempts of a queries row (CHILDREN_SQL at columns col, col + 1) into q. */
-static int read_query_children(struct store *s, const PGresult *r, int row, int col, struct query_record *q,
-			       char *err, size_t errlen)
-{
-	json_t *en = NULL, *at = NULL;
-	int rc = -1;
-
-	if (json_col(s, r, row, col, &en, err, errlen) < 0 || json_col(s, r, row, col + 1, &at, err, errlen) < 0)
-		goto out;
-	if (en && (q->nenergy = (int)json_array_size(en)) > 0) {
-		q->energy = xcalloc((size_t)q->nenergy, sizeof(*q->energy));
-		for (int i = 0; i < q->nenergy; i++) {
-			const json_t *e = json_array_get(en, (size_t)i);
-			q->energy[i] = (struct query_energy){(int)jv_i64(json_array_get(e, 0)),
-				jv_real(json_array_get(e, 1)), jv_real(json_array_get(e, 2))};
-		}
-	}
-	if (at && (q->nattempts = (int)json_array_size(at)) > 0) {
-		q->attempts = xcalloc((size_t)q->nattempts, sizeof(*q->attempts));
-		for (int i = 0; i < q->nattempts; i++) {
-			const json_t *a = json_array_get(at, (size_t)i);
-			q->attempts[i] = (struct query_attempt){(int)jv_i64(json_array_get(a, 0)),
-				jv_real(json_array_get(a, 1)), jv_real(json_array_get(a, 2)),
-				jv_text(json_array_get(a, 3)), (int)jv_i64(json_array_get(a, 4)),
-				jv_text(json_array_get(a, 5))};
-		}
-	}
-	rc = 0;
-out:
-	json_decref(en);
-	json_decref(at);
-	return rc;
-}
-
-/*
  * Declares a cursor over sql; its name in c. On a read-only session (no
  * write can happen while it is open) the cursor lives in one read
  * transaction, REPEATABLE READ READ ONLY, that the first cursor begins and
@@ -1719,29 +1641,126 @@ static void cursor_close(struct store *s, struct pg_cursor *c)
 	c->in_tx = 0;
 }
 
+/*
+ * Declares several cursors that read one snapshot: on a read-only session
+ * they share the read transaction (cursor_declare); elsewhere their WITH
+ * HOLD results are made in one REPEATABLE READ transaction. On failure the
+ * cursors declared are closed. 0 or -1 (err set).
+ */
+static int cursors_declare(struct store *s, struct pg_cursor *const *c, const char *const *sql, int n,
+			   char *err, size_t errlen)
+{
+	struct pg *pg = s->impl;
+	int wrap = !(pg->flags & STORE_READONLY) && PQtransactionStatus(DB(s)) == PQTRANS_IDLE, i, rc = 0;
+
+	if (wrap && pq_do(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, "starting a transaction",
+			  err, errlen) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = cursor_declare(s, c[i], sql[i], err, errlen);
+	if (rc < 0)
+		i--;   /* c[i - 1] failed: not declared */
+	if (wrap && (rc < 0 || pq_do(s, "COMMIT", NULL, "reading a snapshot", err, errlen) < 0)) {
+		PQclear(PQexec(DB(s), "ROLLBACK"));   /* the cursors went with it */
+		return -1;
+	}
+	if (rc < 0)
+		while (i-- > 0)
+			cursor_close(s, c[i]);
+	return rc;
+}
+
+/*
+ * The children of the queries a queries cursor reads: one cursor over the
+ * run's energies (or attempts), in the queries' order (seq, id), then by
+ * source (attempt number), merged with the queries here by query id. That
+ * costs the server a join along indexes, where a per-row subquery building
+ * JSON cost it about 10 us per query (and the client a JSON parse).
+ */
+#define CHILD_JOIN " JOIN queries AS q ON q.id = x.query_id WHERE q.run_id = %lld AND q.superseded_at IS %s" \
+	" ORDER BY q.seq, q.id, x.%s"
+
+/* A children cursor and its current row (its index in cur.res; -1: none left, -2: an error). */
+struct child_cur {
+	struct pg_cursor cur;
+	int row;
+};
+
+/* Whether the children cursor's current row belongs to query qid (its first column). */
+static int child_of(const struct child_cur *k, const char *qid)
+{
+	return k->row >= 0 && !strcmp(PQgetvalue(k->cur.res, k->row, 0), qid);
+}
+
+/* Reads the energies and attempts of query qid from the children cursors into q. */
+static int read_query_children(struct store *s, struct child_cur *en, struct child_cur *at, const char *qid,
+			       struct query_record *q, char *err, size_t errlen)
+{
+	int cap = 0;
+
+	for (; child_of(en, qid); en->row = cursor_row(s, &en->cur, "reading queries' energies", err, errlen)) {
+		const PGresult *r = en->cur.res;
+		if (q->nenergy == cap) {
+			cap = cap ? 2 * cap : 4;
+			q->energy = xrealloc(q->energy, (size_t)cap * sizeof(*q->energy));
+		}
+		q->energy[q->nenergy++] = (struct query_energy){(int)get_i64(r, en->row, 1),
+			get_real(r, en->row, 2), get_real(r, en->row, 3)};
+	}
+	if (en->row == -2)
+		return -1;
+	cap = 0;
+	for (; child_of(at, qid); at->row = cursor_row(s, &at->cur, "reading queries' attempts", err, errlen)) {
+		const PGresult *r = at->cur.res;
+		if (q->nattempts == cap) {
+			cap = cap ? 2 * cap : 2;
+			q->attempts = xrealloc(q->attempts, (size_t)cap * sizeof(*q->attempts));
+		}
+		q->attempts[q->nattempts++] = (struct query_attempt){(int)get_i64(r, at->row, 1),
+			get_real(r, at->row, 2), get_real(r, at->row, 3), get_text(r, at->row, 4),
+			(int)get_i64(r, at->row, 5), get_text(r, at->row, 6)};
+	}
+	return at->row == -2 ? -1 : 0;
+}
+
 /* The run's latest queries (superseded 0) or the superseded ones (1), in seq order, to cb. */
 static int queries_iter_which(struct store *s, const char *run_id, int superseded,
 			      int (*cb)(const struct query_record *q, void *ctx), void *ctx,
 			      char *err, size_t errlen)
 {
 	struct pg_cursor c = {0};
+	struct child_cur en = {{0}, -1}, at = {{0}, -1};
 	char *cols = col_list(query_cols, NCOLS(query_cols));
-	char *sql = NULL;
+	const char *which = superseded ? "NOT NULL" : "NULL";
+	long long id = strtoll(run_id, NULL, 10);
+	char *sql[3] = {NULL, NULL, NULL};
 	struct query_record q;
 	int rc, row, open = 0;
 
 	memset(&q, 0, sizeof(q));
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		goto out;
-	sql = xasprintf("SELECT q.id, %s" CHILDREN_SQL " FROM queries AS q WHERE q.run_id = %lld"
-			" AND q.superseded_at IS %s ORDER BY q.seq, q.id", cols, strtoll(run_id, NULL, 10),
-			superseded ? "NOT NULL" : "NULL");
-	if ((rc = cursor_declare(s, &c, sql, err, errlen)) < 0)
-		goto out;
+	sql[0] = xasprintf("SELECT q.id, %s FROM queries AS q WHERE q.run_id = %lld AND q.superseded_at IS %s"
+			   " ORDER BY q.seq, q.id", cols, id, which);
+	sql[1] = xasprintf("SELECT x.query_id, x.source_idx, x.gross_j, x.dynamic_j FROM query_energy AS x"
+			   CHILD_JOIN, id, which, "source_idx");
+	sql[2] = xasprintf("SELECT x.query_id, x.n, x.t_start_s, x.duration_s, x.error_kind, x.http_status, x.message"
+			   " FROM query_attempts AS x" CHILD_JOIN, id, which, "n");
+	en.cur.batch = at.cur.batch = NARROW_BATCH;
+	{
+		struct pg_cursor *const cs[3] = {&c, &en.cur, &at.cur};
+		if ((rc = cursors_declare(s, cs, (const char *const *)sql, 3, err, errlen)) < 0)
+			goto out;
+	}
 	open = 1;
+	en.row = cursor_row(s, &en.cur, "reading queries' energies", err, errlen);
+	at.row = cursor_row(s, &at.cur, "reading queries' attempts", err, errlen);
+	rc = -1;
+	if (en.row == -2 || at.row == -2)
+		goto out;
 	while ((row = cursor_row(s, &c, "reading queries", err, errlen)) >= 0) {
 		read_cols(c.res, row, 1, query_cols, NCOLS(query_cols), &q);
-		if ((rc = read_query_children(s, c.res, row, 1 + (int)NCOLS(query_cols), &q, err, errlen)) < 0)
+		if ((rc = read_query_children(s, &en, &at, PQgetvalue(c.res, row, 0), &q, err, errlen)) < 0)
 			goto out;
 		rc = cb(&q, ctx);
 		query_record_release(&q);
@@ -1751,10 +1770,14 @@ static int queries_iter_which(struct store *s, const char *run_id, int supersede
 	rc = row == -1 ? 0 : -1;
 out:
 	query_record_release(&q);
-	if (open)
+	if (open) {
+		cursor_close(s, &at.cur);
+		cursor_close(s, &en.cur);
 		cursor_close(s, &c);
+	}
 	free(cols);
-	free(sql);
+	for (int i = 0; i < 3; i++)
+		free(sql[i]);
 	return rc;
 }
 
@@ -1960,38 +1983,6 @@ static int pg_judgement_put(struct store *s, const struct store_judgement *j, ch
 
 /* ---- the items cursor, samples ---- */
 
-struct pg_items;
-static void pg_items_close_impl(struct store *s, struct pg_items *x);
-
-/*
- * Declares several cursors that read one snapshot: on a read-only session
- * they share the read transaction (cursor_declare); elsewhere their WITH
- * HOLD results are made in one REPEATABLE READ transaction. On failure the
- * cursors declared are closed. 0 or -1 (err set).
- */
-static int cursors_declare(struct store *s, struct pg_cursor *const *c, const char *const *sql, int n,
-			   char *err, size_t errlen)
-{
-	struct pg *pg = s->impl;
-	int wrap = !(pg->flags & STORE_READONLY) && PQtransactionStatus(DB(s)) == PQTRANS_IDLE, i, rc = 0;
-
-	if (wrap && pq_do(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, "starting a transaction",
-			  err, errlen) < 0)
-		return -1;
-	for (i = 0; i < n && rc == 0; i++)
-		rc = cursor_declare(s, c[i], sql[i], err, errlen);
-	if (rc < 0)
-		i--;   /* c[i - 1] failed: not declared */
-	if (wrap && (rc < 0 || pq_do(s, "COMMIT", NULL, "reading a snapshot", err, errlen) < 0)) {
-		PQclear(PQexec(DB(s), "ROLLBACK"));   /* the cursors went with it */
-		return -1;
-	}
-	if (rc < 0)
-		while (i-- > 0)
-			cursor_close(s, c[i]);
-	return rc;
-}
-
 /*
  * An items cursor: the run's latest queries in item id order, and its
  * scores in the same order, merged here as SQLite's back-end does (the
@@ -2008,6 +1999,13 @@ struct pg_items {
 	int sc_row;               /* the scores cursor's current row (-1: none left, -2: an error) */
 	int c_subject, c_energy, c_latency, c_tokens, c_window;
 };
+
+static void pg_items_close_impl(struct store *s, struct pg_items *x)
+{
+	cursor_close(s, &x->sc);
+	cursor_close(s, &x->cur);
+	free(x);
+}
 
 static int pg_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
 {
@@ -2121,13 +2119,6 @@ static int pg_items_next(struct store_cursor *c, struct store_item *it, char *er
 		it->t_end_s = get_real(r, row, k + 1);
 	}
 	return 1;
-}
-
-static void pg_items_close_impl(struct store *s, struct pg_items *x)
-{
-	cursor_close(s, &x->sc);
-	cursor_close(s, &x->cur);
-	free(x);
 }
 
 static void pg_items_close(struct store_cursor *c)
