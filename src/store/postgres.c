@@ -2029,7 +2029,7 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 
 	c->impl = NULL;
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
-		return rc;
+		goto out;
 	x = xcalloc(1, sizeof(*x));
 	at[0] = &x->c_subject, at[1] = &x->c_energy, at[2] = &x->c_latency, at[3] = &x->c_tokens;
 	at[4] = &x->c_window;
@@ -2056,16 +2056,17 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 	free(sc_sql);
 	if (rc < 0) {
 		free(x);
-		return -1;
+		goto out;
 	}
 	x->sc_row = cursor_row(s, &x->sc, "reading a run's scores", err, errlen);
-	c->impl = x;
 	if (x->sc_row == -2) {
 		pg_items_close_impl(s, x);
-		c->impl = NULL;
-		return -1;
+		rc = -1;
+		goto out;
 	}
-	return 0;
+	c->impl = x;
+out:
+	return rc < 0 ? rc : 0;
 }
 
 /* Moves the scores cursor past item_id: the latest score of item_id (its last row) in *correct, or -1. */
