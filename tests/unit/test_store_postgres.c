@@ -580,7 +580,7 @@ Test(store_postgres, queries_iter_merges_children_across_fetches, .timeout = 120
 	char err[IPW_ERRLEN], *id = make_run(&w, "kids");
 	struct query_record *q = xcalloc(KIDS_N, sizeof(*q));
 	const struct query_record **qs = xcalloc(KIDS_N, sizeof(*qs));
-	static char items[KIDS_N][8], msgs[KIDS_N][4][24];
+	static char items[KIDS_N][16], msgs[KIDS_N][4][40];
 
 	for (int i = 0; i < KIDS_N; i++) {
 		struct query_energy *e = xcalloc(2, sizeof(*e));
