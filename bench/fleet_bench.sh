@@ -12,7 +12,9 @@
 # Prints the numbers; bench/RESULTS.md keeps them.
 #   bench/fleet_bench.sh [SQLITE_STORE]   (default /tmp/ipw-bench/analysis.db, built if missing)
 #   GNU_TIME=PATH (default /usr/bin/time); FLEET_ITEMS=N FLEET_WORKERS=N FLEET_BEFORE=OLD-IPW; FLEET_WORKERS_ONLY=1: part 1 only; FLEET_ANALYSIS_ONLY=1: part 2
-#   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once)
+#   only; FLEET_PG_DIR=DIR: a server kept in DIR (its copy of the store is made once);
+#   FLEET_RUNS, FLEET_RUN_ITEMS: the new store's size; FLEET_REPEATS; FLEET_ANALYSES="compare coverage
+#   route" (a subset: those only); BUILD=DIR with FLEET_NO_MAKE=1: another build's ipw (a before)
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -147,24 +149,39 @@ RALL=$(seq -s ' ' 1 "$NR")
 LOC=$(seq -s ' ' 1 $((NR - 1)))
 REPEATS=${FLEET_REPEATS:-3}
 # timed LABEL CMD...: wall seconds on SQLite and on PostgreSQL, REPEATS times (the two alternate,
-# SQLite first), the same output required; every ratio printed, then their median
+# SQLite first), the same output required; every ratio printed, then their median. CPU seconds
+# besides: ipw's user + system (GNU time), and for PostgreSQL the server's (pg_cpu: its backend,
+# reaped when ipw exits), whose sum is steadier than the wall clock on a shared machine
 timed() {
 	label=$1
 	shift
-	k=1 ratios=""
+	k=1 ratios="" cratios=""
 	while [ $k -le "$REPEATS" ]; do
-		a=$(now); "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
-		"$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
+		a=$(now); "${GNU_TIME:-/usr/bin/time}" -f "%U %S" -o "$TMP/sq.cpu" "$@" --store "$SQ" >"$TMP/sq.out"; b=$(now)
+		p0=$(pg_cpu)
+		b2=$(now); "${GNU_TIME:-/usr/bin/time}" -f "%U %S" -o "$TMP/pg.cpu" "$@" --store "$PGA" >"$TMP/pg.out"; c=$(now)
+		sleep 0.1   # the backend's exit reaped
+		p1=$(pg_cpu)
 		cmp -s "$TMP/sq.out" "$TMP/pg.out" || { echo "$label: outputs differ"; diff "$TMP/sq.out" "$TMP/pg.out" | head; exit 1; }
-		printf '   %-44s #%d  SQLite %6.2f s   PostgreSQL %6.2f s   ratio %.2f\n' "$label" $k "$(calc "$b - $a")" \
-			"$(calc "$c - $b")" "$(calc "($c - $b) / ($b - $a)")"
-		ratios="$ratios $(calc "($c - $b) / ($b - $a)")"
+		sc=$(awk '{ printf "%.2f", $1 + $2 }' "$TMP/sq.cpu") pc=$(awk '{ printf "%.2f", $1 + $2 }' "$TMP/pg.cpu")
+		ps=$(calc "$p1 - $p0")
+		printf '   %-44s #%d  SQLite %6.2f s (CPU %.2f s)   PostgreSQL %6.2f s (CPU ipw %.2f s + server %.2f s)   ratio %.2f, CPU %.2f\n' \
+			"$label" $k "$(calc "$b - $a")" "$sc" "$(calc "$c - $b2")" "$pc" "$ps" "$(calc "($c - $b2) / ($b - $a)")" \
+			"$(calc "($pc + $ps) / ($sc > 0 ? $sc : 0.01)")"
+		ratios="$ratios $(calc "($c - $b2) / ($b - $a)")"
+		cratios="$cratios $(calc "($pc + $ps) / ($sc > 0 ? $sc : 0.01)")"
 		k=$((k + 1))
 	done
-	echo "   $label: ratios$ratios, median $(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+	echo "   $label: ratios$ratios, median $(median $ratios); CPU ratios$cratios, median $(median $cratios)"
 }
+median() { echo "$@" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 cat "$SQ" >/dev/null
 echo "2. $NR runs, load $(cut -d' ' -f1-3 /proc/loadavg), $REPEATS repeats:"
-timed "ipw compare ($NR runs)" "$IPW" compare $RALL
-timed "ipw coverage ($NR runs)" "$IPW" coverage $RALL
-timed "ipw route simulate ($((NR - 1)) local + 1 cloud)" "$IPW" route simulate --local $LOC --cloud "$NR"
+for an in ${FLEET_ANALYSES:-compare coverage route}; do
+	case $an in
+	compare) timed "ipw compare ($NR runs)" "$IPW" compare $RALL ;;
+	coverage) timed "ipw coverage ($NR runs)" "$IPW" coverage $RALL ;;
+	route) timed "ipw route simulate ($((NR - 1)) local + 1 cloud)" "$IPW" route simulate --local $LOC --cloud "$NR" ;;
+	*) echo "fleet_bench: FLEET_ANALYSES names compare, coverage, route (got $an)" >&2; exit 1 ;;
+	esac
+done

@@ -15,7 +15,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "clock.h"
@@ -23,8 +22,14 @@
 #include "study.h"
 #include "util.h"
 
-/* Rows an items cursor fetches at a time. */
+/*
+ * Rows a cursor fetches at a time: a query's whole row (its prompt and
+ * answer) in CURSOR_BATCH; the narrow rows of the items cursor and of
+ * samples in NARROW_BATCH, fewer round trips (each one a wait for both
+ * processes to be scheduled on a busy machine).
+ */
 #define CURSOR_BATCH 1000
+#define NARROW_BATCH 10000
 /* Key of the advisory lock that serialises migrations of one database. */
 #define MIGRATE_LOCK 0x697077
 
@@ -245,6 +250,7 @@ static const char *const migrations[] = {
 struct pg {
 	PGconn *conn;
 	unsigned cursors;         /* cursors declared so far (their names) */
+	int read_tx;              /* cursors open in the read transaction (cursor_declare); 0: none */
 	int flags;                /* store_open's: a reconnected session is set up as the first was */
 	char last_state[6];       /* SQLSTATE of the last failed statement ("" if none) */
 };
@@ -252,6 +258,8 @@ struct pg {
 struct pg_cursor {
 	PGresult *res;            /* the current batch */
 	int row, nrows, done;
+	int in_tx;                /* declared in the read transaction (else WITH HOLD) */
+	int batch;                /* rows per FETCH (0: CURSOR_BATCH) */
 	char name[32];
 };
 
@@ -507,14 +515,17 @@ typedef int (*pg_tx_body)(struct store *s, void *ctx, char *err, size_t errlen);
 /*
  * Runs body in one transaction: COMMIT when body returns 0, ROLLBACK when it
  * fails or the commit does. Returns body's value (STORE_EDUPLICATE,
- * STORE_ENOTFOUND and -1 pass through), or -1. The one place a transaction
- * of this back-end begins and ends.
+ * STORE_ENOTFOUND and -1 pass through), or -1. The one place a write
+ * transaction of this back-end begins and ends (the other transaction is
+ * cursor_declare's read transaction of a read-only session).
  */
 static int pg_tx(struct store *s, pg_tx_body body, void *ctx, char *err, size_t errlen)
 {
 	struct pg *pg = s->impl;
 	int rc, unsure = 0;
 
+	if (pg->read_tx > 0)   /* only a read-only session has one, and it never writes */
+		return err_set(err, errlen, "store '%s': a write while a read cursor is open", s->path);
 	for (int tries = 0;; tries++) {
 		int committing = 0;
 		if (pq_do(s, "BEGIN", NULL, "starting a transaction", err, errlen) < 0)
@@ -1556,83 +1567,15 @@ static int pg_query_energy_set(struct store *s, const char *run_id, const struct
 }
 
 /*
- * The energies and attempts of a query come with its row, each as one JSON
- * array of arrays (numbers as text, so that Infinity stays readable).
+ * Declares a cursor over sql; its name in c. On a read-only session (no
+ * write can happen while it is open) the cursor lives in one read
+ * transaction, REPEATABLE READ READ ONLY, that the first cursor begins and
+ * the last one's close ends (pg->read_tx counts them): the server then runs
+ * the query as the rows are fetched. Elsewhere (a writable session, where a
+ * caller may write while it reads: score, merge's destination) the cursor
+ * is WITH HOLD, outside any transaction, which makes the server compute and
+ * keep the whole result at DECLARE.
  */
-#define CHILDREN_SQL \
-	", (SELECT json_agg(json_build_array(e.source_idx, e.gross_j::text, e.dynamic_j::text)" \
-	" ORDER BY e.source_idx) FROM query_energy AS e WHERE e.query_id = q.id)" \
-	", (SELECT json_agg(json_build_array(a.n, a.t_start_s::text, a.duration_s::text, a.error_kind," \
-	" a.http_status, a.message) ORDER BY a.n) FROM query_attempts AS a WHERE a.query_id = q.id)"
-
-static double jv_real(const json_t *v)
-{
-	return json_is_string(v) ? strtod(json_string_value(v), NULL) : NAN;
-}
-
-static long long jv_i64(const json_t *v)
-{
-	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
-}
-
-static char *jv_text(const json_t *v)
-{
-	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
-}
-
-/* Parses column col of row (a JSON array, or NULL: none) into *out (a new reference, or NULL). */
-static int json_col(struct store *s, const PGresult *r, int row, int col, json_t **out, char *err, size_t errlen)
-{
-	json_error_t je;
-
-	*out = NULL;
-	if (PQgetisnull(r, row, col))
-		return 0;
-	*out = json_loads(PQgetvalue(r, row, col), 0, &je);
-	if (!json_is_array(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		return err_set(err, errlen, "store '%s': unreadable energies or attempts of a query (%s)",
-			       s->path, je.text);
-	}
-	return 0;
-}
-
-/* Reads the energies and attempts of a queries row (CHILDREN_SQL at columns col, col + 1) into q. */
-static int read_query_children(struct store *s, const PGresult *r, int row, int col, struct query_record *q,
-			       char *err, size_t errlen)
-{
-	json_t *en = NULL, *at = NULL;
-	int rc = -1;
-
-	if (json_col(s, r, row, col, &en, err, errlen) < 0 || json_col(s, r, row, col + 1, &at, err, errlen) < 0)
-		goto out;
-	if (en && (q->nenergy = (int)json_array_size(en)) > 0) {
-		q->energy = xcalloc((size_t)q->nenergy, sizeof(*q->energy));
-		for (int i = 0; i < q->nenergy; i++) {
-			const json_t *e = json_array_get(en, (size_t)i);
-			q->energy[i] = (struct query_energy){(int)jv_i64(json_array_get(e, 0)),
-				jv_real(json_array_get(e, 1)), jv_real(json_array_get(e, 2))};
-		}
-	}
-	if (at && (q->nattempts = (int)json_array_size(at)) > 0) {
-		q->attempts = xcalloc((size_t)q->nattempts, sizeof(*q->attempts));
-		for (int i = 0; i < q->nattempts; i++) {
-			const json_t *a = json_array_get(at, (size_t)i);
-			q->attempts[i] = (struct query_attempt){(int)jv_i64(json_array_get(a, 0)),
-				jv_real(json_array_get(a, 1)), jv_real(json_array_get(a, 2)),
-				jv_text(json_array_get(a, 3)), (int)jv_i64(json_array_get(a, 4)),
-				jv_text(json_array_get(a, 5))};
-		}
-	}
-	rc = 0;
-out:
-	json_decref(en);
-	json_decref(at);
-	return rc;
-}
-
-/* Declares a cursor (WITH HOLD: it lives outside a transaction) over sql; its name in c. */
 static int cursor_declare(struct store *s, struct pg_cursor *c, const char *sql, char *err, size_t errlen)
 {
 	struct pg *pg = s->impl;
@@ -1640,9 +1583,22 @@ static int cursor_declare(struct store *s, struct pg_cursor *c, const char *sql,
 	int rc;
 
 	snprintf(c->name, sizeof(c->name), "ipw_cursor_%u", ++pg->cursors);
-	decl = xasprintf("DECLARE %s NO SCROLL CURSOR WITH HOLD FOR %s", c->name, sql);
+	c->in_tx = (pg->flags & STORE_READONLY) &&
+		(pg->read_tx > 0 || PQtransactionStatus(DB(s)) == PQTRANS_IDLE);
+	if (c->in_tx && pg->read_tx == 0 &&
+	    pq_do(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, "starting a read transaction",
+		  err, errlen) < 0) {
+		c->in_tx = 0;
+		return -1;
+	}
+	decl = xasprintf("DECLARE %s NO SCROLL CURSOR%s FOR %s", c->name, c->in_tx ? "" : " WITH HOLD", sql);
 	rc = pq_do(s, decl, NULL, "opening a cursor", err, errlen);
 	free(decl);
+	if (rc == 0 && c->in_tx)
+		pg->read_tx++;
+	else if (c->in_tx && pg->read_tx == 0)   /* the transaction it began: nothing else in it */
+		PQclear(PQexec(DB(s), "ROLLBACK"));
+	c->in_tx = rc == 0 && c->in_tx;
 	return rc;
 }
 
@@ -1658,25 +1614,113 @@ static int cursor_row(struct store *s, struct pg_cursor *c, const char *what, ch
 	c->row = c->nrows = 0;
 	if (c->done)
 		return -1;
-	sql = xasprintf("FETCH FORWARD %d FROM %s", CURSOR_BATCH, c->name);
+	sql = xasprintf("FETCH FORWARD %d FROM %s", c->batch ? c->batch : CURSOR_BATCH, c->name);
 	if (pq_run(s, sql, NULL, &c->res, what, err, errlen) < 0) {
 		free(sql);
 		return -2;
 	}
 	free(sql);
 	c->nrows = PQntuples(c->res);
-	c->done = c->nrows < CURSOR_BATCH;
+	c->done = c->nrows < (c->batch ? c->batch : CURSOR_BATCH);
 	return c->nrows ? c->row++ : -1;
 }
 
+/* Closes cursor c; the last cursor of the read transaction ends it (ROLLBACK after an error in it). */
 static void cursor_close(struct store *s, struct pg_cursor *c)
 {
+	struct pg *pg = s->impl;
 	char *sql = xasprintf("CLOSE %s", c->name);
 
 	PQclear(c->res);
 	c->res = NULL;
-	PQclear(PQexec(DB(s), sql));
+	if (!c->in_tx || PQtransactionStatus(DB(s)) == PQTRANS_INTRANS)
+		PQclear(PQexec(DB(s), sql));
 	free(sql);
+	if (c->in_tx && --pg->read_tx == 0)
+		PQclear(PQexec(DB(s), PQtransactionStatus(DB(s)) == PQTRANS_INTRANS ? "COMMIT" : "ROLLBACK"));
+	c->in_tx = 0;
+}
+
+/*
+ * Declares several cursors that read one snapshot: on a read-only session
+ * they share the read transaction (cursor_declare); elsewhere their WITH
+ * HOLD results are made in one REPEATABLE READ transaction. On failure the
+ * cursors declared are closed. 0 or -1 (err set).
+ */
+static int cursors_declare(struct store *s, struct pg_cursor *const *c, const char *const *sql, int n,
+			   char *err, size_t errlen)
+{
+	struct pg *pg = s->impl;
+	int wrap = !(pg->flags & STORE_READONLY) && PQtransactionStatus(DB(s)) == PQTRANS_IDLE, i, rc = 0;
+
+	if (wrap && pq_do(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, "starting a transaction",
+			  err, errlen) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = cursor_declare(s, c[i], sql[i], err, errlen);
+	if (rc < 0)
+		i--;   /* c[i - 1] failed: not declared */
+	if (wrap && (rc < 0 || pq_do(s, "COMMIT", NULL, "reading a snapshot", err, errlen) < 0)) {
+		PQclear(PQexec(DB(s), "ROLLBACK"));   /* the cursors went with it */
+		return -1;
+	}
+	if (rc < 0)
+		while (i-- > 0)
+			cursor_close(s, c[i]);
+	return rc;
+}
+
+/*
+ * The children of the queries a queries cursor reads: one cursor over the
+ * run's energies (or attempts), in the queries' order (seq, id), then by
+ * source (attempt number), merged with the queries here by query id. That
+ * costs the server a join along indexes, where a per-row subquery building
+ * JSON cost it about 10 us per query (and the client a JSON parse).
+ */
+#define CHILD_JOIN " JOIN queries AS q ON q.id = x.query_id WHERE q.run_id = %lld AND q.superseded_at IS %s" \
+	" ORDER BY q.seq, q.id, x.%s"
+
+/* A children cursor and its current row (its index in cur.res; -1: none left, -2: an error). */
+struct child_cur {
+	struct pg_cursor cur;
+	int row;
+};
+
+/* Whether the children cursor's current row belongs to query qid (its first column). */
+static int child_of(const struct child_cur *k, const char *qid)
+{
+	return k->row >= 0 && !strcmp(PQgetvalue(k->cur.res, k->row, 0), qid);
+}
+
+/* Reads the energies and attempts of query qid from the children cursors into q. */
+static int read_query_children(struct store *s, struct child_cur *en, struct child_cur *at, const char *qid,
+			       struct query_record *q, char *err, size_t errlen)
+{
+	int cap = 0;
+
+	for (; child_of(en, qid); en->row = cursor_row(s, &en->cur, "reading queries' energies", err, errlen)) {
+		const PGresult *r = en->cur.res;
+		if (q->nenergy == cap) {
+			cap = cap ? 2 * cap : 4;
+			q->energy = xrealloc(q->energy, (size_t)cap * sizeof(*q->energy));
+		}
+		q->energy[q->nenergy++] = (struct query_energy){(int)get_i64(r, en->row, 1),
+			get_real(r, en->row, 2), get_real(r, en->row, 3)};
+	}
+	if (en->row == -2)
+		return -1;
+	cap = 0;
+	for (; child_of(at, qid); at->row = cursor_row(s, &at->cur, "reading queries' attempts", err, errlen)) {
+		const PGresult *r = at->cur.res;
+		if (q->nattempts == cap) {
+			cap = cap ? 2 * cap : 2;
+			q->attempts = xrealloc(q->attempts, (size_t)cap * sizeof(*q->attempts));
+		}
+		q->attempts[q->nattempts++] = (struct query_attempt){(int)get_i64(r, at->row, 1),
+			get_real(r, at->row, 2), get_real(r, at->row, 3), get_text(r, at->row, 4),
+			(int)get_i64(r, at->row, 5), get_text(r, at->row, 6)};
+	}
+	return at->row == -2 ? -1 : 0;
 }
 
 /* The run's latest queries (superseded 0) or the superseded ones (1), in seq order, to cb. */
@@ -1685,23 +1729,38 @@ static int queries_iter_which(struct store *s, const char *run_id, int supersede
 			      char *err, size_t errlen)
 {
 	struct pg_cursor c = {0};
+	struct child_cur en = {{0}, -1}, at = {{0}, -1};
 	char *cols = col_list(query_cols, NCOLS(query_cols));
-	char *sql = NULL;
+	const char *which = superseded ? "NOT NULL" : "NULL";
+	long long id = strtoll(run_id, NULL, 10);
+	char *sql[3] = {NULL, NULL, NULL};
 	struct query_record q;
 	int rc, row, open = 0;
 
 	memset(&q, 0, sizeof(q));
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
 		goto out;
-	sql = xasprintf("SELECT q.id, %s" CHILDREN_SQL " FROM queries AS q WHERE q.run_id = %lld"
-			" AND q.superseded_at IS %s ORDER BY q.seq, q.id", cols, strtoll(run_id, NULL, 10),
-			superseded ? "NOT NULL" : "NULL");
-	if ((rc = cursor_declare(s, &c, sql, err, errlen)) < 0)
-		goto out;
+	sql[0] = xasprintf("SELECT q.id, %s FROM queries AS q WHERE q.run_id = %lld AND q.superseded_at IS %s"
+			   " ORDER BY q.seq, q.id", cols, id, which);
+	sql[1] = xasprintf("SELECT x.query_id, x.source_idx, x.gross_j, x.dynamic_j FROM query_energy AS x"
+			   CHILD_JOIN, id, which, "source_idx");
+	sql[2] = xasprintf("SELECT x.query_id, x.n, x.t_start_s, x.duration_s, x.error_kind, x.http_status, x.message"
+			   " FROM query_attempts AS x" CHILD_JOIN, id, which, "n");
+	en.cur.batch = at.cur.batch = NARROW_BATCH;
+	{
+		struct pg_cursor *const cs[3] = {&c, &en.cur, &at.cur};
+		if ((rc = cursors_declare(s, cs, (const char *const *)sql, 3, err, errlen)) < 0)
+			goto out;
+	}
 	open = 1;
+	en.row = cursor_row(s, &en.cur, "reading queries' energies", err, errlen);
+	at.row = cursor_row(s, &at.cur, "reading queries' attempts", err, errlen);
+	rc = -1;
+	if (en.row == -2 || at.row == -2)
+		goto out;
 	while ((row = cursor_row(s, &c, "reading queries", err, errlen)) >= 0) {
 		read_cols(c.res, row, 1, query_cols, NCOLS(query_cols), &q);
-		if ((rc = read_query_children(s, c.res, row, 1 + (int)NCOLS(query_cols), &q, err, errlen)) < 0)
+		if ((rc = read_query_children(s, &en, &at, PQgetvalue(c.res, row, 0), &q, err, errlen)) < 0)
 			goto out;
 		rc = cb(&q, ctx);
 		query_record_release(&q);
@@ -1711,10 +1770,14 @@ static int queries_iter_which(struct store *s, const char *run_id, int supersede
 	rc = row == -1 ? 0 : -1;
 out:
 	query_record_release(&q);
-	if (open)
+	if (open) {
+		cursor_close(s, &at.cur);
+		cursor_close(s, &en.cur);
 		cursor_close(s, &c);
+	}
 	free(cols);
-	free(sql);
+	for (int i = 0; i < 3; i++)
+		free(sql[i]);
 	return rc;
 }
 
@@ -1920,68 +1983,149 @@ static int pg_judgement_put(struct store *s, const struct store_judgement *j, ch
 
 /* ---- the items cursor, samples ---- */
 
+/*
+ * An items cursor: the run's latest queries in item id order, and its
+ * scores in the same order, merged here as SQLite's back-end does (the
+ * last score of an item is its latest). That is cheaper for the server
+ * than joining the latest scores (a sort of the run's scores, DISTINCT ON,
+ * a merge join): both are read along indexes, queries_latest and
+ * scores_by_item. Only the column groups the caller reads (STORE_ITEM_*)
+ * are selected: every column costs the server its output conversion per
+ * row, about as much as the rest of the row's work. c_*: where each group
+ * starts in a row (-1: not read).
+ */
+struct pg_items {
+	struct pg_cursor cur, sc;
+	int sc_row;               /* the scores cursor's current row (-1: none left, -2: an error) */
+	int c_subject, c_energy, c_latency, c_tokens, c_window;
+};
+
+static void pg_items_close_impl(struct store *s, struct pg_items *x)
+{
+	cursor_close(s, &x->sc);
+	cursor_close(s, &x->cur);
+	free(x);
+}
+
 static int pg_items_open(struct store *s, const char *run_id, struct store_cursor *c, char *err, size_t errlen)
 {
-	struct pg_cursor *pc;
-	char *sql;
+	static const struct {
+		unsigned bit;
+		const char *cols;
+		int n;
+	} g[] = {
+		{STORE_ITEM_SUBJECT, ", subject", 1},
+		{STORE_ITEM_ENERGY, ", accel_j, accel_dyn_j", 2},
+		{STORE_ITEM_LATENCY, ", e2e_s, ttft_s", 2},
+		{STORE_ITEM_TOKENS, ", prompt_tokens, completion_tokens, reasoning_tokens", 3},
+		{STORE_ITEM_WINDOW, ", t_send_s, t_end_s", 2},
+	};
+	struct pg_items *x;
+	int *at[NCOLS(g)], col = 2;
+	struct buf b;
+	long long id = strtoll(run_id, NULL, 10);
+	char *sc_sql;
 	int rc;
 
 	c->impl = NULL;
 	if ((rc = run_exists(s, run_id, err, errlen)) < 0)
-		return rc;
-	/*
-	 * item_id is COLLATE "C": byte order, read along the partial unique
-	 * index queries_latest (the latest row of each item). The latest scores are one DISTINCT ON pass over the
-	 * run's scores, merge-joined by item id, rather than an index probe per
-	 * query (3.5 times faster at 200,000 queries).
-	 */
-	sql = xasprintf("SELECT q.item_id, q.subject, q.status, q.accel_j, q.accel_dyn_j, q.e2e_s, q.ttft_s,"
-			" q.t_send_s, q.t_end_s, q.prompt_tokens, q.completion_tokens, q.reasoning_tokens, sc.correct"
-			" FROM queries AS q LEFT JOIN (SELECT DISTINCT ON (item_id) item_id, correct FROM scores"
-			"  WHERE run_id = %lld ORDER BY item_id, id DESC) AS sc ON sc.item_id = q.item_id"
-			" WHERE q.run_id = %lld AND q.superseded_at IS NULL ORDER BY q.item_id", strtoll(run_id, NULL, 10),
-			strtoll(run_id, NULL, 10));
-	pc = xcalloc(1, sizeof(*pc));
-	rc = cursor_declare(s, pc, sql, err, errlen);
-	free(sql);
-	if (rc < 0) {
-		free(pc);
-		return -1;
+		goto out;
+	x = xcalloc(1, sizeof(*x));
+	at[0] = &x->c_subject, at[1] = &x->c_energy, at[2] = &x->c_latency, at[3] = &x->c_tokens;
+	at[4] = &x->c_window;
+	buf_init(&b, 0);
+	buf_appends(&b, "SELECT item_id, status");
+	for (size_t i = 0; i < NCOLS(g); i++) {
+		*at[i] = -1;
+		if (c->fields & g[i].bit) {
+			buf_appends(&b, g[i].cols);
+			*at[i] = col;
+			col += g[i].n;
+		}
 	}
-	c->impl = pc;
-	return 0;
+	/* item_id is COLLATE "C": byte order, as strcmp compares */
+	buf_appendf(&b, " FROM queries WHERE run_id = %lld AND superseded_at IS NULL ORDER BY item_id", id);
+	sc_sql = xasprintf("SELECT item_id, correct FROM scores WHERE run_id = %lld ORDER BY item_id, id", id);
+	x->cur.batch = x->sc.batch = NARROW_BATCH;
+	{
+		struct pg_cursor *const cs[2] = {&x->cur, &x->sc};
+		const char *const sqls[2] = {b.data, sc_sql};
+		rc = cursors_declare(s, cs, sqls, 2, err, errlen);
+	}
+	buf_release(&b);
+	free(sc_sql);
+	if (rc < 0) {
+		free(x);
+		goto out;
+	}
+	x->sc_row = cursor_row(s, &x->sc, "reading a run's scores", err, errlen);
+	if (x->sc_row == -2) {
+		pg_items_close_impl(s, x);
+		rc = -1;
+		goto out;
+	}
+	c->impl = x;
+out:
+	return rc < 0 ? rc : 0;
+}
+
+/* Moves the scores cursor past item_id: the latest score of item_id (its last row) in *correct, or -1. */
+static int items_latest_score(struct store *s, struct pg_items *x, const char *item_id, int *correct,
+			      char *err, size_t errlen)
+{
+	*correct = -1;
+	while (x->sc_row >= 0) {
+		int cmp = strcmp(PQgetvalue(x->sc.res, x->sc_row, 0), item_id);
+		if (cmp > 0)
+			break;
+		if (cmp == 0)
+			*correct = (int)get_i64(x->sc.res, x->sc_row, 1);
+		x->sc_row = cursor_row(s, &x->sc, "reading a run's scores", err, errlen);
+	}
+	return x->sc_row == -2 ? -1 : 0;
 }
 
 static int pg_items_next(struct store_cursor *c, struct store_item *it, char *err, size_t errlen)
 {
-	struct pg_cursor *pc = c->impl;
-	int row = cursor_row(c->s, pc, "reading a run's items", err, errlen);
-	const PGresult *r = pc->res;
+	struct pg_items *x = c->impl;
+	int row = cursor_row(c->s, &x->cur, "reading a run's items", err, errlen), k;
+	const PGresult *r = x->cur.res;
 	const char *status;
 
 	if (row < 0)
 		return row == -1 ? 0 : -1;
 	it->item_id = PQgetvalue(r, row, 0);
-	it->subject = PQgetvalue(r, row, 1);  /* "" for NULL */
-	status = get_str(r, row, 2);
+	if (items_latest_score(c->s, x, it->item_id, &it->correct, err, errlen) < 0)
+		return -1;
+	status = get_str(r, row, 1);
 	it->ok = status && !strcmp(status, "ok");
-	it->accel_j = get_real(r, row, 3);
-	it->accel_dyn_j = get_real(r, row, 4);
-	it->e2e_s = get_real(r, row, 5);
-	it->ttft_s = get_real(r, row, 6);
-	it->t_send_s = get_real(r, row, 7);
-	it->t_end_s = get_real(r, row, 8);
-	it->prompt_tokens = get_i64(r, row, 9);
-	it->completion_tokens = get_i64(r, row, 10);
-	it->reasoning_tokens = get_i64(r, row, 11);
-	it->correct = (int)get_i64(r, row, 12);
+	it->subject = x->c_subject >= 0 ? PQgetvalue(r, row, x->c_subject) : "";  /* "" for NULL */
+	it->accel_j = it->accel_dyn_j = it->e2e_s = it->ttft_s = it->t_send_s = it->t_end_s = NAN;
+	it->prompt_tokens = it->completion_tokens = it->reasoning_tokens = -1;
+	if ((k = x->c_energy) >= 0) {
+		it->accel_j = get_real(r, row, k);
+		it->accel_dyn_j = get_real(r, row, k + 1);
+	}
+	if ((k = x->c_latency) >= 0) {
+		it->e2e_s = get_real(r, row, k);
+		it->ttft_s = get_real(r, row, k + 1);
+	}
+	if ((k = x->c_tokens) >= 0) {
+		it->prompt_tokens = get_i64(r, row, k);
+		it->completion_tokens = get_i64(r, row, k + 1);
+		it->reasoning_tokens = get_i64(r, row, k + 2);
+	}
+	if ((k = x->c_window) >= 0) {
+		it->t_send_s = get_real(r, row, k);
+		it->t_end_s = get_real(r, row, k + 1);
+	}
 	return 1;
 }
 
 static void pg_items_close(struct store_cursor *c)
 {
-	cursor_close(c->s, c->impl);
-	free(c->impl);
+	if (c->impl)
+		pg_items_close_impl(c->s, c->impl);
 	c->impl = NULL;
 }
 
@@ -1997,6 +2141,7 @@ static int pg_samples_iter(struct store *s, const char *run_id,
 		return rc;
 	sql = xasprintf("SELECT source_idx, t_s, energy_j, power_w, temp_c, mem_used_bytes FROM samples"
 			" WHERE run_id = %lld ORDER BY source_idx, t_s", strtoll(run_id, NULL, 10));
+	c.batch = NARROW_BATCH;
 	rc = cursor_declare(s, &c, sql, err, errlen);
 	free(sql);
 	if (rc < 0)

@@ -404,6 +404,222 @@ Test(store_postgres, many_samples_in_one_append)
 	store_close(&st);
 }
 
+/* The items of run id through a new cursor of st: how many, and the sum of their latest scores. */
+static int count_items(struct store *st, const char *id, int *correct_sum)
+{
+	struct store_cursor c;
+	struct store_item it;
+	char err[IPW_ERRLEN];
+	int n = 0, k;
+
+	*correct_sum = 0;
+	cr_assert_eq(store_items_open_fields(st, id, STORE_ITEM_SUBJECT, &c, err, sizeof(err)), 0, "%s", err);
+	while ((k = store_items_next(&c, &it, err, sizeof(err))) == 1) {
+		n++;
+		*correct_sum += it.correct;
+	}
+	cr_assert_eq(k, 0, "%s", err);
+	store_items_close(&c);
+	return n;
+}
+
+/* Transactions of the server other than the test's own admin connection that are open now. */
+static long long open_transactions(void)
+{
+	return sql_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+		       " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL");
+}
+
+/*
+ * A read-only session's cursors live in one REPEATABLE READ READ ONLY
+ * transaction, begun by the first and ended by the last one's close: every
+ * cursor opened while one is open reads the same snapshot, and the next one
+ * after the last close sees what was written meanwhile.
+ */
+Test(store_postgres, read_only_cursors_share_one_read_transaction)
+{
+	struct store w = open_store(uri, STORE_CREATE), ro;
+	char err[IPW_ERRLEN], *id = make_run(&w, "snap");
+	struct query_record q;
+	struct store_cursor a, b;
+	struct store_item it;
+	struct run_record g;
+	struct store_score sc = {"a", "mcq", NULL, 1, NULL, 0};
+	int sum;
+	static const char *ids[3] = {"a", "b", "c"};
+
+	for (int i = 0; i < 3; i++) {
+		ended_query(&q, i, ids[i]);
+		cr_assert_eq(store_query_insert(&w, id, &q, err, sizeof(err)), 0, "%s", err);
+	}
+	ro = open_store(uri, STORE_READONLY);
+	cr_assert_eq(open_transactions(), 0);
+	cr_assert_eq(store_items_open_fields(&ro, id, 0, &a, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_items_next(&a, &it, err, sizeof(err)), 1, "%s", err);
+	cr_assert_str_eq(it.item_id, "a");
+	cr_assert_eq(it.correct, -1);
+	cr_assert_eq(open_transactions(), 1, "the read transaction is open");
+	/* written and committed by another session while a cursor is open: not in the snapshot */
+	ended_query(&q, 3, "d");
+	cr_assert_eq(store_query_insert(&w, id, &q, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_score_add(&w, id, &sc, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(count_items(&ro, id, &sum), 3, "a cursor opened in the transaction reads its snapshot");
+	cr_assert_eq(sum, -3);
+	cr_assert_eq(store_items_open_fields(&ro, id, 0, &b, err, sizeof(err)), 0, "%s", err);
+	/* reads that are not cursors work inside it */
+	cr_assert_eq(store_run_get(&ro, id, &g, err, sizeof(err)), 0, "%s", err);
+	run_record_release(&g);
+	store_items_close(&a);
+	cr_assert_eq(open_transactions(), 1, "b is still open");
+	sum = 0;
+	while (store_items_next(&b, &it, err, sizeof(err)) == 1)
+		sum++;
+	cr_assert_eq(sum, 3);
+	store_items_close(&b);
+	cr_assert_eq(open_transactions(), 0, "the last close ends the read transaction");
+	/* a new cursor: a new snapshot */
+	cr_assert_eq(count_items(&ro, id, &sum), 4);
+	cr_assert_eq(sum, 1 - 3, "a's latest score is 1 now; b, c, d have none");
+	cr_assert_eq(open_transactions(), 0);
+	/* a cursor on a run that does not exist leaves no transaction behind */
+	cr_assert_eq(store_items_open(&ro, "999", &a, err, sizeof(err)), STORE_ENOTFOUND);
+	cr_assert_eq(open_transactions(), 0);
+	store_close(&ro);
+	store_close(&w);
+	free(id);
+}
+
+static int score_each(const struct query_record *qr, void *ctx)
+{
+	struct store *st = ctx;
+	struct store_score sc = {qr->item_id, "exact", NULL, 1, NULL, 0};
+	char err[IPW_ERRLEN];
+	/* committed at once, while the cursor is open, as ipw score does */
+	cr_assert_eq(store_score_add(st, "1", &sc, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM scores WHERE item_id = 'a'"), 1);
+	return 0;
+}
+
+/* A writable session's cursors stay outside transactions (WITH HOLD): a callback may write and commit. */
+Test(store_postgres, writable_session_writes_while_a_cursor_is_open)
+{
+	struct store w = open_store(uri, STORE_CREATE);
+	char err[IPW_ERRLEN], *id = make_run(&w, "write");
+	struct query_record q;
+	int sum;
+	static const char *ids[2] = {"a", "b"};
+
+	cr_assert_str_eq(id, "1");
+	for (int i = 0; i < 2; i++) {
+		ended_query(&q, i, ids[i]);
+		cr_assert_eq(store_query_insert(&w, id, &q, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(store_queries_iter(&w, id, score_each, &w, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(open_transactions(), 0);
+	cr_assert_eq(count_items(&w, id, &sum), 2);
+	cr_assert_eq(sum, 2);
+	store_close(&w);
+	free(id);
+}
+
+/* The children a query of many_children gets: i % 3 energies, 1 + i % 4 attempts. */
+#define KIDS_N 4400   /* 11,000 attempts: past one fetch of a children cursor (10,000 rows) */
+
+struct kids_seen {
+	int n;
+	long long last_seq;
+};
+
+static int kids_check(const struct query_record *q, void *ctx)
+{
+	struct kids_seen *k = ctx;
+	int i = KIDS_N - 1 - (int)q->seq;
+	char item[16], msg[48];
+
+	cr_assert_gt(q->seq, k->last_seq, "seq order");
+	k->last_seq = q->seq;
+	snprintf(item, sizeof(item), "k%05d", i);
+	cr_assert_str_eq(q->item_id, item);
+	cr_assert_eq(q->nenergy, i % 3, "%s: energies", item);
+	for (int e = 0; e < q->nenergy; e++) {
+		cr_assert_eq(q->energy[e].source_idx, e);
+		cr_assert_eq(q->energy[e].gross_j, i + e / 4.0, "%s: gross_j of source %d", item, e);
+		cr_assert(e == 1 ? isnan(q->energy[e].dynamic_j) : q->energy[e].dynamic_j == 0.5, "%s", item);
+	}
+	cr_assert_eq(q->nattempts, 1 + i % 4, "%s: attempts", item);
+	for (int a = 0; a < q->nattempts; a++) {
+		const struct query_attempt *at = &q->attempts[a];
+		int last = a == q->nattempts - 1;
+		cr_assert_eq(at->n, a + 1);
+		cr_assert_eq(at->t_start_s, i + a / 8.0);
+		cr_assert(last ? isinf(at->duration_s) : at->duration_s == 0.25 * (a + 1), "%s: attempt %d", item, a);
+		snprintf(msg, sizeof(msg), "try %d of %s", a + 1, item);
+		if (last) {
+			cr_assert_null(at->error_kind);
+			cr_assert_null(at->message);
+			cr_assert_eq(at->http_status, -1);
+		} else {
+			cr_assert_str_eq(at->error_kind, "reset");
+			cr_assert_str_eq(at->message, msg);
+			cr_assert_eq(at->http_status, 503);
+		}
+	}
+	k->n++;
+	return 0;
+}
+
+/*
+ * queries_iter merges each query's energies and attempts from their own
+ * cursors: many queries, a varying number of children each (none too),
+ * more rows than one fetch, seq order unlike insertion order; on a
+ * read-only and on a writable session.
+ */
+Test(store_postgres, queries_iter_merges_children_across_fetches, .timeout = 120)
+{
+	struct store w = open_store(uri, STORE_CREATE), ro;
+	char err[IPW_ERRLEN], *id = make_run(&w, "kids");
+	struct query_record *q = xcalloc(KIDS_N, sizeof(*q));
+	const struct query_record **qs = xcalloc(KIDS_N, sizeof(*qs));
+	static char items[KIDS_N][16], msgs[KIDS_N][4][40];
+
+	for (int i = 0; i < KIDS_N; i++) {
+		struct query_energy *e = xcalloc(2, sizeof(*e));
+		struct query_attempt *a = xcalloc(4, sizeof(*a));
+		snprintf(items[i], sizeof(items[i]), "k%05d", i);
+		ended_query(&q[i], KIDS_N - 1 - i, items[i]);
+		q[i].nenergy = i % 3;
+		for (int k = 0; k < 2; k++)
+			e[k] = (struct query_energy){k, i + k / 4.0, k == 1 ? NAN : 0.5};
+		q[i].energy = e;
+		q[i].nattempts = 1 + i % 4;
+		for (int k = 0; k < q[i].nattempts; k++) {
+			int last = k == q[i].nattempts - 1;
+			snprintf(msgs[i][k], sizeof(msgs[i][k]), "try %d of %s", k + 1, items[i]);
+			a[k] = (struct query_attempt){k + 1, i + k / 8.0, last ? INFINITY : 0.25 * (k + 1),
+				last ? NULL : "reset", last ? -1 : 503, last ? NULL : msgs[i][k]};
+		}
+		q[i].attempts = a;
+		qs[i] = &q[i];
+	}
+	cr_assert_eq(store_query_insert_batch(&w, id, qs, KIDS_N, err, sizeof(err)), 0, "%s", err);
+	ro = open_store(uri, STORE_READONLY);
+	for (int pass = 0; pass < 2; pass++) {
+		struct kids_seen k = {0, -1};
+		cr_assert_eq(store_queries_iter(pass ? &w : &ro, id, kids_check, &k, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(k.n, KIDS_N);
+	}
+	cr_assert_eq(open_transactions(), 0);
+	store_close(&ro);
+	store_close(&w);
+	for (int i = 0; i < KIDS_N; i++) {
+		free(q[i].energy);
+		free(q[i].attempts);
+	}
+	free(q);
+	free(qs);
+	free(id);
+}
+
 /* ---- main: the server around the tests ---- */
 
 static char server_dir[64];
