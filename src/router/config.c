@@ -339,7 +339,11 @@ static int toml_string(struct toml *t, json_t **out)
 		}
 		if (q == '"' && ch == '\\') {
 			char e = t->p[1];
-			const char *sub = strchr("btnfr\"\\", e);
+			const char *sub = e ? strchr("btnfr\"\\", e) : NULL;
+			if (!e) {
+				buf_release(&b);
+				return toml_fail(t, "a string is not closed");
+			}
 			t->p += 2;
 			if (e && sub) {
 				buf_append(&b, &"\b\t\n\f\r\"\\"[sub - "btnfr\"\\"], 1);
@@ -430,12 +434,13 @@ static int toml_number(struct toml *t, json_t **out)
 	size_t n = 0;
 	int real = 0;
 	char *end;
-	if (!strncmp(t->p, "inf", 3) || !strncmp(t->p, "nan", 3) || !strncmp(t->p + 1, "inf", 3) ||
-	    !strncmp(t->p + 1, "nan", 3))
+	const char *u = *t->p == '+' || *t->p == '-' ? t->p + 1 : t->p; /* past a sign, never past the end */
+	if (!strncmp(u, "inf", 3) || !strncmp(u, "nan", 3))
 		return toml_fail(t, "inf and nan are not allowed in the router's configuration");
 	if (t->p[0] == '0' && (t->p[1] == 'x' || t->p[1] == 'o' || t->p[1] == 'b'))
 		return toml_fail(t, "only decimal numbers are supported");
-	while ((*t->p >= '0' && *t->p <= '9') || strchr("+-._eE", *t->p)) {
+	/* strchr finds the terminator too: stop at the end of the text */
+	while (*t->p && ((*t->p >= '0' && *t->p <= '9') || strchr("+-._eE", *t->p))) {
 		if (*t->p == '.' || *t->p == 'e' || *t->p == 'E')
 			real = 1;
 		if (*t->p != '_') {

@@ -409,6 +409,10 @@ Test(router, toml_subset)
 		{"x = \"\\q\"\n", "line 1: an unknown escape in a string"},
 		{"x = 99999999999999999999\n", "line 1: not an integer (or out of range)"},
 		{"= 1\n", "line 1: expected a key"},
+		/* found by tests/fuzz/fuzz_toml.c: a value or an escape at the very end of the text */
+		{"x = ", "line 1: expected a value"},
+		{"x = -", "line 1: not an integer"},
+		{"s = \"a\\", "line 1: a string is not closed"},
 	};
 	char path[] = "/tmp/ipw-test-rconf-XXXXXX.toml";
 	struct router_config c;
