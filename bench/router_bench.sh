@@ -6,7 +6,7 @@
 #    REPEATS runs of each alternating direct and router; the table gives the median of the runs;
 #  - tokens/s streamed through it (one and eight streams of 4,000 unpaced tokens) with the router
 #    pinned to one core, beside the same client direct to the tier;
-#  - memory per open stream: RSS with 256 stalled streams minus idle RSS, / 256.
+#  - memory per open stream: RSS with 256 stalled streams minus idle RSS, / 256, measured first.
 # The router runs on ROUTER_CPU (default 0), the fake tiers on FAKE_CPUS (default 1), the client on
 # CLIENT_CPUS (default: not pinned). Results go to bench/RESULTS.md with the command.
 # Usage: bench/router_bench.sh [BUILD] [--smoke]   (BUILD default build; --smoke: tiny sizes for CI)
@@ -56,6 +56,34 @@ PIDS="$PIDS $RPID"
 waitfile "$TMP/r.port"
 R=$(cat "$TMP/r.port")
 
+# memory per open stream, first, on the fresh router (after the load below, freed memory would be
+# reused and hide the growth): HELD streams that the stall tier never answers, held open by raw sockets
+python3 - "$R" "$RPID" "$HELD" <<'PY'
+import json, socket, sys, time
+rport, rpid, held_n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def rss():
+    for l in open(f"/proc/{rpid}/status"):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1])
+b = json.dumps({"model": "ipw-router:tier:stall", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
+req = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+before = rss()
+socks = []
+for _ in range(held_n):
+    s = socket.create_connection(("127.0.0.1", rport))
+    s.sendall(req)
+    socks.append(s)
+for s in socks:  # the router has answered each with its headers: the stream is open upstream
+    s.settimeout(30)
+    s.recv(1)
+time.sleep(0.5)
+after = rss()
+print(f"memory per open stream: {(after - before) / held_n:.1f} KiB (RSS {before} KiB idle, {after} KiB with {held_n} stalled streams)")
+for s in socks:
+    s.close()
+PY
+echo
+
 # cb URL MODEL N CONC: client_bench's two lines (its own columns and the "extra" ones)
 cb() { pin "${CLIENT_CPUS:-}" "$CB" --url "$1" --model "$2" --n "$3" --concurrency "$4" --server-ttft-ms "$PACE" --extra 1; }
 # field LINE K: the K-th |-separated field of a client_bench line
@@ -95,28 +123,3 @@ for c in 1 8; do
 	echo "| $c | $(field "$rt" 7) | $(field "$dt" 7) |"
 done
 echo
-# memory per open stream: HELD streams that the stall tier never answers, held open by raw sockets
-python3 - "$R" "$RPID" "$HELD" <<'PY'
-import json, socket, sys, time
-rport, rpid, held_n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-def rss():
-    for l in open(f"/proc/{rpid}/status"):
-        if l.startswith("VmRSS:"):
-            return int(l.split()[1])
-b = json.dumps({"model": "ipw-router:tier:stall", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
-req = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
-before = rss()
-socks = []
-for _ in range(held_n):
-    s = socket.create_connection(("127.0.0.1", rport))
-    s.sendall(req)
-    socks.append(s)
-for s in socks:  # the router has answered each with its headers: the stream is open upstream
-    s.settimeout(30)
-    s.recv(1)
-time.sleep(0.5)
-after = rss()
-print(f"memory per open stream: {(after - before) / held_n:.1f} KiB (RSS {before} KiB idle, {after} KiB with {held_n} stalled streams)")
-for s in socks:
-    s.close()
-PY
