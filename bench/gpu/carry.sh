@@ -12,7 +12,7 @@
 # extension libraries and share files, in the same relative layout, so the server finds them),
 # GNU time and the fake NVML library, for bench/fleet_bench.sh on a machine without PostgreSQL:
 #   export LD_LIBRARY_PATH=$PWD/.gpu/lib PATH=$PWD/.gpu/pg/bin:$PATH IPW_PG_BINDIR=$PWD/.gpu/pg/bin
-#   BUILD=.gpu/build FLEET_NO_MAKE=1 FLEET_WORKERS_ONLY=1 sh bench/fleet_bench.sh
+#   BUILD=.gpu/build FLEET_NO_MAKE=1 GNU_TIME=$PWD/.gpu/pg/bin/time sh bench/fleet_bench.sh
 set -eu
 BENCH=0 PG=0
 for a in "$@"; do
@@ -55,6 +55,10 @@ if [ $PG = 1 ]; then
 		"$P/usr/lib/postgresql/$pgv/lib/"
 	cp -r "/usr/share/postgresql/$pgv" "$P/usr/share/postgresql/"
 	cp "$(command -v time)" .gpu-stage/.gpu/pg/bin/time
+	# fleet_bench's part 2 makes its SQLite store with analysis_gen
+	make -j2 build/bench/analysis_gen >/dev/null
+	cp build/bench/analysis_gen .gpu-stage/.gpu/build/bench/
+	bins="$bins build/bench/analysis_gen"
 fi
 if make -j2 build/bench/gpu_window >/dev/null 2>&1; then
 	cp build/bench/gpu_window .gpu-stage/.gpu/gpu_window
