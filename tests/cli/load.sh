@@ -43,22 +43,18 @@ for _, d in ev:
     cur += d
     peak = max(peak, cur)
 assert peak == 4, peak
-# identical requests that ran over nearly the same window (send and end within 3 ms of
-# each other) share alike: the rule splits every slice equally among the requests in it,
-# so their energies can differ only by what falls in the slices one of them is not in,
-# at most the device's power (200 W peak for this profile, 10% for the timeline's
-# shaping) over those few milliseconds. (Waves of a closed loop drift apart on a busy
-# machine, so group by window, not by order; and bound by the windows that happened.)
+# identical requests share alike: the rule splits every slice equally among the requests in
+# it, so two requests' energies can differ only by what falls in the slices one of them is not
+# in; those add up to at most |send_a - send_b| + |end_a - end_b| seconds, each at most the
+# device's power (200 W peak for this profile, 10% for the timeline's shaping). That holds for
+# every pair, whatever windows the scheduler gave them (pairs that ran over nearly the same
+# window check it tightly; a busy machine may leave none, so their number is not asserted).
 en = [r[2] for r in rows]
-pairs = 0
 for i in range(len(rows)):
     for j in range(i + 1, len(rows)):
         a, b = rows[i], rows[j]
         ds, de = abs(a[0] - b[0]), abs(a[1] - b[1])
-        if ds < 0.003 and de < 0.003:
-            pairs += 1
-            assert abs(a[2] - b[2]) <= 1.1 * 200 * (ds + de) + 1e-6, (a, b, ds, de)
-assert pairs >= 3, ("too few requests ran over the same window to compare", pairs)
+        assert abs(a[2] - b[2]) <= 1.1 * 200 * (ds + de) + 1e-6, (a, b, ds, de)
 assert abs(e["j_per_query"] - statistics.mean(en)) < 1e-6 * e["j_per_query"]
 assert e["naive_accel_j"] > 2 * e["attributed_accel_j"], e
 for k in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
