@@ -126,6 +126,7 @@ static int add_query(const struct query_record *q, void *vctx)
 		.power_w = q->avg_power_w, .e2e_s = q->e2e_s, .ttft_s = q->ttft_s, .tpot_s = q->tpot_s,
 		.prompt_tokens = q->prompt_tokens, .completion_tokens = q->completion_tokens,
 		.reasoning_tokens = q->reasoning_tokens, .t_send_s = q->t_send_s, .t_end_s = q->t_end_s,
+		.logprob_sum = q->logprob_sum, .logprob_tokens = q->logprob_tokens,
 	};
 	agg_rows_add(c->rows, &r);
 	return 0;
@@ -168,6 +169,7 @@ static int load_items(struct store *s, const char *run_id, struct agg_rows *out,
 			.power_w = NAN, .e2e_s = it.e2e_s, .ttft_s = it.ttft_s, .tpot_s = NAN,
 			.prompt_tokens = it.prompt_tokens, .completion_tokens = it.completion_tokens,
 			.reasoning_tokens = it.reasoning_tokens, .t_send_s = it.t_send_s, .t_end_s = it.t_end_s,
+			.logprob_sum = it.logprob_sum, .logprob_tokens = it.logprob_tokens,
 		};
 		agg_rows_add(out, &r);
 	}
@@ -564,6 +566,11 @@ int agg_compare_load_power(struct store *s, const char *ref, const struct agg_op
 	out->accelerator = accelerator_of(&r);
 	out->concurrency = concurrency_of(&r);
 	if ((rc = agg_rows_load(s, r.id, AGG_LOAD_ITEMS, &rows, err, errlen)) == 0) {
+		ppl_run_init(&out->ppl);
+		for (size_t i = 0; i < rows.n; i++) {
+			const struct agg_row *q = &rows.v[i];
+			ppl_run_add_values(&out->ppl, q->ok, q->logprob_sum, q->logprob_tokens, q->accel_j, q->e2e_s);
+		}
 		if (dev)   /* before agg_compute, which may reorder the rows */
 			rows_device_power(&rows, dev);
 		rc = agg_compute(&rows, o, &out->r, err, errlen);

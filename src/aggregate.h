@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "metrics.h"
+#include "perplexity.h"
 #include "store.h"
 
 /* One recorded query as the aggregation reads it; NAN / -1 where not measured. */
@@ -26,6 +27,8 @@ struct agg_row {
 	double e2e_s, ttft_s, tpot_s;
 	long long prompt_tokens, completion_tokens, reasoning_tokens; /* -1 unknown */
 	double t_send_s, t_end_s; /* the query's window (run seconds); NAN unknown */
+	double logprob_sum;       /* nats over logprob_tokens answer tokens; NAN none */
+	long long logprob_tokens; /* -1 unknown */
 };
 
 /* A run's rows (owned copies), in item_id byte order (the item cursor's rows keep no id: already ordered). */
@@ -125,6 +128,7 @@ struct agg_compare {
 	char *accelerator;         /* accelerator sources, e.g. "2x NVIDIA H200"; NULL none recorded */
 	int concurrency;           /* from the run's configuration; -1 unknown */
 	struct agg_result r;
+	struct ppl_run ppl;        /* the perplexity sums of the same rows (perplexity.h) */
 };
 
 /*

@@ -20,24 +20,30 @@ void ppl_run_init(struct ppl_run *p)
 	memset(p, 0, sizeof *p);
 }
 
-void ppl_run_add(struct ppl_run *p, const struct query_record *q)
+void ppl_run_add_values(struct ppl_run *p, int ok, double logprob_sum, long long n, double accel_j, double e2e_s)
 {
-	double ppl = metrics_perplexity(q->logprob_sum, q->logprob_tokens);
+	double ppl = metrics_perplexity(logprob_sum, n);
 
 	p->n_queries++;
-	if ((q->status && strcmp(q->status, "ok")) || !isfinite(ppl))
+	if (!ok || !isfinite(ppl))
 		return;
 	p->n_logprobs++;
-	p->tokens += q->logprob_tokens;
-	p->sum_logprob += q->logprob_sum;
+	p->tokens += n;
+	p->sum_logprob += logprob_sum;
 	p->sum_ppl += ppl;
 	/* the paper's per-query power: energy / latency (PAPER.md, "Metrics") */
-	if (isfinite(q->accel_j) && isfinite(q->e2e_s) && q->e2e_s > 0) {
+	if (isfinite(accel_j) && isfinite(e2e_s) && e2e_s > 0) {
 		p->n_energy++;
 		p->sum_ppl_e += ppl;
-		p->sum_power_w += q->accel_j / q->e2e_s;
-		p->sum_energy_j += q->accel_j;
+		p->sum_power_w += accel_j / e2e_s;
+		p->sum_energy_j += accel_j;
 	}
+}
+
+void ppl_run_add(struct ppl_run *p, const struct query_record *q)
+{
+	ppl_run_add_values(p, !q->status || !strcmp(q->status, "ok"), q->logprob_sum, q->logprob_tokens, q->accel_j,
+			   q->e2e_s);
 }
 
 void ppl_run_summary(const struct ppl_run *p, struct ppl_summary *s)
@@ -53,14 +59,18 @@ void ppl_run_summary(const struct ppl_run *p, struct ppl_summary *s)
 	s->ppl_per_j = p->n_energy && s->energy_mean_j > 0 ? s->ppl_mean_e / s->energy_mean_j : NAN;
 }
 
-static int add_one(const struct query_record *q, void *ctx)
-{
-	ppl_run_add(ctx, q);
-	return 0;
-}
-
 int ppl_run_load(struct store *s, const char *run_id, struct ppl_run *p, char *err, size_t errlen)
 {
+	struct store_cursor c;
+	struct store_item it;
+	int k;
+
 	ppl_run_init(p);
-	return store_queries_iter(s, run_id, add_one, p, err, errlen) < 0 ? -1 : 0;
+	if (store_items_open_fields(s, run_id, STORE_ITEM_LOGPROBS | STORE_ITEM_ENERGY | STORE_ITEM_LATENCY, &c, err,
+				    errlen) < 0)
+		return -1;
+	while ((k = store_items_next(&c, &it, err, errlen)) == 1)
+		ppl_run_add_values(p, it.ok, it.logprob_sum, it.logprob_tokens, it.accel_j, it.e2e_s);
+	store_items_close(&c);
+	return k < 0 ? -1 : 0;
 }

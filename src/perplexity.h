@@ -27,6 +27,11 @@ struct ppl_run {
 void ppl_run_init(struct ppl_run *p);
 /* Adds one query (failed ones and ones without log-probabilities are counted, not used). */
 void ppl_run_add(struct ppl_run *p, const struct query_record *q);
+/*
+ * ppl_run_add from a query's parts: ok (its status is "ok"), its log-probability
+ * sum (nats) over n tokens, its gross accelerator energy (J) and latency (s).
+ */
+void ppl_run_add_values(struct ppl_run *p, int ok, double logprob_sum, long long n, double accel_j, double e2e_s);
 
 /* The run's numbers; NAN where none of the queries needed has the inputs. */
 struct ppl_summary {
@@ -42,9 +47,11 @@ void ppl_run_summary(const struct ppl_run *p, struct ppl_summary *s);
 
 struct store;
 /*
- * p from every stored query of run_id (ppl_run_init, then ppl_run_add per
- * query): the one loader ipw show, ipw compare and the report share. 0, or
- * -1 with err set.
+ * p from every stored query of run_id that is not superseded (ppl_run_init,
+ * then ppl_run_add per query), read through the items cursor with only the
+ * columns it needs: the loader of ipw show. ipw compare and the report take
+ * the same sums from the rows they already read (agg_compare.ppl). 0, or -1
+ * with err set.
  */
 int ppl_run_load(struct store *s, const char *run_id, struct ppl_run *p, char *err, size_t errlen);
 

@@ -1085,9 +1085,9 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 	memset(&r, 0, sizeof(r));
 	memset(&d, 0, sizeof(d));
 	if (agg_compare_load(c->s, c->ids[i], &c->ao, &rs->row, err, errlen) < 0 ||
-	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0 ||
-	    ppl_run_load(c->s, c->ids[i], &rs->ppl, err, errlen) < 0)
+	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0)
 		goto out;
+	rs->ppl = rs->row.ppl;   /* read with the row */
 	rs->id = xstrdup(c->ids[i]);
 	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
 	if (r.group_name && *r.group_name)

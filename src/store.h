@@ -65,6 +65,8 @@ struct store_item {
 	double e2e_s, ttft_s;     /* s; NAN unmeasured */
 	double t_send_s, t_end_s; /* run seconds */
 	long long prompt_tokens, completion_tokens, reasoning_tokens; /* -1 unknown */
+	double logprob_sum;       /* nats over logprob_tokens answer tokens; NAN none returned */
+	long long logprob_tokens; /* -1 unknown */
 };
 
 /*
@@ -101,7 +103,8 @@ enum {
 	STORE_ITEM_LATENCY = 4,   /* e2e_s, ttft_s */
 	STORE_ITEM_TOKENS = 8,    /* prompt_tokens, completion_tokens, reasoning_tokens */
 	STORE_ITEM_WINDOW = 16,   /* t_send_s, t_end_s */
-	STORE_ITEM_ALL = 31
+	STORE_ITEM_LOGPROBS = 32, /* logprob_sum, logprob_tokens */
+	STORE_ITEM_ALL = 63
 };
 
 /*

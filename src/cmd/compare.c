@@ -296,19 +296,13 @@ int cmd_compare(int argc, char **argv)
 	for (int i = first; i < argc; i++) {
 		struct agg_compare c;
 		struct device_power dev;
-		/* the row and its device power from one read of the run */
+		/* the row, its device power and its perplexity from one read of the run */
 		if (agg_compare_load_power(&st, argv[i], &a.o, &c, &dev, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ipw compare: %s\n", err);
 			agg_compare_release(&c);
 			goto out;
 		}
-		struct ppl_run pr;
-		if (ppl_run_load(&st, c.run_id, &pr, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ipw compare: %s\n", err);
-			agg_compare_release(&c);
-			goto out;
-		}
-		emit_row(&t, &c, &dev, &pr);
+		emit_row(&t, &c, &dev, &c.ppl);
 		agg_compare_release(&c);
 	}
 	rc = finish(&t, &a, asked, most) < 0 || fflush(stdout) ? EXIT_ENV : 0;

@@ -233,9 +233,14 @@ static const char *const migrations[] = {
 	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
 	" error_message, http_status, extra_json, recorded_at, cpu_s, logprob_sum, logprob_tokens ON queries"
 	" FOR EACH ROW EXECUTE FUNCTION ipw_refuse('recorded queries are never changed');",
+	/* 8: scores_by_item covers the latest-score look-up (as SQLite's 8) */
+	"DROP INDEX scores_by_item;"
+	"CREATE INDEX scores_by_item ON scores(run_id, item_id, id) INCLUDE (correct);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
+/* The oldest version a read-only session reads: later migrations only add indexes. */
+#define SCHEMA_READABLE 7
 
 /* SQLSTATEs the back-end maps to store codes. */
 #define PG_UNIQUE "23505"
@@ -746,7 +751,7 @@ static int pg_prepare_session(struct store *s, int flags, char *err, size_t errl
 		return err_set(err, errlen, "no store at '%s' (the database holds no ipw store: run "
 			       "'ipw profile' first, or name the store with --store URI)", s->path);
 	if (flags & STORE_READONLY) {
-		if (version < SCHEMA_VERSION)
+		if (version < SCHEMA_READABLE)
 			return err_set(err, errlen, "store '%s' has schema version %d and needs an upgrade (%d), "
 				       "which a read command does not do: run a writing command (ipw profile or "
 				       "ipw score) on it once", s->path, version, SCHEMA_VERSION);
@@ -1997,7 +2002,7 @@ static int pg_judgement_put(struct store *s, const struct store_judgement *j, ch
 struct pg_items {
 	struct pg_cursor cur, sc;
 	int sc_row;               /* the scores cursor's current row (-1: none left, -2: an error) */
-	int c_subject, c_energy, c_latency, c_tokens, c_window;
+	int c_subject, c_energy, c_latency, c_tokens, c_window, c_logprobs;
 };
 
 static void pg_items_close_impl(struct store *s, struct pg_items *x)
@@ -2019,6 +2024,7 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 		{STORE_ITEM_LATENCY, ", e2e_s, ttft_s", 2},
 		{STORE_ITEM_TOKENS, ", prompt_tokens, completion_tokens, reasoning_tokens", 3},
 		{STORE_ITEM_WINDOW, ", t_send_s, t_end_s", 2},
+		{STORE_ITEM_LOGPROBS, ", logprob_sum, logprob_tokens", 2},
 	};
 	struct pg_items *x;
 	int *at[NCOLS(g)], col = 2;
@@ -2032,7 +2038,7 @@ static int pg_items_open(struct store *s, const char *run_id, struct store_curso
 		goto out;
 	x = xcalloc(1, sizeof(*x));
 	at[0] = &x->c_subject, at[1] = &x->c_energy, at[2] = &x->c_latency, at[3] = &x->c_tokens;
-	at[4] = &x->c_window;
+	at[4] = &x->c_window, at[5] = &x->c_logprobs;
 	buf_init(&b, 0);
 	buf_appends(&b, "SELECT item_id, status");
 	for (size_t i = 0; i < NCOLS(g); i++) {
@@ -2118,6 +2124,12 @@ static int pg_items_next(struct store_cursor *c, struct store_item *it, char *er
 	if ((k = x->c_window) >= 0) {
 		it->t_send_s = get_real(r, row, k);
 		it->t_end_s = get_real(r, row, k + 1);
+	}
+	it->logprob_sum = NAN;
+	it->logprob_tokens = -1;
+	if ((k = x->c_logprobs) >= 0) {
+		it->logprob_sum = get_real(r, row, k);
+		it->logprob_tokens = get_i64(r, row, k + 1);
 	}
 	return 1;
 }

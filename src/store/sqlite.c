@@ -255,9 +255,19 @@ static const char *const migrations[] = {
 	" reasoning_tokens, prompt_tokens_src, completion_tokens_src, reasoning_tokens_src, error_kind,"
 	" error_message, http_status, extra_json, recorded_at, cpu_s, logprob_sum, logprob_tokens ON queries"
 	" BEGIN SELECT RAISE(ABORT, 'recorded queries are never changed'); END;",
+	/*
+	 * 8: scores_by_item covers the latest-score look-up (correct in the
+	 * index): the items cursor reads scores without visiting the table, a
+	 * fifth to a third of an analysis's time (docs/analysis.md, "Performance
+	 * notes"). An index only: a reader takes a version-7 store as it is.
+	 */
+	"DROP INDEX scores_by_item;"
+	"CREATE INDEX scores_by_item ON scores(run_id, item_id, id, correct);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
+/* The oldest version a read-only handle reads: later migrations only add indexes. */
+#define SCHEMA_READABLE 7
 
 /* The back-end's state (s->impl): the connection and the statements kept prepared. */
 enum { STMT_QUERY, STMT_QUERY_ENERGY, STMT_QUERY_ATTEMPT, STMT_SCORE, STMT_FIND_QUERY, STMT_ENERGY_UPDATE, NSTMT };
@@ -817,7 +827,7 @@ static int sq_open(struct store *s, const char *uri, int flags, char *err, size_
 	if (schema_check(s, &version, err, errlen) < 0)
 		goto out;
 	if (flags & STORE_READONLY) {
-		if (version < SCHEMA_VERSION) {
+		if (version < SCHEMA_READABLE) {
 			err_set(err, errlen, "store '%s' has schema version %d and needs an upgrade (%d), which "
 				"a read command does not do: run a writing command (ipw profile or ipw score) on it once",
 				path, version, SCHEMA_VERSION);
@@ -1926,7 +1936,7 @@ struct sq_items {
 	int q_done;       /* q has no more rows */
 	int sc_row;       /* sc holds a row */
 	unsigned fields;  /* STORE_ITEM_*: the column groups q reads */
-	int c_subject, c_energy, c_latency, c_tokens, c_window;  /* their first columns in q, or -1 */
+	int c_subject, c_energy, c_latency, c_tokens, c_window, c_logprobs;  /* their first columns in q, or -1 */
 };
 
 /*
@@ -1996,9 +2006,11 @@ static int sq_items_open(struct store *s, const char *run_id, struct store_curso
 			{STORE_ITEM_LATENCY, ", e2e_s, ttft_s", 2},
 			{STORE_ITEM_TOKENS, ", prompt_tokens, completion_tokens, reasoning_tokens", 3},
 			{STORE_ITEM_WINDOW, ", t_send_s, t_end_s", 2},
+			{STORE_ITEM_LOGPROBS, ", logprob_sum, logprob_tokens", 2},
 		};
-		int *at[] = {&x->c_subject, &x->c_energy, &x->c_latency, &x->c_tokens, &x->c_window}, col = 2;
-		char sql[320];
+		int *at[] = {&x->c_subject, &x->c_energy, &x->c_latency, &x->c_tokens, &x->c_window, &x->c_logprobs};
+		int col = 2;
+		char sql[512];
 		size_t len;
 
 		x->fields = c->fields;
@@ -2095,6 +2107,12 @@ static int sq_items_next(struct store_cursor *c, struct store_item *it, char *er
 		it->prompt_tokens = val_i64(sqlite3_column_value(st, k));
 		it->completion_tokens = val_i64(sqlite3_column_value(st, k + 1));
 		it->reasoning_tokens = val_i64(sqlite3_column_value(st, k + 2));
+	}
+	it->logprob_sum = NAN;
+	it->logprob_tokens = -1;
+	if ((k = x->c_logprobs) >= 0) {
+		it->logprob_sum = val_real(sqlite3_column_value(st, k));
+		it->logprob_tokens = val_i64(sqlite3_column_value(st, k + 1));
 	}
 	return items_latest_score(c->s, x, it->item_id, &it->correct, err, errlen) < 0 ? -1 : 1;
 }

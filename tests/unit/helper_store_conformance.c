@@ -828,8 +828,8 @@ enum { GEN_ITEMS = 120 };
 struct gen_item {
 	char id[24];
 	int ok, latest;       /* latest score: 1, 0, or -1 none or unscored */
-	double accel_j, e2e_s;
-	long long ptok;
+	double accel_j, e2e_s, lp_sum;
+	long long ptok, lp_tokens;
 	const char *subject;
 };
 
@@ -863,6 +863,8 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 		g[i].e2e_s = v % 11 == 0 ? NAN : (double)(v % 300) / 16;
 		g[i].ptok = v % 13 == 0 ? -1 : (long long)(v % 400);
 		g[i].subject = subjects[v % 3];
+		g[i].lp_sum = v % 4 == 0 ? NAN : -(double)(v % 97) / 8;
+		g[i].lp_tokens = v % 4 == 0 ? -1 : (long long)(v % 50) + 1;
 		g[i].latest = -1;
 		q = plain_query(i, g[i].id);
 		q.status = g[i].ok ? "ok" : "failed";
@@ -870,6 +872,8 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 		q.accel_j = g[i].accel_j;
 		q.e2e_s = g[i].e2e_s;
 		q.prompt_tokens = g[i].ptok;
+		q.logprob_sum = g[i].lp_sum;
+		q.logprob_tokens = g[i].lp_tokens;
 		cr_assert_eq(store_query_insert(&st, r.id, &q, err, sizeof(err)), 0, "%s", err);
 		cr_assert_eq(store_query_insert(&st, r2.id, &q, err, sizeof(err)), 0, "%s", err);
 	}
@@ -889,7 +893,7 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 	qsort(g, GEN_ITEMS, sizeof(g[0]), gen_cmp);
 	/* every field, then cursors asked for fewer (store_items_open_fields): what was asked for is the same */
 	const unsigned masks[] = {STORE_ITEM_ALL, 0, STORE_ITEM_SUBJECT, STORE_ITEM_ENERGY | STORE_ITEM_TOKENS,
-				  STORE_ITEM_LATENCY, STORE_ITEM_WINDOW};
+				  STORE_ITEM_LATENCY, STORE_ITEM_WINDOW, STORE_ITEM_LOGPROBS};
 	for (size_t mi = 0; mi < sizeof(masks) / sizeof(masks[0]); mi++) {
 		unsigned f = masks[mi];
 		n = 0;
@@ -907,6 +911,10 @@ void sc_items_cursor_matches_a_reference_on_generated_items(void)
 				assert_real(it.e2e_s, g[n].e2e_s, "e2e_s");
 			if (f & STORE_ITEM_TOKENS)
 				cr_assert_eq(it.prompt_tokens, g[n].ptok, "item %s: prompt tokens", g[n].id);
+			if (f & STORE_ITEM_LOGPROBS) {
+				assert_real(it.logprob_sum, g[n].lp_sum, "logprob_sum");
+				cr_assert_eq(it.logprob_tokens, g[n].lp_tokens, "item %s: logprob tokens", g[n].id);
+			}
 			n++;
 		}
 		cr_assert_eq(k, 0, "%s", err);

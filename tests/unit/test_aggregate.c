@@ -46,14 +46,14 @@ static void near(double got, double want, const char *what)
  */
 static void six_rows(struct agg_rows *r, int reversed)
 {
-	/* ..., tokens (prompt, completion, reasoning), window (send, end: not used here) */
+	/* ..., tokens (prompt, completion, reasoning), window (send, end: not used here), log-probabilities (none) */
 	static const struct agg_row v[6] = {
-		{"c", "math", 1, 1, 100, 50, 10, 110, 10, 10, 0.5, 0.1, 20, 100, 0, NAN, NAN},
-		{"a", "math", 1, 0, 300, 275, NAN, NAN, 60, 5, 1.5, 0.05, 30, 200, 10, NAN, NAN},
-		{"d", "bio", 1, 1, 50, 45, 5, 55, 50, 1, NAN, NAN, -1, 50, -1, NAN, NAN},
-		{"b", "bio", 1, 1, 150, 75, 15, 165, 10, 15, 2.5, 0.2, 50, 100, 0, NAN, NAN},
-		{"e", "bio", 0, 1, 1000, NAN, 20, 1020, 100, 10, NAN, NAN, 10, -1, -1, NAN, NAN},
-		{"f", "math", 1, -1, 500, NAN, NAN, NAN, 50, 10, 0.5, NAN, 10, 20, -1, NAN, NAN},
+		{"c", "math", 1, 1, 100, 50, 10, 110, 10, 10, 0.5, 0.1, 20, 100, 0, NAN, NAN, NAN, -1},
+		{"a", "math", 1, 0, 300, 275, NAN, NAN, 60, 5, 1.5, 0.05, 30, 200, 10, NAN, NAN, NAN, -1},
+		{"d", "bio", 1, 1, 50, 45, 5, 55, 50, 1, NAN, NAN, -1, 50, -1, NAN, NAN, NAN, -1},
+		{"b", "bio", 1, 1, 150, 75, 15, 165, 10, 15, 2.5, 0.2, 50, 100, 0, NAN, NAN, NAN, -1},
+		{"e", "bio", 0, 1, 1000, NAN, 20, 1020, 100, 10, NAN, NAN, 10, -1, -1, NAN, NAN, NAN, -1},
+		{"f", "math", 1, -1, 500, NAN, NAN, NAN, 50, 10, 0.5, NAN, 10, 20, -1, NAN, NAN, NAN, -1},
 	};
 	agg_rows_init(r);
 	for (int i = 0; i < 6; i++)

@@ -170,8 +170,8 @@ Test(store_postgres, schema_version_and_types)
 	struct store st = open_store(uri, STORE_CREATE);
 
 	store_close(&st);
-	cr_assert_eq(sql_int("SELECT count(*) FROM schema_version"), 7);  /* as SQLite: 1, 2 (load), 3 (cpu_s), 4 (energy set once), 5 (resend, run leases), 6 (studies), 7 (logprobs) */
-	cr_assert_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
+	cr_assert_eq(sql_int("SELECT count(*) FROM schema_version"), 8);  /* as SQLite: 1, 2 (load), 3 (cpu_s), 4 (energy set once), 5 (resend, run leases), 6 (studies), 7 (logprobs), 8 (covering scores index) */
+	cr_assert_eq(sql_int("SELECT max(version) FROM schema_version"), 8);
 	/* doubles are 8 bytes, item ids compare by bytes */
 	cr_assert_eq(sql_int("SELECT count(*) FROM information_schema.columns WHERE table_name = 'queries'"
 			     " AND column_name = 'accel_j' AND data_type = 'double precision'"), 1);

@@ -161,8 +161,8 @@ Test(store_sqlite, wal_and_schema_version)
 	free(mode);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &max), 0);
-	cr_assert_eq(n, 7);  /* schema 1, 2 (load generation), 3 (cpu_s), 4 (energy set once), 5 (resend, run leases), 6 (studies), 7 (logprobs) */
-	cr_assert_eq(max, 7);
+	cr_assert_eq(n, 8);  /* schema 1, 2 (load generation), 3 (cpu_s), 4 (energy set once), 5 (resend, run leases), 6 (studies), 7 (logprobs), 8 (covering scores index) */
+	cr_assert_eq(max, 8);
 	/* a store from a newer ipw is refused */
 	cr_assert_eq(sq_sql(dbpath, "INSERT INTO schema_version VALUES (99, 0)", NULL), 0);
 	char err[IPW_ERRLEN];
@@ -218,14 +218,14 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version >= 2", NULL), 0);
 
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), -1);
-	cr_assert(strstr(err, "schema version 1 and needs an upgrade (7)"), "%s", err);
+	cr_assert(strstr(err, "schema version 1 and needs an upgrade (8)"), "%s", err);
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
 	cr_assert_eq(n, 1, "the read command migrated");
 
 	st = open_store();
 	store_close(&st);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 7);
+	cr_assert_eq(n, 8);
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM studies", &n), 0, "migration 6 made the study tables");
 	cr_assert_eq(sq_sql(dbpath, "UPDATE runs SET group_name = 'sweep', summary_json = '{}'", NULL), 0);
 	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
@@ -235,6 +235,40 @@ Test(store_sqlite, schema_1_store_is_migrated_by_a_writer_only)
 	cr_assert_null(g.server_log);
 	run_record_release(&g);
 	store_close(&st);
+}
+
+/*
+ * Migration 8 only widens an index (scores_by_item covers correct): a reader
+ * takes a version-7 store as it is, and the next writer brings it to 8.
+ */
+Test(store_sqlite, schema_7_store_is_read_as_is_and_its_index_widened_by_a_writer)
+{
+	struct store st = open_store();
+	struct store_cursor c;
+	char err[IPW_ERRLEN];
+	long long n;
+
+	make_run(&st, "seven");
+	store_close(&st);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM pragma_index_info('scores_by_item')", &n), 0);
+	cr_assert_eq(n, 4, "run_id, item_id, id, correct");
+	cr_assert_eq(sq_sql(dbpath, "DROP INDEX scores_by_item", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "CREATE INDEX scores_by_item ON scores(run_id, item_id, id)", NULL), 0);
+	cr_assert_eq(sq_sql(dbpath, "DELETE FROM schema_version WHERE version = 8", NULL), 0);
+
+	cr_assert_eq(store_open(&st, dbpath, STORE_READONLY, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_items_open(&st, "1", &c, err, sizeof(err)), 0, "%s", err);
+	store_items_close(&c);
+	store_close(&st);
+	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
+	cr_assert_eq(n, 7, "the reader migrated");
+
+	st = open_store();
+	store_close(&st);
+	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
+	cr_assert_eq(n, 8);
+	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM pragma_index_info('scores_by_item')", &n), 0);
+	cr_assert_eq(n, 4);
 }
 
 /*
@@ -288,7 +322,7 @@ Test(store_sqlite, schema_4_queries_are_kept_by_the_rebuild)
 
 	st = open_store();
 	cr_assert_eq(sq_sql(dbpath, "SELECT max(version) FROM schema_version", &n), 0);
-	cr_assert_eq(n, 7);  /* 5, then 6 (studies), 7 (logprobs) */
+	cr_assert_eq(n, 8);  /* 5, then 6 (studies), 7 (logprobs), 8 (covering scores index) */
 	cr_assert_eq(sq_sql(dbpath, "SELECT count(*) FROM queries WHERE superseded_at IS NULL", &n), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(sq_sql(dbpath, "SELECT sum(id) FROM queries", &n), 0);
