@@ -551,6 +551,13 @@ int agg_compare_load(struct store *s, const char *ref, const struct agg_options 
 int agg_compare_load_power(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
 			   struct device_power *dev, char *err, size_t errlen)
 {
+	return agg_compare_load_with(s, ref, o, out, dev, NULL, NULL, err, errlen);
+}
+
+int agg_compare_load_with(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
+			  struct device_power *dev, void (*with_rows)(const struct agg_rows *rows, void *ctx),
+			  void *ctx, char *err, size_t errlen)
+{
 	struct run_record r;
 	struct agg_rows rows;
 	int rc;
@@ -573,6 +580,8 @@ int agg_compare_load_power(struct store *s, const char *ref, const struct agg_op
 		}
 		if (dev)   /* before agg_compute, which may reorder the rows */
 			rows_device_power(&rows, dev);
+		if (with_rows)
+			with_rows(&rows, ctx);
 		rc = agg_compute(&rows, o, &out->r, err, errlen);
 	}
 	agg_rows_release(&rows);

@@ -145,6 +145,14 @@ int agg_compare_load(struct store *s, const char *ref, const struct agg_options 
  */
 int agg_compare_load_power(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
 			   struct device_power *dev, char *err, size_t errlen);
+/*
+ * agg_compare_load_power (dev may be NULL) that also hands the run's rows, in
+ * item order as the items cursor read them, to with_rows(rows, ctx) before
+ * they are summarised: a caller that needs the rows too reads the run once.
+ */
+int agg_compare_load_with(struct store *s, const char *ref, const struct agg_options *o, struct agg_compare *out,
+			  struct device_power *dev, void (*with_rows)(const struct agg_rows *rows, void *ctx),
+			  void *ctx, char *err, size_t errlen);
 void agg_compare_release(struct agg_compare *c);
 
 #endif

@@ -71,6 +71,12 @@ int run_data_load(struct store *s, const char *run_id, struct run_data *d, char 
 int run_data_load_fields(struct store *s, const char *run_id, unsigned fields, struct run_data *d, char *err,
 			 size_t errlen);
 void run_data_release(struct run_data *d);
+/*
+ * d from rows read by the items cursor (agg_compare_load_with), field for
+ * field what run_data_load reads: the same values, the same subjects in the
+ * same order. Free with run_data_release.
+ */
+void run_data_from_rows(const struct agg_rows *rows, struct run_data *d);
 /* The metrics_input view of d (output tokens for J/token). */
 void run_data_metrics_input(const struct run_data *d, struct metrics_input *in);
 
@@ -219,6 +225,15 @@ int analysis_route_models(const struct run_record *runs, size_t n, const char *p
 int analysis_route(struct store *s, const char *const *local, size_t nlocal, const char *cloud,
 		   const struct route_model *model, const struct route_options *o,
 		   struct route_result *out, char *err, size_t errlen);
+/*
+ * analysis_route for nsim option sets (o[q] -> out[q]) over one merge of the
+ * runs: each result equals what analysis_route gives for its options alone
+ * (each simulation has its own seeded generator). The options must agree on
+ * intersect. On failure every out[q] is released.
+ */
+int analysis_route_many(struct store *s, const char *const *local, size_t nlocal, const char *cloud,
+			const struct route_model *model, const struct route_options *const *o, size_t nsim,
+			struct route_result *out, char *err, size_t errlen);
 void route_result_release(struct route_result *r);
 
 /* Units route_per_day divides by: joules to kWh, and 1 (USD, FLOP). */

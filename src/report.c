@@ -778,7 +778,9 @@ static int section_routing(struct store *s, const struct report_options *o, char
 {
 	static const double table_p[] = {1, 0.8, 0.6};
 	struct routing rt;
-	struct route_result res;
+	struct route_result res[2];
+	struct route_options curve;
+	const struct route_options *opts[2];
 	char why[IPW_ERRLEN];
 	double grid[11];
 	int rc;
@@ -792,26 +794,26 @@ static int section_routing(struct store *s, const struct report_options *o, char
 	}
 	if ((rc = routing_prepare(s, o, ids, n, &rt, b, err, errlen)) != 0)
 		goto out;
+	/* the table's p and the plot's grid: two simulations over one read of the runs */
 	rt.ro.p = table_p;
 	rt.ro.np = 3;
-	if (analysis_route(s, rt.local, rt.nl, rt.cloud.id, rt.model, &rt.ro, &res, why, sizeof(why)) < 0) {
+	for (int i = 0; i <= 10; i++)
+		grid[i] = i / 10.0;
+	curve = rt.ro;
+	curve.p = grid;
+	curve.np = 11;
+	opts[0] = &rt.ro;
+	opts[1] = &curve;
+	if (analysis_route_many(s, rt.local, rt.nl, rt.cloud.id, rt.model, opts, 2, res, why, sizeof(why)) < 0) {
 		note(b, "Routing not computed: %s", why);
 		goto out;
 	}
-	routing_table(b, &rt, &res);
+	routing_table(b, &rt, &res[0]);
 	if (o->daily_queries > 0)
-		daily_table(b, o->daily_queries, &res);
-	route_result_release(&res);
-	for (int i = 0; i <= 10; i++)
-		grid[i] = i / 10.0;
-	rt.ro.p = grid;
-	rt.ro.np = 11;
-	if (analysis_route(s, rt.local, rt.nl, rt.cloud.id, rt.model, &rt.ro, &res, why, sizeof(why)) < 0) {
-		note(b, "Routing plot not drawn: %s", why);
-		goto out;
-	}
-	rc = routing_plot(b, &res, grid, rt.ro.trials, o->out_dir, err, errlen);
-	route_result_release(&res);
+		daily_table(b, o->daily_queries, &res[0]);
+	rc = routing_plot(b, &res[1], grid, rt.ro.trials, o->out_dir, err, errlen);
+	route_result_release(&res[0]);
+	route_result_release(&res[1]);
 out:
 	routing_release(&rt);
 	return rc < 0 ? -1 : 0;
@@ -882,15 +884,15 @@ static void table_regressions(struct buf *b, const char *label, const struct run
 }
 
 /* A row's attribution cells (delta: delta-method intervals), or its reason in one cell. */
-static void attribution_cells(struct buf *b, struct store *s, const char *id, const struct run_data *base,
+/* Run d against base: one row's cells (closed with </tr>); d is the run as load_run read it. */
+static void attribution_cells(struct buf *b, const struct run_data *d, const struct run_data *base,
 			      const struct metrics_options *mo, int delta)
 {
-	struct run_data d;
 	struct attribution at;
 	char why[IPW_ERRLEN];
 
-	if (run_data_load(s, id, &d, why, sizeof(why)) < 0 || analysis_attribute(base, &d, mo, &at, why, sizeof(why)) < 0 ||
-	    (delta && analysis_attribute_delta_ci(base, &d, mo->level, &at) < 0)) {
+	if (analysis_attribute(base, d, mo, &at, why, sizeof(why)) < 0 ||
+	    (delta && analysis_attribute_delta_ci(base, d, mo->level, &at) < 0)) {
 		buf_appends(b, "<td colspan=7 class=note>");
 		html_esc(b, why);
 		buf_appends(b, "</td></tr>\n");
@@ -909,7 +911,20 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
 			cell_s(b, "none");
 		buf_appends(b, "</tr>\n");
 	}
-	run_data_release(&d);
+}
+
+/* The attribution row of run d (label) against base, with the page's interval method (table_attribution). */
+static void attribution_row(struct buf *b, const char *label, const struct run_data *d, const struct run_data *base,
+			    const struct report_options *o, int delta)
+{
+	struct metrics_options mo;
+
+	metrics_options_init(&mo);
+	mo.bootstrap = delta ? 0 : o->bootstrap;
+	mo.seed = o->seed;
+	buf_appends(b, "<tr>");
+	cell_s(b, label);
+	attribution_cells(b, d, base, &mo, delta && o->bootstrap > 0);
 }
 
 /*
@@ -917,18 +932,12 @@ static void attribution_cells(struct buf *b, struct store *s, const char *id, co
  * or the delta method (analysis_attribute_delta_ci: the normal
  * approximation, the two runs independent), which --ci auto picks when a run
  * has more than AGG_CI_AUTO_MAX scored queries, since resampling runs that
- * large would take minutes; each row says which.
+ * large would take minutes; each row says which. The rows (attribution_row)
+ * were made while load_run had each run in memory.
  */
-static void table_attribution(struct buf *b, struct store *s, char **ids, struct run_sum *rs, size_t n,
-			      const struct report_options *o, const struct run_data *base, int delta)
+static void table_attribution(struct buf *b, const struct buf *rows, const struct run_sum *rs,
+			      const struct report_options *o, int delta)
 {
-	struct metrics_options mo, point;
-
-	metrics_options_init(&mo);
-	mo.bootstrap = o->bootstrap;
-	mo.seed = o->seed;
-	point = mo;
-	point.bootstrap = 0;
 	buf_appendf(b, "<h2 id=attribution-section>Attribution against run ");
 	html_esc(b, rs[0].label);
 	buf_appends(b, "</h2>\n<p>IPW<sub>B</sub>/IPW<sub>A</sub> = (acc<sub>B</sub>/acc<sub>A</sub>) &times; "
@@ -936,11 +945,7 @@ static void table_attribution(struct buf *b, struct store *s, char **ids, struct
 		    "<table id=attribution><thead><tr><th>run B</th><th>IPW ratio</th><th>accuracy factor</th>"
 		    "<th>power factor</th><th>IPJ ratio</th><th>energy factor</th><th>accuracy share of the IPW "
 		    "change</th><th>intervals</th></tr></thead><tbody>\n");
-	for (size_t i = 1; i < n; i++) {
-		buf_appends(b, "<tr>");
-		cell_s(b, rs[i].label);
-		attribution_cells(b, s, ids[i], base, delta ? &point : &mo, delta && o->bootstrap > 0);
-	}
+	buf_append(b, rows->data, rows->len);
 	buf_appends(b, "</tbody></table>\n");
 	if (delta && o->bootstrap > 0)
 		buf_appendf(b, "<p class=note>The page's intervals are by the delta method (a run has more than %d "
@@ -965,6 +970,7 @@ struct report_ctx {
 	struct run_sum *rs;
 	struct agg_options ao;       /* the comparison rows' intervals: as ipw compare (auto) */
 	struct buf reg, tl;          /* the regression table and the timelines, filled per run */
+	struct buf attr;             /* the attribution rows, filled per run (runs 2..n against run 1) */
 	struct run_data base;        /* the first run's queries, kept for the attribution */
 	int have_base;
 	struct meta_file mf;         /* --model-meta */
@@ -1029,7 +1035,6 @@ static void scatter_sample(struct run_sum *rs, const struct run_data *d)
 		}
 }
 
-/* Run i: its comparison row, regressions, scatter sample and timeline (the first run's queries are kept). */
 /* Device power, IPW per subject and (with --model-meta) compute of one run. */
 static void run_extras(struct report_ctx *c, struct run_sum *rs, const struct run_record *r, const struct run_data *d)
 {
@@ -1074,6 +1079,12 @@ static void run_extras(struct report_ctx *c, struct run_sum *rs, const struct ru
 	}
 }
 
+static void rows_to_data(const struct agg_rows *rows, void *d)
+{
+	run_data_from_rows(rows, d);
+}
+
+/* Run i, read once: its row, its queries (regressions, extras, timeline, attribution); run 1's are kept. */
 static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 {
 	struct run_sum *rs = &c->rs[i];
@@ -1084,8 +1095,8 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 
 	memset(&r, 0, sizeof(r));
 	memset(&d, 0, sizeof(d));
-	if (agg_compare_load(c->s, c->ids[i], &c->ao, &rs->row, err, errlen) < 0 ||
-	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0 || run_data_load(c->s, c->ids[i], &d, err, errlen) < 0)
+	if (agg_compare_load_with(c->s, c->ids[i], &c->ao, &rs->row, NULL, rows_to_data, &d, err, errlen) < 0 ||
+	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0)
 		goto out;
 	rs->ppl = rs->row.ppl;   /* read with the row */
 	rs->id = xstrdup(c->ids[i]);
@@ -1103,8 +1114,10 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 	run_extras(c, rs, &r, &d);
 	if ((int)i < c->o->max_timelines && timeline_plot(c->s, &r, &d, &c->tl, c->o->out_dir, err, errlen) < 0)
 		goto out;
+	if (i > 0 && c->have_base)
+		attribution_row(&c->attr, rs->label, &d, &c->base, c->o, c->ao.ci == AGG_CI_DELTA);
 	if (i == 0) {
-		c->base = d;   /* kept for the attribution section */
+		c->base = d;   /* kept for the attribution rows */
 		c->have_base = 1;
 		memset(&d, 0, sizeof(d));
 	}
@@ -2054,7 +2067,7 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	if (plot_energy_tokens(b, c->rs, c->n, c->o->out_dir, err, errlen) < 0)
 		return -1;
 	if (c->n > 1)
-		table_attribution(b, c->s, c->ids, c->rs, c->n, c->o, &c->base, c->ao.ci == AGG_CI_DELTA);
+		table_attribution(b, &c->attr, c->rs, c->o, c->ao.ci == AGG_CI_DELTA);
 	buf_append(b, c->tl.data, c->tl.len);
 	return 0;
 }
@@ -2101,6 +2114,7 @@ static void ctx_release(struct report_ctx *c)
 	if (c->ids)
 		free_list(c->ids);
 	buf_release(&c->reg);
+	buf_release(&c->attr);
 	buf_release(&c->tl);
 	if (c->have_meta)
 		meta_release(&c->mf);
@@ -2133,6 +2147,7 @@ int report_write(struct store *s, const struct report_options *o, char *err, siz
 	c.ao.m.seed = o->seed;
 	buf_init(&b, 0);
 	buf_init(&c.reg, 0);
+	buf_init(&c.attr, 0);
 	buf_init(&c.tl, 0);
 	if (o->model_meta) {
 		if (meta_read(o->model_meta, &c.mf, err, errlen) < 0) {

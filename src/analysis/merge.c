@@ -253,6 +253,47 @@ int run_data_load_fields(struct store *s, const char *run_id, unsigned fields, s
 	return 0;
 }
 
+void run_data_from_rows(const struct agg_rows *rows, struct run_data *d)
+{
+	struct interner names = {NULL, 0};
+	const char *prev = NULL, *prev_row = NULL;
+	size_t n = rows->n ? rows->n : 1;
+
+	memset(d, 0, sizeof(*d));
+	d->acc = xmalloc(n * sizeof(*d->acc));
+	d->failed = xmalloc(n * sizeof(*d->failed));
+	d->energy_j = xmalloc(n * sizeof(double));
+	d->dynamic_j = xmalloc(n * sizeof(double));
+	d->latency_s = xmalloc(n * sizeof(double));
+	d->ttft_s = xmalloc(n * sizeof(double));
+	d->prompt_tokens = xmalloc(n * sizeof(double));
+	d->output_tokens = xmalloc(n * sizeof(double));
+	d->t_send_s = xmalloc(n * sizeof(double));
+	d->t_end_s = xmalloc(n * sizeof(double));
+	d->subject = xmalloc(n * sizeof(*d->subject));
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct agg_row *r = &rows->v[i];
+		const char *subj = r->subject ? r->subject : "";
+		d->acc[i] = r->correct;
+		d->failed[i] = !r->ok;
+		d->energy_j[i] = r->accel_j;
+		d->dynamic_j[i] = r->accel_dyn_j;
+		d->latency_s[i] = r->e2e_s;
+		d->ttft_s[i] = r->ttft_s;
+		d->prompt_tokens[i] = tok(r->prompt_tokens);
+		d->output_tokens[i] = tok(r->completion_tokens);
+		d->t_send_s[i] = r->t_send_s;
+		d->t_end_s[i] = r->t_end_s;
+		if (subj != prev_row) {   /* rows' subjects are interned: one pointer per name */
+			prev = intern(d, &names, subj);
+			prev_row = subj;
+		}
+		d->subject[i] = prev;
+	}
+	d->n = rows->n;
+	free(names.slot);
+}
+
 void run_data_release(struct run_data *d)
 {
 	free(d->acc);

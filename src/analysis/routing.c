@@ -442,46 +442,71 @@ static int check_options(size_t nlocal, const struct route_options *o, char *err
 	return 0;
 }
 
-int analysis_route(struct store *s, const char *const *local, size_t nlocal, const char *cloud,
-		   const struct route_model *model, const struct route_options *o,
-		   struct route_result *out, char *err, size_t errlen)
+int analysis_route_many(struct store *s, const char *const *local, size_t nlocal, const char *cloud,
+			const struct route_model *model, const struct route_options *const *o, size_t nsim,
+			struct route_result *out, char *err, size_t errlen)
 {
 	size_t n = nlocal + 1;
 	const char **ids = xcalloc(n, sizeof(*ids));
 	const struct store_item **items = xcalloc(n, sizeof(*items));
+	struct route_sim *sim = xcalloc(nsim ? nsim : 1, sizeof(*sim));
 	struct analysis_merge m;
-	struct route_sim sim;
-	int rc = -1, k;
+	int rc = -1, k = 0;
 
-	memset(out, 0, sizeof(*out));
-	out->nlocal = nlocal;
-	out->oracle_chosen = xcalloc(nlocal ? nlocal : 1, sizeof(*out->oracle_chosen));
-	sim_init(&sim, nlocal, o);
-	if (check_options(nlocal, o, err, errlen) < 0)
-		goto out;
+	for (size_t q = 0; q < nsim; q++) {
+		memset(&out[q], 0, sizeof(out[q]));
+		out[q].nlocal = nlocal;
+		out[q].oracle_chosen = xcalloc(nlocal ? nlocal : 1, sizeof(*out[q].oracle_chosen));
+		sim_init(&sim[q], nlocal, o[q]);
+	}
+	for (size_t q = 0; q < nsim; q++) {
+		if (check_options(nlocal, o[q], err, errlen) < 0)
+			goto out;
+		if (o[q]->intersect != o[0]->intersect) {
+			err_set(err, errlen, "analysis_route_many: the simulations share one merge (one intersect)");
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < nlocal; i++)
 		ids[i] = local[i];
 	ids[nlocal] = cloud;
-	if ((rc = analysis_merge_open_fields(&m, s, ids, n, o->intersect, STORE_ITEM_ENERGY | STORE_ITEM_TOKENS,
+	if ((rc = analysis_merge_open_fields(&m, s, ids, n, nsim && o[0]->intersect, STORE_ITEM_ENERGY | STORE_ITEM_TOKENS,
 					       err, errlen)) < 0)
 		goto out;
 	rc = -1;
-	while ((k = analysis_merge_next(&m, items, err, errlen)) == 1)
-		if (sim_item(&sim, items, model, cloud, out, err, errlen) < 0)
+	while ((k = analysis_merge_next(&m, items, err, errlen)) == 1) {
+		size_t q;
+		for (q = 0; q < nsim; q++)
+			if (sim_item(&sim[q], items, model, cloud, &out[q], err, errlen) < 0)
+				break;
+		if (q < nsim)
 			break;
-	out->n_dropped = m.n_dropped;
+	}
+	for (size_t q = 0; q < nsim; q++)
+		out[q].n_dropped = m.n_dropped;
 	analysis_merge_close(&m);
 	if (k == 1 || k < 0)
 		goto out;
-	sim_rows(&sim, out);
+	for (size_t q = 0; q < nsim; q++)
+		sim_rows(&sim[q], &out[q]);
 	rc = 0;
 out:
-	sim_release(&sim);
+	for (size_t q = 0; q < nsim; q++) {
+		sim_release(&sim[q]);
+		if (rc < 0)
+			route_result_release(&out[q]);
+	}
+	free(sim);
 	free(ids);
 	free(items);
-	if (rc < 0)
-		route_result_release(out);
 	return rc;
+}
+
+int analysis_route(struct store *s, const char *const *local, size_t nlocal, const char *cloud,
+		   const struct route_model *model, const struct route_options *o,
+		   struct route_result *out, char *err, size_t errlen)
+{
+	return analysis_route_many(s, local, nlocal, cloud, model, &o, 1, out, err, errlen);
 }
 
 struct route_value route_per_day(struct route_value t, double daily, long long n_items, double unit)
