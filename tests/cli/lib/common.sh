@@ -28,6 +28,29 @@ start_fakellm() {
 	URL="http://127.0.0.1:$(cat "$TMP/$name.port")"
 }
 
+# need_browser WHY: sets BROWSER to the headless browser (Debian's chromium or chromium-browser).
+# Without one the test ends here: under IPW_REQUIRE_BROWSER=1 or CI's IPW_REQUIRE_LLAMA=1 (.ci/run
+# installs chromium: install-deps.sh --with-llama) it fails, never skips; otherwise it prints
+# "SKIP: WHY: install ..." and exits 77. WHY says what was checked and what the browser would add.
+need_browser() {
+	BROWSER=""
+	for b in chromium chromium-browser; do
+		if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; return 0; fi
+	done
+	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
+		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
+	fi
+	echo "SKIP: $1: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
+	exit 77
+}
+
+# browse ARGS...: runs $BROWSER (need_browser) headless with a fresh profile and no network
+# services of its own; its stderr is appended to $TMP/browser.log
+browse() {
+	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" "$@" 2>>"$TMP/browser.log"
+}
+
 # csv_query FILE PYTHON-EXPR: evaluates EXPR with rows = list of dicts from the CSV; prints the result
 csv_query() {
 	python3 -c '
