@@ -29,10 +29,11 @@ start_fakellm() {
 }
 
 # start_router NAME CONFIG [route serve flags...]: starts `ipw route serve --config CONFIG` (with
-# --no-record when no flags are given) on a free port, its output in $TMP/NAME.log; returns once
-# it has written $TMP/NAME.port (route serve writes that file by rename, after it listens and has
-# logged its tiers), failing if it exits first or has not written it in 10 s. The router's URL
-# goes in $R, its pid in $RPID (also in SERVER_PIDS, ended on exit).
+# --no-record when no flags are given) on the config's port (a free one unless it names one),
+# its output in $TMP/NAME.log; returns once it has written $TMP/NAME.port (route serve writes that
+# file by rename, after it listens and has logged its tiers), failing if it exits first or has not
+# written it in 10 s. The router's URL goes in $R, its pid in $RPID (also in SERVER_PIDS, ended on
+# exit).
 start_router() {
 	name=$1 conf=$2; shift 2
 	[ $# -eq 0 ] && set -- --no-record
