@@ -85,10 +85,6 @@ struct reply {
 	char *answer;
 };
 
-struct hdrs {
-	struct reply *r;
-};
-
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct reply *r = arg;
@@ -128,6 +124,34 @@ static struct curl_slist *auth_header(const struct replay_args *a, struct curl_s
 	return h;
 }
 
+/* One request to the router, on a handle of its own: POST of post when it is non-NULL, else GET;
+ * the body is appended to *body and, when r is non-NULL, the x-ipw-* reply headers go in *r.
+ * Headers h stay the caller's. Returns the HTTP status, 0 when no reply came. */
+static long router_request(const char *url, struct curl_slist *h, const char *post, long timeout_s,
+			   struct reply *r, struct buf *body)
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+	if (!c)
+		return 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (post)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+	if (r) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	}
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+	if (curl_easy_perform(c) != CURLE_OK || curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+		status = 0;
+	curl_easy_cleanup(c);
+	return status;
+}
+
 /* A measured tier's energy is attributed after the reply (docs/router.md "Energy and cost
  * afterwards"): asks GET /v1/ipw/requests/ID every 50 ms until its energy_status is final, at most
  * energy_wait_s; sets r->energy_j (NaN when the record says null) and clears r->pending. */
@@ -137,20 +161,12 @@ static void await_energy(struct replay_args *a, struct reply *r)
 	struct curl_slist *h = auth_header(a, NULL);
 	int64_t deadline = clock_now_ns() + (int64_t)(a->energy_wait_s * 1e9);
 	for (;;) {
-		CURL *c = curl_easy_init();
 		struct buf body;
-		long status = 0;
 		const char *st = NULL;
 		json_t *rec = NULL;
 		buf_init(&body, 1 << 20);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-		if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-		    status == 200 && (rec = json_loadb(body.data, body.len, 0, NULL)))
+		if (router_request(url, h, NULL, 30, NULL, &body) == 200 &&
+		    (rec = json_loadb(body.data, body.len, 0, NULL)))
 			st = json_string_value(json_object_get(rec, "energy_status"));
 		if (st && strcmp(st, "pending")) {
 			json_t *e = json_object_get(rec, "energy_j");
@@ -159,7 +175,6 @@ static void await_energy(struct replay_args *a, struct reply *r)
 		}
 		json_decref(rec);
 		buf_release(&body);
-		curl_easy_cleanup(c);
 		if (!r->pending || clock_now_ns() >= deadline)
 			break;
 		clock_sleep_ns(50 * 1000 * 1000);
@@ -175,12 +190,10 @@ static void await_energy(struct replay_args *a, struct reply *r)
 static void send_one(struct replay_args *a, const struct item *it, const char *model, int private,
 		     struct reply *r)
 {
-	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	struct buf body;
 	char *prompt = item_prompt(it), *req, *url = xasprintf("%s/v1/chat/completions", a->url), *hid;
 	json_t *o;
-	long status = 0;
 	memset(r, 0, sizeof(*r));
 	r->energy_j = r->cost_usd = NAN;
 	r->correct = -1;
@@ -196,17 +209,7 @@ static void send_one(struct replay_args *a, const struct item *it, const char *m
 	if (private)
 		h = curl_slist_append(h, "x-ipw-privacy: local-only");
 	h = auth_header(a, h);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
-	if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-	    status == 200) {
+	if (router_request(url, h, req, 600, r, &body) == 200) {
 		json_t *rep = json_loadb(body.data, body.len, 0, NULL);
 		json_t *ct = json_object_get(json_object_get(json_array_get(json_object_get(rep, "choices"), 0),
 							     "message"), "content");
@@ -225,7 +228,6 @@ static void send_one(struct replay_args *a, const struct item *it, const char *m
 	}
 	buf_release(&body);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
 	free(req);
 	free(url);
 	free(prompt);

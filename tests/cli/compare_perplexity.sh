@@ -40,20 +40,8 @@ grep -qF '<td>2 of 2</td><td>14</td><td>1.3791</td><td>1.3791</td><td>0</td><td>
 	|| fail "report: run lp's perplexity row: $(grep -o '<table id=perplexity>.*' "$H" | head -c 1500)"
 grep -qF '<td>0 of 1</td><td>0</td><td>&ndash;</td>' "$H" || fail "report: run nolp not measured"
 # the perplexity table as headless Chromium renders it (SKIP, exit 77, without a browser, after the rest)
-BROWSER=""
-for b in chromium chromium-browser; do
-	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
-done
-if [ -z "$BROWSER" ]; then
-	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
-		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
-	fi
-	echo "SKIP: compare and the page were checked, but no headless browser to render the perplexity table: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
-	exit 77
-fi
-"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-	--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" --virtual-time-budget=3000 \
-	--dump-dom "file://$H" >"$TMP/dom.html" 2>"$TMP/browser.log" || fail "chromium --dump-dom: $(tail -3 "$TMP/browser.log")"
+need_browser "compare and the page were checked, but no headless browser to render the perplexity table"
+browse --virtual-time-budget=3000 --dump-dom "file://$H" >"$TMP/dom.html" || fail "chromium --dump-dom: $(tail -3 "$TMP/browser.log")"
 grep -q '<h2 id="perplexity-section">Perplexity per watt and per joule</h2>' "$TMP/dom.html" || fail "rendered: no perplexity heading"
 grep -q '<table id="perplexity">' "$TMP/dom.html" || fail "rendered: no perplexity table"
 grep -q '<td>2 of 2</td><td>14</td><td>1.3791</td>' "$TMP/dom.html" || fail "rendered: run lp's perplexity"

@@ -364,23 +364,9 @@ echo '{"devices": [], "datacenter": {"power_w": 1, "ipw": 1, "ipw_run": "1"}}' >
 
 # the report's pages as headless Chromium renders them (report.sh checks the main page's images and screenshot):
 # rep3 trends and local against cloud, rep6 (runs 1 and 4) repeats and GDP, rep8 GDI; by table id and heading
-BROWSER=""
-for b in chromium chromium-browser; do
-	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
-done
-if [ -z "$BROWSER" ]; then
-	# CI installs chromium (.ci/run: install-deps.sh --with-llama, with IPW_REQUIRE_LLAMA=1): never skip there
-	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
-		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
-	fi
-	echo "SKIP: everything else was checked, but no headless browser to render the report's trends, local-against-cloud, repeats, GDP and GDI sections: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
-	exit 77
-fi
+need_browser "everything else was checked, but no headless browser to render the report's trends, local-against-cloud, repeats, GDP and GDI sections"
 dom() {
-	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" \
-		--virtual-time-budget=3000 --dump-dom "file://$1/index.html" >"$2" 2>>"$TMP/browser.log" \
-		|| fail "chromium --dump-dom $1: $(tail -3 "$TMP/browser.log")"
+	browse --virtual-time-budget=3000 --dump-dom "file://$1/index.html" >"$2" || fail "chromium --dump-dom $1: $(tail -3 "$TMP/browser.log")"
 }
 # $1 the rendered page; then "tag|id|heading" lines on stdin
 headings() {

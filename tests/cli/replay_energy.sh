@@ -19,17 +19,8 @@ EOF
 for i in 1 2 3 4; do
 	printf '{"id": "r%d", "task": "exact", "problem": "item %d", "answer": "x"}\n' "$i" "$i"
 done >"$TMP/d.jsonl"
-"$IPW" route serve --config "$TMP/router.json" --store "$TMP/ipw.db" --port-file "$TMP/r.port" \
-	--backends fake --fake-profile 'gpu0=const:200;step_ms=0' --no-host --idle-seconds 0.2 \
-	>"$TMP/router.log" 2>&1 &
-RPID=$!
-SERVER_PIDS="$SERVER_PIDS $RPID"
-i=0
-while [ ! -s "$TMP/r.port" ]; do
-	i=$((i + 1)); [ $i -gt 200 ] && fail "router did not start: $(cat "$TMP/router.log")"
-	sleep 0.05
-done
-R="http://127.0.0.1:$(cat "$TMP/r.port")"
+start_router router "$TMP/router.json" --store "$TMP/ipw.db" \
+	--backends fake --fake-profile 'gpu0=const:200;step_ms=0' --no-host --idle-seconds 0.2
 
 "$IPW" route replay --dataset "$TMP/d.jsonl" --url "$R" --model ipw-router:tier:local --out "$TMP/out.jsonl" \
 	--json >"$TMP/local.json" 2>"$TMP/local.err" || fail "replay (local): $(cat "$TMP/local.err")"

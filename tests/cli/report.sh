@@ -119,22 +119,7 @@ grep -q 'No bootstrap of the ranking: --bootstrap 0; <code>ipw ranks --bootstrap
 "$IPW" report 1 --store "$DB" 2>/dev/null; expect_eq "report without --out" $? 2
 "$IPW" report 1 99 --store "$DB" --out "$TMP/r3" 2>/dev/null; expect_eq "report unknown run" $? 3
 
-BROWSER=""
-for b in chromium chromium-browser; do
-	if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; break; fi
-done
-if [ -z "$BROWSER" ]; then
-	# CI installs chromium (.ci/run: install-deps.sh --with-llama, with IPW_REQUIRE_LLAMA=1): never skip there
-	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
-		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
-	fi
-	echo "SKIP: the report was written and checked, but no headless browser to open it: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
-	exit 77
-fi
-browse() {
-	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" "$@" 2>>"$TMP/browser.log"
-}
+need_browser "the report was written and checked, but no headless browser to open it"
 # the images must decode: a script in a copy of the page records each image's natural width
 sed 's|</body>|<script>window.addEventListener("load",function(){var i=document.images,w=[];for(var k=0;k<i.length;k++)w.push(i[k].naturalWidth);var p=document.createElement("pre");p.id="widths";p.textContent=w.join(",");document.body.appendChild(p);});</script></body>|' \
 	"$H" >"$OUT/probe.html"

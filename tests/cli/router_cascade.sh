@@ -9,19 +9,6 @@ set -u
 start_fakellm local --tokens 5 --model small; LOCAL=$URL
 start_fakellm cloud --tokens 7 --model big; CLOUD=$URL
 
-# start_router NAME CONFIG: the router's URL goes in $R
-start_router() {
-	rm -f "$TMP/$1.port"
-	"$IPW" route serve --config "$2" --no-record --port-file "$TMP/$1.port" >"$TMP/$1.log" 2>&1 &
-	SERVER_PIDS="$SERVER_PIDS $!"
-	i=0
-	while [ ! -s "$TMP/$1.port" ]; do
-		i=$((i + 1)); [ $i -gt 100 ] && fail "router $1 did not start: $(cat "$TMP/$1.log")"
-		sleep 0.05
-	done
-	R="http://127.0.0.1:$(cat "$TMP/$1.port")"
-}
-
 # no log-probabilities: fakellm would give 5 tokens a mean of -(1+2+3+4+5)/40 = -0.375 nats,
 # below -0.1, had it returned them; it returns none, so the answer is kept
 cat >"$TMP/nolp.json" <<EOF2

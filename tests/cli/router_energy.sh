@@ -31,17 +31,8 @@ printf '{"tiers":[{"name":"c","url":"http://127.0.0.1:1","model":"m","cloud":tru
 expect_eq "measured cloud tier" $? 3
 grep -q 'cloud tier' "$TMP/err" || fail "measured cloud message: $(cat "$TMP/err")"
 
-"$IPW" route serve --config "$TMP/router.json" --store "$TMP/ipw.db" --port-file "$TMP/r.port" \
-	--backends fake --fake-profile 'gpu0=const:200;step_ms=0' --no-host --idle-seconds 0.2 \
-	>"$TMP/router.log" 2>&1 &
-RPID=$!
-SERVER_PIDS="$SERVER_PIDS $RPID"
-i=0
-while [ ! -s "$TMP/r.port" ]; do
-	i=$((i + 1)); [ $i -gt 200 ] && fail "router did not start: $(cat "$TMP/router.log")"
-	sleep 0.05
-done
-R="http://127.0.0.1:$(cat "$TMP/r.port")"
+start_router router "$TMP/router.json" --store "$TMP/ipw.db" \
+	--backends fake --fake-profile 'gpu0=const:200;step_ms=0' --no-host --idle-seconds 0.2
 grep -q "energy measured (fake" "$TMP/router.log" || fail "tier line: $(cat "$TMP/router.log")"
 
 python3 - "$R" "$TMP" <<'PY' || fail "measured energy checks"
@@ -182,15 +173,8 @@ cat >"$TMP/router2.json" <<EOF
   "cascade": {"logprob_min": -1.0, "logprob_stat": "min"}
 }
 EOF
-"$IPW" route serve --config "$TMP/router2.json" --no-record --port-file "$TMP/r2.port" >"$TMP/router2.log" 2>&1 &
-RPID=$!
-SERVER_PIDS="$SERVER_PIDS $RPID"
-i=0
-while [ ! -s "$TMP/r2.port" ]; do
-	i=$((i + 1)); [ $i -gt 200 ] && fail "router 2 did not start: $(cat "$TMP/router2.log")"
-	sleep 0.05
-done
-python3 - "http://127.0.0.1:$(cat "$TMP/r2.port")" <<'PY' || fail "log-probability check on a normal answer"
+start_router router2 "$TMP/router2.json"
+python3 - "$R" <<'PY' || fail "log-probability check on a normal answer"
 import json, sys, urllib.request
 R = sys.argv[1]
 for stream in (False, True):

@@ -25,22 +25,9 @@ write_config() { # OVER
 		" \"client_tokens_env\": \"ROUTER_TOKENS\", \"max_body_bytes\": 400," \
 		" \"budget\": {\"usd\": 0.001, \"window_s\": 3600, \"over\": \"$1\", \"max_clients\": 2}}" >"$TMP/router.json"
 }
-start_router() { # [--store DB]: default --no-record
-	rm -f "$TMP/r.port"
-	[ $# -eq 0 ] && set -- --no-record
-	"$IPW" route serve --config "$TMP/router.json" "$@" --port-file "$TMP/r.port" >"$TMP/router.log" 2>&1 &
-	RPID=$!
-	SERVER_PIDS="$SERVER_PIDS $RPID"
-	i=0
-	while [ ! -s "$TMP/r.port" ]; do
-		i=$((i + 1)); [ $i -gt 100 ] && fail "router did not start: $(cat "$TMP/router.log")"
-		sleep 0.05
-	done
-	R="http://127.0.0.1:$(cat "$TMP/r.port")"
-}
 
 write_config refuse
-start_router
+start_router router "$TMP/router.json"
 AUTH='Authorization: Bearer tok-alpha-123456'
 expect_eq "health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$R/health")" 200
 expect_eq "no token" "$(curl -s -o /dev/null -w '%{http_code}' "$R/v1/models")" 401
@@ -80,7 +67,7 @@ expect_eq "budget table full: local served" "$(curl -s -o /dev/null -w '%{http_c
 kill "$RPID"; wait "$RPID" 2>/dev/null
 
 write_config local
-start_router
+start_router router "$TMP/router.json"
 curl -s -o /dev/null -H "$AUTH" -d '{"model":"ipw-router:tier:cloud","stream":true,"messages":[{"role":"user","content":"x"}]}' \
 	"$R/v1/chat/completions"
 curl -s -o /dev/null -D "$TMP/h3" -H "$AUTH" -d '{"model":"ipw-router:tier:cloud","messages":[{"role":"user","content":"x"}]}' \
@@ -92,7 +79,7 @@ kill "$RPID"; wait "$RPID" 2>/dev/null
 # keys are never stored: a recorded run with the echoing tier and the tier whose URL has
 # credentials; neither the key nor the URL's password is in the store file, its export or the log
 write_config local
-start_router --store "$TMP/r.db"
+start_router router "$TMP/router.json" --store "$TMP/r.db"
 curl -s -o "$TMP/b4" -H "$AUTH" -d '{"model":"ipw-router:tier:echokey","messages":[{"role":"user","content":"x"}]}' \
 	"$R/v1/chat/completions"
 grep -q 'your key is Bearer \[redacted\]' "$TMP/b4" || fail "echokey answer: $(cat "$TMP/b4")"

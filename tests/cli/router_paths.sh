@@ -12,21 +12,6 @@ set -u
 start_fakellm local --tokens 5 --model small; LOCAL=$URL
 start_fakellm cloud --tokens 7 --model big; CLOUD=$URL
 
-# start_router NAME CONFIG [ARGS...]: the router's URL goes in $R, its pid in $RPID
-start_router() {
-	name=$1 conf=$2; shift 2
-	[ $# -eq 0 ] && set -- --no-record
-	rm -f "$TMP/$name.port"
-	"$IPW" route serve --config "$conf" "$@" --port-file "$TMP/$name.port" >"$TMP/$name.log" 2>&1 &
-	RPID=$!
-	SERVER_PIDS="$SERVER_PIDS $RPID"
-	i=0
-	while [ ! -s "$TMP/$name.port" ]; do
-		i=$((i + 1)); [ $i -gt 100 ] && fail "router $name did not start: $(cat "$TMP/$name.log")"
-		sleep 0.05
-	done
-	R="http://127.0.0.1:$(cat "$TMP/$name.port")"
-}
 # chat URL BODY [CURL ARGS...]: headers in $TMP/h, body in $TMP/b, the status printed
 chat() {
 	u=$1 b=$2; shift 2

@@ -61,16 +61,8 @@ printf '%s\n' '{' \
 	"  \"policy\": \"learned\"," \
 	"  \"learned\": {\"router\": \"$TMP/router.json\"}" \
 	'}' >"$TMP/router-config.json"
-"$IPW" route serve --config "$TMP/router-config.json" --store "$S" --port-file "$TMP/r.port" >"$TMP/router.log" 2>&1 &
-RPID=$!
-SERVER_PIDS="$SERVER_PIDS $RPID"
-i=0
-while [ ! -s "$TMP/r.port" ]; do
-	i=$((i + 1)); [ $i -gt 200 ] && fail "router: $(cat "$TMP/router.log")"
-	sleep 0.05
-done
+start_router router "$TMP/router-config.json" --store "$S"
 grep -q 'tier small: local .* J/token (estimate)' "$TMP/router.log" || fail "J/token from the profile run: $(cat "$TMP/router.log")"
-R="http://127.0.0.1:$(cat "$TMP/r.port")"
 curl -s "$R/v1/models" | grep -q '"ipw-router:learned"' || fail "learned policy not listed"
 
 "$IPW" route replay --dataset ref:360 --offset 300 --url "$R" --local-tier small --cloud-tier large \

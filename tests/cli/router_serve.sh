@@ -44,16 +44,7 @@ printf '{"tiers":[{"name":"a","url":"ftp://x","model":"m"}]}' >"$TMP/bad.json"
 expect_eq "bad url" $? 3
 grep -q 'tiers\[0\].url' "$TMP/err" || fail "bad url message: $(cat "$TMP/err")"
 
-"$IPW" route serve --config "$TMP/router.json" --store "$TMP/ipw.db" --port-file "$TMP/r.port" \
-	>"$TMP/router.log" 2>&1 &
-RPID=$!
-SERVER_PIDS="$SERVER_PIDS $RPID"
-i=0
-while [ ! -s "$TMP/r.port" ]; do
-	i=$((i + 1)); [ $i -gt 100 ] && fail "router did not start: $(cat "$TMP/router.log")"
-	sleep 0.05
-done
-R="http://127.0.0.1:$(cat "$TMP/r.port")"
+start_router router "$TMP/router.json" --store "$TMP/ipw.db"
 grep -q "on http://127.0.0.1:" "$TMP/router.log" || fail "not on 127.0.0.1: $(cat "$TMP/router.log")"
 
 expect_eq health "$(curl -s "$R/health")" '{"status":"ok"}'
@@ -149,10 +140,9 @@ cat >"$TMP/dead.json" <<EOF
 {"tiers":[{"name":"a","url":"$DOWN","model":"m"},{"name":"b","url":"$LOCAL","model":"fake-500"},
  {"name":"c","url":"$CLOUD","model":"big","cloud":true}],"retries":0}
 EOF
-"$IPW" route serve --config "$TMP/dead.json" --no-record --port-file "$TMP/d.port" >"$TMP/dead.log" 2>&1 &
-SERVER_PIDS="$SERVER_PIDS $!"
-i=0; while [ ! -s "$TMP/d.port" ]; do i=$((i + 1)); [ $i -gt 100 ] && fail "dead router"; sleep 0.05; done
-D="http://127.0.0.1:$(cat "$TMP/d.port")"
+MAIN_R=$R MAIN_PID=$RPID
+start_router dead "$TMP/dead.json"
+D=$R R=$MAIN_R RPID=$MAIN_PID
 curl -s -o "$TMP/b9" -w '%{http_code}' -H 'x-ipw-privacy: local-only' \
 	-d "{\"model\":\"ipw-router\",\"messages\":[{\"role\":\"user\",\"content\":\"$SECRET_WORD\"}]}" \
 	"$D/v1/chat/completions" >"$TMP/code9"
@@ -179,7 +169,7 @@ done
 curl -s "$R/metrics" | grep -q '^ipw_router_inflight{tier="stall"} 0$' || fail "stall upstream not cancelled"
 
 # a client that never reads does not stall the others
-python3 - "$(cat "$TMP/r.port")" <<'PY' &
+python3 - "$(cat "$TMP/router.port")" <<'PY' &
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 body = b'{"model":"ipw-router:tier:huge","stream":true,"messages":[{"role":"user","content":"x"}]}'

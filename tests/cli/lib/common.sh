@@ -28,6 +28,52 @@ start_fakellm() {
 	URL="http://127.0.0.1:$(cat "$TMP/$name.port")"
 }
 
+# start_router NAME CONFIG [route serve flags...]: starts `ipw route serve --config CONFIG` (with
+# --no-record when no flags are given) on the config's port (a free one unless it names one),
+# its output in $TMP/NAME.log; returns once it has written $TMP/NAME.port (route serve writes that
+# file by rename, after it listens and has logged its tiers), failing if it exits first or has not
+# written it in 10 s. The router's URL goes in $R, its pid in $RPID (also in SERVER_PIDS, ended on
+# exit).
+start_router() {
+	name=$1 conf=$2; shift 2
+	[ $# -eq 0 ] && set -- --no-record
+	rm -f "$TMP/$name.port"
+	"$IPW" route serve --config "$conf" "$@" --port-file "$TMP/$name.port" </dev/null >"$TMP/$name.log" 2>&1 &
+	RPID=$!
+	SERVER_PIDS="$SERVER_PIDS $RPID"
+	i=0
+	while [ ! -s "$TMP/$name.port" ]; do
+		kill -0 "$RPID" 2>/dev/null || [ -s "$TMP/$name.port" ] ||
+			fail "router $name exited before it listened: $(cat "$TMP/$name.log")"
+		i=$((i + 1)); [ $i -gt 200 ] && fail "router $name did not start in 10 s: $(cat "$TMP/$name.log")"
+		sleep 0.05
+	done
+	R="http://127.0.0.1:$(cat "$TMP/$name.port")"
+}
+
+# need_browser WHY: sets BROWSER to the headless browser (Debian's chromium or chromium-browser).
+# Without one the test ends here: under IPW_REQUIRE_BROWSER=1 or CI's IPW_REQUIRE_LLAMA=1 (.ci/run
+# installs chromium: install-deps.sh --with-llama) it fails, never skips; otherwise it prints
+# "SKIP: WHY: install ..." and exits 77. WHY says what was checked and what the browser would add.
+need_browser() {
+	BROWSER=""
+	for b in chromium chromium-browser; do
+		if command -v "$b" >/dev/null 2>&1; then BROWSER=$b; return 0; fi
+	done
+	if [ "${IPW_REQUIRE_BROWSER:-${IPW_REQUIRE_LLAMA:-0}}" = 1 ]; then
+		fail "no headless browser, and IPW_REQUIRE_BROWSER/IPW_REQUIRE_LLAMA=1 (CI) require one"
+	fi
+	echo "SKIP: $1: install Debian's 'chromium' (scripts/install-deps.sh --with-browser)"
+	exit 77
+}
+
+# browse ARGS...: runs $BROWSER (need_browser) headless with a fresh profile and no network
+# services of its own; its stderr is appended to $TMP/browser.log
+browse() {
+	"$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+		--disable-sync --no-first-run --user-data-dir="$(mktemp -d "$TMP/profile.XXXXXX")" "$@" 2>>"$TMP/browser.log"
+}
+
 # csv_query FILE PYTHON-EXPR: evaluates EXPR with rows = list of dicts from the CSV; prints the result
 csv_query() {
 	python3 -c '
