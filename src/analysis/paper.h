@@ -233,6 +233,13 @@ int analysis_rank_levels(struct store *s, const char *const *ids, size_t n, cons
 			 struct rank_subsets *out, char *err, size_t errlen);
 void rank_subsets_release(struct rank_subsets *r);
 /*
+ * The keys analysis_rank_datasets groups runs by, for ipw ranks and the
+ * report: the run's model (else its server's model, else its name), and its
+ * dataset as recorded (the path, else the SHA-256, else "(no dataset)").
+ */
+const char *rank_model_key(const struct run_record *r);
+const char *rank_dataset_key(const struct run_record *r);
+/*
  * The queries of d[0..n) as one run (acc, failed, energy_j, latency_s only;
  * what analysis_rank_value reads). Free with run_data_release.
  */

@@ -229,6 +229,17 @@ void analysis_rank_pool(const struct run_data *const *d, size_t n, struct run_da
 		}
 }
 
+const char *rank_model_key(const struct run_record *r)
+{
+	return r->model && *r->model ? r->model : r->server_model && *r->server_model ? r->server_model : r->name;
+}
+
+const char *rank_dataset_key(const struct run_record *r)
+{
+	return r->dataset_path && *r->dataset_path ? r->dataset_path :
+	       r->dataset_sha256 && *r->dataset_sha256 ? r->dataset_sha256 : "(no dataset)";
+}
+
 /* Index of key in list[0..n), or n. */
 static size_t find_key(char *const *list, size_t n, const char *key)
 {

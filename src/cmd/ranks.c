@@ -100,19 +100,6 @@ static double rank_of(const double *value, size_t n, size_t i)
 	return better + (eq + 1) / 2;
 }
 
-/* The key --by dataset groups a run under: its model, else its server's model, else its name. */
-static const char *model_key(const struct run_record *r)
-{
-	return r->model && *r->model ? r->model : r->server_model && *r->server_model ? r->server_model : r->name;
-}
-
-/* Its dataset as recorded: the path, else the SHA-256. */
-static const char *dataset_key(const struct run_record *r)
-{
-	return r->dataset_path && *r->dataset_path ? r->dataset_path :
-	       r->dataset_sha256 && *r->dataset_sha256 ? r->dataset_sha256 : "(no dataset)";
-}
-
 /* The total parameters of each run (--by level); 0 or an exit status (said). */
 static int level_totals(const struct ranks_args *a, const struct run_record *runs, size_t n, double *total)
 {
@@ -213,8 +200,8 @@ int cmd_ranks(int argc, char **argv)
 		mkey = xcalloc(n, sizeof(*mkey));
 		dkey = xcalloc(n, sizeof(*dkey));
 		for (size_t i = 0; i < n; i++) {
-			mkey[i] = model_key(&runs[i]);
-			dkey[i] = dataset_key(&runs[i]);
+			mkey[i] = rank_model_key(&runs[i]);
+			dkey[i] = rank_dataset_key(&runs[i]);
 		}
 		analysis_rank_datasets(dp, mkey, dkey, n, m, &sub);
 		if (sub.nmodels < 2) {
