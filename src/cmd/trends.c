@@ -242,7 +242,7 @@ int cmd_trends(int argc, char **argv)
 	if (rc == 0 && a.cc.format == OUT_TEXT)
 		printf("best = the period's run with the highest IPW; IPW_X = ACC_X x POWER_X (accuracy over queries with "
 		       "energy, the model's part; power A/B, the hardware's) against the previous period's best; "
-		       "coverage: best-of-period; *_CI: 95%% intervals of the factors, %s (data formats: ipw_ci_*, "
+		       "coverage: best-of-period; intervals: %s (95%%; *_CI: the factors'; data formats: ipw_ci_*, "
 		       "ipw_ratio_ci_*, accuracy_factor_ci_*, power_factor_ci_*)\n",
 		       paper_ci_words(p.ci));
 	if (fflush(stdout))
