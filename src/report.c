@@ -1451,15 +1451,13 @@ out:
  * By difficulty level (--model-meta; the levels of the levels section, as
  * ipw ranks --by level), when more than one level has items.
  */
-static int ranks_levels(struct report_ctx *c, struct buf *b, const double *all, char *err, size_t errlen)
+static void ranks_levels(struct report_ctx *c, struct buf *b, const double *all)
 {
 	double *total = xcalloc(c->n + 1, sizeof(double)), *bounds = NULL;
 	size_t nb = 0;
 	struct rank_subsets s;
 	char why[IPW_ERRLEN];
 
-	(void)err;
-	(void)errlen;
 	memset(&s, 0, sizeof(s));
 	if (!c->have_meta)
 		goto out;
@@ -1489,7 +1487,6 @@ out:
 	rank_subsets_release(&s);
 	free(total);
 	free(bounds);
-	return 0;
 }
 
 static int section_ranks(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
@@ -1525,10 +1522,11 @@ static int section_ranks(struct report_ctx *c, struct buf *b, char *err, size_t 
 	buf_appends(b, "</tbody></table>\n");
 	if (!rows)
 		buf_appends(b, "<p class=note>No subject has an IPW in every run.</p>\n");
-	if (ranks_datasets(c, b, err, errlen) < 0 || ranks_levels(c, b, all, err, errlen) < 0) {
+	if (ranks_datasets(c, b, err, errlen) < 0) {
 		rc = -1;
 		goto out;
 	}
+	ranks_levels(c, b, all);
 	rc = ranks_bootstrap(c, b, err, errlen);
 out:
 	free(u);

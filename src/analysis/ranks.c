@@ -1,7 +1,8 @@
 /*
  * analysis/ranks.c - rank stability (analysis/paper.h): Kendall's tau-b and
  * Spearman's rho between rankings of runs, the rankings of bootstrap
- * resamples against the full data's, and the mean and spread of repeats.
+ * resamples and of subsets (subjects, datasets, difficulty levels) against
+ * the full data's, and the mean and spread of repeats.
  */
 #include "analysis/paper.h"
 
