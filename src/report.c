@@ -1380,6 +1380,128 @@ out:
 	return rc;
 }
 
+/* One table of rank_subsets rows: subset, items, tau, rho. */
+static void subset_table(struct buf *b, const char *id, const char *what, const struct rank_subsets *s)
+{
+	buf_appendf(b, "<table id=%s><thead><tr><th>%s</th><th>items</th><th>&tau;</th><th>&rho;</th></tr></thead>"
+		    "<tbody>\n", id, what);
+	for (size_t k = 0; k < s->nrows; k++) {
+		buf_appends(b, "<tr>");
+		cell_s(b, s->row[k].key);
+		buf_appendf(b, "<td>%lld</td>", s->row[k].items);
+		cell_mv(b, "%.3f", (struct metric_value){s->row[k].tau, NAN, NAN});
+		cell_mv(b, "%.3f", (struct metric_value){s->row[k].rho, NAN, NAN});
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+}
+
+/*
+ * By dataset (as ipw ranks --by dataset), when the runs are on more than one
+ * dataset: the models ranked, each model's runs pooled.
+ */
+static int ranks_datasets(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
+{
+	struct run_record *rr = xcalloc(c->n, sizeof(*rr));
+	const char **mk = xcalloc(c->n, sizeof(char *)), **dk = xcalloc(c->n, sizeof(char *));
+	struct run_data *d = NULL;
+	const struct run_data **dp = NULL;
+	struct rank_subsets s;
+	size_t got = 0, loaded = 0, nds = 0;
+	int rc = -1;
+
+	memset(&s, 0, sizeof(s));
+	for (; got < c->n; got++) {
+		if (store_run_get(c->s, c->ids[got], &rr[got], err, errlen) < 0)
+			goto out;
+		mk[got] = rank_model_key(&rr[got]);
+		dk[got] = rank_dataset_key(&rr[got]);
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		size_t j = 0;
+		while (j < i && strcmp(dk[j], dk[i]))
+			j++;
+		nds += j == i;
+	}
+	rc = 0;
+	if (nds < 2)
+		goto out;
+	rc = -1;
+	d = xcalloc(c->n, sizeof(*d));
+	dp = xcalloc(c->n, sizeof(*dp));
+	for (; loaded < c->n; loaded++) {
+		if (run_data_load(c->s, c->ids[loaded], &d[loaded], err, errlen) < 0)
+			goto out;
+		dp[loaded] = &d[loaded];
+	}
+	analysis_rank_datasets(dp, mk, dk, c->n, RANK_IPW, &s);
+	buf_appendf(b, "<p>By dataset (the runs are on %zu): a run has one dataset, so the %zu models are ranked (a "
+		    "model's runs pooled; key: the run's model), by IPW on each dataset's queries against the ranking "
+		    "on all of them; datasets some model has no run on are left out; items: the first model's queries "
+		    "(as <code>ipw ranks --by dataset</code>).</p>\n", nds, s.nmodels);
+	if (s.nmodels < 2)
+		buf_appends(b, "<p class=note id=ranks-dataset-note>One model: nothing to rank by dataset.</p>\n");
+	else if (!s.nrows)
+		buf_appends(b, "<p class=note id=ranks-dataset-note>No dataset has runs of every model.</p>\n");
+	else
+		subset_table(b, "ranks-dataset", "dataset", &s);
+	rc = 0;
+out:
+	rank_subsets_release(&s);
+	for (size_t i = 0; i < loaded; i++)
+		run_data_release(&d[i]);
+	free(d);
+	free(dp);
+	for (size_t i = 0; i < got; i++)
+		run_record_release(&rr[i]);
+	free(rr);
+	free(mk);
+	free(dk);
+	return rc;
+}
+
+/*
+ * By difficulty level (--model-meta; the levels of the levels section, as
+ * ipw ranks --by level), when more than one level has items.
+ */
+static void ranks_levels(struct report_ctx *c, struct buf *b, const double *all)
+{
+	double *total = xcalloc(c->n + 1, sizeof(double)), *bounds = NULL;
+	size_t nb = 0;
+	struct rank_subsets s;
+	char why[IPW_ERRLEN];
+
+	memset(&s, 0, sizeof(s));
+	if (!c->have_meta)
+		goto out;
+	for (size_t i = 0; i < c->n; i++) {
+		struct run_record rr;
+		const struct model_meta *mm;
+		memset(&rr, 0, sizeof(rr));
+		total[i] = NAN;
+		if (store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0 && (mm = meta_model_of(&c->mf, &rr)))
+			total[i] = mm->total_params;
+		run_record_release(&rr);
+	}
+	if (analysis_level_bounds(c->o->size_classes ? c->o->size_classes : LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why,
+				  sizeof(why)) < 0 ||
+	    analysis_rank_levels(c->s, (const char *const *)c->ids, c->n, total, bounds, nb, c->o->intersect, RANK_IPW,
+				 all, &s, why, sizeof(why)) < 0) {
+		note(b, "Rank stability by level not computed: %s", why);
+		goto out;
+	}
+	if (s.nrows < 2)
+		goto out;
+	buf_appends(b, "<p>By difficulty level (the levels section's): the runs ranked by IPW on each level's items "
+		    "against the ranking on all queries; levels with no items, or where a run scored none, are left "
+		    "out (as <code>ipw ranks --by level</code>).</p>\n");
+	subset_table(b, "ranks-level", "level", &s);
+out:
+	rank_subsets_release(&s);
+	free(total);
+	free(bounds);
+}
+
 static int section_ranks(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -1413,6 +1535,11 @@ static int section_ranks(struct report_ctx *c, struct buf *b, char *err, size_t 
 	buf_appends(b, "</tbody></table>\n");
 	if (!rows)
 		buf_appends(b, "<p class=note>No subject has an IPW in every run.</p>\n");
+	if (ranks_datasets(c, b, err, errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	ranks_levels(c, b, all);
 	rc = ranks_bootstrap(c, b, err, errlen);
 out:
 	free(u);

@@ -45,6 +45,9 @@ void level_result_release(struct level_result *r)
 	free(r->items);
 	free(r->scored);
 	free(r->correct);
+	free(r->power_sum);
+	free(r->energy_sum);
+	free(r->n_energy);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -66,6 +69,9 @@ int analysis_levels(struct store *s, const char *const *ids, size_t n, const dou
 	out->items = xcalloc(nl, sizeof(long long));
 	out->scored = xcalloc(n * nl + 1, sizeof(long long));
 	out->correct = xcalloc(n * nl + 1, sizeof(long long));
+	out->power_sum = xcalloc(n * nl + 1, sizeof(double));
+	out->energy_sum = xcalloc(n * nl + 1, sizeof(double));
+	out->n_energy = xcalloc(n * nl + 1, sizeof(long long));
 	for (size_t i = 0; i < n; i++) {
 		size_t c = 0;
 		if (!(isfinite(total[i]) && total[i] > 0)) {
@@ -101,8 +107,15 @@ int analysis_levels(struct store *s, const char *const *ids, size_t n, const dou
 			const struct store_item *it = items[i];
 			if (!it->ok || (it->correct != 0 && it->correct != 1))
 				continue;
-			out->scored[i * nl + (size_t)level]++;
-			out->correct[i * nl + (size_t)level] += it->correct;
+			size_t at = i * nl + (size_t)level;
+			out->scored[at]++;
+			out->correct[at] += it->correct;
+			/* the queries whose energy counts, as analysis_rank_value counts them */
+			if (isfinite(it->accel_j) && it->accel_j >= 0 && isfinite(it->e2e_s) && it->e2e_s > 0) {
+				out->power_sum[at] += it->accel_j / it->e2e_s;
+				out->energy_sum[at] += it->accel_j;
+				out->n_energy[at]++;
+			}
 		}
 	}
 	out->n_dropped = m.n_dropped;

@@ -134,6 +134,9 @@ struct level_result {
 	long long *items;         /* per level: items */
 	long long *scored;        /* nruns x nlevels: items of the level the run scored */
 	long long *correct;       /* nruns x nlevels: of them, answered right */
+	double *power_sum;        /* nruns x nlevels: sum of E/latency over those with energy and latency > 0 */
+	double *energy_sum;       /* nruns x nlevels: sum of E over the same queries */
+	long long *n_energy;      /* nruns x nlevels: those queries */
 	long long n_items, n_unscored, n_dropped;
 };
 
@@ -184,6 +187,63 @@ struct rank_stability {
 void analysis_rank_bootstrap(const struct run_data *const *d, size_t n, enum rank_metric m, int b, uint64_t seed,
 			     double level, struct rank_stability *out);
 void rank_stability_release(struct rank_stability *r);
+
+/*
+ * Rank stability by subset (ipw ranks --by, the report's ranks section): per
+ * subset, the ranking on the subset's queries alone against the overall
+ * ranking. Subsets: subjects (each run's queries of the subject), datasets
+ * (each run has one dataset, so the things ranked are models: a model's runs
+ * pooled, overall and per dataset) and difficulty levels (analysis_levels:
+ * each run's queries of the items of the level). A subset some ranked thing
+ * has no value on is left out.
+ */
+struct rank_subset {
+	char *key;                /* the subject, the dataset, or the level "L1" ... (owned) */
+	long long items;          /* subject, dataset: the first ranked thing's queries in it; level: its items */
+	double tau, rho;          /* Kendall tau-b and Spearman rho against the overall values; NAN undefined */
+};
+
+struct rank_subsets {
+	struct rank_subset *row;
+	size_t nrows;
+	/* by dataset: the models ranked, in first-appearance order */
+	size_t nmodels;
+	char **model;             /* owned */
+	double *value;            /* the metric over the model's pooled runs */
+	size_t *model_of;         /* per run given: its model's index */
+	size_t ndatasets;         /* distinct datasets among the runs */
+};
+
+/* Subjects every run has (in the first run's order), against all[i] (run i's overall value). */
+void analysis_rank_subjects(const struct run_data *const *d, size_t n, enum rank_metric m, const double *all,
+			    struct rank_subsets *out);
+/*
+ * Datasets: run i is of model[i] on dataset[i] (keys compared as strings);
+ * the models are ranked by the metric over their pooled runs, overall and on
+ * each dataset that every model has a run on.
+ */
+void analysis_rank_datasets(const struct run_data *const *d, const char *const *model, const char *const *dataset,
+			    size_t n, enum rank_metric m, struct rank_subsets *out);
+/*
+ * Difficulty levels of runs ids[0..n) (analysis_levels with total, bounds,
+ * intersect) against all[i]; levels without items are left out. 0 or -1.
+ */
+int analysis_rank_levels(struct store *s, const char *const *ids, size_t n, const double *total,
+			 const double *bounds, size_t nb, int intersect, enum rank_metric m, const double *all,
+			 struct rank_subsets *out, char *err, size_t errlen);
+void rank_subsets_release(struct rank_subsets *r);
+/*
+ * The keys analysis_rank_datasets groups runs by, for ipw ranks and the
+ * report: the run's model (else its server's model, else its name), and its
+ * dataset as recorded (the path, else the SHA-256, else "(no dataset)").
+ */
+const char *rank_model_key(const struct run_record *r);
+const char *rank_dataset_key(const struct run_record *r);
+/*
+ * The queries of d[0..n) as one run (acc, failed, energy_j, latency_s only;
+ * what analysis_rank_value reads). Free with run_data_release.
+ */
+void analysis_rank_pool(const struct run_data *const *d, size_t n, struct run_data *out);
 
 /* ---- repeats ---- */
 

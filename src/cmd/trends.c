@@ -66,6 +66,13 @@ static const struct tcol cols[] = {
 	{"power_factor", "POWER_X", NULL, TCOL_REAL, "%.3f", TCOL_BOTH},
 	{"ipw_ratio_ci_low", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
 	{"ipw_ratio_ci_high", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
+	{"accuracy_factor_ci_low", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
+	{"accuracy_factor_ci_high", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
+	{"power_factor_ci_low", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
+	{"power_factor_ci_high", NULL, NULL, TCOL_REAL, NULL, TCOL_DATA},
+	{"ipw_ratio_ci", "IPW_X_CI", NULL, TCOL_STR, NULL, TCOL_TEXT | TCOL_RIGHT},
+	{"accuracy_factor_ci", "ACC_X_CI", NULL, TCOL_STR, NULL, TCOL_TEXT | TCOL_RIGHT},
+	{"power_factor_ci", "POWER_X_CI", NULL, TCOL_STR, NULL, TCOL_TEXT | TCOL_RIGHT},
 };
 
 static void usage(FILE *f)
@@ -73,7 +80,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ipw trends RUN... --model-meta FILE [--period year|half|quarter] [--class local|cloud|all]\n"
 		"                  [--intersect] [--bootstrap N] [--seed N] [--ci METHOD] [--store PATH] [--format F]\n"
 		"  per release period: the best run by IPW, its accuracy, IPW, IPJ, power, best-of-period coverage,\n"
-		"  and IPW_X = ACC_X x POWER_X against the previous period's best (last row: first to last).\n");
+		"  and IPW_X = ACC_X x POWER_X against the previous period's best (last row: first to last), each\n"
+		"  factor with its 95%% interval (the table's one method, --ci).\n");
 	opt_usage(f, trends_opts, NOPTS);
 }
 
@@ -110,6 +118,18 @@ static long select_runs(const struct trends_args *a, enum trend_period per, cons
 	return k;
 }
 
+/* "[lo, hi]" of v (text only), NULL when there is none. */
+static void ci_cell(struct table *t, const struct metric_value *v)
+{
+	char b[64];
+	if (!v || !isfinite(v->ci_low) || !isfinite(v->ci_high)) {
+		table_str(t, NULL);
+		return;
+	}
+	snprintf(b, sizeof(b), "[%.3f, %.3f]", v->ci_low, v->ci_high);
+	table_str(t, b);
+}
+
 /* One row of the table. */
 static void emit(struct table *t, const struct paper_runs *p, const struct trend_row *w)
 {
@@ -135,6 +155,13 @@ static void emit(struct table *t, const struct paper_runs *p, const struct trend
 	table_real(t, at ? at->power_factor.value : NAN);
 	table_real(t, at ? at->ipw_ratio.ci_low : NAN);
 	table_real(t, at ? at->ipw_ratio.ci_high : NAN);
+	table_real(t, at ? at->acc_factor.ci_low : NAN);
+	table_real(t, at ? at->acc_factor.ci_high : NAN);
+	table_real(t, at ? at->power_factor.ci_low : NAN);
+	table_real(t, at ? at->power_factor.ci_high : NAN);
+	ci_cell(t, at ? &at->ipw_ratio : NULL);
+	ci_cell(t, at ? &at->acc_factor : NULL);
+	ci_cell(t, at ? &at->power_factor : NULL);
 	table_end_row(t);
 }
 
@@ -215,7 +242,8 @@ int cmd_trends(int argc, char **argv)
 	if (rc == 0 && a.cc.format == OUT_TEXT)
 		printf("best = the period's run with the highest IPW; IPW_X = ACC_X x POWER_X (accuracy over queries with "
 		       "energy, the model's part; power A/B, the hardware's) against the previous period's best; "
-		       "coverage: best-of-period; intervals: %s (data formats: ipw_ci_*, ipw_ratio_ci_*)\n",
+		       "coverage: best-of-period; intervals: %s (95%%; *_CI: the factors'; data formats: ipw_ci_*, "
+		       "ipw_ratio_ci_*, accuracy_factor_ci_*, power_factor_ci_*)\n",
 		       paper_ci_words(p.ci));
 	if (fflush(stdout))
 		rc = EXIT_ENV;

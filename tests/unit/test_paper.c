@@ -18,6 +18,7 @@
 #include "analysis/paper.h"
 #include "perplexity.h"
 #include "report.h"
+#include "stats.h"
 #include "util.h"
 #include "../fakes/analysis_suite.h"
 
@@ -752,4 +753,229 @@ Test(paper, rank_bootstrap_by_hand)
 	rank_stability_release(&r);
 	run_data_release(&d[0]);
 	run_data_release(&d[1]);
+}
+
+/*
+ * The rank bootstrap on ties, by hand. Two runs alike on every query (all
+ * right at 20 W: IPW 0.05 each) tie on the full data and on every
+ * resample: tau-b is undefined when a ranking is all ties (every pair tied:
+ * 0/0), so each resample's tau and rho are NAN and their mean and interval
+ * NAN (not computed, never 0); top_same is 1, the tie going to the first
+ * run on both sides. With a third run at 10 W (IPW 0.1) the one tied pair
+ * stays tied and the others concordant on every resample: tau-b = 2 /
+ * sqrt((3 - 1)(3 - 1)) = 1, rho 1, interval [1, 1], top_same 1.
+ */
+Test(paper, rank_bootstrap_on_ties_by_hand)
+{
+	static const int ok[3] = {1, 1, 1};
+	static const double e20[3] = {20, 20, 20}, e10[3] = {10, 10, 10};
+	struct run_data d[3];
+	const struct run_data *dp[3] = {&d[0], &d[1], &d[2]};
+	struct rank_stability r;
+
+	rank_run(&d[0], 3, ok, e20);
+	rank_run(&d[1], 3, ok, e20);
+	rank_run(&d[2], 3, ok, e10);
+	analysis_rank_bootstrap(dp, 2, RANK_IPW, 100, 5, 0.95, &r);
+	cr_assert(r.value[0] == 0.05 && r.value[1] == 0.05);
+	cr_assert(isnan(analysis_kendall_tau(r.value, r.value, 2)) && isnan(analysis_spearman_rho(r.value, r.value, 2)));
+	cr_assert(isnan(r.tau_mean) && isnan(r.tau_lo) && isnan(r.tau_hi), "tau %g", r.tau_mean);
+	cr_assert(isnan(r.rho_mean) && isnan(r.rho_lo) && isnan(r.rho_hi));
+	cr_assert(r.top_same == 1);
+	rank_stability_release(&r);
+	analysis_rank_bootstrap(dp, 3, RANK_IPW, 100, 5, 0.95, &r);
+	cr_assert(r.tau_mean == 1 && r.tau_lo == 1 && r.tau_hi == 1, "tau %g [%g, %g]", r.tau_mean, r.tau_lo, r.tau_hi);
+	cr_assert(r.rho_mean == 1 && r.rho_lo == 1 && r.rho_hi == 1);
+	cr_assert(r.top_same == 1);
+	rank_stability_release(&r);
+	for (int i = 0; i < 3; i++)
+		run_data_release(&d[i]);
+}
+
+/*
+ * Rank stability by dataset, by hand (the store of tests/fakes/bin_mkranks.c
+ * in memory; every query 10 W, so IPW = accuracy / 10). Models A, B, C on
+ * dataset x (3 items: A 1 1 0, B 0 0 0, C 1 1 1) and y (5 items: A 1 1 0 0 0,
+ * B all right, C none). Pooled: A 4/8, B 5/8, C 3/8 -> IPW 0.05, 0.0625,
+ * 0.0375, B > A > C. On x: C > A > B, the reverse: tau = rho = -1. On y:
+ * B > A > C, the same: 1. Items: A's queries, 3 and 5. A fourth model on x
+ * only would leave y out; here a run of A's twice on x (the same answers)
+ * pools with the first and changes neither A's x value nor the order.
+ */
+Test(paper, rank_by_dataset_by_hand)
+{
+	static const int ax[3] = {1, 1, 0}, bx[3] = {0, 0, 0}, cx[3] = {1, 1, 1};
+	static const int ay[5] = {1, 1, 0, 0, 0}, by[5] = {1, 1, 1, 1, 1}, cy[5] = {0, 0, 0, 0, 0};
+	static const double e[5] = {10, 10, 10, 10, 10};
+	const char *model[7] = {"A", "B", "C", "A", "B", "C", "A"};
+	const char *ds[7] = {"x", "x", "x", "y", "y", "y", "x"};
+	struct run_data d[7];
+	const struct run_data *dp[7];
+	struct rank_subsets s;
+
+	rank_run(&d[0], 3, ax, e);
+	rank_run(&d[1], 3, bx, e);
+	rank_run(&d[2], 3, cx, e);
+	rank_run(&d[3], 5, ay, e);
+	rank_run(&d[4], 5, by, e);
+	rank_run(&d[5], 5, cy, e);
+	rank_run(&d[6], 3, ax, e);
+	for (int i = 0; i < 7; i++)
+		dp[i] = &d[i];
+	analysis_rank_datasets(dp, model, ds, 6, RANK_IPW, &s);
+	cr_assert_eq(s.nmodels, 3);
+	cr_assert_eq(s.ndatasets, 2);
+	cr_assert_str_eq(s.model[1], "B");
+	cr_assert_float_eq(s.value[0], 0.05, EPS);
+	cr_assert_float_eq(s.value[1], 0.0625, EPS);
+	cr_assert_float_eq(s.value[2], 0.0375, EPS);
+	cr_assert_eq(s.model_of[4], 1);
+	cr_assert_eq(s.nrows, 2);
+	cr_assert_str_eq(s.row[0].key, "x");
+	cr_assert_eq(s.row[0].items, 3);
+	cr_assert_float_eq(s.row[0].tau, -1, EPS);
+	cr_assert_float_eq(s.row[0].rho, -1, EPS);
+	cr_assert_str_eq(s.row[1].key, "y");
+	cr_assert_eq(s.row[1].items, 5);
+	cr_assert_float_eq(s.row[1].tau, 1, EPS);
+	cr_assert_float_eq(s.row[1].rho, 1, EPS);
+	rank_subsets_release(&s);
+	/* A twice on x: pooled A 6/11 (0.0545...), still B > A > C; on x A has 6 queries */
+	analysis_rank_datasets(dp, model, ds, 7, RANK_IPW, &s);
+	cr_assert_float_eq(s.value[0], 6.0 / 11 / 10, EPS);
+	cr_assert_eq(s.row[0].items, 6);
+	cr_assert_float_eq(s.row[0].tau, -1, EPS);
+	rank_subsets_release(&s);
+	/* a model on x only: y is left out */
+	model[6] = "D";
+	analysis_rank_datasets(dp, model, ds, 7, RANK_ACCURACY, &s);
+	cr_assert_eq(s.nmodels, 4);
+	cr_assert_eq(s.nrows, 1);
+	cr_assert_str_eq(s.row[0].key, "x");
+	rank_subsets_release(&s);
+	for (int i = 0; i < 7; i++)
+		run_data_release(&d[i]);
+}
+
+/*
+ * Rank stability by difficulty level on the fixture store, by hand. Runs 1
+ * small (4B, class L1), 2 big (2B, L1), 3 cloud (30B, L3) with the default
+ * classes: i1, i2, i4 are L1 (small or big answers them), i3 and i5 L3 (only
+ * cloud). Overall IPW: small 0.4/14, big 0.4/17, cloud 0.8/25: cloud >
+ * small > big. On L1 (i1 i2 i4): small 2/3 at (10+10+20)/3 W = 0.05, big 2/3
+ * at (15+15+20)/3 W = 0.04, cloud 2/3 at 25 W = 0.0267: small > big >
+ * cloud; one pair concordant, two discordant: tau = -1/3; rank differences
+ * 1, 1, 2: rho = 1 - 6 x 6 / 24 = -0.5. On L3 (i3 i5): small 0, big 0, cloud
+ * 0.04: the tied pair counts in tau-b's denominator only: 2 / sqrt(3 x 2)
+ * = 0.8165; rho = Pearson of ranks (2, 1, 3) and (1.5, 1.5, 3) = 1.5 /
+ * sqrt(2 x 1.5) = sqrt(3)/2. Levels L2, L4, L5 have no items: no row.
+ */
+Test(paper, rank_by_level_by_hand)
+{
+	const char *ids[3] = {"1", "2", "3"};
+	const double total[3] = {4e9, 2e9, 30e9}, bounds[3] = {4e9, 14e9, 32e9};
+	const double all[3] = {0.4 / 14, 0.4 / 17, 0.8 / 25};
+	struct rank_subsets s;
+	char err[IPW_ERRLEN];
+
+	cr_assert_eq(analysis_rank_levels(&st, ids, 3, total, bounds, 3, 0, RANK_IPW, all, &s, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(s.nrows, 2);
+	cr_assert_str_eq(s.row[0].key, "L1");
+	cr_assert_eq(s.row[0].items, 3);
+	cr_assert_float_eq(s.row[0].tau, -1.0 / 3, EPS);
+	cr_assert_float_eq(s.row[0].rho, -0.5, EPS);
+	cr_assert_str_eq(s.row[1].key, "L3");
+	cr_assert_eq(s.row[1].items, 2);
+	cr_assert_float_eq(s.row[1].tau, 2 / sqrt(6), EPS);
+	cr_assert_float_eq(s.row[1].rho, sqrt(3) / 2, EPS);
+	rank_subsets_release(&s);
+	/* by accuracy on L1 all three tie at 2/3: tau undefined (NAN), the row kept with its items */
+	cr_assert_eq(analysis_rank_levels(&st, ids, 3, total, bounds, 3, 0, RANK_ACCURACY, all, &s, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(s.row[0].key, "L1");
+	cr_assert(isnan(s.row[0].tau) && isnan(s.row[0].rho));
+	rank_subsets_release(&s);
+	/* a run without a size */
+	{
+		const double none[3] = {4e9, NAN, 30e9};
+		cr_assert_eq(analysis_rank_levels(&st, ids, 3, none, bounds, 3, 0, RANK_IPW, all, &s, err, sizeof(err)),
+			     -1);
+		cr_assert(strstr(err, "no total parameter count"), "%s", err);
+	}
+}
+
+/*
+ * Rank stability by subject: the rows ipw ranks always gave (math tau 1/3,
+ * rho 0.4 in tests/cli/paper.sh), now with the subject's items: runs 1, 2,
+ * 3, 6 overall 0.4/14, 0.4/17, 0.8/25, 0.5/100; on math (i1..i3; gen-a's
+ * i1..i3 too) big > cloud > small > gen-a against cloud > small > big >
+ * gen-a: tau 2/6, rho 1 - 6 x 6 / 60 = 0.4, 3 items.
+ */
+Test(paper, rank_by_subject_by_hand)
+{
+	const char *ids[4] = {"1", "2", "3", "6"};
+	struct run_data d[4];
+	const struct run_data *dp[4] = {&d[0], &d[1], &d[2], &d[3]};
+	const double all[4] = {0.4 / 14, 0.4 / 17, 0.8 / 25, 0.5 / 100};
+	struct rank_subsets s;
+	char err[IPW_ERRLEN];
+
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(run_data_load(&st, ids[i], &d[i], err, sizeof(err)), 0, "%s", err);
+	analysis_rank_subjects(dp, 4, RANK_IPW, all, &s);
+	cr_assert_geq(s.nrows, 1);
+	cr_assert_str_eq(s.row[0].key, "math");
+	cr_assert_eq(s.row[0].items, 3);
+	cr_assert_float_eq(s.row[0].tau, 1.0 / 3, EPS);
+	cr_assert_float_eq(s.row[0].rho, 0.4, EPS);
+	rank_subsets_release(&s);
+	for (int i = 0; i < 4; i++)
+		run_data_release(&d[i]);
+}
+
+/*
+ * The intervals of the trends' factors under the delta method, by hand:
+ * gen-a (run 6, 2024: 1 0 1 0 at 100 W each) to gen-b (7, 2025: 1 1 1 0 at
+ * 50 W each). Accuracy x 0.75/0.5 = 1.5; the means' half-widths z sqrt(s^2/n):
+ * gen-b z sqrt(0.25/4) = z/4 (0.25/0.75 = 1/3 relative), gen-a
+ * z sqrt((1/3)/4) (relative sqrt(1/12)/0.5 = sqrt(1/3)); together
+ * z sqrt(1/9 + 1/3) = 2z/3 of 1.5: half-width z, [1.5 - z, 1.5 + z].
+ * Power x 100/50 = 2 with no spread in either run: [2, 2], zero width.
+ * IPW x 0.015/0.005 = 3 with the same relative half-width 2z/3: [3 - 2z, 3 + 2z].
+ * z = the normal 97.5% quantile.
+ */
+Test(paper, trends_factor_intervals_by_hand)
+{
+	char err[IPW_ERRLEN], *ids[] = {"6", "7"};
+	const char *period[] = {"2024", "2025"};
+	struct metrics m[2];
+	const struct metrics *mp[2] = {&m[0], &m[1]};
+	struct metrics_options o;
+	struct trend_result r;
+	double z = stats_norm_quantile(0.975);
+	const struct attribution *at;
+
+	memset(m, 0, sizeof(m));
+	m[0].ipw.value = 0.005, m[1].ipw.value = 0.015;
+	metrics_options_init(&o);
+	cr_assert_eq(analysis_trends(&st, ids, period, mp, 2, 1, &o, 1, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert(r.rows[1].has_factor);
+	at = &r.rows[1].at;
+	cr_assert_float_eq(at->acc_factor.value, 1.5, EPS);
+	cr_assert_float_eq(at->acc_factor.ci_low, 1.5 - z, 1e-12);
+	cr_assert_float_eq(at->acc_factor.ci_high, 1.5 + z, 1e-12);
+	cr_assert(at->power_factor.value == 2 && at->power_factor.ci_low == 2 && at->power_factor.ci_high == 2,
+		  "power x %g [%g, %g]", at->power_factor.value, at->power_factor.ci_low, at->power_factor.ci_high);
+	cr_assert_float_eq(at->ipw_ratio.value, 3, EPS);
+	cr_assert_float_eq(at->ipw_ratio.ci_low, 3 - 2 * z, 1e-12);
+	cr_assert_float_eq(at->ipw_ratio.ci_high, 3 + 2 * z, 1e-12);
+	trend_result_release(&r);
+	/* the bootstrap: a run of constant power resamples to the same power, so power x stays [2, 2] */
+	o.bootstrap = 200;
+	cr_assert_eq(analysis_trends(&st, ids, period, mp, 2, 1, &o, 0, &r, err, sizeof(err)), 0, "%s", err);
+	at = &r.rows[1].at;
+	cr_assert(at->power_factor.ci_low == 2 && at->power_factor.ci_high == 2, "[%g, %g]", at->power_factor.ci_low,
+		  at->power_factor.ci_high);
+	trend_result_release(&r);
 }
