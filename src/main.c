@@ -37,7 +37,7 @@ static const struct command commands[] = {
 	{"report", cmd_report, S | R, "a self-contained HTML report with tables and plots"},
 	{"levels", cmd_levels, S | R | O, "difficulty levels: the smallest model size class answering each item"},
 	{"trends", cmd_trends, S | R | O, "accuracy, IPW, IPJ, coverage by model release period; IPW change factored"},
-	{"ranks", cmd_ranks, S | R | O, "rank stability: Kendall tau and Spearman rho by subject and bootstrap"},
+	{"ranks", cmd_ranks, S | R | O, "rank stability: Kendall tau and Spearman rho by subject, dataset or level, and bootstrap"},
 	{"repeats", cmd_repeats, S | R | O, "repeated runs: mean and sigma across repeats beside each run's interval"},
 	{"localcloud", cmd_localcloud, S | R | O, "the same models on local and cloud accelerators: ratios, pivots, coverage"},
 	{"gdi", cmd_gdi, S | O, "gross domestic intelligence of a scenario: IPW x accessible power, with and without local devices"},
