@@ -6,6 +6,10 @@
  * --server-ttft-ms T --extra adds, after the usual columns: TTFT minus the
  * server's configured T, p50/p99 (µs), CPU seconds per 1,000 tokens and the
  * process's peak RSS (KB).
+ * --rate R: open loop instead of a closed one: requests arrive at R a second,
+ * Poisson (exponential gaps from a fixed seed), whatever is in flight; with
+ * streams of duration D about R x D are open at once, their starts spread
+ * over time rather than in waves. --concurrency then only sizes the warm-up.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@ struct bench {
 	struct chat_request req;
 	struct chat_result *res;
 	int n, next, ndone, nfail;
+	int open_loop;      /* --rate: arrivals are scheduled, a finished request starts none */
 };
 
 static void on_done(void *arg, struct chat_result *r);
@@ -43,8 +48,37 @@ static void on_done(void *arg, struct chat_result *r)
 		if (b->nfail++ < 3)
 			fprintf(stderr, "client_bench: %s: %s\n", err_kind_name(r->err), r->errmsg);
 	}
-	if (b->next < b->n)
+	if (!b->open_loop && b->next < b->n)
 		submit_next(b);
+}
+
+/* An exponential gap (s) at rate per second, from a fixed-seed xorshift: the same arrivals every run. */
+static double next_gap(unsigned long long *s, double rate)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return -log(1.0 - (double)(*s >> 11) / 9007199254740992.0) / rate;
+}
+
+/* The open loop: submits on schedule, polls until every request is done. */
+static void run_open_loop(struct bench *b, double rate)
+{
+	unsigned long long seed = 0x9e3779b97f4a7c15ULL;
+	int64_t start = clock_now_ns(), due = start;
+	int inflight = 0;
+
+	while (b->next < b->n || inflight > 0) {
+		int64_t now = clock_now_ns();
+		long long wait_ms = 1000;
+		while (b->next < b->n && due <= now) {
+			submit_next(b);
+			due += (int64_t)(next_gap(&seed, rate) * 1e9);
+		}
+		if (b->next < b->n)
+			wait_ms = (due - now + 999999) / 1000000;
+		inflight = client_poll(b->c, (int)(wait_ms < 1 ? 1 : wait_ms));
+	}
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -64,7 +98,7 @@ int main(int argc, char **argv)
 {
 	const char *url = NULL, *api = "openai", *model = "fake-model";
 	int n = 2000, conc = 1, i, k = 0, kt = 0, warm = 20, extra = 0;
-	double server_ttft_ms = 0;
+	double server_ttft_ms = 0, rate = 0;
 	long long *vs_cfg;
 	struct bench b = { 0 };
 	char err[IPW_ERRLEN];
@@ -87,9 +121,12 @@ int main(int argc, char **argv)
 			server_ttft_ms = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--extra"))
 			extra = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--rate"))
+			rate = atof(argv[i + 1]);
 	}
-	if (!url || n <= 0 || conc <= 0) {
-		fprintf(stderr, "usage: client_bench --url URL [--api openai|ollama] [--n N] [--concurrency C] [--model M]\n");
+	if (!url || n <= 0 || conc <= 0 || rate < 0) {
+		fprintf(stderr, "usage: client_bench --url URL [--api openai|ollama] [--n N] [--concurrency C] [--model M]"
+			" [--rate R]\n");
 		return 2;
 	}
 	b.c = client_new(url, api, err, sizeof err);
@@ -121,10 +158,15 @@ int main(int argc, char **argv)
 	vs_cfg = calloc((size_t)n, sizeof *vs_cfg);
 	cpu0 = cpu_s();
 	t0 = clock_now_ns();
-	for (i = 0; i < conc && i < n; i++)
-		submit_next(&b);
-	while (client_poll(b.c, 1000) > 0)
-		;
+	if (rate > 0) {
+		b.open_loop = 1;
+		run_open_loop(&b, rate);
+	} else {
+		for (i = 0; i < conc && i < n; i++)
+			submit_next(&b);
+		while (client_poll(b.c, 1000) > 0)
+			;
+	}
 	t1 = clock_now_ns();
 	cpu = cpu_s() - cpu0;
 	for (i = 0; i < n; i++) {

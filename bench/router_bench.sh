@@ -4,6 +4,9 @@
 #  - the TTFT it adds: client_bench's TTFT minus the tier's configured TTFT, p50 and p99, direct to a
 #    paced fake tier and through the router to the same tier, at 1, 64 and 256 concurrent streams,
 #    REPEATS runs of each alternating direct and router; the table gives the median of the runs;
+#    under two loads: closed (C requests start together, then each finished one starts the next: waves
+#    of C simultaneous arrivals) and open (Poisson arrivals at C / stream duration a second: about C
+#    streams open at once, their starts spread over time);
 #  - tokens/s streamed through it (one and eight streams of 4,000 unpaced tokens) with the router
 #    pinned to one core, beside the same client direct to the tier;
 #  - memory per open stream: RSS with 256 stalled streams minus idle RSS, / 256, measured first.
@@ -25,10 +28,12 @@ FAKE="$BUILD/fakes/fakellm"
 CB="$BUILD/bench/client_bench"
 [ -x "$IPW" ] && [ -x "$FAKE" ] && [ -x "$CB" ] || { echo "build first: make && make fakes bench" >&2; exit 2; }
 if [ $SMOKE = 1 ]; then
-	LEVELS="1 4" PER=3 REPEATS=1 PACE=5 LONG=200 HELD=8
+	LEVELS="1 4" OPEN_LEVELS=4 PER=3 REPEATS=1 PACE=5 LONG=200 HELD=8
 else
-	LEVELS="1 64 256" PER=4 REPEATS=${REPEATS:-3} PACE=50 LONG=4000 HELD=256
+	LEVELS=${LEVELS:-"1 64 256"} OPEN_LEVELS=${OPEN_LEVELS:-"64 256"} PER=4 REPEATS=${REPEATS:-3} PACE=50 LONG=4000
+	HELD=256
 fi
+DUR_MS=$((16 * PACE))   # the paced tier's stream: 16 events, the first after PACE ms, then one every PACE ms
 ROUTER_CPU=${ROUTER_CPU:-0}
 FAKE_CPUS=${FAKE_CPUS:-1}
 # pin CPUS CMD...: runs CMD on CPUS by exec, so call it only in a subshell (`&` or $(...)): the
@@ -84,8 +89,12 @@ for s in socks:
 PY
 echo
 
-# cb URL MODEL N CONC: client_bench's two lines (its own columns and the "extra" ones)
-cb() { pin "${CLIENT_CPUS:-}" "$CB" --url "$1" --model "$2" --n "$3" --concurrency "$4" --server-ttft-ms "$PACE" --extra 1; }
+# cb URL MODEL N CONC [RATE]: client_bench's two lines (its own columns and the "extra" ones); with RATE,
+# the open loop (CONC then only sizes the warm-up)
+cb() {
+	pin "${CLIENT_CPUS:-}" "$CB" --url "$1" --model "$2" --n "$3" --concurrency "$4" ${5:+--rate "$5"} \
+		--server-ttft-ms "$PACE" --extra 1
+}
 # field LINE K: the K-th |-separated field of a client_bench line
 field() { echo "$1" | awk -F'|' -v k="$2" '{ gsub(/ /, "", $k); print $k }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -94,15 +103,21 @@ echo "TTFT added by the router: tier paced (first event after $PACE ms, then one
 echo "TTFT - $PACE ms measured by client_bench (warm connections), median of $REPEATS runs of $PER x streams requests,"
 echo "router on cpu $ROUTER_CPU, fake tiers on cpus $FAKE_CPUS, client on cpus ${CLIENT_CPUS:-any}; ms"
 echo
-echo "| streams | requests/run | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | failed (direct/router) |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for c in $LEVELS; do
+echo "| load | streams | requests/run | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | failed (direct/router) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+LOADS=""
+for c in $LEVELS; do LOADS="$LOADS closed:$c"; done
+for c in $OPEN_LEVELS; do LOADS="$LOADS open:$c"; done
+for lc in $LOADS; do
+	load=${lc%%:*} c=${lc#*:}
 	n=$((c * PER))
+	rate=""
+	[ "$load" = open ] && rate=$(awk -v c="$c" -v d="$DUR_MS" 'BEGIN { printf "%.3f", c * 1000 / d }')
 	d50="" d99="" r50="" r99="" dfail=0 rfail=0 rep=1
 	while [ $rep -le $REPEATS ]; do
 		for side in direct router; do
-			if [ $side = direct ]; then out=$(cb "http://127.0.0.1:$F" m $n $c 2>>"$TMP/cb.err") || dfail=$((dfail + 1))
-			else out=$(cb "http://127.0.0.1:$R" ipw-router:tier:paced $n $c 2>>"$TMP/cb.err") || rfail=$((rfail + 1)); fi
+			if [ $side = direct ]; then out=$(cb "http://127.0.0.1:$F" m $n $c $rate 2>>"$TMP/cb.err") || dfail=$((dfail + 1))
+			else out=$(cb "http://127.0.0.1:$R" ipw-router:tier:paced $n $c $rate 2>>"$TMP/cb.err") || rfail=$((rfail + 1)); fi
 			ex=$(echo "$out" | grep '^extra' || true)
 			[ -n "$ex" ] || { echo "router_bench: client_bench printed no figures ($side, $c streams):" >&2; cat "$TMP/cb.err" >&2; exit 1; }
 			p50=$(field "$ex" 2) p99=$(field "$ex" 3)
@@ -111,8 +126,8 @@ for c in $LEVELS; do
 		rep=$((rep + 1))
 	done
 	md50=$(echo "$d50" | median) md99=$(echo "$d99" | median) mr50=$(echo "$r50" | median) mr99=$(echo "$r99" | median)
-	awk -v c=$c -v n=$n -v a="$md50" -v b="$mr50" -v x="$md99" -v y="$mr99" -v df=$dfail -v rf=$rfail 'BEGIN {
-		printf "| %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %d / %d |\n", c, n, a / 1e3, b / 1e3, (b - a) / 1e3, x / 1e3, y / 1e3, (y - x) / 1e3, df, rf }'
+	awk -v l=$load -v c=$c -v n=$n -v a="$md50" -v b="$mr50" -v x="$md99" -v y="$mr99" -v df=$dfail -v rf=$rfail 'BEGIN {
+		printf "| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %d / %d |\n", l, c, n, a / 1e3, b / 1e3, (b - a) / 1e3, x / 1e3, y / 1e3, (y - x) / 1e3, df, rf }'
 done
 echo
 echo "| streams of $LONG unpaced tokens | tokens/s through the router (router on one core) | tokens/s direct |"

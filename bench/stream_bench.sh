@@ -4,10 +4,14 @@
 # count does not depend on how busy the machine is; also the marginal cost of one
 # more event, from a second run with 128-event streams), the TTFT that the whole
 # `ipw profile` pipeline and bench/client_bench add at 1, 64, 256 and 1,000
-# paced streams, client CPU seconds per 1,000 tokens, memory per open stream
-# and the most streams sustained with no failure. Prints Markdown tables
-# (bench/RESULTS.md keeps the runs); writes nothing in the tree.
+# paced streams (closed loop: waves of simultaneous starts; and open loop:
+# Poisson arrivals keeping as many streams open, starts spread), client CPU
+# seconds per 1,000 tokens, memory per open stream and the most streams
+# sustained with no failure. Prints Markdown tables (bench/RESULTS.md keeps the
+# runs); writes nothing in the tree.
 #   bench/stream_bench.sh [--smoke]     (--smoke: tiny sizes, for make bench-smoke)
+# Environment: LEVELS, OPEN_LEVELS (stream counts of the two loads), ONLY_TTFT=1
+# (the TTFT table alone), MAX_STREAMS, IPW_BUILD, FAKE_BUILD.
 # Needs valgrind for the instruction count (the row says so when it is absent).
 set -eu
 cd "$(dirname "$0")/.."
@@ -35,10 +39,12 @@ start_fake() {
 }
 
 if [ $SMOKE = 1 ]; then
-	CG_N=10 LEVELS="1 8" PER=2 MEM_LO=4 MEM_HI=32 MAXS=64 TOK=4 PACE=5 SLOW=100
+	CG_N=10 LEVELS="1 8" PER=2 OPEN_LEVELS=8 OPEN_PER=3 MEM_LO=4 MEM_HI=32 MAXS=64 TOK=4 PACE=5 SLOW=100
 else
-	CG_N=200 LEVELS="1 64 256 1000" PER=3 MEM_LO=10 MEM_HI=1000 MAXS=${MAX_STREAMS:-10000} TOK=16 PACE=50 SLOW=1000
+	CG_N=200 LEVELS=${LEVELS:-"1 64 256 1000"} PER=3 OPEN_LEVELS=${OPEN_LEVELS:-"64 256 1000"} OPEN_PER=4
+	MEM_LO=10 MEM_HI=1000 MAXS=${MAX_STREAMS:-10000} TOK=16 PACE=50 SLOW=1000
 fi
+DUR_MS=$((TOK * PACE))   # a paced stream: the first event after PACE ms, then one every PACE ms
 echo "build: $B; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -54,7 +60,9 @@ count_instr() {
 		sed -n 's/^ *\([0-9,]*\) .*src\/client.c:stream_parser_feed .*/\1/p' | head -1 | tr -d ,)
 	parse=${parse:-0}
 }
-if command -v valgrind >/dev/null; then
+if [ "${ONLY_TTFT:-0}" = 1 ]; then
+	echo "(ONLY_TTFT=1: instructions, unpaced CPU, memory and the most streams not measured)"
+elif command -v valgrind >/dev/null; then
 	count_instr 128
 	total2=$total parse2=$parse
 	count_instr 64
@@ -82,18 +90,27 @@ echo "Paced server: first event after $PACE ms, then one every $PACE ms, $TOK ev
 echo "TTFT added = measured TTFT - $PACE ms (so the fake server's own lateness on this shared machine counts as"
 echo "added). ipw profile: the stored ttft_s of every query; client_bench: the same quantity in one process."
 echo
-echo "| streams | requests | ipw profile added TTFT p50 (ms) | p99 (ms) | client_bench p50 (ms) | p99 (ms) | p99 difference (ms) | ipw CPU s / 1k tokens | failed (profile/bench) |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for c in $LEVELS; do
-	n=$((c * PER))
+# ttft_row MODE C N: one table row; MODE closed (--concurrency C: C requests start together, then each
+# finished one starts the next, so a paced load moves in waves of C) or open (Poisson arrivals at
+# C / stream duration a second: about C streams open at once, their starts spread over time)
+ttft_row() {
+	mode=$1 c=$2 n=$3
+	if [ "$mode" = open ]; then
+		rate=$(awk -v c="$c" -v d="$DUR_MS" 'BEGIN { printf "%.3f", c * 1000 / d }')
+		pl="--rate $rate" cl="--rate $rate --concurrency $c"
+	else
+		pl="--concurrency $c" cl="--concurrency $c"
+	fi
 	rm -f "$T/db"*
+	# shellcheck disable=SC2086
 	/usr/bin/env time -f "%U %S" -o "$T/time" env IPW_FAKE_PROFILE='gpu0=const:200' "$B/ipw" profile --url "$URL" \
-		--backends fake --idle-seconds 0 --warmup 1 --concurrency "$c" --requests "$n" --dataset "$T/items.jsonl" \
+		--backends fake --idle-seconds 0 --warmup 1 $pl --requests "$n" --dataset "$T/items.jsonl" \
 		--store "$T/db" --timeout 120 --quiet >"$T/prof.out" 2>&1 || true
-	bench=$("$B/bench/client_bench" --url "$URL" --n "$n" --concurrency "$c" --server-ttft-ms "$PACE" --extra 1 2>/dev/null || true)
-	python3 - "$T/db" "$c" "$n" "$PACE" "$T/time" "$bench" <<'PY'
+	# shellcheck disable=SC2086
+	bench=$("$B/bench/client_bench" --url "$URL" --n "$n" $cl --server-ttft-ms "$PACE" --extra 1 2>/dev/null || true)
+	python3 - "$T/db" "$c" "$n" "$PACE" "$T/time" "$bench" "$mode" <<'PY'
 import sqlite3, sys
-db, c, n, pace, tfile, bench = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1e3, sys.argv[5], sys.argv[6]
+db, c, n, pace, tfile, bench, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1e3, sys.argv[5], sys.argv[6], sys.argv[7]
 def pct(v, q):
     v = sorted(v); k = (len(v) - 1) * q; i = int(k)
     return v[i] + (v[min(i + 1, len(v) - 1)] - v[i]) * (k - i) if v else float('nan')
@@ -109,19 +126,36 @@ added = [(r[0] - pace) * 1e3 for r in rows]
 u, s_ = (float(x) for x in open(tfile).read().split()[-2:])
 cpu = (u + s_) / tok * 1e3 if tok else float('nan')
 bl = [x.strip() for x in bench.split('|')]
-# client_bench: "| api | conc | n | failed | ... |" then "extra | p50us | p99us | cpu/1k | rss |"
+# client_bench: "| api | conc | n | failed | q/s | tok/s | added vs server send p50 | p99 (us) | cpu |"
+# then "extra | p50us | p99us | cpu/1k | rss |" (TTFT - configured)
 try:
     bfail = bl[4]
+    s50, s99 = float(bl[7]) / 1e3, float(bl[8]) / 1e3
     ex = bench.split('extra')[1].split('|')
     b50, b99 = float(ex[1]) / 1e3, float(ex[2]) / 1e3
 except Exception:
-    bfail, b50, b99 = 'n/a', float('nan'), float('nan')
+    bfail, b50, b99, s50, s99 = 'n/a', float('nan'), float('nan'), float('nan'), float('nan')
 p50, p99 = pct(added, .5), pct(added, .99)
 fail = f"{failed}{' + %d not stored' % missing if missing else ''}"
-print(f"| {c} | {n} | {p50:.2f} | {p99:.2f} | {b50:.2f} | {b99:.2f} | {p99 - b99:+.2f} | {cpu:.4f} | {fail} / {bfail} |")
+print(f"| {mode} | {c} | {n} | {p50:.2f} | {p99:.2f} | {b50:.2f} | {b99:.2f} | {p99 - b99:+.2f} | {s50:.2f} / {s99:.2f} | {cpu:.4f} | {fail} / {bfail} |")
 PY
+}
+echo "Two loads: closed (--concurrency C: C requests start together and each finished one starts the next, so"
+echo "a paced load moves in waves of C arrivals within a millisecond) and open (Poisson arrivals at C / $DUR_MS ms"
+echo "a second, the stream's duration: about C streams open at once once the load has filled, their starts spread)."
+echo "The last column but two is client_bench's own receive delay: its first-event time minus the fake"
+echo "server's send time stamped in the event (x_server_t_ns), which leaves the server's lateness out."
+echo
+echo "| load | streams | requests | ipw profile added TTFT p50 (ms) | p99 (ms) | client_bench p50 (ms) | p99 (ms) | p99 difference (ms) | client_bench after the server's send p50 / p99 (ms) | ipw CPU s / 1k tokens | failed (profile/bench) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for c in $LEVELS; do
+	ttft_row closed "$c" $((c * PER))
+done
+for c in $OPEN_LEVELS; do
+	ttft_row open "$c" $((c * OPEN_PER))
 done
 echo
+[ "${ONLY_TTFT:-0}" = 1 ] && exit 0
 
 # ---- CPU per 1,000 tokens, unpaced ------------------------------------------
 start_fake 64 0 0
