@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ struct stream {
 	int status_known;
 	CURLcode rc;
 	double timeout_s;
+	int64_t t_connect_ns;    /* libcurl opened this request's connection (0: it reused one) */
 	char curlerr[CURL_ERROR_SIZE];
 	struct stream *next;
 };
@@ -770,6 +772,30 @@ static void stream_free(struct stream *s)
 	free(s);
 }
 
+/*
+ * The request's send time is when libcurl starts on it: it opens a
+ * connection for it (on_curl_socket_open: the set-up counts as part of the
+ * request), or, on a reused connection, it is about to write it
+ * (on_curl_prereq). Either way after any wait in ipw's own loop.
+ */
+static curl_socket_t on_curl_socket_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct stream *s = arg;
+
+	if (purpose == CURLSOCKTYPE_IPCXN && !s->t_connect_ns)
+		s->t_connect_ns = clock_now_ns();
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+static int on_curl_prereq(void *arg, char *remote_ip, char *local_ip, int remote_port, int local_port)
+{
+	struct stream *s = arg;
+
+	(void)remote_ip, (void)local_ip, (void)remote_port, (void)local_port;
+	s->res->t_send_ns = s->t_connect_ns ? s->t_connect_ns : clock_now_ns();
+	return CURL_PREREQFUNC_OK;
+}
+
 static void stream_setopts(struct stream *s, const struct chat_request *req, const struct buf *body)
 {
 	struct client *c = s->c;
@@ -784,6 +810,10 @@ static void stream_setopts(struct stream *s, const struct chat_request *req, con
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_stream_data);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(s->easy, CURLOPT_OPENSOCKETFUNCTION, on_curl_socket_open);
+	curl_easy_setopt(s->easy, CURLOPT_OPENSOCKETDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_PREREQFUNCTION, on_curl_prereq);
+	curl_easy_setopt(s->easy, CURLOPT_PREREQDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curlerr);
 	curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, tmo);
@@ -834,7 +864,7 @@ int client_submit(struct client *c, const struct chat_request *req, struct chat_
 		goto out;
 	}
 	stream_setopts(s, req, &body);
-	res->t_send_ns = clock_now_ns();
+	res->t_submit_ns = res->t_send_ns = clock_now_ns();   /* t_send_ns again when the request goes out */
 	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
 		submit_fail(res, ERR_CONNECT, "could not add the request to the event loop");
 		goto out;

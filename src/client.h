@@ -79,7 +79,15 @@ void chat_request_set_prompt(struct chat_request *req, struct chat_message msgs[
 
 /* The outcome of one attempt. Times are CLOCK_MONOTONIC ns (0 = did not happen). */
 struct chat_result {
-	int64_t t_send_ns;          /* just before the request was handed to libcurl */
+	int64_t t_submit_ns;        /* when client_submit took the request */
+	/*
+	 * when libcurl began to write the request on its connection (connected or
+	 * reused: CURLOPT_PREREQFUNCTION), so TTFT, latency and the energy window
+	 * leave out the time the request waited in ipw's own loop behind others
+	 * (t_send_ns - t_submit_ns, the load summary's client_send_delay_s); APIs
+	 * that do not go through libcurl set it when they start the request
+	 */
+	int64_t t_send_ns;
 	int64_t t_first_ns;         /* first output token (reasoning or answer) */
 	int64_t t_first_answer_ns;  /* first answer (non-reasoning) token */
 	int64_t t_end_ns;           /* stream finished (or failed) */

@@ -379,8 +379,8 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 		    const struct load_slo *slo, struct load_summary *sum)
 {
 	double *ttft = xmalloc((n + 1) * sizeof(double)), *tpot = xmalloc((n + 1) * sizeof(double));
-	double *e2e = xmalloc((n + 1) * sizeof(double)), *itl = NULL;
-	size_t nt = 0, np = 0, ne = 0, ni = 0, icap = 0;
+	double *e2e = xmalloc((n + 1) * sizeof(double)), *itl = NULL, *sd = xmalloc((n + 1) * sizeof(double));
+	size_t nt = 0, np = 0, ne = 0, ni = 0, icap = 0, nsd = 0;
 	int64_t first = 0, last = 0;
 	long long good = 0;
 
@@ -393,6 +393,8 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 			first = res->t_send_ns;
 		if (res->t_end_ns > last)
 			last = res->t_end_ns;
+		if (res->t_submit_ns && res->t_send_ns >= res->t_submit_ns)
+			sd[nsd++] = (double)(res->t_send_ns - res->t_submit_ns) / 1e9;
 		if (!q->status || strcmp(q->status, "ok")) {
 			sum->failed++;
 			continue;
@@ -414,6 +416,7 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 	fill_pct(&sum->tpot, tpot, np);
 	fill_pct(&sum->e2e, e2e, ne);
 	fill_pct(&sum->itl, itl, ni);
+	fill_pct(&sum->send_delay, sd, nsd);
 	sum->span_s = first && last > first ? (double)(last - first) / 1e9 : NAN;
 	sum->req_per_s = sum->span_s > 0 ? (double)sum->ok / sum->span_s : NAN;
 	sum->out_tok_per_s = sum->span_s > 0 ? (double)sum->out_tokens / sum->span_s : NAN;
@@ -430,6 +433,7 @@ void load_summarize(struct load_req **reqs, const struct query_record *qs, size_
 	free(tpot);
 	free(e2e);
 	free(itl);
+	free(sd);
 }
 
 /* ---- energy ---- */
@@ -623,6 +627,7 @@ char *load_summary_json(const struct load_summary *s, const struct load_opts *o,
 	json_object_set_new(lat, "tpot_s", jpct(&s->tpot));
 	json_object_set_new(lat, "itl_s", jpct(&s->itl));
 	json_object_set_new(lat, "e2e_s", jpct(&s->e2e));
+	json_object_set_new(lat, "client_send_delay_s", jpct(&s->send_delay));
 	json_object_set_new(j, "latency", lat);
 	json_object_set_new(j, "requests_per_s", json_real_or_null(s->req_per_s));
 	json_object_set_new(j, "output_tokens", json_integer(s->out_tokens));

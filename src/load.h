@@ -95,6 +95,7 @@ struct load_summary {
 	long long sent, ok, failed;
 	double span_s;                     /* first send to last end */
 	struct load_pct ttft, tpot, itl, e2e;
+	struct load_pct send_delay;        /* ipw's own: the request's send - its submission, every sent request */
 	double req_per_s, out_tok_per_s;
 	long long out_tokens;
 	long long good;                    /* ok requests meeting every SLO (-1: no SLO given) */

@@ -278,7 +278,7 @@ static int bi_submit(void *state, const struct chat_request *req, struct chat_re
 	r->s.top_k = req->s.top_k > 0 ? req->s.top_k : 0;
 	r->s.seed = req->s.has_seed ? (uint64_t)req->s.seed : 0;
 	snprintf(res->model, sizeof res->model, "%s", st->path);
-	res->t_send_ns = clock_now_ns();
+	res->t_submit_ns = res->t_send_ns = clock_now_ns();
 	r->deadline_ns = req->timeout_s > 0 ? res->t_send_ns + (int64_t)(req->timeout_s * 1e9) : 0;
 	pthread_mutex_lock(&st->mu);
 	list_push(&st->queue, r);

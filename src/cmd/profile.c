@@ -202,6 +202,7 @@ static void print_summary(const char *text)
 		print_pct(json_object_get(j, "latency"), "tpot_s", "TPOT");
 		print_pct(json_object_get(j, "latency"), "itl_s", "ITL");
 		print_pct(json_object_get(j, "latency"), "e2e_s", "E2E");
+		print_pct(json_object_get(j, "latency"), "client_send_delay_s", "ipw's own send delay");
 		print_value("throughput", jnum(j, "requests_per_s"), "requests/s");
 		print_value("output throughput", jnum(j, "output_tokens_per_s"), "tokens/s");
 		g = json_object_get(j, "goodput");

@@ -22,6 +22,7 @@ sq() {
 $IPW profile --url "$URL" --store "$TMP/l.db" --name closed --concurrency 4 --requests 16 $COMMON \
 	>"$TMP/out1" 2>"$TMP/err1" || fail "closed loop exited $?: $(cat "$TMP/err1")"
 grep -q "TTFT  *p50" "$TMP/out1" || fail "no percentile lines: $(cat "$TMP/out1")"
+grep -q "ipw's own send delay  *p50" "$TMP/out1" || fail "no send-delay line: $(cat "$TMP/out1")"
 python3 - "$TMP/l.db" <<'PY' || fail "closed loop checks"
 import json, sqlite3, statistics, sys
 db = sqlite3.connect(sys.argv[1])
@@ -61,6 +62,9 @@ for k in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
     p = s["latency"][k]
     assert p["p50"] <= p["p90"] <= p["p95"] <= p["p99"], (k, p)
 assert 0.03 < s["latency"]["ttft_s"]["p50"] < 1, s["latency"]
+# ipw's own wait before each request went out: every sent request counted, never negative
+sd = s["latency"]["client_send_delay_s"]
+assert sd["n"] == s["sent"] and 0 <= sd["p50"] <= sd["p99"], sd
 assert s["output_tokens"] == 160 and s["requests_per_s"] > 0
 PY
 $IPW show closed --store "$TMP/l.db" >"$TMP/show" || fail "show failed"

@@ -659,6 +659,39 @@ Test(client, many_concurrent_streams_on_one_client)
 	client_free(c);
 }
 
+/*
+ * The send time is when libcurl starts on the request, not when it was
+ * submitted: a request submitted while the loop is held up (here a 50 ms
+ * sleep before the first poll) is sent after the hold-up, so its TTFT and
+ * energy window leave it out; the wait is t_send_ns - t_submit_ns. The
+ * first request opens its connection (the set-up counts in its window),
+ * the second reuses it.
+ */
+Test(client, send_time_is_when_the_request_goes_out_not_its_submission)
+{
+	struct client *c = client_for("openai");
+	struct chat_request q = request("fake-model");
+	struct chat_result r;
+	int64_t before;
+
+	for (int k = 0; k < 2; k++) {
+		chat_result_init(&r);
+		before = clock_now_ns();
+		cr_assert_eq(client_submit(c, &q, &r, NULL, NULL), 0);
+		cr_assert_geq(r.t_submit_ns, before);
+		clock_sleep_ns(50 * NS_PER_MS);
+		while (client_poll(c, 1000) > 0)
+			;
+		cr_assert_eq(r.err, ERR_NONE, "%s", r.errmsg);
+		cr_assert_geq(r.t_send_ns - r.t_submit_ns, 50 * NS_PER_MS, "request %d: sent %lld ns after submission", k,
+			      (long long)(r.t_send_ns - r.t_submit_ns));
+		cr_assert_lt(r.t_send_ns, r.server_t_first_ns, "request %d", k);
+		cr_assert_leq(r.t_send_ns, r.t_first_ns);
+		chat_result_release(&r);
+	}
+	client_free(c);
+}
+
 Test(client, api_auto_detection)
 {
 	char err[IPW_ERRLEN];
