@@ -97,19 +97,21 @@ ttft_row() {
 	mode=$1 c=$2 n=$3
 	if [ "$mode" = open ]; then
 		rate=$(awk -v c="$c" -v d="$DUR_MS" 'BEGIN { printf "%.3f", c * 1000 / d }')
-		pl="--rate $rate" cl="--rate $rate --concurrency $c"
+		# both warm 2C connections first (the pipeline's warm-up opens --max-concurrency of them; a
+		# cap of 2C is never reached by Poisson arrivals averaging C open streams)
+		pl="--rate $rate --max-concurrency $((2 * c))" cl="--rate $rate --concurrency $((2 * c))"
 	else
 		pl="--concurrency $c" cl="--concurrency $c"
 	fi
 	rm -f "$T/db"*
 	# shellcheck disable=SC2086
 	/usr/bin/env time -f "%U %S" -o "$T/time" env IPW_FAKE_PROFILE='gpu0=const:200' "$B/ipw" profile --url "$URL" \
-		--backends fake --idle-seconds 0 --warmup 1 $pl --requests "$n" --dataset "$T/items.jsonl" \
+		--api openai --backends fake --idle-seconds 0 --warmup 1 $pl --requests "$n" --dataset "$T/items.jsonl" \
 		--store "$T/db" --timeout 120 --quiet >"$T/prof.out" 2>&1 || true
 	# shellcheck disable=SC2086
 	bench=$("$B/bench/client_bench" --url "$URL" --n "$n" $cl --server-ttft-ms "$PACE" --extra 1 2>/dev/null || true)
 	python3 - "$T/db" "$c" "$n" "$PACE" "$T/time" "$bench" "$mode" <<'PY'
-import sqlite3, sys
+import json, sqlite3, sys
 db, c, n, pace, tfile, bench, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]) / 1e3, sys.argv[5], sys.argv[6], sys.argv[7]
 def pct(v, q):
     v = sorted(v); k = (len(v) - 1) * q; i = int(k)
@@ -120,8 +122,11 @@ try:
     failed = con.execute("select count(*) from queries where status!='ok'").fetchone()[0]
     tok = con.execute("select coalesce(sum(completion_tokens),0) from queries").fetchone()[0]
     missing = n - con.execute("select count(*) from queries").fetchone()[0]
+    sj = json.loads(con.execute("select summary_json from runs").fetchone()[0] or "{}")
+    sd = sj.get("latency", {}).get("client_send_delay_s", {}).get("p99")
+    sd99 = sd * 1e3 if isinstance(sd, (int, float)) else float('nan')
 except Exception:
-    rows, failed, tok, missing = [], 'n/a', 0, n
+    rows, failed, tok, missing, sd99 = [], 'n/a', 0, n, float('nan')
 added = [(r[0] - pace) * 1e3 for r in rows]
 u, s_ = (float(x) for x in open(tfile).read().split()[-2:])
 cpu = (u + s_) / tok * 1e3 if tok else float('nan')
@@ -137,17 +142,20 @@ except Exception:
     bfail, b50, b99, s50, s99 = 'n/a', float('nan'), float('nan'), float('nan'), float('nan')
 p50, p99 = pct(added, .5), pct(added, .99)
 fail = f"{failed}{' + %d not stored' % missing if missing else ''}"
-print(f"| {mode} | {c} | {n} | {p50:.2f} | {p99:.2f} | {b50:.2f} | {b99:.2f} | {p99 - b99:+.2f} | {s50:.2f} / {s99:.2f} | {cpu:.4f} | {fail} / {bfail} |")
+print(f"| {mode} | {c} | {n} | {p50:.2f} | {p99:.2f} | {b50:.2f} | {b99:.2f} | {p99 - b99:+.2f} | {s50:.2f} / {s99:.2f} | {sd99:.2f} | {cpu:.4f} | {fail} / {bfail} |")
 PY
 }
 echo "Two loads: closed (--concurrency C: C requests start together and each finished one starts the next, so"
 echo "a paced load moves in waves of C arrivals within a millisecond) and open (Poisson arrivals at C / $DUR_MS ms"
 echo "a second, the stream's duration: about C streams open at once once the load has filled, their starts spread)."
-echo "The last column but two is client_bench's own receive delay: its first-event time minus the fake"
+echo "\"After the server's send\" is client_bench's own receive delay: its first-event time minus the fake"
 echo "server's send time stamped in the event (x_server_t_ns), which leaves the server's lateness out."
+echo "\"Own send delay\": how long ipw profile's requests waited in its loop before libcurl started on them"
+echo "(latency.client_send_delay_s of the run's summary; not part of TTFT, which counts from the send)."
+echo "Both clients use the OpenAI API."
 echo
-echo "| load | streams | requests | ipw profile added TTFT p50 (ms) | p99 (ms) | client_bench p50 (ms) | p99 (ms) | p99 difference (ms) | client_bench after the server's send p50 / p99 (ms) | ipw CPU s / 1k tokens | failed (profile/bench) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| load | streams | requests | ipw profile added TTFT p50 (ms) | p99 (ms) | client_bench p50 (ms) | p99 (ms) | p99 difference (ms) | client_bench after the server's send p50 / p99 (ms) | ipw profile's own send delay p99 (ms) | ipw CPU s / 1k tokens | failed (profile/bench) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in $LEVELS; do
 	ttft_row closed "$c" $((c * PER))
 done
