@@ -1,8 +1,10 @@
 /*
  * router/server.c - the router's HTTP server and its one event loop: the
- * libmicrohttpd daemon runs in external-polling mode (its epoll fd) inside a
- * libcurl multi loop that carries every upstream stream, so one thread moves
- * all bytes and no lock is needed. A streamed reply waits for upstream bytes
+ * libmicrohttpd daemon runs in external-polling mode (its epoll fd) in one
+ * epoll set with the sockets of the libcurl multi that carries every upstream
+ * stream (curl_multi_socket_action), so one thread moves all bytes, no lock
+ * is needed, and a wake-up costs what is ready, not the number of open
+ * streams. A streamed reply waits for upstream bytes
  * with its connection suspended; a client that reads slowly pauses only its
  * own upstream. docs/router.md.
  */
@@ -14,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -491,6 +495,39 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
 
 /* ---- open, loop, close ---- */
 
+/* The loop's epoll set: MHD's own epoll fd is this tag; a libcurl socket is its descriptor. */
+#define EV_MHD ((uint64_t)1 << 32)
+
+/* libcurl says what a socket of its transfers waits for (CURLMOPT_SOCKETFUNCTION). */
+static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct router_server *s = arg;
+	struct epoll_event ev = {0};
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (sockp)
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);   /* may already be closed: harmless */
+		curl_multi_assign(s->multi, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.u64 = (uint32_t)fd;
+	if (epoll_ctl(s->ep, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0 && !sockp)
+		curl_multi_assign(s->multi, fd, (void *)1);
+	return 0;
+}
+
+/* libcurl asks to be called back after timeout_ms (-1: never) (CURLMOPT_TIMERFUNCTION). */
+static int on_curl_timer(CURLM *m, long timeout_ms, void *arg)
+{
+	struct router_server *s = arg;
+
+	(void)m;
+	s->curl_due_ns = timeout_ms < 0 ? -1 : clock_now_ns() + (int64_t)timeout_ms * NS_PER_MS;
+	return 0;
+}
+
 int router_server_open(struct router_server **out, struct router_config *c, char *err, size_t errlen)
 {
 	struct router_server *s = xcalloc(1, sizeof(*s));
@@ -500,6 +537,7 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 
 	*out = NULL;
 	s->c = c;
+	s->ep = -1;   /* before any early close */
 	if (c->budget.usd > 0)
 		s->budgets = xcalloc((size_t)c->budget.max_clients, sizeof(*s->budgets));
 	for (int i = 0; i < c->ntiers; i++)
@@ -551,7 +589,12 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 			return -1;
 		}
 	}
+	s->curl_due_ns = -1;
 	s->multi = curl_multi_init();
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
 	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG * 0, (uint16_t)c->port,
 				NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
@@ -568,6 +611,15 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	if (s->epoll_fd < 0) {
 		router_server_close(s);
 		return err_set(err, errlen, "libmicrohttpd gave no epoll descriptor");
+	}
+	{
+		struct epoll_event ev = {0};
+		ev.events = EPOLLIN;
+		ev.data.u64 = EV_MHD;
+		if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->epoll_fd, &ev) < 0) {
+			router_server_close(s);
+			return err_set(err, errlen, "could not make the router's epoll set");
+		}
 	}
 	*out = s;
 	return 0;
@@ -617,26 +669,44 @@ static void hup_check(struct router_server *s)
 	}
 }
 
-/* One turn: MHD, then curl, then what finished upstream; the wait comes after. */
+/*
+ * One turn: wait for what is ready (at most wait_ms, less when MHD's or
+ * libcurl's timer is due sooner, none after a kick), then libcurl on the
+ * ready sockets and its timer, MHD, and what finished upstream.
+ */
 static void loop_turn(struct router_server *s, int wait_ms)
 {
-	struct curl_waitfd wfd = {s->epoll_fd, CURL_WAIT_POLLIN, 0};
-	int running = 0, left;
-	long curl_ms = -1;
+	struct epoll_event evs[256];
+	int running = 0, left, nev;
 	MHD_UNSIGNED_LONG_LONG mhd_ms;
 	CURLMsg *m;
 
 	if (MHD_get_timeout(s->d, &mhd_ms) == MHD_YES && (long long)mhd_ms < wait_ms)
 		wait_ms = (int)mhd_ms;
-	curl_multi_timeout(s->multi, &curl_ms);
-	if (curl_ms >= 0 && curl_ms < wait_ms)
-		wait_ms = (int)curl_ms;
+	if (s->curl_due_ns >= 0) {
+		int64_t left_ns = s->curl_due_ns - clock_now_ns();
+		long long ms = left_ns <= 0 ? 0 : (left_ns + NS_PER_MS - 1) / NS_PER_MS;
+		if (ms < wait_ms)
+			wait_ms = (int)ms;
+	}
 	if (s->kick)
 		wait_ms = 0;
 	s->kick = 0;
-	curl_multi_poll(s->multi, &wfd, 1, wait_ms, NULL);
+	nev = epoll_wait(s->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_ms);
+	for (int i = 0; i < nev; i++) {
+		int flags = 0;
+		if (evs[i].data.u64 == EV_MHD)
+			continue;   /* MHD_run below */
+		flags |= evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
+		flags |= evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
+		flags |= evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
+		curl_multi_socket_action(s->multi, (curl_socket_t)(uint32_t)evs[i].data.u64, flags, &running);
+	}
+	if (s->curl_due_ns >= 0 && s->curl_due_ns <= clock_now_ns()) {
+		s->curl_due_ns = -1;   /* the callback sets the next one */
+		curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
 	MHD_run(s->d);
-	curl_multi_perform(s->multi, &running);
 	while ((m = curl_multi_info_read(s->multi, &left)))
 		if (m->msg == CURLMSG_DONE) {
 			struct rreq *r = NULL;
@@ -676,6 +746,8 @@ void router_server_close(struct router_server *s)
 	pending_poll(s, 1);
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
+	if (s->ep >= 0)
+		close(s->ep);
 	for (size_t i = 0; i < s->sessions_cap; i++)
 		free(s->sessions[i]);
 	free(s->sessions);

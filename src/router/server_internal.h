@@ -125,6 +125,8 @@ struct router_server {
 	struct MHD_Daemon *d;
 	CURLM *multi;
 	int port, epoll_fd, kick, stopping;
+	int ep;                             /* the loop's epoll set: MHD's epoll fd and libcurl's sockets (-1: none) */
+	int64_t curl_due_ns;                /* libcurl's timer (CURLMOPT_TIMERFUNCTION); -1 none */
 	int64_t last_hup_check_ns;
 	char **tokens;                      /* client bearer tokens (NULL: open) */
 	struct rreq *active;
