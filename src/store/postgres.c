@@ -234,8 +234,7 @@ static const char *const migrations[] = {
 	" error_message, http_status, extra_json, recorded_at, cpu_s, logprob_sum, logprob_tokens ON queries"
 	" FOR EACH ROW EXECUTE FUNCTION ipw_refuse('recorded queries are never changed');",
 	/* 8: scores_by_item covers the latest-score look-up (as SQLite's 8) */
-	"DROP INDEX scores_by_item;"
-	"CREATE INDEX scores_by_item ON scores(run_id, item_id, id) INCLUDE (correct);",
+	"DROP INDEX scores_by_item; CREATE INDEX scores_by_item ON scores(run_id, item_id, id) INCLUDE (correct);",
 };
 
 #define SCHEMA_VERSION ((int)NCOLS(migrations))
