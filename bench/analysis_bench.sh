@@ -11,6 +11,9 @@
 # Writes its section of bench/RESULTS.md (between its marker lines).
 #   bench/analysis_bench.sh [--busy] [--smoke] [STORE]   (default /tmp/ipw-bench/analysis.db)
 #   BEFORE=path/to/ipw      a baseline binary instead of building BEFORE_REV
+#   BEFORE_DB=path          the store the baseline reads (default STORE): a baseline older than
+#                           the store's schema refuses it, so give it a copy built by its own
+#                           analysis_gen (the same runs: analysis_gen is seeded)
 #   BEFORE_REV=rev          the baseline commit (default 55cf968, before session 19's analysis work;
 #                           bdefe6a is the one before issue 15's first analysis work)
 # --smoke: 3 runs x 2,000 items in a temporary store, this tree only, RESULTS.md untouched
@@ -72,9 +75,11 @@ fi
 run() {
 	bin=$1 name=$2
 	shift 2
-	cat "$DB" >/dev/null
+	db=$DB
+	[ "$name" = before ] && db=${BEFORE_DB:-$DB}
+	cat "$db" >/dev/null
 	rm -rf "$TMP/report"
-	/usr/bin/time -f '%e %U %S %M' -o "$TMP/$name.t" "$bin" "$@" --store "$DB" >"$TMP/$name.out" 2>"$TMP/$name.err" || {
+	/usr/bin/time -f '%e %U %S %M' -o "$TMP/$name.t" "$bin" "$@" --store "$db" >"$TMP/$name.out" 2>"$TMP/$name.err" || {
 		cat "$TMP/$name.err" >&2; exit 1; }
 }
 
@@ -126,8 +131,8 @@ row "ipw report ($RUNS runs, --cloud $RUNS)" report $RA --cloud "$RUNS" --out "$
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)),"
 	echo "load average (1, 5, 15 min) at the start: $LOAD0, at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "Command: \`bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
-	echo "(before = ipw built from $BEFORE_REV)."
+	echo "Command: \`$([ -n "${BEFORE_DB:-}" ] && echo "BEFORE_DB=$BEFORE_DB ")bench/analysis_bench.sh$([ "$BUSY" = 1 ] && echo ' --busy') $DB\`"
+	echo "(before = ipw built from $BEFORE_REV$([ -n "${BEFORE_DB:-}" ] && echo ", reading its own copy of the store"))."
 	echo
 	echo "| command | wall before (s) | wall after (s) | before / after | CPU before (s) | CPU after (s) | before / after | peak RSS before / after (MB) | output |"
 	echo "|---|---|---|---|---|---|---|---|---|"

@@ -149,13 +149,13 @@ Test(stats, quantile_ci_from_order_statistics)
 	cr_assert(isnan(val));
 }
 
-/* stats_sort's radix path (64 values or more, no NAN) gives qsort's order bit for bit: signs, zeros, infinities, ties */
+/* stats_sort's merge (fewer than 2,048 values, no NAN) and radix paths give qsort's order bit for bit: signs, zeros, infinities, ties */
 Test(stats, sort_large_arrays_as_qsort_does)
 {
 	enum { N = 5000 };
 	static double a[N], b[N];
 	uint64_t s = 12345;
-	const size_t sizes[] = {64, 65, 300, 1000, N};
+	const size_t sizes[] = {2, 3, 17, 63, 64, 65, 127, 300, 513, 1000, 2047, 2048, N};  /* merge sort below 2,048 */
 
 	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
 		for (int kind = 0; kind < 4; kind++) {
@@ -174,6 +174,6 @@ Test(stats, sort_large_arrays_as_qsort_does)
 			memcpy(b, a, n * sizeof(*a));
 			qsort(b, n, sizeof(*b), stats_cmp_double);
 			stats_sort(a, n);
-			cr_assert(memcmp(a, b, n * sizeof(*a)) == 0, "n %zu kind %d: radix sort differs from qsort", n, kind);
+			cr_assert(memcmp(a, b, n * sizeof(*a)) == 0, "n %zu kind %d: stats_sort differs from qsort", n, kind);
 		}
 }
