@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "aggregate.h"
 #include "analysis.h"
 #include "analysis/paper.h"
@@ -184,6 +186,7 @@ struct run_sum {
 	int has_wr;
 	char *wr_why;              /* why not, with --weights */
 	struct ppl_run ppl;        /* perplexity from the token log-probabilities (perplexity.h) */
+	json_t *router;            /* a router run's summary (summary_json with "kind": "router"), else NULL */
 };
 
 /* ---- power timeline ---- */
@@ -1099,6 +1102,14 @@ static int load_run(struct report_ctx *c, size_t i, char *err, size_t errlen)
 	    store_run_get(c->s, c->ids[i], &r, err, errlen) < 0)
 		goto out;
 	rs->ppl = rs->row.ppl;   /* read with the row */
+	if (r.summary_json) {
+		json_t *sj = json_loads(r.summary_json, 0, NULL);
+		const char *kind = json_string_value(json_object_get(sj, "kind"));
+		if (kind && !strcmp(kind, "router"))
+			rs->router = sj;
+		else
+			json_decref(sj);
+	}
 	rs->id = xstrdup(c->ids[i]);
 	rs->label = xasprintf("%s %s", c->ids[i], r.name ? r.name : "");
 	if (r.group_name && *r.group_name)
@@ -2180,6 +2191,82 @@ static int section_gdi(struct report_ctx *c, struct buf *b)
 	return 0;
 }
 
+/* A number of a router summary, NAN when it is null (not measured or no such tier). */
+static double rnum(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void cell_frac(struct buf *b, double v)
+{
+	cell_pct(b, v, NAN, NAN);
+}
+
+/*
+ * Router runs (ipw route serve, recorded): what the routed requests cost and
+ * spent against sending every one to the first cloud tier and to the first
+ * local tier (the router's summary, src/router/acct.c), as ipw show gives it.
+ */
+static int section_router(struct report_ctx *c, struct buf *b)
+{
+	const char *method = NULL;
+	int any = 0;
+	struct metric_value v = {0};
+
+	for (size_t i = 0; i < c->n; i++)
+		any |= c->rs[i].router != NULL;
+	if (!any)
+		return 0;
+	buf_appends(b, "<h2 id=router-section>Router runs: realised against all-cloud and all-local</h2>\n"
+		    "<table id=router><thead><tr><th>run</th><th>requests</th><th>local</th><th>cloud</th>"
+		    "<th>failed</th><th>cost</th><th>all-cloud cost</th><th>all-local cost</th>"
+		    "<th>cost saved vs all-cloud</th><th>energy</th><th>of which measured</th>"
+		    "<th>of which estimated</th><th>all-cloud energy</th><th>all-local energy</th>"
+		    "<th>energy saved vs all-cloud</th><th>energy saved vs all-local</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < c->n; i++) {
+		const json_t *s = c->rs[i].router;
+		const char *hc, *hl;
+		if (!s)
+			continue;
+		hc = json_string_value(json_object_get(s, "all_cloud_energy_method"));
+		hl = json_string_value(json_object_get(s, "all_local_energy_method"));
+		method = json_string_value(json_object_get(s, "method"));
+		buf_appends(b, "<tr>");
+		cell_s(b, c->rs[i].label);
+		buf_appendf(b, "<td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td>", rnum(s, "requests"),
+			    rnum(s, "local"), rnum(s, "cloud"), rnum(s, "failed"));
+		v.ci_low = v.ci_high = NAN;
+		v.value = rnum(s, "cost_usd");
+		cell_usd(b, v);
+		v.value = rnum(s, "all_cloud_cost_usd");
+		cell_usd(b, v);
+		v.value = rnum(s, "all_local_cost_usd");
+		cell_usd(b, v);
+		cell_frac(b, rnum(s, "saved_cost_vs_all_cloud"));
+		cell_si(b, rnum(s, "energy_j"), "J");
+		cell_si(b, rnum(s, "energy_measured_j"), "J");
+		cell_si(b, rnum(s, "energy_estimated_j"), "J");
+		buf_appends(b, "<td>");
+		si(b, rnum(s, "all_cloud_energy_j"), "J");
+		if (hc)
+			buf_appendf(b, " <span class=ci>(%s)</span>", hc);
+		buf_appends(b, "</td><td>");
+		si(b, rnum(s, "all_local_energy_j"), "J");
+		if (hl)
+			buf_appendf(b, " <span class=ci>(%s)</span>", hl);
+		buf_appends(b, "</td>");
+		cell_frac(b, rnum(s, "saved_energy_vs_all_cloud"));
+		cell_frac(b, rnum(s, "saved_energy_vs_all_local"));
+		buf_appends(b, "</tr>\n");
+	}
+	buf_appends(b, "</tbody></table>\n");
+	if (method)
+		note(b, "How: %s. A dash: not measured, or the router has no such tier "
+		     "(docs/router.md, \"Accounting\").", method);
+	return 0;
+}
+
 static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errlen)
 {
 	if (section_compare(c, b, err, errlen) < 0 || section_device(c, b) < 0 || section_perplexity(c, b) < 0 ||
@@ -2187,7 +2274,7 @@ static int sections(struct report_ctx *c, struct buf *b, char *err, size_t errle
 	    section_coverage(c->s, c->o, c->ids, c->rs, c->n, b, err, errlen) < 0 ||
 	    section_levels(c, b) < 0 || section_trends(c, b, err, errlen) < 0 ||
 	    section_localcloud(c, b) < 0 || section_repeats(c, b) < 0 || section_gdp(c, b) < 0 ||
-	    section_gdi(c, b) < 0 ||
+	    section_gdi(c, b) < 0 || section_router(c, b) < 0 ||
 	    section_routing(c->s, c->o, c->ids, c->n, b, err, errlen) < 0)
 		return -1;
 	buf_append(b, c->reg.data, c->reg.len);
@@ -2236,6 +2323,7 @@ static void ctx_release(struct report_ctx *c)
 			free(c->rs[i].subj[k]);
 		free(c->rs[i].subj);
 		free(c->rs[i].subj_ipw);
+		json_decref(c->rs[i].router);
 	}
 	free(c->rs);
 	if (c->ids)

@@ -418,6 +418,17 @@ static void show_json(const struct show_data *d)
 }
 
 /* The run, its dataset and its hardware. */
+/* Whether a run's summary is a router's (src/router/acct.c: "kind": "router"), not a load run's. */
+static int summary_is_router(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	const char *k = json_string_value(json_object_get(j, "kind"));
+	int yes = k && !strcmp(k, "router");
+
+	json_decref(j);
+	return yes;
+}
+
 static void run_text(const struct run_record *r, const char *planned)
 {
 	char a[64], b[64], c[64], started[32] = "-", ended[32] = "-";
@@ -456,7 +467,9 @@ static void run_text(const struct run_record *r, const char *planned)
 	if (r->group_name)
 		printf("group              %s (its runs: ipw runs lists them by name)\n", r->group_name);
 	if (r->summary_json)
-		print_json_text("load summary (latency percentiles, throughput, goodput, energy; docs/load.md)",
+		print_json_text(summary_is_router(r->summary_json)
+				? "router summary (realised cost and energy against all-cloud and all-local; docs/router.md)"
+				: "load summary (latency percentiles, throughput, goodput, energy; docs/load.md)",
 				r->summary_json);
 	if (r->server_log)
 		printf("server log         %s\n", r->server_log);

@@ -162,6 +162,28 @@ assert src == [("fake:gpu0",)], src
 PY
 "$IPW" show "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM runs WHERE api = '"'"'router'"'"'").fetchone()[0])' "$TMP/ipw.db")" --store "$TMP/ipw.db" >"$TMP/show" || fail "show failed"
 grep -q "energy_measured_j" "$TMP/show" || fail "show lacks the measured energy: $(cat "$TMP/show")"
+grep -q "^router summary (realised cost and energy" "$TMP/show" || fail "show does not call it a router summary: $(cat "$TMP/show")"
+# the report's router section: the same summary, cell by cell
+RUN=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM runs WHERE api = '"'"'router'"'"'").fetchone()[0])' "$TMP/ipw.db")
+"$IPW" report "$RUN" --store "$TMP/ipw.db" --out "$TMP/rep" >/dev/null 2>"$TMP/rep.err" || fail "report on the router run: $(cat "$TMP/rep.err")"
+python3 - "$TMP/ipw.db" "$TMP/rep/index.html" <<'PY' || fail "the report's router table"
+import html, json, re, sqlite3, sys
+s = json.loads(sqlite3.connect(sys.argv[1]).execute("SELECT summary_json FROM runs WHERE api = 'router'").fetchone()[0])
+page = open(sys.argv[2]).read()
+m = re.search(r"<table id=router>.*?<tbody>\n<tr>(.*?)</tr>", page, re.S)
+assert m, "no router table"
+cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).replace("\xa0", " ").strip() for c in re.findall(r"<td>(.*?)</td>", m.group(1), re.S)]
+assert [int(x) for x in cells[1:5]] == [s["requests"], s["local"], s["cloud"], s["failed"]], (cells, s)
+SI = {"": 1, "k": 1e3, "m": 1e-3, "µ": 1e-6, "M": 1e6}
+def num(t, unit="J"):  # "12.34 mJ" -> 0.01234, "145 µ USD" -> 1.45e-4 (4 significant digits as printed)
+    v, p = re.match(r"([-0-9.e+]+) ?(k|m|µ|M)? ?" + unit + "$", t).groups()
+    return float(v) * SI[p or ""]
+for k, col in (("energy_j", 9), ("energy_measured_j", 10), ("energy_estimated_j", 11)):
+    assert abs(num(cells[col]) - s[k]) <= 5e-4 * abs(s[k]) + 1e-12, (k, cells[col], s[k])
+assert "(estimated)" in cells[12] and "(measured)" in cells[13], cells
+assert abs(num(cells[5], "USD") - s["cost_usd"]) <= 5e-4 * s["cost_usd"], (cells[5], s)
+assert s["method"] in html.unescape(page), "the method note"
+PY
 
 # the log-probability check passes a normal answer (fakellm: -(i%5+1)/8 nats for token i, min -0.625)
 cat >"$TMP/router2.json" <<EOF
