@@ -89,6 +89,8 @@ struct rreq {
 	int suspended, paused;
 	int up_done, done_seen, failed_all, gone;
 	struct buf line;                    /* a partial SSE line from upstream */
+	char *scratch;                      /* the upstream events' fast-path scratch and template (client/jscan.h) */
+	size_t scratch_cap;
 	struct buf out;                     /* bytes the client has not read */
 	struct buf held;                    /* cascade: the first stage's bytes */
 	struct buf kept;                    /* cascade: a rejected first answer, kept until the escalation answers */
