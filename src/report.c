@@ -1475,6 +1475,22 @@ out:
  * By difficulty level (--model-meta; the levels of the levels section, as
  * ipw ranks --by level), when more than one level has items.
  */
+/* Each run's total parameters from --model-meta (NAN for a run the file does not describe). */
+static void runs_total_params(const struct report_ctx *c, double *total)
+{
+	char why[IPW_ERRLEN];
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct run_record rr;
+		const struct model_meta *mm;
+		memset(&rr, 0, sizeof(rr));
+		total[i] = NAN;
+		if (store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0 && (mm = meta_model_of(&c->mf, &rr)))
+			total[i] = mm->total_params;
+		run_record_release(&rr);
+	}
+}
+
 static void ranks_levels(struct report_ctx *c, struct buf *b, const double *all)
 {
 	double *total = xcalloc(c->n + 1, sizeof(double)), *bounds = NULL;
@@ -1485,15 +1501,7 @@ static void ranks_levels(struct report_ctx *c, struct buf *b, const double *all)
 	memset(&s, 0, sizeof(s));
 	if (!c->have_meta)
 		goto out;
-	for (size_t i = 0; i < c->n; i++) {
-		struct run_record rr;
-		const struct model_meta *mm;
-		memset(&rr, 0, sizeof(rr));
-		total[i] = NAN;
-		if (store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0 && (mm = meta_model_of(&c->mf, &rr)))
-			total[i] = mm->total_params;
-		run_record_release(&rr);
-	}
+	runs_total_params(c, total);
 	if (analysis_level_bounds(c->o->size_classes ? c->o->size_classes : LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why,
 				  sizeof(why)) < 0 ||
 	    analysis_rank_levels(c->s, (const char *const *)c->ids, c->n, total, bounds, nb, c->o->intersect, RANK_IPW,
@@ -1573,15 +1581,7 @@ static int section_levels(struct report_ctx *c, struct buf *b)
 			    "(--model-meta FILE).</p>\n");
 		goto out;
 	}
-	for (size_t i = 0; i < c->n; i++) {
-		struct run_record rr;
-		const struct model_meta *mm;
-		memset(&rr, 0, sizeof(rr));
-		total[i] = NAN;
-		if (store_run_get(c->s, c->ids[i], &rr, why, sizeof(why)) == 0 && (mm = meta_model_of(&c->mf, &rr)))
-			total[i] = mm->total_params;
-		run_record_release(&rr);
-	}
+	runs_total_params(c, total);
 	if (analysis_level_bounds(c->o->size_classes ? c->o->size_classes : LEVELS_DEFAULT_BOUNDS, &bounds, &nb, why,
 				  sizeof(why)) < 0 ||
 	    analysis_levels(c->s, (const char *const *)c->ids, c->n, total, bounds, nb, c->o->intersect, &r, why,
