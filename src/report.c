@@ -1343,6 +1343,32 @@ out:
 #define RANKS_BOOTSTRAP_MAX 1000
 
 /*
+ * Every run's queries at once (run_data_load), for the sections that resample
+ * or pool across runs: (*d)[i], with (*dp)[i] pointing at it; *loaded counts
+ * what was read, also on failure. Release with runs_data_release.
+ */
+static int runs_data_load(const struct report_ctx *c, struct run_data **d, const struct run_data ***dp,
+			  size_t *loaded, char *err, size_t errlen)
+{
+	*d = xcalloc(c->n, sizeof(**d));
+	*dp = xcalloc(c->n, sizeof(**dp));
+	for (*loaded = 0; *loaded < c->n; (*loaded)++) {
+		if (run_data_load(c->s, c->ids[*loaded], &(*d)[*loaded], err, errlen) < 0)
+			return -1;
+		(*dp)[*loaded] = &(*d)[*loaded];
+	}
+	return 0;
+}
+
+static void runs_data_release(struct run_data *d, const struct run_data **dp, size_t loaded)
+{
+	for (size_t i = 0; i < loaded; i++)
+		run_data_release(&d[i]);
+	free(d);
+	free(dp);
+}
+
+/*
  * The rank stability of bootstrap resamples (analysis_rank_bootstrap, as ipw
  * ranks): each run's queries resampled B times, each resample's IPW ranking
  * against the full one. Not under the delta method (large runs: ipw ranks
@@ -1363,13 +1389,8 @@ static int ranks_bootstrap(struct report_ctx *c, struct buf *b, char *err, size_
 			    "the page's intervals use the delta method (runs too large to resample here)");
 		return 0;
 	}
-	d = xcalloc(c->n, sizeof(*d));
-	dp = xcalloc(c->n, sizeof(*dp));
-	for (; loaded < c->n; loaded++) {
-		if (run_data_load(c->s, c->ids[loaded], &d[loaded], err, errlen) < 0)
-			goto out;
-		dp[loaded] = &d[loaded];
-	}
+	if (runs_data_load(c, &d, &dp, &loaded, err, errlen) < 0)
+		goto out;
 	analysis_rank_bootstrap(dp, c->n, RANK_IPW, nb, c->o->seed, METRICS_LEVEL, &rs);
 	buf_appendf(b, "<p>Bootstrap: each run's queries resampled %d times (seeded; the page's --bootstrap, at most "
 		    "%d), the runs ranked by IPW on each resample against the ranking on all queries: mean "
@@ -1384,10 +1405,7 @@ static int ranks_bootstrap(struct report_ctx *c, struct buf *b, char *err, size_
 	rank_stability_release(&rs);
 	rc = 0;
 out:
-	for (size_t i = 0; i < loaded; i++)
-		run_data_release(&d[i]);
-	free(d);
-	free(dp);
+	runs_data_release(d, dp, loaded);
 	return rc;
 }
 
@@ -1438,13 +1456,8 @@ static int ranks_datasets(struct report_ctx *c, struct buf *b, char *err, size_t
 	if (nds < 2)
 		goto out;
 	rc = -1;
-	d = xcalloc(c->n, sizeof(*d));
-	dp = xcalloc(c->n, sizeof(*dp));
-	for (; loaded < c->n; loaded++) {
-		if (run_data_load(c->s, c->ids[loaded], &d[loaded], err, errlen) < 0)
-			goto out;
-		dp[loaded] = &d[loaded];
-	}
+	if (runs_data_load(c, &d, &dp, &loaded, err, errlen) < 0)
+		goto out;
 	analysis_rank_datasets(dp, mk, dk, c->n, RANK_IPW, &s);
 	buf_appendf(b, "<p>By dataset (the runs are on %zu): a run has one dataset, so the %zu models are ranked (a "
 		    "model's runs pooled; key: the run's model), by IPW on each dataset's queries against the ranking "
@@ -1459,10 +1472,7 @@ static int ranks_datasets(struct report_ctx *c, struct buf *b, char *err, size_t
 	rc = 0;
 out:
 	rank_subsets_release(&s);
-	for (size_t i = 0; i < loaded; i++)
-		run_data_release(&d[i]);
-	free(d);
-	free(dp);
+	runs_data_release(d, dp, loaded);
 	for (size_t i = 0; i < got; i++)
 		run_record_release(&rr[i]);
 	free(rr);

@@ -78,6 +78,21 @@ static int fx_score(struct store *st, const char *run, const char *item, int cor
 static const char *const fx_items[5] = {"i1", "i2", "i3", "i4", "i5"};
 static const char *const fx_subjects[5] = {"math", "math", "math", "bio", "bio"};
 
+/* r's one source: the fake GPU every fixture run is measured on (src is the caller's). */
+static void fx_gpu_source(struct run_record *r, struct run_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->idx = 0;
+	src->name = "gpu0";
+	src->backend = "fake";
+	src->kind = "gpu";
+	src->scope = "accelerator";
+	src->model = "Fake H200";
+	src->power_limit_w = src->idle_before_w = src->idle_after_w = NAN;
+	r->sources = src;
+	r->nsources = 1;
+}
+
 /* One run over items [0, n) with the given correctness, energies, latency and output tokens. */
 static int fx_add_run(struct store *st, const char *name, const char *model, int n, const int *ok,
 		      const double *e, double lat, long long out_tokens, char **id, char *err, size_t errlen)
@@ -86,16 +101,7 @@ static int fx_add_run(struct store *st, const char *name, const char *model, int
 	struct run_source src;
 	int rc;
 
-	memset(&src, 0, sizeof(src));
-	src.idx = 0;
-	src.name = "gpu0";
-	src.backend = "fake";
-	src.kind = "gpu";
-	src.scope = "accelerator";
-	src.model = "Fake H200";
-	src.power_limit_w = src.idle_before_w = src.idle_after_w = NAN;
-	r.sources = &src;
-	r.nsources = 1;
+	fx_gpu_source(&r, &src);
 	if ((rc = store_run_create(st, &r, err, errlen)) < 0)
 		return rc;
 	for (int i = 0; i < n; i++) {

@@ -29,15 +29,7 @@ static int add(struct store *st, const char *name, const char *model, const char
 	struct run_source src;
 	int rc;
 
-	memset(&src, 0, sizeof(src));
-	src.name = "gpu0";
-	src.backend = "fake";
-	src.kind = "gpu";
-	src.scope = "accelerator";
-	src.model = "Fake H200";
-	src.power_limit_w = src.idle_before_w = src.idle_after_w = NAN;
-	r.sources = &src;
-	r.nsources = 1;
+	fx_gpu_source(&r, &src);
 	r.dataset_path = (char *)dataset;
 	r.n_items = n;
 	if ((rc = store_run_create(st, &r, err, errlen)) < 0)
