@@ -784,7 +784,7 @@ static curl_socket_t on_curl_socket_open(void *arg, curlsocktype purpose, struct
 
 	if (purpose == CURLSOCKTYPE_IPCXN && !s->t_connect_ns)
 		s->t_connect_ns = clock_now_ns();
-	return socket(a->family, a->socktype, a->protocol);
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);   /* never inherited by a server ipw starts */
 }
 
 static int on_curl_prereq(void *arg, char *remote_ip, char *local_ip, int remote_port, int local_port)
