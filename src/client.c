@@ -640,6 +640,9 @@ static int loop_open(struct client *c, char *err, size_t errlen)
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	/* libcurl's default cache holds 4 idle connections per added transfer, so when a wave of
+	   transfers ends at once it closes most of them and the next wave connects again */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)CLIENT_MAX_IDLE_CONNS);
 	return 0;
 }
 

@@ -214,6 +214,8 @@ int client_complete(struct client *c, const struct chat_request *req, struct cha
 /* revents: CLIENT_FD_READ / CLIENT_FD_WRITE bits (an error or hang-up reads as READ). */
 typedef void (*client_fd_fn)(void *arg, int fd, int revents);
 #define CLIENT_MAX_WATCH 64
+/* idle connections kept for reuse (libcurl's CURLMOPT_MAXCONNECTS): more than any load opens */
+#define CLIENT_MAX_IDLE_CONNS 1000000
 /*
  * Has client_poll watch fd for events (CLIENT_FD_* bits) and call cb(arg, fd,
  * revents) when it is ready; cb may watch/unwatch descriptors and submit

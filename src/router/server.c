@@ -595,6 +595,8 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	/* keep the tiers' idle connections when a wave of streams ends together (client.h) */
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)CLIENT_MAX_IDLE_CONNS);
 	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG * 0, (uint16_t)c->port,
 				NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
