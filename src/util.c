@@ -284,6 +284,7 @@ static pthread_mutex_t secret_mu = PTHREAD_MUTEX_INITIALIZER;
 static char **secret_list;
 static size_t secret_n;
 static const char *const secret_env[] = {"IPW_API_KEY", "OPENAI_API_KEY", "IPW_JUDGE_API_KEY"};
+static int secret_env_frozen;   /* secret_freeze_env: the variables' values are in secret_list */
 
 void secret_add(const char *s)
 {
@@ -299,9 +300,19 @@ out:
 	pthread_mutex_unlock(&secret_mu);
 }
 
+void secret_freeze_env(void)
+{
+	for (size_t i = 0; i < sizeof secret_env / sizeof secret_env[0]; i++)
+		secret_add(getenv(secret_env[i]));
+	pthread_mutex_lock(&secret_mu);
+	secret_env_frozen = 1;
+	pthread_mutex_unlock(&secret_mu);
+}
+
 void secret_clear(void)
 {
 	pthread_mutex_lock(&secret_mu);
+	secret_env_frozen = 0;
 	for (size_t i = 0; i < secret_n; i++) {
 		memset(secret_list[i], 0, strlen(secret_list[i]));
 		free(secret_list[i]);
@@ -433,12 +444,12 @@ static char *scrub_with(const char *s, size_t len, const char *extra, size_t *ou
 	buf_init(&b, 0);
 	if (extra && *extra)
 		scrub_step(&cur, &cur_len, &a, &b, extra, strlen(extra) >= REDACT_MIN_LEN, &changed);
-	for (size_t i = 0; i < sizeof secret_env / sizeof secret_env[0]; i++) {
+	pthread_mutex_lock(&secret_mu);
+	for (size_t i = 0; !secret_env_frozen && i < sizeof secret_env / sizeof secret_env[0]; i++) {
 		const char *v = getenv(secret_env[i]);
 		if (v && strlen(v) >= REDACT_MIN_LEN)
 			scrub_step(&cur, &cur_len, &a, &b, v, 1, &changed);
 	}
-	pthread_mutex_lock(&secret_mu);
 	for (size_t i = 0; i < secret_n; i++)
 		scrub_step(&cur, &cur_len, &a, &b, secret_list[i], 1, &changed);
 	pthread_mutex_unlock(&secret_mu);

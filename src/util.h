@@ -72,7 +72,14 @@ void free_list(char **list);
 
 /* Adds s to the process's secrets (copied). Thread-safe. */
 void secret_add(const char *s);
-/* Forgets the secrets added with secret_add (tests). */
+/*
+ * Adds the values IPW_API_KEY, OPENAI_API_KEY and IPW_JUDGE_API_KEY have now
+ * and stops reading the environment on every scrub (a pass over it for each
+ * name). For a server whose environment no longer changes: ipw route serve
+ * calls it once at start, and scrubs every event it forwards.
+ */
+void secret_freeze_env(void);
+/* Forgets the secrets added with secret_add, and a freeze (tests). */
 void secret_clear(void);
 /*
  * A scrubbed copy of s[0..len) (NUL bytes allowed) in a newly allocated,

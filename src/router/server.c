@@ -549,6 +549,7 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	}
 	a4.sin_family = AF_INET;
 	a4.sin_port = htons((uint16_t)c->port);
+	secret_freeze_env();   /* the router's environment is fixed from here: scrubs read it no more */
 	if (c->tokens_env && getenv(c->tokens_env) && *getenv(c->tokens_env)) {
 		int n;
 		s->tokens = split_list(getenv(c->tokens_env), ',', &n);

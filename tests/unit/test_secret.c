@@ -82,6 +82,27 @@ Test(secret, bytes_with_nul_and_placeholders)
 	cr_assert_str_eq(data, "echo [redacted]");
 }
 
+/* A frozen environment: the values at the freeze stay secrets, and a later change is not read. */
+Test(secret, freeze_env)
+{
+	char data[128];
+	setenv("IPW_API_KEY", "sk-frozen-ABCDEFGH", 1);
+	secret_freeze_env();
+	unsetenv("IPW_API_KEY");
+	snprintf(data, sizeof data, "echo sk-frozen-ABCDEFGH");
+	redact_secret(data, sizeof data, NULL);
+	cr_assert_str_eq(data, "echo [redacted]");
+	setenv("OPENAI_API_KEY", "sk-after-the-freeze", 1);
+	snprintf(data, sizeof data, "echo sk-after-the-freeze");
+	redact_secret(data, sizeof data, NULL);
+	cr_assert_str_eq(data, "echo sk-after-the-freeze");
+	/* secret_clear ends the freeze: the environment is read again */
+	secret_clear();
+	redact_secret(data, sizeof data, NULL);
+	cr_assert_str_eq(data, "echo [redacted]");
+	unsetenv("OPENAI_API_KEY");
+}
+
 Test(secret, url_userinfo)
 {
 	char *ui = NULL, *u = url_strip_userinfo("http://bob:pa55word-long@127.0.0.1:8000/v1?x=@y", &ui);
