@@ -13,6 +13,7 @@
 
 #include "client/api.h"
 #include "client/jscan.h"
+#include "client/openai_chunk.h"
 
 /* ---- the request body written directly (what jansson would write, for plain requests) ---- */
 
@@ -350,27 +351,8 @@ out:
 
 /* ---- the fast path: one chunk read in place (client/jscan.h) ---------------- */
 
-/* What a chunk's delta (or message) carries: s[MSG_CONTENT], ... as msg_keys names them. */
-enum { MSG_CONTENT, MSG_REASONING_CONTENT, MSG_REASONING, NMSG };
+/* The keys of struct oa_msg's strings, in its order (client/openai_chunk.h). */
 static const struct jkey msg_keys[NMSG] = {JKEY("content"), JKEY("reasoning_content"), JKEY("reasoning")};
-struct oa_msg {
-	struct jstr s[NMSG];
-	int is_object;
-};
-
-/* What ipw records of one chunk, as jansson would have given it. */
-struct oa_fields {
-	struct jstr model, finish;
-	struct jint server_t, prompt, completion, reasoning;
-	int choices_array, c0_object;
-	struct oa_msg delta, message;
-	/* choices[0].logprobs.content was an array: lp_n numeric logprobs summing to lp_sum */
-	int lp_array;
-	long long lp_n;
-	double lp_sum;
-};
-_Static_assert(sizeof(struct oa_fields) <= JSCAN_MAX_FIELDS, "a chunk's fields must fit a template (jscan.h)");
-
 
 static void fast_msg(struct jscan *j, struct oa_msg *m)
 {
@@ -506,7 +488,7 @@ static void fast_usage(struct jscan *j, struct oa_fields *f)
  * Reads a chunk's top level into f, and makes it the stream's template when
  * it was read whole. 0, or -1 when jansson must read it (errors included).
  */
-static int fast_scan(struct stream_parser *p, const char *data, size_t len, struct oa_fields *f)
+static int fast_scan(const char *data, size_t len, char **scratch, size_t *scratch_cap, struct oa_fields *f)
 {
 	struct jscan j;
 	struct jstr obj = {0};
@@ -516,7 +498,7 @@ static int fast_scan(struct stream_parser *p, const char *data, size_t len, stru
 	int first = 1;
 
 	memset(f, 0, sizeof *f);
-	if (jscan_begin(&j, data, len, &p->scratch, &p->scratch_cap))
+	if (jscan_begin(&j, data, len, scratch, scratch_cap))
 		return -1;
 	jscan_record(&j, f, sizeof *f);
 	while (jscan_member(&j, &first, &k, &kl)) {
@@ -550,6 +532,15 @@ static int fast_scan(struct stream_parser *p, const char *data, size_t len, stru
 	return 0;
 }
 
+const struct oa_fields *oa_chunk_fields(const char *data, size_t len, char **scratch, size_t *scratch_cap,
+					struct oa_fields *buf)
+{
+	const struct oa_fields *f = jscan_replay(data, len, scratch, scratch_cap, sizeof *buf);
+	if (f)
+		return f;
+	return fast_scan(data, len, scratch, scratch_cap, buf) ? NULL : buf;
+}
+
 static void count_set(long long *dst, enum count_src *src, const struct jint *v)
 {
 	if (v->set) {
@@ -566,15 +557,12 @@ static int oa_chunk_fast(struct stream_parser *p, const char *data, size_t len, 
 {
 	struct chat_result *r = p->res;
 	struct oa_fields scanned;
-	const struct oa_fields *f = jscan_replay(data, len, &p->scratch, &p->scratch_cap, sizeof scanned);
+	const struct oa_fields *f = oa_chunk_fields(data, len, &p->scratch, &p->scratch_cap, &scanned);
 	const struct oa_msg *m;
 	const struct jstr *th = NULL;
 
-	if (!f) {
-		if (fast_scan(p, data, len, &scanned))
-			return 1;
-		f = &scanned;
-	}
+	if (!f)
+		return 1;
 	p->nfast++;
 	if (f->model.set)
 		stream_model(p, f->model.s, f->model.len);

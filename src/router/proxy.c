@@ -16,6 +16,7 @@
 #include <pcre2.h>
 
 #include "client/jscan.h"
+#include "client/openai_chunk.h"
 #include "clock.h"
 #include "router/server_internal.h"
 
@@ -331,78 +332,9 @@ static void logprobs_add(struct rreq *r, json_t *choice)
 	}
 }
 
-/*
- * What sse_line reads of an upstream event outside the cascade's first stage:
- * choices[0].delta.content and usage's counts, read in place by the client's
- * fast path (client/jscan.h), the stream's later events by its template;
- * anything the scanner leaves to jansson (an escape it does not decode, a
- * repeated key, invalid JSON) is parsed as before.
- */
-struct up_fields {
-	struct jstr content;
-	struct jint usage[2];   /* prompt_tokens, completion_tokens */
-};
-
-static void up_choice0(struct jscan *j, struct up_fields *f)
-{
-	static const struct jkey content[] = {JKEY("content")};
-	const char *k;
-	size_t kl;
-	unsigned seen = 0;
-	int first = 1;
-
-	if (jscan_peek(j) != '{') {
-		jscan_skip(j);
-		return;
-	}
-	jscan_object_begin(j);
-	while (jscan_member(j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "delta") && jscan_once(j, &seen, 1))
-			jscan_string_members(j, content, &f->content, 1);
-		else
-			jscan_skip(j);
-	}
-}
-
-/* 0 with f read, or -1: jansson reads the event. */
-static int up_scan(struct rreq *r, const char *p, size_t n, struct up_fields *f)
-{
-	static const struct jkey usage[] = {JKEY("prompt_tokens"), JKEY("completion_tokens")};
-	struct jscan j;
-	const char *k;
-	size_t kl;
-	unsigned seen = 0;
-	int first = 1;
-
-	memset(f, 0, sizeof(*f));
-	if (jscan_begin(&j, p, n, &r->scratch, &r->scratch_cap))
-		return -1;
-	jscan_record(&j, f, sizeof(*f));
-	while (jscan_member(&j, &first, &k, &kl)) {
-		if (jscan_key_is(k, kl, "choices") && jscan_once(&j, &seen, 1) && jscan_peek(&j) == '[') {
-			int afirst = 1, i = 0;
-			jscan_array_begin(&j);
-			while (jscan_array_next(&j, &afirst)) {
-				if (i++ == 0)
-					up_choice0(&j, f);
-				else
-					jscan_skip(&j);
-			}
-		} else if (jscan_key_is(k, kl, "usage") && jscan_once(&j, &seen, 2)) {
-			jscan_int_members(&j, usage, f->usage, 2);
-		} else {
-			jscan_skip(&j);
-		}
-	}
-	if (jscan_end(&j))
-		return -1;
-	jscan_keep(&j);
-	return 0;
-}
-
 /* An event's output text and counts, as sse_line's jansson branch records them. */
 static void up_record(struct router_server *s, struct rreq *r, struct attempt *a, const char *c, size_t cn,
-		      const struct jint *usage)
+		      const struct jint usage[2])
 {
 	if (cn) {
 		if (a->t_first_s <= 0) {
@@ -432,16 +364,16 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 				return; /* the cascade closes the stream after its check (cascade_check) */
 			emit_comment(s, r);
 		} else {
-			struct up_fields sc;
-			const struct up_fields *f = NULL;
-			if (!r->hold) {   /* the cascade's check reads the log-probabilities: jansson */
-				f = jscan_replay(p, pn, &r->scratch, &r->scratch_cap, sizeof(sc));
-				if (!f && up_scan(r, p, pn, &sc) == 0)
-					f = &sc;
-			}
+			/* outside the cascade's first stage (whose check reads the log-probabilities with
+			   jansson) the event is read on the client's fast path: choices[0].delta.content and
+			   usage's counts, in place, the stream's later events by its template */
+			struct oa_fields sc;
+			const struct oa_fields *f = r->hold ? NULL : oa_chunk_fields(p, pn, &r->scratch, &r->scratch_cap, &sc);
 			if (f) {
-				up_record(s, r, a, f->content.set ? f->content.s : NULL, f->content.set ? f->content.len : 0,
-					  f->usage);
+				const struct jstr *c = f->choices_array && f->c0_object && f->delta.is_object
+					? &f->delta.s[MSG_CONTENT] : NULL;
+				const struct jint u[2] = {f->prompt, f->completion};
+				up_record(s, r, a, c && c->set ? c->s : NULL, c && c->set ? c->len : 0, u);
 			} else {
 				json_t *o = json_loadb(p, pn, 0, NULL);
 				json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
