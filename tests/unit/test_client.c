@@ -659,6 +659,55 @@ Test(client, many_concurrent_streams_on_one_client)
 	client_free(c);
 }
 
+/* fakellm's count of the connections it accepted (GET /x/stats; that request's own included). */
+static long fake_connections(void)
+{
+	const char *b = fake_get("/x/stats"), *k = strstr(b, "\"connections\":");
+	cr_assert_not_null(k, "no connection count in %s", b);
+	return atol(k + strlen("\"connections\":"));
+}
+
+/*
+ * The client keeps every idle connection (CLIENT_MAX_IDLE_CONNS): two waves of
+ * 16 streams, one after the other, open at most 16 connections in all, however
+ * the streams of each wave happen to overlap. (libcurl's default cache keeps 4
+ * idle connections per transfer still added, so as the first wave's transfers
+ * ended and were removed it closed some of their connections, and the second
+ * wave connected again: 17, 18 and 17 connections in three runs.)
+ */
+Test(client, idle_connections_kept_between_waves)
+{
+	struct client *c;
+	struct chat_request q;
+	struct chat_result r[16];
+	int ndone = 0;
+	long before, after;
+	const char *const a[] = { "--tokens", "4", "--ttft-ms", "200", NULL };
+
+	fake_stop(&F);
+	fake_start(&F, a);
+	before = fake_connections();
+	c = client_for("openai");
+	q = request("fake-model");
+	for (int w = 0; w < 2; w++) {
+		for (int i = 0; i < 16; i++) {
+			chat_result_init(&r[i]);
+			cr_assert_eq(client_submit(c, &q, &r[i], count_done, &ndone), 0);
+		}
+		while (client_poll(c, 1000) > 0)
+			;
+		for (int i = 0; i < 16; i++) {
+			cr_assert_eq(r[i].err, ERR_NONE, "wave %d stream %d: %s", w, i, r[i].errmsg);
+			chat_result_release(&r[i]);
+		}
+	}
+	cr_assert_eq(ndone, 32);
+	after = fake_connections();
+	/* minus the two count requests' own connections */
+	cr_assert_leq(after - before - 1, 16, "two waves of 16 opened %ld connections", after - before - 1);
+	client_free(c);
+}
+
 /*
  * The send time is when libcurl starts on the request, not when it was
  * submitted: a request submitted while the loop is held up (here a 50 ms
