@@ -917,7 +917,7 @@ int main(int argc, char **argv)
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((uint16_t)opt.port);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, 128) ||
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, SOMAXCONN) ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &sl)) {
 		fprintf(stderr, "fakellm: cannot listen on 127.0.0.1:%d: %s\n", opt.port, strerror(errno));
 		return 1;
