@@ -368,7 +368,8 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 			   jansson) the event is read on the client's fast path: choices[0].delta.content and
 			   usage's counts, in place, the stream's later events by its template */
 			struct oa_fields sc;
-			const struct oa_fields *f = r->hold ? NULL : oa_chunk_fields(p, pn, &r->scratch, &r->scratch_cap, &sc);
+			const struct oa_fields *f =
+				r->hold ? NULL : oa_chunk_fields(p, pn, &r->scratch, &r->scratch_cap, &sc);
 			if (f) {
 				const struct jstr *c = f->choices_array && f->c0_object && f->delta.is_object
 					? &f->delta.s[MSG_CONTENT] : NULL;
