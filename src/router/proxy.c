@@ -15,7 +15,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "client/jscan.h"
 #include "client/openai_chunk.h"
 #include "clock.h"
 #include "router/server_internal.h"
