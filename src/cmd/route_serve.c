@@ -28,7 +28,7 @@ static void on_signal(int sig)
 struct rserve_args {
 	struct cmd_common cc;
 	const char *config, *listen, *port_file, *record;
-	int no_record;
+	int no_record, threads;
 	struct measure_opts mo;     /* the telemetry of the measured tiers (ipw profile's options) */
 	double idle_s;
 };
@@ -42,6 +42,9 @@ static const struct opt_def rserve_opts[] = {
 	 "127.0.0.1)", NULL, 0, 0, 0, NULL, NULL, NULL},
 	{"port-file", 0, OPT_STRING, A(port_file), "FILE", "write the port listened on to FILE once serving", NULL, 0,
 	 0, 0, NULL, NULL, NULL},
+	{"threads", 0, OPT_INT, A(threads), "N", "event loops, each on its own thread (default: the config's "
+	 "\"threads\", else the CPUs it may use, at most 8)", NULL, 1, 64, OPT_BOUNDED, NULL, "an integer in [1, 64]",
+	 NULL},
 	{"no-record", 0, OPT_FLAG, A(no_record), NULL, "record no router run in the store", NULL, 0, 0, 0, NULL, NULL,
 	 NULL},
 	{"backends", 0, OPT_LIST, A(mo.backends), "LIST", "telemetry back-ends for the tiers marked \"measured\" "
@@ -164,6 +167,8 @@ int cmd_route_serve(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (a.threads)
+		c.threads = a.threads;
 	if ((rc = tiers_profile(&a, &c)))
 		goto out;
 	if (router_server_open(&s, &c, err, sizeof(err)) < 0) {
@@ -196,8 +201,9 @@ int cmd_route_serve(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "ipw route serve: %d tiers on http://%s:%d", c.ntiers, c.host ? c.host : "127.0.0.1",
-		router_server_port(s));
+	fprintf(stderr, "ipw route serve: %d tiers on http://%s:%d (%d event loop%s)", c.ntiers,
+		c.host ? c.host : "127.0.0.1", router_server_port(s), router_server_loops(s),
+		router_server_loops(s) == 1 ? "" : "s");
 	if (router_server_run_id(s))
 		fprintf(stderr, ", router run %s", router_server_run_id(s));
 	fprintf(stderr, "\n");

@@ -161,6 +161,9 @@ static int misc_load(struct router_config *c, json_t *root, const char *path, ch
 	if (opt_num(root, "port", 0, &v) < 0 || v < 0 || v > 65535)
 		return err_set(err, errlen, "%s: \"port\" must be 0..65535", path);
 	c->port = (int)v;
+	if (opt_num(root, "threads", 0, &v) < 0 || v < 0 || v > 64 || v != (int)v)
+		return err_set(err, errlen, "%s: \"threads\" must be 0..64 (0: the CPUs it may use, at most 8)", path);
+	c->threads = (int)v;
 	if (opt_num(root, "retries", 1, &v) < 0 || v < 0 || v > 10)
 		return err_set(err, errlen, "%s: \"retries\" must be 0..10", path);
 	c->retries = (int)v;

@@ -29,12 +29,16 @@ static double now_s(void)
 	return clock_now_ns() / 1e9;
 }
 
-struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con)
+struct rreq *rreq_new(struct rloop *lp, struct MHD_Connection *con)
 {
+	struct router_server *s = lp->srv;
 	struct rreq *r = xcalloc(1, sizeof(*r));
 	r->con = con;
 	r->srv = s;
-	snprintf(r->id, sizeof(r->id), "r%llx-%llu", (unsigned long long)clock_wall_s(), ++s->next_id);
+	r->lp = lp;
+	r->pub_slot = -1;
+	snprintf(r->id, sizeof(r->id), "r%llx-%llu", (unsigned long long)clock_wall_s(),
+		 __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED));
 	buf_init(&r->body, (size_t)s->c->max_body);
 	buf_init(&r->line, LINE_MAX_BYTES);
 	buf_init(&r->out, 0);
@@ -44,22 +48,23 @@ struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con)
 	buf_init(&r->kept, 0);
 	r->kept_att = r->ans_att = -1;
 	r->t_recv_s = now_s();
-	r->next = s->active;
-	if (s->active)
-		s->active->prev = r;
-	s->active = r;
-	s->nactive++;
+	r->next = lp->active;
+	if (lp->active)
+		lp->active->prev = r;
+	lp->active = r;
+	lp->nactive++;
 	return r;
 }
 
 static void resume(struct router_server *s, struct rreq *r)
 {
+	(void)s;
 	if (!r->suspended)
 		return;
 	r->suspended = 0;
-	s->nsuspended--;
+	r->lp->nsuspended--;
 	MHD_resume_connection(r->con);
-	s->kick = 1;
+	r->lp->kick = 1;
 }
 
 /* Appends text to the client's bytes (or the cascade's held bytes), scrubbed of secrets. */
@@ -146,7 +151,7 @@ static const char *meter_status_name(enum meter_status st)
 }
 
 /* The request's record: decision, tokens, latency, energy and cost of every attempt (owned by the caller). */
-static json_t *rreq_record(struct router_server *s, const struct rreq *r, const char *outcome)
+json_t *rreq_record(struct router_server *s, const struct rreq *r, const char *outcome)
 {
 	const struct attempt *last = answering(r);
 	json_t *atts = json_array(), *rec;
@@ -203,6 +208,9 @@ static void ewma_add(double *e, double v)
 	*e = isfinite(*e) ? 0.7 * *e + 0.3 * v : v;
 }
 
+static void attempt_count(struct router_server *s, const struct rreq *r, const struct attempt *a,
+			  struct tier_stats *ts, const char *outcome);
+
 /* The attempt ended (any way): its tier's counters. */
 static void attempt_close(struct router_server *s, struct rreq *r, struct attempt *a, const char *outcome)
 {
@@ -214,6 +222,15 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 	if (a->win)
 		router_meter_end(s->meter, a->win, !strcmp(outcome, "ok") || !strcmp(outcome, "rejected"),
 				 a->prompt_tokens);
+	pthread_mutex_lock(&s->mu);
+	attempt_count(s, r, a, ts, outcome);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* attempt_close's part under s->mu: the tier's counters, latency estimates and the client's budget. */
+static void attempt_count(struct router_server *s, const struct rreq *r, const struct attempt *a,
+			  struct tier_stats *ts, const char *outcome)
+{
 	ts->inflight--;
 	if (!strcmp(outcome, "ok") || !strcmp(outcome, "rejected") || !strcmp(outcome, "http_4xx"))
 		ts->ok++;
@@ -267,9 +284,10 @@ static void attempt_close(struct router_server *s, struct rreq *r, struct attemp
 
 static void easy_drop(struct router_server *s, struct rreq *r)
 {
+	(void)s;
 	if (!r->easy)
 		return;
-	curl_multi_remove_handle(s->multi, r->easy);
+	curl_multi_remove_handle(r->lp->multi, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
 	free(r->up_body);
@@ -299,19 +317,20 @@ static void emit_comment(struct router_server *s, struct rreq *r)
 	emit_record(s, r);
 }
 
+/* The closing comment carries the record, which is published with it (the reply ends after it). */
 static void emit_record(struct router_server *s, struct rreq *r)
 {
 	json_t *rec;
 	char *text;
 	rec = rreq_record(s, r, "ok");
 	text = json_dumps(rec, JSON_COMPACT);
-	json_decref(rec);
 	if (text) {
 		emit(r, ": ipw ", 6);
 		emit(r, text, strlen(text));
 		emit(r, "\n\n", 2);
 		free(text);
 	}
+	rreq_publish(s, r, rec);
 }
 
 /* Adds a choice's "logprobs".content[].logprob values (OpenAI) to the attempt's statistics. */
@@ -493,15 +512,17 @@ static int attempt_start(struct router_server *s, struct rreq *r, int tier)
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(t->timeout_s * 1000));
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	free(url);
+	pthread_mutex_lock(&s->mu);
 	s->tier_stats[tier].inflight++;
 	s->tier_stats[tier].requests++;
-	if (curl_multi_add_handle(s->multi, r->easy) != CURLM_OK) {
+	pthread_mutex_unlock(&s->mu);
+	if (curl_multi_add_handle(r->lp->multi, r->easy) != CURLM_OK) {
 		a->curl_rc = CURLE_FAILED_INIT;
 		attempt_close(s, r, a, "connect");
 		easy_drop(s, r);
 		return -1;
 	}
-	s->kick = 1;
+	r->lp->kick = 1;
 	return 0;
 }
 
@@ -550,7 +571,9 @@ int rreq_start_next(struct router_server *s, struct rreq *r)
 		if (last && r->tries <= s->c->retries && retryable(last) && strcmp(last->outcome, "rejected")) {
 			tier = last->tier;
 			r->tries++;
+			pthread_mutex_lock(&s->mu);
 			s->tier_stats[tier].retried++;
+			pthread_mutex_unlock(&s->mu);
 		} else if (r->pos < r->d.n) {
 			tier = r->d.order[r->pos++];
 			r->tries = 1;
@@ -575,7 +598,9 @@ int rreq_start_next(struct router_server *s, struct rreq *r)
 	if (keep_local(s, r) == 0)
 		return -1; /* the client gets the cascade's first answer after all */
 	r->failed_all = 1;
+	pthread_mutex_lock(&s->mu);
 	s->no_tier++;
+	pthread_mutex_unlock(&s->mu);
 	return -1;
 }
 
@@ -721,6 +746,7 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 		attempt_close(s, r, a, "reset");
 		r->hold = 0;
 		emit(r, ev, (size_t)n);
+		rreq_publish(s, r, rreq_record(s, r, "reset"));
 	}
 	r->up_done = 1;
 	resume(s, r);
@@ -745,7 +771,7 @@ void rreq_add_headers(struct rreq *r, struct MHD_Response *resp)
 static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct rreq *r = cls;
-	struct router_server *s = r->srv;
+	struct rloop *lp = r->lp;
 	if (r->out.len) {
 		size_t n = r->out.len < max ? r->out.len : max;
 		memcpy(out, r->out.data, n);
@@ -753,7 +779,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		if (r->paused && r->easy && r->out.len < OUT_HIGH / 2) {
 			r->paused = 0;
 			curl_easy_pause(r->easy, CURLPAUSE_CONT);
-			s->kick = 1;
+			lp->kick = 1;
 		}
 		return (ssize_t)n;
 	}
@@ -762,7 +788,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 	if (r->up_done)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	r->suspended = 1;
-	s->nsuspended++;
+	lp->nsuspended++;
 	MHD_suspend_connection(r->con);
 	return 0;
 }
@@ -777,10 +803,13 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 		json_t *o = json_pack("{s:{s:s,s:s}}", "error", "message", r->errmsg, "type", "upstream_error");
 		char *text = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
+		if (!r->gone)
+			rreq_publish(s, r, rreq_record(s, r, "failed"));
 		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 		rreq_add_headers(r, resp);
-		rc = MHD_queue_response(r->con, s->stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_BAD_GATEWAY, resp);
+		rc = MHD_queue_response(r->con, r->lp->stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_BAD_GATEWAY,
+					resp);
 		MHD_destroy_response(resp);
 		return rc;
 	}
@@ -809,7 +838,9 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 				snprintf(v, sizeof(v), "%.6g", json_number_value(json_object_get(rec, "cost_usd")));
 				MHD_add_response_header(resp, "x-ipw-cost-usd", v);
 			}
-			json_decref(rec);
+			rreq_publish(s, r, rec);
+		} else {
+			rreq_publish(s, r, rreq_record(s, r, a->outcome[0] ? a->outcome : "ok"));
 		}
 		rc = MHD_queue_response(r->con, (unsigned)a->status, resp);
 		MHD_destroy_response(resp);
@@ -826,14 +857,15 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 
 static void rreq_free(struct router_server *s, struct rreq *r)
 {
+	struct rloop *lp = r->lp;
 	easy_drop(s, r);
 	if (r->prev)
 		r->prev->next = r->next;
-	else if (s->active == r)
-		s->active = r->next;
+	else if (lp->active == r)
+		lp->active = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	s->nactive--;
+	lp->nactive--;
 	buf_release(&r->body);
 	buf_release(&r->line);
 	free(r->scratch);
@@ -850,6 +882,41 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 	free(r);
 }
 
+/* Under s->mu: its decision or refusal, once. */
+static void count_decision(struct router_server *s, struct rreq *r)
+{
+	if (r->counted || (!r->natt && !r->refused))
+		return;
+	r->counted = 1;
+	if (r->natt)
+		s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
+	else
+		s->refusals[r->d.policy][!strcmp(r->refused, "no_tier") ? 0 : !strcmp(r->refused, "budget") ? 1 : 2]++;
+}
+
+/* Under s->mu: rec (its reference taken) in the ring, in the slot it was published in while that still holds it. */
+static void ring_put(struct router_server *s, struct rreq *r, json_t *rec)
+{
+	int k = r->pub_slot;
+	if (k < 0 || !s->records[k] || strcmp(json_string_value(json_object_get(s->records[k], "request_id")), r->id)) {
+		k = s->record_next;
+		s->record_next = (s->record_next + 1) % RECORD_SLOTS;
+	}
+	json_decref(s->records[k]);
+	s->records[k] = rec;
+	r->pub_slot = k;
+}
+
+void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec)
+{
+	if (!rec)
+		return;
+	pthread_mutex_lock(&s->mu);
+	ring_put(s, r, rec);
+	count_decision(s, r);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 {
 	const char *outcome = "ok";
@@ -859,8 +926,11 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		attempt_close(s, r, a, "cancelled");
 	}
 	if ((gone && !r->up_done && r->natt) || r->gone) {
-		if (!r->gone)
+		if (!r->gone) {
+			pthread_mutex_lock(&s->mu);
 			s->cancelled++;
+			pthread_mutex_unlock(&s->mu);
+		}
 		outcome = "cancelled";
 	} else if (r->failed_all) {
 		outcome = "failed";
@@ -876,13 +946,6 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		struct pending *p = xcalloc(1, sizeof(*p));
 		static const struct attempt none; /* a refused request: no attempt */
 		const struct attempt *last = r->natt ? answering(r) : &none;
-		if (r->natt)
-			s->decisions[r->d.policy][r->d.n ? r->d.order[0] : 0]++;
-		else
-			s->refusals[r->d.policy][!strcmp(r->refused, "no_tier") ? 0 : !strcmp(r->refused, "budget") ? 1 : 2]++;
-		json_decref(s->records[s->record_next]);
-		s->records[s->record_next] = json_incref(rec);
-		s->record_next = (s->record_next + 1) % RECORD_SLOTS;
 		p->rec = rec;
 		p->id = xstrdup(r->id);
 		p->text = r->text ? xstrdup(r->text) : NULL;
@@ -897,10 +960,15 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 			p->wins[i] = r->att[i].win;
 			r->att[i].win = NULL;
 		}
-		p->next = s->pending;
-		s->pending = p;
+		pthread_mutex_lock(&s->mu);
+		count_decision(s, r);
+		ring_put(s, r, json_incref(rec));
+		if (!s->pending_tail)
+			s->pending_tail = &s->pending;
+		*s->pending_tail = p;
+		s->pending_tail = &p->next;
 		s->npending++;
-		pending_poll(s, 0);
+		pthread_mutex_unlock(&s->mu);
 	}
 	rreq_free(s, r);
 }
@@ -911,7 +979,6 @@ static int pending_complete(struct router_server *s, struct pending *p, int fina
 	struct meter_result res[MAX_ATTEMPTS];
 	int ns = s->meter ? router_meter_measure(s->meter)->nsrcs : 0, any = 0;
 	json_t *atts = json_object_get(p->rec, "attempts");
-	char err[IPW_ERRLEN];
 	for (int i = 0; i < p->natt; i++)
 		if (p->wins[i] && !router_meter_result(s->meter, p->wins[i], &res[i])) {
 			if (!final)
@@ -959,17 +1026,23 @@ static int pending_complete(struct router_server *s, struct pending *p, int fina
 		p->gross = p->dyn = NULL;
 	}
 	rec_totals(p->rec);
-	if (s->acct)
-		router_acct_add(s->acct, p, err, sizeof(err));
 	for (int i = 0; i < p->natt; i++)
 		if (p->wins[i] && s->meter)
 			router_meter_release(s->meter, p->wins[i]);
 	return 1;
 }
 
+/*
+ * The complete ones leave the list under s->mu (their records, shared with
+ * the ring, are finished there); the store gets them after, outside it, so a
+ * slow store write never holds up a decision on another loop.
+ */
 void pending_poll(struct router_server *s, int final)
 {
-	struct pending **pp = &s->pending;
+	struct pending **pp, *done = NULL, **tail = &done;
+	char err[IPW_ERRLEN];
+	pthread_mutex_lock(&s->mu);
+	pp = &s->pending;
 	while (*pp) {
 		struct pending *p = *pp;
 		if (!pending_complete(s, p, final)) {
@@ -978,6 +1051,17 @@ void pending_poll(struct router_server *s, int final)
 		}
 		*pp = p->next;
 		s->npending--;
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	s->pending_tail = pp;   /* the last one's link (or the head) */
+	pthread_mutex_unlock(&s->mu);
+	while (done) {
+		struct pending *p = done;
+		done = p->next;
+		if (s->acct)
+			router_acct_add(s->acct, p, err, sizeof(err));
 		json_decref(p->rec);
 		free(p->id);
 		free(p->text);
@@ -995,8 +1079,11 @@ void rreq_client_gone(struct router_server *s, struct rreq *r)
 		easy_drop(s, r);
 		attempt_close(s, r, a, "cancelled");
 	}
-	if (!r->up_done && r->natt)
+	if (!r->up_done && r->natt) {
+		pthread_mutex_lock(&s->mu);
 		s->cancelled++;
+		pthread_mutex_unlock(&s->mu);
+	}
 	r->gone = 1;
 	r->up_done = 1;
 	if (!r->committed) {
@@ -1006,9 +1093,10 @@ void rreq_client_gone(struct router_server *s, struct rreq *r)
 	resume(s, r);
 }
 
-void rreq_cancel_all(struct router_server *s)
+void rreq_cancel_all(struct rloop *lp)
 {
-	for (struct rreq *r = s->active; r; r = r->next) {
+	struct router_server *s = lp->srv;
+	for (struct rreq *r = lp->active; r; r = r->next) {
 		if (r->easy) {
 			struct attempt *a = &r->att[r->natt - 1];
 			easy_drop(s, r);
@@ -1023,10 +1111,10 @@ void rreq_cancel_all(struct router_server *s)
 	}
 }
 
-void rreq_free_orphans(struct router_server *s)
+void rreq_free_orphans(struct rloop *lp)
 {
-	while (s->active)
-		rreq_free(s, s->active);
+	while (lp->active)
+		rreq_free(lp->srv, lp->active);
 }
 
 /* ---- /metrics ---- */
@@ -1066,6 +1154,7 @@ char *router_metrics_text(struct router_server *s)
 	for (int i = 0; i < s->c->ntiers; i++)
 		esc[i] = label_escape(s->c->tiers[i].name);
 	buf_init(&b, 0);
+	pthread_mutex_lock(&s->mu);
 	buf_appends(&b, "# HELP ipw_router_requests_total Upstream attempts per tier and outcome.\n"
 		    "# TYPE ipw_router_requests_total counter\n");
 	for (int i = 0; i < s->c->ntiers; i++) {
@@ -1131,6 +1220,7 @@ char *router_metrics_text(struct router_server *s)
 		    "# TYPE ipw_router_unauthorised_total counter\nipw_router_unauthorised_total %llu\n"
 		    "# TYPE ipw_router_no_tier_total counter\nipw_router_no_tier_total %llu\n",
 		    s->cancelled, s->rejected, s->unauthorised, s->no_tier);
+	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->c->ntiers; i++)
 		free(esc[i]);
 	{

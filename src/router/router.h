@@ -50,6 +50,7 @@ struct router_budget {
 struct router_config {
 	char *host;                  /* numeric address to bind (default 127.0.0.1) */
 	int port;                    /* 0: any free port */
+	int threads;                 /* event loops, each on its own thread (0: the CPUs it may use, at most 8) */
 	struct router_tier tiers[ROUTER_MAX_TIERS];
 	int ntiers;
 	int fallback[ROUTER_MAX_TIERS]; /* tier order tried after the decided one */
@@ -186,6 +187,8 @@ struct router_server;
 /* Starts listening (the loop runs in router_server_run). 0 or -1 with err. */
 int router_server_open(struct router_server **out, struct router_config *c, char *err, size_t errlen);
 int router_server_port(const struct router_server *s);
+/* How many event loops (threads) serve. */
+int router_server_loops(const struct router_server *s);
 /* Runs the event loop until *stop is set; 0 or -1 with err. */
 int router_server_run(struct router_server *s, volatile sig_atomic_t *stop, char *err, size_t errlen);
 /* The id of the router run in the store (NULL when not recording). */

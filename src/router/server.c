@@ -1,10 +1,12 @@
 /*
- * router/server.c - the router's HTTP server and its one event loop: the
- * libmicrohttpd daemon runs in external-polling mode (its epoll fd) in one
- * epoll set with the sockets of the libcurl multi that carries every upstream
- * stream (curl_multi_socket_action), so one thread moves all bytes, no lock
- * is needed, and a wake-up costs what is ready, not the number of open
- * streams. A streamed reply waits for upstream bytes
+ * router/server.c - the router's HTTP server and its event loops. Each loop
+ * runs a libmicrohttpd daemon in external-polling mode (its epoll fd) on the
+ * one listening socket, in one epoll set with the sockets of its own libcurl
+ * multi, which carries the upstream streams of the connections it accepted
+ * (curl_multi_socket_action): one thread moves all bytes of a request, and a
+ * wake-up costs what is ready, not the number of open streams. The loops
+ * share the decision's inputs and the accounting under one mutex (s->mu),
+ * held for counter updates only. A streamed reply waits for upstream bytes
  * with its connection suspended; a client that reads slowly pauses only its
  * own upstream. docs/router.md.
  */
@@ -12,10 +14,13 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -269,6 +274,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	json_error_t je;
 	json_t *ext, *model, *messages;
 	struct router_request_info ri;
+	struct router_tier_live live[ROUTER_MAX_TIERS];
 	const char *priv;
 	char key[64];
 	int sessions_full;
@@ -312,19 +318,27 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		snprintf(msg, msglen, "the session id is longer than %d bytes", SESSION_ID_MAX);
 		return MHD_HTTP_BAD_REQUEST;
 	}
-	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
-	sessions_full = ri.local_only && session_mark(s, r->session) < 0;
-	r->local_only = ri.local_only;
 	if (latency_limit(r->con, ext, "x-ipw-max-ttft-ms", "max_ttft_ms", &ri.max_ttft_s, msg, msglen) < 0 ||
 	    latency_limit(r->con, ext, "x-ipw-max-e2e-ms", "max_e2e_ms", &ri.max_e2e_s, msg, msglen) < 0)
 		return MHD_HTTP_BAD_REQUEST;
 	router_client_key(r->con, key, sizeof(key));
+	/* the shared inputs, read (and the session kept, the budget slot taken) under the lock */
+	pthread_mutex_lock(&s->mu);
+	ri.local_only = (priv && !strcmp(priv, "local-only")) || session_local(s, r->session);
+	sessions_full = ri.local_only && session_mark(s, r->session) < 0;
 	if (s->budgets) {
 		struct budget_slot *b = budget_find(s, key, 1);
 		snprintf(r->budget_key, sizeof(r->budget_key), "%s", key);
 		r->budget_full = !b;
 		ri.over_budget = !b || b->spent >= s->c->budget.usd;
 	}
+	for (int i = 0; i < s->c->ntiers; i++) {
+		live[i].inflight = s->tier_stats[i].inflight;
+		live[i].ttft_ewma_s = s->tier_stats[i].ttft_ewma_s;
+		live[i].e2e_ewma_s = s->tier_stats[i].e2e_ewma_s;
+	}
+	pthread_mutex_unlock(&s->mu);
+	r->local_only = ri.local_only;
 	json_object_del(r->req, "ipw");
 	if (router_policy_parse(s->c, s->lr, r->policy_name, &r->d.policy, &r->d.threshold, &r->d.tier, msg,
 				msglen) < 0)
@@ -336,12 +350,7 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 		r->refused = "sessions_full";
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
-	for (int i = 0; i < s->c->ntiers; i++) {
-		s->live[i].inflight = s->tier_stats[i].inflight;
-		s->live[i].ttft_ewma_s = s->tier_stats[i].ttft_ewma_s;
-		s->live[i].e2e_ewma_s = s->tier_stats[i].e2e_ewma_s;
-	}
-	if (router_decide(s->c, s->lr, s->live, &ri, &r->d, msg, msglen) < 0) {
+	if (router_decide(s->c, s->lr, live, &ri, &r->d, msg, msglen) < 0) {
 		r->refused = "no_tier";
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
@@ -388,9 +397,14 @@ static enum MHD_Result models_list(struct router_server *s, struct MHD_Connectio
 
 static enum MHD_Result request_lookup(struct router_server *s, struct MHD_Connection *con, const char *id)
 {
-	for (int i = 0; i < RECORD_SLOTS; i++)
+	char *text = NULL;
+	pthread_mutex_lock(&s->mu); /* the record may be completed in place by loop 0 (pending_poll) */
+	for (int i = 0; i < RECORD_SLOTS && !text; i++)
 		if (s->records[i] && !strcmp(json_string_value(json_object_get(s->records[i], "request_id")), id))
-			return queue_json(con, MHD_HTTP_OK, json_incref(s->records[i]), NULL);
+			text = json_dumps(s->records[i], JSON_COMPACT);
+	pthread_mutex_unlock(&s->mu);
+	if (text)
+		return queue_text(con, MHD_HTTP_OK, "application/json", text, NULL);
 	return queue_error(con, MHD_HTTP_NOT_FOUND, "not_found", "no finished request with that id is kept "
 			   "(the last 1024 are)", NULL);
 }
@@ -410,10 +424,13 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 		}
 		if ((status = request_prepare(s, r, msg, sizeof(msg)))) {
 			r->state = RS_ANSWERED;
+			pthread_mutex_lock(&s->mu);
 			s->rejected++;
+			pthread_mutex_unlock(&s->mu);
 			if (r->refused) { /* a routing decision: recorded as a failed query (rreq_finish) */
 				r->refused_status = status;
 				snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+				rreq_publish(s, r, rreq_record(s, r, r->refused));
 			}
 			return queue_error(con, status, status == MHD_HTTP_NOT_FOUND ? "not_found" :
 					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" :
@@ -424,6 +441,7 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 		if (rreq_start_next(s, r) < 0) {
 			/* nothing could even be started: answer now */
 			r->state = RS_ANSWERED;
+			rreq_publish(s, r, rreq_record(s, r, "failed"));
 			return queue_error(con, MHD_HTTP_BAD_GATEWAY, "upstream_error", r->errmsg, r);
 		}
 		r->suspended = 1;
@@ -440,11 +458,14 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
 			      const char *version, const char *data, size_t *data_size, void **con_cls)
 {
-	struct router_server *s = cls;
+	struct rloop *lp = cls;
+	struct router_server *s = lp->srv;
 	struct rreq *r = *con_cls;
 
 	if (!r && strcmp(url, "/health") && !authorised(s, con)) {
+		pthread_mutex_lock(&s->mu);
 		s->unauthorised++;
+		pthread_mutex_unlock(&s->mu);
 		return queue_error(con, MHD_HTTP_UNAUTHORIZED, "authentication_error",
 				   "a client token is needed: Authorization: Bearer TOKEN", NULL);
 	}
@@ -454,10 +475,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 			if (cl && atoll(cl) > s->c->max_body) {
 				char msg[128];
 				snprintf(msg, sizeof(msg), "the body passes the limit of %lld bytes", s->c->max_body);
+				pthread_mutex_lock(&s->mu);
 				s->rejected++;
+				pthread_mutex_unlock(&s->mu);
 				return queue_error(con, MHD_HTTP_CONTENT_TOO_LARGE, "invalid_request_error", msg, NULL);
 			}
-			*con_cls = rreq_new(s, con);
+			*con_cls = rreq_new(lp, con);
 			return MHD_YES;
 		}
 		if (*data_size) {
@@ -485,7 +508,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 
 static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	struct router_server *s = cls;
+	struct router_server *s = ((struct rloop *)cls)->srv;
 	struct rreq *r = *con_cls;
 	if (!r)
 		return;
@@ -495,36 +518,101 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
 
 /* ---- open, loop, close ---- */
 
-/* The loop's epoll set: MHD's own epoll fd is this tag; a libcurl socket is its descriptor. */
+/* A loop's epoll set: MHD's own epoll fd is this tag; a libcurl socket is its descriptor. */
 #define EV_MHD ((uint64_t)1 << 32)
 
 /* libcurl says what a socket of its transfers waits for (CURLMOPT_SOCKETFUNCTION). */
 static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 {
-	struct router_server *s = arg;
+	struct rloop *lp = arg;
 	struct epoll_event ev = {0};
 
 	(void)e;
 	if (what == CURL_POLL_REMOVE) {
 		if (sockp)
-			epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);   /* may already be closed: harmless */
-		curl_multi_assign(s->multi, fd, NULL);
+			epoll_ctl(lp->ep, EPOLL_CTL_DEL, fd, NULL);   /* may already be closed: harmless */
+		curl_multi_assign(lp->multi, fd, NULL);
 		return 0;
 	}
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
 	ev.data.u64 = (uint32_t)fd;
-	if (epoll_ctl(s->ep, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0 && !sockp)
-		curl_multi_assign(s->multi, fd, (void *)1);
+	if (epoll_ctl(lp->ep, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0 && !sockp)
+		curl_multi_assign(lp->multi, fd, (void *)1);
 	return 0;
 }
 
 /* libcurl asks to be called back after timeout_ms (-1: never) (CURLMOPT_TIMERFUNCTION). */
 static int on_curl_timer(CURLM *m, long timeout_ms, void *arg)
 {
-	struct router_server *s = arg;
+	struct rloop *lp = arg;
 
 	(void)m;
-	s->curl_due_ns = timeout_ms < 0 ? -1 : clock_now_ns() + (int64_t)timeout_ms * NS_PER_MS;
+	lp->curl_due_ns = timeout_ms < 0 ? -1 : clock_now_ns() + (int64_t)timeout_ms * NS_PER_MS;
+	return 0;
+}
+
+/* The event loops when the config says 0: the CPUs this process may run on, at most 8. */
+static int loops_auto(void)
+{
+	cpu_set_t set;
+	int n;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
+/* The listening socket all loops' daemons accept from (non-blocking: a loop that loses the race to
+   accept a connection gets EAGAIN); -1 with err. */
+static int listen_open(const struct sockaddr_in *a4, int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in got;
+	socklen_t gl = sizeof(got);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)a4, sizeof(*a4)) < 0 || listen(fd, SOMAXCONN) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&got, &gl) < 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(got.sin_port);
+	return fd;
+}
+
+/* Its daemon on the listening socket, its multi and its epoll set; 0 or -1 with err. */
+static int loop_open(struct router_server *s, struct rloop *lp, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *info;
+	struct epoll_event ev = {0};
+
+	lp->ep = -1;
+	lp->curl_due_ns = -1;
+	lp->multi = curl_multi_init();
+	if (!lp->multi)
+		return err_set(err, errlen, "libcurl could not make a multi handle");
+	curl_multi_setopt(lp->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(lp->multi, CURLMOPT_SOCKETDATA, lp);
+	curl_multi_setopt(lp->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
+	/* keep the tiers' idle connections when a wave of streams ends together (client.h) */
+	curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, (long)CLIENT_MAX_IDLE_CONNS);
+	lp->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG * 0, 0, NULL, NULL,
+				 handle, lp, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
+				 MHD_OPTION_NOTIFY_COMPLETED, completed, lp, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
+				 MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+	if (!lp->d)
+		return err_set(err, errlen, "libmicrohttpd could not start a daemon on the listening socket");
+	info = MHD_get_daemon_info(lp->d, MHD_DAEMON_INFO_EPOLL_FD);
+	lp->epoll_fd = info ? info->epoll_fd : -1;
+	if (lp->epoll_fd < 0)
+		return err_set(err, errlen, "libmicrohttpd gave no epoll descriptor");
+	ev.events = EPOLLIN;
+	ev.data.u64 = EV_MHD;
+	if ((lp->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->epoll_fd, &ev) < 0)
+		return err_set(err, errlen, "could not make the router's epoll set");
 	return 0;
 }
 
@@ -533,11 +621,11 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	struct router_server *s = xcalloc(1, sizeof(*s));
 	struct sockaddr_in a4;
 	const char *host = c->host && *c->host ? c->host : "127.0.0.1";
-	const union MHD_DaemonInfo *info;
 
 	*out = NULL;
 	s->c = c;
-	s->ep = -1;   /* before any early close */
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
 	if (c->budget.usd > 0)
 		s->budgets = xcalloc((size_t)c->budget.max_clients, sizeof(*s->budgets));
 	for (int i = 0; i < c->ntiers; i++)
@@ -590,40 +678,23 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 			return -1;
 		}
 	}
-	s->curl_due_ns = -1;
-	s->multi = curl_multi_init();
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-	/* keep the tiers' idle connections when a wave of streams ends together (client.h) */
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)CLIENT_MAX_IDLE_CONNS);
-	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG * 0, (uint16_t)c->port,
-				NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-				MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
-	if (!s->d) {
+	if ((s->listen_fd = listen_open(&a4, &s->port)) < 0) {
 		router_server_close(s);
 		return err_set(err, errlen, "could not listen on %s port %d (in use, or not an address of this machine)",
 			       host, c->port);
 	}
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? (int)info->port : c->port;
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
-	s->epoll_fd = info ? info->epoll_fd : -1;
-	if (s->epoll_fd < 0) {
-		router_server_close(s);
-		return err_set(err, errlen, "libmicrohttpd gave no epoll descriptor");
+	s->nloops = c->threads > 0 ? c->threads : loops_auto();
+	s->loops = xcalloc((size_t)s->nloops, sizeof(*s->loops));
+	for (int i = 0; i < s->nloops; i++) {
+		s->loops[i].srv = s;
+		s->loops[i].idx = i;
+		s->loops[i].ep = -1;
 	}
-	{
-		struct epoll_event ev = {0};
-		ev.events = EPOLLIN;
-		ev.data.u64 = EV_MHD;
-		if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->epoll_fd, &ev) < 0) {
+	for (int i = 0; i < s->nloops; i++)
+		if (loop_open(s, &s->loops[i], err, errlen) < 0) {
 			router_server_close(s);
-			return err_set(err, errlen, "could not make the router's epoll set");
+			return -1;
 		}
-	}
 	*out = s;
 	return 0;
 }
@@ -633,6 +704,11 @@ int router_server_port(const struct router_server *s)
 	return s->port;
 }
 
+int router_server_loops(const struct router_server *s)
+{
+	return s->nloops;
+}
+
 const char *router_server_run_id(const struct router_server *s)
 {
 	return s->acct ? router_acct_run_id(s->acct) : NULL;
@@ -640,18 +716,20 @@ const char *router_server_run_id(const struct router_server *s)
 
 /*
  * A suspended connection is not watched by libmicrohttpd: every 100 ms, the
- * sockets of the waiting requests are checked for an orderly or abrupt
- * hang-up, which cancels the upstream at once.
+ * sockets of the loop's waiting requests are checked for an orderly or abrupt
+ * hang-up, which cancels the upstream at once. Loop 0's tick also completes
+ * the finished requests whose measured energy is in.
  */
-static void hup_check(struct router_server *s)
+static void hup_check(struct rloop *lp)
 {
+	struct router_server *s = lp->srv;
 	int64_t now = clock_now_ns();
-	if (now - s->last_hup_check_ns < 100 * NS_PER_MS)
+	if (now - lp->last_hup_check_ns < 100 * NS_PER_MS)
 		return;
-	s->last_hup_check_ns = now;
-	if (s->pending)
+	lp->last_hup_check_ns = now;
+	if (lp->idx == 0)
 		pending_poll(s, 0); /* measured energy attributed since the last tick */
-	for (struct rreq *r = s->active, *next; r; r = next) {
+	for (struct rreq *r = lp->active, *next; r; r = next) {
 		const union MHD_ConnectionInfo *ci;
 		struct pollfd p;
 		char c;
@@ -677,25 +755,25 @@ static void hup_check(struct router_server *s)
  * libcurl's timer is due sooner, none after a kick), then libcurl on the
  * ready sockets and its timer, MHD, and what finished upstream.
  */
-static void loop_turn(struct router_server *s, int wait_ms)
+static void loop_turn(struct rloop *lp, int wait_ms)
 {
 	struct epoll_event evs[256];
 	int running = 0, left, nev;
 	MHD_UNSIGNED_LONG_LONG mhd_ms;
 	CURLMsg *m;
 
-	if (MHD_get_timeout(s->d, &mhd_ms) == MHD_YES && (long long)mhd_ms < wait_ms)
+	if (MHD_get_timeout(lp->d, &mhd_ms) == MHD_YES && (long long)mhd_ms < wait_ms)
 		wait_ms = (int)mhd_ms;
-	if (s->curl_due_ns >= 0) {
-		int64_t left_ns = s->curl_due_ns - clock_now_ns();
+	if (lp->curl_due_ns >= 0) {
+		int64_t left_ns = lp->curl_due_ns - clock_now_ns();
 		long long ms = left_ns <= 0 ? 0 : (left_ns + NS_PER_MS - 1) / NS_PER_MS;
 		if (ms < wait_ms)
 			wait_ms = (int)ms;
 	}
-	if (s->kick)
+	if (lp->kick)
 		wait_ms = 0;
-	s->kick = 0;
-	nev = epoll_wait(s->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_ms);
+	lp->kick = 0;
+	nev = epoll_wait(lp->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_ms);
 	for (int i = 0; i < nev; i++) {
 		int flags = 0;
 		if (evs[i].data.u64 == EV_MHD)
@@ -703,54 +781,99 @@ static void loop_turn(struct router_server *s, int wait_ms)
 		flags |= evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
 		flags |= evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
 		flags |= evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
-		curl_multi_socket_action(s->multi, (curl_socket_t)(uint32_t)evs[i].data.u64, flags, &running);
+		curl_multi_socket_action(lp->multi, (curl_socket_t)(uint32_t)evs[i].data.u64, flags, &running);
 	}
-	if (s->curl_due_ns >= 0 && s->curl_due_ns <= clock_now_ns()) {
-		s->curl_due_ns = -1;   /* the callback sets the next one */
-		curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	if (lp->curl_due_ns >= 0 && lp->curl_due_ns <= clock_now_ns()) {
+		lp->curl_due_ns = -1;   /* the callback sets the next one */
+		curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
-	MHD_run(s->d);
-	while ((m = curl_multi_info_read(s->multi, &left)))
+	MHD_run(lp->d);
+	while ((m = curl_multi_info_read(lp->multi, &left)))
 		if (m->msg == CURLMSG_DONE) {
 			struct rreq *r = NULL;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			rreq_upstream_done(s, r, m->data.result);
+			rreq_upstream_done(lp->srv, r, m->data.result);
 		}
-	hup_check(s);
-	MHD_run(s->d);
+	hup_check(lp);
+	MHD_run(lp->d);
+}
+
+/* A loop until the stop flag, then its wind-down: cancel upstreams, resume what waits, let MHD answer. */
+static void loop_run(struct rloop *lp)
+{
+	while (!*lp->srv->stop)
+		loop_turn(lp, 200);
+	lp->stopping = 1;
+	rreq_cancel_all(lp);
+	for (int i = 0; i < 20 && lp->nactive; i++)
+		loop_turn(lp, 10);
+}
+
+static void *loop_thread(void *arg)
+{
+	loop_run(arg);
+	return NULL;
 }
 
 int router_server_run(struct router_server *s, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	while (!*stop)
-		loop_turn(s, 200);
-	/* wind down: cancel upstreams, resume what waits, let MHD answer and close */
-	s->stopping = 1;
-	rreq_cancel_all(s);
-	for (int i = 0; i < 20 && s->nactive; i++)
-		loop_turn(s, 10);
-	return 0;
+	sigset_t block, old;
+	int rc = 0;
+	s->stop = stop;
+	/* the other loops' threads take no signals: SIGINT and SIGTERM reach this one */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int i = 1; i < s->nloops; i++) {
+		if (pthread_create(&s->loops[i].th, NULL, loop_thread, &s->loops[i]) != 0) {
+			rc = err_set(err, errlen, "could not start the thread of event loop %d", i);
+			*stop = 1;
+			break;
+		}
+		s->loops[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	loop_run(&s->loops[0]);
+	for (int i = 1; i < s->nloops; i++)
+		if (s->loops[i].started) {
+			pthread_join(s->loops[i].th, NULL);
+			s->loops[i].started = 0;
+		}
+	return rc;
+}
+
+/* After the threads ended (or never started): its daemon, requests, multi and epoll set. */
+static void loop_close(struct rloop *lp)
+{
+	if (lp->d) {
+		lp->stopping = 1;
+		rreq_cancel_all(lp);
+		for (int i = 0; i < 50 && lp->nsuspended; i++)
+			loop_turn(lp, 10);
+		MHD_quiesce_daemon(lp->d); /* the listening socket is the server's: closed once, below */
+		MHD_stop_daemon(lp->d);
+	}
+	rreq_free_orphans(lp);
+	if (lp->multi)
+		curl_multi_cleanup(lp->multi);
+	if (lp->ep >= 0)
+		close(lp->ep);
 }
 
 void router_server_close(struct router_server *s)
 {
 	if (!s)
 		return;
-	if (s->d) {
-		s->stopping = 1;
-		rreq_cancel_all(s);
-		for (int i = 0; i < 50 && s->nsuspended; i++)
-			loop_turn(s, 10);
-		MHD_stop_daemon(s->d);
-	}
-	rreq_free_orphans(s);
+	for (int i = 0; i < s->nloops; i++)
+		loop_close(&s->loops[i]);
+	free(s->loops);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	if (s->meter)
 		router_meter_drain(s->meter);
 	pending_poll(s, 1);
-	if (s->multi)
-		curl_multi_cleanup(s->multi);
-	if (s->ep >= 0)
-		close(s->ep);
 	for (size_t i = 0; i < s->sessions_cap; i++)
 		free(s->sessions[i]);
 	free(s->sessions);
@@ -765,5 +888,6 @@ void router_server_close(struct router_server *s)
 	if (s->acct)
 		router_acct_close(s->acct);
 	router_meter_close(s->meter);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

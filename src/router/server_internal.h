@@ -2,10 +2,16 @@
  * router/server_internal.h - what the router's server files share: the
  * server's state, one routed request (struct rreq) and its life on the loop
  * (router/proxy.c), the metrics text and the store accounting (router/acct.c).
- * Everything here runs on the one loop thread.
+ * The server runs several loops (struct rloop), each on its own thread with
+ * its own libmicrohttpd daemon on the shared listening socket and its own
+ * libcurl multi: a request lives on the loop that accepted its connection and
+ * only that thread touches it. What the loops share (the tiers' counters,
+ * sessions, budgets, the records ring, the pending list) is behind s->mu.
  */
 #ifndef IPW_ROUTER_SERVER_INTERNAL_H
 #define IPW_ROUTER_SERVER_INTERNAL_H
+
+#include <pthread.h>
 
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -60,9 +66,12 @@ struct attempt {
 	char outcome[24];                   /* ok, http_429, http_500, connect, reset, rejected, cancelled */
 };
 
+struct rloop;
+
 struct rreq {
-	struct rreq *next, *prev;           /* the server's active list */
+	struct rreq *next, *prev;           /* its loop's active list */
 	struct router_server *srv;
+	struct rloop *lp;                   /* the loop that owns it */
 	struct MHD_Connection *con;
 	char id[24];
 	enum rstate state;
@@ -103,6 +112,8 @@ struct rreq {
 	char lp_check[96];                  /* the cascade's log-probability check ("" when not configured) */
 	char errmsg[IPW_ERRLEN];
 	double t_recv_s;
+	int counted;                        /* its decision (or refusal) is in the counters */
+	int pub_slot;                       /* the records ring slot its record was published in (-1: none) */
 };
 
 struct router_acct;
@@ -121,21 +132,34 @@ struct pending {
 	double *gross, *dyn;
 };
 
-struct router_server {
-	struct router_config *c;
-	struct learn_router *lr;
+/* One event loop: its thread, daemon, multi and epoll set, and the requests on its connections. */
+struct rloop {
+	struct router_server *srv;
+	int idx;                            /* 0: the loop of the thread that called router_server_run */
 	struct MHD_Daemon *d;
 	CURLM *multi;
-	int port, epoll_fd, kick, stopping;
+	int epoll_fd, kick, stopping;
 	int ep;                             /* the loop's epoll set: MHD's epoll fd and libcurl's sockets (-1: none) */
 	int64_t curl_due_ns;                /* libcurl's timer (CURLMOPT_TIMERFUNCTION); -1 none */
 	int64_t last_hup_check_ns;
-	char **tokens;                      /* client bearer tokens (NULL: open) */
 	struct rreq *active;
 	int nactive, nsuspended;
-	unsigned long long next_id;
+	pthread_t th;
+	int started;                        /* th runs */
+};
+
+struct router_server {
+	struct router_config *c;
+	struct learn_router *lr;
+	int port, listen_fd;
+	char **tokens;                      /* client bearer tokens (NULL: open) */
+	struct rloop *loops;
+	int nloops;
+	volatile sig_atomic_t *stop;        /* router_server_run's flag */
+	unsigned long long next_id;         /* atomic */
+	/* everything below is shared by the loops: taken under mu */
+	pthread_mutex_t mu;
 	struct tier_stats tier_stats[ROUTER_MAX_TIERS];
-	struct router_tier_live live[ROUTER_MAX_TIERS];
 	unsigned long long decisions[4][ROUTER_MAX_TIERS]; /* policy x first tier */
 	unsigned long long refusals[4][3];  /* policy x refusal before any attempt (no_tier, budget, sessions_full) */
 	unsigned long long rejected, unauthorised, no_tier, cancelled;
@@ -146,12 +170,13 @@ struct router_server {
 	int record_next;
 	struct router_acct *acct;
 	struct router_meter *meter;         /* NULL: no tier measured */
-	struct pending *pending;            /* finished requests waiting for measured energy */
+	struct pending *pending;            /* finished requests waiting for measured energy (or the tick), */
+	struct pending **pending_tail;      /* in the order they finished (NULL: empty) */
 	int npending;
 };
 
 /* router/proxy.c */
-struct rreq *rreq_new(struct router_server *s, struct MHD_Connection *con);
+struct rreq *rreq_new(struct rloop *lp, struct MHD_Connection *con);
 /* Starts the next attempt (retry or next tier); 0, or -1 with r->errmsg when none is left. */
 int rreq_start_next(struct router_server *s, struct rreq *r);
 void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc);
@@ -161,9 +186,15 @@ void rreq_add_headers(struct rreq *r, struct MHD_Response *resp);
 void rreq_finish(struct router_server *s, struct rreq *r, int gone);
 /* The client hung up while its request waited: cancel the upstream, end the reply. */
 void rreq_client_gone(struct router_server *s, struct rreq *r);
-void rreq_cancel_all(struct router_server *s);
-void rreq_free_orphans(struct router_server *s);
-/* Completes the finished requests whose measured energy is in (all of them when final); on the tick. */
+void rreq_cancel_all(struct rloop *lp);
+void rreq_free_orphans(struct rloop *lp);
+/* The request's record is in the records ring and its decision counted, before the client can see its
+   reply end (a lookup or /metrics right after it sees them); takes rec's reference. Not under s->mu. */
+void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec);
+/* Its record with the given outcome (owned by the caller). */
+json_t *rreq_record(struct router_server *s, const struct rreq *r, const char *outcome);
+/* Completes the finished requests whose measured energy is in (all of them when final) and stores them;
+   on loop 0's tick and at close. Not under s->mu. */
 void pending_poll(struct router_server *s, int final);
 /* The Prometheus text of /metrics (caller frees). */
 char *router_metrics_text(struct router_server *s);
