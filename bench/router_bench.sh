@@ -10,8 +10,10 @@
 #  - tokens/s streamed through it (one and eight streams of 4,000 unpaced tokens) with the router
 #    pinned to one core, beside the same client direct to the tier;
 #  - memory per open stream: RSS with 256 stalled streams minus idle RSS, / 256, measured first.
-# The router runs on ROUTER_CPU (default 0), the fake tiers on FAKE_CPUS (default 1), the client on
-# CLIENT_CPUS (default: not pinned). Results go to bench/RESULTS.md with the command.
+# The router runs on ROUTER_CPUS (default: ROUTER_CPU, else 0) with one event loop per CPU there (its
+# default), the fake tiers on FAKE_CPUS (default 1), the client on CLIENT_CPUS (default: not pinned);
+# the tokens/s figures come from a second router with one event loop on the first of ROUTER_CPUS.
+# Results go to bench/RESULTS.md with the command.
 # Usage: bench/router_bench.sh [BUILD] [--smoke]   (BUILD default build; --smoke: tiny sizes for CI)
 set -eu
 BUILD=build
@@ -34,7 +36,8 @@ else
 	HELD=256
 fi
 DUR_MS=$((16 * PACE))   # the paced tier's stream: 16 events, the first after PACE ms, then one every PACE ms
-ROUTER_CPU=${ROUTER_CPU:-0}
+ROUTER_CPUS=${ROUTER_CPUS:-${ROUTER_CPU:-0}}
+ROUTER_CPU1=$(echo "$ROUTER_CPUS" | sed 's/[-,].*//')
 FAKE_CPUS=${FAKE_CPUS:-1}
 # pin CPUS CMD...: runs CMD on CPUS by exec, so call it only in a subshell (`&` or $(...)): the
 # background jobs' $! is then the program's own pid (the router's RSS is read from it)
@@ -55,11 +58,15 @@ waitfile "$TMP/f.port"; waitfile "$TMP/g.port"
 F=$(cat "$TMP/f.port"); G=$(cat "$TMP/g.port")
 printf '{"tiers":[{"name":"paced","url":"http://127.0.0.1:%s","model":"m"},{"name":"long","url":"http://127.0.0.1:%s","model":"m"},{"name":"stall","url":"http://127.0.0.1:%s","model":"fake-stall"}]}\n' \
 	"$F" "$G" "$F" >"$TMP/router.json"
-pin "$ROUTER_CPU" "$IPW" route serve --config "$TMP/router.json" --no-record --port-file "$TMP/r.port" >"$TMP/r.log" 2>&1 &
+pin "$ROUTER_CPUS" "$IPW" route serve --config "$TMP/router.json" --no-record --port-file "$TMP/r.port" >"$TMP/r.log" 2>&1 &
 RPID=$!
 PIDS="$PIDS $RPID"
-waitfile "$TMP/r.port"
-R=$(cat "$TMP/r.port")
+pin "$ROUTER_CPU1" "$IPW" route serve --config "$TMP/router.json" --no-record --threads 1 --port-file "$TMP/r1.port" \
+	>"$TMP/r1.log" 2>&1 &
+PIDS="$PIDS $!"
+waitfile "$TMP/r.port"; waitfile "$TMP/r1.port"
+R=$(cat "$TMP/r.port"); R1=$(cat "$TMP/r1.port")
+LOOPS=$(sed -n 's/.*(\([0-9]*\) event loops*).*/\1/p' "$TMP/r.log" | head -1)
 
 # memory per open stream, first, on the fresh router (after the load below, freed memory would be
 # reused and hide the growth): HELD streams that the stall tier never answers, held open by raw sockets
@@ -101,7 +108,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 
 echo "TTFT added by the router: tier paced (first event after $PACE ms, then one every $PACE ms, 16 events);"
 echo "TTFT - $PACE ms measured by client_bench (warm connections), median of $REPEATS runs of $PER x streams requests,"
-echo "router on cpu $ROUTER_CPU, fake tiers on cpus $FAKE_CPUS, client on cpus ${CLIENT_CPUS:-any}; ms"
+echo "router on cpus $ROUTER_CPUS (event loops: $LOOPS), fake tiers on cpus $FAKE_CPUS, client on cpus ${CLIENT_CPUS:-any}; ms"
 echo
 echo "| load | streams | requests/run | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | failed (direct/router) |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -130,10 +137,10 @@ for lc in $LOADS; do
 		printf "| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %d / %d |\n", l, c, n, a / 1e3, b / 1e3, (b - a) / 1e3, x / 1e3, y / 1e3, (y - x) / 1e3, df, rf }'
 done
 echo
-echo "| streams of $LONG unpaced tokens | tokens/s through the router (router on one core) | tokens/s direct |"
+echo "| streams of $LONG unpaced tokens | tokens/s through the router (one event loop on cpu $ROUTER_CPU1) | tokens/s direct |"
 echo "|---|---|---|"
 for c in 1 8; do
-	rt=$(cb "http://127.0.0.1:$R" ipw-router:tier:long $((c * 2)) $c | grep -v '^extra' | head -1)
+	rt=$(cb "http://127.0.0.1:$R1" ipw-router:tier:long $((c * 2)) $c | grep -v '^extra' | head -1)
 	dt=$(cb "http://127.0.0.1:$G" m $((c * 2)) $c | grep -v '^extra' | head -1)
 	echo "| $c | $(field "$rt" 7) | $(field "$dt" 7) |"
 done

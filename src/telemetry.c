@@ -343,12 +343,12 @@ static void *sampler_main(void *p)
 		interval_ms = 0; /* read() waits for the device's own next sample */
 	int64_t next = clock_now_ns();
 	char err[IPW_ERRLEN];
-	while (!t->stopping) {
+	while (!__atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE)) {
 		int rc;
 		memset(out, 0, (size_t)in->nsources * sizeof(*out));
 		err[0] = 0;
 		rc = in->ops->read(in, out, err, sizeof(err));
-		if (t->stopping)
+		if (__atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE))
 			break;
 		pthread_mutex_lock(&t->lock);
 		if (rc < 0) {
@@ -425,7 +425,7 @@ int telemetry_start(struct telemetry *t, sample_sink_fn sink, void *arg, char *e
 
 void telemetry_stop(struct telemetry *t)
 {
-	t->stopping = 1;
+	__atomic_store_n(&t->stopping, 1, __ATOMIC_RELEASE); /* the samplers read it without the lock */
 	for (int b = 0; b < t->ninsts; b++)
 		if (t->insts[b].present && t->insts[b].ops->interrupt)
 			t->insts[b].ops->interrupt(&t->insts[b]);
@@ -469,7 +469,7 @@ int telemetry_wait_covered(struct telemetry *t, int64_t t_ns, int64_t timeout_ns
 	int64_t deadline = clock_now_ns() + timeout_ns;
 	int ok;
 	pthread_mutex_lock(&t->lock);
-	while (!(ok = covered_locked(t, t_ns)) && !t->stopping && t->nthreads) {
+	while (!(ok = covered_locked(t, t_ns)) && !__atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE) && t->nthreads) {
 		struct timespec ts;
 		int64_t now = clock_now_ns(), wake;
 		if (now >= deadline)

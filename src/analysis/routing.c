@@ -317,7 +317,8 @@ static void mc_record(const struct route_sim *m, struct mc_step *st, int cascade
  * when it has none). The hot loop of route simulate (items x p x trials); on
  * x86-64 GCC also builds an AVX2 version, picked at load time.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+	!defined(__SANITIZE_THREAD__) /* its resolver runs before the thread sanitizer starts */
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void mc_trials(double *restrict mr, double *restrict mcas, size_t trials, const unsigned char *restrict right,

@@ -22,7 +22,7 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
-	stop_flag = 1;
+	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED); /* the router's loop threads read it */
 }
 
 struct rserve_args {

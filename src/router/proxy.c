@@ -48,6 +48,7 @@ struct rreq *rreq_new(struct rloop *lp, struct MHD_Connection *con)
 	buf_init(&r->kept, 0);
 	r->kept_att = r->ans_att = -1;
 	r->t_recv_s = now_s();
+	__atomic_add_fetch(&lp->nrequests, 1, __ATOMIC_RELAXED);
 	r->next = lp->active;
 	if (lp->active)
 		lp->active->prev = r;
@@ -1221,6 +1222,11 @@ char *router_metrics_text(struct router_server *s)
 		    "# TYPE ipw_router_no_tier_total counter\nipw_router_no_tier_total %llu\n",
 		    s->cancelled, s->rejected, s->unauthorised, s->no_tier);
 	pthread_mutex_unlock(&s->mu);
+	buf_appends(&b, "# HELP ipw_router_loop_requests_total Chat requests per event loop (the loop that accepted "
+		    "the connection serves it).\n# TYPE ipw_router_loop_requests_total counter\n");
+	for (int i = 0; i < s->nloops; i++)
+		buf_appendf(&b, "ipw_router_loop_requests_total{loop=\"%d\"} %llu\n", i,
+			    __atomic_load_n(&s->loops[i].nrequests, __ATOMIC_RELAXED));
 	for (int i = 0; i < s->c->ntiers; i++)
 		free(esc[i]);
 	{

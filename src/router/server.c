@@ -801,7 +801,7 @@ static void loop_turn(struct rloop *lp, int wait_ms)
 /* A loop until the stop flag, then its wind-down: cancel upstreams, resume what waits, let MHD answer. */
 static void loop_run(struct rloop *lp)
 {
-	while (!*lp->srv->stop)
+	while (!__atomic_load_n(lp->srv->stop, __ATOMIC_RELAXED))
 		loop_turn(lp, 200);
 	lp->stopping = 1;
 	rreq_cancel_all(lp);
@@ -829,7 +829,7 @@ int router_server_run(struct router_server *s, volatile sig_atomic_t *stop, char
 	for (int i = 1; i < s->nloops; i++) {
 		if (pthread_create(&s->loops[i].th, NULL, loop_thread, &s->loops[i]) != 0) {
 			rc = err_set(err, errlen, "could not start the thread of event loop %d", i);
-			*stop = 1;
+			__atomic_store_n(stop, 1, __ATOMIC_RELAXED);
 			break;
 		}
 		s->loops[i].started = 1;

@@ -144,6 +144,7 @@ struct rloop {
 	int64_t last_hup_check_ns;
 	struct rreq *active;
 	int nactive, nsuspended;
+	unsigned long long nrequests;       /* chat requests it accepted (atomic: /metrics reads it on any loop) */
 	pthread_t th;
 	int started;                        /* th runs */
 };

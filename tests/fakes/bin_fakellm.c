@@ -108,7 +108,7 @@ static json_t *logprob_entry(const char *sc, long i, const char *text)
 
 static void on_signal(int sig)
 {
-	stopping = 1;
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED); /* the connection threads read it */
 }
 
 static int send_all(int fd, const void *p, size_t n)
@@ -410,7 +410,7 @@ static int fail_ending(struct gen *g, const char *sc)
 		struct pollfd pf = { .fd = g->fd, .events = POLLIN };
 		char tmp[256];
 		int64_t end = clock_now_ns() + 120 * NS_PER_S;
-		while (!stopping && clock_now_ns() < end) {
+		while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED) && clock_now_ns() < end) {
 			if (poll(&pf, 1, 200) > 0 && recv(g->fd, tmp, sizeof tmp, 0) <= 0)
 				break;
 		}

@@ -140,6 +140,16 @@ Test(router, config_errors_name_the_field)
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
 	cr_assert(c.cascade_re != NULL);
 	router_config_release(&c);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],\"threads\":2.5}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "\"threads\" must be 0..64"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],\"threads\":65}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "\"threads\" must be 0..64"), "%s", err);
+	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],\"threads\":3}");
+	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.threads, 3);
+	router_config_release(&c);
 	config_write(path, "{\"tiers\":[{\"name\":\"a\",\"url\":\"http://x\",\"model\":\"m\"}],"
 			   "\"privacy\":{\"max_sessions\":0}}");
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
