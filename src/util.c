@@ -280,7 +280,8 @@ void free_list(char **list)
 
 /* ---- secrets ---- */
 
-static pthread_mutex_t secret_mu = PTHREAD_MUTEX_INITIALIZER;
+/* scrubs take it to read (many threads at once: the router's loops scrub every event), the rest to write */
+static pthread_rwlock_t secret_mu = PTHREAD_RWLOCK_INITIALIZER;
 static char **secret_list;
 static size_t secret_n;
 static const char *const secret_env[] = {"IPW_API_KEY", "OPENAI_API_KEY", "IPW_JUDGE_API_KEY"};
@@ -290,28 +291,28 @@ void secret_add(const char *s)
 {
 	if (!s || strlen(s) < REDACT_MIN_LEN)
 		return;
-	pthread_mutex_lock(&secret_mu);
+	pthread_rwlock_wrlock(&secret_mu);
 	for (size_t i = 0; i < secret_n; i++)
 		if (!strcmp(secret_list[i], s))
 			goto out;
 	secret_list = xrealloc(secret_list, (secret_n + 1) * sizeof *secret_list);
 	secret_list[secret_n++] = xstrdup(s);
 out:
-	pthread_mutex_unlock(&secret_mu);
+	pthread_rwlock_unlock(&secret_mu);
 }
 
 void secret_freeze_env(void)
 {
 	for (size_t i = 0; i < sizeof secret_env / sizeof secret_env[0]; i++)
 		secret_add(getenv(secret_env[i]));
-	pthread_mutex_lock(&secret_mu);
+	pthread_rwlock_wrlock(&secret_mu);
 	secret_env_frozen = 1;
-	pthread_mutex_unlock(&secret_mu);
+	pthread_rwlock_unlock(&secret_mu);
 }
 
 void secret_clear(void)
 {
-	pthread_mutex_lock(&secret_mu);
+	pthread_rwlock_wrlock(&secret_mu);
 	secret_env_frozen = 0;
 	for (size_t i = 0; i < secret_n; i++) {
 		memset(secret_list[i], 0, strlen(secret_list[i]));
@@ -320,7 +321,7 @@ void secret_clear(void)
 	free(secret_list);
 	secret_list = NULL;
 	secret_n = 0;
-	pthread_mutex_unlock(&secret_mu);
+	pthread_rwlock_unlock(&secret_mu);
 }
 
 static uint64_t gram_at(const char *p)
@@ -444,7 +445,7 @@ static char *scrub_with(const char *s, size_t len, const char *extra, size_t *ou
 	buf_init(&b, 0);
 	if (extra && *extra)
 		scrub_step(&cur, &cur_len, &a, &b, extra, strlen(extra) >= REDACT_MIN_LEN, &changed);
-	pthread_mutex_lock(&secret_mu);
+	pthread_rwlock_rdlock(&secret_mu);
 	for (size_t i = 0; !secret_env_frozen && i < sizeof secret_env / sizeof secret_env[0]; i++) {
 		const char *v = getenv(secret_env[i]);
 		if (v && strlen(v) >= REDACT_MIN_LEN)
@@ -452,7 +453,7 @@ static char *scrub_with(const char *s, size_t len, const char *extra, size_t *ou
 	}
 	for (size_t i = 0; i < secret_n; i++)
 		scrub_step(&cur, &cur_len, &a, &b, secret_list[i], 1, &changed);
-	pthread_mutex_unlock(&secret_mu);
+	pthread_rwlock_unlock(&secret_mu);
 	if (changed) {
 		res = xmalloc(cur_len + 1);
 		memcpy(res, cur, cur_len);

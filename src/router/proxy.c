@@ -289,7 +289,12 @@ static void easy_drop(struct router_server *s, struct rreq *r)
 	if (!r->easy)
 		return;
 	curl_multi_remove_handle(r->lp->multi, r->easy);
-	curl_easy_cleanup(r->easy);
+	if (r->lp->nfree_easy < EASY_KEEP) { /* kept for the loop's next attempt: no init, no new buffers */
+		curl_easy_reset(r->easy);
+		r->lp->free_easy[r->lp->nfree_easy++] = r->easy;
+	} else {
+		curl_easy_cleanup(r->easy);
+	}
 	curl_slist_free_all(r->hdrs);
 	free(r->up_body);
 	r->easy = NULL;
@@ -307,6 +312,9 @@ static void usage_from(struct attempt *a, json_t *o)
 }
 
 static void emit_record(struct router_server *s, struct rreq *r);
+static void defer_push(struct rloop *lp, struct rreq *r, enum rdefer kind);
+static void defer_unlink(struct rloop *lp, struct rreq *r);
+static void defer_run(struct rloop *lp, struct rreq *r);
 
 /* The closing SSE comment: the request's record as it stands at the upstream's end. */
 static void emit_comment(struct router_server *s, struct rreq *r)
@@ -372,6 +380,8 @@ static void up_record(struct router_server *s, struct rreq *r, struct attempt *a
 static void sse_line(struct router_server *s, struct rreq *r, const char *l, size_t n)
 {
 	struct attempt *a = &r->att[r->natt - 1];
+	if (r->defer == DEFER_DONE)
+		return; /* after [DONE] (its blank line): the closing comment and [DONE] follow (defer_run) */
 	if (n >= 5 && !strncmp(l, "data:", 5)) {
 		const char *p = l + 5;
 		size_t pn = n - 5;
@@ -381,7 +391,12 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 			r->done_seen = 1;
 			if (r->hold)
 				return; /* the cascade closes the stream after its check (cascade_check) */
-			emit_comment(s, r);
+			/* the answer is complete: its record and the closing bytes wait for the loop */
+			a->t_end_s = now_s();
+			attempt_costs(s, a);
+			snprintf(a->outcome, sizeof(a->outcome), "ok");
+			defer_push(r->lp, r, DEFER_DONE);
+			return;
 		} else {
 			/* outside the cascade's first stage (whose check reads the log-probabilities with
 			   jansson) the event is read on the client's fast path: choices[0].delta.content and
@@ -413,7 +428,7 @@ static void sse_line(struct router_server *s, struct rreq *r, const char *l, siz
 		}
 	}
 	emit(r, l, n);
-	emit(r, "\n", 1);
+	buf_append(r->hold ? &r->held : &r->out, "\n", 1);
 }
 
 static void sse_feed(struct router_server *s, struct rreq *r, const char *p, size_t n)
@@ -491,7 +506,7 @@ static int attempt_start(struct router_server *s, struct rreq *r, int tier)
 	r->lp_sum = r->lp_min = 0;
 	r->lp_n = 0;
 	r->up_body = upstream_body(s, r, t);
-	r->easy = curl_easy_init();
+	r->easy = r->lp->nfree_easy ? r->lp->free_easy[--r->lp->nfree_easy] : curl_easy_init();
 	while (ul && t->url[ul - 1] == '/')
 		ul--;
 	url = xasprintf("%.*s%s", (int)ul, t->url,
@@ -704,6 +719,14 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &a->status);
 	easy_drop(s, r);
 	a->t_end_s = now_s();
+	if (r->defer == DEFER_DONE) {
+		if (rc == CURLE_OK && a->status == 200) { /* the deferred closing bytes end the reply */
+			attempt_close(s, r, a, "ok");
+			r->up_finished = 1;
+			return;
+		}
+		defer_run(r->lp, r); /* failed after [DONE]: the closing bytes first, then the error (below) */
+	}
 	if (rc == CURLE_OK && a->status == 200) {
 		if (r->stream) {
 			if (r->line.len)
@@ -847,7 +870,8 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 		MHD_destroy_response(resp);
 		return rc;
 	}
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, r, NULL);
+	/* 4 KiB: libmicrohttpd zeroes the block with each response; a block holds tens of events */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, sse_read, r, NULL);
 	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	rreq_add_headers(r, resp);
@@ -860,6 +884,8 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 {
 	struct rloop *lp = r->lp;
 	easy_drop(s, r);
+	if (r->defer)
+		defer_unlink(lp, r);
 	if (r->prev)
 		r->prev->next = r->next;
 	else if (lp->active == r)
@@ -881,6 +907,72 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 	free(r->session);
 	free(r->item_id);
 	free(r);
+}
+
+/* ---- deferred work ---- */
+
+/* Queues r's deferred work (a request already queued keeps its place: DONE becomes FINISH). */
+static void defer_push(struct rloop *lp, struct rreq *r, enum rdefer kind)
+{
+	if (r->defer) {
+		r->defer = kind;
+		return;
+	}
+	r->defer = kind;
+	r->defer_ns = clock_now_ns();
+	r->dnext = NULL;
+	r->dprev = lp->dtail;
+	if (lp->dtail)
+		lp->dtail->dnext = r;
+	else
+		lp->dhead = r;
+	lp->dtail = r;
+}
+
+static void defer_unlink(struct rloop *lp, struct rreq *r)
+{
+	if (r->dprev)
+		r->dprev->dnext = r->dnext;
+	else
+		lp->dhead = r->dnext;
+	if (r->dnext)
+		r->dnext->dprev = r->dprev;
+	else
+		lp->dtail = r->dprev;
+	r->dnext = r->dprev = NULL;
+}
+
+static void defer_run(struct rloop *lp, struct rreq *r)
+{
+	struct router_server *s = lp->srv;
+	enum rdefer kind = r->defer;
+	defer_unlink(lp, r);
+	r->defer = DEFER_NONE;
+	if (kind == DEFER_FINISH) {
+		rreq_finish(s, r, 0);
+		return;
+	}
+	if (!r->gone) {
+		emit_record(s, r);
+		emit(r, "data: [DONE]\n\n", 14);
+	}
+	if (r->up_finished)
+		r->up_done = 1;
+	resume(s, r);
+}
+
+void rreq_defer_due(struct rloop *lp, int idle, int all)
+{
+	int64_t now = clock_now_ns();
+	int batch = idle ? 32 : 0;
+	while (lp->dhead && (all || batch-- > 0 || now - lp->dhead->defer_ns >= DEFER_MAX_NS))
+		defer_run(lp, lp->dhead);
+}
+
+void rreq_completed(struct router_server *s, struct rreq *r)
+{
+	(void)s;
+	defer_push(r->lp, r, DEFER_FINISH);
 }
 
 /* Under s->mu: its decision or refusal, once. */
@@ -959,6 +1051,7 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		for (int i = 0; i < r->natt; i++) {
 			p->tiers[i] = r->att[i].tier;
 			p->wins[i] = r->att[i].win;
+			p->measured |= p->wins[i] != NULL;
 			r->att[i].win = NULL;
 		}
 		pthread_mutex_lock(&s->mu);
@@ -968,26 +1061,38 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 			s->pending_tail = &s->pending;
 		*s->pending_tail = p;
 		s->pending_tail = &p->next;
-		s->npending++;
+		s->npending += p->measured;
 		pthread_mutex_unlock(&s->mu);
 	}
 	rreq_free(s, r);
 }
 
-/* p's measured attempts are all attributed (or final): complete its record, count and store it. 0: not yet. */
+/*
+ * p's measured attempts are all attributed (or final): complete its record
+ * and its tiers' measured energy, under s->mu (the record is shared with the
+ * ring). 0: not yet. A request with no measured attempt is complete as it is.
+ */
 static int pending_complete(struct router_server *s, struct pending *p, int final)
 {
 	struct meter_result res[MAX_ATTEMPTS];
-	int ns = s->meter ? router_meter_measure(s->meter)->nsrcs : 0, any = 0;
-	json_t *atts = json_object_get(p->rec, "attempts");
-	for (int i = 0; i < p->natt; i++)
-		if (p->wins[i] && !router_meter_result(s->meter, p->wins[i], &res[i])) {
+	int ns = s->meter ? router_meter_measure(s->meter)->nsrcs : 0, any = 0, nwin = 0;
+	json_t *atts;
+	for (int i = 0; i < p->natt; i++) {
+		if (!p->wins[i])
+			continue;
+		nwin++;
+		if (!router_meter_result(s->meter, p->wins[i], &res[i])) {
 			if (!final)
 				return 0;
 			memset(&res[i], 0, sizeof(res[i]));
 			res[i].status = METER_NOT_COVERED;
 			res[i].accel_j = res[i].accel_dyn_j = res[i].host_j = res[i].host_dyn_j = NAN;
 		}
+	}
+	if (!nwin)
+		return 1;
+	pthread_mutex_lock(&s->mu);
+	atts = json_object_get(p->rec, "attempts");
 	for (int i = 0; i < p->natt; i++) {
 		json_t *a = json_array_get(atts, (size_t)i);
 		struct tier_stats *ts = &s->tier_stats[p->tiers[i]];
@@ -1027,6 +1132,7 @@ static int pending_complete(struct router_server *s, struct pending *p, int fina
 		p->gross = p->dyn = NULL;
 	}
 	rec_totals(p->rec);
+	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < p->natt; i++)
 		if (p->wins[i] && s->meter)
 			router_meter_release(s->meter, p->wins[i]);
@@ -1034,33 +1140,32 @@ static int pending_complete(struct router_server *s, struct pending *p, int fina
 }
 
 /*
- * The complete ones leave the list under s->mu (their records, shared with
- * the ring, are finished there); the store gets them after, outside it, so a
- * slow store write never holds up a decision on another loop.
+ * On loop 0: the list is taken whole under s->mu and worked through outside
+ * it (a record is completed under it, briefly), the store gets the complete
+ * ones, and those still waiting go back in front of any that finished
+ * meanwhile, so the store keeps the order in which requests finished and no
+ * decision on another loop waits for this work or for a store write.
  */
 void pending_poll(struct router_server *s, int final)
 {
-	struct pending **pp, *done = NULL, **tail = &done;
+	struct pending *list, *wait = NULL, **wtail = &wait;
+	int ndone = 0;
 	char err[IPW_ERRLEN];
 	pthread_mutex_lock(&s->mu);
-	pp = &s->pending;
-	while (*pp) {
-		struct pending *p = *pp;
+	list = s->pending;
+	s->pending = NULL;
+	s->pending_tail = NULL;
+	pthread_mutex_unlock(&s->mu);
+	while (list) {
+		struct pending *p = list;
+		list = p->next;
+		p->next = NULL;
 		if (!pending_complete(s, p, final)) {
-			pp = &p->next;
+			*wtail = p;
+			wtail = &p->next;
 			continue;
 		}
-		*pp = p->next;
-		s->npending--;
-		p->next = NULL;
-		*tail = p;
-		tail = &p->next;
-	}
-	s->pending_tail = pp;   /* the last one's link (or the head) */
-	pthread_mutex_unlock(&s->mu);
-	while (done) {
-		struct pending *p = done;
-		done = p->next;
+		ndone += p->measured;
 		if (s->acct)
 			router_acct_add(s->acct, p, err, sizeof(err));
 		json_decref(p->rec);
@@ -1071,6 +1176,15 @@ void pending_poll(struct router_server *s, int final)
 		free(p->dyn);
 		free(p);
 	}
+	pthread_mutex_lock(&s->mu);
+	s->npending -= ndone;
+	if (wait) {
+		*wtail = s->pending;
+		if (!s->pending)
+			s->pending_tail = wtail;
+		s->pending = wait;
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 void rreq_client_gone(struct router_server *s, struct rreq *r)
@@ -1227,6 +1341,11 @@ char *router_metrics_text(struct router_server *s)
 	for (int i = 0; i < s->nloops; i++)
 		buf_appendf(&b, "ipw_router_loop_requests_total{loop=\"%d\"} %llu\n", i,
 			    __atomic_load_n(&s->loops[i].nrequests, __ATOMIC_RELAXED));
+	buf_appends(&b, "# HELP ipw_router_loop_connections Client connections per event loop (each new one goes to "
+		    "the loop with the fewest).\n# TYPE ipw_router_loop_connections gauge\n");
+	for (int i = 0; i < s->nloops; i++)
+		buf_appendf(&b, "ipw_router_loop_connections{loop=\"%d\"} %d\n", i,
+			    __atomic_load_n(&s->loops[i].nconns, __ATOMIC_RELAXED));
 	for (int i = 0; i < s->c->ntiers; i++)
 		free(esc[i]);
 	{

@@ -20,8 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
+#include <errno.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -513,13 +514,116 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
 	if (!r)
 		return;
 	*con_cls = NULL;
-	rreq_finish(s, r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		rreq_completed(s, r);
+	else
+		rreq_finish(s, r, 1); /* at once: its upstream is cancelled now */
 }
 
 /* ---- open, loop, close ---- */
 
-/* A loop's epoll set: MHD's own epoll fd is this tag; a libcurl socket is its descriptor. */
+/* A loop's epoll set: MHD's own epoll fd, the listening socket (loop 0) and the loop's wake-up
+   eventfd are these tags; a libcurl socket is its descriptor. */
 #define EV_MHD ((uint64_t)1 << 32)
+#define EV_LISTEN ((uint64_t)2 << 32)
+#define EV_WAKE ((uint64_t)3 << 32)
+
+/* MHD opened or closed one of the loop's client connections (MHD_OPTION_NOTIFY_CONNECTION). */
+static void on_connection(void *cls, struct MHD_Connection *con, void **sctx, enum MHD_ConnectionNotificationCode toe)
+{
+	struct rloop *lp = cls;
+	(void)con;
+	(void)sctx;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		__atomic_sub_fetch(&lp->nconns, 1, __ATOMIC_RELAXED);
+}
+
+/* The connection's daemon takes it (and closes it if it cannot serve it). On the loop's own thread. */
+static void conn_add(struct rloop *lp, const struct inconn *ic)
+{
+	if (MHD_add_connection(lp->d, ic->fd, (const struct sockaddr *)&ic->addr, ic->addrlen) != MHD_YES)
+		__atomic_sub_fetch(&lp->nconns, 1, __ATOMIC_RELAXED);
+}
+
+/* The loop with the fewest connections (ties: in turn), given one more. */
+static struct rloop *least_loaded(struct router_server *s)
+{
+	struct rloop *best = &s->loops[s->rr % (unsigned)s->nloops];
+	int bn = __atomic_load_n(&best->nconns, __ATOMIC_RELAXED);
+	for (int k = 1; k < s->nloops; k++) {
+		struct rloop *lp = &s->loops[(s->rr + (unsigned)k) % (unsigned)s->nloops];
+		int n = __atomic_load_n(&lp->nconns, __ATOMIC_RELAXED);
+		if (n < bn)
+			best = lp, bn = n;
+	}
+	s->rr++;
+	__atomic_add_fetch(&best->nconns, 1, __ATOMIC_RELAXED);
+	return best;
+}
+
+/*
+ * Loop 0: every connection waiting on the listening socket goes to the least
+ * loaded loop, so a burst of new connections is spread evenly and each loop
+ * then serves its own connections' requests. Out of descriptors, loop 0 stops
+ * watching the socket for 100 ms (the kernel keeps the backlog) rather than
+ * spin on it.
+ */
+static void accept_all(struct rloop *l0)
+{
+	struct router_server *s = l0->srv;
+	for (;;) {
+		struct inconn ic;
+		struct rloop *lp;
+		uint64_t one = 1;
+		ic.addrlen = sizeof(ic.addr);
+		ic.fd = accept4(s->listen_fd, (struct sockaddr *)&ic.addr, &ic.addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (ic.fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				epoll_ctl(l0->ep, EPOLL_CTL_DEL, s->listen_fd, NULL);
+				s->accept_off = 1;
+				s->accept_retry_ns = clock_now_ns() + 100 * NS_PER_MS;
+			}
+			return;
+		}
+		lp = least_loaded(s);
+		if (lp == l0) {
+			conn_add(lp, &ic);
+			continue;
+		}
+		pthread_mutex_lock(&lp->qmu);
+		if (lp->ninq == lp->capinq) {
+			lp->capinq = lp->capinq ? lp->capinq * 2 : 64;
+			lp->inq = xrealloc(lp->inq, (size_t)lp->capinq * sizeof(*lp->inq));
+		}
+		lp->inq[lp->ninq++] = ic;
+		pthread_mutex_unlock(&lp->qmu);
+		if (write(lp->wake_fd, &one, sizeof(one)) < 0) {
+			/* the counter is full: the loop is awake already */
+		}
+	}
+}
+
+/* A loop's queued connections, taken on its own thread. */
+static void take_queued(struct rloop *lp)
+{
+	uint64_t n;
+	struct inconn *q;
+	int nq;
+	if (read(lp->wake_fd, &n, sizeof(n)) < 0) {
+		/* nothing to read: another turn took them */
+	}
+	pthread_mutex_lock(&lp->qmu);
+	q = lp->inq;
+	nq = lp->ninq;
+	lp->inq = NULL;
+	lp->ninq = lp->capinq = 0;
+	pthread_mutex_unlock(&lp->qmu);
+	for (int i = 0; i < nq; i++)
+		conn_add(lp, &q[i]);
+	free(q);
+}
 
 /* libcurl says what a socket of its transfers waits for (CURLMOPT_SOCKETFUNCTION). */
 static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
@@ -599,12 +703,12 @@ static int loop_open(struct router_server *s, struct rloop *lp, char *err, size_
 	curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
 	/* keep the tiers' idle connections when a wave of streams ends together (client.h) */
 	curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, (long)CLIENT_MAX_IDLE_CONNS);
-	lp->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG * 0, 0, NULL, NULL,
-				 handle, lp, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
-				 MHD_OPTION_NOTIFY_COMPLETED, completed, lp, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-				 MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+	lp->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
+				 MHD_USE_ERROR_LOG * 0, 0, NULL, NULL, handle, lp,
+				 MHD_OPTION_NOTIFY_COMPLETED, completed, lp, MHD_OPTION_NOTIFY_CONNECTION, on_connection, lp,
+				 MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
 	if (!lp->d)
-		return err_set(err, errlen, "libmicrohttpd could not start a daemon on the listening socket");
+		return err_set(err, errlen, "libmicrohttpd could not start a daemon");
 	info = MHD_get_daemon_info(lp->d, MHD_DAEMON_INFO_EPOLL_FD);
 	lp->epoll_fd = info ? info->epoll_fd : -1;
 	if (lp->epoll_fd < 0)
@@ -613,6 +717,12 @@ static int loop_open(struct router_server *s, struct rloop *lp, char *err, size_
 	ev.data.u64 = EV_MHD;
 	if ((lp->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->epoll_fd, &ev) < 0)
 		return err_set(err, errlen, "could not make the router's epoll set");
+	ev.data.u64 = EV_WAKE;
+	if ((lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ev) < 0)
+		return err_set(err, errlen, "could not make the event loop's wake-up descriptor");
+	ev.data.u64 = EV_LISTEN;
+	if (lp->idx == 0 && epoll_ctl(lp->ep, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0)
+		return err_set(err, errlen, "could not watch the listening socket");
 	return 0;
 }
 
@@ -688,7 +798,8 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	for (int i = 0; i < s->nloops; i++) {
 		s->loops[i].srv = s;
 		s->loops[i].idx = i;
-		s->loops[i].ep = -1;
+		s->loops[i].ep = s->loops[i].wake_fd = -1;
+		pthread_mutex_init(&s->loops[i].qmu, NULL);
 	}
 	for (int i = 0; i < s->nloops; i++)
 		if (loop_open(s, &s->loops[i], err, errlen) < 0) {
@@ -727,8 +838,14 @@ static void hup_check(struct rloop *lp)
 	if (now - lp->last_hup_check_ns < 100 * NS_PER_MS)
 		return;
 	lp->last_hup_check_ns = now;
-	if (lp->idx == 0)
+	if (lp->idx == 0) {
+		struct epoll_event ev = {0};
 		pending_poll(s, 0); /* measured energy attributed since the last tick */
+		ev.events = EPOLLIN;
+		ev.data.u64 = EV_LISTEN;
+		if (s->accept_off && now >= s->accept_retry_ns && epoll_ctl(lp->ep, EPOLL_CTL_ADD, s->listen_fd, &ev) == 0)
+			s->accept_off = 0;
+	}
 	for (struct rreq *r = lp->active, *next; r; r = next) {
 		const union MHD_ConnectionInfo *ci;
 		struct pollfd p;
@@ -770,7 +887,7 @@ static void loop_turn(struct rloop *lp, int wait_ms)
 		if (ms < wait_ms)
 			wait_ms = (int)ms;
 	}
-	if (lp->kick)
+	if (lp->kick || lp->dhead)
 		wait_ms = 0;
 	lp->kick = 0;
 	nev = epoll_wait(lp->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_ms);
@@ -778,6 +895,14 @@ static void loop_turn(struct rloop *lp, int wait_ms)
 		int flags = 0;
 		if (evs[i].data.u64 == EV_MHD)
 			continue;   /* MHD_run below */
+		if (evs[i].data.u64 == EV_LISTEN) {
+			accept_all(lp);
+			continue;
+		}
+		if (evs[i].data.u64 == EV_WAKE) {
+			take_queued(lp);
+			continue;
+		}
 		flags |= evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
 		flags |= evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
 		flags |= evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
@@ -796,6 +921,8 @@ static void loop_turn(struct rloop *lp, int wait_ms)
 		}
 	hup_check(lp);
 	MHD_run(lp->d);
+	if (lp->dhead)
+		rreq_defer_due(lp, nev == 0, 0);
 }
 
 /* A loop until the stop flag, then its wind-down: cancel upstreams, resume what waits, let MHD answer. */
@@ -804,9 +931,11 @@ static void loop_run(struct rloop *lp)
 	while (!__atomic_load_n(lp->srv->stop, __ATOMIC_RELAXED))
 		loop_turn(lp, 200);
 	lp->stopping = 1;
+	rreq_defer_due(lp, 0, 1);
 	rreq_cancel_all(lp);
 	for (int i = 0; i < 20 && lp->nactive; i++)
 		loop_turn(lp, 10);
+	rreq_defer_due(lp, 0, 1);
 }
 
 static void *loop_thread(void *arg)
@@ -849,17 +978,26 @@ static void loop_close(struct rloop *lp)
 {
 	if (lp->d) {
 		lp->stopping = 1;
+		rreq_defer_due(lp, 0, 1);
 		rreq_cancel_all(lp);
 		for (int i = 0; i < 50 && lp->nsuspended; i++)
 			loop_turn(lp, 10);
-		MHD_quiesce_daemon(lp->d); /* the listening socket is the server's: closed once, below */
 		MHD_stop_daemon(lp->d);
 	}
+	rreq_defer_due(lp, 0, 1);
 	rreq_free_orphans(lp);
+	for (int i = 0; i < lp->nfree_easy; i++)
+		curl_easy_cleanup(lp->free_easy[i]);
+	for (int i = 0; i < lp->ninq; i++) /* given to it, never taken */
+		close(lp->inq[i].fd);
+	free(lp->inq);
 	if (lp->multi)
 		curl_multi_cleanup(lp->multi);
 	if (lp->ep >= 0)
 		close(lp->ep);
+	if (lp->wake_fd >= 0)
+		close(lp->wake_fd);
+	pthread_mutex_destroy(&lp->qmu);
 }
 
 void router_server_close(struct router_server *s)

@@ -11,11 +11,13 @@
 #ifndef IPW_ROUTER_SERVER_INTERNAL_H
 #define IPW_ROUTER_SERVER_INTERNAL_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 
 #include <curl/curl.h>
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "router/meter.h"
 #include "router/router.h"
 #include "util.h"
@@ -53,6 +55,17 @@ struct budget_slot {
 };
 
 enum rstate { RS_RECEIVING, RS_UPSTREAM, RS_ANSWERED };
+
+/*
+ * Work a loop puts off while its sockets have something ready, so that a
+ * burst of new requests is dispatched upstream first (router/proxy.c
+ * "deferred work"): a stream's closing comment and [DONE] once its upstream
+ * sent [DONE], and the accounting of a request whose reply has ended. Each
+ * waits at most DEFER_MAX_NS.
+ */
+enum rdefer { DEFER_NONE, DEFER_DONE, DEFER_FINISH };
+#define DEFER_MAX_NS (2 * NS_PER_MS)
+#define EASY_KEEP 256
 
 /* One attempt at one tier. */
 struct attempt {
@@ -113,6 +126,10 @@ struct rreq {
 	char errmsg[IPW_ERRLEN];
 	double t_recv_s;
 	int counted;                        /* its decision (or refusal) is in the counters */
+	enum rdefer defer;                  /* what waits for the loop (DEFER_NONE: nothing) */
+	struct rreq *dnext, *dprev;         /* the loop's deferred list */
+	int64_t defer_ns;                   /* when it was deferred */
+	int up_finished;                    /* DEFER_DONE: the upstream transfer has ended too */
 	int pub_slot;                       /* the records ring slot its record was published in (-1: none) */
 };
 
@@ -128,11 +145,23 @@ struct pending {
 	long http_status;
 	int natt, tiers[MAX_ATTEMPTS];
 	struct meter_win *wins[MAX_ATTEMPTS];
+	int measured;                       /* some attempt has a window (counted in npending) */
 	/* filled when complete: measured per-source energy summed over the attempts (NULL: none) */
 	double *gross, *dyn;
 };
 
-/* One event loop: its thread, daemon, multi and epoll set, and the requests on its connections. */
+/* A connection accepted by loop 0 for another loop, waiting in that loop's queue. */
+struct inconn {
+	int fd;
+	struct sockaddr_in addr;
+	socklen_t addrlen;
+};
+
+/*
+ * One event loop: its thread, daemon, multi and epoll set, and the requests
+ * on its connections. Loop 0 accepts every connection and gives it to the
+ * loop with the fewest (itself included), which serves all its requests.
+ */
 struct rloop {
 	struct router_server *srv;
 	int idx;                            /* 0: the loop of the thread that called router_server_run */
@@ -145,6 +174,14 @@ struct rloop {
 	struct rreq *active;
 	int nactive, nsuspended;
 	unsigned long long nrequests;       /* chat requests it accepted (atomic: /metrics reads it on any loop) */
+	struct rreq *dhead, *dtail;         /* deferred work, oldest first */
+	CURL *free_easy[EASY_KEEP];         /* reset easy handles for the next attempts */
+	int nfree_easy;
+	int nconns;                         /* client connections it serves or has queued (atomic) */
+	int wake_fd;                        /* eventfd: connections wait in inq (-1: none) */
+	pthread_mutex_t qmu;                /* guards inq */
+	struct inconn *inq;
+	int ninq, capinq;
 	pthread_t th;
 	int started;                        /* th runs */
 };
@@ -153,6 +190,9 @@ struct router_server {
 	struct router_config *c;
 	struct learn_router *lr;
 	int port, listen_fd;
+	int accept_off;                     /* loop 0 stopped watching listen_fd (out of descriptors) */
+	int64_t accept_retry_ns;            /* when it watches it again */
+	unsigned rr;                        /* where the search for the least loaded loop starts */
 	char **tokens;                      /* client bearer tokens (NULL: open) */
 	struct rloop *loops;
 	int nloops;
@@ -173,7 +213,7 @@ struct router_server {
 	struct router_meter *meter;         /* NULL: no tier measured */
 	struct pending *pending;            /* finished requests waiting for measured energy (or the tick), */
 	struct pending **pending_tail;      /* in the order they finished (NULL: empty) */
-	int npending;
+	int npending;                       /* of them, those with a measured attempt */
 };
 
 /* router/proxy.c */
@@ -185,6 +225,11 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r);
 void rreq_add_headers(struct rreq *r, struct MHD_Response *resp);
 /* The client's request ended (gone: before its reply was complete): cancel, account, free. */
 void rreq_finish(struct router_server *s, struct rreq *r, int gone);
+/* The reply ended (normally): its accounting waits for the loop (deferred work). */
+void rreq_completed(struct router_server *s, struct rreq *r);
+/* Runs the deferred work that is due: the oldest while any has waited DEFER_MAX_NS, and up to a batch
+   more when idle (nothing was ready this turn); all of it when all. */
+void rreq_defer_due(struct rloop *lp, int idle, int all);
 /* The client hung up while its request waited: cancel the upstream, end the reply. */
 void rreq_client_gone(struct router_server *s, struct rreq *r);
 void rreq_cancel_all(struct rloop *lp);
