@@ -186,6 +186,8 @@ struct router_server;
 
 /* Starts listening (the loop runs in router_server_run). 0 or -1 with err. */
 int router_server_open(struct router_server **out, struct router_config *c, char *err, size_t errlen);
+/* libmicrohttpd's memory per client connection: the request's headers must fit (else 431) */
+#define ROUTER_CONN_MEMORY (16 * 1024)
 int router_server_port(const struct router_server *s);
 /* How many event loops (threads) serve. */
 int router_server_loops(const struct router_server *s);

@@ -706,7 +706,10 @@ static int loop_open(struct router_server *s, struct rloop *lp, char *err, size_
 	lp->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
 				 MHD_USE_ERROR_LOG * 0, 0, NULL, NULL, handle, lp,
 				 MHD_OPTION_NOTIFY_COMPLETED, completed, lp, MHD_OPTION_NOTIFY_CONNECTION, on_connection, lp,
-				 MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+				 MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+				 /* a connection's memory, zeroed for each request (32 KiB by default): its headers and
+				    buffers; the body is read into the request's own buffer */
+				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ROUTER_CONN_MEMORY, MHD_OPTION_END);
 	if (!lp->d)
 		return err_set(err, errlen, "libmicrohttpd could not start a daemon");
 	info = MHD_get_daemon_info(lp->d, MHD_DAEMON_INFO_EPOLL_FD);

@@ -33,6 +33,11 @@ expect_eq "health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$R/
 expect_eq "no token" "$(curl -s -o /dev/null -w '%{http_code}' "$R/v1/models")" 401
 expect_eq "wrong token" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$R/v1/models")" 401
 expect_eq "good token" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$R/v1/models")" 200
+# headers: 8 KB pass; past the connection's 16 KiB (ROUTER_CONN_MEMORY) the server says 431
+expect_eq "8 KB header" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" -H "x-pad: $(python3 -c 'print("p" * 8000)')" \
+	"$R/v1/models")" 200
+expect_eq "20 KB header" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" -H "x-pad: $(python3 -c 'print("p" * 20000)')" \
+	"$R/v1/models")" 431
 BIG=$(python3 -c 'print("x" * 600)')
 expect_eq "body limit" "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" \
 	-d "{\"model\":\"ipw-router\",\"messages\":[{\"role\":\"user\",\"content\":\"$BIG\"}]}" "$R/v1/chat/completions")" 413

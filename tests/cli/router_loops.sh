@@ -3,7 +3,8 @@
 # loop may accept, are all served, counted once and stored once; a request's record can be looked
 # up as soon as its reply ends, whichever loop serves the lookup; a session made local-only on one
 # connection stays local on every other (the cloud tier's own count of chat requests does not move);
-# /metrics gives each loop's requests, which sum to all of them. What each loop took is left to the
+# /metrics gives each loop's requests, which sum to all of them; a stream still ends with its record's
+# comment and then [DONE], nothing between. What each loop took is left to the
 # scheduler and not asserted: only what holds for any split is.
 set -u
 . "$IPW_TESTS/cli/lib/common.sh"
@@ -61,8 +62,14 @@ assert cloud_chats() == before, (before, cloud_chats())
 def one(i):
     tier = "local" if i % 2 else "cloud"
     try:
-        st, h, text = chat("ipw-router:tier:" + tier, stream=bool(i % 4 < 2))
+        stream = bool(i % 4 < 2)
+        st, h, text = chat("ipw-router:tier:" + tier, stream=stream)
         rid = h["x-ipw-request-id"]
+        # a stream ends with the record's comment, then [DONE] (both written after the loop's ready I/O)
+        end = text.rsplit("\n: ipw ", 1)
+        if stream and (len(end) != 2 or not end[1].endswith("}\n\ndata: [DONE]\n\n") or "\n\n\n" in text or
+                       json.loads(end[1].split("\n", 1)[0])["request_id"] != rid):
+            errors.append(("end of stream", i, text[-300:]))
         with urllib.request.urlopen(R + "/v1/ipw/requests/" + rid) as resp:
             rec = json.load(resp)
         if st != 200 or h.get("x-ipw-tier") != tier or rec["request_id"] != rid or rec["tier"] != tier or \
