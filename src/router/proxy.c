@@ -15,6 +15,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "client/jscan.h"
 #include "client/openai_chunk.h"
 #include "clock.h"
 #include "router/server_internal.h"
@@ -467,14 +468,109 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * A client's stream_options value v[0..n) for a streamed request: its members
+ * but include_usage appended to out (with commas); the number appended, or -1
+ * outside the scanner's subset. A value that is not an object adds none (it
+ * is replaced, as jansson's path replaces it).
+ */
+static int stream_options_members(const char *v, size_t n, struct buf *out)
+{
+	struct jscan j;
+	char *scratch = NULL;
+	size_t cap = 0, klen;
+	const char *key;
+	int first = 1, cnt = 0;
+	while (n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r'))
+		v++, n--;
+	if (!n || *v != '{')
+		return 0;
+	if (jscan_begin(&j, v, n, &scratch, &cap) == 0)
+		while (jscan_member(&j, &first, &key, &klen)) {
+			const char *m = key - 1;
+			jscan_skip(&j);
+			if (j.bad || jscan_key_is(key, klen, "include_usage"))
+				continue;
+			if (cnt++)
+				buf_append(out, ",", 1);
+			buf_append(out, m, (size_t)(j.p - m));
+		}
+	free(scratch);
+	return j.bad || jscan_end(&j) ? -1 : cnt;
+}
+
+/*
+ * The body sent upstream, from the client's text where the scanner can
+ * (client/jscan.h): every top-level member as the client sent it, in its
+ * order, but "model", "stream", "ipw" (and "logprobs" when the cascade asks
+ * for them; "stream_options" when streamed, its members kept), then those the
+ * router sets. NULL (the caller builds it with jansson) for text outside the
+ * scanner's subset, or one of those keys given twice (jansson keeps the last).
+ */
+static char *upstream_body_text(const struct rreq *r, const char *model_json, int want_lp)
+{
+	struct jscan j;
+	char *scratch = NULL, *text = NULL;
+	size_t cap = 0, klen;
+	const char *key;
+	const char *so = NULL;
+	size_t so_len = 0;
+	int first = 1, n = 0;
+	unsigned seen = 0;
+	struct buf b;
+	buf_init(&b, 0);
+	if (jscan_begin(&j, r->body.data, r->body.len, &scratch, &cap) == 0) {
+		buf_append(&b, "{", 1);
+		while (jscan_member(&j, &first, &key, &klen)) {
+			const char *m = key - 1; /* its opening quote: a key with an escape is outside the subset */
+			unsigned k = jscan_key_is(key, klen, "model") ? 1 : jscan_key_is(key, klen, "stream") ? 2
+				     : jscan_key_is(key, klen, "ipw") ? 4 : jscan_key_is(key, klen, "logprobs") ? 8
+				     : jscan_key_is(key, klen, "stream_options") ? 16 : 0;
+			if (k && !jscan_once(&j, &seen, k))
+				break;
+			if (k == 16)
+				so = j.p;
+			jscan_skip(&j);
+			if (j.bad)
+				break;
+			if (k == 16)
+				so_len = (size_t)(j.p - so);
+			if (k && (k != 8 || want_lp) && (k != 16 || r->stream))
+				continue;
+			if (n++)
+				buf_append(&b, ",", 1);
+			buf_append(&b, m, (size_t)(j.p - m));
+		}
+		if (!j.bad && jscan_end(&j) == 0) {
+			int kept = 0;
+			buf_appendf(&b, "%s\"model\":%s,\"stream\":%s", n ? "," : "", model_json, r->stream ? "true" : "false");
+			if (r->stream) {
+				buf_appends(&b, ",\"stream_options\":{");
+				kept = so ? stream_options_members(so, so_len, &b) : 0;
+				buf_appendf(&b, "%s\"include_usage\":true}", kept > 0 ? "," : "");
+			}
+			buf_appendf(&b, "%s}", want_lp ? ",\"logprobs\":true" : "");
+			if (kept >= 0)
+				text = buf_detach(&b);
+		}
+	}
+	buf_release(&b);
+	free(scratch);
+	return text;
+}
+
 /* The body sent upstream: the client's, with the tier's model (and usage asked for when streamed). */
 static char *upstream_body(const struct router_server *s, const struct rreq *r, const struct router_tier *t)
 {
-	json_t *b = json_deep_copy(r->req);
-	char *text;
+	int want_lp = r->hold && isfinite(s->c->cascade_logprob_min); /* for the cascade's log-probability check */
+	json_t *b;
+	char *text = upstream_body_text(r, s->model_json[t - s->c->tiers], want_lp);
+	if (text)
+		return text;
+	b = json_deep_copy(r->req);
 	json_object_set_new(b, "model", json_string(t->model));
-	if (r->hold && isfinite(s->c->cascade_logprob_min))
-		json_object_set_new(b, "logprobs", json_true()); /* for the cascade's log-probability check */
+	if (want_lp)
+		json_object_set_new(b, "logprobs", json_true());
 	json_object_set_new(b, "stream", json_boolean(r->stream));
 	if (r->stream) {
 		json_t *so = json_object_get(b, "stream_options");

@@ -741,8 +741,16 @@ int router_server_open(struct router_server **out, struct router_config *c, char
 	pthread_mutex_init(&s->mu, NULL);
 	if (c->budget.usd > 0)
 		s->budgets = xcalloc((size_t)c->budget.max_clients, sizeof(*s->budgets));
-	for (int i = 0; i < c->ntiers; i++)
+	for (int i = 0; i < c->ntiers; i++) {
+		json_t *m = json_string(c->tiers[i].model);
 		s->tier_stats[i].ttft_ewma_s = s->tier_stats[i].e2e_ewma_s = NAN;
+		s->model_json[i] = m ? json_dumps(m, JSON_ENCODE_ANY) : NULL;
+		json_decref(m);
+		if (!s->model_json[i]) {
+			router_server_close(s);
+			return err_set(err, errlen, "tier %s: its model name is not valid UTF-8", c->tiers[i].name);
+		}
+	}
 	memset(&a4, 0, sizeof(a4));
 	if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
 		router_server_close(s);
@@ -1021,6 +1029,8 @@ void router_server_close(struct router_server *s)
 	for (int i = 0; i < RECORD_SLOTS; i++)
 		json_decref(s->records[i]);
 	free_list(s->tokens);
+	for (int i = 0; i < ROUTER_MAX_TIERS; i++)
+		free(s->model_json[i]);
 	free(s->budgets);
 	if (s->lr) {
 		learn_router_release(s->lr);

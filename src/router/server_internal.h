@@ -194,6 +194,7 @@ struct router_server {
 	int64_t accept_retry_ns;            /* when it watches it again */
 	unsigned rr;                        /* where the search for the least loaded loop starts */
 	char **tokens;                      /* client bearer tokens (NULL: open) */
+	char *model_json[ROUTER_MAX_TIERS]; /* each tier's model as a JSON string, for the upstream body */
 	struct rloop *loops;
 	int nloops;
 	volatile sig_atomic_t *stop;        /* router_server_run's flag */
