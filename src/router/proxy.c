@@ -560,13 +560,17 @@ static char *upstream_body_text(const struct rreq *r, const char *model_json, in
 }
 
 /* The body sent upstream: the client's, with the tier's model (and usage asked for when streamed). */
-static char *upstream_body(const struct router_server *s, const struct rreq *r, const struct router_tier *t)
+static char *upstream_body(const struct router_server *s, struct rreq *r, const struct router_tier *t)
 {
 	int want_lp = r->hold && isfinite(s->c->cascade_logprob_min); /* for the cascade's log-probability check */
 	json_t *b;
 	char *text = upstream_body_text(r, s->model_json[t - s->c->tiers], want_lp);
 	if (text)
 		return text;
+	if (!r->req) { /* the decision read the body with the scanner (router/server.c body_scan) */
+		r->req = json_loadb(r->body.data, r->body.len, 0, NULL);
+		json_object_del(r->req, "ipw");
+	}
 	b = json_deep_copy(r->req);
 	json_object_set_new(b, "model", json_string(t->model));
 	if (want_lp)

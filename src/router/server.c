@@ -31,6 +31,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "client/jscan.h"
 #include "clock.h"
 #include "router/router.h"
 #include "router/server_internal.h"
@@ -209,18 +210,48 @@ static int session_mark(struct router_server *s, const char *sid)
 
 /* ---- the request: from body to decision ---- */
 
-/* The text the policies read: the last user message; *chars gets every message's content length. */
-static char *request_text(json_t *messages, size_t *chars)
+void body_view_release(struct body_view *v)
 {
+	free(v->model);
+	free(v->privacy);
+	free(v->session);
+	free(v->item_id);
+	free(v->text);
+	memset(v, 0, sizeof(*v));
+}
+
+static char *jstr_dup(const struct jstr *s)
+{
+	char *d;
+	if (!s->set)
+		return NULL;
+	d = xmalloc(s->len + 1);
+	memcpy(d, s->s, s->len);
+	d[s->len] = 0;
+	return d;
+}
+
+static const char *const lim_fields[2] = {"max_ttft_ms", "max_e2e_ms"};
+
+/* The view by jansson (any valid JSON); -1 with je when the body is not a JSON object. */
+int body_json(struct rreq *r, struct body_view *v, json_error_t *je)
+{
+	json_t *messages, *m, *ext;
 	const char *last = "";
 	size_t i;
-	json_t *m;
-	*chars = 0;
+	r->req = json_loadb(r->body.data, r->body.len, 0, je);
+	if (!json_is_object(r->req))
+		return -1;
+	messages = json_object_get(r->req, "messages");
+	v->messages_ok = json_is_array(messages);
+	if (json_is_string(json_object_get(r->req, "model")))
+		v->model = xstrdup(json_string_value(json_object_get(r->req, "model")));
+	v->stream = json_is_true(json_object_get(r->req, "stream"));
 	json_array_foreach(messages, i, m) {
 		json_t *c = json_object_get(m, "content");
 		const char *role = json_string_value(json_object_get(m, "role"));
 		if (json_is_string(c)) {
-			*chars += json_string_length(c);
+			v->chars += json_string_length(c);
 			if (role && !strcmp(role, "user"))
 				last = json_string_value(c);
 		} else if (json_is_array(c)) {
@@ -229,22 +260,180 @@ static char *request_text(json_t *messages, size_t *chars)
 			json_array_foreach(c, k, part) {
 				json_t *t = json_object_get(part, "text");
 				if (json_is_string(t)) {
-					*chars += json_string_length(t);
+					v->chars += json_string_length(t);
 					if (role && !strcmp(role, "user"))
 						last = json_string_value(t);
 				}
 			}
 		}
 	}
-	return xstrdup(last);
+	v->text = xstrdup(last);
+	ext = json_object_get(r->req, "ipw");
+	if (json_is_string(json_object_get(ext, "privacy")))
+		v->privacy = xstrdup(json_string_value(json_object_get(ext, "privacy")));
+	if (json_is_string(json_object_get(ext, "session")))
+		v->session = xstrdup(json_string_value(json_object_get(ext, "session")));
+	if (json_is_string(json_object_get(ext, "item_id")))
+		v->item_id = xstrdup(json_string_value(json_object_get(ext, "item_id")));
+	for (int k = 0; k < 2; k++) {
+		json_t *x = json_object_get(ext, lim_fields[k]);
+		v->lim[k].present = x != NULL;
+		v->lim[k].number = json_is_number(x);
+		v->lim[k].ms = json_number_value(x);
+	}
+	json_object_del(r->req, "ipw");
+	return 0;
 }
 
-/* A latency limit from its header, else the body extension: *out in seconds (NAN: none); -1 (msg) when bad. */
-static int latency_limit(struct MHD_Connection *con, json_t *ext, const char *hname, const char *field, double *out,
-			 char *msg, size_t msglen)
+/* One message (an object ahead) of the scan: its content's length added, its last text kept for a user. */
+static void scan_message(struct jscan *j, size_t *chars, struct jstr *last)
+{
+	struct jstr role = {0}, mlast = {0}, s;
+	const char *key;
+	size_t klen;
+	int first = 1;
+	unsigned seen = 0;
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &key, &klen)) {
+		if (jscan_key_is(key, klen, "role")) {
+			if (jscan_once(j, &seen, 1))
+				jscan_string_or_skip(j, &role);
+		} else if (jscan_key_is(key, klen, "content")) {
+			char c;
+			if (!jscan_once(j, &seen, 2))
+				return;
+			c = jscan_peek(j);
+			if (c == '"') {
+				jscan_string(j, &s);
+				*chars += s.len;
+				mlast = s;
+			} else if (c == '[') {
+				int pf = 1;
+				jscan_array_begin(j);
+				while (jscan_array_next(j, &pf)) {
+					static const struct jkey text_key[1] = {JKEY("text")};
+					struct jstr t = {0};
+					if (jscan_string_members(j, text_key, &t, 1) && t.set) {
+						*chars += t.len;
+						mlast = t;
+					}
+				}
+			} else {
+				jscan_skip(j);
+			}
+		} else {
+			jscan_skip(j);
+		}
+	}
+	if (mlast.set && role.set && role.len == 4 && !memcmp(role.s, "user", 4))
+		*last = mlast;
+}
+
+/* The extension object ahead. */
+static void scan_ext(struct jscan *j, struct body_view *v)
+{
+	static const struct jkey keys[5] = {JKEY("privacy"), JKEY("session"), JKEY("item_id"), JKEY("max_ttft_ms"),
+					    JKEY("max_e2e_ms")};
+	struct jstr s[3] = {{0}};
+	const char *key;
+	size_t klen;
+	int first = 1;
+	unsigned seen = 0;
+	jscan_object_begin(j);
+	while (jscan_member(j, &first, &key, &klen)) {
+		int k = 0;
+		while (k < 5 && !(klen == keys[k].len && !memcmp(key, keys[k].s, klen)))
+			k++;
+		if (k < 5 && !jscan_once(j, &seen, 1u << k))
+			return;
+		if (k < 3) {
+			jscan_string_or_skip(j, &s[k]);
+		} else if (k < 5) {
+			struct jreal x = {0, 0};
+			v->lim[k - 3].present = 1;
+			if (jscan_peek(j) == '0')
+				jscan_real(j, &x);
+			else
+				jscan_skip(j);
+			v->lim[k - 3].number = x.set;
+			v->lim[k - 3].ms = x.v;
+		} else {
+			jscan_skip(j);
+		}
+	}
+	v->privacy = jstr_dup(&s[0]);
+	v->session = jstr_dup(&s[1]);
+	v->item_id = jstr_dup(&s[2]);
+}
+
+/*
+ * The view by the client's scanner (client/jscan.h), in place, without a
+ * tree: the same values as body_json for what it reads; -1 (nothing kept) for
+ * text outside its subset or a key these read given twice (jansson's path).
+ */
+int body_scan(const struct rreq *r, struct body_view *v)
+{
+	struct jscan j;
+	struct jstr model = {0}, last = {0};
+	char *scratch = NULL;
+	const char *key;
+	size_t klen, cap = 0;
+	int first = 1;
+	unsigned seen = 0;
+	if (jscan_begin(&j, r->body.data, r->body.len, &scratch, &cap) < 0) {
+		free(scratch);
+		return -1;
+	}
+	while (jscan_member(&j, &first, &key, &klen)) {
+		if (jscan_key_is(key, klen, "model")) {
+			if (jscan_once(&j, &seen, 1))
+				jscan_string_or_skip(&j, &model);
+		} else if (jscan_key_is(key, klen, "stream")) {
+			if (jscan_once(&j, &seen, 2))
+				v->stream = jscan_true(&j);
+		} else if (jscan_key_is(key, klen, "messages")) {
+			int af = 1;
+			if (!jscan_once(&j, &seen, 4))
+				break;
+			if (jscan_peek(&j) != '[') {
+				jscan_skip(&j);
+				continue;
+			}
+			v->messages_ok = 1;
+			jscan_array_begin(&j);
+			while (jscan_array_next(&j, &af)) {
+				if (jscan_peek(&j) == '{')
+					scan_message(&j, &v->chars, &last);
+				else
+					jscan_skip(&j);
+			}
+		} else if (jscan_key_is(key, klen, "ipw")) {
+			if (!jscan_once(&j, &seen, 8))
+				break;
+			if (jscan_peek(&j) == '{')
+				scan_ext(&j, v);
+			else
+				jscan_skip(&j);
+		} else {
+			jscan_skip(&j);
+		}
+	}
+	if (j.bad || jscan_end(&j)) {
+		free(scratch);
+		body_view_release(v);
+		return -1;
+	}
+	v->model = jstr_dup(&model);
+	v->text = last.set ? jstr_dup(&last) : xstrdup("");
+	free(scratch);
+	return 0;
+}
+
+/* A latency limit from its header, else the body extension's: *out in seconds (NAN: none); -1 (msg) when bad. */
+static int latency_limit(struct MHD_Connection *con, const struct body_view *v, int k, const char *hname,
+			 double *out, char *msg, size_t msglen)
 {
 	const char *h = header(con, hname);
-	json_t *v = json_object_get(ext, field);
 	double ms;
 	*out = NAN;
 	if (h) {
@@ -256,12 +445,12 @@ static int latency_limit(struct MHD_Connection *con, json_t *ext, const char *hn
 			snprintf(msg, msglen, "%s must be a positive number of milliseconds (got '%.64s')", hname, h);
 			return -1;
 		}
-	} else if (v) {
-		if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) <= 0) {
-			snprintf(msg, msglen, "ipw.%s must be a positive number of milliseconds", field);
+	} else if (v->lim[k].present) {
+		if (!v->lim[k].number || !isfinite(v->lim[k].ms) || v->lim[k].ms <= 0) {
+			snprintf(msg, msglen, "ipw.%s must be a positive number of milliseconds", lim_fields[k]);
 			return -1;
 		}
-		ms = json_number_value(v);
+		ms = v->lim[k].ms;
 	} else {
 		return 0;
 	}
@@ -269,59 +458,81 @@ static int latency_limit(struct MHD_Connection *con, json_t *ext, const char *hn
 	return 0;
 }
 
+static unsigned request_decide(struct router_server *s, struct rreq *r, struct router_request_info *rip,
+			       const char *priv, char *msg, size_t msglen, struct router_tier_live *live);
+
 /* Reads the body and the limits; decides; 0, or an HTTP status with msg set. */
 static unsigned request_prepare(struct router_server *s, struct rreq *r, char *msg, size_t msglen)
 {
 	json_error_t je;
-	json_t *ext, *model, *messages;
+	struct body_view v;
 	struct router_request_info ri;
 	struct router_tier_live live[ROUTER_MAX_TIERS];
 	const char *priv;
-	char key[64];
-	int sessions_full;
+	unsigned st = 0;
 
-	r->req = json_loadb(r->body.data, r->body.len, 0, &je);
-	if (!json_is_object(r->req)) {
+	memset(&v, 0, sizeof(v));
+	if (body_scan(r, &v) < 0 && body_json(r, &v, &je) < 0) {
 		snprintf(msg, msglen, "the body is not a JSON object (%s)", je.text);
-		return MHD_HTTP_BAD_REQUEST;
+		st = MHD_HTTP_BAD_REQUEST;
+		goto out;
 	}
-	messages = json_object_get(r->req, "messages");
-	model = json_object_get(r->req, "model");
-	if (!json_is_array(messages) || !json_is_string(model)) {
+	if (!v.messages_ok || !v.model) {
 		snprintf(msg, msglen, "the body needs \"model\" (a policy, GET /v1/models) and \"messages\"");
-		return MHD_HTTP_BAD_REQUEST;
+		st = MHD_HTTP_BAD_REQUEST;
+		goto out;
 	}
-	r->policy_name = xstrdup(json_string_value(model));
-	r->stream = json_is_true(json_object_get(r->req, "stream"));
+	r->policy_name = v.model;
+	v.model = NULL;
+	r->stream = v.stream;
 	memset(&ri, 0, sizeof(ri));
 	ri.model = r->policy_name;
-	r->text = request_text(messages, &ri.prompt_chars);
+	r->text = v.text;
+	v.text = NULL;
+	ri.prompt_chars = v.chars;
 	ri.text = r->text;
 	ri.tier_header = header(r->con, "x-ipw-tier");
 	ri.max_ttft_s = ri.max_e2e_s = NAN;
 	/* limits: headers, or the body extension "ipw": {...}, which is not forwarded */
-	ext = json_object_get(r->req, "ipw");
 	priv = header(r->con, "x-ipw-privacy");
-	if (!priv && json_is_string(json_object_get(ext, "privacy")))
-		priv = json_string_value(json_object_get(ext, "privacy"));
-	r->session = header(r->con, "x-ipw-session") ? xstrdup(header(r->con, "x-ipw-session"))
-		     : json_is_string(json_object_get(ext, "session"))
-			     ? xstrdup(json_string_value(json_object_get(ext, "session"))) : NULL;
+	if (!priv)
+		priv = v.privacy;
+	r->session = header(r->con, "x-ipw-session") ? xstrdup(header(r->con, "x-ipw-session")) : v.session;
+	if (r->session == v.session)
+		v.session = NULL;
 	if (header(r->con, "x-ipw-item-id"))
 		r->item_id = xstrdup(header(r->con, "x-ipw-item-id"));
-	else if (json_is_string(json_object_get(ext, "item_id")))
-		r->item_id = xstrdup(json_string_value(json_object_get(ext, "item_id")));
+	else
+		r->item_id = v.item_id, v.item_id = NULL;
 	if (priv && strcmp(priv, "local-only") && strcmp(priv, "any")) {
 		snprintf(msg, msglen, "privacy must be local-only or any (got '%s')", priv);
-		return MHD_HTTP_BAD_REQUEST;
+		st = MHD_HTTP_BAD_REQUEST;
+		goto out;
 	}
 	if (r->session && strlen(r->session) > SESSION_ID_MAX) {
 		snprintf(msg, msglen, "the session id is longer than %d bytes", SESSION_ID_MAX);
-		return MHD_HTTP_BAD_REQUEST;
+		st = MHD_HTTP_BAD_REQUEST;
+		goto out;
 	}
-	if (latency_limit(r->con, ext, "x-ipw-max-ttft-ms", "max_ttft_ms", &ri.max_ttft_s, msg, msglen) < 0 ||
-	    latency_limit(r->con, ext, "x-ipw-max-e2e-ms", "max_e2e_ms", &ri.max_e2e_s, msg, msglen) < 0)
-		return MHD_HTTP_BAD_REQUEST;
+	if (latency_limit(r->con, &v, 0, "x-ipw-max-ttft-ms", &ri.max_ttft_s, msg, msglen) < 0 ||
+	    latency_limit(r->con, &v, 1, "x-ipw-max-e2e-ms", &ri.max_e2e_s, msg, msglen) < 0) {
+		st = MHD_HTTP_BAD_REQUEST;
+		goto out;
+	}
+	st = request_decide(s, r, &ri, priv, msg, msglen, live);
+out:
+	body_view_release(&v);
+	return st;
+}
+
+/* The decision, once the body is read: sessions, budget and the tiers' state under the lock, then the policy. */
+static unsigned request_decide(struct router_server *s, struct rreq *r, struct router_request_info *rip,
+			       const char *priv, char *msg, size_t msglen, struct router_tier_live *live)
+{
+	struct router_request_info ri = *rip;
+	char key[64];
+	int sessions_full;
+
 	router_client_key(r->con, key, sizeof(key));
 	/* the shared inputs, read (and the session kept, the budget slot taken) under the lock */
 	pthread_mutex_lock(&s->mu);
@@ -340,7 +551,6 @@ static unsigned request_prepare(struct router_server *s, struct rreq *r, char *m
 	}
 	pthread_mutex_unlock(&s->mu);
 	r->local_only = ri.local_only;
-	json_object_del(r->req, "ipw");
 	if (router_policy_parse(s->c, s->lr, r->policy_name, &r->d.policy, &r->d.threshold, &r->d.tier, msg,
 				msglen) < 0)
 		return MHD_HTTP_NOT_FOUND;

@@ -217,6 +217,29 @@ struct router_server {
 	int npending;                       /* of them, those with a measured attempt */
 };
 
+/*
+ * What the decision reads from the body (router/server.c): the policy
+ * (model), stream, the text the policies read (the last user message's
+ * content, or its last text part) and every message's content length, and the
+ * body extension "ipw" (never forwarded). Strings are owned (NULL: absent or
+ * not a string).
+ */
+struct body_view {
+	char *model, *privacy, *session, *item_id, *text;
+	int messages_ok, stream;            /* messages is an array; stream is true */
+	size_t chars;
+	struct {
+		int present, number;
+		double ms;
+	} lim[2];                           /* ipw.max_ttft_ms, ipw.max_e2e_ms */
+};
+/* By the client's scanner (client/jscan.h), in place: the same values as body_json for what it reads;
+   -1 (nothing kept) for text outside its subset or a key these read given twice. */
+int body_scan(const struct rreq *r, struct body_view *v);
+/* By jansson (r->req parsed, "ipw" removed); -1 with je when the body is not a JSON object. */
+int body_json(struct rreq *r, struct body_view *v, json_error_t *je);
+void body_view_release(struct body_view *v);
+
 /* router/proxy.c */
 struct rreq *rreq_new(struct rloop *lp, struct MHD_Connection *con);
 /* Starts the next attempt (retry or next tier); 0, or -1 with r->errmsg when none is left. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "router/router.h"
+#include "router/server_internal.h"
 #include "util.h"
 
 static char err[IPW_ERRLEN];
@@ -459,4 +460,86 @@ Test(router, toml_subset)
 	cr_assert_eq(router_config_load(&c, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, ".toml: line 4: expected a value"), "%s", err);
 	unlink(path);
+}
+
+/* The body as the decision reads it: the scanner's view equals jansson's for every body it takes. */
+static void view_eq(const struct body_view *a, const struct body_view *b, const char *body)
+{
+#define SEQ(f) cr_assert((!a->f && !b->f) || (a->f && b->f && !strcmp(a->f, b->f)), "%s: " #f " %s / %s", body, \
+			 a->f ? a->f : "(null)", b->f ? b->f : "(null)")
+	SEQ(model);
+	SEQ(privacy);
+	SEQ(session);
+	SEQ(item_id);
+	SEQ(text);
+#undef SEQ
+	cr_assert_eq(a->messages_ok, b->messages_ok, "%s", body);
+	cr_assert_eq(a->stream, b->stream, "%s", body);
+	cr_assert_eq(a->chars, b->chars, "%s: chars %zu / %zu", body, a->chars, b->chars);
+	for (int k = 0; k < 2; k++) {
+		cr_assert_eq(a->lim[k].present, b->lim[k].present, "%s", body);
+		cr_assert_eq(a->lim[k].number, b->lim[k].number, "%s", body);
+		if (a->lim[k].number)
+			cr_assert_eq(a->lim[k].ms, b->lim[k].ms, "%s", body);
+	}
+}
+
+static int view_both(const char *body, struct body_view *scan, struct body_view *full)
+{
+	struct rreq r;
+	json_error_t je;
+	int rc;
+	memset(&r, 0, sizeof(r));
+	memset(scan, 0, sizeof(*scan));
+	memset(full, 0, sizeof(*full));
+	buf_init(&r.body, 0);
+	buf_append(&r.body, body, strlen(body));
+	rc = body_scan(&r, scan);
+	cr_assert_eq(body_json(&r, full, &je), 0, "%s: %s", body, je.text);
+	json_decref(r.req);
+	buf_release(&r.body);
+	return rc;
+}
+
+Test(router, body_scan_equals_jansson)
+{
+	static const char *const taken[] = {
+		"{\"model\":\"ipw-router\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		"{\"messages\":[{\"content\":\"sys \\u00e9\",\"role\":\"system\"},{\"content\":\"late role\",\"role\":\"user\"}],"
+		"\"model\":\"m\",\"stream\":true}",
+		"{\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+		"{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}},{\"text\":\"b\\\"c\\n\"}]},{\"role\":\"assistant\","
+		"\"content\":\"ok\"},7,null,{\"role\":1,\"content\":\"bad role\"},{\"role\":\"user\",\"content\":{\"x\":1}}]}",
+		"{\"model\":\"m\",\"messages\":[],\"ipw\":{\"privacy\":\"local-only\",\"session\":\"s1\",\"item_id\":\"it\","
+		"\"max_ttft_ms\":250,\"max_e2e_ms\":1.5e3,\"other\":[1,2]}}",
+		"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"ipw\":{\"max_ttft_ms\":\"250\","
+		"\"max_e2e_ms\":null,\"privacy\":3}}",
+		"{\"model\":7,\"messages\":{\"role\":\"user\"},\"stream\":\"yes\",\"ipw\":[1]}",
+		" { \"model\" : \"m\" , \"messages\" : [ { \"role\" : \"user\" , \"content\" : \"\xe2\x82\xac sp\" } ] } ",
+	};
+	/* outside the scanner's subset, or a key it reads given twice: jansson's path */
+	static const char *const left[] = {
+		"{\"model\":\"a\",\"model\":\"b\",\"messages\":[]}",
+		"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"role\":\"system\",\"content\":\"x\"}]}",
+		"{\"mod\\u0065l\":\"m\",\"messages\":[]}",
+		"{\"model\":\"m\",\"messages\":[],\"ipw\":{\"session\":\"a\",\"session\":\"b\"}}",
+	};
+	struct body_view a, b;
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		cr_assert_eq(view_both(taken[i], &a, &b), 0, "the scanner left %s", taken[i]);
+		view_eq(&a, &b, taken[i]);
+		body_view_release(&a);
+		body_view_release(&b);
+	}
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		cr_assert_eq(view_both(left[i], &a, &b), -1, "the scanner took %s", left[i]);
+		cr_assert_null(a.model);
+		body_view_release(&b);
+	}
+	/* hand-checked values of the third body: chars 1 + 4 + 2 + 8 (the parts, "ok", "bad role"), the last user text part */
+	cr_assert_eq(view_both(taken[2], &a, &b), 0);
+	cr_assert_eq(a.chars, 15);
+	cr_assert_str_eq(a.text, "b\"c\n");
+	body_view_release(&a);
+	body_view_release(&b);
 }
