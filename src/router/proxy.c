@@ -340,7 +340,7 @@ static void emit_record(struct router_server *s, struct rreq *r)
 		emit(r, "\n\n", 2);
 		free(text);
 	}
-	rreq_publish(s, r, rec);
+	rreq_publish(s, r, rec, "ok");
 }
 
 /* Adds a choice's "logprobs".content[].logprob values (OpenAI) to the attempt's statistics. */
@@ -870,7 +870,7 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 		attempt_close(s, r, a, "reset");
 		r->hold = 0;
 		emit(r, ev, (size_t)n);
-		rreq_publish(s, r, rreq_record(s, r, "reset"));
+		rreq_publish(s, r, rreq_record(s, r, "reset"), "reset");
 	}
 	r->up_done = 1;
 	resume(s, r);
@@ -928,7 +928,7 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 		char *text = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
 		if (!r->gone)
-			rreq_publish(s, r, rreq_record(s, r, "failed"));
+			rreq_publish(s, r, rreq_record(s, r, "failed"), "failed");
 		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 		rreq_add_headers(r, resp);
@@ -962,9 +962,10 @@ enum MHD_Result rreq_respond(struct router_server *s, struct rreq *r)
 				snprintf(v, sizeof(v), "%.6g", json_number_value(json_object_get(rec, "cost_usd")));
 				MHD_add_response_header(resp, "x-ipw-cost-usd", v);
 			}
-			rreq_publish(s, r, rec);
+			rreq_publish(s, r, rec, "ok");
 		} else {
-			rreq_publish(s, r, rreq_record(s, r, a->outcome[0] ? a->outcome : "ok"));
+			const char *oc = a->outcome[0] ? a->outcome : "ok";
+			rreq_publish(s, r, rreq_record(s, r, oc), oc);
 		}
 		rc = MHD_queue_response(r->con, (unsigned)a->status, resp);
 		MHD_destroy_response(resp);
@@ -1002,6 +1003,7 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 	buf_release(&r->whole);
 	buf_release(&r->answer);
 	json_decref(r->req);
+	json_decref(r->pub_rec);
 	free(r->policy_name);
 	free(r->text);
 	free(r->session);
@@ -1100,14 +1102,30 @@ static void ring_put(struct router_server *s, struct rreq *r, json_t *rec)
 	r->pub_slot = k;
 }
 
-void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec)
+void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec, const char *outcome)
 {
 	if (!rec)
 		return;
+	/* kept, with what it was built from, for rreq_finish (pub_current) */
+	json_decref(r->pub_rec);
+	r->pub_rec = json_incref(rec);
+	snprintf(r->pub_outcome, sizeof(r->pub_outcome), "%s", outcome);
+	r->pub_natt = r->natt;
+	r->pub_ans_att = r->ans_att;
+	r->pub_reason_len = strlen(r->d.reason);
+	memcpy(r->pub_att, r->att, sizeof(r->att));
 	pthread_mutex_lock(&s->mu);
 	ring_put(s, r, rec);
 	count_decision(s, r);
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* The published record is still what rreq_record would build with this outcome: nothing it reads changed. */
+static int pub_current(const struct rreq *r, const char *outcome)
+{
+	return r->pub_rec && !strcmp(outcome, r->pub_outcome) && r->natt == r->pub_natt &&
+	       r->ans_att == r->pub_ans_att && strlen(r->d.reason) == r->pub_reason_len &&
+	       !memcmp(r->att, r->pub_att, sizeof(r->att));
 }
 
 void rreq_finish(struct router_server *s, struct rreq *r, int gone)
@@ -1135,7 +1153,7 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		outcome = r->refused;
 	}
 	if (r->natt || r->refused) {
-		json_t *rec = rreq_record(s, r, outcome);
+		json_t *rec = pub_current(r, outcome) ? json_incref(r->pub_rec) : rreq_record(s, r, outcome);
 		struct pending *p = xcalloc(1, sizeof(*p));
 		static const struct attempt none; /* a refused request: no attempt */
 		const struct attempt *last = r->natt ? answering(r) : &none;

@@ -641,7 +641,7 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 			if (r->refused) { /* a routing decision: recorded as a failed query (rreq_finish) */
 				r->refused_status = status;
 				snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
-				rreq_publish(s, r, rreq_record(s, r, r->refused));
+				rreq_publish(s, r, rreq_record(s, r, r->refused), r->refused);
 			}
 			return queue_error(con, status, status == MHD_HTTP_NOT_FOUND ? "not_found" :
 					   status == MHD_HTTP_SERVICE_UNAVAILABLE ? "no_tier" :
@@ -652,7 +652,7 @@ static enum MHD_Result chat_answer(struct router_server *s, struct MHD_Connectio
 		if (rreq_start_next(s, r) < 0) {
 			/* nothing could even be started: answer now */
 			r->state = RS_ANSWERED;
-			rreq_publish(s, r, rreq_record(s, r, "failed"));
+			rreq_publish(s, r, rreq_record(s, r, "failed"), "failed");
 			return queue_error(con, MHD_HTTP_BAD_GATEWAY, "upstream_error", r->errmsg, r);
 		}
 		r->suspended = 1;

@@ -131,6 +131,11 @@ struct rreq {
 	int64_t defer_ns;                   /* when it was deferred */
 	int up_finished;                    /* DEFER_DONE: the upstream transfer has ended too */
 	int pub_slot;                       /* the records ring slot its record was published in (-1: none) */
+	json_t *pub_rec;                    /* the published record, and what it was built from: */
+	char pub_outcome[24];               /* rreq_finish reuses it when none of that changed since */
+	int pub_natt, pub_ans_att;
+	size_t pub_reason_len;
+	struct attempt pub_att[MAX_ATTEMPTS];
 };
 
 struct router_acct;
@@ -260,7 +265,7 @@ void rreq_cancel_all(struct rloop *lp);
 void rreq_free_orphans(struct rloop *lp);
 /* The request's record is in the records ring and its decision counted, before the client can see its
    reply end (a lookup or /metrics right after it sees them); takes rec's reference. Not under s->mu. */
-void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec);
+void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec, const char *outcome);
 /* Its record with the given outcome (owned by the caller). */
 json_t *rreq_record(struct router_server *s, const struct rreq *r, const char *outcome);
 /* Completes the finished requests whose measured energy is in (all of them when final) and stores them;

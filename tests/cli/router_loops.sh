@@ -75,6 +75,10 @@ def one(i):
         if st != 200 or h.get("x-ipw-tier") != tier or rec["request_id"] != rid or rec["tier"] != tier or \
            rec["outcome"] != "ok":
             errors.append(("one", i, st, h.get("x-ipw-tier"), rec))
+        # the record looked up (as published, or as the finished request's accounting left it) is the
+        # closing comment's
+        if stream and len(end) == 2 and json.loads(end[1].split("\n", 1)[0]) != rec:
+            errors.append(("comment and lookup differ", i, end[1][:300], rec))
     except Exception as e:
         errors.append(("one", i, repr(e)))
 run(64, one)
