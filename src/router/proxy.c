@@ -818,7 +818,8 @@ void rreq_upstream_done(struct router_server *s, struct rreq *r, CURLcode rc)
 	a->curl_rc = rc;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &a->status);
 	easy_drop(s, r);
-	a->t_end_s = now_s();
+	if (!r->done_seen || a->t_end_s <= 0)
+		a->t_end_s = now_s(); /* a stream's answer ended with its [DONE] (sse_line), not the transfer's close */
 	if (r->defer == DEFER_DONE) {
 		if (rc == CURLE_OK && a->status == 200) { /* the deferred closing bytes end the reply */
 			attempt_close(s, r, a, "ok");
@@ -1003,7 +1004,11 @@ static void rreq_free(struct router_server *s, struct rreq *r)
 	buf_release(&r->whole);
 	buf_release(&r->answer);
 	json_decref(r->req);
-	json_decref(r->pub_rec);
+	if (r->pub_rec) { /* shared: under the lock (rreq_publish) */
+		pthread_mutex_lock(&s->mu);
+		json_decref(r->pub_rec);
+		pthread_mutex_unlock(&s->mu);
+	}
 	free(r->policy_name);
 	free(r->text);
 	free(r->session);
@@ -1107,14 +1112,16 @@ void rreq_publish(struct router_server *s, struct rreq *r, json_t *rec, const ch
 	if (!rec)
 		return;
 	/* kept, with what it was built from, for rreq_finish (pub_current) */
-	json_decref(r->pub_rec);
-	r->pub_rec = json_incref(rec);
 	snprintf(r->pub_outcome, sizeof(r->pub_outcome), "%s", outcome);
 	r->pub_natt = r->natt;
 	r->pub_ans_att = r->ans_att;
 	r->pub_reason_len = strlen(r->d.reason);
 	memcpy(r->pub_att, r->att, sizeof(r->att));
+	/* a published record is shared by the loops: its references are taken and dropped under s->mu
+	   (jansson's json_decref reads the count before its atomic decrement) */
 	pthread_mutex_lock(&s->mu);
+	json_decref(r->pub_rec);
+	r->pub_rec = json_incref(rec);
 	ring_put(s, r, rec);
 	count_decision(s, r);
 	pthread_mutex_unlock(&s->mu);
@@ -1153,11 +1160,11 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 		outcome = r->refused;
 	}
 	if (r->natt || r->refused) {
-		json_t *rec = pub_current(r, outcome) ? json_incref(r->pub_rec) : rreq_record(s, r, outcome);
+		/* NULL: the published one is current (taken under the lock below); built before the windows move */
+		json_t *rec = pub_current(r, outcome) ? NULL : rreq_record(s, r, outcome);
 		struct pending *p = xcalloc(1, sizeof(*p));
 		static const struct attempt none; /* a refused request: no attempt */
 		const struct attempt *last = r->natt ? answering(r) : &none;
-		p->rec = rec;
 		p->id = xstrdup(r->id);
 		p->text = r->text ? xstrdup(r->text) : NULL;
 		p->answer = buf_dup(&r->answer, &p->answer_len);
@@ -1173,6 +1180,9 @@ void rreq_finish(struct router_server *s, struct rreq *r, int gone)
 			r->att[i].win = NULL;
 		}
 		pthread_mutex_lock(&s->mu);
+		if (!rec)
+			rec = json_incref(r->pub_rec);
+		p->rec = rec;
 		count_decision(s, r);
 		ring_put(s, r, json_incref(rec));
 		if (!s->pending_tail)
@@ -1266,7 +1276,7 @@ static int pending_complete(struct router_server *s, struct pending *p, int fina
  */
 void pending_poll(struct router_server *s, int final)
 {
-	struct pending *list, *wait = NULL, **wtail = &wait;
+	struct pending *list, *wait = NULL, **wtail = &wait, *done = NULL;
 	int ndone = 0;
 	char err[IPW_ERRLEN];
 	pthread_mutex_lock(&s->mu);
@@ -1286,13 +1296,8 @@ void pending_poll(struct router_server *s, int final)
 		ndone += p->measured;
 		if (s->acct)
 			router_acct_add(s->acct, p, err, sizeof(err));
-		json_decref(p->rec);
-		free(p->id);
-		free(p->text);
-		free(p->answer);
-		free(p->gross);
-		free(p->dyn);
-		free(p);
+		p->next = done;
+		done = p;
 	}
 	pthread_mutex_lock(&s->mu);
 	s->npending -= ndone;
@@ -1302,7 +1307,19 @@ void pending_poll(struct router_server *s, int final)
 			s->pending_tail = wtail;
 		s->pending = wait;
 	}
+	for (struct pending *p = done; p; p = p->next)
+		json_decref(p->rec); /* shared with the ring: under the lock (rreq_publish) */
 	pthread_mutex_unlock(&s->mu);
+	while (done) {
+		struct pending *p = done;
+		done = p->next;
+		free(p->id);
+		free(p->text);
+		free(p->answer);
+		free(p->gross);
+		free(p->dyn);
+		free(p);
+	}
 }
 
 void rreq_client_gone(struct router_server *s, struct rreq *r)
