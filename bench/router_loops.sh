@@ -5,7 +5,9 @@
 # a router per entry of THREADS (default "1 7") on ROUTER_CPUS (default 0,1,3,12-15), client_bench
 # at each of CONCS streams (default 256), REPEATS (3) rounds of: direct, then each router.
 # Prints client_bench's "extra" line per run: TTFT - 50 ms p50 and p99 (us), then each router's
-# requests per loop. Usage: [BUILD=.gpu/build] sh bench/router_loops.sh
+# requests per loop. With IPW_B=BINARY, a second router per entry from that binary (an older
+# build, say) runs in the same rounds, labelled "(B)".
+# Usage: [BUILD=.gpu/build] [IPW_B=BINARY] sh bench/router_loops.sh
 set -eu
 BUILD=${BUILD:-build}
 if [ "$BUILD" = .gpu/build ]; then sh bench/gpu/unpack.sh >/dev/null; export LD_LIBRARY_PATH=$PWD/.gpu/lib; fi
@@ -21,12 +23,17 @@ PIDS="$PIDS $!"
 waitfile "$T/f.port"
 F=$(cat "$T/f.port")
 printf '{"tiers":[{"name":"paced","url":"http://127.0.0.1:%s","model":"m"}]}\n' "$F" >"$T/r.json"
-for th in $THREADS; do
-	taskset -c "$ROUTER_CPUS" "$BUILD/ipw" route serve --config "$T/r.json" --no-record --threads "$th" \
-		--port-file "$T/r$th.port" >"$T/r$th.log" 2>&1 &
+IDS=""
+for th in $THREADS; do IDS="$IDS $th"; [ -z "${IPW_B:-}" ] || IDS="$IDS ${th}B"; done
+for id in $IDS; do
+	bin=$BUILD/ipw
+	case $id in *B) bin=$IPW_B ;; esac
+	taskset -c "$ROUTER_CPUS" "$bin" route serve --config "$T/r.json" --no-record --threads "${id%B}" \
+		--port-file "$T/r$id.port" >"$T/r$id.log" 2>&1 &
 	PIDS="$PIDS $!"
-	waitfile "$T/r$th.port"
+	waitfile "$T/r$id.port"
 done
+label() { case $1 in *B) echo "${1%B} loops (B)" ;; *) echo "$1 loops" ;; esac; }
 cb() { taskset -c "$CLIENT_CPUS" "$BUILD/bench/client_bench" --url "http://127.0.0.1:$1" --model "$2" --n "$3" \
 	--concurrency "$4" --server-ttft-ms 50 --extra 1 | grep '^extra'; }
 echo "router on cpus $ROUTER_CPUS, fake tier on $FAKE_CPUS, client on $CLIENT_CPUS; extra | TTFT-50ms p50 us | p99 us | ..."
@@ -34,16 +41,16 @@ for c in $CONCS; do
 	rep=1
 	while [ $rep -le "$REPEATS" ]; do
 		echo "direct, $c streams, round $rep: $(cb "$F" m $((c * 4)) "$c")"
-		for th in $THREADS; do
-			echo "$th loops, $c streams, round $rep: $(cb "$(cat "$T/r$th.port")" ipw-router:tier:paced $((c * 4)) "$c")"
+		for id in $IDS; do
+			echo "$(label "$id"), $c streams, round $rep: $(cb "$(cat "$T/r$id.port")" ipw-router:tier:paced $((c * 4)) "$c")"
 		done
 		rep=$((rep + 1))
 	done
 done
-for th in $THREADS; do
-	printf '%s loops, requests per loop:' "$th"
+for id in $IDS; do
+	printf '%s, requests per loop:' "$(label "$id")"
 	python3 -c 'import sys, urllib.request
 m = urllib.request.urlopen(sys.argv[1] + "/metrics").read().decode()
 print(" ".join(l.split()[-1] for l in m.splitlines() if l.startswith("ipw_router_loop_requests_total{")))' \
-		"http://127.0.0.1:$(cat "$T/r$th.port")"
+		"http://127.0.0.1:$(cat "$T/r$id.port")"
 done

@@ -1070,10 +1070,17 @@ static void defer_run(struct rloop *lp, struct rreq *r)
 
 void rreq_defer_due(struct rloop *lp, int idle, int all)
 {
-	int64_t now = clock_now_ns();
-	int batch = idle ? 32 : 0;
-	while (lp->dhead && (all || batch-- > 0 || now - lp->dhead->defer_ns >= DEFER_MAX_NS))
+	int64_t start = clock_now_ns(), now = start;
+	/*
+	 * At most DEFER_SLICE_NS of it a turn (and at least one item): a request
+	 * that arrives meanwhile waits for the slice, not for the whole list.
+	 */
+	while (lp->dhead && (all || idle || now - lp->dhead->defer_ns >= DEFER_MAX_NS)) {
 		defer_run(lp, lp->dhead);
+		now = clock_now_ns();
+		if (!all && now - start >= DEFER_SLICE_NS)
+			break;
+	}
 }
 
 void rreq_completed(struct router_server *s, struct rreq *r)

@@ -60,11 +60,13 @@ enum rstate { RS_RECEIVING, RS_UPSTREAM, RS_ANSWERED };
  * Work a loop puts off while its sockets have something ready, so that a
  * burst of new requests is dispatched upstream first (router/proxy.c
  * "deferred work"): a stream's closing comment and [DONE] once its upstream
- * sent [DONE], and the accounting of a request whose reply has ended. Each
- * waits at most DEFER_MAX_NS.
+ * sent [DONE], and the accounting of a request whose reply has ended. It
+ * runs in slices of DEFER_SLICE_NS a loop turn: when the turn found nothing
+ * ready, or while the oldest item has waited DEFER_MAX_NS.
  */
 enum rdefer { DEFER_NONE, DEFER_DONE, DEFER_FINISH };
 #define DEFER_MAX_NS (2 * NS_PER_MS)
+#define DEFER_SLICE_NS (100 * NS_PER_MS / 1000)
 #define EASY_KEEP 256
 
 /* One attempt at one tier. */
@@ -256,8 +258,8 @@ void rreq_add_headers(struct rreq *r, struct MHD_Response *resp);
 void rreq_finish(struct router_server *s, struct rreq *r, int gone);
 /* The reply ended (normally): its accounting waits for the loop (deferred work). */
 void rreq_completed(struct router_server *s, struct rreq *r);
-/* Runs the deferred work that is due: the oldest while any has waited DEFER_MAX_NS, and up to a batch
-   more when idle (nothing was ready this turn); all of it when all. */
+/* Runs the deferred work that is due, oldest first, for at most DEFER_SLICE_NS (at least one item):
+   when idle (nothing was ready this turn), or while the oldest has waited DEFER_MAX_NS; all of it when all. */
 void rreq_defer_due(struct rloop *lp, int idle, int all);
 /* The client hung up while its request waited: cancel the upstream, end the reply. */
 void rreq_client_gone(struct router_server *s, struct rreq *r);
